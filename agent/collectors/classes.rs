@@ -1,0 +1,355 @@
+//! Class lifecycle: every class load and prepare, every class and loader death, live loaders with
+//! their class, name, parent and number of classes, and class names defined by several loaders.
+//!
+//! Callbacks only record: they tag each `Class` with its loader's id and each loader with its own
+//! id, so that ObjectFree says which loader lost a class and when a loader died. Names, parents
+//! and per-loader counts are built on the report thread.
+
+use crate::ffi::jni::{Env, Weak};
+use crate::ffi::jvmti::{signature_to_name, Jvmti};
+use crate::report::model::{ClassLoaders, DuplicateClass, Loader};
+use jni::sys::{jclass, jlong, jobject};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+/// Tags carry their kind in the top byte so ObjectFree can tell classes, loaders and the tags of
+/// other collectors apart.
+pub const TAG_KIND_MASK: jlong = 0xff << 56;
+pub const TAG_CLASS: jlong = 1 << 56;
+pub const TAG_LOADER: jlong = 2 << 56;
+
+const BOOTSTRAP: u32 = 0;
+
+#[derive(Default)]
+struct LoaderRec {
+    weak: Option<Weak>,
+    first_seen_ms: u64,
+    died_ms: Option<u64>,
+    defined: u64,
+    freed: u64,
+    /// Filled once on the report thread; these never change for a loader.
+    resolved: Option<Resolved>,
+}
+
+#[derive(Clone)]
+struct Resolved {
+    class: String,
+    name: Option<String>,
+    parent: Option<u32>,
+    role: &'static str,
+}
+
+pub struct ClassTracker {
+    start: Instant,
+    loaders: Mutex<HashMap<u32, LoaderRec>>,
+    /// Serialises only the rare first sighting of a loader, so that it gets one id.
+    register: Mutex<()>,
+    next_id: AtomicU32,
+    loaded: AtomicU64,
+    prepared: AtomicU64,
+    freed: AtomicU64,
+    unload_events: AtomicU64,
+    unload_events_enabled: std::sync::atomic::AtomicBool,
+}
+
+impl ClassTracker {
+    pub fn new() -> ClassTracker {
+        let mut map = HashMap::new();
+        map.insert(BOOTSTRAP, LoaderRec {
+            resolved: Some(Resolved { class: "<bootstrap>".into(), name: None, parent: None, role: "bootstrap" }),
+            ..LoaderRec::default()
+        });
+        ClassTracker {
+            start: Instant::now(),
+            loaders: Mutex::new(map),
+            register: Mutex::new(()),
+            next_id: AtomicU32::new(1),
+            loaded: AtomicU64::new(0),
+            prepared: AtomicU64::new(0),
+            freed: AtomicU64::new(0),
+            unload_events: AtomicU64::new(0),
+            unload_events_enabled: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// The id of `loader` (null: bootstrap), tagging and recording it on first sight.
+    fn loader_id(&self, jvmti: &Jvmti, env: &Env, loader: jobject) -> Option<u32> {
+        if loader.is_null() {
+            return Some(BOOTSTRAP);
+        }
+        let tag = jvmti.tag(loader).ok()?;
+        if tag & TAG_KIND_MASK == TAG_LOADER {
+            return Some((tag & 0xffff_ffff) as u32);
+        }
+        let _once = self.register.lock();
+        let tag = jvmti.tag(loader).ok()?;
+        if tag & TAG_KIND_MASK == TAG_LOADER {
+            return Some((tag & 0xffff_ffff) as u32);
+        }
+        let id = self.next_id.fetch_add(1, Relaxed);
+        jvmti.set_tag(loader, TAG_LOADER | id as jlong).ok()?;
+        let rec = LoaderRec { weak: env.new_weak(loader), first_seen_ms: self.now_ms(), ..LoaderRec::default() };
+        self.loaders.lock().insert(id, rec);
+        Some(id)
+    }
+
+    /// Tags `klass` with its defining loader and counts it; returns false when it was known.
+    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> bool {
+        if jvmti.tag(klass).map(|t| t != 0).unwrap_or(true) {
+            return false;
+        }
+        let Ok(loader) = jvmti.class_loader(klass) else { return false };
+        let id = self.loader_id(jvmti, env, loader);
+        env.delete_local(loader);
+        let Some(id) = id else { return false };
+        if jvmti.set_tag(klass, TAG_CLASS | id as jlong).is_err() {
+            return false;
+        }
+        if let Some(rec) = self.loaders.lock().get_mut(&id) {
+            rec.defined += 1;
+        }
+        true
+    }
+
+    /// ClassLoad callback.
+    pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
+        if self.register_class(jvmti, env, klass) {
+            self.loaded.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// ClassPrepare callback.
+    pub fn on_class_prepare(&self) {
+        self.prepared.fetch_add(1, Relaxed);
+    }
+
+    /// Registers the classes loaded before the agent could see ClassLoad events (VMInit, attach).
+    pub fn register_loaded(&self, jvmti: &Jvmti, env: &Env) -> usize {
+        let mut n = 0;
+        env.with_local_frame(self.local_capacity(), || {
+            if let Ok(classes) = jvmti.loaded_classes() {
+                for k in classes {
+                    let is_array = jvmti.class_signature(k).map(|s| s.starts_with('[')).unwrap_or(true);
+                    if !is_array && self.register_class(jvmti, env, k) {
+                        n += 1;
+                    }
+                    env.delete_local(k);
+                }
+            }
+        });
+        self.loaded.fetch_add(n as u64, Relaxed);
+        n
+    }
+
+    /// ObjectFree callback (no JNI allowed here). Returns false for tags of other collectors.
+    pub fn on_object_free(&self, tag: jlong) -> bool {
+        let id = (tag & 0xffff_ffff) as u32;
+        match tag & TAG_KIND_MASK {
+            TAG_CLASS => {
+                self.freed.fetch_add(1, Relaxed);
+                if let Some(rec) = self.loaders.lock().get_mut(&id) {
+                    rec.freed += 1;
+                }
+                true
+            }
+            TAG_LOADER => {
+                let now = self.now_ms();
+                if let Some(rec) = self.loaders.lock().get_mut(&id) {
+                    rec.died_ms.get_or_insert(now);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// HotSpot's ClassUnload extension event.
+    pub fn on_class_unload_event(&self) {
+        self.unload_events.fetch_add(1, Relaxed);
+    }
+
+    pub fn set_unload_events_enabled(&self) {
+        self.unload_events_enabled.store(true, Relaxed);
+    }
+
+    /// Builds the `class_loaders` section. Runs on the report thread.
+    pub fn snapshot(&self, jvmti: &Jvmti, env: &Env) -> ClassLoaders {
+        env.with_local_frame(self.local_capacity(), || self.snapshot_inner(jvmti, env))
+    }
+
+    /// Local references GetLoadedClasses will hand out at once: every live class plus arrays.
+    fn local_capacity(&self) -> i32 {
+        let live = self.loaded.load(Relaxed).saturating_sub(self.freed.load(Relaxed));
+        (live * 3 / 2 + 4096).min(i32::MAX as u64 / 2) as i32
+    }
+
+    fn snapshot_inner(&self, jvmti: &Jvmti, env: &Env) -> ClassLoaders {
+        // Live classes per loader, and which loaders define each class name.
+        let mut live: HashMap<u32, u64> = HashMap::new();
+        let mut by_name: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut late = 0u64;
+        if let Ok(classes) = jvmti.loaded_classes() {
+            for k in classes {
+                let sig = jvmti.class_signature(k).unwrap_or_default();
+                if !sig.is_empty() && !sig.starts_with('[') {
+                    if self.register_class(jvmti, env, k) {
+                        late += 1;
+                    }
+                    let tag = jvmti.tag(k).unwrap_or(0);
+                    if tag & TAG_KIND_MASK == TAG_CLASS {
+                        let id = (tag & 0xffff_ffff) as u32;
+                        *live.entry(id).or_default() += 1;
+                        let ids = by_name.entry(signature_to_name(&sig)).or_default();
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+                env.delete_local(k);
+            }
+        }
+        self.loaded.fetch_add(late, Relaxed);
+
+        // Resolve loaders never resolved before, and notice the ones that died. Resolving a
+        // loader can discover its parent, so repeat until nothing new turns up.
+        let system = env.call_static_object_method("java/lang/ClassLoader", "getSystemClassLoader", "()Ljava/lang/ClassLoader;");
+        let platform = env.call_static_object_method("java/lang/ClassLoader", "getPlatformClassLoader", "()Ljava/lang/ClassLoader;");
+        let mut checked: std::collections::HashSet<u32> = std::collections::HashSet::new();
+        for _round in 0..16 {
+            let pending: Vec<(u32, Weak, bool)> = self
+                .loaders
+                .lock()
+                .iter()
+                .filter(|(id, _)| !checked.contains(id))
+                .filter_map(|(id, r)| r.weak.map(|w| (*id, w, r.resolved.is_some())))
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
+            let mut resolved: Vec<(u32, Resolved)> = Vec::new();
+            let mut dead: Vec<(u32, Weak)> = Vec::new();
+            for (id, weak, done) in pending {
+                checked.insert(id);
+                let obj = env.upgrade(weak);
+                if obj.is_null() {
+                    dead.push((id, weak));
+                    continue;
+                }
+                if !done {
+                    resolved.push((id, self.resolve(jvmti, env, obj, system, platform)));
+                }
+                env.delete_local(obj);
+            }
+            let now = self.now_ms();
+            let mut map = self.loaders.lock();
+            for (id, r) in resolved {
+                if let Some(rec) = map.get_mut(&id) {
+                    rec.resolved = Some(r);
+                }
+            }
+            for (id, _) in &dead {
+                if let Some(rec) = map.get_mut(id) {
+                    rec.weak = None;
+                    rec.died_ms.get_or_insert(now);
+                }
+            }
+            drop(map);
+            for (_, w) in dead {
+                env.delete_weak(w);
+            }
+        }
+        env.delete_local(system);
+        env.delete_local(platform);
+
+        let mut out = ClassLoaders {
+            classes_loaded: self.loaded.load(Relaxed),
+            classes_prepared: self.prepared.load(Relaxed),
+            class_unload_events: self.unload_events_enabled.load(Relaxed).then(|| self.unload_events.load(Relaxed)),
+            ..ClassLoaders::default()
+        };
+        let map = self.loaders.lock();
+        let mut unloaded_total = 0;
+        for (id, rec) in map.iter() {
+            let alive = *id == BOOTSTRAP || rec.weak.is_some();
+            let classes = live.get(id).copied().unwrap_or(0);
+            // ObjectFree may still be in flight after a GC; a class missing from the live set is
+            // unloaded either way.
+            let unloaded = rec.freed.max(rec.defined.saturating_sub(classes));
+            unloaded_total += unloaded;
+            let r = rec.resolved.clone().unwrap_or(Resolved {
+                class: "<unknown: died before the first report>".into(),
+                name: None,
+                parent: None,
+                role: "other",
+            });
+            out.loaders.push(Loader {
+                id: *id,
+                class: r.class,
+                name: r.name,
+                role: r.role,
+                parent: r.parent,
+                classes,
+                classes_defined: rec.defined,
+                classes_unloaded: unloaded,
+                alive,
+                first_seen_ms: rec.first_seen_ms,
+                died_ms: if alive { None } else { rec.died_ms },
+            });
+            if alive {
+                out.loaders_alive += 1;
+            } else {
+                out.loaders_dead += 1;
+            }
+        }
+        drop(map);
+        out.loaders.sort_by_key(|l| l.id);
+        out.classes_unloaded = unloaded_total.max(self.freed.load(Relaxed));
+        out.classes_live = live.values().sum();
+        out.duplicate_classes = by_name
+            .into_iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|(name, mut loaders)| {
+                loaders.sort_unstable();
+                DuplicateClass { name, loaders }
+            })
+            .collect();
+        out
+    }
+
+    fn resolve(
+        &self,
+        jvmti: &Jvmti,
+        env: &Env,
+        loader: jobject,
+        system: jobject,
+        platform: jobject,
+    ) -> Resolved {
+        let cls = env.object_class(loader);
+        let class = jvmti.class_signature(cls).map(|s| signature_to_name(&s)).unwrap_or_default();
+        env.delete_local(cls);
+        let name = env.call_string_method(loader, "getName");
+        let parent_obj = env.call_object_method(loader, "getParent", "()Ljava/lang/ClassLoader;");
+        let parent = self.loader_id(jvmti, env, parent_obj);
+        env.delete_local(parent_obj);
+        let role = if !system.is_null() && env.same_object(loader, system) {
+            "application"
+        } else if !platform.is_null() && env.same_object(loader, platform) {
+            "platform"
+        } else {
+            "other"
+        };
+        Resolved { class, name, parent, role }
+    }
+}
+
+impl Default for ClassTracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,4 @@
+//! Collectors: each records events cheaply in callbacks and builds its report section on the
+//! report thread (`snapshot`).
+
+pub mod classes;

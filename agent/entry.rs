@@ -1,0 +1,355 @@
+//! The only exported symbols (`Agent_OnLoad`, `Agent_OnAttach`, `Agent_OnUnload`) and the JVMTI
+//! callback table. Every function here that the JVM calls runs inside a guard: a panic is caught,
+//! counted and logged, and the JVM keeps running.
+
+use crate::collectors::classes::ClassTracker;
+use crate::ffi::guard::guarded;
+use crate::ffi::jni::Env;
+use crate::ffi::jvmti::Jvmti;
+use crate::ffi::os;
+use crate::ffi::sys::*;
+use crate::health::{self, Feature, COUNTERS};
+use crate::log;
+use crate::options::{self, ReportSignal};
+use crate::runtime::{self, Agent};
+use crate::trigger;
+use jni::sys::{jclass, jint, jlong, JNIEnv, JavaVM, JNI_ERR, JNI_OK};
+use std::ffi::{c_char, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::time::Instant;
+
+#[no_mangle]
+pub extern "C" fn Agent_OnLoad(vm: *mut JavaVM, options: *mut c_char, _reserved: *mut c_void) -> jint {
+    entry_guard(|| unsafe { start(vm, options, false) })
+}
+
+#[no_mangle]
+pub extern "C" fn Agent_OnAttach(vm: *mut JavaVM, options: *mut c_char, _reserved: *mut c_void) -> jint {
+    entry_guard(|| unsafe { start(vm, options, true) })
+}
+
+#[no_mangle]
+pub extern "C" fn Agent_OnUnload(_vm: *mut JavaVM) {
+    let _ = catch_unwind(|| {
+        // The library may be unmapped after this: a late report signal must not jump into it.
+        if let Some(agent) = runtime::get() {
+            if let Some(signo) = signal_number(agent.options.signal) {
+                os::ignore_signal(signo);
+            }
+        }
+    });
+}
+
+fn entry_guard(f: impl FnOnce() -> jint) -> jint {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(code) => code,
+        Err(_) => {
+            health::bump(&COUNTERS.panics);
+            log::error("internal error while loading the agent; it is not active, the JVM continues");
+            JNI_ERR
+        }
+    }
+}
+
+fn signal_number(s: ReportSignal) -> Option<i32> {
+    match s {
+        ReportSignal::Off => None,
+        ReportSignal::Usr1 => Some(libc::SIGUSR1),
+        ReportSignal::RtMin(n) => Some(os::rtmin_plus(n)),
+    }
+}
+
+/// # Safety
+/// `vm` and `options` are what the JVM passed to Agent_OnLoad/Agent_OnAttach.
+unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
+    let raw = if options_ptr.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(options_ptr).to_string_lossy().into_owned()
+    };
+    let opts = match options::parse(&raw) {
+        Ok(o) => o,
+        Err(errors) => {
+            for e in &errors {
+                log::error(&e.to_string());
+            }
+            log::error(&format!(
+                "{} bad option(s) in '{raw}'; {}; use 'help' to list every option",
+                errors.len(),
+                if late { "the agent was not loaded" } else { "the JVM will not start" }
+            ));
+            return JNI_ERR;
+        }
+    };
+    if opts.help {
+        print!("{}", options::help_text());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        if late {
+            return JNI_ERR;
+        }
+        std::process::exit(0);
+    }
+    if let Some(path) = &opts.log {
+        match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            Ok(f) => log::set_file(f),
+            Err(e) => {
+                log::error(&format!("option 'log' has a bad value '{path}': cannot open it for appending: {e}"));
+                return JNI_ERR;
+            }
+        }
+    }
+    if runtime::get().is_some() {
+        log::error("leakagent is already loaded in this JVM; the new options are ignored");
+        return JNI_ERR;
+    }
+    let Some(jvmti) = Jvmti::from_vm(vm, JVMTI_VERSION_1_2 as jint) else {
+        log::error("this JVM offers no JVMTI 1.2 environment; the agent is not active");
+        return JNI_ERR;
+    };
+    let missing = add_capabilities(&jvmti, late);
+    let (pipe_read, _pipe_write) = match os::self_pipe() {
+        Ok(p) => p,
+        Err(e) => {
+            log::error(&format!("cannot create the report request pipe: {e}; the agent is not active"));
+            return JNI_ERR;
+        }
+    };
+    let agent = Agent {
+        jvmti,
+        options: opts,
+        started: Instant::now(),
+        attached_late: late,
+        capabilities_missing: missing,
+        pipe_read,
+        classes: ClassTracker::new(),
+    };
+    let agent = match runtime::install(agent) {
+        Ok(a) => a,
+        Err(_) => return JNI_ERR,
+    };
+    if let Err(e) = enable_events(agent) {
+        log::error(&format!("cannot enable JVMTI events: {e}; the agent is not active"));
+        return JNI_ERR;
+    }
+    announce(agent);
+    if late {
+        let mut env_ptr: *mut c_void = ptr::null_mut();
+        let get_env = (**vm).GetEnv.expect("GetEnv");
+        if get_env(vm, &mut env_ptr, jni::sys::JNI_VERSION_1_6) != JNI_OK {
+            log::error("cannot get a JNIEnv in Agent_OnAttach; the agent is not active");
+            return JNI_ERR;
+        }
+        live_phase_start(agent, &Env::new(env_ptr as *mut JNIEnv));
+    }
+    JNI_OK
+}
+
+/// Requests every capability later features need, so none needs a redesign. Returns the names of
+/// those this JVM does not offer.
+fn add_capabilities(jvmti: &Jvmti, late: bool) -> Vec<String> {
+    let potential = jvmti.potential_capabilities().unwrap_or_default();
+    let mut want = jvmtiCapabilities::default();
+    let mut missing = Vec::new();
+    macro_rules! want {
+        ($get:ident, $set:ident) => {
+            if potential.$get() != 0 {
+                want.$set(1);
+            } else {
+                missing.push(stringify!($get).to_string());
+            }
+        };
+    }
+    want!(can_tag_objects, set_can_tag_objects);
+    want!(can_generate_object_free_events, set_can_generate_object_free_events);
+    want!(can_generate_native_method_bind_events, set_can_generate_native_method_bind_events);
+    want!(can_generate_garbage_collection_events, set_can_generate_garbage_collection_events);
+    want!(can_get_source_file_name, set_can_get_source_file_name);
+    want!(can_get_line_numbers, set_can_get_line_numbers);
+    if !late {
+        // Only possible at start-up: lets NativeMethodBind see natives bound in the start phase.
+        want!(can_generate_early_vmstart, set_can_generate_early_vmstart);
+    }
+    if let Err(e) = jvmti.add_capabilities(&want) {
+        log::warn(&format!("AddCapabilities failed: {e}; some features will be missing"));
+        missing.push(format!("all ({e})"));
+    }
+    missing
+}
+
+fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
+    let jvmti = &agent.jvmti;
+    let mut cb = jvmtiEventCallbacks::default();
+    cb.VMInit = Some(on_vm_init);
+    cb.VMDeath = Some(on_vm_death);
+    cb.ClassLoad = Some(on_class_load);
+    cb.ClassPrepare = Some(on_class_prepare);
+    cb.ObjectFree = Some(on_object_free);
+    cb.DataDumpRequest = Some(on_data_dump_request);
+    jvmti.set_event_callbacks(&cb)?;
+    jvmti.set_event(true, JVMTI_EVENT_VM_INIT)?;
+    jvmti.set_event(true, JVMTI_EVENT_VM_DEATH)?;
+    jvmti.set_event(true, JVMTI_EVENT_CLASS_LOAD)?;
+    jvmti.set_event(true, JVMTI_EVENT_CLASS_PREPARE)?;
+    if let Err(e) = jvmti.set_event(true, JVMTI_EVENT_OBJECT_FREE) {
+        log::warn(&format!("ObjectFree events unavailable ({e}): class unloading is seen only at report time"));
+    }
+    if agent.options.datadump {
+        jvmti.set_event(true, JVMTI_EVENT_DATA_DUMP_REQUEST)?;
+    }
+    enable_class_unload_extension(agent);
+    if let Some(signo) = signal_number(agent.options.signal) {
+        if let Err(e) = os::install_report_signal(signo) {
+            log::error(&format!(
+                "cannot handle signal {} ({signo}) for reports: {e}; reports still come on exit{}",
+                agent.options.signal,
+                if agent.options.interval.is_some() { " and by interval" } else { "" }
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// HotSpot's `com.sun.hotspot.events.ClassUnload` extension event (JNIEnv, class name).
+/// Newer JDKs also want it enabled with SetEventNotificationMode, which older ones refuse.
+fn enable_class_unload_extension(agent: &Agent) {
+    let jvmti = &agent.jvmti;
+    let Ok(Some((index, params))) = jvmti.find_extension_event("com.sun.hotspot.events.ClassUnload") else {
+        return;
+    };
+    if params != [JVMTI_TYPE_JNIENV, JVMTI_TYPE_CCHAR] {
+        log::info("HotSpot's ClassUnload extension event has an unknown signature; not used");
+        return;
+    }
+    type ClassUnloadFn = unsafe extern "C" fn(*mut jvmtiEnv, *mut JNIEnv, *const c_char);
+    let f: ClassUnloadFn = on_class_unload;
+    // SAFETY: the parameter list was checked above; the JVM calls it through the variadic type.
+    let cb: jvmtiExtensionEvent = Some(unsafe { std::mem::transmute::<ClassUnloadFn, unsafe extern "C" fn(*mut jvmtiEnv, ...)>(f) });
+    if unsafe { jvmti.set_extension_event_callback(index, cb) }.is_ok() {
+        let _ = jvmti.set_event(true, index as jvmtiEvent);
+        agent.classes.set_unload_events_enabled();
+    }
+}
+
+fn announce(agent: &Agent) {
+    let o = &agent.options;
+    let how = match o.signal {
+        ReportSignal::Off => "report signal off".to_string(),
+        s => format!(
+            "for a report: kill -s {} <pid> (signal {})",
+            s,
+            signal_number(s).unwrap_or_default()
+        ),
+    };
+    log::info(&format!(
+        "leakagent {} active (pid {}): reports to {}{}; {how}{}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        o.file,
+        o.interval.map(|d| format!(" every {}s", d.as_secs())).unwrap_or_default(),
+        if o.datadump { "; kill -3 <pid> also writes a report" } else { "" }
+    ));
+    if o.formats.html {
+        log::warn("format 'html' is not available in this version yet; writing JSON and the other formats");
+    }
+}
+
+/// Live phase reached (VMInit, or attach): catch up on classes and start the report thread.
+fn live_phase_start(agent: &Agent, env: &Env) {
+    guarded(Feature::Classes, (), || {
+        agent.classes.register_loaded(&agent.jvmti, env);
+    });
+    guarded(Feature::Triggers, (), || {
+        if let Err(e) = start_report_thread(agent, env) {
+            log::error(&format!("cannot start the report thread: {e}; only the exit report will be written"));
+            health::bump(&COUNTERS.errors);
+        }
+    });
+}
+
+fn start_report_thread(agent: &Agent, env: &Env) -> Result<(), String> {
+    use jni::objects::JValue;
+    let mut jenv = env.jni().ok_or("no JNIEnv")?;
+    let name = jenv.new_string("leakagent-report").map_err(|e| e.to_string())?;
+    let thread = jenv
+        .new_object("java/lang/Thread", "(Ljava/lang/String;)V", &[JValue::Object(&name)])
+        .map_err(|e| {
+            env.clear_exception();
+            e.to_string()
+        })?;
+    // SAFETY: `thread` is a fresh, unstarted java.lang.Thread.
+    unsafe { agent.jvmti.run_agent_thread(thread.as_raw(), Some(report_thread_main), ptr::null()) }
+        .map_err(|e| e.to_string())
+}
+
+unsafe extern "C" fn report_thread_main(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _arg: *mut c_void) {
+    let Some(agent) = runtime::get() else { return };
+    let env = Env::new(jni);
+    let ok = guarded(Feature::Triggers, false, || {
+        trigger::run_report_loop(agent, &env);
+        true
+    });
+    if !ok {
+        trigger::report_thread_failed();
+    }
+}
+
+// ---- JVMTI callbacks: record and return. ----
+
+unsafe extern "C" fn on_vm_init(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread) {
+    guarded(Feature::Startup, (), || {
+        if let Some(agent) = runtime::get() {
+            live_phase_start(agent, &Env::new(jni));
+        }
+    });
+}
+
+unsafe extern "C" fn on_vm_death(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv) {
+    guarded(Feature::Reports, (), || {
+        if let Some(agent) = runtime::get() {
+            trigger::on_vm_death(agent, &Env::new(jni));
+        }
+    });
+}
+
+unsafe extern "C" fn on_class_load(jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread, klass: jclass) {
+    health::bump(&COUNTERS.events);
+    guarded(Feature::Classes, (), || {
+        if let Some(agent) = runtime::get() {
+            agent.classes.on_class_load(&Jvmti::from_raw(jvmti), &Env::new(jni), klass);
+        }
+    });
+}
+
+unsafe extern "C" fn on_class_prepare(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _thread: jthread, _klass: jclass) {
+    health::bump(&COUNTERS.events);
+    guarded(Feature::Classes, (), || {
+        if let Some(agent) = runtime::get() {
+            agent.classes.on_class_prepare();
+        }
+    });
+}
+
+unsafe extern "C" fn on_object_free(_jvmti: *mut jvmtiEnv, tag: jlong) {
+    health::bump(&COUNTERS.events);
+    guarded(Feature::Classes, (), || {
+        if let Some(agent) = runtime::get() {
+            agent.classes.on_object_free(tag);
+        }
+    });
+}
+
+unsafe extern "C" fn on_class_unload(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _name: *const c_char) {
+    health::bump(&COUNTERS.events);
+    guarded(Feature::Classes, (), || {
+        if let Some(agent) = runtime::get() {
+            agent.classes.on_class_unload_event();
+        }
+    });
+}
+
+unsafe extern "C" fn on_data_dump_request(_jvmti: *mut jvmtiEnv) {
+    health::bump(&COUNTERS.events);
+    guarded(Feature::Triggers, (), trigger::on_data_dump);
+}

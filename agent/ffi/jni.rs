@@ -1,0 +1,177 @@
+//! Raw JNI handles the callbacks need before a `jni::JNIEnv` is worth building:
+//! weak global references to loaders, local reference cleanup.
+
+use jni::sys::{jobject, jweak, JNIEnv};
+
+/// The JNIEnv of the current thread, as handed to a JVMTI callback or agent thread.
+#[derive(Clone, Copy)]
+pub struct Env(*mut JNIEnv);
+
+/// A JNI weak global reference: does not keep its object alive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Weak(usize);
+
+macro_rules! jni_fn {
+    ($env:expr, $f:ident) => {
+        // Used inside unsafe blocks only: `$env` is the current thread's JNIEnv (see `Env::new`).
+        (**$env.0).$f.expect(concat!("JNI function ", stringify!($f)))
+    };
+}
+
+impl Env {
+    /// # Safety
+    /// `env` must be the JNIEnv of the calling thread, and the `Env` must not leave that thread.
+    pub unsafe fn new(env: *mut JNIEnv) -> Env {
+        Env(env)
+    }
+
+    pub fn raw(&self) -> *mut JNIEnv {
+        self.0
+    }
+
+    /// A `jni` crate view of this environment, for calling Java.
+    pub fn jni(&self) -> Option<jni::JNIEnv<'static>> {
+        // SAFETY: the pointer is this thread's JNIEnv (contract of `Env::new`).
+        unsafe { jni::JNIEnv::from_raw(self.0).ok() }
+    }
+
+    pub fn new_weak(&self, obj: jobject) -> Option<Weak> {
+        if obj.is_null() {
+            return None;
+        }
+        // SAFETY: `obj` is a valid reference handed to us by the JVM.
+        let w = unsafe { jni_fn!(self, NewWeakGlobalRef)(self.0, obj) };
+        (!w.is_null()).then_some(Weak(w as usize))
+    }
+
+    /// A local reference to the weak reference's object, or null when it was collected.
+    pub fn upgrade(&self, w: Weak) -> jobject {
+        // SAFETY: `w` came from `new_weak` and was not deleted.
+        unsafe { jni_fn!(self, NewLocalRef)(self.0, w.0 as jweak) }
+    }
+
+    pub fn delete_weak(&self, w: Weak) {
+        // SAFETY: as for `upgrade`; the caller drops `w` afterwards.
+        unsafe { jni_fn!(self, DeleteWeakGlobalRef)(self.0, w.0 as jweak) }
+    }
+
+    pub fn delete_local(&self, obj: jobject) {
+        if !obj.is_null() {
+            // SAFETY: `obj` is a local reference of this thread.
+            unsafe { jni_fn!(self, DeleteLocalRef)(self.0, obj) }
+        }
+    }
+
+    pub fn same_object(&self, a: jobject, b: jobject) -> bool {
+        // SAFETY: both are valid references or null.
+        unsafe { jni_fn!(self, IsSameObject)(self.0, a, b) != 0 }
+    }
+
+    pub fn object_class(&self, obj: jobject) -> jobject {
+        // SAFETY: `obj` is a valid non-null reference.
+        unsafe { jni_fn!(self, GetObjectClass)(self.0, obj) }
+    }
+
+    /// Clears a pending Java exception; returns whether there was one.
+    pub fn clear_exception(&self) -> bool {
+        // SAFETY: plain JNI calls on this thread.
+        unsafe {
+            if jni_fn!(self, ExceptionCheck)(self.0) != 0 {
+                jni_fn!(self, ExceptionClear)(self.0);
+                true
+            } else {
+                false
+            }
+        }
+    }
+
+    /// Runs `f` inside a local reference frame so long-lived agent threads do not pile up
+    /// local references.
+    pub fn with_local_frame<T>(&self, capacity: i32, f: impl FnOnce() -> T) -> T {
+        // SAFETY: push/pop are paired on this thread.
+        let pushed = unsafe { jni_fn!(self, PushLocalFrame)(self.0, capacity) } == 0;
+        let out = f();
+        if pushed {
+            unsafe { jni_fn!(self, PopLocalFrame)(self.0, std::ptr::null_mut()) };
+        }
+        out
+    }
+
+    /// Calls a no-argument instance method returning an object; null on any failure
+    /// (the Java exception, if any, is cleared).
+    pub fn call_object_method(&self, obj: jobject, name: &str, sig: &str) -> jobject {
+        let Some(mut env) = self.jni() else { return std::ptr::null_mut() };
+        // SAFETY: `obj` is a valid local or global reference of this thread.
+        let target = unsafe { jni::objects::JObject::from_raw(obj) };
+        let r = env.call_method(&target, name, sig, &[]).and_then(|v| v.l());
+        std::mem::forget(target);
+        match r {
+            Ok(o) => o.into_raw(),
+            Err(_) => {
+                self.clear_exception();
+                std::ptr::null_mut()
+            }
+        }
+    }
+
+    /// Calls a static no-argument method returning an object; null on any failure.
+    pub fn call_static_object_method(&self, class: &str, name: &str, sig: &str) -> jobject {
+        let Some(mut env) = self.jni() else { return std::ptr::null_mut() };
+        match env.call_static_method(class, name, sig, &[]).and_then(|v| v.l()) {
+            Ok(o) => o.into_raw(),
+            Err(_) => {
+                self.clear_exception();
+                std::ptr::null_mut()
+            }
+        }
+    }
+
+    /// The contents of a `java.lang.String` reference (null gives None).
+    pub fn string(&self, s: jobject) -> Option<String> {
+        if s.is_null() {
+            return None;
+        }
+        let mut env = self.jni()?;
+        // SAFETY: `s` is a valid reference to a java.lang.String.
+        let js = unsafe { jni::objects::JString::from_raw(s) };
+        let out = env.get_string(&js).ok().map(String::from);
+        std::mem::forget(js);
+        out
+    }
+
+    /// Calls a no-argument method returning `String`.
+    pub fn call_string_method(&self, obj: jobject, name: &str) -> Option<String> {
+        let s = self.call_object_method(obj, name, "()Ljava/lang/String;");
+        let out = self.string(s);
+        self.delete_local(s);
+        out
+    }
+
+    /// `System.getProperty(name)`: the live value, unlike JVMTI's start-up property list.
+    pub fn system_property(&self, name: &str) -> Option<String> {
+        use jni::objects::JValue;
+        let mut env = self.jni()?;
+        let key = env.new_string(name).ok()?;
+        let r = env
+            .call_static_method(
+                "java/lang/System",
+                "getProperty",
+                "(Ljava/lang/String;)Ljava/lang/String;",
+                &[JValue::Object(&key)],
+            )
+            .and_then(|v| v.l());
+        let _ = env.delete_local_ref(key);
+        match r {
+            Ok(o) => {
+                let raw = o.into_raw();
+                let out = self.string(raw);
+                self.delete_local(raw);
+                out
+            }
+            Err(_) => {
+                self.clear_exception();
+                None
+            }
+        }
+    }
+}

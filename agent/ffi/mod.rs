@@ -1,0 +1,9 @@
+//! The FFI boundary: generated JVMTI bindings, thin safe wrappers over JVMTI, JNI and the OS,
+//! and the guard every callback runs in. All `unsafe` code of the agent lives here and in
+//! `entry.rs`.
+
+pub mod guard;
+pub mod jni;
+pub mod jvmti;
+pub mod os;
+pub mod sys;

@@ -1,0 +1,142 @@
+//! The few raw OS calls the agent needs: the self-pipe, the report signal, local time.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
+
+/// Write end of the self-pipe, read by the signal handler (async-signal-safe: a plain load).
+static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+/// Signals received and bytes the handler could not write (pipe full: the request coalesces).
+pub static SIGNALS: AtomicU64 = AtomicU64::new(0);
+pub static SIGNAL_OVERFLOW: AtomicU64 = AtomicU64::new(0);
+
+/// A non-blocking, close-on-exec pipe: (read end, write end).
+pub fn self_pipe() -> io::Result<(RawFd, RawFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    PIPE_WRITE.store(fds[1], Relaxed);
+    Ok((fds[0], fds[1]))
+}
+
+/// Writes one request byte to the self-pipe; never blocks. Returns false when the pipe is full
+/// (a report is already pending, so the request coalesces) or gone.
+pub fn post(byte: u8) -> bool {
+    let fd = PIPE_WRITE.load(Relaxed);
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: writing one byte from a valid buffer; errno is saved and restored because this
+    // also runs inside a signal handler.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let n = libc::write(fd, &byte as *const u8 as *const libc::c_void, 1);
+        *libc::__errno_location() = errno;
+        n == 1
+    }
+}
+
+extern "C" fn on_report_signal(_sig: libc::c_int) {
+    // Only atomics and write(2): both async-signal-safe.
+    SIGNALS.fetch_add(1, Relaxed);
+    if !post(b'S') {
+        SIGNAL_OVERFLOW.fetch_add(1, Relaxed);
+    }
+}
+
+/// The number of `SIGRTMIN+n` in this process (glibc reserves the first real-time signals).
+pub fn rtmin_plus(n: u8) -> libc::c_int {
+    libc::SIGRTMIN() + n as libc::c_int
+}
+
+/// Installs the report signal handler. Refuses when somebody else already handles the signal.
+pub fn install_report_signal(signo: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain sigaction calls on zero-initialised structs.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(signo, std::ptr::null(), &mut old) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("signal {signo} already has a handler in this process"),
+            ));
+        }
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_report_signal as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(signo, &sa, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Waits up to `timeout_ms` (negative: forever) for the pipe to become readable, then drains it.
+pub fn wait_and_drain(fd: RawFd, timeout_ms: i32, out: &mut Vec<u8>) -> io::Result<()> {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) };
+    }
+    let mut buf = [0u8; 256];
+    loop {
+        // SAFETY: reading into a valid local buffer.
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if r <= 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..r as usize]);
+    }
+    Ok(())
+}
+
+/// Local time as `YYYYmmdd-HHMMSS` for `%t` in file names.
+pub fn local_timestamp(epoch_secs: i64) -> String {
+    // SAFETY: localtime_r writes into our zeroed struct.
+    unsafe {
+        let t: libc::time_t = epoch_secs as libc::time_t;
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return format!("{epoch_secs}");
+        }
+        format!(
+            "{:04}{:02}{:02}-{:02}{:02}{:02}",
+            tm.tm_year + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday,
+            tm.tm_hour,
+            tm.tm_min,
+            tm.tm_sec
+        )
+    }
+}
+
+/// Milliseconds since this process started (from /proc/self/stat and /proc/uptime).
+pub fn process_uptime_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let start_ticks: f64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    if hz <= 0.0 {
+        return None;
+    }
+    Some(((uptime - start_ticks / hz) * 1000.0).max(0.0) as u64)
+}
+
+/// Sets a signal to be ignored (used at unload, when the handler may go away with the library).
+pub fn ignore_signal(signo: libc::c_int) {
+    // SAFETY: plain signal(2) call.
+    unsafe {
+        libc::signal(signo, libc::SIG_IGN);
+    }
+}

@@ -1,0 +1,106 @@
+//! Counters that describe the agent's own health; every report carries them in `agent.health`.
+
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+/// A part of the agent that can fail on its own and be switched off without the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    Startup,
+    Classes,
+    Triggers,
+    Reports,
+}
+
+pub const FEATURES: [Feature; 4] = [Feature::Startup, Feature::Classes, Feature::Triggers, Feature::Reports];
+
+impl Feature {
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Startup => "startup",
+            Feature::Classes => "classes",
+            Feature::Triggers => "triggers",
+            Feature::Reports => "reports",
+        }
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+static DISABLED: [AtomicBool; FEATURES.len()] = [const { AtomicBool::new(false) }; FEATURES.len()];
+
+pub fn enabled(f: Feature) -> bool {
+    !DISABLED[f.index()].load(Relaxed)
+}
+
+/// Switches a feature off; returns true the first time, so that the caller logs once.
+pub fn disable(f: Feature) -> bool {
+    !DISABLED[f.index()].swap(true, Relaxed)
+}
+
+pub fn disabled_features() -> Vec<&'static str> {
+    FEATURES.iter().filter(|f| !enabled(**f)).map(|f| f.name()).collect()
+}
+
+/// Event and failure counters. Plain relaxed atomics: callbacks only ever add.
+#[derive(Default)]
+pub struct Counters {
+    pub events: AtomicU64,
+    pub dropped: AtomicU64,
+    pub panics: AtomicU64,
+    pub errors: AtomicU64,
+    pub signal_requests_coalesced: AtomicU64,
+    pub data_dump_requests: AtomicU64,
+    pub reports_written: AtomicU64,
+    pub report_failures: AtomicU64,
+}
+
+pub static COUNTERS: Counters = Counters {
+    events: AtomicU64::new(0),
+    dropped: AtomicU64::new(0),
+    panics: AtomicU64::new(0),
+    errors: AtomicU64::new(0),
+    signal_requests_coalesced: AtomicU64::new(0),
+    data_dump_requests: AtomicU64::new(0),
+    reports_written: AtomicU64::new(0),
+    report_failures: AtomicU64::new(0),
+};
+
+pub fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
+/// The `agent.health` object of a report.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct Health {
+    pub events: u64,
+    pub dropped: u64,
+    pub panics: u64,
+    pub errors: u64,
+    pub signals_received: u64,
+    pub signal_requests_coalesced: u64,
+    pub data_dump_requests: u64,
+    pub reports_written: u64,
+    pub report_failures: u64,
+    pub disabled_features: Vec<&'static str>,
+    pub capabilities_missing: Vec<String>,
+}
+
+pub fn snapshot(capabilities_missing: &[String]) -> Health {
+    let c = &COUNTERS;
+    Health {
+        events: c.events.load(Relaxed),
+        dropped: c.dropped.load(Relaxed),
+        panics: c.panics.load(Relaxed),
+        errors: c.errors.load(Relaxed),
+        signals_received: crate::ffi::os::SIGNALS.load(Relaxed),
+        signal_requests_coalesced: c.signal_requests_coalesced.load(Relaxed)
+            + crate::ffi::os::SIGNAL_OVERFLOW.load(Relaxed),
+        data_dump_requests: c.data_dump_requests.load(Relaxed),
+        reports_written: c.reports_written.load(Relaxed),
+        report_failures: c.report_failures.load(Relaxed),
+        disabled_features: disabled_features(),
+        capabilities_missing: capabilities_missing.to_vec(),
+    }
+}

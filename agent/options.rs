@@ -1,0 +1,392 @@
+//! Agent options: `key=value` pairs separated by `,`.
+//!
+//! Parsing is complete before anything is reported: every bad key or value is collected and the
+//! caller prints all of them, each naming the option, the value and what is allowed.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Which signal asks for a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportSignal {
+    Off,
+    Usr1,
+    /// `SIGRTMIN+n`, n in 0..=8.
+    RtMin(u8),
+}
+
+impl ReportSignal {
+    pub const DEFAULT: ReportSignal = ReportSignal::RtMin(2);
+}
+
+impl fmt::Display for ReportSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportSignal::Off => f.write_str("off"),
+            ReportSignal::Usr1 => f.write_str("USR1"),
+            ReportSignal::RtMin(n) => write!(f, "RTMIN+{n}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Formats {
+    pub text: bool,
+    pub html: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    pub file: String,
+    pub formats: Formats,
+    pub signal: ReportSignal,
+    pub interval: Option<Duration>,
+    pub log: Option<String>,
+    pub datadump: bool,
+    pub help: bool,
+    /// The options string as given, for the report.
+    pub raw: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            file: DEFAULT_FILE.into(),
+            formats: Formats { text: false, html: false },
+            signal: ReportSignal::DEFAULT,
+            interval: None,
+            log: None,
+            datadump: false,
+            help: false,
+            raw: String::new(),
+        }
+    }
+}
+
+pub const DEFAULT_FILE: &str = "leakagent-%p-%n.json";
+
+/// One problem in the options string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionError {
+    pub option: String,
+    pub value: String,
+    pub allowed: String,
+}
+
+impl fmt::Display for OptionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() && self.option.is_empty() {
+            write!(f, "empty option: {}", self.allowed)
+        } else {
+            write!(f, "option '{}' has a bad value '{}': {}", self.option, self.value, self.allowed)
+        }
+    }
+}
+
+struct Spec {
+    key: &'static str,
+    default: &'static str,
+    help: &'static str,
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        key: "file",
+        default: DEFAULT_FILE,
+        help: "where reports go; %p = pid, %t = local time YYYYmmdd-HHMMSS, %n = report number, %% = %. \
+               A .json suffix is added when missing; other formats sit beside it (.txt, .html)",
+    },
+    Spec {
+        key: "format",
+        default: "json",
+        help: "renderings written besides JSON, joined with '+': text, html (JSON is always written)",
+    },
+    Spec {
+        key: "signal",
+        default: "RTMIN+2",
+        help: "signal that asks for a report: RTMIN+N (N 0..8), USR1, or off. USR2, QUIT, TERM, INT and HUP belong to HotSpot",
+    },
+    Spec {
+        key: "interval",
+        default: "off",
+        help: "periodic reports, e.g. 30s, 5m, 1h (at least 1s), or off",
+    },
+    Spec { key: "log", default: "stderr", help: "file the agent's own log lines are appended to" },
+    Spec {
+        key: "datadump",
+        default: "off",
+        help: "on: kill -3 (SIGQUIT, JVMTI DataDumpRequest) also writes a report, besides HotSpot's thread dump",
+    },
+    Spec { key: "help", default: "", help: "print this list and stop the JVM" },
+];
+
+/// The text `help` prints.
+pub fn help_text() -> String {
+    let mut out = String::from(
+        "leakagent options: -agentpath:/path/libleakagent.so=key=value,key=value,...\n\n",
+    );
+    for s in SPECS {
+        let default = if s.default.is_empty() { String::new() } else { format!(" (default: {})", s.default) };
+        out.push_str(&format!("  {:<10}{}{}\n", s.key, s.help, default));
+    }
+    out.push_str(
+        "\nExample: -agentpath:/opt/libleakagent.so=file=/tmp/leak-%p-%n,format=text,interval=5m\n",
+    );
+    out
+}
+
+fn err(option: &str, value: &str, allowed: impl Into<String>) -> OptionError {
+    OptionError { option: option.into(), value: value.into(), allowed: allowed.into() }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, OptionError> {
+    match value {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(err(key, value, "allowed: on or off")),
+    }
+}
+
+pub fn parse_signal(value: &str) -> Result<ReportSignal, OptionError> {
+    let v = value.trim();
+    let upper = v.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let allowed = "allowed: RTMIN+N with N from 0 to 8, USR1, or off";
+    match name {
+        "OFF" => Ok(ReportSignal::Off),
+        "USR1" => Ok(ReportSignal::Usr1),
+        "RTMIN" => Ok(ReportSignal::RtMin(0)),
+        "USR2" => Err(err("signal", value, format!("HotSpot uses SIGUSR2 to suspend threads; {allowed}"))),
+        "QUIT" | "TERM" | "INT" | "HUP" => {
+            Err(err("signal", value, format!("HotSpot handles SIG{name}; {allowed}")))
+        }
+        _ => match name.strip_prefix("RTMIN+").map(str::parse::<u8>) {
+            Some(Ok(n)) if n <= 8 => Ok(ReportSignal::RtMin(n)),
+            _ => Err(err("signal", value, allowed)),
+        },
+    }
+}
+
+/// `30s`, `5m`, `1h`, `1500ms`; `off` or `0` means none.
+pub fn parse_interval(value: &str) -> Result<Option<Duration>, OptionError> {
+    let allowed = "allowed: a number with ms, s, m or h (e.g. 30s, 5m, 1h), at least 1s, or off";
+    if value == "off" || value == "0" {
+        return Ok(None);
+    }
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| err("interval", value, allowed))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(err("interval", value, allowed)),
+    };
+    if d < Duration::from_secs(1) {
+        return Err(err("interval", value, allowed));
+    }
+    Ok(Some(d))
+}
+
+fn parse_formats(value: &str) -> Result<Formats, OptionError> {
+    let mut f = Formats { text: false, html: false };
+    for part in value.split('+') {
+        match part {
+            "json" => {}
+            "text" | "txt" => f.text = true,
+            "html" => f.html = true,
+            _ => {
+                return Err(err("format", value, "allowed: json, text, html joined with '+' (e.g. text+html)"))
+            }
+        }
+    }
+    Ok(f)
+}
+
+fn check_path(key: &str, value: &str) -> Result<String, OptionError> {
+    if value.is_empty() {
+        return Err(err(key, value, "a file path is required"));
+    }
+    if value.contains('\0') {
+        return Err(err(key, value, "a path cannot contain NUL"));
+    }
+    Ok(value.to_string())
+}
+
+/// Checks that `%` in a file pattern is followed by p, t, n or %.
+fn check_pattern(value: &str) -> Result<(), OptionError> {
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' && !matches!(chars.next(), Some('p' | 't' | 'n' | '%')) {
+            return Err(err("file", value, "'%' must be followed by p (pid), t (time), n (report number) or %"));
+        }
+    }
+    if value.ends_with('/') {
+        return Err(err("file", value, "the path names a directory; give a file name"));
+    }
+    Ok(())
+}
+
+/// Parses the whole options string, returning every error found.
+pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
+    let mut opts = Options { raw: input.to_string(), ..Options::default() };
+    let mut errors = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for item in input.split(',') {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let (key, value) = match item.split_once('=') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            None => (item, ""),
+        };
+        if let Some(spec) = SPECS.iter().find(|s| s.key == key) {
+            if seen.contains(&spec.key) {
+                errors.push(err(key, value, "this option is given twice"));
+                continue;
+            }
+            seen.push(spec.key);
+        }
+        let r: Result<(), OptionError> = match key {
+            "file" => check_path("file", value).and_then(|v| {
+                check_pattern(&v)?;
+                opts.file = v;
+                Ok(())
+            }),
+            "format" => parse_formats(value).map(|f| opts.formats = f),
+            "signal" => parse_signal(value).map(|s| opts.signal = s),
+            "interval" => parse_interval(value).map(|d| opts.interval = d),
+            "log" => check_path("log", value).map(|v| opts.log = Some(v)),
+            "datadump" => parse_bool("datadump", value).map(|b| opts.datadump = b),
+            "help" if value.is_empty() => {
+                opts.help = true;
+                Ok(())
+            }
+            "help" => Err(err("help", value, "help takes no value")),
+            _ => Err(OptionError {
+                option: key.to_string(),
+                value: value.to_string(),
+                allowed: format!(
+                    "unknown option; known options: {}",
+                    SPECS.iter().map(|s| s.key).collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        };
+        if let Err(e) = r {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(opts)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_when_empty() {
+        let o = parse("").unwrap();
+        assert_eq!(o.file, DEFAULT_FILE);
+        assert_eq!(o.signal, ReportSignal::RtMin(2));
+        assert_eq!(o.interval, None);
+        assert!(!o.datadump && !o.help && !o.formats.text && !o.formats.html);
+    }
+
+    #[test]
+    fn every_option_parses() {
+        let o = parse("file=/tmp/r-%p-%t-%n,format=text+html,signal=USR1,interval=5m,log=/tmp/a.log,datadump=on")
+            .unwrap();
+        assert_eq!(o.file, "/tmp/r-%p-%t-%n");
+        assert_eq!(o.formats, Formats { text: true, html: true });
+        assert_eq!(o.signal, ReportSignal::Usr1);
+        assert_eq!(o.interval, Some(Duration::from_secs(300)));
+        assert_eq!(o.log.as_deref(), Some("/tmp/a.log"));
+        assert!(o.datadump);
+        assert!(parse("help").unwrap().help);
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("RTMIN+0").unwrap(), ReportSignal::RtMin(0));
+        assert_eq!(parse_signal("SIGRTMIN+8").unwrap(), ReportSignal::RtMin(8));
+        assert_eq!(parse_signal("rtmin+3").unwrap(), ReportSignal::RtMin(3));
+        assert_eq!(parse_signal("off").unwrap(), ReportSignal::Off);
+        assert_eq!(parse_signal("SIGUSR1").unwrap(), ReportSignal::Usr1);
+        let e = parse_signal("USR2").unwrap_err();
+        assert!(e.allowed.contains("HotSpot"), "{e}");
+        assert!(parse_signal("RTMIN+9").is_err());
+        assert!(parse_signal("RTMIN+-1").is_err());
+        assert!(parse_signal("QUIT").unwrap_err().allowed.contains("HotSpot"));
+        assert!(parse_signal("12").is_err());
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("30s").unwrap(), Some(Duration::from_secs(30)));
+        assert_eq!(parse_interval("1h").unwrap(), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_interval("1500ms").unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_interval("off").unwrap(), None);
+        for bad in ["", "5", "s", "10x", "500ms", "-1s", "1.5s", "99999999999999999999s"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn all_errors_are_reported_at_once() {
+        let errs = parse("bogus=1,signal=USR2,interval=soon,format=pdf,datadump=maybe").unwrap_err();
+        let names: Vec<_> = errs.iter().map(|e| e.option.as_str()).collect();
+        assert_eq!(names, ["bogus", "signal", "interval", "format", "datadump"]);
+        for e in &errs {
+            let msg = e.to_string();
+            assert!(msg.contains(&e.option) && msg.contains(&e.value), "{msg}");
+        }
+        assert!(errs[0].allowed.contains("known options"));
+    }
+
+    #[test]
+    fn file_patterns() {
+        assert!(parse("file=").is_err());
+        assert!(parse("file=/tmp/x%q").is_err());
+        assert!(parse("file=/tmp/dir/").is_err());
+        assert!(parse("file=/tmp/100%%").is_ok());
+        assert!(parse("file=a,file=b").unwrap_err()[0].allowed.contains("twice"));
+        assert!(parse("log=").is_err());
+        assert!(parse("help=1").is_err());
+    }
+
+    #[test]
+    fn help_lists_every_option() {
+        let h = help_text();
+        for s in SPECS {
+            assert!(h.contains(s.key));
+        }
+    }
+
+    /// Random strings never panic the parser (a tiny xorshift keeps the test dependency-free).
+    #[test]
+    fn random_strings_never_panic() {
+        let alphabet: Vec<char> = "abcdefhilmnoprstuvx=,+%/.0123456789 RTMINUS\u{e9}\u{1F600}-_\0".chars().collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let keys = ["file=", "format=", "signal=", "interval=", "log=", "datadump=", "help", ""];
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let mut s = String::from(keys[(next() % keys.len() as u64) as usize]);
+            for _ in 0..len {
+                s.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+            }
+            let _ = parse(&s);
+        }
+    }
+}

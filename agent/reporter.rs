@@ -1,0 +1,155 @@
+//! Builds a report from the collectors and writes every requested rendering. Runs on the report
+//! thread (or, if that thread is gone, on the thread that posted VMDeath); one report at a time.
+
+use crate::findings;
+use crate::ffi::jni::Env;
+use crate::ffi::os;
+use crate::health::{self, Feature, COUNTERS};
+use crate::log;
+use crate::report::model::{AgentInfo, JvmInfo, Report, Trigger, SCHEMA_VERSION};
+use crate::report::{json, text, writer};
+use crate::runtime::Agent;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+static REPORT_LOCK: Mutex<()> = Mutex::new(());
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// Builds and writes one report; returns the JSON path when it was written.
+pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger) -> Option<String> {
+    let _one_at_a_time = REPORT_LOCK.lock();
+    let seq = SEQUENCE.fetch_add(1, Relaxed) + 1;
+    let t0 = Instant::now();
+    let report = env.with_local_frame(256, || build(agent, env, trigger, seq, t0));
+    write_files(agent, &report)
+}
+
+fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> Report {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let class_loaders = crate::ffi::guard::guarded(Feature::Classes, Default::default(), || {
+        agent.classes.snapshot(&agent.jvmti, env)
+    });
+    let prop = |k: &str| {
+        env.system_property(k).or_else(|| agent.jvmti.system_property(k)).unwrap_or_default()
+    };
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        trigger,
+        sequence: seq,
+        pid: std::process::id(),
+        time: rfc3339(now.as_millis() as u64),
+        time_ms: now.as_millis() as u64,
+        uptime_ms: os::process_uptime_ms().unwrap_or_else(|| agent.started.elapsed().as_millis() as u64),
+        jvm: JvmInfo {
+            version: prop("java.version"),
+            vendor: prop("java.vendor"),
+            vm_name: prop("java.vm.name"),
+            vm_version: prop("java.vm.version"),
+            java_home: prop("java.home"),
+            attached_late: agent.attached_late,
+        },
+        agent: AgentInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            options: agent.options.raw.clone(),
+            health: health::snapshot(&agent.capabilities_missing),
+            report_build_ms: 0,
+        },
+        findings: Vec::new(),
+        class_loaders,
+    };
+    report.findings = findings::derive(&report);
+    report.agent.report_build_ms = t0.elapsed().as_millis() as u64;
+    report
+}
+
+fn write_files(agent: &Agent, report: &Report) -> Option<String> {
+    let now_secs = (report.time_ms / 1000) as i64;
+    let expanded = writer::expand(&agent.options.file, report.pid, &os::local_timestamp(now_secs), report.sequence);
+    let (json_path, stem) = writer::json_path(&expanded);
+    let mut failed = false;
+    // Other renderings first: when the JSON file appears, its siblings are already complete.
+    let mut others: Vec<(String, Vec<u8>)> = Vec::new();
+    if agent.options.formats.text {
+        others.push((format!("{stem}.txt"), text::render(report).into_bytes()));
+    }
+    for (path, bytes) in others {
+        if let Err(e) = writer::write_atomic(path.as_ref(), &bytes) {
+            log::error(&format!("cannot write report #{} to {path}: {e}", report.sequence));
+            failed = true;
+        }
+    }
+    let json_display = json_path.display().to_string();
+    match writer::write_atomic(&json_path, &json::render(report)) {
+        Ok(()) => {
+            health::bump(&COUNTERS.reports_written);
+            if failed {
+                health::bump(&COUNTERS.report_failures);
+            }
+            log::info(&format!(
+                "report #{} ({}) written to {json_display}: {}",
+                report.sequence,
+                report.trigger.as_str(),
+                summary(report)
+            ));
+            Some(json_display)
+        }
+        Err(e) => {
+            health::bump(&COUNTERS.report_failures);
+            log::error(&format!(
+                "cannot write report #{} ({}) to {json_display}: {e}; the JVM continues",
+                report.sequence,
+                report.trigger.as_str()
+            ));
+            None
+        }
+    }
+}
+
+/// One line for the log: what the report says.
+pub fn summary(r: &Report) -> String {
+    let c = &r.class_loaders;
+    let worst = r.findings.first().map(|f| format!("; worst: {}", f.summary)).unwrap_or_default();
+    format!(
+        "{} finding(s); {} class loaders alive, {} dead; {} classes live, {} unloaded{worst}",
+        r.findings.len(),
+        c.loaders_alive,
+        c.loaders_dead,
+        c.classes_live,
+        c.classes_unloaded
+    )
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (proleptic Gregorian), valid for every date after 1970.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339(1_795_250_990_123), "2026-11-21T08:49:50.123Z");
+        assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

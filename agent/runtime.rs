@@ -1,0 +1,31 @@
+//! The agent's process-wide state: options, the JVMTI environment and the collectors.
+
+use crate::collectors::classes::ClassTracker;
+use crate::ffi::jvmti::Jvmti;
+use crate::options::Options;
+use std::os::fd::RawFd;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+pub struct Agent {
+    pub jvmti: Jvmti,
+    pub options: Options,
+    pub started: Instant,
+    pub attached_late: bool,
+    pub capabilities_missing: Vec<String>,
+    /// Read end of the self-pipe the triggers write to.
+    pub pipe_read: RawFd,
+    pub classes: ClassTracker,
+}
+
+static AGENT: OnceLock<Agent> = OnceLock::new();
+
+/// Installs the agent; fails when one is already installed in this process.
+pub fn install(agent: Agent) -> Result<&'static Agent, Agent> {
+    AGENT.set(agent)?;
+    Ok(AGENT.get().expect("just set"))
+}
+
+pub fn get() -> Option<&'static Agent> {
+    AGENT.get()
+}

@@ -1,0 +1,3 @@
+package leakagent.app.healthy;
+
+public enum Status { ACTIVE, SUSPENDED }
