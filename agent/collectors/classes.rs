@@ -94,8 +94,24 @@ impl ClassTracker {
         }
         let id = self.next_id.fetch_add(1, Relaxed);
         jvmti.set_tag(loader, TAG_LOADER | id as jlong).ok()?;
-        let rec = LoaderRec { weak: env.new_weak(loader), first_seen_ms: self.now_ms(), ..LoaderRec::default() };
+        // Identity is taken now: a loader may die before any report is written.
+        let cls = env.object_class(loader);
+        let class = jvmti.class_signature(cls).map(|s| signature_to_name(&s)).unwrap_or_default();
+        env.delete_local(cls);
+        let (name, parent_obj) = env.loader_name_and_parent(loader);
+        let rec = LoaderRec {
+            weak: env.new_weak(loader),
+            first_seen_ms: self.now_ms(),
+            resolved: Some(Resolved { role: role_of(&class), class, name, parent: None }),
+            ..LoaderRec::default()
+        };
         self.loaders.lock().insert(id, rec);
+        drop(_once);
+        let parent = self.loader_id(jvmti, env, parent_obj);
+        env.delete_local(parent_obj);
+        if let Some(r) = self.loaders.lock().get_mut(&id).and_then(|r| r.resolved.as_mut()) {
+            r.parent = parent;
+        }
         Some(id)
     }
 
@@ -216,56 +232,31 @@ impl ClassTracker {
         }
         self.loaded.fetch_add(late, Relaxed);
 
-        // Resolve loaders never resolved before, and notice the ones that died. Resolving a
-        // loader can discover its parent, so repeat until nothing new turns up.
-        let system = env.call_static_object_method("java/lang/ClassLoader", "getSystemClassLoader", "()Ljava/lang/ClassLoader;");
-        let platform = env.call_static_object_method("java/lang/ClassLoader", "getPlatformClassLoader", "()Ljava/lang/ClassLoader;");
-        let mut checked: std::collections::HashSet<u32> = std::collections::HashSet::new();
-        for _round in 0..16 {
-            let pending: Vec<(u32, Weak, bool)> = self
-                .loaders
-                .lock()
-                .iter()
-                .filter(|(id, _)| !checked.contains(id))
-                .filter_map(|(id, r)| r.weak.map(|w| (*id, w, r.resolved.is_some())))
-                .collect();
-            if pending.is_empty() {
-                break;
+        // Notice the loaders that died (ObjectFree may not have arrived yet) and drop their
+        // weak references.
+        let alive: Vec<(u32, Weak)> =
+            self.loaders.lock().iter().filter_map(|(id, r)| r.weak.map(|w| (*id, w))).collect();
+        let mut dead = Vec::new();
+        for (id, w) in alive {
+            let obj = env.upgrade(w);
+            if obj.is_null() {
+                dead.push((id, w));
             }
-            let mut resolved: Vec<(u32, Resolved)> = Vec::new();
-            let mut dead: Vec<(u32, Weak)> = Vec::new();
-            for (id, weak, done) in pending {
-                checked.insert(id);
-                let obj = env.upgrade(weak);
-                if obj.is_null() {
-                    dead.push((id, weak));
-                    continue;
-                }
-                if !done {
-                    resolved.push((id, self.resolve(jvmti, env, obj, system, platform)));
-                }
-                env.delete_local(obj);
-            }
-            let now = self.now_ms();
+            env.delete_local(obj);
+        }
+        let now = self.now_ms();
+        {
             let mut map = self.loaders.lock();
-            for (id, r) in resolved {
-                if let Some(rec) = map.get_mut(&id) {
-                    rec.resolved = Some(r);
-                }
-            }
             for (id, _) in &dead {
                 if let Some(rec) = map.get_mut(id) {
                     rec.weak = None;
                     rec.died_ms.get_or_insert(now);
                 }
             }
-            drop(map);
-            for (_, w) in dead {
-                env.delete_weak(w);
-            }
         }
-        env.delete_local(system);
-        env.delete_local(platform);
+        for (_, w) in dead {
+            env.delete_weak(w);
+        }
 
         let mut out = ClassLoaders {
             classes_loaded: self.loaded.load(Relaxed),
@@ -283,7 +274,7 @@ impl ClassTracker {
             let unloaded = rec.freed.max(rec.defined.saturating_sub(classes));
             unloaded_total += unloaded;
             let r = rec.resolved.clone().unwrap_or(Resolved {
-                class: "<unknown: died before the first report>".into(),
+                class: "<unknown>".into(),
                 name: None,
                 parent: None,
                 role: "other",
@@ -321,30 +312,14 @@ impl ClassTracker {
             .collect();
         out
     }
+}
 
-    fn resolve(
-        &self,
-        jvmti: &Jvmti,
-        env: &Env,
-        loader: jobject,
-        system: jobject,
-        platform: jobject,
-    ) -> Resolved {
-        let cls = env.object_class(loader);
-        let class = jvmti.class_signature(cls).map(|s| signature_to_name(&s)).unwrap_or_default();
-        env.delete_local(cls);
-        let name = env.call_string_method(loader, "getName");
-        let parent_obj = env.call_object_method(loader, "getParent", "()Ljava/lang/ClassLoader;");
-        let parent = self.loader_id(jvmti, env, parent_obj);
-        env.delete_local(parent_obj);
-        let role = if !system.is_null() && env.same_object(loader, system) {
-            "application"
-        } else if !platform.is_null() && env.same_object(loader, platform) {
-            "platform"
-        } else {
-            "other"
-        };
-        Resolved { class, name, parent, role }
+/// The role of the JDK's own loaders, from their class (JDK 9+ and JDK 8 names).
+fn role_of(class: &str) -> &'static str {
+    match class {
+        "jdk.internal.loader.ClassLoaders$AppClassLoader" | "sun.misc.Launcher$AppClassLoader" => "application",
+        "jdk.internal.loader.ClassLoaders$PlatformClassLoader" | "sun.misc.Launcher$ExtClassLoader" => "platform",
+        _ => "other",
     }
 }
 

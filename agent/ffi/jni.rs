@@ -174,4 +174,46 @@ impl Env {
             }
         }
     }
+
+    /// Reads `ClassLoader.name` and `ClassLoader.parent` straight from the fields: no Java code
+    /// runs, so this is safe inside a ClassLoad callback. The parent is a local reference.
+    pub fn loader_name_and_parent(&self, loader: jobject) -> (Option<String>, jobject) {
+        static FIELDS: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+        let ids = *FIELDS.get_or_init(|| {
+            // SAFETY: JNI lookups on this thread; java.lang.ClassLoader is never unloaded, so
+            // its field ids stay valid for the life of the VM.
+            unsafe {
+                let cls = jni_fn!(self, FindClass)(self.0, c"java/lang/ClassLoader".as_ptr());
+                if cls.is_null() {
+                    self.clear_exception();
+                    return None;
+                }
+                let name = jni_fn!(self, GetFieldID)(self.0, cls, c"name".as_ptr(), c"Ljava/lang/String;".as_ptr());
+                self.clear_exception();
+                let parent = jni_fn!(self, GetFieldID)(self.0, cls, c"parent".as_ptr(), c"Ljava/lang/ClassLoader;".as_ptr());
+                self.clear_exception();
+                self.delete_local(cls);
+                Some((name as usize, parent as usize))
+            }
+        });
+        let Some((name_id, parent_id)) = ids else { return (None, std::ptr::null_mut()) };
+        // SAFETY: `loader` is a valid reference to a java.lang.ClassLoader; ids are non-null
+        // when checked.
+        unsafe {
+            let name = if name_id != 0 {
+                let s = jni_fn!(self, GetObjectField)(self.0, loader, name_id as jni::sys::jfieldID);
+                let out = self.string(s);
+                self.delete_local(s);
+                out
+            } else {
+                None
+            };
+            let parent = if parent_id != 0 {
+                jni_fn!(self, GetObjectField)(self.0, loader, parent_id as jni::sys::jfieldID)
+            } else {
+                std::ptr::null_mut()
+            };
+            (name, parent)
+        }
+    }
 }

@@ -1,0 +1,414 @@
+//! Shared helpers for the integration tests: build the harness once, run a harness scenario in a
+//! real JVM under the agent, wait for reports, and read them as JSON.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The agent library under test (`cargo build --release` makes it; LEAKAGENT_LIB overrides).
+pub fn agent_lib() -> PathBuf {
+    let p = std::env::var_os("LEAKAGENT_LIB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/release/libleakagent.so"));
+    assert!(p.is_file(), "{} is missing: run `cargo build --release` first", p.display());
+    p
+}
+
+/// Builds java-harness/ once per test binary and returns the harness jar.
+pub fn harness_jar() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let out = Command::new("bash")
+                .arg(root().join("java-harness/build.sh"))
+                .output()
+                .expect("run java-harness/build.sh");
+            assert!(
+                out.status.success(),
+                "java-harness/build.sh failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            root().join("java-harness/build/harness.jar")
+        })
+        .clone()
+}
+
+/// The main JDK's `java` (LEAKAGENT_JAVA overrides; else Debian's 17, else `java` on PATH).
+pub fn main_java() -> PathBuf {
+    if let Some(j) = std::env::var_os("LEAKAGENT_JAVA") {
+        return PathBuf::from(j);
+    }
+    let debian = Path::new("/usr/lib/jvm/java-17-openjdk-amd64/bin/java");
+    if debian.is_file() {
+        return debian.to_path_buf();
+    }
+    PathBuf::from("java")
+}
+
+/// Every JDK to run the cross-JDK tests on: LEAKAGENT_TEST_JDKS (colon-separated `java`
+/// paths), else every /usr/lib/jvm/*/bin/java (symlinked duplicates removed).
+pub fn all_javas() -> Vec<PathBuf> {
+    if let Some(list) = std::env::var_os("LEAKAGENT_TEST_JDKS") {
+        return std::env::split_paths(&list).filter(|p| p.is_file()).collect();
+    }
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/usr/lib/jvm") {
+        let mut dirs: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        dirs.sort();
+        for d in dirs {
+            let java = d.join("bin/java");
+            if let Ok(real) = std::fs::canonicalize(&java) {
+                if !seen.contains(&real) {
+                    seen.push(real);
+                    out.push(java);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The feature version of a `java` binary (17, 21, 25, ...).
+pub fn java_feature_version(java: &Path) -> u32 {
+    let out = Command::new(java).arg("-version").output().expect("java -version");
+    let text = String::from_utf8_lossy(&out.stderr);
+    let v = text.split('"').nth(1).unwrap_or("0");
+    let first: u32 = v.split('.').next().unwrap_or("0").parse().unwrap_or(0);
+    if first == 1 {
+        v.split('.').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    } else {
+        first
+    }
+}
+
+/// A fresh, empty directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: Mutex<u32> = Mutex::new(0);
+    let n = {
+        let mut c = COUNTER.lock().unwrap();
+        *c += 1;
+        *c
+    };
+    let d = std::env::temp_dir().join(format!("leakagent-test-{}-{name}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// What a finished JVM left behind.
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+}
+
+impl Finished {
+    /// `HARNESS truth key=value` lines.
+    pub fn truths(&self) -> HashMap<String, String> {
+        truths(&self.stdout)
+    }
+    pub fn truth(&self, key: &str) -> u64 {
+        let t = self.truths();
+        t.get(key)
+            .unwrap_or_else(|| panic!("harness printed no truth '{key}':\n{}", self.stdout))
+            .parse()
+            .unwrap_or_else(|_| panic!("truth '{key}' is not a number"))
+    }
+    /// Every JSON report in the test directory, ordered by sequence number.
+    pub fn reports(&self) -> Vec<Value> {
+        reports_in(&self.dir)
+    }
+    /// The single report written at VM death.
+    pub fn death_report(&self) -> Value {
+        let r: Vec<Value> = self.reports().into_iter().filter(|r| r["trigger"] == "vm_death").collect();
+        assert_eq!(r.len(), 1, "expected one vm_death report; stderr:\n{}", self.stderr);
+        r.into_iter().next().unwrap()
+    }
+}
+
+pub fn truths(stdout: &str) -> HashMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("HARNESS truth "))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+pub fn reports_in(dir: &Path) -> Vec<Value> {
+    let mut out: Vec<Value> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().map(|e| e == "json").unwrap_or(false))
+                .map(|p| {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    serde_json::from_str::<Value>(&text)
+                        .unwrap_or_else(|e| panic!("{} is not complete JSON: {e}", p.display()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by_key(|r| r["sequence"].as_u64().unwrap_or(0));
+    out
+}
+
+/// How to start one JVM.
+pub struct Jvm {
+    pub java: PathBuf,
+    pub jvm_args: Vec<String>,
+    pub agent_options: Option<String>,
+    pub scenario: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub dir: PathBuf,
+}
+
+impl Jvm {
+    /// A harness scenario under the agent, reports going to a fresh directory.
+    pub fn scenario(test: &str, scenario: &str) -> Jvm {
+        let dir = temp_dir(test);
+        Jvm {
+            java: main_java(),
+            jvm_args: vec!["-Xcheck:jni".into()],
+            agent_options: Some(format!("file={}/report-%n", dir.display())),
+            scenario: scenario.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            dir,
+        }
+    }
+
+    pub fn java(mut self, java: &Path) -> Jvm {
+        self.java = java.to_path_buf();
+        self
+    }
+    pub fn args(mut self, args: &[&str]) -> Jvm {
+        self.args.extend(args.iter().map(|s| s.to_string()));
+        self
+    }
+    pub fn jvm_args(mut self, args: &[&str]) -> Jvm {
+        self.jvm_args.extend(args.iter().map(|s| s.to_string()));
+        self
+    }
+    /// Appends `,extra` to the agent options.
+    pub fn options(mut self, extra: &str) -> Jvm {
+        let base = self.agent_options.take().unwrap_or_default();
+        self.agent_options = Some(if base.is_empty() { extra.to_string() } else { format!("{base},{extra}") });
+        self
+    }
+    /// Replaces the agent options entirely.
+    pub fn raw_options(mut self, opts: &str) -> Jvm {
+        self.agent_options = Some(opts.to_string());
+        self
+    }
+    pub fn without_agent(mut self) -> Jvm {
+        self.agent_options = None;
+        self
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Jvm {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.java);
+        if let Some(o) = &self.agent_options {
+            let lib = agent_lib();
+            c.arg(if o.is_empty() {
+                format!("-agentpath:{}", lib.display())
+            } else {
+                format!("-agentpath:{}={o}", lib.display())
+            });
+        }
+        c.args(&self.jvm_args);
+        c.arg("-jar").arg(harness_jar()).arg(&self.scenario).args(&self.args);
+        c.current_dir(&self.dir);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs to the end (bounded: a hung JVM is killed after `limit`).
+    pub fn run(self) -> Finished {
+        let limit = Duration::from_secs(240);
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start java");
+        let (out_rx, err_rx) = drain(&mut child);
+        let start = Instant::now();
+        let code = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s.code();
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("JVM for '{}' did not finish within {limit:?}", self.scenario);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Finished { code, stdout: collect(out_rx), stderr: collect(err_rx), dir: self.dir }
+    }
+
+    /// Starts with `--await-stdin`; the returned handle waits for `HARNESS ready`.
+    pub fn start(mut self) -> Running {
+        self.args.push("--await-stdin".into());
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start java");
+        let stdin = child.stdin.take();
+        let (out_rx, err_rx) = drain(&mut child);
+        let mut r = Running { child, stdin, out_rx, err_rx, stdout: String::new(), stderr: String::new(), dir: self.dir };
+        r.wait_for_line("HARNESS ready", Duration::from_secs(180));
+        r
+    }
+}
+
+fn drain(child: &mut Child) -> (Receiver<String>, Receiver<String>) {
+    fn pump(r: impl std::io::Read + Send + 'static) -> Receiver<String> {
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(r).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+    (pump(child.stdout.take().unwrap()), pump(child.stderr.take().unwrap()))
+}
+
+fn collect(rx: Receiver<String>) -> String {
+    let mut s = String::new();
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(5)) {
+        s.push_str(&l);
+        s.push('\n');
+    }
+    s
+}
+
+/// A JVM that is waiting on its stdin after `HARNESS ready`.
+pub struct Running {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out_rx: Receiver<String>,
+    err_rx: Receiver<String>,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn pump(&mut self) {
+        while let Ok(l) = self.out_rx.try_recv() {
+            self.stdout.push_str(&l);
+            self.stdout.push('\n');
+        }
+        while let Ok(l) = self.err_rx.try_recv() {
+            self.stderr.push_str(&l);
+            self.stderr.push('\n');
+        }
+    }
+
+    pub fn wait_for_line(&mut self, line: &str, limit: Duration) {
+        let start = Instant::now();
+        loop {
+            self.pump();
+            if self.stdout.lines().any(|l| l.trim() == line) {
+                return;
+            }
+            if let Some(s) = self.child.try_wait().unwrap() {
+                self.pump();
+                panic!("JVM exited ({s}) before '{line}':\n{}\n{}", self.stdout, self.stderr);
+            }
+            assert!(start.elapsed() < limit, "no '{line}' within {limit:?}:\n{}\n{}", self.stdout, self.stderr);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn signal(&self, signo: i32) {
+        // SAFETY: kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(self.pid(), signo) }, 0);
+    }
+
+    /// Waits until `n` JSON reports exist in the directory.
+    pub fn wait_for_reports(&mut self, n: usize, limit: Duration) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let r = reports_in(&self.dir);
+            if r.len() >= n {
+                return r;
+            }
+            self.pump();
+            assert!(
+                start.elapsed() < limit,
+                "only {} of {n} reports within {limit:?}; stderr:\n{}",
+                r.len(),
+                self.stderr
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Tells the harness to exit and waits for the JVM.
+    pub fn finish(mut self) -> Finished {
+        if let Some(mut s) = self.stdin.take() {
+            let _ = s.write_all(b"exit\n");
+        }
+        self.wait_exit()
+    }
+
+    /// Waits for the JVM to exit by itself (after a signal, say); stdin stays open meanwhile.
+    pub fn wait_exit(mut self) -> Finished {
+        let start = Instant::now();
+        let code = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s.code();
+            }
+            if start.elapsed() > Duration::from_secs(180) {
+                let _ = self.child.kill();
+                panic!("JVM did not exit after 'exit'");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.pump();
+        let mut stdout = std::mem::take(&mut self.stdout);
+        stdout.push_str(&collect(std::mem::replace(&mut self.out_rx, channel().1)));
+        let mut stderr = std::mem::take(&mut self.stderr);
+        stderr.push_str(&collect(std::mem::replace(&mut self.err_rx, channel().1)));
+        Finished { code, stdout, stderr, dir: self.dir.clone() }
+    }
+}
+
+/// SIGRTMIN+n as this process's libc numbers it (the JVM uses the same glibc).
+pub fn rtmin(n: i32) -> i32 {
+    libc::SIGRTMIN() + n
+}

@@ -1,0 +1,264 @@
+//! The agent foundation on real JVMs: loading, options, triggers, atomic reports, and the class
+//! lifecycle collector on the `healthy` scenario.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+fn child_loader<'a>(report: &'a Value) -> Vec<&'a Value> {
+    report["class_loaders"]["loaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["class"] == "java.net.URLClassLoader")
+        .collect()
+}
+
+fn assert_children_unloaded(f: &Finished, r: &Value) {
+    let child_classes = f.truth("child_classes");
+    let children = child_loader(r);
+    let names: Vec<&str> = children.iter().map(|c| c["name"].as_str().unwrap_or("")).collect();
+    let expected: Vec<String> = (1..=f.truth("generations")).map(|g| format!("app-gen-{g}")).collect();
+    assert_eq!(names, expected, "one child loader per generation, by name");
+    let parent = r["class_loaders"]["loaders"].as_array().unwrap().iter().find(|l| l["role"] == "application").unwrap();
+    for child in children {
+        assert_eq!(child["alive"], false, "{child}");
+        assert_eq!(child["parent"], parent["id"], "{child}");
+        assert_eq!(child["classes_defined"].as_u64().unwrap(), child_classes, "{child}");
+        assert_eq!(child["classes_unloaded"].as_u64().unwrap(), child_classes, "{child}");
+        assert_eq!(child["classes"], 0);
+    }
+}
+
+fn assert_header(r: &Value) {
+    assert_eq!(r["schema_version"], 1);
+    for key in ["trigger", "sequence", "pid", "time", "uptime_ms", "jvm", "agent", "findings", "class_loaders"] {
+        assert!(!r[key].is_null(), "report lacks '{key}'");
+    }
+    assert!(r["jvm"]["version"].as_str().unwrap().len() >= 2, "{}", r["jvm"]);
+    assert!(!r["jvm"]["vendor"].as_str().unwrap().is_empty());
+    assert_eq!(r["agent"]["health"]["panics"], 0);
+    assert!(r["time"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn healthy_report_on_exit_counts_loaders_and_unloaded_classes() {
+    let f = Jvm::scenario("healthy-exit", "healthy").options("format=text").run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let r = f.death_report();
+    assert_header(&r);
+    assert_eq!(r["trigger"], "vm_death");
+    assert_eq!(r["pid"].as_u64().unwrap() as u32, f.truth("pid") as u32);
+    assert_eq!(r["findings"].as_array().unwrap().len(), 0, "healthy has no findings: {}", r["findings"]);
+
+    let cl = &r["class_loaders"];
+    let loaders = cl["loaders"].as_array().unwrap();
+    let role = |name: &str| loaders.iter().find(|l| l["role"] == name).unwrap_or_else(|| panic!("no {name} loader"));
+    assert_eq!(role("bootstrap")["id"], 0);
+    assert_eq!(role("application")["name"], "app");
+    assert_eq!(role("platform")["name"], "platform");
+    assert_eq!(role("application")["parent"], role("platform")["id"]);
+    assert!(role("bootstrap")["classes"].as_u64().unwrap() > 300);
+
+    // Each generation's loader defined exactly the app's classes, was dropped, and all of them
+    // unloaded.
+    assert_children_unloaded(&f, &r);
+    let generations = f.truth("generations");
+    assert!(cl["classes_unloaded"].as_u64().unwrap() >= generations * f.truth("child_classes"));
+    assert!(cl["loaders_dead"].as_u64().unwrap() >= generations);
+    assert!(cl["classes_loaded"].as_u64().unwrap() >= cl["classes_live"].as_u64().unwrap());
+
+    // The text rendering sits beside the JSON.
+    let txt = std::fs::read_to_string(f.dir.join("report-1.txt")).unwrap();
+    assert!(txt.contains("leakagent report #1 (vm_death)"), "{txt}");
+    assert!(txt.contains("Findings: none"));
+    assert!(f.stderr.contains("kill -s RTMIN+2"), "start-up log says how to ask for a report:\n{}", f.stderr);
+}
+
+#[test]
+fn reports_on_signal_while_running_then_again_then_on_exit() {
+    let mut jvm = Jvm::scenario("signal", "healthy").start();
+    jvm.signal(rtmin(2));
+    let first = jvm.wait_for_reports(1, Duration::from_secs(60));
+    assert_eq!(first[0]["trigger"], "signal");
+    assert_eq!(first[0]["sequence"], 1);
+    assert_header(&first[0]);
+    jvm.signal(rtmin(2));
+    let two = jvm.wait_for_reports(2, Duration::from_secs(60));
+    assert_eq!(two[1]["trigger"], "signal");
+    assert_eq!(two[1]["sequence"], 2);
+    assert!(two[1]["agent"]["health"]["signals_received"].as_u64().unwrap() >= 2);
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0));
+    let all = f.reports();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[2]["trigger"], "vm_death");
+    assert!(f.dir.join("report-1.json").is_file() && f.dir.join("report-3.json").is_file());
+}
+
+#[test]
+fn signal_storm_coalesces_and_every_report_is_complete() {
+    let mut jvm = Jvm::scenario("storm", "healthy").options("signal=USR1").start();
+    let storm = 500;
+    for _ in 0..storm {
+        jvm.signal(libc::SIGUSR1);
+    }
+    jvm.wait_for_reports(1, Duration::from_secs(60));
+    // Let the pending request (at most one) finish before exiting.
+    std::thread::sleep(Duration::from_millis(500));
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "the JVM survives a signal storm:\n{}", f.stderr);
+    assert!(f.stdout.contains("HARNESS done"));
+    let reports = f.reports(); // every file parses as complete JSON
+    let last = reports.last().unwrap();
+    assert_eq!(last["trigger"], "vm_death");
+    let h = &last["agent"]["health"];
+    let signal_reports = reports.iter().filter(|r| r["trigger"] == "signal").count() as u64;
+    assert!(signal_reports >= 1 && signal_reports < storm / 2, "storm coalesced into {signal_reports} reports");
+    let received = h["signals_received"].as_u64().unwrap();
+    assert!(received >= 1 && received <= storm);
+    assert_eq!(received, signal_reports + h["signal_requests_coalesced"].as_u64().unwrap(), "{h}");
+    let leftovers: Vec<_> = std::fs::read_dir(&f.dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+    assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn sigterm_still_writes_the_complete_exit_report() {
+    let jvm = Jvm::scenario("sigterm", "healthy").start();
+    jvm.signal(libc::SIGTERM);
+    let f = jvm.wait_exit();
+    assert_eq!(f.code, Some(143), "{}", f.stderr);
+    let r = f.death_report();
+    assert_header(&r);
+}
+
+#[test]
+fn bad_options_stop_the_jvm_and_name_every_problem() {
+    let f = Jvm::scenario("badopt", "healthy").raw_options("signal=USR2,interval=soon,colour=blue").run();
+    assert_ne!(f.code, Some(0), "the JVM must refuse to start");
+    assert!(!f.stdout.contains("HARNESS ready"), "the scenario must not run");
+    for needle in ["'signal'", "'USR2'", "HotSpot", "'interval'", "'soon'", "'colour'", "known options", "will not start"] {
+        assert!(f.stderr.contains(needle), "stderr lacks {needle}:\n{}", f.stderr);
+    }
+    assert!(f.reports().is_empty());
+}
+
+#[test]
+fn help_lists_every_option_and_stops() {
+    let f = Jvm::scenario("help", "healthy").raw_options("help").run();
+    assert_eq!(f.code, Some(0));
+    assert!(!f.stdout.contains("HARNESS ready"));
+    for opt in ["file", "format", "signal", "interval", "log", "datadump", "help"] {
+        assert!(f.stdout.lines().any(|l| l.trim_start().starts_with(opt)), "help lacks {opt}:\n{}", f.stdout);
+    }
+    assert!(f.stdout.contains("RTMIN+2"), "help shows the default signal");
+}
+
+#[test]
+fn unwritable_report_directory_is_logged_and_the_jvm_runs_to_the_end() {
+    let f = Jvm::scenario("unwritable", "healthy").raw_options("file=/proc/leakagent-nowhere/r-%p").run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(f.stdout.contains("HARNESS done"));
+    assert!(f.stderr.contains("cannot write report #1"), "{}", f.stderr);
+    assert!(f.stderr.contains("/proc/leakagent-nowhere/r-"), "{}", f.stderr);
+}
+
+#[test]
+fn log_option_sends_agent_lines_to_a_file() {
+    let dir = temp_dir("logfile");
+    let log = dir.join("agent.log");
+    let f = Jvm::scenario("logfile", "healthy").options(&format!("log={}", log.display())).run();
+    assert_eq!(f.code, Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("active") && text.contains("report #1 (vm_death) written"), "{text}");
+    assert!(!f.stderr.contains("[leakagent]"), "nothing on stderr when log= is set:\n{}", f.stderr);
+    let bad = Jvm::scenario("badlog", "healthy").raw_options("log=/proc/nope/agent.log").run();
+    assert_ne!(bad.code, Some(0));
+    assert!(bad.stderr.contains("'log'") && bad.stderr.contains("/proc/nope/agent.log"), "{}", bad.stderr);
+}
+
+#[test]
+fn interval_and_data_dump_reports() {
+    let mut jvm = Jvm::scenario("interval", "healthy").options("interval=1s,datadump=on").start();
+    let r = jvm.wait_for_reports(2, Duration::from_secs(60));
+    assert!(r.iter().all(|r| r["trigger"] == "interval"), "{:?}", r.iter().map(|r| &r["trigger"]).collect::<Vec<_>>());
+    jvm.signal(libc::SIGQUIT);
+    let start = std::time::Instant::now();
+    while !reports_in(&jvm.dir).iter().any(|r| r["trigger"] == "data_dump") {
+        assert!(start.elapsed() < Duration::from_secs(60), "no data_dump report after kill -3");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0));
+    assert!(f.stdout.contains("Full thread dump"), "HotSpot still prints its thread dump");
+}
+
+#[test]
+fn report_file_pattern_expands_pid_time_and_sequence() {
+    let dir = temp_dir("pattern");
+    let f = Jvm::scenario("pattern", "healthy").raw_options(&format!("file={}/x-%p-%t-%n.json", dir.display())).run();
+    assert_eq!(f.code, Some(0));
+    let names: Vec<String> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let pid = f.truth("pid");
+    let name = &names[0];
+    assert!(name.starts_with(&format!("x-{pid}-")) && name.ends_with("-1.json"), "{name}");
+    let stamp = &name[format!("x-{pid}-").len()..name.len() - "-1.json".len()];
+    assert_eq!(stamp.len(), 15, "YYYYmmdd-HHMMSS: {stamp}");
+    assert_eq!(&stamp[8..9], "-");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join(name)).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn late_attach_with_jcmd_reports_on_signal() {
+    let java = main_java();
+    let jcmd = java.with_file_name("jcmd");
+    if !jcmd.is_file() {
+        panic!("{} is missing: the main JDK must have jcmd", jcmd.display());
+    }
+    let mut jvm = Jvm::scenario("attach", "healthy").without_agent().start();
+    // jcmd would split key=value into its own arguments: the quotes keep the options whole.
+    let opts = format!("\"file={}/late-%n,signal=RTMIN+3\"", jvm.dir.display());
+    let out = Command::new(&jcmd)
+        .args([&jvm.pid().to_string(), "JVMTI.agent_load", &agent_lib().display().to_string(), &opts])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("return code: 0"), "jcmd: {said}");
+    jvm.signal(rtmin(3));
+    let r = jvm.wait_for_reports(1, Duration::from_secs(60));
+    assert_eq!(r[0]["trigger"], "signal");
+    assert_eq!(r[0]["jvm"]["attached_late"], true);
+    let cl = &r[0]["class_loaders"];
+    assert!(cl["classes_live"].as_u64().unwrap() > 300, "classes loaded before the attach are counted");
+    // A second load is refused without harming the JVM.
+    let again = Command::new(&jcmd)
+        .args([&jvm.pid().to_string(), "JVMTI.agent_load", &agent_lib().display().to_string(), "bogus=1"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("return code: 0"));
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0));
+    assert_eq!(f.death_report()["jvm"]["attached_late"], true);
+}
+
+/// The same checks on every JDK this machine has (Debian's 17 is required; others when found).
+#[test]
+fn healthy_on_every_installed_jdk() {
+    let javas = all_javas();
+    assert!(!javas.is_empty(), "no JDK under /usr/lib/jvm");
+    for java in javas {
+        let v = java_feature_version(&java);
+        let f = Jvm::scenario(&format!("jdk{v}"), "healthy").java(&java).run();
+        assert_eq!(f.code, Some(0), "JDK {v} ({}):\n{}", java.display(), f.stderr);
+        let r = f.death_report();
+        assert_header(&r);
+        assert_children_unloaded(&f, &r);
+        eprintln!("JDK {v} at {}: ok", java.display());
+    }
+}
