@@ -216,4 +216,98 @@ impl Env {
             (name, parent)
         }
     }
+
+    /// `FindClass` by JVM name (`java/nio/Bits`); null when missing (the exception is cleared).
+    /// JNI initializes the class it finds, so only look up classes whose initialization is
+    /// harmless.
+    pub fn find_class(&self, name: &std::ffi::CStr) -> jobject {
+        // SAFETY: plain JNI call on this thread with a NUL-terminated name.
+        let c = unsafe { jni_fn!(self, FindClass)(self.0, name.as_ptr()) };
+        if c.is_null() {
+            self.clear_exception();
+        }
+        c
+    }
+
+    /// The id of an instance method (0 when missing; the exception is cleared).
+    pub fn method_id(&self, class: jobject, name: &std::ffi::CStr, sig: &std::ffi::CStr) -> usize {
+        if class.is_null() {
+            return 0;
+        }
+        // SAFETY: `class` is a valid class reference; the strings are NUL-terminated.
+        let id = unsafe { jni_fn!(self, GetMethodID)(self.0, class, name.as_ptr(), sig.as_ptr()) };
+        if id.is_null() {
+            self.clear_exception();
+        }
+        id as usize
+    }
+
+    /// Binds `methods` (name, signature, function address) of `class` with `RegisterNatives`.
+    pub fn register_natives(&self, class: jobject, methods: &[(&std::ffi::CStr, &std::ffi::CStr, usize)]) -> bool {
+        if class.is_null() {
+            return false;
+        }
+        let table: Vec<jni::sys::JNINativeMethod> = methods
+            .iter()
+            .map(|(name, sig, f)| jni::sys::JNINativeMethod {
+                name: name.as_ptr() as *mut std::ffi::c_char,
+                signature: sig.as_ptr() as *mut std::ffi::c_char,
+                fnPtr: *f as *mut std::ffi::c_void,
+            })
+            .collect();
+        // SAFETY: `table` lives across the call; every entry names a method of `class` whose C
+        // signature the caller matched.
+        let rc = unsafe { jni_fn!(self, RegisterNatives)(self.0, class, table.as_ptr(), table.len() as jni::sys::jint) };
+        if rc != 0 {
+            self.clear_exception();
+        }
+        rc == 0
+    }
+
+    /// Reads a static `long` field of an already initialized class (None when missing).
+    pub fn static_long_field(&self, class: jobject, name: &std::ffi::CStr) -> Option<i64> {
+        // SAFETY: `class` is a valid class reference; the strings are NUL-terminated.
+        unsafe {
+            let id = jni_fn!(self, GetStaticFieldID)(self.0, class, name.as_ptr(), c"J".as_ptr());
+            if id.is_null() {
+                self.clear_exception();
+                return None;
+            }
+            Some(jni_fn!(self, GetStaticLongField)(self.0, class, id))
+        }
+    }
+
+    /// Reads a static `java.util.concurrent.atomic.AtomicLong` field's value straight from its
+    /// `value` field: no Java code runs.
+    pub fn static_atomic_long_field(&self, class: jobject, name: &std::ffi::CStr) -> Option<i64> {
+        // SAFETY: `class` is a valid class reference; the strings are NUL-terminated; the
+        // object read is an AtomicLong (checked through its field lookup).
+        unsafe {
+            let id = jni_fn!(self, GetStaticFieldID)(
+                self.0,
+                class,
+                name.as_ptr(),
+                c"Ljava/util/concurrent/atomic/AtomicLong;".as_ptr(),
+            );
+            if id.is_null() {
+                self.clear_exception();
+                return None;
+            }
+            let obj = jni_fn!(self, GetStaticObjectField)(self.0, class, id);
+            if obj.is_null() {
+                return None;
+            }
+            let cls = jni_fn!(self, GetObjectClass)(self.0, obj);
+            let vid = jni_fn!(self, GetFieldID)(self.0, cls, c"value".as_ptr(), c"J".as_ptr());
+            let out = if vid.is_null() {
+                self.clear_exception();
+                None
+            } else {
+                Some(jni_fn!(self, GetLongField)(self.0, obj, vid))
+            };
+            self.delete_local(cls);
+            self.delete_local(obj);
+            out
+        }
+    }
 }

@@ -94,12 +94,26 @@ impl Drop for JvmtiBuf<'_> {
     }
 }
 
-/// One entry of `GetStackTrace`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// One entry of `GetStackTrace`: laid out exactly as `jvmtiFrameInfo`, so a stack walk writes
+/// straight into a slice of frames.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Frame {
     pub method: usize,
     pub location: i64,
 }
+
+const _: () = {
+    assert!(std::mem::size_of::<Frame>() == std::mem::size_of::<jvmtiFrameInfo>());
+    assert!(std::mem::align_of::<Frame>() == std::mem::align_of::<jvmtiFrameInfo>());
+};
+
+impl Frame {
+    pub const EMPTY: Frame = Frame { method: 0, location: 0 };
+}
+
+/// `GetClassStatus` bit: the class is initialized.
+pub const CLASS_STATUS_INITIALIZED: jint = JVMTI_CLASS_STATUS_INITIALIZED as jint;
 
 impl Jvmti {
     /// # Safety
@@ -297,6 +311,58 @@ impl Jvmti {
             location: f.location,
         }));
         Ok(())
+    }
+
+    /// Frames of the current thread into `out`, innermost first, starting at `start_depth`
+    /// (negative: counted from the oldest frame, as JVMTI defines). Returns how many were written.
+    /// This is the hot-path walk: no allocation, no copy.
+    pub fn current_stack(&self, start_depth: i32, out: &mut [Frame]) -> JvmtiResult<usize> {
+        let mut count: jint = 0;
+        call!(
+            self,
+            GetStackTrace,
+            ptr::null_mut(),
+            start_depth,
+            out.len().min(i32::MAX as usize) as jint,
+            // `Frame` has the layout of `jvmtiFrameInfo` (checked at compile time above).
+            out.as_mut_ptr() as *mut jvmtiFrameInfo,
+            &mut count
+        )?;
+        Ok(count.max(0) as usize)
+    }
+
+    /// Number of Java frames on the current thread.
+    pub fn current_frame_count(&self) -> JvmtiResult<usize> {
+        let mut count: jint = 0;
+        call!(self, GetFrameCount, ptr::null_mut(), &mut count)?;
+        Ok(count.max(0) as usize)
+    }
+
+    /// The current thread's name. `GetThreadInfo` also hands out two local references (thread
+    /// group, context class loader); they are deleted through `env` before returning.
+    pub fn current_thread_name(&self, env: &super::jni::Env) -> JvmtiResult<String> {
+        let mut info = jvmtiThreadInfo::default();
+        call!(self, GetThreadInfo, ptr::null_mut(), &mut info)?;
+        env.delete_local(info.thread_group);
+        env.delete_local(info.context_class_loader);
+        Ok(self.take_cstring(info.name).unwrap_or_default())
+    }
+
+    /// (name, JVM signature) of a method, e.g. ("init", "(Z)J").
+    pub fn method_name_and_signature(&self, method: jmethodID) -> JvmtiResult<(String, String)> {
+        let mut name: *mut c_char = ptr::null_mut();
+        let mut sig: *mut c_char = ptr::null_mut();
+        call!(self, GetMethodName, method, &mut name, &mut sig, ptr::null_mut())?;
+        let name = self.take_cstring(name).unwrap_or_default();
+        let sig = self.take_cstring(sig).unwrap_or_default();
+        Ok((name, sig))
+    }
+
+    /// `GetClassStatus` bits (see `CLASS_STATUS_INITIALIZED`).
+    pub fn class_status(&self, klass: jclass) -> JvmtiResult<jint> {
+        let mut status: jint = 0;
+        call!(self, GetClassStatus, klass, &mut status)?;
+        Ok(status)
     }
 
     pub fn method_name(&self, method: jmethodID) -> JvmtiResult<String> {

@@ -1,0 +1,329 @@
+//! Wrappers around the JDK natives that create and release native memory: zlib streams
+//! (`java.util.zip.Inflater`/`Deflater` `init`/`end`) and raw memory
+//! (`jdk.internal.misc.Unsafe` `allocateMemory0`/`reallocateMemory0`/`freeMemory0`).
+//!
+//! At start-up the JVM reports every native method it binds (JVMTI NativeMethodBind): `on_bind`
+//! recognises the natives above, keeps the original address and hands the JVM a wrapper instead.
+//! The zlib natives bind lazily in the live phase; Unsafe's bind in the start phase, which is
+//! early enough to identify them only with `can_generate_early_vmstart`.
+//!
+//! After a late attach the zlib natives are bound already: `rebind_zlib` finds the originals in
+//! the JDK's `libzip.so` with `dlsym` and points the methods at the wrappers with JNI
+//! `RegisterNatives`. Unsafe's originals are local symbols of `libjvm.so`, so Unsafe cannot be
+//! wrapped after an attach.
+//!
+//! A wrapper calls the original exactly once, outside any guard, and tells the collectors through
+//! [`Hooks`], whose implementation runs guarded. A release is reported *before* the original
+//! frees the memory (another thread may get the same address from malloc right after), and a
+//! creation *after* the original returned it.
+
+use super::jni::Env;
+use super::jvmti::Jvmti;
+use jni::sys::{jboolean, jclass, jint, jlong, jmethodID, jobject, JNIEnv};
+use std::ffi::{c_void, CStr, CString};
+use std::sync::atomic::{AtomicUsize, Ordering::{Acquire, Release}};
+use std::sync::OnceLock;
+
+/// The natives the agent wraps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Native {
+    InflaterInit,
+    InflaterEnd,
+    DeflaterInit,
+    DeflaterEnd,
+    AllocateMemory,
+    ReallocateMemory,
+    FreeMemory,
+}
+
+pub const ALL: [Native; 7] = [
+    Native::InflaterInit,
+    Native::InflaterEnd,
+    Native::DeflaterInit,
+    Native::DeflaterEnd,
+    Native::AllocateMemory,
+    Native::ReallocateMemory,
+    Native::FreeMemory,
+];
+
+/// Which zlib stream a native belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Inflater,
+    Deflater,
+}
+
+impl Native {
+    /// (class signature, method name, method signature, symbol in libzip.so).
+    fn spec(self) -> (&'static str, &'static CStr, &'static CStr, Option<&'static CStr>) {
+        const INFLATER: &str = "Ljava/util/zip/Inflater;";
+        const DEFLATER: &str = "Ljava/util/zip/Deflater;";
+        const UNSAFE: &str = "Ljdk/internal/misc/Unsafe;";
+        match self {
+            Native::InflaterInit => (INFLATER, c"init", c"(Z)J", Some(c"Java_java_util_zip_Inflater_init")),
+            Native::InflaterEnd => (INFLATER, c"end", c"(J)V", Some(c"Java_java_util_zip_Inflater_end")),
+            Native::DeflaterInit => (DEFLATER, c"init", c"(IIZ)J", Some(c"Java_java_util_zip_Deflater_init")),
+            Native::DeflaterEnd => (DEFLATER, c"end", c"(J)V", Some(c"Java_java_util_zip_Deflater_end")),
+            Native::AllocateMemory => (UNSAFE, c"allocateMemory0", c"(J)J", None),
+            Native::ReallocateMemory => (UNSAFE, c"reallocateMemory0", c"(JJ)J", None),
+            Native::FreeMemory => (UNSAFE, c"freeMemory0", c"(J)V", None),
+        }
+    }
+
+    /// `java.util.zip.Inflater.init(Z)J` and so on, for logs.
+    pub fn describe(self) -> String {
+        let (class, name, sig, _) = self.spec();
+        format!(
+            "{}.{}{}",
+            super::jvmti::signature_to_name(class),
+            name.to_string_lossy(),
+            sig.to_string_lossy()
+        )
+    }
+
+    pub fn is_zlib(self) -> bool {
+        matches!(self, Native::InflaterInit | Native::InflaterEnd | Native::DeflaterInit | Native::DeflaterEnd)
+    }
+
+    fn wrapper(self) -> usize {
+        match self {
+            Native::InflaterInit => inflater_init as InflaterInitFn as usize,
+            Native::InflaterEnd => inflater_end as EndFn as usize,
+            Native::DeflaterInit => deflater_init as DeflaterInitFn as usize,
+            Native::DeflaterEnd => deflater_end as EndFn as usize,
+            Native::AllocateMemory => allocate_memory as AllocFn as usize,
+            Native::ReallocateMemory => reallocate_memory as ReallocFn as usize,
+            Native::FreeMemory => free_memory as FreeFn as usize,
+        }
+    }
+}
+
+/// What the collectors learn from the wrappers. Implementations must not panic across the
+/// wrappers (they run their work inside the feature guard) and must be cheap.
+pub trait Hooks: Sync {
+    fn stream_created(&self, env: &Env, kind: Stream, addr: u64);
+    fn stream_ending(&self, env: &Env, kind: Stream, addr: u64);
+    fn memory_allocated(&self, env: &Env, addr: u64, size: u64);
+    /// Before a reallocation: takes the old block's record out of the ledger; the value comes
+    /// back to `memory_reallocated` whatever the outcome.
+    fn memory_reallocating(&self, env: &Env, old: u64) -> Option<u128>;
+    fn memory_reallocated(&self, env: &Env, detached: Option<u128>, old: u64, new: u64, size: u64);
+    fn memory_freeing(&self, env: &Env, addr: u64);
+}
+
+static HOOKS: OnceLock<&'static dyn Hooks> = OnceLock::new();
+
+/// The original function of each native (0 until known), indexed by `Native as usize`.
+static ORIGINALS: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
+
+/// Sets the collectors' hooks (once).
+pub fn set_hooks(hooks: &'static dyn Hooks) {
+    let _ = HOOKS.set(hooks);
+}
+
+/// Whether the JVM calls the wrapper of `n` (its original is known and was replaced).
+pub fn wrapped(n: Native) -> bool {
+    ORIGINALS[n as usize].load(Acquire) != 0
+}
+
+/// NativeMethodBind: when `method` is one of the natives and `wanted` says so, remembers the
+/// original `address` and makes the JVM bind the wrapper. Returns the native it wrapped.
+/// In the primordial phase methods cannot be identified; nothing happens then.
+///
+/// # Safety
+/// `env`, `method`, `address` and `new_address_ptr` are the arguments of a NativeMethodBind
+/// event being handled on this thread.
+pub unsafe fn on_bind(
+    jvmti: &Jvmti,
+    env: &Env,
+    method: jmethodID,
+    address: *mut c_void,
+    new_address_ptr: *mut *mut c_void,
+    wanted: impl Fn(Native) -> bool,
+) -> Option<Native> {
+    if new_address_ptr.is_null() || address.is_null() {
+        return None;
+    }
+    let (name, sig) = jvmti.method_name_and_signature(method).ok()?;
+    if !matches!(name.as_str(), "init" | "end" | "allocateMemory0" | "reallocateMemory0" | "freeMemory0") {
+        return None;
+    }
+    let klass = jvmti.method_declaring_class(method).ok()?;
+    let class = jvmti.class_signature(klass).unwrap_or_default();
+    env.delete_local(klass);
+    let native = ALL.into_iter().find(|n| {
+        let (c, m, s, _) = n.spec();
+        c == class && m.to_bytes() == name.as_bytes() && s.to_bytes() == sig.as_bytes()
+    })?;
+    if !wanted(native) {
+        return None;
+    }
+    let wrapper = native.wrapper();
+    if address as usize != wrapper {
+        // Publish the original before the JVM can call the wrapper.
+        ORIGINALS[native as usize].store(address as usize, Release);
+    }
+    // SAFETY: the caller passes the event's out-parameter.
+    *new_address_ptr = wrapper as *mut c_void;
+    Some(native)
+}
+
+/// Late attach: binds the zlib natives to the wrappers with `RegisterNatives`, taking the
+/// originals from `libzip` (the JDK's `lib/libzip.so`).
+pub fn rebind_zlib(env: &Env, libzip: &str) -> Result<(), String> {
+    let path = CString::new(libzip).map_err(|_| format!("bad path {libzip}"))?;
+    // SAFETY: dlopen/dlsym/dlerror with NUL-terminated strings; the handle is never closed, so
+    // the symbols stay valid.
+    let syms = unsafe {
+        let mut handle = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+        if handle.is_null() {
+            handle = libc::dlopen(path.as_ptr(), libc::RTLD_NOW);
+        }
+        if handle.is_null() {
+            let e = libc::dlerror();
+            let why = if e.is_null() { "unknown error".into() } else { CStr::from_ptr(e).to_string_lossy().into_owned() };
+            return Err(format!("cannot open {libzip}: {why}"));
+        }
+        let mut syms = Vec::new();
+        for n in ALL.into_iter().filter(|n| n.is_zlib()) {
+            let symbol = n.spec().3.expect("zlib natives have a symbol");
+            let f = libc::dlsym(handle, symbol.as_ptr());
+            if f.is_null() {
+                return Err(format!("{libzip} has no symbol {}", symbol.to_string_lossy()));
+            }
+            syms.push((n, f as usize));
+        }
+        syms
+    };
+    for &(n, f) in &syms {
+        // A bind event since the attach may have set it already, and is then just as right.
+        let _ = ORIGINALS[n as usize].compare_exchange(0, f, Release, Acquire);
+    }
+    for (class, natives) in [
+        (c"java/util/zip/Inflater", [Native::InflaterInit, Native::InflaterEnd]),
+        (c"java/util/zip/Deflater", [Native::DeflaterInit, Native::DeflaterEnd]),
+    ] {
+        let cls = env.find_class(class);
+        let table: Vec<(&CStr, &CStr, usize)> = natives
+            .iter()
+            .map(|n| {
+                let (_, name, sig, _) = n.spec();
+                (name, sig, n.wrapper())
+            })
+            .collect();
+        let ok = env.register_natives(cls, &table);
+        env.delete_local(cls);
+        if !ok {
+            return Err(format!("RegisterNatives failed for {}", class.to_string_lossy()));
+        }
+    }
+    Ok(())
+}
+
+// ---- The wrappers. Each has the C signature of the JDK native it replaces. ----
+
+type InflaterInitFn = unsafe extern "C" fn(*mut JNIEnv, jclass, jboolean) -> jlong;
+type DeflaterInitFn = unsafe extern "C" fn(*mut JNIEnv, jclass, jint, jint, jboolean) -> jlong;
+type EndFn = unsafe extern "C" fn(*mut JNIEnv, jclass, jlong);
+type AllocFn = unsafe extern "C" fn(*mut JNIEnv, jobject, jlong) -> jlong;
+type ReallocFn = unsafe extern "C" fn(*mut JNIEnv, jobject, jlong, jlong) -> jlong;
+type FreeFn = unsafe extern "C" fn(*mut JNIEnv, jobject, jlong);
+
+/// The original of `$n` as a function of type `$t`. A wrapper is handed out only after its
+/// original was stored, so it is always there; `Option` keeps a zero from being a function.
+macro_rules! original {
+    ($n:expr, $t:ty) => {
+        // SAFETY: the value is 0 or the address of the JDK function with the C signature `$t`.
+        unsafe { std::mem::transmute::<usize, Option<$t>>(ORIGINALS[$n as usize].load(Acquire)) }
+    };
+}
+
+fn hooks() -> Option<&'static dyn Hooks> {
+    HOOKS.get().copied()
+}
+
+unsafe extern "C" fn inflater_init(env: *mut JNIEnv, cls: jclass, nowrap: jboolean) -> jlong {
+    let Some(f) = original!(Native::InflaterInit, InflaterInitFn) else { return 0 };
+    let addr = f(env, cls, nowrap);
+    if addr != 0 {
+        if let Some(h) = hooks() {
+            h.stream_created(&Env::new(env), Stream::Inflater, addr as u64);
+        }
+    }
+    addr
+}
+
+unsafe extern "C" fn deflater_init(env: *mut JNIEnv, cls: jclass, level: jint, strategy: jint, nowrap: jboolean) -> jlong {
+    let Some(f) = original!(Native::DeflaterInit, DeflaterInitFn) else { return 0 };
+    let addr = f(env, cls, level, strategy, nowrap);
+    if addr != 0 {
+        if let Some(h) = hooks() {
+            h.stream_created(&Env::new(env), Stream::Deflater, addr as u64);
+        }
+    }
+    addr
+}
+
+unsafe extern "C" fn inflater_end(env: *mut JNIEnv, cls: jclass, addr: jlong) {
+    if let Some(h) = hooks() {
+        h.stream_ending(&Env::new(env), Stream::Inflater, addr as u64);
+    }
+    if let Some(f) = original!(Native::InflaterEnd, EndFn) {
+        f(env, cls, addr);
+    }
+}
+
+unsafe extern "C" fn deflater_end(env: *mut JNIEnv, cls: jclass, addr: jlong) {
+    if let Some(h) = hooks() {
+        h.stream_ending(&Env::new(env), Stream::Deflater, addr as u64);
+    }
+    if let Some(f) = original!(Native::DeflaterEnd, EndFn) {
+        f(env, cls, addr);
+    }
+}
+
+unsafe extern "C" fn allocate_memory(env: *mut JNIEnv, unsafe_: jobject, size: jlong) -> jlong {
+    let Some(f) = original!(Native::AllocateMemory, AllocFn) else { return 0 };
+    let addr = f(env, unsafe_, size);
+    if addr != 0 {
+        if let Some(h) = hooks() {
+            h.memory_allocated(&Env::new(env), addr as u64, size as u64);
+        }
+    }
+    addr
+}
+
+unsafe extern "C" fn reallocate_memory(env: *mut JNIEnv, unsafe_: jobject, old: jlong, size: jlong) -> jlong {
+    let Some(f) = original!(Native::ReallocateMemory, ReallocFn) else { return 0 };
+    let h = hooks();
+    let e = Env::new(env);
+    let detached = h.and_then(|h| h.memory_reallocating(&e, old as u64));
+    let new = f(env, unsafe_, old, size);
+    if let Some(h) = h {
+        h.memory_reallocated(&e, detached, old as u64, new as u64, size as u64);
+    }
+    new
+}
+
+unsafe extern "C" fn free_memory(env: *mut JNIEnv, unsafe_: jobject, addr: jlong) {
+    if let Some(h) = hooks() {
+        h.memory_freeing(&Env::new(env), addr as u64);
+    }
+    if let Some(f) = original!(Native::FreeMemory, FreeFn) {
+        f(env, unsafe_, addr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_native_has_a_description_and_zlib_ones_a_symbol() {
+        for n in ALL {
+            assert!(n.describe().contains('('));
+            assert_eq!(n.is_zlib(), n.spec().3.is_some());
+        }
+        assert_eq!(Native::DeflaterInit.describe(), "java.util.zip.Deflater.init(IIZ)J");
+    }
+}
