@@ -10,9 +10,23 @@ pub enum Feature {
     Classes,
     Triggers,
     Reports,
+    /// Binding the native wrappers (NativeMethodBind, RegisterNatives after an attach).
+    Natives,
+    /// The zlib stream ledger (Inflater, Deflater).
+    Zlib,
+    /// The direct memory ledger (DirectByteBuffer, Unsafe).
+    Direct,
 }
 
-pub const FEATURES: [Feature; 4] = [Feature::Startup, Feature::Classes, Feature::Triggers, Feature::Reports];
+pub const FEATURES: [Feature; 7] = [
+    Feature::Startup,
+    Feature::Classes,
+    Feature::Triggers,
+    Feature::Reports,
+    Feature::Natives,
+    Feature::Zlib,
+    Feature::Direct,
+];
 
 impl Feature {
     pub fn name(self) -> &'static str {
@@ -21,6 +35,9 @@ impl Feature {
             Feature::Classes => "classes",
             Feature::Triggers => "triggers",
             Feature::Reports => "reports",
+            Feature::Natives => "natives",
+            Feature::Zlib => "zlib",
+            Feature::Direct => "direct",
         }
     }
     fn index(self) -> usize {
@@ -54,6 +71,14 @@ pub struct Counters {
     pub data_dump_requests: AtomicU64,
     pub reports_written: AtomicU64,
     pub report_failures: AtomicU64,
+    /// Native methods the agent wrapped (zlib and Unsafe).
+    pub natives_wrapped: AtomicU64,
+    /// Native ledger events whose Java stack could not be taken (attributed to a
+    /// "<stack unavailable>" site).
+    pub stack_walk_failures: AtomicU64,
+    /// Native ledger events attributed to an "<other sites>" site because `max_sites` distinct
+    /// stacks were already interned.
+    pub site_overflow_events: AtomicU64,
 }
 
 pub static COUNTERS: Counters = Counters {
@@ -65,6 +90,9 @@ pub static COUNTERS: Counters = Counters {
     data_dump_requests: AtomicU64::new(0),
     reports_written: AtomicU64::new(0),
     report_failures: AtomicU64::new(0),
+    natives_wrapped: AtomicU64::new(0),
+    stack_walk_failures: AtomicU64::new(0),
+    site_overflow_events: AtomicU64::new(0),
 };
 
 pub fn bump(c: &AtomicU64) {
@@ -83,6 +111,9 @@ pub struct Health {
     pub data_dump_requests: u64,
     pub reports_written: u64,
     pub report_failures: u64,
+    pub natives_wrapped: u64,
+    pub stack_walk_failures: u64,
+    pub site_overflow_events: u64,
     pub disabled_features: Vec<&'static str>,
     pub capabilities_missing: Vec<String>,
 }
@@ -100,6 +131,9 @@ pub fn snapshot(capabilities_missing: &[String]) -> Health {
         data_dump_requests: c.data_dump_requests.load(Relaxed),
         reports_written: c.reports_written.load(Relaxed),
         report_failures: c.report_failures.load(Relaxed),
+        natives_wrapped: c.natives_wrapped.load(Relaxed),
+        stack_walk_failures: c.stack_walk_failures.load(Relaxed),
+        site_overflow_events: c.site_overflow_events.load(Relaxed),
         disabled_features: disabled_features(),
         capabilities_missing: capabilities_missing.to_vec(),
     }

@@ -46,6 +46,46 @@ pub struct Options {
     pub help: bool,
     /// The options string as given, for the report.
     pub raw: String,
+    pub native: NativeOptions,
+}
+
+/// Options of the native ledgers (zlib streams, direct memory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NativeOptions {
+    pub zlib: bool,
+    pub direct: bool,
+    /// Frames kept per site (the full stack, taken once per new site).
+    pub stack_depth: usize,
+    /// Frames walked on every event to find its site.
+    pub key_depth: usize,
+    /// 1: every event walks. N > 1: a thread that hit the same site twice in a row walks only
+    /// every Nth event there; counts stay exact.
+    pub hot_sample: u32,
+    /// Distinct sites per ledger; further events go to an "<other sites>" site.
+    pub max_sites: usize,
+    /// Live entries per ledger; beyond, events are counted but not tracked by address.
+    pub max_tracked: usize,
+}
+
+pub const DEFAULT_STACK_DEPTH: usize = 16;
+pub const DEFAULT_KEY_DEPTH: usize = 8;
+pub const MAX_STACK_DEPTH: usize = 64;
+pub const MAX_KEY_DEPTH: usize = 16;
+/// Below this the key cannot reach past the JDK frames of a DirectByteBuffer allocation.
+pub const MIN_KEY_DEPTH: usize = 4;
+
+impl Default for NativeOptions {
+    fn default() -> Self {
+        NativeOptions {
+            zlib: true,
+            direct: true,
+            stack_depth: DEFAULT_STACK_DEPTH,
+            key_depth: DEFAULT_KEY_DEPTH,
+            hot_sample: 1,
+            max_sites: 4096,
+            max_tracked: 2_000_000,
+        }
+    }
 }
 
 impl Default for Options {
@@ -59,6 +99,7 @@ impl Default for Options {
             datadump: false,
             help: false,
             raw: String::new(),
+            native: NativeOptions::default(),
         }
     }
 }
@@ -117,6 +158,44 @@ const SPECS: &[Spec] = &[
         default: "off",
         help: "on: kill -3 (SIGQUIT, JVMTI DataDumpRequest) also writes a report, besides HotSpot's thread dump",
     },
+    Spec {
+        key: "zlib",
+        default: "on",
+        help: "on: track every Inflater/Deflater (site, explicit end() or GC, live count and bytes)",
+    },
+    Spec {
+        key: "direct",
+        default: "on",
+        help: "on: track DirectByteBuffer and Unsafe.allocateMemory blocks by site (needs start-up loading)",
+    },
+    Spec {
+        key: "stack_depth",
+        default: "16",
+        help: "Java frames kept per zlib/direct site, 1..64 (taken once per new site)",
+    },
+    Spec {
+        key: "key_depth",
+        default: "8",
+        help: "Java frames walked on every zlib/direct event to find its site, 4..16 and at most stack_depth; \
+               deeper tells more callers apart and costs about 0.1 us per frame",
+    },
+    Spec {
+        key: "hot_sample",
+        default: "1",
+        help: "N > 1: on a thread that hit the same site twice in a row, walk only every Nth event and \
+               attribute the others to that site (counts stay exact); 1 walks every event",
+    },
+    Spec {
+        key: "max_sites",
+        default: "4096",
+        help: "distinct sites per ledger (16..1000000); later events go to an '<other sites>' site",
+    },
+    Spec {
+        key: "max_tracked",
+        default: "2000000",
+        help: "live blocks/streams tracked by address per ledger (1000..100000000, about 40 bytes each); \
+               beyond, events are counted in health.dropped",
+    },
     Spec { key: "help", default: "", help: "print this list and stop the JVM" },
 ];
 
@@ -127,7 +206,7 @@ pub fn help_text() -> String {
     );
     for s in SPECS {
         let default = if s.default.is_empty() { String::new() } else { format!(" (default: {})", s.default) };
-        out.push_str(&format!("  {:<10}{}{}\n", s.key, s.help, default));
+        out.push_str(&format!("  {:<12}{}{}\n", s.key, s.help, default));
     }
     out.push_str(
         "\nExample: -agentpath:/opt/libleakagent.so=file=/tmp/leak-%p-%n,format=text,interval=5m\n",
@@ -204,6 +283,13 @@ fn parse_formats(value: &str) -> Result<Formats, OptionError> {
     Ok(f)
 }
 
+fn parse_number(key: &str, value: &str, min: u64, max: u64) -> Result<u64, OptionError> {
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(err(key, value, format!("allowed: a whole number from {min} to {max}"))),
+    }
+}
+
 fn check_path(key: &str, value: &str) -> Result<String, OptionError> {
     if value.is_empty() {
         return Err(err(key, value, "a file path is required"));
@@ -233,6 +319,7 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
     let mut opts = Options { raw: input.to_string(), ..Options::default() };
     let mut errors = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
+    let mut key_depth_given = false;
     for item in input.split(',') {
         let item = item.trim();
         if item.is_empty() {
@@ -260,6 +347,16 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
             "interval" => parse_interval(value).map(|d| opts.interval = d),
             "log" => check_path("log", value).map(|v| opts.log = Some(v)),
             "datadump" => parse_bool("datadump", value).map(|b| opts.datadump = b),
+            "zlib" => parse_bool("zlib", value).map(|b| opts.native.zlib = b),
+            "direct" => parse_bool("direct", value).map(|b| opts.native.direct = b),
+            "stack_depth" => parse_number(key, value, 1, MAX_STACK_DEPTH as u64).map(|n| opts.native.stack_depth = n as usize),
+            "key_depth" => parse_number(key, value, MIN_KEY_DEPTH as u64, MAX_KEY_DEPTH as u64).map(|n| {
+                opts.native.key_depth = n as usize;
+                key_depth_given = true;
+            }),
+            "hot_sample" => parse_number(key, value, 1, 1_000_000).map(|n| opts.native.hot_sample = n as u32),
+            "max_sites" => parse_number(key, value, 16, 1_000_000).map(|n| opts.native.max_sites = n as usize),
+            "max_tracked" => parse_number(key, value, 1000, 100_000_000).map(|n| opts.native.max_tracked = n as usize),
             "help" if value.is_empty() => {
                 opts.help = true;
                 Ok(())
@@ -276,6 +373,20 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
         };
         if let Err(e) = r {
             errors.push(e);
+        }
+    }
+    // The key is a prefix of the kept stack: a shallower stack_depth lowers the default key
+    // depth, and an explicit key_depth deeper than stack_depth is refused.
+    let n = &mut opts.native;
+    if n.key_depth > n.stack_depth {
+        if key_depth_given {
+            errors.push(err(
+                "key_depth",
+                &n.key_depth.to_string(),
+                format!("must not exceed stack_depth ({})", n.stack_depth),
+            ));
+        } else {
+            n.key_depth = n.stack_depth;
         }
     }
     if errors.is_empty() {
@@ -361,6 +472,52 @@ mod tests {
     }
 
     #[test]
+    fn native_options() {
+        let d = parse("").unwrap().native;
+        assert_eq!(d, NativeOptions::default());
+        assert!(d.zlib && d.direct && d.stack_depth == 16 && d.key_depth == 8 && d.hot_sample == 1);
+        let o = parse("zlib=off,direct=off,stack_depth=32,key_depth=12,hot_sample=64,max_sites=100,max_tracked=5000")
+            .unwrap()
+            .native;
+        assert_eq!(
+            o,
+            NativeOptions {
+                zlib: false,
+                direct: false,
+                stack_depth: 32,
+                key_depth: 12,
+                hot_sample: 64,
+                max_sites: 100,
+                max_tracked: 5000
+            }
+        );
+        // A shallow stack lowers the default key depth; it may still be 1 frame deep.
+        let shallow = parse("stack_depth=6").unwrap().native;
+        assert_eq!((shallow.stack_depth, shallow.key_depth), (6, 6));
+        assert_eq!(parse("stack_depth=1").unwrap().native.key_depth, 1);
+        let e = parse("stack_depth=6,key_depth=10").unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].option, "key_depth");
+        assert!(e[0].allowed.contains("stack_depth (6)"), "{}", e[0]);
+        for bad in [
+            "stack_depth=0",
+            "stack_depth=65",
+            "key_depth=3",
+            "key_depth=17",
+            "hot_sample=0",
+            "max_sites=15",
+            "max_tracked=10",
+            "zlib=maybe",
+            "direct=",
+            "stack_depth=-1",
+            "key_depth=8.5",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e[0].allowed.contains("allowed"), "{bad}: {}", e[0]);
+        }
+    }
+
+    #[test]
     fn help_lists_every_option() {
         let h = help_text();
         for s in SPECS {
@@ -379,7 +536,10 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let keys = ["file=", "format=", "signal=", "interval=", "log=", "datadump=", "help", ""];
+        let keys = [
+            "file=", "format=", "signal=", "interval=", "log=", "datadump=", "help", "", "zlib=", "direct=",
+            "stack_depth=", "key_depth=", "hot_sample=", "max_sites=", "max_tracked=",
+        ];
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;
             let mut s = String::from(keys[(next() % keys.len() as u64) as usize]);
