@@ -3,9 +3,13 @@
 //! counted and logged, and the JVM keeps running.
 
 use crate::collectors::classes::ClassTracker;
+use crate::collectors::direct::DirectLedger;
+use crate::collectors::stacks::Stacks;
+use crate::collectors::zlib::ZlibLedger;
 use crate::ffi::guard::guarded;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::Jvmti;
+use crate::ffi::natives::{self, Native, Stream};
 use crate::ffi::os;
 use crate::ffi::sys::*;
 use crate::health::{self, Feature, COUNTERS};
@@ -13,7 +17,7 @@ use crate::log;
 use crate::options::{self, ReportSignal};
 use crate::runtime::{self, Agent};
 use crate::trigger;
-use jni::sys::{jclass, jint, jlong, JNIEnv, JavaVM, JNI_ERR, JNI_OK};
+use jni::sys::{jclass, jint, jlong, jmethodID, JNIEnv, JavaVM, JNI_ERR, JNI_OK};
 use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -118,17 +122,21 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
     };
     let agent = Agent {
         jvmti,
-        options: opts,
         started: Instant::now(),
         attached_late: late,
         capabilities_missing: missing,
         pipe_read,
         classes: ClassTracker::new(),
+        stacks: Stacks::new(&opts.native),
+        zlib: ZlibLedger::new(&opts.native),
+        direct: DirectLedger::new(&opts.native),
+        options: opts,
     };
     let agent = match runtime::install(agent) {
         Ok(a) => a,
         Err(_) => return JNI_ERR,
     };
+    natives::set_hooks(&NATIVE_HOOKS);
     if let Err(e) = enable_events(agent) {
         log::error(&format!("cannot enable JVMTI events: {e}; the agent is not active"));
         return JNI_ERR;
@@ -187,6 +195,7 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     cb.ClassPrepare = Some(on_class_prepare);
     cb.ObjectFree = Some(on_object_free);
     cb.DataDumpRequest = Some(on_data_dump_request);
+    cb.NativeMethodBind = Some(on_native_method_bind);
     jvmti.set_event_callbacks(&cb)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_INIT)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_DEATH)?;
@@ -197,6 +206,15 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     }
     if agent.options.datadump {
         jvmti.set_event(true, JVMTI_EVENT_DATA_DUMP_REQUEST)?;
+    }
+    let n = &agent.options.native;
+    if n.zlib || n.direct {
+        if let Err(e) = jvmti.set_event(true, JVMTI_EVENT_NATIVE_METHOD_BIND) {
+            log::warn(&format!("NativeMethodBind events unavailable ({e}): zlib and direct memory are not tracked"));
+            let why = format!("this JVM refused NativeMethodBind events ({e})");
+            agent.zlib.set_status("failed", Some(why.clone()));
+            agent.direct.set_status("failed", Some(why));
+        }
     }
     enable_class_unload_extension(agent);
     if let Some(signo) = signal_number(agent.options.signal) {
@@ -255,17 +273,74 @@ fn announce(agent: &Agent) {
     }
 }
 
-/// Live phase reached (VMInit, or attach): catch up on classes and start the report thread.
+/// Live phase reached (VMInit, or attach): catch up on classes, set up the native ledgers and
+/// start the report thread.
 fn live_phase_start(agent: &Agent, env: &Env) {
     guarded(Feature::Classes, (), || {
         agent.classes.register_loaded(&agent.jvmti, env);
     });
+    guarded(Feature::Natives, (), || native_ledgers_live(agent, env));
     guarded(Feature::Triggers, (), || {
         if let Err(e) = start_report_thread(agent, env) {
             log::error(&format!("cannot start the report thread: {e}; only the exit report will be written"));
             health::bump(&COUNTERS.errors);
         }
     });
+}
+
+/// The native ledgers in the live phase: stacks can be walked; the ids of `Inflater.end()` and
+/// `Deflater.end()` tell explicit releases on cleanup threads; after a late attach the zlib
+/// natives are re-bound, and the missing Unsafe wrappers are explained.
+fn native_ledgers_live(agent: &Agent, env: &Env) {
+    let n = &agent.options.native;
+    agent.stacks.set_live();
+    if n.zlib {
+        let inflater = env.find_class(c"java/util/zip/Inflater");
+        let deflater = env.find_class(c"java/util/zip/Deflater");
+        agent.zlib.set_end_methods(env.method_id(inflater, c"end", c"()V"), env.method_id(deflater, c"end", c"()V"));
+        env.delete_local(inflater);
+        env.delete_local(deflater);
+    }
+    if agent.attached_late {
+        if n.zlib {
+            let home = agent.jvmti.system_property("java.home").unwrap_or_default();
+            let libzip = format!("{home}/lib/libzip.so");
+            match natives::rebind_zlib(env, &libzip) {
+                Ok(()) => {
+                    COUNTERS.natives_wrapped.fetch_add(4, std::sync::atomic::Ordering::Relaxed);
+                    agent.zlib.set_status(
+                        "since_attach",
+                        Some("the agent was attached to a running JVM: streams created before the attach are not in the \
+                              ledger; their releases are counted apart in totals.before_tracking"
+                            .into()),
+                    );
+                }
+                Err(e) => {
+                    log::warn(&format!("cannot wrap the zlib natives after the attach: {e}; zlib streams are not tracked"));
+                    agent.zlib.set_status("failed", Some(format!("cannot wrap the zlib natives after the attach: {e}")));
+                }
+            }
+        }
+        if n.direct {
+            agent.direct.set_status(
+                "jdk_pool_only",
+                Some("the agent was attached to a running JVM: Unsafe's allocateMemory0, reallocateMemory0 and \
+                      freeMemory0 were bound at start-up and their originals are local symbols of libjvm.so, so they \
+                      cannot be wrapped now; per-site direct memory needs the agent at start-up (-agentpath). The \
+                      JDK's own direct buffer pool totals are in jdk_pool"
+                    .into()),
+            );
+        }
+    } else if n.direct && agent.direct.tracking() == "full" && !natives::wrapped(Native::AllocateMemory) {
+        let early = !agent.capabilities_missing.iter().any(|c| c == "can_generate_early_vmstart");
+        let why = if early {
+            "Unsafe's natives were bound before the agent could identify them (primordial phase)"
+        } else {
+            "this JVM lacks can_generate_early_vmstart: Unsafe's natives were bound before the agent could identify them"
+        };
+        log::warn(&format!("{why}; direct memory is reported from the JDK's pool totals only"));
+        agent.direct.set_status("jdk_pool_only", Some(why.to_string()));
+    }
 }
 
 fn start_report_thread(agent: &Agent, env: &Env) -> Result<(), String> {
@@ -352,4 +427,82 @@ unsafe extern "C" fn on_class_unload(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _
 unsafe extern "C" fn on_data_dump_request(_jvmti: *mut jvmtiEnv) {
     health::bump(&COUNTERS.events);
     guarded(Feature::Triggers, (), trigger::on_data_dump);
+}
+
+unsafe extern "C" fn on_native_method_bind(
+    jvmti: *mut jvmtiEnv,
+    jni: *mut JNIEnv,
+    _thread: jthread,
+    method: jmethodID,
+    address: *mut c_void,
+    new_address_ptr: *mut *mut c_void,
+) {
+    health::bump(&COUNTERS.events);
+    guarded(Feature::Natives, (), || {
+        let Some(agent) = runtime::get() else { return };
+        let n = &agent.options.native;
+        let wanted = |native: Native| {
+            if native.is_zlib() {
+                n.zlib && health::enabled(Feature::Zlib)
+            } else {
+                n.direct && health::enabled(Feature::Direct)
+            }
+        };
+        let env = Env::new(jni);
+        // SAFETY: the arguments are those of this NativeMethodBind event.
+        if natives::on_bind(&Jvmti::from_raw(jvmti), &env, method, address, new_address_ptr, wanted).is_some() {
+            health::bump(&COUNTERS.natives_wrapped);
+        }
+    });
+}
+
+// ---- Native wrappers' hooks: run guarded, feed the ledgers. ----
+
+struct NativeHooks;
+static NATIVE_HOOKS: NativeHooks = NativeHooks;
+
+impl natives::Hooks for NativeHooks {
+    fn stream_created(&self, env: &Env, kind: Stream, addr: u64) {
+        guarded(Feature::Zlib, (), || {
+            if let Some(a) = runtime::get() {
+                a.zlib.on_created(&a.stacks, &a.jvmti, env, kind, addr);
+            }
+        })
+    }
+
+    fn stream_ending(&self, env: &Env, _kind: Stream, addr: u64) {
+        guarded(Feature::Zlib, (), || {
+            if let Some(a) = runtime::get() {
+                a.zlib.on_ending(&a.stacks, &a.jvmti, env, addr);
+            }
+        })
+    }
+
+    fn memory_allocated(&self, env: &Env, addr: u64, size: u64) {
+        guarded(Feature::Direct, (), || {
+            if let Some(a) = runtime::get() {
+                a.direct.on_allocated(&a.stacks, &a.jvmti, env, addr, size);
+            }
+        })
+    }
+
+    fn memory_reallocating(&self, _env: &Env, old: u64) -> Option<u128> {
+        guarded(Feature::Direct, None, || runtime::get().and_then(|a| a.direct.on_reallocating(old)))
+    }
+
+    fn memory_reallocated(&self, env: &Env, detached: Option<u128>, old: u64, new: u64, size: u64) {
+        guarded(Feature::Direct, (), || {
+            if let Some(a) = runtime::get() {
+                a.direct.on_reallocated(&a.stacks, &a.jvmti, env, detached, old, new, size);
+            }
+        })
+    }
+
+    fn memory_freeing(&self, env: &Env, addr: u64) {
+        guarded(Feature::Direct, (), || {
+            if let Some(a) = runtime::get() {
+                a.direct.on_freeing(&a.stacks, &a.jvmti, env, addr);
+            }
+        })
+    }
 }

@@ -6,7 +6,7 @@ use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::health::{self, Feature, COUNTERS};
 use crate::log;
-use crate::report::model::{AgentInfo, JvmInfo, Report, Trigger, SCHEMA_VERSION};
+use crate::report::model::{AgentInfo, Direct, JvmInfo, Report, Trigger, Zlib, SCHEMA_VERSION};
 use crate::report::{json, text, writer};
 use crate::runtime::Agent;
 use parking_lot::Mutex;
@@ -29,6 +29,12 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> R
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let class_loaders = crate::ffi::guard::guarded(Feature::Classes, Default::default(), || {
         agent.classes.snapshot(&agent.jvmti, env)
+    });
+    let zlib = crate::ffi::guard::guarded(Feature::Zlib, failed_section("zlib"), || {
+        agent.zlib.snapshot()
+    });
+    let direct = crate::ffi::guard::guarded(Feature::Direct, failed_section("direct"), || {
+        agent.direct.snapshot(env)
     });
     let prop = |k: &str| {
         env.system_property(k).or_else(|| agent.jvmti.system_property(k)).unwrap_or_default()
@@ -57,10 +63,35 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> R
         },
         findings: Vec::new(),
         class_loaders,
+        zlib,
+        direct,
     };
     report.findings = findings::derive(&report);
     report.agent.report_build_ms = t0.elapsed().as_millis() as u64;
     report
+}
+
+/// A ledger section for a feature switched off after an internal error.
+fn failed_section<T: FailedSection>(feature: &str) -> T {
+    T::failed(format!(
+        "internal error in the {feature} ledger: it was switched off (see agent.health.disabled_features and the agent log)"
+    ))
+}
+
+trait FailedSection {
+    fn failed(reason: String) -> Self;
+}
+
+impl FailedSection for Zlib {
+    fn failed(reason: String) -> Self {
+        Zlib { tracking: "failed".into(), reason: Some(reason), ..Zlib::default() }
+    }
+}
+
+impl FailedSection for Direct {
+    fn failed(reason: String) -> Self {
+        Direct { tracking: "failed".into(), reason: Some(reason), ..Direct::default() }
+    }
 }
 
 fn write_files(agent: &Agent, report: &Report) -> Option<String> {

@@ -1,6 +1,9 @@
 //! The agent's process-wide state: options, the JVMTI environment and the collectors.
 
 use crate::collectors::classes::ClassTracker;
+use crate::collectors::direct::DirectLedger;
+use crate::collectors::stacks::Stacks;
+use crate::collectors::zlib::ZlibLedger;
 use crate::ffi::jvmti::Jvmti;
 use crate::options::Options;
 use std::os::fd::RawFd;
@@ -16,6 +19,10 @@ pub struct Agent {
     /// Read end of the self-pipe the triggers write to.
     pub pipe_read: RawFd,
     pub classes: ClassTracker,
+    /// Stack settings and the method-name cache shared by the native ledgers.
+    pub stacks: Stacks,
+    pub zlib: ZlibLedger,
+    pub direct: DirectLedger,
 }
 
 static AGENT: OnceLock<Agent> = OnceLock::new();

@@ -2,5 +2,7 @@
 //! report thread (`snapshot`).
 
 pub mod classes;
+pub mod direct;
 pub mod ledger;
 pub mod stacks;
+pub mod zlib;

@@ -1,0 +1,354 @@
+//! The zlib ledger: every Inflater and Deflater stream by address, with the site that created it
+//! and how it was released — by an explicit `end()`, or only by the GC's Cleaner.
+//!
+//! Release classification: a release on an application thread is explicit. On a GC cleanup
+//! thread (Common-Cleaner, Reference Handler, Finalizer) it is explicit only when the stack holds
+//! `Inflater.end()`/`Deflater.end()` (e.g. a cleanup action that ends a stream it owns), else it
+//! is a GC release. `InflaterZStreamRef.run` is on both paths, so it decides nothing.
+
+use super::ledger::{Inserted, Ledger};
+use super::stacks::{render_site, SiteInfo, SiteTable, Stacks};
+use crate::ffi::jni::Env;
+use crate::ffi::jvmti::{Frame, Jvmti};
+use crate::ffi::natives::Stream;
+use crate::ffi::os;
+use crate::health::{self, COUNTERS};
+use crate::options::NativeOptions;
+use crate::report::model::{ReleasesBeforeTracking, StackSettings, Zlib, ZlibEstimate, ZlibKindTotals, ZlibSite, ZlibTotals};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+pub const KIND_INFLATER: u8 = 0;
+pub const KIND_DEFLATER: u8 = 1;
+
+/// Malloc'd bytes of one Inflater that has inflated data: the JDK's z_stream (112 B), zlib's
+/// inflate_state (~7.1 KiB) and its 32 KiB window, each with glibc's chunk overhead. Measured
+/// with bench/zlib_sizes.c through the JDK's own libzip.so (17 and 25 agree).
+pub const INFLATER_BYTES: u64 = 40_080;
+/// Malloc'd bytes of one Deflater: z_stream, deflate_state, window (64 KiB), prev (64 KiB), head
+/// (64 KiB) and pending buffer (64 KiB), all allocated by deflateInit2 whatever the level (the
+/// JDK always passes memLevel 8 and 15 window bits). 268,304 B with zlib 1.2.13 (Debian's JDK
+/// 17), 268,320 B with the zlib 1.3 bundled in Temurin 25.
+pub const DEFLATER_BYTES: u64 = 268_320;
+/// An Inflater that never inflated holds only z_stream and inflate_state.
+pub const INFLATER_UNUSED_BYTES: u64 = 7_296;
+
+/// Sites listed in a report; the rest are summed in the totals only.
+const REPORT_SITES: usize = 500;
+const TOP: usize = 10;
+/// Frames searched for `Inflater.end()`/`Deflater.end()` on a cleanup thread.
+const END_SEARCH_DEPTH: usize = 12;
+
+fn kind_code(s: Stream) -> u8 {
+    match s {
+        Stream::Inflater => KIND_INFLATER,
+        Stream::Deflater => KIND_DEFLATER,
+    }
+}
+
+fn kind_name(k: u8) -> &'static str {
+    if k == KIND_DEFLATER {
+        "Deflater"
+    } else {
+        "Inflater"
+    }
+}
+
+pub fn estimate_bytes(kind: u8) -> u64 {
+    if kind == KIND_DEFLATER {
+        DEFLATER_BYTES
+    } else {
+        INFLATER_BYTES
+    }
+}
+
+#[derive(Default)]
+pub struct ZlibCounters {
+    created: AtomicU64,
+    ended_explicitly: AtomicU64,
+    released_by_gc: AtomicU64,
+    /// Still in the ledger when its address came back from zlib: its release was never seen.
+    stale: AtomicU64,
+    /// Created while the ledger was full.
+    untracked: AtomicU64,
+    unwalked: AtomicU64,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    site: u32,
+    born_ms: u32,
+}
+
+struct Growth {
+    at_ms: u64,
+    live: HashMap<u32, i64>,
+}
+
+pub struct ZlibLedger {
+    sites: SiteTable<ZlibCounters>,
+    ledger: Ledger<Entry>,
+    settings: StackSettings,
+    epoch_ms: u64,
+    before_explicit: AtomicU64,
+    before_gc: AtomicU64,
+    /// jmethodIDs of `Inflater.end()` and `Deflater.end()`.
+    end_methods: [AtomicUsize; 2],
+    growth: Mutex<Growth>,
+    /// (tracking, reason) for the report.
+    status: Mutex<(String, Option<String>)>,
+}
+
+impl ZlibLedger {
+    pub fn new(o: &NativeOptions) -> ZlibLedger {
+        let overflow = format!("<other sites: more than {} distinct stacks (max_sites)>", o.max_sites);
+        ZlibLedger {
+            sites: SiteTable::new(o.max_sites, &[(KIND_INFLATER, overflow.clone()), (KIND_DEFLATER, overflow)]),
+            ledger: Ledger::new(o.max_tracked),
+            settings: settings(o),
+            epoch_ms: os::coarse_monotonic_ms(),
+            before_explicit: AtomicU64::new(0),
+            before_gc: AtomicU64::new(0),
+            end_methods: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            growth: Mutex::new(Growth { at_ms: 0, live: HashMap::new() }),
+            status: Mutex::new(if o.zlib { ("full".into(), None) } else { ("off".into(), Some("option zlib=off".into())) }),
+        }
+    }
+
+    pub fn set_status(&self, tracking: &str, reason: Option<String>) {
+        *self.status.lock() = (tracking.to_string(), reason);
+    }
+
+    /// Live phase: learns the ids of `Inflater.end()` and `Deflater.end()`.
+    pub fn set_end_methods(&self, inflater_end: usize, deflater_end: usize) {
+        self.end_methods[0].store(inflater_end, Relaxed);
+        self.end_methods[1].store(deflater_end, Relaxed);
+    }
+
+    fn now_ms(&self) -> u32 {
+        os::coarse_monotonic_ms().saturating_sub(self.epoch_ms).min(u32::MAX as u64) as u32
+    }
+
+    /// `Inflater.init`/`Deflater.init` returned a new stream.
+    pub fn on_created(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, stream: Stream, addr: u64) {
+        let kind = kind_code(stream);
+        let slot = kind as usize;
+        let site = match stacks.hot_site(slot) {
+            Some(site) => {
+                self.sites.counters(site).unwalked.fetch_add(1, Relaxed);
+                site
+            }
+            None => {
+                let key = stacks.key(jvmti, kind);
+                let site = self.sites.intern(&key, || kind as u32, || stacks.capture(jvmti, env, &key, kind));
+                stacks.walked(slot, site);
+                site
+            }
+        };
+        let c = self.sites.counters(site);
+        c.created.fetch_add(1, Relaxed);
+        match self.ledger.insert(addr, Entry { site, born_ms: self.now_ms() }) {
+            Inserted::New => {}
+            Inserted::Replaced(old) => {
+                self.sites.counters(old.site).stale.fetch_add(1, Relaxed);
+            }
+            Inserted::Full => {
+                c.untracked.fetch_add(1, Relaxed);
+                health::bump(&COUNTERS.dropped);
+            }
+        }
+    }
+
+    /// `Inflater.end(long)`/`Deflater.end(long)` is about to free a stream.
+    pub fn on_ending(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64) {
+        let by_gc = stacks.on_cleanup_thread(jvmti, env) && !self.end_method_on_stack(jvmti);
+        match self.ledger.remove(addr) {
+            Some(e) => {
+                let c = self.sites.counters(e.site);
+                if by_gc {
+                    c.released_by_gc.fetch_add(1, Relaxed);
+                } else {
+                    c.ended_explicitly.fetch_add(1, Relaxed);
+                }
+            }
+            None if by_gc => {
+                self.before_gc.fetch_add(1, Relaxed);
+            }
+            None => {
+                self.before_explicit.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    fn end_method_on_stack(&self, jvmti: &Jvmti) -> bool {
+        let ends = [self.end_methods[0].load(Relaxed), self.end_methods[1].load(Relaxed)];
+        let mut frames = [Frame::EMPTY; END_SEARCH_DEPTH];
+        let n = jvmti.current_stack(0, &mut frames).unwrap_or(0);
+        frames[..n].iter().any(|f| f.method != 0 && ends.contains(&f.method))
+    }
+
+    /// (live streams, estimated live bytes), cheap enough for a time series.
+    pub fn live_totals(&self) -> (u64, u64) {
+        let mut live = 0;
+        let mut bytes = 0;
+        for (_, info, c) in self.sites.iter() {
+            let l = live_of(c);
+            live += l;
+            bytes += l * estimate_bytes(info.kind);
+        }
+        (live, bytes)
+    }
+
+    /// The `zlib` section. Runs on the report thread.
+    pub fn snapshot(&self) -> Zlib {
+        let now = self.now_ms() as u64;
+        let mut oldest: HashMap<u32, u32> = HashMap::new();
+        self.ledger.for_each(|_, e| {
+            let o = oldest.entry(e.site).or_insert(e.born_ms);
+            *o = (*o).min(e.born_ms);
+        });
+        let mut growth = self.growth.lock();
+        let mut totals = ZlibTotals {
+            before_tracking: ReleasesBeforeTracking {
+                ended_explicitly: self.before_explicit.load(Relaxed),
+                released_by_gc: self.before_gc.load(Relaxed),
+            },
+            sites: self.sites.len(),
+            growth_window_ms: now.saturating_sub(growth.at_ms),
+            ..ZlibTotals::default()
+        };
+        let mut sites: Vec<(ZlibSite, &SiteInfo)> = Vec::new();
+        let mut live_now: HashMap<u32, i64> = HashMap::new();
+        for (id, info, c) in self.sites.iter() {
+            let ended = c.ended_explicitly.load(Relaxed);
+            let gc = c.released_by_gc.load(Relaxed);
+            let live = live_of(c);
+            let created = c.created.load(Relaxed);
+            totals.untracked += c.untracked.load(Relaxed);
+            if created == 0 && ended == 0 && gc == 0 {
+                continue;
+            }
+            let bytes = live * estimate_bytes(info.kind);
+            let k = if info.kind == KIND_DEFLATER { &mut totals.deflaters } else { &mut totals.inflaters };
+            add_kind(k, created, ended, gc, live, bytes);
+            live_now.insert(id, live as i64);
+            sites.push((
+                ZlibSite {
+                    id,
+                    kind: kind_name(info.kind),
+                    exact_frames: info.exact_frames,
+                    first_thread: info.first_thread.clone(),
+                    created,
+                    ended_explicitly: ended,
+                    released_by_gc: gc,
+                    live,
+                    live_bytes_estimate: bytes,
+                    growth_live: live as i64 - growth.live.get(&id).copied().unwrap_or(0),
+                    oldest_live_ms: oldest.get(&id).map(|&b| now.saturating_sub(b as u64)),
+                    unwalked: c.unwalked.load(Relaxed),
+                    ..ZlibSite::default()
+                },
+                info,
+            ));
+        }
+        for k in [&totals.inflaters, &totals.deflaters] {
+            totals.created += k.created;
+            totals.ended_explicitly += k.ended_explicitly;
+            totals.released_by_gc += k.released_by_gc;
+            totals.live += k.live;
+            totals.live_bytes_estimate += k.live_bytes_estimate;
+        }
+        *growth = Growth { at_ms: now, live: live_now };
+        drop(growth);
+
+        sites.sort_by(|(a, _), (b, _)| {
+            (b.released_by_gc + b.live, b.live_bytes_estimate, b.created, a.id)
+                .cmp(&(a.released_by_gc + a.live, a.live_bytes_estimate, a.created, b.id))
+        });
+        sites.truncate(REPORT_SITES);
+        // Names are resolved only for the sites the report lists.
+        let sites: Vec<ZlibSite> = sites
+            .into_iter()
+            .map(|(mut s, info)| {
+                (s.stack, s.app_frame) = render_site(info);
+                s
+            })
+            .collect();
+        let (tracking, reason) = self.status.lock().clone();
+        Zlib {
+            tracking,
+            reason,
+            settings: self.settings.clone(),
+            top_by_live_bytes: top(&sites, |s| (s.live > 0).then_some(s.live_bytes_estimate as i64), |s| s.id),
+            top_by_growth: top(&sites, |s| (s.growth_live > 0).then_some(s.growth_live), |s| s.id),
+            sites,
+            totals,
+            estimate: ZlibEstimate {
+                inflater_bytes: INFLATER_BYTES,
+                deflater_bytes: DEFLATER_BYTES,
+                basis: format!(
+                    "malloc'd bytes per stream measured through the JDK's libzip.so: an Inflater holds {INFLATER_BYTES} B once it \
+                     has inflated data ({INFLATER_UNUSED_BYTES} B before: no 32 KiB window yet), a Deflater {DEFLATER_BYTES} B \
+                     from deflateInit2 on, whatever its level"
+                ),
+            },
+        }
+    }
+}
+
+fn live_of(c: &ZlibCounters) -> u64 {
+    // Releases first: a stream is counted created before it can be released.
+    let gone = c.ended_explicitly.load(Relaxed)
+        + c.released_by_gc.load(Relaxed)
+        + c.stale.load(Relaxed)
+        + c.untracked.load(Relaxed);
+    c.created.load(Relaxed).saturating_sub(gone)
+}
+
+fn add_kind(k: &mut ZlibKindTotals, created: u64, ended: u64, gc: u64, live: u64, bytes: u64) {
+    k.created += created;
+    k.ended_explicitly += ended;
+    k.released_by_gc += gc;
+    k.live += live;
+    k.live_bytes_estimate += bytes;
+}
+
+pub fn settings(o: &NativeOptions) -> StackSettings {
+    StackSettings {
+        stack_depth: o.stack_depth,
+        key_depth: o.key_depth,
+        hot_sample: o.hot_sample,
+        max_sites: o.max_sites,
+        max_tracked: o.max_tracked,
+    }
+}
+
+/// Ids of the `TOP` items with the largest positive score.
+pub fn top<T>(items: &[T], score: impl Fn(&T) -> Option<i64>, id: impl Fn(&T) -> u32) -> Vec<u32> {
+    let mut v: Vec<(i64, u32)> = items.iter().filter_map(|s| score(s).filter(|&x| x > 0).map(|x| (x, id(s)))).collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    v.into_iter().take(TOP).map(|(_, id)| id).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_keeps_positive_scores_largest_first() {
+        let items = [(1u32, 5i64), (2, -3), (3, 9), (4, 0), (5, 9)];
+        assert_eq!(top(&items, |x| Some(x.1), |x| x.0), vec![3, 5, 1]);
+    }
+
+    #[test]
+    fn estimates_follow_the_measured_sizes() {
+        assert_eq!(estimate_bytes(KIND_INFLATER), 40_080);
+        assert_eq!(estimate_bytes(KIND_DEFLATER), 268_320);
+        let c = ZlibCounters::default();
+        c.created.store(10, Relaxed);
+        c.ended_explicitly.store(3, Relaxed);
+        c.released_by_gc.store(4, Relaxed);
+        assert_eq!(live_of(&c), 3);
+    }
+}
