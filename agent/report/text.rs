@@ -1,10 +1,11 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
-use super::model::{Report, Severity};
+use super::model::{Direct, Report, Severity, Zlib};
 use std::fmt::Write;
 
 const MAX_LOADERS: usize = 40;
 const MAX_DUPLICATES: usize = 40;
+const MAX_NATIVE_SITES: usize = 8;
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -73,6 +74,9 @@ pub fn render(r: &Report) -> String {
         }
     }
 
+    zlib_section(&mut o, &r.zlib);
+    direct_section(&mut o, &r.direct);
+
     let h = &r.agent.health;
     let _ = writeln!(
         o,
@@ -84,4 +88,106 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(o, "Features switched off after an internal error: {}", h.disabled_features.join(", "));
     }
     o
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The frame a person looks for: the application's, else the first frame below the native.
+fn site_place(app: &Option<String>, stack: &[String]) -> String {
+    app.clone().or_else(|| stack.get(2).or(stack.first()).cloned()).unwrap_or_default()
+}
+
+fn tracking_line(o: &mut String, tracking: &str, reason: &Option<String>) {
+    if tracking != "full" {
+        let _ = writeln!(o, "  tracking: {tracking}{}", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
+    }
+}
+
+fn zlib_section(o: &mut String, z: &Zlib) {
+    let t = &z.totals;
+    let _ = writeln!(
+        o,
+        "\nzlib streams: {} created, {} ended explicitly, {} freed only by GC, {} live (~{}); {} sites",
+        t.created, t.ended_explicitly, t.released_by_gc, t.live, mb(t.live_bytes_estimate), t.sites
+    );
+    tracking_line(o, &z.tracking, &z.reason);
+    let b = &t.before_tracking;
+    if b.ended_explicitly + b.released_by_gc > 0 {
+        let _ = writeln!(
+            o,
+            "  streams from before tracking: {} ended explicitly, {} freed by GC",
+            b.ended_explicitly, b.released_by_gc
+        );
+    }
+    if z.sites.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "  {:>5}  {:<8}  {:>8}  {:>8}  {:>8}  {:>7}  {:>9}  site", "id", "kind", "created", "ended", "by GC", "live", "live MB");
+    for s in z.sites.iter().take(MAX_NATIVE_SITES) {
+        let _ = writeln!(
+            o,
+            "  {:>5}  {:<8}  {:>8}  {:>8}  {:>8}  {:>7}  {:>9.1}  {}",
+            s.id,
+            s.kind,
+            s.created,
+            s.ended_explicitly,
+            s.released_by_gc,
+            s.live,
+            s.live_bytes_estimate as f64 / (1024.0 * 1024.0),
+            site_place(&s.app_frame, &s.stack)
+        );
+    }
+    if z.sites.len() > MAX_NATIVE_SITES {
+        let _ = writeln!(o, "  ... {} more sites (with full stacks) in the JSON report", z.sites.len() - MAX_NATIVE_SITES);
+    }
+}
+
+fn direct_section(o: &mut String, d: &Direct) {
+    let t = &d.totals;
+    let _ = writeln!(
+        o,
+        "\nDirect memory: {} live blocks, {} ({} in {} DirectByteBuffers, {} in {} Unsafe blocks); {} allocated, {} freed ({} by GC)",
+        t.live_count,
+        mb(t.live_bytes),
+        mb(t.direct_byte_buffers.live_bytes),
+        t.direct_byte_buffers.live_count,
+        mb(t.unsafe_memory.live_bytes),
+        t.unsafe_memory.live_count,
+        t.allocations + t.reallocations,
+        t.frees,
+        t.freed_by_gc
+    );
+    tracking_line(o, &d.tracking, &d.reason);
+    if let Some(p) = &d.jdk_pool {
+        let _ = writeln!(
+            o,
+            "  JDK direct pool: {} buffers, {} capacity{}{}",
+            p.count,
+            mb(p.total_capacity_bytes),
+            p.max_bytes.map(|m| format!(", limit {}", mb(m))).unwrap_or_default(),
+            d.cross_check.as_ref().map(|c| if c.agrees { "; agrees with the agent".to_string() } else { format!("; {}", c.note) }).unwrap_or_default()
+        );
+    }
+    if d.sites.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "  {:>5}  {:<16}  {:>8}  {:>8}  {:>8}  {:>10}  site", "id", "kind", "allocs", "frees", "live", "live MB");
+    for s in d.sites.iter().take(MAX_NATIVE_SITES) {
+        let _ = writeln!(
+            o,
+            "  {:>5}  {:<16}  {:>8}  {:>8}  {:>8}  {:>10.1}  {}",
+            s.id,
+            s.kind,
+            s.allocations + s.reallocations,
+            s.frees,
+            s.live_count,
+            s.live_bytes as f64 / (1024.0 * 1024.0),
+            site_place(&s.app_frame, &s.stack)
+        );
+    }
+    if d.sites.len() > MAX_NATIVE_SITES {
+        let _ = writeln!(o, "  ... {} more sites (with full stacks) in the JSON report", d.sites.len() - MAX_NATIVE_SITES);
+    }
 }
