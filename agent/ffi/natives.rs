@@ -127,7 +127,8 @@ pub fn wrapped(n: Native) -> bool {
 }
 
 /// NativeMethodBind: when `method` is one of the natives and `wanted` says so, remembers the
-/// original `address` and makes the JVM bind the wrapper. Returns the native it wrapped.
+/// original `address` and makes the JVM bind the wrapper. Returns the native it wrapped (None
+/// for the bind events of the agent's own RegisterNatives).
 /// In the primordial phase methods cannot be identified; nothing happens then.
 ///
 /// # Safety
@@ -159,10 +160,12 @@ pub unsafe fn on_bind(
         return None;
     }
     let wrapper = native.wrapper();
-    if address as usize != wrapper {
-        // Publish the original before the JVM can call the wrapper.
-        ORIGINALS[native as usize].store(address as usize, Release);
+    if address as usize == wrapper {
+        // Our own RegisterNatives (late attach): already wrapped.
+        return None;
     }
+    // Publish the original before the JVM can call the wrapper.
+    ORIGINALS[native as usize].store(address as usize, Release);
     // SAFETY: the caller passes the event's out-parameter.
     *new_address_ptr = wrapper as *mut c_void;
     Some(native)
