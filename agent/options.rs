@@ -193,7 +193,7 @@ const SPECS: &[Spec] = &[
     Spec {
         key: "max_tracked",
         default: "2000000",
-        help: "live blocks/streams tracked by address per ledger (1000..100000000, about 40 bytes each); \
+        help: "live blocks/streams tracked by address per ledger (64..100000000, about 40 bytes each); \
                beyond, events are counted in health.dropped",
     },
     Spec { key: "help", default: "", help: "print this list and stop the JVM" },
@@ -356,7 +356,7 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
             }),
             "hot_sample" => parse_number(key, value, 1, 1_000_000).map(|n| opts.native.hot_sample = n as u32),
             "max_sites" => parse_number(key, value, 16, 1_000_000).map(|n| opts.native.max_sites = n as usize),
-            "max_tracked" => parse_number(key, value, 1000, 100_000_000).map(|n| opts.native.max_tracked = n as usize),
+            "max_tracked" => parse_number(key, value, 64, 100_000_000).map(|n| opts.native.max_tracked = n as usize),
             "help" if value.is_empty() => {
                 opts.help = true;
                 Ok(())
@@ -507,6 +507,7 @@ mod tests {
             "hot_sample=0",
             "max_sites=15",
             "max_tracked=10",
+            "max_tracked=63",
             "zlib=maybe",
             "direct=",
             "stack_depth=-1",

@@ -5,7 +5,7 @@
 //! counts as freed by GC. The JDK's own pool numbers (`java.nio.Bits`) are read for comparison.
 
 use super::ledger::{Inserted, Ledger};
-use super::stacks::{render_site, SiteInfo, SiteKey, SiteTable, Stacks};
+use super::stacks::{render_site, stack_pointer, total, SiteInfo, SiteKey, SiteTable, Stacks, Stripe};
 use super::zlib::{settings, top};
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
@@ -111,14 +111,20 @@ impl DirectLedger {
         os::coarse_monotonic_ms().saturating_sub(self.epoch_ms).min(u32::MAX as u64) as u32
     }
 
-    fn site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, sample: bool) -> u32 {
+    fn site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, sample: bool, sp: usize) -> u32 {
         if sample {
-            if let Some(site) = stacks.hot_site(HOT_SLOT) {
+            if let Some(site) = stacks.hot_site(HOT_SLOT, sp) {
                 self.sites.counters(site).unwalked.fetch_add(1, Relaxed);
                 return site;
             }
         }
-        let key = stacks.key(jvmti, KIND_UNSAFE);
+        let key = stacks.key(jvmti, env, KIND_UNSAFE);
+        if let Some(site) = stacks.last_site(HOT_SLOT, &key) {
+            if sample {
+                stacks.walked(HOT_SLOT, site, sp);
+            }
+            return site;
+        }
         let site = self.sites.intern(
             &key,
             || self.overflow_kind(&key) as u32,
@@ -128,8 +134,9 @@ impl DirectLedger {
                 info
             },
         );
+        stacks.remember_site(HOT_SLOT, &key, site);
         if sample {
-            stacks.walked(HOT_SLOT, site);
+            stacks.walked(HOT_SLOT, site, sp);
         }
         site
     }
@@ -185,7 +192,7 @@ impl DirectLedger {
 
     /// `allocateMemory0` returned a block.
     pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64, size: u64) {
-        let site = self.site(stacks, jvmti, env, true);
+        let site = self.site(stacks, jvmti, env, true, stack_pointer());
         self.sites.counters(site).allocations.fetch_add(1, Relaxed);
         self.record(site, addr, size);
     }
@@ -215,7 +222,7 @@ impl DirectLedger {
                 self.untracked_frees.fetch_add(1, Relaxed);
             }
         }
-        let site = self.site(stacks, jvmti, env, false);
+        let site = self.site(stacks, jvmti, env, false, stack_pointer());
         self.sites.counters(site).reallocations.fetch_add(1, Relaxed);
         self.record(site, new, size);
     }
@@ -263,13 +270,13 @@ impl DirectLedger {
         let mut sites: Vec<(DirectSite, &SiteInfo)> = Vec::new();
         let mut live_now = HashMap::new();
         for (id, info, c) in self.sites.iter() {
-            let frees = c.frees.load(Relaxed);
-            let moved = c.moved.load(Relaxed);
+            let frees = total(c, |x| &x.frees);
+            let moved = total(c, |x| &x.moved);
             let live = live_count(c);
             let bytes = live_bytes(c);
-            let allocations = c.allocations.load(Relaxed);
-            let reallocations = c.reallocations.load(Relaxed);
-            totals.untracked += c.untracked.load(Relaxed);
+            let allocations = total(c, |x| &x.allocations);
+            let reallocations = total(c, |x| &x.reallocations);
+            totals.untracked += total(c, |x| &x.untracked);
             if allocations == 0 && reallocations == 0 && frees == 0 && moved == 0 {
                 continue;
             }
@@ -281,14 +288,14 @@ impl DirectLedger {
                 allocations,
                 reallocations,
                 frees,
-                freed_by_gc: c.freed_by_gc.load(Relaxed),
+                freed_by_gc: total(c, |x| &x.freed_by_gc),
                 moved_by_realloc: moved,
                 live_count: live,
                 live_bytes: bytes,
-                allocated_bytes: c.allocated_bytes.load(Relaxed),
+                allocated_bytes: total(c, |x| &x.allocated_bytes),
                 growth_bytes: bytes as i64 - growth.live_bytes.get(&id).copied().unwrap_or(0),
                 oldest_live_ms: oldest.get(&id).map(|&b| now.saturating_sub(b as u64)),
-                unwalked: c.unwalked.load(Relaxed),
+                unwalked: total(c, |x| &x.unwalked),
                 ..DirectSite::default()
             };
             totals.allocations += s.allocations;
@@ -335,14 +342,14 @@ impl DirectLedger {
     }
 }
 
-fn live_count(c: &DirectCounters) -> u64 {
-    let gone = c.frees.load(Relaxed) + c.moved.load(Relaxed) + c.stale.load(Relaxed) + c.untracked.load(Relaxed);
-    (c.allocations.load(Relaxed) + c.reallocations.load(Relaxed)).saturating_sub(gone)
+fn live_count(c: &[Stripe<DirectCounters>]) -> u64 {
+    let gone = total(c, |x| &x.frees) + total(c, |x| &x.moved) + total(c, |x| &x.stale) + total(c, |x| &x.untracked);
+    (total(c, |x| &x.allocations) + total(c, |x| &x.reallocations)).saturating_sub(gone)
 }
 
-fn live_bytes(c: &DirectCounters) -> u64 {
-    // Adds precede subtracts for each block, so a value above i64::MAX is only a torn read.
-    let b = c.live_bytes.load(Relaxed);
+fn live_bytes(c: &[Stripe<DirectCounters>]) -> u64 {
+    // Adds precede subtracts for each block, so a total above i64::MAX is only a torn read.
+    let b = total(c, |x| &x.live_bytes);
     if b > i64::MAX as u64 {
         0
     } else {
@@ -406,14 +413,18 @@ mod tests {
 
     #[test]
     fn live_numbers_subtract_every_way_out() {
-        let c = DirectCounters::default();
-        c.allocations.store(53, Relaxed);
-        c.reallocations.store(2, Relaxed);
-        c.moved.store(5, Relaxed);
-        c.frees.store(10, Relaxed);
+        let c: [Stripe<DirectCounters>; 2] = Default::default();
+        c[0].0.allocations.store(53, Relaxed);
+        c[1].0.reallocations.store(2, Relaxed);
+        c[1].0.moved.store(5, Relaxed);
+        c[0].0.frees.store(10, Relaxed);
         assert_eq!(live_count(&c), 40);
-        c.live_bytes.store(u64::MAX, Relaxed);
-        assert_eq!(live_bytes(&c), 0);
+        // Added on one stripe, subtracted on the other: the total is right.
+        c[0].0.live_bytes.store(100, Relaxed);
+        c[1].0.live_bytes.store(0u64.wrapping_sub(60), Relaxed);
+        assert_eq!(live_bytes(&c), 40);
+        c[0].0.live_bytes.store(0, Relaxed);
+        assert_eq!(live_bytes(&c), 0, "a torn negative read shows as 0");
     }
 
     #[test]

@@ -9,12 +9,13 @@
 //! calling thread (an application thread, or a thread that runs GC cleanup: the Cleaner, the
 //! Reference Handler, the Finalizer) is decided once per thread from its oldest frames.
 
+use crate::ffi::asgct;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{signature_to_name, Frame, Jvmti};
 use crate::health::{self, COUNTERS};
 use crate::options::{NativeOptions, MAX_KEY_DEPTH, MAX_STACK_DEPTH};
 use parking_lot::Mutex;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -87,6 +88,9 @@ impl Hash for SiteKey {
 }
 
 impl SiteKey {
+    /// Matches no real key (no kind uses tag u32::MAX).
+    const NONE: SiteKey = SiteKey { tag: u32::MAX, len: 0, frames: [Frame::EMPTY; MAX_KEY_DEPTH] };
+
     pub fn special(kind: u8, special: u32) -> SiteKey {
         SiteKey { tag: kind as u32 | special << 16, len: 0, frames: [Frame::EMPTY; MAX_KEY_DEPTH] }
     }
@@ -122,17 +126,54 @@ pub struct SiteInfo {
     pub first_thread: Option<String>,
 }
 
-/// One site: what it is, and the collector's counters.
+/// Counter stripes per site: threads bumping the same site use different cache lines.
+pub const STRIPES: usize = 4;
+
+/// One stripe of a site's counters, alone on its cache line(s).
+#[repr(align(64))]
+#[derive(Default)]
+pub struct Stripe<C>(pub C);
+
+/// One site: what it is, and the collector's counters in stripes.
 pub struct Slot<C> {
     info: OnceLock<Box<SiteInfo>>,
-    pub counters: C,
+    stripes: [Stripe<C>; STRIPES],
 }
 
-/// Interned sites: a sharded key → id map over a preallocated slab of counters. The first
-/// `overflow_kinds` slots are the "<other sites>" sites, one per kind, used once the slab is full.
+/// Sites per chunk of the slab: chunks are allocated as sites appear.
+const CHUNK: usize = 64;
+
+thread_local! {
+    /// This thread's counter stripe (assigned round-robin, once).
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+static NEXT_STRIPE: AtomicU32 = AtomicU32::new(0);
+
+fn my_stripe() -> usize {
+    STRIPE.with(|s| {
+        let v = s.get();
+        if v != usize::MAX {
+            return v;
+        }
+        let v = NEXT_STRIPE.fetch_add(1, Relaxed) as usize % STRIPES;
+        s.set(v);
+        v
+    })
+}
+
+/// Sum of one counter over a site's stripes (wrapping: a stripe may go below zero when one
+/// thread adds and another subtracts).
+pub fn total<C>(stripes: &[Stripe<C>], field: impl Fn(&C) -> &AtomicU64) -> u64 {
+    stripes.iter().fold(0u64, |acc, s| acc.wrapping_add(field(&s.0).load(Relaxed)))
+}
+
+/// Interned sites: a sharded key → id map over a slab of striped counters that grows in chunks
+/// up to a fixed capacity. The first `overflow_kinds` ids are the "<other sites>" sites, one per
+/// kind, used once the capacity is reached.
 pub struct SiteTable<C> {
     shards: Box<[Mutex<HashMap<SiteKey, u32, MixBuild>>]>,
-    slots: Box<[Slot<C>]>,
+    chunks: Box<[OnceLock<Box<[Slot<C>]>>]>,
+    capacity: u32,
     next: AtomicU32,
     overflow_kinds: u32,
 }
@@ -143,10 +184,15 @@ impl<C: Default> SiteTable<C> {
     /// `capacity` distinct sites besides one overflow site per kind in `overflow` (kind, label).
     pub fn new(capacity: usize, overflow: &[(u8, String)]) -> SiteTable<C> {
         let total = capacity + overflow.len();
-        let slots: Box<[Slot<C>]> =
-            (0..total).map(|_| Slot { info: OnceLock::new(), counters: C::default() }).collect();
+        let t = SiteTable {
+            shards: (0..SITE_SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
+            chunks: (0..total.div_ceil(CHUNK)).map(|_| OnceLock::new()).collect(),
+            capacity: total as u32,
+            next: AtomicU32::new(overflow.len() as u32),
+            overflow_kinds: overflow.len() as u32,
+        };
         for (i, (kind, label)) in overflow.iter().enumerate() {
-            let _ = slots[i].info.set(Box::new(SiteInfo {
+            let _ = t.slot(i as u32).info.set(Box::new(SiteInfo {
                 kind: *kind,
                 frames: Vec::new(),
                 methods: Vec::new(),
@@ -155,16 +201,19 @@ impl<C: Default> SiteTable<C> {
                 first_thread: None,
             }));
         }
-        SiteTable {
-            shards: (0..SITE_SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
-            slots,
-            next: AtomicU32::new(overflow.len() as u32),
-            overflow_kinds: overflow.len() as u32,
-        }
+        t
     }
-}
 
-impl<C> SiteTable<C> {
+    /// The slot of `id`, allocating its chunk on first use.
+    fn slot(&self, id: u32) -> &Slot<C> {
+        let chunk = self.chunks[id as usize / CHUNK].get_or_init(|| {
+            (0..CHUNK)
+                .map(|_| Slot { info: OnceLock::new(), stripes: std::array::from_fn(|_| Stripe::default()) })
+                .collect()
+        });
+        &chunk[id as usize % CHUNK]
+    }
+
     /// The id of `key`'s site, interning it on first sight with the info `capture` builds (a
     /// full stack walk: it runs without any lock held). When the table is full, returns the
     /// overflow site `overflow_slot` picks, without capturing.
@@ -173,7 +222,7 @@ impl<C> SiteTable<C> {
         if let Some(&id) = shard.lock().get(key) {
             return id;
         }
-        if self.next.load(Relaxed) as usize >= self.slots.len() {
+        if self.next.load(Relaxed) >= self.capacity {
             health::bump(&COUNTERS.site_overflow_events);
             return overflow_slot().min(self.overflow_kinds.saturating_sub(1));
         }
@@ -182,32 +231,35 @@ impl<C> SiteTable<C> {
         if let Some(&id) = map.get(key) {
             return id;
         }
-        let limit = self.slots.len() as u32;
+        let limit = self.capacity;
         let Ok(id) = self.next.fetch_update(Relaxed, Relaxed, |n| (n < limit).then_some(n + 1)) else {
             health::bump(&COUNTERS.site_overflow_events);
             return overflow_slot().min(self.overflow_kinds.saturating_sub(1));
         };
-        let _ = self.slots[id as usize].info.set(Box::new(info));
+        // The chunk and the info exist before the id is published in the map.
+        let _ = self.slot(id).info.set(Box::new(info));
         map.insert(*key, id);
         id
     }
 
+    /// The current thread's stripe of a site's counters.
     pub fn counters(&self, id: u32) -> &C {
-        &self.slots[id as usize].counters
+        &self.slot(id).stripes[my_stripe()].0
     }
 
-    /// Every site that has its info, with its id.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, &SiteInfo, &C)> {
-        let n = (self.next.load(Relaxed) as usize).min(self.slots.len());
-        self.slots[..n]
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.info.get().map(|info| (i as u32, &**info, &s.counters)))
+    /// Every site that has its info, with its id and counter stripes.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &SiteInfo, &[Stripe<C>])> {
+        let n = self.next.load(Relaxed).min(self.capacity);
+        (0..n).filter_map(move |i| {
+            let chunk = self.chunks[i as usize / CHUNK].get()?;
+            let slot = &chunk[i as usize % CHUNK];
+            slot.info.get().map(|info| (i, &**info, &slot.stripes[..]))
+        })
     }
 
     /// Distinct sites interned (overflow sites excluded).
     pub fn len(&self) -> usize {
-        (self.next.load(Relaxed) as usize).min(self.slots.len()) - self.overflow_kinds as usize
+        (self.next.load(Relaxed).min(self.capacity) - self.overflow_kinds) as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -316,10 +368,29 @@ const THREAD_CLEANUP: u8 = 2;
 /// Hot-sampling slots, one per (ledger, kind).
 pub const HOT_SLOTS: usize = 4;
 
+/// A thread's hot streak at one slot: the site its last walk found, the stack pointer then, and
+/// how many events may still be attributed without a walk.
+#[derive(Clone, Copy)]
+struct Hot {
+    site: u32,
+    sp: usize,
+    left: u32,
+}
+
+/// The address of a local of the caller's frame: identical for events that reach the agent
+/// through the same Java call path (same frames, same sizes).
+#[inline(always)]
+pub fn stack_pointer() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
 thread_local! {
+    /// Per hot slot: the last key this thread interned and its site, to skip the shared table
+    /// when a thread repeats itself.
+    static LAST_KEY: RefCell<[(SiteKey, u32); HOT_SLOTS]> = const { RefCell::new([(SiteKey::NONE, 0); HOT_SLOTS]) };
     static THREAD_KIND: Cell<u8> = const { Cell::new(THREAD_UNKNOWN) };
-    /// Per slot: (last site walked, events left to attribute without a walk).
-    static HOT: Cell<[(u32, u32); HOT_SLOTS]> = const { Cell::new([(u32::MAX, 0); HOT_SLOTS]) };
+    static HOT: Cell<[Hot; HOT_SLOTS]> = const { Cell::new([Hot { site: u32::MAX, sp: 0, left: 0 }; HOT_SLOTS]) };
 }
 
 /// Stack settings and shared caches of both ledgers.
@@ -354,14 +425,28 @@ impl Stacks {
     }
 
     /// The key of the current thread's site: the top `key_depth` frames, tagged with `kind`.
-    pub fn key(&self, jvmti: &Jvmti, kind: u8) -> SiteKey {
+    /// AsyncGetCallTrace walks them cheaply; when it cannot (missing jmethodIDs, GC running, not
+    /// HotSpot) JVMTI walks, which also creates the missing ids, and AsyncGetCallTrace is tried
+    /// once more so that a path keeps one key.
+    pub fn key(&self, jvmti: &Jvmti, env: &Env, kind: u8) -> SiteKey {
         if !self.is_live() {
             return SiteKey::special(kind, SPECIAL_EARLY);
         }
         let mut key = SiteKey { tag: kind as u32, len: 0, frames: [Frame::EMPTY; MAX_KEY_DEPTH] };
-        match jvmti.current_stack(0, &mut key.frames[..self.key_depth]) {
+        let depth = self.key_depth;
+        if let Some(n) = asgct::current_stack(env.raw(), &mut key.frames[..depth]) {
+            key.len = n as u32;
+            return key;
+        }
+        match jvmti.current_stack(0, &mut key.frames[..depth]) {
             Ok(n) if n > 0 => {
-                key.len = n as u32;
+                let mut again = [Frame::EMPTY; MAX_KEY_DEPTH];
+                if let Some(m) = asgct::current_stack(env.raw(), &mut again[..depth]) {
+                    key.frames = again;
+                    key.len = m as u32;
+                } else {
+                    key.len = n as u32;
+                }
                 key
             }
             _ => {
@@ -427,17 +512,31 @@ impl Stacks {
         })
     }
 
+    /// The site of `key` if it is the last key this thread interned at `slot`.
+    pub fn last_site(&self, slot: usize, key: &SiteKey) -> Option<u32> {
+        LAST_KEY.with(|l| {
+            let l = l.borrow();
+            (l[slot].0 == *key).then_some(l[slot].1)
+        })
+    }
+
+    pub fn remember_site(&self, slot: usize, key: &SiteKey, site: u32) {
+        LAST_KEY.with(|l| l.borrow_mut()[slot] = (*key, site));
+    }
+
     /// Hot sampling: the site to attribute this event to without a walk, if the thread is in a
-    /// hot streak at `slot`.
-    pub fn hot_site(&self, slot: usize) -> Option<u32> {
+    /// hot streak at `slot` and its stack pointer `sp` is where the streak's walks found it (a
+    /// different call path almost always sits at a different stack depth).
+    pub fn hot_site(&self, slot: usize, sp: usize) -> Option<u32> {
         if self.hot_sample <= 1 {
             return None;
         }
         HOT.with(|h| {
             let mut v = h.get();
-            let (site, left) = v[slot];
-            if left > 0 {
-                v[slot].1 = left - 1;
+            let e = &mut v[slot];
+            if e.left > 0 && e.sp == sp {
+                e.left -= 1;
+                let site = e.site;
                 h.set(v);
                 Some(site)
             } else {
@@ -446,16 +545,17 @@ impl Stacks {
         })
     }
 
-    /// Hot sampling: a walk at `slot` found `site`. The same site twice in a row starts a streak
-    /// of `hot_sample - 1` events attributed without walking.
-    pub fn walked(&self, slot: usize, site: u32) {
+    /// Hot sampling: a walk at `slot` found `site` with the stack pointer at `sp`. The same site
+    /// at the same stack pointer twice in a row starts a streak of `hot_sample - 1` events
+    /// attributed without walking.
+    pub fn walked(&self, slot: usize, site: u32, sp: usize) {
         if self.hot_sample <= 1 {
             return;
         }
         HOT.with(|h| {
             let mut v = h.get();
-            let left = if v[slot].0 == site { self.hot_sample - 1 } else { 0 };
-            v[slot] = (site, left);
+            let left = if v[slot].site == site && v[slot].sp == sp { self.hot_sample - 1 } else { 0 };
+            v[slot] = Hot { site, sp, left };
             h.set(v);
         });
     }
@@ -503,6 +603,27 @@ mod tests {
     }
 
     #[test]
+    fn striped_counters_sum_across_threads_and_below_zero() {
+        let t: SiteTable<Count> = SiteTable::new(200, &[(0, "<other>".into())]);
+        let ids: Vec<u32> = (0..150).map(|i| t.intern(&key(0, &[i + 1]), || 0, || info(0))).collect();
+        assert_eq!(t.len(), 150, "sites span three chunks");
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for &id in &ids {
+                        t.counters(id).0.fetch_add(3, Relaxed);
+                    }
+                });
+            }
+        });
+        // One thread subtracts what others added: its stripe wraps, the total does not.
+        t.counters(ids[7]).0.fetch_sub(24, Relaxed);
+        for (id, _, stripes) in t.iter().filter(|(id, _, _)| *id != 0) {
+            assert_eq!(total(stripes, |c| &c.0), if id == ids[7] { 0 } else { 24 }, "site {id}");
+        }
+    }
+
+    #[test]
     fn interning_gives_one_id_per_key_and_overflows_per_kind() {
         let t: SiteTable<Count> = SiteTable::new(3, &[(0, "<other A>".into()), (1, "<other B>".into())]);
         let a = t.intern(&key(0, &[1, 2]), || 0, || info(0));
@@ -520,7 +641,7 @@ mod tests {
         let sites: Vec<_> = t.iter().map(|(id, i, _)| (id, i.special.clone())).collect();
         assert_eq!(sites.len(), 5);
         assert_eq!(sites[0], (0, Some("<other A>".into())));
-        assert_eq!(t.iter().find(|(id, _, _)| *id == a).unwrap().2 .0.load(Relaxed), 5);
+        assert_eq!(total(t.iter().find(|(id, _, _)| *id == a).unwrap().2, |c| &c.0), 5);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! is a GC release. `InflaterZStreamRef.run` is on both paths, so it decides nothing.
 
 use super::ledger::{Inserted, Ledger};
-use super::stacks::{render_site, SiteInfo, SiteTable, Stacks};
+use super::stacks::{render_site, stack_pointer, total, SiteInfo, SiteTable, Stacks, Stripe};
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::ffi::natives::Stream;
@@ -134,15 +134,23 @@ impl ZlibLedger {
     pub fn on_created(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, stream: Stream, addr: u64) {
         let kind = kind_code(stream);
         let slot = kind as usize;
-        let site = match stacks.hot_site(slot) {
+        let sp = stack_pointer();
+        let site = match stacks.hot_site(slot, sp) {
             Some(site) => {
                 self.sites.counters(site).unwalked.fetch_add(1, Relaxed);
                 site
             }
             None => {
-                let key = stacks.key(jvmti, kind);
-                let site = self.sites.intern(&key, || kind as u32, || stacks.capture(jvmti, env, &key, kind));
-                stacks.walked(slot, site);
+                let key = stacks.key(jvmti, env, kind);
+                let site = match stacks.last_site(slot, &key) {
+                    Some(site) => site,
+                    None => {
+                        let site = self.sites.intern(&key, || kind as u32, || stacks.capture(jvmti, env, &key, kind));
+                        stacks.remember_site(slot, &key, site);
+                        site
+                    }
+                };
+                stacks.walked(slot, site, sp);
                 site
             }
         };
@@ -221,11 +229,11 @@ impl ZlibLedger {
         let mut sites: Vec<(ZlibSite, &SiteInfo)> = Vec::new();
         let mut live_now: HashMap<u32, i64> = HashMap::new();
         for (id, info, c) in self.sites.iter() {
-            let ended = c.ended_explicitly.load(Relaxed);
-            let gc = c.released_by_gc.load(Relaxed);
+            let ended = total(c, |x| &x.ended_explicitly);
+            let gc = total(c, |x| &x.released_by_gc);
             let live = live_of(c);
-            let created = c.created.load(Relaxed);
-            totals.untracked += c.untracked.load(Relaxed);
+            let created = total(c, |x| &x.created);
+            totals.untracked += total(c, |x| &x.untracked);
             if created == 0 && ended == 0 && gc == 0 {
                 continue;
             }
@@ -246,7 +254,7 @@ impl ZlibLedger {
                     live_bytes_estimate: bytes,
                     growth_live: live as i64 - growth.live.get(&id).copied().unwrap_or(0),
                     oldest_live_ms: oldest.get(&id).map(|&b| now.saturating_sub(b as u64)),
-                    unwalked: c.unwalked.load(Relaxed),
+                    unwalked: total(c, |x| &x.unwalked),
                     ..ZlibSite::default()
                 },
                 info,
@@ -297,13 +305,13 @@ impl ZlibLedger {
     }
 }
 
-fn live_of(c: &ZlibCounters) -> u64 {
+fn live_of(c: &[Stripe<ZlibCounters>]) -> u64 {
     // Releases first: a stream is counted created before it can be released.
-    let gone = c.ended_explicitly.load(Relaxed)
-        + c.released_by_gc.load(Relaxed)
-        + c.stale.load(Relaxed)
-        + c.untracked.load(Relaxed);
-    c.created.load(Relaxed).saturating_sub(gone)
+    let gone = total(c, |x| &x.ended_explicitly)
+        + total(c, |x| &x.released_by_gc)
+        + total(c, |x| &x.stale)
+        + total(c, |x| &x.untracked);
+    total(c, |x| &x.created).saturating_sub(gone)
 }
 
 fn add_kind(k: &mut ZlibKindTotals, created: u64, ended: u64, gc: u64, live: u64, bytes: u64) {
@@ -345,10 +353,10 @@ mod tests {
     fn estimates_follow_the_measured_sizes() {
         assert_eq!(estimate_bytes(KIND_INFLATER), 40_080);
         assert_eq!(estimate_bytes(KIND_DEFLATER), 268_320);
-        let c = ZlibCounters::default();
-        c.created.store(10, Relaxed);
-        c.ended_explicitly.store(3, Relaxed);
-        c.released_by_gc.store(4, Relaxed);
+        let c: [Stripe<ZlibCounters>; 2] = Default::default();
+        c[0].0.created.store(10, Relaxed);
+        c[1].0.ended_explicitly.store(3, Relaxed);
+        c[0].0.released_by_gc.store(4, Relaxed);
         assert_eq!(live_of(&c), 3);
     }
 }

@@ -2,6 +2,7 @@
 //! and the guard every callback runs in. All `unsafe` code of the agent lives here and in
 //! `entry.rs`.
 
+pub mod asgct;
 pub mod guard;
 pub mod jni;
 pub mod jvmti;
