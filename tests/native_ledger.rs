@@ -1,0 +1,386 @@
+//! The zlib and direct memory ledgers on real JVMs (with -Xcheck:jni): exact counts from the
+//! harness truths, the harness method as the top site, release classification, findings only
+//! for the leaks, the JDK pool cross-check, late attach, and every installed JDK.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const ZIIS_INIT: &str = "leakagent.harness.nested.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:";
+
+fn arr(v: &Value) -> &Vec<Value> {
+    v.as_array().unwrap_or_else(|| panic!("not an array: {v}"))
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Unsafe.allocateMemory rounds every request up to 8 bytes before the native sees it.
+fn align8(n: u64) -> u64 {
+    (n + 7) & !7
+}
+
+/// Sites whose first application frame starts with `frame`.
+fn sites_at<'a>(section: &'a Value, frame: &str) -> Vec<&'a Value> {
+    arr(&section["sites"]).iter().filter(|s| s["app_frame"].as_str().is_some_and(|f| f.starts_with(frame))).collect()
+}
+
+fn sum(sites: &[&Value], key: &str) -> u64 {
+    sites.iter().map(|s| u(&s[key])).sum()
+}
+
+fn findings_of<'a>(r: &'a Value, kind: &str) -> Vec<&'a Value> {
+    arr(&r["findings"]).iter().filter(|f| f["kind"] == kind).collect()
+}
+
+/// Every frame reads like a Java stack trace element.
+fn assert_frames_are_java(section: &Value) {
+    for s in arr(&section["sites"]) {
+        for f in arr(&s["stack"]) {
+            let f = f.as_str().unwrap();
+            if f.starts_with('<') {
+                continue; // a synthetic site
+            }
+            let open = f.find('(').unwrap_or_else(|| panic!("frame without '(': {f}"));
+            assert!(f.ends_with(')') && open > 0, "{f}");
+            // "Native Method", "Unknown Source", "File.java:LINE", or a source name without a
+            // line (JDK 25's LambdaForm$DMH frames).
+            let place = &f[open + 1..f.len() - 1];
+            let spaced = place == "Native Method" || place == "Unknown Source";
+            assert!(!place.is_empty() && !place.contains('(') && (spaced || !place.contains(' ')), "frame place: {f}");
+            if let Some((_, line)) = place.rsplit_once(':') {
+                assert!(line.parse::<u32>().is_ok(), "line number: {f}");
+            }
+            assert!(f[..open].contains('.'), "class.method: {f}");
+        }
+    }
+}
+
+/// What every native-ledger run must show: no panics, no JNI warnings, full tracking.
+fn assert_clean(f: &Finished, r: &Value) {
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(!f.stderr.contains("WARNING in native method"), "checked JNI complained:\n{}", f.stderr);
+    let h = &r["agent"]["health"];
+    assert_eq!(h["panics"], 0, "{h}");
+    assert_eq!(h["disabled_features"].as_array().unwrap().len(), 0, "{h}");
+    assert_eq!(h["stack_walk_failures"], 0, "{h}");
+    assert_eq!(r["zlib"]["tracking"], "full", "{}", r["zlib"]);
+    assert_eq!(r["direct"]["tracking"], "full", "{}", r["direct"]["reason"]);
+    assert_frames_are_java(&r["zlib"]);
+    assert_frames_are_java(&r["direct"]);
+}
+
+fn run(test: &str, scenario: &str, args: &[&str], java: &Path) -> (Finished, Value) {
+    let f = Jvm::scenario(test, scenario).java(java).args(args).run();
+    let r = f.death_report();
+    assert_clean(&f, &r);
+    (f, r)
+}
+
+fn springboot_scan_leaky_checks(f: &Finished, r: &Value) {
+    let created = f.truth("inflaters_created");
+    assert_eq!(created, f.truth("inflaters_left_to_gc"));
+    let z = &r["zlib"];
+    let at = sites_at(z, ZIIS_INIT);
+    assert!(!at.is_empty(), "no site at ZipInflaterInputStream.<init>: {z}");
+    assert!(at.iter().all(|s| s["kind"] == "Inflater"));
+    assert_eq!(sum(&at, "created"), created, "every Inflater of the scan, at the loader's site");
+    assert_eq!(sum(&at, "ended_explicitly"), 0, "the leaky loader never ends one");
+    assert_eq!(sum(&at, "released_by_gc") + sum(&at, "live"), created, "freed by GC or still live");
+    assert!(sum(&at, "released_by_gc") > 0, "the scenario's GC ran the Cleaner");
+    // The worst site (sites are worst first) is the loader's.
+    let top = &arr(&z["sites"])[0];
+    assert!(top["app_frame"].as_str().unwrap().starts_with(ZIIS_INIT), "top site: {top}");
+    assert_eq!(top["stack"][0], "java.util.zip.Inflater.init(Native Method)");
+    assert!(arr(&top["stack"]).len() <= 16 && u(&top["exact_frames"]) >= 4, "{top}");
+    assert!(top["first_thread"].as_str().unwrap().starts_with("scan-worker-"), "{top}");
+    // The loader's Inflaters are ~40 KB each while live.
+    for s in &at {
+        assert_eq!(u(&s["live_bytes_estimate"]), u(&s["live"]) * u(&z["estimate"]["inflater_bytes"]));
+    }
+    let found = findings_of(r, "zlib_not_ended");
+    assert_eq!(found.len(), 1, "{}", r["findings"]);
+    let summary = found[0]["summary"].as_str().unwrap();
+    assert!(summary.starts_with(&format!("{created} of {created} Inflaters created at {ZIIS_INIT}")), "{summary}");
+    assert!(summary.contains("freed only by GC"), "{summary}");
+    let fix = found[0]["fix"].as_str().unwrap();
+    assert!(fix.contains("end()") && fix.contains("Spring Boot"), "{fix}");
+}
+
+#[test]
+fn springboot_scan_counts_every_inflater_at_the_loader_and_finds_them_left_to_gc() {
+    let (f, r) = run("scan-leaky", "springboot-scan", &[], &main_java());
+    springboot_scan_leaky_checks(&f, &r);
+    // The text rendering shows the section.
+    assert!(r["zlib"]["totals"]["created"].as_u64().unwrap() >= f.truth("inflaters_created"));
+}
+
+#[test]
+fn springboot_scan_fixed_ends_every_inflater_explicitly_and_has_no_finding() {
+    let (f, r) = run("scan-fixed", "springboot-scan", &["--fixed"], &main_java());
+    let created = f.truth("inflaters_created");
+    assert_eq!(created, f.truth("inflaters_ended_explicitly"));
+    let at = sites_at(&r["zlib"], ZIIS_INIT);
+    assert_eq!(sum(&at, "created"), created);
+    assert_eq!(sum(&at, "ended_explicitly"), created, "close() ends it: explicit, even on the scan threads");
+    assert_eq!(sum(&at, "released_by_gc"), 0);
+    assert_eq!(sum(&at, "live"), 0);
+    assert_eq!(arr(&r["findings"]).len(), 0, "{}", r["findings"]);
+}
+
+#[test]
+fn direct_leak_buffers_stay_live_at_their_site_and_match_the_jdk_pool() {
+    let (f, r) = run("direct-leak", "direct-leak", &[], &main_java());
+    let n = f.truth("direct_buffers_allocated");
+    let size = f.truth("direct_buffer_size");
+    let d = &r["direct"];
+    let at = sites_at(d, "leakagent.harness.scenarios.DirectLeak.allocateForever(DirectLeak.java:");
+    assert_eq!(at.len(), 1, "{d}");
+    let s = at[0];
+    assert_eq!(s["kind"], "DirectByteBuffer");
+    assert_eq!((u(&s["allocations"]), u(&s["frees"]), u(&s["live_count"])), (n, 0, n));
+    assert_eq!(u(&s["live_bytes"]), n * align8(size));
+    assert!(arr(&s["stack"]).iter().any(|f| f.as_str().unwrap().starts_with("java.nio.DirectByteBuffer.<init>(")));
+    // Top by live bytes, and first in the list.
+    assert_eq!(d["top_by_live_bytes"][0], s["id"]);
+    assert_eq!(arr(&d["sites"])[0]["id"], s["id"]);
+    // The JDK's pool sees the same buffers.
+    let pool = &d["jdk_pool"];
+    assert!(u(&pool["count"]) >= n && u(&pool["total_capacity_bytes"]) >= n * size, "{pool}");
+    assert_eq!(d["cross_check"]["agrees"], true, "{}", d["cross_check"]);
+    assert!(u(&d["totals"]["direct_byte_buffers"]["live_bytes"]) >= n * size);
+    let found = findings_of(&r, "direct_buffers_not_freed");
+    assert_eq!(found.len(), 1, "{}", r["findings"]);
+    assert!(found[0]["summary"].as_str().unwrap().contains("DirectLeak.allocateForever"), "{}", found[0]);
+    assert_eq!(arr(&r["findings"]).len(), 1);
+}
+
+#[test]
+fn direct_leak_fixed_frees_every_buffer_explicitly_and_has_no_finding() {
+    let (f, r) = run("direct-fixed", "direct-leak", &["--fixed"], &main_java());
+    let n = f.truth("direct_buffers_released_explicitly");
+    let at = sites_at(&r["direct"], "leakagent.harness.scenarios.DirectLeak.allocateForever(DirectLeak.java:");
+    assert_eq!(at.len(), 1);
+    let s = at[0];
+    assert_eq!((u(&s["allocations"]), u(&s["frees"]), u(&s["freed_by_gc"]), u(&s["live_count"])), (n, n, 0, 0));
+    assert_eq!(s["live_bytes"], 0);
+    assert_eq!(arr(&r["findings"]).len(), 0, "{}", r["findings"]);
+}
+
+#[test]
+fn direct_churn_is_freed_by_gc_and_has_no_finding() {
+    let (f, r) = run("direct-churn", "direct-churn", &[], &main_java());
+    let n = f.truth("direct_buffers_allocated");
+    let at = sites_at(&r["direct"], "leakagent.harness.scenarios.DirectChurn.allocateAndDrop(DirectChurn.java:");
+    assert_eq!(at.len(), 1);
+    let s = at[0];
+    assert_eq!(s["kind"], "DirectByteBuffer");
+    assert_eq!(u(&s["allocations"]), n);
+    assert_eq!(u(&s["frees"]) + u(&s["live_count"]), n);
+    assert_eq!(u(&s["freed_by_gc"]), u(&s["frees"]), "every free ran on the Reference Handler");
+    assert!(u(&s["frees"]) >= n - 97, "the scenario's GCs freed nearly all: {s}");
+    assert_eq!(u(&s["allocated_bytes"]), n * align8(f.truth("direct_buffer_size")));
+    assert_eq!(arr(&r["findings"]).len(), 0, "{}", r["findings"]);
+}
+
+fn unsafe_sites<'a>(r: &'a Value) -> (&'a Value, &'a Value) {
+    let d = &r["direct"];
+    let alloc = sites_at(d, "leakagent.harness.scenarios.UnsafeLeak.allocateRaw(UnsafeLeak.java:");
+    let realloc = sites_at(d, "leakagent.harness.scenarios.UnsafeLeak.growRaw(UnsafeLeak.java:");
+    assert_eq!((alloc.len(), realloc.len()), (1, 1), "{d}");
+    assert_eq!((&alloc[0]["kind"], &realloc[0]["kind"]), (&Value::from("Unsafe"), &Value::from("Unsafe")));
+    (alloc[0], realloc[0])
+}
+
+#[test]
+fn unsafe_leak_blocks_and_reallocations_are_live_at_their_sites() {
+    let (f, r) = run("unsafe-leak", "unsafe-leak", &[], &main_java());
+    let (alloc, realloc) = unsafe_sites(&r);
+    let blocks = f.truth("unsafe_allocations");
+    let reallocs = f.truth("unsafe_reallocations");
+    assert_eq!(u(&alloc["allocations"]), blocks);
+    assert_eq!(u(&alloc["moved_by_realloc"]), reallocs);
+    assert_eq!(u(&alloc["frees"]), 0);
+    assert_eq!(u(&alloc["live_count"]), blocks - reallocs);
+    assert_eq!(u(&alloc["live_bytes"]), (blocks - reallocs) * align8(f.truth("unsafe_allocation_size")));
+    assert_eq!((u(&realloc["allocations"]), u(&realloc["reallocations"]), u(&realloc["live_count"])), (0, reallocs, reallocs));
+    assert_eq!(u(&realloc["live_bytes"]), reallocs * align8(f.truth("unsafe_reallocation_size")));
+    assert_eq!(r["direct"]["top_by_live_bytes"][0], alloc["id"]);
+    let found = findings_of(&r, "unsafe_memory_not_freed");
+    assert_eq!(found.len(), 1, "{}", r["findings"]);
+    let summary = found[0]["summary"].as_str().unwrap();
+    assert!(summary.contains("UnsafeLeak.allocateRaw") && summary.contains(&format!("{} blocks", blocks - reallocs)), "{summary}");
+    assert!(found[0]["fix"].as_str().unwrap().contains("freeMemory"));
+}
+
+#[test]
+fn unsafe_leak_fixed_frees_every_block_and_has_no_finding() {
+    let (f, r) = run("unsafe-fixed", "unsafe-leak", &["--fixed"], &main_java());
+    let (alloc, realloc) = unsafe_sites(&r);
+    let reallocs = f.truth("unsafe_reallocations");
+    assert_eq!(u(&alloc["frees"]) + u(&realloc["frees"]), f.truth("unsafe_frees"));
+    assert_eq!(u(&realloc["frees"]), reallocs, "a reallocated block is freed at its new site");
+    assert_eq!(u(&alloc["freed_by_gc"]) + u(&realloc["freed_by_gc"]), 0, "freeMemory on the main thread is explicit");
+    assert_eq!(u(&alloc["live_count"]) + u(&realloc["live_count"]), 0);
+    assert_eq!(arr(&r["findings"]).len(), 0, "{}", r["findings"]);
+}
+
+#[test]
+fn healthy_zlib_and_direct_use_is_counted_exactly_and_has_no_finding() {
+    let (f, r) = run("healthy-native", "healthy", &[], &main_java());
+    let z = &r["zlib"];
+    let mut healthy: Vec<&Value> = sites_at(z, "leakagent.harness.scenarios.Healthy.deflateInflateProperly(");
+    healthy.extend(sites_at(z, "leakagent.harness.scenarios.Healthy.gzipRoundTrip("));
+    let of = |kind: &str, key: &str| sum(&healthy.iter().copied().filter(|s| s["kind"] == kind).collect::<Vec<_>>(), key);
+    assert_eq!(of("Deflater", "created"), f.truth("deflaters_ended"));
+    assert_eq!(of("Deflater", "ended_explicitly"), f.truth("deflaters_ended"));
+    // GZIPInputStream.close() and Inflater.end() both end explicitly.
+    assert_eq!(of("Inflater", "ended_explicitly"), f.truth("inflaters_ended_by_app"));
+    assert_eq!(of("Inflater", "released_by_gc") + of("Deflater", "released_by_gc"), 0);
+    let d = sites_at(&r["direct"], "leakagent.harness.scenarios.Healthy.useDirectBuffer(Healthy.java:");
+    assert_eq!(d.len(), 1);
+    assert_eq!(u(&d[0]["allocations"]), f.truth("direct_buffers_dropped"));
+    assert_eq!(u(&d[0]["frees"]) + u(&d[0]["live_count"]), f.truth("direct_buffers_dropped"));
+    assert_eq!(arr(&r["findings"]).len(), 0, "{}", r["findings"]);
+}
+
+/// Options shape what is kept, never what is counted: sampled walks and shallow stacks still
+/// give the exact number of Inflaters at the loader's site.
+#[test]
+fn stack_options_keep_counts_exact() {
+    let f = Jvm::scenario("scan-options", "springboot-scan").options("stack_depth=6,key_depth=4,hot_sample=8").run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let r = f.death_report();
+    let z = &r["zlib"];
+    assert_eq!(z["settings"]["stack_depth"], 6);
+    assert_eq!(z["settings"]["key_depth"], 4);
+    assert_eq!(z["settings"]["hot_sample"], 8);
+    for s in arr(&z["sites"]) {
+        assert!(arr(&s["stack"]).len() <= 6, "{s}");
+    }
+    let at = sites_at(z, ZIIS_INIT);
+    assert_eq!(sum(&at, "created"), f.truth("inflaters_created"), "counts stay exact");
+    assert!(sum(&at, "unwalked") > 0, "hot streaks skipped walks");
+    assert_eq!(r["agent"]["health"]["panics"], 0);
+}
+
+/// A full ledger keeps counting: allocations stay exact, what it could not track is counted in
+/// health.dropped and totals.untracked.
+#[test]
+fn full_ledger_counts_what_it_cannot_track() {
+    // 64 entries, one per shard: 53 blocks that are never freed cannot all find a free shard.
+    let f = Jvm::scenario("ledger-full", "unsafe-leak").options("max_tracked=64").run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let r = f.death_report();
+    let d = &r["direct"];
+    let dropped = u(&r["agent"]["health"]["dropped"]);
+    assert!(dropped > 0, "{}", r["agent"]["health"]);
+    assert_eq!(u(&d["totals"]["untracked"]), dropped);
+    let (alloc, _) = unsafe_sites(&r);
+    assert_eq!(u(&alloc["allocations"]), f.truth("unsafe_allocations"), "counts stay exact");
+    assert_eq!(r["agent"]["health"]["panics"], 0);
+}
+
+/// The late-attach test loads a small Java agent after leakagent, so that zlib and direct memory
+/// work happens after the attach; built once with the main JDK's javac and jar.
+fn late_zlib_jar(java: &Path) -> std::path::PathBuf {
+    let dir = temp_dir("late-zlib-jar");
+    let bin = java.parent().unwrap();
+    let src = root().join("tests/late_attach/LateZlib.java");
+    let out = Command::new(bin.join("javac")).args(["--release", "11", "-d"]).arg(&dir).arg(&src).output().unwrap();
+    assert!(out.status.success(), "javac: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(dir.join("manifest.txt"), "Agent-Class: LateZlib\n").unwrap();
+    let jar = dir.join("LateZlib.jar");
+    let out = Command::new(bin.join("jar"))
+        .args(["--create", "--file"])
+        .arg(&jar)
+        .arg("--manifest")
+        .arg(dir.join("manifest.txt"))
+        .arg("-C")
+        .arg(&dir)
+        .arg("LateZlib.class")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "jar: {}", String::from_utf8_lossy(&out.stderr));
+    jar
+}
+
+fn jcmd(java: &Path, pid: i32, args: &[&str]) {
+    let out = Command::new(java.with_file_name("jcmd")).arg(pid.to_string()).args(args).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("return code: 0"), "jcmd {args:?}: {said}");
+}
+
+fn late_attach_checks(java: &Path) {
+    let jar = late_zlib_jar(java);
+    let mut jvm = Jvm::scenario("late-native", "healthy").java(java).without_agent().start();
+    let opts = format!("\"file={}/late-%n,signal=RTMIN+4\"", jvm.dir.display());
+    jcmd(java, jvm.pid(), &["JVMTI.agent_load", &agent_lib().display().to_string(), &opts]);
+    // jcmd loads a Java agent through the JDK's own libinstrument.
+    let instrument = java.parent().unwrap().parent().unwrap().join("lib/libinstrument.so");
+    jcmd(java, jvm.pid(), &["JVMTI.agent_load", &instrument.display().to_string(), &jar.display().to_string()]);
+    jvm.wait_for_line("LATE done", Duration::from_secs(60));
+    jvm.signal(rtmin(4));
+    let r = jvm.wait_for_reports(1, Duration::from_secs(60)).remove(0);
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert_eq!(r["jvm"]["attached_late"], true);
+    assert_eq!(r["agent"]["health"]["panics"], 0);
+    assert!(!f.stderr.contains("WARNING in native method"), "{}", f.stderr);
+    // zlib: re-registered; only streams since the attach are in the ledger.
+    let z = &r["zlib"];
+    assert_eq!(z["tracking"], "since_attach", "{z}");
+    assert!(z["reason"].as_str().unwrap().contains("before the attach"));
+    let kept = sites_at(z, "LateZlib.keepInflater(LateZlib.java:");
+    assert_eq!(kept.len(), 1, "{z}");
+    assert_eq!((u(&kept[0]["created"]), u(&kept[0]["live"]), u(&kept[0]["ended_explicitly"])), (23, 23, 0));
+    let ended = sites_at(z, "LateZlib.endDeflater(LateZlib.java:");
+    assert_eq!(ended.len(), 1, "{z}");
+    assert_eq!(ended[0]["kind"], "Deflater");
+    assert_eq!((u(&ended[0]["created"]), u(&ended[0]["ended_explicitly"]), u(&ended[0]["live"])), (19, 19, 0));
+    assert_frames_are_java(z);
+    // Unsafe cannot be wrapped after an attach: no sites, the reason, and the JDK's pool totals.
+    let d = &r["direct"];
+    assert_eq!(d["tracking"], "jdk_pool_only", "{d}");
+    let reason = d["reason"].as_str().unwrap();
+    assert!(reason.contains("attached") && reason.contains("-agentpath"), "{reason}");
+    assert_eq!(arr(&d["sites"]).len(), 0);
+    assert!(d["cross_check"].is_null());
+    let pool = &d["jdk_pool"];
+    assert!(u(&pool["count"]) >= 3 && u(&pool["total_capacity_bytes"]) >= 3 * 1_000_003, "{pool}");
+    assert_eq!(arr(&r["findings"]).len(), 0, "{}", r["findings"]);
+}
+
+#[test]
+fn late_attach_tracks_zlib_after_the_attach_and_explains_missing_unsafe_sites() {
+    late_attach_checks(&main_java());
+}
+
+/// The leaky scan, the Unsafe leak and the late attach on every other JDK installed here
+/// (Temurin 25 on this machine): the natives, frames and Cleaner threads differ across JDKs.
+#[test]
+fn native_ledgers_on_every_other_installed_jdk() {
+    let main = std::fs::canonicalize(main_java()).unwrap();
+    for java in all_javas() {
+        if std::fs::canonicalize(&java).unwrap() == main {
+            continue;
+        }
+        let v = java_feature_version(&java);
+        if v < 11 {
+            eprintln!("JDK {v} at {}: skipped (the harness needs 11+)", java.display());
+            continue;
+        }
+        let (f, r) = run(&format!("scan-jdk{v}"), "springboot-scan", &[], &java);
+        springboot_scan_leaky_checks(&f, &r);
+        let (f, r) = run(&format!("unsafe-jdk{v}"), "unsafe-leak", &[], &java);
+        let (alloc, _) = unsafe_sites(&r);
+        assert_eq!(u(&alloc["live_count"]), f.truth("unsafe_live_blocks") - f.truth("unsafe_reallocations"));
+        late_attach_checks(&java);
+        eprintln!("JDK {v} at {}: ok", java.display());
+    }
+}
