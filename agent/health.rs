@@ -79,6 +79,9 @@ pub struct Counters {
     /// Native ledger events attributed to an "<other sites>" site because `max_sites` distinct
     /// stacks were already interned.
     pub site_overflow_events: AtomicU64,
+    /// Threads that stopped hot sampling because a verification walk found another site at the
+    /// same stack pointer (at most a few events were attributed to the wrong site before).
+    pub hot_sample_mismatches: AtomicU64,
 }
 
 pub static COUNTERS: Counters = Counters {
@@ -93,6 +96,7 @@ pub static COUNTERS: Counters = Counters {
     natives_wrapped: AtomicU64::new(0),
     stack_walk_failures: AtomicU64::new(0),
     site_overflow_events: AtomicU64::new(0),
+    hot_sample_mismatches: AtomicU64::new(0),
 };
 
 pub fn bump(c: &AtomicU64) {
@@ -114,6 +118,7 @@ pub struct Health {
     pub natives_wrapped: u64,
     pub stack_walk_failures: u64,
     pub site_overflow_events: u64,
+    pub hot_sample_mismatches: u64,
     pub disabled_features: Vec<&'static str>,
     pub capabilities_missing: Vec<String>,
 }
@@ -134,6 +139,7 @@ pub fn snapshot(capabilities_missing: &[String]) -> Health {
         natives_wrapped: c.natives_wrapped.load(Relaxed),
         stack_walk_failures: c.stack_walk_failures.load(Relaxed),
         site_overflow_events: c.site_overflow_events.load(Relaxed),
+        hot_sample_mismatches: c.hot_sample_mismatches.load(Relaxed),
         disabled_features: disabled_features(),
         capabilities_missing: capabilities_missing.to_vec(),
     }

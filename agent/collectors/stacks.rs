@@ -368,13 +368,17 @@ const THREAD_CLEANUP: u8 = 2;
 /// Hot-sampling slots, one per (ledger, kind).
 pub const HOT_SLOTS: usize = 4;
 
-/// A thread's hot streak at one slot: the site its last walk found, the stack pointer then, and
-/// how many events may still be attributed without a walk.
+/// Walks at one stack pointer that must all find the same site before a thread may sample.
+pub const HOT_QUALIFY: u32 = 32;
+
+/// A thread's streak at one slot: the site its walks found, the stack pointer then, how many
+/// walks in a row found it there, and whether sampling proved wrong once on this thread.
 #[derive(Clone, Copy)]
 struct Hot {
     site: u32,
     sp: usize,
-    left: u32,
+    run: u32,
+    tainted: bool,
 }
 
 /// The address of a local of the caller's frame: identical for events that reach the agent
@@ -390,7 +394,9 @@ thread_local! {
     /// when a thread repeats itself.
     static LAST_KEY: RefCell<[(SiteKey, u32); HOT_SLOTS]> = const { RefCell::new([(SiteKey::NONE, 0); HOT_SLOTS]) };
     static THREAD_KIND: Cell<u8> = const { Cell::new(THREAD_UNKNOWN) };
-    static HOT: Cell<[Hot; HOT_SLOTS]> = const { Cell::new([Hot { site: u32::MAX, sp: 0, left: 0 }; HOT_SLOTS]) };
+    static HOT: Cell<[Hot; HOT_SLOTS]> = const { Cell::new([Hot { site: u32::MAX, sp: 0, run: 0, tainted: false }; HOT_SLOTS]) };
+    /// xorshift state for the random choice of verification walks (0: not seeded yet).
+    static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Stack settings and shared caches of both ledgers.
@@ -524,40 +530,58 @@ impl Stacks {
         LAST_KEY.with(|l| l.borrow_mut()[slot] = (*key, site));
     }
 
-    /// Hot sampling: the site to attribute this event to without a walk, if the thread is in a
-    /// hot streak at `slot` and its stack pointer `sp` is where the streak's walks found it (a
-    /// different call path almost always sits at a different stack depth).
+    /// Hot sampling: the site to attribute this event to without a walk, or None to walk.
+    /// A thread samples at `slot` only after `HOT_QUALIFY` walks in a row found the same site at
+    /// the same stack pointer `sp` (a different Java call path almost always sits at another
+    /// depth), and even then walks a random 1 in `hot_sample` events to verify.
     pub fn hot_site(&self, slot: usize, sp: usize) -> Option<u32> {
         if self.hot_sample <= 1 {
             return None;
         }
-        HOT.with(|h| {
-            let mut v = h.get();
-            let e = &mut v[slot];
-            if e.left > 0 && e.sp == sp {
-                e.left -= 1;
-                let site = e.site;
-                h.set(v);
-                Some(site)
-            } else {
-                None
-            }
-        })
+        let h = HOT.with(|h| h.get()[slot]);
+        if h.tainted || h.run < HOT_QUALIFY || h.sp != sp || self.random() % self.hot_sample as u64 == 0 {
+            return None;
+        }
+        Some(h.site)
     }
 
-    /// Hot sampling: a walk at `slot` found `site` with the stack pointer at `sp`. The same site
-    /// at the same stack pointer twice in a row starts a streak of `hot_sample - 1` events
-    /// attributed without walking.
+    /// Hot sampling: a walk at `slot` found `site` at stack pointer `sp`. A walk at the streak's
+    /// stack pointer that finds another site after the thread qualified proves that sampling
+    /// could misattribute here: the thread stops sampling at this slot for good.
     pub fn walked(&self, slot: usize, site: u32, sp: usize) {
         if self.hot_sample <= 1 {
             return;
         }
-        HOT.with(|h| {
-            let mut v = h.get();
-            let left = if v[slot].site == site && v[slot].sp == sp { self.hot_sample - 1 } else { 0 };
-            v[slot] = Hot { site, sp, left };
-            h.set(v);
+        HOT.with(|cell| {
+            let mut v = cell.get();
+            let h = &mut v[slot];
+            if h.site == site && h.sp == sp {
+                h.run = h.run.saturating_add(1);
+            } else {
+                if h.sp == sp && h.run >= HOT_QUALIFY && !h.tainted {
+                    h.tainted = true;
+                    health::bump(&COUNTERS.hot_sample_mismatches);
+                }
+                h.site = site;
+                h.sp = sp;
+                h.run = 1;
+            }
+            cell.set(v);
         });
+    }
+
+    fn random(&self) -> u64 {
+        RNG.with(|r| {
+            let mut x = r.get();
+            if x == 0 {
+                x = fmix64(stack_pointer() as u64 ^ 0x9e37_79b9_7f4a_7c15) | 1;
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            r.set(x);
+            x
+        })
     }
 
     /// Full stacks taken so far (one per new site).
@@ -642,6 +666,65 @@ mod tests {
         assert_eq!(sites.len(), 5);
         assert_eq!(sites[0], (0, Some("<other A>".into())));
         assert_eq!(total(t.iter().find(|(id, _, _)| *id == a).unwrap().2, |c| &c.0), 5);
+    }
+
+    fn stacks(hot_sample: u32) -> Stacks {
+        Stacks::new(&NativeOptions { hot_sample, ..NativeOptions::default() })
+    }
+
+    /// Runs `f` on a fresh thread: the sampling state is thread-local.
+    fn on_fresh_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| s.spawn(f).join().unwrap())
+    }
+
+    #[test]
+    fn hot_sampling_needs_a_long_streak_at_one_stack_pointer_and_verifies_at_random() {
+        on_fresh_thread(|| {
+            let st = stacks(8);
+            for _ in 0..HOT_QUALIFY - 1 {
+                assert_eq!(st.hot_site(0, 100), None, "not qualified yet");
+                st.walked(0, 7, 100);
+            }
+            assert_eq!(st.hot_site(0, 100), None);
+            st.walked(0, 7, 100);
+            let sampled = (0..8000).filter(|_| st.hot_site(0, 100) == Some(7)).count();
+            assert!((6600..7400).contains(&sampled), "about 7 in 8 sampled: {sampled}");
+            assert_eq!(st.hot_site(0, 104), None, "another stack pointer walks");
+            assert_eq!(st.hot_site(1, 100), None, "another slot has its own streak");
+        });
+    }
+
+    #[test]
+    fn a_site_change_at_the_same_stack_pointer_stops_sampling_for_good() {
+        on_fresh_thread(|| {
+            let st = stacks(8);
+            for _ in 0..HOT_QUALIFY {
+                st.walked(0, 7, 100);
+            }
+            let before = COUNTERS.hot_sample_mismatches.load(Relaxed);
+            st.walked(0, 9, 100); // a verification walk finds a sibling call site
+            assert!(COUNTERS.hot_sample_mismatches.load(Relaxed) > before);
+            for _ in 0..10 * HOT_QUALIFY {
+                st.walked(0, 9, 100);
+            }
+            assert!((0..100).all(|_| st.hot_site(0, 100).is_none()), "tainted: every event walks");
+        });
+    }
+
+    #[test]
+    fn interleaved_sites_never_qualify_and_exact_mode_never_samples() {
+        on_fresh_thread(|| {
+            let st = stacks(8);
+            for i in 0..1000 {
+                st.walked(0, if i % 4 == 3 { 9 } else { 7 }, 100); // A A A B ...
+                assert_eq!(st.hot_site(0, 100), None);
+            }
+            let exact = stacks(1);
+            for _ in 0..1000 {
+                exact.walked(0, 7, 100);
+            }
+            assert_eq!(exact.hot_site(0, 100), None);
+        });
     }
 
     #[test]
