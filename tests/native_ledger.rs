@@ -93,6 +93,16 @@ fn springboot_scan_leaky_checks(f: &Finished, r: &Value) {
     assert_eq!(sum(&at, "ended_explicitly"), 0, "the leaky loader never ends one");
     assert_eq!(sum(&at, "released_by_gc") + sum(&at, "live"), created, "freed by GC or still live");
     assert!(sum(&at, "released_by_gc") > 0, "the scenario's GC ran the Cleaner");
+    // Attribution (hot sampling is on by default): class files come through Reflections'
+    // scan, properties through ClassLoader.getResourceAsStream.
+    let via = |frame: &str| -> u64 {
+        at.iter()
+            .filter(|s| arr(&s["stack"]).iter().any(|f| f.as_str().unwrap().starts_with(frame)))
+            .map(|s| u(&s["created"]))
+            .sum()
+    };
+    assert_eq!(via("org.reflections.Reflections.getClassFile("), f.truth("class_entries"));
+    assert_eq!(via("java.lang.ClassLoader.getResourceAsStream("), f.truth("resource_entries"));
     // The worst site (sites are worst first) is the loader's.
     let top = &arr(&z["sites"])[0];
     assert!(top["app_frame"].as_str().unwrap().starts_with(ZIIS_INIT), "top site: {top}");
@@ -120,9 +130,15 @@ fn springboot_scan_counts_every_inflater_at_the_loader_and_finds_them_left_to_gc
     assert!(r["zlib"]["totals"]["created"].as_u64().unwrap() >= f.truth("inflaters_created"));
 }
 
+/// Also the exact mode: hot_sample=1 walks every event.
 #[test]
 fn springboot_scan_fixed_ends_every_inflater_explicitly_and_has_no_finding() {
-    let (f, r) = run("scan-fixed", "springboot-scan", &["--fixed"], &main_java());
+    let f = Jvm::scenario("scan-fixed", "springboot-scan").options("hot_sample=1").args(&["--fixed"]).run();
+    let r = f.death_report();
+    assert_clean(&f, &r);
+    for s in arr(&r["zlib"]["sites"]).iter().chain(arr(&r["direct"]["sites"])) {
+        assert_eq!(s["unwalked"], 0, "exact mode walks every event: {s}");
+    }
     let created = f.truth("inflaters_created");
     assert_eq!(created, f.truth("inflaters_ended_explicitly"));
     let at = sites_at(&r["zlib"], ZIIS_INIT);
