@@ -493,7 +493,8 @@ impl natives::Hooks for NativeHooks {
     fn memory_reallocated(&self, env: &Env, detached: Option<u128>, old: u64, new: u64, size: u64) {
         guarded(Feature::Direct, (), || {
             if let Some(a) = runtime::get() {
-                a.direct.on_reallocated(&a.stacks, &a.jvmti, env, detached, old, new, size);
+                let r = crate::collectors::direct::Realloc { detached, old, new, size };
+                a.direct.on_reallocated(&a.stacks, &a.jvmti, env, r);
             }
         })
     }

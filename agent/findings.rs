@@ -21,8 +21,8 @@ pub fn derive(report: &Report) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     out.extend(zlib_findings(&report.zlib.sites));
     let max_direct = report.direct.jdk_pool.as_ref().and_then(|p| p.max_bytes);
-    out.extend(direct_findings(&report.direct.sites, max_direct));
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.extend(direct_findings(&report.direct.sites, max_direct, report.direct.totals.growth_window_ms));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 
@@ -45,7 +45,7 @@ fn place(app_frame: &Option<String>, stack: &[String], skip: usize) -> String {
 }
 
 /// Sites of one kind created at the same place.
-fn group<'a, T>(sites: &'a [T], key: impl Fn(&T) -> (&'static str, String)) -> BTreeMap<(&'static str, String), Vec<&'a T>> {
+fn group<T>(sites: &[T], key: impl Fn(&T) -> (&'static str, String)) -> BTreeMap<(&'static str, String), Vec<&T>> {
     let mut g: BTreeMap<(&'static str, String), Vec<&T>> = BTreeMap::new();
     for s in sites {
         g.entry(key(s)).or_default().push(s);
@@ -111,7 +111,19 @@ fn percent(part: u64, whole: u64) -> u64 {
     }
 }
 
-fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>) -> Vec<Finding> {
+/// A duration for people: "4.2 s", "3 min", "2.5 h".
+fn span(ms: u64) -> String {
+    let s = ms as f64 / 1000.0;
+    if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>, window_ms: u64) -> Vec<Finding> {
     let mut out = Vec::new();
     let groups = group(sites, |s| (s.kind, place(&s.app_frame, &s.stack, if s.kind == "DirectByteBuffer" { 4 } else { 2 })));
     for ((kind, at), sites) in groups {
@@ -125,7 +137,7 @@ fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>) -> Vec<Finding
         }
         let near_limit = kind == "DirectByteBuffer" && max_direct.is_some_and(|m| bytes * 2 >= m);
         let severity = if bytes >= DIRECT_CRITICAL_BYTES || near_limit { Severity::Critical } else { Severity::Warning };
-        let grew = if growth > 0 { format!(", +{} since the previous report", mb(growth as u64)) } else { String::new() };
+        let grew = if growth > 0 { format!(", +{} in the last {}", mb(growth as u64), span(window_ms)) } else { String::new() };
         let freed = if frees == 0 { "none was ever freed".to_string() } else { format!("only {frees} of {made} were freed") };
         let (summary, fix) = if kind == "DirectByteBuffer" {
             (
@@ -220,19 +232,25 @@ mod tests {
     #[test]
     fn direct_memory_never_freed_is_a_finding_and_churn_is_not() {
         let leak = dsite("DirectByteBuffer", "x.DirectLeak.allocateForever(DirectLeak.java:43)", 37, 0, 37, 38_797_312);
-        let f = direct_findings(&[leak.clone()], Some(6_000_000_000));
+        let f = direct_findings(&[leak.clone()], Some(6_000_000_000), 4_200);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, "direct_buffers_not_freed");
-        assert!(f[0].summary.starts_with("direct memory at x.DirectLeak.allocateForever(DirectLeak.java:43) grows and is never freed: 37 DirectByteBuffers hold 37 MB"), "{}", f[0].summary);
+        assert_eq!(
+            f[0].summary,
+            "direct memory at x.DirectLeak.allocateForever(DirectLeak.java:43) grows and is never freed: 37 DirectByteBuffers \
+             hold 37 MB, +37 MB in the last 4.2 s; none was ever freed"
+        );
         assert!(f[0].fix.contains("MaxDirectMemorySize"));
-        assert_eq!(direct_findings(&[leak], Some(60_000_000))[0].severity, Severity::Critical, "near the limit");
+        assert_eq!(direct_findings(&[leak], Some(60_000_000), 0)[0].severity, Severity::Critical, "near the limit");
         let churn = dsite("DirectByteBuffer", "x.DirectChurn.allocateAndDrop(DirectChurn.java:48)", 2003, 2003, 0, 0);
-        assert!(direct_findings(&[churn], None).is_empty());
+        assert!(direct_findings(&[churn], None, 0).is_empty());
         let unsafe_ = dsite("Unsafe", "x.UnsafeLeak.allocateRaw(UnsafeLeak.java:66)", 53, 0, 48, 12_583_296);
-        let f = direct_findings(&[unsafe_], None);
+        let f = direct_findings(&[unsafe_], None, 0);
         assert_eq!(f[0].kind, "unsafe_memory_not_freed");
         assert!(f[0].summary.contains("48 blocks hold 12 MB") && f[0].fix.contains("freeMemory"), "{}", f[0].summary);
         let small = dsite("Unsafe", "x.Y.z(Y.java:1)", 5, 0, 5, 2_621_560);
-        assert!(direct_findings(&[small], None).is_empty());
+        assert!(direct_findings(&[small], None, 0).is_empty());
+        assert_eq!(span(3_000_000), "50 min");
+        assert_eq!(span(9_000_000), "2.5 h");
     }
 }

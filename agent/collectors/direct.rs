@@ -47,6 +47,15 @@ pub struct DirectCounters {
     unwalked: AtomicU64,
 }
 
+/// One `reallocateMemory0`: the old block's record (from `on_reallocating`), the old and new
+/// addresses (new is 0 when it failed) and the new size.
+pub struct Realloc {
+    pub detached: Option<u128>,
+    pub old: u64,
+    pub new: u64,
+    pub size: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Block {
     site: u32,
@@ -204,7 +213,8 @@ impl DirectLedger {
 
     /// After `reallocateMemory0`: the new block belongs to this site; the old one moved away
     /// (or, when the reallocation failed, goes back where it was).
-    pub fn on_reallocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, detached: Option<u128>, old: u64, new: u64, size: u64) {
+    pub fn on_reallocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, r: Realloc) {
+        let Realloc { detached, old, new, size } = r;
         let detached = detached.map(Block::unpack);
         if new == 0 {
             if let Some(b) = detached {

@@ -170,9 +170,12 @@ pub fn total<C>(stripes: &[Stripe<C>], field: impl Fn(&C) -> &AtomicU64) -> u64 
 /// Interned sites: a sharded key → id map over a slab of striped counters that grows in chunks
 /// up to a fixed capacity. The first `overflow_kinds` ids are the "<other sites>" sites, one per
 /// kind, used once the capacity is reached.
+/// A chunk of `CHUNK` slots, allocated when its first site appears.
+type Chunk<C> = OnceLock<Box<[Slot<C>]>>;
+
 pub struct SiteTable<C> {
     shards: Box<[Mutex<HashMap<SiteKey, u32, MixBuild>>]>,
-    chunks: Box<[OnceLock<Box<[Slot<C>]>>]>,
+    chunks: Box<[Chunk<C>]>,
     capacity: u32,
     next: AtomicU32,
     overflow_kinds: u32,
@@ -322,14 +325,6 @@ impl MethodCache {
     pub fn render(&self, jvmti: &Jvmti, env: &Env, frame: Frame) -> String {
         self.get(jvmti, env, frame.method).render(frame.location)
     }
-
-    pub fn len(&self) -> usize {
-        self.map.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 fn resolve(jvmti: &Jvmti, env: &Env, method: usize) -> MethodInfo {
@@ -406,7 +401,6 @@ pub struct Stacks {
     pub hot_sample: u32,
     pub methods: MethodCache,
     live: AtomicBool,
-    walks: AtomicU64,
 }
 
 impl Stacks {
@@ -417,7 +411,6 @@ impl Stacks {
             hot_sample: o.hot_sample.max(1),
             methods: MethodCache::default(),
             live: AtomicBool::new(false),
-            walks: AtomicU64::new(0),
         }
     }
 
@@ -465,7 +458,6 @@ impl Stacks {
     /// The site info of a new key: the full stack (one more walk when it is deeper than the key)
     /// and the thread name. Runs once per site.
     pub fn capture(&self, jvmti: &Jvmti, env: &Env, key: &SiteKey, kind: u8) -> SiteInfo {
-        self.walks.fetch_add(1, Relaxed);
         let special = match key.special_code() {
             SPECIAL_NONE => None,
             SPECIAL_EARLY => Some("<before VM init: no Java stack yet>".to_string()),
@@ -539,7 +531,7 @@ impl Stacks {
             return None;
         }
         let h = HOT.with(|h| h.get()[slot]);
-        if h.tainted || h.run < HOT_QUALIFY || h.sp != sp || self.random() % self.hot_sample as u64 == 0 {
+        if h.tainted || h.run < HOT_QUALIFY || h.sp != sp || self.random().is_multiple_of(self.hot_sample as u64) {
             return None;
         }
         Some(h.site)
@@ -584,10 +576,6 @@ impl Stacks {
         })
     }
 
-    /// Full stacks taken so far (one per new site).
-    pub fn full_walks(&self) -> u64 {
-        self.walks.load(Relaxed)
-    }
 }
 
 /// Renders a site's stack and finds its first application frame (outside the JDK).

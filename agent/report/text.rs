@@ -191,3 +191,57 @@ fn direct_section(o: &mut String, d: &Direct) {
         let _ = writeln!(o, "  ... {} more sites (with full stacks) in the JSON report", d.sites.len() - MAX_NATIVE_SITES);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::*;
+
+    fn report() -> Report {
+        let mut z = Zlib { tracking: "full".into(), ..Zlib::default() };
+        z.totals.created = 1104;
+        z.totals.released_by_gc = 1104;
+        z.totals.sites = 1;
+        z.sites.push(ZlibSite {
+            id: 4,
+            kind: "Inflater",
+            stack: vec!["java.util.zip.Inflater.init(Native Method)".into()],
+            app_frame: Some("x.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:29)".into()),
+            created: 1104,
+            released_by_gc: 1104,
+            ..ZlibSite::default()
+        });
+        let mut d = Direct {
+            tracking: "jdk_pool_only".into(),
+            reason: Some("the agent was attached to a running JVM".into()),
+            jdk_pool: Some(JdkPool { count: 3, total_capacity_bytes: 3_000_009, memory_used_bytes: 3_000_009, max_bytes: None }),
+            ..Direct::default()
+        };
+        d.totals.live_count = 0;
+        Report {
+            schema_version: SCHEMA_VERSION,
+            trigger: Trigger::Signal,
+            sequence: 1,
+            pid: 42,
+            time: "2026-01-01T00:00:00.000Z".into(),
+            time_ms: 0,
+            uptime_ms: 1000,
+            jvm: JvmInfo::default(),
+            agent: AgentInfo { version: "0", options: String::new(), health: Default::default(), report_build_ms: 0 },
+            findings: Vec::new(),
+            class_loaders: ClassLoaders::default(),
+            zlib: z,
+            direct: d,
+        }
+    }
+
+    #[test]
+    fn native_sections_show_totals_sites_and_why_tracking_is_partial() {
+        let t = render(&report());
+        assert!(t.contains("zlib streams: 1104 created, 0 ended explicitly, 1104 freed only by GC, 0 live"), "{t}");
+        assert!(t.contains("x.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:29)"), "{t}");
+        assert!(t.contains("tracking: jdk_pool_only (the agent was attached to a running JVM)"), "{t}");
+        assert!(t.contains("JDK direct pool: 3 buffers, 2.9 MB capacity"), "{t}");
+        assert!(!t.contains("tracking: full"), "full tracking needs no line");
+    }
+}
