@@ -6,7 +6,9 @@
  * (Get/ReleasePrimitiveArrayCritical); any other JNI call aborts loudly.
  *
  *   cc -O2 -I$JAVA_HOME/include -I$JAVA_HOME/include/linux bench/zlib_sizes.c -o /tmp/zlib_sizes -ldl -lz
- *   /tmp/zlib_sizes $JAVA_HOME/lib/libzip.so
+ *   LD_LIBRARY_PATH=$JAVA_HOME/lib/server:$JAVA_HOME/lib /tmp/zlib_sizes $JAVA_HOME/lib/libzip.so
+ * (libzip.so needs libjvm.so and libjava.so on the library path; the system zlib linked here only
+ * makes the test input.) Results are in docs/native-ledger.md.
  *
  * Prints bytes per stream for: Inflater after init, Inflater after inflating output (zlib then
  * allocates its 32 KiB window), Deflater after init (deflateInit2 allocates everything at once).
