@@ -10,9 +10,14 @@ pub enum Feature {
     Classes,
     Triggers,
     Reports,
+    /// The `memory` section: smaps, the allocator, JVM pools, the RSS explanation.
+    Memory,
+    /// The sampler thread behind `samples`.
+    Sampler,
 }
 
-pub const FEATURES: [Feature; 4] = [Feature::Startup, Feature::Classes, Feature::Triggers, Feature::Reports];
+pub const FEATURES: [Feature; 6] =
+    [Feature::Startup, Feature::Classes, Feature::Triggers, Feature::Reports, Feature::Memory, Feature::Sampler];
 
 impl Feature {
     pub fn name(self) -> &'static str {
@@ -21,6 +26,8 @@ impl Feature {
             Feature::Classes => "classes",
             Feature::Triggers => "triggers",
             Feature::Reports => "reports",
+            Feature::Memory => "memory",
+            Feature::Sampler => "sampler",
         }
     }
     fn index(self) -> usize {

@@ -43,6 +43,12 @@ pub struct Options {
     pub interval: Option<Duration>,
     pub log: Option<String>,
     pub datadump: bool,
+    /// `malloc_trim(0)` (or the preloaded allocator's purge) at report time.
+    pub trim: bool,
+    /// Period of the memory sampler; None switches it off.
+    pub sample_interval: Option<Duration>,
+    /// How many samples the sampler keeps (older ones are thinned).
+    pub samples: usize,
     pub help: bool,
     /// The options string as given, for the report.
     pub raw: String,
@@ -57,6 +63,9 @@ impl Default for Options {
             interval: None,
             log: None,
             datadump: false,
+            trim: false,
+            sample_interval: Some(DEFAULT_SAMPLE_INTERVAL),
+            samples: DEFAULT_SAMPLES,
             help: false,
             raw: String::new(),
         }
@@ -64,6 +73,10 @@ impl Default for Options {
 }
 
 pub const DEFAULT_FILE: &str = "leakagent-%p-%n.json";
+pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_SAMPLES: usize = 600;
+const MIN_SAMPLES: usize = 16;
+const MAX_SAMPLES: usize = 100_000;
 
 /// One problem in the options string.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +130,25 @@ const SPECS: &[Spec] = &[
         default: "off",
         help: "on: kill -3 (SIGQUIT, JVMTI DataDumpRequest) also writes a report, besides HotSpot's thread dump",
     },
+    Spec {
+        key: "trim",
+        default: "off",
+        help: "on: at report time, after the memory section is measured, return the allocator's free memory \
+               to the OS (glibc malloc_trim(0), jemalloc arena purge, tcmalloc ReleaseFreeMemory) and report \
+               RSS before and after",
+    },
+    Spec {
+        key: "sample_interval",
+        default: "1s",
+        help: "period of the memory sampler (RSS, malloc, heap, direct, classes over time), e.g. 500ms, 1s, 10s \
+               (at least 10ms), or off",
+    },
+    Spec {
+        key: "samples",
+        default: "600",
+        help: "how many samples the sampler keeps (16..100000); when full, the older half is thinned to every \
+               second sample, so memory stays bounded and the whole run stays visible",
+    },
     Spec { key: "help", default: "", help: "print this list and stop the JVM" },
 ];
 
@@ -127,7 +159,7 @@ pub fn help_text() -> String {
     );
     for s in SPECS {
         let default = if s.default.is_empty() { String::new() } else { format!(" (default: {})", s.default) };
-        out.push_str(&format!("  {:<10}{}{}\n", s.key, s.help, default));
+        out.push_str(&format!("  {:<16}{}{}\n", s.key, s.help, default));
     }
     out.push_str(
         "\nExample: -agentpath:/opt/libleakagent.so=file=/tmp/leak-%p-%n,format=text,interval=5m\n",
@@ -187,6 +219,40 @@ pub fn parse_interval(value: &str) -> Result<Option<Duration>, OptionError> {
         return Err(err("interval", value, allowed));
     }
     Ok(Some(d))
+}
+
+/// The sampler period: like `interval` but from 10ms, or `off`.
+pub fn parse_sample_interval(value: &str) -> Result<Option<Duration>, OptionError> {
+    let allowed = "allowed: a number with ms, s, m or h (e.g. 500ms, 1s, 10s), at least 10ms, or off";
+    if value == "off" || value == "0" {
+        return Ok(None);
+    }
+    let d = parse_duration(value).ok_or_else(|| err("sample_interval", value, allowed))?;
+    if d < Duration::from_millis(10) {
+        return Err(err("sample_interval", value, allowed));
+    }
+    Ok(Some(d))
+}
+
+/// `1500ms`, `30s`, `5m`, `1h`.
+fn parse_duration(value: &str) -> Option<Duration> {
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
+        _ => None,
+    }
+}
+
+fn parse_samples(value: &str) -> Result<usize, OptionError> {
+    match value.parse::<usize>() {
+        Ok(n) if (MIN_SAMPLES..=MAX_SAMPLES).contains(&n) => Ok(n),
+        _ => Err(err("samples", value, format!("allowed: a whole number from {MIN_SAMPLES} to {MAX_SAMPLES}"))),
+    }
 }
 
 fn parse_formats(value: &str) -> Result<Formats, OptionError> {
@@ -260,6 +326,9 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
             "interval" => parse_interval(value).map(|d| opts.interval = d),
             "log" => check_path("log", value).map(|v| opts.log = Some(v)),
             "datadump" => parse_bool("datadump", value).map(|b| opts.datadump = b),
+            "trim" => parse_bool("trim", value).map(|b| opts.trim = b),
+            "sample_interval" => parse_sample_interval(value).map(|d| opts.sample_interval = d),
+            "samples" => parse_samples(value).map(|n| opts.samples = n),
             "help" if value.is_empty() => {
                 opts.help = true;
                 Ok(())
@@ -296,6 +365,31 @@ mod tests {
         assert_eq!(o.signal, ReportSignal::RtMin(2));
         assert_eq!(o.interval, None);
         assert!(!o.datadump && !o.help && !o.formats.text && !o.formats.html);
+        assert!(!o.trim);
+        assert_eq!(o.sample_interval, Some(Duration::from_secs(1)));
+        assert_eq!(o.samples, 600);
+    }
+
+    #[test]
+    fn memory_options() {
+        let o = parse("trim=on,sample_interval=250ms,samples=32").unwrap();
+        assert!(o.trim);
+        assert_eq!(o.sample_interval, Some(Duration::from_millis(250)));
+        assert_eq!(o.samples, 32);
+        assert_eq!(parse("sample_interval=off").unwrap().sample_interval, None);
+        assert_eq!(parse("sample_interval=10ms").unwrap().sample_interval, Some(Duration::from_millis(10)));
+        assert_eq!(parse("sample_interval=2m").unwrap().sample_interval, Some(Duration::from_secs(120)));
+        assert!(!parse("trim=off").unwrap().trim);
+        let errs = parse("trim=sometimes,sample_interval=5ms,samples=3").unwrap_err();
+        let names: Vec<_> = errs.iter().map(|e| e.option.as_str()).collect();
+        assert_eq!(names, ["trim", "sample_interval", "samples"]);
+        for bad in ["", "1", "9ms", "1.5s", "fast", "99999999999999999999h"] {
+            assert!(parse_sample_interval(bad).is_err(), "{bad}");
+        }
+        for bad in ["", "15", "100001", "-1", "ten"] {
+            assert!(parse_samples(bad).is_err(), "{bad}");
+        }
+        assert!(parse("samples=16").is_ok() && parse("samples=100000").is_ok());
     }
 
     #[test]
@@ -379,7 +473,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let keys = ["file=", "format=", "signal=", "interval=", "log=", "datadump=", "help", ""];
+        let keys = ["file=", "format=", "signal=", "interval=", "log=", "datadump=", "trim=", "sample_interval=", "samples=", "help", ""];
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;
             let mut s = String::from(keys[(next() % keys.len() as u64) as usize]);

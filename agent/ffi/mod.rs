@@ -5,5 +5,6 @@
 pub mod guard;
 pub mod jni;
 pub mod jvmti;
+pub mod malloc;
 pub mod os;
 pub mod sys;

@@ -140,3 +140,14 @@ pub fn ignore_signal(signo: libc::c_int) {
         libc::signal(signo, libc::SIG_IGN);
     }
 }
+
+/// The size of a memory page in bytes.
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as u64
+    } else {
+        4096
+    }
+}
