@@ -30,6 +30,9 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> R
     let class_loaders = crate::ffi::guard::guarded(Feature::Classes, Default::default(), || {
         agent.classes.snapshot(&agent.jvmti, env)
     });
+    let (memory, samples) = crate::ffi::guard::guarded(Feature::Memory, Default::default(), || {
+        agent.memory.snapshot(agent, env)
+    });
     let prop = |k: &str| {
         env.system_property(k).or_else(|| agent.jvmti.system_property(k)).unwrap_or_default()
     };
@@ -57,6 +60,8 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> R
         },
         findings: Vec::new(),
         class_loaders,
+        memory,
+        samples,
     };
     report.findings = findings::derive(&report);
     report.agent.report_build_ms = t0.elapsed().as_millis() as u64;

@@ -1,6 +1,7 @@
 //! The agent's process-wide state: options, the JVMTI environment and the collectors.
 
 use crate::collectors::classes::ClassTracker;
+use crate::collectors::memory::MemoryCollector;
 use crate::ffi::jvmti::Jvmti;
 use crate::options::Options;
 use std::os::fd::RawFd;
@@ -16,6 +17,7 @@ pub struct Agent {
     /// Read end of the self-pipe the triggers write to.
     pub pipe_read: RawFd,
     pub classes: ClassTracker,
+    pub memory: MemoryCollector,
 }
 
 static AGENT: OnceLock<Agent> = OnceLock::new();

@@ -185,6 +185,19 @@ impl ClassTracker {
         }
     }
 
+    /// Cheap counts for the sampler: (classes loaded, loaded minus freed, loaders alive).
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let loaded = self.loaded.load(Relaxed);
+        let live = loaded.saturating_sub(self.freed.load(Relaxed));
+        let alive = self
+            .loaders
+            .lock()
+            .iter()
+            .filter(|(id, r)| **id == BOOTSTRAP || (r.weak.is_some() && r.died_ms.is_none()))
+            .count() as u64;
+        (loaded, live, alive)
+    }
+
     /// HotSpot's ClassUnload extension event.
     pub fn on_class_unload_event(&self) {
         self.unload_events.fetch_add(1, Relaxed);

@@ -2,3 +2,4 @@
 //! report thread (`snapshot`).
 
 pub mod classes;
+pub mod memory;
