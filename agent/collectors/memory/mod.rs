@@ -137,6 +137,7 @@ impl MemoryCollector {
             metaspace_non_class_committed: jvm
                 .metaspace_committed_bytes
                 .map(|t| t.saturating_sub(jvm.class_space_committed_bytes.unwrap_or(0))),
+            glibc_malloc: m.allocator == "glibc",
         };
         let c = smaps::classify(&maps, &hints);
         if hints.max_heap_size.is_some() && !c.found(Kind::JavaHeap) {

@@ -38,11 +38,13 @@ impl SampleRing {
         self.cap
     }
 
+    /// Adds a sample in time order (the report thread's sample may race the sampler's).
     pub fn push(&mut self, s: Sample) {
         if self.samples.len() >= self.cap {
             self.thin();
         }
-        self.samples.push(s);
+        let at = self.samples.iter().rposition(|x| x.t_ms <= s.t_ms).map(|i| i + 1).unwrap_or(0);
+        self.samples.insert(at, s);
         self.taken += 1;
     }
 
@@ -125,6 +127,18 @@ mod tests {
         // Recent samples are dense: the newest half is consecutive.
         let tail = &v[v.len() - 4..];
         assert!(tail.windows(2).all(|w| w[1].t_ms - w[0].t_ms == 1), "{tail:?}");
+    }
+
+    #[test]
+    fn a_late_sample_is_put_in_time_order() {
+        let mut r = SampleRing::new(16);
+        for t in [10, 20, 30] {
+            r.push(s(t));
+        }
+        r.push(s(25));
+        r.push(s(30));
+        let t: Vec<u64> = r.samples().iter().map(|x| x.t_ms).collect();
+        assert_eq!(t, [10, 20, 25, 30, 30]);
     }
 
     #[test]

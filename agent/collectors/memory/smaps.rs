@@ -188,6 +188,9 @@ pub struct Hints {
     pub reserved_code_cache_size: Option<u64>,
     /// Committed metaspace outside the class space (Metaspace pool minus Compressed Class Space).
     pub metaspace_non_class_committed: Option<u64>,
+    /// Whether glibc serves malloc: only then are 64 MiB MAP_NORESERVE windows its arena heaps
+    /// (a preloaded jemalloc maps look-alikes).
+    pub glibc_malloc: bool,
 }
 
 /// Totals of one kind.
@@ -346,7 +349,9 @@ pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
         }
     }
 
-    glibc_heaps(&mut c);
+    if hints.glibc_malloc {
+        glibc_heaps(&mut c);
+    }
     metaspace_nodes(&mut c, hints.metaspace_non_class_committed);
     thread_stacks(&mut c);
 
@@ -642,6 +647,7 @@ THPeligible:    0
             compressed_class_space_size: Some(1 << 30),
             reserved_code_cache_size: Some(251_658_240),
             metaspace_non_class_committed: Some(768 * K),
+            glibc_malloc: true,
         }
     }
 
@@ -685,7 +691,7 @@ THPeligible:    0
     fn without_hints_only_layout_rules_apply() {
         let mut maps = parse(&jdk17_layout());
         maps.sort_by_key(|m| m.start);
-        let c = classify(&maps, &Hints::default());
+        let c = classify(&maps, &Hints { glibc_malloc: true, ..Hints::default() });
         assert_eq!(c.get(Kind::JavaHeap).count, 0);
         assert_eq!(c.get(Kind::Metaspace).count, 0);
         assert_eq!(c.get(Kind::ClassSpace).count, 0);
@@ -709,9 +715,18 @@ THPeligible:    0
         // Aligned, but starting with the reserved part.
         s += &map(0x7f00_1000_0000, 64 * MIB, "---p", "", 0, "mr mw me nr");
         let maps = parse(&s);
-        let c = classify(&maps, &Hints::default());
+        let c = classify(&maps, &Hints { glibc_malloc: true, ..Hints::default() });
         assert_eq!(c.get(Kind::MallocArenaHeaps).count, 0);
         assert_eq!(c.rss(Kind::OtherAnonymous), 2 * MIB);
+    }
+
+    #[test]
+    fn glibc_heaps_are_looked_for_only_when_glibc_serves_malloc() {
+        let mut maps = parse(&jdk17_layout());
+        maps.sort_by_key(|m| m.start);
+        let c = classify(&maps, &Hints { glibc_malloc: false, ..jdk17_hints() });
+        assert_eq!(c.get(Kind::MallocArenaHeaps).count, 0);
+        assert_eq!(c.rss(Kind::OtherAnonymous), (10 + 8 + 13240 + 21112) * K);
     }
 
     #[test]
