@@ -8,17 +8,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 pub enum Feature {
     Startup,
     Classes,
+    Leaks,
     Triggers,
     Reports,
 }
 
-pub const FEATURES: [Feature; 4] = [Feature::Startup, Feature::Classes, Feature::Triggers, Feature::Reports];
+pub const FEATURES: [Feature; 5] = [Feature::Startup, Feature::Classes, Feature::Leaks, Feature::Triggers, Feature::Reports];
 
 impl Feature {
     pub fn name(self) -> &'static str {
         match self {
             Feature::Startup => "startup",
             Feature::Classes => "classes",
+            Feature::Leaks => "class_loader_leaks",
             Feature::Triggers => "triggers",
             Feature::Reports => "reports",
         }

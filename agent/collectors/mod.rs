@@ -2,3 +2,5 @@
 //! report thread (`snapshot`).
 
 pub mod classes;
+pub mod chains;
+pub mod leaks;

@@ -73,6 +73,42 @@ pub fn render(r: &Report) -> String {
         }
     }
 
+    if !c.leak_suspects.is_empty() {
+        let _ = writeln!(o, "\nClass loader leak suspects ({}):", c.leak_suspects.len());
+        for s in &c.leak_suspects {
+            let _ = writeln!(
+                o,
+                "  loader {} '{}' ({}), {} classes, should be dead: {}",
+                s.loader_id,
+                s.loader_name.as_deref().unwrap_or("-"),
+                s.loader_class,
+                s.classes,
+                s.reasons.join(", ")
+            );
+            for (i, h) in s.path.iter().enumerate() {
+                let mark = if Some(i) == s.culprit_hop { "=>" } else { "  " };
+                let via = if h.field.is_empty() { format!("[{}]", h.kind) } else { format!(".{} [{}]", h.field, h.kind) };
+                let _ = writeln!(o, "    {mark} {}{} -> {}", h.from, via, h.to);
+            }
+            let _ = writeln!(o, "     {}", s.explanation);
+            let _ = writeln!(o, "     fix: {}", s.fix);
+        }
+    }
+    if let Some(cs) = &c.chain_search {
+        let _ = writeln!(
+            o,
+            "Chain search: {} of {} chains found in {} ms, {} passes, {} references visited, {} objects tagged (~{} KiB){}",
+            cs.chains_found,
+            cs.suspects,
+            cs.time_ms,
+            cs.passes,
+            cs.references_visited,
+            cs.objects_tagged,
+            cs.memory_bytes_estimate / 1024,
+            cs.limit_hit.as_ref().map(|l| format!("; stopped: {l}")).unwrap_or_default()
+        );
+    }
+
     let h = &r.agent.health;
     let _ = writeln!(
         o,
