@@ -26,8 +26,13 @@ pub fn culprit_hop(path: &[PathHop], loader: u32) -> Option<usize> {
     None
 }
 
+/// A hop's source as a class name (`class X` names the class object X).
+fn from_class(h: &PathHop) -> &str {
+    h.from.strip_prefix("class ").unwrap_or(&h.from)
+}
+
 fn any_from(path: &[PathHop], prefix: &str) -> bool {
-    path.iter().any(|h| h.from.starts_with(prefix))
+    path.iter().any(|h| from_class(h).starts_with(prefix))
 }
 
 fn hop_text(h: &PathHop) -> String {
@@ -66,7 +71,7 @@ pub fn classify(path: &[PathHop], culprit: Option<usize>, loader_label: &str) ->
     let c = culprit.and_then(|i| path.get(i));
     let holder = c.map(hop_text).unwrap_or_else(|| "an object outside the application".into());
     let held = c.map(|h| h.to.clone()).unwrap_or_default();
-    let from = |p: &str| c.map(|h| h.from.starts_with(p)).unwrap_or(false);
+    let from = |p: &str| c.map(|h| from_class(h).starts_with(p)).unwrap_or(false);
     let field = |f: &str| path.iter().any(|h| h.field == f);
     let root = path.first();
     let thread_root = root.map(|h| h.kind == "thread" || h.kind == "stack_local").unwrap_or(false);

@@ -23,7 +23,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
         let holder = s
             .culprit_hop
             .and_then(|i| s.path.get(i))
-            .map(|h| format!("{}.{}", h.from, h.field))
+            .map(|h| format!("{}.{}", h.from, if h.field.starts_with('[') { "[]" } else { &h.field }))
             .unwrap_or_default();
         groups.entry((s.culprit.clone().unwrap_or_else(|| "unknown".into()), holder)).or_default().push(s);
     }

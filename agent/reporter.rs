@@ -47,7 +47,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> R
         patterns: agent.options.leak_loaders.clone(),
     };
     crate::ffi::guard::guarded(Feature::Leaks, (), || {
-        leaks::analyse(&agent.jvmti, env, &mut class_loaders, &leak_opts)
+        leaks::analyse(&agent.jvmti, env, &agent.classes, &mut class_loaders, &leak_opts)
     });
     let prop = |k: &str| {
         env.system_property(k).or_else(|| agent.jvmti.system_property(k)).unwrap_or_default()

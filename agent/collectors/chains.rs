@@ -7,7 +7,7 @@
 //! `java.lang.ref.Reference.referent` are not strong and are skipped; the report thread's own
 //! references are not roots.
 
-use super::classes::{tag_kind, tag_loader, TAG_CLASS, TAG_KIND_MASK, TAG_LOADER};
+use super::classes::TAG_KIND_MASK;
 use crate::ffi::heapwalk::{self, RefEdge};
 use crate::ffi::jvmti::Jvmti;
 use crate::ffi::sys::*;
@@ -235,14 +235,4 @@ pub fn search(
     }
     out.elapsed = start.elapsed();
     out
-}
-
-/// Whether an object with this tag (its own tag, or for instances its class tag) was defined by
-/// `loader`: a class it defined, the loader itself, or an instance of one of its classes.
-pub fn defined_by(object_tag: jlong, class_tag: jlong, loader: u32) -> bool {
-    match tag_kind(object_tag) {
-        TAG_CLASS => tag_loader(object_tag) == loader,
-        TAG_LOADER => tag_loader(object_tag) == loader,
-        _ => tag_kind(class_tag) == TAG_CLASS && tag_loader(class_tag) == loader,
-    }
 }

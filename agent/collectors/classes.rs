@@ -20,6 +20,9 @@ use std::time::Instant;
 pub const TAG_KIND_MASK: jlong = 0xff << 56;
 pub const TAG_CLASS: jlong = 1 << 56;
 pub const TAG_LOADER: jlong = 2 << 56;
+/// Array classes get no ClassLoad event and are not counted; the chain search tags them with
+/// this kind (same layout as a class tag) so chains can name them.
+pub const TAG_ARRAY_CLASS: jlong = 5 << 56;
 
 /// The loader id a class or loader tag carries.
 pub fn tag_loader(tag: jlong) -> u32 {
@@ -32,6 +35,19 @@ pub fn tag_kind(tag: jlong) -> jlong {
 
 fn class_tag(seq: u64, loader: u32) -> jlong {
     TAG_CLASS | (((seq & 0xff_ffff) as jlong) << 32) | loader as jlong
+}
+
+impl ClassTracker {
+    /// Tags an untagged array class (its loader is the element type's); returns its tag.
+    pub fn tag_array_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<jlong> {
+        let loader = jvmti.class_loader(klass).ok()?;
+        let id = self.loader_id(jvmti, env, loader);
+        env.delete_local(loader);
+        let seq = self.next_class.fetch_add(1, Relaxed);
+        let tag = TAG_ARRAY_CLASS | (((seq & 0xff_ffff) as jlong) << 32) | id? as jlong;
+        jvmti.set_tag(klass, tag).ok()?;
+        Some(tag)
+    }
 }
 
 const BOOTSTRAP: u32 = 0;

@@ -2,7 +2,7 @@
 //! with the reference chain that pins it and what the culprit catalogue says about it.
 
 use super::chains::{self, Limits, RawHop, TAG_SELF_THREAD};
-use super::classes::{tag_kind, tag_loader, TAG_CLASS, TAG_LOADER};
+use super::classes::{tag_kind, tag_loader, ClassTracker, TAG_ARRAY_CLASS, TAG_CLASS, TAG_LOADER};
 use crate::culprits;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
@@ -78,7 +78,7 @@ fn label(l: &Loader) -> String {
 }
 
 /// Fills `leak_suspects` and `chain_search` of `cl`.
-pub fn analyse(jvmti: &Jvmti, env: &Env, cl: &mut ClassLoaders, opts: &LeakOptions) {
+pub fn analyse(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders, opts: &LeakOptions) {
     let suspects: Vec<(usize, Vec<String>)> = cl
         .loaders
         .iter()
@@ -93,17 +93,24 @@ pub fn analyse(jvmti: &Jvmti, env: &Env, cl: &mut ClassLoaders, opts: &LeakOptio
     let mut names = Names::new(jvmti, env, &cl.loaders);
     let outcome = if opts.chains {
         tag_own_thread(jvmti, env);
-        let referents = names.referent_indices();
+        let referents = names.prepare_classes(tracker);
         Some(chains::search(jvmti, &targets, &referents, opts.limits))
     } else {
         None
     };
+    // A search that ran to the end without reaching a root proves there is no strong path: the
+    // loader lives only through weak or soft references (or is garbage the GC left for later).
+    let complete = outcome.as_ref().is_some_and(|o| o.limit_hit.is_none() && o.error.is_none());
     for (n, (i, why)) in suspects.iter().enumerate() {
         let l = &cl.loaders[*i];
         let path = outcome
             .as_ref()
             .and_then(|o| o.chains[n].as_ref().map(|raw| names.render(raw, o.root_threads.get(&n))))
             .unwrap_or_default();
+        if path.is_empty() && complete {
+            cl.not_strongly_reachable.push(l.id);
+            continue;
+        }
         let culprit = culprits::culprit_hop(&path, l.id);
         let (culprit_id, explanation, fix) = if path.is_empty() {
             let why_none = match &outcome {
@@ -141,6 +148,7 @@ pub fn analyse(jvmti: &Jvmti, env: &Env, cl: &mut ClassLoaders, opts: &LeakOptio
     if let Some(o) = outcome {
         cl.chain_search = Some(ChainSearch {
             suspects: suspects.len() as u32,
+            not_strongly_reachable: cl.not_strongly_reachable.len() as u32,
             chains_found: o.chains.iter().filter(|c| c.is_some()).count() as u32,
             passes: o.passes,
             references_visited: o.references_visited,
@@ -185,7 +193,7 @@ impl<'a> Names<'a> {
 
     /// A local reference to the class with this (unique) class tag.
     fn class_of(&self, tag: jlong) -> Option<jclass> {
-        if tag_kind(tag) != TAG_CLASS {
+        if tag_kind(tag) != TAG_CLASS && tag_kind(tag) != TAG_ARRAY_CLASS {
             return None;
         }
         self.jvmti.objects_with_tags(&[tag]).ok()?.first().map(|(o, _)| *o)
@@ -211,7 +219,7 @@ impl<'a> Names<'a> {
     /// else by its class.
     fn describe(&mut self, object: jlong, class_tag: jlong) -> String {
         match tag_kind(object) {
-            TAG_CLASS => format!("class {}", self.class_name(object)),
+            TAG_CLASS | TAG_ARRAY_CLASS => format!("class {}", self.class_name(object)),
             TAG_LOADER => self
                 .loaders
                 .get(&tag_loader(object))
@@ -225,7 +233,7 @@ impl<'a> Names<'a> {
     fn loader_of(object: jlong, class_tag: jlong) -> Option<u32> {
         match tag_kind(object) {
             TAG_CLASS | TAG_LOADER => Some(tag_loader(object)),
-            _ if tag_kind(class_tag) == TAG_CLASS => Some(tag_loader(class_tag)),
+            _ if tag_kind(class_tag) == TAG_CLASS || tag_kind(class_tag) == TAG_ARRAY_CLASS => Some(tag_loader(class_tag)),
             _ => None,
         }
     }
@@ -255,8 +263,9 @@ impl<'a> Names<'a> {
         }
     }
 
-    /// For every loaded subclass of java.lang.ref.Reference: the heap-walk index of `referent`.
-    fn referent_indices(&mut self) -> HashMap<jlong, i32> {
+    /// Tags array classes so chains can name them, and returns, for every loaded subclass of
+    /// java.lang.ref.Reference, the heap-walk index of `referent`.
+    fn prepare_classes(&mut self, tracker: &ClassTracker) -> HashMap<jlong, i32> {
         let mut out = HashMap::new();
         let reference = self.env.find_class(c"java/lang/ref/Reference");
         if reference.is_null() {
@@ -264,6 +273,9 @@ impl<'a> Names<'a> {
         }
         let Ok(all) = self.jvmti.loaded_classes() else { return out };
         for k in all {
+            if self.jvmti.tag(k) == Ok(0) {
+                let _ = tracker.tag_array_class(self.jvmti, self.env, k);
+            }
             if self.env.is_assignable_from(k, reference) {
                 if let Ok(tag) = self.jvmti.tag(k) {
                     let (n, names) = field_table(self.jvmti, self.env, k);
@@ -335,7 +347,12 @@ impl<'a> Names<'a> {
                 i += 1;
                 continue;
             }
-            let from = self.describe(h.from, h.from_class);
+            // A static field belongs to a class: name the class itself, as `X.field`.
+            let from = if h.kind == JVMTI_HEAP_REFERENCE_STATIC_FIELD {
+                self.class_name(h.from)
+            } else {
+                self.describe(h.from, h.from_class)
+            };
             let (kind, field) = match h.kind {
                 JVMTI_HEAP_REFERENCE_FIELD => ("field", self.field_name(h.from_class, h.index)),
                 JVMTI_HEAP_REFERENCE_STATIC_FIELD => ("static_field", self.field_name(h.from, h.index)),

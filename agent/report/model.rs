@@ -100,6 +100,10 @@ pub struct ClassLoaders {
     pub duplicate_classes: Vec<DuplicateClass>,
     pub generations: Vec<Generation>,
     pub leak_suspects: Vec<LeakSuspect>,
+    /// Loaders that should be dead and are alive, but that no strong path from a GC root
+    /// reaches: only weak or soft references hold them, and they go when the GC needs the
+    /// memory. Not leaks.
+    pub not_strongly_reachable: Vec<u32>,
     /// What finding the chains cost; null when no search ran.
     pub chain_search: Option<ChainSearch>,
     /// Whether a full GC (JVMTI ForceGarbageCollection) ran just before this report.
@@ -108,7 +112,9 @@ pub struct ClassLoaders {
 
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct ChainSearch {
+    /// Loaders that should be dead (leak suspects plus those found not strongly reachable).
     pub suspects: u32,
+    pub not_strongly_reachable: u32,
     pub chains_found: u32,
     /// Full heap traversals (one per hop of the longest chain found).
     pub passes: u32,

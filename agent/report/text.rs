@@ -87,12 +87,24 @@ pub fn render(r: &Report) -> String {
             );
             for (i, h) in s.path.iter().enumerate() {
                 let mark = if Some(i) == s.culprit_hop { "=>" } else { "  " };
-                let via = if h.field.is_empty() { format!("[{}]", h.kind) } else { format!(".{} [{}]", h.field, h.kind) };
+                let via = match h.field.as_str() {
+                    "" => format!(" [{}]", h.kind),
+                    f if f.starts_with('[') => format!("{f} [{}]", h.kind),
+                    f => format!(".{f} [{}]", h.kind),
+                };
                 let _ = writeln!(o, "    {mark} {}{} -> {}", h.from, via, h.to);
             }
             let _ = writeln!(o, "     {}", s.explanation);
             let _ = writeln!(o, "     fix: {}", s.fix);
         }
+    }
+    if !c.not_strongly_reachable.is_empty() {
+        let ids: Vec<String> = c.not_strongly_reachable.iter().map(|i| i.to_string()).collect();
+        let _ = writeln!(
+            o,
+            "Loaders {} should be dead and are alive, but only weak or soft references hold them: not leaks.",
+            ids.join(", ")
+        );
     }
     if let Some(cs) = &c.chain_search {
         let _ = writeln!(

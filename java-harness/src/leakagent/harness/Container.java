@@ -70,8 +70,17 @@ public final class Container {
             }
             urls[i] = f.toURI().toURL();
         }
-        return new URLClassLoader("shared", urls, harnessLoader());
+        URLClassLoader shared = new URLClassLoader("shared", urls, harnessLoader());
+        SHARED_LOADERS.add(shared);
+        return shared;
     }
+
+    /**
+     * A container keeps its shared library loader for its whole life, so what the shared
+     * libraries hold (LogFactory's cache, a registry enum) stays reachable after the scenario
+     * returns, while the process waits for a report.
+     */
+    private static final List<ClassLoader> SHARED_LOADERS = new ArrayList<>();
 
     /** Number of classes in the application's jar (all of them are loaded by every generation). */
     public int classesPerGeneration() throws Exception {
