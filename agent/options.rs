@@ -301,11 +301,11 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
                 .and_then(|d| d.ok_or_else(|| err("chain_time", value, "a duration of at least 1s")))
                 .map(|d| opts.chain_time = d),
             "chain_objects" => match value.parse::<u64>() {
-                Ok(n) if (1_000..=1_000_000_000).contains(&n) => {
+                Ok(n) if (10..=1_000_000_000).contains(&n) => {
                     opts.chain_objects = n;
                     Ok(())
                 }
-                _ => Err(err("chain_objects", value, "a whole number from 1000 to 1000000000")),
+                _ => Err(err("chain_objects", value, "a whole number from 10 to 1000000000")),
             },
             "leak_loaders" => {
                 let globs: Vec<String> = value.split('+').filter(|g| !g.is_empty()).map(String::from).collect();
@@ -414,7 +414,7 @@ mod tests {
         assert_eq!(o.leak_loaders, ["plugin-*", "*Webapp*"]);
         let d = parse("").unwrap();
         assert!(d.gc && d.chains && d.leak_loaders.is_empty());
-        for bad in ["chain_time=0", "chain_time=fast", "chain_objects=10", "chain_objects=x", "leak_loaders=", "gc=maybe"] {
+        for bad in ["chain_time=0", "chain_time=fast", "chain_objects=9", "chain_objects=x", "leak_loaders=", "gc=maybe"] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e[0].option, bad.split('=').next().unwrap(), "{bad}: {e:?}");
         }
