@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 pub enum Feature {
     Startup,
     Classes,
+    Leaks,
     Triggers,
     Reports,
     /// The `memory` section: smaps, the allocator, JVM pools, the RSS explanation.
@@ -16,14 +17,22 @@ pub enum Feature {
     Sampler,
 }
 
-pub const FEATURES: [Feature; 6] =
-    [Feature::Startup, Feature::Classes, Feature::Triggers, Feature::Reports, Feature::Memory, Feature::Sampler];
+pub const FEATURES: [Feature; 7] = [
+    Feature::Startup,
+    Feature::Classes,
+    Feature::Leaks,
+    Feature::Triggers,
+    Feature::Reports,
+    Feature::Memory,
+    Feature::Sampler,
+];
 
 impl Feature {
     pub fn name(self) -> &'static str {
         match self {
             Feature::Startup => "startup",
             Feature::Classes => "classes",
+            Feature::Leaks => "class_loader_leaks",
             Feature::Triggers => "triggers",
             Feature::Reports => "reports",
             Feature::Memory => "memory",

@@ -43,6 +43,12 @@ pub struct Options {
     pub interval: Option<Duration>,
     pub log: Option<String>,
     pub datadump: bool,
+    /// Full GC (JVMTI ForceGarbageCollection) before each report.
+    pub gc: bool,
+    pub chains: bool,
+    pub chain_time: Duration,
+    pub chain_objects: u64,
+    pub leak_loaders: Vec<String>,
     /// `malloc_trim(0)` (or the preloaded allocator's purge) at report time.
     pub trim: bool,
     /// Period of the memory sampler; None switches it off.
@@ -63,6 +69,11 @@ impl Default for Options {
             interval: None,
             log: None,
             datadump: false,
+            gc: true,
+            chains: true,
+            chain_time: Duration::from_secs(DEFAULT_CHAIN_TIME_S),
+            chain_objects: DEFAULT_CHAIN_OBJECTS,
+            leak_loaders: Vec::new(),
             trim: false,
             sample_interval: Some(DEFAULT_SAMPLE_INTERVAL),
             samples: DEFAULT_SAMPLES,
@@ -73,6 +84,8 @@ impl Default for Options {
 }
 
 pub const DEFAULT_FILE: &str = "leakagent-%p-%n.json";
+pub const DEFAULT_CHAIN_TIME_S: u64 = 30;
+pub const DEFAULT_CHAIN_OBJECTS: u64 = 2_000_000;
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_SAMPLES: usize = 600;
 const MIN_SAMPLES: usize = 16;
@@ -129,6 +142,27 @@ const SPECS: &[Spec] = &[
         key: "datadump",
         default: "off",
         help: "on: kill -3 (SIGQUIT, JVMTI DataDumpRequest) also writes a report, besides HotSpot's thread dump",
+    },
+    Spec {
+        key: "gc",
+        default: "on",
+        help: "on: a full GC (JVMTI ForceGarbageCollection, works under -XX:+DisableExplicitGC) before each report, so only loaders that cannot die remain",
+    },
+    Spec { key: "chains", default: "on", help: "on: find the reference chain from a GC root to each suspect class loader" },
+    Spec {
+        key: "chain_time",
+        default: "30s",
+        help: "time limit of one chain search (the search reports what it found and that it stopped)",
+    },
+    Spec {
+        key: "chain_objects",
+        default: "2000000",
+        help: "most objects one chain search may tag (about 134 bytes each, in HotSpot and the agent)",
+    },
+    Spec {
+        key: "leak_loaders",
+        default: "none",
+        help: "globs on class loader class or name, joined with '+', that must not be alive (e.g. plugin-*+*.MyLoader)",
     },
     Spec {
         key: "trim",
@@ -326,6 +360,28 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
             "interval" => parse_interval(value).map(|d| opts.interval = d),
             "log" => check_path("log", value).map(|v| opts.log = Some(v)),
             "datadump" => parse_bool("datadump", value).map(|b| opts.datadump = b),
+            "gc" => parse_bool("gc", value).map(|b| opts.gc = b),
+            "chains" => parse_bool("chains", value).map(|b| opts.chains = b),
+            "chain_time" => parse_interval(value)
+                .map_err(|e| OptionError { option: "chain_time".into(), ..e })
+                .and_then(|d| d.ok_or_else(|| err("chain_time", value, "a duration of at least 1s")))
+                .map(|d| opts.chain_time = d),
+            "chain_objects" => match value.parse::<u64>() {
+                Ok(n) if (10..=1_000_000_000).contains(&n) => {
+                    opts.chain_objects = n;
+                    Ok(())
+                }
+                _ => Err(err("chain_objects", value, "a whole number from 10 to 1000000000")),
+            },
+            "leak_loaders" => {
+                let globs: Vec<String> = value.split('+').filter(|g| !g.is_empty()).map(String::from).collect();
+                if globs.is_empty() {
+                    Err(err("leak_loaders", value, "one or more globs joined with '+'"))
+                } else {
+                    opts.leak_loaders = globs;
+                    Ok(())
+                }
+            }
             "trim" => parse_bool("trim", value).map(|b| opts.trim = b),
             "sample_interval" => parse_sample_interval(value).map(|d| opts.sample_interval = d),
             "samples" => parse_samples(value).map(|n| opts.samples = n),
@@ -444,6 +500,21 @@ mod tests {
     }
 
     #[test]
+    fn leak_options() {
+        let o = parse("gc=off,chains=off,chain_time=2m,chain_objects=5000,leak_loaders=plugin-*+*Webapp*").unwrap();
+        assert!(!o.gc && !o.chains);
+        assert_eq!(o.chain_time, Duration::from_secs(120));
+        assert_eq!(o.chain_objects, 5000);
+        assert_eq!(o.leak_loaders, ["plugin-*", "*Webapp*"]);
+        let d = parse("").unwrap();
+        assert!(d.gc && d.chains && d.leak_loaders.is_empty());
+        for bad in ["chain_time=0", "chain_time=fast", "chain_objects=9", "chain_objects=x", "leak_loaders=", "gc=maybe"] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e[0].option, bad.split('=').next().unwrap(), "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
     fn file_patterns() {
         assert!(parse("file=").is_err());
         assert!(parse("file=/tmp/x%q").is_err());
@@ -473,7 +544,10 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let keys = ["file=", "format=", "signal=", "interval=", "log=", "datadump=", "trim=", "sample_interval=", "samples=", "help", ""];
+        let keys = [
+            "file=", "format=", "signal=", "interval=", "log=", "datadump=", "gc=", "chains=", "chain_time=",
+            "chain_objects=", "leak_loaders=", "trim=", "sample_interval=", "samples=", "help", "",
+        ];
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;
             let mut s = String::from(keys[(next() % keys.len() as u64) as usize]);

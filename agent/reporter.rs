@@ -1,6 +1,8 @@
 //! Builds a report from the collectors and writes every requested rendering. Runs on the report
 //! thread (or, if that thread is gone, on the thread that posted VMDeath); one report at a time.
 
+use crate::collectors::chains::Limits;
+use crate::collectors::leaks::{self, LeakOptions};
 use crate::findings;
 use crate::ffi::jni::Env;
 use crate::ffi::os;
@@ -27,11 +29,29 @@ pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger) -> Option<String
 
 fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> Report {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let class_loaders = crate::ffi::guard::guarded(Feature::Classes, Default::default(), || {
+    let gc = agent.options.gc
+        && match agent.jvmti.force_garbage_collection() {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn(&format!("ForceGarbageCollection failed ({e}); this report has no GC before it"));
+                false
+            }
+        };
+    let mut class_loaders = crate::ffi::guard::guarded(Feature::Classes, Default::default(), || {
         agent.classes.snapshot(&agent.jvmti, env)
     });
+    class_loaders.gc_before_report = gc;
+    // Memory right after the GC and before the chain search, whose tags cost native memory.
     let (memory, samples) = crate::ffi::guard::guarded(Feature::Memory, Default::default(), || {
         agent.memory.snapshot(agent, env)
+    });
+    let leak_opts = LeakOptions {
+        chains: agent.options.chains,
+        limits: Limits { time: agent.options.chain_time, max_objects: agent.options.chain_objects },
+        patterns: agent.options.leak_loaders.clone(),
+    };
+    crate::ffi::guard::guarded(Feature::Leaks, (), || {
+        leaks::analyse(&agent.jvmti, env, &agent.classes, &mut class_loaders, &leak_opts)
     });
     let prop = |k: &str| {
         env.system_property(k).or_else(|| agent.jvmti.system_property(k)).unwrap_or_default()

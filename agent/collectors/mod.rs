@@ -2,4 +2,6 @@
 //! report thread (`snapshot`).
 
 pub mod classes;
+pub mod chains;
+pub mod leaks;
 pub mod memory;

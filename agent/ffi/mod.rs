@@ -3,6 +3,7 @@
 //! `entry.rs`.
 
 pub mod guard;
+pub mod heapwalk;
 pub mod jni;
 pub mod jvmti;
 pub mod malloc;

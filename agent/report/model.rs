@@ -102,7 +102,35 @@ pub struct ClassLoaders {
     pub loaders_alive: u64,
     pub loaders_dead: u64,
     pub duplicate_classes: Vec<DuplicateClass>,
+    pub generations: Vec<Generation>,
     pub leak_suspects: Vec<LeakSuspect>,
+    /// Loaders that should be dead and are alive, but that no strong path from a GC root
+    /// reaches: only weak or soft references hold them, and they go when the GC needs the
+    /// memory. Not leaks.
+    pub not_strongly_reachable: Vec<u32>,
+    /// What finding the chains cost; null when no search ran.
+    pub chain_search: Option<ChainSearch>,
+    /// Whether a full GC (JVMTI ForceGarbageCollection) ran just before this report.
+    pub gc_before_report: bool,
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct ChainSearch {
+    /// Loaders that should be dead (leak suspects plus those found not strongly reachable).
+    pub suspects: u32,
+    pub not_strongly_reachable: u32,
+    pub chains_found: u32,
+    /// Full heap traversals (one per hop of the longest chain found).
+    pub passes: u32,
+    /// References reported by the heap walks, over all passes.
+    pub references_visited: u64,
+    /// Objects tagged by the search (its frontier), and their memory: HotSpot's tag map entry
+    /// plus the agent's node.
+    pub objects_tagged: u64,
+    pub memory_bytes_estimate: u64,
+    pub time_ms: u64,
+    /// Why the search stopped early, if it did, and what to do about it.
+    pub limit_hit: Option<String>,
 }
 
 #[derive(Serialize, Clone, Debug, Default)]
@@ -126,6 +154,29 @@ pub struct Loader {
     /// Milliseconds after agent start when the agent first saw the loader.
     pub first_seen_ms: u64,
     pub died_ms: Option<u64>,
+    /// The URLs of a URLClassLoader, space-separated.
+    pub code_source: Option<String>,
+    /// For a URLClassLoader: whether `close()` was called.
+    pub closed: Option<bool>,
+    /// A container's own lifecycle state for the loader (Tomcat's `WebappClassLoaderBase`).
+    pub state: Option<String>,
+    /// 1 for the oldest loader of its generation group, 2 for the next, ...
+    pub generation: Option<u32>,
+    /// The id of the loader that replaced this one (the next generation).
+    pub superseded_by: Option<u32>,
+}
+
+/// Loaders of the same class and code source (or name) created one after another.
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Generation {
+    /// What the loaders share: `class|code source` or `class|name stem`.
+    pub key: String,
+    pub loader_class: String,
+    /// Loader ids, oldest first.
+    pub loaders: Vec<u32>,
+    /// The newest loader of the group.
+    pub current: u32,
+    pub alive: u32,
 }
 
 #[derive(Serialize, Clone, Debug, Default)]
@@ -141,18 +192,32 @@ pub struct LeakSuspect {
     pub loader_class: String,
     pub loader_name: Option<String>,
     pub classes: u64,
-    pub reason: String,
+    /// Why the loader should be dead: `superseded`, `closed`, `container_stopped`, `pattern`.
+    pub reasons: Vec<String>,
+    /// Hops from a GC root to the loader; empty when no chain was found (see chain_search).
     pub path: Vec<PathHop>,
+    /// Index in `path` of the culprit hop: the first object outside the loader holding
+    /// something the loader defined.
+    pub culprit_hop: Option<usize>,
+    /// The known culprit the chain matches (e.g. `jdk-logging-level`), or `generic`.
     pub culprit: Option<String>,
+    /// Plain words: what holds the loader.
+    pub explanation: String,
     pub fix: String,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
 pub struct PathHop {
     pub from: String,
+    /// Field name, `[index]` for array elements, or empty (roots, class and loader edges).
     pub field: String,
+    /// The first hop names the root (`static_field`, `thread`, `stack_local`, `jni_global`,
+    /// `system_class`, `monitor`, `other`); later hops are `field`, `static_field`,
+    /// `array_element`, `class`, `class_loader`, `constant_pool`, `protection_domain`, ...
     pub kind: String,
     pub to: String,
+    /// Loader id that defined `to` (or that `to` is), when the agent knows it.
+    pub to_loader: Option<u32>,
 }
 
 /// Where the process's resident memory is, and why (docs/memory.md).

