@@ -101,11 +101,11 @@ fn allocator_retention(r: &Report) -> Option<Finding> {
                 a.arena_max.map(|n| n.to_string()).unwrap_or_else(|| "unknown".into()),
                 if a.arena_max_source.is_empty() { String::new() } else { format!(", {}", a.arena_max_source) }
             ));
-            f.push("or run with jemalloc, which returns free pages by itself: LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 (Debian package libjemalloc2)".into());
+            f.push("or run with jemalloc and its background thread, which returns free pages while the JVM idles: LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 MALLOC_CONF=background_thread:true (Debian package libjemalloc2; without the background thread an idle process keeps them)".into());
             f.push("and stop the churn at its source: zlib Inflaters/Deflaters that are never end()ed, direct buffers freed only by GC".into());
             f.join("; ")
         }
-        "jemalloc" => "jemalloc keeps dirty and muzzy pages until they decay: shorten the decay with MALLOC_CONF=dirty_decay_ms:1000,muzzy_decay_ms:0, or enable MALLOC_CONF=background_thread:true; this agent's trim=on purges every arena at report time; and stop the churn at its source (zlib streams never end()ed, direct buffers freed only by GC)".into(),
+        "jemalloc" => "jemalloc returns dirty pages only when it runs: without its background thread an idle process keeps them. Set MALLOC_CONF=background_thread:true (optionally with dirty_decay_ms:1000,muzzy_decay_ms:0); this agent's trim=on purges every arena at report time; and stop the churn at its source (zlib streams never end()ed, direct buffers freed only by GC)".into(),
         "tcmalloc" => "tcmalloc keeps freed pages in its page heap: raise TCMALLOC_RELEASE_RATE, or call MallocExtension::ReleaseFreeMemory (this agent's trim=on does at report time); and stop the churn at its source (zlib streams never end()ed, direct buffers freed only by GC)".into(),
         other => format!("{other}: return free memory to the OS the way this allocator allows, and stop the churn at its source"),
     };
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f[0].summary.contains("glibc malloc keeps 380 MiB of freed memory resident (89% of RSS 423 MiB) in 16 arenas"), "{}", f[0].summary);
         assert!(f[0].summary.contains("largest part of RSS outside the Java heap"));
-        for needle in ["jcmd 4242 System.trim_native_heap", "-XX:TrimNativeHeapInterval=5000", "MALLOC_ARENA_MAX=2", "libjemalloc.so.2", "end()"] {
+        for needle in ["jcmd 4242 System.trim_native_heap", "-XX:TrimNativeHeapInterval=5000", "MALLOC_ARENA_MAX=2", "libjemalloc.so.2", "background_thread:true", "end()"] {
             assert!(f[0].fix.contains(needle), "fix lacks {needle}: {}", f[0].fix);
         }
     }
@@ -233,7 +233,7 @@ mod tests {
     fn jemalloc_retention_gets_jemalloc_advice() {
         let f = derive_all(&report(&[("malloc_retained", 200 * MIB), ("other", 100 * MIB)], "jemalloc"));
         assert!(f[0].summary.starts_with("jemalloc malloc keeps 200 MiB"), "{}", f[0].summary);
-        assert!(f[0].fix.contains("dirty_decay_ms"));
+        assert!(f[0].fix.contains("background_thread:true"));
     }
 
     #[test]

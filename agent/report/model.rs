@@ -243,6 +243,8 @@ pub struct Memory {
     pub sampler: SamplerInfo,
     /// Caveats about the numbers above.
     pub notes: Vec<String>,
+    /// How long building this section took (smaps, allocator, MXBeans, NMT, trim).
+    pub build_ms: u64,
 }
 
 #[derive(Serialize, Clone, Debug, Default)]

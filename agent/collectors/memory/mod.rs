@@ -95,6 +95,7 @@ impl MemoryCollector {
 
     /// Builds the `memory` section and returns it with the samples.
     pub fn snapshot(&self, agent: &Agent, env: &Env) -> (Memory, Vec<Sample>) {
+        let t0 = Instant::now();
         let mut notes = Vec::new();
         // Java first: reading the MXBeans allocates, smaps afterwards sees the result.
         let mut jvm = jvm_pools::read(env);
@@ -198,6 +199,7 @@ impl MemoryCollector {
             trim,
             sampler,
             notes,
+            build_ms: t0.elapsed().as_millis() as u64,
         };
         (memory, samples)
     }
