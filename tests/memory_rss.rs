@@ -325,3 +325,26 @@ fn nmt_summary_sits_beside_ours_and_the_sampler_can_be_off() {
     assert_eq!(r["samples"].as_array().unwrap().len(), 0);
     assert!(r["findings"].as_array().unwrap().is_empty(), "{}", r["findings"]);
 }
+
+/// Seed 000's situation: the JVM already holds the memory when somebody attaches.
+#[test]
+fn late_attach_explains_a_running_jvms_retention() {
+    let java = main_java();
+    let jcmd = java.with_file_name("jcmd");
+    let mut jvm = Jvm::scenario("arena-attach", "arena-retention").without_agent().start();
+    let opts = format!("\"file={}/late-%n,signal=RTMIN+3\"", jvm.dir.display());
+    let out = std::process::Command::new(&jcmd)
+        .args([&jvm.pid().to_string(), "JVMTI.agent_load", &agent_lib().display().to_string(), &opts])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("return code: 0"), "{}", String::from_utf8_lossy(&out.stdout));
+    jvm.signal(rtmin(3));
+    let r = jvm.wait_for_reports(1, Duration::from_secs(60)).remove(0);
+    assert_eq!(r["jvm"]["attached_late"], true);
+    assert_explained(&r);
+    assert_eq!(largest_non_heap(&r).0, "malloc_retained", "{}", show(&r));
+    assert!(finding(&r, "allocator_retention").is_some(), "{}", r["findings"]);
+    assert!(!r["samples"].as_array().unwrap().is_empty(), "the sampler starts on attach too");
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0));
+}
