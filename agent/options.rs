@@ -84,7 +84,7 @@ impl Default for Options {
 }
 
 pub const DEFAULT_FILE: &str = "leakagent-%p-%n.json";
-pub const DEFAULT_CHAIN_TIME_S: u64 = 30;
+pub const DEFAULT_CHAIN_TIME_S: u64 = 60;
 pub const DEFAULT_CHAIN_OBJECTS: u64 = 2_000_000;
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_SAMPLES: usize = 600;
@@ -151,7 +151,7 @@ const SPECS: &[Spec] = &[
     Spec { key: "chains", default: "on", help: "on: find the reference chain from a GC root to each suspect class loader" },
     Spec {
         key: "chain_time",
-        default: "30s",
+        default: "60s",
         help: "time limit of one chain search (the search reports what it found and that it stopped)",
     },
     Spec {

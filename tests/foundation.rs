@@ -166,6 +166,17 @@ fn unwritable_report_directory_is_logged_and_the_jvm_runs_to_the_end() {
     assert!(f.stderr.contains("/proc/leakagent-nowhere/r-"), "{}", f.stderr);
 }
 
+/// A write that fails half-way (here RLIMIT_FSIZE, as on a full disk) leaves no partial file.
+#[test]
+fn full_disk_leaves_no_partial_report() {
+    let f = Jvm::scenario("fulldisk", "healthy").options("format=text").file_size_limit(2048).run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(f.stdout.contains("HARNESS done"));
+    assert!(f.stderr.contains("cannot write report #1 (vm_death)") && f.stderr.contains("File too large"), "{}", f.stderr);
+    let names: Vec<String> = std::fs::read_dir(&f.dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.ends_with(".json") || n.ends_with(".tmp")), "{names:?}");
+}
+
 #[test]
 fn log_option_sends_agent_lines_to_a_file() {
     let dir = temp_dir("logfile");

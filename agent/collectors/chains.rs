@@ -74,6 +74,12 @@ struct Node {
 }
 
 /// `referent_index`: for each Reference subclass's class tag, the field index of `referent`.
+///
+/// A first search ignores the edge from an object to its class when the class is not one of the
+/// suspects': a popular class would otherwise pull every one of its instances into the frontier
+/// (a million `Node`s because `Node`'s constant pool names the class holding the leak), while the
+/// class is reachable through its own loader anyway. Only if that search runs out of objects
+/// without finding every chain does a second search take those edges too.
 pub fn search(
     jvmti: &Jvmti,
     targets: &[jlong],
@@ -81,6 +87,37 @@ pub fn search(
     limits: Limits,
 ) -> Outcome {
     let start = Instant::now();
+    let mut out = search_once(jvmti, targets, referent_index, limits, false, start);
+    let exhausted = out.limit_hit.is_none() && out.error.is_none();
+    if exhausted && out.chains.iter().any(Option::is_none) {
+        let again = search_once(jvmti, targets, referent_index, limits, true, start);
+        let mut merged = again;
+        merged.passes += out.passes;
+        merged.references_visited += out.references_visited;
+        merged.objects_tagged = merged.objects_tagged.max(out.objects_tagged);
+        for (i, c) in out.chains.drain(..).enumerate() {
+            if c.is_some() {
+                merged.chains[i] = c;
+                if let Some(n) = out.root_threads.remove(&i) {
+                    merged.root_threads.insert(i, n);
+                }
+            }
+        }
+        out = merged;
+    }
+    out.elapsed = start.elapsed();
+    out
+}
+
+fn search_once(
+    jvmti: &Jvmti,
+    targets: &[jlong],
+    referent_index: &HashMap<jlong, i32>,
+    limits: Limits,
+    all_class_edges: bool,
+    start: Instant,
+) -> Outcome {
+    let suspect_loaders: Vec<u32> = targets.iter().map(|t| (*t & 0xffff_ffff) as u32).collect();
     let mut out = Outcome { chains: vec![None; targets.len()], ..Outcome::default() };
     let mut nodes: HashMap<jlong, Node> = HashMap::new();
     let mut frontier: HashMap<jlong, Vec<u16>> = HashMap::new();
@@ -111,12 +148,17 @@ pub fn search(
             if to == 0 {
                 return true;
             }
+            // Every object has this edge: decide it before the frontier lookup.
+            if e.kind == JVMTI_HEAP_REFERENCE_CLASS && !all_class_edges && !suspect_loaders.contains(&((to & 0xffff_ffff) as u32)) {
+                return true;
+            }
             let Some(wanted) = frontier.get(&to) else { return true };
             if e.kind == JVMTI_HEAP_REFERENCE_FIELD
                 && referent_index.get(&e.referrer_class_tag).is_some_and(|&i| i == e.index)
             {
                 return true; // Reference.referent: weak, soft, phantom or final, never strong.
             }
+
             match e.referrer_tag.as_deref_mut() {
                 None => {
                     let own_local = matches!(e.kind, JVMTI_HEAP_REFERENCE_STACK_LOCAL | JVMTI_HEAP_REFERENCE_JNI_LOCAL)
@@ -233,6 +275,5 @@ pub fn search(
             out.error.get_or_insert(format!("clearing search tags: {e}"));
         }
     }
-    out.elapsed = start.elapsed();
     out
 }

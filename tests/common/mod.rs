@@ -181,6 +181,8 @@ pub struct Jvm {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub dir: PathBuf,
+    /// RLIMIT_FSIZE for the JVM: writes past it fail as on a full disk.
+    pub file_size_limit: Option<u64>,
 }
 
 impl Jvm {
@@ -195,7 +197,13 @@ impl Jvm {
             args: Vec::new(),
             env: Vec::new(),
             dir,
+            file_size_limit: None,
         }
+    }
+
+    pub fn file_size_limit(mut self, bytes: u64) -> Jvm {
+        self.file_size_limit = Some(bytes);
+        self
     }
 
     pub fn java(mut self, java: &Path) -> Jvm {
@@ -245,6 +253,19 @@ impl Jvm {
         c.current_dir(&self.dir);
         for (k, v) in &self.env {
             c.env(k, v);
+        }
+        if let Some(limit) = self.file_size_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                c.pre_exec(move || {
+                    let r = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         c
     }
