@@ -253,9 +253,6 @@ fn announce(agent: &Agent) {
         o.interval.map(|d| format!(" every {}s", d.as_secs())).unwrap_or_default(),
         if o.datadump { "; kill -3 <pid> also writes a report" } else { "" }
     ));
-    if o.formats.html {
-        log::warn("format 'html' is not available in this version yet; writing JSON and the other formats");
-    }
 }
 
 /// Live phase reached (VMInit, or attach): catch up on classes and start the report thread.

@@ -9,7 +9,7 @@ use crate::ffi::os;
 use crate::health::{self, Feature, COUNTERS};
 use crate::log;
 use crate::report::model::{AgentInfo, JvmInfo, Report, Trigger, SCHEMA_VERSION};
-use crate::report::{json, text, writer};
+use crate::report::{html, json, text, writer};
 use crate::runtime::Agent;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -97,6 +97,9 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
     let mut others: Vec<(String, Vec<u8>)> = Vec::new();
     if agent.options.formats.text {
         others.push((format!("{stem}.txt"), text::render(report).into_bytes()));
+    }
+    if agent.options.formats.html {
+        others.push((format!("{stem}.html"), html::render(report).into_bytes()));
     }
     for (path, bytes) in others {
         if let Err(e) = writer::write_atomic(path.as_ref(), &bytes) {

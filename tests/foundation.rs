@@ -79,6 +79,21 @@ fn healthy_report_on_exit_counts_loaders_and_unloaded_classes() {
 }
 
 #[test]
+fn html_page_is_self_contained_beside_the_json() {
+    let f = Jvm::scenario("html", "healthy").options("format=html+text").run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let page = std::fs::read_to_string(f.dir.join("report-1.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("leakagent report #1"));
+    assert!(page.contains("<h2>Findings</h2>") && page.contains("No findings."));
+    assert!(page.contains("<h2>Class loaders</h2>") && !page.contains("app-gen-1"), "dead loaders are not in the live table");
+    assert!(page.contains("<svg"), "memory chart drawn");
+    for external in ["http://", "https://", "<script", "<link"] {
+        assert!(!page.contains(external), "the page must be self-contained: {external}");
+    }
+    assert!(f.dir.join("report-1.txt").is_file());
+}
+
+#[test]
 fn reports_on_signal_while_running_then_again_then_on_exit() {
     let mut jvm = Jvm::scenario("signal", "healthy").start();
     jvm.signal(rtmin(2));
