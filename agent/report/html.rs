@@ -272,18 +272,7 @@ fn leaks(r: &Report, b: &mut String) {
         let _ = write!(b, "</ol><p>{}</p><p class=fix><b>Fix:</b> {}</p>\n", esc(&s.explanation), esc(&s.fix));
     }
     if let Some(cs) = &c.chain_search {
-        let _ = write!(
-            b,
-            "<p class=small>Chain search: {} of {} chains in {} ms, {} passes, {} references visited, {} objects tagged (~{} KiB).{}</p>\n",
-            cs.chains_found,
-            cs.suspects,
-            cs.time_ms,
-            cs.passes,
-            cs.references_visited,
-            cs.objects_tagged,
-            cs.memory_bytes_estimate / 1024,
-            cs.limit_hit.as_ref().map(|l| format!(" Stopped: {}", esc(l))).unwrap_or_default()
-        );
+        let _ = write!(b, "<p class=small>{}</p>\n", esc(&super::text::chain_search_sentence(cs)));
     }
 }
 

@@ -1,10 +1,25 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
-use super::model::{Report, Sample, Severity};
+use super::model::{ChainSearch, Report, Sample, Severity};
 use std::fmt::Write;
 
 const MAX_LOADERS: usize = 40;
 const MAX_DUPLICATES: usize = 40;
+
+/// What the chain search cost, in one sentence (also used by the HTML page).
+pub fn chain_search_sentence(cs: &ChainSearch) -> String {
+    format!(
+        "Chain search: {} of {} chains found in {} ms, {} passes, {} references visited, {} objects tagged (~{} KiB){}",
+        cs.chains_found,
+        cs.suspects,
+        cs.time_ms,
+        cs.passes,
+        cs.references_visited,
+        cs.objects_tagged,
+        cs.memory_bytes_estimate / 1024,
+        cs.limit_hit.as_ref().map(|l| format!("; stopped: {l}")).unwrap_or_default()
+    )
+}
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -107,18 +122,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     if let Some(cs) = &c.chain_search {
-        let _ = writeln!(
-            o,
-            "Chain search: {} of {} chains found in {} ms, {} passes, {} references visited, {} objects tagged (~{} KiB){}",
-            cs.chains_found,
-            cs.suspects,
-            cs.time_ms,
-            cs.passes,
-            cs.references_visited,
-            cs.objects_tagged,
-            cs.memory_bytes_estimate / 1024,
-            cs.limit_hit.as_ref().map(|l| format!("; stopped: {l}")).unwrap_or_default()
-        );
+        let _ = writeln!(o, "{}", chain_search_sentence(cs));
     }
     memory(&mut o, r);
 
