@@ -4,6 +4,7 @@
 
 use crate::collectors::classes::ClassTracker;
 use crate::collectors::direct::DirectLedger;
+use crate::collectors::memory::{sampler, MemoryCollector};
 use crate::collectors::stacks::Stacks;
 use crate::collectors::zlib::ZlibLedger;
 use crate::ffi::guard::guarded;
@@ -120,6 +121,7 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
             return JNI_ERR;
         }
     };
+    let memory = MemoryCollector::new(&opts);
     let agent = Agent {
         jvmti,
         started: Instant::now(),
@@ -130,6 +132,7 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
         stacks: Stacks::new(&opts.native),
         zlib: ZlibLedger::new(&opts.native),
         direct: DirectLedger::new(&opts.native),
+        memory,
         options: opts,
     };
     let agent = match runtime::install(agent) {
@@ -268,9 +271,6 @@ fn announce(agent: &Agent) {
         o.interval.map(|d| format!(" every {}s", d.as_secs())).unwrap_or_default(),
         if o.datadump { "; kill -3 <pid> also writes a report" } else { "" }
     ));
-    if o.formats.html {
-        log::warn("format 'html' is not available in this version yet; writing JSON and the other formats");
-    }
 }
 
 /// Live phase reached (VMInit, or attach): catch up on classes, set up the native ledgers and
@@ -281,11 +281,19 @@ fn live_phase_start(agent: &Agent, env: &Env) {
     });
     guarded(Feature::Natives, (), || native_ledgers_live(agent, env));
     guarded(Feature::Triggers, (), || {
-        if let Err(e) = start_report_thread(agent, env) {
+        if let Err(e) = start_agent_thread(agent, env, "leakagent-report", report_thread_main) {
             log::error(&format!("cannot start the report thread: {e}; only the exit report will be written"));
             health::bump(&COUNTERS.errors);
         }
     });
+    if agent.options.sample_interval.is_some() {
+        guarded(Feature::Sampler, (), || {
+            if let Err(e) = start_agent_thread(agent, env, "leakagent-sampler", sampler_thread_main) {
+                log::error(&format!("cannot start the sampler thread: {e}; reports will have no samples"));
+                health::bump(&COUNTERS.errors);
+            }
+        });
+    }
 }
 
 /// The native ledgers in the live phase: stacks can be walked; the ids of `Inflater.end()` and
@@ -343,10 +351,12 @@ fn native_ledgers_live(agent: &Agent, env: &Env) {
     }
 }
 
-fn start_report_thread(agent: &Agent, env: &Env) -> Result<(), String> {
+type AgentThreadMain = unsafe extern "C" fn(*mut jvmtiEnv, *mut JNIEnv, *mut c_void);
+
+fn start_agent_thread(agent: &Agent, env: &Env, thread_name: &str, main: AgentThreadMain) -> Result<(), String> {
     use jni::objects::JValue;
     let mut jenv = env.jni().ok_or("no JNIEnv")?;
-    let name = jenv.new_string("leakagent-report").map_err(|e| e.to_string())?;
+    let name = jenv.new_string(thread_name).map_err(|e| e.to_string())?;
     let thread = jenv
         .new_object("java/lang/Thread", "(Ljava/lang/String;)V", &[JValue::Object(&name)])
         .map_err(|e| {
@@ -354,8 +364,14 @@ fn start_report_thread(agent: &Agent, env: &Env) -> Result<(), String> {
             e.to_string()
         })?;
     // SAFETY: `thread` is a fresh, unstarted java.lang.Thread.
-    unsafe { agent.jvmti.run_agent_thread(thread.as_raw(), Some(report_thread_main), ptr::null()) }
+    unsafe { agent.jvmti.run_agent_thread(thread.as_raw(), Some(main), ptr::null()) }
         .map_err(|e| e.to_string())
+}
+
+unsafe extern "C" fn sampler_thread_main(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _arg: *mut c_void) {
+    let Some(agent) = runtime::get() else { return };
+    let env = Env::new(jni);
+    guarded(Feature::Sampler, (), || sampler::run(agent, &env));
 }
 
 unsafe extern "C" fn report_thread_main(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _arg: *mut c_void) {
@@ -381,6 +397,7 @@ unsafe extern "C" fn on_vm_init(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread
 }
 
 unsafe extern "C" fn on_vm_death(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv) {
+    sampler::stop();
     guarded(Feature::Reports, (), || {
         if let Some(agent) = runtime::get() {
             trigger::on_vm_death(agent, &Env::new(jni));

@@ -8,8 +8,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 pub enum Feature {
     Startup,
     Classes,
+    Leaks,
     Triggers,
     Reports,
+    /// The `memory` section: smaps, the allocator, JVM pools, the RSS explanation.
+    Memory,
+    /// The sampler thread behind `samples`.
+    Sampler,
     /// Binding the native wrappers (NativeMethodBind, RegisterNatives after an attach).
     Natives,
     /// The zlib stream ledger (Inflater, Deflater).
@@ -18,11 +23,14 @@ pub enum Feature {
     Direct,
 }
 
-pub const FEATURES: [Feature; 7] = [
+pub const FEATURES: [Feature; 10] = [
     Feature::Startup,
     Feature::Classes,
+    Feature::Leaks,
     Feature::Triggers,
     Feature::Reports,
+    Feature::Memory,
+    Feature::Sampler,
     Feature::Natives,
     Feature::Zlib,
     Feature::Direct,
@@ -33,8 +41,11 @@ impl Feature {
         match self {
             Feature::Startup => "startup",
             Feature::Classes => "classes",
+            Feature::Leaks => "class_loader_leaks",
             Feature::Triggers => "triggers",
             Feature::Reports => "reports",
+            Feature::Memory => "memory",
+            Feature::Sampler => "sampler",
             Feature::Natives => "natives",
             Feature::Zlib => "zlib",
             Feature::Direct => "direct",

@@ -2,6 +2,7 @@
 //! class loaders never die. `entry` holds the exported symbols; `ffi` all other unsafe code.
 
 pub mod collectors;
+pub mod culprits;
 pub mod entry;
 pub mod ffi;
 pub mod findings;

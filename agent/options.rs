@@ -43,6 +43,18 @@ pub struct Options {
     pub interval: Option<Duration>,
     pub log: Option<String>,
     pub datadump: bool,
+    /// Full GC (JVMTI ForceGarbageCollection) before each report.
+    pub gc: bool,
+    pub chains: bool,
+    pub chain_time: Duration,
+    pub chain_objects: u64,
+    pub leak_loaders: Vec<String>,
+    /// `malloc_trim(0)` (or the preloaded allocator's purge) at report time.
+    pub trim: bool,
+    /// Period of the memory sampler; None switches it off.
+    pub sample_interval: Option<Duration>,
+    /// How many samples the sampler keeps (older ones are thinned).
+    pub samples: usize,
     pub help: bool,
     /// The options string as given, for the report.
     pub raw: String,
@@ -98,6 +110,14 @@ impl Default for Options {
             interval: None,
             log: None,
             datadump: false,
+            gc: true,
+            chains: true,
+            chain_time: Duration::from_secs(DEFAULT_CHAIN_TIME_S),
+            chain_objects: DEFAULT_CHAIN_OBJECTS,
+            leak_loaders: Vec::new(),
+            trim: false,
+            sample_interval: Some(DEFAULT_SAMPLE_INTERVAL),
+            samples: DEFAULT_SAMPLES,
             help: false,
             raw: String::new(),
             native: NativeOptions::default(),
@@ -106,6 +126,12 @@ impl Default for Options {
 }
 
 pub const DEFAULT_FILE: &str = "leakagent-%p-%n.json";
+pub const DEFAULT_CHAIN_TIME_S: u64 = 60;
+pub const DEFAULT_CHAIN_OBJECTS: u64 = 2_000_000;
+pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_SAMPLES: usize = 600;
+const MIN_SAMPLES: usize = 16;
+const MAX_SAMPLES: usize = 100_000;
 
 /// One problem in the options string.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,6 +186,46 @@ const SPECS: &[Spec] = &[
         help: "on: kill -3 (SIGQUIT, JVMTI DataDumpRequest) also writes a report, besides HotSpot's thread dump",
     },
     Spec {
+        key: "gc",
+        default: "on",
+        help: "on: a full GC (JVMTI ForceGarbageCollection, works under -XX:+DisableExplicitGC) before each report, so only loaders that cannot die remain",
+    },
+    Spec { key: "chains", default: "on", help: "on: find the reference chain from a GC root to each suspect class loader" },
+    Spec {
+        key: "chain_time",
+        default: "60s",
+        help: "time limit of one chain search (the search reports what it found and that it stopped)",
+    },
+    Spec {
+        key: "chain_objects",
+        default: "2000000",
+        help: "most objects one chain search may tag (about 134 bytes each, in HotSpot and the agent)",
+    },
+    Spec {
+        key: "leak_loaders",
+        default: "none",
+        help: "globs on class loader class or name, joined with '+', that must not be alive (e.g. plugin-*+*.MyLoader)",
+    },
+    Spec {
+        key: "trim",
+        default: "off",
+        help: "on: at report time, after the memory section is measured, return the allocator's free memory \
+               to the OS (glibc malloc_trim(0), jemalloc arena purge, tcmalloc ReleaseFreeMemory) and report \
+               RSS before and after",
+    },
+    Spec {
+        key: "sample_interval",
+        default: "1s",
+        help: "period of the memory sampler (RSS, malloc, heap, direct, classes over time), e.g. 500ms, 1s, 10s \
+               (at least 10ms), or off",
+    },
+    Spec {
+        key: "samples",
+        default: "600",
+        help: "how many samples the sampler keeps (16..100000); when full, the older half is thinned to every \
+               second sample, so memory stays bounded and the whole run stays visible",
+    },
+    Spec {
         key: "zlib",
         default: "on",
         help: "on: track every Inflater/Deflater (site, explicit end() or GC, live count and bytes)",
@@ -209,7 +275,7 @@ pub fn help_text() -> String {
     );
     for s in SPECS {
         let default = if s.default.is_empty() { String::new() } else { format!(" (default: {})", s.default) };
-        out.push_str(&format!("  {:<12}{}{}\n", s.key, s.help, default));
+        out.push_str(&format!("  {:<16}{}{}\n", s.key, s.help, default));
     }
     out.push_str(
         "\nExample: -agentpath:/opt/libleakagent.so=file=/tmp/leak-%p-%n,format=text,interval=5m\n",
@@ -269,6 +335,40 @@ pub fn parse_interval(value: &str) -> Result<Option<Duration>, OptionError> {
         return Err(err("interval", value, allowed));
     }
     Ok(Some(d))
+}
+
+/// The sampler period: like `interval` but from 10ms, or `off`.
+pub fn parse_sample_interval(value: &str) -> Result<Option<Duration>, OptionError> {
+    let allowed = "allowed: a number with ms, s, m or h (e.g. 500ms, 1s, 10s), at least 10ms, or off";
+    if value == "off" || value == "0" {
+        return Ok(None);
+    }
+    let d = parse_duration(value).ok_or_else(|| err("sample_interval", value, allowed))?;
+    if d < Duration::from_millis(10) {
+        return Err(err("sample_interval", value, allowed));
+    }
+    Ok(Some(d))
+}
+
+/// `1500ms`, `30s`, `5m`, `1h`.
+fn parse_duration(value: &str) -> Option<Duration> {
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
+        _ => None,
+    }
+}
+
+fn parse_samples(value: &str) -> Result<usize, OptionError> {
+    match value.parse::<usize>() {
+        Ok(n) if (MIN_SAMPLES..=MAX_SAMPLES).contains(&n) => Ok(n),
+        _ => Err(err("samples", value, format!("allowed: a whole number from {MIN_SAMPLES} to {MAX_SAMPLES}"))),
+    }
 }
 
 fn parse_formats(value: &str) -> Result<Formats, OptionError> {
@@ -350,6 +450,31 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
             "interval" => parse_interval(value).map(|d| opts.interval = d),
             "log" => check_path("log", value).map(|v| opts.log = Some(v)),
             "datadump" => parse_bool("datadump", value).map(|b| opts.datadump = b),
+            "gc" => parse_bool("gc", value).map(|b| opts.gc = b),
+            "chains" => parse_bool("chains", value).map(|b| opts.chains = b),
+            "chain_time" => parse_interval(value)
+                .map_err(|e| OptionError { option: "chain_time".into(), ..e })
+                .and_then(|d| d.ok_or_else(|| err("chain_time", value, "a duration of at least 1s")))
+                .map(|d| opts.chain_time = d),
+            "chain_objects" => match value.parse::<u64>() {
+                Ok(n) if (10..=1_000_000_000).contains(&n) => {
+                    opts.chain_objects = n;
+                    Ok(())
+                }
+                _ => Err(err("chain_objects", value, "a whole number from 10 to 1000000000")),
+            },
+            "leak_loaders" => {
+                let globs: Vec<String> = value.split('+').filter(|g| !g.is_empty()).map(String::from).collect();
+                if globs.is_empty() {
+                    Err(err("leak_loaders", value, "one or more globs joined with '+'"))
+                } else {
+                    opts.leak_loaders = globs;
+                    Ok(())
+                }
+            }
+            "trim" => parse_bool("trim", value).map(|b| opts.trim = b),
+            "sample_interval" => parse_sample_interval(value).map(|d| opts.sample_interval = d),
+            "samples" => parse_samples(value).map(|n| opts.samples = n),
             "zlib" => parse_bool("zlib", value).map(|b| opts.native.zlib = b),
             "direct" => parse_bool("direct", value).map(|b| opts.native.direct = b),
             "stack_depth" => parse_number(key, value, 1, MAX_STACK_DEPTH as u64).map(|n| opts.native.stack_depth = n as usize),
@@ -410,6 +535,31 @@ mod tests {
         assert_eq!(o.signal, ReportSignal::RtMin(2));
         assert_eq!(o.interval, None);
         assert!(!o.datadump && !o.help && !o.formats.text && !o.formats.html);
+        assert!(!o.trim);
+        assert_eq!(o.sample_interval, Some(Duration::from_secs(1)));
+        assert_eq!(o.samples, 600);
+    }
+
+    #[test]
+    fn memory_options() {
+        let o = parse("trim=on,sample_interval=250ms,samples=32").unwrap();
+        assert!(o.trim);
+        assert_eq!(o.sample_interval, Some(Duration::from_millis(250)));
+        assert_eq!(o.samples, 32);
+        assert_eq!(parse("sample_interval=off").unwrap().sample_interval, None);
+        assert_eq!(parse("sample_interval=10ms").unwrap().sample_interval, Some(Duration::from_millis(10)));
+        assert_eq!(parse("sample_interval=2m").unwrap().sample_interval, Some(Duration::from_secs(120)));
+        assert!(!parse("trim=off").unwrap().trim);
+        let errs = parse("trim=sometimes,sample_interval=5ms,samples=3").unwrap_err();
+        let names: Vec<_> = errs.iter().map(|e| e.option.as_str()).collect();
+        assert_eq!(names, ["trim", "sample_interval", "samples"]);
+        for bad in ["", "1", "9ms", "1.5s", "fast", "99999999999999999999h"] {
+            assert!(parse_sample_interval(bad).is_err(), "{bad}");
+        }
+        for bad in ["", "15", "100001", "-1", "ten"] {
+            assert!(parse_samples(bad).is_err(), "{bad}");
+        }
+        assert!(parse("samples=16").is_ok() && parse("samples=100000").is_ok());
     }
 
     #[test]
@@ -461,6 +611,21 @@ mod tests {
             assert!(msg.contains(&e.option) && msg.contains(&e.value), "{msg}");
         }
         assert!(errs[0].allowed.contains("known options"));
+    }
+
+    #[test]
+    fn leak_options() {
+        let o = parse("gc=off,chains=off,chain_time=2m,chain_objects=5000,leak_loaders=plugin-*+*Webapp*").unwrap();
+        assert!(!o.gc && !o.chains);
+        assert_eq!(o.chain_time, Duration::from_secs(120));
+        assert_eq!(o.chain_objects, 5000);
+        assert_eq!(o.leak_loaders, ["plugin-*", "*Webapp*"]);
+        let d = parse("").unwrap();
+        assert!(d.gc && d.chains && d.leak_loaders.is_empty());
+        for bad in ["chain_time=0", "chain_time=fast", "chain_objects=9", "chain_objects=x", "leak_loaders=", "gc=maybe"] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e[0].option, bad.split('=').next().unwrap(), "{bad}: {e:?}");
+        }
     }
 
     #[test]
@@ -541,8 +706,9 @@ mod tests {
             state
         };
         let keys = [
-            "file=", "format=", "signal=", "interval=", "log=", "datadump=", "help", "", "zlib=", "direct=",
-            "stack_depth=", "key_depth=", "hot_sample=", "max_sites=", "max_tracked=",
+            "file=", "format=", "signal=", "interval=", "log=", "datadump=", "gc=", "chains=", "chain_time=",
+            "chain_objects=", "leak_loaders=", "trim=", "sample_interval=", "samples=", "help", "", "zlib=",
+            "direct=", "stack_depth=", "key_depth=", "hot_sample=", "max_sites=", "max_tracked=",
         ];
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;

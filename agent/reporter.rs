@@ -1,13 +1,15 @@
 //! Builds a report from the collectors and writes every requested rendering. Runs on the report
 //! thread (or, if that thread is gone, on the thread that posted VMDeath); one report at a time.
 
+use crate::collectors::chains::Limits;
+use crate::collectors::leaks::{self, LeakOptions};
 use crate::findings;
 use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::health::{self, Feature, COUNTERS};
 use crate::log;
 use crate::report::model::{AgentInfo, Direct, JvmInfo, Report, Trigger, Zlib, SCHEMA_VERSION};
-use crate::report::{json, text, writer};
+use crate::report::{html, json, text, writer};
 use crate::runtime::Agent;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -27,14 +29,35 @@ pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger) -> Option<String
 
 fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> Report {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let class_loaders = crate::ffi::guard::guarded(Feature::Classes, Default::default(), || {
+    let gc = agent.options.gc
+        && match agent.jvmti.force_garbage_collection() {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn(&format!("ForceGarbageCollection failed ({e}); this report has no GC before it"));
+                false
+            }
+        };
+    let mut class_loaders = crate::ffi::guard::guarded(Feature::Classes, Default::default(), || {
         agent.classes.snapshot(&agent.jvmti, env)
+    });
+    class_loaders.gc_before_report = gc;
+    // Memory right after the GC and before the chain search, whose tags cost native memory.
+    let (memory, samples) = crate::ffi::guard::guarded(Feature::Memory, Default::default(), || {
+        agent.memory.snapshot(agent, env)
     });
     let zlib = crate::ffi::guard::guarded(Feature::Zlib, failed_section("zlib"), || {
         agent.zlib.snapshot()
     });
     let direct = crate::ffi::guard::guarded(Feature::Direct, failed_section("direct"), || {
         agent.direct.snapshot(env)
+    });
+    let leak_opts = LeakOptions {
+        chains: agent.options.chains,
+        limits: Limits { time: agent.options.chain_time, max_objects: agent.options.chain_objects },
+        patterns: agent.options.leak_loaders.clone(),
+    };
+    crate::ffi::guard::guarded(Feature::Leaks, (), || {
+        leaks::analyse(&agent.jvmti, env, &agent.classes, &mut class_loaders, &leak_opts)
     });
     let prop = |k: &str| {
         env.system_property(k).or_else(|| agent.jvmti.system_property(k)).unwrap_or_default()
@@ -65,6 +88,8 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> R
         class_loaders,
         zlib,
         direct,
+        memory,
+        samples,
     };
     report.findings = findings::derive(&report);
     report.agent.report_build_ms = t0.elapsed().as_millis() as u64;
@@ -103,6 +128,9 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
     let mut others: Vec<(String, Vec<u8>)> = Vec::new();
     if agent.options.formats.text {
         others.push((format!("{stem}.txt"), text::render(report).into_bytes()));
+    }
+    if agent.options.formats.html {
+        others.push((format!("{stem}.html"), html::render(report).into_bytes()));
     }
     for (path, bytes) in others {
         if let Err(e) = writer::write_atomic(path.as_ref(), &bytes) {

@@ -2,6 +2,7 @@
 
 use crate::collectors::classes::ClassTracker;
 use crate::collectors::direct::DirectLedger;
+use crate::collectors::memory::MemoryCollector;
 use crate::collectors::stacks::Stacks;
 use crate::collectors::zlib::ZlibLedger;
 use crate::ffi::jvmti::Jvmti;
@@ -23,6 +24,7 @@ pub struct Agent {
     pub stacks: Stacks,
     pub zlib: ZlibLedger,
     pub direct: DirectLedger,
+    pub memory: MemoryCollector,
 }
 
 static AGENT: OnceLock<Agent> = OnceLock::new();

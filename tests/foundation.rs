@@ -79,6 +79,21 @@ fn healthy_report_on_exit_counts_loaders_and_unloaded_classes() {
 }
 
 #[test]
+fn html_page_is_self_contained_beside_the_json() {
+    let f = Jvm::scenario("html", "healthy").options("format=html+text").run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let page = std::fs::read_to_string(f.dir.join("report-1.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("leakagent report #1"));
+    assert!(page.contains("<h2>Findings</h2>") && page.contains("No findings."));
+    assert!(page.contains("<h2>Class loaders</h2>") && !page.contains("app-gen-1"), "dead loaders are not in the live table");
+    assert!(page.contains("<svg"), "memory chart drawn");
+    for external in ["http://", "https://", "<script", "<link"] {
+        assert!(!page.contains(external), "the page must be self-contained: {external}");
+    }
+    assert!(f.dir.join("report-1.txt").is_file());
+}
+
+#[test]
 fn reports_on_signal_while_running_then_again_then_on_exit() {
     let mut jvm = Jvm::scenario("signal", "healthy").start();
     jvm.signal(rtmin(2));
@@ -164,6 +179,17 @@ fn unwritable_report_directory_is_logged_and_the_jvm_runs_to_the_end() {
     assert!(f.stdout.contains("HARNESS done"));
     assert!(f.stderr.contains("cannot write report #1"), "{}", f.stderr);
     assert!(f.stderr.contains("/proc/leakagent-nowhere/r-"), "{}", f.stderr);
+}
+
+/// A write that fails half-way (here RLIMIT_FSIZE, as on a full disk) leaves no partial file.
+#[test]
+fn full_disk_leaves_no_partial_report() {
+    let f = Jvm::scenario("fulldisk", "healthy").options("format=text").file_size_limit(2048).run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(f.stdout.contains("HARNESS done"));
+    assert!(f.stderr.contains("cannot write report #1 (vm_death)") && f.stderr.contains("File too large"), "{}", f.stderr);
+    let names: Vec<String> = std::fs::read_dir(&f.dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.ends_with(".json") || n.ends_with(".tmp")), "{names:?}");
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 use crate::ffi::jni::{Env, Weak};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
-use crate::report::model::{ClassLoaders, DuplicateClass, Loader};
+use crate::report::model::{ClassLoaders, DuplicateClass, Generation, Loader};
 use jni::sys::{jclass, jlong, jobject};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
@@ -15,10 +15,40 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 /// Tags carry their kind in the top byte so ObjectFree can tell classes, loaders and the tags of
-/// other collectors apart.
+/// other collectors apart. A class tag is `kind | class number << 32 | defining loader id`: unique
+/// per class, so a heap walk's class tags name classes; a loader tag is `kind | loader id`.
 pub const TAG_KIND_MASK: jlong = 0xff << 56;
 pub const TAG_CLASS: jlong = 1 << 56;
 pub const TAG_LOADER: jlong = 2 << 56;
+/// Array classes get no ClassLoad event and are not counted; the chain search tags them with
+/// this kind (same layout as a class tag) so chains can name them.
+pub const TAG_ARRAY_CLASS: jlong = 5 << 56;
+
+/// The loader id a class or loader tag carries.
+pub fn tag_loader(tag: jlong) -> u32 {
+    (tag & 0xffff_ffff) as u32
+}
+
+pub fn tag_kind(tag: jlong) -> jlong {
+    tag & TAG_KIND_MASK
+}
+
+fn class_tag(seq: u64, loader: u32) -> jlong {
+    TAG_CLASS | (((seq & 0xff_ffff) as jlong) << 32) | loader as jlong
+}
+
+impl ClassTracker {
+    /// Tags an untagged array class (its loader is the element type's); returns its tag.
+    pub fn tag_array_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<jlong> {
+        let loader = jvmti.class_loader(klass).ok()?;
+        let id = self.loader_id(jvmti, env, loader);
+        env.delete_local(loader);
+        let seq = self.next_class.fetch_add(1, Relaxed);
+        let tag = TAG_ARRAY_CLASS | (((seq & 0xff_ffff) as jlong) << 32) | id? as jlong;
+        jvmti.set_tag(klass, tag).ok()?;
+        Some(tag)
+    }
+}
 
 const BOOTSTRAP: u32 = 0;
 
@@ -29,8 +59,17 @@ struct LoaderRec {
     died_ms: Option<u64>,
     defined: u64,
     freed: u64,
-    /// Filled once on the report thread; these never change for a loader.
+    /// Filled when first seen; these never change for a loader.
     resolved: Option<Resolved>,
+    /// Learned on the report thread the first time the loader is seen alive there.
+    facts: Option<StaticFacts>,
+}
+
+#[derive(Clone, Default)]
+struct StaticFacts {
+    code_source: Option<String>,
+    url_loader: bool,
+    tomcat_loader: bool,
 }
 
 #[derive(Clone)]
@@ -47,6 +86,7 @@ pub struct ClassTracker {
     /// Serialises only the rare first sighting of a loader, so that it gets one id.
     register: Mutex<()>,
     next_id: AtomicU32,
+    next_class: AtomicU64,
     loaded: AtomicU64,
     prepared: AtomicU64,
     freed: AtomicU64,
@@ -66,6 +106,7 @@ impl ClassTracker {
             loaders: Mutex::new(map),
             register: Mutex::new(()),
             next_id: AtomicU32::new(1),
+            next_class: AtomicU64::new(1),
             loaded: AtomicU64::new(0),
             prepared: AtomicU64::new(0),
             freed: AtomicU64::new(0),
@@ -85,12 +126,12 @@ impl ClassTracker {
         }
         let tag = jvmti.tag(loader).ok()?;
         if tag & TAG_KIND_MASK == TAG_LOADER {
-            return Some((tag & 0xffff_ffff) as u32);
+            return Some(tag_loader(tag));
         }
         let _once = self.register.lock();
         let tag = jvmti.tag(loader).ok()?;
         if tag & TAG_KIND_MASK == TAG_LOADER {
-            return Some((tag & 0xffff_ffff) as u32);
+            return Some(tag_loader(tag));
         }
         let id = self.next_id.fetch_add(1, Relaxed);
         jvmti.set_tag(loader, TAG_LOADER | id as jlong).ok()?;
@@ -124,7 +165,7 @@ impl ClassTracker {
         let id = self.loader_id(jvmti, env, loader);
         env.delete_local(loader);
         let Some(id) = id else { return false };
-        if jvmti.set_tag(klass, TAG_CLASS | id as jlong).is_err() {
+        if jvmti.set_tag(klass, class_tag(self.next_class.fetch_add(1, Relaxed), id)).is_err() {
             return false;
         }
         if let Some(rec) = self.loaders.lock().get_mut(&id) {
@@ -165,8 +206,8 @@ impl ClassTracker {
 
     /// ObjectFree callback (no JNI allowed here). Returns false for tags of other collectors.
     pub fn on_object_free(&self, tag: jlong) -> bool {
-        let id = (tag & 0xffff_ffff) as u32;
-        match tag & TAG_KIND_MASK {
+        let id = tag_loader(tag);
+        match tag_kind(tag) {
             TAG_CLASS => {
                 self.freed.fetch_add(1, Relaxed);
                 if let Some(rec) = self.loaders.lock().get_mut(&id) {
@@ -183,6 +224,19 @@ impl ClassTracker {
             }
             _ => false,
         }
+    }
+
+    /// Cheap counts for the sampler: (classes loaded, loaded minus freed, loaders alive).
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let loaded = self.loaded.load(Relaxed);
+        let live = loaded.saturating_sub(self.freed.load(Relaxed));
+        let alive = self
+            .loaders
+            .lock()
+            .iter()
+            .filter(|(id, r)| **id == BOOTSTRAP || (r.weak.is_some() && r.died_ms.is_none()))
+            .count() as u64;
+        (loaded, live, alive)
     }
 
     /// HotSpot's ClassUnload extension event.
@@ -219,7 +273,7 @@ impl ClassTracker {
                     }
                     let tag = jvmti.tag(k).unwrap_or(0);
                     if tag & TAG_KIND_MASK == TAG_CLASS {
-                        let id = (tag & 0xffff_ffff) as u32;
+                        let id = tag_loader(tag);
                         *live.entry(id).or_default() += 1;
                         let ids = by_name.entry(signature_to_name(&sig)).or_default();
                         if !ids.contains(&id) {
@@ -237,16 +291,31 @@ impl ClassTracker {
         let alive: Vec<(u32, Weak)> =
             self.loaders.lock().iter().filter_map(|(id, r)| r.weak.map(|w| (*id, w))).collect();
         let mut dead = Vec::new();
+        let mut dynamic: HashMap<u32, (Option<bool>, Option<String>)> = HashMap::new();
+        let mut learned: Vec<(u32, StaticFacts)> = Vec::new();
         for (id, w) in alive {
             let obj = env.upgrade(w);
             if obj.is_null() {
                 dead.push((id, w));
+                continue;
             }
+            let known = self.loaders.lock().get(&id).and_then(|r| r.facts.clone());
+            let facts = known.unwrap_or_else(|| {
+                let f = static_facts(jvmti, env, obj);
+                learned.push((id, f.clone()));
+                f
+            });
+            dynamic.insert(id, dynamic_facts(env, obj, &facts));
             env.delete_local(obj);
         }
         let now = self.now_ms();
         {
             let mut map = self.loaders.lock();
+            for (id, f) in learned {
+                if let Some(rec) = map.get_mut(&id) {
+                    rec.facts = Some(f);
+                }
+            }
             for (id, _) in &dead {
                 if let Some(rec) = map.get_mut(id) {
                     rec.weak = None;
@@ -291,6 +360,11 @@ impl ClassTracker {
                 alive,
                 first_seen_ms: rec.first_seen_ms,
                 died_ms: if alive { None } else { rec.died_ms },
+                code_source: rec.facts.as_ref().and_then(|f| f.code_source.clone()),
+                closed: dynamic.get(id).and_then(|d| d.0),
+                state: dynamic.get(id).and_then(|d| d.1.clone()),
+                generation: None,
+                superseded_by: None,
             });
             if alive {
                 out.loaders_alive += 1;
@@ -300,6 +374,7 @@ impl ClassTracker {
         }
         drop(map);
         out.loaders.sort_by_key(|l| l.id);
+        out.generations = generations(&mut out.loaders);
         out.classes_unloaded = unloaded_total.max(self.freed.load(Relaxed));
         out.classes_live = live.values().sum();
         out.duplicate_classes = by_name
@@ -314,6 +389,95 @@ impl ClassTracker {
     }
 }
 
+/// What a loader is, learned once: its code source and which known loader family it belongs to.
+fn static_facts(jvmti: &Jvmti, env: &Env, loader: jobject) -> StaticFacts {
+    let mut f = StaticFacts::default();
+    let mut cls = env.object_class(loader);
+    while !cls.is_null() {
+        match jvmti.class_signature(cls).as_deref() {
+            Ok("Ljava/net/URLClassLoader;") => f.url_loader = true,
+            Ok("Lorg/apache/catalina/loader/WebappClassLoaderBase;") => f.tomcat_loader = true,
+            _ => {}
+        }
+        let sup = env.superclass(cls);
+        env.delete_local(cls);
+        cls = sup;
+    }
+    if f.url_loader {
+        f.code_source = env.url_class_loader_urls(loader).filter(|u| !u.is_empty()).map(|u| u.join(" "));
+    }
+    f
+}
+
+/// What can change: whether a URLClassLoader was closed, a container's state for it.
+fn dynamic_facts(env: &Env, loader: jobject, f: &StaticFacts) -> (Option<bool>, Option<String>) {
+    let closed = if f.url_loader {
+        let mut ucp = env.object_field(loader, c"ucp", c"Ljdk/internal/loader/URLClassPath;");
+        if ucp.is_null() {
+            ucp = env.object_field(loader, c"ucp", c"Lsun/misc/URLClassPath;");
+        }
+        let c = if ucp.is_null() { None } else { env.bool_field(ucp, c"closed") };
+        env.delete_local(ucp);
+        c
+    } else {
+        None
+    };
+    let state = if f.tomcat_loader {
+        let st = env.call_object_method(loader, "getState", "()Lorg/apache/catalina/LifecycleState;");
+        let name = if st.is_null() { None } else { env.call_string_method(st, "name") };
+        env.delete_local(st);
+        name
+    } else {
+        None
+    };
+    (closed, state)
+}
+
+/// The key loaders of one application's successive deployments share: class and name without
+/// its trailing number (read when the loader is first seen, so dead loaders have it too), else
+/// class and code source. Loaders with neither have no generations.
+pub fn generation_key(l: &Loader) -> Option<String> {
+    if l.role != "other" {
+        return None;
+    }
+    if let Some(name) = l.name.as_deref() {
+        let stem = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_' || c == '#' || c == '.');
+        let stem = if stem.is_empty() { name } else { stem };
+        return Some(format!("{}|{stem}", l.class));
+    }
+    l.code_source.as_ref().map(|cs| format!("{}|{cs}", l.class))
+}
+
+/// Groups loaders into generations (oldest first by id, which follows first sight) and marks
+/// each with its ordinal and the loader that replaced it.
+pub fn generations(loaders: &mut [Loader]) -> Vec<Generation> {
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, l) in loaders.iter().enumerate() {
+        if let Some(k) = generation_key(l) {
+            groups.entry(k).or_default().push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for (key, mut idx) in groups {
+        if idx.len() < 2 {
+            continue;
+        }
+        idx.sort_by_key(|&i| loaders[i].id);
+        for (n, &i) in idx.iter().enumerate() {
+            loaders[i].generation = Some(n as u32 + 1);
+            loaders[i].superseded_by = idx.get(n + 1).map(|&j| loaders[j].id);
+        }
+        out.push(Generation {
+            key,
+            loader_class: loaders[idx[0]].class.clone(),
+            loaders: idx.iter().map(|&i| loaders[i].id).collect(),
+            current: loaders[*idx.last().unwrap()].id,
+            alive: idx.iter().filter(|&&i| loaders[i].alive).count() as u32,
+        });
+    }
+    out
+}
+
 /// The role of the JDK's own loaders, from their class (JDK 9+ and JDK 8 names).
 fn role_of(class: &str) -> &'static str {
     match class {
@@ -326,5 +490,50 @@ fn role_of(class: &str) -> &'static str {
 impl Default for ClassTracker {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loader(id: u32, class: &str, name: Option<&str>, cs: Option<&str>, alive: bool) -> Loader {
+        Loader {
+            id,
+            class: class.into(),
+            name: name.map(Into::into),
+            role: "other",
+            code_source: cs.map(Into::into),
+            alive,
+            ..Loader::default()
+        }
+    }
+
+    #[test]
+    fn generations_by_code_source_then_name_stem() {
+        let mut ls = vec![
+            loader(3, "java.net.URLClassLoader", Some("app-gen-1"), Some("file:/a.jar"), true),
+            loader(4, "java.net.URLClassLoader", Some("app-gen-2"), Some("file:/a.jar"), false),
+            loader(5, "java.net.URLClassLoader", Some("app-gen-3"), Some("file:/a.jar"), true),
+            loader(6, "java.net.URLClassLoader", Some("other"), Some("file:/a.jar"), true),
+            loader(11, "java.net.URLClassLoader", None, Some("file:/c.jar"), true),
+            loader(12, "java.net.URLClassLoader", None, Some("file:/c.jar"), true),
+            loader(7, "org.x.WebLoader", Some("shop-1"), None, true),
+            loader(8, "org.x.WebLoader", Some("shop-2"), None, true),
+            loader(9, "jdk.internal.reflect.DelegatingClassLoader", None, None, true),
+            loader(10, "jdk.internal.reflect.DelegatingClassLoader", None, None, true),
+        ];
+        let g = generations(&mut ls);
+        assert_eq!(g.len(), 3, "{g:?}");
+        assert_eq!(g[0].loaders, [3, 4, 5]);
+        assert_eq!(g[0].current, 5);
+        assert_eq!(g[0].alive, 2);
+        assert_eq!(g[1].loaders, [11, 12], "no name: by code source");
+        assert_eq!(g[2].loaders, [7, 8]);
+        assert_eq!(ls[0].generation, Some(1));
+        assert_eq!(ls[0].superseded_by, Some(4));
+        assert_eq!(ls[2].superseded_by, None);
+        assert_eq!(ls[3].generation, None);
+        assert_eq!(ls[8].generation, None, "anonymous loaders have no generations");
     }
 }

@@ -120,6 +120,10 @@ impl ZlibLedger {
         *self.status.lock() = (tracking.to_string(), reason);
     }
 
+    pub fn tracking(&self) -> String {
+        self.status.lock().0.clone()
+    }
+
     /// Live phase: learns the ids of `Inflater.end()` and `Deflater.end()`.
     pub fn set_end_methods(&self, inflater_end: usize, deflater_end: usize) {
         self.end_methods[0].store(inflater_end, Relaxed);

@@ -217,11 +217,21 @@ impl Env {
         }
     }
 
-    /// `FindClass` by JVM name (`java/nio/Bits`); null when missing (the exception is cleared).
-    /// JNI initializes the class it finds, so only look up classes whose initialization is
-    /// harmless.
+    pub fn superclass(&self, klass: jobject) -> jobject {
+        // SAFETY: `klass` is a valid jclass.
+        unsafe { jni_fn!(self, GetSuperclass)(self.0, klass) }
+    }
+
+    pub fn is_assignable_from(&self, sub: jobject, sup: jobject) -> bool {
+        // SAFETY: both are valid jclass references.
+        unsafe { jni_fn!(self, IsAssignableFrom)(self.0, sub, sup) != 0 }
+    }
+
+    /// A class by JNI name (`java/lang/ref/Reference`) through the system loader; null if absent
+    /// (the exception is cleared). JNI initializes the class it finds, so only look up classes
+    /// whose initialization is harmless.
     pub fn find_class(&self, name: &std::ffi::CStr) -> jobject {
-        // SAFETY: plain JNI call on this thread with a NUL-terminated name.
+        // SAFETY: `name` is NUL-terminated.
         let c = unsafe { jni_fn!(self, FindClass)(self.0, name.as_ptr()) };
         if c.is_null() {
             self.clear_exception();
@@ -309,5 +319,56 @@ impl Env {
             self.delete_local(obj);
             out
         }
+    }
+    /// Reads a boolean instance field by name; None if the field does not exist.
+    pub fn bool_field(&self, obj: jobject, name: &std::ffi::CStr) -> Option<bool> {
+        // SAFETY: `obj` is a valid reference; the field id comes from its own class.
+        unsafe {
+            let cls = self.object_class(obj);
+            let id = jni_fn!(self, GetFieldID)(self.0, cls, name.as_ptr(), c"Z".as_ptr());
+            self.delete_local(cls);
+            if id.is_null() {
+                self.clear_exception();
+                return None;
+            }
+            Some(jni_fn!(self, GetBooleanField)(self.0, obj, id) != 0)
+        }
+    }
+
+    /// Reads an object instance field by name and signature (local reference, or null).
+    pub fn object_field(&self, obj: jobject, name: &std::ffi::CStr, sig: &std::ffi::CStr) -> jobject {
+        // SAFETY: as for `bool_field`.
+        unsafe {
+            let cls = self.object_class(obj);
+            let id = jni_fn!(self, GetFieldID)(self.0, cls, name.as_ptr(), sig.as_ptr());
+            self.delete_local(cls);
+            if id.is_null() {
+                self.clear_exception();
+                return std::ptr::null_mut();
+            }
+            jni_fn!(self, GetObjectField)(self.0, obj, id)
+        }
+    }
+
+    /// Calls `getURLs()` on a URLClassLoader and returns the URLs as strings.
+    pub fn url_class_loader_urls(&self, loader: jobject) -> Option<Vec<String>> {
+        let arr = self.call_object_method(loader, "getURLs", "()[Ljava/net/URL;");
+        if arr.is_null() {
+            return None;
+        }
+        let mut out = Vec::new();
+        // SAFETY: `arr` is a URL[] local reference.
+        unsafe {
+            let n = jni_fn!(self, GetArrayLength)(self.0, arr);
+            for i in 0..n {
+                let u = jni_fn!(self, GetObjectArrayElement)(self.0, arr, i);
+                if let Some(s) = self.call_string_method(u, "toString") {
+                    out.push(s);
+                }
+                self.delete_local(u);
+            }
+        }
+        self.delete_local(arr);
+        Some(out)
     }
 }

@@ -398,6 +398,44 @@ impl Jvmti {
         Ok(out)
     }
 
+    /// The fields `klass` declares, in the order heap walk field indices use.
+    pub fn class_fields(&self, klass: jclass) -> JvmtiResult<Vec<jni::sys::jfieldID>> {
+        let mut count: jint = 0;
+        let mut fields: *mut jni::sys::jfieldID = ptr::null_mut();
+        call!(self, GetClassFields, klass, &mut count, &mut fields)?;
+        let _buf = JvmtiBuf { jvmti: self, ptr: fields as *mut u8 };
+        // SAFETY: JVMTI returned `count` entries.
+        Ok((0..count.max(0) as usize).map(|i| unsafe { *fields.add(i) }).collect())
+    }
+
+    pub fn field_name(&self, klass: jclass, field: jni::sys::jfieldID) -> JvmtiResult<String> {
+        let mut name: *mut c_char = ptr::null_mut();
+        call!(self, GetFieldName, klass, field, &mut name, ptr::null_mut(), ptr::null_mut())?;
+        Ok(self.take_cstring(name).unwrap_or_default())
+    }
+
+    /// Interfaces `klass` declares directly (local references).
+    pub fn implemented_interfaces(&self, klass: jclass) -> JvmtiResult<Vec<jclass>> {
+        let mut count: jint = 0;
+        let mut out: *mut jclass = ptr::null_mut();
+        call!(self, GetImplementedInterfaces, klass, &mut count, &mut out)?;
+        let _buf = JvmtiBuf { jvmti: self, ptr: out as *mut u8 };
+        // SAFETY: JVMTI returned `count` entries.
+        Ok((0..count.max(0) as usize).map(|i| unsafe { *out.add(i) }).collect())
+    }
+
+    pub fn is_interface(&self, klass: jclass) -> bool {
+        let mut b: jni::sys::jboolean = 0;
+        call!(self, IsInterface, klass, &mut b).map(|_| b != 0).unwrap_or(false)
+    }
+
+    /// The name of a thread (a `java.lang.Thread` reference).
+    pub fn thread_name(&self, thread: jobject) -> Option<String> {
+        let mut info = jvmtiThreadInfo::default();
+        call!(self, GetThreadInfo, thread, &mut info).ok()?;
+        self.take_cstring(info.name)
+    }
+
     pub fn dispose(&self) {
         let _ = call!(self, DisposeEnvironment);
     }

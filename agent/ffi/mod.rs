@@ -4,8 +4,10 @@
 
 pub mod asgct;
 pub mod guard;
+pub mod heapwalk;
 pub mod jni;
 pub mod jvmti;
+pub mod malloc;
 pub mod natives;
 pub mod os;
 pub mod sys;

@@ -3,6 +3,7 @@
 
 use crate::health::Health;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -46,6 +47,9 @@ pub struct Report {
     pub class_loaders: ClassLoaders,
     pub zlib: Zlib,
     pub direct: Direct,
+    pub memory: Memory,
+    /// The sampler's time series, oldest first (docs/memory.md).
+    pub samples: Vec<Sample>,
 }
 
 #[derive(Serialize, Clone, Debug, Default)]
@@ -100,7 +104,35 @@ pub struct ClassLoaders {
     pub loaders_alive: u64,
     pub loaders_dead: u64,
     pub duplicate_classes: Vec<DuplicateClass>,
+    pub generations: Vec<Generation>,
     pub leak_suspects: Vec<LeakSuspect>,
+    /// Loaders that should be dead and are alive, but that no strong path from a GC root
+    /// reaches: only weak or soft references hold them, and they go when the GC needs the
+    /// memory. Not leaks.
+    pub not_strongly_reachable: Vec<u32>,
+    /// What finding the chains cost; null when no search ran.
+    pub chain_search: Option<ChainSearch>,
+    /// Whether a full GC (JVMTI ForceGarbageCollection) ran just before this report.
+    pub gc_before_report: bool,
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct ChainSearch {
+    /// Loaders that should be dead (leak suspects plus those found not strongly reachable).
+    pub suspects: u32,
+    pub not_strongly_reachable: u32,
+    pub chains_found: u32,
+    /// Full heap traversals (one per hop of the longest chain found).
+    pub passes: u32,
+    /// References reported by the heap walks, over all passes.
+    pub references_visited: u64,
+    /// Objects tagged by the search (its frontier), and their memory: HotSpot's tag map entry
+    /// plus the agent's node.
+    pub objects_tagged: u64,
+    pub memory_bytes_estimate: u64,
+    pub time_ms: u64,
+    /// Why the search stopped early, if it did, and what to do about it.
+    pub limit_hit: Option<String>,
 }
 
 #[derive(Serialize, Clone, Debug, Default)]
@@ -124,6 +156,29 @@ pub struct Loader {
     /// Milliseconds after agent start when the agent first saw the loader.
     pub first_seen_ms: u64,
     pub died_ms: Option<u64>,
+    /// The URLs of a URLClassLoader, space-separated.
+    pub code_source: Option<String>,
+    /// For a URLClassLoader: whether `close()` was called.
+    pub closed: Option<bool>,
+    /// A container's own lifecycle state for the loader (Tomcat's `WebappClassLoaderBase`).
+    pub state: Option<String>,
+    /// 1 for the oldest loader of its generation group, 2 for the next, ...
+    pub generation: Option<u32>,
+    /// The id of the loader that replaced this one (the next generation).
+    pub superseded_by: Option<u32>,
+}
+
+/// Loaders of the same class and code source (or name) created one after another.
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Generation {
+    /// What the loaders share: `class|code source` or `class|name stem`.
+    pub key: String,
+    pub loader_class: String,
+    /// Loader ids, oldest first.
+    pub loaders: Vec<u32>,
+    /// The newest loader of the group.
+    pub current: u32,
+    pub alive: u32,
 }
 
 #[derive(Serialize, Clone, Debug, Default)]
@@ -139,18 +194,259 @@ pub struct LeakSuspect {
     pub loader_class: String,
     pub loader_name: Option<String>,
     pub classes: u64,
-    pub reason: String,
+    /// Why the loader should be dead: `superseded`, `closed`, `container_stopped`, `pattern`.
+    pub reasons: Vec<String>,
+    /// Hops from a GC root to the loader; empty when no chain was found (see chain_search).
     pub path: Vec<PathHop>,
+    /// Index in `path` of the culprit hop: the first object outside the loader holding
+    /// something the loader defined.
+    pub culprit_hop: Option<usize>,
+    /// The known culprit the chain matches (e.g. `jdk-logging-level`), or `generic`.
     pub culprit: Option<String>,
+    /// Plain words: what holds the loader.
+    pub explanation: String,
     pub fix: String,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
 pub struct PathHop {
     pub from: String,
+    /// Field name, `[index]` for array elements, or empty (roots, class and loader edges).
     pub field: String,
+    /// The first hop names the root (`static_field`, `thread`, `stack_local`, `jni_global`,
+    /// `system_class`, `monitor`, `other`); later hops are `field`, `static_field`,
+    /// `array_element`, `class`, `class_loader`, `constant_pool`, `protection_domain`, ...
     pub kind: String,
     pub to: String,
+    /// Loader id that defined `to` (or that `to` is), when the agent knows it.
+    pub to_loader: Option<u32>,
+}
+
+/// Where the process's resident memory is, and why (docs/memory.md).
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Memory {
+    /// Resident set size: the sum of `Rss` over every mapping in /proc/self/smaps.
+    pub rss_bytes: u64,
+    pub swap_bytes: u64,
+    /// Number of mappings read.
+    pub mappings: u64,
+    pub malloc: Malloc,
+    /// The mappings by kind (see docs/memory.md for how each kind is recognised).
+    pub regions: Vec<Region>,
+    /// Parts that add up to `rss_bytes`, in a fixed order.
+    pub explanation: Vec<Part>,
+    /// The explanation in one paragraph of plain words.
+    pub summary: String,
+    pub jvm: JvmMemory,
+    /// NMT's own summary when the JVM runs with -XX:NativeMemoryTracking.
+    pub nmt: Option<Nmt>,
+    /// What `trim=on` did at this report.
+    pub trim: Option<Trim>,
+    pub sampler: SamplerInfo,
+    /// Caveats about the numbers above.
+    pub notes: Vec<String>,
+    /// How long building this section took (smaps, allocator, MXBeans, NMT, trim).
+    pub build_ms: u64,
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Malloc {
+    /// `glibc`, `jemalloc`, `tcmalloc`, `musl` or `unknown`: who serves `malloc` here.
+    pub allocator: String,
+    /// The shared object defining the `malloc` the process calls.
+    pub library: String,
+    pub version: Option<String>,
+    /// Where the numbers come from: `mallinfo2`, `mallinfo`, `mallctl`, `MallocExtension`, `none`.
+    pub source: String,
+    /// Bytes handed out and not freed (glibc: arenas plus mmapped chunks).
+    pub in_use_bytes: Option<u64>,
+    /// glibc: in use inside the arenas (`uordblks`).
+    pub arena_in_use_bytes: Option<u64>,
+    /// Free bytes the allocator holds, resident or not (glibc `fordblks`; jemalloc resident -
+    /// allocated; tcmalloc the free lists and page heap).
+    pub free_bytes: Option<u64>,
+    /// Of the free bytes, those still resident: the `malloc_retained` part of the explanation.
+    pub resident_free_bytes: Option<u64>,
+    /// glibc: chunks served by mmap and their bytes.
+    pub mmapped_bytes: Option<u64>,
+    pub mmapped_chunks: Option<u64>,
+    /// jemalloc `stats.resident`, tcmalloc heap size minus unmapped bytes.
+    pub allocator_resident_bytes: Option<u64>,
+    /// Number of arenas (glibc: from malloc_info, the main arena included).
+    pub arenas: Option<u64>,
+    /// The arena limit in force and where it comes from.
+    pub arena_max: Option<u64>,
+    pub arena_max_source: String,
+    /// glibc: one entry per arena, from malloc_info.
+    pub arena_list: Vec<Arena>,
+    /// The allocator's own statistics under their own names (`stats.resident`, ...).
+    pub stats: BTreeMap<String, u64>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+pub struct Arena {
+    /// malloc_info's `nr`; 0 is the main (brk) arena.
+    pub index: u64,
+    pub main: bool,
+    pub in_use_bytes: u64,
+    pub free_bytes: u64,
+    pub fast_free_bytes: u64,
+    pub free_chunks: u64,
+    /// Memory the arena got from the system, and its high-water mark.
+    pub system_bytes: u64,
+    pub max_system_bytes: u64,
+    /// Thread arenas: number of 64 MiB heaps, their address space and read-write part.
+    pub heaps: Option<u64>,
+    pub address_space_bytes: u64,
+    pub mprotect_bytes: u64,
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Region {
+    pub kind: String,
+    pub count: u64,
+    /// Address space, reserved parts included.
+    pub size_bytes: u64,
+    /// Address space with any access (PROT_NONE reservations excluded).
+    pub committed_bytes: u64,
+    pub rss_bytes: u64,
+    pub swap_bytes: u64,
+    pub recognised_by: String,
+}
+
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Part {
+    pub part: String,
+    pub bytes: u64,
+    pub note: String,
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct JvmMemory {
+    pub heap_used_bytes: Option<u64>,
+    pub heap_committed_bytes: Option<u64>,
+    pub heap_max_bytes: Option<u64>,
+    /// The Metaspace pool: class space included.
+    pub metaspace_used_bytes: Option<u64>,
+    pub metaspace_committed_bytes: Option<u64>,
+    pub class_space_used_bytes: Option<u64>,
+    pub class_space_committed_bytes: Option<u64>,
+    /// All CodeHeap pools (or the single CodeCache pool).
+    pub code_cache_used_bytes: Option<u64>,
+    pub code_cache_committed_bytes: Option<u64>,
+    /// The JDK's `direct` buffer pool (BufferPoolMXBean).
+    pub direct_buffers: Option<u64>,
+    pub direct_used_bytes: Option<u64>,
+    pub direct_capacity_bytes: Option<u64>,
+    pub mapped_buffers: Option<u64>,
+    pub mapped_capacity_bytes: Option<u64>,
+    /// Live Java threads, and all threads of the process (/proc/self/status).
+    pub java_threads: Option<u64>,
+    pub os_threads: Option<u64>,
+    /// HotSpot flags read through HotSpotDiagnosticMXBean.
+    pub flags: BTreeMap<String, String>,
+    /// Whether `jcmd <pid> System.trim_native_heap` exists in this JDK.
+    pub trim_native_heap_command: bool,
+    /// `-XX:TrimNativeHeapInterval` in ms when this JDK has the flag (0 = off), null otherwise.
+    pub trim_native_heap_interval_ms: Option<u64>,
+    pub pools: Vec<Pool>,
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Pool {
+    pub name: String,
+    /// `heap` or `non_heap`.
+    pub kind: String,
+    pub used_bytes: u64,
+    pub committed_bytes: u64,
+    /// null when the pool has no limit.
+    pub max_bytes: Option<u64>,
+}
+
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+pub struct Nmt {
+    /// `summary` or `detail`.
+    pub mode: String,
+    pub reserved_bytes: u64,
+    pub committed_bytes: u64,
+    pub categories: Vec<NmtCategory>,
+}
+
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+pub struct NmtCategory {
+    pub name: String,
+    pub reserved_bytes: u64,
+    pub committed_bytes: u64,
+    pub malloc_bytes: u64,
+    pub mmap_committed_bytes: u64,
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Trim {
+    pub performed: bool,
+    /// The call made, e.g. `malloc_trim(0)`.
+    pub call: String,
+    pub rss_before_bytes: u64,
+    pub rss_after_bytes: u64,
+    /// RSS before minus after (0 when RSS grew meanwhile).
+    pub released_bytes: u64,
+    pub free_before_bytes: Option<u64>,
+    pub free_after_bytes: Option<u64>,
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct SamplerInfo {
+    /// null when the sampler is off.
+    pub interval_ms: Option<u64>,
+    pub capacity: u64,
+    /// Samples taken since start, and how many times the older half was thinned.
+    pub taken: u64,
+    pub thinned: u64,
+    /// What taking one sample costs the sampler thread, in microseconds.
+    pub cost_us_max: u64,
+    pub cost_us_mean: u64,
+}
+
+/// One point of the time series.
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the JVM started.
+    pub t_ms: u64,
+    pub rss_bytes: u64,
+    pub heap_used_bytes: Option<u64>,
+    pub malloc_in_use_bytes: Option<u64>,
+    pub malloc_free_bytes: Option<u64>,
+    /// The native ledger's direct/Unsafe bytes; until it is merged, the JDK's direct pool.
+    pub direct_live_bytes: Option<u64>,
+    /// Live zlib streams (the native ledger); null until it is merged.
+    pub zlib_live: Option<u64>,
+    /// ClassLoad events so far (as `class_loaders.classes_loaded`), and loaded minus unloaded.
+    pub classes_loaded: u64,
+    pub classes_live: u64,
+    pub loaders_alive: u64,
+}
+
+/// An empty report for renderer and finding tests.
+#[cfg(test)]
+pub fn test_report() -> Report {
+    Report {
+        schema_version: SCHEMA_VERSION,
+        trigger: Trigger::Signal,
+        sequence: 1,
+        pid: 4242,
+        time: "2026-01-01T00:00:00.000Z".into(),
+        time_ms: 0,
+        uptime_ms: 0,
+        jvm: JvmInfo::default(),
+        agent: AgentInfo { version: "test", options: String::new(), health: Health::default(), report_build_ms: 0 },
+        findings: Vec::new(),
+        class_loaders: ClassLoaders::default(),
+        zlib: Zlib::default(),
+        direct: Direct::default(),
+        memory: Memory::default(),
+        samples: Vec::new(),
+    }
 }
 
 /// How the native ledgers take stacks (the options that shape `sites`).

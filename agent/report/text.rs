@@ -1,11 +1,26 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
-use super::model::{Direct, Report, Severity, Zlib};
+use super::model::{ChainSearch, Direct, Report, Sample, Severity, Zlib};
 use std::fmt::Write;
 
 const MAX_LOADERS: usize = 40;
 const MAX_DUPLICATES: usize = 40;
 const MAX_NATIVE_SITES: usize = 8;
+
+/// What the chain search cost, in one sentence (also used by the HTML page).
+pub fn chain_search_sentence(cs: &ChainSearch) -> String {
+    format!(
+        "Chain search: {} of {} chains found in {} ms, {} passes, {} references visited, {} objects tagged (~{} KiB){}",
+        cs.chains_found,
+        cs.suspects,
+        cs.time_ms,
+        cs.passes,
+        cs.references_visited,
+        cs.objects_tagged,
+        cs.memory_bytes_estimate / 1024,
+        cs.limit_hit.as_ref().map(|l| format!("; stopped: {l}")).unwrap_or_default()
+    )
+}
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -74,8 +89,45 @@ pub fn render(r: &Report) -> String {
         }
     }
 
+    if !c.leak_suspects.is_empty() {
+        let _ = writeln!(o, "\nClass loader leak suspects ({}):", c.leak_suspects.len());
+        for s in &c.leak_suspects {
+            let _ = writeln!(
+                o,
+                "  loader {} '{}' ({}), {} classes, should be dead: {}",
+                s.loader_id,
+                s.loader_name.as_deref().unwrap_or("-"),
+                s.loader_class,
+                s.classes,
+                s.reasons.join(", ")
+            );
+            for (i, h) in s.path.iter().enumerate() {
+                let mark = if Some(i) == s.culprit_hop { "=>" } else { "  " };
+                let via = match h.field.as_str() {
+                    "" => format!(" [{}]", h.kind),
+                    f if f.starts_with('[') => format!("{f} [{}]", h.kind),
+                    f => format!(".{f} [{}]", h.kind),
+                };
+                let _ = writeln!(o, "    {mark} {}{} -> {}", h.from, via, h.to);
+            }
+            let _ = writeln!(o, "     {}", s.explanation);
+            let _ = writeln!(o, "     fix: {}", s.fix);
+        }
+    }
+    if !c.not_strongly_reachable.is_empty() {
+        let ids: Vec<String> = c.not_strongly_reachable.iter().map(|i| i.to_string()).collect();
+        let _ = writeln!(
+            o,
+            "Loaders {} should be dead and are alive, but only weak or soft references hold them: not leaks.",
+            ids.join(", ")
+        );
+    }
+    if let Some(cs) = &c.chain_search {
+        let _ = writeln!(o, "{}", chain_search_sentence(cs));
+    }
     zlib_section(&mut o, &r.zlib);
     direct_section(&mut o, &r.direct);
+    memory(&mut o, r);
 
     let h = &r.agent.health;
     let _ = writeln!(
@@ -192,12 +244,170 @@ fn direct_section(o: &mut String, d: &Direct) {
     }
 }
 
+fn mib(b: u64) -> String {
+    format!("{:.1}", b as f64 / (1u64 << 20) as f64)
+}
+
+fn opt_mib(b: Option<u64>) -> String {
+    b.map(mib).unwrap_or_else(|| "-".into())
+}
+
+fn memory(o: &mut String, r: &Report) {
+    let m = &r.memory;
+    let a = &m.malloc;
+    let _ = writeln!(
+        o,
+        "\nMemory: RSS {} MiB; allocator {}{} ({}){}",
+        mib(m.rss_bytes),
+        a.allocator,
+        a.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
+        if a.library.is_empty() { "?" } else { a.library.as_str() },
+        match (a.arenas, a.arena_max) {
+            (Some(n), Some(max)) => format!(", {n} arenas, limit {max} ({})", a.arena_max_source),
+            (Some(n), None) => format!(", {n} arenas"),
+            _ => String::new(),
+        }
+    );
+    if !m.summary.is_empty() {
+        let _ = writeln!(o, "  {}", m.summary);
+    }
+    let _ = writeln!(o, "  {:<16} {:>10}  {}", "part", "MiB", "what it is");
+    for p in &m.explanation {
+        let _ = writeln!(o, "  {:<16} {:>10}  {}", p.part, mib(p.bytes), p.note);
+    }
+    let _ = writeln!(
+        o,
+        "  malloc: {} MiB in use, {} MiB free ({} MiB of it resident), {} MiB in {} mmapped chunks [{}]",
+        opt_mib(a.in_use_bytes),
+        opt_mib(a.free_bytes),
+        opt_mib(a.resident_free_bytes),
+        opt_mib(a.mmapped_bytes),
+        a.mmapped_chunks.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        a.source
+    );
+    if let Some(t) = &m.trim {
+        if t.performed {
+            let _ = writeln!(
+                o,
+                "  trim: {} released {} MiB (RSS {} -> {} MiB; allocator free {} -> {} MiB)",
+                t.call,
+                mib(t.released_bytes),
+                mib(t.rss_before_bytes),
+                mib(t.rss_after_bytes),
+                opt_mib(t.free_before_bytes),
+                opt_mib(t.free_after_bytes)
+            );
+        } else {
+            let _ = writeln!(o, "  trim: not performed: {}", t.call);
+        }
+    }
+    let _ = writeln!(o, "  {:<20} {:>6} {:>12} {:>10}  {}", "mappings", "count", "size MiB", "rss MiB", "recognised by");
+    for g in m.regions.iter().filter(|g| g.size_bytes > 0) {
+        let _ = writeln!(
+            o,
+            "  {:<20} {:>6} {:>12} {:>10}  {}",
+            g.kind,
+            g.count,
+            mib(g.size_bytes),
+            mib(g.rss_bytes),
+            g.recognised_by
+        );
+    }
+    let j = &m.jvm;
+    let _ = writeln!(
+        o,
+        "  JVM: heap {} used / {} committed / {} max MiB; metaspace {} / {} MiB (class space {} / {}); code cache {} / {} MiB; direct {} MiB in {} buffers; {} Java threads, {} OS threads",
+        opt_mib(j.heap_used_bytes),
+        opt_mib(j.heap_committed_bytes),
+        opt_mib(j.heap_max_bytes),
+        opt_mib(j.metaspace_used_bytes),
+        opt_mib(j.metaspace_committed_bytes),
+        opt_mib(j.class_space_used_bytes),
+        opt_mib(j.class_space_committed_bytes),
+        opt_mib(j.code_cache_used_bytes),
+        opt_mib(j.code_cache_committed_bytes),
+        opt_mib(j.direct_used_bytes),
+        j.direct_buffers.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        j.java_threads.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        j.os_threads.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
+    );
+    if let Some(n) = &m.nmt {
+        let _ = writeln!(o, "  NMT ({}): reserved {} MiB, committed {} MiB", n.mode, mib(n.reserved_bytes), mib(n.committed_bytes));
+        let mut cats: Vec<_> = n.categories.iter().collect();
+        cats.sort_by(|a, b| b.committed_bytes.cmp(&a.committed_bytes));
+        for c in cats.iter().take(12) {
+            let _ = writeln!(
+                o,
+                "    {:<26} committed {:>9} MiB (malloc {:>8}, mmap {:>8})",
+                c.name,
+                mib(c.committed_bytes),
+                mib(c.malloc_bytes),
+                mib(c.mmap_committed_bytes)
+            );
+        }
+    }
+    samples(o, r);
+    for n in m.notes.iter().chain(a.notes.iter()) {
+        let _ = writeln!(o, "  note: {n}");
+    }
+}
+
+fn samples(o: &mut String, r: &Report) {
+    let s = &r.samples;
+    let info = &r.memory.sampler;
+    let Some(interval) = info.interval_ms else {
+        let _ = writeln!(o, "  samples: sampler off");
+        return;
+    };
+    let (Some(first), Some(last)) = (s.first(), s.last()) else {
+        let _ = writeln!(o, "  samples: none yet (every {interval} ms)");
+        return;
+    };
+    let max = s.iter().max_by_key(|x| x.rss_bytes).unwrap_or(last);
+    let _ = writeln!(
+        o,
+        "  samples: {} kept of {} taken, every {} ms (older ones thinned {} times); RSS {} MiB at {:.1} s, peak {} MiB at {:.1} s, {} MiB at {:.1} s",
+        s.len(),
+        info.taken,
+        interval,
+        info.thinned,
+        mib(first.rss_bytes),
+        first.t_ms as f64 / 1000.0,
+        mib(max.rss_bytes),
+        max.t_ms as f64 / 1000.0,
+        mib(last.rss_bytes),
+        last.t_ms as f64 / 1000.0
+    );
+    let _ = writeln!(o, "  {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}", "t s", "rss", "heap", "malloc", "free", "direct", "classes", "loaders");
+    let step = (s.len() / 10).max(1);
+    let rows: Vec<&Sample> = s.iter().step_by(step).chain(std::iter::once(last)).collect();
+    let mut prev_t = None;
+    for x in rows {
+        if prev_t == Some(x.t_ms) {
+            continue;
+        }
+        prev_t = Some(x.t_ms);
+        let _ = writeln!(
+            o,
+            "  {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",
+            x.t_ms as f64 / 1000.0,
+            mib(x.rss_bytes),
+            opt_mib(x.heap_used_bytes),
+            opt_mib(x.malloc_in_use_bytes),
+            opt_mib(x.malloc_free_bytes),
+            opt_mib(x.direct_live_bytes),
+            x.classes_live,
+            x.loaders_alive
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::model::*;
 
-    fn report() -> Report {
+    fn native_report() -> Report {
         let mut z = Zlib { tracking: "full".into(), ..Zlib::default() };
         z.totals.created = 1104;
         z.totals.released_by_gc = 1104;
@@ -218,30 +428,65 @@ mod tests {
             ..Direct::default()
         };
         d.totals.live_count = 0;
-        Report {
-            schema_version: SCHEMA_VERSION,
-            trigger: Trigger::Signal,
-            sequence: 1,
-            pid: 42,
-            time: "2026-01-01T00:00:00.000Z".into(),
-            time_ms: 0,
-            uptime_ms: 1000,
-            jvm: JvmInfo::default(),
-            agent: AgentInfo { version: "0", options: String::new(), health: Default::default(), report_build_ms: 0 },
-            findings: Vec::new(),
-            class_loaders: ClassLoaders::default(),
-            zlib: z,
-            direct: d,
-        }
+        Report { zlib: z, direct: d, ..test_report() }
     }
 
     #[test]
     fn native_sections_show_totals_sites_and_why_tracking_is_partial() {
-        let t = render(&report());
+        let t = render(&native_report());
         assert!(t.contains("zlib streams: 1104 created, 0 ended explicitly, 1104 freed only by GC, 0 live"), "{t}");
         assert!(t.contains("x.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:29)"), "{t}");
         assert!(t.contains("tracking: jdk_pool_only (the agent was attached to a running JVM)"), "{t}");
         assert!(t.contains("JDK direct pool: 3 buffers, 2.9 MB capacity"), "{t}");
         assert!(!t.contains("tracking: full"), "full tracking needs no line");
+    }
+
+    const M: u64 = 1 << 20;
+
+    #[test]
+    fn memory_section_shows_parts_trim_mappings_and_samples() {
+        let mut r = test_report();
+        r.memory = Memory {
+            rss_bytes: 400 * M,
+            summary: "RSS is 400.0 MiB. It is all glibc's.".into(),
+            explanation: vec![
+                Part { part: "java_heap".into(), bytes: 10 * M, note: "heap".into() },
+                Part { part: "malloc_retained".into(), bytes: 390 * M, note: "kept".into() },
+            ],
+            malloc: Malloc {
+                allocator: "glibc".into(),
+                version: Some("2.36".into()),
+                library: "/lib/x86_64-linux-gnu/libc.so.6".into(),
+                source: "mallinfo2".into(),
+                in_use_bytes: Some(5 * M),
+                free_bytes: Some(900 * M),
+                resident_free_bytes: Some(390 * M),
+                arenas: Some(9),
+                arena_max: Some(16),
+                arena_max_source: "glibc default: 8 per core, 2 cores".into(),
+                ..Malloc::default()
+            },
+            regions: vec![Region { kind: "malloc_arena_heaps".into(), count: 9, size_bytes: 576 * M, rss_bytes: 390 * M, recognised_by: "windows".into(), ..Region::default() }],
+            trim: Some(Trim { performed: true, call: "malloc_trim(0)".into(), rss_before_bytes: 400 * M, rss_after_bytes: 60 * M, released_bytes: 340 * M, ..Trim::default() }),
+            sampler: SamplerInfo { interval_ms: Some(1000), capacity: 600, taken: 3, ..SamplerInfo::default() },
+            notes: vec!["a caveat".into()],
+            ..Memory::default()
+        };
+        r.samples = (0..3).map(|i| Sample { t_ms: 1000 * i, rss_bytes: (700 - 300 * i) * M, ..Sample::default() }).collect();
+        let t = render(&r);
+        assert!(t.contains("Memory: RSS 400.0 MiB; allocator glibc 2.36 (/lib/x86_64-linux-gnu/libc.so.6), 9 arenas, limit 16"), "{t}");
+        assert!(t.contains("  RSS is 400.0 MiB. It is all glibc's."));
+        assert!(t.contains("  malloc_retained       390.0  kept"), "{t}");
+        assert!(t.contains("trim: malloc_trim(0) released 340.0 MiB (RSS 400.0 -> 60.0 MiB"), "{t}");
+        assert!(t.contains("malloc_arena_heaps        9        576.0      390.0  windows"), "{t}");
+        assert!(t.contains("samples: 3 kept of 3 taken, every 1000 ms"), "{t}");
+        assert!(t.contains("peak 700.0 MiB at 0.0 s, 100.0 MiB at 2.0 s"), "{t}");
+        assert!(t.contains("note: a caveat"));
+    }
+
+    #[test]
+    fn sampler_off_is_said() {
+        let t = render(&test_report());
+        assert!(t.contains("samples: sampler off"), "{t}");
     }
 }

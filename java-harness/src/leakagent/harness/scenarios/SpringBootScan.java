@@ -91,8 +91,8 @@ public final class SpringBootScan implements Scenario {
         }
         Container.gc();
         Thread.sleep(500);
-        Out.truth("scanner", "reflections " + Reflections.class.getPackage().getImplementationVersion()
-                + " (" + Main.javaLib("reflections.jar") + ")");
+        Out.truth("scanner", "org.reflections.Reflections");
+        Out.truth("scanner_jar", Reflections.class.getProtectionDomain().getCodeSource().getLocation().getPath());
         Out.truth("threads", threads);
         Out.truth("fat_jar", fat);
         Out.truth("nested_jars", jars);

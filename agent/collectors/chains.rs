@@ -1,0 +1,279 @@
+//! The reference chain from a GC root to each suspect class loader.
+//!
+//! A reverse breadth-first search: each pass is one JVMTI FollowReferences walk over the live
+//! heap, and tags only the objects that refer to the current frontier (starting with the suspect
+//! loaders themselves). Memory therefore grows with the objects that lead to a suspect, not with
+//! the heap, and passes stop at the first root reached: the chain is the shortest. Edges out of
+//! `java.lang.ref.Reference.referent` are not strong and are skipped; the report thread's own
+//! references are not roots.
+
+use super::classes::TAG_KIND_MASK;
+use crate::ffi::heapwalk::{self, RefEdge};
+use crate::ffi::jvmti::Jvmti;
+use crate::ffi::sys::*;
+use jni::sys::jlong;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// Tags of objects the search marks; cleared when it ends.
+pub const TAG_SEARCH: jlong = 3 << 56;
+/// The tag of the report thread's own `Thread` object, so its locals are not taken as roots.
+pub const TAG_SELF_THREAD: jlong = 4 << 56;
+
+/// Bytes one tagged object costs: HotSpot's tag map entry (~70 measured) plus our node.
+pub const BYTES_PER_NODE: u64 = 70 + 64;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    pub time: Duration,
+    pub max_objects: u64,
+}
+
+/// One step of a chain as the heap walk saw it; names are resolved afterwards.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawHop {
+    pub kind: jvmtiHeapReferenceKind,
+    pub index: i32,
+    /// The referrer (0 for the root hop) and its class tag.
+    pub from: jlong,
+    pub from_class: jlong,
+    /// The referenced object and its class tag.
+    pub to: jlong,
+    pub to_class: jlong,
+    /// For stack and JNI local roots.
+    pub thread_id: jlong,
+    pub method: usize,
+}
+
+#[derive(Default, Debug)]
+pub struct Outcome {
+    /// For each target (same order as given), the hops from the root to the loader.
+    pub chains: Vec<Option<Vec<RawHop>>>,
+    pub passes: u32,
+    pub references_visited: u64,
+    pub objects_tagged: u64,
+    pub elapsed: Duration,
+    pub limit_hit: Option<String>,
+    pub error: Option<String>,
+    /// For chains rooted in a thread: the thread's name (read before the search tags go).
+    pub root_threads: HashMap<usize, String>,
+}
+
+/// How a node leads towards one target: the next object and the edge to it.
+#[derive(Clone, Copy)]
+struct Step {
+    target: u16,
+    next: jlong,
+    kind: jvmtiHeapReferenceKind,
+    index: i32,
+}
+
+struct Node {
+    class_tag: jlong,
+    steps: Vec<Step>,
+}
+
+/// `referent_index`: for each Reference subclass's class tag, the field index of `referent`.
+///
+/// A first search ignores the edge from an object to its class when the class is not one of the
+/// suspects': a popular class would otherwise pull every one of its instances into the frontier
+/// (a million `Node`s because `Node`'s constant pool names the class holding the leak), while the
+/// class is reachable through its own loader anyway. Only if that search runs out of objects
+/// without finding every chain does a second search take those edges too.
+pub fn search(
+    jvmti: &Jvmti,
+    targets: &[jlong],
+    referent_index: &HashMap<jlong, i32>,
+    limits: Limits,
+) -> Outcome {
+    let start = Instant::now();
+    let mut out = search_once(jvmti, targets, referent_index, limits, false, start);
+    let exhausted = out.limit_hit.is_none() && out.error.is_none();
+    if exhausted && out.chains.iter().any(Option::is_none) {
+        let again = search_once(jvmti, targets, referent_index, limits, true, start);
+        let mut merged = again;
+        merged.passes += out.passes;
+        merged.references_visited += out.references_visited;
+        merged.objects_tagged = merged.objects_tagged.max(out.objects_tagged);
+        for (i, c) in out.chains.drain(..).enumerate() {
+            if c.is_some() {
+                merged.chains[i] = c;
+                if let Some(n) = out.root_threads.remove(&i) {
+                    merged.root_threads.insert(i, n);
+                }
+            }
+        }
+        out = merged;
+    }
+    out.elapsed = start.elapsed();
+    out
+}
+
+fn search_once(
+    jvmti: &Jvmti,
+    targets: &[jlong],
+    referent_index: &HashMap<jlong, i32>,
+    limits: Limits,
+    all_class_edges: bool,
+    start: Instant,
+) -> Outcome {
+    let suspect_loaders: Vec<u32> = targets.iter().map(|t| (*t & 0xffff_ffff) as u32).collect();
+    let mut out = Outcome { chains: vec![None; targets.len()], ..Outcome::default() };
+    let mut nodes: HashMap<jlong, Node> = HashMap::new();
+    let mut frontier: HashMap<jlong, Vec<u16>> = HashMap::new();
+    for (i, &t) in targets.iter().enumerate() {
+        nodes.insert(t, Node { class_tag: 0, steps: Vec::new() });
+        frontier.entry(t).or_default().push(i as u16);
+    }
+    let mut roots: Vec<Option<RawHop>> = vec![None; targets.len()];
+    let mut next_tag: jlong = 1;
+    let mut search_tagged: u64 = 0;
+
+    while !frontier.is_empty() && roots.iter().any(Option::is_none) {
+        out.passes += 1;
+        let mut next_frontier: HashMap<jlong, Vec<u16>> = HashMap::new();
+        let mut visited: u64 = 0;
+        let mut stop: Option<String> = None;
+        let walk = heapwalk::follow_references(jvmti, &mut |e: &mut RefEdge<'_>| {
+            visited += 1;
+            if visited % 4096 == 0 && start.elapsed() > limits.time {
+                stop = Some(format!(
+                    "time limit of {} s reached after {} passes",
+                    limits.time.as_secs(),
+                    out.passes
+                ));
+                return false;
+            }
+            let to = *e.tag;
+            if to == 0 {
+                return true;
+            }
+            // Every object has this edge: decide it before the frontier lookup.
+            if e.kind == JVMTI_HEAP_REFERENCE_CLASS && !all_class_edges && !suspect_loaders.contains(&((to & 0xffff_ffff) as u32)) {
+                return true;
+            }
+            let Some(wanted) = frontier.get(&to) else { return true };
+            if e.kind == JVMTI_HEAP_REFERENCE_FIELD
+                && referent_index.get(&e.referrer_class_tag).is_some_and(|&i| i == e.index)
+            {
+                return true; // Reference.referent: weak, soft, phantom or final, never strong.
+            }
+
+            match e.referrer_tag.as_deref_mut() {
+                None => {
+                    let own_local = matches!(e.kind, JVMTI_HEAP_REFERENCE_STACK_LOCAL | JVMTI_HEAP_REFERENCE_JNI_LOCAL)
+                        && e.thread_tag == TAG_SELF_THREAD;
+                    if own_local {
+                        return true;
+                    }
+                    for &t in wanted {
+                        let slot = &mut roots[t as usize];
+                        if slot.is_none() {
+                            *slot = Some(RawHop {
+                                kind: e.kind,
+                                index: e.index,
+                                from: 0,
+                                from_class: 0,
+                                to,
+                                to_class: e.class_tag,
+                                thread_id: e.thread_id,
+                                method: e.method,
+                            });
+                        }
+                    }
+                }
+                Some(rt) => {
+                    if *rt == TAG_SELF_THREAD {
+                        return true;
+                    }
+                    if *rt == 0 {
+                        if search_tagged >= limits.max_objects {
+                            stop = Some(format!(
+                                "object limit of {} tagged objects reached after {} passes",
+                                limits.max_objects, out.passes
+                            ));
+                            return false;
+                        }
+                        *rt = TAG_SEARCH | next_tag;
+                        next_tag += 1;
+                        search_tagged += 1;
+                    }
+                    let from = *rt;
+                    let node = nodes.entry(from).or_insert_with(|| Node { class_tag: e.referrer_class_tag, steps: Vec::new() });
+                    if node.class_tag == 0 {
+                        node.class_tag = e.referrer_class_tag;
+                    }
+                    for &t in wanted {
+                        if roots[t as usize].is_none() && !node.steps.iter().any(|s| s.target == t) {
+                            node.steps.push(Step { target: t, next: to, kind: e.kind, index: e.index });
+                            next_frontier.entry(from).or_default().push(t);
+                        }
+                    }
+                }
+            }
+            true
+        });
+        out.references_visited += visited;
+        if let Err(e) = walk {
+            out.error = Some(e);
+            break;
+        }
+        if stop.is_some() {
+            out.limit_hit = stop;
+            break;
+        }
+        frontier = next_frontier;
+    }
+    out.objects_tagged = search_tagged;
+
+    // Remember the class of each target and frontier node reached by a root, then unwind paths.
+    for (i, root) in roots.into_iter().enumerate() {
+        let Some(root) = root else { continue };
+        let mut hops = vec![root.clone()];
+        let mut at = root.to;
+        let mut at_class = root.to_class;
+        let mut seen = HashSet::new();
+        while at != targets[i] && seen.insert(at) {
+            let Some(node) = nodes.get(&at) else { break };
+            let Some(step) = node.steps.iter().find(|s| s.target as usize == i) else { break };
+            let to_class = nodes.get(&step.next).map(|n| n.class_tag).unwrap_or(0);
+            hops.push(RawHop {
+                kind: step.kind,
+                index: step.index,
+                from: at,
+                from_class: if node.class_tag != 0 { node.class_tag } else { at_class },
+                to: step.next,
+                to_class,
+                thread_id: 0,
+                method: 0,
+            });
+            at = step.next;
+            at_class = to_class;
+        }
+        if at == targets[i] {
+            out.chains[i] = Some(hops);
+        }
+    }
+
+    for (i, chain) in out.chains.iter().enumerate() {
+        let Some(root) = chain.as_ref().and_then(|c| c.first()) else { continue };
+        if root.kind == JVMTI_HEAP_REFERENCE_THREAD {
+            if let Ok(objs) = jvmti.objects_with_tags(&[root.to]) {
+                if let Some(name) = objs.first().and_then(|(o, _)| jvmti.thread_name(*o)) {
+                    out.root_threads.insert(i, name);
+                }
+            }
+        }
+    }
+
+    if search_tagged > 0 {
+        if let Err(e) = heapwalk::for_each_tagged(jvmti, &mut |t| {
+            if *t & TAG_KIND_MASK == TAG_SEARCH {
+                *t = 0;
+            }
+        }) {
+            out.error.get_or_insert(format!("clearing search tags: {e}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,154 @@
+//! The sampler: a JVMTI agent thread that records RSS, malloc, the heap, direct memory, zlib and
+//! classes every `sample_interval`, into a bounded ring. When the ring is full its older half
+//! is thinned to every second sample, so memory stays bounded, recent samples stay dense and the
+//! start of the run is never lost.
+
+use crate::ffi::guard::guarded;
+use crate::ffi::jni::Env;
+use crate::health::{self, Feature};
+use crate::report::model::Sample;
+use crate::runtime::Agent;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Called at VM death: the sampler takes no further samples.
+pub fn stop() {
+    STOP.store(true, Relaxed);
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SampleRing {
+    cap: usize,
+    samples: Vec<Sample>,
+    pub taken: u64,
+    pub thinned: u64,
+    /// Cost of taking a sample, in microseconds.
+    pub cost_us_max: u64,
+    pub cost_us_total: u64,
+}
+
+impl SampleRing {
+    pub fn new(cap: usize) -> SampleRing {
+        SampleRing { cap: cap.max(4), samples: Vec::with_capacity(cap.max(4)), ..SampleRing::default() }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// Adds a sample in time order (the report thread's sample may race the sampler's).
+    pub fn push(&mut self, s: Sample) {
+        if self.samples.len() >= self.cap {
+            self.thin();
+        }
+        let at = self.samples.iter().rposition(|x| x.t_ms <= s.t_ms).map(|i| i + 1).unwrap_or(0);
+        self.samples.insert(at, s);
+        self.taken += 1;
+    }
+
+    /// Keeps every second sample of the older half (the first sample always stays).
+    fn thin(&mut self) {
+        let half = self.samples.len() / 2;
+        let mut i = 0;
+        self.samples.retain(|_| {
+            let keep = i >= half || i % 2 == 0;
+            i += 1;
+            keep
+        });
+        self.thinned += 1;
+    }
+
+    pub fn samples(&self) -> Vec<Sample> {
+        self.samples.clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+}
+
+/// The sampler thread's body; returns at VM death or when the sampler fails.
+pub fn run(agent: &Agent, env: &Env) {
+    let Some(period) = agent.options.sample_interval else { return };
+    let beans = guarded(Feature::Sampler, None, || Some(super::jvm_pools::SamplerBeans::new(env)));
+    let Some(beans) = beans else { return };
+    let start = Instant::now();
+    let mut tick: u32 = 0;
+    loop {
+        tick = tick.saturating_add(1);
+        // Keep the cadence: sleep to the next multiple of the period.
+        let next = start + period.saturating_mul(tick);
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            // Fell behind (a long GC, a stopped JVM): skip the missed ticks.
+            tick = (now.duration_since(start).as_nanos() / period.as_nanos().max(1)) as u32;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if STOP.load(Relaxed) || !health::enabled(Feature::Sampler) {
+            return;
+        }
+        guarded(Feature::Sampler, (), || {
+            let t0 = Instant::now();
+            let s = agent.memory.sample(agent, env, &beans);
+            agent.memory.record(s, t0.elapsed());
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(t: u64) -> Sample {
+        Sample { t_ms: t, rss_bytes: t * 10, ..Sample::default() }
+    }
+
+    #[test]
+    fn ring_is_bounded_keeps_the_first_and_the_newest() {
+        let mut r = SampleRing::new(16);
+        for t in 0..10_000 {
+            r.push(s(t));
+            assert!(r.len() <= 16);
+        }
+        let v = r.samples();
+        assert_eq!(v.first().unwrap().t_ms, 0, "the first sample survives every thinning");
+        assert_eq!(v.last().unwrap().t_ms, 9_999);
+        assert!(v.windows(2).all(|w| w[0].t_ms < w[1].t_ms), "ordered");
+        assert_eq!(r.taken, 10_000);
+        assert!(r.thinned > 100);
+        // Recent samples are dense: the newest half is consecutive.
+        let tail = &v[v.len() - 4..];
+        assert!(tail.windows(2).all(|w| w[1].t_ms - w[0].t_ms == 1), "{tail:?}");
+    }
+
+    #[test]
+    fn a_late_sample_is_put_in_time_order() {
+        let mut r = SampleRing::new(16);
+        for t in [10, 20, 30] {
+            r.push(s(t));
+        }
+        r.push(s(25));
+        r.push(s(30));
+        let t: Vec<u64> = r.samples().iter().map(|x| x.t_ms).collect();
+        assert_eq!(t, [10, 20, 25, 30, 30]);
+    }
+
+    #[test]
+    fn ring_below_capacity_keeps_everything() {
+        let mut r = SampleRing::new(600);
+        for t in 0..100 {
+            r.push(s(t));
+        }
+        assert_eq!(r.len(), 100);
+        assert_eq!(r.thinned, 0);
+        assert!(SampleRing::new(0).capacity() >= 4);
+    }
+}

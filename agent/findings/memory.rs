@@ -1,0 +1,252 @@
+//! Findings about memory: the allocator keeping freed memory resident, and RSS that nothing
+//! explains. Read `report.memory` only.
+
+use crate::report::model::{Finding, Memory, Report, Severity};
+
+const MIB: u64 = 1 << 20;
+/// The allocator's retention is reported from this size and this share of RSS (as info);
+/// from `RETAINED_LARGE` it is a warning, and critical when it is also half of RSS.
+/// Measured: arena-retention keeps 270-450 MiB (80-90% of RSS), springboot-scan 11-12 MiB
+/// (18-19%), their fixed twins 1-3.3 MiB (2-7%), healthy 0.
+pub const RETAINED_MIN: u64 = 8 * MIB;
+pub const RETAINED_PERCENT: u64 = 10;
+pub const RETAINED_LARGE: u64 = 64 * MIB;
+/// Unexplained memory is reported from this size and this share of RSS.
+pub const UNEXPLAINED_MIN: u64 = 128 * MIB;
+pub const UNEXPLAINED_PERCENT: u64 = 25;
+
+pub fn derive(report: &Report, out: &mut Vec<Finding>) {
+    out.extend(allocator_retention(report));
+    out.extend(unexplained_memory(report));
+}
+
+#[cfg(test)]
+fn derive_all(report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
+    derive(report, &mut out);
+    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out
+}
+
+fn part(m: &Memory, name: &str) -> u64 {
+    m.explanation.iter().find(|p| p.part == name).map(|p| p.bytes).unwrap_or(0)
+}
+
+fn mib(b: u64) -> String {
+    if b >= 10 * 1024 * MIB {
+        format!("{:.1} GiB", b as f64 / (1024 * MIB) as f64)
+    } else {
+        format!("{:.0} MiB", b as f64 / MIB as f64)
+    }
+}
+
+fn percent(part: u64, whole: u64) -> u64 {
+    (part as u128 * 100 / whole.max(1) as u128) as u64
+}
+
+/// Freed memory the C allocator keeps resident: seed 000's 64 MiB arenas.
+fn allocator_retention(r: &Report) -> Option<Finding> {
+    let m = &r.memory;
+    let rss = m.rss_bytes;
+    let retained = part(m, "malloc_retained");
+    if rss == 0 || retained < RETAINED_MIN || percent(retained, rss) < RETAINED_PERCENT {
+        return None;
+    }
+    let a = &m.malloc;
+    let in_use = part(m, "malloc_in_use") + part(m, "zlib") + part(m, "direct");
+    let largest = m.explanation.iter().filter(|p| p.part != "java_heap").max_by_key(|p| p.bytes);
+    let is_largest = largest.is_some_and(|p| p.part == "malloc_retained");
+    let mut summary = format!(
+        "{} malloc keeps {} of freed memory resident ({}% of RSS {})",
+        a.allocator,
+        mib(retained),
+        percent(retained, rss),
+        mib(rss)
+    );
+    if a.allocator == "glibc" {
+        if let Some(n) = a.arenas {
+            summary.push_str(&format!(" in {n} arenas"));
+        }
+    }
+    summary.push_str(&format!(" while only {} is in use", mib(in_use)));
+    if is_largest {
+        summary.push_str("; it is the largest part of RSS outside the Java heap");
+    }
+    if let Some(t) = m.trim.as_ref().filter(|t| t.performed) {
+        summary.push_str(&format!(
+            ". trim=on's {} then released {} (RSS {} -> {})",
+            t.call,
+            mib(t.released_bytes),
+            mib(t.rss_before_bytes),
+            mib(t.rss_after_bytes)
+        ));
+    }
+    let pid = r.pid;
+    let j = &m.jvm;
+    let fix = match a.allocator.as_str() {
+        "glibc" => {
+            let mut f = Vec::new();
+            if j.trim_native_heap_command {
+                f.push(format!("return it now with `jcmd {pid} System.trim_native_heap` (or this agent's trim=on)"));
+            } else {
+                f.push("return it now with this agent's trim=on (this JDK has no System.trim_native_heap; JDK 18+ has it)".to_string());
+            }
+            match j.trim_native_heap_interval_ms {
+                Some(0) => f.push("keep it returned with -XX:TrimNativeHeapInterval=5000 (this JDK has the flag; it trims every 5 s)".into()),
+                Some(ms) => f.push(format!("-XX:TrimNativeHeapInterval is already {ms} ms: a shorter interval trims sooner")),
+                None => f.push("keep it returned with -XX:TrimNativeHeapInterval=5000 on a JDK that has it (22+, recent 17 and 21 updates)".into()),
+            }
+            f.push(format!(
+                "MALLOC_ARENA_MAX=2 bounds how many arenas can hold freed memory (now {}{}), but does not return memory after GC",
+                a.arena_max.map(|n| n.to_string()).unwrap_or_else(|| "unknown".into()),
+                if a.arena_max_source.is_empty() { String::new() } else { format!(", {}", a.arena_max_source) }
+            ));
+            f.push("or run with jemalloc and its background thread, which returns free pages while the JVM idles: LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 MALLOC_CONF=background_thread:true (Debian package libjemalloc2; without the background thread an idle process keeps them)".into());
+            f.push("and stop the churn at its source: zlib Inflaters/Deflaters that are never end()ed, direct buffers freed only by GC".into());
+            f.join("; ")
+        }
+        "jemalloc" => "jemalloc returns dirty pages only when it runs: without its background thread an idle process keeps them. Set MALLOC_CONF=background_thread:true (optionally with dirty_decay_ms:1000,muzzy_decay_ms:0); this agent's trim=on purges every arena at report time; and stop the churn at its source (zlib streams never end()ed, direct buffers freed only by GC)".into(),
+        "tcmalloc" => "tcmalloc keeps freed pages in its page heap: raise TCMALLOC_RELEASE_RATE, or call MallocExtension::ReleaseFreeMemory (this agent's trim=on does at report time); and stop the churn at its source (zlib streams never end()ed, direct buffers freed only by GC)".into(),
+        other => format!("{other}: return free memory to the OS the way this allocator allows, and stop the churn at its source"),
+    };
+    Some(Finding {
+        severity: if retained >= RETAINED_LARGE && percent(retained, rss) >= 50 {
+            Severity::Critical
+        } else if retained >= RETAINED_LARGE {
+            Severity::Warning
+        } else {
+            Severity::Info
+        },
+        kind: "allocator_retention".into(),
+        summary,
+        fix,
+    })
+}
+
+/// RSS that no part accounts for: where seed 000 needed pmap, strace and gdb.
+fn unexplained_memory(r: &Report) -> Option<Finding> {
+    let m = &r.memory;
+    let rss = m.rss_bytes;
+    let u = part(m, "unexplained");
+    if rss == 0 || u < UNEXPLAINED_MIN || percent(u, rss) < UNEXPLAINED_PERCENT {
+        return None;
+    }
+    let pid = r.pid;
+    let summary = format!(
+        "{} of RSS ({}% of {}) is anonymous memory that neither the Java heap, metaspace, code cache, thread stacks, {} malloc nor files account for{}",
+        mib(u),
+        percent(u, rss),
+        mib(rss),
+        m.malloc.allocator,
+        if m.nmt.is_some() { ", and NMT does not name it either" } else { "" }
+    );
+    let fix = if m.nmt.is_some() {
+        format!(
+            "NMT sees all of the JVM's own memory, so this was mapped by native code outside the JVM and outside malloc (JNI libraries calling mmap, a second allocator): \
+             look for its large anonymous regions with `pmap -x {pid}`, and check this report's zlib and direct sites for native memory the JDK allocates on the application's behalf"
+        )
+    } else {
+        format!(
+            "start the JVM with -XX:NativeMemoryTracking=summary: this report then names the JVM's own mappings (GC data structures, ...) under `memory.nmt` (or run `jcmd {pid} VM.native_memory summary`); \
+             what NMT does not see either comes from native code mapping memory itself (JNI libraries): look at `pmap -x {pid}` for the large anonymous regions, and at this report's zlib and direct sites"
+        )
+    };
+    Some(Finding { severity: Severity::Warning, kind: "unexplained_memory".into(), summary, fix })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::*;
+
+    fn report(parts: &[(&str, u64)], allocator: &str) -> Report {
+        let mut r = test_report();
+        r.memory = Memory {
+            rss_bytes: parts.iter().map(|p| p.1).sum(),
+            explanation: parts.iter().map(|(p, b)| Part { part: p.to_string(), bytes: *b, note: String::new() }).collect(),
+            malloc: Malloc {
+                allocator: allocator.into(),
+                arenas: Some(16),
+                arena_max: Some(16),
+                arena_max_source: "glibc default: 8 per core, 2 cores".into(),
+                ..Malloc::default()
+            },
+            jvm: JvmMemory { trim_native_heap_command: true, trim_native_heap_interval_ms: Some(0), ..JvmMemory::default() },
+            ..Memory::default()
+        };
+        r
+    }
+
+    #[test]
+    fn glibc_retention_after_gc_is_critical_and_names_the_fixes() {
+        let r = report(
+            &[("java_heap", 2 * MIB), ("malloc_in_use", 8 * MIB), ("malloc_retained", 380 * MIB), ("other", 33 * MIB)],
+            "glibc",
+        );
+        let f = derive_all(&r);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, "allocator_retention");
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert!(f[0].summary.contains("glibc malloc keeps 380 MiB of freed memory resident (89% of RSS 423 MiB) in 16 arenas"), "{}", f[0].summary);
+        assert!(f[0].summary.contains("largest part of RSS outside the Java heap"));
+        for needle in ["jcmd 4242 System.trim_native_heap", "-XX:TrimNativeHeapInterval=5000", "MALLOC_ARENA_MAX=2", "libjemalloc.so.2", "background_thread:true", "end()"] {
+            assert!(f[0].fix.contains(needle), "fix lacks {needle}: {}", f[0].fix);
+        }
+    }
+
+    #[test]
+    fn trim_result_is_in_the_summary_and_old_jdks_get_other_advice() {
+        let mut r = report(&[("malloc_retained", 100 * MIB), ("other", 200 * MIB)], "glibc");
+        r.memory.trim = Some(Trim {
+            performed: true,
+            call: "malloc_trim(0)".into(),
+            rss_before_bytes: 300 * MIB,
+            rss_after_bytes: 210 * MIB,
+            released_bytes: 90 * MIB,
+            ..Trim::default()
+        });
+        r.memory.jvm.trim_native_heap_command = false;
+        r.memory.jvm.trim_native_heap_interval_ms = None;
+        let f = derive_all(&r);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(f[0].summary.contains("malloc_trim(0) then released 90 MiB (RSS 300 MiB -> 210 MiB)"), "{}", f[0].summary);
+        assert!(!f[0].summary.contains("largest"));
+        assert!(f[0].fix.contains("this JDK has no System.trim_native_heap"));
+        assert!(f[0].fix.contains("on a JDK that has it"));
+    }
+
+    #[test]
+    fn small_or_minor_retention_and_healthy_processes_get_nothing() {
+        assert!(derive_all(&report(&[("malloc_retained", 7 * MIB), ("other", 10 * MIB)], "glibc")).is_empty());
+        assert!(derive_all(&report(&[("malloc_retained", 80 * MIB), ("java_heap", 920 * MIB)], "glibc")).is_empty());
+        // springboot-scan's size: a small share worth a line, not an alarm.
+        let f = derive_all(&report(&[("malloc_retained", 12 * MIB), ("malloc_in_use", 9 * MIB), ("other", 41 * MIB)], "glibc"));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Info);
+        // Fixed twins: about 1 MiB of 50.
+        assert!(derive_all(&report(&[("malloc_retained", MIB), ("malloc_in_use", 9 * MIB), ("other", 40 * MIB)], "glibc")).is_empty());
+        assert!(derive_all(&report(&[("java_heap", 20 * MIB), ("malloc_retained", 3 * MIB), ("other", 30 * MIB), ("unexplained", 4 * MIB)], "glibc")).is_empty());
+        assert!(derive_all(&report(&[], "glibc")).is_empty());
+    }
+
+    #[test]
+    fn jemalloc_retention_gets_jemalloc_advice() {
+        let f = derive_all(&report(&[("malloc_retained", 200 * MIB), ("other", 100 * MIB)], "jemalloc"));
+        assert!(f[0].summary.starts_with("jemalloc malloc keeps 200 MiB"), "{}", f[0].summary);
+        assert!(f[0].fix.contains("background_thread:true"));
+    }
+
+    #[test]
+    fn large_unexplained_memory_says_how_to_look() {
+        let mut r = report(&[("java_heap", 100 * MIB), ("unexplained", 300 * MIB)], "glibc");
+        let f = derive_all(&r);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, "unexplained_memory");
+        assert!(f[0].summary.contains("300 MiB of RSS (75% of 400 MiB)"), "{}", f[0].summary);
+        assert!(f[0].fix.contains("-XX:NativeMemoryTracking=summary") && f[0].fix.contains("pmap -x 4242"));
+        r.memory.nmt = Some(Nmt::default());
+        let f = derive_all(&r);
+        assert!(f[0].summary.contains("NMT does not name it either"));
+        assert!(f[0].fix.contains("outside the JVM"));
+    }
+}

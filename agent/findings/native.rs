@@ -1,0 +1,253 @@
+//! Findings about the native ledgers: zlib streams never ended, direct and Unsafe memory never
+//! freed. Read `report.zlib` and `report.direct` only.
+
+use crate::report::model::{DirectSite, Finding, Report, Severity, ZlibSite};
+use std::collections::BTreeMap;
+
+/// A zlib site group is reported when at least this many streams were never ended...
+pub const ZLIB_MIN_NEVER_ENDED: u64 = 100;
+/// ...and they are at least half of those created there.
+pub const ZLIB_MIN_NEVER_ENDED_SHARE: f64 = 0.5;
+/// Critical from this many GC releases or this many estimated live bytes.
+pub const ZLIB_CRITICAL_GC: u64 = 10_000;
+pub const ZLIB_CRITICAL_BYTES: u64 = 256 << 20;
+/// A direct site group is reported when it holds at least this much live memory...
+pub const DIRECT_MIN_LIVE_BYTES: u64 = 8 << 20;
+/// ...and at most this share of its blocks was ever freed.
+pub const DIRECT_MAX_FREED_SHARE: f64 = 0.1;
+pub const DIRECT_CRITICAL_BYTES: u64 = 256 << 20;
+
+pub fn derive(report: &Report, out: &mut Vec<Finding>) {
+    out.extend(zlib_findings(&report.zlib.sites));
+    let max_direct = report.direct.jdk_pool.as_ref().and_then(|p| p.max_bytes);
+    out.extend(direct_findings(&report.direct.sites, max_direct, report.direct.totals.growth_window_ms));
+}
+
+fn mb(bytes: u64) -> String {
+    let m = bytes as f64 / (1024.0 * 1024.0);
+    if m >= 10.0 {
+        format!("{m:.0} MB")
+    } else {
+        format!("{m:.1} MB")
+    }
+}
+
+/// Where a site's memory comes from, in one frame: the first application frame, else the first
+/// frame below the JDK's own allocation frames.
+fn place(app_frame: &Option<String>, stack: &[String], skip: usize) -> String {
+    app_frame
+        .clone()
+        .or_else(|| stack.get(skip).or(stack.last()).cloned())
+        .unwrap_or_else(|| "<unknown site>".into())
+}
+
+/// Sites of one kind created at the same place.
+fn group<T>(sites: &[T], key: impl Fn(&T) -> (&'static str, String)) -> BTreeMap<(&'static str, String), Vec<&T>> {
+    let mut g: BTreeMap<(&'static str, String), Vec<&T>> = BTreeMap::new();
+    for s in sites {
+        g.entry(key(s)).or_default().push(s);
+    }
+    g
+}
+
+fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let groups = group(sites, |s| (s.kind, place(&s.app_frame, &s.stack, 2)));
+    for ((kind, at), sites) in groups {
+        if sites.iter().all(|s| s.app_frame.is_none() && s.stack.len() <= 1) {
+            continue; // synthetic sites (<other sites>, <stack unavailable>): no place to blame
+        }
+        let created: u64 = sites.iter().map(|s| s.created).sum();
+        let gc: u64 = sites.iter().map(|s| s.released_by_gc).sum();
+        let live: u64 = sites.iter().map(|s| s.live).sum();
+        let bytes: u64 = sites.iter().map(|s| s.live_bytes_estimate).sum();
+        let never = gc + live;
+        if never < ZLIB_MIN_NEVER_ENDED || (never as f64) < ZLIB_MIN_NEVER_ENDED_SHARE * created as f64 {
+            continue;
+        }
+        let spring = sites.iter().any(|s| {
+            s.stack.iter().any(|f| f.contains("ZipInflaterInputStream") || f.contains("org.springframework.boot.loader"))
+        });
+        let severity = if gc >= ZLIB_CRITICAL_GC || bytes >= ZLIB_CRITICAL_BYTES { Severity::Critical } else { Severity::Warning };
+        let per_stream = if kind == "Deflater" { "about 260 KB" } else { "about 40 KB" };
+        let mut fix = format!(
+            "Call end() on every {kind} when you are done with it (in a finally block), or close the stream that owns it: \
+             {} end only the {kind}s they create themselves, never one passed to their constructor. Until it is ended, a \
+             {kind}'s zlib memory ({per_stream}) lives outside the heap and is freed only when the GC runs its Cleaner; \
+             glibc then often keeps the freed memory in its arenas, so RSS stays high.",
+            if kind == "Deflater" { "DeflaterOutputStream and GZIPOutputStream" } else { "InflaterInputStream and GZIPInputStream" }
+        );
+        if spring {
+            fix.push_str(
+                " This is Spring Boot's nested-jar loader bug (ZipInflaterInputStream never ended its Inflater, fixed in \
+                 Spring Boot 2.0.5): upgrade Spring Boot, and narrow classpath scans (Reflections, component scanning) \
+                 to the packages you need.",
+            );
+        }
+        out.push(Finding {
+            severity,
+            kind: "zlib_not_ended".into(),
+            summary: format!(
+                "{never} of {created} {kind}s created at {at} were never ended: {gc} ({}%) were freed only by GC, {live} {} live \
+                 holding ~{}",
+                percent(gc, never),
+                if live == 1 { "is" } else { "are" },
+                mb(bytes)
+            ),
+            fix,
+        });
+    }
+    out
+}
+
+fn percent(part: u64, whole: u64) -> u64 {
+    if whole == 0 {
+        0
+    } else {
+        ((part as f64 / whole as f64) * 100.0).round() as u64
+    }
+}
+
+/// A duration for people: "4.2 s", "3 min", "2.5 h".
+fn span(ms: u64) -> String {
+    let s = ms as f64 / 1000.0;
+    if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>, window_ms: u64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let groups = group(sites, |s| (s.kind, place(&s.app_frame, &s.stack, if s.kind == "DirectByteBuffer" { 4 } else { 2 })));
+    for ((kind, at), sites) in groups {
+        let made: u64 = sites.iter().map(|s| s.allocations + s.reallocations).sum();
+        let frees: u64 = sites.iter().map(|s| s.frees).sum();
+        let live: u64 = sites.iter().map(|s| s.live_count).sum();
+        let bytes: u64 = sites.iter().map(|s| s.live_bytes).sum();
+        let growth: i64 = sites.iter().map(|s| s.growth_bytes).sum();
+        if bytes < DIRECT_MIN_LIVE_BYTES || frees as f64 > DIRECT_MAX_FREED_SHARE * made as f64 {
+            continue;
+        }
+        let near_limit = kind == "DirectByteBuffer" && max_direct.is_some_and(|m| bytes * 2 >= m);
+        let severity = if bytes >= DIRECT_CRITICAL_BYTES || near_limit { Severity::Critical } else { Severity::Warning };
+        let grew = if growth > 0 { format!(", +{} in the last {}", mb(growth as u64), span(window_ms)) } else { String::new() };
+        let freed = if frees == 0 { "none was ever freed".to_string() } else { format!("only {frees} of {made} were freed") };
+        let (summary, fix) = if kind == "DirectByteBuffer" {
+            (
+                format!("direct memory at {at} grows and is never freed: {live} DirectByteBuffers hold {}{grew}; {freed}", mb(bytes)),
+                format!(
+                    "Keep direct buffers in a bounded pool and reuse them, or drop every reference to them so the GC can free \
+                     them: a list, map or cache that only grows keeps them forever. -XX:MaxDirectMemorySize{} caps the total \
+                     and turns silent growth into OutOfMemoryError: Direct buffer memory.",
+                    max_direct.map(|m| format!(" (now {})", mb(m))).unwrap_or_default()
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "memory from Unsafe.allocateMemory at {at} grows and is never freed: {live} blocks hold {}{grew}; {freed}",
+                    mb(bytes)
+                ),
+                "Free every block from Unsafe.allocateMemory with Unsafe.freeMemory (in a finally block, or from a Cleaner \
+                 registered on the object that owns the address). The GC never frees this memory, and \
+                 -XX:MaxDirectMemorySize does not limit it."
+                    .to_string(),
+            )
+        };
+        out.push(Finding { severity, kind: if kind == "DirectByteBuffer" { "direct_buffers_not_freed" } else { "unsafe_memory_not_freed" }.into(), summary, fix });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zsite(id: u32, frame: &str, created: u64, ended: u64, gc: u64, live: u64) -> ZlibSite {
+        ZlibSite {
+            id,
+            kind: "Inflater",
+            stack: vec![
+                "java.util.zip.Inflater.init(Native Method)".into(),
+                "java.util.zip.Inflater.<init>(Inflater.java:131)".into(),
+                frame.into(),
+            ],
+            app_frame: Some(frame.into()),
+            created,
+            ended_explicitly: ended,
+            released_by_gc: gc,
+            live,
+            live_bytes_estimate: live * 40_080,
+            ..ZlibSite::default()
+        }
+    }
+
+    fn dsite(kind: &'static str, frame: &str, allocs: u64, frees: u64, live: u64, bytes: u64) -> DirectSite {
+        DirectSite {
+            kind,
+            stack: vec!["jdk.internal.misc.Unsafe.allocateMemory0(Native Method)".into(), frame.into()],
+            app_frame: Some(frame.into()),
+            allocations: allocs,
+            frees,
+            live_count: live,
+            live_bytes: bytes,
+            growth_bytes: bytes as i64,
+            ..DirectSite::default()
+        }
+    }
+
+    const ZIIS: &str = "leakagent.harness.nested.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:29)";
+
+    #[test]
+    fn inflaters_left_to_gc_at_one_place_are_one_finding_with_the_spring_boot_fix() {
+        // Two call paths into the same constructor: one finding for the place.
+        let f = zlib_findings(&[zsite(4, ZIIS, 943, 0, 940, 3), zsite(5, ZIIS, 161, 0, 161, 0)]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, "zlib_not_ended");
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(
+            f[0].summary,
+            format!("1104 of 1104 Inflaters created at {ZIIS} were never ended: 1101 (100%) were freed only by GC, 3 are live holding ~0.1 MB")
+        );
+        assert!(f[0].fix.contains("end()") && f[0].fix.contains("Spring Boot 2.0.5"), "{}", f[0].fix);
+    }
+
+    #[test]
+    fn ended_streams_pools_and_small_counts_are_not_findings() {
+        assert!(zlib_findings(&[zsite(4, ZIIS, 1104, 1104, 0, 0)]).is_empty(), "fixed twin");
+        assert!(zlib_findings(&[zsite(3, "java.util.zip.ZipFile.getInputStream(ZipFile.java:394)", 10, 0, 0, 10)]).is_empty());
+        assert!(zlib_findings(&[zsite(7, "a.B.c(B.java:1)", 10_000, 9_000, 600, 400)]).is_empty(), "mostly ended");
+        let many = zlib_findings(&[zsite(7, "a.B.c(B.java:1)", 160_088, 0, 160_000, 88)]);
+        assert_eq!(many[0].severity, Severity::Critical);
+        assert!(!many[0].fix.contains("Spring"));
+    }
+
+    #[test]
+    fn direct_memory_never_freed_is_a_finding_and_churn_is_not() {
+        let leak = dsite("DirectByteBuffer", "x.DirectLeak.allocateForever(DirectLeak.java:43)", 37, 0, 37, 38_797_312);
+        let f = direct_findings(&[leak.clone()], Some(6_000_000_000), 4_200);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, "direct_buffers_not_freed");
+        assert_eq!(
+            f[0].summary,
+            "direct memory at x.DirectLeak.allocateForever(DirectLeak.java:43) grows and is never freed: 37 DirectByteBuffers \
+             hold 37 MB, +37 MB in the last 4.2 s; none was ever freed"
+        );
+        assert!(f[0].fix.contains("MaxDirectMemorySize"));
+        assert_eq!(direct_findings(&[leak], Some(60_000_000), 0)[0].severity, Severity::Critical, "near the limit");
+        let churn = dsite("DirectByteBuffer", "x.DirectChurn.allocateAndDrop(DirectChurn.java:48)", 2003, 2003, 0, 0);
+        assert!(direct_findings(&[churn], None, 0).is_empty());
+        let unsafe_ = dsite("Unsafe", "x.UnsafeLeak.allocateRaw(UnsafeLeak.java:66)", 53, 0, 48, 12_583_296);
+        let f = direct_findings(&[unsafe_], None, 0);
+        assert_eq!(f[0].kind, "unsafe_memory_not_freed");
+        assert!(f[0].summary.contains("48 blocks hold 12 MB") && f[0].fix.contains("freeMemory"), "{}", f[0].summary);
+        let small = dsite("Unsafe", "x.Y.z(Y.java:1)", 5, 0, 5, 2_621_560);
+        assert!(direct_findings(&[small], None, 0).is_empty());
+        assert_eq!(span(3_000_000), "50 min");
+        assert_eq!(span(9_000_000), "2.5 h");
+    }
+}

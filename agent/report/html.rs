@@ -1,0 +1,377 @@
+//! A self-contained HTML page: findings first, then the evidence, with inline SVG charts (no
+//! script, no external resource). The page frame is `template.html`, embedded in the library and
+//! filled at its `{{...}}` markers.
+
+use super::model::{Report, Sample, Severity};
+use std::fmt::Write;
+
+const TEMPLATE: &str = include_str!("template.html");
+const MAX_LOADERS: usize = 60;
+const MAX_DUPLICATES: usize = 60;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1}", b as f64 / 1048576.0)
+}
+
+pub fn render(r: &Report) -> String {
+    let mut b = String::new();
+    header(r, &mut b);
+    findings(r, &mut b);
+    memory(r, &mut b);
+    samples_chart(&r.samples, &mut b);
+    leaks(r, &mut b);
+    loaders(r, &mut b);
+    agent(r, &mut b);
+    let title = format!("leakagent report #{} ({}) pid {}", r.sequence, r.trigger.as_str(), r.pid);
+    TEMPLATE.replace("{{TITLE}}", &esc(&title)).replace("{{BODY}}", &b)
+}
+
+fn header(r: &Report, b: &mut String) {
+    let _ = write!(
+        b,
+        "<h1>leakagent report #{} <span class=meta>({})</span></h1>\n<div class=meta>pid {} &middot; {} &middot; JVM uptime {:.1} s &middot; {} {} ({}){}</div>\n",
+        r.sequence,
+        esc(r.trigger.as_str()),
+        r.pid,
+        esc(&r.time),
+        r.uptime_ms as f64 / 1000.0,
+        esc(&r.jvm.vm_name),
+        esc(&r.jvm.version),
+        esc(&r.jvm.vendor),
+        if r.jvm.attached_late { " &middot; agent attached late" } else { "" }
+    );
+}
+
+fn findings(r: &Report, b: &mut String) {
+    b.push_str("<h2>Findings</h2>\n");
+    if r.findings.is_empty() {
+        b.push_str("<p class=ok>No findings.</p>\n");
+        return;
+    }
+    for f in &r.findings {
+        let class = match f.severity {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        };
+        let _ = write!(
+            b,
+            "<div class=\"finding {class}\"><span class=sev>{class}</span> <code>{}</code><div>{}</div><div class=fix><b>Fix:</b> {}</div></div>\n",
+            esc(&f.kind),
+            esc(&f.summary),
+            esc(&f.fix)
+        );
+    }
+}
+
+const PALETTE: [&str; 10] =
+    ["#4e79a7", "#a0cbe8", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#bab0ac"];
+
+fn memory(r: &Report, b: &mut String) {
+    let m = &r.memory;
+    if m.rss_bytes == 0 {
+        return;
+    }
+    let _ = write!(b, "<h2>Memory: RSS {} MiB</h2>\n<p>{}</p>\n", mib(m.rss_bytes), esc(&m.summary));
+    // One stacked bar: where RSS is.
+    let total = m.rss_bytes.max(1) as f64;
+    let (w, h) = (1100.0, 34.0);
+    let mut x = 0.0;
+    let _ = write!(b, "<svg width=\"100%\" viewBox=\"0 0 {w} {h}\" role=img aria-label=\"RSS by part\">");
+    for (i, p) in m.explanation.iter().enumerate() {
+        let pw = p.bytes as f64 / total * w;
+        if pw > 0.0 {
+            let _ = write!(
+                b,
+                "<rect x=\"{x:.1}\" y=\"0\" width=\"{pw:.1}\" height=\"{h}\" fill=\"{}\"><title>{}: {} MiB</title></rect>",
+                PALETTE[i % PALETTE.len()],
+                esc(&p.part),
+                mib(p.bytes)
+            );
+        }
+        x += pw;
+    }
+    b.push_str("</svg>\n<div class=legend>");
+    for (i, p) in m.explanation.iter().enumerate() {
+        let _ = write!(b, "<span><i style=\"background:{}\"></i>{} {} MiB</span>", PALETTE[i % PALETTE.len()], esc(&p.part), mib(p.bytes));
+    }
+    b.push_str("</div>\n<table><tr><th>part</th><th class=n>MiB</th><th>what it is</th></tr>\n");
+    for p in &m.explanation {
+        let _ = write!(b, "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>\n", esc(&p.part), mib(p.bytes), esc(&p.note));
+    }
+    b.push_str("</table>\n");
+    let a = &m.malloc;
+    let _ = write!(
+        b,
+        "<h3>Allocator: {} {}</h3><p class=small>in use {} MiB, free {} MiB ({} MiB of it resident), arenas {}, limit {} ({}); source {}</p>\n",
+        esc(&a.allocator),
+        esc(a.version.as_deref().unwrap_or("")),
+        a.in_use_bytes.map(mib).unwrap_or_else(|| "?".into()),
+        a.free_bytes.map(mib).unwrap_or_else(|| "?".into()),
+        a.resident_free_bytes.map(mib).unwrap_or_else(|| "?".into()),
+        a.arenas.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+        a.arena_max.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+        esc(&a.arena_max_source),
+        esc(&a.source)
+    );
+    if let Some(t) = &m.trim {
+        let _ = write!(
+            b,
+            "<p>Trim at this report ({}): RSS {} &rarr; {} MiB, {} MiB returned.</p>\n",
+            esc(&t.call),
+            mib(t.rss_before_bytes),
+            mib(t.rss_after_bytes),
+            mib(t.released_bytes)
+        );
+    }
+    b.push_str("<h3>Mappings</h3><table><tr><th>kind</th><th class=n>count</th><th class=n>size MiB</th><th class=n>RSS MiB</th><th>recognised by</th></tr>\n");
+    for g in &m.regions {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=small>{}</td></tr>\n",
+            esc(&g.kind),
+            g.count,
+            mib(g.size_bytes),
+            mib(g.rss_bytes),
+            esc(&g.recognised_by)
+        );
+    }
+    b.push_str("</table>\n");
+    if let Some(n) = &m.nmt {
+        let _ = write!(b, "<h3>NMT ({})</h3><p class=small>committed {} MiB, reserved {} MiB</p><table><tr><th>category</th><th class=n>committed MiB</th><th class=n>malloc MiB</th></tr>\n", esc(&n.mode), mib(n.committed_bytes), mib(n.reserved_bytes));
+        for c in &n.categories {
+            let _ = write!(b, "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n", esc(&c.name), mib(c.committed_bytes), mib(c.malloc_bytes));
+        }
+        b.push_str("</table>\n");
+    }
+    for n in &m.notes {
+        let _ = write!(b, "<p class=small>Note: {}</p>\n", esc(n));
+    }
+}
+
+/// A line chart of the sampler's series, in MiB.
+fn samples_chart(samples: &[Sample], b: &mut String) {
+    if samples.len() < 2 {
+        return;
+    }
+    type Get = fn(&Sample) -> Option<u64>;
+    let series: [(&str, &str, Get); 5] = [
+        ("RSS", "#4e79a7", |s| Some(s.rss_bytes)),
+        ("heap used", "#59a14f", |s| s.heap_used_bytes),
+        ("malloc in use", "#f28e2b", |s| s.malloc_in_use_bytes),
+        ("malloc free", "#e15759", |s| s.malloc_free_bytes),
+        ("direct live", "#b07aa1", |s| s.direct_live_bytes),
+    ];
+    let (w, h, left, bottom, top) = (1100.0f64, 280.0f64, 60.0f64, 24.0f64, 10.0f64);
+    let t0 = samples.first().map(|s| s.t_ms).unwrap_or(0) as f64;
+    let t1 = (samples.last().map(|s| s.t_ms).unwrap_or(0) as f64).max(t0 + 1.0);
+    let ymax = samples
+        .iter()
+        .flat_map(|s| series.iter().filter_map(move |(_, _, g)| g(s)))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64
+        * 1.05;
+    let px = |t: f64| left + (t - t0) / (t1 - t0) * (w - left - 10.0);
+    let py = |v: f64| top + (1.0 - v / ymax) * (h - top - bottom);
+    b.push_str("<h2>Over time</h2>\n");
+    let _ = write!(b, "<svg width=\"100%\" viewBox=\"0 0 {w} {h}\" role=img aria-label=\"memory over time\">");
+    for i in 0..=4 {
+        let v = ymax * i as f64 / 4.0;
+        let y = py(v);
+        let _ = write!(
+            b,
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e3e6ea\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=end>{} MiB</text>",
+            w - 10.0,
+            left - 6.0,
+            y + 4.0,
+            mib(v as u64)
+        );
+    }
+    let _ = write!(
+        b,
+        "<text x=\"{left}\" y=\"{}\">{:.1} s</text><text x=\"{}\" y=\"{}\" text-anchor=end>{:.1} s</text>",
+        h - 6.0,
+        t0 / 1000.0,
+        w - 10.0,
+        h - 6.0,
+        t1 / 1000.0
+    );
+    for (_, color, get) in &series {
+        let pts: Vec<String> = samples
+            .iter()
+            .filter_map(|s| get(s).map(|v| format!("{:.1},{:.1}", px(s.t_ms as f64), py(v as f64))))
+            .collect();
+        if pts.len() > 1 {
+            let _ = write!(b, "<polyline fill=none stroke=\"{color}\" stroke-width=2 points=\"{}\"/>", pts.join(" "));
+        }
+    }
+    b.push_str("</svg>\n<div class=legend>");
+    for (name, color, _) in &series {
+        let _ = write!(b, "<span><i style=\"background:{color}\"></i>{name}</span>");
+    }
+    let last = samples.last().unwrap();
+    let _ = write!(
+        b,
+        "</div><p class=small>{} samples; classes loaded {}, live {}, loaders alive {} at the last one.</p>\n",
+        samples.len(),
+        last.classes_loaded,
+        last.classes_live,
+        last.loaders_alive
+    );
+}
+
+fn leaks(r: &Report, b: &mut String) {
+    let c = &r.class_loaders;
+    if c.leak_suspects.is_empty() && c.chain_search.is_none() {
+        return;
+    }
+    let _ = write!(b, "<h2>Class loader leak suspects ({})</h2>\n", c.leak_suspects.len());
+    for s in &c.leak_suspects {
+        let _ = write!(
+            b,
+            "<h3>Loader {} <code>{}</code> ({}), {} classes &mdash; should be dead: {}</h3>\n<ol class=chain start=0>",
+            s.loader_id,
+            esc(s.loader_name.as_deref().unwrap_or("-")),
+            esc(&s.loader_class),
+            s.classes,
+            esc(&s.reasons.join(", "))
+        );
+        for (i, h) in s.path.iter().enumerate() {
+            let via = match h.field.as_str() {
+                "" => String::new(),
+                f if f.starts_with('[') => esc(f),
+                f => format!(".{}", esc(f)),
+            };
+            let _ = write!(
+                b,
+                "<li{}><span class=mono>{}{}</span> <span class=small>[{}]</span> &rarr; <span class=mono>{}</span></li>",
+                if Some(i) == s.culprit_hop { " class=culprit" } else { "" },
+                esc(&h.from),
+                via,
+                esc(&h.kind),
+                esc(&h.to)
+            );
+        }
+        let _ = write!(b, "</ol><p>{}</p><p class=fix><b>Fix:</b> {}</p>\n", esc(&s.explanation), esc(&s.fix));
+    }
+    if let Some(cs) = &c.chain_search {
+        let _ = write!(b, "<p class=small>{}</p>\n", esc(&super::text::chain_search_sentence(cs)));
+    }
+}
+
+fn loaders(r: &Report, b: &mut String) {
+    let c = &r.class_loaders;
+    let _ = write!(
+        b,
+        "<h2>Class loaders</h2><p>{} alive, {} dead; classes {} live, {} loaded, {} unloaded.</p>\n",
+        c.loaders_alive, c.loaders_dead, c.classes_live, c.classes_loaded, c.classes_unloaded
+    );
+    b.push_str("<table><tr><th class=n>id</th><th>role</th><th>class</th><th>name</th><th class=n>parent</th><th class=n>classes</th><th class=n>unloaded</th><th>generation</th></tr>\n");
+    let mut live: Vec<_> = c.loaders.iter().filter(|l| l.alive).collect();
+    live.sort_by(|a, b| b.classes.cmp(&a.classes).then(a.id.cmp(&b.id)));
+    for l in live.iter().take(MAX_LOADERS) {
+        let _ = write!(
+            b,
+            "<tr><td class=n>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>\n",
+            l.id,
+            l.role,
+            esc(&l.class),
+            esc(l.name.as_deref().unwrap_or("-")),
+            l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            l.classes,
+            l.classes_unloaded,
+            l.generation.map(|g| g.to_string()).unwrap_or_default()
+        );
+    }
+    b.push_str("</table>\n");
+    if live.len() > MAX_LOADERS {
+        let _ = write!(b, "<p class=small>{} more live loaders in the JSON report.</p>\n", live.len() - MAX_LOADERS);
+    }
+    if !c.duplicate_classes.is_empty() {
+        let _ = write!(b, "<h3>Classes defined by more than one live loader ({})</h3><ul>", c.duplicate_classes.len());
+        for d in c.duplicate_classes.iter().take(MAX_DUPLICATES) {
+            let ids: Vec<String> = d.loaders.iter().map(|i| i.to_string()).collect();
+            let _ = write!(b, "<li><code>{}</code> <span class=small>(loaders {})</span></li>", esc(&d.name), ids.join(", "));
+        }
+        b.push_str("</ul>\n");
+    }
+}
+
+fn agent(r: &Report, b: &mut String) {
+    let h = &r.agent.health;
+    let _ = write!(
+        b,
+        "<h2>Agent</h2><p class=small>leakagent {} &middot; options <code>{}</code> &middot; {} events, {} dropped, {} panics, {} errors &middot; {} signals ({} coalesced) &middot; report built in {} ms{}</p>\n",
+        esc(r.agent.version),
+        esc(&r.agent.options),
+        h.events,
+        h.dropped,
+        h.panics,
+        h.errors,
+        h.signals_received,
+        h.signal_requests_coalesced,
+        r.agent.report_build_ms,
+        if h.disabled_features.is_empty() {
+            String::new()
+        } else {
+            format!(" &middot; switched off after an internal error: {}", esc(&h.disabled_features.join(", ")))
+        }
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::{test_report, Finding, LeakSuspect, Part, PathHop};
+
+    #[test]
+    fn escapes_everything_from_the_jvm() {
+        assert_eq!(esc("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+        let mut r = test_report();
+        r.findings.push(Finding { severity: Severity::Critical, kind: "k".into(), summary: "<script>alert(1)</script>".into(), fix: "f".into() });
+        let page = render(&r);
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;script&gt;"));
+        assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+        assert!(!page.contains("{{"), "every marker is filled");
+    }
+
+    #[test]
+    fn charts_and_chains_are_drawn() {
+        let mut r = test_report();
+        r.memory.rss_bytes = 100 << 20;
+        r.memory.explanation = vec![
+            Part { part: "java_heap".into(), bytes: 60 << 20, note: String::new() },
+            Part { part: "malloc_retained".into(), bytes: 40 << 20, note: String::new() },
+        ];
+        r.samples = (0..5).map(|i| Sample { t_ms: i * 1000, rss_bytes: (50 + i) << 20, ..Sample::default() }).collect();
+        r.class_loaders.leak_suspects.push(LeakSuspect {
+            loader_id: 3,
+            path: vec![PathHop { from: "A".into(), field: "f".into(), kind: "static_field".into(), to: "B".into(), to_loader: Some(3) }],
+            culprit_hop: Some(0),
+            ..LeakSuspect::default()
+        });
+        let page = render(&r);
+        assert_eq!(page.matches("<rect").count(), 2);
+        assert!(page.contains("<polyline"));
+        assert!(page.contains("class=culprit"));
+        assert!(page.contains("A.f"));
+    }
+}

