@@ -12,6 +12,7 @@
 #                  stacked with the default stack_depth/key_depth)
 #   --workload W   zlib, direct or both (default both)
 #   --depth N      Java frames below the workload's loop, as in a real application (default 40)
+#   LEAKAGENT_LIB  environment: the agent library (default target/release/libleakagent.so)
 #
 # zlib:   bench/ZlibBench.java reads every DEFLATED entry of every jar in /usr/share/java 16 times
 #         on 2 threads, each through its own Inflater (as a nested-jar class loader does).
@@ -53,7 +54,7 @@ fi
 JAVAC="$(dirname "$JAVA")/javac"
 [[ -x "$JAVAC" ]] || JAVAC="$(command -v javac)"
 
-LIB="$ROOT/target/release/libleakagent.so"
+LIB="${LEAKAGENT_LIB:-$ROOT/target/release/libleakagent.so}"
 if [[ ! -f "$LIB" ]]; then
   (cd "$ROOT" && cargo build --release)
 fi
