@@ -298,6 +298,20 @@ fn springboot_scan_leaves_memory_in_the_allocator_and_its_fixed_twin_does_not() 
     let fnd = finding(&r, "allocator_retention").unwrap_or_else(|| panic!("{}\n{}", r["findings"], show(&r)));
     assert!(fnd["summary"].as_str().unwrap().contains("glibc malloc keeps"), "{fnd}");
     assert!(finding(&rf, "allocator_retention").is_none(), "{}", rf["findings"]);
+
+    // Seed 000's whole story in one report: the Inflater site, released only by GC, and the
+    // allocator keeping the freed memory afterwards.
+    let site = "leakagent.harness.nested.ZipInflaterInputStream.<init>";
+    let top = &r["zlib"]["sites"][0];
+    assert!(top["app_frame"].as_str().unwrap().starts_with(site), "{top}");
+    assert_eq!(top["ended_explicitly"], 0);
+    assert!(top["released_by_gc"].as_u64().unwrap() > 0, "{top}");
+    let zlib = finding(&r, "zlib_not_ended").unwrap_or_else(|| panic!("{}", r["findings"]));
+    let text = zlib["summary"].as_str().unwrap();
+    assert!(text.contains(site) && text.contains("freed only by GC"), "{text}");
+    assert!(finding(&rf, "zlib_not_ended").is_none(), "{}", rf["findings"]);
+    let kinds: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"zlib_not_ended") && kinds.contains(&"allocator_retention"), "{kinds:?}");
 }
 
 #[test]
