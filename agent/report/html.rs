@@ -33,6 +33,7 @@ pub fn render(r: &Report) -> String {
     let mut b = String::new();
     header(r, &mut b);
     findings(r, &mut b);
+    native_sites(r, &mut b);
     memory(r, &mut b);
     samples_chart(&r.samples, &mut b);
     leaks(r, &mut b);
@@ -77,6 +78,75 @@ fn findings(r: &Report, b: &mut String) {
             esc(&f.summary),
             esc(&f.fix)
         );
+    }
+}
+
+const MAX_SITES: usize = 15;
+
+/// One collapsible stack: the application frame in the summary, the whole stack inside.
+fn stack_cell(app_frame: Option<&String>, stack: &[String]) -> String {
+    // Without an application frame, the first Java caller of the native says most.
+    let caller = stack.iter().find(|f| !f.ends_with("(Native Method)")).or(stack.first());
+    let head = app_frame.or(caller).map(|s| esc(s)).unwrap_or_default();
+    let frames: Vec<String> = stack.iter().map(|f| esc(f)).collect();
+    format!("<details><summary class=mono>{head}</summary><pre class=mono>{}</pre></details>", frames.join("\n"))
+}
+
+/// The zlib and direct/Unsafe sites, worst first.
+fn native_sites(r: &Report, b: &mut String) {
+    let z = &r.zlib;
+    if !z.sites.is_empty() || z.reason.is_some() {
+        let t = &z.totals;
+        let _ = write!(
+            b,
+            "<h2>zlib streams</h2><p>{} created: {} ended explicitly, {} released only by GC, {} live (~{} MiB).{}</p>\n",
+            t.created,
+            t.ended_explicitly,
+            t.released_by_gc,
+            t.live,
+            mib(t.live_bytes_estimate),
+            z.reason.as_ref().map(|x| format!(" <span class=small>{}</span>", esc(x))).unwrap_or_default()
+        );
+        b.push_str("<table><tr><th>kind</th><th>created at</th><th class=n>created</th><th class=n>ended</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
+        for site in z.sites.iter().take(MAX_SITES) {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n",
+                site.kind,
+                stack_cell(site.app_frame.as_ref(), &site.stack),
+                site.created,
+                site.ended_explicitly,
+                site.released_by_gc,
+                site.live,
+                mib(site.live_bytes_estimate)
+            );
+        }
+        b.push_str("</table>\n");
+    }
+    let d = &r.direct;
+    if !d.sites.is_empty() || d.reason.is_some() {
+        let _ = write!(
+            b,
+            "<h2>Direct and Unsafe memory</h2><p>{}</p>\n",
+            d.reason.as_ref().map(|x| esc(x)).unwrap_or_else(|| "Every DirectByteBuffer and Unsafe block, by the Java stack that allocated it.".into())
+        );
+        if !d.sites.is_empty() {
+            b.push_str("<table><tr><th>kind</th><th>allocated at</th><th class=n>allocations</th><th class=n>frees</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
+            for site in d.sites.iter().take(MAX_SITES) {
+                let _ = write!(
+                    b,
+                    "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n",
+                    site.kind,
+                    stack_cell(site.app_frame.as_ref(), &site.stack),
+                    site.allocations,
+                    site.frees,
+                    site.freed_by_gc,
+                    site.live_count,
+                    mib(site.live_bytes)
+                );
+            }
+            b.push_str("</table>\n");
+        }
     }
 }
 
@@ -373,5 +443,24 @@ mod tests {
         assert!(page.contains("<polyline"));
         assert!(page.contains("class=culprit"));
         assert!(page.contains("A.f"));
+    }
+
+    #[test]
+    fn native_sites_are_listed_with_their_stacks() {
+        use crate::report::model::ZlibSite;
+        let mut r = test_report();
+        r.zlib.sites.push(ZlibSite {
+            kind: "Inflater",
+            stack: vec!["java.util.zip.Inflater.init(Native Method)".into(), "app.Loader.open(Loader.java:7)".into()],
+            app_frame: Some("app.Loader.open(Loader.java:7)".into()),
+            created: 41,
+            released_by_gc: 40,
+            live: 1,
+            ..ZlibSite::default()
+        });
+        let page = render(&r);
+        assert!(page.contains("<h2>zlib streams</h2>"));
+        assert!(page.contains("<summary class=mono>app.Loader.open(Loader.java:7)</summary>"));
+        assert!(page.contains("<td class=n>41</td>"));
     }
 }
