@@ -251,3 +251,37 @@ fn leaks_found_on_every_installed_jdk() {
         eprintln!("JDK {v}: ok");
     }
 }
+
+/// Real Tomcat 10.1 web application loaders (Debian's libtomcat10-java), stopped by Tomcat's own
+/// lifecycle: unnamed, no URLs, so only their STOPPED state makes them suspects.
+#[test]
+fn tomcat_webapp_loaders_stopped_by_tomcat() {
+    let java = main_java();
+    let (f, r) = signal_report("tomcat", "tomcat-webapp", false, &java, "");
+    let s = suspects(&r);
+    assert_eq!(s.len() as u64, f.truth("leaked_generations"), "{s:#?}");
+    for sus in s {
+        assert_eq!(sus["loader_class"], "org.apache.catalina.loader.ParallelWebappClassLoader");
+        assert_eq!(sus["reasons"], serde_json::json!(["container_stopped"]), "{sus}");
+        assert_eq!(sus["culprit"], "parent-static");
+        let path = sus["path"].as_array().unwrap();
+        assert!(path.iter().any(|h| h["from"] == "leakagent.harness.scenarios.TomcatWebapp" && h["field"] == "REGISTRY"), "{path:#?}");
+    }
+    let tomcat: Vec<&Value> = r["class_loaders"]["loaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["class"] == "org.apache.catalina.loader.ParallelWebappClassLoader")
+        .collect();
+    assert_eq!(tomcat.len() as u64, f.truth("generations"));
+    assert!(tomcat.iter().all(|l| l["state"] == "STOPPED" && l["alive"] == true), "{tomcat:#?}");
+
+    let (_, r) = signal_report("tomcat-fixed", "tomcat-webapp", true, &java, "");
+    assert!(suspects(&r).is_empty(), "{:#}", r["class_loaders"]["leak_suspects"]);
+    assert!(r["class_loaders"]["loaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["class"] == "org.apache.catalina.loader.ParallelWebappClassLoader")
+        .all(|l| l["alive"] == false));
+}

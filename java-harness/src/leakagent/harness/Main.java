@@ -23,6 +23,7 @@ import leakagent.harness.scenarios.SpringIntrospection;
 import leakagent.harness.scenarios.SpringBootScan;
 import leakagent.harness.scenarios.ThreadLeak;
 import leakagent.harness.scenarios.ThreadLocalLeak;
+import leakagent.harness.scenarios.TomcatWebapp;
 import leakagent.harness.scenarios.UnsafeLeak;
 
 /**
@@ -42,6 +43,7 @@ public final class Main {
         SCENARIOS.put("threadlocal", ThreadLocalLeak::new);
         SCENARIOS.put("thread", ThreadLeak::new);
         SCENARIOS.put("enum-parent", EnumParent::new);
+        SCENARIOS.put("tomcat-webapp", TomcatWebapp::new);
         SCENARIOS.put("springboot-scan", SpringBootScan::new);
         SCENARIOS.put("direct-leak", DirectLeak::new);
         SCENARIOS.put("direct-churn", DirectChurn::new);
