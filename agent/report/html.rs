@@ -83,11 +83,9 @@ fn findings(r: &Report, b: &mut String) {
 
 const MAX_SITES: usize = 15;
 
-/// One collapsible stack: the application frame in the summary, the whole stack inside.
-fn stack_cell(app_frame: Option<&String>, stack: &[String]) -> String {
-    // Without an application frame, the first Java caller of the native says most.
-    let caller = stack.iter().find(|f| !f.ends_with("(Native Method)")).or(stack.first());
-    let head = app_frame.or(caller).map(|s| esc(s)).unwrap_or_default();
+/// One collapsible stack: where the site is in the summary, the whole stack inside.
+fn stack_cell(app_frame: &Option<String>, stack: &[String]) -> String {
+    let head = esc(&super::text::site_place(app_frame, stack));
     let frames: Vec<String> = stack.iter().map(|f| esc(f)).collect();
     format!("<details><summary class=mono>{head}</summary><pre class=mono>{}</pre></details>", frames.join("\n"))
 }
@@ -113,7 +111,7 @@ fn native_sites(r: &Report, b: &mut String) {
                 b,
                 "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n",
                 site.kind,
-                stack_cell(site.app_frame.as_ref(), &site.stack),
+                stack_cell(&site.app_frame, &site.stack),
                 site.created,
                 site.ended_explicitly,
                 site.released_by_gc,
@@ -137,7 +135,7 @@ fn native_sites(r: &Report, b: &mut String) {
                     b,
                     "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n",
                     site.kind,
-                    stack_cell(site.app_frame.as_ref(), &site.stack),
+                    stack_cell(&site.app_frame, &site.stack),
                     site.allocations,
                     site.frees,
                     site.freed_by_gc,

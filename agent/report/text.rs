@@ -147,7 +147,9 @@ fn mb(bytes: u64) -> String {
 }
 
 /// The frame a person looks for: the application's, else the first frame below the native.
-fn site_place(app: &Option<String>, stack: &[String]) -> String {
+/// Where a native site is, for people: its application frame, else the frame below the JDK's
+/// allocation frames (also used by the HTML page).
+pub fn site_place(app: &Option<String>, stack: &[String]) -> String {
     app.clone().or_else(|| stack.get(2).or(stack.first()).cloned()).unwrap_or_default()
 }
 
