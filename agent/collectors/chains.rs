@@ -136,7 +136,7 @@ fn search_once(
         let mut stop: Option<String> = None;
         let walk = heapwalk::follow_references(jvmti, &mut |e: &mut RefEdge<'_>| {
             visited += 1;
-            if visited % 4096 == 0 && start.elapsed() > limits.time {
+            if visited.is_multiple_of(4096) && start.elapsed() > limits.time {
                 stop = Some(format!(
                     "time limit of {} s reached after {} passes",
                     limits.time.as_secs(),

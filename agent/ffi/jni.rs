@@ -1,5 +1,8 @@
 //! Raw JNI handles the callbacks need before a `jni::JNIEnv` is worth building:
 //! weak global references to loaders, local reference cleanup.
+// The wrappers take JNI references (`jobject`), opaque handles that only the JVM hands out and
+// that cannot be checked here; keeping the wrappers safe keeps `unsafe` inside ffi/.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use jni::sys::{jobject, jweak, JNIEnv};
 
@@ -104,7 +107,6 @@ impl Env {
         // SAFETY: `obj` is a valid local or global reference of this thread.
         let target = unsafe { jni::objects::JObject::from_raw(obj) };
         let r = env.call_method(&target, name, sig, &[]).and_then(|v| v.l());
-        std::mem::forget(target);
         match r {
             Ok(o) => o.into_raw(),
             Err(_) => {
@@ -135,7 +137,6 @@ impl Env {
         // SAFETY: `s` is a valid reference to a java.lang.String.
         let js = unsafe { jni::objects::JString::from_raw(s) };
         let out = env.get_string(&js).ok().map(String::from);
-        std::mem::forget(js);
         out
     }
 

@@ -2,6 +2,9 @@
 //!
 //! Every JVMTI call the agent makes goes through [`Jvmti`]; memory that JVMTI allocates is
 //! released with `Deallocate` by RAII guards, never with `free`.
+// The wrappers take JNI references (`jobject`, `jclass`, `jmethodID`), opaque handles that only the
+// JVM hands out and that cannot be checked here; keeping the wrappers safe keeps `unsafe` in ffi/.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use super::sys::*;
 use jni::sys::{jclass, jint, jlong, jmethodID, jobject, JavaVM};

@@ -71,9 +71,9 @@ fn findings(r: &Report, b: &mut String) {
             Severity::Warning => "warning",
             Severity::Info => "info",
         };
-        let _ = write!(
+        let _ = writeln!(
             b,
-            "<div class=\"finding {class}\"><span class=sev>{class}</span> <code>{}</code><div>{}</div><div class=fix><b>Fix:</b> {}</div></div>\n",
+            "<div class=\"finding {class}\"><span class=sev>{class}</span> <code>{}</code><div>{}</div><div class=fix><b>Fix:</b> {}</div></div>",
             esc(&f.kind),
             esc(&f.summary),
             esc(&f.fix)
@@ -95,9 +95,9 @@ fn native_sites(r: &Report, b: &mut String) {
     let z = &r.zlib;
     if !z.sites.is_empty() || z.reason.is_some() {
         let t = &z.totals;
-        let _ = write!(
+        let _ = writeln!(
             b,
-            "<h2>zlib streams</h2><p>{} created: {} ended explicitly, {} released only by GC, {} live (~{} MiB).{}</p>\n",
+            "<h2>zlib streams</h2><p>{} created: {} ended explicitly, {} released only by GC, {} live (~{} MiB).{}</p>",
             t.created,
             t.ended_explicitly,
             t.released_by_gc,
@@ -107,9 +107,9 @@ fn native_sites(r: &Report, b: &mut String) {
         );
         b.push_str("<table><tr><th>kind</th><th>created at</th><th class=n>created</th><th class=n>ended</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
         for site in z.sites.iter().take(MAX_SITES) {
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
                 site.kind,
                 stack_cell(&site.app_frame, &site.stack),
                 site.created,
@@ -123,17 +123,17 @@ fn native_sites(r: &Report, b: &mut String) {
     }
     let d = &r.direct;
     if !d.sites.is_empty() || d.reason.is_some() {
-        let _ = write!(
+        let _ = writeln!(
             b,
-            "<h2>Direct and Unsafe memory</h2><p>{}</p>\n",
+            "<h2>Direct and Unsafe memory</h2><p>{}</p>",
             d.reason.as_ref().map(|x| esc(x)).unwrap_or_else(|| "Every DirectByteBuffer and Unsafe block, by the Java stack that allocated it.".into())
         );
         if !d.sites.is_empty() {
             b.push_str("<table><tr><th>kind</th><th>allocated at</th><th class=n>allocations</th><th class=n>frees</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
             for site in d.sites.iter().take(MAX_SITES) {
-                let _ = write!(
+                let _ = writeln!(
                     b,
-                    "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n",
+                    "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
                     site.kind,
                     stack_cell(&site.app_frame, &site.stack),
                     site.allocations,
@@ -181,13 +181,13 @@ fn memory(r: &Report, b: &mut String) {
     }
     b.push_str("</div>\n<table><tr><th>part</th><th class=n>MiB</th><th>what it is</th></tr>\n");
     for p in &m.explanation {
-        let _ = write!(b, "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>\n", esc(&p.part), mib(p.bytes), esc(&p.note));
+        let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>", esc(&p.part), mib(p.bytes), esc(&p.note));
     }
     b.push_str("</table>\n");
     let a = &m.malloc;
-    let _ = write!(
+    let _ = writeln!(
         b,
-        "<h3>Allocator: {} {}</h3><p class=small>in use {} MiB, free {} MiB ({} MiB of it resident), arenas {}, limit {} ({}); source {}</p>\n",
+        "<h3>Allocator: {} {}</h3><p class=small>in use {} MiB, free {} MiB ({} MiB of it resident), arenas {}, limit {} ({}); source {}</p>",
         esc(&a.allocator),
         esc(a.version.as_deref().unwrap_or("")),
         a.in_use_bytes.map(mib).unwrap_or_else(|| "?".into()),
@@ -199,9 +199,9 @@ fn memory(r: &Report, b: &mut String) {
         esc(&a.source)
     );
     if let Some(t) = &m.trim {
-        let _ = write!(
+        let _ = writeln!(
             b,
-            "<p>Trim at this report ({}): RSS {} &rarr; {} MiB, {} MiB returned.</p>\n",
+            "<p>Trim at this report ({}): RSS {} &rarr; {} MiB, {} MiB returned.</p>",
             esc(&t.call),
             mib(t.rss_before_bytes),
             mib(t.rss_after_bytes),
@@ -210,9 +210,9 @@ fn memory(r: &Report, b: &mut String) {
     }
     b.push_str("<h3>Mappings</h3><table><tr><th>kind</th><th class=n>count</th><th class=n>size MiB</th><th class=n>RSS MiB</th><th>recognised by</th></tr>\n");
     for g in &m.regions {
-        let _ = write!(
+        let _ = writeln!(
             b,
-            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=small>{}</td></tr>\n",
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=small>{}</td></tr>",
             esc(&g.kind),
             g.count,
             mib(g.size_bytes),
@@ -222,14 +222,14 @@ fn memory(r: &Report, b: &mut String) {
     }
     b.push_str("</table>\n");
     if let Some(n) = &m.nmt {
-        let _ = write!(b, "<h3>NMT ({})</h3><p class=small>committed {} MiB, reserved {} MiB</p><table><tr><th>category</th><th class=n>committed MiB</th><th class=n>malloc MiB</th></tr>\n", esc(&n.mode), mib(n.committed_bytes), mib(n.reserved_bytes));
+        let _ = writeln!(b, "<h3>NMT ({})</h3><p class=small>committed {} MiB, reserved {} MiB</p><table><tr><th>category</th><th class=n>committed MiB</th><th class=n>malloc MiB</th></tr>", esc(&n.mode), mib(n.committed_bytes), mib(n.reserved_bytes));
         for c in &n.categories {
-            let _ = write!(b, "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n", esc(&c.name), mib(c.committed_bytes), mib(c.malloc_bytes));
+            let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>", esc(&c.name), mib(c.committed_bytes), mib(c.malloc_bytes));
         }
         b.push_str("</table>\n");
     }
     for n in &m.notes {
-        let _ = write!(b, "<p class=small>Note: {}</p>\n", esc(n));
+        let _ = writeln!(b, "<p class=small>Note: {}</p>", esc(n));
     }
 }
 
@@ -295,9 +295,9 @@ fn samples_chart(samples: &[Sample], b: &mut String) {
         let _ = write!(b, "<span><i style=\"background:{color}\"></i>{name}</span>");
     }
     let last = samples.last().unwrap();
-    let _ = write!(
+    let _ = writeln!(
         b,
-        "</div><p class=small>{} samples; classes loaded {}, live {}, loaders alive {} at the last one.</p>\n",
+        "</div><p class=small>{} samples; classes loaded {}, live {}, loaders alive {} at the last one.</p>",
         samples.len(),
         last.classes_loaded,
         last.classes_live,
@@ -310,7 +310,7 @@ fn leaks(r: &Report, b: &mut String) {
     if c.leak_suspects.is_empty() && c.chain_search.is_none() {
         return;
     }
-    let _ = write!(b, "<h2>Class loader leak suspects ({})</h2>\n", c.leak_suspects.len());
+    let _ = writeln!(b, "<h2>Class loader leak suspects ({})</h2>", c.leak_suspects.len());
     for s in &c.leak_suspects {
         let _ = write!(
             b,
@@ -337,27 +337,27 @@ fn leaks(r: &Report, b: &mut String) {
                 esc(&h.to)
             );
         }
-        let _ = write!(b, "</ol><p>{}</p><p class=fix><b>Fix:</b> {}</p>\n", esc(&s.explanation), esc(&s.fix));
+        let _ = writeln!(b, "</ol><p>{}</p><p class=fix><b>Fix:</b> {}</p>", esc(&s.explanation), esc(&s.fix));
     }
     if let Some(cs) = &c.chain_search {
-        let _ = write!(b, "<p class=small>{}</p>\n", esc(&super::text::chain_search_sentence(cs)));
+        let _ = writeln!(b, "<p class=small>{}</p>", esc(&super::text::chain_search_sentence(cs)));
     }
 }
 
 fn loaders(r: &Report, b: &mut String) {
     let c = &r.class_loaders;
-    let _ = write!(
+    let _ = writeln!(
         b,
-        "<h2>Class loaders</h2><p>{} alive, {} dead; classes {} live, {} loaded, {} unloaded.</p>\n",
+        "<h2>Class loaders</h2><p>{} alive, {} dead; classes {} live, {} loaded, {} unloaded.</p>",
         c.loaders_alive, c.loaders_dead, c.classes_live, c.classes_loaded, c.classes_unloaded
     );
     b.push_str("<table><tr><th class=n>id</th><th>role</th><th>class</th><th>name</th><th class=n>parent</th><th class=n>classes</th><th class=n>unloaded</th><th>generation</th></tr>\n");
     let mut live: Vec<_> = c.loaders.iter().filter(|l| l.alive).collect();
     live.sort_by(|a, b| b.classes.cmp(&a.classes).then(a.id.cmp(&b.id)));
     for l in live.iter().take(MAX_LOADERS) {
-        let _ = write!(
+        let _ = writeln!(
             b,
-            "<tr><td class=n>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>\n",
+            "<tr><td class=n>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
             l.id,
             l.role,
             esc(&l.class),
@@ -370,7 +370,7 @@ fn loaders(r: &Report, b: &mut String) {
     }
     b.push_str("</table>\n");
     if live.len() > MAX_LOADERS {
-        let _ = write!(b, "<p class=small>{} more live loaders in the JSON report.</p>\n", live.len() - MAX_LOADERS);
+        let _ = writeln!(b, "<p class=small>{} more live loaders in the JSON report.</p>", live.len() - MAX_LOADERS);
     }
     if !c.duplicate_classes.is_empty() {
         let _ = write!(b, "<h3>Classes defined by more than one live loader ({})</h3><ul>", c.duplicate_classes.len());
@@ -384,9 +384,9 @@ fn loaders(r: &Report, b: &mut String) {
 
 fn agent(r: &Report, b: &mut String) {
     let h = &r.agent.health;
-    let _ = write!(
+    let _ = writeln!(
         b,
-        "<h2>Agent</h2><p class=small>leakagent {} &middot; options <code>{}</code> &middot; {} events, {} dropped, {} panics, {} errors &middot; {} signals ({} coalesced) &middot; report built in {} ms{}</p>\n",
+        "<h2>Agent</h2><p class=small>leakagent {} &middot; options <code>{}</code> &middot; {} events, {} dropped, {} panics, {} errors &middot; {} signals ({} coalesced) &middot; report built in {} ms{}</p>",
         esc(r.agent.version),
         esc(&r.agent.options),
         h.events,

@@ -273,7 +273,7 @@ fn memory(o: &mut String, r: &Report) {
     if !m.summary.is_empty() {
         let _ = writeln!(o, "  {}", m.summary);
     }
-    let _ = writeln!(o, "  {:<16} {:>10}  {}", "part", "MiB", "what it is");
+    let _ = writeln!(o, "  {:<16} {:>10}  what it is", "part", "MiB");
     for p in &m.explanation {
         let _ = writeln!(o, "  {:<16} {:>10}  {}", p.part, mib(p.bytes), p.note);
     }
@@ -303,7 +303,7 @@ fn memory(o: &mut String, r: &Report) {
             let _ = writeln!(o, "  trim: not performed: {}", t.call);
         }
     }
-    let _ = writeln!(o, "  {:<20} {:>6} {:>12} {:>10}  {}", "mappings", "count", "size MiB", "rss MiB", "recognised by");
+    let _ = writeln!(o, "  {:<20} {:>6} {:>12} {:>10}  recognised by", "mappings", "count", "size MiB", "rss MiB");
     for g in m.regions.iter().filter(|g| g.size_bytes > 0) {
         let _ = writeln!(
             o,

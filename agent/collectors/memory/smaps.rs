@@ -259,7 +259,7 @@ impl Classifier<'_> {
         let mut out = Vec::new();
         let mut i = 0;
         while i < m.len() {
-            let ok_start = self.kind[i].is_none() && eligible(&m[i]) && m[i].start % align.max(1) == 0;
+            let ok_start = self.kind[i].is_none() && eligible(&m[i]) && m[i].start.is_multiple_of(align.max(1));
             if !ok_start {
                 i += 1;
                 continue;
