@@ -29,6 +29,15 @@ impl fmt::Display for ReportSignal {
     }
 }
 
+/// When the class loader chain search runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chains {
+    On,
+    Off,
+    /// For reports somebody asked for, not periodic ones: each pass pauses the application.
+    Demand,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Formats {
     pub text: bool,
@@ -45,7 +54,7 @@ pub struct Options {
     pub datadump: bool,
     /// Full GC (JVMTI ForceGarbageCollection) before each report.
     pub gc: bool,
-    pub chains: bool,
+    pub chains: Chains,
     pub chain_time: Duration,
     pub chain_objects: u64,
     pub leak_loaders: Vec<String>,
@@ -111,7 +120,7 @@ impl Default for Options {
             log: None,
             datadump: false,
             gc: true,
-            chains: true,
+            chains: Chains::On,
             chain_time: Duration::from_secs(DEFAULT_CHAIN_TIME_S),
             chain_objects: DEFAULT_CHAIN_OBJECTS,
             leak_loaders: Vec::new(),
@@ -190,7 +199,11 @@ const SPECS: &[Spec] = &[
         default: "on",
         help: "on: a full GC (JVMTI ForceGarbageCollection, works under -XX:+DisableExplicitGC) before each report, so only loaders that cannot die remain",
     },
-    Spec { key: "chains", default: "on", help: "on: find the reference chain from a GC root to each suspect class loader" },
+    Spec {
+        key: "chains",
+        default: "on",
+        help: "on: find the reference chain from a GC root to each suspect class loader; demand: only for reports asked for (signal, kill -3, exit), not interval ones; off",
+    },
     Spec {
         key: "chain_time",
         default: "60s",
@@ -451,7 +464,15 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
             "log" => check_path("log", value).map(|v| opts.log = Some(v)),
             "datadump" => parse_bool("datadump", value).map(|b| opts.datadump = b),
             "gc" => parse_bool("gc", value).map(|b| opts.gc = b),
-            "chains" => parse_bool("chains", value).map(|b| opts.chains = b),
+            "chains" => match value {
+                "demand" => {
+                    opts.chains = Chains::Demand;
+                    Ok(())
+                }
+                _ => parse_bool("chains", value)
+                    .map(|b| opts.chains = if b { Chains::On } else { Chains::Off })
+                    .map_err(|e| OptionError { allowed: "allowed: on, off or demand".into(), ..e }),
+            },
             "chain_time" => parse_interval(value)
                 .map_err(|e| OptionError { option: "chain_time".into(), ..e })
                 .and_then(|d| d.ok_or_else(|| err("chain_time", value, "a duration of at least 1s")))
@@ -616,12 +637,14 @@ mod tests {
     #[test]
     fn leak_options() {
         let o = parse("gc=off,chains=off,chain_time=2m,chain_objects=5000,leak_loaders=plugin-*+*Webapp*").unwrap();
-        assert!(!o.gc && !o.chains);
+        assert!(!o.gc && o.chains == Chains::Off);
+        assert_eq!(parse("chains=demand").unwrap().chains, Chains::Demand);
+        assert!(parse("chains=sometimes").unwrap_err()[0].allowed.contains("demand"));
         assert_eq!(o.chain_time, Duration::from_secs(120));
         assert_eq!(o.chain_objects, 5000);
         assert_eq!(o.leak_loaders, ["plugin-*", "*Webapp*"]);
         let d = parse("").unwrap();
-        assert!(d.gc && d.chains && d.leak_loaders.is_empty());
+        assert!(d.gc && d.chains == Chains::On && d.leak_loaders.is_empty());
         for bad in ["chain_time=0", "chain_time=fast", "chain_objects=9", "chain_objects=x", "leak_loaders=", "gc=maybe"] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e[0].option, bad.split('=').next().unwrap(), "{bad}: {e:?}");

@@ -4,6 +4,7 @@
 use crate::collectors::chains::Limits;
 use crate::collectors::leaks::{self, LeakOptions};
 use crate::findings;
+use crate::options::Chains;
 use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::health::{self, Feature, COUNTERS};
@@ -52,7 +53,11 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> R
         agent.direct.snapshot(env)
     });
     let leak_opts = LeakOptions {
-        chains: agent.options.chains,
+        chains: match agent.options.chains {
+            Chains::On => true,
+            Chains::Off => false,
+            Chains::Demand => trigger != Trigger::Interval,
+        },
         limits: Limits { time: agent.options.chain_time, max_objects: agent.options.chain_objects },
         patterns: agent.options.leak_loaders.clone(),
     };

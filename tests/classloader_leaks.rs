@@ -285,3 +285,29 @@ fn tomcat_webapp_loaders_stopped_by_tomcat() {
         .filter(|l| l["class"] == "org.apache.catalina.loader.ParallelWebappClassLoader")
         .all(|l| l["alive"] == false));
 }
+
+/// chains=demand: periodic reports list the suspects without a search; a report asked for by
+/// signal has the chains.
+#[test]
+fn chains_on_demand_only() {
+    let mut jvm = Jvm::scenario("demand", "threadlocal").jvm_args(&["-Xmx512m"]).options("interval=1s,chains=demand").start();
+    let first = jvm.wait_for_reports(1, Duration::from_secs(60)).remove(0);
+    assert_eq!(first["trigger"], "interval");
+    let s = suspects(&first);
+    assert_eq!(s.len(), 3, "{s:#?}");
+    assert!(s.iter().all(|s| s["path"].as_array().unwrap().is_empty()));
+    assert!(first["class_loaders"]["chain_search"].is_null());
+    jvm.signal(rtmin(2));
+    let start = std::time::Instant::now();
+    let signalled = loop {
+        if let Some(r) = reports_in(&jvm.dir).into_iter().find(|r| r["trigger"] == "signal") {
+            break r;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no signal report");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0));
+    assert_eq!(signalled["class_loaders"]["chain_search"]["chains_found"], 3);
+    assert!(suspects(&signalled).iter().all(|s| s["culprit"] == "threadlocal"));
+}

@@ -114,7 +114,7 @@ pub fn analyse(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassL
         let culprit = culprits::culprit_hop(&path, l.id);
         let (culprit_id, explanation, fix) = if path.is_empty() {
             let why_none = match &outcome {
-                None => "chain search is off (chains=off)".to_string(),
+                None => "no chain search for this report (chains=off, or chains=demand and a periodic report)".to_string(),
                 Some(o) => o
                     .limit_hit
                     .clone()
