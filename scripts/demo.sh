@@ -5,10 +5,8 @@
 #   scripts/demo.sh [SCENARIO [HARNESS ARGS...]]   (default: level-redeploy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/build.sh
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
-cargo build --release
-bash java-harness/build.sh
 scenario="${1:-level-redeploy}"
 shift || true
 out="$PWD/reports"

@@ -3,10 +3,8 @@
 # harness scenarios and assert on the JSON reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/build.sh
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
-cargo build --release
-bash java-harness/build.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -90,6 +90,15 @@ fn stack_cell(app_frame: &Option<String>, stack: &[String]) -> String {
     format!("<details><summary class=mono>{head}</summary><pre class=mono>{}</pre></details>", frames.join("\n"))
 }
 
+/// One row of a native site table: kind, place, four counts, live MiB.
+fn site_row(b: &mut String, kind: &str, app_frame: &Option<String>, stack: &[String], counts: [u64; 4], live_bytes: u64) {
+    let _ = write!(b, "<tr><td>{kind}</td><td>{}</td>", stack_cell(app_frame, stack));
+    for c in counts {
+        let _ = write!(b, "<td class=n>{c}</td>");
+    }
+    let _ = writeln!(b, "<td class=n>{}</td></tr>", mib(live_bytes));
+}
+
 /// The zlib and direct/Unsafe sites, worst first.
 fn native_sites(r: &Report, b: &mut String) {
     let z = &r.zlib;
@@ -107,17 +116,7 @@ fn native_sites(r: &Report, b: &mut String) {
         );
         b.push_str("<table><tr><th>kind</th><th>created at</th><th class=n>created</th><th class=n>ended</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
         for site in z.sites.iter().take(MAX_SITES) {
-            let _ = writeln!(
-                b,
-                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-                site.kind,
-                stack_cell(&site.app_frame, &site.stack),
-                site.created,
-                site.ended_explicitly,
-                site.released_by_gc,
-                site.live,
-                mib(site.live_bytes_estimate)
-            );
+            site_row(b, site.kind, &site.app_frame, &site.stack, [site.created, site.ended_explicitly, site.released_by_gc, site.live], site.live_bytes_estimate);
         }
         b.push_str("</table>\n");
     }
@@ -131,17 +130,7 @@ fn native_sites(r: &Report, b: &mut String) {
         if !d.sites.is_empty() {
             b.push_str("<table><tr><th>kind</th><th>allocated at</th><th class=n>allocations</th><th class=n>frees</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
             for site in d.sites.iter().take(MAX_SITES) {
-                let _ = writeln!(
-                    b,
-                    "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-                    site.kind,
-                    stack_cell(&site.app_frame, &site.stack),
-                    site.allocations,
-                    site.frees,
-                    site.freed_by_gc,
-                    site.live_count,
-                    mib(site.live_bytes)
-                );
+                site_row(b, site.kind, &site.app_frame, &site.stack, [site.allocations, site.frees, site.freed_by_gc, site.live_count], site.live_bytes);
             }
             b.push_str("</table>\n");
         }

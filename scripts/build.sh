@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what is missing, then builds the agent (target/release/libleakagent.so) and the Java
+# harness (java-harness/build/). Shared by demo.sh and test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
+cargo build --release
+bash java-harness/build.sh
