@@ -1,7 +1,7 @@
 //! The culprit catalogue: turns a reference chain into plain words and a fix. Works on the report
 //! model only, so every rule is tested on fixed chains.
 
-use crate::report::model::PathHop;
+use leakagent_report::model::PathHop;
 
 /// What the catalogue says about one chain.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ mod memory;
 mod native;
 
 use crate::culprits::chain_text;
-use crate::report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity};
+use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity};
 use std::collections::BTreeMap;
 
 pub fn derive(report: &Report) -> Vec<Finding> {
@@ -58,7 +58,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::PathHop;
+    use leakagent_report::model::PathHop;
 
     fn suspect(id: u32, culprit: &str) -> LeakSuspect {
         LeakSuspect {

@@ -1,6 +1,6 @@
 //! Counters that describe the agent's own health; every report carries them in `agent.health`.
 
-use serde::Serialize;
+use leakagent_report::model::Health;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// A part of the agent that can fail on its own and be switched off without the others.
@@ -114,26 +114,6 @@ pub fn bump(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
-/// The `agent.health` object of a report.
-#[derive(Serialize, Debug, Clone, Default)]
-pub struct Health {
-    pub events: u64,
-    pub dropped: u64,
-    pub panics: u64,
-    pub errors: u64,
-    pub signals_received: u64,
-    pub signal_requests_coalesced: u64,
-    pub data_dump_requests: u64,
-    pub reports_written: u64,
-    pub report_failures: u64,
-    pub natives_wrapped: u64,
-    pub stack_walk_failures: u64,
-    pub site_overflow_events: u64,
-    pub hot_sample_mismatches: u64,
-    pub disabled_features: Vec<&'static str>,
-    pub capabilities_missing: Vec<String>,
-}
-
 pub fn snapshot(capabilities_missing: &[String]) -> Health {
     let c = &COUNTERS;
     Health {
@@ -151,7 +131,7 @@ pub fn snapshot(capabilities_missing: &[String]) -> Health {
         stack_walk_failures: c.stack_walk_failures.load(Relaxed),
         site_overflow_events: c.site_overflow_events.load(Relaxed),
         hot_sample_mismatches: c.hot_sample_mismatches.load(Relaxed),
-        disabled_features: disabled_features(),
+        disabled_features: disabled_features().into_iter().map(String::from).collect(),
         capabilities_missing: capabilities_missing.to_vec(),
     }
 }

@@ -9,8 +9,9 @@ use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::health::{self, Feature, COUNTERS};
 use crate::log;
-use crate::report::model::{AgentInfo, Direct, JvmInfo, Report, Trigger, Zlib, SCHEMA_VERSION};
-use crate::report::{html, json, text, writer};
+use leakagent_report::model::{AgentInfo, Direct, JvmInfo, Report, Trigger, Zlib, SCHEMA_VERSION};
+use crate::writer;
+use leakagent_report::{html, json, text};
 use crate::runtime::Agent;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -84,7 +85,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> R
             attached_late: agent.attached_late,
         },
         agent: AgentInfo {
-            version: env!("CARGO_PKG_VERSION"),
+            version: env!("CARGO_PKG_VERSION").into(),
             options: agent.options.raw.clone(),
             health: health::snapshot(&agent.capabilities_missing),
             report_build_ms: 0,

@@ -6,7 +6,7 @@ use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::health::{self, COUNTERS};
 use crate::log;
-use crate::report::model::Trigger;
+use leakagent_report::model::Trigger;
 use crate::reporter;
 use crate::runtime::Agent;
 use parking_lot::{Condvar, Mutex};

@@ -7,7 +7,7 @@
 
 use crate::ffi::jni::{Env, Weak};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
-use crate::report::model::{ClassLoaders, DuplicateClass, Generation, Loader};
+use leakagent_report::model::{ClassLoaders, DuplicateClass, Generation, Loader};
 use jni::sys::{jclass, jlong, jobject};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
@@ -352,7 +352,7 @@ impl ClassTracker {
                 id: *id,
                 class: r.class,
                 name: r.name,
-                role: r.role,
+                role: r.role.into(),
                 parent: r.parent,
                 classes,
                 classes_defined: rec.defined,
@@ -502,7 +502,7 @@ mod tests {
             id,
             class: class.into(),
             name: name.map(Into::into),
-            role: "other",
+            role: "other".into(),
             code_source: cs.map(Into::into),
             alive,
             ..Loader::default()

@@ -12,7 +12,7 @@ use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::ffi::os;
 use crate::health::{self, COUNTERS};
 use crate::options::NativeOptions;
-use crate::report::model::{CrossCheck, Direct, DirectSite, DirectTotals, JdkPool, StackSettings};
+use leakagent_report::model::{CrossCheck, Direct, DirectSite, DirectTotals, JdkPool, StackSettings};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -292,7 +292,7 @@ impl DirectLedger {
             }
             let s = DirectSite {
                 id,
-                kind: kind_name(info.kind),
+                kind: kind_name(info.kind).into(),
                 exact_frames: info.exact_frames,
                 first_thread: info.first_thread.clone(),
                 allocations,

@@ -7,7 +7,7 @@ use crate::culprits;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::ffi::sys::*;
-use crate::report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, PathHop};
+use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, PathHop};
 use jni::sys::{jclass, jlong};
 use std::collections::{HashMap, HashSet};
 
@@ -439,7 +439,7 @@ mod tests {
 
     #[test]
     fn what_makes_a_suspect() {
-        let base = Loader { id: 5, class: "java.net.URLClassLoader".into(), role: "other", alive: true, ..Loader::default() };
+        let base = Loader { id: 5, class: "java.net.URLClassLoader".into(), role: "other".into(), alive: true, ..Loader::default() };
         assert!(reasons(&base, &[]).is_empty());
         let l = Loader { superseded_by: Some(6), closed: Some(true), ..base.clone() };
         assert_eq!(reasons(&l, &[]), ["superseded", "closed"]);
@@ -451,7 +451,7 @@ mod tests {
         assert!(reasons(&running, &[]).is_empty());
         let named = Loader { name: Some("plugin-3".into()), ..base.clone() };
         assert_eq!(reasons(&named, &["plugin-*".into()]), ["pattern"]);
-        let app = Loader { role: "application", closed: Some(true), ..base };
+        let app = Loader { role: "application".into(), closed: Some(true), ..base };
         assert!(reasons(&app, &[]).is_empty(), "the JDK's own loaders are never suspects");
     }
 }

@@ -14,7 +14,7 @@ use crate::ffi::natives::Stream;
 use crate::ffi::os;
 use crate::health::{self, COUNTERS};
 use crate::options::NativeOptions;
-use crate::report::model::{ReleasesBeforeTracking, StackSettings, Zlib, ZlibEstimate, ZlibKindTotals, ZlibSite, ZlibTotals};
+use leakagent_report::model::{ReleasesBeforeTracking, StackSettings, Zlib, ZlibEstimate, ZlibKindTotals, ZlibSite, ZlibTotals};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -248,7 +248,7 @@ impl ZlibLedger {
             sites.push((
                 ZlibSite {
                     id,
-                    kind: kind_name(info.kind),
+                    kind: kind_name(info.kind).into(),
                     exact_frames: info.exact_frames,
                     first_thread: info.first_thread.clone(),
                     created,

@@ -1,7 +1,7 @@
 //! Findings about memory: the allocator keeping freed memory resident, and RSS that nothing
 //! explains. Read `report.memory` only.
 
-use crate::report::model::{Finding, Memory, Report, Severity};
+use leakagent_report::model::{Finding, Memory, Report, Severity};
 
 const MIB: u64 = 1 << 20;
 /// The allocator's retention is reported from this size and this share of RSS (as info);
@@ -157,7 +157,7 @@ fn unexplained_memory(r: &Report) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::*;
+    use leakagent_report::model::*;
 
     fn report(parts: &[(&str, u64)], allocator: &str) -> Report {
         let mut r = test_report();

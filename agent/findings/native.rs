@@ -1,7 +1,7 @@
 //! Findings about the native ledgers: zlib streams never ended, direct and Unsafe memory never
 //! freed. Read `report.zlib` and `report.direct` only.
 
-use crate::report::model::{DirectSite, Finding, Report, Severity, ZlibSite};
+use leakagent_report::model::{DirectSite, Finding, Report, Severity, ZlibSite};
 use std::collections::BTreeMap;
 
 /// A zlib site group is reported when at least this many streams were never ended...
@@ -42,8 +42,8 @@ fn place(app_frame: &Option<String>, stack: &[String], skip: usize) -> String {
 }
 
 /// Sites of one kind created at the same place.
-fn group<T>(sites: &[T], key: impl Fn(&T) -> (&'static str, String)) -> BTreeMap<(&'static str, String), Vec<&T>> {
-    let mut g: BTreeMap<(&'static str, String), Vec<&T>> = BTreeMap::new();
+fn group<T>(sites: &[T], key: impl Fn(&T) -> (String, String)) -> BTreeMap<(String, String), Vec<&T>> {
+    let mut g: BTreeMap<(String, String), Vec<&T>> = BTreeMap::new();
     for s in sites {
         g.entry(key(s)).or_default().push(s);
     }
@@ -52,7 +52,7 @@ fn group<T>(sites: &[T], key: impl Fn(&T) -> (&'static str, String)) -> BTreeMap
 
 fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let groups = group(sites, |s| (s.kind, place(&s.app_frame, &s.stack, 2)));
+    let groups = group(sites, |s| (s.kind.clone(), place(&s.app_frame, &s.stack, 2)));
     for ((kind, at), sites) in groups {
         if sites.iter().all(|s| s.app_frame.is_none() && s.stack.len() <= 1) {
             continue; // synthetic sites (<other sites>, <stack unavailable>): no place to blame
@@ -122,7 +122,7 @@ fn span(ms: u64) -> String {
 
 fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>, window_ms: u64) -> Vec<Finding> {
     let mut out = Vec::new();
-    let groups = group(sites, |s| (s.kind, place(&s.app_frame, &s.stack, if s.kind == "DirectByteBuffer" { 4 } else { 2 })));
+    let groups = group(sites, |s| (s.kind.clone(), place(&s.app_frame, &s.stack, if s.kind == "DirectByteBuffer" { 4 } else { 2 })));
     for ((kind, at), sites) in groups {
         let made: u64 = sites.iter().map(|s| s.allocations + s.reallocations).sum();
         let frees: u64 = sites.iter().map(|s| s.frees).sum();
@@ -170,7 +170,7 @@ mod tests {
     fn zsite(id: u32, frame: &str, created: u64, ended: u64, gc: u64, live: u64) -> ZlibSite {
         ZlibSite {
             id,
-            kind: "Inflater",
+            kind: "Inflater".into(),
             stack: vec![
                 "java.util.zip.Inflater.init(Native Method)".into(),
                 "java.util.zip.Inflater.<init>(Inflater.java:131)".into(),
@@ -188,7 +188,7 @@ mod tests {
 
     fn dsite(kind: &'static str, frame: &str, allocs: u64, frees: u64, live: u64, bytes: u64) -> DirectSite {
         DirectSite {
-            kind,
+            kind: kind.into(),
             stack: vec!["jdk.internal.misc.Unsafe.allocateMemory0(Native Method)".into(), frame.into()],
             app_frame: Some(frame.into()),
             allocations: allocs,

@@ -21,7 +21,7 @@
 
 use super::nmt;
 use super::smaps::{Classified, Kind};
-use crate::report::model::{JvmMemory, Malloc, Nmt, Part};
+use leakagent_report::model::{JvmMemory, Malloc, Nmt, Part};
 
 /// Live native bytes from the native ledgers. None: that ledger is off, failed, or (direct) has
 /// no per-block data.
@@ -446,8 +446,8 @@ mod tests {
         let n = Nmt {
             mode: "summary".into(),
             categories: vec![
-                crate::report::model::NmtCategory { name: "GC".into(), mmap_committed_bytes: 3 * M, ..Default::default() },
-                crate::report::model::NmtCategory { name: "Java Heap".into(), mmap_committed_bytes: 40 * M, ..Default::default() },
+                leakagent_report::model::NmtCategory { name: "GC".into(), mmap_committed_bytes: 3 * M, ..Default::default() },
+                leakagent_report::model::NmtCategory { name: "Java Heap".into(), mmap_committed_bytes: 40 * M, ..Default::default() },
             ],
             ..Nmt::default()
         };

@@ -7,7 +7,7 @@
 //! platform MBean, which an agent should not do to an application uninvited.
 
 use crate::ffi::jni::Env;
-use crate::report::model::{JvmMemory, Pool};
+use leakagent_report::model::{JvmMemory, Pool};
 use jni::objects::{GlobalRef, JObject, JString, JValue};
 use jni::JNIEnv;
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 //! jemalloc's or tcmalloc's own statistics. Also the trim at report time.
 
 use crate::ffi::malloc::{self as ffi, AllocatorKind};
-use crate::report::model::{Arena, Malloc};
+use leakagent_report::model::{Arena, Malloc};
 
 /// The cheap numbers the sampler records: (in use, free). None when the allocator says nothing.
 pub fn quick() -> (Option<u64>, Option<u64>) {

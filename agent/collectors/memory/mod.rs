@@ -12,7 +12,7 @@ pub mod smaps;
 use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::options::Options;
-use crate::report::model::{Memory, Region, Sample, SamplerInfo, Trim};
+use leakagent_report::model::{Memory, Region, Sample, SamplerInfo, Trim};
 use crate::runtime::Agent;
 use explain::{Inputs, Ledger};
 use parking_lot::Mutex;

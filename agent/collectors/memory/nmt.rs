@@ -3,7 +3,7 @@
 //! JDK releases; only the stable parts are read: the `Total:` line, each `- Name (reserved=,
 //! committed=)` header and the `(malloc=...)` and `(mmap: ... committed=...)` lines under it.
 
-use crate::report::model::{Nmt, NmtCategory};
+use leakagent_report::model::{Nmt, NmtCategory};
 
 /// Categories whose mmap'd memory the explanation counts elsewhere (heap, metaspace, code
 /// cache, thread stacks, the CDS archive file).

@@ -6,7 +6,7 @@
 use crate::ffi::guard::guarded;
 use crate::ffi::jni::Env;
 use crate::health::{self, Feature};
-use crate::report::model::Sample;
+use leakagent_report::model::Sample;
 use crate::runtime::Agent;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};

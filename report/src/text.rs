@@ -407,7 +407,7 @@ fn samples(o: &mut String, r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::*;
+    use crate::model::*;
 
     fn native_report() -> Report {
         let mut z = Zlib { tracking: "full".into(), ..Zlib::default() };
@@ -416,7 +416,7 @@ mod tests {
         z.totals.sites = 1;
         z.sites.push(ZlibSite {
             id: 4,
-            kind: "Inflater",
+            kind: "Inflater".into(),
             stack: vec!["java.util.zip.Inflater.init(Native Method)".into()],
             app_frame: Some("x.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:29)".into()),
             created: 1104,

@@ -116,7 +116,7 @@ fn native_sites(r: &Report, b: &mut String) {
         );
         b.push_str("<table><tr><th>kind</th><th>created at</th><th class=n>created</th><th class=n>ended</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
         for site in z.sites.iter().take(MAX_SITES) {
-            site_row(b, site.kind, &site.app_frame, &site.stack, [site.created, site.ended_explicitly, site.released_by_gc, site.live], site.live_bytes_estimate);
+            site_row(b, &site.kind, &site.app_frame, &site.stack, [site.created, site.ended_explicitly, site.released_by_gc, site.live], site.live_bytes_estimate);
         }
         b.push_str("</table>\n");
     }
@@ -130,7 +130,7 @@ fn native_sites(r: &Report, b: &mut String) {
         if !d.sites.is_empty() {
             b.push_str("<table><tr><th>kind</th><th>allocated at</th><th class=n>allocations</th><th class=n>frees</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
             for site in d.sites.iter().take(MAX_SITES) {
-                site_row(b, site.kind, &site.app_frame, &site.stack, [site.allocations, site.frees, site.freed_by_gc, site.live_count], site.live_bytes);
+                site_row(b, &site.kind, &site.app_frame, &site.stack, [site.allocations, site.frees, site.freed_by_gc, site.live_count], site.live_bytes);
             }
             b.push_str("</table>\n");
         }
@@ -376,7 +376,7 @@ fn agent(r: &Report, b: &mut String) {
     let _ = writeln!(
         b,
         "<h2>Agent</h2><p class=small>leakagent {} &middot; options <code>{}</code> &middot; {} events, {} dropped, {} panics, {} errors &middot; {} signals ({} coalesced) &middot; report built in {} ms{}</p>",
-        esc(r.agent.version),
+        esc(&r.agent.version),
         esc(&r.agent.options),
         h.events,
         h.dropped,
@@ -396,7 +396,7 @@ fn agent(r: &Report, b: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{test_report, Finding, LeakSuspect, Part, PathHop};
+    use crate::model::{test_report, Finding, LeakSuspect, Part, PathHop};
 
     #[test]
     fn escapes_everything_from_the_jvm() {
@@ -434,10 +434,10 @@ mod tests {
 
     #[test]
     fn native_sites_are_listed_with_their_stacks() {
-        use crate::report::model::ZlibSite;
+        use crate::model::ZlibSite;
         let mut r = test_report();
         r.zlib.sites.push(ZlibSite {
-            kind: "Inflater",
+            kind: "Inflater".into(),
             stack: vec!["java.util.zip.Inflater.init(Native Method)".into(), "app.Loader.open(Loader.java:7)".into()],
             app_frame: Some("app.Loader.open(Loader.java:7)".into()),
             created: 41,

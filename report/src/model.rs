@@ -1,14 +1,13 @@
 //! The report: one in-memory model that every renderer reads. Field names are the public JSON
 //! schema (README.md, "JSON report"); renaming one needs a new `SCHEMA_VERSION`.
 
-use crate::health::Health;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Why a report was written.
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     VmDeath,
@@ -30,7 +29,7 @@ impl Trigger {
     }
 }
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Report {
     pub schema_version: u32,
     pub trigger: Trigger,
@@ -52,7 +51,7 @@ pub struct Report {
     pub samples: Vec<Sample>,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct JvmInfo {
     pub version: String,
     pub vendor: String,
@@ -63,16 +62,36 @@ pub struct JvmInfo {
     pub attached_late: bool,
 }
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct AgentInfo {
-    pub version: &'static str,
+    pub version: String,
     pub options: String,
     pub health: Health,
     /// How long building this report took.
     pub report_build_ms: u64,
 }
 
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// The `agent.health` object of a report.
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct Health {
+    pub events: u64,
+    pub dropped: u64,
+    pub panics: u64,
+    pub errors: u64,
+    pub signals_received: u64,
+    pub signal_requests_coalesced: u64,
+    pub data_dump_requests: u64,
+    pub reports_written: u64,
+    pub report_failures: u64,
+    pub natives_wrapped: u64,
+    pub stack_walk_failures: u64,
+    pub site_overflow_events: u64,
+    pub hot_sample_mismatches: u64,
+    pub disabled_features: Vec<String>,
+    pub capabilities_missing: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -81,7 +100,7 @@ pub enum Severity {
 }
 
 /// A verdict in plain words, with what usually fixes it.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Finding {
     pub severity: Severity,
     pub kind: String,
@@ -89,7 +108,7 @@ pub struct Finding {
     pub fix: String,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct ClassLoaders {
     pub loaders: Vec<Loader>,
     /// ClassLoad events plus the classes found already loaded when the agent started.
@@ -116,7 +135,7 @@ pub struct ClassLoaders {
     pub gc_before_report: bool,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct ChainSearch {
     /// Loaders that should be dead (leak suspects plus those found not strongly reachable).
     pub suspects: u32,
@@ -135,7 +154,7 @@ pub struct ChainSearch {
     pub limit_hit: Option<String>,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Loader {
     /// Agent-assigned id; 0 is the bootstrap loader.
     pub id: u32,
@@ -144,7 +163,7 @@ pub struct Loader {
     /// `ClassLoader.getName()`, when set.
     pub name: Option<String>,
     /// `bootstrap`, `platform`, `application` or `other`.
-    pub role: &'static str,
+    pub role: String,
     /// The parent loader's id (0: bootstrap), null for the bootstrap loader itself.
     pub parent: Option<u32>,
     /// Classes this loader defined that are alive now.
@@ -169,7 +188,7 @@ pub struct Loader {
 }
 
 /// Loaders of the same class and code source (or name) created one after another.
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Generation {
     /// What the loaders share: `class|code source` or `class|name stem`.
     pub key: String,
@@ -181,14 +200,14 @@ pub struct Generation {
     pub alive: u32,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct DuplicateClass {
     pub name: String,
     /// Ids of the live loaders that each define a class of this name.
     pub loaders: Vec<u32>,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct LeakSuspect {
     pub loader_id: u32,
     pub loader_class: String,
@@ -208,7 +227,7 @@ pub struct LeakSuspect {
     pub fix: String,
 }
 
-#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct PathHop {
     pub from: String,
     /// Field name, `[index]` for array elements, or empty (roots, class and loader edges).
@@ -223,7 +242,7 @@ pub struct PathHop {
 }
 
 /// Where the process's resident memory is, and why (docs/memory.md).
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Memory {
     /// Resident set size: the sum of `Rss` over every mapping in /proc/self/smaps.
     pub rss_bytes: u64,
@@ -249,7 +268,7 @@ pub struct Memory {
     pub build_ms: u64,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Malloc {
     /// `glibc`, `jemalloc`, `tcmalloc`, `musl` or `unknown`: who serves `malloc` here.
     pub allocator: String,
@@ -284,7 +303,7 @@ pub struct Malloc {
     pub notes: Vec<String>,
 }
 
-#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Arena {
     /// malloc_info's `nr`; 0 is the main (brk) arena.
     pub index: u64,
@@ -302,7 +321,7 @@ pub struct Arena {
     pub mprotect_bytes: u64,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Region {
     pub kind: String,
     pub count: u64,
@@ -315,14 +334,14 @@ pub struct Region {
     pub recognised_by: String,
 }
 
-#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Part {
     pub part: String,
     pub bytes: u64,
     pub note: String,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct JvmMemory {
     pub heap_used_bytes: Option<u64>,
     pub heap_committed_bytes: Option<u64>,
@@ -353,7 +372,7 @@ pub struct JvmMemory {
     pub pools: Vec<Pool>,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Pool {
     pub name: String,
     /// `heap` or `non_heap`.
@@ -364,7 +383,7 @@ pub struct Pool {
     pub max_bytes: Option<u64>,
 }
 
-#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Nmt {
     /// `summary` or `detail`.
     pub mode: String,
@@ -373,7 +392,7 @@ pub struct Nmt {
     pub categories: Vec<NmtCategory>,
 }
 
-#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct NmtCategory {
     pub name: String,
     pub reserved_bytes: u64,
@@ -382,7 +401,7 @@ pub struct NmtCategory {
     pub mmap_committed_bytes: u64,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Trim {
     pub performed: bool,
     /// The call made, e.g. `malloc_trim(0)`.
@@ -395,7 +414,7 @@ pub struct Trim {
     pub free_after_bytes: Option<u64>,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct SamplerInfo {
     /// null when the sampler is off.
     pub interval_ms: Option<u64>,
@@ -409,7 +428,7 @@ pub struct SamplerInfo {
 }
 
 /// One point of the time series.
-#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Sample {
     /// Milliseconds since the JVM started.
     pub t_ms: u64,
@@ -428,7 +447,6 @@ pub struct Sample {
 }
 
 /// An empty report for renderer and finding tests.
-#[cfg(test)]
 pub fn test_report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
@@ -439,7 +457,7 @@ pub fn test_report() -> Report {
         time_ms: 0,
         uptime_ms: 0,
         jvm: JvmInfo::default(),
-        agent: AgentInfo { version: "test", options: String::new(), health: Health::default(), report_build_ms: 0 },
+        agent: AgentInfo { version: "test".into(), options: String::new(), health: Health::default(), report_build_ms: 0 },
         findings: Vec::new(),
         class_loaders: ClassLoaders::default(),
         zlib: Zlib::default(),
@@ -450,7 +468,7 @@ pub fn test_report() -> Report {
 }
 
 /// How the native ledgers take stacks (the options that shape `sites`).
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct StackSettings {
     pub stack_depth: usize,
     pub key_depth: usize,
@@ -460,7 +478,7 @@ pub struct StackSettings {
 }
 
 /// `zlib`: every Inflater and Deflater the JVM created, by site.
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Zlib {
     /// `full` (since start-up), `since_attach` (streams created before the attach are only
     /// counted in `totals.before_tracking`), `off` (option zlib=off) or `failed`.
@@ -478,11 +496,11 @@ pub struct Zlib {
     pub estimate: ZlibEstimate,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct ZlibSite {
     pub id: u32,
     /// `Inflater` or `Deflater`.
-    pub kind: &'static str,
+    pub kind: String,
     /// Innermost first, `pkg.Class.method(File.java:LINE)`; the first frame is the native.
     pub stack: Vec<String>,
     /// The first frame outside the JDK, if any.
@@ -506,7 +524,7 @@ pub struct ZlibSite {
     pub unwalked: u64,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct ZlibKindTotals {
     pub created: u64,
     pub ended_explicitly: u64,
@@ -515,7 +533,7 @@ pub struct ZlibKindTotals {
     pub live_bytes_estimate: u64,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct ZlibTotals {
     pub created: u64,
     pub ended_explicitly: u64,
@@ -533,14 +551,14 @@ pub struct ZlibTotals {
     pub growth_window_ms: u64,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct ReleasesBeforeTracking {
     pub ended_explicitly: u64,
     pub released_by_gc: u64,
 }
 
 /// How `live_bytes_estimate` is computed (see docs/native-ledger.md).
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct ZlibEstimate {
     pub inflater_bytes: u64,
     pub deflater_bytes: u64,
@@ -548,7 +566,7 @@ pub struct ZlibEstimate {
 }
 
 /// `direct`: DirectByteBuffer and raw Unsafe memory, by site.
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Direct {
     /// `full`, `jdk_pool_only` (no per-site data: see `reason`), `off` or `failed`.
     pub tracking: String,
@@ -565,11 +583,11 @@ pub struct Direct {
     pub cross_check: Option<CrossCheck>,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct DirectSite {
     pub id: u32,
     /// `DirectByteBuffer` (the stack holds `java.nio.DirectByteBuffer.<init>`) or `Unsafe`.
-    pub kind: &'static str,
+    pub kind: String,
     pub stack: Vec<String>,
     pub app_frame: Option<String>,
     pub exact_frames: usize,
@@ -594,7 +612,7 @@ pub struct DirectSite {
     pub unwalked: u64,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct DirectKindTotals {
     pub allocations: u64,
     pub frees: u64,
@@ -602,7 +620,7 @@ pub struct DirectKindTotals {
     pub live_bytes: u64,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct DirectTotals {
     pub allocations: u64,
     pub reallocations: u64,
@@ -623,7 +641,7 @@ pub struct DirectTotals {
 }
 
 /// `java.nio.Bits`: what `BufferPoolMXBean` "direct" shows.
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct JdkPool {
     pub count: u64,
     pub total_capacity_bytes: u64,
@@ -632,7 +650,7 @@ pub struct JdkPool {
     pub max_bytes: Option<u64>,
 }
 
-#[derive(Serialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct CrossCheck {
     pub agent_buffers: u64,
     pub agent_bytes: u64,

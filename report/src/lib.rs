@@ -1,0 +1,9 @@
+//! leakagent's report: the serde model (the public JSON schema, `schema_version`) and the
+//! renderers that read it. Nothing here touches the JVM, so the agent and the `leakagent`
+//! command render the same report the same way.
+#![forbid(unsafe_code)]
+
+pub mod html;
+pub mod json;
+pub mod model;
+pub mod text;
