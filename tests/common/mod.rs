@@ -183,6 +183,9 @@ pub struct Jvm {
     pub dir: PathBuf,
     /// RLIMIT_FSIZE for the JVM: writes past it fail as on a full disk.
     pub file_size_limit: Option<u64>,
+    /// What follows the JVM options instead of `-jar harness.jar SCENARIO` (another program
+    /// that speaks the harness protocol, e.g. the Spring Boot applications); `args` follow it.
+    pub launch: Option<Vec<String>>,
 }
 
 impl Jvm {
@@ -198,7 +201,16 @@ impl Jvm {
             env: Vec::new(),
             dir,
             file_size_limit: None,
+            launch: None,
         }
+    }
+
+    /// Another program under the agent (its class path or `-jar` and main class), with the
+    /// harness protocol; `name` names it in messages.
+    pub fn program(test: &str, name: &str, launch: &[&str]) -> Jvm {
+        let mut j = Jvm::scenario(test, name);
+        j.launch = Some(launch.iter().map(|s| s.to_string()).collect());
+        j
     }
 
     pub fn file_size_limit(mut self, bytes: u64) -> Jvm {
@@ -249,7 +261,10 @@ impl Jvm {
             });
         }
         c.args(&self.jvm_args);
-        c.arg("-jar").arg(harness_jar()).arg(&self.scenario).args(&self.args);
+        match &self.launch {
+            Some(launch) => c.args(launch).args(&self.args),
+            None => c.arg("-jar").arg(harness_jar()).arg(&self.scenario).args(&self.args),
+        };
         c.current_dir(&self.dir);
         for (k, v) in &self.env {
             c.env(k, v);
