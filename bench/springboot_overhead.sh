@@ -102,6 +102,7 @@ for ((i = 0; i < PAIRS; i++)); do
   if (( i % 2 )); then order=(with without); else order=(without with); fi
   for side in "${order[@]}"; do
     read -r sw sc rps us < <(run "$side") || true
+    [[ -n "${us:-}" ]] || { echo "springboot_overhead.sh: a $side run failed" >&2; exit 1; }
     printf '%-8s pair %2d: start-up %5d ms wall, %5d ms CPU; %8.0f req/s, %5.1f us CPU/request\n' \
       "$side" "$i" "$sw" "$sc" "$rps" "$us"
     if [[ $side == with ]]; then

@@ -215,8 +215,11 @@ fn restart_generations(r: &Value) -> Vec<u64> {
     ids
 }
 
+/// The suspect RestartClassLoaders, oldest first.
 fn restart_suspects(r: &Value) -> Vec<&Value> {
-    arr(&r["class_loaders"]["leak_suspects"]).iter().filter(|s| s["loader_class"] == RESTART_LOADER).collect()
+    let mut s: Vec<&Value> = arr(&r["class_loaders"]["leak_suspects"]).iter().filter(|s| s["loader_class"] == RESTART_LOADER).collect();
+    s.sort_by_key(|s| u(&s["loader_id"]));
+    s
 }
 
 /// Suspect `s` is generation `ordinal` (1-based), superseded, with a chain that ends at it.
