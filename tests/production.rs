@@ -172,7 +172,7 @@ fn the_exit_report_keeps_its_deadline() {
     // Live heap walks over 2 million objects, one per hop of a 12-link chain: far more than 2 s.
     let opts = "exit_timeout=2s,chains=on,chain_method=walk,chain_pause=60s";
     for fault in ["", "no-report-thread"] {
-        let mut j = Jvm::program(&format!("deadline-{fault}"), "BigHeapLeak", &["2000000", &app]).jvm_args(&["-Xmx1g"]).options(opts);
+        let mut j = Jvm::test_program(&format!("deadline-{fault}"), "BigHeapLeak", &["2000000", &app]).jvm_args(&["-Xmx1g"]).options(opts);
         if !fault.is_empty() {
             j = j.env("LEAKAGENT_FAULT", fault);
         }
@@ -199,7 +199,7 @@ fn the_exit_report_keeps_its_deadline() {
 #[test]
 fn dead_loaders_are_kept_up_to_the_limit_then_summarised() {
     let app = app_jar("healthy");
-    let jvm = Jvm::program("churn", "LoaderChurn", &["3001", &app.display().to_string()]).options("max_dead_loaders=100").start();
+    let jvm = Jvm::test_program("churn", "LoaderChurn", &["3001", &app.display().to_string()]).options("max_dead_loaders=100").start();
     let f = jvm.finish();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let d = f.death_report();

@@ -183,8 +183,9 @@ pub struct Jvm {
     pub dir: PathBuf,
     /// RLIMIT_FSIZE for the JVM: writes past it fail as on a full disk.
     pub file_size_limit: Option<u64>,
-    /// A test program (class path, main class) run instead of the harness jar.
-    pub program: Option<(PathBuf, String)>,
+    /// What follows the JVM options instead of `-jar harness.jar SCENARIO` (another program
+    /// that speaks the harness protocol, e.g. the Spring Boot applications); `args` follow it.
+    pub launch: Option<Vec<String>>,
     /// Runs the JVM as pid 1 of a new pid namespace (`unshare --pid --fork --mount-proc`).
     pub pid_one: bool,
 }
@@ -202,20 +203,24 @@ impl Jvm {
             env: Vec::new(),
             dir,
             file_size_limit: None,
-            program: None,
+            launch: None,
             pid_one: false,
         }
     }
 
-    /// A program of tests/programs/ (compiled once) instead of a harness scenario; `args`
-    /// follow the main class.
-    pub fn program(test: &str, main: &str, args: &[&str]) -> Jvm {
-        let mut j = Jvm::scenario(test, "");
+    /// Another program under the agent (its class path or `-jar` and main class), with the
+    /// harness protocol; `name` names it in messages.
+    pub fn program(test: &str, name: &str, launch: &[&str]) -> Jvm {
+        let mut j = Jvm::scenario(test, name);
+        j.launch = Some(launch.iter().map(|s| s.to_string()).collect());
+        j
+    }
+
+    /// A program of tests/programs/ (compiled once), with `args` after its main class.
+    pub fn test_program(test: &str, main: &str, args: &[&str]) -> Jvm {
         // The harness jar too: the programs load its applications, which implement its `App`.
         let cp = format!("{}:{}", test_programs().display(), harness_jar().display());
-        j.program = Some((PathBuf::from(cp), main.to_string()));
-        j.args = args.iter().map(|s| s.to_string()).collect();
-        j
+        Jvm::program(test, main, &["-cp", &cp, main]).args(args)
     }
 
     pub fn pid_one(mut self) -> Jvm {
@@ -277,14 +282,10 @@ impl Jvm {
             });
         }
         c.args(&self.jvm_args);
-        match &self.program {
-            Some((cp, main)) => {
-                c.arg("-cp").arg(cp).arg(main).args(&self.args);
-            }
-            None => {
-                c.arg("-jar").arg(harness_jar()).arg(&self.scenario).args(&self.args);
-            }
-        }
+        match &self.launch {
+            Some(launch) => c.args(launch).args(&self.args),
+            None => c.arg("-jar").arg(harness_jar()).arg(&self.scenario).args(&self.args),
+        };
         c.current_dir(&self.dir);
         for (k, v) in &self.env {
             c.env(k, v);
