@@ -297,6 +297,8 @@ fn live_phase_start(agent: &Agent, env: &Env) {
             }
         });
     }
+    // Nested in Startup: a failure here must not switch off reports or triggers.
+    guarded(Feature::Startup, (), || crate::state::publish_started(agent, env));
 }
 
 /// The native ledgers in the live phase: stacks can be walked; the ids of `Inflater.end()` and

@@ -11,5 +11,6 @@ mod log;
 mod options;
 mod reporter;
 mod runtime;
+mod state;
 mod trigger;
 mod writer;

@@ -26,7 +26,11 @@ pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger) -> Option<String
     let seq = SEQUENCE.fetch_add(1, Relaxed) + 1;
     let t0 = Instant::now();
     let report = env.with_local_frame(256, || build(agent, env, trigger, seq, t0));
-    write_files(agent, &report)
+    let written = write_files(agent, &report);
+    if let (Some(path), false) = (&written, trigger == Trigger::VmDeath) {
+        crate::ffi::guard::guarded(Feature::Startup, (), || crate::state::publish_report(env, path, seq));
+    }
+    written
 }
 
 fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> Report {
