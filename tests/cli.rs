@@ -259,6 +259,20 @@ fn report_loads_the_agent_into_a_jvm_without_it() {
 }
 
 #[test]
+fn report_loads_and_asks_on_every_jdk() {
+    for java in all_javas() {
+        let jvm = Jvm::scenario("cli-jdk", "healthy").java(&java).without_agent().start();
+        let opts = format!("file={}/r-%n", jvm.dir.display());
+        let out = leakagent(&["report", &jvm.pid().to_string(), "--options", &opts, "--wait", "60"]);
+        assert_eq!(out.code, 0, "{}: {}\n{}", java.display(), out.stdout, out.stderr);
+        let r = report_value(&reported_json(&out));
+        assert_eq!(r["jvm"]["attached_late"], true, "{}", java.display());
+        let f = jvm.finish();
+        assert_eq!(f.code, Some(0), "{}: {}", java.display(), f.stderr);
+    }
+}
+
+#[test]
 fn report_refuses_a_process_that_is_not_a_jvm() {
     /// Killed when the test ends, whatever happens.
     struct Sleep(std::process::Child);

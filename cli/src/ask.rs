@@ -28,7 +28,7 @@ pub struct Request {
 }
 
 /// How often the JVM's properties are read while waiting for the report.
-const POLL: Duration = Duration::from_millis(250);
+const POLL: Duration = Duration::from_millis(100);
 
 pub fn run(req: &Request) -> Result<ExitCode, Failure> {
     if req.options.split(',').any(|kv| kv.trim().eq_ignore_ascii_case("signal=off")) {
