@@ -314,6 +314,17 @@ fn report_explains_a_jvm_with_attach_disabled() {
     assert!(!f.stdout.contains("Full thread dump"), "no SIGQUIT was sent");
 }
 
+#[test]
+fn report_refuses_an_agent_without_a_signal() {
+    let jvm = Jvm::scenario("cli-nosignal", "healthy").options("signal=off").start();
+    let out = leakagent(&["report", &jvm.pid().to_string(), "--lib", "/nonexistent/libleakagent.so"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stderr.contains("has no report signal (signal=off)"), "a missing --lib does not matter when the agent is loaded: {}", out.stderr);
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert_eq!(f.reports().len(), 1, "only the exit report");
+}
+
 /// Every descendant of `pid` (through /proc/PID/task/*/children).
 fn descendants(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();

@@ -39,8 +39,9 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
         return Err(usage("that is this leakagent process"));
     }
     p.check_hotspot()?;
-    // Prepared as the invoking user: the library may be readable only by them.
-    let lib = if req.load { Some(Library::prepare(req.lib.as_deref(), &p)?) } else { None };
+    // Prepared as the invoking user (the library may be readable only by them); a missing
+    // library matters only if the agent must be loaded.
+    let lib = req.load.then(|| Library::prepare(req.lib.as_deref(), &p));
 
     let target = AsTarget::enter(&p)?;
     attach::start_listener(&p)?;
@@ -56,7 +57,7 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
                 p.pid, p.pid
             )));
         }
-        let path = lib.install(&p)?;
+        let path = lib?.install(&p)?;
         attach::load_agent(&p, &path, &req.options)?;
         eprintln!("leakagent: loaded {path} into JVM {} with options '{}'", p.pid, req.options);
         state = properties(&p)?;
@@ -71,10 +72,10 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
     let signal = state.get("leakagent.signal").cloned().unwrap_or_default();
     let Ok(signo) = number.parse::<i32>() else {
         return Err(refused(format!(
-            "the agent in JVM {} has no report signal (signal={}): it reports on exit{}; nothing was sent",
+            "the agent in JVM {} has no report signal (signal={}): it reports on exit, and by interval if one is set; \
+             nothing was sent",
             p.pid,
             if signal.is_empty() { "off" } else { &signal },
-            " and by interval if one is set"
         )));
     };
     p.refresh_signals();
