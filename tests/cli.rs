@@ -252,6 +252,12 @@ fn report_loads_the_agent_into_a_jvm_without_it() {
     assert_eq!(reported_json(&out), jvm.dir.join("late-2.json"));
     assert!(!out.stderr.contains("loaded "), "{}", out.stderr);
     jvm.wait_for_reports(2, Duration::from_secs(5));
+    // Two reports of one process: compared loader by loader id.
+    let d = diff_json(&jvm.dir.join("late-1.json"), &jvm.dir.join("late-2.json"));
+    assert_eq!(d["same_process"], true, "{d:#}");
+    assert!(d["elapsed_ms"].as_i64().unwrap() >= 0);
+    assert_eq!(d["old"]["sequence"], 1);
+    assert_eq!(d["new"]["sequence"], 2);
     let f = jvm.finish();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let active = format!("leakagent {} active", env!("CARGO_PKG_VERSION"));
