@@ -309,15 +309,19 @@ fn report_refuses_a_process_that_is_not_a_jvm() {
 
 #[test]
 fn report_explains_a_jvm_with_attach_disabled() {
-    let jvm = Jvm::scenario("cli-noattach", "healthy").jvm_args(&["-XX:+DisableAttachMechanism"]).start();
-    let out = leakagent(&["report", &jvm.pid().to_string()]);
-    assert_eq!(out.code, 1, "{}", out.stdout);
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert!(out.stderr.contains("was started with -XX:+DisableAttachMechanism"), "{}", out.stderr);
-    assert!(alive(jvm.pid()));
-    let f = jvm.finish();
-    assert_eq!(f.code, Some(0), "the JVM keeps running and exits normally: {}", f.stderr);
-    assert!(!f.stdout.contains("Full thread dump"), "no SIGQUIT was sent");
+    let on_command_line = Jvm::scenario("cli-noattach", "healthy").jvm_args(&["-XX:+DisableAttachMechanism"]);
+    let in_environment = Jvm::scenario("cli-noattach-env", "healthy").env("JAVA_TOOL_OPTIONS", "-XX:+DisableAttachMechanism");
+    for jvm in [on_command_line, in_environment] {
+        let jvm = jvm.start();
+        let out = leakagent(&["report", &jvm.pid().to_string()]);
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains("was started with -XX:+DisableAttachMechanism"), "{}", out.stderr);
+        assert!(alive(jvm.pid()));
+        let f = jvm.finish();
+        assert_eq!(f.code, Some(0), "the JVM keeps running and exits normally: {}", f.stderr);
+        assert!(!f.stdout.contains("Full thread dump"), "no SIGQUIT was sent");
+    }
 }
 
 #[test]

@@ -50,7 +50,7 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
         let Some(lib) = lib else {
             return Err(refused(format!("the agent is not loaded in JVM {} (and --no-load was given)", p.pid)));
         };
-        if p.cmdline().iter().any(|a| a.starts_with("-agentpath:") && a.contains("libleakagent")) {
+        if p.jvm_flags().iter().any(|a| a.starts_with("-agentpath:") && a.contains("libleakagent")) {
             return Err(refused(format!(
                 "JVM {} runs the agent from its command line, but that agent publishes no leakagent.* properties (older \
                  than this command, or it could not set them: see its log); send its report signal yourself (kill -s RTMIN+2 {} unless signal= says otherwise)",

@@ -119,26 +119,22 @@ impl Process {
         PathBuf::from(format!("/proc/{}/cwd", self.pid))
     }
 
-    /// The JVM's arguments (NUL-separated in /proc/PID/cmdline).
-    pub fn cmdline(&self) -> Vec<String> {
-        fs::read(format!("/proc/{}/cmdline", self.pid))
-            .map(|b| b.split(|&c| c == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect())
-            .unwrap_or_default()
-    }
-
-    /// JVM options from the command line and the environment variables the launcher reads.
+    /// JVM options in the order HotSpot applies them (a later one wins): JAVA_TOOL_OPTIONS,
+    /// JDK_JAVA_OPTIONS (the launcher puts it before the command line), the command line
+    /// (/proc/PID/cmdline), then _JAVA_OPTIONS.
     pub fn jvm_flags(&self) -> Vec<String> {
-        let mut flags = self.cmdline();
-        if let Ok(env) = fs::read(format!("/proc/{}/environ", self.pid)) {
-            for var in env.split(|&c| c == 0) {
-                let var = String::from_utf8_lossy(var);
-                for name in ["JAVA_TOOL_OPTIONS=", "JDK_JAVA_OPTIONS=", "_JAVA_OPTIONS="] {
-                    if let Some(v) = var.strip_prefix(name) {
-                        flags.extend(v.split_whitespace().map(String::from));
-                    }
-                }
-            }
-        }
+        let env = fs::read(format!("/proc/{}/environ", self.pid)).unwrap_or_default();
+        let var = |name: &str| -> Vec<String> {
+            env.split(|&c| c == 0)
+                .filter_map(|v| v.strip_prefix(name.as_bytes()))
+                .flat_map(|v| String::from_utf8_lossy(v).split_whitespace().map(String::from).collect::<Vec<_>>())
+                .collect()
+        };
+        let cmdline = fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
+        let mut flags = var("JAVA_TOOL_OPTIONS=");
+        flags.extend(var("JDK_JAVA_OPTIONS="));
+        flags.extend(cmdline.split(|&c| c == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()));
+        flags.extend(var("_JAVA_OPTIONS="));
         flags
     }
 
