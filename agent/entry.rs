@@ -10,6 +10,7 @@ use crate::collectors::direct::DirectLedger;
 use crate::collectors::memory::{sampler, MemoryCollector};
 use crate::collectors::stacks::Stacks;
 use crate::collectors::zlib::ZlibLedger;
+use crate::fault;
 use crate::ffi::guard::guarded;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::Jvmti;
@@ -25,16 +26,17 @@ use jni::sys::{jclass, jint, jlong, jmethodID, JNIEnv, JavaVM, JNI_ERR, JNI_OK};
 use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::Relaxed};
 use std::time::Instant;
 
 #[no_mangle]
 pub extern "C" fn Agent_OnLoad(vm: *mut JavaVM, options: *mut c_char, _reserved: *mut c_void) -> jint {
-    entry_guard(|| unsafe { start(vm, options, false) })
+    entry_guard(false, || unsafe { start(vm, options, false) })
 }
 
 #[no_mangle]
 pub extern "C" fn Agent_OnAttach(vm: *mut JavaVM, options: *mut c_char, _reserved: *mut c_void) -> jint {
-    entry_guard(|| unsafe { start(vm, options, true) })
+    entry_guard(true, || unsafe { start(vm, options, true) })
 }
 
 #[no_mangle]
@@ -49,14 +51,64 @@ pub extern "C" fn Agent_OnUnload(_vm: *mut JavaVM) {
     });
 }
 
-fn entry_guard(f: impl FnOnce() -> jint) -> jint {
+/// A panic while starting leaves the JVM running without the agent: at start-up `Agent_OnLoad`
+/// still returns OK (an error would stop the JVM), after an attach everything installed is
+/// removed first (HotSpot unloads the library when `Agent_OnAttach` fails).
+fn entry_guard(late: bool, f: impl FnOnce() -> jint) -> jint {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(code) => code,
         Err(_) => {
             health::bump(&COUNTERS.panics);
+            let _ = catch_unwind(|| deactivate(late, None));
             log::error("internal error while loading the agent; it is not active, the JVM continues");
-            JNI_ERR
+            if late {
+                JNI_ERR
+            } else {
+                JNI_OK
+            }
         }
+    }
+}
+
+/// What a failed start installed, so that `deactivate` removes exactly that.
+static SIGNAL_INSTALLED: AtomicI32 = AtomicI32::new(0);
+static ZLIB_REBOUND: AtomicBool = AtomicBool::new(false);
+
+
+/// Removes every event, callback, signal handler and native wrapper a failed start installed.
+fn deactivate(late: bool, env: Option<&Env>) {
+    let Some(agent) = runtime::get() else { return };
+    let j = &agent.jvmti;
+    for e in [
+        JVMTI_EVENT_VM_INIT,
+        JVMTI_EVENT_VM_DEATH,
+        JVMTI_EVENT_CLASS_LOAD,
+        JVMTI_EVENT_CLASS_PREPARE,
+        JVMTI_EVENT_OBJECT_FREE,
+        JVMTI_EVENT_DATA_DUMP_REQUEST,
+        JVMTI_EVENT_NATIVE_METHOD_BIND,
+    ] {
+        let _ = j.set_event(false, e);
+    }
+    if let Ok(Some((index, _))) = j.find_extension_event("com.sun.hotspot.events.ClassUnload") {
+        let _ = j.set_event(false, index as jvmtiEvent);
+        // SAFETY: clearing an extension callback takes no function.
+        let _ = unsafe { j.set_extension_event_callback(index, None) };
+    }
+    let _ = j.set_event_callbacks(&jvmtiEventCallbacks::default());
+    let signo = SIGNAL_INSTALLED.swap(0, Relaxed);
+    if signo != 0 {
+        os::restore_default_signal(signo);
+    }
+    if let Some(env) = env.filter(|_| ZLIB_REBOUND.swap(false, Relaxed)) {
+        natives::restore_zlib(env);
+    }
+    os::close_self_pipe(agent.pipe_read);
+    if late {
+        j.dispose();
+        // HotSpot unloads the library when the attach fails: let a callback that was already
+        // running when the events went off leave it first.
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
@@ -112,16 +164,35 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
         log::error("leakagent is already loaded in this JVM; the new options are ignored");
         return JNI_ERR;
     }
-    let Some(jvmti) = Jvmti::from_vm(vm, JVMTI_VERSION_1_2 as jint) else {
-        log::error("this JVM offers no JVMTI 1.2 environment; the agent is not active");
-        return JNI_ERR;
-    };
+    let mut env: Option<Env> = None;
+    match activate(vm, opts, late, &mut env) {
+        Ok(()) => JNI_OK,
+        Err(why) => {
+            deactivate(late, env.as_ref());
+            log::error(&format!("{why}; the agent is not active, the JVM continues"));
+            if late {
+                JNI_ERR
+            } else {
+                JNI_OK
+            }
+        }
+    }
+}
+
+/// Everything after the options: a failure here is the agent's, not the user's, and the JVM
+/// goes on without the agent.
+///
+/// # Safety
+/// As for `start`.
+unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, env_out: &mut Option<Env>) -> Result<(), String> {
+    let jvmti = Jvmti::from_vm(vm, JVMTI_VERSION_1_2 as jint).ok_or("this JVM offers no JVMTI 1.2 environment")?;
     let missing = add_capabilities(&jvmti, late);
-    let (pipe_read, _pipe_write) = match os::self_pipe() {
+    let pipe = if fault::injected("pipe") { Err(std::io::Error::from_raw_os_error(libc::EMFILE)) } else { os::self_pipe() };
+    let (pipe_read, _pipe_write) = match pipe {
         Ok(p) => p,
         Err(e) => {
-            log::error(&format!("cannot create the report request pipe: {e}; the agent is not active"));
-            return JNI_ERR;
+            jvmti.dispose();
+            return Err(format!("cannot create the report request pipe: {e}"));
         }
     };
     let memory = MemoryCollector::new(&opts);
@@ -131,33 +202,43 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
         attached_late: late,
         capabilities_missing: missing,
         pipe_read,
-        classes: ClassTracker::new(),
+        classes: ClassTracker::new(opts.max_dead_loaders),
         stacks: Stacks::new(&opts.native),
         zlib: ZlibLedger::new(&opts.native),
         direct: DirectLedger::new(&opts.native),
         memory,
+        known_chains: Default::default(),
+        started_epoch_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
         options: opts,
     };
-    let agent = match runtime::install(agent) {
-        Ok(a) => a,
-        Err(_) => return JNI_ERR,
-    };
+    let agent = runtime::install(agent).map_err(|_| "leakagent is already loaded in this JVM".to_string())?;
     natives::set_hooks(&NATIVE_HOOKS);
-    if let Err(e) = enable_events(agent) {
-        log::error(&format!("cannot enable JVMTI events: {e}; the agent is not active"));
-        return JNI_ERR;
+    enable_events(agent).map_err(|e| format!("cannot enable JVMTI events: {e}"))?;
+    if fault::injected("events") {
+        return Err("cannot enable JVMTI events: injected fault".into());
     }
-    announce(agent);
+    if fault::injected("panic") {
+        panic!("injected fault");
+    }
     if late {
         let mut env_ptr: *mut c_void = ptr::null_mut();
-        let get_env = (**vm).GetEnv.expect("GetEnv");
+        let get_env = (**vm).GetEnv.ok_or("no GetEnv")?;
         if get_env(vm, &mut env_ptr, jni::sys::JNI_VERSION_1_6) != JNI_OK {
-            log::error("cannot get a JNIEnv in Agent_OnAttach; the agent is not active");
-            return JNI_ERR;
+            return Err("cannot get a JNIEnv in Agent_OnAttach".into());
         }
-        live_phase_start(agent, &Env::new(env_ptr as *mut JNIEnv));
+        let env = Env::new(env_ptr as *mut JNIEnv);
+        *env_out = Some(env);
+        live_phase_prepare(agent, &env);
+        if fault::injected("attach") {
+            return Err("late attach: injected fault after the events, the signal handler and the zlib wrappers".into());
+        }
+        start_threads(agent, &env);
     }
-    JNI_OK
+    announce(agent);
+    Ok(())
 }
 
 /// Requests every capability later features need, so none needs a redesign. Returns the names of
@@ -224,7 +305,7 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     }
     enable_class_unload_extension(agent);
     if let Some(signo) = signal_number(agent.options.signal) {
-        if let Err(e) = os::install_report_signal(signo) {
+        if let Err(e) = os::install_report_signal(signo).inspect(|()| SIGNAL_INSTALLED.store(signo, Relaxed)) {
             log::error(&format!(
                 "cannot handle signal {} ({signo}) for reports: {e}; reports still come on exit{}",
                 agent.options.signal,
@@ -276,14 +357,27 @@ fn announce(agent: &Agent) {
     ));
 }
 
-/// Live phase reached (VMInit, or attach): catch up on classes, set up the native ledgers and
-/// start the report thread.
+/// Live phase reached (VMInit): catch up on classes, set up the native ledgers and start the
+/// report and sampler threads.
 fn live_phase_start(agent: &Agent, env: &Env) {
+    live_phase_prepare(agent, env);
+    start_threads(agent, env);
+}
+
+/// Catches up on the classes loaded so far and sets up the native ledgers.
+fn live_phase_prepare(agent: &Agent, env: &Env) {
     guarded(Feature::Classes, (), || {
         agent.classes.register_loaded(&agent.jvmti, env);
     });
     guarded(Feature::Natives, (), || native_ledgers_live(agent, env));
+}
+
+/// The report thread and the sampler: started last, since nothing may fail after them.
+fn start_threads(agent: &Agent, env: &Env) {
     guarded(Feature::Triggers, (), || {
+        if fault::injected("no-report-thread") {
+            return;
+        }
         if let Err(e) = start_agent_thread(agent, env, "leakagent-report", report_thread_main) {
             log::error(&format!("cannot start the report thread: {e}; only the exit report will be written"));
             health::bump(&COUNTERS.errors);
@@ -320,6 +414,7 @@ fn native_ledgers_live(agent: &Agent, env: &Env) {
             let libzip = format!("{home}/lib/libzip.so");
             match natives::rebind_zlib(env, &libzip) {
                 Ok(()) => {
+                    ZLIB_REBOUND.store(true, Relaxed);
                     COUNTERS.natives_wrapped.fetch_add(4, std::sync::atomic::Ordering::Relaxed);
                     agent.zlib.set_status(
                         "since_attach",

@@ -1,9 +1,11 @@
 //! leakagent: a JVMTI agent that explains why a JVM uses more memory than its heap and why old
 //! class loaders never die. `entry` holds the exported symbols; `ffi` all other unsafe code.
 
+mod budget;
 mod collectors;
 mod culprits;
 mod entry;
+mod fault;
 mod ffi;
 mod findings;
 mod health;

@@ -38,6 +38,17 @@ pub enum Chains {
     Demand,
 }
 
+/// How the chain search reads the heap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChainMethod {
+    /// A probe walk on the live heap; when one walk pauses too long, a heap dump instead.
+    Auto,
+    /// Live heap walks only (one safepoint pause per hop of the longest chain).
+    Walk,
+    /// One heap dump (one pause), searched on the report thread while the application runs.
+    Dump,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Formats {
     pub text: bool,
@@ -57,6 +68,19 @@ pub struct Options {
     pub chains: Chains,
     pub chain_time: Duration,
     pub chain_objects: u64,
+    /// Longest one safepoint pause of the chain search may be (a heap walk is aborted past it).
+    pub chain_pause: Duration,
+    /// Memory the chain search may use for its own bookkeeping, in bytes.
+    pub chain_memory: u64,
+    /// How chains are found: a live heap walk per hop, one heap dump searched off-pause, or the
+    /// cheaper of the two for this heap.
+    pub chain_method: ChainMethod,
+    /// Where the temporary heap dump of `chain_method=dump` goes (None: chosen at report time).
+    pub chain_dump_dir: Option<String>,
+    /// How long VM death waits for the exit report, every path included.
+    pub exit_timeout: Duration,
+    /// Dead class loaders kept one by one; older ones are summarised by class.
+    pub max_dead_loaders: usize,
     pub leak_loaders: Vec<String>,
     /// `malloc_trim(0)` (or the preloaded allocator's purge) at report time.
     pub trim: bool,
@@ -120,9 +144,15 @@ impl Default for Options {
             log: None,
             datadump: false,
             gc: true,
-            chains: Chains::On,
+            chains: Chains::Demand,
             chain_time: Duration::from_secs(DEFAULT_CHAIN_TIME_S),
             chain_objects: DEFAULT_CHAIN_OBJECTS,
+            chain_pause: DEFAULT_CHAIN_PAUSE,
+            chain_memory: DEFAULT_CHAIN_MEMORY,
+            chain_method: ChainMethod::Auto,
+            chain_dump_dir: None,
+            exit_timeout: DEFAULT_EXIT_TIMEOUT,
+            max_dead_loaders: DEFAULT_MAX_DEAD_LOADERS,
             leak_loaders: Vec::new(),
             trim: false,
             sample_interval: Some(DEFAULT_SAMPLE_INTERVAL),
@@ -134,9 +164,15 @@ impl Default for Options {
     }
 }
 
-pub const DEFAULT_FILE: &str = "leakagent-%p-%n.json";
+/// `%s` (the agent's start time) keeps a restarted container's reports (same pid, often 1)
+/// from overwriting the previous run's.
+pub const DEFAULT_FILE: &str = "leakagent-%p-%s-%n.json";
 pub const DEFAULT_CHAIN_TIME_S: u64 = 60;
 pub const DEFAULT_CHAIN_OBJECTS: u64 = 2_000_000;
+pub const DEFAULT_CHAIN_PAUSE: Duration = Duration::from_secs(1);
+pub const DEFAULT_CHAIN_MEMORY: u64 = 64 << 20;
+pub const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_DEAD_LOADERS: usize = 1000;
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_SAMPLES: usize = 600;
 const MIN_SAMPLES: usize = 16;
@@ -170,8 +206,9 @@ const SPECS: &[Spec] = &[
     Spec {
         key: "file",
         default: DEFAULT_FILE,
-        help: "where reports go; %p = pid, %t = local time YYYYmmdd-HHMMSS, %n = report number, %% = %. \
-               A .json suffix is added when missing; other formats sit beside it (.txt, .html)",
+        help: "where reports go; %p = pid, %s = the agent's start time and %t = the report's local time \
+               (YYYYmmdd-HHMMSS), %n = report number, %% = %. A .json suffix is added when missing; other \
+               formats sit beside it (.txt, .html). A name with %n never replaces an existing file",
     },
     Spec {
         key: "format",
@@ -201,8 +238,8 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         key: "chains",
-        default: "on",
-        help: "on: find the reference chain from a GC root to each suspect class loader; demand: only for reports asked for (signal, kill -3, exit), not interval ones; off",
+        default: "demand",
+        help: "demand: find the reference chain from a GC root to each suspect class loader in reports somebody asked for (signal, kill -3, exit), not in periodic ones; on: in every report; off",
     },
     Spec {
         key: "chain_time",
@@ -212,7 +249,37 @@ const SPECS: &[Spec] = &[
     Spec {
         key: "chain_objects",
         default: "2000000",
-        help: "most objects one chain search may tag (about 134 bytes each, in HotSpot and the agent)",
+        help: "most objects one live-heap chain search may tag (about 134 bytes each, in HotSpot and the agent)",
+    },
+    Spec {
+        key: "chain_pause",
+        default: "1s",
+        help: "longest one safepoint pause of the chain search may be (10ms..60s): a heap walk that would pause longer is aborted, and the search moves to a heap dump or stops",
+    },
+    Spec {
+        key: "chain_memory",
+        default: "64m",
+        help: "memory the chain search may use for its own bookkeeping (1m..4g; k, m, g suffixes); past it the search stops and says so",
+    },
+    Spec {
+        key: "chain_method",
+        default: "auto",
+        help: "auto: a live heap walk when the heap is small, else one heap dump searched while the application runs; walk: live heap walks only (a pause per hop); dump: always the heap dump",
+    },
+    Spec {
+        key: "chain_dump_dir",
+        default: "beside the reports",
+        help: "directory for the temporary heap dump (deleted at once, never left behind); a memory-backed file system (tmpfs) is refused unless named here",
+    },
+    Spec {
+        key: "exit_timeout",
+        default: "10s",
+        help: "longest VM death waits for the exit report (1s..10m), whatever the path; the exit report fits its work (GC, chain search) into it and says what it skipped",
+    },
+    Spec {
+        key: "max_dead_loaders",
+        default: "1000",
+        help: "dead class loaders kept one by one in the report (16..1000000); older dead ones are summarised by class, so memory stays bounded",
     },
     Spec {
         key: "leak_loaders",
@@ -377,6 +444,65 @@ fn parse_duration(value: &str) -> Option<Duration> {
     }
 }
 
+/// A duration between `min` and `max`, e.g. `500ms`, `10s`, `2m`.
+fn parse_duration_in(key: &str, value: &str, min: Duration, max: Duration) -> Result<Duration, OptionError> {
+    match parse_duration(value) {
+        Some(d) if d >= min && d <= max => Ok(d),
+        _ => Err(err(
+            key,
+            value,
+            format!("allowed: a duration from {} to {} (e.g. 500ms, 10s, 2m)", show_duration(min), show_duration(max)),
+        )),
+    }
+}
+
+fn show_duration(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+/// `4096`, `512k`, `64m`, `3g` (powers of 1024; a `b` suffix, upper case and a trailing `b`
+/// after the unit are accepted).
+pub fn parse_size(value: &str) -> Option<u64> {
+    let v = value.trim().to_ascii_lowercase();
+    let v = v.strip_suffix('b').filter(|r| !r.is_empty()).unwrap_or(&v);
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
+}
+
+fn parse_size_in(key: &str, value: &str, min: u64, max: u64) -> Result<u64, OptionError> {
+    match parse_size(value) {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(err(
+            key,
+            value,
+            format!("allowed: a size from {} to {} bytes, with k, m or g (e.g. 64m)", show_size(min), show_size(max)),
+        )),
+    }
+}
+
+fn show_size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{}g", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{}m", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}k", n >> 10),
+        n => n.to_string(),
+    }
+}
+
 fn parse_samples(value: &str) -> Result<usize, OptionError> {
     match value.parse::<usize>() {
         Ok(n) if (MIN_SAMPLES..=MAX_SAMPLES).contains(&n) => Ok(n),
@@ -420,8 +546,12 @@ fn check_path(key: &str, value: &str) -> Result<String, OptionError> {
 fn check_pattern(value: &str) -> Result<(), OptionError> {
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
-        if c == '%' && !matches!(chars.next(), Some('p' | 't' | 'n' | '%')) {
-            return Err(err("file", value, "'%' must be followed by p (pid), t (time), n (report number) or %"));
+        if c == '%' && !matches!(chars.next(), Some('p' | 's' | 't' | 'n' | '%')) {
+            return Err(err(
+                "file",
+                value,
+                "'%' must be followed by p (pid), s (start time), t (report time), n (report number) or %",
+            ));
         }
     }
     if value.ends_with('/') {
@@ -484,6 +614,20 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
                 }
                 _ => Err(err("chain_objects", value, "a whole number from 10 to 1000000000")),
             },
+            "chain_pause" => parse_duration_in(key, value, Duration::from_millis(10), Duration::from_secs(60))
+                .map(|d| opts.chain_pause = d),
+            "chain_memory" => parse_size_in(key, value, 1 << 20, 4 << 30).map(|n| opts.chain_memory = n),
+            "chain_method" => match value {
+                "auto" => Ok(ChainMethod::Auto),
+                "walk" => Ok(ChainMethod::Walk),
+                "dump" => Ok(ChainMethod::Dump),
+                _ => Err(err(key, value, "allowed: auto, walk or dump")),
+            }
+            .map(|m| opts.chain_method = m),
+            "chain_dump_dir" => check_path(key, value).map(|v| opts.chain_dump_dir = Some(v)),
+            "exit_timeout" => parse_duration_in(key, value, Duration::from_secs(1), Duration::from_secs(600))
+                .map(|d| opts.exit_timeout = d),
+            "max_dead_loaders" => parse_number(key, value, 16, 1_000_000).map(|n| opts.max_dead_loaders = n as usize),
             "leak_loaders" => {
                 let globs: Vec<String> = value.split('+').filter(|g| !g.is_empty()).map(String::from).collect();
                 if globs.is_empty() {
@@ -644,7 +788,8 @@ mod tests {
         assert_eq!(o.chain_objects, 5000);
         assert_eq!(o.leak_loaders, ["plugin-*", "*Webapp*"]);
         let d = parse("").unwrap();
-        assert!(d.gc && d.chains == Chains::On && d.leak_loaders.is_empty());
+        assert!(d.gc && d.chains == Chains::Demand && d.leak_loaders.is_empty());
+        assert_eq!(parse("chains=on").unwrap().chains, Chains::On);
         for bad in ["chain_time=0", "chain_time=fast", "chain_objects=9", "chain_objects=x", "leak_loaders=", "gc=maybe"] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e[0].option, bad.split('=').next().unwrap(), "{bad}: {e:?}");
@@ -652,7 +797,52 @@ mod tests {
     }
 
     #[test]
+    fn safety_options() {
+        let d = parse("").unwrap();
+        assert_eq!(d.exit_timeout, Duration::from_secs(10));
+        assert_eq!((d.chain_pause, d.chain_memory), (Duration::from_secs(1), 64 << 20));
+        assert_eq!((d.chain_method, d.chain_dump_dir.as_deref()), (ChainMethod::Auto, None));
+        assert_eq!(d.max_dead_loaders, 1000);
+        let o = parse("exit_timeout=25s,chain_pause=1500ms,chain_memory=1g,chain_method=dump,chain_dump_dir=/var/tmp,max_dead_loaders=50")
+            .unwrap();
+        assert_eq!(o.exit_timeout, Duration::from_secs(25));
+        assert_eq!((o.chain_pause, o.chain_memory, o.chain_method), (Duration::from_millis(1500), 1 << 30, ChainMethod::Dump));
+        assert_eq!((o.chain_dump_dir.as_deref(), o.max_dead_loaders), (Some("/var/tmp"), 50));
+        assert_eq!(parse("chain_method=walk").unwrap().chain_method, ChainMethod::Walk);
+        for bad in [
+            "exit_timeout=0",
+            "exit_timeout=500ms",
+            "exit_timeout=11m",
+            "chain_pause=5ms",
+            "chain_pause=2m",
+            "chain_memory=512k",
+            "chain_memory=5g",
+            "chain_memory=lots",
+            "chain_method=guess",
+            "chain_dump_dir=",
+            "max_dead_loaders=3",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e[0].option, bad.split('=').next().unwrap(), "{bad}: {e:?}");
+            assert!(e[0].allowed.contains("allowed") || e[0].allowed.contains("required"), "{bad}: {}", e[0]);
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("64m"), Some(64 << 20));
+        assert_eq!(parse_size("3G"), Some(3 << 30));
+        assert_eq!(parse_size("512kb"), Some(512 << 10));
+        assert_eq!(parse_size("2gb"), Some(2 << 30));
+        for bad in ["", "m", "1.5g", "-1", "10x", "99999999999999999999", "20000000000t"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn file_patterns() {
+        assert!(parse("file=/tmp/r-%p-%s-%n").is_ok());
         assert!(parse("file=").is_err());
         assert!(parse("file=/tmp/x%q").is_err());
         assert!(parse("file=/tmp/dir/").is_err());
@@ -730,7 +920,8 @@ mod tests {
         };
         let keys = [
             "file=", "format=", "signal=", "interval=", "log=", "datadump=", "gc=", "chains=", "chain_time=",
-            "chain_objects=", "leak_loaders=", "trim=", "sample_interval=", "samples=", "help", "", "zlib=",
+            "chain_objects=", "chain_pause=", "chain_memory=", "chain_method=", "chain_dump_dir=", "exit_timeout=",
+            "max_dead_loaders=", "leak_loaders=", "trim=", "sample_interval=", "samples=", "help", "", "zlib=",
             "direct=", "stack_depth=", "key_depth=", "hot_sample=", "max_sites=", "max_tracked=",
         ];
         for _ in 0..20_000 {

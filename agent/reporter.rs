@@ -1,7 +1,9 @@
 //! Builds a report from the collectors and writes every requested rendering. Runs on the report
 //! thread (or, if that thread is gone, on the thread that posted VMDeath); one report at a time.
 
+use crate::budget::Budget;
 use crate::collectors::chains::Limits;
+use crate::collectors::collector;
 use crate::collectors::leaks::{self, LeakOptions};
 use crate::findings;
 use crate::options::Chains;
@@ -20,12 +22,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 static REPORT_LOCK: Mutex<()> = Mutex::new(());
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
-/// Builds and writes one report; returns the JSON path when it was written.
-pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger) -> Option<String> {
+/// Builds and writes one report within `budget`; returns the JSON path when it was written.
+pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger, budget: Budget) -> Option<String> {
     let _one_at_a_time = REPORT_LOCK.lock();
     let seq = SEQUENCE.fetch_add(1, Relaxed) + 1;
     let t0 = Instant::now();
-    let report = env.with_local_frame(256, || build(agent, env, trigger, seq, t0));
+    let report = env.with_local_frame(256, || build(agent, env, trigger, seq, t0, budget));
     let written = write_files(agent, &report);
     if let (Some(path), false) = (&written, trigger == Trigger::VmDeath) {
         crate::ffi::guard::guarded(Feature::Startup, (), || crate::state::publish_report(env, path, seq));
@@ -33,20 +35,66 @@ pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger) -> Option<String
     written
 }
 
-fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> Report {
+/// Whether to force a GC before this report, or why not.
+fn gc_decision(agent: &Agent, env: &Env, budget: &Budget) -> Result<(), String> {
+    if !agent.options.gc {
+        return Err("gc=off".into());
+    }
+    if budget.is_exit() {
+        match collector::known().or_else(|| collector::detect(env)) {
+            Some(c) if c.gc_at_exit_is_safe() => {}
+            Some(c) => {
+                return Err(format!(
+                    "the JVM is exiting under {}, whose threads HotSpot has already stopped: a forced GC would never \
+                     finish. Loaders that became garbage since the last collection still count as alive here; the \
+                     chain search tells them apart (no strong path), and reports asked for while the JVM runs have the GC",
+                    c.name()
+                ))
+            }
+            None => {
+                return Err("the JVM is exiting and its collector could not be read: a forced GC might never finish \
+                            (ZGC, Shenandoah), so none ran"
+                    .into())
+            }
+        }
+    }
+    if budget.stop_now() {
+        return Err("no time left in exit_timeout".into());
+    }
+    Ok(())
+}
+
+fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant, budget: Budget) -> Report {
+    if trigger == Trigger::VmDeath && crate::fault::injected("stuck-exit-report") {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let gc = agent.options.gc
-        && match agent.jvmti.force_garbage_collection() {
-            Ok(()) => true,
+    let mut skipped: Vec<String> = Vec::new();
+    let gc_t0 = Instant::now();
+    let gc = match gc_decision(agent, env, &budget) {
+        Ok(()) => match agent.jvmti.force_garbage_collection() {
+            Ok(()) => Ok(()),
             Err(e) => {
                 log::warn(&format!("ForceGarbageCollection failed ({e}); this report has no GC before it"));
-                false
+                Err(format!("ForceGarbageCollection failed: {e}"))
             }
-        };
+        },
+        Err(why) => Err(why),
+    };
+    let gc_ms = gc_t0.elapsed().as_millis() as u64;
+    if let Err(why) = &gc {
+        if agent.options.gc {
+            skipped.push(format!("full GC before the report: {why}"));
+        }
+    }
     let mut class_loaders = crate::ffi::guard::guarded(Feature::Classes, Default::default(), || {
         agent.classes.snapshot(&agent.jvmti, env)
     });
-    class_loaders.gc_before_report = gc;
+    class_loaders.gc_before_report = gc.is_ok();
+    class_loaders.gc_skipped = gc.err();
+    class_loaders.gc_ms = gc_ms;
     // Memory right after the GC and before the chain search, whose tags cost native memory.
     let (memory, samples) = crate::ffi::guard::guarded(Feature::Memory, Default::default(), || {
         agent.memory.snapshot(agent, env)
@@ -57,21 +105,39 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> R
     let direct = crate::ffi::guard::guarded(Feature::Direct, failed_section("direct"), || {
         agent.direct.snapshot(env)
     });
+    let prop = |k: &str| {
+        env.system_property(k).or_else(|| agent.jvmti.system_property(k)).unwrap_or_default()
+    };
+    let report_path = writer::expand(&agent.options.file, std::process::id(), "s", "t", seq);
     let leak_opts = LeakOptions {
+        method: agent.options.chain_method,
+        dump_dir: agent.options.chain_dump_dir.clone(),
+        report_dir: std::path::Path::new(&report_path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| ".".into()),
+        tmpdir: Some(prop("java.io.tmpdir")).filter(|t| !t.is_empty()),
+        heap_used: memory.jvm.heap_used_bytes,
         chains: match agent.options.chains {
             Chains::On => true,
             Chains::Off => false,
             Chains::Demand => trigger != Trigger::Interval,
         },
-        limits: Limits { time: agent.options.chain_time, max_objects: agent.options.chain_objects },
+        limits: Limits {
+            time: budget.cap(agent.options.chain_time),
+            max_objects: agent.options.chain_objects,
+            pause: agent.options.chain_pause,
+            memory: agent.options.chain_memory,
+        },
         patterns: agent.options.leak_loaders.clone(),
     };
     crate::ffi::guard::guarded(Feature::Leaks, (), || {
-        leaks::analyse(&agent.jvmti, env, &agent.classes, &mut class_loaders, &leak_opts)
+        leaks::analyse(&agent.jvmti, env, &agent.classes, &mut class_loaders, &leak_opts, &budget, &agent.known_chains)
     });
-    let prop = |k: &str| {
-        env.system_property(k).or_else(|| agent.jvmti.system_property(k)).unwrap_or_default()
-    };
+    if let Some(why) = class_loaders.chain_search.as_ref().and_then(|c| c.skipped.clone()) {
+        skipped.push(format!("chain search: {why}"));
+    }
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         trigger,
@@ -87,12 +153,15 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant) -> R
             vm_version: prop("java.vm.version"),
             java_home: prop("java.home"),
             attached_late: agent.attached_late,
+            collector: collector::known().map(|c| c.name().to_string()),
         },
         agent: AgentInfo {
             version: env!("CARGO_PKG_VERSION").into(),
             options: agent.options.raw.clone(),
             health: health::snapshot(&agent.capabilities_missing),
             report_build_ms: 0,
+            budget_ms: budget.deadline().map(|d| d.saturating_duration_since(t0).as_millis() as u64),
+            skipped,
         },
         findings: Vec::new(),
         class_loaders,
@@ -131,8 +200,12 @@ impl FailedSection for Direct {
 
 fn write_files(agent: &Agent, report: &Report) -> Option<String> {
     let now_secs = (report.time_ms / 1000) as i64;
-    let expanded = writer::expand(&agent.options.file, report.pid, &os::local_timestamp(now_secs), report.sequence);
+    let started = os::local_timestamp(agent.started_epoch_s);
+    let expanded = writer::expand(&agent.options.file, report.pid, &started, &os::local_timestamp(now_secs), report.sequence);
+    // A name with %n names one report of this run: an existing file there is another run's.
+    let sequenced = agent.options.file.contains("%n");
     let (json_path, stem) = writer::json_path(&expanded);
+    let (json_path, stem) = if sequenced { writer::unused_name(json_path, stem) } else { (json_path, stem) };
     let mut failed = false;
     // Other renderings first: when the JSON file appears, its siblings are already complete.
     let mut others: Vec<(String, Vec<u8>)> = Vec::new();
@@ -143,13 +216,13 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
         others.push((format!("{stem}.html"), html::render(report).into_bytes()));
     }
     for (path, bytes) in others {
-        if let Err(e) = writer::write_atomic(path.as_ref(), &bytes) {
+        if let Err(e) = writer::write_atomic(path.as_ref(), &bytes, true) {
             log::error(&format!("cannot write report #{} to {path}: {e}", report.sequence));
             failed = true;
         }
     }
     let json_display = json_path.display().to_string();
-    match writer::write_atomic(&json_path, &json::render(report)) {
+    match writer::write_atomic(&json_path, &json::render(report), !sequenced) {
         Ok(()) => {
             health::bump(&COUNTERS.reports_written);
             if failed {

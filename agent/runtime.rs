@@ -2,6 +2,7 @@
 
 use crate::collectors::classes::ClassTracker;
 use crate::collectors::direct::DirectLedger;
+use crate::collectors::leaks::KnownChains;
 use crate::collectors::memory::MemoryCollector;
 use crate::collectors::stacks::Stacks;
 use crate::collectors::zlib::ZlibLedger;
@@ -25,6 +26,10 @@ pub struct Agent {
     pub zlib: ZlibLedger,
     pub direct: DirectLedger,
     pub memory: MemoryCollector,
+    /// The previous report's chains, confirmed before searching again.
+    pub known_chains: KnownChains,
+    /// Wall-clock seconds when the agent started, for `%s` in report names.
+    pub started_epoch_s: i64,
 }
 
 static AGENT: OnceLock<Agent> = OnceLock::new();

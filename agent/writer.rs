@@ -1,13 +1,17 @@
 //! Puts rendered reports on disk: file name patterns, and atomic writes (temporary file in the
 //! target directory, fsync, rename), mode 0600, never through a symlink.
 
+use crate::ffi::os;
+use parking_lot::Mutex;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Expands `%p`, `%t`, `%n` and `%%` in a `file=` pattern.
-pub fn expand(pattern: &str, pid: u32, timestamp: &str, seq: u64) -> String {
+/// Expands `%p`, `%s` (start time), `%t` (report time), `%n` and `%%` in a `file=` pattern.
+pub fn expand(pattern: &str, pid: u32, started: &str, timestamp: &str, seq: u64) -> String {
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {
@@ -17,6 +21,7 @@ pub fn expand(pattern: &str, pid: u32, timestamp: &str, seq: u64) -> String {
         }
         match chars.next() {
             Some('p') => out.push_str(&pid.to_string()),
+            Some('s') => out.push_str(started),
             Some('t') => out.push_str(timestamp),
             Some('n') => out.push_str(&seq.to_string()),
             Some('%') => out.push('%'),
@@ -38,8 +43,13 @@ pub fn json_path(expanded: &str) -> (PathBuf, String) {
     }
 }
 
-/// Writes `bytes` to `path` atomically: readers see the old file or the whole new one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` to `path` atomically: readers see the old file or the whole new one. With
+/// `replace` false an existing file at `path` is never replaced (`AlreadyExists`).
+///
+/// The temporary file's name is unique to this process and moment, so one that a killed run
+/// left behind never blocks a later run with the same pid (a container's pid 1); such leftovers
+/// older than ten minutes are removed the first time this process writes into the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -47,7 +57,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "report path has no file name"))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    clean_stale_once(&dir);
+    let n = TMP_COUNTER.fetch_add(1, Relaxed);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let tmp = dir.join(format!(".{}.{}-{nanos}-{n}{TMP_SUFFIX}", name.to_string_lossy(), std::process::id()));
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -58,13 +71,64 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        // rename(2) replaces a symlink at the final name instead of following it.
-        fs::rename(&tmp, path)
+        if replace {
+            // rename(2) replaces a symlink at the final name instead of following it.
+            fs::rename(&tmp, path)
+        } else {
+            os::rename_noreplace(&tmp, path)
+        }
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+const TMP_SUFFIX: &str = ".leakagent.tmp";
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+static CLEANED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn clean_stale_once(dir: &Path) {
+    {
+        let mut done = CLEANED.lock();
+        if done.iter().any(|d| d == dir) {
+            return;
+        }
+        done.push(dir.to_path_buf());
+    }
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.ends_with(TMP_SUFFIX)) {
+            continue;
+        }
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age > Duration::from_secs(600));
+        if stale {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// The JSON path and stem for a sequenced report name that no file uses yet: the name itself,
+/// else `<stem>-2`, `<stem>-3`, ... (another run with the same pid and start second wrote it).
+pub fn unused_name(json: PathBuf, stem: String) -> (PathBuf, String) {
+    if !json.exists() {
+        return (json, stem);
+    }
+    for k in 2..1000 {
+        let s = format!("{stem}-{k}");
+        let j = PathBuf::from(format!("{s}.json"));
+        if !j.exists() {
+            return (j, s);
+        }
+    }
+    (json, stem)
 }
 
 #[cfg(test)]
@@ -73,8 +137,9 @@ mod tests {
 
     #[test]
     fn patterns_expand() {
-        assert_eq!(expand("r-%p-%t-%n", 42, "20261121-101500", 3), "r-42-20261121-101500-3");
-        assert_eq!(expand("100%%-%x%", 1, "t", 1), "100%-%x%");
+        assert_eq!(expand("r-%p-%t-%n", 42, "s", "20261121-101500", 3), "r-42-20261121-101500-3");
+        assert_eq!(expand("r-%p-%s-%n", 1, "20261121-090000", "t", 2), "r-1-20261121-090000-2");
+        assert_eq!(expand("100%%-%x%", 1, "s", "t", 1), "100%-%x%");
     }
 
     #[test]
@@ -94,16 +159,43 @@ mod tests {
         fs::write(&target, b"precious").unwrap();
         let link = dir.join("report.json");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        write_atomic(&link, b"{}").unwrap();
+        write_atomic(&link, b"{}", true).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"precious");
         let meta = fs::symlink_metadata(&link).unwrap();
         assert!(meta.file_type().is_file());
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert_eq!(fs::read(&link).unwrap(), b"{}");
         assert!(meta.nlink() == 1);
-        let err = write_atomic(&dir.join("missing/x.json"), b"{}").unwrap_err();
+        let err = write_atomic(&dir.join("missing/x.json"), b"{}", true).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 2, "no temporary file left behind");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_sequenced_report_never_replaces_another_runs_and_old_temporaries_go() {
+        let dir = std::env::temp_dir().join(format!("leakagent-writer2-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        // A temporary file of a killed run (older than ten minutes) and one being written now.
+        let stale = dir.join(format!(".x.json.1-5-0{TMP_SUFFIX}"));
+        fs::write(&stale, b"partial").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        fs::File::options().write(true).open(&stale).unwrap().set_modified(old).unwrap();
+        let fresh = dir.join(format!(".y.json.1-6-0{TMP_SUFFIX}"));
+        fs::write(&fresh, b"being written").unwrap();
+        let earlier = dir.join("r-1-1.json");
+        fs::write(&earlier, b"earlier run").unwrap();
+        let e = write_atomic(&earlier, b"{}", false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&earlier).unwrap(), b"earlier run");
+        assert!(!stale.exists(), "a stale temporary is removed");
+        assert!(fresh.exists(), "a recent one may be another process's write in flight");
+        let (j, stem) = unused_name(earlier.clone(), dir.join("r-1-1").display().to_string());
+        assert_eq!(j, dir.join("r-1-1-2.json"));
+        assert!(stem.ends_with("r-1-1-2"));
+        write_atomic(&j, b"{}", false).unwrap();
+        assert_eq!(fs::read(&j).unwrap(), b"{}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

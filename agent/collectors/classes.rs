@@ -7,7 +7,7 @@
 
 use crate::ffi::jni::{Env, Weak};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
-use leakagent_report::model::{ClassLoaders, DuplicateClass, Generation, Loader};
+use leakagent_report::model::{ClassLoaders, DeadLoaderGroup, DuplicateClass, Generation, Loader};
 use jni::sys::{jclass, jlong, jobject};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
@@ -83,6 +83,12 @@ struct Resolved {
 pub struct ClassTracker {
     start: Instant,
     loaders: Mutex<HashMap<u32, LoaderRec>>,
+    /// Dead loaders kept one by one; older ones are folded into `dropped`.
+    max_dead: usize,
+    dropped: Mutex<Dropped>,
+    /// Held while weak references copied out of `loaders` are in use, so that pruning never
+    /// deletes one another thread is about to upgrade.
+    weak_use: Mutex<()>,
     /// Serialises only the rare first sighting of a loader, so that it gets one id.
     register: Mutex<()>,
     next_id: AtomicU32,
@@ -94,8 +100,16 @@ pub struct ClassTracker {
     unload_events_enabled: std::sync::atomic::AtomicBool,
 }
 
+/// Dead loaders no longer kept one by one, by loader class.
+#[derive(Default)]
+struct Dropped {
+    by_class: BTreeMap<String, DeadLoaderGroup>,
+    loaders: u64,
+    classes_unloaded: u64,
+}
+
 impl ClassTracker {
-    pub fn new() -> ClassTracker {
+    pub fn new(max_dead: usize) -> ClassTracker {
         let mut map = HashMap::new();
         map.insert(BOOTSTRAP, LoaderRec {
             resolved: Some(Resolved { class: "<bootstrap>".into(), name: None, parent: None, role: "bootstrap" }),
@@ -104,6 +118,9 @@ impl ClassTracker {
         ClassTracker {
             start: Instant::now(),
             loaders: Mutex::new(map),
+            max_dead,
+            dropped: Mutex::new(Dropped::default()),
+            weak_use: Mutex::new(()),
             register: Mutex::new(()),
             next_id: AtomicU32::new(1),
             next_class: AtomicU64::new(1),
@@ -239,6 +256,50 @@ impl ClassTracker {
         (loaded, live, alive)
     }
 
+    /// Local references to every loader still alive, with its id (the caller deletes them).
+    pub fn alive_loaders(&self, env: &Env) -> Vec<(u32, jobject)> {
+        let _in_use = self.weak_use.lock();
+        let weak: Vec<(u32, Weak)> = self.loaders.lock().iter().filter_map(|(id, r)| r.weak.map(|w| (*id, w))).collect();
+        weak.into_iter()
+            .filter_map(|(id, w)| {
+                let o = env.upgrade(w);
+                (!o.is_null()).then_some((id, o))
+            })
+            .collect()
+    }
+
+    /// Keeps at most `max_dead` dead loaders one by one: older ones (by time of death) are
+    /// summarised by class, so reflection and script loaders that churn for weeks cost a bounded
+    /// amount. Runs on the sampler and report threads.
+    pub fn prune_dead(&self, env: &Env) {
+        let _in_use = self.weak_use.lock();
+        let mut map = self.loaders.lock();
+        if map.len() <= self.max_dead + 64 {
+            return;
+        }
+        let mut dead: Vec<(u64, u32)> =
+            map.iter().filter(|(id, r)| **id != BOOTSTRAP && r.died_ms.is_some()).map(|(id, r)| (r.died_ms.unwrap_or(0), *id)).collect();
+        if dead.len() <= self.max_dead {
+            return;
+        }
+        dead.sort_unstable();
+        let excess = dead.len() - self.max_dead;
+        let mut dropped = self.dropped.lock();
+        for &(_, id) in &dead[..excess] {
+            let Some(rec) = map.remove(&id) else { continue };
+            if let Some(w) = rec.weak {
+                env.delete_weak(w);
+            }
+            let class = rec.resolved.map(|r| r.class).unwrap_or_else(|| "<unknown>".into());
+            let unloaded = rec.freed.max(rec.defined);
+            let g = dropped.by_class.entry(class.clone()).or_insert_with(|| DeadLoaderGroup { class, ..DeadLoaderGroup::default() });
+            g.loaders += 1;
+            g.classes_defined += rec.defined;
+            dropped.loaders += 1;
+            dropped.classes_unloaded += unloaded;
+        }
+    }
+
     /// HotSpot's ClassUnload extension event.
     pub fn on_class_unload_event(&self) {
         self.unload_events.fetch_add(1, Relaxed);
@@ -288,6 +349,7 @@ impl ClassTracker {
 
         // Notice the loaders that died (ObjectFree may not have arrived yet) and drop their
         // weak references.
+        let in_use = self.weak_use.lock();
         let alive: Vec<(u32, Weak)> =
             self.loaders.lock().iter().filter_map(|(id, r)| r.weak.map(|w| (*id, w))).collect();
         let mut dead = Vec::new();
@@ -326,6 +388,8 @@ impl ClassTracker {
         for (_, w) in dead {
             env.delete_weak(w);
         }
+        drop(in_use);
+        self.prune_dead(env);
 
         let mut out = ClassLoaders {
             classes_loaded: self.loaded.load(Relaxed),
@@ -373,6 +437,12 @@ impl ClassTracker {
             }
         }
         drop(map);
+        {
+            let d = self.dropped.lock();
+            out.loaders_dead += d.loaders;
+            unloaded_total += d.classes_unloaded;
+            out.dead_loaders_summarized = d.by_class.values().cloned().collect();
+        }
         out.loaders.sort_by_key(|l| l.id);
         out.generations = generations(&mut out.loaders);
         out.classes_unloaded = unloaded_total.max(self.freed.load(Relaxed));
@@ -484,12 +554,6 @@ fn role_of(class: &str) -> &'static str {
         "jdk.internal.loader.ClassLoaders$AppClassLoader" | "sun.misc.Launcher$AppClassLoader" => "application",
         "jdk.internal.loader.ClassLoaders$PlatformClassLoader" | "sun.misc.Launcher$ExtClassLoader" => "platform",
         _ => "other",
-    }
-}
-
-impl Default for ClassTracker {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -1,13 +1,22 @@
 //! Class loader leak suspects: loaders that should be dead and are not, after a forced GC, each
 //! with the reference chain that pins it and what the culprit catalogue says about it.
 
+use super::chain_verify::{self, ClassIndex};
 use super::chains::{self, Limits, RawHop, TAG_SELF_THREAD};
 use super::classes::{tag_kind, tag_loader, ClassTracker, TAG_ARRAY_CLASS, TAG_CLASS, TAG_LOADER};
+use super::dump_search::{self, Setup};
+use super::heapdump;
+use super::hprof::Dump;
+use crate::budget::Budget;
 use crate::culprits;
+use crate::options::ChainMethod;
+use parking_lot::Mutex;
+use std::path::PathBuf;
+use std::time::Instant;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::ffi::sys::*;
-use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, PathHop};
+use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, PathHop, Pause};
 use jni::sys::{jclass, jlong};
 use std::collections::{HashMap, HashSet};
 
@@ -18,7 +27,19 @@ pub struct LeakOptions {
     pub limits: Limits,
     /// Globs on loader class or name: loaders that match must not be alive.
     pub patterns: Vec<String>,
+    pub method: ChainMethod,
+    /// `chain_dump_dir`, the reports' directory and `java.io.tmpdir`: where a dump may go.
+    pub dump_dir: Option<String>,
+    pub report_dir: PathBuf,
+    pub tmpdir: Option<String>,
+    /// Heap in use after the report's GC, to size a dump.
+    pub heap_used: Option<u64>,
 }
+
+/// The chains of the previous report, by loader id: a report first checks whether they still
+/// hold (no pause) and searches only for the others.
+#[derive(Default)]
+pub struct KnownChains(Mutex<HashMap<u32, Vec<PathHop>>>);
 
 /// Tomcat `LifecycleState`s of a loader whose application is no longer running.
 const STOPPED_STATES: &[&str] = &["STOPPING_PREP", "STOPPING", "STOPPED", "DESTROYING", "DESTROYED", "FAILED"];
@@ -77,8 +98,27 @@ fn label(l: &Loader) -> String {
     }
 }
 
+/// What the chain search found for the suspects, in suspect order.
+struct Search {
+    paths: Vec<Vec<PathHop>>,
+    /// Proven to have no strong path from a GC root (a complete search found none, or found
+    /// only paths through weak or soft references).
+    unreachable: Vec<bool>,
+    stats: ChainSearch,
+    /// Why a suspect has no chain, when the search did not decide it.
+    why_none: String,
+}
+
 /// Fills `leak_suspects` and `chain_search` of `cl`.
-pub fn analyse(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders, opts: &LeakOptions) {
+pub fn analyse(
+    jvmti: &Jvmti,
+    env: &Env,
+    tracker: &ClassTracker,
+    cl: &mut ClassLoaders,
+    opts: &LeakOptions,
+    budget: &Budget,
+    known: &KnownChains,
+) {
     let suspects: Vec<(usize, Vec<String>)> = cl
         .loaders
         .iter()
@@ -87,45 +127,36 @@ pub fn analyse(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassL
         .filter(|(_, r)| !r.is_empty())
         .collect();
     if suspects.is_empty() {
+        known.0.lock().clear();
         return;
     }
-    let targets: Vec<jlong> = suspects.iter().map(|(i, _)| TAG_LOADER | cl.loaders[*i].id as jlong).collect();
-    let mut names = Names::new(jvmti, env, &cl.loaders);
-    let outcome = if opts.chains {
-        tag_own_thread(jvmti, env);
-        let referents = names.prepare_classes(tracker);
-        Some(chains::search(jvmti, &targets, &referents, opts.limits))
-    } else {
+    let ids: Vec<u32> = suspects.iter().map(|(i, _)| cl.loaders[*i].id).collect();
+    let search = if !opts.chains {
         None
+    } else if budget.stop_now() {
+        Some(Search::skipped(ids.len(), "no time was left before the JVM exits (exit_timeout)".into()))
+    } else {
+        let frame = cl.loaders.len().min(1 << 20) as i32 + 512;
+        Some(env.with_local_frame(frame, || search(jvmti, env, tracker, cl, &ids, opts, budget, known)))
     };
-    // A search that ran to the end without reaching a root proves there is no strong path: the
-    // loader lives only through weak or soft references (or is garbage the GC left for later).
-    let complete = outcome.as_ref().is_some_and(|o| o.limit_hit.is_none() && o.error.is_none());
     for (n, (i, why)) in suspects.iter().enumerate() {
         let l = &cl.loaders[*i];
-        let path = outcome
-            .as_ref()
-            .and_then(|o| o.chains[n].as_ref().map(|raw| names.render(raw, o.root_threads.get(&n))))
-            .unwrap_or_default();
-        if path.is_empty() && complete {
+        let path = search.as_ref().map(|s| s.paths[n].clone()).unwrap_or_default();
+        if path.is_empty() && search.as_ref().is_some_and(|s| s.unreachable[n]) {
             cl.not_strongly_reachable.push(l.id);
             continue;
         }
         let culprit = culprits::culprit_hop(&path, l.id);
         let (culprit_id, explanation, fix) = if path.is_empty() {
-            let why_none = match &outcome {
+            let why_none = match &search {
                 None => "no chain search for this report (chains=off, or chains=demand and a periodic report)".to_string(),
-                Some(o) => o
-                    .limit_hit
-                    .clone()
-                    .or_else(|| o.error.clone())
-                    .unwrap_or_else(|| "no strong path from a GC root was found".into()),
+                Some(s) => s.why_none.clone(),
             };
             (
                 None,
                 format!("{} should be dead ({}) but is alive; no chain: {why_none}", label(l), why.join(", ")),
                 "Take a heap dump (jcmd <pid> GC.heap_dump file.hprof) and look for the shortest \
-                 strong path from a GC root to this loader, or raise chain_time/chain_objects."
+                 strong path from a GC root to this loader, or raise chain_time/chain_memory/chain_pause."
                     .to_string(),
             )
         } else {
@@ -145,20 +176,226 @@ pub fn analyse(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassL
             fix,
         });
     }
-    if let Some(o) = outcome {
-        cl.chain_search = Some(ChainSearch {
-            suspects: suspects.len() as u32,
-            not_strongly_reachable: cl.not_strongly_reachable.len() as u32,
-            chains_found: o.chains.iter().filter(|c| c.is_some()).count() as u32,
-            passes: o.passes,
-            references_visited: o.references_visited,
-            objects_tagged: o.objects_tagged,
-            memory_bytes_estimate: o.objects_tagged * chains::BYTES_PER_NODE,
-            time_ms: o.elapsed.as_millis() as u64,
-            limit_hit: o.limit_hit.map(|l| {
-                format!("{l}; chains may be missing: raise chain_time or chain_objects, or use a heap dump")
-            }),
+    if let Some(mut s) = search {
+        s.stats.not_strongly_reachable = cl.not_strongly_reachable.len() as u32;
+        s.stats.chains_found = s.paths.iter().filter(|p| !p.is_empty()).count() as u32;
+        let mut map = known.0.lock();
+        map.clear();
+        for (n, id) in ids.iter().enumerate() {
+            if !s.paths[n].is_empty() {
+                map.insert(*id, s.paths[n].clone());
+            }
+        }
+        cl.chain_search = Some(s.stats);
+    }
+}
+
+impl Search {
+    fn skipped(n: usize, why: String) -> Search {
+        Search {
+            paths: vec![Vec::new(); n],
+            unreachable: vec![false; n],
+            stats: ChainSearch { suspects: n as u32, method: "none".into(), skipped: Some(why.clone()), ..ChainSearch::default() },
+            why_none: why,
+        }
+    }
+}
+
+/// Verifies the known chains, then searches for the rest: with one heap dump where one can be
+/// written (`chain_method=auto`, `dump`), else with live heap walks.
+#[allow(clippy::too_many_arguments)]
+fn search(
+    jvmti: &Jvmti,
+    env: &Env,
+    tracker: &ClassTracker,
+    cl: &ClassLoaders,
+    ids: &[u32],
+    opts: &LeakOptions,
+    budget: &Budget,
+    known: &KnownChains,
+) -> Search {
+    let t0 = Instant::now();
+    let n = ids.len();
+    let mut s = Search::skipped(n, String::new());
+    s.stats.skipped = None;
+    s.why_none = "no strong path from a GC root was found".into();
+    let loader_objects = tracker.alive_loaders(env);
+    let object_of = |id: u32| loader_objects.iter().find(|(l, _)| *l == id).map(|(_, o)| *o);
+
+    // 1. Chains of the previous report that still hold need no search.
+    let remembered: Vec<(usize, Vec<PathHop>)> = {
+        let map = known.0.lock();
+        ids.iter().enumerate().filter_map(|(i, id)| map.get(id).map(|p| (i, p.clone()))).collect()
+    };
+    if !remembered.is_empty() {
+        env.with_local_frame(cl.classes_live.min(i32::MAX as u64 / 4) as i32 + 1024, || {
+            let classes = ClassIndex::new(jvmti);
+            for (i, path) in &remembered {
+                let Some(loader) = object_of(ids[*i]) else { continue };
+                let ok = env.with_local_frame(64 + 8 * path.len() as i32, || chain_verify::holds(jvmti, env, &classes, path, loader));
+                if ok {
+                    s.paths[*i] = path.clone();
+                    s.stats.verified += 1;
+                }
+            }
         });
+    }
+    let open: Vec<usize> = (0..n).filter(|&i| s.paths[i].is_empty()).collect();
+    s.stats.method = if s.stats.verified > 0 { "verified".into() } else { "none".into() };
+    if open.is_empty() {
+        finish(&mut s.stats, t0, &loader_objects, env);
+        return s;
+    }
+
+    // 2. How: a dump needs a place and must not pause longer than chain_pause.
+    let limits = opts.limits;
+    let plan = match opts.method {
+        ChainMethod::Walk => Err("chain_method=walk".to_string()),
+        _ => opts
+            .heap_used
+            .ok_or_else(|| "the heap's size could not be read".to_string())
+            .and_then(|used| heapdump::plan(opts.dump_dir.as_deref(), &opts.report_dir, opts.tmpdir.as_deref(), used))
+            .and_then(|p| {
+                if p.estimated_pause > limits.pause {
+                    Err(format!(
+                        "a heap dump of about {} MiB would pause the application about {} ms, more than chain_pause ({} ms)",
+                        p.estimated_bytes >> 20,
+                        p.estimated_pause.as_millis(),
+                        limits.pause.as_millis()
+                    ))
+                } else {
+                    Ok(p)
+                }
+            }),
+    };
+    // A dump pauses once, where walks pause once per hop: `auto` takes it whenever it can.
+    let dump_now = match opts.method {
+        ChainMethod::Walk => false,
+        ChainMethod::Auto => plan.is_ok(),
+        ChainMethod::Dump => {
+            if let Err(why) = &plan {
+                s.stats.skipped = Some(why.clone());
+                s.why_none = why.clone();
+                finish(&mut s.stats, t0, &loader_objects, env);
+                return s;
+            }
+            true
+        }
+    };
+    if let (false, ChainMethod::Auto, Err(why)) = (dump_now, opts.method, &plan) {
+        s.stats.skipped = Some(format!("no heap dump, live heap walks instead (a pause per hop): {why}"));
+    }
+
+    // 3. Live heap walks.
+    if !dump_now {
+        tag_own_thread(jvmti, env);
+        let mut names = Names::new(jvmti, env, &cl.loaders);
+        let referents = names.prepare_classes(tracker);
+        let targets: Vec<jlong> = open.iter().map(|&i| TAG_LOADER | ids[i] as jlong).collect();
+        let o = chains::search(jvmti, &targets, &referents, Limits { time: budget.cap(limits.time), ..limits }, budget);
+        s.stats.passes += o.passes;
+        s.stats.references_visited += o.references_visited;
+        s.stats.objects_tagged = o.objects_tagged;
+        s.stats.memory_bytes = o.peak_memory_bytes + o.objects_tagged * (chains::BYTES_PER_NODE - 64);
+        s.stats.memory_bytes_estimate = o.objects_tagged * chains::BYTES_PER_NODE;
+        s.stats.pauses.extend(o.pauses.iter().map(|(what, ms)| Pause { what: what.clone(), ms: *ms }));
+        s.stats.method = "walk".into();
+        let complete = o.limit_hit.is_none() && o.error.is_none();
+        for (k, &i) in open.iter().enumerate() {
+            match &o.chains[k] {
+                Some(raw) => s.paths[i] = names.render(raw, o.root_threads.get(&k)),
+                None => s.unreachable[i] = complete,
+            }
+        }
+        if let Some(l) = o.limit_hit.clone().or(o.error.clone()) {
+            s.why_none = l.clone();
+            s.stats.limit_hit = Some(format!("{l}; chains may be missing: raise chain_time, chain_memory or chain_pause, or use a heap dump"));
+        }
+    }
+
+    // 4. One heap dump, searched while the application runs.
+    if let (true, Ok(plan)) = (dump_now, &plan) {
+        s.stats.method = "dump".into();
+        s.stats.dump_dir = Some(plan.dir.display().to_string());
+        let nonce = t0.elapsed().as_nanos() as i64 ^ (std::process::id() as i64) << 32;
+        let marker = [0x6c65_616b_6167_656e, nonce, loader_objects.len() as i64, 0x7463_6861_696e_7321];
+        let objects: Vec<jni::sys::jobject> = loader_objects.iter().map(|(_, o)| *o).collect();
+        match heapdump::take(env, plan, &marker, &objects) {
+            Err(e) => {
+                s.why_none = e.clone();
+                s.stats.limit_hit = Some(e);
+            }
+            Ok(taken) => {
+                s.stats.pauses.push(Pause { what: "heap dump".into(), ms: taken.pause.as_millis() as u64 });
+                s.stats.dump_bytes = Some(taken.bytes);
+                let classes_of: HashMap<u32, &str> = cl.loaders.iter().map(|l| (l.id, l.class.as_str())).collect();
+                let setup = Setup {
+                    marker,
+                    loader_ids: loader_objects.iter().map(|(id, _)| *id).collect(),
+                    loader_classes: loader_objects.iter().map(|(id, _)| classes_of.get(id).copied().unwrap_or("").to_string()).collect(),
+                    targets: open.iter().map(|&i| ids[i]).collect(),
+                    limits: Limits { time: limits.time.saturating_sub(t0.elapsed()), ..limits },
+                };
+                let threads = LiveThreads::read(jvmti, env);
+                let found = match Dump::open(taken.file) {
+                    Ok(mut dump) => {
+                        let f = dump_search::search(&mut dump, &setup, budget, &threads);
+                        crate::ffi::os::drop_page_cache(dump.file());
+                        f
+                    }
+                    Err(e) => dump_search::Found { error: Some(format!("reading the heap dump: {e}")), ..Default::default() },
+                };
+                s.stats.passes += found.passes;
+                s.stats.references_visited += found.references_visited;
+                s.stats.memory_bytes = s.stats.memory_bytes.max(found.peak_memory_bytes);
+                for (k, &i) in open.iter().enumerate() {
+                    match found.chains.get(k).cloned().flatten() {
+                        Some(p) => s.paths[i] = p,
+                        None => s.unreachable[i] = found.complete,
+                    }
+                }
+                if let Some(l) = found.limit_hit.clone().or(found.error.clone()) {
+                    s.why_none = l.clone();
+                    s.stats.limit_hit = Some(format!("{l}; chains may be missing: raise chain_time or chain_memory"));
+                }
+            }
+        }
+    }
+    finish(&mut s.stats, t0, &loader_objects, env);
+    s
+}
+
+/// Totals of the pauses, the time, and the loader references handed out for the search.
+fn finish(stats: &mut ChainSearch, t0: Instant, loaders: &[(u32, jni::sys::jobject)], env: &Env) {
+    stats.pause_ms = stats.pauses.iter().map(|p| p.ms).sum();
+    stats.max_pause_ms = stats.pauses.iter().map(|p| p.ms).max().unwrap_or(0);
+    stats.time_ms = t0.elapsed().as_millis() as u64;
+    for (_, o) in loaders {
+        env.delete_local(*o);
+    }
+}
+
+/// Live threads by `Thread.tid`, to name the threads a dump's chains start from.
+struct LiveThreads(HashMap<i64, String>);
+
+impl LiveThreads {
+    fn read(jvmti: &Jvmti, env: &Env) -> LiveThreads {
+        let mut map = HashMap::new();
+        env.with_local_frame(1024, || {
+            for t in jvmti.all_threads().unwrap_or_default() {
+                if let (Some(tid), Some(name)) = (env.long_field(t, c"tid"), jvmti.thread_name(t)) {
+                    map.insert(tid, name);
+                }
+                env.delete_local(t);
+            }
+        });
+        LiveThreads(map)
+    }
+}
+
+impl dump_search::Live for LiveThreads {
+    fn thread_name(&self, tid: i64) -> Option<String> {
+        self.0.get(&tid).cloned()
     }
 }
 

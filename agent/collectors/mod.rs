@@ -1,9 +1,14 @@
 //! Collectors: each records events cheaply in callbacks and builds its report section on the
 //! report thread (`snapshot`).
 
+pub mod chain_verify;
 pub mod chains;
 pub mod classes;
+pub mod collector;
 pub mod direct;
+pub mod heapdump;
+pub mod dump_search;
+pub mod hprof;
 pub mod leaks;
 pub mod ledger;
 pub mod memory;

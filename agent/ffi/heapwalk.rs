@@ -105,18 +105,21 @@ unsafe extern "C" fn iteration_cb(
     user_data: *mut c_void,
 ) -> jint {
     let walk = &mut *(user_data as *mut TagWalk<'_>);
-    if !walk.failed && !tag_ptr.is_null() && catch_unwind(AssertUnwindSafe(|| (walk.f)(&mut *tag_ptr))).is_err() {
-        walk.failed = true;
+    if walk.failed || tag_ptr.is_null() {
+        return if walk.failed { JVMTI_VISIT_ABORT as jint } else { 0 };
     }
-    if walk.failed {
-        JVMTI_VISIT_ABORT as jint
-    } else {
-        0
+    match catch_unwind(AssertUnwindSafe(|| (walk.f)(&mut *tag_ptr))) {
+        Ok(true) => 0,
+        Ok(false) => JVMTI_VISIT_ABORT as jint,
+        Err(_) => {
+            walk.failed = true;
+            JVMTI_VISIT_ABORT as jint
+        }
     }
 }
 
 struct TagWalk<'f> {
-    f: &'f mut dyn FnMut(&mut jlong),
+    f: &'f mut dyn FnMut(&mut jlong) -> bool,
     failed: bool,
 }
 
@@ -137,8 +140,8 @@ pub fn follow_references(jvmti: &Jvmti, f: &mut dyn FnMut(&mut RefEdge<'_>) -> b
     r.map_err(|e| e.to_string())
 }
 
-/// Visits every tagged object's tag (e.g. to clear temporary tags).
-pub fn for_each_tagged(jvmti: &Jvmti, f: &mut dyn FnMut(&mut jlong)) -> Result<(), String> {
+/// Visits every tagged object's tag (e.g. to clear temporary tags); `f` returns false to stop.
+pub fn for_each_tagged(jvmti: &Jvmti, f: &mut dyn FnMut(&mut jlong) -> bool) -> Result<(), String> {
     let mut walk = TagWalk { f, failed: false };
     let callbacks = jvmtiHeapCallbacks { heap_iteration_callback: Some(iteration_cb), ..Default::default() };
     // SAFETY: as for `follow_references`.

@@ -65,6 +65,15 @@ impl Env {
         }
     }
 
+    /// A new local reference to `obj` (null stays null).
+    pub fn new_local(&self, obj: jobject) -> jobject {
+        if obj.is_null() {
+            return obj;
+        }
+        // SAFETY: `obj` is a valid reference of this thread.
+        unsafe { jni_fn!(self, NewLocalRef)(self.0, obj) }
+    }
+
     pub fn same_object(&self, a: jobject, b: jobject) -> bool {
         // SAFETY: both are valid references or null.
         unsafe { jni_fn!(self, IsSameObject)(self.0, a, b) != 0 }
@@ -336,6 +345,21 @@ impl Env {
         }
     }
 
+    /// Reads a long instance field by name; None if the field does not exist.
+    pub fn long_field(&self, obj: jobject, name: &std::ffi::CStr) -> Option<i64> {
+        // SAFETY: as for `bool_field`.
+        unsafe {
+            let cls = self.object_class(obj);
+            let id = jni_fn!(self, GetFieldID)(self.0, cls, name.as_ptr(), c"J".as_ptr());
+            self.delete_local(cls);
+            if id.is_null() {
+                self.clear_exception();
+                return None;
+            }
+            Some(jni_fn!(self, GetLongField)(self.0, obj, id))
+        }
+    }
+
     /// Reads an object instance field by name and signature (local reference, or null).
     pub fn object_field(&self, obj: jobject, name: &std::ffi::CStr, sig: &std::ffi::CStr) -> jobject {
         // SAFETY: as for `bool_field`.
@@ -371,5 +395,67 @@ impl Env {
         }
         self.delete_local(arr);
         Some(out)
+    }
+
+    /// Reads an object field (instance, or static when `obj` is a class) by JVMTI field id.
+    /// The caller checked that the field is object-typed and static or not as `is_static` says.
+    pub fn field_by_id(&self, obj: jobject, field: jni::sys::jfieldID, is_static: bool) -> jobject {
+        // SAFETY: `field` was read from `obj`'s class (or a superclass) through JVMTI, which
+        // hands out the same field ids as JNI, and its type is an object type.
+        unsafe {
+            if is_static {
+                jni_fn!(self, GetStaticObjectField)(self.0, obj, field)
+            } else {
+                jni_fn!(self, GetObjectField)(self.0, obj, field)
+            }
+        }
+    }
+
+    /// Element `index` of an object array (local reference), or null when out of bounds.
+    pub fn array_element(&self, array: jobject, index: i32) -> jobject {
+        // SAFETY: `array` is an object array reference; the index is checked first.
+        unsafe {
+            if index < 0 || index >= jni_fn!(self, GetArrayLength)(self.0, array) {
+                return std::ptr::null_mut();
+            }
+            let e = jni_fn!(self, GetObjectArrayElement)(self.0, array, index);
+            self.clear_exception();
+            e
+        }
+    }
+
+    /// A new `Object[]` holding `elements` (local reference), or null.
+    pub fn object_array_of(&self, elements: &[jobject]) -> jobject {
+        // SAFETY: plain JNI allocation and stores of valid references.
+        unsafe {
+            let object = self.find_class(c"java/lang/Object");
+            if object.is_null() {
+                return std::ptr::null_mut();
+            }
+            let arr = jni_fn!(self, NewObjectArray)(self.0, elements.len() as i32, object, std::ptr::null_mut());
+            self.delete_local(object);
+            if arr.is_null() {
+                self.clear_exception();
+                return arr;
+            }
+            for (i, &e) in elements.iter().enumerate() {
+                jni_fn!(self, SetObjectArrayElement)(self.0, arr, i as i32, e);
+            }
+            arr
+        }
+    }
+
+    /// A new `long[]` holding `values` (local reference), or null.
+    pub fn long_array_of(&self, values: &[i64]) -> jobject {
+        // SAFETY: the region written is the array's whole length.
+        unsafe {
+            let arr = jni_fn!(self, NewLongArray)(self.0, values.len() as i32);
+            if arr.is_null() {
+                self.clear_exception();
+                return arr;
+            }
+            jni_fn!(self, SetLongArrayRegion)(self.0, arr, 0, values.len() as i32, values.as_ptr());
+            arr
+        }
     }
 }

@@ -417,6 +417,28 @@ impl Jvmti {
         Ok(self.take_cstring(name).unwrap_or_default())
     }
 
+    /// A field's name, JVM signature and whether it is static.
+    pub fn field_info(&self, klass: jclass, field: jni::sys::jfieldID) -> JvmtiResult<(String, String, bool)> {
+        let mut name: *mut c_char = ptr::null_mut();
+        let mut sig: *mut c_char = ptr::null_mut();
+        call!(self, GetFieldName, klass, field, &mut name, &mut sig, ptr::null_mut())?;
+        let name = self.take_cstring(name).unwrap_or_default();
+        let sig = self.take_cstring(sig).unwrap_or_default();
+        let mut modifiers: jint = 0;
+        call!(self, GetFieldModifiers, klass, field, &mut modifiers)?;
+        Ok((name, sig, modifiers & 0x0008 != 0))
+    }
+
+    /// Every live thread (local references).
+    pub fn all_threads(&self) -> JvmtiResult<Vec<jobject>> {
+        let mut count: jint = 0;
+        let mut out: *mut jthread = ptr::null_mut();
+        call!(self, GetAllThreads, &mut count, &mut out)?;
+        let _buf = JvmtiBuf { jvmti: self, ptr: out as *mut u8 };
+        // SAFETY: JVMTI returned `count` entries.
+        Ok((0..count.max(0) as usize).map(|i| unsafe { *out.add(i) }).collect())
+    }
+
     /// Interfaces `klass` declares directly (local references).
     pub fn implemented_interfaces(&self, klass: jclass) -> JvmtiResult<Vec<jclass>> {
         let mut count: jint = 0;

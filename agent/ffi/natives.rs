@@ -223,6 +223,28 @@ pub fn rebind_zlib(env: &Env, libzip: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Puts the JDK's own zlib natives back (a late attach that failed after `rebind_zlib`).
+pub fn restore_zlib(env: &Env) {
+    for (class, natives) in [
+        (c"java/util/zip/Inflater", [Native::InflaterInit, Native::InflaterEnd]),
+        (c"java/util/zip/Deflater", [Native::DeflaterInit, Native::DeflaterEnd]),
+    ] {
+        let table: Vec<(&CStr, &CStr, usize)> = natives
+            .iter()
+            .filter_map(|n| {
+                let (_, name, sig, _) = n.spec();
+                let f = ORIGINALS[*n as usize].load(Acquire);
+                (f != 0).then_some((name, sig, f))
+            })
+            .collect();
+        if table.len() == natives.len() {
+            let cls = env.find_class(class);
+            env.register_natives(cls, &table);
+            env.delete_local(cls);
+        }
+    }
+}
+
 // ---- The wrappers. Each has the C signature of the JDK native it replaces. ----
 
 type InflaterInitFn = unsafe extern "C" fn(*mut JNIEnv, jclass, jboolean) -> jlong;

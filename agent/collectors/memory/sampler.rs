@@ -97,8 +97,9 @@ pub fn run(agent: &Agent, env: &Env) {
         }
         guarded(Feature::Sampler, (), || {
             let t0 = Instant::now();
-            let s = agent.memory.sample(agent, env, &beans);
+            let s = agent.memory.sample(agent, env, &beans, None);
             agent.memory.record(s, t0.elapsed());
+            agent.classes.prune_dead(env);
         });
     }
 }

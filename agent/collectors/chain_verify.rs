@@ -1,0 +1,109 @@
+//! Confirms that a chain found by an earlier report still holds, by reading each field along it
+//! with JNI: no heap walk, no safepoint. A report whose suspects' chains all still hold pauses the
+//! application for nothing; only new suspects and broken chains are searched again.
+
+use crate::ffi::jni::Env;
+use crate::ffi::jvmti::{signature_to_name, Jvmti};
+use jni::sys::{jclass, jobject};
+use leakagent_report::model::PathHop;
+use std::collections::HashMap;
+
+/// Loaded classes by name, built once per report and only when some chain needs it.
+pub struct ClassIndex {
+    by_name: HashMap<String, Vec<jclass>>,
+}
+
+impl ClassIndex {
+    /// Local references to every loaded class; call inside a local frame big enough for them.
+    pub fn new(jvmti: &Jvmti) -> ClassIndex {
+        let mut by_name: HashMap<String, Vec<jclass>> = HashMap::new();
+        for k in jvmti.loaded_classes().unwrap_or_default() {
+            let name = jvmti.class_signature(k).map(|s| signature_to_name(&s)).unwrap_or_default();
+            by_name.entry(name).or_default().push(k);
+        }
+        ClassIndex { by_name }
+    }
+
+    fn named(&self, name: &str) -> &[jclass] {
+        self.by_name.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// Whether `path` still leads from its root to `loader`. Hops that cannot be read without a heap
+/// walk (stack locals, JNI references, constant pools) make it false: such chains are searched.
+pub fn holds(jvmti: &Jvmti, env: &Env, classes: &ClassIndex, path: &[PathHop], loader: jobject) -> bool {
+    let Some(first) = path.first() else { return false };
+    let (starts, rest): (Vec<jobject>, &[PathHop]) = match first.kind.as_str() {
+        // `Class.field` of a system class: the merged root hop.
+        "static_field" => {
+            let values = classes
+                .named(&first.from)
+                .iter()
+                .filter_map(|&k| read(jvmti, env, k, &first.field, true))
+                .collect();
+            (values, &path[1..])
+        }
+        "system_class" => (classes.named(first.to.strip_prefix("class ").unwrap_or(&first.to)).to_vec(), &path[1..]),
+        "thread" => {
+            let name = first.from.strip_prefix("<thread \"").and_then(|s| s.strip_suffix("\">")).unwrap_or("");
+            let threads = jvmti.all_threads().unwrap_or_default();
+            let (keep, drop): (Vec<jobject>, Vec<jobject>) =
+                threads.into_iter().partition(|&t| jvmti.thread_name(t).as_deref() == Some(name));
+            drop.into_iter().for_each(|t| env.delete_local(t));
+            (keep, &path[1..])
+        }
+        _ => return false,
+    };
+    starts.into_iter().any(|o| describes(jvmti, env, o, &first.to) && follow(jvmti, env, o, rest, loader))
+}
+
+fn follow(jvmti: &Jvmti, env: &Env, at: jobject, hops: &[PathHop], loader: jobject) -> bool {
+    let Some(h) = hops.first() else { return env.same_object(at, loader) };
+    let next = match h.kind.as_str() {
+        "field" => read(jvmti, env, at, &h.field, false).unwrap_or(std::ptr::null_mut()),
+        "static_field" => read(jvmti, env, at, &h.field, true).unwrap_or(std::ptr::null_mut()),
+        "array_element" => match h.field.trim_start_matches('[').trim_end_matches(']').parse::<i32>() {
+            Ok(i) => env.array_element(at, i),
+            Err(_) => return false,
+        },
+        "class" => env.object_class(at),
+        "class_loader" => jvmti.class_loader(at).unwrap_or(std::ptr::null_mut()),
+        "superclass" => env.superclass(at),
+        _ => return false,
+    };
+    if next.is_null() || !describes(jvmti, env, next, &h.to) {
+        return false;
+    }
+    follow(jvmti, env, next, &hops[1..], loader)
+}
+
+/// Reads the object field `name` of `obj`: an instance field of its class or a superclass, or
+/// (`is_static`, `obj` a class) a static field of that class or a superclass.
+fn read(jvmti: &Jvmti, env: &Env, obj: jobject, name: &str, is_static: bool) -> Option<jobject> {
+    let mut k = if is_static { env.new_local(obj) } else { env.object_class(obj) };
+    let mut depth = 0;
+    while !k.is_null() && depth < 64 {
+        for f in jvmti.class_fields(k).unwrap_or_default() {
+            if let Ok((n, sig, st)) = jvmti.field_info(k, f) {
+                if n == name && st == is_static && (sig.starts_with('L') || sig.starts_with('[')) {
+                    let target = if is_static { k } else { obj };
+                    return Some(env.field_by_id(target, f, is_static));
+                }
+            }
+        }
+        k = env.superclass(k);
+        depth += 1;
+    }
+    None
+}
+
+/// Whether `obj` is what a hop's `to` names: `class X` for a class, else the object's class.
+fn describes(jvmti: &Jvmti, env: &Env, obj: jobject, to: &str) -> bool {
+    if let Some(class) = to.strip_prefix("class ") {
+        return jvmti.class_signature(obj).map(|s| signature_to_name(&s) == class).unwrap_or(false);
+    }
+    let k = env.object_class(obj);
+    let ok = jvmti.class_signature(k).map(|s| signature_to_name(&s) == to).unwrap_or(false);
+    env.delete_local(k);
+    ok
+}

@@ -1,0 +1,215 @@
+//! Running in production: every collector, the exit deadline, restarts as pid 1, failed starts
+//! and attaches, bounded memory. Each test runs real JVMs under the agent.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn suspects(r: &Value) -> &Vec<Value> {
+    r["class_loaders"]["leak_suspects"].as_array().unwrap()
+}
+
+/// Whether this `java` runs with `-XX:+Use<gc>` (Shenandoah is missing from some builds).
+fn has_collector(java: &Path, gc: &str) -> bool {
+    Command::new(java).args([&format!("-XX:+Use{gc}"), "-version"]).output().is_ok_and(|o| o.status.success())
+}
+
+/// JDK 17 and 25 under every collector they offer: a report asked for by signal finds the
+/// leak with its chain, and the exit report is written before the JVM exits (under ZGC and
+/// Shenandoah without the forced GC that HotSpot could no longer run, and saying so).
+#[test]
+fn every_collector_reports_on_signal_and_at_exit() {
+    let mut javas = vec![main_java()];
+    let temurin = Path::new("/usr/lib/jvm/temurin-25-jdk-amd64/bin/java");
+    if temurin.is_file() {
+        javas.push(temurin.to_path_buf());
+    }
+    let mut ran = Vec::new();
+    for java in &javas {
+        let v = java_feature_version(java);
+        for gc in ["SerialGC", "ParallelGC", "G1GC", "ZGC", "ShenandoahGC"] {
+            if !has_collector(java, gc) {
+                eprintln!("JDK {v}: no {gc}, skipped");
+                continue;
+            }
+            let mut jvm = Jvm::scenario(&format!("gc-{v}-{gc}"), "threadlocal")
+                .java(java)
+                .jvm_args(&[&format!("-XX:+Use{gc}"), "-Xmx256m"])
+                .start();
+            jvm.signal(rtmin(2));
+            let r = jvm.wait_for_reports(1, Duration::from_secs(120)).remove(0);
+            let f = jvm.finish();
+            assert_eq!(f.code, Some(0), "JDK {v} {gc}: {}", f.stderr);
+            assert!(!f.stderr.contains("did not finish within exit_timeout"), "JDK {v} {gc}: {}", f.stderr);
+            let want = f.truth("leaked_generations");
+            assert_eq!(suspects(&r).len() as u64, want, "JDK {v} {gc}: {:#}", r["class_loaders"]["leak_suspects"]);
+            assert!(suspects(&r).iter().all(|s| s["culprit"] == "threadlocal"), "JDK {v} {gc}");
+            assert_eq!(r["class_loaders"]["gc_before_report"], true, "a running JVM always gets its GC");
+            let d = f.death_report();
+            let expected = match gc {
+                "ZGC" => "ZGC",
+                "ShenandoahGC" => "Shenandoah",
+                "G1GC" => "G1",
+                "ParallelGC" => "Parallel",
+                _ => "Serial",
+            };
+            assert_eq!(d["jvm"]["collector"], expected, "JDK {v} {gc}");
+            let concurrent = matches!(gc, "ZGC" | "ShenandoahGC");
+            assert_eq!(d["class_loaders"]["gc_before_report"], !concurrent, "JDK {v} {gc}");
+            if concurrent {
+                let why = d["class_loaders"]["gc_skipped"].as_str().unwrap();
+                assert!(why.contains(expected) && why.contains("never"), "{why}");
+                assert!(d["agent"]["skipped"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().contains("full GC")));
+            }
+            // The pooled thread still pins every generation at exit: found there too, or (no
+            // GC at exit) found unreachable, never lost.
+            let cl = &d["class_loaders"];
+            let at_exit = suspects(&d).len() + cl["not_strongly_reachable"].as_array().unwrap().len();
+            assert!(at_exit as u64 >= want, "JDK {v} {gc}: {cl:#}");
+            assert!(d["agent"]["budget_ms"].as_u64().unwrap() <= 10_000);
+            ran.push(format!("{v}/{gc}"));
+        }
+    }
+    assert!(ran.iter().any(|r| r.ends_with("ZGC")), "ZGC must be covered: {ran:?}");
+    eprintln!("collectors covered: {ran:?}");
+}
+
+/// A container's JVM is pid 1 on every start: the second run's reports never replace the
+/// first's, with the default name and with a name without `%s`; a temporary file a killed run
+/// left behind blocks nothing.
+#[test]
+fn restarts_as_pid_one_keep_every_report() {
+    if !Command::new("unshare").args(["--pid", "--fork", "--mount-proc", "true"]).status().is_ok_and(|s| s.success()) {
+        eprintln!("unshare --pid is not permitted here: skipped");
+        return;
+    }
+    let dir = temp_dir("pid1");
+    // The default name, in the working directory.
+    for run in 1..=2 {
+        let mut j = Jvm::scenario("pid1-default", "healthy").raw_options("").pid_one();
+        j.dir = dir.clone();
+        let f = j.run();
+        assert_eq!(f.code, Some(0), "run {run}: {}", f.stderr);
+        assert_eq!(f.truth("pid"), 1, "the JVM is pid 1");
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("leakagent-1-") && n.ends_with(".json"))
+        .collect();
+    assert_eq!(names.len(), 2, "one exit report per run: {names:?}");
+
+    // A fixed name without %s: the second run's report goes beside, not over, the first's; and
+    // a stale temporary of that name (a run killed while writing) is no obstacle.
+    let dir = temp_dir("pid1-fixed");
+    let stale = dir.join(".r-1-1.json.1-1-0.leakagent.tmp");
+    std::fs::write(&stale, b"partial").unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&stale).unwrap().set_modified(old).unwrap();
+    for _ in 1..=2 {
+        let mut j = Jvm::scenario("pid1-fixed", "healthy").raw_options(&format!("file={}/r-%p-%n", dir.display())).pid_one();
+        j.dir = dir.clone();
+        let f = j.run();
+        assert_eq!(f.code, Some(0), "{}", f.stderr);
+    }
+    let first: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("r-1-1.json")).unwrap()).unwrap();
+    let second: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("r-1-1-2.json")).unwrap()).unwrap();
+    assert_ne!(first["time_ms"], second["time_ms"], "two runs, two reports");
+    assert!(!stale.exists(), "the killed run's temporary file was cleaned up");
+}
+
+/// A start-up failure that is not a bad option leaves the JVM running without the agent, with
+/// one line saying so.
+#[test]
+fn a_failed_start_leaves_the_jvm_running() {
+    for point in ["pipe", "events", "panic"] {
+        let f = Jvm::scenario(&format!("fault-{point}"), "healthy").env("LEAKAGENT_FAULT", point).run();
+        assert_eq!(f.code, Some(0), "{point}: {}", f.stderr);
+        assert!(f.stdout.contains("HARNESS done"), "{point}: {}", f.stdout);
+        assert!(f.stderr.contains("the agent is not active") || f.stderr.contains("it is not active"), "{point}: {}", f.stderr);
+        assert!(f.reports().is_empty(), "{point}: an inactive agent writes no report");
+    }
+}
+
+/// A late attach that fails after installing its events, signal handler and zlib wrappers
+/// removes them all before HotSpot unloads the library: the signal has no handler, and zlib
+/// work afterwards runs through the JDK's own natives.
+#[test]
+fn a_failed_attach_removes_what_it_installed() {
+    let java = main_java();
+    let mut jvm = Jvm::scenario("fault-attach", "healthy").without_agent().env("LEAKAGENT_FAULT", "attach").start();
+    let opts = format!("\"file={}/late-%n\"", jvm.dir.display());
+    let (ok, said) = jcmd(&java, jvm.pid(), &["JVMTI.agent_load", &agent_lib().display().to_string(), &opts]);
+    assert!(!ok, "the attach must fail: {said}");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", jvm.pid())).unwrap();
+    let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).unwrap().trim();
+    let mask = u64::from_str_radix(caught, 16).unwrap();
+    assert_eq!(mask & (1 << (rtmin(2) - 1)), 0, "the report signal handler is gone: {caught}");
+    // Inflaters and Deflaters after the failed attach: the natives are the JDK's again.
+    let instrument = java.parent().unwrap().parent().unwrap().join("lib/libinstrument.so");
+    let (ok, said) = jcmd(&java, jvm.pid(), &["JVMTI.agent_load", &instrument.display().to_string(), &late_zlib_jar().display().to_string()]);
+    assert!(ok, "{said}");
+    jvm.wait_for_line("LATE done", Duration::from_secs(60));
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(f.stderr.contains("the agent is not active"), "{}", f.stderr);
+    assert!(f.reports().is_empty());
+}
+
+/// The exit report keeps `exit_timeout`: a chain search that would take longer stops at the
+/// deadline and the report says so, on the report thread and inline; a report that never
+/// finishes does not hold the JVM.
+#[test]
+fn the_exit_report_keeps_its_deadline() {
+    let app = app_jar("healthy");
+    let app = app.display().to_string();
+    // Live heap walks over 2 million objects, one per hop of a 12-link chain: far more than 2 s.
+    let opts = "exit_timeout=2s,chains=on,chain_method=walk,chain_pause=60s";
+    for fault in ["", "no-report-thread"] {
+        let mut j = Jvm::test_program(&format!("deadline-{fault}"), "BigHeapLeak", &["2000000", &app]).jvm_args(&["-Xmx1g"]).options(opts);
+        if !fault.is_empty() {
+            j = j.env("LEAKAGENT_FAULT", fault);
+        }
+        let jvm = j.start();
+        let f = jvm.finish();
+        assert_eq!(f.code, Some(0), "{fault}: {}", f.stderr);
+        let d = f.death_report();
+        assert!(d["agent"]["budget_ms"].as_u64().unwrap() <= 2000, "{}", d["agent"]);
+        // Cut short by the deadline, or (a slow GC took the time) not started: said either way.
+        let cs = &d["class_loaders"]["chain_search"];
+        let why = format!("{} {}", cs["limit_hit"].as_str().unwrap_or_default(), cs["skipped"].as_str().unwrap_or_default());
+        assert!(why.contains("deadline") || why.contains("exit_timeout"), "{fault}: {cs}");
+        assert_eq!(suspects(&d).len(), 2, "{fault}: the suspects are there, without chains");
+    }
+    // A stuck exit report: the JVM exits at the deadline without it, and says so.
+    let f = Jvm::scenario("deadline-stuck", "healthy").options("exit_timeout=1s").env("LEAKAGENT_FAULT", "stuck-exit-report").run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(f.stderr.contains("did not finish within exit_timeout (1 s)"), "{}", f.stderr);
+    assert!(f.reports().is_empty());
+}
+
+/// Loaders that churn for weeks cost bounded memory: past `max_dead_loaders` dead loaders are
+/// summarised by class, and the totals still count every one.
+#[test]
+fn dead_loaders_are_kept_up_to_the_limit_then_summarised() {
+    let app = app_jar("healthy");
+    let jvm = Jvm::test_program("churn", "LoaderChurn", &["3001", &app.display().to_string()]).options("max_dead_loaders=100").start();
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let d = f.death_report();
+    let cl = &d["class_loaders"];
+    let listed_dead = cl["loaders"].as_array().unwrap().iter().filter(|l| l["alive"] == false).count();
+    assert!(listed_dead <= 100 + 64, "{listed_dead} dead loaders listed one by one");
+    let summary = cl["dead_loaders_summarized"].as_array().unwrap();
+    let url = summary.iter().find(|g| g["class"] == "java.net.URLClassLoader").expect("URLClassLoaders summarised");
+    let folded = url["loaders"].as_u64().unwrap();
+    assert!(folded >= 3001 - 100 - 64, "{url}");
+    assert!(cl["loaders_dead"].as_u64().unwrap() >= 3001, "every dead loader counted: {}", cl["loaders_dead"]);
+    assert!(cl["leak_suspects"].as_array().unwrap().is_empty());
+}
