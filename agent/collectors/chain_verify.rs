@@ -99,6 +99,11 @@ fn read(jvmti: &Jvmti, env: &Env, obj: jobject, name: &str, is_static: bool) -> 
 
 /// Whether `obj` is what a hop's `to` names: `class X` for a class, else the object's class.
 fn describes(jvmti: &Jvmti, env: &Env, obj: jobject, to: &str) -> bool {
+    // A static field that is null now (the start of a chain that changed): GetObjectClass(null)
+    // crashes the JVM.
+    if obj.is_null() {
+        return false;
+    }
     if let Some(class) = to.strip_prefix("class ") {
         return jvmti.class_signature(obj).map(|s| signature_to_name(&s) == class).unwrap_or(false);
     }
