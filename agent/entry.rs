@@ -391,6 +391,8 @@ fn start_threads(agent: &Agent, env: &Env) {
             }
         });
     }
+    // Nested in Startup: a failure here must not switch off reports or triggers.
+    guarded(Feature::Startup, (), || crate::state::publish_started(agent, env));
 }
 
 /// The native ledgers in the live phase: stacks can be walked; the ids of `Inflater.end()` and

@@ -5,7 +5,7 @@ mod memory;
 mod native;
 
 use crate::culprits::chain_text;
-use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity};
+use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity, Subject};
 use std::collections::BTreeMap;
 
 pub fn derive(report: &Report) -> Vec<Finding> {
@@ -32,7 +32,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
             .unwrap_or_default();
         groups.entry((s.culprit.clone().unwrap_or_else(|| "unknown".into()), holder)).or_default().push(s);
     }
-    for ((culprit, _), suspects) in groups {
+    for ((culprit, holder), suspects) in groups {
         let first = suspects[0];
         let names: Vec<String> = suspects.iter().map(|s| loader_label(s)).collect();
         let classes: u64 = suspects.iter().map(|s| s.classes).sum();
@@ -51,6 +51,12 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                 chain
             ),
             fix: format!("{} [culprit: {culprit}]", first.fix),
+            subject: Subject {
+                culprit: Some(culprit),
+                holder: (!holder.is_empty()).then_some(holder),
+                site: None,
+                loaders: names,
+            },
         });
     }
 }
@@ -89,6 +95,9 @@ mod tests {
         assert!(f[0].summary.starts_with("2 class loaders that should be dead are alive after GC (app-gen-3, app-gen-4; 16 classes"), "{}", f[0].summary);
         assert!(f[0].summary.contains("Chain: A.f"), "{}", f[0].summary);
         assert!(f[0].fix.contains("clear A.f") && f[0].fix.contains("generic"));
+        assert_eq!(f[0].subject.culprit.as_deref(), Some("generic"));
+        assert_eq!(f[0].subject.holder.as_deref(), Some("A.f"));
+        assert_eq!(f[0].subject.loaders, ["app-gen-3", "app-gen-4"]);
         assert_eq!(f[1].severity, Severity::Warning);
     }
 }

@@ -13,5 +13,6 @@ mod log;
 mod options;
 mod reporter;
 mod runtime;
+mod state;
 mod trigger;
 mod writer;

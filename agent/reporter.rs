@@ -28,7 +28,11 @@ pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger, budget: Budget) 
     let seq = SEQUENCE.fetch_add(1, Relaxed) + 1;
     let t0 = Instant::now();
     let report = env.with_local_frame(256, || build(agent, env, trigger, seq, t0, budget));
-    write_files(agent, &report)
+    let written = write_files(agent, &report);
+    if let (Some(path), false) = (&written, trigger == Trigger::VmDeath) {
+        crate::ffi::guard::guarded(Feature::Startup, (), || crate::state::publish_report(env, path, seq));
+    }
+    written
 }
 
 /// Whether to force a GC before this report, or why not.

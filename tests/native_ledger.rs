@@ -304,7 +304,8 @@ fn full_ledger_counts_what_it_cannot_track() {
     let d = &r["direct"];
     let dropped = u(&r["agent"]["health"]["dropped"]);
     assert!(dropped > 0, "{}", r["agent"]["health"]);
-    assert_eq!(u(&d["totals"]["untracked"]), dropped);
+    // The zlib ledger is as small and may drop a JDK stream too (seen once in 8 runs under load).
+    assert_eq!(u(&d["totals"]["untracked"]) + u(&r["zlib"]["totals"]["untracked"]), dropped);
     let (alloc, _) = unsafe_sites(&r);
     assert_eq!(u(&alloc["allocations"]), f.truth("unsafe_allocations"), "counts stay exact");
     assert_eq!(r["agent"]["health"]["panics"], 0);

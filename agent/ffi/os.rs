@@ -88,6 +88,15 @@ pub fn install_report_signal(signo: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether the agent's own report handler is the one installed for `signo` now.
+pub fn report_signal_installed(signo: libc::c_int) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one.
+    unsafe {
+        let mut cur: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signo, std::ptr::null(), &mut cur) == 0 && cur.sa_sigaction == on_report_signal as *const () as usize
+    }
+}
+
 /// Waits up to `timeout_ms` (negative: forever) for the pipe to become readable, then drains it.
 pub fn wait_and_drain(fd: RawFd, timeout_ms: i32, out: &mut Vec<u8>) -> io::Result<()> {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };

@@ -1,7 +1,7 @@
 //! Findings about memory: the allocator keeping freed memory resident, and RSS that nothing
 //! explains. Read `report.memory` only.
 
-use leakagent_report::model::{Finding, Memory, Report, Severity};
+use leakagent_report::model::{Finding, Memory, Report, Severity, Subject};
 
 const MIB: u64 = 1 << 20;
 /// The allocator's retention is reported from this size and this share of RSS (as info);
@@ -120,6 +120,7 @@ fn allocator_retention(r: &Report) -> Option<Finding> {
         kind: "allocator_retention".into(),
         summary,
         fix,
+        subject: Subject::default(),
     })
 }
 
@@ -151,7 +152,7 @@ fn unexplained_memory(r: &Report) -> Option<Finding> {
              what NMT does not see either comes from native code mapping memory itself (JNI libraries): look at `pmap -x {pid}` for the large anonymous regions, and at this report's zlib and direct sites"
         )
     };
-    Some(Finding { severity: Severity::Warning, kind: "unexplained_memory".into(), summary, fix })
+    Some(Finding { severity: Severity::Warning, kind: "unexplained_memory".into(), summary, fix, subject: Subject::default() })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Findings about the native ledgers: zlib streams never ended, direct and Unsafe memory never
 //! freed. Read `report.zlib` and `report.direct` only.
 
-use leakagent_report::model::{DirectSite, Finding, Report, Severity, ZlibSite};
+use leakagent_report::model::{DirectSite, Finding, Report, Severity, Subject, ZlibSite};
 use std::collections::BTreeMap;
 
 /// A zlib site group is reported when at least this many streams were never ended...
@@ -96,6 +96,7 @@ fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
                 mb(bytes)
             ),
             fix,
+            subject: Subject { site: Some(at), ..Subject::default() },
         });
     }
     out
@@ -159,7 +160,8 @@ fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>, window_ms: u64
                     .to_string(),
             )
         };
-        out.push(Finding { severity, kind: if kind == "DirectByteBuffer" { "direct_buffers_not_freed" } else { "unsafe_memory_not_freed" }.into(), summary, fix });
+        let kind = if kind == "DirectByteBuffer" { "direct_buffers_not_freed" } else { "unsafe_memory_not_freed" };
+        out.push(Finding { severity, kind: kind.into(), summary, fix, subject: Subject { site: Some(at), ..Subject::default() } });
     }
     out
 }

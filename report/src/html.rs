@@ -396,13 +396,13 @@ fn agent(r: &Report, b: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{test_report, Finding, LeakSuspect, Part, PathHop};
+    use crate::model::{test_report, Finding, LeakSuspect, Part, PathHop, Subject};
 
     #[test]
     fn escapes_everything_from_the_jvm() {
         assert_eq!(esc("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
         let mut r = test_report();
-        r.findings.push(Finding { severity: Severity::Critical, kind: "k".into(), summary: "<script>alert(1)</script>".into(), fix: "f".into() });
+        r.findings.push(Finding { severity: Severity::Critical, kind: "k".into(), summary: "<script>alert(1)</script>".into(), fix: "f".into(), subject: Subject::default() });
         let page = render(&r);
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;"));

@@ -118,6 +118,29 @@ pub struct Finding {
     pub kind: String,
     pub summary: String,
     pub fix: String,
+    /// What the finding is about, as keys an allow-list or a dashboard can match on (flattened:
+    /// `culprit`, `holder`, `site`, `loaders` sit beside `kind`).
+    #[serde(flatten)]
+    pub subject: Subject,
+}
+
+/// The structured subject of a finding; every key is absent from reports written before these
+/// keys were added, and null (or empty) when it does not apply to the finding's kind.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// `classloader_leak`: the culprit catalogue's id (`jdbc-driver`, `threadlocal`, ...,
+    /// `generic`), `unknown` when no chain was found.
+    #[serde(default)]
+    pub culprit: Option<String>,
+    /// `classloader_leak`: the field that holds the leak, `Class.field` of the culprit hop.
+    #[serde(default)]
+    pub holder: Option<String>,
+    /// Native findings: the frame the memory is attributed to (as in the summary).
+    #[serde(default)]
+    pub site: Option<String>,
+    /// `classloader_leak`: the loaders that should be dead (`getName()`, else `#id`).
+    #[serde(default)]
+    pub loaders: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]

@@ -1,0 +1,264 @@
+//! `leakagent check`: the CI gate. Findings at or above a severity that no allow-list entry
+//! accepts fail the build, one line each.
+//!
+//! The allow-list is TOML (comments, quoting and line numbers in errors come for free):
+//!
+//! ```toml
+//! [[allow]]
+//! kind = "classloader_leak"          # required; a glob: "*" accepts every kind
+//! culprit = "jdbc-driver"            # optional globs; every key given must match
+//! holder = "java.sql.DriverInfo.driver"
+//! loader = "app-gen-*"               # every loader the finding names must match
+//! site = "com.example.Scanner.*"
+//! max_severity = "warning"           # optional: the entry stops accepting above this
+//! reason = "test driver stays registered; APP-123"   # required
+//! ```
+
+use crate::io::read_report;
+use crate::{usage, Failure};
+use leakagent_report::model::{Finding, Severity};
+use leakagent_report::prom::severity_name;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use wildmatch::WildMatch;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Level {
+    fn of(s: Severity) -> Level {
+        match s {
+            Severity::Info => Level::Info,
+            Severity::Warning => Level::Warning,
+            Severity::Critical => Level::Critical,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowFile {
+    #[serde(default)]
+    allow: Vec<Entry>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    kind: String,
+    culprit: Option<String>,
+    holder: Option<String>,
+    loader: Option<String>,
+    site: Option<String>,
+    max_severity: Option<Level>,
+    reason: String,
+}
+
+fn glob(pattern: &str, text: &str) -> bool {
+    WildMatch::new(pattern).matches(text)
+}
+
+impl Entry {
+    pub fn accepts(&self, f: &Finding) -> bool {
+        let s = &f.subject;
+        let opt = |pattern: &Option<String>, value: &Option<String>| match (pattern, value) {
+            (None, _) => true,
+            (Some(p), Some(v)) => glob(p, v),
+            (Some(_), None) => false,
+        };
+        glob(&self.kind, &f.kind)
+            && opt(&self.culprit, &s.culprit)
+            && opt(&self.holder, &s.holder)
+            && opt(&self.site, &s.site)
+            && self.loader.as_ref().is_none_or(|p| !s.loaders.is_empty() && s.loaders.iter().all(|l| glob(p, l)))
+            && self.max_severity.is_none_or(|m| Level::of(f.severity) <= m)
+    }
+
+    fn describe(&self) -> String {
+        let mut keys = vec![format!("kind={}", self.kind)];
+        for (k, v) in [("culprit", &self.culprit), ("holder", &self.holder), ("loader", &self.loader), ("site", &self.site)] {
+            if let Some(v) = v {
+                keys.push(format!("{k}={v}"));
+            }
+        }
+        keys.join(" ")
+    }
+}
+
+pub fn read_allow_list(path: &Path) -> Result<Vec<Entry>, Failure> {
+    let p = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read allow-list {p}: {e}")))?;
+    let file: AllowFile = toml::from_str(&text).map_err(|e| {
+        // toml's message spans several lines (the source line and a caret); keep the first
+        // and the position.
+        let msg = e.message().to_string();
+        let at = e.span().map(|s| line_col(&text, s.start)).map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default();
+        usage(format!("allow-list {p}{at}: {msg}"))
+    })?;
+    for (i, e) in file.allow.iter().enumerate() {
+        if e.reason.trim().is_empty() {
+            return Err(usage(format!("allow-list {p}: entry {} ({}) has an empty reason: say why the team accepts it", i + 1, e.describe())));
+        }
+    }
+    Ok(file.allow)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, col)
+}
+
+/// The keys an allow-list entry can match, as shown next to a failing finding.
+fn subject_text(f: &Finding) -> String {
+    let s = &f.subject;
+    let mut parts = Vec::new();
+    for (k, v) in [("culprit", &s.culprit), ("holder", &s.holder), ("site", &s.site)] {
+        if let Some(v) = v {
+            parts.push(format!("{k}={v}"));
+        }
+    }
+    if !s.loaders.is_empty() {
+        parts.push(format!("loaders={}", s.loaders.join(",")));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", parts.join(" "))
+    }
+}
+
+pub fn run(reports: &[PathBuf], fail_on: Level, allow: Option<&Path>) -> Result<ExitCode, Failure> {
+    let entries = match allow {
+        Some(p) => read_allow_list(p)?,
+        None => Vec::new(),
+    };
+    let mut used = vec![0usize; entries.len()];
+    let (mut failing, mut allowed, mut below, mut unreadable) = (0usize, 0usize, 0usize, 0usize);
+    for path in reports {
+        let report = match read_report(path) {
+            Ok(r) => r,
+            Err(f) => {
+                eprintln!("leakagent: {}", f.message);
+                unreadable += 1;
+                continue;
+            }
+        };
+        let h = &report.agent.health;
+        if !h.disabled_features.is_empty() {
+            eprintln!(
+                "leakagent: note: {}: the agent switched off {} after an internal error; findings may be missing",
+                path.display(),
+                h.disabled_features.join(", ")
+            );
+        }
+        for f in &report.findings {
+            if Level::of(f.severity) < fail_on {
+                below += 1;
+                continue;
+            }
+            if let Some(i) = entries.iter().position(|e| e.accepts(f)) {
+                used[i] += 1;
+                allowed += 1;
+                continue;
+            }
+            failing += 1;
+            println!("{}: {} {}{}: {}", path.display(), severity_name(f.severity), f.kind, subject_text(f), f.summary);
+        }
+    }
+    for (e, n) in entries.iter().zip(&used) {
+        if *n == 0 {
+            eprintln!("leakagent: note: allow-list entry '{}' ({}) matched no finding", e.describe(), e.reason);
+        }
+    }
+    let read = reports.len() - unreadable;
+    println!(
+        "leakagent check: {failing} finding(s) at or above {} in {read} report(s){}{}{}",
+        fail_on.name(),
+        if allowed > 0 { format!(", {allowed} accepted by the allow-list") } else { String::new() },
+        if below > 0 { format!(", {below} below {}", fail_on.name()) } else { String::new() },
+        if unreadable > 0 { format!("; {unreadable} report(s) unreadable") } else { String::new() },
+    );
+    Ok(ExitCode::from(if unreadable > 0 {
+        2
+    } else if failing > 0 {
+        1
+    } else {
+        0
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leakagent_report::model::Subject;
+
+    fn leak(loaders: &[&str]) -> Finding {
+        Finding {
+            severity: Severity::Critical,
+            kind: "classloader_leak".into(),
+            summary: "s".into(),
+            fix: "f".into(),
+            subject: Subject {
+                culprit: Some("jdbc-driver".into()),
+                holder: Some("java.sql.DriverInfo.driver".into()),
+                site: None,
+                loaders: loaders.iter().map(|s| s.to_string()).collect(),
+            },
+        }
+    }
+
+    fn entries(toml_text: &str) -> Result<Vec<Entry>, Failure> {
+        let dir = std::env::temp_dir().join(format!("leakagent-allow-{}-{}", std::process::id(), toml_text.len()));
+        std::fs::write(&dir, toml_text).unwrap();
+        let r = read_allow_list(&dir);
+        let _ = std::fs::remove_file(&dir);
+        r
+    }
+
+    #[test]
+    fn every_given_key_must_match() {
+        let e = entries("[[allow]]\nkind = \"classloader_leak\"\nculprit = \"jdbc-*\"\nloader = \"app-gen-*\"\nreason = \"r\"\n").unwrap();
+        assert!(e[0].accepts(&leak(&["app-gen-1", "app-gen-2"])));
+        assert!(!e[0].accepts(&leak(&["app-gen-1", "other"])), "a loader outside the pattern is not accepted");
+        assert!(!e[0].accepts(&leak(&[])));
+        let mut zlib = leak(&["app-gen-1"]);
+        zlib.kind = "zlib_not_ended".into();
+        assert!(!e[0].accepts(&zlib));
+    }
+
+    #[test]
+    fn max_severity_and_missing_subject() {
+        let e = entries("[[allow]]\nkind = \"*\"\nmax_severity = \"warning\"\nreason = \"r\"\n[[allow]]\nkind = \"*\"\nsite = \"x\"\nreason = \"r\"\n").unwrap();
+        let mut f = leak(&[]);
+        assert!(!e[0].accepts(&f));
+        f.severity = Severity::Warning;
+        assert!(e[0].accepts(&f));
+        assert!(!e[1].accepts(&f), "a site pattern never accepts a finding without a site");
+    }
+
+    #[test]
+    fn bad_files_name_the_problem() {
+        let err = entries("[[allow]]\nkind = \"x\"\nculprti = \"y\"\nreason = \"r\"\n").unwrap_err();
+        assert!(err.message.contains("culprti") && err.message.contains("line 3"), "{}", err.message);
+        let err = entries("[[allow]]\nkind = \"x\"\nreason = \" \"\n").unwrap_err();
+        assert!(err.message.contains("empty reason"), "{}", err.message);
+        let err = entries("[[allow]]\nkind = \"x\"\n").unwrap_err();
+        assert!(err.message.contains("reason"), "{}", err.message);
+        assert_eq!(err.code, 2);
+    }
+}

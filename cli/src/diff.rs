@@ -1,0 +1,585 @@
+//! `leakagent diff OLD NEW`: what changed between two reports, biggest growth first.
+//!
+//! Two reports of one process (same pid and start time) are compared loader by loader id; two
+//! runs are compared by what survives a restart: loaders by class and name (digits at the end
+//! dropped, so `app-gen-3` matches `app-gen-1`), suspects by loader class and name, sites by
+//! kind and stack, findings by kind and subject.
+
+use crate::io::read_report;
+use crate::Failure;
+use leakagent_report::model::{Finding, LeakSuspect, Loader, Report};
+use leakagent_report::prom::severity_name;
+use leakagent_report::text::site_place;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Reports of one process have start times (time minus uptime) this close.
+const SAME_START_MS: i64 = 2000;
+
+pub fn run(old: &Path, new: &Path, json: bool, top: usize) -> Result<ExitCode, Failure> {
+    let (a, b) = (read_report(old)?, read_report(new)?);
+    let d = compare(&a, &b, &old.display().to_string(), &new.display().to_string());
+    let out = if json {
+        let mut s = serde_json::to_string_pretty(&d).expect("the diff is plain data");
+        s.push('\n');
+        s
+    } else {
+        render(&d, if top == 0 { usize::MAX } else { top })
+    };
+    crate::io::emit(None, out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize, Debug)]
+pub struct Diff {
+    pub old: Side,
+    pub new: Side,
+    /// Same pid and start time: loader ids are comparable.
+    pub same_process: bool,
+    /// Milliseconds from the old report to the new one.
+    pub elapsed_ms: i64,
+    pub findings: FindingsDiff,
+    pub class_loaders: LoadersDiff,
+    pub rss: RssDiff,
+    pub zlib: SitesDiff,
+    pub direct: SitesDiff,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Side {
+    pub path: String,
+    pub pid: u32,
+    pub sequence: u64,
+    pub trigger: String,
+    pub time: String,
+    pub uptime_ms: u64,
+}
+
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub old: u64,
+    pub new: u64,
+    pub delta: i64,
+}
+
+fn change(old: u64, new: u64) -> Change {
+    Change { old, new, delta: new as i64 - old as i64 }
+}
+
+#[derive(Serialize, Debug)]
+pub struct FindingsDiff {
+    /// In NEW and not in OLD (matched by kind, culprit, holder and site), worst first.
+    pub new: Vec<Finding>,
+    /// In OLD and not in NEW.
+    pub resolved: Vec<Finding>,
+    pub unchanged: usize,
+}
+
+#[derive(Serialize, Debug)]
+pub struct LoadersDiff {
+    pub alive: Change,
+    pub dead: Change,
+    pub suspects: Change,
+    pub classes_live: Change,
+    pub classes_loaded: Change,
+    pub classes_unloaded: Change,
+    pub duplicate_classes: Change,
+    pub new_duplicate_classes: Vec<String>,
+    /// Same process only: loaders in NEW that OLD did not know (alive or not by now).
+    pub born: Vec<LoaderRow>,
+    /// Same process only: loaders alive in OLD and dead in NEW.
+    pub died: Vec<LoaderRow>,
+    pub new_suspects: Vec<SuspectRow>,
+    pub gone_suspects: Vec<SuspectRow>,
+    /// Live loaders by class and name stem, where the count changed, largest growth first.
+    pub by_kind: Vec<KindRow>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct LoaderRow {
+    pub id: u32,
+    pub class: String,
+    pub name: Option<String>,
+    pub classes: u64,
+    pub alive: bool,
+}
+
+#[derive(Serialize, Debug)]
+pub struct SuspectRow {
+    pub loader_id: u32,
+    pub loader_class: String,
+    pub loader_name: Option<String>,
+    pub classes: u64,
+    pub culprit: Option<String>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct KindRow {
+    pub kind: String,
+    pub alive: Change,
+}
+
+#[derive(Serialize, Debug)]
+pub struct RssDiff {
+    pub total: Change,
+    /// Every explanation part, largest growth first.
+    pub parts: Vec<PartRow>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct PartRow {
+    pub part: String,
+    pub bytes: Change,
+}
+
+#[derive(Serialize, Debug)]
+pub struct SitesDiff {
+    /// Live streams (zlib) or blocks (direct).
+    pub live: Change,
+    pub live_bytes: Change,
+    /// Sites whose numbers changed, largest growth of live bytes first.
+    pub sites: Vec<SiteRow>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct SiteRow {
+    pub kind: String,
+    /// The frame the site is known by (its application frame, else the frame below the JDK's).
+    pub place: String,
+    pub stack: Vec<String>,
+    pub live: Change,
+    pub live_bytes: Change,
+    /// Streams created (zlib), blocks allocated and reallocated (direct).
+    pub created: Change,
+}
+
+fn side(r: &Report, path: &str) -> Side {
+    Side {
+        path: path.to_string(),
+        pid: r.pid,
+        sequence: r.sequence,
+        trigger: r.trigger.as_str().to_string(),
+        time: r.time.clone(),
+        uptime_ms: r.uptime_ms,
+    }
+}
+
+fn start_ms(r: &Report) -> i64 {
+    r.time_ms as i64 - r.uptime_ms as i64
+}
+
+pub fn compare(a: &Report, b: &Report, a_path: &str, b_path: &str) -> Diff {
+    let same = a.pid == b.pid && a.jvm.java_home == b.jvm.java_home && (start_ms(a) - start_ms(b)).abs() <= SAME_START_MS;
+    Diff {
+        old: side(a, a_path),
+        new: side(b, b_path),
+        same_process: same,
+        elapsed_ms: b.time_ms as i64 - a.time_ms as i64,
+        findings: findings(a, b),
+        class_loaders: loaders(a, b, same),
+        rss: rss(a, b),
+        zlib: zlib(a, b),
+        direct: direct(a, b),
+    }
+}
+
+fn finding_key(f: &Finding) -> (String, Option<String>, Option<String>, Option<String>) {
+    (f.kind.clone(), f.subject.culprit.clone(), f.subject.holder.clone(), f.subject.site.clone())
+}
+
+fn findings(a: &Report, b: &Report) -> FindingsDiff {
+    let old: BTreeSet<_> = a.findings.iter().map(finding_key).collect();
+    let new: BTreeSet<_> = b.findings.iter().map(finding_key).collect();
+    FindingsDiff {
+        new: b.findings.iter().filter(|f| !old.contains(&finding_key(f))).cloned().collect(),
+        resolved: a.findings.iter().filter(|f| !new.contains(&finding_key(f))).cloned().collect(),
+        unchanged: b.findings.iter().filter(|f| old.contains(&finding_key(f))).count(),
+    }
+}
+
+/// A loader's kind across runs: its class and its name without the trailing number, else its
+/// code source.
+fn loader_kind(l: &Loader) -> String {
+    let what = match (&l.name, &l.code_source) {
+        (Some(n), _) => n.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches(['-', '_', '#', '.']).to_string(),
+        (None, Some(cs)) => cs.clone(),
+        (None, None) => "(unnamed)".to_string(),
+    };
+    format!("{} {what}", l.class)
+}
+
+fn loader_row(l: &Loader) -> LoaderRow {
+    LoaderRow { id: l.id, class: l.class.clone(), name: l.name.clone(), classes: l.classes, alive: l.alive }
+}
+
+fn suspect_row(s: &LeakSuspect) -> SuspectRow {
+    SuspectRow {
+        loader_id: s.loader_id,
+        loader_class: s.loader_class.clone(),
+        loader_name: s.loader_name.clone(),
+        classes: s.classes,
+        culprit: s.culprit.clone(),
+    }
+}
+
+fn loaders(a: &Report, b: &Report, same: bool) -> LoadersDiff {
+    let (ca, cb) = (&a.class_loaders, &b.class_loaders);
+    let (mut born, mut died) = (Vec::new(), Vec::new());
+    if same {
+        let old: BTreeMap<u32, &Loader> = ca.loaders.iter().map(|l| (l.id, l)).collect();
+        for l in &cb.loaders {
+            match old.get(&l.id) {
+                None => born.push(loader_row(l)),
+                Some(o) if o.alive && !l.alive => died.push(loader_row(l)),
+                Some(_) => {}
+            }
+        }
+    }
+    let suspect_key = |s: &LeakSuspect| {
+        if same {
+            (s.loader_id.to_string(), String::new())
+        } else {
+            (s.loader_class.clone(), s.loader_name.clone().unwrap_or_default())
+        }
+    };
+    let old_s: BTreeSet<_> = ca.leak_suspects.iter().map(suspect_key).collect();
+    let new_s: BTreeSet<_> = cb.leak_suspects.iter().map(suspect_key).collect();
+    let old_dups: BTreeSet<&str> = ca.duplicate_classes.iter().map(|d| d.name.as_str()).collect();
+
+    let mut kinds: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for l in ca.loaders.iter().filter(|l| l.alive) {
+        kinds.entry(loader_kind(l)).or_default().0 += 1;
+    }
+    for l in cb.loaders.iter().filter(|l| l.alive) {
+        kinds.entry(loader_kind(l)).or_default().1 += 1;
+    }
+    let mut by_kind: Vec<KindRow> = kinds
+        .into_iter()
+        .filter(|(_, (o, n))| o != n)
+        .map(|(kind, (o, n))| KindRow { kind, alive: change(o, n) })
+        .collect();
+    by_kind.sort_by(|x, y| y.alive.delta.cmp(&x.alive.delta).then_with(|| x.kind.cmp(&y.kind)));
+
+    LoadersDiff {
+        alive: change(ca.loaders_alive, cb.loaders_alive),
+        dead: change(ca.loaders_dead, cb.loaders_dead),
+        suspects: change(ca.leak_suspects.len() as u64, cb.leak_suspects.len() as u64),
+        classes_live: change(ca.classes_live, cb.classes_live),
+        classes_loaded: change(ca.classes_loaded, cb.classes_loaded),
+        classes_unloaded: change(ca.classes_unloaded, cb.classes_unloaded),
+        duplicate_classes: change(ca.duplicate_classes.len() as u64, cb.duplicate_classes.len() as u64),
+        new_duplicate_classes: cb
+            .duplicate_classes
+            .iter()
+            .filter(|d| !old_dups.contains(d.name.as_str()))
+            .map(|d| d.name.clone())
+            .collect(),
+        born,
+        died,
+        new_suspects: cb.leak_suspects.iter().filter(|s| !old_s.contains(&suspect_key(s))).map(suspect_row).collect(),
+        gone_suspects: ca.leak_suspects.iter().filter(|s| !new_s.contains(&suspect_key(s))).map(suspect_row).collect(),
+        by_kind,
+    }
+}
+
+fn rss(a: &Report, b: &Report) -> RssDiff {
+    let mut parts: Vec<PartRow> = Vec::new();
+    let old: BTreeMap<&str, u64> = a.memory.explanation.iter().map(|p| (p.part.as_str(), p.bytes)).collect();
+    let new: BTreeMap<&str, u64> = b.memory.explanation.iter().map(|p| (p.part.as_str(), p.bytes)).collect();
+    // Parts in the order the agent lists them, then any only the old report has.
+    let names = b.memory.explanation.iter().map(|p| p.part.as_str()).chain(a.memory.explanation.iter().map(|p| p.part.as_str()));
+    for name in names {
+        if !parts.iter().any(|p| p.part == name) {
+            parts.push(PartRow { part: name.to_string(), bytes: change(*old.get(name).unwrap_or(&0), *new.get(name).unwrap_or(&0)) });
+        }
+    }
+    // Stable: equal growth keeps the agent's order.
+    parts.sort_by_key(|p| std::cmp::Reverse(p.bytes.delta));
+    RssDiff { total: change(a.memory.rss_bytes, b.memory.rss_bytes), parts }
+}
+
+/// One site's numbers: live count, live bytes, created.
+type SiteNumbers = (u64, u64, u64);
+
+fn sites_diff(old: Vec<(String, Vec<String>, String, SiteNumbers)>, new: Vec<(String, Vec<String>, String, SiteNumbers)>, live: Change, live_bytes: Change) -> SitesDiff {
+    let mut rows: BTreeMap<(String, Vec<String>), (String, SiteNumbers, SiteNumbers)> = BTreeMap::new();
+    for (kind, stack, place, n) in old {
+        let e = rows.entry((kind, stack)).or_insert_with(|| (place, (0, 0, 0), (0, 0, 0)));
+        e.1 = add(e.1, n);
+    }
+    for (kind, stack, place, n) in new {
+        let e = rows.entry((kind, stack)).or_insert_with(|| (place, (0, 0, 0), (0, 0, 0)));
+        e.2 = add(e.2, n);
+    }
+    let mut sites: Vec<SiteRow> = rows
+        .into_iter()
+        .filter(|(_, (_, o, n))| o != n)
+        .map(|((kind, stack), (place, o, n))| SiteRow {
+            kind,
+            place,
+            stack,
+            live: change(o.0, n.0),
+            live_bytes: change(o.1, n.1),
+            created: change(o.2, n.2),
+        })
+        .collect();
+    sites.sort_by(|x, y| {
+        (y.live_bytes.delta, y.live.delta, y.created.delta).cmp(&(x.live_bytes.delta, x.live.delta, x.created.delta))
+    });
+    SitesDiff { live, live_bytes, sites }
+}
+
+fn add(a: SiteNumbers, b: SiteNumbers) -> SiteNumbers {
+    (a.0 + b.0, a.1 + b.1, a.2 + b.2)
+}
+
+fn zlib(a: &Report, b: &Report) -> SitesDiff {
+    let rows = |r: &Report| {
+        r.zlib
+            .sites
+            .iter()
+            .map(|s| (s.kind.clone(), s.stack.clone(), site_place(&s.app_frame, &s.stack), (s.live, s.live_bytes_estimate, s.created)))
+            .collect()
+    };
+    let (ta, tb) = (&a.zlib.totals, &b.zlib.totals);
+    sites_diff(rows(a), rows(b), change(ta.live, tb.live), change(ta.live_bytes_estimate, tb.live_bytes_estimate))
+}
+
+fn direct(a: &Report, b: &Report) -> SitesDiff {
+    let rows = |r: &Report| {
+        r.direct
+            .sites
+            .iter()
+            .map(|s| {
+                (s.kind.clone(), s.stack.clone(), site_place(&s.app_frame, &s.stack), (s.live_count, s.live_bytes, s.allocations + s.reallocations))
+            })
+            .collect()
+    };
+    let (ta, tb) = (&a.direct.totals, &b.direct.totals);
+    sites_diff(rows(a), rows(b), change(ta.live_count, tb.live_count), change(ta.live_bytes, tb.live_bytes))
+}
+
+// ---- Text ----
+
+fn bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if b < 1024 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+fn signed_bytes(d: i64) -> String {
+    match d {
+        0 => "0 B".to_string(),
+        d if d > 0 => format!("+{}", bytes(d as u64)),
+        d => format!("-{}", bytes(d.unsigned_abs())),
+    }
+}
+
+fn count(c: Change) -> String {
+    format!("{} -> {} ({:+})", c.old, c.new, c.delta)
+}
+
+fn byte_change(c: Change) -> String {
+    format!("{} -> {} ({})", bytes(c.old), bytes(c.new), signed_bytes(c.delta))
+}
+
+fn loader_label(id: u32, name: &Option<String>, class: &str) -> String {
+    format!("#{id} {} ({class})", name.as_deref().unwrap_or("-"))
+}
+
+fn more(o: &mut String, total: usize, shown: usize) {
+    if total > shown {
+        let _ = writeln!(o, "    ... {} more (--top 0 shows all)", total - shown);
+    }
+}
+
+pub fn render(d: &Diff, top: usize) -> String {
+    let mut o = String::new();
+    let s = |x: &Side| format!("report #{} ({}, pid {}, {})", x.sequence, x.trigger, x.pid, x.time);
+    let _ = writeln!(o, "OLD {}: {}", d.old.path, s(&d.old));
+    let _ = writeln!(o, "NEW {}: {}", d.new.path, s(&d.new));
+    let _ = writeln!(
+        o,
+        "{}, {:.1} s apart{}",
+        if d.same_process { "same process" } else { "different runs: loaders are matched by class and name" },
+        d.elapsed_ms as f64 / 1000.0,
+        if d.elapsed_ms < 0 { " (NEW was taken before OLD)" } else { "" }
+    );
+
+    let f = &d.findings;
+    let _ = writeln!(o, "\nFindings: {} new, {} resolved, {} unchanged", f.new.len(), f.resolved.len(), f.unchanged);
+    for (mark, list) in [("+", &f.new), ("-", &f.resolved)] {
+        for x in list.iter().take(top) {
+            let _ = writeln!(o, "  {mark} [{}] {}: {}", severity_name(x.severity), x.kind, x.summary);
+        }
+        more(&mut o, list.len(), top.min(list.len()));
+    }
+
+    let c = &d.class_loaders;
+    let _ = writeln!(
+        o,
+        "\nClass loaders: alive {}, dead {}, suspects {}",
+        count(c.alive),
+        count(c.dead),
+        count(c.suspects)
+    );
+    let _ = writeln!(
+        o,
+        "Classes: live {}, loaded {}, unloaded {}, duplicate names {}",
+        count(c.classes_live),
+        count(c.classes_loaded),
+        count(c.classes_unloaded),
+        count(c.duplicate_classes)
+    );
+    if !c.new_suspects.is_empty() {
+        let _ = writeln!(o, "  new leak suspects:");
+        for x in c.new_suspects.iter().take(top) {
+            let _ = writeln!(
+                o,
+                "    + {}, {} classes, culprit {}",
+                loader_label(x.loader_id, &x.loader_name, &x.loader_class),
+                x.classes,
+                x.culprit.as_deref().unwrap_or("unknown")
+            );
+        }
+        more(&mut o, c.new_suspects.len(), top.min(c.new_suspects.len()));
+    }
+    if !c.gone_suspects.is_empty() {
+        let _ = writeln!(o, "  no longer suspected:");
+        for x in c.gone_suspects.iter().take(top) {
+            let _ = writeln!(o, "    - {}", loader_label(x.loader_id, &x.loader_name, &x.loader_class));
+        }
+        more(&mut o, c.gone_suspects.len(), top.min(c.gone_suspects.len()));
+    }
+    for (title, list) in [("born", &c.born), ("died", &c.died)] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "  {title} ({}):", list.len());
+        for l in list.iter().take(top) {
+            let _ = writeln!(
+                o,
+                "    {}, {} classes{}",
+                loader_label(l.id, &l.name, &l.class),
+                l.classes,
+                if title == "born" && !l.alive { ", already dead" } else { "" }
+            );
+        }
+        more(&mut o, list.len(), top.min(list.len()));
+    }
+    if !c.by_kind.is_empty() {
+        let _ = writeln!(o, "  live loaders by kind:");
+        for k in c.by_kind.iter().take(top) {
+            let _ = writeln!(o, "    {:>+5}  {} ({} -> {})", k.alive.delta, k.kind, k.alive.old, k.alive.new);
+        }
+        more(&mut o, c.by_kind.len(), top.min(c.by_kind.len()));
+    }
+    if !c.new_duplicate_classes.is_empty() {
+        let shown: Vec<&str> = c.new_duplicate_classes.iter().take(top).map(|s| s.as_str()).collect();
+        let _ = writeln!(
+            o,
+            "  newly duplicated classes ({}): {}{}",
+            c.new_duplicate_classes.len(),
+            shown.join(", "),
+            if c.new_duplicate_classes.len() > shown.len() { ", ..." } else { "" }
+        );
+    }
+
+    let _ = writeln!(o, "\nRSS: {}", byte_change(d.rss.total));
+    for p in d.rss.parts.iter().take(top) {
+        let _ = writeln!(o, "  {:>12}  {:<16} {} -> {}", signed_bytes(p.bytes.delta), p.part, bytes(p.bytes.old), bytes(p.bytes.new));
+    }
+    more(&mut o, d.rss.parts.len(), top.min(d.rss.parts.len()));
+
+    for (title, unit, s) in [("zlib streams", "live", &d.zlib), ("Direct memory", "blocks", &d.direct)] {
+        let _ = writeln!(o, "\n{title}: {unit} {}, bytes {}", count(s.live), byte_change(s.live_bytes));
+        for x in s.sites.iter().take(top) {
+            let _ = writeln!(
+                o,
+                "  {:>12}  {:>+7} {unit}  {:>+7} created  {} at {}",
+                signed_bytes(x.live_bytes.delta),
+                x.live.delta,
+                x.created.delta,
+                x.kind,
+                x.place
+            );
+        }
+        more(&mut o, s.sites.len(), top.min(s.sites.len()));
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leakagent_report::model::{test_report, Part, Severity, Subject, ZlibSite};
+
+    fn loader(id: u32, name: &str, alive: bool) -> Loader {
+        Loader { id, class: "java.net.URLClassLoader".into(), name: Some(name.into()), role: "other".into(), alive, classes: 2, ..Loader::default() }
+    }
+
+    fn site(stack: &str, live: u64, bytes: u64) -> ZlibSite {
+        ZlibSite { kind: "Inflater".into(), stack: vec!["n".into(), "m".into(), stack.into()], live, live_bytes_estimate: bytes, created: live, ..ZlibSite::default() }
+    }
+
+    #[test]
+    fn same_process_lists_born_died_and_growth_first() {
+        let mut a = test_report();
+        a.time_ms = 10_000;
+        a.uptime_ms = 5_000;
+        a.class_loaders.loaders = vec![loader(5, "app-gen-1", true), loader(6, "plugin-1", true)];
+        a.memory.explanation = vec![Part { part: "java_heap".into(), bytes: 100, note: String::new() }, Part { part: "malloc_retained".into(), bytes: 10, note: String::new() }];
+        a.zlib.sites = vec![site("A.scan", 10, 1000), site("B.read", 5, 500)];
+        let mut b = a.clone();
+        b.time_ms = 12_000;
+        b.uptime_ms = 7_000;
+        b.class_loaders.loaders = vec![loader(5, "app-gen-1", true), loader(6, "plugin-1", false), loader(7, "app-gen-2", true)];
+        b.memory.explanation[1].bytes = 5000;
+        b.zlib.sites = vec![site("A.scan", 10, 1000), site("B.read", 500, 50_000)];
+        b.findings = vec![Finding {
+            severity: Severity::Critical,
+            kind: "classloader_leak".into(),
+            summary: "x".into(),
+            fix: "y".into(),
+            subject: Subject { culprit: Some("generic".into()), ..Subject::default() },
+        }];
+        let d = compare(&a, &b, "a", "b");
+        assert!(d.same_process);
+        assert_eq!(d.class_loaders.born.iter().map(|l| l.id).collect::<Vec<_>>(), [7]);
+        assert_eq!(d.class_loaders.died.iter().map(|l| l.id).collect::<Vec<_>>(), [6]);
+        assert_eq!(d.class_loaders.by_kind[0].kind, "java.net.URLClassLoader app-gen");
+        assert_eq!(d.class_loaders.by_kind[0].alive, change(1, 2));
+        assert_eq!(d.rss.parts[0].part, "malloc_retained");
+        assert_eq!(d.zlib.sites.len(), 1, "unchanged sites are left out");
+        assert_eq!(d.zlib.sites[0].place, "B.read");
+        assert_eq!(d.zlib.sites[0].live, change(5, 500));
+        assert_eq!(d.findings.new.len(), 1);
+        let text = render(&d, 10);
+        assert!(text.contains("+48.3 KiB"), "{text}");
+        assert!(text.contains("born (1):\n    #7 app-gen-2"), "{text}");
+    }
+
+    #[test]
+    fn different_runs_match_suspects_by_name_not_id() {
+        let mut a = test_report();
+        a.class_loaders.leak_suspects = vec![LeakSuspect { loader_id: 5, loader_class: "L".into(), loader_name: Some("app-gen-1".into()), ..LeakSuspect::default() }];
+        let mut b = a.clone();
+        b.pid = 99;
+        b.class_loaders.leak_suspects[0].loader_id = 9;
+        let d = compare(&a, &b, "a", "b");
+        assert!(!d.same_process);
+        assert!(d.class_loaders.new_suspects.is_empty() && d.class_loaders.gone_suspects.is_empty());
+        assert!(d.class_loaders.born.is_empty());
+    }
+}

@@ -1,0 +1,310 @@
+//! Prometheus text exposition format (version 0.0.4, what node_exporter's textfile collector
+//! reads): the report's numbers as `leakagent_*` metrics. Hand-written, because the format is a
+//! few lines of escaping and the agent, which will keep a textfile up to date with the same
+//! names, must stay free of extra dependencies. Metric names and labels are a public interface
+//! (README.md, "Metrics"): add, never rename.
+//!
+//! Every series carries `pid` plus the caller's constant labels, so the textfiles of several JVMs
+//! on one host never collide. Live state is a gauge; totals since the agent started are
+//! counters (`_total`), so `rate()` works on them. No timestamps: the textfile collector refuses
+//! them; `leakagent_report_timestamp_seconds` says when the numbers were taken.
+
+use super::model::{Report, Severity};
+use std::fmt::Write;
+
+/// A label name Prometheus accepts: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
+pub fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
+}
+
+/// Renders `report`; `labels` are added to every series (names checked by the caller with
+/// `valid_label_name`; `pid` is always added by this function).
+pub fn render(report: &Report, labels: &[(String, String)]) -> String {
+    let mut base = vec![("pid".to_string(), report.pid.to_string())];
+    base.extend(labels.iter().filter(|(k, _)| k != "pid").cloned());
+    let mut w = Writer { out: String::new(), base };
+    let r = report;
+
+    let jvm = [
+        ("agent_version", r.agent.version.as_str()),
+        ("java_version", r.jvm.version.as_str()),
+        ("vm_name", r.jvm.vm_name.as_str()),
+        ("allocator", r.memory.malloc.allocator.as_str()),
+    ];
+    w.family("leakagent_info", Gauge, "The agent and JVM this report comes from (always 1).");
+    w.sample("leakagent_info", &jvm, 1.0);
+    w.gauge("leakagent_report_timestamp_seconds", "When the report was taken (Unix time).", r.time_ms as f64 / 1000.0);
+    w.gauge("leakagent_report_sequence", "The report's sequence number in its process (1, 2, ...).", r.sequence as f64);
+    w.gauge("leakagent_report_build_seconds", "How long building the report took.", r.agent.report_build_ms as f64 / 1000.0);
+    w.gauge("leakagent_jvm_uptime_seconds", "Process uptime when the report was taken.", r.uptime_ms as f64 / 1000.0);
+
+    // Memory: RSS and the explanation whose parts add up to it.
+    let m = &r.memory;
+    w.gauge("leakagent_rss_bytes", "Resident set size (sum of Rss over /proc/self/smaps).", m.rss_bytes as f64);
+    w.family(
+        "leakagent_rss_part_bytes",
+        Gauge,
+        "RSS explained by part (java_heap, metaspace, code_cache, thread_stacks, zlib, direct, malloc_in_use, malloc_retained, other, unexplained); the parts add up to leakagent_rss_bytes.",
+    );
+    for p in &m.explanation {
+        w.sample("leakagent_rss_part_bytes", &[("part", &p.part)], p.bytes as f64);
+    }
+    w.family("leakagent_region_rss_bytes", Gauge, "RSS of the process's mappings by kind (docs/memory.md).");
+    for g in &m.regions {
+        w.sample("leakagent_region_rss_bytes", &[("kind", &g.kind)], g.rss_bytes as f64);
+    }
+    let a = &m.malloc;
+    w.opt_gauge("leakagent_malloc_in_use_bytes", "Bytes the allocator handed out and were not freed.", a.in_use_bytes);
+    w.opt_gauge("leakagent_malloc_free_bytes", "Free bytes the allocator holds, resident or not.", a.free_bytes);
+    w.opt_gauge(
+        "leakagent_malloc_retained_bytes",
+        "Free bytes the allocator keeps resident (the malloc_retained part).",
+        a.resident_free_bytes,
+    );
+    w.opt_gauge("leakagent_malloc_arenas", "glibc malloc arenas.", a.arenas);
+    let j = &m.jvm;
+    w.opt_gauge("leakagent_heap_used_bytes", "Java heap in use.", j.heap_used_bytes);
+    w.opt_gauge("leakagent_heap_committed_bytes", "Java heap committed.", j.heap_committed_bytes);
+    w.opt_gauge("leakagent_heap_max_bytes", "Java heap limit.", j.heap_max_bytes);
+    w.opt_gauge("leakagent_metaspace_used_bytes", "Metaspace in use (class space included).", j.metaspace_used_bytes);
+
+    // zlib streams, by kind.
+    let z = &r.zlib.totals;
+    let kinds = [("Inflater", &z.inflaters), ("Deflater", &z.deflaters)];
+    w.family("leakagent_zlib_live_streams", Gauge, "zlib streams created and not yet released.");
+    for (k, t) in kinds {
+        w.sample("leakagent_zlib_live_streams", &[("kind", k)], t.live as f64);
+    }
+    w.family("leakagent_zlib_live_bytes", Gauge, "Estimated native memory of the live zlib streams.");
+    for (k, t) in kinds {
+        w.sample("leakagent_zlib_live_bytes", &[("kind", k)], t.live_bytes_estimate as f64);
+    }
+    w.family("leakagent_zlib_streams_created_total", Counter, "zlib streams created since tracking began.");
+    for (k, t) in kinds {
+        w.sample("leakagent_zlib_streams_created_total", &[("kind", k)], t.created as f64);
+    }
+    w.family(
+        "leakagent_zlib_streams_released_total",
+        Counter,
+        "zlib streams released, by end() (by=end) or only by the GC (by=gc).",
+    );
+    for (k, t) in kinds {
+        w.sample("leakagent_zlib_streams_released_total", &[("kind", k), ("by", "end")], t.ended_explicitly as f64);
+        w.sample("leakagent_zlib_streams_released_total", &[("kind", k), ("by", "gc")], t.released_by_gc as f64);
+    }
+
+    // Direct memory, by kind.
+    let d = &r.direct.totals;
+    let kinds = [("DirectByteBuffer", &d.direct_byte_buffers), ("Unsafe", &d.unsafe_memory)];
+    w.family("leakagent_direct_live_blocks", Gauge, "DirectByteBuffers and Unsafe blocks allocated and not freed.");
+    for (k, t) in kinds {
+        w.sample("leakagent_direct_live_blocks", &[("kind", k)], t.live_count as f64);
+    }
+    w.family("leakagent_direct_live_bytes", Gauge, "Bytes of the live DirectByteBuffers and Unsafe blocks.");
+    for (k, t) in kinds {
+        w.sample("leakagent_direct_live_bytes", &[("kind", k)], t.live_bytes as f64);
+    }
+    w.family("leakagent_direct_allocations_total", Counter, "DirectByteBuffer and Unsafe allocations since tracking began.");
+    for (k, t) in kinds {
+        w.sample("leakagent_direct_allocations_total", &[("kind", k)], t.allocations as f64);
+    }
+    w.family("leakagent_direct_frees_total", Counter, "DirectByteBuffer and Unsafe frees since tracking began.");
+    for (k, t) in kinds {
+        w.sample("leakagent_direct_frees_total", &[("kind", k)], t.frees as f64);
+    }
+    w.family(
+        "leakagent_native_tracking",
+        Gauge,
+        "How each native ledger tracks (tracking: full, since_attach, jdk_pool_only, off or failed); always 1.",
+    );
+    for (ledger, tracking) in [("zlib", &r.zlib.tracking), ("direct", &r.direct.tracking)] {
+        w.sample("leakagent_native_tracking", &[("ledger", ledger), ("tracking", tracking)], 1.0);
+    }
+    if let Some(p) = &r.direct.jdk_pool {
+        w.gauge("leakagent_direct_pool_bytes", "The JDK's own direct buffer pool: memory used.", p.memory_used_bytes as f64);
+        w.opt_gauge("leakagent_direct_pool_max_bytes", "-XX:MaxDirectMemorySize (or its default).", p.max_bytes);
+    }
+
+    // Class loaders and classes.
+    let c = &r.class_loaders;
+    w.gauge("leakagent_class_loaders_alive", "Class loaders alive.", c.loaders_alive as f64);
+    w.counter("leakagent_class_loaders_dead_total", "Class loaders that died since the agent started.", c.loaders_dead as f64);
+    w.gauge(
+        "leakagent_class_loaders_suspected",
+        "Class loaders that should be dead and are strongly reachable after GC (leak suspects).",
+        c.leak_suspects.len() as f64,
+    );
+    w.gauge(
+        "leakagent_class_loaders_not_strongly_reachable",
+        "Class loaders that should be dead but only weak or soft references hold (not leaks).",
+        c.not_strongly_reachable.len() as f64,
+    );
+    w.gauge("leakagent_classes_live", "Classes alive.", c.classes_live as f64);
+    w.counter("leakagent_classes_loaded_total", "Classes loaded (ClassLoad events plus those found at start).", c.classes_loaded as f64);
+    w.counter("leakagent_classes_unloaded_total", "Classes unloaded.", c.classes_unloaded as f64);
+    w.gauge("leakagent_duplicate_classes", "Class names defined by more than one live loader.", c.duplicate_classes.len() as f64);
+
+    // Findings: every severity always (0 when none), and each kind present.
+    w.family("leakagent_findings_by_severity", Gauge, "Findings in the report, by severity.");
+    for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
+        let n = r.findings.iter().filter(|f| f.severity == sev).count();
+        w.sample("leakagent_findings_by_severity", &[("severity", severity_name(sev))], n as f64);
+    }
+    let mut by_kind: Vec<(&str, Severity, usize)> = Vec::new();
+    for f in &r.findings {
+        match by_kind.iter_mut().find(|(k, s, _)| *k == f.kind && *s == f.severity) {
+            Some(e) => e.2 += 1,
+            None => by_kind.push((&f.kind, f.severity, 1)),
+        }
+    }
+    w.family("leakagent_findings", Gauge, "Findings in the report, by kind and severity (present ones only).");
+    for (kind, sev, n) in by_kind {
+        w.sample("leakagent_findings", &[("kind", kind), ("severity", severity_name(sev))], n as f64);
+    }
+
+    // The agent's own health.
+    let h = &r.agent.health;
+    w.counter("leakagent_agent_events_total", "JVMTI events the agent handled.", h.events as f64);
+    w.counter("leakagent_agent_dropped_events_total", "Events the agent had to drop.", h.dropped as f64);
+    w.counter("leakagent_agent_panics_total", "Internal errors caught inside the agent.", h.panics as f64);
+    w.counter("leakagent_agent_errors_total", "Failures the agent logged.", h.errors as f64);
+    w.counter("leakagent_agent_signals_total", "Report signals received.", h.signals_received as f64);
+    w.counter("leakagent_agent_reports_written_total", "Reports written before this one.", h.reports_written as f64);
+    w.counter("leakagent_agent_report_failures_total", "Reports that could not be written.", h.report_failures as f64);
+    w.family("leakagent_agent_feature_disabled", Gauge, "Agent features switched off after an internal error (1 each).");
+    for f in &h.disabled_features {
+        w.sample("leakagent_agent_feature_disabled", &[("feature", f)], 1.0);
+    }
+    w.out
+}
+
+pub fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "critical",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Type {
+    Gauge,
+    Counter,
+}
+use Type::{Counter, Gauge};
+
+struct Writer {
+    out: String,
+    base: Vec<(String, String)>,
+}
+
+impl Writer {
+    /// `help` is a fixed text without quotes (Go's parser refuses `\"` in HELP, others a bare `"`).
+    fn family(&mut self, name: &str, t: Type, help: &str) {
+        let t = match t {
+            Gauge => "gauge",
+            Counter => "counter",
+        };
+        let _ = writeln!(self.out, "# HELP {name} {}", help.replace('\\', "\\\\").replace('\n', "\\n"));
+        let _ = writeln!(self.out, "# TYPE {name} {t}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.out.push_str(name);
+        self.out.push('{');
+        let all = self.base.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(labels.iter().copied());
+        for (i, (k, v)) in all.enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            let _ = write!(self.out, "{k}=\"{}\"", escape_label(v));
+        }
+        let _ = writeln!(self.out, "}} {value}");
+    }
+
+    fn gauge(&mut self, name: &str, help: &str, value: f64) {
+        self.family(name, Gauge, help);
+        self.sample(name, &[], value);
+    }
+
+    fn counter(&mut self, name: &str, help: &str, value: f64) {
+        self.family(name, Counter, help);
+        self.sample(name, &[], value);
+    }
+
+    /// A gauge the report may not have (allocator without the statistic, JVM without the pool).
+    fn opt_gauge(&mut self, name: &str, help: &str, value: Option<u64>) {
+        if let Some(v) = value {
+            self.gauge(name, help, v as f64);
+        }
+    }
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{test_report, Finding, Part, Subject};
+
+    fn finding(kind: &str, severity: Severity) -> Finding {
+        Finding { severity, kind: kind.into(), summary: "s".into(), fix: "f".into(), subject: Subject::default() }
+    }
+
+    #[test]
+    fn labels_escaped_and_every_series_has_pid_and_constant_labels() {
+        let mut r = test_report();
+        r.jvm.vm_name = "Open \"JDK\"\\ VM\n".into();
+        r.memory.rss_bytes = 1000;
+        r.memory.explanation = vec![Part { part: "java_heap".into(), bytes: 600, note: String::new() }, Part { part: "other".into(), bytes: 400, note: String::new() }];
+        let text = render(&r, &[("app".into(), "shop".into()), ("pid".into(), "ignored".into())]);
+        assert!(text.contains(r#"vm_name="Open \"JDK\"\\ VM\n""#), "{text}");
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.starts_with("leakagent_"), "{line}");
+            assert!(line.contains("{pid=\"4242\",app=\"shop\""), "{line}");
+        }
+        assert!(text.contains("leakagent_rss_part_bytes{pid=\"4242\",app=\"shop\",part=\"java_heap\"} 600\n"), "{text}");
+        assert!(!text.contains("ignored"));
+    }
+
+    #[test]
+    fn findings_by_severity_always_present_and_by_kind_counted() {
+        let mut r = test_report();
+        r.findings = vec![finding("classloader_leak", Severity::Critical), finding("classloader_leak", Severity::Critical), finding("zlib_not_ended", Severity::Warning)];
+        let text = render(&r, &[]);
+        assert!(text.contains("leakagent_findings_by_severity{pid=\"4242\",severity=\"info\"} 0\n"), "{text}");
+        assert!(text.contains("leakagent_findings{pid=\"4242\",kind=\"classloader_leak\",severity=\"critical\"} 2\n"), "{text}");
+        assert!(text.contains("leakagent_findings{pid=\"4242\",kind=\"zlib_not_ended\",severity=\"warning\"} 1\n"), "{text}");
+    }
+
+    #[test]
+    fn every_family_has_one_help_and_type_before_its_samples() {
+        let text = render(&test_report(), &[]);
+        let mut declared: Vec<&str> = Vec::new();
+        for line in text.lines() {
+            assert!(!(line.starts_with("# HELP") && line.contains('"')), "parsers disagree on quotes in HELP: {line}");
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let name = rest.split(' ').next().unwrap();
+                assert!(!declared.contains(&name), "{name} declared twice");
+                declared.push(name);
+            } else if !line.starts_with('#') {
+                let name = line.split('{').next().unwrap();
+                assert_eq!(declared.last(), Some(&name), "{line} outside its family");
+                if name.ends_with("_total") {
+                    assert!(text.contains(&format!("# TYPE {name} counter")));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn label_names() {
+        assert!(valid_label_name("app") && valid_label_name("_x1"));
+        assert!(!valid_label_name("1x") && !valid_label_name("a-b") && !valid_label_name("__x") && !valid_label_name(""));
+    }
+}
