@@ -7,6 +7,7 @@
 #   apps/index.properties  <app>.classes=<number of classes in the app jar>
 #   shared/shared.jar      classes of the container's shared loader (enum-parent)
 #   fatjar/scan.jar        Spring-Boot-style fat jar (23 STORED nested jars) for springboot-scan
+#   tomcat/driver.jar      embedded Tomcat driver for tomcat-jsp (compiled against Debian's Tomcat 10.1)
 # Uses $JAVA_HOME/bin/javac when JAVA_HOME is set, else javac on PATH.
 set -euo pipefail
 
@@ -17,7 +18,7 @@ FORCE=0
 for a in "$@"; do
   case "$a" in
     --force|-f) FORCE=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -40,6 +41,9 @@ declare -A PKG=(
   [commons-logging.jar]=libcommons-logging-java
   [spring3-beans.jar]=libspring-beans-java
   [spring3-core.jar]=libspring-core-java
+  [tomcat10-catalina.jar]=libtomcat10-java
+  [eclipse-jdt-core.jar]=libeclipse-jdt-core-java
+  [groovy-all.jar]=groovy
 )
 missing=()
 for j in "${!PKG[@]}"; do
@@ -54,7 +58,7 @@ fi
 
 STAMP="$B/.stamp"
 if (( ! FORCE )) && [[ -f "$STAMP" && -f "$B/harness.jar" && -f "$B/fatjar/scan.jar" ]] \
-   && [[ -z "$(find "$HERE/src" "$HERE/apps" "$HERE/shared" "$HERE/build.sh" -newer "$STAMP" -print -quit)" ]]; then
+   && [[ -z "$(find "$HERE/src" "$HERE/apps" "$HERE/shared" "$HERE/tomcat" "$HERE/build.sh" -newer "$STAMP" -print -quit)" ]]; then
   echo "build.sh: up to date ($B)"
   exit 0
 fi
@@ -100,6 +104,13 @@ for dir in "$HERE"/apps/*/; do
   "$JAR" --create --file "$B/apps/$app.jar" --no-manifest -C "$out" .
   echo "$app.classes=$(find "$out" -name '*.class' | wc -l)" >> "$B/apps/index.properties"
 done
+
+echo "build.sh: compiling the Tomcat driver"
+mkdir -p "$B/tomcat" "$B/tmp/tomcat"
+CP_TOMCAT="$(ls "$JAVADIR"/tomcat10-{catalina,api,util,util-scan,juli,coyote,servlet-api,jsp-api,el-api,jasper}.jar | tr '\n' ':')"
+find "$HERE/tomcat" -name '*.java' > "$B/tmp/tomcat.list"
+jc -cp "$CP_TOMCAT" -d "$B/tmp/tomcat" @"$B/tmp/tomcat.list"
+"$JAR" --create --file "$B/tomcat/driver.jar" --no-manifest -C "$B/tmp/tomcat" .
 
 echo "build.sh: writing fat jar"
 "$JAVA" -cp "$B/classes" leakagent.harness.tools.FatJarBuilder "$B/fatjar/scan.jar"
