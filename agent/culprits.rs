@@ -254,9 +254,10 @@ pub fn classify(path: &[PathHop], culprit: Option<usize>, loader_label: &str, ct
     // The thread object itself, or what it runs, belongs to the application.
     let runs_app = culprit == Some(0) || field("target") || field("task");
     if thread_root && runs_app {
+        let what = if culprit == Some(0) { format!("a {held}, code of {loader_label}") } else { format!("running code of {loader_label}: {holder}") };
         return Verdict {
             culprit: "application-thread",
-            explanation: format!("thread {thread}, started by {loader_label}, is still running: {holder}"),
+            explanation: format!("thread {thread} ({what}) is still running"),
             fix: stop_thread,
         };
     }
@@ -384,7 +385,7 @@ mod tests {
         assert_eq!(culprit_hop(&p, family), Some(0));
         let v = classify(&p, Some(0), "/shop", &Context::default());
         assert_eq!(v.culprit, "application-thread");
-        assert!(v.explanation.contains("thread \"shop-ticker\", started by /shop"), "{}", v.explanation);
+        assert_eq!(v.explanation, "thread \"shop-ticker\" (a org.apache.jsp.thread_jsp$1, code of /shop) is still running");
         assert_eq!(culprit_hop(&p, only(5)), Some(1), "without the family, the field hop");
     }
 

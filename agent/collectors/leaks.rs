@@ -7,6 +7,7 @@ use crate::culprits;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::ffi::sys::*;
+use leakagent_report::text::reasons_text;
 use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderGrowth, PathHop};
 use jni::sys::{jclass, jlong};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -168,19 +169,6 @@ fn label(l: &Loader) -> String {
         (None, Some(c)) => format!("class loader #{} ({}, defines {c})", l.id, l.class),
         (None, None) => format!("class loader #{} ({})", l.id, l.class),
     }
-}
-
-/// The reasons in words: `superseded` says by which loader.
-pub fn reasons_text(reasons: &[String], superseded_by: Option<u32>) -> String {
-    let words: Vec<String> = reasons
-        .iter()
-        .map(|r| match (r.as_str(), superseded_by) {
-            ("superseded", Some(n)) => format!("superseded by #{n}"),
-            ("growth", _) => "one of a growing number of loaders of its kind".to_string(),
-            _ => r.replace('_', " "),
-        })
-        .collect();
-    words.join(", ")
 }
 
 /// Fills `growth`, `leak_suspects` and `chain_search` of `cl`.

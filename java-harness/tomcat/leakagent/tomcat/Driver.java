@@ -36,13 +36,9 @@ public final class Driver {
     static final String[] EXAMPLES = {
         "jsp/dates/date.jsp",
         "jsp/jsp2/el/basic-arithmetic.jsp",
-        "jsp/jsp2/el/basic-comparisons.jsp",
-        "jsp/jsp2/el/implicit-objects.jsp",
         "jsp/snp/snoop.jsp",
-        "jsp/num/numguess.jsp",
         "jsp/jsp2/simpletag/hello.jsp",
         "jsp/jsp2/tagfiles/hello.jsp",
-        "jsp/tagplugin/foreach.jsp",
         "jsp/include/include.jsp",
     };
     static final String RECOMPILED = "jsp/dates/date.jsp";
