@@ -369,7 +369,7 @@ fn loaders(r: &Report, b: &mut String) {
                     l.id,
                     l.role,
                     esc(&l.class),
-                    esc(&loader_name(l)),
+                    esc(&l.label.clone().unwrap_or_else(|| loader_name(l))),
                     l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     l.classes,
                     l.classes_unloaded,

@@ -38,7 +38,8 @@ pub fn reasons_text(reasons: &[String], superseded_by: Option<u32>) -> String {
 
 /// What a user knows a loader by: its label (name, context path, JSP), else the class it defines.
 pub fn loader_name(l: &Loader) -> String {
-    match (&l.label, &l.sample_class) {
+    let sample = if l.role == "other" { &l.sample_class } else { &None };
+    match (&l.label, sample) {
         (Some(n), _) => format!("'{n}'"),
         (None, Some(c)) if l.classes > 1 => format!("(defines {c} and {} more)", l.classes - 1),
         (None, Some(c)) => format!("(defines {c})"),
