@@ -352,9 +352,15 @@ impl ClassTracker {
                     rec.label = Some(l);
                 }
             }
-            // Names of the loaders a user deploys, kept so a replacement can be recognised later.
+            // Names of the loaders that can have generations (named, or with URLs), kept so a
+            // replacement can be recognised after they die; a script engine's anonymous loaders
+            // never need them.
             for (id, h) in hashes {
-                if let Some(rec) = map.get_mut(&id).filter(|r| r.resolved.as_ref().is_some_and(|r| r.role == "other")) {
+                let generational = |r: &LoaderRec| {
+                    r.resolved.as_ref().is_some_and(|x| x.role == "other")
+                        && (r.resolved.as_ref().is_some_and(|x| x.name.is_some()) || r.facts.as_ref().is_some_and(|f| f.code_source.is_some()))
+                };
+                if let Some(rec) = map.get_mut(&id).filter(|r| generational(r)) {
                     rec.names.extend(h);
                 }
             }
