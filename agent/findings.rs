@@ -4,7 +4,7 @@
 mod memory;
 mod native;
 
-use crate::culprits::chain_text;
+use crate::culprits::{chain_text, is_thread_culprit, root_thread};
 use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity, Subject};
 use std::collections::BTreeMap;
 
@@ -18,44 +18,88 @@ pub fn derive(report: &Report) -> Vec<Finding> {
 }
 
 fn loader_label(s: &LeakSuspect) -> String {
-    s.loader_name.clone().unwrap_or_else(|| format!("#{}", s.loader_id))
+    s.loader_label.clone().or_else(|| s.loader_name.clone()).unwrap_or_else(|| format!("#{}", s.loader_id))
 }
 
-/// One finding per culprit: suspects pinned by the same holder are one problem.
+/// At most this many loaders are named in a finding's summary.
+const MAX_NAMED: usize = 12;
+
+/// One finding per cause: suspects pinned by the same holder, or by the same thread (its stack,
+/// its object, its context loader), are one problem with one fix.
 fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
     let mut groups: BTreeMap<(String, String), Vec<&LeakSuspect>> = BTreeMap::new();
     for s in &cl.leak_suspects {
-        let holder = s
-            .culprit_hop
-            .and_then(|i| s.path.get(i))
-            .map(|h| format!("{}.{}", h.from, if h.field.starts_with('[') { "[]" } else { &h.field }))
-            .unwrap_or_default();
-        groups.entry((s.culprit.clone().unwrap_or_else(|| "unknown".into()), holder)).or_default().push(s);
+        let culprit = s.culprit.clone().unwrap_or_else(|| "unknown".into());
+        let key = match root_thread(&s.path).filter(|_| is_thread_culprit(&culprit)) {
+            Some(t) => ("thread".to_string(), t.to_string()),
+            None => (culprit, s.fix.clone()),
+        };
+        groups.entry(key).or_default().push(s);
     }
-    for ((culprit, holder), suspects) in groups {
-        let first = suspects[0];
-        let names: Vec<String> = suspects.iter().map(|s| loader_label(s)).collect();
+    for (_, suspects) in groups {
+        // For a thread, the verdict that names what the thread runs says most.
+        let first = suspects.iter().find(|s| s.culprit.as_deref() == Some("application-thread")).unwrap_or(&suspects[0]);
+        let mut names: Vec<String> = suspects.iter().take(MAX_NAMED).map(|s| loader_label(s)).collect();
+        if suspects.len() > MAX_NAMED {
+            names.push(format!("and {} more", suspects.len() - MAX_NAMED));
+        }
         let classes: u64 = suspects.iter().map(|s| s.classes).sum();
         let chain = if first.path.is_empty() { String::new() } else { format!(" Chain: {}.", chain_text(&first.path)) };
-        out.push(Finding {
-            severity: if first.path.is_empty() { Severity::Warning } else { Severity::Critical },
-            kind: "classloader_leak".into(),
-            summary: format!(
-                "{} class loader{} that should be dead {} alive after GC ({}; {} classes pinned): {}.{}",
-                suspects.len(),
-                if suspects.len() == 1 { "" } else { "s" },
-                if suspects.len() == 1 { "is" } else { "are" },
-                names.join(", "),
-                classes,
-                first.explanation,
-                chain
+        let growth_only = suspects.iter().all(|s| s.reasons.iter().all(|r| r == "growth"));
+        let growth = cl.growth.iter().find(|g| g.loader_class == first.loader_class).filter(|_| growth_only);
+        let (lead, fix_tail) = match growth {
+            Some(g) => (
+                {
+                    let mut facts = Vec::new();
+                    if g.distinct_classes > 1 {
+                        facts.push(format!("{} such classes seen", g.distinct_classes));
+                    }
+                    facts.push(if g.dead == 0 { "none of them died".to_string() } else { format!("{} of them died", g.dead) });
+                    if let Some(p) = g.alive_at_previous_report {
+                        facts.push(format!("{p} were alive at the previous report"));
+                    }
+                    format!(
+                        "{} of the {} loaders of {} that each define {}{} ({}) are strongly held after GC ({}; {} classes pinned)",
+                        suspects.len(),
+                        g.alive,
+                        g.loader_class,
+                        if g.distinct_classes > 1 { "a class like " } else { "" },
+                        g.example,
+                        facts.join("; "),
+                        names.join(", "),
+                        classes
+                    )
+                },
+                format!(
+                    " They were found by their growth; leak_loaders={} makes every report check them.",
+                    g.leak_loaders
+                ),
             ),
-            fix: format!("{} [culprit: {culprit}]", first.fix),
+            None => (
+                format!(
+                    "{} class loader{} that should be dead {} alive after GC ({}; {} classes pinned)",
+                    suspects.len(),
+                    if suspects.len() == 1 { "" } else { "s" },
+                    if suspects.len() == 1 { "is" } else { "are" },
+                    names.join(", "),
+                    classes
+                ),
+                String::new(),
+            ),
+        };
+        out.push(Finding {
+            severity: if first.path.is_empty() || growth_only { Severity::Warning } else { Severity::Critical },
+            kind: "classloader_leak".into(),
+            summary: format!("{lead}: {}.{chain}", first.explanation),
+            fix: format!("{}{fix_tail} [culprit: {}]", first.fix, first.culprit.as_deref().unwrap_or("unknown")),
             subject: Subject {
-                culprit: Some(culprit),
-                holder: (!holder.is_empty()).then_some(holder),
+                culprit: Some(first.culprit.clone().unwrap_or_else(|| "unknown".into())),
+                holder: first
+                    .culprit_hop
+                    .and_then(|i| first.path.get(i))
+                    .map(|h| format!("{}.{}", h.from, if h.field.starts_with('[') { "[]" } else { &h.field })),
                 site: None,
-                loaders: names,
+                loaders: suspects.iter().map(|s| loader_label(s)).collect(),
             },
         });
     }
@@ -64,21 +108,35 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leakagent_report::model::PathHop;
+    use leakagent_report::model::{LoaderGrowth, PathHop};
+
+    fn hop(from: &str, field: &str, kind: &str, to: &str, to_loader: Option<u32>) -> PathHop {
+        PathHop { from: from.into(), field: field.into(), kind: kind.into(), to: to.into(), to_loader }
+    }
 
     fn suspect(id: u32, culprit: &str) -> LeakSuspect {
         LeakSuspect {
             loader_id: id,
             loader_class: "java.net.URLClassLoader".into(),
             loader_name: Some(format!("app-gen-{id}")),
+            loader_label: Some(format!("app-gen-{id}")),
             classes: 8,
             reasons: vec!["closed".into()],
-            path: vec![PathHop { from: "A".into(), field: "f".into(), kind: "static_field".into(), to: "B".into(), to_loader: Some(id) }],
+            path: vec![hop("A", "f", "static_field", "B", Some(id))],
             culprit_hop: Some(0),
+            holder_hop: Some(0),
             culprit: Some(culprit.into()),
             explanation: "A.f keeps B".into(),
             fix: "clear A.f".into(),
+            superseded_by: None,
         }
+    }
+
+    fn findings(cl: &ClassLoaders) -> Vec<Finding> {
+        let mut f = Vec::new();
+        class_loader_leaks(cl, &mut f);
+        f.sort_by(|a, b| b.severity.cmp(&a.severity));
+        f
     }
 
     #[test]
@@ -87,9 +145,7 @@ mod tests {
             leak_suspects: vec![suspect(3, "generic"), suspect(4, "generic"), LeakSuspect { path: vec![], culprit: None, culprit_hop: None, ..suspect(5, "x") }],
             ..ClassLoaders::default()
         };
-        let mut f = Vec::new();
-        class_loader_leaks(&cl, &mut f);
-        f.sort_by(|a, b| b.severity.cmp(&a.severity));
+        let f = findings(&cl);
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f[0].summary.starts_with("2 class loaders that should be dead are alive after GC (app-gen-3, app-gen-4; 16 classes"), "{}", f[0].summary);
@@ -99,5 +155,60 @@ mod tests {
         assert_eq!(f[0].subject.holder.as_deref(), Some("A.f"));
         assert_eq!(f[0].subject.loaders, ["app-gen-3", "app-gen-4"]);
         assert_eq!(f[1].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn one_thread_is_one_finding_whatever_it_holds() {
+        // A web application's loader through the thread's context loader, its JSP's loader
+        // through the thread object: one thread, one finding, named by the context.
+        let ccl = LeakSuspect {
+            loader_label: Some("/shop".into()),
+            culprit: Some("thread-context-loader".into()),
+            path: vec![hop("<thread \"shop-ticker\">", "", "thread", "java.lang.Thread", None), hop("java.lang.Thread", "contextClassLoader", "field", "W", Some(5))],
+            fix: "Stop thread \"shop-ticker\" ... restore setContextClassLoader".into(),
+            ..suspect(5, "x")
+        };
+        let own = LeakSuspect {
+            loader_label: Some("/shop/thread.jsp".into()),
+            culprit: Some("application-thread".into()),
+            path: vec![hop("<local variable in a.B.run (thread \"shop-ticker\", id 33)>", "", "stack_local", "a.B", Some(8))],
+            explanation: "thread \"shop-ticker\" is still running code of /shop/thread.jsp".into(),
+            fix: "Stop thread \"shop-ticker\" when the application stops".into(),
+            ..suspect(8, "x")
+        };
+        let other = LeakSuspect {
+            culprit: Some("application-thread".into()),
+            path: vec![hop("<thread \"other\">", "", "thread", "a.C", Some(9))],
+            ..suspect(9, "x")
+        };
+        let f = findings(&ClassLoaders { leak_suspects: vec![ccl, own, other], ..ClassLoaders::default() });
+        assert_eq!(f.len(), 2, "{f:#?}");
+        let shop = f.iter().find(|f| f.summary.contains("/shop,")).expect("the shop thread's finding");
+        assert!(shop.summary.starts_with("2 class loaders that should be dead are alive after GC (/shop, /shop/thread.jsp;"), "{}", shop.summary);
+        assert!(shop.summary.contains("still running code"), "the application-thread verdict leads: {}", shop.summary);
+        assert!(shop.fix.contains("[culprit: application-thread]"));
+    }
+
+    #[test]
+    fn growing_loaders_are_a_warning_with_their_numbers() {
+        let g = LoaderGrowth {
+            loader_class: "groovy.lang.GroovyClassLoader$InnerLoader".into(),
+            defines: "Script#".into(),
+            example: "Script160".into(),
+            alive: 160,
+            dead: 0,
+            distinct_classes: 160,
+            leak_loaders: "groovy.lang.GroovyClassLoader$InnerLoader".into(),
+            ..LoaderGrowth::default()
+        };
+        let pinned: Vec<LeakSuspect> = (1..=16)
+            .map(|i| LeakSuspect { loader_class: g.loader_class.clone(), loader_label: None, loader_name: None, reasons: vec!["growth".into()], ..suspect(100 + i, "parent-static") })
+            .collect();
+        let f = findings(&ClassLoaders { leak_suspects: pinned, growth: vec![g], ..ClassLoaders::default() });
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(f[0].summary.starts_with("16 of the 160 loaders of groovy.lang.GroovyClassLoader$InnerLoader that each define a class like Script160 (160 such classes seen; none of them died) are strongly held"), "{}", f[0].summary);
+        assert!(f[0].summary.contains("and 4 more"), "{}", f[0].summary);
+        assert!(f[0].fix.contains("leak_loaders=groovy.lang.GroovyClassLoader$InnerLoader"), "{}", f[0].fix);
     }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the leakagent Java harness with the JDK's javac/jar only (no Maven).
+# Builds the leakagent Java harness: javac/jar for the harness, mvn for springboot/.
 #   java-harness/build.sh [--force]
 # Output (all under java-harness/build/):
 #   harness.jar            Main-Class leakagent.harness.Main (Class-Path: Debian's reflections & deps)
@@ -7,6 +7,7 @@
 #   apps/index.properties  <app>.classes=<number of classes in the app jar>
 #   shared/shared.jar      classes of the container's shared loader (enum-parent)
 #   fatjar/scan.jar        Spring-Boot-style fat jar (23 STORED nested jars) for springboot-scan
+#   tomcat/driver.jar      embedded Tomcat driver for tomcat-jsp (compiled against Debian's Tomcat 10.1)
 #   springboot/            the real Spring Boot pieces, built with mvn from springboot/ (Maven
 #                          Central, cached in ~/.m2; offline when everything is cached):
 #     seed000-boot-{2.0.4,2.0.5,2.1.0}.jar   seed 000 on Spring Boot's own loader, by version
@@ -22,7 +23,7 @@ FORCE=0
 for a in "$@"; do
   case "$a" in
     --force|-f) FORCE=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -45,6 +46,9 @@ declare -A PKG=(
   [commons-logging.jar]=libcommons-logging-java
   [spring3-beans.jar]=libspring-beans-java
   [spring3-core.jar]=libspring-core-java
+  [tomcat10-catalina.jar]=libtomcat10-java
+  [eclipse-jdt-core.jar]=libeclipse-jdt-core-java
+  [groovy-all.jar]=groovy
 )
 missing=()
 for j in "${!PKG[@]}"; do
@@ -57,7 +61,7 @@ if (( ${#missing[@]} )); then
   exit 1
 fi
 
-# The javac part: harness, shared library, applications, generated fat jar.
+# The javac part: harness, shared library, applications, the Tomcat driver, generated fat jar.
 build_harness() {
 
 JFLAGS=(--release 11 -encoding UTF-8 -g -nowarn -XDstringConcat=inline -Xlint:-options)
@@ -70,7 +74,7 @@ jc() {
   fi
 }
 
-rm -rf "$B/classes" "$B/shared-classes" "$B/apps" "$B/shared" "$B/fatjar" "$B/tmp" "$B/harness.jar"
+rm -rf "$B/classes" "$B/shared-classes" "$B/apps" "$B/shared" "$B/fatjar" "$B/tomcat" "$B/tmp" "$B/harness.jar"
 mkdir -p "$B/classes" "$B/shared-classes" "$B/apps" "$B/shared" "$B/fatjar" "$B/tmp"
 
 CP_HARNESS="$JAVADIR/reflections.jar:$JAVADIR/javassist.jar:$JAVADIR/slf4j-api.jar"
@@ -101,6 +105,13 @@ for dir in "$HERE"/apps/*/; do
   "$JAR" --create --file "$B/apps/$app.jar" --no-manifest -C "$out" .
   echo "$app.classes=$(find "$out" -name '*.class' | wc -l)" >> "$B/apps/index.properties"
 done
+
+echo "build.sh: compiling the Tomcat driver"
+mkdir -p "$B/tomcat" "$B/tmp/tomcat"
+CP_TOMCAT="$(ls "$JAVADIR"/tomcat10-{catalina,api,util,util-scan,juli,coyote,servlet-api,jsp-api,el-api,jasper}.jar | tr '\n' ':')"
+find "$HERE/tomcat" -name '*.java' > "$B/tmp/tomcat.list"
+jc -cp "$CP_TOMCAT" -d "$B/tmp/tomcat" @"$B/tmp/tomcat.list"
+"$JAR" --create --file "$B/tomcat/driver.jar" --no-manifest -C "$B/tmp/tomcat" .
 
 echo "build.sh: writing fat jar"
 "$JAVA" -cp "$B/classes" leakagent.harness.tools.FatJarBuilder "$B/fatjar/scan.jar"
@@ -143,7 +154,7 @@ JDK_HOME="$(dirname "$BIN")"
 STAMP="$B/.stamp"
 mkdir -p "$B"
 if (( ! FORCE )) && [[ -f "$STAMP" && -f "$B/harness.jar" && -f "$B/fatjar/scan.jar" ]] \
-   && [[ -z "$(find "$HERE/src" "$HERE/apps" "$HERE/shared" "$HERE/build.sh" -newer "$STAMP" -print -quit)" ]]; then
+   && [[ -z "$(find "$HERE/src" "$HERE/apps" "$HERE/shared" "$HERE/tomcat" "$HERE/build.sh" -newer "$STAMP" -print -quit)" ]]; then
   echo "build.sh: harness up to date ($B)"
 else
   build_harness

@@ -10,7 +10,8 @@ use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use leakagent_report::model::{ClassLoaders, DeadLoaderGroup, DuplicateClass, Generation, Loader};
 use jni::sys::{jclass, jlong, jobject};
 use parking_lot::Mutex;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
@@ -63,6 +64,13 @@ struct LoaderRec {
     resolved: Option<Resolved>,
     /// Learned on the report thread the first time the loader is seen alive there.
     facts: Option<StaticFacts>,
+    /// Hashes of the class names it defined, as seen alive at reports (kept after it dies), so
+    /// that a newer loader can be recognised as its replacement.
+    names: HashSet<u64>,
+    /// Its first class by name, as seen alive at the last report that saw it.
+    sample: Option<String>,
+    /// What a user knows it by (a Tomcat context path), learned when first seen or at a report.
+    label: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -98,6 +106,8 @@ pub struct ClassTracker {
     freed: AtomicU64,
     unload_events: AtomicU64,
     unload_events_enabled: std::sync::atomic::AtomicBool,
+    /// Alive loaders per growth group at the previous report after a GC (see leaks.rs).
+    pub growth_seen: Mutex<HashMap<String, u64>>,
 }
 
 /// Dead loaders no longer kept one by one, by loader class.
@@ -129,6 +139,7 @@ impl ClassTracker {
             freed: AtomicU64::new(0),
             unload_events: AtomicU64::new(0),
             unload_events_enabled: std::sync::atomic::AtomicBool::new(false),
+            growth_seen: Mutex::new(HashMap::new()),
         }
     }
 
@@ -157,10 +168,14 @@ impl ClassTracker {
         let class = jvmti.class_signature(cls).map(|s| signature_to_name(&s)).unwrap_or_default();
         env.delete_local(cls);
         let (name, parent_obj) = env.loader_name_and_parent(loader);
+        // A Tomcat loader defines its first class once started, while its context is known;
+        // its fields are read, no Java code runs.
+        let label = if class.starts_with("org.apache.catalina.loader.") { tomcat_context_path(env, loader) } else { None };
         let rec = LoaderRec {
             weak: env.new_weak(loader),
             first_seen_ms: self.now_ms(),
             resolved: Some(Resolved { role: role_of(&class), class, name, parent: None }),
+            label,
             ..LoaderRec::default()
         };
         self.loaders.lock().insert(id, rec);
@@ -324,6 +339,7 @@ impl ClassTracker {
         // Live classes per loader, and which loaders define each class name.
         let mut live: HashMap<u32, u64> = HashMap::new();
         let mut by_name: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut hashes: HashMap<u32, Vec<u64>> = HashMap::new();
         let mut late = 0u64;
         if let Ok(classes) = jvmti.loaded_classes() {
             for k in classes {
@@ -336,7 +352,11 @@ impl ClassTracker {
                     if tag & TAG_KIND_MASK == TAG_CLASS {
                         let id = tag_loader(tag);
                         *live.entry(id).or_default() += 1;
-                        let ids = by_name.entry(signature_to_name(&sig)).or_default();
+                        let name = signature_to_name(&sig);
+                        if id != BOOTSTRAP {
+                            hashes.entry(id).or_default().push(name_hash(&name));
+                        }
+                        let ids = by_name.entry(name).or_default();
                         if !ids.contains(&id) {
                             ids.push(id);
                         }
@@ -355,27 +375,65 @@ impl ClassTracker {
         let mut dead = Vec::new();
         let mut dynamic: HashMap<u32, (Option<bool>, Option<String>)> = HashMap::new();
         let mut learned: Vec<(u32, StaticFacts)> = Vec::new();
+        let mut labels: Vec<(u32, String)> = Vec::new();
         for (id, w) in alive {
             let obj = env.upgrade(w);
             if obj.is_null() {
                 dead.push((id, w));
                 continue;
             }
-            let known = self.loaders.lock().get(&id).and_then(|r| r.facts.clone());
+            let (known, labelled) = {
+                let map = self.loaders.lock();
+                let r = map.get(&id);
+                (r.and_then(|r| r.facts.clone()), r.is_some_and(|r| r.label.is_some()))
+            };
             let facts = known.unwrap_or_else(|| {
                 let f = static_facts(jvmti, env, obj);
                 learned.push((id, f.clone()));
                 f
             });
+            if facts.tomcat_loader && !labelled {
+                if let Some(path) = tomcat_context_path(env, obj) {
+                    labels.push((id, path));
+                }
+            }
             dynamic.insert(id, dynamic_facts(env, obj, &facts));
             env.delete_local(obj);
         }
         let now = self.now_ms();
+        let mut live_sampled: HashSet<u32> = HashSet::new();
         {
             let mut map = self.loaders.lock();
             for (id, f) in learned {
                 if let Some(rec) = map.get_mut(&id) {
                     rec.facts = Some(f);
+                }
+            }
+            for (id, l) in labels {
+                if let Some(rec) = map.get_mut(&id) {
+                    rec.label = Some(l);
+                }
+            }
+            // Names of the loaders that can have generations (named, or with URLs), kept so a
+            // replacement can be recognised after they die; a script engine's anonymous loaders
+            // never need them.
+            for (id, h) in hashes {
+                let generational = |r: &LoaderRec| {
+                    r.resolved.as_ref().is_some_and(|x| x.role == "other")
+                        && (r.resolved.as_ref().is_some_and(|x| x.name.is_some()) || r.facts.as_ref().is_some_and(|f| f.code_source.is_some()))
+                };
+                if let Some(rec) = map.get_mut(&id).filter(|r| generational(r)) {
+                    rec.names.extend(h);
+                }
+            }
+            for (name, ids) in &by_name {
+                for id in ids {
+                    if let Some(rec) = map.get_mut(id) {
+                        // by_name is sorted: the first name seen for a loader is its smallest.
+                        if live_sampled.insert(*id) {
+                            rec.sample = Some(name.clone());
+                        }
+                    }
                 }
             }
             for (id, _) in &dead {
@@ -415,7 +473,7 @@ impl ClassTracker {
             out.loaders.push(Loader {
                 id: *id,
                 class: r.class,
-                name: r.name,
+                name: r.name.clone(),
                 role: r.role.into(),
                 parent: r.parent,
                 classes,
@@ -429,6 +487,8 @@ impl ClassTracker {
                 state: dynamic.get(id).and_then(|d| d.1.clone()),
                 generation: None,
                 superseded_by: None,
+                label: rec.label.clone().or(r.name),
+                sample_class: rec.sample.clone(),
             });
             if alive {
                 out.loaders_alive += 1;
@@ -436,6 +496,8 @@ impl ClassTracker {
                 out.loaders_dead += 1;
             }
         }
+        let names: HashMap<u32, HashSet<u64>> =
+            map.iter().filter(|(_, r)| !r.names.is_empty()).map(|(id, r)| (*id, r.names.clone())).collect();
         drop(map);
         {
             let d = self.dropped.lock();
@@ -444,8 +506,11 @@ impl ClassTracker {
             out.dead_loaders_summarized = d.by_class.values().cloned().collect();
         }
         out.loaders.sort_by_key(|l| l.id);
-        out.generations = generations(&mut out.loaders);
-        out.classes_unloaded = unloaded_total.max(self.freed.load(Relaxed));
+        label_loaders(&mut out.loaders);
+        out.generations = generations(&mut out.loaders, &names);
+        let freed = self.freed.load(Relaxed);
+        out.classes_unloaded = unloaded_total.max(freed);
+        out.unload_note = unload_note(out.class_unload_events, freed, out.classes_unloaded);
         out.classes_live = live.values().sum();
         out.duplicate_classes = by_name
             .into_iter()
@@ -518,34 +583,207 @@ pub fn generation_key(l: &Loader) -> Option<String> {
     l.code_source.as_ref().map(|cs| format!("{}|{cs}", l.class))
 }
 
-/// Groups loaders into generations (oldest first by id, which follows first sight) and marks
-/// each with its ordinal and the loader that replaced it.
-pub fn generations(loaders: &mut [Loader]) -> Vec<Generation> {
+/// Groups loaders into generations and marks each with its ordinal and the loader that replaced
+/// it. Loaders of one generation key are generations of one application only when they define
+/// the same classes: a later loader replaces an earlier one when at least half of the class names
+/// of the smaller of the two are defined by both (`names`: class name hashes per loader id).
+/// Siblings that each define their own classes (one JasperLoader per JSP, one loader per script
+/// or plugin) are not generations of each other.
+pub fn generations(loaders: &mut [Loader], names: &HashMap<u32, HashSet<u64>>) -> Vec<Generation> {
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, l) in loaders.iter().enumerate() {
         if let Some(k) = generation_key(l) {
             groups.entry(k).or_default().push(i);
         }
     }
+    let empty = HashSet::new();
     let mut out = Vec::new();
     for (key, mut idx) in groups {
         if idx.len() < 2 {
             continue;
         }
         idx.sort_by_key(|&i| loaders[i].id);
-        for (n, &i) in idx.iter().enumerate() {
-            loaders[i].generation = Some(n as u32 + 1);
-            loaders[i].superseded_by = idx.get(n + 1).map(|&j| loaders[j].id);
+        let set = |n: usize| names.get(&loaders[idx[n]].id).unwrap_or(&empty);
+        // Which members define each class name, so that overlaps are found without comparing
+        // every pair (a context can have thousands of JSP loaders).
+        let mut by_name: HashMap<u64, Vec<usize>> = HashMap::new();
+        for n in 0..idx.len() {
+            for h in set(n) {
+                by_name.entry(*h).or_default().push(n);
+            }
         }
-        out.push(Generation {
-            key,
-            loader_class: loaders[idx[0]].class.clone(),
-            loaders: idx.iter().map(|&i| loaders[i].id).collect(),
-            current: loaders[*idx.last().unwrap()].id,
-            alive: idx.iter().filter(|&&i| loaders[i].alive).count() as u32,
-        });
+        let mut component: Vec<usize> = (0..idx.len()).collect();
+        let mut next: Vec<Option<usize>> = vec![None; idx.len()];
+        for n in 0..idx.len() {
+            let mut shared: HashMap<usize, usize> = HashMap::new();
+            for h in set(n) {
+                for &m in &by_name[h] {
+                    if m != n {
+                        *shared.entry(m).or_default() += 1;
+                    }
+                }
+            }
+            for (m, common) in shared {
+                if common * 2 < set(n).len().min(set(m).len()) {
+                    continue;
+                }
+                let (a, b) = (root(&mut component, n), root(&mut component, m));
+                component[a] = b;
+                if m > n && next[n].is_none_or(|x| m < x) {
+                    next[n] = Some(m);
+                }
+            }
+        }
+        let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for n in 0..idx.len() {
+            let r = root(&mut component, n);
+            members.entry(r).or_default().push(n);
+        }
+        let split = members.values().filter(|m| m.len() > 1).count() > 1;
+        for m in members.values().filter(|m| m.len() > 1) {
+            for (g, &n) in m.iter().enumerate() {
+                let by = next[n].map(|x| loaders[idx[x]].id);
+                let l = &mut loaders[idx[n]];
+                l.generation = Some(g as u32 + 1);
+                l.superseded_by = by;
+            }
+            let first = &loaders[idx[m[0]]];
+            let key = match (split, first.sample_class.as_deref()) {
+                (true, Some(c)) => format!("{key}|{c}"),
+                _ => key.clone(),
+            };
+            out.push(Generation {
+                key,
+                loader_class: first.class.clone(),
+                loaders: m.iter().map(|&n| loaders[idx[n]].id).collect(),
+                current: loaders[idx[*m.last().unwrap()]].id,
+                alive: m.iter().filter(|&&n| loaders[idx[n]].alive).count() as u32,
+            });
+        }
     }
     out
+}
+
+/// Union-find: the representative of `n`'s component.
+fn root(c: &mut [usize], mut n: usize) -> usize {
+    while c[n] != n {
+        c[n] = c[c[n]];
+        n = c[n];
+    }
+    n
+}
+
+fn name_hash(name: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
+}
+
+/// A Tomcat web application loader's context path (`/examples`; `/` for ROOT), read from its
+/// fields (`WebappClassLoaderBase.resources` -> `StandardRoot.context` -> `StandardContext.path`):
+/// no Java code runs, so this is safe inside a ClassLoad callback.
+fn tomcat_context_path(env: &Env, loader: jobject) -> Option<String> {
+    let resources = env.object_field(loader, c"resources", c"Lorg/apache/catalina/WebResourceRoot;");
+    if resources.is_null() {
+        return None;
+    }
+    let context = env.object_field(resources, c"context", c"Lorg/apache/catalina/Context;");
+    env.delete_local(resources);
+    if context.is_null() {
+        return None;
+    }
+    let path = env.object_field(context, c"path", c"Ljava/lang/String;");
+    env.delete_local(context);
+    let out = env.string(path);
+    env.delete_local(path);
+    out.map(|p| if p.is_empty() { "/".to_string() } else { p })
+}
+
+/// Names for loaders whose class says what they are, and for Jasper's per-JSP loaders the JSP
+/// (the context path of their parent plus the page, from the class Jasper generated).
+fn label_loaders(loaders: &mut [Loader]) {
+    let by_id: HashMap<u32, Option<String>> = loaders.iter().map(|l| (l.id, l.label.clone())).collect();
+    for l in loaders.iter_mut().filter(|l| l.label.is_none()) {
+        l.label = match l.class.as_str() {
+            "org.springframework.boot.devtools.restart.classloader.RestartClassLoader" => Some("Spring Boot DevTools restart".into()),
+            "org.springframework.boot.loader.LaunchedURLClassLoader" | "org.springframework.boot.loader.launch.LaunchedClassLoader" => {
+                Some("Spring Boot application".into())
+            }
+            "org.apache.jasper.servlet.JasperLoader" => l.sample_class.as_deref().and_then(jsp_page).map(|page| {
+                match l.parent.and_then(|p| by_id.get(&p).cloned().flatten()) {
+                    Some(ctx) => format!("{}{page}", ctx.trim_end_matches('/')),
+                    None => format!("JSP {page}"),
+                }
+            }),
+            _ => None,
+        };
+    }
+}
+
+/// The page a Jasper-generated class comes from: `org.apache.jsp.jsp.dates.date_jsp` is
+/// `/jsp/dates/date.jsp`, `org.apache.jsp.tag.web.panel_tag` is `/WEB-INF/tags/panel.tag`
+/// (Jasper writes `.` as `_` and other characters as `_` and four hex digits).
+fn jsp_page(class: &str) -> Option<String> {
+    let rest = class.strip_prefix("org.apache.jsp.")?;
+    let (dir, rest) = match rest.strip_prefix("tag.web.") {
+        Some(r) => ("/WEB-INF/tags", r),
+        None => ("", rest),
+    };
+    let rest = rest.split('$').next().unwrap_or(rest);
+    let mut out = String::from(dir);
+    for part in rest.split('.') {
+        out.push('/');
+        let b = part.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            // Jasper's escapes are `_00` and two lower-case hex digits (ASCII punctuation).
+            let hex = b
+                .get(i + 1..i + 5)
+                .filter(|h| h.starts_with(b"00") && h[2..].iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c)))
+                .and_then(|h| u8::from_str_radix(std::str::from_utf8(&h[2..]).ok()?, 16).ok());
+            match (b[i], hex) {
+                (b'_', Some(c)) => {
+                    out.push(c as char);
+                    i += 5;
+                }
+                (b'_', _) => {
+                    out.push('.');
+                    i += 1;
+                }
+                (c, _) => {
+                    out.push(c as char);
+                    i += 1;
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Why the two unload counters differ: classes unloaded by the GC just before the report are
+/// counted from their absence among the live classes, while the JVM delivers their events later
+/// from its service thread, and not at all once it is shutting down.
+fn unload_note(events: Option<u64>, object_free: u64, unloaded: u64) -> Option<String> {
+    let events = events?;
+    if events == unloaded {
+        return None;
+    }
+    let seen = events.max(object_free).min(unloaded);
+    Some(if events < unloaded {
+        format!(
+            "class_unload_events counts the ClassUnload events HotSpot has delivered so far ({events}); {} of the {unloaded} \
+             classes_unloaded were found missing from the live classes after the GC this report ran, before the JVM \
+             delivered their events (it posts them afterwards from its service thread, and not at all once it is \
+             shutting down, as in an exit report)",
+            unloaded - seen
+        )
+    } else {
+        format!(
+            "HotSpot delivered {events} ClassUnload events but the agent counts {unloaded} unloaded classes: the extra \
+             events are for classes the agent never saw loaded (array classes, hidden classes, classes loaded before \
+             the agent started watching)"
+        )
+    })
 }
 
 /// The role of the JDK's own loaders, from their class (JDK 9+ and JDK 8 names).
@@ -573,8 +811,12 @@ mod tests {
         }
     }
 
+    fn defines(list: &[(u32, &[&str])]) -> HashMap<u32, HashSet<u64>> {
+        list.iter().map(|(id, names)| (*id, names.iter().map(|n| name_hash(n)).collect())).collect()
+    }
+
     #[test]
-    fn generations_by_code_source_then_name_stem() {
+    fn generations_need_the_same_classes() {
         let mut ls = vec![
             loader(3, "java.net.URLClassLoader", Some("app-gen-1"), Some("file:/a.jar"), true),
             loader(4, "java.net.URLClassLoader", Some("app-gen-2"), Some("file:/a.jar"), false),
@@ -587,7 +829,9 @@ mod tests {
             loader(9, "jdk.internal.reflect.DelegatingClassLoader", None, None, true),
             loader(10, "jdk.internal.reflect.DelegatingClassLoader", None, None, true),
         ];
-        let g = generations(&mut ls);
+        let app: &[&str] = &["app.Main", "app.Util", "app.Level$1"];
+        let names = defines(&[(3, app), (4, app), (5, &["app.Main", "app.Util"]), (6, &["o.X"]), (11, &["c.A"]), (12, &["c.A", "c.B"]), (7, &["s.A"]), (8, &["s.A"]), (9, &["G1"]), (10, &["G1"])]);
+        let g = generations(&mut ls, &names);
         assert_eq!(g.len(), 3, "{g:?}");
         assert_eq!(g[0].loaders, [3, 4, 5]);
         assert_eq!(g[0].current, 5);
@@ -599,5 +843,60 @@ mod tests {
         assert_eq!(ls[2].superseded_by, None);
         assert_eq!(ls[3].generation, None);
         assert_eq!(ls[8].generation, None, "anonymous loaders have no generations");
+    }
+
+    #[test]
+    fn sibling_jsp_loaders_are_not_generations_but_a_recompiled_jsp_is() {
+        let work = Some("file:/work/Tomcat/localhost/examples/");
+        let mut ls: Vec<Loader> = (20..26).map(|id| loader(id, "org.apache.jasper.servlet.JasperLoader", None, work, true)).collect();
+        let names = defines(&[
+            (20, &["org.apache.jsp.jsp.dates.date_jsp"]),
+            (21, &["org.apache.jsp.jsp.snp.snoop_jsp"]),
+            (22, &["org.apache.jsp.jsp.num.numguess_jsp"]),
+            (23, &["org.apache.jsp.jsp.dates.date_jsp"]),
+            (24, &["org.apache.jsp.index_jsp"]),
+        ]);
+        let g = generations(&mut ls, &names);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(g[0].loaders, [20, 23]);
+        assert_eq!(ls[0].superseded_by, Some(23), "the recompiled JSP replaced its loader");
+        for l in &ls[1..] {
+            assert_eq!(l.superseded_by, None, "loader {} holds a different JSP", l.id);
+        }
+        // Two JSPs recompiled: two generation groups under one key, told apart by their class.
+        let names = defines(&[(20, &["p.a_jsp"]), (21, &["p.b_jsp"]), (22, &["p.a_jsp"]), (23, &["p.b_jsp"])]);
+        for l in ls.iter_mut() {
+            l.sample_class = Some(if l.id % 2 == 0 { "p.a_jsp".into() } else { "p.b_jsp".into() });
+        }
+        let g = generations(&mut ls, &names);
+        assert_eq!(g.len(), 2);
+        assert!(g[0].key.ends_with("|p.a_jsp") && g[1].key.ends_with("|p.b_jsp"), "{g:?}");
+    }
+
+    #[test]
+    fn loaders_get_the_names_users_know() {
+        assert_eq!(jsp_page("org.apache.jsp.jsp.dates.date_jsp").as_deref(), Some("/jsp/dates/date.jsp"));
+        assert_eq!(jsp_page("org.apache.jsp.jsp.jsp2.el.basic_002darithmetic_jsp").as_deref(), Some("/jsp/jsp2/el/basic-arithmetic.jsp"));
+        assert_eq!(jsp_page("org.apache.jsp.thread_jsp$1").as_deref(), Some("/thread.jsp"));
+        assert_eq!(jsp_page("org.apache.jsp.tag.web.panel_tag").as_deref(), Some("/WEB-INF/tags/panel.tag"));
+        assert_eq!(jsp_page("com.acme.Page"), None);
+        let mut ls = vec![
+            Loader { label: Some("/examples".into()), ..loader(5, "org.apache.catalina.loader.ParallelWebappClassLoader", None, None, true) },
+            Loader { parent: Some(5), sample_class: Some("org.apache.jsp.jsp.snp.snoop_jsp".into()), ..loader(6, "org.apache.jasper.servlet.JasperLoader", None, None, true) },
+            Loader { parent: Some(9), sample_class: Some("org.apache.jsp.index_jsp".into()), ..loader(7, "org.apache.jasper.servlet.JasperLoader", None, None, true) },
+            loader(8, "org.springframework.boot.devtools.restart.classloader.RestartClassLoader", None, None, true),
+        ];
+        label_loaders(&mut ls);
+        let labels: Vec<_> = ls.iter().map(|l| l.label.as_deref().unwrap_or("-")).collect();
+        assert_eq!(labels, ["/examples", "/examples/jsp/snp/snoop.jsp", "JSP /index.jsp", "Spring Boot DevTools restart"]);
+    }
+
+    #[test]
+    fn unload_counters_say_why_they_differ() {
+        assert_eq!(unload_note(Some(40), 40, 40), None);
+        assert_eq!(unload_note(None, 0, 1871), None, "no extension event: nothing to compare");
+        let n = unload_note(Some(1), 0, 1871).unwrap();
+        assert!(n.contains("1870 of the 1871") && n.contains("service thread"), "{n}");
+        assert!(unload_note(Some(50), 40, 40).unwrap().contains("never saw loaded"));
     }
 }

@@ -51,8 +51,9 @@ pub struct Setup {
 
 #[derive(Debug, Default)]
 pub struct Found {
-    /// Per target: the chain from a GC root, when one was found.
-    pub chains: Vec<Option<Vec<PathHop>>>,
+    /// Per target: the chain from a GC root, when one was found, and for a chain rooted in a
+    /// stack frame the agent id of the loader of the frame's class.
+    pub chains: Vec<Option<(Vec<PathHop>, Option<u32>)>>,
     /// Per target without a strong chain: reachable only through a weak, soft, phantom or final
     /// reference (true), or through no path in the dump at all (false).
     pub weakly_held: Vec<bool>,
@@ -476,7 +477,7 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
                 if referents {
                     found.weakly_held[i] = true;
                 } else {
-                    found.chains[i] = Some(names.render(c));
+                    found.chains[i] = Some((names.render(c), names.frame_loader(&c.root)));
                 }
             }
         }
@@ -688,12 +689,29 @@ impl<'a> Names<'a> {
         agent_id(self.index.classes.get(&k)?.dump.loader_id)
     }
 
+    /// The thread's name, and how a stack root names it (as the live walk does).
     fn thread_label(&self, r: &Root) -> (String, String) {
         let thread = thread_of(self.index, r);
         let tid = thread.and_then(|t| self.tids.get(&t)).copied();
-        let name = tid.and_then(|t| self.thread_names.get(&t)).cloned().unwrap_or_else(|| "?".into());
-        let tid = tid.map(|t| t.to_string()).unwrap_or_else(|| "?".into());
-        (name, tid)
+        let name = tid.and_then(|t| self.thread_names.get(&t)).cloned();
+        let label = match (&name, tid) {
+            (Some(n), Some(t)) => format!("thread \"{n}\", id {t}"),
+            (None, Some(t)) => format!("thread id {t}"),
+            _ => "thread id ?".into(),
+        };
+        (name.unwrap_or_else(|| "?".into()), label)
+    }
+
+    /// The agent id of the loader of a stack root's frame class.
+    fn frame_loader(&self, r: &Root) -> Option<u32> {
+        let (_, class_serial) = frame_of(self.index, r)?;
+        let k = self.index.class_by_serial.get(&class_serial)?;
+        let loader = self.index.classes.get(k)?.dump.loader_id;
+        if loader == 0 {
+            Some(0)
+        } else {
+            self.loaders.get(&loader).copied()
+        }
     }
 
     fn method(&self, r: &Root) -> String {
@@ -728,9 +746,9 @@ impl<'a> Names<'a> {
                 hprof::ROOT_STICKY_CLASS => ("<system class>".to_string(), "system_class"),
                 hprof::ROOT_THREAD_OBJ => (format!("<thread \"{}\">", self.thread_label(r).0), "thread"),
                 hprof::ROOT_JAVA_FRAME => {
-                    (format!("<local variable in {} (thread id {})>", self.method(r), self.thread_label(r).1), "stack_local")
+                    (format!("<local variable in {} ({})>", self.method(r), self.thread_label(r).1), "stack_local")
                 }
-                hprof::ROOT_JNI_LOCAL => (format!("<JNI local in {} (thread id {})>", self.method(r), self.thread_label(r).1), "jni_local"),
+                hprof::ROOT_JNI_LOCAL => (format!("<JNI local in {} ({})>", self.method(r), self.thread_label(r).1), "jni_local"),
                 hprof::ROOT_JNI_GLOBAL => ("<JNI global reference>".to_string(), "jni_global"),
                 hprof::ROOT_MONITOR_USED => ("<monitor>".to_string(), "monitor"),
                 _ => ("<VM internal root>".to_string(), "other"),
@@ -916,7 +934,7 @@ mod tests {
         b.instance(0xB000, 0x400, &[]);
         let f = run(&b, &[7]);
         assert!(f.error.is_none(), "{f:?}");
-        let c = f.chains[0].as_ref().expect("a chain");
+        let c = &f.chains[0].as_ref().expect("a chain").0;
         let text: Vec<String> = c.iter().map(|h| format!("{}|{}|{}|{}|{:?}", h.kind, h.from, h.field, h.to, h.to_loader)).collect();
         assert_eq!(
             text,
@@ -940,7 +958,7 @@ mod tests {
         b.instance(0xD000, 0x900, &fields(&[(TYPE_LONG, 77), (TYPE_OBJECT, 0xA000)]));
         b.root(Root { kind: ROOT_THREAD_OBJ, id: 0xD000, thread_serial: 3, frame: 4 });
         let f = run(&b, &[7]);
-        let c = f.chains[0].as_ref().expect("a chain");
+        let c = &f.chains[0].as_ref().expect("a chain").0;
         assert_eq!(c[0].kind, "thread");
         assert_eq!(c[0].from, "<thread \"worker-1\">");
         assert_eq!((c[1].kind.as_str(), c[1].field.as_str()), ("field", "contextClassLoader"));
@@ -955,9 +973,9 @@ mod tests {
         b.root(Root { kind: ROOT_THREAD_OBJ, id: 0xD000, thread_serial: 3, frame: 4 });
         b.root(Root { kind: ROOT_JAVA_FRAME, id: 0xA000, thread_serial: 3, frame: 0 });
         let f = run(&b, &[7]);
-        let c = f.chains[0].as_ref().expect("a chain");
+        let c = &f.chains[0].as_ref().expect("a chain").0;
         assert_eq!(c[0].kind, "stack_local");
-        assert_eq!(c[0].from, "<local variable in com.app.Worker.run (thread id 77)>");
+        assert_eq!(c[0].from, "<local variable in com.app.Worker.run (thread \"worker-1\", id 77)>");
     }
 
     #[test]

@@ -16,9 +16,10 @@ use std::time::Instant;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::ffi::sys::*;
-use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, PathHop, Pause};
+use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderGrowth, PathHop, Pause};
+use leakagent_report::text::reasons_text;
 use jni::sys::{jclass, jlong};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What makes a loader a suspect, and how far to look for its chain.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,16 +92,111 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     pi == p.len()
 }
 
+/// Loaders of one class defining classes of one shape are a growth group when at least this many
+/// of them are alive after the GC, and more than at the previous report. A web application has
+/// one JasperLoader per JSP, each with its own page's class; a script engine that gives every
+/// script its own loader has hundreds defining `Script1` (a new GroovyShell per script) or
+/// `Script1`, `Script2`, ... (one shell).
+pub const GROWTH_MIN_ALIVE: u64 = 100;
+
+/// The JDK's per-method reflection loaders: many, alive with the methods they serve, never the
+/// application's to fix.
+pub fn reflection_loader(class: &str) -> bool {
+    matches!(class, "jdk.internal.reflect.DelegatingClassLoader" | "sun.reflect.DelegatingClassLoader")
+}
+
+/// A class name with every run of digits as `#`: `Script12$_run_closure1` is `Script#$_run_closure#`.
+pub fn shape(class: &str) -> String {
+    let mut out = String::with_capacity(class.len());
+    for c in class.chars() {
+        if c.is_ascii_digit() {
+            if !out.ends_with('#') {
+                out.push('#');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Growth evidence: loaders of one class that each define a class of the same shape (a script
+/// engine's `Script1`, or `Script12`, `Script13`, ...) and keep being created without dying.
+/// Returns the groups that qualify (many alive after the GC, more than at the previous report)
+/// and, for the next report, how many of every sizeable group are alive. One JSP per loader is
+/// not a growth group: JSP classes are named after their pages.
+pub fn growth(loaders: &[Loader], previous: &HashMap<String, u64>) -> (Vec<LoaderGrowth>, HashMap<String, u64>) {
+    let mut groups: BTreeMap<String, Vec<&Loader>> = BTreeMap::new();
+    for l in loaders.iter().filter(|l| l.role == "other" && !reflection_loader(&l.class)) {
+        if let Some(c) = &l.sample_class {
+            groups.entry(format!("{}|{}", l.class, shape(c))).or_default().push(l);
+        }
+    }
+    let mut out = Vec::new();
+    let mut counts = HashMap::new();
+    for (key, members) in groups {
+        let alive = members.iter().filter(|l| l.alive).count() as u64;
+        if alive < GROWTH_MIN_ALIVE {
+            continue;
+        }
+        counts.insert(key.clone(), alive);
+        let before = previous.get(&key).copied();
+        if before.is_some_and(|b| alive <= b) {
+            continue;
+        }
+        let distinct: HashSet<&str> = members.iter().filter_map(|l| l.sample_class.as_deref()).collect();
+        let first = members[0];
+        let newest = members.iter().filter(|l| l.alive).max_by_key(|l| l.id).unwrap_or(&first);
+        out.push(LoaderGrowth {
+            loader_class: first.class.clone(),
+            defines: shape(first.sample_class.as_deref().unwrap_or_default()),
+            example: newest.sample_class.clone().unwrap_or_default(),
+            alive,
+            dead: members.len() as u64 - alive,
+            distinct_classes: distinct.len() as u64,
+            alive_at_previous_report: before,
+            first_seen_ms: members.iter().map(|l| l.first_seen_ms).min().unwrap_or(0),
+            last_seen_ms: members.iter().map(|l| l.first_seen_ms).max().unwrap_or(0),
+            leak_loaders: first.class.clone(),
+        });
+    }
+    (out, counts)
+}
+
+/// The ids of `id` and of every loader below it (its children's, their children's, ...): what an
+/// application's loader and the loaders it creates (JSPs, scripts) define is the application's.
+fn family(loaders: &[Loader], id: u32) -> HashSet<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for l in loaders {
+        if let Some(p) = l.parent.filter(|p| *p != l.id) {
+            children.entry(p).or_default().push(l.id);
+        }
+    }
+    let mut out = HashSet::from([id]);
+    let mut todo = vec![id];
+    while let Some(n) = todo.pop() {
+        for &c in children.get(&n).map(Vec::as_slice).unwrap_or_default() {
+            if out.insert(c) {
+                todo.push(c);
+            }
+        }
+    }
+    out
+}
+
 fn label(l: &Loader) -> String {
-    match &l.name {
-        Some(n) => format!("class loader '{n}' ({})", l.class),
-        None => format!("class loader #{} ({})", l.id, l.class),
+    match (&l.label, &l.sample_class) {
+        (Some(n), _) => format!("class loader '{n}' ({})", l.class),
+        (None, Some(c)) => format!("class loader #{} ({}, defines {c})", l.id, l.class),
+        (None, None) => format!("class loader #{} ({})", l.id, l.class),
     }
 }
 
 /// What the chain search found for the suspects, in suspect order.
 struct Search {
     paths: Vec<Vec<PathHop>>,
+    /// For a chain rooted in a stack frame, the loader of the frame's class.
+    root_loaders: Vec<Option<u32>>,
     /// Proven to have no strong path from a GC root (a complete search found none, or found
     /// only paths through weak or soft references).
     unreachable: Vec<bool>,
@@ -109,7 +205,7 @@ struct Search {
     why_none: String,
 }
 
-/// Fills `leak_suspects` and `chain_search` of `cl`.
+/// Fills `growth`, `leak_suspects` and `chain_search` of `cl`.
 pub fn analyse(
     jvmti: &Jvmti,
     env: &Env,
@@ -119,11 +215,36 @@ pub fn analyse(
     budget: &Budget,
     known: &KnownChains,
 ) {
+    // Counts of loaders that garbage has not left are only evidence after a GC.
+    if cl.gc_before_report {
+        let mut seen = tracker.growth_seen.lock();
+        let (groups, counts) = growth(&cl.loaders, &seen);
+        *seen = counts;
+        cl.growth = groups;
+    }
+    // Growing loaders are checked only when chains are searched: most of a script engine's
+    // loaders are held softly by its caches, and only a chain tells those from the pinned ones.
+    let growing: HashSet<u32> = if opts.chains {
+        let kinds: HashSet<(&str, String)> = cl.growth.iter().map(|g| (g.loader_class.as_str(), g.defines.clone())).collect();
+        cl.loaders
+            .iter()
+            .filter(|l| l.alive && l.sample_class.as_deref().is_some_and(|c| kinds.contains(&(l.class.as_str(), shape(c)))))
+            .map(|l| l.id)
+            .collect()
+    } else {
+        HashSet::new()
+    };
     let suspects: Vec<(usize, Vec<String>)> = cl
         .loaders
         .iter()
         .enumerate()
-        .map(|(i, l)| (i, reasons(l, &opts.patterns)))
+        .map(|(i, l)| {
+            let mut r = reasons(l, &opts.patterns);
+            if growing.contains(&l.id) {
+                r.push("growth".into());
+            }
+            (i, r)
+        })
         .filter(|(_, r)| !r.is_empty())
         .collect();
     if suspects.is_empty() {
@@ -139,14 +260,17 @@ pub fn analyse(
         let frame = cl.loaders.len().min(1 << 20) as i32 + 512;
         Some(env.with_local_frame(frame, || search(jvmti, env, tracker, cl, &ids, opts, budget, known)))
     };
+    let mut mbeans: Option<HashMap<u32, Vec<String>>> = None;
     for (n, (i, why)) in suspects.iter().enumerate() {
         let l = &cl.loaders[*i];
         let path = search.as_ref().map(|s| s.paths[n].clone()).unwrap_or_default();
+        let root_loader = search.as_ref().and_then(|s| s.root_loaders[n]);
         if path.is_empty() && search.as_ref().is_some_and(|s| s.unreachable[n]) {
             cl.not_strongly_reachable.push(l.id);
             continue;
         }
-        let culprit = culprits::culprit_hop(&path, l.id);
+        let inside = family(&cl.loaders, l.id);
+        let culprit = culprits::culprit_hop(&path, |id| inside.contains(&id));
         let (culprit_id, explanation, fix) = if path.is_empty() {
             let why_none = match &search {
                 None => "no chain search for this report (chains=off, or chains=demand and a periodic report)".to_string(),
@@ -154,13 +278,22 @@ pub fn analyse(
             };
             (
                 None,
-                format!("{} should be dead ({}) but is alive; no chain: {why_none}", label(l), why.join(", ")),
+                format!(
+                    "{} should be dead ({}) but is alive; no chain: {why_none}",
+                    label(l),
+                    reasons_text(why, l.superseded_by)
+                ),
                 "Take a heap dump (jcmd <pid> GC.heap_dump file.hprof) and look for the shortest \
                  strong path from a GC root to this loader, or raise chain_time/chain_memory/chain_pause."
                     .to_string(),
             )
         } else {
-            let v = culprits::classify(&path, culprit, &label(l));
+            let jmx = path.iter().any(|h| h.from.starts_with("com.sun.jmx.") || h.from.starts_with("javax.management."));
+            let registered = if jmx { mbeans.get_or_insert_with(|| mbeans_by_loader(jvmti, env)) } else { &HashMap::new() };
+            let mut owned: Vec<String> = inside.iter().filter_map(|id| registered.get(id)).flatten().cloned().collect();
+            owned.sort();
+            let ctx = culprits::Context { root_frame_inside: root_loader.is_some_and(|r| inside.contains(&r)), mbeans: owned };
+            let v = culprits::classify(&path, culprit, &label(l), &ctx);
             (Some(v.culprit.to_string()), v.explanation, v.fix)
         };
         cl.leak_suspects.push(LeakSuspect {
@@ -169,11 +302,14 @@ pub fn analyse(
             loader_name: l.name.clone(),
             classes: l.classes,
             reasons: why.clone(),
+            holder_hop: culprits::holder_hop(&path, culprit),
             path,
             culprit_hop: culprit,
             culprit: culprit_id,
             explanation,
             fix,
+            loader_label: l.label.clone(),
+            superseded_by: l.superseded_by.filter(|_| why.iter().any(|r| r == "superseded")),
         });
     }
     if let Some(mut s) = search {
@@ -194,6 +330,7 @@ impl Search {
     fn skipped(n: usize, why: String) -> Search {
         Search {
             paths: vec![Vec::new(); n],
+            root_loaders: vec![None; n],
             unreachable: vec![false; n],
             stats: ChainSearch { suspects: n as u32, method: "none".into(), skipped: Some(why.clone()), ..ChainSearch::default() },
             why_none: why,
@@ -303,7 +440,7 @@ fn search(
         let complete = o.limit_hit.is_none() && o.error.is_none();
         for (k, &i) in open.iter().enumerate() {
             match &o.chains[k] {
-                Some(raw) => s.paths[i] = names.render(raw, o.root_threads.get(&k)),
+                Some(raw) => (s.paths[i], s.root_loaders[i]) = names.render(raw, o.root_threads.get(&k)),
                 None => s.unreachable[i] = complete,
             }
         }
@@ -350,7 +487,7 @@ fn search(
                 s.stats.memory_bytes = s.stats.memory_bytes.max(found.peak_memory_bytes);
                 for (k, &i) in open.iter().enumerate() {
                     match found.chains.get(k).cloned().flatten() {
-                        Some(p) => s.paths[i] = p,
+                        Some((p, root_loader)) => (s.paths[i], s.root_loaders[i]) = (p, root_loader),
                         None => s.unreachable[i] = found.complete,
                     }
                 }
@@ -399,6 +536,52 @@ impl dump_search::Live for LiveThreads {
     }
 }
 
+/// The registered MBeans of the platform MBeanServer by the id of their class loader
+/// (`MBeanServer.getClassLoaderFor`). Asked only when a chain runs through JMX, so the server
+/// exists already.
+fn mbeans_by_loader(jvmti: &Jvmti, env: &Env) -> HashMap<u32, Vec<String>> {
+    let mut out: HashMap<u32, Vec<String>> = HashMap::new();
+    let server = env.call_static_object_method(
+        "java/lang/management/ManagementFactory",
+        "getPlatformMBeanServer",
+        "()Ljavax/management/MBeanServer;",
+    );
+    if server.is_null() {
+        return out;
+    }
+    let null = std::ptr::null_mut();
+    let set = env.call_object_method_with(
+        server,
+        "queryNames",
+        "(Ljavax/management/ObjectName;Ljavax/management/QueryExp;)Ljava/util/Set;",
+        &[null, null],
+    );
+    let array = if set.is_null() { null } else { env.call_object_method(set, "toArray", "()[Ljava/lang/Object;") };
+    for name in env.object_array(array) {
+        let loader = env.call_object_method_with(
+            server,
+            "getClassLoaderFor",
+            "(Ljavax/management/ObjectName;)Ljava/lang/ClassLoader;",
+            &[name],
+        );
+        if !loader.is_null() {
+            if let (Ok(tag), Some(text)) = (jvmti.tag(loader), env.call_string_method(name, "toString")) {
+                if tag_kind(tag) == TAG_LOADER {
+                    out.entry(tag_loader(tag)).or_default().push(text);
+                }
+            }
+            env.delete_local(loader);
+        }
+        env.delete_local(name);
+    }
+    for r in [array, set, server] {
+        if !r.is_null() {
+            env.delete_local(r);
+        }
+    }
+    out
+}
+
 /// Marks the report thread's `Thread` so its own local references are not taken for roots.
 fn tag_own_thread(jvmti: &Jvmti, env: &Env) {
     let t = env.call_static_object_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;");
@@ -415,6 +598,8 @@ struct Names<'a> {
     loaders: HashMap<u32, &'a Loader>,
     classes: HashMap<jlong, String>,
     fields: HashMap<jlong, (usize, Vec<String>)>,
+    /// Thread names by `Thread.getId()`, read the first time a stack root needs one.
+    threads: Option<HashMap<i64, String>>,
 }
 
 impl<'a> Names<'a> {
@@ -425,6 +610,7 @@ impl<'a> Names<'a> {
             loaders: loaders.iter().map(|l| (l.id, l)).collect(),
             classes: HashMap::new(),
             fields: HashMap::new(),
+            threads: None,
         }
     }
 
@@ -527,24 +713,47 @@ impl<'a> Names<'a> {
         out
     }
 
-    fn method_name(&self, method: usize) -> String {
+    /// `Class.method` and the id of the loader that defined the class.
+    fn method(&self, method: usize) -> (String, Option<u32>) {
         let m = method as jni::sys::jmethodID;
         let name = self.jvmti.method_name(m).unwrap_or_default();
-        let class = self
+        let (class, loader) = self
             .jvmti
             .method_declaring_class(m)
             .ok()
             .map(|k| {
                 let n = self.jvmti.class_signature(k).map(|s| signature_to_name(&s)).unwrap_or_default();
+                let tag = self.jvmti.tag(k).unwrap_or(0);
                 self.env.delete_local(k);
-                n
+                (n, (tag_kind(tag) == TAG_CLASS).then(|| tag_loader(tag)))
             })
             .unwrap_or_default();
-        format!("{class}.{name}")
+        (format!("{class}.{name}"), loader)
     }
 
-    fn render(&mut self, raw: &[RawHop], root_thread: Option<&String>) -> Vec<PathHop> {
+    /// The thread of a stack root, by its id: `thread "name", id N`.
+    fn thread(&mut self, id: jlong) -> String {
+        let (jvmti, env) = (self.jvmti, self.env);
+        let names = self.threads.get_or_insert_with(|| {
+            let mut m = HashMap::new();
+            for t in jvmti.all_threads().unwrap_or_default() {
+                if let (Some(tid), Some(name)) = (env.call_long_method(t, "getId"), jvmti.thread_name(t)) {
+                    m.insert(tid, name);
+                }
+                env.delete_local(t);
+            }
+            m
+        });
+        match names.get(&id) {
+            Some(n) => format!("thread \"{n}\", id {id}"),
+            None => format!("thread id {id}"),
+        }
+    }
+
+    /// The chain in names, and for a stack root the loader of the method's class.
+    fn render(&mut self, raw: &[RawHop], root_thread: Option<&String>) -> (Vec<PathHop>, Option<u32>) {
         let mut out: Vec<PathHop> = Vec::new();
+        let mut root_loader = None;
         let mut i = 0;
         while i < raw.len() {
             let h = &raw[i];
@@ -568,14 +777,15 @@ impl<'a> Names<'a> {
                         format!("<thread \"{}\">", root_thread.map(String::as_str).unwrap_or("?")),
                         "thread",
                     ),
-                    JVMTI_HEAP_REFERENCE_STACK_LOCAL => (
-                        format!("<local variable in {} (thread id {})>", self.method_name(h.method), h.thread_id),
-                        "stack_local",
-                    ),
-                    JVMTI_HEAP_REFERENCE_JNI_LOCAL => (
-                        format!("<JNI local in {} (thread id {})>", self.method_name(h.method), h.thread_id),
-                        "jni_local",
-                    ),
+                    JVMTI_HEAP_REFERENCE_STACK_LOCAL | JVMTI_HEAP_REFERENCE_JNI_LOCAL => {
+                        let (method, loader) = self.method(h.method);
+                        root_loader = loader;
+                        let what = if h.kind == JVMTI_HEAP_REFERENCE_STACK_LOCAL { "local variable" } else { "JNI local" };
+                        (
+                            format!("<{what} in {method} ({})>", self.thread(h.thread_id)),
+                            if h.kind == JVMTI_HEAP_REFERENCE_STACK_LOCAL { "stack_local" } else { "jni_local" },
+                        )
+                    }
                     JVMTI_HEAP_REFERENCE_JNI_GLOBAL => ("<JNI global reference>".to_string(), "jni_global"),
                     JVMTI_HEAP_REFERENCE_MONITOR => ("<monitor>".to_string(), "monitor"),
                     _ => ("<VM internal root>".to_string(), "other"),
@@ -606,7 +816,7 @@ impl<'a> Names<'a> {
             out.push(PathHop { from, field, kind: kind.into(), to, to_loader });
             i += 1;
         }
-        out
+        (out, root_loader)
     }
 }
 
@@ -672,6 +882,68 @@ mod tests {
         assert!(!glob("a?c", "abbc"));
         assert!(!glob("app", "app-gen-1"));
         assert!(glob("*", ""));
+    }
+
+    fn script_loader(id: u32, n: u32, alive: bool) -> Loader {
+        Loader {
+            id,
+            class: "groovy.lang.GroovyClassLoader$InnerLoader".into(),
+            role: "other".into(),
+            parent: Some(id - 1),
+            alive,
+            first_seen_ms: id as u64 * 10,
+            sample_class: Some(format!("Script{n}")),
+            ..Loader::default()
+        }
+    }
+
+    #[test]
+    fn numbered_scripts_that_keep_coming_are_growth_and_jsps_are_not() {
+        assert_eq!(shape("Script12$_run_closure1"), "Script#$_run_closure#");
+        let scripts: Vec<Loader> = (0..150).map(|i| script_loader(1000 + 2 * i, i + 1, i % 3 != 0)).collect();
+        let (g, counts) = growth(&scripts, &HashMap::new());
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!((g[0].alive, g[0].dead, g[0].distinct_classes), (100, 50, 150));
+        // A new GroovyShell per script: every loader defines Script1.
+        let shells: Vec<Loader> = (0..120).map(|i| script_loader(1000 + 2 * i, 1, true)).collect();
+        assert_eq!(growth(&shells, &HashMap::new()).0[0].distinct_classes, 1);
+        assert_eq!(g[0].defines, "Script#");
+        assert_eq!(g[0].example, "Script150");
+        assert_eq!(g[0].leak_loaders, "groovy.lang.GroovyClassLoader$InnerLoader");
+        // A later report with as many alive: a stable population, not growth.
+        let (again, _) = growth(&scripts, &counts);
+        assert!(again.is_empty());
+        let mut more = scripts.clone();
+        more.push(script_loader(5000, 151, true));
+        let (grew, _) = growth(&more, &counts);
+        assert_eq!(grew[0].alive_at_previous_report, Some(100));
+        // Fewer alive than the threshold, or JSPs named after their pages.
+        let few: Vec<Loader> = (0..150).map(|i| script_loader(1000 + 2 * i, i, i % 2 == 0)).collect();
+        assert!(growth(&few, &HashMap::new()).0.is_empty());
+        let jsps: Vec<Loader> = ["index", "date", "snoop", "numguess", "cart"]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Loader { class: "org.apache.jasper.servlet.JasperLoader".into(), sample_class: Some(format!("org.apache.jsp.{p}_jsp")), ..script_loader(10 + i as u32, 0, true) })
+            .collect();
+        assert!(growth(&jsps, &HashMap::new()).0.is_empty());
+        let reflection: Vec<Loader> = (0..150)
+            .map(|i| Loader { class: "jdk.internal.reflect.DelegatingClassLoader".into(), sample_class: Some(format!("jdk.internal.reflect.GeneratedMethodAccessor{i}")), ..script_loader(10 + i, 0, true) })
+            .collect();
+        assert!(growth(&reflection, &HashMap::new()).0.is_empty(), "the JDK's reflection loaders are never growth");
+    }
+
+    #[test]
+    fn a_loader_s_family_is_the_loaders_below_it() {
+        let ls = vec![
+            Loader { id: 5, parent: Some(3), ..Loader::default() },
+            Loader { id: 8, parent: Some(5), ..Loader::default() },
+            Loader { id: 9, parent: Some(8), ..Loader::default() },
+            Loader { id: 10, parent: Some(3), ..Loader::default() },
+        ];
+        let mut f: Vec<u32> = family(&ls, 5).into_iter().collect();
+        f.sort();
+        assert_eq!(f, [5, 8, 9]);
+        assert_eq!(reasons_text(&["superseded".into(), "container_stopped".into()], Some(9)), "superseded by #9, container stopped");
     }
 
     #[test]

@@ -125,6 +125,49 @@ impl Env {
         }
     }
 
+    /// Calls an instance method taking object arguments and returning an object; null on any
+    /// failure (the Java exception, if any, is cleared). `args` may hold nulls.
+    pub fn call_object_method_with(&self, obj: jobject, name: &str, sig: &str, args: &[jobject]) -> jobject {
+        let Some(mut env) = self.jni() else { return std::ptr::null_mut() };
+        // SAFETY: `obj` and `args` are valid (or null) local or global references of this thread.
+        let target = unsafe { jni::objects::JObject::from_raw(obj) };
+        let objs: Vec<jni::objects::JObject> = args.iter().map(|a| unsafe { jni::objects::JObject::from_raw(*a) }).collect();
+        let values: Vec<jni::objects::JValue> = objs.iter().map(jni::objects::JValue::Object).collect();
+        match env.call_method(&target, name, sig, &values).and_then(|v| v.l()) {
+            Ok(o) => o.into_raw(),
+            Err(_) => {
+                self.clear_exception();
+                std::ptr::null_mut()
+            }
+        }
+    }
+
+    /// Calls a no-argument instance method returning `long`.
+    pub fn call_long_method(&self, obj: jobject, name: &str) -> Option<i64> {
+        let mut env = self.jni()?;
+        // SAFETY: `obj` is a valid local or global reference of this thread.
+        let target = unsafe { jni::objects::JObject::from_raw(obj) };
+        match env.call_method(&target, name, "()J", &[]).and_then(|v| v.j()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.clear_exception();
+                None
+            }
+        }
+    }
+
+    /// The elements of an object array (local references), empty for null.
+    pub fn object_array(&self, arr: jobject) -> Vec<jobject> {
+        if arr.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: `arr` is a valid reference to an Object[].
+        unsafe {
+            let n = jni_fn!(self, GetArrayLength)(self.0, arr);
+            (0..n).map(|i| jni_fn!(self, GetObjectArrayElement)(self.0, arr, i)).collect()
+        }
+    }
+
     /// Calls a static no-argument method returning an object; null on any failure.
     pub fn call_static_object_method(&self, class: &str, name: &str, sig: &str) -> jobject {
         let Some(mut env) = self.jni() else { return std::ptr::null_mut() };

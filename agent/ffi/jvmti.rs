@@ -261,6 +261,16 @@ impl Jvmti {
         Ok(out)
     }
 
+    /// Every live thread as local references.
+    pub fn all_threads(&self) -> JvmtiResult<Vec<jobject>> {
+        let mut count: jint = 0;
+        let mut threads: *mut jobject = ptr::null_mut();
+        call!(self, GetAllThreads, &mut count, &mut threads)?;
+        let _buf = JvmtiBuf { jvmti: self, ptr: threads as *mut u8 };
+        // SAFETY: JVMTI returned `count` entries.
+        Ok((0..count.max(0) as usize).map(|i| unsafe { *threads.add(i) }).collect())
+    }
+
     pub fn force_garbage_collection(&self) -> JvmtiResult<()> {
         call!(self, ForceGarbageCollection)
     }
@@ -427,16 +437,6 @@ impl Jvmti {
         let mut modifiers: jint = 0;
         call!(self, GetFieldModifiers, klass, field, &mut modifiers)?;
         Ok((name, sig, modifiers & 0x0008 != 0))
-    }
-
-    /// Every live thread (local references).
-    pub fn all_threads(&self) -> JvmtiResult<Vec<jobject>> {
-        let mut count: jint = 0;
-        let mut out: *mut jthread = ptr::null_mut();
-        call!(self, GetAllThreads, &mut count, &mut out)?;
-        let _buf = JvmtiBuf { jvmti: self, ptr: out as *mut u8 };
-        // SAFETY: JVMTI returned `count` entries.
-        Ok((0..count.max(0) as usize).map(|i| unsafe { *out.add(i) }).collect())
     }
 
     /// Interfaces `klass` declares directly (local references).

@@ -102,12 +102,12 @@ fn allocator_retention(r: &Report) -> Option<Finding> {
                 if a.arena_max_source.is_empty() { String::new() } else { format!(", {}", a.arena_max_source) }
             ));
             f.push("or run with jemalloc and its background thread, which returns free pages while the JVM idles: LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 MALLOC_CONF=background_thread:true (Debian package libjemalloc2; without the background thread an idle process keeps them)".into());
-            f.push("and stop the churn at its source: zlib Inflaters/Deflaters that are never end()ed, direct buffers freed only by GC".into());
+            f.push(format!("and {}", churn_source(r)));
             f.join("; ")
         }
-        "jemalloc" => "jemalloc returns dirty pages only when it runs: without its background thread an idle process keeps them. Set MALLOC_CONF=background_thread:true (optionally with dirty_decay_ms:1000,muzzy_decay_ms:0); this agent's trim=on purges every arena at report time; and stop the churn at its source (zlib streams never end()ed, direct buffers freed only by GC)".into(),
-        "tcmalloc" => "tcmalloc keeps freed pages in its page heap: raise TCMALLOC_RELEASE_RATE, or call MallocExtension::ReleaseFreeMemory (this agent's trim=on does at report time); and stop the churn at its source (zlib streams never end()ed, direct buffers freed only by GC)".into(),
-        other => format!("{other}: return free memory to the OS the way this allocator allows, and stop the churn at its source"),
+        "jemalloc" => format!("jemalloc returns dirty pages only when it runs: without its background thread an idle process keeps them. Set MALLOC_CONF=background_thread:true (optionally with dirty_decay_ms:1000,muzzy_decay_ms:0); this agent's trim=on purges every arena at report time; and {}", churn_source(r)),
+        "tcmalloc" => format!("tcmalloc keeps freed pages in its page heap: raise TCMALLOC_RELEASE_RATE, or call MallocExtension::ReleaseFreeMemory (this agent's trim=on does at report time); and {}", churn_source(r)),
+        other => format!("{other}: return free memory to the OS the way this allocator allows, and {}", churn_source(r)),
     };
     Some(Finding {
         severity: if retained >= RETAINED_LARGE && percent(retained, rss) >= 50 {
@@ -122,6 +122,25 @@ fn allocator_retention(r: &Report) -> Option<Finding> {
         fix,
         subject: Subject::default(),
     })
+}
+
+/// Where the freed memory came from, by this report's own ledgers: streams and buffers freed only
+/// by GC are the churn the application can stop; when the ledgers show none, it is not theirs.
+fn churn_source(r: &Report) -> String {
+    let zlib = (r.zlib.tracking == "full" || r.zlib.tracking == "since_attach").then_some(r.zlib.totals.released_by_gc);
+    let direct = (r.direct.tracking == "full").then_some(r.direct.totals.freed_by_gc);
+    let mut causes = Vec::new();
+    if let Some(n) = zlib.filter(|n| *n > 0) {
+        causes.push(format!("end() the {n} zlib Inflaters/Deflaters this report saw freed only by GC (see the zlib sites)"));
+    }
+    if let Some(n) = direct.filter(|n| *n > 0) {
+        causes.push(format!("reuse or free the {n} direct buffers and Unsafe blocks this report saw freed only by GC (see the direct sites)"));
+    }
+    match (causes.is_empty(), zlib, direct) {
+        (false, _, _) => format!("stop the churn at its source: {}", causes.join(", and ")),
+        (true, Some(_), Some(_)) => "look beyond zlib and direct memory: this report's ledgers show no zlib stream and no direct buffer freed by GC, so the freed memory was malloc'd by the JVM itself (JIT compilation, class loading, GC structures; NMT names them) or by native libraries".into(),
+        _ => "stop the churn at its source if it is zlib streams never end()ed or direct buffers freed only by GC (this report's ledgers cannot tell: see zlib.tracking and direct.tracking)".into(),
+    }
 }
 
 /// RSS that no part accounts for: where seed 000 needed pmap, strace and gdb.
@@ -193,6 +212,24 @@ mod tests {
         for needle in ["jcmd 4242 System.trim_native_heap", "-XX:TrimNativeHeapInterval=5000", "MALLOC_ARENA_MAX=2", "libjemalloc.so.2", "background_thread:true", "end()"] {
             assert!(f[0].fix.contains(needle), "fix lacks {needle}: {}", f[0].fix);
         }
+    }
+
+    #[test]
+    fn the_churn_advice_follows_the_ledgers() {
+        let mut r = report(&[("malloc_retained", 100 * MIB), ("other", 100 * MIB)], "glibc");
+        r.zlib.tracking = "full".into();
+        r.direct.tracking = "full".into();
+        let f = derive_all(&r);
+        assert!(f[0].fix.contains("no zlib stream and no direct buffer freed by GC"), "{}", f[0].fix);
+        assert!(!f[0].fix.contains("end() the"), "{}", f[0].fix);
+        r.zlib.totals.released_by_gc = 160_000;
+        let f = derive_all(&r);
+        assert!(f[0].fix.contains("end() the 160000 zlib Inflaters/Deflaters this report saw freed only by GC"), "{}", f[0].fix);
+        assert!(!f[0].fix.contains("direct buffers and Unsafe"), "{}", f[0].fix);
+        r.direct.tracking = "off".into();
+        r.zlib.totals.released_by_gc = 0;
+        let f = derive_all(&r);
+        assert!(f[0].fix.contains("cannot tell"), "{}", f[0].fix);
     }
 
     #[test]

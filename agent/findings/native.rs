@@ -2,6 +2,7 @@
 //! freed. Read `report.zlib` and `report.direct` only.
 
 use leakagent_report::model::{DirectSite, Finding, Report, Severity, Subject, ZlibSite};
+use leakagent_report::text::site_labels;
 use std::collections::BTreeMap;
 
 /// A zlib site group is reported when at least this many streams were never ended...
@@ -41,6 +42,25 @@ fn place(app_frame: &Option<String>, stack: &[String], skip: usize) -> String {
         .unwrap_or_else(|| "<unknown site>".into())
 }
 
+/// Where the sites of one finding part, when several call paths reach its place: ` (2 call
+/// paths: via A; via B)`, so a place in the JDK says who called it.
+fn call_paths(sites: &[(u32, &Option<String>, &[String])]) -> String {
+    if sites.len() < 2 {
+        return String::new();
+    }
+    let mut vias: Vec<String> = site_labels(sites)
+        .into_iter()
+        .filter_map(|l| l.split_once(" via ").map(|(_, v)| v.split(" [site").next().unwrap_or(v).to_string()))
+        .collect();
+    vias.sort();
+    vias.dedup();
+    match vias.len() {
+        0 | 1 => String::new(),
+        n if n > 3 => format!(" ({n} call paths: via {}; ...)", vias[..3].join("; via ")),
+        n => format!(" ({n} call paths: via {})", vias.join("; via ")),
+    }
+}
+
 /// Sites of one kind created at the same place.
 fn group<T>(sites: &[T], key: impl Fn(&T) -> (String, String)) -> BTreeMap<(String, String), Vec<&T>> {
     let mut g: BTreeMap<(String, String), Vec<&T>> = BTreeMap::new();
@@ -70,6 +90,7 @@ fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
         });
         let severity = if gc >= ZLIB_CRITICAL_GC || bytes >= ZLIB_CRITICAL_BYTES { Severity::Critical } else { Severity::Warning };
         let per_stream = if kind == "Deflater" { "about 260 KB" } else { "about 40 KB" };
+        let paths = call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>());
         let mut fix = format!(
             "Call end() on every {kind} when you are done with it (in a finally block), or close the stream that owns it: \
              {} end only the {kind}s they create themselves, never one passed to their constructor. Until it is ended, a \
@@ -89,7 +110,7 @@ fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
             severity,
             kind: "zlib_not_ended".into(),
             summary: format!(
-                "{never} of {created} {kind}s created at {at} were never ended: {gc} ({}%) were freed only by GC, {live} {} live \
+                "{never} of {created} {kind}s created at {at}{paths} were never ended: {gc} ({}%) were freed only by GC, {live} {} live \
                  holding ~{}",
                 percent(gc, never),
                 if live == 1 { "is" } else { "are" },
@@ -137,6 +158,7 @@ fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>, window_ms: u64
         let near_limit = kind == "DirectByteBuffer" && max_direct.is_some_and(|m| bytes * 2 >= m);
         let severity = if bytes >= DIRECT_CRITICAL_BYTES || near_limit { Severity::Critical } else { Severity::Warning };
         let grew = if growth > 0 { format!(", +{} in the last {}", mb(growth as u64), span(window_ms)) } else { String::new() };
+        let at = format!("{at}{}", call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>()));
         let freed = if frees == 0 { "none was ever freed".to_string() } else { format!("only {frees} of {made} were freed") };
         let (summary, fix) = if kind == "DirectByteBuffer" {
             (
@@ -217,6 +239,26 @@ mod tests {
             format!("1104 of 1104 Inflaters created at {ZIIS} were never ended: 1101 (100%) were freed only by GC, 3 are live holding ~0.1 MB")
         );
         assert!(f[0].fix.contains("end()") && f[0].fix.contains("Spring Boot 2.1.0"), "{}", f[0].fix);
+    }
+
+    #[test]
+    fn a_place_inside_the_jdk_says_who_called_it() {
+        let jdk = |caller: &str| {
+            let mut s = zsite(0, "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735)", 200, 0, 200, 0);
+            s.app_frame = None;
+            s.stack.push("java.util.zip.ZipFile.getInputStream(ZipFile.java:400)".into());
+            s.stack.push(caller.into());
+            s
+        };
+        let mut a = jdk("jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900)");
+        a.id = 1;
+        let mut b = jdk("java.util.jar.JarFile.getManifest(JarFile.java:410)");
+        b.id = 2;
+        let f = zlib_findings(&[a, b]);
+        assert_eq!(f.len(), 1, "one place, one finding");
+        assert!(f[0].summary.contains(
+            "created at java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) (2 call paths: via java.util.jar.JarFile.getManifest(JarFile.java:410); via jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900)) were never ended"
+        ), "{}", f[0].summary);
     }
 
     #[test]

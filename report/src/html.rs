@@ -3,6 +3,7 @@
 //! filled at its `{{...}}` markers.
 
 use super::model::{Report, Sample, Severity};
+use super::text::{group_note, loader_name, loader_rows, reasons_text, site_labels, LoaderRow};
 use std::fmt::Write;
 
 const TEMPLATE: &str = include_str!("template.html");
@@ -84,15 +85,15 @@ fn findings(r: &Report, b: &mut String) {
 const MAX_SITES: usize = 15;
 
 /// One collapsible stack: where the site is in the summary, the whole stack inside.
-fn stack_cell(app_frame: &Option<String>, stack: &[String]) -> String {
-    let head = esc(&super::text::site_place(app_frame, stack));
+fn stack_cell(label: &str, stack: &[String]) -> String {
+    let head = esc(label);
     let frames: Vec<String> = stack.iter().map(|f| esc(f)).collect();
     format!("<details><summary class=mono>{head}</summary><pre class=mono>{}</pre></details>", frames.join("\n"))
 }
 
 /// One row of a native site table: kind, place, four counts, live MiB.
-fn site_row(b: &mut String, kind: &str, app_frame: &Option<String>, stack: &[String], counts: [u64; 4], live_bytes: u64) {
-    let _ = write!(b, "<tr><td>{kind}</td><td>{}</td>", stack_cell(app_frame, stack));
+fn site_row(b: &mut String, kind: &str, label: &str, stack: &[String], counts: [u64; 4], live_bytes: u64) {
+    let _ = write!(b, "<tr><td>{kind}</td><td>{}</td>", stack_cell(label, stack));
     for c in counts {
         let _ = write!(b, "<td class=n>{c}</td>");
     }
@@ -115,8 +116,9 @@ fn native_sites(r: &Report, b: &mut String) {
             z.reason.as_ref().map(|x| format!(" <span class=small>{}</span>", esc(x))).unwrap_or_default()
         );
         b.push_str("<table><tr><th>kind</th><th>created at</th><th class=n>created</th><th class=n>ended</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
-        for site in z.sites.iter().take(MAX_SITES) {
-            site_row(b, &site.kind, &site.app_frame, &site.stack, [site.created, site.ended_explicitly, site.released_by_gc, site.live], site.live_bytes_estimate);
+        let shown: Vec<_> = z.sites.iter().take(MAX_SITES).map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect();
+        for (site, label) in z.sites.iter().zip(site_labels(&shown)) {
+            site_row(b, &site.kind, &label, &site.stack, [site.created, site.ended_explicitly, site.released_by_gc, site.live], site.live_bytes_estimate);
         }
         b.push_str("</table>\n");
     }
@@ -129,8 +131,9 @@ fn native_sites(r: &Report, b: &mut String) {
         );
         if !d.sites.is_empty() {
             b.push_str("<table><tr><th>kind</th><th>allocated at</th><th class=n>allocations</th><th class=n>frees</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
-            for site in d.sites.iter().take(MAX_SITES) {
-                site_row(b, &site.kind, &site.app_frame, &site.stack, [site.allocations, site.frees, site.freed_by_gc, site.live_count], site.live_bytes);
+            let shown: Vec<_> = d.sites.iter().take(MAX_SITES).map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect();
+            for (site, label) in d.sites.iter().zip(site_labels(&shown)) {
+                site_row(b, &site.kind, &label, &site.stack, [site.allocations, site.frees, site.freed_by_gc, site.live_count], site.live_bytes);
             }
             b.push_str("</table>\n");
         }
@@ -305,10 +308,10 @@ fn leaks(r: &Report, b: &mut String) {
             b,
             "<h3>Loader {} <code>{}</code> ({}), {} classes &mdash; should be dead: {}</h3>\n<ol class=chain start=0>",
             s.loader_id,
-            esc(s.loader_name.as_deref().unwrap_or("-")),
+            esc(s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-")),
             esc(&s.loader_class),
             s.classes,
-            esc(&s.reasons.join(", "))
+            esc(&reasons_text(&s.reasons, s.superseded_by))
         );
         for (i, h) in s.path.iter().enumerate() {
             let via = match h.field.as_str() {
@@ -340,26 +343,57 @@ fn loaders(r: &Report, b: &mut String) {
         "<h2>Class loaders</h2><p>{} alive, {} dead; classes {} live, {} loaded, {} unloaded.</p>",
         c.loaders_alive, c.loaders_dead, c.classes_live, c.classes_loaded, c.classes_unloaded
     );
-    b.push_str("<table><tr><th class=n>id</th><th>role</th><th>class</th><th>name</th><th class=n>parent</th><th class=n>classes</th><th class=n>unloaded</th><th>generation</th></tr>\n");
-    let mut live: Vec<_> = c.loaders.iter().filter(|l| l.alive).collect();
-    live.sort_by(|a, b| b.classes.cmp(&a.classes).then(a.id.cmp(&b.id)));
-    for l in live.iter().take(MAX_LOADERS) {
+    if let Some(n) = &c.unload_note {
+        let _ = writeln!(b, "<p class=small>Note: {}</p>", esc(n));
+    }
+    for g in &c.growth {
         let _ = writeln!(
             b,
-            "<tr><td class=n>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
-            l.id,
-            l.role,
-            esc(&l.class),
-            esc(l.name.as_deref().unwrap_or("-")),
-            l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            l.classes,
-            l.classes_unloaded,
-            l.generation.map(|g| g.to_string()).unwrap_or_default()
+            "<p>Growing: {} loaders of <code>{}</code> alive ({} dead), each defining <code>{}</code>; {}; <code>leak_loaders={}</code> checks them in every report.</p>",
+            g.alive,
+            esc(&g.loader_class),
+            g.dead,
+            esc(&g.example),
+            g.alive_at_previous_report.map(|p| format!("{p} alive at the previous report")).unwrap_or_else(|| "first seen growing in this report".into()),
+            esc(&g.leak_loaders)
         );
     }
+    b.push_str("<table><tr><th class=n>id</th><th>role</th><th>class</th><th>name</th><th class=n>parent</th><th class=n>classes</th><th class=n>unloaded</th><th>generation</th></tr>\n");
+    let rows = loader_rows(c);
+    for row in rows.iter().take(MAX_LOADERS) {
+        match row {
+            LoaderRow::One(l) => {
+                let _ = writeln!(
+                    b,
+                    "<tr><td class=n>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
+                    l.id,
+                    l.role,
+                    esc(&l.class),
+                    esc(&l.label.clone().unwrap_or_else(|| loader_name(l))),
+                    l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                    l.classes,
+                    l.classes_unloaded,
+                    match (l.generation, l.superseded_by) {
+                        (Some(g), Some(by)) => format!("{g}, superseded by #{by}"),
+                        (Some(g), None) => g.to_string(),
+                        _ => String::new(),
+                    }
+                );
+            }
+            LoaderRow::Many { class, loaders } => {
+                let _ = writeln!(
+                    b,
+                    "<tr><td class=n>&hellip;</td><td>other</td><td colspan=3>{}</td><td class=n>{}</td><td class=n>{}</td><td></td></tr>",
+                    esc(&group_note(class, loaders)),
+                    loaders.iter().map(|l| l.classes).sum::<u64>(),
+                    loaders.iter().map(|l| l.classes_unloaded).sum::<u64>()
+                );
+            }
+        }
+    }
     b.push_str("</table>\n");
-    if live.len() > MAX_LOADERS {
-        let _ = writeln!(b, "<p class=small>{} more live loaders in the JSON report.</p>", live.len() - MAX_LOADERS);
+    if rows.len() > MAX_LOADERS {
+        let _ = writeln!(b, "<p class=small>{} more rows of live loaders in the JSON report.</p>", rows.len() - MAX_LOADERS);
     }
     if !c.duplicate_classes.is_empty() {
         let _ = write!(b, "<h3>Classes defined by more than one live loader ({})</h3><ul>", c.duplicate_classes.len());

@@ -178,6 +178,35 @@ pub struct ClassLoaders {
     /// How long the GC took (it is a pause of the application).
     #[serde(default)]
     pub gc_ms: u64,
+    /// Why `classes_unloaded` and `class_unload_events` differ, when they do.
+    #[serde(default)]
+    pub unload_note: Option<String>,
+    /// Kinds of loader that keep being created and stay alive (see README, "Growth").
+    #[serde(default)]
+    pub growth: Vec<LoaderGrowth>,
+}
+
+/// Loaders of one class, each defining generated classes of one shape (names that differ only in
+/// their numbers, e.g. `Script12`, `Script13`): many alive after GC, more than at the previous
+/// report. The alive ones are leak suspects (reason `growth`) when the chain search runs.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct LoaderGrowth {
+    pub loader_class: String,
+    /// The shape of the classes they define: the first class name of each, digits as `#`.
+    pub defines: String,
+    /// One of those class names, as found.
+    pub example: String,
+    pub alive: u64,
+    pub dead: u64,
+    /// Distinct class names of this shape the agent has seen these loaders define.
+    pub distinct_classes: u64,
+    /// Alive loaders of this group at the previous report after a GC (null: first sighting).
+    pub alive_at_previous_report: Option<u64>,
+    /// When the oldest and the newest of them were first seen (ms after agent start).
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
+    /// A `leak_loaders=` value that names these loaders.
+    pub leak_loaders: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -270,8 +299,14 @@ pub struct Loader {
     pub state: Option<String>,
     /// 1 for the oldest loader of its generation group, 2 for the next, ...
     pub generation: Option<u32>,
-    /// The id of the loader that replaced this one (the next generation).
+    /// The id of the loader that replaced this one: a newer loader of the same generation key
+    /// that defines a class of the same name.
     pub superseded_by: Option<u32>,
+    /// What a user knows the loader by, when the agent can tell: its name, a Tomcat context path
+    /// (`/examples`), a JSP (`/examples/jsp/dates/date.jsp`), `Spring Boot DevTools restart`, ...
+    pub label: Option<String>,
+    /// The first (by name) class this loader defines, as seen alive at a report.
+    pub sample_class: Option<String>,
 }
 
 /// Loaders of the same class and code source (or name) created one after another.
@@ -300,7 +335,8 @@ pub struct LeakSuspect {
     pub loader_class: String,
     pub loader_name: Option<String>,
     pub classes: u64,
-    /// Why the loader should be dead: `superseded`, `closed`, `container_stopped`, `pattern`.
+    /// Why the loader should be dead: `superseded`, `closed`, `container_stopped`, `pattern`,
+    /// `growth`.
     pub reasons: Vec<String>,
     /// Hops from a GC root to the loader; empty when no chain was found (see chain_search).
     pub path: Vec<PathHop>,
@@ -312,6 +348,14 @@ pub struct LeakSuspect {
     /// Plain words: what holds the loader.
     pub explanation: String,
     pub fix: String,
+    /// What a user knows the loader by (`Loader.label`).
+    pub loader_label: Option<String>,
+    /// For `superseded`: the loader that replaced it.
+    pub superseded_by: Option<u32>,
+    /// Index in `path` of the hop whose field owns what holds the loader: the culprit hop, or,
+    /// when that is inside a collection (`HashMap$Node.value`, `Object[][3]`), the field that
+    /// holds the collection.
+    pub holder_hop: Option<usize>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

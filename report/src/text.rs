@@ -1,6 +1,7 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
-use super::model::{ChainSearch, Direct, Report, Sample, Severity, Zlib};
+use super::model::{ChainSearch, ClassLoaders, Direct, Loader, Report, Sample, Severity, Zlib};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 const MAX_LOADERS: usize = 40;
@@ -20,6 +21,74 @@ pub fn chain_search_sentence(cs: &ChainSearch) -> String {
         cs.memory_bytes_estimate / 1024,
         cs.limit_hit.as_ref().map(|l| format!("; stopped: {l}")).unwrap_or_default()
     )
+}
+
+/// Why a suspect should be dead, in words: `superseded` says by which loader.
+pub fn reasons_text(reasons: &[String], superseded_by: Option<u32>) -> String {
+    let words: Vec<String> = reasons
+        .iter()
+        .map(|r| match (r.as_str(), superseded_by) {
+            ("superseded", Some(n)) => format!("superseded by #{n}"),
+            ("growth", _) => "one of a growing number of loaders of its kind".to_string(),
+            _ => r.replace('_', " "),
+        })
+        .collect();
+    words.join(", ")
+}
+
+/// What a user knows a loader by: its label (name, context path, JSP), else the class it defines.
+pub fn loader_name(l: &Loader) -> String {
+    let sample = if l.role == "other" { &l.sample_class } else { &None };
+    match (&l.label, sample) {
+        (Some(n), _) => format!("'{n}'"),
+        (None, Some(c)) if l.classes > 1 => format!("(defines {c} and {} more)", l.classes - 1),
+        (None, Some(c)) => format!("(defines {c})"),
+        (None, None) => String::new(),
+    }
+}
+
+/// A row of the loader tables: one loader, or many unnamed loaders of one class (the JDK's
+/// reflection loaders, a script engine's per-script loaders) in one line.
+pub enum LoaderRow<'a> {
+    One(&'a Loader),
+    Many { class: &'a str, loaders: Vec<&'a Loader> },
+}
+
+/// Unnamed loaders of one class are one row from this many on.
+const GROUP_FROM: usize = 4;
+
+/// The live loaders, most classes first, unnamed ones of one class grouped.
+pub fn loader_rows(c: &ClassLoaders) -> Vec<LoaderRow<'_>> {
+    let live: Vec<&Loader> = c.loaders.iter().filter(|l| l.alive).collect();
+    let mut by_class: BTreeMap<&str, Vec<&Loader>> = BTreeMap::new();
+    for l in live.iter().filter(|l| l.label.is_none() && l.role == "other") {
+        by_class.entry(l.class.as_str()).or_default().push(l);
+    }
+    by_class.retain(|_, v| v.len() >= GROUP_FROM);
+    let mut rows: Vec<(u64, u32, LoaderRow)> = live
+        .iter()
+        .filter(|l| !(l.label.is_none() && by_class.contains_key(l.class.as_str())))
+        .map(|l| (l.classes, l.id, LoaderRow::One(l)))
+        .collect();
+    for (class, loaders) in by_class {
+        let classes = loaders.iter().map(|l| l.classes).sum();
+        rows.push((classes, loaders[0].id, LoaderRow::Many { class, loaders }));
+    }
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    rows.into_iter().map(|r| r.2).collect()
+}
+
+/// What a group row says about its loaders.
+pub fn group_note(class: &str, loaders: &[&Loader]) -> String {
+    let what = if class.ends_with(".DelegatingClassLoader") {
+        "the JDK's reflection accessors, one loader per method called often through reflection".to_string()
+    } else {
+        let examples: Vec<&str> = loaders.iter().filter_map(|l| l.sample_class.as_deref()).take(2).collect();
+        if examples.is_empty() { "defining no class".to_string() } else { format!("defining {}, ...", examples.join(", ")) }
+    };
+    let first = loaders.iter().map(|l| l.id).min().unwrap_or(0);
+    let last = loaders.iter().map(|l| l.id).max().unwrap_or(0);
+    format!("{} × {class}: {what} (ids {first}..{last} in the JSON report)", loaders.len())
 }
 
 pub fn render(r: &Report) -> String {
@@ -59,24 +128,55 @@ pub fn render(r: &Report) -> String {
         "Class loaders: {} alive, {} dead; classes: {} live, {} loaded, {} unloaded",
         c.loaders_alive, c.loaders_dead, c.classes_live, c.classes_loaded, c.classes_unloaded
     );
-    let _ = writeln!(o, "  {:>5}  {:<11}  {:<48}  {:<20}  {:>6}  {:>7}  {:>8}", "id", "role", "class", "name", "parent", "classes", "unloaded");
-    let mut loaders: Vec<_> = c.loaders.iter().filter(|l| l.alive).collect();
-    loaders.sort_by(|a, b| b.classes.cmp(&a.classes).then(a.id.cmp(&b.id)));
-    for l in loaders.iter().take(MAX_LOADERS) {
+    if let Some(n) = &c.unload_note {
+        let _ = writeln!(o, "  note: {n}");
+    }
+    let _ = writeln!(o, "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  class and name", "id", "role", "parent", "classes", "unloaded");
+    let rows = loader_rows(c);
+    for row in rows.iter().take(MAX_LOADERS) {
+        match row {
+            LoaderRow::One(l) => {
+                let _ = writeln!(
+                    o,
+                    "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {} {}",
+                    l.id,
+                    l.role,
+                    l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                    l.classes,
+                    l.classes_unloaded,
+                    l.class,
+                    loader_name(l)
+                );
+            }
+            LoaderRow::Many { class, loaders } => {
+                let _ = writeln!(
+                    o,
+                    "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {}",
+                    "...",
+                    "other",
+                    "",
+                    loaders.iter().map(|l| l.classes).sum::<u64>(),
+                    loaders.iter().map(|l| l.classes_unloaded).sum::<u64>(),
+                    group_note(class, loaders)
+                );
+            }
+        }
+    }
+    if rows.len() > MAX_LOADERS {
+        let _ = writeln!(o, "  ... {} more rows of live loaders in the JSON report", rows.len() - MAX_LOADERS);
+    }
+    for g in &c.growth {
         let _ = writeln!(
             o,
-            "  {:>5}  {:<11}  {:<48}  {:<20}  {:>6}  {:>7}  {:>8}",
-            l.id,
-            l.role,
-            l.class,
-            l.name.as_deref().unwrap_or("-"),
-            l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            l.classes,
-            l.classes_unloaded
+            "  growing: {} loaders of {} alive ({} dead), each defining {} ({} distinct); {}; leak_loaders={} checks them in every report",
+            g.alive,
+            g.loader_class,
+            g.dead,
+            g.example,
+            g.distinct_classes,
+            g.alive_at_previous_report.map(|p| format!("{p} alive at the previous report")).unwrap_or_else(|| "first seen growing in this report".into()),
+            g.leak_loaders
         );
-    }
-    if loaders.len() > MAX_LOADERS {
-        let _ = writeln!(o, "  ... {} more live loaders in the JSON report", loaders.len() - MAX_LOADERS);
     }
     if !c.duplicate_classes.is_empty() {
         let _ = writeln!(o, "\nClasses defined by more than one live loader ({}):", c.duplicate_classes.len());
@@ -96,10 +196,10 @@ pub fn render(r: &Report) -> String {
                 o,
                 "  loader {} '{}' ({}), {} classes, should be dead: {}",
                 s.loader_id,
-                s.loader_name.as_deref().unwrap_or("-"),
+                s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-"),
                 s.loader_class,
                 s.classes,
-                s.reasons.join(", ")
+                reasons_text(&s.reasons, s.superseded_by)
             );
             for (i, h) in s.path.iter().enumerate() {
                 let mark = if Some(i) == s.culprit_hop { "=>" } else { "  " };
@@ -153,6 +253,39 @@ pub fn site_place(app: &Option<String>, stack: &[String]) -> String {
     app.clone().or_else(|| stack.get(2).or(stack.first()).cloned()).unwrap_or_default()
 }
 
+/// Labels for a table of sites: each site's place, and where several sites share a place, the
+/// first frame where their stacks part (`... via X`), or their id when the stacks kept are the same.
+pub fn site_labels(sites: &[(u32, &Option<String>, &[String])]) -> Vec<String> {
+    let base: Vec<String> = sites.iter().map(|(_, a, s)| site_place(a, s)).collect();
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, b) in base.iter().enumerate() {
+        groups.entry(b.as_str()).or_default().push(i);
+    }
+    let mut out = base.clone();
+    for idx in groups.values().filter(|g| g.len() > 1) {
+        for &i in idx {
+            let stack = sites[i].2;
+            let deepest = idx.iter().map(|&j| sites[j].2.len()).max().unwrap_or(0);
+            let parts = (0..deepest).find(|&d| idx.iter().any(|&j| j != i && sites[j].2.get(d) != stack.get(d)));
+            out[i] = match parts.and_then(|d| stack.get(d)).filter(|f| **f != base[i]) {
+                Some(frame) => format!("{} via {frame}", base[i]),
+                None => format!("{} [site {}]", base[i], sites[i].0),
+            };
+        }
+    }
+    // Sites whose first differing frame is the same (three call paths, two through one caller).
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for l in &out {
+        *seen.entry(l.clone()).or_default() += 1;
+    }
+    for (i, l) in out.iter_mut().enumerate() {
+        if seen[l.as_str()] > 1 {
+            l.push_str(&format!(" [site {}]", sites[i].0));
+        }
+    }
+    out
+}
+
 fn tracking_line(o: &mut String, tracking: &str, reason: &Option<String>) {
     if tracking != "full" {
         let _ = writeln!(o, "  tracking: {tracking}{}", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
@@ -179,7 +312,9 @@ fn zlib_section(o: &mut String, z: &Zlib) {
         return;
     }
     let _ = writeln!(o, "  {:>5}  {:<8}  {:>8}  {:>8}  {:>8}  {:>7}  {:>9}  site", "id", "kind", "created", "ended", "by GC", "live", "live MB");
-    for s in z.sites.iter().take(MAX_NATIVE_SITES) {
+    let shown: Vec<_> = z.sites.iter().take(MAX_NATIVE_SITES).map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect();
+    let labels = site_labels(&shown);
+    for (s, label) in z.sites.iter().zip(labels) {
         let _ = writeln!(
             o,
             "  {:>5}  {:<8}  {:>8}  {:>8}  {:>8}  {:>7}  {:>9.1}  {}",
@@ -190,7 +325,7 @@ fn zlib_section(o: &mut String, z: &Zlib) {
             s.released_by_gc,
             s.live,
             s.live_bytes_estimate as f64 / (1024.0 * 1024.0),
-            site_place(&s.app_frame, &s.stack)
+            label
         );
     }
     if z.sites.len() > MAX_NATIVE_SITES {
@@ -228,7 +363,9 @@ fn direct_section(o: &mut String, d: &Direct) {
         return;
     }
     let _ = writeln!(o, "  {:>5}  {:<16}  {:>8}  {:>8}  {:>8}  {:>10}  site", "id", "kind", "allocs", "frees", "live", "live MB");
-    for s in d.sites.iter().take(MAX_NATIVE_SITES) {
+    let shown: Vec<_> = d.sites.iter().take(MAX_NATIVE_SITES).map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect();
+    let labels = site_labels(&shown);
+    for (s, label) in d.sites.iter().zip(labels) {
         let _ = writeln!(
             o,
             "  {:>5}  {:<16}  {:>8}  {:>8}  {:>8}  {:>10.1}  {}",
@@ -238,7 +375,7 @@ fn direct_section(o: &mut String, d: &Direct) {
             s.frees,
             s.live_count,
             s.live_bytes as f64 / (1024.0 * 1024.0),
-            site_place(&s.app_frame, &s.stack)
+            label
         );
     }
     if d.sites.len() > MAX_NATIVE_SITES {
@@ -484,6 +621,58 @@ mod tests {
         assert!(t.contains("samples: 3 kept of 3 taken, every 1000 ms"), "{t}");
         assert!(t.contains("peak 700.0 MiB at 0.0 s, 100.0 MiB at 2.0 s"), "{t}");
         assert!(t.contains("note: a caveat"));
+    }
+
+    #[test]
+    fn loaders_are_named_as_users_know_them_and_reflection_loaders_are_one_row() {
+        let mut r = test_report();
+        let l = |id: u32, class: &str, label: Option<&str>, sample: Option<&str>, classes: u64| Loader {
+            id,
+            class: class.into(),
+            role: "other".into(),
+            label: label.map(Into::into),
+            sample_class: sample.map(Into::into),
+            classes,
+            alive: true,
+            ..Loader::default()
+        };
+        r.class_loaders.loaders = vec![
+            l(5, "org.apache.catalina.loader.ParallelWebappClassLoader", Some("/examples"), Some("async.Stockticker"), 29),
+            l(6, "org.apache.jasper.servlet.JasperLoader", Some("/examples/jsp/dates/date.jsp"), Some("org.apache.jsp.jsp.dates.date_jsp"), 1),
+            l(7, "groovy.lang.GroovyClassLoader$InnerLoader", None, Some("Script1"), 2),
+        ];
+        for id in 10..82 {
+            r.class_loaders.loaders.push(l(id, "jdk.internal.reflect.DelegatingClassLoader", None, Some("jdk.internal.reflect.GeneratedMethodAccessor1"), 1));
+        }
+        r.class_loaders.leak_suspects.push(LeakSuspect {
+            loader_id: 6,
+            loader_label: Some("/examples/jsp/dates/date.jsp".into()),
+            reasons: vec!["superseded".into()],
+            superseded_by: Some(9),
+            ..LeakSuspect::default()
+        });
+        let t = render(&r);
+        assert!(t.contains("org.apache.catalina.loader.ParallelWebappClassLoader '/examples'"), "{t}");
+        assert!(t.contains("groovy.lang.GroovyClassLoader$InnerLoader (defines Script1 and 1 more)"), "{t}");
+        assert!(t.contains("72 × jdk.internal.reflect.DelegatingClassLoader: the JDK's reflection accessors"), "{t}");
+        assert_eq!(t.matches("DelegatingClassLoader").count(), 1, "{t}");
+        assert!(t.contains("should be dead: superseded by #9"), "{t}");
+    }
+
+    #[test]
+    fn sites_at_one_place_are_told_apart() {
+        let a = vec!["java.util.zip.Inflater.init(Native Method)".to_string(), "java.util.zip.Inflater.<init>(Inflater.java:131)".into(), "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735)".into(), "java.util.zip.ZipFile.getInputStream(ZipFile.java:400)".into(), "jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900)".into()];
+        let mut b = a.clone();
+        b[4] = "java.util.jar.JarFile.getManifest(JarFile.java:410)".into();
+        let none = None;
+        let app = Some("app.Scan.open(Scan.java:9)".to_string());
+        let labels = site_labels(&[(1, &none, &a), (2, &none, &b), (3, &app, &a), (4, &none, &a)]);
+        assert_eq!(labels[0], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900) [site 1]");
+        assert_eq!(labels[1], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via java.util.jar.JarFile.getManifest(JarFile.java:410)");
+        assert_eq!(labels[2], "app.Scan.open(Scan.java:9)");
+        assert_eq!(labels[3], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900) [site 4]");
+        let unique: std::collections::HashSet<&String> = labels.iter().collect();
+        assert_eq!(unique.len(), labels.len());
     }
 
     #[test]

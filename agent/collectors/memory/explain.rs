@@ -231,7 +231,17 @@ pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64
     let mut s = format!("RSS is {}. ", mib(rss));
     s.push_str(&format!("The Java heap accounts for {}", mib(b("java_heap"))));
     if let (Some(c), Some(u)) = (j.heap_committed_bytes, j.heap_used_bytes) {
-        s.push_str(&format!(" ({} committed, {} used)", mib(c), mib(u)));
+        s.push_str(&format!(" ({} committed, {} used", mib(c), mib(u)));
+        // Right after a GC that shrank the heap the committed size is already the new one, while
+        // G1, ZGC and Shenandoah give the freed regions' pages back from a background thread.
+        if b("java_heap") > c + (c / 20).max(NOTEWORTHY) {
+            s.push_str(&format!(
+                "; {} more is resident than committed: the GC has just shrunk the heap and returns those pages to the \
+                 OS in the background, so a later report shows less",
+                mib(b("java_heap") - c)
+            ));
+        }
+        s.push(')');
     }
     s.push_str(&format!(
         ", metaspace {}, the code cache {}, {} thread stacks {}. ",
@@ -362,9 +372,21 @@ mod tests {
         assert_eq!(e.bytes("unexplained"), 5 * M);
         let p = paragraph(&e, r.rss, &m, &j, 3);
         assert!(p.starts_with("RSS is 331.4 MiB."), "{p}");
+        assert!(p.contains("(40.0 MiB committed, 5.0 MiB used),"), "{p}");
         assert!(p.contains("holds 273.1 MiB of freed memory that is still resident in 9 arenas"), "{p}");
         assert!(p.contains("mallinfo2 counts 995.0 MiB free"), "{p}");
         assert!(p.contains("largest part outside the Java heap"), "{p}");
+    }
+
+    #[test]
+    fn a_heap_resident_above_committed_is_explained() {
+        let (_, m, mut j) = arena_retention();
+        let r = regions(&[(Kind::JavaHeap, 173 * M), (Kind::OtherAnonymous, 10 * M)]);
+        j.heap_committed_bytes = Some(44 * M);
+        j.heap_used_bytes = Some(11 * M);
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
+        let p = paragraph(&e, r.rss, &m, &j, 3);
+        assert!(p.contains("The Java heap accounts for 173.0 MiB (44.0 MiB committed, 11.0 MiB used; 129.0 MiB more is resident than committed: the GC has just shrunk the heap"), "{p}");
     }
 
     #[test]

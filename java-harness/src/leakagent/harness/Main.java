@@ -15,6 +15,7 @@ import leakagent.harness.scenarios.CommonsLogging;
 import leakagent.harness.scenarios.DirectChurn;
 import leakagent.harness.scenarios.DirectLeak;
 import leakagent.harness.scenarios.EnumParent;
+import leakagent.harness.scenarios.GroovyScripts;
 import leakagent.harness.scenarios.Healthy;
 import leakagent.harness.scenarios.IntrospectorLeak;
 import leakagent.harness.scenarios.JdbcDriver;
@@ -23,6 +24,7 @@ import leakagent.harness.scenarios.SpringIntrospection;
 import leakagent.harness.scenarios.SpringBootScan;
 import leakagent.harness.scenarios.ThreadLeak;
 import leakagent.harness.scenarios.ThreadLocalLeak;
+import leakagent.harness.scenarios.TomcatJsp;
 import leakagent.harness.scenarios.TomcatWebapp;
 import leakagent.harness.scenarios.UnsafeLeak;
 
@@ -44,6 +46,8 @@ public final class Main {
         SCENARIOS.put("thread", ThreadLeak::new);
         SCENARIOS.put("enum-parent", EnumParent::new);
         SCENARIOS.put("tomcat-webapp", TomcatWebapp::new);
+        SCENARIOS.put("tomcat-jsp", TomcatJsp::new);
+        SCENARIOS.put("groovy-scripts", GroovyScripts::new);
         SCENARIOS.put("springboot-scan", SpringBootScan::new);
         SCENARIOS.put("direct-leak", DirectLeak::new);
         SCENARIOS.put("direct-churn", DirectChurn::new);
