@@ -2,13 +2,13 @@
 //!
 //! An event's *site* is keyed by its top `key_depth` frames (method and bytecode index), found
 //! in a sharded table; only the first event of a new key pays for the full stack (`stack_depth`
-//! frames), its methods and the thread name. The key comes from the thread's stack templates
-//! when one holds (templates.rs: a few loads, no walk), else from a walk. Methods are resolved through a
-//! cache of names and line number tables, once per method, when a site is first seen (a class
-//! may be unloaded before the report, and its jmethodIDs then name nothing); frames become text
-//! only when a report is written. The kind of the
-//! calling thread (an application thread, or a thread that runs GC cleanup: the Cleaner, the
-//! Reference Handler, the Finalizer) is decided once per thread from its oldest frames.
+//! frames), its methods and the thread name. The site comes from one of the thread's stack
+//! templates when one holds (templates.rs: a few loads, no walk), else from a walk. Methods are
+//! resolved through a cache of names and line number tables, once per method, when a site is
+//! first seen (a class may be unloaded before the report, and its jmethodIDs then name
+//! nothing); frames become text only when a report is written. The kind of the calling thread
+//! (an application thread, or a thread that runs GC cleanup: the Cleaner, the Reference
+//! Handler, the Finalizer) is decided once per thread from its oldest frames.
 
 use super::templates;
 use crate::ffi::asgct;
