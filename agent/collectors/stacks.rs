@@ -452,8 +452,8 @@ impl Stacks {
     }
 
     /// The key of the current thread's site: the top `key_depth` frames, tagged with `kind`,
-    /// from a walk of up to `frames.len()` (at least `key_depth`) frames; also how many frames
-    /// AsyncGetCallTrace put in `frames`, when it walked. AsyncGetCallTrace walks cheaply; when
+    /// from a walk of up to `frames.len()` (at least `key_depth`) frames; also how many frames of
+    /// `frames` hold the walk, when they do. AsyncGetCallTrace walks cheaply; when
     /// it cannot (GC running, not HotSpot) or meets a method without a jmethodID within the key
     /// (or, when `learning`, within `frames`), JVMTI walks, which also creates the missing ids,
     /// and AsyncGetCallTrace is tried once more so that a path keeps one key.
@@ -474,10 +474,15 @@ impl Stacks {
         let jvmti_depth = if learning { frames.len() } else { depth };
         match jvmti.current_stack(0, &mut frames[..jvmti_depth]) {
             Ok(n) if n > 0 => {
-                let jvmti_key = key_of(frames, n);
-                match asgct::current_stack(env.raw(), frames) {
-                    Some((m, complete)) if complete || m >= depth => (key_of(frames, m), Some(m)),
-                    _ => (jvmti_key, None),
+                let mut again = [Frame::EMPTY; MAX_STACK_DEPTH];
+                match asgct::current_stack(env.raw(), &mut again[..frames.len()]) {
+                    Some((m, complete)) if complete || m >= depth => {
+                        frames[..m].copy_from_slice(&again[..m]);
+                        (key_of(frames, m), Some(m))
+                    }
+                    // AsyncGetCallTrace cannot walk here (a virtual thread, say): the JVMTI
+                    // frames name the same methods and bytecode indexes.
+                    _ => (key_of(frames, n), Some(n)),
                 }
             }
             _ => {
