@@ -115,7 +115,7 @@ pub fn learn(stack: &impl Stack, anchor: Anchor, frames: &[Frame], key_len: usiz
         let next_pc;
         match code {
             Code::Interpreter => {
-                if fp < sp || fp % W != 0 {
+                if fp < sp || !fp.is_multiple_of(W) {
                     return Err(Refusal::OutOfStack);
                 }
                 let method = read(at(fp, INTERP_METHOD))?;

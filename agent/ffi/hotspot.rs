@@ -169,7 +169,7 @@ impl Walk {
         };
         let a = anchor(env)?;
         let low = base.checked_sub(size)?;
-        (a.sp != 0 && a.pc != 0 && low <= a.sp && a.sp < base && a.sp % W == 0)
+        (a.sp != 0 && a.pc != 0 && low <= a.sp && a.sp < base && a.sp.is_multiple_of(W))
             .then_some(Walk { stack_low: a.sp, stack_high: base, anchor: a })
     }
 
@@ -179,7 +179,7 @@ impl Walk {
 
     /// A word of the thread's stack above the anchor, None outside it.
     pub fn stack_word(&self, addr: usize) -> Option<usize> {
-        if addr < self.stack_low || addr.checked_add(W)? > self.stack_high || addr % W != 0 {
+        if addr < self.stack_low || addr.checked_add(W)? > self.stack_high || !addr.is_multiple_of(W) {
             return None;
         }
         // SAFETY: inside the live part of the current thread's stack (checked above).
@@ -190,7 +190,7 @@ impl Walk {
     pub fn seal(&self, words: Vec<(usize, usize)>) -> Option<Checks> {
         words
             .iter()
-            .all(|&(a, _)| a >= self.stack_low && a + W <= self.stack_high && a % W == 0)
+            .all(|&(a, _)| a >= self.stack_low && a + W <= self.stack_high && a.is_multiple_of(W))
             .then(|| Checks { sp: self.anchor.sp, words: words.into_boxed_slice() })
     }
 
