@@ -5,6 +5,7 @@
 // the JVM only.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+use crate::collectors;
 use crate::collectors::classes::ClassTracker;
 use crate::collectors::direct::DirectLedger;
 use crate::collectors::memory::{sampler, MemoryCollector};
@@ -87,6 +88,7 @@ fn deactivate(late: bool, env: Option<&Env>) {
         JVMTI_EVENT_OBJECT_FREE,
         JVMTI_EVENT_DATA_DUMP_REQUEST,
         JVMTI_EVENT_NATIVE_METHOD_BIND,
+        JVMTI_EVENT_COMPILED_METHOD_UNLOAD,
     ] {
         let _ = j.set_event(false, e);
     }
@@ -262,6 +264,8 @@ fn add_capabilities(jvmti: &Jvmti, late: bool) -> Vec<String> {
     want!(can_generate_garbage_collection_events, set_can_generate_garbage_collection_events);
     want!(can_get_source_file_name, set_can_get_source_file_name);
     want!(can_get_line_numbers, set_can_get_line_numbers);
+    // CompiledMethodUnload: code may be reused, the native ledgers' stack templates start over.
+    want!(can_generate_compiled_method_load_events, set_can_generate_compiled_method_load_events);
     if !late {
         // Only possible at start-up: lets NativeMethodBind see natives bound in the start phase.
         want!(can_generate_early_vmstart, set_can_generate_early_vmstart);
@@ -283,6 +287,7 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     cb.ObjectFree = Some(on_object_free);
     cb.DataDumpRequest = Some(on_data_dump_request);
     cb.NativeMethodBind = Some(on_native_method_bind);
+    cb.CompiledMethodUnload = Some(on_compiled_method_unload);
     jvmti.set_event_callbacks(&cb)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_INIT)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_DEATH)?;
@@ -302,8 +307,16 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
             agent.zlib.set_status("failed", Some(why.clone()));
             agent.direct.set_status("failed", Some(why));
         }
+        if let Err(e) = jvmti.set_event(true, JVMTI_EVENT_COMPILED_METHOD_UNLOAD) {
+            log::info(&format!("CompiledMethodUnload events unavailable ({e}): every zlib/direct event is walked"));
+            // Templates would outlive the code they compare.
+            collectors::templates::disable("this JVM does not report unloaded compiled code (CompiledMethodUnload)");
+        }
     }
-    enable_class_unload_extension(agent);
+    if !enable_class_unload_extension(agent) {
+        // A Method* of an unloaded class could be reused without the templates knowing.
+        collectors::templates::disable("this JVM does not report unloaded classes (HotSpot's ClassUnload event)");
+    }
     if let Some(signo) = signal_number(agent.options.signal) {
         if let Err(e) = os::install_report_signal(signo).inspect(|()| SIGNAL_INSTALLED.store(signo, Relaxed)) {
             log::error(&format!(
@@ -318,14 +331,15 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
 
 /// HotSpot's `com.sun.hotspot.events.ClassUnload` extension event (JNIEnv, class name).
 /// Newer JDKs also want it enabled with SetEventNotificationMode, which older ones refuse.
-fn enable_class_unload_extension(agent: &Agent) {
+/// Returns whether the callback is set.
+fn enable_class_unload_extension(agent: &Agent) -> bool {
     let jvmti = &agent.jvmti;
     let Ok(Some((index, params))) = jvmti.find_extension_event("com.sun.hotspot.events.ClassUnload") else {
-        return;
+        return false;
     };
     if params != [JVMTI_TYPE_JNIENV, JVMTI_TYPE_CCHAR] {
         log::info("HotSpot's ClassUnload extension event has an unknown signature; not used");
-        return;
+        return false;
     }
     type ClassUnloadFn = unsafe extern "C" fn(*mut jvmtiEnv, *mut JNIEnv, *const c_char);
     let f: ClassUnloadFn = on_class_unload;
@@ -334,7 +348,9 @@ fn enable_class_unload_extension(agent: &Agent) {
     if unsafe { jvmti.set_extension_event_callback(index, cb) }.is_ok() {
         let _ = jvmti.set_event(true, index as jvmtiEvent);
         agent.classes.set_unload_events_enabled();
+        return true;
     }
+    false
 }
 
 fn announce(agent: &Agent) {
@@ -400,7 +416,7 @@ fn start_threads(agent: &Agent, env: &Env) {
 /// natives are re-bound, and the missing Unsafe wrappers are explained.
 fn native_ledgers_live(agent: &Agent, env: &Env) {
     let n = &agent.options.native;
-    agent.stacks.set_live();
+    agent.stacks.set_live(env);
     if n.zlib {
         let inflater = env.find_class(c"java/util/zip/Inflater");
         let deflater = env.find_class(c"java/util/zip/Deflater");
@@ -534,11 +550,17 @@ unsafe extern "C" fn on_object_free(_jvmti: *mut jvmtiEnv, tag: jlong) {
 
 unsafe extern "C" fn on_class_unload(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _name: *const c_char) {
     health::bump(&COUNTERS.events);
+    collectors::templates::code_changed();
     guarded(Feature::Classes, (), || {
         if let Some(agent) = runtime::get() {
             agent.classes.on_class_unload_event();
         }
     });
+}
+
+unsafe extern "C" fn on_compiled_method_unload(_jvmti: *mut jvmtiEnv, _method: jmethodID, _code: *const c_void) {
+    health::bump(&COUNTERS.events);
+    collectors::templates::code_changed();
 }
 
 unsafe extern "C" fn on_data_dump_request(_jvmti: *mut jvmtiEnv) {

@@ -90,9 +90,13 @@ pub struct Counters {
     /// Native ledger events attributed to an "<other sites>" site because `max_sites` distinct
     /// stacks were already interned.
     pub site_overflow_events: AtomicU64,
-    /// Threads that stopped hot sampling because a verification walk found another site at the
-    /// same stack pointer (at most a few events were attributed to the wrong site before).
-    pub hot_sample_mismatches: AtomicU64,
+    /// Native ledger events whose site came from a stack walk (the others matched a stack
+    /// template of their thread).
+    pub stack_walks: AtomicU64,
+    /// Stack templates learned, and stacks that got none (a frame the template walk does not
+    /// know, or frames that disagreed with the stack walk).
+    pub stack_templates: AtomicU64,
+    pub stack_template_refusals: AtomicU64,
 }
 
 pub static COUNTERS: Counters = Counters {
@@ -107,7 +111,9 @@ pub static COUNTERS: Counters = Counters {
     natives_wrapped: AtomicU64::new(0),
     stack_walk_failures: AtomicU64::new(0),
     site_overflow_events: AtomicU64::new(0),
-    hot_sample_mismatches: AtomicU64::new(0),
+    stack_walks: AtomicU64::new(0),
+    stack_templates: AtomicU64::new(0),
+    stack_template_refusals: AtomicU64::new(0),
 };
 
 pub fn bump(c: &AtomicU64) {
@@ -130,7 +136,11 @@ pub fn snapshot(capabilities_missing: &[String]) -> Health {
         natives_wrapped: c.natives_wrapped.load(Relaxed),
         stack_walk_failures: c.stack_walk_failures.load(Relaxed),
         site_overflow_events: c.site_overflow_events.load(Relaxed),
-        hot_sample_mismatches: c.hot_sample_mismatches.load(Relaxed),
+        // Hot sampling is gone: no event is attributed without its own stack any more.
+        hot_sample_mismatches: 0,
+        stack_walks: c.stack_walks.load(Relaxed),
+        stack_templates: c.stack_templates.load(Relaxed),
+        stack_template_refusals: c.stack_template_refusals.load(Relaxed),
         disabled_features: disabled_features().into_iter().map(String::from).collect(),
         capabilities_missing: capabilities_missing.to_vec(),
     }

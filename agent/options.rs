@@ -101,11 +101,14 @@ pub struct NativeOptions {
     pub direct: bool,
     /// Frames kept per site (the full stack, taken once per new site).
     pub stack_depth: usize,
-    /// Frames walked on every event to find its site (AsyncGetCallTrace: ~100 ns + ~80 ns per frame).
+    /// Top frames that identify a site (compared through a stack template, or walked:
+    /// AsyncGetCallTrace ~100 ns + ~80 ns per frame).
     pub key_depth: usize,
-    /// 1: every event walks. N > 1: a thread in a long streak at one site (same stack pointer)
-    /// walks a random 1 in N events there; counts stay exact.
+    /// Accepted so that command lines of earlier versions still start; no effect (every event
+    /// is attributed from its own stack). Values above 1 are logged as ignored.
     pub hot_sample: u32,
+    /// Attribute events through the threads' stack templates (else walk every event).
+    pub stack_templates: bool,
     /// Distinct sites per ledger; further events go to an "<other sites>" site.
     pub max_sites: usize,
     /// Live entries per ledger; beyond, events are counted but not tracked by address.
@@ -114,7 +117,7 @@ pub struct NativeOptions {
 
 pub const DEFAULT_STACK_DEPTH: usize = 16;
 pub const DEFAULT_KEY_DEPTH: usize = 8;
-pub const DEFAULT_HOT_SAMPLE: u32 = 8;
+pub const DEFAULT_HOT_SAMPLE: u32 = 1;
 pub const MAX_STACK_DEPTH: usize = 64;
 pub const MAX_KEY_DEPTH: usize = 16;
 /// Below this the key cannot reach past the JDK frames of a DirectByteBuffer allocation.
@@ -128,6 +131,7 @@ impl Default for NativeOptions {
             stack_depth: DEFAULT_STACK_DEPTH,
             key_depth: DEFAULT_KEY_DEPTH,
             hot_sample: DEFAULT_HOT_SAMPLE,
+            stack_templates: true,
             max_sites: 4096,
             max_tracked: 2_000_000,
         }
@@ -323,16 +327,21 @@ const SPECS: &[Spec] = &[
     Spec {
         key: "key_depth",
         default: "8",
-        help: "Java frames walked on every zlib/direct event to find its site, 4..16 and at most stack_depth; \
-               the first two are the native and its JDK caller; each more frame tells callers further apart \
-               and costs about 80 ns per event",
+        help: "top Java frames that identify a zlib/direct site, 4..16 and at most stack_depth; the first \
+               two are the native and its JDK caller; each more frame tells callers further apart. An event \
+               whose stack matches a template of its thread is not walked; a walk costs about 80 ns per frame",
     },
     Spec {
         key: "hot_sample",
-        default: "8",
-        help: "N > 1: a thread whose last 32 walks found the same site at the same stack pointer walks a \
-               random 1 in N events there and attributes the others to that site; a walk that finds \
-               another site there stops sampling on that thread. Counts stay exact. 1: walk every event",
+        default: "1",
+        help: "no effect, accepted (1..1000000) so that older command lines still start: every zlib/direct \
+               event is attributed to the site of its own stack",
+    },
+    Spec {
+        key: "stack_templates",
+        default: "on",
+        help: "on: an event whose stack matches a template of its thread (the words a first walk read) gets \
+               that template's site without a walk; off: walk every event (the same exact counts, slower)",
     },
     Spec {
         key: "max_sites",
@@ -648,6 +657,7 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
                 key_depth_given = true;
             }),
             "hot_sample" => parse_number(key, value, 1, 1_000_000).map(|n| opts.native.hot_sample = n as u32),
+            "stack_templates" => parse_bool("stack_templates", value).map(|b| opts.native.stack_templates = b),
             "max_sites" => parse_number(key, value, 16, 1_000_000).map(|n| opts.native.max_sites = n as usize),
             "max_tracked" => parse_number(key, value, 64, 100_000_000).map(|n| opts.native.max_tracked = n as usize),
             "help" if value.is_empty() => {
@@ -856,8 +866,8 @@ mod tests {
     fn native_options() {
         let d = parse("").unwrap().native;
         assert_eq!(d, NativeOptions::default());
-        assert!(d.zlib && d.direct && d.stack_depth == 16 && d.key_depth == 8 && d.hot_sample == 8);
-        let o = parse("zlib=off,direct=off,stack_depth=32,key_depth=12,hot_sample=64,max_sites=100,max_tracked=5000")
+        assert!(d.zlib && d.direct && d.stack_depth == 16 && d.key_depth == 8 && d.hot_sample == 1);
+        let o = parse("zlib=off,direct=off,stack_depth=32,key_depth=12,hot_sample=64,stack_templates=off,max_sites=100,max_tracked=5000")
             .unwrap()
             .native;
         assert_eq!(
@@ -868,6 +878,7 @@ mod tests {
                 stack_depth: 32,
                 key_depth: 12,
                 hot_sample: 64,
+                stack_templates: false,
                 max_sites: 100,
                 max_tracked: 5000
             }
@@ -886,6 +897,7 @@ mod tests {
             "key_depth=3",
             "key_depth=17",
             "hot_sample=0",
+            "stack_templates=yes please",
             "max_sites=15",
             "max_tracked=10",
             "max_tracked=63",
@@ -922,7 +934,7 @@ mod tests {
             "file=", "format=", "signal=", "interval=", "log=", "datadump=", "gc=", "chains=", "chain_time=",
             "chain_objects=", "chain_pause=", "chain_memory=", "chain_method=", "chain_dump_dir=", "exit_timeout=",
             "max_dead_loaders=", "leak_loaders=", "trim=", "sample_interval=", "samples=", "help", "", "zlib=",
-            "direct=", "stack_depth=", "key_depth=", "hot_sample=", "max_sites=", "max_tracked=",
+            "direct=", "stack_depth=", "key_depth=", "hot_sample=", "stack_templates=", "max_sites=", "max_tracked=",
         ];
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;

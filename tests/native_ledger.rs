@@ -101,7 +101,7 @@ fn springboot_scan_leaky_checks(f: &Finished, r: &Value) {
     assert_eq!(sum(&at, "ended_explicitly"), 0, "the leaky loader never ends one");
     assert_eq!(sum(&at, "released_by_gc") + sum(&at, "live"), created, "freed by GC or still live");
     assert!(sum(&at, "released_by_gc") > 0, "the scenario's GC ran the Cleaner");
-    // Attribution (hot sampling is on by default): class files come through Reflections'
+    // Attribution: class files come through Reflections'
     // scan, properties through ClassLoader.getResourceAsStream.
     let via = |frame: &str| -> u64 {
         at.iter()
@@ -138,15 +138,13 @@ fn springboot_scan_counts_every_inflater_at_the_loader_and_finds_them_left_to_gc
     assert!(r["zlib"]["totals"]["created"].as_u64().unwrap() >= f.truth("inflaters_created"));
 }
 
-/// Also the exact mode: hot_sample=1 walks every event.
+/// Also an option of earlier versions: hot_sample=8 is accepted and changes nothing.
 #[test]
 fn springboot_scan_fixed_ends_every_inflater_explicitly_and_has_no_finding() {
-    let f = Jvm::scenario("scan-fixed", "springboot-scan").options("hot_sample=1").args(&["--fixed"]).run();
+    let f = Jvm::scenario("scan-fixed", "springboot-scan").options("hot_sample=8").args(&["--fixed"]).run();
     let r = f.death_report();
     assert_clean(&f, &r);
-    for s in arr(&r["zlib"]["sites"]).iter().chain(arr(&r["direct"]["sites"])) {
-        assert_eq!(s["unwalked"], 0, "exact mode walks every event: {s}");
-    }
+    assert_eq!(r["zlib"]["settings"]["hot_sample"], 1, "no sampling: every event gets its own stack's site");
     let created = f.truth("inflaters_created");
     assert_eq!(created, f.truth("inflaters_ended_explicitly"));
     let at = sites_at(&r["zlib"], ZIIS_INIT);
@@ -273,24 +271,122 @@ fn healthy_zlib_and_direct_use_is_counted_exactly_and_has_no_finding() {
     assert_eq!(native_findings(&r).len(), 0, "{}", r["findings"]);
 }
 
-/// Options shape what is kept, never what is counted: sampled walks and shallow stacks still
-/// give the exact number of Inflaters at the loader's site.
+/// Options shape what is kept, never what is counted: shallow stacks and keys still give the
+/// exact number of Inflaters at the loader's site, and most events match a stack template.
 #[test]
 fn stack_options_keep_counts_exact() {
-    let f = Jvm::scenario("scan-options", "springboot-scan").options("stack_depth=6,key_depth=4,hot_sample=8").run();
+    let f = Jvm::scenario("scan-options", "springboot-scan").options("stack_depth=6,key_depth=4").run();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let r = f.death_report();
     let z = &r["zlib"];
     assert_eq!(z["settings"]["stack_depth"], 6);
     assert_eq!(z["settings"]["key_depth"], 4);
-    assert_eq!(z["settings"]["hot_sample"], 8);
     for s in arr(&z["sites"]) {
         assert!(arr(&s["stack"]).len() <= 6, "{s}");
+        assert!(u(&s["exact_frames"]) <= 4, "{s}");
     }
     let at = sites_at(z, ZIIS_INIT);
     assert_eq!(sum(&at, "created"), f.truth("inflaters_created"), "counts stay exact");
-    assert!(sum(&at, "unwalked") > 0, "hot streaks skipped walks");
-    assert_eq!(r["agent"]["health"]["panics"], 0);
+    let h = &r["agent"]["health"];
+    assert!(u(&h["stack_walks"]) < f.truth("inflaters_created") / 2, "templates spared most walks: {h}");
+    assert_eq!(h["panics"], 0);
+}
+
+/// The site of `section` whose stack holds `inner` and `outer` of NativeSites at the lines of
+/// `frames` ("NativeSites.java:L1,NativeSites.java:L2", as the harness read them).
+fn native_site<'a>(section: &'a Value, frames: &str, inner: &str, outer: &str) -> &'a Value {
+    let (a, b) = frames.split_once(',').unwrap_or_else(|| panic!("frames truth: {frames}"));
+    let class = "leakagent.harness.scenarios.NativeSites";
+    let want = [format!("{class}.{inner}({a})"), format!("{class}.{outer}({b})")];
+    let found: Vec<&Value> = arr(&section["sites"])
+        .iter()
+        .filter(|s| want.iter().all(|w| arr(&s["stack"]).iter().any(|f| f == w.as_str())))
+        .collect();
+    assert_eq!(found.len(), 1, "one site with {want:?}: {}", section["sites"]);
+    found[0]
+}
+
+/// Every site of native-sites has exactly its own events: allocations and explicit releases
+/// exactly, GC releases and live ones exactly once the GC freed what was dropped. With
+/// `templates`, most events were attributed by a stack template of their thread, else every
+/// event was walked.
+fn native_sites_checks(f: &Finished, r: &Value, templates: bool) {
+    let t = f.truths();
+    let truth = |k: String| f.truth(&k);
+    let gc_done = t["direct_gc_done"] == "true";
+    let d = &r["direct"];
+    let mut events = 0;
+    for i in 0..f.truth("direct_sites") {
+        let p = format!("direct_site_{i}");
+        let s = native_site(d, &t[&format!("{p}_frames")], "pickBuffer", "enterBuffer");
+        let (n, explicit, gc, kept) = (truth(format!("{p}_allocations")), truth(format!("{p}_freed_explicitly")), truth(format!("{p}_left_to_gc")), truth(format!("{p}_kept")));
+        // JDK 11's Unsafe.allocateMemory does not round sizes up to 8 yet.
+        let asked = truth(format!("{p}_size"));
+        let size = if u(&s["allocated_bytes"]) == n * asked { asked } else { align8(asked) };
+        events += n;
+        assert_eq!(s["kind"], "DirectByteBuffer", "{p}: {s}");
+        assert_eq!(u(&s["allocations"]), n, "{p}: {s}");
+        assert_eq!(u(&s["allocated_bytes"]), n * size, "{p}: {s}");
+        assert_eq!(u(&s["frees"]) - u(&s["freed_by_gc"]), explicit, "{p}: explicit frees: {s}");
+        assert_eq!(u(&s["freed_by_gc"]) + u(&s["live_count"]), gc + kept, "{p}: {s}");
+        if gc_done {
+            assert_eq!((u(&s["freed_by_gc"]), u(&s["live_count"])), (gc, kept), "{p}: {s}");
+        }
+        assert_eq!(u(&s["live_bytes"]), u(&s["live_count"]) * size, "{p}: {s}");
+        assert!(u(&s["exact_frames"]) >= 8, "{p}: {s}");
+    }
+    let z = &r["zlib"];
+    let per_inflater = u(&z["estimate"]["inflater_bytes"]);
+    for i in 0..f.truth("zlib_sites") {
+        let p = format!("zlib_site_{i}");
+        let s = native_site(z, &t[&format!("{p}_frames")], "pickInflater", "enterInflater");
+        let (n, explicit, gc, kept) = (truth(format!("{p}_created")), truth(format!("{p}_ended_explicitly")), truth(format!("{p}_left_to_gc")), truth(format!("{p}_kept")));
+        events += n;
+        assert_eq!(s["kind"], "Inflater", "{p}: {s}");
+        assert_eq!(u(&s["created"]), n, "{p}: {s}");
+        assert_eq!(u(&s["ended_explicitly"]), explicit, "{p}: {s}");
+        // The Common-Cleaner may still be releasing the last dropped ones.
+        assert_eq!(u(&s["released_by_gc"]) + u(&s["live"]), gc + kept, "{p}: {s}");
+        assert!(u(&s["live"]) >= kept && u(&s["released_by_gc"]) <= gc, "{p}: {s}");
+        assert_eq!(u(&s["live_bytes_estimate"]), u(&s["live"]) * per_inflater, "{p}: {s}");
+    }
+    let h = &r["agent"]["health"];
+    if templates {
+        assert_eq!(d["settings"]["stack_templates"], "on", "{}", d["settings"]);
+        assert!(u(&h["stack_templates"]) > 0 && u(&h["stack_walks"]) * 10 < events, "{events} events: {h}");
+    } else {
+        assert_eq!(z["settings"]["stack_templates"], "off", "{}", z["settings"]);
+        assert!(z["settings"]["stack_templates_reason"].as_str().unwrap().contains("stack_templates=off"));
+        assert!(u(&h["stack_templates"]) == 0 && u(&h["stack_walks"]) >= events, "{events} events: {h}");
+    }
+}
+
+/// Sites that share every frame but one, interleaved at random in short and long bursts on 4
+/// threads, after a long streak at one site and then its neighbour: every site gets exactly
+/// its own buffers and Inflaters, created, freed or ended, left to GC and live.
+#[test]
+fn native_sites_sharing_all_but_one_frame_are_counted_exactly() {
+    let (f, r) = run("native-sites", "native-sites", &[], &main_java());
+    native_sites_checks(&f, &r, true);
+}
+
+/// Without templates every event is walked, to the same counts.
+#[test]
+fn native_sites_without_stack_templates_are_walked_to_the_same_counts() {
+    let f = Jvm::scenario("native-sites-walked", "native-sites").options("stack_templates=off").run();
+    let r = f.death_report();
+    assert_clean(&f, &r);
+    native_sites_checks(&f, &r, false);
+}
+
+#[test]
+fn native_sites_fixed_frees_and_ends_everything_at_every_site_and_has_no_finding() {
+    let (f, r) = run("native-sites-fixed", "native-sites", &["--fixed"], &main_java());
+    native_sites_checks(&f, &r, true);
+    for i in 0..f.truth("zlib_sites") {
+        assert_eq!(f.truth(&format!("zlib_site_{i}_created")), f.truth(&format!("zlib_site_{i}_ended_explicitly")));
+    }
+    assert_eq!(native_findings(&r).len(), 0, "{}", r["findings"]);
 }
 
 /// A full ledger keeps counting: allocations stay exact, what it could not track is counted in
@@ -361,8 +457,8 @@ fn late_attach_tracks_zlib_after_the_attach_and_explains_missing_unsafe_sites() 
     late_attach_checks(&main_java());
 }
 
-/// The leaky scan, the Unsafe leak and the late attach on every other JDK installed here
-/// (Temurin 25 on this machine): the natives, frames and Cleaner threads differ across JDKs.
+/// The leaky scan, the interleaved sites, the Unsafe leak and the late attach on every other JDK
+/// installed here: the natives, frames, frame layouts and Cleaner threads differ across JDKs.
 #[test]
 fn native_ledgers_on_every_other_installed_jdk() {
     let main = std::fs::canonicalize(main_java()).unwrap();
@@ -377,6 +473,8 @@ fn native_ledgers_on_every_other_installed_jdk() {
         }
         let (f, r) = run(&format!("scan-jdk{v}"), "springboot-scan", &[], &java);
         springboot_scan_leaky_checks(&f, &r);
+        let (f, r) = run(&format!("sites-jdk{v}"), "native-sites", &[], &java);
+        native_sites_checks(&f, &r, true);
         let (f, r) = run(&format!("unsafe-jdk{v}"), "unsafe-leak", &[], &java);
         let (alloc, _) = unsafe_sites(&r);
         assert_eq!(u(&alloc["live_count"]), f.truth("unsafe_live_blocks") - f.truth("unsafe_reallocations"));

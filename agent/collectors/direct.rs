@@ -5,7 +5,8 @@
 //! counts as freed by GC. The JDK's own pool numbers (`java.nio.Bits`) are read for comparison.
 
 use super::ledger::{Inserted, Ledger};
-use super::stacks::{render_site, stack_pointer, total, SiteInfo, SiteKey, SiteTable, Stacks, Stripe};
+use super::stacks::{render_site, total, SiteInfo, SiteKey, SiteTable, Stacks, Stripe};
+use super::templates;
 use super::zlib::{settings, top};
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
@@ -19,8 +20,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 pub const KIND_BUFFER: u8 = 0;
 pub const KIND_UNSAFE: u8 = 1;
-/// Hot-sampling slot of allocations (zlib uses 0 and 1).
-const HOT_SLOT: usize = 2;
+/// Ledger slots of allocations and reallocations (zlib uses 0 and 1).
+const ALLOC_SLOT: u8 = 2;
+const REALLOC_SLOT: u8 = 3;
 const REPORT_SITES: usize = 500;
 /// Frames of a new site searched for `DirectByteBuffer.<init>` (it is the third).
 const KIND_SEARCH_DEPTH: usize = 6;
@@ -44,7 +46,6 @@ pub struct DirectCounters {
     untracked: AtomicU64,
     live_bytes: AtomicU64,
     allocated_bytes: AtomicU64,
-    unwalked: AtomicU64,
 }
 
 /// One `reallocateMemory0`: the old block's record (from `on_reallocating`), the old and new
@@ -120,34 +121,18 @@ impl DirectLedger {
         os::coarse_monotonic_ms().saturating_sub(self.epoch_ms).min(u32::MAX as u64) as u32
     }
 
-    fn site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, sample: bool, sp: usize) -> u32 {
-        if sample {
-            if let Some(site) = stacks.hot_site(HOT_SLOT, sp) {
-                self.sites.counters(site).unwalked.fetch_add(1, Relaxed);
-                return site;
-            }
-        }
-        let key = stacks.key(jvmti, env, KIND_UNSAFE);
-        if let Some(site) = stacks.last_site(HOT_SLOT, &key) {
-            if sample {
-                stacks.walked(HOT_SLOT, site, sp);
-            }
-            return site;
-        }
-        let site = self.sites.intern(
-            &key,
-            || self.overflow_kind(&key) as u32,
-            || {
-                let mut info = stacks.capture(jvmti, env, &key, KIND_UNSAFE);
-                info.kind = self.kind_of(&info);
-                info
-            },
-        );
-        stacks.remember_site(HOT_SLOT, &key, site);
-        if sample {
-            stacks.walked(HOT_SLOT, site, sp);
-        }
-        site
+    fn site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, slot: u8) -> u32 {
+        stacks.site(slot, KIND_UNSAFE, jvmti, env, |key| {
+            self.sites.intern(
+                key,
+                || self.overflow_kind(key) as u32,
+                || {
+                    let mut info = stacks.capture(jvmti, env, key, KIND_UNSAFE);
+                    info.kind = self.kind_of(&info);
+                    info
+                },
+            )
+        })
     }
 
     /// DirectByteBuffer when the new site's stack holds its constructor (learned for later).
@@ -201,7 +186,7 @@ impl DirectLedger {
 
     /// `allocateMemory0` returned a block.
     pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64, size: u64) {
-        let site = self.site(stacks, jvmti, env, true, stack_pointer());
+        let site = self.site(stacks, jvmti, env, ALLOC_SLOT);
         self.sites.counters(site).allocations.fetch_add(1, Relaxed);
         self.record(site, addr, size);
     }
@@ -232,7 +217,7 @@ impl DirectLedger {
                 self.untracked_frees.fetch_add(1, Relaxed);
             }
         }
-        let site = self.site(stacks, jvmti, env, false, stack_pointer());
+        let site = self.site(stacks, jvmti, env, REALLOC_SLOT);
         self.sites.counters(site).reallocations.fetch_add(1, Relaxed);
         self.record(site, new, size);
     }
@@ -305,7 +290,6 @@ impl DirectLedger {
                 allocated_bytes: total(c, |x| &x.allocated_bytes),
                 growth_bytes: bytes as i64 - growth.live_bytes.get(&id).copied().unwrap_or(0),
                 oldest_live_ms: oldest.get(&id).map(|&b| now.saturating_sub(b as u64)),
-                unwalked: total(c, |x| &x.unwalked),
                 ..DirectSite::default()
             };
             totals.allocations += s.allocations;
@@ -341,7 +325,7 @@ impl DirectLedger {
         Direct {
             tracking,
             reason,
-            settings: self.settings.clone(),
+            settings: templates::settings(&self.settings),
             top_by_live_bytes: top(&sites, |s| (s.live_bytes > 0).then_some(s.live_bytes as i64), |s| s.id),
             top_by_growth: top(&sites, |s| Some(s.growth_bytes), |s| s.id),
             sites,

@@ -13,4 +13,5 @@ pub mod leaks;
 pub mod ledger;
 pub mod memory;
 pub mod stacks;
+pub mod templates;
 pub mod zlib;

@@ -1,15 +1,18 @@
 //! Java stacks for the native ledgers.
 //!
-//! The hot path keys an event by a short walk (`key_depth` frames: method and bytecode index)
-//! and finds its *site* in a sharded table; only the first event of a new key pays for the full
-//! stack (`stack_depth` frames), its methods and the thread name. Methods are resolved through a
-//! cache of names and line number tables, once per method, when a site is first seen (a class
-//! may be unloaded before the report, and its jmethodIDs then name nothing); frames become text
-//! only when a report is written. The kind of the
-//! calling thread (an application thread, or a thread that runs GC cleanup: the Cleaner, the
-//! Reference Handler, the Finalizer) is decided once per thread from its oldest frames.
+//! An event's *site* is keyed by its top `key_depth` frames (method and bytecode index), found
+//! in a sharded table; only the first event of a new key pays for the full stack (`stack_depth`
+//! frames), its methods and the thread name. The site comes from one of the thread's stack
+//! templates when one holds (templates.rs: a few loads, no walk), else from a walk. Methods are
+//! resolved through a cache of names and line number tables, once per method, when a site is
+//! first seen (a class may be unloaded before the report, and its jmethodIDs then name
+//! nothing); frames become text only when a report is written. The kind of the calling thread
+//! (an application thread, or a thread that runs GC cleanup: the Cleaner, the Reference
+//! Handler, the Finalizer) is decided once per thread from its oldest frames.
 
+use super::templates;
 use crate::ffi::asgct;
+use crate::ffi::hotspot;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{signature_to_name, Frame, Jvmti};
 use crate::health::{self, COUNTERS};
@@ -360,62 +363,61 @@ const THREAD_UNKNOWN: u8 = 0;
 const THREAD_APP: u8 = 1;
 const THREAD_CLEANUP: u8 = 2;
 
-/// Hot-sampling slots, one per (ledger, kind).
-pub const HOT_SLOTS: usize = 4;
+/// Ledger slots, one per (ledger, kind of event): each has its own last key and templates.
+pub const SLOTS: usize = 4;
 
-/// Walks at one stack pointer that must all find the same site before a thread may sample.
-pub const HOT_QUALIFY: u32 = 32;
-
-/// A thread's streak at one slot: the site its walks found, the stack pointer then, how many
-/// walks in a row found it there, and whether sampling proved wrong once on this thread.
-#[derive(Clone, Copy)]
-struct Hot {
-    site: u32,
-    sp: usize,
-    run: u32,
-    tainted: bool,
-}
-
-/// The address of a local of the caller's frame: identical for events that reach the agent
-/// through the same Java call path (same frames, same sizes).
-#[inline(always)]
-pub fn stack_pointer() -> usize {
-    let marker = 0u8;
-    std::hint::black_box(&marker) as *const u8 as usize
-}
+/// Frames walked when a walk also learns a template: the root of the last compiled frame the
+/// template spans must be among them (HotSpot inlines at most 15 levels deep).
+const LEARN_EXTRA_DEPTH: usize = 16;
 
 thread_local! {
-    /// Per hot slot: the last key this thread interned and its site, to skip the shared table
+    /// Per slot: the last key this thread interned and its site, to skip the shared table
     /// when a thread repeats itself.
-    static LAST_KEY: RefCell<[(SiteKey, u32); HOT_SLOTS]> = const { RefCell::new([(SiteKey::NONE, 0); HOT_SLOTS]) };
+    static LAST_KEY: RefCell<[(SiteKey, u32); SLOTS]> = const { RefCell::new([(SiteKey::NONE, 0); SLOTS]) };
     static THREAD_KIND: Cell<u8> = const { Cell::new(THREAD_UNKNOWN) };
-    static HOT: Cell<[Hot; HOT_SLOTS]> = const { Cell::new([Hot { site: u32::MAX, sp: 0, run: 0, tainted: false }; HOT_SLOTS]) };
-    /// xorshift state for the random choice of verification walks (0: not seeded yet).
-    static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Stack settings and shared caches of both ledgers.
 pub struct Stacks {
     pub key_depth: usize,
     pub stack_depth: usize,
-    pub hot_sample: u32,
     pub methods: MethodCache,
     live: AtomicBool,
+    /// Option stack_templates.
+    templates_wanted: bool,
+    /// Whether stack templates can be learned on this JVM (decided in the live phase).
+    templates: AtomicBool,
 }
 
 impl Stacks {
     pub fn new(o: &NativeOptions) -> Stacks {
+        if o.hot_sample > 1 {
+            crate::log::info(&format!(
+                "option hot_sample={} has no effect: every zlib/direct event is attributed to the site of its own stack",
+                o.hot_sample
+            ));
+        }
         Stacks {
             key_depth: o.key_depth.clamp(1, MAX_KEY_DEPTH),
             stack_depth: o.stack_depth.clamp(1, MAX_STACK_DEPTH),
-            hot_sample: o.hot_sample.max(1),
             methods: MethodCache::default(),
             live: AtomicBool::new(false),
+            templates_wanted: o.stack_templates,
+            templates: AtomicBool::new(false),
         }
     }
 
-    /// The live phase began: stacks can be walked from now on.
-    pub fn set_live(&self) {
+    /// The live phase began on this Java thread: stacks can be walked from now on, and stack
+    /// templates learned when HotSpot describes its frames (else every event is walked).
+    pub fn set_live(&self, env: &Env) {
+        if !self.templates_wanted {
+            templates::disable("option stack_templates=off");
+        } else {
+            match hotspot::init(env) {
+                Ok(()) => self.templates.store(asgct::available(), Relaxed),
+                Err(why) => crate::log::info(&format!("stack templates off, every zlib/direct event is walked: {why}")),
+            }
+        }
         self.live.store(true, Relaxed);
     }
 
@@ -423,34 +425,69 @@ impl Stacks {
         self.live.load(Relaxed)
     }
 
-    /// The key of the current thread's site: the top `key_depth` frames, tagged with `kind`.
-    /// AsyncGetCallTrace walks them cheaply; when it cannot (missing jmethodIDs, GC running, not
-    /// HotSpot) JVMTI walks, which also creates the missing ids, and AsyncGetCallTrace is tried
-    /// once more so that a path keeps one key.
-    pub fn key(&self, jvmti: &Jvmti, env: &Env, kind: u8) -> SiteKey {
+    /// The site of the current event at ledger slot `slot`: from a stack template of this
+    /// thread when one holds, else from a walk, interning a new key with `intern`. Every event
+    /// gets the site of its own top `key_depth` frames either way.
+    pub fn site(&self, slot: u8, kind: u8, jvmti: &Jvmti, env: &Env, intern: impl FnOnce(&SiteKey) -> u32) -> u32 {
+        if let Some(site) = templates::lookup(slot, env) {
+            return site;
+        }
+        health::bump(&COUNTERS.stack_walks);
+        let learn = self.templates.load(Relaxed) && templates::wants_to_learn();
+        let depth = if learn { (self.key_depth + LEARN_EXTRA_DEPTH).min(MAX_STACK_DEPTH) } else { self.key_depth };
+        let mut frames = [Frame::EMPTY; MAX_STACK_DEPTH];
+        let (key, walked) = self.walk(jvmti, env, kind, &mut frames[..depth], learn);
+        let site = match self.last_site(slot as usize, &key) {
+            Some(site) => site,
+            None => {
+                let site = intern(&key);
+                self.remember_site(slot as usize, &key, site);
+                site
+            }
+        };
+        if let Some(n) = walked.filter(|&n| learn && n >= self.key_depth) {
+            templates::learn_current(slot, env, &frames[..n], self.key_depth, site);
+        }
+        site
+    }
+
+    /// The key of the current thread's site: the top `key_depth` frames, tagged with `kind`,
+    /// from a walk of up to `frames.len()` (at least `key_depth`) frames; also how many frames of
+    /// `frames` hold the walk, when they do. AsyncGetCallTrace walks cheaply; when
+    /// it cannot (GC running, not HotSpot) or meets a method without a jmethodID within the key
+    /// (or, when `learning`, within `frames`), JVMTI walks, which also creates the missing ids,
+    /// and AsyncGetCallTrace is tried once more so that a path keeps one key.
+    fn walk(&self, jvmti: &Jvmti, env: &Env, kind: u8, frames: &mut [Frame], learning: bool) -> (SiteKey, Option<usize>) {
         if !self.is_live() {
-            return SiteKey::special(kind, SPECIAL_EARLY);
+            return (SiteKey::special(kind, SPECIAL_EARLY), None);
         }
-        let mut key = SiteKey { tag: kind as u32, len: 0, frames: [Frame::EMPTY; MAX_KEY_DEPTH] };
         let depth = self.key_depth;
-        if let Some(n) = asgct::current_stack(env.raw(), &mut key.frames[..depth]) {
-            key.len = n as u32;
-            return key;
+        let key_of = |frames: &[Frame], n: usize| {
+            let mut key = SiteKey { tag: kind as u32, len: n.min(depth) as u32, frames: [Frame::EMPTY; MAX_KEY_DEPTH] };
+            key.frames[..n.min(depth)].copy_from_slice(&frames[..n.min(depth)]);
+            key
+        };
+        let enough = |(n, complete): (usize, bool)| complete || (n >= depth && !learning);
+        if let Some(w) = asgct::current_stack(env.raw(), frames).filter(|&w| enough(w)) {
+            return (key_of(frames, w.0), Some(w.0));
         }
-        match jvmti.current_stack(0, &mut key.frames[..depth]) {
+        let jvmti_depth = if learning { frames.len() } else { depth };
+        match jvmti.current_stack(0, &mut frames[..jvmti_depth]) {
             Ok(n) if n > 0 => {
-                let mut again = [Frame::EMPTY; MAX_KEY_DEPTH];
-                if let Some(m) = asgct::current_stack(env.raw(), &mut again[..depth]) {
-                    key.frames = again;
-                    key.len = m as u32;
-                } else {
-                    key.len = n as u32;
+                let mut again = [Frame::EMPTY; MAX_STACK_DEPTH];
+                match asgct::current_stack(env.raw(), &mut again[..frames.len()]) {
+                    Some((m, complete)) if complete || m >= depth => {
+                        frames[..m].copy_from_slice(&again[..m]);
+                        (key_of(frames, m), Some(m))
+                    }
+                    // AsyncGetCallTrace cannot walk here (a virtual thread, say): the JVMTI
+                    // frames name the same methods and bytecode indexes.
+                    _ => (key_of(frames, n), Some(n)),
                 }
-                key
             }
             _ => {
                 health::bump(&COUNTERS.stack_walk_failures);
-                SiteKey::special(kind, SPECIAL_NO_STACK)
+                (SiteKey::special(kind, SPECIAL_NO_STACK), None)
             }
         }
     }
@@ -511,71 +548,16 @@ impl Stacks {
     }
 
     /// The site of `key` if it is the last key this thread interned at `slot`.
-    pub fn last_site(&self, slot: usize, key: &SiteKey) -> Option<u32> {
+    fn last_site(&self, slot: usize, key: &SiteKey) -> Option<u32> {
         LAST_KEY.with(|l| {
             let l = l.borrow();
             (l[slot].0 == *key).then_some(l[slot].1)
         })
     }
 
-    pub fn remember_site(&self, slot: usize, key: &SiteKey, site: u32) {
+    fn remember_site(&self, slot: usize, key: &SiteKey, site: u32) {
         LAST_KEY.with(|l| l.borrow_mut()[slot] = (*key, site));
     }
-
-    /// Hot sampling: the site to attribute this event to without a walk, or None to walk.
-    /// A thread samples at `slot` only after `HOT_QUALIFY` walks in a row found the same site at
-    /// the same stack pointer `sp` (a different Java call path almost always sits at another
-    /// depth), and even then walks a random 1 in `hot_sample` events to verify.
-    pub fn hot_site(&self, slot: usize, sp: usize) -> Option<u32> {
-        if self.hot_sample <= 1 {
-            return None;
-        }
-        let h = HOT.with(|h| h.get()[slot]);
-        if h.tainted || h.run < HOT_QUALIFY || h.sp != sp || self.random().is_multiple_of(self.hot_sample as u64) {
-            return None;
-        }
-        Some(h.site)
-    }
-
-    /// Hot sampling: a walk at `slot` found `site` at stack pointer `sp`. A walk at the streak's
-    /// stack pointer that finds another site after the thread qualified proves that sampling
-    /// could misattribute here: the thread stops sampling at this slot for good.
-    pub fn walked(&self, slot: usize, site: u32, sp: usize) {
-        if self.hot_sample <= 1 {
-            return;
-        }
-        HOT.with(|cell| {
-            let mut v = cell.get();
-            let h = &mut v[slot];
-            if h.site == site && h.sp == sp {
-                h.run = h.run.saturating_add(1);
-            } else {
-                if h.sp == sp && h.run >= HOT_QUALIFY && !h.tainted {
-                    h.tainted = true;
-                    health::bump(&COUNTERS.hot_sample_mismatches);
-                }
-                h.site = site;
-                h.sp = sp;
-                h.run = 1;
-            }
-            cell.set(v);
-        });
-    }
-
-    fn random(&self) -> u64 {
-        RNG.with(|r| {
-            let mut x = r.get();
-            if x == 0 {
-                x = fmix64(stack_pointer() as u64 ^ 0x9e37_79b9_7f4a_7c15) | 1;
-            }
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            r.set(x);
-            x
-        })
-    }
-
 }
 
 /// Renders a site's stack and finds its first application frame (outside the JDK).
@@ -654,65 +636,6 @@ mod tests {
         assert_eq!(sites.len(), 5);
         assert_eq!(sites[0], (0, Some("<other A>".into())));
         assert_eq!(total(t.iter().find(|(id, _, _)| *id == a).unwrap().2, |c| &c.0), 5);
-    }
-
-    fn stacks(hot_sample: u32) -> Stacks {
-        Stacks::new(&NativeOptions { hot_sample, ..NativeOptions::default() })
-    }
-
-    /// Runs `f` on a fresh thread: the sampling state is thread-local.
-    fn on_fresh_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-        std::thread::scope(|s| s.spawn(f).join().unwrap())
-    }
-
-    #[test]
-    fn hot_sampling_needs_a_long_streak_at_one_stack_pointer_and_verifies_at_random() {
-        on_fresh_thread(|| {
-            let st = stacks(8);
-            for _ in 0..HOT_QUALIFY - 1 {
-                assert_eq!(st.hot_site(0, 100), None, "not qualified yet");
-                st.walked(0, 7, 100);
-            }
-            assert_eq!(st.hot_site(0, 100), None);
-            st.walked(0, 7, 100);
-            let sampled = (0..8000).filter(|_| st.hot_site(0, 100) == Some(7)).count();
-            assert!((6600..7400).contains(&sampled), "about 7 in 8 sampled: {sampled}");
-            assert_eq!(st.hot_site(0, 104), None, "another stack pointer walks");
-            assert_eq!(st.hot_site(1, 100), None, "another slot has its own streak");
-        });
-    }
-
-    #[test]
-    fn a_site_change_at_the_same_stack_pointer_stops_sampling_for_good() {
-        on_fresh_thread(|| {
-            let st = stacks(8);
-            for _ in 0..HOT_QUALIFY {
-                st.walked(0, 7, 100);
-            }
-            let before = COUNTERS.hot_sample_mismatches.load(Relaxed);
-            st.walked(0, 9, 100); // a verification walk finds a sibling call site
-            assert!(COUNTERS.hot_sample_mismatches.load(Relaxed) > before);
-            for _ in 0..10 * HOT_QUALIFY {
-                st.walked(0, 9, 100);
-            }
-            assert!((0..100).all(|_| st.hot_site(0, 100).is_none()), "tainted: every event walks");
-        });
-    }
-
-    #[test]
-    fn interleaved_sites_never_qualify_and_exact_mode_never_samples() {
-        on_fresh_thread(|| {
-            let st = stacks(8);
-            for i in 0..1000 {
-                st.walked(0, if i % 4 == 3 { 9 } else { 7 }, 100); // A A A B ...
-                assert_eq!(st.hot_site(0, 100), None);
-            }
-            let exact = stacks(1);
-            for _ in 0..1000 {
-                exact.walked(0, 7, 100);
-            }
-            assert_eq!(exact.hot_site(0, 100), None);
-        });
     }
 
     #[test]

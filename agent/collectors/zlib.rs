@@ -7,7 +7,8 @@
 //! is a GC release. `InflaterZStreamRef.run` is on both paths, so it decides nothing.
 
 use super::ledger::{Inserted, Ledger};
-use super::stacks::{render_site, stack_pointer, total, SiteInfo, SiteTable, Stacks, Stripe};
+use super::stacks::{render_site, total, SiteInfo, SiteTable, Stacks, Stripe};
+use super::templates;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::ffi::natives::Stream;
@@ -72,7 +73,6 @@ pub struct ZlibCounters {
     stale: AtomicU64,
     /// Created while the ledger was full.
     untracked: AtomicU64,
-    unwalked: AtomicU64,
 }
 
 #[derive(Clone, Copy)]
@@ -137,27 +137,10 @@ impl ZlibLedger {
     /// `Inflater.init`/`Deflater.init` returned a new stream.
     pub fn on_created(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, stream: Stream, addr: u64) {
         let kind = kind_code(stream);
-        let slot = kind as usize;
-        let sp = stack_pointer();
-        let site = match stacks.hot_site(slot, sp) {
-            Some(site) => {
-                self.sites.counters(site).unwalked.fetch_add(1, Relaxed);
-                site
-            }
-            None => {
-                let key = stacks.key(jvmti, env, kind);
-                let site = match stacks.last_site(slot, &key) {
-                    Some(site) => site,
-                    None => {
-                        let site = self.sites.intern(&key, || kind as u32, || stacks.capture(jvmti, env, &key, kind));
-                        stacks.remember_site(slot, &key, site);
-                        site
-                    }
-                };
-                stacks.walked(slot, site, sp);
-                site
-            }
-        };
+        // Slots 0 and 1: one per stream kind.
+        let site = stacks.site(kind, kind, jvmti, env, |key| {
+            self.sites.intern(key, || kind as u32, || stacks.capture(jvmti, env, key, kind))
+        });
         let c = self.sites.counters(site);
         c.created.fetch_add(1, Relaxed);
         match self.ledger.insert(addr, Entry { site, born_ms: self.now_ms() }) {
@@ -258,7 +241,6 @@ impl ZlibLedger {
                     live_bytes_estimate: bytes,
                     growth_live: live as i64 - growth.live.get(&id).copied().unwrap_or(0),
                     oldest_live_ms: oldest.get(&id).map(|&b| now.saturating_sub(b as u64)),
-                    unwalked: total(c, |x| &x.unwalked),
                     ..ZlibSite::default()
                 },
                 info,
@@ -291,7 +273,7 @@ impl ZlibLedger {
         Zlib {
             tracking,
             reason,
-            settings: self.settings.clone(),
+            settings: templates::settings(&self.settings),
             top_by_live_bytes: top(&sites, |s| (s.live > 0).then_some(s.live_bytes_estimate as i64), |s| s.id),
             top_by_growth: top(&sites, |s| (s.growth_live > 0).then_some(s.growth_live), |s| s.id),
             sites,
@@ -330,9 +312,10 @@ pub fn settings(o: &NativeOptions) -> StackSettings {
     StackSettings {
         stack_depth: o.stack_depth,
         key_depth: o.key_depth,
-        hot_sample: o.hot_sample,
+        hot_sample: 1,
         max_sites: o.max_sites,
         max_tracked: o.max_tracked,
+        ..StackSettings::default()
     }
 }
 

@@ -3,7 +3,7 @@
 //! less than JVMTI `GetStackTrace` (no thread state transition, no thread list handle, no vframe
 //! allocated per frame). It is not a standard API: it is looked up in libjvm.so with `dlsym`,
 //! returns no frames at all when it cannot walk (during GC, say), and gives a null method id for
-//! methods that never got a jmethodID; callers then take a JVMTI walk instead.
+//! methods that never got a jmethodID; callers then take a JVMTI walk (which creates the ids).
 
 use super::jvmti::Frame;
 use jni::sys::{jint, jmethodID, JNIEnv};
@@ -44,9 +44,10 @@ pub fn available() -> bool {
 }
 
 /// Up to `out.len()` (at most 64) frames of the current thread, innermost first, as JVMTI would
-/// report them (a native frame has location -1). None when AsyncGetCallTrace is missing, cannot
-/// walk now, or met a method without a jmethodID.
-pub fn current_stack(env: *mut JNIEnv, out: &mut [Frame]) -> Option<usize> {
+/// report them (a native frame has location -1): how many frames it put in `out`, and whether
+/// that is all it walked. It stops short (`false`) at a method that never got a jmethodID.
+/// None when AsyncGetCallTrace is missing or cannot walk now.
+pub fn current_stack(env: *mut JNIEnv, out: &mut [Frame]) -> Option<(usize, bool)> {
     let f = function()?;
     let mut buf = [CallFrame { lineno: 0, method_id: std::ptr::null_mut() }; 64];
     let depth = out.len().min(buf.len());
@@ -60,11 +61,11 @@ pub fn current_stack(env: *mut JNIEnv, out: &mut [Frame]) -> Option<usize> {
         return None;
     }
     let n = (n as usize).min(depth);
-    for (o, c) in out.iter_mut().zip(&buf[..n]) {
+    for (i, (o, c)) in out.iter_mut().zip(&buf[..n]).enumerate() {
         if c.method_id.is_null() {
-            return None;
+            return (i > 0).then_some((i, false));
         }
         *o = Frame { method: c.method_id as usize, location: if c.lineno < 0 { -1 } else { c.lineno as i64 } };
     }
-    Some(n)
+    Some((n, true))
 }

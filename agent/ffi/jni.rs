@@ -180,6 +180,30 @@ impl Env {
         }
     }
 
+    /// `Thread.currentThread().eetop`: HotSpot keeps the address of the thread's JavaThread in
+    /// this private field (None when absent or the call fails).
+    pub fn current_thread_eetop(&self) -> Option<i64> {
+        let t = self.call_static_object_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;");
+        if t.is_null() {
+            return None;
+        }
+        // SAFETY: `t` is a live local reference to a java.lang.Thread; the field id comes from
+        // its class.
+        let v = unsafe {
+            let cls = self.object_class(t);
+            let id = jni_fn!(self, GetFieldID)(self.0, cls, c"eetop".as_ptr(), c"J".as_ptr());
+            self.delete_local(cls);
+            if id.is_null() {
+                self.clear_exception();
+                None
+            } else {
+                Some(jni_fn!(self, GetLongField)(self.0, t, id))
+            }
+        };
+        self.delete_local(t);
+        v.filter(|&v| v != 0)
+    }
+
     /// The contents of a `java.lang.String` reference (null gives None).
     pub fn string(&self, s: jobject) -> Option<String> {
         if s.is_null() {

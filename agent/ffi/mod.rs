@@ -5,6 +5,7 @@
 pub mod asgct;
 pub mod guard;
 pub mod heapwalk;
+pub mod hotspot;
 pub mod jni;
 pub mod jvmti;
 pub mod malloc;

@@ -98,7 +98,17 @@ pub struct Health {
     pub natives_wrapped: u64,
     pub stack_walk_failures: u64,
     pub site_overflow_events: u64,
+    /// Always 0: kept from the time hot sampling could attribute an event to another site.
     pub hot_sample_mismatches: u64,
+    /// Native ledger events whose site came from a stack walk; the others matched a stack
+    /// template of their thread (docs/native-ledger.md).
+    #[serde(default)]
+    pub stack_walks: u64,
+    /// Stack templates learned, and stacks that got none.
+    #[serde(default)]
+    pub stack_templates: u64,
+    #[serde(default)]
+    pub stack_template_refusals: u64,
     pub disabled_features: Vec<String>,
     pub capabilities_missing: Vec<String>,
 }
@@ -614,9 +624,17 @@ pub fn test_report() -> Report {
 pub struct StackSettings {
     pub stack_depth: usize,
     pub key_depth: usize,
+    /// Always 1: every event is attributed from its own stack (the option is accepted and has
+    /// no effect).
     pub hot_sample: u32,
     pub max_sites: usize,
     pub max_tracked: usize,
+    /// `on` when events are matched against stack templates (no walk), `off` when every event
+    /// is walked (`stack_templates_reason` says why). Counts are exact either way.
+    #[serde(default)]
+    pub stack_templates: String,
+    #[serde(default)]
+    pub stack_templates_reason: Option<String>,
 }
 
 /// `zlib`: every Inflater and Deflater the JVM created, by site.
@@ -662,7 +680,8 @@ pub struct ZlibSite {
     pub growth_live: i64,
     /// Age of the oldest live stream.
     pub oldest_live_ms: Option<u64>,
-    /// Streams attributed here without a stack walk (hot_sample > 1).
+    /// Always 0: every stream is attributed from its own stack (kept from the time hot sampling
+    /// could attribute streams without one).
     pub unwalked: u64,
 }
 

@@ -20,6 +20,7 @@ import leakagent.harness.scenarios.Healthy;
 import leakagent.harness.scenarios.IntrospectorLeak;
 import leakagent.harness.scenarios.JdbcDriver;
 import leakagent.harness.scenarios.LevelRedeploy;
+import leakagent.harness.scenarios.NativeSites;
 import leakagent.harness.scenarios.SpringIntrospection;
 import leakagent.harness.scenarios.SpringBootScan;
 import leakagent.harness.scenarios.ThreadLeak;
@@ -52,6 +53,7 @@ public final class Main {
         SCENARIOS.put("direct-leak", DirectLeak::new);
         SCENARIOS.put("direct-churn", DirectChurn::new);
         SCENARIOS.put("unsafe-leak", UnsafeLeak::new);
+        SCENARIOS.put("native-sites", NativeSites::new);
         SCENARIOS.put("arena-retention", ArenaRetention::new);
     }
 
