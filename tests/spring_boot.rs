@@ -259,7 +259,11 @@ fn devtools_thread_left_running_pins_every_superseded_restart_loader() {
         assert!(text.contains(&format!("#{id}")), "findings do not name loader #{id}: {text}");
     }
     assert!(!text.contains(&format!("#{}", gens[3])), "the current generation is no suspect: {text}");
-    assert!(text.contains("Stop the threads"), "{text}");
+    // One finding per thread, each naming the thread to stop.
+    let fixes: Vec<&str> = found.iter().map(|f| f["fix"].as_str().unwrap()).collect();
+    for g in 1..=3 {
+        assert!(fixes.iter().any(|f| f.contains(&format!("Stop thread \"heartbeat-gen-{g}\""))), "{fixes:?}");
+    }
 }
 
 #[test]

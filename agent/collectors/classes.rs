@@ -108,6 +108,8 @@ pub struct ClassTracker {
     unload_events_enabled: std::sync::atomic::AtomicBool,
     /// Alive loaders per growth group at the previous report after a GC (see leaks.rs).
     pub growth_seen: Mutex<HashMap<String, u64>>,
+    /// Loaders a report while the JVM ran already found closed or stopped by their container.
+    pub stopped_earlier: Mutex<std::collections::HashSet<u32>>,
 }
 
 /// Dead loaders no longer kept one by one, by loader class.
@@ -140,6 +142,7 @@ impl ClassTracker {
             unload_events: AtomicU64::new(0),
             unload_events_enabled: std::sync::atomic::AtomicBool::new(false),
             growth_seen: Mutex::new(HashMap::new()),
+            stopped_earlier: Mutex::new(Default::default()),
         }
     }
 
@@ -705,7 +708,10 @@ fn label_loaders(loaders: &mut [Loader]) {
     let by_id: HashMap<u32, Option<String>> = loaders.iter().map(|l| (l.id, l.label.clone())).collect();
     for l in loaders.iter_mut().filter(|l| l.label.is_none()) {
         l.label = match l.class.as_str() {
-            "org.springframework.boot.devtools.restart.classloader.RestartClassLoader" => Some("Spring Boot DevTools restart".into()),
+            // Every restart makes one; the id tells them apart, as in the loader table.
+            "org.springframework.boot.devtools.restart.classloader.RestartClassLoader" => {
+                Some(format!("Spring Boot DevTools restart #{}", l.id))
+            }
             "org.springframework.boot.loader.LaunchedURLClassLoader" | "org.springframework.boot.loader.launch.LaunchedClassLoader" => {
                 Some("Spring Boot application".into())
             }
@@ -888,7 +894,7 @@ mod tests {
         ];
         label_loaders(&mut ls);
         let labels: Vec<_> = ls.iter().map(|l| l.label.as_deref().unwrap_or("-")).collect();
-        assert_eq!(labels, ["/examples", "/examples/jsp/snp/snoop.jsp", "JSP /index.jsp", "Spring Boot DevTools restart"]);
+        assert_eq!(labels, ["/examples", "/examples/jsp/snp/snoop.jsp", "JSP /index.jsp", "Spring Boot DevTools restart #8"]);
     }
 
     #[test]

@@ -234,7 +234,7 @@ pub fn analyse(
     } else {
         HashSet::new()
     };
-    let suspects: Vec<(usize, Vec<String>)> = cl
+    let mut suspects: Vec<(usize, Vec<String>)> = cl
         .loaders
         .iter()
         .enumerate()
@@ -247,6 +247,27 @@ pub fn analyse(
         })
         .filter(|(_, r)| !r.is_empty())
         .collect();
+    // Shutdown hooks close and stop the application's own current loaders before VM death: at
+    // exit, a loader that is only closed or stopped, and was not yet when an earlier report
+    // looked, was most likely stopped by the exit itself. It is listed, not accused.
+    let stopped_only = |r: &[String]| r.iter().all(|x| x == "closed" || x == "container_stopped");
+    {
+        let mut earlier = tracker.stopped_earlier.lock();
+        if budget.is_exit() {
+            suspects.retain(|(i, r)| {
+                let id = cl.loaders[*i].id;
+                let excused = stopped_only(r) && !earlier.contains(&id);
+                if excused {
+                    cl.stopped_at_exit.push(id);
+                }
+                !excused
+            });
+        } else {
+            let alive: HashSet<u32> = cl.loaders.iter().filter(|l| l.alive).map(|l| l.id).collect();
+            earlier.retain(|id| alive.contains(id));
+            earlier.extend(suspects.iter().filter(|(_, r)| r.iter().any(|x| x == "closed" || x == "container_stopped")).map(|(i, _)| cl.loaders[*i].id));
+        }
+    }
     if suspects.is_empty() {
         known.0.lock().clear();
         return;

@@ -188,6 +188,11 @@ pub struct ClassLoaders {
     /// How long the GC took (it is a pause of the application).
     #[serde(default)]
     pub gc_ms: u64,
+    /// Exit report only: loaders that are closed or stopped but were not yet at any earlier
+    /// report, so most likely stopped by the JVM's own shutdown (hooks closing the application);
+    /// not suspects.
+    #[serde(default)]
+    pub stopped_at_exit: Vec<u32>,
     /// Why `classes_unloaded` and `class_unload_events` differ, when they do.
     #[serde(default)]
     pub unload_note: Option<String>,
