@@ -10,16 +10,31 @@ const MAX_NATIVE_SITES: usize = 8;
 
 /// What the chain search cost, in one sentence (also used by the HTML page).
 pub fn chain_search_sentence(cs: &ChainSearch) -> String {
+    let how = match cs.method.as_str() {
+        "dump" => format!(
+            "from one heap dump ({} MiB, deleted) searched in {} passes while the application ran",
+            cs.dump_bytes.unwrap_or(0) >> 20,
+            cs.passes
+        ),
+        "walk" => format!("by {} live heap walks, {} objects tagged", cs.passes, cs.objects_tagged),
+        "verified" => "all confirmed from the previous report without a heap walk".to_string(),
+        _ => "no search".to_string(),
+    };
+    let verified = if cs.verified > 0 && cs.method != "verified" {
+        format!(", {} confirmed from the previous report", cs.verified)
+    } else {
+        String::new()
+    };
     format!(
-        "Chain search: {} of {} chains found in {} ms, {} passes, {} references visited, {} objects tagged (~{} KiB){}",
+        "Chain search: {} of {} chains found {how}{verified}, in {} ms; the application paused {} time(s), {} ms in all, {} ms at most{}{}",
         cs.chains_found,
         cs.suspects,
         cs.time_ms,
-        cs.passes,
-        cs.references_visited,
-        cs.objects_tagged,
-        cs.memory_bytes_estimate / 1024,
-        cs.limit_hit.as_ref().map(|l| format!("; stopped: {l}")).unwrap_or_default()
+        cs.pauses.len(),
+        cs.pause_ms,
+        cs.max_pause_ms,
+        cs.limit_hit.as_ref().map(|l| format!("; stopped: {l}")).unwrap_or_default(),
+        cs.skipped.as_ref().map(|l| format!("; {l}")).unwrap_or_default()
     )
 }
 
