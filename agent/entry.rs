@@ -4,6 +4,7 @@
 // The exported functions take the JVM's raw pointers by the JVMTI contract; they are called by
 // the JVM only.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
+#![allow(unsafe_code)]
 
 use crate::collectors;
 use crate::collectors::classes::ClassTracker;
@@ -125,57 +126,61 @@ fn signal_number(s: ReportSignal) -> Option<i32> {
 /// # Safety
 /// `vm` and `options` are what the JVM passed to Agent_OnLoad/Agent_OnAttach.
 unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
-    let raw = if options_ptr.is_null() {
-        String::new()
-    } else {
-        CStr::from_ptr(options_ptr).to_string_lossy().into_owned()
-    };
-    let opts = match options::parse(&raw) {
-        Ok(o) => o,
-        Err(errors) => {
-            for e in &errors {
-                log::error(&e.to_string());
-            }
-            log::error(&format!(
-                "{} bad option(s) in '{raw}'; {}; use 'help' to list every option",
-                errors.len(),
-                if late { "the agent was not loaded" } else { "the JVM will not start" }
-            ));
-            return JNI_ERR;
-        }
-    };
-    if opts.help {
-        print!("{}", options::help_text());
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        if late {
-            return JNI_ERR;
-        }
-        std::process::exit(0);
-    }
-    if let Some(path) = &opts.log {
-        match std::fs::OpenOptions::new().create(true).append(true).open(path) {
-            Ok(f) => log::set_file(f),
-            Err(e) => {
-                log::error(&format!("option 'log' has a bad value '{path}': cannot open it for appending: {e}"));
+    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
+    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
+    unsafe {
+        let raw = if options_ptr.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(options_ptr).to_string_lossy().into_owned()
+        };
+        let opts = match options::parse(&raw) {
+            Ok(o) => o,
+            Err(errors) => {
+                for e in &errors {
+                    log::error(&e.to_string());
+                }
+                log::error(&format!(
+                    "{} bad option(s) in '{raw}'; {}; use 'help' to list every option",
+                    errors.len(),
+                    if late { "the agent was not loaded" } else { "the JVM will not start" }
+                ));
                 return JNI_ERR;
             }
-        }
-    }
-    if runtime::get().is_some() {
-        log::error("leakagent is already loaded in this JVM; the new options are ignored");
-        return JNI_ERR;
-    }
-    let mut env: Option<Env> = None;
-    match activate(vm, opts, late, &mut env) {
-        Ok(()) => JNI_OK,
-        Err(why) => {
-            deactivate(late, env.as_ref());
-            log::error(&format!("{why}; the agent is not active, the JVM continues"));
+        };
+        if opts.help {
+            print!("{}", options::help_text());
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
             if late {
-                JNI_ERR
-            } else {
-                JNI_OK
+                return JNI_ERR;
+            }
+            std::process::exit(0);
+        }
+        if let Some(path) = &opts.log {
+            match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                Ok(f) => log::set_file(f),
+                Err(e) => {
+                    log::error(&format!("option 'log' has a bad value '{path}': cannot open it for appending: {e}"));
+                    return JNI_ERR;
+                }
+            }
+        }
+        if runtime::get().is_some() {
+            log::error("leakagent is already loaded in this JVM; the new options are ignored");
+            return JNI_ERR;
+        }
+        let mut env: Option<Env> = None;
+        match activate(vm, opts, late, &mut env) {
+            Ok(()) => JNI_OK,
+            Err(why) => {
+                deactivate(late, env.as_ref());
+                log::error(&format!("{why}; the agent is not active, the JVM continues"));
+                if late {
+                    JNI_ERR
+                } else {
+                    JNI_OK
+                }
             }
         }
     }
@@ -187,60 +192,64 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
 /// # Safety
 /// As for `start`.
 unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, env_out: &mut Option<Env>) -> Result<(), String> {
-    let jvmti = Jvmti::from_vm(vm, JVMTI_VERSION_1_2 as jint).ok_or("this JVM offers no JVMTI 1.2 environment")?;
-    let missing = add_capabilities(&jvmti, late);
-    let pipe = if fault::injected("pipe") { Err(std::io::Error::from_raw_os_error(libc::EMFILE)) } else { os::self_pipe() };
-    let (pipe_read, _pipe_write) = match pipe {
-        Ok(p) => p,
-        Err(e) => {
-            jvmti.dispose();
-            return Err(format!("cannot create the report request pipe: {e}"));
+    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
+    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
+    unsafe {
+        let jvmti = Jvmti::from_vm(vm, JVMTI_VERSION_1_2 as jint).ok_or("this JVM offers no JVMTI 1.2 environment")?;
+        let missing = add_capabilities(&jvmti, late);
+        let pipe = if fault::injected("pipe") { Err(std::io::Error::from_raw_os_error(libc::EMFILE)) } else { os::self_pipe() };
+        let (pipe_read, _pipe_write) = match pipe {
+            Ok(p) => p,
+            Err(e) => {
+                jvmti.dispose();
+                return Err(format!("cannot create the report request pipe: {e}"));
+            }
+        };
+        let memory = MemoryCollector::new(&opts);
+        let agent = Agent {
+            jvmti,
+            started: Instant::now(),
+            attached_late: late,
+            capabilities_missing: missing,
+            pipe_read,
+            classes: ClassTracker::new(opts.max_dead_loaders),
+            stacks: Stacks::new(&opts.native),
+            zlib: ZlibLedger::new(&opts.native),
+            direct: DirectLedger::new(&opts.native),
+            memory,
+            known_chains: Default::default(),
+            started_epoch_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+            options: opts,
+        };
+        let agent = runtime::install(agent).map_err(|_| "leakagent is already loaded in this JVM".to_string())?;
+        natives::set_hooks(&NATIVE_HOOKS);
+        enable_events(agent).map_err(|e| format!("cannot enable JVMTI events: {e}"))?;
+        if fault::injected("events") {
+            return Err("cannot enable JVMTI events: injected fault".into());
         }
-    };
-    let memory = MemoryCollector::new(&opts);
-    let agent = Agent {
-        jvmti,
-        started: Instant::now(),
-        attached_late: late,
-        capabilities_missing: missing,
-        pipe_read,
-        classes: ClassTracker::new(opts.max_dead_loaders),
-        stacks: Stacks::new(&opts.native),
-        zlib: ZlibLedger::new(&opts.native),
-        direct: DirectLedger::new(&opts.native),
-        memory,
-        known_chains: Default::default(),
-        started_epoch_s: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-        options: opts,
-    };
-    let agent = runtime::install(agent).map_err(|_| "leakagent is already loaded in this JVM".to_string())?;
-    natives::set_hooks(&NATIVE_HOOKS);
-    enable_events(agent).map_err(|e| format!("cannot enable JVMTI events: {e}"))?;
-    if fault::injected("events") {
-        return Err("cannot enable JVMTI events: injected fault".into());
-    }
-    if fault::injected("panic") {
-        panic!("injected fault");
-    }
-    if late {
-        let mut env_ptr: *mut c_void = ptr::null_mut();
-        let get_env = (**vm).GetEnv.ok_or("no GetEnv")?;
-        if get_env(vm, &mut env_ptr, jni::sys::JNI_VERSION_1_6) != JNI_OK {
-            return Err("cannot get a JNIEnv in Agent_OnAttach".into());
+        if fault::injected("panic") {
+            panic!("injected fault");
         }
-        let env = Env::new(env_ptr as *mut JNIEnv);
-        *env_out = Some(env);
-        live_phase_prepare(agent, &env);
-        if fault::injected("attach") {
-            return Err("late attach: injected fault after the events, the signal handler and the zlib wrappers".into());
+        if late {
+            let mut env_ptr: *mut c_void = ptr::null_mut();
+            let get_env = (**vm).GetEnv.ok_or("no GetEnv")?;
+            if get_env(vm, &mut env_ptr, jni::sys::JNI_VERSION_1_6) != JNI_OK {
+                return Err("cannot get a JNIEnv in Agent_OnAttach".into());
+            }
+            let env = Env::new(env_ptr as *mut JNIEnv);
+            *env_out = Some(env);
+            live_phase_prepare(agent, &env);
+            if fault::injected("attach") {
+                return Err("late attach: injected fault after the events, the signal handler and the zlib wrappers".into());
+            }
+            start_threads(agent, &env);
         }
-        start_threads(agent, &env);
+        announce(agent);
+        Ok(())
     }
-    announce(agent);
-    Ok(())
 }
 
 /// Requests every capability later features need, so none needs a redesign. Returns the names of
@@ -279,8 +288,7 @@ fn add_capabilities(jvmti: &Jvmti, late: bool) -> Vec<String> {
 
 fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     let jvmti = &agent.jvmti;
-    let mut cb = jvmtiEventCallbacks::default();
-    cb.VMInit = Some(on_vm_init);
+    let mut cb = jvmtiEventCallbacks { VMInit: Some(on_vm_init), ..Default::default() };
     cb.VMDeath = Some(on_vm_death);
     cb.ClassLoad = Some(on_class_load);
     cb.ClassPrepare = Some(on_class_prepare);
@@ -485,49 +493,69 @@ fn start_agent_thread(agent: &Agent, env: &Env, thread_name: &str, main: AgentTh
 }
 
 unsafe extern "C" fn sampler_thread_main(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _arg: *mut c_void) {
-    let Some(agent) = runtime::get() else { return };
-    let env = Env::new(jni);
-    guarded(Feature::Sampler, (), || sampler::run(agent, &env));
+    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
+    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
+    unsafe {
+        let Some(agent) = runtime::get() else { return };
+        let env = Env::new(jni);
+        guarded(Feature::Sampler, (), || sampler::run(agent, &env));
+    }
 }
 
 unsafe extern "C" fn report_thread_main(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _arg: *mut c_void) {
-    let Some(agent) = runtime::get() else { return };
-    let env = Env::new(jni);
-    let ok = guarded(Feature::Triggers, false, || {
-        trigger::run_report_loop(agent, &env);
-        true
-    });
-    if !ok {
-        trigger::report_thread_failed();
+    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
+    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
+    unsafe {
+        let Some(agent) = runtime::get() else { return };
+        let env = Env::new(jni);
+        let ok = guarded(Feature::Triggers, false, || {
+            trigger::run_report_loop(agent, &env);
+            true
+        });
+        if !ok {
+            trigger::report_thread_failed();
+        }
     }
 }
 
 // ---- JVMTI callbacks: record and return. ----
 
 unsafe extern "C" fn on_vm_init(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread) {
-    guarded(Feature::Startup, (), || {
-        if let Some(agent) = runtime::get() {
-            live_phase_start(agent, &Env::new(jni));
-        }
-    });
+    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
+    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
+    unsafe {
+        guarded(Feature::Startup, (), || {
+            if let Some(agent) = runtime::get() {
+                live_phase_start(agent, &Env::new(jni));
+            }
+        });
+    }
 }
 
 unsafe extern "C" fn on_vm_death(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv) {
-    sampler::stop();
-    guarded(Feature::Reports, (), || {
-        if let Some(agent) = runtime::get() {
-            trigger::on_vm_death(agent, &Env::new(jni));
-        }
-    });
+    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
+    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
+    unsafe {
+        sampler::stop();
+        guarded(Feature::Reports, (), || {
+            if let Some(agent) = runtime::get() {
+                trigger::on_vm_death(agent, &Env::new(jni));
+            }
+        });
+    }
 }
 
 unsafe extern "C" fn on_class_load(jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread, klass: jclass) {
-    health::bump(&COUNTERS.events);
-    guarded(Feature::Classes, (), || {
-        if let Some(agent) = runtime::get() {
-            agent.classes.on_class_load(&Jvmti::from_raw(jvmti), &Env::new(jni), klass);
-        }
-    });
+    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
+    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
+    unsafe {
+        health::bump(&COUNTERS.events);
+        guarded(Feature::Classes, (), || {
+            if let Some(agent) = runtime::get() {
+                agent.classes.on_class_load(&Jvmti::from_raw(jvmti), &Env::new(jni), klass);
+            }
+        });
+    }
 }
 
 unsafe extern "C" fn on_class_prepare(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _thread: jthread, _klass: jclass) {
@@ -576,23 +604,27 @@ unsafe extern "C" fn on_native_method_bind(
     address: *mut c_void,
     new_address_ptr: *mut *mut c_void,
 ) {
-    health::bump(&COUNTERS.events);
-    guarded(Feature::Natives, (), || {
-        let Some(agent) = runtime::get() else { return };
-        let n = &agent.options.native;
-        let wanted = |native: Native| {
-            if native.is_zlib() {
-                n.zlib && health::enabled(Feature::Zlib)
-            } else {
-                n.direct && health::enabled(Feature::Direct)
+    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
+    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
+    unsafe {
+        health::bump(&COUNTERS.events);
+        guarded(Feature::Natives, (), || {
+            let Some(agent) = runtime::get() else { return };
+            let n = &agent.options.native;
+            let wanted = |native: Native| {
+                if native.is_zlib() {
+                    n.zlib && health::enabled(Feature::Zlib)
+                } else {
+                    n.direct && health::enabled(Feature::Direct)
+                }
+            };
+            let env = Env::new(jni);
+            // SAFETY: the arguments are those of this NativeMethodBind event.
+            if natives::on_bind(&Jvmti::from_raw(jvmti), &env, method, address, new_address_ptr, wanted).is_some() {
+                health::bump(&COUNTERS.natives_wrapped);
             }
-        };
-        let env = Env::new(jni);
-        // SAFETY: the arguments are those of this NativeMethodBind event.
-        if natives::on_bind(&Jvmti::from_raw(jvmti), &env, method, address, new_address_ptr, wanted).is_some() {
-            health::bump(&COUNTERS.natives_wrapped);
-        }
-    });
+        });
+    }
 }
 
 // ---- Native wrappers' hooks: run guarded, feed the ledgers. ----

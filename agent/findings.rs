@@ -13,7 +13,7 @@ pub fn derive(report: &Report) -> Vec<Finding> {
     class_loader_leaks(&report.class_loaders, &mut out);
     memory::derive(report, &mut out);
     native::derive(report, &mut out);
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 
@@ -135,7 +135,7 @@ mod tests {
     fn findings(cl: &ClassLoaders) -> Vec<Finding> {
         let mut f = Vec::new();
         class_loader_leaks(cl, &mut f);
-        f.sort_by(|a, b| b.severity.cmp(&a.severity));
+        f.sort_by_key(|f| std::cmp::Reverse(f.severity));
         f
     }
 

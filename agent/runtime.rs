@@ -35,8 +35,8 @@ pub struct Agent {
 static AGENT: OnceLock<Agent> = OnceLock::new();
 
 /// Installs the agent; fails when one is already installed in this process.
-pub fn install(agent: Agent) -> Result<&'static Agent, Agent> {
-    AGENT.set(agent)?;
+pub fn install(agent: Agent) -> Result<&'static Agent, ()> {
+    AGENT.set(agent).map_err(drop)?;
     Ok(AGENT.get().expect("just set"))
 }
 

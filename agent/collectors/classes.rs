@@ -617,6 +617,8 @@ pub fn generations(loaders: &mut [Loader], names: &HashMap<u32, HashSet<u64>>) -
         }
         let mut component: Vec<usize> = (0..idx.len()).collect();
         let mut next: Vec<Option<usize>> = vec![None; idx.len()];
+        // `n` indexes `idx`, `next` and `component` alike.
+        #[allow(clippy::needless_range_loop)]
         for n in 0..idx.len() {
             let mut shared: HashMap<usize, usize> = HashMap::new();
             for h in set(n) {

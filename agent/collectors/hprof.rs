@@ -196,7 +196,7 @@ impl Dump {
                     if bytes <= BUF - 16 {
                         r.need(bytes)?;
                         let id = r.id;
-                        let frames: Vec<u64> = r.take(bytes).chunks_exact(id).map(|c| be(c)).collect();
+                        let frames: Vec<u64> = r.take(bytes).chunks_exact(id).map(be).collect();
                         v.trace(serial, thread, &frames);
                     }
                 }

@@ -65,14 +65,12 @@ impl<E: Copy> Ledger<E> {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().len()).sum()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
+    #[cfg(test)]
     pub fn refused(&self) -> u64 {
         self.full.load(Relaxed)
     }

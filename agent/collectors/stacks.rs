@@ -97,9 +97,6 @@ impl SiteKey {
     pub fn special(kind: u8, special: u32) -> SiteKey {
         SiteKey { tag: kind as u32 | special << 16, len: 0, frames: [Frame::EMPTY; MAX_KEY_DEPTH] }
     }
-    pub fn kind(&self) -> u8 {
-        self.tag as u8
-    }
     pub fn special_code(&self) -> u32 {
         self.tag >> 16
     }
@@ -268,9 +265,6 @@ impl<C: Default> SiteTable<C> {
         (self.next.load(Relaxed).min(self.capacity) - self.overflow_kinds) as usize
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// A method's names and line table, resolved once.
@@ -323,10 +317,6 @@ impl MethodCache {
         }
         let info = Arc::new(resolve(jvmti, env, method));
         self.map.lock().entry(method).or_insert(info).clone()
-    }
-
-    pub fn render(&self, jvmti: &Jvmti, env: &Env, frame: Frame) -> String {
-        self.get(jvmti, env, frame.method).render(frame.location)
     }
 }
 

@@ -29,12 +29,6 @@ pub struct RefEdge<'a> {
     pub method: usize,
 }
 
-impl RefEdge<'_> {
-    pub fn is_root(&self) -> bool {
-        self.referrer_tag.is_none()
-    }
-}
-
 struct Walk<'f> {
     f: &'f mut dyn FnMut(&mut RefEdge<'_>) -> bool,
     failed: bool,
@@ -51,7 +45,8 @@ unsafe extern "C" fn reference_cb(
     _length: jint,
     user_data: *mut c_void,
 ) -> jint {
-    let walk = &mut *(user_data as *mut Walk<'_>);
+    // SAFETY: `user_data` is the `Walk` that `follow_references` passed, alive for the walk.
+    let walk = unsafe { &mut *(user_data as *mut Walk<'_>) };
     if walk.failed {
         return JVMTI_VISIT_ABORT as jint;
     }
@@ -60,17 +55,18 @@ unsafe extern "C" fn reference_cb(
         return JVMTI_VISIT_OBJECTS as jint;
     }
     let (mut index, mut thread_tag, mut thread_id, mut method) = (0, 0, 0, 0usize);
-    if !info.is_null() {
+    // SAFETY: JVMTI fills the union member that `kind` names.
+    if let Some(info) = unsafe { info.as_ref() } {
         match kind {
-            JVMTI_HEAP_REFERENCE_FIELD | JVMTI_HEAP_REFERENCE_STATIC_FIELD => index = (*info).field.as_ref().index,
-            JVMTI_HEAP_REFERENCE_ARRAY_ELEMENT => index = (*info).array.as_ref().index,
-            JVMTI_HEAP_REFERENCE_CONSTANT_POOL => index = (*info).constant_pool.as_ref().index,
+            JVMTI_HEAP_REFERENCE_FIELD | JVMTI_HEAP_REFERENCE_STATIC_FIELD => index = unsafe { info.field.as_ref() }.index,
+            JVMTI_HEAP_REFERENCE_ARRAY_ELEMENT => index = unsafe { info.array.as_ref() }.index,
+            JVMTI_HEAP_REFERENCE_CONSTANT_POOL => index = unsafe { info.constant_pool.as_ref() }.index,
             JVMTI_HEAP_REFERENCE_STACK_LOCAL => {
-                let s = (*info).stack_local.as_ref();
+                let s = unsafe { info.stack_local.as_ref() };
                 (thread_tag, thread_id, method) = (s.thread_tag, s.thread_id, s.method as usize);
             }
             JVMTI_HEAP_REFERENCE_JNI_LOCAL => {
-                let s = (*info).jni_local.as_ref();
+                let s = unsafe { info.jni_local.as_ref() };
                 (thread_tag, thread_id, method) = (s.thread_tag, s.thread_id, s.method as usize);
             }
             _ => {}
@@ -81,8 +77,10 @@ unsafe extern "C" fn reference_cb(
         index,
         class_tag,
         referrer_class_tag,
-        tag: &mut *tag_ptr,
-        referrer_tag: if referrer_tag_ptr.is_null() { None } else { Some(&mut *referrer_tag_ptr) },
+        // SAFETY: both tag pointers point into HotSpot's tag storage for this callback, and are
+        // distinct (checked above), so the two borrows never alias.
+        tag: unsafe { &mut *tag_ptr },
+        referrer_tag: unsafe { referrer_tag_ptr.as_mut() },
         thread_tag,
         thread_id,
         method,
@@ -104,11 +102,14 @@ unsafe extern "C" fn iteration_cb(
     _length: jint,
     user_data: *mut c_void,
 ) -> jint {
-    let walk = &mut *(user_data as *mut TagWalk<'_>);
+    // SAFETY: `user_data` is the `TagWalk` that `for_each_tagged` passed, alive for the walk.
+    let walk = unsafe { &mut *(user_data as *mut TagWalk<'_>) };
     if walk.failed || tag_ptr.is_null() {
         return if walk.failed { JVMTI_VISIT_ABORT as jint } else { 0 };
     }
-    match catch_unwind(AssertUnwindSafe(|| (walk.f)(&mut *tag_ptr))) {
+    // SAFETY: JVMTI's tag pointer for this callback, checked non-null above.
+    let tag = unsafe { &mut *tag_ptr };
+    match catch_unwind(AssertUnwindSafe(|| (walk.f)(tag))) {
         Ok(true) => 0,
         Ok(false) => JVMTI_VISIT_ABORT as jint,
         Err(_) => {

@@ -115,29 +115,26 @@ impl Frame {
     pub const EMPTY: Frame = Frame { method: 0, location: 0 };
 }
 
-/// `GetClassStatus` bit: the class is initialized.
-pub const CLASS_STATUS_INITIALIZED: jint = JVMTI_CLASS_STATUS_INITIALIZED as jint;
-
 impl Jvmti {
     /// # Safety
     /// `vm` must be the JavaVM pointer handed to `Agent_OnLoad`/`Agent_OnAttach`.
     pub unsafe fn from_vm(vm: *mut JavaVM, version: jint) -> Option<Jvmti> {
-        let mut env: *mut c_void = ptr::null_mut();
-        let get_env = (**vm).GetEnv?;
-        if get_env(vm, &mut env, version) != jni::sys::JNI_OK || env.is_null() {
-            return None;
+        // SAFETY: `vm` is the JavaVM the JVM passed (this function's contract); GetEnv writes
+        // into a local.
+        unsafe {
+            let mut env: *mut c_void = ptr::null_mut();
+            let get_env = (**vm).GetEnv?;
+            if get_env(vm, &mut env, version) != jni::sys::JNI_OK || env.is_null() {
+                return None;
+            }
+            Some(Jvmti(env as *mut jvmtiEnv))
         }
-        Some(Jvmti(env as *mut jvmtiEnv))
     }
 
     /// # Safety
     /// `env` must be the jvmtiEnv pointer a JVMTI callback received.
     pub unsafe fn from_raw(env: *mut jvmtiEnv) -> Jvmti {
         Jvmti(env)
-    }
-
-    pub fn raw(&self) -> *mut jvmtiEnv {
-        self.0
     }
 
     fn take_cstring(&self, p: *mut c_char) -> Option<String> {
@@ -208,12 +205,6 @@ impl Jvmti {
         callback: jvmtiExtensionEvent,
     ) -> JvmtiResult<()> {
         call!(self, SetExtensionEventCallback, index, callback)
-    }
-
-    pub fn phase(&self) -> JvmtiResult<jvmtiPhase> {
-        let mut phase: jvmtiPhase = 0;
-        call!(self, GetPhase, &mut phase)?;
-        Ok(phase)
     }
 
     pub fn system_property(&self, name: &str) -> Option<String> {
@@ -312,20 +303,6 @@ impl Jvmti {
         call!(self, RunAgentThread, thread, proc_, arg, JVMTI_THREAD_NORM_PRIORITY as jint)
     }
 
-    /// Up to `depth` frames of the current thread, innermost first.
-    pub fn stack_trace(&self, thread: jobject, depth: usize, out: &mut Vec<Frame>) -> JvmtiResult<()> {
-        let mut buf: [jvmtiFrameInfo; 64] = std::array::from_fn(|_| jvmtiFrameInfo::default());
-        let depth = depth.min(buf.len());
-        let mut count: jint = 0;
-        call!(self, GetStackTrace, thread, 0, depth as jint, buf.as_mut_ptr(), &mut count)?;
-        out.clear();
-        out.extend(buf[..count.max(0) as usize].iter().map(|f| Frame {
-            method: f.method as usize,
-            location: f.location,
-        }));
-        Ok(())
-    }
-
     /// Frames of the current thread into `out`, innermost first, starting at `start_depth`
     /// (negative: counted from the oldest frame, as JVMTI defines). Returns how many were written.
     /// This is the hot-path walk: no allocation, no copy.
@@ -369,13 +346,6 @@ impl Jvmti {
         let name = self.take_cstring(name).unwrap_or_default();
         let sig = self.take_cstring(sig).unwrap_or_default();
         Ok((name, sig))
-    }
-
-    /// `GetClassStatus` bits (see `CLASS_STATUS_INITIALIZED`).
-    pub fn class_status(&self, klass: jclass) -> JvmtiResult<jint> {
-        let mut status: jint = 0;
-        call!(self, GetClassStatus, klass, &mut status)?;
-        Ok(status)
     }
 
     pub fn method_name(&self, method: jmethodID) -> JvmtiResult<String> {

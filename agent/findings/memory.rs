@@ -24,7 +24,7 @@ pub fn derive(report: &Report, out: &mut Vec<Finding>) {
 fn derive_all(report: &Report) -> Vec<Finding> {
     let mut out = Vec::new();
     derive(report, &mut out);
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 

@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn direct_memory_never_freed_is_a_finding_and_churn_is_not() {
         let leak = dsite("DirectByteBuffer", "x.DirectLeak.allocateForever(DirectLeak.java:43)", 37, 0, 37, 38_797_312);
-        let f = direct_findings(&[leak.clone()], Some(6_000_000_000), 4_200);
+        let f = direct_findings(std::slice::from_ref(&leak), Some(6_000_000_000), 4_200);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, "direct_buffers_not_freed");
         assert_eq!(

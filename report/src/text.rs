@@ -488,7 +488,7 @@ fn memory(o: &mut String, r: &Report) {
     if let Some(n) = &m.nmt {
         let _ = writeln!(o, "  NMT ({}): reserved {} MiB, committed {} MiB", n.mode, mib(n.reserved_bytes), mib(n.committed_bytes));
         let mut cats: Vec<_> = n.categories.iter().collect();
-        cats.sort_by(|a, b| b.committed_bytes.cmp(&a.committed_bytes));
+        cats.sort_by_key(|c| std::cmp::Reverse(c.committed_bytes));
         for c in cats.iter().take(12) {
             let _ = writeln!(
                 o,

@@ -56,6 +56,7 @@ impl Explained {
 }
 
 /// The part names, in report order.
+#[cfg(test)]
 pub const PARTS: [&str; 10] = [
     "java_heap",
     "metaspace",

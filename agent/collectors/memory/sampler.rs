@@ -64,13 +64,11 @@ impl SampleRing {
         self.samples.clone()
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.samples.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
-    }
 }
 
 /// The sampler thread's body; returns at VM death or when the sampler fails.

@@ -351,8 +351,8 @@ pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
         }
     }
     if !code_found {
-        for i in 0..maps.len() {
-            if c.kind[i].is_none() && maps[i].anonymous() && maps[i].executable() {
+        for (i, m) in maps.iter().enumerate() {
+            if c.kind[i].is_none() && m.anonymous() && m.executable() {
                 c.mark(i..=i, Kind::CodeCache);
                 c.how(Kind::CodeCache, "anonymous executable mappings (JIT code)");
             }
@@ -463,6 +463,8 @@ fn glibc_heaps(c: &mut Classifier) {
     if valid.is_empty() {
         return;
     }
+    // `i` indexes the mappings and the classification alike.
+    #[allow(clippy::needless_range_loop)]
     for i in 0..m.len() {
         if !candidate(i) {
             continue;
@@ -644,7 +646,7 @@ THPeligible:    0
         // Other anonymous, a library, the CDS archive, vdso, the main stack.
         s += &map(0x7f4f_a006_d000, 1028 * K, "rw-p", "", 8 * K, "rd wr mr mw me ac");
         s += &map(0x7f4f_a100_0000, 16 * MIB, "r-xp", "/usr/lib/jvm/java-17/lib/server/libjvm.so", 12 * MIB, "rd ex mr mw me");
-        s += &map(0x7f4f_a200_0000, 1 * MIB, "r--p", "/usr/lib/jvm/java-17/lib/server/libjvm.so", 1 * MIB, "rd mr mw me");
+        s += &map(0x7f4f_a200_0000, MIB, "r--p", "/usr/lib/jvm/java-17/lib/server/libjvm.so", MIB, "rd mr mw me");
         s += &map(0x7f4f_a300_0000, 12 * MIB, "rw-p", "/usr/lib/jvm/java-17/lib/server/classes.jsa", 11 * MIB, "rd wr mr mw me ac");
         s += &map(0x7f4f_a45b_b000, 8 * K, "r-xp", "[vdso]", 4 * K, "rd ex mr mw me de");
         s += &map(0x7ffc_e2d0_3000, 132 * K, "rw-p", "[stack]", 36 * K, "rd wr mr mw me gd ac");
@@ -737,10 +739,10 @@ THPeligible:    0
     fn a_misaligned_or_reserve_accounted_64m_region_is_not_a_glibc_heap() {
         let mut s = String::new();
         // 64 MiB but starts 16 MiB past alignment.
-        s += &map(0x7f00_0100_0000, 1 * MIB, "rw-p", "", 1 * MIB, "rd wr mr mw me nr");
+        s += &map(0x7f00_0100_0000, MIB, "rw-p", "", MIB, "rd wr mr mw me nr");
         s += &map(0x7f00_0110_0000, 63 * MIB, "---p", "", 0, "mr mw me nr");
         // Aligned, but committed the HotSpot way (ac, not nr).
-        s += &map(0x7f00_0800_0000, 1 * MIB, "rw-p", "", 1 * MIB, "rd wr mr mw me ac");
+        s += &map(0x7f00_0800_0000, MIB, "rw-p", "", MIB, "rd wr mr mw me ac");
         s += &map(0x7f00_0810_0000, 63 * MIB, "---p", "", 0, "mr mw me nr");
         // Aligned, but starting with the reserved part.
         s += &map(0x7f00_1000_0000, 64 * MIB, "---p", "", 0, "mr mw me nr");
