@@ -1,6 +1,7 @@
 //! Findings about memory: the allocator keeping freed memory resident, and RSS that nothing
 //! explains. Read `report.memory` only.
 
+use leakagent_report::units::mib;
 use leakagent_report::model::{Finding, Memory, Report, Severity, Subject};
 
 const MIB: u64 = 1 << 20;
@@ -32,13 +33,6 @@ fn part(m: &Memory, name: &str) -> u64 {
     m.explanation.iter().find(|p| p.part == name).map(|p| p.bytes).unwrap_or(0)
 }
 
-fn mib(b: u64) -> String {
-    if b >= 10 * 1024 * MIB {
-        format!("{:.1} GiB", b as f64 / (1024 * MIB) as f64)
-    } else {
-        format!("{:.0} MiB", b as f64 / MIB as f64)
-    }
-}
 
 fn percent(part: u64, whole: u64) -> u64 {
     (part as u128 * 100 / whole.max(1) as u128) as u64
@@ -207,7 +201,7 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, "allocator_retention");
         assert_eq!(f[0].severity, Severity::Critical);
-        assert!(f[0].summary.contains("glibc malloc keeps 380 MiB of freed memory resident (89% of RSS 423 MiB) in 16 arenas"), "{}", f[0].summary);
+        assert!(f[0].summary.contains("glibc malloc keeps 380.0 MiB of freed memory resident (89% of RSS 423.0 MiB) in 16 arenas"), "{}", f[0].summary);
         assert!(f[0].summary.contains("largest part of RSS outside the Java heap"));
         for needle in ["jcmd 4242 System.trim_native_heap", "-XX:TrimNativeHeapInterval=5000", "MALLOC_ARENA_MAX=2", "libjemalloc.so.2", "background_thread:true", "end()"] {
             assert!(f[0].fix.contains(needle), "fix lacks {needle}: {}", f[0].fix);
@@ -247,7 +241,7 @@ mod tests {
         r.memory.jvm.trim_native_heap_interval_ms = None;
         let f = derive_all(&r);
         assert_eq!(f[0].severity, Severity::Warning);
-        assert!(f[0].summary.contains("malloc_trim(0) then released 90 MiB (RSS 300 MiB -> 210 MiB)"), "{}", f[0].summary);
+        assert!(f[0].summary.contains("malloc_trim(0) then released 90.0 MiB (RSS 300.0 MiB -> 210.0 MiB)"), "{}", f[0].summary);
         assert!(!f[0].summary.contains("largest"));
         assert!(f[0].fix.contains("this JDK has no System.trim_native_heap"));
         assert!(f[0].fix.contains("on a JDK that has it"));
@@ -270,7 +264,7 @@ mod tests {
     #[test]
     fn jemalloc_retention_gets_jemalloc_advice() {
         let f = derive_all(&report(&[("malloc_retained", 200 * MIB), ("other", 100 * MIB)], "jemalloc"));
-        assert!(f[0].summary.starts_with("jemalloc malloc keeps 200 MiB"), "{}", f[0].summary);
+        assert!(f[0].summary.starts_with("jemalloc malloc keeps 200.0 MiB"), "{}", f[0].summary);
         assert!(f[0].fix.contains("background_thread:true"));
     }
 
@@ -280,7 +274,7 @@ mod tests {
         let f = derive_all(&r);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, "unexplained_memory");
-        assert!(f[0].summary.contains("300 MiB of RSS (75% of 400 MiB)"), "{}", f[0].summary);
+        assert!(f[0].summary.contains("300.0 MiB of RSS (75% of 400.0 MiB)"), "{}", f[0].summary);
         assert!(f[0].fix.contains("-XX:NativeMemoryTracking=summary") && f[0].fix.contains("pmap -x 4242"));
         r.memory.nmt = Some(Nmt::default());
         let f = derive_all(&r);

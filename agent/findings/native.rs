@@ -3,6 +3,7 @@
 
 use leakagent_report::model::{DirectSite, Finding, Report, Severity, Subject, ZlibSite};
 use leakagent_report::text::site_labels;
+use leakagent_report::units::mib;
 use std::collections::BTreeMap;
 
 /// A zlib site group is reported when at least this many streams were never ended...
@@ -22,15 +23,6 @@ pub fn derive(report: &Report, out: &mut Vec<Finding>) {
     out.extend(zlib_findings(&report.zlib.sites));
     let max_direct = report.direct.jdk_pool.as_ref().and_then(|p| p.max_bytes);
     out.extend(direct_findings(&report.direct.sites, max_direct, report.direct.totals.growth_window_ms));
-}
-
-fn mb(bytes: u64) -> String {
-    let m = bytes as f64 / (1024.0 * 1024.0);
-    if m >= 10.0 {
-        format!("{m:.0} MB")
-    } else {
-        format!("{m:.1} MB")
-    }
 }
 
 /// Where a site's memory comes from, in one frame: the first application frame, else the first
@@ -114,7 +106,7 @@ fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
                  holding ~{}",
                 percent(gc, never),
                 if live == 1 { "is" } else { "are" },
-                mb(bytes)
+                mib(bytes)
             ),
             fix,
             subject: Subject { site: Some(at), ..Subject::default() },
@@ -157,24 +149,24 @@ fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>, window_ms: u64
         }
         let near_limit = kind == "DirectByteBuffer" && max_direct.is_some_and(|m| bytes * 2 >= m);
         let severity = if bytes >= DIRECT_CRITICAL_BYTES || near_limit { Severity::Critical } else { Severity::Warning };
-        let grew = if growth > 0 { format!(", +{} in the last {}", mb(growth as u64), span(window_ms)) } else { String::new() };
+        let grew = if growth > 0 { format!(", +{} in the last {}", mib(growth as u64), span(window_ms)) } else { String::new() };
         let at = format!("{at}{}", call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>()));
         let freed = if frees == 0 { "none was ever freed".to_string() } else { format!("only {frees} of {made} were freed") };
         let (summary, fix) = if kind == "DirectByteBuffer" {
             (
-                format!("direct memory at {at} grows and is never freed: {live} DirectByteBuffers hold {}{grew}; {freed}", mb(bytes)),
+                format!("direct memory at {at} grows and is never freed: {live} DirectByteBuffers hold {}{grew}; {freed}", mib(bytes)),
                 format!(
                     "Keep direct buffers in a bounded pool and reuse them, or drop every reference to them so the GC can free \
                      them: a list, map or cache that only grows keeps them forever. -XX:MaxDirectMemorySize{} caps the total \
                      and turns silent growth into OutOfMemoryError: Direct buffer memory.",
-                    max_direct.map(|m| format!(" (now {})", mb(m))).unwrap_or_default()
+                    max_direct.map(|m| format!(" (now {})", mib(m))).unwrap_or_default()
                 ),
             )
         } else {
             (
                 format!(
                     "memory from Unsafe.allocateMemory at {at} grows and is never freed: {live} blocks hold {}{grew}; {freed}",
-                    mb(bytes)
+                    mib(bytes)
                 ),
                 "Free every block from Unsafe.allocateMemory with Unsafe.freeMemory (in a finally block, or from a Cleaner \
                  registered on the object that owns the address). The GC never frees this memory, and \
@@ -236,7 +228,7 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(
             f[0].summary,
-            format!("1104 of 1104 Inflaters created at {ZIIS} were never ended: 1101 (100%) were freed only by GC, 3 are live holding ~0.1 MB")
+            format!("1104 of 1104 Inflaters created at {ZIIS} were never ended: 1101 (100%) were freed only by GC, 3 are live holding ~0.1 MiB")
         );
         assert!(f[0].fix.contains("end()") && f[0].fix.contains("Spring Boot 2.1.0"), "{}", f[0].fix);
     }
@@ -280,7 +272,7 @@ mod tests {
         assert_eq!(
             f[0].summary,
             "direct memory at x.DirectLeak.allocateForever(DirectLeak.java:43) grows and is never freed: 37 DirectByteBuffers \
-             hold 37 MB, +37 MB in the last 4.2 s; none was ever freed"
+             hold 37.0 MiB, +37.0 MiB in the last 4.2 s; none was ever freed"
         );
         assert!(f[0].fix.contains("MaxDirectMemorySize"));
         assert_eq!(direct_findings(&[leak], Some(60_000_000), 0)[0].severity, Severity::Critical, "near the limit");
@@ -289,7 +281,7 @@ mod tests {
         let unsafe_ = dsite("Unsafe", "x.UnsafeLeak.allocateRaw(UnsafeLeak.java:66)", 53, 0, 48, 12_583_296);
         let f = direct_findings(&[unsafe_], None, 0);
         assert_eq!(f[0].kind, "unsafe_memory_not_freed");
-        assert!(f[0].summary.contains("48 blocks hold 12 MB") && f[0].fix.contains("freeMemory"), "{}", f[0].summary);
+        assert!(f[0].summary.contains("48 blocks hold 12.0 MiB") && f[0].fix.contains("freeMemory"), "{}", f[0].summary);
         let small = dsite("Unsafe", "x.Y.z(Y.java:1)", 5, 0, 5, 2_621_560);
         assert!(direct_findings(&[small], None, 0).is_empty());
         assert_eq!(span(3_000_000), "50 min");

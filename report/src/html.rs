@@ -4,6 +4,7 @@
 
 use super::model::{Report, Sample, Severity};
 use super::text::{group_note, loader_name, loader_rows, reasons_text, site_labels, LoaderRow};
+use crate::units;
 use std::fmt::Write;
 
 const TEMPLATE: &str = include_str!("template.html");
@@ -26,9 +27,6 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-fn mib(b: u64) -> String {
-    format!("{:.1}", b as f64 / 1048576.0)
-}
 
 pub fn render(r: &Report) -> String {
     let mut b = String::new();
@@ -97,7 +95,7 @@ fn site_row(b: &mut String, kind: &str, label: &str, stack: &[String], counts: [
     for c in counts {
         let _ = write!(b, "<td class=n>{c}</td>");
     }
-    let _ = writeln!(b, "<td class=n>{}</td></tr>", mib(live_bytes));
+    let _ = writeln!(b, "<td class=n>{}</td></tr>", units::mib_value(live_bytes));
 }
 
 /// The zlib and direct/Unsafe sites, worst first.
@@ -112,7 +110,7 @@ fn native_sites(r: &Report, b: &mut String) {
             t.ended_explicitly,
             t.released_by_gc,
             t.live,
-            mib(t.live_bytes_estimate),
+            units::mib_value(t.live_bytes_estimate),
             z.reason.as_ref().map(|x| format!(" <span class=small>{}</span>", esc(x))).unwrap_or_default()
         );
         b.push_str("<table><tr><th>kind</th><th>created at</th><th class=n>created</th><th class=n>ended</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
@@ -148,7 +146,7 @@ fn memory(r: &Report, b: &mut String) {
     if m.rss_bytes == 0 {
         return;
     }
-    let _ = write!(b, "<h2>Memory: RSS {} MiB</h2>\n<p>{}</p>\n", mib(m.rss_bytes), esc(&m.summary));
+    let _ = write!(b, "<h2>Memory: RSS {} MiB</h2>\n<p>{}</p>\n", units::mib_value(m.rss_bytes), esc(&m.summary));
     // One stacked bar: where RSS is.
     let total = m.rss_bytes.max(1) as f64;
     let (w, h) = (1100.0, 34.0);
@@ -162,18 +160,18 @@ fn memory(r: &Report, b: &mut String) {
                 "<rect x=\"{x:.1}\" y=\"0\" width=\"{pw:.1}\" height=\"{h}\" fill=\"{}\"><title>{}: {} MiB</title></rect>",
                 PALETTE[i % PALETTE.len()],
                 esc(&p.part),
-                mib(p.bytes)
+                units::mib_value(p.bytes)
             );
         }
         x += pw;
     }
     b.push_str("</svg>\n<div class=legend>");
     for (i, p) in m.explanation.iter().enumerate() {
-        let _ = write!(b, "<span><i style=\"background:{}\"></i>{} {} MiB</span>", PALETTE[i % PALETTE.len()], esc(&p.part), mib(p.bytes));
+        let _ = write!(b, "<span><i style=\"background:{}\"></i>{} {} MiB</span>", PALETTE[i % PALETTE.len()], esc(&p.part), units::mib_value(p.bytes));
     }
     b.push_str("</div>\n<table><tr><th>part</th><th class=n>MiB</th><th>what it is</th></tr>\n");
     for p in &m.explanation {
-        let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>", esc(&p.part), mib(p.bytes), esc(&p.note));
+        let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>", esc(&p.part), units::mib_value(p.bytes), esc(&p.note));
     }
     b.push_str("</table>\n");
     let a = &m.malloc;
@@ -182,9 +180,9 @@ fn memory(r: &Report, b: &mut String) {
         "<h3>Allocator: {} {}</h3><p class=small>in use {} MiB, free {} MiB ({} MiB of it resident), arenas {}, limit {} ({}); source {}</p>",
         esc(&a.allocator),
         esc(a.version.as_deref().unwrap_or("")),
-        a.in_use_bytes.map(mib).unwrap_or_else(|| "?".into()),
-        a.free_bytes.map(mib).unwrap_or_else(|| "?".into()),
-        a.resident_free_bytes.map(mib).unwrap_or_else(|| "?".into()),
+        a.in_use_bytes.map(units::mib_value).unwrap_or_else(|| "?".into()),
+        a.free_bytes.map(units::mib_value).unwrap_or_else(|| "?".into()),
+        a.resident_free_bytes.map(units::mib_value).unwrap_or_else(|| "?".into()),
         a.arenas.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
         a.arena_max.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
         esc(&a.arena_max_source),
@@ -195,9 +193,9 @@ fn memory(r: &Report, b: &mut String) {
             b,
             "<p>Trim at this report ({}): RSS {} &rarr; {} MiB, {} MiB returned.</p>",
             esc(&t.call),
-            mib(t.rss_before_bytes),
-            mib(t.rss_after_bytes),
-            mib(t.released_bytes)
+            units::mib_value(t.rss_before_bytes),
+            units::mib_value(t.rss_after_bytes),
+            units::mib_value(t.released_bytes)
         );
     }
     b.push_str("<h3>Mappings</h3><table><tr><th>kind</th><th class=n>count</th><th class=n>size MiB</th><th class=n>RSS MiB</th><th>recognised by</th></tr>\n");
@@ -207,16 +205,16 @@ fn memory(r: &Report, b: &mut String) {
             "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=small>{}</td></tr>",
             esc(&g.kind),
             g.count,
-            mib(g.size_bytes),
-            mib(g.rss_bytes),
+            units::mib_value(g.size_bytes),
+            units::mib_value(g.rss_bytes),
             esc(&g.recognised_by)
         );
     }
     b.push_str("</table>\n");
     if let Some(n) = &m.nmt {
-        let _ = writeln!(b, "<h3>NMT ({})</h3><p class=small>committed {} MiB, reserved {} MiB</p><table><tr><th>category</th><th class=n>committed MiB</th><th class=n>malloc MiB</th></tr>", esc(&n.mode), mib(n.committed_bytes), mib(n.reserved_bytes));
+        let _ = writeln!(b, "<h3>NMT ({})</h3><p class=small>committed {} MiB, reserved {} MiB</p><table><tr><th>category</th><th class=n>committed MiB</th><th class=n>malloc MiB</th></tr>", esc(&n.mode), units::mib_value(n.committed_bytes), units::mib_value(n.reserved_bytes));
         for c in &n.categories {
-            let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>", esc(&c.name), mib(c.committed_bytes), mib(c.malloc_bytes));
+            let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>", esc(&c.name), units::mib_value(c.committed_bytes), units::mib_value(c.malloc_bytes));
         }
         b.push_str("</table>\n");
     }
@@ -261,7 +259,7 @@ fn samples_chart(samples: &[Sample], b: &mut String) {
             w - 10.0,
             left - 6.0,
             y + 4.0,
-            mib(v as u64)
+            units::mib_value(v as u64)
         );
     }
     let _ = write!(

@@ -8,3 +8,4 @@ pub mod json;
 pub mod model;
 pub mod prom;
 pub mod text;
+pub mod units;

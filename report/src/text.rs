@@ -2,6 +2,7 @@
 
 use super::model::{ChainSearch, ClassLoaders, Direct, Loader, Report, Sample, Severity, Zlib};
 use std::collections::BTreeMap;
+use crate::units;
 use std::fmt::Write;
 
 const MAX_LOADERS: usize = 40;
@@ -257,9 +258,6 @@ pub fn render(r: &Report) -> String {
     o
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
-}
 
 /// The frame a person looks for: the application's, else the first frame below the native.
 /// Where a native site is, for people: its application frame, else the frame below the JDK's
@@ -312,7 +310,7 @@ fn zlib_section(o: &mut String, z: &Zlib) {
     let _ = writeln!(
         o,
         "\nzlib streams: {} created, {} ended explicitly, {} freed only by GC, {} live (~{}); {} sites",
-        t.created, t.ended_explicitly, t.released_by_gc, t.live, mb(t.live_bytes_estimate), t.sites
+        t.created, t.ended_explicitly, t.released_by_gc, t.live, units::mib(t.live_bytes_estimate), t.sites
     );
     tracking_line(o, &z.tracking, &z.reason);
     let b = &t.before_tracking;
@@ -354,10 +352,10 @@ fn direct_section(o: &mut String, d: &Direct) {
         o,
         "\nDirect memory: {} live blocks, {} ({} in {} DirectByteBuffers, {} in {} Unsafe blocks); {} allocated, {} freed ({} by GC)",
         t.live_count,
-        mb(t.live_bytes),
-        mb(t.direct_byte_buffers.live_bytes),
+        units::mib(t.live_bytes),
+        units::mib(t.direct_byte_buffers.live_bytes),
         t.direct_byte_buffers.live_count,
-        mb(t.unsafe_memory.live_bytes),
+        units::mib(t.unsafe_memory.live_bytes),
         t.unsafe_memory.live_count,
         t.allocations + t.reallocations,
         t.frees,
@@ -369,8 +367,8 @@ fn direct_section(o: &mut String, d: &Direct) {
             o,
             "  JDK direct pool: {} buffers, {} capacity{}{}",
             p.count,
-            mb(p.total_capacity_bytes),
-            p.max_bytes.map(|m| format!(", limit {}", mb(m))).unwrap_or_default(),
+            units::mib(p.total_capacity_bytes),
+            p.max_bytes.map(|m| format!(", limit {}", units::mib(m))).unwrap_or_default(),
             d.cross_check.as_ref().map(|c| if c.agrees { "; agrees with the agent".to_string() } else { format!("; {}", c.note) }).unwrap_or_default()
         );
     }
@@ -398,12 +396,9 @@ fn direct_section(o: &mut String, d: &Direct) {
     }
 }
 
-fn mib(b: u64) -> String {
-    format!("{:.1}", b as f64 / (1u64 << 20) as f64)
-}
 
 fn opt_mib(b: Option<u64>) -> String {
-    b.map(mib).unwrap_or_else(|| "-".into())
+    b.map(units::mib_value).unwrap_or_else(|| "-".into())
 }
 
 fn memory(o: &mut String, r: &Report) {
@@ -412,7 +407,7 @@ fn memory(o: &mut String, r: &Report) {
     let _ = writeln!(
         o,
         "\nMemory: RSS {} MiB; allocator {}{} ({}){}",
-        mib(m.rss_bytes),
+        units::mib_value(m.rss_bytes),
         a.allocator,
         a.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
         if a.library.is_empty() { "?" } else { a.library.as_str() },
@@ -427,7 +422,7 @@ fn memory(o: &mut String, r: &Report) {
     }
     let _ = writeln!(o, "  {:<16} {:>10}  what it is", "part", "MiB");
     for p in &m.explanation {
-        let _ = writeln!(o, "  {:<16} {:>10}  {}", p.part, mib(p.bytes), p.note);
+        let _ = writeln!(o, "  {:<16} {:>10}  {}", p.part, units::mib_value(p.bytes), p.note);
     }
     let _ = writeln!(
         o,
@@ -445,9 +440,9 @@ fn memory(o: &mut String, r: &Report) {
                 o,
                 "  trim: {} released {} MiB (RSS {} -> {} MiB; allocator free {} -> {} MiB)",
                 t.call,
-                mib(t.released_bytes),
-                mib(t.rss_before_bytes),
-                mib(t.rss_after_bytes),
+                units::mib_value(t.released_bytes),
+                units::mib_value(t.rss_before_bytes),
+                units::mib_value(t.rss_after_bytes),
                 opt_mib(t.free_before_bytes),
                 opt_mib(t.free_after_bytes)
             );
@@ -462,8 +457,8 @@ fn memory(o: &mut String, r: &Report) {
             "  {:<20} {:>6} {:>12} {:>10}  {}",
             g.kind,
             g.count,
-            mib(g.size_bytes),
-            mib(g.rss_bytes),
+            units::mib_value(g.size_bytes),
+            units::mib_value(g.rss_bytes),
             g.recognised_by
         );
     }
@@ -486,7 +481,7 @@ fn memory(o: &mut String, r: &Report) {
         j.os_threads.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
     );
     if let Some(n) = &m.nmt {
-        let _ = writeln!(o, "  NMT ({}): reserved {} MiB, committed {} MiB", n.mode, mib(n.reserved_bytes), mib(n.committed_bytes));
+        let _ = writeln!(o, "  NMT ({}): reserved {} MiB, committed {} MiB", n.mode, units::mib_value(n.reserved_bytes), units::mib_value(n.committed_bytes));
         let mut cats: Vec<_> = n.categories.iter().collect();
         cats.sort_by_key(|c| std::cmp::Reverse(c.committed_bytes));
         for c in cats.iter().take(12) {
@@ -494,9 +489,9 @@ fn memory(o: &mut String, r: &Report) {
                 o,
                 "    {:<26} committed {:>9} MiB (malloc {:>8}, mmap {:>8})",
                 c.name,
-                mib(c.committed_bytes),
-                mib(c.malloc_bytes),
-                mib(c.mmap_committed_bytes)
+                units::mib_value(c.committed_bytes),
+                units::mib_value(c.malloc_bytes),
+                units::mib_value(c.mmap_committed_bytes)
             );
         }
     }
@@ -525,11 +520,11 @@ fn samples(o: &mut String, r: &Report) {
         info.taken,
         interval,
         info.thinned,
-        mib(first.rss_bytes),
+        units::mib_value(first.rss_bytes),
         first.t_ms as f64 / 1000.0,
-        mib(max.rss_bytes),
+        units::mib_value(max.rss_bytes),
         max.t_ms as f64 / 1000.0,
-        mib(last.rss_bytes),
+        units::mib_value(last.rss_bytes),
         last.t_ms as f64 / 1000.0
     );
     let _ = writeln!(o, "  {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}", "t s", "rss", "heap", "malloc", "free", "direct", "classes", "loaders");
@@ -545,7 +540,7 @@ fn samples(o: &mut String, r: &Report) {
             o,
             "  {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",
             x.t_ms as f64 / 1000.0,
-            mib(x.rss_bytes),
+            units::mib_value(x.rss_bytes),
             opt_mib(x.heap_used_bytes),
             opt_mib(x.malloc_in_use_bytes),
             opt_mib(x.malloc_free_bytes),
@@ -591,7 +586,7 @@ mod tests {
         assert!(t.contains("zlib streams: 1104 created, 0 ended explicitly, 1104 freed only by GC, 0 live"), "{t}");
         assert!(t.contains("x.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:29)"), "{t}");
         assert!(t.contains("tracking: jdk_pool_only (the agent was attached to a running JVM)"), "{t}");
-        assert!(t.contains("JDK direct pool: 3 buffers, 2.9 MB capacity"), "{t}");
+        assert!(t.contains("JDK direct pool: 3 buffers, 2.9 MiB capacity"), "{t}");
         assert!(!t.contains("tracking: full"), "full tracking needs no line");
     }
 

@@ -21,6 +21,7 @@
 
 use super::nmt;
 use super::smaps::{Classified, Kind};
+use leakagent_report::units::mib;
 use leakagent_report::model::{JvmMemory, Malloc, Nmt, Part};
 
 /// Live native bytes from the native ledgers. None: that ledger is off, failed, or (direct) has
@@ -222,9 +223,6 @@ pub fn explain(i: &Inputs) -> Explained {
 const NOTEWORTHY: u64 = 1 << 20;
 
 /// Bytes as MiB with one decimal, for the words of a report.
-pub fn mib(b: u64) -> String {
-    format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
-}
 
 /// The explanation in one paragraph.
 pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64) -> String {
