@@ -13,7 +13,7 @@ use crate::collectors::memory::{sampler, MemoryCollector};
 use crate::collectors::stacks::Stacks;
 use crate::collectors::zlib::ZlibLedger;
 use crate::fault;
-use crate::ffi::guard::guarded;
+use crate::guard::guarded;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::Jvmti;
 use crate::ffi::natives::{self, Native, Stream};

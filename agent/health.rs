@@ -120,16 +120,17 @@ pub fn bump(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
-pub fn snapshot(capabilities_missing: &[String]) -> Health {
+/// `signals`: the report signals received and those that found the request pipe full.
+pub fn snapshot(capabilities_missing: &[String], signals: (u64, u64)) -> Health {
     let c = &COUNTERS;
     Health {
         events: c.events.load(Relaxed),
         dropped: c.dropped.load(Relaxed),
         panics: c.panics.load(Relaxed),
         errors: c.errors.load(Relaxed),
-        signals_received: crate::ffi::os::SIGNALS.load(Relaxed),
+        signals_received: signals.0,
         signal_requests_coalesced: c.signal_requests_coalesced.load(Relaxed)
-            + crate::ffi::os::SIGNAL_OVERFLOW.load(Relaxed),
+            + signals.1,
         data_dump_requests: c.data_dump_requests.load(Relaxed),
         reports_written: c.reports_written.load(Relaxed),
         report_failures: c.report_failures.load(Relaxed),

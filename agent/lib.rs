@@ -12,6 +12,7 @@ mod entry;
 mod fault;
 mod ffi;
 mod findings;
+mod guard;
 mod health;
 mod log;
 mod options;

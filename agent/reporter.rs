@@ -30,7 +30,7 @@ pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger, budget: Budget) 
     let report = env.with_local_frame(256, || build(agent, env, trigger, seq, t0, budget));
     let written = write_files(agent, &report);
     if let (Some(path), false) = (&written, trigger == Trigger::VmDeath) {
-        crate::ffi::guard::guarded(Feature::Startup, (), || crate::state::publish_report(env, path, seq));
+        crate::guard::guarded(Feature::Startup, (), || crate::state::publish_report(env, path, seq));
     }
     written
 }
@@ -89,20 +89,20 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant, budg
             skipped.push(format!("full GC before the report: {why}"));
         }
     }
-    let mut class_loaders = crate::ffi::guard::guarded(Feature::Classes, Default::default(), || {
+    let mut class_loaders = crate::guard::guarded(Feature::Classes, Default::default(), || {
         agent.classes.snapshot(&agent.jvmti, env)
     });
     class_loaders.gc_before_report = gc.is_ok();
     class_loaders.gc_skipped = gc.err();
     class_loaders.gc_ms = gc_ms;
     // Memory right after the GC and before the chain search, whose tags cost native memory.
-    let (memory, samples) = crate::ffi::guard::guarded(Feature::Memory, Default::default(), || {
+    let (memory, samples) = crate::guard::guarded(Feature::Memory, Default::default(), || {
         agent.memory.snapshot(agent, env)
     });
-    let zlib = crate::ffi::guard::guarded(Feature::Zlib, failed_section("zlib"), || {
+    let zlib = crate::guard::guarded(Feature::Zlib, failed_section("zlib"), || {
         agent.zlib.snapshot()
     });
-    let direct = crate::ffi::guard::guarded(Feature::Direct, failed_section("direct"), || {
+    let direct = crate::guard::guarded(Feature::Direct, failed_section("direct"), || {
         agent.direct.snapshot(env)
     });
     let prop = |k: &str| {
@@ -132,7 +132,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant, budg
         },
         patterns: agent.options.leak_loaders.clone(),
     };
-    crate::ffi::guard::guarded(Feature::Leaks, (), || {
+    crate::guard::guarded(Feature::Leaks, (), || {
         leaks::analyse(&agent.jvmti, env, &agent.classes, &mut class_loaders, &leak_opts, &budget, &agent.known_chains)
     });
     if let Some(why) = class_loaders.chain_search.as_ref().and_then(|c| c.skipped.clone()) {
@@ -158,7 +158,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant, budg
         agent: AgentInfo {
             version: env!("CARGO_PKG_VERSION").into(),
             options: agent.options.raw.clone(),
-            health: health::snapshot(&agent.capabilities_missing),
+            health: health::snapshot(&agent.capabilities_missing, os::signal_counts()),
             report_build_ms: 0,
             budget_ms: budget.deadline().map(|d| d.saturating_duration_since(t0).as_millis() as u64),
             skipped,

@@ -7,7 +7,7 @@
 use super::ledger::{Inserted, Ledger};
 use super::stacks::{render_site, total, SiteInfo, SiteKey, SiteTable, Stacks, Stripe};
 use super::templates;
-use super::zlib::{settings, top};
+use super::ledger::{settings, top};
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::ffi::os;

@@ -6,7 +6,7 @@
 //! `Inflater.end()`/`Deflater.end()` (e.g. a cleanup action that ends a stream it owns), else it
 //! is a GC release. `InflaterZStreamRef.run` is on both paths, so it decides nothing.
 
-use super::ledger::{Inserted, Ledger};
+use super::ledger::{Inserted, Ledger, settings, top};
 use super::stacks::{render_site, total, SiteInfo, SiteTable, Stacks, Stripe};
 use super::templates;
 use crate::ffi::jni::Env;
@@ -37,7 +37,6 @@ pub const INFLATER_UNUSED_BYTES: u64 = 7_296;
 
 /// Sites listed in a report; the rest are summed in the totals only.
 const REPORT_SITES: usize = 500;
-const TOP: usize = 10;
 /// Frames searched for `Inflater.end()`/`Deflater.end()` on a cleanup thread.
 const END_SEARCH_DEPTH: usize = 12;
 
@@ -308,33 +307,9 @@ fn add_kind(k: &mut ZlibKindTotals, created: u64, ended: u64, gc: u64, live: u64
     k.live_bytes_estimate += bytes;
 }
 
-pub fn settings(o: &NativeOptions) -> StackSettings {
-    StackSettings {
-        stack_depth: o.stack_depth,
-        key_depth: o.key_depth,
-        hot_sample: 1,
-        max_sites: o.max_sites,
-        max_tracked: o.max_tracked,
-        ..StackSettings::default()
-    }
-}
-
-/// Ids of the `TOP` items with the largest positive score.
-pub fn top<T>(items: &[T], score: impl Fn(&T) -> Option<i64>, id: impl Fn(&T) -> u32) -> Vec<u32> {
-    let mut v: Vec<(i64, u32)> = items.iter().filter_map(|s| score(s).filter(|&x| x > 0).map(|x| (x, id(s)))).collect();
-    v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    v.into_iter().take(TOP).map(|(_, id)| id).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn top_keeps_positive_scores_largest_first() {
-        let items = [(1u32, 5i64), (2, -3), (3, 9), (4, 0), (5, 9)];
-        assert_eq!(top(&items, |x| Some(x.1), |x| x.0), vec![3, 5, 1]);
-    }
 
     #[test]
     fn estimates_follow_the_measured_sizes() {

@@ -1,10 +1,9 @@
-//! The FFI boundary: generated JVMTI bindings, thin safe wrappers over JVMTI, JNI and the OS,
-//! and the guard every callback runs in. All `unsafe` code of the agent lives here and in
-//! `entry.rs`.
+//! The FFI boundary: generated JVMTI bindings and thin safe wrappers over JVMTI, JNI, HotSpot's
+//! own structures and the OS. All `unsafe` code of the agent lives here and in `entry.rs`; this
+//! module depends on nothing else of the agent.
 #![allow(unsafe_code)]
 
 pub mod asgct;
-pub mod guard;
 pub mod heapwalk;
 pub mod hotspot;
 pub mod jni;

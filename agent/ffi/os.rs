@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
 /// Write end of the self-pipe, read by the signal handler (async-signal-safe: a plain load).
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 /// Signals received and bytes the handler could not write (pipe full: the request coalesces).
-pub static SIGNALS: AtomicU64 = AtomicU64::new(0);
-pub static SIGNAL_OVERFLOW: AtomicU64 = AtomicU64::new(0);
+static SIGNALS: AtomicU64 = AtomicU64::new(0);
+static SIGNAL_OVERFLOW: AtomicU64 = AtomicU64::new(0);
 
 /// Closes both ends of the self-pipe (a start that failed).
 pub fn close_self_pipe(read: RawFd) {
@@ -20,6 +20,11 @@ pub fn close_self_pipe(read: RawFd) {
             libc::close(write);
         }
     }
+}
+
+/// (report signals received, those whose request found the pipe full).
+pub fn signal_counts() -> (u64, u64) {
+    (SIGNALS.load(Relaxed), SIGNAL_OVERFLOW.load(Relaxed))
 }
 
 /// A non-blocking, close-on-exec pipe: (read end, write end).

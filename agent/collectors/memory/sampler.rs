@@ -3,7 +3,7 @@
 //! is thinned to every second sample, so memory stays bounded, recent samples stay dense and the
 //! start of the run is never lost.
 
-use crate::ffi::guard::guarded;
+use crate::guard::guarded;
 use crate::ffi::jni::Env;
 use crate::health::{self, Feature};
 use leakagent_report::model::Sample;
