@@ -13,6 +13,7 @@ mod fault;
 mod ffi;
 mod findings;
 mod guard;
+mod hash;
 mod health;
 mod log;
 mod options;

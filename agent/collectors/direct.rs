@@ -5,7 +5,9 @@
 //! counts as freed by GC. The JDK's own pool numbers (`java.nio.Bits`) are read for comparison.
 
 use super::ledger::{Inserted, Ledger};
-use super::stacks::{render_site, total, SiteInfo, SiteKey, SiteTable, Stacks, Stripe};
+use super::methods::render_site;
+use super::sites::{total, SiteInfo, SiteKey, SiteTable, Stripe};
+use super::stacks::Stacks;
 use super::templates;
 use super::ledger::{settings, top};
 use crate::ffi::jni::Env;

@@ -11,31 +11,13 @@
 use super::chains::Limits;
 use super::hprof::{self, ClassDump, Dump, Root, ScanEnd, Visitor, Want, TYPE_LONG, TYPE_OBJECT};
 use crate::budget::Budget;
+use crate::hash::MixBuild;
 use leakagent_report::model::PathHop;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
-/// A fast hasher for object ids (addresses): the search looks up every reference of the heap.
-#[derive(Default, Clone, Copy)]
-pub struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(self.0 ^ b as u64);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        let x = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = x ^ (x >> 29);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+/// The search looks up every reference of the heap by object id.
+type IdMap<V> = HashMap<u64, V, MixBuild>;
 
 /// What the agent put in the heap for the search to find, and what it looks for.
 pub struct Setup {
@@ -1002,12 +984,4 @@ mod tests {
         assert!(!f.complete);
     }
 
-    #[test]
-    fn ids_hash_apart() {
-        use std::hash::BuildHasher;
-        let h = BuildHasherDefault::<IdHasher>::default();
-        let a = h.hash_one(0x7f00_0000_1000u64);
-        let b = h.hash_one(0x7f00_0000_1008u64);
-        assert_ne!(a & 0xffff, b & 0xffff);
-    }
 }

@@ -1,7 +1,7 @@
 //! Live native blocks by address: a sharded map, each shard behind its own short lock (held for
 //! one insert or remove, never across a JVMTI call), with a bound on the entries it keeps.
 
-use super::stacks::{fmix64, MixBuild};
+use crate::hash::{fmix64, MixBuild};
 use crate::options::NativeOptions;
 use leakagent_report::model::StackSettings;
 use parking_lot::Mutex;

@@ -12,6 +12,8 @@ pub mod hprof;
 pub mod leaks;
 pub mod ledger;
 pub mod memory;
+pub mod methods;
+pub mod sites;
 pub mod stacks;
 pub mod templates;
 pub mod zlib;

@@ -7,7 +7,9 @@
 //! is a GC release. `InflaterZStreamRef.run` is on both paths, so it decides nothing.
 
 use super::ledger::{Inserted, Ledger, settings, top};
-use super::stacks::{render_site, total, SiteInfo, SiteTable, Stacks, Stripe};
+use super::methods::render_site;
+use super::sites::{total, SiteInfo, SiteTable, Stripe};
+use super::stacks::Stacks;
 use super::templates;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
