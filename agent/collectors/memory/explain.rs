@@ -20,7 +20,7 @@
 //! - `unexplained`: the anonymous memory left.
 
 use super::nmt;
-use super::smaps::{Classified, Kind};
+use super::regions::{Classified, Kind};
 use leakagent_report::units::mib;
 use leakagent_report::model::{JvmMemory, Malloc, Nmt, Part};
 
@@ -299,7 +299,7 @@ pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collectors::memory::smaps::{KindTotal, KINDS};
+    use crate::collectors::memory::regions::{KindTotal, KINDS};
 
     const M: u64 = 1 << 20;
 

@@ -6,6 +6,7 @@ pub mod explain;
 pub mod jvm_pools;
 pub mod malloc;
 pub mod nmt;
+pub mod regions;
 pub mod sampler;
 pub mod smaps;
 
@@ -17,7 +18,7 @@ use crate::runtime::Agent;
 use explain::{Inputs, Ledger};
 use parking_lot::Mutex;
 use sampler::SampleRing;
-use smaps::{Hints, Kind, KINDS};
+use regions::{Hints, Kind, KINDS};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -172,7 +173,7 @@ impl MemoryCollector {
                 .map(|t| t.saturating_sub(jvm.class_space_committed_bytes.unwrap_or(0))),
             glibc_malloc: m.allocator == "glibc",
         };
-        let c = smaps::classify(&maps, &hints);
+        let c = regions::classify(&maps, &hints);
         if hints.max_heap_size.is_some() && !c.found(Kind::JavaHeap) {
             notes.push("no mapping spans exactly MaxHeapSize: the Java heap part is the JVM's committed heap".into());
         }
