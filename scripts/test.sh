@@ -8,7 +8,7 @@ export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --release -- --test-threads=2 2>&1 | tee "$log"
+cargo test --release --no-fail-fast -- --test-threads=2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary.

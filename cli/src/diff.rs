@@ -120,6 +120,9 @@ pub struct SuspectRow {
 pub struct KindRow {
     pub kind: String,
     pub alive: Change,
+    /// Classes the kind's live loaders hold: what a leaked generation pins, free of the JDK's
+    /// own class count, which differs from run to run.
+    pub classes: Change,
 }
 
 #[derive(Serialize, Debug)]
@@ -249,17 +252,22 @@ fn loaders(a: &Report, b: &Report, same: bool) -> LoadersDiff {
     let new_s: BTreeSet<_> = cb.leak_suspects.iter().map(suspect_key).collect();
     let old_dups: BTreeSet<&str> = ca.duplicate_classes.iter().map(|d| d.name.as_str()).collect();
 
-    let mut kinds: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    // kind -> (alive old, alive new, classes old, classes new)
+    let mut kinds: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
     for l in ca.loaders.iter().filter(|l| l.alive) {
-        kinds.entry(loader_kind(l)).or_default().0 += 1;
+        let k = kinds.entry(loader_kind(l)).or_default();
+        k.0 += 1;
+        k.2 += l.classes;
     }
     for l in cb.loaders.iter().filter(|l| l.alive) {
-        kinds.entry(loader_kind(l)).or_default().1 += 1;
+        let k = kinds.entry(loader_kind(l)).or_default();
+        k.1 += 1;
+        k.3 += l.classes;
     }
     let mut by_kind: Vec<KindRow> = kinds
         .into_iter()
-        .filter(|(_, (o, n))| o != n)
-        .map(|(kind, (o, n))| KindRow { kind, alive: change(o, n) })
+        .filter(|(_, (o, n, _, _))| o != n)
+        .map(|(kind, (o, n, co, cn))| KindRow { kind, alive: change(o, n), classes: change(co, cn) })
         .collect();
     by_kind.sort_by(|x, y| y.alive.delta.cmp(&x.alive.delta).then_with(|| x.kind.cmp(&y.kind)));
 
@@ -481,7 +489,11 @@ pub fn render(d: &Diff, top: usize) -> String {
     if !c.by_kind.is_empty() {
         let _ = writeln!(o, "  live loaders by kind:");
         for k in c.by_kind.iter().take(top) {
-            let _ = writeln!(o, "    {:>+5}  {} ({} -> {})", k.alive.delta, k.kind, k.alive.old, k.alive.new);
+            let _ = writeln!(
+                o,
+                "    {:>+5}  {} ({} -> {}, classes {} -> {})",
+                k.alive.delta, k.kind, k.alive.old, k.alive.new, k.classes.old, k.classes.new
+            );
         }
         more(&mut o, c.by_kind.len(), top.min(c.by_kind.len()));
     }
