@@ -1,10 +1,17 @@
 //! Agent options: `key=value` pairs separated by `,`.
 //!
+//! Every option is one row of [`OPTIONS`]: its key, its default, its help and how its value is
+//! parsed into [`Options`]. Parsing, `help`, [`Options::default`] and the README check (a unit
+//! test) all read that table, so a default is written once.
+//!
 //! Parsing is complete before anything is reported: every bad key or value is collected and the
 //! caller prints all of them, each naming the option, the value and what is allowed.
 
+mod values;
+
 use std::fmt;
 use std::time::Duration;
+use values::{bool_value, duration_in, duration_or_off, err, number_in, size_in};
 
 /// Which signal asks for a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,10 +20,6 @@ pub enum ReportSignal {
     Usr1,
     /// `SIGRTMIN+n`, n in 0..=8.
     RtMin(u8),
-}
-
-impl ReportSignal {
-    pub const DEFAULT: ReportSignal = ReportSignal::RtMin(2);
 }
 
 impl fmt::Display for ReportSignal {
@@ -115,72 +118,68 @@ pub struct NativeOptions {
     pub max_tracked: usize,
 }
 
-pub const DEFAULT_STACK_DEPTH: usize = 16;
-pub const DEFAULT_KEY_DEPTH: usize = 8;
-pub const DEFAULT_HOT_SAMPLE: u32 = 1;
 pub const MAX_STACK_DEPTH: usize = 64;
 pub const MAX_KEY_DEPTH: usize = 16;
 /// Below this the key cannot reach past the JDK frames of a DirectByteBuffer allocation.
 pub const MIN_KEY_DEPTH: usize = 4;
 
-impl Default for NativeOptions {
-    fn default() -> Self {
-        NativeOptions {
-            zlib: true,
-            direct: true,
-            stack_depth: DEFAULT_STACK_DEPTH,
-            key_depth: DEFAULT_KEY_DEPTH,
-            hot_sample: DEFAULT_HOT_SAMPLE,
-            stack_templates: true,
-            max_sites: 4096,
-            max_tracked: 2_000_000,
+impl Options {
+    /// Every field at its "unset" value; [`Options::default`] then applies the table's defaults.
+    fn unset() -> Options {
+        Options {
+            file: String::new(),
+            formats: Formats { text: false, html: false },
+            signal: ReportSignal::Off,
+            interval: None,
+            log: None,
+            datadump: false,
+            gc: false,
+            chains: Chains::Off,
+            chain_time: Duration::ZERO,
+            chain_objects: 0,
+            chain_pause: Duration::ZERO,
+            chain_memory: 0,
+            chain_method: ChainMethod::Auto,
+            chain_dump_dir: None,
+            exit_timeout: Duration::ZERO,
+            max_dead_loaders: 0,
+            leak_loaders: Vec::new(),
+            trim: false,
+            sample_interval: None,
+            samples: 0,
+            help: false,
+            raw: String::new(),
+            native: NativeOptions {
+                zlib: false,
+                direct: false,
+                stack_depth: 0,
+                key_depth: 0,
+                hot_sample: 0,
+                stack_templates: false,
+                max_sites: 0,
+                max_tracked: 0,
+            },
         }
     }
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            file: DEFAULT_FILE.into(),
-            formats: Formats { text: false, html: false },
-            signal: ReportSignal::DEFAULT,
-            interval: None,
-            log: None,
-            datadump: false,
-            gc: true,
-            chains: Chains::Demand,
-            chain_time: Duration::from_secs(DEFAULT_CHAIN_TIME_S),
-            chain_objects: DEFAULT_CHAIN_OBJECTS,
-            chain_pause: DEFAULT_CHAIN_PAUSE,
-            chain_memory: DEFAULT_CHAIN_MEMORY,
-            chain_method: ChainMethod::Auto,
-            chain_dump_dir: None,
-            exit_timeout: DEFAULT_EXIT_TIMEOUT,
-            max_dead_loaders: DEFAULT_MAX_DEAD_LOADERS,
-            leak_loaders: Vec::new(),
-            trim: false,
-            sample_interval: Some(DEFAULT_SAMPLE_INTERVAL),
-            samples: DEFAULT_SAMPLES,
-            help: false,
-            raw: String::new(),
-            native: NativeOptions::default(),
+        let mut o = Options::unset();
+        for opt in OPTIONS {
+            if let Value(v) = opt.default {
+                (opt.set)(&mut o, opt.key, v).expect("every default in OPTIONS parses");
+            }
         }
+        o
     }
 }
 
-/// `%s` (the agent's start time) keeps a restarted container's reports (same pid, often 1)
-/// from overwriting the previous run's.
-pub const DEFAULT_FILE: &str = "leakagent-%p-%s-%n.json";
-pub const DEFAULT_CHAIN_TIME_S: u64 = 60;
-pub const DEFAULT_CHAIN_OBJECTS: u64 = 2_000_000;
-pub const DEFAULT_CHAIN_PAUSE: Duration = Duration::from_secs(1);
-pub const DEFAULT_CHAIN_MEMORY: u64 = 64 << 20;
-pub const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const DEFAULT_MAX_DEAD_LOADERS: usize = 1000;
-pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
-pub const DEFAULT_SAMPLES: usize = 600;
-const MIN_SAMPLES: usize = 16;
-const MAX_SAMPLES: usize = 100_000;
+impl Default for NativeOptions {
+    fn default() -> Self {
+        Options::default().native
+    }
+}
 
 /// One problem in the options string.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,373 +199,254 @@ impl fmt::Display for OptionError {
     }
 }
 
-struct Spec {
-    key: &'static str,
-    default: &'static str,
-    help: &'static str,
+/// An option's default: a value parsed like a user's, or the field left unset (what that means
+/// is said in words, for `help` and the README).
+#[derive(Clone, Copy)]
+enum Given {
+    Value(&'static str),
+    Unset(&'static str),
 }
 
-const SPECS: &[Spec] = &[
-    Spec {
+/// One option: the key, its default, its help, and how a value is stored (the key is passed
+/// so that errors name it).
+struct Opt {
+    key: &'static str,
+    default: Given,
+    help: &'static str,
+    set: fn(&mut Options, &str, &str) -> Result<(), OptionError>,
+}
+
+use Given::{Unset, Value};
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+const OPTIONS: &[Opt] = &[
+    Opt {
         key: "file",
-        default: DEFAULT_FILE,
+        // `%s` (the agent's start time) keeps a restarted container's reports (same pid, often
+        // 1) from overwriting the previous run's.
+        default: Value("leakagent-%p-%s-%n.json"),
         help: "where reports go; %p = pid, %s = the agent's start time and %t = the report's local time \
                (YYYYmmdd-HHMMSS), %n = report number, %% = %. A .json suffix is added when missing; other \
                formats sit beside it (.txt, .html). A name with %n never replaces an existing file",
+        set: |o, k, v| values::file_pattern(k, v).map(|v| o.file = v),
     },
-    Spec {
+    Opt {
         key: "format",
-        default: "json",
+        default: Value("json"),
         help: "renderings written besides JSON, joined with '+': text, html (JSON is always written)",
+        set: |o, k, v| values::formats(k, v).map(|f| o.formats = f),
     },
-    Spec {
+    Opt {
         key: "signal",
-        default: "RTMIN+2",
+        default: Value("RTMIN+2"),
         help: "signal that asks for a report: RTMIN+N (N 0..8), USR1, or off. USR2, QUIT, TERM, INT and HUP belong to HotSpot",
+        set: |o, k, v| values::signal(k, v).map(|s| o.signal = s),
     },
-    Spec {
+    Opt {
         key: "interval",
-        default: "off",
+        default: Value("off"),
         help: "periodic reports, e.g. 30s, 5m, 1h (at least 1s), or off",
+        set: |o, k, v| duration_or_off(k, v, SECS(1), None).map(|d| o.interval = d),
     },
-    Spec { key: "log", default: "stderr", help: "file the agent's own log lines are appended to" },
-    Spec {
+    Opt {
+        key: "log",
+        default: Unset("standard error"),
+        help: "file the agent's own log lines are appended to",
+        set: |o, k, v| values::path(k, v).map(|v| o.log = Some(v)),
+    },
+    Opt {
         key: "datadump",
-        default: "off",
+        default: Value("off"),
         help: "on: kill -3 (SIGQUIT, JVMTI DataDumpRequest) also writes a report, besides HotSpot's thread dump",
+        set: |o, k, v| bool_value(k, v).map(|b| o.datadump = b),
     },
-    Spec {
+    Opt {
         key: "gc",
-        default: "on",
+        default: Value("on"),
         help: "on: a full GC (JVMTI ForceGarbageCollection, works under -XX:+DisableExplicitGC) before each report, so only loaders that cannot die remain",
+        set: |o, k, v| bool_value(k, v).map(|b| o.gc = b),
     },
-    Spec {
+    Opt {
         key: "chains",
-        default: "demand",
+        default: Value("demand"),
         help: "demand: find the reference chain from a GC root to each suspect class loader in reports somebody asked for (signal, kill -3, exit), not in periodic ones; on: in every report; off",
+        set: |o, k, v| {
+            o.chains = match v {
+                "demand" => Chains::Demand,
+                _ => match bool_value(k, v) {
+                    Ok(true) => Chains::On,
+                    Ok(false) => Chains::Off,
+                    Err(_) => return Err(err(k, v, "allowed: on, off or demand")),
+                },
+            };
+            Ok(())
+        },
     },
-    Spec {
+    Opt {
         key: "chain_time",
-        default: "60s",
-        help: "time limit of one chain search (the search reports what it found and that it stopped)",
+        default: Value("60s"),
+        help: "time limit of one chain search (at least 1s; the search reports what it found and that it stopped)",
+        set: |o, k, v| duration_in(k, v, SECS(1), None).map(|d| o.chain_time = d),
     },
-    Spec {
+    Opt {
         key: "chain_objects",
-        default: "2000000",
-        help: "most objects one live-heap chain search may tag (about 134 bytes each, in HotSpot and the agent)",
+        default: Value("2000000"),
+        help: "most objects one live-heap chain search may tag (10..1000000000; about 134 bytes each, in HotSpot and the agent)",
+        set: |o, k, v| number_in(k, v, 10, 1_000_000_000).map(|n| o.chain_objects = n),
     },
-    Spec {
+    Opt {
         key: "chain_pause",
-        default: "1s",
+        default: Value("1s"),
         help: "longest one safepoint pause of the chain search may be (10ms..60s): a heap walk that would pause longer is aborted, and the search moves to a heap dump or stops",
+        set: |o, k, v| duration_in(k, v, MS(10), Some(SECS(60))).map(|d| o.chain_pause = d),
     },
-    Spec {
+    Opt {
         key: "chain_memory",
-        default: "64m",
+        default: Value("64m"),
         help: "memory the chain search may use for its own bookkeeping (1m..4g; k, m, g suffixes); past it the search stops and says so",
+        set: |o, k, v| size_in(k, v, 1 << 20, 4 << 30).map(|n| o.chain_memory = n),
     },
-    Spec {
+    Opt {
         key: "chain_method",
-        default: "auto",
+        default: Value("auto"),
         help: "auto: a live heap walk when the heap is small, else one heap dump searched while the application runs; walk: live heap walks only (a pause per hop); dump: always the heap dump",
+        set: |o, k, v| {
+            o.chain_method = match v {
+                "auto" => ChainMethod::Auto,
+                "walk" => ChainMethod::Walk,
+                "dump" => ChainMethod::Dump,
+                _ => return Err(err(k, v, "allowed: auto, walk or dump")),
+            };
+            Ok(())
+        },
     },
-    Spec {
+    Opt {
         key: "chain_dump_dir",
-        default: "beside the reports",
+        default: Unset("beside the reports"),
         help: "directory for the temporary heap dump (deleted at once, never left behind); a memory-backed file system (tmpfs) is refused unless named here",
+        set: |o, k, v| values::path(k, v).map(|v| o.chain_dump_dir = Some(v)),
     },
-    Spec {
+    Opt {
         key: "exit_timeout",
-        default: "10s",
+        default: Value("10s"),
         help: "longest VM death waits for the exit report (1s..10m), whatever the path; the exit report fits its work (GC, chain search) into it and says what it skipped",
+        set: |o, k, v| duration_in(k, v, SECS(1), Some(SECS(600))).map(|d| o.exit_timeout = d),
     },
-    Spec {
+    Opt {
         key: "max_dead_loaders",
-        default: "1000",
+        default: Value("1000"),
         help: "dead class loaders kept one by one in the report (16..1000000); older dead ones are summarised by class, so memory stays bounded",
+        set: |o, k, v| number_in(k, v, 16, 1_000_000).map(|n| o.max_dead_loaders = n as usize),
     },
-    Spec {
+    Opt {
         key: "leak_loaders",
-        default: "none",
+        default: Unset("none"),
         help: "globs on class loader class or name, joined with '+', that must not be alive (e.g. plugin-*+*.MyLoader)",
+        set: |o, k, v| values::globs(k, v).map(|g| o.leak_loaders = g),
     },
-    Spec {
+    Opt {
         key: "trim",
-        default: "off",
+        default: Value("off"),
         help: "on: at report time, after the memory section is measured, return the allocator's free memory \
                to the OS (glibc malloc_trim(0), jemalloc arena purge, tcmalloc ReleaseFreeMemory) and report \
                RSS before and after",
+        set: |o, k, v| bool_value(k, v).map(|b| o.trim = b),
     },
-    Spec {
+    Opt {
         key: "sample_interval",
-        default: "1s",
+        default: Value("1s"),
         help: "period of the memory sampler (RSS, malloc, heap, direct, classes over time), e.g. 500ms, 1s, 10s \
                (at least 10ms), or off",
+        set: |o, k, v| duration_or_off(k, v, MS(10), None).map(|d| o.sample_interval = d),
     },
-    Spec {
+    Opt {
         key: "samples",
-        default: "600",
+        default: Value("600"),
         help: "how many samples the sampler keeps (16..100000); when full, the older half is thinned to every \
                second sample, so memory stays bounded and the whole run stays visible",
+        set: |o, k, v| number_in(k, v, 16, 100_000).map(|n| o.samples = n as usize),
     },
-    Spec {
+    Opt {
         key: "zlib",
-        default: "on",
+        default: Value("on"),
         help: "on: track every Inflater/Deflater (site, explicit end() or GC, live count and bytes)",
+        set: |o, k, v| bool_value(k, v).map(|b| o.native.zlib = b),
     },
-    Spec {
+    Opt {
         key: "direct",
-        default: "on",
+        default: Value("on"),
         help: "on: track DirectByteBuffer and Unsafe.allocateMemory blocks by site (needs start-up loading)",
+        set: |o, k, v| bool_value(k, v).map(|b| o.native.direct = b),
     },
-    Spec {
+    Opt {
         key: "stack_depth",
-        default: "16",
+        default: Value("16"),
         help: "Java frames kept per zlib/direct site, 1..64 (taken once per new site)",
+        set: |o, k, v| number_in(k, v, 1, MAX_STACK_DEPTH as u64).map(|n| o.native.stack_depth = n as usize),
     },
-    Spec {
+    Opt {
         key: "key_depth",
-        default: "8",
+        default: Value("8"),
         help: "top Java frames that identify a zlib/direct site, 4..16 and at most stack_depth; the first \
                two are the native and its JDK caller; each more frame tells callers further apart. An event \
                whose stack matches a template of its thread is not walked; a walk costs about 80 ns per frame",
+        set: |o, k, v| number_in(k, v, MIN_KEY_DEPTH as u64, MAX_KEY_DEPTH as u64).map(|n| o.native.key_depth = n as usize),
     },
-    Spec {
+    Opt {
         key: "hot_sample",
-        default: "1",
+        default: Value("1"),
         help: "no effect, accepted (1..1000000) so that older command lines still start: every zlib/direct \
                event is attributed to the site of its own stack",
+        set: |o, k, v| number_in(k, v, 1, 1_000_000).map(|n| o.native.hot_sample = n as u32),
     },
-    Spec {
+    Opt {
         key: "stack_templates",
-        default: "on",
+        default: Value("on"),
         help: "on: an event whose stack matches a template of its thread (the words a first walk read) gets \
                that template's site without a walk; off: walk every event (the same exact counts, slower)",
+        set: |o, k, v| bool_value(k, v).map(|b| o.native.stack_templates = b),
     },
-    Spec {
+    Opt {
         key: "max_sites",
-        default: "4096",
+        default: Value("4096"),
         help: "distinct sites per ledger (16..1000000); later events go to an '<other sites>' site",
+        set: |o, k, v| number_in(k, v, 16, 1_000_000).map(|n| o.native.max_sites = n as usize),
     },
-    Spec {
+    Opt {
         key: "max_tracked",
-        default: "2000000",
+        default: Value("2000000"),
         help: "live blocks/streams tracked by address per ledger (64..100000000, about 40 bytes each); \
                beyond, events are counted in health.dropped",
+        set: |o, k, v| number_in(k, v, 64, 100_000_000).map(|n| o.native.max_tracked = n as usize),
     },
-    Spec { key: "help", default: "", help: "print this list and stop the JVM" },
+    Opt {
+        key: "help",
+        default: Unset(""),
+        help: "print this list and stop the JVM",
+        set: |o, k, v| {
+            if !v.is_empty() {
+                return Err(err(k, v, "help takes no value"));
+            }
+            o.help = true;
+            Ok(())
+        },
+    },
 ];
 
 /// The text `help` prints.
 pub fn help_text() -> String {
-    let mut out = String::from(
-        "leakagent options: -agentpath:/path/libleakagent.so=key=value,key=value,...\n\n",
-    );
-    for s in SPECS {
-        let default = if s.default.is_empty() { String::new() } else { format!(" (default: {})", s.default) };
-        out.push_str(&format!("  {:<16}{}{}\n", s.key, s.help, default));
+    let mut out = String::from("leakagent options: -agentpath:/path/libleakagent.so=key=value,key=value,...\n\n");
+    for o in OPTIONS {
+        let default = match o.default {
+            Value(v) | Unset(v) if v.is_empty() => String::new(),
+            Value(v) | Unset(v) => format!(" (default: {v})"),
+        };
+        out.push_str(&format!("  {:<16}{}{}\n", o.key, o.help, default));
     }
-    out.push_str(
-        "\nExample: -agentpath:/opt/libleakagent.so=file=/tmp/leak-%p-%n,format=text,interval=5m\n",
-    );
+    out.push_str("\nExample: -agentpath:/opt/libleakagent.so=file=/tmp/leak-%p-%n,format=text,interval=5m\n");
     out
-}
-
-fn err(option: &str, value: &str, allowed: impl Into<String>) -> OptionError {
-    OptionError { option: option.into(), value: value.into(), allowed: allowed.into() }
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool, OptionError> {
-    match value {
-        "on" | "true" | "yes" | "1" => Ok(true),
-        "off" | "false" | "no" | "0" => Ok(false),
-        _ => Err(err(key, value, "allowed: on or off")),
-    }
-}
-
-pub fn parse_signal(value: &str) -> Result<ReportSignal, OptionError> {
-    let v = value.trim();
-    let upper = v.to_ascii_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let allowed = "allowed: RTMIN+N with N from 0 to 8, USR1, or off";
-    match name {
-        "OFF" => Ok(ReportSignal::Off),
-        "USR1" => Ok(ReportSignal::Usr1),
-        "RTMIN" => Ok(ReportSignal::RtMin(0)),
-        "USR2" => Err(err("signal", value, format!("HotSpot uses SIGUSR2 to suspend threads; {allowed}"))),
-        "QUIT" | "TERM" | "INT" | "HUP" => {
-            Err(err("signal", value, format!("HotSpot handles SIG{name}; {allowed}")))
-        }
-        _ => match name.strip_prefix("RTMIN+").map(str::parse::<u8>) {
-            Some(Ok(n)) if n <= 8 => Ok(ReportSignal::RtMin(n)),
-            _ => Err(err("signal", value, allowed)),
-        },
-    }
-}
-
-/// `30s`, `5m`, `1h`, `1500ms`; `off` or `0` means none.
-pub fn parse_interval(value: &str) -> Result<Option<Duration>, OptionError> {
-    let allowed = "allowed: a number with ms, s, m or h (e.g. 30s, 5m, 1h), at least 1s, or off";
-    if value == "off" || value == "0" {
-        return Ok(None);
-    }
-    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
-    let (digits, unit) = value.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| err("interval", value, allowed))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => return Err(err("interval", value, allowed)),
-    };
-    if d < Duration::from_secs(1) {
-        return Err(err("interval", value, allowed));
-    }
-    Ok(Some(d))
-}
-
-/// The sampler period: like `interval` but from 10ms, or `off`.
-pub fn parse_sample_interval(value: &str) -> Result<Option<Duration>, OptionError> {
-    let allowed = "allowed: a number with ms, s, m or h (e.g. 500ms, 1s, 10s), at least 10ms, or off";
-    if value == "off" || value == "0" {
-        return Ok(None);
-    }
-    let d = parse_duration(value).ok_or_else(|| err("sample_interval", value, allowed))?;
-    if d < Duration::from_millis(10) {
-        return Err(err("sample_interval", value, allowed));
-    }
-    Ok(Some(d))
-}
-
-/// `1500ms`, `30s`, `5m`, `1h`.
-fn parse_duration(value: &str) -> Option<Duration> {
-    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
-    let (digits, unit) = value.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
-        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
-        _ => None,
-    }
-}
-
-/// A duration between `min` and `max`, e.g. `500ms`, `10s`, `2m`.
-fn parse_duration_in(key: &str, value: &str, min: Duration, max: Duration) -> Result<Duration, OptionError> {
-    match parse_duration(value) {
-        Some(d) if d >= min && d <= max => Ok(d),
-        _ => Err(err(
-            key,
-            value,
-            format!("allowed: a duration from {} to {} (e.g. 500ms, 10s, 2m)", show_duration(min), show_duration(max)),
-        )),
-    }
-}
-
-fn show_duration(d: Duration) -> String {
-    match d.as_millis() {
-        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        ms => format!("{ms}ms"),
-    }
-}
-
-/// `4096`, `512k`, `64m`, `3g` (powers of 1024; a `b` suffix, upper case and a trailing `b`
-/// after the unit are accepted).
-pub fn parse_size(value: &str) -> Option<u64> {
-    let v = value.trim().to_ascii_lowercase();
-    let v = v.strip_suffix('b').filter(|r| !r.is_empty()).unwrap_or(&v);
-    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    let (digits, unit) = v.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let shift = match unit {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => return None,
-    };
-    n.checked_mul(1u64 << shift)
-}
-
-fn parse_size_in(key: &str, value: &str, min: u64, max: u64) -> Result<u64, OptionError> {
-    match parse_size(value) {
-        Some(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(err(
-            key,
-            value,
-            format!("allowed: a size from {} to {} bytes, with k, m or g (e.g. 64m)", show_size(min), show_size(max)),
-        )),
-    }
-}
-
-fn show_size(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{}g", n >> 30),
-        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{}m", n >> 20),
-        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}k", n >> 10),
-        n => n.to_string(),
-    }
-}
-
-fn parse_samples(value: &str) -> Result<usize, OptionError> {
-    match value.parse::<usize>() {
-        Ok(n) if (MIN_SAMPLES..=MAX_SAMPLES).contains(&n) => Ok(n),
-        _ => Err(err("samples", value, format!("allowed: a whole number from {MIN_SAMPLES} to {MAX_SAMPLES}"))),
-    }
-}
-
-fn parse_formats(value: &str) -> Result<Formats, OptionError> {
-    let mut f = Formats { text: false, html: false };
-    for part in value.split('+') {
-        match part {
-            "json" => {}
-            "text" | "txt" => f.text = true,
-            "html" => f.html = true,
-            _ => {
-                return Err(err("format", value, "allowed: json, text, html joined with '+' (e.g. text+html)"))
-            }
-        }
-    }
-    Ok(f)
-}
-
-fn parse_number(key: &str, value: &str, min: u64, max: u64) -> Result<u64, OptionError> {
-    match value.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(err(key, value, format!("allowed: a whole number from {min} to {max}"))),
-    }
-}
-
-fn check_path(key: &str, value: &str) -> Result<String, OptionError> {
-    if value.is_empty() {
-        return Err(err(key, value, "a file path is required"));
-    }
-    if value.contains('\0') {
-        return Err(err(key, value, "a path cannot contain NUL"));
-    }
-    Ok(value.to_string())
-}
-
-/// Checks that `%` in a file pattern is followed by p, t, n or %.
-fn check_pattern(value: &str) -> Result<(), OptionError> {
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c == '%' && !matches!(chars.next(), Some('p' | 's' | 't' | 'n' | '%')) {
-            return Err(err(
-                "file",
-                value,
-                "'%' must be followed by p (pid), s (start time), t (report time), n (report number) or %",
-            ));
-        }
-    }
-    if value.ends_with('/') {
-        return Err(err("file", value, "the path names a directory; give a file name"));
-    }
-    Ok(())
 }
 
 /// Parses the whole options string, returning every error found.
@@ -574,7 +454,6 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
     let mut opts = Options { raw: input.to_string(), ..Options::default() };
     let mut errors = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
-    let mut key_depth_given = false;
     for item in input.split(',') {
         let item = item.trim();
         if item.is_empty() {
@@ -584,97 +463,17 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
             Some((k, v)) => (k.trim(), v.trim()),
             None => (item, ""),
         };
-        if let Some(spec) = SPECS.iter().find(|s| s.key == key) {
-            if seen.contains(&spec.key) {
-                errors.push(err(key, value, "this option is given twice"));
-                continue;
-            }
-            seen.push(spec.key);
-        }
-        let r: Result<(), OptionError> = match key {
-            "file" => check_path("file", value).and_then(|v| {
-                check_pattern(&v)?;
-                opts.file = v;
-                Ok(())
-            }),
-            "format" => parse_formats(value).map(|f| opts.formats = f),
-            "signal" => parse_signal(value).map(|s| opts.signal = s),
-            "interval" => parse_interval(value).map(|d| opts.interval = d),
-            "log" => check_path("log", value).map(|v| opts.log = Some(v)),
-            "datadump" => parse_bool("datadump", value).map(|b| opts.datadump = b),
-            "gc" => parse_bool("gc", value).map(|b| opts.gc = b),
-            "chains" => match value {
-                "demand" => {
-                    opts.chains = Chains::Demand;
-                    Ok(())
-                }
-                _ => parse_bool("chains", value)
-                    .map(|b| opts.chains = if b { Chains::On } else { Chains::Off })
-                    .map_err(|e| OptionError { allowed: "allowed: on, off or demand".into(), ..e }),
-            },
-            "chain_time" => parse_interval(value)
-                .map_err(|e| OptionError { option: "chain_time".into(), ..e })
-                .and_then(|d| d.ok_or_else(|| err("chain_time", value, "a duration of at least 1s")))
-                .map(|d| opts.chain_time = d),
-            "chain_objects" => match value.parse::<u64>() {
-                Ok(n) if (10..=1_000_000_000).contains(&n) => {
-                    opts.chain_objects = n;
-                    Ok(())
-                }
-                _ => Err(err("chain_objects", value, "a whole number from 10 to 1000000000")),
-            },
-            "chain_pause" => parse_duration_in(key, value, Duration::from_millis(10), Duration::from_secs(60))
-                .map(|d| opts.chain_pause = d),
-            "chain_memory" => parse_size_in(key, value, 1 << 20, 4 << 30).map(|n| opts.chain_memory = n),
-            "chain_method" => match value {
-                "auto" => Ok(ChainMethod::Auto),
-                "walk" => Ok(ChainMethod::Walk),
-                "dump" => Ok(ChainMethod::Dump),
-                _ => Err(err(key, value, "allowed: auto, walk or dump")),
-            }
-            .map(|m| opts.chain_method = m),
-            "chain_dump_dir" => check_path(key, value).map(|v| opts.chain_dump_dir = Some(v)),
-            "exit_timeout" => parse_duration_in(key, value, Duration::from_secs(1), Duration::from_secs(600))
-                .map(|d| opts.exit_timeout = d),
-            "max_dead_loaders" => parse_number(key, value, 16, 1_000_000).map(|n| opts.max_dead_loaders = n as usize),
-            "leak_loaders" => {
-                let globs: Vec<String> = value.split('+').filter(|g| !g.is_empty()).map(String::from).collect();
-                if globs.is_empty() {
-                    Err(err("leak_loaders", value, "one or more globs joined with '+'"))
-                } else {
-                    opts.leak_loaders = globs;
-                    Ok(())
-                }
-            }
-            "trim" => parse_bool("trim", value).map(|b| opts.trim = b),
-            "sample_interval" => parse_sample_interval(value).map(|d| opts.sample_interval = d),
-            "samples" => parse_samples(value).map(|n| opts.samples = n),
-            "zlib" => parse_bool("zlib", value).map(|b| opts.native.zlib = b),
-            "direct" => parse_bool("direct", value).map(|b| opts.native.direct = b),
-            "stack_depth" => parse_number(key, value, 1, MAX_STACK_DEPTH as u64).map(|n| opts.native.stack_depth = n as usize),
-            "key_depth" => parse_number(key, value, MIN_KEY_DEPTH as u64, MAX_KEY_DEPTH as u64).map(|n| {
-                opts.native.key_depth = n as usize;
-                key_depth_given = true;
-            }),
-            "hot_sample" => parse_number(key, value, 1, 1_000_000).map(|n| opts.native.hot_sample = n as u32),
-            "stack_templates" => parse_bool("stack_templates", value).map(|b| opts.native.stack_templates = b),
-            "max_sites" => parse_number(key, value, 16, 1_000_000).map(|n| opts.native.max_sites = n as usize),
-            "max_tracked" => parse_number(key, value, 64, 100_000_000).map(|n| opts.native.max_tracked = n as usize),
-            "help" if value.is_empty() => {
-                opts.help = true;
-                Ok(())
-            }
-            "help" => Err(err("help", value, "help takes no value")),
-            _ => Err(OptionError {
-                option: key.to_string(),
-                value: value.to_string(),
-                allowed: format!(
-                    "unknown option; known options: {}",
-                    SPECS.iter().map(|s| s.key).collect::<Vec<_>>().join(", ")
-                ),
-            }),
+        let Some(opt) = OPTIONS.iter().find(|o| o.key == key) else {
+            let known: Vec<&str> = OPTIONS.iter().map(|o| o.key).collect();
+            errors.push(err(key, value, format!("unknown option; known options: {}", known.join(", "))));
+            continue;
         };
-        if let Err(e) = r {
+        if seen.contains(&opt.key) {
+            errors.push(err(key, value, "this option is given twice"));
+            continue;
+        }
+        seen.push(opt.key);
+        if let Err(e) = (opt.set)(&mut opts, opt.key, value) {
             errors.push(e);
         }
     }
@@ -682,12 +481,8 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
     // depth, and an explicit key_depth deeper than stack_depth is refused.
     let n = &mut opts.native;
     if n.key_depth > n.stack_depth {
-        if key_depth_given {
-            errors.push(err(
-                "key_depth",
-                &n.key_depth.to_string(),
-                format!("must not exceed stack_depth ({})", n.stack_depth),
-            ));
+        if seen.contains(&"key_depth") {
+            errors.push(err("key_depth", &n.key_depth.to_string(), format!("must not exceed stack_depth ({})", n.stack_depth)));
         } else {
             n.key_depth = n.stack_depth;
         }
@@ -706,7 +501,7 @@ mod tests {
     #[test]
     fn defaults_when_empty() {
         let o = parse("").unwrap();
-        assert_eq!(o.file, DEFAULT_FILE);
+        assert_eq!(o.file, "leakagent-%p-%s-%n.json");
         assert_eq!(o.signal, ReportSignal::RtMin(2));
         assert_eq!(o.interval, None);
         assert!(!o.datadump && !o.help && !o.formats.text && !o.formats.html);
@@ -729,10 +524,10 @@ mod tests {
         let names: Vec<_> = errs.iter().map(|e| e.option.as_str()).collect();
         assert_eq!(names, ["trim", "sample_interval", "samples"]);
         for bad in ["", "1", "9ms", "1.5s", "fast", "99999999999999999999h"] {
-            assert!(parse_sample_interval(bad).is_err(), "{bad}");
+            assert_eq!(parse(&format!("sample_interval={bad}")).unwrap_err()[0].option, "sample_interval", "{bad}");
         }
         for bad in ["", "15", "100001", "-1", "ten"] {
-            assert!(parse_samples(bad).is_err(), "{bad}");
+            assert_eq!(parse(&format!("samples={bad}")).unwrap_err()[0].option, "samples", "{bad}");
         }
         assert!(parse("samples=16").is_ok() && parse("samples=100000").is_ok());
     }
@@ -752,27 +547,23 @@ mod tests {
 
     #[test]
     fn signals() {
-        assert_eq!(parse_signal("RTMIN+0").unwrap(), ReportSignal::RtMin(0));
-        assert_eq!(parse_signal("SIGRTMIN+8").unwrap(), ReportSignal::RtMin(8));
-        assert_eq!(parse_signal("rtmin+3").unwrap(), ReportSignal::RtMin(3));
-        assert_eq!(parse_signal("off").unwrap(), ReportSignal::Off);
-        assert_eq!(parse_signal("SIGUSR1").unwrap(), ReportSignal::Usr1);
-        let e = parse_signal("USR2").unwrap_err();
-        assert!(e.allowed.contains("HotSpot"), "{e}");
-        assert!(parse_signal("RTMIN+9").is_err());
-        assert!(parse_signal("RTMIN+-1").is_err());
-        assert!(parse_signal("QUIT").unwrap_err().allowed.contains("HotSpot"));
-        assert!(parse_signal("12").is_err());
+        assert_eq!(parse("signal=SIGRTMIN+8").unwrap().signal, ReportSignal::RtMin(8));
+        let e = parse("signal=USR2").unwrap_err();
+        assert_eq!(e[0].option, "signal");
+        assert!(e[0].allowed.contains("HotSpot"), "{}", e[0]);
     }
 
     #[test]
     fn intervals() {
-        assert_eq!(parse_interval("30s").unwrap(), Some(Duration::from_secs(30)));
-        assert_eq!(parse_interval("1h").unwrap(), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_interval("1500ms").unwrap(), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_interval("off").unwrap(), None);
+        let interval = |v: &str| parse(&format!("interval={v}")).map(|o| o.interval);
+        assert_eq!(interval("30s").unwrap(), Some(Duration::from_secs(30)));
+        assert_eq!(interval("1h").unwrap(), Some(Duration::from_secs(3600)));
+        assert_eq!(interval("1500ms").unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(interval("off").unwrap(), None);
         for bad in ["", "5", "s", "10x", "500ms", "-1s", "1.5s", "99999999999999999999s"] {
-            assert!(parse_interval(bad).is_err(), "{bad}");
+            let e = interval(bad).unwrap_err();
+            assert_eq!(e[0].option, "interval", "{bad}");
+            assert!(e[0].allowed.contains("at least 1s") && e[0].allowed.contains("or off"), "{}", e[0]);
         }
     }
 
@@ -839,18 +630,6 @@ mod tests {
     }
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4096"), Some(4096));
-        assert_eq!(parse_size("64m"), Some(64 << 20));
-        assert_eq!(parse_size("3G"), Some(3 << 30));
-        assert_eq!(parse_size("512kb"), Some(512 << 10));
-        assert_eq!(parse_size("2gb"), Some(2 << 30));
-        for bad in ["", "m", "1.5g", "-1", "10x", "99999999999999999999", "20000000000t"] {
-            assert_eq!(parse_size(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
     fn file_patterns() {
         assert!(parse("file=/tmp/r-%p-%s-%n").is_ok());
         assert!(parse("file=").is_err());
@@ -912,10 +691,61 @@ mod tests {
     }
 
     #[test]
-    fn help_lists_every_option() {
+    fn help_lists_every_option_with_its_default() {
         let h = help_text();
-        for s in SPECS {
-            assert!(h.contains(s.key));
+        for o in OPTIONS {
+            let line = h.lines().find(|l| l.trim_start().starts_with(o.key)).unwrap_or_else(|| panic!("{}", o.key));
+            if let Value(v) = o.default {
+                assert!(line.ends_with(&format!("(default: {v})")), "{line}");
+            }
+        }
+    }
+
+    /// Each default parses to the same value through the table, and `parse("")` is the default.
+    #[test]
+    fn defaults_come_from_the_table() {
+        let d = Options::default();
+        assert_eq!(parse("").unwrap(), Options { raw: String::new(), ..d.clone() });
+        for o in OPTIONS {
+            if let Value(v) = o.default {
+                let given = parse(&format!("{}={v}", o.key)).unwrap();
+                assert_eq!(Options { raw: String::new(), ..given }, d, "{}", o.key);
+            }
+        }
+        assert_eq!(d.signal, ReportSignal::RtMin(2));
+        assert_eq!((d.chain_time, d.samples, d.native.max_tracked), (Duration::from_secs(60), 600, 2_000_000));
+    }
+
+    /// README's options table names every option with the table's default, so the document
+    /// cannot drift from the code.
+    #[test]
+    fn readme_lists_every_option_with_its_default() {
+        let readme = include_str!("../README.md");
+        let section = readme.split("\n## Options\n").nth(1).unwrap().split("\n## ").next().unwrap();
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for row in section.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            let keys: Vec<String> = cells[0]
+                .trim_start_matches("| ")
+                .split(", ")
+                .map(|k| k.trim_matches('`').split('=').next().unwrap().to_string())
+                .collect();
+            let defaults: Vec<&str> = if keys.len() == 1 { vec![cells[1]] } else { cells[1].split(", ").collect() };
+            assert_eq!(keys.len(), defaults.len(), "README row: {row}");
+            documented.extend(keys.into_iter().zip(defaults.into_iter().map(String::from)));
+        }
+        for o in OPTIONS {
+            let (_, d) = documented
+                .iter()
+                .find(|(k, _)| k == o.key)
+                .unwrap_or_else(|| panic!("README's options table lacks `{}`", o.key));
+            match o.default {
+                Value(v) => assert!(d.contains(&format!("`{v}`")), "README gives `{}` the default {d:?}, the table {v:?}", o.key),
+                Unset(v) => assert!(d.contains(v), "README gives `{}` the default {d:?}, the table {v:?}", o.key),
+            }
+        }
+        for (k, _) in &documented {
+            assert!(OPTIONS.iter().any(|o| o.key == k), "README documents `{k}`, which is not an option");
         }
     }
 

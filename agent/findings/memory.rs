@@ -38,7 +38,8 @@ fn percent(part: u64, whole: u64) -> u64 {
     (part as u128 * 100 / whole.max(1) as u128) as u64
 }
 
-/// Freed memory the C allocator keeps resident: seed 000's 64 MiB arenas.
+/// Freed memory the C allocator keeps resident: in the first field report (seeds/000), glibc's
+/// 64 MiB per-thread arenas held gigabytes that no Java tool showed.
 fn allocator_retention(r: &Report) -> Option<Finding> {
     let m = &r.memory;
     let rss = m.rss_bytes;
@@ -137,7 +138,8 @@ fn churn_source(r: &Report) -> String {
     }
 }
 
-/// RSS that no part accounts for: where seed 000 needed pmap, strace and gdb.
+/// RSS that no part accounts for: what took the first field report's team (seeds/000) pmap,
+/// strace and gdb to find.
 fn unexplained_memory(r: &Report) -> Option<Finding> {
     let m = &r.memory;
     let rss = m.rss_bytes;

@@ -222,8 +222,6 @@ pub fn explain(i: &Inputs) -> Explained {
 /// Smaller amounts are not worth a clause in the paragraph.
 const NOTEWORTHY: u64 = 1 << 20;
 
-/// Bytes as MiB with one decimal, for the words of a report.
-
 /// The explanation in one paragraph.
 pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64) -> String {
     let b = |p: &str| e.bytes(p);
