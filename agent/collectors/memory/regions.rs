@@ -463,20 +463,10 @@ fn thread_stacks(c: &mut Classifier) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::smaps::parse;
+    use super::super::smaps::{fixture as map, parse};
     use super::*;
 
     const K: u64 = 1024;
-
-    fn map(start: u64, size: u64, perms: &str, path: &str, rss: u64, flags: &str) -> String {
-        format!(
-            "{:x}-{:x} {perms} 00000000 00:00 0          {path}\nSize: {} kB\nRss:  {} kB\nSwap: 0 kB\nVmFlags: {flags}\n",
-            start,
-            start + size,
-            size / K,
-            rss / K
-        )
-    }
 
     /// A JDK 17 G1 layout reduced from a real run of arena-retention (8 worker threads).
     fn jdk17_layout() -> String {

@@ -99,21 +99,24 @@ fn header(line: &str) -> Option<Mapping> {
     })
 }
 
+/// One mapping as /proc/self/smaps prints it, for the parser's and the classifier's tests.
+#[cfg(test)]
+pub(super) fn fixture(start: u64, size: u64, perms: &str, path: &str, rss: u64, flags: &str) -> String {
+    format!(
+        "{:x}-{:x} {perms} 00000000 00:00 0          {path}\nSize: {} kB\nRss:  {} kB\nSwap: 0 kB\nVmFlags: {flags}\n",
+        start,
+        start + size,
+        size / 1024,
+        rss / 1024
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    use super::fixture as map;
     use super::*;
 
     const K: u64 = 1024;
-
-    fn map(start: u64, size: u64, perms: &str, path: &str, rss: u64, flags: &str) -> String {
-        format!(
-            "{:x}-{:x} {perms} 00000000 00:00 0          {path}\nSize: {} kB\nRss:  {} kB\nSwap: 0 kB\nVmFlags: {flags}\n",
-            start,
-            start + size,
-            size / K,
-            rss / K
-        )
-    }
 
     #[test]
     fn parses_headers_fields_and_paths_with_spaces() {
