@@ -270,7 +270,6 @@ fn add_capabilities(jvmti: &Jvmti, late: bool) -> Vec<String> {
     want!(can_tag_objects, set_can_tag_objects);
     want!(can_generate_object_free_events, set_can_generate_object_free_events);
     want!(can_generate_native_method_bind_events, set_can_generate_native_method_bind_events);
-    want!(can_generate_garbage_collection_events, set_can_generate_garbage_collection_events);
     want!(can_get_source_file_name, set_can_get_source_file_name);
     want!(can_get_line_numbers, set_can_get_line_numbers);
     // CompiledMethodUnload: code may be reused, the native ledgers' stack templates start over.
