@@ -427,9 +427,7 @@ fn native_ledgers_live(agent: &Agent, env: &Env) {
     if n.zlib {
         let inflater = env.find_class(c"java/util/zip/Inflater");
         let deflater = env.find_class(c"java/util/zip/Deflater");
-        agent.zlib.set_end_methods(env.method_id(inflater, c"end", c"()V"), env.method_id(deflater, c"end", c"()V"));
-        env.delete_local(inflater);
-        env.delete_local(deflater);
+        agent.zlib.set_end_methods(env.method_id(inflater.raw(), c"end", c"()V"), env.method_id(deflater.raw(), c"end", c"()V"));
     }
     if agent.attached_late {
         if n.zlib {
