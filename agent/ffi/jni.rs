@@ -244,6 +244,7 @@ impl Env {
         use jni::objects::JValue;
         let mut env = self.jni()?;
         let key = env.new_string(name).ok()?;
+        let key = env.auto_local(key);
         let r = env
             .call_static_method(
                 "java/lang/System",
@@ -252,7 +253,7 @@ impl Env {
                 &[JValue::Object(&key)],
             )
             .and_then(|v| v.l());
-        let _ = env.delete_local_ref(key);
+        drop(key);
         self.string(self.object_result(r).raw())
     }
 
