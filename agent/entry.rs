@@ -270,7 +270,6 @@ fn add_capabilities(jvmti: &Jvmti, late: bool) -> Vec<String> {
     want!(can_tag_objects, set_can_tag_objects);
     want!(can_generate_object_free_events, set_can_generate_object_free_events);
     want!(can_generate_native_method_bind_events, set_can_generate_native_method_bind_events);
-    want!(can_generate_garbage_collection_events, set_can_generate_garbage_collection_events);
     want!(can_get_source_file_name, set_can_get_source_file_name);
     want!(can_get_line_numbers, set_can_get_line_numbers);
     // CompiledMethodUnload: code may be reused, the native ledgers' stack templates start over.
@@ -428,9 +427,7 @@ fn native_ledgers_live(agent: &Agent, env: &Env) {
     if n.zlib {
         let inflater = env.find_class(c"java/util/zip/Inflater");
         let deflater = env.find_class(c"java/util/zip/Deflater");
-        agent.zlib.set_end_methods(env.method_id(inflater, c"end", c"()V"), env.method_id(deflater, c"end", c"()V"));
-        env.delete_local(inflater);
-        env.delete_local(deflater);
+        agent.zlib.set_end_methods(env.method_id(inflater.raw(), c"end", c"()V"), env.method_id(deflater.raw(), c"end", c"()V"));
     }
     if agent.attached_late {
         if n.zlib {

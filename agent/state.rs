@@ -56,18 +56,19 @@ fn set(env: &Env, key: &str, value: &str) {
     use jni::objects::JValue;
     let Some(mut jenv) = env.jni() else { return };
     let result = (|| {
+        // AutoLocal deletes each reference when dropped.
         let k = jenv.new_string(key)?;
+        let k = jenv.auto_local(k);
         let v = jenv.new_string(value)?;
+        let v = jenv.auto_local(v);
         let old = jenv.call_static_method(
             "java/lang/System",
             "setProperty",
             "(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;",
             &[JValue::Object(&k), JValue::Object(&v)],
         );
-        let _ = jenv.delete_local_ref(k);
-        let _ = jenv.delete_local_ref(v);
         if let Ok(o) = old?.l() {
-            let _ = jenv.delete_local_ref(o);
+            drop(jenv.auto_local(o));
         }
         Ok::<(), jni::errors::Error>(())
     })();

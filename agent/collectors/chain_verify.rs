@@ -2,7 +2,7 @@
 //! with JNI: no heap walk, no safepoint. A report whose suspects' chains all still hold pauses the
 //! application for nothing; only new suspects and broken chains are searched again.
 
-use crate::ffi::jni::Env;
+use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use jni::sys::{jclass, jobject};
 use leakagent_report::model::PathHop;
@@ -33,65 +33,61 @@ impl ClassIndex {
 /// walk (stack locals, JNI references, constant pools) make it false: such chains are searched.
 pub fn holds(jvmti: &Jvmti, env: &Env, classes: &ClassIndex, path: &[PathHop], loader: jobject) -> bool {
     let Some(first) = path.first() else { return false };
-    let (starts, rest): (Vec<jobject>, &[PathHop]) = match first.kind.as_str() {
+    // References this function made, freed on return; the system classes belong to `classes`.
+    let owned: Vec<Local> = match first.kind.as_str() {
         // `Class.field` of a system class: the merged root hop.
-        "static_field" => {
-            let values = classes
-                .named(&first.from)
-                .iter()
-                .filter_map(|&k| read(jvmti, env, k, &first.field, true))
-                .collect();
-            (values, &path[1..])
-        }
-        "system_class" => (classes.named(first.to.strip_prefix("class ").unwrap_or(&first.to)).to_vec(), &path[1..]),
+        "static_field" => classes.named(&first.from).iter().filter_map(|&k| read(jvmti, env, k, &first.field, true)).collect(),
+        "system_class" => Vec::new(),
         "thread" => {
             let name = first.from.strip_prefix("<thread \"").and_then(|s| s.strip_suffix("\">")).unwrap_or("");
-            let threads = jvmti.all_threads().unwrap_or_default();
-            let (keep, drop): (Vec<jobject>, Vec<jobject>) =
-                threads.into_iter().partition(|&t| jvmti.thread_name(t).as_deref() == Some(name));
-            drop.into_iter().for_each(|t| env.delete_local(t));
-            (keep, &path[1..])
+            let threads = jvmti.all_threads().unwrap_or_default().into_iter().map(|t| Local::new(env, t));
+            threads.filter(|t| jvmti.thread_name(t.raw()).as_deref() == Some(name)).collect()
         }
         _ => return false,
     };
+    let starts: Vec<jobject> = match first.kind.as_str() {
+        "system_class" => classes.named(first.to.strip_prefix("class ").unwrap_or(&first.to)).to_vec(),
+        _ => owned.iter().map(Local::raw).collect(),
+    };
+    let rest = &path[1..];
     starts.into_iter().any(|o| describes(jvmti, env, o, &first.to) && follow(jvmti, env, o, rest, loader))
 }
 
 fn follow(jvmti: &Jvmti, env: &Env, at: jobject, hops: &[PathHop], loader: jobject) -> bool {
     let Some(h) = hops.first() else { return env.same_object(at, loader) };
     let next = match h.kind.as_str() {
-        "field" => read(jvmti, env, at, &h.field, false).unwrap_or(std::ptr::null_mut()),
-        "static_field" => read(jvmti, env, at, &h.field, true).unwrap_or(std::ptr::null_mut()),
+        "field" => read(jvmti, env, at, &h.field, false).unwrap_or(Local::null(env)),
+        "static_field" => read(jvmti, env, at, &h.field, true).unwrap_or(Local::null(env)),
         "array_element" => match h.field.trim_start_matches('[').trim_end_matches(']').parse::<i32>() {
             Ok(i) => env.array_element(at, i),
             Err(_) => return false,
         },
         "class" => env.object_class(at),
-        "class_loader" => jvmti.class_loader(at).unwrap_or(std::ptr::null_mut()),
+        "class_loader" => Local::new(env, jvmti.class_loader(at).unwrap_or(std::ptr::null_mut())),
         "superclass" => env.superclass(at),
         _ => return false,
     };
-    if next.is_null() || !describes(jvmti, env, next, &h.to) {
+    if next.is_null() || !describes(jvmti, env, next.raw(), &h.to) {
         return false;
     }
-    follow(jvmti, env, next, &hops[1..], loader)
+    follow(jvmti, env, next.raw(), &hops[1..], loader)
 }
 
 /// Reads the object field `name` of `obj`: an instance field of its class or a superclass, or
 /// (`is_static`, `obj` a class) a static field of that class or a superclass.
-fn read(jvmti: &Jvmti, env: &Env, obj: jobject, name: &str, is_static: bool) -> Option<jobject> {
+fn read<'e>(jvmti: &Jvmti, env: &'e Env, obj: jobject, name: &str, is_static: bool) -> Option<Local<'e>> {
     let mut k = if is_static { env.new_local(obj) } else { env.object_class(obj) };
     let mut depth = 0;
     while !k.is_null() && depth < 64 {
-        for f in jvmti.class_fields(k).unwrap_or_default() {
-            if let Ok((n, sig, st)) = jvmti.field_info(k, f) {
+        for f in jvmti.class_fields(k.raw()).unwrap_or_default() {
+            if let Ok((n, sig, st)) = jvmti.field_info(k.raw(), f) {
                 if n == name && st == is_static && (sig.starts_with('L') || sig.starts_with('[')) {
-                    let target = if is_static { k } else { obj };
+                    let target = if is_static { k.raw() } else { obj };
                     return Some(env.field_by_id(target, f, is_static));
                 }
             }
         }
-        k = env.superclass(k);
+        k = env.superclass(k.raw());
         depth += 1;
     }
     None
@@ -107,8 +103,5 @@ fn describes(jvmti: &Jvmti, env: &Env, obj: jobject, to: &str) -> bool {
     if let Some(class) = to.strip_prefix("class ") {
         return jvmti.class_signature(obj).map(|s| signature_to_name(&s) == class).unwrap_or(false);
     }
-    let k = env.object_class(obj);
-    let ok = jvmti.class_signature(k).map(|s| signature_to_name(&s) == to).unwrap_or(false);
-    env.delete_local(k);
-    ok
+    jvmti.class_signature(env.object_class(obj).raw()).map(|s| signature_to_name(&s) == to).unwrap_or(false)
 }

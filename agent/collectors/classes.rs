@@ -5,7 +5,7 @@
 //! id, so that ObjectFree says which loader lost a class and when a loader died. Names, parents
 //! and per-loader counts are built on the report thread.
 
-use crate::ffi::jni::{Env, Weak};
+use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use leakagent_report::model::{ClassLoaders, DeadLoaderGroup, DuplicateClass, Generation, Loader};
 use jni::sys::{jclass, jlong, jobject};
@@ -41,9 +41,8 @@ fn class_tag(seq: u64, loader: u32) -> jlong {
 impl ClassTracker {
     /// Tags an untagged array class (its loader is the element type's); returns its tag.
     pub fn tag_array_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<jlong> {
-        let loader = jvmti.class_loader(klass).ok()?;
-        let id = self.loader_id(jvmti, env, loader);
-        env.delete_local(loader);
+        let loader = Local::new(env, jvmti.class_loader(klass).ok()?);
+        let id = self.loader_id(jvmti, env, loader.raw());
         let seq = self.next_class.fetch_add(1, Relaxed);
         let tag = TAG_ARRAY_CLASS | (((seq & 0xff_ffff) as jlong) << 32) | id? as jlong;
         jvmti.set_tag(klass, tag).ok()?;
@@ -55,7 +54,7 @@ const BOOTSTRAP: u32 = 0;
 
 #[derive(Default)]
 struct LoaderRec {
-    weak: Option<Weak>,
+    weak: Option<WeakGlobal>,
     first_seen_ms: u64,
     died_ms: Option<u64>,
     defined: u64,
@@ -94,9 +93,6 @@ pub struct ClassTracker {
     /// Dead loaders kept one by one; older ones are folded into `dropped`.
     max_dead: usize,
     dropped: Mutex<Dropped>,
-    /// Held while weak references copied out of `loaders` are in use, so that pruning never
-    /// deletes one another thread is about to upgrade.
-    weak_use: Mutex<()>,
     /// Serialises only the rare first sighting of a loader, so that it gets one id.
     register: Mutex<()>,
     next_id: AtomicU32,
@@ -132,7 +128,6 @@ impl ClassTracker {
             loaders: Mutex::new(map),
             max_dead,
             dropped: Mutex::new(Dropped::default()),
-            weak_use: Mutex::new(()),
             register: Mutex::new(()),
             next_id: AtomicU32::new(1),
             next_class: AtomicU64::new(1),
@@ -167,9 +162,7 @@ impl ClassTracker {
         let id = self.next_id.fetch_add(1, Relaxed);
         jvmti.set_tag(loader, TAG_LOADER | id as jlong).ok()?;
         // Identity is taken now: a loader may die before any report is written.
-        let cls = env.object_class(loader);
-        let class = jvmti.class_signature(cls).map(|s| signature_to_name(&s)).unwrap_or_default();
-        env.delete_local(cls);
+        let class = jvmti.class_signature(env.object_class(loader).raw()).map(|s| signature_to_name(&s)).unwrap_or_default();
         let (name, parent_obj) = env.loader_name_and_parent(loader);
         // A Tomcat loader defines its first class once started, while its context is known;
         // its fields are read, no Java code runs.
@@ -183,8 +176,7 @@ impl ClassTracker {
         };
         self.loaders.lock().insert(id, rec);
         drop(_once);
-        let parent = self.loader_id(jvmti, env, parent_obj);
-        env.delete_local(parent_obj);
+        let parent = self.loader_id(jvmti, env, parent_obj.raw());
         if let Some(r) = self.loaders.lock().get_mut(&id).and_then(|r| r.resolved.as_mut()) {
             r.parent = parent;
         }
@@ -197,8 +189,7 @@ impl ClassTracker {
             return false;
         }
         let Ok(loader) = jvmti.class_loader(klass) else { return false };
-        let id = self.loader_id(jvmti, env, loader);
-        env.delete_local(loader);
+        let id = self.loader_id(jvmti, env, Local::new(env, loader).raw());
         let Some(id) = id else { return false };
         if jvmti.set_tag(klass, class_tag(self.next_class.fetch_add(1, Relaxed), id)).is_err() {
             return false;
@@ -226,12 +217,11 @@ impl ClassTracker {
         let mut n = 0;
         env.with_local_frame(self.local_capacity(), || {
             if let Ok(classes) = jvmti.loaded_classes() {
-                for k in classes {
-                    let is_array = jvmti.class_signature(k).map(|s| s.starts_with('[')).unwrap_or(true);
-                    if !is_array && self.register_class(jvmti, env, k) {
+                for k in classes.into_iter().map(|k| Local::new(env, k)) {
+                    let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
+                    if !is_array && self.register_class(jvmti, env, k.raw()) {
                         n += 1;
                     }
-                    env.delete_local(k);
                 }
             }
         });
@@ -274,23 +264,21 @@ impl ClassTracker {
         (loaded, live, alive)
     }
 
-    /// Local references to every loader still alive, with its id (the caller deletes them).
-    pub fn alive_loaders(&self, env: &Env) -> Vec<(u32, jobject)> {
-        let _in_use = self.weak_use.lock();
-        let weak: Vec<(u32, Weak)> = self.loaders.lock().iter().filter_map(|(id, r)| r.weak.map(|w| (*id, w))).collect();
-        weak.into_iter()
-            .filter_map(|(id, w)| {
-                let o = env.upgrade(w);
-                (!o.is_null()).then_some((id, o))
-            })
-            .collect()
+    /// Local references to every loader still alive, with its id. The weak references are
+    /// upgraded under the `loaders` lock: only a holder of that lock takes one out to delete it.
+    pub fn alive_loaders<'e>(&self, env: &'e Env) -> Vec<(u32, Local<'e>)> {
+        self.loaders.lock().iter().filter_map(|(id, r)| Some((*id, r.weak.as_ref()?.upgrade(env)?))).collect()
+    }
+
+    /// A local reference to loader `id`, None once it died (see `alive_loaders` for the lock).
+    fn upgrade<'e>(&self, env: &'e Env, id: u32) -> Option<Local<'e>> {
+        self.loaders.lock().get(&id)?.weak.as_ref()?.upgrade(env)
     }
 
     /// Keeps at most `max_dead` dead loaders one by one: older ones (by time of death) are
     /// summarised by class, so reflection and script loaders that churn for weeks cost a bounded
     /// amount. Runs on the sampler and report threads.
     pub fn prune_dead(&self, env: &Env) {
-        let _in_use = self.weak_use.lock();
         let mut map = self.loaders.lock();
         if map.len() <= self.max_dead + 64 {
             return;
@@ -306,7 +294,7 @@ impl ClassTracker {
         for &(_, id) in &dead[..excess] {
             let Some(rec) = map.remove(&id) else { continue };
             if let Some(w) = rec.weak {
-                env.delete_weak(w);
+                w.delete(env);
             }
             let class = rec.resolved.map(|r| r.class).unwrap_or_else(|| "<unknown>".into());
             let unloaded = rec.freed.max(rec.defined);
@@ -345,13 +333,13 @@ impl ClassTracker {
         let mut hashes: HashMap<u32, Vec<u64>> = HashMap::new();
         let mut late = 0u64;
         if let Ok(classes) = jvmti.loaded_classes() {
-            for k in classes {
-                let sig = jvmti.class_signature(k).unwrap_or_default();
+            for k in classes.into_iter().map(|k| Local::new(env, k)) {
+                let sig = jvmti.class_signature(k.raw()).unwrap_or_default();
                 if !sig.is_empty() && !sig.starts_with('[') {
-                    if self.register_class(jvmti, env, k) {
+                    if self.register_class(jvmti, env, k.raw()) {
                         late += 1;
                     }
-                    let tag = jvmti.tag(k).unwrap_or(0);
+                    let tag = jvmti.tag(k.raw()).unwrap_or(0);
                     if tag & TAG_KIND_MASK == TAG_CLASS {
                         let id = tag_loader(tag);
                         *live.entry(id).or_default() += 1;
@@ -365,26 +353,23 @@ impl ClassTracker {
                         }
                     }
                 }
-                env.delete_local(k);
             }
         }
         self.loaded.fetch_add(late, Relaxed);
 
         // Notice the loaders that died (ObjectFree may not have arrived yet) and drop their
         // weak references.
-        let in_use = self.weak_use.lock();
-        let alive: Vec<(u32, Weak)> =
-            self.loaders.lock().iter().filter_map(|(id, r)| r.weak.map(|w| (*id, w))).collect();
+        let alive: Vec<u32> = self.loaders.lock().iter().filter(|(_, r)| r.weak.is_some()).map(|(id, _)| *id).collect();
         let mut dead = Vec::new();
         let mut dynamic: HashMap<u32, (Option<bool>, Option<String>)> = HashMap::new();
         let mut learned: Vec<(u32, StaticFacts)> = Vec::new();
         let mut labels: Vec<(u32, String)> = Vec::new();
-        for (id, w) in alive {
-            let obj = env.upgrade(w);
-            if obj.is_null() {
-                dead.push((id, w));
+        for id in alive {
+            let Some(local) = self.upgrade(env, id) else {
+                dead.push(id);
                 continue;
-            }
+            };
+            let obj = local.raw();
             let (known, labelled) = {
                 let map = self.loaders.lock();
                 let r = map.get(&id);
@@ -401,7 +386,6 @@ impl ClassTracker {
                 }
             }
             dynamic.insert(id, dynamic_facts(env, obj, &facts));
-            env.delete_local(obj);
         }
         let now = self.now_ms();
         let mut live_sampled: HashSet<u32> = HashSet::new();
@@ -439,17 +423,16 @@ impl ClassTracker {
                     }
                 }
             }
-            for (id, _) in &dead {
+            for id in &dead {
                 if let Some(rec) = map.get_mut(id) {
-                    rec.weak = None;
+                    // Taken out under the lock: this thread alone deletes it.
+                    if let Some(w) = rec.weak.take() {
+                        w.delete(env);
+                    }
                     rec.died_ms.get_or_insert(now);
                 }
             }
         }
-        for (_, w) in dead {
-            env.delete_weak(w);
-        }
-        drop(in_use);
         self.prune_dead(env);
 
         let mut out = ClassLoaders {
@@ -532,14 +515,12 @@ fn static_facts(jvmti: &Jvmti, env: &Env, loader: jobject) -> StaticFacts {
     let mut f = StaticFacts::default();
     let mut cls = env.object_class(loader);
     while !cls.is_null() {
-        match jvmti.class_signature(cls).as_deref() {
+        match jvmti.class_signature(cls.raw()).as_deref() {
             Ok("Ljava/net/URLClassLoader;") => f.url_loader = true,
             Ok("Lorg/apache/catalina/loader/WebappClassLoaderBase;") => f.tomcat_loader = true,
             _ => {}
         }
-        let sup = env.superclass(cls);
-        env.delete_local(cls);
-        cls = sup;
+        cls = env.superclass(cls.raw());
     }
     if f.url_loader {
         f.code_source = env.url_class_loader_urls(loader).filter(|u| !u.is_empty()).map(|u| u.join(" "));
@@ -554,17 +535,13 @@ fn dynamic_facts(env: &Env, loader: jobject, f: &StaticFacts) -> (Option<bool>, 
         if ucp.is_null() {
             ucp = env.object_field(loader, c"ucp", c"Lsun/misc/URLClassPath;");
         }
-        let c = if ucp.is_null() { None } else { env.bool_field(ucp, c"closed") };
-        env.delete_local(ucp);
-        c
+        if ucp.is_null() { None } else { env.bool_field(ucp.raw(), c"closed") }
     } else {
         None
     };
     let state = if f.tomcat_loader {
         let st = env.call_object_method(loader, "getState", "()Lorg/apache/catalina/LifecycleState;");
-        let name = if st.is_null() { None } else { env.call_string_method(st, "name") };
-        env.delete_local(st);
-        name
+        if st.is_null() { None } else { env.call_string_method(st.raw(), "name") }
     } else {
         None
     };
@@ -692,16 +669,11 @@ fn tomcat_context_path(env: &Env, loader: jobject) -> Option<String> {
     if resources.is_null() {
         return None;
     }
-    let context = env.object_field(resources, c"context", c"Lorg/apache/catalina/Context;");
-    env.delete_local(resources);
+    let context = env.object_field(resources.raw(), c"context", c"Lorg/apache/catalina/Context;");
     if context.is_null() {
         return None;
     }
-    let path = env.object_field(context, c"path", c"Ljava/lang/String;");
-    env.delete_local(context);
-    let out = env.string(path);
-    env.delete_local(path);
-    out.map(|p| if p.is_empty() { "/".to_string() } else { p })
+    env.string(env.object_field(context.raw(), c"path", c"Ljava/lang/String;").raw()).map(|p| if p.is_empty() { "/".to_string() } else { p })
 }
 
 /// Names for loaders whose class says what they are, and for Jasper's per-JSP loaders the JSP

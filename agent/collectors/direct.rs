@@ -360,11 +360,10 @@ pub fn jdk_pool(env: &Env) -> Option<JdkPool> {
     if cls.is_null() {
         return None;
     }
-    let count = env.static_atomic_long_field(cls, c"COUNT");
-    let capacity = env.static_atomic_long_field(cls, c"TOTAL_CAPACITY");
-    let reserved = env.static_atomic_long_field(cls, c"RESERVED_MEMORY");
-    let max = env.static_long_field(cls, c"MAX_MEMORY");
-    env.delete_local(cls);
+    let count = env.static_atomic_long_field(cls.raw(), c"COUNT");
+    let capacity = env.static_atomic_long_field(cls.raw(), c"TOTAL_CAPACITY");
+    let reserved = env.static_atomic_long_field(cls.raw(), c"RESERVED_MEMORY");
+    let max = env.static_long_field(cls.raw(), c"MAX_MEMORY");
     Some(JdkPool {
         count: count?.max(0) as u64,
         total_capacity_bytes: capacity?.max(0) as u64,

@@ -105,10 +105,10 @@ pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject]) -> R
             return Err("cannot create the marker array".to_string());
         }
         let mut elements = Vec::with_capacity(loaders.len() + 3);
-        elements.push(long);
-        elements.push(me);
+        elements.push(long.raw());
+        elements.push(me.raw());
         elements.extend_from_slice(loaders);
-        elements.push(long);
+        elements.push(long.raw());
         let array = env.object_array_of(&elements);
         if array.is_null() {
             return Err("cannot create the marker array".to_string());
@@ -116,7 +116,7 @@ pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject]) -> R
         let t0 = Instant::now();
         let r = dump_heap(env, &path);
         let pause = t0.elapsed();
-        env.delete_local(array);
+        drop(array);
         r.map(|()| pause)
     });
     let opened = result.and_then(|pause| {

@@ -13,7 +13,7 @@ use crate::options::ChainMethod;
 use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::time::Instant;
-use crate::ffi::jni::Env;
+use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::ffi::sys::*;
 use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderGrowth, PathHop, Pause};
@@ -378,7 +378,7 @@ fn search(
     s.stats.skipped = None;
     s.why_none = "no strong path from a GC root was found".into();
     let loader_objects = tracker.alive_loaders(env);
-    let object_of = |id: u32| loader_objects.iter().find(|(l, _)| *l == id).map(|(_, o)| *o);
+    let object_of = |id: u32| loader_objects.iter().find(|(l, _)| *l == id).map(|(_, o)| o.raw());
 
     // 1. Chains of the previous report that still hold need no search.
     let remembered: Vec<(usize, Vec<PathHop>)> = {
@@ -401,7 +401,7 @@ fn search(
     let open: Vec<usize> = (0..n).filter(|&i| s.paths[i].is_empty()).collect();
     s.stats.method = if s.stats.verified > 0 { "verified".into() } else { "none".into() };
     if open.is_empty() {
-        finish(&mut s.stats, t0, &loader_objects, env);
+        finish(&mut s.stats, t0);
         return s;
     }
 
@@ -434,7 +434,7 @@ fn search(
             if let Err(why) = &plan {
                 s.stats.skipped = Some(why.clone());
                 s.why_none = why.clone();
-                finish(&mut s.stats, t0, &loader_objects, env);
+                finish(&mut s.stats, t0);
                 return s;
             }
             true
@@ -477,7 +477,7 @@ fn search(
         s.stats.dump_dir = Some(plan.dir.display().to_string());
         let nonce = t0.elapsed().as_nanos() as i64 ^ (std::process::id() as i64) << 32;
         let marker = [0x6c65_616b_6167_656e, nonce, loader_objects.len() as i64, 0x7463_6861_696e_7321];
-        let objects: Vec<jni::sys::jobject> = loader_objects.iter().map(|(_, o)| *o).collect();
+        let objects: Vec<jni::sys::jobject> = loader_objects.iter().map(|(_, o)| o.raw()).collect();
         match heapdump::take(env, plan, &marker, &objects) {
             Err(e) => {
                 s.why_none = e.clone();
@@ -519,18 +519,15 @@ fn search(
             }
         }
     }
-    finish(&mut s.stats, t0, &loader_objects, env);
+    finish(&mut s.stats, t0);
     s
 }
 
-/// Totals of the pauses, the time, and the loader references handed out for the search.
-fn finish(stats: &mut ChainSearch, t0: Instant, loaders: &[(u32, jni::sys::jobject)], env: &Env) {
+/// Totals of the pauses and the time (the loader references free themselves when dropped).
+fn finish(stats: &mut ChainSearch, t0: Instant) {
     stats.pause_ms = stats.pauses.iter().map(|p| p.ms).sum();
     stats.max_pause_ms = stats.pauses.iter().map(|p| p.ms).max().unwrap_or(0);
     stats.time_ms = t0.elapsed().as_millis() as u64;
-    for (_, o) in loaders {
-        env.delete_local(*o);
-    }
 }
 
 /// Live threads by `Thread.tid`, to name the threads a dump's chains start from.
@@ -540,11 +537,10 @@ impl LiveThreads {
     fn read(jvmti: &Jvmti, env: &Env) -> LiveThreads {
         let mut map = HashMap::new();
         env.with_local_frame(1024, || {
-            for t in jvmti.all_threads().unwrap_or_default() {
-                if let (Some(tid), Some(name)) = (env.long_field(t, c"tid"), jvmti.thread_name(t)) {
+            for t in jvmti.all_threads().unwrap_or_default().into_iter().map(|t| Local::new(env, t)) {
+                if let (Some(tid), Some(name)) = (env.long_field(t.raw(), c"tid"), jvmti.thread_name(t.raw())) {
                     map.insert(tid, name);
                 }
-                env.delete_local(t);
             }
         });
         LiveThreads(map)
@@ -572,32 +568,25 @@ fn mbeans_by_loader(jvmti: &Jvmti, env: &Env) -> HashMap<u32, Vec<String>> {
     }
     let null = std::ptr::null_mut();
     let set = env.call_object_method_with(
-        server,
+        server.raw(),
         "queryNames",
         "(Ljavax/management/ObjectName;Ljavax/management/QueryExp;)Ljava/util/Set;",
         &[null, null],
     );
-    let array = if set.is_null() { null } else { env.call_object_method(set, "toArray", "()[Ljava/lang/Object;") };
-    for name in env.object_array(array) {
+    let array = if set.is_null() { Local::null(env) } else { env.call_object_method(set.raw(), "toArray", "()[Ljava/lang/Object;") };
+    for name in env.object_array(array.raw()) {
         let loader = env.call_object_method_with(
-            server,
+            server.raw(),
             "getClassLoaderFor",
             "(Ljavax/management/ObjectName;)Ljava/lang/ClassLoader;",
-            &[name],
+            &[name.raw()],
         );
         if !loader.is_null() {
-            if let (Ok(tag), Some(text)) = (jvmti.tag(loader), env.call_string_method(name, "toString")) {
+            if let (Ok(tag), Some(text)) = (jvmti.tag(loader.raw()), env.call_string_method(name.raw(), "toString")) {
                 if tag_kind(tag) == TAG_LOADER {
                     out.entry(tag_loader(tag)).or_default().push(text);
                 }
             }
-            env.delete_local(loader);
-        }
-        env.delete_local(name);
-    }
-    for r in [array, set, server] {
-        if !r.is_null() {
-            env.delete_local(r);
         }
     }
     out
@@ -607,8 +596,7 @@ fn mbeans_by_loader(jvmti: &Jvmti, env: &Env) -> HashMap<u32, Vec<String>> {
 fn tag_own_thread(jvmti: &Jvmti, env: &Env) {
     let t = env.call_static_object_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;");
     if !t.is_null() {
-        let _ = jvmti.set_tag(t, TAG_SELF_THREAD);
-        env.delete_local(t);
+        let _ = jvmti.set_tag(t.raw(), TAG_SELF_THREAD);
     }
 }
 
@@ -636,11 +624,13 @@ impl<'a> Names<'a> {
     }
 
     /// A local reference to the class with this (unique) class tag.
-    fn class_of(&self, tag: jlong) -> Option<jclass> {
+    fn class_of(&self, tag: jlong) -> Option<Local<'a>> {
         if tag_kind(tag) != TAG_CLASS && tag_kind(tag) != TAG_ARRAY_CLASS {
             return None;
         }
-        self.jvmti.objects_with_tags(&[tag]).ok()?.first().map(|(o, _)| *o)
+        // Collected first so that any further object with the tag is freed too.
+        let all: Vec<Local<'a>> = self.jvmti.objects_with_tags(&[tag]).ok()?.into_iter().map(|(o, _)| Local::new(self.env, o)).collect();
+        all.into_iter().next()
     }
 
     fn class_name(&mut self, tag: jlong) -> String {
@@ -648,11 +638,7 @@ impl<'a> Names<'a> {
             return n.clone();
         }
         let name = match self.class_of(tag) {
-            Some(k) => {
-                let n = self.jvmti.class_signature(k).map(|s| signature_to_name(&s)).unwrap_or_default();
-                self.env.delete_local(k);
-                n
-            }
+            Some(k) => self.jvmti.class_signature(k.raw()).map(|s| signature_to_name(&s)).unwrap_or_default(),
             None => "<unknown class>".into(),
         };
         self.classes.insert(tag, name.clone());
@@ -689,8 +675,7 @@ impl<'a> Names<'a> {
     fn field_table(&mut self, class_tag: jlong) -> Option<&(usize, Vec<String>)> {
         if !self.fields.contains_key(&class_tag) {
             let k = self.class_of(class_tag)?;
-            let table = field_table(self.jvmti, self.env, k);
-            self.env.delete_local(k);
+            let table = field_table(self.jvmti, self.env, k.raw());
             self.fields.insert(class_tag, table);
         }
         self.fields.get(&class_tag)
@@ -716,11 +701,12 @@ impl<'a> Names<'a> {
             return out;
         }
         let Ok(all) = self.jvmti.loaded_classes() else { return out };
-        for k in all {
+        for k in all.into_iter().map(|k| Local::new(self.env, k)) {
+            let k = k.raw();
             if self.jvmti.tag(k) == Ok(0) {
                 let _ = tracker.tag_array_class(self.jvmti, self.env, k);
             }
-            if self.env.is_assignable_from(k, reference) {
+            if self.env.is_assignable_from(k, reference.raw()) {
                 if let Ok(tag) = self.jvmti.tag(k) {
                     let (n, names) = field_table(self.jvmti, self.env, k);
                     if let Some(pos) = names.iter().position(|f| f == "referent") {
@@ -728,9 +714,7 @@ impl<'a> Names<'a> {
                     }
                 }
             }
-            self.env.delete_local(k);
         }
-        self.env.delete_local(reference);
         out
     }
 
@@ -743,9 +727,9 @@ impl<'a> Names<'a> {
             .method_declaring_class(m)
             .ok()
             .map(|k| {
-                let n = self.jvmti.class_signature(k).map(|s| signature_to_name(&s)).unwrap_or_default();
-                let tag = self.jvmti.tag(k).unwrap_or(0);
-                self.env.delete_local(k);
+                let k = Local::new(self.env, k);
+                let n = self.jvmti.class_signature(k.raw()).map(|s| signature_to_name(&s)).unwrap_or_default();
+                let tag = self.jvmti.tag(k.raw()).unwrap_or(0);
                 (n, (tag_kind(tag) == TAG_CLASS).then(|| tag_loader(tag)))
             })
             .unwrap_or_default();
@@ -757,11 +741,10 @@ impl<'a> Names<'a> {
         let (jvmti, env) = (self.jvmti, self.env);
         let names = self.threads.get_or_insert_with(|| {
             let mut m = HashMap::new();
-            for t in jvmti.all_threads().unwrap_or_default() {
-                if let (Some(tid), Some(name)) = (env.call_long_method(t, "getId"), jvmti.thread_name(t)) {
+            for t in jvmti.all_threads().unwrap_or_default().into_iter().map(|t| Local::new(env, t)) {
+                if let (Some(tid), Some(name)) = (env.call_long_method(t.raw(), "getId"), jvmti.thread_name(t.raw())) {
                     m.insert(tid, name);
                 }
-                env.delete_local(t);
             }
             m
         });
@@ -853,29 +836,34 @@ fn field_table(jvmti: &Jvmti, env: &Env, k: jclass) -> (usize, Vec<String>) {
     // Every interface reachable from the class (or, for an interface, its superinterfaces).
     let mut interface_fields = 0usize;
     let mut seen: HashSet<jlong> = HashSet::new();
-    let mut stack: Vec<jclass> = Vec::new();
+    let interfaces = |c: jclass| jvmti.implemented_interfaces(c).unwrap_or_default().into_iter().map(|i| Local::new(env, i));
+    let mut stack: Vec<Local> = Vec::new();
+    // Popped interfaces stay alive until the end: an untagged one is known by its reference.
+    let mut visited: Vec<Local> = Vec::new();
     let is_interface = jvmti.is_interface(k);
-    let mut chain: Vec<jclass> = Vec::new();
+    let mut supers: Vec<Local> = Vec::new();
     if is_interface {
-        stack.extend(jvmti.implemented_interfaces(k).unwrap_or_default());
+        stack.extend(interfaces(k));
     } else {
         let mut c = env.superclass(k);
-        chain.push(k);
         while !c.is_null() {
-            chain.push(c);
-            c = env.superclass(c);
-        }
-        for &c in &chain {
-            stack.extend(jvmti.implemented_interfaces(c).unwrap_or_default());
+            let next = env.superclass(c.raw());
+            supers.push(c);
+            c = next;
         }
     }
+    let chain: Vec<jclass> = if is_interface { Vec::new() } else { std::iter::once(k).chain(supers.iter().map(Local::raw)).collect() };
+    for &c in &chain {
+        stack.extend(interfaces(c));
+    }
     while let Some(i) = stack.pop() {
-        let tag = jvmti.tag(i).unwrap_or(0);
-        let key = if tag != 0 { tag } else { i as usize as jlong };
+        let tag = jvmti.tag(i.raw()).unwrap_or(0);
+        let key = if tag != 0 { tag } else { i.raw() as usize as jlong };
         if seen.insert(key) {
-            interface_fields += jvmti.class_fields(i).map(|f| f.len()).unwrap_or(0);
-            stack.extend(jvmti.implemented_interfaces(i).unwrap_or_default());
+            interface_fields += jvmti.class_fields(i.raw()).map(|f| f.len()).unwrap_or(0);
+            stack.extend(interfaces(i.raw()));
         }
+        visited.push(i);
     }
     let mut names = Vec::new();
     if is_interface {
@@ -883,9 +871,6 @@ fn field_table(jvmti: &Jvmti, env: &Env, k: jclass) -> (usize, Vec<String>) {
     } else {
         for &c in chain.iter().rev() {
             names.extend(names_of(c));
-        }
-        for &c in chain.iter().skip(1) {
-            env.delete_local(c);
         }
     }
     (interface_fields, names)

@@ -3,7 +3,7 @@
 //! a site's stack rendered as `pkg.Class.method(File.java:LINE)`.
 
 use super::sites::SiteInfo;
-use crate::ffi::jni::Env;
+use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::hash::MixBuild;
 use parking_lot::Mutex;
@@ -71,9 +71,9 @@ fn resolve(jvmti: &Jvmti, env: &Env, method: usize) -> MethodInfo {
     };
     let (class, source) = match jvmti.method_declaring_class(m) {
         Ok(k) => {
-            let class = jvmti.class_signature(k).map(|s| signature_to_name(&s)).unwrap_or_else(|_| "<unknown class>".into());
-            let source = jvmti.source_file_name(k).ok().filter(|s| !s.is_empty());
-            env.delete_local(k);
+            let k = Local::new(env, k);
+            let class = jvmti.class_signature(k.raw()).map(|s| signature_to_name(&s)).unwrap_or_else(|_| "<unknown class>".into());
+            let source = jvmti.source_file_name(k.raw()).ok().filter(|s| !s.is_empty());
             (class, source)
         }
         Err(_) => ("<unknown class>".into(), None),

@@ -1,24 +1,84 @@
 //! Raw JNI handles the callbacks need before a `jni::JNIEnv` is worth building:
-//! weak global references to loaders, local reference cleanup.
+//! weak global references to loaders ([`WeakGlobal`]) and local references freed by a guard
+//! ([`Local`]), so no caller deletes a reference by hand.
 // The wrappers take JNI references (`jobject`), opaque handles that only the JVM hands out and
 // that cannot be checked here; keeping the wrappers safe keeps `unsafe` inside ffi/.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use jni::sys::{jobject, jweak, JNIEnv};
 
-/// The JNIEnv of the current thread, as handed to a JVMTI callback or agent thread.
-#[derive(Clone, Copy)]
-pub struct Env(*mut JNIEnv);
-
-/// A JNI weak global reference: does not keep its object alive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Weak(usize);
-
 macro_rules! jni_fn {
     ($env:expr, $f:ident) => {
         // Used inside unsafe blocks only: `$env` is the current thread's JNIEnv (see `Env::new`).
         (**$env.0).$f.expect(concat!("JNI function ", stringify!($f)))
     };
+}
+
+/// The JNIEnv of the current thread, as handed to a JVMTI callback or agent thread.
+#[derive(Clone, Copy)]
+pub struct Env(*mut JNIEnv);
+
+/// A JNI weak global reference: does not keep its object alive. Neither Copy nor Clone, and
+/// only `delete(self)` frees it, so it cannot be deleted twice or used after deletion.
+/// Dropping it without `delete` leaks the reference (a few bytes), never corrupts the JVM.
+#[derive(Debug)]
+pub struct WeakGlobal(usize);
+
+/// A local reference deleted when dropped. It borrows the `Env` of its thread, so it cannot
+/// leave the thread or outlive the env; not Copy, so it is deleted once. Null is allowed (a
+/// failed call) and deletes nothing.
+pub struct Local<'e> {
+    env: &'e Env,
+    obj: jobject,
+}
+
+impl<'e> Local<'e> {
+    /// Takes ownership of `obj`, a local reference of `env`'s thread (or null).
+    pub fn new(env: &'e Env, obj: jobject) -> Local<'e> {
+        Local { env, obj }
+    }
+
+    /// The raw reference, valid while `self` lives.
+    pub fn raw(&self) -> jobject {
+        self.obj
+    }
+
+    pub fn is_null(&self) -> bool {
+        self.obj.is_null()
+    }
+
+    /// A null reference, for the paths that found nothing.
+    pub fn null(env: &'e Env) -> Local<'e> {
+        Local::new(env, std::ptr::null_mut())
+    }
+
+    /// `Some(self)` unless null.
+    pub fn non_null(self) -> Option<Local<'e>> {
+        (!self.obj.is_null()).then_some(self)
+    }
+}
+
+impl Drop for Local<'_> {
+    fn drop(&mut self) {
+        if !self.obj.is_null() {
+            // SAFETY: `obj` is a local reference of this thread (contract of `Local::new`), owned
+            // by this guard alone and deleted only here.
+            unsafe { jni_fn!(self.env, DeleteLocalRef)(self.env.0, self.obj) }
+        }
+    }
+}
+
+impl WeakGlobal {
+    /// A local reference to the object, or None when it was collected.
+    pub fn upgrade<'e>(&self, env: &'e Env) -> Option<Local<'e>> {
+        // SAFETY: `self` came from `Env::new_weak` and is alive: deletion consumes it.
+        Local::new(env, unsafe { jni_fn!(env, NewLocalRef)(env.0, self.0 as jweak) }).non_null()
+    }
+
+    pub fn delete(self, env: &Env) {
+        // SAFETY: as for `upgrade`; `self` is consumed, so this runs once per reference.
+        unsafe { jni_fn!(env, DeleteWeakGlobalRef)(env.0, self.0 as jweak) }
+    }
 }
 
 impl Env {
@@ -38,40 +98,22 @@ impl Env {
         unsafe { jni::JNIEnv::from_raw(self.0).ok() }
     }
 
-    pub fn new_weak(&self, obj: jobject) -> Option<Weak> {
+    pub fn new_weak(&self, obj: jobject) -> Option<WeakGlobal> {
         if obj.is_null() {
             return None;
         }
         // SAFETY: `obj` is a valid reference handed to us by the JVM.
         let w = unsafe { jni_fn!(self, NewWeakGlobalRef)(self.0, obj) };
-        (!w.is_null()).then_some(Weak(w as usize))
-    }
-
-    /// A local reference to the weak reference's object, or null when it was collected.
-    pub fn upgrade(&self, w: Weak) -> jobject {
-        // SAFETY: `w` came from `new_weak` and was not deleted.
-        unsafe { jni_fn!(self, NewLocalRef)(self.0, w.0 as jweak) }
-    }
-
-    pub fn delete_weak(&self, w: Weak) {
-        // SAFETY: as for `upgrade`; the caller drops `w` afterwards.
-        unsafe { jni_fn!(self, DeleteWeakGlobalRef)(self.0, w.0 as jweak) }
-    }
-
-    pub fn delete_local(&self, obj: jobject) {
-        if !obj.is_null() {
-            // SAFETY: `obj` is a local reference of this thread.
-            unsafe { jni_fn!(self, DeleteLocalRef)(self.0, obj) }
-        }
+        (!w.is_null()).then_some(WeakGlobal(w as usize))
     }
 
     /// A new local reference to `obj` (null stays null).
-    pub fn new_local(&self, obj: jobject) -> jobject {
+    pub fn new_local(&self, obj: jobject) -> Local<'_> {
         if obj.is_null() {
-            return obj;
+            return Local::null(self);
         }
         // SAFETY: `obj` is a valid reference of this thread.
-        unsafe { jni_fn!(self, NewLocalRef)(self.0, obj) }
+        Local::new(self, unsafe { jni_fn!(self, NewLocalRef)(self.0, obj) })
     }
 
     pub fn same_object(&self, a: jobject, b: jobject) -> bool {
@@ -79,9 +121,9 @@ impl Env {
         unsafe { jni_fn!(self, IsSameObject)(self.0, a, b) != 0 }
     }
 
-    pub fn object_class(&self, obj: jobject) -> jobject {
+    pub fn object_class(&self, obj: jobject) -> Local<'_> {
         // SAFETY: `obj` is a valid non-null reference.
-        unsafe { jni_fn!(self, GetObjectClass)(self.0, obj) }
+        Local::new(self, unsafe { jni_fn!(self, GetObjectClass)(self.0, obj) })
     }
 
     /// Clears a pending Java exception; returns whether there was one.
@@ -111,35 +153,34 @@ impl Env {
 
     /// Calls a no-argument instance method returning an object; null on any failure
     /// (the Java exception, if any, is cleared).
-    pub fn call_object_method(&self, obj: jobject, name: &str, sig: &str) -> jobject {
-        let Some(mut env) = self.jni() else { return std::ptr::null_mut() };
+    pub fn call_object_method(&self, obj: jobject, name: &str, sig: &str) -> Local<'_> {
+        let Some(mut env) = self.jni() else { return Local::null(self) };
         // SAFETY: `obj` is a valid local or global reference of this thread.
         let target = unsafe { jni::objects::JObject::from_raw(obj) };
         let r = env.call_method(&target, name, sig, &[]).and_then(|v| v.l());
+        self.object_result(r)
+    }
+
+    /// The local reference a `jni` crate call returned, or null with its exception cleared.
+    fn object_result(&self, r: jni::errors::Result<jni::objects::JObject>) -> Local<'_> {
         match r {
-            Ok(o) => o.into_raw(),
+            Ok(o) => Local::new(self, o.into_raw()),
             Err(_) => {
                 self.clear_exception();
-                std::ptr::null_mut()
+                Local::null(self)
             }
         }
     }
 
     /// Calls an instance method taking object arguments and returning an object; null on any
     /// failure (the Java exception, if any, is cleared). `args` may hold nulls.
-    pub fn call_object_method_with(&self, obj: jobject, name: &str, sig: &str, args: &[jobject]) -> jobject {
-        let Some(mut env) = self.jni() else { return std::ptr::null_mut() };
+    pub fn call_object_method_with(&self, obj: jobject, name: &str, sig: &str, args: &[jobject]) -> Local<'_> {
+        let Some(mut env) = self.jni() else { return Local::null(self) };
         // SAFETY: `obj` and `args` are valid (or null) local or global references of this thread.
         let target = unsafe { jni::objects::JObject::from_raw(obj) };
         let objs: Vec<jni::objects::JObject> = args.iter().map(|a| unsafe { jni::objects::JObject::from_raw(*a) }).collect();
         let values: Vec<jni::objects::JValue> = objs.iter().map(jni::objects::JValue::Object).collect();
-        match env.call_method(&target, name, sig, &values).and_then(|v| v.l()) {
-            Ok(o) => o.into_raw(),
-            Err(_) => {
-                self.clear_exception();
-                std::ptr::null_mut()
-            }
-        }
+        self.object_result(env.call_method(&target, name, sig, &values).and_then(|v| v.l()))
     }
 
     /// Calls a no-argument instance method returning `long`.
@@ -157,51 +198,28 @@ impl Env {
     }
 
     /// The elements of an object array (local references), empty for null.
-    pub fn object_array(&self, arr: jobject) -> Vec<jobject> {
+    pub fn object_array(&self, arr: jobject) -> Vec<Local<'_>> {
         if arr.is_null() {
             return Vec::new();
         }
         // SAFETY: `arr` is a valid reference to an Object[].
         unsafe {
             let n = jni_fn!(self, GetArrayLength)(self.0, arr);
-            (0..n).map(|i| jni_fn!(self, GetObjectArrayElement)(self.0, arr, i)).collect()
+            (0..n).map(|i| Local::new(self, jni_fn!(self, GetObjectArrayElement)(self.0, arr, i))).collect()
         }
     }
 
     /// Calls a static no-argument method returning an object; null on any failure.
-    pub fn call_static_object_method(&self, class: &str, name: &str, sig: &str) -> jobject {
-        let Some(mut env) = self.jni() else { return std::ptr::null_mut() };
-        match env.call_static_method(class, name, sig, &[]).and_then(|v| v.l()) {
-            Ok(o) => o.into_raw(),
-            Err(_) => {
-                self.clear_exception();
-                std::ptr::null_mut()
-            }
-        }
+    pub fn call_static_object_method(&self, class: &str, name: &str, sig: &str) -> Local<'_> {
+        let Some(mut env) = self.jni() else { return Local::null(self) };
+        self.object_result(env.call_static_method(class, name, sig, &[]).and_then(|v| v.l()))
     }
 
     /// `Thread.currentThread().eetop`: HotSpot keeps the address of the thread's JavaThread in
     /// this private field (None when absent or the call fails).
     pub fn current_thread_eetop(&self) -> Option<i64> {
-        let t = self.call_static_object_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;");
-        if t.is_null() {
-            return None;
-        }
-        // SAFETY: `t` is a live local reference to a java.lang.Thread; the field id comes from
-        // its class.
-        let v = unsafe {
-            let cls = self.object_class(t);
-            let id = jni_fn!(self, GetFieldID)(self.0, cls, c"eetop".as_ptr(), c"J".as_ptr());
-            self.delete_local(cls);
-            if id.is_null() {
-                self.clear_exception();
-                None
-            } else {
-                Some(jni_fn!(self, GetLongField)(self.0, t, id))
-            }
-        };
-        self.delete_local(t);
-        v.filter(|&v| v != 0)
+        let t = self.call_static_object_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;").non_null()?;
+        self.long_field(t.raw(), c"eetop").filter(|&v| v != 0)
     }
 
     /// The contents of a `java.lang.String` reference (null gives None).
@@ -218,10 +236,7 @@ impl Env {
 
     /// Calls a no-argument method returning `String`.
     pub fn call_string_method(&self, obj: jobject, name: &str) -> Option<String> {
-        let s = self.call_object_method(obj, name, "()Ljava/lang/String;");
-        let out = self.string(s);
-        self.delete_local(s);
-        out
+        self.string(self.call_object_method(obj, name, "()Ljava/lang/String;").raw())
     }
 
     /// `System.getProperty(name)`: the live value, unlike JVMTI's start-up property list.
@@ -229,6 +244,7 @@ impl Env {
         use jni::objects::JValue;
         let mut env = self.jni()?;
         let key = env.new_string(name).ok()?;
+        let key = env.auto_local(key);
         let r = env
             .call_static_method(
                 "java/lang/System",
@@ -237,24 +253,13 @@ impl Env {
                 &[JValue::Object(&key)],
             )
             .and_then(|v| v.l());
-        let _ = env.delete_local_ref(key);
-        match r {
-            Ok(o) => {
-                let raw = o.into_raw();
-                let out = self.string(raw);
-                self.delete_local(raw);
-                out
-            }
-            Err(_) => {
-                self.clear_exception();
-                None
-            }
-        }
+        drop(key);
+        self.string(self.object_result(r).raw())
     }
 
     /// Reads `ClassLoader.name` and `ClassLoader.parent` straight from the fields: no Java code
     /// runs, so this is safe inside a ClassLoad callback. The parent is a local reference.
-    pub fn loader_name_and_parent(&self, loader: jobject) -> (Option<String>, jobject) {
+    pub fn loader_name_and_parent(&self, loader: jobject) -> (Option<String>, Local<'_>) {
         static FIELDS: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
         let ids = *FIELDS.get_or_init(|| {
             // SAFETY: JNI lookups on this thread; java.lang.ClassLoader is never unloaded, so
@@ -269,34 +274,31 @@ impl Env {
                 self.clear_exception();
                 let parent = jni_fn!(self, GetFieldID)(self.0, cls, c"parent".as_ptr(), c"Ljava/lang/ClassLoader;".as_ptr());
                 self.clear_exception();
-                self.delete_local(cls);
+                drop(Local::new(self, cls));
                 Some((name as usize, parent as usize))
             }
         });
-        let Some((name_id, parent_id)) = ids else { return (None, std::ptr::null_mut()) };
+        let Some((name_id, parent_id)) = ids else { return (None, Local::null(self)) };
         // SAFETY: `loader` is a valid reference to a java.lang.ClassLoader; ids are non-null
         // when checked.
         unsafe {
             let name = if name_id != 0 {
-                let s = jni_fn!(self, GetObjectField)(self.0, loader, name_id as jni::sys::jfieldID);
-                let out = self.string(s);
-                self.delete_local(s);
-                out
+                self.string(Local::new(self, jni_fn!(self, GetObjectField)(self.0, loader, name_id as jni::sys::jfieldID)).raw())
             } else {
                 None
             };
             let parent = if parent_id != 0 {
-                jni_fn!(self, GetObjectField)(self.0, loader, parent_id as jni::sys::jfieldID)
+                Local::new(self, jni_fn!(self, GetObjectField)(self.0, loader, parent_id as jni::sys::jfieldID))
             } else {
-                std::ptr::null_mut()
+                Local::null(self)
             };
             (name, parent)
         }
     }
 
-    pub fn superclass(&self, klass: jobject) -> jobject {
+    pub fn superclass(&self, klass: jobject) -> Local<'_> {
         // SAFETY: `klass` is a valid jclass.
-        unsafe { jni_fn!(self, GetSuperclass)(self.0, klass) }
+        Local::new(self, unsafe { jni_fn!(self, GetSuperclass)(self.0, klass) })
     }
 
     pub fn is_assignable_from(&self, sub: jobject, sup: jobject) -> bool {
@@ -307,9 +309,9 @@ impl Env {
     /// A class by JNI name (`java/lang/ref/Reference`) through the system loader; null if absent
     /// (the exception is cleared). JNI initializes the class it finds, so only look up classes
     /// whose initialization is harmless.
-    pub fn find_class(&self, name: &std::ffi::CStr) -> jobject {
+    pub fn find_class(&self, name: &std::ffi::CStr) -> Local<'_> {
         // SAFETY: `name` is NUL-terminated.
-        let c = unsafe { jni_fn!(self, FindClass)(self.0, name.as_ptr()) };
+        let c = Local::new(self, unsafe { jni_fn!(self, FindClass)(self.0, name.as_ptr()) });
         if c.is_null() {
             self.clear_exception();
         }
@@ -380,30 +382,15 @@ impl Env {
                 self.clear_exception();
                 return None;
             }
-            let obj = jni_fn!(self, GetStaticObjectField)(self.0, class, id);
-            if obj.is_null() {
-                return None;
-            }
-            let cls = jni_fn!(self, GetObjectClass)(self.0, obj);
-            let vid = jni_fn!(self, GetFieldID)(self.0, cls, c"value".as_ptr(), c"J".as_ptr());
-            let out = if vid.is_null() {
-                self.clear_exception();
-                None
-            } else {
-                Some(jni_fn!(self, GetLongField)(self.0, obj, vid))
-            };
-            self.delete_local(cls);
-            self.delete_local(obj);
-            out
+            let obj = Local::new(self, jni_fn!(self, GetStaticObjectField)(self.0, class, id)).non_null()?;
+            self.long_field(obj.raw(), c"value")
         }
     }
     /// Reads a boolean instance field by name; None if the field does not exist.
     pub fn bool_field(&self, obj: jobject, name: &std::ffi::CStr) -> Option<bool> {
         // SAFETY: `obj` is a valid reference; the field id comes from its own class.
         unsafe {
-            let cls = self.object_class(obj);
-            let id = jni_fn!(self, GetFieldID)(self.0, cls, name.as_ptr(), c"Z".as_ptr());
-            self.delete_local(cls);
+            let id = jni_fn!(self, GetFieldID)(self.0, self.object_class(obj).raw(), name.as_ptr(), c"Z".as_ptr());
             if id.is_null() {
                 self.clear_exception();
                 return None;
@@ -416,9 +403,7 @@ impl Env {
     pub fn long_field(&self, obj: jobject, name: &std::ffi::CStr) -> Option<i64> {
         // SAFETY: as for `bool_field`.
         unsafe {
-            let cls = self.object_class(obj);
-            let id = jni_fn!(self, GetFieldID)(self.0, cls, name.as_ptr(), c"J".as_ptr());
-            self.delete_local(cls);
+            let id = jni_fn!(self, GetFieldID)(self.0, self.object_class(obj).raw(), name.as_ptr(), c"J".as_ptr());
             if id.is_null() {
                 self.clear_exception();
                 return None;
@@ -428,100 +413,90 @@ impl Env {
     }
 
     /// Reads an object instance field by name and signature (local reference, or null).
-    pub fn object_field(&self, obj: jobject, name: &std::ffi::CStr, sig: &std::ffi::CStr) -> jobject {
+    pub fn object_field(&self, obj: jobject, name: &std::ffi::CStr, sig: &std::ffi::CStr) -> Local<'_> {
         // SAFETY: as for `bool_field`.
         unsafe {
-            let cls = self.object_class(obj);
-            let id = jni_fn!(self, GetFieldID)(self.0, cls, name.as_ptr(), sig.as_ptr());
-            self.delete_local(cls);
+            let id = jni_fn!(self, GetFieldID)(self.0, self.object_class(obj).raw(), name.as_ptr(), sig.as_ptr());
             if id.is_null() {
                 self.clear_exception();
-                return std::ptr::null_mut();
+                return Local::null(self);
             }
-            jni_fn!(self, GetObjectField)(self.0, obj, id)
+            Local::new(self, jni_fn!(self, GetObjectField)(self.0, obj, id))
         }
     }
 
     /// Calls `getURLs()` on a URLClassLoader and returns the URLs as strings.
     pub fn url_class_loader_urls(&self, loader: jobject) -> Option<Vec<String>> {
-        let arr = self.call_object_method(loader, "getURLs", "()[Ljava/net/URL;");
-        if arr.is_null() {
-            return None;
-        }
+        let arr = self.call_object_method(loader, "getURLs", "()[Ljava/net/URL;").non_null()?;
+        // One URL at a time: each element's reference is freed before the next is read.
         let mut out = Vec::new();
         // SAFETY: `arr` is a URL[] local reference.
-        unsafe {
-            let n = jni_fn!(self, GetArrayLength)(self.0, arr);
-            for i in 0..n {
-                let u = jni_fn!(self, GetObjectArrayElement)(self.0, arr, i);
-                if let Some(s) = self.call_string_method(u, "toString") {
-                    out.push(s);
-                }
-                self.delete_local(u);
-            }
+        let n = unsafe { jni_fn!(self, GetArrayLength)(self.0, arr.raw()) };
+        for i in 0..n {
+            // SAFETY: as above, `i` is in bounds.
+            let u = Local::new(self, unsafe { jni_fn!(self, GetObjectArrayElement)(self.0, arr.raw(), i) });
+            out.extend(self.call_string_method(u.raw(), "toString"));
         }
-        self.delete_local(arr);
         Some(out)
     }
 
     /// Reads an object field (instance, or static when `obj` is a class) by JVMTI field id.
     /// The caller checked that the field is object-typed and static or not as `is_static` says.
-    pub fn field_by_id(&self, obj: jobject, field: jni::sys::jfieldID, is_static: bool) -> jobject {
+    pub fn field_by_id(&self, obj: jobject, field: jni::sys::jfieldID, is_static: bool) -> Local<'_> {
         // SAFETY: `field` was read from `obj`'s class (or a superclass) through JVMTI, which
         // hands out the same field ids as JNI, and its type is an object type.
-        unsafe {
+        Local::new(self, unsafe {
             if is_static {
                 jni_fn!(self, GetStaticObjectField)(self.0, obj, field)
             } else {
                 jni_fn!(self, GetObjectField)(self.0, obj, field)
             }
-        }
+        })
     }
 
     /// Element `index` of an object array (local reference), or null when out of bounds.
-    pub fn array_element(&self, array: jobject, index: i32) -> jobject {
+    pub fn array_element(&self, array: jobject, index: i32) -> Local<'_> {
         // SAFETY: `array` is an object array reference; the index is checked first.
         unsafe {
             if index < 0 || index >= jni_fn!(self, GetArrayLength)(self.0, array) {
-                return std::ptr::null_mut();
+                return Local::null(self);
             }
-            let e = jni_fn!(self, GetObjectArrayElement)(self.0, array, index);
+            let e = Local::new(self, jni_fn!(self, GetObjectArrayElement)(self.0, array, index));
             self.clear_exception();
             e
         }
     }
 
     /// A new `Object[]` holding `elements` (local reference), or null.
-    pub fn object_array_of(&self, elements: &[jobject]) -> jobject {
+    pub fn object_array_of(&self, elements: &[jobject]) -> Local<'_> {
+        let object = self.find_class(c"java/lang/Object");
+        if object.is_null() {
+            return object;
+        }
         // SAFETY: plain JNI allocation and stores of valid references.
         unsafe {
-            let object = self.find_class(c"java/lang/Object");
-            if object.is_null() {
-                return std::ptr::null_mut();
-            }
-            let arr = jni_fn!(self, NewObjectArray)(self.0, elements.len() as i32, object, std::ptr::null_mut());
-            self.delete_local(object);
+            let arr = Local::new(self, jni_fn!(self, NewObjectArray)(self.0, elements.len() as i32, object.raw(), std::ptr::null_mut()));
             if arr.is_null() {
                 self.clear_exception();
                 return arr;
             }
             for (i, &e) in elements.iter().enumerate() {
-                jni_fn!(self, SetObjectArrayElement)(self.0, arr, i as i32, e);
+                jni_fn!(self, SetObjectArrayElement)(self.0, arr.raw(), i as i32, e);
             }
             arr
         }
     }
 
     /// A new `long[]` holding `values` (local reference), or null.
-    pub fn long_array_of(&self, values: &[i64]) -> jobject {
+    pub fn long_array_of(&self, values: &[i64]) -> Local<'_> {
         // SAFETY: the region written is the array's whole length.
         unsafe {
-            let arr = jni_fn!(self, NewLongArray)(self.0, values.len() as i32);
+            let arr = Local::new(self, jni_fn!(self, NewLongArray)(self.0, values.len() as i32));
             if arr.is_null() {
                 self.clear_exception();
                 return arr;
             }
-            jni_fn!(self, SetLongArrayRegion)(self.0, arr, 0, values.len() as i32, values.as_ptr());
+            jni_fn!(self, SetLongArrayRegion)(self.0, arr.raw(), 0, values.len() as i32, values.as_ptr());
             arr
         }
     }

@@ -333,8 +333,7 @@ impl Jvmti {
     pub fn current_thread_name(&self, env: &super::jni::Env) -> JvmtiResult<String> {
         let mut info = jvmtiThreadInfo::default();
         call!(self, GetThreadInfo, ptr::null_mut(), &mut info)?;
-        env.delete_local(info.thread_group);
-        env.delete_local(info.context_class_loader);
+        drop((super::jni::Local::new(env, info.thread_group), super::jni::Local::new(env, info.context_class_loader)));
         Ok(self.take_cstring(info.name).unwrap_or_default())
     }
 

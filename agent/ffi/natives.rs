@@ -17,7 +17,7 @@
 //! frees the memory (another thread may get the same address from malloc right after), and a
 //! creation *after* the original returned it.
 
-use super::jni::Env;
+use super::jni::{Env, Local};
 use super::jvmti::Jvmti;
 use jni::sys::{jboolean, jclass, jint, jlong, jmethodID, jobject, JNIEnv};
 use std::ffi::{c_void, CStr, CString};
@@ -138,9 +138,8 @@ pub unsafe fn on_bind(
     if !matches!(name.as_str(), "init" | "end" | "allocateMemory0" | "reallocateMemory0" | "freeMemory0") {
         return None;
     }
-    let klass = jvmti.method_declaring_class(method).ok()?;
-    let class = jvmti.class_signature(klass).unwrap_or_default();
-    env.delete_local(klass);
+    let klass = Local::new(env, jvmti.method_declaring_class(method).ok()?);
+    let class = jvmti.class_signature(klass.raw()).unwrap_or_default();
     let native = ALL.into_iter().find(|n| {
         let (c, m, s, _) = n.spec();
         c == class && m.to_bytes() == name.as_bytes() && s.to_bytes() == sig.as_bytes()
@@ -203,9 +202,7 @@ pub fn rebind_zlib(env: &Env, libzip: &str) -> Result<(), String> {
                 (name, sig, n.wrapper())
             })
             .collect();
-        let ok = env.register_natives(cls, &table);
-        env.delete_local(cls);
-        if !ok {
+        if !env.register_natives(cls.raw(), &table) {
             return Err(format!("RegisterNatives failed for {}", class.to_string_lossy()));
         }
     }
@@ -227,9 +224,7 @@ pub fn restore_zlib(env: &Env) {
             })
             .collect();
         if table.len() == natives.len() {
-            let cls = env.find_class(class);
-            env.register_natives(cls, &table);
-            env.delete_local(cls);
+            env.register_natives(env.find_class(class).raw(), &table);
         }
     }
 }

@@ -14,7 +14,6 @@ pub enum Trigger {
     Signal,
     Interval,
     DataDump,
-    Unload,
 }
 
 impl Trigger {
@@ -24,7 +23,6 @@ impl Trigger {
             Trigger::Signal => "signal",
             Trigger::Interval => "interval",
             Trigger::DataDump => "data_dump",
-            Trigger::Unload => "unload",
         }
     }
 }
