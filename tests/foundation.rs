@@ -406,3 +406,15 @@ fn report_has_every_contract_key() {
     }
     assert_eq!(read_report(&files[1]).trigger, Trigger::Signal);
 }
+
+/// What the typed read guards against: an `Option` key renamed by the agent would read as None;
+/// the key check names both paths instead.
+#[test]
+#[should_panic(expected = "keys in the file the model does not know: [\"class_loaders.chain_searches\"]; keys of the model the file lacks: [\"class_loaders.chain_search\"]")]
+fn a_renamed_key_fails_the_read() {
+    let mut v = serde_json::to_value(test_report()).unwrap();
+    let cl = v["class_loaders"].as_object_mut().unwrap();
+    let search = cl.remove("chain_search").unwrap();
+    cl.insert("chain_searches".into(), search);
+    parse_report(&v, "renamed");
+}
