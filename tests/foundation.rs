@@ -4,44 +4,38 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
 
-fn child_loader<'a>(report: &'a Value) -> Vec<&'a Value> {
-    report["class_loaders"]["loaders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["class"] == "java.net.URLClassLoader")
-        .collect()
+fn child_loader(report: &Report) -> Vec<&Loader> {
+    report.class_loaders.loaders.iter().filter(|l| l.class == "java.net.URLClassLoader").collect()
 }
 
-fn assert_children_unloaded(f: &Finished, r: &Value) {
+fn assert_children_unloaded(f: &Finished, r: &Report) {
     let child_classes = f.truth("child_classes");
     let children = child_loader(r);
-    let names: Vec<&str> = children.iter().map(|c| c["name"].as_str().unwrap_or("")).collect();
+    let names: Vec<&str> = children.iter().map(|c| c.name.as_deref().unwrap_or("")).collect();
     let expected: Vec<String> = (1..=f.truth("generations")).map(|g| format!("app-gen-{g}")).collect();
     assert_eq!(names, expected, "one child loader per generation, by name");
-    let parent = r["class_loaders"]["loaders"].as_array().unwrap().iter().find(|l| l["role"] == "application").unwrap();
+    let parent = r.class_loaders.loaders.iter().find(|l| l.role == "application").unwrap();
     for child in children {
-        assert_eq!(child["alive"], false, "{child}");
-        assert_eq!(child["parent"], parent["id"], "{child}");
-        assert_eq!(child["classes_defined"].as_u64().unwrap(), child_classes, "{child}");
-        assert_eq!(child["classes_unloaded"].as_u64().unwrap(), child_classes, "{child}");
-        assert_eq!(child["classes"], 0);
+        assert!(!child.alive, "{child:?}");
+        assert_eq!(child.parent, Some(parent.id), "{child:?}");
+        assert_eq!(child.classes_defined, child_classes, "{child:?}");
+        assert_eq!(child.classes_unloaded, child_classes, "{child:?}");
+        assert_eq!(child.classes, 0);
     }
 }
 
-fn assert_header(r: &Value) {
-    assert_eq!(r["schema_version"], 1);
-    for key in ["trigger", "sequence", "pid", "time", "uptime_ms", "jvm", "agent", "findings", "class_loaders"] {
-        assert!(!r[key].is_null(), "report lacks '{key}'");
-    }
-    assert!(r["jvm"]["version"].as_str().unwrap().len() >= 2, "{}", r["jvm"]);
-    assert!(!r["jvm"]["vendor"].as_str().unwrap().is_empty());
-    assert_eq!(r["agent"]["health"]["panics"], 0);
-    assert!(r["time"].as_str().unwrap().ends_with('Z'));
+/// (Reading the report through the model already fails on a missing key; the contract's keys
+/// are `report_has_every_contract_key`'s.)
+fn assert_header(r: &Report) {
+    assert_eq!(r.schema_version, 1);
+    assert!(r.sequence >= 1 && r.pid > 0 && !r.time.is_empty(), "{r:?}");
+    assert!(r.jvm.version.len() >= 2, "{:?}", r.jvm);
+    assert!(!r.jvm.vendor.is_empty());
+    assert_eq!(r.agent.health.panics, 0);
+    assert!(r.time.ends_with('Z'));
 }
 
 #[test]
@@ -50,26 +44,26 @@ fn healthy_report_on_exit_counts_loaders_and_unloaded_classes() {
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let r = f.death_report();
     assert_header(&r);
-    assert_eq!(r["trigger"], "vm_death");
-    assert_eq!(r["pid"].as_u64().unwrap() as u32, f.truth("pid") as u32);
-    assert_eq!(r["findings"].as_array().unwrap().len(), 0, "healthy has no findings: {}", r["findings"]);
+    assert_eq!(r.trigger, Trigger::VmDeath);
+    assert_eq!(r.pid, f.truth("pid") as u32);
+    assert_eq!(r.findings.len(), 0, "healthy has no findings: {:?}", r.findings);
 
-    let cl = &r["class_loaders"];
-    let loaders = cl["loaders"].as_array().unwrap();
-    let role = |name: &str| loaders.iter().find(|l| l["role"] == name).unwrap_or_else(|| panic!("no {name} loader"));
-    assert_eq!(role("bootstrap")["id"], 0);
-    assert_eq!(role("application")["name"], "app");
-    assert_eq!(role("platform")["name"], "platform");
-    assert_eq!(role("application")["parent"], role("platform")["id"]);
-    assert!(role("bootstrap")["classes"].as_u64().unwrap() > 300);
+    let cl = &r.class_loaders;
+    let loaders = &cl.loaders;
+    let role = |name: &str| loaders.iter().find(|l| l.role == name).unwrap_or_else(|| panic!("no {name} loader"));
+    assert_eq!(role("bootstrap").id, 0);
+    assert_eq!(role("application").name.as_deref(), Some("app"));
+    assert_eq!(role("platform").name.as_deref(), Some("platform"));
+    assert_eq!(role("application").parent, Some(role("platform").id));
+    assert!(role("bootstrap").classes > 300);
 
     // Each generation's loader defined exactly the app's classes, was dropped, and all of them
     // unloaded.
     assert_children_unloaded(&f, &r);
     let generations = f.truth("generations");
-    assert!(cl["classes_unloaded"].as_u64().unwrap() >= generations * f.truth("child_classes"));
-    assert!(cl["loaders_dead"].as_u64().unwrap() >= generations);
-    assert!(cl["classes_loaded"].as_u64().unwrap() >= cl["classes_live"].as_u64().unwrap());
+    assert!(cl.classes_unloaded >= generations * f.truth("child_classes"));
+    assert!(cl.loaders_dead >= generations);
+    assert!(cl.classes_loaded >= cl.classes_live);
 
     // The text rendering sits beside the JSON.
     let txt = std::fs::read_to_string(f.dir.join("report-1.txt")).unwrap();
@@ -98,19 +92,19 @@ fn reports_on_signal_while_running_then_again_then_on_exit() {
     let mut jvm = Jvm::scenario("signal", "healthy").start();
     jvm.signal(rtmin(2));
     let first = jvm.wait_for_reports(1, Duration::from_secs(60));
-    assert_eq!(first[0]["trigger"], "signal");
-    assert_eq!(first[0]["sequence"], 1);
+    assert_eq!(first[0].trigger, Trigger::Signal);
+    assert_eq!(first[0].sequence, 1);
     assert_header(&first[0]);
     jvm.signal(rtmin(2));
     let two = jvm.wait_for_reports(2, Duration::from_secs(60));
-    assert_eq!(two[1]["trigger"], "signal");
-    assert_eq!(two[1]["sequence"], 2);
-    assert!(two[1]["agent"]["health"]["signals_received"].as_u64().unwrap() >= 2);
+    assert_eq!(two[1].trigger, Trigger::Signal);
+    assert_eq!(two[1].sequence, 2);
+    assert!(two[1].agent.health.signals_received >= 2);
     let f = jvm.finish();
     assert_eq!(f.code, Some(0));
     let all = f.reports();
     assert_eq!(all.len(), 3);
-    assert_eq!(all[2]["trigger"], "vm_death");
+    assert_eq!(all[2].trigger, Trigger::VmDeath);
     assert!(f.dir.join("report-1.json").is_file() && f.dir.join("report-3.json").is_file());
 }
 
@@ -129,13 +123,13 @@ fn signal_storm_coalesces_and_every_report_is_complete() {
     assert!(f.stdout.contains("HARNESS done"));
     let reports = f.reports(); // every file parses as complete JSON
     let last = reports.last().unwrap();
-    assert_eq!(last["trigger"], "vm_death");
-    let h = &last["agent"]["health"];
-    let signal_reports = reports.iter().filter(|r| r["trigger"] == "signal").count() as u64;
+    assert_eq!(last.trigger, Trigger::VmDeath);
+    let h = &last.agent.health;
+    let signal_reports = reports.iter().filter(|r| r.trigger == Trigger::Signal).count() as u64;
     assert!(signal_reports >= 1 && signal_reports < storm / 2, "storm coalesced into {signal_reports} reports");
-    let received = h["signals_received"].as_u64().unwrap();
+    let received = h.signals_received;
     assert!(received >= 1 && received <= storm);
-    assert_eq!(received, signal_reports + h["signal_requests_coalesced"].as_u64().unwrap(), "{h}");
+    assert_eq!(received, signal_reports + h.signal_requests_coalesced, "{h:?}");
     let leftovers: Vec<_> = std::fs::read_dir(&f.dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
     assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
 }
@@ -210,10 +204,10 @@ fn log_option_sends_agent_lines_to_a_file() {
 fn interval_and_data_dump_reports() {
     let mut jvm = Jvm::scenario("interval", "healthy").options("interval=1s,datadump=on").start();
     let r = jvm.wait_for_reports(2, Duration::from_secs(60));
-    assert!(r.iter().all(|r| r["trigger"] == "interval"), "{:?}", r.iter().map(|r| &r["trigger"]).collect::<Vec<_>>());
+    assert!(r.iter().all(|r| r.trigger == Trigger::Interval), "{:?}", r.iter().map(|r| r.trigger).collect::<Vec<_>>());
     jvm.signal(libc::SIGQUIT);
     let start = std::time::Instant::now();
-    while !reports_in(&jvm.dir).iter().any(|r| r["trigger"] == "data_dump") {
+    while !reports_in(&jvm.dir).iter().any(|r| r.trigger == Trigger::DataDump) {
         assert!(start.elapsed() < Duration::from_secs(60), "no data_dump report after kill -3");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -258,10 +252,10 @@ fn late_attach_with_jcmd_reports_on_signal() {
     assert!(out.status.success() && said.contains("return code: 0"), "jcmd: {said}");
     jvm.signal(rtmin(3));
     let r = jvm.wait_for_reports(1, Duration::from_secs(60));
-    assert_eq!(r[0]["trigger"], "signal");
-    assert_eq!(r[0]["jvm"]["attached_late"], true);
-    let cl = &r[0]["class_loaders"];
-    assert!(cl["classes_live"].as_u64().unwrap() > 300, "classes loaded before the attach are counted");
+    assert_eq!(r[0].trigger, Trigger::Signal);
+    assert!(r[0].jvm.attached_late);
+    let cl = &r[0].class_loaders;
+    assert!(cl.classes_live > 300, "classes loaded before the attach are counted");
     // A second load is refused without harming the JVM.
     let again = Command::new(&jcmd)
         .args([&jvm.pid().to_string(), "JVMTI.agent_load", &agent_lib().display().to_string(), "bogus=1"])
@@ -270,21 +264,157 @@ fn late_attach_with_jcmd_reports_on_signal() {
     assert!(!String::from_utf8_lossy(&again.stdout).contains("return code: 0"));
     let f = jvm.finish();
     assert_eq!(f.code, Some(0));
-    assert_eq!(f.death_report()["jvm"]["attached_late"], true);
+    assert!(f.death_report().jvm.attached_late);
 }
 
-/// The same checks on every JDK this machine has (Debian's 17 is required; others when found).
+/// The same checks on the main JDK and every other one this machine has (at least one other,
+/// or LEAKAGENT_SKIP_OTHER_JDKS=1).
 #[test]
 fn healthy_on_every_installed_jdk() {
-    let javas = all_javas();
-    assert!(!javas.is_empty(), "no JDK under /usr/lib/jvm");
-    for java in javas {
-        let v = java_feature_version(&java);
-        let f = Jvm::scenario(&format!("jdk{v}"), "healthy").java(&java).run();
+    let javas = every_java("healthy_on_every_installed_jdk");
+    for java in &javas {
+        let v = java_feature_version(java);
+        let f = Jvm::scenario(&format!("jdk{v}"), "healthy").java(java).run();
         assert_eq!(f.code, Some(0), "JDK {v} ({}):\n{}", java.display(), f.stderr);
         let r = f.death_report();
         assert_header(&r);
         assert_children_unloaded(&f, &r);
-        eprintln!("JDK {v} at {}: ok", java.display());
     }
+    ran_on("healthy_on_every_installed_jdk", &javas);
+}
+
+/// The report keys of /work/shared/CONTRACT.md ("JSON report (minimum keys)"), copied here as
+/// paths (`[]`: any element of an array): users' scripts and dashboards rely on them, so one
+/// renamed, even with the model renamed alike, fails here.
+const CONTRACT_KEYS: &[&str] = &[
+    "schema_version",
+    "trigger",
+    "pid",
+    "time",
+    "uptime_ms",
+    "jvm.version",
+    "jvm.vendor",
+    "agent.version",
+    "agent.options",
+    "agent.health.events",
+    "agent.health.dropped",
+    "agent.health.panics",
+    "findings[].severity",
+    "findings[].kind",
+    "findings[].summary",
+    "findings[].fix",
+    "class_loaders.loaders[].id",
+    "class_loaders.loaders[].class",
+    "class_loaders.loaders[].name",
+    "class_loaders.loaders[].parent",
+    "class_loaders.loaders[].classes",
+    "class_loaders.loaders[].alive",
+    "class_loaders.classes_loaded",
+    "class_loaders.classes_unloaded",
+    "class_loaders.duplicate_classes[].name",
+    "class_loaders.duplicate_classes[].loaders",
+    "class_loaders.leak_suspects[].loader_class",
+    "class_loaders.leak_suspects[].loader_name",
+    "class_loaders.leak_suspects[].classes",
+    "class_loaders.leak_suspects[].path[].from",
+    "class_loaders.leak_suspects[].path[].field",
+    "class_loaders.leak_suspects[].path[].kind",
+    "class_loaders.leak_suspects[].path[].to",
+    "class_loaders.leak_suspects[].culprit",
+    "class_loaders.leak_suspects[].fix",
+    "zlib.sites[].kind",
+    "zlib.sites[].stack",
+    "zlib.sites[].created",
+    "zlib.sites[].ended_explicitly",
+    "zlib.sites[].released_by_gc",
+    "zlib.sites[].live",
+    "zlib.sites[].live_bytes_estimate",
+    "zlib.totals",
+    "direct.sites[].kind",
+    "direct.sites[].stack",
+    "direct.sites[].allocations",
+    "direct.sites[].frees",
+    "direct.sites[].live_count",
+    "direct.sites[].live_bytes",
+    "direct.totals",
+    "memory.rss_bytes",
+    "memory.malloc.allocator",
+    "memory.malloc.in_use_bytes",
+    "memory.malloc.free_bytes",
+    "memory.malloc.arenas",
+    "memory.regions[].kind",
+    "memory.regions[].count",
+    "memory.regions[].size_bytes",
+    "memory.regions[].rss_bytes",
+    "memory.explanation[].part",
+    "memory.explanation[].bytes",
+    "memory.explanation[].note",
+    "samples[].t_ms",
+    "samples[].rss_bytes",
+    "samples[].heap_used_bytes",
+    "samples[].malloc_in_use_bytes",
+    "samples[].malloc_free_bytes",
+    "samples[].direct_live_bytes",
+    "samples[].zlib_live",
+    "samples[].classes_loaded",
+    "samples[].loaders_alive",
+];
+
+/// The explanation parts CONTRACT.md names ("explanation parts (at least)").
+const CONTRACT_PARTS: &[&str] =
+    &["java_heap", "metaspace", "code_cache", "thread_stacks", "zlib", "direct", "malloc_in_use", "malloc_retained", "other", "unexplained"];
+
+/// Whether `path` (as in CONTRACT_KEYS) leads somewhere in `v`; `[]` needs some element to have
+/// the rest, so an empty array does not count.
+fn has_path(v: &serde_json::Value, path: &str) -> bool {
+    let (step, rest) = match path.split_once('.') {
+        Some((step, rest)) => (step, Some(rest)),
+        None => (path, None),
+    };
+    let (key, many) = step.strip_suffix("[]").map_or((step, false), |k| (k, true));
+    let Some(at) = v.get(key) else { return false };
+    match (many, rest) {
+        (false, None) => true,
+        (false, Some(rest)) => has_path(at, rest),
+        (true, None) => at.as_array().is_some_and(|a| !a.is_empty()),
+        (true, Some(rest)) => at.as_array().is_some_and(|a| a.iter().any(|e| has_path(e, rest))),
+    }
+}
+
+/// Every contract key in reports the agent wrote: the healthy run's exit report (zlib and
+/// direct sites, samples) and a leak's signal report (findings, suspects with their chains,
+/// duplicate classes). Each key must be in one of them with an element under every `[]`.
+#[test]
+fn report_has_every_contract_key() {
+    let healthy = Jvm::scenario("contract-healthy", "healthy").run();
+    assert_eq!(healthy.code, Some(0), "{}", healthy.stderr);
+    let mut leaky = Jvm::scenario("contract-leak", "jdbc-driver").jvm_args(&["-Xmx512m"]).start();
+    leaky.signal(rtmin(2));
+    leaky.wait_for_reports(1, Duration::from_secs(120));
+    let leaky = leaky.finish();
+    assert_eq!(leaky.code, Some(0), "{}", leaky.stderr);
+    let files = [report_files(&healthy.dir).pop().expect("the exit report"), report_files(&leaky.dir).remove(0)];
+    let raw: Vec<serde_json::Value> = files.iter().map(|p| read_json(p)).collect();
+    let missing: Vec<&str> = CONTRACT_KEYS.iter().copied().filter(|k| !raw.iter().any(|r| has_path(r, k))).collect();
+    assert!(missing.is_empty(), "contract keys missing from {files:?}: {missing:?}");
+    for (p, r) in files.iter().zip(&raw) {
+        let report = parse_report(r, &p.display().to_string());
+        let parts: Vec<&str> = report.memory.explanation.iter().map(|p| p.part.as_str()).collect();
+        for part in CONTRACT_PARTS {
+            assert!(parts.contains(part), "{}: no explanation part {part}: {parts:?}", p.display());
+        }
+    }
+    assert_eq!(read_report(&files[1]).trigger, Trigger::Signal);
+}
+
+/// What the typed read guards against: an `Option` key renamed by the agent would read as None;
+/// the key check names both paths instead.
+#[test]
+#[should_panic(expected = "keys in the file the model does not know: [\"class_loaders.chain_searches\"]; keys of the model the file lacks: [\"class_loaders.chain_search\"]")]
+fn a_renamed_key_fails_the_read() {
+    let mut v = serde_json::to_value(test_report()).unwrap();
+    let cl = v["class_loaders"].as_object_mut().unwrap();
+    let search = cl.remove("chain_search").unwrap();
+    cl.insert("chain_searches".into(), search);
+    parse_report(&v, "renamed");
 }

@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -31,80 +30,51 @@ fn require(lib: &str, package: &str) {
     assert!(Path::new(lib).is_file(), "{lib} is missing: apt-get install -y {package}");
 }
 
-fn parts(r: &Value) -> BTreeMap<String, u64> {
-    r["memory"]["explanation"]
-        .as_array()
-        .expect("memory.explanation")
-        .iter()
-        .map(|p| (p["part"].as_str().unwrap().to_string(), p["bytes"].as_u64().unwrap()))
-        .collect()
+fn parts(r: &Report) -> BTreeMap<String, u64> {
+    r.memory.explanation.iter().map(|p| (p.part.clone(), p.bytes)).collect()
 }
 
-fn part(r: &Value, name: &str) -> u64 {
+fn part(r: &Report, name: &str) -> u64 {
     parts(r)[name]
 }
 
-/// The contract's keys, and parts that add up to RSS within 5%.
-fn assert_explained(r: &Value) {
-    let m = &r["memory"];
-    let rss = m["rss_bytes"].as_u64().expect("memory.rss_bytes");
+/// The contract's parts, and parts that add up to RSS within 5%. (The contract's keys of
+/// `memory.malloc`, `regions` and `samples` are there: reading the report through the model
+/// checks every key, and foundation.rs `report_has_every_contract_key` the contract's list.)
+fn assert_explained(r: &Report) {
+    let m = &r.memory;
+    let rss = m.rss_bytes;
     assert!(rss > 20 * MIB, "rss {rss}");
-    for k in ["allocator", "in_use_bytes", "free_bytes", "arenas"] {
-        assert!(m["malloc"].get(k).is_some(), "memory.malloc lacks {k}: {}", m["malloc"]);
-    }
-    for region in m["regions"].as_array().unwrap() {
-        for k in ["kind", "count", "size_bytes", "rss_bytes"] {
-            assert!(region.get(k).is_some(), "region lacks {k}: {region}");
-        }
-    }
-    for p in m["explanation"].as_array().unwrap() {
-        assert!(p["note"].is_string(), "{p}");
-    }
     let p = parts(r);
     for name in CONTRACT_PARTS {
         assert!(p.contains_key(name), "explanation lacks {name}: {p:?}");
     }
     let sum: u64 = p.values().sum();
     assert!(sum.abs_diff(rss) * 20 <= rss, "parts sum to {sum}, RSS is {rss}: {p:?}");
-    let regions_rss: u64 = m["regions"].as_array().unwrap().iter().map(|g| g["rss_bytes"].as_u64().unwrap()).sum();
+    let regions_rss: u64 = m.regions.iter().map(|g| g.rss_bytes).sum();
     assert_eq!(regions_rss, rss, "every mapping is in one region kind");
-    assert!(m["summary"].as_str().unwrap().starts_with("RSS is "), "{}", m["summary"]);
-    for s in r["samples"].as_array().expect("samples") {
-        for k in [
-            "t_ms",
-            "rss_bytes",
-            "heap_used_bytes",
-            "malloc_in_use_bytes",
-            "malloc_free_bytes",
-            "direct_live_bytes",
-            "zlib_live",
-            "classes_loaded",
-            "loaders_alive",
-        ] {
-            assert!(s.get(k).is_some(), "sample lacks {k}: {s}");
-        }
-    }
+    assert!(m.summary.starts_with("RSS is "), "{}", m.summary);
 }
 
 /// The largest part outside the Java heap.
-fn largest_non_heap(r: &Value) -> (String, u64) {
+fn largest_non_heap(r: &Report) -> (String, u64) {
     parts(r).into_iter().filter(|(k, _)| k != "java_heap").max_by_key(|(_, v)| *v).unwrap()
 }
 
-fn finding<'a>(r: &'a Value, kind: &str) -> Option<&'a Value> {
-    r["findings"].as_array().unwrap().iter().find(|f| f["kind"] == kind)
+fn finding<'a>(r: &'a Report, kind: &str) -> Option<&'a Finding> {
+    r.findings.iter().find(|f| f.kind == kind)
 }
 
-fn region<'a>(r: &'a Value, kind: &str) -> &'a Value {
-    r["memory"]["regions"].as_array().unwrap().iter().find(|g| g["kind"] == kind).unwrap()
+fn region<'a>(r: &'a Report, kind: &str) -> &'a Region {
+    r.memory.regions.iter().find(|g| g.kind == kind).unwrap_or_else(|| panic!("no region {kind}"))
 }
 
 fn newest_java() -> PathBuf {
     all_javas().into_iter().max_by_key(|j| java_feature_version(j)).unwrap_or_else(main_java)
 }
 
-fn show(r: &Value) -> String {
-    format!("{}\n{:?}", r["memory"]["summary"], parts(r))
+fn show(r: &Report) -> String {
+    format!("{}\n{:?}", r.memory.summary, parts(r))
 }
 
 #[test]
@@ -113,34 +83,34 @@ fn arena_retention_under_glibc_is_explained_and_the_finding_names_the_fix() {
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let r = f.death_report();
     assert_explained(&r);
-    let m = &r["memory"];
-    assert_eq!(m["malloc"]["allocator"], "glibc");
-    assert_eq!(m["malloc"]["source"], "mallinfo2");
-    assert!(m["malloc"]["arenas"].as_u64().unwrap() >= 2, "{}", m["malloc"]);
-    assert_eq!(region(&r, "java_heap")["count"], 1, "the heap reservation is recognised by MaxHeapSize");
-    assert_eq!(region(&r, "code_cache")["count"], 1);
-    assert!(region(&r, "malloc_arena_heaps")["count"].as_u64().unwrap() >= 2);
-    assert!(region(&r, "thread_stacks")["count"].as_u64().unwrap() >= f.truth("threads"));
+    let m = &r.memory;
+    assert_eq!(m.malloc.allocator, "glibc");
+    assert_eq!(m.malloc.source, "mallinfo2");
+    assert!(m.malloc.arenas.unwrap() >= 2, "{:?}", m.malloc);
+    assert_eq!(region(&r, "java_heap").count, 1, "the heap reservation is recognised by MaxHeapSize");
+    assert_eq!(region(&r, "code_cache").count, 1);
+    assert!(region(&r, "malloc_arena_heaps").count >= 2);
+    assert!(region(&r, "thread_stacks").count >= f.truth("threads"));
 
     // After GC the allocator keeps most of what the streams used.
     let (largest, bytes) = largest_non_heap(&r);
     assert_eq!(largest, "malloc_retained", "{}", show(&r));
     assert!(bytes >= 64 * MIB, "{}", show(&r));
     assert!(part(&r, "malloc_retained") > 10 * part(&r, "malloc_in_use"), "{}", show(&r));
-    assert!(m["malloc"]["resident_free_bytes"].as_u64().unwrap() == bytes);
+    assert!(m.malloc.resident_free_bytes.unwrap() == bytes);
     assert!(part(&r, "unexplained") < 32 * MIB, "{}", show(&r));
 
-    let fnd = finding(&r, "allocator_retention").unwrap_or_else(|| panic!("no allocator finding: {}", r["findings"]));
-    assert_ne!(fnd["severity"], "info");
-    let summary = fnd["summary"].as_str().unwrap();
+    let fnd = finding(&r, "allocator_retention").unwrap_or_else(|| panic!("no allocator finding: {:?}", r.findings));
+    assert_ne!(fnd.severity, Severity::Info);
+    let summary = &fnd.summary;
     assert!(summary.contains("glibc malloc keeps") && summary.contains("largest part of RSS outside the Java heap"), "{summary}");
-    let fix = fnd["fix"].as_str().unwrap();
-    assert_eq!(m["jvm"]["trim_native_heap_command"], true, "Debian's JDK 17 has System.trim_native_heap");
+    let fix = &fnd.fix;
+    assert!(m.jvm.trim_native_heap_command, "Debian's JDK 17 has System.trim_native_heap");
     let jcmd = format!("jcmd {} System.trim_native_heap", f.truth("pid"));
     for needle in [jcmd.as_str(), "TrimNativeHeapInterval", "MALLOC_ARENA_MAX=2", "libjemalloc.so.2", "background_thread:true", "end()"] {
         assert!(fix.contains(needle), "fix lacks {needle}: {fix}");
     }
-    assert!(m["summary"].as_str().unwrap().contains("freed memory that is still resident"), "{}", m["summary"]);
+    assert!(m.summary.contains("freed memory that is still resident"), "{}", m.summary);
     let txt = std::fs::read_to_string(f.dir.join("report-1.txt")).unwrap();
     assert!(txt.contains("Memory: RSS") && txt.contains("malloc_retained"), "{txt}");
 }
@@ -153,28 +123,27 @@ fn trim_on_returns_the_retained_memory_and_the_report_says_how_much() {
     assert_eq!(f.code, Some(0), "JDK {v}: {}", f.stderr);
     let r = f.death_report();
     assert_explained(&r);
-    let t = &r["memory"]["trim"];
-    assert_eq!(t["performed"], true, "{t}");
-    assert_eq!(t["call"], "malloc_trim(0)");
-    let before = t["rss_before_bytes"].as_u64().unwrap();
-    let after = t["rss_after_bytes"].as_u64().unwrap();
-    let released = t["released_bytes"].as_u64().unwrap();
-    assert!(after < before, "{t}");
+    let t = r.memory.trim.as_ref().expect("memory.trim");
+    assert!(t.performed, "{t:?}");
+    assert_eq!(t.call, "malloc_trim(0)");
+    let before = t.rss_before_bytes;
+    let after = t.rss_after_bytes;
+    let released = t.released_bytes;
+    assert!(after < before, "{t:?}");
     assert_eq!(released, before - after);
     let retained = part(&r, "malloc_retained");
     // malloc_trim(0) returned 60-90% of the retained memory in measured runs.
-    assert!(released * 3 >= retained, "trim released {released} of {retained} retained: {t}");
+    assert!(released * 3 >= retained, "trim released {released} of {retained} retained: {t:?}");
     let fnd = finding(&r, "allocator_retention").expect("allocator finding");
-    assert!(fnd["summary"].as_str().unwrap().contains("malloc_trim(0) then released"), "{}", fnd["summary"]);
+    assert!(fnd.summary.contains("malloc_trim(0) then released"), "{}", fnd.summary);
     let txt = std::fs::read_to_string(f.dir.join("report-1.txt")).unwrap();
     assert!(txt.contains("trim: malloc_trim(0) released"), "{txt}");
     // The last sample is taken after the trim.
-    let samples = r["samples"].as_array().unwrap();
-    let last = samples.last().expect("a sample at the report").clone();
-    assert!(last["rss_bytes"].as_u64().unwrap() < before, "{last}");
+    let last = r.samples.last().expect("a sample at the report");
+    assert!(last.rss_bytes < before, "{last:?}");
     // JDK 17 (Debian's 17.0.15) and 25 both have the command and the flag.
-    assert_eq!(r["memory"]["jvm"]["trim_native_heap_command"], true, "JDK {v}");
-    assert_eq!(r["memory"]["jvm"]["trim_native_heap_interval_ms"], 0, "JDK {v}");
+    assert!(r.memory.jvm.trim_native_heap_command, "JDK {v}");
+    assert_eq!(r.memory.jvm.trim_native_heap_interval_ms, Some(0), "JDK {v}");
 }
 
 #[test]
@@ -183,16 +152,16 @@ fn malloc_arena_max_2_limits_arenas_but_retention_stays_after_gc() {
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let r = f.death_report();
     assert_explained(&r);
-    let a = &r["memory"]["malloc"];
-    assert_eq!(a["arena_max"], 2, "{a}");
-    assert_eq!(a["arena_max_source"], "MALLOC_ARENA_MAX");
-    assert!(a["arenas"].as_u64().unwrap() <= 2, "{a}");
+    let a = &r.memory.malloc;
+    assert_eq!(a.arena_max, Some(2), "{a:?}");
+    assert_eq!(a.arena_max_source, "MALLOC_ARENA_MAX");
+    assert!(a.arenas.unwrap() <= 2, "{a:?}");
     let (largest, bytes) = largest_non_heap(&r);
     assert_eq!(largest, "malloc_retained", "{}", show(&r));
     assert!(bytes >= 64 * MIB, "{}", show(&r));
     // With two arenas the main (brk) arena holds part of it.
-    assert!(region(&r, "brk_heap")["rss_bytes"].as_u64().unwrap() > 8 * MIB, "{}", region(&r, "brk_heap"));
-    assert!(finding(&r, "allocator_retention").is_some(), "{}", r["findings"]);
+    assert!(region(&r, "brk_heap").rss_bytes > 8 * MIB, "{:?}", region(&r, "brk_heap"));
+    assert!(finding(&r, "allocator_retention").is_some(), "{:?}", r.findings);
 }
 
 #[test]
@@ -202,23 +171,23 @@ fn jemalloc_is_named_and_its_own_numbers_are_used() {
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let r = f.death_report();
     assert_explained(&r);
-    let a = &r["memory"]["malloc"];
-    assert_eq!(a["allocator"], "jemalloc", "{a}");
-    assert!(a["library"].as_str().unwrap().contains("libjemalloc"), "{a}");
-    assert_eq!(a["source"], "mallctl");
-    assert!(a["version"].as_str().unwrap().starts_with('5'), "{a}");
-    let stat = |k: &str| a["stats"][k].as_u64().unwrap_or_else(|| panic!("no {k} in {a}"));
+    let a = &r.memory.malloc;
+    assert_eq!(a.allocator, "jemalloc", "{a:?}");
+    assert!(a.library.contains("libjemalloc"), "{a:?}");
+    assert_eq!(a.source, "mallctl");
+    assert!(a.version.as_deref().unwrap().starts_with('5'), "{a:?}");
+    let stat = |k: &str| *a.stats.get(k).unwrap_or_else(|| panic!("no {k} in {a:?}"));
     let allocated = stat("stats.allocated");
     let resident = stat("stats.resident");
-    assert!(allocated > 0 && resident >= allocated, "{a}");
-    assert_eq!(a["in_use_bytes"], allocated);
-    assert_eq!(a["allocator_resident_bytes"], resident);
-    assert_eq!(a["arenas"], stat("arenas.narenas"));
+    assert!(allocated > 0 && resident >= allocated, "{a:?}");
+    assert_eq!(a.in_use_bytes, Some(allocated));
+    assert_eq!(a.allocator_resident_bytes, Some(resident));
+    assert_eq!(a.arenas, Some(stat("arenas.narenas")));
     // jemalloc's figures drive the explanation; glibc's arena heaps are absent.
     assert_eq!(part(&r, "malloc_in_use") + part(&r, "zlib") + part(&r, "direct"), allocated, "{}", show(&r));
     assert!(part(&r, "malloc_retained") <= resident - allocated, "{}", show(&r));
-    assert_eq!(region(&r, "malloc_arena_heaps")["count"], 0);
-    assert!(r["memory"]["summary"].as_str().unwrap().contains("jemalloc malloc has"), "{}", r["memory"]["summary"]);
+    assert_eq!(region(&r, "malloc_arena_heaps").count, 0);
+    assert!(r.memory.summary.contains("jemalloc malloc has"), "{}", r.memory.summary);
 }
 
 #[test]
@@ -228,11 +197,11 @@ fn tcmalloc_is_named_and_its_own_numbers_are_used() {
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let r = f.death_report();
     assert_explained(&r);
-    let a = &r["memory"]["malloc"];
-    assert_eq!(a["allocator"], "tcmalloc", "{a}");
-    assert_eq!(a["source"], "MallocExtension");
-    let allocated = a["stats"]["generic.current_allocated_bytes"].as_u64().unwrap();
-    assert_eq!(a["in_use_bytes"], allocated);
+    let a = &r.memory.malloc;
+    assert_eq!(a.allocator, "tcmalloc", "{a:?}");
+    assert_eq!(a.source, "MallocExtension");
+    let allocated = a.stats["generic.current_allocated_bytes"];
+    assert_eq!(a.in_use_bytes, Some(allocated));
     assert_eq!(part(&r, "malloc_in_use") + part(&r, "zlib") + part(&r, "direct"), allocated, "{}", show(&r));
     // tcmalloc takes its memory with sbrk: the brk heap is its, and explained as such.
     assert!(part(&r, "malloc_retained") > 16 * MIB, "{}", show(&r));
@@ -250,42 +219,42 @@ fn healthy_has_no_allocator_finding_and_its_samples_stay_bounded() {
         n += 1;
         let reports = jvm.wait_for_reports(n, Duration::from_secs(60));
         let r = reports.last().unwrap().clone();
-        if r["memory"]["sampler"]["taken"].as_u64().unwrap() >= 48 {
+        if r.memory.sampler.taken >= 48 {
             break r;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "the sampler does not advance: {}", r["memory"]["sampler"]);
+        assert!(start.elapsed() < Duration::from_secs(120), "the sampler does not advance: {:?}", r.memory.sampler);
         std::thread::sleep(Duration::from_millis(200));
     };
-    let samples = last["samples"].as_array().unwrap();
-    let info = &last["memory"]["sampler"];
-    assert_eq!(info["interval_ms"], 10);
-    assert_eq!(info["capacity"], 16);
+    let samples = &last.samples;
+    let info = &last.memory.sampler;
+    assert_eq!(info.interval_ms, Some(10));
+    assert_eq!(info.capacity, 16);
     assert!(samples.len() <= 16 && samples.len() >= 8, "{} samples", samples.len());
-    assert!(info["thinned"].as_u64().unwrap() >= 1, "{info}");
-    let t: Vec<u64> = samples.iter().map(|s| s["t_ms"].as_u64().unwrap()).collect();
+    assert!(info.thinned >= 1, "{info:?}");
+    let t: Vec<u64> = samples.iter().map(|s| s.t_ms).collect();
     assert!(t.windows(2).all(|w| w[0] <= w[1]), "samples in time order: {t:?}");
     for s in samples {
-        assert!(s["rss_bytes"].as_u64().unwrap() > 0, "{s}");
-        assert!(s["heap_used_bytes"].is_u64(), "{s}");
-        assert!(s["malloc_in_use_bytes"].is_null() || s["malloc_in_use_bytes"].as_u64().unwrap() > 0, "{s}");
-        assert!(s["classes_loaded"].as_u64().unwrap() > 300, "{s}");
-        assert!(s["loaders_alive"].as_u64().unwrap() >= 3, "{s}");
-        assert!(s["direct_live_bytes"].is_u64(), "the direct ledger's live bytes: {s}");
-        assert!(s["zlib_live"].is_u64(), "the zlib ledger's live streams: {s}");
+        assert!(s.rss_bytes > 0, "{s:?}");
+        assert!(s.heap_used_bytes.is_some(), "{s:?}");
+        assert!(s.malloc_in_use_bytes.is_none_or(|b| b > 0), "{s:?}");
+        assert!(s.classes_loaded > 300, "{s:?}");
+        assert!(s.loaders_alive >= 3, "{s:?}");
+        assert!(s.direct_live_bytes.is_some(), "the direct ledger's live bytes: {s:?}");
+        assert!(s.zlib_live.is_some(), "the zlib ledger's live streams: {s:?}");
     }
-    assert!(samples.iter().any(|s| s["heap_used_bytes"].as_u64().unwrap() > 0), "G1 counts used heap once a region is retired");
+    assert!(samples.iter().any(|s| s.heap_used_bytes.unwrap() > 0), "G1 counts used heap once a region is retired");
     // The allocator is read at the report and at most once a minute by the sampler (mallinfo2
     // locks every arena): the report's own sample has it, most 10 ms samples do not.
-    assert!(samples.last().unwrap()["malloc_in_use_bytes"].as_u64().unwrap() > 0);
-    let with_malloc = samples.iter().filter(|s| s["malloc_in_use_bytes"].is_u64()).count();
+    assert!(samples.last().unwrap().malloc_in_use_bytes.unwrap() > 0);
+    let with_malloc = samples.iter().filter(|s| s.malloc_in_use_bytes.is_some()).count();
     assert!(with_malloc < samples.len() / 2, "{with_malloc} of {} samples read the allocator", samples.len());
     let f = jvm.finish();
     assert_eq!(f.code, Some(0));
     let r = f.death_report();
     assert_explained(&r);
-    assert!(r["samples"].as_array().unwrap().len() <= 16);
-    assert!(finding(&r, "allocator_retention").is_none(), "{}", r["findings"]);
-    assert!(finding(&r, "unexplained_memory").is_none(), "{}", r["findings"]);
+    assert!(r.samples.len() <= 16);
+    assert!(finding(&r, "allocator_retention").is_none(), "{:?}", r.findings);
+    assert!(finding(&r, "unexplained_memory").is_none(), "{:?}", r.findings);
     assert!(part(&r, "malloc_retained") < 8 * MIB, "{}", show(&r));
 }
 
@@ -300,22 +269,22 @@ fn springboot_scan_leaves_memory_in_the_allocator_and_its_fixed_twin_does_not() 
     assert_explained(&rf);
     let (kept, kept_fixed) = (part(&r, "malloc_retained"), part(&rf, "malloc_retained"));
     assert!(kept > 2 * kept_fixed.max(MIB / 2), "scan keeps {kept}, fixed {kept_fixed}:\n{}\n{}", show(&r), show(&rf));
-    let fnd = finding(&r, "allocator_retention").unwrap_or_else(|| panic!("{}\n{}", r["findings"], show(&r)));
-    assert!(fnd["summary"].as_str().unwrap().contains("glibc malloc keeps"), "{fnd}");
-    assert!(finding(&rf, "allocator_retention").is_none(), "{}", rf["findings"]);
+    let fnd = finding(&r, "allocator_retention").unwrap_or_else(|| panic!("{:?}\n{}", r.findings, show(&r)));
+    assert!(fnd.summary.contains("glibc malloc keeps"), "{fnd:?}");
+    assert!(finding(&rf, "allocator_retention").is_none(), "{:?}", rf.findings);
 
     // Seed 000's whole story in one report: the Inflater site, released only by GC, and the
     // allocator keeping the freed memory afterwards.
     let site = "leakagent.harness.nested.ZipInflaterInputStream.<init>";
-    let top = &r["zlib"]["sites"][0];
-    assert!(top["app_frame"].as_str().unwrap().starts_with(site), "{top}");
-    assert_eq!(top["ended_explicitly"], 0);
-    assert!(top["released_by_gc"].as_u64().unwrap() > 0, "{top}");
-    let zlib = finding(&r, "zlib_not_ended").unwrap_or_else(|| panic!("{}", r["findings"]));
-    let text = zlib["summary"].as_str().unwrap();
+    let top = r.zlib.sites.first().expect("a zlib site");
+    assert!(top.app_frame.as_deref().unwrap().starts_with(site), "{top:?}");
+    assert_eq!(top.ended_explicitly, 0);
+    assert!(top.released_by_gc > 0, "{top:?}");
+    let zlib = finding(&r, "zlib_not_ended").unwrap_or_else(|| panic!("{:?}", r.findings));
+    let text = &zlib.summary;
     assert!(text.contains(site) && text.contains("freed only by GC"), "{text}");
-    assert!(finding(&rf, "zlib_not_ended").is_none(), "{}", rf["findings"]);
-    let kinds: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(finding(&rf, "zlib_not_ended").is_none(), "{:?}", rf.findings);
+    let kinds: Vec<&str> = r.findings.iter().map(|f| f.kind.as_str()).collect();
     assert!(kinds.contains(&"zlib_not_ended") && kinds.contains(&"allocator_retention"), "{kinds:?}");
 }
 
@@ -328,21 +297,21 @@ fn nmt_summary_sits_beside_ours_and_the_sampler_can_be_off() {
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let r = f.death_report();
     assert_explained(&r);
-    let m = &r["memory"];
-    let nmt = &m["nmt"];
-    assert_eq!(nmt["mode"], "summary", "{nmt}");
-    let cats = nmt["categories"].as_array().unwrap();
-    let cat = |name: &str| cats.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no NMT {name}: {nmt}"));
+    let m = &r.memory;
+    let nmt = m.nmt.as_ref().expect("memory.nmt");
+    assert_eq!(nmt.mode, "summary", "{nmt:?}");
+    let cats = &nmt.categories;
+    let cat = |name: &str| cats.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no NMT {name}: {nmt:?}"));
     // NMT and the MXBean are read a moment apart; a GC in between may resize the heap.
-    let nmt_heap = cat("Java Heap")["committed_bytes"].as_u64().unwrap();
-    let mx_heap = m["jvm"]["heap_committed_bytes"].as_u64().unwrap();
+    let nmt_heap = cat("Java Heap").committed_bytes;
+    let mx_heap = m.jvm.heap_committed_bytes.unwrap();
     assert!(nmt_heap.abs_diff(mx_heap) * 4 <= mx_heap, "NMT {nmt_heap}, MXBean {mx_heap}");
-    assert!(cat("GC")["committed_bytes"].as_u64().unwrap() > 0);
-    assert!(nmt["committed_bytes"].as_u64().unwrap() > 0);
-    assert_eq!(m["jvm"]["flags"]["NativeMemoryTracking"], "summary");
-    assert!(m["sampler"]["interval_ms"].is_null());
-    assert_eq!(r["samples"].as_array().unwrap().len(), 0);
-    assert!(r["findings"].as_array().unwrap().is_empty(), "{}", r["findings"]);
+    assert!(cat("GC").committed_bytes > 0);
+    assert!(nmt.committed_bytes > 0);
+    assert_eq!(m.jvm.flags.get("NativeMemoryTracking").map(String::as_str), Some("summary"));
+    assert!(m.sampler.interval_ms.is_none());
+    assert_eq!(r.samples.len(), 0);
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
 }
 
 /// Seed 000's situation: the JVM already holds the memory when somebody attaches.
@@ -359,11 +328,11 @@ fn late_attach_explains_a_running_jvms_retention() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("return code: 0"), "{}", String::from_utf8_lossy(&out.stdout));
     jvm.signal(rtmin(3));
     let r = jvm.wait_for_reports(1, Duration::from_secs(60)).remove(0);
-    assert_eq!(r["jvm"]["attached_late"], true);
+    assert!(r.jvm.attached_late);
     assert_explained(&r);
     assert_eq!(largest_non_heap(&r).0, "malloc_retained", "{}", show(&r));
-    assert!(finding(&r, "allocator_retention").is_some(), "{}", r["findings"]);
-    assert!(!r["samples"].as_array().unwrap().is_empty(), "the sampler starts on attach too");
+    assert!(finding(&r, "allocator_retention").is_some(), "{:?}", r.findings);
+    assert!(!r.samples.is_empty(), "the sampler starts on attach too");
     let f = jvm.finish();
     assert_eq!(f.code, Some(0));
 }

@@ -4,13 +4,12 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-fn suspects(r: &Value) -> &Vec<Value> {
-    r["class_loaders"]["leak_suspects"].as_array().unwrap()
+fn suspects(r: &Report) -> &Vec<LeakSuspect> {
+    &r.class_loaders.leak_suspects
 }
 
 /// Whether this `java` runs with `-XX:+Use<gc>` (Shenandoah is missing from some builds).
@@ -46,9 +45,9 @@ fn every_collector_reports_on_signal_and_at_exit() {
             assert_eq!(f.code, Some(0), "JDK {v} {gc}: {}", f.stderr);
             assert!(!f.stderr.contains("did not finish within exit_timeout"), "JDK {v} {gc}: {}", f.stderr);
             let want = f.truth("leaked_generations");
-            assert_eq!(suspects(&r).len() as u64, want, "JDK {v} {gc}: {:#}", r["class_loaders"]["leak_suspects"]);
-            assert!(suspects(&r).iter().all(|s| s["culprit"] == "threadlocal"), "JDK {v} {gc}");
-            assert_eq!(r["class_loaders"]["gc_before_report"], true, "a running JVM always gets its GC");
+            assert_eq!(suspects(&r).len() as u64, want, "JDK {v} {gc}: {:#?}", r.class_loaders.leak_suspects);
+            assert!(suspects(&r).iter().all(|s| s.culprit.as_deref() == Some("threadlocal")), "JDK {v} {gc}");
+            assert!(r.class_loaders.gc_before_report, "a running JVM always gets its GC");
             let d = f.death_report();
             let expected = match gc {
                 "ZGC" => "ZGC",
@@ -57,20 +56,20 @@ fn every_collector_reports_on_signal_and_at_exit() {
                 "ParallelGC" => "Parallel",
                 _ => "Serial",
             };
-            assert_eq!(d["jvm"]["collector"], expected, "JDK {v} {gc}");
+            assert_eq!(d.jvm.collector.as_deref(), Some(expected), "JDK {v} {gc}");
             let concurrent = matches!(gc, "ZGC" | "ShenandoahGC");
-            assert_eq!(d["class_loaders"]["gc_before_report"], !concurrent, "JDK {v} {gc}");
+            assert_eq!(d.class_loaders.gc_before_report, !concurrent, "JDK {v} {gc}");
             if concurrent {
-                let why = d["class_loaders"]["gc_skipped"].as_str().unwrap();
+                let why = d.class_loaders.gc_skipped.as_deref().unwrap();
                 assert!(why.contains(expected) && why.contains("never"), "{why}");
-                assert!(d["agent"]["skipped"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().contains("full GC")));
+                assert!(d.agent.skipped.iter().any(|s| s.contains("full GC")));
             }
             // The pooled thread still pins every generation at exit: found there too, or (no
             // GC at exit) found unreachable, never lost.
-            let cl = &d["class_loaders"];
-            let at_exit = suspects(&d).len() + cl["not_strongly_reachable"].as_array().unwrap().len();
-            assert!(at_exit as u64 >= want, "JDK {v} {gc}: {cl:#}");
-            assert!(d["agent"]["budget_ms"].as_u64().unwrap() <= 10_000);
+            let cl = &d.class_loaders;
+            let at_exit = suspects(&d).len() + cl.not_strongly_reachable.len();
+            assert!(at_exit as u64 >= want, "JDK {v} {gc}: {cl:#?}");
+            assert!(d.agent.budget_ms.unwrap() <= 10_000);
             ran.push(format!("{v}/{gc}"));
         }
     }
@@ -118,9 +117,9 @@ fn restarts_as_pid_one_keep_every_report() {
         let f = j.run();
         assert_eq!(f.code, Some(0), "{}", f.stderr);
     }
-    let first: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("r-1-1.json")).unwrap()).unwrap();
-    let second: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("r-1-1-2.json")).unwrap()).unwrap();
-    assert_ne!(first["time_ms"], second["time_ms"], "two runs, two reports");
+    let first = read_report(&dir.join("r-1-1.json"));
+    let second = read_report(&dir.join("r-1-1-2.json"));
+    assert_ne!(first.time_ms, second.time_ms, "two runs, two reports");
     assert!(!stale.exists(), "the killed run's temporary file was cleaned up");
 }
 
@@ -180,16 +179,16 @@ fn the_exit_report_keeps_its_deadline() {
         let f = jvm.finish();
         assert_eq!(f.code, Some(0), "{fault}: {}", f.stderr);
         let d = f.death_report();
-        assert!(d["agent"]["budget_ms"].as_u64().unwrap() <= 2000, "{}", d["agent"]);
+        assert!(d.agent.budget_ms.unwrap() <= 2000, "{:?}", d.agent);
         // Cut short by the deadline, or (a slow GC took the time) not started: said either way.
-        let cs = &d["class_loaders"]["chain_search"];
-        let why = format!("{} {}", cs["limit_hit"].as_str().unwrap_or_default(), cs["skipped"].as_str().unwrap_or_default());
-        assert!(why.contains("deadline") || why.contains("exit_timeout"), "{fault}: {cs}");
+        let cs = d.class_loaders.chain_search.as_ref().unwrap_or_else(|| panic!("{fault}: no chain_search"));
+        let why = format!("{} {}", cs.limit_hit.as_deref().unwrap_or_default(), cs.skipped.as_deref().unwrap_or_default());
+        assert!(why.contains("deadline") || why.contains("exit_timeout"), "{fault}: {cs:?}");
         // big-gen-1, replaced by big-gen-2, stays a suspect without a chain; big-gen-2 was
         // closed, and no report saw it closed before the exit: listed as stopped at exit.
-        assert_eq!(suspects(&d).len(), 1, "{fault}: the suspect is there, without a chain: {:#}", d["class_loaders"]["leak_suspects"]);
-        assert_eq!(suspects(&d)[0]["loader_name"], "big-gen-1");
-        assert_eq!(d["class_loaders"]["stopped_at_exit"].as_array().unwrap().len(), 1);
+        assert_eq!(suspects(&d).len(), 1, "{fault}: the suspect is there, without a chain: {:#?}", d.class_loaders.leak_suspects);
+        assert_eq!(suspects(&d)[0].loader_name.as_deref(), Some("big-gen-1"));
+        assert_eq!(d.class_loaders.stopped_at_exit.len(), 1);
     }
     // A stuck exit report: the JVM exits at the deadline without it, and says so.
     let f = Jvm::scenario("deadline-stuck", "healthy").options("exit_timeout=1s").env("LEAKAGENT_FAULT", "stuck-exit-report").run();
@@ -207,15 +206,15 @@ fn dead_loaders_are_kept_up_to_the_limit_then_summarised() {
     let f = jvm.finish();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let d = f.death_report();
-    let cl = &d["class_loaders"];
-    let listed_dead = cl["loaders"].as_array().unwrap().iter().filter(|l| l["alive"] == false).count();
+    let cl = &d.class_loaders;
+    let listed_dead = cl.loaders.iter().filter(|l| !l.alive).count();
     assert!(listed_dead <= 100 + 64, "{listed_dead} dead loaders listed one by one");
-    let summary = cl["dead_loaders_summarized"].as_array().unwrap();
-    let url = summary.iter().find(|g| g["class"] == "java.net.URLClassLoader").expect("URLClassLoaders summarised");
-    let folded = url["loaders"].as_u64().unwrap();
-    assert!(folded >= 3001 - 100 - 64, "{url}");
-    assert!(cl["loaders_dead"].as_u64().unwrap() >= 3001, "every dead loader counted: {}", cl["loaders_dead"]);
-    assert!(cl["leak_suspects"].as_array().unwrap().is_empty());
+    let summary = &cl.dead_loaders_summarized;
+    let url = summary.iter().find(|g| g.class == "java.net.URLClassLoader").expect("URLClassLoaders summarised");
+    let folded = url.loaders;
+    assert!(folded >= 3001 - 100 - 64, "{url:?}");
+    assert!(cl.loaders_dead >= 3001, "every dead loader counted: {}", cl.loaders_dead);
+    assert!(cl.leak_suspects.is_empty());
 }
 
 /// A loader that is current all run and closed by a shutdown hook is not a leak at exit; a loader
@@ -226,10 +225,10 @@ fn loaders_closed_by_the_shutdown_are_not_leaks_at_exit() {
     let f = Jvm::test_program("shutdown-close", "ShutdownClose", &[&app]).start().finish();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let d = f.death_report();
-    let cl = &d["class_loaders"];
-    assert!(suspects(&d).is_empty(), "{:#}", cl["leak_suspects"]);
-    assert_eq!(cl["stopped_at_exit"].as_array().unwrap().len(), 1, "{cl:#}");
-    assert!(d["findings"].as_array().unwrap().iter().all(|f| f["kind"] != "classloader_leak"));
+    let cl = &d.class_loaders;
+    assert!(suspects(&d).is_empty(), "{:#?}", cl.leak_suspects);
+    assert_eq!(cl.stopped_at_exit.len(), 1, "{cl:#?}");
+    assert!(d.findings.iter().all(|f| f.kind != "classloader_leak"));
 
     // The same kind of loader closed long before the exit, seen by a report: still a suspect.
     let mut jvm = Jvm::test_program("closed-earlier", "BigHeapLeak", &["1000", &app]).start();
@@ -237,6 +236,6 @@ fn loaders_closed_by_the_shutdown_are_not_leaks_at_exit() {
     jvm.wait_for_reports(1, Duration::from_secs(60));
     let f = jvm.finish();
     let d = f.death_report();
-    assert_eq!(suspects(&d).len(), 2, "{:#}", d["class_loaders"]);
-    assert!(d["class_loaders"]["stopped_at_exit"].as_array().unwrap().is_empty());
+    assert_eq!(suspects(&d).len(), 2, "{:#?}", d.class_loaders);
+    assert!(d.class_loaders.stopped_at_exit.is_empty());
 }

@@ -6,12 +6,11 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
 
 /// Runs a harness scenario, asks for a report by signal after `HARNESS ready`, lets it exit.
-fn signal_report(test: &str, scenario: &str, fixed: bool) -> (Finished, Value) {
+fn signal_report(test: &str, scenario: &str, fixed: bool) -> (Finished, Report) {
     let mut jvm = Jvm::scenario(test, scenario).jvm_args(&["-Xmx512m"]).options("format=text");
     if fixed {
         jvm = jvm.args(&["--fixed"]);
@@ -21,24 +20,24 @@ fn signal_report(test: &str, scenario: &str, fixed: bool) -> (Finished, Value) {
     let report = running.wait_for_reports(1, Duration::from_secs(180)).remove(0);
     let f = running.finish();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
-    assert_eq!(report["agent"]["health"]["panics"], 0);
+    assert_eq!(report.agent.health.panics, 0);
     (f, report)
 }
 
-fn suspects(r: &Value) -> &Vec<Value> {
-    r["class_loaders"]["leak_suspects"].as_array().unwrap()
+fn suspects(r: &Report) -> &Vec<LeakSuspect> {
+    &r.class_loaders.leak_suspects
 }
 
-fn loaders<'a>(r: &'a Value, class: &str) -> Vec<&'a Value> {
-    r["class_loaders"]["loaders"].as_array().unwrap().iter().filter(|l| l["class"] == class).collect()
+fn loaders<'a>(r: &'a Report, class: &str) -> Vec<&'a Loader> {
+    r.class_loaders.loaders.iter().filter(|l| l.class == class).collect()
 }
 
 /// No finding that asks anything of the user (an `info` line about the allocator may stay).
-fn assert_nothing_to_fix(r: &Value, what: &str) {
-    assert!(suspects(r).is_empty(), "{what}: {:#}", r["class_loaders"]["leak_suspects"]);
-    for f in r["findings"].as_array().unwrap() {
-        assert_eq!(f["severity"], "info", "{what}: {f:#}");
-        assert!(!f["kind"].as_str().unwrap().contains("loader"), "{what}: {f:#}");
+fn assert_nothing_to_fix(r: &Report, what: &str) {
+    assert!(suspects(r).is_empty(), "{what}: {:#?}", r.class_loaders.leak_suspects);
+    for f in &r.findings {
+        assert_eq!(f.severity, Severity::Info, "{what}: {f:#?}");
+        assert!(!f.kind.contains("loader"), "{what}: {f:#?}");
     }
 }
 
@@ -53,20 +52,21 @@ fn tomcat_jsps_compiled_recompiled_and_reloaded_report_nothing() {
     assert_eq!(f.truths()["leaked_contexts"], "none");
     assert_nothing_to_fix(&r, "tomcat-jsp --fixed");
     let webapps = loaders(&r, WEBAPP);
-    let mut alive: Vec<&str> = webapps.iter().filter(|l| l["alive"] == true).map(|l| l["label"].as_str().unwrap()).collect();
+    let mut alive: Vec<&str> = webapps.iter().filter(|l| l.alive).map(|l| l.label.as_deref().unwrap()).collect();
     alive.sort();
     assert_eq!(alive, ["/admin", "/examples", "/shop"], "web application loaders by context path");
-    assert_eq!(webapps.iter().filter(|l| l["alive"] == false).count(), 3, "the reload left the old loaders dead");
+    assert_eq!(webapps.iter().filter(|l| !l.alive).count(), 3, "the reload left the old loaders dead");
     let jsps = loaders(&r, JASPER);
-    let live: Vec<&&Value> = jsps.iter().filter(|l| l["alive"] == true).collect();
+    let live: Vec<&&Loader> = jsps.iter().filter(|l| l.alive).collect();
     assert_eq!(live.len() as u64, f.truth("jsp_pages") + 1, "one loader per page (include.jsp includes foo.jsp)");
     for l in &live {
-        let label = l["label"].as_str().unwrap_or_default();
-        assert!(label.starts_with('/') && label.ends_with(".jsp"), "JSP loader labelled by its page: {l}");
-        assert!(l["superseded_by"].is_null(), "{l}");
+        let label = l.label.as_deref().unwrap_or_default();
+        assert!(label.starts_with('/') && label.ends_with(".jsp"), "JSP loader labelled by its page: {l:?}");
+        assert!(l.superseded_by.is_none(), "{l:?}");
     }
-    assert!(live.iter().any(|l| l["label"] == f.truths()["recompiled"].as_str()), "the recompiled page is served");
-    assert!(jsps.iter().any(|l| l["alive"] == false), "the recompiled JSP's old loader died");
+    let recompiled = f.truths()["recompiled"].clone();
+    assert!(live.iter().any(|l| l.label.as_deref() == Some(recompiled.as_str())), "the recompiled page is served");
+    assert!(jsps.iter().any(|l| !l.alive), "the recompiled JSP's old loader died");
     let text = std::fs::read_to_string(f.dir.join("report-1.txt")).unwrap();
     assert!(text.contains("/examples/jsp/dates/date.jsp"), "the loader table names JSPs by page:\n{text}");
 }
@@ -77,32 +77,32 @@ fn tomcat_jsps_compiled_recompiled_and_reloaded_report_nothing() {
 fn tomcat_leaks_planted_in_web_applications_are_named_by_context() {
     let (f, r) = signal_report("tomcat-leak", "tomcat-jsp", false);
     let s = suspects(&r);
-    let mut labels: Vec<&str> = s.iter().map(|s| s["loader_label"].as_str().unwrap()).collect();
+    let mut labels: Vec<&str> = s.iter().map(|s| s.loader_label.as_deref().unwrap()).collect();
     labels.sort();
     assert_eq!(labels, ["/admin", "/admin/mbean.jsp", "/shop", "/shop/thread.jsp"], "{s:#?}");
     for sus in s {
-        let reasons = sus["reasons"].as_array().unwrap();
-        if sus["loader_class"] == WEBAPP {
-            assert!(reasons.iter().any(|x| x == "container_stopped"), "{sus}");
+        let reasons = &sus.reasons;
+        if sus.loader_class == WEBAPP {
+            assert!(reasons.iter().any(|x| x == "container_stopped"), "{sus:?}");
         } else {
             // The reloaded context compiled the same JSP into a new loader: evidence of replacement.
-            assert_eq!(reasons, &[serde_json::json!("superseded")], "{sus}");
-            let by = sus["superseded_by"].as_u64().expect("superseded_by");
-            let newer = r["class_loaders"]["loaders"].as_array().unwrap().iter().find(|l| l["id"] == by).unwrap();
-            assert_eq!((&newer["label"], &newer["alive"]), (&sus["loader_label"], &Value::Bool(true)), "{newer}");
+            assert_eq!(reasons, &["superseded"], "{sus:?}");
+            let by = sus.superseded_by.expect("superseded_by");
+            let newer = r.class_loaders.loaders.iter().find(|l| l.id == by).unwrap();
+            assert_eq!((&newer.label, newer.alive), (&sus.loader_label, true), "{newer:?}");
         }
     }
-    let findings: Vec<&Value> = r["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "classloader_leak").collect();
+    let findings: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == "classloader_leak").collect();
     assert_eq!(findings.len(), 2, "one finding per cause: {findings:#?}");
-    let shop = findings.iter().find(|f| f["summary"].as_str().unwrap().contains("(/shop, /shop/thread.jsp;")).expect("the /shop finding");
+    let shop = findings.iter().find(|f| f.summary.contains("(/shop, /shop/thread.jsp;")).expect("the /shop finding");
     let thread = f.truths()["thread_name"].clone();
-    assert!(shop["fix"].as_str().unwrap().contains(&format!("Stop thread \"{thread}\"")), "{shop:#}");
-    assert!(shop["fix"].as_str().unwrap().contains("[culprit: application-thread]"), "{shop:#}");
-    let admin = findings.iter().find(|f| f["summary"].as_str().unwrap().contains("(/admin, /admin/mbean.jsp;")).expect("the /admin finding");
+    assert!(shop.fix.contains(&format!("Stop thread \"{thread}\"")), "{shop:#?}");
+    assert!(shop.fix.contains("[culprit: application-thread]"), "{shop:#?}");
+    let admin = findings.iter().find(|f| f.summary.contains("(/admin, /admin/mbean.jsp;")).expect("the /admin finding");
     let mbean = f.truths()["mbean_name"].clone();
-    assert!(admin["fix"].as_str().unwrap().contains(&format!("unregisterMBean(new ObjectName(\"{mbean}\"))")), "{admin:#}");
-    assert!(findings.iter().all(|f| f["severity"] == "critical"));
-    assert!(s.iter().all(|s| !s["loader_label"].as_str().unwrap().starts_with("/examples")));
+    assert!(admin.fix.contains(&format!("unregisterMBean(new ObjectName(\"{mbean}\"))")), "{admin:#?}");
+    assert!(findings.iter().all(|f| f.severity == Severity::Critical));
+    assert!(s.iter().all(|s| !s.loader_label.as_deref().unwrap().starts_with("/examples")));
     let text = std::fs::read_to_string(f.dir.join("report-1.txt")).unwrap();
     assert!(text.contains("superseded by #"), "{text}");
 }
@@ -113,36 +113,36 @@ fn tomcat_leaks_planted_in_web_applications_are_named_by_context() {
 #[test]
 fn groovy_script_loaders_pinned_among_many_are_found_by_their_growth() {
     let (f, r) = signal_report("groovy", "groovy-scripts", false);
-    let cl = &r["class_loaders"];
+    let cl = &r.class_loaders;
     let class = f.truths()["loader_class"].clone();
-    let growth = cl["growth"].as_array().unwrap();
+    let growth = &cl.growth;
     assert_eq!(growth.len(), 1, "{growth:#?}");
-    assert_eq!(growth[0]["loader_class"], class.as_str());
-    assert_eq!(growth[0]["alive"].as_u64(), Some(f.truth("scripts")));
+    assert_eq!(growth[0].loader_class, class);
+    assert_eq!(growth[0].alive, f.truth("scripts"));
     let s = suspects(&r);
     assert_eq!(s.len() as u64, f.truth("pinned"), "{s:#?}");
     for sus in s {
-        assert_eq!(sus["reasons"], serde_json::json!(["growth"]));
-        assert_eq!(sus["culprit"], "parent-static");
-        let path = sus["path"].as_array().unwrap();
-        let holder = &path[sus["holder_hop"].as_u64().unwrap() as usize];
-        assert_eq!((&holder["from"], &holder["field"]), (&Value::from("leakagent.harness.scenarios.GroovyScripts"), &Value::from("PINNED")), "{path:#?}");
+        assert_eq!(sus.reasons, ["growth"]);
+        assert_eq!(sus.culprit.as_deref(), Some("parent-static"));
+        let path = &sus.path;
+        let holder = &path[sus.holder_hop.unwrap()];
+        assert_eq!((holder.from.as_str(), holder.field.as_str()), ("leakagent.harness.scenarios.GroovyScripts", "PINNED"), "{path:#?}");
     }
-    assert_eq!(cl["not_strongly_reachable"].as_array().unwrap().len() as u64, f.truth("scripts") - f.truth("pinned"));
-    let findings: Vec<&Value> = r["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "classloader_leak").collect();
+    assert_eq!(cl.not_strongly_reachable.len() as u64, f.truth("scripts") - f.truth("pinned"));
+    let findings: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == "classloader_leak").collect();
     assert_eq!(findings.len(), 1, "{findings:#?}");
-    assert_eq!(findings[0]["severity"], "warning");
-    assert!(findings[0]["fix"].as_str().unwrap().contains(&format!("leak_loaders={class}")), "{:#}", findings[0]);
-    assert!(findings[0]["fix"].as_str().unwrap().contains("GroovyScripts.PINNED"), "{:#}", findings[0]);
+    assert_eq!(findings[0].severity, Severity::Warning);
+    assert!(findings[0].fix.contains(&format!("leak_loaders={class}")), "{:#?}", findings[0]);
+    assert!(findings[0].fix.contains("GroovyScripts.PINNED"), "{:#?}", findings[0]);
 
     let (f, r) = signal_report("groovy-fixed", "groovy-scripts", true);
     assert_eq!(f.truth("pinned"), 0);
     assert_nothing_to_fix(&r, "groovy-scripts --fixed");
-    assert_eq!(r["class_loaders"]["not_strongly_reachable"].as_array().unwrap().len() as u64, f.truth("scripts"), "softly held, not leaks");
+    assert_eq!(r.class_loaders.not_strongly_reachable.len() as u64, f.truth("scripts"), "softly held, not leaks");
 }
 
 /// Runs a Debian build tool with the agent in its JVM options; returns the exit report.
-fn build_tool(test: &str, program: &str, opts_var: &str, args: &[&str], setup: impl Fn(&std::path::Path)) -> Value {
+fn build_tool(test: &str, program: &str, opts_var: &str, args: &[&str], setup: impl Fn(&std::path::Path)) -> Report {
     let dir = temp_dir(test);
     setup(&dir);
     let out = Command::new(program)
@@ -157,11 +157,11 @@ fn build_tool(test: &str, program: &str, opts_var: &str, args: &[&str], setup: i
     let reports = reports_in(&dir);
     assert_eq!(reports.len(), 1, "{log}");
     let r = reports.into_iter().next().unwrap();
-    assert_eq!(r["trigger"], "vm_death");
-    assert_eq!(r["agent"]["health"]["panics"], 0);
-    let cl = &r["class_loaders"];
-    if cl["class_unload_events"].as_u64().is_some_and(|e| Some(e) != cl["classes_unloaded"].as_u64()) {
-        assert!(cl["unload_note"].as_str().is_some_and(|n| n.contains("service thread")), "counters differ without a word: {cl:#}");
+    assert_eq!(r.trigger, Trigger::VmDeath);
+    assert_eq!(r.agent.health.panics, 0);
+    let cl = &r.class_loaders;
+    if cl.class_unload_events.is_some_and(|e| e != cl.classes_unloaded) {
+        assert!(cl.unload_note.as_deref().is_some_and(|n| n.contains("service thread")), "counters differ without a word: {cl:#?}");
     }
     r
 }

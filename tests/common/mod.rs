@@ -1,7 +1,9 @@
 //! Shared helpers for the integration tests: build the harness once, run a harness scenario in a
-//! real JVM under the agent, wait for reports, and read them as JSON.
+//! real JVM under the agent, wait for reports, and read them through the typed report model
+//! (`leakagent_report::model`), checking that the file and the model have the same keys.
 #![allow(dead_code)]
 
+pub use leakagent_report::model::*;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -86,6 +88,54 @@ pub fn all_javas() -> Vec<PathBuf> {
     out
 }
 
+/// Set to 1 to let the "every JDK" tests pass on a machine with no JDK besides the main one;
+/// without it they fail there, since they would have covered nothing they are meant to.
+pub const SKIP_OTHER_JDKS: &str = "LEAKAGENT_SKIP_OTHER_JDKS";
+
+/// A line on the terminal even when the test passes: libtest captures `eprintln!` (shown only
+/// on failure), not writes to the stderr handle.
+pub fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// The JDKs of `all_javas()` other than the main one. None found fails the test, unless
+/// LEAKAGENT_SKIP_OTHER_JDKS=1, which says the test was skipped (an empty list is returned).
+pub fn other_javas(test: &str) -> Vec<PathBuf> {
+    let main = std::fs::canonicalize(main_java()).unwrap_or_else(|_| main_java());
+    let others: Vec<PathBuf> =
+        all_javas().into_iter().filter(|j| std::fs::canonicalize(j).map(|c| c != main).unwrap_or(true)).collect();
+    if others.is_empty() {
+        let why = format!(
+            "no JDK besides the main one ({}) under /usr/lib/jvm, in .jdks/ or in LEAKAGENT_TEST_JDKS",
+            main.display()
+        );
+        if std::env::var(SKIP_OTHER_JDKS).is_ok_and(|v| v == "1") {
+            say(&format!("{test}: skipped: {why} ({SKIP_OTHER_JDKS}=1)"));
+        } else {
+            panic!("{test}: {why}; install one (scripts/setup.sh) or set {SKIP_OTHER_JDKS}=1 to skip");
+        }
+    }
+    others
+}
+
+/// The main JDK and every other one (`other_javas`: at least one other, or skipped by option).
+pub fn every_java(test: &str) -> Vec<PathBuf> {
+    let mut v = vec![main_java()];
+    v.extend(other_javas(test));
+    v
+}
+
+/// Says which JDKs a cross-JDK test ran on; none fails it, unless LEAKAGENT_SKIP_OTHER_JDKS=1.
+pub fn ran_on(test: &str, javas: &[PathBuf]) {
+    if javas.is_empty() {
+        assert!(std::env::var(SKIP_OTHER_JDKS).is_ok_and(|v| v == "1"), "{test} ran on no JDK");
+        say(&format!("{test}: ran on no JDK ({SKIP_OTHER_JDKS}=1)"));
+        return;
+    }
+    let list: Vec<String> = javas.iter().map(|j| format!("{} ({})", java_feature_version(j), j.display())).collect();
+    say(&format!("{test}: ran on JDK {}", list.join(", ")));
+}
+
 /// The feature version of a `java` binary (17, 21, 25, ...).
 pub fn java_feature_version(java: &Path) -> u32 {
     let out = Command::new(java).arg("-version").output().expect("java -version");
@@ -134,12 +184,12 @@ impl Finished {
             .unwrap_or_else(|_| panic!("truth '{key}' is not a number"))
     }
     /// Every JSON report in the test directory, ordered by sequence number.
-    pub fn reports(&self) -> Vec<Value> {
+    pub fn reports(&self) -> Vec<Report> {
         reports_in(&self.dir)
     }
     /// The single report written at VM death.
-    pub fn death_report(&self) -> Value {
-        let r: Vec<Value> = self.reports().into_iter().filter(|r| r["trigger"] == "vm_death").collect();
+    pub fn death_report(&self) -> Report {
+        let r: Vec<Report> = self.reports().into_iter().filter(|r| r.trigger == Trigger::VmDeath).collect();
         assert_eq!(r.len(), 1, "expected one vm_death report; stderr:\n{}", self.stderr);
         r.into_iter().next().unwrap()
     }
@@ -154,22 +204,96 @@ pub fn truths(stdout: &str) -> HashMap<String, String> {
         .collect()
 }
 
-pub fn reports_in(dir: &Path) -> Vec<Value> {
-    let mut out: Vec<Value> = std::fs::read_dir(dir)
+/// The JSON report files in `dir`, ordered by their report's sequence number.
+pub fn report_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.path())
                 .filter(|p| p.extension().map(|e| e == "json").unwrap_or(false))
-                .map(|p| {
-                    let text = std::fs::read_to_string(&p).unwrap();
-                    serde_json::from_str::<Value>(&text)
-                        .unwrap_or_else(|e| panic!("{} is not complete JSON: {e}", p.display()))
-                })
+                .map(|p| (get(&read_json(&p), "sequence").as_u64().unwrap_or(0), p))
                 .collect()
         })
         .unwrap_or_default();
-    out.sort_by_key(|r| r["sequence"].as_u64().unwrap_or(0));
-    out
+    out.sort();
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Every report in `dir`, ordered by sequence number.
+pub fn reports_in(dir: &Path) -> Vec<Report> {
+    report_files(dir).iter().map(|p| read_report(p)).collect()
+}
+
+/// A file as raw JSON, for the few tests that look at the JSON itself (the contract's keys).
+pub fn read_json(p: &Path) -> Value {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not complete JSON: {e}", p.display()))
+}
+
+/// A report file through the typed model (`parse_report`).
+pub fn read_report(p: &Path) -> Report {
+    parse_report(&read_json(p), &p.display().to_string())
+}
+
+/// Maps whose keys are data (allocator statistics, HotSpot flags), not schema: not compared.
+const DYNAMIC_MAPS: [&str; 2] = ["memory.malloc.stats", "memory.jvm.flags"];
+
+/// The report in `raw` through the typed model, which must know exactly the keys the agent
+/// wrote: `raw` and the model's own serialization of what it read must have the same key paths.
+/// A key the agent writes that the model lacks (a rename) or one the model has that the file
+/// lacks (an `Option` would silently read as None) fails here, naming the path.
+pub fn parse_report(raw: &Value, what: &str) -> Report {
+    let r: Report = serde_json::from_value(raw.clone()).unwrap_or_else(|e| panic!("{what} does not fit the report model: {e}"));
+    let back = serde_json::to_value(&r).expect("a report serializes");
+    let (mut unknown, mut absent) = (Vec::new(), Vec::new());
+    key_diff(raw, &back, "", &mut unknown);
+    key_diff(&back, raw, "", &mut absent);
+    for v in [&mut unknown, &mut absent] {
+        v.sort();
+        v.dedup();
+    }
+    assert!(
+        unknown.is_empty() && absent.is_empty(),
+        "{what}: keys in the file the model does not know: {unknown:?}; keys of the model the file lacks: {absent:?} \
+         (report/src/model.rs and the agent disagree: a renamed key?)"
+    );
+    r
+}
+
+/// Pushes to `out` each key path of `a` that `b` lacks (array elements as `[]`).
+fn key_diff(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) if !DYNAMIC_MAPS.contains(&path) => {
+            for (k, v) in a {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match b.get(k) {
+                    Some(w) => key_diff(v, w, &p, out),
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (v, w) in a.iter().zip(b) {
+                key_diff(v, w, &format!("{path}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The value at a dotted path (`class_loaders.by_kind.0.alive`, numbers index arrays) of JSON
+/// that has no typed model here (the command's `diff --format json`); panics naming the path
+/// when any step of it is absent, so a renamed key fails instead of reading as null.
+pub fn get<'a>(v: &'a Value, path: &str) -> &'a Value {
+    let mut at = v;
+    for step in path.split('.') {
+        let next = match step.parse::<usize>() {
+            Ok(i) => at.get(i),
+            Err(_) => at.get(step),
+        };
+        at = next.unwrap_or_else(|| panic!("no '{step}' of '{path}' in {at:#}"));
+    }
+    at
 }
 
 /// How to start one JVM.
@@ -423,7 +547,7 @@ impl Running {
     }
 
     /// Waits until `n` JSON reports exist in the directory.
-    pub fn wait_for_reports(&mut self, n: usize, limit: Duration) -> Vec<Value> {
+    pub fn wait_for_reports(&mut self, n: usize, limit: Duration) -> Vec<Report> {
         let start = Instant::now();
         loop {
             let r = reports_in(&self.dir);
