@@ -60,7 +60,6 @@ fn through<'a>(sites: &[&'a ZlibSite], frame: &str) -> Vec<&'a ZlibSite> {
 
 fn assert_healthy_agent(f: &Finished, r: &Report) {
     assert_eq!(f.code, Some(0), "{}\n{}", f.stdout, f.stderr);
-    assert!(!f.stderr.contains("WARNING in native method"), "checked JNI complained:\n{}", f.stderr);
     let h = &r.agent.health;
     assert_eq!(h.panics, 0, "{h:?}");
     assert_eq!(h.disabled_features.len(), 0, "{h:?}");

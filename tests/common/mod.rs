@@ -172,6 +172,24 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// What -Xcheck:jni said about the agent's JNI use. HotSpot prints it through `tty`, which
+    /// is standard output unless -XX:+DisplayVMOutputToStderr, so both streams are read.
+    pub fn checked_jni_complaints(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .chain(self.stderr.lines())
+            .filter(|l| l.contains("WARNING in native method") || l.contains("FATAL ERROR in native method") || l.contains("JNI local refs"))
+            .collect()
+    }
+
+    /// Every JVM the tests run has -Xcheck:jni unless a test removes it: a complaint fails
+    /// whichever test ran that JVM.
+    fn without_jni_complaints(self) -> Finished {
+        let c = self.checked_jni_complaints();
+        assert!(c.is_empty(), "checked JNI complained about the agent:\n{}", c.join("\n"));
+        self
+    }
+
     /// `HARNESS truth key=value` lines.
     pub fn truths(&self) -> HashMap<String, String> {
         truths(&self.stdout)
@@ -453,7 +471,7 @@ impl Jvm {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        Finished { code, stdout: collect(out_rx), stderr: collect(err_rx), dir: self.dir }
+        Finished { code, stdout: collect(out_rx), stderr: collect(err_rx), dir: self.dir }.without_jni_complaints()
     }
 
     /// Starts with `--await-stdin`; the returned handle waits for `HARNESS ready`.
@@ -591,7 +609,7 @@ impl Running {
         stdout.push_str(&collect(std::mem::replace(&mut self.out_rx, channel().1)));
         let mut stderr = std::mem::take(&mut self.stderr);
         stderr.push_str(&collect(std::mem::replace(&mut self.err_rx, channel().1)));
-        Finished { code, stdout, stderr, dir: self.dir.clone() }
+        Finished { code, stdout, stderr, dir: self.dir.clone() }.without_jni_complaints()
     }
 }
 

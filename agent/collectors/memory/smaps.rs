@@ -113,7 +113,6 @@ pub(super) fn fixture(start: u64, size: u64, perms: &str, path: &str, rss: u64, 
 
 #[cfg(test)]
 mod tests {
-    use super::fixture as map;
     use super::*;
 
     const K: u64 = 1024;
