@@ -6,6 +6,7 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 #![allow(unsafe_code)]
 
+use leakagent_report::model::Tracking;
 use crate::collectors;
 use crate::collectors::classes::ClassTracker;
 use crate::collectors::direct::DirectLedger;
@@ -311,8 +312,8 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
         if let Err(e) = jvmti.set_event(true, JVMTI_EVENT_NATIVE_METHOD_BIND) {
             log::warn(&format!("NativeMethodBind events unavailable ({e}): zlib and direct memory are not tracked"));
             let why = format!("this JVM refused NativeMethodBind events ({e})");
-            agent.zlib.set_status("failed", Some(why.clone()));
-            agent.direct.set_status("failed", Some(why));
+            agent.zlib.set_status(Tracking::Failed, Some(why.clone()));
+            agent.direct.set_status(Tracking::Failed, Some(why));
         }
         if let Err(e) = jvmti.set_event(true, JVMTI_EVENT_COMPILED_METHOD_UNLOAD) {
             log::info(&format!("CompiledMethodUnload events unavailable ({e}): every zlib/direct event is walked"));
@@ -438,7 +439,7 @@ fn native_ledgers_live(agent: &Agent, env: &Env) {
                     ZLIB_REBOUND.store(true, Relaxed);
                     COUNTERS.natives_wrapped.fetch_add(4, std::sync::atomic::Ordering::Relaxed);
                     agent.zlib.set_status(
-                        "since_attach",
+                        Tracking::SinceAttach,
                         Some("the agent was attached to a running JVM: streams created before the attach are not in the \
                               ledger; their releases are counted apart in totals.before_tracking"
                             .into()),
@@ -446,13 +447,13 @@ fn native_ledgers_live(agent: &Agent, env: &Env) {
                 }
                 Err(e) => {
                     log::warn(&format!("cannot wrap the zlib natives after the attach: {e}; zlib streams are not tracked"));
-                    agent.zlib.set_status("failed", Some(format!("cannot wrap the zlib natives after the attach: {e}")));
+                    agent.zlib.set_status(Tracking::Failed, Some(format!("cannot wrap the zlib natives after the attach: {e}")));
                 }
             }
         }
         if n.direct {
             agent.direct.set_status(
-                "jdk_pool_only",
+                Tracking::JdkPoolOnly,
                 Some("the agent was attached to a running JVM: Unsafe's allocateMemory0, reallocateMemory0 and \
                       freeMemory0 were bound at start-up and their originals are local symbols of libjvm.so, so they \
                       cannot be wrapped now; per-site direct memory needs the agent at start-up (-agentpath). The \
@@ -460,7 +461,7 @@ fn native_ledgers_live(agent: &Agent, env: &Env) {
                     .into()),
             );
         }
-    } else if n.direct && agent.direct.tracking() == "full" && !natives::wrapped(Native::AllocateMemory) {
+    } else if n.direct && agent.direct.tracking() == Tracking::Full && !natives::wrapped(Native::AllocateMemory) {
         let early = !agent.capabilities_missing.iter().any(|c| c == "can_generate_early_vmstart");
         let why = if early {
             "Unsafe's natives were bound before the agent could identify them (primordial phase)"
@@ -468,7 +469,7 @@ fn native_ledgers_live(agent: &Agent, env: &Env) {
             "this JVM lacks can_generate_early_vmstart: Unsafe's natives were bound before the agent could identify them"
         };
         log::warn(&format!("{why}; direct memory is reported from the JDK's pool totals only"));
-        agent.direct.set_status("jdk_pool_only", Some(why.to_string()));
+        agent.direct.set_status(Tracking::JdkPoolOnly, Some(why.to_string()));
     }
 }
 

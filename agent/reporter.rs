@@ -11,7 +11,7 @@ use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::health::{self, Feature, COUNTERS};
 use crate::log;
-use leakagent_report::model::{AgentInfo, Direct, JvmInfo, Report, Trigger, Zlib, SCHEMA_VERSION};
+use leakagent_report::model::{AgentInfo, Direct, JvmInfo, Report, Tracking, Trigger, Zlib, SCHEMA_VERSION};
 use crate::writer;
 use leakagent_report::{html, json, text};
 use crate::runtime::Agent;
@@ -188,13 +188,13 @@ trait FailedSection {
 
 impl FailedSection for Zlib {
     fn failed(reason: String) -> Self {
-        Zlib { tracking: "failed".into(), reason: Some(reason), ..Zlib::default() }
+        Zlib { tracking: Tracking::Failed, reason: Some(reason), ..Zlib::default() }
     }
 }
 
 impl FailedSection for Direct {
     fn failed(reason: String) -> Self {
-        Direct { tracking: "failed".into(), reason: Some(reason), ..Direct::default() }
+        Direct { tracking: Tracking::Failed, reason: Some(reason), ..Direct::default() }
     }
 }
 

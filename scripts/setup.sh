@@ -26,6 +26,10 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+if ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add clippy
+fi
+
 # Extra JDKs for the cross-JDK tests (best effort: the tests use what is there).
 for spec in jdk11:11.0.13.1 jdk21:21.0.8.2; do
   dir=".jdks/${spec%%:*}"

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
+# Lints are part of the suite: a warning fails it.
+cargo clippy --release --all-targets -p leakagent -p leakagent-report -p leakagent-cli -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

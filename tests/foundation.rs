@@ -17,7 +17,7 @@ fn assert_children_unloaded(f: &Finished, r: &Report) {
     let names: Vec<&str> = children.iter().map(|c| c.name.as_deref().unwrap_or("")).collect();
     let expected: Vec<String> = (1..=f.truth("generations")).map(|g| format!("app-gen-{g}")).collect();
     assert_eq!(names, expected, "one child loader per generation, by name");
-    let parent = r.class_loaders.loaders.iter().find(|l| l.role == "application").unwrap();
+    let parent = r.class_loaders.loaders.iter().find(|l| l.role == LoaderRole::Application).unwrap();
     for child in children {
         assert!(!child.alive, "{child:?}");
         assert_eq!(child.parent, Some(parent.id), "{child:?}");
@@ -50,12 +50,12 @@ fn healthy_report_on_exit_counts_loaders_and_unloaded_classes() {
 
     let cl = &r.class_loaders;
     let loaders = &cl.loaders;
-    let role = |name: &str| loaders.iter().find(|l| l.role == name).unwrap_or_else(|| panic!("no {name} loader"));
-    assert_eq!(role("bootstrap").id, 0);
-    assert_eq!(role("application").name.as_deref(), Some("app"));
-    assert_eq!(role("platform").name.as_deref(), Some("platform"));
-    assert_eq!(role("application").parent, Some(role("platform").id));
-    assert!(role("bootstrap").classes > 300);
+    let role = |r: LoaderRole| loaders.iter().find(|l| l.role == r).unwrap_or_else(|| panic!("no {r:?} loader"));
+    assert_eq!(role(LoaderRole::Bootstrap).id, 0);
+    assert_eq!(role(LoaderRole::Application).name.as_deref(), Some("app"));
+    assert_eq!(role(LoaderRole::Platform).name.as_deref(), Some("platform"));
+    assert_eq!(role(LoaderRole::Application).parent, Some(role(LoaderRole::Platform).id));
+    assert!(role(LoaderRole::Bootstrap).classes > 300);
 
     // Each generation's loader defined exactly the app's classes, was dropped, and all of them
     // unloaded.

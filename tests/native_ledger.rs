@@ -70,8 +70,8 @@ fn assert_clean(f: &Finished, r: &Report) {
     assert_eq!(h.panics, 0, "{h:?}");
     assert_eq!(h.disabled_features.len(), 0, "{h:?}");
     assert_eq!(h.stack_walk_failures, 0, "{h:?}");
-    assert_eq!(r.zlib.tracking, "full", "{:?}", r.zlib);
-    assert_eq!(r.direct.tracking, "full", "{:?}", r.direct.reason);
+    assert_eq!(r.zlib.tracking, Tracking::Full, "{:?}", r.zlib);
+    assert_eq!(r.direct.tracking, Tracking::Full, "{:?}", r.direct.reason);
     assert_frames_are_java(r.zlib.sites.iter().map(|s| &s.stack));
     assert_frames_are_java(r.direct.sites.iter().map(|s| &s.stack));
 }
@@ -415,7 +415,7 @@ fn late_attach_checks(java: &Path) {
     assert!(!f.stderr.contains("WARNING in native method"), "{}", f.stderr);
     // zlib: re-registered; only streams since the attach are in the ledger.
     let z = &r.zlib;
-    assert_eq!(z.tracking, "since_attach", "{z:?}");
+    assert_eq!(z.tracking, Tracking::SinceAttach, "{z:?}");
     assert!(z.reason.as_deref().unwrap().contains("before the attach"));
     let kept = zlib_at(z, "LateZlib.keepInflater(LateZlib.java:");
     assert_eq!(kept.len(), 1, "{z:?}");
@@ -427,7 +427,7 @@ fn late_attach_checks(java: &Path) {
     assert_frames_are_java(z.sites.iter().map(|s| &s.stack));
     // Unsafe cannot be wrapped after an attach: no sites, the reason, and the JDK's pool totals.
     let d = &r.direct;
-    assert_eq!(d.tracking, "jdk_pool_only", "{d:?}");
+    assert_eq!(d.tracking, Tracking::JdkPoolOnly, "{d:?}");
     let reason = d.reason.as_deref().unwrap();
     assert!(reason.contains("attached") && reason.contains("-agentpath"), "{reason}");
     assert_eq!(d.sites.len(), 0);

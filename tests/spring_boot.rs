@@ -63,7 +63,7 @@ fn assert_healthy_agent(f: &Finished, r: &Report) {
     let h = &r.agent.health;
     assert_eq!(h.panics, 0, "{h:?}");
     assert_eq!(h.disabled_features.len(), 0, "{h:?}");
-    assert_eq!(r.zlib.tracking, "full", "{:?}", r.zlib);
+    assert_eq!(r.zlib.tracking, Tracking::Full, "{:?}", r.zlib);
 }
 
 fn seed000(test: &str, loader: &str, java: &Path) -> (Finished, Report) {

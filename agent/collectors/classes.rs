@@ -7,7 +7,7 @@
 
 use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
-use leakagent_report::model::{ClassLoaders, DeadLoaderGroup, DuplicateClass, Generation, Loader};
+use leakagent_report::model::{ClassLoaders, DeadLoaderGroup, DuplicateClass, Generation, Loader, LoaderRole};
 use jni::sys::{jclass, jlong, jobject};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -84,7 +84,7 @@ struct Resolved {
     class: String,
     name: Option<String>,
     parent: Option<u32>,
-    role: &'static str,
+    role: LoaderRole,
 }
 
 pub struct ClassTracker {
@@ -120,7 +120,7 @@ impl ClassTracker {
     pub fn new(max_dead: usize) -> ClassTracker {
         let mut map = HashMap::new();
         map.insert(BOOTSTRAP, LoaderRec {
-            resolved: Some(Resolved { class: "<bootstrap>".into(), name: None, parent: None, role: "bootstrap" }),
+            resolved: Some(Resolved { class: "<bootstrap>".into(), name: None, parent: None, role: LoaderRole::Bootstrap }),
             ..LoaderRec::default()
         });
         ClassTracker {
@@ -406,7 +406,7 @@ impl ClassTracker {
             // never need them.
             for (id, h) in hashes {
                 let generational = |r: &LoaderRec| {
-                    r.resolved.as_ref().is_some_and(|x| x.role == "other")
+                    r.resolved.as_ref().is_some_and(|x| x.role == LoaderRole::Other)
                         && (r.resolved.as_ref().is_some_and(|x| x.name.is_some()) || r.facts.as_ref().is_some_and(|f| f.code_source.is_some()))
                 };
                 if let Some(rec) = map.get_mut(&id).filter(|r| generational(r)) {
@@ -454,13 +454,13 @@ impl ClassTracker {
                 class: "<unknown>".into(),
                 name: None,
                 parent: None,
-                role: "other",
+                role: LoaderRole::Other,
             });
             out.loaders.push(Loader {
                 id: *id,
                 class: r.class,
                 name: r.name.clone(),
-                role: r.role.into(),
+                role: r.role,
                 parent: r.parent,
                 classes,
                 classes_defined: rec.defined,
@@ -552,7 +552,7 @@ fn dynamic_facts(env: &Env, loader: jobject, f: &StaticFacts) -> (Option<bool>, 
 /// its trailing number (read when the loader is first seen, so dead loaders have it too), else
 /// class and code source. Loaders with neither have no generations.
 pub fn generation_key(l: &Loader) -> Option<String> {
-    if l.role != "other" {
+    if l.role != LoaderRole::Other {
         return None;
     }
     if let Some(name) = l.name.as_deref() {
@@ -767,11 +767,11 @@ fn unload_note(events: Option<u64>, object_free: u64, unloaded: u64) -> Option<S
 }
 
 /// The role of the JDK's own loaders, from their class (JDK 9+ and JDK 8 names).
-fn role_of(class: &str) -> &'static str {
+fn role_of(class: &str) -> LoaderRole {
     match class {
-        "jdk.internal.loader.ClassLoaders$AppClassLoader" | "sun.misc.Launcher$AppClassLoader" => "application",
-        "jdk.internal.loader.ClassLoaders$PlatformClassLoader" | "sun.misc.Launcher$ExtClassLoader" => "platform",
-        _ => "other",
+        "jdk.internal.loader.ClassLoaders$AppClassLoader" | "sun.misc.Launcher$AppClassLoader" => LoaderRole::Application,
+        "jdk.internal.loader.ClassLoaders$PlatformClassLoader" | "sun.misc.Launcher$ExtClassLoader" => LoaderRole::Platform,
+        _ => LoaderRole::Other,
     }
 }
 
@@ -784,7 +784,7 @@ mod tests {
             id,
             class: class.into(),
             name: name.map(Into::into),
-            role: "other".into(),
+            role: LoaderRole::Other,
             code_source: cs.map(Into::into),
             alive,
             ..Loader::default()

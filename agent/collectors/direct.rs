@@ -15,7 +15,7 @@ use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::ffi::os;
 use crate::health::{self, COUNTERS};
 use crate::options::NativeOptions;
-use leakagent_report::model::{CrossCheck, Direct, DirectSite, DirectTotals, JdkPool, StackSettings};
+use leakagent_report::model::{CrossCheck, Direct, DirectSite, DirectTotals, JdkPool, StackSettings, Tracking};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -89,7 +89,7 @@ pub struct DirectLedger {
     /// jmethodIDs of the DirectByteBuffer constructors seen so far (to file overflow events).
     buffer_ctors: [AtomicUsize; 4],
     growth: Mutex<Growth>,
-    status: Mutex<(String, Option<String>)>,
+    status: Mutex<(Tracking, Option<String>)>,
 }
 
 impl DirectLedger {
@@ -104,19 +104,19 @@ impl DirectLedger {
             buffer_ctors: [const { AtomicUsize::new(0) }; 4],
             growth: Mutex::new(Growth { at_ms: 0, live_bytes: HashMap::new() }),
             status: Mutex::new(if o.direct {
-                ("full".into(), None)
+                (Tracking::Full, None)
             } else {
-                ("off".into(), Some("option direct=off".into()))
+                (Tracking::Off, Some("option direct=off".into()))
             }),
         }
     }
 
-    pub fn set_status(&self, tracking: &str, reason: Option<String>) {
-        *self.status.lock() = (tracking.to_string(), reason);
+    pub fn set_status(&self, tracking: Tracking, reason: Option<String>) {
+        *self.status.lock() = (tracking, reason);
     }
 
-    pub fn tracking(&self) -> String {
-        self.status.lock().0.clone()
+    pub fn tracking(&self) -> Tracking {
+        self.status.lock().0
     }
 
     fn now_ms(&self) -> u32 {
@@ -323,7 +323,7 @@ impl DirectLedger {
                 s
             })
             .collect();
-        let cross_check = (tracking == "full").then_some(()).and(jdk_pool.as_ref()).map(|p| cross_check(&totals, p));
+        let cross_check = (tracking == Tracking::Full).then_some(()).and(jdk_pool.as_ref()).map(|p| cross_check(&totals, p));
         Direct {
             tracking,
             reason,

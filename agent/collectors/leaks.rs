@@ -16,7 +16,7 @@ use std::time::Instant;
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::ffi::sys::*;
-use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderGrowth, PathHop, Pause};
+use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderGrowth, LoaderRole, PathHop, Pause};
 use leakagent_report::text::reasons_text;
 use jni::sys::{jclass, jlong};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -48,7 +48,7 @@ const STOPPED_STATES: &[&str] = &["STOPPING_PREP", "STOPPING", "STOPPED", "DESTR
 /// Why `l` should be dead; empty when it may live.
 pub fn reasons(l: &Loader, patterns: &[String]) -> Vec<String> {
     let mut r = Vec::new();
-    if !l.alive || l.role != "other" {
+    if !l.alive || l.role != LoaderRole::Other {
         return r;
     }
     if l.superseded_by.is_some() {
@@ -127,7 +127,7 @@ pub fn shape(class: &str) -> String {
 /// not a growth group: JSP classes are named after their pages.
 pub fn growth(loaders: &[Loader], previous: &HashMap<String, u64>) -> (Vec<LoaderGrowth>, HashMap<String, u64>) {
     let mut groups: BTreeMap<String, Vec<&Loader>> = BTreeMap::new();
-    for l in loaders.iter().filter(|l| l.role == "other" && !reflection_loader(&l.class)) {
+    for l in loaders.iter().filter(|l| l.role == LoaderRole::Other && !reflection_loader(&l.class)) {
         if let Some(c) = &l.sample_class {
             groups.entry(format!("{}|{}", l.class, shape(c))).or_default().push(l);
         }
@@ -894,7 +894,7 @@ mod tests {
         Loader {
             id,
             class: "groovy.lang.GroovyClassLoader$InnerLoader".into(),
-            role: "other".into(),
+            role: LoaderRole::Other,
             parent: Some(id - 1),
             alive,
             first_seen_ms: id as u64 * 10,
@@ -954,7 +954,7 @@ mod tests {
 
     #[test]
     fn what_makes_a_suspect() {
-        let base = Loader { id: 5, class: "java.net.URLClassLoader".into(), role: "other".into(), alive: true, ..Loader::default() };
+        let base = Loader { id: 5, class: "java.net.URLClassLoader".into(), role: LoaderRole::Other, alive: true, ..Loader::default() };
         assert!(reasons(&base, &[]).is_empty());
         let l = Loader { superseded_by: Some(6), closed: Some(true), ..base.clone() };
         assert_eq!(reasons(&l, &[]), ["superseded", "closed"]);
@@ -966,7 +966,7 @@ mod tests {
         assert!(reasons(&running, &[]).is_empty());
         let named = Loader { name: Some("plugin-3".into()), ..base.clone() };
         assert_eq!(reasons(&named, &["plugin-*".into()]), ["pattern"]);
-        let app = Loader { role: "application".into(), closed: Some(true), ..base };
+        let app = Loader { role: LoaderRole::Application, closed: Some(true), ..base };
         assert!(reasons(&app, &[]).is_empty(), "the JDK's own loaders are never suspects");
     }
 }

@@ -17,7 +17,7 @@ use crate::ffi::natives::Stream;
 use crate::ffi::os;
 use crate::health::{self, COUNTERS};
 use crate::options::NativeOptions;
-use leakagent_report::model::{ReleasesBeforeTracking, StackSettings, Zlib, ZlibEstimate, ZlibKindTotals, ZlibSite, ZlibTotals};
+use leakagent_report::model::{ReleasesBeforeTracking, StackSettings, Tracking, Zlib, ZlibEstimate, ZlibKindTotals, ZlibSite, ZlibTotals};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -98,7 +98,7 @@ pub struct ZlibLedger {
     end_methods: [AtomicUsize; 2],
     growth: Mutex<Growth>,
     /// (tracking, reason) for the report.
-    status: Mutex<(String, Option<String>)>,
+    status: Mutex<(Tracking, Option<String>)>,
 }
 
 impl ZlibLedger {
@@ -113,16 +113,16 @@ impl ZlibLedger {
             before_gc: AtomicU64::new(0),
             end_methods: [AtomicUsize::new(0), AtomicUsize::new(0)],
             growth: Mutex::new(Growth { at_ms: 0, live: HashMap::new() }),
-            status: Mutex::new(if o.zlib { ("full".into(), None) } else { ("off".into(), Some("option zlib=off".into())) }),
+            status: Mutex::new(if o.zlib { (Tracking::Full, None) } else { (Tracking::Off, Some("option zlib=off".into())) }),
         }
     }
 
-    pub fn set_status(&self, tracking: &str, reason: Option<String>) {
-        *self.status.lock() = (tracking.to_string(), reason);
+    pub fn set_status(&self, tracking: Tracking, reason: Option<String>) {
+        *self.status.lock() = (tracking, reason);
     }
 
-    pub fn tracking(&self) -> String {
-        self.status.lock().0.clone()
+    pub fn tracking(&self) -> Tracking {
+        self.status.lock().0
     }
 
     /// Live phase: learns the ids of `Inflater.end()` and `Deflater.end()`.

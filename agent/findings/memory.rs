@@ -2,7 +2,7 @@
 //! explains. Read `report.memory` only.
 
 use leakagent_report::units::mib;
-use leakagent_report::model::{Finding, Memory, Report, Severity, Subject};
+use leakagent_report::model::{Finding, Memory, Report, Severity, Subject, Tracking};
 
 const MIB: u64 = 1 << 20;
 /// The allocator's retention is reported from this size and this share of RSS (as info);
@@ -122,8 +122,8 @@ fn allocator_retention(r: &Report) -> Option<Finding> {
 /// Where the freed memory came from, by this report's own ledgers: streams and buffers freed only
 /// by GC are the churn the application can stop; when the ledgers show none, it is not theirs.
 fn churn_source(r: &Report) -> String {
-    let zlib = (r.zlib.tracking == "full" || r.zlib.tracking == "since_attach").then_some(r.zlib.totals.released_by_gc);
-    let direct = (r.direct.tracking == "full").then_some(r.direct.totals.freed_by_gc);
+    let zlib = r.zlib.tracking.per_site().then_some(r.zlib.totals.released_by_gc);
+    let direct = (r.direct.tracking == Tracking::Full).then_some(r.direct.totals.freed_by_gc);
     let mut causes = Vec::new();
     if let Some(n) = zlib.filter(|n| *n > 0) {
         causes.push(format!("end() the {n} zlib Inflaters/Deflaters this report saw freed only by GC (see the zlib sites)"));
@@ -213,8 +213,8 @@ mod tests {
     #[test]
     fn the_churn_advice_follows_the_ledgers() {
         let mut r = report(&[("malloc_retained", 100 * MIB), ("other", 100 * MIB)], "glibc");
-        r.zlib.tracking = "full".into();
-        r.direct.tracking = "full".into();
+        r.zlib.tracking = Tracking::Full;
+        r.direct.tracking = Tracking::Full;
         let f = derive_all(&r);
         assert!(f[0].fix.contains("no zlib stream and no direct buffer freed by GC"), "{}", f[0].fix);
         assert!(!f[0].fix.contains("end() the"), "{}", f[0].fix);
@@ -222,7 +222,7 @@ mod tests {
         let f = derive_all(&r);
         assert!(f[0].fix.contains("end() the 160000 zlib Inflaters/Deflaters this report saw freed only by GC"), "{}", f[0].fix);
         assert!(!f[0].fix.contains("direct buffers and Unsafe"), "{}", f[0].fix);
-        r.direct.tracking = "off".into();
+        r.direct.tracking = Tracking::Off;
         r.zlib.totals.released_by_gc = 0;
         let f = derive_all(&r);
         assert!(f[0].fix.contains("cannot tell"), "{}", f[0].fix);

@@ -538,7 +538,7 @@ mod tests {
     use leakagent_report::model::{test_report, Part, Severity, Subject, ZlibSite};
 
     fn loader(id: u32, name: &str, alive: bool) -> Loader {
-        Loader { id, class: "java.net.URLClassLoader".into(), name: Some(name.into()), role: "other".into(), alive, classes: 2, ..Loader::default() }
+        Loader { id, class: "java.net.URLClassLoader".into(), name: Some(name.into()), role: leakagent_report::model::LoaderRole::Other, alive, classes: 2, ..Loader::default() }
     }
 
     fn site(stack: &str, live: u64, bytes: u64) -> ZlibSite {

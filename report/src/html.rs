@@ -365,7 +365,7 @@ fn loaders(r: &Report, b: &mut String) {
                     b,
                     "<tr><td class=n>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
                     l.id,
-                    l.role,
+                    l.role.as_str(),
                     esc(&l.class),
                     esc(&l.label.clone().unwrap_or_else(|| loader_name(l))),
                     l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),

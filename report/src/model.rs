@@ -291,8 +291,7 @@ pub struct Loader {
     pub class: String,
     /// `ClassLoader.getName()`, when set.
     pub name: Option<String>,
-    /// `bootstrap`, `platform`, `application` or `other`.
-    pub role: String,
+    pub role: LoaderRole,
     /// The parent loader's id (0: bootstrap), null for the bootstrap loader itself.
     pub parent: Option<u32>,
     /// Classes this loader defined that are alive now.
@@ -320,6 +319,64 @@ pub struct Loader {
     pub label: Option<String>,
     /// The first (by name) class this loader defines, as seen alive at a report.
     pub sample_class: Option<String>,
+}
+
+/// What a class loader is to the JVM.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LoaderRole {
+    Bootstrap,
+    Platform,
+    /// The system (application) class loader.
+    Application,
+    /// Any loader an application or container made: the ones that can leak.
+    #[default]
+    Other,
+}
+
+impl LoaderRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoaderRole::Bootstrap => "bootstrap",
+            LoaderRole::Platform => "platform",
+            LoaderRole::Application => "application",
+            LoaderRole::Other => "other",
+        }
+    }
+}
+
+/// How much of the process a native ledger sees.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Tracking {
+    /// Every event since start-up.
+    Full,
+    /// Every event since a late attach; earlier ones only as totals.
+    SinceAttach,
+    /// No per-site data, the JDK's own pool numbers only (direct memory after a late attach).
+    JdkPoolOnly,
+    /// Switched off by an option.
+    #[default]
+    Off,
+    /// The ledger could not be set up or was disabled by a failure (see `reason`).
+    Failed,
+}
+
+impl Tracking {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tracking::Full => "full",
+            Tracking::SinceAttach => "since_attach",
+            Tracking::JdkPoolOnly => "jdk_pool_only",
+            Tracking::Off => "off",
+            Tracking::Failed => "failed",
+        }
+    }
+
+    /// Whether the ledger's live numbers cover every live stream or block it counts.
+    pub fn per_site(self) -> bool {
+        matches!(self, Tracking::Full | Tracking::SinceAttach)
+    }
 }
 
 /// Loaders of the same class and code source (or name) created one after another.
@@ -643,9 +700,9 @@ pub struct StackSettings {
 /// `zlib`: every Inflater and Deflater the JVM created, by site.
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Zlib {
-    /// `full` (since start-up), `since_attach` (streams created before the attach are only
-    /// counted in `totals.before_tracking`), `off` (option zlib=off) or `failed`.
-    pub tracking: String,
+    /// `full`, `since_attach` (streams created before the attach are only counted in
+    /// `totals.before_tracking`), `off` (option zlib=off) or `failed`.
+    pub tracking: Tracking,
     /// Why tracking is not `full`, in plain words.
     pub reason: Option<String>,
     pub settings: StackSettings,
@@ -733,7 +790,7 @@ pub struct ZlibEstimate {
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Direct {
     /// `full`, `jdk_pool_only` (no per-site data: see `reason`), `off` or `failed`.
-    pub tracking: String,
+    pub tracking: Tracking,
     pub reason: Option<String>,
     pub settings: StackSettings,
     /// Most live bytes first.

@@ -121,7 +121,7 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
         "How each native ledger tracks (tracking: full, since_attach, jdk_pool_only, off or failed); always 1.",
     );
     for (ledger, tracking) in [("zlib", &r.zlib.tracking), ("direct", &r.direct.tracking)] {
-        w.sample("leakagent_native_tracking", &[("ledger", ledger), ("tracking", tracking)], 1.0);
+        w.sample("leakagent_native_tracking", &[("ledger", ledger), ("tracking", tracking.as_str())], 1.0);
     }
     if let Some(p) = &r.direct.jdk_pool {
         w.gauge("leakagent_direct_pool_bytes", "The JDK's own direct buffer pool: memory used.", p.memory_used_bytes as f64);

@@ -1,6 +1,6 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
-use super::model::{ChainSearch, ClassLoaders, Direct, Loader, Report, Sample, Severity, Zlib};
+use super::model::{ChainSearch, ClassLoaders, Direct, Loader, LoaderRole, Report, Sample, Severity, Tracking, Zlib};
 use std::collections::BTreeMap;
 use crate::units;
 use std::fmt::Write;
@@ -54,7 +54,7 @@ pub fn reasons_text(reasons: &[String], superseded_by: Option<u32>) -> String {
 
 /// What a user knows a loader by: its label (name, context path, JSP), else the class it defines.
 pub fn loader_name(l: &Loader) -> String {
-    let sample = if l.role == "other" { &l.sample_class } else { &None };
+    let sample = if l.role == LoaderRole::Other { &l.sample_class } else { &None };
     match (&l.label, sample) {
         (Some(n), _) => format!("'{n}'"),
         (None, Some(c)) if l.classes > 1 => format!("(defines {c} and {} more)", l.classes - 1),
@@ -77,7 +77,7 @@ const GROUP_FROM: usize = 4;
 pub fn loader_rows(c: &ClassLoaders) -> Vec<LoaderRow<'_>> {
     let live: Vec<&Loader> = c.loaders.iter().filter(|l| l.alive).collect();
     let mut by_class: BTreeMap<&str, Vec<&Loader>> = BTreeMap::new();
-    for l in live.iter().filter(|l| l.label.is_none() && l.role == "other") {
+    for l in live.iter().filter(|l| l.label.is_none() && l.role == LoaderRole::Other) {
         by_class.entry(l.class.as_str()).or_default().push(l);
     }
     by_class.retain(|_, v| v.len() >= GROUP_FROM);
@@ -156,7 +156,7 @@ pub fn render(r: &Report) -> String {
                     o,
                     "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {} {}",
                     l.id,
-                    l.role,
+                    l.role.as_str(),
                     l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     l.classes,
                     l.classes_unloaded,
@@ -299,9 +299,9 @@ pub fn site_labels(sites: &[(u32, &Option<String>, &[String])]) -> Vec<String> {
     out
 }
 
-fn tracking_line(o: &mut String, tracking: &str, reason: &Option<String>) {
-    if tracking != "full" {
-        let _ = writeln!(o, "  tracking: {tracking}{}", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
+fn tracking_line(o: &mut String, tracking: Tracking, reason: &Option<String>) {
+    if tracking != Tracking::Full {
+        let _ = writeln!(o, "  tracking: {}{}", tracking.as_str(), reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
     }
 }
 
@@ -312,7 +312,7 @@ fn zlib_section(o: &mut String, z: &Zlib) {
         "\nzlib streams: {} created, {} ended explicitly, {} freed only by GC, {} live (~{}); {} sites",
         t.created, t.ended_explicitly, t.released_by_gc, t.live, units::mib(t.live_bytes_estimate), t.sites
     );
-    tracking_line(o, &z.tracking, &z.reason);
+    tracking_line(o, z.tracking, &z.reason);
     let b = &t.before_tracking;
     if b.ended_explicitly + b.released_by_gc > 0 {
         let _ = writeln!(
@@ -361,7 +361,7 @@ fn direct_section(o: &mut String, d: &Direct) {
         t.frees,
         t.freed_by_gc
     );
-    tracking_line(o, &d.tracking, &d.reason);
+    tracking_line(o, d.tracking, &d.reason);
     if let Some(p) = &d.jdk_pool {
         let _ = writeln!(
             o,
@@ -557,7 +557,7 @@ mod tests {
     use crate::model::*;
 
     fn native_report() -> Report {
-        let mut z = Zlib { tracking: "full".into(), ..Zlib::default() };
+        let mut z = Zlib { tracking: Tracking::Full, ..Zlib::default() };
         z.totals.created = 1104;
         z.totals.released_by_gc = 1104;
         z.totals.sites = 1;
@@ -571,7 +571,7 @@ mod tests {
             ..ZlibSite::default()
         });
         let mut d = Direct {
-            tracking: "jdk_pool_only".into(),
+            tracking: Tracking::JdkPoolOnly,
             reason: Some("the agent was attached to a running JVM".into()),
             jdk_pool: Some(JdkPool { count: 3, total_capacity_bytes: 3_000_009, memory_used_bytes: 3_000_009, max_bytes: None }),
             ..Direct::default()
@@ -639,7 +639,7 @@ mod tests {
         let l = |id: u32, class: &str, label: Option<&str>, sample: Option<&str>, classes: u64| Loader {
             id,
             class: class.into(),
-            role: "other".into(),
+            role: LoaderRole::Other,
             label: label.map(Into::into),
             sample_class: sample.map(Into::into),
             classes,

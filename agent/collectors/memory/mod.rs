@@ -13,7 +13,7 @@ pub mod smaps;
 use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::options::Options;
-use leakagent_report::model::{Memory, Region, Sample, SamplerInfo, Trim};
+use leakagent_report::model::{Memory, Region, Sample, SamplerInfo, Tracking, Trim};
 use crate::runtime::Agent;
 use explain::{Inputs, Ledger};
 use parking_lot::Mutex;
@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 /// data gives None: the explanation then uses the JDK's direct buffer pool for `direct`. After a
 /// late attach the zlib numbers cover the streams created since the attach.
 pub fn ledger(agent: &Agent) -> Ledger {
-    let zlib = matches!(agent.zlib.tracking().as_str(), "full" | "since_attach").then(|| agent.zlib.live_totals());
-    let direct = (agent.direct.tracking() == "full").then(|| agent.direct.live_totals().1);
+    let zlib = agent.zlib.tracking().per_site().then(|| agent.zlib.live_totals());
+    let direct = (agent.direct.tracking() == Tracking::Full).then(|| agent.direct.live_totals().1);
     Ledger {
         zlib_live_bytes: zlib.map(|(_, bytes)| bytes),
         zlib_live_streams: zlib.map(|(streams, _)| streams),
