@@ -2,10 +2,13 @@
 //! with the reference chain that pins it and what the culprit catalogue says about it.
 
 use super::chain_verify::{self, ClassIndex};
-use super::chains::{self, Limits, RawHop, TAG_SELF_THREAD};
-use super::classes::{tag_kind, tag_loader, ClassTracker, TAG_ARRAY_CLASS, TAG_CLASS, TAG_LOADER};
+use super::chains::{self, Limits, TAG_SELF_THREAD};
+use super::classes::{ClassTracker, TAG_LOADER};
 use super::dump_search::{self, Setup};
 use super::heapdump;
+use super::hop_names::Names;
+use super::loader_growth::{growth, shape};
+use super::mbeans;
 use super::hprof::Dump;
 use crate::budget::Budget;
 use crate::culprits;
@@ -14,12 +17,11 @@ use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::time::Instant;
 use crate::ffi::jni::{Env, Local};
-use crate::ffi::jvmti::{signature_to_name, Jvmti};
-use crate::ffi::sys::*;
-use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderGrowth, LoaderRole, PathHop, Pause};
+use crate::ffi::jvmti::Jvmti;
+use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole, PathHop, Pause};
 use leakagent_report::text::reasons_text;
-use jni::sys::{jclass, jlong};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use jni::sys::jlong;
+use std::collections::{HashMap, HashSet};
 
 /// What makes a loader a suspect, and how far to look for its chain.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,77 +92,6 @@ pub fn glob(pattern: &str, text: &str) -> bool {
         pi += 1;
     }
     pi == p.len()
-}
-
-/// Loaders of one class defining classes of one shape are a growth group when at least this many
-/// of them are alive after the GC, and more than at the previous report. A web application has
-/// one JasperLoader per JSP, each with its own page's class; a script engine that gives every
-/// script its own loader has hundreds defining `Script1` (a new GroovyShell per script) or
-/// `Script1`, `Script2`, ... (one shell).
-pub const GROWTH_MIN_ALIVE: u64 = 100;
-
-/// The JDK's per-method reflection loaders: many, alive with the methods they serve, never the
-/// application's to fix.
-pub fn reflection_loader(class: &str) -> bool {
-    matches!(class, "jdk.internal.reflect.DelegatingClassLoader" | "sun.reflect.DelegatingClassLoader")
-}
-
-/// A class name with every run of digits as `#`: `Script12$_run_closure1` is `Script#$_run_closure#`.
-pub fn shape(class: &str) -> String {
-    let mut out = String::with_capacity(class.len());
-    for c in class.chars() {
-        if c.is_ascii_digit() {
-            if !out.ends_with('#') {
-                out.push('#');
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Growth evidence: loaders of one class that each define a class of the same shape (a script
-/// engine's `Script1`, or `Script12`, `Script13`, ...) and keep being created without dying.
-/// Returns the groups that qualify (many alive after the GC, more than at the previous report)
-/// and, for the next report, how many of every sizeable group are alive. One JSP per loader is
-/// not a growth group: JSP classes are named after their pages.
-pub fn growth(loaders: &[Loader], previous: &HashMap<String, u64>) -> (Vec<LoaderGrowth>, HashMap<String, u64>) {
-    let mut groups: BTreeMap<String, Vec<&Loader>> = BTreeMap::new();
-    for l in loaders.iter().filter(|l| l.role == LoaderRole::Other && !reflection_loader(&l.class)) {
-        if let Some(c) = &l.sample_class {
-            groups.entry(format!("{}|{}", l.class, shape(c))).or_default().push(l);
-        }
-    }
-    let mut out = Vec::new();
-    let mut counts = HashMap::new();
-    for (key, members) in groups {
-        let alive = members.iter().filter(|l| l.alive).count() as u64;
-        if alive < GROWTH_MIN_ALIVE {
-            continue;
-        }
-        counts.insert(key.clone(), alive);
-        let before = previous.get(&key).copied();
-        if before.is_some_and(|b| alive <= b) {
-            continue;
-        }
-        let distinct: HashSet<&str> = members.iter().filter_map(|l| l.sample_class.as_deref()).collect();
-        let first = members[0];
-        let newest = members.iter().filter(|l| l.alive).max_by_key(|l| l.id).unwrap_or(&first);
-        out.push(LoaderGrowth {
-            loader_class: first.class.clone(),
-            defines: shape(first.sample_class.as_deref().unwrap_or_default()),
-            example: newest.sample_class.clone().unwrap_or_default(),
-            alive,
-            dead: members.len() as u64 - alive,
-            distinct_classes: distinct.len() as u64,
-            alive_at_previous_report: before,
-            first_seen_ms: members.iter().map(|l| l.first_seen_ms).min().unwrap_or(0),
-            last_seen_ms: members.iter().map(|l| l.first_seen_ms).max().unwrap_or(0),
-            leak_loaders: first.class.clone(),
-        });
-    }
-    (out, counts)
 }
 
 /// The ids of `id` and of every loader below it (its children's, their children's, ...): what an
@@ -310,7 +241,7 @@ pub fn analyse(
             )
         } else {
             let jmx = path.iter().any(|h| h.from.starts_with("com.sun.jmx.") || h.from.starts_with("javax.management."));
-            let registered = if jmx { mbeans.get_or_insert_with(|| mbeans_by_loader(jvmti, env)) } else { &HashMap::new() };
+            let registered = if jmx { mbeans.get_or_insert_with(|| mbeans::by_loader(jvmti, env)) } else { &HashMap::new() };
             let mut owned: Vec<String> = inside.iter().filter_map(|id| registered.get(id)).flatten().cloned().collect();
             owned.sort();
             let ctx = culprits::Context { root_frame_inside: root_loader.is_some_and(|r| inside.contains(&r)), mbeans: owned };
@@ -553,327 +484,11 @@ impl dump_search::Live for LiveThreads {
     }
 }
 
-/// The registered MBeans of the platform MBeanServer by the id of their class loader
-/// (`MBeanServer.getClassLoaderFor`). Asked only when a chain runs through JMX, so the server
-/// exists already.
-fn mbeans_by_loader(jvmti: &Jvmti, env: &Env) -> HashMap<u32, Vec<String>> {
-    let mut out: HashMap<u32, Vec<String>> = HashMap::new();
-    let server = env.call_static_object_method(
-        "java/lang/management/ManagementFactory",
-        "getPlatformMBeanServer",
-        "()Ljavax/management/MBeanServer;",
-    );
-    if server.is_null() {
-        return out;
-    }
-    let null = std::ptr::null_mut();
-    let set = env.call_object_method_with(
-        server.raw(),
-        "queryNames",
-        "(Ljavax/management/ObjectName;Ljavax/management/QueryExp;)Ljava/util/Set;",
-        &[null, null],
-    );
-    let array = if set.is_null() { Local::null(env) } else { env.call_object_method(set.raw(), "toArray", "()[Ljava/lang/Object;") };
-    for name in env.object_array(array.raw()) {
-        let loader = env.call_object_method_with(
-            server.raw(),
-            "getClassLoaderFor",
-            "(Ljavax/management/ObjectName;)Ljava/lang/ClassLoader;",
-            &[name.raw()],
-        );
-        if !loader.is_null() {
-            if let (Ok(tag), Some(text)) = (jvmti.tag(loader.raw()), env.call_string_method(name.raw(), "toString")) {
-                if tag_kind(tag) == TAG_LOADER {
-                    out.entry(tag_loader(tag)).or_default().push(text);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Marks the report thread's `Thread` so its own local references are not taken for roots.
 fn tag_own_thread(jvmti: &Jvmti, env: &Env) {
     let t = env.call_static_object_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;");
     if !t.is_null() {
         let _ = jvmti.set_tag(t.raw(), TAG_SELF_THREAD);
     }
-}
-
-/// Resolves class tags, field indices and loaders to names, with caches for one report.
-struct Names<'a> {
-    jvmti: &'a Jvmti,
-    env: &'a Env,
-    loaders: HashMap<u32, &'a Loader>,
-    classes: HashMap<jlong, String>,
-    fields: HashMap<jlong, (usize, Vec<String>)>,
-    /// Thread names by `Thread.getId()`, read the first time a stack root needs one.
-    threads: Option<HashMap<i64, String>>,
-}
-
-impl<'a> Names<'a> {
-    fn new(jvmti: &'a Jvmti, env: &'a Env, loaders: &'a [Loader]) -> Names<'a> {
-        Names {
-            jvmti,
-            env,
-            loaders: loaders.iter().map(|l| (l.id, l)).collect(),
-            classes: HashMap::new(),
-            fields: HashMap::new(),
-            threads: None,
-        }
-    }
-
-    /// A local reference to the class with this (unique) class tag.
-    fn class_of(&self, tag: jlong) -> Option<Local<'a>> {
-        if tag_kind(tag) != TAG_CLASS && tag_kind(tag) != TAG_ARRAY_CLASS {
-            return None;
-        }
-        // Collected first so that any further object with the tag is freed too.
-        let all: Vec<Local<'a>> = self.jvmti.objects_with_tags(&[tag]).ok()?.into_iter().map(|(o, _)| Local::new(self.env, o)).collect();
-        all.into_iter().next()
-    }
-
-    fn class_name(&mut self, tag: jlong) -> String {
-        if let Some(n) = self.classes.get(&tag) {
-            return n.clone();
-        }
-        let name = match self.class_of(tag) {
-            Some(k) => self.jvmti.class_signature(k.raw()).map(|s| signature_to_name(&s)).unwrap_or_default(),
-            None => "<unknown class>".into(),
-        };
-        self.classes.insert(tag, name.clone());
-        name
-    }
-
-    /// How the report names an object: a class as `class X`, a loader by its class, anything
-    /// else by its class.
-    fn describe(&mut self, object: jlong, class_tag: jlong) -> String {
-        match tag_kind(object) {
-            TAG_CLASS | TAG_ARRAY_CLASS => format!("class {}", self.class_name(object)),
-            TAG_LOADER => self
-                .loaders
-                .get(&tag_loader(object))
-                .map(|l| l.class.clone())
-                .unwrap_or_else(|| "<class loader>".into()),
-            _ if class_tag != 0 => self.class_name(class_tag),
-            _ => "<object>".into(),
-        }
-    }
-
-    fn loader_of(object: jlong, class_tag: jlong) -> Option<u32> {
-        match tag_kind(object) {
-            TAG_CLASS | TAG_LOADER => Some(tag_loader(object)),
-            _ if tag_kind(class_tag) == TAG_CLASS || tag_kind(class_tag) == TAG_ARRAY_CLASS => Some(tag_loader(class_tag)),
-            _ => None,
-        }
-    }
-
-    /// Field names in heap-walk index order for the class with this tag: the JVMTI rule is the
-    /// fields of every implemented interface first (counted, `n`), then the fields of
-    /// java.lang.Object down to the class itself, each class in GetClassFields order; for an
-    /// interface, its superinterfaces' fields are counted and its own follow.
-    fn field_table(&mut self, class_tag: jlong) -> Option<&(usize, Vec<String>)> {
-        if !self.fields.contains_key(&class_tag) {
-            let k = self.class_of(class_tag)?;
-            let table = field_table(self.jvmti, self.env, k.raw());
-            self.fields.insert(class_tag, table);
-        }
-        self.fields.get(&class_tag)
-    }
-
-    fn field_name(&mut self, class_tag: jlong, index: i32) -> String {
-        match self.field_table(class_tag) {
-            Some((n, names)) => index
-                .checked_sub(*n as i32)
-                .and_then(|i| names.get(i as usize))
-                .cloned()
-                .unwrap_or_else(|| format!("<field {index}>")),
-            None => format!("<field {index}>"),
-        }
-    }
-
-    /// Tags array classes so chains can name them, and returns, for every loaded subclass of
-    /// java.lang.ref.Reference, the heap-walk index of `referent`.
-    fn prepare_classes(&mut self, tracker: &ClassTracker) -> HashMap<jlong, i32> {
-        let mut out = HashMap::new();
-        let reference = self.env.find_class(c"java/lang/ref/Reference");
-        if reference.is_null() {
-            return out;
-        }
-        let Ok(all) = self.jvmti.loaded_classes() else { return out };
-        for k in all.into_iter().map(|k| Local::new(self.env, k)) {
-            let k = k.raw();
-            if self.jvmti.tag(k) == Ok(0) {
-                let _ = tracker.tag_array_class(self.jvmti, self.env, k);
-            }
-            if self.env.is_assignable_from(k, reference.raw()) {
-                if let Ok(tag) = self.jvmti.tag(k) {
-                    let (n, names) = field_table(self.jvmti, self.env, k);
-                    if let Some(pos) = names.iter().position(|f| f == "referent") {
-                        out.insert(tag, (n + pos) as i32);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// `Class.method` and the id of the loader that defined the class.
-    fn method(&self, method: usize) -> (String, Option<u32>) {
-        let m = method as jni::sys::jmethodID;
-        let name = self.jvmti.method_name(m).unwrap_or_default();
-        let (class, loader) = self
-            .jvmti
-            .method_declaring_class(m)
-            .ok()
-            .map(|k| {
-                let k = Local::new(self.env, k);
-                let n = self.jvmti.class_signature(k.raw()).map(|s| signature_to_name(&s)).unwrap_or_default();
-                let tag = self.jvmti.tag(k.raw()).unwrap_or(0);
-                (n, (tag_kind(tag) == TAG_CLASS).then(|| tag_loader(tag)))
-            })
-            .unwrap_or_default();
-        (format!("{class}.{name}"), loader)
-    }
-
-    /// The thread of a stack root, by its id: `thread "name", id N`.
-    fn thread(&mut self, id: jlong) -> String {
-        let (jvmti, env) = (self.jvmti, self.env);
-        let names = self.threads.get_or_insert_with(|| {
-            let mut m = HashMap::new();
-            for t in jvmti.all_threads().unwrap_or_default().into_iter().map(|t| Local::new(env, t)) {
-                if let (Some(tid), Some(name)) = (env.call_long_method(t.raw(), "getId"), jvmti.thread_name(t.raw())) {
-                    m.insert(tid, name);
-                }
-            }
-            m
-        });
-        match names.get(&id) {
-            Some(n) => format!("thread \"{n}\", id {id}"),
-            None => format!("thread id {id}"),
-        }
-    }
-
-    /// The chain in names, and for a stack root the loader of the method's class.
-    fn render(&mut self, raw: &[RawHop], root_thread: Option<&String>) -> (Vec<PathHop>, Option<u32>) {
-        let mut out: Vec<PathHop> = Vec::new();
-        let mut root_loader = None;
-        let mut i = 0;
-        while i < raw.len() {
-            let h = &raw[i];
-            let to = self.describe(h.to, h.to_class);
-            let to_loader = Self::loader_of(h.to, h.to_class);
-            if i == 0 {
-                // A system class root followed by one of its static fields reads as the field.
-                if h.kind == JVMTI_HEAP_REFERENCE_SYSTEM_CLASS {
-                    if let Some(next) = raw.get(1).filter(|n| n.kind == JVMTI_HEAP_REFERENCE_STATIC_FIELD) {
-                        let from = self.class_name(h.to);
-                        let field = self.field_name(h.to, next.index);
-                        let to = self.describe(next.to, next.to_class);
-                        out.push(PathHop { from, field, kind: "static_field".into(), to, to_loader: Self::loader_of(next.to, next.to_class) });
-                        i += 2;
-                        continue;
-                    }
-                }
-                let (from, kind) = match h.kind {
-                    JVMTI_HEAP_REFERENCE_SYSTEM_CLASS => ("<system class>".to_string(), "system_class"),
-                    JVMTI_HEAP_REFERENCE_THREAD => (
-                        format!("<thread \"{}\">", root_thread.map(String::as_str).unwrap_or("?")),
-                        "thread",
-                    ),
-                    JVMTI_HEAP_REFERENCE_STACK_LOCAL | JVMTI_HEAP_REFERENCE_JNI_LOCAL => {
-                        let (method, loader) = self.method(h.method);
-                        root_loader = loader;
-                        let what = if h.kind == JVMTI_HEAP_REFERENCE_STACK_LOCAL { "local variable" } else { "JNI local" };
-                        (
-                            format!("<{what} in {method} ({})>", self.thread(h.thread_id)),
-                            if h.kind == JVMTI_HEAP_REFERENCE_STACK_LOCAL { "stack_local" } else { "jni_local" },
-                        )
-                    }
-                    JVMTI_HEAP_REFERENCE_JNI_GLOBAL => ("<JNI global reference>".to_string(), "jni_global"),
-                    JVMTI_HEAP_REFERENCE_MONITOR => ("<monitor>".to_string(), "monitor"),
-                    _ => ("<VM internal root>".to_string(), "other"),
-                };
-                out.push(PathHop { from, field: String::new(), kind: kind.into(), to, to_loader });
-                i += 1;
-                continue;
-            }
-            // A static field belongs to a class: name the class itself, as `X.field`.
-            let from = if h.kind == JVMTI_HEAP_REFERENCE_STATIC_FIELD {
-                self.class_name(h.from)
-            } else {
-                self.describe(h.from, h.from_class)
-            };
-            let (kind, field) = match h.kind {
-                JVMTI_HEAP_REFERENCE_FIELD => ("field", self.field_name(h.from_class, h.index)),
-                JVMTI_HEAP_REFERENCE_STATIC_FIELD => ("static_field", self.field_name(h.from, h.index)),
-                JVMTI_HEAP_REFERENCE_ARRAY_ELEMENT => ("array_element", format!("[{}]", h.index)),
-                JVMTI_HEAP_REFERENCE_CLASS => ("class", String::new()),
-                JVMTI_HEAP_REFERENCE_CLASS_LOADER => ("class_loader", String::new()),
-                JVMTI_HEAP_REFERENCE_CONSTANT_POOL => ("constant_pool", format!("#{}", h.index)),
-                JVMTI_HEAP_REFERENCE_PROTECTION_DOMAIN => ("protection_domain", String::new()),
-                JVMTI_HEAP_REFERENCE_SIGNERS => ("signers", String::new()),
-                JVMTI_HEAP_REFERENCE_INTERFACE => ("interface", String::new()),
-                JVMTI_HEAP_REFERENCE_SUPERCLASS => ("superclass", String::new()),
-                _ => ("other", String::new()),
-            };
-            out.push(PathHop { from, field, kind: kind.into(), to, to_loader });
-            i += 1;
-        }
-        (out, root_loader)
-    }
-}
-
-fn field_table(jvmti: &Jvmti, env: &Env, k: jclass) -> (usize, Vec<String>) {
-    let names_of = |c: jclass| -> Vec<String> {
-        jvmti
-            .class_fields(c)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| jvmti.field_name(c, f).unwrap_or_default())
-            .collect()
-    };
-    // Every interface reachable from the class (or, for an interface, its superinterfaces).
-    let mut interface_fields = 0usize;
-    let mut seen: HashSet<jlong> = HashSet::new();
-    let interfaces = |c: jclass| jvmti.implemented_interfaces(c).unwrap_or_default().into_iter().map(|i| Local::new(env, i));
-    let mut stack: Vec<Local> = Vec::new();
-    // Popped interfaces stay alive until the end: an untagged one is known by its reference.
-    let mut visited: Vec<Local> = Vec::new();
-    let is_interface = jvmti.is_interface(k);
-    let mut supers: Vec<Local> = Vec::new();
-    if is_interface {
-        stack.extend(interfaces(k));
-    } else {
-        let mut c = env.superclass(k);
-        while !c.is_null() {
-            let next = env.superclass(c.raw());
-            supers.push(c);
-            c = next;
-        }
-    }
-    let chain: Vec<jclass> = if is_interface { Vec::new() } else { std::iter::once(k).chain(supers.iter().map(Local::raw)).collect() };
-    for &c in &chain {
-        stack.extend(interfaces(c));
-    }
-    while let Some(i) = stack.pop() {
-        let tag = jvmti.tag(i.raw()).unwrap_or(0);
-        let key = if tag != 0 { tag } else { i.raw() as usize as jlong };
-        if seen.insert(key) {
-            interface_fields += jvmti.class_fields(i.raw()).map(|f| f.len()).unwrap_or(0);
-            stack.extend(interfaces(i.raw()));
-        }
-        visited.push(i);
-    }
-    let mut names = Vec::new();
-    if is_interface {
-        names = names_of(k);
-    } else {
-        for &c in chain.iter().rev() {
-            names.extend(names_of(c));
-        }
-    }
-    (interface_fields, names)
 }
 
 #[cfg(test)]
@@ -888,54 +503,6 @@ mod tests {
         assert!(!glob("a?c", "abbc"));
         assert!(!glob("app", "app-gen-1"));
         assert!(glob("*", ""));
-    }
-
-    fn script_loader(id: u32, n: u32, alive: bool) -> Loader {
-        Loader {
-            id,
-            class: "groovy.lang.GroovyClassLoader$InnerLoader".into(),
-            role: LoaderRole::Other,
-            parent: Some(id - 1),
-            alive,
-            first_seen_ms: id as u64 * 10,
-            sample_class: Some(format!("Script{n}")),
-            ..Loader::default()
-        }
-    }
-
-    #[test]
-    fn numbered_scripts_that_keep_coming_are_growth_and_jsps_are_not() {
-        assert_eq!(shape("Script12$_run_closure1"), "Script#$_run_closure#");
-        let scripts: Vec<Loader> = (0..150).map(|i| script_loader(1000 + 2 * i, i + 1, i % 3 != 0)).collect();
-        let (g, counts) = growth(&scripts, &HashMap::new());
-        assert_eq!(g.len(), 1, "{g:#?}");
-        assert_eq!((g[0].alive, g[0].dead, g[0].distinct_classes), (100, 50, 150));
-        // A new GroovyShell per script: every loader defines Script1.
-        let shells: Vec<Loader> = (0..120).map(|i| script_loader(1000 + 2 * i, 1, true)).collect();
-        assert_eq!(growth(&shells, &HashMap::new()).0[0].distinct_classes, 1);
-        assert_eq!(g[0].defines, "Script#");
-        assert_eq!(g[0].example, "Script150");
-        assert_eq!(g[0].leak_loaders, "groovy.lang.GroovyClassLoader$InnerLoader");
-        // A later report with as many alive: a stable population, not growth.
-        let (again, _) = growth(&scripts, &counts);
-        assert!(again.is_empty());
-        let mut more = scripts.clone();
-        more.push(script_loader(5000, 151, true));
-        let (grew, _) = growth(&more, &counts);
-        assert_eq!(grew[0].alive_at_previous_report, Some(100));
-        // Fewer alive than the threshold, or JSPs named after their pages.
-        let few: Vec<Loader> = (0..150).map(|i| script_loader(1000 + 2 * i, i, i % 2 == 0)).collect();
-        assert!(growth(&few, &HashMap::new()).0.is_empty());
-        let jsps: Vec<Loader> = ["index", "date", "snoop", "numguess", "cart"]
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Loader { class: "org.apache.jasper.servlet.JasperLoader".into(), sample_class: Some(format!("org.apache.jsp.{p}_jsp")), ..script_loader(10 + i as u32, 0, true) })
-            .collect();
-        assert!(growth(&jsps, &HashMap::new()).0.is_empty());
-        let reflection: Vec<Loader> = (0..150)
-            .map(|i| Loader { class: "jdk.internal.reflect.DelegatingClassLoader".into(), sample_class: Some(format!("jdk.internal.reflect.GeneratedMethodAccessor{i}")), ..script_loader(10 + i, 0, true) })
-            .collect();
-        assert!(growth(&reflection, &HashMap::new()).0.is_empty(), "the JDK's reflection loaders are never growth");
     }
 
     #[test]
