@@ -434,42 +434,18 @@ fn native_ledgers_live(agent: &Agent, env: &Env) {
         if n.zlib {
             let home = agent.jvmti.system_property("java.home").unwrap_or_default();
             let libzip = format!("{home}/lib/libzip.so");
-            match natives::rebind_zlib(env, &libzip) {
-                Ok(()) => {
-                    ZLIB_REBOUND.store(true, Relaxed);
-                    COUNTERS.natives_wrapped.fetch_add(4, std::sync::atomic::Ordering::Relaxed);
-                    agent.zlib.set_status(
-                        Tracking::SinceAttach,
-                        Some("the agent was attached to a running JVM: streams created before the attach are not in the \
-                              ledger; their releases are counted apart in totals.before_tracking"
-                            .into()),
-                    );
-                }
-                Err(e) => {
-                    log::warn(&format!("cannot wrap the zlib natives after the attach: {e}; zlib streams are not tracked"));
-                    agent.zlib.set_status(Tracking::Failed, Some(format!("cannot wrap the zlib natives after the attach: {e}")));
-                }
+            let rebound = natives::rebind_zlib(env, &libzip);
+            if rebound.is_ok() {
+                ZLIB_REBOUND.store(true, Relaxed);
+                COUNTERS.natives_wrapped.fetch_add(4, std::sync::atomic::Ordering::Relaxed);
             }
+            agent.zlib.rebound_after_attach(rebound);
         }
         if n.direct {
-            agent.direct.set_status(
-                Tracking::JdkPoolOnly,
-                Some("the agent was attached to a running JVM: Unsafe's allocateMemory0, reallocateMemory0 and \
-                      freeMemory0 were bound at start-up and their originals are local symbols of libjvm.so, so they \
-                      cannot be wrapped now; per-site direct memory needs the agent at start-up (-agentpath). The \
-                      JDK's own direct buffer pool totals are in jdk_pool"
-                    .into()),
-            );
+            agent.direct.attached_late();
         }
     } else if n.direct && agent.direct.tracking() == Tracking::Full && !natives::wrapped(Native::AllocateMemory) {
-        let early = !agent.capabilities_missing.iter().any(|c| c == "can_generate_early_vmstart");
-        let why = if early {
-            "Unsafe's natives were bound before the agent could identify them (primordial phase)"
-        } else {
-            "this JVM lacks can_generate_early_vmstart: Unsafe's natives were bound before the agent could identify them"
-        };
-        log::warn(&format!("{why}; direct memory is reported from the JDK's pool totals only"));
-        agent.direct.set_status(Tracking::JdkPoolOnly, Some(why.to_string()));
+        agent.direct.natives_missed(!agent.capabilities_missing.iter().any(|c| c == "can_generate_early_vmstart"));
     }
 }
 

@@ -115,6 +115,29 @@ impl DirectLedger {
         *self.status.lock() = (tracking, reason);
     }
 
+    /// After a late attach Unsafe's natives cannot be wrapped: the JDK's pool totals only.
+    pub fn attached_late(&self) {
+        self.set_status(
+            Tracking::JdkPoolOnly,
+            Some("the agent was attached to a running JVM: Unsafe's allocateMemory0, reallocateMemory0 and \
+                  freeMemory0 were bound at start-up and their originals are local symbols of libjvm.so, so they \
+                  cannot be wrapped now; per-site direct memory needs the agent at start-up (-agentpath). The \
+                  JDK's own direct buffer pool totals are in jdk_pool"
+                .into()),
+        );
+    }
+
+    /// Loaded at start-up, yet Unsafe's natives were bound before the agent could wrap them.
+    pub fn natives_missed(&self, early_vmstart: bool) {
+        let why = if early_vmstart {
+            "Unsafe's natives were bound before the agent could identify them (primordial phase)"
+        } else {
+            "this JVM lacks can_generate_early_vmstart: Unsafe's natives were bound before the agent could identify them"
+        };
+        crate::log::warn(&format!("{why}; direct memory is reported from the JDK's pool totals only"));
+        self.set_status(Tracking::JdkPoolOnly, Some(why.to_string()));
+    }
+
     pub fn tracking(&self) -> Tracking {
         self.status.lock().0
     }

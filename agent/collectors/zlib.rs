@@ -121,6 +121,23 @@ impl ZlibLedger {
         *self.status.lock() = (tracking, reason);
     }
 
+    /// After a late attach: the outcome of re-binding the zlib natives to the agent's wrappers.
+    pub fn rebound_after_attach(&self, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.set_status(
+                Tracking::SinceAttach,
+                Some("the agent was attached to a running JVM: streams created before the attach are not in the \
+                      ledger; their releases are counted apart in totals.before_tracking"
+                    .into()),
+            ),
+            Err(e) => {
+                let why = format!("cannot wrap the zlib natives after the attach: {e}");
+                crate::log::warn(&format!("{why}; zlib streams are not tracked"));
+                self.set_status(Tracking::Failed, Some(why));
+            }
+        }
+    }
+
     pub fn tracking(&self) -> Tracking {
         self.status.lock().0
     }
