@@ -97,7 +97,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant, budg
     class_loaders.gc_ms = gc_ms;
     // Memory right after the GC and before the chain search, whose tags cost native memory.
     let (memory, samples) = crate::guard::guarded(Feature::Memory, Default::default(), || {
-        agent.memory.snapshot(agent, env)
+        agent.memory.snapshot(agent.memory_sources(), env)
     });
     let zlib = crate::guard::guarded(Feature::Zlib, failed_section("zlib"), || {
         agent.zlib.snapshot()

@@ -32,6 +32,13 @@ pub struct Agent {
     pub started_epoch_s: i64,
 }
 
+impl Agent {
+    /// What the memory collector reads from the other collectors.
+    pub fn memory_sources(&self) -> crate::collectors::memory::Sources<'_> {
+        crate::collectors::memory::Sources { zlib: &self.zlib, direct: &self.direct, classes: &self.classes }
+    }
+}
+
 static AGENT: OnceLock<Agent> = OnceLock::new();
 
 /// Installs the agent; fails when one is already installed in this process.

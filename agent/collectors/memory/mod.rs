@@ -14,7 +14,9 @@ use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::options::Options;
 use leakagent_report::model::{Memory, Region, Sample, SamplerInfo, Tracking, Trim};
-use crate::runtime::Agent;
+use crate::collectors::classes::ClassTracker;
+use crate::collectors::direct::DirectLedger;
+use crate::collectors::zlib::ZlibLedger;
 use explain::{Inputs, Ledger};
 use parking_lot::Mutex;
 use sampler::SampleRing;
@@ -23,17 +25,27 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The live native bytes of the native ledgers (docs/native-ledger.md), for the explanation and
-/// the samples. A ledger that is off, failed, or (direct after a late attach) has no per-block
-/// data gives None: the explanation then uses the JDK's direct buffer pool for `direct`. After a
-/// late attach the zlib numbers cover the streams created since the attach.
-pub fn ledger(agent: &Agent) -> Ledger {
-    let zlib = agent.zlib.tracking().per_site().then(|| agent.zlib.live_totals());
-    let direct = (agent.direct.tracking() == Tracking::Full).then(|| agent.direct.live_totals().1);
-    Ledger {
-        zlib_live_bytes: zlib.map(|(_, bytes)| bytes),
-        zlib_live_streams: zlib.map(|(streams, _)| streams),
-        direct_live_bytes: direct,
+/// The other collectors the memory section and the samples read numbers from.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    pub zlib: &'a ZlibLedger,
+    pub direct: &'a DirectLedger,
+    pub classes: &'a ClassTracker,
+}
+
+impl Sources<'_> {
+    /// The live native bytes of the native ledgers (docs/native-ledger.md), for the explanation
+    /// and the samples. A ledger that is off, failed, or (direct after a late attach) has no
+    /// per-block data gives None: the explanation then uses the JDK's direct buffer pool for
+    /// `direct`. After a late attach the zlib numbers cover the streams created since the attach.
+    pub fn ledger(&self) -> Ledger {
+        let zlib = self.zlib.tracking().per_site().then(|| self.zlib.live_totals());
+        let direct = (self.direct.tracking() == Tracking::Full).then(|| self.direct.live_totals().1);
+        Ledger {
+            zlib_live_bytes: zlib.map(|(_, bytes)| bytes),
+            zlib_live_streams: zlib.map(|(streams, _)| streams),
+            direct_live_bytes: direct,
+        }
     }
 }
 
@@ -42,6 +54,8 @@ pub struct MemoryCollector {
     /// Process uptime when the agent started, so samples are in JVM-uptime milliseconds.
     start_uptime_ms: u64,
     interval: Option<Duration>,
+    /// `trim=on`: return the allocator's free memory to the OS at each report.
+    trim: bool,
     ring: Mutex<SampleRing>,
     /// HotSpot flags do not change: read once, at the first report.
     flags: OnceLock<BTreeMap<String, String>>,
@@ -60,6 +74,7 @@ impl MemoryCollector {
             started: Instant::now(),
             start_uptime_ms: os::process_uptime_ms().unwrap_or(0),
             interval: options.sample_interval,
+            trim: options.trim,
             ring: Mutex::new(SampleRing::new(options.samples)),
             flags: OnceLock::new(),
             allocator_read: Mutex::new(None),
@@ -74,7 +89,7 @@ impl MemoryCollector {
     /// of the allocator, else the sampler reads it at most every `ALLOCATOR_EVERY`.
     pub fn sample(
         &self,
-        agent: &Agent,
+        from: Sources,
         env: &Env,
         beans: &jvm_pools::SamplerBeans,
         allocator: Option<(Option<u64>, Option<u64>)>,
@@ -89,8 +104,8 @@ impl MemoryCollector {
                 (None, None)
             }
         });
-        let l = ledger(agent);
-        let (loaded, live, loaders) = agent.classes.counts();
+        let l = from.ledger();
+        let (loaded, live, loaders) = from.classes.counts();
         Sample {
             t_ms: self.now_ms(),
             rss_bytes: statm_rss().unwrap_or(0),
@@ -125,7 +140,7 @@ impl MemoryCollector {
     }
 
     /// Builds the `memory` section and returns it with the samples.
-    pub fn snapshot(&self, agent: &Agent, env: &Env) -> (Memory, Vec<Sample>) {
+    pub fn snapshot(&self, from: Sources, env: &Env) -> (Memory, Vec<Sample>) {
         let t0 = Instant::now();
         let mut notes = Vec::new();
         // Java first: reading the MXBeans allocates, smaps afterwards sees the result.
@@ -177,10 +192,10 @@ impl MemoryCollector {
         if hints.max_heap_size.is_some() && !c.found(Kind::JavaHeap) {
             notes.push("no mapping spans exactly MaxHeapSize: the Java heap part is the JVM's committed heap".into());
         }
-        let e = explain::explain(&Inputs { regions: &c, malloc: &m, jvm: &jvm, nmt: nmt.as_ref(), ledger: ledger(agent) });
+        let e = explain::explain(&Inputs { regions: &c, malloc: &m, jvm: &jvm, nmt: nmt.as_ref(), ledger: from.ledger() });
         m.resident_free_bytes = e.resident_free;
         notes.extend(e.notes.iter().cloned());
-        let l = ledger(agent);
+        let l = from.ledger();
         if l.zlib_live_bytes.is_none() {
             notes.push("zlib: the native ledger is off or failed (see zlib.tracking); live zlib streams are inside malloc_in_use".into());
         }
@@ -203,14 +218,14 @@ impl MemoryCollector {
                 }
             })
             .collect();
-        let trim = agent.options.trim.then(trim);
+        let trim = self.trim.then(trim);
 
         let (memory_in_use, memory_free) = (m.in_use_bytes, m.free_bytes);
         // A sample at the report's moment, so the series ends where the report is.
         if self.interval.is_some() {
             let beans = jvm_pools::SamplerBeans::new(env);
             let t0 = Instant::now();
-            let s = self.sample(agent, env, &beans, Some((memory_in_use, memory_free)));
+            let s = self.sample(from, env, &beans, Some((memory_in_use, memory_free)));
             self.record(s, t0.elapsed());
         }
         let ring = self.ring.lock();

@@ -95,7 +95,7 @@ pub fn run(agent: &Agent, env: &Env) {
         }
         guarded(Feature::Sampler, (), || {
             let t0 = Instant::now();
-            let s = agent.memory.sample(agent, env, &beans, None);
+            let s = agent.memory.sample(agent.memory_sources(), env, &beans, None);
             agent.memory.record(s, t0.elapsed());
             agent.classes.prune_dead(env);
         });
