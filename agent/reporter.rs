@@ -169,6 +169,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant, budg
         direct,
         memory,
         samples,
+        trigger_detail: None,
     };
     report.findings = findings::derive(&report);
     report.agent.report_build_ms = t0.elapsed().as_millis() as u64;
