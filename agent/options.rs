@@ -53,6 +53,49 @@ pub enum ChainMethod {
 pub struct Formats {
     pub text: bool,
     pub html: bool,
+    /// A Prometheus textfile replaced at every sample and report (`prom_file`).
+    pub prom: bool,
+    /// One compact JSON line appended per report (`jsonl_file`).
+    pub jsonl: bool,
+}
+
+/// A limit option's threshold: a size, or a percentage of a base the sampler knows (the
+/// cgroup's memory limit, MaxDirectMemorySize).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Level {
+    Bytes(u64),
+    Percent(f64),
+    Count(u64),
+}
+
+/// One limit option as given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limit {
+    pub option: &'static str,
+    /// The value as given, for the report.
+    pub raw: String,
+    pub level: Level,
+}
+
+/// The limit options; each reports once per crossing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Limits {
+    /// RSS (/proc/self/statm).
+    pub rss: Option<Limit>,
+    /// The cgroup's working set (usage - inactive_file).
+    pub usage: Option<Limit>,
+    /// Direct buffer memory the JDK reserved (its direct pool).
+    pub direct: Option<Limit>,
+    /// Live zlib streams.
+    pub zlib: Option<Limit>,
+    /// Class loaders alive.
+    pub loaders: Option<Limit>,
+}
+
+impl Limits {
+    pub fn all(&self) -> impl Iterator<Item = &Limit> {
+        [&self.rss, &self.usage, &self.direct, &self.zlib, &self.loaders].into_iter().flatten()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -92,6 +135,13 @@ pub struct Options {
     /// The options string as given, for the report.
     pub raw: String,
     pub native: NativeOptions,
+    pub limits: Limits,
+    /// The Prometheus textfile (`%p`, `%s` expanded); None: `leakagent-%p.prom` beside the reports.
+    pub prom_file: Option<String>,
+    /// The JSON lines file; None: `leakagent-%p.jsonl` beside the reports.
+    pub jsonl_file: Option<String>,
+    /// Report OutOfMemoryErrors (trigger `oom`).
+    pub oom: bool,
 }
 
 /// Options of the native ledgers (zlib streams, direct memory).
@@ -142,7 +192,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             file: DEFAULT_FILE.into(),
-            formats: Formats { text: false, html: false },
+            formats: Formats { text: false, html: false, prom: false, jsonl: false },
             signal: ReportSignal::DEFAULT,
             interval: None,
             log: None,
@@ -164,6 +214,10 @@ impl Default for Options {
             help: false,
             raw: String::new(),
             native: NativeOptions::default(),
+            limits: Limits::default(),
+            prom_file: None,
+            jsonl_file: None,
+            oom: true,
         }
     }
 }
@@ -217,7 +271,56 @@ const SPECS: &[Spec] = &[
     Spec {
         key: "format",
         default: "json",
-        help: "renderings written besides JSON, joined with '+': text, html (JSON is always written)",
+        help: "renderings written besides JSON, joined with '+': text, html, prom (a Prometheus textfile replaced \
+               at every sample and report, see prom_file), jsonl (one JSON line appended per report, see jsonl_file). \
+               JSON is always written",
+    },
+    Spec {
+        key: "prom_file",
+        default: "leakagent-%p.prom beside the reports",
+        help: "the Prometheus textfile of format=...+prom (%p = pid, %s = start time); point node_exporter's \
+               --collector.textfile.directory at its directory",
+    },
+    Spec {
+        key: "jsonl_file",
+        default: "leakagent-%p.jsonl beside the reports",
+        help: "the file format=...+jsonl appends one JSON line per report to (%p = pid, %s = start time)",
+    },
+    Spec {
+        key: "rss_limit",
+        default: "off",
+        help: "a threshold report when RSS crosses this size (e.g. 3g) or this percentage of the memory cgroup's \
+               limit (e.g. 85%); again only after RSS fell below 90% of it",
+    },
+    Spec {
+        key: "usage_limit",
+        default: "off",
+        help: "a threshold report when the memory cgroup's working set (usage - inactive_file, what Kubernetes \
+               acts on) crosses this size or percentage of the cgroup's limit (e.g. 90%)",
+    },
+    Spec {
+        key: "direct_limit",
+        default: "off",
+        help: "a threshold report when the direct buffer memory the JDK reserved crosses this percentage of \
+               MaxDirectMemorySize (e.g. 80%) or this size",
+    },
+    Spec {
+        key: "zlib_limit",
+        default: "off",
+        help: "a threshold report when this many zlib streams are live (1..1000000000)",
+    },
+    Spec {
+        key: "loaders_limit",
+        default: "off",
+        help: "a threshold report when this many class loaders are alive (1..1000000000); loaders that should \
+               be dead are told apart at the report",
+    },
+    Spec {
+        key: "oom",
+        default: "on",
+        help: "on: a report (trigger oom) when the JVM throws OutOfMemoryError for the heap, metaspace or \
+               threads, written before the throwing thread continues (up to 5s), and when direct buffer \
+               memory is found exhausted",
     },
     Spec {
         key: "signal",
@@ -520,14 +623,20 @@ fn parse_samples(value: &str) -> Result<usize, OptionError> {
 }
 
 fn parse_formats(value: &str) -> Result<Formats, OptionError> {
-    let mut f = Formats { text: false, html: false };
+    let mut f = Formats { text: false, html: false, prom: false, jsonl: false };
     for part in value.split('+') {
         match part {
             "json" => {}
             "text" | "txt" => f.text = true,
             "html" => f.html = true,
+            "prom" => f.prom = true,
+            "jsonl" => f.jsonl = true,
             _ => {
-                return Err(err("format", value, "allowed: json, text, html joined with '+' (e.g. text+html)"))
+                return Err(err(
+                    "format",
+                    value,
+                    "allowed: json, text, html, prom, jsonl joined with '+' (e.g. text+prom)",
+                ))
             }
         }
     }
@@ -549,6 +658,54 @@ fn check_path(key: &str, value: &str) -> Result<String, OptionError> {
         return Err(err(key, value, "a path cannot contain NUL"));
     }
     Ok(value.to_string())
+}
+
+/// A limit that is a size (`3g`) or a percentage of a run-time base (`85%`, above 0 up to 100).
+fn parse_size_or_percent(option: &'static str, value: &str) -> Result<Limit, OptionError> {
+    let allowed = "allowed: a size with k, m or g (e.g. 3g), or a percentage above 0 up to 100 (e.g. 85%), or off";
+    let level = match value.strip_suffix('%') {
+        Some(p) => match p.parse::<f64>() {
+            Ok(n) if n > 0.0 && n <= 100.0 => Level::Percent(n),
+            _ => return Err(err(option, value, allowed)),
+        },
+        None => match parse_size(value) {
+            Some(n) if n > 0 => Level::Bytes(n),
+            _ => return Err(err(option, value, allowed)),
+        },
+    };
+    Ok(Limit { option, raw: value.to_string(), level })
+}
+
+fn parse_count_limit(option: &'static str, value: &str) -> Result<Limit, OptionError> {
+    let n = parse_number(option, value, 1, 1_000_000_000)?;
+    Ok(Limit { option, raw: value.to_string(), level: Level::Count(n) })
+}
+
+/// `off` or a limit.
+fn parse_limit(
+    option: &'static str,
+    value: &str,
+    parse: fn(&'static str, &str) -> Result<Limit, OptionError>,
+) -> Result<Option<Limit>, OptionError> {
+    if value == "off" {
+        return Ok(None);
+    }
+    parse(option, value).map(Some)
+}
+
+/// A file for every report of the run: `%p`, `%s` and `%%` only.
+fn parse_series_file(key: &str, value: &str) -> Result<String, OptionError> {
+    let v = check_path(key, value)?;
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' && !matches!(chars.next(), Some('p' | 's' | '%')) {
+            return Err(err(key, value, "'%' must be followed by p (pid), s (start time) or %: one file serves the whole run"));
+        }
+    }
+    if v.ends_with('/') {
+        return Err(err(key, value, "the path names a directory; give a file name"));
+    }
+    Ok(v)
 }
 
 /// Checks that `%` in a file pattern is followed by p, t, n or %.
@@ -660,6 +817,14 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
             "stack_templates" => parse_bool("stack_templates", value).map(|b| opts.native.stack_templates = b),
             "max_sites" => parse_number(key, value, 16, 1_000_000).map(|n| opts.native.max_sites = n as usize),
             "max_tracked" => parse_number(key, value, 64, 100_000_000).map(|n| opts.native.max_tracked = n as usize),
+            "prom_file" => parse_series_file(key, value).map(|v| opts.prom_file = Some(v)),
+            "jsonl_file" => parse_series_file(key, value).map(|v| opts.jsonl_file = Some(v)),
+            "rss_limit" => parse_limit("rss_limit", value, parse_size_or_percent).map(|l| opts.limits.rss = l),
+            "usage_limit" => parse_limit("usage_limit", value, parse_size_or_percent).map(|l| opts.limits.usage = l),
+            "direct_limit" => parse_limit("direct_limit", value, parse_size_or_percent).map(|l| opts.limits.direct = l),
+            "zlib_limit" => parse_limit("zlib_limit", value, parse_count_limit).map(|l| opts.limits.zlib = l),
+            "loaders_limit" => parse_limit("loaders_limit", value, parse_count_limit).map(|l| opts.limits.loaders = l),
+            "oom" => parse_bool("oom", value).map(|b| opts.oom = b),
             "help" if value.is_empty() => {
                 opts.help = true;
                 Ok(())
@@ -742,7 +907,7 @@ mod tests {
         let o = parse("file=/tmp/r-%p-%t-%n,format=text+html,signal=USR1,interval=5m,log=/tmp/a.log,datadump=on")
             .unwrap();
         assert_eq!(o.file, "/tmp/r-%p-%t-%n");
-        assert_eq!(o.formats, Formats { text: true, html: true });
+        assert_eq!(o.formats, Formats { text: true, html: true, prom: false, jsonl: false });
         assert_eq!(o.signal, ReportSignal::Usr1);
         assert_eq!(o.interval, Some(Duration::from_secs(300)));
         assert_eq!(o.log.as_deref(), Some("/tmp/a.log"));
@@ -912,6 +1077,47 @@ mod tests {
     }
 
     #[test]
+    fn limit_options() {
+        let d = parse("").unwrap();
+        assert_eq!(d.limits, Limits::default());
+        assert!(d.oom && d.prom_file.is_none() && !d.formats.prom && !d.formats.jsonl);
+        let o = parse("rss_limit=3g,usage_limit=85%,direct_limit=80%,zlib_limit=1000,loaders_limit=50,oom=off,format=json+prom+jsonl,prom_file=/var/lib/ne/leak-%p.prom,jsonl_file=/var/log/leak.jsonl")
+            .unwrap();
+        assert_eq!(o.limits.rss.as_ref().unwrap().level, Level::Bytes(3 << 30));
+        assert_eq!(o.limits.usage.as_ref().unwrap().level, Level::Percent(85.0));
+        assert_eq!(o.limits.usage.as_ref().unwrap().raw, "85%");
+        assert_eq!(o.limits.direct.as_ref().unwrap().level, Level::Percent(80.0));
+        assert_eq!(o.limits.zlib.as_ref().unwrap().level, Level::Count(1000));
+        assert_eq!(o.limits.loaders.as_ref().unwrap().level, Level::Count(50));
+        assert_eq!(o.limits.all().count(), 5);
+        assert!(!o.oom && o.formats.prom && o.formats.jsonl);
+        assert_eq!(o.prom_file.as_deref(), Some("/var/lib/ne/leak-%p.prom"));
+        assert_eq!(parse("rss_limit=92.5%").unwrap().limits.rss.unwrap().level, Level::Percent(92.5));
+        assert_eq!(parse("rss_limit=off").unwrap().limits.rss, None);
+        for bad in [
+            "rss_limit=0",
+            "rss_limit=0%",
+            "rss_limit=101%",
+            "rss_limit=lots",
+            "rss_limit=-5%",
+            "rss_limit=",
+            "usage_limit=3x",
+            "direct_limit=200%",
+            "zlib_limit=0",
+            "zlib_limit=10%",
+            "loaders_limit=many",
+            "oom=maybe",
+            "prom_file=/tmp/x-%n.prom",
+            "jsonl_file=",
+            "format=json+csv",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e[0].option, bad.split('=').next().unwrap(), "{bad}: {e:?}");
+            assert!(e[0].to_string().contains("allowed") || e[0].to_string().contains("must") || e[0].to_string().contains("required"), "{bad}: {}", e[0]);
+        }
+    }
+
+    #[test]
     fn help_lists_every_option() {
         let h = help_text();
         for s in SPECS {
@@ -935,6 +1141,8 @@ mod tests {
             "chain_objects=", "chain_pause=", "chain_memory=", "chain_method=", "chain_dump_dir=", "exit_timeout=",
             "max_dead_loaders=", "leak_loaders=", "trim=", "sample_interval=", "samples=", "help", "", "zlib=",
             "direct=", "stack_depth=", "key_depth=", "hot_sample=", "stack_templates=", "max_sites=", "max_tracked=",
+            "rss_limit=", "usage_limit=", "direct_limit=", "zlib_limit=", "loaders_limit=", "oom=", "prom_file=",
+            "jsonl_file=",
         ];
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;

@@ -698,17 +698,26 @@ pub struct Sample {
 
 /// An empty report for renderer and finding tests.
 pub fn test_report() -> Report {
+    let mut r = blank_report(4242);
+    r.sequence = 1;
+    r.time = "2026-01-01T00:00:00.000Z".into();
+    r.agent.version = "test".into();
+    r
+}
+
+/// A report with nothing in it yet, for the agent's Prometheus textfile before its first report.
+pub fn blank_report(pid: u32) -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         trigger: Trigger::Signal,
-        sequence: 1,
-        pid: 4242,
-        time: "2026-01-01T00:00:00.000Z".into(),
+        sequence: 0,
+        pid,
+        time: String::new(),
         time_ms: 0,
         uptime_ms: 0,
         jvm: JvmInfo::default(),
         agent: AgentInfo {
-            version: "test".into(),
+            version: String::new(),
             options: String::new(),
             health: Health::default(),
             report_build_ms: 0,
