@@ -66,7 +66,7 @@ fn native_growth_in_cgroup(fixed: bool) -> (Finished, String) {
     let args: &[&str] = if fixed { &["--fixed"] } else { &[] };
     let f = jvm
         .java(&cg.wrapper.clone())
-        .jvm_args(&["-Xmx64m"])
+        .jvm_args(&["-Xmx200m"])
         .options("rss_limit=50%,sample_interval=200ms,format=json+prom+jsonl")
         .args(args)
         .run();
@@ -113,6 +113,12 @@ fn native_growth_in_a_limited_cgroup_writes_one_threshold_report_naming_the_limi
     assert_eq!(thr.len(), 1);
     assert_eq!(thr[0]["cgroup_limit_bytes"].as_u64(), Some(512 * MIB));
     assert_eq!(thr[0]["trigger_detail"]["crossings"][0]["limit"], "rss_limit");
+
+    // At exit 320 MiB of native memory is kept: with the heap at its -Xmx 200 MiB the process
+    // would pass 512 MiB, and the finding says the part outside the heap is the cause.
+    let d = f.death_report();
+    let kinds: Vec<&str> = d["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"container_limit"), "{kinds:?}: {}", d["memory"]["cgroup"]);
 }
 
 #[test]
@@ -123,6 +129,7 @@ fn fixed_native_growth_stays_under_the_threshold() {
     let d = f.death_report();
     assert_eq!(d["memory"]["cgroup"]["limit"].as_u64(), Some(512 * MIB));
     assert!(d["memory"]["rss_bytes"].as_u64().unwrap() < 256 * MIB);
+    assert!(d["findings"].as_array().unwrap().iter().all(|f| f["kind"] != "container_limit"), "{}", d["findings"]);
 }
 
 fn direct_oom(fixed: bool) -> Vec<Value> {
