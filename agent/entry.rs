@@ -618,12 +618,12 @@ unsafe extern "C" fn on_resource_exhausted(
     };
     guarded(Feature::Triggers, (), || {
         let flags = flags as u32;
-        if flags & JVMTI_RESOURCE_EXHAUSTED_OOM_ERROR as u32 == 0 {
+        if flags & JVMTI_RESOURCE_EXHAUSTED_OOM_ERROR == 0 {
             return; // Not thrown as OutOfMemoryError (the JVM continues as if it had memory).
         }
         let kind = trigger::oom_kind(
-            flags & JVMTI_RESOURCE_EXHAUSTED_JAVA_HEAP as u32 != 0,
-            flags & JVMTI_RESOURCE_EXHAUSTED_THREADS as u32 != 0,
+            flags & JVMTI_RESOURCE_EXHAUSTED_JAVA_HEAP != 0,
+            flags & JVMTI_RESOURCE_EXHAUSTED_THREADS != 0,
             &description,
         );
         trigger::on_oom(kind, description, true);
