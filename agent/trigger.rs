@@ -264,3 +264,17 @@ pub fn run_report_loop(agent: &Agent, env: &Env) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn oom_kinds_from_flags_and_descriptions() {
+        use super::oom_kind;
+        assert_eq!(oom_kind(true, false, "Java heap space"), "heap");
+        assert_eq!(oom_kind(true, false, "GC overhead limit exceeded"), "heap");
+        assert_eq!(oom_kind(false, true, "unable to create native thread: possibly out of memory"), "threads");
+        assert_eq!(oom_kind(false, false, "Metaspace"), "metaspace");
+        assert_eq!(oom_kind(false, false, "Compressed class space"), "class_space");
+        assert_eq!(oom_kind(false, false, "something new"), "other");
+    }
+}
