@@ -857,6 +857,12 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
             n.key_depth = n.stack_depth;
         }
     }
+    // The sampler checks the limits: without it they would never report.
+    if opts.sample_interval.is_none() {
+        for l in opts.limits.all() {
+            errors.push(err(l.option, &l.raw, "needs the sampler, which sample_interval=off stops; allowed: off, or a sample_interval"));
+        }
+    }
     if errors.is_empty() {
         Ok(opts)
     } else {
@@ -1094,6 +1100,9 @@ mod tests {
         assert_eq!(o.prom_file.as_deref(), Some("/var/lib/ne/leak-%p.prom"));
         assert_eq!(parse("rss_limit=92.5%").unwrap().limits.rss.unwrap().level, Level::Percent(92.5));
         assert_eq!(parse("rss_limit=off").unwrap().limits.rss, None);
+        let e = parse("sample_interval=off,zlib_limit=10").unwrap_err();
+        assert_eq!((e.len(), e[0].option.as_str()), (1, "zlib_limit"));
+        assert!(e[0].allowed.contains("sample_interval=off"), "{}", e[0]);
         for bad in [
             "rss_limit=0",
             "rss_limit=0%",
