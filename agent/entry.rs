@@ -272,6 +272,8 @@ fn add_capabilities(jvmti: &Jvmti, late: bool) -> Vec<String> {
     want!(can_generate_object_free_events, set_can_generate_object_free_events);
     want!(can_generate_native_method_bind_events, set_can_generate_native_method_bind_events);
     want!(can_get_source_file_name, set_can_get_source_file_name);
+    want!(can_generate_resource_exhaustion_heap_events, set_can_generate_resource_exhaustion_heap_events);
+    want!(can_generate_resource_exhaustion_threads_events, set_can_generate_resource_exhaustion_threads_events);
     want!(can_get_line_numbers, set_can_get_line_numbers);
     // CompiledMethodUnload: code may be reused, the native ledgers' stack templates start over.
     want!(can_generate_compiled_method_load_events, set_can_generate_compiled_method_load_events);
@@ -296,6 +298,7 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     cb.DataDumpRequest = Some(on_data_dump_request);
     cb.NativeMethodBind = Some(on_native_method_bind);
     cb.CompiledMethodUnload = Some(on_compiled_method_unload);
+    cb.ResourceExhausted = Some(on_resource_exhausted);
     jvmti.set_event_callbacks(&cb)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_INIT)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_DEATH)?;
@@ -306,6 +309,11 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     }
     if agent.options.datadump {
         jvmti.set_event(true, JVMTI_EVENT_DATA_DUMP_REQUEST)?;
+    }
+    if agent.options.oom {
+        if let Err(e) = jvmti.set_event(true, JVMTI_EVENT_RESOURCE_EXHAUSTED) {
+            log::warn(&format!("ResourceExhausted events unavailable ({e}): OutOfMemoryError writes no oom report"));
+        }
     }
     let n = &agent.options.native;
     if n.zlib || n.direct {
@@ -563,6 +571,37 @@ unsafe extern "C" fn on_class_unload(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _
 unsafe extern "C" fn on_compiled_method_unload(_jvmti: *mut jvmtiEnv, _method: jmethodID, _code: *const c_void) {
     health::bump(&COUNTERS.events);
     collectors::templates::code_changed();
+}
+
+/// OutOfMemoryError for the heap, metaspace or threads, on the throwing thread: records the
+/// kind and waits (bounded) for the `oom` report, see `trigger::on_oom` for why waiting here is
+/// right.
+unsafe extern "C" fn on_resource_exhausted(
+    _jvmti: *mut jvmtiEnv,
+    _jni: *mut JNIEnv,
+    flags: jint,
+    _reserved: *const c_void,
+    description: *const c_char,
+) {
+    health::bump(&COUNTERS.events);
+    let description = if description.is_null() {
+        String::new()
+    } else {
+        // SAFETY: a non-null description is a NUL-terminated string the JVM owns for the call.
+        unsafe { std::ffi::CStr::from_ptr(description) }.to_string_lossy().into_owned()
+    };
+    guarded(Feature::Triggers, (), || {
+        let flags = flags as u32;
+        if flags & JVMTI_RESOURCE_EXHAUSTED_OOM_ERROR == 0 {
+            return; // Not thrown as OutOfMemoryError (the JVM continues as if it had memory).
+        }
+        let kind = trigger::oom_kind(
+            flags & JVMTI_RESOURCE_EXHAUSTED_JAVA_HEAP != 0,
+            flags & JVMTI_RESOURCE_EXHAUSTED_THREADS != 0,
+            &description,
+        );
+        trigger::on_oom(kind, description, true);
+    });
 }
 
 unsafe extern "C" fn on_data_dump_request(_jvmti: *mut jvmtiEnv) {

@@ -20,5 +20,6 @@ mod options;
 mod reporter;
 mod runtime;
 mod state;
+mod thresholds;
 mod trigger;
 mod writer;

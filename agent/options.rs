@@ -56,6 +56,49 @@ pub enum ChainMethod {
 pub struct Formats {
     pub text: bool,
     pub html: bool,
+    /// A Prometheus textfile replaced at every sample and report (`prom_file`).
+    pub prom: bool,
+    /// One compact JSON line appended per report (`jsonl_file`).
+    pub jsonl: bool,
+}
+
+/// A limit option's threshold: a size, or a percentage of a base the sampler knows (the
+/// cgroup's memory limit, MaxDirectMemorySize).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Level {
+    Bytes(u64),
+    Percent(f64),
+    Count(u64),
+}
+
+/// One limit option as given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limit {
+    pub option: &'static str,
+    /// The value as given, for the report.
+    pub raw: String,
+    pub level: Level,
+}
+
+/// The limit options; each reports once per crossing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Limits {
+    /// RSS (/proc/self/statm).
+    pub rss: Option<Limit>,
+    /// The cgroup's working set (usage - inactive_file).
+    pub usage: Option<Limit>,
+    /// Direct buffer memory the JDK reserved (its direct pool).
+    pub direct: Option<Limit>,
+    /// Live zlib streams.
+    pub zlib: Option<Limit>,
+    /// Class loaders alive.
+    pub loaders: Option<Limit>,
+}
+
+impl Limits {
+    pub fn all(&self) -> impl Iterator<Item = &Limit> {
+        [&self.rss, &self.usage, &self.direct, &self.zlib, &self.loaders].into_iter().flatten()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -95,6 +138,13 @@ pub struct Options {
     /// The options string as given, for the report.
     pub raw: String,
     pub native: NativeOptions,
+    pub limits: Limits,
+    /// The Prometheus textfile (`%p`, `%s` expanded); None: `leakagent-%p.prom` beside the reports.
+    pub prom_file: Option<String>,
+    /// The JSON lines file; None: `leakagent-%p.jsonl` beside the reports.
+    pub jsonl_file: Option<String>,
+    /// Report OutOfMemoryErrors (trigger `oom`).
+    pub oom: bool,
 }
 
 /// Options of the native ledgers (zlib streams, direct memory).
@@ -128,7 +178,7 @@ impl Options {
     fn unset() -> Options {
         Options {
             file: String::new(),
-            formats: Formats { text: false, html: false },
+            formats: Formats { text: false, html: false, prom: false, jsonl: false },
             signal: ReportSignal::Off,
             interval: None,
             log: None,
@@ -159,6 +209,10 @@ impl Options {
                 max_sites: 0,
                 max_tracked: 0,
             },
+            limits: Limits::default(),
+            prom_file: None,
+            jsonl_file: None,
+            oom: false,
         }
     }
 }
@@ -213,7 +267,7 @@ struct Opt {
     key: &'static str,
     default: Given,
     help: &'static str,
-    set: fn(&mut Options, &str, &str) -> Result<(), OptionError>,
+    set: fn(&mut Options, &'static str, &str) -> Result<(), OptionError>,
 }
 
 use Given::{Unset, Value};
@@ -235,8 +289,65 @@ const OPTIONS: &[Opt] = &[
     Opt {
         key: "format",
         default: Value("json"),
-        help: "renderings written besides JSON, joined with '+': text, html (JSON is always written)",
+        help: "renderings written besides JSON, joined with '+': text, html, prom (a Prometheus textfile replaced \
+               at every sample and report, see prom_file), jsonl (one JSON line appended per report, see jsonl_file). \
+               JSON is always written",
         set: |o, k, v| values::formats(k, v).map(|f| o.formats = f),
+    },
+    Opt {
+        key: "prom_file",
+        default: Unset("leakagent-%p.prom beside the reports"),
+        help: "the Prometheus textfile of format=...+prom (%p = pid, %s = start time); point node_exporter's \
+               --collector.textfile.directory at its directory",
+        set: |o, k, v| values::series_file(k, v).map(|v| o.prom_file = Some(v)),
+    },
+    Opt {
+        key: "jsonl_file",
+        default: Unset("leakagent-%p.jsonl beside the reports"),
+        help: "the file format=...+jsonl appends one JSON line per report to (%p = pid, %s = start time)",
+        set: |o, k, v| values::series_file(k, v).map(|v| o.jsonl_file = Some(v)),
+    },
+    Opt {
+        key: "rss_limit",
+        default: Value("off"),
+        help: "a threshold report when RSS crosses this size (e.g. 3g) or this percentage of the memory cgroup's \
+               limit (e.g. 85%); again only after RSS fell below 90% of it",
+        set: |o, k, v| values::limit(k, v, values::size_or_percent).map(|l| o.limits.rss = l),
+    },
+    Opt {
+        key: "usage_limit",
+        default: Value("off"),
+        help: "a threshold report when the memory cgroup's working set (usage - inactive_file, what Kubernetes \
+               acts on) crosses this size or percentage of the cgroup's limit (e.g. 90%)",
+        set: |o, k, v| values::limit(k, v, values::size_or_percent).map(|l| o.limits.usage = l),
+    },
+    Opt {
+        key: "direct_limit",
+        default: Value("off"),
+        help: "a threshold report when the direct buffer memory the JDK reserved crosses this percentage of \
+               MaxDirectMemorySize (e.g. 80%) or this size",
+        set: |o, k, v| values::limit(k, v, values::size_or_percent).map(|l| o.limits.direct = l),
+    },
+    Opt {
+        key: "zlib_limit",
+        default: Value("off"),
+        help: "a threshold report when this many zlib streams are live (1..1000000000)",
+        set: |o, k, v| values::limit(k, v, values::count).map(|l| o.limits.zlib = l),
+    },
+    Opt {
+        key: "loaders_limit",
+        default: Value("off"),
+        help: "a threshold report when this many class loaders are alive (1..1000000000); loaders that should \
+               be dead are told apart at the report",
+        set: |o, k, v| values::limit(k, v, values::count).map(|l| o.limits.loaders = l),
+    },
+    Opt {
+        key: "oom",
+        default: Value("on"),
+        help: "on: a report (trigger oom) when the JVM throws OutOfMemoryError for the heap, metaspace or \
+               threads, written before the throwing thread continues (up to 5s), and when direct buffer \
+               memory is found exhausted",
+        set: |o, k, v| bool_value(k, v).map(|b| o.oom = b),
     },
     Opt {
         key: "signal",
@@ -443,7 +554,7 @@ pub fn help_text() -> String {
             Value(v) | Unset(v) if v.is_empty() => String::new(),
             Value(v) | Unset(v) => format!(" (default: {v})"),
         };
-        out.push_str(&format!("  {:<16}{}{}\n", o.key, o.help, default));
+        out.push_str(&format!("  {:<18}{}{}\n", o.key, o.help, default));
     }
     out.push_str("\nExample: -agentpath:/opt/libleakagent.so=file=/tmp/leak-%p-%n,format=text,interval=5m\n");
     out
@@ -485,6 +596,12 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
             errors.push(err("key_depth", &n.key_depth.to_string(), format!("must not exceed stack_depth ({})", n.stack_depth)));
         } else {
             n.key_depth = n.stack_depth;
+        }
+    }
+    // The sampler checks the limits: without it they would never report.
+    if opts.sample_interval.is_none() {
+        for l in opts.limits.all() {
+            errors.push(err(l.option, &l.raw, "needs the sampler, which sample_interval=off stops; allowed: off, or a sample_interval"));
         }
     }
     if errors.is_empty() {
@@ -537,7 +654,7 @@ mod tests {
         let o = parse("file=/tmp/r-%p-%t-%n,format=text+html,signal=USR1,interval=5m,log=/tmp/a.log,datadump=on")
             .unwrap();
         assert_eq!(o.file, "/tmp/r-%p-%t-%n");
-        assert_eq!(o.formats, Formats { text: true, html: true });
+        assert_eq!(o.formats, Formats { text: true, html: true, prom: false, jsonl: false });
         assert_eq!(o.signal, ReportSignal::Usr1);
         assert_eq!(o.interval, Some(Duration::from_secs(300)));
         assert_eq!(o.log.as_deref(), Some("/tmp/a.log"));
@@ -630,6 +747,50 @@ mod tests {
     }
 
     #[test]
+    fn limit_options() {
+        let d = parse("").unwrap();
+        assert_eq!(d.limits, Limits::default());
+        assert!(d.oom && d.prom_file.is_none() && !d.formats.prom && !d.formats.jsonl);
+        let o = parse("rss_limit=3g,usage_limit=85%,direct_limit=80%,zlib_limit=1000,loaders_limit=50,oom=off,format=json+prom+jsonl,prom_file=/var/lib/ne/leak-%p.prom,jsonl_file=/var/log/leak.jsonl")
+            .unwrap();
+        assert_eq!(o.limits.rss.as_ref().unwrap().level, Level::Bytes(3 << 30));
+        assert_eq!(o.limits.usage.as_ref().unwrap().level, Level::Percent(85.0));
+        assert_eq!(o.limits.usage.as_ref().unwrap().raw, "85%");
+        assert_eq!(o.limits.direct.as_ref().unwrap().level, Level::Percent(80.0));
+        assert_eq!(o.limits.zlib.as_ref().unwrap().level, Level::Count(1000));
+        assert_eq!(o.limits.loaders.as_ref().unwrap().level, Level::Count(50));
+        assert_eq!(o.limits.all().count(), 5);
+        assert!(!o.oom && o.formats.prom && o.formats.jsonl);
+        assert_eq!(o.prom_file.as_deref(), Some("/var/lib/ne/leak-%p.prom"));
+        assert_eq!(parse("rss_limit=92.5%").unwrap().limits.rss.unwrap().level, Level::Percent(92.5));
+        assert_eq!(parse("rss_limit=off").unwrap().limits.rss, None);
+        let e = parse("sample_interval=off,zlib_limit=10").unwrap_err();
+        assert_eq!((e.len(), e[0].option.as_str()), (1, "zlib_limit"));
+        assert!(e[0].allowed.contains("sample_interval=off"), "{}", e[0]);
+        for bad in [
+            "rss_limit=0",
+            "rss_limit=0%",
+            "rss_limit=101%",
+            "rss_limit=lots",
+            "rss_limit=-5%",
+            "rss_limit=",
+            "usage_limit=3x",
+            "direct_limit=200%",
+            "zlib_limit=0",
+            "zlib_limit=10%",
+            "loaders_limit=many",
+            "oom=maybe",
+            "prom_file=/tmp/x-%n.prom",
+            "jsonl_file=",
+            "format=json+csv",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e[0].option, bad.split('=').next().unwrap(), "{bad}: {e:?}");
+            assert!(e[0].to_string().contains("allowed") || e[0].to_string().contains("must") || e[0].to_string().contains("required"), "{bad}: {}", e[0]);
+        }
+    }
+
+    #[test]
     fn file_patterns() {
         assert!(parse("file=/tmp/r-%p-%s-%n").is_ok());
         assert!(parse("file=").is_err());
@@ -694,7 +855,7 @@ mod tests {
     fn help_lists_every_option_with_its_default() {
         let h = help_text();
         for o in OPTIONS {
-            let line = h.lines().find(|l| l.trim_start().starts_with(o.key)).unwrap_or_else(|| panic!("{}", o.key));
+            let line = h.lines().find(|l| l.trim_start().starts_with(&format!("{} ", o.key))).unwrap_or_else(|| panic!("{}", o.key));
             if let Value(v) = o.default {
                 assert!(line.ends_with(&format!("(default: {v})")), "{line}");
             }
@@ -741,7 +902,7 @@ mod tests {
                 .unwrap_or_else(|| panic!("README's options table lacks `{}`", o.key));
             match o.default {
                 Value(v) => assert!(d.contains(&format!("`{v}`")), "README gives `{}` the default {d:?}, the table {v:?}", o.key),
-                Unset(v) => assert!(d.contains(v), "README gives `{}` the default {d:?}, the table {v:?}", o.key),
+                Unset(v) => assert!(d.replace('`', "").contains(v), "README gives `{}` the default {d:?}, the table {v:?}", o.key),
             }
         }
         for (k, _) in &documented {
@@ -765,6 +926,8 @@ mod tests {
             "chain_objects=", "chain_pause=", "chain_memory=", "chain_method=", "chain_dump_dir=", "exit_timeout=",
             "max_dead_loaders=", "leak_loaders=", "trim=", "sample_interval=", "samples=", "help", "", "zlib=",
             "direct=", "stack_depth=", "key_depth=", "hot_sample=", "stack_templates=", "max_sites=", "max_tracked=",
+            "rss_limit=", "usage_limit=", "direct_limit=", "zlib_limit=", "loaders_limit=", "oom=", "prom_file=",
+            "jsonl_file=",
         ];
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;

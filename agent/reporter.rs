@@ -11,23 +11,39 @@ use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::health::{self, Feature, COUNTERS};
 use crate::log;
-use leakagent_report::model::{AgentInfo, Direct, JvmInfo, Report, Tracking, Trigger, Zlib, SCHEMA_VERSION};
+use leakagent_report::model::{AgentInfo, Direct, JvmInfo, Report, Tracking, Trigger, TriggerDetail, Zlib, SCHEMA_VERSION};
 use crate::writer;
-use leakagent_report::{html, json, text};
+use leakagent_report::model::{blank_report, Sample};
+use leakagent_report::{html, json, prom, text};
 use crate::runtime::Agent;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 static REPORT_LOCK: Mutex<()> = Mutex::new(());
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+/// The last report, for the Prometheus textfile the sampler refreshes between reports.
+static LAST: Mutex<Option<Report>> = Mutex::new(None);
+static PROM_FAILED: AtomicBool = AtomicBool::new(false);
 
 /// Builds and writes one report within `budget`; returns the JSON path when it was written.
 pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger, budget: Budget) -> Option<String> {
+    write_report_with(agent, env, trigger, budget, None)
+}
+
+/// As `write_report`, with what a `threshold` or `oom` report was written for.
+pub fn write_report_with(
+    agent: &Agent,
+    env: &Env,
+    trigger: Trigger,
+    budget: Budget,
+    detail: Option<TriggerDetail>,
+) -> Option<String> {
     let _one_at_a_time = REPORT_LOCK.lock();
     let seq = SEQUENCE.fetch_add(1, Relaxed) + 1;
     let t0 = Instant::now();
-    let report = env.with_local_frame(256, || build(agent, env, trigger, seq, t0, budget));
+    let mut report = env.with_local_frame(256, || build(agent, env, trigger, seq, t0, budget));
+    report.trigger_detail = detail;
     let written = write_files(agent, &report);
     if let (Some(path), false) = (&written, trigger == Trigger::VmDeath) {
         crate::guard::guarded(Feature::Startup, (), || crate::state::publish_report(env, path, seq));
@@ -169,6 +185,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant, budg
         direct,
         memory,
         samples,
+        trigger_detail: None,
     };
     report.findings = findings::derive(&report);
     report.agent.report_build_ms = t0.elapsed().as_millis() as u64;
@@ -222,6 +239,22 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
         }
     }
     let json_display = json_path.display().to_string();
+    if agent.options.formats.jsonl {
+        let path = series_path(agent, agent.options.jsonl_file.as_deref(), "jsonl");
+        if let Err(e) = writer::append_line(path.as_ref(), &jsonl_line(report, &json_display)) {
+            log::error(&format!("cannot append report #{} to {path}: {e}", report.sequence));
+            failed = true;
+        }
+    }
+    if agent.options.formats.prom {
+        let mut last = report.clone();
+        last.samples = Vec::new();
+        *LAST.lock() = Some(last);
+        if let Err(e) = write_prom(agent, report) {
+            log::error(&format!("cannot write the Prometheus textfile: {e}"));
+            failed = true;
+        }
+    }
     match writer::write_atomic(&json_path, &json::render(report), !sequenced) {
         Ok(()) => {
             health::bump(&COUNTERS.reports_written);
@@ -246,6 +279,77 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
             None
         }
     }
+}
+
+/// A file that serves the whole run (`prom_file`, `jsonl_file`): as given, else
+/// `leakagent-PID.SUFFIX` beside the reports.
+fn series_path(agent: &Agent, given: Option<&str>, suffix: &str) -> String {
+    let started = os::local_timestamp(agent.started_epoch_s);
+    let pid = std::process::id();
+    match given {
+        Some(p) => writer::expand(p, pid, &started, "", 0),
+        None => {
+            let reports = writer::expand(&agent.options.file, pid, &started, "", 0);
+            let dir = std::path::Path::new(&reports).parent().filter(|p| !p.as_os_str().is_empty());
+            let name = format!("leakagent-{pid}.{suffix}");
+            dir.map(|d| d.join(&name).display().to_string()).unwrap_or(name)
+        }
+    }
+}
+
+/// Replaces the textfile (tmp then rename, so node_exporter never reads half a file).
+fn write_prom(agent: &Agent, report: &Report) -> std::io::Result<()> {
+    let path = series_path(agent, agent.options.prom_file.as_deref(), "prom");
+    writer::write_atomic(path.as_ref(), prom::render(report, &[]).as_bytes(), true)
+}
+
+/// The sampler's refresh of the textfile: the last report (or a blank one before the first)
+/// with this sample's memory and cgroup numbers.
+pub fn update_prom(agent: &Agent, s: &Sample) {
+    let mut last = LAST.lock();
+    let r = last.get_or_insert_with(|| {
+        let mut r = blank_report(std::process::id());
+        r.agent.version = env!("CARGO_PKG_VERSION").into();
+        r.agent.options = agent.options.raw.clone();
+        r
+    });
+    r.uptime_ms = s.t_ms;
+    r.memory.rss_bytes = s.rss_bytes;
+    r.memory.jvm.heap_used_bytes = s.heap_used_bytes.or(r.memory.jvm.heap_used_bytes);
+    if let Some(c) = agent.memory.cgroup.as_ref().and_then(|c| c.read()) {
+        r.memory.cgroup = Some(c);
+    }
+    if let Err(e) = write_prom(agent, r) {
+        if !PROM_FAILED.swap(true, Relaxed) {
+            log::warn(&format!("cannot refresh the Prometheus textfile: {e}; it is retried at each sample"));
+        }
+    }
+}
+
+/// One compact line for log shippers: what happened, the headline numbers, the findings.
+fn jsonl_line(r: &Report, json_path: &str) -> String {
+    let findings: Vec<_> = r
+        .findings
+        .iter()
+        .map(|f| serde_json::json!({"severity": f.severity, "kind": f.kind, "summary": f.summary}))
+        .collect();
+    let c = r.memory.cgroup.as_ref();
+    serde_json::json!({
+        "time": r.time,
+        "pid": r.pid,
+        "sequence": r.sequence,
+        "trigger": r.trigger,
+        "trigger_detail": r.trigger_detail,
+        "summary": summary(r),
+        "rss_bytes": r.memory.rss_bytes,
+        "heap_used_bytes": r.memory.jvm.heap_used_bytes,
+        "cgroup_limit_bytes": c.and_then(|c| c.limit),
+        "cgroup_working_set_bytes": c.map(|c| c.working_set),
+        "cgroup_headroom_bytes": c.and_then(|c| c.headroom),
+        "findings": findings,
+        "report": json_path,
+    })
+    .to_string()
 }
 
 /// One line for the log: what the report says.

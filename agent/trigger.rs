@@ -7,16 +7,133 @@ use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::health::{self, COUNTERS};
 use crate::log;
-use leakagent_report::model::Trigger;
+use leakagent_report::model::{Crossing, Oom, Trigger, TriggerDetail};
 use crate::reporter;
 use crate::runtime::Agent;
 use parking_lot::{Condvar, Mutex};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub const REQ_SIGNAL: u8 = b'S';
 pub const REQ_DATA_DUMP: u8 = b'D';
 pub const REQ_DEATH: u8 = b'X';
+pub const REQ_THRESHOLD: u8 = b'L';
+pub const REQ_OOM: u8 = b'O';
+
+/// Limits the sampler found crossed, for the next threshold report.
+static CROSSINGS: Mutex<Vec<Crossing>> = Mutex::new(Vec::new());
+
+const OOM_KINDS: [&str; 6] = ["heap", "metaspace", "class_space", "threads", "direct", "other"];
+/// A thread that threw OutOfMemoryError waits this long for its report.
+const OOM_WAIT: Duration = Duration::from_secs(5);
+/// A kind reports again only after this long: an application that catches OutOfMemoryError in
+/// a loop would otherwise ask for a report (and a full GC) per throw.
+const OOM_REPEAT: Duration = Duration::from_secs(60);
+
+struct OomState {
+    pending: Vec<Oom>,
+    counts: [u64; OOM_KINDS.len()],
+    last: [Option<Instant>; OOM_KINDS.len()],
+    /// Reports asked for and written, so a waiting thread knows when its own is on disk.
+    requested: u64,
+    written: u64,
+}
+
+static OOM: Mutex<OomState> =
+    Mutex::new(OomState { pending: Vec::new(), counts: [0; 6], last: [None; 6], requested: 0, written: 0 });
+static OOM_CV: Condvar = Condvar::new();
+
+thread_local! {
+    /// The agent's own threads never wait for a report (the report thread would wait for itself).
+    static AGENT_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+pub fn mark_agent_thread() {
+    AGENT_THREAD.with(|a| a.set(true));
+}
+
+/// The sampler found limits crossed.
+pub fn request_threshold(crossings: Vec<Crossing>) {
+    CROSSINGS.lock().extend(crossings);
+    if !os::post(REQ_THRESHOLD) {
+        health::bump(&COUNTERS.signal_requests_coalesced);
+    }
+}
+
+/// The OOM kind of a ResourceExhausted event from its flags and the JVM's description.
+pub fn oom_kind(java_heap: bool, threads: bool, description: &str) -> &'static str {
+    let d = description.to_ascii_lowercase();
+    if java_heap {
+        "heap"
+    } else if threads {
+        "threads"
+    } else if d.contains("compressed class space") {
+        "class_space"
+    } else if d.contains("metaspace") {
+        "metaspace"
+    } else {
+        "other"
+    }
+}
+
+/// An OutOfMemoryError (ResourceExhausted on the throwing thread, or the sampler finding direct
+/// memory exhausted): asks for an `oom` report and, when `wait`, waits up to `OOM_WAIT` for it.
+///
+/// Waiting is what makes the report exist before the JVM may die: after this callback returns,
+/// the error unwinds the thread and, uncaught in `main`, ends the JVM (or a container's OOM
+/// killer ends it a moment later). The thread is about to die anyway, is in native state (it
+/// holds up no safepoint, so the report's GC and heap walk proceed), and the wait is bounded in
+/// case it holds a lock the report needs (a class loader's during a metaspace OOM).
+pub fn on_oom(kind: &'static str, description: String, wait: bool) {
+    let i = OOM_KINDS.iter().position(|k| *k == kind).unwrap_or(OOM_KINDS.len() - 1);
+    let mut st = OOM.lock();
+    st.counts[i] += 1;
+    if DEATH_REQUESTED.load(Relaxed) || st.last[i].is_some_and(|t| t.elapsed() < OOM_REPEAT) {
+        return;
+    }
+    st.last[i] = Some(Instant::now());
+    let count = st.counts[i];
+    st.pending.push(Oom { kind: kind.into(), description, count });
+    st.requested += 1;
+    let mine = st.requested;
+    os::post(REQ_OOM);
+    if !wait || AGENT_THREAD.with(Cell::get) || !THREAD_RUNNING.load(Relaxed) {
+        return;
+    }
+    let deadline = Instant::now() + OOM_WAIT;
+    while st.written < mine {
+        if OOM_CV.wait_until(&mut st, deadline).timed_out() {
+            log::warn(&format!("the oom report ({kind}) took longer than {} s; the thread that threw continues", OOM_WAIT.as_secs()));
+            return;
+        }
+    }
+}
+
+fn write_oom_report(agent: &Agent, env: &Env) {
+    let (pending, upto) = {
+        let mut st = OOM.lock();
+        (std::mem::take(&mut st.pending), st.requested)
+    };
+    if !pending.is_empty() {
+        let summary = pending.iter().map(|o| format!("OutOfMemoryError ({}): {}", o.kind, o.description)).collect::<Vec<_>>().join("; ");
+        // Several kinds at once are one report; the first names it, all are counted.
+        let detail = TriggerDetail { summary, crossings: Vec::new(), oom: pending.first().cloned() };
+        reporter::write_report_with(agent, env, Trigger::Oom, Budget::open(), Some(detail));
+    }
+    let mut st = OOM.lock();
+    st.written = st.written.max(upto);
+    OOM_CV.notify_all();
+}
+
+fn write_threshold_report(agent: &Agent, env: &Env) {
+    let crossings = std::mem::take(&mut *CROSSINGS.lock());
+    if crossings.is_empty() {
+        return;
+    }
+    let detail = TriggerDetail { summary: crate::thresholds::summary(&crossings), crossings, oom: None };
+    reporter::write_report_with(agent, env, Trigger::Threshold, Budget::open(), Some(detail));
+}
 
 static THREAD_RUNNING: AtomicBool = AtomicBool::new(false);
 static DEATH_REQUESTED: AtomicBool = AtomicBool::new(false);
@@ -74,6 +191,10 @@ fn death_budget() -> Budget {
 fn finish_death(written: bool) {
     *DEATH_DONE.lock() = Some(written);
     DEATH_CV.notify_all();
+    // No oom report comes after the exit report: release every waiting thread.
+    let mut st = OOM.lock();
+    st.written = st.requested;
+    OOM_CV.notify_all();
 }
 
 /// The report thread failed: a VMDeath callback waiting for it writes the report itself.
@@ -85,6 +206,7 @@ pub fn report_thread_failed() {
 /// The report thread's loop. Returns after the VM death report.
 pub fn run_report_loop(agent: &Agent, env: &Env) {
     THREAD_RUNNING.store(true, Relaxed);
+    mark_agent_thread();
     // Known before any exit report, which must not force a GC the collector cannot finish.
     crate::collectors::collector::detect(env);
     let interval = agent.options.interval;
@@ -106,6 +228,13 @@ pub fn run_report_loop(agent: &Agent, env: &Env) {
             reporter::write_report(agent, env, Trigger::VmDeath, death_budget());
             finish_death(true);
             return;
+        }
+        // What may end the JVM comes first.
+        if buf.contains(&REQ_OOM) && !DEATH_REQUESTED.load(Relaxed) {
+            write_oom_report(agent, env);
+        }
+        if buf.contains(&REQ_THRESHOLD) && !DEATH_REQUESTED.load(Relaxed) {
+            write_threshold_report(agent, env);
         }
         let signals = buf.iter().filter(|&&b| b == REQ_SIGNAL).count() as u64;
         let dumps = buf.iter().filter(|&&b| b == REQ_DATA_DUMP).count() as u64;
@@ -133,5 +262,19 @@ pub fn run_report_loop(agent: &Agent, env: &Env) {
                 next_interval = Some(next);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn oom_kinds_from_flags_and_descriptions() {
+        use super::oom_kind;
+        assert_eq!(oom_kind(true, false, "Java heap space"), "heap");
+        assert_eq!(oom_kind(true, false, "GC overhead limit exceeded"), "heap");
+        assert_eq!(oom_kind(false, true, "unable to create native thread: possibly out of memory"), "threads");
+        assert_eq!(oom_kind(false, false, "Metaspace"), "metaspace");
+        assert_eq!(oom_kind(false, false, "Compressed class space"), "class_space");
+        assert_eq!(oom_kind(false, false, "something new"), "other");
     }
 }

@@ -43,6 +43,18 @@ pub fn json_path(expanded: &str) -> (PathBuf, String) {
     }
 }
 
+/// Appends `line` and a newline with one `write` on an `O_APPEND` descriptor, so lines of
+/// concurrent writers never interleave; mode 0600, never through a symlink.
+pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    f.write_all(format!("{line}\n").as_bytes())
+}
+
 /// Writes `bytes` to `path` atomically: readers see the old file or the whole new one. With
 /// `replace` false an existing file at `path` is never replaced (`AlreadyExists`).
 ///

@@ -6,6 +6,8 @@
 # reading is what every sample paid before the sampler stopped taking it (it now reads the
 # allocator at most once a minute, and at each report).
 #   bench/sampler_cost.sh [RUNS]      (default 5)
+#   EXTRA="usage_limit=90%,format=json+prom" bench/sampler_cost.sh   (more agent options: the
+#   limits' reads and the Prometheus textfile refreshed at each sample)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
@@ -19,7 +21,7 @@ for k in $(seq "$runs"); do
   dir="$work/$k"
   mkdir -p "$dir"
   mkfifo "$dir/in"
-  "$JAVA_HOME/bin/java" "-agentpath:$PWD/target/release/libleakagent.so=file=$dir/r-%n,sample_interval=100ms,log=$dir/agent.log" \
+  "$JAVA_HOME/bin/java" "-agentpath:$PWD/target/release/libleakagent.so=file=$dir/r-%n,sample_interval=100ms,log=$dir/agent.log${EXTRA:+,$EXTRA}" \
     -jar java-harness/build/harness.jar arena-retention --await-stdin <"$dir/in" >"$dir/out" 2>&1 &
   pid=$!
   exec 3>"$dir/in"

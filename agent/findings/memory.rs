@@ -19,6 +19,65 @@ pub const UNEXPLAINED_PERCENT: u64 = 25;
 pub fn derive(report: &Report, out: &mut Vec<Finding>) {
     out.extend(allocator_retention(report));
     out.extend(unexplained_memory(report));
+    out.extend(container_limit(report));
+}
+
+/// The container's limit is near, or the heap growing to -Xmx with today's native memory would
+/// pass it: reported when the heap alone fits, so the part outside the heap is what will hit
+/// the limit (seed 000: RSS 7 G against a 4 G heap; in a container the OOM killer's SIGKILL).
+pub const CONTAINER_PRESSURE_PERCENT: u64 = 80;
+pub const CONTAINER_CRITICAL_PERCENT: u64 = 90;
+
+fn container_limit(r: &Report) -> Option<Finding> {
+    let m = &r.memory;
+    let c = m.cgroup.as_ref()?;
+    let limit = c.limit?;
+    let heap = part(m, "java_heap");
+    let non_heap = m.rss_bytes.saturating_sub(heap);
+    let heap_max = m.jvm.heap_max_bytes.unwrap_or(heap).max(heap);
+    let ws_pct = percent(c.working_set, limit);
+    let heap_fits = heap_max < limit;
+    let overflows_at_xmx = heap_max + non_heap >= limit;
+    if !heap_fits || non_heap == 0 || !(ws_pct >= CONTAINER_PRESSURE_PERCENT || overflows_at_xmx) {
+        return None;
+    }
+    let largest = m
+        .explanation
+        .iter()
+        .filter(|p| p.part != "java_heap")
+        .max_by_key(|p| p.bytes)
+        .map(|p| format!(" (largest part: {} {})", p.part, mib(p.bytes)))
+        .unwrap_or_default();
+    let kernel_counts = c.page_cache.unwrap_or(0).saturating_sub(c.inactive_file.unwrap_or(0)) + c.kernel.unwrap_or(0);
+    let severity = if ws_pct >= CONTAINER_CRITICAL_PERCENT { Severity::Critical } else { Severity::Warning };
+    let mut summary = format!(
+        "the container's memory limit is {}: its working set is {} ({ws_pct}%), {} left; {} of RSS is outside the Java heap{largest}",
+        mib(limit),
+        mib(c.working_set),
+        mib(c.headroom.unwrap_or(0)),
+        mib(non_heap)
+    );
+    if overflows_at_xmx {
+        summary.push_str(&format!(
+            ", so the heap growing to its -Xmx {} would take the process past the limit: the part outside the heap, not the heap, will meet the OOM killer",
+            mib(heap_max)
+        ));
+    }
+    if kernel_counts > 0 {
+        summary.push_str(&format!("; the kernel also charges {} of active page cache and kernel memory that RSS does not show", mib(kernel_counts)));
+    }
+    Some(Finding {
+        severity,
+        kind: "container_limit".into(),
+        summary,
+        fix: format!(
+            "Find what grows outside the heap (the other findings and memory.explanation name it) and fix it; until then \
+             either raise the container's limit to at least {} or lower -Xmx, and run with rss_limit=85% or usage_limit=85% \
+             so a report is written before the OOM killer's SIGKILL, which leaves no exit report",
+            mib(heap_max + non_heap + non_heap / 4)
+        ),
+        subject: Subject::default(),
+    })
 }
 
 #[cfg(test)]
@@ -191,6 +250,32 @@ mod tests {
             ..Memory::default()
         };
         r
+    }
+
+    #[test]
+    fn container_limit_when_the_part_outside_the_heap_will_hit_it() {
+        let mut r = report(&[("java_heap", 300 * MIB), ("malloc_in_use", 500 * MIB), ("other", 50 * MIB)], "glibc");
+        r.memory.jvm.heap_max_bytes = Some(512 * MIB);
+        let cg = |ws: u64| Cgroup { version: 1, limit: Some(1024 * MIB), working_set: ws, headroom: Some(1024 * MIB - ws), kernel: Some(20 * MIB), ..Cgroup::default() };
+        r.memory.cgroup = Some(cg(860 * MIB));
+        let f = container_limit(&r).expect("84% of the limit, 512 MiB heap + 550 MiB native > 1 GiB");
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(f.summary.contains("1024.0 MiB") && f.summary.contains("largest part: malloc_in_use"), "{}", f.summary);
+        assert!(f.summary.contains("not the heap") && f.summary.contains("kernel also charges 20.0 MiB"), "{}", f.summary);
+        r.memory.cgroup = Some(cg(950 * MIB));
+        assert_eq!(container_limit(&r).unwrap().severity, Severity::Critical);
+        // Plenty of room: heap max plus native memory fits, working set low.
+        let mut ok = report(&[("java_heap", 300 * MIB), ("malloc_in_use", 100 * MIB)], "glibc");
+        ok.memory.jvm.heap_max_bytes = Some(512 * MIB);
+        ok.memory.cgroup = Some(cg(400 * MIB));
+        assert!(container_limit(&ok).is_none());
+        // A heap that alone does not fit is the heap's problem, not this finding's.
+        ok.memory.jvm.heap_max_bytes = Some(2048 * MIB);
+        ok.memory.cgroup = Some(cg(900 * MIB));
+        assert!(container_limit(&ok).is_none());
+        // Unlimited: nothing to say.
+        r.memory.cgroup = Some(Cgroup { limit: None, ..cg(950 * MIB) });
+        assert!(container_limit(&r).is_none());
     }
 
     #[test]

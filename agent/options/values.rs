@@ -1,6 +1,6 @@
 //! Parsers for option values: each names the option, the value and what is allowed on failure.
 
-use super::{Formats, OptionError, ReportSignal};
+use super::{Formats, Level, Limit, OptionError, ReportSignal};
 use std::time::Duration;
 
 pub(super) fn err(option: &str, value: &str, allowed: impl Into<String>) -> OptionError {
@@ -126,13 +126,15 @@ pub(super) fn number_in(key: &str, value: &str, min: u64, max: u64) -> Result<u6
 }
 
 pub(super) fn formats(key: &str, value: &str) -> Result<Formats, OptionError> {
-    let mut f = Formats { text: false, html: false };
+    let mut f = Formats { text: false, html: false, prom: false, jsonl: false };
     for part in value.split('+') {
         match part {
             "json" => {}
             "text" | "txt" => f.text = true,
             "html" => f.html = true,
-            _ => return Err(err(key, value, "allowed: json, text, html joined with '+' (e.g. text+html)")),
+            "prom" => f.prom = true,
+            "jsonl" => f.jsonl = true,
+            _ => return Err(err(key, value, "allowed: json, text, html, prom, jsonl joined with '+' (e.g. text+html)")),
         }
     }
     Ok(f)
@@ -174,6 +176,51 @@ pub(super) fn globs(key: &str, value: &str) -> Result<Vec<String>, OptionError> 
     } else {
         Ok(globs)
     }
+}
+
+/// A file for every report of the run (the textfile, the JSON lines): `%p`, `%s` and `%%` only.
+pub(super) fn series_file(key: &str, value: &str) -> Result<String, OptionError> {
+    let v = path(key, value)?;
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' && !matches!(chars.next(), Some('p' | 's' | '%')) {
+            return Err(err(key, value, "'%' must be followed by p (pid), s (start time) or %: one file serves the whole run"));
+        }
+    }
+    if v.ends_with('/') {
+        return Err(err(key, value, "the path names a directory; give a file name"));
+    }
+    Ok(v)
+}
+
+/// `off` or a limit.
+pub(super) fn limit(key: &'static str, value: &str, parse: fn(&'static str, &str) -> Result<Limit, OptionError>) -> Result<Option<Limit>, OptionError> {
+    if value == "off" {
+        return Ok(None);
+    }
+    parse(key, value).map(Some)
+}
+
+/// A limit that is a size (`3g`) or a percentage of a run-time base (`85%`, above 0 up to 100).
+pub(super) fn size_or_percent(key: &'static str, value: &str) -> Result<Limit, OptionError> {
+    let allowed = "allowed: a size with k, m or g (e.g. 3g), or a percentage above 0 up to 100 (e.g. 85%), or off";
+    let level = match value.strip_suffix('%') {
+        Some(p) => match p.parse::<f64>() {
+            Ok(n) if n > 0.0 && n <= 100.0 => Level::Percent(n),
+            _ => return Err(err(key, value, allowed)),
+        },
+        None => match size(value) {
+            Some(n) if n > 0 => Level::Bytes(n),
+            _ => return Err(err(key, value, allowed)),
+        },
+    };
+    Ok(Limit { option: key, raw: value.to_string(), level })
+}
+
+/// A limit that is a count (live streams, loaders).
+pub(super) fn count(key: &'static str, value: &str) -> Result<Limit, OptionError> {
+    let n = number_in(key, value, 1, 1_000_000_000)?;
+    Ok(Limit { option: key, raw: value.to_string(), level: Level::Count(n) })
 }
 
 #[cfg(test)]

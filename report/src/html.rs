@@ -56,6 +56,9 @@ fn header(r: &Report, b: &mut String) {
         esc(&r.jvm.vendor),
         if r.jvm.attached_late { " &middot; agent attached late" } else { "" }
     );
+    if let Some(d) = &r.trigger_detail {
+        let _ = writeln!(b, "<p><b>Why:</b> {}</p>", esc(&d.summary));
+    }
 }
 
 fn findings(r: &Report, b: &mut String) {
@@ -147,6 +150,19 @@ fn memory(r: &Report, b: &mut String) {
         return;
     }
     let _ = write!(b, "<h2>Memory: RSS {} MiB</h2>\n<p>{}</p>\n", units::mib_value(m.rss_bytes), esc(&m.summary));
+    if let Some(c) = &m.cgroup {
+        let _ = writeln!(
+            b,
+            "<p>cgroup v{}: limit {}, working set {} MiB (usage {} MiB minus inactive page cache){}; page cache {} MiB, kernel {} MiB</p>",
+            c.version,
+            c.limit.map(|l| format!("{} MiB", units::mib_value(l))).unwrap_or_else(|| "none".into()),
+            units::mib_value(c.working_set),
+            units::mib_value(c.usage),
+            c.headroom.map(|h| format!(", {} MiB headroom", units::mib_value(h))).unwrap_or_default(),
+            c.page_cache.map(units::mib_value).unwrap_or_else(|| "-".into()),
+            c.kernel.map(units::mib_value).unwrap_or_else(|| "-".into()),
+        );
+    }
     // One stacked bar: where RSS is.
     let total = m.rss_bytes.max(1) as f64;
     let (w, h) = (1100.0, 34.0);
@@ -428,7 +444,18 @@ fn agent(r: &Report, b: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{test_report, Finding, LeakSuspect, Part, PathHop, Subject};
+    use crate::model::{test_report, Cgroup, Finding, LeakSuspect, Part, PathHop, Subject, TriggerDetail};
+
+    #[test]
+    fn trigger_detail_and_cgroup() {
+        let mut r = test_report();
+        r.memory.rss_bytes = 100 << 20;
+        r.memory.cgroup = Some(Cgroup { version: 2, limit: Some(512 << 20), usage: 300 << 20, working_set: 280 << 20, headroom: Some(232 << 20), ..Cgroup::default() });
+        r.trigger_detail = Some(TriggerDetail { summary: "rss_limit crossed <now>".into(), ..TriggerDetail::default() });
+        let page = render(&r);
+        assert!(page.contains("<p><b>Why:</b> rss_limit crossed &lt;now&gt;</p>"), "{page}");
+        assert!(page.contains("cgroup v2: limit 512.0 MiB, working set 280.0 MiB (usage 300.0 MiB minus inactive page cache), 232.0 MiB headroom"), "{page}");
+    }
 
     #[test]
     fn escapes_everything_from_the_jvm() {

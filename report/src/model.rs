@@ -14,6 +14,10 @@ pub enum Trigger {
     Signal,
     Interval,
     DataDump,
+    /// A limit option (`rss_limit`, `usage_limit`, ...) was crossed; `trigger_detail` names it.
+    Threshold,
+    /// The JVM ran out of memory (heap, metaspace, threads, direct); `trigger_detail` names it.
+    Oom,
 }
 
 impl Trigger {
@@ -23,6 +27,8 @@ impl Trigger {
             Trigger::Signal => "signal",
             Trigger::Interval => "interval",
             Trigger::DataDump => "data_dump",
+            Trigger::Threshold => "threshold",
+            Trigger::Oom => "oom",
         }
     }
 }
@@ -47,6 +53,56 @@ pub struct Report {
     pub memory: Memory,
     /// The sampler's time series, oldest first (docs/memory.md).
     pub samples: Vec<Sample>,
+    /// What a `threshold` or `oom` report was written for; absent for other triggers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_detail: Option<TriggerDetail>,
+}
+
+/// Why a `threshold` or `oom` report was written.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct TriggerDetail {
+    /// One sentence: which limit, the value, the threshold (or which memory ran out).
+    pub summary: String,
+    /// `threshold`: every limit crossed at this sample (usually one).
+    #[serde(default)]
+    pub crossings: Vec<Crossing>,
+    /// `oom`: what ran out.
+    #[serde(default)]
+    pub oom: Option<Oom>,
+}
+
+/// One limit option crossed upwards.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Crossing {
+    /// The option: `rss_limit`, `usage_limit`, `direct_limit`, `zlib_limit`, `loaders_limit`.
+    pub limit: String,
+    /// The option's value as given (`3g`, `85%`, `1000`).
+    pub configured: String,
+    /// The threshold in `unit`s (a percentage resolved against its base).
+    pub threshold: u64,
+    /// The value the sampler measured.
+    pub value: u64,
+    /// `bytes`, `streams` or `loaders`.
+    pub unit: String,
+    /// For a percentage: what it is a percentage of (`cgroup memory limit`, `MaxDirectMemorySize`)
+    /// and that base in bytes.
+    #[serde(default)]
+    pub of: Option<String>,
+    #[serde(default)]
+    pub of_bytes: Option<u64>,
+    /// The value falls below this before the limit can report again (hysteresis).
+    pub rearm_below: u64,
+}
+
+/// An OutOfMemoryError (or direct buffer memory found exhausted).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Oom {
+    /// `heap`, `metaspace`, `class_space`, `threads`, `direct` or `other`.
+    pub kind: String,
+    /// The JVM's description (`Java heap space`, `Metaspace`, ...) or the agent's for `direct`.
+    pub description: String,
+    /// OutOfMemoryErrors of this kind since start (the first one wrote this report).
+    pub count: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -463,6 +519,9 @@ pub struct Memory {
     /// What `trim=on` did at this report.
     pub trim: Option<Trim>,
     pub sampler: SamplerInfo,
+    /// The memory cgroup the process is in (null outside one, or when it cannot be read).
+    #[serde(default)]
+    pub cgroup: Option<Cgroup>,
     /// Caveats about the numbers above.
     pub notes: Vec<String>,
     /// How long building this section took (smaps, allocator, MXBeans, NMT, trim).
@@ -619,6 +678,39 @@ pub struct Trim {
     pub free_after_bytes: Option<u64>,
 }
 
+/// The process's memory cgroup, in the terms orchestrators use.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Cgroup {
+    /// 1 or 2.
+    pub version: u32,
+    /// The cgroup's directory, as read (e.g. `/sys/fs/cgroup/memory/kubepods/...`).
+    pub path: String,
+    /// The memory limit in bytes (the smallest of the cgroup and its ancestors); null when unlimited.
+    pub limit: Option<u64>,
+    /// What the kernel charges the cgroup: `memory.current` (v2), `memory.usage_in_bytes` (v1).
+    pub usage: u64,
+    /// `usage - inactive_file`: what Kubernetes and Docker call the working set, and evict or
+    /// kill on; the page cache that is inactive is reclaimed before the OOM killer acts.
+    pub working_set: u64,
+    /// File-backed pages charged to the cgroup (v2 `file`, v1 `total_cache`): counted by the
+    /// kernel, not by the process's RSS unless mapped.
+    pub page_cache: Option<u64>,
+    pub inactive_file: Option<u64>,
+    /// Kernel memory charged to the cgroup (v2 `kernel`, else slab + kernel stacks + page tables
+    /// + sockets; v1 `memory.kmem.usage_in_bytes`): not in RSS either.
+    pub kernel: Option<u64>,
+    /// Anonymous memory (v2 `anon`, v1 `total_rss`): the part RSS also counts.
+    pub anon: Option<u64>,
+    /// `limit - working_set`, 0 when over; null when unlimited.
+    pub headroom: Option<u64>,
+    /// Working set as a percentage of the limit.
+    pub percent_of_limit: Option<f64>,
+    /// Times the cgroup hit its limit (v2 `memory.events` max, v1 `memory.failcnt`) and OOM
+    /// kills inside it (v2 `oom_kill`, v1 `memory.oom_control` oom_kill).
+    pub limit_hits: Option<u64>,
+    pub oom_kills: Option<u64>,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct SamplerInfo {
     /// null when the sampler is off.
@@ -649,21 +741,38 @@ pub struct Sample {
     pub classes_loaded: u64,
     pub classes_live: u64,
     pub loaders_alive: u64,
+    /// The memory cgroup's usage and limit (null outside one, or unlimited).
+    #[serde(default)]
+    pub cgroup_usage_bytes: Option<u64>,
+    #[serde(default)]
+    pub cgroup_limit_bytes: Option<u64>,
+    /// The JDK's direct buffer pool (`BufferPoolMXBean` "direct": what `Bits` reserved).
+    #[serde(default)]
+    pub direct_pool_bytes: Option<u64>,
 }
 
 /// An empty report for renderer and finding tests.
 pub fn test_report() -> Report {
+    let mut r = blank_report(4242);
+    r.sequence = 1;
+    r.time = "2026-01-01T00:00:00.000Z".into();
+    r.agent.version = "test".into();
+    r
+}
+
+/// A report with nothing in it yet, for the agent's Prometheus textfile before its first report.
+pub fn blank_report(pid: u32) -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         trigger: Trigger::Signal,
-        sequence: 1,
-        pid: 4242,
-        time: "2026-01-01T00:00:00.000Z".into(),
+        sequence: 0,
+        pid,
+        time: String::new(),
         time_ms: 0,
         uptime_ms: 0,
         jvm: JvmInfo::default(),
         agent: AgentInfo {
-            version: "test".into(),
+            version: String::new(),
             options: String::new(),
             health: Health::default(),
             report_build_ms: 0,
@@ -676,6 +785,7 @@ pub fn test_report() -> Report {
         direct: Direct::default(),
         memory: Memory::default(),
         samples: Vec::new(),
+        trigger_detail: None,
     }
 }
 

@@ -71,6 +71,23 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
     w.opt_gauge("leakagent_heap_max_bytes", "Java heap limit.", j.heap_max_bytes);
     w.opt_gauge("leakagent_metaspace_used_bytes", "Metaspace in use (class space included).", j.metaspace_used_bytes);
 
+    // The memory cgroup: what the kernel charges and the limit the OOM killer enforces.
+    if let Some(c) = &m.cgroup {
+        w.opt_gauge("leakagent_cgroup_limit_bytes", "The memory cgroup's limit (absent when unlimited).", c.limit);
+        w.gauge("leakagent_cgroup_usage_bytes", "What the kernel charges the memory cgroup (memory.current / memory.usage_in_bytes).", c.usage as f64);
+        w.gauge(
+            "leakagent_cgroup_working_set_bytes",
+            "Cgroup usage minus inactive page cache: what Kubernetes and Docker evict and OOM-kill on.",
+            c.working_set as f64,
+        );
+        w.opt_gauge("leakagent_cgroup_page_cache_bytes", "Page cache charged to the cgroup.", c.page_cache);
+        w.opt_gauge("leakagent_cgroup_kernel_bytes", "Kernel memory charged to the cgroup.", c.kernel);
+        w.opt_gauge("leakagent_cgroup_headroom_bytes", "Limit minus working set (0 when over).", c.headroom);
+        if let Some(n) = c.oom_kills {
+            w.counter("leakagent_cgroup_oom_kills_total", "OOM kills inside the cgroup.", n as f64);
+        }
+    }
+
     // zlib streams, by kind.
     let z = &r.zlib.totals;
     let kinds = [("Inflater", &z.inflaters), ("Deflater", &z.deflaters)];
@@ -270,6 +287,25 @@ mod tests {
         }
         assert!(text.contains("leakagent_rss_part_bytes{pid=\"4242\",app=\"shop\",part=\"java_heap\"} 600\n"), "{text}");
         assert!(!text.contains("ignored"));
+    }
+
+    #[test]
+    fn cgroup_numbers_and_headroom() {
+        let mut r = test_report();
+        assert!(!render(&r, &[]).contains("leakagent_cgroup_"), "no cgroup, no series");
+        r.memory.cgroup = Some(crate::model::Cgroup {
+            version: 1,
+            limit: Some(1000),
+            usage: 900,
+            working_set: 700,
+            headroom: Some(300),
+            ..Default::default()
+        });
+        let text = render(&r, &[]);
+        for want in ["leakagent_cgroup_limit_bytes{pid=\"4242\"} 1000\n", "leakagent_cgroup_working_set_bytes{pid=\"4242\"} 700\n", "leakagent_cgroup_headroom_bytes{pid=\"4242\"} 300\n"] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        assert!(!text.contains("leakagent_cgroup_kernel_bytes"), "unknown numbers are absent, not 0");
     }
 
     #[test]

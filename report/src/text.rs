@@ -120,6 +120,9 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(o, "JVM: {} {} ({}){}", r.jvm.vm_name, r.jvm.version, r.jvm.vendor,
         if r.jvm.attached_late { ", agent attached late" } else { "" });
+    if let Some(d) = &r.trigger_detail {
+        let _ = writeln!(o, "Why: {}", d.summary);
+    }
     o.push('\n');
 
     if r.findings.is_empty() {
@@ -424,6 +427,22 @@ fn memory(o: &mut String, r: &Report) {
     for p in &m.explanation {
         let _ = writeln!(o, "  {:<16} {:>10}  {}", p.part, units::mib_value(p.bytes), p.note);
     }
+    if let Some(c) = &m.cgroup {
+        let _ = writeln!(
+            o,
+            "  cgroup v{}: limit {}, usage {} MiB, working set {} MiB (usage - inactive page cache){}; page cache {} MiB, kernel {} MiB (the kernel counts both, RSS does not)",
+            c.version,
+            c.limit.map(|l| format!("{} MiB", units::mib_value(l))).unwrap_or_else(|| "none".into()),
+            units::mib_value(c.usage),
+            units::mib_value(c.working_set),
+            match (c.headroom, c.percent_of_limit) {
+                (Some(h), Some(p)) => format!(" = {p}% of the limit, {} MiB headroom", units::mib_value(h)),
+                _ => String::new(),
+            },
+            opt_mib(c.page_cache),
+            opt_mib(c.kernel)
+        );
+    }
     let _ = writeln!(
         o,
         "  malloc: {} MiB in use, {} MiB free ({} MiB of it resident), {} MiB in {} mmapped chunks [{}]",
@@ -626,6 +645,12 @@ mod tests {
         assert!(t.contains("Memory: RSS 400.0 MiB; allocator glibc 2.36 (/lib/x86_64-linux-gnu/libc.so.6), 9 arenas, limit 16"), "{t}");
         assert!(t.contains("  RSS is 400.0 MiB. It is all glibc's."));
         assert!(t.contains("  malloc_retained       390.0  kept"), "{t}");
+        let mut r = r.clone();
+        r.memory.cgroup = Some(Cgroup { version: 2, limit: Some(512 * M), usage: 450 * M, working_set: 420 * M, headroom: Some(92 * M), percent_of_limit: Some(82.0), page_cache: Some(40 * M), kernel: Some(8 * M), ..Cgroup::default() });
+        r.trigger_detail = Some(TriggerDetail { summary: "rss_limit crossed: 3.0 GiB".into(), ..TriggerDetail::default() });
+        let t2 = render(&r);
+        assert!(t2.contains("cgroup v2: limit 512.0 MiB, usage 450.0 MiB, working set 420.0 MiB (usage - inactive page cache) = 82% of the limit, 92.0 MiB headroom; page cache 40.0 MiB, kernel 8.0 MiB"), "{t2}");
+        assert!(t2.contains("Why: rss_limit crossed"), "{t2}");
         assert!(t.contains("trim: malloc_trim(0) released 340.0 MiB (RSS 400.0 -> 60.0 MiB"), "{t}");
         assert!(t.contains("malloc_arena_heaps        9        576.0      390.0  windows"), "{t}");
         assert!(t.contains("samples: 3 kept of 3 taken, every 1000 ms"), "{t}");

@@ -2,6 +2,7 @@
 //! moved. Reads /proc/self/smaps, the C allocator and the JVM's pools on the report thread; the
 //! sampler thread records cheap numbers periodically. Nothing here runs in a JVMTI callback.
 
+pub mod cgroup;
 pub mod explain;
 pub mod jvm_pools;
 pub mod malloc;
@@ -61,6 +62,8 @@ pub struct MemoryCollector {
     flags: OnceLock<BTreeMap<String, String>>,
     /// When the sampler last read the allocator's statistics.
     allocator_read: Mutex<Option<Instant>>,
+    /// The memory cgroup, located once at start-up.
+    pub cgroup: Option<cgroup::Location>,
 }
 
 /// How often the sampler reads the allocator. glibc's mallinfo2 locks every arena in turn and
@@ -78,6 +81,7 @@ impl MemoryCollector {
             ring: Mutex::new(SampleRing::new(options.samples)),
             flags: OnceLock::new(),
             allocator_read: Mutex::new(None),
+            cgroup: cgroup::locate(),
         }
     }
 
@@ -106,6 +110,7 @@ impl MemoryCollector {
         });
         let l = from.ledger();
         let (loaded, live, loaders) = from.classes.counts();
+        let cg = self.cgroup.as_ref().and_then(cgroup::Location::quick);
         Sample {
             t_ms: self.now_ms(),
             rss_bytes: statm_rss().unwrap_or(0),
@@ -117,6 +122,9 @@ impl MemoryCollector {
             classes_loaded: loaded,
             classes_live: live,
             loaders_alive: loaders,
+            cgroup_usage_bytes: cg.map(|q| q.usage),
+            cgroup_limit_bytes: cg.and_then(|q| q.limit),
+            direct_pool_bytes: direct_pool,
         }
     }
 
@@ -251,6 +259,7 @@ impl MemoryCollector {
             nmt,
             trim,
             sampler,
+            cgroup: self.cgroup.as_ref().and_then(cgroup::Location::read),
             notes,
             build_ms: t0.elapsed().as_millis() as u64,
         };

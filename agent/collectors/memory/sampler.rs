@@ -8,6 +8,7 @@ use crate::ffi::jni::Env;
 use crate::health::{self, Feature};
 use leakagent_report::model::Sample;
 use crate::runtime::Agent;
+use crate::thresholds::{Values, Watcher};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -76,6 +77,9 @@ pub fn run(agent: &Agent, env: &Env) {
     let Some(period) = agent.options.sample_interval else { return };
     let beans = guarded(Feature::Sampler, None, || Some(super::jvm_pools::SamplerBeans::new(env)));
     let Some(beans) = beans else { return };
+    crate::trigger::mark_agent_thread();
+    let mut watcher = Watcher::new(&agent.options.limits, agent.options.oom);
+    let mut direct_max: Option<u64> = None;
     let start = Instant::now();
     let mut tick: u32 = 0;
     loop {
@@ -96,7 +100,34 @@ pub fn run(agent: &Agent, env: &Env) {
         guarded(Feature::Sampler, (), || {
             let t0 = Instant::now();
             let s = agent.memory.sample(agent.memory_sources(), env, &beans, None);
-            agent.memory.record(s, t0.elapsed());
+            if watcher.wants_direct_pool() && direct_max.is_none() {
+                // MaxDirectMemorySize is fixed at start: one read of java.nio.Bits.MAX_MEMORY.
+                direct_max = crate::collectors::direct::jdk_pool(env).and_then(|p| p.max_bytes);
+            }
+            let cgroup = agent.memory.cgroup.as_ref();
+            let values = Values {
+                rss: s.rss_bytes,
+                cgroup_limit: s.cgroup_limit_bytes,
+                working_set: cgroup.filter(|_| watcher.wants_working_set()).and_then(|c| c.working_set()),
+                direct_reserved: s.direct_pool_bytes,
+                direct_max,
+                zlib_live: s.zlib_live,
+                loaders_alive: s.loaders_alive,
+            };
+            let found = watcher.check(&values);
+            for why in &found.unresolved {
+                crate::log::warn(why);
+            }
+            if !found.crossings.is_empty() {
+                crate::trigger::request_threshold(found.crossings);
+            }
+            if let Some(oom) = found.direct_exhausted {
+                crate::trigger::on_oom("direct", oom.description, false);
+            }
+            agent.memory.record(s.clone(), t0.elapsed());
+            if agent.options.formats.prom {
+                crate::reporter::update_prom(agent, &s);
+            }
             agent.classes.prune_dead(env);
         });
     }

@@ -11,6 +11,11 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 import leakagent.harness.scenarios.ArenaRetention;
+import leakagent.harness.scenarios.DirectOom;
+import leakagent.harness.scenarios.HeapOom;
+import leakagent.harness.scenarios.MetaspaceOom;
+import leakagent.harness.scenarios.NativeGrowth;
+import leakagent.harness.scenarios.ZlibWaves;
 import leakagent.harness.scenarios.CommonsLogging;
 import leakagent.harness.scenarios.DirectChurn;
 import leakagent.harness.scenarios.DirectLeak;
@@ -55,6 +60,11 @@ public final class Main {
         SCENARIOS.put("unsafe-leak", UnsafeLeak::new);
         SCENARIOS.put("native-sites", NativeSites::new);
         SCENARIOS.put("arena-retention", ArenaRetention::new);
+        SCENARIOS.put("native-growth", NativeGrowth::new);
+        SCENARIOS.put("zlib-waves", ZlibWaves::new);
+        SCENARIOS.put("heap-oom", HeapOom::new);
+        SCENARIOS.put("metaspace-oom", MetaspaceOom::new);
+        SCENARIOS.put("direct-oom", DirectOom::new);
     }
 
     private Main() {}
