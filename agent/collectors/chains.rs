@@ -10,6 +10,7 @@
 use super::classes::TAG_KIND_MASK;
 use crate::budget::Budget;
 use crate::ffi::heapwalk::{self, RefEdge};
+use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::Jvmti;
 use crate::ffi::sys::*;
 use jni::sys::jlong;
@@ -98,12 +99,12 @@ struct Node {
 /// (a million `Node`s because `Node`'s constant pool names the class holding the leak), while the
 /// class is reachable through its own loader anyway. Only if that search runs out of objects
 /// without finding every chain does a second search take those edges too.
-pub fn search(jvmti: &Jvmti, targets: &[jlong], referent_index: &HashMap<jlong, i32>, limits: Limits, budget: &Budget) -> Outcome {
+pub fn search(jvmti: &Jvmti, env: &Env, targets: &[jlong], referent_index: &HashMap<jlong, i32>, limits: Limits, budget: &Budget) -> Outcome {
     let start = Instant::now();
-    let mut out = search_once(jvmti, targets, referent_index, limits, budget, false, start);
+    let mut out = search_once(jvmti, env, targets, referent_index, limits, budget, false, start);
     let exhausted = out.limit_hit.is_none() && out.error.is_none();
     if exhausted && out.chains.iter().any(Option::is_none) {
-        let again = search_once(jvmti, targets, referent_index, limits, budget, true, start);
+        let again = search_once(jvmti, env, targets, referent_index, limits, budget, true, start);
         let mut merged = again;
         merged.passes += out.passes;
         merged.references_visited += out.references_visited;
@@ -141,8 +142,10 @@ const NODE_BYTES: u64 = 64;
 const CLEAR_ABOVE: u64 = 65_536;
 const FRONTIER_BYTES: u64 = 48;
 
+#[allow(clippy::too_many_arguments)]
 fn search_once(
     jvmti: &Jvmti,
+    env: &Env,
     targets: &[jlong],
     referent_index: &HashMap<jlong, i32>,
     limits: Limits,
@@ -343,7 +346,8 @@ fn search_once(
         let Some(root) = chain.as_ref().and_then(|c| c.first()) else { continue };
         if root.kind == JVMTI_HEAP_REFERENCE_THREAD {
             if let Ok(objs) = jvmti.objects_with_tags(&[root.to]) {
-                if let Some(name) = objs.first().and_then(|(o, _)| jvmti.thread_name(*o)) {
+                let objs: Vec<Local> = objs.into_iter().map(|(o, _)| Local::new(env, o)).collect();
+                if let Some(name) = objs.first().and_then(|o| jvmti.thread_name(o.raw())) {
                     out.root_threads.insert(i, name);
                 }
             }

@@ -322,7 +322,8 @@ impl ClassTracker {
     }
 
     /// Local references GetLoadedClasses will hand out at once: every live class plus arrays.
-    fn local_capacity(&self) -> i32 {
+    /// Every caller of `loaded_classes` runs in a local frame at least this large.
+    pub fn local_capacity(&self) -> i32 {
         let live = self.loaded.load(Relaxed).saturating_sub(self.freed.load(Relaxed));
         (live * 3 / 2 + 4096).min(i32::MAX as u64 / 2) as i32
     }

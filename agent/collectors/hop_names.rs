@@ -105,6 +105,12 @@ impl<'a> Names<'a> {
     /// Tags array classes so chains can name them, and returns, for every loaded subclass of
     /// java.lang.ref.Reference, the heap-walk index of `referent`.
     pub fn prepare_classes(&mut self, tracker: &ClassTracker) -> HashMap<jlong, i32> {
+        // GetLoadedClasses makes a local reference per class at once.
+        let env = self.env;
+        env.with_local_frame(tracker.local_capacity(), || self.prepare_classes_in_frame(tracker))
+    }
+
+    fn prepare_classes_in_frame(&mut self, tracker: &ClassTracker) -> HashMap<jlong, i32> {
         let mut out = HashMap::new();
         let reference = self.env.find_class(c"java/lang/ref/Reference");
         if reference.is_null() {

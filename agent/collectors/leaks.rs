@@ -381,7 +381,7 @@ fn search(
         let mut names = Names::new(jvmti, env, &cl.loaders);
         let referents = names.prepare_classes(tracker);
         let targets: Vec<jlong> = open.iter().map(|&i| TAG_LOADER | ids[i] as jlong).collect();
-        let o = chains::search(jvmti, &targets, &referents, Limits { time: budget.cap(limits.time), ..limits }, budget);
+        let o = chains::search(jvmti, env, &targets, &referents, Limits { time: budget.cap(limits.time), ..limits }, budget);
         s.stats.passes += o.passes;
         s.stats.references_visited += o.references_visited;
         s.stats.objects_tagged = o.objects_tagged;
