@@ -10,7 +10,8 @@ use leakagent_report::model::Tracking;
 use crate::collectors;
 use crate::collectors::classes::ClassTracker;
 use crate::collectors::direct::DirectLedger;
-use crate::collectors::memory::{sampler, MemoryCollector};
+use crate::collectors::memory::MemoryCollector;
+use crate::sampling;
 use crate::collectors::stacks::Stacks;
 use crate::collectors::zlib::ZlibLedger;
 use crate::fault;
@@ -480,7 +481,7 @@ unsafe extern "C" fn sampler_thread_main(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv
     unsafe {
         let Some(agent) = runtime::get() else { return };
         let env = Env::new(jni);
-        guarded(Feature::Sampler, (), || sampler::run(agent, &env));
+        guarded(Feature::Sampler, (), || sampling::run(agent, &env));
     }
 }
 
@@ -518,7 +519,7 @@ unsafe extern "C" fn on_vm_death(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv) {
     // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
     // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
     unsafe {
-        sampler::stop();
+        sampling::stop();
         guarded(Feature::Reports, (), || {
             if let Some(agent) = runtime::get() {
                 trigger::on_vm_death(agent, &Env::new(jni));

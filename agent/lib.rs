@@ -19,6 +19,7 @@ mod log;
 mod options;
 mod reporter;
 mod runtime;
+mod sampling;
 mod state;
 mod thresholds;
 mod trigger;

@@ -8,7 +8,7 @@ pub mod jvm_pools;
 pub mod malloc;
 pub mod nmt;
 pub mod regions;
-pub mod sampler;
+pub mod ring;
 pub mod smaps;
 
 use crate::ffi::jni::Env;
@@ -20,7 +20,7 @@ use crate::collectors::direct::DirectLedger;
 use crate::collectors::zlib::ZlibLedger;
 use explain::{Inputs, Ledger};
 use parking_lot::Mutex;
-use sampler::SampleRing;
+use ring::SampleRing;
 use regions::{Hints, Kind, KINDS};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
