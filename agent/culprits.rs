@@ -128,7 +128,7 @@ pub fn is_thread_culprit(culprit: &str) -> bool {
     matches!(culprit, "application-thread" | "thread-context-loader" | "stack-local")
 }
 
-/// Matches a chain against the known culprits of seed 002 (JDK logging, commons-logging,
+/// Matches a chain against the culprits the class loader field report (seeds/002) named (JDK logging, commons-logging,
 /// Introspector and Spring caches, DriverManager, JMX, ThreadLocal, threads and context loaders,
 /// shutdown hooks, statics of a parent loader); anything else gets a sentence built from the chain.
 pub fn classify(path: &[PathHop], culprit: Option<usize>, loader_label: &str, ctx: &Context) -> Verdict {

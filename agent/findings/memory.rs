@@ -24,7 +24,7 @@ pub fn derive(report: &Report, out: &mut Vec<Finding>) {
 
 /// The container's limit is near, or the heap growing to -Xmx with today's native memory would
 /// pass it: reported when the heap alone fits, so the part outside the heap is what will hit
-/// the limit (seed 000: RSS 7 G against a 4 G heap; in a container the OOM killer's SIGKILL).
+/// the limit (the first field report, seeds/000: RSS 7 G against a 4 G heap; in a container the OOM killer's SIGKILL).
 pub const CONTAINER_PRESSURE_PERCENT: u64 = 80;
 pub const CONTAINER_CRITICAL_PERCENT: u64 = 90;
 

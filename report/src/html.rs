@@ -150,7 +150,9 @@ fn memory(r: &Report, b: &mut String) {
         return;
     }
     let _ = write!(b, "<h2>Memory: RSS {} MiB</h2>\n<p>{}</p>\n", units::mib_value(m.rss_bytes), esc(&m.summary));
-    if let Some(c) = &m.cgroup {
+    if let Some(c) = m.cgroup.as_ref().filter(|c| c.limit.is_none()) {
+        let _ = writeln!(b, "<p>{}</p>", esc(&crate::text::unlimited_cgroup(c)));
+    } else if let Some(c) = &m.cgroup {
         let _ = writeln!(
             b,
             "<p>cgroup v{}: limit {}, working set {} MiB (usage {} MiB minus inactive page cache){}; page cache {} MiB, kernel {} MiB</p>",

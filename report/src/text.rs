@@ -1,6 +1,6 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
-use super::model::{ChainSearch, ClassLoaders, Direct, Loader, LoaderRole, Report, Sample, Severity, Tracking, Zlib};
+use super::model::{Cgroup, ChainSearch, ClassLoaders, Direct, Loader, LoaderRole, Report, Sample, Severity, Tracking, Zlib};
 use std::collections::BTreeMap;
 use crate::units;
 use std::fmt::Write;
@@ -302,6 +302,19 @@ pub fn site_labels(sites: &[(u32, &Option<String>, &[String])]) -> Vec<String> {
     out
 }
 
+/// A cgroup without a memory limit charges every process in it (a desktop session, a CI job):
+/// its numbers are context, not this JVM's, and no OOM killer acts on them.
+pub fn unlimited_cgroup(c: &Cgroup) -> String {
+    format!(
+        "cgroup v{}: no memory limit; the cgroup charges {} MiB to all of its processes, not to this JVM alone (working set {} MiB, page cache {} MiB, kernel {} MiB)",
+        c.version,
+        units::mib_value(c.usage),
+        units::mib_value(c.working_set),
+        opt_mib(c.page_cache),
+        opt_mib(c.kernel)
+    )
+}
+
 fn tracking_line(o: &mut String, tracking: Tracking, reason: &Option<String>) {
     if tracking != Tracking::Full {
         let _ = writeln!(o, "  tracking: {}{}", tracking.as_str(), reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
@@ -427,7 +440,9 @@ fn memory(o: &mut String, r: &Report) {
     for p in &m.explanation {
         let _ = writeln!(o, "  {:<16} {:>10}  {}", p.part, units::mib_value(p.bytes), p.note);
     }
-    if let Some(c) = &m.cgroup {
+    if let Some(c) = m.cgroup.as_ref().filter(|c| c.limit.is_none()) {
+        let _ = writeln!(o, "  {}", unlimited_cgroup(c));
+    } else if let Some(c) = &m.cgroup {
         let _ = writeln!(
             o,
             "  cgroup v{}: limit {}, usage {} MiB, working set {} MiB (usage - inactive page cache){}; page cache {} MiB, kernel {} MiB (the kernel counts both, RSS does not)",
@@ -714,5 +729,15 @@ mod tests {
     fn sampler_off_is_said() {
         let t = render(&test_report());
         assert!(t.contains("samples: sampler off"), "{t}");
+    }
+
+    #[test]
+    fn an_unlimited_cgroup_is_said_to_be_shared() {
+        let c = Cgroup { version: 1, usage: 1500 << 20, working_set: 1000 << 20, page_cache: Some(1400 << 20), kernel: Some(55 << 20), ..Cgroup::default() };
+        let line = unlimited_cgroup(&c);
+        assert_eq!(
+            line,
+            "cgroup v1: no memory limit; the cgroup charges 1500.0 MiB to all of its processes, not to this JVM alone (working set 1000.0 MiB, page cache 1400.0 MiB, kernel 55.0 MiB)"
+        );
     }
 }
