@@ -42,8 +42,7 @@ pub fn write_report_with(
     let _one_at_a_time = REPORT_LOCK.lock();
     let seq = SEQUENCE.fetch_add(1, Relaxed) + 1;
     let t0 = Instant::now();
-    let mut report = env.with_local_frame(256, || build(agent, env, trigger, seq, t0, budget));
-    report.trigger_detail = detail;
+    let report = env.with_local_frame(256, || build(agent, env, trigger, detail, seq, t0, budget));
     let written = write_files(agent, &report);
     if let (Some(path), false) = (&written, trigger == Trigger::VmDeath) {
         crate::guard::guarded(Feature::Startup, (), || crate::state::publish_report(env, path, seq));
@@ -80,7 +79,7 @@ fn gc_decision(agent: &Agent, env: &Env, budget: &Budget) -> Result<(), String> 
     Ok(())
 }
 
-fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant, budget: Budget) -> Report {
+fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetail>, seq: u64, t0: Instant, budget: Budget) -> Report {
     if trigger == Trigger::VmDeath && crate::fault::injected("stuck-exit-report") {
         loop {
             std::thread::sleep(std::time::Duration::from_secs(1));
@@ -185,7 +184,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, t0: Instant, budg
         direct,
         memory,
         samples,
-        trigger_detail: None,
+        trigger_detail: detail,
     };
     report.findings = findings::derive(&report);
     report.agent.report_build_ms = t0.elapsed().as_millis() as u64;

@@ -159,6 +159,10 @@ fn direct_memory_crosses_its_threshold_and_its_exhaustion_is_an_oom_report() {
     let o = oom_of(oom[0]);
     assert_eq!(o.kind, "direct");
     assert!(o.description.contains("64.0 MiB reserved of MaxDirectMemorySize 64.0 MiB"), "{o:?}");
+    // The finding names where the live direct memory was allocated.
+    let f = oom[0].findings.iter().find(|f| f.kind == "out_of_memory").expect("an out_of_memory finding");
+    assert_eq!(f.subject.site.as_deref(), Some("leakagent.harness.scenarios.DirectOom.run(DirectOom.java:22)"), "{f:?}");
+    assert!(f.summary.contains("direct buffer memory is exhausted") && f.summary.contains("MiB in"), "{}", f.summary);
 }
 
 #[test]
@@ -185,6 +189,9 @@ fn heap_oom_writes_an_oom_report_naming_the_heap() {
     assert_eq!(oom.len(), 1, "{reports:#?}");
     let o = oom_of(oom[0]);
     assert_eq!((o.kind.as_str(), o.description.as_str()), ("heap", "Java heap space"));
+    let f = oom[0].findings.iter().find(|f| f.kind == "out_of_memory").expect("an out_of_memory finding");
+    assert!(f.summary.starts_with("OutOfMemoryError (heap): Java heap space: the Java heap is full ("), "{}", f.summary);
+    assert!(f.fix.contains("HeapDumpOnOutOfMemoryError"), "{}", f.fix);
     // Written while the thread that threw waited, before it dropped the arrays: the heap is full.
     let heap = &oom[0].memory.jvm;
     assert!(heap.heap_used_bytes.unwrap() > 48 * MIB, "{heap:?}");
@@ -198,6 +205,8 @@ fn metaspace_oom_writes_an_oom_report_naming_metaspace() {
     assert_eq!(oom.len(), 1, "{reports:#?}");
     let o = oom_of(oom[0]);
     assert_eq!((o.kind.as_str(), o.description.as_str()), ("metaspace", "Metaspace"));
+    let f = oom[0].findings.iter().find(|f| f.kind == "out_of_memory").expect("an out_of_memory finding");
+    assert!(f.summary.contains("Metaspace is full") && f.summary.contains("class loaders alive"), "{}", f.summary);
     assert!(oom_run("metaspace-oom", "-XX:MaxMetaspaceSize=32m", true).iter().all(|r| r.trigger != Trigger::Oom));
 }
 

@@ -20,6 +20,81 @@ pub fn derive(report: &Report, out: &mut Vec<Finding>) {
     out.extend(allocator_retention(report));
     out.extend(unexplained_memory(report));
     out.extend(container_limit(report));
+    out.extend(out_of_memory(report));
+}
+
+/// An `oom` report says what ran out, how full it was, and where to look: the report's own
+/// evidence for the kinds it can see into (class loaders for metaspace, the direct ledger's top
+/// site for direct memory), a heap dump for the heap, whose contents the agent does not analyse.
+fn out_of_memory(r: &Report) -> Option<Finding> {
+    let oom = r.trigger_detail.as_ref()?.oom.as_ref()?;
+    let j = &r.memory.jvm;
+    let of = |used: Option<u64>, max: Option<u64>| match (used, max) {
+        (Some(u), Some(m)) => format!("{} of {} in use", mib(u), mib(m)),
+        (Some(u), None) => format!("{} in use", mib(u)),
+        _ => String::new(),
+    };
+    let suspects = r.class_loaders.leak_suspects.len();
+    let mut subject = Subject::default();
+    let (what, fix) = match oom.kind.as_str() {
+        "heap" => (
+            format!("the Java heap is full ({})", of(j.heap_used_bytes, j.heap_max_bytes)),
+            "Find what fills the heap: run with -XX:+HeapDumpOnOutOfMemoryError and open the dump's dominator tree \
+             (Eclipse MAT, VisualVM); if the live set is legitimate, raise -Xmx (and the container's limit with it)"
+                .to_string(),
+        ),
+        "metaspace" | "class_space" => (
+            format!(
+                "{} is full ({}); {} class loaders alive, {} of them should be dead",
+                if oom.kind == "metaspace" { "Metaspace" } else { "the compressed class space" },
+                of(j.metaspace_used_bytes, None),
+                r.class_loaders.loaders.iter().filter(|l| l.alive).count(),
+                suspects
+            ),
+            if suspects > 0 {
+                "Fix the class loader leak this report names (see the classloader_leak finding and its chain): each \
+                 leaked loader keeps its classes' metadata in Metaspace"
+                    .to_string()
+            } else {
+                "No loader looks leaked: the application needs more class metadata than MaxMetaspaceSize \
+                 (or CompressedClassSpaceSize) allows; raise it, or look for code generation that never stops \
+                 (proxies, scripts, lambdas per request)"
+                    .to_string()
+            },
+        ),
+        "direct" => {
+            let top = r.direct.sites.iter().filter(|s| s.live_bytes > 0).max_by_key(|s| s.live_bytes);
+            subject.site = top.map(|s| leakagent_report::text::site_place(&s.app_frame, &s.stack));
+            (
+                match top {
+                    Some(s) => format!(
+                        "direct buffer memory is exhausted; the most live direct memory, {} in {} blocks, was allocated at {}",
+                        mib(s.live_bytes),
+                        s.live_count,
+                        subject.site.as_deref().unwrap_or("?")
+                    ),
+                    None => "direct buffer memory is exhausted".to_string(),
+                },
+                "Release the buffers of that site (or pool them) instead of leaving them to the GC; raise \
+                 -XX:MaxDirectMemorySize only if the live amount is legitimate"
+                    .to_string(),
+            )
+        }
+        "threads" => (
+            format!("no more threads can be created ({} thread stacks resident)", r.memory.explanation.iter().find(|p| p.part == "thread_stacks").map(|p| mib(p.bytes)).unwrap_or_default()),
+            "Find the thread pool or code that keeps starting threads (the thread names in a thread dump, kill -3); \
+             otherwise raise the process's thread limit (ulimit -u, the container's pids limit)"
+                .to_string(),
+        ),
+        _ => (format!("the JVM ran out of a resource ({})", oom.description), "See the JVM's own message above".to_string()),
+    };
+    Some(Finding {
+        severity: Severity::Critical,
+        kind: "out_of_memory".into(),
+        summary: format!("OutOfMemoryError ({}): {}: {what}", oom.kind, oom.description),
+        fix,
+        subject,
+    })
 }
 
 /// The container's limit is near, or the heap growing to -Xmx with today's native memory would
