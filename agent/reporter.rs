@@ -299,7 +299,7 @@ fn series_path(agent: &Agent, given: Option<&str>, suffix: &str) -> String {
 /// Replaces the textfile (tmp then rename, so node_exporter never reads half a file).
 fn write_prom(agent: &Agent, report: &Report) -> std::io::Result<()> {
     let path = series_path(agent, agent.options.prom_file.as_deref(), "prom");
-    writer::write_atomic(path.as_ref(), prom::render(report, &[]).as_bytes(), true)
+    writer::write_textfile(path.as_ref(), prom::render(report, &[]).as_bytes())
 }
 
 /// The sampler's refresh of the textfile: the last report (or a blank one before the first)

@@ -62,6 +62,17 @@ pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
 /// left behind never blocks a later run with the same pid (a container's pid 1); such leftovers
 /// older than ten minutes are removed the first time this process writes into the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> io::Result<()> {
+    write_file(path, bytes, replace, true, 0o600)
+}
+
+/// The Prometheus textfile: replaced atomically like a report, but readable by node_exporter
+/// (which runs as its own user) and not fsynced: it is rewritten every sample, and after a
+/// crash the next run's first sample replaces it anyway.
+pub fn write_textfile(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_file(path, bytes, true, false, 0o644)
+}
+
+fn write_file(path: &Path, bytes: &[u8], replace: bool, durable: bool, mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -77,11 +88,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> io::Result<()> 
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(mode)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         drop(f);
         if replace {
             // rename(2) replaces a symlink at the final name instead of following it.

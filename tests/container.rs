@@ -108,6 +108,9 @@ fn native_growth_in_a_limited_cgroup_writes_one_threshold_report_naming_the_limi
     // Dashboards: the textfile has the cgroup's numbers, the JSON lines one line per report.
     let pid = reports[0].pid;
     let prom = std::fs::read_to_string(f.dir.join(format!("leakagent-{pid}.prom"))).expect("the Prometheus textfile");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(f.dir.join(format!("leakagent-{pid}.prom"))).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "node_exporter runs as its own user and must read the textfile");
     assert!(prom.contains(&format!("leakagent_cgroup_limit_bytes{{pid=\"{pid}\"}} {}\n", 512 * MIB)), "{prom}");
     assert!(prom.contains("leakagent_cgroup_headroom_bytes{"), "{prom}");
     let lines = std::fs::read_to_string(f.dir.join(format!("leakagent-{pid}.jsonl"))).expect("the JSON lines file");
