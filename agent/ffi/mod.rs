@@ -1,5 +1,5 @@
 //! The FFI boundary: generated JVMTI bindings and thin safe wrappers over JVMTI, JNI, HotSpot's
-//! own structures and the OS. All `unsafe` code of the agent lives here and in `entry.rs`; this
+//! own structures and the OS. All `unsafe` code of the agent lives here and in `entry/`; this
 //! module depends on nothing else of the agent.
 #![allow(unsafe_code)]
 

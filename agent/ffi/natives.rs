@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn every_native_has_a_distinct_wrapper() {
-        // Distinct as long as the agent can install the wrappers (entry.rs sets the hooks and
+        // Distinct as long as the agent can install the wrappers (entry/ sets the hooks and
         // on_bind the originals); otherwise the optimizer may fold the then empty wrappers.
         let mut seen = Vec::new();
         for n in ALL {
