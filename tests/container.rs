@@ -21,11 +21,20 @@ struct Cgroup {
 
 impl Cgroup {
     fn new(name: &str, limit: u64, work: &Path) -> Cgroup {
-        assert!(Path::new(V1_ROOT).join("memory.limit_in_bytes").is_file(), "cgroup v1 memory controller not mounted at {V1_ROOT}");
-        let dir = Path::new(V1_ROOT).join(format!("leakagent-test-{}-{name}", std::process::id()));
+        Cgroup::limited(V1_ROOT, "memory.limit_in_bytes", name, limit, work)
+    }
+
+    /// A v1 cgroup of the pids controller: at most `max` tasks (threads) in it.
+    fn pids(name: &str, max: u64, work: &Path) -> Cgroup {
+        Cgroup::limited("/sys/fs/cgroup/pids", "pids.max", name, max, work)
+    }
+
+    fn limited(root: &str, file: &str, name: &str, limit: u64, work: &Path) -> Cgroup {
+        assert!(Path::new(root).join(file).is_file() || Path::new(root).join("cgroup.procs").is_file(), "cgroup v1 controller not mounted at {root}");
+        let dir = Path::new(root).join(format!("leakagent-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir(&dir);
         std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot create {} (root needed): {e}", dir.display()));
-        std::fs::write(dir.join("memory.limit_in_bytes"), limit.to_string()).unwrap();
+        std::fs::write(dir.join(file), limit.to_string()).unwrap();
         let wrapper = work.join("java-in-cgroup");
         std::fs::write(
             &wrapper,
@@ -211,6 +220,33 @@ fn metaspace_oom_writes_an_oom_report_naming_metaspace() {
     let f = oom[0].findings.iter().find(|f| f.kind == "out_of_memory").expect("an out_of_memory finding");
     assert!(f.summary.contains("Metaspace is full") && f.summary.contains("class loaders alive"), "{}", f.summary);
     assert!(oom_run("metaspace-oom", "-XX:MaxMetaspaceSize=32m", true).iter().all(|r| r.trigger != Trigger::Oom));
+}
+
+#[test]
+fn thread_exhaustion_writes_an_oom_report_naming_threads() {
+    let run = |fixed: bool| {
+        let name = if fixed { "threads-fixed" } else { "threads" };
+        let jvm = Jvm::scenario(name, "threads-oom");
+        // Room for the JVM's own threads and some 100 more: the kernel refuses the rest, which
+        // is what ulimit -u or a container's pids limit does.
+        let cg = Cgroup::pids(name, 150, &jvm.dir);
+        let args: &[&str] = if fixed { &["--fixed"] } else { &[] };
+        let f = jvm.java(&cg.wrapper.clone()).args(args).run();
+        drop(cg);
+        assert_eq!(f.code, Some(0), "{}", f.stderr);
+        assert_eq!(f.truths()["oom_thrown"], (!fixed).to_string(), "{}", f.stdout);
+        f.reports()
+    };
+    let reports = run(false);
+    let oom = with_trigger(&reports, Trigger::Oom);
+    assert_eq!(oom.len(), 1, "{reports:#?}");
+    let o = oom_of(oom[0]);
+    assert_eq!(o.kind, "threads", "{o:?}");
+    assert!(o.description.contains("unable to create native thread"), "{o:?}");
+    let f = oom[0].findings.iter().find(|f| f.kind == "out_of_memory").expect("an out_of_memory finding");
+    assert!(f.summary.contains("no more threads can be created:") && f.summary.contains("thread stacks are mapped"), "{}", f.summary);
+    assert!(f.fix.contains("pids limit"), "{}", f.fix);
+    assert!(run(true).iter().all(|r| r.trigger != Trigger::Oom));
 }
 
 #[test]

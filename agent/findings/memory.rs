@@ -81,7 +81,15 @@ fn out_of_memory(r: &Report) -> Option<Finding> {
             )
         }
         "threads" => (
-            format!("no more threads can be created ({} thread stacks resident)", r.memory.explanation.iter().find(|p| p.part == "thread_stacks").map(|p| mib(p.bytes)).unwrap_or_default()),
+            match r.memory.regions.iter().find(|g| g.kind == "thread_stacks") {
+                Some(g) => format!(
+                    "no more threads can be created: {} thread stacks are mapped ({} reserved, {} resident)",
+                    g.count,
+                    mib(g.size_bytes),
+                    mib(g.rss_bytes)
+                ),
+                None => "no more threads can be created".to_string(),
+            },
             "Find the thread pool or code that keeps starting threads (the thread names in a thread dump, kill -3); \
              otherwise raise the process's thread limit (ulimit -u, the container's pids limit)"
                 .to_string(),

@@ -13,6 +13,7 @@ import java.util.function.Supplier;
 import leakagent.harness.scenarios.ArenaRetention;
 import leakagent.harness.scenarios.DirectOom;
 import leakagent.harness.scenarios.HeapOom;
+import leakagent.harness.scenarios.ThreadsOom;
 import leakagent.harness.scenarios.MetaspaceOom;
 import leakagent.harness.scenarios.NativeGrowth;
 import leakagent.harness.scenarios.ZlibWaves;
@@ -63,6 +64,7 @@ public final class Main {
         SCENARIOS.put("native-growth", NativeGrowth::new);
         SCENARIOS.put("zlib-waves", ZlibWaves::new);
         SCENARIOS.put("heap-oom", HeapOom::new);
+        SCENARIOS.put("threads-oom", ThreadsOom::new);
         SCENARIOS.put("metaspace-oom", MetaspaceOom::new);
         SCENARIOS.put("direct-oom", DirectOom::new);
     }
