@@ -13,7 +13,7 @@ use crate::health::{self, Feature, COUNTERS};
 use crate::log;
 use leakagent_report::model::{AgentInfo, Direct, JvmInfo, Report, Tracking, Trigger, TriggerDetail, Zlib, SCHEMA_VERSION};
 use crate::writer;
-use leakagent_report::model::{blank_report, Sample};
+use leakagent_report::model::{blank_report, Cgroup, Sample};
 use leakagent_report::{html, json, prom, text};
 use crate::runtime::Agent;
 use parking_lot::Mutex;
@@ -303,8 +303,8 @@ fn write_prom(agent: &Agent, report: &Report) -> std::io::Result<()> {
 }
 
 /// The sampler's refresh of the textfile: the last report (or a blank one before the first)
-/// with this sample's memory and cgroup numbers.
-pub fn update_prom(agent: &Agent, s: &Sample) {
+/// with this sample's memory and cgroup numbers (`cgroup`: the sampler's reading of it).
+pub fn update_prom(agent: &Agent, s: &Sample, cgroup: Option<Cgroup>) {
     let mut last = LAST.lock();
     let r = last.get_or_insert_with(|| {
         let mut r = blank_report(std::process::id());
@@ -315,8 +315,8 @@ pub fn update_prom(agent: &Agent, s: &Sample) {
     r.uptime_ms = s.t_ms;
     r.memory.rss_bytes = s.rss_bytes;
     r.memory.jvm.heap_used_bytes = s.heap_used_bytes.or(r.memory.jvm.heap_used_bytes);
-    if let Some(c) = agent.memory.cgroup.as_ref().and_then(|c| c.read()) {
-        r.memory.cgroup = Some(c);
+    if cgroup.is_some() {
+        r.memory.cgroup = cgroup;
     }
     if let Err(e) = write_prom(agent, r) {
         if !PROM_FAILED.swap(true, Relaxed) {

@@ -51,10 +51,17 @@ pub fn run(agent: &Agent, env: &Env) {
                 direct_max = crate::collectors::direct::jdk_pool(env).and_then(|p| p.max_bytes);
             }
             let cgroup = agent.memory.cgroup.as_ref();
+            // The textfile shows the whole cgroup reading; read it once and let the usage_limit
+            // check take its working set from it.
+            let full = cgroup.filter(|_| agent.options.formats.prom).and_then(|c| c.read());
+            let working_set = match &full {
+                Some(c) => Some(c.working_set),
+                None => cgroup.filter(|_| watcher.wants_working_set()).and_then(|c| c.working_set()),
+            };
             let values = Values {
                 rss: s.rss_bytes,
                 cgroup_limit: s.cgroup_limit_bytes,
-                working_set: cgroup.filter(|_| watcher.wants_working_set()).and_then(|c| c.working_set()),
+                working_set,
                 direct_reserved: s.direct_pool_bytes,
                 direct_max,
                 zlib_live: s.zlib_live,
@@ -72,7 +79,7 @@ pub fn run(agent: &Agent, env: &Env) {
             }
             agent.memory.record(s.clone(), t0.elapsed());
             if agent.options.formats.prom {
-                crate::reporter::update_prom(agent, &s);
+                crate::reporter::update_prom(agent, &s, full);
             }
             agent.classes.prune_dead(env);
         });

@@ -27,7 +27,18 @@ pub struct Values {
     pub loaders_alive: u64,
 }
 
+/// What a limit is checked against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    Rss,
+    WorkingSet,
+    DirectReserved,
+    ZlibLive,
+    LoadersAlive,
+}
+
 struct Watch {
+    measure: Measure,
     limit: Limit,
     armed: bool,
     /// A percentage without its base was logged once.
@@ -51,27 +62,36 @@ pub struct Found {
 
 impl Watcher {
     pub fn new(limits: &Limits, check_direct_oom: bool) -> Watcher {
-        let watches = limits.all().map(|l| Watch { limit: l.clone(), armed: true, unresolved_logged: false }).collect();
+        let watches = [
+            (Measure::Rss, &limits.rss),
+            (Measure::WorkingSet, &limits.usage),
+            (Measure::DirectReserved, &limits.direct),
+            (Measure::ZlibLive, &limits.zlib),
+            (Measure::LoadersAlive, &limits.loaders),
+        ]
+        .into_iter()
+        .filter_map(|(measure, l)| l.as_ref().map(|l| Watch { measure, limit: l.clone(), armed: true, unresolved_logged: false }))
+        .collect();
         Watcher { watches, direct_oom_armed: true, check_direct_oom }
     }
 
     pub fn wants_working_set(&self) -> bool {
-        self.watches.iter().any(|w| w.limit.option == "usage_limit")
+        self.watches.iter().any(|w| w.measure == Measure::WorkingSet)
     }
 
     pub fn wants_direct_pool(&self) -> bool {
-        self.check_direct_oom || self.watches.iter().any(|w| w.limit.option == "direct_limit")
+        self.check_direct_oom || self.watches.iter().any(|w| w.measure == Measure::DirectReserved)
     }
 
     pub fn check(&mut self, v: &Values) -> Found {
         let mut found = Found::default();
         for w in &mut self.watches {
-            let (value, unit, base) = match w.limit.option {
-                "rss_limit" => (Some(v.rss), "bytes", v.cgroup_limit.map(|b| ("cgroup memory limit", b))),
-                "usage_limit" => (v.working_set, "bytes", v.cgroup_limit.map(|b| ("cgroup memory limit", b))),
-                "direct_limit" => (v.direct_reserved, "bytes", v.direct_max.map(|b| ("MaxDirectMemorySize", b))),
-                "zlib_limit" => (v.zlib_live, "streams", None),
-                _ => (Some(v.loaders_alive), "loaders", None),
+            let (value, unit, base) = match w.measure {
+                Measure::Rss => (Some(v.rss), "bytes", v.cgroup_limit.map(|b| ("cgroup memory limit", b))),
+                Measure::WorkingSet => (v.working_set, "bytes", v.cgroup_limit.map(|b| ("cgroup memory limit", b))),
+                Measure::DirectReserved => (v.direct_reserved, "bytes", v.direct_max.map(|b| ("MaxDirectMemorySize", b))),
+                Measure::ZlibLive => (v.zlib_live, "streams", None),
+                Measure::LoadersAlive => (Some(v.loaders_alive), "loaders", None),
             };
             let threshold = match w.limit.level {
                 Level::Bytes(n) | Level::Count(n) => Some(n),
@@ -84,7 +104,7 @@ impl Watcher {
                         "{}={}: no {} to take the percentage of; this limit stays inactive until there is one",
                         w.limit.option,
                         w.limit.raw,
-                        if w.limit.option == "direct_limit" { "MaxDirectMemorySize" } else { "memory cgroup limit" }
+                        if w.measure == Measure::DirectReserved { "MaxDirectMemorySize" } else { "memory cgroup limit" }
                     ));
                 }
                 continue;

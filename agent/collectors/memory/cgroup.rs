@@ -143,9 +143,14 @@ impl Location {
 
     /// `usage - inactive_file` (reads memory.stat too; only when `usage_limit` is set).
     pub fn working_set(&self) -> Option<u64> {
+        let (usage, stat) = self.usage_and_stat()?;
+        Some(usage.saturating_sub(self.inactive_file(&stat?).unwrap_or(0)))
+    }
+
+    /// The usage and the text of memory.stat (None when it cannot be read).
+    fn usage_and_stat(&self) -> Option<(u64, Option<String>)> {
         let usage = read_u64(&self.dir.join(usage_file(self.version)))?;
-        let stat = std::fs::read_to_string(self.dir.join("memory.stat")).ok()?;
-        Some(usage.saturating_sub(self.inactive_file(&stat).unwrap_or(0)))
+        Some((usage, std::fs::read_to_string(self.dir.join("memory.stat")).ok()))
     }
 
     fn inactive_file(&self, stat: &str) -> Option<u64> {
@@ -158,9 +163,9 @@ impl Location {
 
     /// Everything the report shows.
     pub fn read(&self) -> Option<Cgroup> {
-        let usage = read_u64(&self.dir.join(usage_file(self.version)))?;
+        let (usage, stat) = self.usage_and_stat()?;
+        let stat = stat.unwrap_or_default();
         let limit = self.limit();
-        let stat = std::fs::read_to_string(self.dir.join("memory.stat")).unwrap_or_default();
         let inactive_file = self.inactive_file(&stat);
         let working_set = usage.saturating_sub(inactive_file.unwrap_or(0));
         let v = |k: &str| stat_value(&stat, k);
