@@ -29,23 +29,25 @@ pub fn derive(report: &Report, out: &mut Vec<Finding>) {
 fn out_of_memory(r: &Report) -> Option<Finding> {
     let oom = r.trigger_detail.as_ref()?.oom.as_ref()?;
     let j = &r.memory.jvm;
+    // The pools are read through Java calls, which can fail on the very heap that is full
+    // (seen under ZGC): the sentence then says so instead of giving no number.
     let of = |used: Option<u64>, max: Option<u64>| match (used, max) {
-        (Some(u), Some(m)) => format!("{} of {} in use", mib(u), mib(m)),
-        (Some(u), None) => format!("{} in use", mib(u)),
-        _ => String::new(),
+        (Some(u), Some(m)) => format!(" ({} of {} in use)", mib(u), mib(m)),
+        (Some(u), None) => format!(" ({} in use)", mib(u)),
+        _ => " (its size could not be read: the report's own Java calls met the exhausted memory too)".to_string(),
     };
     let suspects = r.class_loaders.leak_suspects.len();
     let mut subject = Subject::default();
     let (what, fix) = match oom.kind.as_str() {
         "heap" => (
-            format!("the Java heap is full ({})", of(j.heap_used_bytes, j.heap_max_bytes)),
+            format!("the Java heap is full{}", of(j.heap_used_bytes, j.heap_max_bytes)),
             "Find what fills the heap: run with -XX:+HeapDumpOnOutOfMemoryError and open the dump's dominator tree \
              (Eclipse MAT, VisualVM); if the live set is legitimate, raise -Xmx (and the container's limit with it)"
                 .to_string(),
         ),
         "metaspace" | "class_space" => (
             format!(
-                "{} is full ({}); {} class loaders alive, {} of them should be dead",
+                "{} is full{}; {} class loaders alive, {} of them should be dead",
                 if oom.kind == "metaspace" { "Metaspace" } else { "the compressed class space" },
                 of(j.metaspace_used_bytes, None),
                 r.class_loaders.loaders.iter().filter(|l| l.alive).count(),
@@ -450,5 +452,16 @@ mod tests {
         let f = derive_all(&r);
         assert!(f[0].summary.contains("NMT does not name it either"));
         assert!(f[0].fix.contains("outside the JVM"));
+    }
+
+    #[test]
+    fn an_oom_finding_says_when_the_heap_could_not_be_read() {
+        let oom = Oom { kind: "heap".into(), description: "Java heap space".into(), count: 1 };
+        let mut r = Report { trigger_detail: Some(TriggerDetail { oom: Some(oom), ..TriggerDetail::default() }), ..blank_report(1) };
+        let f = out_of_memory(&r).unwrap();
+        assert!(f.summary.ends_with("the Java heap is full (its size could not be read: the report's own Java calls met the exhausted memory too)"), "{}", f.summary);
+        r.memory.jvm.heap_used_bytes = Some(61 << 20);
+        r.memory.jvm.heap_max_bytes = Some(64 << 20);
+        assert!(out_of_memory(&r).unwrap().summary.ends_with("the Java heap is full (61.0 MiB of 64.0 MiB in use)"));
     }
 }
