@@ -359,11 +359,16 @@ fn report_reaches_a_jvm_in_its_own_namespaces_as_another_user() {
     // A container in miniature: own pid and mount namespaces, a private /tmp, the agent's
     // directory hidden, and the JVM running as nobody (uid 65534).
     let lib_dir = agent_lib().parent().unwrap().to_path_buf();
+    // The harness jar and its applications are copied to a private tmpfs first: a checkout under /tmp (or in the
+    // agent's directory) would vanish behind the mounts below.
     let script = format!(
-        "mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs {} && cd /tmp && exec setpriv --reuid=65534 --regid=65534 --clear-groups {} -jar {} healthy --await-stdin",
-        lib_dir.display(),
-        main_java().display(),
-        harness_jar().display()
+        "mount -t tmpfs tmpfs /mnt && cp -r {jar} {apps} /mnt/ && chmod -R a+rX /mnt && \
+         mount -t tmpfs tmpfs {lib} && mount -t tmpfs tmpfs /tmp && cd /tmp && \
+         exec setpriv --reuid=65534 --regid=65534 --clear-groups {java} -jar /mnt/harness.jar healthy --await-stdin",
+        lib = lib_dir.display(),
+        java = main_java().display(),
+        jar = harness_jar().display(),
+        apps = harness_jar().parent().unwrap().join("apps").display()
     );
     let mut child = Command::new("unshare")
         .args(["--mount", "--pid", "--fork", "--mount-proc", "sh", "-c", &script])
