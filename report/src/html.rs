@@ -2,7 +2,7 @@
 //! script, no external resource). The page frame is `template.html`, embedded in the library and
 //! filled at its `{{...}}` markers.
 
-use super::model::{Report, Sample, Severity};
+use super::model::{Report, Severity};
 use super::text::{group_note, loader_name, loader_rows, reasons_text, site_labels, LoaderRow};
 use crate::units;
 use std::fmt::Write;
@@ -34,7 +34,7 @@ pub fn render(r: &Report) -> String {
     findings(r, &mut b);
     native_sites(r, &mut b);
     memory(r, &mut b);
-    samples_chart(&r.samples, &mut b);
+    crate::chart::samples_charts(&r.samples, &mut b);
     leaks(r, &mut b);
     loaders(r, &mut b);
     agent(r, &mut b);
@@ -241,78 +241,6 @@ fn memory(r: &Report, b: &mut String) {
     }
 }
 
-/// A line chart of the sampler's series, in MiB.
-fn samples_chart(samples: &[Sample], b: &mut String) {
-    if samples.len() < 2 {
-        return;
-    }
-    type Get = fn(&Sample) -> Option<u64>;
-    let series: [(&str, &str, Get); 5] = [
-        ("RSS", "#4e79a7", |s| Some(s.rss_bytes)),
-        ("heap used", "#59a14f", |s| s.heap_used_bytes),
-        ("malloc in use", "#f28e2b", |s| s.malloc_in_use_bytes),
-        ("malloc free", "#e15759", |s| s.malloc_free_bytes),
-        ("direct live", "#b07aa1", |s| s.direct_live_bytes),
-    ];
-    let (w, h, left, bottom, top) = (1100.0f64, 280.0f64, 60.0f64, 24.0f64, 10.0f64);
-    let t0 = samples.first().map(|s| s.t_ms).unwrap_or(0) as f64;
-    let t1 = (samples.last().map(|s| s.t_ms).unwrap_or(0) as f64).max(t0 + 1.0);
-    let ymax = samples
-        .iter()
-        .flat_map(|s| series.iter().filter_map(move |(_, _, g)| g(s)))
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64
-        * 1.05;
-    let px = |t: f64| left + (t - t0) / (t1 - t0) * (w - left - 10.0);
-    let py = |v: f64| top + (1.0 - v / ymax) * (h - top - bottom);
-    b.push_str("<h2>Over time</h2>\n");
-    let _ = write!(b, "<svg width=\"100%\" viewBox=\"0 0 {w} {h}\" role=img aria-label=\"memory over time\">");
-    for i in 0..=4 {
-        let v = ymax * i as f64 / 4.0;
-        let y = py(v);
-        let _ = write!(
-            b,
-            "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e3e6ea\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=end>{} MiB</text>",
-            w - 10.0,
-            left - 6.0,
-            y + 4.0,
-            units::mib_value(v as u64)
-        );
-    }
-    let _ = write!(
-        b,
-        "<text x=\"{left}\" y=\"{}\">{:.1} s</text><text x=\"{}\" y=\"{}\" text-anchor=end>{:.1} s</text>",
-        h - 6.0,
-        t0 / 1000.0,
-        w - 10.0,
-        h - 6.0,
-        t1 / 1000.0
-    );
-    for (_, color, get) in &series {
-        let pts: Vec<String> = samples
-            .iter()
-            .filter_map(|s| get(s).map(|v| format!("{:.1},{:.1}", px(s.t_ms as f64), py(v as f64))))
-            .collect();
-        if pts.len() > 1 {
-            let _ = write!(b, "<polyline fill=none stroke=\"{color}\" stroke-width=2 points=\"{}\"/>", pts.join(" "));
-        }
-    }
-    b.push_str("</svg>\n<div class=legend>");
-    for (name, color, _) in &series {
-        let _ = write!(b, "<span><i style=\"background:{color}\"></i>{name}</span>");
-    }
-    let last = samples.last().unwrap();
-    let _ = writeln!(
-        b,
-        "</div><p class=small>{} samples; classes loaded {}, live {}, loaders alive {} at the last one.</p>",
-        samples.len(),
-        last.classes_loaded,
-        last.classes_live,
-        last.loaders_alive
-    );
-}
-
 fn leaks(r: &Report, b: &mut String) {
     let c = &r.class_loaders;
     if c.leak_suspects.is_empty() && c.chain_search.is_none() {
@@ -446,7 +374,7 @@ fn agent(r: &Report, b: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{test_report, Cgroup, Finding, LeakSuspect, Part, PathHop, Subject, TriggerDetail};
+    use crate::model::{test_report, Cgroup, Finding, LeakSuspect, Part, PathHop, Sample, Subject, TriggerDetail};
 
     #[test]
     fn trigger_detail_and_cgroup() {

@@ -3,6 +3,7 @@
 //! command render the same report the same way.
 #![forbid(unsafe_code)]
 
+mod chart;
 pub mod html;
 pub mod json;
 pub mod model;
