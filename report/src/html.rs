@@ -108,7 +108,7 @@ fn native_sites(r: &Report, b: &mut String) {
         let t = &z.totals;
         let _ = writeln!(
             b,
-            "<h2>zlib streams</h2><p>{} created: {} ended explicitly, {} released only by GC, {} live (~{} MiB).{}</p>",
+            "<h2>zlib streams</h2><p>{} created: {} ended explicitly, {} freed only by GC, {} live (~{} MiB).{}</p>",
             t.created,
             t.ended_explicitly,
             t.released_by_gc,
@@ -289,6 +289,9 @@ fn loaders(r: &Report, b: &mut String) {
     );
     if let Some(n) = &c.unload_note {
         let _ = writeln!(b, "<p class=small>Note: {}</p>", esc(n));
+    }
+    if let Some(n) = super::text::stopped_at_exit_sentence(c) {
+        let _ = writeln!(b, "<p>{}</p>", esc(&n));
     }
     for g in &c.growth {
         let _ = writeln!(

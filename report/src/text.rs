@@ -107,6 +107,24 @@ pub fn group_note(class: &str, loaders: &[&Loader]) -> String {
     format!("{} × {class}: {what} (ids {first}..{last} in the JSON report)", loaders.len())
 }
 
+/// Why an exit report does not accuse the loaders that were closed or stopped during shutdown.
+pub fn stopped_at_exit_sentence(c: &ClassLoaders) -> Option<String> {
+    let ids = &c.stopped_at_exit;
+    if ids.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    let (loaders, were) = if ids.len() == 1 { ("Loader", "was") } else { ("Loaders", "were") };
+    Some(format!(
+        "{loaders} {} {were} closed or stopped during shutdown and not at any earlier report: most likely the \
+         application's own shutdown hooks stopped {}, so {} not accused (stopped_at_exit). A report asked for while \
+         the application runs (signal, interval) tells whether such a loader leaks.",
+        list.join(", "),
+        if ids.len() == 1 { "it" } else { "them" },
+        if ids.len() == 1 { "it is" } else { "they are" }
+    ))
+}
+
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -208,6 +226,9 @@ pub fn render(r: &Report) -> String {
         }
     }
 
+    if let Some(n) = stopped_at_exit_sentence(c) {
+        let _ = writeln!(o, "\n{n}");
+    }
     if !c.leak_suspects.is_empty() {
         let _ = writeln!(o, "\nClass loader leak suspects ({}):", c.leak_suspects.len());
         for s in &c.leak_suspects {
@@ -333,7 +354,7 @@ fn zlib_section(o: &mut String, z: &Zlib) {
     if b.ended_explicitly + b.released_by_gc > 0 {
         let _ = writeln!(
             o,
-            "  streams from before tracking: {} ended explicitly, {} freed by GC",
+            "  streams from before tracking: {} ended explicitly, {} freed only by GC",
             b.ended_explicitly, b.released_by_gc
         );
     }
@@ -723,6 +744,16 @@ mod tests {
         assert_eq!(labels[3], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900) [site 4]");
         let unique: std::collections::HashSet<&String> = labels.iter().collect();
         assert_eq!(unique.len(), labels.len());
+    }
+
+    #[test]
+    fn loaders_stopped_at_exit_are_explained_not_silently_excused() {
+        let mut r = test_report();
+        r.class_loaders.stopped_at_exit = vec![7];
+        let t = render(&r);
+        assert!(t.contains("Loader 7 was closed or stopped during shutdown") && t.contains("it is not accused"), "{t}");
+        r.class_loaders.stopped_at_exit = vec![7, 9];
+        assert!(crate::html::render(&r).contains("Loaders 7, 9 were closed or stopped during shutdown"));
     }
 
     #[test]
