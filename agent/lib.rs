@@ -17,6 +17,7 @@ mod hash;
 mod health;
 mod log;
 mod options;
+mod origin;
 mod reporter;
 mod runtime;
 mod sampling;

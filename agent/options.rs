@@ -282,7 +282,8 @@ const OPTIONS: &[Opt] = &[
         // 1) from overwriting the previous run's.
         default: Value("leakagent-%p-%s-%n.json"),
         help: "where reports go; %p = pid, %s = the agent's start time and %t = the report's local time \
-               (YYYYmmdd-HHMMSS), %n = report number, %% = %. A .json suffix is added when missing; other \
+               (YYYYmmdd-HHMMSS), %n = report number, %h = host name, %{NAME} = environment variable NAME (e.g. \
+               %{POD_NAME}), %% = %. A .json suffix is added when missing; other \
                formats sit beside it (.txt, .html). A name with %n never replaces an existing file",
         set: |o, k, v| values::file_pattern(k, v).map(|v| o.file = v),
     },
@@ -297,14 +298,16 @@ const OPTIONS: &[Opt] = &[
     Opt {
         key: "prom_file",
         default: Unset("leakagent-%p.prom beside the reports"),
-        help: "the Prometheus textfile of format=...+prom (%p = pid, %s = start time); point node_exporter's \
+        help: "the Prometheus textfile of format=...+prom (%p = pid, %s = start time, %h = host, %{NAME} = \
+               environment variable); point node_exporter's \
                --collector.textfile.directory at its directory",
         set: |o, k, v| values::series_file(k, v).map(|v| o.prom_file = Some(v)),
     },
     Opt {
         key: "jsonl_file",
         default: Unset("leakagent-%p.jsonl beside the reports"),
-        help: "the file format=...+jsonl appends one JSON line per report to (%p = pid, %s = start time)",
+        help: "the file format=...+jsonl appends one JSON line per report to (%p = pid, %s = start time, %h = host, \
+               %{NAME} = environment variable)",
         set: |o, k, v| values::series_file(k, v).map(|v| o.jsonl_file = Some(v)),
     },
     Opt {

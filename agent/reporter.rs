@@ -170,6 +170,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
             attached_late: agent.attached_late,
             collector: collector::known().map(|c| c.name().to_string()),
         },
+        origin: crate::origin::get(|| Some(prop("sun.java.command")).filter(|c| !c.is_empty())),
         agent: AgentInfo {
             version: env!("CARGO_PKG_VERSION").into(),
             options: agent.options.raw.clone(),

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Expands `%p`, `%s` (start time), `%t` (report time), `%n` and `%%` in a `file=` pattern.
+/// Expands `%p`, `%s` (start time), `%t` (report time), `%n`, `%h` (host), `%{ENV}` and `%%` in
+/// a `file=` pattern. Host and environment values are made safe as one file-name component.
 pub fn expand(pattern: &str, pid: u32, started: &str, timestamp: &str, seq: u64) -> String {
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut chars = pattern.chars();
@@ -20,6 +21,11 @@ pub fn expand(pattern: &str, pid: u32, started: &str, timestamp: &str, seq: u64)
             continue;
         }
         match chars.next() {
+            Some('h') => out.push_str(&name_component(&host())),
+            Some('{') => {
+                let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                out.push_str(&name_component(&std::env::var(&name).unwrap_or_default()));
+            }
             Some('p') => out.push_str(&pid.to_string()),
             Some('s') => out.push_str(started),
             Some('t') => out.push_str(timestamp),
@@ -33,6 +39,22 @@ pub fn expand(pattern: &str, pid: u32, started: &str, timestamp: &str, seq: u64)
         }
     }
     out
+}
+
+/// This machine's host name (the container's, in a container).
+fn host() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+/// `value` as one safe file-name component: letters, digits, `.`, `-` and `_` kept, anything
+/// else (a `/` above all) becomes `_`; never empty, `.` or `..`.
+fn name_component(value: &str) -> String {
+    let s: String = value.chars().take(128).map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    if s.is_empty() || s.chars().all(|c| c == '.') {
+        "_".repeat(s.len().max(1))
+    } else {
+        s
+    }
 }
 
 /// The JSON path for an expanded name, and the stem other formats append their suffix to.
@@ -165,6 +187,10 @@ mod tests {
         assert_eq!(expand("r-%p-%t-%n", 42, "s", "20261121-101500", 3), "r-42-20261121-101500-3");
         assert_eq!(expand("r-%p-%s-%n", 1, "20261121-090000", "t", 2), "r-1-20261121-090000-2");
         assert_eq!(expand("100%%-%x%", 1, "s", "t", 1), "100%-%x%");
+        std::env::set_var("LEAKAGENT_TEST_POD", "shop/../web-7f9");
+        assert_eq!(expand("r-%{LEAKAGENT_TEST_POD}-%{LEAKAGENT_TEST_UNSET}-%n", 1, "s", "t", 2), "r-shop_.._web-7f9-_-2");
+        assert_eq!(expand("r-%h", 1, "s", "t", 1), format!("r-{}", name_component(&host())));
+        assert!(!host().is_empty());
     }
 
     #[test]

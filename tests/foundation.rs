@@ -235,6 +235,33 @@ fn report_file_pattern_expands_pid_time_and_sequence() {
 }
 
 #[test]
+fn a_report_names_its_origin_and_file_names_take_host_and_environment() {
+    let dir = temp_dir("origin");
+    let f = Jvm::scenario("origin", "healthy")
+        .raw_options(&format!("file={}/r-%h-%{{LEAKAGENT_T_POD}}-%n.json,format=text", dir.display()))
+        .jvm_args(&["-Ddb.password=hunter2", "-Dshop.name=petshop", "-Xmx256m"])
+        .env("POD_NAME", "shop-7f9c")
+        .env("POD_NAMESPACE", "staging")
+        .env("LEAKAGENT_T_POD", "shop/7f9c")
+        .run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let safe_host: String = host.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let path = dir.join(format!("r-{safe_host}-shop_7f9c-1.json"));
+    let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; {:?}", path.display(), std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect::<Vec<_>>()));
+    assert!(!raw.contains("hunter2"), "a secret-looking -D value is masked");
+    let r = read_report(&path);
+    let o = &r.origin;
+    assert_eq!(o.host, host);
+    assert!(o.main.as_deref().is_some_and(|m| m.ends_with("harness.jar") || m.contains("leakagent")), "{o:?}");
+    assert!(o.jvm_args.iter().any(|a| a == "-Ddb.password=***"), "{o:?}");
+    assert!(o.jvm_args.iter().any(|a| a == "-Dshop.name=petshop") && o.jvm_args.iter().any(|a| a == "-Xmx256m"), "{o:?}");
+    assert_eq!((o.pod.as_deref(), o.namespace.as_deref()), (Some("shop-7f9c"), Some("staging")));
+    let text = std::fs::read_to_string(dir.join(format!("r-{safe_host}-shop_7f9c-1.txt"))).unwrap();
+    assert!(text.contains(&format!("From: host {host}, main ")) && text.contains("pod staging/shop-7f9c"), "{text}");
+}
+
+#[test]
 fn late_attach_with_jcmd_reports_on_signal() {
     let java = main_java();
     let jcmd = java.with_file_name("jcmd");

@@ -150,23 +150,45 @@ pub(super) fn path(key: &str, value: &str) -> Result<String, OptionError> {
     Ok(value.to_string())
 }
 
-/// A report file pattern: `%` followed by p, s, t, n or %, and not a directory.
+/// A report file pattern: `%` followed by p, s, t, n, h, {ENV} or %, and not a directory.
 pub(super) fn file_pattern(key: &str, value: &str) -> Result<String, OptionError> {
     let v = path(key, value)?;
-    let mut chars = v.chars();
-    while let Some(c) = chars.next() {
-        if c == '%' && !matches!(chars.next(), Some('p' | 's' | 't' | 'n' | '%')) {
-            return Err(err(
-                key,
-                value,
-                "'%' must be followed by p (pid), s (start time), t (report time), n (report number) or %",
-            ));
-        }
-    }
+    check_placeholders(&v, "pstnh").map_err(|()| {
+        err(
+            key,
+            value,
+            "'%' must be followed by p (pid), s (start time), t (report time), n (report number), h (host), \
+             {NAME} (environment variable NAME) or %",
+        )
+    })?;
     if v.ends_with('/') {
         return Err(err(key, value, "the path names a directory; give a file name"));
     }
     Ok(v)
+}
+
+/// Every `%` of `v` is followed by one of `letters`, by `%`, or by `{NAME}` (an environment
+/// variable's name: letters, digits and `_`).
+fn check_placeholders(v: &str, letters: &str) -> Result<(), ()> {
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        match chars.next() {
+            Some('%') => {}
+            Some('{') => {
+                let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid || !v.contains(&format!("%{{{name}}}")) {
+                    return Err(());
+                }
+            }
+            Some(l) if letters.contains(l) => {}
+            _ => return Err(()),
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn globs(key: &str, value: &str) -> Result<Vec<String>, OptionError> {
@@ -178,15 +200,13 @@ pub(super) fn globs(key: &str, value: &str) -> Result<Vec<String>, OptionError> 
     }
 }
 
-/// A file for every report of the run (the textfile, the JSON lines): `%p`, `%s` and `%%` only.
+/// A file for every report of the run (the textfile, the JSON lines): `%p`, `%s`, `%h`,
+/// `%{ENV}` and `%%` only.
 pub(super) fn series_file(key: &str, value: &str) -> Result<String, OptionError> {
     let v = path(key, value)?;
-    let mut chars = v.chars();
-    while let Some(c) = chars.next() {
-        if c == '%' && !matches!(chars.next(), Some('p' | 's' | '%')) {
-            return Err(err(key, value, "'%' must be followed by p (pid), s (start time) or %: one file serves the whole run"));
-        }
-    }
+    check_placeholders(&v, "psh").map_err(|()| {
+        err(key, value, "'%' must be followed by p (pid), s (start time), h (host), {NAME} (environment variable) or %: one file serves the whole run")
+    })?;
     if v.ends_with('/') {
         return Err(err(key, value, "the path names a directory; give a file name"));
     }

@@ -56,6 +56,9 @@ fn header(r: &Report, b: &mut String) {
         esc(&r.jvm.vendor),
         if r.jvm.attached_late { " &middot; agent attached late" } else { "" }
     );
+    if let Some(origin) = super::text::origin_line(&r.origin) {
+        let _ = writeln!(b, "<div class=meta>{}</div>", esc(&origin));
+    }
     if let Some(d) = &r.trigger_detail {
         let _ = writeln!(b, "<p><b>Why:</b> {}</p>", esc(&d.summary));
     }

@@ -45,6 +45,9 @@ pub struct Report {
     pub time_ms: u64,
     pub uptime_ms: u64,
     pub jvm: JvmInfo,
+    /// Which process wrote the report: host, main class or jar, JVM options, container, pod.
+    #[serde(default)]
+    pub origin: Origin,
     pub agent: AgentInfo,
     pub findings: Vec<Finding>,
     pub class_loaders: ClassLoaders,
@@ -118,6 +121,30 @@ pub struct JvmInfo {
     /// when HotSpot's flags could not be read.
     #[serde(default)]
     pub collector: Option<String>,
+}
+
+/// Where a report comes from, so one found on a shared volume or in a fleet's bucket names its
+/// process.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Origin {
+    /// The host name (in a container, the container's; under Kubernetes, the pod's).
+    pub host: String,
+    /// The main class, `-jar` file or `-m` module (`sun.java.command`'s first word).
+    #[serde(default)]
+    pub main: Option<String>,
+    /// The JVM's options (before the main class), `-D` values of secret-looking keys (password,
+    /// token, key, secret, ...) shown as `***`, a class path by its number of entries.
+    #[serde(default)]
+    pub jvm_args: Vec<String>,
+    /// The container runtime's id (64 hex digits) from this process's cgroup or mounts.
+    #[serde(default)]
+    pub container_id: Option<String>,
+    /// Kubernetes pod and namespace: `POD_NAME`/`POD_NAMESPACE`, the downward-API files
+    /// `/etc/podinfo/{name,namespace}`, the host name and the service account's namespace.
+    #[serde(default)]
+    pub pod: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -771,6 +798,7 @@ pub fn blank_report(pid: u32) -> Report {
         time_ms: 0,
         uptime_ms: 0,
         jvm: JvmInfo::default(),
+        origin: Origin::default(),
         agent: AgentInfo {
             version: String::new(),
             options: String::new(),

@@ -1,6 +1,6 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
-use super::model::{Cgroup, ChainSearch, ClassLoaders, Direct, Loader, LoaderRole, Report, Sample, Severity, Tracking, Zlib};
+use super::model::{Cgroup, ChainSearch, ClassLoaders, Direct, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib};
 use std::collections::BTreeMap;
 use crate::units;
 use std::fmt::Write;
@@ -107,6 +107,27 @@ pub fn group_note(class: &str, loaders: &[&Loader]) -> String {
     format!("{} × {class}: {what} (ids {first}..{last} in the JSON report)", loaders.len())
 }
 
+/// Host, main, pod and container in one line (the JVM options stay in the JSON); None when the
+/// report has no origin (written before it was recorded).
+pub fn origin_line(o: &Origin) -> Option<String> {
+    let mut parts = Vec::new();
+    if !o.host.is_empty() {
+        parts.push(format!("host {}", o.host));
+    }
+    if let Some(m) = &o.main {
+        parts.push(format!("main {m}"));
+    }
+    match (&o.namespace, &o.pod) {
+        (Some(ns), Some(pod)) => parts.push(format!("pod {ns}/{pod}")),
+        (None, Some(pod)) => parts.push(format!("pod {pod}")),
+        _ => {}
+    }
+    if let Some(c) = &o.container_id {
+        parts.push(format!("container {}", &c[..c.len().min(12)]));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// Why an exit report does not accuse the loaders that were closed or stopped during shutdown.
 pub fn stopped_at_exit_sentence(c: &ClassLoaders) -> Option<String> {
     let ids = &c.stopped_at_exit;
@@ -138,6 +159,9 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(o, "JVM: {} {} ({}){}", r.jvm.vm_name, r.jvm.version, r.jvm.vendor,
         if r.jvm.attached_late { ", agent attached late" } else { "" });
+    if let Some(origin) = origin_line(&r.origin) {
+        let _ = writeln!(o, "From: {origin}");
+    }
     if let Some(d) = &r.trigger_detail {
         let _ = writeln!(o, "Why: {}", d.summary);
     }
