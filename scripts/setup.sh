@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openjdk-17-jdk-headless libclang-dev procps maven libjemalloc2 libtcmalloc-minimal4)
+packages=(openjdk-17-jdk-headless libclang-dev procps maven libjemalloc2 libtcmalloc-minimal4 prometheus prometheus-node-exporter)
 mapfile -t harness < <(grep -v '^\s*#' java-harness/apt-packages.txt | sed '/^\s*$/d')
 packages+=("${harness[@]}")
 
