@@ -139,9 +139,9 @@ pub struct Options {
     pub raw: String,
     pub native: NativeOptions,
     pub limits: Limits,
-    /// The Prometheus textfile (`%p`, `%s` expanded); None: `leakagent-%p.prom` beside the reports.
+    /// The Prometheus textfile (`%p`, `%s` expanded); None: `leakagent-%h-%p.prom` beside the reports.
     pub prom_file: Option<String>,
-    /// The JSON lines file; None: `leakagent-%p.jsonl` beside the reports.
+    /// The JSON lines file; None: `leakagent-%h-%p.jsonl` beside the reports.
     pub jsonl_file: Option<String>,
     /// Report OutOfMemoryErrors (trigger `oom`).
     pub oom: bool,
@@ -297,7 +297,7 @@ const OPTIONS: &[Opt] = &[
     },
     Opt {
         key: "prom_file",
-        default: Unset("leakagent-%p.prom beside the reports"),
+        default: Unset("leakagent-%h-%p.prom beside the reports"),
         help: "the Prometheus textfile of format=...+prom (%p = pid, %s = start time, %h = host, %{NAME} = \
                environment variable); point node_exporter's \
                --collector.textfile.directory at its directory",
@@ -305,7 +305,7 @@ const OPTIONS: &[Opt] = &[
     },
     Opt {
         key: "jsonl_file",
-        default: Unset("leakagent-%p.jsonl beside the reports"),
+        default: Unset("leakagent-%h-%p.jsonl beside the reports"),
         help: "the file format=...+jsonl appends one JSON line per report to (%p = pid, %s = start time, %h = host, \
                %{NAME} = environment variable)",
         set: |o, k, v| values::series_file(k, v).map(|v| o.jsonl_file = Some(v)),

@@ -25,6 +25,8 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 /// The last report, for the Prometheus textfile the sampler refreshes between reports.
 static LAST: Mutex<Option<Report>> = Mutex::new(None);
 static PROM_FAILED: AtomicBool = AtomicBool::new(false);
+/// Set once the exit report removed the textfile (under `LAST`, which every textfile write holds).
+static PROM_CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Builds and writes one report within `budget`; returns the JSON path when it was written.
 pub fn write_report(agent: &Agent, env: &Env, trigger: Trigger, budget: Budget) -> Option<String> {
@@ -247,12 +249,23 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
         }
     }
     if agent.options.formats.prom {
-        let mut last = report.clone();
-        last.samples = Vec::new();
-        *LAST.lock() = Some(last);
-        if let Err(e) = write_prom(agent, report) {
-            log::error(&format!("cannot write the Prometheus textfile: {e}"));
-            failed = true;
+        let mut last = LAST.lock();
+        if report.trigger == Trigger::VmDeath {
+            // A dead JVM's series must not stay live (alerts would keep firing): the exit report
+            // is in the JSON; the textfile goes, and the sampler never writes it again.
+            PROM_CLOSED.store(true, Relaxed);
+            let path = series_path(agent, agent.options.prom_file.as_deref(), "prom");
+            if let Err(e) = std::fs::remove_file(&path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }) {
+                log::error(&format!("cannot remove the Prometheus textfile {path} at exit: {e}"));
+            }
+        } else {
+            let mut kept = report.clone();
+            kept.samples = Vec::new();
+            *last = Some(kept);
+            if let Err(e) = write_prom(agent, report) {
+                log::error(&format!("cannot write the Prometheus textfile: {e}"));
+                failed = true;
+            }
         }
     }
     match writer::write_atomic(&json_path, &json::render(report), !sequenced) {
@@ -282,7 +295,8 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
 }
 
 /// A file that serves the whole run (`prom_file`, `jsonl_file`): as given, else
-/// `leakagent-PID.SUFFIX` beside the reports.
+/// `leakagent-HOST-PID.SUFFIX` beside the reports (the host keeps apart the files of JVMs that
+/// are all pid 1 in their containers and share a volume).
 fn series_path(agent: &Agent, given: Option<&str>, suffix: &str) -> String {
     let started = os::local_timestamp(agent.started_epoch_s);
     let pid = std::process::id();
@@ -291,7 +305,7 @@ fn series_path(agent: &Agent, given: Option<&str>, suffix: &str) -> String {
         None => {
             let reports = writer::expand(&agent.options.file, pid, &started, "", 0);
             let dir = std::path::Path::new(&reports).parent().filter(|p| !p.as_os_str().is_empty());
-            let name = format!("leakagent-{pid}.{suffix}");
+            let name = format!("{}.{suffix}", writer::expand("leakagent-%h-%p", pid, &started, "", 0));
             dir.map(|d| d.join(&name).display().to_string()).unwrap_or(name)
         }
     }
@@ -307,8 +321,12 @@ fn write_prom(agent: &Agent, report: &Report) -> std::io::Result<()> {
 /// with this sample's memory and cgroup numbers (`cgroup`: the sampler's reading of it).
 pub fn update_prom(agent: &Agent, s: &Sample, cgroup: Option<Cgroup>) {
     let mut last = LAST.lock();
+    if PROM_CLOSED.load(Relaxed) {
+        return;
+    }
     let r = last.get_or_insert_with(|| {
         let mut r = blank_report(std::process::id());
+        r.origin = crate::origin::get(|| None);
         r.agent.version = env!("CARGO_PKG_VERSION").into();
         r.agent.options = agent.options.raw.clone();
         r

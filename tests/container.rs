@@ -71,26 +71,35 @@ fn oom_of(r: &Report) -> &Oom {
     r.trigger_detail.as_ref().and_then(|d| d.oom.as_ref()).expect("an oom report names its kind")
 }
 
-fn native_growth_in_cgroup(fixed: bool) -> (Finished, String) {
+/// The run, its cgroup's name, and the Prometheus textfile read while the JVM ran.
+fn native_growth_in_cgroup(fixed: bool) -> (Finished, String, String) {
     let name = if fixed { "growth-fixed" } else { "growth" };
     let jvm = Jvm::scenario(name, "native-growth");
     let cg = Cgroup::new(name, 512 * MIB, &jvm.dir);
     let cg_name = cg.dir.file_name().unwrap().to_str().unwrap().to_string();
     let args: &[&str] = if fixed { &["--fixed"] } else { &[] };
-    let f = jvm
+    let running = jvm
         .java(&cg.wrapper.clone())
         .jvm_args(&["-Xmx200m"])
         .options("rss_limit=50%,sample_interval=200ms,format=json+prom+jsonl")
         .args(args)
-        .run();
+        .start();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let path = running.dir.join(format!("leakagent-{host}-{}.prom", running.pid()));
+    let prom = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("the Prometheus textfile {}: {e}", path.display()));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "node_exporter runs as its own user and must read the textfile");
+    let f = running.finish();
     drop(cg);
     assert_eq!(f.code, Some(0), "{}", f.stderr);
-    (f, cg_name)
+    assert!(!path.exists(), "a dead JVM leaves no live series: the exit report removes its textfile");
+    (f, cg_name, prom)
 }
 
 #[test]
 fn native_growth_in_a_limited_cgroup_writes_one_threshold_report_naming_the_limit() {
-    let (f, cg_name) = native_growth_in_cgroup(false);
+    let (f, cg_name, prom) = native_growth_in_cgroup(false);
     let reports = f.reports();
     let c = crossings(&reports, "rss_limit");
     assert_eq!(c.len(), 1, "one crossing, RSS never fell back below 90% of the threshold: {reports:#?}");
@@ -116,13 +125,11 @@ fn native_growth_in_a_limited_cgroup_writes_one_threshold_report_naming_the_limi
 
     // Dashboards: the textfile has the cgroup's numbers, the JSON lines one line per report.
     let pid = reports[0].pid;
-    let prom = std::fs::read_to_string(f.dir.join(format!("leakagent-{pid}.prom"))).expect("the Prometheus textfile");
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(f.dir.join(format!("leakagent-{pid}.prom"))).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o644, "node_exporter runs as its own user and must read the textfile");
-    assert!(prom.contains(&format!("leakagent_cgroup_limit_bytes{{pid=\"{pid}\"}} {}\n", 512 * MIB)), "{prom}");
+    assert!(prom.contains(&format!("leakagent_cgroup_limit_bytes{{pid=\"{pid}\",host=")), "{prom}");
+    assert!(prom.contains(&format!("}} {}\n", 512 * MIB)), "{prom}");
     assert!(prom.contains("leakagent_cgroup_headroom_bytes{"), "{prom}");
-    let lines = std::fs::read_to_string(f.dir.join(format!("leakagent-{pid}.jsonl"))).expect("the JSON lines file");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let lines = std::fs::read_to_string(f.dir.join(format!("leakagent-{host}-{pid}.jsonl"))).expect("the JSON lines file");
     // The lines have no typed model of their own: read through get(), which fails on a missing key.
     let lines: Vec<serde_json::Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), reports.len(), "one line per report");
@@ -140,7 +147,7 @@ fn native_growth_in_a_limited_cgroup_writes_one_threshold_report_naming_the_limi
 
 #[test]
 fn fixed_native_growth_stays_under_the_threshold() {
-    let (f, _) = native_growth_in_cgroup(true);
+    let (f, _, _) = native_growth_in_cgroup(true);
     let reports = f.reports();
     assert!(with_trigger(&reports, Trigger::Threshold).is_empty(), "{reports:#?}");
     let d = f.death_report();

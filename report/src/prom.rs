@@ -9,7 +9,7 @@
 //! counters (`_total`), so `rate()` works on them. No timestamps: the textfile collector refuses
 //! them; `leakagent_report_timestamp_seconds` says when the numbers were taken.
 
-use super::model::{Report, Severity};
+use super::model::{Origin, Report, Severity};
 use std::fmt::Write;
 
 /// A label name Prometheus accepts: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
@@ -24,6 +24,13 @@ pub fn valid_label_name(name: &str) -> bool {
 /// `valid_label_name`; `pid` is always added by this function).
 pub fn render(report: &Report, labels: &[(String, String)]) -> String {
     let mut base = vec![("pid".to_string(), report.pid.to_string())];
+    // Who the JVM is, so that series of JVMs that are all pid 1 in their containers stay apart
+    // and an alert names the application; a caller's label of the same name wins.
+    for (k, v) in identity_labels(&report.origin) {
+        if !labels.iter().any(|(name, _)| *name == k) {
+            base.push((k.to_string(), v));
+        }
+    }
     base.extend(labels.iter().filter(|(k, _)| k != "pid").cloned());
     let mut w = Writer { out: String::new(), base };
     let r = report;
@@ -213,6 +220,15 @@ enum Type {
 }
 use Type::{Counter, Gauge};
 
+/// `host`, `app` (the main class or jar's file name), `pod` and `namespace`, where known.
+pub fn identity_labels(o: &Origin) -> Vec<(&'static str, String)> {
+    let app = o.main.as_deref().map(|m| m.rsplit('/').next().unwrap_or(m).to_string());
+    [("host", Some(o.host.clone()).filter(|h| !h.is_empty())), ("app", app), ("pod", o.pod.clone()), ("namespace", o.namespace.clone())]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
+}
+
 struct Writer {
     out: String,
     base: Vec<(String, String)>,
@@ -287,6 +303,17 @@ mod tests {
         }
         assert!(text.contains("leakagent_rss_part_bytes{pid=\"4242\",app=\"shop\",part=\"java_heap\"} 600\n"), "{text}");
         assert!(!text.contains("ignored"));
+    }
+
+    #[test]
+    fn series_carry_the_jvms_identity() {
+        let mut r = test_report();
+        r.origin = Origin { host: "web-7f9".into(), main: Some("/app/shop.jar".into()), pod: Some("web-7f9".into()), namespace: Some("prod".into()), ..Origin::default() };
+        let text = render(&r, &[("app".into(), "override".into())]);
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains("{pid=\"4242\",host=\"web-7f9\",pod=\"web-7f9\",namespace=\"prod\",app=\"override\""), "{line}");
+        }
+        assert_eq!(identity_labels(&r.origin)[1], ("app", "shop.jar".to_string()));
     }
 
     #[test]
