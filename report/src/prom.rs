@@ -196,7 +196,10 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
     w.counter("leakagent_agent_panics_total", "Internal errors caught inside the agent.", h.panics as f64);
     w.counter("leakagent_agent_errors_total", "Failures the agent logged.", h.errors as f64);
     w.counter("leakagent_agent_signals_total", "Report signals received.", h.signals_received as f64);
-    w.counter("leakagent_agent_reports_written_total", "Reports written before this one.", h.reports_written as f64);
+    // The JSON's health counts the reports before this one; a dashboard counts this one too (a
+    // blank report, before the first, has sequence 0).
+    let this_one = u64::from(r.sequence > 0);
+    w.counter("leakagent_agent_reports_written_total", "Reports written, this one included.", (h.reports_written + this_one) as f64);
     w.counter("leakagent_agent_report_failures_total", "Reports that could not be written.", h.report_failures as f64);
     w.family("leakagent_agent_feature_disabled", Gauge, "Agent features switched off after an internal error (1 each).");
     for f in &h.disabled_features {
@@ -303,6 +306,15 @@ mod tests {
         }
         assert!(text.contains("leakagent_rss_part_bytes{pid=\"4242\",app=\"shop\",part=\"java_heap\"} 600\n"), "{text}");
         assert!(!text.contains("ignored"));
+    }
+
+    #[test]
+    fn reports_written_counts_this_one() {
+        let mut r = test_report();
+        r.agent.health.reports_written = 2;
+        assert!(render(&r, &[]).contains("leakagent_agent_reports_written_total{pid=\"4242\"} 3\n"));
+        r.sequence = 0;
+        assert!(render(&r, &[]).contains("leakagent_agent_reports_written_total{pid=\"4242\"} 2\n"));
     }
 
     #[test]
