@@ -247,6 +247,9 @@ impl fmt::Display for OptionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.value.is_empty() && self.option.is_empty() {
             write!(f, "empty option: {}", self.allowed)
+        } else if let Some(rest) = self.allowed.strip_prefix("unknown option; ") {
+            let value = if self.value.is_empty() { String::new() } else { format!(" (value '{}')", self.value) };
+            write!(f, "unknown option '{}'{value}; {rest}", self.option)
         } else {
             write!(f, "option '{}' has a bad value '{}': {}", self.option, self.value, self.allowed)
         }
@@ -425,7 +428,7 @@ const OPTIONS: &[Opt] = &[
     Opt {
         key: "chain_method",
         default: Value("auto"),
-        help: "auto: a live heap walk when the heap is small, else one heap dump searched while the application runs; walk: live heap walks only (a pause per hop); dump: always the heap dump",
+        help: "auto: one heap dump searched while the application runs, whenever its estimated pause fits chain_pause and its directory has room, else live heap walks (a pause per hop); walk: live heap walks only; dump: the heap dump or no search",
         set: |o, k, v| {
             o.chain_method = match v {
                 "auto" => ChainMethod::Auto,
@@ -557,10 +560,70 @@ pub fn help_text() -> String {
             Value(v) | Unset(v) if v.is_empty() => String::new(),
             Value(v) | Unset(v) => format!(" (default: {v})"),
         };
-        out.push_str(&format!("  {:<18}{}{}\n", o.key, o.help, default));
+        wrap_into(&mut out, o.key, &format!("{}{default}", o.help.split_whitespace().collect::<Vec<_>>().join(" ")));
     }
     out.push_str("\nExample: -agentpath:/opt/libleakagent.so=file=/tmp/leak-%p-%n,format=text,interval=5m\n");
     out
+}
+
+/// Help lines fit a 100-column terminal: the key in a 20-column margin, the text wrapped at words.
+const HELP_WIDTH: usize = 100;
+const HELP_MARGIN: usize = 20;
+
+fn wrap_into(out: &mut String, key: &str, text: &str) {
+    let mut line = format!("  {key:<w$}", w = HELP_MARGIN - 2);
+    if line.len() > HELP_MARGIN {
+        out.push_str(line.trim_end());
+        out.push('\n');
+        line = " ".repeat(HELP_MARGIN);
+    }
+    let mut empty = true;
+    for word in text.split(' ') {
+        if !empty && line.len() + 1 + word.len() > HELP_WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = " ".repeat(HELP_MARGIN);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+}
+
+/// The known option a mistyped `key` most likely meant: one within two edits, or whose letters
+/// `key` keeps in order with the same first letter (`fmt` for `format`).
+fn nearest_key(key: &str) -> Option<&'static str> {
+    let key = key.to_ascii_lowercase();
+    let subsequence = |k: &str| {
+        let mut it = k.chars();
+        key.chars().next() == k.chars().next() && key.chars().all(|c| it.any(|x| x == c))
+    };
+    OPTIONS
+        .iter()
+        .map(|o| (edit_distance(&key, o.key), o.key))
+        .filter(|(d, k)| *d <= 2.min(k.len() / 2) || (key.len() >= 2 && subsequence(k)))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for j in 0..b.len() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Parses the whole options string, returning every error found.
@@ -579,7 +642,8 @@ pub fn parse(input: &str) -> Result<Options, Vec<OptionError>> {
         };
         let Some(opt) = OPTIONS.iter().find(|o| o.key == key) else {
             let known: Vec<&str> = OPTIONS.iter().map(|o| o.key).collect();
-            errors.push(err(key, value, format!("unknown option; known options: {}", known.join(", "))));
+            let hint = nearest_key(key).map(|k| format!("did you mean '{k}'? ")).unwrap_or_default();
+            errors.push(err(key, value, format!("unknown option; {hint}known options: {}", known.join(", "))));
             continue;
         };
         if seen.contains(&opt.key) {
@@ -858,9 +922,13 @@ mod tests {
     fn help_lists_every_option_with_its_default() {
         let h = help_text();
         for o in OPTIONS {
-            let line = h.lines().find(|l| l.trim_start().starts_with(&format!("{} ", o.key))).unwrap_or_else(|| panic!("{}", o.key));
+            // An option's entry: its line and the wrapped lines under it, joined.
+            let mut lines = h.lines().skip_while(|l| !l.starts_with(&format!("  {} ", o.key)) && l.trim() != o.key);
+            let first = lines.next().unwrap_or_else(|| panic!("{}", o.key));
+            let rest: Vec<&str> = lines.take_while(|l| l.starts_with(&" ".repeat(HELP_MARGIN))).map(str::trim).collect();
+            let entry = std::iter::once(first.trim_end()).chain(rest).collect::<Vec<_>>().join(" ");
             if let Value(v) = o.default {
-                assert!(line.ends_with(&format!("(default: {v})")), "{line}");
+                assert!(entry.ends_with(&format!("(default: {v})")), "{entry}");
             }
         }
     }
@@ -882,6 +950,24 @@ mod tests {
 
     /// README's options table names every option with the table's default, so the document
     /// cannot drift from the code.
+    #[test]
+    fn an_unknown_option_suggests_the_nearest_one() {
+        let e = parse("fmt=text").unwrap_err();
+        assert!(e[0].to_string().contains("did you mean 'format'?"), "{}", e[0]);
+        assert!(parse("intervall=5m").unwrap_err()[0].to_string().contains("did you mean 'interval'?"));
+        assert!(parse("sgnal=USR1").unwrap_err()[0].to_string().contains("did you mean 'signal'?"));
+        assert!(!parse("zzzz=1").unwrap_err()[0].to_string().contains("did you mean"));
+    }
+
+    #[test]
+    fn help_fits_100_columns() {
+        let h = help_text();
+        for line in h.lines() {
+            assert!(line.chars().count() <= 100, "{} columns: {line}", line.chars().count());
+        }
+        assert!(h.contains("\n  file              where reports go;"), "{h}");
+    }
+
     #[test]
     fn readme_lists_every_option_with_its_default() {
         let readme = include_str!("../README.md");

@@ -160,7 +160,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
         trigger,
         sequence: seq,
         pid: std::process::id(),
-        time: rfc3339(now.as_millis() as u64),
+        time: log::rfc3339(now.as_millis() as u64),
         time_ms: now.as_millis() as u64,
         uptime_ms: os::process_uptime_ms().unwrap_or_else(|| agent.started.elapsed().as_millis() as u64),
         jvm: JvmInfo {
@@ -370,50 +370,40 @@ fn jsonl_line(r: &Report, json_path: &str) -> String {
     .to_string()
 }
 
-/// One line for the log: what the report says.
+/// One line for the log: what the report says, under 200 characters (the worst finding is cut;
+/// the report has it whole).
 pub fn summary(r: &Report) -> String {
+    const MAX: usize = 199;
     let c = &r.class_loaders;
-    let worst = r.findings.first().map(|f| format!("; worst: {}", f.summary)).unwrap_or_default();
-    format!(
-        "{} finding(s); {} class loaders alive, {} dead; {} classes live, {} unloaded{worst}",
+    let head = format!(
+        "{} finding{}; {} class loaders alive, {} dead; {} classes live, {} unloaded",
         r.findings.len(),
+        if r.findings.len() == 1 { "" } else { "s" },
         c.loaders_alive,
         c.loaders_dead,
         c.classes_live,
         c.classes_unloaded
-    )
-}
-
-/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (proleptic Gregorian), valid for every date after 1970.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    );
+    let Some(worst) = r.findings.first().map(|f| format!("; worst: {}", f.summary)) else { return head };
+    let room = MAX.saturating_sub(head.chars().count());
+    if worst.chars().count() <= room {
+        return head + &worst;
+    }
+    let cut: String = worst.chars().take(room.saturating_sub(1)).collect();
+    format!("{head}{}…", cut.trim_end())
 }
 
 #[cfg(test)]
 mod tests {
+    use leakagent_report::model::{test_report, Finding, Severity, Subject};
+
     #[test]
-    fn rfc3339_dates() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::rfc3339(1_795_250_990_123), "2026-11-21T08:49:50.123Z");
-        assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    fn the_log_summary_stays_under_200_characters() {
+        let mut r = test_report();
+        assert_eq!(super::summary(&r), "0 findings; 0 class loaders alive, 0 dead; 0 classes live, 0 unloaded");
+        let summary = "x".repeat(500);
+        r.findings.push(Finding { severity: Severity::Critical, kind: "k".into(), summary, fix: String::new(), subject: Subject::default() });
+        let s = super::summary(&r);
+        assert!(s.chars().count() < 200 && s.starts_with("1 finding; ") && s.ends_with("x…"), "{s}");
     }
 }

@@ -375,21 +375,17 @@ fn enable_class_unload_extension(agent: &Agent) -> bool {
 
 fn announce(agent: &Agent) {
     let o = &agent.options;
+    let pid = std::process::id();
     let how = match o.signal {
         ReportSignal::Off => "report signal off".to_string(),
-        s => format!(
-            "for a report: kill -s {} <pid> (signal {})",
-            s,
-            signal_number(s).unwrap_or_default()
-        ),
+        s => format!("for a report: kill -s {s} {pid} (signal {})", signal_number(s).unwrap_or_default()),
     };
     log::info(&format!(
-        "leakagent {} active (pid {}): reports to {}{}; {how}{}",
+        "leakagent {} active (pid {pid}): reports to {}{}; {how}{}",
         env!("CARGO_PKG_VERSION"),
-        std::process::id(),
         o.file,
         o.interval.map(|d| format!(" every {}s", d.as_secs())).unwrap_or_default(),
-        if o.datadump { "; kill -3 <pid> also writes a report" } else { "" }
+        if o.datadump { format!("; kill -3 {pid} also writes a report") } else { String::new() }
     ));
 }
 
