@@ -1,8 +1,9 @@
-//! A self-contained HTML page: findings first, then the evidence, with inline SVG charts (no
-//! script, no external resource). The page frame is `template.html`, embedded in the library and
+//! A self-contained HTML page: the verdict first (one line per finding, linked to its evidence),
+//! then the evidence, with inline SVG charts; no external resource, and one small inline script
+//! that sorts tables. The page frame is `template.html`, embedded in the library and
 //! filled at its `{{...}}` markers.
 
-use super::model::{Report, Severity};
+use super::model::{LeakSuspect, PathHop, Report, Severity};
 use super::text::{group_note, loader_name, loader_rows, reasons_text, site_labels, LoaderRow};
 use crate::units;
 use std::fmt::Write;
@@ -30,12 +31,16 @@ pub fn esc(s: &str) -> String {
 
 pub fn render(r: &Report) -> String {
     let mut b = String::new();
+    // The answer first: the verdict with links to each finding's evidence, then the evidence,
+    // class loader chains right under the findings.
     header(r, &mut b);
+    verdict(r, &mut b);
+    toc(r, &mut b);
     findings(r, &mut b);
+    leaks(r, &mut b);
     native_sites(r, &mut b);
     memory(r, &mut b);
     crate::chart::samples_charts(&r.samples, &mut b);
-    leaks(r, &mut b);
     loaders(r, &mut b);
     agent(r, &mut b);
     let title = format!("leakagent report #{} ({}) pid {}", r.sequence, r.trigger.as_str(), r.pid);
@@ -64,21 +69,91 @@ fn header(r: &Report, b: &mut String) {
     }
 }
 
+fn severity_class(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "critical",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
+    }
+}
+
+/// Where a finding's evidence is on the page.
+fn evidence_anchor(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "classloader_leak" => ("leaks", "the chain"),
+        k if k.starts_with("zlib") => ("zlib", "the sites"),
+        k if k.starts_with("direct") || k.starts_with("unsafe") => ("direct", "the sites"),
+        _ => ("memory", "the RSS parts"),
+    }
+}
+
+/// The first sentence of `text` (up to about 180 characters), for one-line verdicts.
+fn first_sentence(text: &str) -> String {
+    let end = text.find(". ").map_or(text.len(), |i| i + 1);
+    let s = &text[..end];
+    if s.chars().count() <= 180 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(179).collect::<String>().trim_end())
+    }
+}
+
+/// Each finding in one line, linked to its evidence and its fix.
+fn verdict(r: &Report, b: &mut String) {
+    if r.findings.is_empty() {
+        b.push_str("<p class=\"verdict ok\"><b>No findings.</b> Nothing this report measured is leaking by its evidence.</p>\n");
+        return;
+    }
+    let count = |sev| r.findings.iter().filter(|f| f.severity == sev).count();
+    let _ = write!(
+        b,
+        "<p class=verdict><b>{} finding{}</b>: {} critical, {} warning, {} info.</p>\n<ul class=verdict>",
+        r.findings.len(),
+        if r.findings.len() == 1 { "" } else { "s" },
+        count(Severity::Critical),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    for (i, f) in r.findings.iter().enumerate() {
+        let class = severity_class(f.severity);
+        let (anchor, what) = evidence_anchor(&f.kind);
+        let _ = write!(
+            b,
+            "<li class={class}><span class=sev>{class}</span> {} <a href=\"#{anchor}\">{what}</a> &middot; <a href=\"#finding-{i}\">fix</a></li>",
+            esc(&first_sentence(&f.summary))
+        );
+    }
+    b.push_str("</ul>\n");
+}
+
+/// Links to the sections this page has.
+fn toc(r: &Report, b: &mut String) {
+    let c = &r.class_loaders;
+    let sections = [
+        ("findings", "Findings", true),
+        ("leaks", "Class loader leaks", !c.leak_suspects.is_empty() || c.chain_search.is_some()),
+        ("zlib", "zlib streams", !r.zlib.sites.is_empty() || r.zlib.reason.is_some()),
+        ("direct", "Direct memory", !r.direct.sites.is_empty() || r.direct.reason.is_some()),
+        ("memory", "Memory (RSS)", r.memory.rss_bytes > 0),
+        ("over-time", "Over time", r.samples.len() >= 2),
+        ("loaders", "Class loaders", true),
+        ("agent", "Agent", true),
+    ];
+    let links: Vec<String> = sections.iter().filter(|s| s.2).map(|(id, name, _)| format!("<a href=\"#{id}\">{name}</a>")).collect();
+    let _ = writeln!(b, "<nav class=toc>{}</nav>", links.join(" &middot; "));
+}
+
 fn findings(r: &Report, b: &mut String) {
-    b.push_str("<h2>Findings</h2>\n");
+    b.push_str("<h2 id=findings>Findings</h2>\n");
     if r.findings.is_empty() {
         b.push_str("<p class=ok>No findings.</p>\n");
         return;
     }
-    for f in &r.findings {
-        let class = match f.severity {
-            Severity::Critical => "critical",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        };
+    for (i, f) in r.findings.iter().enumerate() {
+        let class = severity_class(f.severity);
         let _ = writeln!(
             b,
-            "<div class=\"finding {class}\"><span class=sev>{class}</span> <code>{}</code><div>{}</div><div class=fix><b>Fix:</b> {}</div></div>",
+            "<div class=\"finding {class}\" id=finding-{i}><span class=sev>{class}</span> <code>{}</code><div>{}</div><div class=fix><b>Fix:</b> {}</div></div>",
             esc(&f.kind),
             esc(&f.summary),
             esc(&f.fix)
@@ -111,7 +186,7 @@ fn native_sites(r: &Report, b: &mut String) {
         let t = &z.totals;
         let _ = writeln!(
             b,
-            "<h2>zlib streams</h2><p>{} created: {} ended explicitly, {} freed only by GC, {} live (~{} MiB).{}</p>",
+            "<h2 id=zlib>zlib streams</h2><p>{} created: {} ended explicitly, {} freed only by GC, {} live (~{} MiB).{}</p>",
             t.created,
             t.ended_explicitly,
             t.released_by_gc,
@@ -119,7 +194,7 @@ fn native_sites(r: &Report, b: &mut String) {
             units::mib_value(t.live_bytes_estimate),
             z.reason.as_ref().map(|x| format!(" <span class=small>{}</span>", esc(x))).unwrap_or_default()
         );
-        b.push_str("<table><tr><th>kind</th><th>created at</th><th class=n>created</th><th class=n>ended</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
+        b.push_str("<table class=sortable><tr><th>kind</th><th>created at</th><th class=n>created</th><th class=n>ended</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
         let shown: Vec<_> = z.sites.iter().take(MAX_SITES).map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect();
         for (site, label) in z.sites.iter().zip(site_labels(&shown)) {
             site_row(b, &site.kind, &label, &site.stack, [site.created, site.ended_explicitly, site.released_by_gc, site.live], site.live_bytes_estimate);
@@ -130,11 +205,11 @@ fn native_sites(r: &Report, b: &mut String) {
     if !d.sites.is_empty() || d.reason.is_some() {
         let _ = writeln!(
             b,
-            "<h2>Direct and Unsafe memory</h2><p>{}</p>",
+            "<h2 id=direct>Direct and Unsafe memory</h2><p>{}</p>",
             d.reason.as_ref().map(|x| esc(x)).unwrap_or_else(|| "Every DirectByteBuffer and Unsafe block, by the Java stack that allocated it.".into())
         );
         if !d.sites.is_empty() {
-            b.push_str("<table><tr><th>kind</th><th>allocated at</th><th class=n>allocations</th><th class=n>frees</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
+            b.push_str("<table class=sortable><tr><th>kind</th><th>allocated at</th><th class=n>allocations</th><th class=n>frees</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
             let shown: Vec<_> = d.sites.iter().take(MAX_SITES).map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect();
             for (site, label) in d.sites.iter().zip(site_labels(&shown)) {
                 site_row(b, &site.kind, &label, &site.stack, [site.allocations, site.frees, site.freed_by_gc, site.live_count], site.live_bytes);
@@ -152,7 +227,7 @@ fn memory(r: &Report, b: &mut String) {
     if m.rss_bytes == 0 {
         return;
     }
-    let _ = write!(b, "<h2>Memory: RSS {} MiB</h2>\n<p>{}</p>\n", units::mib_value(m.rss_bytes), esc(&m.summary));
+    let _ = write!(b, "<h2 id=memory>Memory: RSS {} MiB</h2>\n<p>{}</p>\n", units::mib_value(m.rss_bytes), esc(&m.summary));
     if let Some(c) = m.cgroup.as_ref().filter(|c| c.limit.is_none()) {
         let _ = writeln!(b, "<p>{}</p>", esc(&crate::text::unlimited_cgroup(c)));
     } else if let Some(c) = &m.cgroup {
@@ -219,7 +294,7 @@ fn memory(r: &Report, b: &mut String) {
             units::mib_value(t.released_bytes)
         );
     }
-    b.push_str("<h3>Mappings</h3><table><tr><th>kind</th><th class=n>count</th><th class=n>size MiB</th><th class=n>RSS MiB</th><th>recognised by</th></tr>\n");
+    b.push_str("<h3>Mappings</h3><table class=sortable><tr><th>kind</th><th class=n>count</th><th class=n>size MiB</th><th class=n>RSS MiB</th><th>recognised by</th></tr>\n");
     for g in &m.regions {
         let _ = writeln!(
             b,
@@ -249,37 +324,72 @@ fn leaks(r: &Report, b: &mut String) {
     if c.leak_suspects.is_empty() && c.chain_search.is_none() {
         return;
     }
-    let _ = writeln!(b, "<h2>Class loader leak suspects ({})</h2>", c.leak_suspects.len());
+    let _ = writeln!(b, "<h2 id=leaks>Class loader leak suspects ({})</h2>", c.leak_suspects.len());
+    // Suspects with the same fix (the same culprit) are one group: each chain, then the fix once.
+    let mut groups: Vec<(&str, Vec<&LeakSuspect>)> = Vec::new();
     for s in &c.leak_suspects {
-        let _ = write!(
-            b,
-            "<h3>Loader {} <code>{}</code> ({}), {} classes &mdash; should be dead: {}</h3>\n<ol class=chain start=0>",
-            s.loader_id,
-            esc(s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-")),
-            esc(&s.loader_class),
-            s.classes,
-            esc(&reasons_text(&s.reasons, s.superseded_by))
-        );
-        for (i, h) in s.path.iter().enumerate() {
-            let via = match h.field.as_str() {
-                "" => String::new(),
-                f if f.starts_with('[') => esc(f),
-                f => format!(".{}", esc(f)),
-            };
-            let _ = write!(
-                b,
-                "<li{}><span class=mono>{}{}</span> <span class=small>[{}]</span> &rarr; <span class=mono>{}</span></li>",
-                if Some(i) == s.culprit_hop { " class=culprit" } else { "" },
-                esc(&h.from),
-                via,
-                esc(&h.kind),
-                esc(&h.to)
-            );
+        match groups.iter_mut().find(|(fix, _)| *fix == s.fix) {
+            Some((_, members)) => members.push(s),
+            None => groups.push((&s.fix, vec![s])),
         }
-        let _ = writeln!(b, "</ol><p>{}</p><p class=fix><b>Fix:</b> {}</p>", esc(&s.explanation), esc(&s.fix));
+    }
+    for (fix, members) in &groups {
+        if members.len() > 1 {
+            let _ = writeln!(b, "<p><b>{} loaders, one cause:</b> {}</p>", members.len(), esc(&members[0].explanation));
+        }
+        for s in members {
+            suspect_chain(s, members.len() == 1, b);
+        }
+        let _ = writeln!(b, "<p class=fix><b>Fix:</b> {}</p>", esc(fix));
     }
     if let Some(cs) = &c.chain_search {
         let _ = writeln!(b, "<p class=small>{}</p>", esc(&super::text::chain_search_sentence(cs)));
+    }
+}
+
+/// One suspect: what it is, its chain from the holder a user can change (the hops from the GC
+/// root down to it folded, one click away), and the explanation when it is alone in its group.
+fn suspect_chain(s: &LeakSuspect, explain: bool, b: &mut String) {
+    let _ = writeln!(
+        b,
+        "<h3>Loader {} <code>{}</code> ({}), {} classes &mdash; should be dead: {}</h3>",
+        s.loader_id,
+        esc(s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-")),
+        esc(&s.loader_class),
+        s.classes,
+        esc(&reasons_text(&s.reasons, s.superseded_by))
+    );
+    let hop = |i: usize, h: &PathHop| {
+        let via = match h.field.as_str() {
+            "" => String::new(),
+            f if f.starts_with('[') => esc(f),
+            f => format!(".{}", esc(f)),
+        };
+        format!(
+            "<li{}><span class=mono>{}{}</span> <span class=small>[{}]</span> &rarr; <span class=mono>{}</span></li>",
+            if Some(i) == s.culprit_hop { " class=culprit" } else { "" },
+            esc(&h.from),
+            via,
+            esc(&h.kind),
+            esc(&h.to)
+        )
+    };
+    let fold = s.culprit_hop.filter(|&c| c >= 2 && c < s.path.len()).unwrap_or(0);
+    if fold > 0 {
+        let root: String = (0..fold).map(|i| hop(i, &s.path[i])).collect();
+        let _ = write!(
+            b,
+            "<details class=root><summary class=small>{fold} hops from the GC root ({}) to the holder</summary><ol class=chain start=0>{root}</ol></details>",
+            esc(&s.path[0].kind)
+        );
+    }
+    let _ = write!(b, "<ol class=chain start={fold}>");
+    for (i, h) in s.path.iter().enumerate().skip(fold) {
+        b.push_str(&hop(i, h));
+    }
+    b.push_str("</ol>\n");
+    if explain {
+        let _ = writeln!(b, "<p>{}</p>", esc(&s.explanation));
     }
 }
 
@@ -287,7 +397,7 @@ fn loaders(r: &Report, b: &mut String) {
     let c = &r.class_loaders;
     let _ = writeln!(
         b,
-        "<h2>Class loaders</h2><p>{} alive, {} dead; classes {} live, {} loaded, {} unloaded.</p>",
+        "<h2 id=loaders>Class loaders</h2><p>{} alive, {} dead; classes {} live, {} loaded, {} unloaded.</p>",
         c.loaders_alive, c.loaders_dead, c.classes_live, c.classes_loaded, c.classes_unloaded
     );
     if let Some(n) = &c.unload_note {
@@ -308,14 +418,16 @@ fn loaders(r: &Report, b: &mut String) {
             esc(&g.leak_loaders)
         );
     }
-    b.push_str("<table><tr><th class=n>id</th><th>role</th><th>class</th><th>name</th><th class=n>parent</th><th class=n>classes</th><th class=n>unloaded</th><th>generation</th></tr>\n");
+    b.push_str("<table class=sortable><tr><th class=n>id</th><th>role</th><th>class</th><th>name</th><th class=n>parent</th><th class=n>classes</th><th class=n>unloaded</th><th>generation</th><th>suspect</th></tr>\n");
+    let suspect = |id: u32| c.leak_suspects.iter().any(|s| s.loader_id == id);
     let rows = loader_rows(c);
     for row in rows.iter().take(MAX_LOADERS) {
         match row {
             LoaderRow::One(l) => {
                 let _ = writeln!(
                     b,
-                    "<tr><td class=n>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
+                    "<tr{}><td class=n>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>",
+                    if suspect(l.id) { " class=suspect" } else { "" },
                     l.id,
                     l.role.as_str(),
                     esc(&l.class),
@@ -327,16 +439,21 @@ fn loaders(r: &Report, b: &mut String) {
                         (Some(g), Some(by)) => format!("{g}, superseded by #{by}"),
                         (Some(g), None) => g.to_string(),
                         _ => String::new(),
-                    }
+                    },
+                    if suspect(l.id) { "<a href=\"#leaks\">suspect</a>" } else { "" }
                 );
             }
             LoaderRow::Many { class, loaders } => {
                 let _ = writeln!(
                     b,
-                    "<tr><td class=n>&hellip;</td><td>other</td><td colspan=3>{}</td><td class=n>{}</td><td class=n>{}</td><td></td></tr>",
+                    "<tr><td class=n>&hellip;</td><td>other</td><td colspan=3>{}</td><td class=n>{}</td><td class=n>{}</td><td></td><td>{}</td></tr>",
                     esc(&group_note(class, loaders)),
                     loaders.iter().map(|l| l.classes).sum::<u64>(),
-                    loaders.iter().map(|l| l.classes_unloaded).sum::<u64>()
+                    loaders.iter().map(|l| l.classes_unloaded).sum::<u64>(),
+                    match loaders.iter().filter(|l| suspect(l.id)).count() {
+                        0 => String::new(),
+                        n => format!("<a href=\"#leaks\">{n} suspects</a>"),
+                    }
                 );
             }
         }
@@ -359,7 +476,7 @@ fn agent(r: &Report, b: &mut String) {
     let h = &r.agent.health;
     let _ = writeln!(
         b,
-        "<h2>Agent</h2><p class=small>leakagent {} &middot; options <code>{}</code> &middot; {} events, {} dropped, {} panics, {} errors &middot; {} signals ({} coalesced) &middot; report built in {} ms{}</p>",
+        "<h2 id=agent>Agent</h2><p class=small>leakagent {} &middot; options <code>{}</code> &middot; {} events, {} dropped, {} panics, {} errors &middot; {} signals ({} coalesced) &middot; report built in {} ms{}</p>",
         esc(&r.agent.version),
         esc(&r.agent.options),
         h.events,
@@ -399,7 +516,8 @@ mod tests {
         let mut r = test_report();
         r.findings.push(Finding { severity: Severity::Critical, kind: "k".into(), summary: "<script>alert(1)</script>".into(), fix: "f".into(), subject: Subject::default() });
         let page = render(&r);
-        assert!(!page.contains("<script>"));
+        assert!(!page.contains("<script>alert"));
+        assert_eq!(page.matches("<script>").count(), 1, "only the page's own table sorter");
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
         assert!(!page.contains("{{"), "every marker is filled");
@@ -428,6 +546,32 @@ mod tests {
     }
 
     #[test]
+    fn the_page_leads_with_the_verdict_and_folds_the_root_hops() {
+        let mut r = test_report();
+        r.findings.push(Finding { severity: Severity::Critical, kind: "classloader_leak".into(), summary: "3 loaders are pinned. More words.".into(), fix: "stop the thread".into(), subject: Subject::default() });
+        let hop = |from: &str, kind: &str, to: &str| PathHop { from: from.into(), field: "f".into(), kind: kind.into(), to: to.into(), to_loader: None };
+        for id in [3, 4] {
+            r.class_loaders.leak_suspects.push(LeakSuspect {
+                loader_id: id,
+                path: vec![hop("java.lang.Thread", "thread", "java.lang.ThreadGroup"), hop("java.lang.ThreadGroup", "field", "Worker"), hop("Worker", "field", "Loader")],
+                culprit_hop: Some(2),
+                fix: "stop the thread".into(),
+                explanation: "a thread keeps them".into(),
+                ..LeakSuspect::default()
+            });
+        }
+        let page = render(&r);
+        let verdict = page.find("<ul class=verdict>").unwrap();
+        assert!(verdict < page.find("id=findings").unwrap() && page.find("id=findings").unwrap() < page.find("id=leaks").unwrap());
+        assert!(page.contains("3 loaders are pinned. <a href=\"#leaks\">the chain</a>"), "first sentence and a link: {page}");
+        assert_eq!(page.matches("<details class=root>").count(), 2, "the hops above the holder are folded");
+        assert!(page.contains("<ol class=chain start=2><li class=culprit>"));
+        assert_eq!(page.matches("<b>Fix:</b> stop the thread").count(), 2, "the finding's fix, and the group's fix once");
+        assert!(page.contains("<b>2 loaders, one cause:</b>"));
+        assert!(page.contains("<nav class=toc>"));
+    }
+
+    #[test]
     fn native_sites_are_listed_with_their_stacks() {
         use crate::model::ZlibSite;
         let mut r = test_report();
@@ -441,7 +585,7 @@ mod tests {
             ..ZlibSite::default()
         });
         let page = render(&r);
-        assert!(page.contains("<h2>zlib streams</h2>"));
+        assert!(page.contains("<h2 id=zlib>zlib streams</h2>"));
         assert!(page.contains("<summary class=mono>app.Loader.open(Loader.java:7)</summary>"));
         assert!(page.contains("<td class=n>41</td>"));
     }
