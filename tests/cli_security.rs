@@ -263,6 +263,23 @@ fn report_sends_only_a_signal_the_agent_can_own() {
 }
 
 #[test]
+fn report_refuses_an_attach_answer_over_4_mib() {
+    // A system property of 5 MiB (through an @argfile: a command line cannot carry it) makes
+    // the JVM's own answer to `properties` too long.
+    let mut jvm = Jvm::scenario("sec-reply", "healthy").without_agent();
+    let argfile = jvm.dir.join("big.args");
+    std::fs::write(&argfile, format!("-Dbig={}\n", "x".repeat(5 << 20))).unwrap();
+    jvm = jvm.jvm_args(&[&format!("@{}", argfile.display())]);
+    let jvm = jvm.start();
+    let pid = jvm.pid();
+    let out = leakagent(&["report", &pid.to_string(), "--no-load", "--wait", "20"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains(&format!("JVM {pid} answered 'properties' with more than 4 MiB; not read")), "{}", out.stderr);
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+}
+
+#[test]
 fn reports_that_are_not_bounded_regular_files_are_refused_with_status_2() {
     let dir = temp_dir("sec-bounded");
     let big = dir.join("big.json");
