@@ -3,15 +3,22 @@
 //! Nothing is sent before the target is known to survive it: SIGQUIT (which starts HotSpot's
 //! attach listener) only to a HotSpot JVM that handles SIGQUIT, the report signal only when the
 //! agent says which one it listens to (system property `leakagent.signal.number`, read through
-//! the attach `properties` command) and /proc/PID/status shows a handler for it.
+//! the attach `properties` command), it is one the agent can own (USR1, RTMIN+0..RTMIN+8: any
+//! application can set that property, and a 15 would be SIGTERM) and /proc/PID/status shows a
+//! handler for it.
+//!
+//! The report's files are the JVM's, named by the JVM: they are read as its user, inside its
+//! root, through no symlink (target_fs.rs), and their copies in `-o DIR` are written 0600.
 
 use crate::attach::{self, AsTarget};
-use crate::io::read_report;
+use crate::io::{parse_report, Strings};
 use crate::procfs::Process;
 use crate::props;
+use crate::target_fs::{self, Refusal};
 use crate::{refused, usage, Failure};
 use leakagent_report::model::Report;
 use leakagent_report::prom::severity_name;
+use leakagent_report::text::escape_controls;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -78,6 +85,17 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
             if signal.is_empty() { "off" } else { &signal },
         )));
     };
+    if !agent_signals().contains(&signo) {
+        return Err(refused(format!(
+            "JVM {} names signal {signo} ('{}') as the agent's report signal, which is none the agent can own \
+             (USR1 = {}, RTMIN+0..RTMIN+8 = {}..{}); nothing was sent",
+            p.pid,
+            signal.escape_debug(),
+            libc::SIGUSR1,
+            libc::SIGRTMIN(),
+            libc::SIGRTMIN() + 8
+        )));
+    }
     p.refresh_signals();
     if !p.catches(signo) {
         return Err(refused(format!(
@@ -93,15 +111,23 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
         p.pid,
         req.wait.as_secs()
     );
-    let (report, json) = wait_for_report(&p, before, asked_ms, req.wait)?;
+    let (report, json, bytes) = wait_for_report(&p, before, asked_ms, req.wait)?;
+    let files = siblings(&p, &json, bytes);
     drop(target);
 
-    let mut files = siblings(&p.inside(&json));
-    if let Some(dir) = &req.output {
-        files = copy_into(&files, dir)?;
-    }
-    print_summary(&report, &p, &files);
+    let shown = match &req.output {
+        Some(dir) => copy_into(&files, dir)?,
+        None => files.iter().map(|(path, _)| p.inside(path)).collect(),
+    };
+    print_summary(&report, &p, &shown);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The signals the agent's `signal=` option allows (agent/options/values.rs), as numbers.
+fn agent_signals() -> Vec<i32> {
+    let mut s: Vec<i32> = (0..=8).map(|n| libc::SIGRTMIN() + n).collect();
+    s.push(libc::SIGUSR1);
+    s
 }
 
 fn now_ms() -> u64 {
@@ -117,8 +143,9 @@ fn properties(p: &Process) -> Result<HashMap<String, String>, Failure> {
 }
 
 /// Waits for a report that began after `asked_ms` (the agent's `time_ms` is taken when it
-/// starts building): the first newer sequence number whose report is that fresh.
-fn wait_for_report(p: &Process, before: u64, asked_ms: u64, wait: Duration) -> Result<(Report, String), Failure> {
+/// starts building): the first newer sequence number whose report is that fresh. Returns it,
+/// its path in the JVM's file system and its bytes. Call as the target.
+fn wait_for_report(p: &Process, before: u64, asked_ms: u64, wait: Duration) -> Result<(Report, String, Vec<u8>), Failure> {
     let start = Instant::now();
     let mut seen = before;
     loop {
@@ -131,9 +158,13 @@ fn wait_for_report(p: &Process, before: u64, asked_ms: u64, wait: Duration) -> R
         if seq > seen {
             seen = seq;
             if let Some(path) = state.get("leakagent.report.last") {
-                let report = read_report(&p.inside(path)).map_err(|f| refused(f.message))?;
+                let bytes = target_fs::read(p, path).map_err(|r| match r {
+                    Refusal::Missing => refused(format!("the report {path} the agent names is not in JVM {}'s file system", p.pid)),
+                    Refusal::Refused(why) => refused(format!("refused the report {why} (a file= path without symlinks, of the JVM's user, is read)")),
+                })?;
+                let report = parse_report(&bytes, path, Strings::Escaped).map_err(|f| refused(f.message))?;
                 if report.time_ms >= asked_ms {
-                    return Ok((report, path.clone()));
+                    return Ok((report, path.clone(), bytes));
                 }
             }
         }
@@ -147,28 +178,33 @@ fn wait_for_report(p: &Process, before: u64, asked_ms: u64, wait: Duration) -> R
     }
 }
 
-/// The JSON file and the renderings the agent writes beside it.
-fn siblings(json: &Path) -> Vec<PathBuf> {
-    let mut files = vec![json.to_path_buf()];
-    let stem = json.to_string_lossy().strip_suffix(".json").map(String::from);
-    if let Some(stem) = stem {
+/// The JSON file and the renderings the agent writes beside it, as the JVM names them, with
+/// their bytes; a rendering that is refused (a symlink, another user's file) is left out and
+/// said so. Call as the target.
+fn siblings(p: &Process, json: &str, bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![(json.to_string(), bytes)];
+    if let Some(stem) = json.strip_suffix(".json") {
         for ext in ["txt", "html"] {
-            let f = PathBuf::from(format!("{stem}.{ext}"));
-            if f.is_file() {
-                files.push(f);
+            let f = format!("{stem}.{ext}");
+            match target_fs::read(p, &f) {
+                Ok(b) => files.push((f, b)),
+                Err(Refusal::Missing) => {}
+                Err(Refusal::Refused(why)) => eprintln!("leakagent: skipped {}", escape_controls(&why, false)),
             }
         }
     }
     files
 }
 
-fn copy_into(files: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, Failure> {
+/// Writes the copies as this program's user, readable by it only: a report names the
+/// application's classes and stacks.
+fn copy_into(files: &[(String, Vec<u8>)], dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     std::fs::create_dir_all(dir).map_err(|e| usage(format!("cannot create {}: {e}", dir.display())))?;
     let mut out = Vec::new();
-    for f in files {
-        let dest = dir.join(f.file_name().unwrap_or_default());
-        let bytes = std::fs::read(f).map_err(|e| refused(format!("cannot read {}: {e}", f.display())))?;
-        crate::io::write_atomic(&dest, &bytes).map_err(|e| usage(format!("cannot write {}: {e}", dest.display())))?;
+    for (f, bytes) in files {
+        let name = Path::new(f).file_name().ok_or_else(|| refused(format!("the report path {f} has no file name")))?;
+        let dest = dir.join(name);
+        crate::io::write_atomic(&dest, bytes, 0o600).map_err(|e| usage(format!("cannot write {}: {e}", dest.display())))?;
         out.push(dest);
     }
     Ok(out)
@@ -179,7 +215,7 @@ fn print_summary(r: &Report, p: &Process, files: &[PathBuf]) {
     let ns = if p.nspid != p.pid { format!(" (pid {} in its namespace)", p.nspid) } else { String::new() };
     println!("report #{} ({}) of JVM {}{ns} at {}", r.sequence, r.trigger.as_str(), p.pid, r.time);
     for f in files {
-        println!("  {}", f.display());
+        println!("  {}", escape_controls(&f.to_string_lossy(), false));
     }
     println!(
         "{} finding(s); {} class loaders alive, {} dead, {} suspected; {} classes live; RSS {:.1} MiB",
@@ -243,7 +279,7 @@ impl Library {
             return Err(refused(format!("{dir_inside} in JVM {}'s file system is not a directory of uid {}", p.pid, p.euid)));
         }
         let dest = dir.join("libleakagent.so");
-        crate::io::write_atomic(&dest, bytes).map_err(|e| refused(format!("cannot copy the agent to {}: {e}", dest.display())))?;
+        crate::io::write_atomic(&dest, bytes, 0o666).map_err(|e| refused(format!("cannot copy the agent to {}: {e}", dest.display())))?;
         eprintln!(
             "leakagent: JVM {} cannot see {} (another mount namespace): copied it to {dir_inside}/libleakagent.so",
             p.pid,

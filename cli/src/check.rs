@@ -14,7 +14,7 @@
 //! reason = "test driver stays registered; APP-123"   # required
 //! ```
 
-use crate::io::read_report;
+use crate::io::{read_report, Strings};
 use crate::{usage, Failure};
 use leakagent_report::model::{Finding, Severity};
 use leakagent_report::prom::severity_name;
@@ -100,7 +100,8 @@ impl Entry {
 
 pub fn read_allow_list(path: &Path) -> Result<Vec<Entry>, Failure> {
     let p = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read allow-list {p}: {e}")))?;
+    let bytes = crate::io::read_bounded(path).map_err(|e| usage(format!("cannot read allow-list {p}: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| usage(format!("cannot read allow-list {p}: {e}")))?;
     let file: AllowFile = toml::from_str(&text).map_err(|e| {
         // toml's message spans several lines (the source line and a caret); keep the first
         // and the position.
@@ -150,7 +151,7 @@ pub fn run(reports: &[PathBuf], fail_on: Level, allow: Option<&Path>) -> Result<
     let mut used = vec![0usize; entries.len()];
     let (mut failing, mut allowed, mut below, mut unreadable) = (0usize, 0usize, 0usize, 0usize);
     for path in reports {
-        let report = match read_report(path) {
+        let report = match read_report(path, Strings::Escaped) {
             Ok(r) => r,
             Err(f) => {
                 eprintln!("leakagent: {}", f.message);

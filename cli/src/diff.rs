@@ -5,7 +5,7 @@
 //! dropped, so `app-gen-3` matches `app-gen-1`), suspects by loader class and name, sites by
 //! kind and stack, findings by kind and subject.
 
-use crate::io::read_report;
+use crate::io::{read_report, Strings};
 use crate::Failure;
 use leakagent_report::model::{Finding, LeakSuspect, Loader, Report};
 use leakagent_report::prom::severity_name;
@@ -20,7 +20,9 @@ use std::process::ExitCode;
 const SAME_START_MS: i64 = 2000;
 
 pub fn run(old: &Path, new: &Path, json: bool, top: usize) -> Result<ExitCode, Failure> {
-    let (a, b) = (read_report(old)?, read_report(new)?);
+    // Text is read on a terminal: the application's names with their control characters escaped.
+    let strings = if json { Strings::Raw } else { Strings::Escaped };
+    let (a, b) = (read_report(old, strings)?, read_report(new, strings)?);
     let d = compare(&a, &b, &old.display().to_string(), &new.display().to_string());
     let out = if json {
         let mut s = serde_json::to_string_pretty(&d).expect("the diff is plain data");

@@ -1,15 +1,65 @@
-//! Reading reports (every failure is one line naming the file) and writing outputs whole.
+//! Reading reports (every failure is one line naming the file, every input bounded) and
+//! writing outputs whole.
 
 use crate::{usage, Failure};
 use leakagent_report::model::{Report, SCHEMA_VERSION};
-use std::io::Write;
+use leakagent_report::text::escape_controls;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-pub fn read_report(path: &Path) -> Result<Report, Failure> {
-    let p = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read report {p}: {e}")))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| usage(format!("{p} is not JSON: {e}")))?;
+/// The largest report (or allow-list) read: the agent's biggest reports are a few MiB, and a
+/// limit keeps `leakagent show /dev/zero` from growing without end.
+pub const MAX_REPORT_BYTES: u64 = 64 << 20;
+
+/// What a report's strings become when it is read.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Strings {
+    /// As written: for JSON output and for the numbers.
+    Raw,
+    /// Control characters escaped (`\x1b`): for text a person reads on a terminal.
+    Escaped,
+}
+
+/// Reads a regular file of at most `MAX_REPORT_BYTES`. Opened without blocking (a FIFO would
+/// wait for a writer) and checked on the open descriptor, so what was checked is what is read.
+pub fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    read_checked(f, MAX_REPORT_BYTES)
+}
+
+/// Reads an open file that must be regular and at most `limit` bytes (also while it grows).
+pub fn read_checked(mut f: std::fs::File, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind};
+    let m = f.metadata()?;
+    if !m.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let too_big = || Error::new(ErrorKind::InvalidData, format!("larger than the limit of {} MiB", limit >> 20));
+    if m.len() > limit {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(m.len() as usize);
+    Read::by_ref(&mut f).take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
+pub fn read_report(path: &Path, strings: Strings) -> Result<Report, Failure> {
+    let bytes = read_bounded(path).map_err(|e| usage(format!("cannot read report {}: {e}", path.display())))?;
+    parse_report(&bytes, &path.display().to_string(), strings)
+}
+
+/// A report from its bytes; `name` names it in errors.
+pub fn parse_report(bytes: &[u8], name: &str, strings: Strings) -> Result<Report, Failure> {
+    let p = name;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| usage(format!("{p} is not JSON: {e}")))?;
     let version = value.get("schema_version").and_then(|v| v.as_u64());
     match version {
         None => return Err(usage(format!("{p} is not a leakagent report: it has no schema_version"))),
@@ -20,7 +70,32 @@ pub fn read_report(path: &Path) -> Result<Report, Failure> {
         }
         Some(_) => {}
     }
+    if strings == Strings::Escaped {
+        escape_strings(&mut value);
+    }
     serde_json::from_value(value).map_err(|e| usage(format!("{p} is not a complete leakagent report: {e}")))
+}
+
+/// Escapes the control characters of every string and key, whatever section it is in: names
+/// come from the application in many places (loaders, classes, threads, MBeans, frames).
+fn escape_strings(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(e) = escape_controls(s, false) {
+                *s = e;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(escape_strings),
+        Value::Object(o) => {
+            let entries = std::mem::take(o);
+            for (k, mut v) in entries {
+                escape_strings(&mut v);
+                o.insert(escape_controls(&k, false).into_owned(), v);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Writes `bytes` to standard output, or to `path` through a temporary file in the same
@@ -32,17 +107,25 @@ pub fn emit(path: Option<&Path>, bytes: &[u8]) -> Result<(), Failure> {
         let _ = out.write_all(bytes).and_then(|_| out.flush());
         return Ok(());
     };
-    write_atomic(path, bytes).map_err(|e| usage(format!("cannot write {}: {e}", path.display())))
+    write_atomic(path, bytes, 0o666).map_err(|e| usage(format!("cannot write {}: {e}", path.display())))
 }
 
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `path` whole: a new temporary file (O_EXCL: never an existing file or a symlink
+/// planted there) created with `mode` (less the umask), then a rename (which replaces a
+/// symlink at `path` rather than following it).
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -73,11 +156,11 @@ mod tests {
             v["findings"][0].as_object_mut().unwrap().remove(key);
         }
         let p = write("old", &v);
-        let back = read_report(&p).unwrap();
+        let back = read_report(&p, Strings::Raw).unwrap();
         assert_eq!(back.findings[0].subject, Subject::default());
         v["schema_version"] = (SCHEMA_VERSION + 1).into();
         let p = write("newer", &v);
-        let err = read_report(&p).unwrap_err();
+        let err = read_report(&p, Strings::Raw).unwrap_err();
         assert_eq!(err.code, 2);
         assert!(err.message.contains("has schema_version 2"), "{}", err.message);
     }

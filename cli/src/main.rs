@@ -12,6 +12,7 @@ mod diff;
 mod io;
 mod procfs;
 mod props;
+mod target_fs;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -239,7 +240,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("leakagent: {}", f.message);
+            // Messages quote what the JVM and its reports say.
+            eprintln!("leakagent: {}", leakagent_report::text::escape_controls(&f.message, false));
             ExitCode::from(f.code)
         }
     }
@@ -281,7 +283,12 @@ fn clap_error(e: clap::Error) -> ExitCode {
 }
 
 fn show(a: &ShowArgs) -> Result<ExitCode, Failure> {
-    let report = io::read_report(&a.report)?;
+    // The HTML renderer escapes for HTML; the text is read on a terminal.
+    let strings = match a.format {
+        ShowFormat::Text => io::Strings::Escaped,
+        ShowFormat::Html => io::Strings::Raw,
+    };
+    let report = io::read_report(&a.report, strings)?;
     let page = match a.format {
         ShowFormat::Text => leakagent_report::text::render(&report),
         ShowFormat::Html => leakagent_report::html::render(&report),
@@ -291,7 +298,7 @@ fn show(a: &ShowArgs) -> Result<ExitCode, Failure> {
 }
 
 fn metrics(a: &MetricsArgs) -> Result<ExitCode, Failure> {
-    let report = io::read_report(&a.report)?;
+    let report = io::read_report(&a.report, io::Strings::Raw)?;
     io::emit(a.output.as_deref(), leakagent_report::prom::render(&report, &a.labels).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 use super::model::{Cgroup, ChainSearch, ClassLoaders, Direct, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib};
 use std::collections::BTreeMap;
 use crate::units;
+use std::borrow::Cow;
 use std::fmt::Write;
 
 const MAX_LOADERS: usize = 40;
@@ -146,7 +147,40 @@ pub fn stopped_at_exit_sentence(c: &ClassLoaders) -> Option<String> {
     ))
 }
 
+/// `s` with every control character (C0, DEL, C1: ESC starts a terminal's escape sequences)
+/// written as `\xNN` or `\u{NNNN}`, so class, thread and MBean names, which the application
+/// chooses, print as text and never drive the terminal they are read on. `keep_newlines` leaves
+/// `\n` alone, for a rendered page whose own lines end with it.
+pub fn escape_controls(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && !(keep_newlines && c == '\n');
+    if !s.chars().any(escaped) {
+        return Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            c if !escaped(c) => o.push(c),
+            c if (c as u32) < 0x80 => {
+                let _ = write!(o, "\\x{:02x}", c as u32);
+            }
+            c => {
+                let _ = write!(o, "\\u{{{:x}}}", c as u32);
+            }
+        }
+    }
+    Cow::Owned(o)
+}
+
+/// The page, its control characters escaped (see `escape_controls`).
 pub fn render(r: &Report) -> String {
+    let page = render_page(r);
+    match escape_controls(&page, true) {
+        Cow::Borrowed(_) => page,
+        Cow::Owned(escaped) => escaped,
+    }
+}
+
+fn render_page(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -634,6 +668,24 @@ fn samples(o: &mut String, r: &Report) {
 mod tests {
     use super::*;
     use crate::model::*;
+
+    #[test]
+    fn control_characters_from_the_application_are_escaped() {
+        assert_eq!(escape_controls("\u{1b}[31mred\u{7f}\u{9b}2J\tok\n", false), "\\x1b[31mred\\x7f\\u{9b}2J\\x09ok\\x0a");
+        assert_eq!(escape_controls("a\nb", true), "a\nb");
+        assert!(matches!(escape_controls("plain Jörg 😀", false), Cow::Borrowed(_)));
+        let mut r = test_report();
+        r.findings.push(Finding {
+            severity: Severity::Warning,
+            kind: "k".into(),
+            summary: "thread \u{1b}]0;owned\u{7}".into(),
+            fix: "f".into(),
+            subject: Subject::default(),
+        });
+        let page = render(&r);
+        assert!(page.contains("thread \\x1b]0;owned\\x07"), "{page}");
+        assert!(!page.chars().any(|c| c.is_control() && c != '\n'));
+    }
 
     fn native_report() -> Report {
         let mut z = Zlib { tracking: Tracking::Full, ..Zlib::default() };
