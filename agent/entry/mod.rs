@@ -145,11 +145,8 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
                 for e in &errors {
                     log::error(&e.to_string());
                 }
-                log::error(&format!(
-                    "{} bad option(s) in '{raw}'; {}; use 'help' to list every option",
-                    errors.len(),
-                    if late { "the agent was not loaded" } else { "the JVM will not start" }
-                ));
+                let not_loaded = if late { "the agent was not loaded" } else { "the JVM will not start" };
+                log::error(&format!("{} bad option(s) in '{raw}'; {not_loaded}; use 'help' to list every option", errors.len()));
                 return JNI_ERR;
             }
         };
@@ -162,11 +159,13 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
             }
             std::process::exit(0);
         }
+        let not_loaded = if late { "the agent was not loaded" } else { "the JVM will not start" };
         if let Some(path) = &opts.log {
-            match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            // Refused like a bad option: the lines stay on standard error, where this one goes.
+            match crate::files::open_append(path.as_ref()) {
                 Ok(f) => log::set_file(f),
                 Err(e) => {
-                    log::error(&format!("option 'log' has a bad value '{path}': cannot open it for appending: {e}"));
+                    log::error(&format!("option 'log' has a bad value '{path}': cannot open it for appending: {e}; {not_loaded}"));
                     return JNI_ERR;
                 }
             }
@@ -175,8 +174,20 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
             log::error("leakagent is already loaded in this JVM; the new options are ignored");
             return JNI_ERR;
         }
+        let started_epoch_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let unusable = crate::files::check_at_start(&opts, &os::local_timestamp(started_epoch_s));
+        if !unusable.is_empty() {
+            for e in &unusable {
+                log::error(e);
+            }
+            log::error(&format!("{} unusable file option(s) in '{raw}'; {not_loaded}", unusable.len()));
+            return JNI_ERR;
+        }
         let mut env: Option<Env> = None;
-        match activate(vm, opts, late, &mut env) {
+        match activate(vm, opts, late, started_epoch_s, &mut env) {
             Ok(()) => JNI_OK,
             Err(why) => {
                 deactivate(late, env.as_ref());
@@ -196,7 +207,7 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
 ///
 /// # Safety
 /// As for `start`.
-unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, env_out: &mut Option<Env>) -> Result<(), String> {
+unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, started_epoch_s: i64, env_out: &mut Option<Env>) -> Result<(), String> {
     // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
     // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
     unsafe {
@@ -223,10 +234,7 @@ unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, env_out:
             direct: DirectLedger::new(&opts.native),
             memory,
             known_chains: Default::default(),
-            started_epoch_s: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0),
+            started_epoch_s,
             options: opts,
         };
         let agent = runtime::install(agent).map_err(|_| "leakagent is already loaded in this JVM".to_string())?;

@@ -230,6 +230,12 @@ pub fn is_memory_fs(path: &std::path::Path) -> bool {
     }
 }
 
+/// The effective user id: who owns the files this process creates.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid takes nothing and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Tells the kernel the file's cached pages are no longer needed (a read heap dump).
 pub fn drop_page_cache(file: &std::fs::File) {
     use std::os::fd::AsRawFd;
