@@ -213,6 +213,7 @@ unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, started_
     unsafe {
         let jvmti = Jvmti::from_vm(vm, JVMTI_VERSION_1_2 as jint).ok_or("this JVM offers no JVMTI 1.2 environment")?;
         let missing = add_capabilities(&jvmti, late);
+        guarded(Feature::Startup, (), || remove_dead_dumps(&jvmti, &opts, started_epoch_s));
         let pipe = if fault::injected("pipe") { Err(std::io::Error::from_raw_os_error(libc::EMFILE)) } else { os::self_pipe() };
         let (pipe_read, _pipe_write) = match pipe {
             Ok(p) => p,
@@ -262,6 +263,21 @@ unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, started_
         }
         announce(agent);
         Ok(())
+    }
+}
+
+/// Heap dumps that killed runs left where this run may put its own (a dump holds every secret
+/// of its heap, and can be as large): removed now, whatever their age.
+fn remove_dead_dumps(jvmti: &Jvmti, opts: &options::Options, started_epoch_s: i64) {
+    let reports = crate::writer::expand(&opts.file, std::process::id(), &os::local_timestamp(started_epoch_s), "", 0);
+    let mut dirs = vec![crate::files::dir_of(&reports)];
+    dirs.extend(opts.chain_dump_dir.as_ref().map(std::path::PathBuf::from));
+    // As at dump time: the property if given on the command line, else HotSpot's default.
+    dirs.push(jvmti.system_property("java.io.tmpdir").unwrap_or_else(|| "/tmp".into()).into());
+    dirs.sort();
+    dirs.dedup();
+    for d in dirs {
+        collectors::heapdump::remove_dead(&d);
     }
 }
 
