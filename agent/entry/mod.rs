@@ -139,13 +139,13 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
         } else {
             CStr::from_ptr(options_ptr).to_string_lossy().into_owned()
         };
+        let not_loaded = if late { "the agent was not loaded" } else { "the JVM will not start" };
         let opts = match options::parse(&raw) {
             Ok(o) => o,
             Err(errors) => {
                 for e in &errors {
                     log::error(&e.to_string());
                 }
-                let not_loaded = if late { "the agent was not loaded" } else { "the JVM will not start" };
                 log::error(&format!("{} bad option(s) in '{raw}'; {not_loaded}; use 'help' to list every option", errors.len()));
                 return JNI_ERR;
             }
@@ -159,7 +159,19 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
             }
             std::process::exit(0);
         }
-        let not_loaded = if late { "the agent was not loaded" } else { "the JVM will not start" };
+        let started_epoch_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        // Before log= takes the lines: like bad options, these go to standard error.
+        let unusable = crate::files::check_at_start(&opts, &os::local_timestamp(started_epoch_s));
+        if !unusable.is_empty() {
+            for e in &unusable {
+                log::error(e);
+            }
+            log::error(&format!("{} unusable file option(s) in '{raw}'; {not_loaded}", unusable.len()));
+            return JNI_ERR;
+        }
         if let Some(path) = &opts.log {
             // Refused like a bad option: the lines stay on standard error, where this one goes.
             match crate::files::open_append(path.as_ref()) {
@@ -172,18 +184,6 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
         }
         if runtime::get().is_some() {
             log::error("leakagent is already loaded in this JVM; the new options are ignored");
-            return JNI_ERR;
-        }
-        let started_epoch_s = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        let unusable = crate::files::check_at_start(&opts, &os::local_timestamp(started_epoch_s));
-        if !unusable.is_empty() {
-            for e in &unusable {
-                log::error(e);
-            }
-            log::error(&format!("{} unusable file option(s) in '{raw}'; {not_loaded}", unusable.len()));
             return JNI_ERR;
         }
         let mut env: Option<Env> = None;
