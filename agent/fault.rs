@@ -2,11 +2,20 @@
 //! `LEAKAGENT_FAULT=<point>` in the JVM's environment. Points: `pipe`, `events`, `panic` (start-up
 //! fails, the JVM must run on), `attach` (a late attach fails after installing everything),
 //! `no-report-thread` (exit reports run inline), `stuck-exit-report` (the exit report never
-//! finishes, the JVM must exit at `exit_timeout`). Without the variable nothing changes.
+//! finishes, the JVM must exit at `exit_timeout`).
+//!
+//! Only a build with the `fault-injection` feature reads the variable (the tests build one into
+//! target/fault); in the library users load `injected` is always false and compiles away.
 
-use std::sync::OnceLock;
-
+#[cfg(feature = "fault-injection")]
 pub fn injected(point: &str) -> bool {
+    use std::sync::OnceLock;
     static FAULT: OnceLock<Option<String>> = OnceLock::new();
     FAULT.get_or_init(|| std::env::var("LEAKAGENT_FAULT").ok()).as_deref() == Some(point)
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn injected(_point: &str) -> bool {
+    false
 }

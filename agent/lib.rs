@@ -11,6 +11,7 @@ mod culprits;
 mod entry;
 mod fault;
 mod ffi;
+mod files;
 mod findings;
 mod guard;
 mod hash;

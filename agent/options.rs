@@ -370,7 +370,7 @@ const OPTIONS: &[Opt] = &[
     Opt {
         key: "log",
         default: Unset("standard error"),
-        help: "file the agent's own log lines are appended to",
+        help: "file the agent's own log lines are appended to (created 0600; a symlink, another user's file or one others can write is refused)",
         set: |o, k, v| values::path(k, v).map(|v| o.log = Some(v)),
     },
     Opt {
@@ -442,7 +442,7 @@ const OPTIONS: &[Opt] = &[
     Opt {
         key: "chain_dump_dir",
         default: Unset("beside the reports"),
-        help: "directory for the temporary heap dump (deleted at once, never left behind); a memory-backed file system (tmpfs) is refused unless named here",
+        help: "directory for the temporary heap dump (deleted at once, never left behind); a memory-backed file system (tmpfs) is refused unless named here; name a local directory that is neither kept nor shipped",
         set: |o, k, v| values::path(k, v).map(|v| o.chain_dump_dir = Some(v)),
     },
     Opt {

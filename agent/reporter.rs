@@ -294,21 +294,9 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
     }
 }
 
-/// A file that serves the whole run (`prom_file`, `jsonl_file`): as given, else
-/// `leakagent-HOST-PID.SUFFIX` beside the reports (the host keeps apart the files of JVMs that
-/// are all pid 1 in their containers and share a volume).
+/// See `files::series_path`.
 fn series_path(agent: &Agent, given: Option<&str>, suffix: &str) -> String {
-    let started = os::local_timestamp(agent.started_epoch_s);
-    let pid = std::process::id();
-    match given {
-        Some(p) => writer::expand(p, pid, &started, "", 0),
-        None => {
-            let reports = writer::expand(&agent.options.file, pid, &started, "", 0);
-            let dir = std::path::Path::new(&reports).parent().filter(|p| !p.as_os_str().is_empty());
-            let name = format!("{}.{suffix}", writer::expand("leakagent-%h-%p", pid, &started, "", 0));
-            dir.map(|d| d.join(&name).display().to_string()).unwrap_or(name)
-        }
-    }
+    crate::files::series_path(&agent.options.file, given, &os::local_timestamp(agent.started_epoch_s), suffix)
 }
 
 /// Replaces the textfile (tmp then rename, so node_exporter never reads half a file).

@@ -66,15 +66,9 @@ pub fn json_path(expanded: &str) -> (PathBuf, String) {
 }
 
 /// Appends `line` and a newline with one `write` on an `O_APPEND` descriptor, so lines of
-/// concurrent writers never interleave; mode 0600, never through a symlink.
+/// concurrent writers never interleave; opened as `files::open_append` allows.
 pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
-    let mut f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)?;
-    f.write_all(format!("{line}\n").as_bytes())
+    crate::files::open_append(path)?.write_all(format!("{line}\n").as_bytes())
 }
 
 /// Writes `bytes` to `path` atomically: readers see the old file or the whole new one. With
@@ -89,8 +83,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> io::Result<()> 
 
 /// The Prometheus textfile: replaced atomically like a report, but readable by node_exporter
 /// (which runs as its own user) and not fsynced: it is rewritten every sample, and after a
-/// crash the next run's first sample replaces it anyway.
+/// crash the next run's first sample replaces it anyway. What is there must be a file of ours
+/// that others cannot write (`files::check_existing`): a link or another user's file is left.
 pub fn write_textfile(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    crate::files::check_existing(path)?;
     write_file(path, bytes, true, false, 0o644)
 }
 
@@ -131,7 +127,7 @@ fn write_file(path: &Path, bytes: &[u8], replace: bool, durable: bool, mode: u32
     result
 }
 
-const TMP_SUFFIX: &str = ".leakagent.tmp";
+pub(crate) const TMP_SUFFIX: &str = ".leakagent.tmp";
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 static CLEANED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
@@ -164,14 +160,18 @@ fn clean_stale_once(dir: &Path) {
 
 /// The JSON path and stem for a sequenced report name that no file uses yet: the name itself,
 /// else `<stem>-2`, `<stem>-3`, ... (another run with the same pid and start second wrote it).
+/// Anything at a name takes it, a dangling symlink too: following it would write where the
+/// link's planter chose, and removing it could destroy what someone meant; the next name loses
+/// nothing.
 pub fn unused_name(json: PathBuf, stem: String) -> (PathBuf, String) {
-    if !json.exists() {
+    let taken = |p: &Path| fs::symlink_metadata(p).is_ok();
+    if !taken(&json) {
         return (json, stem);
     }
     for k in 2..1000 {
         let s = format!("{stem}-{k}");
         let j = PathBuf::from(format!("{s}.json"));
-        if !j.exists() {
+        if !taken(&j) {
             return (j, s);
         }
     }
@@ -247,6 +247,11 @@ mod tests {
         assert!(stem.ends_with("r-1-1-2"));
         write_atomic(&j, b"{}", false).unwrap();
         assert_eq!(fs::read(&j).unwrap(), b"{}");
+        // A dangling link takes its name: never followed (it would create its target), never removed.
+        let link = dir.join("r-2.json");
+        std::os::unix::fs::symlink(dir.join("planted"), &link).unwrap();
+        let (j, _) = unused_name(link.clone(), dir.join("r-2").display().to_string());
+        assert_eq!(j, dir.join("r-2-2.json"));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -128,7 +128,7 @@ fn restarts_as_pid_one_keep_every_report() {
 #[test]
 fn a_failed_start_leaves_the_jvm_running() {
     for point in ["pipe", "events", "panic"] {
-        let f = Jvm::scenario(&format!("fault-{point}"), "healthy").env("LEAKAGENT_FAULT", point).run();
+        let f = Jvm::scenario(&format!("fault-{point}"), "healthy").fault(point).run();
         assert_eq!(f.code, Some(0), "{point}: {}", f.stderr);
         assert!(f.stdout.contains("HARNESS done"), "{point}: {}", f.stdout);
         assert!(f.stderr.contains("the agent is not active") || f.stderr.contains("it is not active"), "{point}: {}", f.stderr);
@@ -144,7 +144,7 @@ fn a_failed_attach_removes_what_it_installed() {
     let java = main_java();
     let mut jvm = Jvm::scenario("fault-attach", "healthy").without_agent().env("LEAKAGENT_FAULT", "attach").start();
     let opts = format!("\"file={}/late-%n\"", jvm.dir.display());
-    let (ok, said) = jcmd(&java, jvm.pid(), &["JVMTI.agent_load", &agent_lib().display().to_string(), &opts]);
+    let (ok, said) = jcmd(&java, jvm.pid(), &["JVMTI.agent_load", &fault_lib().display().to_string(), &opts]);
     assert!(!ok, "the attach must fail: {said}");
     let status = std::fs::read_to_string(format!("/proc/{}/status", jvm.pid())).unwrap();
     let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).unwrap().trim();
@@ -173,7 +173,7 @@ fn the_exit_report_keeps_its_deadline() {
     for fault in ["", "no-report-thread"] {
         let mut j = Jvm::test_program(&format!("deadline-{fault}"), "BigHeapLeak", &["2000000", &app]).jvm_args(&["-Xmx1g"]).options(opts);
         if !fault.is_empty() {
-            j = j.env("LEAKAGENT_FAULT", fault);
+            j = j.fault(fault);
         }
         let jvm = j.start();
         let f = jvm.finish();
@@ -191,7 +191,7 @@ fn the_exit_report_keeps_its_deadline() {
         assert_eq!(d.class_loaders.stopped_at_exit.len(), 1);
     }
     // A stuck exit report: the JVM exits at the deadline without it, and says so.
-    let f = Jvm::scenario("deadline-stuck", "healthy").options("exit_timeout=1s").env("LEAKAGENT_FAULT", "stuck-exit-report").run();
+    let f = Jvm::scenario("deadline-stuck", "healthy").options("exit_timeout=1s").fault("stuck-exit-report").run();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     assert!(f.stderr.contains("did not finish within exit_timeout (1 s)"), "{}", f.stderr);
     assert!(f.reports().is_empty());

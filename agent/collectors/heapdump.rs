@@ -4,7 +4,9 @@
 //! A dump holds every object of the heap, secrets included, and can be as large as the heap.
 //! So it is written into a fresh private directory (mode 0700), opened, and unlinked at once:
 //! the search reads an anonymous file that disappears with its descriptor, whatever happens to
-//! the process afterwards. A memory-backed file system (tmpfs, often `/tmp` in containers) is
+//! the process afterwards. A process killed while HotSpot writes leaves the file: the directory's
+//! name holds its pid and start tick, and the next agent to start there removes it
+//! ([`remove_dead`]). A memory-backed file system (tmpfs, often `/tmp` in containers) is
 //! never chosen unless named, because a dump there costs RAM against the container's limit.
 
 use crate::ffi::jni::Env;
@@ -14,6 +16,7 @@ use jni::sys::jobject;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant, SystemTime};
 
 /// What HotSpot wrote per millisecond of pause in this process's last dump; until one was taken,
@@ -50,7 +53,7 @@ pub fn plan(explicit: Option<&str>, report_dir: &Path, tmpdir: Option<&str>, hea
         }
         match os::fs_free_bytes(&dir) {
             Ok(free) if free >= need => {
-                clean_stale(&dir);
+                remove_dead(&dir);
                 return Ok(Plan { dir, estimated_bytes, estimated_pause });
             }
             Ok(free) => refused.push(format!("{} has {} MiB free, a dump needs about {} MiB", dir.display(), free >> 20, need >> 20)),
@@ -60,23 +63,53 @@ pub fn plan(explicit: Option<&str>, report_dir: &Path, tmpdir: Option<&str>, hea
     Err(format!("no directory for a heap dump ({}); name one with chain_dump_dir", refused.join("; ")))
 }
 
-/// Removes dump directories a killed process left behind (older than ten minutes).
-fn clean_stale(dir: &Path) {
+/// Removes the dumps in `dir` whose process is gone, whatever their age: a run killed while
+/// HotSpot wrote its dump (kill -9, the OOM killer) leaves the whole heap on disk. A dump of a
+/// live process (another JVM sharing the directory, or this one) stays, and so do other users'.
+pub fn remove_dead(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else { return };
+    let me = os::euid();
     for e in entries.flatten() {
         let name = e.file_name();
-        if !name.to_string_lossy().starts_with(DIR_PREFIX) {
-            continue;
+        let Some(owner) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else { continue };
+        let ours = e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if ours && !owner_alive(owner) {
+            let bytes = fs::read_dir(e.path())
+                .map(|d| d.flatten().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum::<u64>())
+                .unwrap_or(0);
+            match fs::remove_dir_all(e.path()) {
+                Ok(()) => crate::log::info(&format!(
+                    "removed the heap dump of a process that died while writing it: {} ({} MiB)",
+                    e.path().display(),
+                    bytes >> 20
+                )),
+                Err(err) => crate::log::warn(&format!("cannot remove the heap dump of a dead process {}: {err}", e.path().display())),
+            }
         }
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .is_some_and(|age| age > Duration::from_secs(600));
-        if old {
-            let _ = fs::remove_dir_all(e.path());
-        }
+    }
+}
+
+/// Whether the process named by a dump directory (`PID-STARTTICKS-NANOS`, or `PID-NANOS` as
+/// older versions named it) still runs. In doubt, alive.
+fn owner_alive(owner: &str) -> bool {
+    let parts: Vec<&str> = owner.split('-').collect();
+    let (pid, start, stamp) = match parts[..] {
+        [pid, start, stamp] => (pid, start.parse::<u64>().ok(), stamp),
+        [pid, stamp] => (pid, None, stamp),
+        _ => return true,
+    };
+    if pid.parse::<u32>().is_err() {
+        return true;
+    }
+    let Some(now) = os::start_ticks(pid) else { return false };
+    match start {
+        // The same pid started at another tick is another process (a restarted container's pid 1).
+        Some(start) => now == start,
+        // Without the start tick: a process started after the dump began is not its writer.
+        None => match (stamp.parse::<f64>(), os::start_epoch_s(pid)) {
+            (Ok(nanos), Some(started)) => started <= nanos / 1e9 + 2.0,
+            _ => true,
+        },
     }
 }
 
@@ -92,7 +125,8 @@ pub struct Taken {
 /// reference while HotSpot writes. No GC runs first (the report's own GC just ran).
 pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject]) -> Result<Taken, String> {
     let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    let dir = plan.dir.join(format!("{DIR_PREFIX}{}-{stamp}", std::process::id()));
+    let start = os::start_ticks("self").unwrap_or(0);
+    let dir = plan.dir.join(format!("{DIR_PREFIX}{}-{start}-{stamp}", std::process::id()));
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
@@ -200,5 +234,37 @@ mod tests {
             let e = plan(None, Path::new("/dev/shm"), Some("/dev/shm"), 1 << 20).unwrap_err();
             assert!(e.contains("tmpfs"), "{e}");
         }
+    }
+
+    #[test]
+    fn dumps_of_dead_processes_go_whatever_their_age_live_ones_stay() {
+        let dir = std::env::temp_dir().join(format!("leakagent-dumps-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        let ticks = os::start_ticks("self").unwrap();
+        let now_ns = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos();
+        let named = |n: String| {
+            let d = dir.join(format!("{DIR_PREFIX}{n}"));
+            fs::create_dir(&d).unwrap();
+            fs::write(d.join("heap.hprof"), b"secrets").unwrap();
+            d
+        };
+        let gone = named(format!("{dead}-1-{now_ns}"));
+        let reused = named(format!("{me}-{}-{now_ns}", ticks + 1));
+        let old_format_gone = named(format!("{dead}-{now_ns}"));
+        let live = named(format!("{me}-{ticks}-{now_ns}"));
+        let old_format_live = named(format!("{me}-{now_ns}"));
+        // A pid reused by a process started long after the dump (a restarted container's pid 1).
+        let old_format_reused = named(format!("{me}-1000000000"));
+        remove_dead(&dir);
+        for d in [&gone, &reused, &old_format_gone, &old_format_reused] {
+            assert!(!d.exists(), "{} is removed", d.display());
+        }
+        assert!(live.join("heap.hprof").exists() && old_format_live.exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -139,17 +139,14 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
         } else {
             CStr::from_ptr(options_ptr).to_string_lossy().into_owned()
         };
+        let not_loaded = if late { "the agent was not loaded" } else { "the JVM will not start" };
         let opts = match options::parse(&raw) {
             Ok(o) => o,
             Err(errors) => {
                 for e in &errors {
                     log::error(&e.to_string());
                 }
-                log::error(&format!(
-                    "{} bad option(s) in '{raw}'; {}; use 'help' to list every option",
-                    errors.len(),
-                    if late { "the agent was not loaded" } else { "the JVM will not start" }
-                ));
+                log::error(&format!("{} bad option(s) in '{raw}'; {not_loaded}; use 'help' to list every option", errors.len()));
                 return JNI_ERR;
             }
         };
@@ -162,11 +159,25 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
             }
             std::process::exit(0);
         }
+        let started_epoch_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        // Before log= takes the lines: like bad options, these go to standard error.
+        let unusable = crate::files::check_at_start(&opts, &os::local_timestamp(started_epoch_s));
+        if !unusable.is_empty() {
+            for e in &unusable {
+                log::error(e);
+            }
+            log::error(&format!("{} unusable file option(s) in '{raw}'; {not_loaded}", unusable.len()));
+            return JNI_ERR;
+        }
         if let Some(path) = &opts.log {
-            match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            // Refused like a bad option: the lines stay on standard error, where this one goes.
+            match crate::files::open_append(path.as_ref()) {
                 Ok(f) => log::set_file(f),
                 Err(e) => {
-                    log::error(&format!("option 'log' has a bad value '{path}': cannot open it for appending: {e}"));
+                    log::error(&format!("option 'log' has a bad value '{path}': cannot open it for appending: {e}; {not_loaded}"));
                     return JNI_ERR;
                 }
             }
@@ -176,7 +187,7 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
             return JNI_ERR;
         }
         let mut env: Option<Env> = None;
-        match activate(vm, opts, late, &mut env) {
+        match activate(vm, opts, late, started_epoch_s, &mut env) {
             Ok(()) => JNI_OK,
             Err(why) => {
                 deactivate(late, env.as_ref());
@@ -196,12 +207,13 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
 ///
 /// # Safety
 /// As for `start`.
-unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, env_out: &mut Option<Env>) -> Result<(), String> {
+unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, started_epoch_s: i64, env_out: &mut Option<Env>) -> Result<(), String> {
     // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
     // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
     unsafe {
         let jvmti = Jvmti::from_vm(vm, JVMTI_VERSION_1_2 as jint).ok_or("this JVM offers no JVMTI 1.2 environment")?;
         let missing = add_capabilities(&jvmti, late);
+        guarded(Feature::Startup, (), || remove_dead_dumps(&jvmti, &opts, started_epoch_s));
         let pipe = if fault::injected("pipe") { Err(std::io::Error::from_raw_os_error(libc::EMFILE)) } else { os::self_pipe() };
         let (pipe_read, _pipe_write) = match pipe {
             Ok(p) => p,
@@ -223,10 +235,7 @@ unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, env_out:
             direct: DirectLedger::new(&opts.native),
             memory,
             known_chains: Default::default(),
-            started_epoch_s: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0),
+            started_epoch_s,
             options: opts,
         };
         let agent = runtime::install(agent).map_err(|_| "leakagent is already loaded in this JVM".to_string())?;
@@ -254,6 +263,21 @@ unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, env_out:
         }
         announce(agent);
         Ok(())
+    }
+}
+
+/// Heap dumps that killed runs left where this run may put its own (a dump holds every secret
+/// of its heap, and can be as large): removed now, whatever their age.
+fn remove_dead_dumps(jvmti: &Jvmti, opts: &options::Options, started_epoch_s: i64) {
+    let reports = crate::writer::expand(&opts.file, std::process::id(), &os::local_timestamp(started_epoch_s), "", 0);
+    let mut dirs = vec![crate::files::dir_of(&reports)];
+    dirs.extend(opts.chain_dump_dir.as_ref().map(std::path::PathBuf::from));
+    // As at dump time: the property if given on the command line, else HotSpot's default.
+    dirs.push(jvmti.system_property("java.io.tmpdir").unwrap_or_else(|| "/tmp".into()).into());
+    dirs.sort();
+    dirs.dedup();
+    for d in dirs {
+        collectors::heapdump::remove_dead(&d);
     }
 }
 

@@ -146,17 +146,33 @@ pub fn local_timestamp(epoch_secs: i64) -> String {
 
 /// Milliseconds since this process started (from /proc/self/stat and /proc/uptime).
 pub fn process_uptime_ms() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let start_ticks = start_ticks("self")? as f64;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+    let hz = clock_ticks_per_s()? as f64;
+    Some(((uptime - start_ticks / hz) * 1000.0).max(0.0) as u64)
+}
+
+/// When process `pid` ("self" for this one) started, in clock ticks after boot: with the pid, it
+/// names one process (a pid is reused, never at the same tick). None: no such process.
+pub fn start_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
-    let start_ticks: f64 = rest.split_whitespace().nth(19)?.parse().ok()?;
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// When process `pid` started, in seconds since the epoch (to about a second: boot time is
+/// kept in whole seconds).
+pub fn start_epoch_s(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let boot: f64 = stat.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse().ok()?;
+    Some(boot + start_ticks(pid)? as f64 / clock_ticks_per_s()? as f64)
+}
+
+fn clock_ticks_per_s() -> Option<u64> {
     // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    if hz <= 0.0 {
-        return None;
-    }
-    Some(((uptime - start_ticks / hz) * 1000.0).max(0.0) as u64)
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then_some(hz as u64)
 }
 
 /// Gives a signal back its default disposition (a start that failed after installing the
@@ -228,6 +244,12 @@ pub fn is_memory_fs(path: &std::path::Path) -> bool {
         let t = st.f_type as i64;
         t == TMPFS_MAGIC || t == RAMFS_MAGIC
     }
+}
+
+/// The effective user id: who owns the files this process creates.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid takes nothing and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Tells the kernel the file's cached pages are no longer needed (a read heap dump).

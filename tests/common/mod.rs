@@ -26,6 +26,26 @@ pub fn agent_lib() -> PathBuf {
     p
 }
 
+/// The agent built with the `fault-injection` feature (LEAKAGENT_FAULT), into target/fault so
+/// that target/release keeps the library users load. Built (or found up to date) once per test
+/// binary: a stale copy would test old code.
+pub fn fault_lib() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let out = Command::new(cargo)
+                .args(["build", "--release", "-p", "leakagent", "--features", "fault-injection", "--target-dir"])
+                .arg(root().join("target/fault"))
+                .current_dir(root())
+                .output()
+                .expect("run cargo build --features fault-injection");
+            assert!(out.status.success(), "building the fault-injection agent failed:\n{}", String::from_utf8_lossy(&out.stderr));
+            root().join("target/fault/release/libleakagent.so")
+        })
+        .clone()
+}
+
 /// Builds java-harness/ once per test binary and returns the harness jar.
 pub fn harness_jar() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
@@ -330,6 +350,8 @@ pub struct Jvm {
     pub launch: Option<Vec<String>>,
     /// Runs the JVM as pid 1 of a new pid namespace (`unshare --pid --fork --mount-proc`).
     pub pid_one: bool,
+    /// The agent library, when not `agent_lib()` (the fault-injection build).
+    pub lib: Option<PathBuf>,
 }
 
 impl Jvm {
@@ -347,6 +369,7 @@ impl Jvm {
             file_size_limit: None,
             launch: None,
             pid_one: false,
+            lib: None,
         }
     }
 
@@ -402,6 +425,11 @@ impl Jvm {
         self.agent_options = None;
         self
     }
+    /// Injects a fault (`LEAKAGENT_FAULT=point`) with the agent built to read it.
+    pub fn fault(mut self, point: &str) -> Jvm {
+        self.lib = Some(fault_lib());
+        self.env("LEAKAGENT_FAULT", point)
+    }
     pub fn env(mut self, k: &str, v: &str) -> Jvm {
         self.env.push((k.into(), v.into()));
         self
@@ -416,7 +444,7 @@ impl Jvm {
             Command::new(&self.java)
         };
         if let Some(o) = &self.agent_options {
-            let lib = agent_lib();
+            let lib = self.lib.clone().unwrap_or_else(agent_lib);
             c.arg(if o.is_empty() {
                 format!("-agentpath:{}", lib.display())
             } else {
