@@ -94,6 +94,27 @@ fn check_fails_on_the_leak_and_passes_on_its_fixed_twin() {
     let both = leakagent(&["check".as_ref(), fixed.as_os_str(), leaky.as_os_str(), "--fail-on".as_ref(), "critical".as_ref()]);
     assert_eq!(both.code, 1, "{}", both.stdout);
     assert!(both.stdout.contains("in 2 report(s)"));
+
+    // The same verdict in the formats CI systems show natively.
+    let fmt = |f: &str| leakagent(&["check".as_ref(), fixed.as_os_str(), leaky.as_os_str(), "--format".as_ref(), f.as_ref()]);
+    let j = fmt("json");
+    assert_eq!(j.code, 1, "{}", j.stderr);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(get(&v, "passed"), false);
+    assert_eq!(get(&v, "failing").as_array().unwrap().len(), leaks, "{v:#}");
+    assert_eq!(get(&v, "failing.0.culprit"), "jdbc-driver");
+    let x = fmt("junit");
+    assert_eq!(x.code, 1);
+    assert!(x.stdout.starts_with("<?xml") && x.stdout.contains(&format!("failures=\"{leaks}\"")), "{}", x.stdout);
+    assert_eq!(x.stdout.matches("<failure type=\"classloader_leak\"").count(), leaks, "{}", x.stdout);
+    assert!(x.stdout.contains("name=\"no finding at or above warning\"/>"), "the fixed report is a passing test case: {}", x.stdout);
+    let sarif = fmt("sarif");
+    let v: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    assert_eq!(get(&v, "version"), "2.1.0");
+    let results = get(&v, "runs.0.results").as_array().unwrap();
+    assert_eq!(results.len(), leaks);
+    assert_eq!(get(&results[0], "level"), "error");
+    assert_eq!(get(&results[0], "locations.0.logicalLocations.0.fullyQualifiedName"), "java.sql.DriverInfo.driver");
 }
 
 #[test]
@@ -246,10 +267,14 @@ fn report_loads_the_agent_into_a_jvm_without_it() {
     assert!(r.jvm.attached_late);
     assert_eq!(r.trigger, Trigger::Signal);
 
-    // Loaded now: a second request only signals, and the agent is not loaded twice.
-    let out = leakagent(&["report", &pid, "--no-load"]);
+    // Loaded now: a second request only signals, and the agent is not loaded twice; --json says
+    // the same for scripts.
+    let out = leakagent(&["report", &pid, "--no-load", "--json"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(reported_json(&out), jvm.dir.join("late-2.json"));
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(get(&v, "files.0").as_str().map(PathBuf::from), Some(jvm.dir.join("late-2.json")));
+    assert_eq!((get(&v, "sequence"), get(&v, "trigger")), (&serde_json::json!(2), &serde_json::json!("signal")));
+    assert!(get(&v, "findings").is_array() && get(&v, "rss_bytes").as_u64().unwrap() > 0);
     assert!(!out.stderr.contains("loaded "), "{}", out.stderr);
     jvm.wait_for_reports(2, Duration::from_secs(5));
     // Two reports of one process: compared loader by loader id.

@@ -32,6 +32,8 @@ pub struct Request {
     pub options: String,
     pub lib: Option<PathBuf>,
     pub load: bool,
+    /// Print the outcome as JSON.
+    pub json: bool,
 }
 
 /// How often the JVM's properties are read while waiting for the report.
@@ -119,7 +121,11 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
         Some(dir) => copy_into(&files, dir)?,
         None => files.iter().map(|(path, _)| p.inside(path)).collect(),
     };
-    print_summary(&report, &p, &shown);
+    if req.json {
+        println!("{}", summary_json(&report, &p, &shown));
+    } else {
+        print_summary(&report, &p, &shown);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -208,6 +214,31 @@ fn copy_into(files: &[(String, Vec<u8>)], dir: &Path) -> Result<Vec<PathBuf>, Fa
         out.push(dest);
     }
     Ok(out)
+}
+
+/// `report --json`: what the text summary says, for scripts.
+fn summary_json(r: &Report, p: &Process, files: &[PathBuf]) -> String {
+    let c = &r.class_loaders;
+    let findings: Vec<serde_json::Value> = r
+        .findings
+        .iter()
+        .map(|f| serde_json::json!({ "severity": severity_name(f.severity), "kind": f.kind, "summary": f.summary, "fix": f.fix }))
+        .collect();
+    serde_json::json!({
+        "pid": p.pid,
+        "pid_in_namespace": p.nspid,
+        "sequence": r.sequence,
+        "trigger": r.trigger.as_str(),
+        "time": r.time,
+        "files": files.iter().map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        "findings": findings,
+        "loaders_alive": c.loaders_alive,
+        "loaders_dead": c.loaders_dead,
+        "suspects": c.leak_suspects.len(),
+        "classes_live": c.classes_live,
+        "rss_bytes": r.memory.rss_bytes,
+    })
+    .to_string()
 }
 
 fn print_summary(r: &Report, p: &Process, files: &[PathBuf]) {

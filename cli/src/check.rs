@@ -15,9 +15,9 @@
 //! ```
 
 use crate::io::{read_report, Strings};
+use crate::check_output::{self, Failing, Format, Outcome};
 use crate::{usage, Failure};
 use leakagent_report::model::{Finding, Severity};
-use leakagent_report::prom::severity_name;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -124,79 +124,53 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// The keys an allow-list entry can match, as shown next to a failing finding.
-fn subject_text(f: &Finding) -> String {
-    let s = &f.subject;
-    let mut parts = Vec::new();
-    for (k, v) in [("culprit", &s.culprit), ("holder", &s.holder), ("site", &s.site)] {
-        if let Some(v) = v {
-            parts.push(format!("{k}={v}"));
-        }
-    }
-    if !s.loaders.is_empty() {
-        parts.push(format!("loaders={}", s.loaders.join(",")));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" [{}]", parts.join(" "))
-    }
-}
-
-pub fn run(reports: &[PathBuf], fail_on: Level, allow: Option<&Path>) -> Result<ExitCode, Failure> {
+pub fn run(reports: &[PathBuf], fail_on: Level, allow: Option<&Path>, format: Format) -> Result<ExitCode, Failure> {
     let entries = match allow {
         Some(p) => read_allow_list(p)?,
         None => Vec::new(),
     };
     let mut used = vec![0usize; entries.len()];
-    let (mut failing, mut allowed, mut below, mut unreadable) = (0usize, 0usize, 0usize, 0usize);
+    let mut o = Outcome { fail_on: fail_on.name(), reports: Vec::new(), failing: Vec::new(), allowed: 0, below: 0, unreadable: 0 };
     for path in reports {
         let report = match read_report(path, Strings::Escaped) {
             Ok(r) => r,
             Err(f) => {
                 eprintln!("leakagent: {}", f.message);
-                unreadable += 1;
+                o.unreadable += 1;
                 continue;
             }
         };
+        let shown = path.display().to_string();
         let h = &report.agent.health;
         if !h.disabled_features.is_empty() {
             eprintln!(
-                "leakagent: note: {}: the agent switched off {} after an internal error; findings may be missing",
-                path.display(),
+                "leakagent: note: {shown}: the agent switched off {} after an internal error; findings may be missing",
                 h.disabled_features.join(", ")
             );
         }
-        for f in &report.findings {
+        for f in report.findings {
             if Level::of(f.severity) < fail_on {
-                below += 1;
+                o.below += 1;
                 continue;
             }
-            if let Some(i) = entries.iter().position(|e| e.accepts(f)) {
+            if let Some(i) = entries.iter().position(|e| e.accepts(&f)) {
                 used[i] += 1;
-                allowed += 1;
+                o.allowed += 1;
                 continue;
             }
-            failing += 1;
-            println!("{}: {} {}{}: {}", path.display(), severity_name(f.severity), f.kind, subject_text(f), f.summary);
+            o.failing.push(Failing { report: shown.clone(), finding: f });
         }
+        o.reports.push(shown);
     }
     for (e, n) in entries.iter().zip(&used) {
         if *n == 0 {
             eprintln!("leakagent: note: allow-list entry '{}' ({}) matched no finding", e.describe(), e.reason);
         }
     }
-    let read = reports.len() - unreadable;
-    println!(
-        "leakagent check: {failing} finding(s) at or above {} in {read} report(s){}{}{}",
-        fail_on.name(),
-        if allowed > 0 { format!(", {allowed} accepted by the allow-list") } else { String::new() },
-        if below > 0 { format!(", {below} below {}", fail_on.name()) } else { String::new() },
-        if unreadable > 0 { format!("; {unreadable} report(s) unreadable") } else { String::new() },
-    );
-    Ok(ExitCode::from(if unreadable > 0 {
+    print!("{}", check_output::render(&o, format));
+    Ok(ExitCode::from(if o.unreadable > 0 {
         2
-    } else if failing > 0 {
+    } else if !o.failing.is_empty() {
         1
     } else {
         0

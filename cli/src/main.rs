@@ -8,6 +8,7 @@
 mod ask;
 mod attach;
 mod check;
+mod check_output;
 mod diff;
 mod io;
 mod procfs;
@@ -99,6 +100,9 @@ struct ReportArgs {
     /// Never load the agent: fail when it is not loaded in PID
     #[arg(long)]
     no_load: bool,
+    /// Print the outcome as one JSON object (paths, counts, findings) instead of text
+    #[arg(long)]
+    json: bool,
 }
 
 /// Render a saved JSON report as text or HTML, the same pages the agent writes
@@ -188,6 +192,9 @@ struct CheckArgs {
     /// Allow-list of accepted findings (TOML)
     #[arg(long, value_name = "FILE")]
     allow: Option<PathBuf>,
+    /// Output: text lines, JSON, JUnit XML (Jenkins, GitLab) or SARIF 2.1.0 (code scanning)
+    #[arg(long, value_enum, default_value_t = check_output::Format::Text)]
+    format: check_output::Format,
 }
 
 /// Print a report's numbers as Prometheus metrics (text exposition format)
@@ -231,10 +238,11 @@ fn main() -> ExitCode {
             options: a.options,
             lib: a.lib,
             load: !a.no_load,
+            json: a.json,
         }),
         Command::Show(a) => show(&a),
         Command::Diff(a) => diff::run(&a.old, &a.new, matches!(a.format, DiffFormat::Json), a.top),
-        Command::Check(a) => check::run(&a.reports, a.fail_on, a.allow.as_deref()),
+        Command::Check(a) => check::run(&a.reports, a.fail_on, a.allow.as_deref(), a.format),
         Command::Metrics(a) => metrics(&a),
     };
     match result {
