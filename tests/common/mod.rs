@@ -330,6 +330,8 @@ pub struct Jvm {
     pub launch: Option<Vec<String>>,
     /// Runs the JVM as pid 1 of a new pid namespace (`unshare --pid --fork --mount-proc`).
     pub pid_one: bool,
+    /// The agent library to load instead of `agent_lib()` (e.g. the release tarball's).
+    pub lib: Option<PathBuf>,
 }
 
 impl Jvm {
@@ -347,6 +349,7 @@ impl Jvm {
             file_size_limit: None,
             launch: None,
             pid_one: false,
+            lib: None,
         }
     }
 
@@ -372,6 +375,11 @@ impl Jvm {
 
     pub fn file_size_limit(mut self, bytes: u64) -> Jvm {
         self.file_size_limit = Some(bytes);
+        self
+    }
+
+    pub fn agent_library(mut self, lib: &Path) -> Jvm {
+        self.lib = Some(lib.to_path_buf());
         self
     }
 
@@ -416,7 +424,7 @@ impl Jvm {
             Command::new(&self.java)
         };
         if let Some(o) = &self.agent_options {
-            let lib = agent_lib();
+            let lib = self.lib.clone().unwrap_or_else(agent_lib);
             c.arg(if o.is_empty() {
                 format!("-agentpath:{}", lib.display())
             } else {
