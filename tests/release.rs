@@ -86,6 +86,8 @@ fn the_tarball_holds_stripped_binaries_for_glibc_2_17_and_what_a_user_reads() {
         assert!(dir.join(f).is_file(), "{f} is missing from the tarball");
     }
     assert!(std::fs::read_to_string(dir.join("LICENSE")).unwrap().contains("Apache License"));
+    let sums = run(Command::new("sha256sum").arg("--check").arg(tarball(".sha256")).current_dir(root().join("dist")));
+    assert_eq!(sums.lines().filter(|l| l.ends_with(": OK")).count(), 2, "{sums}");
     let listing = run(Command::new("tar").arg("-tzf").arg(tarball(".tar.gz")));
     assert!(!listing.lines().any(|l| l.ends_with(".debug")), "debug files inside the tarball:\n{listing}");
 
