@@ -48,12 +48,13 @@ fn main() {
     println!("cargo:rerun-if-changed={}", include.join("jvmti.h").display());
 
     // Everything jvmti.h takes from jni.h is blocklisted and imported from jni::sys instead.
+    // (`__gnuc_va_list` appears only with zig's libc headers, in scripts/release.sh's build.)
     let jni_types = [
         "jint", "jlong", "jbyte", "jboolean", "jchar", "jshort", "jfloat", "jdouble", "jsize",
         "jobject", "jclass", "jstring", "jthrowable", "jweak", "jarray", "jvalue", "jfieldID",
         "jmethodID", "_jobject", "_jfieldID", "_jmethodID", "JNIEnv", "JNIEnv_", "JavaVM",
         "JavaVM_", "JNINativeInterface_", "JNIInvokeInterface_", "JNINativeMethod", "va_list",
-        "__va_list_tag", "__builtin_va_list", "jobjectRefType",
+        "__va_list_tag", "__builtin_va_list", "__gnuc_va_list", "jobjectRefType",
     ];
     let mut builder = bindgen::Builder::default()
         .header(include.join("jvmti.h").to_string_lossy())

@@ -262,15 +262,26 @@ pub fn drop_page_cache(file: &std::fs::File) {
 }
 
 /// rename(2) that fails with `AlreadyExists` instead of replacing `to` (renameat2 with
-/// RENAME_NOREPLACE; link and unlink where the file system lacks it).
+/// RENAME_NOREPLACE; link and unlink where the kernel or file system lacks it).
 pub fn rename_noreplace(from: &std::path::Path, to: &std::path::Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let c = |p: &std::path::Path| {
         std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
     };
     let (f, t) = (c(from)?, c(to)?);
-    // SAFETY: both paths are NUL-terminated.
-    let r = unsafe { libc::renameat2(libc::AT_FDCWD, f.as_ptr(), libc::AT_FDCWD, t.as_ptr(), libc::RENAME_NOREPLACE) };
+    // The raw system call, not glibc's renameat2 wrapper (2.28+): the release library runs on
+    // glibc 2.17, and the wrapper adds nothing for RENAME_NOREPLACE.
+    // SAFETY: both paths are NUL-terminated; renameat2 takes (int, char*, int, char*, unsigned).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
     if r == 0 {
         return Ok(());
     }

@@ -350,7 +350,8 @@ pub struct Jvm {
     pub launch: Option<Vec<String>>,
     /// Runs the JVM as pid 1 of a new pid namespace (`unshare --pid --fork --mount-proc`).
     pub pid_one: bool,
-    /// The agent library, when not `agent_lib()` (the fault-injection build).
+    /// The agent library to load instead of `agent_lib()` (the fault-injection build, the release
+    /// tarball's).
     pub lib: Option<PathBuf>,
 }
 
@@ -395,6 +396,11 @@ impl Jvm {
 
     pub fn file_size_limit(mut self, bytes: u64) -> Jvm {
         self.file_size_limit = Some(bytes);
+        self
+    }
+
+    pub fn agent_library(mut self, lib: &Path) -> Jvm {
+        self.lib = Some(lib.to_path_buf());
         self
     }
 
