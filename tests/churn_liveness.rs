@@ -112,6 +112,12 @@ fn churn(java: &Path, feature: u32, gc: &str) {
     assert_eq!(f.code, Some(0), "JDK {feature} {gc}GC: {}", f.stderr);
     let steps = f.truth("steps");
     assert!(steps > RING as u64, "JDK {feature} {gc}GC: only {steps} steps in {CHURN:?}, the ring never turned over");
+    if feature == 11 && gc == "Z" {
+        // ZGC unloads classes from JDK 12 on: here every loader stays alive, each report accuses
+        // thousands of superseded ones, and the exit report may give up at exit_timeout.
+        say(&format!("churn JDK 11 ZGC: {steps} steps (no class unloading: only liveness is checked)"));
+        return;
+    }
     let reports = f.reports();
     let asked_for = reports.iter().filter(|r| r.trigger == Trigger::Signal).count();
     assert!(asked_for >= 1, "JDK {feature} {gc}GC: no signal report of {signals} asked for");

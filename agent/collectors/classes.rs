@@ -352,7 +352,10 @@ impl ClassTracker {
     /// (NewLocalRef may wait for a safepoint); the shared `Arc` keeps each reference from being
     /// deleted meanwhile.
     pub fn alive_loaders<'e>(&self, env: &'e Env) -> Vec<(u32, Local<'e>)> {
-        self.weak_refs().into_iter().filter_map(|(id, w)| Some((id, w.upgrade(env)?))).collect()
+        let weak = self.weak_refs();
+        // Loaders made since the caller sized its frame (from a snapshot) count too.
+        env.ensure_local_capacity(weak.len().min(i32::MAX as usize / 2) as i32);
+        weak.into_iter().filter_map(|(id, w)| Some((id, w.upgrade(env)?))).collect()
     }
 
     /// Keeps at most `max_dead` dead loaders one by one: older ones (by time of death) are
