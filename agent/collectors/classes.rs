@@ -4,6 +4,12 @@
 //! Callbacks only record: they tag each `Class` with its loader's id and each loader with its own
 //! id, so that ObjectFree says which loader lost a class and when a loader died. Names, parents
 //! and per-loader counts are built on the report thread.
+//!
+//! ObjectFree runs inside the GC pause on some JDKs (JDK 11 posts it from the VM thread at the
+//! safepoint), so it takes no lock: it pushes onto a lock-free queue that the sampler and report
+//! threads drain. Weak references to loaders are upgraded and deleted with no lock held: a JNI
+//! call blocks at a safepoint, and a lock held across it would stop whoever waits for it until
+//! the GC ends.
 
 use super::generations::{generations, name_hash};
 use super::loader_labels::{label_loaders, tomcat_context_path};
@@ -11,9 +17,11 @@ use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use leakagent_report::model::{ClassLoaders, DeadLoaderGroup, DuplicateClass, Loader, LoaderRole};
 use jni::sys::{jclass, jlong, jobject};
-use parking_lot::Mutex;
+use crossbeam_queue::ArrayQueue;
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Tags carry their kind in the top byte so ObjectFree can tell classes, loaders and the tags of
@@ -55,7 +63,9 @@ const BOOTSTRAP: u32 = 0;
 
 #[derive(Default)]
 struct LoaderRec {
-    weak: Option<WeakGlobal>,
+    /// Shared only while an agent thread upgrades it outside the `loaders` lock; taken out of the
+    /// map to be deleted (`delete_weak`), which waits until no upgrade holds it.
+    weak: Option<Arc<WeakGlobal>>,
     first_seen_ms: u64,
     died_ms: Option<u64>,
     defined: u64,
@@ -88,13 +98,31 @@ struct Resolved {
     role: LoaderRole,
 }
 
+/// ObjectFree events waiting for an agent thread (a full GC of a redeploy frees a few thousand).
+/// Past it an event only loses its loader: class counts are global atomics and per loader come
+/// from the live classes at a report; a loader death is found by its weak reference.
+const FREED_QUEUE: usize = 16 * 1024;
+
+/// Lock order, outer first: `register` -> `loaders` -> `dropped`; `doomed` is taken alone.
+/// Only `register` is ever held across a JNI or JVMTI call, and only Java threads in ClassLoad
+/// and the agent's threads take it (a thread waiting for it is in native, safepoint-safe).
+/// ObjectFree and ClassUnload, which may run inside a GC pause, take no lock of this tracker.
 pub struct ClassTracker {
     start: Instant,
+    /// Read and written with `lock_loaders`, which first applies the queued ObjectFree events.
+    /// Never held across a JNI or JVMTI call.
     loaders: Mutex<HashMap<u32, LoaderRec>>,
+    /// ObjectFree events (tag, ms since start), pushed without a lock, drained under `loaders`.
+    freed_queue: ArrayQueue<(jlong, u64)>,
+    /// A loader death did not fit in `freed_queue`: the next sample looks for dead loaders.
+    deaths_lost: AtomicBool,
+    /// Weak references out of the map that an upgrade still held when they were to be deleted.
+    doomed: Mutex<Vec<Arc<WeakGlobal>>>,
     /// Dead loaders kept one by one; older ones are folded into `dropped`.
     max_dead: usize,
     dropped: Mutex<Dropped>,
-    /// Serialises only the rare first sighting of a loader, so that it gets one id.
+    /// Serialises only the rare first sighting of a loader, so that it gets one id; held across
+    /// the JVMTI and JNI calls that learn the loader's identity.
     register: Mutex<()>,
     next_id: AtomicU32,
     next_class: AtomicU64,
@@ -127,6 +155,9 @@ impl ClassTracker {
         ClassTracker {
             start: Instant::now(),
             loaders: Mutex::new(map),
+            freed_queue: ArrayQueue::new(FREED_QUEUE),
+            deaths_lost: AtomicBool::new(false),
+            doomed: Mutex::new(Vec::new()),
             max_dead,
             dropped: Mutex::new(Dropped::default()),
             register: Mutex::new(()),
@@ -144,6 +175,65 @@ impl ClassTracker {
 
     fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
+    }
+
+    /// The loader map, with the ObjectFree events queued so far applied. Pure Rust under the
+    /// lock: never call JNI or JVMTI while holding the guard.
+    fn lock_loaders(&self) -> MutexGuard<'_, HashMap<u32, LoaderRec>> {
+        let mut map = self.loaders.lock();
+        while let Some((tag, ms)) = self.freed_queue.pop() {
+            if let Some(rec) = map.get_mut(&tag_loader(tag)) {
+                if tag_kind(tag) == TAG_CLASS {
+                    rec.freed += 1;
+                } else {
+                    rec.died_ms.get_or_insert(ms);
+                }
+            }
+        }
+        map
+    }
+
+    /// Deletes weak references taken out of the map, each once no upgrade holds it (an upgrade
+    /// clones the `Arc` under the `loaders` lock, so one out of the map gains no new holder);
+    /// the others wait in `doomed` for the next call. Agent threads only, no lock held meanwhile.
+    fn delete_weak(&self, env: &Env, taken: Vec<Arc<WeakGlobal>>) {
+        let mut all = std::mem::take(&mut *self.doomed.lock());
+        all.extend(taken);
+        let mut held = Vec::new();
+        for w in all {
+            match Arc::try_unwrap(w) {
+                Ok(w) => w.delete(env),
+                Err(w) => held.push(w),
+            }
+        }
+        if !held.is_empty() {
+            self.doomed.lock().extend(held);
+        }
+    }
+
+    /// Every loader with a weak reference, and a share of it to upgrade without the lock.
+    fn weak_refs(&self) -> Vec<(u32, Arc<WeakGlobal>)> {
+        self.lock_loaders().iter().filter_map(|(id, r)| Some((*id, r.weak.clone()?))).collect()
+    }
+
+    /// Marks `dead` loaders dead (now, unless ObjectFree said when) and deletes their weak
+    /// references.
+    fn bury(&self, env: &Env, dead: &[u32]) {
+        if dead.is_empty() {
+            return;
+        }
+        let now = self.now_ms();
+        let mut taken = Vec::new();
+        {
+            let mut map = self.lock_loaders();
+            for id in dead {
+                if let Some(rec) = map.get_mut(id) {
+                    taken.extend(rec.weak.take());
+                    rec.died_ms.get_or_insert(now);
+                }
+            }
+        }
+        self.delete_weak(env, taken);
     }
 
     /// The id of `loader` (null: bootstrap), tagging and recording it on first sight.
@@ -169,16 +259,16 @@ impl ClassTracker {
         // its fields are read, no Java code runs.
         let label = if class.starts_with("org.apache.catalina.loader.") { tomcat_context_path(env, loader) } else { None };
         let rec = LoaderRec {
-            weak: env.new_weak(loader),
+            weak: env.new_weak(loader).map(Arc::new),
             first_seen_ms: self.now_ms(),
             resolved: Some(Resolved { role: role_of(&class), class, name, parent: None }),
             label,
             ..LoaderRec::default()
         };
-        self.loaders.lock().insert(id, rec);
+        self.lock_loaders().insert(id, rec);
         drop(_once);
         let parent = self.loader_id(jvmti, env, parent_obj.raw());
-        if let Some(r) = self.loaders.lock().get_mut(&id).and_then(|r| r.resolved.as_mut()) {
+        if let Some(r) = self.lock_loaders().get_mut(&id).and_then(|r| r.resolved.as_mut()) {
             r.parent = parent;
         }
         Some(id)
@@ -195,7 +285,7 @@ impl ClassTracker {
         if jvmti.set_tag(klass, class_tag(self.next_class.fetch_add(1, Relaxed), id)).is_err() {
             return false;
         }
-        if let Some(rec) = self.loaders.lock().get_mut(&id) {
+        if let Some(rec) = self.lock_loaders().get_mut(&id) {
             rec.defined += 1;
         }
         true
@@ -230,26 +320,20 @@ impl ClassTracker {
         n
     }
 
-    /// ObjectFree callback (no JNI allowed here). Returns false for tags of other collectors.
+    /// ObjectFree callback (no JNI allowed here), maybe inside a GC pause: atomics and a
+    /// lock-free push only. Returns false for tags of other collectors.
     pub fn on_object_free(&self, tag: jlong) -> bool {
-        let id = tag_loader(tag);
-        match tag_kind(tag) {
-            TAG_CLASS => {
-                self.freed.fetch_add(1, Relaxed);
-                if let Some(rec) = self.loaders.lock().get_mut(&id) {
-                    rec.freed += 1;
-                }
-                true
-            }
-            TAG_LOADER => {
-                let now = self.now_ms();
-                if let Some(rec) = self.loaders.lock().get_mut(&id) {
-                    rec.died_ms.get_or_insert(now);
-                }
-                true
-            }
-            _ => false,
+        let kind = tag_kind(tag);
+        if kind != TAG_CLASS && kind != TAG_LOADER {
+            return false;
         }
+        if kind == TAG_CLASS {
+            self.freed.fetch_add(1, Relaxed);
+        }
+        if self.freed_queue.push((tag, self.now_ms())).is_err() && kind == TAG_LOADER {
+            self.deaths_lost.store(true, Relaxed);
+        }
+        true
     }
 
     /// Cheap counts for the sampler: (classes loaded, loaded minus freed, loaders alive).
@@ -257,33 +341,45 @@ impl ClassTracker {
         let loaded = self.loaded.load(Relaxed);
         let live = loaded.saturating_sub(self.freed.load(Relaxed));
         let alive = self
-            .loaders
-            .lock()
+            .lock_loaders()
             .iter()
             .filter(|(id, r)| **id == BOOTSTRAP || (r.weak.is_some() && r.died_ms.is_none()))
             .count() as u64;
         (loaded, live, alive)
     }
 
-    /// Local references to every loader still alive, with its id. The weak references are
-    /// upgraded under the `loaders` lock: only a holder of that lock takes one out to delete it.
+    /// Local references to every loader still alive, with its id. Upgraded with no lock held
+    /// (NewLocalRef may wait for a safepoint); the shared `Arc` keeps each reference from being
+    /// deleted meanwhile.
     pub fn alive_loaders<'e>(&self, env: &'e Env) -> Vec<(u32, Local<'e>)> {
-        self.loaders.lock().iter().filter_map(|(id, r)| Some((*id, r.weak.as_ref()?.upgrade(env)?))).collect()
-    }
-
-    /// A local reference to loader `id`, None once it died (see `alive_loaders` for the lock).
-    fn upgrade<'e>(&self, env: &'e Env, id: u32) -> Option<Local<'e>> {
-        self.loaders.lock().get(&id)?.weak.as_ref()?.upgrade(env)
+        let weak = self.weak_refs();
+        // Loaders made since the caller sized its frame (from a snapshot) count too.
+        env.ensure_local_capacity(weak.len().min(i32::MAX as usize / 2) as i32);
+        weak.into_iter().filter_map(|(id, w)| Some((id, w.upgrade(env)?))).collect()
     }
 
     /// Keeps at most `max_dead` dead loaders one by one: older ones (by time of death) are
     /// summarised by class, so reflection and script loaders that churn for weeks cost a bounded
     /// amount. Runs on the sampler and report threads.
     pub fn prune_dead(&self, env: &Env) {
-        let mut map = self.loaders.lock();
-        if map.len() <= self.max_dead + 64 {
-            return;
+        if self.deaths_lost.swap(false, Relaxed) {
+            // Some loader deaths did not fit in the queue: their weak references tell.
+            let dead: Vec<u32> = self.weak_refs().into_iter().filter(|(_, w)| w.upgrade(env).is_none()).map(|(id, _)| id).collect();
+            self.bury(env, &dead);
         }
+        let mut taken = Vec::new();
+        {
+            let mut map = self.lock_loaders();
+            if map.len() > self.max_dead + 64 {
+                self.fold_oldest_dead(&mut map, &mut taken);
+            }
+        }
+        self.delete_weak(env, taken);
+    }
+
+    /// Folds the dead loaders past `max_dead` into `dropped`, handing their weak references (a
+    /// loader whose ObjectFree came before a report noticed it still has one) to `taken`.
+    fn fold_oldest_dead(&self, map: &mut HashMap<u32, LoaderRec>, taken: &mut Vec<Arc<WeakGlobal>>) {
         let mut dead: Vec<(u64, u32)> =
             map.iter().filter(|(id, r)| **id != BOOTSTRAP && r.died_ms.is_some()).map(|(id, r)| (r.died_ms.unwrap_or(0), *id)).collect();
         if dead.len() <= self.max_dead {
@@ -294,9 +390,7 @@ impl ClassTracker {
         let mut dropped = self.dropped.lock();
         for &(_, id) in &dead[..excess] {
             let Some(rec) = map.remove(&id) else { continue };
-            if let Some(w) = rec.weak {
-                w.delete(env);
-            }
+            taken.extend(rec.weak);
             let class = rec.resolved.map(|r| r.class).unwrap_or_else(|| "<unknown>".into());
             let unloaded = rec.freed.max(rec.defined);
             let g = dropped.by_class.entry(class.clone()).or_insert_with(|| DeadLoaderGroup { class, ..DeadLoaderGroup::default() });
@@ -360,23 +454,23 @@ impl ClassTracker {
         self.loaded.fetch_add(late, Relaxed);
 
         // Notice the loaders that died (ObjectFree may not have arrived yet) and drop their
-        // weak references.
-        let alive: Vec<u32> = self.loaders.lock().iter().filter(|(_, r)| r.weak.is_some()).map(|(id, _)| *id).collect();
+        // weak references. What is known of each is read under the lock; the JNI calls (the
+        // upgrade, the facts) run without it.
+        let known: Vec<(u32, Arc<WeakGlobal>, Option<StaticFacts>, bool)> = self
+            .lock_loaders()
+            .iter()
+            .filter_map(|(id, r)| Some((*id, r.weak.clone()?, r.facts.clone(), r.label.is_some())))
+            .collect();
         let mut dead = Vec::new();
         let mut dynamic: HashMap<u32, (Option<bool>, Option<String>)> = HashMap::new();
         let mut learned: Vec<(u32, StaticFacts)> = Vec::new();
         let mut labels: Vec<(u32, String)> = Vec::new();
-        for id in alive {
-            let Some(local) = self.upgrade(env, id) else {
+        for (id, weak, known, labelled) in known {
+            let Some(local) = weak.upgrade(env) else {
                 dead.push(id);
                 continue;
             };
             let obj = local.raw();
-            let (known, labelled) = {
-                let map = self.loaders.lock();
-                let r = map.get(&id);
-                (r.and_then(|r| r.facts.clone()), r.is_some_and(|r| r.label.is_some()))
-            };
             let facts = known.unwrap_or_else(|| {
                 let f = static_facts(jvmti, env, obj);
                 learned.push((id, f.clone()));
@@ -389,10 +483,9 @@ impl ClassTracker {
             }
             dynamic.insert(id, dynamic_facts(env, obj, &facts));
         }
-        let now = self.now_ms();
         let mut live_sampled: HashSet<u32> = HashSet::new();
         {
-            let mut map = self.loaders.lock();
+            let mut map = self.lock_loaders();
             for (id, f) in learned {
                 if let Some(rec) = map.get_mut(&id) {
                     rec.facts = Some(f);
@@ -425,16 +518,8 @@ impl ClassTracker {
                     }
                 }
             }
-            for id in &dead {
-                if let Some(rec) = map.get_mut(id) {
-                    // Taken out under the lock: this thread alone deletes it.
-                    if let Some(w) = rec.weak.take() {
-                        w.delete(env);
-                    }
-                    rec.died_ms.get_or_insert(now);
-                }
-            }
         }
+        self.bury(env, &dead);
         self.prune_dead(env);
 
         let mut out = ClassLoaders {
@@ -443,7 +528,7 @@ impl ClassTracker {
             class_unload_events: self.unload_events_enabled.load(Relaxed).then(|| self.unload_events.load(Relaxed)),
             ..ClassLoaders::default()
         };
-        let map = self.loaders.lock();
+        let map = self.lock_loaders();
         let mut unloaded_total = 0;
         for (id, rec) in map.iter() {
             let alive = *id == BOOTSTRAP || rec.weak.is_some();
@@ -588,6 +673,48 @@ fn role_of(class: &str) -> LoaderRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ObjectFree may run inside a GC pause while an agent thread holding the tracker's locks
+    /// waits for that pause in a JNI call: it must return without any of them.
+    #[test]
+    fn object_free_returns_while_every_lock_is_held() {
+        let t = std::sync::Arc::new(ClassTracker::new(1000));
+        t.loaders.lock().insert(7, LoaderRec::default());
+        let (done, finished) = std::sync::mpsc::channel();
+        {
+            let _held = (t.loaders.lock(), t.dropped.lock(), t.doomed.lock(), t.register.lock());
+            let t2 = t.clone();
+            std::thread::spawn(move || {
+                let seen = (t2.on_object_free(class_tag(1, 7)), t2.on_object_free(TAG_LOADER | 7), t2.on_object_free(3 << 56));
+                let _ = done.send(seen);
+            });
+            let seen = finished.recv_timeout(std::time::Duration::from_secs(30)).expect("ObjectFree waited for a lock");
+            assert_eq!(seen, (true, true, false), "class and loader tags are ours, kind 3 is not");
+        }
+        // The events reach the map at its next reader.
+        let map = t.lock_loaders();
+        assert_eq!(map[&7].freed, 1);
+        assert!(map[&7].died_ms.is_some());
+        drop(map);
+        assert_eq!(t.freed.load(Relaxed), 1);
+    }
+
+    /// A full queue loses no count: classes are counted globally, and a loader death that did
+    /// not fit makes the next sample look for dead loaders.
+    #[test]
+    fn a_full_free_queue_keeps_the_counts() {
+        let t = ClassTracker::new(1000);
+        for i in 0..FREED_QUEUE as u64 + 10 {
+            assert!(t.on_object_free(class_tag(i, 0)));
+        }
+        assert!(!t.deaths_lost.load(Relaxed), "only classes overflowed");
+        assert!(t.on_object_free(TAG_LOADER | 3));
+        assert!(t.deaths_lost.load(Relaxed));
+        assert_eq!(t.freed.load(Relaxed), FREED_QUEUE as u64 + 10);
+        assert_eq!(t.lock_loaders()[&BOOTSTRAP].freed, FREED_QUEUE as u64, "the queued ones, drained");
+        assert!(t.on_object_free(class_tag(1, 0)), "room again after the drain");
+        assert_eq!(t.lock_loaders()[&BOOTSTRAP].freed, FREED_QUEUE as u64 + 1);
+    }
 
     #[test]
     fn unload_counters_say_why_they_differ() {

@@ -317,7 +317,9 @@ fn search(
         ids.iter().enumerate().filter_map(|(i, id)| map.get(id).map(|p| (i, p.clone()))).collect()
     };
     if !remembered.is_empty() {
-        env.with_local_frame(cl.classes_live.min(i32::MAX as u64 / 4) as i32 + 1024, || {
+        // Sized now, not from the report's count: classes loaded since then (churn) and array
+        // classes are among the local references GetLoadedClasses makes.
+        env.with_local_frame(tracker.local_capacity(), || {
             let classes = ClassIndex::new(jvmti);
             for (i, path) in &remembered {
                 let Some(loader) = object_of(ids[*i]) else { continue };

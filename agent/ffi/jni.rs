@@ -151,6 +151,17 @@ impl Env {
         out
     }
 
+    /// Declares that `n` more local references are about to be made in the current frame
+    /// (more than it was sized for when the count grew meanwhile); false when the JVM refuses.
+    pub fn ensure_local_capacity(&self, n: i32) -> bool {
+        // SAFETY: a JNI call on this thread's env; an OutOfMemoryError it throws is cleared.
+        let ok = unsafe { jni_fn!(self, EnsureLocalCapacity)(self.0, n) } == 0;
+        if !ok {
+            self.clear_exception();
+        }
+        ok
+    }
+
     /// Calls a no-argument instance method returning an object; null on any failure
     /// (the Java exception, if any, is cleared).
     pub fn call_object_method(&self, obj: jobject, name: &str, sig: &str) -> Local<'_> {

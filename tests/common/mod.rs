@@ -617,6 +617,39 @@ impl Running {
         }
     }
 
+    /// What the JVM printed on standard output so far.
+    pub fn stdout_now(&mut self) -> &str {
+        self.pump();
+        &self.stdout
+    }
+
+    /// Writes `line` to the JVM's standard input (e.g. "exit").
+    pub fn send_line(&mut self, line: &str) {
+        if let Some(s) = self.stdin.as_mut() {
+            let _ = writeln!(s, "{line}");
+        }
+    }
+
+    /// Whether the JVM exited within `limit` (it is left running otherwise).
+    pub fn exited_within(&mut self, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Kills the JVM with SIGKILL (a hung JVM ignores SIGTERM) and returns what it printed.
+    pub fn kill(mut self) -> Finished {
+        let _ = self.child.kill();
+        let code = self.child.wait().ok().and_then(|s| s.code());
+        self.pump();
+        Finished { code, stdout: std::mem::take(&mut self.stdout), stderr: std::mem::take(&mut self.stderr), dir: self.dir.clone() }
+    }
+
     /// Tells the harness to exit and waits for the JVM.
     pub fn finish(mut self) -> Finished {
         if let Some(mut s) = self.stdin.take() {
