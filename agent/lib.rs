@@ -18,6 +18,7 @@ mod health;
 mod log;
 mod options;
 mod reporter;
+mod retention;
 mod runtime;
 mod sampling;
 mod state;
