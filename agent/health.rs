@@ -157,6 +157,7 @@ pub fn snapshot(capabilities_missing: &[String], signals: (u64, u64)) -> Health 
         methods_forgotten: c.methods_forgotten.load(Relaxed),
         methods_cached: c.methods_cached.load(Relaxed),
         sites_evicted: c.sites_evicted.load(Relaxed),
+        heap_bytes: crate::ffi::counting::in_use(),
         disabled_features: disabled_features().into_iter().map(String::from).collect(),
         capabilities_missing: capabilities_missing.to_vec(),
     }

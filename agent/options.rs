@@ -422,8 +422,8 @@ const OPTIONS: &[Opt] = &[
         key: "jsonl_max",
         default: Value("64m"),
         help: "the JSON lines file (format=...+jsonl) is renamed to NAME.1 (replacing the previous one) when \
-               the next line would take it past this size (64k..16g)",
-        set: |o, k, v| size_in(k, v, 64 << 10, 16 << 30).map(|n| o.jsonl_max = n),
+               the next line would take it past this size (4k..16g)",
+        set: |o, k, v| size_in(k, v, 4 << 10, 16 << 30).map(|n| o.jsonl_max = n),
     },
     Opt {
         key: "chains",

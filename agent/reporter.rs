@@ -120,6 +120,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     let (memory, samples) = crate::guard::guarded(Feature::Memory, Default::default(), || {
         agent.memory.snapshot(agent.memory_sources(), env)
     });
+    crate::guard::guarded(Feature::Zlib, (), || agent.forget_unloaded());
     let zlib = crate::guard::guarded(Feature::Zlib, failed_section("zlib"), || {
         agent.zlib.snapshot()
     });

@@ -175,6 +175,9 @@ pub struct Health {
     /// Native ledger sites evicted: nothing live, every class of their stack unloaded.
     #[serde(default)]
     pub sites_evicted: u64,
+    /// Bytes the agent's own code holds on the heap (malloc) when the report was built.
+    #[serde(default)]
+    pub heap_bytes: u64,
     pub disabled_features: Vec<String>,
     pub capabilities_missing: Vec<String>,
 }
