@@ -91,4 +91,6 @@ echo exit >&3
 echo exit >&4
 exec 3>&- 4>&-
 wait || true
-grep -h "loaders_created" "$work"/*/out | sed 's/HARNESS truth //' | paste -sd' ' | sed 's/^/without, with: /'
+for run in without with; do
+  echo "$run the agent: $(grep -h "loaders_created" "$work/$run/out" | sed 's/HARNESS truth //')"
+done
