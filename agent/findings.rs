@@ -47,6 +47,8 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
         let chain = if first.path.is_empty() { String::new() } else { format!(" Chain: {}.", chain_text(&first.path)) };
         let growth_only = suspects.iter().all(|s| s.reasons.iter().all(|r| r == "growth"));
         let growth = cl.growth.iter().find(|g| g.loader_class == first.loader_class).filter(|_| growth_only);
+        // An interval report runs without a GC (interval_gc=off): it must not claim one.
+        let after_gc = if cl.gc_before_report { "after GC" } else { "with no GC before this report" };
         let (lead, fix_tail) = match growth {
             Some(g) => (
                 {
@@ -59,7 +61,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                         facts.push(format!("{p} were alive at the previous report"));
                     }
                     format!(
-                        "{} of the {} loaders of {} that each define {}{} ({}) are strongly held after GC ({}; {} classes pinned)",
+                        "{} of the {} loaders of {} that each define {}{} ({}) are strongly held {after_gc} ({}; {} classes pinned)",
                         suspects.len(),
                         g.alive,
                         g.loader_class,
@@ -77,7 +79,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
             ),
             None => (
                 format!(
-                    "{} class loader{} that should be dead {} alive after GC ({}; {} classes pinned)",
+                    "{} class loader{} that should be dead {} alive {after_gc} ({}; {} classes pinned)",
                     suspects.len(),
                     if suspects.len() == 1 { "" } else { "s" },
                     if suspects.len() == 1 { "is" } else { "are" },
@@ -143,7 +145,7 @@ mod tests {
     fn suspects_with_the_same_holder_make_one_finding() {
         let cl = ClassLoaders {
             leak_suspects: vec![suspect(3, "generic"), suspect(4, "generic"), LeakSuspect { path: vec![], culprit: None, culprit_hop: None, ..suspect(5, "x") }],
-            ..ClassLoaders::default()
+            gc_before_report: true, ..ClassLoaders::default()
         };
         let f = findings(&cl);
         assert_eq!(f.len(), 2);
@@ -181,7 +183,7 @@ mod tests {
             path: vec![hop("<thread \"other\">", "", "thread", "a.C", Some(9))],
             ..suspect(9, "x")
         };
-        let f = findings(&ClassLoaders { leak_suspects: vec![ccl, own, other], ..ClassLoaders::default() });
+        let f = findings(&ClassLoaders { leak_suspects: vec![ccl, own, other], gc_before_report: true, ..ClassLoaders::default() });
         assert_eq!(f.len(), 2, "{f:#?}");
         let shop = f.iter().find(|f| f.summary.contains("/shop,")).expect("the shop thread's finding");
         assert!(shop.summary.starts_with("2 class loaders that should be dead are alive after GC (/shop, /shop/thread.jsp;"), "{}", shop.summary);
@@ -204,7 +206,7 @@ mod tests {
         let pinned: Vec<LeakSuspect> = (1..=16)
             .map(|i| LeakSuspect { loader_class: g.loader_class.clone(), loader_label: None, loader_name: None, reasons: vec!["growth".into()], ..suspect(100 + i, "parent-static") })
             .collect();
-        let f = findings(&ClassLoaders { leak_suspects: pinned, growth: vec![g], ..ClassLoaders::default() });
+        let f = findings(&ClassLoaders { leak_suspects: pinned, growth: vec![g], gc_before_report: true, ..ClassLoaders::default() });
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Warning);
         assert!(f[0].summary.starts_with("16 of the 160 loaders of groovy.lang.GroovyClassLoader$InnerLoader that each define a class like Script160 (160 such classes seen; none of them died) are strongly held"), "{}", f[0].summary);

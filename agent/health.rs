@@ -97,6 +97,13 @@ pub struct Counters {
     /// know, or frames that disagreed with the stack walk).
     pub stack_templates: AtomicU64,
     pub stack_template_refusals: AtomicU64,
+    /// Reports of this process removed by `keep`/`keep_bytes`.
+    pub reports_removed: AtomicU64,
+    /// Methods of unloaded classes dropped from the method cache, and the methods it holds now.
+    pub methods_forgotten: AtomicU64,
+    pub methods_cached: AtomicU64,
+    /// Native ledger sites evicted: nothing live, every class of their stacks unloaded.
+    pub sites_evicted: AtomicU64,
 }
 
 pub static COUNTERS: Counters = Counters {
@@ -114,6 +121,10 @@ pub static COUNTERS: Counters = Counters {
     stack_walks: AtomicU64::new(0),
     stack_templates: AtomicU64::new(0),
     stack_template_refusals: AtomicU64::new(0),
+    reports_removed: AtomicU64::new(0),
+    methods_forgotten: AtomicU64::new(0),
+    methods_cached: AtomicU64::new(0),
+    sites_evicted: AtomicU64::new(0),
 };
 
 pub fn bump(c: &AtomicU64) {
@@ -142,6 +153,11 @@ pub fn snapshot(capabilities_missing: &[String], signals: (u64, u64)) -> Health 
         stack_walks: c.stack_walks.load(Relaxed),
         stack_templates: c.stack_templates.load(Relaxed),
         stack_template_refusals: c.stack_template_refusals.load(Relaxed),
+        reports_removed: c.reports_removed.load(Relaxed),
+        methods_forgotten: c.methods_forgotten.load(Relaxed),
+        methods_cached: c.methods_cached.load(Relaxed),
+        sites_evicted: c.sites_evicted.load(Relaxed),
+        heap_bytes: crate::ffi::counting::in_use(),
         disabled_features: disabled_features().into_iter().map(String::from).collect(),
         capabilities_missing: capabilities_missing.to_vec(),
     }

@@ -19,6 +19,7 @@ mod log;
 mod options;
 mod origin;
 mod reporter;
+mod retention;
 mod runtime;
 mod sampling;
 mod state;

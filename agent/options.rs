@@ -111,6 +111,14 @@ pub struct Options {
     pub datadump: bool,
     /// Full GC (JVMTI ForceGarbageCollection) before each report.
     pub gc: bool,
+    /// The full GC also before interval reports (a fleet pays for a full GC per interval).
+    pub interval_gc: bool,
+    /// Reports of this process kept on disk (None: all); older ones are removed.
+    pub keep: Option<usize>,
+    /// Bytes of this process's reports kept on disk (None: no bound); the newest always stays.
+    pub keep_bytes: Option<u64>,
+    /// The JSON lines file rolls to `.1` past this size.
+    pub jsonl_max: u64,
     pub chains: Chains,
     pub chain_time: Duration,
     pub chain_objects: u64,
@@ -184,6 +192,10 @@ impl Options {
             log: None,
             datadump: false,
             gc: false,
+            interval_gc: false,
+            keep: None,
+            keep_bytes: None,
+            jsonl_max: 0,
             chains: Chains::Off,
             chain_time: Duration::ZERO,
             chain_objects: 0,
@@ -274,6 +286,8 @@ use Given::{Unset, Value};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const SECS: fn(u64) -> Duration = Duration::from_secs;
+/// Every duration has an upper bound, so that no deadline computed from one overflows.
+const MAX_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 const OPTIONS: &[Opt] = &[
     Opt {
@@ -361,8 +375,8 @@ const OPTIONS: &[Opt] = &[
     Opt {
         key: "interval",
         default: Value("off"),
-        help: "periodic reports, e.g. 30s, 5m, 1h (at least 1s), or off",
-        set: |o, k, v| duration_or_off(k, v, SECS(1), None).map(|d| o.interval = d),
+        help: "periodic reports, e.g. 30s, 5m, 1h (1s..720h, i.e. 30 days), or off",
+        set: |o, k, v| duration_or_off(k, v, SECS(1), MAX_INTERVAL).map(|d| o.interval = d),
     },
     Opt {
         key: "log",
@@ -383,6 +397,38 @@ const OPTIONS: &[Opt] = &[
         set: |o, k, v| bool_value(k, v).map(|b| o.gc = b),
     },
     Opt {
+        key: "interval_gc",
+        // A full GC of a large heap every interval is a pause and CPU a fleet notices; interval
+        // reports say that none ran (class_loaders.gc_skipped).
+        default: Value("off"),
+        help: "on: interval reports too get the full GC of gc=on; off: they run without it and say so \
+               (loaders dead since the last collection still count as alive there)",
+        set: |o, k, v| bool_value(k, v).map(|b| o.interval_gc = b),
+    },
+    Opt {
+        key: "keep",
+        // 100 reports of ~1 MiB (a report with 500 sites) fit a container's disk; at interval=30s
+        // they span the last 50 minutes, and reports asked for stay among them.
+        default: Value("100"),
+        help: "reports of this process kept on disk (1..1000000, or off): after each report the oldest this \
+               process wrote (with their .txt/.html) are removed; never another file",
+        set: |o, k, v| values::number_or_off(k, v, 1, 1_000_000).map(|n| o.keep = n.map(|n| n as usize)),
+    },
+    Opt {
+        key: "keep_bytes",
+        default: Value("256m"),
+        help: "bytes of this process's reports kept on disk (1m..1t, or off): the oldest are removed past it, \
+               the newest report always stays",
+        set: |o, k, v| values::size_or_off(k, v, 1 << 20, 1 << 40).map(|n| o.keep_bytes = n),
+    },
+    Opt {
+        key: "jsonl_max",
+        default: Value("64m"),
+        help: "the JSON lines file (format=...+jsonl) is renamed to NAME.1 (replacing the previous one) when \
+               the next line would take it past this size (4k..16g)",
+        set: |o, k, v| size_in(k, v, 4 << 10, 16 << 30).map(|n| o.jsonl_max = n),
+    },
+    Opt {
         key: "chains",
         default: Value("demand"),
         help: "demand: find the reference chain from a GC root to each suspect class loader in reports somebody asked for (signal, kill -3, exit), not in periodic ones; on: in every report; off",
@@ -401,8 +447,8 @@ const OPTIONS: &[Opt] = &[
     Opt {
         key: "chain_time",
         default: Value("60s"),
-        help: "time limit of one chain search (at least 1s; the search reports what it found and that it stopped)",
-        set: |o, k, v| duration_in(k, v, SECS(1), None).map(|d| o.chain_time = d),
+        help: "time limit of one chain search (1s..1h; the search reports what it found and that it stopped)",
+        set: |o, k, v| duration_in(k, v, SECS(1), SECS(3600)).map(|d| o.chain_time = d),
     },
     Opt {
         key: "chain_objects",
@@ -414,7 +460,7 @@ const OPTIONS: &[Opt] = &[
         key: "chain_pause",
         default: Value("1s"),
         help: "longest one safepoint pause of the chain search may be (10ms..60s): a heap walk that would pause longer is aborted, and the search moves to a heap dump or stops",
-        set: |o, k, v| duration_in(k, v, MS(10), Some(SECS(60))).map(|d| o.chain_pause = d),
+        set: |o, k, v| duration_in(k, v, MS(10), SECS(60)).map(|d| o.chain_pause = d),
     },
     Opt {
         key: "chain_memory",
@@ -446,7 +492,7 @@ const OPTIONS: &[Opt] = &[
         key: "exit_timeout",
         default: Value("10s"),
         help: "longest VM death waits for the exit report (1s..10m), whatever the path; the exit report fits its work (GC, chain search) into it and says what it skipped",
-        set: |o, k, v| duration_in(k, v, SECS(1), Some(SECS(600))).map(|d| o.exit_timeout = d),
+        set: |o, k, v| duration_in(k, v, SECS(1), SECS(600)).map(|d| o.exit_timeout = d),
     },
     Opt {
         key: "max_dead_loaders",
@@ -472,8 +518,8 @@ const OPTIONS: &[Opt] = &[
         key: "sample_interval",
         default: Value("1s"),
         help: "period of the memory sampler (RSS, malloc, heap, direct, classes over time), e.g. 500ms, 1s, 10s \
-               (at least 10ms), or off",
-        set: |o, k, v| duration_or_off(k, v, MS(10), None).map(|d| o.sample_interval = d),
+               (10ms..1h), or off",
+        set: |o, k, v| duration_or_off(k, v, MS(10), SECS(3600)).map(|d| o.sample_interval = d),
     },
     Opt {
         key: "samples",
@@ -683,8 +729,46 @@ mod tests {
         for bad in ["", "5", "s", "10x", "500ms", "-1s", "1.5s", "99999999999999999999s"] {
             let e = interval(bad).unwrap_err();
             assert_eq!(e[0].option, "interval", "{bad}");
-            assert!(e[0].allowed.contains("at least 1s") && e[0].allowed.contains("or off"), "{}", e[0]);
+            assert!(e[0].allowed.contains("from 1s to 720h") && e[0].allowed.contains("or off"), "{}", e[0]);
         }
+    }
+
+    /// Every duration option has an upper bound: `interval=18446744073709551615s` used to be
+    /// accepted, then the interval deadline overflowed and panicked in the report thread.
+    #[test]
+    fn every_duration_is_bounded() {
+        let huge = "18446744073709551615s";
+        for (key, allowed) in [
+            ("interval", "from 1s to 720h"),
+            ("sample_interval", "from 10ms to 1h"),
+            ("chain_time", "from 1s to 1h"),
+            ("chain_pause", "from 10ms to 1m"),
+            ("exit_timeout", "from 1s to 10m"),
+        ] {
+            let e = parse(&format!("{key}={huge}")).unwrap_err();
+            assert_eq!((e[0].option.as_str(), e[0].value.as_str()), (key, huge));
+            assert!(e[0].allowed.contains(allowed), "{}", e[0]);
+        }
+        assert_eq!(parse("interval=720h").unwrap().interval, Some(MAX_INTERVAL));
+        assert!(parse("interval=721h").is_err());
+        let o = parse("").unwrap();
+        for d in [o.chain_time, o.chain_pause, o.exit_timeout, o.sample_interval.unwrap()] {
+            assert!(std::time::Instant::now().checked_add(d).is_some());
+        }
+    }
+
+    #[test]
+    fn retention_options() {
+        let o = parse("").unwrap();
+        assert_eq!((o.keep, o.keep_bytes, o.jsonl_max, o.interval_gc), (Some(100), Some(256 << 20), 64 << 20, false));
+        let o = parse("keep=3,keep_bytes=off,jsonl_max=1m,interval_gc=on").unwrap();
+        assert_eq!((o.keep, o.keep_bytes, o.jsonl_max, o.interval_gc), (Some(3), None, 1 << 20, true));
+        assert_eq!(parse("keep=off").unwrap().keep, None);
+        for bad in ["keep=0", "keep=x", "keep_bytes=1k", "jsonl_max=1k", "jsonl_max=off", "interval_gc=2"] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e[0].option, bad.split('=').next().unwrap(), "{bad}");
+        }
+        assert!(parse("keep=0").unwrap_err()[0].allowed.contains("from 1 to 1000000, or off"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::ffi::os;
 use crate::health::{self, Feature, COUNTERS};
 use crate::log;
 use leakagent_report::model::{AgentInfo, Direct, JvmInfo, Report, Tracking, Trigger, TriggerDetail, Zlib, SCHEMA_VERSION};
+use crate::retention;
 use crate::writer;
 use leakagent_report::model::{blank_report, Cgroup, Sample};
 use leakagent_report::{html, json, prom, text};
@@ -51,9 +52,14 @@ pub fn write_report_with(
 }
 
 /// Whether to force a GC before this report, or why not.
-fn gc_decision(agent: &Agent, env: &Env, budget: &Budget) -> Result<(), String> {
+fn gc_decision(agent: &Agent, env: &Env, trigger: Trigger, budget: &Budget) -> Result<(), String> {
     if !agent.options.gc {
         return Err("gc=off".into());
+    }
+    if trigger == Trigger::Interval && !agent.options.interval_gc {
+        return Err("interval reports run without a full GC (interval_gc=off): loaders that became garbage since \
+                    the last collection still count as alive here; a signal report has the GC"
+            .into());
     }
     if budget.is_exit() {
         match collector::known().or_else(|| collector::detect(env)) {
@@ -88,7 +94,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let mut skipped: Vec<String> = Vec::new();
     let gc_t0 = Instant::now();
-    let gc = match gc_decision(agent, env, &budget) {
+    let gc = match gc_decision(agent, env, trigger, &budget) {
         Ok(()) => match agent.jvmti.force_garbage_collection() {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -114,6 +120,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     let (memory, samples) = crate::guard::guarded(Feature::Memory, Default::default(), || {
         agent.memory.snapshot(agent.memory_sources(), env)
     });
+    crate::guard::guarded(Feature::Zlib, (), || agent.forget_unloaded());
     let zlib = crate::guard::guarded(Feature::Zlib, failed_section("zlib"), || {
         agent.zlib.snapshot()
     });
@@ -232,16 +239,20 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
     if agent.options.formats.html {
         others.push((format!("{stem}.html"), html::render(report).into_bytes()));
     }
+    let mut files = vec![json_path.clone()];
     for (path, bytes) in others {
-        if let Err(e) = writer::write_atomic(path.as_ref(), &bytes, true) {
-            log::error(&format!("cannot write report #{} to {path}: {e}", report.sequence));
-            failed = true;
+        match writer::write_atomic(path.as_ref(), &bytes, true) {
+            Ok(()) => files.push(path.into()),
+            Err(e) => {
+                log::error(&format!("cannot write report #{} to {path}: {e}", report.sequence));
+                failed = true;
+            }
         }
     }
     let json_display = json_path.display().to_string();
     if agent.options.formats.jsonl {
         let path = series_path(agent, agent.options.jsonl_file.as_deref(), "jsonl");
-        if let Err(e) = writer::append_line(path.as_ref(), &jsonl_line(report, &json_display)) {
+        if let Err(e) = retention::append_rolling(path.as_ref(), &jsonl_line(report, &json_display), agent.options.jsonl_max) {
             log::error(&format!("cannot append report #{} to {path}: {e}", report.sequence));
             failed = true;
         }
@@ -258,6 +269,8 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
     match writer::write_atomic(&json_path, &json::render(report), !sequenced) {
         Ok(()) => {
             health::bump(&COUNTERS.reports_written);
+            let removed = retention::written(files, agent.options.keep, agent.options.keep_bytes);
+            COUNTERS.reports_removed.fetch_add(removed, Relaxed);
             if failed {
                 health::bump(&COUNTERS.report_failures);
             }

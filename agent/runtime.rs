@@ -37,6 +37,15 @@ impl Agent {
     pub fn memory_sources(&self) -> crate::collectors::memory::Sources<'_> {
         crate::collectors::memory::Sources { zlib: &self.zlib, direct: &self.direct, classes: &self.classes }
     }
+
+    /// Forgets what the native ledgers keep of unloaded classes: their methods, the stacks
+    /// through them, and the sites those leave with nothing live. Report and sampler threads
+    /// only (JVMTI is asked about every cached method).
+    pub fn forget_unloaded(&self) {
+        let dead = self.stacks.methods.forget_unloaded(&self.jvmti);
+        let evicted = self.zlib.forget_methods(&dead) + self.direct.forget_methods(&dead);
+        crate::health::COUNTERS.sites_evicted.fetch_add(evicted, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 static AGENT: OnceLock<Agent> = OnceLock::new();

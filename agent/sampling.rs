@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
+/// How often the sampler forgets what the native ledgers keep of unloaded classes: under
+/// loader churn their methods pile up between reports otherwise.
+const FORGET_EVERY: Duration = Duration::from_secs(10);
+
 /// Called at VM death: the sampler takes no further samples.
 pub fn stop() {
     STOP.store(true, Relaxed);
@@ -27,6 +31,7 @@ pub fn run(agent: &Agent, env: &Env) {
     let mut watcher = Watcher::new(&agent.options.limits, agent.options.oom);
     let mut direct_max: Option<u64> = None;
     let start = Instant::now();
+    let mut forgot = start;
     let mut tick: u32 = 0;
     loop {
         tick = tick.saturating_add(1);
@@ -82,6 +87,10 @@ pub fn run(agent: &Agent, env: &Env) {
                 crate::reporter::update_prom(agent, &s, full);
             }
             agent.classes.prune_dead(env);
+            if forgot.elapsed() >= FORGET_EVERY {
+                forgot = Instant::now();
+                agent.forget_unloaded();
+            }
         });
     }
 }

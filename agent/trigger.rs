@@ -159,7 +159,7 @@ pub fn on_vm_death(agent: &Agent, env: &Env) {
         return;
     }
     let timeout = agent.options.exit_timeout;
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now().checked_add(timeout).unwrap_or_else(Instant::now);
     let budget = Budget::exit(deadline, budget::write_reserve(timeout));
     *DEATH_BUDGET.lock() = Some(budget);
     budget::request_wrap_up();
@@ -210,7 +210,9 @@ pub fn run_report_loop(agent: &Agent, env: &Env) {
     // Known before any exit report, which must not force a GC the collector cannot finish.
     crate::collectors::collector::detect(env);
     let interval = agent.options.interval;
-    let mut next_interval = interval.map(|d| Instant::now() + d);
+    // Checked: a deadline that cannot be represented switches the interval off instead of
+    // panicking here, which would end signal reports too.
+    let mut next_interval = interval.and_then(|d| Instant::now().checked_add(d));
     let mut buf = Vec::with_capacity(256);
     loop {
         let timeout_ms = match next_interval {
@@ -255,11 +257,11 @@ pub fn run_report_loop(agent: &Agent, env: &Env) {
             if now >= t {
                 reporter::write_report(agent, env, Trigger::Interval, Budget::open());
                 // Skip missed ticks rather than writing a burst of reports.
-                let mut next = t + d;
-                while next <= Instant::now() {
-                    next += d;
+                let mut next = t.checked_add(d);
+                while let Some(n) = next.filter(|&n| n <= Instant::now()) {
+                    next = n.checked_add(d);
                 }
-                next_interval = Some(next);
+                next_interval = next;
             }
         }
     }

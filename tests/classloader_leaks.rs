@@ -296,7 +296,7 @@ fn tomcat_webapp_loaders_stopped_by_tomcat() {
 /// signal has the chains.
 #[test]
 fn chains_on_demand_only() {
-    let mut jvm = Jvm::scenario("demand", "threadlocal").jvm_args(&["-Xmx512m"]).options("interval=1s,chains=demand").start();
+    let mut jvm = Jvm::scenario("demand", "threadlocal").jvm_args(&["-Xmx512m"]).options("interval=1s,interval_gc=on,chains=demand").start();
     let first = jvm.wait_for_reports(1, Duration::from_secs(60)).remove(0);
     assert_eq!(first.trigger, Trigger::Interval);
     let s = suspects(&first);

@@ -6,7 +6,7 @@
 
 use super::ledger::{Inserted, Ledger};
 use super::methods::render_site;
-use super::sites::{total, SiteInfo, SiteKey, SiteTable, Stripe};
+use super::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, SiteTable, Stripe};
 use super::stacks::Stacks;
 use super::templates;
 use super::ledger::{settings, top};
@@ -17,7 +17,8 @@ use crate::health::{self, COUNTERS};
 use crate::options::NativeOptions;
 use leakagent_report::model::{CrossCheck, Direct, DirectSite, DirectTotals, JdkPool, StackSettings, Tracking};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 pub const KIND_BUFFER: u8 = 0;
@@ -48,6 +49,24 @@ pub struct DirectCounters {
     untracked: AtomicU64,
     live_bytes: AtomicU64,
     allocated_bytes: AtomicU64,
+}
+
+impl SiteCounters for DirectCounters {
+    fn drain_into(&self, to: &Self) {
+        for (f, t) in [
+            (&self.allocations, &to.allocations),
+            (&self.reallocations, &to.reallocations),
+            (&self.frees, &to.frees),
+            (&self.freed_by_gc, &to.freed_by_gc),
+            (&self.moved, &to.moved),
+            (&self.stale, &to.stale),
+            (&self.untracked, &to.untracked),
+            (&self.live_bytes, &to.live_bytes),
+            (&self.allocated_bytes, &to.allocated_bytes),
+        ] {
+            drain(f, t);
+        }
+    }
 }
 
 /// One `reallocateMemory0`: the old block's record (from `on_reallocating`), the old and new
@@ -151,6 +170,7 @@ impl DirectLedger {
             self.sites.intern(
                 key,
                 || self.overflow_kind(key) as u32,
+                || stacks.name_of(jvmti, env, key),
                 || {
                     let mut info = stacks.capture(jvmti, env, key, KIND_UNSAFE);
                     info.kind = self.kind_of(&info);
@@ -265,6 +285,11 @@ impl DirectLedger {
         }
     }
 
+    /// Forgets the stacks of unloaded methods and evicts the sites they leave with nothing live.
+    pub fn forget_methods(&self, dead: &HashSet<usize>) -> u64 {
+        self.sites.forget(dead, |c| live_count(c) == 0 && live_bytes(c) == 0)
+    }
+
     /// (live blocks, live bytes), cheap enough for a time series.
     pub fn live_totals(&self) -> (u64, u64) {
         self.sites.iter().fold((0, 0), |(n, b), (_, _, c)| (n + live_count(c), b + live_bytes(c)))
@@ -287,7 +312,7 @@ impl DirectLedger {
             growth_window_ms: now.saturating_sub(growth.at_ms),
             ..DirectTotals::default()
         };
-        let mut sites: Vec<(DirectSite, &SiteInfo)> = Vec::new();
+        let mut sites: Vec<(DirectSite, Arc<SiteInfo>)> = Vec::new();
         let mut live_now = HashMap::new();
         for (id, info, c) in self.sites.iter() {
             let frees = total(c, |x| &x.frees);
@@ -342,7 +367,7 @@ impl DirectLedger {
         let sites: Vec<DirectSite> = sites
             .into_iter()
             .map(|(mut s, info)| {
-                (s.stack, s.app_frame) = render_site(info);
+                (s.stack, s.app_frame) = render_site(&info);
                 s
             })
             .collect();

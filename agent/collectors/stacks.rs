@@ -10,7 +10,8 @@
 //! (an application thread, or a thread that runs GC cleanup: the Cleaner, the Reference
 //! Handler, the Finalizer) is decided once per thread from its oldest frames.
 
-use super::methods::MethodCache;
+use super::methods::{MethodCache, UNLOADED};
+use std::fmt::Write;
 use super::sites::{SiteInfo, SiteKey, SPECIAL_EARLY, SPECIAL_NONE, SPECIAL_NO_STACK};
 use super::templates;
 use crate::ffi::asgct;
@@ -162,6 +163,22 @@ impl Stacks {
                 (SiteKey::special(kind, SPECIAL_NO_STACK), None)
             }
         }
+    }
+
+    /// What the user reads of a key: its kind and, per frame, class, method, signature and
+    /// bytecode index. Two class loaders' copies of the same code have the same name (and
+    /// different jmethodIDs); a method already unloaded keeps its id, as nothing else names it.
+    pub fn name_of(&self, jvmti: &Jvmti, env: &Env, key: &SiteKey) -> String {
+        let mut s = key.tag.to_string();
+        for f in key.frames() {
+            let m = self.methods.get(jvmti, env, f.method);
+            let _ = if m.class == UNLOADED {
+                write!(s, "|#{:x}@{}", f.method, f.location)
+            } else {
+                write!(s, "|{}.{}{}@{}", m.class, m.name, m.signature, f.location)
+            };
+        }
+        s
     }
 
     /// The site info of a new key: the full stack (one more walk when it is deeper than the key)

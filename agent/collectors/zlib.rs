@@ -14,7 +14,7 @@
 
 use super::ledger::{Inserted, Ledger, settings, top};
 use super::methods::render_site;
-use super::sites::{total, SiteInfo, SiteTable, Stripe};
+use super::sites::{drain, total, SiteCounters, SiteInfo, SiteTable, Stripe};
 use super::stacks::Stacks;
 use super::templates;
 use crate::ffi::jni::Env;
@@ -25,7 +25,8 @@ use crate::health::{self, COUNTERS};
 use crate::options::NativeOptions;
 use leakagent_report::model::{ReleasesBeforeTracking, StackSettings, Tracking, Zlib, ZlibEstimate, ZlibKindTotals, ZlibPool, ZlibSite, ZlibTotals};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 pub const KIND_INFLATER: u8 = 0;
@@ -82,6 +83,20 @@ pub struct ZlibCounters {
     untracked: AtomicU64,
     /// Resets of a live stream on an application thread.
     reused: AtomicU64,
+}
+
+impl SiteCounters for ZlibCounters {
+    fn drain_into(&self, to: &Self) {
+        for (f, t) in [
+            (&self.created, &to.created),
+            (&self.ended_explicitly, &to.ended_explicitly),
+            (&self.released_by_gc, &to.released_by_gc),
+            (&self.stale, &to.stale),
+            (&self.untracked, &to.untracked),
+        ] {
+            drain(f, t);
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -167,7 +182,7 @@ impl ZlibLedger {
         let kind = kind_code(stream);
         // Slots 0 and 1: one per stream kind.
         let site = stacks.site(kind, kind, jvmti, env, |key| {
-            self.sites.intern(key, || kind as u32, || stacks.capture(jvmti, env, key, kind))
+            self.sites.intern(key, || kind as u32, || stacks.name_of(jvmti, env, key), || stacks.capture(jvmti, env, key, kind))
         });
         let c = self.sites.counters(site);
         c.created.fetch_add(1, Relaxed);
@@ -221,6 +236,13 @@ impl ZlibLedger {
         frames[..n].iter().any(|f| f.method != 0 && ends.contains(&f.method))
     }
 
+    /// Forgets the stacks of unloaded methods and evicts the sites they leave with nothing live.
+    /// A site with streams released only by GC stays: its stack is what the finding about
+    /// streams never ended names.
+    pub fn forget_methods(&self, dead: &HashSet<usize>) -> u64 {
+        self.sites.forget(dead, |c| live_of(c) == 0 && total(c, |x| &x.released_by_gc) == 0)
+    }
+
     /// (live streams, estimated live bytes), cheap enough for a time series.
     pub fn live_totals(&self) -> (u64, u64) {
         let mut live = 0;
@@ -251,7 +273,7 @@ impl ZlibLedger {
             growth_window_ms: now.saturating_sub(growth.at_ms),
             ..ZlibTotals::default()
         };
-        let mut sites: Vec<(ZlibSite, &SiteInfo)> = Vec::new();
+        let mut sites: Vec<(ZlibSite, Arc<SiteInfo>)> = Vec::new();
         let mut live_now: HashMap<u32, i64> = HashMap::new();
         let mut high_now: HashMap<u32, u64> = HashMap::new();
         for (id, info, c) in self.sites.iter() {
@@ -308,7 +330,7 @@ impl ZlibLedger {
         let sites: Vec<ZlibSite> = sites
             .into_iter()
             .map(|(mut s, info)| {
-                (s.stack, s.app_frame) = render_site(info);
+                (s.stack, s.app_frame) = render_site(&info);
                 s
             })
             .collect();

@@ -353,6 +353,13 @@ impl Jvmti {
         Ok(self.take_cstring(name).unwrap_or_default())
     }
 
+    /// Whether a jmethodID still names a method: HotSpot clears the ids of an unloaded class's
+    /// methods (never reuses them), and GetMethodModifiers then fails; it allocates nothing.
+    pub fn method_is_loaded(&self, method: jmethodID) -> bool {
+        let mut modifiers: jint = 0;
+        call!(self, GetMethodModifiers, method, &mut modifiers).is_ok()
+    }
+
     pub fn method_declaring_class(&self, method: jmethodID) -> JvmtiResult<jclass> {
         let mut klass: jclass = ptr::null_mut();
         call!(self, GetMethodDeclaringClass, method, &mut klass)?;

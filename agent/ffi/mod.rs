@@ -4,6 +4,7 @@
 #![allow(unsafe_code)]
 
 pub mod asgct;
+pub mod counting;
 pub mod heapwalk;
 pub mod hotspot;
 pub mod jni;

@@ -46,16 +46,16 @@ pub fn duration(value: &str) -> Option<Duration> {
     }
 }
 
-/// A duration from `min` to `max` (no upper bound when None).
-pub(super) fn duration_in(key: &str, value: &str, min: Duration, max: Option<Duration>) -> Result<Duration, OptionError> {
+/// A duration from `min` to `max`.
+pub(super) fn duration_in(key: &str, value: &str, min: Duration, max: Duration) -> Result<Duration, OptionError> {
     match duration(value) {
-        Some(d) if d >= min && max.is_none_or(|m| d <= m) => Ok(d),
+        Some(d) if d >= min && d <= max => Ok(d),
         _ => Err(err(key, value, duration_allowed(min, max, false))),
     }
 }
 
 /// Like [`duration_in`], or `off` (also `0`) for none.
-pub(super) fn duration_or_off(key: &str, value: &str, min: Duration, max: Option<Duration>) -> Result<Option<Duration>, OptionError> {
+pub(super) fn duration_or_off(key: &str, value: &str, min: Duration, max: Duration) -> Result<Option<Duration>, OptionError> {
     if value == "off" || value == "0" {
         return Ok(None);
     }
@@ -64,16 +64,18 @@ pub(super) fn duration_or_off(key: &str, value: &str, min: Duration, max: Option
         .map_err(|_| err(key, value, duration_allowed(min, max, true)))
 }
 
-fn duration_allowed(min: Duration, max: Option<Duration>, off: bool) -> String {
-    let range = match max {
-        Some(m) => format!("from {} to {}", show_duration(min), show_duration(m)),
-        None => format!("of at least {}", show_duration(min)),
-    };
-    format!("allowed: a duration {range} with ms, s, m or h (e.g. 500ms, 30s, 5m, 1h){}", if off { ", or off" } else { "" })
+fn duration_allowed(min: Duration, max: Duration, off: bool) -> String {
+    format!(
+        "allowed: a duration from {} to {} with ms, s, m or h (e.g. 500ms, 30s, 5m, 1h){}",
+        show_duration(min),
+        show_duration(max),
+        if off { ", or off" } else { "" }
+    )
 }
 
 pub(super) fn show_duration(d: Duration) -> String {
     match d.as_millis() {
+        ms if ms >= 3_600_000 && ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
         ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
         ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
         ms => format!("{ms}ms"),
@@ -116,6 +118,22 @@ fn show_size(n: u64) -> String {
         n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}k", n >> 10),
         n => n.to_string(),
     }
+}
+
+/// Like [`size_in`], or `off` for none.
+pub(super) fn size_or_off(key: &str, value: &str, min: u64, max: u64) -> Result<Option<u64>, OptionError> {
+    if value == "off" {
+        return Ok(None);
+    }
+    size_in(key, value, min, max).map(Some).map_err(|e| err(key, value, format!("{}, or off", e.allowed)))
+}
+
+/// Like [`number_in`], or `off` for none.
+pub(super) fn number_or_off(key: &str, value: &str, min: u64, max: u64) -> Result<Option<u64>, OptionError> {
+    if value == "off" {
+        return Ok(None);
+    }
+    number_in(key, value, min, max).map(Some).map_err(|e| err(key, value, format!("{}, or off", e.allowed)))
 }
 
 pub(super) fn number_in(key: &str, value: &str, min: u64, max: u64) -> Result<u64, OptionError> {

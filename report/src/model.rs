@@ -190,6 +190,21 @@ pub struct Health {
     pub stack_templates: u64,
     #[serde(default)]
     pub stack_template_refusals: u64,
+    /// Reports of this process removed by the retention rule (`keep`, `keep_bytes`).
+    #[serde(default)]
+    pub reports_removed: u64,
+    /// Methods of unloaded classes dropped from the native ledgers' method cache, and how many
+    /// methods it holds now (bounded by the code that is loaded, not by loaders ever created).
+    #[serde(default)]
+    pub methods_forgotten: u64,
+    #[serde(default)]
+    pub methods_cached: u64,
+    /// Native ledger sites evicted: nothing live, every class of their stack unloaded.
+    #[serde(default)]
+    pub sites_evicted: u64,
+    /// Bytes the agent's own code holds on the heap (malloc) when the report was built.
+    #[serde(default)]
+    pub heap_bytes: u64,
     pub disabled_features: Vec<String>,
     pub capabilities_missing: Vec<String>,
 }

@@ -1,0 +1,46 @@
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URL;
+import java.net.URLClassLoader;
+
+/**
+ * Loader churn with zlib: creates class loaders one after another, each loading its own copy of
+ * ZipChurnWorker (from this program's class path, with the platform loader as parent, so every
+ * loader defines the class again), running it on a new thread (one Deflater and one Inflater,
+ * both ended), then dropping the loader. Every loader's copy of the same code reaches zlib
+ * through its own jmethodIDs. Usage: ZipChurn LOADERS SECONDS (stops at whichever comes first;
+ * 0 = no bound; one of them must be set). Speaks the harness protocol: truths, "HARNESS ready",
+ * then waits for "exit" or EOF on stdin.
+ */
+public final class ZipChurn {
+    public static void main(String[] args) throws Exception {
+        long loaders = Long.parseLong(args[0]);
+        long seconds = Long.parseLong(args[1]);
+        URL here = ZipChurn.class.getProtectionDomain().getCodeSource().getLocation();
+        ClassLoader parent = ClassLoader.getPlatformClassLoader();
+        long end = seconds > 0 ? System.nanoTime() + seconds * 1_000_000_000L : Long.MAX_VALUE;
+        long n = 0;
+        while ((loaders == 0 || n < loaders) && System.nanoTime() < end) {
+            try (URLClassLoader loader = new URLClassLoader(new URL[] {here}, parent)) {
+                Runnable work = (Runnable) loader.loadClass("ZipChurnWorker").getDeclaredConstructor().newInstance();
+                Thread t = new Thread(work, "churn-" + n);
+                t.start();
+                t.join();
+            }
+            n++;
+            if (n % 500 == 0) {
+                System.gc();
+            }
+        }
+        System.gc();
+        System.out.println("HARNESS truth pid=" + ProcessHandle.current().pid());
+        System.out.println("HARNESS truth loaders_created=" + n);
+        System.out.println("HARNESS ready");
+        System.out.flush();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        for (String line; (line = in.readLine()) != null && !line.trim().equals("exit"); ) {
+        }
+        System.out.println("HARNESS done");
+        System.exit(0);
+    }
+}

@@ -1,0 +1,40 @@
+import java.util.zip.DataFormatException;
+import java.util.zip.Deflater;
+import java.util.zip.Inflater;
+
+/** ZipChurn's unit of work, loaded by every churned loader: two zlib places, both ended. */
+public final class ZipChurnWorker implements Runnable {
+    public void run() {
+        byte[] data = new byte[4096];
+        for (int i = 0; i < data.length; i++) {
+            data[i] = (byte) (i % 7);
+        }
+        byte[] packed = deflate(data);
+        inflate(packed, data.length);
+    }
+
+    static byte[] deflate(byte[] data) {
+        Deflater d = new Deflater();
+        try {
+            d.setInput(data);
+            d.finish();
+            byte[] out = new byte[data.length + 64];
+            int n = d.deflate(out);
+            return java.util.Arrays.copyOf(out, n);
+        } finally {
+            d.end();
+        }
+    }
+
+    static void inflate(byte[] packed, int size) {
+        Inflater i = new Inflater();
+        try {
+            i.setInput(packed);
+            i.inflate(new byte[size]);
+        } catch (DataFormatException e) {
+            throw new IllegalStateException(e);
+        } finally {
+            i.end();
+        }
+    }
+}
