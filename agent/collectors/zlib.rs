@@ -93,6 +93,7 @@ impl SiteCounters for ZlibCounters {
             (&self.released_by_gc, &to.released_by_gc),
             (&self.stale, &to.stale),
             (&self.untracked, &to.untracked),
+            (&self.reused, &to.reused),
         ] {
             drain(f, t);
         }
