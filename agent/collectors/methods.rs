@@ -131,6 +131,7 @@ impl MethodCache {
         let dead: HashSet<usize> = ids.into_iter().filter(|&m| !jvmti.method_is_loaded(m as jni::sys::jmethodID)).collect();
         let mut map = self.map.lock();
         map.retain(|m, _| !dead.contains(m));
+        super::sites::shrink(&mut map);
         COUNTERS.methods_forgotten.fetch_add(dead.len() as u64, Relaxed);
         COUNTERS.methods_cached.store(map.len() as u64, Relaxed);
         dead

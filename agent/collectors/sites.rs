@@ -164,6 +164,14 @@ pub struct SiteTable<C> {
     kinds: Vec<u8>,
 }
 
+/// Gives back a map's room when churn grew it far past what it holds: a map keeps its largest
+/// capacity otherwise, and under loader churn that is every copy seen between two forgettings.
+pub fn shrink<K: Eq + Hash, V, S: std::hash::BuildHasher>(map: &mut HashMap<K, V, S>) {
+    if map.capacity() > 4 * map.len().max(16) {
+        map.shrink_to(2 * map.len());
+    }
+}
+
 /// What an evicted site's counts become part of.
 const EVICTED: &str = "<sites evicted: every class of their stacks was unloaded and nothing they allocated was live>";
 
@@ -287,7 +295,8 @@ impl<C: SiteCounters> SiteTable<C> {
         let mut names = self.names.lock();
         let mut orphans = Vec::new();
         for shard in self.shards.iter() {
-            shard.lock().retain(|k, id| {
+            let mut shard = shard.lock();
+            shard.retain(|k, id| {
                 let keep = !k.frames().iter().any(|f| dead.contains(&f.method));
                 if !keep {
                     let n = names.raw_keys.entry(*id).or_insert(1);
@@ -298,6 +307,7 @@ impl<C: SiteCounters> SiteTable<C> {
                 }
                 keep
             });
+            shrink(&mut shard);
         }
         let mut evicted = 0;
         for id in orphans {
