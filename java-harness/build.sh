@@ -13,6 +13,11 @@
 #     seed000-boot-{2.0.4,2.0.5,2.1.0}.jar   seed 000 on Spring Boot's own loader, by version
 #     service.jar                            a Spring Boot 4.0.7 web application (fat jar)
 #     service/classes, service/lib/          the same as class directory + jars, for DevTools
+#     webapp.jar, webapp/{classes,lib}       a Spring Boot 4.0.7 application with the usual
+#                                            starters (web, JPA on H2, Thymeleaf, Actuator), as
+#                                            fat jar and as extracted class path
+#   kafka/                 a Kafka 4.1.1 KRaft broker and gzip producer (mvn, from kafka/):
+#     kafka-harness.jar, lib/                the harness's main class and the broker's jars
 # Uses $JAVA_HOME/bin/javac when JAVA_HOME is set, else javac on PATH (JDK 17+ for Maven's part).
 set -euo pipefail
 
@@ -145,6 +150,31 @@ build_springboot() {
   done
   cp "$sb/service/target/service.jar" "$out/"
   cp -r "$sb/service/target/classes" "$sb/service/target/lib" "$out/service/"
+  cp "$sb/webapp/target/webapp.jar" "$out/"
+  mkdir -p "$out/webapp"
+  cp -r "$sb/webapp/target/classes" "$sb/webapp/target/lib" "$out/webapp/"
+  rm -f "$log"
+  touch "$out/.stamp"
+  echo "build.sh: done -> $out"
+}
+
+# The Kafka broker: java-harness/kafka/, output copied to $B/kafka (offline first, as above).
+build_kafka() {
+  local k="$HERE/kafka" out="$B/kafka" log="$B/mvn-kafka.log"
+  local mvn=(mvn -B -q -f "$k/pom.xml")
+  echo "build.sh: building the Kafka broker harness with mvn (JAVA_HOME=$JDK_HOME)"
+  if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" -o clean package > "$log" 2>&1; then
+    echo "build.sh: not everything is in ~/.m2 yet; mvn fetches from Maven Central"
+    if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" clean package > "$log" 2>&1; then
+      cat "$log" >&2
+      echo "build.sh: mvn failed for kafka/ (log above)" >&2
+      exit 1
+    fi
+  fi
+  rm -rf "$out"
+  mkdir -p "$out"
+  cp "$k/target/kafka-harness.jar" "$out/"
+  cp -r "$k/target/lib" "$out/"
   rm -f "$log"
   touch "$out/.stamp"
   echo "build.sh: done -> $out"
@@ -165,4 +195,14 @@ if (( ! FORCE )) && [[ -f "$SB_STAMP" ]] \
   echo "build.sh: Spring Boot applications up to date ($B/springboot)"
 else
   build_springboot
+fi
+K_STAMP="$B/kafka/.stamp"
+if (( ! FORCE )) && [[ -f "$K_STAMP" ]] \
+   && [[ -z "$(find "$HERE/kafka" "$HERE/build.sh" -name target -prune -o -type f -newer "$K_STAMP" -print -quit)" ]]; then
+  echo "build.sh: Kafka broker up to date ($B/kafka)"
+else
+  if ! command -v mvn >/dev/null 2>&1; then
+    echo "build.sh: mvn is missing (Debian package maven)" >&2; exit 1
+  fi
+  build_kafka
 fi

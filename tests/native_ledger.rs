@@ -466,3 +466,22 @@ fn native_ledgers_on_every_other_installed_jdk() {
     }
     ran_on("native_ledgers_on_every_other_installed_jdk", &ran);
 }
+
+/// One source line, one site: a constructor called through reflection (on JDK 17, 15 calls
+/// through NativeConstructorAccessorImpl, then a GeneratedConstructorAccessorN: other frames,
+/// other jmethodIDs) and a line reached through a lambda proxy are one site and one finding each.
+#[test]
+fn a_line_reached_through_reflection_or_a_lambda_is_one_site() {
+    let f = Jvm::test_program("reflective", "ReflectiveInflaters", &["200"]).run();
+    assert_eq!(f.code, Some(0), "{}\n{}", f.stdout, f.stderr);
+    let r = f.death_report();
+    for (frame, what) in [("ReflectiveInflaters$Holder.<init>(", "reflection"), ("ReflectiveInflaters.lambda$main$", "lambda")] {
+        let at = zlib_at(&r.zlib, frame);
+        assert_eq!(at.len(), 1, "{what}: one site, {at:#?}");
+        assert_eq!(at[0].created, 200, "{what}");
+        assert_eq!(at[0].live, 200, "{what}");
+        let found: Vec<_> = r.findings.iter().filter(|x| x.kind == "zlib_not_ended" && x.summary.contains(frame)).collect();
+        assert_eq!(found.len(), 1, "{what}: {:#?}", r.findings);
+        assert!(found[0].summary.starts_with("200 of 200 Inflaters"), "{}", found[0].summary);
+    }
+}

@@ -135,6 +135,10 @@ pub struct ClassTracker {
     pub growth_seen: Mutex<HashMap<String, u64>>,
     /// Loaders a report while the JVM ran already found closed or stopped by their container.
     pub stopped_earlier: Mutex<std::collections::HashSet<u32>>,
+    /// The largest `classes_unloaded` reported: a counter never goes down, though a report's own
+    /// count came out lower than the previous report's (1 -> 0, 135 -> 134 under ZGC,
+    /// Shenandoah and G1), and so did the Prometheus counter read from it.
+    unloaded_reported: AtomicU64,
 }
 
 /// Dead loaders no longer kept one by one, by loader class.
@@ -169,6 +173,7 @@ impl ClassTracker {
             unload_events: AtomicU64::new(0),
             unload_events_enabled: std::sync::atomic::AtomicBool::new(false),
             growth_seen: Mutex::new(HashMap::new()),
+            unloaded_reported: AtomicU64::new(0),
             stopped_earlier: Mutex::new(Default::default()),
         }
     }
@@ -582,7 +587,8 @@ impl ClassTracker {
         label_loaders(&mut out.loaders);
         out.generations = generations(&mut out.loaders, &names);
         let freed = self.freed.load(Relaxed);
-        out.classes_unloaded = unloaded_total.max(freed);
+        let unloaded = unloaded_total.max(freed);
+        out.classes_unloaded = self.unloaded_reported.fetch_max(unloaded, Relaxed).max(unloaded);
         out.unload_note = unload_note(out.class_unload_events, freed, out.classes_unloaded);
         out.classes_live = live.values().sum();
         out.duplicate_classes = by_name

@@ -56,6 +56,10 @@ impl<E: Copy> Ledger<E> {
         }
     }
 
+    pub fn get(&self, addr: u64) -> Option<E> {
+        self.shard(addr).lock().get(&addr).copied()
+    }
+
     pub fn remove(&self, addr: u64) -> Option<E> {
         self.shard(addr).lock().remove(&addr)
     }

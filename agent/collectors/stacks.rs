@@ -36,6 +36,11 @@ const THREAD_UNKNOWN: u8 = 0;
 const THREAD_APP: u8 = 1;
 const THREAD_CLEANUP: u8 = 2;
 
+/// Frames a key holding reflection accessors leaves out of its name: the most accessor frames
+/// one call has beyond another's (JDK 8-17: Native + Delegating accessor, 3 frames, against one
+/// GeneratedConstructorAccessorN).
+const ACCESSOR_SLACK: usize = 3;
+
 /// Ledger slots, one per (ledger, kind of event): each has its own last key and templates.
 pub const SLOTS: usize = 4;
 
@@ -165,17 +170,39 @@ impl Stacks {
         }
     }
 
-    /// What the user reads of a key: its kind and, per frame, class, method, signature and
-    /// bytecode index. Two class loaders' copies of the same code have the same name (and
-    /// different jmethodIDs); a method already unloaded keeps its id, as nothing else names it.
+    /// What the user reads of a key: its kind and, per frame, class (normalised: methods.rs),
+    /// method, signature and source line (the bytecode index without a line table), so one
+    /// source line is one site. Two class loaders' copies of the same code have the same name
+    /// (and different jmethodIDs); a method already unloaded keeps its id, as nothing else names
+    /// it. A run of reflection accessor frames is one `<reflection>` entry, and a key holding
+    /// one names only its first `len - ACCESSOR_SLACK` other frames: the accessors' frame count
+    /// varies between calls of the same place, and so does how deep the key reaches.
     pub fn name_of(&self, jvmti: &Jvmti, env: &Env, key: &SiteKey) -> String {
+        let methods: Vec<_> = key.frames().iter().map(|f| (f, self.methods.get(jvmti, env, f.method))).collect();
+        let limit = if methods.iter().any(|(_, m)| m.is_accessor()) {
+            methods.len().saturating_sub(ACCESSOR_SLACK).max(1)
+        } else {
+            methods.len()
+        };
         let mut s = key.tag.to_string();
-        for f in key.frames() {
-            let m = self.methods.get(jvmti, env, f.method);
-            let _ = if m.class == UNLOADED {
-                write!(s, "|#{:x}@{}", f.method, f.location)
-            } else {
-                write!(s, "|{}.{}{}@{}", m.class, m.name, m.signature, f.location)
+        let (mut named, mut in_accessors) = (0, false);
+        for (f, m) in &methods {
+            if m.is_accessor() {
+                if !in_accessors {
+                    s.push_str("|<reflection>");
+                }
+                in_accessors = true;
+                continue;
+            }
+            in_accessors = false;
+            if named == limit {
+                break;
+            }
+            named += 1;
+            let _ = match (m.class == UNLOADED, m.line_at(f.location).filter(|_| f.location >= 0)) {
+                (true, _) => write!(s, "|#{:x}@{}", f.method, f.location),
+                (false, Some(line)) => write!(s, "|{}.{}{}:{line}", m.class, m.name, m.signature),
+                (false, None) => write!(s, "|{}.{}{}@{}", m.class, m.name, m.signature, f.location),
             };
         }
         s

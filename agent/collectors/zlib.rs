@@ -5,6 +5,12 @@
 //! thread (Common-Cleaner, Reference Handler, Finalizer) it is explicit only when the stack holds
 //! `Inflater.end()`/`Deflater.end()` (e.g. a cleanup action that ends a stream it owns), else it
 //! is a GC release. `InflaterZStreamRef.run` is on both paths, so it decides nothing.
+//!
+//! Pools: a `reset` of a live stream on an application thread hands it out again. A site whose
+//! streams are reset and whose live count stays within the high-water mark of the previous
+//! report is a pool (a bounded set reused: the JDK's per-jar Inflater cache, Spring Boot's
+//! nested-jar loader), reported as such and not as streams never ended. A reset on a cleanup
+//! thread (a stream left to the GC and returned to its cache by a Cleaner) is no reuse.
 
 use super::ledger::{Inserted, Ledger, settings, top};
 use super::methods::render_site;
@@ -17,7 +23,7 @@ use crate::ffi::natives::Stream;
 use crate::ffi::os;
 use crate::health::{self, COUNTERS};
 use crate::options::NativeOptions;
-use leakagent_report::model::{ReleasesBeforeTracking, StackSettings, Tracking, Zlib, ZlibEstimate, ZlibKindTotals, ZlibSite, ZlibTotals};
+use leakagent_report::model::{ReleasesBeforeTracking, StackSettings, Tracking, Zlib, ZlibEstimate, ZlibKindTotals, ZlibPool, ZlibSite, ZlibTotals};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -75,6 +81,8 @@ pub struct ZlibCounters {
     stale: AtomicU64,
     /// Created while the ledger was full.
     untracked: AtomicU64,
+    /// Resets of a live stream on an application thread.
+    reused: AtomicU64,
 }
 
 impl SiteCounters for ZlibCounters {
@@ -85,6 +93,7 @@ impl SiteCounters for ZlibCounters {
             (&self.released_by_gc, &to.released_by_gc),
             (&self.stale, &to.stale),
             (&self.untracked, &to.untracked),
+            (&self.reused, &to.reused),
         ] {
             drain(f, t);
         }
@@ -100,6 +109,8 @@ struct Entry {
 struct Growth {
     at_ms: u64,
     live: HashMap<u32, i64>,
+    /// Per site, the largest live count of any report so far.
+    high: HashMap<u32, u64>,
 }
 
 pub struct ZlibLedger {
@@ -127,7 +138,7 @@ impl ZlibLedger {
             before_explicit: AtomicU64::new(0),
             before_gc: AtomicU64::new(0),
             end_methods: [AtomicUsize::new(0), AtomicUsize::new(0)],
-            growth: Mutex::new(Growth { at_ms: 0, live: HashMap::new() }),
+            growth: Mutex::new(Growth { at_ms: 0, live: HashMap::new(), high: HashMap::new() }),
             status: Mutex::new(if o.zlib { (Tracking::Full, None) } else { (Tracking::Off, Some("option zlib=off".into())) }),
         }
     }
@@ -209,6 +220,16 @@ impl ZlibLedger {
         }
     }
 
+    /// `Inflater.reset(long)`/`Deflater.reset(long)` reset a stream for its next user.
+    pub fn on_reset(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64) {
+        if stacks.on_cleanup_thread(jvmti, env) {
+            return;
+        }
+        if let Some(e) = self.ledger.get(addr) {
+            self.sites.counters(e.site).reused.fetch_add(1, Relaxed);
+        }
+    }
+
     fn end_method_on_stack(&self, jvmti: &Jvmti) -> bool {
         let ends = [self.end_methods[0].load(Relaxed), self.end_methods[1].load(Relaxed)];
         let mut frames = [Frame::EMPTY; END_SEARCH_DEPTH];
@@ -255,6 +276,7 @@ impl ZlibLedger {
         };
         let mut sites: Vec<(ZlibSite, Arc<SiteInfo>)> = Vec::new();
         let mut live_now: HashMap<u32, i64> = HashMap::new();
+        let mut high_now: HashMap<u32, u64> = HashMap::new();
         for (id, info, c) in self.sites.iter() {
             let ended = total(c, |x| &x.ended_explicitly);
             let gc = total(c, |x| &x.released_by_gc);
@@ -268,6 +290,9 @@ impl ZlibLedger {
             let k = if info.kind == KIND_DEFLATER { &mut totals.deflaters } else { &mut totals.inflaters };
             add_kind(k, created, ended, gc, live, bytes);
             live_now.insert(id, live as i64);
+            let before = growth.high.get(&id).copied();
+            high_now.insert(id, before.unwrap_or(0).max(live));
+            let pool = pool_of(created, gc, live, total(c, |x| &x.reused), before);
             sites.push((
                 ZlibSite {
                     id,
@@ -281,6 +306,7 @@ impl ZlibLedger {
                     live_bytes_estimate: bytes,
                     growth_live: live as i64 - growth.live.get(&id).copied().unwrap_or(0),
                     oldest_live_ms: oldest.get(&id).map(|&b| now.saturating_sub(b as u64)),
+                    pool,
                     ..ZlibSite::default()
                 },
                 info,
@@ -293,7 +319,7 @@ impl ZlibLedger {
             totals.live += k.live;
             totals.live_bytes_estimate += k.live_bytes_estimate;
         }
-        *growth = Growth { at_ms: now, live: live_now };
+        *growth = Growth { at_ms: now, live: live_now, high: high_now };
         drop(growth);
 
         sites.sort_by(|(a, _), (b, _)| {
@@ -340,6 +366,15 @@ fn live_of(c: &[Stripe<ZlibCounters>]) -> u64 {
     total(c, |x| &x.created).saturating_sub(gone)
 }
 
+/// The pool a site is, if its streams are reused (`reuses`), at most half of them were left to
+/// the GC, and its live count did not pass the high-water mark of the previous report
+/// (`high_before`; none at a site's first report: its reuse is the evidence then).
+fn pool_of(created: u64, gc: u64, live: u64, reuses: u64, high_before: Option<u64>) -> Option<ZlibPool> {
+    let grew = high_before.is_some_and(|h| live > h);
+    (reuses > 0 && live > 0 && gc * 2 <= created && !grew)
+        .then(|| ZlibPool { size: live, high_water: high_before.unwrap_or(0).max(live), reuses })
+}
+
 fn add_kind(k: &mut ZlibKindTotals, created: u64, ended: u64, gc: u64, live: u64, bytes: u64) {
     k.created += created;
     k.ended_explicitly += ended;
@@ -361,5 +396,15 @@ mod tests {
         c[1].0.ended_explicitly.store(3, Relaxed);
         c[0].0.released_by_gc.store(4, Relaxed);
         assert_eq!(live_of(&c), 3);
+    }
+
+    #[test]
+    fn a_reused_bounded_site_is_a_pool_and_growth_or_gc_is_not() {
+        assert_eq!(pool_of(179, 0, 166, 5000, None), Some(ZlibPool { size: 166, high_water: 166, reuses: 5000 }));
+        assert_eq!(pool_of(179, 0, 150, 6000, Some(166)), Some(ZlibPool { size: 150, high_water: 166, reuses: 6000 }));
+        assert_eq!(pool_of(300, 0, 280, 6000, Some(166)), None, "grew past the previous high-water mark");
+        assert_eq!(pool_of(179, 0, 166, 0, None), None, "never reused");
+        assert_eq!(pool_of(1000, 900, 100, 50, None), None, "mostly left to the GC");
+        assert_eq!(pool_of(10, 0, 0, 50, None), None, "nothing live");
     }
 }

@@ -195,6 +195,14 @@ impl natives::Hooks for NativeHooks {
         })
     }
 
+    fn stream_reset(&self, env: &Env, _kind: Stream, addr: u64) {
+        guarded(Feature::Zlib, (), || {
+            if let Some(a) = runtime::get() {
+                a.zlib.on_reset(&a.stacks, &a.jvmti, env, addr);
+            }
+        })
+    }
+
     fn memory_allocated(&self, env: &Env, addr: u64, size: u64) {
         guarded(Feature::Direct, (), || {
             if let Some(a) = runtime::get() {

@@ -1,5 +1,6 @@
 //! Wrappers around the JDK natives that create and release native memory: zlib streams
-//! (`java.util.zip.Inflater`/`Deflater` `init`/`end`) and raw memory
+//! (`java.util.zip.Inflater`/`Deflater` `init`/`end`, and `reset`, which tells a stream that is
+//! handed out again, as pools do) and raw memory
 //! (`jdk.internal.misc.Unsafe` `allocateMemory0`/`reallocateMemory0`/`freeMemory0`).
 //!
 //! At start-up the JVM reports every native method it binds (JVMTI NativeMethodBind): `on_bind`
@@ -34,13 +35,17 @@ pub enum Native {
     AllocateMemory,
     ReallocateMemory,
     FreeMemory,
+    InflaterReset,
+    DeflaterReset,
 }
 
-pub const ALL: [Native; 7] = [
+pub const ALL: [Native; 9] = [
     Native::InflaterInit,
     Native::InflaterEnd,
+    Native::InflaterReset,
     Native::DeflaterInit,
     Native::DeflaterEnd,
+    Native::DeflaterReset,
     Native::AllocateMemory,
     Native::ReallocateMemory,
     Native::FreeMemory,
@@ -64,6 +69,9 @@ impl Native {
             Native::InflaterEnd => (INFLATER, c"end", c"(J)V", Some(c"Java_java_util_zip_Inflater_end")),
             Native::DeflaterInit => (DEFLATER, c"init", c"(IIZ)J", Some(c"Java_java_util_zip_Deflater_init")),
             Native::DeflaterEnd => (DEFLATER, c"end", c"(J)V", Some(c"Java_java_util_zip_Deflater_end")),
+            // static native since JDK 11 (and still on 25)
+            Native::InflaterReset => (INFLATER, c"reset", c"(J)V", Some(c"Java_java_util_zip_Inflater_reset")),
+            Native::DeflaterReset => (DEFLATER, c"reset", c"(J)V", Some(c"Java_java_util_zip_Deflater_reset")),
             Native::AllocateMemory => (UNSAFE, c"allocateMemory0", c"(J)J", None),
             Native::ReallocateMemory => (UNSAFE, c"reallocateMemory0", c"(JJ)J", None),
             Native::FreeMemory => (UNSAFE, c"freeMemory0", c"(J)V", None),
@@ -71,7 +79,15 @@ impl Native {
     }
 
     pub fn is_zlib(self) -> bool {
-        matches!(self, Native::InflaterInit | Native::InflaterEnd | Native::DeflaterInit | Native::DeflaterEnd)
+        matches!(
+            self,
+            Native::InflaterInit
+                | Native::InflaterEnd
+                | Native::InflaterReset
+                | Native::DeflaterInit
+                | Native::DeflaterEnd
+                | Native::DeflaterReset
+        )
     }
 
     fn wrapper(self) -> usize {
@@ -80,6 +96,8 @@ impl Native {
             Native::InflaterEnd => inflater_end as EndFn as usize,
             Native::DeflaterInit => deflater_init as DeflaterInitFn as usize,
             Native::DeflaterEnd => deflater_end as EndFn as usize,
+            Native::InflaterReset => inflater_reset as EndFn as usize,
+            Native::DeflaterReset => deflater_reset as EndFn as usize,
             Native::AllocateMemory => allocate_memory as AllocFn as usize,
             Native::ReallocateMemory => reallocate_memory as ReallocFn as usize,
             Native::FreeMemory => free_memory as FreeFn as usize,
@@ -92,6 +110,8 @@ impl Native {
 pub trait Hooks: Sync {
     fn stream_created(&self, env: &Env, kind: Stream, addr: u64);
     fn stream_ending(&self, env: &Env, kind: Stream, addr: u64);
+    /// A live stream was reset to be used again.
+    fn stream_reset(&self, env: &Env, kind: Stream, addr: u64);
     fn memory_allocated(&self, env: &Env, addr: u64, size: u64);
     /// Before a reallocation: takes the old block's record out of the ledger; the value comes
     /// back to `memory_reallocated` whatever the outcome.
@@ -103,7 +123,7 @@ pub trait Hooks: Sync {
 static HOOKS: OnceLock<&'static dyn Hooks> = OnceLock::new();
 
 /// The original function of each native (0 until known), indexed by `Native as usize`.
-static ORIGINALS: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
+static ORIGINALS: [AtomicUsize; ALL.len()] = [const { AtomicUsize::new(0) }; ALL.len()];
 
 /// Sets the collectors' hooks (once).
 pub fn set_hooks(hooks: &'static dyn Hooks) {
@@ -135,7 +155,7 @@ pub unsafe fn on_bind(
         return None;
     }
     let (name, sig) = jvmti.method_name_and_signature(method).ok()?;
-    if !matches!(name.as_str(), "init" | "end" | "allocateMemory0" | "reallocateMemory0" | "freeMemory0") {
+    if !matches!(name.as_str(), "init" | "end" | "reset" | "allocateMemory0" | "reallocateMemory0" | "freeMemory0") {
         return None;
     }
     let klass = Local::new(env, jvmti.method_declaring_class(method).ok()?);
@@ -191,8 +211,8 @@ pub fn rebind_zlib(env: &Env, libzip: &str) -> Result<(), String> {
         let _ = ORIGINALS[n as usize].compare_exchange(0, f, Release, Acquire);
     }
     for (class, natives) in [
-        (c"java/util/zip/Inflater", [Native::InflaterInit, Native::InflaterEnd]),
-        (c"java/util/zip/Deflater", [Native::DeflaterInit, Native::DeflaterEnd]),
+        (c"java/util/zip/Inflater", [Native::InflaterInit, Native::InflaterEnd, Native::InflaterReset]),
+        (c"java/util/zip/Deflater", [Native::DeflaterInit, Native::DeflaterEnd, Native::DeflaterReset]),
     ] {
         let cls = env.find_class(class);
         let table: Vec<(&CStr, &CStr, usize)> = natives
@@ -212,8 +232,8 @@ pub fn rebind_zlib(env: &Env, libzip: &str) -> Result<(), String> {
 /// Puts the JDK's own zlib natives back (a late attach that failed after `rebind_zlib`).
 pub fn restore_zlib(env: &Env) {
     for (class, natives) in [
-        (c"java/util/zip/Inflater", [Native::InflaterInit, Native::InflaterEnd]),
-        (c"java/util/zip/Deflater", [Native::DeflaterInit, Native::DeflaterEnd]),
+        (c"java/util/zip/Inflater", [Native::InflaterInit, Native::InflaterEnd, Native::InflaterReset]),
+        (c"java/util/zip/Deflater", [Native::DeflaterInit, Native::DeflaterEnd, Native::DeflaterReset]),
     ] {
         let table: Vec<(&CStr, &CStr, usize)> = natives
             .iter()
@@ -298,6 +318,27 @@ unsafe extern "C" fn deflater_end(env: *mut JNIEnv, cls: jclass, addr: jlong) {
     if let Some(f) = original!(Native::DeflaterEnd, EndFn) {
         // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
         unsafe { f(env, cls, addr); }
+    }
+}
+
+/// The stream stays live: told after the original reset it.
+unsafe extern "C" fn inflater_reset(env: *mut JNIEnv, cls: jclass, addr: jlong) {
+    if let Some(f) = original!(Native::InflaterReset, EndFn) {
+        // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
+        unsafe { f(env, cls, addr); }
+    }
+    if let Some(h) = hooks() {
+        h.stream_reset(&env_of(env), Stream::Inflater, addr as u64);
+    }
+}
+
+unsafe extern "C" fn deflater_reset(env: *mut JNIEnv, cls: jclass, addr: jlong) {
+    if let Some(f) = original!(Native::DeflaterReset, EndFn) {
+        // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
+        unsafe { f(env, cls, addr); }
+    }
+    if let Some(h) = hooks() {
+        h.stream_reset(&env_of(env), Stream::Deflater, addr as u64);
     }
 }
 

@@ -64,7 +64,9 @@ fn group<T>(sites: &[T], key: impl Fn(&T) -> (String, String)) -> BTreeMap<(Stri
 
 fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let groups = group(sites, |s| (s.kind.clone(), place(&s.app_frame, &s.stack, 2)));
+    // A pool's streams are reused, not leaked (zlib.rs judges it from resets and growth).
+    let leaky: Vec<&ZlibSite> = sites.iter().filter(|s| s.pool.is_none()).collect();
+    let groups = group(&leaky, |s| (s.kind.clone(), place(&s.app_frame, &s.stack, 2)));
     for ((kind, at), sites) in groups {
         if sites.iter().all(|s| s.app_frame.is_none() && s.stack.len() <= 1) {
             continue; // synthetic sites (<other sites>, <stack unavailable>): no place to blame
@@ -77,9 +79,7 @@ fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
         if never < ZLIB_MIN_NEVER_ENDED || (never as f64) < ZLIB_MIN_NEVER_ENDED_SHARE * created as f64 {
             continue;
         }
-        let spring = sites.iter().any(|s| {
-            s.stack.iter().any(|f| f.contains("ZipInflaterInputStream") || f.contains("org.springframework.boot.loader"))
-        });
+        let spring = sites.iter().any(|s| old_spring_boot_loader(&s.stack));
         let severity = if gc >= ZLIB_CRITICAL_GC || bytes >= ZLIB_CRITICAL_BYTES { Severity::Critical } else { Severity::Warning };
         let per_stream = if kind == "Deflater" { "about 260 KB" } else { "about 40 KB" };
         let paths = call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>());
@@ -113,6 +113,15 @@ fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// Whether a stack is in the nested-jar loader that had the Inflater bug: its
+/// ZipInflaterInputStream (org.springframework.boot.loader.jar, or a copy of it) made the stream,
+/// and the stack holds none of the loader that replaced it in Spring Boot 3.2 (`loader.launch`,
+/// `NestedJarFile`), where advising 2.1.0 would be advising a downgrade.
+fn old_spring_boot_loader(stack: &[String]) -> bool {
+    stack.iter().any(|f| f.contains(".ZipInflaterInputStream.<init>("))
+        && !stack.iter().any(|f| f.starts_with("org.springframework.boot.loader.launch.") || f.contains("NestedJarFile"))
 }
 
 fn percent(part: u64, whole: u64) -> u64 {
@@ -231,6 +240,19 @@ mod tests {
             format!("1104 of 1104 Inflaters created at {ZIIS} were never ended: 1101 (100%) were freed only by GC, 3 are live holding ~0.1 MiB")
         );
         assert!(f[0].fix.contains("end()") && f[0].fix.contains("Spring Boot 2.1.0"), "{}", f[0].fix);
+    }
+
+    #[test]
+    fn pools_are_not_findings_and_spring_boot_3_2_on_gets_no_upgrade_advice() {
+        let mut pool = zsite(2, "org.springframework.boot.loader.jar.NestedJarFileResources.getOrCreateInflater(NestedJarFileResources.java:136)", 179, 13, 0, 166);
+        pool.pool = Some(leakagent_report::model::ZlibPool { size: 166, high_water: 166, reuses: 5_400 });
+        assert!(zlib_findings(std::slice::from_ref(&pool)).is_empty(), "a pool");
+        // The same site growing (no longer judged a pool) is a finding, without the 2.1.0 advice.
+        pool.pool = None;
+        pool.stack.push("org.springframework.boot.loader.jar.NestedJarFile.getInputStream(NestedJarFile.java:300)".into());
+        let f = zlib_findings(&[pool]);
+        assert_eq!(f.len(), 1);
+        assert!(!f[0].fix.contains("Spring Boot"), "{}", f[0].fix);
     }
 
     #[test]

@@ -896,6 +896,22 @@ pub struct ZlibSite {
     /// Always 0: every stream is attributed from its own stack (kept from the time hot sampling
     /// could attribute streams without one).
     pub unwalked: u64,
+    /// Set when the site is a pool, not a leak: its streams are reset to be handed out again
+    /// (by the application's pool, Spring Boot's nested-jar loader, the JDK's jar cache) and its
+    /// live count did not grow past the high-water mark of the previous report. No finding.
+    #[serde(default)]
+    pub pool: Option<ZlibPool>,
+}
+
+/// A site whose streams are reused (see `ZlibSite::pool`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct ZlibPool {
+    /// Streams of the site live now: the pool's size.
+    pub size: u64,
+    /// The largest `size` seen by any report of this run.
+    pub high_water: u64,
+    /// Resets of a live stream on an application thread: each hands a stream out again.
+    pub reuses: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]

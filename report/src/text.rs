@@ -1,6 +1,6 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
-use super::model::{Cgroup, ChainSearch, ClassLoaders, Direct, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib};
+use super::model::{Cgroup, ChainSearch, ClassLoaders, Direct, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib, ZlibSite};
 use std::collections::BTreeMap;
 use crate::units;
 use std::borrow::Cow;
@@ -400,6 +400,14 @@ fn tracking_line(o: &mut String, tracking: Tracking, reason: &Option<String>) {
     }
 }
 
+/// What a row says of a site that is a pool (no finding: its streams are reused).
+pub fn pool_note(s: &ZlibSite) -> String {
+    s.pool
+        .as_ref()
+        .map(|p| format!(" [a pool, not a leak: {} live, high-water {}, reused {} times]", p.size, p.high_water, p.reuses))
+        .unwrap_or_default()
+}
+
 fn zlib_section(o: &mut String, z: &Zlib) {
     let t = &z.totals;
     let _ = writeln!(
@@ -425,7 +433,7 @@ fn zlib_section(o: &mut String, z: &Zlib) {
     for (s, label) in z.sites.iter().zip(labels) {
         let _ = writeln!(
             o,
-            "  {:>5}  {:<8}  {:>8}  {:>8}  {:>8}  {:>7}  {:>9.1}  {}",
+            "  {:>5}  {:<8}  {:>8}  {:>8}  {:>8}  {:>7}  {:>9.1}  {}{}",
             s.id,
             s.kind,
             s.created,
@@ -433,7 +441,8 @@ fn zlib_section(o: &mut String, z: &Zlib) {
             s.released_by_gc,
             s.live,
             s.live_bytes_estimate as f64 / (1024.0 * 1024.0),
-            label
+            label,
+            pool_note(s)
         );
     }
     if z.sites.len() > MAX_NATIVE_SITES {
@@ -719,6 +728,15 @@ mod tests {
         assert!(t.contains("tracking: jdk_pool_only (the agent was attached to a running JVM)"), "{t}");
         assert!(t.contains("JDK direct pool: 3 buffers, 2.9 MiB capacity"), "{t}");
         assert!(!t.contains("tracking: full"), "full tracking needs no line");
+        assert!(!t.contains("a pool"), "{t}");
+    }
+
+    #[test]
+    fn a_pool_site_says_so_on_its_row() {
+        let mut r = native_report();
+        r.zlib.sites[0].pool = Some(crate::model::ZlibPool { size: 102, high_water: 104, reuses: 3988 });
+        let t = render(&r);
+        assert!(t.contains("x.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:29) [a pool, not a leak: 102 live, high-water 104, reused 3988 times]"), "{t}");
     }
 
     const M: u64 = 1 << 20;
