@@ -24,15 +24,42 @@ fn loader_label(s: &LeakSuspect) -> String {
 /// At most this many loaders are named in a finding's summary.
 const MAX_NAMED: usize = 12;
 
-/// One finding per cause: suspects pinned by the same holder, or by the same thread (its stack,
-/// its object, its context loader), are one problem with one fix.
+/// `Script1234` and `Script7` alike: runs of digits, which differ between redeploys, scripts
+/// and threads of one kind, read as one.
+fn numbers_as_one(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('#') {
+            out.push('#');
+        }
+    }
+    out
+}
+
+/// The chain's shape: its hops' kinds, holders and fields, numbers read as one. Loaders that
+/// share a culprit and a shape are one leak repeated (redeploys, scripts), with one fix.
+fn chain_shape(s: &LeakSuspect) -> String {
+    s.path
+        .iter()
+        .map(|h| {
+            let field = if h.field.starts_with('[') { "[]" } else { &h.field };
+            numbers_as_one(&format!("{}|{}|{}", h.kind, h.from, field))
+        })
+        .collect::<Vec<_>>()
+        .join(" > ")
+}
+
+/// One finding per cause: suspects pinned by the same thread (its stack, its object, its context
+/// loader), or by the same culprit through chains of one shape, are one problem with one fix.
 fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
     let mut groups: BTreeMap<(String, String), Vec<&LeakSuspect>> = BTreeMap::new();
     for s in &cl.leak_suspects {
         let culprit = s.culprit.clone().unwrap_or_else(|| "unknown".into());
         let key = match root_thread(&s.path).filter(|_| is_thread_culprit(&culprit)) {
-            Some(t) => ("thread".to_string(), t.to_string()),
-            None => (culprit, s.fix.clone()),
+            Some(t) => ("thread".to_string(), numbers_as_one(t)),
+            None => (culprit, chain_shape(s)),
         };
         groups.entry(key).or_default().push(s);
     }
@@ -45,6 +72,8 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
         }
         let classes: u64 = suspects.iter().map(|s| s.classes).sum();
         let chain = if first.path.is_empty() { String::new() } else { format!(" Chain: {}.", chain_text(&first.path)) };
+        // Only a chain establishes a strong hold; without one the loaders are only seen alive.
+        let held = if first.path.is_empty() { "alive after GC, with no strong chain established" } else { "strongly held after GC" };
         let growth_only = suspects.iter().all(|s| s.reasons.iter().all(|r| r == "growth"));
         let growth = cl.growth.iter().find(|g| g.loader_class == first.loader_class).filter(|_| growth_only);
         let (lead, fix_tail) = match growth {
@@ -59,13 +88,14 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                         facts.push(format!("{p} were alive at the previous report"));
                     }
                     format!(
-                        "{} of the {} loaders of {} that each define {}{} ({}) are strongly held after GC ({}; {} classes pinned)",
+                        "{} of the {} loaders of {} that each define {}{} ({}) are {} ({}; {} classes pinned)",
                         suspects.len(),
                         g.alive,
                         g.loader_class,
                         if g.distinct_classes > 1 { "a class like " } else { "" },
                         g.example,
                         facts.join("; "),
+                        held,
                         names.join(", "),
                         classes
                     )
@@ -210,5 +240,49 @@ mod tests {
         assert!(f[0].summary.starts_with("16 of the 160 loaders of groovy.lang.GroovyClassLoader$InnerLoader that each define a class like Script160 (160 such classes seen; none of them died) are strongly held"), "{}", f[0].summary);
         assert!(f[0].summary.contains("and 4 more"), "{}", f[0].summary);
         assert!(f[0].fix.contains("leak_loaders=groovy.lang.GroovyClassLoader$InnerLoader"), "{}", f[0].fix);
+    }
+
+    #[test]
+    fn leaks_of_one_shape_are_one_finding_whatever_their_numbers() {
+        // Three redeploys, each pinned by its own ticker thread: one thread kind, one finding.
+        let redeploys: Vec<LeakSuspect> = (1..=3)
+            .map(|i| LeakSuspect {
+                culprit: Some("thread-context-loader".into()),
+                path: vec![
+                    hop(&format!("<thread \"ticker-{i}\">"), "", "thread", "java.lang.Thread", None),
+                    hop("java.lang.Thread", "contextClassLoader", "field", "W", Some(i)),
+                ],
+                ..suspect(i, "x")
+            })
+            .collect();
+        let f = findings(&ClassLoaders { leak_suspects: redeploys, ..ClassLoaders::default() });
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].severity, f[0].subject.loaders.len()), (Severity::Critical, 3));
+        // Scripts held by elements of one array: one finding; a holder of another shape is another.
+        let mut scripts: Vec<LeakSuspect> = (0..1500)
+            .map(|i| LeakSuspect {
+                path: vec![hop("Registry", "ALL", "static_field", "Object[]", None), hop("Object[]", &format!("[{i}]"), "array_element", &format!("Script{i}"), Some(i))],
+                ..suspect(i, "parent-static")
+            })
+            .collect();
+        scripts.push(LeakSuspect { path: vec![hop("Other", "ONE", "static_field", "Script9", Some(9))], ..suspect(9000, "parent-static") });
+        let f = findings(&ClassLoaders { leak_suspects: scripts, ..ClassLoaders::default() });
+        let mut sizes: Vec<usize> = f.iter().map(|f| f.subject.loaders.len()).collect();
+        sizes.sort();
+        assert_eq!(sizes, [1, 1500]);
+        let scripts = f.iter().find(|f| f.subject.loaders.len() == 1500).unwrap();
+        assert!(scripts.summary.len() < 1000, "the summary names a few loaders, the subject all: {}", scripts.summary);
+    }
+
+    #[test]
+    fn loaders_without_a_chain_are_not_said_to_be_strongly_held() {
+        let g = LoaderGrowth { loader_class: "java.net.URLClassLoader".into(), example: "Script1".into(), alive: 1500, ..LoaderGrowth::default() };
+        let none: Vec<LeakSuspect> = (0..1500)
+            .map(|i| LeakSuspect { path: vec![], culprit: None, culprit_hop: None, reasons: vec!["growth".into()], ..suspect(i, "x") })
+            .collect();
+        let f = findings(&ClassLoaders { leak_suspects: none, growth: vec![g], ..ClassLoaders::default() });
+        assert_eq!(f.len(), 1);
+        assert!(!f[0].summary.contains("strongly held") && f[0].summary.contains("no strong chain"), "{}", f[0].summary);
+        assert_eq!(f[0].severity, Severity::Warning);
     }
 }

@@ -393,9 +393,9 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
     let limits = setup.limits;
     let deadline = move || -> Option<String> {
         if budget.stop_now() {
-            Some("the report's deadline came".into())
+            Some(budget.stop_reason().into())
         } else if started.elapsed() > limits.time {
-            Some(format!("time limit of {} s reached", limits.time.as_secs()))
+            Some(format!("chain_time limit of {} s reached", limits.time.as_secs()))
         } else {
             None
         }
