@@ -6,6 +6,7 @@ mod native;
 
 use crate::culprits::{chain_text, is_thread_culprit, root_thread};
 use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity, Subject};
+use leakagent_report::text::{chain_shape, numbers_as_one};
 use std::collections::BTreeMap;
 
 pub fn derive(report: &Report) -> Vec<Finding> {
@@ -24,33 +25,6 @@ fn loader_label(s: &LeakSuspect) -> String {
 /// At most this many loaders are named in a finding's summary.
 const MAX_NAMED: usize = 12;
 
-/// `Script1234` and `Script7` alike: runs of digits, which differ between redeploys, scripts
-/// and threads of one kind, read as one.
-fn numbers_as_one(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if !c.is_ascii_digit() {
-            out.push(c);
-        } else if !out.ends_with('#') {
-            out.push('#');
-        }
-    }
-    out
-}
-
-/// The chain's shape: its hops' kinds, holders and fields, numbers read as one. Loaders that
-/// share a culprit and a shape are one leak repeated (redeploys, scripts), with one fix.
-fn chain_shape(s: &LeakSuspect) -> String {
-    s.path
-        .iter()
-        .map(|h| {
-            let field = if h.field.starts_with('[') { "[]" } else { &h.field };
-            numbers_as_one(&format!("{}|{}|{}", h.kind, h.from, field))
-        })
-        .collect::<Vec<_>>()
-        .join(" > ")
-}
-
 /// One finding per cause: suspects pinned by the same thread (its stack, its object, its context
 /// loader), or by the same culprit through chains of one shape, are one problem with one fix.
 fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
@@ -59,7 +33,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
         let culprit = s.culprit.clone().unwrap_or_else(|| "unknown".into());
         let key = match root_thread(&s.path).filter(|_| is_thread_culprit(&culprit)) {
             Some(t) => ("thread".to_string(), numbers_as_one(t)),
-            None => (culprit, chain_shape(s)),
+            None => (culprit, chain_shape(&s.path)),
         };
         groups.entry(key).or_default().push(s);
     }
