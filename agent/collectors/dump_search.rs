@@ -269,27 +269,40 @@ impl Round<'_> {
         }
     }
 
-    /// Roots and classes are in memory; instances and arrays are read from the dump.
-    fn pass(&mut self, dump: &mut Dump) -> Result<(), String> {
-        let roots = &self.index.roots;
-        for r in roots {
-            if self.frontier.contains_key(&r.id) && !self.excluded(r) && self.rooted.insert(r.id, ()).is_none() {
-                self.roots.push(*r);
-            }
-        }
+    /// What memory holds, without reading the dump: the roots among the frontier, and the
+    /// classes whose statics, loader, superclass, signers or domain point into it, again for
+    /// what they add (a static holding a loader's list is found in the pass that found the
+    /// list). Every object so found stays in the frontier for the next read of the instances.
+    fn settle(&mut self) {
+        let mut layer = self.frontier.clone();
         let index = self.index;
-        for c in index.classes.values() {
-            let d = &c.dump;
-            for (target, edge) in [(d.super_id, Edge::Super), (d.loader_id, Edge::Loader), (d.signers_id, Edge::Signers), (d.domain_id, Edge::Domain)] {
-                if target != 0 {
-                    self.reach(d.id, d.id, target, edge);
+        while !layer.is_empty() && self.stop.is_none() {
+            for r in &index.roots {
+                if layer.contains_key(&r.id) && !self.excluded(r) && self.rooted.insert(r.id, ()).is_none() {
+                    self.roots.push(*r);
                 }
             }
-            for &(name, value) in &d.static_refs {
-                self.reach(d.id, d.id, value, Edge::Static(name));
+            let all = std::mem::replace(&mut self.frontier, layer);
+            for c in index.classes.values() {
+                let d = &c.dump;
+                for (target, edge) in [(d.super_id, Edge::Super), (d.loader_id, Edge::Loader), (d.signers_id, Edge::Signers), (d.domain_id, Edge::Domain)] {
+                    if target != 0 {
+                        self.reach(d.id, d.id, target, edge);
+                    }
+                }
+                for &(name, value) in &d.static_refs {
+                    self.reach(d.id, d.id, value, Edge::Static(name));
+                }
             }
+            layer = std::mem::take(&mut self.next);
+            self.frontier = all;
+            self.frontier.extend(layer.keys().map(|&k| (k, ())));
         }
-        let end = dump.scan(index.heap_start, self).map_err(|e| format!("reading the heap dump: {e}"))?;
+    }
+
+    /// Instances and arrays that point into the frontier, read from the dump.
+    fn pass(&mut self, dump: &mut Dump) -> Result<(), String> {
+        let end = dump.scan(self.index.heap_start, self).map_err(|e| format!("reading the heap dump: {e}"))?;
         if end == ScanEnd::Stopped && self.stop.is_none() {
             self.stop = (self.deadline)();
         }
@@ -464,8 +477,9 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
             round.nodes.insert(t, 0);
             round.frontier.insert(t, ());
         }
-        let mut parent = IdMap::default();
-        while !round.frontier.is_empty() && round.stop.is_none() {
+        round.settle();
+        let mut parent = round.walk_from_roots();
+        while !round.frontier.is_empty() && round.stop.is_none() && !round.all_reached(&parent) {
             found.passes += 1;
             if let Err(e) = round.pass(dump) {
                 found.error = Some(e);
@@ -473,10 +487,8 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
             }
             round.peak = round.peak.max(round.memory());
             round.frontier = std::mem::take(&mut round.next);
+            round.settle();
             parent = round.walk_from_roots();
-            if round.all_reached(&parent) {
-                break;
-            }
         }
         found.references_visited += round.visited;
         found.peak_memory_bytes = found.peak_memory_bytes.max(round.peak);
