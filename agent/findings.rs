@@ -6,7 +6,7 @@ mod native;
 
 use crate::culprits::{chain_text, is_thread_culprit, root_thread};
 use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity, Subject};
-use leakagent_report::text::{chain_shape, numbers_as_one};
+use leakagent_report::text::{cause_key, numbers_as_one};
 use std::collections::BTreeMap;
 
 pub fn derive(report: &Report) -> Vec<Finding> {
@@ -25,15 +25,15 @@ fn loader_label(s: &LeakSuspect) -> String {
 /// At most this many loaders are named in a finding's summary.
 const MAX_NAMED: usize = 12;
 
-/// One finding per cause: suspects pinned by the same thread (its stack, its object, its context
-/// loader), or by the same culprit through chains of one shape, are one problem with one fix.
+/// One finding per cause: suspects pinned by the same kind of thread (its stack, its object, its
+/// context loader), or with the same culprit and fix once numbers read as one, are one problem.
 fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
     let mut groups: BTreeMap<(String, String), Vec<&LeakSuspect>> = BTreeMap::new();
     for s in &cl.leak_suspects {
         let culprit = s.culprit.clone().unwrap_or_else(|| "unknown".into());
         let key = match root_thread(&s.path).filter(|_| is_thread_culprit(&culprit)) {
             Some(t) => ("thread".to_string(), numbers_as_one(t)),
-            None => (culprit, chain_shape(&s.path)),
+            None => cause_key(s),
         };
         groups.entry(key).or_default().push(s);
     }
@@ -95,7 +95,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
             severity: if first.path.is_empty() || growth_only { Severity::Warning } else { Severity::Critical },
             kind: "classloader_leak".into(),
             summary: format!("{lead}: {}.{chain}", first.explanation),
-            fix: format!("{}{fix_tail} [culprit: {}]", first.fix, first.culprit.as_deref().unwrap_or("unknown")),
+            fix: format!("{}{fix_tail}{} [culprit: {}]", first.fix, same_for(&suspects), first.culprit.as_deref().unwrap_or("unknown")),
             subject: Subject {
                 culprit: Some(first.culprit.clone().unwrap_or_else(|| "unknown".into())),
                 holder: first
@@ -107,6 +107,20 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
             },
         });
     }
+}
+
+/// For one finding over threads of one kind (`ticker-1`, `ticker-2`, ...): every thread to stop,
+/// since the fix names the first.
+fn same_for(suspects: &[&LeakSuspect]) -> String {
+    let threads: std::collections::BTreeSet<&str> = suspects.iter().filter_map(|s| root_thread(&s.path)).collect();
+    if threads.len() < 2 {
+        return String::new();
+    }
+    let mut names: Vec<String> = threads.iter().take(MAX_NAMED).map(|t| format!("\"{t}\"")).collect();
+    if threads.len() > MAX_NAMED {
+        names.push(format!("and {} more", threads.len() - MAX_NAMED));
+    }
+    format!(" The same for every thread of this kind: {}.", names.join(", "))
 }
 
 #[cfg(test)]
@@ -232,6 +246,7 @@ mod tests {
         let f = findings(&ClassLoaders { leak_suspects: redeploys, ..ClassLoaders::default() });
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!((f[0].severity, f[0].subject.loaders.len()), (Severity::Critical, 3));
+        assert!(f[0].fix.contains("every thread of this kind: \"ticker-1\", \"ticker-2\", \"ticker-3\"."), "{}", f[0].fix);
         // Scripts held by elements of one array: one finding; a holder of another shape is another.
         let mut scripts: Vec<LeakSuspect> = (0..1500)
             .map(|i| LeakSuspect {
@@ -239,7 +254,11 @@ mod tests {
                 ..suspect(i, "parent-static")
             })
             .collect();
-        scripts.push(LeakSuspect { path: vec![hop("Other", "ONE", "static_field", "Script9", Some(9))], ..suspect(9000, "parent-static") });
+        scripts.push(LeakSuspect {
+            path: vec![hop("Other", "ONE", "static_field", "Script9", Some(9))],
+            fix: "clear Other.ONE".into(),
+            ..suspect(9000, "parent-static")
+        });
         let f = findings(&ClassLoaders { leak_suspects: scripts, ..ClassLoaders::default() });
         let mut sizes: Vec<usize> = f.iter().map(|f| f.subject.loaders.len()).collect();
         sizes.sort();

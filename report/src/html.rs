@@ -250,7 +250,9 @@ fn leaks(r: &Report, b: &mut String) {
         return;
     }
     let _ = writeln!(b, "<h2>Class loader leak suspects ({})</h2>", c.leak_suspects.len());
-    for s in &c.leak_suspects {
+    // One chain per cause, as in the text: 1,500 scripts pinned by one list are one section.
+    for g in super::text::suspect_groups(c) {
+        let s = g[0];
         let _ = write!(
             b,
             "<h3>Loader {} <code>{}</code> ({}), {} classes &mdash; should be dead: {}</h3>\n<ol class=chain start=0>",
@@ -276,7 +278,17 @@ fn leaks(r: &Report, b: &mut String) {
                 esc(&h.to)
             );
         }
-        let _ = writeln!(b, "</ol><p>{}</p><p class=fix><b>Fix:</b> {}</p>", esc(&s.explanation), esc(&s.fix));
+        let _ = writeln!(b, "</ol><p>{}</p>", esc(&s.explanation));
+        if g.len() > 1 {
+            // The next three with their names and reasons (a context and its JSP differ), then ids.
+            let others: Vec<String> = g[1..]
+                .iter()
+                .enumerate()
+                .map(|(n, t)| if n >= 3 { t.loader_id.to_string() } else { format!("{} <code>{}</code> ({})", t.loader_id, esc(t.loader_label.as_deref().or(t.loader_name.as_deref()).unwrap_or("-")), esc(&reasons_text(&t.reasons, t.superseded_by))) })
+                .collect();
+            let _ = writeln!(b, "<p>{} more loader(s) with the same culprit and fix: {}</p>", others.len(), others.join(", "));
+        }
+        let _ = writeln!(b, "<p class=fix><b>Fix:</b> {}</p>", esc(&s.fix));
     }
     if let Some(cs) = &c.chain_search {
         let _ = writeln!(b, "<p class=small>{}</p>", esc(&super::text::chain_search_sentence(cs)));

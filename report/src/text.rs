@@ -1,7 +1,7 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
 use super::model::{
-    Cgroup, ChainSearch, ClassLoaders, Direct, LeakSuspect, Loader, LoaderRole, Origin, PathHop, Report, Sample, Severity, Tracking, Zlib,
+    Cgroup, ChainSearch, ClassLoaders, Direct, LeakSuspect, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use crate::units;
@@ -12,6 +12,8 @@ const MAX_DUPLICATES: usize = 40;
 const MAX_NATIVE_SITES: usize = 8;
 /// Loader ids listed in one line of text; the JSON report has them all.
 const MAX_IDS: usize = 20;
+/// Loaders of one cause shown with their names and reasons after the first.
+const SHOWN_ALSO: usize = 3;
 
 /// `Script1234` and `Script7` alike: runs of digits, which differ between redeploys, scripts
 /// and threads of one kind, read as one.
@@ -27,24 +29,18 @@ pub fn numbers_as_one(text: &str) -> String {
     out
 }
 
-/// A chain's shape: its hops' kinds, holders and fields, numbers read as one. Loaders that
-/// share a culprit and a shape are one leak repeated (redeploys, scripts), with one fix.
-pub fn chain_shape(path: &[PathHop]) -> String {
-    path.iter()
-        .map(|h| {
-            let field = if h.field.starts_with('[') { "[]" } else { &h.field };
-            numbers_as_one(&format!("{}|{}|{}", h.kind, h.from, field))
-        })
-        .collect::<Vec<_>>()
-        .join(" > ")
+/// What makes suspects one leak repeated (redeploys, scripts): the same culprit and the same
+/// fix once numbers are read as one (the fix names the holder, the thread or the MBean).
+pub fn cause_key(s: &LeakSuspect) -> (String, String) {
+    (s.culprit.clone().unwrap_or_else(|| "unknown".into()), numbers_as_one(&s.fix))
 }
 
-/// The leak suspects, those of one culprit and chain shape together, in the order first seen.
+/// The leak suspects, those of one cause together, in the order first seen.
 pub fn suspect_groups(c: &ClassLoaders) -> Vec<Vec<&LeakSuspect>> {
     let mut groups: Vec<Vec<&LeakSuspect>> = Vec::new();
-    let mut at: BTreeMap<(Option<&str>, String), usize> = BTreeMap::new();
+    let mut at: BTreeMap<(String, String), usize> = BTreeMap::new();
     for s in &c.leak_suspects {
-        let key = (s.culprit.as_deref(), chain_shape(&s.path));
+        let key = cause_key(s);
         let i = *at.entry(key).or_insert_with(|| {
             groups.push(Vec::new());
             groups.len() - 1
@@ -68,7 +64,7 @@ fn id_list(ids: &[u32]) -> String {
 fn mentioned_ids(c: &ClassLoaders) -> BTreeSet<u32> {
     let mut ids = BTreeSet::new();
     for g in suspect_groups(c) {
-        for s in g.iter().take(MAX_IDS + 1) {
+        for s in g.iter().take(1 + SHOWN_ALSO + MAX_IDS) {
             ids.insert(s.loader_id);
             ids.extend(s.superseded_by);
             ids.extend(s.path.iter().filter_map(|h| h.to_loader));
@@ -366,10 +362,20 @@ pub fn render(r: &Report) -> String {
                 let _ = writeln!(o, "    {mark} {}{} -> {}", h.from, via, h.to);
             }
             let _ = writeln!(o, "     {}", s.explanation);
-            if g.len() > 1 {
-                let ids: Vec<u32> = g[1..].iter().map(|s| s.loader_id).collect();
-                let what = if s.path.is_empty() { "the same" } else { "a chain of the same shape and" };
-                let _ = writeln!(o, "     {} more loader(s) with {what} culprit: {}", ids.len(), id_list(&ids));
+            // The next few by name and reason (a context and its JSP differ), the rest by id.
+            for t in g.iter().skip(1).take(SHOWN_ALSO) {
+                let _ = writeln!(
+                    o,
+                    "     also loader {} '{}' ({}), should be dead: {}",
+                    t.loader_id,
+                    t.loader_label.as_deref().or(t.loader_name.as_deref()).unwrap_or("-"),
+                    t.loader_class,
+                    reasons_text(&t.reasons, t.superseded_by)
+                );
+            }
+            if g.len() > 1 + SHOWN_ALSO {
+                let ids: Vec<u32> = g[1 + SHOWN_ALSO..].iter().map(|s| s.loader_id).collect();
+                let _ = writeln!(o, "     {} more loader(s) with the same culprit and fix: {}", ids.len(), id_list(&ids));
             }
             let _ = writeln!(o, "     fix: {}", s.fix);
         }
