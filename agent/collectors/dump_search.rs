@@ -254,6 +254,7 @@ impl Round<'_> {
     fn all_reached(&self, parent: &IdMap<(u64, Edge)>) -> bool {
         self.targets.iter().all(|t| parent.contains_key(t))
     }
+
     fn class_edge_wanted(&self, class_id: u64) -> bool {
         self.all_class_edges
             || self.index.classes.get(&class_id).is_some_and(|c| self.suspects.contains(&c.dump.loader_id))
