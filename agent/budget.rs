@@ -49,6 +49,15 @@ impl Budget {
         (!self.exit_report && WRAP_UP.load(Relaxed)) || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
+    /// Which limit `stop_now` met, in the words of the option that sets it.
+    pub fn stop_reason(&self) -> &'static str {
+        if self.exit_report {
+            "exit_timeout reached (the exit report must be written within it)"
+        } else {
+            "the JVM began to exit (the exit report gets the time)"
+        }
+    }
+
     /// The smaller of `limit` and the time left.
     pub fn cap(&self, limit: Duration) -> Duration {
         self.remaining().map_or(limit, |r| r.min(limit))

@@ -6,6 +6,7 @@ mod native;
 
 use crate::culprits::{chain_text, is_thread_culprit, root_thread};
 use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity, Subject};
+use leakagent_report::text::{cause_key, numbers_as_one};
 use std::collections::BTreeMap;
 
 pub fn derive(report: &Report) -> Vec<Finding> {
@@ -24,15 +25,15 @@ fn loader_label(s: &LeakSuspect) -> String {
 /// At most this many loaders are named in a finding's summary.
 const MAX_NAMED: usize = 12;
 
-/// One finding per cause: suspects pinned by the same holder, or by the same thread (its stack,
-/// its object, its context loader), are one problem with one fix.
+/// One finding per cause: suspects pinned by the same kind of thread (its stack, its object, its
+/// context loader), or with the same culprit and fix once numbers read as one, are one problem.
 fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
     let mut groups: BTreeMap<(String, String), Vec<&LeakSuspect>> = BTreeMap::new();
     for s in &cl.leak_suspects {
         let culprit = s.culprit.clone().unwrap_or_else(|| "unknown".into());
         let key = match root_thread(&s.path).filter(|_| is_thread_culprit(&culprit)) {
-            Some(t) => ("thread".to_string(), t.to_string()),
-            None => (culprit, s.fix.clone()),
+            Some(t) => ("thread".to_string(), numbers_as_one(t)),
+            None => cause_key(s),
         };
         groups.entry(key).or_default().push(s);
     }
@@ -49,6 +50,12 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
         let growth = cl.growth.iter().find(|g| g.loader_class == first.loader_class).filter(|_| growth_only);
         // An interval report runs without a GC (interval_gc=off): it must not claim one.
         let after_gc = if cl.gc_before_report { "after GC" } else { "with no GC before this report" };
+        // Only a chain establishes a strong hold; without one the loaders are only seen alive.
+        let held = if first.path.is_empty() {
+            format!("alive {after_gc}, with no strong chain established")
+        } else {
+            format!("strongly held {after_gc}")
+        };
         let (lead, fix_tail) = match growth {
             Some(g) => (
                 {
@@ -61,13 +68,14 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                         facts.push(format!("{p} were alive at the previous report"));
                     }
                     format!(
-                        "{} of the {} loaders of {} that each define {}{} ({}) are strongly held {after_gc} ({}; {} classes pinned)",
+                        "{} of the {} loaders of {} that each define {}{} ({}) are {} ({}; {} classes pinned)",
                         suspects.len(),
                         g.alive,
                         g.loader_class,
                         if g.distinct_classes > 1 { "a class like " } else { "" },
                         g.example,
                         facts.join("; "),
+                        held,
                         names.join(", "),
                         classes
                     )
@@ -93,7 +101,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
             severity: if first.path.is_empty() || growth_only { Severity::Warning } else { Severity::Critical },
             kind: "classloader_leak".into(),
             summary: format!("{lead}: {}.{chain}", first.explanation),
-            fix: format!("{}{fix_tail} [culprit: {}]", first.fix, first.culprit.as_deref().unwrap_or("unknown")),
+            fix: format!("{}{fix_tail}{} [culprit: {}]", first.fix, same_for(&suspects), first.culprit.as_deref().unwrap_or("unknown")),
             subject: Subject {
                 culprit: Some(first.culprit.clone().unwrap_or_else(|| "unknown".into())),
                 holder: first
@@ -105,6 +113,20 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
             },
         });
     }
+}
+
+/// For one finding over threads of one kind (`ticker-1`, `ticker-2`, ...): every thread to stop,
+/// since the fix names the first.
+fn same_for(suspects: &[&LeakSuspect]) -> String {
+    let threads: std::collections::BTreeSet<&str> = suspects.iter().filter_map(|s| root_thread(&s.path)).collect();
+    if threads.len() < 2 {
+        return String::new();
+    }
+    let mut names: Vec<String> = threads.iter().take(MAX_NAMED).map(|t| format!("\"{t}\"")).collect();
+    if threads.len() > MAX_NAMED {
+        names.push(format!("and {} more", threads.len() - MAX_NAMED));
+    }
+    format!(" The same for every thread of this kind: {}.", names.join(", "))
 }
 
 #[cfg(test)]
@@ -212,5 +234,54 @@ mod tests {
         assert!(f[0].summary.starts_with("16 of the 160 loaders of groovy.lang.GroovyClassLoader$InnerLoader that each define a class like Script160 (160 such classes seen; none of them died) are strongly held"), "{}", f[0].summary);
         assert!(f[0].summary.contains("and 4 more"), "{}", f[0].summary);
         assert!(f[0].fix.contains("leak_loaders=groovy.lang.GroovyClassLoader$InnerLoader"), "{}", f[0].fix);
+    }
+
+    #[test]
+    fn leaks_of_one_shape_are_one_finding_whatever_their_numbers() {
+        // Three redeploys, each pinned by its own ticker thread: one thread kind, one finding.
+        let redeploys: Vec<LeakSuspect> = (1..=3)
+            .map(|i| LeakSuspect {
+                culprit: Some("thread-context-loader".into()),
+                path: vec![
+                    hop(&format!("<thread \"ticker-{i}\">"), "", "thread", "java.lang.Thread", None),
+                    hop("java.lang.Thread", "contextClassLoader", "field", "W", Some(i)),
+                ],
+                ..suspect(i, "x")
+            })
+            .collect();
+        let f = findings(&ClassLoaders { leak_suspects: redeploys, ..ClassLoaders::default() });
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].severity, f[0].subject.loaders.len()), (Severity::Critical, 3));
+        assert!(f[0].fix.contains("every thread of this kind: \"ticker-1\", \"ticker-2\", \"ticker-3\"."), "{}", f[0].fix);
+        // Scripts held by elements of one array: one finding; a holder of another shape is another.
+        let mut scripts: Vec<LeakSuspect> = (0..1500)
+            .map(|i| LeakSuspect {
+                path: vec![hop("Registry", "ALL", "static_field", "Object[]", None), hop("Object[]", &format!("[{i}]"), "array_element", &format!("Script{i}"), Some(i))],
+                ..suspect(i, "parent-static")
+            })
+            .collect();
+        scripts.push(LeakSuspect {
+            path: vec![hop("Other", "ONE", "static_field", "Script9", Some(9))],
+            fix: "clear Other.ONE".into(),
+            ..suspect(9000, "parent-static")
+        });
+        let f = findings(&ClassLoaders { leak_suspects: scripts, ..ClassLoaders::default() });
+        let mut sizes: Vec<usize> = f.iter().map(|f| f.subject.loaders.len()).collect();
+        sizes.sort();
+        assert_eq!(sizes, [1, 1500]);
+        let scripts = f.iter().find(|f| f.subject.loaders.len() == 1500).unwrap();
+        assert!(scripts.summary.len() < 1000, "the summary names a few loaders, the subject all: {}", scripts.summary);
+    }
+
+    #[test]
+    fn loaders_without_a_chain_are_not_said_to_be_strongly_held() {
+        let g = LoaderGrowth { loader_class: "java.net.URLClassLoader".into(), example: "Script1".into(), alive: 1500, ..LoaderGrowth::default() };
+        let none: Vec<LeakSuspect> = (0..1500)
+            .map(|i| LeakSuspect { path: vec![], culprit: None, culprit_hop: None, reasons: vec!["growth".into()], ..suspect(i, "x") })
+            .collect();
+        let f = findings(&ClassLoaders { leak_suspects: none, growth: vec![g], ..ClassLoaders::default() });
+        assert_eq!(f.len(), 1);
+        assert!(!f[0].summary.contains("strongly held") && f[0].summary.contains("no strong chain"), "{}", f[0].summary);
+        assert_eq!(f[0].severity, Severity::Warning);
     }
 }

@@ -115,6 +115,16 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     let mut class_loaders = crate::guard::guarded(Feature::Classes, Default::default(), || {
         agent.classes.snapshot(&agent.jvmti, env)
     });
+    if crate::collectors::loader_labels::wants_fields(&class_loaders.loaders) {
+        crate::guard::guarded(Feature::Classes, (), || {
+            env.with_local_frame(class_loaders.loaders.len().min(1 << 20) as i32 + 64, || {
+                // The local references live until the frame ends, past every read.
+                let alive = agent.classes.alive_loaders(env);
+                let objects: Vec<(u32, jni::sys::jobject)> = alive.iter().map(|(id, o)| (*id, o.raw())).collect();
+                crate::collectors::loader_labels::label_by_fields(env, &mut class_loaders.loaders, &objects);
+            })
+        });
+    }
     class_loaders.gc_before_report = gc.is_ok();
     class_loaders.gc_skipped = gc.err();
     class_loaders.gc_ms = gc_ms;

@@ -180,6 +180,34 @@ build_kafka() {
   echo "build.sh: done -> $out"
 }
 
+# The Jetty part: java-harness/jetty/ (embedded Jetty 12 from Maven Central, pinned in its pom):
+# mvn copies the jars (offline first), javac builds the driver and one web application directory
+# per context (the same code, each in its own directory as separate applications are).
+build_jetty() {
+  local src="$HERE/jetty" out="$B/jetty" log="$B/mvn-jetty.log"
+  local mvn=(mvn -B -q -f "$src/pom.xml")
+  echo "build.sh: fetching Jetty with mvn (JAVA_HOME=$JDK_HOME)"
+  if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" -o package > "$log" 2>&1; then
+    if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" package > "$log" 2>&1; then
+      cat "$log" >&2
+      echo "build.sh: mvn failed for Jetty (log above; it needs Maven Central once, then ~/.m2)" >&2
+      exit 1
+    fi
+  fi
+  rm -rf "$out"
+  mkdir -p "$out/classes"
+  cp -r "$src/target/lib" "$out/lib"
+  "$JAVAC" -nowarn -d "$out/classes" -cp "$out/lib/*" "$src/src/leakagent/jetty/JettyRedeploy.java"
+  for app in leaky shop; do
+    mkdir -p "$out/webapps/$app/WEB-INF/classes"
+    cp "$src/webapp/WEB-INF/web.xml" "$out/webapps/$app/WEB-INF/"
+    "$JAVAC" -nowarn -d "$out/webapps/$app/WEB-INF/classes" -cp "$out/lib/*" "$src/webapp/src/leakagent/webapp/Ticker.java"
+  done
+  rm -f "$log"
+  touch "$out/.stamp"
+  echo "build.sh: done -> $out"
+}
+
 JDK_HOME="$(dirname "$BIN")"
 STAMP="$B/.stamp"
 mkdir -p "$B"
@@ -205,4 +233,11 @@ else
     echo "build.sh: mvn is missing (Debian package maven)" >&2; exit 1
   fi
   build_kafka
+fi
+JETTY_STAMP="$B/jetty/.stamp"
+if (( ! FORCE )) && [[ -f "$JETTY_STAMP" ]] \
+   && [[ -z "$(find "$HERE/jetty" "$HERE/build.sh" -name target -prune -o -type f -newer "$JETTY_STAMP" -print -quit)" ]]; then
+  echo "build.sh: Jetty up to date ($B/jetty)"
+else
+  build_jetty
 fi

@@ -141,6 +141,140 @@ fn groovy_script_loaders_pinned_among_many_are_found_by_their_growth() {
     assert_eq!(r.class_loaders.not_strongly_reachable.len() as u64, f.truth("scripts"), "softly held, not leaks");
 }
 
+/// Embedded Jetty 12 with /leaky and /shop each deployed and redeployed three times, under the
+/// agent's default options; returns the run and its exit report.
+fn jetty(test: &str, fixed: bool) -> (Finished, Report) {
+    let b = harness_jar().parent().unwrap().join("jetty");
+    let cp = format!("{}:{}/lib/*", b.join("classes").display(), b.display());
+    let webapps = format!("-Dleakagent.webapps={}", b.join("webapps").display());
+    let mut jvm = Jvm::program(test, "jetty", &[&webapps, "-cp", &cp, "leakagent.jetty.JettyRedeploy"]).options("format=text");
+    if fixed {
+        jvm = jvm.args(&["--fixed"]);
+    }
+    let f = jvm.start().finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let r = reports_in(&f.dir).pop().expect("the exit report");
+    assert_eq!(r.agent.health.panics, 0);
+    (f, r)
+}
+
+const JETTY: &str = "org.eclipse.jetty.ee.webapp.WebAppClassLoader";
+
+/// Jetty redeploys cleanly: the stopped loaders die, the running ones are named by context path
+/// and name, nothing to fix, and `leakagent check` passes.
+#[test]
+fn jetty_webapps_redeployed_cleanly_report_nothing() {
+    let (f, r) = jetty("jetty-fixed", true);
+    assert_eq!(f.truths()["leaked_context"], "none");
+    assert_nothing_to_fix(&r, "jetty --fixed");
+    let mut alive: Vec<&str> = loaders(&r, JETTY).iter().filter(|l| l.alive).map(|l| l.label.as_deref().unwrap_or("-")).collect();
+    alive.sort();
+    assert_eq!(alive, ["/leaky (WebAppClassLoader{leaky})", "/shop (WebAppClassLoader{shop})"]);
+    let check = Command::new(root().join("target/release/leakagent")).arg("check").arg(f.dir.join("report-1.json")).output().unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
+}
+
+/// A ticker thread each /leaky deployment leaves running: the three stopped /leaky loaders are
+/// one CRITICAL finding naming the context and the thread, the running ones are not accused.
+#[test]
+fn jetty_redeploys_pinned_by_their_threads_are_one_finding_naming_the_webapp() {
+    let (f, r) = jetty("jetty-leak", false);
+    let s = suspects(&r);
+    assert_eq!(s.len() as u64, f.truth("leaked_loaders"), "{s:#?}");
+    for sus in s {
+        assert_eq!(sus.loader_label.as_deref(), Some("/leaky (WebAppClassLoader{leaky})"), "{sus:#?}");
+        assert!(sus.reasons.iter().any(|x| x == "closed"), "{sus:#?}");
+        assert!(sus.path[0].from.contains(&f.truths()["thread_prefix"]), "{:#?}", sus.path);
+    }
+    let findings: Vec<&Finding> = r.findings.iter().filter(|f| f.kind == "classloader_leak").collect();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let one = findings[0];
+    assert_eq!((one.severity, one.subject.loaders.len()), (Severity::Critical, 3), "{one:#?}");
+    assert!(one.summary.contains("/leaky") && one.fix.contains("Stop thread \"ticker-leaky-"), "{one:#?}");
+    let text = std::fs::read_to_string(f.dir.join("report-1.txt")).unwrap();
+    assert!(!text.contains("loader 9 '-'"), "{text}");
+}
+
+/// Groovy evaluating 1,500 scripts, every one pinned by the same static list, default options:
+/// 1,500 suspects. With `ask`, a report is asked for by signal before the JVM exits.
+fn groovy_1500(test: &str, ask: bool) -> (Finished, Vec<Report>) {
+    let jvm = Jvm::scenario(test, "groovy-scripts")
+        .jvm_args(&["-Xmx512m", "-Dleakagent.scripts=1500", "-Dleakagent.pin=1"])
+        .options("format=text");
+    let mut running = jvm.start();
+    if ask {
+        running.signal(rtmin(2));
+        running.wait_for_reports(1, Duration::from_secs(180));
+    }
+    let f = running.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert_eq!(f.truth("pinned"), 1500);
+    let reports = reports_in(&f.dir);
+    assert_eq!(reports.len(), 1 + ask as usize, "stderr:\n{}", f.stderr);
+    assert!(reports.iter().all(|r| r.agent.health.panics == 0));
+    (f, reports)
+}
+
+/// A report asked for while the JVM runs finds all 1,500 chains in one search and makes them one
+/// finding that keeps every loader, in a text of bounded length.
+#[test]
+fn groovy_fifteen_hundred_pinned_scripts_are_one_finding() {
+    let (f, reports) = groovy_1500("groovy-1500", true);
+    let asked = &reports[0];
+    assert_eq!(asked.trigger.as_str(), "signal");
+    let cl = &asked.class_loaders;
+    let cs = cl.chain_search.as_ref().expect("a chain search");
+    assert_eq!(cl.leak_suspects.len(), 1500, "{cs:?}");
+    assert_eq!((cs.limit_hit.as_deref(), cs.chains_found), (None, 1500), "every chain in one search: {cs:#?}");
+    assert!(cl.leak_suspects.iter().all(|s| s.path.iter().any(|h| h.field == "PINNED")));
+    let findings: Vec<&Finding> = asked.findings.iter().filter(|f| f.kind == "classloader_leak").collect();
+    assert_eq!(findings.len(), 1, "{:#?}", findings.iter().map(|f| &f.summary).collect::<Vec<_>>());
+    assert_eq!(findings[0].subject.loaders.len(), 1500, "the JSON keeps every loader");
+    assert!(findings[0].fix.contains("GroovyScripts.PINNED"), "{:#?}", findings[0]);
+    let text = std::fs::read_to_string(f.dir.join("report-1.txt")).unwrap();
+    let lines = text.lines().count();
+    assert!(lines < 300, "{lines} lines:\n{text}");
+    let fix = "fix: Unregister what the application put into leakagent.harness.scenarios.GroovyScripts.PINNED";
+    assert_eq!(text.matches(fix).count(), 2, "one fix under the finding, one under the suspects:\n{text}");
+    // Every loader id the text names has its row in the loader table.
+    let table: std::collections::HashSet<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Class loaders:"))
+        .skip(2)
+        .map_while(|l| l.split_whitespace().next().filter(|_| l.starts_with("  ")))
+        .collect();
+    let more = text.lines().find(|l| l.contains("more loader(s) with")).expect("the other suspects' ids");
+    for id in more.split(": ").last().unwrap().split(", ").filter(|w| w.bytes().all(|b| b.is_ascii_digit())) {
+        assert!(table.contains(id), "loader {id} is named but has no row:\n{text}");
+    }
+}
+
+/// Only the exit report: written within exit_timeout (10 s by default), rendering and writing
+/// included; one finding; a limit that stopped its search is named, and no loader is said to be
+/// strongly held without a chain.
+#[test]
+fn groovy_fifteen_hundred_scripts_exit_report_is_in_time_and_claims_what_it_found() {
+    let (_, reports) = groovy_1500("groovy-1500-exit", false);
+    let exit = &reports[0];
+    assert_eq!(exit.trigger.as_str(), "vm_death");
+    assert!(exit.agent.budget_ms.is_some(), "the exit report has a budget (exit_timeout)");
+    assert!(exit.agent.report_build_ms < 10_000, "built in {} ms with exit_timeout=10s", exit.agent.report_build_ms);
+    assert_eq!(exit.class_loaders.leak_suspects.len(), 1500);
+    let cs = exit.class_loaders.chain_search.as_ref().expect("a chain search");
+    let findings: Vec<&Finding> = exit.findings.iter().filter(|f| f.kind == "classloader_leak").collect();
+    assert_eq!(findings.len(), 1, "{:#?}", findings.iter().map(|f| &f.summary).collect::<Vec<_>>());
+    match cs.limit_hit.as_deref() {
+        None => assert_eq!(cs.chains_found, 1500, "{cs:#?}"),
+        Some(l) => {
+            assert!(l.contains("raise exit_timeout") && !l.contains("chain_time"), "{l}");
+            if cs.chains_found == 0 {
+                assert!(!findings[0].summary.contains("strongly held"), "{}", findings[0].summary);
+                assert_eq!(findings[0].severity, Severity::Warning);
+            }
+        }
+    }
+}
+
 /// Runs a Debian build tool with the agent in its JVM options; returns the exit report.
 fn build_tool(test: &str, program: &str, opts_var: &str, args: &[&str], setup: impl Fn(&std::path::Path)) -> Report {
     let dir = temp_dir(test);

@@ -187,11 +187,11 @@ fn search_once(
                     return false;
                 }
                 if budget.stop_now() {
-                    stop = Some(format!("the report's deadline came after {} passes", out.passes));
+                    stop = Some(format!("{} after {} passes", budget.stop_reason(), out.passes));
                     return false;
                 }
                 if start.elapsed() > limits.time {
-                    stop = Some(format!("time limit of {} s reached after {} passes", limits.time.as_secs(), out.passes));
+                    stop = Some(format!("chain_time limit of {} s reached after {} passes", limits.time.as_secs(), out.passes));
                     return false;
                 }
             }

@@ -235,9 +235,14 @@ pub fn analyse(
                     label(l),
                     reasons_text(why, l.superseded_by)
                 ),
-                "Take a heap dump (jcmd <pid> GC.heap_dump file.hprof) and look for the shortest \
-                 strong path from a GC root to this loader, or raise chain_time/chain_memory/chain_pause."
-                    .to_string(),
+                format!(
+                    "Take a heap dump (jcmd <pid> GC.heap_dump file.hprof) and look for the shortest \
+                     strong path from a GC root to this loader; {}.",
+                    match &search {
+                        Some(s) => raise(&s.why_none),
+                        None => "chains=on makes a report search for it".to_string(),
+                    }
+                ),
             )
         } else {
             let jmx = path.iter().any(|h| h.from.starts_with("com.sun.jmx.") || h.from.starts_with("javax.management."));
@@ -383,7 +388,7 @@ fn search(
         let mut names = Names::new(jvmti, env, &cl.loaders);
         let referents = names.prepare_classes(tracker);
         let targets: Vec<jlong> = open.iter().map(|&i| TAG_LOADER | ids[i] as jlong).collect();
-        let o = chains::search(jvmti, env, &targets, &referents, Limits { time: budget.cap(limits.time), ..limits }, budget);
+        let o = chains::search(jvmti, env, &targets, &referents, limits, budget);
         s.stats.passes += o.passes;
         s.stats.references_visited += o.references_visited;
         s.stats.objects_tagged = o.objects_tagged;
@@ -400,7 +405,7 @@ fn search(
         }
         if let Some(l) = o.limit_hit.clone().or(o.error.clone()) {
             s.why_none = l.clone();
-            s.stats.limit_hit = Some(format!("{l}; chains may be missing: raise chain_time, chain_memory or chain_pause, or use a heap dump"));
+            s.stats.limit_hit = Some(format!("{l}; chains may be missing: {}", raise(&l)));
         }
     }
 
@@ -447,13 +452,30 @@ fn search(
                 }
                 if let Some(l) = found.limit_hit.clone().or(found.error.clone()) {
                     s.why_none = l.clone();
-                    s.stats.limit_hit = Some(format!("{l}; chains may be missing: raise chain_time or chain_memory"));
+                    s.stats.limit_hit = Some(format!("{l}; chains may be missing: {}", raise(&l)));
                 }
             }
         }
     }
     finish(&mut s.stats, t0);
     s
+}
+
+/// What to raise when a limit stopped the search: the limit it names, nothing else.
+fn raise(limit: &str) -> String {
+    for (option, advice) in [
+        ("exit_timeout", "raise exit_timeout"),
+        ("chain_time", "raise chain_time"),
+        ("chain_memory", "raise chain_memory"),
+        ("chain_objects", "raise chain_objects or chain_memory"),
+        ("chain_pause", "raise chain_pause, or let a heap dump be taken (chain_method=dump)"),
+        ("JVM began to exit", "the exit report searches again"),
+    ] {
+        if limit.contains(option) {
+            return advice.to_string();
+        }
+    }
+    "the agent's log may say more".to_string()
 }
 
 /// Totals of the pauses and the time (the loader references free themselves when dropped).

@@ -21,6 +21,48 @@ pub fn tomcat_context_path(env: &Env, loader: jobject) -> Option<String> {
     env.string(env.object_field(context.raw(), c"path", c"Ljava/lang/String;").raw()).map(|p| if p.is_empty() { "/".to_string() } else { p })
 }
 
+/// Loaders whose label is read from their fields at report time (their fields are set after
+/// the loader defines its first class).
+fn labelled_by_fields(class: &str) -> bool {
+    class.ends_with(".webapp.WebAppClassLoader") || class == "org.codehaus.plexus.classworlds.realm.ClassRealm"
+}
+
+/// Labels alive loaders that Jetty or Maven made from their fields, without running Java code:
+/// a Jetty `WebAppClassLoader` by its context path and name (`/leaky (leaky)`, from
+/// `_context._contextPath` and `_name`), a Maven `ClassRealm` by its realm id.
+pub fn label_by_fields(env: &Env, loaders: &mut [Loader], objects: &[(u32, jobject)]) {
+    let by_id: HashMap<u32, jobject> = objects.iter().copied().collect();
+    for l in loaders.iter_mut().filter(|l| l.alive && l.label.is_none() && labelled_by_fields(&l.class)) {
+        let Some(&obj) = by_id.get(&l.id) else { continue };
+        let string = |o: jobject, name: &std::ffi::CStr| env.string(env.object_field(o, name, c"Ljava/lang/String;").raw());
+        l.label = if l.class.ends_with("ClassRealm") {
+            string(obj, c"id").map(|id| format!("realm {id}"))
+        } else {
+            let sig = std::ffi::CString::new(format!("L{}$Context;", l.class.replace('.', "/"))).ok();
+            let context = sig.map(|sig| env.object_field(obj, c"_context", &sig));
+            let path = context.filter(|c| !c.is_null()).and_then(|c| string(c.raw(), c"_contextPath"));
+            jetty_label(path, string(obj, c"_name"))
+        };
+    }
+}
+
+/// A Jetty web application loader's label: its context path, with its name when the
+/// application set one (the default name is the loader's hash code).
+fn jetty_label(path: Option<String>, name: Option<String>) -> Option<String> {
+    let name = name.filter(|n| !n.is_empty() && !n.bytes().all(|b| b.is_ascii_digit()));
+    match (path, name) {
+        (Some(p), Some(n)) => Some(format!("{p} (WebAppClassLoader{{{n}}})")),
+        (Some(p), None) => Some(p),
+        (None, Some(n)) => Some(format!("WebAppClassLoader{{{n}}}")),
+        (None, None) => None,
+    }
+}
+
+/// Whether any alive loader waits for `label_by_fields`.
+pub fn wants_fields(loaders: &[Loader]) -> bool {
+    loaders.iter().any(|l| l.alive && l.label.is_none() && labelled_by_fields(&l.class))
+}
+
 /// Names for loaders whose class says what they are, and for Jasper's per-JSP loaders the JSP
 /// (the context path of their parent plus the page, from the class Jasper generated).
 pub fn label_loaders(loaders: &mut [Loader]) {
@@ -106,5 +148,9 @@ mod tests {
         label_loaders(&mut ls);
         let labels: Vec<_> = ls.iter().map(|l| l.label.as_deref().unwrap_or("-")).collect();
         assert_eq!(labels, ["/examples", "/examples/jsp/snp/snoop.jsp", "JSP /index.jsp", "Spring Boot DevTools restart #8"]);
+        assert_eq!(jetty_label(Some("/leaky".into()), Some("leaky".into())).as_deref(), Some("/leaky (WebAppClassLoader{leaky})"));
+        assert_eq!(jetty_label(Some("/shop".into()), Some("12345678".into())).as_deref(), Some("/shop"), "the default name is a hash code");
+        assert!(labelled_by_fields("org.eclipse.jetty.ee10.webapp.WebAppClassLoader"));
+        assert!(labelled_by_fields("org.eclipse.jetty.webapp.WebAppClassLoader"));
     }
 }

@@ -1,9 +1,10 @@
 //! `leakagent diff OLD NEW`: what changed between two reports, biggest growth first.
 //!
 //! Two reports of one process (same pid and start time) are compared loader by loader id; two
-//! runs are compared by what survives a restart: loaders by class and name (digits at the end
-//! dropped, so `app-gen-3` matches `app-gen-1`), suspects by loader class and name, sites by
-//! kind and stack, findings by kind and subject.
+//! runs are compared by what survives a restart: loaders by class and label or name (digits at
+//! the end and long digit runs such as a temporary directory's random suffix dropped, so
+//! `app-gen-3` matches `app-gen-1`), suspects likewise, sites by kind and stack, findings by
+//! kind and subject.
 
 use crate::io::{read_report, Strings};
 use crate::Failure;
@@ -205,12 +206,32 @@ fn findings(a: &Report, b: &Report) -> FindingsDiff {
     }
 }
 
-/// A loader's kind across runs: its class and its name without the trailing number, else its
-/// code source.
+/// What stays of a loader's name across runs: runs of six or more digits (the random suffix of
+/// a temporary directory, `jetty-0_0_0_0-8080-leaky_war-_leaky-any-1234567890`, a timestamp)
+/// read as `#`, and a trailing number (a generation) dropped.
+fn stem(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut digits = String::new();
+    for c in name.chars().chain(std::iter::once('\0')) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        out.push_str(if digits.len() >= 6 { "#" } else { &digits });
+        digits.clear();
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    out.trim_end_matches(|c: char| c.is_ascii_digit() || c == '#').trim_end_matches(['-', '_', '#', '.']).to_string()
+}
+
+/// A loader's kind across runs: its class and the stem of its label (context path, realm id),
+/// else of its name, else of its code source.
 fn loader_kind(l: &Loader) -> String {
-    let what = match (&l.name, &l.code_source) {
-        (Some(n), _) => n.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches(['-', '_', '#', '.']).to_string(),
-        (None, Some(cs)) => cs.clone(),
+    let what = match (l.label.as_ref().or(l.name.as_ref()), &l.code_source) {
+        (Some(n), _) => stem(n),
+        (None, Some(cs)) => stem(cs),
         (None, None) => "(unnamed)".to_string(),
     };
     format!("{} {what}", l.class)
@@ -247,11 +268,28 @@ fn loaders(a: &Report, b: &Report, same: bool) -> LoadersDiff {
         if same {
             (s.loader_id.to_string(), String::new())
         } else {
-            (s.loader_class.clone(), s.loader_name.clone().unwrap_or_default())
+            (s.loader_class.clone(), stem(s.loader_label.as_ref().or(s.loader_name.as_ref()).map_or("", |n| n.as_str())))
         }
     };
-    let old_s: BTreeSet<_> = ca.leak_suspects.iter().map(suspect_key).collect();
-    let new_s: BTreeSet<_> = cb.leak_suspects.iter().map(suspect_key).collect();
+    // Across runs several suspects share a key (three redeploys of /leaky): counted, the ones
+    // beyond the other side's count are new (or gone).
+    let beyond = |these: &[LeakSuspect], other: &[LeakSuspect]| -> Vec<SuspectRow> {
+        let mut left: BTreeMap<_, usize> = BTreeMap::new();
+        for s in other {
+            *left.entry(suspect_key(s)).or_default() += 1;
+        }
+        these
+            .iter()
+            .filter(|s| match left.get_mut(&suspect_key(s)) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            })
+            .map(suspect_row)
+            .collect()
+    };
     let old_dups: BTreeSet<&str> = ca.duplicate_classes.iter().map(|d| d.name.as_str()).collect();
 
     // kind -> (alive old, alive new, classes old, classes new)
@@ -289,8 +327,8 @@ fn loaders(a: &Report, b: &Report, same: bool) -> LoadersDiff {
             .collect(),
         born,
         died,
-        new_suspects: cb.leak_suspects.iter().filter(|s| !old_s.contains(&suspect_key(s))).map(suspect_row).collect(),
-        gone_suspects: ca.leak_suspects.iter().filter(|s| !new_s.contains(&suspect_key(s))).map(suspect_row).collect(),
+        new_suspects: beyond(&cb.leak_suspects, &ca.leak_suspects),
+        gone_suspects: beyond(&ca.leak_suspects, &cb.leak_suspects),
         by_kind,
     }
 }
@@ -422,7 +460,7 @@ pub fn render(d: &Diff, top: usize) -> String {
     let _ = writeln!(
         o,
         "{}, {:.1} s apart{}",
-        if d.same_process { "same process" } else { "different runs: loaders are matched by class and name" },
+        if d.same_process { "same process" } else { "different runs: loaders are matched by class and label or name" },
         d.elapsed_ms as f64 / 1000.0,
         if d.elapsed_ms < 0 { " (NEW was taken before OLD)" } else { "" }
     );
@@ -595,5 +633,33 @@ mod tests {
         assert!(!d.same_process);
         assert!(d.class_loaders.new_suspects.is_empty() && d.class_loaders.gone_suspects.is_empty());
         assert!(d.class_loaders.born.is_empty());
+    }
+
+    #[test]
+    fn different_runs_match_jetty_loaders_whatever_their_temporary_directory() {
+        assert_eq!(stem("jetty-0_0_0_0-8080-leaky_war-_leaky-any-1234567890"), "jetty-0_0_0_0-8080-leaky_war-_leaky-any");
+        assert_eq!(stem("file:/tmp/jetty-0_0_0_0-8080-leaky_war-_leaky-any-987654321/webapp/"), "file:/tmp/jetty-0_0_0_0-8080-leaky_war-_leaky-any-#/webapp/");
+        assert_eq!(stem("app-gen-12"), "app-gen");
+        let jetty = |id: u32, dir: &str| Loader {
+            code_source: Some(format!("file:/tmp/jetty-0_0_0_0-8080-leaky_war-_leaky-any-{dir}/webapp/WEB-INF/classes/")),
+            label: None,
+            name: None,
+            class: "org.eclipse.jetty.ee10.webapp.WebAppClassLoader".into(),
+            ..loader(id, "x", true)
+        };
+        let mut a = test_report();
+        a.class_loaders.loaders = vec![jetty(4, "1234567890"), jetty(5, "2234567890")];
+        a.class_loaders.leak_suspects = (4..6)
+            .map(|id| LeakSuspect { loader_id: id, loader_class: "W".into(), loader_label: Some("/leaky (WebAppClassLoader{leaky})".into()), ..LeakSuspect::default() })
+            .collect();
+        let mut b = a.clone();
+        b.pid = 99;
+        b.class_loaders.loaders = vec![jetty(7, "5550001112"), jetty(8, "5550001113"), jetty(9, "5550001114")];
+        b.class_loaders.leak_suspects.push(LeakSuspect { loader_id: 9, ..b.class_loaders.leak_suspects[0].clone() });
+        let d = compare(&a, &b, "a", "b");
+        assert_eq!(d.class_loaders.by_kind.len(), 1, "one kind, grown by one: {:?}", d.class_loaders.by_kind);
+        assert_eq!((d.class_loaders.by_kind[0].alive.old, d.class_loaders.by_kind[0].alive.new), (2, 3));
+        assert_eq!(d.class_loaders.new_suspects.len(), 1, "the third /leaky is new, the two others are the old ones");
+        assert!(d.class_loaders.gone_suspects.is_empty());
     }
 }

@@ -326,22 +326,21 @@ fn leaks(r: &Report, b: &mut String) {
         return;
     }
     let _ = writeln!(b, "<h2 id=leaks>Class loader leak suspects ({})</h2>", c.leak_suspects.len());
-    // Suspects with the same fix (the same culprit) are one group: each chain, then the fix once.
-    let mut groups: Vec<(&str, Vec<&LeakSuspect>)> = Vec::new();
-    for s in &c.leak_suspects {
-        match groups.iter_mut().find(|(fix, _)| *fix == s.fix) {
-            Some((_, members)) => members.push(s),
-            None => groups.push((&s.fix, vec![s])),
+    // One chain per cause, as in the text: 1,500 scripts pinned by one list are one section,
+    // with its fix once.
+    for g in super::text::suspect_groups(c) {
+        let s = g[0];
+        suspect_chain(s, b);
+        if g.len() > 1 {
+            // The next three with their names and reasons (a context and its JSP differ), then ids.
+            let others: Vec<String> = g[1..]
+                .iter()
+                .enumerate()
+                .map(|(n, t)| if n >= 3 { t.loader_id.to_string() } else { format!("{} <code>{}</code> ({})", t.loader_id, esc(t.loader_label.as_deref().or(t.loader_name.as_deref()).unwrap_or("-")), esc(&reasons_text(&t.reasons, t.superseded_by))) })
+                .collect();
+            let _ = writeln!(b, "<p>{} more loader(s) with the same culprit and fix: {}</p>", others.len(), others.join(", "));
         }
-    }
-    for (fix, members) in &groups {
-        if members.len() > 1 {
-            let _ = writeln!(b, "<p><b>{} loaders, one cause:</b> {}</p>", members.len(), esc(&members[0].explanation));
-        }
-        for s in members {
-            suspect_chain(s, members.len() == 1, b);
-        }
-        let _ = writeln!(b, "<p class=fix><b>Fix:</b> {}</p>", esc(fix));
+        let _ = writeln!(b, "<p class=fix><b>Fix:</b> {}</p>", esc(&s.fix));
     }
     if let Some(cs) = &c.chain_search {
         let _ = writeln!(b, "<p class=small>{}</p>", esc(&super::text::chain_search_sentence(cs)));
@@ -349,8 +348,8 @@ fn leaks(r: &Report, b: &mut String) {
 }
 
 /// One suspect: what it is, its chain from the holder a user can change (the hops from the GC
-/// root down to it folded, one click away), and the explanation when it is alone in its group.
-fn suspect_chain(s: &LeakSuspect, explain: bool, b: &mut String) {
+/// root down to it folded, one click away), and the explanation.
+fn suspect_chain(s: &LeakSuspect, b: &mut String) {
     let _ = writeln!(
         b,
         "<h3>Loader {} <code>{}</code> ({}), {} classes &mdash; should be dead: {}</h3>",
@@ -389,9 +388,7 @@ fn suspect_chain(s: &LeakSuspect, explain: bool, b: &mut String) {
         b.push_str(&hop(i, h));
     }
     b.push_str("</ol>\n");
-    if explain {
-        let _ = writeln!(b, "<p>{}</p>", esc(&s.explanation));
-    }
+    let _ = writeln!(b, "<p>{}</p>", esc(&s.explanation));
 }
 
 fn loaders(r: &Report, b: &mut String) {
@@ -565,10 +562,10 @@ mod tests {
         let verdict = page.find("<ul class=verdict>").unwrap();
         assert!(verdict < page.find("id=findings").unwrap() && page.find("id=findings").unwrap() < page.find("id=leaks").unwrap());
         assert!(page.contains("3 loaders are pinned. <a href=\"#leaks\">the chain</a>"), "first sentence and a link: {page}");
-        assert_eq!(page.matches("<details class=root>").count(), 2, "the hops above the holder are folded");
+        assert_eq!(page.matches("<details class=root>").count(), 1, "one chain per cause, the hops above the holder folded");
         assert!(page.contains("<ol class=chain start=2><li class=culprit>"));
         assert_eq!(page.matches("<b>Fix:</b> stop the thread").count(), 2, "the finding's fix, and the group's fix once");
-        assert!(page.contains("<b>2 loaders, one cause:</b>"));
+        assert!(page.contains("1 more loader(s) with the same culprit and fix: 4"), "{page}");
         assert!(page.contains("<nav class=toc>"));
     }
 

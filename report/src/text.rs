@@ -1,7 +1,10 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
-use super::model::{Cgroup, ChainSearch, ClassLoaders, Direct, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib, ZlibSite};
-use std::collections::BTreeMap;
+use super::model::{
+    Cgroup, ChainSearch, ClassLoaders, Direct, LeakSuspect, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib,
+    ZlibSite,
+};
+use std::collections::{BTreeMap, BTreeSet};
 use crate::units;
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -9,6 +12,82 @@ use std::fmt::Write;
 const MAX_LOADERS: usize = 40;
 const MAX_DUPLICATES: usize = 40;
 const MAX_NATIVE_SITES: usize = 8;
+/// Loader ids listed in one line of text; the JSON report has them all.
+const MAX_IDS: usize = 20;
+/// Loaders of one cause shown with their names and reasons after the first.
+const SHOWN_ALSO: usize = 3;
+
+/// `Script1234` and `Script7` alike: runs of digits, which differ between redeploys, scripts
+/// and threads of one kind, read as one.
+pub fn numbers_as_one(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('#') {
+            out.push('#');
+        }
+    }
+    out
+}
+
+/// What makes suspects one leak repeated (redeploys, scripts): the same culprit and the same
+/// fix once numbers are read as one (the fix names the holder, the thread or the MBean).
+pub fn cause_key(s: &LeakSuspect) -> (String, String) {
+    (s.culprit.clone().unwrap_or_else(|| "unknown".into()), numbers_as_one(&s.fix))
+}
+
+/// The leak suspects, those of one cause together, in the order first seen.
+pub fn suspect_groups(c: &ClassLoaders) -> Vec<Vec<&LeakSuspect>> {
+    let mut groups: Vec<Vec<&LeakSuspect>> = Vec::new();
+    let mut at: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for s in &c.leak_suspects {
+        let key = cause_key(s);
+        let i = *at.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[i].push(s);
+    }
+    groups
+}
+
+/// At most MAX_IDS ids, then how many more.
+fn id_list(ids: &[u32]) -> String {
+    let mut out: Vec<String> = ids.iter().take(MAX_IDS).map(|i| i.to_string()).collect();
+    if ids.len() > MAX_IDS {
+        out.push(format!("and {} more", ids.len() - MAX_IDS));
+    }
+    out.join(", ")
+}
+
+/// Every loader id the text names outside the loader table, and the parents of those: each
+/// gets a row of its own in the table.
+fn mentioned_ids(c: &ClassLoaders) -> BTreeSet<u32> {
+    let mut ids = BTreeSet::new();
+    for g in suspect_groups(c) {
+        for s in g.iter().take(1 + SHOWN_ALSO + MAX_IDS) {
+            ids.insert(s.loader_id);
+            ids.extend(s.superseded_by);
+            ids.extend(s.path.iter().filter_map(|h| h.to_loader));
+        }
+    }
+    for d in c.duplicate_classes.iter().take(MAX_DUPLICATES) {
+        ids.extend(d.loaders.iter().take(MAX_IDS));
+    }
+    ids.extend(c.not_strongly_reachable.iter().take(MAX_IDS));
+    ids.extend(c.stopped_at_exit.iter().take(MAX_IDS));
+    let parents: BTreeMap<u32, u32> = c.loaders.iter().filter_map(|l| Some((l.id, l.parent?))).collect();
+    let mut todo: Vec<u32> = ids.iter().copied().collect();
+    while let Some(id) = todo.pop() {
+        if let Some(&p) = parents.get(&id) {
+            if ids.insert(p) {
+                todo.push(p);
+            }
+        }
+    }
+    ids
+}
 
 /// What the chain search cost, in one sentence (also used by the HTML page).
 pub fn chain_search_sentence(cs: &ChainSearch) -> String {
@@ -74,17 +153,20 @@ pub enum LoaderRow<'a> {
 /// Unnamed loaders of one class are one row from this many on.
 const GROUP_FROM: usize = 4;
 
-/// The live loaders, most classes first, unnamed ones of one class grouped.
+/// The live loaders, most classes first, unnamed ones of one class grouped; a leak suspect is
+/// never inside a group row.
 pub fn loader_rows(c: &ClassLoaders) -> Vec<LoaderRow<'_>> {
+    let suspects: BTreeSet<u32> = c.leak_suspects.iter().map(|s| s.loader_id).collect();
+    let grouped = |l: &&Loader| l.label.is_none() && l.role == LoaderRole::Other && !suspects.contains(&l.id);
     let live: Vec<&Loader> = c.loaders.iter().filter(|l| l.alive).collect();
     let mut by_class: BTreeMap<&str, Vec<&Loader>> = BTreeMap::new();
-    for l in live.iter().filter(|l| l.label.is_none() && l.role == LoaderRole::Other) {
+    for l in live.iter().filter(|l| grouped(l)) {
         by_class.entry(l.class.as_str()).or_default().push(l);
     }
     by_class.retain(|_, v| v.len() >= GROUP_FROM);
     let mut rows: Vec<(u64, u32, LoaderRow)> = live
         .iter()
-        .filter(|l| !(l.label.is_none() && by_class.contains_key(l.class.as_str())))
+        .filter(|l| !(grouped(l) && by_class.contains_key(l.class.as_str())))
         .map(|l| (l.classes, l.id, LoaderRow::One(l)))
         .collect();
     for (class, loaders) in by_class {
@@ -135,13 +217,12 @@ pub fn stopped_at_exit_sentence(c: &ClassLoaders) -> Option<String> {
     if ids.is_empty() {
         return None;
     }
-    let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
     let (loaders, were) = if ids.len() == 1 { ("Loader", "was") } else { ("Loaders", "were") };
     Some(format!(
         "{loaders} {} {were} closed or stopped during shutdown and not at any earlier report: most likely the \
          application's own shutdown hooks stopped {}, so {} not accused (stopped_at_exit). A report asked for while \
          the application runs (signal, interval) tells whether such a loader leaks.",
-        list.join(", "),
+        id_list(ids),
         if ids.len() == 1 { "it" } else { "them" },
         if ids.len() == 1 { "it is" } else { "they are" }
     ))
@@ -228,7 +309,14 @@ fn render_page(r: &Report) -> String {
     }
     let _ = writeln!(o, "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  class and name", "id", "role", "parent", "classes", "unloaded");
     let rows = loader_rows(c);
-    for row in rows.iter().take(MAX_LOADERS) {
+    let mentioned = mentioned_ids(c);
+    let mut left = 0;
+    for (n, row) in rows.iter().enumerate() {
+        let shown = n < MAX_LOADERS || matches!(row, LoaderRow::One(l) if mentioned.contains(&l.id));
+        if !shown {
+            left += 1;
+            continue;
+        }
         match row {
             LoaderRow::One(l) => {
                 let _ = writeln!(
@@ -257,8 +345,8 @@ fn render_page(r: &Report) -> String {
             }
         }
     }
-    if rows.len() > MAX_LOADERS {
-        let _ = writeln!(o, "  ... {} more rows of live loaders in the JSON report", rows.len() - MAX_LOADERS);
+    if left > 0 {
+        let _ = writeln!(o, "  ... {left} more rows of live loaders in the JSON report");
     }
     for g in &c.growth {
         let _ = writeln!(
@@ -276,8 +364,7 @@ fn render_page(r: &Report) -> String {
     if !c.duplicate_classes.is_empty() {
         let _ = writeln!(o, "\nClasses defined by more than one live loader ({}):", c.duplicate_classes.len());
         for d in c.duplicate_classes.iter().take(MAX_DUPLICATES) {
-            let ids: Vec<String> = d.loaders.iter().map(|i| i.to_string()).collect();
-            let _ = writeln!(o, "  {}  (loaders {})", d.name, ids.join(", "));
+            let _ = writeln!(o, "  {}  (loaders {})", d.name, id_list(&d.loaders));
         }
         if c.duplicate_classes.len() > MAX_DUPLICATES {
             let _ = writeln!(o, "  ... {} more in the JSON report", c.duplicate_classes.len() - MAX_DUPLICATES);
@@ -289,7 +376,8 @@ fn render_page(r: &Report) -> String {
     }
     if !c.leak_suspects.is_empty() {
         let _ = writeln!(o, "\nClass loader leak suspects ({}):", c.leak_suspects.len());
-        for s in &c.leak_suspects {
+        for g in suspect_groups(c) {
+            let s = g[0];
             let _ = writeln!(
                 o,
                 "  loader {} '{}' ({}), {} classes, should be dead: {}",
@@ -309,15 +397,29 @@ fn render_page(r: &Report) -> String {
                 let _ = writeln!(o, "    {mark} {}{} -> {}", h.from, via, h.to);
             }
             let _ = writeln!(o, "     {}", s.explanation);
+            // The next few by name and reason (a context and its JSP differ), the rest by id.
+            for t in g.iter().skip(1).take(SHOWN_ALSO) {
+                let _ = writeln!(
+                    o,
+                    "     also loader {} '{}' ({}), should be dead: {}",
+                    t.loader_id,
+                    t.loader_label.as_deref().or(t.loader_name.as_deref()).unwrap_or("-"),
+                    t.loader_class,
+                    reasons_text(&t.reasons, t.superseded_by)
+                );
+            }
+            if g.len() > 1 + SHOWN_ALSO {
+                let ids: Vec<u32> = g[1 + SHOWN_ALSO..].iter().map(|s| s.loader_id).collect();
+                let _ = writeln!(o, "     {} more loader(s) with the same culprit and fix: {}", ids.len(), id_list(&ids));
+            }
             let _ = writeln!(o, "     fix: {}", s.fix);
         }
     }
     if !c.not_strongly_reachable.is_empty() {
-        let ids: Vec<String> = c.not_strongly_reachable.iter().map(|i| i.to_string()).collect();
         let _ = writeln!(
             o,
             "Loaders {} should be dead and are alive, but only weak or soft references hold them: not leaks.",
-            ids.join(", ")
+            id_list(&c.not_strongly_reachable)
         );
     }
     if let Some(cs) = &c.chain_search {

@@ -19,11 +19,13 @@ import leakagent.harness.Scenario;
  * every script gets its own GroovyClassLoader and GroovyClassLoader$InnerLoader defining
  * Script&lt;n&gt; and Script&lt;n&gt;$_run_closure1. Groovy's own caches keep every script class
  * only softly reachable. Leaky: the closure returned by every PIN-th script is kept in PINNED, a
- * static list of the harness, which pins its loader. Fixed: nothing is kept.
+ * static list of the harness, which pins its loader. Fixed: nothing is kept. The system
+ * properties leakagent.scripts and leakagent.pin change SCRIPTS and PIN (1,500 scripts, every one
+ * pinned: 1,500 suspects for one search).
  */
 public final class GroovyScripts implements Scenario {
-    public static final int SCRIPTS = 120;
-    public static final int PIN = 10;
+    public static final int SCRIPTS = Integer.getInteger("leakagent.scripts", 120);
+    public static final int PIN = Integer.getInteger("leakagent.pin", 10);
     static final List<Object> PINNED = new ArrayList<>();
     private static final List<Object> KEEP = new ArrayList<>();
 
