@@ -64,9 +64,16 @@ pub(super) fn duration_or_off(key: &str, value: &str, min: Duration, max: Durati
         .map_err(|_| err(key, value, duration_allowed(min, max, true)))
 }
 
+/// The range and examples that are themselves allowed (`interval=500ms` must not be offered as
+/// an example of what `interval` takes).
 fn duration_allowed(min: Duration, max: Duration, off: bool) -> String {
+    let examples: Vec<&str> = ["100ms", "500ms", "5s", "30s", "5m", "1h", "24h"]
+        .into_iter()
+        .filter(|e| duration(e).is_some_and(|d| d >= min && d <= max))
+        .collect();
+    let examples = if examples.is_empty() { String::new() } else { format!(" (e.g. {})", examples.join(", ")) };
     format!(
-        "allowed: a duration from {} to {} with ms, s, m or h (e.g. 500ms, 30s, 5m, 1h){}",
+        "allowed: a duration from {} to {} with ms, s, m or h{examples}{}",
         show_duration(min),
         show_duration(max),
         if off { ", or off" } else { "" }
@@ -272,6 +279,15 @@ mod tests {
         for bad in ["", "5", "s", "10x", "-1s", "1.5s", "99999999999999999999s", "999999999999999999h"] {
             assert_eq!(duration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn an_error_offers_only_examples_it_would_accept() {
+        let secs = Duration::from_secs;
+        let msg = duration_allowed(secs(1), secs(720 * 3600), true);
+        assert!(msg.contains("(e.g. 5s, 30s, 5m, 1h, 24h)") && !msg.contains("500ms"), "{msg}");
+        let msg = duration_allowed(Duration::from_millis(10), secs(60), false);
+        assert!(msg.contains("(e.g. 100ms, 500ms, 5s, 30s)"), "{msg}");
     }
 
     #[test]
