@@ -5,6 +5,7 @@ mod memory;
 mod native;
 
 use crate::culprits::{chain_text, is_thread_culprit, root_thread};
+use leakagent_report::words;
 use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity, Subject};
 use leakagent_report::text::{cause_key, numbers_as_one};
 use std::collections::BTreeMap;
@@ -68,7 +69,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                         facts.push(format!("{p} were alive at the previous report"));
                     }
                     format!(
-                        "{} of the {} loaders of {} that each define {}{} ({}) are {} ({}; {} classes pinned)",
+                        "{} of the {} loaders of {} that each define {}{} ({}) are {} ({}; {} pinned)",
                         suspects.len(),
                         g.alive,
                         g.loader_class,
@@ -77,7 +78,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                         facts.join("; "),
                         held,
                         names.join(", "),
-                        classes
+                        words::count(classes, "class", "classes")
                     )
                 },
                 format!(
@@ -87,12 +88,12 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
             ),
             None => (
                 format!(
-                    "{} class loader{} that should be dead {} alive {after_gc} ({}; {} classes pinned)",
+                    "{} class loader{} that should be dead {} alive {after_gc} ({}; {} pinned)",
                     suspects.len(),
                     if suspects.len() == 1 { "" } else { "s" },
                     if suspects.len() == 1 { "is" } else { "are" },
                     names.join(", "),
-                    classes
+                    words::count(classes, "class", "classes")
                 ),
                 String::new(),
             ),

@@ -1,6 +1,7 @@
 //! Findings about the native ledgers: zlib streams never ended, direct and Unsafe memory never
 //! freed. Read `report.zlib` and `report.direct` only.
 
+use leakagent_report::words;
 use leakagent_report::model::{DirectSite, Finding, Report, Severity, Subject, ZlibSite};
 use leakagent_report::text::site_labels;
 use leakagent_report::units::mib;
@@ -85,10 +86,11 @@ fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
         let paths = call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>());
         let mut fix = format!(
             "Call end() on every {kind} when you are done with it (in a finally block), or close the stream that owns it: \
-             {} end only the {kind}s they create themselves, never one passed to their constructor. Until it is ended, a \
+             {} end only the {kind}s they create themselves, never one passed to their constructor. Until it is ended, {} \
              {kind}'s zlib memory ({per_stream}) lives outside the heap and is freed only when the GC runs its Cleaner; \
              glibc then often keeps the freed memory in its arenas, so RSS stays high.",
-            if kind == "Deflater" { "DeflaterOutputStream and GZIPOutputStream" } else { "InflaterInputStream and GZIPInputStream" }
+            if kind == "Deflater" { "DeflaterOutputStream and GZIPOutputStream" } else { "InflaterInputStream and GZIPInputStream" },
+            words::article(&kind)
         );
         if spring {
             fix.push_str(
@@ -102,9 +104,12 @@ fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
             severity,
             kind: "zlib_not_ended".into(),
             summary: format!(
-                "{never} of {created} {kind}s created at {at}{paths} were never ended: {gc} ({}%) were freed only by GC, {live} {} live \
+                "{never} of {created} {kind}{} created at {at}{paths} {} never ended: {gc} ({}%) {} freed only by GC, {live} {} live \
                  holding ~{}",
+                if created == 1 { "" } else { "s" },
+                if never == 1 { "was" } else { "were" },
                 percent(gc, never),
+                if gc == 1 { "was" } else { "were" },
                 if live == 1 { "is" } else { "are" },
                 mib(bytes)
             ),

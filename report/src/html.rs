@@ -352,11 +352,11 @@ fn leaks(r: &Report, b: &mut String) {
 fn suspect_chain(s: &LeakSuspect, b: &mut String) {
     let _ = writeln!(
         b,
-        "<h3>Loader {} <code>{}</code> ({}), {} classes &mdash; should be dead: {}</h3>",
+        "<h3>Loader {} <code>{}</code> ({}), {} &mdash; should be dead: {}</h3>",
         s.loader_id,
         esc(s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-")),
         esc(&s.loader_class),
-        s.classes,
+        crate::words::count(s.classes, "class", "classes"),
         esc(&reasons_text(&s.reasons, s.superseded_by))
     );
     let hop = |i: usize, h: &PathHop| {

@@ -10,3 +10,4 @@ pub mod model;
 pub mod prom;
 pub mod text;
 pub mod units;
+pub mod words;

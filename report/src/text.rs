@@ -380,11 +380,11 @@ fn render_page(r: &Report) -> String {
             let s = g[0];
             let _ = writeln!(
                 o,
-                "  loader {} '{}' ({}), {} classes, should be dead: {}",
+                "  loader {} '{}' ({}), {}, should be dead: {}",
                 s.loader_id,
                 s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-"),
                 s.loader_class,
-                s.classes,
+                crate::words::count(s.classes, "class", "classes"),
                 reasons_text(&s.reasons, s.superseded_by)
             );
             for (i, h) in s.path.iter().enumerate() {
