@@ -73,7 +73,8 @@ fn reports_are_retained_by_count_and_the_jsonl_file_rolls() {
     let foreign = jvm.dir.join("report-999.json");
     std::fs::write(&foreign, b"not ours").unwrap();
     let jvm = jvm.start();
-    let jsonl = jvm.dir.join(format!("leakagent-{}.jsonl", jvm.pid()));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let jsonl = jvm.dir.join(format!("leakagent-{host}-{}.jsonl", jvm.pid()));
     let rolled = PathBuf::from(format!("{}.1", jsonl.display()));
     let start = Instant::now();
     // Interval reports until the JSON lines file has rolled and more than `keep` were written.
