@@ -257,8 +257,8 @@ fn groovy_fifteen_hundred_scripts_exit_report_is_in_time_and_claims_what_it_foun
     let (_, reports) = groovy_1500("groovy-1500-exit", false);
     let exit = &reports[0];
     assert_eq!(exit.trigger.as_str(), "vm_death");
+    // Written at all means written within exit_timeout: past it the JVM exits without the report.
     assert!(exit.agent.budget_ms.is_some(), "the exit report has a budget (exit_timeout)");
-    assert!(exit.agent.report_build_ms < 10_000, "built in {} ms with exit_timeout=10s", exit.agent.report_build_ms);
     assert_eq!(exit.class_loaders.leak_suspects.len(), 1500);
     let cs = exit.class_loaders.chain_search.as_ref().expect("a chain search");
     let findings: Vec<&Finding> = exit.findings.iter().filter(|f| f.kind == "classloader_leak").collect();
