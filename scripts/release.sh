@@ -69,7 +69,7 @@ chmod 0755 "$root/bin/leakagent" "$root/lib/libleakagent.so"
 chmod 0644 "$dbg/bin/leakagent.debug" "$dbg/lib/libleakagent.so.debug"
 
 cp README.md LICENSE "$root/"
-cp -r examples "$root/"
+cp -r docs examples "$root/"
 # It regenerates the samples from a checkout's build.
 rm "$root/examples/sample-report/make.sh"
 

@@ -107,11 +107,11 @@ pub fn chain_search_sentence(cs: &ChainSearch) -> String {
         String::new()
     };
     format!(
-        "Chain search: {} of {} chains found {how}{verified}, in {} ms; the application paused {} time(s), {} ms in all, {} ms at most{}{}",
+        "Chain search: {} of {} chains found {how}{verified}, in {} ms; the application paused {}, {} ms in all, {} ms at most{}{}",
         cs.chains_found,
         cs.suspects,
         cs.time_ms,
-        cs.pauses.len(),
+        crate::words::count(cs.pauses.len() as u64, "time", "times"),
         cs.pause_ms,
         cs.max_pause_ms,
         cs.limit_hit.as_ref().map(|l| format!("; stopped: {l}")).unwrap_or_default(),
@@ -556,13 +556,13 @@ fn direct_section(o: &mut String, d: &Direct) {
     let t = &d.totals;
     let _ = writeln!(
         o,
-        "\nDirect memory: {} live blocks, {} ({} in {} DirectByteBuffers, {} in {} Unsafe blocks); {} allocated, {} freed ({} by GC)",
-        t.live_count,
+        "\nDirect memory: {}, {} ({} in {}, {} in {}); {} allocated, {} freed ({} by GC)",
+        crate::words::count(t.live_count, "live block", "live blocks"),
         units::mib(t.live_bytes),
         units::mib(t.direct_byte_buffers.live_bytes),
-        t.direct_byte_buffers.live_count,
+        crate::words::count(t.direct_byte_buffers.live_count, "DirectByteBuffer", "DirectByteBuffers"),
         units::mib(t.unsafe_memory.live_bytes),
-        t.unsafe_memory.live_count,
+        crate::words::count(t.unsafe_memory.live_count, "Unsafe block", "Unsafe blocks"),
         t.allocations + t.reallocations,
         t.frees,
         t.freed_by_gc
@@ -571,8 +571,8 @@ fn direct_section(o: &mut String, d: &Direct) {
     if let Some(p) = &d.jdk_pool {
         let _ = writeln!(
             o,
-            "  JDK direct pool: {} buffers, {} capacity{}{}",
-            p.count,
+            "  JDK direct pool: {}, {} capacity{}{}",
+            crate::words::count(p.count, "buffer", "buffers"),
             units::mib(p.total_capacity_bytes),
             p.max_bytes.map(|m| format!(", limit {}", units::mib(m))).unwrap_or_default(),
             d.cross_check.as_ref().map(|c| if c.agrees { "; agrees with the agent".to_string() } else { format!("; {}", c.note) }).unwrap_or_default()
