@@ -12,32 +12,14 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The command under test (`cargo build --release` makes it; LEAKAGENT_BIN overrides).
-fn bin() -> PathBuf {
-    let p = std::env::var_os("LEAKAGENT_BIN").map(PathBuf::from).unwrap_or_else(|| root().join("target/release/leakagent"));
-    assert!(p.is_file(), "{} is missing: run `cargo build --release` first", p.display());
-    p
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+type Out = CliOut;
 
 fn leakagent<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Out {
-    let o = Command::new(bin()).args(args).stdin(Stdio::null()).output().expect("run leakagent");
-    Out {
-        code: o.status.code().expect("leakagent exited by a signal"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    let mut c = Command::new(cli_bin());
+    c.args(args);
+    cli_output(c)
 }
 
-fn alive(pid: i32) -> bool {
-    // SAFETY: kill(2) with signal 0 only checks.
-    unsafe { libc::kill(pid, 0) == 0 }
-}
 
 /// The JSON report `leakagent report` says it copied into DIR (the first path it prints).
 fn reported_json(out: &Out) -> PathBuf {

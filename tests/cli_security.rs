@@ -10,28 +10,17 @@ use common::*;
 use std::ffi::CString;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The command under test (`cargo build --release` makes it; LEAKAGENT_BIN overrides).
-fn bin() -> PathBuf {
-    let p = std::env::var_os("LEAKAGENT_BIN").map(PathBuf::from).unwrap_or_else(|| root().join("target/release/leakagent"));
-    assert!(p.is_file(), "{} is missing: run `cargo build --release` first", p.display());
-    p
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+type Out = CliOut;
 
 /// Runs leakagent with at most 256 MiB of address space: an unbounded read fails instead of
 /// taking the machine's memory.
 fn leakagent<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Out {
     use std::os::unix::process::CommandExt;
-    let mut c = Command::new(bin());
-    c.args(args).stdin(Stdio::null());
+    let mut c = Command::new(cli_bin());
+    c.args(args);
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         c.pre_exec(|| {
@@ -42,17 +31,7 @@ fn leakagent<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Out {
             Ok(())
         });
     }
-    let o = c.output().expect("run leakagent");
-    Out {
-        code: o.status.code().unwrap_or_else(|| panic!("leakagent died of {:?}: {}", o.status, String::from_utf8_lossy(&o.stderr))),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn alive(pid: i32) -> bool {
-    // SAFETY: kill(2) with signal 0 only checks.
-    unsafe { libc::kill(pid, 0) == 0 }
+    cli_output(c)
 }
 
 /// A throwaway system user (and its group), removed when dropped, also when the test fails.

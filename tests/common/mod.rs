@@ -744,3 +744,33 @@ pub fn jcmd(java: &Path, pid: i32, args: &[&str]) -> (bool, String) {
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     (out.status.success() && said.contains("return code: 0"), said)
 }
+
+/// The leakagent command under test (`cargo build --release` makes it; LEAKAGENT_BIN overrides).
+pub fn cli_bin() -> PathBuf {
+    let p = std::env::var_os("LEAKAGENT_BIN").map(PathBuf::from).unwrap_or_else(|| root().join("target/release/leakagent"));
+    assert!(p.is_file(), "{} is missing: run `cargo build --release` first", p.display());
+    p
+}
+
+/// What a run of the command printed, and its status.
+pub struct CliOut {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `c` (the command, set up by the caller) with no standard input.
+pub fn cli_output(mut c: Command) -> CliOut {
+    let o = c.stdin(Stdio::null()).output().expect("run leakagent");
+    CliOut {
+        code: o.status.code().unwrap_or_else(|| panic!("leakagent died of {:?}: {}", o.status, String::from_utf8_lossy(&o.stderr))),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Whether process `pid` still exists.
+pub fn alive(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
