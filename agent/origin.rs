@@ -24,7 +24,7 @@ fn read(java_command: Option<String>) -> Origin {
     let main = java_command.and_then(|c| c.split_whitespace().next().map(str::to_string)).or(main_from_argv);
     let env = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let file = |p: &str| read_small(p).map(|v| v.trim().to_string()).filter(|v| !v.is_empty() && v.len() <= 253);
-    let host = file("/proc/sys/kernel/hostname").or_else(|| env("HOSTNAME")).unwrap_or_default();
+    let host = host().to_string();
     let in_kubernetes = env("KUBERNETES_SERVICE_HOST").is_some();
     let pod = env("POD_NAME").or_else(|| file("/etc/podinfo/name")).or_else(|| in_kubernetes.then(|| host.clone()));
     let namespace = env("POD_NAMESPACE")
@@ -34,6 +34,19 @@ fn read(java_command: Option<String>) -> Origin {
         .and_then(|c| container_id(&c))
         .or_else(|| read_small("/proc/self/mountinfo").and_then(|m| container_id_from_mounts(&m)));
     Origin { host, main, jvm_args, container_id, pod, namespace }
+}
+
+/// This machine's host name (the container's, in a container), read once: file names (`%h`) and
+/// the textfile's labels ask for it at every sample.
+pub fn host() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        read_small("/proc/sys/kernel/hostname")
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty() && h.len() <= 253)
+            .unwrap_or_default()
+    })
 }
 
 fn read_small(path: &str) -> Option<String> {

@@ -21,7 +21,7 @@ pub fn expand(pattern: &str, pid: u32, started: &str, timestamp: &str, seq: u64)
             continue;
         }
         match chars.next() {
-            Some('h') => out.push_str(&name_component(&host())),
+            Some('h') => out.push_str(&name_component(crate::origin::host())),
             Some('{') => {
                 let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
                 out.push_str(&name_component(&std::env::var(&name).unwrap_or_default()));
@@ -39,11 +39,6 @@ pub fn expand(pattern: &str, pid: u32, started: &str, timestamp: &str, seq: u64)
         }
     }
     out
-}
-
-/// This machine's host name (the container's, in a container).
-fn host() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
 }
 
 /// `value` as one safe file-name component: letters, digits, `.`, `-` and `_` kept, anything
@@ -189,8 +184,9 @@ mod tests {
         assert_eq!(expand("100%%-%x%", 1, "s", "t", 1), "100%-%x%");
         std::env::set_var("LEAKAGENT_TEST_POD", "shop/../web-7f9");
         assert_eq!(expand("r-%{LEAKAGENT_TEST_POD}-%{LEAKAGENT_TEST_UNSET}-%n", 1, "s", "t", 2), "r-shop_.._web-7f9-_-2");
-        assert_eq!(expand("r-%h", 1, "s", "t", 1), format!("r-{}", name_component(&host())));
-        assert!(!host().is_empty());
+        let host = crate::origin::host();
+        assert_eq!(expand("r-%h", 1, "s", "t", 1), format!("r-{}", name_component(host)));
+        assert!(!host.is_empty());
     }
 
     #[test]
