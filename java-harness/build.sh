@@ -126,23 +126,31 @@ touch "$STAMP"
 echo "build.sh: done -> $B/harness.jar"
 }
 
-# The Maven part: java-harness/springboot/ (seed000-*, service), output copied to $B/springboot.
-# mvn runs offline first: with ~/.m2 filled once (CI caches it) nothing is fetched.
-build_springboot() {
-  local sb="$HERE/springboot" out="$B/springboot" log="$B/mvn.log"
+# Runs mvn on POM with GOALS, offline first: with ~/.m2 filled once (CI caches it) nothing is
+# fetched; else from Maven Central. WHAT names the part in messages.
+mvn_run() { # WHAT POM GOALS...
+  local what=$1 pom=$2
+  shift 2
+  local log="$B/mvn-$(basename "$(dirname "$pom")").log" mvn=(mvn -B -q -f "$pom")
   if ! command -v mvn >/dev/null 2>&1; then
     echo "build.sh: mvn is missing (Debian package maven)" >&2; exit 1
   fi
-  local mvn=(mvn -B -q -f "$sb/pom.xml")
-  echo "build.sh: building the Spring Boot applications with mvn (JAVA_HOME=$JDK_HOME)"
-  if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" -o clean package > "$log" 2>&1; then
+  echo "build.sh: building $what with mvn (JAVA_HOME=$JDK_HOME)"
+  if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" -o "$@" > "$log" 2>&1; then
     echo "build.sh: not everything is in ~/.m2 yet; mvn fetches from Maven Central"
-    if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" clean package > "$log" 2>&1; then
+    if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" "$@" > "$log" 2>&1; then
       cat "$log" >&2
-      echo "build.sh: mvn failed (log above; it needs Maven Central once, then ~/.m2)" >&2
+      echo "build.sh: mvn failed for $what (log above; it needs Maven Central once, then ~/.m2)" >&2
       exit 1
     fi
   fi
+  rm -f "$log"
+}
+
+# The Maven part: java-harness/springboot/ (seed000-*, service), output copied to $B/springboot.
+build_springboot() {
+  local sb="$HERE/springboot" out="$B/springboot"
+  mvn_run "the Spring Boot applications" "$sb/pom.xml" clean package
   rm -rf "$out"
   mkdir -p "$out/service"
   for v in 2.0.4 2.0.5 2.1.0; do
@@ -153,29 +161,18 @@ build_springboot() {
   cp "$sb/webapp/target/webapp.jar" "$out/"
   mkdir -p "$out/webapp"
   cp -r "$sb/webapp/target/classes" "$sb/webapp/target/lib" "$out/webapp/"
-  rm -f "$log"
   touch "$out/.stamp"
   echo "build.sh: done -> $out"
 }
 
 # The Kafka broker: java-harness/kafka/, output copied to $B/kafka (offline first, as above).
 build_kafka() {
-  local k="$HERE/kafka" out="$B/kafka" log="$B/mvn-kafka.log"
-  local mvn=(mvn -B -q -f "$k/pom.xml")
-  echo "build.sh: building the Kafka broker harness with mvn (JAVA_HOME=$JDK_HOME)"
-  if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" -o clean package > "$log" 2>&1; then
-    echo "build.sh: not everything is in ~/.m2 yet; mvn fetches from Maven Central"
-    if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" clean package > "$log" 2>&1; then
-      cat "$log" >&2
-      echo "build.sh: mvn failed for kafka/ (log above)" >&2
-      exit 1
-    fi
-  fi
+  local k="$HERE/kafka" out="$B/kafka"
+  mvn_run "the Kafka broker harness" "$k/pom.xml" clean package
   rm -rf "$out"
   mkdir -p "$out"
   cp "$k/target/kafka-harness.jar" "$out/"
   cp -r "$k/target/lib" "$out/"
-  rm -f "$log"
   touch "$out/.stamp"
   echo "build.sh: done -> $out"
 }
@@ -184,16 +181,8 @@ build_kafka() {
 # mvn copies the jars (offline first), javac builds the driver and one web application directory
 # per context (the same code, each in its own directory as separate applications are).
 build_jetty() {
-  local src="$HERE/jetty" out="$B/jetty" log="$B/mvn-jetty.log"
-  local mvn=(mvn -B -q -f "$src/pom.xml")
-  echo "build.sh: fetching Jetty with mvn (JAVA_HOME=$JDK_HOME)"
-  if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" -o package > "$log" 2>&1; then
-    if ! JAVA_HOME="$JDK_HOME" "${mvn[@]}" package > "$log" 2>&1; then
-      cat "$log" >&2
-      echo "build.sh: mvn failed for Jetty (log above; it needs Maven Central once, then ~/.m2)" >&2
-      exit 1
-    fi
-  fi
+  local src="$HERE/jetty" out="$B/jetty"
+  mvn_run "Jetty" "$src/pom.xml" package
   rm -rf "$out"
   mkdir -p "$out/classes"
   cp -r "$src/target/lib" "$out/lib"
@@ -203,7 +192,6 @@ build_jetty() {
     cp "$src/webapp/WEB-INF/web.xml" "$out/webapps/$app/WEB-INF/"
     "$JAVAC" -nowarn -d "$out/webapps/$app/WEB-INF/classes" -cp "$out/lib/*" "$src/webapp/src/leakagent/webapp/Ticker.java"
   done
-  rm -f "$log"
   touch "$out/.stamp"
   echo "build.sh: done -> $out"
 }
@@ -217,26 +205,22 @@ if (( ! FORCE )) && [[ -f "$STAMP" && -f "$B/harness.jar" && -f "$B/fatjar/scan.
 else
   build_harness
 fi
-SB_STAMP="$B/springboot/.stamp"
-if (( ! FORCE )) && [[ -f "$SB_STAMP" ]] \
-   && [[ -z "$(find "$HERE/springboot" "$HERE/build.sh" -name target -prune -o -type f -newer "$SB_STAMP" -print -quit)" ]]; then
+# Whether the Maven part in DIR changed since its output's STAMP (its target/ aside).
+maven_part_current() { # DIR STAMP
+  (( ! FORCE )) && [[ -f "$2" ]] \
+    && [[ -z "$(find "$1" "$HERE/build.sh" -name target -prune -o -type f -newer "$2" -print -quit)" ]]
+}
+if maven_part_current "$HERE/springboot" "$B/springboot/.stamp"; then
   echo "build.sh: Spring Boot applications up to date ($B/springboot)"
 else
   build_springboot
 fi
-K_STAMP="$B/kafka/.stamp"
-if (( ! FORCE )) && [[ -f "$K_STAMP" ]] \
-   && [[ -z "$(find "$HERE/kafka" "$HERE/build.sh" -name target -prune -o -type f -newer "$K_STAMP" -print -quit)" ]]; then
+if maven_part_current "$HERE/kafka" "$B/kafka/.stamp"; then
   echo "build.sh: Kafka broker up to date ($B/kafka)"
 else
-  if ! command -v mvn >/dev/null 2>&1; then
-    echo "build.sh: mvn is missing (Debian package maven)" >&2; exit 1
-  fi
   build_kafka
 fi
-JETTY_STAMP="$B/jetty/.stamp"
-if (( ! FORCE )) && [[ -f "$JETTY_STAMP" ]] \
-   && [[ -z "$(find "$HERE/jetty" "$HERE/build.sh" -name target -prune -o -type f -newer "$JETTY_STAMP" -print -quit)" ]]; then
+if maven_part_current "$HERE/jetty" "$B/jetty/.stamp"; then
   echo "build.sh: Jetty up to date ($B/jetty)"
 else
   build_jetty
