@@ -5,25 +5,11 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod budget;
-mod collectors;
-mod culprits;
+mod core;
 mod entry;
-mod fault;
 mod ffi;
-mod files;
-mod findings;
-mod guard;
-mod hash;
-mod health;
-mod log;
-mod options;
-mod origin;
-mod reporter;
-mod retention;
-mod runtime;
-mod sampling;
-mod state;
-mod thresholds;
-mod trigger;
-mod writer;
+mod leaks;
+mod loaders;
+mod memory;
+mod native;
+mod reporting;

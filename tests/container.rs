@@ -1,5 +1,5 @@
 //! Containers on real JVMs: a JVM in a memory-limited cgroup (v1 on these hosts; v2 is tested
-//! from fixture files in agent/collectors/memory/cgroup.rs) whose native memory grows past
+//! from fixture files in agent/memory/cgroup.rs) whose native memory grows past
 //! `rss_limit`; direct memory past `direct_limit` and exhausted; heap and metaspace
 //! OutOfMemoryErrors writing `oom` reports; one report per crossing (hysteresis); bad limit
 //! values refused at start-up; the Prometheus textfile and the JSON lines beside the reports.

@@ -93,7 +93,7 @@ pub(super) unsafe extern "C" fn on_object_free(_jvmti: *mut jvmtiEnv, tag: jlong
 
 pub(super) unsafe extern "C" fn on_class_unload(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _name: *const c_char) {
     health::bump(&COUNTERS.events);
-    collectors::templates::code_changed();
+    crate::native::templates::code_changed();
     guarded(Feature::Classes, (), || {
         if let Some(agent) = runtime::get() {
             agent.classes.on_class_unload_event();
@@ -103,7 +103,7 @@ pub(super) unsafe extern "C" fn on_class_unload(_jvmti: *mut jvmtiEnv, _jni: *mu
 
 pub(super) unsafe extern "C" fn on_compiled_method_unload(_jvmti: *mut jvmtiEnv, _method: jmethodID, _code: *const c_void) {
     health::bump(&COUNTERS.events);
-    collectors::templates::code_changed();
+    crate::native::templates::code_changed();
 }
 
 /// OutOfMemoryError for the heap, metaspace or threads, on the throwing thread: records the
@@ -218,7 +218,7 @@ impl natives::Hooks for NativeHooks {
     fn memory_reallocated(&self, env: &Env, detached: Option<u128>, old: u64, new: u64, size: u64) {
         guarded(Feature::Direct, (), || {
             if let Some(a) = runtime::get() {
-                let r = crate::collectors::direct::Realloc { detached, old, new, size };
+                let r = crate::native::direct::Realloc { detached, old, new, size };
                 a.direct.on_reallocated(&a.stacks, &a.jvmti, env, r);
             }
         })

@@ -10,25 +10,25 @@ mod callbacks;
 
 use callbacks::*;
 use leakagent_report::model::Tracking;
-use crate::collectors;
-use crate::collectors::classes::ClassTracker;
-use crate::collectors::direct::DirectLedger;
-use crate::collectors::memory::MemoryCollector;
-use crate::sampling;
-use crate::collectors::stacks::Stacks;
-use crate::collectors::zlib::ZlibLedger;
-use crate::fault;
-use crate::guard::guarded;
+use crate::{leaks, native};
+use crate::loaders::tracker::ClassTracker;
+use crate::native::direct::DirectLedger;
+use crate::memory::MemoryCollector;
+use crate::reporting::sampling;
+use crate::native::stacks::Stacks;
+use crate::native::zlib::ZlibLedger;
+use crate::core::fault;
+use crate::core::guard::guarded;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::Jvmti;
 use crate::ffi::natives::{self, Native, Stream};
 use crate::ffi::os;
 use crate::ffi::sys::*;
-use crate::health::{self, Feature, COUNTERS};
-use crate::log;
-use crate::options::{self, ReportSignal};
-use crate::runtime::{self, Agent};
-use crate::trigger;
+use crate::core::health::{self, Feature, COUNTERS};
+use crate::core::log;
+use crate::core::options::{self, ReportSignal};
+use crate::core::runtime::{self, Agent};
+use crate::reporting::trigger;
 use jni::sys::{jclass, jint, jlong, jmethodID, JNIEnv, JavaVM, JNI_ERR, JNI_OK};
 use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -164,7 +164,7 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         // Before log= takes the lines: like bad options, these go to standard error.
-        let unusable = crate::files::check_at_start(&opts, &os::local_timestamp(started_epoch_s));
+        let unusable = crate::core::files::check_at_start(&opts, &os::local_timestamp(started_epoch_s));
         if !unusable.is_empty() {
             for e in &unusable {
                 log::error(e);
@@ -174,7 +174,7 @@ unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
         }
         if let Some(path) = &opts.log {
             // Refused like a bad option: the lines stay on standard error, where this one goes.
-            match crate::files::open_append(path.as_ref()) {
+            match crate::core::files::open_append(path.as_ref()) {
                 Ok(f) => log::set_file(f),
                 Err(e) => {
                     log::error(&format!("option 'log' has a bad value '{path}': cannot open it for appending: {e}; {not_loaded}"));
@@ -269,15 +269,15 @@ unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, started_
 /// Heap dumps that killed runs left where this run may put its own (a dump holds every secret
 /// of its heap, and can be as large): removed now, whatever their age.
 fn remove_dead_dumps(jvmti: &Jvmti, opts: &options::Options, started_epoch_s: i64) {
-    let reports = crate::writer::expand(&opts.file, std::process::id(), &os::local_timestamp(started_epoch_s), "", 0);
-    let mut dirs = vec![crate::files::dir_of(&reports)];
+    let reports = crate::reporting::writer::expand(&opts.file, std::process::id(), &os::local_timestamp(started_epoch_s), "", 0);
+    let mut dirs = vec![crate::core::files::dir_of(&reports)];
     dirs.extend(opts.chain_dump_dir.as_ref().map(std::path::PathBuf::from));
     // As at dump time: the property if given on the command line, else HotSpot's default.
     dirs.push(jvmti.system_property("java.io.tmpdir").unwrap_or_else(|| "/tmp".into()).into());
     dirs.sort();
     dirs.dedup();
     for d in dirs {
-        collectors::heapdump::remove_dead(&d);
+        leaks::dump::take::remove_dead(&d);
     }
 }
 
@@ -354,12 +354,12 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
         if let Err(e) = jvmti.set_event(true, JVMTI_EVENT_COMPILED_METHOD_UNLOAD) {
             log::info(&format!("CompiledMethodUnload events unavailable ({e}): every zlib/direct event is walked"));
             // Templates would outlive the code they compare.
-            collectors::templates::disable("this JVM does not report unloaded compiled code (CompiledMethodUnload)");
+            native::templates::disable("this JVM does not report unloaded compiled code (CompiledMethodUnload)");
         }
     }
     if !enable_class_unload_extension(agent) {
         // A Method* of an unloaded class could be reused without the templates knowing.
-        collectors::templates::disable("this JVM does not report unloaded classes (HotSpot's ClassUnload event)");
+        native::templates::disable("this JVM does not report unloaded classes (HotSpot's ClassUnload event)");
     }
     if let Some(signo) = signal_number(agent.options.signal) {
         if let Err(e) = os::install_report_signal(signo).inspect(|()| SIGNAL_INSTALLED.store(signo, Relaxed)) {
@@ -448,7 +448,7 @@ fn start_threads(agent: &Agent, env: &Env) {
         });
     }
     // Nested in Startup: a failure here must not switch off reports or triggers.
-    guarded(Feature::Startup, (), || crate::state::publish_started(agent, env));
+    guarded(Feature::Startup, (), || crate::reporting::state::publish_started(agent, env));
 }
 
 /// The native ledgers in the live phase: stacks can be walked; the ids of `Inflater.end()` and

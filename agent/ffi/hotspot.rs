@@ -1,6 +1,6 @@
 //! HotSpot's physical Java frames, read through the JVM's own description of its structures
 //! (VMStructs: the `gHotSpotVMStructs` table that the serviceability agent reads), for the
-//! stack templates of collectors/templates.rs.
+//! stack templates of native/templates.rs.
 //!
 //! What is read, and how each read stays safe:
 //! - the current thread's last-Java-frame anchor (`JavaThread::_anchor`: sp, pc, fp), found from

@@ -129,7 +129,7 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The signals the agent's `signal=` option allows (agent/options/values.rs), as numbers.
+/// The signals the agent's `signal=` option allows (agent/core/options/values.rs), as numbers.
 fn agent_signals() -> Vec<i32> {
     let mut s: Vec<i32> = (0..=8).map(|n| libc::SIGRTMIN() + n).collect();
     s.push(libc::SIGUSR1);

@@ -1,0 +1,12 @@
+//! What every feature stands on: the agent's process-wide state (`runtime`), options, health
+//! counters, the log, the panic guard, hashing, time budgets and the agent's own files.
+
+pub mod budget;
+pub mod fault;
+pub mod files;
+pub mod guard;
+pub mod hash;
+pub mod health;
+pub mod log;
+pub mod options;
+pub mod runtime;

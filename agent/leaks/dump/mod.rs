@@ -1,0 +1,6 @@
+//! The heap-dump chain search: take a dump, read it off the safepoint, and search it for the
+//! paths from GC roots to the suspects.
+
+pub mod hprof;
+pub mod search;
+pub mod take;

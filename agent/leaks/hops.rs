@@ -1,0 +1,293 @@
+//! Names for a chain's hops: class tags, field indices and loaders resolved to what a report
+//! prints, with caches for one report.
+
+use crate::leaks::walk::search::RawHop;
+use crate::loaders::tracker::{tag_kind, tag_loader, ClassTracker, TAG_ARRAY_CLASS, TAG_CLASS, TAG_LOADER};
+use crate::ffi::jni::{Env, Local};
+use crate::ffi::jvmti::{signature_to_name, Jvmti};
+use crate::ffi::sys::*;
+use jni::sys::{jclass, jlong};
+use leakagent_report::model::{Loader, PathHop};
+use std::collections::{HashMap, HashSet};
+
+/// Resolves class tags, field indices and loaders to names, with caches for one report.
+pub struct Names<'a> {
+    jvmti: &'a Jvmti,
+    env: &'a Env,
+    loaders: HashMap<u32, &'a Loader>,
+    classes: HashMap<jlong, String>,
+    fields: HashMap<jlong, (usize, Vec<String>)>,
+    /// Thread names by `Thread.getId()`, read the first time a stack root needs one.
+    threads: Option<HashMap<i64, String>>,
+}
+
+impl<'a> Names<'a> {
+    pub fn new(jvmti: &'a Jvmti, env: &'a Env, loaders: &'a [Loader]) -> Names<'a> {
+        Names {
+            jvmti,
+            env,
+            loaders: loaders.iter().map(|l| (l.id, l)).collect(),
+            classes: HashMap::new(),
+            fields: HashMap::new(),
+            threads: None,
+        }
+    }
+
+    /// A local reference to the class with this (unique) class tag.
+    fn class_of(&self, tag: jlong) -> Option<Local<'a>> {
+        if tag_kind(tag) != TAG_CLASS && tag_kind(tag) != TAG_ARRAY_CLASS {
+            return None;
+        }
+        // Collected first so that any further object with the tag is freed too.
+        let all: Vec<Local<'a>> = self.jvmti.objects_with_tags(&[tag]).ok()?.into_iter().map(|(o, _)| Local::new(self.env, o)).collect();
+        all.into_iter().next()
+    }
+
+    pub fn class_name(&mut self, tag: jlong) -> String {
+        if let Some(n) = self.classes.get(&tag) {
+            return n.clone();
+        }
+        let name = match self.class_of(tag) {
+            Some(k) => self.jvmti.class_signature(k.raw()).map(|s| signature_to_name(&s)).unwrap_or_default(),
+            None => "<unknown class>".into(),
+        };
+        self.classes.insert(tag, name.clone());
+        name
+    }
+
+    /// How the report names an object: a class as `class X`, a loader by its class, anything
+    /// else by its class.
+    pub fn describe(&mut self, object: jlong, class_tag: jlong) -> String {
+        match tag_kind(object) {
+            TAG_CLASS | TAG_ARRAY_CLASS => format!("class {}", self.class_name(object)),
+            TAG_LOADER => self
+                .loaders
+                .get(&tag_loader(object))
+                .map(|l| l.class.clone())
+                .unwrap_or_else(|| "<class loader>".into()),
+            _ if class_tag != 0 => self.class_name(class_tag),
+            _ => "<object>".into(),
+        }
+    }
+
+    fn loader_of(object: jlong, class_tag: jlong) -> Option<u32> {
+        match tag_kind(object) {
+            TAG_CLASS | TAG_LOADER => Some(tag_loader(object)),
+            _ if tag_kind(class_tag) == TAG_CLASS || tag_kind(class_tag) == TAG_ARRAY_CLASS => Some(tag_loader(class_tag)),
+            _ => None,
+        }
+    }
+
+    /// Field names in heap-walk index order for the class with this tag: the JVMTI rule is the
+    /// fields of every implemented interface first (counted, `n`), then the fields of
+    /// java.lang.Object down to the class itself, each class in GetClassFields order; for an
+    /// interface, its superinterfaces' fields are counted and its own follow.
+    fn field_table(&mut self, class_tag: jlong) -> Option<&(usize, Vec<String>)> {
+        if !self.fields.contains_key(&class_tag) {
+            let k = self.class_of(class_tag)?;
+            let table = field_table(self.jvmti, self.env, k.raw());
+            self.fields.insert(class_tag, table);
+        }
+        self.fields.get(&class_tag)
+    }
+
+    pub fn field_name(&mut self, class_tag: jlong, index: i32) -> String {
+        match self.field_table(class_tag) {
+            Some((n, names)) => index
+                .checked_sub(*n as i32)
+                .and_then(|i| names.get(i as usize))
+                .cloned()
+                .unwrap_or_else(|| format!("<field {index}>")),
+            None => format!("<field {index}>"),
+        }
+    }
+
+    /// Tags array classes so chains can name them, and returns, for every loaded subclass of
+    /// java.lang.ref.Reference, the heap-walk index of `referent`.
+    pub fn prepare_classes(&mut self, tracker: &ClassTracker) -> HashMap<jlong, i32> {
+        // GetLoadedClasses makes a local reference per class at once.
+        let env = self.env;
+        env.with_local_frame(tracker.local_capacity(), || self.prepare_classes_in_frame(tracker))
+    }
+
+    fn prepare_classes_in_frame(&mut self, tracker: &ClassTracker) -> HashMap<jlong, i32> {
+        let mut out = HashMap::new();
+        let reference = self.env.find_class(c"java/lang/ref/Reference");
+        if reference.is_null() {
+            return out;
+        }
+        let Ok(all) = self.jvmti.loaded_classes() else { return out };
+        for k in all.into_iter().map(|k| Local::new(self.env, k)) {
+            let k = k.raw();
+            if self.jvmti.tag(k) == Ok(0) {
+                let _ = tracker.tag_array_class(self.jvmti, self.env, k);
+            }
+            if self.env.is_assignable_from(k, reference.raw()) {
+                if let Ok(tag) = self.jvmti.tag(k) {
+                    let (n, names) = field_table(self.jvmti, self.env, k);
+                    if let Some(pos) = names.iter().position(|f| f == "referent") {
+                        out.insert(tag, (n + pos) as i32);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `Class.method` and the id of the loader that defined the class.
+    pub fn method(&self, method: usize) -> (String, Option<u32>) {
+        let m = method as jni::sys::jmethodID;
+        let name = self.jvmti.method_name(m).unwrap_or_default();
+        let (class, loader) = self
+            .jvmti
+            .method_declaring_class(m)
+            .ok()
+            .map(|k| {
+                let k = Local::new(self.env, k);
+                let n = self.jvmti.class_signature(k.raw()).map(|s| signature_to_name(&s)).unwrap_or_default();
+                let tag = self.jvmti.tag(k.raw()).unwrap_or(0);
+                (n, (tag_kind(tag) == TAG_CLASS).then(|| tag_loader(tag)))
+            })
+            .unwrap_or_default();
+        (format!("{class}.{name}"), loader)
+    }
+
+    /// The thread of a stack root, by its id: `thread "name", id N`.
+    pub fn thread(&mut self, id: jlong) -> String {
+        let (jvmti, env) = (self.jvmti, self.env);
+        let names = self.threads.get_or_insert_with(|| {
+            let mut m = HashMap::new();
+            for t in jvmti.all_threads().unwrap_or_default().into_iter().map(|t| Local::new(env, t)) {
+                if let (Some(tid), Some(name)) = (env.call_long_method(t.raw(), "getId"), jvmti.thread_name(t.raw())) {
+                    m.insert(tid, name);
+                }
+            }
+            m
+        });
+        match names.get(&id) {
+            Some(n) => format!("thread \"{n}\", id {id}"),
+            None => format!("thread id {id}"),
+        }
+    }
+
+    /// The chain in names, and for a stack root the loader of the method's class.
+    pub fn render(&mut self, raw: &[RawHop], root_thread: Option<&String>) -> (Vec<PathHop>, Option<u32>) {
+        let mut out: Vec<PathHop> = Vec::new();
+        let mut root_loader = None;
+        let mut i = 0;
+        while i < raw.len() {
+            let h = &raw[i];
+            let to = self.describe(h.to, h.to_class);
+            let to_loader = Self::loader_of(h.to, h.to_class);
+            if i == 0 {
+                // A system class root followed by one of its static fields reads as the field.
+                if h.kind == JVMTI_HEAP_REFERENCE_SYSTEM_CLASS {
+                    if let Some(next) = raw.get(1).filter(|n| n.kind == JVMTI_HEAP_REFERENCE_STATIC_FIELD) {
+                        let from = self.class_name(h.to);
+                        let field = self.field_name(h.to, next.index);
+                        let to = self.describe(next.to, next.to_class);
+                        out.push(PathHop { from, field, kind: "static_field".into(), to, to_loader: Self::loader_of(next.to, next.to_class) });
+                        i += 2;
+                        continue;
+                    }
+                }
+                let (from, kind) = match h.kind {
+                    JVMTI_HEAP_REFERENCE_SYSTEM_CLASS => ("<system class>".to_string(), "system_class"),
+                    JVMTI_HEAP_REFERENCE_THREAD => (
+                        format!("<thread \"{}\">", root_thread.map(String::as_str).unwrap_or("?")),
+                        "thread",
+                    ),
+                    JVMTI_HEAP_REFERENCE_STACK_LOCAL | JVMTI_HEAP_REFERENCE_JNI_LOCAL => {
+                        let (method, loader) = self.method(h.method);
+                        root_loader = loader;
+                        let what = if h.kind == JVMTI_HEAP_REFERENCE_STACK_LOCAL { "local variable" } else { "JNI local" };
+                        (
+                            format!("<{what} in {method} ({})>", self.thread(h.thread_id)),
+                            if h.kind == JVMTI_HEAP_REFERENCE_STACK_LOCAL { "stack_local" } else { "jni_local" },
+                        )
+                    }
+                    JVMTI_HEAP_REFERENCE_JNI_GLOBAL => ("<JNI global reference>".to_string(), "jni_global"),
+                    JVMTI_HEAP_REFERENCE_MONITOR => ("<monitor>".to_string(), "monitor"),
+                    _ => ("<VM internal root>".to_string(), "other"),
+                };
+                out.push(PathHop { from, field: String::new(), kind: kind.into(), to, to_loader });
+                i += 1;
+                continue;
+            }
+            // A static field belongs to a class: name the class itself, as `X.field`.
+            let from = if h.kind == JVMTI_HEAP_REFERENCE_STATIC_FIELD {
+                self.class_name(h.from)
+            } else {
+                self.describe(h.from, h.from_class)
+            };
+            let (kind, field) = match h.kind {
+                JVMTI_HEAP_REFERENCE_FIELD => ("field", self.field_name(h.from_class, h.index)),
+                JVMTI_HEAP_REFERENCE_STATIC_FIELD => ("static_field", self.field_name(h.from, h.index)),
+                JVMTI_HEAP_REFERENCE_ARRAY_ELEMENT => ("array_element", format!("[{}]", h.index)),
+                JVMTI_HEAP_REFERENCE_CLASS => ("class", String::new()),
+                JVMTI_HEAP_REFERENCE_CLASS_LOADER => ("class_loader", String::new()),
+                JVMTI_HEAP_REFERENCE_CONSTANT_POOL => ("constant_pool", format!("#{}", h.index)),
+                JVMTI_HEAP_REFERENCE_PROTECTION_DOMAIN => ("protection_domain", String::new()),
+                JVMTI_HEAP_REFERENCE_SIGNERS => ("signers", String::new()),
+                JVMTI_HEAP_REFERENCE_INTERFACE => ("interface", String::new()),
+                JVMTI_HEAP_REFERENCE_SUPERCLASS => ("superclass", String::new()),
+                _ => ("other", String::new()),
+            };
+            out.push(PathHop { from, field, kind: kind.into(), to, to_loader });
+            i += 1;
+        }
+        (out, root_loader)
+    }
+}
+
+fn field_table(jvmti: &Jvmti, env: &Env, k: jclass) -> (usize, Vec<String>) {
+    let names_of = |c: jclass| -> Vec<String> {
+        jvmti
+            .class_fields(c)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| jvmti.field_name(c, f).unwrap_or_default())
+            .collect()
+    };
+    // Every interface reachable from the class (or, for an interface, its superinterfaces).
+    let mut interface_fields = 0usize;
+    let mut seen: HashSet<jlong> = HashSet::new();
+    let interfaces = |c: jclass| jvmti.implemented_interfaces(c).unwrap_or_default().into_iter().map(|i| Local::new(env, i));
+    let mut stack: Vec<Local> = Vec::new();
+    // Popped interfaces stay alive until the end: an untagged one is known by its reference.
+    let mut visited: Vec<Local> = Vec::new();
+    let is_interface = jvmti.is_interface(k);
+    let mut supers: Vec<Local> = Vec::new();
+    if is_interface {
+        stack.extend(interfaces(k));
+    } else {
+        let mut c = env.superclass(k);
+        while !c.is_null() {
+            let next = env.superclass(c.raw());
+            supers.push(c);
+            c = next;
+        }
+    }
+    let chain: Vec<jclass> = if is_interface { Vec::new() } else { std::iter::once(k).chain(supers.iter().map(Local::raw)).collect() };
+    for &c in &chain {
+        stack.extend(interfaces(c));
+    }
+    while let Some(i) = stack.pop() {
+        let tag = jvmti.tag(i.raw()).unwrap_or(0);
+        let key = if tag != 0 { tag } else { i.raw() as usize as jlong };
+        if seen.insert(key) {
+            interface_fields += jvmti.class_fields(i.raw()).map(|f| f.len()).unwrap_or(0);
+            stack.extend(interfaces(i.raw()));
+        }
+        visited.push(i);
+    }
+    let mut names = Vec::new();
+    if is_interface {
+        names = names_of(k);
+    } else {
+        for &c in chain.iter().rev() {
+            names.extend(names_of(c));
+        }
+    }
+    (interface_fields, names)
+}

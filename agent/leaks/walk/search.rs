@@ -1,0 +1,381 @@
+//! The reference chain from a GC root to each suspect class loader.
+//!
+//! A reverse breadth-first search: each pass is one JVMTI FollowReferences walk over the live
+//! heap, and tags only the objects that refer to the current frontier (starting with the suspect
+//! loaders themselves). Memory therefore grows with the objects that lead to a suspect, not with
+//! the heap, and passes stop at the first root reached: the chain is the shortest. Edges out of
+//! `java.lang.ref.Reference.referent` are not strong and are skipped; the report thread's own
+//! references are not roots.
+
+use crate::loaders::tracker::TAG_KIND_MASK;
+use crate::core::budget::Budget;
+use crate::ffi::heapwalk::{self, RefEdge};
+use crate::ffi::jni::{Env, Local};
+use crate::ffi::jvmti::Jvmti;
+use crate::ffi::sys::*;
+use jni::sys::jlong;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// Tags of objects the search marks; cleared when it ends.
+pub const TAG_SEARCH: jlong = 3 << 56;
+/// The tag of the report thread's own `Thread` object, so its locals are not taken as roots.
+pub const TAG_SELF_THREAD: jlong = 4 << 56;
+
+/// Bytes one tagged object costs: HotSpot's tag map entry (~70 measured) plus our node.
+pub const BYTES_PER_NODE: u64 = 70 + 64;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    /// The whole search.
+    pub time: Duration,
+    pub max_objects: u64,
+    /// The longest one safepoint pause (one heap walk) may be.
+    pub pause: Duration,
+    /// The search's own memory (nodes and frontier, HotSpot's tag map entries included).
+    pub memory: u64,
+}
+
+impl Limits {
+    /// Objects the search may tag: `max_objects`, or fewer when `memory` says so.
+    pub fn max_tagged(&self) -> u64 {
+        self.max_objects.min(self.memory / BYTES_PER_NODE)
+    }
+}
+
+/// One step of a chain as the heap walk saw it; names are resolved afterwards.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawHop {
+    pub kind: jvmtiHeapReferenceKind,
+    pub index: i32,
+    /// The referrer (0 for the root hop) and its class tag.
+    pub from: jlong,
+    pub from_class: jlong,
+    /// The referenced object and its class tag.
+    pub to: jlong,
+    pub to_class: jlong,
+    /// For stack and JNI local roots.
+    pub thread_id: jlong,
+    pub method: usize,
+}
+
+#[derive(Default, Debug)]
+pub struct Outcome {
+    /// For each target (same order as given), the hops from the root to the loader.
+    pub chains: Vec<Option<Vec<RawHop>>>,
+    pub passes: u32,
+    pub references_visited: u64,
+    pub objects_tagged: u64,
+    pub elapsed: Duration,
+    pub limit_hit: Option<String>,
+    pub error: Option<String>,
+    /// For chains rooted in a thread: the thread's name (read before the search tags go).
+    pub root_threads: HashMap<usize, String>,
+    /// Every safepoint pause the search caused (heap walks, tag clearing), in milliseconds.
+    pub pauses: Vec<(String, u64)>,
+    /// The search's own memory at its largest (nodes and frontier), estimated.
+    pub peak_memory_bytes: u64,
+}
+
+/// How a node leads towards one target: the next object and the edge to it.
+#[derive(Clone, Copy)]
+struct Step {
+    target: u16,
+    next: jlong,
+    kind: jvmtiHeapReferenceKind,
+    index: i32,
+}
+
+struct Node {
+    class_tag: jlong,
+    steps: Vec<Step>,
+}
+
+/// `referent_index`: for each Reference subclass's class tag, the field index of `referent`.
+///
+/// A first search ignores the edge from an object to its class when the class is not one of the
+/// suspects': a popular class would otherwise pull every one of its instances into the frontier
+/// (a million `Node`s because `Node`'s constant pool names the class holding the leak), while the
+/// class is reachable through its own loader anyway. Only if that search runs out of objects
+/// without finding every chain does a second search take those edges too.
+pub fn search(jvmti: &Jvmti, env: &Env, targets: &[jlong], referent_index: &HashMap<jlong, i32>, limits: Limits, budget: &Budget) -> Outcome {
+    let start = Instant::now();
+    let mut out = search_once(jvmti, env, targets, referent_index, limits, budget, false, start);
+    let exhausted = out.limit_hit.is_none() && out.error.is_none();
+    if exhausted && out.chains.iter().any(Option::is_none) {
+        let again = search_once(jvmti, env, targets, referent_index, limits, budget, true, start);
+        let mut merged = again;
+        merged.passes += out.passes;
+        merged.references_visited += out.references_visited;
+        merged.objects_tagged = merged.objects_tagged.max(out.objects_tagged);
+        merged.peak_memory_bytes = merged.peak_memory_bytes.max(out.peak_memory_bytes);
+        merged.pauses.splice(0..0, out.pauses.drain(..));
+        for (i, c) in out.chains.drain(..).enumerate() {
+            if c.is_some() {
+                merged.chains[i] = c;
+                if let Some(n) = out.root_threads.remove(&i) {
+                    merged.root_threads.insert(i, n);
+                }
+            }
+        }
+        out = merged;
+    }
+    out.elapsed = start.elapsed();
+    out
+}
+
+/// The tag epoch of this process's searches: a tag left by an earlier search whose clearing was
+/// cut short is never taken for one of this search's nodes.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+const EPOCH_SHIFT: u32 = 40;
+const EPOCH_MASK: jlong = 0xffff << EPOCH_SHIFT;
+
+fn is_search_tag(tag: jlong) -> bool {
+    tag & TAG_KIND_MASK == TAG_SEARCH
+}
+
+/// Bytes the agent's own bookkeeping takes per node and per frontier entry (hash map entries
+/// with their vectors), for the memory budget.
+const NODE_BYTES: u64 = 64;
+/// Search tags left in place below this many (about 70 bytes each in HotSpot's tag map).
+const CLEAR_ABOVE: u64 = 65_536;
+const FRONTIER_BYTES: u64 = 48;
+
+#[allow(clippy::too_many_arguments)]
+fn search_once(
+    jvmti: &Jvmti,
+    env: &Env,
+    targets: &[jlong],
+    referent_index: &HashMap<jlong, i32>,
+    limits: Limits,
+    budget: &Budget,
+    all_class_edges: bool,
+    start: Instant,
+) -> Outcome {
+    let max_tagged = limits.max_tagged();
+    let epoch = (EPOCH.fetch_add(1, Relaxed) + 1) as jlong & 0xffff;
+    let stamp = TAG_SEARCH | (epoch << EPOCH_SHIFT);
+    let suspect_loaders: Vec<u32> = targets.iter().map(|t| (*t & 0xffff_ffff) as u32).collect();
+    let mut out = Outcome { chains: vec![None; targets.len()], ..Outcome::default() };
+    let mut nodes: HashMap<jlong, Node> = HashMap::new();
+    let mut frontier: HashMap<jlong, Vec<u16>> = HashMap::new();
+    for (i, &t) in targets.iter().enumerate() {
+        nodes.insert(t, Node { class_tag: 0, steps: Vec::new() });
+        frontier.entry(t).or_default().push(i as u16);
+    }
+    let mut roots: Vec<Option<RawHop>> = vec![None; targets.len()];
+    let mut next_tag: jlong = 1;
+    let mut search_tagged: u64 = 0;
+
+    while !frontier.is_empty() && roots.iter().any(Option::is_none) {
+        out.passes += 1;
+        let mut next_frontier: HashMap<jlong, Vec<u16>> = HashMap::new();
+        let mut visited: u64 = 0;
+        let mut stop: Option<String> = None;
+        let pass_start = Instant::now();
+        let frontier_bytes = frontier.len() as u64 * FRONTIER_BYTES;
+        let walk = heapwalk::follow_references(jvmti, &mut |e: &mut RefEdge<'_>| {
+            visited += 1;
+            if visited.is_multiple_of(4096) {
+                if pass_start.elapsed() > limits.pause {
+                    stop = Some(format!(
+                        "one heap walk would pause the application longer than chain_pause ({} ms); pass {} was stopped",
+                        limits.pause.as_millis(),
+                        out.passes
+                    ));
+                    return false;
+                }
+                if budget.stop_now() {
+                    stop = Some(format!("{} after {} passes", budget.stop_reason(), out.passes));
+                    return false;
+                }
+                if start.elapsed() > limits.time {
+                    stop = Some(format!("chain_time limit of {} s reached after {} passes", limits.time.as_secs(), out.passes));
+                    return false;
+                }
+            }
+            // A tag an earlier search left behind counts as no tag, and goes.
+            if is_search_tag(*e.tag) && *e.tag & EPOCH_MASK != stamp & EPOCH_MASK {
+                *e.tag = 0;
+            }
+            let to = *e.tag;
+            if to == 0 {
+                return true;
+            }
+            // Every object has this edge: decide it before the frontier lookup.
+            if e.kind == JVMTI_HEAP_REFERENCE_CLASS && !all_class_edges && !suspect_loaders.contains(&((to & 0xffff_ffff) as u32)) {
+                return true;
+            }
+            let Some(wanted) = frontier.get(&to) else { return true };
+            if e.kind == JVMTI_HEAP_REFERENCE_FIELD
+                && referent_index.get(&e.referrer_class_tag).is_some_and(|&i| i == e.index)
+            {
+                return true; // Reference.referent: weak, soft, phantom or final, never strong.
+            }
+
+            match e.referrer_tag.as_deref_mut() {
+                None => {
+                    let own_local = matches!(e.kind, JVMTI_HEAP_REFERENCE_STACK_LOCAL | JVMTI_HEAP_REFERENCE_JNI_LOCAL)
+                        && e.thread_tag == TAG_SELF_THREAD;
+                    if own_local {
+                        return true;
+                    }
+                    for &t in wanted {
+                        let slot = &mut roots[t as usize];
+                        if slot.is_none() {
+                            *slot = Some(RawHop {
+                                kind: e.kind,
+                                index: e.index,
+                                from: 0,
+                                from_class: 0,
+                                to,
+                                to_class: e.class_tag,
+                                thread_id: e.thread_id,
+                                method: e.method,
+                            });
+                        }
+                    }
+                }
+                Some(rt) => {
+                    if *rt == TAG_SELF_THREAD {
+                        return true;
+                    }
+                    if is_search_tag(*rt) && *rt & EPOCH_MASK != stamp & EPOCH_MASK {
+                        *rt = 0;
+                    }
+                    if *rt == 0 {
+                        let memory = (nodes.len() as u64 + 1) * BYTES_PER_NODE
+                            + frontier_bytes
+                            + next_frontier.len() as u64 * FRONTIER_BYTES;
+                        if search_tagged >= limits.max_objects {
+                            stop = Some(format!(
+                                "object limit of {} tagged objects reached after {} passes (chain_objects)",
+                                limits.max_objects, out.passes
+                            ));
+                            return false;
+                        }
+                        if search_tagged >= max_tagged || memory > limits.memory {
+                            stop = Some(format!(
+                                "memory limit reached after {} passes ({search_tagged} objects tagged; chain_memory={} MiB)",
+                                out.passes,
+                                limits.memory >> 20
+                            ));
+                            return false;
+                        }
+                        // Never abort the host for memory inside a paused heap walk.
+                        if nodes.try_reserve(1).is_err() || next_frontier.try_reserve(1).is_err() {
+                            stop = Some("the agent could not allocate memory for the search".into());
+                            return false;
+                        }
+                        *rt = stamp | next_tag;
+                        next_tag += 1;
+                        search_tagged += 1;
+                    }
+                    let from = *rt;
+                    if nodes.try_reserve(1).is_err() || next_frontier.try_reserve(1).is_err() {
+                        stop = Some("the agent could not allocate memory for the search".into());
+                        return false;
+                    }
+                    let node = nodes.entry(from).or_insert_with(|| Node { class_tag: e.referrer_class_tag, steps: Vec::new() });
+                    if node.class_tag == 0 {
+                        node.class_tag = e.referrer_class_tag;
+                    }
+                    for &t in wanted {
+                        if roots[t as usize].is_none() && !node.steps.iter().any(|s| s.target == t) {
+                            let next = next_frontier.entry(from).or_default();
+                            if node.steps.try_reserve(1).is_err() || next.try_reserve(1).is_err() {
+                                stop = Some("the agent could not allocate memory for the search".into());
+                                return false;
+                            }
+                            node.steps.push(Step { target: t, next: to, kind: e.kind, index: e.index });
+                            next.push(t);
+                        }
+                    }
+                }
+            }
+            true
+        });
+        let pause = pass_start.elapsed();
+        out.pauses.push((format!("heap walk {}", out.passes), pause.as_millis() as u64));
+        out.references_visited += visited;
+        let memory = nodes.len() as u64 * NODE_BYTES + (frontier.len() + next_frontier.len()) as u64 * FRONTIER_BYTES;
+        out.peak_memory_bytes = out.peak_memory_bytes.max(memory);
+        if let Err(e) = walk {
+            out.error = Some(e);
+            break;
+        }
+        if stop.is_some() {
+            out.limit_hit = stop;
+            break;
+        }
+        frontier = next_frontier;
+    }
+    out.objects_tagged = search_tagged;
+
+    // Remember the class of each target and frontier node reached by a root, then unwind paths.
+    for (i, root) in roots.into_iter().enumerate() {
+        let Some(root) = root else { continue };
+        let mut hops = vec![root.clone()];
+        let mut at = root.to;
+        let mut at_class = root.to_class;
+        let mut seen = HashSet::new();
+        while at != targets[i] && seen.insert(at) {
+            let Some(node) = nodes.get(&at) else { break };
+            let Some(step) = node.steps.iter().find(|s| s.target as usize == i) else { break };
+            let to_class = nodes.get(&step.next).map(|n| n.class_tag).unwrap_or(0);
+            hops.push(RawHop {
+                kind: step.kind,
+                index: step.index,
+                from: at,
+                from_class: if node.class_tag != 0 { node.class_tag } else { at_class },
+                to: step.next,
+                to_class,
+                thread_id: 0,
+                method: 0,
+            });
+            at = step.next;
+            at_class = to_class;
+        }
+        if at == targets[i] {
+            out.chains[i] = Some(hops);
+        }
+    }
+
+    for (i, chain) in out.chains.iter().enumerate() {
+        let Some(root) = chain.as_ref().and_then(|c| c.first()) else { continue };
+        if root.kind == JVMTI_HEAP_REFERENCE_THREAD {
+            if let Ok(objs) = jvmti.objects_with_tags(&[root.to]) {
+                let objs: Vec<Local> = objs.into_iter().map(|(o, _)| Local::new(env, o)).collect();
+                if let Some(name) = objs.first().and_then(|o| jvmti.thread_name(o.raw())) {
+                    out.root_threads.insert(i, name);
+                }
+            }
+        }
+    }
+
+    // A few leftover tags cost HotSpot's tag map a few bytes each and mislead nobody (their epoch
+    // is old): clearing them is a walk over the whole heap, worth it only for many.
+    if search_tagged > CLEAR_ABOVE {
+        clear_tags(jvmti, limits.pause, &mut out);
+    }
+    out
+}
+
+/// Clears the search's tags in one heap iteration, stopped at `cap` like any other pause: tags
+/// left behind carry an old epoch, so later searches ignore them and clear them as they pass.
+fn clear_tags(jvmti: &Jvmti, cap: Duration, out: &mut Outcome) {
+    let t0 = Instant::now();
+    let mut seen: u64 = 0;
+    let r = heapwalk::for_each_tagged(jvmti, &mut |t| {
+        if is_search_tag(*t) {
+            *t = 0;
+        }
+        seen += 1;
+        !(seen.is_multiple_of(4096) && t0.elapsed() > cap)
+    });
+    out.pauses.push(("tag clearing".into(), t0.elapsed().as_millis() as u64));
+    if let Err(e) = r {
+        out.error.get_or_insert(format!("clearing search tags: {e}"));
+    }
+}

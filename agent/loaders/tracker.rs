@@ -1,0 +1,733 @@
+//! Class lifecycle: every class load and prepare, every class and loader death, live loaders with
+//! their class, name, parent and number of classes, and class names defined by several loaders.
+//!
+//! Callbacks only record: they tag each `Class` with its loader's id and each loader with its own
+//! id, so that ObjectFree says which loader lost a class and when a loader died. Names, parents
+//! and per-loader counts are built on the report thread.
+//!
+//! ObjectFree runs inside the GC pause on some JDKs (JDK 11 posts it from the VM thread at the
+//! safepoint), so it takes no lock: it pushes onto a lock-free queue that the sampler and report
+//! threads drain. Weak references to loaders are upgraded and deleted with no lock held: a JNI
+//! call blocks at a safepoint, and a lock held across it would stop whoever waits for it until
+//! the GC ends.
+
+use crate::loaders::generations::{generations, name_hash};
+use crate::loaders::labels::{label_loaders, tomcat_context_path};
+use crate::ffi::jni::{Env, Local, WeakGlobal};
+use crate::ffi::jvmti::{signature_to_name, Jvmti};
+use leakagent_report::model::{ClassLoaders, DeadLoaderGroup, DuplicateClass, Loader, LoaderRole};
+use jni::sys::{jclass, jlong, jobject};
+use crossbeam_queue::ArrayQueue;
+use parking_lot::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Tags carry their kind in the top byte so ObjectFree can tell classes, loaders and the tags of
+/// other collectors apart. A class tag is `kind | class number << 32 | defining loader id`: unique
+/// per class, so a heap walk's class tags name classes; a loader tag is `kind | loader id`.
+pub const TAG_KIND_MASK: jlong = 0xff << 56;
+pub const TAG_CLASS: jlong = 1 << 56;
+pub const TAG_LOADER: jlong = 2 << 56;
+/// Array classes get no ClassLoad event and are not counted; the chain search tags them with
+/// this kind (same layout as a class tag) so chains can name them.
+pub const TAG_ARRAY_CLASS: jlong = 5 << 56;
+
+/// The loader id a class or loader tag carries.
+pub fn tag_loader(tag: jlong) -> u32 {
+    (tag & 0xffff_ffff) as u32
+}
+
+pub fn tag_kind(tag: jlong) -> jlong {
+    tag & TAG_KIND_MASK
+}
+
+fn class_tag(seq: u64, loader: u32) -> jlong {
+    TAG_CLASS | (((seq & 0xff_ffff) as jlong) << 32) | loader as jlong
+}
+
+impl ClassTracker {
+    /// Tags an untagged array class (its loader is the element type's); returns its tag.
+    pub fn tag_array_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<jlong> {
+        let loader = Local::new(env, jvmti.class_loader(klass).ok()?);
+        let id = self.loader_id(jvmti, env, loader.raw());
+        let seq = self.next_class.fetch_add(1, Relaxed);
+        let tag = TAG_ARRAY_CLASS | (((seq & 0xff_ffff) as jlong) << 32) | id? as jlong;
+        jvmti.set_tag(klass, tag).ok()?;
+        Some(tag)
+    }
+}
+
+const BOOTSTRAP: u32 = 0;
+
+#[derive(Default)]
+struct LoaderRec {
+    /// Shared only while an agent thread upgrades it outside the `loaders` lock; taken out of the
+    /// map to be deleted (`delete_weak`), which waits until no upgrade holds it.
+    weak: Option<Arc<WeakGlobal>>,
+    first_seen_ms: u64,
+    died_ms: Option<u64>,
+    defined: u64,
+    freed: u64,
+    /// Filled when first seen; these never change for a loader.
+    resolved: Option<Resolved>,
+    /// Learned on the report thread the first time the loader is seen alive there.
+    facts: Option<StaticFacts>,
+    /// Hashes of the class names it defined, as seen alive at reports (kept after it dies), so
+    /// that a newer loader can be recognised as its replacement.
+    names: HashSet<u64>,
+    /// Its first class by name, as seen alive at the last report that saw it.
+    sample: Option<String>,
+    /// What a user knows it by (a Tomcat context path), learned when first seen or at a report.
+    label: Option<String>,
+}
+
+#[derive(Clone, Default)]
+struct StaticFacts {
+    code_source: Option<String>,
+    url_loader: bool,
+    tomcat_loader: bool,
+}
+
+#[derive(Clone)]
+struct Resolved {
+    class: String,
+    name: Option<String>,
+    parent: Option<u32>,
+    role: LoaderRole,
+}
+
+/// ObjectFree events waiting for an agent thread (a full GC of a redeploy frees a few thousand).
+/// Past it an event only loses its loader: class counts are global atomics and per loader come
+/// from the live classes at a report; a loader death is found by its weak reference.
+const FREED_QUEUE: usize = 16 * 1024;
+
+/// Lock order, outer first: `register` -> `loaders` -> `dropped`; `doomed` is taken alone.
+/// Only `register` is ever held across a JNI or JVMTI call, and only Java threads in ClassLoad
+/// and the agent's threads take it (a thread waiting for it is in native, safepoint-safe).
+/// ObjectFree and ClassUnload, which may run inside a GC pause, take no lock of this tracker.
+pub struct ClassTracker {
+    start: Instant,
+    /// Read and written with `lock_loaders`, which first applies the queued ObjectFree events.
+    /// Never held across a JNI or JVMTI call.
+    loaders: Mutex<HashMap<u32, LoaderRec>>,
+    /// ObjectFree events (tag, ms since start), pushed without a lock, drained under `loaders`.
+    freed_queue: ArrayQueue<(jlong, u64)>,
+    /// A loader death did not fit in `freed_queue`: the next sample looks for dead loaders.
+    deaths_lost: AtomicBool,
+    /// Weak references out of the map that an upgrade still held when they were to be deleted.
+    doomed: Mutex<Vec<Arc<WeakGlobal>>>,
+    /// Dead loaders kept one by one; older ones are folded into `dropped`.
+    max_dead: usize,
+    dropped: Mutex<Dropped>,
+    /// Serialises only the rare first sighting of a loader, so that it gets one id; held across
+    /// the JVMTI and JNI calls that learn the loader's identity.
+    register: Mutex<()>,
+    next_id: AtomicU32,
+    next_class: AtomicU64,
+    loaded: AtomicU64,
+    prepared: AtomicU64,
+    freed: AtomicU64,
+    unload_events: AtomicU64,
+    unload_events_enabled: std::sync::atomic::AtomicBool,
+    /// Alive loaders per growth group at the previous report after a GC (see leaks.rs).
+    pub growth_seen: Mutex<HashMap<String, u64>>,
+    /// Loaders a report while the JVM ran already found closed or stopped by their container.
+    pub stopped_earlier: Mutex<std::collections::HashSet<u32>>,
+    /// The largest `classes_unloaded` reported: a counter never goes down, though a report's own
+    /// count came out lower than the previous report's (1 -> 0, 135 -> 134 under ZGC,
+    /// Shenandoah and G1), and so did the Prometheus counter read from it.
+    unloaded_reported: AtomicU64,
+}
+
+/// Dead loaders no longer kept one by one, by loader class.
+#[derive(Default)]
+struct Dropped {
+    by_class: BTreeMap<String, DeadLoaderGroup>,
+    loaders: u64,
+    classes_unloaded: u64,
+}
+
+impl ClassTracker {
+    pub fn new(max_dead: usize) -> ClassTracker {
+        let mut map = HashMap::new();
+        map.insert(BOOTSTRAP, LoaderRec {
+            resolved: Some(Resolved { class: "<bootstrap>".into(), name: None, parent: None, role: LoaderRole::Bootstrap }),
+            ..LoaderRec::default()
+        });
+        ClassTracker {
+            start: Instant::now(),
+            loaders: Mutex::new(map),
+            freed_queue: ArrayQueue::new(FREED_QUEUE),
+            deaths_lost: AtomicBool::new(false),
+            doomed: Mutex::new(Vec::new()),
+            max_dead,
+            dropped: Mutex::new(Dropped::default()),
+            register: Mutex::new(()),
+            next_id: AtomicU32::new(1),
+            next_class: AtomicU64::new(1),
+            loaded: AtomicU64::new(0),
+            prepared: AtomicU64::new(0),
+            freed: AtomicU64::new(0),
+            unload_events: AtomicU64::new(0),
+            unload_events_enabled: std::sync::atomic::AtomicBool::new(false),
+            growth_seen: Mutex::new(HashMap::new()),
+            unloaded_reported: AtomicU64::new(0),
+            stopped_earlier: Mutex::new(Default::default()),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// The loader map, with the ObjectFree events queued so far applied. Pure Rust under the
+    /// lock: never call JNI or JVMTI while holding the guard.
+    fn lock_loaders(&self) -> MutexGuard<'_, HashMap<u32, LoaderRec>> {
+        let mut map = self.loaders.lock();
+        while let Some((tag, ms)) = self.freed_queue.pop() {
+            if let Some(rec) = map.get_mut(&tag_loader(tag)) {
+                if tag_kind(tag) == TAG_CLASS {
+                    rec.freed += 1;
+                } else {
+                    rec.died_ms.get_or_insert(ms);
+                }
+            }
+        }
+        map
+    }
+
+    /// Deletes weak references taken out of the map, each once no upgrade holds it (an upgrade
+    /// clones the `Arc` under the `loaders` lock, so one out of the map gains no new holder);
+    /// the others wait in `doomed` for the next call. Agent threads only, no lock held meanwhile.
+    fn delete_weak(&self, env: &Env, taken: Vec<Arc<WeakGlobal>>) {
+        let mut all = std::mem::take(&mut *self.doomed.lock());
+        all.extend(taken);
+        let mut held = Vec::new();
+        for w in all {
+            match Arc::try_unwrap(w) {
+                Ok(w) => w.delete(env),
+                Err(w) => held.push(w),
+            }
+        }
+        if !held.is_empty() {
+            self.doomed.lock().extend(held);
+        }
+    }
+
+    /// Every loader with a weak reference, and a share of it to upgrade without the lock.
+    fn weak_refs(&self) -> Vec<(u32, Arc<WeakGlobal>)> {
+        self.lock_loaders().iter().filter_map(|(id, r)| Some((*id, r.weak.clone()?))).collect()
+    }
+
+    /// Marks `dead` loaders dead (now, unless ObjectFree said when) and deletes their weak
+    /// references.
+    fn bury(&self, env: &Env, dead: &[u32]) {
+        if dead.is_empty() {
+            return;
+        }
+        let now = self.now_ms();
+        let mut taken = Vec::new();
+        {
+            let mut map = self.lock_loaders();
+            for id in dead {
+                if let Some(rec) = map.get_mut(id) {
+                    taken.extend(rec.weak.take());
+                    rec.died_ms.get_or_insert(now);
+                }
+            }
+        }
+        self.delete_weak(env, taken);
+    }
+
+    /// The id of `loader` (null: bootstrap), tagging and recording it on first sight.
+    fn loader_id(&self, jvmti: &Jvmti, env: &Env, loader: jobject) -> Option<u32> {
+        if loader.is_null() {
+            return Some(BOOTSTRAP);
+        }
+        let tag = jvmti.tag(loader).ok()?;
+        if tag & TAG_KIND_MASK == TAG_LOADER {
+            return Some(tag_loader(tag));
+        }
+        let _once = self.register.lock();
+        let tag = jvmti.tag(loader).ok()?;
+        if tag & TAG_KIND_MASK == TAG_LOADER {
+            return Some(tag_loader(tag));
+        }
+        let id = self.next_id.fetch_add(1, Relaxed);
+        jvmti.set_tag(loader, TAG_LOADER | id as jlong).ok()?;
+        // Identity is taken now: a loader may die before any report is written.
+        let class = jvmti.class_signature(env.object_class(loader).raw()).map(|s| signature_to_name(&s)).unwrap_or_default();
+        let (name, parent_obj) = env.loader_name_and_parent(loader);
+        // A Tomcat loader defines its first class once started, while its context is known;
+        // its fields are read, no Java code runs.
+        let label = if class.starts_with("org.apache.catalina.loader.") { tomcat_context_path(env, loader) } else { None };
+        let rec = LoaderRec {
+            weak: env.new_weak(loader).map(Arc::new),
+            first_seen_ms: self.now_ms(),
+            resolved: Some(Resolved { role: role_of(&class), class, name, parent: None }),
+            label,
+            ..LoaderRec::default()
+        };
+        self.lock_loaders().insert(id, rec);
+        drop(_once);
+        let parent = self.loader_id(jvmti, env, parent_obj.raw());
+        if let Some(r) = self.lock_loaders().get_mut(&id).and_then(|r| r.resolved.as_mut()) {
+            r.parent = parent;
+        }
+        Some(id)
+    }
+
+    /// Tags `klass` with its defining loader and counts it; returns false when it was known.
+    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> bool {
+        if jvmti.tag(klass).map(|t| t != 0).unwrap_or(true) {
+            return false;
+        }
+        let Ok(loader) = jvmti.class_loader(klass) else { return false };
+        let id = self.loader_id(jvmti, env, Local::new(env, loader).raw());
+        let Some(id) = id else { return false };
+        if jvmti.set_tag(klass, class_tag(self.next_class.fetch_add(1, Relaxed), id)).is_err() {
+            return false;
+        }
+        if let Some(rec) = self.lock_loaders().get_mut(&id) {
+            rec.defined += 1;
+        }
+        true
+    }
+
+    /// ClassLoad callback.
+    pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
+        if self.register_class(jvmti, env, klass) {
+            self.loaded.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// ClassPrepare callback.
+    pub fn on_class_prepare(&self) {
+        self.prepared.fetch_add(1, Relaxed);
+    }
+
+    /// Registers the classes loaded before the agent could see ClassLoad events (VMInit, attach).
+    pub fn register_loaded(&self, jvmti: &Jvmti, env: &Env) -> usize {
+        let mut n = 0;
+        env.with_local_frame(self.local_capacity(), || {
+            if let Ok(classes) = jvmti.loaded_classes() {
+                for k in classes.into_iter().map(|k| Local::new(env, k)) {
+                    let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
+                    if !is_array && self.register_class(jvmti, env, k.raw()) {
+                        n += 1;
+                    }
+                }
+            }
+        });
+        self.loaded.fetch_add(n as u64, Relaxed);
+        n
+    }
+
+    /// ObjectFree callback (no JNI allowed here), maybe inside a GC pause: atomics and a
+    /// lock-free push only. Returns false for tags of other collectors.
+    pub fn on_object_free(&self, tag: jlong) -> bool {
+        let kind = tag_kind(tag);
+        if kind != TAG_CLASS && kind != TAG_LOADER {
+            return false;
+        }
+        if kind == TAG_CLASS {
+            self.freed.fetch_add(1, Relaxed);
+        }
+        if self.freed_queue.push((tag, self.now_ms())).is_err() && kind == TAG_LOADER {
+            self.deaths_lost.store(true, Relaxed);
+        }
+        true
+    }
+
+    /// Cheap counts for the sampler: (classes loaded, loaded minus freed, loaders alive).
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let loaded = self.loaded.load(Relaxed);
+        let live = loaded.saturating_sub(self.freed.load(Relaxed));
+        let alive = self
+            .lock_loaders()
+            .iter()
+            .filter(|(id, r)| **id == BOOTSTRAP || (r.weak.is_some() && r.died_ms.is_none()))
+            .count() as u64;
+        (loaded, live, alive)
+    }
+
+    /// Local references to every loader still alive, with its id. Upgraded with no lock held
+    /// (NewLocalRef may wait for a safepoint); the shared `Arc` keeps each reference from being
+    /// deleted meanwhile.
+    pub fn alive_loaders<'e>(&self, env: &'e Env) -> Vec<(u32, Local<'e>)> {
+        let weak = self.weak_refs();
+        // Loaders made since the caller sized its frame (from a snapshot) count too.
+        env.ensure_local_capacity(weak.len().min(i32::MAX as usize / 2) as i32);
+        weak.into_iter().filter_map(|(id, w)| Some((id, w.upgrade(env)?))).collect()
+    }
+
+    /// Keeps at most `max_dead` dead loaders one by one: older ones (by time of death) are
+    /// summarised by class, so reflection and script loaders that churn for weeks cost a bounded
+    /// amount. Runs on the sampler and report threads.
+    pub fn prune_dead(&self, env: &Env) {
+        if self.deaths_lost.swap(false, Relaxed) {
+            // Some loader deaths did not fit in the queue: their weak references tell.
+            let dead: Vec<u32> = self.weak_refs().into_iter().filter(|(_, w)| w.upgrade(env).is_none()).map(|(id, _)| id).collect();
+            self.bury(env, &dead);
+        }
+        let mut taken = Vec::new();
+        {
+            let mut map = self.lock_loaders();
+            if map.len() > self.max_dead + 64 {
+                self.fold_oldest_dead(&mut map, &mut taken);
+            }
+        }
+        self.delete_weak(env, taken);
+    }
+
+    /// Folds the dead loaders past `max_dead` into `dropped`, handing their weak references (a
+    /// loader whose ObjectFree came before a report noticed it still has one) to `taken`.
+    fn fold_oldest_dead(&self, map: &mut HashMap<u32, LoaderRec>, taken: &mut Vec<Arc<WeakGlobal>>) {
+        let mut dead: Vec<(u64, u32)> =
+            map.iter().filter(|(id, r)| **id != BOOTSTRAP && r.died_ms.is_some()).map(|(id, r)| (r.died_ms.unwrap_or(0), *id)).collect();
+        if dead.len() <= self.max_dead {
+            return;
+        }
+        dead.sort_unstable();
+        let excess = dead.len() - self.max_dead;
+        let mut dropped = self.dropped.lock();
+        for &(_, id) in &dead[..excess] {
+            let Some(rec) = map.remove(&id) else { continue };
+            taken.extend(rec.weak);
+            let class = rec.resolved.map(|r| r.class).unwrap_or_else(|| "<unknown>".into());
+            let unloaded = rec.freed.max(rec.defined);
+            let g = dropped.by_class.entry(class.clone()).or_insert_with(|| DeadLoaderGroup { class, ..DeadLoaderGroup::default() });
+            g.loaders += 1;
+            g.classes_defined += rec.defined;
+            dropped.loaders += 1;
+            dropped.classes_unloaded += unloaded;
+        }
+    }
+
+    /// HotSpot's ClassUnload extension event.
+    pub fn on_class_unload_event(&self) {
+        self.unload_events.fetch_add(1, Relaxed);
+    }
+
+    pub fn set_unload_events_enabled(&self) {
+        self.unload_events_enabled.store(true, Relaxed);
+    }
+
+    /// Builds the `class_loaders` section. Runs on the report thread.
+    pub fn snapshot(&self, jvmti: &Jvmti, env: &Env) -> ClassLoaders {
+        env.with_local_frame(self.local_capacity(), || self.snapshot_inner(jvmti, env))
+    }
+
+    /// Local references GetLoadedClasses will hand out at once: every live class plus arrays.
+    /// Every caller of `loaded_classes` runs in a local frame at least this large.
+    pub fn local_capacity(&self) -> i32 {
+        let live = self.loaded.load(Relaxed).saturating_sub(self.freed.load(Relaxed));
+        (live * 3 / 2 + 4096).min(i32::MAX as u64 / 2) as i32
+    }
+
+    fn snapshot_inner(&self, jvmti: &Jvmti, env: &Env) -> ClassLoaders {
+        // Live classes per loader, and which loaders define each class name.
+        let mut live: HashMap<u32, u64> = HashMap::new();
+        let mut by_name: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut hashes: HashMap<u32, Vec<u64>> = HashMap::new();
+        let mut late = 0u64;
+        if let Ok(classes) = jvmti.loaded_classes() {
+            for k in classes.into_iter().map(|k| Local::new(env, k)) {
+                let sig = jvmti.class_signature(k.raw()).unwrap_or_default();
+                if !sig.is_empty() && !sig.starts_with('[') {
+                    if self.register_class(jvmti, env, k.raw()) {
+                        late += 1;
+                    }
+                    let tag = jvmti.tag(k.raw()).unwrap_or(0);
+                    if tag & TAG_KIND_MASK == TAG_CLASS {
+                        let id = tag_loader(tag);
+                        *live.entry(id).or_default() += 1;
+                        let name = signature_to_name(&sig);
+                        if id != BOOTSTRAP {
+                            hashes.entry(id).or_default().push(name_hash(&name));
+                        }
+                        let ids = by_name.entry(name).or_default();
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+            }
+        }
+        self.loaded.fetch_add(late, Relaxed);
+
+        // Notice the loaders that died (ObjectFree may not have arrived yet) and drop their
+        // weak references. What is known of each is read under the lock; the JNI calls (the
+        // upgrade, the facts) run without it.
+        let known: Vec<(u32, Arc<WeakGlobal>, Option<StaticFacts>, bool)> = self
+            .lock_loaders()
+            .iter()
+            .filter_map(|(id, r)| Some((*id, r.weak.clone()?, r.facts.clone(), r.label.is_some())))
+            .collect();
+        let mut dead = Vec::new();
+        let mut dynamic: HashMap<u32, (Option<bool>, Option<String>)> = HashMap::new();
+        let mut learned: Vec<(u32, StaticFacts)> = Vec::new();
+        let mut labels: Vec<(u32, String)> = Vec::new();
+        for (id, weak, known, labelled) in known {
+            let Some(local) = weak.upgrade(env) else {
+                dead.push(id);
+                continue;
+            };
+            let obj = local.raw();
+            let facts = known.unwrap_or_else(|| {
+                let f = static_facts(jvmti, env, obj);
+                learned.push((id, f.clone()));
+                f
+            });
+            if facts.tomcat_loader && !labelled {
+                if let Some(path) = tomcat_context_path(env, obj) {
+                    labels.push((id, path));
+                }
+            }
+            dynamic.insert(id, dynamic_facts(env, obj, &facts));
+        }
+        let mut live_sampled: HashSet<u32> = HashSet::new();
+        {
+            let mut map = self.lock_loaders();
+            for (id, f) in learned {
+                if let Some(rec) = map.get_mut(&id) {
+                    rec.facts = Some(f);
+                }
+            }
+            for (id, l) in labels {
+                if let Some(rec) = map.get_mut(&id) {
+                    rec.label = Some(l);
+                }
+            }
+            // Names of the loaders that can have generations (named, or with URLs), kept so a
+            // replacement can be recognised after they die; a script engine's anonymous loaders
+            // never need them.
+            for (id, h) in hashes {
+                let generational = |r: &LoaderRec| {
+                    r.resolved.as_ref().is_some_and(|x| x.role == LoaderRole::Other)
+                        && (r.resolved.as_ref().is_some_and(|x| x.name.is_some()) || r.facts.as_ref().is_some_and(|f| f.code_source.is_some()))
+                };
+                if let Some(rec) = map.get_mut(&id).filter(|r| generational(r)) {
+                    rec.names.extend(h);
+                }
+            }
+            for (name, ids) in &by_name {
+                for id in ids {
+                    if let Some(rec) = map.get_mut(id) {
+                        // by_name is sorted: the first name seen for a loader is its smallest.
+                        if live_sampled.insert(*id) {
+                            rec.sample = Some(name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        self.bury(env, &dead);
+        self.prune_dead(env);
+
+        let mut out = ClassLoaders {
+            classes_loaded: self.loaded.load(Relaxed),
+            classes_prepared: self.prepared.load(Relaxed),
+            class_unload_events: self.unload_events_enabled.load(Relaxed).then(|| self.unload_events.load(Relaxed)),
+            ..ClassLoaders::default()
+        };
+        let map = self.lock_loaders();
+        let mut unloaded_total = 0;
+        for (id, rec) in map.iter() {
+            let alive = *id == BOOTSTRAP || rec.weak.is_some();
+            let classes = live.get(id).copied().unwrap_or(0);
+            // ObjectFree may still be in flight after a GC; a class missing from the live set is
+            // unloaded either way.
+            let unloaded = rec.freed.max(rec.defined.saturating_sub(classes));
+            unloaded_total += unloaded;
+            let r = rec.resolved.clone().unwrap_or(Resolved {
+                class: "<unknown>".into(),
+                name: None,
+                parent: None,
+                role: LoaderRole::Other,
+            });
+            out.loaders.push(Loader {
+                id: *id,
+                class: r.class,
+                name: r.name.clone(),
+                role: r.role,
+                parent: r.parent,
+                classes,
+                classes_defined: rec.defined,
+                classes_unloaded: unloaded,
+                alive,
+                first_seen_ms: rec.first_seen_ms,
+                died_ms: if alive { None } else { rec.died_ms },
+                code_source: rec.facts.as_ref().and_then(|f| f.code_source.clone()),
+                closed: dynamic.get(id).and_then(|d| d.0),
+                state: dynamic.get(id).and_then(|d| d.1.clone()),
+                generation: None,
+                superseded_by: None,
+                label: rec.label.clone().or(r.name),
+                sample_class: rec.sample.clone(),
+            });
+            if alive {
+                out.loaders_alive += 1;
+            } else {
+                out.loaders_dead += 1;
+            }
+        }
+        let names: HashMap<u32, HashSet<u64>> =
+            map.iter().filter(|(_, r)| !r.names.is_empty()).map(|(id, r)| (*id, r.names.clone())).collect();
+        drop(map);
+        {
+            let d = self.dropped.lock();
+            out.loaders_dead += d.loaders;
+            unloaded_total += d.classes_unloaded;
+            out.dead_loaders_summarized = d.by_class.values().cloned().collect();
+        }
+        out.loaders.sort_by_key(|l| l.id);
+        label_loaders(&mut out.loaders);
+        out.generations = generations(&mut out.loaders, &names);
+        let freed = self.freed.load(Relaxed);
+        let unloaded = unloaded_total.max(freed);
+        out.classes_unloaded = self.unloaded_reported.fetch_max(unloaded, Relaxed).max(unloaded);
+        out.unload_note = unload_note(out.class_unload_events, freed, out.classes_unloaded);
+        out.classes_live = live.values().sum();
+        out.duplicate_classes = by_name
+            .into_iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|(name, mut loaders)| {
+                loaders.sort_unstable();
+                DuplicateClass { name, loaders }
+            })
+            .collect();
+        out
+    }
+}
+
+/// What a loader is, learned once: its code source and which known loader family it belongs to.
+fn static_facts(jvmti: &Jvmti, env: &Env, loader: jobject) -> StaticFacts {
+    let mut f = StaticFacts::default();
+    let mut cls = env.object_class(loader);
+    while !cls.is_null() {
+        match jvmti.class_signature(cls.raw()).as_deref() {
+            Ok("Ljava/net/URLClassLoader;") => f.url_loader = true,
+            Ok("Lorg/apache/catalina/loader/WebappClassLoaderBase;") => f.tomcat_loader = true,
+            _ => {}
+        }
+        cls = env.superclass(cls.raw());
+    }
+    if f.url_loader {
+        f.code_source = env.url_class_loader_urls(loader).filter(|u| !u.is_empty()).map(|u| u.join(" "));
+    }
+    f
+}
+
+/// What can change: whether a URLClassLoader was closed, a container's state for it.
+fn dynamic_facts(env: &Env, loader: jobject, f: &StaticFacts) -> (Option<bool>, Option<String>) {
+    let closed = if f.url_loader {
+        let mut ucp = env.object_field(loader, c"ucp", c"Ljdk/internal/loader/URLClassPath;");
+        if ucp.is_null() {
+            ucp = env.object_field(loader, c"ucp", c"Lsun/misc/URLClassPath;");
+        }
+        if ucp.is_null() { None } else { env.bool_field(ucp.raw(), c"closed") }
+    } else {
+        None
+    };
+    let state = if f.tomcat_loader {
+        let st = env.call_object_method(loader, "getState", "()Lorg/apache/catalina/LifecycleState;");
+        if st.is_null() { None } else { env.call_string_method(st.raw(), "name") }
+    } else {
+        None
+    };
+    (closed, state)
+}
+
+/// Why the two unload counters differ: classes unloaded by the GC just before the report are
+/// counted from their absence among the live classes, while the JVM delivers their events later
+/// from its service thread, and not at all once it is shutting down.
+fn unload_note(events: Option<u64>, object_free: u64, unloaded: u64) -> Option<String> {
+    let events = events?;
+    if events == unloaded {
+        return None;
+    }
+    let seen = events.max(object_free).min(unloaded);
+    Some(if events < unloaded {
+        format!(
+            "class_unload_events counts the ClassUnload events HotSpot has delivered so far ({events}); {} of the {unloaded} \
+             classes_unloaded were found missing from the live classes after the GC this report ran, before the JVM \
+             delivered their events (it posts them afterwards from its service thread, and not at all once it is \
+             shutting down, as in an exit report)",
+            unloaded - seen
+        )
+    } else {
+        format!(
+            "HotSpot delivered {events} ClassUnload events but the agent counts {unloaded} unloaded classes: the extra \
+             events are for classes the agent never saw loaded (array classes, hidden classes, classes loaded before \
+             the agent started watching)"
+        )
+    })
+}
+
+/// The role of the JDK's own loaders, from their class (JDK 9+ and JDK 8 names).
+fn role_of(class: &str) -> LoaderRole {
+    match class {
+        "jdk.internal.loader.ClassLoaders$AppClassLoader" | "sun.misc.Launcher$AppClassLoader" => LoaderRole::Application,
+        "jdk.internal.loader.ClassLoaders$PlatformClassLoader" | "sun.misc.Launcher$ExtClassLoader" => LoaderRole::Platform,
+        _ => LoaderRole::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ObjectFree may run inside a GC pause while an agent thread holding the tracker's locks
+    /// waits for that pause in a JNI call: it must return without any of them.
+    #[test]
+    fn object_free_returns_while_every_lock_is_held() {
+        let t = std::sync::Arc::new(ClassTracker::new(1000));
+        t.loaders.lock().insert(7, LoaderRec::default());
+        let (done, finished) = std::sync::mpsc::channel();
+        {
+            let _held = (t.loaders.lock(), t.dropped.lock(), t.doomed.lock(), t.register.lock());
+            let t2 = t.clone();
+            std::thread::spawn(move || {
+                let seen = (t2.on_object_free(class_tag(1, 7)), t2.on_object_free(TAG_LOADER | 7), t2.on_object_free(3 << 56));
+                let _ = done.send(seen);
+            });
+            let seen = finished.recv_timeout(std::time::Duration::from_secs(30)).expect("ObjectFree waited for a lock");
+            assert_eq!(seen, (true, true, false), "class and loader tags are ours, kind 3 is not");
+        }
+        // The events reach the map at its next reader.
+        let map = t.lock_loaders();
+        assert_eq!(map[&7].freed, 1);
+        assert!(map[&7].died_ms.is_some());
+        drop(map);
+        assert_eq!(t.freed.load(Relaxed), 1);
+    }
+
+    /// A full queue loses no count: classes are counted globally, and a loader death that did
+    /// not fit makes the next sample look for dead loaders.
+    #[test]
+    fn a_full_free_queue_keeps_the_counts() {
+        let t = ClassTracker::new(1000);
+        for i in 0..FREED_QUEUE as u64 + 10 {
+            assert!(t.on_object_free(class_tag(i, 0)));
+        }
+        assert!(!t.deaths_lost.load(Relaxed), "only classes overflowed");
+        assert!(t.on_object_free(TAG_LOADER | 3));
+        assert!(t.deaths_lost.load(Relaxed));
+        assert_eq!(t.freed.load(Relaxed), FREED_QUEUE as u64 + 10);
+        assert_eq!(t.lock_loaders()[&BOOTSTRAP].freed, FREED_QUEUE as u64, "the queued ones, drained");
+        assert!(t.on_object_free(class_tag(1, 0)), "room again after the drain");
+        assert_eq!(t.lock_loaders()[&BOOTSTRAP].freed, FREED_QUEUE as u64 + 1);
+    }
+
+    #[test]
+    fn unload_counters_say_why_they_differ() {
+        assert_eq!(unload_note(Some(40), 40, 40), None);
+        assert_eq!(unload_note(None, 0, 1871), None, "no extension event: nothing to compare");
+        let n = unload_note(Some(1), 0, 1871).unwrap();
+        assert!(n.contains("1870 of the 1871") && n.contains("service thread"), "{n}");
+        assert!(unload_note(Some(50), 40, 40).unwrap().contains("never saw loaded"));
+    }
+}

@@ -1,0 +1,478 @@
+//! The RSS explanation: parts that add up to RSS exactly, each carved out of the mappings it can
+//! live in, so that nothing is counted twice:
+//!
+//! - `java_heap`, `metaspace`, `code_cache`, `thread_stacks`: the resident size of their
+//!   recognised mappings. A kind that was not recognised falls back to the JVM's committed size,
+//!   taken out of the unrecognised anonymous memory.
+//! - malloc (glibc): the arena heaps and the brk heap hold `uordblks` in use; the rest of their
+//!   resident size is memory freed but retained (`malloc_retained`). `mallinfo2`'s free bytes
+//!   are not used for this: glibc returns free pages with MADV_DONTNEED, and those are free but
+//!   not resident. Chunks malloc served with mmap (`hblkhd`) are in use and live among the
+//!   unrecognised anonymous mappings.
+//! - malloc (jemalloc, tcmalloc): their mappings are not recognisable, so their own resident
+//!   figure is taken out of the unrecognised anonymous memory; allocated bytes are in use, the
+//!   rest is retained.
+//! - `zlib` and `direct` are live native bytes from the native ledgers (direct: the JDK's direct
+//!   buffer pool when that ledger has no per-block data); they are malloc'd, so they are carved out of
+//!   malloc's in-use bytes and `malloc_in_use` is what remains.
+//! - `other`: files (libraries, the CDS archive, mapped files), kernel pages, and with NMT on
+//!   the JVM's own mmap'd structures NMT names (GC card tables and bitmaps, ...).
+//! - `unexplained`: the anonymous memory left.
+
+use super::nmt;
+use super::regions::{Classified, Kind};
+use leakagent_report::units::mib;
+use leakagent_report::model::{JvmMemory, Malloc, Nmt, Part};
+
+/// Live native bytes from the native ledgers. None: that ledger is off, failed, or (direct) has
+/// no per-block data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ledger {
+    pub zlib_live_bytes: Option<u64>,
+    /// Live zlib streams (for the samples).
+    pub zlib_live_streams: Option<u64>,
+    pub direct_live_bytes: Option<u64>,
+}
+
+pub struct Inputs<'a> {
+    pub regions: &'a Classified,
+    pub malloc: &'a Malloc,
+    pub jvm: &'a JvmMemory,
+    pub nmt: Option<&'a Nmt>,
+    pub ledger: Ledger,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Explained {
+    pub parts: Vec<Part>,
+    /// Free memory the allocator keeps resident (the `malloc_retained` part), when known.
+    pub resident_free: Option<u64>,
+    pub notes: Vec<String>,
+}
+
+impl Explained {
+    pub fn bytes(&self, part: &str) -> u64 {
+        self.parts.iter().find(|p| p.part == part).map(|p| p.bytes).unwrap_or(0)
+    }
+}
+
+/// The part names, in report order.
+#[cfg(test)]
+pub const PARTS: [&str; 10] = [
+    "java_heap",
+    "metaspace",
+    "code_cache",
+    "thread_stacks",
+    "zlib",
+    "direct",
+    "malloc_in_use",
+    "malloc_retained",
+    "other",
+    "unexplained",
+];
+
+fn take(pool: &mut u64, want: u64) -> u64 {
+    let t = want.min(*pool);
+    *pool -= t;
+    t
+}
+
+pub fn explain(i: &Inputs) -> Explained {
+    let r = i.regions;
+    let j = i.jvm;
+    let m = i.malloc;
+    let mut notes = Vec::new();
+    let mut anon = r.rss(Kind::OtherAnonymous);
+    let mut parts: Vec<Part> = Vec::new();
+    let mut push = |part: &str, bytes: u64, note: String| parts.push(Part { part: part.into(), bytes, note });
+
+    // The JVM's own regions.
+    if r.found(Kind::JavaHeap) {
+        push("java_heap", r.rss(Kind::JavaHeap), "resident part of the Java heap's reservation".into());
+    } else {
+        let t = take(&mut anon, j.heap_committed_bytes.unwrap_or(0));
+        push("java_heap", t, "heap mappings not recognised: the JVM's committed heap, out of unrecognised anonymous memory".into());
+    }
+    let mut meta = r.rss(Kind::ClassSpace) + r.rss(Kind::Metaspace);
+    let mut meta_note = "resident part of the metaspace nodes and the class space".to_string();
+    if !r.found(Kind::Metaspace) {
+        let non_class = j.metaspace_committed_bytes.unwrap_or(0).saturating_sub(j.class_space_committed_bytes.unwrap_or(0));
+        meta += take(&mut anon, non_class);
+        meta_note = "class space mapping plus the JVM's committed non-class metaspace (its nodes were not recognised)".into();
+    }
+    if !r.found(Kind::ClassSpace) && j.class_space_committed_bytes.is_some() {
+        meta += take(&mut anon, j.class_space_committed_bytes.unwrap_or(0));
+        meta_note.push_str("; class space: the JVM's committed size (its mapping was not recognised)");
+    }
+    push("metaspace", meta, meta_note);
+    if r.found(Kind::CodeCache) {
+        push("code_cache", r.rss(Kind::CodeCache), "resident part of the code cache reservation".into());
+    } else {
+        let t = take(&mut anon, j.code_cache_committed_bytes.unwrap_or(0));
+        push("code_cache", t, "code cache mapping not recognised: the JVM's committed code cache".into());
+    }
+    push(
+        "thread_stacks",
+        r.rss(Kind::ThreadStacks),
+        format!("resident part of {} thread stacks (glibc keeps exited threads' stacks for reuse)", r.get(Kind::ThreadStacks).count),
+    );
+
+    // The allocator.
+    let arena_pool = r.rss(Kind::MallocArenaHeaps) + r.rss(Kind::BrkHeap);
+    let mut other_extra = 0;
+    let (in_use, retained, in_malloc): (u64, Option<u64>, bool) = match m.allocator.as_str() {
+        "glibc" if m.arena_in_use_bytes.is_some() => {
+            let in_arena = m.arena_in_use_bytes.unwrap_or(0).min(arena_pool);
+            let mmapped = take(&mut anon, m.mmapped_bytes.unwrap_or(0));
+            (in_arena + mmapped, Some(arena_pool - in_arena), true)
+        }
+        "jemalloc" | "tcmalloc" if m.allocator_resident_bytes.is_some() => {
+            // Their memory is in the brk heap (tcmalloc uses sbrk first) or in anonymous
+            // mappings; the allocator's own resident figure says how much.
+            let want = m.allocator_resident_bytes.unwrap_or(0);
+            let mut brk = arena_pool;
+            let mut resident = take(&mut brk, want);
+            resident += take(&mut anon, want - resident);
+            let used = m.in_use_bytes.unwrap_or(0).min(resident);
+            other_extra += brk;
+            if brk > 0 {
+                notes.push(format!("{} of the brk heap is not {}'s memory: counted under other", mib(brk), m.allocator));
+            }
+            (used, Some(resident - used), true)
+        }
+        _ => {
+            notes.push(format!(
+                "{} publishes no usable statistics: its known mappings (brk heap) are counted as in use and nothing as retained",
+                m.allocator
+            ));
+            (arena_pool, None, false)
+        }
+    };
+    let mut left = in_use;
+    let zlib = match i.ledger.zlib_live_bytes {
+        Some(z) if in_malloc => take(&mut left, z),
+        Some(z) => take(&mut anon, z),
+        None => 0,
+    };
+    push(
+        "zlib",
+        zlib,
+        match i.ledger.zlib_live_bytes {
+            Some(_) => "live zlib streams (native ledger estimate), inside malloc's in-use bytes".into(),
+            None => "the zlib ledger is off or failed (see zlib.tracking): live zlib streams are inside malloc_in_use".into(),
+        },
+    );
+    let (direct_src, direct_note) = match (i.ledger.direct_live_bytes, j.direct_used_bytes) {
+        (Some(d), _) => (d, "live DirectByteBuffer and Unsafe memory (native ledger), inside malloc's in-use bytes"),
+        (None, Some(d)) => (d, "the JDK's direct buffer pool (BufferPoolMXBean \"direct\"); Unsafe.allocateMemory is not counted without the direct ledger (see direct.tracking)"),
+        (None, None) => (0, "unknown: neither the native ledger nor the JDK's direct buffer pool is available"),
+    };
+    let direct = if in_malloc { take(&mut left, direct_src) } else { take(&mut anon, direct_src) };
+    push("direct", direct, direct_note.into());
+    push(
+        "malloc_in_use",
+        left,
+        match m.allocator.as_str() {
+            "glibc" => "glibc malloc in use (uordblks within the resident arenas, plus mmapped chunks), minus zlib and direct".into(),
+            a if in_malloc => format!("{a} allocated bytes, minus zlib and direct"),
+            a => format!("{a}: the brk heap, as the allocator gives no numbers"),
+        },
+    );
+    push(
+        "malloc_retained",
+        retained.unwrap_or(0),
+        match m.allocator.as_str() {
+            "glibc" => format!(
+                "freed memory glibc keeps resident in {} arenas (resident size of the arena and brk heaps minus in use)",
+                m.arenas.map(|n| n.to_string()).unwrap_or_else(|| "its".into())
+            ),
+            a if retained.is_some() => format!("{a}: resident minus allocated (dirty pages, caches, metadata)"),
+            a => format!("{a}: unknown"),
+        },
+    );
+
+    // Files, kernel pages, and what NMT can name.
+    let files = r.rss(Kind::Libraries) + r.rss(Kind::CdsArchive) + r.rss(Kind::MappedFiles) + r.rss(Kind::Kernel);
+    let nmt_named = i.nmt.map(|n| take(&mut anon, nmt::internal_mmap_committed(n))).unwrap_or(0);
+    let mut other_note = format!(
+        "libraries {}, CDS archive {}, other mapped files {}",
+        mib(r.rss(Kind::Libraries)),
+        mib(r.rss(Kind::CdsArchive)),
+        mib(r.rss(Kind::MappedFiles))
+    );
+    if nmt_named > 0 {
+        other_note.push_str(&format!(", JVM structures NMT counts (GC, ...) {}", mib(nmt_named)));
+    }
+    if other_extra > 0 {
+        other_note.push_str(&format!(", brk/arena heaps {}", mib(other_extra)));
+    }
+    push("other", files + nmt_named + other_extra, other_note);
+    push(
+        "unexplained",
+        anon,
+        if i.nmt.is_some() {
+            "anonymous memory neither this agent nor NMT attributes (native libraries' own mmaps, ...)".into()
+        } else {
+            "anonymous memory not attributed (GC data structures, native libraries' own mmaps, ...); NMT would name part of it".into()
+        },
+    );
+    Explained { parts, resident_free: retained, notes }
+}
+
+/// Smaller amounts are not worth a clause in the paragraph.
+const NOTEWORTHY: u64 = 1 << 20;
+
+/// The explanation in one paragraph.
+pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64) -> String {
+    let b = |p: &str| e.bytes(p);
+    let mut s = format!("RSS is {}. ", mib(rss));
+    s.push_str(&format!("The Java heap accounts for {}", mib(b("java_heap"))));
+    if let (Some(c), Some(u)) = (j.heap_committed_bytes, j.heap_used_bytes) {
+        s.push_str(&format!(" ({} committed, {} used", mib(c), mib(u)));
+        // Right after a GC that shrank the heap the committed size is already the new one, while
+        // G1, ZGC and Shenandoah give the freed regions' pages back from a background thread.
+        if b("java_heap") > c + (c / 20).max(NOTEWORTHY) {
+            s.push_str(&format!(
+                "; {} more is resident than committed: the GC has just shrunk the heap and returns those pages to the \
+                 OS in the background, so a later report shows less",
+                mib(b("java_heap") - c)
+            ));
+        }
+        s.push(')');
+    }
+    s.push_str(&format!(
+        ", metaspace {}, the code cache {}, {} thread stacks {}. ",
+        mib(b("metaspace")),
+        mib(b("code_cache")),
+        stacks,
+        mib(b("thread_stacks"))
+    ));
+    let in_use = b("malloc_in_use") + b("zlib") + b("direct");
+    let name = match m.allocator.as_str() {
+        "glibc" | "jemalloc" | "tcmalloc" => format!("{} malloc", m.allocator),
+        a => format!("malloc ({a})"),
+    };
+    s.push_str(&format!("{name} has {} in use", mib(in_use)));
+    let mut inner = Vec::new();
+    if b("zlib") >= NOTEWORTHY {
+        inner.push(format!("{} live zlib streams", mib(b("zlib"))));
+    }
+    if b("direct") >= NOTEWORTHY {
+        inner.push(format!("{} direct buffers", mib(b("direct"))));
+    }
+    if !inner.is_empty() {
+        s.push_str(&format!(" ({} of it)", inner.join(" and ")));
+    }
+    match e.resident_free {
+        Some(r) => {
+            s.push_str(&format!(" and holds {} of freed memory that is still resident", mib(r)));
+            if let Some(n) = m.arenas.filter(|_| m.allocator == "glibc") {
+                s.push_str(&format!(" in {n} arenas"));
+            }
+            // mallinfo2's free bytes include pages already returned with MADV_DONTNEED.
+            if let Some(f) = m.free_bytes.filter(|f| *f > r + r / 20 + NOTEWORTHY && m.allocator == "glibc") {
+                s.push_str(&format!(
+                    " ({} counts {} free; the rest was already returned to the OS)",
+                    m.source,
+                    mib(f)
+                ));
+            }
+            s.push_str(". ");
+        }
+        None => s.push_str("; how much it holds after free is unknown. "),
+    }
+    s.push_str(&format!(
+        "Libraries, mapped files and other known memory take {}; {} is unexplained.",
+        mib(b("other")),
+        mib(b("unexplained"))
+    ));
+    // Name the largest part outside the heap when it is the allocator's retention.
+    let largest = e.parts.iter().filter(|p| p.part != "java_heap").max_by_key(|p| p.bytes);
+    if largest.is_some_and(|p| p.part == "malloc_retained" && p.bytes > 0) {
+        s.push_str(" Memory the allocator keeps after free is the largest part outside the Java heap.");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::regions::{KindTotal, KINDS};
+
+    const M: u64 = 1 << 20;
+
+    fn regions(rss: &[(Kind, u64)]) -> Classified {
+        let mut totals: Vec<KindTotal> = KINDS.iter().map(|_| KindTotal::default()).collect();
+        let mut sum = 0;
+        for (k, b) in rss {
+            let t = &mut totals[KINDS.iter().position(|x| x == k).unwrap()];
+            t.rss += b;
+            t.count += 1;
+            sum += b;
+        }
+        Classified { totals, rss: sum, swap: 0, mappings: rss.len() }
+    }
+
+    /// Arena-retention after GC under glibc, with the numbers of a real run (rounded).
+    fn arena_retention() -> (Classified, Malloc, JvmMemory) {
+        let r = regions(&[
+            (Kind::JavaHeap, 2 * M),
+            (Kind::ClassSpace, M / 4),
+            (Kind::Metaspace, M),
+            (Kind::CodeCache, 8 * M),
+            (Kind::ThreadStacks, 2 * M),
+            (Kind::MallocArenaHeaps, 278 * M),
+            (Kind::BrkHeap, M / 8),
+            (Kind::Libraries, 22 * M),
+            (Kind::CdsArchive, 12 * M),
+            (Kind::OtherAnonymous, 6 * M),
+        ]);
+        let m = Malloc {
+            allocator: "glibc".into(),
+            source: "mallinfo2".into(),
+            in_use_bytes: Some(6 * M),
+            arena_in_use_bytes: Some(5 * M),
+            mmapped_bytes: Some(M),
+            free_bytes: Some(995 * M),
+            arenas: Some(9),
+            ..Malloc::default()
+        };
+        let j = JvmMemory {
+            heap_committed_bytes: Some(40 * M),
+            heap_used_bytes: Some(5 * M),
+            direct_used_bytes: Some(M / 2),
+            ..JvmMemory::default()
+        };
+        (r, m, j)
+    }
+
+    fn sum(e: &Explained) -> u64 {
+        e.parts.iter().map(|p| p.bytes).sum()
+    }
+
+    #[test]
+    fn parts_sum_to_rss_and_retention_dominates() {
+        let (r, m, j) = arena_retention();
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
+        let names: Vec<_> = e.parts.iter().map(|p| p.part.as_str()).collect();
+        assert_eq!(names, PARTS);
+        assert_eq!(sum(&e), r.rss);
+        assert_eq!(e.bytes("java_heap"), 2 * M);
+        assert_eq!(e.bytes("metaspace"), M + M / 4);
+        // Arena pool 278 MiB + 1/8 brk; 5 MiB in use there; 1 MiB mmapped from anon.
+        assert_eq!(e.bytes("malloc_retained"), 278 * M + M / 8 - 5 * M);
+        assert_eq!(e.resident_free, Some(278 * M + M / 8 - 5 * M));
+        assert_eq!(e.bytes("direct"), M / 2);
+        assert_eq!(e.bytes("zlib"), 0);
+        assert_eq!(e.bytes("malloc_in_use"), 6 * M - M / 2);
+        assert_eq!(e.bytes("other"), 34 * M);
+        assert_eq!(e.bytes("unexplained"), 5 * M);
+        let p = paragraph(&e, r.rss, &m, &j, 3);
+        assert!(p.starts_with("RSS is 331.4 MiB."), "{p}");
+        assert!(p.contains("(40.0 MiB committed, 5.0 MiB used),"), "{p}");
+        assert!(p.contains("holds 273.1 MiB of freed memory that is still resident in 9 arenas"), "{p}");
+        assert!(p.contains("mallinfo2 counts 995.0 MiB free"), "{p}");
+        assert!(p.contains("largest part outside the Java heap"), "{p}");
+    }
+
+    #[test]
+    fn a_heap_resident_above_committed_is_explained() {
+        let (_, m, mut j) = arena_retention();
+        let r = regions(&[(Kind::JavaHeap, 173 * M), (Kind::OtherAnonymous, 10 * M)]);
+        j.heap_committed_bytes = Some(44 * M);
+        j.heap_used_bytes = Some(11 * M);
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
+        let p = paragraph(&e, r.rss, &m, &j, 3);
+        assert!(p.contains("The Java heap accounts for 173.0 MiB (44.0 MiB committed, 11.0 MiB used; 129.0 MiB more is resident than committed: the GC has just shrunk the heap"), "{p}");
+    }
+
+    #[test]
+    fn ledger_numbers_are_carved_from_malloc_in_use() {
+        let (r, m, j) = arena_retention();
+        let ledger = Ledger { zlib_live_bytes: Some(2 * M), zlib_live_streams: Some(7), direct_live_bytes: Some(3 * M) };
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger });
+        assert_eq!(e.bytes("zlib"), 2 * M);
+        assert_eq!(e.bytes("direct"), 3 * M);
+        assert_eq!(e.bytes("malloc_in_use"), M);
+        assert_eq!(sum(&e), r.rss);
+        // More than malloc has in use is capped, never double counted.
+        let ledger = Ledger { zlib_live_bytes: Some(100 * M), zlib_live_streams: None, direct_live_bytes: Some(100 * M) };
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger });
+        assert_eq!(e.bytes("zlib"), 6 * M);
+        assert_eq!(e.bytes("direct"), 0);
+        assert_eq!(sum(&e), r.rss);
+    }
+
+    #[test]
+    fn jemalloc_resident_comes_out_of_anonymous_memory() {
+        let r = regions(&[(Kind::JavaHeap, 10 * M), (Kind::BrkHeap, M), (Kind::OtherAnonymous, 100 * M), (Kind::Libraries, 20 * M)]);
+        let mut m = Malloc { allocator: "jemalloc".into(), in_use_bytes: Some(30 * M), allocator_resident_bytes: Some(80 * M), ..Malloc::default() };
+        let j = JvmMemory::default();
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
+        // 1 MiB of it in the brk heap, 79 MiB in anonymous mappings.
+        assert_eq!(e.bytes("malloc_in_use"), 30 * M);
+        assert_eq!(e.bytes("malloc_retained"), 50 * M);
+        assert_eq!(e.bytes("other"), 20 * M);
+        assert_eq!(e.bytes("unexplained"), 21 * M);
+        assert_eq!(sum(&e), r.rss);
+        // A resident figure larger than the anonymous memory is capped.
+        m.allocator_resident_bytes = Some(500 * M);
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
+        assert_eq!(e.bytes("malloc_retained"), 71 * M);
+        assert_eq!(e.bytes("unexplained"), 0);
+        assert_eq!(sum(&e), r.rss);
+    }
+
+    #[test]
+    fn tcmalloc_memory_in_the_brk_heap_is_its_own() {
+        let r = regions(&[(Kind::BrkHeap, 475 * M), (Kind::OtherAnonymous, 4 * M), (Kind::Libraries, 20 * M)]);
+        let m = Malloc { allocator: "tcmalloc".into(), in_use_bytes: Some(9 * M), allocator_resident_bytes: Some(481 * M), ..Malloc::default() };
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &JvmMemory::default(), nmt: None, ledger: Ledger::default() });
+        assert_eq!(e.bytes("malloc_in_use"), 9 * M);
+        assert_eq!(e.bytes("malloc_retained"), 470 * M);
+        assert_eq!(e.bytes("other"), 20 * M);
+        assert_eq!(e.bytes("unexplained"), 0);
+        assert_eq!(sum(&e), r.rss);
+    }
+
+    #[test]
+    fn unrecognised_jvm_regions_fall_back_to_committed_sizes() {
+        let r = regions(&[(Kind::OtherAnonymous, 100 * M)]);
+        let m = Malloc { allocator: "musl".into(), ..Malloc::default() };
+        let j = JvmMemory {
+            heap_committed_bytes: Some(60 * M),
+            metaspace_committed_bytes: Some(12 * M),
+            class_space_committed_bytes: Some(2 * M),
+            code_cache_committed_bytes: Some(40 * M),
+            direct_used_bytes: Some(5 * M),
+            ..JvmMemory::default()
+        };
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
+        assert_eq!(e.bytes("java_heap"), 60 * M);
+        assert_eq!(e.bytes("metaspace"), 12 * M);
+        assert_eq!(e.bytes("code_cache"), 28 * M, "capped by what is left");
+        assert_eq!(e.bytes("direct"), 0);
+        assert_eq!(e.resident_free, None);
+        assert_eq!(sum(&e), r.rss);
+        assert!(!e.notes.is_empty());
+        let p = paragraph(&e, r.rss, &m, &j, 0);
+        assert!(p.contains("malloc (musl)") && p.contains("unknown"), "{p}");
+    }
+
+    #[test]
+    fn nmt_names_part_of_the_anonymous_memory() {
+        let (r, m, j) = arena_retention();
+        let n = Nmt {
+            mode: "summary".into(),
+            categories: vec![
+                leakagent_report::model::NmtCategory { name: "GC".into(), mmap_committed_bytes: 3 * M, ..Default::default() },
+                leakagent_report::model::NmtCategory { name: "Java Heap".into(), mmap_committed_bytes: 40 * M, ..Default::default() },
+            ],
+            ..Nmt::default()
+        };
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: Some(&n), ledger: Ledger::default() });
+        assert_eq!(e.bytes("other"), 37 * M);
+        assert_eq!(e.bytes("unexplained"), 2 * M);
+        assert_eq!(sum(&e), r.rss);
+    }
+}

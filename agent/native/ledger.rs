@@ -1,0 +1,137 @@
+//! Live native blocks by address: a sharded map, each shard behind its own short lock (held for
+//! one insert or remove, never across a JVMTI call), with a bound on the entries it keeps.
+
+use crate::core::hash::{fmix64, MixBuild};
+use crate::core::options::NativeOptions;
+use leakagent_report::model::StackSettings;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+const SHARDS: usize = 64;
+/// Sites listed in a ledger's `top_by_*` lists.
+const TOP: usize = 10;
+
+pub struct Ledger<E> {
+    shards: Box<[Mutex<HashMap<u64, E, MixBuild>>]>,
+    per_shard_cap: usize,
+    /// Inserts refused because the shard was full.
+    full: AtomicU64,
+}
+
+/// What an insert did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inserted<E> {
+    New,
+    /// The address was still recorded (its release was never seen); the stale entry is returned.
+    Replaced(E),
+    /// The ledger is full: the entry was not kept.
+    Full,
+}
+
+impl<E: Copy> Ledger<E> {
+    /// A ledger keeping at most about `cap` entries.
+    pub fn new(cap: usize) -> Ledger<E> {
+        Ledger {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
+            per_shard_cap: cap.div_ceil(SHARDS).max(1),
+            full: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, addr: u64) -> &Mutex<HashMap<u64, E, MixBuild>> {
+        &self.shards[(fmix64(addr) >> 58) as usize % SHARDS]
+    }
+
+    pub fn insert(&self, addr: u64, e: E) -> Inserted<E> {
+        let mut map = self.shard(addr).lock();
+        if map.len() >= self.per_shard_cap && !map.contains_key(&addr) {
+            drop(map);
+            self.full.fetch_add(1, Relaxed);
+            return Inserted::Full;
+        }
+        match map.insert(addr, e) {
+            None => Inserted::New,
+            Some(old) => Inserted::Replaced(old),
+        }
+    }
+
+    pub fn get(&self, addr: u64) -> Option<E> {
+        self.shard(addr).lock().get(&addr).copied()
+    }
+
+    pub fn remove(&self, addr: u64) -> Option<E> {
+        self.shard(addr).lock().remove(&addr)
+    }
+
+    /// Visits every entry, one shard lock at a time (report thread).
+    pub fn for_each(&self, mut f: impl FnMut(u64, &E)) {
+        for s in self.shards.iter() {
+            for (a, e) in s.lock().iter() {
+                f(*a, e);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    #[cfg(test)]
+    pub fn refused(&self) -> u64 {
+        self.full.load(Relaxed)
+    }
+}
+
+/// The `settings` of a ledger's report section.
+pub fn settings(o: &NativeOptions) -> StackSettings {
+    StackSettings {
+        stack_depth: o.stack_depth,
+        key_depth: o.key_depth,
+        hot_sample: 1,
+        max_sites: o.max_sites,
+        max_tracked: o.max_tracked,
+        ..StackSettings::default()
+    }
+}
+
+/// Ids of the `TOP` items with the largest positive score.
+pub fn top<T>(items: &[T], score: impl Fn(&T) -> Option<i64>, id: impl Fn(&T) -> u32) -> Vec<u32> {
+    let mut v: Vec<(i64, u32)> = items.iter().filter_map(|s| score(s).filter(|&x| x > 0).map(|x| (x, id(s)))).collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    v.into_iter().take(TOP).map(|(_, id)| id).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_keeps_positive_scores_largest_first() {
+        let items = [(1u32, 5i64), (2, -3), (3, 9), (4, 0), (5, 9)];
+        assert_eq!(top(&items, |x| Some(x.1), |x| x.0), vec![3, 5, 1]);
+    }
+
+
+    #[test]
+    fn insert_remove_replace_and_bound() {
+        let l: Ledger<u32> = Ledger::new(64 * 2);
+        assert_eq!(l.insert(0x1000, 1), Inserted::New);
+        assert_eq!(l.insert(0x1000, 2), Inserted::Replaced(1));
+        assert_eq!(l.remove(0x1000), Some(2));
+        assert_eq!(l.remove(0x1000), None);
+        let mut full = 0;
+        for i in 0..10_000u64 {
+            if l.insert(0x7f00_0000_0000 + i * 16, 0) == Inserted::Full {
+                full += 1;
+            }
+        }
+        assert_eq!(l.len(), 128, "two entries per shard");
+        assert_eq!(full, 10_000 - 128);
+        assert_eq!(l.refused(), full);
+        let mut n = 0;
+        l.for_each(|_, _| n += 1);
+        assert_eq!(n, 128);
+    }
+}

@@ -1,0 +1,410 @@
+//! The zlib ledger: every Inflater and Deflater stream by address, with the site that created it
+//! and how it was released — by an explicit `end()`, or only by the GC's Cleaner.
+//!
+//! Release classification: a release on an application thread is explicit. On a GC cleanup
+//! thread (Common-Cleaner, Reference Handler, Finalizer) it is explicit only when the stack holds
+//! `Inflater.end()`/`Deflater.end()` (e.g. a cleanup action that ends a stream it owns), else it
+//! is a GC release. `InflaterZStreamRef.run` is on both paths, so it decides nothing.
+//!
+//! Pools: a `reset` of a live stream on an application thread hands it out again. A site whose
+//! streams are reset and whose live count stays within the high-water mark of the previous
+//! report is a pool (a bounded set reused: the JDK's per-jar Inflater cache, Spring Boot's
+//! nested-jar loader), reported as such and not as streams never ended. A reset on a cleanup
+//! thread (a stream left to the GC and returned to its cache by a Cleaner) is no reuse.
+
+use crate::native::ledger::{Inserted, Ledger, settings, top};
+use crate::native::methods::render_site;
+use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteTable, Stripe};
+use crate::native::stacks::Stacks;
+use crate::native::templates;
+use crate::ffi::jni::Env;
+use crate::ffi::jvmti::{Frame, Jvmti};
+use crate::ffi::natives::Stream;
+use crate::ffi::os;
+use crate::core::health::{self, COUNTERS};
+use crate::core::options::NativeOptions;
+use leakagent_report::model::{ReleasesBeforeTracking, StackSettings, Tracking, Zlib, ZlibEstimate, ZlibKindTotals, ZlibPool, ZlibSite, ZlibTotals};
+use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+pub const KIND_INFLATER: u8 = 0;
+pub const KIND_DEFLATER: u8 = 1;
+
+/// Malloc'd bytes of one Inflater that has inflated data: the JDK's z_stream (112 B), zlib's
+/// inflate_state (~7.1 KiB) and its 32 KiB window, each with glibc's chunk overhead. Measured
+/// with bench/zlib_sizes.c through the JDK's own libzip.so (17 and 25 agree).
+pub const INFLATER_BYTES: u64 = 40_080;
+/// Malloc'd bytes of one Deflater: z_stream, deflate_state, window (64 KiB), prev (64 KiB), head
+/// (64 KiB) and pending buffer (64 KiB), all allocated by deflateInit2 whatever the level (the
+/// JDK always passes memLevel 8 and 15 window bits). 268,304 B with zlib 1.2.13 (Debian's JDK
+/// 17), 268,320 B with the zlib 1.3 bundled in Temurin 25.
+pub const DEFLATER_BYTES: u64 = 268_320;
+/// An Inflater that never inflated holds only z_stream and inflate_state.
+pub const INFLATER_UNUSED_BYTES: u64 = 7_296;
+
+/// Sites listed in a report; the rest are summed in the totals only.
+const REPORT_SITES: usize = 500;
+/// Frames searched for `Inflater.end()`/`Deflater.end()` on a cleanup thread.
+const END_SEARCH_DEPTH: usize = 12;
+
+fn kind_code(s: Stream) -> u8 {
+    match s {
+        Stream::Inflater => KIND_INFLATER,
+        Stream::Deflater => KIND_DEFLATER,
+    }
+}
+
+fn kind_name(k: u8) -> &'static str {
+    if k == KIND_DEFLATER {
+        "Deflater"
+    } else {
+        "Inflater"
+    }
+}
+
+pub fn estimate_bytes(kind: u8) -> u64 {
+    if kind == KIND_DEFLATER {
+        DEFLATER_BYTES
+    } else {
+        INFLATER_BYTES
+    }
+}
+
+#[derive(Default)]
+pub struct ZlibCounters {
+    created: AtomicU64,
+    ended_explicitly: AtomicU64,
+    released_by_gc: AtomicU64,
+    /// Still in the ledger when its address came back from zlib: its release was never seen.
+    stale: AtomicU64,
+    /// Created while the ledger was full.
+    untracked: AtomicU64,
+    /// Resets of a live stream on an application thread.
+    reused: AtomicU64,
+}
+
+impl SiteCounters for ZlibCounters {
+    fn drain_into(&self, to: &Self) {
+        for (f, t) in [
+            (&self.created, &to.created),
+            (&self.ended_explicitly, &to.ended_explicitly),
+            (&self.released_by_gc, &to.released_by_gc),
+            (&self.stale, &to.stale),
+            (&self.untracked, &to.untracked),
+            (&self.reused, &to.reused),
+        ] {
+            drain(f, t);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    site: u32,
+    born_ms: u32,
+}
+
+struct Growth {
+    at_ms: u64,
+    live: HashMap<u32, i64>,
+    /// Per site, the largest live count of any report so far.
+    high: HashMap<u32, u64>,
+}
+
+pub struct ZlibLedger {
+    sites: SiteTable<ZlibCounters>,
+    ledger: Ledger<Entry>,
+    settings: StackSettings,
+    epoch_ms: u64,
+    before_explicit: AtomicU64,
+    before_gc: AtomicU64,
+    /// jmethodIDs of `Inflater.end()` and `Deflater.end()`.
+    end_methods: [AtomicUsize; 2],
+    growth: Mutex<Growth>,
+    /// (tracking, reason) for the report.
+    status: Mutex<(Tracking, Option<String>)>,
+}
+
+impl ZlibLedger {
+    pub fn new(o: &NativeOptions) -> ZlibLedger {
+        let overflow = format!("<other sites: more than {} distinct stacks (max_sites)>", o.max_sites);
+        ZlibLedger {
+            sites: SiteTable::new(o.max_sites, &[(KIND_INFLATER, overflow.clone()), (KIND_DEFLATER, overflow)]),
+            ledger: Ledger::new(o.max_tracked),
+            settings: settings(o),
+            epoch_ms: os::coarse_monotonic_ms(),
+            before_explicit: AtomicU64::new(0),
+            before_gc: AtomicU64::new(0),
+            end_methods: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            growth: Mutex::new(Growth { at_ms: 0, live: HashMap::new(), high: HashMap::new() }),
+            status: Mutex::new(if o.zlib { (Tracking::Full, None) } else { (Tracking::Off, Some("option zlib=off".into())) }),
+        }
+    }
+
+    pub fn set_status(&self, tracking: Tracking, reason: Option<String>) {
+        *self.status.lock() = (tracking, reason);
+    }
+
+    /// After a late attach: the outcome of re-binding the zlib natives to the agent's wrappers.
+    pub fn rebound_after_attach(&self, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.set_status(
+                Tracking::SinceAttach,
+                Some("the agent was attached to a running JVM: streams created before the attach are not in the \
+                      ledger; their releases are counted apart in totals.before_tracking"
+                    .into()),
+            ),
+            Err(e) => {
+                let why = format!("cannot wrap the zlib natives after the attach: {e}");
+                crate::core::log::warn(&format!("{why}; zlib streams are not tracked"));
+                self.set_status(Tracking::Failed, Some(why));
+            }
+        }
+    }
+
+    pub fn tracking(&self) -> Tracking {
+        self.status.lock().0
+    }
+
+    /// Live phase: learns the ids of `Inflater.end()` and `Deflater.end()`.
+    pub fn set_end_methods(&self, inflater_end: usize, deflater_end: usize) {
+        self.end_methods[0].store(inflater_end, Relaxed);
+        self.end_methods[1].store(deflater_end, Relaxed);
+    }
+
+    fn now_ms(&self) -> u32 {
+        os::coarse_monotonic_ms().saturating_sub(self.epoch_ms).min(u32::MAX as u64) as u32
+    }
+
+    /// `Inflater.init`/`Deflater.init` returned a new stream.
+    pub fn on_created(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, stream: Stream, addr: u64) {
+        let kind = kind_code(stream);
+        // Slots 0 and 1: one per stream kind.
+        let site = stacks.site(kind, kind, jvmti, env, |key| {
+            self.sites.intern(key, || kind as u32, || stacks.name_of(jvmti, env, key), || stacks.capture(jvmti, env, key, kind))
+        });
+        let c = self.sites.counters(site);
+        c.created.fetch_add(1, Relaxed);
+        match self.ledger.insert(addr, Entry { site, born_ms: self.now_ms() }) {
+            Inserted::New => {}
+            Inserted::Replaced(old) => {
+                self.sites.counters(old.site).stale.fetch_add(1, Relaxed);
+            }
+            Inserted::Full => {
+                c.untracked.fetch_add(1, Relaxed);
+                health::bump(&COUNTERS.dropped);
+            }
+        }
+    }
+
+    /// `Inflater.end(long)`/`Deflater.end(long)` is about to free a stream.
+    pub fn on_ending(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64) {
+        let by_gc = stacks.on_cleanup_thread(jvmti, env) && !self.end_method_on_stack(jvmti);
+        match self.ledger.remove(addr) {
+            Some(e) => {
+                let c = self.sites.counters(e.site);
+                if by_gc {
+                    c.released_by_gc.fetch_add(1, Relaxed);
+                } else {
+                    c.ended_explicitly.fetch_add(1, Relaxed);
+                }
+            }
+            None if by_gc => {
+                self.before_gc.fetch_add(1, Relaxed);
+            }
+            None => {
+                self.before_explicit.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// `Inflater.reset(long)`/`Deflater.reset(long)` reset a stream for its next user.
+    pub fn on_reset(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64) {
+        if stacks.on_cleanup_thread(jvmti, env) {
+            return;
+        }
+        if let Some(e) = self.ledger.get(addr) {
+            self.sites.counters(e.site).reused.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn end_method_on_stack(&self, jvmti: &Jvmti) -> bool {
+        let ends = [self.end_methods[0].load(Relaxed), self.end_methods[1].load(Relaxed)];
+        let mut frames = [Frame::EMPTY; END_SEARCH_DEPTH];
+        let n = jvmti.current_stack(0, &mut frames).unwrap_or(0);
+        frames[..n].iter().any(|f| f.method != 0 && ends.contains(&f.method))
+    }
+
+    /// Forgets the stacks of unloaded methods and evicts the sites they leave with nothing live.
+    /// A site with streams released only by GC stays: its stack is what the finding about
+    /// streams never ended names.
+    pub fn forget_methods(&self, dead: &HashSet<usize>) -> u64 {
+        self.sites.forget(dead, |c| live_of(c) == 0 && total(c, |x| &x.released_by_gc) == 0)
+    }
+
+    /// (live streams, estimated live bytes), cheap enough for a time series.
+    pub fn live_totals(&self) -> (u64, u64) {
+        let mut live = 0;
+        let mut bytes = 0;
+        for (_, info, c) in self.sites.iter() {
+            let l = live_of(c);
+            live += l;
+            bytes += l * estimate_bytes(info.kind);
+        }
+        (live, bytes)
+    }
+
+    /// The `zlib` section. Runs on the report thread.
+    pub fn snapshot(&self) -> Zlib {
+        let now = self.now_ms() as u64;
+        let mut oldest: HashMap<u32, u32> = HashMap::new();
+        self.ledger.for_each(|_, e| {
+            let o = oldest.entry(e.site).or_insert(e.born_ms);
+            *o = (*o).min(e.born_ms);
+        });
+        let mut growth = self.growth.lock();
+        let mut totals = ZlibTotals {
+            before_tracking: ReleasesBeforeTracking {
+                ended_explicitly: self.before_explicit.load(Relaxed),
+                released_by_gc: self.before_gc.load(Relaxed),
+            },
+            sites: self.sites.len(),
+            growth_window_ms: now.saturating_sub(growth.at_ms),
+            ..ZlibTotals::default()
+        };
+        let mut sites: Vec<(ZlibSite, Arc<SiteInfo>)> = Vec::new();
+        let mut live_now: HashMap<u32, i64> = HashMap::new();
+        let mut high_now: HashMap<u32, u64> = HashMap::new();
+        for (id, info, c) in self.sites.iter() {
+            let ended = total(c, |x| &x.ended_explicitly);
+            let gc = total(c, |x| &x.released_by_gc);
+            let live = live_of(c);
+            let created = total(c, |x| &x.created);
+            totals.untracked += total(c, |x| &x.untracked);
+            if created == 0 && ended == 0 && gc == 0 {
+                continue;
+            }
+            let bytes = live * estimate_bytes(info.kind);
+            let k = if info.kind == KIND_DEFLATER { &mut totals.deflaters } else { &mut totals.inflaters };
+            add_kind(k, created, ended, gc, live, bytes);
+            live_now.insert(id, live as i64);
+            let before = growth.high.get(&id).copied();
+            high_now.insert(id, before.unwrap_or(0).max(live));
+            let pool = pool_of(created, gc, live, total(c, |x| &x.reused), before);
+            sites.push((
+                ZlibSite {
+                    id,
+                    kind: kind_name(info.kind).into(),
+                    exact_frames: info.exact_frames,
+                    first_thread: info.first_thread.clone(),
+                    created,
+                    ended_explicitly: ended,
+                    released_by_gc: gc,
+                    live,
+                    live_bytes_estimate: bytes,
+                    growth_live: live as i64 - growth.live.get(&id).copied().unwrap_or(0),
+                    oldest_live_ms: oldest.get(&id).map(|&b| now.saturating_sub(b as u64)),
+                    pool,
+                    ..ZlibSite::default()
+                },
+                info,
+            ));
+        }
+        for k in [&totals.inflaters, &totals.deflaters] {
+            totals.created += k.created;
+            totals.ended_explicitly += k.ended_explicitly;
+            totals.released_by_gc += k.released_by_gc;
+            totals.live += k.live;
+            totals.live_bytes_estimate += k.live_bytes_estimate;
+        }
+        *growth = Growth { at_ms: now, live: live_now, high: high_now };
+        drop(growth);
+
+        sites.sort_by(|(a, _), (b, _)| {
+            (b.released_by_gc + b.live, b.live_bytes_estimate, b.created, a.id)
+                .cmp(&(a.released_by_gc + a.live, a.live_bytes_estimate, a.created, b.id))
+        });
+        sites.truncate(REPORT_SITES);
+        // Names are resolved only for the sites the report lists.
+        let sites: Vec<ZlibSite> = sites
+            .into_iter()
+            .map(|(mut s, info)| {
+                (s.stack, s.app_frame) = render_site(&info);
+                s
+            })
+            .collect();
+        let (tracking, reason) = self.status.lock().clone();
+        Zlib {
+            tracking,
+            reason,
+            settings: templates::settings(&self.settings),
+            top_by_live_bytes: top(&sites, |s| (s.live > 0).then_some(s.live_bytes_estimate as i64), |s| s.id),
+            top_by_growth: top(&sites, |s| (s.growth_live > 0).then_some(s.growth_live), |s| s.id),
+            sites,
+            totals,
+            estimate: ZlibEstimate {
+                inflater_bytes: INFLATER_BYTES,
+                deflater_bytes: DEFLATER_BYTES,
+                basis: format!(
+                    "malloc'd bytes per stream measured through the JDK's libzip.so: an Inflater holds {INFLATER_BYTES} B once it \
+                     has inflated data ({INFLATER_UNUSED_BYTES} B before: no 32 KiB window yet), a Deflater {DEFLATER_BYTES} B \
+                     from deflateInit2 on, whatever its level"
+                ),
+            },
+        }
+    }
+}
+
+fn live_of(c: &[Stripe<ZlibCounters>]) -> u64 {
+    // Releases first: a stream is counted created before it can be released.
+    let gone = total(c, |x| &x.ended_explicitly)
+        + total(c, |x| &x.released_by_gc)
+        + total(c, |x| &x.stale)
+        + total(c, |x| &x.untracked);
+    total(c, |x| &x.created).saturating_sub(gone)
+}
+
+/// The pool a site is, if its streams are reused (`reuses`), at most half of them were left to
+/// the GC, and its live count did not pass the high-water mark of the previous report
+/// (`high_before`; none at a site's first report: its reuse is the evidence then).
+fn pool_of(created: u64, gc: u64, live: u64, reuses: u64, high_before: Option<u64>) -> Option<ZlibPool> {
+    let grew = high_before.is_some_and(|h| live > h);
+    (reuses > 0 && live > 0 && gc * 2 <= created && !grew)
+        .then(|| ZlibPool { size: live, high_water: high_before.unwrap_or(0).max(live), reuses })
+}
+
+fn add_kind(k: &mut ZlibKindTotals, created: u64, ended: u64, gc: u64, live: u64, bytes: u64) {
+    k.created += created;
+    k.ended_explicitly += ended;
+    k.released_by_gc += gc;
+    k.live += live;
+    k.live_bytes_estimate += bytes;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimates_follow_the_measured_sizes() {
+        assert_eq!(estimate_bytes(KIND_INFLATER), 40_080);
+        assert_eq!(estimate_bytes(KIND_DEFLATER), 268_320);
+        let c: [Stripe<ZlibCounters>; 2] = Default::default();
+        c[0].0.created.store(10, Relaxed);
+        c[1].0.ended_explicitly.store(3, Relaxed);
+        c[0].0.released_by_gc.store(4, Relaxed);
+        assert_eq!(live_of(&c), 3);
+    }
+
+    #[test]
+    fn a_reused_bounded_site_is_a_pool_and_growth_or_gc_is_not() {
+        assert_eq!(pool_of(179, 0, 166, 5000, None), Some(ZlibPool { size: 166, high_water: 166, reuses: 5000 }));
+        assert_eq!(pool_of(179, 0, 150, 6000, Some(166)), Some(ZlibPool { size: 150, high_water: 166, reuses: 6000 }));
+        assert_eq!(pool_of(300, 0, 280, 6000, Some(166)), None, "grew past the previous high-water mark");
+        assert_eq!(pool_of(179, 0, 166, 0, None), None, "never reused");
+        assert_eq!(pool_of(1000, 900, 100, 50, None), None, "mostly left to the GC");
+        assert_eq!(pool_of(10, 0, 0, 50, None), None, "nothing live");
+    }
+}

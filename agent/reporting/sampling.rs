@@ -1,0 +1,97 @@
+//! The sampler thread: every `sample_interval` it records RSS, malloc, the heap, direct memory,
+//! zlib and classes (memory/), checks the limit options (thresholds.rs), keeps the
+//! Prometheus textfile current, and lets the class tracker drop dead loaders' references.
+
+use crate::memory::jvm_pools;
+use crate::ffi::jni::Env;
+use crate::core::guard::guarded;
+use crate::core::health::{self, Feature};
+use crate::core::runtime::Agent;
+use crate::reporting::thresholds::{Values, Watcher};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// How often the sampler forgets what the native ledgers keep of unloaded classes: under
+/// loader churn their methods pile up between reports otherwise.
+const FORGET_EVERY: Duration = Duration::from_secs(10);
+
+/// Called at VM death: the sampler takes no further samples.
+pub fn stop() {
+    STOP.store(true, Relaxed);
+}
+
+/// The sampler thread's body; returns at VM death or when the sampler fails.
+pub fn run(agent: &Agent, env: &Env) {
+    let Some(period) = agent.options.sample_interval else { return };
+    let beans = guarded(Feature::Sampler, None, || Some(jvm_pools::SamplerBeans::new(env)));
+    let Some(beans) = beans else { return };
+    crate::reporting::trigger::mark_agent_thread();
+    let mut watcher = Watcher::new(&agent.options.limits, agent.options.oom);
+    let mut direct_max: Option<u64> = None;
+    let start = Instant::now();
+    let mut forgot = start;
+    let mut tick: u32 = 0;
+    loop {
+        tick = tick.saturating_add(1);
+        // Keep the cadence: sleep to the next multiple of the period.
+        let next = start + period.saturating_mul(tick);
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            // Fell behind (a long GC, a stopped JVM): skip the missed ticks.
+            tick = (now.duration_since(start).as_nanos() / period.as_nanos().max(1)) as u32;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if STOP.load(Relaxed) || !health::enabled(Feature::Sampler) {
+            return;
+        }
+        guarded(Feature::Sampler, (), || {
+            let t0 = Instant::now();
+            let s = agent.memory.sample(agent.memory_sources(), env, &beans, None);
+            if watcher.wants_direct_pool() && direct_max.is_none() {
+                // MaxDirectMemorySize is fixed at start: one read of java.nio.Bits.MAX_MEMORY.
+                direct_max = crate::native::direct::jdk_pool(env).and_then(|p| p.max_bytes);
+            }
+            let cgroup = agent.memory.cgroup.as_ref();
+            // The textfile shows the whole cgroup reading; read it once and let the usage_limit
+            // check take its working set from it.
+            let full = cgroup.filter(|_| agent.options.formats.prom).and_then(|c| c.read());
+            let working_set = match &full {
+                Some(c) => Some(c.working_set),
+                None => cgroup.filter(|_| watcher.wants_working_set()).and_then(|c| c.working_set()),
+            };
+            let values = Values {
+                rss: s.rss_bytes,
+                cgroup_limit: s.cgroup_limit_bytes,
+                working_set,
+                direct_reserved: s.direct_pool_bytes,
+                direct_max,
+                zlib_live: s.zlib_live,
+                loaders_alive: s.loaders_alive,
+            };
+            let found = watcher.check(&values);
+            for why in &found.unresolved {
+                crate::core::log::warn(why);
+            }
+            if !found.crossings.is_empty() {
+                crate::reporting::trigger::request_threshold(found.crossings);
+            }
+            if let Some(oom) = found.direct_exhausted {
+                crate::reporting::trigger::on_oom("direct", oom.description, false);
+            }
+            agent.memory.record(s.clone(), t0.elapsed());
+            if agent.options.formats.prom {
+                crate::reporting::reporter::update_prom(agent, &s, full);
+            }
+            agent.classes.prune_dead(env);
+            if forgot.elapsed() >= FORGET_EVERY {
+                forgot = Instant::now();
+                agent.forget_unloaded();
+            }
+        });
+    }
+}
+
