@@ -1,0 +1,221 @@
+//! The native ledgers: `zlib` streams and `direct` memory by Java allocation site.
+
+use super::*;
+
+/// How the native ledgers take stacks (the options that shape `sites`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct StackSettings {
+    pub stack_depth: usize,
+    pub key_depth: usize,
+    /// Always 1: every event is attributed from its own stack (the option is accepted and has
+    /// no effect).
+    pub hot_sample: u32,
+    pub max_sites: usize,
+    pub max_tracked: usize,
+    /// `on` when events are matched against stack templates (no walk), `off` when every event
+    /// is walked (`stack_templates_reason` says why). Counts are exact either way.
+    #[serde(default)]
+    pub stack_templates: String,
+    #[serde(default)]
+    pub stack_templates_reason: Option<String>,
+}
+
+/// `zlib`: every Inflater and Deflater the JVM created, by site.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct Zlib {
+    /// `full`, `since_attach` (streams created before the attach are only counted in
+    /// `totals.before_tracking`), `off` (option zlib=off) or `failed`.
+    pub tracking: Tracking,
+    /// Why tracking is not `full`, in plain words.
+    pub reason: Option<String>,
+    pub settings: StackSettings,
+    /// Worst first: most streams never ended (freed by GC or still live), then live bytes.
+    pub sites: Vec<ZlibSite>,
+    /// Site ids, most estimated live bytes first (sites with live streams only).
+    pub top_by_live_bytes: Vec<u32>,
+    /// Site ids, largest growth of live streams since the previous report first.
+    pub top_by_growth: Vec<u32>,
+    pub totals: ZlibTotals,
+    pub estimate: ZlibEstimate,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct ZlibSite {
+    pub id: u32,
+    /// `Inflater` or `Deflater`.
+    pub kind: String,
+    /// Innermost first, `pkg.Class.method(File.java:LINE)`; the first frame is the native.
+    pub stack: Vec<String>,
+    /// The first frame outside the JDK, if any.
+    pub app_frame: Option<String>,
+    /// How many top frames every stream of this site shares; deeper frames are those of the
+    /// first stream seen here.
+    pub exact_frames: usize,
+    pub first_thread: Option<String>,
+    pub created: u64,
+    /// Released by `Inflater.end()`/`Deflater.end()` (directly, or by a close() that ends it).
+    pub ended_explicitly: u64,
+    /// Released only by the GC (the Cleaner thread, or a finalizer).
+    pub released_by_gc: u64,
+    pub live: u64,
+    pub live_bytes_estimate: u64,
+    /// Change of `live` since the previous report (or since start for the first).
+    pub growth_live: i64,
+    /// Age of the oldest live stream.
+    pub oldest_live_ms: Option<u64>,
+    /// Always 0: every stream is attributed from its own stack (kept from the time hot sampling
+    /// could attribute streams without one).
+    pub unwalked: u64,
+    /// Set when the site is a pool, not a leak: its streams are reset to be handed out again
+    /// (by the application's pool, Spring Boot's nested-jar loader, the JDK's jar cache) and its
+    /// live count did not grow past the high-water mark of the previous report. No finding.
+    #[serde(default)]
+    pub pool: Option<ZlibPool>,
+}
+
+/// A site whose streams are reused (see `ZlibSite::pool`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct ZlibPool {
+    /// Streams of the site live now: the pool's size.
+    pub size: u64,
+    /// The largest `size` seen by any report of this run.
+    pub high_water: u64,
+    /// Resets of a live stream on an application thread: each hands a stream out again.
+    pub reuses: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct ZlibKindTotals {
+    pub created: u64,
+    pub ended_explicitly: u64,
+    pub released_by_gc: u64,
+    pub live: u64,
+    pub live_bytes_estimate: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct ZlibTotals {
+    pub created: u64,
+    pub ended_explicitly: u64,
+    pub released_by_gc: u64,
+    pub live: u64,
+    pub live_bytes_estimate: u64,
+    pub inflaters: ZlibKindTotals,
+    pub deflaters: ZlibKindTotals,
+    /// Releases of streams created before tracking began (late attach), counted apart.
+    pub before_tracking: ReleasesBeforeTracking,
+    /// Streams created while the ledger was full (counted, not tracked by address).
+    pub untracked: u64,
+    pub sites: usize,
+    /// Milliseconds covered by the `growth_*` numbers.
+    pub growth_window_ms: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct ReleasesBeforeTracking {
+    pub ended_explicitly: u64,
+    pub released_by_gc: u64,
+}
+
+/// How `live_bytes_estimate` is computed (see docs/native-ledger.md).
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct ZlibEstimate {
+    pub inflater_bytes: u64,
+    pub deflater_bytes: u64,
+    pub basis: String,
+}
+
+/// `direct`: DirectByteBuffer and raw Unsafe memory, by site.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct Direct {
+    /// `full`, `jdk_pool_only` (no per-site data: see `reason`), `off` or `failed`.
+    pub tracking: Tracking,
+    pub reason: Option<String>,
+    pub settings: StackSettings,
+    /// Most live bytes first.
+    pub sites: Vec<DirectSite>,
+    pub top_by_live_bytes: Vec<u32>,
+    pub top_by_growth: Vec<u32>,
+    pub totals: DirectTotals,
+    /// The JDK's own direct buffer pool (java.nio.Bits), null when unreadable.
+    pub jdk_pool: Option<JdkPool>,
+    /// The agent's live DirectByteBuffers against the JDK pool.
+    pub cross_check: Option<CrossCheck>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct DirectSite {
+    pub id: u32,
+    /// `DirectByteBuffer` (the stack holds `java.nio.DirectByteBuffer.<init>`) or `Unsafe`.
+    pub kind: String,
+    pub stack: Vec<String>,
+    pub app_frame: Option<String>,
+    pub exact_frames: usize,
+    pub first_thread: Option<String>,
+    /// Blocks from `allocateMemory` at this site.
+    pub allocations: u64,
+    /// Blocks from `reallocateMemory` at this site (the old block left its own site).
+    pub reallocations: u64,
+    /// Blocks of this site freed (explicitly or by GC cleanup).
+    pub frees: u64,
+    /// Of `frees`, those run by GC cleanup (Reference Handler, Cleaner threads).
+    pub freed_by_gc: u64,
+    /// Blocks of this site moved to another site by `reallocateMemory`.
+    pub moved_by_realloc: u64,
+    pub live_count: u64,
+    pub live_bytes: u64,
+    /// Bytes requested here in total (allocations and reallocations).
+    pub allocated_bytes: u64,
+    /// Change of `live_bytes` since the previous report (or since start for the first).
+    pub growth_bytes: i64,
+    pub oldest_live_ms: Option<u64>,
+    pub unwalked: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct DirectKindTotals {
+    pub allocations: u64,
+    pub frees: u64,
+    pub live_count: u64,
+    pub live_bytes: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct DirectTotals {
+    pub allocations: u64,
+    pub reallocations: u64,
+    pub frees: u64,
+    pub freed_by_gc: u64,
+    pub live_count: u64,
+    pub live_bytes: u64,
+    pub allocated_bytes: u64,
+    pub direct_byte_buffers: DirectKindTotals,
+    #[serde(rename = "unsafe")]
+    pub unsafe_memory: DirectKindTotals,
+    /// Frees (and reallocations) of blocks the agent never saw allocated.
+    pub untracked_frees: u64,
+    /// Allocations while the ledger was full (counted, not tracked by address).
+    pub untracked: u64,
+    pub sites: usize,
+    pub growth_window_ms: u64,
+}
+
+/// `java.nio.Bits`: what `BufferPoolMXBean` "direct" shows.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct JdkPool {
+    pub count: u64,
+    pub total_capacity_bytes: u64,
+    pub memory_used_bytes: u64,
+    /// -XX:MaxDirectMemorySize (or its default, the maximum heap size).
+    pub max_bytes: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct CrossCheck {
+    pub agent_buffers: u64,
+    pub agent_bytes: u64,
+    pub jdk_buffers: u64,
+    pub jdk_bytes: u64,
+    pub agrees: bool,
+    pub note: String,
+}
