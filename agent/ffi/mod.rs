@@ -5,6 +5,7 @@
 
 pub mod asgct;
 pub mod counting;
+pub mod frame;
 pub mod heapwalk;
 pub mod hotspot;
 pub mod jni;

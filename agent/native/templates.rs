@@ -5,8 +5,9 @@
 //! same places on its stack: the return address of each compiled frame, the Method* and bytecode
 //! pointer of each interpreted frame, and the links between frames. The first time a thread
 //! reaches a native from some stack, the agent walks it as usual, and also walks its physical
-//! frames from the thread's last-Java-frame anchor (ffi/hotspot.rs) until they cover the key's
-//! `key_depth` frames, recording every word that walk read: the *template*. Each of the walk's
+//! frames (laid out as ffi/frame.rs says) from the thread's last-Java-frame anchor
+//! (ffi/hotspot.rs) until they cover the key's `key_depth` frames, recording every word that walk
+//! read: the *template*. Each of the walk's
 //! frames must agree with AsyncGetCallTrace's (same method, same bytecode index for interpreted
 //! frames), or no template is kept. Later events of that thread compare the anchor and those
 //! words (a few loads) and, when all hold, file the event under the template's site.
@@ -21,6 +22,7 @@
 //! HotSpot's ClassUnload event) drops every template (`code_changed`).
 
 use crate::ffi::asgct;
+use crate::ffi::frame;
 use crate::ffi::hotspot::{self, Anchor, Checks, Code, MethodRef, Walk};
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::Frame;
@@ -29,17 +31,6 @@ use leakagent_report::model::StackSettings;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
-
-const W: usize = std::mem::size_of::<usize>();
-
-/// Interpreter frame slots, in words from its fp (HotSpot's frame_x86.hpp, JDK 9 to 25).
-const INTERP_SENDER_SP: isize = -1;
-const INTERP_METHOD: isize = -3;
-const INTERP_BCP: isize = -8;
-const LINK: isize = 0;
-const RETURN_PC: isize = 1;
-/// Words between an interpreted frame's fp and its caller's sp (saved fp, return pc).
-const SENDER_SP: isize = 2;
 
 /// Templates kept per thread (over all ledgers and kinds).
 const PER_THREAD: usize = 16;
@@ -88,10 +79,6 @@ pub struct Learned {
     pub check_fp: bool,
 }
 
-fn at(base: usize, words: isize) -> usize {
-    base.wrapping_add_signed(words * W as isize)
-}
-
 /// Walks the physical frames from `anchor` until they cover `key_len` of `frames` (the
 /// AsyncGetCallTrace frames of the same stack, innermost first, deeper than `key_len` so that
 /// the root of the last compiled frame is among them), checking each against `frames`, and
@@ -115,11 +102,11 @@ pub fn learn(stack: &impl Stack, anchor: Anchor, frames: &[Frame], key_len: usiz
         let next_pc;
         match code {
             Code::Interpreter => {
-                if fp < sp || !fp.is_multiple_of(W) {
+                if !frame::plausible_fp(fp, sp) {
                     return Err(Refusal::OutOfStack);
                 }
-                let method = read(at(fp, INTERP_METHOD))?;
-                let bcp = read(at(fp, INTERP_BCP))?;
+                let method = read(frame::interp_method(fp))?;
+                let bcp = read(frame::interp_bcp(fp))?;
                 let m = stack.method(method).ok_or(Refusal::Disagrees)?;
                 let f = frames.get(covered).ok_or(Refusal::Depth)?;
                 let bci_ok = f.location < 0 || bcp.checked_sub(m.code_base) == Some(f.location as usize);
@@ -130,16 +117,14 @@ pub fn learn(stack: &impl Stack, anchor: Anchor, frames: &[Frame], key_len: usiz
                 if covered >= key_len {
                     break;
                 }
-                next_pc = read(at(fp, RETURN_PC))?;
+                next_pc = read(frame::interp_return_pc(fp))?;
                 match stack.code(next_pc) {
                     Code::Interpreter => {
-                        sp = at(fp, SENDER_SP);
-                        fp = read(at(fp, LINK))?;
+                        sp = frame::interp_caller_sp(fp);
+                        fp = read(frame::interp_link(fp))?;
                     }
                     Code::Compiled { .. } => {
-                        // A compiled caller's frame starts at the sp it had before the call
-                        // (an adapter may have extended it).
-                        sp = read(at(fp, INTERP_SENDER_SP))?;
+                        sp = read(frame::interp_sender_sp(fp))?;
                     }
                     Code::Other => return Err(Refusal::UnknownFrame),
                 }
@@ -154,12 +139,11 @@ pub fn learn(stack: &impl Stack, anchor: Anchor, frames: &[Frame], key_len: usiz
                 if covered >= key_len {
                     break;
                 }
-                let sender_sp = sp.checked_add(frame_words * W).ok_or(Refusal::OutOfStack)?;
-                next_pc = read(at(sender_sp, -RETURN_PC))?;
+                let sender_sp = frame::compiled_sender_sp(sp, frame_words).ok_or(Refusal::OutOfStack)?;
+                next_pc = read(frame::compiled_return_pc(sender_sp))?;
                 match stack.code(next_pc) {
                     Code::Interpreter => {
-                        // Compiled code saves the caller's fp just below the return address.
-                        fp = read(at(sender_sp, -SENDER_SP))?;
+                        fp = read(frame::compiled_saved_fp(sender_sp))?;
                     }
                     Code::Compiled { .. } => {}
                     Code::Other => return Err(Refusal::UnknownFrame),
@@ -316,6 +300,7 @@ pub fn learn_current(slot: u8, env: &Env, frames: &[Frame], key_len: usize, site
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ffi::frame::{interp_bcp, interp_link, interp_method, interp_return_pc, interp_sender_sp, WORD as W};
     use std::collections::HashMap;
 
     /// A fake stack: words by address, code by pc, methods by Method*.
@@ -369,16 +354,16 @@ mod tests {
         let fp1 = sp + 20 * W;
         s.words.insert(c1_end - 2 * W, fp1);
         // Interpreted frame 14: method, bcp, return pc into the interpreter, link.
-        s.words.insert(at(fp1, INTERP_METHOD), 0xa14);
-        s.words.insert(at(fp1, INTERP_BCP), 0x5000 + 7);
-        s.words.insert(at(fp1, RETURN_PC), INTERP + 2);
+        s.words.insert(interp_method(fp1), 0xa14);
+        s.words.insert(interp_bcp(fp1), 0x5000 + 7);
+        s.words.insert(interp_return_pc(fp1), INTERP + 2);
         let fp2 = sp + 40 * W;
-        s.words.insert(at(fp1, LINK), fp2);
+        s.words.insert(interp_link(fp1), fp2);
         // Interpreted frame 15, called from compiled code through an adapter.
-        s.words.insert(at(fp2, INTERP_METHOD), 0xa15);
-        s.words.insert(at(fp2, INTERP_BCP), 0x6000 + 3);
-        s.words.insert(at(fp2, RETURN_PC), C2 + 3);
-        s.words.insert(at(fp2, INTERP_SENDER_SP), sp + 45 * W);
+        s.words.insert(interp_method(fp2), 0xa15);
+        s.words.insert(interp_bcp(fp2), 0x6000 + 3);
+        s.words.insert(interp_return_pc(fp2), C2 + 3);
+        s.words.insert(interp_sender_sp(fp2), sp + 45 * W);
         let frames = vec![frame(10, -1), frame(11, 4), frame(12, 9), frame(13, 2), frame(14, 7), frame(15, 3), frame(16, 30), frame(17, 1)];
         (s, Anchor { sp, pc: NATIVE + 5, fp: 0 }, frames)
     }
@@ -395,18 +380,18 @@ mod tests {
             (sp + 3 * W, C1 + 9),
             (sp + 9 * W, INTERP + 1),
             (sp + 8 * W, fp1),
-            (at(fp1, INTERP_METHOD), 0xa14),
-            (at(fp1, INTERP_BCP), 0x5007),
-            (at(fp1, RETURN_PC), INTERP + 2),
-            (at(fp1, LINK), fp2),
-            (at(fp2, INTERP_METHOD), 0xa15),
-            (at(fp2, INTERP_BCP), 0x6003),
+            (interp_method(fp1), 0xa14),
+            (interp_bcp(fp1), 0x5007),
+            (interp_return_pc(fp1), INTERP + 2),
+            (interp_link(fp1), fp2),
+            (interp_method(fp2), 0xa15),
+            (interp_bcp(fp2), 0x6003),
         ];
         assert_eq!(l.words, expected);
         // Covering one more frame reads how frame 15 returns into compiled code.
         let l7 = learn(&s, a, &frames, 7).unwrap();
         assert_eq!(l7.words.len(), expected.len() + 2);
-        assert_eq!(l7.words[expected.len() + 1], (at(fp2, INTERP_SENDER_SP), sp + 45 * W));
+        assert_eq!(l7.words[expected.len() + 1], (interp_sender_sp(fp2), sp + 45 * W));
         // The compiled root of 0xa13 covers frames 11..13 at once.
         assert_eq!(learn(&s, a, &frames, 3).unwrap().words, expected[..1].to_vec());
     }
@@ -441,10 +426,10 @@ mod tests {
         s.code.insert(C2 + 3, Code::Compiled { method: 0xa16, frame_words: 8 });
         s.methods.insert(0xa10, MethodRef { jmethod_id: 10, code_base: 0 });
         s.methods.insert(0xa16, MethodRef { jmethod_id: 16, code_base: 0 });
-        s.words.insert(at(fp, INTERP_METHOD), 0xa10);
-        s.words.insert(at(fp, INTERP_BCP), 0);
-        s.words.insert(at(fp, RETURN_PC), C2 + 3);
-        s.words.insert(at(fp, INTERP_SENDER_SP), sp + 14 * W);
+        s.words.insert(interp_method(fp), 0xa10);
+        s.words.insert(interp_bcp(fp), 0);
+        s.words.insert(interp_return_pc(fp), C2 + 3);
+        s.words.insert(interp_sender_sp(fp), sp + 14 * W);
         let frames = [frame(10, -1), frame(16, 5)];
         let l = learn(&s, Anchor { sp, pc: INTERP + 9, fp }, &frames, 2).unwrap();
         assert!(l.check_fp);
