@@ -1,9 +1,8 @@
 //! Findings about the native ledgers: zlib streams never ended, direct and Unsafe memory never
 //! freed. Read `report.zlib` and `report.direct` only.
 
-use leakagent_report::words;
 use leakagent_report::model::{DirectSite, Finding, Report, Severity, Subject, ZlibSite};
-use leakagent_report::text::site_labels;
+use leakagent_report::words::{self, site_labels};
 use leakagent_report::units::mib;
 use std::collections::BTreeMap;
 

@@ -6,6 +6,8 @@ use super::model::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 use crate::units;
+// Phrase helpers that moved to words.rs, re-exported for the renderers and the CLI.
+pub use crate::words::{site_labels, site_place};
 use std::borrow::Cow;
 use std::fmt::Write;
 
@@ -442,46 +444,6 @@ fn render_page(r: &Report) -> String {
     o
 }
 
-
-/// The frame a person looks for: the application's, else the first frame below the native.
-/// Where a native site is, for people: its application frame, else the frame below the JDK's
-/// allocation frames (also used by the HTML page).
-pub fn site_place(app: &Option<String>, stack: &[String]) -> String {
-    app.clone().or_else(|| stack.get(2).or(stack.first()).cloned()).unwrap_or_default()
-}
-
-/// Labels for a table of sites: each site's place, and where several sites share a place, the
-/// first frame where their stacks part (`... via X`), or their id when the stacks kept are the same.
-pub fn site_labels(sites: &[(u32, &Option<String>, &[String])]) -> Vec<String> {
-    let base: Vec<String> = sites.iter().map(|(_, a, s)| site_place(a, s)).collect();
-    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, b) in base.iter().enumerate() {
-        groups.entry(b.as_str()).or_default().push(i);
-    }
-    let mut out = base.clone();
-    for idx in groups.values().filter(|g| g.len() > 1) {
-        for &i in idx {
-            let stack = sites[i].2;
-            let deepest = idx.iter().map(|&j| sites[j].2.len()).max().unwrap_or(0);
-            let parts = (0..deepest).find(|&d| idx.iter().any(|&j| j != i && sites[j].2.get(d) != stack.get(d)));
-            out[i] = match parts.and_then(|d| stack.get(d)).filter(|f| **f != base[i]) {
-                Some(frame) => format!("{} via {frame}", base[i]),
-                None => format!("{} [site {}]", base[i], sites[i].0),
-            };
-        }
-    }
-    // Sites whose first differing frame is the same (three call paths, two through one caller).
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for l in &out {
-        *seen.entry(l.clone()).or_default() += 1;
-    }
-    for (i, l) in out.iter_mut().enumerate() {
-        if seen[l.as_str()] > 1 {
-            l.push_str(&format!(" [site {}]", sites[i].0));
-        }
-    }
-    out
-}
 
 /// A cgroup without a memory limit charges every process in it (a desktop session, a CI job):
 /// its numbers are context, not this JVM's, and no OOM killer acts on them.
@@ -924,22 +886,6 @@ mod tests {
         assert!(t.contains("72 × jdk.internal.reflect.DelegatingClassLoader: the JDK's reflection accessors"), "{t}");
         assert_eq!(t.matches("DelegatingClassLoader").count(), 1, "{t}");
         assert!(t.contains("should be dead: superseded by #9"), "{t}");
-    }
-
-    #[test]
-    fn sites_at_one_place_are_told_apart() {
-        let a = vec!["java.util.zip.Inflater.init(Native Method)".to_string(), "java.util.zip.Inflater.<init>(Inflater.java:131)".into(), "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735)".into(), "java.util.zip.ZipFile.getInputStream(ZipFile.java:400)".into(), "jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900)".into()];
-        let mut b = a.clone();
-        b[4] = "java.util.jar.JarFile.getManifest(JarFile.java:410)".into();
-        let none = None;
-        let app = Some("app.Scan.open(Scan.java:9)".to_string());
-        let labels = site_labels(&[(1, &none, &a), (2, &none, &b), (3, &app, &a), (4, &none, &a)]);
-        assert_eq!(labels[0], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900) [site 1]");
-        assert_eq!(labels[1], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via java.util.jar.JarFile.getManifest(JarFile.java:410)");
-        assert_eq!(labels[2], "app.Scan.open(Scan.java:9)");
-        assert_eq!(labels[3], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900) [site 4]");
-        let unique: std::collections::HashSet<&String> = labels.iter().collect();
-        assert_eq!(unique.len(), labels.len());
     }
 
     #[test]

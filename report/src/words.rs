@@ -1,5 +1,8 @@
 //! Small phrase helpers the renderers and the agent's findings share, so a count reads "1 class"
-//! and "an Inflater" everywhere.
+//! and "an Inflater" everywhere, and a native site is named the same way in the text, the HTML
+//! page and the agent's findings.
+
+use std::collections::BTreeMap;
 
 /// `n` and the noun in the number `n` takes: `count(1, "class", "classes")` is "1 class".
 pub fn count(n: u64, one: &str, many: &str) -> String {
@@ -14,6 +17,45 @@ pub fn article(word: &str) -> &'static str {
     }
 }
 
+/// Where a native site is, for people: its application frame, else the frame below the JDK's
+/// allocation frames (also used by the HTML page).
+pub fn site_place(app: &Option<String>, stack: &[String]) -> String {
+    app.clone().or_else(|| stack.get(2).or(stack.first()).cloned()).unwrap_or_default()
+}
+
+/// Labels for a table of sites: each site's place, and where several sites share a place, the
+/// first frame where their stacks part (`... via X`), or their id when the stacks kept are the same.
+pub fn site_labels(sites: &[(u32, &Option<String>, &[String])]) -> Vec<String> {
+    let base: Vec<String> = sites.iter().map(|(_, a, s)| site_place(a, s)).collect();
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, b) in base.iter().enumerate() {
+        groups.entry(b.as_str()).or_default().push(i);
+    }
+    let mut out = base.clone();
+    for idx in groups.values().filter(|g| g.len() > 1) {
+        for &i in idx {
+            let stack = sites[i].2;
+            let deepest = idx.iter().map(|&j| sites[j].2.len()).max().unwrap_or(0);
+            let parts = (0..deepest).find(|&d| idx.iter().any(|&j| j != i && sites[j].2.get(d) != stack.get(d)));
+            out[i] = match parts.and_then(|d| stack.get(d)).filter(|f| **f != base[i]) {
+                Some(frame) => format!("{} via {frame}", base[i]),
+                None => format!("{} [site {}]", base[i], sites[i].0),
+            };
+        }
+    }
+    // Sites whose first differing frame is the same (three call paths, two through one caller).
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for l in &out {
+        *seen.entry(l.clone()).or_default() += 1;
+    }
+    for (i, l) in out.iter_mut().enumerate() {
+        if seen[l.as_str()] > 1 {
+            l.push_str(&format!(" [site {}]", sites[i].0));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -22,5 +64,21 @@ mod tests {
         assert_eq!(super::count(0, "class", "classes"), "0 classes");
         assert_eq!(super::article("Inflater"), "an");
         assert_eq!(super::article("Deflater"), "a");
+    }
+
+    #[test]
+    fn sites_at_one_place_are_told_apart() {
+        let a = vec!["java.util.zip.Inflater.init(Native Method)".to_string(), "java.util.zip.Inflater.<init>(Inflater.java:131)".into(), "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735)".into(), "java.util.zip.ZipFile.getInputStream(ZipFile.java:400)".into(), "jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900)".into()];
+        let mut b = a.clone();
+        b[4] = "java.util.jar.JarFile.getManifest(JarFile.java:410)".into();
+        let none = None;
+        let app = Some("app.Scan.open(Scan.java:9)".to_string());
+        let labels = super::site_labels(&[(1, &none, &a), (2, &none, &b), (3, &app, &a), (4, &none, &a)]);
+        assert_eq!(labels[0], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900) [site 1]");
+        assert_eq!(labels[1], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via java.util.jar.JarFile.getManifest(JarFile.java:410)");
+        assert_eq!(labels[2], "app.Scan.open(Scan.java:9)");
+        assert_eq!(labels[3], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900) [site 4]");
+        let unique: std::collections::HashSet<&String> = labels.iter().collect();
+        assert_eq!(unique.len(), labels.len());
     }
 }
