@@ -179,7 +179,7 @@ pub(super) struct NativeHooks;
 pub(super) static NATIVE_HOOKS: NativeHooks = NativeHooks;
 
 impl natives::Hooks for NativeHooks {
-    fn stream_created(&self, env: &Env, kind: Stream, addr: u64) {
+    fn stream_created(&self, env: &Env, kind: ZlibKind, addr: u64) {
         guarded(Feature::Zlib, (), || {
             if let Some(a) = runtime::get() {
                 a.zlib.on_created(&a.stacks, &a.jvmti, env, kind, addr);
@@ -187,7 +187,7 @@ impl natives::Hooks for NativeHooks {
         })
     }
 
-    fn stream_ending(&self, env: &Env, _kind: Stream, addr: u64) {
+    fn stream_ending(&self, env: &Env, _kind: ZlibKind, addr: u64) {
         guarded(Feature::Zlib, (), || {
             if let Some(a) = runtime::get() {
                 a.zlib.on_ending(&a.stacks, &a.jvmti, env, addr);
@@ -195,7 +195,7 @@ impl natives::Hooks for NativeHooks {
         })
     }
 
-    fn stream_reset(&self, env: &Env, _kind: Stream, addr: u64) {
+    fn stream_reset(&self, env: &Env, _kind: ZlibKind, addr: u64) {
         guarded(Feature::Zlib, (), || {
             if let Some(a) = runtime::get() {
                 a.zlib.on_reset(&a.stacks, &a.jvmti, env, addr);

@@ -20,6 +20,7 @@
 
 use super::jni::{Env, Local};
 use super::jvmti::Jvmti;
+use leakagent_report::model::ZlibKind;
 use jni::sys::{jboolean, jclass, jint, jlong, jmethodID, jobject, JNIEnv};
 use std::ffi::{c_void, CStr, CString};
 use std::sync::atomic::{AtomicUsize, Ordering::{Acquire, Release}};
@@ -50,13 +51,6 @@ pub const ALL: [Native; 9] = [
     Native::ReallocateMemory,
     Native::FreeMemory,
 ];
-
-/// Which zlib stream a native belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
-    Inflater,
-    Deflater,
-}
 
 impl Native {
     /// (class signature, method name, method signature, symbol in libzip.so).
@@ -108,10 +102,10 @@ impl Native {
 /// What the collectors learn from the wrappers. Implementations must not panic across the
 /// wrappers (they run their work inside the feature guard) and must be cheap.
 pub trait Hooks: Sync {
-    fn stream_created(&self, env: &Env, kind: Stream, addr: u64);
-    fn stream_ending(&self, env: &Env, kind: Stream, addr: u64);
+    fn stream_created(&self, env: &Env, kind: ZlibKind, addr: u64);
+    fn stream_ending(&self, env: &Env, kind: ZlibKind, addr: u64);
     /// A live stream was reset to be used again.
-    fn stream_reset(&self, env: &Env, kind: Stream, addr: u64);
+    fn stream_reset(&self, env: &Env, kind: ZlibKind, addr: u64);
     fn memory_allocated(&self, env: &Env, addr: u64, size: u64);
     /// Before a reallocation: takes the old block's record out of the ledger; the value comes
     /// back to `memory_reallocated` whatever the outcome.
@@ -283,7 +277,7 @@ unsafe extern "C" fn inflater_init(env: *mut JNIEnv, cls: jclass, nowrap: jboole
     let addr = unsafe { f(env, cls, nowrap) };
     if addr != 0 {
         if let Some(h) = hooks() {
-            h.stream_created(&env_of(env), Stream::Inflater, addr as u64);
+            h.stream_created(&env_of(env), ZlibKind::Inflater, addr as u64);
         }
     }
     addr
@@ -295,7 +289,7 @@ unsafe extern "C" fn deflater_init(env: *mut JNIEnv, cls: jclass, level: jint, s
     let addr = unsafe { f(env, cls, level, strategy, nowrap) };
     if addr != 0 {
         if let Some(h) = hooks() {
-            h.stream_created(&env_of(env), Stream::Deflater, addr as u64);
+            h.stream_created(&env_of(env), ZlibKind::Deflater, addr as u64);
         }
     }
     addr
@@ -303,7 +297,7 @@ unsafe extern "C" fn deflater_init(env: *mut JNIEnv, cls: jclass, level: jint, s
 
 unsafe extern "C" fn inflater_end(env: *mut JNIEnv, cls: jclass, addr: jlong) {
     if let Some(h) = hooks() {
-        h.stream_ending(&env_of(env), Stream::Inflater, addr as u64);
+        h.stream_ending(&env_of(env), ZlibKind::Inflater, addr as u64);
     }
     if let Some(f) = original!(Native::InflaterEnd, EndFn) {
         // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
@@ -313,7 +307,7 @@ unsafe extern "C" fn inflater_end(env: *mut JNIEnv, cls: jclass, addr: jlong) {
 
 unsafe extern "C" fn deflater_end(env: *mut JNIEnv, cls: jclass, addr: jlong) {
     if let Some(h) = hooks() {
-        h.stream_ending(&env_of(env), Stream::Deflater, addr as u64);
+        h.stream_ending(&env_of(env), ZlibKind::Deflater, addr as u64);
     }
     if let Some(f) = original!(Native::DeflaterEnd, EndFn) {
         // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
@@ -328,7 +322,7 @@ unsafe extern "C" fn inflater_reset(env: *mut JNIEnv, cls: jclass, addr: jlong) 
         unsafe { f(env, cls, addr); }
     }
     if let Some(h) = hooks() {
-        h.stream_reset(&env_of(env), Stream::Inflater, addr as u64);
+        h.stream_reset(&env_of(env), ZlibKind::Inflater, addr as u64);
     }
 }
 
@@ -338,7 +332,7 @@ unsafe extern "C" fn deflater_reset(env: *mut JNIEnv, cls: jclass, addr: jlong) 
         unsafe { f(env, cls, addr); }
     }
     if let Some(h) = hooks() {
-        h.stream_reset(&env_of(env), Stream::Deflater, addr as u64);
+        h.stream_reset(&env_of(env), ZlibKind::Deflater, addr as u64);
     }
 }
 

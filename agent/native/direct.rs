@@ -15,14 +15,12 @@ use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::ffi::os;
 use crate::core::health::{self, COUNTERS};
 use crate::core::options::NativeOptions;
-use leakagent_report::model::{CrossCheck, Direct, DirectSite, DirectTotals, JdkPool, StackSettings, Tracking};
+use leakagent_report::model::{CrossCheck, Direct, DirectKind, DirectSite, DirectTotals, JdkPool, StackSettings, Tracking};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-pub const KIND_BUFFER: u8 = 0;
-pub const KIND_UNSAFE: u8 = 1;
 /// Ledger slots of allocations and reallocations (zlib uses 0 and 1).
 const ALLOC_SLOT: u8 = 2;
 const REALLOC_SLOT: u8 = 3;
@@ -30,11 +28,19 @@ const REPORT_SITES: usize = 500;
 /// Frames of a new site searched for `DirectByteBuffer.<init>` (it is the third).
 const KIND_SEARCH_DEPTH: usize = 6;
 
-fn kind_name(k: u8) -> &'static str {
-    if k == KIND_BUFFER {
-        "DirectByteBuffer"
+/// The site table's tag of a block kind (its overflow site's index too).
+fn tag(kind: DirectKind) -> u8 {
+    match kind {
+        DirectKind::DirectByteBuffer => 0,
+        DirectKind::Unsafe => 1,
+    }
+}
+
+fn kind_of(tag: u8) -> DirectKind {
+    if tag == 0 {
+        DirectKind::DirectByteBuffer
     } else {
-        "Unsafe"
+        DirectKind::Unsafe
     }
 }
 
@@ -115,7 +121,7 @@ impl DirectLedger {
     pub fn new(o: &NativeOptions) -> DirectLedger {
         let overflow = format!("<other sites: more than {} distinct stacks (max_sites)>", o.max_sites);
         DirectLedger {
-            sites: SiteTable::new(o.max_sites, &[(KIND_BUFFER, overflow.clone()), (KIND_UNSAFE, overflow)]),
+            sites: SiteTable::new(o.max_sites, &[(tag(DirectKind::DirectByteBuffer), overflow.clone()), (tag(DirectKind::Unsafe), overflow)]),
             ledger: Ledger::new(o.max_tracked),
             settings: settings(o),
             epoch_ms: os::coarse_monotonic_ms(),
@@ -166,14 +172,14 @@ impl DirectLedger {
     }
 
     fn site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, slot: u8) -> u32 {
-        stacks.site(slot, KIND_UNSAFE, jvmti, env, |key| {
+        stacks.site(slot, tag(DirectKind::Unsafe), jvmti, env, |key| {
             self.sites.intern(
                 key,
-                || self.overflow_kind(key) as u32,
+                || tag(self.overflow_kind(key)) as u32,
                 || stacks.name_of(jvmti, env, key),
                 || {
-                    let mut info = stacks.capture(jvmti, env, key, KIND_UNSAFE);
-                    info.kind = self.kind_of(&info);
+                    let mut info = stacks.capture(jvmti, env, key, tag(DirectKind::Unsafe));
+                    info.kind = tag(self.kind_from_stack(&info));
                     info
                 },
             )
@@ -181,14 +187,14 @@ impl DirectLedger {
     }
 
     /// DirectByteBuffer when the new site's stack holds its constructor (learned for later).
-    fn kind_of(&self, info: &SiteInfo) -> u8 {
+    fn kind_from_stack(&self, info: &SiteInfo) -> DirectKind {
         for (f, m) in info.frames.iter().zip(&info.methods).take(KIND_SEARCH_DEPTH) {
             if m.class == "java.nio.DirectByteBuffer" && m.name == "<init>" {
                 self.learn_ctor(f.method);
-                return KIND_BUFFER;
+                return DirectKind::DirectByteBuffer;
             }
         }
-        KIND_UNSAFE
+        DirectKind::Unsafe
     }
 
     fn learn_ctor(&self, method: usize) {
@@ -201,12 +207,12 @@ impl DirectLedger {
         }
     }
 
-    fn overflow_kind(&self, key: &SiteKey) -> u8 {
+    fn overflow_kind(&self, key: &SiteKey) -> DirectKind {
         let ctors: Vec<usize> = self.buffer_ctors.iter().map(|c| c.load(Relaxed)).filter(|&m| m != 0).collect();
         if key.frames().iter().any(|f: &Frame| ctors.contains(&f.method)) {
-            KIND_BUFFER
+            DirectKind::DirectByteBuffer
         } else {
-            KIND_UNSAFE
+            DirectKind::Unsafe
         }
     }
 
@@ -327,7 +333,7 @@ impl DirectLedger {
             }
             let s = DirectSite {
                 id,
-                kind: kind_name(info.kind).into(),
+                kind: kind_of(info.kind),
                 exact_frames: info.exact_frames,
                 first_thread: info.first_thread.clone(),
                 allocations,
@@ -349,7 +355,10 @@ impl DirectLedger {
             totals.live_count += s.live_count;
             totals.live_bytes += s.live_bytes;
             totals.allocated_bytes += s.allocated_bytes;
-            let k = if info.kind == KIND_BUFFER { &mut totals.direct_byte_buffers } else { &mut totals.unsafe_memory };
+            let k = match s.kind {
+                DirectKind::DirectByteBuffer => &mut totals.direct_byte_buffers,
+                DirectKind::Unsafe => &mut totals.unsafe_memory,
+            };
             k.allocations += s.allocations + s.reallocations;
             k.frees += s.frees;
             k.live_count += s.live_count;

@@ -1,7 +1,8 @@
 //! Findings about the native ledgers: zlib streams never ended, direct and Unsafe memory never
 //! freed. Read `report.zlib` and `report.direct` only.
 
-use leakagent_report::model::{DirectSite, Finding, Report, Severity, Subject, ZlibSite};
+use crate::native::zlib;
+use leakagent_report::model::{DirectKind, DirectSite, Finding, Report, Severity, Subject, ZlibKind, ZlibSite};
 use leakagent_report::words::{self, site_labels};
 use leakagent_report::units::mib;
 use std::collections::BTreeMap;
@@ -54,8 +55,8 @@ fn call_paths(sites: &[(u32, &Option<String>, &[String])]) -> String {
 }
 
 /// Sites of one kind created at the same place.
-fn group<T>(sites: &[T], key: impl Fn(&T) -> (String, String)) -> BTreeMap<(String, String), Vec<&T>> {
-    let mut g: BTreeMap<(String, String), Vec<&T>> = BTreeMap::new();
+fn group<T, K: Ord>(sites: &[T], key: impl Fn(&T) -> (K, String)) -> BTreeMap<(K, String), Vec<&T>> {
+    let mut g: BTreeMap<(K, String), Vec<&T>> = BTreeMap::new();
     for s in sites {
         g.entry(key(s)).or_default().push(s);
     }
@@ -66,7 +67,7 @@ fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
     let mut out = Vec::new();
     // A pool's streams are reused, not leaked (zlib.rs judges it from resets and growth).
     let leaky: Vec<&ZlibSite> = sites.iter().filter(|s| s.pool.is_none()).collect();
-    let groups = group(&leaky, |s| (s.kind.clone(), place(&s.app_frame, &s.stack, 2)));
+    let groups = group(&leaky, |s| (s.kind, place(&s.app_frame, &s.stack, 2)));
     for ((kind, at), sites) in groups {
         if sites.iter().all(|s| s.app_frame.is_none() && s.stack.len() <= 1) {
             continue; // synthetic sites (<other sites>, <stack unavailable>): no place to blame
@@ -81,15 +82,18 @@ fn zlib_findings(sites: &[ZlibSite]) -> Vec<Finding> {
         }
         let spring = sites.iter().any(|s| old_spring_boot_loader(&s.stack));
         let severity = if gc >= ZLIB_CRITICAL_GC || bytes >= ZLIB_CRITICAL_BYTES { Severity::Critical } else { Severity::Warning };
-        let per_stream = if kind == "Deflater" { "about 260 KB" } else { "about 40 KB" };
+        let per_stream = about_kb(zlib::estimate_bytes(kind));
         let paths = call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>());
         let mut fix = format!(
             "Call end() on every {kind} when you are done with it (in a finally block), or close the stream that owns it: \
              {} end only the {kind}s they create themselves, never one passed to their constructor. Until it is ended, {} \
              {kind}'s zlib memory ({per_stream}) lives outside the heap and is freed only when the GC runs its Cleaner; \
              glibc then often keeps the freed memory in its arenas, so RSS stays high.",
-            if kind == "Deflater" { "DeflaterOutputStream and GZIPOutputStream" } else { "InflaterInputStream and GZIPInputStream" },
-            words::article(&kind)
+            match kind {
+                ZlibKind::Deflater => "DeflaterOutputStream and GZIPOutputStream",
+                ZlibKind::Inflater => "InflaterInputStream and GZIPInputStream",
+            },
+            words::article(kind.as_str())
         );
         if spring {
             fix.push_str(
@@ -128,6 +132,11 @@ fn old_spring_boot_loader(stack: &[String]) -> bool {
         && !stack.iter().any(|f| f.starts_with("org.springframework.boot.loader.launch.") || f.contains("NestedJarFile"))
 }
 
+/// A stream's size for people, to the nearest 10 KB: "about 260 KB".
+fn about_kb(bytes: u64) -> String {
+    format!("about {} KB", (bytes as f64 / 10_240.0).round() as u64 * 10)
+}
+
 fn percent(part: u64, whole: u64) -> u64 {
     if whole == 0 {
         0
@@ -150,7 +159,8 @@ fn span(ms: u64) -> String {
 
 fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>, window_ms: u64) -> Vec<Finding> {
     let mut out = Vec::new();
-    let groups = group(sites, |s| (s.kind.clone(), place(&s.app_frame, &s.stack, if s.kind == "DirectByteBuffer" { 4 } else { 2 })));
+    // A DirectByteBuffer's stack has two more JDK frames (its constructor and the factory).
+    let groups = group(sites, |s| (s.kind, place(&s.app_frame, &s.stack, if s.kind == DirectKind::DirectByteBuffer { 4 } else { 2 })));
     for ((kind, at), sites) in groups {
         let made: u64 = sites.iter().map(|s| s.allocations + s.reallocations).sum();
         let frees: u64 = sites.iter().map(|s| s.frees).sum();
@@ -160,12 +170,12 @@ fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>, window_ms: u64
         if bytes < DIRECT_MIN_LIVE_BYTES || frees as f64 > DIRECT_MAX_FREED_SHARE * made as f64 {
             continue;
         }
-        let near_limit = kind == "DirectByteBuffer" && max_direct.is_some_and(|m| bytes * 2 >= m);
+        let near_limit = kind == DirectKind::DirectByteBuffer && max_direct.is_some_and(|m| bytes * 2 >= m);
         let severity = if bytes >= DIRECT_CRITICAL_BYTES || near_limit { Severity::Critical } else { Severity::Warning };
         let grew = if growth > 0 { format!(", +{} in the last {}", mib(growth as u64), span(window_ms)) } else { String::new() };
         let at = format!("{at}{}", call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>()));
         let freed = if frees == 0 { "none was ever freed".to_string() } else { format!("only {frees} of {made} were freed") };
-        let (summary, fix) = if kind == "DirectByteBuffer" {
+        let (summary, fix) = if kind == DirectKind::DirectByteBuffer {
             (
                 format!("direct memory at {at} grows and is never freed: {live} DirectByteBuffers hold {}{grew}; {freed}", mib(bytes)),
                 format!(
@@ -187,7 +197,10 @@ fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>, window_ms: u64
                     .to_string(),
             )
         };
-        let kind = if kind == "DirectByteBuffer" { "direct_buffers_not_freed" } else { "unsafe_memory_not_freed" };
+        let kind = match kind {
+            DirectKind::DirectByteBuffer => "direct_buffers_not_freed",
+            DirectKind::Unsafe => "unsafe_memory_not_freed",
+        };
         out.push(Finding { severity, kind: kind.into(), summary, fix, subject: Subject { site: Some(at), ..Subject::default() } });
     }
     out
@@ -200,7 +213,7 @@ mod tests {
     fn zsite(id: u32, frame: &str, created: u64, ended: u64, gc: u64, live: u64) -> ZlibSite {
         ZlibSite {
             id,
-            kind: "Inflater".into(),
+            kind: ZlibKind::Inflater,
             stack: vec![
                 "java.util.zip.Inflater.init(Native Method)".into(),
                 "java.util.zip.Inflater.<init>(Inflater.java:131)".into(),
@@ -211,14 +224,14 @@ mod tests {
             ended_explicitly: ended,
             released_by_gc: gc,
             live,
-            live_bytes_estimate: live * 40_080,
+            live_bytes_estimate: live * zlib::INFLATER_BYTES,
             ..ZlibSite::default()
         }
     }
 
-    fn dsite(kind: &'static str, frame: &str, allocs: u64, frees: u64, live: u64, bytes: u64) -> DirectSite {
+    fn dsite(kind: DirectKind, frame: &str, allocs: u64, frees: u64, live: u64, bytes: u64) -> DirectSite {
         DirectSite {
-            kind: kind.into(),
+            kind,
             stack: vec!["jdk.internal.misc.Unsafe.allocateMemory0(Native Method)".into(), frame.into()],
             app_frame: Some(frame.into()),
             allocations: allocs,
@@ -291,7 +304,7 @@ mod tests {
 
     #[test]
     fn direct_memory_never_freed_is_a_finding_and_churn_is_not() {
-        let leak = dsite("DirectByteBuffer", "x.DirectLeak.allocateForever(DirectLeak.java:43)", 37, 0, 37, 38_797_312);
+        let leak = dsite(DirectKind::DirectByteBuffer, "x.DirectLeak.allocateForever(DirectLeak.java:43)", 37, 0, 37, 38_797_312);
         let f = direct_findings(std::slice::from_ref(&leak), Some(6_000_000_000), 4_200);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, "direct_buffers_not_freed");
@@ -302,15 +315,16 @@ mod tests {
         );
         assert!(f[0].fix.contains("MaxDirectMemorySize"));
         assert_eq!(direct_findings(&[leak], Some(60_000_000), 0)[0].severity, Severity::Critical, "near the limit");
-        let churn = dsite("DirectByteBuffer", "x.DirectChurn.allocateAndDrop(DirectChurn.java:48)", 2003, 2003, 0, 0);
+        let churn = dsite(DirectKind::DirectByteBuffer, "x.DirectChurn.allocateAndDrop(DirectChurn.java:48)", 2003, 2003, 0, 0);
         assert!(direct_findings(&[churn], None, 0).is_empty());
-        let unsafe_ = dsite("Unsafe", "x.UnsafeLeak.allocateRaw(UnsafeLeak.java:66)", 53, 0, 48, 12_583_296);
+        let unsafe_ = dsite(DirectKind::Unsafe, "x.UnsafeLeak.allocateRaw(UnsafeLeak.java:66)", 53, 0, 48, 12_583_296);
         let f = direct_findings(&[unsafe_], None, 0);
         assert_eq!(f[0].kind, "unsafe_memory_not_freed");
         assert!(f[0].summary.contains("48 blocks hold 12.0 MiB") && f[0].fix.contains("freeMemory"), "{}", f[0].summary);
-        let small = dsite("Unsafe", "x.Y.z(Y.java:1)", 5, 0, 5, 2_621_560);
+        let small = dsite(DirectKind::Unsafe, "x.Y.z(Y.java:1)", 5, 0, 5, 2_621_560);
         assert!(direct_findings(&[small], None, 0).is_empty());
         assert_eq!(span(3_000_000), "50 min");
+        assert_eq!((about_kb(zlib::DEFLATER_BYTES), about_kb(zlib::INFLATER_BYTES)), ("about 260 KB".into(), "about 40 KB".into()));
         assert_eq!(span(9_000_000), "2.5 h");
     }
 }

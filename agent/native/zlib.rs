@@ -19,18 +19,16 @@ use crate::native::stacks::Stacks;
 use crate::native::templates;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
-use crate::ffi::natives::Stream;
 use crate::ffi::os;
 use crate::core::health::{self, COUNTERS};
 use crate::core::options::NativeOptions;
-use leakagent_report::model::{ReleasesBeforeTracking, StackSettings, Tracking, Zlib, ZlibEstimate, ZlibKindTotals, ZlibPool, ZlibSite, ZlibTotals};
+use leakagent_report::model::{
+    ReleasesBeforeTracking, StackSettings, Tracking, Zlib, ZlibEstimate, ZlibKind, ZlibKindTotals, ZlibPool, ZlibSite, ZlibTotals,
+};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-
-pub const KIND_INFLATER: u8 = 0;
-pub const KIND_DEFLATER: u8 = 1;
 
 /// Malloc'd bytes of one Inflater that has inflated data: the JDK's z_stream (112 B), zlib's
 /// inflate_state (~7.1 KiB) and its 32 KiB window, each with glibc's chunk overhead. Measured
@@ -49,26 +47,27 @@ const REPORT_SITES: usize = 500;
 /// Frames searched for `Inflater.end()`/`Deflater.end()` on a cleanup thread.
 const END_SEARCH_DEPTH: usize = 12;
 
-fn kind_code(s: Stream) -> u8 {
-    match s {
-        Stream::Inflater => KIND_INFLATER,
-        Stream::Deflater => KIND_DEFLATER,
+/// The site table's tag of a stream kind (its overflow site's index too).
+fn tag(kind: ZlibKind) -> u8 {
+    match kind {
+        ZlibKind::Inflater => 0,
+        ZlibKind::Deflater => 1,
     }
 }
 
-fn kind_name(k: u8) -> &'static str {
-    if k == KIND_DEFLATER {
-        "Deflater"
+fn kind_of(tag: u8) -> ZlibKind {
+    if tag == 1 {
+        ZlibKind::Deflater
     } else {
-        "Inflater"
+        ZlibKind::Inflater
     }
 }
 
-pub fn estimate_bytes(kind: u8) -> u64 {
-    if kind == KIND_DEFLATER {
-        DEFLATER_BYTES
-    } else {
-        INFLATER_BYTES
+/// Estimated malloc'd bytes of one live stream.
+pub fn estimate_bytes(kind: ZlibKind) -> u64 {
+    match kind {
+        ZlibKind::Deflater => DEFLATER_BYTES,
+        ZlibKind::Inflater => INFLATER_BYTES,
     }
 }
 
@@ -131,7 +130,7 @@ impl ZlibLedger {
     pub fn new(o: &NativeOptions) -> ZlibLedger {
         let overflow = format!("<other sites: more than {} distinct stacks (max_sites)>", o.max_sites);
         ZlibLedger {
-            sites: SiteTable::new(o.max_sites, &[(KIND_INFLATER, overflow.clone()), (KIND_DEFLATER, overflow)]),
+            sites: SiteTable::new(o.max_sites, &[(tag(ZlibKind::Inflater), overflow.clone()), (tag(ZlibKind::Deflater), overflow)]),
             ledger: Ledger::new(o.max_tracked),
             settings: settings(o),
             epoch_ms: os::coarse_monotonic_ms(),
@@ -179,8 +178,8 @@ impl ZlibLedger {
     }
 
     /// `Inflater.init`/`Deflater.init` returned a new stream.
-    pub fn on_created(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, stream: Stream, addr: u64) {
-        let kind = kind_code(stream);
+    pub fn on_created(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, stream: ZlibKind, addr: u64) {
+        let kind = tag(stream);
         // Slots 0 and 1: one per stream kind.
         let site = stacks.site(kind, kind, jvmti, env, |key| {
             self.sites.intern(key, || kind as u32, || stacks.name_of(jvmti, env, key), || stacks.capture(jvmti, env, key, kind))
@@ -251,7 +250,7 @@ impl ZlibLedger {
         for (_, info, c) in self.sites.iter() {
             let l = live_of(c);
             live += l;
-            bytes += l * estimate_bytes(info.kind);
+            bytes += l * estimate_bytes(kind_of(info.kind));
         }
         (live, bytes)
     }
@@ -286,8 +285,12 @@ impl ZlibLedger {
             if created == 0 && ended == 0 && gc == 0 {
                 continue;
             }
-            let bytes = live * estimate_bytes(info.kind);
-            let k = if info.kind == KIND_DEFLATER { &mut totals.deflaters } else { &mut totals.inflaters };
+            let kind = kind_of(info.kind);
+            let bytes = live * estimate_bytes(kind);
+            let k = match kind {
+                ZlibKind::Deflater => &mut totals.deflaters,
+                ZlibKind::Inflater => &mut totals.inflaters,
+            };
             add_kind(k, created, ended, gc, live, bytes);
             live_now.insert(id, live as i64);
             let before = growth.high.get(&id).copied();
@@ -296,7 +299,7 @@ impl ZlibLedger {
             sites.push((
                 ZlibSite {
                     id,
-                    kind: kind_name(info.kind).into(),
+                    kind,
                     exact_frames: info.exact_frames,
                     first_thread: info.first_thread.clone(),
                     created,
@@ -389,8 +392,10 @@ mod tests {
 
     #[test]
     fn estimates_follow_the_measured_sizes() {
-        assert_eq!(estimate_bytes(KIND_INFLATER), 40_080);
-        assert_eq!(estimate_bytes(KIND_DEFLATER), 268_320);
+        assert_eq!(estimate_bytes(ZlibKind::Inflater), 40_080);
+        assert_eq!(estimate_bytes(ZlibKind::Deflater), 268_320);
+        assert_eq!(kind_of(tag(ZlibKind::Deflater)), ZlibKind::Deflater);
+        assert_eq!(kind_of(tag(ZlibKind::Inflater)), ZlibKind::Inflater);
         let c: [Stripe<ZlibCounters>; 2] = Default::default();
         c[0].0.created.store(10, Relaxed);
         c[1].0.ended_explicitly.store(3, Relaxed);

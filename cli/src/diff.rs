@@ -389,7 +389,7 @@ fn zlib(a: &Report, b: &Report) -> SitesDiff {
         r.zlib
             .sites
             .iter()
-            .map(|s| (s.kind.clone(), s.stack.clone(), site_place(&s.app_frame, &s.stack), (s.live, s.live_bytes_estimate, s.created)))
+            .map(|s| (s.kind.to_string(), s.stack.clone(), site_place(&s.app_frame, &s.stack), (s.live, s.live_bytes_estimate, s.created)))
             .collect()
     };
     let (ta, tb) = (&a.zlib.totals, &b.zlib.totals);
@@ -402,7 +402,7 @@ fn direct(a: &Report, b: &Report) -> SitesDiff {
             .sites
             .iter()
             .map(|s| {
-                (s.kind.clone(), s.stack.clone(), site_place(&s.app_frame, &s.stack), (s.live_count, s.live_bytes, s.allocations + s.reallocations))
+                (s.kind.to_string(), s.stack.clone(), site_place(&s.app_frame, &s.stack), (s.live_count, s.live_bytes, s.allocations + s.reallocations))
             })
             .collect()
     };
@@ -582,7 +582,7 @@ mod tests {
     }
 
     fn site(stack: &str, live: u64, bytes: u64) -> ZlibSite {
-        ZlibSite { kind: "Inflater".into(), stack: vec!["n".into(), "m".into(), stack.into()], live, live_bytes_estimate: bytes, created: live, ..ZlibSite::default() }
+        ZlibSite { kind: leakagent_report::model::ZlibKind::Inflater, stack: vec!["n".into(), "m".into(), stack.into()], live, live_bytes_estimate: bytes, created: live, ..ZlibSite::default() }
     }
 
     #[test]

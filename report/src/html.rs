@@ -198,7 +198,7 @@ fn native_sites(r: &Report, b: &mut String) {
         let shown: Vec<_> = z.sites.iter().take(MAX_SITES).map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect();
         for (site, label) in z.sites.iter().zip(site_labels(&shown)) {
             let label = format!("{label}{}", crate::text::pool_note(site));
-            site_row(b, &site.kind, &label, &site.stack, [site.created, site.ended_explicitly, site.released_by_gc, site.live], site.live_bytes_estimate);
+            site_row(b, site.kind.as_str(), &label, &site.stack, [site.created, site.ended_explicitly, site.released_by_gc, site.live], site.live_bytes_estimate);
         }
         b.push_str("</table>\n");
     }
@@ -213,7 +213,7 @@ fn native_sites(r: &Report, b: &mut String) {
             b.push_str("<table class=sortable><tr><th>kind</th><th>allocated at</th><th class=n>allocations</th><th class=n>frees</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
             let shown: Vec<_> = d.sites.iter().take(MAX_SITES).map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect();
             for (site, label) in d.sites.iter().zip(site_labels(&shown)) {
-                site_row(b, &site.kind, &label, &site.stack, [site.allocations, site.frees, site.freed_by_gc, site.live_count], site.live_bytes);
+                site_row(b, site.kind.as_str(), &label, &site.stack, [site.allocations, site.frees, site.freed_by_gc, site.live_count], site.live_bytes);
             }
             b.push_str("</table>\n");
         }
@@ -574,7 +574,7 @@ mod tests {
         use crate::model::ZlibSite;
         let mut r = test_report();
         r.zlib.sites.push(ZlibSite {
-            kind: "Inflater".into(),
+            kind: crate::model::ZlibKind::Inflater,
             stack: vec!["java.util.zip.Inflater.init(Native Method)".into(), "app.Loader.open(Loader.java:7)".into()],
             app_frame: Some("app.Loader.open(Loader.java:7)".into()),
             created: 41,

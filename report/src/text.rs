@@ -767,7 +767,7 @@ mod tests {
         z.totals.sites = 1;
         z.sites.push(ZlibSite {
             id: 4,
-            kind: "Inflater".into(),
+            kind: ZlibKind::Inflater,
             stack: vec!["java.util.zip.Inflater.init(Native Method)".into()],
             app_frame: Some("x.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:29)".into()),
             created: 1104,

@@ -39,11 +39,74 @@ pub struct Zlib {
     pub estimate: ZlibEstimate,
 }
 
+/// What a zlib site's streams are. Variants in name order, so sorting by kind sorts by name.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ZlibKind {
+    #[serde(rename = "Deflater")]
+    Deflater,
+    #[default]
+    #[serde(rename = "Inflater")]
+    Inflater,
+}
+
+impl ZlibKind {
+    /// The name in the JSON report and in findings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZlibKind::Deflater => "Deflater",
+            ZlibKind::Inflater => "Inflater",
+        }
+    }
+}
+
+/// What a direct site's blocks are: `DirectByteBuffer` (the stack holds
+/// `java.nio.DirectByteBuffer.<init>`) or raw `Unsafe` memory. Variants in name order.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DirectKind {
+    #[serde(rename = "DirectByteBuffer")]
+    DirectByteBuffer,
+    #[default]
+    #[serde(rename = "Unsafe")]
+    Unsafe,
+}
+
+impl DirectKind {
+    /// The name in the JSON report and in findings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DirectKind::DirectByteBuffer => "DirectByteBuffer",
+            DirectKind::Unsafe => "Unsafe",
+        }
+    }
+}
+
+/// Display, and comparison with the JSON name, for both kinds.
+macro_rules! named_kind {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+named_kind!(ZlibKind);
+named_kind!(DirectKind);
+
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct ZlibSite {
     pub id: u32,
-    /// `Inflater` or `Deflater`.
-    pub kind: String,
+    pub kind: ZlibKind,
     /// Innermost first, `pkg.Class.method(File.java:LINE)`; the first frame is the native.
     pub stack: Vec<String>,
     /// The first frame outside the JDK, if any.
@@ -146,8 +209,7 @@ pub struct Direct {
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct DirectSite {
     pub id: u32,
-    /// `DirectByteBuffer` (the stack holds `java.nio.DirectByteBuffer.<init>`) or `Unsafe`.
-    pub kind: String,
+    pub kind: DirectKind,
     pub stack: Vec<String>,
     pub app_frame: Option<String>,
     pub exact_frames: usize,
