@@ -7,7 +7,7 @@
 use crate::native::ledger::{Inserted, Ledger};
 use crate::native::methods::render_site;
 use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, SiteTable, Stripe};
-use crate::native::stacks::Stacks;
+use crate::native::stacks::{Slot, Stacks};
 use crate::native::templates;
 use crate::native::ledger::{settings, top};
 use crate::ffi::jni::Env;
@@ -21,9 +21,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-/// Ledger slots of allocations and reallocations (zlib uses 0 and 1).
-const ALLOC_SLOT: u8 = 2;
-const REALLOC_SLOT: u8 = 3;
 const REPORT_SITES: usize = 500;
 /// Frames of a new site searched for `DirectByteBuffer.<init>` (it is the third).
 const KIND_SEARCH_DEPTH: usize = 6;
@@ -171,7 +168,7 @@ impl DirectLedger {
         os::coarse_monotonic_ms().saturating_sub(self.epoch_ms).min(u32::MAX as u64) as u32
     }
 
-    fn site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, slot: u8) -> u32 {
+    fn site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, slot: Slot) -> u32 {
         stacks.site(slot, tag(DirectKind::Unsafe), jvmti, env, |key| {
             self.sites.intern(
                 key,
@@ -237,7 +234,7 @@ impl DirectLedger {
 
     /// `allocateMemory0` returned a block.
     pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64, size: u64) {
-        let site = self.site(stacks, jvmti, env, ALLOC_SLOT);
+        let site = self.site(stacks, jvmti, env, Slot::DirectAlloc);
         self.sites.counters(site).allocations.fetch_add(1, Relaxed);
         self.record(site, addr, size);
     }
@@ -268,7 +265,7 @@ impl DirectLedger {
                 self.untracked_frees.fetch_add(1, Relaxed);
             }
         }
-        let site = self.site(stacks, jvmti, env, REALLOC_SLOT);
+        let site = self.site(stacks, jvmti, env, Slot::DirectRealloc);
         self.sites.counters(site).reallocations.fetch_add(1, Relaxed);
         self.record(site, new, size);
     }

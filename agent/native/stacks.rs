@@ -42,7 +42,15 @@ const THREAD_CLEANUP: u8 = 2;
 const ACCESSOR_SLACK: usize = 3;
 
 /// Ledger slots, one per (ledger, kind of event): each has its own last key and templates.
-pub const SLOTS: usize = 4;
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    Inflater,
+    Deflater,
+    DirectAlloc,
+    DirectRealloc,
+}
+
+const SLOTS: usize = Slot::DirectRealloc as usize + 1;
 
 /// Frames walked when a walk also learns a template: the root of the last compiled frame the
 /// template spans must be among them (HotSpot inlines at most 15 levels deep).
@@ -106,7 +114,7 @@ impl Stacks {
     /// The site of the current event at ledger slot `slot`: from a stack template of this
     /// thread when one holds, else from a walk, interning a new key with `intern`. Every event
     /// gets the site of its own top `key_depth` frames either way.
-    pub fn site(&self, slot: u8, kind: u8, jvmti: &Jvmti, env: &Env, intern: impl FnOnce(&SiteKey) -> u32) -> u32 {
+    pub fn site(&self, slot: Slot, kind: u8, jvmti: &Jvmti, env: &Env, intern: impl FnOnce(&SiteKey) -> u32) -> u32 {
         if let Some(site) = templates::lookup(slot, env) {
             return site;
         }
@@ -115,11 +123,11 @@ impl Stacks {
         let depth = if learn { (self.key_depth + LEARN_EXTRA_DEPTH).min(MAX_STACK_DEPTH) } else { self.key_depth };
         let mut frames = [Frame::EMPTY; MAX_STACK_DEPTH];
         let (key, walked) = self.walk(jvmti, env, kind, &mut frames[..depth], learn);
-        let site = match self.last_site(slot as usize, &key) {
+        let site = match self.last_site(slot, &key) {
             Some(site) => site,
             None => {
                 let site = intern(&key);
-                self.remember_site(slot as usize, &key, site);
+                self.remember_site(slot, &key, site);
                 site
             }
         };
@@ -264,14 +272,14 @@ impl Stacks {
     }
 
     /// The site of `key` if it is the last key this thread interned at `slot`.
-    fn last_site(&self, slot: usize, key: &SiteKey) -> Option<u32> {
+    fn last_site(&self, slot: Slot, key: &SiteKey) -> Option<u32> {
         LAST_KEY.with(|l| {
             let l = l.borrow();
-            (l[slot].0 == *key).then_some(l[slot].1)
+            (l[slot as usize].0 == *key).then_some(l[slot as usize].1)
         })
     }
 
-    fn remember_site(&self, slot: usize, key: &SiteKey, site: u32) {
-        LAST_KEY.with(|l| l.borrow_mut()[slot] = (*key, site));
+    fn remember_site(&self, slot: Slot, key: &SiteKey, site: u32) {
+        LAST_KEY.with(|l| l.borrow_mut()[slot as usize] = (*key, site));
     }
 }

@@ -21,6 +21,7 @@
 //! class were unloaded and their memory reused: every unload (JVMTI CompiledMethodUnload and
 //! HotSpot's ClassUnload event) drops every template (`code_changed`).
 
+use crate::native::stacks::Slot;
 use crate::ffi::asgct;
 use crate::ffi::frame;
 use crate::ffi::hotspot::{self, Anchor, Checks, Code, MethodRef, Walk};
@@ -164,7 +165,7 @@ pub fn learn(stack: &impl Stack, anchor: Anchor, frames: &[Frame], key_len: usiz
 /// One template of this thread: the ledger slot it belongs to, the anchor it was learned at,
 /// the words to compare and the site.
 struct Template {
-    slot: u8,
+    slot: Slot,
     pc: usize,
     fp: Option<usize>,
     checks: Checks,
@@ -223,7 +224,7 @@ pub fn settings(base: &StackSettings) -> StackSettings {
 
 /// The site of the current event if one of this thread's templates for `slot` holds.
 #[inline]
-pub fn lookup(slot: u8, env: &Env) -> Option<u32> {
+pub fn lookup(slot: Slot, env: &Env) -> Option<u32> {
     let a = hotspot::anchor(env)?;
     TEMPLATES
         .try_with(|t| {
@@ -265,7 +266,7 @@ pub fn wants_to_learn() -> bool {
 
 /// Learns the template of the current stack for `site`: `frames` are the AsyncGetCallTrace
 /// frames just walked (deeper than the key), `key_len` the key's frames.
-pub fn learn_current(slot: u8, env: &Env, frames: &[Frame], key_len: usize, site: u32) {
+pub fn learn_current(slot: Slot, env: &Env, frames: &[Frame], key_len: usize, site: u32) {
     let Some(walk) = Walk::current(env) else { return };
     let anchor = walk.anchor();
     let sealed = learn(&walk, anchor, frames, key_len).ok().and_then(|l| walk.seal(l.words).map(|c| (c, l.check_fp)));

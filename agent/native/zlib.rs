@@ -15,7 +15,7 @@
 use crate::native::ledger::{Inserted, Ledger, settings, top};
 use crate::native::methods::render_site;
 use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteTable, Stripe};
-use crate::native::stacks::Stacks;
+use crate::native::stacks::{Slot, Stacks};
 use crate::native::templates;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
@@ -180,8 +180,11 @@ impl ZlibLedger {
     /// `Inflater.init`/`Deflater.init` returned a new stream.
     pub fn on_created(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, stream: ZlibKind, addr: u64) {
         let kind = tag(stream);
-        // Slots 0 and 1: one per stream kind.
-        let site = stacks.site(kind, kind, jvmti, env, |key| {
+        let slot = match stream {
+            ZlibKind::Inflater => Slot::Inflater,
+            ZlibKind::Deflater => Slot::Deflater,
+        };
+        let site = stacks.site(slot, kind, jvmti, env, |key| {
             self.sites.intern(key, || kind as u32, || stacks.name_of(jvmti, env, key), || stacks.capture(jvmti, env, key, kind))
         });
         let c = self.sites.counters(site);
