@@ -4,24 +4,18 @@
 //! cleanup thread (the Reference Handler runs DirectByteBuffer's Deallocator; Cleaner threads)
 //! counts as freed by GC. The JDK's own pool numbers (`java.nio.Bits`) are read for comparison.
 
-use crate::native::ledger::{Inserted, Ledger};
-use crate::native::methods::render_site;
-use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, SiteTable, Stripe};
+use crate::native::ledger::Inserted;
+use crate::native::section::{Dated, Row, Section, SiteView};
+use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, Stripe};
 use crate::native::stacks::{Slot, Stacks};
-use crate::native::templates;
-use crate::native::ledger::{settings, top};
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
-use crate::ffi::os;
 use crate::core::health::{self, COUNTERS};
 use crate::core::options::NativeOptions;
-use leakagent_report::model::{CrossCheck, Direct, DirectKind, DirectSite, DirectTotals, JdkPool, StackSettings, Tracking};
-use parking_lot::Mutex;
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use leakagent_report::model::{CrossCheck, Direct, DirectKind, DirectSite, DirectTotals, JdkPool, Tracking};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-const REPORT_SITES: usize = 500;
 /// Frames of a new site searched for `DirectByteBuffer.<init>` (it is the third).
 const KIND_SEARCH_DEPTH: usize = 6;
 
@@ -97,44 +91,51 @@ impl Block {
     }
 }
 
-struct Growth {
-    at_ms: u64,
-    live_bytes: HashMap<u32, i64>,
+impl Dated for Block {
+    fn site(&self) -> u32 {
+        self.site
+    }
+    fn born_ms(&self) -> u32 {
+        self.born_ms
+    }
+}
+
+impl Row for DirectSite {
+    fn id(&self) -> u32 {
+        self.id
+    }
+    fn growth_base(&self) -> i64 {
+        self.live_bytes as i64
+    }
+    fn growth(&self) -> i64 {
+        self.growth_bytes
+    }
+    fn live_bytes(&self) -> u64 {
+        self.live_bytes
+    }
+    fn set_stack(&mut self, stack: Vec<String>, app_frame: Option<String>) {
+        (self.stack, self.app_frame) = (stack, app_frame);
+    }
 }
 
 pub struct DirectLedger {
-    sites: SiteTable<DirectCounters>,
-    ledger: Ledger<Block>,
-    settings: StackSettings,
-    epoch_ms: u64,
+    section: Section<DirectCounters, Block>,
     untracked_frees: AtomicU64,
     /// jmethodIDs of the DirectByteBuffer constructors seen so far (to file overflow events).
     buffer_ctors: [AtomicUsize; 4],
-    growth: Mutex<Growth>,
-    status: Mutex<(Tracking, Option<String>)>,
 }
 
 impl DirectLedger {
     pub fn new(o: &NativeOptions) -> DirectLedger {
-        let overflow = format!("<other sites: more than {} distinct stacks (max_sites)>", o.max_sites);
         DirectLedger {
-            sites: SiteTable::new(o.max_sites, &[(tag(DirectKind::DirectByteBuffer), overflow.clone()), (tag(DirectKind::Unsafe), overflow)]),
-            ledger: Ledger::new(o.max_tracked),
-            settings: settings(o),
-            epoch_ms: os::coarse_monotonic_ms(),
+            section: Section::new(o, &[tag(DirectKind::DirectByteBuffer), tag(DirectKind::Unsafe)], "direct", o.direct),
             untracked_frees: AtomicU64::new(0),
             buffer_ctors: [const { AtomicUsize::new(0) }; 4],
-            growth: Mutex::new(Growth { at_ms: 0, live_bytes: HashMap::new() }),
-            status: Mutex::new(if o.direct {
-                (Tracking::Full, None)
-            } else {
-                (Tracking::Off, Some("option direct=off".into()))
-            }),
         }
     }
 
     pub fn set_status(&self, tracking: Tracking, reason: Option<String>) {
-        *self.status.lock() = (tracking, reason);
+        self.section.set_status(tracking, reason);
     }
 
     /// After a late attach Unsafe's natives cannot be wrapped: the JDK's pool totals only.
@@ -161,16 +162,12 @@ impl DirectLedger {
     }
 
     pub fn tracking(&self) -> Tracking {
-        self.status.lock().0
-    }
-
-    fn now_ms(&self) -> u32 {
-        os::coarse_monotonic_ms().saturating_sub(self.epoch_ms).min(u32::MAX as u64) as u32
+        self.section.tracking()
     }
 
     fn site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, slot: Slot) -> u32 {
         stacks.site(slot, tag(DirectKind::Unsafe), jvmti, env, |key| {
-            self.sites.intern(
+            self.section.sites.intern(
                 key,
                 || tag(self.overflow_kind(key)) as u32,
                 || stacks.name_of(jvmti, env, key),
@@ -214,13 +211,13 @@ impl DirectLedger {
     }
 
     fn record(&self, site: u32, addr: u64, size: u64) {
-        let c = self.sites.counters(site);
+        let c = self.section.sites.counters(site);
         c.allocated_bytes.fetch_add(size, Relaxed);
         c.live_bytes.fetch_add(size, Relaxed);
-        match self.ledger.insert(addr, Block { site, born_ms: self.now_ms(), size }) {
+        match self.section.ledger.insert(addr, Block { site, born_ms: self.section.now_ms(), size }) {
             Inserted::New => {}
             Inserted::Replaced(old) => {
-                let o = self.sites.counters(old.site);
+                let o = self.section.sites.counters(old.site);
                 o.stale.fetch_add(1, Relaxed);
                 o.live_bytes.fetch_sub(old.size, Relaxed);
             }
@@ -235,13 +232,13 @@ impl DirectLedger {
     /// `allocateMemory0` returned a block.
     pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64, size: u64) {
         let site = self.site(stacks, jvmti, env, Slot::DirectAlloc);
-        self.sites.counters(site).allocations.fetch_add(1, Relaxed);
+        self.section.sites.counters(site).allocations.fetch_add(1, Relaxed);
         self.record(site, addr, size);
     }
 
     /// Before `reallocateMemory0`: takes the old block out of the ledger.
     pub fn on_reallocating(&self, old: u64) -> Option<u128> {
-        self.ledger.remove(old).map(Block::pack)
+        self.section.ledger.remove(old).map(Block::pack)
     }
 
     /// After `reallocateMemory0`: the new block belongs to this site; the old one moved away
@@ -251,13 +248,13 @@ impl DirectLedger {
         let detached = detached.map(Block::unpack);
         if new == 0 {
             if let Some(b) = detached {
-                let _ = self.ledger.insert(old, b);
+                let _ = self.section.ledger.insert(old, b);
             }
             return;
         }
         match detached {
             Some(b) => {
-                let c = self.sites.counters(b.site);
+                let c = self.section.sites.counters(b.site);
                 c.moved.fetch_add(1, Relaxed);
                 c.live_bytes.fetch_sub(b.size, Relaxed);
             }
@@ -266,16 +263,16 @@ impl DirectLedger {
             }
         }
         let site = self.site(stacks, jvmti, env, Slot::DirectRealloc);
-        self.sites.counters(site).reallocations.fetch_add(1, Relaxed);
+        self.section.sites.counters(site).reallocations.fetch_add(1, Relaxed);
         self.record(site, new, size);
     }
 
     /// `freeMemory0` is about to free a block.
     pub fn on_freeing(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64) {
         let by_gc = stacks.on_cleanup_thread(jvmti, env);
-        match self.ledger.remove(addr) {
+        match self.section.ledger.remove(addr) {
             Some(b) => {
-                let c = self.sites.counters(b.site);
+                let c = self.section.sites.counters(b.site);
                 c.live_bytes.fetch_sub(b.size, Relaxed);
                 c.frees.fetch_add(1, Relaxed);
                 if by_gc {
@@ -290,106 +287,88 @@ impl DirectLedger {
 
     /// Forgets the stacks of unloaded methods and evicts the sites they leave with nothing live.
     pub fn forget_methods(&self, dead: &HashSet<usize>) -> u64 {
-        self.sites.forget(dead, |c| live_count(c) == 0 && live_bytes(c) == 0)
+        self.section.sites.forget(dead, |c| live_count(c) == 0 && live_bytes(c) == 0)
     }
 
     /// (live blocks, live bytes), cheap enough for a time series.
     pub fn live_totals(&self) -> (u64, u64) {
-        self.sites.iter().fold((0, 0), |(n, b), (_, _, c)| (n + live_count(c), b + live_bytes(c)))
+        self.section.sites.iter().fold((0, 0), |(n, b), (_, _, c)| (n + live_count(c), b + live_bytes(c)))
     }
 
     /// The `direct` section. Runs on the report thread.
     pub fn snapshot(&self, env: &Env) -> Direct {
-        let (tracking, reason) = self.status.lock().clone();
         let jdk_pool = jdk_pool(env);
-        let now = self.now_ms() as u64;
-        let mut oldest: HashMap<u32, u32> = HashMap::new();
-        self.ledger.for_each(|_, b| {
-            let o = oldest.entry(b.site).or_insert(b.born_ms);
-            *o = (*o).min(b.born_ms);
-        });
-        let mut growth = self.growth.lock();
         let mut totals = DirectTotals {
             untracked_frees: self.untracked_frees.load(Relaxed),
-            sites: self.sites.len(),
-            growth_window_ms: now.saturating_sub(growth.at_ms),
+            sites: self.section.sites.len(),
             ..DirectTotals::default()
         };
-        let mut sites: Vec<(DirectSite, Arc<SiteInfo>)> = Vec::new();
-        let mut live_now = HashMap::new();
-        for (id, info, c) in self.sites.iter() {
-            let frees = total(c, |x| &x.frees);
-            let moved = total(c, |x| &x.moved);
-            let live = live_count(c);
-            let bytes = live_bytes(c);
-            let allocations = total(c, |x| &x.allocations);
-            let reallocations = total(c, |x| &x.reallocations);
-            totals.untracked += total(c, |x| &x.untracked);
-            if allocations == 0 && reallocations == 0 && frees == 0 && moved == 0 {
-                continue;
-            }
-            let s = DirectSite {
-                id,
-                kind: kind_of(info.kind),
-                exact_frames: info.exact_frames,
-                first_thread: info.first_thread.clone(),
-                allocations,
-                reallocations,
-                frees,
-                freed_by_gc: total(c, |x| &x.freed_by_gc),
-                moved_by_realloc: moved,
-                live_count: live,
-                live_bytes: bytes,
-                allocated_bytes: total(c, |x| &x.allocated_bytes),
-                growth_bytes: bytes as i64 - growth.live_bytes.get(&id).copied().unwrap_or(0),
-                oldest_live_ms: oldest.get(&id).map(|&b| now.saturating_sub(b as u64)),
-                ..DirectSite::default()
-            };
-            totals.allocations += s.allocations;
-            totals.reallocations += s.reallocations;
-            totals.frees += s.frees;
-            totals.freed_by_gc += s.freed_by_gc;
-            totals.live_count += s.live_count;
-            totals.live_bytes += s.live_bytes;
-            totals.allocated_bytes += s.allocated_bytes;
-            let k = match s.kind {
-                DirectKind::DirectByteBuffer => &mut totals.direct_byte_buffers,
-                DirectKind::Unsafe => &mut totals.unsafe_memory,
-            };
-            k.allocations += s.allocations + s.reallocations;
-            k.frees += s.frees;
-            k.live_count += s.live_count;
-            k.live_bytes += s.live_bytes;
-            live_now.insert(id, bytes as i64);
-            sites.push((s, info));
-        }
-        *growth = Growth { at_ms: now, live_bytes: live_now };
-        drop(growth);
-
-        sites.sort_by(|(a, _), (b, _)| {
-            (b.live_bytes, b.allocated_bytes, a.id).cmp(&(a.live_bytes, a.allocated_bytes, b.id))
-        });
-        sites.truncate(REPORT_SITES);
-        let sites: Vec<DirectSite> = sites
-            .into_iter()
-            .map(|(mut s, info)| {
-                (s.stack, s.app_frame) = render_site(&info);
-                s
-            })
-            .collect();
-        let cross_check = (tracking == Tracking::Full).then_some(()).and(jdk_pool.as_ref()).map(|p| cross_check(&totals, p));
+        let l = self.section.snapshot(
+            |v| site_row(&v, &mut totals),
+            |a, b| (b.live_bytes, b.allocated_bytes, a.id).cmp(&(a.live_bytes, a.allocated_bytes, b.id)),
+        );
+        totals.growth_window_ms = l.growth_window_ms;
+        let cross_check = (l.tracking == Tracking::Full).then_some(()).and(jdk_pool.as_ref()).map(|p| cross_check(&totals, p));
         Direct {
-            tracking,
-            reason,
-            settings: templates::settings(&self.settings),
-            top_by_live_bytes: top(&sites, |s| (s.live_bytes > 0).then_some(s.live_bytes as i64), |s| s.id),
-            top_by_growth: top(&sites, |s| Some(s.growth_bytes), |s| s.id),
-            sites,
+            tracking: l.tracking,
+            reason: l.reason,
+            settings: l.settings,
+            sites: l.sites,
+            top_by_live_bytes: l.top_by_live_bytes,
+            top_by_growth: l.top_by_growth,
             totals,
             jdk_pool,
             cross_check,
         }
     }
+}
+
+/// The row of one site (none for a site with nothing allocated, freed or moved), added to
+/// `totals` (whose `untracked` counts every site).
+fn site_row(v: &SiteView<'_, DirectCounters>, totals: &mut DirectTotals) -> Option<DirectSite> {
+    let c = v.counters;
+    let frees = total(c, |x| &x.frees);
+    let moved = total(c, |x| &x.moved);
+    let allocations = total(c, |x| &x.allocations);
+    let reallocations = total(c, |x| &x.reallocations);
+    totals.untracked += total(c, |x| &x.untracked);
+    if allocations == 0 && reallocations == 0 && frees == 0 && moved == 0 {
+        return None;
+    }
+    let bytes = live_bytes(c);
+    let s = DirectSite {
+        id: v.id,
+        kind: kind_of(v.info.kind),
+        exact_frames: v.info.exact_frames,
+        first_thread: v.info.first_thread.clone(),
+        allocations,
+        reallocations,
+        frees,
+        freed_by_gc: total(c, |x| &x.freed_by_gc),
+        moved_by_realloc: moved,
+        live_count: live_count(c),
+        live_bytes: bytes,
+        allocated_bytes: total(c, |x| &x.allocated_bytes),
+        growth_bytes: bytes as i64 - v.growth_before,
+        oldest_live_ms: v.oldest_live_ms,
+        ..DirectSite::default()
+    };
+    totals.allocations += s.allocations;
+    totals.reallocations += s.reallocations;
+    totals.frees += s.frees;
+    totals.freed_by_gc += s.freed_by_gc;
+    totals.live_count += s.live_count;
+    totals.live_bytes += s.live_bytes;
+    totals.allocated_bytes += s.allocated_bytes;
+    let k = match s.kind {
+        DirectKind::DirectByteBuffer => &mut totals.direct_byte_buffers,
+        DirectKind::Unsafe => &mut totals.unsafe_memory,
+    };
+    k.allocations += s.allocations + s.reallocations;
+    k.frees += s.frees;
+    k.live_count += s.live_count;
+    k.live_bytes += s.live_bytes;
+    Some(s)
 }
 
 fn live_count(c: &[Stripe<DirectCounters>]) -> u64 {

@@ -2,15 +2,11 @@
 //! one insert or remove, never across a JVMTI call), with a bound on the entries it keeps.
 
 use crate::core::hash::{fmix64, MixBuild};
-use crate::core::options::NativeOptions;
-use leakagent_report::model::StackSettings;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 const SHARDS: usize = 64;
-/// Sites listed in a ledger's `top_by_*` lists.
-const TOP: usize = 10;
 
 pub struct Ledger<E> {
     shards: Box<[Mutex<HashMap<u64, E, MixBuild>>]>,
@@ -84,35 +80,9 @@ impl<E: Copy> Ledger<E> {
     }
 }
 
-/// The `settings` of a ledger's report section.
-pub fn settings(o: &NativeOptions) -> StackSettings {
-    StackSettings {
-        stack_depth: o.stack_depth,
-        key_depth: o.key_depth,
-        hot_sample: 1,
-        max_sites: o.max_sites,
-        max_tracked: o.max_tracked,
-        ..StackSettings::default()
-    }
-}
-
-/// Ids of the `TOP` items with the largest positive score.
-pub fn top<T>(items: &[T], score: impl Fn(&T) -> Option<i64>, id: impl Fn(&T) -> u32) -> Vec<u32> {
-    let mut v: Vec<(i64, u32)> = items.iter().filter_map(|s| score(s).filter(|&x| x > 0).map(|x| (x, id(s)))).collect();
-    v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    v.into_iter().take(TOP).map(|(_, id)| id).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn top_keeps_positive_scores_largest_first() {
-        let items = [(1u32, 5i64), (2, -3), (3, 9), (4, 0), (5, 9)];
-        assert_eq!(top(&items, |x| Some(x.1), |x| x.0), vec![3, 5, 1]);
-    }
-
 
     #[test]
     fn insert_remove_replace_and_bound() {

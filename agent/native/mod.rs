@@ -6,6 +6,7 @@ pub mod direct;
 pub mod findings;
 pub mod ledger;
 pub mod methods;
+pub mod section;
 pub mod sites;
 pub mod stacks;
 pub mod templates;

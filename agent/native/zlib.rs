@@ -12,22 +12,19 @@
 //! nested-jar loader), reported as such and not as streams never ended. A reset on a cleanup
 //! thread (a stream left to the GC and returned to its cache by a Cleaner) is no reuse.
 
-use crate::native::ledger::{Inserted, Ledger, settings, top};
-use crate::native::methods::render_site;
-use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteTable, Stripe};
+use crate::native::ledger::Inserted;
+use crate::native::section::{Dated, Row, Section, SiteView};
+use crate::native::sites::{drain, total, SiteCounters, Stripe};
 use crate::native::stacks::{Slot, Stacks};
-use crate::native::templates;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
-use crate::ffi::os;
 use crate::core::health::{self, COUNTERS};
 use crate::core::options::NativeOptions;
 use leakagent_report::model::{
-    ReleasesBeforeTracking, StackSettings, Tracking, Zlib, ZlibEstimate, ZlibKind, ZlibKindTotals, ZlibPool, ZlibSite, ZlibTotals,
+    ReleasesBeforeTracking, Tracking, Zlib, ZlibEstimate, ZlibKind, ZlibKindTotals, ZlibPool, ZlibSite, ZlibTotals,
 };
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Malloc'd bytes of one Inflater that has inflated data: the JDK's z_stream (112 B), zlib's
@@ -42,8 +39,6 @@ pub const DEFLATER_BYTES: u64 = 268_320;
 /// An Inflater that never inflated holds only z_stream and inflate_state.
 pub const INFLATER_UNUSED_BYTES: u64 = 7_296;
 
-/// Sites listed in a report; the rest are summed in the totals only.
-const REPORT_SITES: usize = 500;
 /// Frames searched for `Inflater.end()`/`Deflater.end()` on a cleanup thread.
 const END_SEARCH_DEPTH: usize = 12;
 
@@ -105,45 +100,56 @@ struct Entry {
     born_ms: u32,
 }
 
-struct Growth {
-    at_ms: u64,
-    live: HashMap<u32, i64>,
-    /// Per site, the largest live count of any report so far.
-    high: HashMap<u32, u64>,
+impl Dated for Entry {
+    fn site(&self) -> u32 {
+        self.site
+    }
+    fn born_ms(&self) -> u32 {
+        self.born_ms
+    }
+}
+
+impl Row for ZlibSite {
+    fn id(&self) -> u32 {
+        self.id
+    }
+    fn growth_base(&self) -> i64 {
+        self.live as i64
+    }
+    fn growth(&self) -> i64 {
+        self.growth_live
+    }
+    fn live_bytes(&self) -> u64 {
+        self.live_bytes_estimate
+    }
+    fn set_stack(&mut self, stack: Vec<String>, app_frame: Option<String>) {
+        (self.stack, self.app_frame) = (stack, app_frame);
+    }
 }
 
 pub struct ZlibLedger {
-    sites: SiteTable<ZlibCounters>,
-    ledger: Ledger<Entry>,
-    settings: StackSettings,
-    epoch_ms: u64,
+    section: Section<ZlibCounters, Entry>,
     before_explicit: AtomicU64,
     before_gc: AtomicU64,
     /// jmethodIDs of `Inflater.end()` and `Deflater.end()`.
     end_methods: [AtomicUsize; 2],
-    growth: Mutex<Growth>,
-    /// (tracking, reason) for the report.
-    status: Mutex<(Tracking, Option<String>)>,
+    /// Per site, the largest live count of any report so far.
+    high: Mutex<HashMap<u32, u64>>,
 }
 
 impl ZlibLedger {
     pub fn new(o: &NativeOptions) -> ZlibLedger {
-        let overflow = format!("<other sites: more than {} distinct stacks (max_sites)>", o.max_sites);
         ZlibLedger {
-            sites: SiteTable::new(o.max_sites, &[(tag(ZlibKind::Inflater), overflow.clone()), (tag(ZlibKind::Deflater), overflow)]),
-            ledger: Ledger::new(o.max_tracked),
-            settings: settings(o),
-            epoch_ms: os::coarse_monotonic_ms(),
+            section: Section::new(o, &[tag(ZlibKind::Inflater), tag(ZlibKind::Deflater)], "zlib", o.zlib),
             before_explicit: AtomicU64::new(0),
             before_gc: AtomicU64::new(0),
             end_methods: [AtomicUsize::new(0), AtomicUsize::new(0)],
-            growth: Mutex::new(Growth { at_ms: 0, live: HashMap::new(), high: HashMap::new() }),
-            status: Mutex::new(if o.zlib { (Tracking::Full, None) } else { (Tracking::Off, Some("option zlib=off".into())) }),
+            high: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn set_status(&self, tracking: Tracking, reason: Option<String>) {
-        *self.status.lock() = (tracking, reason);
+        self.section.set_status(tracking, reason);
     }
 
     /// After a late attach: the outcome of re-binding the zlib natives to the agent's wrappers.
@@ -164,17 +170,13 @@ impl ZlibLedger {
     }
 
     pub fn tracking(&self) -> Tracking {
-        self.status.lock().0
+        self.section.tracking()
     }
 
     /// Live phase: learns the ids of `Inflater.end()` and `Deflater.end()`.
     pub fn set_end_methods(&self, inflater_end: usize, deflater_end: usize) {
         self.end_methods[0].store(inflater_end, Relaxed);
         self.end_methods[1].store(deflater_end, Relaxed);
-    }
-
-    fn now_ms(&self) -> u32 {
-        os::coarse_monotonic_ms().saturating_sub(self.epoch_ms).min(u32::MAX as u64) as u32
     }
 
     /// `Inflater.init`/`Deflater.init` returned a new stream.
@@ -185,14 +187,14 @@ impl ZlibLedger {
             ZlibKind::Deflater => Slot::Deflater,
         };
         let site = stacks.site(slot, kind, jvmti, env, |key| {
-            self.sites.intern(key, || kind as u32, || stacks.name_of(jvmti, env, key), || stacks.capture(jvmti, env, key, kind))
+            self.section.sites.intern(key, || kind as u32, || stacks.name_of(jvmti, env, key), || stacks.capture(jvmti, env, key, kind))
         });
-        let c = self.sites.counters(site);
+        let c = self.section.sites.counters(site);
         c.created.fetch_add(1, Relaxed);
-        match self.ledger.insert(addr, Entry { site, born_ms: self.now_ms() }) {
+        match self.section.ledger.insert(addr, Entry { site, born_ms: self.section.now_ms() }) {
             Inserted::New => {}
             Inserted::Replaced(old) => {
-                self.sites.counters(old.site).stale.fetch_add(1, Relaxed);
+                self.section.sites.counters(old.site).stale.fetch_add(1, Relaxed);
             }
             Inserted::Full => {
                 c.untracked.fetch_add(1, Relaxed);
@@ -204,9 +206,9 @@ impl ZlibLedger {
     /// `Inflater.end(long)`/`Deflater.end(long)` is about to free a stream.
     pub fn on_ending(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64) {
         let by_gc = stacks.on_cleanup_thread(jvmti, env) && !self.end_method_on_stack(jvmti);
-        match self.ledger.remove(addr) {
+        match self.section.ledger.remove(addr) {
             Some(e) => {
-                let c = self.sites.counters(e.site);
+                let c = self.section.sites.counters(e.site);
                 if by_gc {
                     c.released_by_gc.fetch_add(1, Relaxed);
                 } else {
@@ -227,8 +229,8 @@ impl ZlibLedger {
         if stacks.on_cleanup_thread(jvmti, env) {
             return;
         }
-        if let Some(e) = self.ledger.get(addr) {
-            self.sites.counters(e.site).reused.fetch_add(1, Relaxed);
+        if let Some(e) = self.section.ledger.get(addr) {
+            self.section.sites.counters(e.site).reused.fetch_add(1, Relaxed);
         }
     }
 
@@ -243,14 +245,14 @@ impl ZlibLedger {
     /// A site with streams released only by GC stays: its stack is what the finding about
     /// streams never ended names.
     pub fn forget_methods(&self, dead: &HashSet<usize>) -> u64 {
-        self.sites.forget(dead, |c| live_of(c) == 0 && total(c, |x| &x.released_by_gc) == 0)
+        self.section.sites.forget(dead, |c| live_of(c) == 0 && total(c, |x| &x.released_by_gc) == 0)
     }
 
     /// (live streams, estimated live bytes), cheap enough for a time series.
     pub fn live_totals(&self) -> (u64, u64) {
         let mut live = 0;
         let mut bytes = 0;
-        for (_, info, c) in self.sites.iter() {
+        for (_, info, c) in self.section.sites.iter() {
             let l = live_of(c);
             live += l;
             bytes += l * estimate_bytes(kind_of(info.kind));
@@ -260,64 +262,29 @@ impl ZlibLedger {
 
     /// The `zlib` section. Runs on the report thread.
     pub fn snapshot(&self) -> Zlib {
-        let now = self.now_ms() as u64;
-        let mut oldest: HashMap<u32, u32> = HashMap::new();
-        self.ledger.for_each(|_, e| {
-            let o = oldest.entry(e.site).or_insert(e.born_ms);
-            *o = (*o).min(e.born_ms);
-        });
-        let mut growth = self.growth.lock();
         let mut totals = ZlibTotals {
             before_tracking: ReleasesBeforeTracking {
                 ended_explicitly: self.before_explicit.load(Relaxed),
                 released_by_gc: self.before_gc.load(Relaxed),
             },
-            sites: self.sites.len(),
-            growth_window_ms: now.saturating_sub(growth.at_ms),
+            sites: self.section.sites.len(),
             ..ZlibTotals::default()
         };
-        let mut sites: Vec<(ZlibSite, Arc<SiteInfo>)> = Vec::new();
-        let mut live_now: HashMap<u32, i64> = HashMap::new();
+        let mut high = self.high.lock();
         let mut high_now: HashMap<u32, u64> = HashMap::new();
-        for (id, info, c) in self.sites.iter() {
-            let ended = total(c, |x| &x.ended_explicitly);
-            let gc = total(c, |x| &x.released_by_gc);
-            let live = live_of(c);
-            let created = total(c, |x| &x.created);
-            totals.untracked += total(c, |x| &x.untracked);
-            if created == 0 && ended == 0 && gc == 0 {
-                continue;
-            }
-            let kind = kind_of(info.kind);
-            let bytes = live * estimate_bytes(kind);
-            let k = match kind {
-                ZlibKind::Deflater => &mut totals.deflaters,
-                ZlibKind::Inflater => &mut totals.inflaters,
-            };
-            add_kind(k, created, ended, gc, live, bytes);
-            live_now.insert(id, live as i64);
-            let before = growth.high.get(&id).copied();
-            high_now.insert(id, before.unwrap_or(0).max(live));
-            let pool = pool_of(created, gc, live, total(c, |x| &x.reused), before);
-            sites.push((
-                ZlibSite {
-                    id,
-                    kind,
-                    exact_frames: info.exact_frames,
-                    first_thread: info.first_thread.clone(),
-                    created,
-                    ended_explicitly: ended,
-                    released_by_gc: gc,
-                    live,
-                    live_bytes_estimate: bytes,
-                    growth_live: live as i64 - growth.live.get(&id).copied().unwrap_or(0),
-                    oldest_live_ms: oldest.get(&id).map(|&b| now.saturating_sub(b as u64)),
-                    pool,
-                    ..ZlibSite::default()
-                },
-                info,
-            ));
-        }
+        let l = self.section.snapshot(
+            |v| {
+                let s = site_row(&v, high.get(&v.id).copied(), &mut totals)?;
+                high_now.insert(s.id, high.get(&s.id).copied().unwrap_or(0).max(s.live));
+                Some(s)
+            },
+            |a, b| {
+                (b.released_by_gc + b.live, b.live_bytes_estimate, b.created, a.id)
+                    .cmp(&(a.released_by_gc + a.live, a.live_bytes_estimate, a.created, b.id))
+            },
+        );
+        *high = high_now;
+        drop(high);
         for k in [&totals.inflaters, &totals.deflaters] {
             totals.created += k.created;
             totals.ended_explicitly += k.ended_explicitly;
@@ -325,30 +292,14 @@ impl ZlibLedger {
             totals.live += k.live;
             totals.live_bytes_estimate += k.live_bytes_estimate;
         }
-        *growth = Growth { at_ms: now, live: live_now, high: high_now };
-        drop(growth);
-
-        sites.sort_by(|(a, _), (b, _)| {
-            (b.released_by_gc + b.live, b.live_bytes_estimate, b.created, a.id)
-                .cmp(&(a.released_by_gc + a.live, a.live_bytes_estimate, a.created, b.id))
-        });
-        sites.truncate(REPORT_SITES);
-        // Names are resolved only for the sites the report lists.
-        let sites: Vec<ZlibSite> = sites
-            .into_iter()
-            .map(|(mut s, info)| {
-                (s.stack, s.app_frame) = render_site(&info);
-                s
-            })
-            .collect();
-        let (tracking, reason) = self.status.lock().clone();
+        totals.growth_window_ms = l.growth_window_ms;
         Zlib {
-            tracking,
-            reason,
-            settings: templates::settings(&self.settings),
-            top_by_live_bytes: top(&sites, |s| (s.live > 0).then_some(s.live_bytes_estimate as i64), |s| s.id),
-            top_by_growth: top(&sites, |s| (s.growth_live > 0).then_some(s.growth_live), |s| s.id),
-            sites,
+            tracking: l.tracking,
+            reason: l.reason,
+            settings: l.settings,
+            sites: l.sites,
+            top_by_live_bytes: l.top_by_live_bytes,
+            top_by_growth: l.top_by_growth,
             totals,
             estimate: ZlibEstimate {
                 inflater_bytes: INFLATER_BYTES,
@@ -361,6 +312,43 @@ impl ZlibLedger {
             },
         }
     }
+}
+
+/// The row of one site (none for a site with nothing created or released), added to `totals`
+/// (whose `untracked` counts every site). `high_before` is the site's high-water mark of live
+/// streams at the previous report.
+fn site_row(v: &SiteView<'_, ZlibCounters>, high_before: Option<u64>, totals: &mut ZlibTotals) -> Option<ZlibSite> {
+    let c = v.counters;
+    let ended = total(c, |x| &x.ended_explicitly);
+    let gc = total(c, |x| &x.released_by_gc);
+    let live = live_of(c);
+    let created = total(c, |x| &x.created);
+    totals.untracked += total(c, |x| &x.untracked);
+    if created == 0 && ended == 0 && gc == 0 {
+        return None;
+    }
+    let kind = kind_of(v.info.kind);
+    let bytes = live * estimate_bytes(kind);
+    let k = match kind {
+        ZlibKind::Deflater => &mut totals.deflaters,
+        ZlibKind::Inflater => &mut totals.inflaters,
+    };
+    add_kind(k, created, ended, gc, live, bytes);
+    Some(ZlibSite {
+        id: v.id,
+        kind,
+        exact_frames: v.info.exact_frames,
+        first_thread: v.info.first_thread.clone(),
+        created,
+        ended_explicitly: ended,
+        released_by_gc: gc,
+        live,
+        live_bytes_estimate: bytes,
+        growth_live: live as i64 - v.growth_before,
+        oldest_live_ms: v.oldest_live_ms,
+        pool: pool_of(created, gc, live, total(c, |x| &x.reused), high_before),
+        ..ZlibSite::default()
+    })
 }
 
 fn live_of(c: &[Stripe<ZlibCounters>]) -> u64 {
