@@ -1,6 +1,6 @@
 //! The FFI boundary: generated JVMTI bindings and thin safe wrappers over JVMTI, JNI, HotSpot's
-//! own structures and the OS. All `unsafe` code of the agent lives here and in `entry/`; this
-//! module depends on nothing else of the agent.
+//! own structures and the OS, and the x86-64 layout of HotSpot's frames. All `unsafe` code of the
+//! agent lives here and in `entry/`; this module depends on nothing else of the agent.
 #![allow(unsafe_code)]
 
 pub mod asgct;

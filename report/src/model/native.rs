@@ -281,3 +281,23 @@ pub struct CrossCheck {
     pub agrees: bool,
     pub note: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_keep_their_json_names() {
+        for (k, name) in [(ZlibKind::Inflater, "Inflater"), (ZlibKind::Deflater, "Deflater")] {
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+            assert_eq!(serde_json::from_value::<ZlibKind>(name.into()).unwrap(), k);
+            assert_eq!((k.to_string(), k == name), (name.to_string(), true));
+        }
+        for (k, name) in [(DirectKind::DirectByteBuffer, "DirectByteBuffer"), (DirectKind::Unsafe, "Unsafe")] {
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+            assert_eq!(serde_json::from_value::<DirectKind>(name.into()).unwrap(), k);
+            assert_eq!((k.to_string(), k == name), (name.to_string(), true));
+        }
+        assert!(ZlibKind::Deflater < ZlibKind::Inflater && DirectKind::DirectByteBuffer < DirectKind::Unsafe, "name order");
+    }
+}
