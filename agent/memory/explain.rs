@@ -22,7 +22,7 @@
 use super::nmt;
 use super::regions::{Classified, Kind};
 use leakagent_report::units::mib;
-use leakagent_report::model::{JvmMemory, Malloc, Nmt, Part};
+use leakagent_report::model::{JvmMemory, Malloc, Nmt, Part, RssPart};
 
 /// Live native bytes from the native ledgers. None: that ledger is off, failed, or (direct) has
 /// no per-block data.
@@ -51,25 +51,10 @@ pub struct Explained {
 }
 
 impl Explained {
-    pub fn bytes(&self, part: &str) -> u64 {
+    pub fn bytes(&self, part: RssPart) -> u64 {
         self.parts.iter().find(|p| p.part == part).map(|p| p.bytes).unwrap_or(0)
     }
 }
-
-/// The part names, in report order.
-#[cfg(test)]
-pub const PARTS: [&str; 10] = [
-    "java_heap",
-    "metaspace",
-    "code_cache",
-    "thread_stacks",
-    "zlib",
-    "direct",
-    "malloc_in_use",
-    "malloc_retained",
-    "other",
-    "unexplained",
-];
 
 fn take(pool: &mut u64, want: u64) -> u64 {
     let t = want.min(*pool);
@@ -84,14 +69,14 @@ pub fn explain(i: &Inputs) -> Explained {
     let mut notes = Vec::new();
     let mut anon = r.rss(Kind::OtherAnonymous);
     let mut parts: Vec<Part> = Vec::new();
-    let mut push = |part: &str, bytes: u64, note: String| parts.push(Part { part: part.into(), bytes, note });
+    let mut push = |part: RssPart, bytes: u64, note: String| parts.push(Part { part, bytes, note });
 
     // The JVM's own regions.
     if r.found(Kind::JavaHeap) {
-        push("java_heap", r.rss(Kind::JavaHeap), "resident part of the Java heap's reservation".into());
+        push(RssPart::JavaHeap, r.rss(Kind::JavaHeap), "resident part of the Java heap's reservation".into());
     } else {
         let t = take(&mut anon, j.heap_committed_bytes.unwrap_or(0));
-        push("java_heap", t, "heap mappings not recognised: the JVM's committed heap, out of unrecognised anonymous memory".into());
+        push(RssPart::JavaHeap, t, "heap mappings not recognised: the JVM's committed heap, out of unrecognised anonymous memory".into());
     }
     let mut meta = r.rss(Kind::ClassSpace) + r.rss(Kind::Metaspace);
     let mut meta_note = "resident part of the metaspace nodes and the class space".to_string();
@@ -104,15 +89,15 @@ pub fn explain(i: &Inputs) -> Explained {
         meta += take(&mut anon, j.class_space_committed_bytes.unwrap_or(0));
         meta_note.push_str("; class space: the JVM's committed size (its mapping was not recognised)");
     }
-    push("metaspace", meta, meta_note);
+    push(RssPart::Metaspace, meta, meta_note);
     if r.found(Kind::CodeCache) {
-        push("code_cache", r.rss(Kind::CodeCache), "resident part of the code cache reservation".into());
+        push(RssPart::CodeCache, r.rss(Kind::CodeCache), "resident part of the code cache reservation".into());
     } else {
         let t = take(&mut anon, j.code_cache_committed_bytes.unwrap_or(0));
-        push("code_cache", t, "code cache mapping not recognised: the JVM's committed code cache".into());
+        push(RssPart::CodeCache, t, "code cache mapping not recognised: the JVM's committed code cache".into());
     }
     push(
-        "thread_stacks",
+        RssPart::ThreadStacks,
         r.rss(Kind::ThreadStacks),
         format!("resident part of {} thread stacks (glibc keeps exited threads' stacks for reuse)", r.get(Kind::ThreadStacks).count),
     );
@@ -155,7 +140,7 @@ pub fn explain(i: &Inputs) -> Explained {
         None => 0,
     };
     push(
-        "zlib",
+        RssPart::Zlib,
         zlib,
         match i.ledger.zlib_live_bytes {
             Some(_) => "live zlib streams (native ledger estimate), inside malloc's in-use bytes".into(),
@@ -168,9 +153,9 @@ pub fn explain(i: &Inputs) -> Explained {
         (None, None) => (0, "unknown: neither the native ledger nor the JDK's direct buffer pool is available"),
     };
     let direct = if in_malloc { take(&mut left, direct_src) } else { take(&mut anon, direct_src) };
-    push("direct", direct, direct_note.into());
+    push(RssPart::Direct, direct, direct_note.into());
     push(
-        "malloc_in_use",
+        RssPart::MallocInUse,
         left,
         match m.allocator.as_str() {
             "glibc" => "glibc malloc in use (uordblks within the resident arenas, plus mmapped chunks), minus zlib and direct".into(),
@@ -179,7 +164,7 @@ pub fn explain(i: &Inputs) -> Explained {
         },
     );
     push(
-        "malloc_retained",
+        RssPart::MallocRetained,
         retained.unwrap_or(0),
         match m.allocator.as_str() {
             "glibc" => format!(
@@ -206,9 +191,9 @@ pub fn explain(i: &Inputs) -> Explained {
     if other_extra > 0 {
         other_note.push_str(&format!(", brk/arena heaps {}", mib(other_extra)));
     }
-    push("other", files + nmt_named + other_extra, other_note);
+    push(RssPart::Other, files + nmt_named + other_extra, other_note);
     push(
-        "unexplained",
+        RssPart::Unexplained,
         anon,
         if i.nmt.is_some() {
             "anonymous memory neither this agent nor NMT attributes (native libraries' own mmaps, ...)".into()
@@ -224,41 +209,41 @@ const NOTEWORTHY: u64 = 1 << 20;
 
 /// The explanation in one paragraph.
 pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64) -> String {
-    let b = |p: &str| e.bytes(p);
+    let b = |p: RssPart| e.bytes(p);
     let mut s = format!("RSS is {}. ", mib(rss));
-    s.push_str(&format!("The Java heap accounts for {}", mib(b("java_heap"))));
+    s.push_str(&format!("The Java heap accounts for {}", mib(b(RssPart::JavaHeap))));
     if let (Some(c), Some(u)) = (j.heap_committed_bytes, j.heap_used_bytes) {
         s.push_str(&format!(" ({} committed, {} used", mib(c), mib(u)));
         // Right after a GC that shrank the heap the committed size is already the new one, while
         // G1, ZGC and Shenandoah give the freed regions' pages back from a background thread.
-        if b("java_heap") > c + (c / 20).max(NOTEWORTHY) {
+        if b(RssPart::JavaHeap) > c + (c / 20).max(NOTEWORTHY) {
             s.push_str(&format!(
                 "; {} more is resident than committed: the GC has just shrunk the heap and returns those pages to the \
                  OS in the background, so a later report shows less",
-                mib(b("java_heap") - c)
+                mib(b(RssPart::JavaHeap) - c)
             ));
         }
         s.push(')');
     }
     s.push_str(&format!(
         ", metaspace {}, the code cache {}, {} thread stacks {}. ",
-        mib(b("metaspace")),
-        mib(b("code_cache")),
+        mib(b(RssPart::Metaspace)),
+        mib(b(RssPart::CodeCache)),
         stacks,
-        mib(b("thread_stacks"))
+        mib(b(RssPart::ThreadStacks))
     ));
-    let in_use = b("malloc_in_use") + b("zlib") + b("direct");
+    let in_use = b(RssPart::MallocInUse) + b(RssPart::Zlib) + b(RssPart::Direct);
     let name = match m.allocator.as_str() {
         "glibc" | "jemalloc" | "tcmalloc" => format!("{} malloc", m.allocator),
         a => format!("malloc ({a})"),
     };
     s.push_str(&format!("{name} has {} in use", mib(in_use)));
     let mut inner = Vec::new();
-    if b("zlib") >= NOTEWORTHY {
-        inner.push(format!("{} live zlib streams", mib(b("zlib"))));
+    if b(RssPart::Zlib) >= NOTEWORTHY {
+        inner.push(format!("{} live zlib streams", mib(b(RssPart::Zlib))));
     }
-    if b("direct") >= NOTEWORTHY {
-        inner.push(format!("{} direct buffers", mib(b("direct"))));
+    if b(RssPart::Direct) >= NOTEWORTHY {
+        inner.push(format!("{} direct buffers", mib(b(RssPart::Direct))));
     }
     if !inner.is_empty() {
         s.push_str(&format!(" ({} of it)", inner.join(" and ")));
@@ -283,12 +268,12 @@ pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64
     }
     s.push_str(&format!(
         "Libraries, mapped files and other known memory take {}; {} is unexplained.",
-        mib(b("other")),
-        mib(b("unexplained"))
+        mib(b(RssPart::Other)),
+        mib(b(RssPart::Unexplained))
     ));
     // Name the largest part outside the heap when it is the allocator's retention.
-    let largest = e.parts.iter().filter(|p| p.part != "java_heap").max_by_key(|p| p.bytes);
-    if largest.is_some_and(|p| p.part == "malloc_retained" && p.bytes > 0) {
+    let largest = e.parts.iter().filter(|p| p.part != RssPart::JavaHeap).max_by_key(|p| p.bytes);
+    if largest.is_some_and(|p| p.part == RssPart::MallocRetained && p.bytes > 0) {
         s.push_str(" Memory the allocator keeps after free is the largest part outside the Java heap.");
     }
     s
@@ -354,19 +339,19 @@ mod tests {
     fn parts_sum_to_rss_and_retention_dominates() {
         let (r, m, j) = arena_retention();
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
-        let names: Vec<_> = e.parts.iter().map(|p| p.part.as_str()).collect();
-        assert_eq!(names, PARTS);
+        let names: Vec<_> = e.parts.iter().map(|p| p.part).collect();
+        assert_eq!(names, RssPart::ALL);
         assert_eq!(sum(&e), r.rss);
-        assert_eq!(e.bytes("java_heap"), 2 * M);
-        assert_eq!(e.bytes("metaspace"), M + M / 4);
+        assert_eq!(e.bytes(RssPart::JavaHeap), 2 * M);
+        assert_eq!(e.bytes(RssPart::Metaspace), M + M / 4);
         // Arena pool 278 MiB + 1/8 brk; 5 MiB in use there; 1 MiB mmapped from anon.
-        assert_eq!(e.bytes("malloc_retained"), 278 * M + M / 8 - 5 * M);
+        assert_eq!(e.bytes(RssPart::MallocRetained), 278 * M + M / 8 - 5 * M);
         assert_eq!(e.resident_free, Some(278 * M + M / 8 - 5 * M));
-        assert_eq!(e.bytes("direct"), M / 2);
-        assert_eq!(e.bytes("zlib"), 0);
-        assert_eq!(e.bytes("malloc_in_use"), 6 * M - M / 2);
-        assert_eq!(e.bytes("other"), 34 * M);
-        assert_eq!(e.bytes("unexplained"), 5 * M);
+        assert_eq!(e.bytes(RssPart::Direct), M / 2);
+        assert_eq!(e.bytes(RssPart::Zlib), 0);
+        assert_eq!(e.bytes(RssPart::MallocInUse), 6 * M - M / 2);
+        assert_eq!(e.bytes(RssPart::Other), 34 * M);
+        assert_eq!(e.bytes(RssPart::Unexplained), 5 * M);
         let p = paragraph(&e, r.rss, &m, &j, 3);
         assert!(p.starts_with("RSS is 331.4 MiB."), "{p}");
         assert!(p.contains("(40.0 MiB committed, 5.0 MiB used),"), "{p}");
@@ -391,15 +376,15 @@ mod tests {
         let (r, m, j) = arena_retention();
         let ledger = Ledger { zlib_live_bytes: Some(2 * M), zlib_live_streams: Some(7), direct_live_bytes: Some(3 * M) };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger });
-        assert_eq!(e.bytes("zlib"), 2 * M);
-        assert_eq!(e.bytes("direct"), 3 * M);
-        assert_eq!(e.bytes("malloc_in_use"), M);
+        assert_eq!(e.bytes(RssPart::Zlib), 2 * M);
+        assert_eq!(e.bytes(RssPart::Direct), 3 * M);
+        assert_eq!(e.bytes(RssPart::MallocInUse), M);
         assert_eq!(sum(&e), r.rss);
         // More than malloc has in use is capped, never double counted.
         let ledger = Ledger { zlib_live_bytes: Some(100 * M), zlib_live_streams: None, direct_live_bytes: Some(100 * M) };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger });
-        assert_eq!(e.bytes("zlib"), 6 * M);
-        assert_eq!(e.bytes("direct"), 0);
+        assert_eq!(e.bytes(RssPart::Zlib), 6 * M);
+        assert_eq!(e.bytes(RssPart::Direct), 0);
         assert_eq!(sum(&e), r.rss);
     }
 
@@ -410,16 +395,16 @@ mod tests {
         let j = JvmMemory::default();
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
         // 1 MiB of it in the brk heap, 79 MiB in anonymous mappings.
-        assert_eq!(e.bytes("malloc_in_use"), 30 * M);
-        assert_eq!(e.bytes("malloc_retained"), 50 * M);
-        assert_eq!(e.bytes("other"), 20 * M);
-        assert_eq!(e.bytes("unexplained"), 21 * M);
+        assert_eq!(e.bytes(RssPart::MallocInUse), 30 * M);
+        assert_eq!(e.bytes(RssPart::MallocRetained), 50 * M);
+        assert_eq!(e.bytes(RssPart::Other), 20 * M);
+        assert_eq!(e.bytes(RssPart::Unexplained), 21 * M);
         assert_eq!(sum(&e), r.rss);
         // A resident figure larger than the anonymous memory is capped.
         m.allocator_resident_bytes = Some(500 * M);
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
-        assert_eq!(e.bytes("malloc_retained"), 71 * M);
-        assert_eq!(e.bytes("unexplained"), 0);
+        assert_eq!(e.bytes(RssPart::MallocRetained), 71 * M);
+        assert_eq!(e.bytes(RssPart::Unexplained), 0);
         assert_eq!(sum(&e), r.rss);
     }
 
@@ -428,10 +413,10 @@ mod tests {
         let r = regions(&[(Kind::BrkHeap, 475 * M), (Kind::OtherAnonymous, 4 * M), (Kind::Libraries, 20 * M)]);
         let m = Malloc { allocator: "tcmalloc".into(), in_use_bytes: Some(9 * M), allocator_resident_bytes: Some(481 * M), ..Malloc::default() };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &JvmMemory::default(), nmt: None, ledger: Ledger::default() });
-        assert_eq!(e.bytes("malloc_in_use"), 9 * M);
-        assert_eq!(e.bytes("malloc_retained"), 470 * M);
-        assert_eq!(e.bytes("other"), 20 * M);
-        assert_eq!(e.bytes("unexplained"), 0);
+        assert_eq!(e.bytes(RssPart::MallocInUse), 9 * M);
+        assert_eq!(e.bytes(RssPart::MallocRetained), 470 * M);
+        assert_eq!(e.bytes(RssPart::Other), 20 * M);
+        assert_eq!(e.bytes(RssPart::Unexplained), 0);
         assert_eq!(sum(&e), r.rss);
     }
 
@@ -448,10 +433,10 @@ mod tests {
             ..JvmMemory::default()
         };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
-        assert_eq!(e.bytes("java_heap"), 60 * M);
-        assert_eq!(e.bytes("metaspace"), 12 * M);
-        assert_eq!(e.bytes("code_cache"), 28 * M, "capped by what is left");
-        assert_eq!(e.bytes("direct"), 0);
+        assert_eq!(e.bytes(RssPart::JavaHeap), 60 * M);
+        assert_eq!(e.bytes(RssPart::Metaspace), 12 * M);
+        assert_eq!(e.bytes(RssPart::CodeCache), 28 * M, "capped by what is left");
+        assert_eq!(e.bytes(RssPart::Direct), 0);
         assert_eq!(e.resident_free, None);
         assert_eq!(sum(&e), r.rss);
         assert!(!e.notes.is_empty());
@@ -471,8 +456,8 @@ mod tests {
             ..Nmt::default()
         };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: Some(&n), ledger: Ledger::default() });
-        assert_eq!(e.bytes("other"), 37 * M);
-        assert_eq!(e.bytes("unexplained"), 2 * M);
+        assert_eq!(e.bytes(RssPart::Other), 37 * M);
+        assert_eq!(e.bytes(RssPart::Unexplained), 2 * M);
         assert_eq!(sum(&e), r.rss);
     }
 }
