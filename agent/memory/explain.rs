@@ -62,54 +62,85 @@ fn take(pool: &mut u64, want: u64) -> u64 {
     t
 }
 
-pub fn explain(i: &Inputs) -> Explained {
-    let r = i.regions;
-    let j = i.jvm;
-    let m = i.malloc;
-    let mut notes = Vec::new();
-    let mut anon = r.rss(Kind::OtherAnonymous);
-    let mut parts: Vec<Part> = Vec::new();
-    let mut push = |part: RssPart, bytes: u64, note: String| parts.push(Part { part, bytes, note });
+/// The explanation being built: the parts so far, and the unrecognised anonymous memory not yet
+/// given to a part (what is left of it at the end is `unexplained`).
+struct Carving {
+    anon: u64,
+    parts: Vec<Part>,
+    notes: Vec<String>,
+}
 
-    // The JVM's own regions.
+impl Carving {
+    fn push(&mut self, part: RssPart, bytes: u64, note: impl Into<String>) {
+        self.parts.push(Part { part, bytes, note: note.into() });
+    }
+
+    fn take_anon(&mut self, want: u64) -> u64 {
+        take(&mut self.anon, want)
+    }
+}
+
+/// What the allocator holds: in use, free but resident (None: unknown), whether the in-use bytes
+/// are malloc's own numbers, and brk/arena bytes that are not the allocator's (counted under other).
+struct Allocator {
+    in_use: u64,
+    retained: Option<u64>,
+    in_malloc: bool,
+    not_its_own: u64,
+}
+
+pub fn explain(i: &Inputs) -> Explained {
+    let mut c = Carving { anon: i.regions.rss(Kind::OtherAnonymous), parts: Vec::new(), notes: Vec::new() };
+    // Every step takes what it cannot find in a recognised mapping out of `anon`, in this order.
+    jvm_parts(&mut c, i.regions, i.jvm);
+    let a = allocator(&mut c, i.regions, i.malloc);
+    malloc_parts(&mut c, i, &a);
+    rest_parts(&mut c, i.regions, i.nmt, a.not_its_own);
+    Explained { parts: c.parts, resident_free: a.retained, notes: c.notes }
+}
+
+/// The JVM's own regions: the heap, metaspace (class space included), the code cache, stacks.
+fn jvm_parts(c: &mut Carving, r: &Classified, j: &JvmMemory) {
     if r.found(Kind::JavaHeap) {
-        push(RssPart::JavaHeap, r.rss(Kind::JavaHeap), "resident part of the Java heap's reservation".into());
+        c.push(RssPart::JavaHeap, r.rss(Kind::JavaHeap), "resident part of the Java heap's reservation");
     } else {
-        let t = take(&mut anon, j.heap_committed_bytes.unwrap_or(0));
-        push(RssPart::JavaHeap, t, "heap mappings not recognised: the JVM's committed heap, out of unrecognised anonymous memory".into());
+        let t = c.take_anon(j.heap_committed_bytes.unwrap_or(0));
+        c.push(RssPart::JavaHeap, t, "heap mappings not recognised: the JVM's committed heap, out of unrecognised anonymous memory");
     }
     let mut meta = r.rss(Kind::ClassSpace) + r.rss(Kind::Metaspace);
     let mut meta_note = "resident part of the metaspace nodes and the class space".to_string();
     if !r.found(Kind::Metaspace) {
         let non_class = j.metaspace_committed_bytes.unwrap_or(0).saturating_sub(j.class_space_committed_bytes.unwrap_or(0));
-        meta += take(&mut anon, non_class);
+        meta += c.take_anon(non_class);
         meta_note = "class space mapping plus the JVM's committed non-class metaspace (its nodes were not recognised)".into();
     }
     if !r.found(Kind::ClassSpace) && j.class_space_committed_bytes.is_some() {
-        meta += take(&mut anon, j.class_space_committed_bytes.unwrap_or(0));
+        meta += c.take_anon(j.class_space_committed_bytes.unwrap_or(0));
         meta_note.push_str("; class space: the JVM's committed size (its mapping was not recognised)");
     }
-    push(RssPart::Metaspace, meta, meta_note);
+    c.push(RssPart::Metaspace, meta, meta_note);
     if r.found(Kind::CodeCache) {
-        push(RssPart::CodeCache, r.rss(Kind::CodeCache), "resident part of the code cache reservation".into());
+        c.push(RssPart::CodeCache, r.rss(Kind::CodeCache), "resident part of the code cache reservation");
     } else {
-        let t = take(&mut anon, j.code_cache_committed_bytes.unwrap_or(0));
-        push(RssPart::CodeCache, t, "code cache mapping not recognised: the JVM's committed code cache".into());
+        let t = c.take_anon(j.code_cache_committed_bytes.unwrap_or(0));
+        c.push(RssPart::CodeCache, t, "code cache mapping not recognised: the JVM's committed code cache");
     }
-    push(
+    c.push(
         RssPart::ThreadStacks,
         r.rss(Kind::ThreadStacks),
         format!("resident part of {} thread stacks (glibc keeps exited threads' stacks for reuse)", r.get(Kind::ThreadStacks).count),
     );
+}
 
-    // The allocator.
+/// How much the allocator holds in use and free, by its own statistics and the arena and brk
+/// heaps it lives in.
+fn allocator(c: &mut Carving, r: &Classified, m: &Malloc) -> Allocator {
     let arena_pool = r.rss(Kind::MallocArenaHeaps) + r.rss(Kind::BrkHeap);
-    let mut other_extra = 0;
-    let (in_use, retained, in_malloc): (u64, Option<u64>, bool) = match m.allocator.as_str() {
+    match m.allocator.as_str() {
         "glibc" if m.arena_in_use_bytes.is_some() => {
             let in_arena = m.arena_in_use_bytes.unwrap_or(0).min(arena_pool);
-            let mmapped = take(&mut anon, m.mmapped_bytes.unwrap_or(0));
-            (in_arena + mmapped, Some(arena_pool - in_arena), true)
+            let mmapped = c.take_anon(m.mmapped_bytes.unwrap_or(0));
+            Allocator { in_use: in_arena + mmapped, retained: Some(arena_pool - in_arena), in_malloc: true, not_its_own: 0 }
         }
         "jemalloc" | "tcmalloc" if m.allocator_resident_bytes.is_some() => {
             // Their memory is in the brk heap (tcmalloc uses sbrk first) or in anonymous
@@ -117,68 +148,66 @@ pub fn explain(i: &Inputs) -> Explained {
             let want = m.allocator_resident_bytes.unwrap_or(0);
             let mut brk = arena_pool;
             let mut resident = take(&mut brk, want);
-            resident += take(&mut anon, want - resident);
+            resident += c.take_anon(want - resident);
             let used = m.in_use_bytes.unwrap_or(0).min(resident);
-            other_extra += brk;
             if brk > 0 {
-                notes.push(format!("{} of the brk heap is not {}'s memory: counted under other", mib(brk), m.allocator));
+                c.notes.push(format!("{} of the brk heap is not {}'s memory: counted under other", mib(brk), m.allocator));
             }
-            (used, Some(resident - used), true)
+            Allocator { in_use: used, retained: Some(resident - used), in_malloc: true, not_its_own: brk }
         }
         _ => {
-            notes.push(format!(
+            c.notes.push(format!(
                 "{} publishes no usable statistics: its known mappings (brk heap) are counted as in use and nothing as retained",
                 m.allocator
             ));
-            (arena_pool, None, false)
+            Allocator { in_use: arena_pool, retained: None, in_malloc: false, not_its_own: 0 }
         }
-    };
-    let mut left = in_use;
-    let zlib = match i.ledger.zlib_live_bytes {
-        Some(z) if in_malloc => take(&mut left, z),
-        Some(z) => take(&mut anon, z),
-        None => 0,
-    };
-    push(
+    }
+}
+
+/// zlib and direct (carved out of malloc's in-use bytes, or out of anonymous memory when the
+/// allocator gives no numbers), then what malloc holds besides them.
+fn malloc_parts(c: &mut Carving, i: &Inputs, a: &Allocator) {
+    let m = i.malloc;
+    let mut left = a.in_use;
+    let mut carve = |c: &mut Carving, want: u64| if a.in_malloc { take(&mut left, want) } else { c.take_anon(want) };
+    let zlib = i.ledger.zlib_live_bytes.map(|z| carve(c, z)).unwrap_or(0);
+    c.push(
         RssPart::Zlib,
         zlib,
         match i.ledger.zlib_live_bytes {
-            Some(_) => "live zlib streams (native ledger estimate), inside malloc's in-use bytes".into(),
-            None => "the zlib ledger is off or failed (see zlib.tracking): live zlib streams are inside malloc_in_use".into(),
+            Some(_) => "live zlib streams (native ledger estimate), inside malloc's in-use bytes",
+            None => "the zlib ledger is off or failed (see zlib.tracking): live zlib streams are inside malloc_in_use",
         },
     );
-    let (direct_src, direct_note) = match (i.ledger.direct_live_bytes, j.direct_used_bytes) {
+    let (direct_src, direct_note) = match (i.ledger.direct_live_bytes, i.jvm.direct_used_bytes) {
         (Some(d), _) => (d, "live DirectByteBuffer and Unsafe memory (native ledger), inside malloc's in-use bytes"),
         (None, Some(d)) => (d, "the JDK's direct buffer pool (BufferPoolMXBean \"direct\"); Unsafe.allocateMemory is not counted without the direct ledger (see direct.tracking)"),
         (None, None) => (0, "unknown: neither the native ledger nor the JDK's direct buffer pool is available"),
     };
-    let direct = if in_malloc { take(&mut left, direct_src) } else { take(&mut anon, direct_src) };
-    push(RssPart::Direct, direct, direct_note.into());
-    push(
-        RssPart::MallocInUse,
-        left,
-        match m.allocator.as_str() {
-            "glibc" => "glibc malloc in use (uordblks within the resident arenas, plus mmapped chunks), minus zlib and direct".into(),
-            a if in_malloc => format!("{a} allocated bytes, minus zlib and direct"),
-            a => format!("{a}: the brk heap, as the allocator gives no numbers"),
-        },
-    );
-    push(
-        RssPart::MallocRetained,
-        retained.unwrap_or(0),
-        match m.allocator.as_str() {
-            "glibc" => format!(
-                "freed memory glibc keeps resident in {} arenas (resident size of the arena and brk heaps minus in use)",
-                m.arenas.map(|n| n.to_string()).unwrap_or_else(|| "its".into())
-            ),
-            a if retained.is_some() => format!("{a}: resident minus allocated (dirty pages, caches, metadata)"),
-            a => format!("{a}: unknown"),
-        },
-    );
+    let direct = carve(c, direct_src);
+    c.push(RssPart::Direct, direct, direct_note);
+    let in_use_note = match m.allocator.as_str() {
+        "glibc" => "glibc malloc in use (uordblks within the resident arenas, plus mmapped chunks), minus zlib and direct".into(),
+        a_name if a.in_malloc => format!("{a_name} allocated bytes, minus zlib and direct"),
+        a_name => format!("{a_name}: the brk heap, as the allocator gives no numbers"),
+    };
+    c.push(RssPart::MallocInUse, left, in_use_note);
+    let retained_note = match m.allocator.as_str() {
+        "glibc" => format!(
+            "freed memory glibc keeps resident in {} arenas (resident size of the arena and brk heaps minus in use)",
+            m.arenas.map(|n| n.to_string()).unwrap_or_else(|| "its".into())
+        ),
+        a_name if a.retained.is_some() => format!("{a_name}: resident minus allocated (dirty pages, caches, metadata)"),
+        a_name => format!("{a_name}: unknown"),
+    };
+    c.push(RssPart::MallocRetained, a.retained.unwrap_or(0), retained_note);
+}
 
-    // Files, kernel pages, and what NMT can name.
+/// Files, kernel pages and what NMT can name (`other`), then the anonymous memory left.
+fn rest_parts(c: &mut Carving, r: &Classified, nmt: Option<&Nmt>, not_malloc: u64) {
     let files = r.rss(Kind::Libraries) + r.rss(Kind::CdsArchive) + r.rss(Kind::MappedFiles) + r.rss(Kind::Kernel);
-    let nmt_named = i.nmt.map(|n| take(&mut anon, nmt::internal_mmap_committed(n))).unwrap_or(0);
+    let nmt_named = nmt.map(|n| c.take_anon(nmt::internal_mmap_committed(n))).unwrap_or(0);
     let mut other_note = format!(
         "libraries {}, CDS archive {}, other mapped files {}",
         mib(r.rss(Kind::Libraries)),
@@ -188,20 +217,16 @@ pub fn explain(i: &Inputs) -> Explained {
     if nmt_named > 0 {
         other_note.push_str(&format!(", JVM structures NMT counts (GC, ...) {}", mib(nmt_named)));
     }
-    if other_extra > 0 {
-        other_note.push_str(&format!(", brk/arena heaps {}", mib(other_extra)));
+    if not_malloc > 0 {
+        other_note.push_str(&format!(", brk/arena heaps {}", mib(not_malloc)));
     }
-    push(RssPart::Other, files + nmt_named + other_extra, other_note);
-    push(
-        RssPart::Unexplained,
-        anon,
-        if i.nmt.is_some() {
-            "anonymous memory neither this agent nor NMT attributes (native libraries' own mmaps, ...)".into()
-        } else {
-            "anonymous memory not attributed (GC data structures, native libraries' own mmaps, ...); NMT would name part of it".into()
-        },
-    );
-    Explained { parts, resident_free: retained, notes }
+    c.push(RssPart::Other, files + nmt_named + not_malloc, other_note);
+    let unexplained_note = if nmt.is_some() {
+        "anonymous memory neither this agent nor NMT attributes (native libraries' own mmaps, ...)"
+    } else {
+        "anonymous memory not attributed (GC data structures, native libraries' own mmaps, ...); NMT would name part of it"
+    };
+    c.push(RssPart::Unexplained, c.anon, unexplained_note);
 }
 
 /// Smaller amounts are not worth a clause in the paragraph.
