@@ -1,5 +1,6 @@
-//! Findings about memory: the allocator keeping freed memory resident, and RSS that nothing
-//! explains. Read `report.memory` only.
+//! Findings about memory: the allocator keeping freed memory resident, RSS that nothing
+//! explains, the container's limit coming near, and what an `oom` report ran out of. They read
+//! the finished report (mostly `report.memory`), never the JVM.
 
 use leakagent_report::units::mib;
 use leakagent_report::model::{Finding, Memory, Report, RssPart, Severity, Subject, Tracking};

@@ -1,6 +1,14 @@
 //! The `memory` section and the `samples` time series: where RSS is, who holds it, and how it
 //! moved. Reads /proc/self/smaps, the C allocator and the JVM's pools on the report thread; the
 //! sampler thread records cheap numbers periodically. Nothing here runs in a JVMTI callback.
+//! Wiring: `Agent::memory`, `reporter::build` (the section, the findings), the sampler thread.
+//!
+//! - `smaps`, `regions`: the mappings and the kinds of memory they are (heap, arenas, stacks...).
+//! - `malloc`, `jvm_pools`, `nmt`, `cgroup`: what the allocator, the JVM's MXBeans, NMT and the
+//!   memory cgroup say.
+//! - `explain`: the parts that add up to RSS and the paragraph; `findings`: the verdicts on them.
+//! - `ring`: the bounded series of samples.
+//! - `gc`: which garbage collector runs (the report names it; a forced GC at exit depends on it).
 
 pub mod cgroup;
 pub mod explain;
