@@ -13,29 +13,17 @@ use std::time::{Duration, Instant};
 const MIB: u64 = 1 << 20;
 const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
 const TCMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4";
-const CONTRACT_PARTS: [&str; 10] = [
-    "java_heap",
-    "metaspace",
-    "code_cache",
-    "thread_stacks",
-    "zlib",
-    "direct",
-    "malloc_in_use",
-    "malloc_retained",
-    "other",
-    "unexplained",
-];
 
 fn require(lib: &str, package: &str) {
     assert!(Path::new(lib).is_file(), "{lib} is missing: apt-get install -y {package}");
 }
 
-fn parts(r: &Report) -> BTreeMap<String, u64> {
-    r.memory.explanation.iter().map(|p| (p.part.clone(), p.bytes)).collect()
+fn parts(r: &Report) -> BTreeMap<RssPart, u64> {
+    r.memory.explanation.iter().map(|p| (p.part, p.bytes)).collect()
 }
 
-fn part(r: &Report, name: &str) -> u64 {
-    parts(r)[name]
+fn part(r: &Report, name: RssPart) -> u64 {
+    parts(r)[&name]
 }
 
 /// The contract's parts, and parts that add up to RSS within 5%. (The contract's keys of
@@ -46,8 +34,8 @@ fn assert_explained(r: &Report) {
     let rss = m.rss_bytes;
     assert!(rss > 20 * MIB, "rss {rss}");
     let p = parts(r);
-    for name in CONTRACT_PARTS {
-        assert!(p.contains_key(name), "explanation lacks {name}: {p:?}");
+    for name in RssPart::ALL {
+        assert!(p.contains_key(&name), "explanation lacks {name}: {p:?}");
     }
     let sum: u64 = p.values().sum();
     assert!(sum.abs_diff(rss) * 20 <= rss, "parts sum to {sum}, RSS is {rss}: {p:?}");
@@ -57,8 +45,8 @@ fn assert_explained(r: &Report) {
 }
 
 /// The largest part outside the Java heap.
-fn largest_non_heap(r: &Report) -> (String, u64) {
-    parts(r).into_iter().filter(|(k, _)| k != "java_heap").max_by_key(|(_, v)| *v).unwrap()
+fn largest_non_heap(r: &Report) -> (RssPart, u64) {
+    parts(r).into_iter().filter(|(k, _)| *k != RssPart::JavaHeap).max_by_key(|(_, v)| *v).unwrap()
 }
 
 fn finding<'a>(r: &'a Report, kind: &str) -> Option<&'a Finding> {
@@ -94,11 +82,11 @@ fn arena_retention_under_glibc_is_explained_and_the_finding_names_the_fix() {
 
     // After GC the allocator keeps most of what the streams used.
     let (largest, bytes) = largest_non_heap(&r);
-    assert_eq!(largest, "malloc_retained", "{}", show(&r));
+    assert_eq!(largest, RssPart::MallocRetained, "{}", show(&r));
     assert!(bytes >= 64 * MIB, "{}", show(&r));
-    assert!(part(&r, "malloc_retained") > 10 * part(&r, "malloc_in_use"), "{}", show(&r));
+    assert!(part(&r, RssPart::MallocRetained) > 10 * part(&r, RssPart::MallocInUse), "{}", show(&r));
     assert!(m.malloc.resident_free_bytes.unwrap() == bytes);
-    assert!(part(&r, "unexplained") < 32 * MIB, "{}", show(&r));
+    assert!(part(&r, RssPart::Unexplained) < 32 * MIB, "{}", show(&r));
 
     let fnd = finding(&r, "allocator_retention").unwrap_or_else(|| panic!("no allocator finding: {:?}", r.findings));
     assert_ne!(fnd.severity, Severity::Info);
@@ -131,7 +119,7 @@ fn trim_on_returns_the_retained_memory_and_the_report_says_how_much() {
     let released = t.released_bytes;
     assert!(after < before, "{t:?}");
     assert_eq!(released, before - after);
-    let retained = part(&r, "malloc_retained");
+    let retained = part(&r, RssPart::MallocRetained);
     // malloc_trim(0) returned 60-90% of the retained memory in measured runs.
     assert!(released * 3 >= retained, "trim released {released} of {retained} retained: {t:?}");
     let fnd = finding(&r, "allocator_retention").expect("allocator finding");
@@ -157,7 +145,7 @@ fn malloc_arena_max_2_limits_arenas_but_retention_stays_after_gc() {
     assert_eq!(a.arena_max_source, "MALLOC_ARENA_MAX");
     assert!(a.arenas.unwrap() <= 2, "{a:?}");
     let (largest, bytes) = largest_non_heap(&r);
-    assert_eq!(largest, "malloc_retained", "{}", show(&r));
+    assert_eq!(largest, RssPart::MallocRetained, "{}", show(&r));
     assert!(bytes >= 64 * MIB, "{}", show(&r));
     // With two arenas the main (brk) arena holds part of it.
     assert!(region(&r, "brk_heap").rss_bytes > 8 * MIB, "{:?}", region(&r, "brk_heap"));
@@ -184,8 +172,8 @@ fn jemalloc_is_named_and_its_own_numbers_are_used() {
     assert_eq!(a.allocator_resident_bytes, Some(resident));
     assert_eq!(a.arenas, Some(stat("arenas.narenas")));
     // jemalloc's figures drive the explanation; glibc's arena heaps are absent.
-    assert_eq!(part(&r, "malloc_in_use") + part(&r, "zlib") + part(&r, "direct"), allocated, "{}", show(&r));
-    assert!(part(&r, "malloc_retained") <= resident - allocated, "{}", show(&r));
+    assert_eq!(part(&r, RssPart::MallocInUse) + part(&r, RssPart::Zlib) + part(&r, RssPart::Direct), allocated, "{}", show(&r));
+    assert!(part(&r, RssPart::MallocRetained) <= resident - allocated, "{}", show(&r));
     assert_eq!(region(&r, "malloc_arena_heaps").count, 0);
     assert!(r.memory.summary.contains("jemalloc malloc has"), "{}", r.memory.summary);
 }
@@ -202,10 +190,10 @@ fn tcmalloc_is_named_and_its_own_numbers_are_used() {
     assert_eq!(a.source, "MallocExtension");
     let allocated = a.stats["generic.current_allocated_bytes"];
     assert_eq!(a.in_use_bytes, Some(allocated));
-    assert_eq!(part(&r, "malloc_in_use") + part(&r, "zlib") + part(&r, "direct"), allocated, "{}", show(&r));
+    assert_eq!(part(&r, RssPart::MallocInUse) + part(&r, RssPart::Zlib) + part(&r, RssPart::Direct), allocated, "{}", show(&r));
     // tcmalloc takes its memory with sbrk: the brk heap is its, and explained as such.
-    assert!(part(&r, "malloc_retained") > 16 * MIB, "{}", show(&r));
-    assert!(part(&r, "unexplained") < 32 * MIB, "{}", show(&r));
+    assert!(part(&r, RssPart::MallocRetained) > 16 * MIB, "{}", show(&r));
+    assert!(part(&r, RssPart::Unexplained) < 32 * MIB, "{}", show(&r));
 }
 
 #[test]
@@ -255,7 +243,7 @@ fn healthy_has_no_allocator_finding_and_its_samples_stay_bounded() {
     assert!(r.samples.len() <= 16);
     assert!(finding(&r, "allocator_retention").is_none(), "{:?}", r.findings);
     assert!(finding(&r, "unexplained_memory").is_none(), "{:?}", r.findings);
-    assert!(part(&r, "malloc_retained") < 8 * MIB, "{}", show(&r));
+    assert!(part(&r, RssPart::MallocRetained) < 8 * MIB, "{}", show(&r));
 }
 
 #[test]
@@ -267,7 +255,7 @@ fn springboot_scan_leaves_memory_in_the_allocator_and_its_fixed_twin_does_not() 
     let (r, rf) = (leak.death_report(), fixed.death_report());
     assert_explained(&r);
     assert_explained(&rf);
-    let (kept, kept_fixed) = (part(&r, "malloc_retained"), part(&rf, "malloc_retained"));
+    let (kept, kept_fixed) = (part(&r, RssPart::MallocRetained), part(&rf, RssPart::MallocRetained));
     assert!(kept > 2 * kept_fixed.max(MIB / 2), "scan keeps {kept}, fixed {kept_fixed}:\n{}\n{}", show(&r), show(&rf));
     let fnd = finding(&r, "allocator_retention").unwrap_or_else(|| panic!("{:?}\n{}", r.findings, show(&r)));
     assert!(fnd.summary.contains("glibc malloc keeps"), "{fnd:?}");
@@ -330,7 +318,7 @@ fn late_attach_explains_a_running_jvms_retention() {
     let r = jvm.wait_for_reports(1, Duration::from_secs(60)).remove(0);
     assert!(r.jvm.attached_late);
     assert_explained(&r);
-    assert_eq!(largest_non_heap(&r).0, "malloc_retained", "{}", show(&r));
+    assert_eq!(largest_non_heap(&r).0, RssPart::MallocRetained, "{}", show(&r));
     assert!(finding(&r, "allocator_retention").is_some(), "{:?}", r.findings);
     assert!(!r.samples.is_empty(), "the sampler starts on attach too");
     let f = jvm.finish();

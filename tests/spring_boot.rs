@@ -28,7 +28,7 @@ fn findings_of<'a>(r: &'a Report, kind: &str) -> Vec<&'a Finding> {
 }
 
 fn part(r: &Report, name: &str) -> u64 {
-    r.memory.explanation.iter().find(|p| p.part == name).map(|p| p.bytes).unwrap_or(0)
+    r.memory.explanation.iter().find(|p| p.part.as_str() == name).map(|p| p.bytes).unwrap_or(0)
 }
 
 /// java-harness/build/springboot, built (with the harness) by java-harness/build.sh.

@@ -3,7 +3,8 @@
 //!
 //! Callbacks only record: they tag each `Class` with its loader's id and each loader with its own
 //! id, so that ObjectFree says which loader lost a class and when a loader died. Names, parents
-//! and per-loader counts are built on the report thread.
+//! and per-loader counts are built on the report thread (`snapshot.rs`, the `class_loaders`
+//! section).
 //!
 //! ObjectFree runs inside the GC pause on some JDKs (JDK 11 posts it from the VM thread at the
 //! safepoint), so it takes no lock: it pushes onto a lock-free queue that the sampler and report
@@ -11,11 +12,12 @@
 //! call blocks at a safepoint, and a lock held across it would stop whoever waits for it until
 //! the GC ends.
 
-use crate::loaders::generations::{generations, name_hash};
-use crate::loaders::labels::{label_loaders, tomcat_context_path};
+mod snapshot;
+
+use crate::loaders::labels::tomcat_context_path;
 use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
-use leakagent_report::model::{ClassLoaders, DeadLoaderGroup, DuplicateClass, Loader, LoaderRole};
+use leakagent_report::model::{DeadLoaderGroup, LoaderRole};
 use jni::sys::{jclass, jlong, jobject};
 use crossbeam_queue::ArrayQueue;
 use parking_lot::{Mutex, MutexGuard};
@@ -415,256 +417,12 @@ impl ClassTracker {
         self.unload_events_enabled.store(true, Relaxed);
     }
 
-    /// Builds the `class_loaders` section. Runs on the report thread.
-    pub fn snapshot(&self, jvmti: &Jvmti, env: &Env) -> ClassLoaders {
-        env.with_local_frame(self.local_capacity(), || self.snapshot_inner(jvmti, env))
-    }
-
     /// Local references GetLoadedClasses will hand out at once: every live class plus arrays.
     /// Every caller of `loaded_classes` runs in a local frame at least this large.
     pub fn local_capacity(&self) -> i32 {
         let live = self.loaded.load(Relaxed).saturating_sub(self.freed.load(Relaxed));
         (live * 3 / 2 + 4096).min(i32::MAX as u64 / 2) as i32
     }
-
-    fn snapshot_inner(&self, jvmti: &Jvmti, env: &Env) -> ClassLoaders {
-        // Live classes per loader, and which loaders define each class name.
-        let mut live: HashMap<u32, u64> = HashMap::new();
-        let mut by_name: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        let mut hashes: HashMap<u32, Vec<u64>> = HashMap::new();
-        let mut late = 0u64;
-        if let Ok(classes) = jvmti.loaded_classes() {
-            for k in classes.into_iter().map(|k| Local::new(env, k)) {
-                let sig = jvmti.class_signature(k.raw()).unwrap_or_default();
-                if !sig.is_empty() && !sig.starts_with('[') {
-                    if self.register_class(jvmti, env, k.raw()) {
-                        late += 1;
-                    }
-                    let tag = jvmti.tag(k.raw()).unwrap_or(0);
-                    if tag & TAG_KIND_MASK == TAG_CLASS {
-                        let id = tag_loader(tag);
-                        *live.entry(id).or_default() += 1;
-                        let name = signature_to_name(&sig);
-                        if id != BOOTSTRAP {
-                            hashes.entry(id).or_default().push(name_hash(&name));
-                        }
-                        let ids = by_name.entry(name).or_default();
-                        if !ids.contains(&id) {
-                            ids.push(id);
-                        }
-                    }
-                }
-            }
-        }
-        self.loaded.fetch_add(late, Relaxed);
-
-        // Notice the loaders that died (ObjectFree may not have arrived yet) and drop their
-        // weak references. What is known of each is read under the lock; the JNI calls (the
-        // upgrade, the facts) run without it.
-        let known: Vec<(u32, Arc<WeakGlobal>, Option<StaticFacts>, bool)> = self
-            .lock_loaders()
-            .iter()
-            .filter_map(|(id, r)| Some((*id, r.weak.clone()?, r.facts.clone(), r.label.is_some())))
-            .collect();
-        let mut dead = Vec::new();
-        let mut dynamic: HashMap<u32, (Option<bool>, Option<String>)> = HashMap::new();
-        let mut learned: Vec<(u32, StaticFacts)> = Vec::new();
-        let mut labels: Vec<(u32, String)> = Vec::new();
-        for (id, weak, known, labelled) in known {
-            let Some(local) = weak.upgrade(env) else {
-                dead.push(id);
-                continue;
-            };
-            let obj = local.raw();
-            let facts = known.unwrap_or_else(|| {
-                let f = static_facts(jvmti, env, obj);
-                learned.push((id, f.clone()));
-                f
-            });
-            if facts.tomcat_loader && !labelled {
-                if let Some(path) = tomcat_context_path(env, obj) {
-                    labels.push((id, path));
-                }
-            }
-            dynamic.insert(id, dynamic_facts(env, obj, &facts));
-        }
-        let mut live_sampled: HashSet<u32> = HashSet::new();
-        {
-            let mut map = self.lock_loaders();
-            for (id, f) in learned {
-                if let Some(rec) = map.get_mut(&id) {
-                    rec.facts = Some(f);
-                }
-            }
-            for (id, l) in labels {
-                if let Some(rec) = map.get_mut(&id) {
-                    rec.label = Some(l);
-                }
-            }
-            // Names of the loaders that can have generations (named, or with URLs), kept so a
-            // replacement can be recognised after they die; a script engine's anonymous loaders
-            // never need them.
-            for (id, h) in hashes {
-                let generational = |r: &LoaderRec| {
-                    r.resolved.as_ref().is_some_and(|x| x.role == LoaderRole::Other)
-                        && (r.resolved.as_ref().is_some_and(|x| x.name.is_some()) || r.facts.as_ref().is_some_and(|f| f.code_source.is_some()))
-                };
-                if let Some(rec) = map.get_mut(&id).filter(|r| generational(r)) {
-                    rec.names.extend(h);
-                }
-            }
-            for (name, ids) in &by_name {
-                for id in ids {
-                    if let Some(rec) = map.get_mut(id) {
-                        // by_name is sorted: the first name seen for a loader is its smallest.
-                        if live_sampled.insert(*id) {
-                            rec.sample = Some(name.clone());
-                        }
-                    }
-                }
-            }
-        }
-        self.bury(env, &dead);
-        self.prune_dead(env);
-
-        let mut out = ClassLoaders {
-            classes_loaded: self.loaded.load(Relaxed),
-            classes_prepared: self.prepared.load(Relaxed),
-            class_unload_events: self.unload_events_enabled.load(Relaxed).then(|| self.unload_events.load(Relaxed)),
-            ..ClassLoaders::default()
-        };
-        let map = self.lock_loaders();
-        let mut unloaded_total = 0;
-        for (id, rec) in map.iter() {
-            let alive = *id == BOOTSTRAP || rec.weak.is_some();
-            let classes = live.get(id).copied().unwrap_or(0);
-            // ObjectFree may still be in flight after a GC; a class missing from the live set is
-            // unloaded either way.
-            let unloaded = rec.freed.max(rec.defined.saturating_sub(classes));
-            unloaded_total += unloaded;
-            let r = rec.resolved.clone().unwrap_or(Resolved {
-                class: "<unknown>".into(),
-                name: None,
-                parent: None,
-                role: LoaderRole::Other,
-            });
-            out.loaders.push(Loader {
-                id: *id,
-                class: r.class,
-                name: r.name.clone(),
-                role: r.role,
-                parent: r.parent,
-                classes,
-                classes_defined: rec.defined,
-                classes_unloaded: unloaded,
-                alive,
-                first_seen_ms: rec.first_seen_ms,
-                died_ms: if alive { None } else { rec.died_ms },
-                code_source: rec.facts.as_ref().and_then(|f| f.code_source.clone()),
-                closed: dynamic.get(id).and_then(|d| d.0),
-                state: dynamic.get(id).and_then(|d| d.1.clone()),
-                generation: None,
-                superseded_by: None,
-                label: rec.label.clone().or(r.name),
-                sample_class: rec.sample.clone(),
-            });
-            if alive {
-                out.loaders_alive += 1;
-            } else {
-                out.loaders_dead += 1;
-            }
-        }
-        let names: HashMap<u32, HashSet<u64>> =
-            map.iter().filter(|(_, r)| !r.names.is_empty()).map(|(id, r)| (*id, r.names.clone())).collect();
-        drop(map);
-        {
-            let d = self.dropped.lock();
-            out.loaders_dead += d.loaders;
-            unloaded_total += d.classes_unloaded;
-            out.dead_loaders_summarized = d.by_class.values().cloned().collect();
-        }
-        out.loaders.sort_by_key(|l| l.id);
-        label_loaders(&mut out.loaders);
-        out.generations = generations(&mut out.loaders, &names);
-        let freed = self.freed.load(Relaxed);
-        let unloaded = unloaded_total.max(freed);
-        out.classes_unloaded = self.unloaded_reported.fetch_max(unloaded, Relaxed).max(unloaded);
-        out.unload_note = unload_note(out.class_unload_events, freed, out.classes_unloaded);
-        out.classes_live = live.values().sum();
-        out.duplicate_classes = by_name
-            .into_iter()
-            .filter(|(_, ids)| ids.len() > 1)
-            .map(|(name, mut loaders)| {
-                loaders.sort_unstable();
-                DuplicateClass { name, loaders }
-            })
-            .collect();
-        out
-    }
-}
-
-/// What a loader is, learned once: its code source and which known loader family it belongs to.
-fn static_facts(jvmti: &Jvmti, env: &Env, loader: jobject) -> StaticFacts {
-    let mut f = StaticFacts::default();
-    let mut cls = env.object_class(loader);
-    while !cls.is_null() {
-        match jvmti.class_signature(cls.raw()).as_deref() {
-            Ok("Ljava/net/URLClassLoader;") => f.url_loader = true,
-            Ok("Lorg/apache/catalina/loader/WebappClassLoaderBase;") => f.tomcat_loader = true,
-            _ => {}
-        }
-        cls = env.superclass(cls.raw());
-    }
-    if f.url_loader {
-        f.code_source = env.url_class_loader_urls(loader).filter(|u| !u.is_empty()).map(|u| u.join(" "));
-    }
-    f
-}
-
-/// What can change: whether a URLClassLoader was closed, a container's state for it.
-fn dynamic_facts(env: &Env, loader: jobject, f: &StaticFacts) -> (Option<bool>, Option<String>) {
-    let closed = if f.url_loader {
-        let mut ucp = env.object_field(loader, c"ucp", c"Ljdk/internal/loader/URLClassPath;");
-        if ucp.is_null() {
-            ucp = env.object_field(loader, c"ucp", c"Lsun/misc/URLClassPath;");
-        }
-        if ucp.is_null() { None } else { env.bool_field(ucp.raw(), c"closed") }
-    } else {
-        None
-    };
-    let state = if f.tomcat_loader {
-        let st = env.call_object_method(loader, "getState", "()Lorg/apache/catalina/LifecycleState;");
-        if st.is_null() { None } else { env.call_string_method(st.raw(), "name") }
-    } else {
-        None
-    };
-    (closed, state)
-}
-
-/// Why the two unload counters differ: classes unloaded by the GC just before the report are
-/// counted from their absence among the live classes, while the JVM delivers their events later
-/// from its service thread, and not at all once it is shutting down.
-fn unload_note(events: Option<u64>, object_free: u64, unloaded: u64) -> Option<String> {
-    let events = events?;
-    if events == unloaded {
-        return None;
-    }
-    let seen = events.max(object_free).min(unloaded);
-    Some(if events < unloaded {
-        format!(
-            "class_unload_events counts the ClassUnload events HotSpot has delivered so far ({events}); {} of the {unloaded} \
-             classes_unloaded were found missing from the live classes after the GC this report ran, before the JVM \
-             delivered their events (it posts them afterwards from its service thread, and not at all once it is \
-             shutting down, as in an exit report)",
-            unloaded - seen
-        )
-    } else {
-        format!(
-            "HotSpot delivered {events} ClassUnload events but the agent counts {unloaded} unloaded classes: the extra \
-             events are for classes the agent never saw loaded (array classes, hidden classes, classes loaded before \
-             the agent started watching)"
-        )
-    })
 }
 
 /// The role of the JDK's own loaders, from their class (JDK 9+ and JDK 8 names).
@@ -677,57 +435,4 @@ fn role_of(class: &str) -> LoaderRole {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// ObjectFree may run inside a GC pause while an agent thread holding the tracker's locks
-    /// waits for that pause in a JNI call: it must return without any of them.
-    #[test]
-    fn object_free_returns_while_every_lock_is_held() {
-        let t = std::sync::Arc::new(ClassTracker::new(1000));
-        t.loaders.lock().insert(7, LoaderRec::default());
-        let (done, finished) = std::sync::mpsc::channel();
-        {
-            let _held = (t.loaders.lock(), t.dropped.lock(), t.doomed.lock(), t.register.lock());
-            let t2 = t.clone();
-            std::thread::spawn(move || {
-                let seen = (t2.on_object_free(class_tag(1, 7)), t2.on_object_free(TAG_LOADER | 7), t2.on_object_free(3 << 56));
-                let _ = done.send(seen);
-            });
-            let seen = finished.recv_timeout(std::time::Duration::from_secs(30)).expect("ObjectFree waited for a lock");
-            assert_eq!(seen, (true, true, false), "class and loader tags are ours, kind 3 is not");
-        }
-        // The events reach the map at its next reader.
-        let map = t.lock_loaders();
-        assert_eq!(map[&7].freed, 1);
-        assert!(map[&7].died_ms.is_some());
-        drop(map);
-        assert_eq!(t.freed.load(Relaxed), 1);
-    }
-
-    /// A full queue loses no count: classes are counted globally, and a loader death that did
-    /// not fit makes the next sample look for dead loaders.
-    #[test]
-    fn a_full_free_queue_keeps_the_counts() {
-        let t = ClassTracker::new(1000);
-        for i in 0..FREED_QUEUE as u64 + 10 {
-            assert!(t.on_object_free(class_tag(i, 0)));
-        }
-        assert!(!t.deaths_lost.load(Relaxed), "only classes overflowed");
-        assert!(t.on_object_free(TAG_LOADER | 3));
-        assert!(t.deaths_lost.load(Relaxed));
-        assert_eq!(t.freed.load(Relaxed), FREED_QUEUE as u64 + 10);
-        assert_eq!(t.lock_loaders()[&BOOTSTRAP].freed, FREED_QUEUE as u64, "the queued ones, drained");
-        assert!(t.on_object_free(class_tag(1, 0)), "room again after the drain");
-        assert_eq!(t.lock_loaders()[&BOOTSTRAP].freed, FREED_QUEUE as u64 + 1);
-    }
-
-    #[test]
-    fn unload_counters_say_why_they_differ() {
-        assert_eq!(unload_note(Some(40), 40, 40), None);
-        assert_eq!(unload_note(None, 0, 1871), None, "no extension event: nothing to compare");
-        let n = unload_note(Some(1), 0, 1871).unwrap();
-        assert!(n.contains("1870 of the 1871") && n.contains("service thread"), "{n}");
-        assert!(unload_note(Some(50), 40, 40).unwrap().contains("never saw loaded"));
-    }
-}
+mod tests;

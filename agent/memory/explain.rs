@@ -22,7 +22,7 @@
 use super::nmt;
 use super::regions::{Classified, Kind};
 use leakagent_report::units::mib;
-use leakagent_report::model::{JvmMemory, Malloc, Nmt, Part};
+use leakagent_report::model::{JvmMemory, Malloc, Nmt, Part, RssPart};
 
 /// Live native bytes from the native ledgers. None: that ledger is off, failed, or (direct) has
 /// no per-block data.
@@ -51,25 +51,10 @@ pub struct Explained {
 }
 
 impl Explained {
-    pub fn bytes(&self, part: &str) -> u64 {
+    pub fn bytes(&self, part: RssPart) -> u64 {
         self.parts.iter().find(|p| p.part == part).map(|p| p.bytes).unwrap_or(0)
     }
 }
-
-/// The part names, in report order.
-#[cfg(test)]
-pub const PARTS: [&str; 10] = [
-    "java_heap",
-    "metaspace",
-    "code_cache",
-    "thread_stacks",
-    "zlib",
-    "direct",
-    "malloc_in_use",
-    "malloc_retained",
-    "other",
-    "unexplained",
-];
 
 fn take(pool: &mut u64, want: u64) -> u64 {
     let t = want.min(*pool);
@@ -77,54 +62,85 @@ fn take(pool: &mut u64, want: u64) -> u64 {
     t
 }
 
-pub fn explain(i: &Inputs) -> Explained {
-    let r = i.regions;
-    let j = i.jvm;
-    let m = i.malloc;
-    let mut notes = Vec::new();
-    let mut anon = r.rss(Kind::OtherAnonymous);
-    let mut parts: Vec<Part> = Vec::new();
-    let mut push = |part: &str, bytes: u64, note: String| parts.push(Part { part: part.into(), bytes, note });
+/// The explanation being built: the parts so far, and the unrecognised anonymous memory not yet
+/// given to a part (what is left of it at the end is `unexplained`).
+struct Carving {
+    anon: u64,
+    parts: Vec<Part>,
+    notes: Vec<String>,
+}
 
-    // The JVM's own regions.
+impl Carving {
+    fn push(&mut self, part: RssPart, bytes: u64, note: impl Into<String>) {
+        self.parts.push(Part { part, bytes, note: note.into() });
+    }
+
+    fn take_anon(&mut self, want: u64) -> u64 {
+        take(&mut self.anon, want)
+    }
+}
+
+/// What the allocator holds: in use, free but resident (None: unknown), whether the in-use bytes
+/// are malloc's own numbers, and brk/arena bytes that are not the allocator's (counted under other).
+struct Allocator {
+    in_use: u64,
+    retained: Option<u64>,
+    in_malloc: bool,
+    not_its_own: u64,
+}
+
+pub fn explain(i: &Inputs) -> Explained {
+    let mut c = Carving { anon: i.regions.rss(Kind::OtherAnonymous), parts: Vec::new(), notes: Vec::new() };
+    // Every step takes what it cannot find in a recognised mapping out of `anon`, in this order.
+    jvm_parts(&mut c, i.regions, i.jvm);
+    let a = allocator(&mut c, i.regions, i.malloc);
+    malloc_parts(&mut c, i, &a);
+    rest_parts(&mut c, i.regions, i.nmt, a.not_its_own);
+    Explained { parts: c.parts, resident_free: a.retained, notes: c.notes }
+}
+
+/// The JVM's own regions: the heap, metaspace (class space included), the code cache, stacks.
+fn jvm_parts(c: &mut Carving, r: &Classified, j: &JvmMemory) {
     if r.found(Kind::JavaHeap) {
-        push("java_heap", r.rss(Kind::JavaHeap), "resident part of the Java heap's reservation".into());
+        c.push(RssPart::JavaHeap, r.rss(Kind::JavaHeap), "resident part of the Java heap's reservation");
     } else {
-        let t = take(&mut anon, j.heap_committed_bytes.unwrap_or(0));
-        push("java_heap", t, "heap mappings not recognised: the JVM's committed heap, out of unrecognised anonymous memory".into());
+        let t = c.take_anon(j.heap_committed_bytes.unwrap_or(0));
+        c.push(RssPart::JavaHeap, t, "heap mappings not recognised: the JVM's committed heap, out of unrecognised anonymous memory");
     }
     let mut meta = r.rss(Kind::ClassSpace) + r.rss(Kind::Metaspace);
     let mut meta_note = "resident part of the metaspace nodes and the class space".to_string();
     if !r.found(Kind::Metaspace) {
         let non_class = j.metaspace_committed_bytes.unwrap_or(0).saturating_sub(j.class_space_committed_bytes.unwrap_or(0));
-        meta += take(&mut anon, non_class);
+        meta += c.take_anon(non_class);
         meta_note = "class space mapping plus the JVM's committed non-class metaspace (its nodes were not recognised)".into();
     }
     if !r.found(Kind::ClassSpace) && j.class_space_committed_bytes.is_some() {
-        meta += take(&mut anon, j.class_space_committed_bytes.unwrap_or(0));
+        meta += c.take_anon(j.class_space_committed_bytes.unwrap_or(0));
         meta_note.push_str("; class space: the JVM's committed size (its mapping was not recognised)");
     }
-    push("metaspace", meta, meta_note);
+    c.push(RssPart::Metaspace, meta, meta_note);
     if r.found(Kind::CodeCache) {
-        push("code_cache", r.rss(Kind::CodeCache), "resident part of the code cache reservation".into());
+        c.push(RssPart::CodeCache, r.rss(Kind::CodeCache), "resident part of the code cache reservation");
     } else {
-        let t = take(&mut anon, j.code_cache_committed_bytes.unwrap_or(0));
-        push("code_cache", t, "code cache mapping not recognised: the JVM's committed code cache".into());
+        let t = c.take_anon(j.code_cache_committed_bytes.unwrap_or(0));
+        c.push(RssPart::CodeCache, t, "code cache mapping not recognised: the JVM's committed code cache");
     }
-    push(
-        "thread_stacks",
+    c.push(
+        RssPart::ThreadStacks,
         r.rss(Kind::ThreadStacks),
         format!("resident part of {} thread stacks (glibc keeps exited threads' stacks for reuse)", r.get(Kind::ThreadStacks).count),
     );
+}
 
-    // The allocator.
+/// How much the allocator holds in use and free, by its own statistics and the arena and brk
+/// heaps it lives in.
+fn allocator(c: &mut Carving, r: &Classified, m: &Malloc) -> Allocator {
     let arena_pool = r.rss(Kind::MallocArenaHeaps) + r.rss(Kind::BrkHeap);
-    let mut other_extra = 0;
-    let (in_use, retained, in_malloc): (u64, Option<u64>, bool) = match m.allocator.as_str() {
+    match m.allocator.as_str() {
         "glibc" if m.arena_in_use_bytes.is_some() => {
             let in_arena = m.arena_in_use_bytes.unwrap_or(0).min(arena_pool);
-            let mmapped = take(&mut anon, m.mmapped_bytes.unwrap_or(0));
-            (in_arena + mmapped, Some(arena_pool - in_arena), true)
+            let mmapped = c.take_anon(m.mmapped_bytes.unwrap_or(0));
+            Allocator { in_use: in_arena + mmapped, retained: Some(arena_pool - in_arena), in_malloc: true, not_its_own: 0 }
         }
         "jemalloc" | "tcmalloc" if m.allocator_resident_bytes.is_some() => {
             // Their memory is in the brk heap (tcmalloc uses sbrk first) or in anonymous
@@ -132,68 +148,66 @@ pub fn explain(i: &Inputs) -> Explained {
             let want = m.allocator_resident_bytes.unwrap_or(0);
             let mut brk = arena_pool;
             let mut resident = take(&mut brk, want);
-            resident += take(&mut anon, want - resident);
+            resident += c.take_anon(want - resident);
             let used = m.in_use_bytes.unwrap_or(0).min(resident);
-            other_extra += brk;
             if brk > 0 {
-                notes.push(format!("{} of the brk heap is not {}'s memory: counted under other", mib(brk), m.allocator));
+                c.notes.push(format!("{} of the brk heap is not {}'s memory: counted under other", mib(brk), m.allocator));
             }
-            (used, Some(resident - used), true)
+            Allocator { in_use: used, retained: Some(resident - used), in_malloc: true, not_its_own: brk }
         }
         _ => {
-            notes.push(format!(
+            c.notes.push(format!(
                 "{} publishes no usable statistics: its known mappings (brk heap) are counted as in use and nothing as retained",
                 m.allocator
             ));
-            (arena_pool, None, false)
+            Allocator { in_use: arena_pool, retained: None, in_malloc: false, not_its_own: 0 }
         }
-    };
-    let mut left = in_use;
-    let zlib = match i.ledger.zlib_live_bytes {
-        Some(z) if in_malloc => take(&mut left, z),
-        Some(z) => take(&mut anon, z),
-        None => 0,
-    };
-    push(
-        "zlib",
+    }
+}
+
+/// zlib and direct (carved out of malloc's in-use bytes, or out of anonymous memory when the
+/// allocator gives no numbers), then what malloc holds besides them.
+fn malloc_parts(c: &mut Carving, i: &Inputs, a: &Allocator) {
+    let m = i.malloc;
+    let mut left = a.in_use;
+    let mut carve = |c: &mut Carving, want: u64| if a.in_malloc { take(&mut left, want) } else { c.take_anon(want) };
+    let zlib = i.ledger.zlib_live_bytes.map(|z| carve(c, z)).unwrap_or(0);
+    c.push(
+        RssPart::Zlib,
         zlib,
         match i.ledger.zlib_live_bytes {
-            Some(_) => "live zlib streams (native ledger estimate), inside malloc's in-use bytes".into(),
-            None => "the zlib ledger is off or failed (see zlib.tracking): live zlib streams are inside malloc_in_use".into(),
+            Some(_) => "live zlib streams (native ledger estimate), inside malloc's in-use bytes",
+            None => "the zlib ledger is off or failed (see zlib.tracking): live zlib streams are inside malloc_in_use",
         },
     );
-    let (direct_src, direct_note) = match (i.ledger.direct_live_bytes, j.direct_used_bytes) {
+    let (direct_src, direct_note) = match (i.ledger.direct_live_bytes, i.jvm.direct_used_bytes) {
         (Some(d), _) => (d, "live DirectByteBuffer and Unsafe memory (native ledger), inside malloc's in-use bytes"),
         (None, Some(d)) => (d, "the JDK's direct buffer pool (BufferPoolMXBean \"direct\"); Unsafe.allocateMemory is not counted without the direct ledger (see direct.tracking)"),
         (None, None) => (0, "unknown: neither the native ledger nor the JDK's direct buffer pool is available"),
     };
-    let direct = if in_malloc { take(&mut left, direct_src) } else { take(&mut anon, direct_src) };
-    push("direct", direct, direct_note.into());
-    push(
-        "malloc_in_use",
-        left,
-        match m.allocator.as_str() {
-            "glibc" => "glibc malloc in use (uordblks within the resident arenas, plus mmapped chunks), minus zlib and direct".into(),
-            a if in_malloc => format!("{a} allocated bytes, minus zlib and direct"),
-            a => format!("{a}: the brk heap, as the allocator gives no numbers"),
-        },
-    );
-    push(
-        "malloc_retained",
-        retained.unwrap_or(0),
-        match m.allocator.as_str() {
-            "glibc" => format!(
-                "freed memory glibc keeps resident in {} arenas (resident size of the arena and brk heaps minus in use)",
-                m.arenas.map(|n| n.to_string()).unwrap_or_else(|| "its".into())
-            ),
-            a if retained.is_some() => format!("{a}: resident minus allocated (dirty pages, caches, metadata)"),
-            a => format!("{a}: unknown"),
-        },
-    );
+    let direct = carve(c, direct_src);
+    c.push(RssPart::Direct, direct, direct_note);
+    let in_use_note = match m.allocator.as_str() {
+        "glibc" => "glibc malloc in use (uordblks within the resident arenas, plus mmapped chunks), minus zlib and direct".into(),
+        a_name if a.in_malloc => format!("{a_name} allocated bytes, minus zlib and direct"),
+        a_name => format!("{a_name}: the brk heap, as the allocator gives no numbers"),
+    };
+    c.push(RssPart::MallocInUse, left, in_use_note);
+    let retained_note = match m.allocator.as_str() {
+        "glibc" => format!(
+            "freed memory glibc keeps resident in {} arenas (resident size of the arena and brk heaps minus in use)",
+            m.arenas.map(|n| n.to_string()).unwrap_or_else(|| "its".into())
+        ),
+        a_name if a.retained.is_some() => format!("{a_name}: resident minus allocated (dirty pages, caches, metadata)"),
+        a_name => format!("{a_name}: unknown"),
+    };
+    c.push(RssPart::MallocRetained, a.retained.unwrap_or(0), retained_note);
+}
 
-    // Files, kernel pages, and what NMT can name.
+/// Files, kernel pages and what NMT can name (`other`), then the anonymous memory left.
+fn rest_parts(c: &mut Carving, r: &Classified, nmt: Option<&Nmt>, not_malloc: u64) {
     let files = r.rss(Kind::Libraries) + r.rss(Kind::CdsArchive) + r.rss(Kind::MappedFiles) + r.rss(Kind::Kernel);
-    let nmt_named = i.nmt.map(|n| take(&mut anon, nmt::internal_mmap_committed(n))).unwrap_or(0);
+    let nmt_named = nmt.map(|n| c.take_anon(nmt::internal_mmap_committed(n))).unwrap_or(0);
     let mut other_note = format!(
         "libraries {}, CDS archive {}, other mapped files {}",
         mib(r.rss(Kind::Libraries)),
@@ -203,20 +217,16 @@ pub fn explain(i: &Inputs) -> Explained {
     if nmt_named > 0 {
         other_note.push_str(&format!(", JVM structures NMT counts (GC, ...) {}", mib(nmt_named)));
     }
-    if other_extra > 0 {
-        other_note.push_str(&format!(", brk/arena heaps {}", mib(other_extra)));
+    if not_malloc > 0 {
+        other_note.push_str(&format!(", brk/arena heaps {}", mib(not_malloc)));
     }
-    push("other", files + nmt_named + other_extra, other_note);
-    push(
-        "unexplained",
-        anon,
-        if i.nmt.is_some() {
-            "anonymous memory neither this agent nor NMT attributes (native libraries' own mmaps, ...)".into()
-        } else {
-            "anonymous memory not attributed (GC data structures, native libraries' own mmaps, ...); NMT would name part of it".into()
-        },
-    );
-    Explained { parts, resident_free: retained, notes }
+    c.push(RssPart::Other, files + nmt_named + not_malloc, other_note);
+    let unexplained_note = if nmt.is_some() {
+        "anonymous memory neither this agent nor NMT attributes (native libraries' own mmaps, ...)"
+    } else {
+        "anonymous memory not attributed (GC data structures, native libraries' own mmaps, ...); NMT would name part of it"
+    };
+    c.push(RssPart::Unexplained, c.anon, unexplained_note);
 }
 
 /// Smaller amounts are not worth a clause in the paragraph.
@@ -224,41 +234,41 @@ const NOTEWORTHY: u64 = 1 << 20;
 
 /// The explanation in one paragraph.
 pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64) -> String {
-    let b = |p: &str| e.bytes(p);
+    let b = |p: RssPart| e.bytes(p);
     let mut s = format!("RSS is {}. ", mib(rss));
-    s.push_str(&format!("The Java heap accounts for {}", mib(b("java_heap"))));
+    s.push_str(&format!("The Java heap accounts for {}", mib(b(RssPart::JavaHeap))));
     if let (Some(c), Some(u)) = (j.heap_committed_bytes, j.heap_used_bytes) {
         s.push_str(&format!(" ({} committed, {} used", mib(c), mib(u)));
         // Right after a GC that shrank the heap the committed size is already the new one, while
         // G1, ZGC and Shenandoah give the freed regions' pages back from a background thread.
-        if b("java_heap") > c + (c / 20).max(NOTEWORTHY) {
+        if b(RssPart::JavaHeap) > c + (c / 20).max(NOTEWORTHY) {
             s.push_str(&format!(
                 "; {} more is resident than committed: the GC has just shrunk the heap and returns those pages to the \
                  OS in the background, so a later report shows less",
-                mib(b("java_heap") - c)
+                mib(b(RssPart::JavaHeap) - c)
             ));
         }
         s.push(')');
     }
     s.push_str(&format!(
         ", metaspace {}, the code cache {}, {} thread stacks {}. ",
-        mib(b("metaspace")),
-        mib(b("code_cache")),
+        mib(b(RssPart::Metaspace)),
+        mib(b(RssPart::CodeCache)),
         stacks,
-        mib(b("thread_stacks"))
+        mib(b(RssPart::ThreadStacks))
     ));
-    let in_use = b("malloc_in_use") + b("zlib") + b("direct");
+    let in_use = b(RssPart::MallocInUse) + b(RssPart::Zlib) + b(RssPart::Direct);
     let name = match m.allocator.as_str() {
         "glibc" | "jemalloc" | "tcmalloc" => format!("{} malloc", m.allocator),
         a => format!("malloc ({a})"),
     };
     s.push_str(&format!("{name} has {} in use", mib(in_use)));
     let mut inner = Vec::new();
-    if b("zlib") >= NOTEWORTHY {
-        inner.push(format!("{} live zlib streams", mib(b("zlib"))));
+    if b(RssPart::Zlib) >= NOTEWORTHY {
+        inner.push(format!("{} live zlib streams", mib(b(RssPart::Zlib))));
     }
-    if b("direct") >= NOTEWORTHY {
-        inner.push(format!("{} direct buffers", mib(b("direct"))));
+    if b(RssPart::Direct) >= NOTEWORTHY {
+        inner.push(format!("{} direct buffers", mib(b(RssPart::Direct))));
     }
     if !inner.is_empty() {
         s.push_str(&format!(" ({} of it)", inner.join(" and ")));
@@ -283,12 +293,12 @@ pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64
     }
     s.push_str(&format!(
         "Libraries, mapped files and other known memory take {}; {} is unexplained.",
-        mib(b("other")),
-        mib(b("unexplained"))
+        mib(b(RssPart::Other)),
+        mib(b(RssPart::Unexplained))
     ));
     // Name the largest part outside the heap when it is the allocator's retention.
-    let largest = e.parts.iter().filter(|p| p.part != "java_heap").max_by_key(|p| p.bytes);
-    if largest.is_some_and(|p| p.part == "malloc_retained" && p.bytes > 0) {
+    let largest = e.parts.iter().filter(|p| p.part != RssPart::JavaHeap).max_by_key(|p| p.bytes);
+    if largest.is_some_and(|p| p.part == RssPart::MallocRetained && p.bytes > 0) {
         s.push_str(" Memory the allocator keeps after free is the largest part outside the Java heap.");
     }
     s
@@ -354,19 +364,19 @@ mod tests {
     fn parts_sum_to_rss_and_retention_dominates() {
         let (r, m, j) = arena_retention();
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
-        let names: Vec<_> = e.parts.iter().map(|p| p.part.as_str()).collect();
-        assert_eq!(names, PARTS);
+        let names: Vec<_> = e.parts.iter().map(|p| p.part).collect();
+        assert_eq!(names, RssPart::ALL);
         assert_eq!(sum(&e), r.rss);
-        assert_eq!(e.bytes("java_heap"), 2 * M);
-        assert_eq!(e.bytes("metaspace"), M + M / 4);
+        assert_eq!(e.bytes(RssPart::JavaHeap), 2 * M);
+        assert_eq!(e.bytes(RssPart::Metaspace), M + M / 4);
         // Arena pool 278 MiB + 1/8 brk; 5 MiB in use there; 1 MiB mmapped from anon.
-        assert_eq!(e.bytes("malloc_retained"), 278 * M + M / 8 - 5 * M);
+        assert_eq!(e.bytes(RssPart::MallocRetained), 278 * M + M / 8 - 5 * M);
         assert_eq!(e.resident_free, Some(278 * M + M / 8 - 5 * M));
-        assert_eq!(e.bytes("direct"), M / 2);
-        assert_eq!(e.bytes("zlib"), 0);
-        assert_eq!(e.bytes("malloc_in_use"), 6 * M - M / 2);
-        assert_eq!(e.bytes("other"), 34 * M);
-        assert_eq!(e.bytes("unexplained"), 5 * M);
+        assert_eq!(e.bytes(RssPart::Direct), M / 2);
+        assert_eq!(e.bytes(RssPart::Zlib), 0);
+        assert_eq!(e.bytes(RssPart::MallocInUse), 6 * M - M / 2);
+        assert_eq!(e.bytes(RssPart::Other), 34 * M);
+        assert_eq!(e.bytes(RssPart::Unexplained), 5 * M);
         let p = paragraph(&e, r.rss, &m, &j, 3);
         assert!(p.starts_with("RSS is 331.4 MiB."), "{p}");
         assert!(p.contains("(40.0 MiB committed, 5.0 MiB used),"), "{p}");
@@ -391,15 +401,15 @@ mod tests {
         let (r, m, j) = arena_retention();
         let ledger = Ledger { zlib_live_bytes: Some(2 * M), zlib_live_streams: Some(7), direct_live_bytes: Some(3 * M) };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger });
-        assert_eq!(e.bytes("zlib"), 2 * M);
-        assert_eq!(e.bytes("direct"), 3 * M);
-        assert_eq!(e.bytes("malloc_in_use"), M);
+        assert_eq!(e.bytes(RssPart::Zlib), 2 * M);
+        assert_eq!(e.bytes(RssPart::Direct), 3 * M);
+        assert_eq!(e.bytes(RssPart::MallocInUse), M);
         assert_eq!(sum(&e), r.rss);
         // More than malloc has in use is capped, never double counted.
         let ledger = Ledger { zlib_live_bytes: Some(100 * M), zlib_live_streams: None, direct_live_bytes: Some(100 * M) };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger });
-        assert_eq!(e.bytes("zlib"), 6 * M);
-        assert_eq!(e.bytes("direct"), 0);
+        assert_eq!(e.bytes(RssPart::Zlib), 6 * M);
+        assert_eq!(e.bytes(RssPart::Direct), 0);
         assert_eq!(sum(&e), r.rss);
     }
 
@@ -410,16 +420,16 @@ mod tests {
         let j = JvmMemory::default();
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
         // 1 MiB of it in the brk heap, 79 MiB in anonymous mappings.
-        assert_eq!(e.bytes("malloc_in_use"), 30 * M);
-        assert_eq!(e.bytes("malloc_retained"), 50 * M);
-        assert_eq!(e.bytes("other"), 20 * M);
-        assert_eq!(e.bytes("unexplained"), 21 * M);
+        assert_eq!(e.bytes(RssPart::MallocInUse), 30 * M);
+        assert_eq!(e.bytes(RssPart::MallocRetained), 50 * M);
+        assert_eq!(e.bytes(RssPart::Other), 20 * M);
+        assert_eq!(e.bytes(RssPart::Unexplained), 21 * M);
         assert_eq!(sum(&e), r.rss);
         // A resident figure larger than the anonymous memory is capped.
         m.allocator_resident_bytes = Some(500 * M);
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
-        assert_eq!(e.bytes("malloc_retained"), 71 * M);
-        assert_eq!(e.bytes("unexplained"), 0);
+        assert_eq!(e.bytes(RssPart::MallocRetained), 71 * M);
+        assert_eq!(e.bytes(RssPart::Unexplained), 0);
         assert_eq!(sum(&e), r.rss);
     }
 
@@ -428,10 +438,10 @@ mod tests {
         let r = regions(&[(Kind::BrkHeap, 475 * M), (Kind::OtherAnonymous, 4 * M), (Kind::Libraries, 20 * M)]);
         let m = Malloc { allocator: "tcmalloc".into(), in_use_bytes: Some(9 * M), allocator_resident_bytes: Some(481 * M), ..Malloc::default() };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &JvmMemory::default(), nmt: None, ledger: Ledger::default() });
-        assert_eq!(e.bytes("malloc_in_use"), 9 * M);
-        assert_eq!(e.bytes("malloc_retained"), 470 * M);
-        assert_eq!(e.bytes("other"), 20 * M);
-        assert_eq!(e.bytes("unexplained"), 0);
+        assert_eq!(e.bytes(RssPart::MallocInUse), 9 * M);
+        assert_eq!(e.bytes(RssPart::MallocRetained), 470 * M);
+        assert_eq!(e.bytes(RssPart::Other), 20 * M);
+        assert_eq!(e.bytes(RssPart::Unexplained), 0);
         assert_eq!(sum(&e), r.rss);
     }
 
@@ -448,10 +458,10 @@ mod tests {
             ..JvmMemory::default()
         };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
-        assert_eq!(e.bytes("java_heap"), 60 * M);
-        assert_eq!(e.bytes("metaspace"), 12 * M);
-        assert_eq!(e.bytes("code_cache"), 28 * M, "capped by what is left");
-        assert_eq!(e.bytes("direct"), 0);
+        assert_eq!(e.bytes(RssPart::JavaHeap), 60 * M);
+        assert_eq!(e.bytes(RssPart::Metaspace), 12 * M);
+        assert_eq!(e.bytes(RssPart::CodeCache), 28 * M, "capped by what is left");
+        assert_eq!(e.bytes(RssPart::Direct), 0);
         assert_eq!(e.resident_free, None);
         assert_eq!(sum(&e), r.rss);
         assert!(!e.notes.is_empty());
@@ -471,8 +481,8 @@ mod tests {
             ..Nmt::default()
         };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: Some(&n), ledger: Ledger::default() });
-        assert_eq!(e.bytes("other"), 37 * M);
-        assert_eq!(e.bytes("unexplained"), 2 * M);
+        assert_eq!(e.bytes(RssPart::Other), 37 * M);
+        assert_eq!(e.bytes(RssPart::Unexplained), 2 * M);
         assert_eq!(sum(&e), r.rss);
     }
 }

@@ -1,8 +1,9 @@
-//! Findings about memory: the allocator keeping freed memory resident, and RSS that nothing
-//! explains. Read `report.memory` only.
+//! Findings about memory: the allocator keeping freed memory resident, RSS that nothing
+//! explains, the container's limit coming near, and what an `oom` report ran out of. They read
+//! the finished report (mostly `report.memory`), never the JVM.
 
 use leakagent_report::units::mib;
-use leakagent_report::model::{Finding, Memory, Report, Severity, Subject, Tracking};
+use leakagent_report::model::{Finding, Memory, Report, RssPart, Severity, Subject, Tracking};
 
 const MIB: u64 = 1 << 20;
 /// The allocator's retention is reported from this size and this share of RSS (as info);
@@ -117,7 +118,7 @@ fn container_limit(r: &Report) -> Option<Finding> {
     let m = &r.memory;
     let c = m.cgroup.as_ref()?;
     let limit = c.limit?;
-    let heap = part(m, "java_heap");
+    let heap = part(m, RssPart::JavaHeap);
     let non_heap = m.rss_bytes.saturating_sub(heap);
     let heap_max = m.jvm.heap_max_bytes.unwrap_or(heap).max(heap);
     let ws_pct = percent(c.working_set, limit);
@@ -129,7 +130,7 @@ fn container_limit(r: &Report) -> Option<Finding> {
     let largest = m
         .explanation
         .iter()
-        .filter(|p| p.part != "java_heap")
+        .filter(|p| p.part != RssPart::JavaHeap)
         .max_by_key(|p| p.bytes)
         .map(|p| format!(" (largest part: {} {})", p.part, mib(p.bytes)))
         .unwrap_or_default();
@@ -173,7 +174,7 @@ fn derive_all(report: &Report) -> Vec<Finding> {
     out
 }
 
-fn part(m: &Memory, name: &str) -> u64 {
+fn part(m: &Memory, name: RssPart) -> u64 {
     m.explanation.iter().find(|p| p.part == name).map(|p| p.bytes).unwrap_or(0)
 }
 
@@ -187,14 +188,14 @@ fn percent(part: u64, whole: u64) -> u64 {
 fn allocator_retention(r: &Report) -> Option<Finding> {
     let m = &r.memory;
     let rss = m.rss_bytes;
-    let retained = part(m, "malloc_retained");
+    let retained = part(m, RssPart::MallocRetained);
     if rss == 0 || retained < RETAINED_MIN || percent(retained, rss) < RETAINED_PERCENT {
         return None;
     }
     let a = &m.malloc;
-    let in_use = part(m, "malloc_in_use") + part(m, "zlib") + part(m, "direct");
-    let largest = m.explanation.iter().filter(|p| p.part != "java_heap").max_by_key(|p| p.bytes);
-    let is_largest = largest.is_some_and(|p| p.part == "malloc_retained");
+    let in_use = part(m, RssPart::MallocInUse) + part(m, RssPart::Zlib) + part(m, RssPart::Direct);
+    let largest = m.explanation.iter().filter(|p| p.part != RssPart::JavaHeap).max_by_key(|p| p.bytes);
+    let is_largest = largest.is_some_and(|p| p.part == RssPart::MallocRetained);
     let mut summary = format!(
         "{} malloc keeps {} of freed memory resident ({}% of RSS {})",
         a.allocator,
@@ -287,7 +288,7 @@ fn churn_source(r: &Report) -> String {
 fn unexplained_memory(r: &Report) -> Option<Finding> {
     let m = &r.memory;
     let rss = m.rss_bytes;
-    let u = part(m, "unexplained");
+    let u = part(m, RssPart::Unexplained);
     if rss == 0 || u < UNEXPLAINED_MIN || percent(u, rss) < UNEXPLAINED_PERCENT {
         return None;
     }
@@ -319,11 +320,11 @@ mod tests {
     use super::*;
     use leakagent_report::model::*;
 
-    fn report(parts: &[(&str, u64)], allocator: &str) -> Report {
+    fn report(parts: &[(RssPart, u64)], allocator: &str) -> Report {
         let mut r = test_report();
         r.memory = Memory {
             rss_bytes: parts.iter().map(|p| p.1).sum(),
-            explanation: parts.iter().map(|(p, b)| Part { part: p.to_string(), bytes: *b, note: String::new() }).collect(),
+            explanation: parts.iter().map(|(p, b)| Part { part: *p, bytes: *b, note: String::new() }).collect(),
             malloc: Malloc {
                 allocator: allocator.into(),
                 arenas: Some(16),
@@ -339,7 +340,7 @@ mod tests {
 
     #[test]
     fn container_limit_when_the_part_outside_the_heap_will_hit_it() {
-        let mut r = report(&[("java_heap", 300 * MIB), ("malloc_in_use", 500 * MIB), ("other", 50 * MIB)], "glibc");
+        let mut r = report(&[(RssPart::JavaHeap, 300 * MIB), (RssPart::MallocInUse, 500 * MIB), (RssPart::Other, 50 * MIB)], "glibc");
         r.memory.jvm.heap_max_bytes = Some(512 * MIB);
         let cg = |ws: u64| Cgroup { version: 1, limit: Some(1024 * MIB), working_set: ws, headroom: Some(1024 * MIB - ws), kernel: Some(20 * MIB), ..Cgroup::default() };
         r.memory.cgroup = Some(cg(860 * MIB));
@@ -350,7 +351,7 @@ mod tests {
         r.memory.cgroup = Some(cg(950 * MIB));
         assert_eq!(container_limit(&r).unwrap().severity, Severity::Critical);
         // Plenty of room: heap max plus native memory fits, working set low.
-        let mut ok = report(&[("java_heap", 300 * MIB), ("malloc_in_use", 100 * MIB)], "glibc");
+        let mut ok = report(&[(RssPart::JavaHeap, 300 * MIB), (RssPart::MallocInUse, 100 * MIB)], "glibc");
         ok.memory.jvm.heap_max_bytes = Some(512 * MIB);
         ok.memory.cgroup = Some(cg(400 * MIB));
         assert!(container_limit(&ok).is_none());
@@ -366,7 +367,7 @@ mod tests {
     #[test]
     fn glibc_retention_after_gc_is_critical_and_names_the_fixes() {
         let r = report(
-            &[("java_heap", 2 * MIB), ("malloc_in_use", 8 * MIB), ("malloc_retained", 380 * MIB), ("other", 33 * MIB)],
+            &[(RssPart::JavaHeap, 2 * MIB), (RssPart::MallocInUse, 8 * MIB), (RssPart::MallocRetained, 380 * MIB), (RssPart::Other, 33 * MIB)],
             "glibc",
         );
         let f = derive_all(&r);
@@ -382,7 +383,7 @@ mod tests {
 
     #[test]
     fn the_churn_advice_follows_the_ledgers() {
-        let mut r = report(&[("malloc_retained", 100 * MIB), ("other", 100 * MIB)], "glibc");
+        let mut r = report(&[(RssPart::MallocRetained, 100 * MIB), (RssPart::Other, 100 * MIB)], "glibc");
         r.zlib.tracking = Tracking::Full;
         r.direct.tracking = Tracking::Full;
         let f = derive_all(&r);
@@ -400,7 +401,7 @@ mod tests {
 
     #[test]
     fn trim_result_is_in_the_summary_and_old_jdks_get_other_advice() {
-        let mut r = report(&[("malloc_retained", 100 * MIB), ("other", 200 * MIB)], "glibc");
+        let mut r = report(&[(RssPart::MallocRetained, 100 * MIB), (RssPart::Other, 200 * MIB)], "glibc");
         r.memory.trim = Some(Trim {
             performed: true,
             call: "malloc_trim(0)".into(),
@@ -421,28 +422,28 @@ mod tests {
 
     #[test]
     fn small_or_minor_retention_and_healthy_processes_get_nothing() {
-        assert!(derive_all(&report(&[("malloc_retained", 7 * MIB), ("other", 10 * MIB)], "glibc")).is_empty());
-        assert!(derive_all(&report(&[("malloc_retained", 80 * MIB), ("java_heap", 920 * MIB)], "glibc")).is_empty());
+        assert!(derive_all(&report(&[(RssPart::MallocRetained, 7 * MIB), (RssPart::Other, 10 * MIB)], "glibc")).is_empty());
+        assert!(derive_all(&report(&[(RssPart::MallocRetained, 80 * MIB), (RssPart::JavaHeap, 920 * MIB)], "glibc")).is_empty());
         // springboot-scan's size: a small share worth a line, not an alarm.
-        let f = derive_all(&report(&[("malloc_retained", 12 * MIB), ("malloc_in_use", 9 * MIB), ("other", 41 * MIB)], "glibc"));
+        let f = derive_all(&report(&[(RssPart::MallocRetained, 12 * MIB), (RssPart::MallocInUse, 9 * MIB), (RssPart::Other, 41 * MIB)], "glibc"));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Info);
         // Fixed twins: about 1 MiB of 50.
-        assert!(derive_all(&report(&[("malloc_retained", MIB), ("malloc_in_use", 9 * MIB), ("other", 40 * MIB)], "glibc")).is_empty());
-        assert!(derive_all(&report(&[("java_heap", 20 * MIB), ("malloc_retained", 3 * MIB), ("other", 30 * MIB), ("unexplained", 4 * MIB)], "glibc")).is_empty());
+        assert!(derive_all(&report(&[(RssPart::MallocRetained, MIB), (RssPart::MallocInUse, 9 * MIB), (RssPart::Other, 40 * MIB)], "glibc")).is_empty());
+        assert!(derive_all(&report(&[(RssPart::JavaHeap, 20 * MIB), (RssPart::MallocRetained, 3 * MIB), (RssPart::Other, 30 * MIB), (RssPart::Unexplained, 4 * MIB)], "glibc")).is_empty());
         assert!(derive_all(&report(&[], "glibc")).is_empty());
     }
 
     #[test]
     fn jemalloc_retention_gets_jemalloc_advice() {
-        let f = derive_all(&report(&[("malloc_retained", 200 * MIB), ("other", 100 * MIB)], "jemalloc"));
+        let f = derive_all(&report(&[(RssPart::MallocRetained, 200 * MIB), (RssPart::Other, 100 * MIB)], "jemalloc"));
         assert!(f[0].summary.starts_with("jemalloc malloc keeps 200.0 MiB"), "{}", f[0].summary);
         assert!(f[0].fix.contains("background_thread:true"));
     }
 
     #[test]
     fn large_unexplained_memory_says_how_to_look() {
-        let mut r = report(&[("java_heap", 100 * MIB), ("unexplained", 300 * MIB)], "glibc");
+        let mut r = report(&[(RssPart::JavaHeap, 100 * MIB), (RssPart::Unexplained, 300 * MIB)], "glibc");
         let f = derive_all(&r);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, "unexplained_memory");

@@ -1,6 +1,7 @@
-//! Which garbage collector the JVM runs. It decides whether a forced GC is safe at VM death:
+//! Which garbage collector the JVM runs, read once from HotSpot's `Use*GC` flags. The report
+//! names it (`jvm.collector`), and the reporter asks it whether a forced GC is safe at VM death:
 //! HotSpot stops the ZGC and Shenandoah threads before it posts VMDeath, so a collection asked
-//! for then never completes and would hang the exit.
+//! for then never completes and would hang the exit. It forces no GC itself.
 
 use crate::memory::jvm_pools;
 use crate::ffi::jni::Env;
@@ -17,6 +18,7 @@ pub enum Collector {
 }
 
 impl Collector {
+    /// The name the report gives it.
     pub fn name(self) -> &'static str {
         match self {
             Collector::Serial => "Serial",

@@ -1,6 +1,14 @@
 //! The `memory` section and the `samples` time series: where RSS is, who holds it, and how it
 //! moved. Reads /proc/self/smaps, the C allocator and the JVM's pools on the report thread; the
 //! sampler thread records cheap numbers periodically. Nothing here runs in a JVMTI callback.
+//! Wiring: `Agent::memory`, `reporter::build` (the section, the findings), the sampler thread.
+//!
+//! - `smaps`, `regions`: the mappings and the kinds of memory they are (heap, arenas, stacks...).
+//! - `malloc`, `jvm_pools`, `nmt`, `cgroup`: what the allocator, the JVM's MXBeans, NMT and the
+//!   memory cgroup say.
+//! - `explain`: the parts that add up to RSS and the paragraph; `findings`: the verdicts on them.
+//! - `ring`: the bounded series of samples.
+//! - `gc`: which garbage collector runs (the report names it; a forced GC at exit depends on it).
 
 pub mod cgroup;
 pub mod explain;
@@ -16,7 +24,7 @@ pub mod smaps;
 use crate::ffi::jni::Env;
 use crate::ffi::os;
 use crate::core::options::Options;
-use leakagent_report::model::{Memory, Region, Sample, SamplerInfo, Tracking, Trim};
+use leakagent_report::model::{JvmMemory, Malloc, Memory, Nmt, Region, Sample, SamplerInfo, Tracking, Trim};
 use crate::loaders::tracker::ClassTracker;
 use crate::native::direct::DirectLedger;
 use crate::native::zlib::ZlibLedger;
@@ -154,29 +162,8 @@ impl MemoryCollector {
         let t0 = Instant::now();
         let mut notes = Vec::new();
         // Java first: reading the MXBeans allocates, smaps afterwards sees the result.
-        let mut jvm = jvm_pools::read(env);
-        let flags = self.flags(env);
-        if flags.is_empty() {
-            notes.push("HotSpot flags could not be read (HotSpotDiagnosticMXBean): the Java heap, class space and code cache are not recognised by size".into());
-        }
-        let flag_u64 = |k: &str| flags.get(k).and_then(|v| v.parse::<u64>().ok());
-        jvm.trim_native_heap_interval_ms = flag_u64("TrimNativeHeapInterval");
-        let feature = java_feature(env);
-        jvm.trim_native_heap_command = flags.contains_key("TrimNativeHeapInterval") || feature >= 18;
-        jvm.os_threads = os_threads();
-        jvm.flags = flags.clone();
-
-        let nmt = match flags.get("NativeMemoryTracking").map(String::as_str) {
-            Some(mode) if mode != "off" => {
-                let n = jvm_pools::diagnostic_command(env, "vmNativeMemory", &["summary"]).and_then(|t| nmt::parse(&t, mode));
-                if n.is_none() {
-                    notes.push(format!("NativeMemoryTracking={mode} but its summary could not be read"));
-                }
-                n
-            }
-            _ => None,
-        };
-
+        let (jvm, flags) = self.read_jvm(env, &mut notes);
+        let nmt = read_nmt(env, &flags, &mut notes);
         let read_t0 = Instant::now();
         let mut m = malloc::snapshot();
         m.read_us = read_t0.elapsed().as_micros() as u64;
@@ -185,76 +172,30 @@ impl MemoryCollector {
             String::new()
         });
         let maps = smaps::parse(&text);
-        let hints = Hints {
-            max_heap_size: flag_u64("MaxHeapSize"),
-            compressed_class_space_size: if flags.get("UseCompressedClassPointers").map(String::as_str) == Some("false") {
-                None
-            } else {
-                flag_u64("CompressedClassSpaceSize")
-            },
-            reserved_code_cache_size: flag_u64("ReservedCodeCacheSize"),
-            metaspace_non_class_committed: jvm
-                .metaspace_committed_bytes
-                .map(|t| t.saturating_sub(jvm.class_space_committed_bytes.unwrap_or(0))),
-            glibc_malloc: m.allocator == "glibc",
-        };
+        let hints = hints(&flags, &jvm, &m);
         let c = regions::classify(&maps, &hints);
         if hints.max_heap_size.is_some() && !c.found(Kind::JavaHeap) {
             notes.push("no mapping spans exactly MaxHeapSize: the Java heap part is the JVM's committed heap".into());
         }
-        let e = explain::explain(&Inputs { regions: &c, malloc: &m, jvm: &jvm, nmt: nmt.as_ref(), ledger: from.ledger() });
+        let ledger = from.ledger();
+        let e = explain::explain(&Inputs { regions: &c, malloc: &m, jvm: &jvm, nmt: nmt.as_ref(), ledger });
         m.resident_free_bytes = e.resident_free;
         notes.extend(e.notes.iter().cloned());
-        let l = from.ledger();
-        if l.zlib_live_bytes.is_none() {
+        if ledger.zlib_live_bytes.is_none() {
             notes.push("zlib: the native ledger is off or failed (see zlib.tracking); live zlib streams are inside malloc_in_use".into());
         }
-        if l.direct_live_bytes.is_none() {
+        if ledger.direct_live_bytes.is_none() {
             notes.push("direct: no per-block ledger (see direct.tracking); direct is the JDK's direct buffer pool".into());
         }
         let summary = explain::paragraph(&e, c.rss, &m, &jvm, c.get(Kind::ThreadStacks).count);
-        let regions = KINDS
-            .iter()
-            .map(|k| {
-                let t = c.get(*k);
-                Region {
-                    kind: k.name().into(),
-                    count: t.count,
-                    size_bytes: t.size,
-                    committed_bytes: t.committed,
-                    rss_bytes: t.rss,
-                    swap_bytes: t.swap,
-                    recognised_by: t.recognised_by.clone(),
-                }
-            })
-            .collect();
         let trim = self.trim.then(trim);
-
-        let (memory_in_use, memory_free) = (m.in_use_bytes, m.free_bytes);
-        // A sample at the report's moment, so the series ends where the report is.
-        if self.interval.is_some() {
-            let beans = jvm_pools::SamplerBeans::new(env);
-            let t0 = Instant::now();
-            let s = self.sample(from, env, &beans, Some((memory_in_use, memory_free)));
-            self.record(s, t0.elapsed());
-        }
-        let ring = self.ring.lock();
-        let sampler = SamplerInfo {
-            interval_ms: self.interval.map(|d| d.as_millis() as u64),
-            capacity: ring.capacity() as u64,
-            taken: ring.taken,
-            thinned: ring.thinned,
-            cost_us_max: ring.cost_us_max,
-            cost_us_mean: ring.cost_us_total.checked_div(ring.taken).unwrap_or(0),
-        };
-        let samples = ring.samples();
-        drop(ring);
+        let (sampler, samples) = self.samples(from, env, (m.in_use_bytes, m.free_bytes));
         let memory = Memory {
             rss_bytes: c.rss,
             swap_bytes: c.swap,
             mappings: c.mappings as u64,
             malloc: m,
-            regions,
+            regions: regions_of(&c),
             explanation: e.parts,
             summary,
             jvm,
@@ -267,6 +208,90 @@ impl MemoryCollector {
         };
         (memory, samples)
     }
+
+    /// The JVM's pools and the HotSpot flags (returned apart too: the regions are recognised by them).
+    fn read_jvm(&self, env: &Env, notes: &mut Vec<String>) -> (JvmMemory, BTreeMap<String, String>) {
+        let mut jvm = jvm_pools::read(env);
+        let flags = self.flags(env);
+        if flags.is_empty() {
+            notes.push("HotSpot flags could not be read (HotSpotDiagnosticMXBean): the Java heap, class space and code cache are not recognised by size".into());
+        }
+        jvm.trim_native_heap_interval_ms = flag_u64(&flags, "TrimNativeHeapInterval");
+        let feature = java_feature(env);
+        jvm.trim_native_heap_command = flags.contains_key("TrimNativeHeapInterval") || feature >= 18;
+        jvm.os_threads = os_threads();
+        jvm.flags = flags.clone();
+        (jvm, flags)
+    }
+
+    /// The sampler's figures and the series, after a sample at the report's moment so the series
+    /// ends where the report is. `allocator` is the report's own reading (in use, free).
+    fn samples(&self, from: Sources, env: &Env, allocator: (Option<u64>, Option<u64>)) -> (SamplerInfo, Vec<Sample>) {
+        if self.interval.is_some() {
+            let beans = jvm_pools::SamplerBeans::new(env);
+            let t0 = Instant::now();
+            let s = self.sample(from, env, &beans, Some(allocator));
+            self.record(s, t0.elapsed());
+        }
+        let ring = self.ring.lock();
+        let sampler = SamplerInfo {
+            interval_ms: self.interval.map(|d| d.as_millis() as u64),
+            capacity: ring.capacity() as u64,
+            taken: ring.taken,
+            thinned: ring.thinned,
+            cost_us_max: ring.cost_us_max,
+            cost_us_mean: ring.cost_us_total.checked_div(ring.taken).unwrap_or(0),
+        };
+        (sampler, ring.samples())
+    }
+}
+
+fn flag_u64(flags: &BTreeMap<String, String>, k: &str) -> Option<u64> {
+    flags.get(k).and_then(|v| v.parse::<u64>().ok())
+}
+
+/// NMT's summary, when the JVM runs with -XX:NativeMemoryTracking.
+fn read_nmt(env: &Env, flags: &BTreeMap<String, String>, notes: &mut Vec<String>) -> Option<Nmt> {
+    let mode = flags.get("NativeMemoryTracking").map(String::as_str).filter(|m| *m != "off")?;
+    let n = jvm_pools::diagnostic_command(env, "vmNativeMemory", &["summary"]).and_then(|t| nmt::parse(&t, mode));
+    if n.is_none() {
+        notes.push(format!("NativeMemoryTracking={mode} but its summary could not be read"));
+    }
+    n
+}
+
+/// What the flags and pools tell the classification about the JVM's reservations.
+fn hints(flags: &BTreeMap<String, String>, jvm: &JvmMemory, m: &Malloc) -> Hints {
+    Hints {
+        max_heap_size: flag_u64(flags, "MaxHeapSize"),
+        compressed_class_space_size: if flags.get("UseCompressedClassPointers").map(String::as_str) == Some("false") {
+            None
+        } else {
+            flag_u64(flags, "CompressedClassSpaceSize")
+        },
+        reserved_code_cache_size: flag_u64(flags, "ReservedCodeCacheSize"),
+        metaspace_non_class_committed: jvm.metaspace_committed_bytes.map(|t| t.saturating_sub(jvm.class_space_committed_bytes.unwrap_or(0))),
+        glibc_malloc: m.allocator == "glibc",
+    }
+}
+
+/// The report's `regions`, one per kind in report order.
+fn regions_of(c: &regions::Classified) -> Vec<Region> {
+    KINDS
+        .iter()
+        .map(|k| {
+            let t = c.get(*k);
+            Region {
+                kind: k.name().into(),
+                count: t.count,
+                size_bytes: t.size,
+                committed_bytes: t.committed,
+                rss_bytes: t.rss,
+                swap_bytes: t.swap,
+                recognised_by: t.recognised_by.clone(),
+            }
+        })
+        .collect()
 }
 
 /// Trims the allocator and measures RSS around it.

@@ -22,7 +22,6 @@
 //! - `other_anonymous`: every other anonymous mapping (GC data structures, malloc's mmapped
 //!   chunks, a preloaded allocator's memory, JNI libraries' mmaps, ...).
 
-
 use super::smaps::{Mapping, MIB};
 use std::collections::BTreeSet;
 
@@ -206,71 +205,74 @@ fn jvm_reserved(m: &Mapping) -> bool {
     m.anonymous() && !(m.read_write() && m.flag("nr"))
 }
 
-/// Classifies every mapping; see the module documentation for the rules.
+/// Mappings the kernel, glibc or ZGC name: (path test, kind, how it was recognised).
+type NameRule = (fn(&str) -> bool, Kind, &'static str);
+const NAMED: [NameRule; 5] = [
+    (|p| p == "[heap]", Kind::BrkHeap, "[heap]: the brk heap, glibc's main arena"),
+    (|p| p == "[stack]", Kind::ThreadStacks, "[stack] (main thread)"),
+    (|p| matches!(p, "[vdso]" | "[vvar]" | "[vvar_vclock]" | "[vsyscall]" | "[uprobes]"), Kind::Kernel, "[vdso], [vvar], [vsyscall]"),
+    (|p| p.starts_with("/memfd:java_heap"), Kind::JavaHeap, "/memfd:java_heap mappings (ZGC)"),
+    (|p| p.starts_with("[anon: glibc: malloc arena"), Kind::MallocArenaHeaps, "named by glibc ([anon: glibc: malloc arena])"),
+];
+
+/// Classifies every mapping; see the module documentation for the rules. Each step takes only
+/// mappings no earlier step took.
 pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
     let mut c = Classifier { maps, kind: vec![None; maps.len()], groups: vec![0; KINDS.len()], how: vec![String::new(); KINDS.len()] };
+    named(&mut c);
+    reservations(&mut c, hints);
+    if hints.glibc_malloc {
+        glibc_heaps(&mut c);
+    }
+    metaspace_nodes(&mut c, hints.metaspace_non_class_committed);
+    thread_stacks(&mut c);
+    files_and_the_rest(&mut c);
+    totals(&c)
+}
 
-    // Named special mappings first.
-    for (i, m) in maps.iter().enumerate() {
-        let k = match m.path.as_str() {
-            "[heap]" => Some(Kind::BrkHeap),
-            "[stack]" => Some(Kind::ThreadStacks),
-            "[vdso]" | "[vvar]" | "[vvar_vclock]" | "[vsyscall]" | "[uprobes]" => Some(Kind::Kernel),
-            p if p.starts_with("/memfd:java_heap") => Some(Kind::JavaHeap),
-            p if p.starts_with("[anon: glibc: malloc arena") => Some(Kind::MallocArenaHeaps),
-            _ => None,
-        };
-        if let Some(k) = k {
+fn named(c: &mut Classifier) {
+    for (i, m) in c.maps.iter().enumerate() {
+        if let Some(&(_, k, how)) = NAMED.iter().find(|(is, _, _)| is(&m.path)) {
             c.mark(i..=i, k);
-            match k {
-                Kind::BrkHeap => c.how(k, "[heap]: the brk heap, glibc's main arena"),
-                Kind::ThreadStacks => c.how(k, "[stack] (main thread)"),
-                Kind::JavaHeap => c.how(k, "/memfd:java_heap mappings (ZGC)"),
-                Kind::MallocArenaHeaps => c.how(k, "named by glibc ([anon: glibc: malloc arena])"),
-                _ => c.how(k, "[vdso], [vvar], [vsyscall]"),
-            }
+            c.how(k, how);
         }
     }
+}
 
-    // The Java heap: its reservation spans exactly MaxHeapSize (CDS may map archived heap
-    // regions from the .jsa file inside it).
-    if let Some(size) = hints.max_heap_size.filter(|s| *s > 0) {
-        let heap_part = |m: &Mapping| jvm_reserved(m) || m.path.ends_with(".jsa");
-        if let Some(&(i, j)) = c.spans(size, 4096, heap_part).first() {
-            c.mark(i..=j, Kind::JavaHeap);
-            c.how(Kind::JavaHeap, format!("the reservation spanning exactly MaxHeapSize ({size} bytes)"));
+/// A reservation found by its size: (the flag's value, kind, flag name, which mappings it may hold).
+type SizeRule = (Option<u64>, Kind, &'static str, fn(&Mapping) -> bool);
+
+/// The HotSpot reservations whose span is a flag's exact size. The Java heap's may contain the
+/// archived heap regions CDS maps from the .jsa file; without a code cache of the exact size, the
+/// code cache is the anonymous executable mappings.
+fn reservations(c: &mut Classifier, hints: &Hints) {
+    let heap_part: fn(&Mapping) -> bool = |m| jvm_reserved(m) || m.path.ends_with(".jsa");
+    let sized: [SizeRule; 3] = [
+        (hints.max_heap_size, Kind::JavaHeap, "MaxHeapSize", heap_part),
+        (hints.compressed_class_space_size, Kind::ClassSpace, "CompressedClassSpaceSize", jvm_reserved),
+        (hints.reserved_code_cache_size, Kind::CodeCache, "ReservedCodeCacheSize", jvm_reserved),
+    ];
+    for (size, k, flag, eligible) in sized {
+        let Some(size) = size.filter(|s| *s > 0) else { continue };
+        if let Some(&(i, j)) = c.spans(size, 4096, eligible).first() {
+            c.mark(i..=j, k);
+            c.how(k, format!("the reservation spanning exactly {flag} ({size} bytes)"));
         }
     }
-    if let Some(size) = hints.compressed_class_space_size.filter(|s| *s > 0) {
-        if let Some(&(i, j)) = c.spans(size, 4096, jvm_reserved).first() {
-            c.mark(i..=j, Kind::ClassSpace);
-            c.how(Kind::ClassSpace, format!("the reservation spanning exactly CompressedClassSpaceSize ({size} bytes)"));
-        }
-    }
-    let mut code_found = false;
-    if let Some(size) = hints.reserved_code_cache_size.filter(|s| *s > 0) {
-        if let Some(&(i, j)) = c.spans(size, 4096, jvm_reserved).first() {
-            c.mark(i..=j, Kind::CodeCache);
-            c.how(Kind::CodeCache, format!("the reservation spanning exactly ReservedCodeCacheSize ({size} bytes)"));
-            code_found = true;
-        }
-    }
-    if !code_found {
-        for (i, m) in maps.iter().enumerate() {
+    if c.groups[Kind::CodeCache as usize] == 0 {
+        for (i, m) in c.maps.iter().enumerate() {
             if c.kind[i].is_none() && m.anonymous() && m.executable() {
                 c.mark(i..=i, Kind::CodeCache);
                 c.how(Kind::CodeCache, "anonymous executable mappings (JIT code)");
             }
         }
     }
+}
 
-    if hints.glibc_malloc {
-        glibc_heaps(&mut c);
-    }
-    metaspace_nodes(&mut c, hints.metaspace_non_class_committed);
-    thread_stacks(&mut c);
-
-    // Files and the rest.
+/// What no rule took: files by name (counted per file), other anonymous mappings, and other
+/// bracketed names the kernel gives ([anon_shmem], ...) as mapped files.
+fn files_and_the_rest(c: &mut Classifier) {
+    let maps = c.maps;
     let mut files: [BTreeSet<&str>; 3] = Default::default();
     for (i, m) in maps.iter().enumerate() {
         if c.kind[i].is_some() {
@@ -278,21 +280,19 @@ pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
         }
         let k = if m.file_backed() {
             let name = m.path.rsplit('/').next().unwrap_or("");
-            if name.ends_with(".jsa") {
-                files[0].insert(&m.path);
-                Kind::CdsArchive
+            let (set, k) = if name.ends_with(".jsa") {
+                (0, Kind::CdsArchive)
             } else if name.contains(".so") {
-                files[1].insert(&m.path);
-                Kind::Libraries
+                (1, Kind::Libraries)
             } else {
-                files[2].insert(&m.path);
-                Kind::MappedFiles
-            }
+                (2, Kind::MappedFiles)
+            };
+            files[set].insert(&m.path);
+            k
         } else if m.anonymous() {
             c.groups[Kind::OtherAnonymous as usize] += 1;
             Kind::OtherAnonymous
         } else {
-            // Other bracketed names the kernel gives ([anon_shmem], ...).
             c.groups[Kind::MappedFiles as usize] += 1;
             Kind::MappedFiles
         };
@@ -305,13 +305,16 @@ pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
     c.how(Kind::Libraries, "files whose name contains .so; count = files");
     c.how(Kind::MappedFiles, "other file mappings; count = files");
     c.how(Kind::OtherAnonymous, "anonymous mappings not recognised above; count = mappings");
+}
 
+/// Sums the mappings per kind; a kind nothing was found for says nothing about how.
+fn totals(c: &Classifier) -> Classified {
     let mut totals: Vec<KindTotal> = KINDS
         .iter()
         .map(|k| KindTotal { count: c.groups[*k as usize], recognised_by: c.how[*k as usize].clone(), ..KindTotal::default() })
         .collect();
-    let mut out = Classified { mappings: maps.len(), ..Classified::default() };
-    for (i, m) in maps.iter().enumerate() {
+    let mut out = Classified { mappings: c.maps.len(), ..Classified::default() };
+    for (i, m) in c.maps.iter().enumerate() {
         let k = c.kind[i].unwrap_or(Kind::OtherAnonymous);
         let t = &mut totals[k as usize];
         t.size += m.size();
@@ -462,182 +465,4 @@ fn thread_stacks(c: &mut Classifier) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::smaps::{fixture as map, parse};
-    use super::*;
-
-    const K: u64 = 1024;
-
-    /// A JDK 17 G1 layout reduced from a real run of arena-retention (8 worker threads).
-    fn jdk17_layout() -> String {
-        let mut s = String::new();
-        // Java heap 6 GiB reserved, CDS archived heap regions mapped inside it.
-        s += &map(0x6_8740_0000, 32 * MIB, "rw-p", "", 536 * K, "rd wr mr mw me ac");
-        s += &map(0x6_8940_0000, 0x7_ff80_0000 - 0x6_8940_0000, "---p", "", 0, "mr mw me nr");
-        s += &map(0x7_ff80_0000, 0x7_ffb0_0000 - 0x7_ff80_0000, "rw-p", "", 8 * K, "rd wr mr mw me ac");
-        s += &map(0x7_ffb0_0000, 0x75000, "rw-p", "/usr/lib/jvm/java-17/lib/server/classes.jsa", 468 * K, "rd wr mr mw me ac");
-        s += &map(0x7_ffb7_5000, 0x8_0000_0000 - 0x7_ffb7_5000, "rw-p", "", 0, "rd wr mr mw me ac");
-        s += &map(0x5560_0000_0000, 284 * K, "rw-p", "[heap]", 112 * K, "rd wr mr mw me ac");
-        // Two glibc arena heaps: one partly committed, one full and merged with the next one's
-        // read-write start by the kernel.
-        let a = 0x7f4f_0000_0000u64;
-        s += &map(a, 54916 * K, "rw-p", "", 13240 * K, "rd wr mr mw me nr");
-        s += &map(a + 54916 * K, 64 * MIB - 54916 * K, "---p", "", 0, "mr mw me nr");
-        s += &map(a + 64 * MIB, 64 * MIB + 132 * K, "rw-p", "", 21112 * K, "rd wr mr mw me nr");
-        s += &map(a + 128 * MIB + 132 * K, 64 * MIB - 132 * K, "---p", "", 0, "mr mw me nr");
-        // Metaspace node (64 MiB, 16 MiB aligned, committed parts "ac").
-        let n = 0x7f4f_1700_0000u64;
-        s += &map(n, 640 * K, "rw-p", "", 604 * K, "rd wr mr mw me ac");
-        s += &map(n + 640 * K, 3456 * K, "---p", "", 0, "mr mw me nr");
-        s += &map(n + 4 * MIB, 128 * K, "rw-p", "", 124 * K, "rd wr mr mw me ac");
-        s += &map(n + 4 * MIB + 128 * K, 60 * MIB - 128 * K, "---p", "", 0, "mr mw me nr");
-        // A 64 MiB GC bitmap-like reservation that must not be taken for metaspace.
-        let b = 0x7f4f_2000_0000u64;
-        s += &map(b, 8 * MIB, "rw-p", "", 10 * K, "rd wr mr mw me ac");
-        s += &map(b + 8 * MIB, 56 * MIB, "---p", "", 0, "mr mw me nr");
-        // Class space, right after the CDS archive.
-        let cs = 0x7f4f_1c00_0000u64;
-        s += &map(cs - 4324 * K, 4324 * K, "---p", "", 0, "mr mw me nr");
-        s += &map(cs, 64 * K, "rw-p", "", 32 * K, "rd wr mr mw me ac");
-        s += &map(cs + 64 * K, 192 * K, "---p", "", 0, "mr mw me nr");
-        s += &map(cs + 256 * K, 64 * K, "rw-p", "", 52 * K, "rd wr mr mw me ac");
-        s += &map(cs + 320 * K, 1024 * MIB - 320 * K, "---p", "", 0, "mr mw me nr");
-        // Thread stacks: a Java thread (16 KiB guard zone) and a native one (4 KiB glibc guard).
-        let t = 0x7f4f_7878_0000u64;
-        s += &map(t, 16 * K, "---p", "", 0, "mr mw me");
-        s += &map(t + 16 * K, 1008 * K, "rw-p", "", 88 * K, "rd wr mr mw me ac nh");
-        s += &map(t + 2 * MIB, 4 * K, "---p", "", 0, "mr mw me nh");
-        s += &map(t + 2 * MIB + 4 * K, 1024 * K, "rw-p", "", 24 * K, "rd wr mr mw me ac nh");
-        // Code cache 240 MiB: three segments.
-        let cc = 0x7f4f_8540_0000u64;
-        s += &map(cc, 2496 * K, "rwxp", "", 228 * K, "rd wr ex mr mw me ac");
-        s += &map(cc + 2496 * K, 240 * MIB - 2496 * K, "---p", "", 0, "mr mw me nr");
-        // Other anonymous, a library, the CDS archive, vdso, the main stack.
-        s += &map(0x7f4f_a006_d000, 1028 * K, "rw-p", "", 8 * K, "rd wr mr mw me ac");
-        s += &map(0x7f4f_a100_0000, 16 * MIB, "r-xp", "/usr/lib/jvm/java-17/lib/server/libjvm.so", 12 * MIB, "rd ex mr mw me");
-        s += &map(0x7f4f_a200_0000, MIB, "r--p", "/usr/lib/jvm/java-17/lib/server/libjvm.so", MIB, "rd mr mw me");
-        s += &map(0x7f4f_a300_0000, 12 * MIB, "rw-p", "/usr/lib/jvm/java-17/lib/server/classes.jsa", 11 * MIB, "rd wr mr mw me ac");
-        s += &map(0x7f4f_a45b_b000, 8 * K, "r-xp", "[vdso]", 4 * K, "rd ex mr mw me de");
-        s += &map(0x7ffc_e2d0_3000, 132 * K, "rw-p", "[stack]", 36 * K, "rd wr mr mw me gd ac");
-        s
-    }
-
-    fn jdk17_hints() -> Hints {
-        Hints {
-            max_heap_size: Some(6_320_816_128),
-            compressed_class_space_size: Some(1 << 30),
-            reserved_code_cache_size: Some(251_658_240),
-            metaspace_non_class_committed: Some(768 * K),
-            glibc_malloc: true,
-        }
-    }
-
-    #[test]
-    fn classifies_a_jdk17_layout() {
-        let mut maps = parse(&jdk17_layout());
-        maps.sort_by_key(|m| m.start);
-        let c = classify(&maps, &jdk17_hints());
-        let g = |k| c.get(k).clone();
-        assert_eq!(g(Kind::JavaHeap).count, 1);
-        assert_eq!(g(Kind::JavaHeap).size, 6_320_816_128);
-        assert_eq!(g(Kind::JavaHeap).rss, (536 + 8 + 468) * K);
-        assert_eq!(g(Kind::ClassSpace).count, 1);
-        assert_eq!(g(Kind::ClassSpace).size, 1 << 30);
-        assert_eq!(g(Kind::ClassSpace).rss, 84 * K);
-        assert_eq!(g(Kind::ClassSpace).committed, 128 * K);
-        assert_eq!(g(Kind::Metaspace).count, 1, "only the node matching committed metaspace");
-        assert_eq!(g(Kind::Metaspace).rss, 728 * K);
-        assert_eq!(g(Kind::CodeCache).count, 1);
-        assert_eq!(g(Kind::CodeCache).rss, 228 * K);
-        assert_eq!(g(Kind::MallocArenaHeaps).count, 3, "two heaps merged into one mapping still count as two");
-        assert_eq!(g(Kind::MallocArenaHeaps).rss, (13240 + 21112) * K);
-        assert_eq!(g(Kind::MallocArenaHeaps).size, 3 * 64 * MIB);
-        assert_eq!(g(Kind::ThreadStacks).count, 3, "two guarded stacks and [stack]");
-        assert_eq!(g(Kind::ThreadStacks).rss, (88 + 24 + 36) * K);
-        assert_eq!(g(Kind::BrkHeap).rss, 112 * K);
-        assert_eq!(g(Kind::Libraries).count, 1);
-        assert_eq!(g(Kind::Libraries).rss, 13 * MIB);
-        assert_eq!(g(Kind::CdsArchive).rss, 11 * MIB);
-        assert_eq!(g(Kind::Kernel).rss, 4 * K);
-        // The GC-like reservation, the class space's neighbour and the small mapping remain.
-        assert_eq!(g(Kind::OtherAnonymous).rss, (10 + 8) * K);
-        let sum: u64 = c.totals.iter().map(|t| t.rss).sum();
-        assert_eq!(sum, c.rss, "every mapping is in exactly one kind");
-        for k in [Kind::JavaHeap, Kind::MallocArenaHeaps, Kind::ThreadStacks, Kind::Metaspace] {
-            assert!(!c.get(k).recognised_by.is_empty(), "{k:?}");
-        }
-    }
-
-    /// Sixteen adjacent glibc arena heaps span exactly a 1 GiB CompressedClassSpaceSize; they
-    /// are arena heaps, and the real class space (after them in address order) is found.
-    #[test]
-    fn sixteen_adjacent_arena_heaps_are_not_the_class_space() {
-        let mut s = String::new();
-        let base = 0x7e00_0000_0000u64;
-        for h in 0..16 {
-            let at = base + h * 64 * MIB;
-            s += &map(at, 40 * MIB, "rw-p", "", 40 * MIB, "rd wr mr mw me nr");
-            s += &map(at + 40 * MIB, 24 * MIB, "---p", "", 0, "mr mw me nr");
-        }
-        s += &jdk17_layout();
-        let mut maps = parse(&s);
-        maps.sort_by_key(|m| m.start);
-        let c = classify(&maps, &jdk17_hints());
-        assert_eq!(c.get(Kind::ClassSpace).rss, 84 * K, "the JVM's class space, not the arenas");
-        assert_eq!(c.get(Kind::MallocArenaHeaps).count, 3 + 16);
-        assert_eq!(c.get(Kind::MallocArenaHeaps).rss, (13240 + 21112) * K + 16 * 40 * MIB);
-    }
-
-    #[test]
-    fn without_hints_only_layout_rules_apply() {
-        let mut maps = parse(&jdk17_layout());
-        maps.sort_by_key(|m| m.start);
-        let c = classify(&maps, &Hints { glibc_malloc: true, ..Hints::default() });
-        assert_eq!(c.get(Kind::JavaHeap).count, 0);
-        assert_eq!(c.get(Kind::Metaspace).count, 0);
-        assert_eq!(c.get(Kind::ClassSpace).count, 0);
-        // The code cache falls back to executable anonymous mappings.
-        assert_eq!(c.rss(Kind::CodeCache), 228 * K);
-        assert_eq!(c.get(Kind::CodeCache).recognised_by, "anonymous executable mappings (JIT code)");
-        assert_eq!(c.get(Kind::MallocArenaHeaps).count, 3);
-        let sum: u64 = c.totals.iter().map(|t| t.rss).sum();
-        assert_eq!(sum, c.rss);
-    }
-
-    #[test]
-    fn a_misaligned_or_reserve_accounted_64m_region_is_not_a_glibc_heap() {
-        let mut s = String::new();
-        // 64 MiB but starts 16 MiB past alignment.
-        s += &map(0x7f00_0100_0000, MIB, "rw-p", "", MIB, "rd wr mr mw me nr");
-        s += &map(0x7f00_0110_0000, 63 * MIB, "---p", "", 0, "mr mw me nr");
-        // Aligned, but committed the HotSpot way (ac, not nr).
-        s += &map(0x7f00_0800_0000, MIB, "rw-p", "", MIB, "rd wr mr mw me ac");
-        s += &map(0x7f00_0810_0000, 63 * MIB, "---p", "", 0, "mr mw me nr");
-        // Aligned, but starting with the reserved part.
-        s += &map(0x7f00_1000_0000, 64 * MIB, "---p", "", 0, "mr mw me nr");
-        let maps = parse(&s);
-        let c = classify(&maps, &Hints { glibc_malloc: true, ..Hints::default() });
-        assert_eq!(c.get(Kind::MallocArenaHeaps).count, 0);
-        assert_eq!(c.rss(Kind::OtherAnonymous), 2 * MIB);
-    }
-
-    #[test]
-    fn glibc_heaps_are_looked_for_only_when_glibc_serves_malloc() {
-        let mut maps = parse(&jdk17_layout());
-        maps.sort_by_key(|m| m.start);
-        let c = classify(&maps, &Hints { glibc_malloc: false, ..jdk17_hints() });
-        assert_eq!(c.get(Kind::MallocArenaHeaps).count, 0);
-        assert_eq!(c.rss(Kind::OtherAnonymous), (10 + 8 + 13240 + 21112) * K);
-    }
-
-    #[test]
-    fn reads_this_process() {
-        let text = std::fs::read_to_string("/proc/self/smaps").unwrap();
-        let maps = parse(&text);
-        assert!(maps.len() > 5);
-        let c = classify(&maps, &Hints::default());
-        assert!(c.rss > 0);
-        assert!(c.rss(Kind::Libraries) > 0);
-        assert!(c.found(Kind::ThreadStacks));
-    }
-}
+mod tests;

@@ -575,7 +575,7 @@ pub fn render(d: &Diff, top: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leakagent_report::model::{test_report, Part, Severity, Subject, ZlibSite};
+    use leakagent_report::model::{test_report, Part, RssPart, Severity, Subject, ZlibSite};
 
     fn loader(id: u32, name: &str, alive: bool) -> Loader {
         Loader { id, class: "java.net.URLClassLoader".into(), name: Some(name.into()), role: leakagent_report::model::LoaderRole::Other, alive, classes: 2, ..Loader::default() }
@@ -591,7 +591,7 @@ mod tests {
         a.time_ms = 10_000;
         a.uptime_ms = 5_000;
         a.class_loaders.loaders = vec![loader(5, "app-gen-1", true), loader(6, "plugin-1", true)];
-        a.memory.explanation = vec![Part { part: "java_heap".into(), bytes: 100, note: String::new() }, Part { part: "malloc_retained".into(), bytes: 10, note: String::new() }];
+        a.memory.explanation = vec![Part { part: RssPart::JavaHeap, bytes: 100, note: String::new() }, Part { part: RssPart::MallocRetained, bytes: 10, note: String::new() }];
         a.zlib.sites = vec![site("A.scan", 10, 1000), site("B.read", 5, 500)];
         let mut b = a.clone();
         b.time_ms = 12_000;

@@ -256,7 +256,7 @@ fn memory(r: &Report, b: &mut String) {
                 b,
                 "<rect x=\"{x:.1}\" y=\"0\" width=\"{pw:.1}\" height=\"{h}\" fill=\"{}\"><title>{}: {} MiB</title></rect>",
                 PALETTE[i % PALETTE.len()],
-                esc(&p.part),
+                esc(p.part.as_str()),
                 units::mib_value(p.bytes)
             );
         }
@@ -264,11 +264,11 @@ fn memory(r: &Report, b: &mut String) {
     }
     b.push_str("</svg>\n<div class=legend>");
     for (i, p) in m.explanation.iter().enumerate() {
-        let _ = write!(b, "<span><i style=\"background:{}\"></i>{} {} MiB</span>", PALETTE[i % PALETTE.len()], esc(&p.part), units::mib_value(p.bytes));
+        let _ = write!(b, "<span><i style=\"background:{}\"></i>{} {} MiB</span>", PALETTE[i % PALETTE.len()], esc(p.part.as_str()), units::mib_value(p.bytes));
     }
     b.push_str("</div>\n<table><tr><th>part</th><th class=n>MiB</th><th>what it is</th></tr>\n");
     for p in &m.explanation {
-        let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>", esc(&p.part), units::mib_value(p.bytes), esc(&p.note));
+        let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>", esc(p.part.as_str()), units::mib_value(p.bytes), esc(&p.note));
     }
     b.push_str("</table>\n");
     let a = &m.malloc;
@@ -495,7 +495,7 @@ fn agent(r: &Report, b: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{test_report, Cgroup, Finding, LeakSuspect, Part, PathHop, Sample, Subject, TriggerDetail};
+    use crate::model::{test_report, Cgroup, Finding, LeakSuspect, Part, PathHop, RssPart, Sample, Subject, TriggerDetail};
 
     #[test]
     fn trigger_detail_and_cgroup() {
@@ -526,8 +526,8 @@ mod tests {
         let mut r = test_report();
         r.memory.rss_bytes = 100 << 20;
         r.memory.explanation = vec![
-            Part { part: "java_heap".into(), bytes: 60 << 20, note: String::new() },
-            Part { part: "malloc_retained".into(), bytes: 40 << 20, note: String::new() },
+            Part { part: RssPart::JavaHeap, bytes: 60 << 20, note: String::new() },
+            Part { part: RssPart::MallocRetained, bytes: 40 << 20, note: String::new() },
         ];
         r.samples = (0..5).map(|i| Sample { t_ms: i * 1000, rss_bytes: (50 + i) << 20, ..Sample::default() }).collect();
         r.class_loaders.leak_suspects.push(LeakSuspect {

@@ -57,7 +57,7 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
         "RSS explained by part (java_heap, metaspace, code_cache, thread_stacks, zlib, direct, malloc_in_use, malloc_retained, other, unexplained); the parts add up to leakagent_rss_bytes.",
     );
     for p in &m.explanation {
-        w.sample("leakagent_rss_part_bytes", &[("part", &p.part)], p.bytes as f64);
+        w.sample("leakagent_rss_part_bytes", &[("part", p.part.as_str())], p.bytes as f64);
     }
     w.family("leakagent_region_rss_bytes", Gauge, "RSS of the process's mappings by kind (docs/memory.md).");
     for g in &m.regions {
@@ -286,7 +286,7 @@ fn escape_label(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{test_report, Finding, Part, Subject};
+    use crate::model::{test_report, Finding, Part, RssPart, Subject};
 
     fn finding(kind: &str, severity: Severity) -> Finding {
         Finding { severity, kind: kind.into(), summary: "s".into(), fix: "f".into(), subject: Subject::default() }
@@ -297,7 +297,7 @@ mod tests {
         let mut r = test_report();
         r.jvm.vm_name = "Open \"JDK\"\\ VM\n".into();
         r.memory.rss_bytes = 1000;
-        r.memory.explanation = vec![Part { part: "java_heap".into(), bytes: 600, note: String::new() }, Part { part: "other".into(), bytes: 400, note: String::new() }];
+        r.memory.explanation = vec![Part { part: RssPart::JavaHeap, bytes: 600, note: String::new() }, Part { part: RssPart::Other, bytes: 400, note: String::new() }];
         let text = render(&r, &[("app".into(), "shop".into()), ("pid".into(), "ignored".into())]);
         assert!(text.contains(r#"vm_name="Open \"JDK\"\\ VM\n""#), "{text}");
         for line in text.lines().filter(|l| !l.starts_with('#')) {

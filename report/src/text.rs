@@ -812,8 +812,8 @@ mod tests {
             rss_bytes: 400 * M,
             summary: "RSS is 400.0 MiB. It is all glibc's.".into(),
             explanation: vec![
-                Part { part: "java_heap".into(), bytes: 10 * M, note: "heap".into() },
-                Part { part: "malloc_retained".into(), bytes: 390 * M, note: "kept".into() },
+                Part { part: RssPart::JavaHeap, bytes: 10 * M, note: "heap".into() },
+                Part { part: RssPart::MallocRetained, bytes: 390 * M, note: "kept".into() },
             ],
             malloc: Malloc {
                 allocator: "glibc".into(),

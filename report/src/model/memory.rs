@@ -103,11 +103,67 @@ pub struct Region {
     pub recognised_by: String,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Part {
-    pub part: String,
+    pub part: RssPart,
     pub bytes: u64,
     pub note: String,
+}
+
+/// The parts of the RSS explanation (CONTRACT.md), declared in report order; the JSON names are
+/// the snake_case ones `as_str` gives.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RssPart {
+    JavaHeap,
+    Metaspace,
+    CodeCache,
+    ThreadStacks,
+    Zlib,
+    Direct,
+    MallocInUse,
+    MallocRetained,
+    Other,
+    Unexplained,
+}
+
+impl RssPart {
+    /// Every part, in report order.
+    pub const ALL: [RssPart; 10] = [
+        RssPart::JavaHeap,
+        RssPart::Metaspace,
+        RssPart::CodeCache,
+        RssPart::ThreadStacks,
+        RssPart::Zlib,
+        RssPart::Direct,
+        RssPart::MallocInUse,
+        RssPart::MallocRetained,
+        RssPart::Other,
+        RssPart::Unexplained,
+    ];
+
+    /// The JSON name (the same string serde writes).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RssPart::JavaHeap => "java_heap",
+            RssPart::Metaspace => "metaspace",
+            RssPart::CodeCache => "code_cache",
+            RssPart::ThreadStacks => "thread_stacks",
+            RssPart::Zlib => "zlib",
+            RssPart::Direct => "direct",
+            RssPart::MallocInUse => "malloc_in_use",
+            RssPart::MallocRetained => "malloc_retained",
+            RssPart::Other => "other",
+            RssPart::Unexplained => "unexplained",
+        }
+    }
+}
+
+/// The JSON name, padded as the format asks (text tables align on it).
+impl std::fmt::Display for RssPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -254,4 +310,18 @@ pub struct Sample {
     /// The JDK's direct buffer pool (`BufferPoolMXBean` "direct": what `Bits` reserved).
     #[serde(default)]
     pub direct_pool_bytes: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RssPart;
+
+    #[test]
+    fn rss_part_names_are_the_json_names() {
+        for p in RssPart::ALL {
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.as_str()));
+            assert_eq!(serde_json::from_str::<RssPart>(&format!("\"{p}\"")).unwrap(), p);
+        }
+        assert_eq!(format!("{:<11}|", RssPart::Zlib), "zlib       |");
+    }
 }
