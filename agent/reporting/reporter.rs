@@ -8,6 +8,7 @@ use crate::leaks::analyse::{self, LeakOptions};
 use crate::reporting::findings;
 use crate::core::options::Chains;
 use crate::ffi::jni::Env;
+use crate::ffi::jvmti::JvmtiError;
 use crate::ffi::os;
 use crate::core::health::{self, Feature, COUNTERS};
 use crate::core::log;
@@ -18,6 +19,7 @@ use leakagent_report::model::{blank_report, Cgroup, Sample};
 use leakagent_report::{html, json, prom, text};
 use crate::core::runtime::Agent;
 use parking_lot::Mutex;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -53,36 +55,66 @@ pub fn write_report_with(
     written
 }
 
+/// Why a report has no full GC before it. `Display` gives the text of `class_loaders.gc_skipped`
+/// (and of `agent.skipped`, except for `Off`: what the user asked for is not a skip).
+#[derive(Debug)]
+enum NoGc {
+    /// `gc=off`.
+    Off,
+    /// An interval report with `interval_gc=off`.
+    IntervalWithout,
+    /// At exit under a collector whose threads HotSpot has already stopped.
+    ExitUnder(gc::Collector),
+    /// At exit, the collector unknown.
+    ExitUnknownCollector,
+    /// `exit_timeout` is spent.
+    NoTimeLeft,
+    /// JVMTI ForceGarbageCollection failed.
+    Failed(JvmtiError),
+}
+
+impl fmt::Display for NoGc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoGc::Off => f.write_str("gc=off"),
+            NoGc::IntervalWithout => f.write_str(
+                "interval reports run without a full GC (interval_gc=off): loaders that became garbage since \
+                 the last collection still count as alive here; a signal report has the GC",
+            ),
+            NoGc::ExitUnder(c) => write!(
+                f,
+                "the JVM is exiting under {}, whose threads HotSpot has already stopped: a forced GC would never \
+                 finish. Loaders that became garbage since the last collection still count as alive here; the \
+                 chain search tells them apart (no strong path), and reports asked for while the JVM runs have the GC",
+                c.name()
+            ),
+            NoGc::ExitUnknownCollector => f.write_str(
+                "the JVM is exiting and its collector could not be read: a forced GC might never finish \
+                 (ZGC, Shenandoah), so none ran",
+            ),
+            NoGc::NoTimeLeft => f.write_str("no time left in exit_timeout"),
+            NoGc::Failed(e) => write!(f, "ForceGarbageCollection failed: {e}"),
+        }
+    }
+}
+
 /// Whether to force a GC before this report, or why not.
-fn gc_decision(agent: &Agent, env: &Env, trigger: Trigger, budget: &Budget) -> Result<(), String> {
+fn gc_decision(agent: &Agent, env: &Env, trigger: Trigger, budget: &Budget) -> Result<(), NoGc> {
     if !agent.options.gc {
-        return Err("gc=off".into());
+        return Err(NoGc::Off);
     }
     if trigger == Trigger::Interval && !agent.options.interval_gc {
-        return Err("interval reports run without a full GC (interval_gc=off): loaders that became garbage since \
-                    the last collection still count as alive here; a signal report has the GC"
-            .into());
+        return Err(NoGc::IntervalWithout);
     }
     if budget.is_exit() {
         match gc::known().or_else(|| gc::detect(env)) {
             Some(c) if c.gc_at_exit_is_safe() => {}
-            Some(c) => {
-                return Err(format!(
-                    "the JVM is exiting under {}, whose threads HotSpot has already stopped: a forced GC would never \
-                     finish. Loaders that became garbage since the last collection still count as alive here; the \
-                     chain search tells them apart (no strong path), and reports asked for while the JVM runs have the GC",
-                    c.name()
-                ))
-            }
-            None => {
-                return Err("the JVM is exiting and its collector could not be read: a forced GC might never finish \
-                            (ZGC, Shenandoah), so none ran"
-                    .into())
-            }
+            Some(c) => return Err(NoGc::ExitUnder(c)),
+            None => return Err(NoGc::ExitUnknownCollector),
         }
     }
     if budget.stop_now() {
-        return Err("no time left in exit_timeout".into());
+        return Err(NoGc::NoTimeLeft);
     }
     Ok(())
 }
@@ -96,21 +128,16 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let mut skipped: Vec<String> = Vec::new();
     let gc_t0 = Instant::now();
-    let gc = match gc_decision(agent, env, trigger, &budget) {
-        Ok(()) => match agent.jvmti.force_garbage_collection() {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                log::warn(&format!("ForceGarbageCollection failed ({e}); this report has no GC before it"));
-                Err(format!("ForceGarbageCollection failed: {e}"))
-            }
-        },
-        Err(why) => Err(why),
-    };
+    let gc = gc_decision(agent, env, trigger, &budget).and_then(|()| {
+        agent.jvmti.force_garbage_collection().map_err(|e| {
+            log::warn(&format!("ForceGarbageCollection failed ({e}); this report has no GC before it"));
+            NoGc::Failed(e)
+        })
+    });
     let gc_ms = gc_t0.elapsed().as_millis() as u64;
-    if let Err(why) = &gc {
-        if agent.options.gc {
-            skipped.push(format!("full GC before the report: {why}"));
-        }
+    match &gc {
+        Ok(()) | Err(NoGc::Off) => {}
+        Err(why) => skipped.push(format!("full GC before the report: {why}")),
     }
     let mut class_loaders = crate::core::guard::guarded(Feature::Classes, Default::default(), || {
         agent.classes.snapshot(&agent.jvmti, env)
@@ -126,7 +153,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
         });
     }
     class_loaders.gc_before_report = gc.is_ok();
-    class_loaders.gc_skipped = gc.err();
+    class_loaders.gc_skipped = gc.err().map(|why| why.to_string());
     class_loaders.gc_ms = gc_ms;
     // Memory right after the GC and before the chain search, whose tags cost native memory.
     let (memory, samples) = crate::core::guard::guarded(Feature::Memory, Default::default(), || {
