@@ -1,6 +1,9 @@
 //! The only exported symbols (`Agent_OnLoad`, `Agent_OnAttach`, `Agent_OnUnload`) and the JVMTI
-//! callback table. Every function here that the JVM calls runs inside a guard: a panic is caught,
-//! counted and logged, and the JVM keeps running.
+//! callback table. Wiring: owns `activate`, where each feature's `Agent` field is made, and the
+//! events and callbacks that feed the features (`enable_events`, `callbacks.rs`).
+//!
+//! Every function here that the JVM calls runs inside a guard: a panic is caught, counted and
+//! logged, and the JVM keeps running.
 // The exported functions take the JVM's raw pointers by the JVMTI contract; they are called by
 // the JVM only.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
