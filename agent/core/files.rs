@@ -6,6 +6,9 @@
 //! user), and an existing one is refused when it is not a regular file, belongs to another user
 //! or can be written by group or others: whoever planted or can change it chooses what the agent
 //! writes into, or what others read as the agent's output.
+//!
+//! What a killed run leaves behind (a report's temporary file, a heap dump's directory) is
+//! removed by the next run through one sweep ([`sweep`]); each caller says what is stale.
 
 use crate::ffi::os;
 use crate::core::options::Options;
@@ -14,7 +17,7 @@ use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Opens `path` for appending, creating it 0600; refuses a link, a non-regular file (a FIFO
 /// opens without blocking, then is refused), another user's file or one others can write to.
@@ -71,6 +74,44 @@ pub fn probe_dir(dir: &Path) -> io::Result<()> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&probe)?;
     fs::remove_file(&probe)
+}
+
+/// One entry [`sweep`] removed, or tried to: its path, the bytes it held and the outcome.
+pub struct Swept {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub result: io::Result<()>,
+}
+
+/// Removes the entries of `dir` that `stale` picks by name and metadata (of the entry itself: a
+/// link is never followed, and is removed as a link): a file, or a directory with what it holds.
+/// Returns each removal with its outcome, for the caller to log; an unreadable `dir` is none.
+pub fn sweep(dir: &Path, stale: impl Fn(&str, &Metadata) -> bool) -> Vec<Swept> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut swept = Vec::new();
+    for e in entries.flatten() {
+        // The agent names its files in UTF-8 (options arrive as text): any other name is not ours.
+        let (Some(name), Ok(m)) = (e.file_name().to_str().map(String::from), e.metadata()) else { continue };
+        if !stale(&name, &m) {
+            continue;
+        }
+        let path = e.path();
+        let (bytes, result) = if m.is_dir() {
+            let bytes = fs::read_dir(&path)
+                .map(|d| d.flatten().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum::<u64>())
+                .unwrap_or(0);
+            (bytes, fs::remove_dir_all(&path))
+        } else {
+            (m.len(), fs::remove_file(&path))
+        };
+        swept.push(Swept { path, bytes, result });
+    }
+    swept
+}
+
+/// Whether what `m` describes was last modified more than `age` ago (a time in the future is not).
+pub fn older_than(m: &Metadata, age: Duration) -> bool {
+    m.modified().ok().and_then(|t| SystemTime::now().duration_since(t).ok()).is_some_and(|a| a > age)
 }
 
 /// The directory of a file path (`.` for a bare name).
@@ -170,6 +211,32 @@ mod tests {
         probe_dir(&dir).unwrap();
         assert!(probe_dir(&dir.join("absent")).is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_sweep_removes_what_its_caller_picks_files_and_directories() {
+        let dir = std::env::temp_dir().join(format!("leakagent-sweep-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("old-dir")).unwrap();
+        fs::write(dir.join("old-dir/a"), b"12345").unwrap();
+        fs::write(dir.join("old-file"), b"123").unwrap();
+        fs::write(dir.join("kept"), b"1").unwrap();
+        let target = dir.join("kept-target");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("b"), b"1").unwrap();
+        std::os::unix::fs::symlink(&target, dir.join("old-link")).unwrap();
+        let mut swept = sweep(&dir, |name, _| name.starts_with("old-"));
+        swept.sort_by(|a, b| a.path.cmp(&b.path));
+        let got: Vec<(String, u64, bool)> = swept
+            .iter()
+            .map(|s| (s.path.file_name().unwrap().to_string_lossy().into_owned(), s.bytes, s.result.is_ok()))
+            .collect();
+        let link_len = target.as_os_str().len() as u64;
+        assert_eq!(got, [("old-dir".into(), 5, true), ("old-file".into(), 3, true), ("old-link".into(), link_len, true)]);
+        assert!(dir.join("kept").exists() && target.join("b").exists(), "a link is removed, not followed");
+        assert!(sweep(&dir.join("absent"), |_, _| true).is_empty());
+        assert!(!older_than(&fs::metadata(dir.join("kept")).unwrap(), Duration::from_secs(600)));
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -3,54 +3,49 @@
 use leakagent_report::model::Health;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
-/// A part of the agent that can fail on its own and be switched off without the others.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Feature {
-    Startup,
-    Classes,
-    Leaks,
-    Triggers,
-    Reports,
-    /// The `memory` section: smaps, the allocator, JVM pools, the RSS explanation.
-    Memory,
-    /// The sampler thread behind `samples`.
-    Sampler,
-    /// Binding the native wrappers (NativeMethodBind, RegisterNatives after an attach).
-    Natives,
-    /// The zlib stream ledger (Inflater, Deflater).
-    Zlib,
-    /// The direct memory ledger (DirectByteBuffer, Unsafe).
-    Direct,
+/// Declares [`Feature`] from one list of `Variant => "name"` rows: the enum, [`FEATURES`] (every
+/// feature, in the order of the list) and [`Feature::name`] (the name in
+/// `agent.health.disabled_features`) all come from it, so a new feature is one row.
+macro_rules! features {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
+        /// A part of the agent that can fail on its own and be switched off without the others.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Feature {
+            $($(#[$doc])* $variant,)+
+        }
+
+        pub const FEATURES: &[Feature] = &[$(Feature::$variant,)+];
+
+        impl Feature {
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Feature::$variant => $name,)+
+                }
+            }
+        }
+    };
 }
 
-pub const FEATURES: [Feature; 10] = [
-    Feature::Startup,
-    Feature::Classes,
-    Feature::Leaks,
-    Feature::Triggers,
-    Feature::Reports,
-    Feature::Memory,
-    Feature::Sampler,
-    Feature::Natives,
-    Feature::Zlib,
-    Feature::Direct,
-];
+features! {
+    Startup => "startup",
+    Classes => "classes",
+    Leaks => "class_loader_leaks",
+    Triggers => "triggers",
+    Reports => "reports",
+    /// The `memory` section: smaps, the allocator, JVM pools, the RSS explanation.
+    Memory => "memory",
+    /// The sampler thread behind `samples`.
+    Sampler => "sampler",
+    /// Binding the native wrappers (NativeMethodBind, RegisterNatives after an attach).
+    Natives => "natives",
+    /// The zlib stream ledger (Inflater, Deflater).
+    Zlib => "zlib",
+    /// The direct memory ledger (DirectByteBuffer, Unsafe).
+    Direct => "direct",
+}
 
 impl Feature {
-    pub fn name(self) -> &'static str {
-        match self {
-            Feature::Startup => "startup",
-            Feature::Classes => "classes",
-            Feature::Leaks => "class_loader_leaks",
-            Feature::Triggers => "triggers",
-            Feature::Reports => "reports",
-            Feature::Memory => "memory",
-            Feature::Sampler => "sampler",
-            Feature::Natives => "natives",
-            Feature::Zlib => "zlib",
-            Feature::Direct => "direct",
-        }
-    }
+    /// The feature's slot in [`DISABLED`]: variants are numbered in the list's order.
     fn index(self) -> usize {
         self as usize
     }
@@ -160,5 +155,19 @@ pub fn snapshot(capabilities_missing: &[String], signals: (u64, u64)) -> Health 
         heap_bytes: crate::ffi::counting::in_use(),
         disabled_features: disabled_features().into_iter().map(String::from).collect(),
         capabilities_missing: capabilities_missing.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_feature_has_its_own_slot_and_name() {
+        for (i, f) in FEATURES.iter().enumerate() {
+            assert_eq!(f.index(), i, "{f:?}");
+            assert_eq!(FEATURES.iter().filter(|g| g.name() == f.name()).count(), 1, "{}", f.name());
+        }
+        assert_eq!(Feature::Leaks.name(), "class_loader_leaks");
     }
 }

@@ -8,69 +8,59 @@
 use super::*;
 
 pub(super) unsafe extern "C" fn sampler_thread_main(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _arg: *mut c_void) {
-    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
-    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
-    unsafe {
-        let Some(agent) = runtime::get() else { return };
-        let env = Env::new(jni);
-        guarded(Feature::Sampler, (), || sampling::run(agent, &env));
-    }
+    let Some(agent) = runtime::get() else { return };
+    // SAFETY: `jni` is the calling thread's JNIEnv, passed by the JVM; `env` stays on this thread.
+    let env = unsafe { Env::new(jni) };
+    guarded(Feature::Sampler, (), || sampling::run(agent, &env));
 }
 
 pub(super) unsafe extern "C" fn report_thread_main(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _arg: *mut c_void) {
-    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
-    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
-    unsafe {
-        let Some(agent) = runtime::get() else { return };
-        let env = Env::new(jni);
-        let ok = guarded(Feature::Triggers, false, || {
-            trigger::run_report_loop(agent, &env);
-            true
-        });
-        if !ok {
-            trigger::report_thread_failed();
-        }
+    let Some(agent) = runtime::get() else { return };
+    // SAFETY: `jni` is the calling thread's JNIEnv, passed by the JVM; `env` stays on this thread.
+    let env = unsafe { Env::new(jni) };
+    let ok = guarded(Feature::Triggers, false, || {
+        trigger::run_report_loop(agent, &env);
+        true
+    });
+    if !ok {
+        trigger::report_thread_failed();
     }
 }
 
 // ---- JVMTI callbacks: record and return. ----
 
 pub(super) unsafe extern "C" fn on_vm_init(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread) {
-    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
-    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
-    unsafe {
-        guarded(Feature::Startup, (), || {
-            if let Some(agent) = runtime::get() {
-                live_phase_start(agent, &Env::new(jni));
-            }
-        });
-    }
+    // SAFETY: `jni` is the calling thread's JNIEnv, passed by the JVM; `env` stays on this thread.
+    let env = unsafe { Env::new(jni) };
+    guarded(Feature::Startup, (), || {
+        if let Some(agent) = runtime::get() {
+            live_phase_start(agent, &env);
+        }
+    });
 }
 
 pub(super) unsafe extern "C" fn on_vm_death(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv) {
-    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
-    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
-    unsafe {
-        sampling::stop();
-        guarded(Feature::Reports, (), || {
-            if let Some(agent) = runtime::get() {
-                trigger::on_vm_death(agent, &Env::new(jni));
-            }
-        });
-    }
+    sampling::stop();
+    // SAFETY: `jni` is the calling thread's JNIEnv, passed by the JVM; `env` stays on this thread.
+    let env = unsafe { Env::new(jni) };
+    guarded(Feature::Reports, (), || {
+        if let Some(agent) = runtime::get() {
+            trigger::on_vm_death(agent, &env);
+        }
+    });
 }
 
 pub(super) unsafe extern "C" fn on_class_load(jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread, klass: jclass) {
-    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
-    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
-    unsafe {
-        health::bump(&COUNTERS.events);
-        guarded(Feature::Classes, (), || {
-            if let Some(agent) = runtime::get() {
-                agent.classes.on_class_load(&Jvmti::from_raw(jvmti), &Env::new(jni), klass);
-            }
-        });
-    }
+    health::bump(&COUNTERS.events);
+    // SAFETY: `jni` is the calling thread's JNIEnv, passed by the JVM; `env` stays on this thread.
+    let env = unsafe { Env::new(jni) };
+    // SAFETY: `jvmti` is the environment this event was posted to, valid for the call.
+    let jvmti = unsafe { Jvmti::from_raw(jvmti) };
+    guarded(Feature::Classes, (), || {
+        if let Some(agent) = runtime::get() {
+            agent.classes.on_class_load(&jvmti, &env, klass);
+        }
+    });
 }
 
 pub(super) unsafe extern "C" fn on_class_prepare(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _thread: jthread, _klass: jclass) {
@@ -150,27 +140,26 @@ pub(super) unsafe extern "C" fn on_native_method_bind(
     address: *mut c_void,
     new_address_ptr: *mut *mut c_void,
 ) {
-    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
-    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
-    unsafe {
-        health::bump(&COUNTERS.events);
-        guarded(Feature::Natives, (), || {
-            let Some(agent) = runtime::get() else { return };
-            let n = &agent.options.native;
-            let wanted = |native: Native| {
-                if native.is_zlib() {
-                    n.zlib && health::enabled(Feature::Zlib)
-                } else {
-                    n.direct && health::enabled(Feature::Direct)
-                }
-            };
-            let env = Env::new(jni);
-            // SAFETY: the arguments are those of this NativeMethodBind event.
-            if natives::on_bind(&Jvmti::from_raw(jvmti), &env, method, address, new_address_ptr, wanted).is_some() {
-                health::bump(&COUNTERS.natives_wrapped);
+    health::bump(&COUNTERS.events);
+    // SAFETY: `jni` is the calling thread's JNIEnv, passed by the JVM; `env` stays on this thread.
+    let env = unsafe { Env::new(jni) };
+    // SAFETY: `jvmti` is the environment this event was posted to, valid for the call.
+    let jvmti = unsafe { Jvmti::from_raw(jvmti) };
+    guarded(Feature::Natives, (), || {
+        let Some(agent) = runtime::get() else { return };
+        let n = &agent.options.native;
+        let wanted = |native: Native| {
+            if native.is_zlib() {
+                n.zlib && health::enabled(Feature::Zlib)
+            } else {
+                n.direct && health::enabled(Feature::Direct)
             }
-        });
-    }
+        };
+        // SAFETY: the arguments are those of this NativeMethodBind event.
+        if unsafe { natives::on_bind(&jvmti, &env, method, address, new_address_ptr, wanted) }.is_some() {
+            health::bump(&COUNTERS.natives_wrapped);
+        }
+    });
 }
 
 // ---- Native wrappers' hooks: run guarded, feed the ledgers. ----

@@ -1,6 +1,9 @@
 //! The only exported symbols (`Agent_OnLoad`, `Agent_OnAttach`, `Agent_OnUnload`) and the JVMTI
-//! callback table. Every function here that the JVM calls runs inside a guard: a panic is caught,
-//! counted and logged, and the JVM keeps running.
+//! callback table. Wiring: owns `activate`, where each feature's `Agent` field is made, and the
+//! events and callbacks that feed the features (`enable_events`, `callbacks.rs`).
+//!
+//! Every function here that the JVM calls runs inside a guard: a panic is caught, counted and
+//! logged, and the JVM keeps running.
 // The exported functions take the JVM's raw pointers by the JVMTI contract; they are called by
 // the JVM only.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
@@ -39,11 +42,13 @@ use std::time::Instant;
 
 #[no_mangle]
 pub extern "C" fn Agent_OnLoad(vm: *mut JavaVM, options: *mut c_char, _reserved: *mut c_void) -> jint {
+    // SAFETY: the arguments are those the JVM passed to this entry point, on this thread.
     entry_guard(false, || unsafe { start(vm, options, false) })
 }
 
 #[no_mangle]
 pub extern "C" fn Agent_OnAttach(vm: *mut JavaVM, options: *mut c_char, _reserved: *mut c_void) -> jint {
+    // SAFETY: the arguments are those the JVM passed to this entry point, on this thread.
     entry_guard(true, || unsafe { start(vm, options, true) })
 }
 
@@ -130,141 +135,149 @@ fn signal_number(s: ReportSignal) -> Option<i32> {
 }
 
 /// # Safety
-/// `vm` and `options` are what the JVM passed to Agent_OnLoad/Agent_OnAttach.
+/// `vm` and `options` are what the JVM passed to Agent_OnLoad/Agent_OnAttach, on this thread.
 unsafe fn start(vm: *mut JavaVM, options_ptr: *mut c_char, late: bool) -> jint {
-    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
-    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
-    unsafe {
-        let raw = if options_ptr.is_null() {
-            String::new()
-        } else {
-            CStr::from_ptr(options_ptr).to_string_lossy().into_owned()
-        };
-        let not_loaded = if late { "the agent was not loaded" } else { "the JVM will not start" };
-        let opts = match options::parse(&raw) {
-            Ok(o) => o,
-            Err(errors) => {
-                for e in &errors {
-                    log::error(&e.to_string());
-                }
-                log::error(&format!("{} bad option(s) in '{raw}'; {not_loaded}; use 'help' to list every option", errors.len()));
+    let raw = if options_ptr.is_null() {
+        String::new()
+    } else {
+        // SAFETY: a non-null options pointer is the NUL-terminated string the JVM passed; it
+        // lives for this call and is copied here.
+        unsafe { CStr::from_ptr(options_ptr) }.to_string_lossy().into_owned()
+    };
+    let not_loaded = if late { "the agent was not loaded" } else { "the JVM will not start" };
+    let opts = match options::parse(&raw) {
+        Ok(o) => o,
+        Err(errors) => {
+            for e in &errors {
+                log::error(&e.to_string());
+            }
+            log::error(&format!("{} bad option(s) in '{raw}'; {not_loaded}; use 'help' to list every option", errors.len()));
+            return JNI_ERR;
+        }
+    };
+    if opts.help {
+        print!("{}", options::help_text());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        if late {
+            return JNI_ERR;
+        }
+        std::process::exit(0);
+    }
+    let started_epoch_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    // Before log= takes the lines: like bad options, these go to standard error.
+    let unusable = crate::core::files::check_at_start(&opts, &os::local_timestamp(started_epoch_s));
+    if !unusable.is_empty() {
+        for e in &unusable {
+            log::error(e);
+        }
+        log::error(&format!("{} unusable file option(s) in '{raw}'; {not_loaded}", unusable.len()));
+        return JNI_ERR;
+    }
+    if let Some(path) = &opts.log {
+        // Refused like a bad option: the lines stay on standard error, where this one goes.
+        match crate::core::files::open_append(path.as_ref()) {
+            Ok(f) => log::set_file(f),
+            Err(e) => {
+                log::error(&format!("option 'log' has a bad value '{path}': cannot open it for appending: {e}; {not_loaded}"));
                 return JNI_ERR;
             }
-        };
-        if opts.help {
-            print!("{}", options::help_text());
-            use std::io::Write;
-            let _ = std::io::stdout().flush();
+        }
+    }
+    if runtime::get().is_some() {
+        log::error("leakagent is already loaded in this JVM; the new options are ignored");
+        return JNI_ERR;
+    }
+    let mut env: Option<Env> = None;
+    // SAFETY: `vm` is the JavaVM the JVM passed to this entry point (this function's contract).
+    match unsafe { activate(vm, opts, late, started_epoch_s, &mut env) } {
+        Ok(()) => JNI_OK,
+        Err(why) => {
+            deactivate(late, env.as_ref());
+            log::error(&format!("{why}; the agent is not active, the JVM continues"));
             if late {
-                return JNI_ERR;
-            }
-            std::process::exit(0);
-        }
-        let started_epoch_s = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        // Before log= takes the lines: like bad options, these go to standard error.
-        let unusable = crate::core::files::check_at_start(&opts, &os::local_timestamp(started_epoch_s));
-        if !unusable.is_empty() {
-            for e in &unusable {
-                log::error(e);
-            }
-            log::error(&format!("{} unusable file option(s) in '{raw}'; {not_loaded}", unusable.len()));
-            return JNI_ERR;
-        }
-        if let Some(path) = &opts.log {
-            // Refused like a bad option: the lines stay on standard error, where this one goes.
-            match crate::core::files::open_append(path.as_ref()) {
-                Ok(f) => log::set_file(f),
-                Err(e) => {
-                    log::error(&format!("option 'log' has a bad value '{path}': cannot open it for appending: {e}; {not_loaded}"));
-                    return JNI_ERR;
-                }
-            }
-        }
-        if runtime::get().is_some() {
-            log::error("leakagent is already loaded in this JVM; the new options are ignored");
-            return JNI_ERR;
-        }
-        let mut env: Option<Env> = None;
-        match activate(vm, opts, late, started_epoch_s, &mut env) {
-            Ok(()) => JNI_OK,
-            Err(why) => {
-                deactivate(late, env.as_ref());
-                log::error(&format!("{why}; the agent is not active, the JVM continues"));
-                if late {
-                    JNI_ERR
-                } else {
-                    JNI_OK
-                }
+                JNI_ERR
+            } else {
+                JNI_OK
             }
         }
     }
 }
 
 /// Everything after the options: a failure here is the agent's, not the user's, and the JVM
-/// goes on without the agent.
+/// goes on without the agent. Each feature's state is one field of [`Agent`], made here.
 ///
 /// # Safety
 /// As for `start`.
 unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, started_epoch_s: i64, env_out: &mut Option<Env>) -> Result<(), String> {
-    // SAFETY: the JVM calls this with the arguments of the JVMTI event or entry point: the
-    // calling thread's JNIEnv, a valid jvmtiEnv; nothing of them outlives the call.
-    unsafe {
-        let jvmti = Jvmti::from_vm(vm, JVMTI_VERSION_1_2 as jint).ok_or("this JVM offers no JVMTI 1.2 environment")?;
-        let missing = add_capabilities(&jvmti, late);
-        guarded(Feature::Startup, (), || remove_dead_dumps(&jvmti, &opts, started_epoch_s));
-        let pipe = if fault::injected("pipe") { Err(std::io::Error::from_raw_os_error(libc::EMFILE)) } else { os::self_pipe() };
-        let (pipe_read, _pipe_write) = match pipe {
-            Ok(p) => p,
-            Err(e) => {
-                jvmti.dispose();
-                return Err(format!("cannot create the report request pipe: {e}"));
-            }
-        };
-        let memory = MemoryCollector::new(&opts);
-        let agent = Agent {
-            jvmti,
-            started: Instant::now(),
-            attached_late: late,
-            capabilities_missing: missing,
-            pipe_read,
-            classes: ClassTracker::new(opts.max_dead_loaders),
-            stacks: Stacks::new(&opts.native),
-            zlib: ZlibLedger::new(&opts.native),
-            direct: DirectLedger::new(&opts.native),
-            memory,
-            known_chains: Default::default(),
-            started_epoch_s,
-            options: opts,
-        };
-        let agent = runtime::install(agent).map_err(|_| "leakagent is already loaded in this JVM".to_string())?;
-        natives::set_hooks(&NATIVE_HOOKS);
-        enable_events(agent).map_err(|e| format!("cannot enable JVMTI events: {e}"))?;
-        if fault::injected("events") {
-            return Err("cannot enable JVMTI events: injected fault".into());
+    // SAFETY: `vm` is the JavaVM the JVM passed to this entry point (this function's contract).
+    let jvmti = unsafe { Jvmti::from_vm(vm, JVMTI_VERSION_1_2 as jint) }.ok_or("this JVM offers no JVMTI 1.2 environment")?;
+    let missing = add_capabilities(&jvmti, late);
+    guarded(Feature::Startup, (), || remove_dead_dumps(&jvmti, &opts, started_epoch_s));
+    let pipe = if fault::injected("pipe") { Err(std::io::Error::from_raw_os_error(libc::EMFILE)) } else { os::self_pipe() };
+    let (pipe_read, _pipe_write) = match pipe {
+        Ok(p) => p,
+        Err(e) => {
+            jvmti.dispose();
+            return Err(format!("cannot create the report request pipe: {e}"));
         }
-        if fault::injected("panic") {
-            panic!("injected fault");
-        }
-        if late {
-            let mut env_ptr: *mut c_void = ptr::null_mut();
-            let get_env = (**vm).GetEnv.ok_or("no GetEnv")?;
-            if get_env(vm, &mut env_ptr, jni::sys::JNI_VERSION_1_6) != JNI_OK {
-                return Err("cannot get a JNIEnv in Agent_OnAttach".into());
-            }
-            let env = Env::new(env_ptr as *mut JNIEnv);
-            *env_out = Some(env);
-            live_phase_prepare(agent, &env);
-            if fault::injected("attach") {
-                return Err("late attach: injected fault after the events, the signal handler and the zlib wrappers".into());
-            }
-            start_threads(agent, &env);
-        }
-        announce(agent);
-        Ok(())
+    };
+    let memory = MemoryCollector::new(&opts);
+    let agent = Agent {
+        jvmti,
+        started: Instant::now(),
+        attached_late: late,
+        capabilities_missing: missing,
+        pipe_read,
+        classes: ClassTracker::new(opts.max_dead_loaders),
+        stacks: Stacks::new(&opts.native),
+        zlib: ZlibLedger::new(&opts.native),
+        direct: DirectLedger::new(&opts.native),
+        memory,
+        known_chains: Default::default(),
+        started_epoch_s,
+        options: opts,
+    };
+    let agent = runtime::install(agent).map_err(|_| "leakagent is already loaded in this JVM".to_string())?;
+    natives::set_hooks(&NATIVE_HOOKS);
+    enable_events(agent).map_err(|e| format!("cannot enable JVMTI events: {e}"))?;
+    if fault::injected("events") {
+        return Err("cannot enable JVMTI events: injected fault".into());
     }
+    if fault::injected("panic") {
+        panic!("injected fault");
+    }
+    if late {
+        // SAFETY: as above; Agent_OnAttach runs on a thread attached to the JVM.
+        let env = unsafe { current_env(vm) }?;
+        *env_out = Some(env);
+        live_phase_prepare(agent, &env);
+        if fault::injected("attach") {
+            return Err("late attach: injected fault after the events, the signal handler and the zlib wrappers".into());
+        }
+        start_threads(agent, &env);
+    }
+    announce(agent);
+    Ok(())
+}
+
+/// The calling thread's JNIEnv.
+///
+/// # Safety
+/// `vm` is the JavaVM the JVM passed to the running entry point, and this thread is attached.
+unsafe fn current_env(vm: *mut JavaVM) -> Result<Env, String> {
+    // SAFETY: `vm` points to the JVM's invocation interface (this function's contract).
+    let get_env = unsafe { (**vm).GetEnv }.ok_or("no GetEnv")?;
+    let mut env_ptr: *mut c_void = ptr::null_mut();
+    // SAFETY: this JVM's GetEnv, writing into a local.
+    if unsafe { get_env(vm, &mut env_ptr, jni::sys::JNI_VERSION_1_6) } != JNI_OK {
+        return Err("cannot get a JNIEnv in Agent_OnAttach".into());
+    }
+    // SAFETY: GetEnv returned the calling thread's JNIEnv, and the Env stays on this thread.
+    Ok(unsafe { Env::new(env_ptr as *mut JNIEnv) })
 }
 
 /// Heap dumps that killed runs left where this run may put its own (a dump holds every secret
@@ -390,6 +403,7 @@ fn enable_class_unload_extension(agent: &Agent) -> bool {
     let f: ClassUnloadFn = on_class_unload;
     // SAFETY: the parameter list was checked above; the JVM calls it through the variadic type.
     let cb: jvmtiExtensionEvent = Some(unsafe { std::mem::transmute::<ClassUnloadFn, unsafe extern "C" fn(*mut jvmtiEnv, ...)>(f) });
+    // SAFETY: `cb` has the signature the event's parameters, checked above, describe.
     if unsafe { jvmti.set_extension_event_callback(index, cb) }.is_ok() {
         let _ = jvmti.set_event(true, index as jvmtiEvent);
         agent.classes.set_unload_events_enabled();

@@ -1,5 +1,6 @@
 //! Class and class-loader lifecycle: which loaders exist, their classes, their generations and
-//! labels. Wiring: `Agent::classes`, the ClassPrepare/ObjectFree callbacks, `reporter::build`.
+//! labels. Wiring: `Agent::classes` made in `entry::activate`, the class callbacks in
+//! `entry/callbacks.rs`, `reporter::build` (`loaders_section`).
 
 pub mod generations;
 pub mod labels;

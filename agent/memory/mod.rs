@@ -1,7 +1,8 @@
 //! The `memory` section and the `samples` time series: where RSS is, who holds it, and how it
 //! moved. Reads /proc/self/smaps, the C allocator and the JVM's pools on the report thread; the
 //! sampler thread records cheap numbers periodically. Nothing here runs in a JVMTI callback.
-//! Wiring: `Agent::memory`, `reporter::build` (the section, the findings), the sampler thread.
+//! Wiring: `Agent::memory` made in `entry::activate`, `reporter::build`, `reporting::sampling`,
+//! `reporting::findings`.
 //!
 //! - `smaps`, `regions`: the mappings and the kinds of memory they are (heap, arenas, stacks...).
 //! - `malloc`, `jvm_pools`, `nmt`, `cgroup`: what the allocator, the JVM's MXBeans, NMT and the

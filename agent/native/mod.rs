@@ -1,7 +1,7 @@
 //! Native memory the JDK hands out for Java code: zlib streams and direct/Unsafe memory, each a
 //! ledger of live blocks by Java allocation site (section.rs: what both report sections share).
-//! Wiring: `Agent::{stacks,zlib,direct}`, the native-method wrappers in `entry/callbacks.rs`,
-//! `reporter::build`, `reporting::findings`.
+//! Wiring: `Agent::{stacks,zlib,direct}` made in `entry::activate`, the native-method wrappers in
+//! `entry/callbacks.rs`, `reporter::build`, `reporting::findings`.
 
 pub mod direct;
 pub mod findings;

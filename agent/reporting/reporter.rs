@@ -1,5 +1,6 @@
-//! Builds a report from the collectors and writes every requested rendering. Runs on the report
-//! thread (or, if that thread is gone, on the thread that posted VMDeath); one report at a time.
+//! Builds a report from the features (`build`: one call per feature's section, see
+//! `reporting/mod.rs`) and writes every requested rendering. Runs on the report thread (or, if
+//! that thread is gone, on the thread that posted VMDeath); one report at a time.
 
 use crate::core::budget::Budget;
 use crate::leaks::walk::search::Limits;
@@ -8,16 +9,20 @@ use crate::leaks::analyse::{self, LeakOptions};
 use crate::reporting::findings;
 use crate::core::options::Chains;
 use crate::ffi::jni::Env;
+use crate::ffi::jvmti::JvmtiError;
 use crate::ffi::os;
 use crate::core::health::{self, Feature, COUNTERS};
+use crate::core::guard::guarded;
 use crate::core::log;
-use leakagent_report::model::{AgentInfo, Direct, JvmInfo, Report, Tracking, Trigger, TriggerDetail, Zlib, SCHEMA_VERSION};
+use leakagent_report::model::{AgentInfo, ClassLoaders, Direct, JvmInfo, Report, Tracking, Trigger, TriggerDetail, Zlib, SCHEMA_VERSION};
 use crate::reporting::retention;
 use crate::reporting::writer;
 use leakagent_report::model::{blank_report, Cgroup, Sample};
 use leakagent_report::{html, json, prom, text};
 use crate::core::runtime::Agent;
 use parking_lot::Mutex;
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -48,45 +53,78 @@ pub fn write_report_with(
     let report = env.with_local_frame(256, || build(agent, env, trigger, detail, seq, t0, budget));
     let written = write_files(agent, &report);
     if let (Some(path), false) = (&written, trigger == Trigger::VmDeath) {
-        crate::core::guard::guarded(Feature::Startup, (), || crate::reporting::state::publish_report(env, path, seq));
+        guarded(Feature::Startup, (), || crate::reporting::state::publish_report(env, path, seq));
     }
     written
 }
 
+/// Why a report has no full GC before it. `Display` gives the text of `class_loaders.gc_skipped`
+/// (and of `agent.skipped`, except for `Off`: what the user asked for is not a skip).
+#[derive(Debug)]
+enum NoGc {
+    /// `gc=off`.
+    Off,
+    /// An interval report with `interval_gc=off`.
+    IntervalWithout,
+    /// At exit under a collector whose threads HotSpot has already stopped.
+    ExitUnder(gc::Collector),
+    /// At exit, the collector unknown.
+    ExitUnknownCollector,
+    /// `exit_timeout` is spent.
+    NoTimeLeft,
+    /// JVMTI ForceGarbageCollection failed.
+    Failed(JvmtiError),
+}
+
+impl fmt::Display for NoGc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoGc::Off => f.write_str("gc=off"),
+            NoGc::IntervalWithout => f.write_str(
+                "interval reports run without a full GC (interval_gc=off): loaders that became garbage since \
+                 the last collection still count as alive here; a signal report has the GC",
+            ),
+            NoGc::ExitUnder(c) => write!(
+                f,
+                "the JVM is exiting under {}, whose threads HotSpot has already stopped: a forced GC would never \
+                 finish. Loaders that became garbage since the last collection still count as alive here; the \
+                 chain search tells them apart (no strong path), and reports asked for while the JVM runs have the GC",
+                c.name()
+            ),
+            NoGc::ExitUnknownCollector => f.write_str(
+                "the JVM is exiting and its collector could not be read: a forced GC might never finish \
+                 (ZGC, Shenandoah), so none ran",
+            ),
+            NoGc::NoTimeLeft => f.write_str("no time left in exit_timeout"),
+            NoGc::Failed(e) => write!(f, "ForceGarbageCollection failed: {e}"),
+        }
+    }
+}
+
 /// Whether to force a GC before this report, or why not.
-fn gc_decision(agent: &Agent, env: &Env, trigger: Trigger, budget: &Budget) -> Result<(), String> {
+fn gc_decision(agent: &Agent, env: &Env, trigger: Trigger, budget: &Budget) -> Result<(), NoGc> {
     if !agent.options.gc {
-        return Err("gc=off".into());
+        return Err(NoGc::Off);
     }
     if trigger == Trigger::Interval && !agent.options.interval_gc {
-        return Err("interval reports run without a full GC (interval_gc=off): loaders that became garbage since \
-                    the last collection still count as alive here; a signal report has the GC"
-            .into());
+        return Err(NoGc::IntervalWithout);
     }
     if budget.is_exit() {
         match gc::known().or_else(|| gc::detect(env)) {
             Some(c) if c.gc_at_exit_is_safe() => {}
-            Some(c) => {
-                return Err(format!(
-                    "the JVM is exiting under {}, whose threads HotSpot has already stopped: a forced GC would never \
-                     finish. Loaders that became garbage since the last collection still count as alive here; the \
-                     chain search tells them apart (no strong path), and reports asked for while the JVM runs have the GC",
-                    c.name()
-                ))
-            }
-            None => {
-                return Err("the JVM is exiting and its collector could not be read: a forced GC might never finish \
-                            (ZGC, Shenandoah), so none ran"
-                    .into())
-            }
+            Some(c) => return Err(NoGc::ExitUnder(c)),
+            None => return Err(NoGc::ExitUnknownCollector),
         }
     }
     if budget.stop_now() {
-        return Err("no time left in exit_timeout".into());
+        return Err(NoGc::NoTimeLeft);
     }
     Ok(())
 }
 
+/// Builds the report: the full GC, then each feature's section (one call each, in the order
+/// their costs need), then the findings derived from them all. A new feature adds its call here
+/// and its field to `Report`; see the contract in `reporting/mod.rs`.
 fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetail>, seq: u64, t0: Instant, budget: Budget) -> Report {
     if trigger == Trigger::VmDeath && crate::core::fault::injected("stuck-exit-report") {
         loop {
@@ -95,83 +133,14 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let mut skipped: Vec<String> = Vec::new();
-    let gc_t0 = Instant::now();
-    let gc = match gc_decision(agent, env, trigger, &budget) {
-        Ok(()) => match agent.jvmti.force_garbage_collection() {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                log::warn(&format!("ForceGarbageCollection failed ({e}); this report has no GC before it"));
-                Err(format!("ForceGarbageCollection failed: {e}"))
-            }
-        },
-        Err(why) => Err(why),
-    };
-    let gc_ms = gc_t0.elapsed().as_millis() as u64;
-    if let Err(why) = &gc {
-        if agent.options.gc {
-            skipped.push(format!("full GC before the report: {why}"));
-        }
-    }
-    let mut class_loaders = crate::core::guard::guarded(Feature::Classes, Default::default(), || {
-        agent.classes.snapshot(&agent.jvmti, env)
-    });
-    if crate::loaders::labels::wants_fields(&class_loaders.loaders) {
-        crate::core::guard::guarded(Feature::Classes, (), || {
-            env.with_local_frame(class_loaders.loaders.len().min(1 << 20) as i32 + 64, || {
-                // The local references live until the frame ends, past every read.
-                let alive = agent.classes.alive_loaders(env);
-                let objects: Vec<(u32, jni::sys::jobject)> = alive.iter().map(|(id, o)| (*id, o.raw())).collect();
-                crate::loaders::labels::label_by_fields(env, &mut class_loaders.loaders, &objects);
-            })
-        });
-    }
-    class_loaders.gc_before_report = gc.is_ok();
-    class_loaders.gc_skipped = gc.err();
-    class_loaders.gc_ms = gc_ms;
+    let gc = full_gc(agent, env, trigger, &budget, &mut skipped);
+    let mut class_loaders = loaders_section(agent, env, gc);
     // Memory right after the GC and before the chain search, whose tags cost native memory.
-    let (memory, samples) = crate::core::guard::guarded(Feature::Memory, Default::default(), || {
-        agent.memory.snapshot(agent.memory_sources(), env)
-    });
-    crate::core::guard::guarded(Feature::Zlib, (), || agent.forget_unloaded());
-    let zlib = crate::core::guard::guarded(Feature::Zlib, failed_section("zlib"), || {
-        agent.zlib.snapshot()
-    });
-    let direct = crate::core::guard::guarded(Feature::Direct, failed_section("direct"), || {
-        agent.direct.snapshot(env)
-    });
-    let prop = |k: &str| {
-        env.system_property(k).or_else(|| agent.jvmti.system_property(k)).unwrap_or_default()
-    };
-    let report_path = writer::expand(&agent.options.file, std::process::id(), "s", "t", seq);
-    let leak_opts = LeakOptions {
-        method: agent.options.chain_method,
-        dump_dir: agent.options.chain_dump_dir.clone(),
-        report_dir: std::path::Path::new(&report_path)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(|p| p.to_path_buf())
-            .unwrap_or_else(|| ".".into()),
-        tmpdir: Some(prop("java.io.tmpdir")).filter(|t| !t.is_empty()),
-        heap_used: memory.jvm.heap_used_bytes,
-        chains: match agent.options.chains {
-            Chains::On => true,
-            Chains::Off => false,
-            Chains::Demand => trigger != Trigger::Interval,
-        },
-        limits: Limits {
-            time: budget.cap(agent.options.chain_time),
-            max_objects: agent.options.chain_objects,
-            pause: agent.options.chain_pause,
-            memory: agent.options.chain_memory,
-        },
-        patterns: agent.options.leak_loaders.clone(),
-    };
-    crate::core::guard::guarded(Feature::Leaks, (), || {
-        analyse::analyse(&agent.jvmti, env, &agent.classes, &mut class_loaders, &leak_opts, &budget, &agent.known_chains)
-    });
-    if let Some(why) = class_loaders.chain_search.as_ref().and_then(|c| c.skipped.clone()) {
-        skipped.push(format!("chain search: {why}"));
-    }
+    let (memory, samples) = guarded(Feature::Memory, Default::default(), || agent.memory.snapshot(agent.memory_sources(), env));
+    let zlib = zlib_section(agent);
+    let direct = guarded(Feature::Direct, failed_section("direct"), || agent.direct.snapshot(env));
+    let leak_opts = leak_options(agent, env, trigger, seq, &budget, memory.jvm.heap_used_bytes);
+    leaks_section(agent, env, &mut class_loaders, &leak_opts, &budget, &mut skipped);
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         trigger,
@@ -180,24 +149,9 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
         time: log::rfc3339(now.as_millis() as u64),
         time_ms: now.as_millis() as u64,
         uptime_ms: os::process_uptime_ms().unwrap_or_else(|| agent.started.elapsed().as_millis() as u64),
-        jvm: JvmInfo {
-            version: prop("java.version"),
-            vendor: prop("java.vendor"),
-            vm_name: prop("java.vm.name"),
-            vm_version: prop("java.vm.version"),
-            java_home: prop("java.home"),
-            attached_late: agent.attached_late,
-            collector: gc::known().map(|c| c.name().to_string()),
-        },
-        origin: crate::reporting::origin::get(|| Some(prop("sun.java.command")).filter(|c| !c.is_empty())),
-        agent: AgentInfo {
-            version: env!("CARGO_PKG_VERSION").into(),
-            options: agent.options.raw.clone(),
-            health: health::snapshot(&agent.capabilities_missing, os::signal_counts()),
-            report_build_ms: 0,
-            budget_ms: budget.deadline().map(|d| d.saturating_duration_since(t0).as_millis() as u64),
-            skipped,
-        },
+        jvm: jvm_info(agent, env),
+        origin: crate::reporting::origin::get(|| Some(property(agent, env, "sun.java.command")).filter(|c| !c.is_empty())),
+        agent: agent_info(agent, &budget, t0, skipped),
         findings: Vec::new(),
         class_loaders,
         zlib,
@@ -209,6 +163,128 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     report.findings = findings::derive(&report);
     report.agent.report_build_ms = t0.elapsed().as_millis() as u64;
     report
+}
+
+/// The full GC before a report, as `class_loaders` tells it.
+struct GcBefore {
+    result: Result<(), NoGc>,
+    ms: u64,
+}
+
+/// Forces a full GC unless [`gc_decision`] says why not; a GC the options wanted and did not get
+/// is added to `skipped`.
+fn full_gc(agent: &Agent, env: &Env, trigger: Trigger, budget: &Budget, skipped: &mut Vec<String>) -> GcBefore {
+    let t0 = Instant::now();
+    let result = gc_decision(agent, env, trigger, budget).and_then(|()| {
+        agent.jvmti.force_garbage_collection().map_err(|e| {
+            log::warn(&format!("ForceGarbageCollection failed ({e}); this report has no GC before it"));
+            NoGc::Failed(e)
+        })
+    });
+    let ms = t0.elapsed().as_millis() as u64;
+    match &result {
+        Ok(()) | Err(NoGc::Off) => {}
+        Err(why) => skipped.push(format!("full GC before the report: {why}")),
+    }
+    GcBefore { result, ms }
+}
+
+/// Class loaders and classes (`loaders/`): the tracker's snapshot, loaders labelled by their
+/// fields where their class calls for it, and the GC that preceded it.
+fn loaders_section(agent: &Agent, env: &Env, gc: GcBefore) -> ClassLoaders {
+    let mut class_loaders = guarded(Feature::Classes, Default::default(), || agent.classes.snapshot(&agent.jvmti, env));
+    if crate::loaders::labels::wants_fields(&class_loaders.loaders) {
+        guarded(Feature::Classes, (), || {
+            env.with_local_frame(class_loaders.loaders.len().min(1 << 20) as i32 + 64, || {
+                // The local references live until the frame ends, past every read.
+                let alive = agent.classes.alive_loaders(env);
+                let objects: Vec<(u32, jni::sys::jobject)> = alive.iter().map(|(id, o)| (*id, o.raw())).collect();
+                crate::loaders::labels::label_by_fields(env, &mut class_loaders.loaders, &objects);
+            })
+        });
+    }
+    class_loaders.gc_before_report = gc.result.is_ok();
+    class_loaders.gc_skipped = gc.result.err().map(|why| why.to_string());
+    class_loaders.gc_ms = gc.ms;
+    class_loaders
+}
+
+/// The zlib ledger (`native/`), after both native ledgers forgot what they kept of unloaded
+/// classes (under the zlib guard, as the method cache is shared).
+fn zlib_section(agent: &Agent) -> Zlib {
+    guarded(Feature::Zlib, (), || agent.forget_unloaded());
+    guarded(Feature::Zlib, failed_section("zlib"), || agent.zlib.snapshot())
+}
+
+/// What the leak analysis (`leaks/`) may do in this report: chains or not, its limits within
+/// `budget`, and where a heap dump may go.
+fn leak_options(agent: &Agent, env: &Env, trigger: Trigger, seq: u64, budget: &Budget, heap_used: Option<u64>) -> LeakOptions {
+    let o = &agent.options;
+    let report_path = writer::expand(&o.file, std::process::id(), "s", "t", seq);
+    LeakOptions {
+        method: o.chain_method,
+        dump_dir: o.chain_dump_dir.clone(),
+        report_dir: std::path::Path::new(&report_path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| ".".into()),
+        tmpdir: Some(property(agent, env, "java.io.tmpdir")).filter(|t| !t.is_empty()),
+        heap_used,
+        chains: match o.chains {
+            Chains::On => true,
+            Chains::Off => false,
+            Chains::Demand => trigger != Trigger::Interval,
+        },
+        limits: Limits {
+            time: budget.cap(o.chain_time),
+            max_objects: o.chain_objects,
+            pause: o.chain_pause,
+            memory: o.chain_memory,
+        },
+        patterns: o.leak_loaders.clone(),
+    }
+}
+
+/// Class loader leaks (`leaks/`): suspects and their chains, written into `class_loaders`; a
+/// chain search cut short is added to `skipped`.
+fn leaks_section(agent: &Agent, env: &Env, class_loaders: &mut ClassLoaders, opts: &LeakOptions, budget: &Budget, skipped: &mut Vec<String>) {
+    guarded(Feature::Leaks, (), || {
+        analyse::analyse(&agent.jvmti, env, &agent.classes, class_loaders, opts, budget, &agent.known_chains)
+    });
+    if let Some(why) = class_loaders.chain_search.as_ref().and_then(|c| c.skipped.clone()) {
+        skipped.push(format!("chain search: {why}"));
+    }
+}
+
+/// A system property: through JNI (System.getProperty), else JVMTI's view; empty when unset.
+fn property(agent: &Agent, env: &Env, key: &str) -> String {
+    env.system_property(key).or_else(|| agent.jvmti.system_property(key)).unwrap_or_default()
+}
+
+fn jvm_info(agent: &Agent, env: &Env) -> JvmInfo {
+    let prop = |k: &str| property(agent, env, k);
+    JvmInfo {
+        version: prop("java.version"),
+        vendor: prop("java.vendor"),
+        vm_name: prop("java.vm.name"),
+        vm_version: prop("java.vm.version"),
+        java_home: prop("java.home"),
+        attached_late: agent.attached_late,
+        collector: gc::known().map(|c| c.name().to_string()),
+    }
+}
+
+/// The agent's own part of the report; `report_build_ms` is set once the report is built.
+fn agent_info(agent: &Agent, budget: &Budget, t0: Instant, skipped: Vec<String>) -> AgentInfo {
+    AgentInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        options: agent.options.raw.clone(),
+        health: health::snapshot(&agent.capabilities_missing, os::signal_counts()),
+        report_build_ms: 0,
+        budget_ms: budget.deadline().map(|d| d.saturating_duration_since(t0).as_millis() as u64),
+        skipped,
+    }
 }
 
 /// A ledger section for a feature switched off after an internal error.
@@ -234,6 +310,8 @@ impl FailedSection for Direct {
     }
 }
 
+/// Writes every rendering the options ask for; returns the JSON path when the JSON was written.
+/// The JSON comes last: when it appears, its siblings are complete.
 fn write_files(agent: &Agent, report: &Report) -> Option<String> {
     let now_secs = (report.time_ms / 1000) as i64;
     let started = os::local_timestamp(agent.started_epoch_s);
@@ -242,56 +320,14 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
     let sequenced = agent.options.file.contains("%n");
     let (json_path, stem) = writer::json_path(&expanded);
     let (json_path, stem) = if sequenced { writer::unused_name(json_path, stem) } else { (json_path, stem) };
-    let mut failed = false;
-    // Other renderings first: when the JSON file appears, its siblings are already complete.
-    let mut others: Vec<(String, Vec<u8>)> = Vec::new();
-    if agent.options.formats.text {
-        others.push((format!("{stem}.txt"), text::render(report).into_bytes()));
-    }
-    if agent.options.formats.html {
-        others.push((format!("{stem}.html"), html::render(report).into_bytes()));
-    }
-    let mut files = vec![json_path.clone()];
-    for (path, bytes) in others {
-        match writer::write_atomic(path.as_ref(), &bytes, true) {
-            Ok(()) => files.push(path.into()),
-            Err(e) => {
-                log::error(&format!("cannot write report #{} to {path}: {e}", report.sequence));
-                failed = true;
-            }
-        }
-    }
     let json_display = json_path.display().to_string();
-    if agent.options.formats.jsonl {
-        let path = series_path(agent, agent.options.jsonl_file.as_deref(), "jsonl");
-        if let Err(e) = retention::append_rolling(path.as_ref(), &jsonl_line(report, &json_display), agent.options.jsonl_max) {
-            log::error(&format!("cannot append report #{} to {path}: {e}", report.sequence));
-            failed = true;
-        }
-    }
-    if agent.options.formats.prom {
-        let mut last = LAST.lock();
-        if report.trigger == Trigger::VmDeath {
-            // A dead JVM's series must not stay live (alerts would keep firing): the exit report
-            // is in the JSON; the textfile goes, and the sampler never writes it again.
-            PROM_CLOSED.store(true, Relaxed);
-            let path = series_path(agent, agent.options.prom_file.as_deref(), "prom");
-            if let Err(e) = std::fs::remove_file(&path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }) {
-                log::error(&format!("cannot remove the Prometheus textfile {path} at exit: {e}"));
-            }
-        } else {
-            let mut kept = report.clone();
-            kept.samples = Vec::new();
-            *last = Some(kept);
-            if let Err(e) = write_prom(agent, report) {
-                log::error(&format!("cannot write the Prometheus textfile: {e}"));
-                failed = true;
-            }
-        }
-    }
+    let (siblings, mut failed) = write_siblings(agent, report, &stem);
+    failed |= !append_jsonl(agent, report, &json_display);
+    failed |= !write_series_textfile(agent, report);
     match writer::write_atomic(&json_path, &json::render(report), !sequenced) {
         Ok(()) => {
             health::bump(&COUNTERS.reports_written);
+            let files = std::iter::once(json_path).chain(siblings).collect();
             let removed = retention::written(files, agent.options.keep, agent.options.keep_bytes);
             COUNTERS.reports_removed.fetch_add(removed, Relaxed);
             if failed {
@@ -315,6 +351,70 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
             None
         }
     }
+}
+
+/// The text and HTML renderings beside the JSON (`<stem>.txt`, `<stem>.html`): the paths
+/// written, and whether one failed.
+fn write_siblings(agent: &Agent, report: &Report, stem: &str) -> (Vec<PathBuf>, bool) {
+    let mut renderings: Vec<(String, Vec<u8>)> = Vec::new();
+    if agent.options.formats.text {
+        renderings.push((format!("{stem}.txt"), text::render(report).into_bytes()));
+    }
+    if agent.options.formats.html {
+        renderings.push((format!("{stem}.html"), html::render(report).into_bytes()));
+    }
+    let mut written = Vec::new();
+    let mut failed = false;
+    for (path, bytes) in renderings {
+        match writer::write_atomic(path.as_ref(), &bytes, true) {
+            Ok(()) => written.push(path.into()),
+            Err(e) => {
+                log::error(&format!("cannot write report #{} to {path}: {e}", report.sequence));
+                failed = true;
+            }
+        }
+    }
+    (written, failed)
+}
+
+/// Appends the report's line to the JSON lines file (`format=...+jsonl`); false when that failed.
+fn append_jsonl(agent: &Agent, report: &Report, json_path: &str) -> bool {
+    if !agent.options.formats.jsonl {
+        return true;
+    }
+    let path = series_path(agent, agent.options.jsonl_file.as_deref(), "jsonl");
+    if let Err(e) = retention::append_rolling(path.as_ref(), &jsonl_line(report, json_path), agent.options.jsonl_max) {
+        log::error(&format!("cannot append report #{} to {path}: {e}", report.sequence));
+        return false;
+    }
+    true
+}
+
+/// The Prometheus textfile (`format=...+prom`) at a report: replaced, and kept for the sampler's
+/// refreshes; at exit removed for good. False when the textfile could not be written.
+fn write_series_textfile(agent: &Agent, report: &Report) -> bool {
+    if !agent.options.formats.prom {
+        return true;
+    }
+    let mut last = LAST.lock();
+    if report.trigger == Trigger::VmDeath {
+        // A dead JVM's series must not stay live (alerts would keep firing): the exit report
+        // is in the JSON; the textfile goes, and the sampler never writes it again.
+        PROM_CLOSED.store(true, Relaxed);
+        let path = series_path(agent, agent.options.prom_file.as_deref(), "prom");
+        if let Err(e) = std::fs::remove_file(&path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }) {
+            log::error(&format!("cannot remove the Prometheus textfile {path} at exit: {e}"));
+        }
+        return true;
+    }
+    let mut kept = report.clone();
+    kept.samples = Vec::new();
+    *last = Some(kept);
+    if let Err(e) = write_prom(agent, report) {
+        log::error(&format!("cannot write the Prometheus textfile: {e}"));
+        return false;
+    }
+    true
 }
 
 /// See `files::series_path`.

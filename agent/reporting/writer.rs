@@ -134,23 +134,11 @@ fn clean_stale_once(dir: &Path) {
         }
         done.push(dir.to_path_buf());
     }
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if !(name.starts_with('.') && name.ends_with(TMP_SUFFIX)) {
-            continue;
-        }
-        let stale = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .is_some_and(|age| age > Duration::from_secs(600));
-        if stale {
-            let _ = fs::remove_file(e.path());
-        }
-    }
+    // Another process's write in flight is younger: the name is unique to a process and moment.
+    // A directory is never one of ours, whatever its name.
+    crate::core::files::sweep(dir, |name, m| {
+        name.starts_with('.') && name.ends_with(TMP_SUFFIX) && !m.is_dir() && crate::core::files::older_than(m, Duration::from_secs(600))
+    });
 }
 
 /// The JSON path and stem for a sequenced report name that no file uses yet: the name itself,

@@ -67,24 +67,18 @@ pub fn plan(explicit: Option<&str>, report_dir: &Path, tmpdir: Option<&str>, hea
 /// HotSpot wrote its dump (kill -9, the OOM killer) leaves the whole heap on disk. A dump of a
 /// live process (another JVM sharing the directory, or this one) stays, and so do other users'.
 pub fn remove_dead(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
     let me = os::euid();
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(owner) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else { continue };
-        let ours = e.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
-        if ours && !owner_alive(owner) {
-            let bytes = fs::read_dir(e.path())
-                .map(|d| d.flatten().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum::<u64>())
-                .unwrap_or(0);
-            match fs::remove_dir_all(e.path()) {
-                Ok(()) => crate::core::log::info(&format!(
-                    "removed the heap dump of a process that died while writing it: {} ({} MiB)",
-                    e.path().display(),
-                    bytes >> 20
-                )),
-                Err(err) => crate::core::log::warn(&format!("cannot remove the heap dump of a dead process {}: {err}", e.path().display())),
-            }
+    let dead = |name: &str, m: &fs::Metadata| {
+        name.strip_prefix(DIR_PREFIX).is_some_and(|owner| m.is_dir() && m.uid() == me && !owner_alive(owner))
+    };
+    for s in crate::core::files::sweep(dir, dead) {
+        match s.result {
+            Ok(()) => crate::core::log::info(&format!(
+                "removed the heap dump of a process that died while writing it: {} ({} MiB)",
+                s.path.display(),
+                s.bytes >> 20
+            )),
+            Err(err) => crate::core::log::warn(&format!("cannot remove the heap dump of a dead process {}: {err}", s.path.display())),
         }
     }
 }
