@@ -17,7 +17,6 @@ use crate::props;
 use crate::target_fs::{self, Refusal};
 use crate::{refused, usage, Failure};
 use leakagent_report::model::Report;
-use leakagent_report::prom::severity_name;
 use leakagent_report::text::escape_controls;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -222,7 +221,7 @@ fn summary_json(r: &Report, p: &Process, files: &[PathBuf]) -> String {
     let findings: Vec<serde_json::Value> = r
         .findings
         .iter()
-        .map(|f| serde_json::json!({ "severity": severity_name(f.severity), "kind": f.kind, "summary": f.summary, "fix": f.fix }))
+        .map(|f| serde_json::json!({ "severity": f.severity.name(), "kind": f.kind, "summary": f.summary, "fix": f.fix }))
         .collect();
     serde_json::json!({
         "pid": p.pid,
@@ -258,7 +257,7 @@ fn print_summary(r: &Report, p: &Process, files: &[PathBuf]) {
         r.memory.rss_bytes as f64 / (1024.0 * 1024.0)
     );
     for f in &r.findings {
-        println!("  {} {}: {}", severity_name(f.severity), f.kind, f.summary);
+        println!("  {} {}: {}", f.severity.name(), f.kind, f.summary);
     }
 }
 

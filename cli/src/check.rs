@@ -23,31 +23,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use wildmatch::WildMatch;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Level {
-    fn of(s: Severity) -> Level {
-        match s {
-            Severity::Info => Level::Info,
-            Severity::Warning => Level::Warning,
-            Severity::Critical => Level::Critical,
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Level::Info => "info",
-            Level::Warning => "warning",
-            Level::Critical => "critical",
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AllowFile {
@@ -63,7 +38,7 @@ pub struct Entry {
     holder: Option<String>,
     loader: Option<String>,
     site: Option<String>,
-    max_severity: Option<Level>,
+    max_severity: Option<Severity>,
     reason: String,
 }
 
@@ -84,7 +59,7 @@ impl Entry {
             && opt(&self.holder, &s.holder)
             && opt(&self.site, &s.site)
             && self.loader.as_ref().is_none_or(|p| !s.loaders.is_empty() && s.loaders.iter().all(|l| glob(p, l)))
-            && self.max_severity.is_none_or(|m| Level::of(f.severity) <= m)
+            && self.max_severity.is_none_or(|m| f.severity <= m)
     }
 
     fn describe(&self) -> String {
@@ -124,13 +99,13 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-pub fn run(reports: &[PathBuf], fail_on: Level, allow: Option<&Path>, format: Format) -> Result<ExitCode, Failure> {
+pub fn run(reports: &[PathBuf], fail_on: Severity, allow: Option<&Path>, format: Format) -> Result<ExitCode, Failure> {
     let entries = match allow {
         Some(p) => read_allow_list(p)?,
         None => Vec::new(),
     };
     let mut used = vec![0usize; entries.len()];
-    let mut o = Outcome { fail_on: fail_on.name(), reports: Vec::new(), failing: Vec::new(), allowed: 0, below: 0, unreadable: 0 };
+    let mut o = Outcome { fail_on, reports: Vec::new(), failing: Vec::new(), allowed: 0, below: 0, unreadable: 0 };
     for path in reports {
         let report = match read_report(path, Strings::Escaped) {
             Ok(r) => r,
@@ -149,7 +124,7 @@ pub fn run(reports: &[PathBuf], fail_on: Level, allow: Option<&Path>, format: Fo
             );
         }
         for f in report.findings {
-            if Level::of(f.severity) < fail_on {
+            if f.severity < fail_on {
                 o.below += 1;
                 continue;
             }

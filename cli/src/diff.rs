@@ -9,7 +9,6 @@
 use crate::io::{read_report, Strings};
 use crate::Failure;
 use leakagent_report::model::{Finding, LeakSuspect, Loader, Report};
-use leakagent_report::prom::severity_name;
 use leakagent_report::text::site_place;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -469,7 +468,7 @@ pub fn render(d: &Diff, top: usize) -> String {
     let _ = writeln!(o, "\nFindings: {} new, {} resolved, {} unchanged", f.new.len(), f.resolved.len(), f.unchanged);
     for (mark, list) in [("+", &f.new), ("-", &f.resolved)] {
         for x in list.iter().take(top) {
-            let _ = writeln!(o, "  {mark} [{}] {}: {}", severity_name(x.severity), x.kind, x.summary);
+            let _ = writeln!(o, "  {mark} [{}] {}: {}", x.severity.name(), x.kind, x.summary);
         }
         more(&mut o, list.len(), top.min(list.len()));
     }

@@ -15,7 +15,9 @@ mod procfs;
 mod props;
 mod target_fs;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use leakagent_report::model::Severity;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -187,8 +189,8 @@ struct CheckArgs {
     #[arg(required = true, value_name = "REPORT")]
     reports: Vec<PathBuf>,
     /// Lowest severity that fails
-    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = check::Level::Warning)]
-    fail_on: check::Level,
+    #[arg(long, value_name = "LEVEL", default_value = "warning", value_parser = severity())]
+    fail_on: Severity,
     /// Allow-list of accepted findings (TOML)
     #[arg(long, value_name = "FILE")]
     allow: Option<PathBuf>,
@@ -215,6 +217,11 @@ struct MetricsArgs {
     /// Write to FILE (atomically, as the textfile collector needs) instead of standard output
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
+}
+
+/// `--fail-on`'s values: the report's own severity names.
+fn severity() -> impl TypedValueParser<Value = Severity> {
+    PossibleValuesParser::new(Severity::ALL.map(Severity::name)).map(|s| Severity::parse(&s).expect("a possible value"))
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {

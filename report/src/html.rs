@@ -69,14 +69,6 @@ fn header(r: &Report, b: &mut String) {
     }
 }
 
-fn severity_class(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "critical",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    }
-}
-
 /// Where a finding's evidence is on the page.
 fn evidence_anchor(kind: &str) -> (&'static str, &'static str) {
     match kind {
@@ -115,7 +107,7 @@ fn verdict(r: &Report, b: &mut String) {
         count(Severity::Info)
     );
     for (i, f) in r.findings.iter().enumerate() {
-        let class = severity_class(f.severity);
+        let class = f.severity.name();
         let (anchor, what) = evidence_anchor(&f.kind);
         let _ = write!(
             b,
@@ -150,7 +142,7 @@ fn findings(r: &Report, b: &mut String) {
         return;
     }
     for (i, f) in r.findings.iter().enumerate() {
-        let class = severity_class(f.severity);
+        let class = f.severity.name();
         let _ = writeln!(
             b,
             "<div class=\"finding {class}\" id=finding-{i}><span class=sev>{class}</span> <code>{}</code><div>{}</div><div class=fix><b>Fix:</b> {}</div></div>",

@@ -173,9 +173,9 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
 
     // Findings: every severity always (0 when none), and each kind present.
     w.family("leakagent_findings_by_severity", Gauge, "Findings in the report, by severity.");
-    for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
+    for sev in Severity::ALL.into_iter().rev() {
         let n = r.findings.iter().filter(|f| f.severity == sev).count();
-        w.sample("leakagent_findings_by_severity", &[("severity", severity_name(sev))], n as f64);
+        w.sample("leakagent_findings_by_severity", &[("severity", sev.name())], n as f64);
     }
     let mut by_kind: Vec<(&str, Severity, usize)> = Vec::new();
     for f in &r.findings {
@@ -186,7 +186,7 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
     }
     w.family("leakagent_findings", Gauge, "Findings in the report, by kind and severity (present ones only).");
     for (kind, sev, n) in by_kind {
-        w.sample("leakagent_findings", &[("kind", kind), ("severity", severity_name(sev))], n as f64);
+        w.sample("leakagent_findings", &[("kind", kind), ("severity", sev.name())], n as f64);
     }
 
     // The agent's own health.
@@ -206,14 +206,6 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
         w.sample("leakagent_agent_feature_disabled", &[("feature", f)], 1.0);
     }
     w.out
-}
-
-pub fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "critical",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    }
 }
 
 #[derive(Clone, Copy)]

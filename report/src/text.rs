@@ -287,11 +287,8 @@ fn render_page(r: &Report) -> String {
     } else {
         let _ = writeln!(o, "Findings ({}):", r.findings.len());
         for f in &r.findings {
-            let sev = match f.severity {
-                Severity::Critical => "CRITICAL",
-                Severity::Warning => "WARNING",
-                Severity::Info => "info",
-            };
+            // Warnings and worse stand out in capitals.
+            let sev = if f.severity > Severity::Info { f.severity.name().to_uppercase() } else { f.severity.name().to_string() };
             let _ = writeln!(o, "  [{sev}] {}: {}", f.kind, f.summary);
             let _ = writeln!(o, "      fix: {}", f.fix);
         }
