@@ -17,11 +17,11 @@
 use crate::io::{read_report, Strings};
 use crate::check_output::{self, Failing, Format, Outcome};
 use crate::{usage, Failure};
+use leakagent_report::glob::matches as glob;
 use leakagent_report::model::{Finding, Severity};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use wildmatch::WildMatch;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,10 +40,6 @@ pub struct Entry {
     site: Option<String>,
     max_severity: Option<Severity>,
     reason: String,
-}
-
-fn glob(pattern: &str, text: &str) -> bool {
-    WildMatch::new(pattern).matches(text)
 }
 
 impl Entry {

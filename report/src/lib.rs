@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod chart;
+pub mod glob;
 pub mod html;
 pub mod json;
 pub mod model;
