@@ -17,6 +17,7 @@ use crate::props;
 use crate::target_fs::{self, Refusal};
 use crate::{refused, usage, Failure};
 use leakagent_report::model::Report;
+use leakagent_report::props::{REPORT_LAST, REPORT_SEQUENCE, SIGNAL, SIGNAL_NUMBER, VERSION};
 use leakagent_report::text::escape_controls;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -54,7 +55,7 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
     let target = AsTarget::enter(&p)?;
     attach::start_listener(&p)?;
     let mut state = properties(&p)?;
-    if !state.contains_key("leakagent.version") {
+    if !state.contains_key(VERSION) {
         let Some(lib) = lib else {
             return Err(refused(format!("the agent is not loaded in JVM {} (and --no-load was given)", p.pid)));
         };
@@ -69,15 +70,15 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
         attach::load_agent(&p, &path, &req.options)?;
         eprintln!("leakagent: loaded {path} into JVM {} with options '{}'", p.pid, req.options);
         state = properties(&p)?;
-        if !state.contains_key("leakagent.version") {
+        if !state.contains_key(VERSION) {
             return Err(refused(format!(
                 "the agent was loaded into JVM {} but publishes no leakagent.* properties (an older agent than this command?)",
                 p.pid
             )));
         }
     }
-    let number = state.get("leakagent.signal.number").map(String::as_str).unwrap_or("");
-    let signal = state.get("leakagent.signal").cloned().unwrap_or_default();
+    let number = state.get(SIGNAL_NUMBER).map(String::as_str).unwrap_or("");
+    let signal = state.get(SIGNAL).cloned().unwrap_or_default();
     let Ok(signo) = number.parse::<i32>() else {
         return Err(refused(format!(
             "the agent in JVM {} has no report signal (signal={}): it reports on exit, and by interval if one is set; \
@@ -104,7 +105,7 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
             p.pid
         )));
     }
-    let before: u64 = state.get("leakagent.report.sequence").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let before: u64 = state.get(REPORT_SEQUENCE).and_then(|s| s.parse().ok()).unwrap_or(0);
     let asked_ms = now_ms();
     p.send(signo).map_err(|e| refused(format!("cannot send signal {signo} to JVM {}: {e}", p.pid)))?;
     eprintln!(
@@ -159,10 +160,10 @@ fn wait_for_report(p: &Process, before: u64, asked_ms: u64, wait: Duration) -> R
             return Err(refused(format!("JVM {} exited before the report landed", p.pid)));
         }
         let state = properties(p)?;
-        let seq: u64 = state.get("leakagent.report.sequence").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let seq: u64 = state.get(REPORT_SEQUENCE).and_then(|s| s.parse().ok()).unwrap_or(0);
         if seq > seen {
             seen = seq;
-            if let Some(path) = state.get("leakagent.report.last") {
+            if let Some(path) = state.get(REPORT_LAST) {
                 let bytes = target_fs::read(p, path).map_err(|r| match r {
                     Refusal::Missing => refused(format!("the report {path} the agent names is not in JVM {}'s file system", p.pid)),
                     Refusal::Refused(why) => refused(format!("refused the report {why} (a file= path without symlinks, of the JVM's user, is read)")),

@@ -9,6 +9,7 @@ pub mod html;
 pub mod json;
 pub mod model;
 pub mod prom;
+pub mod props;
 pub mod text;
 pub mod units;
 pub mod words;
