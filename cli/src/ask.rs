@@ -15,14 +15,13 @@ use crate::io::{parse_report, Strings};
 use crate::procfs::Process;
 use crate::props;
 use crate::target_fs::{self, Refusal};
-use crate::{refused, usage, Failure};
+use crate::error::{refused, usage, Exit, Failure};
 use leakagent_report::model::Report;
 use leakagent_report::props::{REPORT_LAST, REPORT_SEQUENCE, SIGNAL, SIGNAL_NUMBER, VERSION};
 use leakagent_report::text::escape_controls;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub struct Request {
@@ -39,7 +38,7 @@ pub struct Request {
 /// How often the JVM's properties are read while waiting for the report.
 const POLL: Duration = Duration::from_millis(100);
 
-pub fn run(req: &Request) -> Result<ExitCode, Failure> {
+pub fn run(req: &Request) -> Result<Exit, Failure> {
     if req.options.split(',').any(|kv| kv.trim().eq_ignore_ascii_case("signal=off")) {
         return Err(usage("--options has signal=off: the report is asked for with the agent's signal, leave it on"));
     }
@@ -126,7 +125,7 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
     } else {
         print_summary(&report, &p, &shown);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 /// The signals the agent's `signal=` option allows (agent/core/options/values.rs), as numbers.

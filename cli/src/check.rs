@@ -16,12 +16,11 @@
 
 use crate::io::{read_report, Strings};
 use crate::check_output::{self, Failing, Format, Outcome};
-use crate::{usage, Failure};
+use crate::error::{usage, Exit, Failure};
 use leakagent_report::glob::matches as glob;
 use leakagent_report::model::{Finding, Severity};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,7 +94,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-pub fn run(reports: &[PathBuf], fail_on: Severity, allow: Option<&Path>, format: Format) -> Result<ExitCode, Failure> {
+pub fn run(reports: &[PathBuf], fail_on: Severity, allow: Option<&Path>, format: Format) -> Result<Exit, Failure> {
     let entries = match allow {
         Some(p) => read_allow_list(p)?,
         None => Vec::new(),
@@ -139,13 +138,13 @@ pub fn run(reports: &[PathBuf], fail_on: Severity, allow: Option<&Path>, format:
         }
     }
     print!("{}", check_output::render(&o, format));
-    Ok(ExitCode::from(if o.unreadable > 0 {
-        2
+    Ok(if o.unreadable > 0 {
+        Exit::Usage
     } else if !o.failing.is_empty() {
-        1
+        Exit::No
     } else {
-        0
-    }))
+        Exit::Success
+    })
 }
 
 #[cfg(test)]
@@ -205,6 +204,6 @@ mod tests {
         assert!(err.message.contains("empty reason"), "{}", err.message);
         let err = entries("[[allow]]\nkind = \"x\"\n").unwrap_err();
         assert!(err.message.contains("reason"), "{}", err.message);
-        assert_eq!(err.code, 2);
+        assert_eq!(err.exit, Exit::Usage);
     }
 }

@@ -7,19 +7,18 @@
 //! kind and subject.
 
 use crate::io::{read_report, Strings};
-use crate::Failure;
+use crate::error::{Exit, Failure};
 use leakagent_report::model::{Finding, LeakSuspect, Loader, Report};
 use leakagent_report::text::site_place;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::Path;
-use std::process::ExitCode;
 
 /// Reports of one process have start times (time minus uptime) this close.
 const SAME_START_MS: i64 = 2000;
 
-pub fn run(old: &Path, new: &Path, json: bool, top: usize) -> Result<ExitCode, Failure> {
+pub fn run(old: &Path, new: &Path, json: bool, top: usize) -> Result<Exit, Failure> {
     // Text is read on a terminal: the application's names with their control characters escaped.
     let strings = if json { Strings::Raw } else { Strings::Escaped };
     let (a, b) = (read_report(old, strings)?, read_report(new, strings)?);
@@ -32,7 +31,7 @@ pub fn run(old: &Path, new: &Path, json: bool, top: usize) -> Result<ExitCode, F
         render(&d, if top == 0 { usize::MAX } else { top })
     };
     crate::io::emit(None, out.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 #[derive(Serialize, Debug)]
