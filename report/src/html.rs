@@ -3,7 +3,7 @@
 //! that sorts tables. The page frame is `template.html`, embedded in the library and
 //! filled at its `{{...}}` markers.
 
-use super::model::{LeakSuspect, PathHop, Report, Severity};
+use super::model::{LeakSuspect, Memory, PathHop, Report, Severity};
 use super::text::{group_note, loader_name, loader_rows, reasons_text, site_labels, LoaderRow};
 use crate::units;
 use std::fmt::Write;
@@ -236,7 +236,12 @@ fn memory(r: &Report, b: &mut String) {
             c.kernel.map(units::mib_value).unwrap_or_else(|| "-".into()),
         );
     }
-    // One stacked bar: where RSS is.
+    rss_bar(m, b);
+    allocator(m, b);
+}
+
+/// One stacked bar of where RSS is, its legend and the parts' table.
+fn rss_bar(m: &Memory, b: &mut String) {
     let total = m.rss_bytes.max(1) as f64;
     let (w, h) = (1100.0, 34.0);
     let mut x = 0.0;
@@ -263,6 +268,10 @@ fn memory(r: &Report, b: &mut String) {
         let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>", esc(&p.part), units::mib_value(p.bytes), esc(&p.note));
     }
     b.push_str("</table>\n");
+}
+
+/// The allocator, a trim at this report, the mappings, NMT and the notes.
+fn allocator(m: &Memory, b: &mut String) {
     let a = &m.malloc;
     let _ = writeln!(
         b,
