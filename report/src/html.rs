@@ -189,7 +189,7 @@ fn native_sites(r: &Report, b: &mut String) {
         b.push_str("<table class=sortable><tr><th>kind</th><th>created at</th><th class=n>created</th><th class=n>ended</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
         let shown: Vec<_> = z.sites.iter().take(MAX_SITES).map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect();
         for (site, label) in z.sites.iter().zip(site_labels(&shown)) {
-            let label = format!("{label}{}", crate::text::pool_note(site));
+            let label = format!("{label}{}", crate::text::pool_note(site.pool.as_ref()));
             site_row(b, &site.kind, &label, &site.stack, [site.created, site.ended_explicitly, site.released_by_gc, site.live], site.live_bytes_estimate);
         }
         b.push_str("</table>\n");

@@ -7,6 +7,7 @@ mod chart;
 pub mod glob;
 pub mod html;
 pub mod json;
+pub mod ledger;
 pub mod model;
 pub mod prom;
 pub mod props;

@@ -118,8 +118,7 @@ fn render_page(r: &Report) -> String {
     o.push('\n');
 
     loaders::section(&mut o, &r.class_loaders);
-    native::zlib_section(&mut o, &r.zlib);
-    native::direct_section(&mut o, &r.direct);
+    native::sections(&mut o, r);
     memory::section(&mut o, r);
 
     let h = &r.agent.health;
