@@ -53,7 +53,36 @@ pub fn run(req: &Request) -> Result<Exit, Failure> {
 
     let target = AsTarget::enter(&p)?;
     attach::start_listener(&p)?;
-    let mut state = properties(&p)?;
+    let state = loaded_agent(&p, lib, &req.options)?;
+    let (signo, signal) = report_signal(&mut p, &state)?;
+    let before: u64 = state.get(REPORT_SEQUENCE).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let asked_ms = now_ms();
+    p.send(signo).map_err(|e| refused(format!("cannot send signal {signo} to JVM {}: {e}", p.pid)))?;
+    eprintln!(
+        "leakagent: asked JVM {} for a report (kill -s {signal}, signal {signo}); waiting up to {} s",
+        p.pid,
+        req.wait.as_secs()
+    );
+    let (report, json, bytes) = wait_for_report(&p, before, asked_ms, req.wait)?;
+    let files = siblings(&p, &json, bytes);
+    drop(target);
+
+    let shown = match &req.output {
+        Some(dir) => copy_into(&files, dir)?,
+        None => files.iter().map(|(path, _)| p.inside(path)).collect(),
+    };
+    if req.json {
+        println!("{}", summary_json(&report, &p, &shown));
+    } else {
+        print_summary(&report, &p, &shown);
+    }
+    Ok(Exit::Success)
+}
+
+/// The agent's properties, after loading it when it is not loaded and `lib` allows. Call as the
+/// target.
+fn loaded_agent(p: &Process, lib: Option<Result<Library, Failure>>, options: &str) -> Result<HashMap<String, String>, Failure> {
+    let mut state = properties(p)?;
     if !state.contains_key(VERSION) {
         let Some(lib) = lib else {
             return Err(refused(format!("the agent is not loaded in JVM {} (and --no-load was given)", p.pid)));
@@ -65,10 +94,10 @@ pub fn run(req: &Request) -> Result<Exit, Failure> {
                 p.pid, p.pid
             )));
         }
-        let path = lib?.install(&p)?;
-        attach::load_agent(&p, &path, &req.options)?;
-        eprintln!("leakagent: loaded {path} into JVM {} with options '{}'", p.pid, req.options);
-        state = properties(&p)?;
+        let path = lib?.install(p)?;
+        attach::load_agent(p, &path, options)?;
+        eprintln!("leakagent: loaded {path} into JVM {} with options '{options}'", p.pid);
+        state = properties(p)?;
         if !state.contains_key(VERSION) {
             return Err(refused(format!(
                 "the agent was loaded into JVM {} but publishes no leakagent.* properties (an older agent than this command?)",
@@ -76,6 +105,12 @@ pub fn run(req: &Request) -> Result<Exit, Failure> {
             )));
         }
     }
+    Ok(state)
+}
+
+/// The report signal the agent names, once it is one the agent can own and the JVM handles it:
+/// its number and its name.
+fn report_signal(p: &mut Process, state: &HashMap<String, String>) -> Result<(i32, String), Failure> {
     let number = state.get(SIGNAL_NUMBER).map(String::as_str).unwrap_or("");
     let signal = state.get(SIGNAL).cloned().unwrap_or_default();
     let Ok(signo) = number.parse::<i32>() else {
@@ -104,28 +139,7 @@ pub fn run(req: &Request) -> Result<Exit, Failure> {
             p.pid
         )));
     }
-    let before: u64 = state.get(REPORT_SEQUENCE).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let asked_ms = now_ms();
-    p.send(signo).map_err(|e| refused(format!("cannot send signal {signo} to JVM {}: {e}", p.pid)))?;
-    eprintln!(
-        "leakagent: asked JVM {} for a report (kill -s {signal}, signal {signo}); waiting up to {} s",
-        p.pid,
-        req.wait.as_secs()
-    );
-    let (report, json, bytes) = wait_for_report(&p, before, asked_ms, req.wait)?;
-    let files = siblings(&p, &json, bytes);
-    drop(target);
-
-    let shown = match &req.output {
-        Some(dir) => copy_into(&files, dir)?,
-        None => files.iter().map(|(path, _)| p.inside(path)).collect(),
-    };
-    if req.json {
-        println!("{}", summary_json(&report, &p, &shown));
-    } else {
-        print_summary(&report, &p, &shown);
-    }
-    Ok(Exit::Success)
+    Ok((signo, signal))
 }
 
 /// The signals the agent's `signal=` option allows (agent/core/options/values.rs), as numbers.
