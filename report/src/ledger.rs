@@ -146,3 +146,34 @@ fn direct(d: &Direct) -> Ledger<'_> {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{test_report, DirectSite, ZlibSite};
+
+    #[test]
+    fn both_ledgers_read_alike_zlib_first() {
+        let mut r = test_report();
+        r.zlib.sites.push(ZlibSite { id: 1, kind: "Inflater".into(), created: 5, ended_explicitly: 2, released_by_gc: 3, ..ZlibSite::default() });
+        r.direct.sites.push(DirectSite {
+            id: 2,
+            kind: "Unsafe".into(),
+            allocations: 4,
+            reallocations: 1,
+            frees: 3,
+            live_count: 2,
+            live_bytes: 64,
+            ..DirectSite::default()
+        });
+        (r.direct.totals.live_count, r.direct.totals.live_bytes) = (2, 64);
+        let [z, d] = ledgers(&r);
+        assert_eq!((z.name, d.name), ("zlib", "direct"));
+        assert_eq!(z.kinds.iter().map(|k| k.name).collect::<Vec<_>>(), ["Inflater", "Deflater"]);
+        assert_eq!(d.kinds.iter().map(|k| k.name).collect::<Vec<_>>(), ["DirectByteBuffer", "Unsafe"]);
+        assert_eq!(z.sites[0].released.counts(), [2, 3], "ended, then by GC");
+        let s = &d.sites[0];
+        assert_eq!((s.created, s.released.counts(), s.live, s.live_bytes), (5, vec![3], 2, 64), "a reallocation creates a block here too");
+        assert_eq!((d.live, d.live_bytes), (2, 64));
+    }
+}
