@@ -13,6 +13,7 @@ use crate::leaks::dump::hprof::Dump;
 use crate::core::budget::Budget;
 use crate::leaks::culprits;
 use crate::core::options::ChainMethod;
+use leakagent_report::glob::matches as glob;
 use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -66,32 +67,6 @@ pub fn reasons(l: &Loader, patterns: &[String]) -> Vec<String> {
         r.push("pattern".to_string());
     }
     r
-}
-
-/// `*` matches any run of characters, `?` one character.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 /// The ids of `id` and of every loader below it (its children's, their children's, ...): what an
@@ -518,16 +493,6 @@ fn tag_own_thread(jvmti: &Jvmti, env: &Env) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob("app-gen-*", "app-gen-12"));
-        assert!(glob("*WebappClassLoader*", "org.apache.catalina.loader.ParallelWebappClassLoader"));
-        assert!(glob("a?c", "abc"));
-        assert!(!glob("a?c", "abbc"));
-        assert!(!glob("app", "app-gen-1"));
-        assert!(glob("*", ""));
-    }
 
     #[test]
     fn a_loader_s_family_is_the_loaders_below_it() {

@@ -8,6 +8,7 @@ use crate::ffi::os;
 use crate::core::log;
 use crate::core::options::ReportSignal;
 use crate::core::runtime::Agent;
+use leakagent_report::props;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -28,16 +29,16 @@ pub fn publish_started(agent: &Agent, env: &Env) {
         Some(n) => (o.signal.to_string(), n.to_string()),
         None => ("off".to_string(), String::new()),
     };
-    set(env, "leakagent.version", env!("CARGO_PKG_VERSION"));
-    set(env, "leakagent.signal", &name);
-    set(env, "leakagent.signal.number", &number);
-    set(env, "leakagent.file", &absolute(&o.file));
+    set(env, props::VERSION, env!("CARGO_PKG_VERSION"));
+    set(env, props::SIGNAL, &name);
+    set(env, props::SIGNAL_NUMBER, &number);
+    set(env, props::FILE, &absolute(&o.file));
 }
 
 /// After a report was written: its JSON path (absolute) and sequence number.
 pub fn publish_report(env: &Env, json_path: &str, sequence: u64) {
-    set(env, "leakagent.report.last", &absolute(json_path));
-    set(env, "leakagent.report.sequence", &sequence.to_string());
+    set(env, props::REPORT_LAST, &absolute(json_path));
+    set(env, props::REPORT_SEQUENCE, &sequence.to_string());
 }
 
 /// Report paths are relative to the JVM's working directory, which Java cannot change.

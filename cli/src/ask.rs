@@ -15,14 +15,13 @@ use crate::io::{parse_report, Strings};
 use crate::procfs::Process;
 use crate::props;
 use crate::target_fs::{self, Refusal};
-use crate::{refused, usage, Failure};
+use crate::error::{refused, usage, Exit, Failure};
 use leakagent_report::model::Report;
-use leakagent_report::prom::severity_name;
+use leakagent_report::props::{REPORT_LAST, REPORT_SEQUENCE, SIGNAL, SIGNAL_NUMBER, VERSION};
 use leakagent_report::text::escape_controls;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub struct Request {
@@ -39,7 +38,7 @@ pub struct Request {
 /// How often the JVM's properties are read while waiting for the report.
 const POLL: Duration = Duration::from_millis(100);
 
-pub fn run(req: &Request) -> Result<ExitCode, Failure> {
+pub fn run(req: &Request) -> Result<Exit, Failure> {
     if req.options.split(',').any(|kv| kv.trim().eq_ignore_ascii_case("signal=off")) {
         return Err(usage("--options has signal=off: the report is asked for with the agent's signal, leave it on"));
     }
@@ -54,8 +53,37 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
 
     let target = AsTarget::enter(&p)?;
     attach::start_listener(&p)?;
-    let mut state = properties(&p)?;
-    if !state.contains_key("leakagent.version") {
+    let state = loaded_agent(&p, lib, &req.options)?;
+    let (signo, signal) = report_signal(&mut p, &state)?;
+    let before: u64 = state.get(REPORT_SEQUENCE).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let asked_ms = now_ms();
+    p.send(signo).map_err(|e| refused(format!("cannot send signal {signo} to JVM {}: {e}", p.pid)))?;
+    eprintln!(
+        "leakagent: asked JVM {} for a report (kill -s {signal}, signal {signo}); waiting up to {} s",
+        p.pid,
+        req.wait.as_secs()
+    );
+    let (report, json, bytes) = wait_for_report(&p, before, asked_ms, req.wait)?;
+    let files = siblings(&p, &json, bytes);
+    drop(target);
+
+    let shown = match &req.output {
+        Some(dir) => copy_into(&files, dir)?,
+        None => files.iter().map(|(path, _)| p.inside(path)).collect(),
+    };
+    if req.json {
+        println!("{}", summary_json(&report, &p, &shown));
+    } else {
+        print_summary(&report, &p, &shown);
+    }
+    Ok(Exit::Success)
+}
+
+/// The agent's properties, after loading it when it is not loaded and `lib` allows. Call as the
+/// target.
+fn loaded_agent(p: &Process, lib: Option<Result<Library, Failure>>, options: &str) -> Result<HashMap<String, String>, Failure> {
+    let mut state = properties(p)?;
+    if !state.contains_key(VERSION) {
         let Some(lib) = lib else {
             return Err(refused(format!("the agent is not loaded in JVM {} (and --no-load was given)", p.pid)));
         };
@@ -66,19 +94,25 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
                 p.pid, p.pid
             )));
         }
-        let path = lib?.install(&p)?;
-        attach::load_agent(&p, &path, &req.options)?;
-        eprintln!("leakagent: loaded {path} into JVM {} with options '{}'", p.pid, req.options);
-        state = properties(&p)?;
-        if !state.contains_key("leakagent.version") {
+        let path = lib?.install(p)?;
+        attach::load_agent(p, &path, options)?;
+        eprintln!("leakagent: loaded {path} into JVM {} with options '{options}'", p.pid);
+        state = properties(p)?;
+        if !state.contains_key(VERSION) {
             return Err(refused(format!(
                 "the agent was loaded into JVM {} but publishes no leakagent.* properties (an older agent than this command?)",
                 p.pid
             )));
         }
     }
-    let number = state.get("leakagent.signal.number").map(String::as_str).unwrap_or("");
-    let signal = state.get("leakagent.signal").cloned().unwrap_or_default();
+    Ok(state)
+}
+
+/// The report signal the agent names, once it is one the agent can own and the JVM handles it:
+/// its number and its name.
+fn report_signal(p: &mut Process, state: &HashMap<String, String>) -> Result<(i32, String), Failure> {
+    let number = state.get(SIGNAL_NUMBER).map(String::as_str).unwrap_or("");
+    let signal = state.get(SIGNAL).cloned().unwrap_or_default();
     let Ok(signo) = number.parse::<i32>() else {
         return Err(refused(format!(
             "the agent in JVM {} has no report signal (signal={}): it reports on exit, and by interval if one is set; \
@@ -105,28 +139,7 @@ pub fn run(req: &Request) -> Result<ExitCode, Failure> {
             p.pid
         )));
     }
-    let before: u64 = state.get("leakagent.report.sequence").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let asked_ms = now_ms();
-    p.send(signo).map_err(|e| refused(format!("cannot send signal {signo} to JVM {}: {e}", p.pid)))?;
-    eprintln!(
-        "leakagent: asked JVM {} for a report (kill -s {signal}, signal {signo}); waiting up to {} s",
-        p.pid,
-        req.wait.as_secs()
-    );
-    let (report, json, bytes) = wait_for_report(&p, before, asked_ms, req.wait)?;
-    let files = siblings(&p, &json, bytes);
-    drop(target);
-
-    let shown = match &req.output {
-        Some(dir) => copy_into(&files, dir)?,
-        None => files.iter().map(|(path, _)| p.inside(path)).collect(),
-    };
-    if req.json {
-        println!("{}", summary_json(&report, &p, &shown));
-    } else {
-        print_summary(&report, &p, &shown);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((signo, signal))
 }
 
 /// The signals the agent's `signal=` option allows (agent/core/options/values.rs), as numbers.
@@ -160,10 +173,10 @@ fn wait_for_report(p: &Process, before: u64, asked_ms: u64, wait: Duration) -> R
             return Err(refused(format!("JVM {} exited before the report landed", p.pid)));
         }
         let state = properties(p)?;
-        let seq: u64 = state.get("leakagent.report.sequence").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let seq: u64 = state.get(REPORT_SEQUENCE).and_then(|s| s.parse().ok()).unwrap_or(0);
         if seq > seen {
             seen = seq;
-            if let Some(path) = state.get("leakagent.report.last") {
+            if let Some(path) = state.get(REPORT_LAST) {
                 let bytes = target_fs::read(p, path).map_err(|r| match r {
                     Refusal::Missing => refused(format!("the report {path} the agent names is not in JVM {}'s file system", p.pid)),
                     Refusal::Refused(why) => refused(format!("refused the report {why} (a file= path without symlinks, of the JVM's user, is read)")),
@@ -222,7 +235,7 @@ fn summary_json(r: &Report, p: &Process, files: &[PathBuf]) -> String {
     let findings: Vec<serde_json::Value> = r
         .findings
         .iter()
-        .map(|f| serde_json::json!({ "severity": severity_name(f.severity), "kind": f.kind, "summary": f.summary, "fix": f.fix }))
+        .map(|f| serde_json::json!({ "severity": f.severity.name(), "kind": f.kind, "summary": f.summary, "fix": f.fix }))
         .collect();
     serde_json::json!({
         "pid": p.pid,
@@ -258,7 +271,7 @@ fn print_summary(r: &Report, p: &Process, files: &[PathBuf]) {
         r.memory.rss_bytes as f64 / (1024.0 * 1024.0)
     );
     for f in &r.findings {
-        println!("  {} {}: {}", severity_name(f.severity), f.kind, f.summary);
+        println!("  {} {}: {}", f.severity.name(), f.kind, f.summary);
     }
 }
 

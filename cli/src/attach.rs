@@ -17,7 +17,7 @@
 //! process and user.
 
 use crate::procfs::Process;
-use crate::{refused, Failure};
+use crate::error::{refused, Failure};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;

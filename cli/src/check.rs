@@ -16,37 +16,11 @@
 
 use crate::io::{read_report, Strings};
 use crate::check_output::{self, Failing, Format, Outcome};
-use crate::{usage, Failure};
+use crate::error::{usage, Exit, Failure};
+use leakagent_report::glob::matches as glob;
 use leakagent_report::model::{Finding, Severity};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use wildmatch::WildMatch;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Level {
-    fn of(s: Severity) -> Level {
-        match s {
-            Severity::Info => Level::Info,
-            Severity::Warning => Level::Warning,
-            Severity::Critical => Level::Critical,
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Level::Info => "info",
-            Level::Warning => "warning",
-            Level::Critical => "critical",
-        }
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,12 +37,8 @@ pub struct Entry {
     holder: Option<String>,
     loader: Option<String>,
     site: Option<String>,
-    max_severity: Option<Level>,
+    max_severity: Option<Severity>,
     reason: String,
-}
-
-fn glob(pattern: &str, text: &str) -> bool {
-    WildMatch::new(pattern).matches(text)
 }
 
 impl Entry {
@@ -84,7 +54,7 @@ impl Entry {
             && opt(&self.holder, &s.holder)
             && opt(&self.site, &s.site)
             && self.loader.as_ref().is_none_or(|p| !s.loaders.is_empty() && s.loaders.iter().all(|l| glob(p, l)))
-            && self.max_severity.is_none_or(|m| Level::of(f.severity) <= m)
+            && self.max_severity.is_none_or(|m| f.severity <= m)
     }
 
     fn describe(&self) -> String {
@@ -124,13 +94,13 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-pub fn run(reports: &[PathBuf], fail_on: Level, allow: Option<&Path>, format: Format) -> Result<ExitCode, Failure> {
+pub fn run(reports: &[PathBuf], fail_on: Severity, allow: Option<&Path>, format: Format) -> Result<Exit, Failure> {
     let entries = match allow {
         Some(p) => read_allow_list(p)?,
         None => Vec::new(),
     };
     let mut used = vec![0usize; entries.len()];
-    let mut o = Outcome { fail_on: fail_on.name(), reports: Vec::new(), failing: Vec::new(), allowed: 0, below: 0, unreadable: 0 };
+    let mut o = Outcome { fail_on, reports: Vec::new(), failing: Vec::new(), allowed: 0, below: 0, unreadable: 0 };
     for path in reports {
         let report = match read_report(path, Strings::Escaped) {
             Ok(r) => r,
@@ -149,7 +119,7 @@ pub fn run(reports: &[PathBuf], fail_on: Level, allow: Option<&Path>, format: Fo
             );
         }
         for f in report.findings {
-            if Level::of(f.severity) < fail_on {
+            if f.severity < fail_on {
                 o.below += 1;
                 continue;
             }
@@ -168,13 +138,13 @@ pub fn run(reports: &[PathBuf], fail_on: Level, allow: Option<&Path>, format: Fo
         }
     }
     print!("{}", check_output::render(&o, format));
-    Ok(ExitCode::from(if o.unreadable > 0 {
-        2
+    Ok(if o.unreadable > 0 {
+        Exit::Usage
     } else if !o.failing.is_empty() {
-        1
+        Exit::No
     } else {
-        0
-    }))
+        Exit::Success
+    })
 }
 
 #[cfg(test)]
@@ -234,6 +204,6 @@ mod tests {
         assert!(err.message.contains("empty reason"), "{}", err.message);
         let err = entries("[[allow]]\nkind = \"x\"\n").unwrap_err();
         assert!(err.message.contains("reason"), "{}", err.message);
-        assert_eq!(err.code, 2);
+        assert_eq!(err.exit, Exit::Usage);
     }
 }

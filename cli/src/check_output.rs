@@ -3,7 +3,6 @@
 //! finding at or above `--fail-on`) and SARIF 2.1.0 (code scanning: one result per such finding).
 
 use leakagent_report::model::{Finding, Severity};
-use leakagent_report::prom::severity_name;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -23,7 +22,7 @@ pub struct Failing {
 
 /// The whole outcome of a check.
 pub struct Outcome {
-    pub fail_on: &'static str,
+    pub fail_on: Severity,
     /// Every report read, in order.
     pub reports: Vec<String>,
     pub failing: Vec<Failing>,
@@ -64,16 +63,16 @@ fn text(o: &Outcome) -> String {
     let mut out = String::new();
     for f in &o.failing {
         let x = &f.finding;
-        let _ = writeln!(out, "{}: {} {}{}: {}", f.report, severity_name(x.severity), x.kind, subject_text(x), x.summary);
+        let _ = writeln!(out, "{}: {} {}{}: {}", f.report, x.severity.name(), x.kind, subject_text(x), x.summary);
     }
     let read = o.reports.len();
     let _ = writeln!(
         out,
         "leakagent check: {} finding(s) at or above {} in {read} report(s){}{}{}",
         o.failing.len(),
-        o.fail_on,
+        o.fail_on.name(),
         if o.allowed > 0 { format!(", {} accepted by the allow-list", o.allowed) } else { String::new() },
-        if o.below > 0 { format!(", {} below {}", o.below, o.fail_on) } else { String::new() },
+        if o.below > 0 { format!(", {} below {}", o.below, o.fail_on.name()) } else { String::new() },
         if o.unreadable > 0 { format!("; {} report(s) unreadable", o.unreadable) } else { String::new() },
     );
     out
@@ -83,7 +82,7 @@ fn finding_json(f: &Failing) -> Value {
     let x = &f.finding;
     json!({
         "report": f.report,
-        "severity": severity_name(x.severity),
+        "severity": x.severity.name(),
         "kind": x.kind,
         "summary": x.summary,
         "fix": x.fix,
@@ -96,7 +95,7 @@ fn finding_json(f: &Failing) -> Value {
 
 fn json_value(o: &Outcome) -> Value {
     json!({
-        "fail_on": o.fail_on,
+        "fail_on": o.fail_on.name(),
         "reports": o.reports,
         "unreadable": o.unreadable,
         "failing": o.failing.iter().map(finding_json).collect::<Vec<_>>(),
@@ -145,7 +144,7 @@ fn junit(o: &Outcome) -> String {
             let _ = writeln!(
                 out,
                 "    <testcase classname=\"leakagent\" name=\"no finding at or above {}\"/>",
-                o.fail_on
+                o.fail_on.name()
             );
         }
         for f in failing {
@@ -154,7 +153,7 @@ fn junit(o: &Outcome) -> String {
                 out,
                 "    <testcase classname=\"leakagent.{}\" name=\"{}{}\">\n      <failure type=\"{}\" message=\"{}\">{}\nFix: {}</failure>\n    </testcase>",
                 xml(&x.kind),
-                severity_name(x.severity),
+                x.severity.name(),
                 xml(&subject_text(x)),
                 xml(&x.kind),
                 xml(&x.summary),
@@ -196,7 +195,7 @@ fn sarif(o: &Outcome) -> Value {
                 "level": sarif_level(x.severity),
                 "message": { "text": format!("{} Fix: {}", x.summary, x.fix) },
                 "locations": [{ "physicalLocation": { "artifactLocation": { "uri": f.report } } }],
-                "properties": { "severity": severity_name(x.severity), "culprit": x.subject.culprit, "loaders": x.subject.loaders },
+                "properties": { "severity": x.severity.name(), "culprit": x.subject.culprit, "loaders": x.subject.loaders },
             });
             if let Some(place) = x.subject.holder.as_ref().or(x.subject.site.as_ref()) {
                 result["locations"][0]["logicalLocations"] = json!([{ "fullyQualifiedName": place }]);
@@ -228,7 +227,7 @@ mod tests {
             subject: Subject { culprit: Some("thread".into()), holder: Some("app.Worker.loader".into()), site: None, loaders: vec!["app-gen-1".into()] },
         };
         Outcome {
-            fail_on: "warning",
+            fail_on: Severity::Warning,
             reports: vec!["a.json".into(), "b.json".into()],
             failing: vec![Failing { report: "a.json".into(), finding }],
             allowed: 0,

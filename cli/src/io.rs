@@ -1,7 +1,7 @@
 //! Reading reports (every failure is one line naming the file, every input bounded) and
 //! writing outputs whole.
 
-use crate::{usage, Failure};
+use crate::error::{usage, Failure};
 use leakagent_report::model::{Report, SCHEMA_VERSION};
 use leakagent_report::text::escape_controls;
 use std::io::{Read, Write};
@@ -161,7 +161,7 @@ mod tests {
         v["schema_version"] = (SCHEMA_VERSION + 1).into();
         let p = write("newer", &v);
         let err = read_report(&p, Strings::Raw).unwrap_err();
-        assert_eq!(err.code, 2);
+        assert_eq!(err.exit, crate::error::Exit::Usage);
         assert!(err.message.contains("has schema_version 2"), "{}", err.message);
     }
 }

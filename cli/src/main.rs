@@ -10,31 +10,18 @@ mod attach;
 mod check;
 mod check_output;
 mod diff;
+mod error;
 mod io;
 mod procfs;
 mod props;
 mod target_fs;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use leakagent_report::model::Severity;
+use error::{Exit, Failure};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Why a command stopped: the exit status and one line for standard error.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-/// Status 2: the command line, an input file or a report is wrong.
-pub fn usage(message: impl Into<String>) -> Failure {
-    Failure { code: 2, message: message.into() }
-}
-
-/// Status 1: the command ran and the answer is no (no report could be had).
-pub fn refused(message: impl Into<String>) -> Failure {
-    Failure { code: 1, message: message.into() }
-}
 
 const ABOUT: &str = "Ask a running JVM for a leakagent report, read, compare and gate reports";
 
@@ -187,8 +174,8 @@ struct CheckArgs {
     #[arg(required = true, value_name = "REPORT")]
     reports: Vec<PathBuf>,
     /// Lowest severity that fails
-    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = check::Level::Warning)]
-    fail_on: check::Level,
+    #[arg(long, value_name = "LEVEL", default_value = "warning", value_parser = severity())]
+    fail_on: Severity,
     /// Allow-list of accepted findings (TOML)
     #[arg(long, value_name = "FILE")]
     allow: Option<PathBuf>,
@@ -215,6 +202,11 @@ struct MetricsArgs {
     /// Write to FILE (atomically, as the textfile collector needs) instead of standard output
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
+}
+
+/// `--fail-on`'s values: the report's own severity names.
+fn severity() -> impl TypedValueParser<Value = Severity> {
+    PossibleValuesParser::new(Severity::ALL.map(Severity::name)).map(|s| Severity::parse(&s).expect("a possible value"))
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {
@@ -246,11 +238,11 @@ fn main() -> ExitCode {
         Command::Metrics(a) => metrics(&a),
     };
     match result {
-        Ok(code) => code,
+        Ok(exit) => exit.into(),
         Err(f) => {
             // Messages quote what the JVM and its reports say.
             eprintln!("leakagent: {}", leakagent_report::text::escape_controls(&f.message, false));
-            ExitCode::from(f.code)
+            f.exit.into()
         }
     }
 }
@@ -261,11 +253,11 @@ fn clap_error(e: clap::Error) -> ExitCode {
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
-            ExitCode::SUCCESS
+            Exit::Success.into()
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             eprint!("{}", e.render());
-            ExitCode::from(2)
+            Exit::Usage.into()
         }
         _ => {
             let text = e.render().to_string();
@@ -285,12 +277,12 @@ fn clap_error(e: clap::Error) -> ExitCode {
                 }
             };
             eprintln!("leakagent: {first} ({hint})");
-            ExitCode::from(2)
+            Exit::Usage.into()
         }
     }
 }
 
-fn show(a: &ShowArgs) -> Result<ExitCode, Failure> {
+fn show(a: &ShowArgs) -> Result<Exit, Failure> {
     // The HTML renderer escapes for HTML; the text is read on a terminal.
     let strings = match a.format {
         ShowFormat::Text => io::Strings::Escaped,
@@ -302,11 +294,11 @@ fn show(a: &ShowArgs) -> Result<ExitCode, Failure> {
         ShowFormat::Html => leakagent_report::html::render(&report),
     };
     io::emit(a.output.as_deref(), page.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
-fn metrics(a: &MetricsArgs) -> Result<ExitCode, Failure> {
+fn metrics(a: &MetricsArgs) -> Result<Exit, Failure> {
     let report = io::read_report(&a.report, io::Strings::Raw)?;
     io::emit(a.output.as_deref(), leakagent_report::prom::render(&report, &a.labels).as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

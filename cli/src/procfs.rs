@@ -2,7 +2,7 @@
 //! its own namespace, which signals it handles. And signals sent only to the process that was
 //! inspected (a pidfd, so a recycled pid never receives one).
 
-use crate::{refused, Failure};
+use crate::error::{refused, Failure};
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! that sorts tables. The page frame is `template.html`, embedded in the library and
 //! filled at its `{{...}}` markers.
 
-use super::model::{LeakSuspect, PathHop, Report, Severity};
+use super::model::{LeakSuspect, Memory, PathHop, Report, Severity};
 use super::text::{group_note, loader_name, loader_rows, reasons_text, site_labels, LoaderRow};
 use crate::units;
 use std::fmt::Write;
@@ -69,14 +69,6 @@ fn header(r: &Report, b: &mut String) {
     }
 }
 
-fn severity_class(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "critical",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    }
-}
-
 /// Where a finding's evidence is on the page.
 fn evidence_anchor(kind: &str) -> (&'static str, &'static str) {
     match kind {
@@ -115,7 +107,7 @@ fn verdict(r: &Report, b: &mut String) {
         count(Severity::Info)
     );
     for (i, f) in r.findings.iter().enumerate() {
-        let class = severity_class(f.severity);
+        let class = f.severity.name();
         let (anchor, what) = evidence_anchor(&f.kind);
         let _ = write!(
             b,
@@ -150,7 +142,7 @@ fn findings(r: &Report, b: &mut String) {
         return;
     }
     for (i, f) in r.findings.iter().enumerate() {
-        let class = severity_class(f.severity);
+        let class = f.severity.name();
         let _ = writeln!(
             b,
             "<div class=\"finding {class}\" id=finding-{i}><span class=sev>{class}</span> <code>{}</code><div>{}</div><div class=fix><b>Fix:</b> {}</div></div>",
@@ -197,7 +189,7 @@ fn native_sites(r: &Report, b: &mut String) {
         b.push_str("<table class=sortable><tr><th>kind</th><th>created at</th><th class=n>created</th><th class=n>ended</th><th class=n>by GC</th><th class=n>live</th><th class=n>live MiB</th></tr>\n");
         let shown: Vec<_> = z.sites.iter().take(MAX_SITES).map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect();
         for (site, label) in z.sites.iter().zip(site_labels(&shown)) {
-            let label = format!("{label}{}", crate::text::pool_note(site));
+            let label = format!("{label}{}", crate::text::pool_note(site.pool.as_ref()));
             site_row(b, site.kind.as_str(), &label, &site.stack, [site.created, site.ended_explicitly, site.released_by_gc, site.live], site.live_bytes_estimate);
         }
         b.push_str("</table>\n");
@@ -244,7 +236,12 @@ fn memory(r: &Report, b: &mut String) {
             c.kernel.map(units::mib_value).unwrap_or_else(|| "-".into()),
         );
     }
-    // One stacked bar: where RSS is.
+    rss_bar(m, b);
+    allocator(m, b);
+}
+
+/// One stacked bar of where RSS is, its legend and the parts' table.
+fn rss_bar(m: &Memory, b: &mut String) {
     let total = m.rss_bytes.max(1) as f64;
     let (w, h) = (1100.0, 34.0);
     let mut x = 0.0;
@@ -271,6 +268,10 @@ fn memory(r: &Report, b: &mut String) {
         let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>", esc(p.part.as_str()), units::mib_value(p.bytes), esc(&p.note));
     }
     b.push_str("</table>\n");
+}
+
+/// The allocator, a trim at this report, the mappings, NMT and the notes.
+fn allocator(m: &Memory, b: &mut String) {
     let a = &m.malloc;
     let _ = writeln!(
         b,

@@ -4,10 +4,13 @@
 #![forbid(unsafe_code)]
 
 mod chart;
+pub mod glob;
 pub mod html;
 pub mod json;
+pub mod ledger;
 pub mod model;
 pub mod prom;
+pub mod props;
 pub mod text;
 pub mod units;
 pub mod words;

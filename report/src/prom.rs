@@ -9,7 +9,8 @@
 //! counters (`_total`), so `rate()` works on them. No timestamps: the textfile collector refuses
 //! them; `leakagent_report_timestamp_seconds` says when the numbers were taken.
 
-use super::model::{Origin, Report, Severity};
+use super::ledger::{ledgers, Kind, Released, Source};
+use super::model::{ClassLoaders, Finding, Memory, Origin, Report, Severity};
 use std::fmt::Write;
 
 /// A label name Prometheus accepts: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
@@ -33,8 +34,17 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
     }
     base.extend(labels.iter().filter(|(k, _)| k != "pid").cloned());
     let mut w = Writer { out: String::new(), base };
-    let r = report;
+    info(&mut w, report);
+    memory(&mut w, &report.memory);
+    native(&mut w, report);
+    class_loaders(&mut w, &report.class_loaders);
+    findings(&mut w, &report.findings);
+    health(&mut w, report);
+    w.out
+}
 
+/// Who wrote the report, when, and how long it took.
+fn info(w: &mut Writer, r: &Report) {
     let jvm = [
         ("agent_version", r.agent.version.as_str()),
         ("java_version", r.jvm.version.as_str()),
@@ -47,9 +57,10 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
     w.gauge("leakagent_report_sequence", "The report's sequence number in its process (1, 2, ...).", r.sequence as f64);
     w.gauge("leakagent_report_build_seconds", "How long building the report took.", r.agent.report_build_ms as f64 / 1000.0);
     w.gauge("leakagent_jvm_uptime_seconds", "Process uptime when the report was taken.", r.uptime_ms as f64 / 1000.0);
+}
 
-    // Memory: RSS and the explanation whose parts add up to it.
-    let m = &r.memory;
+/// RSS and the explanation whose parts add up to it, the allocator, the JVM, the cgroup.
+fn memory(w: &mut Writer, m: &Memory) {
     w.gauge("leakagent_rss_bytes", "Resident set size (sum of Rss over /proc/self/smaps).", m.rss_bytes as f64);
     w.family(
         "leakagent_rss_part_bytes",
@@ -94,66 +105,78 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
             w.counter("leakagent_cgroup_oom_kills_total", "OOM kills inside the cgroup.", n as f64);
         }
     }
+}
 
-    // zlib streams, by kind.
-    let z = &r.zlib.totals;
-    let kinds = [("Inflater", &z.inflaters), ("Deflater", &z.deflaters)];
-    w.family("leakagent_zlib_live_streams", Gauge, "zlib streams created and not yet released.");
-    for (k, t) in kinds {
-        w.sample("leakagent_zlib_live_streams", &[("kind", k)], t.live as f64);
-    }
-    w.family("leakagent_zlib_live_bytes", Gauge, "Estimated native memory of the live zlib streams.");
-    for (k, t) in kinds {
-        w.sample("leakagent_zlib_live_bytes", &[("kind", k)], t.live_bytes_estimate as f64);
-    }
-    w.family("leakagent_zlib_streams_created_total", Counter, "zlib streams created since tracking began.");
-    for (k, t) in kinds {
-        w.sample("leakagent_zlib_streams_created_total", &[("kind", k)], t.created as f64);
-    }
-    w.family(
-        "leakagent_zlib_streams_released_total",
-        Counter,
-        "zlib streams released, by end() (by=end) or only by the GC (by=gc).",
-    );
-    for (k, t) in kinds {
-        w.sample("leakagent_zlib_streams_released_total", &[("kind", k), ("by", "end")], t.ended_explicitly as f64);
-        w.sample("leakagent_zlib_streams_released_total", &[("kind", k), ("by", "gc")], t.released_by_gc as f64);
-    }
+/// Per-site ledgers' names: one family each for live count, live bytes, created, released.
+struct LedgerFamilies {
+    live: (&'static str, &'static str),
+    live_bytes: (&'static str, &'static str),
+    created: (&'static str, &'static str),
+    released: (&'static str, &'static str),
+}
 
-    // Direct memory, by kind.
-    let d = &r.direct.totals;
-    let kinds = [("DirectByteBuffer", &d.direct_byte_buffers), ("Unsafe", &d.unsafe_memory)];
-    w.family("leakagent_direct_live_blocks", Gauge, "DirectByteBuffers and Unsafe blocks allocated and not freed.");
-    for (k, t) in kinds {
-        w.sample("leakagent_direct_live_blocks", &[("kind", k)], t.live_count as f64);
-    }
-    w.family("leakagent_direct_live_bytes", Gauge, "Bytes of the live DirectByteBuffers and Unsafe blocks.");
-    for (k, t) in kinds {
-        w.sample("leakagent_direct_live_bytes", &[("kind", k)], t.live_bytes as f64);
-    }
-    w.family("leakagent_direct_allocations_total", Counter, "DirectByteBuffer and Unsafe allocations since tracking began.");
-    for (k, t) in kinds {
-        w.sample("leakagent_direct_allocations_total", &[("kind", k)], t.allocations as f64);
-    }
-    w.family("leakagent_direct_frees_total", Counter, "DirectByteBuffer and Unsafe frees since tracking began.");
-    for (k, t) in kinds {
-        w.sample("leakagent_direct_frees_total", &[("kind", k)], t.frees as f64);
+const ZLIB_FAMILIES: LedgerFamilies = LedgerFamilies {
+    live: ("leakagent_zlib_live_streams", "zlib streams created and not yet released."),
+    live_bytes: ("leakagent_zlib_live_bytes", "Estimated native memory of the live zlib streams."),
+    created: ("leakagent_zlib_streams_created_total", "zlib streams created since tracking began."),
+    released: ("leakagent_zlib_streams_released_total", "zlib streams released, by end() (by=end) or only by the GC (by=gc)."),
+};
+
+const DIRECT_FAMILIES: LedgerFamilies = LedgerFamilies {
+    live: ("leakagent_direct_live_blocks", "DirectByteBuffers and Unsafe blocks allocated and not freed."),
+    live_bytes: ("leakagent_direct_live_bytes", "Bytes of the live DirectByteBuffers and Unsafe blocks."),
+    created: ("leakagent_direct_allocations_total", "DirectByteBuffer and Unsafe allocations since tracking began."),
+    released: ("leakagent_direct_frees_total", "DirectByteBuffer and Unsafe frees since tracking began."),
+};
+
+/// zlib streams and direct memory, by kind, the same families for each ledger; how each tracks;
+/// the JDK's direct pool.
+fn native(w: &mut Writer, r: &Report) {
+    let both = ledgers(r);
+    for l in &both {
+        let f = match l.source {
+            Source::Zlib(_) => &ZLIB_FAMILIES,
+            Source::Direct(_) => &DIRECT_FAMILIES,
+        };
+        per_kind(w, f.live, Gauge, &l.kinds, |k| k.live);
+        per_kind(w, f.live_bytes, Gauge, &l.kinds, |k| k.live_bytes);
+        per_kind(w, f.created, Counter, &l.kinds, |k| k.created);
+        let (name, help) = f.released;
+        w.family(name, Counter, help);
+        for k in &l.kinds {
+            match k.released {
+                Released::EndOrGc { ended, by_gc } => {
+                    w.sample(name, &[("kind", k.name), ("by", "end")], ended as f64);
+                    w.sample(name, &[("kind", k.name), ("by", "gc")], by_gc as f64);
+                }
+                Released::Freed(n) => w.sample(name, &[("kind", k.name)], n as f64),
+            }
+        }
     }
     w.family(
         "leakagent_native_tracking",
         Gauge,
         "How each native ledger tracks (tracking: full, since_attach, jdk_pool_only, off or failed); always 1.",
     );
-    for (ledger, tracking) in [("zlib", &r.zlib.tracking), ("direct", &r.direct.tracking)] {
-        w.sample("leakagent_native_tracking", &[("ledger", ledger), ("tracking", tracking.as_str())], 1.0);
+    for l in &both {
+        w.sample("leakagent_native_tracking", &[("ledger", l.name), ("tracking", l.tracking.as_str())], 1.0);
     }
     if let Some(p) = &r.direct.jdk_pool {
         w.gauge("leakagent_direct_pool_bytes", "The JDK's own direct buffer pool: memory used.", p.memory_used_bytes as f64);
         w.opt_gauge("leakagent_direct_pool_max_bytes", "-XX:MaxDirectMemorySize (or its default).", p.max_bytes);
     }
+}
 
-    // Class loaders and classes.
-    let c = &r.class_loaders;
+/// One family of a ledger: a sample per kind.
+fn per_kind(w: &mut Writer, (name, help): (&str, &str), t: Type, kinds: &[Kind], value: impl Fn(&Kind) -> u64) {
+    w.family(name, t, help);
+    for k in kinds {
+        w.sample(name, &[("kind", k.name)], value(k) as f64);
+    }
+}
+
+/// Class loaders and classes.
+fn class_loaders(w: &mut Writer, c: &ClassLoaders) {
     w.gauge("leakagent_class_loaders_alive", "Class loaders alive.", c.loaders_alive as f64);
     w.counter("leakagent_class_loaders_dead_total", "Class loaders that died since the agent started.", c.loaders_dead as f64);
     w.gauge(
@@ -170,15 +193,17 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
     w.counter("leakagent_classes_loaded_total", "Classes loaded (ClassLoad events plus those found at start).", c.classes_loaded as f64);
     w.counter("leakagent_classes_unloaded_total", "Classes unloaded.", c.classes_unloaded as f64);
     w.gauge("leakagent_duplicate_classes", "Class names defined by more than one live loader.", c.duplicate_classes.len() as f64);
+}
 
-    // Findings: every severity always (0 when none), and each kind present.
+/// Every severity always (0 when none), and each kind present.
+fn findings(w: &mut Writer, all: &[Finding]) {
     w.family("leakagent_findings_by_severity", Gauge, "Findings in the report, by severity.");
-    for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
-        let n = r.findings.iter().filter(|f| f.severity == sev).count();
-        w.sample("leakagent_findings_by_severity", &[("severity", severity_name(sev))], n as f64);
+    for sev in Severity::ALL.into_iter().rev() {
+        let n = all.iter().filter(|f| f.severity == sev).count();
+        w.sample("leakagent_findings_by_severity", &[("severity", sev.name())], n as f64);
     }
     let mut by_kind: Vec<(&str, Severity, usize)> = Vec::new();
-    for f in &r.findings {
+    for f in all {
         match by_kind.iter_mut().find(|(k, s, _)| *k == f.kind && *s == f.severity) {
             Some(e) => e.2 += 1,
             None => by_kind.push((&f.kind, f.severity, 1)),
@@ -186,10 +211,12 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
     }
     w.family("leakagent_findings", Gauge, "Findings in the report, by kind and severity (present ones only).");
     for (kind, sev, n) in by_kind {
-        w.sample("leakagent_findings", &[("kind", kind), ("severity", severity_name(sev))], n as f64);
+        w.sample("leakagent_findings", &[("kind", kind), ("severity", sev.name())], n as f64);
     }
+}
 
-    // The agent's own health.
+/// The agent's own health.
+fn health(w: &mut Writer, r: &Report) {
     let h = &r.agent.health;
     w.counter("leakagent_agent_events_total", "JVMTI events the agent handled.", h.events as f64);
     w.counter("leakagent_agent_dropped_events_total", "Events the agent had to drop.", h.dropped as f64);
@@ -204,15 +231,6 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
     w.family("leakagent_agent_feature_disabled", Gauge, "Agent features switched off after an internal error (1 each).");
     for f in &h.disabled_features {
         w.sample("leakagent_agent_feature_disabled", &[("feature", f)], 1.0);
-    }
-    w.out
-}
-
-pub fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "critical",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
     }
 }
 

@@ -217,12 +217,33 @@ pub struct Health {
     pub capabilities_missing: Vec<String>,
 }
 
+/// How bad a finding is. The order is the rank (`Info < Warning < Critical`): findings sort worst
+/// first and `check --fail-on` compares by it.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
     Warning,
     Critical,
+}
+
+impl Severity {
+    /// Every severity, lowest rank first.
+    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
+
+    /// The name the JSON, the metrics' `severity` label and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// The severity `name` names (as `name` writes it), if any.
+    pub fn parse(name: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|s| s.name() == name)
+    }
 }
 
 /// A verdict in plain words, with what usually fixes it.
@@ -327,5 +348,20 @@ pub fn blank_report(pid: u32) -> Report {
         memory: Memory::default(),
         samples: Vec::new(),
         trigger_detail: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Severity;
+
+    #[test]
+    fn severity_names_are_the_json_strings_and_parse_back() {
+        for s in Severity::ALL {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.name()));
+            assert_eq!(Severity::parse(s.name()), Some(s));
+        }
+        assert!(Severity::ALL.windows(2).all(|w| w[0] < w[1]), "ALL is in rank order");
+        assert_eq!(Severity::parse("Critical"), None);
     }
 }

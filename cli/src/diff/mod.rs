@@ -6,21 +6,22 @@
 //! `app-gen-3` matches `app-gen-1`), suspects likewise, sites by kind and stack, findings by
 //! kind and subject.
 
+mod text;
+
 use crate::io::{read_report, Strings};
-use crate::Failure;
-use leakagent_report::model::{Finding, LeakSuspect, Loader, Report};
-use leakagent_report::prom::severity_name;
+use crate::error::{Exit, Failure};
+use text::render;
+use leakagent_report::ledger::{ledgers, Ledger};
+use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Loader, Report};
 use leakagent_report::text::site_place;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
 use std::path::Path;
-use std::process::ExitCode;
 
 /// Reports of one process have start times (time minus uptime) this close.
 const SAME_START_MS: i64 = 2000;
 
-pub fn run(old: &Path, new: &Path, json: bool, top: usize) -> Result<ExitCode, Failure> {
+pub fn run(old: &Path, new: &Path, json: bool, top: usize) -> Result<Exit, Failure> {
     // Text is read on a terminal: the application's names with their control characters escaped.
     let strings = if json { Strings::Raw } else { Strings::Escaped };
     let (a, b) = (read_report(old, strings)?, read_report(new, strings)?);
@@ -33,7 +34,7 @@ pub fn run(old: &Path, new: &Path, json: bool, top: usize) -> Result<ExitCode, F
         render(&d, if top == 0 { usize::MAX } else { top })
     };
     crate::io::emit(None, out.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 #[derive(Serialize, Debug)]
@@ -179,6 +180,7 @@ fn start_ms(r: &Report) -> i64 {
 
 pub fn compare(a: &Report, b: &Report, a_path: &str, b_path: &str) -> Diff {
     let same = a.pid == b.pid && a.jvm.java_home == b.jvm.java_home && (start_ms(a) - start_ms(b)).abs() <= SAME_START_MS;
+    let ([zlib_a, direct_a], [zlib_b, direct_b]) = (ledgers(a), ledgers(b));
     Diff {
         old: side(a, a_path),
         new: side(b, b_path),
@@ -187,8 +189,8 @@ pub fn compare(a: &Report, b: &Report, a_path: &str, b_path: &str) -> Diff {
         findings: findings(a, b),
         class_loaders: loaders(a, b, same),
         rss: rss(a, b),
-        zlib: zlib(a, b),
-        direct: direct(a, b),
+        zlib: sites(&zlib_a, &zlib_b),
+        direct: sites(&direct_a, &direct_b),
     }
 }
 
@@ -292,24 +294,7 @@ fn loaders(a: &Report, b: &Report, same: bool) -> LoadersDiff {
     };
     let old_dups: BTreeSet<&str> = ca.duplicate_classes.iter().map(|d| d.name.as_str()).collect();
 
-    // kind -> (alive old, alive new, classes old, classes new)
-    let mut kinds: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
-    for l in ca.loaders.iter().filter(|l| l.alive) {
-        let k = kinds.entry(loader_kind(l)).or_default();
-        k.0 += 1;
-        k.2 += l.classes;
-    }
-    for l in cb.loaders.iter().filter(|l| l.alive) {
-        let k = kinds.entry(loader_kind(l)).or_default();
-        k.1 += 1;
-        k.3 += l.classes;
-    }
-    let mut by_kind: Vec<KindRow> = kinds
-        .into_iter()
-        .filter(|(_, (o, n, _, _))| o != n)
-        .map(|(kind, (o, n, co, cn))| KindRow { kind, alive: change(o, n), classes: change(co, cn) })
-        .collect();
-    by_kind.sort_by(|x, y| y.alive.delta.cmp(&x.alive.delta).then_with(|| x.kind.cmp(&y.kind)));
+    let by_kind = by_kind(ca, cb);
 
     LoadersDiff {
         alive: change(ca.loaders_alive, cb.loaders_alive),
@@ -331,6 +316,29 @@ fn loaders(a: &Report, b: &Report, same: bool) -> LoadersDiff {
         gone_suspects: beyond(&ca.leak_suspects, &cb.leak_suspects),
         by_kind,
     }
+}
+
+/// Live loaders by kind where the count changed, largest growth first.
+fn by_kind(ca: &ClassLoaders, cb: &ClassLoaders) -> Vec<KindRow> {
+    // kind -> (alive old, alive new, classes old, classes new)
+    let mut kinds: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
+    for l in ca.loaders.iter().filter(|l| l.alive) {
+        let k = kinds.entry(loader_kind(l)).or_default();
+        k.0 += 1;
+        k.2 += l.classes;
+    }
+    for l in cb.loaders.iter().filter(|l| l.alive) {
+        let k = kinds.entry(loader_kind(l)).or_default();
+        k.1 += 1;
+        k.3 += l.classes;
+    }
+    let mut by_kind: Vec<KindRow> = kinds
+        .into_iter()
+        .filter(|(_, (o, n, _, _))| o != n)
+        .map(|(kind, (o, n, co, cn))| KindRow { kind, alive: change(o, n), classes: change(co, cn) })
+        .collect();
+    by_kind.sort_by(|x, y| y.alive.delta.cmp(&x.alive.delta).then_with(|| x.kind.cmp(&y.kind)));
+    by_kind
 }
 
 fn rss(a: &Report, b: &Report) -> RssDiff {
@@ -384,192 +392,15 @@ fn add(a: SiteNumbers, b: SiteNumbers) -> SiteNumbers {
     (a.0 + b.0, a.1 + b.1, a.2 + b.2)
 }
 
-fn zlib(a: &Report, b: &Report) -> SitesDiff {
-    let rows = |r: &Report| {
-        r.zlib
-            .sites
+/// One ledger's sites in both reports, matched by kind and stack.
+fn sites(a: &Ledger, b: &Ledger) -> SitesDiff {
+    let rows = |l: &Ledger| {
+        l.sites
             .iter()
-            .map(|s| (s.kind.to_string(), s.stack.clone(), site_place(&s.app_frame, &s.stack), (s.live, s.live_bytes_estimate, s.created)))
+            .map(|s| (s.kind.to_string(), s.stack.to_vec(), site_place(s.app_frame, s.stack), (s.live, s.live_bytes, s.created)))
             .collect()
     };
-    let (ta, tb) = (&a.zlib.totals, &b.zlib.totals);
-    sites_diff(rows(a), rows(b), change(ta.live, tb.live), change(ta.live_bytes_estimate, tb.live_bytes_estimate))
-}
-
-fn direct(a: &Report, b: &Report) -> SitesDiff {
-    let rows = |r: &Report| {
-        r.direct
-            .sites
-            .iter()
-            .map(|s| {
-                (s.kind.to_string(), s.stack.clone(), site_place(&s.app_frame, &s.stack), (s.live_count, s.live_bytes, s.allocations + s.reallocations))
-            })
-            .collect()
-    };
-    let (ta, tb) = (&a.direct.totals, &b.direct.totals);
-    sites_diff(rows(a), rows(b), change(ta.live_count, tb.live_count), change(ta.live_bytes, tb.live_bytes))
-}
-
-// ---- Text ----
-
-fn bytes(b: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if b < 1024 {
-        return format!("{b} B");
-    }
-    let mut v = b as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
-}
-
-fn signed_bytes(d: i64) -> String {
-    match d {
-        0 => "0 B".to_string(),
-        d if d > 0 => format!("+{}", bytes(d as u64)),
-        d => format!("-{}", bytes(d.unsigned_abs())),
-    }
-}
-
-fn count(c: Change) -> String {
-    format!("{} -> {} ({:+})", c.old, c.new, c.delta)
-}
-
-fn byte_change(c: Change) -> String {
-    format!("{} -> {} ({})", bytes(c.old), bytes(c.new), signed_bytes(c.delta))
-}
-
-fn loader_label(id: u32, name: &Option<String>, class: &str) -> String {
-    format!("#{id} {} ({class})", name.as_deref().unwrap_or("-"))
-}
-
-fn more(o: &mut String, total: usize, shown: usize) {
-    if total > shown {
-        let _ = writeln!(o, "    ... {} more (--top 0 shows all)", total - shown);
-    }
-}
-
-pub fn render(d: &Diff, top: usize) -> String {
-    let mut o = String::new();
-    let s = |x: &Side| format!("report #{} ({}, pid {}, {})", x.sequence, x.trigger, x.pid, x.time);
-    let _ = writeln!(o, "OLD {}: {}", d.old.path, s(&d.old));
-    let _ = writeln!(o, "NEW {}: {}", d.new.path, s(&d.new));
-    let _ = writeln!(
-        o,
-        "{}, {:.1} s apart{}",
-        if d.same_process { "same process" } else { "different runs: loaders are matched by class and label or name" },
-        d.elapsed_ms as f64 / 1000.0,
-        if d.elapsed_ms < 0 { " (NEW was taken before OLD)" } else { "" }
-    );
-
-    let f = &d.findings;
-    let _ = writeln!(o, "\nFindings: {} new, {} resolved, {} unchanged", f.new.len(), f.resolved.len(), f.unchanged);
-    for (mark, list) in [("+", &f.new), ("-", &f.resolved)] {
-        for x in list.iter().take(top) {
-            let _ = writeln!(o, "  {mark} [{}] {}: {}", severity_name(x.severity), x.kind, x.summary);
-        }
-        more(&mut o, list.len(), top.min(list.len()));
-    }
-
-    let c = &d.class_loaders;
-    let _ = writeln!(
-        o,
-        "\nClass loaders: alive {}, dead {}, suspects {}",
-        count(c.alive),
-        count(c.dead),
-        count(c.suspects)
-    );
-    let _ = writeln!(
-        o,
-        "Classes: live {}, loaded {}, unloaded {}, duplicate names {}",
-        count(c.classes_live),
-        count(c.classes_loaded),
-        count(c.classes_unloaded),
-        count(c.duplicate_classes)
-    );
-    if !c.new_suspects.is_empty() {
-        let _ = writeln!(o, "  new leak suspects:");
-        for x in c.new_suspects.iter().take(top) {
-            let _ = writeln!(
-                o,
-                "    + {}, {} classes, culprit {}",
-                loader_label(x.loader_id, &x.loader_name, &x.loader_class),
-                x.classes,
-                x.culprit.as_deref().unwrap_or("unknown")
-            );
-        }
-        more(&mut o, c.new_suspects.len(), top.min(c.new_suspects.len()));
-    }
-    if !c.gone_suspects.is_empty() {
-        let _ = writeln!(o, "  no longer suspected:");
-        for x in c.gone_suspects.iter().take(top) {
-            let _ = writeln!(o, "    - {}", loader_label(x.loader_id, &x.loader_name, &x.loader_class));
-        }
-        more(&mut o, c.gone_suspects.len(), top.min(c.gone_suspects.len()));
-    }
-    for (title, list) in [("born", &c.born), ("died", &c.died)] {
-        if list.is_empty() {
-            continue;
-        }
-        let _ = writeln!(o, "  {title} ({}):", list.len());
-        for l in list.iter().take(top) {
-            let _ = writeln!(
-                o,
-                "    {}, {} classes{}",
-                loader_label(l.id, &l.name, &l.class),
-                l.classes,
-                if title == "born" && !l.alive { ", already dead" } else { "" }
-            );
-        }
-        more(&mut o, list.len(), top.min(list.len()));
-    }
-    if !c.by_kind.is_empty() {
-        let _ = writeln!(o, "  live loaders by kind:");
-        for k in c.by_kind.iter().take(top) {
-            let _ = writeln!(
-                o,
-                "    {:>+5}  {} ({} -> {}, classes {} -> {})",
-                k.alive.delta, k.kind, k.alive.old, k.alive.new, k.classes.old, k.classes.new
-            );
-        }
-        more(&mut o, c.by_kind.len(), top.min(c.by_kind.len()));
-    }
-    if !c.new_duplicate_classes.is_empty() {
-        let shown: Vec<&str> = c.new_duplicate_classes.iter().take(top).map(|s| s.as_str()).collect();
-        let _ = writeln!(
-            o,
-            "  newly duplicated classes ({}): {}{}",
-            c.new_duplicate_classes.len(),
-            shown.join(", "),
-            if c.new_duplicate_classes.len() > shown.len() { ", ..." } else { "" }
-        );
-    }
-
-    let _ = writeln!(o, "\nRSS: {}", byte_change(d.rss.total));
-    for p in d.rss.parts.iter().take(top) {
-        let _ = writeln!(o, "  {:>12}  {:<16} {} -> {}", signed_bytes(p.bytes.delta), p.part, bytes(p.bytes.old), bytes(p.bytes.new));
-    }
-    more(&mut o, d.rss.parts.len(), top.min(d.rss.parts.len()));
-
-    for (title, unit, s) in [("zlib streams", "live", &d.zlib), ("Direct memory", "blocks", &d.direct)] {
-        let _ = writeln!(o, "\n{title}: {unit} {}, bytes {}", count(s.live), byte_change(s.live_bytes));
-        for x in s.sites.iter().take(top) {
-            let _ = writeln!(
-                o,
-                "  {:>12}  {:>+7} {unit}  {:>+7} created  {} at {}",
-                signed_bytes(x.live_bytes.delta),
-                x.live.delta,
-                x.created.delta,
-                x.kind,
-                x.place
-            );
-        }
-        more(&mut o, s.sites.len(), top.min(s.sites.len()));
-    }
-    o
+    sites_diff(rows(a), rows(b), change(a.live, b.live), change(a.live_bytes, b.live_bytes))
 }
 
 #[cfg(test)]
