@@ -125,7 +125,8 @@ pub fn current_stack(env: &Env, take: Take) -> Option<Vec<NamedFrame>> {
     if BUSY.with(|b| b.replace(true)) {
         return None;
     }
-    let out = walk(env, take);
+    // Every local reference made (some by the string conversion) goes with the frame.
+    let out = env.with_local_frame(8, || walk(env, take));
     BUSY.with(|b| b.set(false));
     out
 }
@@ -143,14 +144,12 @@ fn walk(env: &Env, take: Take) -> Option<Vec<NamedFrame>> {
     }
     // SAFETY: `e` is this thread's env; the ids were looked up from these very classes.
     let t = Local::new(env, unsafe { jni!(e, NewObject)(e, ids.throwable, ids.init) });
-    if t.is_null() {
-        env.clear_exception();
+    if env.clear_exception() || t.is_null() {
         return None;
     }
     // SAFETY: as above; `t` is a live Throwable.
     let trace = Local::new(env, unsafe { jni!(e, CallObjectMethod)(e, t.raw(), ids.get_stack_trace) });
-    if trace.is_null() {
-        env.clear_exception();
+    if env.clear_exception() || trace.is_null() {
         return None;
     }
     // SAFETY: `trace` is a StackTraceElement[].
@@ -161,13 +160,15 @@ fn walk(env: &Env, take: Take) -> Option<Vec<NamedFrame>> {
     };
     let mut out = Vec::with_capacity(range.len());
     for i in range {
-        // SAFETY: `i` is within the array.
-        let el = Local::new(env, unsafe { jni!(e, GetObjectArrayElement)(e, trace.raw(), i as i32) });
-        if el.is_null() {
-            env.clear_exception();
-            return None;
-        }
-        out.push(frame(env, ids, el.raw())?);
+        let f = env.with_local_frame(8, || {
+            // SAFETY: `i` is within the array.
+            let el = Local::new(env, unsafe { jni!(e, GetObjectArrayElement)(e, trace.raw(), i as i32) });
+            if env.clear_exception() || el.is_null() {
+                return None;
+            }
+            frame(env, ids, el.raw())
+        });
+        out.push(f?);
     }
     Some(out)
 }
