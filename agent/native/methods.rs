@@ -122,13 +122,16 @@ const NAMED_BIT: usize = 1 << 63;
 /// normalised), so the bound is reached only by code generated without end.
 const MAX_NAMED: usize = 1 << 16;
 
+/// A method named by a stack trace: class, method, source file.
+type Place = (String, String, Option<String>);
+
 /// Method names and line tables by jmethodID (or named id). JVMTI is called with no lock held;
 /// a method resolved twice by two threads at once is harmless.
 #[derive(Default)]
 pub struct MethodCache {
     map: Mutex<HashMap<usize, Arc<MethodInfo>, MixBuild>>,
     /// Named ids by (class, method, file): one per place in the code, whatever loader runs it.
-    named: Mutex<HashMap<(String, String, Option<String>), usize>>,
+    named: Mutex<HashMap<Place, usize>>,
 }
 
 impl MethodCache {

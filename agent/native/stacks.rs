@@ -236,9 +236,12 @@ impl Stacks {
                 break;
             }
             named += 1;
+            // A source line or a native method names its place without the signature, which
+            // a frame named by a stack trace does not know (named_stack.rs).
             let _ = match (m.class == UNLOADED, m.line_at(f.location).filter(|_| f.location >= 0)) {
                 (true, _) => write!(s, "|#{:x}@{}", f.method, f.location),
-                (false, Some(line)) => write!(s, "|{}.{}{}:{line}", m.class, m.name, m.signature),
+                (false, Some(line)) => write!(s, "|{}.{}:{line}", m.class, m.name),
+                (false, None) if f.location < 0 => write!(s, "|{}.{}@native", m.class, m.name),
                 (false, None) => write!(s, "|{}.{}{}@{}", m.class, m.name, m.signature, f.location),
             };
         }
