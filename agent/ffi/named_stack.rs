@@ -178,7 +178,7 @@ fn frame(env: &Env, ids: &Ids, el: jobject) -> Option<NamedFrame> {
     let string = |f: jfieldID| {
         // SAFETY: `el` is a StackTraceElement and `f` one of its String fields.
         let s = Local::new(env, unsafe { jni!(e, GetObjectField)(e, el, f) });
-        env.string(s.raw())
+        utf8(e, s.raw())
     };
     // SAFETY: `el` is a StackTraceElement; both fields are its own, of these types.
     let (line, format) = unsafe { (jni!(e, GetIntField)(e, el, ids.line_number), jni!(e, GetByteField)(e, el, ids.format)) };
@@ -189,4 +189,22 @@ fn frame(env: &Env, ids: &Ids, el: jobject) -> Option<NamedFrame> {
         line,
         builtin: format & (BUILTIN_CLASS_LOADER | JDK_NON_UPGRADEABLE_MODULE) != 0,
     })
+}
+
+/// A String's contents through GetStringUTFRegion: no class lookup per call (the `jni` crate's
+/// conversion checks the type with FindClass every time, most of a walk's cost).
+fn utf8(e: *mut JNIEnv, s: jobject) -> Option<String> {
+    if s.is_null() {
+        return None;
+    }
+    // SAFETY: `s` is a live java.lang.String of this thread; the buffer holds the modified UTF-8
+    // length HotSpot reports for all `chars` characters.
+    unsafe {
+        let chars = jni!(e, GetStringLength)(e, s);
+        let bytes = jni!(e, GetStringUTFLength)(e, s).max(0) as usize;
+        let mut buf = vec![0u8; bytes + 1];
+        jni!(e, GetStringUTFRegion)(e, s, 0, chars, buf.as_mut_ptr().cast());
+        buf.truncate(bytes);
+        Some(String::from_utf8_lossy(&buf).into_owned())
+    }
 }
