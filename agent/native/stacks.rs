@@ -3,7 +3,8 @@
 //! An event's *site* is keyed by its top `key_depth` frames (method and bytecode index), found
 //! in a sharded table; only the first event of a new key pays for the full stack (`stack_depth`
 //! frames), its methods and the thread name. The site comes from one of the thread's stack
-//! templates when one holds (templates.rs: a few loads, no walk), else from a walk. Methods are
+//! templates when one holds (templates.rs: a few loads, no walk), else from a walk, which makes
+//! jmethodIDs only for classes of loaders that never die (see `walk`). Methods are
 //! resolved through a cache of names and line number tables, once per method, when a site is
 //! first seen (a class may be unloaded before the report, and its jmethodIDs then name
 //! nothing); frames become text only when a report is written. The kind of the calling thread
@@ -159,7 +160,9 @@ impl Stacks {
     /// `frames` hold the walk, when they do. AsyncGetCallTrace walks cheaply; when
     /// it cannot (GC running, not HotSpot) or meets a method without a jmethodID within the key
     /// (or, when `learning`, within `frames`), JVMTI walks, which also creates the missing ids,
-    /// and AsyncGetCallTrace is tried once more so that a path keeps one key.
+    /// and AsyncGetCallTrace is tried once more so that a path keeps one key. Ids are made only
+    /// for the built-in loaders' classes (HotSpot keeps an id's memory for good): a stack that
+    /// holds another loader's class is named by a stack trace, and learns no template.
     fn walk(&self, jvmti: &Jvmti, env: &Env, kind: u8, frames: &mut [Frame], learning: bool) -> (SiteKey, Option<usize>) {
         if !self.is_live() {
             return (SiteKey::special(kind, SPECIAL_EARLY), None);
