@@ -8,6 +8,10 @@
 # evicted and the events that found the site table full.
 #   bench/churn_soak.sh [MINUTES]          (default 10; 1 for a quick look)
 #   AGENT_LIB=/path/libleakagent.so bench/churn_soak.sh 3   (another build, e.g. an older one)
+# HotSpot's own share, per loader, from Native Memory Tracking: `nmt` runs the churn for 1,000
+# and for 11,000 loaders, with and without the agent, and prints what HotSpot's malloc in NMT's
+# "Class" and "Internal" (where jmethodIDs are kept) grew per loader between the two:
+#   JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 bench/churn_soak.sh nmt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
@@ -25,6 +29,35 @@ cleanup() {
 }
 trap cleanup EXIT
 "$JAVA_HOME/bin/javac" --release 11 -d "$work/classes" tests/programs/ZipChurn.java tests/programs/ZipChurnWorker.java
+
+# NMT's malloc KB of "Class" and "Internal" once LOADERS loaders have churned (and died).
+nmt_run() { # LOADERS with|without
+  local dir="$work/nmt-$2-$1" agent=()
+  mkdir -p "$dir"
+  mkfifo "$dir/in"
+  [[ $2 == with ]] && agent=("-agentpath:$lib=file=$dir/r-%n,keep=off,log=$dir/agent.log")
+  (cd "$dir" && exec "$JAVA_HOME/bin/java" "${agent[@]}" -XX:NativeMemoryTracking=summary -Xmx256m -cp "$work/classes" ZipChurn "$1" 0 <"$dir/in" >"$dir/out" 2>&1) &
+  local pid=$!
+  exec 5>"$dir/in"
+  until grep -q "HARNESS ready" "$dir/out" 2>/dev/null; do sleep 0.5; done
+  "$JAVA_HOME/bin/jcmd" "$pid" VM.native_memory summary >"$dir/nmt.txt"
+  echo exit >&5
+  exec 5>&-
+  wait "$pid" || true
+  python3 -c '
+import re, sys
+t = open(sys.argv[1]).read()
+kb = lambda c: int(re.search(r"-\s+" + c + r" \(reserved.*?\(malloc=(\d+)KB", t, re.S).group(1))
+print(kb("Class") + kb("Internal"))' "$dir/nmt.txt"
+}
+if [[ $minutes == nmt ]]; then
+  for run in without with; do
+    small=$(nmt_run 1000 $run)
+    big=$(nmt_run 11000 $run)
+    echo "$("$JAVA_HOME/bin/java" -version 2>&1 | head -1), $run the agent: NMT Class+Internal malloc ${small} KB after 1,000 loaders, ${big} KB after 11,000: $(( (big - small) * 1024 / 10000 )) B per loader"
+  done
+  exit 0
+fi
 seconds=$((minutes * 60))
 start_jvm() { # NAME [AGENTPATH]
   local dir="$work/$1"

@@ -12,9 +12,8 @@ const LOADERS: u64 = 3000;
 
 /// Every loader's copy of the same code reaches zlib through its own jmethodIDs: the sites are
 /// keyed by what the user reads, so 3000 loaders make two sites, not 6000 (with the smallest
-/// `max_sites` the table would have overflowed into `<other sites>` after 16 loaders); the
-/// methods of unloaded classes are forgotten, and the sites they leave with nothing live are
-/// evicted with their counts kept.
+/// `max_sites` the table would have overflowed into `<other sites>` after 16 loaders), and the
+/// method cache holds no loader's copy.
 #[test]
 fn churned_loaders_share_their_sites_and_are_forgotten() {
     let mut jvm = Jvm::test_program("zip-churn", "ZipChurn", &[&LOADERS.to_string(), "0"]).options("max_sites=16").start();
@@ -36,12 +35,17 @@ fn churned_loaders_share_their_sites_and_are_forgotten() {
     assert!(z.totals.sites <= 10, "{} sites for two places in the code", z.totals.sites);
     assert_eq!(z.totals.created, 2 * LOADERS, "no stream lost its count: {:?}", z.totals);
     assert_eq!(z.totals.ended_explicitly, 2 * LOADERS);
-    // Each loader's copy has three methods on the walked stacks (run, deflate, inflate).
-    assert!(h.methods_forgotten >= LOADERS, "methods of unloaded classes forgotten: {h:?}");
+    // Each loader's copy has three methods on the walked stacks (run, deflate, inflate). The
+    // agent makes no jmethodID for them (HotSpot would keep its memory for good): they are named
+    // from stack traces, one entry per place in the code, so nothing per loader is cached, and
+    // the two sites name the churned code itself (sites of ids that unloading does invalidate
+    // are still forgotten and evicted; nothing here has one).
     assert!(h.methods_cached <= 300, "the method cache holds {} methods after {LOADERS} loaders", h.methods_cached);
-    assert!(h.sites_evicted >= 1, "{h:?}");
+    for place in ["ZipChurnWorker.deflate(ZipChurnWorker.java:", "ZipChurnWorker.inflate(ZipChurnWorker.java:"] {
+        assert!(z.sites.iter().any(|s| s.stack.iter().any(|f| f.starts_with(place))), "no site names {place}: {:#?}", z.sites);
+    }
     let evicted: Vec<_> = z.sites.iter().filter(|s| s.stack[0].starts_with("<sites evicted")).collect();
-    assert!(!evicted.is_empty() && evicted.iter().all(|s| s.live == 0), "{evicted:#?}");
+    assert!(evicted.iter().all(|s| s.live == 0), "{evicted:#?}");
     // The exit report: the same bounds.
     let d = f.death_report();
     assert_eq!(d.agent.health.site_overflow_events, 0);

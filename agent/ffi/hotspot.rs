@@ -47,6 +47,36 @@ pub struct Anchor {
     pub fp: usize,
 }
 
+/// Why HotSpot's frames cannot be read on this JVM: stack templates are then off and every
+/// event is walked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Frame layouts are known for x86_64 Linux only.
+    Platform,
+    /// `process_vm_readv` on this process is refused (a seccomp filter, say).
+    SafeReadDenied,
+    /// libjvm.so exports no such VMStructs symbol (not HotSpot, or stripped).
+    NoSymbol(&'static str),
+    /// VMStructs lacks a type or field this walk reads (another HotSpot version).
+    Missing(String),
+    /// A structure read through VMStructs is not what its description says.
+    Inconsistent(&'static str),
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unavailable::Platform => f.write_str("stack templates know HotSpot's frame layout on x86_64 Linux only"),
+            Unavailable::SafeReadDenied => f.write_str("process_vm_readv on this process is not permitted (seccomp?)"),
+            Unavailable::NoSymbol(name) => write!(f, "this JVM exports no {name}"),
+            Unavailable::Missing(what) => write!(f, "VMStructs has no {what}"),
+            Unavailable::Inconsistent(what) => f.write_str(what),
+        }
+    }
+}
+
+type Found<T> = Result<T, Unavailable>;
+
 /// The offsets and addresses the walk needs, from VMStructs.
 struct Layout {
     /// JNIEnv address minus JavaThread address.
@@ -83,11 +113,11 @@ struct CodeHeap {
     log2_segment: u32,
 }
 
-static LAYOUT: OnceLock<Result<Layout, String>> = OnceLock::new();
+static LAYOUT: OnceLock<Found<Layout>> = OnceLock::new();
 
 /// Reads the VMStructs tables and the thread offset; call once in the live phase on a Java
 /// thread. Returns why templates cannot work here, if they cannot.
-pub fn init(env: &Env) -> Result<(), String> {
+pub fn init(env: &Env) -> Found<()> {
     LAYOUT.get_or_init(|| build_layout(env)).as_ref().map(|_| ()).map_err(Clone::clone)
 }
 
@@ -104,7 +134,7 @@ pub fn available() -> bool {
 pub fn unavailable() -> Option<String> {
     match LAYOUT.get() {
         Some(Ok(_)) => None,
-        Some(Err(why)) => Some(why.clone()),
+        Some(Err(why)) => Some(why.to_string()),
         None => Some("not in the live phase yet".into()),
     }
 }
@@ -377,12 +407,12 @@ struct VmStructs {
 impl VmStructs {
     /// Reads both tables. They are static data of libjvm.so, built for the serviceability agent
     /// to read, with NUL-terminated names; each ends with an entry whose type name is null.
-    fn read() -> Result<VmStructs, String> {
-        let value = |name: &CStr| -> Result<usize, String> {
+    fn read() -> Found<VmStructs> {
+        let value = |name: &'static CStr| -> Found<usize> {
             // SAFETY: dlsym on the global scope, where the launcher loaded libjvm.so.
             let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
             if p.is_null() {
-                return Err(format!("this JVM exports no {}", name.to_string_lossy()));
+                return Err(Unavailable::NoSymbol(name.to_str().unwrap_or("VMStructs symbol")));
             }
             // SAFETY: each of these symbols is a pointer-sized variable of libjvm.so.
             Ok(unsafe { *(p as *const usize) })
@@ -402,7 +432,7 @@ impl VmStructs {
         let t_name = value(c"gHotSpotVMTypeEntryTypeNameOffset")?;
         let t_size = value(c"gHotSpotVMTypeEntrySizeOffset")?;
         if base == 0 || stride == 0 || tbase == 0 || tstride == 0 {
-            return Err("VMStructs is empty".into());
+            return Err(Unavailable::Inconsistent("VMStructs is empty"));
         }
         let mut fields = HashMap::new();
         for e in (0..100_000).map(|i| base + i * stride) {
@@ -430,87 +460,42 @@ impl VmStructs {
         Ok(VmStructs { fields, types })
     }
 
-    fn offset(&self, ty: &str, field: &str) -> Result<usize, String> {
+    fn offset(&self, ty: &str, field: &str) -> Found<usize> {
         match self.fields.get(&(ty.to_string(), field.to_string())) {
             Some(&(false, off)) => Ok(off),
-            _ => Err(format!("VMStructs has no field {ty}::{field}")),
+            _ => Err(Unavailable::Missing(format!("field {ty}::{field}"))),
         }
     }
 
     /// The first of several names a field had across JDK versions.
-    fn offset_of_any(&self, names: &[(&str, &str)]) -> Result<usize, String> {
+    fn offset_of_any(&self, names: &[(&str, &str)]) -> Found<usize> {
         names.iter().find_map(|(t, f)| self.offset(t, f).ok()).ok_or_else(|| {
-            format!("VMStructs has none of {}", names.iter().map(|(t, f)| format!("{t}::{f}")).collect::<Vec<_>>().join(", "))
+            Unavailable::Missing(format!("field of {}", names.iter().map(|(t, f)| format!("{t}::{f}")).collect::<Vec<_>>().join(", ")))
         })
     }
 
-    fn static_address(&self, ty: &str, field: &str) -> Result<usize, String> {
+    fn static_address(&self, ty: &str, field: &str) -> Found<usize> {
         match self.fields.get(&(ty.to_string(), field.to_string())) {
             Some(&(true, addr)) if addr != 0 => Ok(addr),
-            _ => Err(format!("VMStructs has no static field {ty}::{field}")),
+            _ => Err(Unavailable::Missing(format!("static field {ty}::{field}"))),
         }
     }
 
-    fn size(&self, ty: &str) -> Result<usize, String> {
-        self.types.get(ty).copied().filter(|&s| s > 0).ok_or_else(|| format!("VMStructs has no type {ty}"))
+    fn size(&self, ty: &str) -> Found<usize> {
+        self.types.get(ty).copied().filter(|&s| s > 0).ok_or_else(|| Unavailable::Missing(format!("type {ty}")))
     }
 }
 
-fn build_layout(env: &Env) -> Result<Layout, String> {
+fn build_layout(env: &Env) -> Found<Layout> {
     if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
-        return Err("stack templates know HotSpot's frame layout on x86_64 Linux only".into());
+        return Err(Unavailable::Platform);
     }
     let probe = 0x5eed_u64;
     if safe_word(&probe as *const u64 as usize) != Some(probe as usize) {
-        return Err("process_vm_readv on this process is not permitted (seccomp?)".into());
+        return Err(Unavailable::SafeReadDenied);
     }
     let vs = VmStructs::read()?;
     let anchor = vs.offset("JavaThread", "_anchor")?;
-    let heaps_at = vs.static_address("CodeCache", "_heaps")?;
-    let heaps_array = safe_word(heaps_at).filter(|&a| a != 0).ok_or("CodeCache::_heaps is not set")?;
-    let len_off = vs.offset_of_any(&[("GrowableArrayBase", "_len"), ("GenericGrowableArray", "_len")])?;
-    let data_off = vs.offset("GrowableArray<int>", "_data")?;
-    let n = safe_u32(heaps_array + len_off).ok_or("CodeCache::_heaps is unreadable")? as usize;
-    let data = safe_word(heaps_array + data_off).ok_or("CodeCache::_heaps is unreadable")?;
-    if n == 0 || n > 16 {
-        return Err(format!("CodeCache::_heaps has {n} heaps"));
-    }
-    let memory = vs.offset("CodeHeap", "_memory")?;
-    let segmap = vs.offset("CodeHeap", "_segmap")?;
-    let log2 = vs.offset("CodeHeap", "_log2_segment_size")?;
-    let vs_low = vs.offset("VirtualSpace", "_low")?;
-    let vs_high = vs.offset("VirtualSpace", "_high")?;
-    let mut heaps = Vec::new();
-    for i in 0..n {
-        let h = safe_word(data + i * W).filter(|&h| h != 0).ok_or("a code heap is unreadable")?;
-        let log2_segment = safe_u32(h + log2).ok_or("a code heap is unreadable")?;
-        let heap = CodeHeap {
-            memory_low: safe_word(h + memory + vs_low).ok_or("a code heap is unreadable")?,
-            memory_high_at: h + memory + vs_high,
-            segmap_low: safe_word(h + segmap + vs_low).ok_or("a code heap is unreadable")?,
-            segmap_high_at: h + segmap + vs_high,
-            log2_segment,
-        };
-        let high = safe_word(heap.memory_high_at).ok_or("a code heap is unreadable")?;
-        let seg_high = safe_word(heap.segmap_high_at).ok_or("a code heap is unreadable")?;
-        // The segment map has one byte per segment of committed memory.
-        let consistent = (4..=16).contains(&log2_segment)
-            && heap.memory_low != 0
-            && high >= heap.memory_low
-            && seg_high >= heap.segmap_low
-            && seg_high - heap.segmap_low >= (high - heap.memory_low) >> log2_segment;
-        if !consistent {
-            return Err("a code heap's VMStructs fields are inconsistent".into());
-        }
-        heaps.push(heap);
-    }
-    let code = vs.static_address("AbstractInterpreter", "_code")?;
-    let queue = safe_word(code).filter(|&q| q != 0).ok_or("the interpreter is not generated")?;
-    let start = safe_word(queue + vs.offset("StubQueue", "_stub_buffer")?).ok_or("the interpreter is unreadable")?;
-    let limit = safe_u32(queue + vs.offset("StubQueue", "_buffer_limit")?).ok_or("the interpreter is unreadable")?;
-    if start == 0 || limit == 0 {
-        return Err("the interpreter's code is empty".into());
-    }
     let call_stub_return = safe_word(vs.static_address("StubRoutines", "_call_stub_return_address")?).unwrap_or(0);
     let l = Layout {
         env_offset: 0,
@@ -520,8 +505,8 @@ fn build_layout(env: &Env) -> Result<Layout, String> {
         anchor_fp: anchor + vs.offset("JavaFrameAnchor", "_last_Java_fp")?,
         stack_base: vs.offset_of_any(&[("JavaThread", "_stack_base"), ("Thread", "_stack_base")])?,
         stack_size: vs.offset_of_any(&[("JavaThread", "_stack_size"), ("Thread", "_stack_size")])?,
-        heaps,
-        interpreter: (start, start + limit as usize),
+        heaps: code_heaps(&vs)?,
+        interpreter: interpreter(&vs)?,
         call_stub_return,
         block_used: vs.offset("HeapBlock::Header", "_used")? + vs.offset("HeapBlock", "_header")?,
         block_size: vs.size("HeapBlock")?,
@@ -539,18 +524,76 @@ fn build_layout(env: &Env) -> Result<Layout, String> {
     Ok(Layout { env_offset, ..l })
 }
 
+/// The code heaps (`CodeCache::_heaps`), each checked: its segment map covers its memory.
+fn code_heaps(vs: &VmStructs) -> Found<Vec<CodeHeap>> {
+    const UNREADABLE: Unavailable = Unavailable::Inconsistent("CodeCache::_heaps is unreadable");
+    let heaps_at = vs.static_address("CodeCache", "_heaps")?;
+    let heaps_array = safe_word(heaps_at).filter(|&a| a != 0).ok_or(Unavailable::Inconsistent("CodeCache::_heaps is not set"))?;
+    let len_off = vs.offset_of_any(&[("GrowableArrayBase", "_len"), ("GenericGrowableArray", "_len")])?;
+    let data_off = vs.offset("GrowableArray<int>", "_data")?;
+    let n = safe_u32(heaps_array + len_off).ok_or(UNREADABLE)? as usize;
+    let data = safe_word(heaps_array + data_off).ok_or(UNREADABLE)?;
+    if n == 0 || n > 16 {
+        return Err(Unavailable::Inconsistent("CodeCache::_heaps has no heap, or more than 16"));
+    }
+    let memory = vs.offset("CodeHeap", "_memory")?;
+    let segmap = vs.offset("CodeHeap", "_segmap")?;
+    let log2 = vs.offset("CodeHeap", "_log2_segment_size")?;
+    let vs_low = vs.offset("VirtualSpace", "_low")?;
+    let vs_high = vs.offset("VirtualSpace", "_high")?;
+    let mut heaps = Vec::new();
+    for i in 0..n {
+        const HEAP: Unavailable = Unavailable::Inconsistent("a code heap is unreadable");
+        let h = safe_word(data + i * W).filter(|&h| h != 0).ok_or(HEAP)?;
+        let log2_segment = safe_u32(h + log2).ok_or(HEAP)?;
+        let heap = CodeHeap {
+            memory_low: safe_word(h + memory + vs_low).ok_or(HEAP)?,
+            memory_high_at: h + memory + vs_high,
+            segmap_low: safe_word(h + segmap + vs_low).ok_or(HEAP)?,
+            segmap_high_at: h + segmap + vs_high,
+            log2_segment,
+        };
+        let high = safe_word(heap.memory_high_at).ok_or(HEAP)?;
+        let seg_high = safe_word(heap.segmap_high_at).ok_or(HEAP)?;
+        // The segment map has one byte per segment of committed memory.
+        let consistent = (4..=16).contains(&log2_segment)
+            && heap.memory_low != 0
+            && high >= heap.memory_low
+            && seg_high >= heap.segmap_low
+            && seg_high - heap.segmap_low >= (high - heap.memory_low) >> log2_segment;
+        if !consistent {
+            return Err(Unavailable::Inconsistent("a code heap's VMStructs fields are inconsistent"));
+        }
+        heaps.push(heap);
+    }
+    Ok(heaps)
+}
+
+/// The template interpreter's code: [start, end).
+fn interpreter(vs: &VmStructs) -> Found<(usize, usize)> {
+    const UNREADABLE: Unavailable = Unavailable::Inconsistent("the interpreter is unreadable");
+    let code = vs.static_address("AbstractInterpreter", "_code")?;
+    let queue = safe_word(code).filter(|&q| q != 0).ok_or(Unavailable::Inconsistent("the interpreter is not generated"))?;
+    let start = safe_word(queue + vs.offset("StubQueue", "_stub_buffer")?).ok_or(UNREADABLE)?;
+    let limit = safe_u32(queue + vs.offset("StubQueue", "_buffer_limit")?).ok_or(UNREADABLE)?;
+    if start == 0 || limit == 0 {
+        return Err(Unavailable::Inconsistent("the interpreter's code is empty"));
+    }
+    Ok((start, start + limit as usize))
+}
+
 /// JNIEnv minus JavaThread, from `Thread.currentThread().eetop` (the JavaThread address
 /// java.lang.Thread keeps), checked against this thread's own stack.
-fn env_offset(env: &Env, l: &Layout) -> Result<usize, String> {
-    let eetop = env.current_thread_eetop().ok_or("java.lang.Thread has no readable eetop field")? as usize;
+fn env_offset(env: &Env, l: &Layout) -> Found<usize> {
+    let eetop = env.current_thread_eetop().ok_or(Unavailable::Inconsistent("java.lang.Thread has no readable eetop field"))? as usize;
     let envp = env.raw() as usize;
     let off = envp.checked_sub(eetop).filter(|&o| o > 0 && o < l.java_thread_size);
-    let Some(off) = off else { return Err("the JNIEnv is not inside the JavaThread".into()) };
+    let Some(off) = off else { return Err(Unavailable::Inconsistent("the JNIEnv is not inside the JavaThread")) };
     let base = safe_word(eetop + l.stack_base).unwrap_or(0);
     let size = safe_word(eetop + l.stack_size).unwrap_or(0);
     let here = &off as *const usize as usize;
     if !(base > size && here < base && here >= base - size) {
-        return Err("the JavaThread's stack bounds do not contain this thread's stack".into());
+        return Err(Unavailable::Inconsistent("the JavaThread's stack bounds do not contain this thread's stack"));
     }
     Ok(off)
 }

@@ -13,7 +13,8 @@
 
 use crate::native::sites::SiteInfo;
 use crate::ffi::jni::{Env, Local};
-use crate::ffi::jvmti::{signature_to_name, Jvmti};
+use crate::ffi::jvmti::{signature_to_name, Frame, Jvmti};
+use crate::ffi::named_stack::NamedFrame;
 use crate::core::hash::MixBuild;
 use parking_lot::Mutex;
 use crate::core::health::COUNTERS;
@@ -32,10 +33,16 @@ pub struct MethodInfo {
     pub source: Option<String>,
     /// (start location, line), sorted by location.
     pub lines: Vec<(i64, i32)>,
+    /// A method named by a stack trace (`named`), not a jmethodID: its frames' locations are
+    /// source lines, not bytecode indexes.
+    pub by_line: bool,
 }
 
 impl MethodInfo {
     pub fn line_at(&self, location: i64) -> Option<i32> {
+        if self.by_line {
+            return (location > 0).then_some(location as i32);
+        }
         self.lines.iter().rev().find(|(start, _)| *start <= location).map(|(_, line)| *line)
     }
 
@@ -108,11 +115,23 @@ pub fn normalise_class(class: &str) -> String {
     c.to_string()
 }
 
-/// Method names and line tables by jmethodID. JVMTI is called with no lock held; a method
-/// resolved twice by two threads at once is harmless.
+/// Marks a method id made here for a method named by a stack trace (`named`): never a
+/// jmethodID (user-space pointers stay below 2^47), never passed to JVMTI.
+const NAMED_BIT: usize = 1 << 63;
+/// Methods named by stack traces kept at most: distinct code, not copies (names are
+/// normalised), so the bound is reached only by code generated without end.
+const MAX_NAMED: usize = 1 << 16;
+
+/// A method named by a stack trace: class, method, source file.
+type Place = (String, String, Option<String>);
+
+/// Method names and line tables by jmethodID (or named id). JVMTI is called with no lock held;
+/// a method resolved twice by two threads at once is harmless.
 #[derive(Default)]
 pub struct MethodCache {
     map: Mutex<HashMap<usize, Arc<MethodInfo>, MixBuild>>,
+    /// Named ids by (class, method, file): one per place in the code, whatever loader runs it.
+    named: Mutex<HashMap<Place, usize>>,
 }
 
 impl MethodCache {
@@ -120,14 +139,50 @@ impl MethodCache {
         if let Some(m) = self.map.lock().get(&method) {
             return m.clone();
         }
+        if method & NAMED_BIT != 0 {
+            // Named ids stay in the map for good (`forget_unloaded` skips them).
+            return Arc::new(unloaded());
+        }
         let info = Arc::new(resolve(jvmti, env, method));
         self.map.lock().entry(method).or_insert(info).clone()
     }
 
+    /// The frame of a method named by a stack trace (no jmethodID made): a named id, and the
+    /// line as its location (-1 for a native method, 0 unknown); None once MAX_NAMED places
+    /// are named.
+    pub fn named(&self, f: &NamedFrame) -> Option<Frame> {
+        let class = normalise_class(&f.class);
+        let key = (class, f.method.clone(), f.file.clone());
+        let location = match f.line {
+            -2 => -1,
+            l => l.max(0) as i64,
+        };
+        let mut named = self.named.lock();
+        if let Some(&id) = named.get(&key) {
+            return Some(Frame { method: id, location });
+        }
+        if named.len() >= MAX_NAMED {
+            return None;
+        }
+        let id = NAMED_BIT | named.len();
+        let info = MethodInfo {
+            class: key.0.clone(),
+            name: key.1.clone(),
+            signature: String::new(),
+            source: key.2.clone(),
+            lines: Vec::new(),
+            by_line: true,
+        };
+        named.insert(key, id);
+        self.map.lock().insert(id, Arc::new(info));
+        Some(Frame { method: id, location })
+    }
+
     /// Drops the methods whose class was unloaded and returns them. JVMTI is asked about each
-    /// method with no lock held (report or sampler thread).
+    /// method with no lock held (report or sampler thread). Named methods stay: they name code,
+    /// not one loader's copy of it.
     pub fn forget_unloaded(&self, jvmti: &Jvmti) -> HashSet<usize> {
-        let ids: Vec<usize> = self.map.lock().keys().copied().collect();
+        let ids: Vec<usize> = self.map.lock().keys().copied().filter(|m| m & NAMED_BIT == 0).collect();
         let dead: HashSet<usize> = ids.into_iter().filter(|&m| !jvmti.method_is_loaded(m as jni::sys::jmethodID)).collect();
         let mut map = self.map.lock();
         map.retain(|m, _| !dead.contains(m));
@@ -142,13 +197,7 @@ fn resolve(jvmti: &Jvmti, env: &Env, method: usize) -> MethodInfo {
     let m = method as jni::sys::jmethodID;
     let Ok((name, signature)) = jvmti.method_name_and_signature(m) else {
         // The class was unloaded since the frame was recorded.
-        return MethodInfo {
-            class: UNLOADED.into(),
-            name: "<unknown>".into(),
-            signature: String::new(),
-            source: None,
-            lines: Vec::new(),
-        };
+        return unloaded();
     };
     let (class, source) = match jvmti.method_declaring_class(m) {
         Ok(k) => {
@@ -161,7 +210,11 @@ fn resolve(jvmti: &Jvmti, env: &Env, method: usize) -> MethodInfo {
     };
     let mut lines = jvmti.line_number_table(m).unwrap_or_default();
     lines.sort_unstable();
-    MethodInfo { class: normalise_class(&class), name, signature, source, lines }
+    MethodInfo { class: normalise_class(&class), name, signature, source, lines, by_line: false }
+}
+
+fn unloaded() -> MethodInfo {
+    MethodInfo { class: UNLOADED.into(), name: "<unknown>".into(), signature: String::new(), source: None, lines: Vec::new(), by_line: false }
 }
 
 /// The class of a method whose class was unloaded before it was resolved.
@@ -216,14 +269,36 @@ mod tests {
             signature: "()V".into(),
             source: Some("ZipInflaterInputStream.java".into()),
             lines: vec![(0, 33), (5, 34), (20, 36)],
+            by_line: false,
         };
         assert_eq!(m.render(7), "leakagent.harness.nested.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:34)");
         assert_eq!(m.render(20), "leakagent.harness.nested.ZipInflaterInputStream.<init>(ZipInflaterInputStream.java:36)");
         assert_eq!(m.render(-1), "leakagent.harness.nested.ZipInflaterInputStream.<init>(Native Method)");
         assert!(!m.is_jdk());
-        let n = MethodInfo { class: "java.util.zip.Inflater".into(), name: "init".into(), signature: "()J".into(), source: None, lines: vec![] };
+        let n = MethodInfo { class: "java.util.zip.Inflater".into(), name: "init".into(), signature: "()J".into(), source: None, lines: vec![], by_line: false };
         assert_eq!(n.render(3), "java.util.zip.Inflater.init(Unknown Source)");
         assert!(n.is_jdk());
+    }
+
+    #[test]
+    fn named_frames_of_two_loaders_copies_are_one_method_by_line() {
+        let cache = MethodCache::default();
+        let f = |class: &str, line| NamedFrame {
+            class: class.into(),
+            method: "inflate".into(),
+            file: Some("ZipChurnWorker.java".into()),
+            line,
+            builtin: false,
+        };
+        let a = cache.named(&f("ZipChurnWorker", 31)).unwrap();
+        let b = cache.named(&f("ZipChurnWorker", 33)).unwrap();
+        assert_eq!(a.method, b.method, "one place in the code, one id");
+        assert_eq!((a.location, b.location), (31, 33));
+        assert_ne!(a.method, cache.named(&f("Other", 31)).unwrap().method);
+        assert_eq!(cache.named(&f("ZipChurnWorker", -2)).unwrap().location, -1, "a native method");
+        let m = cache.map.lock()[&a.method].clone();
+        assert_eq!(m.render(33), "ZipChurnWorker.inflate(ZipChurnWorker.java:33)");
+        assert_eq!(m.line_at(0), None);
     }
 
     #[test]
@@ -247,7 +322,7 @@ mod tests {
 
     fn m(class: &str, name: &str, line: i32) -> MethodInfo {
         let source = class.rsplit('.').next().map(|s| format!("{}.java", s.split('$').next().unwrap()));
-        MethodInfo { class: class.into(), name: name.into(), signature: "()V".into(), source, lines: vec![(0, line)] }
+        MethodInfo { class: class.into(), name: name.into(), signature: "()V".into(), source, lines: vec![(0, line)], by_line: false }
     }
 
     #[test]

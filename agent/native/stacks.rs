@@ -3,7 +3,8 @@
 //! An event's *site* is keyed by its top `key_depth` frames (method and bytecode index), found
 //! in a sharded table; only the first event of a new key pays for the full stack (`stack_depth`
 //! frames), its methods and the thread name. The site comes from one of the thread's stack
-//! templates when one holds (templates.rs: a few loads, no walk), else from a walk. Methods are
+//! templates when one holds (templates.rs: a few loads, no walk), else from a walk, which makes
+//! jmethodIDs only for classes of loaders that never die (see `walk`). Methods are
 //! resolved through a cache of names and line number tables, once per method, when a site is
 //! first seen (a class may be unloaded before the report, and its jmethodIDs then name
 //! nothing); frames become text only when a report is written. The kind of the calling thread
@@ -18,6 +19,7 @@ use crate::ffi::asgct;
 use crate::ffi::hotspot;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
+use crate::ffi::named_stack::{self, Take};
 use crate::core::health::{self, COUNTERS};
 use crate::core::options::{NativeOptions, MAX_KEY_DEPTH, MAX_STACK_DEPTH};
 use std::cell::{Cell, RefCell};
@@ -31,6 +33,19 @@ const CLEANUP_THREAD_ENTRIES: [(&str, &str); 3] = [
     ("java.lang.ref.Reference$ReferenceHandler", "run"),
     ("java.lang.ref.Finalizer$FinalizerThread", "run"),
 ];
+
+/// Frames beyond a walk's depth whose loader is checked before a JVMTI walk: hidden frames
+/// (lambda forms) that a JVMTI walk counts and a stack trace leaves out.
+const HIDDEN_FRAMES: usize = 8;
+
+/// A stack named by a stack trace (`named_unless_builtin`).
+enum Named {
+    /// Every frame is a built-in loader's: a JVMTI walk may make their ids.
+    Builtin,
+    /// Named frames (ids made by the method cache, no jmethodID).
+    Frames(Vec<Frame>),
+    Failed,
+}
 
 const THREAD_UNKNOWN: u8 = 0;
 const THREAD_APP: u8 = 1;
@@ -73,6 +88,9 @@ pub struct Stacks {
     templates_wanted: bool,
     /// Whether stack templates can be learned on this JVM (decided in the live phase).
     templates: AtomicBool,
+    /// HotSpot never frees a jmethodID's memory, not even when its class is unloaded: no walk
+    /// makes one for a class of a loader that may die (ffi/named_stack.rs).
+    ids_outlive_classes: AtomicBool,
 }
 
 impl Stacks {
@@ -90,6 +108,7 @@ impl Stacks {
             live: AtomicBool::new(false),
             templates_wanted: o.stack_templates,
             templates: AtomicBool::new(false),
+            ids_outlive_classes: AtomicBool::new(false),
         }
     }
 
@@ -104,7 +123,14 @@ impl Stacks {
                 Err(why) => crate::core::log::info(&format!("stack templates off, every zlib/direct event is walked: {why}")),
             }
         }
+        // Without stack trace names (JDK 8 has no StackTraceElement.format), walks make ids as
+        // they always did.
+        self.ids_outlive_classes.store(named_stack::available(env), Relaxed);
         self.live.store(true, Relaxed);
+    }
+
+    fn ids_outlive_classes(&self) -> bool {
+        self.ids_outlive_classes.load(Relaxed)
     }
 
     pub fn is_live(&self) -> bool {
@@ -142,7 +168,9 @@ impl Stacks {
     /// `frames` hold the walk, when they do. AsyncGetCallTrace walks cheaply; when
     /// it cannot (GC running, not HotSpot) or meets a method without a jmethodID within the key
     /// (or, when `learning`, within `frames`), JVMTI walks, which also creates the missing ids,
-    /// and AsyncGetCallTrace is tried once more so that a path keeps one key.
+    /// and AsyncGetCallTrace is tried once more so that a path keeps one key. Ids are made only
+    /// for the built-in loaders' classes (HotSpot keeps an id's memory for good): a stack that
+    /// holds another loader's class is named by a stack trace, and learns no template.
     fn walk(&self, jvmti: &Jvmti, env: &Env, kind: u8, frames: &mut [Frame], learning: bool) -> (SiteKey, Option<usize>) {
         if !self.is_live() {
             return (SiteKey::special(kind, SPECIAL_EARLY), None);
@@ -153,11 +181,23 @@ impl Stacks {
             key.frames[..n.min(depth)].copy_from_slice(&frames[..n.min(depth)]);
             key
         };
-        let enough = |(n, complete): (usize, bool)| complete || (n >= depth && !learning);
+        // Where ids are never freed, learning does not make ids for the frames below the key.
+        let ids_for_learning = learning && !self.ids_outlive_classes();
+        let enough = |(n, complete): (usize, bool)| complete || (n >= depth && !ids_for_learning);
         if let Some(w) = asgct::current_stack(env.raw(), frames).filter(|&w| enough(w)) {
             return (key_of(frames, w.0), Some(w.0));
         }
-        let jvmti_depth = if learning { frames.len() } else { depth };
+        let jvmti_depth = if ids_for_learning { frames.len() } else { depth };
+        if self.ids_outlive_classes() {
+            match self.named_unless_builtin(env, jvmti_depth) {
+                Named::Builtin => {}
+                Named::Frames(named) => return (key_of(&named, named.len()), None),
+                Named::Failed => {
+                    health::bump(&COUNTERS.stack_walk_failures);
+                    return (SiteKey::special(kind, SPECIAL_NO_STACK), None);
+                }
+            }
+        }
         match jvmti.current_stack(0, &mut frames[..jvmti_depth]) {
             Ok(n) if n > 0 => {
                 let mut again = [Frame::EMPTY; MAX_STACK_DEPTH];
@@ -207,9 +247,12 @@ impl Stacks {
                 break;
             }
             named += 1;
+            // A source line or a native method names its place without the signature, which
+            // a frame named by a stack trace does not know (named_stack.rs).
             let _ = match (m.class == UNLOADED, m.line_at(f.location).filter(|_| f.location >= 0)) {
                 (true, _) => write!(s, "|#{:x}@{}", f.method, f.location),
-                (false, Some(line)) => write!(s, "|{}.{}{}:{line}", m.class, m.name, m.signature),
+                (false, Some(line)) => write!(s, "|{}.{}:{line}", m.class, m.name),
+                (false, None) if f.location < 0 => write!(s, "|{}.{}@native", m.class, m.name),
                 (false, None) => write!(s, "|{}.{}{}@{}", m.class, m.name, m.signature, f.location),
             };
         }
@@ -226,18 +269,50 @@ impl Stacks {
         };
         let mut frames = key.frames().to_vec();
         if special.is_none() && self.stack_depth > frames.len() && frames.len() == self.key_depth {
-            let mut full = [Frame::EMPTY; MAX_STACK_DEPTH];
-            if let Ok(n) = jvmti.current_stack(0, &mut full[..self.stack_depth]) {
-                // The deeper walk sees the same top frames: the thread has not moved.
-                if n >= frames.len() {
-                    frames = full[..n].to_vec();
-                }
-            }
+            frames = self.deeper(jvmti, env, frames);
         }
         frames.truncate(self.stack_depth);
         let methods = frames.iter().map(|f| self.methods.get(jvmti, env, f.method)).collect();
         let first_thread = if self.is_live() { jvmti.current_thread_name(env).ok() } else { None };
         SiteInfo { kind, exact_frames: key.len as usize, frames, methods, special, first_thread }
+    }
+
+    /// `frames` (the key's) with the frames below them, down to `stack_depth`: where ids are
+    /// never freed, from AsyncGetCallTrace when every frame has an id, else named by a stack
+    /// trace unless every frame is a built-in loader's; else from JVMTI.
+    fn deeper(&self, jvmti: &Jvmti, env: &Env, frames: Vec<Frame>) -> Vec<Frame> {
+        let mut full = [Frame::EMPTY; MAX_STACK_DEPTH];
+        let full = &mut full[..self.stack_depth];
+        if self.ids_outlive_classes() {
+            if let Some((n, true)) = asgct::current_stack(env.raw(), full) {
+                if n >= frames.len() && full[..frames.len()] == frames[..] {
+                    return full[..n].to_vec();
+                }
+            }
+            match self.named_unless_builtin(env, self.stack_depth) {
+                Named::Builtin => {}
+                Named::Frames(named) => return named,
+                Named::Failed => return frames,
+            }
+        }
+        match jvmti.current_stack(0, full) {
+            // The deeper walk sees the same top frames: the thread has not moved.
+            Ok(n) if n >= frames.len() => full[..n].to_vec(),
+            _ => frames,
+        }
+    }
+
+    /// The top `depth` frames named by a stack trace, unless every one of them (and a few
+    /// more, for the hidden frames a stack trace leaves out and a JVMTI walk shows) belongs
+    /// to a built-in loader, whose classes are never unloaded: then a JVMTI walk may make
+    /// their ids, and AsyncGetCallTrace and templates serve the next events.
+    fn named_unless_builtin(&self, env: &Env, depth: usize) -> Named {
+        let Some(named) = named_stack::current_stack(env, Take::Top(depth + HIDDEN_FRAMES)) else { return Named::Failed };
+        if named.iter().all(|f| f.builtin) {
+            return Named::Builtin;
+        }
+        let frames: Option<Vec<Frame>> = named.iter().take(depth).map(|f| self.methods.named(f)).collect();
+        frames.map_or(Named::Failed, Named::Frames)
     }
 
     /// Whether the current thread runs GC cleanup (Cleaner, Reference Handler, Finalizer),
@@ -258,6 +333,11 @@ impl Stacks {
     }
 
     fn oldest_frames_run_cleanup(&self, jvmti: &Jvmti, env: &Env) -> bool {
+        if self.ids_outlive_classes() {
+            // Once per thread: its oldest frames by name, no id made for them.
+            let Some(named) = named_stack::current_stack(env, Take::Bottom(8)) else { return false };
+            return named.iter().any(|f| CLEANUP_THREAD_ENTRIES.iter().any(|(c, name)| f.class == *c && f.method == *name));
+        }
         let Ok(count) = jvmti.current_frame_count() else { return false };
         let k = count.min(8);
         if k == 0 {
