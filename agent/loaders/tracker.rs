@@ -105,6 +105,19 @@ struct Resolved {
 /// from the live classes at a report; a loader death is found by its weak reference.
 const FREED_QUEUE: usize = 16 * 1024;
 
+/// Loaders the GC freed since start (their tag's ObjectFree). A static so the native ledgers'
+/// stack walker can read it without reaching into the tracker.
+static LOADERS_DIED: AtomicU64 = AtomicU64::new(0);
+
+/// From this many dead loaders on, the process churns loaders, and jmethodIDs (never freed by
+/// HotSpot) made for their code would grow it without bound: see native/stacks.rs.
+const LOADER_CHURN: u64 = 100;
+
+/// Whether this process has been seen churning class loaders (sticky: the count only grows).
+pub fn loaders_churn() -> bool {
+    LOADERS_DIED.load(Relaxed) >= LOADER_CHURN
+}
+
 /// Lock order, outer first: `register` -> `loaders` -> `dropped`; `doomed` is taken alone.
 /// Only `register` is ever held across a JNI or JVMTI call, and only Java threads in ClassLoad
 /// and the agent's threads take it (a thread waiting for it is in native, safepoint-safe).
@@ -336,6 +349,8 @@ impl ClassTracker {
         }
         if kind == TAG_CLASS {
             self.freed.fetch_add(1, Relaxed);
+        } else {
+            LOADERS_DIED.fetch_add(1, Relaxed);
         }
         if self.freed_queue.push((tag, self.now_ms())).is_err() && kind == TAG_LOADER {
             self.deaths_lost.store(true, Relaxed);
