@@ -10,6 +10,7 @@ pub mod hotspot;
 pub mod jni;
 pub mod jvmti;
 pub mod malloc;
+pub mod metaspace;
 pub mod natives;
 pub mod os;
 pub mod sys;

@@ -267,6 +267,8 @@ pub fn analyse(
             fix,
             loader_label: l.label.clone(),
             superseded_by: l.superseded_by.filter(|_| why.iter().any(|r| r == "superseded")),
+            metaspace_bytes: l.metaspace_bytes,
+            ..LeakSuspect::default()
         });
     }
     if let Some(mut s) = search {

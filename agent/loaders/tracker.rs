@@ -567,6 +567,7 @@ impl ClassTracker {
                 superseded_by: None,
                 label: rec.label.clone().or(r.name),
                 sample_class: rec.sample.clone(),
+                ..Loader::default()
             });
             if alive {
                 out.loaders_alive += 1;

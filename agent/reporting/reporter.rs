@@ -125,6 +125,10 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
             })
         });
     }
+    // What each live loader holds in metaspace (issue #21): one short VM operation.
+    crate::core::guard::guarded(Feature::Classes, (), || {
+        crate::loaders::metaspace::fill(env, &agent.classes, &mut class_loaders)
+    });
     class_loaders.gc_before_report = gc.is_ok();
     class_loaders.gc_skipped = gc.err();
     class_loaders.gc_ms = gc_ms;

@@ -49,6 +49,29 @@ pub struct ClassLoaders {
     /// Kinds of loader that keep being created and stay alive (see README, "Growth").
     #[serde(default)]
     pub growth: Vec<LoaderGrowth>,
+    /// Where the loaders' `metaspace_bytes` come from and what reading them cost; null when
+    /// not read (an older report, or no live phase).
+    #[serde(default)]
+    pub metaspace: Option<MetaspaceSource>,
+}
+
+/// How per-loader metaspace was measured.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct MetaspaceSource {
+    /// `VM.classloader_stats` (HotSpot's own per-ClassLoaderData chunk and block sizes), or
+    /// `none` when it could not be read (see `error`).
+    pub method: String,
+    /// Live loaders given a size, and live loaders the JVM's list did not let us match (their
+    /// `metaspace_bytes` is null).
+    pub loaders_matched: u32,
+    pub loaders_unmatched: u32,
+    /// Metaspace of all class loader data together (chunks), as the JVM listed it.
+    pub total_bytes: u64,
+    /// How long the diagnostic command took on the report thread; its VM operation (one
+    /// safepoint pause) is part of it.
+    pub ms: u64,
+    /// Why the sizes are missing or partial, in plain words.
+    pub error: Option<String>,
 }
 
 /// Loaders of one class, each defining generated classes of one shape (names that differ only in
@@ -171,6 +194,14 @@ pub struct Loader {
     pub label: Option<String>,
     /// The first (by name) class this loader defines, as seen alive at a report.
     pub sample_class: Option<String>,
+    /// Metaspace this loader holds: the chunks HotSpot gave its ClassLoaderData (and those of
+    /// the hidden classes it defined), all freed when the loader dies. Null for a dead loader or
+    /// when not measured (`class_loaders.metaspace` says why).
+    #[serde(default)]
+    pub metaspace_bytes: Option<u64>,
+    /// The part of `metaspace_bytes` in use by its classes' metadata (blocks).
+    #[serde(default)]
+    pub metaspace_used_bytes: Option<u64>,
 }
 
 /// What a class loader is to the JVM.
@@ -244,6 +275,39 @@ pub struct LeakSuspect {
     /// when that is inside a collection (`HashMap$Node.value`, `Object[][3]`), the field that
     /// holds the collection.
     pub holder_hop: Option<usize>,
+    /// The loader's `metaspace_bytes`: what its leak costs in metaspace.
+    #[serde(default)]
+    pub metaspace_bytes: Option<u64>,
+    /// Heap only this loader keeps alive (its dominated set, as Eclipse MAT's "retained heap"),
+    /// when the chain search read a heap dump; null otherwise (`retained_heap_note` says why).
+    #[serde(default)]
+    pub retained_heap_bytes: Option<u64>,
+    /// Why `retained_heap_bytes` is null although a dump was read (a budget exceeded).
+    #[serde(default)]
+    pub retained_heap_note: Option<String>,
+}
+
+/// "8 classes, 1.2 MiB metaspace, 10 MiB retained heap": what leaked loaders cost, the parts
+/// that were measured.
+pub fn cost_text(classes: u64, metaspace: Option<u64>, retained: Option<u64>) -> String {
+    let mut parts = vec![crate::words::count(classes, "class", "classes")];
+    if let Some(m) = metaspace {
+        parts.push(format!("{} metaspace", crate::units::mib(m)));
+    }
+    if let Some(r) = retained {
+        parts.push(format!("{} retained heap", crate::units::mib(r)));
+    }
+    parts.join(", ")
+}
+
+/// Sums what every suspect of a group costs; a part is left out unless every suspect has it.
+pub fn group_cost(suspects: &[&LeakSuspect]) -> String {
+    let all = |f: fn(&LeakSuspect) -> Option<u64>| suspects.iter().map(|s| f(s)).sum::<Option<u64>>();
+    cost_text(
+        suspects.iter().map(|s| s.classes).sum(),
+        all(|s| s.metaspace_bytes),
+        all(|s| s.retained_heap_bytes),
+    )
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
