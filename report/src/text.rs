@@ -1,7 +1,7 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
 use super::model::{
-    Cgroup, ChainSearch, ClassLoaders, Direct, LeakSuspect, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib,
+    cost_text, group_cost, metaspace_cell, Cgroup, ChainSearch, ClassLoaders, Direct, LeakSuspect, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib,
     ZlibSite,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -307,7 +307,11 @@ fn render_page(r: &Report) -> String {
     if let Some(n) = &c.unload_note {
         let _ = writeln!(o, "  note: {n}");
     }
-    let _ = writeln!(o, "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  class and name", "id", "role", "parent", "classes", "unloaded");
+    let _ = writeln!(
+        o,
+        "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {:>9}  class and name",
+        "id", "role", "parent", "classes", "unloaded", "meta MiB"
+    );
     let rows = loader_rows(c);
     let mentioned = mentioned_ids(c);
     let mut left = 0;
@@ -321,12 +325,13 @@ fn render_page(r: &Report) -> String {
             LoaderRow::One(l) => {
                 let _ = writeln!(
                     o,
-                    "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {} {}",
+                    "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {:>9}  {} {}",
                     l.id,
                     l.role.as_str(),
                     l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     l.classes,
                     l.classes_unloaded,
+                    metaspace_cell(&[l]),
                     l.class,
                     loader_name(l)
                 );
@@ -334,12 +339,13 @@ fn render_page(r: &Report) -> String {
             LoaderRow::Many { class, loaders } => {
                 let _ = writeln!(
                     o,
-                    "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {}",
+                    "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {:>9}  {}",
                     "...",
                     "other",
                     "",
                     loaders.iter().map(|l| l.classes).sum::<u64>(),
                     loaders.iter().map(|l| l.classes_unloaded).sum::<u64>(),
+                    metaspace_cell(loaders),
                     group_note(class, loaders)
                 );
             }
@@ -384,7 +390,7 @@ fn render_page(r: &Report) -> String {
                 s.loader_id,
                 s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-"),
                 s.loader_class,
-                crate::words::count(s.classes, "class", "classes"),
+                cost_text(s.classes, s.metaspace_bytes, s.retained_heap_bytes),
                 reasons_text(&s.reasons, s.superseded_by)
             );
             for (i, h) in s.path.iter().enumerate() {
@@ -411,6 +417,12 @@ fn render_page(r: &Report) -> String {
             if g.len() > 1 + SHOWN_ALSO {
                 let ids: Vec<u32> = g[1 + SHOWN_ALSO..].iter().map(|s| s.loader_id).collect();
                 let _ = writeln!(o, "     {} more loader(s) with the same culprit and fix: {}", ids.len(), id_list(&ids));
+            }
+            if g.len() > 1 {
+                let _ = writeln!(o, "     together: {}", group_cost(&g));
+            }
+            if let Some(n) = &s.retained_heap_note {
+                let _ = writeln!(o, "     retained heap not computed: {n}");
             }
             let _ = writeln!(o, "     fix: {}", s.fix);
         }

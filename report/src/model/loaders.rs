@@ -300,6 +300,11 @@ pub fn cost_text(classes: u64, metaspace: Option<u64>, retained: Option<u64>) ->
     parts.join(", ")
 }
 
+/// A loader table's metaspace cell: MiB of the loaders together, `-` when not measured.
+pub fn metaspace_cell(loaders: &[&Loader]) -> String {
+    loaders.iter().map(|l| l.metaspace_bytes).sum::<Option<u64>>().map(crate::units::mib_value).unwrap_or_else(|| "-".into())
+}
+
 /// Sums what every suspect of a group costs; a part is left out unless every suspect has it.
 pub fn group_cost(suspects: &[&LeakSuspect]) -> String {
     let all = |f: fn(&LeakSuspect) -> Option<u64>| suspects.iter().map(|s| f(s)).sum::<Option<u64>>();
@@ -322,4 +327,21 @@ pub struct PathHop {
     pub to: String,
     /// Loader id that defined `to` (or that `to` is), when the agent knows it.
     pub to_loader: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cost_names_only_what_was_measured_and_a_group_only_what_all_have() {
+        assert_eq!(cost_text(1, None, None), "1 class");
+        assert_eq!(cost_text(8, Some(3 << 19), Some(10 << 20)), "8 classes, 1.5 MiB metaspace, 10.0 MiB retained heap");
+        let a = LeakSuspect { classes: 2, metaspace_bytes: Some(1 << 20), retained_heap_bytes: Some(1 << 20), ..LeakSuspect::default() };
+        let b = LeakSuspect { classes: 3, metaspace_bytes: Some(1 << 20), ..LeakSuspect::default() };
+        assert_eq!(group_cost(&[&a, &b]), "5 classes, 2.0 MiB metaspace");
+        let l = Loader { metaspace_bytes: Some(5 << 20), ..Loader::default() };
+        assert_eq!(metaspace_cell(&[&l, &l]), "10.0");
+        assert_eq!(metaspace_cell(&[&Loader::default()]), "-");
+    }
 }
