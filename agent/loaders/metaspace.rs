@@ -46,7 +46,12 @@ fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> Metaspac
         Err(why) => return failed(why),
     };
     let ms = t0.elapsed().as_millis() as u64;
-    let rows = parse(&text);
+    let feature = env.system_property("java.specification.version").and_then(|v| v.parse::<u32>().ok());
+    let scale = words_scale(feature);
+    let rows: Vec<Row> = parse(&text)
+        .into_iter()
+        .map(|r| Row { chunk_bytes: r.chunk_bytes * scale, block_bytes: r.block_bytes * scale, ..r })
+        .collect();
     // An oop read the same before and after the command is the loader's address throughout.
     let mut by_oop: HashMap<usize, u32> = HashMap::new();
     for ((id, l), old) in alive.iter().zip(before) {
@@ -79,12 +84,21 @@ fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> Metaspac
         }
     }
     MetaspaceSource {
-        method: "VM.classloader_stats".into(),
+        method: if scale == 1 { "VM.classloader_stats".into() } else { "VM.classloader_stats (words x 8, JDK-8302455)".into() },
         loaders_matched: matched,
         loaders_unmatched: unmatched,
         total_bytes: rows.iter().map(|r| r.chunk_bytes).sum(),
         ms,
         error: (rows.is_empty()).then(|| "VM.classloader_stats listed no class loader data".to_string()),
+    }
+}
+
+/// JDK 16 to 20 (the metaspace of JEP 387, before JDK-8302455) print words where the table
+/// says bytes; JDK 11 and 21+ print bytes.
+fn words_scale(feature: Option<u32>) -> u64 {
+    match feature {
+        Some(16..=20) => std::mem::size_of::<usize>() as u64,
+        _ => 1,
     }
 }
 
@@ -182,6 +196,11 @@ ChunkSz: Total size of all allocated metaspace chunks
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0], Row { loader_klass: 0x7f996f07af08, cld: 0x7f99f011fca0, classes: 1241, chunk_bytes: 879232, block_bytes: 876679 });
         assert_eq!(rows[1], Row { loader_klass: 0, cld: 0x7f99f00dac30, classes: 1183, chunk_bytes: 569344, block_bytes: 233053 });
+    }
+
+    #[test]
+    fn jdk16_to_20_count_words() {
+        assert_eq!((words_scale(Some(11)), words_scale(Some(17)), words_scale(Some(20)), words_scale(Some(21))), (1, 8, 8, 1));
     }
 
     #[test]

@@ -292,10 +292,10 @@ pub struct LeakSuspect {
 pub fn cost_text(classes: u64, metaspace: Option<u64>, retained: Option<u64>) -> String {
     let mut parts = vec![crate::words::count(classes, "class", "classes")];
     if let Some(m) = metaspace {
-        parts.push(format!("{} metaspace", crate::units::mib(m)));
+        parts.push(format!("{} metaspace", small_mib(m)));
     }
     if let Some(r) = retained {
-        parts.push(format!("{} retained heap", crate::units::mib(r)));
+        parts.push(format!("{} retained heap", small_mib(r)));
     }
     parts.join(", ")
 }
@@ -303,6 +303,15 @@ pub fn cost_text(classes: u64, metaspace: Option<u64>, retained: Option<u64>) ->
 /// A loader table's metaspace cell: MiB of the loaders together, `-` when not measured.
 pub fn metaspace_cell(loaders: &[&Loader]) -> String {
     loaders.iter().map(|l| l.metaspace_bytes).sum::<Option<u64>>().map(crate::units::mib_value).unwrap_or_else(|| "-".into())
+}
+
+/// MiB with one decimal, or two below 0.1 MiB: a loader of a few classes holds ~20 KiB.
+fn small_mib(bytes: u64) -> String {
+    if bytes > 0 && bytes < (1 << 20) / 10 {
+        format!("{:.2} MiB", bytes as f64 / (1u64 << 20) as f64)
+    } else {
+        crate::units::mib(bytes)
+    }
 }
 
 /// Sums what every suspect of a group costs; a part is left out unless every suspect has it.
@@ -336,6 +345,7 @@ mod tests {
     #[test]
     fn a_cost_names_only_what_was_measured_and_a_group_only_what_all_have() {
         assert_eq!(cost_text(1, None, None), "1 class");
+        assert_eq!(cost_text(8, Some(18432), None), "8 classes, 0.02 MiB metaspace");
         assert_eq!(cost_text(8, Some(3 << 19), Some(10 << 20)), "8 classes, 1.5 MiB metaspace, 10.0 MiB retained heap");
         let a = LeakSuspect { classes: 2, metaspace_bytes: Some(1 << 20), retained_heap_bytes: Some(1 << 20), ..LeakSuspect::default() };
         let b = LeakSuspect { classes: 3, metaspace_bytes: Some(1 << 20), ..LeakSuspect::default() };
