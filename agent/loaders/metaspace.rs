@@ -89,7 +89,13 @@ fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> Metaspac
         loaders_unmatched: unmatched,
         total_bytes: rows.iter().map(|r| r.chunk_bytes).sum(),
         ms,
-        error: (rows.is_empty()).then(|| "VM.classloader_stats listed no class loader data".to_string()),
+        error: if rows.is_empty() {
+            Some("VM.classloader_stats listed no class loader data".into())
+        } else if matched == 0 {
+            Some("no loader of the JVM's list could be tied to the agent's (its class loader data was unreadable)".into())
+        } else {
+            None
+        },
     }
 }
 
