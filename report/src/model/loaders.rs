@@ -300,9 +300,11 @@ pub fn cost_text(classes: u64, metaspace: Option<u64>, retained: Option<u64>) ->
     parts.join(", ")
 }
 
-/// A loader table's metaspace cell: MiB of the loaders together, `-` when not measured.
+/// A loader table's metaspace cell: MiB of the loaders together with two decimals (a loader of
+/// a few classes holds tens of KiB), `-` when not measured.
 pub fn metaspace_cell(loaders: &[&Loader]) -> String {
-    loaders.iter().map(|l| l.metaspace_bytes).sum::<Option<u64>>().map(crate::units::mib_value).unwrap_or_else(|| "-".into())
+    let mib = |b: u64| format!("{:.2}", b as f64 / (1u64 << 20) as f64);
+    loaders.iter().map(|l| l.metaspace_bytes).sum::<Option<u64>>().map(mib).unwrap_or_else(|| "-".into())
 }
 
 /// MiB with one decimal, or two below 0.1 MiB: a loader of a few classes holds ~20 KiB.
@@ -351,7 +353,8 @@ mod tests {
         let b = LeakSuspect { classes: 3, metaspace_bytes: Some(1 << 20), ..LeakSuspect::default() };
         assert_eq!(group_cost(&[&a, &b]), "5 classes, 2.0 MiB metaspace");
         let l = Loader { metaspace_bytes: Some(5 << 20), ..Loader::default() };
-        assert_eq!(metaspace_cell(&[&l, &l]), "10.0");
+        assert_eq!(metaspace_cell(&[&l, &l]), "10.00");
+        assert_eq!(metaspace_cell(&[&Loader { metaspace_bytes: Some(18432), ..Loader::default() }]), "0.02");
         assert_eq!(metaspace_cell(&[&Loader::default()]), "-");
     }
 }
