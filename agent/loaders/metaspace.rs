@@ -91,12 +91,23 @@ fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> Metaspac
         ms,
         error: if rows.is_empty() {
             Some("VM.classloader_stats listed no class loader data".into())
-        } else if matched == 0 {
-            Some("no loader of the JVM's list could be tied to the agent's (its class loader data was unreadable)".into())
+        } else if unmatched > 0 {
+            Some(unmatched_note(unmatched))
         } else {
             None
         },
     }
+}
+
+/// Why loaders were left without a size. Generational ZGC (JDK 21 with -XX:+ZGenerational,
+/// the only ZGC from JDK 23) keeps colored pointers in the slots a ClassLoaderData's handle
+/// points at, which do not compare with the plain addresses of JNI local references.
+fn unmatched_note(unmatched: u32) -> String {
+    let zgc = crate::memory::gc::known() == Some(crate::memory::gc::Collector::Z);
+    format!(
+        "{unmatched} live loader(s) could not be tied to the JVM's class loader data{}",
+        if zgc { " (generational ZGC keeps colored pointers there)" } else { " (unreadable, or moved by a GC meanwhile)" }
+    )
 }
 
 /// JDK 16 to 20 (the metaspace of JEP 387, before JDK-8302455) print words where the table
