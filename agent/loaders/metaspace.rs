@@ -41,7 +41,8 @@ fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> Metaspac
     let alive = tracker.alive_loaders(env);
     let before: Vec<Option<usize>> = alive.iter().map(|(_, l)| ffi::oop_of(l.raw())).collect();
     let t0 = Instant::now();
-    let text = match classloader_stats(env) {
+    // Its own frame: the command's few local references come on top of one per live loader.
+    let text = match env.with_local_frame(32, || classloader_stats(env)) {
         Ok(t) => t,
         Err(why) => return failed(why),
     };
