@@ -372,7 +372,7 @@ fn safe_read(addr: usize, out: &mut [u8]) -> bool {
     n == out.len() as isize
 }
 
-fn safe_word(addr: usize) -> Option<usize> {
+pub(super) fn safe_word(addr: usize) -> Option<usize> {
     let mut b = [0u8; W];
     safe_read(addr, &mut b).then(|| usize::from_ne_bytes(b))
 }
@@ -399,7 +399,7 @@ fn safe_cstr(addr: usize) -> Option<String> {
 // ---- VMStructs. ----
 
 /// `gHotSpotVMStructs` and `gHotSpotVMTypes`, by (type, field) and type name.
-struct VmStructs {
+pub(super) struct VmStructs {
     fields: HashMap<(String, String), (bool, usize)>,
     types: HashMap<String, usize>,
 }
@@ -407,7 +407,7 @@ struct VmStructs {
 impl VmStructs {
     /// Reads both tables. They are static data of libjvm.so, built for the serviceability agent
     /// to read, with NUL-terminated names; each ends with an entry whose type name is null.
-    fn read() -> Found<VmStructs> {
+    pub(super) fn read() -> Found<VmStructs> {
         let value = |name: &'static CStr| -> Found<usize> {
             // SAFETY: dlsym on the global scope, where the launcher loaded libjvm.so.
             let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
@@ -460,7 +460,7 @@ impl VmStructs {
         Ok(VmStructs { fields, types })
     }
 
-    fn offset(&self, ty: &str, field: &str) -> Found<usize> {
+    pub(super) fn offset(&self, ty: &str, field: &str) -> Found<usize> {
         match self.fields.get(&(ty.to_string(), field.to_string())) {
             Some(&(false, off)) => Ok(off),
             _ => Err(Unavailable::Missing(format!("field {ty}::{field}"))),

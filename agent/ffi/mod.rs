@@ -11,6 +11,7 @@ pub mod hotspot;
 pub mod jni;
 pub mod jvmti;
 pub mod malloc;
+pub mod metaspace;
 pub mod named_stack;
 pub mod natives;
 pub mod os;

@@ -4,6 +4,7 @@
 use crate::leaks::walk::verify::{self, ClassIndex};
 use crate::leaks::walk::search::{self as walk, Limits, TAG_SELF_THREAD};
 use crate::loaders::tracker::{ClassTracker, TAG_LOADER};
+use crate::leaks::dump::retained;
 use crate::leaks::dump::search::{self as dump, Setup};
 use crate::leaks::dump::take;
 use crate::leaks::hops::Names;
@@ -109,6 +110,9 @@ struct Search {
     stats: ChainSearch,
     /// Why a suspect has no chain, when the search did not decide it.
     why_none: String,
+    /// Heap each suspect retains, when a dump was read (`dump::retained`), or why not.
+    retained: Vec<Option<u64>>,
+    retained_note: Option<String>,
 }
 
 /// Fills `growth`, `leak_suspects` and `chain_search` of `cl`.
@@ -242,6 +246,9 @@ pub fn analyse(
             fix,
             loader_label: l.label.clone(),
             superseded_by: l.superseded_by.filter(|_| why.iter().any(|r| r == "superseded")),
+            metaspace_bytes: l.metaspace_bytes,
+            retained_heap_bytes: search.as_ref().and_then(|s| s.retained[n]),
+            retained_heap_note: search.as_ref().and_then(|s| s.retained_note.clone()),
         });
     }
     if let Some(mut s) = search {
@@ -266,6 +273,8 @@ impl Search {
             unreachable: vec![false; n],
             stats: ChainSearch { suspects: n as u32, method: "none".into(), skipped: Some(why.clone()), ..ChainSearch::default() },
             why_none: why,
+            retained: vec![None; n],
+            retained_note: None,
         }
     }
 }
@@ -411,6 +420,11 @@ fn search(
                 let found = match Dump::open(taken.file) {
                     Ok(mut dump) => {
                         let f = dump::search(&mut dump, &setup, budget, &threads);
+                        let stop = || budget.stop_now().then(|| budget.stop_reason().to_string()).or_else(|| {
+                            (t0.elapsed() > limits.time).then(|| format!("chain_time limit of {} s reached", limits.time.as_secs()))
+                        });
+                        let b = retained::Budget { memory: limits.memory, stop: &stop };
+                        (s.retained, s.retained_note) = retained::for_suspects(&mut dump, f.objects.as_ref(), ids, &b);
                         crate::ffi::os::drop_page_cache(dump.file());
                         f
                     }

@@ -2,8 +2,7 @@
 //! model only, so every rule can be tested on a fixed model.
 
 use crate::leaks::culprits::{chain_text, is_thread_culprit, root_thread};
-use leakagent_report::words;
-use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity, Subject};
+use leakagent_report::model::{group_cost, ClassLoaders, Finding, LeakSuspect, Report, Severity, Subject};
 use leakagent_report::text::{cause_key, numbers_as_one};
 use std::collections::BTreeMap;
 
@@ -37,7 +36,8 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
         if suspects.len() > MAX_NAMED {
             names.push(format!("and {} more", suspects.len() - MAX_NAMED));
         }
-        let classes: u64 = suspects.iter().map(|s| s.classes).sum();
+        // What they cost: classes, metaspace and retained heap, as far as measured.
+        let cost = group_cost(&suspects);
         let chain = if first.path.is_empty() { String::new() } else { format!(" Chain: {}.", chain_text(&first.path)) };
         let growth_only = suspects.iter().all(|s| s.reasons.iter().all(|r| r == "growth"));
         let growth = cl.growth.iter().find(|g| g.loader_class == first.loader_class).filter(|_| growth_only);
@@ -70,7 +70,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                         facts.join("; "),
                         held,
                         names.join(", "),
-                        words::count(classes, "class", "classes")
+                        cost
                     )
                 },
                 format!(
@@ -85,7 +85,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                     if suspects.len() == 1 { "" } else { "s" },
                     if suspects.len() == 1 { "is" } else { "are" },
                     names.join(", "),
-                    words::count(classes, "class", "classes")
+                    cost
                 ),
                 String::new(),
             ),
@@ -146,6 +146,7 @@ mod tests {
             explanation: "A.f keeps B".into(),
             fix: "clear A.f".into(),
             superseded_by: None,
+            ..LeakSuspect::default()
         }
     }
 

@@ -4,4 +4,5 @@
 
 pub mod generations;
 pub mod labels;
+pub mod metaspace;
 pub mod tracker;

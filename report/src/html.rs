@@ -3,7 +3,7 @@
 //! that sorts tables. The page frame is `template.html`, embedded in the library and
 //! filled at its `{{...}}` markers.
 
-use super::model::{LeakSuspect, Memory, PathHop, Report, Severity};
+use super::model::{cost_text, group_cost, metaspace_cell, LeakSuspect, Memory, PathHop, Report, Severity};
 use super::text::{group_note, loader_name, loader_rows, reasons_text, site_labels, LoaderRow};
 use crate::units;
 use std::fmt::Write;
@@ -340,6 +340,10 @@ fn leaks(r: &Report, b: &mut String) {
                 .map(|(n, t)| if n >= 3 { t.loader_id.to_string() } else { format!("{} <code>{}</code> ({})", t.loader_id, esc(t.loader_label.as_deref().or(t.loader_name.as_deref()).unwrap_or("-")), esc(&reasons_text(&t.reasons, t.superseded_by))) })
                 .collect();
             let _ = writeln!(b, "<p>{} more loader(s) with the same culprit and fix: {}</p>", others.len(), others.join(", "));
+            let _ = writeln!(b, "<p>Together: {}.</p>", group_cost(&g));
+        }
+        if let Some(n) = &s.retained_heap_note {
+            let _ = writeln!(b, "<p class=small>Retained heap not computed: {}</p>", esc(n));
         }
         let _ = writeln!(b, "<p class=fix><b>Fix:</b> {}</p>", esc(&s.fix));
     }
@@ -357,7 +361,7 @@ fn suspect_chain(s: &LeakSuspect, b: &mut String) {
         s.loader_id,
         esc(s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-")),
         esc(&s.loader_class),
-        crate::words::count(s.classes, "class", "classes"),
+        cost_text(s.classes, s.metaspace_bytes, s.retained_heap_bytes),
         esc(&reasons_text(&s.reasons, s.superseded_by))
     );
     let hop = |i: usize, h: &PathHop| {
@@ -417,7 +421,7 @@ fn loaders(r: &Report, b: &mut String) {
             esc(&g.leak_loaders)
         );
     }
-    b.push_str("<table class=sortable><tr><th class=n>id</th><th>role</th><th>class</th><th>name</th><th class=n>parent</th><th class=n>classes</th><th class=n>unloaded</th><th>generation</th><th>suspect</th></tr>\n");
+    b.push_str("<table class=sortable><tr><th class=n>id</th><th>role</th><th>class</th><th>name</th><th class=n>parent</th><th class=n>classes</th><th class=n>unloaded</th><th class=n>metaspace MiB</th><th>generation</th><th>suspect</th></tr>\n");
     let suspect = |id: u32| c.leak_suspects.iter().any(|s| s.loader_id == id);
     let rows = loader_rows(c);
     for row in rows.iter().take(MAX_LOADERS) {
@@ -425,7 +429,7 @@ fn loaders(r: &Report, b: &mut String) {
             LoaderRow::One(l) => {
                 let _ = writeln!(
                     b,
-                    "<tr{}><td class=n>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr{}><td class=n>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>",
                     if suspect(l.id) { " class=suspect" } else { "" },
                     l.id,
                     l.role.as_str(),
@@ -434,6 +438,7 @@ fn loaders(r: &Report, b: &mut String) {
                     l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     l.classes,
                     l.classes_unloaded,
+                    metaspace_cell(&[l]),
                     match (l.generation, l.superseded_by) {
                         (Some(g), Some(by)) => format!("{g}, superseded by #{by}"),
                         (Some(g), None) => g.to_string(),
@@ -445,10 +450,11 @@ fn loaders(r: &Report, b: &mut String) {
             LoaderRow::Many { class, loaders } => {
                 let _ = writeln!(
                     b,
-                    "<tr><td class=n>&hellip;</td><td>other</td><td colspan=3>{}</td><td class=n>{}</td><td class=n>{}</td><td></td><td>{}</td></tr>",
+                    "<tr><td class=n>&hellip;</td><td>other</td><td colspan=3>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td></td><td>{}</td></tr>",
                     esc(&group_note(class, loaders)),
                     loaders.iter().map(|l| l.classes).sum::<u64>(),
                     loaders.iter().map(|l| l.classes_unloaded).sum::<u64>(),
+                    metaspace_cell(loaders),
                     match loaders.iter().filter(|l| suspect(l.id)).count() {
                         0 => String::new(),
                         n => format!("<a href=\"#leaks\">{n} suspects</a>"),

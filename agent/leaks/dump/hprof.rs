@@ -105,6 +105,8 @@ pub trait Visitor {
     /// Part of an object array: `elements` are ids, the first one at index `first`.
     fn object_array(&mut self, _id: u64, _class_id: u64, _length: u32, _first: u32, _elements: &[u8]) {}
     fn primitive_array(&mut self, _id: u64, _elem_type: u8, _length: u32, _data: &[u8]) {}
+    /// A primitive array whose contents were skipped (longer than `small_primitive_arrays`).
+    fn primitive_array_skipped(&mut self, _id: u64, _elem_type: u8, _length: u32) {}
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -334,6 +336,7 @@ fn sub_record(r: &mut Reader<'_>, want: &Want, v: &mut dyn Visitor) -> io::Resul
                 v.primitive_array(o, elem_type, length, r.take(bytes as usize));
             } else {
                 r.skip(bytes)?;
+                v.primitive_array_skipped(o, elem_type, length);
             }
         }
         _ => return Err(bad("unknown heap dump sub-record")),

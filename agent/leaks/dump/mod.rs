@@ -2,5 +2,6 @@
 //! paths from GC roots to the suspects.
 
 pub mod hprof;
+pub mod retained;
 pub mod search;
 pub mod take;

@@ -46,6 +46,8 @@ pub struct Found {
     pub complete: bool,
     pub limit_hit: Option<String>,
     pub error: Option<String>,
+    /// The loaders' objects and the agent's own roots in the dump, for `retained::compute`.
+    pub objects: Option<crate::leaks::dump::retained::Objects>,
 }
 
 /// One class of the dump, with the instance layout the search needs.
@@ -442,6 +444,7 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
     let by_agent: HashMap<u32, u64> = loaders.iter().map(|(&o, &id)| (id, o)).collect();
     let targets: Vec<u64> = setup.targets.iter().map(|t| by_agent.get(t).copied().unwrap_or(0)).collect();
     let own_serial = index.roots.iter().find(|r| r.kind == hprof::ROOT_THREAD_OBJ && r.id == own_thread).map(|r| r.thread_serial);
+    found.objects = Some(crate::leaks::dump::retained::Objects { loaders: by_agent.clone(), marker_array: array_id, own_thread, own_serial });
 
     // Round 1: strong edges, class edges only into suspect loaders; then all class edges for
     // what is left; then, for what is still left, weak edges too, to tell weakly held loaders

@@ -229,6 +229,9 @@ fn row(id: u32, rec: &LoaderRec, classes: u64, dynamic: Option<&DynamicFacts>) -
         superseded_by: None,
         label: rec.label.clone().or(r.name),
         sample_class: rec.sample.clone(),
+        // Filled in by loaders::metaspace after the snapshot.
+        metaspace_bytes: None,
+        metaspace_used_bytes: None,
     }
 }
 

@@ -49,6 +49,29 @@ pub struct ClassLoaders {
     /// Kinds of loader that keep being created and stay alive (see README, "Growth").
     #[serde(default)]
     pub growth: Vec<LoaderGrowth>,
+    /// Where the loaders' `metaspace_bytes` come from and what reading them cost; null when
+    /// not read (an older report, or no live phase).
+    #[serde(default)]
+    pub metaspace: Option<MetaspaceSource>,
+}
+
+/// How per-loader metaspace was measured.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct MetaspaceSource {
+    /// `VM.classloader_stats` (HotSpot's own per-ClassLoaderData chunk and block sizes), or
+    /// `none` when it could not be read (see `error`).
+    pub method: String,
+    /// Live loaders given a size, and live loaders the JVM's list did not let us match (their
+    /// `metaspace_bytes` is null).
+    pub loaders_matched: u32,
+    pub loaders_unmatched: u32,
+    /// Metaspace of all class loader data together (chunks), as the JVM listed it.
+    pub total_bytes: u64,
+    /// How long the diagnostic command took on the report thread; its VM operation (one
+    /// safepoint pause) is part of it.
+    pub ms: u64,
+    /// Why the sizes are missing or partial, in plain words.
+    pub error: Option<String>,
 }
 
 /// Loaders of one class, each defining generated classes of one shape (names that differ only in
@@ -171,6 +194,14 @@ pub struct Loader {
     pub label: Option<String>,
     /// The first (by name) class this loader defines, as seen alive at a report.
     pub sample_class: Option<String>,
+    /// Metaspace this loader holds: the chunks HotSpot gave its ClassLoaderData (and those of
+    /// the hidden classes it defined), all freed when the loader dies. Null for a dead loader or
+    /// when not measured (`class_loaders.metaspace` says why).
+    #[serde(default)]
+    pub metaspace_bytes: Option<u64>,
+    /// The part of `metaspace_bytes` in use by its classes' metadata (blocks).
+    #[serde(default)]
+    pub metaspace_used_bytes: Option<u64>,
 }
 
 /// What a class loader is to the JVM.
@@ -244,6 +275,55 @@ pub struct LeakSuspect {
     /// when that is inside a collection (`HashMap$Node.value`, `Object[][3]`), the field that
     /// holds the collection.
     pub holder_hop: Option<usize>,
+    /// The loader's `metaspace_bytes`: what its leak costs in metaspace.
+    #[serde(default)]
+    pub metaspace_bytes: Option<u64>,
+    /// Heap only this loader keeps alive (its dominated set, as Eclipse MAT's "retained heap"),
+    /// when the chain search read a heap dump; null otherwise (`retained_heap_note` says why).
+    #[serde(default)]
+    pub retained_heap_bytes: Option<u64>,
+    /// Why `retained_heap_bytes` is null although a dump was read (a budget exceeded).
+    #[serde(default)]
+    pub retained_heap_note: Option<String>,
+}
+
+/// "8 classes, 1.2 MiB metaspace, 10 MiB retained heap": what leaked loaders cost, the parts
+/// that were measured.
+pub fn cost_text(classes: u64, metaspace: Option<u64>, retained: Option<u64>) -> String {
+    let mut parts = vec![crate::words::count(classes, "class", "classes")];
+    if let Some(m) = metaspace {
+        parts.push(format!("{} metaspace", small_mib(m)));
+    }
+    if let Some(r) = retained {
+        parts.push(format!("{} retained heap", small_mib(r)));
+    }
+    parts.join(", ")
+}
+
+/// A loader table's metaspace cell: MiB of the loaders together with two decimals (a loader of
+/// a few classes holds tens of KiB), `-` when not measured.
+pub fn metaspace_cell(loaders: &[&Loader]) -> String {
+    let mib = |b: u64| format!("{:.2}", b as f64 / (1u64 << 20) as f64);
+    loaders.iter().map(|l| l.metaspace_bytes).sum::<Option<u64>>().map(mib).unwrap_or_else(|| "-".into())
+}
+
+/// MiB with one decimal, or two below 0.1 MiB: a loader of a few classes holds ~20 KiB.
+fn small_mib(bytes: u64) -> String {
+    if bytes > 0 && bytes < (1 << 20) / 10 {
+        format!("{:.2} MiB", bytes as f64 / (1u64 << 20) as f64)
+    } else {
+        crate::units::mib(bytes)
+    }
+}
+
+/// Sums what every suspect of a group costs; a part is left out unless every suspect has it.
+pub fn group_cost(suspects: &[&LeakSuspect]) -> String {
+    let all = |f: fn(&LeakSuspect) -> Option<u64>| suspects.iter().map(|s| f(s)).sum::<Option<u64>>();
+    cost_text(
+        suspects.iter().map(|s| s.classes).sum(),
+        all(|s| s.metaspace_bytes),
+        all(|s| s.retained_heap_bytes),
+    )
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -258,4 +338,23 @@ pub struct PathHop {
     pub to: String,
     /// Loader id that defined `to` (or that `to` is), when the agent knows it.
     pub to_loader: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cost_names_only_what_was_measured_and_a_group_only_what_all_have() {
+        assert_eq!(cost_text(1, None, None), "1 class");
+        assert_eq!(cost_text(8, Some(18432), None), "8 classes, 0.02 MiB metaspace");
+        assert_eq!(cost_text(8, Some(3 << 19), Some(10 << 20)), "8 classes, 1.5 MiB metaspace, 10.0 MiB retained heap");
+        let a = LeakSuspect { classes: 2, metaspace_bytes: Some(1 << 20), retained_heap_bytes: Some(1 << 20), ..LeakSuspect::default() };
+        let b = LeakSuspect { classes: 3, metaspace_bytes: Some(1 << 20), ..LeakSuspect::default() };
+        assert_eq!(group_cost(&[&a, &b]), "5 classes, 2.0 MiB metaspace");
+        let l = Loader { metaspace_bytes: Some(5 << 20), ..Loader::default() };
+        assert_eq!(metaspace_cell(&[&l, &l]), "10.00");
+        assert_eq!(metaspace_cell(&[&Loader { metaspace_bytes: Some(18432), ..Loader::default() }]), "0.02");
+        assert_eq!(metaspace_cell(&[&Loader::default()]), "-");
+    }
 }

@@ -2,7 +2,7 @@
 //! classes and the leak suspects with their chains (the helpers are shared with the HTML page).
 
 use super::reasons_text;
-use crate::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole};
+use crate::model::{cost_text, group_cost, metaspace_cell, ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -242,7 +242,11 @@ pub(super) fn section(o: &mut String, c: &ClassLoaders) {
 
 /// The live loaders, biggest first; past MAX_LOADERS only those the text names elsewhere.
 fn table(o: &mut String, c: &ClassLoaders) {
-    let _ = writeln!(o, "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  class and name", "id", "role", "parent", "classes", "unloaded");
+    let _ = writeln!(
+        o,
+        "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {:>9}  class and name",
+        "id", "role", "parent", "classes", "unloaded", "meta MiB"
+    );
     let rows = loader_rows(c);
     let mentioned = mentioned_ids(c);
     let mut left = 0;
@@ -256,12 +260,13 @@ fn table(o: &mut String, c: &ClassLoaders) {
             LoaderRow::One(l) => {
                 let _ = writeln!(
                     o,
-                    "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {} {}",
+                    "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {:>9}  {} {}",
                     l.id,
                     l.role.as_str(),
                     l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     l.classes,
                     l.classes_unloaded,
+                    metaspace_cell(&[l]),
                     l.class,
                     loader_name(l)
                 );
@@ -269,12 +274,13 @@ fn table(o: &mut String, c: &ClassLoaders) {
             LoaderRow::Many { class, loaders } => {
                 let _ = writeln!(
                     o,
-                    "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {}",
+                    "  {:>5}  {:<11}  {:>6}  {:>7}  {:>8}  {:>9}  {}",
                     "...",
                     "other",
                     "",
                     loaders.iter().map(|l| l.classes).sum::<u64>(),
                     loaders.iter().map(|l| l.classes_unloaded).sum::<u64>(),
+                    metaspace_cell(loaders),
                     group_note(class, loaders)
                 );
             }
@@ -297,7 +303,7 @@ fn suspects(o: &mut String, c: &ClassLoaders) {
                 s.loader_id,
                 s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-"),
                 s.loader_class,
-                crate::words::count(s.classes, "class", "classes"),
+                cost_text(s.classes, s.metaspace_bytes, s.retained_heap_bytes),
                 reasons_text(&s.reasons, s.superseded_by)
             );
             for (i, h) in s.path.iter().enumerate() {
@@ -324,6 +330,12 @@ fn suspects(o: &mut String, c: &ClassLoaders) {
             if g.len() > 1 + SHOWN_ALSO {
                 let ids: Vec<u32> = g[1 + SHOWN_ALSO..].iter().map(|s| s.loader_id).collect();
                 let _ = writeln!(o, "     {} more loader(s) with the same culprit and fix: {}", ids.len(), id_list(&ids));
+            }
+            if g.len() > 1 {
+                let _ = writeln!(o, "     together: {}", group_cost(&g));
+            }
+            if let Some(n) = &s.retained_heap_note {
+                let _ = writeln!(o, "     retained heap not computed: {n}");
             }
             let _ = writeln!(o, "     fix: {}", s.fix);
         }

@@ -1,0 +1,453 @@
+//! The heap each leaked loader retains, from the heap dump the chain search already read: the
+//! objects that every path from a GC root to them passes through the loader (its dominated set),
+//! as Eclipse MAT's "retained heap". Computed on the report thread while the application runs.
+//!
+//! Two streaming passes build the object graph in compact arrays (object ids become u32 indices
+//! in dump order); dominators come from the iterative algorithm of Cooper, Harvey and Kennedy
+//! ("A Simple, Fast Dominance Algorithm") over the reverse postorder from a super-root that holds
+//! every GC root; retained sizes are summed up the dominator tree. Every reference counts, weak
+//! ones included, as in MAT; the roots the agent itself holds while the dump is written (its
+//! marker array, its own thread and that thread's locals) do not. The graph's memory is held to
+//! `chain_memory` and the time to what `chain_time` leaves: past either, nothing is reported
+//! rather than a wrong number.
+//!
+//! Shallow sizes are read from the dump as MAT reads an HPROF file without layout hints: a 16-byte
+//! header plus the field values or elements as the dump stores them (references at the dump's
+//! identifier size), rounded up to 8 bytes; a class object counts its header and static
+//! references only.
+
+use crate::core::hash::MixBuild;
+use crate::leaks::dump::hprof::{self, ClassDump, Dump, Root, Visitor, Want, TYPE_OBJECT};
+use std::collections::HashMap;
+
+/// Bytes of graph memory per object (id map, size, offsets, order, dominators, sums) and per
+/// reference (successor and predecessor lists): checked against `chain_memory` as it grows.
+const PER_OBJECT: u64 = 64;
+const PER_EDGE: u64 = 8;
+
+/// What the chain search learned about the dump that this computation needs.
+#[derive(Debug, Default, Clone)]
+pub struct Objects {
+    /// Dump object id of each live loader, by agent loader id.
+    pub loaders: HashMap<u32, u64>,
+    /// Roots to ignore: the marker array, the agent's own thread object, and (by thread serial)
+    /// that thread's stack and JNI locals.
+    pub marker_array: u64,
+    pub own_thread: u64,
+    pub own_serial: Option<u32>,
+}
+
+/// Limits: graph memory in bytes and a check that says why to stop (time, exit).
+pub struct Budget<'a> {
+    pub memory: u64,
+    pub stop: &'a dyn Fn() -> Option<String>,
+}
+
+/// Per target loader (agent id, in order): the bytes it retains, or None when it is not
+/// reachable in the dump; Err when the whole computation could not be done, with why.
+pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Budget<'_>) -> Result<Vec<Option<u64>>, String> {
+    if dump.id_size != 8 {
+        return Err("the heap dump uses 4-byte identifiers".into());
+    }
+    let mut nodes = Nodes { memory: budget.memory, stop: Some(budget.stop), ..Nodes::default() };
+    scan(dump, &mut nodes)?;
+    let layouts = layouts(&nodes.classes);
+    let roots = nodes.root_indices(objects);
+    let mut edges = Edges { nodes: &nodes, layouts: &layouts, offs: Vec::new(), succ: Vec::new(), error: None };
+    scan(dump, &mut edges)?;
+    let (offs, succ) = edges.finish()?;
+    let target_nodes: Vec<Option<u32>> =
+        targets.iter().map(|t| objects.loaders.get(t).and_then(|o| nodes.ids.get(o).copied())).collect();
+    let sizes = std::mem::take(&mut nodes.sizes);
+    drop(nodes);
+    let g = Graph { offs, succ, sizes, roots };
+    let retained = g.retained(budget.stop)?;
+    Ok(target_nodes.iter().map(|n| n.and_then(|n| retained[n as usize])).collect())
+}
+
+/// For the suspects (agent ids) of a report whose chain search read a dump: each one's retained
+/// bytes, and why there are none when the computation could not be done.
+pub fn for_suspects(dump: &mut Dump, objects: Option<&Objects>, ids: &[u32], budget: &Budget<'_>) -> (Vec<Option<u64>>, Option<String>) {
+    let result = match objects {
+        Some(o) => compute(dump, o, ids, budget),
+        None => Err("the chain search could not find the loaders in the heap dump".into()),
+    };
+    match result {
+        Ok(v) => (v, None),
+        Err(why) => (vec![None; ids.len()], Some(why)),
+    }
+}
+
+/// Runs one pass of a visitor, turning its own reason to stop into the error.
+fn scan<V: Visitor + Stopped>(dump: &mut Dump, v: &mut V) -> Result<(), String> {
+    dump.scan(None, v).map_err(|e| format!("reading the heap dump: {e}"))?;
+    // The scan asks every few thousand records; a small dump may end before it asked once.
+    v.stop();
+    match v.stopped() {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
+}
+
+trait Stopped {
+    fn stopped(&mut self) -> Option<String>;
+}
+
+/// Pass 1: every object gets an index in dump order, with its shallow size; classes and roots.
+#[derive(Default)]
+struct Nodes<'a> {
+    ids: HashMap<u64, u32, MixBuild>,
+    sizes: Vec<u64>,
+    classes: HashMap<u64, ClassDump, MixBuild>,
+    roots: Vec<Root>,
+    memory: u64,
+    stop: Option<&'a dyn Fn() -> Option<String>>,
+    why: Option<String>,
+}
+
+fn align(bytes: u64) -> u64 {
+    (16 + bytes).div_ceil(8) * 8
+}
+
+impl Nodes<'_> {
+    fn add(&mut self, id: u64, size: u64) {
+        if id == 0 || self.ids.contains_key(&id) {
+            return;
+        }
+        self.ids.insert(id, self.sizes.len() as u32);
+        self.sizes.push(size);
+    }
+
+    /// Indices of the GC roots, the agent's own left out.
+    fn root_indices(&self, o: &Objects) -> Vec<u32> {
+        let own = |r: &Root| {
+            r.id == o.marker_array
+                || r.id == o.own_thread
+                || (o.own_serial.is_some_and(|s| s == r.thread_serial)
+                    && matches!(r.kind, hprof::ROOT_JNI_LOCAL | hprof::ROOT_JAVA_FRAME | hprof::ROOT_NATIVE_STACK | hprof::ROOT_THREAD_BLOCK))
+        };
+        let mut v: Vec<u32> = self.roots.iter().filter(|r| !own(r)).filter_map(|r| self.ids.get(&r.id).copied()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+impl Stopped for Nodes<'_> {
+    fn stopped(&mut self) -> Option<String> {
+        self.why.take()
+    }
+}
+
+impl Visitor for Nodes<'_> {
+    fn want(&self) -> Want {
+        Want { roots: true, classes: true, instances: true, object_arrays: true, ..Want::default() }
+    }
+    fn stop(&mut self) -> bool {
+        if self.why.is_none() {
+            if self.sizes.len() as u64 * PER_OBJECT > self.memory {
+                self.why = Some(format!(
+                    "more than {} objects in the heap dump, over chain_memory ({} MiB)",
+                    self.sizes.len(),
+                    self.memory >> 20
+                ));
+            } else {
+                self.why = self.stop.and_then(|s| s());
+            }
+        }
+        self.why.is_some()
+    }
+    fn root(&mut self, root: Root) {
+        self.roots.push(root);
+    }
+    fn class(&mut self, class: ClassDump) {
+        self.add(class.id, align(8 * class.static_refs.len() as u64));
+        self.classes.insert(class.id, ClassDump { static_refs: Vec::new(), ..class });
+    }
+    fn instance(&mut self, id: u64, _class_id: u64, fields: &[u8]) {
+        self.add(id, align(fields.len() as u64));
+    }
+    fn object_array(&mut self, id: u64, _class_id: u64, length: u32, first: u32, _elements: &[u8]) {
+        if first == 0 {
+            self.add(id, align(8 * length as u64));
+        }
+    }
+    fn primitive_array(&mut self, id: u64, elem_type: u8, length: u32, _data: &[u8]) {
+        self.primitive_array_skipped(id, elem_type, length);
+    }
+    fn primitive_array_skipped(&mut self, id: u64, elem_type: u8, length: u32) {
+        let size = hprof::type_size(elem_type, 8).unwrap_or(1) as u64;
+        self.add(id, align(size * length as u64));
+    }
+}
+
+/// Byte offsets of the reference fields of each class's instances, its superclasses' included.
+fn layouts(classes: &HashMap<u64, ClassDump, MixBuild>) -> HashMap<u64, Vec<u32>, MixBuild> {
+    let mut out: HashMap<u64, Vec<u32>, MixBuild> = HashMap::default();
+    for &id in classes.keys() {
+        let (mut refs, mut off, mut at, mut guard) = (Vec::new(), 0u32, id, 0);
+        while let Some(c) = classes.get(&at).filter(|_| guard < 64) {
+            for &(_, t) in &c.fields {
+                if t == TYPE_OBJECT {
+                    refs.push(off);
+                }
+                off += hprof::type_size(t, 8).unwrap_or(0) as u32;
+            }
+            at = c.super_id;
+            guard += 1;
+        }
+        out.insert(id, refs);
+    }
+    out
+}
+
+/// Pass 2: each object's references, as successor lists in index order (the dump is read in
+/// the same order as in pass 1, so lists are appended, never inserted).
+struct Edges<'a, 'b> {
+    nodes: &'a Nodes<'b>,
+    layouts: &'a HashMap<u64, Vec<u32>, MixBuild>,
+    offs: Vec<u32>,
+    succ: Vec<u32>,
+    error: Option<String>,
+}
+
+impl Edges<'_, '_> {
+    fn start(&mut self, id: u64) -> bool {
+        let Some(&i) = self.nodes.ids.get(&id) else { return false };
+        let i = i as usize;
+        if i + 1 < self.offs.len() {
+            // An object id seen again (a later chunk of the last array has i + 1 == len).
+            return false;
+        }
+        while self.offs.len() <= i {
+            self.offs.push(self.succ.len() as u32);
+        }
+        true
+    }
+
+    fn edge(&mut self, to: u64) {
+        if let Some(&j) = self.nodes.ids.get(&to) {
+            self.succ.push(j);
+        }
+    }
+
+    fn finish(mut self) -> Result<(Vec<u32>, Vec<u32>), String> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        while self.offs.len() <= self.nodes.sizes.len() {
+            self.offs.push(self.succ.len() as u32);
+        }
+        Ok((self.offs, self.succ))
+    }
+}
+
+impl Stopped for Edges<'_, '_> {
+    fn stopped(&mut self) -> Option<String> {
+        self.error.take()
+    }
+}
+
+impl Visitor for Edges<'_, '_> {
+    fn want(&self) -> Want {
+        Want { classes: true, instances: true, object_arrays: true, ..Want::default() }
+    }
+    fn stop(&mut self) -> bool {
+        if self.error.is_none() {
+            let bytes = self.nodes.sizes.len() as u64 * PER_OBJECT + self.succ.len() as u64 * PER_EDGE;
+            if bytes > self.nodes.memory || self.succ.len() as u64 >= u32::MAX as u64 {
+                self.error = Some(format!(
+                    "{} objects and more than {} references in the heap dump, over chain_memory ({} MiB)",
+                    self.nodes.sizes.len(),
+                    self.succ.len(),
+                    self.nodes.memory >> 20
+                ));
+            } else {
+                self.error = self.nodes.stop.and_then(|s| s());
+            }
+        }
+        self.error.is_some()
+    }
+    fn class(&mut self, c: ClassDump) {
+        if self.start(c.id) {
+            for to in [c.super_id, c.loader_id, c.signers_id, c.domain_id] {
+                self.edge(to);
+            }
+            for &(_, to) in &c.static_refs {
+                self.edge(to);
+            }
+        }
+    }
+    fn instance(&mut self, id: u64, class_id: u64, fields: &[u8]) {
+        if !self.start(id) {
+            return;
+        }
+        self.edge(class_id);
+        let layouts = self.layouts;
+        for &off in layouts.get(&class_id).map(Vec::as_slice).unwrap_or(&[]) {
+            if let Some(b) = fields.get(off as usize..off as usize + 8) {
+                self.edge(u64::from_be_bytes(b.try_into().unwrap_or_default()));
+            }
+        }
+    }
+    fn object_array(&mut self, id: u64, class_id: u64, _length: u32, first: u32, elements: &[u8]) {
+        if !self.start(id) {
+            return;
+        }
+        if first == 0 {
+            self.edge(class_id);
+        }
+        for b in elements.chunks_exact(8) {
+            self.edge(u64::from_be_bytes(b.try_into().unwrap_or_default()));
+        }
+    }
+    fn primitive_array(&mut self, id: u64, _elem_type: u8, _length: u32, _data: &[u8]) {
+        self.start(id);
+    }
+    fn primitive_array_skipped(&mut self, id: u64, _elem_type: u8, _length: u32) {
+        self.start(id);
+    }
+}
+
+/// The object graph: successors of node i are `succ[offs[i]..offs[i + 1]]`.
+pub struct Graph {
+    pub offs: Vec<u32>,
+    pub succ: Vec<u32>,
+    pub sizes: Vec<u64>,
+    pub roots: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Graph {
+    fn successors(&self, n: u32) -> &[u32] {
+        &self.succ[self.offs[n as usize] as usize..self.offs[n as usize + 1] as usize]
+    }
+
+    /// Reverse postorder from the super-root (which precedes every node, as position 0): the
+    /// node at each position (super-root as `NONE`), and each node's position.
+    fn reverse_postorder(&self) -> (Vec<u32>, Vec<u32>) {
+        let n = self.sizes.len();
+        let mut pos = vec![NONE; n];
+        let mut post: Vec<u32> = Vec::new();
+        let mut seen = vec![false; n];
+        // (node, next successor to look at); roots are the super-root's successors.
+        let mut stack: Vec<(u32, u32)> = Vec::new();
+        for &r in self.roots.iter().rev() {
+            if seen[r as usize] {
+                continue;
+            }
+            seen[r as usize] = true;
+            stack.push((r, 0));
+            while let Some(top) = stack.last_mut() {
+                let (node, k) = *top;
+                match self.successors(node).get(k as usize) {
+                    Some(&next) => {
+                        top.1 += 1;
+                        if !seen[next as usize] {
+                            seen[next as usize] = true;
+                            stack.push((next, 0));
+                        }
+                    }
+                    None => {
+                        post.push(node);
+                        stack.pop();
+                    }
+                }
+            }
+        }
+        let mut order = Vec::with_capacity(post.len() + 1);
+        order.push(NONE);
+        order.extend(post.iter().rev());
+        for (p, &node) in order.iter().enumerate().skip(1) {
+            pos[node as usize] = p as u32;
+        }
+        (order, pos)
+    }
+
+    /// Each node's retained bytes (None for nodes no root reaches).
+    pub fn retained(&self, stop: &dyn Fn() -> Option<String>) -> Result<Vec<Option<u64>>, String> {
+        let (order, pos) = self.reverse_postorder();
+        let idom = self.dominators(&order, &pos, stop)?;
+        let mut sum: Vec<u64> = order.iter().map(|&n| if n == NONE { 0 } else { self.sizes[n as usize] }).collect();
+        // Immediate dominators precede their nodes in reverse postorder: one backward sweep sums
+        // every subtree of the dominator tree.
+        for p in (1..order.len()).rev() {
+            sum[idom[p] as usize] += sum[p];
+        }
+        Ok(pos.iter().map(|&p| (p != NONE).then(|| sum[p as usize])).collect())
+    }
+
+    /// Immediate dominator of each position in reverse postorder (position 0, the super-root,
+    /// dominates itself), by Cooper, Harvey and Kennedy's iteration to a fixed point.
+    fn dominators(&self, order: &[u32], pos: &[u32], stop: &dyn Fn() -> Option<String>) -> Result<Vec<u32>, String> {
+        let m = order.len();
+        // Predecessors by position; the roots' only predecessor is the super-root.
+        let mut counts = vec![0u32; m + 1];
+        for &n in &order[1..] {
+            for &s in self.successors(n) {
+                counts[pos[s as usize] as usize + 1] += 1;
+            }
+        }
+        for &r in &self.roots {
+            counts[pos[r as usize] as usize + 1] += 1;
+        }
+        for i in 1..=m {
+            counts[i] += counts[i - 1];
+        }
+        let mut fill = counts.clone();
+        let mut preds = vec![0u32; counts[m] as usize];
+        let mut put = |to: u32, from: u32| {
+            preds[fill[to as usize] as usize] = from;
+            fill[to as usize] += 1;
+        };
+        for (p, &n) in order.iter().enumerate().skip(1) {
+            for &s in self.successors(n) {
+                put(pos[s as usize], p as u32);
+            }
+        }
+        for &r in &self.roots {
+            put(pos[r as usize], 0);
+        }
+        let mut idom = vec![NONE; m];
+        idom[0] = 0;
+        let mut changed = true;
+        while changed {
+            if let Some(why) = stop() {
+                return Err(why);
+            }
+            changed = false;
+            for b in 1..m {
+                let mut new = NONE;
+                for &p in &preds[counts[b] as usize..counts[b + 1] as usize] {
+                    if idom[p as usize] == NONE {
+                        continue;
+                    }
+                    new = if new == NONE { p } else { intersect(&idom, p, new) };
+                }
+                if new != idom[b] {
+                    idom[b] = new;
+                    changed = true;
+                }
+            }
+        }
+        Ok(idom)
+    }
+}
+
+/// The nearest common dominator of two positions whose dominators are known.
+fn intersect(idom: &[u32], mut a: u32, mut b: u32) -> u32 {
+    while a != b {
+        while a > b {
+            a = idom[a as usize];
+        }
+        while b > a {
+            b = idom[b as usize];
+        }
+    }
+    a
+}
+
+#[cfg(test)]
+#[path = "retained_tests.rs"]
+mod tests;

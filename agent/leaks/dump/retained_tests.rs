@@ -1,0 +1,132 @@
+use super::*;
+use crate::leaks::dump::hprof::testdump::{fields, Builder};
+
+fn graph(n: usize, edges: &[(u32, u32)], roots: &[u32], sizes: &[u64]) -> Graph {
+    let mut offs = vec![0u32];
+    let mut succ = Vec::new();
+    for i in 0..n as u32 {
+        succ.extend(edges.iter().filter(|e| e.0 == i).map(|e| e.1));
+        offs.push(succ.len() as u32);
+    }
+    Graph { offs, succ, sizes: sizes.to_vec(), roots: roots.to_vec() }
+}
+
+fn never() -> Option<String> {
+    None
+}
+
+/// MAT's definition, by brute force: what a node retains is what no root reaches once it is
+/// gone (itself included).
+fn by_definition(n: usize, edges: &[(u32, u32)], roots: &[u32], sizes: &[u64]) -> Vec<Option<u64>> {
+    let reach = |without: Option<u32>| {
+        let mut seen = vec![false; n];
+        let mut todo: Vec<u32> = roots.iter().copied().filter(|&r| Some(r) != without).collect();
+        while let Some(x) = todo.pop() {
+            if std::mem::replace(&mut seen[x as usize], true) {
+                continue;
+            }
+            todo.extend(edges.iter().filter(|e| e.0 == x && Some(e.1) != without).map(|e| e.1));
+        }
+        seen
+    };
+    let all = reach(None);
+    (0..n as u32)
+        .map(|x| {
+            all[x as usize].then(|| {
+                let rest = reach(Some(x));
+                (0..n).filter(|&i| all[i] && !rest[i]).map(|i| sizes[i]).sum()
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_diamond_retains_only_below_its_join() {
+    // 0 -> 1, 0 -> 2, 1 -> 3, 2 -> 3, 3 -> 4, 4 -> 1 (a cycle back); 5 unreachable.
+    let edges = [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (4, 1)];
+    let sizes = [1, 10, 100, 1000, 10000, 7];
+    let r = graph(6, &edges, &[0], &sizes).retained(&never).unwrap();
+    assert_eq!(r, vec![Some(11111), Some(10), Some(100), Some(11000), Some(10000), None]);
+    assert_eq!(r, by_definition(6, &edges, &[0], &sizes));
+}
+
+#[test]
+fn dominators_agree_with_the_definition_on_random_graphs() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |m: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % m
+    };
+    for round in 0..200 {
+        let n = 2 + next(30) as usize;
+        let edges: Vec<(u32, u32)> = (0..next(3 * n as u64) + 1).map(|_| (next(n as u64) as u32, next(n as u64) as u32)).collect();
+        let mut roots: Vec<u32> = (0..1 + next(3)).map(|_| next(n as u64) as u32).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let sizes: Vec<u64> = (0..n).map(|_| 1 + next(100)).collect();
+        let got = graph(n, &edges, &roots, &sizes).retained(&never).unwrap();
+        assert_eq!(got, by_definition(n, &edges, &roots, &sizes), "round {round}: {edges:?} roots {roots:?}");
+    }
+}
+
+#[test]
+fn a_stop_reason_ends_the_computation_with_no_number() {
+    let stop = || Some("chain_time limit of 1 s reached".to_string());
+    let r = graph(2, &[(0, 1)], &[0], &[1, 1]).retained(&stop);
+    assert_eq!(r.unwrap_err(), "chain_time limit of 1 s reached");
+}
+
+/// A loader pinned from a static field: it retains its class list, its classes and what their
+/// statics hold, not an object the application also holds, and not through the agent's marker.
+fn world() -> Builder {
+    let mut b = Builder::default();
+    let obj = |name: u64| (name, TYPE_OBJECT);
+    let class = |id: u64, loader: u64, statics: Vec<(u64, u64)>, fields: Vec<(u64, u8)>| ClassDump {
+        id,
+        loader_id: loader,
+        static_refs: statics,
+        fields,
+        ..ClassDump::default()
+    };
+    // System classes: the holder's class (static -> holder) and the loader's class.
+    b.class(&class(0x100, 0, vec![(1, 0x500)], vec![]));
+    b.class(&class(0x110, 0, vec![], vec![obj(2), obj(3)]));
+    b.class(&class(0x120, 0, vec![], vec![obj(4)]));
+    // The holder instance, the loader (classes, shared), its class list and two classes.
+    b.instance(0x500, 0x120, &fields(&[(TYPE_OBJECT, 0x600)]));
+    b.instance(0x600, 0x110, &fields(&[(TYPE_OBJECT, 0x700), (TYPE_OBJECT, 0x900)]));
+    b.object_array(0x700, 0x130, &[0x800, 0x810]);
+    b.class(&class(0x800, 0x600, vec![(5, 0xA00)], vec![]));
+    b.class(&class(0x810, 0x600, vec![], vec![]));
+    b.byte_array(0xA00, 1000);
+    // Held by the loader and by a JNI global: not the loader's alone.
+    b.instance(0x900, 0x120, &fields(&[(TYPE_OBJECT, 0)]));
+    // The agent's marker array, a local of its own thread (serial 9), holds the loader and a class.
+    b.object_array(0xB00, 0x130, &[0x600, 0x800]);
+    b.class(&class(0x130, 0, vec![], vec![]));
+    for (kind, id) in [(hprof::ROOT_STICKY_CLASS, 0x100), (hprof::ROOT_STICKY_CLASS, 0x110), (hprof::ROOT_STICKY_CLASS, 0x120), (hprof::ROOT_STICKY_CLASS, 0x130), (hprof::ROOT_JNI_GLOBAL, 0x900)] {
+        b.root(Root { kind, id, thread_serial: 0, frame: 0 });
+    }
+    b.root(Root { kind: hprof::ROOT_JNI_LOCAL, id: 0xB00, thread_serial: 9, frame: 0 });
+    b
+}
+
+#[test]
+fn a_pinned_loader_retains_its_classes_and_their_statics_as_mat_counts_them() {
+    let dir = std::env::temp_dir().join(format!("leakagent-retained-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("world.hprof");
+    let mut dump = Dump::open(world().write(&path, usize::MAX)).unwrap();
+    let objects = Objects { loaders: [(7, 0x600), (8, 0x900)].into(), marker_array: 0xB00, own_thread: 0, own_serial: Some(9) };
+    let budget = Budget { memory: 64 << 20, stop: &never };
+    let r = compute(&mut dump, &objects, &[7, 8, 3], &budget).unwrap();
+    // Loader 32 (two references), Object[2] 32, class with one static 24, class 16, byte[1000] 1016.
+    assert_eq!(r, vec![Some(32 + 32 + 24 + 16 + 1016), Some(24), None]);
+    // Within a budget of a few objects, nothing is claimed.
+    let tight = Budget { memory: 3 * PER_OBJECT, stop: &never };
+    let err = compute(&mut dump, &objects, &[7], &tight).unwrap_err();
+    assert!(err.contains("chain_memory"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
