@@ -2,8 +2,9 @@
 //! with the reference chain that pins it and what the culprit catalogue says about it.
 
 use crate::leaks::walk::verify::{self, ClassIndex};
-use crate::leaks::walk::search::{self as walk, Limits, TAG_SELF_THREAD};
-use crate::loaders::tracker::{ClassTracker, TAG_LOADER};
+use crate::leaks::walk::search::{self as walk, Limits};
+use crate::loaders::tags::{TAG_LOADER, TAG_SELF_THREAD};
+use crate::loaders::tracker::ClassTracker;
 use crate::leaks::dump::search::{self as dump, Setup};
 use crate::leaks::dump::take;
 use crate::leaks::hops::Names;

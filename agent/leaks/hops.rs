@@ -2,7 +2,8 @@
 //! prints, with caches for one report.
 
 use crate::leaks::walk::search::RawHop;
-use crate::loaders::tracker::{tag_kind, tag_loader, ClassTracker, TAG_ARRAY_CLASS, TAG_CLASS, TAG_LOADER};
+use crate::loaders::tags::{tag_kind, tag_loader, TAG_ARRAY_CLASS, TAG_CLASS, TAG_LOADER};
+use crate::loaders::tracker::ClassTracker;
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::ffi::sys::*;

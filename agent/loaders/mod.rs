@@ -3,4 +3,5 @@
 
 pub mod generations;
 pub mod labels;
+pub mod tags;
 pub mod tracker;

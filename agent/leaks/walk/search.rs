@@ -7,7 +7,7 @@
 //! `java.lang.ref.Reference.referent` are not strong and are skipped; the report thread's own
 //! references are not roots.
 
-use crate::loaders::tracker::TAG_KIND_MASK;
+use crate::loaders::tags::{TAG_KIND_MASK, TAG_SEARCH, TAG_SELF_THREAD};
 use crate::core::budget::Budget;
 use crate::ffi::heapwalk::{self, RefEdge};
 use crate::ffi::jni::{Env, Local};
@@ -17,11 +17,6 @@ use jni::sys::jlong;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
-
-/// Tags of objects the search marks; cleared when it ends.
-pub const TAG_SEARCH: jlong = 3 << 56;
-/// The tag of the report thread's own `Thread` object, so its locals are not taken as roots.
-pub const TAG_SELF_THREAD: jlong = 4 << 56;
 
 /// Bytes one tagged object costs: HotSpot's tag map entry (~70 measured) plus our node.
 pub const BYTES_PER_NODE: u64 = 70 + 64;
