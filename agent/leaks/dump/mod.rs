@@ -2,5 +2,9 @@
 //! paths from GC roots to the suspects.
 
 pub mod hprof;
+mod index;
+mod names;
 pub mod search;
 pub mod take;
+#[cfg(test)]
+mod testdump;
