@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::Jvmti;
-use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole, PathHop, Pause};
+use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole, PathHop, Pause, SuspectReason};
 use leakagent_report::text::reasons_text;
 use jni::sys::jlong;
 use std::collections::{HashMap, HashSet};
@@ -49,22 +49,22 @@ pub struct KnownChains(Mutex<HashMap<u32, Vec<PathHop>>>);
 const STOPPED_STATES: &[&str] = &["STOPPING_PREP", "STOPPING", "STOPPED", "DESTROYING", "DESTROYED", "FAILED"];
 
 /// Why `l` should be dead; empty when it may live.
-pub fn reasons(l: &Loader, patterns: &[String]) -> Vec<String> {
+pub fn reasons(l: &Loader, patterns: &[String]) -> Vec<SuspectReason> {
     let mut r = Vec::new();
     if !l.alive || l.role != LoaderRole::Other {
         return r;
     }
     if l.superseded_by.is_some() {
-        r.push("superseded".to_string());
+        r.push(SuspectReason::Superseded);
     }
     if l.closed == Some(true) {
-        r.push("closed".to_string());
+        r.push(SuspectReason::Closed);
     }
     if l.state.as_deref().is_some_and(|s| STOPPED_STATES.contains(&s)) {
-        r.push("container_stopped".to_string());
+        r.push(SuspectReason::ContainerStopped);
     }
     if patterns.iter().any(|p| glob(p, &l.class) || l.name.as_deref().is_some_and(|n| glob(p, n))) {
-        r.push("pattern".to_string());
+        r.push(SuspectReason::Pattern);
     }
     r
 }
@@ -166,14 +166,14 @@ pub fn analyse(
     } else {
         HashSet::new()
     };
-    let mut suspects: Vec<(usize, Vec<String>)> = cl
+    let mut suspects: Vec<(usize, Vec<SuspectReason>)> = cl
         .loaders
         .iter()
         .enumerate()
         .map(|(i, l)| {
             let mut r = reasons(l, &opts.patterns);
             if growing.contains(&l.id) {
-                r.push("growth".into());
+                r.push(SuspectReason::Growth);
             }
             (i, r)
         })
@@ -182,7 +182,8 @@ pub fn analyse(
     // Shutdown hooks close and stop the application's own current loaders before VM death: at
     // exit, a loader that is only closed or stopped, and was not yet when an earlier report
     // looked, was most likely stopped by the exit itself. It is listed, not accused.
-    let stopped_only = |r: &[String]| r.iter().all(|x| x == "closed" || x == "container_stopped");
+    let stopped = |x: &SuspectReason| matches!(x, SuspectReason::Closed | SuspectReason::ContainerStopped);
+    let stopped_only = |r: &[SuspectReason]| r.iter().all(stopped);
     {
         let mut earlier = tracker.stopped_earlier.lock();
         if budget.is_exit() {
@@ -197,7 +198,7 @@ pub fn analyse(
         } else {
             let alive: HashSet<u32> = cl.loaders.iter().filter(|l| l.alive).map(|l| l.id).collect();
             earlier.retain(|id| alive.contains(id));
-            earlier.extend(suspects.iter().filter(|(_, r)| r.iter().any(|x| x == "closed" || x == "container_stopped")).map(|(i, _)| cl.loaders[*i].id));
+            earlier.extend(suspects.iter().filter(|(_, r)| r.iter().any(stopped)).map(|(i, _)| cl.loaders[*i].id));
         }
     }
     if suspects.is_empty() {
@@ -267,7 +268,7 @@ pub fn analyse(
             explanation,
             fix,
             loader_label: l.label.clone(),
-            superseded_by: l.superseded_by.filter(|_| why.iter().any(|r| r == "superseded")),
+            superseded_by: l.superseded_by.filter(|_| why.contains(&SuspectReason::Superseded)),
         });
     }
     if let Some(mut s) = search {
@@ -541,7 +542,7 @@ mod tests {
         let mut f: Vec<u32> = family(&ls, 5).into_iter().collect();
         f.sort();
         assert_eq!(f, [5, 8, 9]);
-        assert_eq!(reasons_text(&["superseded".into(), "container_stopped".into()], Some(9)), "superseded by #9, container stopped");
+        assert_eq!(reasons_text(&[SuspectReason::Superseded, SuspectReason::ContainerStopped], Some(9)), "superseded by #9, container stopped");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The culprit catalogue: turns a reference chain into plain words and a fix. Works on the report
 //! model only, so every rule is tested on fixed chains.
 
-use leakagent_report::model::PathHop;
+use leakagent_report::model::{HopKind, PathHop};
 
 /// What the catalogue says about one chain.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +62,7 @@ pub fn holder_hop(path: &[PathHop], culprit: Option<usize>) -> Option<usize> {
 /// The thread of a `thread`, `stack_local` or `jni_local` root (`<thread "name">`,
 /// `<local variable in M (thread "name", id N)>`).
 pub fn root_thread(path: &[PathHop]) -> Option<&str> {
-    let root = path.first().filter(|h| matches!(h.kind.as_str(), "thread" | "stack_local" | "jni_local"))?;
+    let root = path.first().filter(|h| h.kind.is_thread_root())?;
     let rest = &root.from[root.from.find("thread \"")? + 8..];
     rest.find('"').map(|end| &rest[..end])
 }
@@ -142,8 +142,8 @@ pub fn classify(path: &[PathHop], culprit: Option<usize>, loader_label: &str, ct
     let from = |p: &str| c.map(|h| from_class(h).starts_with(p)).unwrap_or(false);
     let field = |f: &str| path.iter().any(|h| h.field == f);
     let root = path.first();
-    let thread_root = root.map(|h| h.kind == "thread").unwrap_or(false);
-    let local_root = root.map(|h| h.kind == "stack_local" || h.kind == "jni_local").unwrap_or(false);
+    let thread_root = root.is_some_and(|h| h.kind == HopKind::Thread);
+    let local_root = root.is_some_and(|h| matches!(h.kind, HopKind::StackLocal | HopKind::JniLocal));
     let thread = root_thread(path).map(|t| format!("\"{t}\"")).unwrap_or_else(|| "of the application".into());
 
     if from("java.util.logging.") || any_from(path, "java.util.logging.LogManager") && held.contains("Level") {
@@ -290,8 +290,8 @@ pub fn classify(path: &[PathHop], culprit: Option<usize>, loader_label: &str, ct
         };
     }
     if let (Some(h), Some(hi)) = (c, holder_at) {
-        if path[..culprit.unwrap_or(0) + 1].iter().any(|p| p.kind == "static_field") {
-            let statics: Vec<&PathHop> = path.iter().filter(|p| p.kind == "static_field").collect();
+        if path[..culprit.unwrap_or(0) + 1].iter().any(|p| p.kind == HopKind::StaticField) {
+            let statics: Vec<&PathHop> = path.iter().filter(|p| p.kind == HopKind::StaticField).collect();
             let s = statics.last().map(|s| format!("{}.{}", s.from, s.field)).unwrap_or_default();
             let o = owner(&path[hi]);
             return Verdict {
@@ -320,7 +320,7 @@ mod tests {
     use super::*;
 
     fn hop(from: &str, field: &str, kind: &str, to: &str, to_loader: Option<u32>) -> PathHop {
-        PathHop { from: from.into(), field: field.into(), kind: kind.into(), to: to.into(), to_loader }
+        PathHop { from: from.into(), field: field.into(), kind: HopKind::parse(kind).expect("a hop kind"), to: to.into(), to_loader }
     }
 
     fn only(id: u32) -> impl Fn(u32) -> bool {

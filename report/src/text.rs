@@ -4,6 +4,7 @@ use super::model::{
     Cgroup, ChainSearch, ClassLoaders, Direct, LeakSuspect, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib,
     ZlibSite,
 };
+use crate::model::SuspectReason;
 use std::collections::{BTreeMap, BTreeSet};
 use crate::units;
 use std::borrow::Cow;
@@ -120,13 +121,13 @@ pub fn chain_search_sentence(cs: &ChainSearch) -> String {
 }
 
 /// Why a suspect should be dead, in words: `superseded` says by which loader.
-pub fn reasons_text(reasons: &[String], superseded_by: Option<u32>) -> String {
+pub fn reasons_text(reasons: &[SuspectReason], superseded_by: Option<u32>) -> String {
     let words: Vec<String> = reasons
         .iter()
-        .map(|r| match (r.as_str(), superseded_by) {
-            ("superseded", Some(n)) => format!("superseded by #{n}"),
-            ("growth", _) => "one of a growing number of loaders of its kind".to_string(),
-            _ => r.replace('_', " "),
+        .map(|r| match (r, superseded_by) {
+            (SuspectReason::Superseded, Some(n)) => format!("superseded by #{n}"),
+            (SuspectReason::Growth, _) => "one of a growing number of loaders of its kind".to_string(),
+            _ => r.as_str().replace('_', " "),
         })
         .collect();
     words.join(", ")
@@ -914,7 +915,7 @@ mod tests {
         r.class_loaders.leak_suspects.push(LeakSuspect {
             loader_id: 6,
             loader_label: Some("/examples/jsp/dates/date.jsp".into()),
-            reasons: vec!["superseded".into()],
+            reasons: vec![SuspectReason::Superseded],
             superseded_by: Some(9),
             ..LeakSuspect::default()
         });

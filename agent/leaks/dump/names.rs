@@ -4,7 +4,8 @@
 use crate::leaks::dump::hprof::{self, Dump, Root, Visitor, Want, TYPE_LONG};
 use crate::leaks::dump::index::{frame_of, id_at, thread_of, IdMap, Index};
 use crate::leaks::dump::search::{Edge, Live, RawChain, Round};
-use leakagent_report::model::PathHop;
+use crate::leaks::hops::root_from;
+use leakagent_report::model::{HopKind, PathHop};
 use std::collections::HashMap;
 
 /// Names for the objects, classes and fields on the chains, read once from the dump.
@@ -219,7 +220,7 @@ impl<'a> Names<'a> {
                 out.push(PathHop {
                     from: self.class_name(from),
                     field: self.string(name),
-                    kind: "static_field".into(),
+                    kind: HopKind::StaticField,
                     to: self.describe(to),
                     to_loader: self.loader_of(to),
                 });
@@ -227,40 +228,46 @@ impl<'a> Names<'a> {
             }
         }
         if out.is_empty() {
-            let (from, kind) = match r.kind {
-                hprof::ROOT_STICKY_CLASS => ("<system class>".to_string(), "system_class"),
-                hprof::ROOT_THREAD_OBJ => (format!("<thread \"{}\">", self.thread_label(r).0), "thread"),
-                hprof::ROOT_JAVA_FRAME => {
-                    (format!("<local variable in {} ({})>", self.method(r), self.thread_label(r).1), "stack_local")
-                }
-                hprof::ROOT_JNI_LOCAL => (format!("<JNI local in {} ({})>", self.method(r), self.thread_label(r).1), "jni_local"),
-                hprof::ROOT_JNI_GLOBAL => ("<JNI global reference>".to_string(), "jni_global"),
-                hprof::ROOT_MONITOR_USED => ("<monitor>".to_string(), "monitor"),
-                _ => ("<VM internal root>".to_string(), "other"),
+            let kind = root_kind(r.kind);
+            let from = match kind {
+                HopKind::Thread => root_from(kind, Some(&self.thread_label(r).0), None),
+                HopKind::StackLocal | HopKind::JniLocal => root_from(kind, None, Some((&self.method(r), &self.thread_label(r).1))),
+                _ => root_from(kind, None, None),
             };
-            out.push(PathHop { from, field: String::new(), kind: kind.into(), to: self.describe(r.id), to_loader: self.loader_of(r.id) });
+            out.push(PathHop { from, field: String::new(), kind, to: self.describe(r.id), to_loader: self.loader_of(r.id) });
         }
         for &(from, _, edge, to) in steps {
-            let (kind, field, from_text) = match edge {
-                Edge::Field(n) => ("field", self.string(n), self.describe(from)),
-                Edge::Static(n) => {
-                    let name = self.string(n);
-                    if name == "<resolved_references>" {
-                        ("constant_pool", String::new(), self.describe(from))
-                    } else {
-                        ("static_field", name, self.class_name(from))
-                    }
-                }
-                Edge::Element(i) => ("array_element", format!("[{i}]"), self.describe(from)),
-                Edge::Class => ("class", String::new(), self.describe(from)),
-                Edge::Loader => ("class_loader", String::new(), self.describe(from)),
-                Edge::Super => ("superclass", String::new(), self.describe(from)),
-                Edge::Signers => ("signers", String::new(), self.describe(from)),
-                Edge::Domain => ("protection_domain", String::new(), self.describe(from)),
+            let (kind, field) = match edge {
+                Edge::Field(n) => (HopKind::Field, self.string(n)),
+                Edge::Static(n) => match self.string(n) {
+                    name if name == "<resolved_references>" => (HopKind::ConstantPool, String::new()),
+                    name => (HopKind::StaticField, name),
+                },
+                Edge::Element(i) => (HopKind::ArrayElement, format!("[{i}]")),
+                Edge::Class => (HopKind::Class, String::new()),
+                Edge::Loader => (HopKind::ClassLoader, String::new()),
+                Edge::Super => (HopKind::Superclass, String::new()),
+                Edge::Signers => (HopKind::Signers, String::new()),
+                Edge::Domain => (HopKind::ProtectionDomain, String::new()),
             };
-            out.push(PathHop { from: from_text, field, kind: kind.into(), to: self.describe(to), to_loader: self.loader_of(to) });
+            // A static field belongs to a class: name the class itself, as `X.field`.
+            let from = if kind == HopKind::StaticField { self.class_name(from) } else { self.describe(from) };
+            out.push(PathHop { from, field, kind, to: self.describe(to), to_loader: self.loader_of(to) });
         }
         out
+    }
+}
+
+/// The kind of a dump's GC root.
+fn root_kind(kind: u8) -> HopKind {
+    match kind {
+        hprof::ROOT_STICKY_CLASS => HopKind::SystemClass,
+        hprof::ROOT_THREAD_OBJ => HopKind::Thread,
+        hprof::ROOT_JAVA_FRAME => HopKind::StackLocal,
+        hprof::ROOT_JNI_LOCAL => HopKind::JniLocal,
+        hprof::ROOT_JNI_GLOBAL => HopKind::JniGlobal,
+        hprof::ROOT_MONITOR_USED => HopKind::Monitor,
+        _ => HopKind::Other,
     }
 }
 
