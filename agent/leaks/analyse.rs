@@ -20,7 +20,7 @@ use std::time::Instant;
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::Jvmti;
 use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole, PathHop, Pause, SuspectReason};
-use leakagent_report::text::reasons_text;
+use leakagent_report::words::reasons_text;
 use jni::sys::jlong;
 use std::collections::{HashMap, HashSet};
 
@@ -542,7 +542,6 @@ mod tests {
         let mut f: Vec<u32> = family(&ls, 5).into_iter().collect();
         f.sort();
         assert_eq!(f, [5, 8, 9]);
-        assert_eq!(reasons_text(&[SuspectReason::Superseded, SuspectReason::ContainerStopped], Some(9)), "superseded by #9, container stopped");
     }
 
     #[test]

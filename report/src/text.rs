@@ -4,7 +4,7 @@ use super::model::{
     Cgroup, ChainSearch, ClassLoaders, Direct, LeakSuspect, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib,
     ZlibSite,
 };
-use crate::model::SuspectReason;
+pub use crate::words::reasons_text;
 use std::collections::{BTreeMap, BTreeSet};
 use crate::units;
 use std::borrow::Cow;
@@ -118,19 +118,6 @@ pub fn chain_search_sentence(cs: &ChainSearch) -> String {
         cs.limit_hit.as_ref().map(|l| format!("; stopped: {l}")).unwrap_or_default(),
         cs.skipped.as_ref().map(|l| format!("; {l}")).unwrap_or_default()
     )
-}
-
-/// Why a suspect should be dead, in words: `superseded` says by which loader.
-pub fn reasons_text(reasons: &[SuspectReason], superseded_by: Option<u32>) -> String {
-    let words: Vec<String> = reasons
-        .iter()
-        .map(|r| match (r, superseded_by) {
-            (SuspectReason::Superseded, Some(n)) => format!("superseded by #{n}"),
-            (SuspectReason::Growth, _) => "one of a growing number of loaders of its kind".to_string(),
-            _ => r.as_str().replace('_', " "),
-        })
-        .collect();
-    words.join(", ")
 }
 
 /// What a user knows a loader by: its label (name, context path, JSP), else the class it defines.

@@ -14,6 +14,20 @@ pub fn article(word: &str) -> &'static str {
     }
 }
 
+/// Why a suspect should be dead, in words: `superseded` says by which loader.
+pub fn reasons_text(reasons: &[crate::model::SuspectReason], superseded_by: Option<u32>) -> String {
+    use crate::model::SuspectReason;
+    let words: Vec<String> = reasons
+        .iter()
+        .map(|r| match (r, superseded_by) {
+            (SuspectReason::Superseded, Some(n)) => format!("superseded by #{n}"),
+            (SuspectReason::Growth, _) => "one of a growing number of loaders of its kind".to_string(),
+            _ => r.as_str().replace('_', " "),
+        })
+        .collect();
+    words.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -22,5 +36,11 @@ mod tests {
         assert_eq!(super::count(0, "class", "classes"), "0 classes");
         assert_eq!(super::article("Inflater"), "an");
         assert_eq!(super::article("Deflater"), "a");
+    }
+
+    #[test]
+    fn reasons_read_as_words() {
+        use crate::model::SuspectReason;
+        assert_eq!(super::reasons_text(&[SuspectReason::Superseded, SuspectReason::ContainerStopped], Some(9)), "superseded by #9, container stopped");
     }
 }
