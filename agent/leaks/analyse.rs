@@ -394,7 +394,7 @@ fn search(
         s.stats.passes += o.passes;
         s.stats.references_visited += o.references_visited;
         s.stats.objects_tagged = o.objects_tagged;
-        s.stats.memory_bytes = o.peak_memory_bytes + o.objects_tagged * (walk::BYTES_PER_NODE - 64);
+        s.stats.memory_bytes = o.peak_memory_bytes + o.objects_tagged * walk::TAG_MAP_BYTES;
         s.stats.memory_bytes_estimate = o.objects_tagged * walk::BYTES_PER_NODE;
         s.stats.pauses.extend(o.pauses.iter().map(|(what, ms)| Pause { what: what.clone(), ms: *ms }));
         s.stats.method = "walk".into();

@@ -18,8 +18,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-/// Bytes one tagged object costs: HotSpot's tag map entry (~70 measured) plus our node.
-pub const BYTES_PER_NODE: u64 = 70 + 64;
+/// Bytes HotSpot's tag map takes per tagged object (measured).
+pub const TAG_MAP_BYTES: u64 = 70;
+/// Bytes the agent's own bookkeeping takes per node (a hash map entry with its vector).
+const NODE_BYTES: u64 = 64;
+/// Bytes one tagged object costs, in HotSpot and the agent: what `chain_memory` is divided by
+/// (the `chain_objects` help says "about 134 bytes each").
+pub const BYTES_PER_NODE: u64 = TAG_MAP_BYTES + NODE_BYTES;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Limits {
@@ -130,11 +135,9 @@ fn is_search_tag(tag: jlong) -> bool {
     tag & TAG_KIND_MASK == TAG_SEARCH
 }
 
-/// Bytes the agent's own bookkeeping takes per node and per frontier entry (hash map entries
-/// with their vectors), for the memory budget.
-const NODE_BYTES: u64 = 64;
-/// Search tags left in place below this many (about 70 bytes each in HotSpot's tag map).
+/// Search tags left in place below this many (`TAG_MAP_BYTES` each in HotSpot's tag map).
 const CLEAR_ABOVE: u64 = 65_536;
+/// Bytes the agent takes per frontier entry (a hash map entry with its vector).
 const FRONTIER_BYTES: u64 = 48;
 
 #[allow(clippy::too_many_arguments)]
