@@ -1,5 +1,5 @@
 //! The chain search over a heap dump: the same reverse breadth-first search as the live heap walk
-//! (`chains.rs`), but each pass reads the dump file on the report thread while the application
+//! (`walk/search.rs`, which says why the two keep their own loops), but each pass reads the dump file on the report thread while the application
 //! runs. The only pause is HotSpot writing the dump.
 //!
 //! The dump names objects by address, the agent knows loaders by JVMTI tag. To tie the two, the

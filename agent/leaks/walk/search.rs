@@ -6,6 +6,16 @@
 //! the heap, and passes stop at the first root reached: the chain is the shortest. Edges out of
 //! `java.lang.ref.Reference.referent` are not strong and are skipped; the report thread's own
 //! references are not roots.
+//!
+//! The dump search (`dump/search.rs`) is the same reverse breadth-first search over another
+//! graph, but the two keep their own loops: here each pass is a JVMTI callback inside a
+//! safepoint, nodes are JVMTI tags (set in the callback, cleared afterwards), roots are met during
+//! the walk, and each node keeps per target the edge leading to it, all under allocation checks
+//! that must never abort the host in a pause; the dump search reads a file off the safepoint,
+//! knows every root and class edge from its index pass, and keeps one edge list for 1,500
+//! targets at once, found from the roots forward after each pass. A shared "referrers of a node"
+//! trait would have to hide the tag stamping and the safepoint rules behind it. What they share:
+//! `Limits`, the hop kinds and the root namer (`hops::root_from`).
 
 use crate::loaders::tags::{TAG_KIND_MASK, TAG_SEARCH, TAG_SELF_THREAD};
 use crate::core::budget::Budget;
