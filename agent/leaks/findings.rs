@@ -3,7 +3,7 @@
 
 use crate::leaks::culprits::{chain_text, is_thread_culprit, root_thread};
 use leakagent_report::words;
-use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, Report, Severity, Subject, SuspectReason};
+use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, LoaderGrowth, Report, Severity, Subject, SuspectReason};
 use leakagent_report::text::{cause_key, numbers_as_one};
 use std::collections::BTreeMap;
 
@@ -51,28 +51,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
         };
         let (lead, fix_tail) = match growth {
             Some(g) => (
-                {
-                    let mut facts = Vec::new();
-                    if g.distinct_classes > 1 {
-                        facts.push(format!("{} such classes seen", g.distinct_classes));
-                    }
-                    facts.push(if g.dead == 0 { "none of them died".to_string() } else { format!("{} of them died", g.dead) });
-                    if let Some(p) = g.alive_at_previous_report {
-                        facts.push(format!("{p} were alive at the previous report"));
-                    }
-                    format!(
-                        "{} of the {} loaders of {} that each define {}{} ({}) are {} ({}; {} pinned)",
-                        suspects.len(),
-                        g.alive,
-                        g.loader_class,
-                        if g.distinct_classes > 1 { "a class like " } else { "" },
-                        g.example,
-                        facts.join("; "),
-                        held,
-                        names.join(", "),
-                        words::count(classes, "class", "classes")
-                    )
-                },
+                growth_lead(g, suspects.len(), &held, &names, classes),
                 format!(
                     " They were found by their growth; leak_loaders={} makes every report check them.",
                     g.leak_loaders
@@ -108,6 +87,31 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
     }
 }
 
+/// The lead of a finding over loaders found by their growth: how many of how many, and what the
+/// growth showed.
+fn growth_lead(g: &LoaderGrowth, suspects: usize, held: &str, names: &[String], classes: u64) -> String {
+    let mut facts = Vec::new();
+    if g.distinct_classes > 1 {
+        facts.push(format!("{} such classes seen", g.distinct_classes));
+    }
+    facts.push(if g.dead == 0 { "none of them died".to_string() } else { format!("{} of them died", g.dead) });
+    if let Some(p) = g.alive_at_previous_report {
+        facts.push(format!("{p} were alive at the previous report"));
+    }
+    format!(
+        "{} of the {} loaders of {} that each define {}{} ({}) are {} ({}; {} pinned)",
+        suspects,
+        g.alive,
+        g.loader_class,
+        if g.distinct_classes > 1 { "a class like " } else { "" },
+        g.example,
+        facts.join("; "),
+        held,
+        names.join(", "),
+        words::count(classes, "class", "classes")
+    )
+}
+
 /// For one finding over threads of one kind (`ticker-1`, `ticker-2`, ...): every thread to stop,
 /// since the fix names the first.
 fn same_for(suspects: &[&LeakSuspect]) -> String {
@@ -125,7 +129,7 @@ fn same_for(suspects: &[&LeakSuspect]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leakagent_report::model::{HopKind, LoaderGrowth, PathHop};
+    use leakagent_report::model::{HopKind, PathHop};
 
     fn hop(from: &str, field: &str, kind: &str, to: &str, to_loader: Option<u32>) -> PathHop {
         PathHop { from: from.into(), field: field.into(), kind: HopKind::parse(kind).expect("a hop kind"), to: to.into(), to_loader }

@@ -169,37 +169,7 @@ impl Dump {
                         v.utf8(id, r.take(n));
                     }
                 }
-                LOAD_CLASS if want.meta => {
-                    r.need(8 + 2 * r.id)?;
-                    let serial = r.u4();
-                    let class_id = r.id();
-                    let _trace = r.u4();
-                    let name = r.id();
-                    v.load_class(serial, class_id, name);
-                }
-                FRAME if want.meta => {
-                    r.need(4 * r.id + 8)?;
-                    let frame = r.id();
-                    let method = r.id();
-                    let _sig = r.id();
-                    let _src = r.id();
-                    let class_serial = r.u4();
-                    let _line = r.u4();
-                    v.frame(frame, method, class_serial);
-                }
-                TRACE if want.meta => {
-                    r.need(12)?;
-                    let serial = r.u4();
-                    let thread = r.u4();
-                    let n = r.u4() as usize;
-                    let bytes = n * r.id;
-                    if bytes <= BUF - 16 {
-                        r.need(bytes)?;
-                        let id = r.id;
-                        let frames: Vec<u64> = r.take(bytes).chunks_exact(id).map(be).collect();
-                        v.trace(serial, thread, &frames);
-                    }
-                }
+                LOAD_CLASS | FRAME | TRACE if want.meta => meta_record(&mut r, tag, v)?,
                 HEAP_DUMP | HEAP_DUMP_SEGMENT => {
                     if !heap_seen {
                         heap_seen = true;
@@ -237,6 +207,45 @@ impl Dump {
     }
 }
 
+/// A class load, stack frame or stack trace record.
+fn meta_record(r: &mut Reader<'_>, tag: u8, v: &mut dyn Visitor) -> io::Result<()> {
+    match tag {
+        LOAD_CLASS => {
+            r.need(8 + 2 * r.id)?;
+            let serial = r.u4();
+            let class_id = r.id();
+            let _trace = r.u4();
+            let name = r.id();
+            v.load_class(serial, class_id, name);
+        }
+        FRAME => {
+            r.need(4 * r.id + 8)?;
+            let frame = r.id();
+            let method = r.id();
+            let _sig = r.id();
+            let _src = r.id();
+            let class_serial = r.u4();
+            let _line = r.u4();
+            v.frame(frame, method, class_serial);
+        }
+        TRACE => {
+            r.need(12)?;
+            let serial = r.u4();
+            let thread = r.u4();
+            let n = r.u4() as usize;
+            let bytes = n * r.id;
+            if bytes <= BUF - 16 {
+                r.need(bytes)?;
+                let id = r.id;
+                let frames: Vec<u64> = r.take(bytes).chunks_exact(id).map(be).collect();
+                v.trace(serial, thread, &frames);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
@@ -245,41 +254,45 @@ fn be(b: &[u8]) -> u64 {
     b.iter().fold(0u64, |acc, &x| acc << 8 | x as u64)
 }
 
-fn sub_record(r: &mut Reader<'_>, want: &Want, v: &mut dyn Visitor) -> io::Result<()> {
-    r.need(1)?;
-    let tag = r.u1();
+/// A GC root sub-record: each kind carries the object, some a thread and a frame.
+fn root_record(r: &mut Reader<'_>, tag: u8) -> io::Result<Root> {
     let id = r.id;
-    match tag {
-        ROOT_UNKNOWN | ROOT_STICKY_CLASS | ROOT_MONITOR_USED => {
-            r.need(id)?;
-            let o = r.id();
-            if want.roots {
-                v.root(Root { kind: tag, id: o, thread_serial: 0, frame: 0 });
-            }
-        }
+    let root = |o, thread_serial, frame| Root { kind: tag, id: o, thread_serial, frame };
+    Ok(match tag {
         ROOT_JNI_GLOBAL => {
             r.need(2 * id)?;
             let o = r.id();
             let _ref = r.id();
-            if want.roots {
-                v.root(Root { kind: tag, id: o, thread_serial: 0, frame: 0 });
-            }
+            root(o, 0, 0)
         }
         ROOT_JNI_LOCAL | ROOT_JAVA_FRAME | ROOT_THREAD_OBJ => {
             r.need(id + 8)?;
             let o = r.id();
             let thread_serial = r.u4();
-            let frame = r.u4();
-            if want.roots {
-                v.root(Root { kind: tag, id: o, thread_serial, frame });
-            }
+            root(o, thread_serial, r.u4())
         }
         ROOT_NATIVE_STACK | ROOT_THREAD_BLOCK => {
             r.need(id + 4)?;
             let o = r.id();
-            let thread_serial = r.u4();
+            root(o, r.u4(), 0)
+        }
+        _ => {
+            r.need(id)?;
+            root(r.id(), 0, 0)
+        }
+    })
+}
+
+fn sub_record(r: &mut Reader<'_>, want: &Want, v: &mut dyn Visitor) -> io::Result<()> {
+    r.need(1)?;
+    let tag = r.u1();
+    let id = r.id;
+    match tag {
+        ROOT_UNKNOWN | ROOT_STICKY_CLASS | ROOT_MONITOR_USED | ROOT_JNI_GLOBAL | ROOT_JNI_LOCAL | ROOT_JAVA_FRAME
+        | ROOT_THREAD_OBJ | ROOT_NATIVE_STACK | ROOT_THREAD_BLOCK => {
+            let root = root_record(r, tag)?;
             if want.roots {
-                v.root(Root { kind: tag, id: o, thread_serial, frame: 0 });
+                v.root(root);
             }
         }
         CLASS_DUMP => {
