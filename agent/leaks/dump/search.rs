@@ -1,6 +1,7 @@
 //! The chain search over a heap dump: the same reverse breadth-first search as the live heap walk
-//! (`walk/search.rs`, which says why the two keep their own loops), but each pass reads the dump file on the report thread while the application
-//! runs. The only pause is HotSpot writing the dump.
+//! (`walk/search.rs`, which says why the two keep their own loops), but each pass reads the dump
+//! file on the report thread while the application runs. The only pause is HotSpot writing the
+//! dump.
 //!
 //! The dump names objects by address, the agent knows loaders by JVMTI tag. To tie the two, the
 //! agent holds, while the dump is written, one object array on its own thread: a `long[]` marker
@@ -204,6 +205,31 @@ impl Round<'_> {
         }
         Ok(())
     }
+
+    /// Passes over the dump until every target is reached from a root, the frontier is empty or
+    /// a limit stops the round; returns the parent pointers from the roots.
+    fn run(&mut self, dump: &mut Dump, found: &mut Found) -> IdMap<(u64, Edge)> {
+        for &t in &self.targets.clone() {
+            self.nodes.insert(t, 0);
+            self.frontier.insert(t, ());
+        }
+        self.settle();
+        let mut parent = self.walk_from_roots();
+        while !self.frontier.is_empty() && self.stop.is_none() && !self.all_reached(&parent) {
+            found.passes += 1;
+            if let Err(e) = self.pass(dump) {
+                found.error = Some(e);
+                break;
+            }
+            self.peak = self.peak.max(self.memory());
+            self.frontier = std::mem::take(&mut self.next);
+            self.settle();
+            parent = self.walk_from_roots();
+        }
+        found.references_visited += self.visited;
+        found.peak_memory_bytes = found.peak_memory_bytes.max(self.peak);
+        parent
+    }
 }
 
 impl Visitor for Round<'_> {
@@ -258,6 +284,24 @@ pub trait Live {
     fn thread_name(&self, tid: i64) -> Option<String>;
 }
 
+/// Why the search must stop now (the report's budget, `chain_time`), if it must.
+fn out_of_time(budget: &Budget, started: Instant, limits: Limits) -> Option<String> {
+    if budget.stop_now() {
+        Some(budget.stop_reason().into())
+    } else if started.elapsed() > limits.time {
+        Some(format!("chain_time limit of {} s reached", limits.time.as_secs()))
+    } else {
+        None
+    }
+}
+
+/// Lays out the classes the index pass found, and finds the agent's marker array among the
+/// candidates: (array id, array elements).
+fn marker_array(index: &mut Index) -> Option<(u64, Vec<u64>)> {
+    layouts(index);
+    index.candidates.iter().find(|(_, e)| index.marker_ids.contains(&e[0])).cloned()
+}
+
 /// Searches the dump for a chain to every target.
 pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) -> Found {
     let started = Instant::now();
@@ -268,40 +312,20 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
         return found;
     }
     let limits = setup.limits;
-    let deadline = move || -> Option<String> {
-        if budget.stop_now() {
-            Some(budget.stop_reason().into())
-        } else if started.elapsed() > limits.time {
-            Some(format!("chain_time limit of {} s reached", limits.time.as_secs()))
-        } else {
-            None
-        }
-    };
+    let deadline = move || out_of_time(budget, started, limits);
     let mut index = Index { marker_len: setup.loader_ids.len() as u32 + 3, marker: setup.marker, ..Index::default() };
-    match dump.scan(None, &mut index) {
-        Ok(_) => {}
-        Err(e) => {
-            found.error = Some(format!("reading the heap dump: {e}"));
-            return found;
-        }
+    if let Err(e) = dump.scan(None, &mut index) {
+        found.error = Some(format!("reading the heap dump: {e}"));
+        return found;
     }
     found.passes = 1;
-    layouts(&mut index);
-    let Some(array) = index
-        .candidates
-        .iter()
-        .find(|(_, e)| index.marker_ids.contains(&e[0]))
-        .cloned()
-    else {
+    let Some((array_id, elements)) = marker_array(&mut index) else {
         found.error = Some("the heap dump does not hold the agent's marker array".into());
         return found;
     };
-    let (array_id, elements) = array;
     let own_thread = elements[1];
-    let loaders: HashMap<u64, u32> =
-        elements[2..elements.len() - 1].iter().zip(&setup.loader_ids).map(|(&o, &id)| (o, id)).collect();
-    let loader_classes: HashMap<u32, &str> =
-        setup.loader_ids.iter().zip(&setup.loader_classes).map(|(&id, c)| (id, c.as_str())).collect();
+    let loaders: HashMap<u64, u32> = elements[2..elements.len() - 1].iter().zip(&setup.loader_ids).map(|(&o, &id)| (o, id)).collect();
+    let loader_classes: HashMap<u32, &str> = setup.loader_ids.iter().zip(&setup.loader_classes).map(|(&id, c)| (id, c.as_str())).collect();
     let by_agent: HashMap<u32, u64> = loaders.iter().map(|(&o, &id)| (id, o)).collect();
     let targets: Vec<u64> = setup.targets.iter().map(|t| by_agent.get(t).copied().unwrap_or(0)).collect();
     let own_serial = index.roots.iter().find(|r| r.kind == hprof::ROOT_THREAD_OBJ && r.id == own_thread).map(|r| r.thread_serial);
@@ -311,8 +335,7 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
     // from loaders no path reaches.
     let mut rounds_complete = true;
     for (all_class_edges, referents) in [(false, false), (true, false), (true, true)] {
-        let open: Vec<usize> =
-            (0..n).filter(|&i| found.chains[i].is_none() && !found.weakly_held[i] && targets[i] != 0).collect();
+        let open: Vec<usize> = (0..n).filter(|&i| found.chains[i].is_none() && !found.weakly_held[i] && targets[i] != 0).collect();
         if open.is_empty() {
             break;
         }
@@ -337,34 +360,14 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
             stop: None,
             deadline: &deadline,
         };
-        for &t in &round.targets.clone() {
-            round.nodes.insert(t, 0);
-            round.frontier.insert(t, ());
-        }
-        round.settle();
-        let mut parent = round.walk_from_roots();
-        while !round.frontier.is_empty() && round.stop.is_none() && !round.all_reached(&parent) {
-            found.passes += 1;
-            if let Err(e) = round.pass(dump) {
-                found.error = Some(e);
-                break;
-            }
-            round.peak = round.peak.max(round.memory());
-            round.frontier = std::mem::take(&mut round.next);
-            round.settle();
-            parent = round.walk_from_roots();
-        }
-        found.references_visited += round.visited;
-        found.peak_memory_bytes = found.peak_memory_bytes.max(round.peak);
+        let parent = round.run(dump, &mut found);
         let chains = unwind(&round, &parent);
         let names = Names::read(dump, &index, &round, &chains, &loaders, &loader_classes, live);
-        for (k, &i) in open.iter().enumerate() {
-            if let Some(c) = &chains[k] {
-                if referents {
-                    found.weakly_held[i] = true;
-                } else {
-                    found.chains[i] = Some((names.render(c), names.frame_loader(&c.root)));
-                }
+        for (c, &i) in chains.iter().zip(&open) {
+            match c {
+                Some(_) if referents => found.weakly_held[i] = true,
+                Some(c) => found.chains[i] = Some((names.render(c), names.frame_loader(&c.root))),
+                None => {}
             }
         }
         if found.error.is_some() || round.stop.is_some() {
