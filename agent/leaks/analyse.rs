@@ -154,6 +154,75 @@ pub fn analyse(
         *seen = counts;
         cl.growth = groups;
     }
+    let suspects = suspects(tracker, cl, opts, budget);
+    if suspects.is_empty() {
+        known.0.lock().clear();
+        return;
+    }
+    let ids: Vec<u32> = suspects.iter().map(|(i, _)| cl.loaders[*i].id).collect();
+    let search = if !opts.chains {
+        None
+    } else if budget.stop_now() {
+        Some(Search::skipped(ids.len(), "no time was left before the JVM exits (exit_timeout)".into()))
+    } else {
+        let frame = cl.loaders.len().min(1 << 20) as i32 + 512;
+        Some(env.with_local_frame(frame, || search(jvmti, env, tracker, cl, &ids, opts, budget, known)))
+    };
+    let mut mbeans: Option<HashMap<u32, Vec<String>>> = None;
+    for (n, (i, why)) in suspects.iter().enumerate() {
+        let l = &cl.loaders[*i];
+        let path = search.as_ref().map(|s| s.paths[n].clone()).unwrap_or_default();
+        let root_loader = search.as_ref().and_then(|s| s.root_loaders[n]);
+        if path.is_empty() && search.as_ref().is_some_and(|s| s.unreachable[n]) {
+            cl.not_strongly_reachable.push(l.id);
+            continue;
+        }
+        let inside = family(&cl.loaders, l.id);
+        let culprit = culprits::culprit_hop(&path, |id| inside.contains(&id));
+        let (culprit_id, explanation, fix) = if path.is_empty() {
+            no_chain(l, why, search.as_ref())
+        } else {
+            let jmx = path.iter().any(|h| h.from.starts_with("com.sun.jmx.") || h.from.starts_with("javax.management."));
+            let registered = if jmx { mbeans.get_or_insert_with(|| mbeans::by_loader(jvmti, env)) } else { &HashMap::new() };
+            let mut owned: Vec<String> = inside.iter().filter_map(|id| registered.get(id)).flatten().cloned().collect();
+            owned.sort();
+            let ctx = culprits::Context { root_frame_inside: root_loader.is_some_and(|r| inside.contains(&r)), mbeans: owned };
+            let v = culprits::classify(&path, culprit, &label(l), &ctx);
+            (Some(v.culprit.to_string()), v.explanation, v.fix)
+        };
+        cl.leak_suspects.push(LeakSuspect {
+            loader_id: l.id,
+            loader_class: l.class.clone(),
+            loader_name: l.name.clone(),
+            classes: l.classes,
+            reasons: why.clone(),
+            holder_hop: culprits::holder_hop(&path, culprit),
+            path,
+            culprit_hop: culprit,
+            culprit: culprit_id,
+            explanation,
+            fix,
+            loader_label: l.label.clone(),
+            superseded_by: l.superseded_by.filter(|_| why.contains(&SuspectReason::Superseded)),
+        });
+    }
+    if let Some(mut s) = search {
+        s.stats.not_strongly_reachable = cl.not_strongly_reachable.len() as u32;
+        s.stats.chains_found = s.paths.iter().filter(|p| !p.is_empty()).count() as u32;
+        let mut map = known.0.lock();
+        map.clear();
+        for (n, id) in ids.iter().enumerate() {
+            if !s.paths[n].is_empty() {
+                map.insert(*id, s.paths[n].clone());
+            }
+        }
+        cl.chain_search = Some(s.stats);
+    }
+}
+
+/// The suspects: each loader that should be dead (by index in `cl.loaders`) with why. At exit,
+/// loaders that are only closed or stopped are listed in `cl.stopped_at_exit` instead.
+fn suspects(tracker: &ClassTracker, cl: &mut ClassLoaders, opts: &LeakOptions, budget: &Budget) -> Vec<(usize, Vec<SuspectReason>)> {
     // Growing loaders are checked only when chains are searched: most of a script engine's
     // loaders are held softly by its caches, and only a chain tells those from the pinned ones.
     let growing: HashSet<u32> = if opts.chains {
@@ -201,88 +270,27 @@ pub fn analyse(
             earlier.extend(suspects.iter().filter(|(_, r)| r.iter().any(stopped)).map(|(i, _)| cl.loaders[*i].id));
         }
     }
-    if suspects.is_empty() {
-        known.0.lock().clear();
-        return;
-    }
-    let ids: Vec<u32> = suspects.iter().map(|(i, _)| cl.loaders[*i].id).collect();
-    let search = if !opts.chains {
-        None
-    } else if budget.stop_now() {
-        Some(Search::skipped(ids.len(), "no time was left before the JVM exits (exit_timeout)".into()))
-    } else {
-        let frame = cl.loaders.len().min(1 << 20) as i32 + 512;
-        Some(env.with_local_frame(frame, || search(jvmti, env, tracker, cl, &ids, opts, budget, known)))
+    suspects
+}
+
+/// What a suspect without a chain says (no culprit): why there is none, and how to find it.
+fn no_chain(l: &Loader, why: &[SuspectReason], search: Option<&Search>) -> (Option<String>, String, String) {
+    let why_none = match search {
+        None => "no chain search for this report (chains=off, or chains=demand and a periodic report)".to_string(),
+        Some(s) => s.why_none.clone(),
     };
-    let mut mbeans: Option<HashMap<u32, Vec<String>>> = None;
-    for (n, (i, why)) in suspects.iter().enumerate() {
-        let l = &cl.loaders[*i];
-        let path = search.as_ref().map(|s| s.paths[n].clone()).unwrap_or_default();
-        let root_loader = search.as_ref().and_then(|s| s.root_loaders[n]);
-        if path.is_empty() && search.as_ref().is_some_and(|s| s.unreachable[n]) {
-            cl.not_strongly_reachable.push(l.id);
-            continue;
-        }
-        let inside = family(&cl.loaders, l.id);
-        let culprit = culprits::culprit_hop(&path, |id| inside.contains(&id));
-        let (culprit_id, explanation, fix) = if path.is_empty() {
-            let why_none = match &search {
-                None => "no chain search for this report (chains=off, or chains=demand and a periodic report)".to_string(),
-                Some(s) => s.why_none.clone(),
-            };
-            (
-                None,
-                format!(
-                    "{} should be dead ({}) but is alive; no chain: {why_none}",
-                    label(l),
-                    reasons_text(why, l.superseded_by)
-                ),
-                format!(
-                    "Take a heap dump (jcmd <pid> GC.heap_dump file.hprof) and look for the shortest \
-                     strong path from a GC root to this loader; {}.",
-                    match &search {
-                        Some(s) => raise(&s.why_none),
-                        None => "chains=on makes a report search for it".to_string(),
-                    }
-                ),
-            )
-        } else {
-            let jmx = path.iter().any(|h| h.from.starts_with("com.sun.jmx.") || h.from.starts_with("javax.management."));
-            let registered = if jmx { mbeans.get_or_insert_with(|| mbeans::by_loader(jvmti, env)) } else { &HashMap::new() };
-            let mut owned: Vec<String> = inside.iter().filter_map(|id| registered.get(id)).flatten().cloned().collect();
-            owned.sort();
-            let ctx = culprits::Context { root_frame_inside: root_loader.is_some_and(|r| inside.contains(&r)), mbeans: owned };
-            let v = culprits::classify(&path, culprit, &label(l), &ctx);
-            (Some(v.culprit.to_string()), v.explanation, v.fix)
-        };
-        cl.leak_suspects.push(LeakSuspect {
-            loader_id: l.id,
-            loader_class: l.class.clone(),
-            loader_name: l.name.clone(),
-            classes: l.classes,
-            reasons: why.clone(),
-            holder_hop: culprits::holder_hop(&path, culprit),
-            path,
-            culprit_hop: culprit,
-            culprit: culprit_id,
-            explanation,
-            fix,
-            loader_label: l.label.clone(),
-            superseded_by: l.superseded_by.filter(|_| why.contains(&SuspectReason::Superseded)),
-        });
-    }
-    if let Some(mut s) = search {
-        s.stats.not_strongly_reachable = cl.not_strongly_reachable.len() as u32;
-        s.stats.chains_found = s.paths.iter().filter(|p| !p.is_empty()).count() as u32;
-        let mut map = known.0.lock();
-        map.clear();
-        for (n, id) in ids.iter().enumerate() {
-            if !s.paths[n].is_empty() {
-                map.insert(*id, s.paths[n].clone());
+    (
+        None,
+        format!("{} should be dead ({}) but is alive; no chain: {why_none}", label(l), reasons_text(why, l.superseded_by)),
+        format!(
+            "Take a heap dump (jcmd <pid> GC.heap_dump file.hprof) and look for the shortest \
+             strong path from a GC root to this loader; {}.",
+            match search {
+                Some(s) => raise(&s.why_none),
+                None => "chains=on makes a report search for it".to_string(),
             }
-        }
-        cl.chain_search = Some(s.stats);
-    }
+        ),
+    )
 }
 
 impl Search {
