@@ -150,9 +150,7 @@ pub fn analyse(
     // Counts of loaders that garbage has not left are only evidence after a GC.
     if cl.gc_before_report {
         let mut seen = tracker.growth_seen.lock();
-        let (groups, counts) = growth(&cl.loaders, &seen);
-        *seen = counts;
-        cl.growth = groups;
+        (cl.growth, *seen) = growth(&cl.loaders, &seen);
     }
     let suspects = suspects(tracker, cl, opts, budget);
     if suspects.is_empty() {
@@ -172,7 +170,6 @@ pub fn analyse(
     for (n, (i, why)) in suspects.iter().enumerate() {
         let l = &cl.loaders[*i];
         let path = search.as_ref().map(|s| s.paths[n].clone()).unwrap_or_default();
-        let root_loader = search.as_ref().and_then(|s| s.root_loaders[n]);
         if path.is_empty() && search.as_ref().is_some_and(|s| s.unreachable[n]) {
             cl.not_strongly_reachable.push(l.id);
             continue;
@@ -186,6 +183,7 @@ pub fn analyse(
             let registered = if jmx { mbeans.get_or_insert_with(|| mbeans::by_loader(jvmti, env)) } else { &HashMap::new() };
             let mut owned: Vec<String> = inside.iter().filter_map(|id| registered.get(id)).flatten().cloned().collect();
             owned.sort();
+            let root_loader = search.as_ref().and_then(|s| s.root_loaders[n]);
             let ctx = culprits::Context { root_frame_inside: root_loader.is_some_and(|r| inside.contains(&r)), mbeans: owned };
             let v = culprits::classify(&path, culprit, &label(l), &ctx);
             (Some(v.culprit.to_string()), v.explanation, v.fix)
