@@ -2,8 +2,9 @@
 //! with the reference chain that pins it and what the culprit catalogue says about it.
 
 use crate::leaks::walk::verify::{self, ClassIndex};
-use crate::leaks::walk::search::{self as walk, Limits, TAG_SELF_THREAD};
-use crate::loaders::tracker::{ClassTracker, TAG_LOADER};
+use crate::leaks::walk::search::{self as walk, Limits};
+use crate::loaders::tags::{TAG_LOADER, TAG_SELF_THREAD};
+use crate::loaders::tracker::ClassTracker;
 use crate::leaks::dump::retained;
 use crate::leaks::dump::search::{self as dump, Setup};
 use crate::leaks::dump::take;
@@ -20,8 +21,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::Jvmti;
-use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole, PathHop, Pause};
-use leakagent_report::text::reasons_text;
+use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole, PathHop, Pause, SuspectReason};
+use leakagent_report::words::reasons_text;
 use jni::sys::jlong;
 use std::collections::{HashMap, HashSet};
 
@@ -50,22 +51,22 @@ pub struct KnownChains(Mutex<HashMap<u32, Vec<PathHop>>>);
 const STOPPED_STATES: &[&str] = &["STOPPING_PREP", "STOPPING", "STOPPED", "DESTROYING", "DESTROYED", "FAILED"];
 
 /// Why `l` should be dead; empty when it may live.
-pub fn reasons(l: &Loader, patterns: &[String]) -> Vec<String> {
+pub fn reasons(l: &Loader, patterns: &[String]) -> Vec<SuspectReason> {
     let mut r = Vec::new();
     if !l.alive || l.role != LoaderRole::Other {
         return r;
     }
     if l.superseded_by.is_some() {
-        r.push("superseded".to_string());
+        r.push(SuspectReason::Superseded);
     }
     if l.closed == Some(true) {
-        r.push("closed".to_string());
+        r.push(SuspectReason::Closed);
     }
     if l.state.as_deref().is_some_and(|s| STOPPED_STATES.contains(&s)) {
-        r.push("container_stopped".to_string());
+        r.push(SuspectReason::ContainerStopped);
     }
     if patterns.iter().any(|p| glob(p, &l.class) || l.name.as_deref().is_some_and(|n| glob(p, n))) {
-        r.push("pattern".to_string());
+        r.push(SuspectReason::Pattern);
     }
     r
 }
@@ -128,56 +129,9 @@ pub fn analyse(
     // Counts of loaders that garbage has not left are only evidence after a GC.
     if cl.gc_before_report {
         let mut seen = tracker.growth_seen.lock();
-        let (groups, counts) = growth(&cl.loaders, &seen);
-        *seen = counts;
-        cl.growth = groups;
+        (cl.growth, *seen) = growth(&cl.loaders, &seen);
     }
-    // Growing loaders are checked only when chains are searched: most of a script engine's
-    // loaders are held softly by its caches, and only a chain tells those from the pinned ones.
-    let growing: HashSet<u32> = if opts.chains {
-        let kinds: HashSet<(&str, String)> = cl.growth.iter().map(|g| (g.loader_class.as_str(), g.defines.clone())).collect();
-        cl.loaders
-            .iter()
-            .filter(|l| l.alive && l.sample_class.as_deref().is_some_and(|c| kinds.contains(&(l.class.as_str(), shape(c)))))
-            .map(|l| l.id)
-            .collect()
-    } else {
-        HashSet::new()
-    };
-    let mut suspects: Vec<(usize, Vec<String>)> = cl
-        .loaders
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let mut r = reasons(l, &opts.patterns);
-            if growing.contains(&l.id) {
-                r.push("growth".into());
-            }
-            (i, r)
-        })
-        .filter(|(_, r)| !r.is_empty())
-        .collect();
-    // Shutdown hooks close and stop the application's own current loaders before VM death: at
-    // exit, a loader that is only closed or stopped, and was not yet when an earlier report
-    // looked, was most likely stopped by the exit itself. It is listed, not accused.
-    let stopped_only = |r: &[String]| r.iter().all(|x| x == "closed" || x == "container_stopped");
-    {
-        let mut earlier = tracker.stopped_earlier.lock();
-        if budget.is_exit() {
-            suspects.retain(|(i, r)| {
-                let id = cl.loaders[*i].id;
-                let excused = stopped_only(r) && !earlier.contains(&id);
-                if excused {
-                    cl.stopped_at_exit.push(id);
-                }
-                !excused
-            });
-        } else {
-            let alive: HashSet<u32> = cl.loaders.iter().filter(|l| l.alive).map(|l| l.id).collect();
-            earlier.retain(|id| alive.contains(id));
-            earlier.extend(suspects.iter().filter(|(_, r)| r.iter().any(|x| x == "closed" || x == "container_stopped")).map(|(i, _)| cl.loaders[*i].id));
-        }
-    }
+    let suspects = suspects(tracker, cl, opts, budget);
     if suspects.is_empty() {
         known.0.lock().clear();
         return;
@@ -195,7 +149,6 @@ pub fn analyse(
     for (n, (i, why)) in suspects.iter().enumerate() {
         let l = &cl.loaders[*i];
         let path = search.as_ref().map(|s| s.paths[n].clone()).unwrap_or_default();
-        let root_loader = search.as_ref().and_then(|s| s.root_loaders[n]);
         if path.is_empty() && search.as_ref().is_some_and(|s| s.unreachable[n]) {
             cl.not_strongly_reachable.push(l.id);
             continue;
@@ -203,31 +156,13 @@ pub fn analyse(
         let inside = family(&cl.loaders, l.id);
         let culprit = culprits::culprit_hop(&path, |id| inside.contains(&id));
         let (culprit_id, explanation, fix) = if path.is_empty() {
-            let why_none = match &search {
-                None => "no chain search for this report (chains=off, or chains=demand and a periodic report)".to_string(),
-                Some(s) => s.why_none.clone(),
-            };
-            (
-                None,
-                format!(
-                    "{} should be dead ({}) but is alive; no chain: {why_none}",
-                    label(l),
-                    reasons_text(why, l.superseded_by)
-                ),
-                format!(
-                    "Take a heap dump (jcmd <pid> GC.heap_dump file.hprof) and look for the shortest \
-                     strong path from a GC root to this loader; {}.",
-                    match &search {
-                        Some(s) => raise(&s.why_none),
-                        None => "chains=on makes a report search for it".to_string(),
-                    }
-                ),
-            )
+            no_chain(l, why, search.as_ref())
         } else {
             let jmx = path.iter().any(|h| h.from.starts_with("com.sun.jmx.") || h.from.starts_with("javax.management."));
             let registered = if jmx { mbeans.get_or_insert_with(|| mbeans::by_loader(jvmti, env)) } else { &HashMap::new() };
             let mut owned: Vec<String> = inside.iter().filter_map(|id| registered.get(id)).flatten().cloned().collect();
             owned.sort();
+            let root_loader = search.as_ref().and_then(|s| s.root_loaders[n]);
             let ctx = culprits::Context { root_frame_inside: root_loader.is_some_and(|r| inside.contains(&r)), mbeans: owned };
             let v = culprits::classify(&path, culprit, &label(l), &ctx);
             (Some(v.culprit.to_string()), v.explanation, v.fix)
@@ -245,7 +180,7 @@ pub fn analyse(
             explanation,
             fix,
             loader_label: l.label.clone(),
-            superseded_by: l.superseded_by.filter(|_| why.iter().any(|r| r == "superseded")),
+            superseded_by: l.superseded_by.filter(|_| why.contains(&SuspectReason::Superseded)),
             metaspace_bytes: l.metaspace_bytes,
             retained_heap_bytes: search.as_ref().and_then(|s| s.retained[n]),
             retained_heap_note: search.as_ref().and_then(|s| s.retained_note.clone()),
@@ -263,6 +198,79 @@ pub fn analyse(
         }
         cl.chain_search = Some(s.stats);
     }
+}
+
+/// The suspects: each loader that should be dead (by index in `cl.loaders`) with why. At exit,
+/// loaders that are only closed or stopped are listed in `cl.stopped_at_exit` instead.
+fn suspects(tracker: &ClassTracker, cl: &mut ClassLoaders, opts: &LeakOptions, budget: &Budget) -> Vec<(usize, Vec<SuspectReason>)> {
+    // Growing loaders are checked only when chains are searched: most of a script engine's
+    // loaders are held softly by its caches, and only a chain tells those from the pinned ones.
+    let growing: HashSet<u32> = if opts.chains {
+        let kinds: HashSet<(&str, String)> = cl.growth.iter().map(|g| (g.loader_class.as_str(), g.defines.clone())).collect();
+        cl.loaders
+            .iter()
+            .filter(|l| l.alive && l.sample_class.as_deref().is_some_and(|c| kinds.contains(&(l.class.as_str(), shape(c)))))
+            .map(|l| l.id)
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let mut suspects: Vec<(usize, Vec<SuspectReason>)> = cl
+        .loaders
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut r = reasons(l, &opts.patterns);
+            if growing.contains(&l.id) {
+                r.push(SuspectReason::Growth);
+            }
+            (i, r)
+        })
+        .filter(|(_, r)| !r.is_empty())
+        .collect();
+    // Shutdown hooks close and stop the application's own current loaders before VM death: at
+    // exit, a loader that is only closed or stopped, and was not yet when an earlier report
+    // looked, was most likely stopped by the exit itself. It is listed, not accused.
+    let stopped = |x: &SuspectReason| matches!(x, SuspectReason::Closed | SuspectReason::ContainerStopped);
+    let stopped_only = |r: &[SuspectReason]| r.iter().all(stopped);
+    {
+        let mut earlier = tracker.stopped_earlier.lock();
+        if budget.is_exit() {
+            suspects.retain(|(i, r)| {
+                let id = cl.loaders[*i].id;
+                let excused = stopped_only(r) && !earlier.contains(&id);
+                if excused {
+                    cl.stopped_at_exit.push(id);
+                }
+                !excused
+            });
+        } else {
+            let alive: HashSet<u32> = cl.loaders.iter().filter(|l| l.alive).map(|l| l.id).collect();
+            earlier.retain(|id| alive.contains(id));
+            earlier.extend(suspects.iter().filter(|(_, r)| r.iter().any(stopped)).map(|(i, _)| cl.loaders[*i].id));
+        }
+    }
+    suspects
+}
+
+/// What a suspect without a chain says (no culprit): why there is none, and how to find it.
+fn no_chain(l: &Loader, why: &[SuspectReason], search: Option<&Search>) -> (Option<String>, String, String) {
+    let why_none = match search {
+        None => "no chain search for this report (chains=off, or chains=demand and a periodic report)".to_string(),
+        Some(s) => s.why_none.clone(),
+    };
+    (
+        None,
+        format!("{} should be dead ({}) but is alive; no chain: {why_none}", label(l), reasons_text(why, l.superseded_by)),
+        format!(
+            "Take a heap dump (jcmd <pid> GC.heap_dump file.hprof) and look for the shortest \
+             strong path from a GC root to this loader; {}.",
+            match search {
+                Some(s) => raise(&s.why_none),
+                None => "chains=on makes a report search for it".to_string(),
+            }
+        ),
+    )
 }
 
 impl Search {
@@ -376,7 +384,7 @@ fn search(
         s.stats.passes += o.passes;
         s.stats.references_visited += o.references_visited;
         s.stats.objects_tagged = o.objects_tagged;
-        s.stats.memory_bytes = o.peak_memory_bytes + o.objects_tagged * (walk::BYTES_PER_NODE - 64);
+        s.stats.memory_bytes = o.peak_memory_bytes + o.objects_tagged * walk::TAG_MAP_BYTES;
         s.stats.memory_bytes_estimate = o.objects_tagged * walk::BYTES_PER_NODE;
         s.stats.pauses.extend(o.pauses.iter().map(|(what, ms)| Pause { what: what.clone(), ms: *ms }));
         s.stats.method = "walk".into();
@@ -519,7 +527,6 @@ mod tests {
         let mut f: Vec<u32> = family(&ls, 5).into_iter().collect();
         f.sort();
         assert_eq!(f, [5, 8, 9]);
-        assert_eq!(reasons_text(&["superseded".into(), "container_stopped".into()], Some(9)), "superseded by #9, container stopped");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The culprit catalogue: turns a reference chain into plain words and a fix. Works on the report
 //! model only, so every rule is tested on fixed chains.
 
-use leakagent_report::model::PathHop;
+use leakagent_report::model::{HopKind, PathHop};
 
 /// What the catalogue says about one chain.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +62,7 @@ pub fn holder_hop(path: &[PathHop], culprit: Option<usize>) -> Option<usize> {
 /// The thread of a `thread`, `stack_local` or `jni_local` root (`<thread "name">`,
 /// `<local variable in M (thread "name", id N)>`).
 pub fn root_thread(path: &[PathHop]) -> Option<&str> {
-    let root = path.first().filter(|h| matches!(h.kind.as_str(), "thread" | "stack_local" | "jni_local"))?;
+    let root = path.first().filter(|h| h.kind.is_thread_root())?;
     let rest = &root.from[root.from.find("thread \"")? + 8..];
     rest.find('"').map(|end| &rest[..end])
 }
@@ -128,186 +128,288 @@ pub fn is_thread_culprit(culprit: &str) -> bool {
     matches!(culprit, "application-thread" | "thread-context-loader" | "stack-local")
 }
 
-/// Matches a chain against the culprits the class loader field report (seeds/002) named (JDK logging, commons-logging,
-/// Introspector and Spring caches, DriverManager, JMX, ThreadLocal, threads and context loaders,
-/// shutdown hooks, statics of a parent loader); anything else gets a sentence built from the chain.
-pub fn classify(path: &[PathHop], culprit: Option<usize>, loader_label: &str, ctx: &Context) -> Verdict {
-    let c = culprit.and_then(|i| path.get(i));
-    let holder_at = holder_hop(path, culprit);
-    let holder = match (culprit, holder_at) {
-        (Some(c), Some(h)) => holder_text(path, h, c),
-        _ => "an object outside the application".into(),
-    };
-    let held = c.map(|h| h.to.clone()).unwrap_or_default();
-    let from = |p: &str| c.map(|h| from_class(h).starts_with(p)).unwrap_or(false);
-    let field = |f: &str| path.iter().any(|h| h.field == f);
-    let root = path.first();
-    let thread_root = root.map(|h| h.kind == "thread").unwrap_or(false);
-    let local_root = root.map(|h| h.kind == "stack_local" || h.kind == "jni_local").unwrap_or(false);
-    let thread = root_thread(path).map(|t| format!("\"{t}\"")).unwrap_or_else(|| "of the application".into());
+/// What the rules read about one chain, worked out once.
+struct Facts<'a> {
+    path: &'a [PathHop],
+    culprit: Option<usize>,
+    loader: &'a str,
+    ctx: &'a Context,
+    /// The culprit hop's target: what of the application is held.
+    held: String,
+    holder_at: Option<usize>,
+    /// The holder in words (`holder_text`).
+    holder: String,
+    /// The root thread, quoted, or "of the application".
+    thread: String,
+    thread_root: bool,
+    local_root: bool,
+}
 
-    if from("java.util.logging.") || any_from(path, "java.util.logging.LogManager") && held.contains("Level") {
-        return Verdict {
-            culprit: "jdk-logging-level",
-            explanation: format!(
-                "JDK logging keeps {held}, an object of {loader_label}, through {holder}: a custom \
-                 java.util.logging.Level (or handler, filter, formatter) set on a logger outlives the application"
-            ),
-            fix: "On undeploy restore what the application set on JDK loggers (e.g. \
-                  Logger.getLogger(\"\").setLevel(previousLevel)) and remove its handlers; prefer the \
-                  standard Level constants to custom Level subclasses."
-                .into(),
-        };
+impl Facts<'_> {
+    /// The culprit hop's source class starts with `prefix`.
+    fn from(&self, prefix: &str) -> bool {
+        self.culprit.and_then(|i| self.path.get(i)).is_some_and(|h| from_class(h).starts_with(prefix))
     }
-    if any_from(path, "org.apache.commons.logging.") {
-        return Verdict {
-            culprit: "commons-logging",
-            explanation: format!(
-                "commons-logging's LogFactory cache (in the parent loader) keeps a factory or Log of \
-                 {loader_label} through {holder}"
-            ),
-            fix: "Call org.apache.commons.logging.LogFactory.release(applicationClassLoader) when the \
-                  application stops (e.g. in ServletContextListener.contextDestroyed)."
-                .into(),
-        };
+    fn any_from(&self, prefixes: &[&str]) -> bool {
+        prefixes.iter().any(|p| any_from(self.path, p))
     }
-    if any_from(path, "org.springframework.beans.CachedIntrospectionResults") {
-        return Verdict {
-            culprit: "spring-introspection-cache",
-            explanation: format!("Spring's CachedIntrospectionResults keeps bean metadata of {loader_label} through {holder}"),
-            fix: "Call CachedIntrospectionResults.clearClassLoader(applicationClassLoader) on undeploy, \
-                  or register org.springframework.web.util.IntrospectorCleanupListener."
-                .into(),
-        };
+    fn field(&self, f: &str) -> bool {
+        self.path.iter().any(|h| h.field == f)
     }
-    if any_from(path, "java.beans.") || any_from(path, "com.sun.beans.") {
-        return Verdict {
-            culprit: "java-beans-introspector",
-            explanation: format!(
-                "the java.beans.Introspector cache keeps BeanInfo of a class of {loader_label} through {holder}"
-            ),
-            fix: "Call java.beans.Introspector.flushCaches() (or flushFromCaches(beanClass)) when the \
-                  application stops."
-                .into(),
-        };
+    fn root_from(&self) -> String {
+        self.path.first().map(|h| h.from.clone()).unwrap_or_default()
     }
-    if any_from(path, "java.sql.DriverManager") || any_from(path, "java.sql.DriverInfo") {
-        return Verdict {
-            culprit: "jdbc-driver",
-            explanation: format!("java.sql.DriverManager still has a JDBC driver of {loader_label} registered ({holder})"),
-            fix: "On undeploy, DriverManager.deregisterDriver(d) for every driver d whose class loader is \
-                  the application's (DriverManager.getDrivers()); do not leave it to the container."
-                .into(),
-        };
+    fn stop_thread(&self) -> String {
+        format!(
+            "Stop thread {} when the application stops: interrupt and join it, or shutdown() its executor and \
+             awaitTermination().",
+            self.thread
+        )
     }
-    if any_from(path, "com.sun.jmx.") || any_from(path, "javax.management.") {
-        let (what, fix) = match ctx.mbeans.as_slice() {
-            [] => (
-                "an MBean".to_string(),
-                "Unregister every MBean the application registers when it stops \
-                 (MBeanServer.unregisterMBean(name), e.g. in ServletContextListener.contextDestroyed)."
-                    .to_string(),
-            ),
-            names => (
-                format!("the MBean{} {}", if names.len() > 1 { "s" } else { "" }, names.join(", ")),
+    /// The thread object itself, or what it runs, belongs to the application.
+    fn runs_app(&self) -> bool {
+        self.culprit == Some(0) || self.field("target") || self.field("task")
+    }
+    /// The innermost static field on the chain, when one comes before the culprit.
+    fn parent_static(&self) -> Option<String> {
+        let (c, _) = self.culprit.zip(self.holder_at)?;
+        let is_static = |p: &&PathHop| p.kind == HopKind::StaticField;
+        self.path[..c + 1].iter().any(|p| is_static(&p)).then(|| {
+            self.path.iter().rev().find(is_static).map(|s| format!("{}.{}", s.from, s.field)).unwrap_or_default()
+        })
+    }
+}
+
+/// One known culprit: when a chain shows it, and what to say (explanation, fix).
+struct Rule {
+    culprit: &'static str,
+    matches: fn(&Facts) -> bool,
+    says: fn(&Facts) -> (String, String),
+}
+
+/// The catalogue, first match wins: library caches before threads, threads before statics.
+const RULES: &[Rule] = &[
+    Rule {
+        culprit: "jdk-logging-level",
+        matches: |f| f.from("java.util.logging.") || f.any_from(&["java.util.logging.LogManager"]) && f.held.contains("Level"),
+        says: |f| {
+            (
                 format!(
-                    "Unregister the MBean{} {} when the application stops: {} (e.g. in ServletContextListener.contextDestroyed).",
-                    if names.len() > 1 { "s" } else { "" },
-                    names.join(", "),
-                    names
-                        .iter()
-                        .map(|n| format!("ManagementFactory.getPlatformMBeanServer().unregisterMBean(new ObjectName(\"{n}\"))"))
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    "JDK logging keeps {}, an object of {}, through {}: a custom java.util.logging.Level (or \
+                     handler, filter, formatter) set on a logger outlives the application",
+                    f.held, f.loader, f.holder
                 ),
-            ),
-        };
-        return Verdict {
-            culprit: "jmx-mbean",
-            explanation: format!("{what} of {loader_label} is still registered with the MBeanServer, which keeps it through {holder}"),
-            fix,
-        };
-    }
-    if field("threadLocals") || field("inheritableThreadLocals") || any_from(path, "java.lang.ThreadLocal$ThreadLocalMap") {
-        return Verdict {
-            culprit: "threadlocal",
-            explanation: format!(
-                "a ThreadLocal value of {loader_label} stays on a thread the application does not own \
-                 (thread {thread}): {holder}"
-            ),
-            fix: "Call ThreadLocal.remove() in a finally block after each use on pooled threads; a \
-                  container's thread pool outlives the application."
-                .into(),
-        };
-    }
-    if any_from(path, "java.lang.ApplicationShutdownHooks") {
-        return Verdict {
-            culprit: "shutdown-hook",
-            explanation: format!("a shutdown hook thread of {loader_label} is registered with the JVM ({holder})"),
-            fix: "Runtime.getRuntime().removeShutdownHook(hook) when the application stops.".into(),
-        };
-    }
-    let stop_thread = format!(
-        "Stop thread {thread} when the application stops: interrupt and join it, or shutdown() its executor and \
-         awaitTermination()."
-    );
-    // The thread object itself, or what it runs, belongs to the application.
-    let runs_app = culprit == Some(0) || field("target") || field("task");
-    if thread_root && runs_app {
-        let what = if culprit == Some(0) { format!("a {held}, code of {loader_label}") } else { format!("running code of {loader_label}: {holder}") };
-        return Verdict {
-            culprit: "application-thread",
-            explanation: format!("thread {thread} ({what}) is still running"),
-            fix: stop_thread,
-        };
-    }
-    if thread_root && field("contextClassLoader") {
-        return Verdict {
-            culprit: "thread-context-loader",
-            explanation: format!("live thread {thread} has {loader_label} as its context class loader"),
-            fix: format!(
-                "{stop_thread} For a thread the application does not own, restore setContextClassLoader(parent) after use."
-            ),
-        };
-    }
-    if local_root && ctx.root_frame_inside {
-        let frame = root.map(|h| h.from.clone()).unwrap_or_default();
-        return Verdict {
-            culprit: "application-thread",
-            explanation: format!("thread {thread} is still running code of {loader_label}: {frame} holds {held}"),
-            fix: stop_thread,
-        };
-    }
-    if local_root {
-        let frame = root.map(|h| h.from.clone()).unwrap_or_default();
-        return Verdict {
-            culprit: "stack-local",
-            explanation: format!("{frame} holds {held} of {loader_label}: that call has not returned"),
-            fix: format!(
-                "Let the call on thread {thread} return (or stop the thread) before the application stops; a report taken \
-                 while a request is running shows its locals."
-            ),
-        };
-    }
-    if let (Some(h), Some(hi)) = (c, holder_at) {
-        if path[..culprit.unwrap_or(0) + 1].iter().any(|p| p.kind == "static_field") {
-            let statics: Vec<&PathHop> = path.iter().filter(|p| p.kind == "static_field").collect();
-            let s = statics.last().map(|s| format!("{}.{}", s.from, s.field)).unwrap_or_default();
-            let o = owner(&path[hi]);
-            return Verdict {
-                culprit: "parent-static",
-                explanation: format!("static state outside the application ({s}) holds {} of {loader_label} through {holder}", h.to),
-                fix: format!(
+                "On undeploy restore what the application set on JDK loggers (e.g. \
+                 Logger.getLogger(\"\").setLevel(previousLevel)) and remove its handlers; prefer the \
+                 standard Level constants to custom Level subclasses."
+                    .into(),
+            )
+        },
+    },
+    Rule {
+        culprit: "commons-logging",
+        matches: |f| f.any_from(&["org.apache.commons.logging."]),
+        says: |f| {
+            (
+                format!(
+                    "commons-logging's LogFactory cache (in the parent loader) keeps a factory or Log of {} through {}",
+                    f.loader, f.holder
+                ),
+                "Call org.apache.commons.logging.LogFactory.release(applicationClassLoader) when the \
+                 application stops (e.g. in ServletContextListener.contextDestroyed)."
+                    .into(),
+            )
+        },
+    },
+    Rule {
+        culprit: "spring-introspection-cache",
+        matches: |f| f.any_from(&["org.springframework.beans.CachedIntrospectionResults"]),
+        says: |f| {
+            (
+                format!("Spring's CachedIntrospectionResults keeps bean metadata of {} through {}", f.loader, f.holder),
+                "Call CachedIntrospectionResults.clearClassLoader(applicationClassLoader) on undeploy, \
+                 or register org.springframework.web.util.IntrospectorCleanupListener."
+                    .into(),
+            )
+        },
+    },
+    Rule {
+        culprit: "java-beans-introspector",
+        matches: |f| f.any_from(&["java.beans.", "com.sun.beans."]),
+        says: |f| {
+            (
+                format!("the java.beans.Introspector cache keeps BeanInfo of a class of {} through {}", f.loader, f.holder),
+                "Call java.beans.Introspector.flushCaches() (or flushFromCaches(beanClass)) when the \
+                 application stops."
+                    .into(),
+            )
+        },
+    },
+    Rule {
+        culprit: "jdbc-driver",
+        matches: |f| f.any_from(&["java.sql.DriverManager", "java.sql.DriverInfo"]),
+        says: |f| {
+            (
+                format!("java.sql.DriverManager still has a JDBC driver of {} registered ({})", f.loader, f.holder),
+                "On undeploy, DriverManager.deregisterDriver(d) for every driver d whose class loader is \
+                 the application's (DriverManager.getDrivers()); do not leave it to the container."
+                    .into(),
+            )
+        },
+    },
+    Rule { culprit: "jmx-mbean", matches: |f| f.any_from(&["com.sun.jmx.", "javax.management."]), says: jmx_mbean },
+    Rule {
+        culprit: "threadlocal",
+        matches: |f| f.field("threadLocals") || f.field("inheritableThreadLocals") || f.any_from(&["java.lang.ThreadLocal$ThreadLocalMap"]),
+        says: |f| {
+            (
+                format!(
+                    "a ThreadLocal value of {} stays on a thread the application does not own (thread {}): {}",
+                    f.loader, f.thread, f.holder
+                ),
+                "Call ThreadLocal.remove() in a finally block after each use on pooled threads; a \
+                 container's thread pool outlives the application."
+                    .into(),
+            )
+        },
+    },
+    Rule {
+        culprit: "shutdown-hook",
+        matches: |f| f.any_from(&["java.lang.ApplicationShutdownHooks"]),
+        says: |f| {
+            (
+                format!("a shutdown hook thread of {} is registered with the JVM ({})", f.loader, f.holder),
+                "Runtime.getRuntime().removeShutdownHook(hook) when the application stops.".into(),
+            )
+        },
+    },
+    Rule {
+        culprit: "application-thread",
+        matches: |f| f.thread_root && f.runs_app(),
+        says: |f| {
+            let what = if f.culprit == Some(0) {
+                format!("a {}, code of {}", f.held, f.loader)
+            } else {
+                format!("running code of {}: {}", f.loader, f.holder)
+            };
+            (format!("thread {} ({what}) is still running", f.thread), f.stop_thread())
+        },
+    },
+    Rule {
+        culprit: "thread-context-loader",
+        matches: |f| f.thread_root && f.field("contextClassLoader"),
+        says: |f| {
+            (
+                format!("live thread {} has {} as its context class loader", f.thread, f.loader),
+                format!(
+                    "{} For a thread the application does not own, restore setContextClassLoader(parent) after use.",
+                    f.stop_thread()
+                ),
+            )
+        },
+    },
+    Rule {
+        culprit: "application-thread",
+        matches: |f| f.local_root && f.ctx.root_frame_inside,
+        says: |f| {
+            (
+                format!("thread {} is still running code of {}: {} holds {}", f.thread, f.loader, f.root_from(), f.held),
+                f.stop_thread(),
+            )
+        },
+    },
+    Rule {
+        culprit: "stack-local",
+        matches: |f| f.local_root,
+        says: |f| {
+            (
+                format!("{} holds {} of {}: that call has not returned", f.root_from(), f.held, f.loader),
+                format!(
+                    "Let the call on thread {} return (or stop the thread) before the application stops; a report taken \
+                     while a request is running shows its locals.",
+                    f.thread
+                ),
+            )
+        },
+    },
+    Rule {
+        culprit: "parent-static",
+        matches: |f| f.parent_static().is_some(),
+        says: |f| {
+            let o = f.holder_at.map(|h| owner(&f.path[h])).unwrap_or_default();
+            (
+                format!(
+                    "static state outside the application ({}) holds {} of {} through {}",
+                    f.parent_static().unwrap_or_default(),
+                    f.held,
+                    f.loader,
+                    f.holder
+                ),
+                format!(
                     "Unregister what the application put into {o} when it stops (listeners, callbacks, cache \
                      entries), or load that class inside the application instead of a shared/parent loader."
                 ),
-            };
-        }
+            )
+        },
+    },
+];
+
+/// The MBeans the application left registered, by name when the report thread could list them.
+fn jmx_mbean(f: &Facts) -> (String, String) {
+    let s = if f.ctx.mbeans.len() > 1 { "s" } else { "" };
+    let (what, fix) = match f.ctx.mbeans.as_slice() {
+        [] => (
+            "an MBean".to_string(),
+            "Unregister every MBean the application registers when it stops \
+             (MBeanServer.unregisterMBean(name), e.g. in ServletContextListener.contextDestroyed)."
+                .to_string(),
+        ),
+        names => (
+            format!("the MBean{s} {}", names.join(", ")),
+            format!(
+                "Unregister the MBean{s} {} when the application stops: {} (e.g. in ServletContextListener.contextDestroyed).",
+                names.join(", "),
+                names
+                    .iter()
+                    .map(|n| format!("ManagementFactory.getPlatformMBeanServer().unregisterMBean(new ObjectName(\"{n}\"))"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ),
+    };
+    (format!("{what} of {} is still registered with the MBeanServer, which keeps it through {}", f.loader, f.holder), fix)
+}
+
+/// Matches a chain against the culprits the class loader field report (seeds/002) named (JDK
+/// logging, commons-logging, Introspector and Spring caches, DriverManager, JMX, ThreadLocal,
+/// threads and context loaders, shutdown hooks, statics of a parent loader); anything else gets a
+/// sentence built from the chain.
+pub fn classify(path: &[PathHop], culprit: Option<usize>, loader_label: &str, ctx: &Context) -> Verdict {
+    let holder_at = holder_hop(path, culprit);
+    let root = path.first();
+    let facts = Facts {
+        path,
+        culprit,
+        loader: loader_label,
+        ctx,
+        held: culprit.and_then(|i| path.get(i)).map(|h| h.to.clone()).unwrap_or_default(),
+        holder_at,
+        holder: match (culprit, holder_at) {
+            (Some(c), Some(h)) => holder_text(path, h, c),
+            _ => "an object outside the application".into(),
+        },
+        thread: root_thread(path).map(|t| format!("\"{t}\"")).unwrap_or_else(|| "of the application".into()),
+        thread_root: root.is_some_and(|h| h.kind == HopKind::Thread),
+        local_root: root.is_some_and(|h| matches!(h.kind, HopKind::StackLocal | HopKind::JniLocal)),
+    };
+    if let Some(rule) = RULES.iter().find(|r| (r.matches)(&facts)) {
+        let (explanation, fix) = (rule.says)(&facts);
+        return Verdict { culprit: rule.culprit, explanation, fix };
     }
     let o = holder_at.map(|h| owner(&path[h])).unwrap_or_else(|| "the holder".into());
     Verdict {
         culprit: "generic",
-        explanation: format!("{holder} keeps {held}, an object of {loader_label}, reachable"),
+        explanation: format!("{} keeps {}, an object of {loader_label}, reachable", facts.holder, facts.held),
         fix: format!(
             "Clear {o} (remove what the application put into it) when the application stops, or move that holder \
              into the application so both die together."
@@ -320,7 +422,7 @@ mod tests {
     use super::*;
 
     fn hop(from: &str, field: &str, kind: &str, to: &str, to_loader: Option<u32>) -> PathHop {
-        PathHop { from: from.into(), field: field.into(), kind: kind.into(), to: to.into(), to_loader }
+        PathHop { from: from.into(), field: field.into(), kind: HopKind::parse(kind).expect("a hop kind"), to: to.into(), to_loader }
     }
 
     fn only(id: u32) -> impl Fn(u32) -> bool {

@@ -2,7 +2,7 @@
 //! model only, so every rule can be tested on a fixed model.
 
 use crate::leaks::culprits::{chain_text, is_thread_culprit, root_thread};
-use leakagent_report::model::{group_cost, ClassLoaders, Finding, LeakSuspect, Report, Severity, Subject};
+use leakagent_report::model::{group_cost, ClassLoaders, Finding, LeakSuspect, LoaderGrowth, Report, Severity, Subject, SuspectReason};
 use leakagent_report::text::{cause_key, numbers_as_one};
 use std::collections::BTreeMap;
 
@@ -39,7 +39,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
         // What they cost: classes, metaspace and retained heap, as far as measured.
         let cost = group_cost(&suspects);
         let chain = if first.path.is_empty() { String::new() } else { format!(" Chain: {}.", chain_text(&first.path)) };
-        let growth_only = suspects.iter().all(|s| s.reasons.iter().all(|r| r == "growth"));
+        let growth_only = suspects.iter().all(|s| s.reasons.iter().all(|r| *r == SuspectReason::Growth));
         let growth = cl.growth.iter().find(|g| g.loader_class == first.loader_class).filter(|_| growth_only);
         // An interval report runs without a GC (interval_gc=off): it must not claim one.
         let after_gc = if cl.gc_before_report { "after GC" } else { "with no GC before this report" };
@@ -51,28 +51,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
         };
         let (lead, fix_tail) = match growth {
             Some(g) => (
-                {
-                    let mut facts = Vec::new();
-                    if g.distinct_classes > 1 {
-                        facts.push(format!("{} such classes seen", g.distinct_classes));
-                    }
-                    facts.push(if g.dead == 0 { "none of them died".to_string() } else { format!("{} of them died", g.dead) });
-                    if let Some(p) = g.alive_at_previous_report {
-                        facts.push(format!("{p} were alive at the previous report"));
-                    }
-                    format!(
-                        "{} of the {} loaders of {} that each define {}{} ({}) are {} ({}; {} pinned)",
-                        suspects.len(),
-                        g.alive,
-                        g.loader_class,
-                        if g.distinct_classes > 1 { "a class like " } else { "" },
-                        g.example,
-                        facts.join("; "),
-                        held,
-                        names.join(", "),
-                        cost
-                    )
-                },
+                growth_lead(g, suspects.len(), &held, &names, &cost),
                 format!(
                     " They were found by their growth; leak_loaders={} makes every report check them.",
                     g.leak_loaders
@@ -108,6 +87,31 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
     }
 }
 
+/// The lead of a finding over loaders found by their growth: how many of how many, and what the
+/// growth showed.
+fn growth_lead(g: &LoaderGrowth, suspects: usize, held: &str, names: &[String], cost: &str) -> String {
+    let mut facts = Vec::new();
+    if g.distinct_classes > 1 {
+        facts.push(format!("{} such classes seen", g.distinct_classes));
+    }
+    facts.push(if g.dead == 0 { "none of them died".to_string() } else { format!("{} of them died", g.dead) });
+    if let Some(p) = g.alive_at_previous_report {
+        facts.push(format!("{p} were alive at the previous report"));
+    }
+    format!(
+        "{} of the {} loaders of {} that each define {}{} ({}) are {} ({}; {} pinned)",
+        suspects,
+        g.alive,
+        g.loader_class,
+        if g.distinct_classes > 1 { "a class like " } else { "" },
+        g.example,
+        facts.join("; "),
+        held,
+        names.join(", "),
+        cost
+    )
+}
+
 /// For one finding over threads of one kind (`ticker-1`, `ticker-2`, ...): every thread to stop,
 /// since the fix names the first.
 fn same_for(suspects: &[&LeakSuspect]) -> String {
@@ -125,10 +129,10 @@ fn same_for(suspects: &[&LeakSuspect]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leakagent_report::model::{LoaderGrowth, PathHop};
+    use leakagent_report::model::{HopKind, PathHop};
 
     fn hop(from: &str, field: &str, kind: &str, to: &str, to_loader: Option<u32>) -> PathHop {
-        PathHop { from: from.into(), field: field.into(), kind: kind.into(), to: to.into(), to_loader }
+        PathHop { from: from.into(), field: field.into(), kind: HopKind::parse(kind).expect("a hop kind"), to: to.into(), to_loader }
     }
 
     fn suspect(id: u32, culprit: &str) -> LeakSuspect {
@@ -138,7 +142,7 @@ mod tests {
             loader_name: Some(format!("app-gen-{id}")),
             loader_label: Some(format!("app-gen-{id}")),
             classes: 8,
-            reasons: vec!["closed".into()],
+            reasons: vec![SuspectReason::Closed],
             path: vec![hop("A", "f", "static_field", "B", Some(id))],
             culprit_hop: Some(0),
             holder_hop: Some(0),
@@ -220,7 +224,7 @@ mod tests {
             ..LoaderGrowth::default()
         };
         let pinned: Vec<LeakSuspect> = (1..=16)
-            .map(|i| LeakSuspect { loader_class: g.loader_class.clone(), loader_label: None, loader_name: None, reasons: vec!["growth".into()], ..suspect(100 + i, "parent-static") })
+            .map(|i| LeakSuspect { loader_class: g.loader_class.clone(), loader_label: None, loader_name: None, reasons: vec![SuspectReason::Growth], ..suspect(100 + i, "parent-static") })
             .collect();
         let f = findings(&ClassLoaders { leak_suspects: pinned, growth: vec![g], gc_before_report: true, ..ClassLoaders::default() });
         assert_eq!(f.len(), 1);
@@ -271,7 +275,7 @@ mod tests {
     fn loaders_without_a_chain_are_not_said_to_be_strongly_held() {
         let g = LoaderGrowth { loader_class: "java.net.URLClassLoader".into(), example: "Script1".into(), alive: 1500, ..LoaderGrowth::default() };
         let none: Vec<LeakSuspect> = (0..1500)
-            .map(|i| LeakSuspect { path: vec![], culprit: None, culprit_hop: None, reasons: vec!["growth".into()], ..suspect(i, "x") })
+            .map(|i| LeakSuspect { path: vec![], culprit: None, culprit_hop: None, reasons: vec![SuspectReason::Growth], ..suspect(i, "x") })
             .collect();
         let f = findings(&ClassLoaders { leak_suspects: none, growth: vec![g], ..ClassLoaders::default() });
         assert_eq!(f.len(), 1);

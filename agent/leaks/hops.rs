@@ -2,12 +2,13 @@
 //! prints, with caches for one report.
 
 use crate::leaks::walk::search::RawHop;
-use crate::loaders::tracker::{tag_kind, tag_loader, ClassTracker, TAG_ARRAY_CLASS, TAG_CLASS, TAG_LOADER};
+use crate::loaders::tags::{tag_kind, tag_loader, TAG_ARRAY_CLASS, TAG_CLASS, TAG_LOADER};
+use crate::loaders::tracker::ClassTracker;
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::ffi::sys::*;
 use jni::sys::{jclass, jlong};
-use leakagent_report::model::{Loader, PathHop};
+use leakagent_report::model::{HopKind, Loader, PathHop};
 use std::collections::{HashMap, HashSet};
 
 /// Resolves class tags, field indices and loaders to names, with caches for one report.
@@ -172,71 +173,98 @@ impl<'a> Names<'a> {
 
     /// The chain in names, and for a stack root the loader of the method's class.
     pub fn render(&mut self, raw: &[RawHop], root_thread: Option<&String>) -> (Vec<PathHop>, Option<u32>) {
+        let Some(root) = raw.first() else { return (Vec::new(), None) };
         let mut out: Vec<PathHop> = Vec::new();
         let mut root_loader = None;
-        let mut i = 0;
-        while i < raw.len() {
-            let h = &raw[i];
+        let mut rest = &raw[1..];
+        // A system class root followed by one of its static fields reads as the field.
+        match rest.first().filter(|n| root.kind == JVMTI_HEAP_REFERENCE_SYSTEM_CLASS && n.kind == JVMTI_HEAP_REFERENCE_STATIC_FIELD) {
+            Some(next) => {
+                let from = self.class_name(root.to);
+                let field = self.field_name(root.to, next.index);
+                let to = self.describe(next.to, next.to_class);
+                out.push(PathHop { from, field, kind: HopKind::StaticField, to, to_loader: Self::loader_of(next.to, next.to_class) });
+                rest = &rest[1..];
+            }
+            None => {
+                let kind = root_kind(root.kind);
+                let from = match kind {
+                    HopKind::Thread => root_from(kind, root_thread.map(String::as_str), None),
+                    HopKind::StackLocal | HopKind::JniLocal => {
+                        let (method, loader) = self.method(root.method);
+                        root_loader = loader;
+                        root_from(kind, None, Some((&method, &self.thread(root.thread_id))))
+                    }
+                    _ => root_from(kind, None, None),
+                };
+                let (to, to_loader) = (self.describe(root.to, root.to_class), Self::loader_of(root.to, root.to_class));
+                out.push(PathHop { from, field: String::new(), kind, to, to_loader });
+            }
+        }
+        for h in rest {
             let to = self.describe(h.to, h.to_class);
             let to_loader = Self::loader_of(h.to, h.to_class);
-            if i == 0 {
-                // A system class root followed by one of its static fields reads as the field.
-                if h.kind == JVMTI_HEAP_REFERENCE_SYSTEM_CLASS {
-                    if let Some(next) = raw.get(1).filter(|n| n.kind == JVMTI_HEAP_REFERENCE_STATIC_FIELD) {
-                        let from = self.class_name(h.to);
-                        let field = self.field_name(h.to, next.index);
-                        let to = self.describe(next.to, next.to_class);
-                        out.push(PathHop { from, field, kind: "static_field".into(), to, to_loader: Self::loader_of(next.to, next.to_class) });
-                        i += 2;
-                        continue;
-                    }
-                }
-                let (from, kind) = match h.kind {
-                    JVMTI_HEAP_REFERENCE_SYSTEM_CLASS => ("<system class>".to_string(), "system_class"),
-                    JVMTI_HEAP_REFERENCE_THREAD => (
-                        format!("<thread \"{}\">", root_thread.map(String::as_str).unwrap_or("?")),
-                        "thread",
-                    ),
-                    JVMTI_HEAP_REFERENCE_STACK_LOCAL | JVMTI_HEAP_REFERENCE_JNI_LOCAL => {
-                        let (method, loader) = self.method(h.method);
-                        root_loader = loader;
-                        let what = if h.kind == JVMTI_HEAP_REFERENCE_STACK_LOCAL { "local variable" } else { "JNI local" };
-                        (
-                            format!("<{what} in {method} ({})>", self.thread(h.thread_id)),
-                            if h.kind == JVMTI_HEAP_REFERENCE_STACK_LOCAL { "stack_local" } else { "jni_local" },
-                        )
-                    }
-                    JVMTI_HEAP_REFERENCE_JNI_GLOBAL => ("<JNI global reference>".to_string(), "jni_global"),
-                    JVMTI_HEAP_REFERENCE_MONITOR => ("<monitor>".to_string(), "monitor"),
-                    _ => ("<VM internal root>".to_string(), "other"),
-                };
-                out.push(PathHop { from, field: String::new(), kind: kind.into(), to, to_loader });
-                i += 1;
-                continue;
-            }
+            let kind = edge_kind(h.kind);
             // A static field belongs to a class: name the class itself, as `X.field`.
-            let from = if h.kind == JVMTI_HEAP_REFERENCE_STATIC_FIELD {
-                self.class_name(h.from)
-            } else {
-                self.describe(h.from, h.from_class)
+            let from = if kind == HopKind::StaticField { self.class_name(h.from) } else { self.describe(h.from, h.from_class) };
+            let field = match kind {
+                HopKind::Field => self.field_name(h.from_class, h.index),
+                HopKind::StaticField => self.field_name(h.from, h.index),
+                HopKind::ArrayElement => format!("[{}]", h.index),
+                HopKind::ConstantPool => format!("#{}", h.index),
+                _ => String::new(),
             };
-            let (kind, field) = match h.kind {
-                JVMTI_HEAP_REFERENCE_FIELD => ("field", self.field_name(h.from_class, h.index)),
-                JVMTI_HEAP_REFERENCE_STATIC_FIELD => ("static_field", self.field_name(h.from, h.index)),
-                JVMTI_HEAP_REFERENCE_ARRAY_ELEMENT => ("array_element", format!("[{}]", h.index)),
-                JVMTI_HEAP_REFERENCE_CLASS => ("class", String::new()),
-                JVMTI_HEAP_REFERENCE_CLASS_LOADER => ("class_loader", String::new()),
-                JVMTI_HEAP_REFERENCE_CONSTANT_POOL => ("constant_pool", format!("#{}", h.index)),
-                JVMTI_HEAP_REFERENCE_PROTECTION_DOMAIN => ("protection_domain", String::new()),
-                JVMTI_HEAP_REFERENCE_SIGNERS => ("signers", String::new()),
-                JVMTI_HEAP_REFERENCE_INTERFACE => ("interface", String::new()),
-                JVMTI_HEAP_REFERENCE_SUPERCLASS => ("superclass", String::new()),
-                _ => ("other", String::new()),
-            };
-            out.push(PathHop { from, field, kind: kind.into(), to, to_loader });
-            i += 1;
+            out.push(PathHop { from, field, kind, to, to_loader });
         }
         (out, root_loader)
+    }
+}
+
+/// The kind of a heap walk's root reference.
+fn root_kind(kind: jvmtiHeapReferenceKind) -> HopKind {
+    match kind {
+        JVMTI_HEAP_REFERENCE_SYSTEM_CLASS => HopKind::SystemClass,
+        JVMTI_HEAP_REFERENCE_THREAD => HopKind::Thread,
+        JVMTI_HEAP_REFERENCE_STACK_LOCAL => HopKind::StackLocal,
+        JVMTI_HEAP_REFERENCE_JNI_LOCAL => HopKind::JniLocal,
+        JVMTI_HEAP_REFERENCE_JNI_GLOBAL => HopKind::JniGlobal,
+        JVMTI_HEAP_REFERENCE_MONITOR => HopKind::Monitor,
+        _ => HopKind::Other,
+    }
+}
+
+/// The kind of a heap walk's reference from one object to another.
+fn edge_kind(kind: jvmtiHeapReferenceKind) -> HopKind {
+    match kind {
+        JVMTI_HEAP_REFERENCE_FIELD => HopKind::Field,
+        JVMTI_HEAP_REFERENCE_STATIC_FIELD => HopKind::StaticField,
+        JVMTI_HEAP_REFERENCE_ARRAY_ELEMENT => HopKind::ArrayElement,
+        JVMTI_HEAP_REFERENCE_CLASS => HopKind::Class,
+        JVMTI_HEAP_REFERENCE_CLASS_LOADER => HopKind::ClassLoader,
+        JVMTI_HEAP_REFERENCE_CONSTANT_POOL => HopKind::ConstantPool,
+        JVMTI_HEAP_REFERENCE_PROTECTION_DOMAIN => HopKind::ProtectionDomain,
+        JVMTI_HEAP_REFERENCE_SIGNERS => HopKind::Signers,
+        JVMTI_HEAP_REFERENCE_INTERFACE => HopKind::Interface,
+        JVMTI_HEAP_REFERENCE_SUPERCLASS => HopKind::Superclass,
+        _ => HopKind::Other,
+    }
+}
+
+/// How a chain's first hop names its root, for the live walk and the dump search alike:
+/// `thread` is the thread's name (thread roots), `frame` the method and the thread's label
+/// (stack and JNI locals).
+pub fn root_from(kind: HopKind, thread: Option<&str>, frame: Option<(&str, &str)>) -> String {
+    match kind {
+        HopKind::SystemClass => "<system class>".into(),
+        HopKind::Thread => format!("<thread \"{}\">", thread.unwrap_or("?")),
+        HopKind::StackLocal | HopKind::JniLocal => {
+            let what = if kind == HopKind::StackLocal { "local variable" } else { "JNI local" };
+            let (method, thread) = frame.unwrap_or_default();
+            format!("<{what} in {method} ({thread})>")
+        }
+        HopKind::JniGlobal => "<JNI global reference>".into(),
+        HopKind::Monitor => "<monitor>".into(),
+        _ => "<VM internal root>".into(),
     }
 }
 

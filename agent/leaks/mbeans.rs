@@ -1,7 +1,7 @@
 //! Asking the platform MBeanServer which MBeans a class loader registered, to name them in a
 //! chain that runs through JMX.
 
-use crate::loaders::tracker::{tag_kind, tag_loader, TAG_LOADER};
+use crate::loaders::tags::{tag_kind, tag_loader, TAG_LOADER};
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::Jvmti;
 use std::collections::HashMap;

@@ -5,4 +5,5 @@
 pub mod generations;
 pub mod labels;
 pub mod metaspace;
+pub mod tags;
 pub mod tracker;

@@ -15,6 +15,7 @@
 mod snapshot;
 
 use crate::loaders::labels::tomcat_context_path;
+use crate::loaders::tags::{self, tag_kind, tag_loader, TAG_ARRAY_CLASS, TAG_CLASS, TAG_KIND_MASK, TAG_LOADER};
 use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use leakagent_report::model::{DeadLoaderGroup, LoaderRole};
@@ -26,27 +27,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Tags carry their kind in the top byte so ObjectFree can tell classes, loaders and the tags of
-/// other collectors apart. A class tag is `kind | class number << 32 | defining loader id`: unique
-/// per class, so a heap walk's class tags name classes; a loader tag is `kind | loader id`.
-pub const TAG_KIND_MASK: jlong = 0xff << 56;
-pub const TAG_CLASS: jlong = 1 << 56;
-pub const TAG_LOADER: jlong = 2 << 56;
-/// Array classes get no ClassLoad event and are not counted; the chain search tags them with
-/// this kind (same layout as a class tag) so chains can name them.
-pub const TAG_ARRAY_CLASS: jlong = 5 << 56;
-
-/// The loader id a class or loader tag carries.
-pub fn tag_loader(tag: jlong) -> u32 {
-    (tag & 0xffff_ffff) as u32
-}
-
-pub fn tag_kind(tag: jlong) -> jlong {
-    tag & TAG_KIND_MASK
-}
-
 fn class_tag(seq: u64, loader: u32) -> jlong {
-    TAG_CLASS | (((seq & 0xff_ffff) as jlong) << 32) | loader as jlong
+    tags::class_tag(TAG_CLASS, seq, loader)
 }
 
 impl ClassTracker {
@@ -55,7 +37,7 @@ impl ClassTracker {
         let loader = Local::new(env, jvmti.class_loader(klass).ok()?);
         let id = self.loader_id(jvmti, env, loader.raw());
         let seq = self.next_class.fetch_add(1, Relaxed);
-        let tag = TAG_ARRAY_CLASS | (((seq & 0xff_ffff) as jlong) << 32) | id? as jlong;
+        let tag = tags::class_tag(TAG_ARRAY_CLASS, seq, id?);
         jvmti.set_tag(klass, tag).ok()?;
         Some(tag)
     }

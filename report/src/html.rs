@@ -375,7 +375,7 @@ fn suspect_chain(s: &LeakSuspect, b: &mut String) {
             if Some(i) == s.culprit_hop { " class=culprit" } else { "" },
             esc(&h.from),
             via,
-            esc(&h.kind),
+            esc(h.kind.as_str()),
             esc(&h.to)
         )
     };
@@ -385,7 +385,7 @@ fn suspect_chain(s: &LeakSuspect, b: &mut String) {
         let _ = write!(
             b,
             "<details class=root><summary class=small>{fold} hops from the GC root ({}) to the holder</summary><ol class=chain start=0>{root}</ol></details>",
-            esc(&s.path[0].kind)
+            esc(s.path[0].kind.as_str())
         );
     }
     let _ = write!(b, "<ol class=chain start={fold}>");
@@ -502,7 +502,7 @@ fn agent(r: &Report, b: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{test_report, Cgroup, Finding, LeakSuspect, Part, PathHop, RssPart, Sample, Subject, TriggerDetail};
+    use crate::model::{test_report, Cgroup, Finding, HopKind, LeakSuspect, Part, PathHop, RssPart, Sample, Subject, TriggerDetail};
 
     #[test]
     fn trigger_detail_and_cgroup() {
@@ -539,7 +539,7 @@ mod tests {
         r.samples = (0..5).map(|i| Sample { t_ms: i * 1000, rss_bytes: (50 + i) << 20, ..Sample::default() }).collect();
         r.class_loaders.leak_suspects.push(LeakSuspect {
             loader_id: 3,
-            path: vec![PathHop { from: "A".into(), field: "f".into(), kind: "static_field".into(), to: "B".into(), to_loader: Some(3) }],
+            path: vec![PathHop { from: "A".into(), field: "f".into(), kind: HopKind::StaticField, to: "B".into(), to_loader: Some(3) }],
             culprit_hop: Some(0),
             ..LeakSuspect::default()
         });
@@ -554,7 +554,7 @@ mod tests {
     fn the_page_leads_with_the_verdict_and_folds_the_root_hops() {
         let mut r = test_report();
         r.findings.push(Finding { severity: Severity::Critical, kind: "classloader_leak".into(), summary: "3 loaders are pinned. More words.".into(), fix: "stop the thread".into(), subject: Subject::default() });
-        let hop = |from: &str, kind: &str, to: &str| PathHop { from: from.into(), field: "f".into(), kind: kind.into(), to: to.into(), to_loader: None };
+        let hop = |from: &str, kind: &str, to: &str| PathHop { from: from.into(), field: "f".into(), kind: HopKind::parse(kind).unwrap(), to: to.into(), to_loader: None };
         for id in [3, 4] {
             r.class_loaders.leak_suspects.push(LeakSuspect {
                 loader_id: id,

@@ -56,6 +56,20 @@ pub fn site_labels(sites: &[(u32, &Option<String>, &[String])]) -> Vec<String> {
     out
 }
 
+/// Why a suspect should be dead, in words: `superseded` says by which loader.
+pub fn reasons_text(reasons: &[crate::model::SuspectReason], superseded_by: Option<u32>) -> String {
+    use crate::model::SuspectReason;
+    let words: Vec<String> = reasons
+        .iter()
+        .map(|r| match (r, superseded_by) {
+            (SuspectReason::Superseded, Some(n)) => format!("superseded by #{n}"),
+            (SuspectReason::Growth, _) => "one of a growing number of loaders of its kind".to_string(),
+            _ => r.as_str().replace('_', " "),
+        })
+        .collect();
+    words.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -80,5 +94,11 @@ mod tests {
         assert_eq!(labels[3], "java.util.zip.ZipFile$CleanableResource.getInflater(ZipFile.java:735) via jdk.internal.loader.URLClassPath$JarLoader$2.getBytes(URLClassPath.java:900) [site 4]");
         let unique: std::collections::HashSet<&String> = labels.iter().collect();
         assert_eq!(unique.len(), labels.len());
+    }
+
+    #[test]
+    fn reasons_read_as_words() {
+        use crate::model::SuspectReason;
+        assert_eq!(super::reasons_text(&[SuspectReason::Superseded, SuspectReason::ContainerStopped], Some(9)), "superseded by #9, container stopped");
     }
 }

@@ -25,13 +25,13 @@ pub fn type_size(t: u8, id_size: usize) -> Option<usize> {
 }
 
 // Top-level record tags.
-const UTF8: u8 = 0x01;
-const LOAD_CLASS: u8 = 0x02;
-const FRAME: u8 = 0x04;
-const TRACE: u8 = 0x05;
-const HEAP_DUMP: u8 = 0x0C;
-const HEAP_DUMP_SEGMENT: u8 = 0x1C;
-const HEAP_DUMP_END: u8 = 0x2C;
+pub(super) const UTF8: u8 = 0x01;
+pub(super) const LOAD_CLASS: u8 = 0x02;
+pub(super) const FRAME: u8 = 0x04;
+pub(super) const TRACE: u8 = 0x05;
+pub(super) const HEAP_DUMP: u8 = 0x0C;
+pub(super) const HEAP_DUMP_SEGMENT: u8 = 0x1C;
+pub(super) const HEAP_DUMP_END: u8 = 0x2C;
 
 // Heap dump sub-record tags.
 pub const ROOT_UNKNOWN: u8 = 0xFF;
@@ -43,10 +43,10 @@ pub const ROOT_STICKY_CLASS: u8 = 0x05;
 pub const ROOT_THREAD_BLOCK: u8 = 0x06;
 pub const ROOT_MONITOR_USED: u8 = 0x07;
 pub const ROOT_THREAD_OBJ: u8 = 0x08;
-const CLASS_DUMP: u8 = 0x20;
-const INSTANCE_DUMP: u8 = 0x21;
-const OBJ_ARRAY_DUMP: u8 = 0x22;
-const PRIM_ARRAY_DUMP: u8 = 0x23;
+pub(super) const CLASS_DUMP: u8 = 0x20;
+pub(super) const INSTANCE_DUMP: u8 = 0x21;
+pub(super) const OBJ_ARRAY_DUMP: u8 = 0x22;
+pub(super) const PRIM_ARRAY_DUMP: u8 = 0x23;
 
 /// Which records a visitor wants decoded.
 #[derive(Clone, Copy, Debug, Default)]
@@ -171,37 +171,7 @@ impl Dump {
                         v.utf8(id, r.take(n));
                     }
                 }
-                LOAD_CLASS if want.meta => {
-                    r.need(8 + 2 * r.id)?;
-                    let serial = r.u4();
-                    let class_id = r.id();
-                    let _trace = r.u4();
-                    let name = r.id();
-                    v.load_class(serial, class_id, name);
-                }
-                FRAME if want.meta => {
-                    r.need(4 * r.id + 8)?;
-                    let frame = r.id();
-                    let method = r.id();
-                    let _sig = r.id();
-                    let _src = r.id();
-                    let class_serial = r.u4();
-                    let _line = r.u4();
-                    v.frame(frame, method, class_serial);
-                }
-                TRACE if want.meta => {
-                    r.need(12)?;
-                    let serial = r.u4();
-                    let thread = r.u4();
-                    let n = r.u4() as usize;
-                    let bytes = n * r.id;
-                    if bytes <= BUF - 16 {
-                        r.need(bytes)?;
-                        let id = r.id;
-                        let frames: Vec<u64> = r.take(bytes).chunks_exact(id).map(be).collect();
-                        v.trace(serial, thread, &frames);
-                    }
-                }
+                LOAD_CLASS | FRAME | TRACE if want.meta => meta_record(&mut r, tag, v)?,
                 HEAP_DUMP | HEAP_DUMP_SEGMENT => {
                     if !heap_seen {
                         heap_seen = true;
@@ -239,6 +209,45 @@ impl Dump {
     }
 }
 
+/// A class load, stack frame or stack trace record.
+fn meta_record(r: &mut Reader<'_>, tag: u8, v: &mut dyn Visitor) -> io::Result<()> {
+    match tag {
+        LOAD_CLASS => {
+            r.need(8 + 2 * r.id)?;
+            let serial = r.u4();
+            let class_id = r.id();
+            let _trace = r.u4();
+            let name = r.id();
+            v.load_class(serial, class_id, name);
+        }
+        FRAME => {
+            r.need(4 * r.id + 8)?;
+            let frame = r.id();
+            let method = r.id();
+            let _sig = r.id();
+            let _src = r.id();
+            let class_serial = r.u4();
+            let _line = r.u4();
+            v.frame(frame, method, class_serial);
+        }
+        TRACE => {
+            r.need(12)?;
+            let serial = r.u4();
+            let thread = r.u4();
+            let n = r.u4() as usize;
+            let bytes = n * r.id;
+            if bytes <= BUF - 16 {
+                r.need(bytes)?;
+                let id = r.id;
+                let frames: Vec<u64> = r.take(bytes).chunks_exact(id).map(be).collect();
+                v.trace(serial, thread, &frames);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
@@ -247,41 +256,45 @@ fn be(b: &[u8]) -> u64 {
     b.iter().fold(0u64, |acc, &x| acc << 8 | x as u64)
 }
 
-fn sub_record(r: &mut Reader<'_>, want: &Want, v: &mut dyn Visitor) -> io::Result<()> {
-    r.need(1)?;
-    let tag = r.u1();
+/// A GC root sub-record: each kind carries the object, some a thread and a frame.
+fn root_record(r: &mut Reader<'_>, tag: u8) -> io::Result<Root> {
     let id = r.id;
-    match tag {
-        ROOT_UNKNOWN | ROOT_STICKY_CLASS | ROOT_MONITOR_USED => {
-            r.need(id)?;
-            let o = r.id();
-            if want.roots {
-                v.root(Root { kind: tag, id: o, thread_serial: 0, frame: 0 });
-            }
-        }
+    let root = |o, thread_serial, frame| Root { kind: tag, id: o, thread_serial, frame };
+    Ok(match tag {
         ROOT_JNI_GLOBAL => {
             r.need(2 * id)?;
             let o = r.id();
             let _ref = r.id();
-            if want.roots {
-                v.root(Root { kind: tag, id: o, thread_serial: 0, frame: 0 });
-            }
+            root(o, 0, 0)
         }
         ROOT_JNI_LOCAL | ROOT_JAVA_FRAME | ROOT_THREAD_OBJ => {
             r.need(id + 8)?;
             let o = r.id();
             let thread_serial = r.u4();
-            let frame = r.u4();
-            if want.roots {
-                v.root(Root { kind: tag, id: o, thread_serial, frame });
-            }
+            root(o, thread_serial, r.u4())
         }
         ROOT_NATIVE_STACK | ROOT_THREAD_BLOCK => {
             r.need(id + 4)?;
             let o = r.id();
-            let thread_serial = r.u4();
+            root(o, r.u4(), 0)
+        }
+        _ => {
+            r.need(id)?;
+            root(r.id(), 0, 0)
+        }
+    })
+}
+
+fn sub_record(r: &mut Reader<'_>, want: &Want, v: &mut dyn Visitor) -> io::Result<()> {
+    r.need(1)?;
+    let tag = r.u1();
+    let id = r.id;
+    match tag {
+        ROOT_UNKNOWN | ROOT_STICKY_CLASS | ROOT_MONITOR_USED | ROOT_JNI_GLOBAL | ROOT_JNI_LOCAL | ROOT_JAVA_FRAME
+        | ROOT_THREAD_OBJ | ROOT_NATIVE_STACK | ROOT_THREAD_BLOCK => {
+            let root = root_record(r, tag)?;
             if want.roots {
-                v.root(Root { kind: tag, id: o, thread_serial, frame: 0 });
+                v.root(root);
             }
         }
         CLASS_DUMP => {
@@ -482,376 +495,5 @@ impl Reader<'_> {
     }
 }
 
-/// Builds small dumps for the tests of the reader and of the search.
 #[cfg(test)]
-pub mod testdump {
-    use super::*;
-
-    /// Writes records in HotSpot's order: strings, classes, then one heap dump segment.
-    #[derive(Default)]
-    pub struct Builder {
-        head: Vec<u8>,
-        heap: Vec<u8>,
-    }
-
-    fn id(out: &mut Vec<u8>, v: u64) {
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-
-    fn record(out: &mut Vec<u8>, tag: u8, body: &[u8]) {
-        out.push(tag);
-        out.extend_from_slice(&0u32.to_be_bytes());
-        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        out.extend_from_slice(body);
-    }
-
-    impl Builder {
-        pub fn utf8(&mut self, sid: u64, s: &str) -> &mut Self {
-            let mut b = Vec::new();
-            id(&mut b, sid);
-            b.extend_from_slice(s.as_bytes());
-            record(&mut self.head, UTF8, &b);
-            self
-        }
-
-        pub fn load_class(&mut self, serial: u32, class_id: u64, name_id: u64) -> &mut Self {
-            let mut b = serial.to_be_bytes().to_vec();
-            id(&mut b, class_id);
-            b.extend_from_slice(&1u32.to_be_bytes());
-            id(&mut b, name_id);
-            record(&mut self.head, LOAD_CLASS, &b);
-            self
-        }
-
-        pub fn frame(&mut self, frame_id: u64, method_id: u64, class_serial: u32) -> &mut Self {
-            let mut b = Vec::new();
-            for v in [frame_id, method_id, 0, 0] {
-                id(&mut b, v);
-            }
-            b.extend_from_slice(&class_serial.to_be_bytes());
-            b.extend_from_slice(&1u32.to_be_bytes());
-            record(&mut self.head, FRAME, &b);
-            self
-        }
-
-        pub fn trace(&mut self, serial: u32, thread: u32, frames: &[u64]) -> &mut Self {
-            let mut b = serial.to_be_bytes().to_vec();
-            b.extend_from_slice(&thread.to_be_bytes());
-            b.extend_from_slice(&(frames.len() as u32).to_be_bytes());
-            for f in frames {
-                id(&mut b, *f);
-            }
-            record(&mut self.head, TRACE, &b);
-            self
-        }
-
-        /// A class: statics are (name id, value id), fields (name id, type).
-        pub fn class(&mut self, c: &ClassDump) -> &mut Self {
-            let h = &mut self.heap;
-            h.push(CLASS_DUMP);
-            id(h, c.id);
-            h.extend_from_slice(&1u32.to_be_bytes());
-            for v in [c.super_id, c.loader_id, c.signers_id, c.domain_id, 0, 0] {
-                id(h, v);
-            }
-            h.extend_from_slice(&16u32.to_be_bytes());
-            // One primitive constant pool entry, to be skipped.
-            h.extend_from_slice(&1u16.to_be_bytes());
-            h.extend_from_slice(&7u16.to_be_bytes());
-            h.push(10);
-            h.extend_from_slice(&42u32.to_be_bytes());
-            // Statics: the object ones given, plus one int.
-            h.extend_from_slice(&(c.static_refs.len() as u16 + 1).to_be_bytes());
-            for (name, value) in &c.static_refs {
-                id(h, *name);
-                h.push(TYPE_OBJECT);
-                id(h, *value);
-            }
-            id(h, 999);
-            h.push(10);
-            h.extend_from_slice(&7u32.to_be_bytes());
-            h.extend_from_slice(&(c.fields.len() as u16).to_be_bytes());
-            for (name, t) in &c.fields {
-                id(h, *name);
-                h.push(*t);
-            }
-            self
-        }
-
-        pub fn instance(&mut self, oid: u64, class_id: u64, fields: &[u8]) -> &mut Self {
-            let h = &mut self.heap;
-            h.push(INSTANCE_DUMP);
-            id(h, oid);
-            h.extend_from_slice(&1u32.to_be_bytes());
-            id(h, class_id);
-            h.extend_from_slice(&(fields.len() as u32).to_be_bytes());
-            h.extend_from_slice(fields);
-            self
-        }
-
-        pub fn object_array(&mut self, oid: u64, class_id: u64, elements: &[u64]) -> &mut Self {
-            let h = &mut self.heap;
-            h.push(OBJ_ARRAY_DUMP);
-            id(h, oid);
-            h.extend_from_slice(&1u32.to_be_bytes());
-            h.extend_from_slice(&(elements.len() as u32).to_be_bytes());
-            id(h, class_id);
-            for e in elements {
-                id(h, *e);
-            }
-            self
-        }
-
-        pub fn long_array(&mut self, oid: u64, values: &[i64]) -> &mut Self {
-            let h = &mut self.heap;
-            h.push(PRIM_ARRAY_DUMP);
-            id(h, oid);
-            h.extend_from_slice(&1u32.to_be_bytes());
-            h.extend_from_slice(&(values.len() as u32).to_be_bytes());
-            h.push(TYPE_LONG);
-            for v in values {
-                h.extend_from_slice(&v.to_be_bytes());
-            }
-            self
-        }
-
-        pub fn byte_array(&mut self, oid: u64, len: u32) -> &mut Self {
-            let h = &mut self.heap;
-            h.push(PRIM_ARRAY_DUMP);
-            id(h, oid);
-            h.extend_from_slice(&1u32.to_be_bytes());
-            h.extend_from_slice(&len.to_be_bytes());
-            h.push(8);
-            h.extend(std::iter::repeat_n(0xAB, len as usize));
-            self
-        }
-
-        pub fn root(&mut self, r: Root) -> &mut Self {
-            let h = &mut self.heap;
-            h.push(r.kind);
-            id(h, r.id);
-            match r.kind {
-                ROOT_JNI_GLOBAL => id(h, 0x77),
-                ROOT_JNI_LOCAL | ROOT_JAVA_FRAME | ROOT_THREAD_OBJ => {
-                    h.extend_from_slice(&r.thread_serial.to_be_bytes());
-                    h.extend_from_slice(&r.frame.to_be_bytes());
-                }
-                ROOT_NATIVE_STACK | ROOT_THREAD_BLOCK => h.extend_from_slice(&r.thread_serial.to_be_bytes()),
-                _ => {}
-            }
-            self
-        }
-
-        /// The whole file; the heap is split into segments of about `segment` bytes.
-        pub fn bytes(&self, segment: usize) -> Vec<u8> {
-            let mut out = b"JAVA PROFILE 1.0.2\0".to_vec();
-            out.extend_from_slice(&8u32.to_be_bytes());
-            out.extend_from_slice(&0u64.to_be_bytes());
-            out.extend_from_slice(&self.head);
-            // Split only between sub-records: re-walk them with the reader's own rules is
-            // overkill for tests, so one segment unless asked for a split at a known boundary.
-            if segment >= self.heap.len() {
-                record(&mut out, HEAP_DUMP_SEGMENT, &self.heap);
-            } else {
-                record(&mut out, HEAP_DUMP_SEGMENT, &self.heap[..segment]);
-                record(&mut out, HEAP_DUMP_SEGMENT, &self.heap[segment..]);
-            }
-            record(&mut out, HEAP_DUMP_END, &[]);
-            out
-        }
-
-        /// Current length of the heap part: a sub-record boundary, for `bytes`.
-        pub fn heap_len(&self) -> usize {
-            self.heap.len()
-        }
-
-        pub fn write(&self, path: &std::path::Path, segment: usize) -> File {
-            std::fs::write(path, self.bytes(segment)).unwrap();
-            File::open(path).unwrap()
-        }
-    }
-
-    /// Field values of an instance: ids and ints, big-endian.
-    pub fn fields(values: &[(u8, u64)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (t, v) in values {
-            match *t {
-                TYPE_OBJECT => out.extend_from_slice(&v.to_be_bytes()),
-                10 => out.extend_from_slice(&(*v as u32).to_be_bytes()),
-                TYPE_LONG => out.extend_from_slice(&v.to_be_bytes()),
-                _ => panic!("test helper: type {t}"),
-            }
-        }
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::testdump::*;
-    use super::*;
-
-    #[derive(Default)]
-    struct All {
-        strings: Vec<(u64, String)>,
-        classes: Vec<ClassDump>,
-        loads: Vec<(u32, u64, u64)>,
-        roots: Vec<Root>,
-        instances: Vec<(u64, u64, Vec<u8>)>,
-        arrays: Vec<(u64, u64, u32, u32, Vec<u64>)>,
-        longs: Vec<(u64, Vec<u8>)>,
-        traces: Vec<(u32, u32, Vec<u64>)>,
-        frames: Vec<(u64, u64, u32)>,
-        heap_start: Option<u64>,
-        stop_after: Option<u32>,
-        seen: u32,
-    }
-
-    impl Visitor for All {
-        fn want(&self) -> Want {
-            Want {
-                strings: true,
-                meta: true,
-                roots: true,
-                classes: true,
-                instances: true,
-                object_arrays: true,
-                small_primitive_arrays: 4,
-            }
-        }
-        fn stop(&mut self) -> bool {
-            self.stop_after.is_some_and(|n| self.seen >= n)
-        }
-        fn utf8(&mut self, id: u64, text: &[u8]) {
-            self.strings.push((id, String::from_utf8_lossy(text).into()));
-        }
-        fn load_class(&mut self, serial: u32, class_id: u64, name_id: u64) {
-            self.loads.push((serial, class_id, name_id));
-        }
-        fn frame(&mut self, f: u64, m: u64, c: u32) {
-            self.frames.push((f, m, c));
-        }
-        fn trace(&mut self, s: u32, t: u32, frames: &[u64]) {
-            self.traces.push((s, t, frames.to_vec()));
-        }
-        fn heap_start(&mut self, offset: u64) {
-            self.heap_start = Some(offset);
-        }
-        fn root(&mut self, r: Root) {
-            self.roots.push(r);
-        }
-        fn class(&mut self, c: ClassDump) {
-            self.classes.push(c);
-        }
-        fn instance(&mut self, id: u64, class_id: u64, fields: &[u8]) {
-            self.seen += 1;
-            self.instances.push((id, class_id, fields.to_vec()));
-        }
-        fn object_array(&mut self, id: u64, class_id: u64, length: u32, first: u32, elements: &[u8]) {
-            let e = elements.chunks_exact(8).map(be).collect();
-            self.arrays.push((id, class_id, length, first, e));
-        }
-        fn primitive_array(&mut self, id: u64, t: u8, _len: u32, data: &[u8]) {
-            assert_eq!(t, TYPE_LONG);
-            self.longs.push((id, data.to_vec()));
-        }
-    }
-
-    fn sample() -> Builder {
-        let mut b = Builder::default();
-        b.utf8(1, "java/lang/Object").utf8(2, "Holder").utf8(3, "ref").utf8(4, "CACHE");
-        b.load_class(1, 0x100, 1).load_class(2, 0x200, 2);
-        b.frame(50, 3, 2).trace(2, 1, &[50]);
-        b.class(&ClassDump { id: 0x100, ..ClassDump::default() });
-        b.class(&ClassDump {
-            id: 0x200,
-            super_id: 0x100,
-            loader_id: 0x900,
-            static_refs: vec![(4, 0x1000)],
-            fields: vec![(3, TYPE_OBJECT), (5, 10)],
-            ..ClassDump::default()
-        });
-        b.instance(0x1000, 0x200, &fields(&[(TYPE_OBJECT, 0x2000), (10, 7)]));
-        b.byte_array(0x3000, 100);
-        b.long_array(0x4000, &[1, 2, 3]);
-        b.object_array(0x2000, 0x100, &[0x1000, 0, 0x3000]);
-        b.root(Root { kind: ROOT_STICKY_CLASS, id: 0x100, thread_serial: 0, frame: 0 });
-        b.root(Root { kind: ROOT_JAVA_FRAME, id: 0x1000, thread_serial: 1, frame: 0 });
-        b.root(Root { kind: ROOT_THREAD_OBJ, id: 0x5000, thread_serial: 1, frame: 2 });
-        b.root(Root { kind: ROOT_JNI_GLOBAL, id: 0x2000, thread_serial: 0, frame: 0 });
-        b
-    }
-
-    #[test]
-    fn every_record_kind_is_read_back() {
-        let dir = std::env::temp_dir().join(format!("leakagent-hprof-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let b = sample();
-        let mut d = Dump::open(b.write(&dir.join("a.hprof"), usize::MAX)).unwrap();
-        assert_eq!(d.id_size, 8);
-        let mut v = All::default();
-        assert_eq!(d.scan(None, &mut v).unwrap(), ScanEnd::Complete);
-        assert_eq!(v.strings.len(), 4);
-        assert_eq!(v.strings[1], (2, "Holder".to_string()));
-        assert_eq!(v.loads, [(1, 0x100, 1), (2, 0x200, 2)]);
-        assert_eq!(v.frames, [(50, 3, 2)]);
-        assert_eq!(v.traces, [(2, 1, vec![50])]);
-        assert_eq!(v.classes.len(), 2);
-        assert_eq!(v.classes[1].static_refs, [(4, 0x1000)]);
-        assert_eq!(v.classes[1].fields, [(3, TYPE_OBJECT), (5, 10)]);
-        assert_eq!((v.classes[1].super_id, v.classes[1].loader_id), (0x100, 0x900));
-        assert_eq!(v.instances, [(0x1000, 0x200, fields(&[(TYPE_OBJECT, 0x2000), (10, 7)]))]);
-        assert_eq!(v.arrays, [(0x2000, 0x100, 3, 0, vec![0x1000, 0, 0x3000])]);
-        assert_eq!(v.longs.len(), 1, "the byte[100] is skipped, the long[3] read");
-        assert_eq!(v.longs[0].1.len(), 24);
-        assert_eq!(v.roots.len(), 4);
-        assert_eq!(v.roots[1], Root { kind: ROOT_JAVA_FRAME, id: 0x1000, thread_serial: 1, frame: 0 });
-        assert_eq!(v.roots[2].frame, 2);
-
-        // A second pass from the heap start sees the same heap records.
-        let mut again = All::default();
-        d.scan(v.heap_start, &mut again).unwrap();
-        assert!(again.strings.is_empty() && again.loads.is_empty());
-        assert_eq!(again.instances, v.instances);
-        assert_eq!(again.roots, v.roots);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn segments_split_between_records_and_truncation_is_an_error() {
-        let dir = std::env::temp_dir().join(format!("leakagent-hprof2-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut b = sample();
-        let split = b.heap_len();
-        b.instance(0x6000, 0x200, &fields(&[(TYPE_OBJECT, 0), (10, 1)]));
-        let mut d = Dump::open(b.write(&dir.join("b.hprof"), split)).unwrap();
-        let mut v = All::default();
-        d.scan(None, &mut v).unwrap();
-        assert_eq!(v.instances.len(), 2);
-
-        let bytes = b.bytes(usize::MAX);
-        std::fs::write(dir.join("c.hprof"), &bytes[..bytes.len() - 40]).unwrap();
-        let mut t = Dump::open(File::open(dir.join("c.hprof")).unwrap()).unwrap();
-        assert!(t.scan(None, &mut All::default()).is_err());
-
-        std::fs::write(dir.join("d.hprof"), b"NOT A DUMP\0\0\0\0\x08").unwrap();
-        assert!(Dump::open(File::open(dir.join("d.hprof")).unwrap()).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_visitor_can_stop_a_scan() {
-        let dir = std::env::temp_dir().join(format!("leakagent-hprof3-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut b = Builder::default();
-        b.class(&ClassDump { id: 0x100, fields: vec![(3, 10)], ..ClassDump::default() });
-        for i in 0..10_000u64 {
-            b.instance(0x10_000 + i * 16, 0x100, &fields(&[(10, i)]));
-        }
-        let mut d = Dump::open(b.write(&dir.join("e.hprof"), usize::MAX)).unwrap();
-        let mut v = All { stop_after: Some(1), ..All::default() };
-        assert_eq!(d.scan(None, &mut v).unwrap(), ScanEnd::Stopped);
-        assert!(v.instances.len() < 10_000);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

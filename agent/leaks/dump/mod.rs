@@ -2,6 +2,10 @@
 //! paths from GC roots to the suspects.
 
 pub mod hprof;
+mod index;
+mod names;
 pub mod retained;
 pub mod search;
 pub mod take;
+#[cfg(test)]
+mod testdump;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::leaks::dump::hprof::testdump::{fields, Builder};
+use crate::leaks::dump::testdump::{fields, Builder};
 
 fn graph(n: usize, edges: &[(u32, u32)], roots: &[u32], sizes: &[u64]) -> Graph {
     let mut offs = vec![0u32];

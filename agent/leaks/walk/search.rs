@@ -6,8 +6,18 @@
 //! the heap, and passes stop at the first root reached: the chain is the shortest. Edges out of
 //! `java.lang.ref.Reference.referent` are not strong and are skipped; the report thread's own
 //! references are not roots.
+//!
+//! The dump search (`dump/search.rs`) is the same reverse breadth-first search over another
+//! graph, but the two keep their own loops: here each pass is a JVMTI callback inside a
+//! safepoint, nodes are JVMTI tags (set in the callback, cleared afterwards), roots are met during
+//! the walk, and each node keeps per target the edge leading to it, all under allocation checks
+//! that must never abort the host in a pause; the dump search reads a file off the safepoint,
+//! knows every root and class edge from its index pass, and keeps one edge list for 1,500
+//! targets at once, found from the roots forward after each pass. A shared "referrers of a node"
+//! trait would have to hide the tag stamping and the safepoint rules behind it. What they share:
+//! `Limits`, the hop kinds and the root namer (`hops::root_from`).
 
-use crate::loaders::tracker::TAG_KIND_MASK;
+use crate::loaders::tags::{TAG_KIND_MASK, TAG_SEARCH, TAG_SELF_THREAD};
 use crate::core::budget::Budget;
 use crate::ffi::heapwalk::{self, RefEdge};
 use crate::ffi::jni::{Env, Local};
@@ -18,13 +28,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-/// Tags of objects the search marks; cleared when it ends.
-pub const TAG_SEARCH: jlong = 3 << 56;
-/// The tag of the report thread's own `Thread` object, so its locals are not taken as roots.
-pub const TAG_SELF_THREAD: jlong = 4 << 56;
-
-/// Bytes one tagged object costs: HotSpot's tag map entry (~70 measured) plus our node.
-pub const BYTES_PER_NODE: u64 = 70 + 64;
+/// Bytes HotSpot's tag map takes per tagged object (measured).
+pub const TAG_MAP_BYTES: u64 = 70;
+/// Bytes the agent's own bookkeeping takes per node (a hash map entry with its vector).
+const NODE_BYTES: u64 = 64;
+/// Bytes one tagged object costs, in HotSpot and the agent: what `chain_memory` is divided by
+/// (the `chain_objects` help says "about 134 bytes each").
+pub const BYTES_PER_NODE: u64 = TAG_MAP_BYTES + NODE_BYTES;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Limits {
@@ -135,11 +145,9 @@ fn is_search_tag(tag: jlong) -> bool {
     tag & TAG_KIND_MASK == TAG_SEARCH
 }
 
-/// Bytes the agent's own bookkeeping takes per node and per frontier entry (hash map entries
-/// with their vectors), for the memory budget.
-const NODE_BYTES: u64 = 64;
-/// Search tags left in place below this many (about 70 bytes each in HotSpot's tag map).
+/// Search tags left in place below this many (`TAG_MAP_BYTES` each in HotSpot's tag map).
 const CLEAR_ABOVE: u64 = 65_536;
+/// Bytes the agent takes per frontier entry (a hash map entry with its vector).
 const FRONTIER_BYTES: u64 = 48;
 
 #[allow(clippy::too_many_arguments)]

@@ -5,7 +5,7 @@
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use jni::sys::{jclass, jobject};
-use leakagent_report::model::PathHop;
+use leakagent_report::model::{HopKind, PathHop};
 use std::collections::HashMap;
 
 /// Loaded classes by name, built once per report and only when some chain needs it.
@@ -34,19 +34,19 @@ impl ClassIndex {
 pub fn holds(jvmti: &Jvmti, env: &Env, classes: &ClassIndex, path: &[PathHop], loader: jobject) -> bool {
     let Some(first) = path.first() else { return false };
     // References this function made, freed on return; the system classes belong to `classes`.
-    let owned: Vec<Local> = match first.kind.as_str() {
+    let owned: Vec<Local> = match first.kind {
         // `Class.field` of a system class: the merged root hop.
-        "static_field" => classes.named(&first.from).iter().filter_map(|&k| read(jvmti, env, k, &first.field, true)).collect(),
-        "system_class" => Vec::new(),
-        "thread" => {
+        HopKind::StaticField => classes.named(&first.from).iter().filter_map(|&k| read(jvmti, env, k, &first.field, true)).collect(),
+        HopKind::SystemClass => Vec::new(),
+        HopKind::Thread => {
             let name = first.from.strip_prefix("<thread \"").and_then(|s| s.strip_suffix("\">")).unwrap_or("");
             let threads = jvmti.all_threads().unwrap_or_default().into_iter().map(|t| Local::new(env, t));
             threads.filter(|t| jvmti.thread_name(t.raw()).as_deref() == Some(name)).collect()
         }
         _ => return false,
     };
-    let starts: Vec<jobject> = match first.kind.as_str() {
-        "system_class" => classes.named(first.to.strip_prefix("class ").unwrap_or(&first.to)).to_vec(),
+    let starts: Vec<jobject> = match first.kind {
+        HopKind::SystemClass => classes.named(first.to.strip_prefix("class ").unwrap_or(&first.to)).to_vec(),
         _ => owned.iter().map(Local::raw).collect(),
     };
     let rest = &path[1..];
@@ -55,16 +55,16 @@ pub fn holds(jvmti: &Jvmti, env: &Env, classes: &ClassIndex, path: &[PathHop], l
 
 fn follow(jvmti: &Jvmti, env: &Env, at: jobject, hops: &[PathHop], loader: jobject) -> bool {
     let Some(h) = hops.first() else { return env.same_object(at, loader) };
-    let next = match h.kind.as_str() {
-        "field" => read(jvmti, env, at, &h.field, false).unwrap_or(Local::null(env)),
-        "static_field" => read(jvmti, env, at, &h.field, true).unwrap_or(Local::null(env)),
-        "array_element" => match h.field.trim_start_matches('[').trim_end_matches(']').parse::<i32>() {
+    let next = match h.kind {
+        HopKind::Field => read(jvmti, env, at, &h.field, false).unwrap_or(Local::null(env)),
+        HopKind::StaticField => read(jvmti, env, at, &h.field, true).unwrap_or(Local::null(env)),
+        HopKind::ArrayElement => match h.field.trim_start_matches('[').trim_end_matches(']').parse::<i32>() {
             Ok(i) => env.array_element(at, i),
             Err(_) => return false,
         },
-        "class" => env.object_class(at),
-        "class_loader" => Local::new(env, jvmti.class_loader(at).unwrap_or(std::ptr::null_mut())),
-        "superclass" => env.superclass(at),
+        HopKind::Class => env.object_class(at),
+        HopKind::ClassLoader => Local::new(env, jvmti.class_loader(at).unwrap_or(std::ptr::null_mut())),
+        HopKind::Superclass => env.superclass(at),
         _ => return false,
     };
     if next.is_null() || !describes(jvmti, env, next.raw(), &h.to) {

@@ -254,9 +254,8 @@ pub struct LeakSuspect {
     pub loader_class: String,
     pub loader_name: Option<String>,
     pub classes: u64,
-    /// Why the loader should be dead: `superseded`, `closed`, `container_stopped`, `pattern`,
-    /// `growth`.
-    pub reasons: Vec<String>,
+    /// Why the loader should be dead.
+    pub reasons: Vec<SuspectReason>,
     /// Hops from a GC root to the loader; empty when no chain was found (see chain_search).
     pub path: Vec<PathHop>,
     /// Index in `path` of the culprit hop: the first object outside the loader holding
@@ -331,18 +330,137 @@ pub struct PathHop {
     pub from: String,
     /// Field name, `[index]` for array elements, or empty (roots, class and loader edges).
     pub field: String,
-    /// The first hop names the root (`static_field`, `thread`, `stack_local`, `jni_global`,
-    /// `system_class`, `monitor`, `other`); later hops are `field`, `static_field`,
-    /// `array_element`, `class`, `class_loader`, `constant_pool`, `protection_domain`, ...
-    pub kind: String,
+    /// The first hop names the root; later hops the edge.
+    pub kind: HopKind,
     pub to: String,
     /// Loader id that defined `to` (or that `to` is), when the agent knows it.
     pub to_loader: Option<u32>,
 }
 
+/// Why a suspect loader should be dead; the JSON holds the snake_case name.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspectReason {
+    /// A newer loader of the same kind and name replaced it (`superseded_by`).
+    Superseded,
+    /// `URLClassLoader.close()` was called.
+    Closed,
+    /// Its Tomcat context is stopping, stopped or destroyed.
+    ContainerStopped,
+    /// Its class or name matches a `leak_patterns` glob.
+    Pattern,
+    /// One of a growing number of loaders of its kind.
+    Growth,
+}
+
+/// What a chain's hop is: for the first hop, the GC root (`static_field` when a system class
+/// root and its static field are merged); for later hops, the reference from one object to the
+/// next. The JSON holds the snake_case name.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HopKind {
+    SystemClass,
+    Thread,
+    StackLocal,
+    JniLocal,
+    JniGlobal,
+    Monitor,
+    #[default]
+    Other,
+    Field,
+    StaticField,
+    ArrayElement,
+    Class,
+    ClassLoader,
+    ConstantPool,
+    ProtectionDomain,
+    Signers,
+    Interface,
+    Superclass,
+}
+
+/// The JSON name of each variant, for text and for the integration tests' string comparisons.
+macro_rules! names {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            pub const ALL: &'static [$t] = &[$(<$t>::$v),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$t>::$v => $s),* }
+            }
+            /// The variant with this JSON name.
+            pub fn parse(name: &str) -> Option<$t> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == name)
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+names!(SuspectReason {
+    Superseded => "superseded",
+    Closed => "closed",
+    ContainerStopped => "container_stopped",
+    Pattern => "pattern",
+    Growth => "growth",
+});
+
+names!(HopKind {
+    SystemClass => "system_class",
+    Thread => "thread",
+    StackLocal => "stack_local",
+    JniLocal => "jni_local",
+    JniGlobal => "jni_global",
+    Monitor => "monitor",
+    Other => "other",
+    Field => "field",
+    StaticField => "static_field",
+    ArrayElement => "array_element",
+    Class => "class",
+    ClassLoader => "class_loader",
+    ConstantPool => "constant_pool",
+    ProtectionDomain => "protection_domain",
+    Signers => "signers",
+    Interface => "interface",
+    Superclass => "superclass",
+});
+
+impl HopKind {
+    /// A root in a thread: the thread object, or a local variable of one of its frames.
+    pub fn is_thread_root(self) -> bool {
+        matches!(self, HopKind::Thread | HopKind::StackLocal | HopKind::JniLocal)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `as_str` is what serde writes: text and JSON name a kind alike.
+    #[test]
+    fn json_names_are_the_text_names() {
+        for k in HopKind::ALL {
+            assert_eq!(serde_json::to_string(k).unwrap(), format!("\"{k}\""));
+            assert_eq!(serde_json::from_str::<HopKind>(&format!("\"{k}\"")).unwrap(), *k);
+        }
+        for r in SuspectReason::ALL {
+            assert_eq!(serde_json::to_string(r).unwrap(), format!("\"{r}\""));
+        }
+        assert_eq!(HopKind::parse("class_loader"), Some(HopKind::ClassLoader));
+    }
 
     #[test]
     fn a_cost_names_only_what_was_measured_and_a_group_only_what_all_have() {

@@ -13,22 +13,9 @@ pub use native::pool_note;
 
 use super::model::{Origin, Report, Severity};
 // Phrase helpers that moved to words.rs, re-exported for the renderers and the CLI.
-pub use crate::words::{site_labels, site_place};
+pub use crate::words::{reasons_text, site_labels, site_place};
 use std::borrow::Cow;
 use std::fmt::Write;
-
-/// Why a suspect should be dead, in words: `superseded` says by which loader.
-pub fn reasons_text(reasons: &[String], superseded_by: Option<u32>) -> String {
-    let words: Vec<String> = reasons
-        .iter()
-        .map(|r| match (r.as_str(), superseded_by) {
-            ("superseded", Some(n)) => format!("superseded by #{n}"),
-            ("growth", _) => "one of a growing number of loaders of its kind".to_string(),
-            _ => r.replace('_', " "),
-        })
-        .collect();
-    words.join(", ")
-}
 
 /// Host, main, pod and container in one line (the JVM options stay in the JSON); None when the
 /// report has no origin (written before it was recorded).
@@ -274,7 +261,7 @@ mod tests {
         r.class_loaders.leak_suspects.push(LeakSuspect {
             loader_id: 6,
             loader_label: Some("/examples/jsp/dates/date.jsp".into()),
-            reasons: vec!["superseded".into()],
+            reasons: vec![crate::model::SuspectReason::Superseded],
             superseded_by: Some(9),
             ..LeakSuspect::default()
         });
