@@ -5,11 +5,13 @@
 
 pub mod asgct;
 pub mod counting;
+pub mod got;
 pub mod heapwalk;
 pub mod hotspot;
 pub mod jni;
 pub mod jvmti;
 pub mod malloc;
+pub mod malloc_hooks;
 pub mod natives;
 pub mod os;
 pub mod sys;

@@ -1,5 +1,6 @@
 //! Native memory the JDK hands out for Java code: zlib streams and direct/Unsafe memory, each a
-//! ledger of live blocks by Java allocation site. Wiring: `Agent::{stacks,zlib,direct}`, the
+//! ledger of live blocks by Java allocation site; `sampled/`: every other malloc, sampled by bytes
+//! through the malloc hooks (`ffi/malloc_hooks.rs`). Wiring: `Agent::{stacks,zlib,direct}`, the
 //! native-method wrappers in `entry/callbacks.rs`, `reporter::build`, `reporting::findings`.
 
 pub mod direct;
@@ -10,3 +11,4 @@ pub mod sites;
 pub mod stacks;
 pub mod templates;
 pub mod zlib;
+pub mod sampled;

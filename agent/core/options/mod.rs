@@ -146,6 +146,9 @@ pub struct Options {
     /// The options string as given, for the report.
     pub raw: String,
     pub native: NativeOptions,
+    /// Sampled native allocations (malloc hooks): on, and the mean interval in bytes.
+    pub native_sampling: bool,
+    pub native_interval: u64,
     pub limits: Limits,
     /// The Prometheus textfile (`%p`, `%s` expanded); None: `leakagent-%h-%p.prom` beside the reports.
     pub prom_file: Option<String>,
@@ -221,6 +224,8 @@ impl Options {
                 max_sites: 0,
                 max_tracked: 0,
             },
+            native_sampling: false,
+            native_interval: 0,
             limits: Limits::default(),
             prom_file: None,
             jsonl_file: None,
@@ -542,6 +547,20 @@ const OPTIONS: &[Opt] = &[
         default: Value("on"),
         help: "on: track DirectByteBuffer and Unsafe.allocateMemory blocks by site (needs start-up loading)",
         set: |o, k, v| bool_value(k, v).map(|b| o.native.direct = b),
+    },
+    Opt {
+        key: "native",
+        default: Value("on"),
+        help: "on: sample native allocations (malloc, calloc, realloc, posix_memalign, aligned_alloc, memalign) \
+               of the JVM and its libraries by bytes, with Java and native stacks, through their import tables",
+        set: |o, k, v| bool_value(k, v).map(|b| o.native_sampling = b),
+    },
+    Opt {
+        key: "native_interval",
+        default: Value("512k"),
+        help: "mean bytes allocated between two native samples (4k..1g; Poisson: small and large blocks are \
+               both represented)",
+        set: |o, k, v| size_in(k, v, 4 << 10, 1 << 30).map(|n| o.native_interval = n),
     },
     Opt {
         key: "stack_depth",
@@ -1017,6 +1036,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn native_sampling_options() {
+        let d = Options::default();
+        assert!(d.native_sampling);
+        assert_eq!(d.native_interval, 512 << 10);
+        let o = parse("native=off,native_interval=64k").unwrap();
+        assert!(!o.native_sampling);
+        assert_eq!(o.native_interval, 64 << 10);
+        for bad in ["native=maybe", "native_interval=1k", "native_interval=2g", "native_interval=x"] {
+            let e = parse(bad).unwrap_err();
+            let key = bad.split('=').next().unwrap();
+            assert_eq!((e.len(), e[0].option.as_str()), (1, key), "{bad}");
+            assert!(!e[0].allowed.is_empty(), "{bad}: {}", e[0]);
+        }
+    }
+
     /// Each default parses to the same value through the table, and `parse("")` is the default.
     #[test]
     fn defaults_come_from_the_table() {
@@ -1102,7 +1137,7 @@ mod tests {
             "max_dead_loaders=", "leak_loaders=", "trim=", "sample_interval=", "samples=", "help", "", "zlib=",
             "direct=", "stack_depth=", "key_depth=", "hot_sample=", "stack_templates=", "max_sites=", "max_tracked=",
             "rss_limit=", "usage_limit=", "direct_limit=", "zlib_limit=", "loaders_limit=", "oom=", "prom_file=",
-            "jsonl_file=",
+            "jsonl_file=", "native=", "native_interval=",
         ];
         for _ in 0..20_000 {
             let len = (next() % 40) as usize;
