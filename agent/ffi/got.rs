@@ -101,11 +101,28 @@ pub fn install(targets: &[Target]) -> usize {
     ENTRIES.load(Relaxed)
 }
 
-/// Patches the libraries loaded since the last scan (cheap when none was).
+/// Patches the libraries loaded since the last scan (cheap when none was). When another thread
+/// is scanning, waits for it up to ~50 ms (a library just loaded must not miss its first
+/// calls), then gives up: the next sampler tick scans again. It never blocks: a thread inside a
+/// nested `dlopen` holds the loader's lock, which the scanning thread may be waiting for.
 pub fn rescan() {
-    let Ok(mut st) = STATE.try_lock() else { return };
-    if st.active && current_adds() != st.adds {
-        scan_locked(&mut st);
+    for _ in 0..500 {
+        match STATE.try_lock() {
+            Ok(mut st) => {
+                if st.active && current_adds() != st.adds {
+                    scan_locked(&mut st);
+                }
+                return;
+            }
+            Err(std::sync::TryLockError::Poisoned(e)) => {
+                let mut st = e.into_inner();
+                if st.active && current_adds() != st.adds {
+                    scan_locked(&mut st);
+                }
+                return;
+            }
+            Err(std::sync::TryLockError::WouldBlock) => std::thread::sleep(std::time::Duration::from_micros(100)),
+        }
     }
 }
 

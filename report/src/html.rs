@@ -134,6 +134,7 @@ fn toc(r: &Report, b: &mut String) {
         ("leaks", "Class loader leaks", !c.leak_suspects.is_empty() || c.chain_search.is_some()),
         ("zlib", "zlib streams", !r.zlib.sites.is_empty() || r.zlib.reason.is_some()),
         ("direct", "Direct memory", !r.direct.sites.is_empty() || r.direct.reason.is_some()),
+        ("native-sampling", "Sampled native allocations", !r.native_sampling.sites.is_empty()),
         ("memory", "Memory (RSS)", r.memory.rss_bytes > 0),
         ("over-time", "Over time", r.samples.len() >= 2),
         ("loaders", "Class loaders", true),
@@ -218,6 +219,34 @@ fn native_sites(r: &Report, b: &mut String) {
             b.push_str("</table>\n");
         }
     }
+    let n = &r.native_sampling;
+    if !n.sites.is_empty() {
+        let _ = writeln!(
+            b,
+            "<h2 id=native-sampling>Sampled native allocations</h2><p>malloc and its kin in the JVM and its libraries, one sample per {} KiB on average: ~{} MiB live, ~{} MiB allocated, {} samples.{}</p>",
+            n.interval_bytes / 1024,
+            units::mib_value(n.estimated_live_bytes),
+            units::mib_value(n.estimated_allocated_bytes),
+            n.samples,
+            n.reason.as_ref().map(|x| format!(" <span class=small>{}</span>", esc(x))).unwrap_or_default()
+        );
+        b.push_str("<table class=sortable><tr><th>library</th><th>allocated at</th><th class=n>samples</th><th class=n>live samples</th><th class=n>alloc MiB</th><th class=n>growth MiB</th><th class=n>live MiB</th></tr>\n");
+        for s in n.sites.iter().take(MAX_SITES) {
+            let label = format!("{}{}", crate::text::sampled_label(s), if s.growing { " [growing]" } else { "" });
+            let _ = writeln!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{:+.1}</td><td class=n>{}</td></tr>",
+                esc(s.library.as_deref().unwrap_or("?")),
+                stack_cell(&label, &s.stack),
+                s.samples,
+                s.live_samples,
+                units::mib_value(s.allocated_bytes),
+                s.growth_bytes as f64 / (1024.0 * 1024.0),
+                units::mib_value(s.estimated_live_bytes)
+            );
+        }
+        b.push_str("</table>\n");
+    }
 }
 
 const PALETTE: [&str; 10] =
@@ -271,6 +300,13 @@ fn memory(r: &Report, b: &mut String) {
         let _ = writeln!(b, "<tr><td>{}</td><td class=n>{}</td><td>{}</td></tr>", esc(&p.part), units::mib_value(p.bytes), esc(&p.note));
     }
     b.push_str("</table>\n");
+    if let Some(s) = &m.malloc_split {
+        b.push_str("<h3>malloc_in_use by sampled site (estimates)</h3><table><tr><th class=n>MiB</th><th>site</th></tr>\n");
+        for x in &s.sites {
+            let _ = writeln!(b, "<tr><td class=n>{}</td><td class=mono>{}</td></tr>", units::mib_value(x.estimated_live_bytes), esc(&x.site));
+        }
+        let _ = writeln!(b, "<tr><td class=n>{}</td><td>the rest</td></tr></table>", units::mib_value(s.rest_bytes));
+    }
     let a = &m.malloc;
     let _ = writeln!(
         b,

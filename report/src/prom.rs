@@ -144,7 +144,21 @@ pub fn render(report: &Report, labels: &[(String, String)]) -> String {
         Gauge,
         "How each native ledger tracks (tracking: full, since_attach, jdk_pool_only, off or failed); always 1.",
     );
-    for (ledger, tracking) in [("zlib", &r.zlib.tracking), ("direct", &r.direct.tracking)] {
+    let n = &r.native_sampling;
+    if n.tracking != super::model::Tracking::Off {
+        w.gauge("leakagent_native_sampled_live_bytes", "Sampled native allocations: estimated bytes live (all sites).", n.estimated_live_bytes as f64);
+        w.counter(
+            "leakagent_native_sampled_allocated_bytes_total",
+            "Sampled native allocations: estimated bytes allocated since tracking began.",
+            n.estimated_allocated_bytes as f64,
+        );
+        w.family("leakagent_native_sampled_site_live_bytes", Gauge, "Estimated live bytes of the largest sampled native allocation sites.");
+        for s in n.sites.iter().take(10) {
+            let label = crate::text::sampled_label(s);
+            w.sample("leakagent_native_sampled_site_live_bytes", &[("site", label.as_str())], s.estimated_live_bytes as f64);
+        }
+    }
+    for (ledger, tracking) in [("zlib", &r.zlib.tracking), ("direct", &r.direct.tracking), ("native_sampling", &r.native_sampling.tracking)] {
         w.sample("leakagent_native_tracking", &[("ledger", ledger), ("tracking", tracking.as_str())], 1.0);
     }
     if let Some(p) = &r.direct.jdk_pool {

@@ -1,8 +1,8 @@
 //! Plain-text rendering for people: findings first, then the evidence.
 
 use super::model::{
-    Cgroup, ChainSearch, ClassLoaders, Direct, LeakSuspect, Loader, LoaderRole, Origin, Report, Sample, Severity, Tracking, Zlib,
-    ZlibSite,
+    Cgroup, ChainSearch, ClassLoaders, Direct, LeakSuspect, Loader, LoaderRole, NativeSampling, Origin, Report, Sample, SampledSite,
+    Severity, Tracking, Zlib, ZlibSite,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use crate::units;
@@ -427,6 +427,7 @@ fn render_page(r: &Report) -> String {
     }
     zlib_section(&mut o, &r.zlib);
     direct_section(&mut o, &r.direct);
+    sampled_section(&mut o, &r.native_sampling);
     memory(&mut o, r);
 
     let h = &r.agent.health;
@@ -602,6 +603,56 @@ fn direct_section(o: &mut String, d: &Direct) {
     }
 }
 
+/// A sampled site in one line: `library!function from Java frame`.
+pub fn sampled_label(s: &SampledSite) -> String {
+    let place = match (&s.library, &s.function) {
+        (Some(l), Some(f)) => format!("{l}!{f}"),
+        (Some(l), None) => format!("{l}!?"),
+        _ => s.stack.first().cloned().unwrap_or_else(|| "?".into()),
+    };
+    match &s.java_frame {
+        Some(j) => format!("{place} from {j}"),
+        None => format!("{place} (no Java frames)"),
+    }
+}
+
+fn sampled_section(o: &mut String, n: &NativeSampling) {
+    if n.tracking == Tracking::Off {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\nSampled native allocations (one sample per {} KiB on average): ~{} live, ~{} allocated; {} samples ({} lost, {} untracked); {} import entries in {} libraries",
+        n.interval_bytes / 1024,
+        units::mib(n.estimated_live_bytes),
+        units::mib(n.estimated_allocated_bytes),
+        n.samples,
+        n.samples_lost,
+        n.samples_untracked,
+        n.entries_patched,
+        n.libraries_patched
+    );
+    tracking_line(o, n.tracking, &n.reason);
+    if n.sites.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "  {:>9}  {:>10}  {:>7}  {:>9}  site", "live MB", "alloc MB", "samples", "growth MB");
+    for s in n.sites.iter().take(MAX_NATIVE_SITES) {
+        let _ = writeln!(
+            o,
+            "  {:>9.1}  {:>10.1}  {:>7}  {:>+9.1}  {}{}",
+            s.estimated_live_bytes as f64 / (1024.0 * 1024.0),
+            s.allocated_bytes as f64 / (1024.0 * 1024.0),
+            s.samples,
+            s.growth_bytes as f64 / (1024.0 * 1024.0),
+            escape_controls(&sampled_label(s), false),
+            if s.growing { " [growing]" } else { "" }
+        );
+    }
+    if n.sites.len() > MAX_NATIVE_SITES {
+        let _ = writeln!(o, "  ... {} more sites (with full stacks) in the JSON report", n.sites.len() - MAX_NATIVE_SITES);
+    }
+}
 
 fn opt_mib(b: Option<u64>) -> String {
     b.map(units::mib_value).unwrap_or_else(|| "-".into())
@@ -629,6 +680,13 @@ fn memory(o: &mut String, r: &Report) {
     let _ = writeln!(o, "  {:<16} {:>10}  what it is", "part", "MiB");
     for p in &m.explanation {
         let _ = writeln!(o, "  {:<16} {:>10}  {}", p.part, units::mib_value(p.bytes), p.note);
+    }
+    if let Some(s) = &m.malloc_split {
+        let _ = writeln!(o, "  malloc_in_use by sampled site (estimates):");
+        for x in &s.sites {
+            let _ = writeln!(o, "    {:>10}  {}", units::mib_value(x.estimated_live_bytes), escape_controls(&x.site, false));
+        }
+        let _ = writeln!(o, "    {:>10}  the rest", units::mib_value(s.rest_bytes));
     }
     if let Some(c) = m.cgroup.as_ref().filter(|c| c.limit.is_none()) {
         let _ = writeln!(o, "  {}", unlimited_cgroup(c));
