@@ -18,7 +18,7 @@ use super::jvmti::Frame;
 use jni::sys::{jint, JNIEnv, JavaVM, JNI_OK};
 use std::cell::Cell;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 
 /// Java frames kept per sample, and how many identify its site.
 pub const JAVA_DEPTH: usize = 16;
@@ -103,8 +103,35 @@ static KEYS: [Bucket; BUCKETS] = [EMPTY_BUCKET; BUCKETS];
 static HASHES: [AtomicU64; BUCKETS * WAYS] = [const { AtomicU64::new(0) }; BUCKETS * WAYS];
 static WEIGHTS: [AtomicU64; BUCKETS * WAYS] = [const { AtomicU64::new(0) }; BUCKETS * WAYS];
 
+/// The quick filter in front of the table: a count of live sampled blocks per address hash, 64
+/// KiB that stay in cache, where the table's 1 MiB of buckets would not. A `free` of a block
+/// never sampled finds its count 0 (but for ~live/65536 of them) and skips the table.
+const FILTER: usize = 1 << 16;
+static COUNTS: [AtomicU8; FILTER] = [const { AtomicU8::new(0) }; FILTER];
+
+fn mixed(addr: usize) -> u64 {
+    ((addr >> 4) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 fn bucket_of(addr: usize) -> usize {
-    ((addr >> 4) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_shr(64 - 14) as usize & (BUCKETS - 1)
+    mixed(addr).wrapping_shr(64 - 14) as usize & (BUCKETS - 1)
+}
+
+fn count_of(addr: usize) -> Option<&'static AtomicU8> {
+    COUNTS.get((mixed(addr) >> 20) as usize & (FILTER - 1))
+}
+
+/// Counts saturate: a count that reached 255 stays (its addresses are always probed).
+fn count_up(addr: usize) {
+    if let Some(c) = count_of(addr) {
+        let _ = c.fetch_update(Relaxed, Relaxed, |n| (n < u8::MAX).then_some(n + 1));
+    }
+}
+
+fn count_down(addr: usize) {
+    if let Some(c) = count_of(addr) {
+        let _ = c.fetch_update(Relaxed, Relaxed, |n| (n > 0 && n < u8::MAX).then(|| n - 1));
+    }
 }
 
 fn table_insert(addr: usize, hash: u64, weight: u64) -> bool {
@@ -117,6 +144,7 @@ fn table_insert(addr: usize, hash: u64, weight: u64) -> bool {
                 h.store(hash, Relaxed);
                 w.store(weight, Relaxed);
             }
+            count_up(addr);
             k.store(addr, Release);
             LIVE.fetch_add(1, Relaxed);
             return true;
@@ -129,6 +157,7 @@ fn table_remove(addr: usize) {
     let Some(bucket) = KEYS.get(bucket_of(addr)) else { return };
     for k in &bucket.keys {
         if k.load(Relaxed) == addr && k.compare_exchange(addr, 0, AcqRel, Relaxed).is_ok() {
+            count_down(addr);
             LIVE.fetch_sub(1, Relaxed);
             FREED.fetch_add(1, Relaxed);
             return;
@@ -138,7 +167,7 @@ fn table_remove(addr: usize) {
 
 #[inline(always)]
 fn forget(p: *mut c_void) {
-    if !p.is_null() && LIVE.load(Relaxed) != 0 {
+    if !p.is_null() && LIVE.load(Relaxed) != 0 && count_of(p as usize).is_some_and(|c| c.load(Relaxed) != 0) {
         table_remove(p as usize);
     }
 }
