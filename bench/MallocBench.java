@@ -6,10 +6,13 @@ import java.lang.management.ThreadMXBean;
  * churns malloc/free, 4,096 allocations per call, 12,000,000 allocations per thread, 40 Java
  * frames below the calls. Prints "BENCH ms=<wall> cpu_ms=<worker CPU>" for the timed phase
  * (after a warm-up pass).
- *   java MallocBench LIBRARY [--depth N] [--allocations N]
+ * --fill: each block is written whole (a codec's buffers), else only its first and last byte.
+ *   java MallocBench LIBRARY [--depth N] [--allocations N] [--fill]
  */
 public final class MallocBench {
-    static native long churn(int n, long seed);
+    static native long churn(int n, long seed, boolean fill);
+
+    static boolean fill;
 
     static volatile long sink;
 
@@ -20,6 +23,7 @@ public final class MallocBench {
         for (int i = 1; i < args.length; i++) {
             if (args[i].equals("--depth")) depth = Integer.parseInt(args[++i]);
             else if (args[i].equals("--allocations")) allocations = Long.parseLong(args[++i]);
+            else if (args[i].equals("--fill")) fill = true;
         }
         run(2, allocations / 10, depth);
         long[] r = run(2, allocations, depth);
@@ -54,7 +58,7 @@ public final class MallocBench {
         }
         long sum = 0;
         for (long done = 0; done < n; done += 4096) {
-            sum += churn(4096, 0x9E3779B97F4A7C15L * (done + 1) + id);
+            sum += churn(4096, 0x9E3779B97F4A7C15L * (done + 1) + id, fill);
         }
         sink = sum;
     }

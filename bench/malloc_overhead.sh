@@ -9,6 +9,8 @@
 #   --options OPTS   agent options besides file= (default: none, i.e. the defaults: native=on,
 #                    native_interval=512k)
 #   --allocations N  allocations per thread in the timed phase (default 12000000)
+#   --fill           each block is written whole, as a codec fills its buffers (default: only its
+#                    first and last byte: the allocator's cost alone, the worst case for the hooks)
 #   LEAKAGENT_LIB    environment: the agent library (default target/release/libleakagent.so)
 #
 # bench/MallocBench.java calls bench/mallocbench.c (built here with cc) on 2 threads: each call
@@ -24,13 +26,15 @@ PAIRS=15
 JAVA=""
 OPTS=""
 ALLOCS=12000000
+FILL=""
 while (( $# )); do
   case "$1" in
     --pairs) PAIRS="$2"; shift 2 ;;
     --java) JAVA="$2"; shift 2 ;;
     --options) OPTS="$2"; shift 2 ;;
     --allocations) ALLOCS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --fill) FILL=--fill; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "malloc_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -59,13 +63,13 @@ cc -shared -fPIC -O2 -fno-omit-frame-pointer -I"$JHOME/include" -I"$JHOME/includ
 AGENT="-agentpath:$LIB=file=$WORK/report-%p-%n${OPTS:+,$OPTS}"
 echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
-echo "cpus:   $(nproc), pairs: $PAIRS, allocations per thread: $ALLOCS"
+echo "cpus:   $(nproc), pairs: $PAIRS, allocations per thread: $ALLOCS${FILL:+, blocks filled}"
 
 run() { # run <with|without>: prints "<cpu ms> <wall ms>"
   local agent=()
   [[ "$1" == with ]] && agent=("$AGENT")
   local out line
-  out="$("$JAVA" "${agent[@]}" -cp "$WORK/classes" MallocBench "$WORK/libmallocbench.so" --allocations "$ALLOCS" 2>&1)"
+  out="$("$JAVA" "${agent[@]}" -cp "$WORK/classes" MallocBench "$WORK/libmallocbench.so" --allocations "$ALLOCS" $FILL 2>&1)"
   line="$(grep '^BENCH ' <<<"$out" || true)"
   if [[ -z "$line" ]]; then
     echo "malloc_overhead.sh: run $1 the agent failed:" >&2
