@@ -139,11 +139,11 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     let direct = crate::core::guard::guarded(Feature::Direct, failed_section("direct"), || {
         agent.direct.snapshot(env)
     });
-    let native_sampling = crate::guard::guarded(Feature::Natives, Default::default(), || {
+    let native_sampling = crate::core::guard::guarded(Feature::Natives, Default::default(), || {
         agent.sampled.snapshot(&agent.jvmti, env, &agent.stacks.methods)
     });
     let mut memory = memory;
-    memory.malloc_split = crate::collectors::memory::explain::split_malloc(&memory, &native_sampling);
+    memory.malloc_split = crate::memory::explain::split_malloc(&memory, &native_sampling);
     let prop = |k: &str| {
         env.system_property(k).or_else(|| agent.jvmti.system_property(k)).unwrap_or_default()
     };

@@ -5,7 +5,7 @@ mod finding;
 
 pub use finding::derive;
 
-use crate::collectors::methods::MethodCache;
+use crate::native::methods::MethodCache;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::ffi::malloc_hooks as hooks;
@@ -92,7 +92,7 @@ impl NativeSampler {
         }
         let status = match hooks::install(vm, self.interval) {
             Ok(n) if n > 0 => {
-                crate::log::info(&format!(
+                crate::core::log::info(&format!(
                     "native allocations sampled every {} bytes on average: {} import entries in {} libraries patched",
                     self.interval,
                     n,
@@ -114,7 +114,7 @@ impl NativeSampler {
     pub fn stop(&self) {
         if self.enabled && hooks::active() {
             let n = hooks::uninstall();
-            crate::log::info(&format!("native sampling stopped: {n} import entries restored"));
+            crate::core::log::info(&format!("native sampling stopped: {n} import entries restored"));
         }
     }
 
