@@ -372,6 +372,10 @@ const CONTRACT_KEYS: &[&str] = &[
     "direct.sites[].live_count",
     "direct.sites[].live_bytes",
     "direct.totals",
+    // "Native allocations sampled with stacks appear in a section of their own whose sites carry
+    // stack[] and an estimated live size in bytes (a key containing live and bytes)".
+    "native_sampling.sites[].stack[]",
+    "native_sampling.sites[].estimated_live_bytes",
     "memory.rss_bytes",
     "memory.malloc.allocator",
     "memory.malloc.in_use_bytes",
