@@ -425,7 +425,8 @@ fn has_path(v: &serde_json::Value, path: &str) -> bool {
 /// duplicate classes). Each key must be in one of them with an element under every `[]`.
 #[test]
 fn report_has_every_contract_key() {
-    let healthy = Jvm::scenario("contract-healthy", "healthy").run();
+    // native=on: the sampled section (off by default) has sites to check.
+    let healthy = Jvm::scenario("contract-healthy", "healthy").options("native=on").run();
     assert_eq!(healthy.code, Some(0), "{}", healthy.stderr);
     let mut leaky = Jvm::scenario("contract-leak", "jdbc-driver").jvm_args(&["-Xmx512m"]).start();
     leaky.signal(rtmin(2));

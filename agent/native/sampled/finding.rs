@@ -14,7 +14,7 @@ pub fn derive(report: &Report, out: &mut Vec<Finding>) {
     for s in &n.sites {
         // The JVM's and the JDK's own libraries (JIT, class loading, GC, zlib, NIO) are not
         // something a user fixes; zlib and direct memory have their own ledgers.
-        if s.jdk_library || !s.growing || s.estimated_live_bytes < MIN_LIVE_BYTES {
+        if s.jdk_library || !s.growing || s.estimated_live_bytes < MIN_LIVE_BYTES || ledgered(&s.stack) {
             continue;
         }
         let function = match (&s.library, &s.function) {
@@ -47,6 +47,15 @@ pub fn derive(report: &Report, out: &mut Vec<Finding>) {
     }
 }
 
+/// A zlib stream's or an `Unsafe` block's allocation (the system's libz.so serves the JDK's
+/// Inflaters on many distributions): the zlib and direct ledgers judge those.
+pub fn ledgered(stack: &[String]) -> bool {
+    stack.iter().any(|f| {
+        f.starts_with("java.util.zip.Inflater.") || f.starts_with("java.util.zip.Deflater.") || f.contains("Unsafe.allocateMemory")
+            || f.contains("Unsafe.reallocateMemory")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,7 +78,10 @@ mod tests {
     #[test]
     fn a_growing_application_site_is_named_with_its_function_and_java_frame() {
         let mut r = test_report();
-        r.native_sampling.sites = vec![site(false, 64 << 20, true), site(true, 900 << 20, true), site(false, 64 << 20, false), site(false, 4 << 20, true)];
+        let mut zlib = site(false, 64 << 20, true);
+        zlib.stack = vec!["libz.so.1!inflateInit2_".into(), "java.util.zip.Inflater.init(Native Method)".into()];
+        r.native_sampling.sites =
+            vec![site(false, 64 << 20, true), site(true, 900 << 20, true), site(false, 64 << 20, false), site(false, 4 << 20, true), zlib];
         let mut out = Vec::new();
         derive(&r, &mut out);
         assert_eq!(out.len(), 1, "{out:?}");
