@@ -220,7 +220,7 @@ fn countdown(size: usize) -> bool {
         if left == 0 {
             left = draw(t);
         }
-        left -= size.min(i64::MAX as usize) as i64;
+        left = left.saturating_sub(size.min(i64::MAX as usize) as i64);
         if left > 0 {
             t.left.set(left);
             return false;
