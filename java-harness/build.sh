@@ -7,6 +7,7 @@
 #   apps/index.properties  <app>.classes=<number of classes in the app jar>
 #   shared/shared.jar      classes of the container's shared loader (enum-parent)
 #   fatjar/scan.jar        Spring-Boot-style fat jar (23 STORED nested jars) for springboot-scan
+#   native/libnativecache.so  the native-cache scenario's JNI library (cc, from native/)
 #   tomcat/driver.jar      embedded Tomcat driver for tomcat-jsp (compiled against Debian's Tomcat 10.1)
 #   springboot/            the real Spring Boot pieces, built with mvn from springboot/ (Maven
 #                          Central, cached in ~/.m2; offline when everything is cached):
@@ -118,12 +119,29 @@ find "$HERE/tomcat" -name '*.java' > "$B/tmp/tomcat.list"
 jc -cp "$CP_TOMCAT" -d "$B/tmp/tomcat" @"$B/tmp/tomcat.list"
 "$JAR" --create --file "$B/tomcat/driver.jar" --no-manifest -C "$B/tmp/tomcat" .
 
+build_native
+
 echo "build.sh: writing fat jar"
 "$JAVA" -cp "$B/classes" leakagent.harness.tools.FatJarBuilder "$B/fatjar/scan.jar"
 
 rm -rf "$B/tmp"
 touch "$STAMP"
 echo "build.sh: done -> $B/harness.jar"
+}
+
+# The JNI libraries of our own scenarios (native/*.c -> build/native/lib*.so), with frame
+# pointers. Needs cc (Debian package gcc) and the JDK's jni.h.
+build_native() {
+  if ! command -v cc >/dev/null 2>&1; then
+    echo "build.sh: cc is missing (Debian package gcc)" >&2; exit 1
+  fi
+  mkdir -p "$B/native"
+  local c
+  for c in "$HERE"/native/*.c; do
+    echo "build.sh: compiling $(basename "$c") with cc"
+    cc -shared -fPIC -O2 -fno-omit-frame-pointer -Wall -Werror -I"$JDK_HOME/include" -I"$JDK_HOME/include/linux" \
+      -o "$B/native/lib$(basename "$c" .c).so" "$c"
+  done
 }
 
 # Runs mvn on POM with GOALS, offline first: with ~/.m2 filled once (CI caches it) nothing is
@@ -200,7 +218,8 @@ JDK_HOME="$(dirname "$BIN")"
 STAMP="$B/.stamp"
 mkdir -p "$B"
 if (( ! FORCE )) && [[ -f "$STAMP" && -f "$B/harness.jar" && -f "$B/fatjar/scan.jar" ]] \
-   && [[ -z "$(find "$HERE/src" "$HERE/apps" "$HERE/shared" "$HERE/tomcat" "$HERE/build.sh" -newer "$STAMP" -print -quit)" ]]; then
+   && [[ -f "$B/native/libnativecache.so" ]] \
+   && [[ -z "$(find "$HERE/src" "$HERE/apps" "$HERE/shared" "$HERE/tomcat" "$HERE/native" "$HERE/build.sh" -newer "$STAMP" -print -quit)" ]]; then
   echo "build.sh: harness up to date ($B)"
 else
   build_harness

@@ -372,6 +372,10 @@ const CONTRACT_KEYS: &[&str] = &[
     "direct.sites[].live_count",
     "direct.sites[].live_bytes",
     "direct.totals",
+    // "Native allocations sampled with stacks appear in a section of their own whose sites carry
+    // stack[] and an estimated live size in bytes (a key containing live and bytes)".
+    "native_sampling.sites[].stack[]",
+    "native_sampling.sites[].estimated_live_bytes",
     "memory.rss_bytes",
     "memory.malloc.allocator",
     "memory.malloc.in_use_bytes",
@@ -421,7 +425,8 @@ fn has_path(v: &serde_json::Value, path: &str) -> bool {
 /// duplicate classes). Each key must be in one of them with an element under every `[]`.
 #[test]
 fn report_has_every_contract_key() {
-    let healthy = Jvm::scenario("contract-healthy", "healthy").run();
+    // native=on: the sampled section (off by default) has sites to check.
+    let healthy = Jvm::scenario("contract-healthy", "healthy").options("native=on").run();
     assert_eq!(healthy.code, Some(0), "{}", healthy.stderr);
     let mut leaky = Jvm::scenario("contract-leak", "jdbc-driver").jvm_args(&["-Xmx512m"]).start();
     leaky.signal(rtmin(2));

@@ -26,6 +26,8 @@ pub struct Agent {
     pub zlib: ZlibLedger,
     pub direct: DirectLedger,
     pub memory: MemoryCollector,
+    /// Sampled native allocations (the malloc hooks' sites).
+    pub sampled: crate::native::sampled::NativeSampler,
     /// The previous report's chains, confirmed before searching again.
     pub known_chains: KnownChains,
     /// Wall-clock seconds when the agent started, for `%s` in report names.

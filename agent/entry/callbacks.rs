@@ -48,6 +48,12 @@ pub(super) unsafe extern "C" fn on_vm_death(_jvmti: *mut jvmtiEnv, jni: *mut JNI
             trigger::on_vm_death(agent, &env);
         }
     });
+    // After the exit report: the JVM's own shutdown allocates through patched entries no more.
+    guarded(Feature::Natives, (), || {
+        if let Some(agent) = runtime::get() {
+            agent.sampled.stop();
+        }
+    });
 }
 
 pub(super) unsafe extern "C" fn on_class_load(jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread, klass: jclass) {
@@ -63,11 +69,15 @@ pub(super) unsafe extern "C" fn on_class_load(jvmti: *mut jvmtiEnv, jni: *mut JN
     });
 }
 
-pub(super) unsafe extern "C" fn on_class_prepare(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _thread: jthread, _klass: jclass) {
+pub(super) unsafe extern "C" fn on_class_prepare(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _thread: jthread, klass: jclass) {
     health::bump(&COUNTERS.events);
     guarded(Feature::Classes, (), || {
         if let Some(agent) = runtime::get() {
             agent.classes.on_class_prepare();
+            if agent.sampled.enabled() {
+                // The malloc hooks walk with AsyncGetCallTrace, which cannot create jmethodIDs.
+                agent.jvmti.create_method_ids(klass);
+            }
         }
     });
 }

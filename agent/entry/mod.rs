@@ -55,8 +55,10 @@ pub extern "C" fn Agent_OnAttach(vm: *mut JavaVM, options: *mut c_char, _reserve
 #[no_mangle]
 pub extern "C" fn Agent_OnUnload(_vm: *mut JavaVM) {
     let _ = catch_unwind(|| {
-        // The library may be unmapped after this: a late report signal must not jump into it.
+        // The library may be unmapped after this: a late report signal must not jump into it,
+        // and no import entry may point into it.
         if let Some(agent) = runtime::get() {
+            agent.sampled.stop();
             if let Some(signo) = signal_number(agent.options.signal) {
                 os::ignore_signal(signo);
             }
@@ -91,6 +93,7 @@ static ZLIB_REBOUND: AtomicBool = AtomicBool::new(false);
 /// Removes every event, callback, signal handler and native wrapper a failed start installed.
 fn deactivate(late: bool, env: Option<&Env>) {
     let Some(agent) = runtime::get() else { return };
+    agent.sampled.stop();
     let j = &agent.jvmti;
     for e in [
         JVMTI_EVENT_VM_INIT,
@@ -237,12 +240,14 @@ unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, started_
         zlib: ZlibLedger::new(&opts.native),
         direct: DirectLedger::new(&opts.native),
         memory,
+        sampled: crate::native::sampled::NativeSampler::new(opts.native_sampling, opts.native_interval, late),
         known_chains: Default::default(),
         started_epoch_s,
         options: opts,
     };
     let agent = runtime::install(agent).map_err(|_| "leakagent is already loaded in this JVM".to_string())?;
     natives::set_hooks(&NATIVE_HOOKS);
+    guarded(Feature::Natives, (), || agent.sampled.start(vm));
     enable_events(agent).map_err(|e| format!("cannot enable JVMTI events: {e}"))?;
     if fault::injected("events") {
         return Err("cannot enable JVMTI events: injected fault".into());
@@ -440,6 +445,18 @@ fn live_phase_prepare(agent: &Agent, env: &Env) {
     guarded(Feature::Classes, (), || {
         agent.classes.register_loaded(&agent.jvmti, env);
     });
+    if agent.attached_late && agent.sampled.enabled() {
+        // Classes prepared before the attach get their jmethodIDs now (the malloc hooks' walks
+        // cannot create them).
+        guarded(Feature::Natives, (), || {
+            // The class references live until the frame ends.
+            env.with_local_frame(1 << 16, || {
+                for k in agent.jvmti.loaded_classes().unwrap_or_default() {
+                    agent.jvmti.create_method_ids(k);
+                }
+            })
+        });
+    }
     guarded(Feature::Natives, (), || native_ledgers_live(agent, env));
 }
 

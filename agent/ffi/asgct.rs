@@ -69,3 +69,27 @@ pub fn current_stack(env: *mut JNIEnv, out: &mut [Frame]) -> Option<(usize, bool
     }
     Some((n, true))
 }
+
+/// As [`current_stack`], for a thread that may be anywhere (inside the JVM's own code, say):
+/// `ucontext` gives the (pc, sp, fp) AsyncGetCallTrace starts from when the thread has no
+/// walkable Java frame anchor. Frames stop at the first method without a jmethodID. Never
+/// allocates; returns how many frames it put in `out` (0 when it cannot walk).
+pub fn stack_from_context(env: *mut JNIEnv, out: &mut [Frame], ucontext: *mut c_void) -> usize {
+    let Some(f) = function() else { return 0 };
+    let mut buf = [CallFrame { lineno: 0, method_id: std::ptr::null_mut() }; 64];
+    let depth = out.len().min(buf.len());
+    let mut trace = CallTrace { env_id: env, num_frames: 0, frames: buf.as_mut_ptr() };
+    // SAFETY: `trace` points at a buffer of `depth` frames; `env` is the current thread's
+    // JNIEnv; `ucontext` is a valid ucontext_t for the duration of the call.
+    unsafe { f(&mut trace, depth as jint, ucontext) };
+    let n = (trace.num_frames.max(0) as usize).min(depth);
+    let mut kept = 0;
+    for (o, c) in out.iter_mut().zip(buf.iter().take(n)) {
+        if c.method_id.is_null() {
+            break;
+        }
+        *o = Frame { method: c.method_id as usize, location: if c.lineno < 0 { -1 } else { c.lineno as i64 } };
+        kept += 1;
+    }
+    kept
+}

@@ -252,6 +252,16 @@ impl Jvmti {
         Ok(out)
     }
 
+    /// Makes sure every method of `klass` has a jmethodID (GetClassMethods creates them), so
+    /// that AsyncGetCallTrace can name its frames. A class not prepared yet is skipped.
+    pub fn create_method_ids(&self, klass: jclass) {
+        let mut count: jint = 0;
+        let mut methods: *mut jmethodID = ptr::null_mut();
+        if call!(self, GetClassMethods, klass, &mut count, &mut methods).is_ok() {
+            let _buf = JvmtiBuf { jvmti: self, ptr: methods as *mut u8 };
+        }
+    }
+
     /// Every live thread as local references.
     pub fn all_threads(&self) -> JvmtiResult<Vec<jobject>> {
         let mut count: jint = 0;

@@ -6,6 +6,7 @@
 pub mod asgct;
 pub mod counting;
 pub mod frame;
+pub mod got;
 pub mod heapwalk;
 pub mod hotspot;
 pub mod jni;
@@ -13,6 +14,7 @@ pub mod jvmti;
 pub mod malloc;
 pub mod metaspace;
 pub mod named_stack;
+pub mod malloc_hooks;
 pub mod natives;
 pub mod os;
 pub mod sys;

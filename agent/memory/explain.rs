@@ -22,7 +22,7 @@
 use super::nmt;
 use super::regions::{Classified, Kind};
 use leakagent_report::units::mib;
-use leakagent_report::model::{JvmMemory, Malloc, Nmt, Part, RssPart};
+use leakagent_report::model::{JvmMemory, Malloc, MallocSplit, MallocSplitSite, Memory, NativeSampling, Nmt, Part, RssPart};
 
 /// Live native bytes from the native ledgers. None: that ledger is off, failed, or (direct) has
 /// no per-block data.
@@ -54,6 +54,37 @@ impl Explained {
     pub fn bytes(&self, part: RssPart) -> u64 {
         self.parts.iter().find(|p| p.part == part).map(|p| p.bytes).unwrap_or(0)
     }
+}
+
+/// Sampled sites named in the split of `malloc_in_use`.
+const SPLIT_SITES: usize = 8;
+
+/// `malloc_in_use` split into the largest sampled sites' live estimates and the rest. Sites whose
+/// Java stack is a zlib stream's or an `Unsafe` allocation's are left out: the explanation's
+/// `zlib` and `direct` parts already took their bytes out of `malloc_in_use`.
+pub fn split_malloc(m: &Memory, n: &NativeSampling) -> Option<MallocSplit> {
+    if n.sites.is_empty() {
+        return None;
+    }
+    let in_use = m.explanation.iter().find(|p| p.part == RssPart::MallocInUse)?.bytes;
+    let ledgered = |stack: &[String]| {
+        stack.iter().any(|f| {
+            f.starts_with("java.util.zip.Inflater.") || f.starts_with("java.util.zip.Deflater.") || f.contains("Unsafe.allocateMemory")
+                || f.contains("Unsafe.reallocateMemory")
+        })
+    };
+    let mut left = in_use;
+    let mut sites = Vec::new();
+    for s in n.sites.iter().filter(|s| s.estimated_live_bytes > 0 && !ledgered(&s.stack)).take(SPLIT_SITES) {
+        let bytes = s.estimated_live_bytes.min(left);
+        if bytes == 0 {
+            break;
+        }
+        left -= bytes;
+        let site = leakagent_report::words::sampled_label(s);
+        sites.push(MallocSplitSite { site, estimated_live_bytes: bytes });
+    }
+    Some(MallocSplit { malloc_in_use_bytes: in_use, sites, rest_bytes: left })
 }
 
 fn take(pool: &mut u64, want: u64) -> u64 {
@@ -394,6 +425,34 @@ mod tests {
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
         let p = paragraph(&e, r.rss, &m, &j, 3);
         assert!(p.contains("The Java heap accounts for 173.0 MiB (44.0 MiB committed, 11.0 MiB used; 129.0 MiB more is resident than committed: the GC has just shrunk the heap"), "{p}");
+    }
+
+    #[test]
+    fn malloc_in_use_is_split_by_sampled_site_without_the_ledgers() {
+        use leakagent_report::model::SampledSite;
+        let mut m = Memory::default();
+        m.explanation.push(Part { part: RssPart::MallocInUse, bytes: 100 * M, note: String::new() });
+        let site = |f: &str, java: &str, live: u64| SampledSite {
+            stack: vec![format!("lib.so!{f}"), java.into()],
+            library: Some("lib.so".into()),
+            function: Some(f.into()),
+            java_frame: Some(java.into()),
+            estimated_live_bytes: live,
+            ..SampledSite::default()
+        };
+        let n = NativeSampling {
+            sites: vec![
+                site("inflateInit2_", "java.util.zip.Inflater.init(Native Method)", 50 * M),
+                site("Java_Cache_put", "app.Cache.put(Native Method)", 70 * M),
+                site("other", "app.X.y(X.java:1)", 60 * M),
+            ],
+            ..NativeSampling::default()
+        };
+        let s = split_malloc(&m, &n).unwrap();
+        assert_eq!(s.sites.len(), 2, "{s:?}");
+        assert_eq!(s.sites[0].site, "lib.so!Java_Cache_put from app.Cache.put(Native Method)");
+        assert_eq!((s.sites[0].estimated_live_bytes, s.sites[1].estimated_live_bytes, s.rest_bytes), (70 * M, 30 * M, 0));
+        assert!(split_malloc(&m, &NativeSampling::default()).is_none());
     }
 
     #[test]

@@ -205,6 +205,7 @@ impl MemoryCollector {
             sampler,
             cgroup: self.cgroup.as_ref().and_then(cgroup::Location::read),
             notes,
+            malloc_split: None,
             build_ms: t0.elapsed().as_millis() as u64,
         };
         (memory, samples)

@@ -1,7 +1,9 @@
 //! Native memory the JDK hands out for Java code: zlib streams and direct/Unsafe memory, each a
-//! ledger of live blocks by Java allocation site (section.rs: what both report sections share).
-//! Wiring: `Agent::{stacks,zlib,direct}` made in `entry::activate`, the native-method wrappers in
-//! `entry/callbacks.rs`, `reporter::build`, `reporting::findings`.
+//! ledger of live blocks by Java allocation site (section.rs: what both report sections share);
+//! `sampled/`: every other malloc, sampled by bytes through the malloc hooks
+//! (`ffi/malloc_hooks.rs`). Wiring: `Agent::{stacks,zlib,direct,sampled}` made in
+//! `entry::activate`, the native-method wrappers in `entry/callbacks.rs`, `reporter::build`,
+//! `reporting::findings`, the sampler's tick.
 
 pub mod direct;
 pub mod findings;
@@ -12,3 +14,4 @@ pub mod sites;
 pub mod stacks;
 pub mod templates;
 pub mod zlib;
+pub mod sampled;

@@ -8,6 +8,7 @@ pub fn derive(report: &Report) -> Vec<Finding> {
     crate::leaks::findings::derive(report, &mut out);
     crate::memory::findings::derive(report, &mut out);
     crate::native::findings::derive(report, &mut out);
+    crate::native::sampled::derive(report, &mut out);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }

@@ -48,6 +48,8 @@ pub fn run(agent: &Agent, env: &Env) {
         if STOP.load(Relaxed) || !health::enabled(Feature::Sampler) {
             return;
         }
+        // Sampled native allocations: libraries loaded since, new samples, a point of each site's series.
+        guarded(Feature::Natives, (), || agent.sampled.tick(&agent.jvmti, env, &agent.stacks.methods));
         guarded(Feature::Sampler, (), || {
             let t0 = Instant::now();
             let s = agent.memory.sample(agent.memory_sources(), env, &beans, None);

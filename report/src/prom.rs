@@ -153,6 +153,20 @@ fn native(w: &mut Writer, r: &Report) {
             }
         }
     }
+    let n = &r.native_sampling;
+    if n.tracking != super::model::Tracking::Off {
+        w.gauge("leakagent_native_sampled_live_bytes", "Sampled native allocations: estimated bytes live (all sites).", n.estimated_live_bytes as f64);
+        w.counter(
+            "leakagent_native_sampled_allocated_bytes_total",
+            "Sampled native allocations: estimated bytes allocated since tracking began.",
+            n.estimated_allocated_bytes as f64,
+        );
+        w.family("leakagent_native_sampled_site_live_bytes", Gauge, "Estimated live bytes of the largest sampled native allocation sites.");
+        for s in n.sites.iter().take(10) {
+            let label = crate::words::sampled_label(s);
+            w.sample("leakagent_native_sampled_site_live_bytes", &[("site", label.as_str())], s.estimated_live_bytes as f64);
+        }
+    }
     w.family(
         "leakagent_native_tracking",
         Gauge,
@@ -161,6 +175,7 @@ fn native(w: &mut Writer, r: &Report) {
     for l in &both {
         w.sample("leakagent_native_tracking", &[("ledger", l.name), ("tracking", l.tracking.as_str())], 1.0);
     }
+    w.sample("leakagent_native_tracking", &[("ledger", "native_sampling"), ("tracking", r.native_sampling.tracking.as_str())], 1.0);
     if let Some(p) = &r.direct.jdk_pool {
         w.gauge("leakagent_direct_pool_bytes", "The JDK's own direct buffer pool: memory used.", p.memory_used_bytes as f64);
         w.opt_gauge("leakagent_direct_pool_max_bytes", "-XX:MaxDirectMemorySize (or its default).", p.max_bytes);

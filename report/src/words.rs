@@ -70,6 +70,19 @@ pub fn reasons_text(reasons: &[crate::model::SuspectReason], superseded_by: Opti
     words.join(", ")
 }
 
+/// A sampled native site in one line: `library!function from Java frame`.
+pub fn sampled_label(s: &crate::model::SampledSite) -> String {
+    let place = match (&s.library, &s.function) {
+        (Some(l), Some(f)) => format!("{l}!{f}"),
+        (Some(l), None) => format!("{l}!?"),
+        _ => s.stack.first().cloned().unwrap_or_else(|| "?".into()),
+    };
+    match &s.java_frame {
+        Some(j) => format!("{place} from {j}"),
+        None => format!("{place} (no Java frames)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

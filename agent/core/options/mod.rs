@@ -150,6 +150,9 @@ pub struct Options {
     /// The options string as given, for the report.
     pub raw: String,
     pub native: NativeOptions,
+    /// Sampled native allocations (malloc hooks): on, and the mean interval in bytes.
+    pub native_sampling: bool,
+    pub native_interval: u64,
     pub limits: Limits,
     /// The Prometheus textfile (`%p`, `%s` expanded); None: `leakagent-%h-%p.prom` beside the reports.
     pub prom_file: Option<String>,
@@ -225,6 +228,8 @@ impl Options {
                 max_sites: 0,
                 max_tracked: 0,
             },
+            native_sampling: false,
+            native_interval: 0,
             limits: Limits::default(),
             prom_file: None,
             jsonl_file: None,

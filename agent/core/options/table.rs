@@ -281,6 +281,22 @@ pub(super) const OPTIONS: &[Opt] = &[
         set: |o, k, v| bool_value(k, v).map(|b| o.native.direct = b),
     },
     Opt {
+        key: "native",
+        // Off by default: bench/malloc_overhead.sh measures more than 3% on malloc-heavy JNI
+        // work (docs/native-memory.md, "Overhead").
+        default: Value("off"),
+        help: "on: sample native allocations (malloc, calloc, realloc, posix_memalign, aligned_alloc, memalign) \
+               of the JVM and its libraries by bytes, with Java and native stacks, through their import tables",
+        set: |o, k, v| bool_value(k, v).map(|b| o.native_sampling = b),
+    },
+    Opt {
+        key: "native_interval",
+        default: Value("2m"),
+        help: "mean bytes allocated between two native samples (4k..1g; Poisson: small and large blocks are \
+               both represented)",
+        set: |o, k, v| size_in(k, v, 4 << 10, 1 << 30).map(|n| o.native_interval = n),
+    },
+    Opt {
         key: "stack_depth",
         default: Value("16"),
         help: "Java frames kept per zlib/direct site, 1..64 (taken once per new site)",

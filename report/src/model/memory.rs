@@ -29,6 +29,10 @@ pub struct Memory {
     pub cgroup: Option<Cgroup>,
     /// Caveats about the numbers above.
     pub notes: Vec<String>,
+    /// `malloc_in_use` split into the sampled sites' estimates and the rest (null when native
+    /// sampling is off or the allocator gives no in-use figure).
+    #[serde(default)]
+    pub malloc_split: Option<MallocSplit>,
     /// How long building this section took (smaps, allocator, MXBeans, NMT, trim).
     pub build_ms: u64,
 }

@@ -61,6 +61,10 @@ pub struct Report {
     pub class_loaders: ClassLoaders,
     pub zlib: Zlib,
     pub direct: Direct,
+    /// Native allocations sampled by bytes through the malloc family's hooks, by site
+    /// (docs/native-memory.md, "Sampled native allocations").
+    #[serde(default)]
+    pub native_sampling: NativeSampling,
     pub memory: Memory,
     /// The sampler's time series, oldest first (docs/memory.md).
     pub samples: Vec<Sample>,
@@ -345,6 +349,7 @@ pub fn blank_report(pid: u32) -> Report {
         class_loaders: ClassLoaders::default(),
         zlib: Zlib::default(),
         direct: Direct::default(),
+        native_sampling: NativeSampling::default(),
         memory: Memory::default(),
         samples: Vec::new(),
         trigger_detail: None,

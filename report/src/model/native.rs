@@ -282,6 +282,81 @@ pub struct CrossCheck {
     pub note: String,
 }
 
+/// Sampled native allocations: every `interval_bytes` allocated (on average, Poisson) through
+/// `malloc`, `calloc`, `realloc`, `posix_memalign`, `aligned_alloc` or `memalign` by the JVM and
+/// its libraries, the block is recorded with its stacks and followed until freed.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct NativeSampling {
+    pub tracking: Tracking,
+    /// Why tracking is not `full` (off, failed, what a late attach missed).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Loaded after the JVM started: allocations made before the attach are not tracked.
+    pub since_attach: bool,
+    /// The mean sampling interval (`native_interval`).
+    pub interval_bytes: u64,
+    /// Libraries whose import entries point at the hooks, and those entries.
+    pub libraries_patched: u64,
+    pub entries_patched: u64,
+    /// Samples taken since start; lost: overwritten before the agent read them; untracked: their
+    /// block could not be followed (the live table's bucket was full).
+    pub samples: u64,
+    pub samples_lost: u64,
+    pub samples_untracked: u64,
+    /// Sum over the sites: what is live now, and what was allocated since start, estimated
+    /// (each sample stands for size / P(sampled) bytes).
+    pub estimated_live_bytes: u64,
+    pub estimated_allocated_bytes: u64,
+    /// The sites, by estimated live bytes (at most 50; the rest summed in `other_sites_live_bytes`).
+    pub sites: Vec<SampledSite>,
+    pub other_sites_live_bytes: u64,
+}
+
+/// One allocation site: the same Java frames and allocating native code.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct SampledSite {
+    /// Native frames first (`library!symbol`, innermost first; `library!0xOFFSET` without a
+    /// symbol), then the Java frames (`pkg.Class.method(File.java:LINE)`).
+    pub stack: Vec<String>,
+    /// The library and function that called the allocator.
+    pub library: Option<String>,
+    pub function: Option<String>,
+    /// The first Java frame outside the JDK (else the first Java frame): where a user can act.
+    pub java_frame: Option<String>,
+    /// The allocating library is the JVM's or the JDK's own.
+    pub jdk_library: bool,
+    pub estimated_live_bytes: u64,
+    /// Estimated bytes allocated here since start (or attach).
+    pub allocated_bytes: u64,
+    pub samples: u64,
+    /// Sampled blocks of this site not freed yet.
+    pub live_samples: u64,
+    /// Estimated live bytes change since the previous report (the first report: since start).
+    pub growth_bytes: i64,
+    /// The estimate at each of the last sampler ticks (at most 16, oldest first, thinned evenly
+    /// over the run), and whether it grew across them.
+    pub live_series: Vec<u64>,
+    pub growing: bool,
+}
+
+/// `malloc_in_use` by sampled site.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct MallocSplit {
+    pub malloc_in_use_bytes: u64,
+    /// The largest sampled sites outside the zlib and direct ledgers (which have their own
+    /// parts), each capped so that the sum never passes `malloc_in_use_bytes`.
+    pub sites: Vec<MallocSplitSite>,
+    /// `malloc_in_use_bytes` minus the sites.
+    pub rest_bytes: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct MallocSplitSite {
+    /// `library!function` and the Java frame, as in the site.
+    pub site: String,
+    pub estimated_live_bytes: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,13 @@ pub(super) fn section(o: &mut String, r: &Report) {
     for p in &m.explanation {
         let _ = writeln!(o, "  {:<16} {:>10}  {}", p.part, units::mib_value(p.bytes), p.note);
     }
+    if let Some(s) = &m.malloc_split {
+        let _ = writeln!(o, "  malloc_in_use by sampled site (estimates):");
+        for x in &s.sites {
+            let _ = writeln!(o, "    {:>10}  {}", units::mib_value(x.estimated_live_bytes), super::escape_controls(&x.site, false));
+        }
+        let _ = writeln!(o, "    {:>10}  the rest", units::mib_value(s.rest_bytes));
+    }
     if let Some(c) = m.cgroup.as_ref().filter(|c| c.limit.is_none()) {
         let _ = writeln!(o, "  {}", unlimited_cgroup(c));
     } else if let Some(c) = &m.cgroup {

@@ -3,7 +3,7 @@
 
 use super::site_labels;
 use crate::ledger::{ledgers, Ledger, Source};
-use crate::model::{Direct, Report, Tracking, Zlib, ZlibPool};
+use crate::model::{Direct, NativeSampling, Report, Tracking, Zlib, ZlibPool};
 use crate::units;
 use crate::words::count;
 use std::fmt::Write;
@@ -34,6 +34,46 @@ pub(super) fn sections(o: &mut String, r: &Report) {
             let _ = writeln!(o, "  {d}");
         }
         site_table(o, &l, columns);
+    }
+    sampled_section(o, &r.native_sampling);
+}
+
+/// Sampled native allocations (`native=on`): the totals and the largest sites.
+fn sampled_section(o: &mut String, n: &NativeSampling) {
+    if n.tracking == Tracking::Off {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\nSampled native allocations (one sample per {} KiB on average): ~{} live, ~{} allocated; {} samples ({} lost, {} untracked); {} import entries in {} libraries",
+        n.interval_bytes / 1024,
+        units::mib(n.estimated_live_bytes),
+        units::mib(n.estimated_allocated_bytes),
+        n.samples,
+        n.samples_lost,
+        n.samples_untracked,
+        n.entries_patched,
+        n.libraries_patched
+    );
+    tracking_line(o, n.tracking, &n.reason);
+    if n.sites.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "  {:>9}  {:>10}  {:>7}  {:>9}  site", "live MB", "alloc MB", "samples", "growth MB");
+    for s in n.sites.iter().take(MAX_NATIVE_SITES) {
+        let _ = writeln!(
+            o,
+            "  {:>9.1}  {:>10.1}  {:>7}  {:>+9.1}  {}{}",
+            s.estimated_live_bytes as f64 / (1024.0 * 1024.0),
+            s.allocated_bytes as f64 / (1024.0 * 1024.0),
+            s.samples,
+            s.growth_bytes as f64 / (1024.0 * 1024.0),
+            super::escape_controls(&crate::words::sampled_label(s), false),
+            if s.growing { " [growing]" } else { "" }
+        );
+    }
+    if n.sites.len() > MAX_NATIVE_SITES {
+        let _ = writeln!(o, "  ... {} more sites (with full stacks) in the JSON report", n.sites.len() - MAX_NATIVE_SITES);
     }
 }
 

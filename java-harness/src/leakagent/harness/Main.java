@@ -15,6 +15,7 @@ import leakagent.harness.scenarios.DirectOom;
 import leakagent.harness.scenarios.HeapOom;
 import leakagent.harness.scenarios.ThreadsOom;
 import leakagent.harness.scenarios.MetaspaceOom;
+import leakagent.harness.scenarios.NativeCache;
 import leakagent.harness.scenarios.NativeGrowth;
 import leakagent.harness.scenarios.ZlibWaves;
 import leakagent.harness.scenarios.CommonsLogging;
@@ -62,6 +63,7 @@ public final class Main {
         SCENARIOS.put("native-sites", NativeSites::new);
         SCENARIOS.put("arena-retention", ArenaRetention::new);
         SCENARIOS.put("native-growth", NativeGrowth::new);
+        SCENARIOS.put("native-cache", NativeCache::new);
         SCENARIOS.put("zlib-waves", ZlibWaves::new);
         SCENARIOS.put("heap-oom", HeapOom::new);
         SCENARIOS.put("threads-oom", ThreadsOom::new);

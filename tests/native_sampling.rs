@@ -1,0 +1,149 @@
+//! Sampled native allocations (docs/native-memory.md, "Sampled native allocations"): the
+//! `native-cache` scenario mallocs from a JNI library of our own (java-harness/native/) at a
+//! Java call site and never frees; its fixed twin frees. Real JVMs, the agent's hooks in their
+//! import tables.
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+
+const FUNCTION: &str = "Java_leakagent_harness_scenarios_NativeCache_put";
+const LIBRARY: &str = "libnativecache.so";
+/// Sampling on (off by default); the sampler ticks often enough for the ~6 s of rounds to give
+/// a live series of many points.
+const OPTS: &str = "native=on,sample_interval=200ms";
+
+fn cache_site(r: &Report) -> Option<&SampledSite> {
+    r.native_sampling.sites.iter().find(|s| s.function.as_deref() == Some(FUNCTION))
+}
+
+fn growth_findings(r: &Report) -> Vec<&Finding> {
+    r.findings.iter().filter(|f| f.kind == "native_malloc_growth").collect()
+}
+
+/// The leak's site, named by its library function and its Java frames, with an estimate near
+/// the truth; the finding names both; the RSS explanation's malloc split carries it.
+fn assert_leak_found(f: &Finished, what: &str) {
+    assert_eq!(f.code, Some(0), "{what}:\n{}", f.stderr);
+    let r = f.death_report();
+    let leaked = f.truth("native_bytes_leaked");
+    let n = &r.native_sampling;
+    assert!(n.entries_patched > 0 && n.libraries_patched > 0, "{what}: {n:?}");
+    let site = cache_site(&r).unwrap_or_else(|| panic!("{what}: no site of {FUNCTION}: {:#?}", n.sites));
+    assert_eq!(site.library.as_deref(), Some(LIBRARY), "{what}");
+    assert!(!site.jdk_library, "{what}");
+    assert_eq!(site.stack.first().map(String::as_str), Some(format!("{LIBRARY}!{FUNCTION}").as_str()), "{what}: {:?}", site.stack);
+    assert!(
+        site.stack.iter().any(|f| f.starts_with("leakagent.harness.scenarios.NativeCache.put(Native Method)")),
+        "{what}: {:?}",
+        site.stack
+    );
+    assert!(
+        site.stack.iter().any(|f| f.starts_with("leakagent.harness.scenarios.NativeCache.fill(NativeCache.java:")),
+        "{what}: the Java caller with its line: {:?}",
+        site.stack
+    );
+    let live = site.estimated_live_bytes;
+    assert!(live >= leaked / 2 && live <= leaked * 2, "{what}: estimated {live} live bytes, {leaked} leaked");
+    assert!(site.growing, "{what}: {:?}", site.live_series);
+    assert!(site.live_samples > 20 && site.live_samples == site.samples, "{what}: {site:?}");
+    let found = growth_findings(&r);
+    assert_eq!(found.len(), 1, "{what}: {found:?}");
+    assert!(found[0].summary.contains(FUNCTION) && found[0].summary.contains(LIBRARY), "{}", found[0].summary);
+    assert_eq!(found[0].subject.site.as_deref(), Some("leakagent.harness.scenarios.NativeCache.put(Native Method)"));
+    let split = r.memory.malloc_split.as_ref().unwrap_or_else(|| panic!("{what}: no malloc split"));
+    let first = split.sites.first().unwrap_or_else(|| panic!("{what}: no split site"));
+    assert!(first.site.starts_with(&format!("{LIBRARY}!{FUNCTION} from ")), "{what}: {split:?}");
+    let parts: u64 = split.sites.iter().map(|s| s.estimated_live_bytes).sum::<u64>() + split.rest_bytes;
+    assert_eq!(parts, split.malloc_in_use_bytes, "{what}: the split adds up");
+}
+
+#[test]
+fn a_leaking_jni_cache_is_named_with_its_java_frame_and_library_function() {
+    let f = Jvm::scenario("ns-leak", "native-cache").options(&format!("{OPTS},format=text+html")).run();
+    assert_leak_found(&f, "JDK main");
+    let r = f.death_report();
+    assert_eq!(r.native_sampling.tracking, Tracking::Full);
+    assert!(!r.native_sampling.since_attach);
+    // Stock JVM activity beside it (JIT, class loading, GC) is sampled but not a finding.
+    assert!(r.native_sampling.sites.iter().any(|s| s.jdk_library), "{:#?}", r.native_sampling.sites);
+    // The renderings show the section.
+    let text = std::fs::read_to_string(report_files(&f.dir).iter().find(|p| p.extension().is_some_and(|e| e == "json")).unwrap().with_extension("txt")).unwrap();
+    assert!(text.contains("Sampled native allocations") && text.contains(FUNCTION), "{text}");
+    // The hooks are gone before the JVM exits (the exit report is written first).
+    assert!(f.stderr.contains("import entries restored"), "{}", f.stderr);
+}
+
+#[test]
+fn the_fixed_twin_that_frees_has_no_finding() {
+    let f = Jvm::scenario("ns-fixed", "native-cache").options(OPTS).args(&["--fixed"]).run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let r = f.death_report();
+    assert_eq!(f.truth("native_bytes_leaked"), 0);
+    assert!(growth_findings(&r).is_empty(), "{:?}", r.findings);
+    let site = cache_site(&r).expect("the freed allocations were sampled too");
+    assert!(site.estimated_live_bytes < 4 << 20, "{site:?}");
+    assert!(!site.growing, "{site:?}");
+    let allocated = f.truth("native_bytes_allocated");
+    assert!(site.allocated_bytes >= allocated / 2 && site.allocated_bytes <= allocated * 2, "{site:?} vs {allocated}");
+}
+
+/// Off by default: nothing patched, no site, no split.
+#[test]
+fn native_off_patches_nothing() {
+    let f = Jvm::scenario("ns-off", "native-cache").options("sample_interval=200ms").run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let r = f.death_report();
+    assert_eq!(r.native_sampling.tracking, Tracking::Off);
+    assert_eq!((r.native_sampling.entries_patched, r.native_sampling.sites.len()), (0, 0));
+    assert!(growth_findings(&r).is_empty());
+    assert!(r.memory.malloc_split.is_none());
+}
+
+/// After `jcmd JVMTI.agent_load`: the loaded libraries are patched (the JNI library was loaded
+/// before the attach) and what comes after is sampled; the section says what it missed.
+#[test]
+fn a_late_attach_patches_what_is_loaded_and_says_what_it_missed() {
+    let java = main_java();
+    let jcmd = java.with_file_name("jcmd");
+    let mut jvm = Jvm::scenario("ns-attach", "native-cache").without_agent().jvm_args(&["-Dnative-cache.after-go-file=true"]).start();
+    let opts = format!("\"file={}/late-%n,{OPTS}\"", jvm.dir.display());
+    let out = Command::new(&jcmd)
+        .args([&jvm.pid().to_string(), "JVMTI.agent_load", &agent_lib().display().to_string(), &opts])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("return code: 0"), "jcmd: {said}");
+    std::fs::write(jvm.dir.join("go"), b"").unwrap();
+    jvm.wait_for_line("HARNESS truth native_cache_done=1", Duration::from_secs(120));
+    let f = jvm.finish();
+    assert_leak_found(&f, "late attach");
+    let r = f.death_report();
+    assert!(r.jvm.attached_late);
+    assert_eq!(r.native_sampling.tracking, Tracking::SinceAttach);
+    assert!(r.native_sampling.since_attach);
+    assert!(r.native_sampling.reason.as_deref().is_some_and(|w| w.contains("before the attach")), "{:?}", r.native_sampling.reason);
+}
+
+/// A start that fails after the hooks went in puts every entry back; the JVM runs on and its
+/// JNI library works.
+#[test]
+fn a_failed_start_restores_every_entry() {
+    let f = Jvm::scenario("ns-fault", "native-cache").agent_library(&fault_lib()).options(OPTS).fault("events").run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(f.stderr.contains("import entries restored"), "{}", f.stderr);
+    assert!(f.reports().is_empty());
+}
+
+/// JDK 11, 21 and 25 (whichever are found) find the same leak.
+#[test]
+fn the_leak_is_found_on_every_other_jdk() {
+    let javas = other_javas("the_leak_is_found_on_every_other_jdk");
+    for java in &javas {
+        let v = java_feature_version(java);
+        let f = Jvm::scenario(&format!("ns-jdk{v}"), "native-cache").java(java).options(OPTS).run();
+        assert_leak_found(&f, &format!("JDK {v} ({})", java.display()));
+    }
+    ran_on("the_leak_is_found_on_every_other_jdk", &javas);
+}
