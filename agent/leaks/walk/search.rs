@@ -33,7 +33,7 @@ pub const TAG_MAP_BYTES: u64 = 70;
 /// Bytes the agent's own bookkeeping takes per node (a hash map entry with its vector).
 const NODE_BYTES: u64 = 64;
 /// Bytes one tagged object costs, in HotSpot and the agent: what `chain_memory` is divided by
-/// (the `chain_objects` help says "about 134 bytes each").
+/// (the `chain_objects` help quotes it; a unit test in `core/options` keeps the two equal).
 pub const BYTES_PER_NODE: u64 = TAG_MAP_BYTES + NODE_BYTES;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
