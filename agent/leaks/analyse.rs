@@ -186,18 +186,24 @@ pub fn analyse(
             retained_heap_note: search.as_ref().and_then(|s| s.retained_note.clone()),
         });
     }
-    if let Some(mut s) = search {
-        s.stats.not_strongly_reachable = cl.not_strongly_reachable.len() as u32;
-        s.stats.chains_found = s.paths.iter().filter(|p| !p.is_empty()).count() as u32;
-        let mut map = known.0.lock();
-        map.clear();
-        for (n, id) in ids.iter().enumerate() {
-            if !s.paths[n].is_empty() {
-                map.insert(*id, s.paths[n].clone());
-            }
-        }
-        cl.chain_search = Some(s.stats);
+    if let Some(s) = search {
+        record(s, cl, &ids, known);
     }
+}
+
+/// The search's statistics go into the report, and its chains are remembered for the next
+/// report to verify.
+fn record(mut s: Search, cl: &mut ClassLoaders, ids: &[u32], known: &KnownChains) {
+    s.stats.not_strongly_reachable = cl.not_strongly_reachable.len() as u32;
+    s.stats.chains_found = s.paths.iter().filter(|p| !p.is_empty()).count() as u32;
+    let mut map = known.0.lock();
+    map.clear();
+    for (n, id) in ids.iter().enumerate() {
+        if !s.paths[n].is_empty() {
+            map.insert(*id, s.paths[n].clone());
+        }
+    }
+    cl.chain_search = Some(s.stats);
 }
 
 /// The suspects: each loader that should be dead (by index in `cl.loaders`) with why. At exit,
@@ -306,28 +312,9 @@ fn search(
     s.stats.skipped = None;
     s.why_none = "no strong path from a GC root was found".into();
     let loader_objects = tracker.alive_loaders(env);
-    let object_of = |id: u32| loader_objects.iter().find(|(l, _)| *l == id).map(|(_, o)| o.raw());
 
     // 1. Chains of the previous report that still hold need no search.
-    let remembered: Vec<(usize, Vec<PathHop>)> = {
-        let map = known.0.lock();
-        ids.iter().enumerate().filter_map(|(i, id)| map.get(id).map(|p| (i, p.clone()))).collect()
-    };
-    if !remembered.is_empty() {
-        // Sized now, not from the report's count: classes loaded since then (churn) and array
-        // classes are among the local references GetLoadedClasses makes.
-        env.with_local_frame(tracker.local_capacity(), || {
-            let classes = ClassIndex::new(jvmti);
-            for (i, path) in &remembered {
-                let Some(loader) = object_of(ids[*i]) else { continue };
-                let ok = env.with_local_frame(64 + 8 * path.len() as i32, || verify::holds(jvmti, env, &classes, path, loader));
-                if ok {
-                    s.paths[*i] = path.clone();
-                    s.stats.verified += 1;
-                }
-            }
-        });
-    }
+    verify_known(jvmti, env, tracker, ids, known, &loader_objects, &mut s);
     let open: Vec<usize> = (0..n).filter(|&i| s.paths[i].is_empty()).collect();
     s.stats.method = if s.stats.verified > 0 { "verified".into() } else { "none".into() };
     if open.is_empty() {
@@ -336,26 +323,7 @@ fn search(
     }
 
     // 2. How: a dump needs a place and must not pause longer than chain_pause.
-    let limits = opts.limits;
-    let plan = match opts.method {
-        ChainMethod::Walk => Err("chain_method=walk".to_string()),
-        _ => opts
-            .heap_used
-            .ok_or_else(|| "the heap's size could not be read".to_string())
-            .and_then(|used| take::plan(opts.dump_dir.as_deref(), &opts.report_dir, opts.tmpdir.as_deref(), used))
-            .and_then(|p| {
-                if p.estimated_pause > limits.pause {
-                    Err(format!(
-                        "a heap dump of about {} MiB would pause the application about {} ms, more than chain_pause ({} ms)",
-                        p.estimated_bytes >> 20,
-                        p.estimated_pause.as_millis(),
-                        limits.pause.as_millis()
-                    ))
-                } else {
-                    Ok(p)
-                }
-            }),
-    };
+    let plan = dump_plan(opts);
     // A dump pauses once, where walks pause once per hop: `auto` takes it whenever it can.
     let dump_now = match opts.method {
         ChainMethod::Walk => false,
@@ -376,86 +344,177 @@ fn search(
 
     // 3. Live heap walks.
     if !dump_now {
-        tag_own_thread(jvmti, env);
-        let mut names = Names::new(jvmti, env, &cl.loaders);
-        let referents = names.prepare_classes(tracker);
-        let targets: Vec<jlong> = open.iter().map(|&i| TAG_LOADER | ids[i] as jlong).collect();
-        let o = walk::search(jvmti, env, &targets, &referents, limits, budget);
-        s.stats.passes += o.passes;
-        s.stats.references_visited += o.references_visited;
-        s.stats.objects_tagged = o.objects_tagged;
-        s.stats.memory_bytes = o.peak_memory_bytes + o.objects_tagged * walk::TAG_MAP_BYTES;
-        s.stats.memory_bytes_estimate = o.objects_tagged * walk::BYTES_PER_NODE;
-        s.stats.pauses.extend(o.pauses.iter().map(|(what, ms)| Pause { what: what.clone(), ms: *ms }));
-        s.stats.method = "walk".into();
-        let complete = o.limit_hit.is_none() && o.error.is_none();
-        for (k, &i) in open.iter().enumerate() {
-            match &o.chains[k] {
-                Some(raw) => (s.paths[i], s.root_loaders[i]) = names.render(raw, o.root_threads.get(&k)),
-                None => s.unreachable[i] = complete,
-            }
-        }
-        if let Some(l) = o.limit_hit.clone().or(o.error.clone()) {
-            s.why_none = l.clone();
-            s.stats.limit_hit = Some(format!("{l}; chains may be missing: {}", raise(&l)));
-        }
+        walk_search(jvmti, env, tracker, cl, ids, &open, opts.limits, budget, &mut s);
     }
 
     // 4. One heap dump, searched while the application runs.
     if let (true, Ok(plan)) = (dump_now, &plan) {
-        s.stats.method = "dump".into();
-        s.stats.dump_dir = Some(plan.dir.display().to_string());
-        let nonce = t0.elapsed().as_nanos() as i64 ^ (std::process::id() as i64) << 32;
-        let marker = [0x6c65_616b_6167_656e, nonce, loader_objects.len() as i64, 0x7463_6861_696e_7321];
-        let objects: Vec<jni::sys::jobject> = loader_objects.iter().map(|(_, o)| o.raw()).collect();
-        match take::take(env, plan, &marker, &objects) {
-            Err(e) => {
-                s.why_none = e.clone();
-                s.stats.limit_hit = Some(e);
-            }
-            Ok(taken) => {
-                s.stats.pauses.push(Pause { what: "heap dump".into(), ms: taken.pause.as_millis() as u64 });
-                s.stats.dump_bytes = Some(taken.bytes);
-                let classes_of: HashMap<u32, &str> = cl.loaders.iter().map(|l| (l.id, l.class.as_str())).collect();
-                let setup = Setup {
-                    marker,
-                    loader_ids: loader_objects.iter().map(|(id, _)| *id).collect(),
-                    loader_classes: loader_objects.iter().map(|(id, _)| classes_of.get(id).copied().unwrap_or("").to_string()).collect(),
-                    targets: open.iter().map(|&i| ids[i]).collect(),
-                    limits: Limits { time: limits.time.saturating_sub(t0.elapsed()), ..limits },
-                };
-                let threads = LiveThreads::read(jvmti, env);
-                let found = match Dump::open(taken.file) {
-                    Ok(mut dump) => {
-                        let f = dump::search(&mut dump, &setup, budget, &threads);
-                        let stop = || budget.stop_now().then(|| budget.stop_reason().to_string()).or_else(|| {
-                            (t0.elapsed() > limits.time).then(|| format!("chain_time limit of {} s reached", limits.time.as_secs()))
-                        });
-                        let b = retained::Budget { memory: limits.memory, stop: &stop };
-                        (s.retained, s.retained_note) = retained::for_suspects(&mut dump, f.objects.as_ref(), ids, &b);
-                        crate::ffi::os::drop_page_cache(dump.file());
-                        f
-                    }
-                    Err(e) => dump::Found { error: Some(format!("reading the heap dump: {e}")), ..Default::default() },
-                };
-                s.stats.passes += found.passes;
-                s.stats.references_visited += found.references_visited;
-                s.stats.memory_bytes = s.stats.memory_bytes.max(found.peak_memory_bytes);
-                for (k, &i) in open.iter().enumerate() {
-                    match found.chains.get(k).cloned().flatten() {
-                        Some((p, root_loader)) => (s.paths[i], s.root_loaders[i]) = (p, root_loader),
-                        None => s.unreachable[i] = found.complete,
-                    }
-                }
-                if let Some(l) = found.limit_hit.clone().or(found.error.clone()) {
-                    s.why_none = l.clone();
-                    s.stats.limit_hit = Some(format!("{l}; chains may be missing: {}", raise(&l)));
-                }
-            }
-        }
+        let at = DumpScope { ids, open: &open, loader_objects: &loader_objects, t0 };
+        dump_search(jvmti, env, cl, plan, &at, opts.limits, budget, &mut s);
     }
     finish(&mut s.stats, t0);
     s
+}
+
+/// What the dump search needs to know of the suspects: their ids, which of them still need a
+/// chain, the live loader objects (for the dump's marker) and when the search started.
+struct DumpScope<'a, 'e> {
+    ids: &'a [u32],
+    open: &'a [usize],
+    loader_objects: &'a [(u32, Local<'e>)],
+    t0: Instant,
+}
+
+/// Keeps each chain of the previous report that still holds (`verify::holds`).
+fn verify_known(
+    jvmti: &Jvmti,
+    env: &Env,
+    tracker: &ClassTracker,
+    ids: &[u32],
+    known: &KnownChains,
+    loader_objects: &[(u32, Local<'_>)],
+    s: &mut Search,
+) {
+    let object_of = |id: u32| loader_objects.iter().find(|(l, _)| *l == id).map(|(_, o)| o.raw());
+    let remembered: Vec<(usize, Vec<PathHop>)> = {
+        let map = known.0.lock();
+        ids.iter().enumerate().filter_map(|(i, id)| map.get(id).map(|p| (i, p.clone()))).collect()
+    };
+    if remembered.is_empty() {
+        return;
+    }
+    // Sized now, not from the report's count: classes loaded since then (churn) and array
+    // classes are among the local references GetLoadedClasses makes.
+    env.with_local_frame(tracker.local_capacity(), || {
+        let classes = ClassIndex::new(jvmti);
+        for (i, path) in &remembered {
+            let Some(loader) = object_of(ids[*i]) else { continue };
+            let ok = env.with_local_frame(64 + 8 * path.len() as i32, || verify::holds(jvmti, env, &classes, path, loader));
+            if ok {
+                s.paths[*i] = path.clone();
+                s.stats.verified += 1;
+            }
+        }
+    });
+}
+
+/// Where a heap dump would go, or why none can be taken (`chain_method=walk`, no heap size, no
+/// place, or a pause longer than chain_pause).
+fn dump_plan(opts: &LeakOptions) -> Result<take::Plan, String> {
+    let limits = opts.limits;
+    match opts.method {
+        ChainMethod::Walk => Err("chain_method=walk".to_string()),
+        _ => opts
+            .heap_used
+            .ok_or_else(|| "the heap's size could not be read".to_string())
+            .and_then(|used| take::plan(opts.dump_dir.as_deref(), &opts.report_dir, opts.tmpdir.as_deref(), used))
+            .and_then(|p| {
+                if p.estimated_pause > limits.pause {
+                    Err(format!(
+                        "a heap dump of about {} MiB would pause the application about {} ms, more than chain_pause ({} ms)",
+                        p.estimated_bytes >> 20,
+                        p.estimated_pause.as_millis(),
+                        limits.pause.as_millis()
+                    ))
+                } else {
+                    Ok(p)
+                }
+            }),
+    }
+}
+
+/// The open suspects' chains by live heap walks.
+#[allow(clippy::too_many_arguments)]
+fn walk_search(
+    jvmti: &Jvmti,
+    env: &Env,
+    tracker: &ClassTracker,
+    cl: &ClassLoaders,
+    ids: &[u32],
+    open: &[usize],
+    limits: Limits,
+    budget: &Budget,
+    s: &mut Search,
+) {
+    tag_own_thread(jvmti, env);
+    let mut names = Names::new(jvmti, env, &cl.loaders);
+    let referents = names.prepare_classes(tracker);
+    let targets: Vec<jlong> = open.iter().map(|&i| TAG_LOADER | ids[i] as jlong).collect();
+    let o = walk::search(jvmti, env, &targets, &referents, limits, budget);
+    s.stats.passes += o.passes;
+    s.stats.references_visited += o.references_visited;
+    s.stats.objects_tagged = o.objects_tagged;
+    s.stats.memory_bytes = o.peak_memory_bytes + o.objects_tagged * walk::TAG_MAP_BYTES;
+    s.stats.memory_bytes_estimate = o.objects_tagged * walk::BYTES_PER_NODE;
+    s.stats.pauses.extend(o.pauses.iter().map(|(what, ms)| Pause { what: what.clone(), ms: *ms }));
+    s.stats.method = "walk".into();
+    let complete = o.limit_hit.is_none() && o.error.is_none();
+    for (k, &i) in open.iter().enumerate() {
+        match &o.chains[k] {
+            Some(raw) => (s.paths[i], s.root_loaders[i]) = names.render(raw, o.root_threads.get(&k)),
+            None => s.unreachable[i] = complete,
+        }
+    }
+    if let Some(l) = o.limit_hit.clone().or(o.error.clone()) {
+        s.why_none = l.clone();
+        s.stats.limit_hit = Some(format!("{l}; chains may be missing: {}", raise(&l)));
+    }
+}
+
+/// The open suspects' chains, and every suspect's retained heap, from one heap dump.
+#[allow(clippy::too_many_arguments)]
+fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, at: &DumpScope<'_, '_>, limits: Limits, budget: &Budget, s: &mut Search) {
+    let DumpScope { ids, open, loader_objects, t0 } = *at;
+    s.stats.method = "dump".into();
+    s.stats.dump_dir = Some(plan.dir.display().to_string());
+    let nonce = t0.elapsed().as_nanos() as i64 ^ (std::process::id() as i64) << 32;
+    let marker = [0x6c65_616b_6167_656e, nonce, loader_objects.len() as i64, 0x7463_6861_696e_7321];
+    let objects: Vec<jni::sys::jobject> = loader_objects.iter().map(|(_, o)| o.raw()).collect();
+    let taken = match take::take(env, plan, &marker, &objects) {
+        Err(e) => {
+            s.why_none = e.clone();
+            s.stats.limit_hit = Some(e);
+            return;
+        }
+        Ok(taken) => taken,
+    };
+    s.stats.pauses.push(Pause { what: "heap dump".into(), ms: taken.pause.as_millis() as u64 });
+    s.stats.dump_bytes = Some(taken.bytes);
+    let classes_of: HashMap<u32, &str> = cl.loaders.iter().map(|l| (l.id, l.class.as_str())).collect();
+    let setup = Setup {
+        marker,
+        loader_ids: loader_objects.iter().map(|(id, _)| *id).collect(),
+        loader_classes: loader_objects.iter().map(|(id, _)| classes_of.get(id).copied().unwrap_or("").to_string()).collect(),
+        targets: open.iter().map(|&i| ids[i]).collect(),
+        limits: Limits { time: limits.time.saturating_sub(t0.elapsed()), ..limits },
+    };
+    let threads = LiveThreads::read(jvmti, env);
+    let found = match Dump::open(taken.file) {
+        Ok(mut dump) => {
+            let f = dump::search(&mut dump, &setup, budget, &threads);
+            let stop = || budget.stop_now().then(|| budget.stop_reason().to_string()).or_else(|| {
+                (t0.elapsed() > limits.time).then(|| format!("chain_time limit of {} s reached", limits.time.as_secs()))
+            });
+            let b = retained::Budget { memory: limits.memory, stop: &stop };
+            (s.retained, s.retained_note) = retained::for_suspects(&mut dump, f.objects.as_ref(), ids, &b);
+            crate::ffi::os::drop_page_cache(dump.file());
+            f
+        }
+        Err(e) => dump::Found { error: Some(format!("reading the heap dump: {e}")), ..Default::default() },
+    };
+    s.stats.passes += found.passes;
+    s.stats.references_visited += found.references_visited;
+    s.stats.memory_bytes = s.stats.memory_bytes.max(found.peak_memory_bytes);
+    for (k, &i) in open.iter().enumerate() {
+        match found.chains.get(k).cloned().flatten() {
+            Some((p, root_loader)) => (s.paths[i], s.root_loaders[i]) = (p, root_loader),
+            None => s.unreachable[i] = found.complete,
+        }
+    }
+    if let Some(l) = found.limit_hit.clone().or(found.error.clone()) {
+        s.why_none = l.clone();
+        s.stats.limit_hit = Some(format!("{l}; chains may be missing: {}", raise(&l)));
+    }
 }
 
 /// What to raise when a limit stopped the search: the limit it names, nothing else.
@@ -513,37 +572,4 @@ fn tag_own_thread(jvmti: &Jvmti, env: &Env) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_loader_s_family_is_the_loaders_below_it() {
-        let ls = vec![
-            Loader { id: 5, parent: Some(3), ..Loader::default() },
-            Loader { id: 8, parent: Some(5), ..Loader::default() },
-            Loader { id: 9, parent: Some(8), ..Loader::default() },
-            Loader { id: 10, parent: Some(3), ..Loader::default() },
-        ];
-        let mut f: Vec<u32> = family(&ls, 5).into_iter().collect();
-        f.sort();
-        assert_eq!(f, [5, 8, 9]);
-    }
-
-    #[test]
-    fn what_makes_a_suspect() {
-        let base = Loader { id: 5, class: "java.net.URLClassLoader".into(), role: LoaderRole::Other, alive: true, ..Loader::default() };
-        assert!(reasons(&base, &[]).is_empty());
-        let l = Loader { superseded_by: Some(6), closed: Some(true), ..base.clone() };
-        assert_eq!(reasons(&l, &[]), ["superseded", "closed"]);
-        let dead = Loader { alive: false, ..l.clone() };
-        assert!(reasons(&dead, &[]).is_empty(), "dead loaders are never suspects");
-        let tomcat = Loader { state: Some("DESTROYED".into()), ..base.clone() };
-        assert_eq!(reasons(&tomcat, &[]), ["container_stopped"]);
-        let running = Loader { state: Some("STARTED".into()), ..base.clone() };
-        assert!(reasons(&running, &[]).is_empty());
-        let named = Loader { name: Some("plugin-3".into()), ..base.clone() };
-        assert_eq!(reasons(&named, &["plugin-*".into()]), ["pattern"]);
-        let app = Loader { role: LoaderRole::Application, closed: Some(true), ..base };
-        assert!(reasons(&app, &[]).is_empty(), "the JDK's own loaders are never suspects");
-    }
-}
+mod tests;

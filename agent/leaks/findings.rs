@@ -2,8 +2,9 @@
 //! model only, so every rule can be tested on a fixed model.
 
 use crate::leaks::culprits::{chain_text, is_thread_culprit, root_thread};
-use leakagent_report::model::{group_cost, ClassLoaders, Finding, LeakSuspect, LoaderGrowth, Report, Severity, Subject, SuspectReason};
+use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, LoaderGrowth, Report, Severity, Subject, SuspectReason};
 use leakagent_report::text::{cause_key, numbers_as_one};
+use leakagent_report::words::group_cost;
 use std::collections::BTreeMap;
 
 pub fn derive(report: &Report, out: &mut Vec<Finding>) {

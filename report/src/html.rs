@@ -3,8 +3,9 @@
 //! that sorts tables. The page frame is `template.html`, embedded in the library and
 //! filled at its `{{...}}` markers.
 
-use super::model::{cost_text, group_cost, metaspace_cell, LeakSuspect, Memory, PathHop, Report, Severity};
+use super::model::{LeakSuspect, Memory, PathHop, Report, Severity};
 use super::text::{group_note, loader_name, loader_rows, reasons_text, site_labels, LoaderRow};
+use super::words::{cost_text, group_cost, metaspace_cell};
 use crate::units;
 use std::fmt::Write;
 

@@ -358,6 +358,15 @@ fn readme_lists_every_option_with_its_default() {
     }
 }
 
+/// The `chain_objects` help quotes the cost of one tagged object; the search's constant is the
+/// one place that fact lives, so the text must follow it.
+#[test]
+fn chain_objects_help_quotes_the_cost_per_node() {
+    let o = OPTIONS.iter().find(|o| o.key == "chain_objects").unwrap();
+    let cost = format!("about {} bytes each", crate::leaks::walk::search::BYTES_PER_NODE);
+    assert!(o.help.contains(&cost), "chain_objects help should say {cost:?}: {}", o.help);
+}
+
 /// Random strings never panic the parser (a tiny xorshift keeps the test dependency-free).
 #[test]
 fn random_strings_never_panic() {

@@ -1,7 +1,6 @@
 //! The live table of sampled blocks (by address, until freed) and the quick filter in front of
 //! it; everything static, allocated before the first patch (see the parent's rules).
 
-
 use super::*;
 
 #[repr(align(64))]

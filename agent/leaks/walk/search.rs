@@ -33,7 +33,7 @@ pub const TAG_MAP_BYTES: u64 = 70;
 /// Bytes the agent's own bookkeeping takes per node (a hash map entry with its vector).
 const NODE_BYTES: u64 = 64;
 /// Bytes one tagged object costs, in HotSpot and the agent: what `chain_memory` is divided by
-/// (the `chain_objects` help says "about 134 bytes each").
+/// (the `chain_objects` help quotes it; a unit test in `core/options` keeps the two equal).
 pub const BYTES_PER_NODE: u64 = TAG_MAP_BYTES + NODE_BYTES;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -150,6 +150,263 @@ const CLEAR_ABOVE: u64 = 65_536;
 /// Bytes the agent takes per frontier entry (a hash map entry with its vector).
 const FRONTIER_BYTES: u64 = 48;
 
+/// One search's state across its passes, and the heap-walk callback's working set. The callback
+/// runs at a safepoint: every growth of these maps is a `try_reserve`, and a limit or a failed
+/// reservation stops the walk with `stop` set, never aborts the host.
+struct Walk<'a> {
+    limits: Limits,
+    budget: &'a Budget,
+    /// When the whole search (both of its runs) started.
+    start: Instant,
+    referent_index: &'a HashMap<jlong, i32>,
+    all_class_edges: bool,
+    suspect_loaders: Vec<u32>,
+    /// `TAG_SEARCH` with this search's epoch: the tags it sets carry it.
+    stamp: jlong,
+    max_tagged: u64,
+    nodes: HashMap<jlong, Node>,
+    next_frontier: HashMap<jlong, Vec<u16>>,
+    /// Per target, the root hop once a walk met one.
+    roots: Vec<Option<RawHop>>,
+    next_tag: jlong,
+    tagged: u64,
+    passes: u32,
+    /// The current pass: references seen, why it stopped, when it started, its frontier's bytes.
+    visited: u64,
+    stop: Option<String>,
+    pass_start: Instant,
+    frontier_bytes: u64,
+}
+
+impl<'a> Walk<'a> {
+    /// The state before the first pass, and the first frontier (the targets themselves).
+    fn new(
+        targets: &[jlong],
+        referent_index: &'a HashMap<jlong, i32>,
+        limits: Limits,
+        budget: &'a Budget,
+        all_class_edges: bool,
+        start: Instant,
+    ) -> (Self, HashMap<jlong, Vec<u16>>) {
+        let epoch = (EPOCH.fetch_add(1, Relaxed) + 1) as jlong & 0xffff;
+        let mut walk = Walk {
+            limits,
+            budget,
+            start,
+            referent_index,
+            all_class_edges,
+            suspect_loaders: targets.iter().map(|t| (*t & 0xffff_ffff) as u32).collect(),
+            stamp: TAG_SEARCH | (epoch << EPOCH_SHIFT),
+            max_tagged: limits.max_tagged(),
+            nodes: HashMap::new(),
+            next_frontier: HashMap::new(),
+            roots: vec![None; targets.len()],
+            next_tag: 1,
+            tagged: 0,
+            passes: 0,
+            visited: 0,
+            stop: None,
+            pass_start: Instant::now(),
+            frontier_bytes: 0,
+        };
+        let mut frontier: HashMap<jlong, Vec<u16>> = HashMap::new();
+        for (i, &t) in targets.iter().enumerate() {
+            walk.nodes.insert(t, Node { class_tag: 0, steps: Vec::new() });
+            frontier.entry(t).or_default().push(i as u16);
+        }
+        (walk, frontier)
+    }
+
+    fn begin_pass(&mut self, frontier: &HashMap<jlong, Vec<u16>>) {
+        self.passes += 1;
+        self.next_frontier = HashMap::new();
+        self.visited = 0;
+        self.stop = None;
+        self.pass_start = Instant::now();
+        self.frontier_bytes = frontier.len() as u64 * FRONTIER_BYTES;
+    }
+
+    /// A tag an earlier search left behind (another epoch).
+    fn stale(&self, tag: jlong) -> bool {
+        is_search_tag(tag) && tag & EPOCH_MASK != self.stamp & EPOCH_MASK
+    }
+
+    /// The heap-walk callback: false stops the walk (`stop` says why).
+    fn on_edge(&mut self, frontier: &HashMap<jlong, Vec<u16>>, e: &mut RefEdge<'_>) -> bool {
+        self.visited += 1;
+        if self.visited.is_multiple_of(4096) {
+            if let Some(why) = self.out_of_time() {
+                self.stop = Some(why);
+                return false;
+            }
+        }
+        // A tag an earlier search left behind counts as no tag, and goes.
+        if self.stale(*e.tag) {
+            *e.tag = 0;
+        }
+        let to = *e.tag;
+        if to == 0 {
+            return true;
+        }
+        // Every object has this edge: decide it before the frontier lookup.
+        if e.kind == JVMTI_HEAP_REFERENCE_CLASS && !self.all_class_edges && !self.suspect_loaders.contains(&((to & 0xffff_ffff) as u32)) {
+            return true;
+        }
+        let Some(wanted) = frontier.get(&to) else { return true };
+        if e.kind == JVMTI_HEAP_REFERENCE_FIELD && self.referent_index.get(&e.referrer_class_tag).is_some_and(|&i| i == e.index) {
+            return true; // Reference.referent: weak, soft, phantom or final, never strong.
+        }
+        let Some(rt) = e.referrer_tag.as_deref_mut() else {
+            self.root_hop(e, to, wanted);
+            return true;
+        };
+        if *rt == TAG_SELF_THREAD {
+            return true;
+        }
+        if self.stale(*rt) {
+            *rt = 0;
+        }
+        if *rt == 0 {
+            if let Err(why) = self.tag_referrer(rt) {
+                self.stop = Some(why);
+                return false;
+            }
+        }
+        let from = *rt;
+        let edge = Step { target: 0, next: to, kind: e.kind, index: e.index };
+        if let Err(why) = self.add_steps(from, e.referrer_class_tag, edge, wanted) {
+            self.stop = Some(why);
+            return false;
+        }
+        true
+    }
+
+    /// Why the walk must stop now for time (this pause, the budget, the whole search), if so.
+    fn out_of_time(&self) -> Option<String> {
+        if self.pass_start.elapsed() > self.limits.pause {
+            return Some(format!(
+                "one heap walk would pause the application longer than chain_pause ({} ms); pass {} was stopped",
+                self.limits.pause.as_millis(),
+                self.passes
+            ));
+        }
+        if self.budget.stop_now() {
+            return Some(format!("{} after {} passes", self.budget.stop_reason(), self.passes));
+        }
+        if self.start.elapsed() > self.limits.time {
+            return Some(format!("chain_time limit of {} s reached after {} passes", self.limits.time.as_secs(), self.passes));
+        }
+        None
+    }
+
+    /// A root refers to a frontier object: the root hop of every target that has none yet
+    /// (the report thread's own locals are not roots).
+    fn root_hop(&mut self, e: &RefEdge<'_>, to: jlong, wanted: &[u16]) {
+        let own_local = matches!(e.kind, JVMTI_HEAP_REFERENCE_STACK_LOCAL | JVMTI_HEAP_REFERENCE_JNI_LOCAL) && e.thread_tag == TAG_SELF_THREAD;
+        if own_local {
+            return;
+        }
+        for &t in wanted {
+            let slot = &mut self.roots[t as usize];
+            if slot.is_none() {
+                *slot = Some(RawHop {
+                    kind: e.kind,
+                    index: e.index,
+                    from: 0,
+                    from_class: 0,
+                    to,
+                    to_class: e.class_tag,
+                    thread_id: e.thread_id,
+                    method: e.method,
+                });
+            }
+        }
+    }
+
+    /// Tags an untagged referrer as a node of this search, within the object and memory limits.
+    fn tag_referrer(&mut self, rt: &mut jlong) -> Result<(), String> {
+        let memory = (self.nodes.len() as u64 + 1) * BYTES_PER_NODE + self.frontier_bytes + self.next_frontier.len() as u64 * FRONTIER_BYTES;
+        if self.tagged >= self.limits.max_objects {
+            return Err(format!(
+                "object limit of {} tagged objects reached after {} passes (chain_objects)",
+                self.limits.max_objects, self.passes
+            ));
+        }
+        if self.tagged >= self.max_tagged || memory > self.limits.memory {
+            return Err(format!(
+                "memory limit reached after {} passes ({} objects tagged; chain_memory={} MiB)",
+                self.passes,
+                self.tagged,
+                self.limits.memory >> 20
+            ));
+        }
+        // Never abort the host for memory inside a paused heap walk.
+        if self.nodes.try_reserve(1).is_err() || self.next_frontier.try_reserve(1).is_err() {
+            return Err("the agent could not allocate memory for the search".into());
+        }
+        *rt = self.stamp | self.next_tag;
+        self.next_tag += 1;
+        self.tagged += 1;
+        Ok(())
+    }
+
+    /// Records that node `from` leads through `edge` towards every wanted target not yet rooted,
+    /// and puts it in the next frontier for them.
+    fn add_steps(&mut self, from: jlong, class_tag: jlong, edge: Step, wanted: &[u16]) -> Result<(), String> {
+        if self.nodes.try_reserve(1).is_err() || self.next_frontier.try_reserve(1).is_err() {
+            return Err("the agent could not allocate memory for the search".into());
+        }
+        let node = self.nodes.entry(from).or_insert_with(|| Node { class_tag, steps: Vec::new() });
+        if node.class_tag == 0 {
+            node.class_tag = class_tag;
+        }
+        for &t in wanted {
+            if self.roots[t as usize].is_none() && !node.steps.iter().any(|s| s.target == t) {
+                let next = self.next_frontier.entry(from).or_default();
+                if node.steps.try_reserve(1).is_err() || next.try_reserve(1).is_err() {
+                    return Err("the agent could not allocate memory for the search".into());
+                }
+                node.steps.push(Step { target: t, ..edge });
+                next.push(t);
+            }
+        }
+        Ok(())
+    }
+
+    /// Each target's chain: from its root hop, node by node along that target's steps.
+    fn unwind(self, targets: &[jlong]) -> Vec<Option<Vec<RawHop>>> {
+        let mut chains = vec![None; targets.len()];
+        for (i, root) in self.roots.into_iter().enumerate() {
+            let Some(root) = root else { continue };
+            let mut hops = vec![root.clone()];
+            let mut at = root.to;
+            let mut at_class = root.to_class;
+            let mut seen = HashSet::new();
+            while at != targets[i] && seen.insert(at) {
+                let Some(node) = self.nodes.get(&at) else { break };
+                let Some(step) = node.steps.iter().find(|s| s.target as usize == i) else { break };
+                let to_class = self.nodes.get(&step.next).map(|n| n.class_tag).unwrap_or(0);
+                hops.push(RawHop {
+                    kind: step.kind,
+                    index: step.index,
+                    from: at,
+                    from_class: if node.class_tag != 0 { node.class_tag } else { at_class },
+                    to: step.next,
+                    to_class,
+                    thread_id: 0,
+                    method: 0,
+                });
+                at = step.next;
+                at_class = to_class;
+            }
+            if at == targets[i] {
+                chains[i] = Some(hops);
+            }
+        }
+        chains
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn search_once(
     jvmti: &Jvmti,
@@ -161,195 +418,42 @@ fn search_once(
     all_class_edges: bool,
     start: Instant,
 ) -> Outcome {
-    let max_tagged = limits.max_tagged();
-    let epoch = (EPOCH.fetch_add(1, Relaxed) + 1) as jlong & 0xffff;
-    let stamp = TAG_SEARCH | (epoch << EPOCH_SHIFT);
-    let suspect_loaders: Vec<u32> = targets.iter().map(|t| (*t & 0xffff_ffff) as u32).collect();
-    let mut out = Outcome { chains: vec![None; targets.len()], ..Outcome::default() };
-    let mut nodes: HashMap<jlong, Node> = HashMap::new();
-    let mut frontier: HashMap<jlong, Vec<u16>> = HashMap::new();
-    for (i, &t) in targets.iter().enumerate() {
-        nodes.insert(t, Node { class_tag: 0, steps: Vec::new() });
-        frontier.entry(t).or_default().push(i as u16);
-    }
-    let mut roots: Vec<Option<RawHop>> = vec![None; targets.len()];
-    let mut next_tag: jlong = 1;
-    let mut search_tagged: u64 = 0;
-
-    while !frontier.is_empty() && roots.iter().any(Option::is_none) {
-        out.passes += 1;
-        let mut next_frontier: HashMap<jlong, Vec<u16>> = HashMap::new();
-        let mut visited: u64 = 0;
-        let mut stop: Option<String> = None;
-        let pass_start = Instant::now();
-        let frontier_bytes = frontier.len() as u64 * FRONTIER_BYTES;
-        let walk = heapwalk::follow_references(jvmti, &mut |e: &mut RefEdge<'_>| {
-            visited += 1;
-            if visited.is_multiple_of(4096) {
-                if pass_start.elapsed() > limits.pause {
-                    stop = Some(format!(
-                        "one heap walk would pause the application longer than chain_pause ({} ms); pass {} was stopped",
-                        limits.pause.as_millis(),
-                        out.passes
-                    ));
-                    return false;
-                }
-                if budget.stop_now() {
-                    stop = Some(format!("{} after {} passes", budget.stop_reason(), out.passes));
-                    return false;
-                }
-                if start.elapsed() > limits.time {
-                    stop = Some(format!("chain_time limit of {} s reached after {} passes", limits.time.as_secs(), out.passes));
-                    return false;
-                }
-            }
-            // A tag an earlier search left behind counts as no tag, and goes.
-            if is_search_tag(*e.tag) && *e.tag & EPOCH_MASK != stamp & EPOCH_MASK {
-                *e.tag = 0;
-            }
-            let to = *e.tag;
-            if to == 0 {
-                return true;
-            }
-            // Every object has this edge: decide it before the frontier lookup.
-            if e.kind == JVMTI_HEAP_REFERENCE_CLASS && !all_class_edges && !suspect_loaders.contains(&((to & 0xffff_ffff) as u32)) {
-                return true;
-            }
-            let Some(wanted) = frontier.get(&to) else { return true };
-            if e.kind == JVMTI_HEAP_REFERENCE_FIELD
-                && referent_index.get(&e.referrer_class_tag).is_some_and(|&i| i == e.index)
-            {
-                return true; // Reference.referent: weak, soft, phantom or final, never strong.
-            }
-
-            match e.referrer_tag.as_deref_mut() {
-                None => {
-                    let own_local = matches!(e.kind, JVMTI_HEAP_REFERENCE_STACK_LOCAL | JVMTI_HEAP_REFERENCE_JNI_LOCAL)
-                        && e.thread_tag == TAG_SELF_THREAD;
-                    if own_local {
-                        return true;
-                    }
-                    for &t in wanted {
-                        let slot = &mut roots[t as usize];
-                        if slot.is_none() {
-                            *slot = Some(RawHop {
-                                kind: e.kind,
-                                index: e.index,
-                                from: 0,
-                                from_class: 0,
-                                to,
-                                to_class: e.class_tag,
-                                thread_id: e.thread_id,
-                                method: e.method,
-                            });
-                        }
-                    }
-                }
-                Some(rt) => {
-                    if *rt == TAG_SELF_THREAD {
-                        return true;
-                    }
-                    if is_search_tag(*rt) && *rt & EPOCH_MASK != stamp & EPOCH_MASK {
-                        *rt = 0;
-                    }
-                    if *rt == 0 {
-                        let memory = (nodes.len() as u64 + 1) * BYTES_PER_NODE
-                            + frontier_bytes
-                            + next_frontier.len() as u64 * FRONTIER_BYTES;
-                        if search_tagged >= limits.max_objects {
-                            stop = Some(format!(
-                                "object limit of {} tagged objects reached after {} passes (chain_objects)",
-                                limits.max_objects, out.passes
-                            ));
-                            return false;
-                        }
-                        if search_tagged >= max_tagged || memory > limits.memory {
-                            stop = Some(format!(
-                                "memory limit reached after {} passes ({search_tagged} objects tagged; chain_memory={} MiB)",
-                                out.passes,
-                                limits.memory >> 20
-                            ));
-                            return false;
-                        }
-                        // Never abort the host for memory inside a paused heap walk.
-                        if nodes.try_reserve(1).is_err() || next_frontier.try_reserve(1).is_err() {
-                            stop = Some("the agent could not allocate memory for the search".into());
-                            return false;
-                        }
-                        *rt = stamp | next_tag;
-                        next_tag += 1;
-                        search_tagged += 1;
-                    }
-                    let from = *rt;
-                    if nodes.try_reserve(1).is_err() || next_frontier.try_reserve(1).is_err() {
-                        stop = Some("the agent could not allocate memory for the search".into());
-                        return false;
-                    }
-                    let node = nodes.entry(from).or_insert_with(|| Node { class_tag: e.referrer_class_tag, steps: Vec::new() });
-                    if node.class_tag == 0 {
-                        node.class_tag = e.referrer_class_tag;
-                    }
-                    for &t in wanted {
-                        if roots[t as usize].is_none() && !node.steps.iter().any(|s| s.target == t) {
-                            let next = next_frontier.entry(from).or_default();
-                            if node.steps.try_reserve(1).is_err() || next.try_reserve(1).is_err() {
-                                stop = Some("the agent could not allocate memory for the search".into());
-                                return false;
-                            }
-                            node.steps.push(Step { target: t, next: to, kind: e.kind, index: e.index });
-                            next.push(t);
-                        }
-                    }
-                }
-            }
-            true
-        });
-        let pause = pass_start.elapsed();
-        out.pauses.push((format!("heap walk {}", out.passes), pause.as_millis() as u64));
-        out.references_visited += visited;
-        let memory = nodes.len() as u64 * NODE_BYTES + (frontier.len() + next_frontier.len()) as u64 * FRONTIER_BYTES;
+    let (mut walk, mut frontier) = Walk::new(targets, referent_index, limits, budget, all_class_edges, start);
+    let mut out = Outcome::default();
+    while !frontier.is_empty() && walk.roots.iter().any(Option::is_none) {
+        walk.begin_pass(&frontier);
+        let result = heapwalk::follow_references(jvmti, &mut |e: &mut RefEdge<'_>| walk.on_edge(&frontier, e));
+        let pause = walk.pass_start.elapsed();
+        out.pauses.push((format!("heap walk {}", walk.passes), pause.as_millis() as u64));
+        out.references_visited += walk.visited;
+        let memory = walk.nodes.len() as u64 * NODE_BYTES + (frontier.len() + walk.next_frontier.len()) as u64 * FRONTIER_BYTES;
         out.peak_memory_bytes = out.peak_memory_bytes.max(memory);
-        if let Err(e) = walk {
+        if let Err(e) = result {
             out.error = Some(e);
             break;
         }
-        if stop.is_some() {
-            out.limit_hit = stop;
+        if walk.stop.is_some() {
+            out.limit_hit = walk.stop.take();
             break;
         }
-        frontier = next_frontier;
+        frontier = std::mem::take(&mut walk.next_frontier);
     }
-    out.objects_tagged = search_tagged;
+    out.passes = walk.passes;
+    out.objects_tagged = walk.tagged;
+    let search_tagged = walk.tagged;
+    out.chains = walk.unwind(targets);
+    name_root_threads(jvmti, env, &mut out);
 
-    // Remember the class of each target and frontier node reached by a root, then unwind paths.
-    for (i, root) in roots.into_iter().enumerate() {
-        let Some(root) = root else { continue };
-        let mut hops = vec![root.clone()];
-        let mut at = root.to;
-        let mut at_class = root.to_class;
-        let mut seen = HashSet::new();
-        while at != targets[i] && seen.insert(at) {
-            let Some(node) = nodes.get(&at) else { break };
-            let Some(step) = node.steps.iter().find(|s| s.target as usize == i) else { break };
-            let to_class = nodes.get(&step.next).map(|n| n.class_tag).unwrap_or(0);
-            hops.push(RawHop {
-                kind: step.kind,
-                index: step.index,
-                from: at,
-                from_class: if node.class_tag != 0 { node.class_tag } else { at_class },
-                to: step.next,
-                to_class,
-                thread_id: 0,
-                method: 0,
-            });
-            at = step.next;
-            at_class = to_class;
-        }
-        if at == targets[i] {
-            out.chains[i] = Some(hops);
-        }
+    // A few leftover tags cost HotSpot's tag map a few bytes each and mislead nobody (their epoch
+    // is old): clearing them is a walk over the whole heap, worth it only for many.
+    if search_tagged > CLEAR_ABOVE {
+        clear_tags(jvmti, limits.pause, &mut out);
     }
+    out
+}
 
+/// For chains rooted in a thread, the thread's name, read while the search tags still name it.
+fn name_root_threads(jvmti: &Jvmti, env: &Env, out: &mut Outcome) {
     for (i, chain) in out.chains.iter().enumerate() {
         let Some(root) = chain.as_ref().and_then(|c| c.first()) else { continue };
         if root.kind == JVMTI_HEAP_REFERENCE_THREAD {
@@ -361,13 +465,6 @@ fn search_once(
             }
         }
     }
-
-    // A few leftover tags cost HotSpot's tag map a few bytes each and mislead nobody (their epoch
-    // is old): clearing them is a walk over the whole heap, worth it only for many.
-    if search_tagged > CLEAR_ABOVE {
-        clear_tags(jvmti, limits.pause, &mut out);
-    }
-    out
 }
 
 /// Clears the search's tags in one heap iteration, stopped at `cap` like any other pause: tags

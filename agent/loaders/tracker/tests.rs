@@ -1,6 +1,7 @@
 //! The tracker's safety contract with ObjectFree, and its free queue.
 
 use super::*;
+use crate::loaders::tags::TAG_SEARCH;
 
 /// ObjectFree may run inside a GC pause while an agent thread holding the tracker's locks
 /// waits for that pause in a JNI call: it must return without any of them.
@@ -13,11 +14,11 @@ fn object_free_returns_while_every_lock_is_held() {
         let _held = (t.loaders.lock(), t.dropped.lock(), t.doomed.lock(), t.register.lock());
         let t2 = t.clone();
         std::thread::spawn(move || {
-            let seen = (t2.on_object_free(class_tag(1, 7)), t2.on_object_free(TAG_LOADER | 7), t2.on_object_free(3 << 56));
+            let seen = (t2.on_object_free(class_tag(1, 7)), t2.on_object_free(TAG_LOADER | 7), t2.on_object_free(TAG_SEARCH));
             let _ = done.send(seen);
         });
         let seen = finished.recv_timeout(std::time::Duration::from_secs(30)).expect("ObjectFree waited for a lock");
-        assert_eq!(seen, (true, true, false), "class and loader tags are ours, kind 3 is not");
+        assert_eq!(seen, (true, true, false), "class and loader tags are ours, a search tag is not");
     }
     // The events reach the map at its next reader.
     let map = t.lock_loaders();

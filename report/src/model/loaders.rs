@@ -286,45 +286,6 @@ pub struct LeakSuspect {
     pub retained_heap_note: Option<String>,
 }
 
-/// "8 classes, 1.2 MiB metaspace, 10 MiB retained heap": what leaked loaders cost, the parts
-/// that were measured.
-pub fn cost_text(classes: u64, metaspace: Option<u64>, retained: Option<u64>) -> String {
-    let mut parts = vec![crate::words::count(classes, "class", "classes")];
-    if let Some(m) = metaspace {
-        parts.push(format!("{} metaspace", small_mib(m)));
-    }
-    if let Some(r) = retained {
-        parts.push(format!("{} retained heap", small_mib(r)));
-    }
-    parts.join(", ")
-}
-
-/// A loader table's metaspace cell: MiB of the loaders together with two decimals (a loader of
-/// a few classes holds tens of KiB), `-` when not measured.
-pub fn metaspace_cell(loaders: &[&Loader]) -> String {
-    let mib = |b: u64| format!("{:.2}", b as f64 / (1u64 << 20) as f64);
-    loaders.iter().map(|l| l.metaspace_bytes).sum::<Option<u64>>().map(mib).unwrap_or_else(|| "-".into())
-}
-
-/// MiB with one decimal, or two below 0.1 MiB: a loader of a few classes holds ~20 KiB.
-fn small_mib(bytes: u64) -> String {
-    if bytes > 0 && bytes < (1 << 20) / 10 {
-        format!("{:.2} MiB", bytes as f64 / (1u64 << 20) as f64)
-    } else {
-        crate::units::mib(bytes)
-    }
-}
-
-/// Sums what every suspect of a group costs; a part is left out unless every suspect has it.
-pub fn group_cost(suspects: &[&LeakSuspect]) -> String {
-    let all = |f: fn(&LeakSuspect) -> Option<u64>| suspects.iter().map(|s| f(s)).sum::<Option<u64>>();
-    cost_text(
-        suspects.iter().map(|s| s.classes).sum(),
-        all(|s| s.metaspace_bytes),
-        all(|s| s.retained_heap_bytes),
-    )
-}
-
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct PathHop {
     pub from: String,
@@ -460,19 +421,5 @@ mod tests {
             assert_eq!(serde_json::to_string(r).unwrap(), format!("\"{r}\""));
         }
         assert_eq!(HopKind::parse("class_loader"), Some(HopKind::ClassLoader));
-    }
-
-    #[test]
-    fn a_cost_names_only_what_was_measured_and_a_group_only_what_all_have() {
-        assert_eq!(cost_text(1, None, None), "1 class");
-        assert_eq!(cost_text(8, Some(18432), None), "8 classes, 0.02 MiB metaspace");
-        assert_eq!(cost_text(8, Some(3 << 19), Some(10 << 20)), "8 classes, 1.5 MiB metaspace, 10.0 MiB retained heap");
-        let a = LeakSuspect { classes: 2, metaspace_bytes: Some(1 << 20), retained_heap_bytes: Some(1 << 20), ..LeakSuspect::default() };
-        let b = LeakSuspect { classes: 3, metaspace_bytes: Some(1 << 20), ..LeakSuspect::default() };
-        assert_eq!(group_cost(&[&a, &b]), "5 classes, 2.0 MiB metaspace");
-        let l = Loader { metaspace_bytes: Some(5 << 20), ..Loader::default() };
-        assert_eq!(metaspace_cell(&[&l, &l]), "10.00");
-        assert_eq!(metaspace_cell(&[&Loader { metaspace_bytes: Some(18432), ..Loader::default() }]), "0.02");
-        assert_eq!(metaspace_cell(&[&Loader::default()]), "-");
     }
 }

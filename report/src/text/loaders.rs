@@ -2,7 +2,8 @@
 //! classes and the leak suspects with their chains (the helpers are shared with the HTML page).
 
 use super::reasons_text;
-use crate::model::{cost_text, group_cost, metaspace_cell, ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole};
+use crate::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole};
+use crate::words::{cost_text, group_cost, metaspace_cell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 

@@ -1,0 +1,34 @@
+//! Suspect families and what makes a loader a suspect.
+
+use super::*;
+
+#[test]
+fn a_loader_s_family_is_the_loaders_below_it() {
+    let ls = vec![
+        Loader { id: 5, parent: Some(3), ..Loader::default() },
+        Loader { id: 8, parent: Some(5), ..Loader::default() },
+        Loader { id: 9, parent: Some(8), ..Loader::default() },
+        Loader { id: 10, parent: Some(3), ..Loader::default() },
+    ];
+    let mut f: Vec<u32> = family(&ls, 5).into_iter().collect();
+    f.sort();
+    assert_eq!(f, [5, 8, 9]);
+}
+
+#[test]
+fn what_makes_a_suspect() {
+    let base = Loader { id: 5, class: "java.net.URLClassLoader".into(), role: LoaderRole::Other, alive: true, ..Loader::default() };
+    assert!(reasons(&base, &[]).is_empty());
+    let l = Loader { superseded_by: Some(6), closed: Some(true), ..base.clone() };
+    assert_eq!(reasons(&l, &[]), ["superseded", "closed"]);
+    let dead = Loader { alive: false, ..l.clone() };
+    assert!(reasons(&dead, &[]).is_empty(), "dead loaders are never suspects");
+    let tomcat = Loader { state: Some("DESTROYED".into()), ..base.clone() };
+    assert_eq!(reasons(&tomcat, &[]), ["container_stopped"]);
+    let running = Loader { state: Some("STARTED".into()), ..base.clone() };
+    assert!(reasons(&running, &[]).is_empty());
+    let named = Loader { name: Some("plugin-3".into()), ..base.clone() };
+    assert_eq!(reasons(&named, &["plugin-*".into()]), ["pattern"]);
+    let app = Loader { role: LoaderRole::Application, closed: Some(true), ..base };
+    assert!(reasons(&app, &[]).is_empty(), "the JDK's own loaders are never suspects");
+}
