@@ -8,27 +8,8 @@ use libc::{c_char, c_int, c_void, size_t};
 use std::ffi::{CStr, CString};
 use std::sync::OnceLock;
 
-/// Which allocator serves `malloc` in this process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AllocatorKind {
-    Glibc,
-    Jemalloc,
-    Tcmalloc,
-    Musl,
-    Unknown,
-}
-
-impl AllocatorKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            AllocatorKind::Glibc => "glibc",
-            AllocatorKind::Jemalloc => "jemalloc",
-            AllocatorKind::Tcmalloc => "tcmalloc",
-            AllocatorKind::Musl => "musl",
-            AllocatorKind::Unknown => "unknown",
-        }
-    }
-}
+/// Which allocator serves `malloc` in this process (the report model's enum: one set of names).
+pub use leakagent_report::model::Allocator as AllocatorKind;
 
 #[derive(Clone, Debug)]
 pub struct Allocator {

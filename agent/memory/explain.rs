@@ -22,7 +22,7 @@
 use super::nmt;
 use super::regions::{Classified, Kind};
 use leakagent_report::units::mib;
-use leakagent_report::model::{JvmMemory, Malloc, MallocSplit, MallocSplitSite, Memory, NativeSampling, Nmt, Part, RssPart};
+use leakagent_report::model::{Allocator, JvmMemory, Malloc, MallocSplit, MallocSplitSite, Memory, NativeSampling, Nmt, Part, RssPart};
 
 /// Live native bytes from the native ledgers. None: that ledger is off, failed, or (direct) has
 /// no per-block data.
@@ -113,7 +113,7 @@ impl Carving {
 
 /// What the allocator holds: in use, free but resident (None: unknown), whether the in-use bytes
 /// are malloc's own numbers, and brk/arena bytes that are not the allocator's (counted under other).
-struct Allocator {
+struct AllocatorShare {
     in_use: u64,
     retained: Option<u64>,
     in_malloc: bool,
@@ -165,15 +165,15 @@ fn jvm_parts(c: &mut Carving, r: &Classified, j: &JvmMemory) {
 
 /// How much the allocator holds in use and free, by its own statistics and the arena and brk
 /// heaps it lives in.
-fn allocator(c: &mut Carving, r: &Classified, m: &Malloc) -> Allocator {
+fn allocator(c: &mut Carving, r: &Classified, m: &Malloc) -> AllocatorShare {
     let arena_pool = r.rss(Kind::MallocArenaHeaps) + r.rss(Kind::BrkHeap);
-    match m.allocator.as_str() {
-        "glibc" if m.arena_in_use_bytes.is_some() => {
+    match m.allocator {
+        Allocator::Glibc if m.arena_in_use_bytes.is_some() => {
             let in_arena = m.arena_in_use_bytes.unwrap_or(0).min(arena_pool);
             let mmapped = c.take_anon(m.mmapped_bytes.unwrap_or(0));
-            Allocator { in_use: in_arena + mmapped, retained: Some(arena_pool - in_arena), in_malloc: true, not_its_own: 0 }
+            AllocatorShare { in_use: in_arena + mmapped, retained: Some(arena_pool - in_arena), in_malloc: true, not_its_own: 0 }
         }
-        "jemalloc" | "tcmalloc" if m.allocator_resident_bytes.is_some() => {
+        Allocator::Jemalloc | Allocator::Tcmalloc if m.allocator_resident_bytes.is_some() => {
             // Their memory is in the brk heap (tcmalloc uses sbrk first) or in anonymous
             // mappings; the allocator's own resident figure says how much.
             let want = m.allocator_resident_bytes.unwrap_or(0);
@@ -184,21 +184,21 @@ fn allocator(c: &mut Carving, r: &Classified, m: &Malloc) -> Allocator {
             if brk > 0 {
                 c.notes.push(format!("{} of the brk heap is not {}'s memory: counted under other", mib(brk), m.allocator));
             }
-            Allocator { in_use: used, retained: Some(resident - used), in_malloc: true, not_its_own: brk }
+            AllocatorShare { in_use: used, retained: Some(resident - used), in_malloc: true, not_its_own: brk }
         }
         _ => {
             c.notes.push(format!(
                 "{} publishes no usable statistics: its known mappings (brk heap) are counted as in use and nothing as retained",
                 m.allocator
             ));
-            Allocator { in_use: arena_pool, retained: None, in_malloc: false, not_its_own: 0 }
+            AllocatorShare { in_use: arena_pool, retained: None, in_malloc: false, not_its_own: 0 }
         }
     }
 }
 
 /// zlib and direct (carved out of malloc's in-use bytes, or out of anonymous memory when the
 /// allocator gives no numbers), then what malloc holds besides them.
-fn malloc_parts(c: &mut Carving, i: &Inputs, a: &Allocator) {
+fn malloc_parts(c: &mut Carving, i: &Inputs, a: &AllocatorShare) {
     let m = i.malloc;
     let mut left = a.in_use;
     let mut carve = |c: &mut Carving, want: u64| if a.in_malloc { take(&mut left, want) } else { c.take_anon(want) };
@@ -218,14 +218,14 @@ fn malloc_parts(c: &mut Carving, i: &Inputs, a: &Allocator) {
     };
     let direct = carve(c, direct_src);
     c.push(RssPart::Direct, direct, direct_note);
-    let in_use_note = match m.allocator.as_str() {
-        "glibc" => "glibc malloc in use (uordblks within the resident arenas, plus mmapped chunks), minus zlib and direct".into(),
+    let in_use_note = match m.allocator {
+        Allocator::Glibc => "glibc malloc in use (uordblks within the resident arenas, plus mmapped chunks), minus zlib and direct".into(),
         a_name if a.in_malloc => format!("{a_name} allocated bytes, minus zlib and direct"),
         a_name => format!("{a_name}: the brk heap, as the allocator gives no numbers"),
     };
     c.push(RssPart::MallocInUse, left, in_use_note);
-    let retained_note = match m.allocator.as_str() {
-        "glibc" => format!(
+    let retained_note = match m.allocator {
+        Allocator::Glibc => format!(
             "freed memory glibc keeps resident in {} arenas (resident size of the arena and brk heaps minus in use)",
             m.arenas.map(|n| n.to_string()).unwrap_or_else(|| "its".into())
         ),
@@ -289,8 +289,8 @@ pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64
         mib(b(RssPart::ThreadStacks))
     ));
     let in_use = b(RssPart::MallocInUse) + b(RssPart::Zlib) + b(RssPart::Direct);
-    let name = match m.allocator.as_str() {
-        "glibc" | "jemalloc" | "tcmalloc" => format!("{} malloc", m.allocator),
+    let name = match m.allocator {
+        Allocator::Glibc | Allocator::Jemalloc | Allocator::Tcmalloc => format!("{} malloc", m.allocator),
         a => format!("malloc ({a})"),
     };
     s.push_str(&format!("{name} has {} in use", mib(in_use)));
@@ -307,11 +307,11 @@ pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64
     match e.resident_free {
         Some(r) => {
             s.push_str(&format!(" and holds {} of freed memory that is still resident", mib(r)));
-            if let Some(n) = m.arenas.filter(|_| m.allocator == "glibc") {
+            if let Some(n) = m.arenas.filter(|_| m.allocator == Allocator::Glibc) {
                 s.push_str(&format!(" in {n} arenas"));
             }
             // mallinfo2's free bytes include pages already returned with MADV_DONTNEED.
-            if let Some(f) = m.free_bytes.filter(|f| *f > r + r / 20 + NOTEWORTHY && m.allocator == "glibc") {
+            if let Some(f) = m.free_bytes.filter(|f| *f > r + r / 20 + NOTEWORTHY && m.allocator == Allocator::Glibc) {
                 s.push_str(&format!(
                     " ({} counts {} free; the rest was already returned to the OS)",
                     m.source,
@@ -369,7 +369,7 @@ mod tests {
             (Kind::OtherAnonymous, 6 * M),
         ]);
         let m = Malloc {
-            allocator: "glibc".into(),
+            allocator: Allocator::Glibc,
             source: "mallinfo2".into(),
             in_use_bytes: Some(6 * M),
             arena_in_use_bytes: Some(5 * M),
@@ -475,7 +475,7 @@ mod tests {
     #[test]
     fn jemalloc_resident_comes_out_of_anonymous_memory() {
         let r = regions(&[(Kind::JavaHeap, 10 * M), (Kind::BrkHeap, M), (Kind::OtherAnonymous, 100 * M), (Kind::Libraries, 20 * M)]);
-        let mut m = Malloc { allocator: "jemalloc".into(), in_use_bytes: Some(30 * M), allocator_resident_bytes: Some(80 * M), ..Malloc::default() };
+        let mut m = Malloc { allocator: Allocator::Jemalloc, in_use_bytes: Some(30 * M), allocator_resident_bytes: Some(80 * M), ..Malloc::default() };
         let j = JvmMemory::default();
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
         // 1 MiB of it in the brk heap, 79 MiB in anonymous mappings.
@@ -495,7 +495,7 @@ mod tests {
     #[test]
     fn tcmalloc_memory_in_the_brk_heap_is_its_own() {
         let r = regions(&[(Kind::BrkHeap, 475 * M), (Kind::OtherAnonymous, 4 * M), (Kind::Libraries, 20 * M)]);
-        let m = Malloc { allocator: "tcmalloc".into(), in_use_bytes: Some(9 * M), allocator_resident_bytes: Some(481 * M), ..Malloc::default() };
+        let m = Malloc { allocator: Allocator::Tcmalloc, in_use_bytes: Some(9 * M), allocator_resident_bytes: Some(481 * M), ..Malloc::default() };
         let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &JvmMemory::default(), nmt: None, ledger: Ledger::default() });
         assert_eq!(e.bytes(RssPart::MallocInUse), 9 * M);
         assert_eq!(e.bytes(RssPart::MallocRetained), 470 * M);
@@ -507,7 +507,7 @@ mod tests {
     #[test]
     fn unrecognised_jvm_regions_fall_back_to_committed_sizes() {
         let r = regions(&[(Kind::OtherAnonymous, 100 * M)]);
-        let m = Malloc { allocator: "musl".into(), ..Malloc::default() };
+        let m = Malloc { allocator: Allocator::Musl, ..Malloc::default() };
         let j = JvmMemory {
             heap_committed_bytes: Some(60 * M),
             metaspace_committed_bytes: Some(12 * M),

@@ -3,7 +3,7 @@
 //! the finished report (mostly `report.memory`), never the JVM.
 
 use leakagent_report::units::mib;
-use leakagent_report::model::{Finding, Memory, Report, RssPart, Severity, Subject, Tracking};
+use leakagent_report::model::{Allocator, Finding, Memory, Report, RssPart, Severity, Subject, Tracking};
 
 const MIB: u64 = 1 << 20;
 /// The allocator's retention is reported from this size and this share of RSS (as info);
@@ -203,7 +203,7 @@ fn allocator_retention(r: &Report) -> Option<Finding> {
         percent(retained, rss),
         mib(rss)
     );
-    if a.allocator == "glibc" {
+    if a.allocator == Allocator::Glibc {
         if let Some(n) = a.arenas {
             summary.push_str(&format!(" in {n} arenas"));
         }
@@ -223,8 +223,8 @@ fn allocator_retention(r: &Report) -> Option<Finding> {
     }
     let pid = r.pid;
     let j = &m.jvm;
-    let fix = match a.allocator.as_str() {
-        "glibc" => {
+    let fix = match a.allocator {
+        Allocator::Glibc => {
             let mut f = Vec::new();
             if j.trim_native_heap_command {
                 f.push(format!("return it now with `jcmd {pid} System.trim_native_heap` (or this agent's trim=on)"));
@@ -245,8 +245,8 @@ fn allocator_retention(r: &Report) -> Option<Finding> {
             f.push(format!("and {}", churn_source(r)));
             f.join("; ")
         }
-        "jemalloc" => format!("jemalloc returns dirty pages only when it runs: without its background thread an idle process keeps them. Set MALLOC_CONF=background_thread:true (optionally with dirty_decay_ms:1000,muzzy_decay_ms:0); this agent's trim=on purges every arena at report time; and {}", churn_source(r)),
-        "tcmalloc" => format!("tcmalloc keeps freed pages in its page heap: raise TCMALLOC_RELEASE_RATE, or call MallocExtension::ReleaseFreeMemory (this agent's trim=on does at report time); and {}", churn_source(r)),
+        Allocator::Jemalloc => format!("jemalloc returns dirty pages only when it runs: without its background thread an idle process keeps them. Set MALLOC_CONF=background_thread:true (optionally with dirty_decay_ms:1000,muzzy_decay_ms:0); this agent's trim=on purges every arena at report time; and {}", churn_source(r)),
+        Allocator::Tcmalloc => format!("tcmalloc keeps freed pages in its page heap: raise TCMALLOC_RELEASE_RATE, or call MallocExtension::ReleaseFreeMemory (this agent's trim=on does at report time); and {}", churn_source(r)),
         other => format!("{other}: return free memory to the OS the way this allocator allows, and {}", churn_source(r)),
     };
     Some(Finding {
@@ -326,7 +326,7 @@ mod tests {
             rss_bytes: parts.iter().map(|p| p.1).sum(),
             explanation: parts.iter().map(|(p, b)| Part { part: *p, bytes: *b, note: String::new() }).collect(),
             malloc: Malloc {
-                allocator: allocator.into(),
+                allocator: Allocator::ALL.into_iter().find(|k| k.as_str() == allocator).unwrap_or_default(),
                 arenas: Some(16),
                 arena_max: Some(16),
                 arena_max_source: "glibc default: 8 per core, 2 cores".into(),

@@ -39,7 +39,7 @@ fn tcmalloc_free() -> Option<u64> {
 pub fn snapshot() -> Malloc {
     let id = ffi::allocator();
     let mut m = Malloc {
-        allocator: id.kind.name().into(),
+        allocator: id.kind,
         library: id.library.clone(),
         version: id.version.clone(),
         source: "none".into(),
@@ -295,7 +295,7 @@ pub fn trim() -> TrimCall {
         },
         AllocatorKind::Jemalloc => (ffi::jemalloc_purge_all(), "mallctl(\"arena.4096.purge\")".to_string()),
         AllocatorKind::Tcmalloc => (ffi::tcmalloc_release(), "MallocExtension_ReleaseFreeMemory()".to_string()),
-        _ => (false, format!("{} has no trim call leakagent knows", kind.name())),
+        _ => (false, format!("{} has no trim call leakagent knows", kind.as_str())),
     };
     TrimCall { performed, how }
 }
@@ -387,13 +387,13 @@ mod tests {
     #[test]
     fn this_process_allocator_is_named() {
         let m = snapshot();
-        assert!(["glibc", "jemalloc", "tcmalloc", "musl", "unknown"].contains(&m.allocator.as_str()));
-        if m.allocator == "glibc" {
+        assert!(AllocatorKind::ALL.contains(&m.allocator));
+        if m.allocator == AllocatorKind::Glibc {
             assert!(m.in_use_bytes.unwrap() > 0);
             assert!(m.arenas.unwrap() >= 1);
             assert_eq!(m.source, "mallinfo2");
         }
         let (in_use, _) = quick();
-        assert!(in_use.is_some() || m.allocator != "glibc");
+        assert!(in_use.is_some() || m.allocator != AllocatorKind::Glibc);
     }
 }

@@ -273,7 +273,7 @@ fn hints(flags: &BTreeMap<String, String>, jvm: &JvmMemory, m: &Malloc) -> Hints
         },
         reserved_code_cache_size: flag_u64(flags, "ReservedCodeCacheSize"),
         metaspace_non_class_committed: jvm.metaspace_committed_bytes.map(|t| t.saturating_sub(jvm.class_space_committed_bytes.unwrap_or(0))),
-        glibc_malloc: m.allocator == "glibc",
+        glibc_malloc: m.allocator == leakagent_report::model::Allocator::Glibc,
     }
 }
 

@@ -313,7 +313,7 @@ fn allocator(m: &Memory, b: &mut String) {
     let _ = writeln!(
         b,
         "<h3>Allocator: {} {}</h3><p class=small>in use {} MiB, free {} MiB ({} MiB of it resident), arenas {}, limit {} ({}); source {}</p>",
-        esc(&a.allocator),
+        esc(a.allocator.as_str()),
         esc(a.version.as_deref().unwrap_or("")),
         a.in_use_bytes.map(units::mib_value).unwrap_or_else(|| "?".into()),
         a.free_bytes.map(units::mib_value).unwrap_or_else(|| "?".into()),

@@ -37,10 +37,50 @@ pub struct Memory {
     pub build_ms: u64,
 }
 
+/// Who serves `malloc` in the process (decided by the library defining the `malloc` symbol it
+/// calls). The JSON holds the lowercase name.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Allocator {
+    Glibc,
+    Jemalloc,
+    Tcmalloc,
+    Musl,
+    #[default]
+    Unknown,
+}
+
+impl Allocator {
+    pub const ALL: [Allocator; 5] = [Allocator::Glibc, Allocator::Jemalloc, Allocator::Tcmalloc, Allocator::Musl, Allocator::Unknown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Allocator::Glibc => "glibc",
+            Allocator::Jemalloc => "jemalloc",
+            Allocator::Tcmalloc => "tcmalloc",
+            Allocator::Musl => "musl",
+            Allocator::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Allocator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// For the integration tests' comparisons with the JSON name.
+impl PartialEq<&str> for Allocator {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Malloc {
     /// `glibc`, `jemalloc`, `tcmalloc`, `musl` or `unknown`: who serves `malloc` here.
-    pub allocator: String,
+    pub allocator: Allocator,
     /// The shared object defining the `malloc` the process calls.
     pub library: String,
     pub version: Option<String>,
@@ -318,7 +358,15 @@ pub struct Sample {
 
 #[cfg(test)]
 mod tests {
-    use super::RssPart;
+    use super::{Allocator, RssPart};
+
+    #[test]
+    fn allocator_names_are_the_json_names() {
+        for a in Allocator::ALL {
+            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{}\"", a.as_str()));
+            assert_eq!(serde_json::from_str::<Allocator>(&format!("\"{a}\"")).unwrap(), a);
+        }
+    }
 
     #[test]
     fn rss_part_names_are_the_json_names() {

@@ -201,7 +201,7 @@ mod tests {
                 Part { part: RssPart::MallocRetained, bytes: 390 * M, note: "kept".into() },
             ],
             malloc: Malloc {
-                allocator: "glibc".into(),
+                allocator: crate::model::Allocator::Glibc,
                 version: Some("2.36".into()),
                 library: "/lib/x86_64-linux-gnu/libc.so.6".into(),
                 source: "mallinfo2".into(),
