@@ -340,38 +340,7 @@ pub enum HopKind {
     Superclass,
 }
 
-/// The JSON name of each variant, for text and for the integration tests' string comparisons.
-macro_rules! names {
-    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
-        impl $t {
-            pub const ALL: &'static [$t] = &[$(<$t>::$v),*];
-            pub fn as_str(self) -> &'static str {
-                match self { $(<$t>::$v => $s),* }
-            }
-            /// The variant with this JSON name.
-            pub fn parse(name: &str) -> Option<$t> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == name)
-            }
-        }
-        impl std::fmt::Display for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl PartialEq<str> for $t {
-            fn eq(&self, other: &str) -> bool {
-                self.as_str() == other
-            }
-        }
-        impl PartialEq<&str> for $t {
-            fn eq(&self, other: &&str) -> bool {
-                self.as_str() == *other
-            }
-        }
-    };
-}
-
-names!(SuspectReason {
+json_names!(SuspectReason {
     Superseded => "superseded",
     Closed => "closed",
     ContainerStopped => "container_stopped",
@@ -379,7 +348,7 @@ names!(SuspectReason {
     Growth => "growth",
 });
 
-names!(HopKind {
+json_names!(HopKind {
     SystemClass => "system_class",
     Thread => "thread",
     StackLocal => "stack_local",
@@ -414,11 +383,11 @@ mod tests {
     #[test]
     fn json_names_are_the_text_names() {
         for k in HopKind::ALL {
-            assert_eq!(serde_json::to_string(k).unwrap(), format!("\"{k}\""));
-            assert_eq!(serde_json::from_str::<HopKind>(&format!("\"{k}\"")).unwrap(), *k);
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{k}\""));
+            assert_eq!(serde_json::from_str::<HopKind>(&format!("\"{k}\"")).unwrap(), k);
         }
         for r in SuspectReason::ALL {
-            assert_eq!(serde_json::to_string(r).unwrap(), format!("\"{r}\""));
+            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{r}\""));
         }
         assert_eq!(HopKind::parse("class_loader"), Some(HopKind::ClassLoader));
     }

@@ -50,32 +50,7 @@ pub enum Allocator {
     Unknown,
 }
 
-impl Allocator {
-    pub const ALL: [Allocator; 5] = [Allocator::Glibc, Allocator::Jemalloc, Allocator::Tcmalloc, Allocator::Musl, Allocator::Unknown];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Allocator::Glibc => "glibc",
-            Allocator::Jemalloc => "jemalloc",
-            Allocator::Tcmalloc => "tcmalloc",
-            Allocator::Musl => "musl",
-            Allocator::Unknown => "unknown",
-        }
-    }
-}
-
-impl std::fmt::Display for Allocator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// For the integration tests' comparisons with the JSON name.
-impl PartialEq<&str> for Allocator {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
+json_names!(Allocator { Glibc => "glibc", Jemalloc => "jemalloc", Tcmalloc => "tcmalloc", Musl => "musl", Unknown => "unknown" });
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Malloc {
@@ -171,44 +146,19 @@ pub enum RssPart {
     Unexplained,
 }
 
-impl RssPart {
-    /// Every part, in report order.
-    pub const ALL: [RssPart; 10] = [
-        RssPart::JavaHeap,
-        RssPart::Metaspace,
-        RssPart::CodeCache,
-        RssPart::ThreadStacks,
-        RssPart::Zlib,
-        RssPart::Direct,
-        RssPart::MallocInUse,
-        RssPart::MallocRetained,
-        RssPart::Other,
-        RssPart::Unexplained,
-    ];
-
-    /// The JSON name (the same string serde writes).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RssPart::JavaHeap => "java_heap",
-            RssPart::Metaspace => "metaspace",
-            RssPart::CodeCache => "code_cache",
-            RssPart::ThreadStacks => "thread_stacks",
-            RssPart::Zlib => "zlib",
-            RssPart::Direct => "direct",
-            RssPart::MallocInUse => "malloc_in_use",
-            RssPart::MallocRetained => "malloc_retained",
-            RssPart::Other => "other",
-            RssPart::Unexplained => "unexplained",
-        }
-    }
-}
-
-/// The JSON name, padded as the format asks (text tables align on it).
-impl std::fmt::Display for RssPart {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+// Every part, in report order.
+json_names!(RssPart {
+    JavaHeap => "java_heap",
+    Metaspace => "metaspace",
+    CodeCache => "code_cache",
+    ThreadStacks => "thread_stacks",
+    Zlib => "zlib",
+    Direct => "direct",
+    MallocInUse => "malloc_in_use",
+    MallocRetained => "malloc_retained",
+    Other => "other",
+    Unexplained => "unexplained",
+});
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct JvmMemory {

@@ -1,6 +1,40 @@
 //! The report: one in-memory model that every renderer reads. Field names are the public JSON
 //! schema (README.md, "JSON report"); renaming one needs a new `SCHEMA_VERSION`.
 
+/// The JSON names of an enum the code branches on (hop kinds, suspect reasons, ledger kinds, RSS
+/// parts, allocators), written once: `ALL` (in the given order), `as_str` (the name serde
+/// writes), `parse`, `Display` (padded like a string) and comparison with the name (tests and
+/// text compare kinds with their names).
+macro_rules! json_names {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            pub const ALL: [$t; [$($s),*].len()] = [$(<$t>::$v),*];
+            pub const fn as_str(self) -> &'static str {
+                match self { $(<$t>::$v => $s),* }
+            }
+            /// The variant with this JSON name.
+            pub fn parse(name: &str) -> Option<$t> {
+                Self::ALL.into_iter().find(|v| v.as_str() == name)
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
 mod loaders;
 mod memory;
 mod native;

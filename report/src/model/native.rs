@@ -49,15 +49,7 @@ pub enum ZlibKind {
     Inflater,
 }
 
-impl ZlibKind {
-    /// The name in the JSON report and in findings.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ZlibKind::Deflater => "Deflater",
-            ZlibKind::Inflater => "Inflater",
-        }
-    }
-}
+json_names!(ZlibKind { Deflater => "Deflater", Inflater => "Inflater" });
 
 /// What a direct site's blocks are: `DirectByteBuffer` (the stack holds
 /// `java.nio.DirectByteBuffer.<init>`) or raw `Unsafe` memory. Variants in name order.
@@ -70,38 +62,8 @@ pub enum DirectKind {
     Unsafe,
 }
 
-impl DirectKind {
-    /// The name in the JSON report and in findings.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DirectKind::DirectByteBuffer => "DirectByteBuffer",
-            DirectKind::Unsafe => "Unsafe",
-        }
-    }
-}
+json_names!(DirectKind { DirectByteBuffer => "DirectByteBuffer", Unsafe => "Unsafe" });
 
-/// Display, and comparison with the JSON name, for both kinds.
-macro_rules! named_kind {
-    ($t:ty) => {
-        impl std::fmt::Display for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.pad(self.as_str())
-            }
-        }
-        impl PartialEq<str> for $t {
-            fn eq(&self, other: &str) -> bool {
-                self.as_str() == other
-            }
-        }
-        impl PartialEq<&str> for $t {
-            fn eq(&self, other: &&str) -> bool {
-                self.as_str() == *other
-            }
-        }
-    };
-}
-named_kind!(ZlibKind);
-named_kind!(DirectKind);
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct ZlibSite {
