@@ -126,6 +126,20 @@ impl Env {
         Local::new(self, unsafe { jni_fn!(self, GetObjectClass)(self.0, obj) })
     }
 
+    /// The pending Java exception's `toString()`, cleared (None when there is none).
+    pub fn take_exception_text(&self) -> Option<String> {
+        let mut j = self.jni()?;
+        let t = j.exception_occurred().ok()?;
+        if t.is_null() {
+            return None;
+        }
+        let _ = j.exception_clear();
+        let s = j.call_method(&t, "toString", "()Ljava/lang/String;", &[]).and_then(|v| v.l()).ok()?;
+        let text = self.string(s.as_raw());
+        self.clear_exception();
+        text
+    }
+
     /// Clears a pending Java exception; returns whether there was one.
     pub fn clear_exception(&self) -> bool {
         // SAFETY: plain JNI calls on this thread.

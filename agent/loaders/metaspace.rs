@@ -151,23 +151,10 @@ fn classloader_stats(env: &Env) -> Result<String, String> {
         Ok(Some(t)) => Ok(t),
         Ok(None) => Err("this JVM offers no DiagnosticCommand MBean".into()),
         Err(e) => {
-            let why = pending_exception(env).unwrap_or_else(|| e.to_string());
+            let why = env.take_exception_text().unwrap_or_else(|| e.to_string());
             Err(format!("VM.classloader_stats failed: {why}"))
         }
     }
-}
-
-fn pending_exception(env: &Env) -> Option<String> {
-    let mut j = env.jni()?;
-    let t = j.exception_occurred().ok()?;
-    if t.is_null() {
-        return None;
-    }
-    let _ = j.exception_clear();
-    let s = j.call_method(&t, "toString", "()Ljava/lang/String;", &[]).and_then(|v| v.l()).ok()?;
-    let text = env.string(s.as_raw());
-    env.clear_exception();
-    text
 }
 
 /// Rows of the table: `ClassLoader Parent CLD* Classes ChunkSz BlockSz Type`, each possibly

@@ -184,23 +184,9 @@ fn dump_heap(env: &Env, path: &Path) -> Result<(), String> {
         Ok(())
     })();
     r.map_err(|e| {
-        let detail = java_exception(env);
+        let detail = env.take_exception_text();
         format!("HotSpotDiagnosticMXBean.dumpHeap failed: {}", detail.unwrap_or_else(|| e.to_string()))
     })
-}
-
-/// The pending Java exception's text, cleared.
-fn java_exception(env: &Env) -> Option<String> {
-    let mut j = env.jni()?;
-    let t = j.exception_occurred().ok()?;
-    if t.is_null() {
-        return None;
-    }
-    let _ = j.exception_clear();
-    let s = j.call_method(&t, "toString", "()Ljava/lang/String;", &[]).and_then(|v| v.l()).ok()?;
-    let text = env.string(s.as_raw());
-    env.clear_exception();
-    text
 }
 
 use std::os::unix::fs::DirBuilderExt;
