@@ -136,12 +136,11 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     let gc = full_gc(agent, env, trigger, &budget, &mut skipped);
     let mut class_loaders = loaders_section(agent, env, gc);
     // Memory right after the GC and before the chain search, whose tags cost native memory.
-    let (memory, samples) = guarded(Feature::Memory, Default::default(), || agent.memory.snapshot(agent.memory_sources(), env));
+    let (mut memory, samples) = guarded(Feature::Memory, Default::default(), || agent.memory.snapshot(agent.memory_sources(), env));
     let zlib = zlib_section(agent);
     let direct = guarded(Feature::Direct, failed_section("direct"), || agent.direct.snapshot(env));
     let native_sampling =
         guarded(Feature::Natives, Default::default(), || agent.sampled.snapshot(&agent.jvmti, env, &agent.stacks.methods));
-    let mut memory = memory;
     memory.malloc_split = crate::memory::explain::split_malloc(&memory, &native_sampling);
     let leak_opts = leak_options(agent, env, trigger, seq, &budget, memory.jvm.heap_used_bytes);
     leaks_section(agent, env, &mut class_loaders, &leak_opts, &budget, &mut skipped);
