@@ -27,6 +27,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
+# shellcheck source=pairs.sh
+source "$HERE/pairs.sh"
 PAIRS=15
 JAVA=""
 OPTS=""
@@ -44,20 +46,8 @@ while (( $# )); do
   esac
 done
 
-if [[ -z "$JAVA" ]]; then
-  if command -v javac >/dev/null 2>&1; then
-    JAVA="$(dirname "$(readlink -f "$(command -v javac)")")/java"
-  else
-    JAVA="$(command -v java)"
-  fi
-fi
-JAVAC="$(dirname "$JAVA")/javac"
-[[ -x "$JAVAC" ]] || JAVAC="$(command -v javac)"
-
-LIB="${LEAKAGENT_LIB:-$ROOT/target/release/libleakagent.so}"
-if [[ ! -f "$LIB" ]]; then
-  (cd "$ROOT" && cargo build --release)
-fi
+bench_java
+bench_agent_lib
 WORK="$(mktemp -d /tmp/leakagent-bench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 "$JAVAC" --release 11 -nowarn -XDignore.symbol.file -d "$WORK/classes" \
@@ -77,42 +67,14 @@ run() { # run <with|without> <zlib|direct>
     zlib) out="$("$JAVA" "${agent[@]}" -cp "$WORK/classes" ZlibBench --depth "$DEPTH" 2>&1)" ;;
     direct) out="$("$JAVA" "${agent[@]}" -XX:MaxDirectMemorySize=64m -cp "$WORK/classes" DirectBench --depth "$DEPTH" 2>&1)" ;;
   esac
-  local line
-  line="$(grep '^BENCH ' <<<"$out" || true)"
-  if [[ -z "$line" ]]; then
-    echo "native_overhead.sh: $2 run $1 the agent failed:" >&2
-    echo "$out" >&2
-    exit 1
-  fi
-  echo "$(sed 's/.* cpu_ms=\([0-9]*\).*/\1/' <<<"$line") $(sed 's/.* ms=\([0-9]*\) .*/\1/' <<<"$line")"
+  bench_result "native_overhead.sh: $2 run $1 the agent" "$out"
 }
 
-median() { sort -n | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
-
 measure() { # measure <zlib|direct>
-  local w="$1" i a b
-  local cpu_without=() cpu_with=() wall_without=() wall_with=()
+  local w="$1"
   echo
   echo "== $w"
-  for (( i = 1; i <= PAIRS; i++ )); do
-    if (( i % 2 )); then
-      a="$(run without "$w")"; b="$(run with "$w")"
-    else
-      b="$(run with "$w")"; a="$(run without "$w")"
-    fi
-    read -r ca wa <<<"$a"
-    read -r cb wb <<<"$b"
-    cpu_without+=("$ca"); cpu_with+=("$cb"); wall_without+=("$wa"); wall_with+=("$wb")
-    printf '  pair %2d: cpu without %5d ms  with %5d ms  ratio %.3f   | wall without %5d ms  with %5d ms\n' \
-      "$i" "$ca" "$cb" "$(echo "$cb / $ca" | bc -l)" "$wa" "$wb"
-  done
-  local co cw wo ww
-  co="$(printf '%s\n' "${cpu_without[@]}" | median)"; cw="$(printf '%s\n' "${cpu_with[@]}" | median)"
-  wo="$(printf '%s\n' "${wall_without[@]}" | median)"; ww="$(printf '%s\n' "${wall_with[@]}" | median)"
-  printf '  median cpu:  without %s ms, with %s ms -> ratio %.3f (overhead %+.1f%%)\n' "$co" "$cw" \
-    "$(echo "$cw / $co" | bc -l)" "$(echo "($cw / $co - 1) * 100" | bc -l)"
-  printf '  median wall: without %s ms, with %s ms -> ratio %.3f (overhead %+.1f%%)\n' "$wo" "$ww" \
-    "$(echo "$ww / $wo" | bc -l)" "$(echo "($ww / $wo - 1) * 100" | bc -l)"
+  bench_pairs "$PAIRS" run "$w"
   # What the agent saw in its last report of this workload.
   local last
   last="$(ls -t "$WORK"/report-*.json 2>/dev/null | head -1 || true)"
