@@ -10,6 +10,7 @@ use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::ffi::malloc_hooks as hooks;
 use crate::ffi::got;
+use crate::ffi::symbols::Symbolizer;
 use jni::sys::JavaVM;
 use leakagent_report::model::{NativeSampling, SampledSite, Tracking};
 use parking_lot::Mutex;
@@ -60,6 +61,7 @@ struct State {
     sites: Vec<Site>,
     labels: HashMap<Vec<String>, usize>,
     overflow_allocated: u64,
+    symbols: Symbolizer,
 }
 
 pub struct NativeSampler {
@@ -142,11 +144,13 @@ impl NativeSampler {
         });
         st.next_seq = next;
         st.lost += lost;
-        // Label new stacks (JVMTI for method names, dladdr for native frames).
+        // Label new stacks (JVMTI for method names, the symbolizer for native frames, read for
+        // all of them at once).
         let new: Vec<u64> = st.stacks.iter().filter(|(_, k)| k.label.is_none()).map(|(h, _)| *h).collect();
+        st.symbols.resolve(new.iter().filter_map(|h| st.stacks.get(h)).flat_map(|k| k.native.iter().copied()));
         for h in new {
             let Some(k) = st.stacks.get(&h) else { continue };
-            let site = render(jvmti, env, methods, &k.java, &k.native);
+            let site = render(jvmti, env, methods, &st.symbols, &k.java, &k.native);
             let idx = match st.labels.get(&site.stack) {
                 Some(&i) => i,
                 None => {
@@ -265,12 +269,12 @@ pub fn growing(series: &[u64]) -> bool {
 }
 
 /// A site's rendering: native frames as `library!symbol`, then the Java frames.
-fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, java: &[Frame], native: &[usize]) -> Site {
+fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, symbols: &Symbolizer, java: &[Frame], native: &[usize]) -> Site {
     let java_home = jvmti.system_property("java.home").unwrap_or_default();
     let mut site = Site::default();
     let mut stack = Vec::new();
     for (i, &pc) in native.iter().enumerate() {
-        let (file, sym) = hooks::symbolize(pc);
+        let (file, sym) = symbols.name(pc);
         let lib = file.as_deref().map(|f| f.rsplit('/').next().unwrap_or(f).to_string());
         let frame = match (&lib, &sym) {
             (Some(l), Some(s)) => format!("{l}!{s}"),
