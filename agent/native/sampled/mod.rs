@@ -2,8 +2,10 @@
 //! sites with stacks, estimated live and allocated bytes and growth, and the finding on them.
 
 mod finding;
+mod ids;
 
 pub use finding::derive;
+pub use ids::{MethodIds, UNNAMED_FRAME};
 
 use crate::native::methods::MethodCache;
 use crate::ffi::jni::Env;
@@ -70,6 +72,8 @@ pub struct NativeSampler {
     status: Mutex<(Tracking, Option<String>)>,
     since_attach: bool,
     state: Mutex<State>,
+    /// Which classes get the jmethodIDs the hooks' stacks need.
+    pub ids: MethodIds,
 }
 
 impl NativeSampler {
@@ -80,6 +84,7 @@ impl NativeSampler {
             status: Mutex::new((Tracking::Off, Some("native=off".into()))),
             since_attach: late,
             state: Mutex::new(State::default()),
+            ids: MethodIds::default(),
         }
     }
 
@@ -216,8 +221,10 @@ impl NativeSampler {
         out.entries_patched = got::ENTRIES.load(Relaxed) as u64;
         out.samples = hooks::SAMPLES.load(Relaxed);
         out.samples_untracked = hooks::TABLE_FULL.load(Relaxed);
+        out.classes_without_method_ids = self.ids.classes_skipped();
         let mut st = self.state.lock();
         out.samples_lost = st.lost;
+        out.samples_with_unnamed_frames = st.stacks.values().filter(|k| k.java.iter().any(|f| f.method == 0)).map(|k| k.samples).sum();
         out.estimated_allocated_bytes = st.overflow_allocated;
         let mut sites: Vec<SampledSite> = Vec::new();
         for s in st.sites.iter_mut() {
@@ -268,7 +275,8 @@ pub fn growing(series: &[u64]) -> bool {
     true
 }
 
-/// A site's rendering: native frames as `library!symbol`, then the Java frames.
+/// A site's rendering: native frames as `library!symbol`, then the Java frames (a frame without
+/// a jmethodID as [`UNNAMED_FRAME`]).
 fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, symbols: &Symbolizer, java: &[Frame], native: &[usize]) -> Site {
     let java_home = jvmti.system_property("java.home").unwrap_or_default();
     let mut site = Site::default();
@@ -298,6 +306,10 @@ fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, symbols: &Symbolizer,
     let mut first_java = None;
     let mut first_app = None;
     for f in java {
+        if f.method == 0 {
+            stack.push(UNNAMED_FRAME.to_string());
+            continue;
+        }
         let info = methods.get(jvmti, env, f.method);
         let text = info.render(f.location);
         if first_java.is_none() {
