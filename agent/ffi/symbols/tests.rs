@@ -55,3 +55,29 @@ fn a_file_that_is_not_elf_is_an_error() {
     assert!(symbols_of(f.to_str().unwrap(), &[0]).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A stripped library whose `.gnu_debuglink` names a debug file in `.debug/` beside it, as
+/// `objcopy` makes them (skipped without objcopy).
+#[test]
+fn a_stripped_file_is_named_from_its_debug_file() {
+    let pc = probe_for_the_symbol_table as *const () as usize + 2;
+    let (file, _, offset) = dl_info(pc).expect("dladdr knows the test program");
+    let dir = std::env::temp_dir().join(format!("leakagent-debuglink-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(".debug")).unwrap();
+    let (lib, debug) = (dir.join("probe.so"), dir.join(".debug/probe.so.debug"));
+    let objcopy = |args: &[&std::ffi::OsStr]| std::process::Command::new("objcopy").args(args).status().is_ok_and(|s| s.success());
+    if !objcopy(&["--only-keep-debug".as_ref(), file.as_ref(), debug.as_os_str()]) {
+        eprintln!("a_stripped_file_is_named_from_its_debug_file: skipped, objcopy is not there");
+        std::fs::remove_dir_all(&dir).unwrap();
+        return;
+    }
+    let link = format!("--add-gnu-debuglink={}", debug.display());
+    assert!(objcopy(&["--strip-all".as_ref(), link.as_ref(), file.as_ref(), lib.as_os_str()]));
+    let lib = lib.to_str().unwrap();
+    // The stripped file alone has no .symtab: only the debug file can name the function.
+    let found = symbols_of(lib, &[offset]).expect("readable").expect("named through the debug link");
+    assert!(found[0].as_deref().is_some_and(|n| n.contains("probe_for_the_symbol_table")), "{found:?}");
+    std::fs::remove_file(&debug).unwrap();
+    assert_eq!(symbols_of(lib, &[offset]), Ok(None), "no symbol table anywhere");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
