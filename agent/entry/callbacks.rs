@@ -69,14 +69,16 @@ pub(super) unsafe extern "C" fn on_class_load(jvmti: *mut jvmtiEnv, jni: *mut JN
     });
 }
 
-pub(super) unsafe extern "C" fn on_class_prepare(_jvmti: *mut jvmtiEnv, _jni: *mut JNIEnv, _thread: jthread, klass: jclass) {
+pub(super) unsafe extern "C" fn on_class_prepare(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread, klass: jclass) {
     health::bump(&COUNTERS.events);
     guarded(Feature::Classes, (), || {
         if let Some(agent) = runtime::get() {
             agent.classes.on_class_prepare();
             if agent.sampled.enabled() {
                 // The malloc hooks walk with AsyncGetCallTrace, which cannot create jmethodIDs.
-                agent.jvmti.create_method_ids(klass);
+                // SAFETY: `jni` is the calling thread's JNIEnv, passed by the JVM.
+                let env = unsafe { Env::new(jni) };
+                agent.sampled.ids.on_class_prepare(&agent.jvmti, &env, klass);
             }
         }
     });

@@ -445,14 +445,16 @@ fn live_phase_prepare(agent: &Agent, env: &Env) {
     guarded(Feature::Classes, (), || {
         agent.classes.register_loaded(&agent.jvmti, env);
     });
-    if agent.attached_late && agent.sampled.enabled() {
-        // Classes prepared before the attach get their jmethodIDs now (the malloc hooks' walks
-        // cannot create them).
+    if agent.sampled.enabled() {
+        // Classes prepared before the attach, or before ClassPrepare is posted (the primordial
+        // phase: ClassLoader, Thread, String...), get their jmethodIDs now (the malloc hooks'
+        // walks cannot create them).
         guarded(Feature::Natives, (), || {
+            agent.sampled.ids.learn_builtin_loaders(env);
             // The class references live until the frame ends.
             env.with_local_frame(1 << 16, || {
                 for k in agent.jvmti.loaded_classes().unwrap_or_default() {
-                    agent.jvmti.create_method_ids(k);
+                    agent.sampled.ids.on_class_prepare(&agent.jvmti, env, k);
                 }
             })
         });

@@ -72,8 +72,10 @@ pub fn current_stack(env: *mut JNIEnv, out: &mut [Frame]) -> Option<(usize, bool
 
 /// As [`current_stack`], for a thread that may be anywhere (inside the JVM's own code, say):
 /// `ucontext` gives the (pc, sp, fp) AsyncGetCallTrace starts from when the thread has no
-/// walkable Java frame anchor. Frames stop at the first method without a jmethodID. Never
-/// allocates; returns how many frames it put in `out` (0 when it cannot walk).
+/// walkable Java frame anchor. A method without a jmethodID (the malloc hooks leave classes of
+/// churned loaders without one) is kept as method 0, so the frames below it are not lost and
+/// the report can show and count it. Never allocates; returns how many frames it put in `out`
+/// (0 when it cannot walk).
 pub fn stack_from_context(env: *mut JNIEnv, out: &mut [Frame], ucontext: *mut c_void) -> usize {
     let Some(f) = function() else { return 0 };
     let mut buf = [CallFrame { lineno: 0, method_id: std::ptr::null_mut() }; 64];
@@ -83,13 +85,8 @@ pub fn stack_from_context(env: *mut JNIEnv, out: &mut [Frame], ucontext: *mut c_
     // JNIEnv; `ucontext` is a valid ucontext_t for the duration of the call.
     unsafe { f(&mut trace, depth as jint, ucontext) };
     let n = (trace.num_frames.max(0) as usize).min(depth);
-    let mut kept = 0;
     for (o, c) in out.iter_mut().zip(buf.iter().take(n)) {
-        if c.method_id.is_null() {
-            break;
-        }
         *o = Frame { method: c.method_id as usize, location: if c.lineno < 0 { -1 } else { c.lineno as i64 } };
-        kept += 1;
     }
-    kept
+    n
 }

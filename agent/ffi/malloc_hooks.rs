@@ -554,22 +554,5 @@ pub fn live(mut f: impl FnMut(u64, u64)) {
     }
 }
 
-/// The library file and symbol of a code address (`dladdr`), on the report side only; without
-/// an exported symbol, the offset in the library (`0x1a2b3c`, for `addr2line`).
-pub fn symbolize(pc: usize) -> (Option<String>, Option<String>) {
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    // SAFETY: dladdr fills `info`; the strings point into the loader's tables. pc - 1: a return
-    // address may be the first byte after the calling function.
-    if unsafe { libc::dladdr(pc.saturating_sub(1) as *const c_void, &mut info) } == 0 {
-        return (None, None);
-    }
-    let text = |p: *const libc::c_char| {
-        // SAFETY: a NUL-terminated string owned by the loader.
-        (!p.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
-    };
-    let offset = || Some(format!("{:#x}", pc.wrapping_sub(info.dli_fbase as usize)));
-    (text(info.dli_fname), text(info.dli_sname).or_else(offset))
-}
-
 #[cfg(test)]
 mod tests;

@@ -17,4 +17,5 @@ pub mod named_stack;
 pub mod malloc_hooks;
 pub mod natives;
 pub mod os;
+pub mod symbols;
 pub mod sys;

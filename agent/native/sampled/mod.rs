@@ -2,14 +2,17 @@
 //! sites with stacks, estimated live and allocated bytes and growth, and the finding on them.
 
 mod finding;
+mod ids;
 
 pub use finding::derive;
+pub use ids::{MethodIds, UNNAMED_FRAME};
 
 use crate::native::methods::MethodCache;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::ffi::malloc_hooks as hooks;
 use crate::ffi::got;
+use crate::ffi::symbols::Symbolizer;
 use jni::sys::JavaVM;
 use leakagent_report::model::{NativeSampling, SampledSite, Tracking};
 use parking_lot::Mutex;
@@ -60,6 +63,7 @@ struct State {
     sites: Vec<Site>,
     labels: HashMap<Vec<String>, usize>,
     overflow_allocated: u64,
+    symbols: Symbolizer,
 }
 
 pub struct NativeSampler {
@@ -68,6 +72,8 @@ pub struct NativeSampler {
     status: Mutex<(Tracking, Option<String>)>,
     since_attach: bool,
     state: Mutex<State>,
+    /// Which classes get the jmethodIDs the hooks' stacks need.
+    pub ids: MethodIds,
 }
 
 impl NativeSampler {
@@ -78,6 +84,7 @@ impl NativeSampler {
             status: Mutex::new((Tracking::Off, Some("native=off".into()))),
             since_attach: late,
             state: Mutex::new(State::default()),
+            ids: MethodIds::default(),
         }
     }
 
@@ -142,11 +149,13 @@ impl NativeSampler {
         });
         st.next_seq = next;
         st.lost += lost;
-        // Label new stacks (JVMTI for method names, dladdr for native frames).
+        // Label new stacks (JVMTI for method names, the symbolizer for native frames, read for
+        // all of them at once).
         let new: Vec<u64> = st.stacks.iter().filter(|(_, k)| k.label.is_none()).map(|(h, _)| *h).collect();
+        st.symbols.resolve(new.iter().filter_map(|h| st.stacks.get(h)).flat_map(|k| k.native.iter().copied()));
         for h in new {
             let Some(k) = st.stacks.get(&h) else { continue };
-            let site = render(jvmti, env, methods, &k.java, &k.native);
+            let site = render(jvmti, env, methods, &st.symbols, &k.java, &k.native);
             let idx = match st.labels.get(&site.stack) {
                 Some(&i) => i,
                 None => {
@@ -212,8 +221,10 @@ impl NativeSampler {
         out.entries_patched = got::ENTRIES.load(Relaxed) as u64;
         out.samples = hooks::SAMPLES.load(Relaxed);
         out.samples_untracked = hooks::TABLE_FULL.load(Relaxed);
+        out.classes_without_method_ids = self.ids.classes_skipped();
         let mut st = self.state.lock();
         out.samples_lost = st.lost;
+        out.samples_with_unnamed_frames = st.stacks.values().filter(|k| k.java.iter().any(|f| f.method == 0)).map(|k| k.samples).sum();
         out.estimated_allocated_bytes = st.overflow_allocated;
         let mut sites: Vec<SampledSite> = Vec::new();
         for s in st.sites.iter_mut() {
@@ -264,13 +275,14 @@ pub fn growing(series: &[u64]) -> bool {
     true
 }
 
-/// A site's rendering: native frames as `library!symbol`, then the Java frames.
-fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, java: &[Frame], native: &[usize]) -> Site {
+/// A site's rendering: native frames as `library!symbol`, then the Java frames (a frame without
+/// a jmethodID as [`UNNAMED_FRAME`]).
+fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, symbols: &Symbolizer, java: &[Frame], native: &[usize]) -> Site {
     let java_home = jvmti.system_property("java.home").unwrap_or_default();
     let mut site = Site::default();
     let mut stack = Vec::new();
     for (i, &pc) in native.iter().enumerate() {
-        let (file, sym) = hooks::symbolize(pc);
+        let (file, sym) = symbols.name(pc);
         let lib = file.as_deref().map(|f| f.rsplit('/').next().unwrap_or(f).to_string());
         let frame = match (&lib, &sym) {
             (Some(l), Some(s)) => format!("{l}!{s}"),
@@ -294,6 +306,10 @@ fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, java: &[Frame], nativ
     let mut first_java = None;
     let mut first_app = None;
     for f in java {
+        if f.method == 0 {
+            stack.push(UNNAMED_FRAME.to_string());
+            continue;
+        }
         let info = methods.get(jvmti, env, f.method);
         let text = info.render(f.location);
         if first_java.is_none() {

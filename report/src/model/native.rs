@@ -265,6 +265,12 @@ pub struct NativeSampling {
     pub samples: u64,
     pub samples_lost: u64,
     pub samples_untracked: u64,
+    /// Classes prepared without jmethodIDs (a churned loader's, once the process churns
+    /// loaders), and the samples whose Java stack has a frame without one (shown unnamed).
+    #[serde(default)]
+    pub classes_without_method_ids: u64,
+    #[serde(default)]
+    pub samples_with_unnamed_frames: u64,
     /// Sum over the sites: what is live now, and what was allocated since start, estimated
     /// (each sample stands for size / P(sampled) bytes).
     pub estimated_live_bytes: u64,
