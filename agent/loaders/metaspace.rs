@@ -7,12 +7,14 @@
 //! the loader object each one holds, and the agent's own loaders are matched by object address,
 //! read before and after the command (an object a GC moved meanwhile is left unmatched).
 
-use crate::ffi::jni::Env;
+use crate::ffi::jni::{Env, Local};
+use crate::ffi::jvmti::Jvmti;
 use crate::ffi::metaspace as ffi;
+use crate::loaders::tags::{tag_kind, tag_loader, TAG_CLASS};
 use crate::loaders::tracker::ClassTracker;
 use jni::objects::{JObject, JValue};
-use leakagent_report::model::{ClassLoaders, MetaspaceSource};
-use std::collections::HashMap;
+use leakagent_report::model::{ClassLoaders, LoaderRole, MetaspaceSource};
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 /// One ClassLoaderData of the command's table, hidden classes of its loader added.
@@ -27,13 +29,13 @@ pub struct Row {
 }
 
 /// Fills `metaspace_bytes` of every live loader that can be matched, and `cl.metaspace`.
-pub fn fill(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) {
+pub fn fill(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) {
     let frame = cl.loaders.len().min(1 << 20) as i32 + 64;
-    let source = env.with_local_frame(frame, || measure(env, tracker, cl));
+    let source = env.with_local_frame(frame, || measure(jvmti, env, tracker, cl));
     cl.metaspace = Some(source);
 }
 
-fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> MetaspaceSource {
+fn measure(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> MetaspaceSource {
     let failed = |why: String| MetaspaceSource { method: "none".into(), error: Some(why), ..MetaspaceSource::default() };
     if let Err(why) = ffi::available() {
         return failed(format!("HotSpot's ClassLoaderData cannot be read: {why}"));
@@ -53,22 +55,15 @@ fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> Metaspac
         .into_iter()
         .map(|r| Row { chunk_bytes: r.chunk_bytes * scale, block_bytes: r.block_bytes * scale, ..r })
         .collect();
-    // An oop read the same before and after the command is the loader's address throughout.
-    let mut by_oop: HashMap<usize, u32> = HashMap::new();
-    for ((id, l), old) in alive.iter().zip(before) {
-        if let Some(o) = old.filter(|&o| ffi::oop_of(l.raw()) == Some(o)) {
-            by_oop.insert(o, *id);
-        }
-    }
+    let mut owner = by_classes(jvmti, env, tracker, &alive, &rows);
+    let builtin: HashSet<u32> =
+        cl.loaders.iter().filter(|l| l.alive && matches!(l.role, LoaderRole::Application | LoaderRole::Platform)).map(|l| l.id).collect();
+    by_singleton_class(env, &alive, &builtin, &rows, &mut owner);
+    by_oops(&alive, before, &rows, &mut owner);
     let mut sizes: HashMap<u32, (u64, u64)> = HashMap::new();
     for r in &rows {
-        let id = if r.loader_klass == 0 {
-            Some(0)
-        } else {
-            ffi::cld_loader_words(r.cld as usize).iter().flatten().find_map(|w| by_oop.get(w).copied())
-        };
-        if let Some(id) = id {
-            let e = sizes.entry(id).or_default();
+        if let Some(id) = owner.get(&r.cld) {
+            let e = sizes.entry(*id).or_default();
             e.0 += r.chunk_bytes;
             e.1 += r.block_bytes;
         }
@@ -97,6 +92,77 @@ fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> Metaspac
         } else {
             None
         },
+    }
+}
+
+/// Each row's loader found through a class it defined (tagged with its loader's id by the
+/// tracker): the class's `Klass*` names its CLD, and the row must list the loader object's own
+/// class (`loader_klass`) for the match to count. A CLD two loaders claim is nobody's.
+fn by_classes(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, alive: &[(u32, Local)], rows: &[Row]) -> HashMap<u64, u32> {
+    let row_klass: HashMap<u64, u64> = rows.iter().filter(|r| r.loader_klass != 0).map(|r| (r.cld, r.loader_klass)).collect();
+    let loader_klass: HashMap<u32, usize> =
+        alive.iter().filter_map(|(id, l)| Some((*id, ffi::klass_of(env.object_class(l.raw()).raw())?))).collect();
+    let mut owner: HashMap<u64, u32> = HashMap::new();
+    let mut done: HashSet<u32> = HashSet::new();
+    let mut clash: HashSet<u64> = HashSet::new();
+    env.with_local_frame(tracker.local_capacity(), || {
+        let Ok(classes) = jvmti.loaded_classes() else { return };
+        for k in classes.into_iter().map(|k| Local::new(env, k)) {
+            let Ok(tag) = jvmti.tag(k.raw()) else { continue };
+            let id = tag_loader(tag);
+            if tag_kind(tag) != TAG_CLASS || done.contains(&id) {
+                continue;
+            }
+            let Some(&want) = loader_klass.get(&id) else { continue };
+            // A hidden class's own CLD is not a row (its sizes are in its loader's row).
+            let Some(cld) = ffi::klass_of(k.raw()).and_then(ffi::cld_of_klass).map(|c| c as u64) else { continue };
+            if row_klass.get(&cld) != Some(&(want as u64)) {
+                continue;
+            }
+            done.insert(id);
+            if owner.insert(cld, id).is_some_and(|other| other != id) {
+                clash.insert(cld);
+            }
+        }
+    });
+    owner.retain(|cld, _| !clash.contains(cld));
+    owner
+}
+
+/// The JDK's application and platform loaders with no live class of their own (the platform
+/// loader of a small application): each is the only instance of its class by construction, so
+/// the one row whose loader is of that class is theirs.
+fn by_singleton_class(env: &Env, alive: &[(u32, Local)], builtin: &HashSet<u32>, rows: &[Row], owner: &mut HashMap<u64, u32>) {
+    let claimed: HashSet<u32> = owner.values().copied().collect();
+    for (id, l) in alive.iter().filter(|(id, _)| builtin.contains(id) && !claimed.contains(id)) {
+        let Some(klass) = ffi::klass_of(env.object_class(l.raw()).raw()).map(|k| k as u64) else { continue };
+        let mut of_class = rows.iter().filter(|r| r.loader_klass == klass);
+        if let (Some(r), None) = (of_class.next(), of_class.next()) {
+            owner.entry(r.cld).or_insert(*id);
+        }
+    }
+}
+
+/// Rows no class tied to a loader (a loader with no live class of its own, the bootstrap
+/// loader): an oop read the same before and after the command is the loader's address
+/// throughout, compared with the one the row's CLD holds.
+fn by_oops(alive: &[(u32, Local)], before: Vec<Option<usize>>, rows: &[Row], owner: &mut HashMap<u64, u32>) {
+    let mut by_oop: HashMap<usize, u32> = HashMap::new();
+    for ((id, l), old) in alive.iter().zip(before) {
+        if let Some(o) = old.filter(|&o| ffi::oop_of(l.raw()) == Some(o)) {
+            by_oop.insert(o, *id);
+        }
+    }
+    let claimed: HashSet<u32> = owner.values().copied().collect();
+    for r in rows.iter().filter(|r| !owner.contains_key(&r.cld)).collect::<Vec<_>>() {
+        let id = if r.loader_klass == 0 {
+            Some(0)
+        } else {
+            ffi::cld_loader_words(r.cld as usize).iter().flatten().find_map(|w| by_oop.get(w).copied())
+        };
+        if let Some(id) = id.filter(|id| !claimed.contains(id)) {
+            owner.insert(r.cld, id);
+        }
     }
 }
 
