@@ -141,3 +141,60 @@ fn generational_zgc_loaders_carry_their_metaspace() {
     let list: Vec<std::path::PathBuf> = javas.into_iter().map(|(_, j)| j).collect();
     ran_on("generational_zgc_loaders_carry_their_metaspace", &list);
 }
+
+/// Every other collector: the older ZGC (JDK 17, and 21 without -XX:+ZGenerational) colors
+/// the references the agent reads as well, Shenandoah, G1, Parallel and Serial move loaders
+/// between the reads; every loader is matched on each.
+#[test]
+fn every_collector_ties_every_loader_to_its_metaspace() {
+    let collectors: &[(u32, &[&str])] = &[
+        (17, &["-XX:+UseSerialGC"]),
+        (17, &["-XX:+UseParallelGC"]),
+        (17, &["-XX:+UseG1GC"]),
+        (17, &["-XX:+UseZGC"]),
+        (17, &["-XX:+UseShenandoahGC"]),
+        (21, &["-XX:+UseZGC", "-XX:-ZGenerational"]),
+        (21, &["-XX:+UseShenandoahGC"]),
+        (25, &["-XX:+UseShenandoahGC"]),
+    ];
+    let javas = javas_of(&[17, 21, 25]);
+    let mut ran = Vec::new();
+    for (want, flags) in collectors {
+        let Some((v, java)) = javas.iter().find(|(v, _)| v == want) else { continue };
+        let test = format!("cost-jdk{v}{}", flags[0].trim_start_matches("-XX:+Use"));
+        let (_, r) = signal_report_with(&test, java, flags, 2, 1_000_003, false, "chains=off");
+        plausible_metaspace(&r, java);
+        ran.push(java.clone());
+    }
+    ran.dedup();
+    ran_on("every_collector_ties_every_loader_to_its_metaspace", &ran);
+}
+
+/// Where HotSpot's own accounting cannot be read (here the DiagnosticCommand MBean's module is
+/// left out with --limit-modules, so `VM.classloader_stats` fails), each live loader gets an
+/// estimate from its classes' constant pools, marked as one, and not far from what HotSpot
+/// itself says of the same loaders.
+#[test]
+fn without_hotspots_accounting_loaders_get_an_estimate() {
+    let java = main_java();
+    let (_, exact) = signal_report_with("cost-exact", &java, &[], 2, 1_000_003, false, "chains=off");
+    let (_, r) = signal_report_with("cost-estimate", &java, &["--limit-modules", "java.base"], 2, 1_000_003, false, "chains=off");
+    let m = r.class_loaders.metaspace.as_ref().expect("metaspace");
+    assert_eq!(m.method, "estimate", "{m:?}");
+    let why = m.error.as_deref().unwrap_or_default();
+    assert!(why.contains("VM.classloader_stats failed") && why.contains("estimated"), "{m:?}");
+    assert!(m.loaders_matched > 0 && m.loaders_unmatched == 0, "{m:?}");
+    let used = exact.class_loaders.leak_suspects[0].loader_id;
+    let used = exact.class_loaders.loaders.iter().find(|l| l.id == used).and_then(|l| l.metaspace_used_bytes).expect("HotSpot's used bytes");
+    assert!(!r.class_loaders.leak_suspects.is_empty());
+    for s in &r.class_loaders.leak_suspects {
+        let est = s.metaspace_bytes.unwrap_or_else(|| panic!("no estimate for {s:#?}"));
+        say(&format!("metaspace of a leaked loader of 8 classes: estimate {est} bytes, HotSpot {used} bytes used"));
+        // The same eight classes: within a factor of two of HotSpot's own figure.
+        assert!(est > used / 2 && est < used * 2, "estimate {est}, HotSpot {used} bytes used");
+        let l = r.class_loaders.loaders.iter().find(|l| l.id == s.loader_id).unwrap();
+        assert_eq!((l.metaspace_bytes, l.metaspace_used_bytes), (Some(est), None));
+    }
+    let boot = r.class_loaders.loaders.iter().find(|l| l.role == LoaderRole::Bootstrap).and_then(|l| l.metaspace_bytes);
+    assert!(boot.unwrap_or(0) > 1 << 20, "bootstrap {boot:?}");
+}

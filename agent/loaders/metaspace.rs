@@ -17,6 +17,8 @@ use leakagent_report::model::{ClassLoaders, LoaderRole, MetaspaceSource};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
+mod estimate;
+
 /// One ClassLoaderData of the command's table, hidden classes of its loader added.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Row {
@@ -29,9 +31,11 @@ pub struct Row {
 }
 
 /// Fills `metaspace_bytes` of every live loader that can be matched, and `cl.metaspace`.
+/// Where HotSpot's accounting cannot be read, each loader gets an estimate (estimate.rs).
 pub fn fill(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) {
     let frame = cl.loaders.len().min(1 << 20) as i32 + 64;
     let source = env.with_local_frame(frame, || measure(jvmti, env, tracker, cl));
+    let source = if source.method == "none" { estimate::fill(jvmti, env, tracker, cl, source) } else { source };
     cl.metaspace = Some(source);
 }
 
