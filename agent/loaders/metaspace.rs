@@ -3,9 +3,13 @@
 //! blocks its metaspace holds. It runs once per report, from the report thread, through the
 //! DiagnosticCommand MBean's implementation (one VM operation: a short safepoint pause).
 //!
-//! The command names loaders by the address of their ClassLoaderData; `ffi::metaspace` reads
-//! the loader object each one holds, and the agent's own loaders are matched by object address,
-//! read before and after the command (an object a GC moved meanwhile is left unmatched).
+//! The command names loaders by the address of their ClassLoaderData (CLD) and the class of the
+//! loader object. The agent's loaders are tied to rows, in this order: through a live class each
+//! defined (its `Klass*` names its CLD: metadata, which no collector moves or colors, so this
+//! works under generational ZGC too); the JDK's application and platform loaders by their class,
+//! of which each is the only instance; the rest by the loader object's address, read before and
+//! after the command (a loader a GC moved meanwhile, or under generational ZGC, stays unmatched).
+//! Where the command cannot be run or read, `estimate` gives each loader an estimate.
 
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::Jvmti;
@@ -170,14 +174,14 @@ fn by_oops(alive: &[(u32, Local)], before: Vec<Option<usize>>, rows: &[Row], own
     }
 }
 
-/// Why loaders were left without a size. Generational ZGC (JDK 21 with -XX:+ZGenerational,
-/// the only ZGC from JDK 23) keeps colored pointers in the slots a ClassLoaderData's handle
-/// points at, which do not compare with the plain addresses of JNI local references.
+/// Why loaders were left without a size: only loaders with no live class of their own can be,
+/// and ZGC (generational from JDK 23, or with -XX:+ZGenerational) keeps colored pointers in
+/// the slots a ClassLoaderData's handle points at, which are not compared.
 fn unmatched_note(unmatched: u32) -> String {
     let zgc = crate::memory::gc::known() == Some(crate::memory::gc::Collector::Z);
     format!(
-        "{unmatched} live loader(s) could not be tied to the JVM's class loader data{}",
-        if zgc { " (generational ZGC keeps colored pointers there)" } else { " (unreadable, or moved by a GC meanwhile)" }
+        "{unmatched} live loader(s) with no live class of their own could not be tied to the JVM's class loader data{}",
+        if zgc { " (ZGC keeps colored pointers there)" } else { " (unreadable, or moved by a GC meanwhile)" }
     )
 }
 
