@@ -134,6 +134,7 @@ fn generational_zgc_loaders_carry_their_metaspace() {
     for (v, java) in &javas {
         let flags: &[&str] = if *v == 21 { &["-XX:+UseZGC", "-XX:+ZGenerational"] } else { &["-XX:+UseZGC"] };
         let (_, r) = signal_report_with(&format!("cost-zgen{v}"), java, flags, 2, 1_000_003, false, "chains=off");
+        assert_eq!(r.jvm.collector.as_deref(), Some("ZGC"), "JDK {v}");
         let m = r.class_loaders.metaspace.as_ref().expect("metaspace");
         assert!(m.loaders_matched > 0, "JDK {v}: {m:?}");
         plausible_metaspace(&r, java);
@@ -147,22 +148,23 @@ fn generational_zgc_loaders_carry_their_metaspace() {
 /// between the reads; every loader is matched on each.
 #[test]
 fn every_collector_ties_every_loader_to_its_metaspace() {
-    let collectors: &[(u32, &[&str])] = &[
-        (17, &["-XX:+UseSerialGC"]),
-        (17, &["-XX:+UseParallelGC"]),
-        (17, &["-XX:+UseG1GC"]),
-        (17, &["-XX:+UseZGC"]),
-        (17, &["-XX:+UseShenandoahGC"]),
-        (21, &["-XX:+UseZGC", "-XX:-ZGenerational"]),
-        (21, &["-XX:+UseShenandoahGC"]),
-        (25, &["-XX:+UseShenandoahGC"]),
+    let collectors: &[(u32, &[&str], &str)] = &[
+        (17, &["-XX:+UseSerialGC"], "Serial"),
+        (17, &["-XX:+UseParallelGC"], "Parallel"),
+        (17, &["-XX:+UseG1GC"], "G1"),
+        (17, &["-XX:+UseZGC"], "ZGC"),
+        (17, &["-XX:+UseShenandoahGC"], "Shenandoah"),
+        (21, &["-XX:+UseZGC", "-XX:-ZGenerational"], "ZGC"),
+        (21, &["-XX:+UseShenandoahGC"], "Shenandoah"),
+        (25, &["-XX:+UseShenandoahGC"], "Shenandoah"),
     ];
     let javas = javas_of(&[17, 21, 25]);
     let mut ran = Vec::new();
-    for (want, flags) in collectors {
+    for (want, flags, gc) in collectors {
         let Some((v, java)) = javas.iter().find(|(v, _)| v == want) else { continue };
         let test = format!("cost-jdk{v}{}", flags[0].trim_start_matches("-XX:+Use"));
         let (_, r) = signal_report_with(&test, java, flags, 2, 1_000_003, false, "chains=off");
+        assert_eq!(r.jvm.collector.as_deref(), Some(*gc), "JDK {v} {flags:?}");
         plausible_metaspace(&r, java);
         ran.push(java.clone());
     }
