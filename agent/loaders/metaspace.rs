@@ -4,11 +4,12 @@
 //! DiagnosticCommand MBean's implementation (one VM operation: a short safepoint pause).
 //!
 //! The command names loaders by the address of their ClassLoaderData (CLD) and the class of the
-//! loader object. The agent's loaders are tied to rows, in this order: through a live class each
-//! defined (its `Klass*` names its CLD: metadata, which no collector moves or colors, so this
-//! works under generational ZGC too); the JDK's application and platform loaders by their class,
-//! of which each is the only instance; the rest by the loader object's address, read before and
-//! after the command (a loader a GC moved meanwhile, or under generational ZGC, stays unmatched).
+//! loader object. The agent's loaders are tied to rows, in this order: by the loader object's
+//! address, read before and after the command, which the CLD's handle holds (not under ZGC,
+//! whose handles hold colored pointers, nor for a loader a GC moved meanwhile); the rest through
+//! a live class each defined (its `Klass*` names its CLD: metadata, which no collector moves or
+//! colors); the JDK's application and platform loaders with no live class by their class, of
+//! which each is the only instance. Anything else stays unmatched.
 //! Where the command cannot be run or read, `estimate` gives each loader an estimate.
 
 use crate::ffi::jni::{Env, Local};
@@ -63,11 +64,12 @@ fn measure(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassLoade
         .into_iter()
         .map(|r| Row { chunk_bytes: r.chunk_bytes * scale, block_bytes: r.block_bytes * scale, ..r })
         .collect();
-    let mut owner = by_classes(jvmti, env, tracker, &alive, &rows);
+    let mut owner: HashMap<u64, u32> = HashMap::new();
+    by_oops(&alive, before, &rows, &mut owner);
+    by_classes(jvmti, env, tracker, &alive, &rows, &mut owner);
     let builtin: HashSet<u32> =
         cl.loaders.iter().filter(|l| l.alive && matches!(l.role, LoaderRole::Application | LoaderRole::Platform)).map(|l| l.id).collect();
     by_singleton_class(env, &alive, &builtin, &rows, &mut owner);
-    by_oops(&alive, before, &rows, &mut owner);
     let mut sizes: HashMap<u32, (u64, u64)> = HashMap::new();
     for r in &rows {
         if let Some(id) = owner.get(&r.cld) {
@@ -103,14 +105,23 @@ fn measure(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassLoade
     }
 }
 
-/// Each row's loader found through a class it defined (tagged with its loader's id by the
-/// tracker): the class's `Klass*` names its CLD, and the row must list the loader object's own
-/// class (`loader_klass`) for the match to count. A CLD two loaders claim is nobody's.
-fn by_classes(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, alive: &[(u32, Local)], rows: &[Row]) -> HashMap<u64, u32> {
-    let row_klass: HashMap<u64, u64> = rows.iter().filter(|r| r.loader_klass != 0).map(|r| (r.cld, r.loader_klass)).collect();
-    let loader_klass: HashMap<u32, usize> =
-        alive.iter().filter_map(|(id, l)| Some((*id, ffi::klass_of(env.object_class(l.raw()).raw())?))).collect();
-    let mut owner: HashMap<u64, u32> = HashMap::new();
+/// Rows the loader-oop route left (generational ZGC, a loader a GC moved meanwhile) tied
+/// through a class each loader defined (tagged with its loader's id by the tracker): the class's
+/// `Klass*` names its CLD, and the row must list the loader object's own class
+/// (`loader_klass`) for the match to count. A CLD two loaders would claim is nobody's.
+fn by_classes(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, alive: &[(u32, Local)], rows: &[Row], owner: &mut HashMap<u64, u32>) {
+    let claimed: HashSet<u32> = owner.values().copied().collect();
+    let loader_klass: HashMap<u32, usize> = alive
+        .iter()
+        .filter(|(id, _)| !claimed.contains(id))
+        .filter_map(|(id, l)| Some((*id, ffi::klass_of(env.object_class(l.raw()).raw())?)))
+        .collect();
+    if loader_klass.is_empty() {
+        return;
+    }
+    let row_klass: HashMap<u64, u64> =
+        rows.iter().filter(|r| r.loader_klass != 0 && !owner.contains_key(&r.cld)).map(|r| (r.cld, r.loader_klass)).collect();
+    let mut found: HashMap<u64, u32> = HashMap::new();
     let mut done: HashSet<u32> = HashSet::new();
     let mut clash: HashSet<u64> = HashSet::new();
     env.with_local_frame(tracker.local_capacity(), || {
@@ -128,13 +139,15 @@ fn by_classes(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, alive: &[(u32, L
                 continue;
             }
             done.insert(id);
-            if owner.insert(cld, id).is_some_and(|other| other != id) {
+            if found.insert(cld, id).is_some_and(|other| other != id) {
                 clash.insert(cld);
+            }
+            if done.len() == loader_klass.len() {
+                break;
             }
         }
     });
-    owner.retain(|cld, _| !clash.contains(cld));
-    owner
+    owner.extend(found.into_iter().filter(|(cld, _)| !clash.contains(cld)));
 }
 
 /// The JDK's application and platform loaders with no live class of their own (the platform
@@ -151,9 +164,9 @@ fn by_singleton_class(env: &Env, alive: &[(u32, Local)], builtin: &HashSet<u32>,
     }
 }
 
-/// Rows no class tied to a loader (a loader with no live class of its own, the bootstrap
-/// loader): an oop read the same before and after the command is the loader's address
-/// throughout, compared with the one the row's CLD holds.
+/// Rows tied by the loader object's address, the cheapest route (a few reads per row): an oop
+/// read the same before and after the command is the loader's address throughout, compared
+/// with the one the row's CLD holds. The bootstrap loader's row has no loader class.
 fn by_oops(alive: &[(u32, Local)], before: Vec<Option<usize>>, rows: &[Row], owner: &mut HashMap<u64, u32>) {
     let mut by_oop: HashMap<usize, u32> = HashMap::new();
     for ((id, l), old) in alive.iter().zip(before) {
