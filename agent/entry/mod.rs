@@ -322,6 +322,8 @@ fn add_capabilities(jvmti: &Jvmti, late: bool) -> Vec<String> {
     want!(can_generate_resource_exhaustion_heap_events, set_can_generate_resource_exhaustion_heap_events);
     want!(can_generate_resource_exhaustion_threads_events, set_can_generate_resource_exhaustion_threads_events);
     want!(can_get_line_numbers, set_can_get_line_numbers);
+    // The metaspace estimate where HotSpot's accounting cannot be read (loaders/metaspace.rs).
+    want!(can_get_constant_pool, set_can_get_constant_pool);
     // CompiledMethodUnload: code may be reused, the native ledgers' stack templates start over.
     want!(can_generate_compiled_method_load_events, set_can_generate_compiled_method_load_events);
     if !late {

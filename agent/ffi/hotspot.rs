@@ -377,7 +377,7 @@ pub(super) fn safe_word(addr: usize) -> Option<usize> {
     safe_read(addr, &mut b).then(|| usize::from_ne_bytes(b))
 }
 
-fn safe_u32(addr: usize) -> Option<u32> {
+pub(super) fn safe_u32(addr: usize) -> Option<u32> {
     let mut b = [0u8; 4];
     safe_read(addr, &mut b).then(|| u32::from_ne_bytes(b))
 }
@@ -474,7 +474,7 @@ impl VmStructs {
         })
     }
 
-    fn static_address(&self, ty: &str, field: &str) -> Found<usize> {
+    pub(super) fn static_address(&self, ty: &str, field: &str) -> Found<usize> {
         match self.fields.get(&(ty.to_string(), field.to_string())) {
             Some(&(true, addr)) if addr != 0 => Ok(addr),
             _ => Err(Unavailable::Missing(format!("static field {ty}::{field}"))),

@@ -382,6 +382,16 @@ impl Jvmti {
         Ok(self.take_cstring(name).unwrap_or_default())
     }
 
+    /// The byte size of `klass`'s constant pool as JVMTI reconstitutes it (class-file form);
+    /// the copy is freed at once. Creates no jmethodID or jfieldID.
+    pub fn constant_pool_bytes(&self, klass: jclass) -> JvmtiResult<u64> {
+        let (mut count, mut bytes): (jint, jint) = (0, 0);
+        let mut pool: *mut u8 = ptr::null_mut();
+        call!(self, GetConstantPool, klass, &mut count, &mut bytes, &mut pool)?;
+        let _buf = JvmtiBuf { jvmti: self, ptr: pool };
+        Ok(bytes.max(0) as u64)
+    }
+
     /// (start location, line number) pairs of a method.
     pub fn line_number_table(&self, method: jmethodID) -> JvmtiResult<Vec<(i64, i32)>> {
         let mut count: jint = 0;

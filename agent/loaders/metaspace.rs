@@ -3,17 +3,26 @@
 //! blocks its metaspace holds. It runs once per report, from the report thread, through the
 //! DiagnosticCommand MBean's implementation (one VM operation: a short safepoint pause).
 //!
-//! The command names loaders by the address of their ClassLoaderData; `ffi::metaspace` reads
-//! the loader object each one holds, and the agent's own loaders are matched by object address,
-//! read before and after the command (an object a GC moved meanwhile is left unmatched).
+//! The command names loaders by the address of their ClassLoaderData (CLD) and the class of the
+//! loader object. The agent's loaders are tied to rows, in this order: by the loader object's
+//! address, read before and after the command, which the CLD's handle holds (not under ZGC,
+//! whose handles hold colored pointers, nor for a loader a GC moved meanwhile); the rest through
+//! a live class each defined (its `Klass*` names its CLD: metadata, which no collector moves or
+//! colors); the JDK's application and platform loaders with no live class by their class, of
+//! which each is the only instance. Anything else stays unmatched.
+//! Where the command cannot be run or read, `estimate` gives each loader an estimate.
 
-use crate::ffi::jni::Env;
+use crate::ffi::jni::{Env, Local};
+use crate::ffi::jvmti::Jvmti;
 use crate::ffi::metaspace as ffi;
+use crate::loaders::tags::{tag_kind, tag_loader, TAG_CLASS};
 use crate::loaders::tracker::ClassTracker;
 use jni::objects::{JObject, JValue};
-use leakagent_report::model::{ClassLoaders, MetaspaceSource};
-use std::collections::HashMap;
+use leakagent_report::model::{ClassLoaders, LoaderRole, MetaspaceSource};
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
+
+mod estimate;
 
 /// One ClassLoaderData of the command's table, hidden classes of its loader added.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -27,13 +36,15 @@ pub struct Row {
 }
 
 /// Fills `metaspace_bytes` of every live loader that can be matched, and `cl.metaspace`.
-pub fn fill(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) {
+/// Where HotSpot's accounting cannot be read, each loader gets an estimate (estimate.rs).
+pub fn fill(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) {
     let frame = cl.loaders.len().min(1 << 20) as i32 + 64;
-    let source = env.with_local_frame(frame, || measure(env, tracker, cl));
+    let source = env.with_local_frame(frame, || measure(jvmti, env, tracker, cl));
+    let source = if source.method == "none" { estimate::fill(jvmti, env, tracker, cl, source) } else { source };
     cl.metaspace = Some(source);
 }
 
-fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> MetaspaceSource {
+fn measure(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> MetaspaceSource {
     let failed = |why: String| MetaspaceSource { method: "none".into(), error: Some(why), ..MetaspaceSource::default() };
     if let Err(why) = ffi::available() {
         return failed(format!("HotSpot's ClassLoaderData cannot be read: {why}"));
@@ -53,22 +64,16 @@ fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> Metaspac
         .into_iter()
         .map(|r| Row { chunk_bytes: r.chunk_bytes * scale, block_bytes: r.block_bytes * scale, ..r })
         .collect();
-    // An oop read the same before and after the command is the loader's address throughout.
-    let mut by_oop: HashMap<usize, u32> = HashMap::new();
-    for ((id, l), old) in alive.iter().zip(before) {
-        if let Some(o) = old.filter(|&o| ffi::oop_of(l.raw()) == Some(o)) {
-            by_oop.insert(o, *id);
-        }
-    }
+    let mut owner: HashMap<u64, u32> = HashMap::new();
+    by_oops(&alive, before, &rows, &mut owner);
+    by_classes(jvmti, env, tracker, &alive, &rows, &mut owner);
+    let builtin: HashSet<u32> =
+        cl.loaders.iter().filter(|l| l.alive && matches!(l.role, LoaderRole::Application | LoaderRole::Platform)).map(|l| l.id).collect();
+    by_singleton_class(env, &alive, &builtin, &rows, &mut owner);
     let mut sizes: HashMap<u32, (u64, u64)> = HashMap::new();
     for r in &rows {
-        let id = if r.loader_klass == 0 {
-            Some(0)
-        } else {
-            ffi::cld_loader_words(r.cld as usize).iter().flatten().find_map(|w| by_oop.get(w).copied())
-        };
-        if let Some(id) = id {
-            let e = sizes.entry(id).or_default();
+        if let Some(id) = owner.get(&r.cld) {
+            let e = sizes.entry(*id).or_default();
             e.0 += r.chunk_bytes;
             e.1 += r.block_bytes;
         }
@@ -100,14 +105,96 @@ fn measure(env: &Env, tracker: &ClassTracker, cl: &mut ClassLoaders) -> Metaspac
     }
 }
 
-/// Why loaders were left without a size. Generational ZGC (JDK 21 with -XX:+ZGenerational,
-/// the only ZGC from JDK 23) keeps colored pointers in the slots a ClassLoaderData's handle
-/// points at, which do not compare with the plain addresses of JNI local references.
+/// Rows the loader-oop route left (generational ZGC, a loader a GC moved meanwhile) tied
+/// through a class each loader defined (tagged with its loader's id by the tracker): the class's
+/// `Klass*` names its CLD, and the row must list the loader object's own class
+/// (`loader_klass`) for the match to count. A CLD two loaders would claim is nobody's.
+fn by_classes(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, alive: &[(u32, Local)], rows: &[Row], owner: &mut HashMap<u64, u32>) {
+    let claimed: HashSet<u32> = owner.values().copied().collect();
+    let loader_klass: HashMap<u32, usize> = alive
+        .iter()
+        .filter(|(id, _)| !claimed.contains(id))
+        .filter_map(|(id, l)| Some((*id, ffi::klass_of(env.object_class(l.raw()).raw())?)))
+        .collect();
+    if loader_klass.is_empty() {
+        return;
+    }
+    let row_klass: HashMap<u64, u64> =
+        rows.iter().filter(|r| r.loader_klass != 0 && !owner.contains_key(&r.cld)).map(|r| (r.cld, r.loader_klass)).collect();
+    let mut found: HashMap<u64, u32> = HashMap::new();
+    let mut done: HashSet<u32> = HashSet::new();
+    let mut clash: HashSet<u64> = HashSet::new();
+    env.with_local_frame(tracker.local_capacity(), || {
+        let Ok(classes) = jvmti.loaded_classes() else { return };
+        for k in classes.into_iter().map(|k| Local::new(env, k)) {
+            let Ok(tag) = jvmti.tag(k.raw()) else { continue };
+            let id = tag_loader(tag);
+            if tag_kind(tag) != TAG_CLASS || done.contains(&id) {
+                continue;
+            }
+            let Some(&want) = loader_klass.get(&id) else { continue };
+            // A hidden class's own CLD is not a row (its sizes are in its loader's row).
+            let Some(cld) = ffi::klass_of(k.raw()).and_then(ffi::cld_of_klass).map(|c| c as u64) else { continue };
+            if row_klass.get(&cld) != Some(&(want as u64)) {
+                continue;
+            }
+            done.insert(id);
+            if found.insert(cld, id).is_some_and(|other| other != id) {
+                clash.insert(cld);
+            }
+            if done.len() == loader_klass.len() {
+                break;
+            }
+        }
+    });
+    owner.extend(found.into_iter().filter(|(cld, _)| !clash.contains(cld)));
+}
+
+/// The JDK's application and platform loaders with no live class of their own (the platform
+/// loader of a small application): each is the only instance of its class by construction, so
+/// the one row whose loader is of that class is theirs.
+fn by_singleton_class(env: &Env, alive: &[(u32, Local)], builtin: &HashSet<u32>, rows: &[Row], owner: &mut HashMap<u64, u32>) {
+    let claimed: HashSet<u32> = owner.values().copied().collect();
+    for (id, l) in alive.iter().filter(|(id, _)| builtin.contains(id) && !claimed.contains(id)) {
+        let Some(klass) = ffi::klass_of(env.object_class(l.raw()).raw()).map(|k| k as u64) else { continue };
+        let mut of_class = rows.iter().filter(|r| r.loader_klass == klass);
+        if let (Some(r), None) = (of_class.next(), of_class.next()) {
+            owner.entry(r.cld).or_insert(*id);
+        }
+    }
+}
+
+/// Rows tied by the loader object's address, the cheapest route (a few reads per row): an oop
+/// read the same before and after the command is the loader's address throughout, compared
+/// with the one the row's CLD holds. The bootstrap loader's row has no loader class.
+fn by_oops(alive: &[(u32, Local)], before: Vec<Option<usize>>, rows: &[Row], owner: &mut HashMap<u64, u32>) {
+    let mut by_oop: HashMap<usize, u32> = HashMap::new();
+    for ((id, l), old) in alive.iter().zip(before) {
+        if let Some(o) = old.filter(|&o| ffi::oop_of(l.raw()) == Some(o)) {
+            by_oop.insert(o, *id);
+        }
+    }
+    let claimed: HashSet<u32> = owner.values().copied().collect();
+    for r in rows.iter().filter(|r| !owner.contains_key(&r.cld)).collect::<Vec<_>>() {
+        let id = if r.loader_klass == 0 {
+            Some(0)
+        } else {
+            ffi::cld_loader_words(r.cld as usize).iter().flatten().find_map(|w| by_oop.get(w).copied())
+        };
+        if let Some(id) = id.filter(|id| !claimed.contains(id)) {
+            owner.insert(r.cld, id);
+        }
+    }
+}
+
+/// Why loaders were left without a size: only loaders with no live class of their own can be,
+/// and ZGC (generational from JDK 23, or with -XX:+ZGenerational) keeps colored pointers in
+/// the slots a ClassLoaderData's handle points at, which are not compared.
 fn unmatched_note(unmatched: u32) -> String {
     let zgc = crate::memory::gc::known() == Some(crate::memory::gc::Collector::Z);
     format!(
-        "{unmatched} live loader(s) could not be tied to the JVM's class loader data{}",
-        if zgc { " (generational ZGC keeps colored pointers there)" } else { " (unreadable, or moved by a GC meanwhile)" }
+        "{unmatched} live loader(s) with no live class of their own could not be tied to the JVM's class loader data{}",
+        if zgc { " (ZGC keeps colored pointers there)" } else { " (unreadable, or moved by a GC meanwhile)" }
     )
 }
 

@@ -208,7 +208,7 @@ fn loaders_section(agent: &Agent, env: &Env, gc: GcBefore) -> ClassLoaders {
         });
     }
     // What each live loader holds in metaspace (issue #21): one short VM operation.
-    guarded(Feature::Classes, (), || crate::loaders::metaspace::fill(env, &agent.classes, &mut class_loaders));
+    guarded(Feature::Classes, (), || crate::loaders::metaspace::fill(&agent.jvmti, env, &agent.classes, &mut class_loaders));
     class_loaders.gc_before_report = gc.result.is_ok();
     class_loaders.gc_skipped = gc.result.err().map(|why| why.to_string());
     class_loaders.gc_ms = gc.ms;

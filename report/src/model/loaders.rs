@@ -58,8 +58,10 @@ pub struct ClassLoaders {
 /// How per-loader metaspace was measured.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct MetaspaceSource {
-    /// `VM.classloader_stats` (HotSpot's own per-ClassLoaderData chunk and block sizes), or
-    /// `none` when it could not be read (see `error`).
+    /// `VM.classloader_stats` (HotSpot's own per-ClassLoaderData chunk and block sizes);
+    /// `estimate` when that could not be read (`error` says why) and each live loader's size
+    /// is estimated from its classes' constant pools through JVMTI (no `metaspace_used_bytes`);
+    /// `none` when neither worked.
     pub method: String,
     /// Live loaders given a size, and live loaders the JVM's list did not let us match (their
     /// `metaspace_bytes` is null).
