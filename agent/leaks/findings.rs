@@ -38,7 +38,7 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
             names.push(format!("and {} more", suspects.len() - MAX_NAMED));
         }
         // What they cost: classes, metaspace and retained heap, as far as measured.
-        let cost = group_cost(&suspects);
+        let cost = group_cost(&suspects, cl.metaspace_estimated());
         let chain = if first.path.is_empty() { String::new() } else { format!(" Chain: {}.", chain_text(&first.path)) };
         let growth_only = suspects.iter().all(|s| s.reasons.iter().all(|r| *r == SuspectReason::Growth));
         let growth = cl.growth.iter().find(|g| g.loader_class == first.loader_class).filter(|_| growth_only);

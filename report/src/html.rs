@@ -368,7 +368,7 @@ fn leaks(r: &Report, b: &mut String) {
     // with its fix once.
     for g in super::text::suspect_groups(c) {
         let s = g[0];
-        suspect_chain(s, b);
+        suspect_chain(s, c.metaspace_estimated(), b);
         if g.len() > 1 {
             // The next three with their names and reasons (a context and its JSP differ), then ids.
             let others: Vec<String> = g[1..]
@@ -377,7 +377,7 @@ fn leaks(r: &Report, b: &mut String) {
                 .map(|(n, t)| if n >= 3 { t.loader_id.to_string() } else { format!("{} <code>{}</code> ({})", t.loader_id, esc(t.loader_label.as_deref().or(t.loader_name.as_deref()).unwrap_or("-")), esc(&reasons_text(&t.reasons, t.superseded_by))) })
                 .collect();
             let _ = writeln!(b, "<p>{} more loader(s) with the same culprit and fix: {}</p>", others.len(), others.join(", "));
-            let _ = writeln!(b, "<p>Together: {}.</p>", group_cost(&g));
+            let _ = writeln!(b, "<p>Together: {}.</p>", group_cost(&g, c.metaspace_estimated()));
         }
         if let Some(n) = &s.retained_heap_note {
             let _ = writeln!(b, "<p class=small>Retained heap not computed: {}</p>", esc(n));
@@ -391,14 +391,14 @@ fn leaks(r: &Report, b: &mut String) {
 
 /// One suspect: what it is, its chain from the holder a user can change (the hops from the GC
 /// root down to it folded, one click away), and the explanation.
-fn suspect_chain(s: &LeakSuspect, b: &mut String) {
+fn suspect_chain(s: &LeakSuspect, estimated: bool, b: &mut String) {
     let _ = writeln!(
         b,
         "<h3>Loader {} <code>{}</code> ({}), {} &mdash; should be dead: {}</h3>",
         s.loader_id,
         esc(s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-")),
         esc(&s.loader_class),
-        cost_text(s.classes, s.metaspace_bytes, s.retained_heap_bytes),
+        cost_text(s.classes, s.metaspace_bytes, s.retained_heap_bytes, estimated),
         esc(&reasons_text(&s.reasons, s.superseded_by))
     );
     let hop = |i: usize, h: &PathHop| {
@@ -475,7 +475,7 @@ fn loaders(r: &Report, b: &mut String) {
                     l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     l.classes,
                     l.classes_unloaded,
-                    metaspace_cell(&[l]),
+                    metaspace_cell(&[l], c.metaspace_estimated()),
                     match (l.generation, l.superseded_by) {
                         (Some(g), Some(by)) => format!("{g}, superseded by #{by}"),
                         (Some(g), None) => g.to_string(),
@@ -491,7 +491,7 @@ fn loaders(r: &Report, b: &mut String) {
                     esc(&group_note(class, loaders)),
                     loaders.iter().map(|l| l.classes).sum::<u64>(),
                     loaders.iter().map(|l| l.classes_unloaded).sum::<u64>(),
-                    metaspace_cell(loaders),
+                    metaspace_cell(loaders, c.metaspace_estimated()),
                     match loaders.iter().filter(|l| suspect(l.id)).count() {
                         0 => String::new(),
                         n => format!("<a href=\"#leaks\">{n} suspects</a>"),

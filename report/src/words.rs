@@ -85,11 +85,15 @@ pub fn sampled_label(s: &crate::model::SampledSite) -> String {
 }
 
 /// "8 classes, 1.2 MiB metaspace, 10 MiB retained heap": what leaked loaders cost, the parts
-/// that were measured.
-pub fn cost_text(classes: u64, metaspace: Option<u64>, retained: Option<u64>) -> String {
+/// that were measured; an estimated metaspace (no HotSpot accounting) reads "~1.2 MiB metaspace
+/// (estimated)".
+pub fn cost_text(classes: u64, metaspace: Option<u64>, retained: Option<u64>, estimated: bool) -> String {
     let mut parts = vec![count(classes, "class", "classes")];
     if let Some(m) = metaspace {
-        parts.push(format!("{} metaspace", small_mib(m)));
+        match estimated {
+            true => parts.push(format!("~{} metaspace (estimated)", small_mib(m))),
+            false => parts.push(format!("{} metaspace", small_mib(m))),
+        }
     }
     if let Some(r) = retained {
         parts.push(format!("{} retained heap", small_mib(r)));
@@ -98,9 +102,10 @@ pub fn cost_text(classes: u64, metaspace: Option<u64>, retained: Option<u64>) ->
 }
 
 /// A loader table's metaspace cell: MiB of the loaders together with two decimals (a loader of
-/// a few classes holds tens of KiB), `-` when not measured.
-pub fn metaspace_cell(loaders: &[&Loader]) -> String {
-    let mib = |b: u64| format!("{:.2}", b as f64 / (1u64 << 20) as f64);
+/// a few classes holds tens of KiB), `-` when not measured, `~` before an estimate.
+pub fn metaspace_cell(loaders: &[&Loader], estimated: bool) -> String {
+    let mark = if estimated { "~" } else { "" };
+    let mib = |b: u64| format!("{mark}{:.2}", b as f64 / (1u64 << 20) as f64);
     loaders.iter().map(|l| l.metaspace_bytes).sum::<Option<u64>>().map(mib).unwrap_or_else(|| "-".into())
 }
 
@@ -114,12 +119,13 @@ fn small_mib(bytes: u64) -> String {
 }
 
 /// Sums what every suspect of a group costs; a part is left out unless every suspect has it.
-pub fn group_cost(suspects: &[&LeakSuspect]) -> String {
+pub fn group_cost(suspects: &[&LeakSuspect], estimated: bool) -> String {
     let all = |f: fn(&LeakSuspect) -> Option<u64>| suspects.iter().map(|s| f(s)).sum::<Option<u64>>();
     cost_text(
         suspects.iter().map(|s| s.classes).sum(),
         all(|s| s.metaspace_bytes),
         all(|s| s.retained_heap_bytes),
+        estimated,
     )
 }
 

@@ -55,6 +55,13 @@ pub struct ClassLoaders {
     pub metaspace: Option<MetaspaceSource>,
 }
 
+impl ClassLoaders {
+    /// Whether the loaders' metaspace sizes are JVMTI estimates rather than HotSpot's figures.
+    pub fn metaspace_estimated(&self) -> bool {
+        self.metaspace.as_ref().is_some_and(|m| m.method == "estimate")
+    }
+}
+
 /// How per-loader metaspace was measured.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct MetaspaceSource {

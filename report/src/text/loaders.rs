@@ -267,7 +267,7 @@ fn table(o: &mut String, c: &ClassLoaders) {
                     l.parent.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                     l.classes,
                     l.classes_unloaded,
-                    metaspace_cell(&[l]),
+                    metaspace_cell(&[l], c.metaspace_estimated()),
                     l.class,
                     loader_name(l)
                 );
@@ -281,7 +281,7 @@ fn table(o: &mut String, c: &ClassLoaders) {
                     "",
                     loaders.iter().map(|l| l.classes).sum::<u64>(),
                     loaders.iter().map(|l| l.classes_unloaded).sum::<u64>(),
-                    metaspace_cell(loaders),
+                    metaspace_cell(loaders, c.metaspace_estimated()),
                     group_note(class, loaders)
                 );
             }
@@ -304,7 +304,7 @@ fn suspects(o: &mut String, c: &ClassLoaders) {
                 s.loader_id,
                 s.loader_label.as_deref().or(s.loader_name.as_deref()).unwrap_or("-"),
                 s.loader_class,
-                cost_text(s.classes, s.metaspace_bytes, s.retained_heap_bytes),
+                cost_text(s.classes, s.metaspace_bytes, s.retained_heap_bytes, c.metaspace_estimated()),
                 reasons_text(&s.reasons, s.superseded_by)
             );
             for (i, h) in s.path.iter().enumerate() {
@@ -333,7 +333,7 @@ fn suspects(o: &mut String, c: &ClassLoaders) {
                 let _ = writeln!(o, "     {} more loader(s) with the same culprit and fix: {}", ids.len(), id_list(&ids));
             }
             if g.len() > 1 {
-                let _ = writeln!(o, "     together: {}", group_cost(&g));
+                let _ = writeln!(o, "     together: {}", group_cost(&g, c.metaspace_estimated()));
             }
             if let Some(n) = &s.retained_heap_note {
                 let _ = writeln!(o, "     retained heap not computed: {n}");
