@@ -66,6 +66,10 @@ fn a_leaking_jni_cache_is_named_with_its_java_frame_and_library_function() {
     let r = f.death_report();
     assert_eq!(r.native_sampling.tracking, Tracking::Full);
     assert!(!r.native_sampling.since_attach);
+    // Far under the cap: the interval in force is the configured one.
+    let n = &r.native_sampling;
+    assert_eq!((n.rate_cap_per_second, n.interval_raises), (2000, 0), "{n:?}");
+    assert_eq!((n.effective_interval_bytes, n.peak_interval_bytes), (n.interval_bytes, n.interval_bytes));
     // Stock JVM activity beside it (JIT, class loading, GC) is sampled but not a finding.
     assert!(r.native_sampling.sites.iter().any(|s| s.jdk_library), "{:#?}", r.native_sampling.sites);
     // The renderings show the section.
@@ -87,6 +91,21 @@ fn the_fixed_twin_that_frees_has_no_finding() {
     assert!(!site.growing, "{site:?}");
     let allocated = f.truth("native_bytes_allocated");
     assert!(site.allocated_bytes >= allocated / 2 && site.allocated_bytes <= allocated * 2, "{site:?} vs {allocated}");
+}
+
+/// An allocation rate far over the cap on samples a second (a 4 KiB interval, the leak's
+/// rounds allocate 1.5 MiB in a burst each): the interval in force rises, the samples stay
+/// near the cap (a fixed 4 KiB interval would take over 23 000 for the leak alone), and the
+/// estimate, each sample weighed by the interval it was drawn at, stays near the truth.
+#[test]
+fn a_rate_over_the_cap_raises_the_interval_and_keeps_the_estimate() {
+    let f = Jvm::scenario("ns-capped", "native-cache").options(&format!("{OPTS},native_interval=4k,native_rate=200")).run();
+    assert_leak_found(&f, "capped");
+    let n = f.death_report().native_sampling;
+    assert_eq!((n.interval_bytes, n.rate_cap_per_second), (4096, 200));
+    assert!(n.interval_raises > 0 && n.peak_interval_bytes > 4096 * 8, "{n:?}");
+    assert!(n.effective_interval_bytes >= 4096 && n.effective_interval_bytes <= n.peak_interval_bytes, "{n:?}");
+    assert!(n.samples < 6000, "{} samples", n.samples);
 }
 
 /// Off by default: nothing patched, no site, no split.

@@ -240,7 +240,7 @@ unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, started_
         zlib: ZlibLedger::new(&opts.native),
         direct: DirectLedger::new(&opts.native),
         memory,
-        sampled: crate::native::sampled::NativeSampler::new(opts.native_sampling, opts.native_interval, late),
+        sampled: crate::native::sampled::NativeSampler::new(opts.native_sampling, opts.native_interval, opts.native_rate, late),
         known_chains: Default::default(),
         started_epoch_s,
         options: opts,

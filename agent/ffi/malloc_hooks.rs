@@ -1,22 +1,26 @@
 //! The malloc family's hooks for sampled native allocations (docs/native-memory.md): the GOT
 //! entries of `malloc`, `calloc`, `realloc`, `posix_memalign`, `aligned_alloc`, `memalign`,
 //! `free` and `dlopen` in the JVM's libraries point here (`got.rs`). Allocations are sampled by
-//! bytes (a per-thread countdown drawn from an exponential distribution, mean `interval`); a
-//! sample records the Java stack (AsyncGetCallTrace) and the top native return addresses into
-//! a fixed ring the report side drains, and its block's address into a fixed table until freed.
+//! bytes (a per-thread countdown drawn from an exponential distribution whose mean is the
+//! interval in force, raised by the cap on samples a second: `rate.rs`); a sample records the
+//! Java stack (AsyncGetCallTrace) and the top native return addresses into a fixed ring the
+//! report side drains, and its block's address into a fixed table until freed.
 //!
 //! What a hook may do: no allocation, no lock, no panic (no indexing that can fail, no unwrap).
-//! Everything it touches is static and allocated before the first patch; thread-local state is
-//! `const`-initialised `Cell`s without destructors. Code it calls that may itself call malloc
-//! (AsyncGetCallTrace inside libjvm) runs under a per-thread reentrancy flag: a nested call goes
-//! straight to the real function. `free` touches no thread-local at all: one relaxed load when no
-//! sampled block is live, else one probe of one 64-byte bucket.
+//! Everything it touches is static and allocated before the first patch; per-thread state is
+//! a zero-initialised block without destructor, reached through a TLS descriptor (`tls.rs`:
+//! no `__tls_get_addr`, and a load can never fail for want of static TLS). Code it calls that
+//! may itself call malloc (AsyncGetCallTrace inside libjvm) runs under a per-thread reentrancy
+//! flag: a nested call goes straight to the real function. An allocation not sampled costs the
+//! descriptor call, a subtraction and a store, then a jump to the real function
+//! (the hook decides before it allocates). `free` touches no per-thread state: one byte of a
+//! 16 KiB filter keyed by page (`table.rs`), and a probe of one 64-byte bucket only when the
+//! filter says a sampled block may live in that page.
 
 use super::asgct;
 use super::got::{self, Target};
 use super::jvmti::Frame;
 use jni::sys::{jint, JNIEnv, JavaVM, JNI_OK};
-use std::cell::Cell;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 
@@ -48,7 +52,6 @@ static REAL_DLOPEN: AtomicUsize = AtomicUsize::new(0);
 
 /// Sampling on: off, hooks only forward (they stay callable after the entries are restored).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
-static MEAN: AtomicU64 = AtomicU64::new(512 * 1024);
 static VM: AtomicPtr<JavaVM> = AtomicPtr::new(std::ptr::null_mut());
 
 // ---- Counters for the report. ----
@@ -56,8 +59,6 @@ static VM: AtomicPtr<JavaVM> = AtomicPtr::new(std::ptr::null_mut());
 pub static SAMPLES: AtomicU64 = AtomicU64::new(0);
 /// Samples whose block could not be tracked (its bucket full).
 pub static TABLE_FULL: AtomicU64 = AtomicU64::new(0);
-/// Sampled blocks live in the table now.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// Sampled blocks freed (found in the table by free or realloc).
 pub static FREED: AtomicU64 = AtomicU64::new(0);
 
@@ -94,29 +95,16 @@ static HEAD: AtomicU64 = AtomicU64::new(0);
 mod table;
 use table::*;
 
-// ---- Per-thread state. ----
+// ---- Per-thread state (tls.rs) and the cap on samples a second (rate.rs). ----
 
-struct Tls {
-    /// Bytes left before the next sample; 0 before the thread's first draw.
-    left: Cell<i64>,
-    rng: Cell<u64>,
-    busy: Cell<bool>,
-    stack_lo: Cell<usize>,
-    stack_hi: Cell<usize>,
-}
+mod frames;
+mod rate;
+mod tls;
+use frames::{java_frames, native_frames};
+use tls::{tls, Tls};
 
-thread_local! {
-    static TLS: Tls = const {
-        Tls { left: Cell::new(0), rng: Cell::new(0), busy: Cell::new(false), stack_lo: Cell::new(0), stack_hi: Cell::new(0) }
-    };
-}
-
-/// Exponentially distributed with mean `MEAN` (xorshift64*; the seed mixes the thread's
-/// stack address, so threads draw apart).
-fn draw(t: &Tls) -> i64 {
-    draw_mean(t, MEAN.load(Relaxed) as f64)
-}
-
+/// Exponentially distributed with mean `mean` (xorshift64*; the seed mixes the thread's
+/// block address, so threads draw apart).
 fn draw_mean(t: &Tls, mean: f64) -> i64 {
     let mut x = t.rng.get();
     if x == 0 {
@@ -131,33 +119,65 @@ fn draw_mean(t: &Tls, mean: f64) -> i64 {
     ((-u.ln()) * mean).clamp(1.0, mean * 64.0) as i64
 }
 
-/// Whether an allocation of `size` bytes is sampled; counts it down.
+/// The countdown's fast path: true when an allocation of `size` bytes is not sampled (the
+/// thread's countdown goes on): the descriptor call, a subtraction and a store. `ACTIVE` is
+/// checked where the countdown ends.
 #[inline(always)]
-fn countdown(size: usize) -> bool {
-    if !ACTIVE.load(Relaxed) {
-        return false;
+fn counted(size: usize) -> bool {
+    let t = tls();
+    let left = t.left.get().saturating_sub(size.min(i64::MAX as usize) as i64);
+    if left > 0 {
+        t.left.set(left);
+        return true;
     }
-    TLS.try_with(|t| {
-        let mut left = t.left.get();
-        if left == 0 {
-            left = draw(t);
-        }
-        left = left.saturating_sub(size.min(i64::MAX as usize) as i64);
+    false
+}
+
+/// Counts an allocation of `size` bytes down; when it is sampled, the mean interval its
+/// countdown was drawn with (its weight's), else 0.
+#[inline(always)]
+fn countdown(size: usize) -> u64 {
+    if counted(size) {
+        0
+    } else {
+        countdown_ended(tls(), size)
+    }
+}
+
+/// The countdown reached 0, or the thread never drew: draws the next one with the mean in
+/// force; the allocation is sampled unless this is the first draw or the thread is busy.
+#[cold]
+#[inline(never)]
+fn countdown_ended(t: &Tls, size: usize) -> u64 {
+    if !ACTIVE.load(Relaxed) {
+        // Stopped: forward, and look again after another interval's bytes.
+        t.left.set(rate::MEAN.load(Relaxed).clamp(1, i64::MAX as u64) as i64);
+        return 0;
+    }
+    let drawn = t.mean.get();
+    let mean = rate::MEAN.load(Relaxed).max(1);
+    t.mean.set(mean);
+    let next = draw_mean(t, mean as f64);
+    if drawn == 0 {
+        // The thread's first allocation: it counts against its first draw.
+        let left = next.saturating_sub(size.min(i64::MAX as usize) as i64);
         if left > 0 {
             t.left.set(left);
-            return false;
+            return 0;
         }
-        t.left.set(draw(t));
-        !t.busy.get()
-    })
-    .unwrap_or(false)
+        t.left.set(draw_mean(t, mean as f64));
+        return if t.busy.get() { 0 } else { mean };
+    }
+    t.left.set(next);
+    if t.busy.get() {
+        0
+    } else {
+        drawn
+    }
 }
 
-/// The bytes a sampled block of `size` stands for: size / P(sampled), P = 1 - e^(-size/mean).
-fn weight(size: usize) -> u64 {
-    weight_for(size, MEAN.load(Relaxed) as f64)
-}
-
+/// The bytes a sampled block of `size` stands for when it was drawn at mean `mean`:
+/// size / P(sampled), P = 1 - e^(-size/mean).
 fn weight_for(size: usize, mean: f64) -> u64 {
     let s = size.max(1) as f64;
     let p = 1.0 - (-s / mean).exp();
@@ -167,23 +187,23 @@ fn weight_for(size: usize, mean: f64) -> u64 {
     (s / p) as u64
 }
 
-/// Records a sampled block `p` of `size` bytes, allocated by the call whose return address is
-/// at `entry_sp` with the caller's frame pointer `fp`.
+/// Records a sampled block `p` of `size` bytes drawn at mean `mean`, allocated by the call
+/// whose return address is at `entry_sp` with the caller's frame pointer `fp`.
 #[inline(never)]
-fn record(p: *mut c_void, size: usize, entry_sp: usize, fp: usize) {
+fn record(p: *mut c_void, size: usize, mean: u64, entry_sp: usize, fp: usize) {
     if p.is_null() {
         return;
     }
-    let _ = TLS.try_with(|t| {
-        if t.busy.replace(true) {
-            return;
-        }
-        record_on(t, p as usize, size, entry_sp, fp);
-        t.busy.set(false);
-    });
+    let t = tls();
+    if t.busy.replace(true) {
+        return;
+    }
+    record_on(t, p as usize, size, mean, entry_sp, fp);
+    rate::on_sample();
+    t.busy.set(false);
 }
 
-fn record_on(t: &Tls, addr: usize, size: usize, entry_sp: usize, fp: usize) {
+fn record_on(t: &Tls, addr: usize, size: usize, mean: u64, entry_sp: usize, fp: usize) {
     SAMPLES.fetch_add(1, Relaxed);
     let mut native = [0usize; NATIVE_DEPTH];
     let n_native = native_frames(t, entry_sp, fp, &mut native);
@@ -203,7 +223,7 @@ fn record_on(t: &Tls, addr: usize, size: usize, entry_sp: usize, fp: usize) {
     for &pc in native.iter().take(n_native.min(NATIVE_KEY)) {
         mix(pc as u64);
     }
-    let w = weight(size);
+    let w = weight_for(size, mean as f64);
     if !table_insert(addr, h, w) {
         TABLE_FULL.fetch_add(1, Relaxed);
     }
@@ -226,91 +246,10 @@ fn record_on(t: &Tls, addr: usize, size: usize, entry_sp: usize, fp: usize) {
     r.state.store(seq * 2 + 2, Release);
 }
 
-/// The calling thread's stack bounds, asked of glibc once per thread.
-fn stack_bounds(t: &Tls) -> (usize, usize) {
-    if t.stack_hi.get() == 0 {
-        let (mut lo, mut hi) = (1usize, 1usize);
-        // SAFETY: pthread_attr_t is filled by pthread_getattr_np and destroyed after use.
-        unsafe {
-            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-            if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
-                let mut addr: *mut c_void = std::ptr::null_mut();
-                let mut size: libc::size_t = 0;
-                if libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0 {
-                    lo = addr as usize;
-                    hi = lo.saturating_add(size);
-                }
-                libc::pthread_attr_destroy(&mut attr);
-            }
-        }
-        t.stack_lo.set(lo);
-        t.stack_hi.set(hi);
-    }
-    (t.stack_lo.get(), t.stack_hi.get())
-}
-
-/// The allocating call's return address, then the callers found through frame pointers, each
-/// frame checked to lie on this thread's stack above the hook's own.
-fn native_frames(t: &Tls, entry_sp: usize, fp: usize, out: &mut [usize; NATIVE_DEPTH]) -> usize {
-    // SAFETY: `entry_sp` is the hook's entry stack pointer: it holds the return address.
-    let ret = unsafe { *(entry_sp as *const usize) };
-    out[0] = ret;
-    let mut n = 1;
-    let (lo, hi) = stack_bounds(t);
-    let lo = lo.max(entry_sp);
-    let mut fp = fp;
-    while n < NATIVE_DEPTH {
-        if fp < lo || fp.saturating_add(16) > hi || fp & 7 != 0 {
-            break;
-        }
-        // SAFETY: [fp, fp+16) lies within this thread's mapped stack, above the current frame.
-        let (next, pc) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-        if pc < 4096 {
-            break;
-        }
-        if let Some(o) = out.get_mut(n) {
-            *o = pc;
-        }
-        n += 1;
-        if next <= fp {
-            break;
-        }
-        fp = next;
-    }
-    n
-}
-
-/// The Java frames of the current thread, when it is a Java thread (JNIEnv from GetEnv, which
-/// reads HotSpot's thread-local) and AsyncGetCallTrace can walk. The context handed to it is
-/// the allocating caller's (pc, sp, fp), as a profiler's signal would see it.
-fn java_frames(out: &mut [Frame; JAVA_DEPTH], pc: usize, sp: usize, fp: usize) -> usize {
-    let vm = VM.load(Relaxed);
-    if vm.is_null() {
-        return 0;
-    }
-    let mut env: *mut c_void = std::ptr::null_mut();
-    // SAFETY: `vm` is the JavaVM the agent was loaded into; GetEnv only reads the current
-    // thread's HotSpot thread-local and answers JNI_EDETACHED for other threads and before the
-    // VM is created.
-    let ok = unsafe {
-        match (**vm).GetEnv {
-            Some(get_env) => get_env(vm, &mut env, jni::sys::JNI_VERSION_1_6 as jint) == JNI_OK,
-            None => false,
-        }
-    };
-    if !ok || env.is_null() {
-        return 0;
-    }
-    // SAFETY: a zeroed ucontext_t is a valid value; only the three registers are read.
-    let mut uc: libc::ucontext_t = unsafe { std::mem::zeroed() };
-    uc.uc_mcontext.gregs[libc::REG_RIP as usize] = pc as i64;
-    uc.uc_mcontext.gregs[libc::REG_RSP as usize] = sp as i64;
-    uc.uc_mcontext.gregs[libc::REG_RBP as usize] = fp as i64;
-    asgct::stack_from_context(env as *mut JNIEnv, out, &mut uc as *mut libc::ucontext_t as *mut c_void)
-}
-
 // ---- The hooks. The entries are naked: they pass the return address's slot and the
-// caller's frame pointer to the body, and jump, so the body returns to the real caller. ----
+// caller's frame pointer to the body, and jump, so the body returns to the real caller. Each
+// body decides first whether the allocation is sampled: when not (nearly always), it ends in a
+// jump to the real function, with no frame of its own. ----
 
 type MallocFn = unsafe extern "C" fn(usize) -> *mut c_void;
 type CallocFn = unsafe extern "C" fn(usize, usize) -> *mut c_void;
@@ -329,18 +268,30 @@ macro_rules! real {
     };
 }
 
+/// An allocation whose countdown ended: made by `alloc`, and recorded when sampled. Out of
+/// line, and reached by a jump, so that the bodies' fast path needs no frame.
+#[inline(never)]
+fn ended(size: usize, entry_sp: usize, fp: usize, alloc: impl FnOnce() -> *mut c_void) -> *mut c_void {
+    let mean = countdown_ended(tls(), size);
+    let p = alloc();
+    if mean != 0 {
+        record(p, size, mean, entry_sp, fp);
+    }
+    p
+}
+
 #[unsafe(naked)]
 unsafe extern "C" fn malloc_entry(_size: usize) -> *mut c_void {
     core::arch::naked_asm!("mov rsi, rsp", "mov rdx, rbp", "jmp {f}", f = sym malloc_body)
 }
 
 extern "C" fn malloc_body(size: usize, entry_sp: usize, fp: usize) -> *mut c_void {
-    // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
-    let p = unsafe { real!(REAL_MALLOC, MallocFn)(size) };
-    if countdown(size) {
-        record(p, size, entry_sp, fp);
+    if counted(size) {
+        // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
+        return unsafe { real!(REAL_MALLOC, MallocFn)(size) };
     }
-    p
+    // SAFETY: as above.
+    ended(size, entry_sp, fp, move || unsafe { real!(REAL_MALLOC, MallocFn)(size) })
 }
 
 #[unsafe(naked)]
@@ -349,13 +300,13 @@ unsafe extern "C" fn calloc_entry(_n: usize, _size: usize) -> *mut c_void {
 }
 
 extern "C" fn calloc_body(n: usize, size: usize, entry_sp: usize, fp: usize) -> *mut c_void {
-    // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
-    let p = unsafe { real!(REAL_CALLOC, CallocFn)(n, size) };
     let bytes = n.saturating_mul(size);
-    if countdown(bytes) {
-        record(p, bytes, entry_sp, fp);
+    if counted(bytes) {
+        // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
+        return unsafe { real!(REAL_CALLOC, CallocFn)(n, size) };
     }
-    p
+    // SAFETY: as above.
+    ended(bytes, entry_sp, fp, move || unsafe { real!(REAL_CALLOC, CallocFn)(n, size) })
 }
 
 #[unsafe(naked)]
@@ -364,13 +315,14 @@ unsafe extern "C" fn realloc_entry(_p: *mut c_void, _size: usize) -> *mut c_void
 }
 
 extern "C" fn realloc_body(old: *mut c_void, size: usize, entry_sp: usize, fp: usize) -> *mut c_void {
+    // Before the real call: once it returns, another thread may be handed the old address.
     forget(old);
-    // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
-    let p = unsafe { real!(REAL_REALLOC, ReallocFn)(old, size) };
-    if size != 0 && countdown(size) {
-        record(p, size, entry_sp, fp);
+    if size == 0 || counted(size) {
+        // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
+        return unsafe { real!(REAL_REALLOC, ReallocFn)(old, size) };
     }
-    p
+    // SAFETY: as above.
+    ended(size, entry_sp, fp, move || unsafe { real!(REAL_REALLOC, ReallocFn)(old, size) })
 }
 
 #[unsafe(naked)]
@@ -379,11 +331,12 @@ unsafe extern "C" fn posix_memalign_entry(_out: *mut *mut c_void, _align: usize,
 }
 
 extern "C" fn posix_memalign_body(out: *mut *mut c_void, align: usize, size: usize, entry_sp: usize, fp: usize) -> i32 {
+    let mean = if out.is_null() { 0 } else { countdown(size) };
     // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
     let rc = unsafe { real!(REAL_POSIX_MEMALIGN, PosixMemalignFn)(out, align, size) };
-    if rc == 0 && !out.is_null() && countdown(size) {
+    if rc == 0 && mean != 0 {
         // SAFETY: on success posix_memalign stored the block in `*out`.
-        record(unsafe { *out }, size, entry_sp, fp);
+        record(unsafe { *out }, size, mean, entry_sp, fp);
     }
     rc
 }
@@ -394,12 +347,12 @@ unsafe extern "C" fn aligned_alloc_entry(_align: usize, _size: usize) -> *mut c_
 }
 
 extern "C" fn aligned_alloc_body(align: usize, size: usize, entry_sp: usize, fp: usize) -> *mut c_void {
-    // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
-    let p = unsafe { real!(REAL_ALIGNED_ALLOC, AlignedFn)(align, size) };
-    if countdown(size) {
-        record(p, size, entry_sp, fp);
+    if counted(size) {
+        // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
+        return unsafe { real!(REAL_ALIGNED_ALLOC, AlignedFn)(align, size) };
     }
-    p
+    // SAFETY: as above.
+    ended(size, entry_sp, fp, move || unsafe { real!(REAL_ALIGNED_ALLOC, AlignedFn)(align, size) })
 }
 
 #[unsafe(naked)]
@@ -408,12 +361,12 @@ unsafe extern "C" fn memalign_entry(_align: usize, _size: usize) -> *mut c_void 
 }
 
 extern "C" fn memalign_body(align: usize, size: usize, entry_sp: usize, fp: usize) -> *mut c_void {
-    // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
-    let p = unsafe { real!(REAL_MEMALIGN, AlignedFn)(align, size) };
-    if countdown(size) {
-        record(p, size, entry_sp, fp);
+    if counted(size) {
+        // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
+        return unsafe { real!(REAL_MEMALIGN, AlignedFn)(align, size) };
     }
-    p
+    // SAFETY: as above.
+    ended(size, entry_sp, fp, move || unsafe { real!(REAL_MEMALIGN, AlignedFn)(align, size) })
 }
 
 extern "C" fn free_hook(p: *mut c_void) {
@@ -428,12 +381,11 @@ extern "C" fn dlopen_hook(name: *const libc::c_char, flags: i32) -> *mut c_void 
     if !h.is_null() && ACTIVE.load(Relaxed) {
         // A JNI library loaded through the JVM: patched before its first call returns here.
         // A nested hook call on this thread (a constructor's malloc) forwards.
-        let _ = TLS.try_with(|t| {
-            if !t.busy.replace(true) {
-                got::rescan();
-                t.busy.set(false);
-            }
-        });
+        let t = tls();
+        if !t.busy.replace(true) {
+            got::rescan();
+            t.busy.set(false);
+        }
     }
     h
 }
@@ -444,9 +396,9 @@ fn resolve(name: &std::ffi::CStr) -> usize {
 }
 
 /// Resolves the real functions, points the loaded libraries' entries at the hooks and starts
-/// sampling every `interval` bytes on average. `vm` gives the hooks JNIEnvs (GetEnv). Returns
-/// the entries patched, or why nothing was.
-pub fn install(vm: *mut JavaVM, interval: u64) -> Result<usize, String> {
+/// sampling every `interval` bytes on average, at most `cap` samples a second. `vm` gives the
+/// hooks JNIEnvs (GetEnv). Returns the entries patched, or why nothing was.
+pub fn install(vm: *mut JavaVM, interval: u64, cap: u64) -> Result<usize, String> {
     let reals = [
         (&REAL_MALLOC, c"malloc"),
         (&REAL_CALLOC, c"calloc"),
@@ -464,7 +416,7 @@ pub fn install(vm: *mut JavaVM, interval: u64) -> Result<usize, String> {
         }
         cell.store(p, Relaxed);
     }
-    MEAN.store(interval.max(1), Relaxed);
+    rate::configure(interval, cap);
     VM.store(vm, Relaxed);
     ACTIVE.store(true, Release);
     let targets = [
@@ -489,6 +441,22 @@ pub fn uninstall() -> usize {
 
 pub fn active() -> bool {
     ACTIVE.load(Relaxed)
+}
+
+/// The interval in force now and the highest since start, and how often the cap on samples a
+/// second raised it.
+pub struct Rate {
+    pub effective: u64,
+    pub peak: u64,
+    pub raises: u64,
+}
+
+pub fn rate() -> Rate {
+    Rate {
+        effective: rate::MEAN.load(Relaxed),
+        peak: rate::PEAK.load(Relaxed),
+        raises: rate::RAISES.load(Relaxed),
+    }
 }
 
 /// One sample as the report side reads it.

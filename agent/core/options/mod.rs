@@ -153,6 +153,8 @@ pub struct Options {
     /// Sampled native allocations (malloc hooks): on, and the mean interval in bytes.
     pub native_sampling: bool,
     pub native_interval: u64,
+    /// The cap on native samples a second.
+    pub native_rate: u64,
     pub limits: Limits,
     /// The Prometheus textfile (`%p`, `%s` expanded); None: `leakagent-%h-%p.prom` beside the reports.
     pub prom_file: Option<String>,
@@ -230,6 +232,7 @@ impl Options {
             },
             native_sampling: false,
             native_interval: 0,
+            native_rate: 0,
             limits: Limits::default(),
             prom_file: None,
             jsonl_file: None,

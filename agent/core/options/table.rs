@@ -297,6 +297,13 @@ pub(super) const OPTIONS: &[Opt] = &[
         set: |o, k, v| size_in(k, v, 4 << 10, 1 << 30).map(|n| o.native_interval = n),
     },
     Opt {
+        key: "native_rate",
+        default: Value("2000"),
+        help: "at most this many native samples a second, process-wide (10..100000); above it the interval \
+               in force rises, and falls back when the rate does (each sample weighed by its own interval)",
+        set: |o, k, v| number_in(k, v, 10, 100_000).map(|n| o.native_rate = n),
+    },
+    Opt {
         key: "stack_depth",
         default: Value("16"),
         help: "Java frames kept per zlib/direct site, 1..64 (taken once per new site)",

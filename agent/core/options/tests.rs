@@ -384,7 +384,7 @@ fn random_strings_never_panic() {
         "max_dead_loaders=", "leak_loaders=", "trim=", "sample_interval=", "samples=", "help", "", "zlib=",
         "direct=", "stack_depth=", "key_depth=", "hot_sample=", "stack_templates=", "max_sites=", "max_tracked=",
         "rss_limit=", "usage_limit=", "direct_limit=", "zlib_limit=", "loaders_limit=", "oom=", "prom_file=",
-        "jsonl_file=", "native=", "native_interval=",
+        "jsonl_file=", "native=", "native_interval=", "native_rate=",
     ];
     for _ in 0..20_000 {
         let len = (next() % 40) as usize;
@@ -404,7 +404,8 @@ fn native_sampling_options() {
     let o = parse("native=on,native_interval=64k").unwrap();
     assert!(o.native_sampling);
     assert_eq!(o.native_interval, 64 << 10);
-    for bad in ["native=maybe", "native_interval=1k", "native_interval=2g", "native_interval=x"] {
+    assert_eq!((d.native_rate, parse("native_rate=50").unwrap().native_rate), (2000, 50));
+    for bad in ["native=maybe", "native_interval=1k", "native_interval=2g", "native_interval=x", "native_rate=5", "native_rate=1m"] {
         let e = parse(bad).unwrap_err();
         let key = bad.split('=').next().unwrap();
         assert_eq!((e.len(), e[0].option.as_str()), (1, key), "{bad}");

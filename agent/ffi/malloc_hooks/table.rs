@@ -15,34 +15,58 @@ pub(super) static KEYS: [Bucket; BUCKETS] = [EMPTY_BUCKET; BUCKETS];
 pub(super) static HASHES: [AtomicU64; BUCKETS * WAYS] = [const { AtomicU64::new(0) }; BUCKETS * WAYS];
 pub(super) static WEIGHTS: [AtomicU64; BUCKETS * WAYS] = [const { AtomicU64::new(0) }; BUCKETS * WAYS];
 
-/// The quick filter in front of the table: a count of live sampled blocks per address hash, 64
-/// KiB that stay in cache, where the table's 1 MiB of buckets would not. A `free` of a block
-/// never sampled finds its count 0 (but for ~live/65536 of them) and skips the table.
-pub(super) const FILTER: usize = 1 << 16;
-pub(super) static COUNTS: [AtomicU8; FILTER] = [const { AtomicU8::new(0) }; FILTER];
+/// The quick filter in front of the table: a 4-bit count of live sampled blocks per page (4 KiB
+/// of address space, hashed), 32768 counts in 16 KiB. Keyed by page, so that the frees of a
+/// thread, which hit the few pages its allocator is working in, read the same few filter lines
+/// (L1 hits); keyed by address hash, each free read a random line, an L1 miss (perf). A `free`
+/// of a block never sampled reads one byte, finds its count 0 (unless its page, or a page
+/// hashed with it, holds a live sampled block) and skips the table. Exact: a count is raised
+/// before its block is published and only the removal of a block lowers it, so a sampled
+/// block's count is never 0. The table's buckets are keyed by page too: a free that the filter
+/// lets through probes the bucket its page's frees keep hot.
+pub(super) const FILTER: usize = 1 << 15;
+pub(super) static COUNTS: [AtomicU8; FILTER / 2] = [const { AtomicU8::new(0) }; FILTER / 2];
+/// A count that reached this stays (its addresses are always probed).
+const SATURATED: u8 = 15;
 
 pub(super) fn mixed(addr: usize) -> u64 {
-    ((addr >> 4) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    ((addr >> 12) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 pub(super) fn bucket_of(addr: usize) -> usize {
     mixed(addr).wrapping_shr(64 - 14) as usize & (BUCKETS - 1)
 }
 
-pub(super) fn count_of(addr: usize) -> Option<&'static AtomicU8> {
-    COUNTS.get((mixed(addr) >> 20) as usize & (FILTER - 1))
+/// The byte holding `addr`'s count, and the count's shift in it (0 or 4): the page number
+/// folded with the bits above 64 MiB (glibc's thread arenas are 64 MiB-aligned heaps, whose
+/// busiest pages would otherwise share counts); no multiplication on `free`'s path.
+#[inline(always)]
+pub(super) fn count_of(addr: usize) -> Option<(&'static AtomicU8, u32)> {
+    let i = ((addr >> 12) ^ (addr >> 26) ^ (addr >> 40)) & (FILTER - 1);
+    COUNTS.get(i / 2).map(|c| (c, (i as u32 & 1) * 4))
 }
 
-/// Counts saturate: a count that reached 255 stays (its addresses are always probed).
+/// Whether a sampled block may live at `addr` (never false for one that does).
+#[inline(always)]
+pub(super) fn maybe_live(addr: usize) -> bool {
+    count_of(addr).is_some_and(|(c, shift)| (c.load(Relaxed) >> shift) & 0xf != 0)
+}
+
 pub(super) fn count_up(addr: usize) {
-    if let Some(c) = count_of(addr) {
-        let _ = c.fetch_update(Relaxed, Relaxed, |n| (n < u8::MAX).then_some(n + 1));
+    if let Some((c, shift)) = count_of(addr) {
+        let _ = c.fetch_update(Relaxed, Relaxed, |b| {
+            let n = (b >> shift) & 0xf;
+            (n < SATURATED).then(|| b + (1 << shift))
+        });
     }
 }
 
 pub(super) fn count_down(addr: usize) {
-    if let Some(c) = count_of(addr) {
-        let _ = c.fetch_update(Relaxed, Relaxed, |n| (n > 0 && n < u8::MAX).then(|| n - 1));
+    if let Some((c, shift)) = count_of(addr) {
+        let _ = c.fetch_update(Relaxed, Relaxed, |b| {
+            let n = (b >> shift) & 0xf;
+            (n > 0 && n < SATURATED).then(|| b - (1 << shift))
+        });
     }
 }
 
@@ -58,7 +82,6 @@ pub(super) fn table_insert(addr: usize, hash: u64, weight: u64) -> bool {
             }
             count_up(addr);
             k.store(addr, Release);
-            LIVE.fetch_add(1, Relaxed);
             return true;
         }
     }
@@ -70,7 +93,6 @@ pub(super) fn table_remove(addr: usize) {
     for k in &bucket.keys {
         if k.load(Relaxed) == addr && k.compare_exchange(addr, 0, AcqRel, Relaxed).is_ok() {
             count_down(addr);
-            LIVE.fetch_sub(1, Relaxed);
             FREED.fetch_add(1, Relaxed);
             return;
         }
@@ -79,7 +101,7 @@ pub(super) fn table_remove(addr: usize) {
 
 #[inline(always)]
 pub(super) fn forget(p: *mut c_void) {
-    if !p.is_null() && LIVE.load(Relaxed) != 0 && count_of(p as usize).is_some_and(|c| c.load(Relaxed) != 0) {
+    if !p.is_null() && maybe_live(p as usize) {
         table_remove(p as usize);
     }
 }

@@ -69,6 +69,8 @@ struct State {
 pub struct NativeSampler {
     enabled: bool,
     interval: u64,
+    /// The cap on samples a second (`native_rate`).
+    rate: u64,
     status: Mutex<(Tracking, Option<String>)>,
     since_attach: bool,
     state: Mutex<State>,
@@ -77,10 +79,11 @@ pub struct NativeSampler {
 }
 
 impl NativeSampler {
-    pub fn new(enabled: bool, interval: u64, late: bool) -> NativeSampler {
+    pub fn new(enabled: bool, interval: u64, rate: u64, late: bool) -> NativeSampler {
         NativeSampler {
             enabled,
             interval,
+            rate,
             status: Mutex::new((Tracking::Off, Some("native=off".into()))),
             since_attach: late,
             state: Mutex::new(State::default()),
@@ -97,11 +100,12 @@ impl NativeSampler {
         if !self.enabled {
             return;
         }
-        let status = match hooks::install(vm, self.interval) {
+        let status = match hooks::install(vm, self.interval, self.rate) {
             Ok(n) if n > 0 => {
                 crate::core::log::info(&format!(
-                    "native allocations sampled every {} bytes on average: {} import entries in {} libraries patched",
+                    "native allocations sampled every {} bytes on average (at most {} a second): {} import entries in {} libraries patched",
                     self.interval,
+                    self.rate,
                     n,
                     got::LIBRARIES.load(Relaxed)
                 ));
@@ -211,12 +215,21 @@ impl NativeSampler {
             reason,
             since_attach: self.since_attach,
             interval_bytes: self.interval,
+            effective_interval_bytes: self.interval,
+            peak_interval_bytes: self.interval,
+            rate_cap_per_second: self.rate,
             ..NativeSampling::default()
         };
         if !self.enabled {
             return out;
         }
         self.tick(jvmti, env, methods);
+        if hooks::active() {
+            let rate = hooks::rate();
+            out.effective_interval_bytes = rate.effective;
+            out.peak_interval_bytes = rate.peak;
+            out.interval_raises = rate.raises;
+        }
         out.libraries_patched = got::LIBRARIES.load(Relaxed) as u64;
         out.entries_patched = got::ENTRIES.load(Relaxed) as u64;
         out.samples = hooks::SAMPLES.load(Relaxed);

@@ -257,6 +257,18 @@ pub struct NativeSampling {
     pub since_attach: bool,
     /// The mean sampling interval (`native_interval`).
     pub interval_bytes: u64,
+    /// The mean interval in force at the report: `interval_bytes`, or higher while the cap on
+    /// samples a second (`rate_cap_per_second`, option `native_rate`) holds the rate down.
+    #[serde(default)]
+    pub effective_interval_bytes: u64,
+    /// The highest mean interval in force since start (or attach).
+    #[serde(default)]
+    pub peak_interval_bytes: u64,
+    #[serde(default)]
+    pub rate_cap_per_second: u64,
+    /// How often the cap raised the interval in force.
+    #[serde(default)]
+    pub interval_raises: u64,
     /// Libraries whose import entries point at the hooks, and those entries.
     pub libraries_patched: u64,
     pub entries_patched: u64,

@@ -1,0 +1,100 @@
+//! The hooks' per-thread state, reached without `__tls_get_addr`.
+//!
+//! A Rust `thread_local!` in a dlopen'ed library compiles to the general-dynamic model: a call
+//! through the PLT to `__tls_get_addr`, which checks the thread's DTV generation, on every
+//! allocation (~3 ns). This block lives in the agent's TLS segment too (`.tbss`, zeroed for
+//! each thread), but is reached through a TLS descriptor (`@tlsdesc`/`@tlscall`, gcc's
+//! `-mtls-dialect=gnu2`): one indirect call to a resolver the loader picked when it relocated
+//! the agent. When glibc could place the agent's TLS in the static surplus that resolver
+//! returns a constant offset (two instructions); otherwise it is `_dl_tlsdesc_dynamic`, which
+//! reads the thread's DTV without a PLT hop or a caller-saved spill. Unlike the initial-exec
+//! model, a descriptor can never make `dlopen` (or a late attach) fail: the loader falls back
+//! to dynamic TLS when the surplus is exhausted.
+//!
+//! The resolver preserves every general register but `rax` (and the flags), so the hooks' own
+//! arguments stay in place and an unsampled allocation needs no frame. The asm still declares
+//! the vector registers clobbered: glibc before 2.40 did not preserve them in the dynamic
+//! resolver's slow path (a thread's first touch of the block, BZ #31372). That slow path may
+//! allocate with the loader's malloc, which is glibc's own and never a hook (glibc's libraries
+//! are never patched).
+
+use std::cell::Cell;
+
+/// The state of one thread. All zero is the state of a thread that never allocated: no draw
+/// yet (`mean` 0), not busy, stack bounds unknown. No destructor, no initialiser.
+#[repr(C)]
+pub(super) struct Tls {
+    /// Bytes left before the next sample.
+    pub(super) left: Cell<i64>,
+    /// The mean interval `left` was drawn with (the weight of the sample that ends it); 0
+    /// before the thread's first draw.
+    pub(super) mean: Cell<u64>,
+    pub(super) rng: Cell<u64>,
+    pub(super) stack_lo: Cell<usize>,
+    pub(super) stack_hi: Cell<usize>,
+    /// Inside the hooks' own work (a sample, a rescan): nested hook calls only forward.
+    pub(super) busy: Cell<bool>,
+}
+
+/// Bytes reserved in `.tbss`; `Tls` must fit (checked at compile time).
+const SIZE: usize = 64;
+const _: () = assert!(std::mem::size_of::<Tls>() <= SIZE && std::mem::align_of::<Tls>() <= 8);
+
+// The block: local to the agent (hidden), zero-initialised for every thread.
+core::arch::global_asm!(
+    ".pushsection .tbss.leakagent_hook_tls,\"awT\",@nobits",
+    ".p2align 3",
+    ".globl leakagent_hook_tls",
+    ".hidden leakagent_hook_tls",
+    ".type leakagent_hook_tls,@object",
+    ".size leakagent_hook_tls,64",
+    "leakagent_hook_tls:",
+    ".zero 64",
+    ".popsection",
+);
+
+/// The calling thread's block.
+#[inline(always)]
+pub(super) fn tls() -> &'static Tls {
+    let addr: usize;
+    // SAFETY: the TLS descriptor sequence the x86-64 TLSDESC ABI defines (lea of the
+    // descriptor, call through it, add the thread pointer); the resolver returns the block's
+    // offset from the thread pointer in rax. The stack is aligned for a call (no `nostack`).
+    unsafe {
+        core::arch::asm!(
+            "lea rax, [rip + leakagent_hook_tls@TLSDESC]",
+            "call qword ptr [rax + leakagent_hook_tls@TLSCALL]",
+            "add rax, qword ptr fs:[0]",
+            out("rax") addr,
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _, out("xmm4") _, out("xmm5") _,
+            out("xmm6") _, out("xmm7") _, out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+        );
+    }
+    // SAFETY: `addr` is this thread's copy of the block: 8-aligned, SIZE zero-initialised bytes
+    // that live as long as the thread, and are reached only by this thread (each hook takes
+    // the reference anew, none keeps it across a return), through `Cell`s.
+    unsafe { &*(addr as *const Tls) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_thread_has_its_own_zeroed_block() {
+        let here = tls() as *const Tls as usize;
+        tls().left.set(42);
+        assert_eq!(tls().left.get(), 42, "the same block on a second access");
+        let (there, left, mean, busy) = std::thread::spawn(|| {
+            let t = tls();
+            (t as *const Tls as usize, t.left.get(), t.mean.get(), t.busy.get())
+        })
+        .join()
+        .unwrap();
+        assert_ne!(here, there);
+        assert_eq!((left, mean, busy), (0, 0, false));
+        assert_eq!(here % 8, 0);
+        tls().left.set(0);
+    }
+}
