@@ -216,8 +216,8 @@ fn native_sites(r: &Report, b: &mut String) {
     if !n.sites.is_empty() {
         let _ = writeln!(
             b,
-            "<h2 id=native-sampling>Sampled native allocations</h2><p>malloc and its kin in the JVM and its libraries, one sample per {} KiB on average: ~{} MiB live, ~{} MiB allocated, {} samples.{}</p>",
-            n.interval_bytes / 1024,
+            "<h2 id=native-sampling>Sampled native allocations</h2><p>malloc and its kin in the JVM and its libraries, {}: ~{} MiB live, ~{} MiB allocated, {} samples.{}</p>",
+            esc(&crate::words::sampling_interval_text(n)),
             units::mib_value(n.estimated_live_bytes),
             units::mib_value(n.estimated_allocated_bytes),
             n.samples,

@@ -2,7 +2,7 @@
 //! and "an Inflater" everywhere, and a native site is named the same way in the text, the HTML
 //! page and the agent's findings.
 
-use crate::model::{LeakSuspect, Loader};
+use crate::model::{LeakSuspect, Loader, NativeSampling};
 use std::collections::BTreeMap;
 
 /// `n` and the noun in the number `n` takes: `count(1, "class", "classes")` is "1 class".
@@ -82,6 +82,22 @@ pub fn sampled_label(s: &crate::model::SampledSite) -> String {
         Some(j) => format!("{place} from {j}"),
         None => format!("{place} (no Java frames)"),
     }
+}
+
+/// "one sample per 2048 KiB on average", and when the cap on samples a second raised the
+/// interval, by how much and how often, so a reader knows the estimates rest on fewer samples.
+pub fn sampling_interval_text(n: &NativeSampling) -> String {
+    let mut t = format!("one sample per {} KiB on average", n.interval_bytes / 1024);
+    if n.interval_raises > 0 && n.peak_interval_bytes > n.interval_bytes {
+        t.push_str(&format!(
+            ", raised up to {} KiB by the cap of {} samples a second ({} times; {} KiB now)",
+            n.peak_interval_bytes / 1024,
+            n.rate_cap_per_second,
+            n.interval_raises,
+            n.effective_interval_bytes / 1024
+        ));
+    }
+    t
 }
 
 /// "8 classes, 1.2 MiB metaspace, 10 MiB retained heap": what leaked loaders cost, the parts
@@ -164,15 +180,31 @@ mod tests {
     #[test]
     fn a_cost_names_only_what_was_measured_and_a_group_only_what_all_have() {
         use crate::model::{LeakSuspect, Loader};
-        assert_eq!(super::cost_text(1, None, None), "1 class");
-        assert_eq!(super::cost_text(8, Some(18432), None), "8 classes, 0.02 MiB metaspace");
-        assert_eq!(super::cost_text(8, Some(3 << 19), Some(10 << 20)), "8 classes, 1.5 MiB metaspace, 10.0 MiB retained heap");
+        assert_eq!(super::cost_text(1, None, None, false), "1 class");
+        assert_eq!(super::cost_text(8, Some(18432), None, false), "8 classes, 0.02 MiB metaspace");
+        assert_eq!(super::cost_text(8, Some(18432), None, true), "8 classes, ~0.02 MiB metaspace (estimated)");
+        assert_eq!(super::cost_text(8, Some(3 << 19), Some(10 << 20), false), "8 classes, 1.5 MiB metaspace, 10.0 MiB retained heap");
         let a = LeakSuspect { classes: 2, metaspace_bytes: Some(1 << 20), retained_heap_bytes: Some(1 << 20), ..LeakSuspect::default() };
         let b = LeakSuspect { classes: 3, metaspace_bytes: Some(1 << 20), ..LeakSuspect::default() };
-        assert_eq!(super::group_cost(&[&a, &b]), "5 classes, 2.0 MiB metaspace");
+        assert_eq!(super::group_cost(&[&a, &b], false), "5 classes, 2.0 MiB metaspace");
         let l = Loader { metaspace_bytes: Some(5 << 20), ..Loader::default() };
-        assert_eq!(super::metaspace_cell(&[&l, &l]), "10.00");
-        assert_eq!(super::metaspace_cell(&[&Loader { metaspace_bytes: Some(18432), ..Loader::default() }]), "0.02");
-        assert_eq!(super::metaspace_cell(&[&Loader::default()]), "-");
+        assert_eq!(super::metaspace_cell(&[&l, &l], false), "10.00");
+        assert_eq!(super::metaspace_cell(&[&l], true), "~5.00");
+        assert_eq!(super::metaspace_cell(&[&Loader { metaspace_bytes: Some(18432), ..Loader::default() }], false), "0.02");
+        assert_eq!(super::metaspace_cell(&[&Loader::default()], true), "-");
+    }
+
+    #[test]
+    fn a_raised_sampling_interval_is_said() {
+        use crate::model::NativeSampling;
+        let mut n = NativeSampling { interval_bytes: 2 << 20, effective_interval_bytes: 2 << 20, peak_interval_bytes: 2 << 20, rate_cap_per_second: 2000, ..NativeSampling::default() };
+        assert_eq!(super::sampling_interval_text(&n), "one sample per 2048 KiB on average");
+        n.interval_raises = 3;
+        n.peak_interval_bytes = 64 << 20;
+        n.effective_interval_bytes = 4 << 20;
+        assert_eq!(
+            super::sampling_interval_text(&n),
+            "one sample per 2048 KiB on average, raised up to 65536 KiB by the cap of 2000 samples a second (3 times; 4096 KiB now)"
+        );
     }
 }

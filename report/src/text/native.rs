@@ -45,8 +45,8 @@ fn sampled_section(o: &mut String, n: &NativeSampling) {
     }
     let _ = writeln!(
         o,
-        "\nSampled native allocations (one sample per {} KiB on average): ~{} live, ~{} allocated; {} samples ({} lost, {} untracked); {} import entries in {} libraries",
-        n.interval_bytes / 1024,
+        "\nSampled native allocations ({}): ~{} live, ~{} allocated; {} samples ({} lost, {} untracked); {} import entries in {} libraries",
+        crate::words::sampling_interval_text(n),
         units::mib(n.estimated_live_bytes),
         units::mib(n.estimated_allocated_bytes),
         n.samples,
