@@ -75,7 +75,7 @@ pub struct Realloc {
     pub size: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Block {
     site: u32,
     born_ms: u32,

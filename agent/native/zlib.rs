@@ -94,7 +94,7 @@ impl SiteCounters for ZlibCounters {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Entry {
     site: u32,
     born_ms: u32,
