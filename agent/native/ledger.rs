@@ -9,7 +9,7 @@
 
 use crate::core::hash::fmix64;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 const SHARDS: usize = 64;
 /// Slots of a shard's first table; tables double when more than 5/8 full.
@@ -28,9 +28,13 @@ struct Table<E> {
 }
 
 /// A shard alone on its cache line(s): threads working on neighbouring shards do not take
-/// each other's lines.
+/// each other's lines. Beside the lock, where its slots are (for `prefetch`, read without it).
 #[repr(align(64))]
-struct Shard<E>(Mutex<Table<E>>);
+struct Shard<E> {
+    table: Mutex<Table<E>>,
+    slots_at: AtomicUsize,
+    mask: AtomicUsize,
+}
 
 fn home(addr: u64, mask: usize) -> usize {
     // The low bits of the hash; the shard is chosen by its top bits.
@@ -168,24 +172,52 @@ impl<E: Copy + Default> Ledger<E> {
     /// A ledger keeping at most about `cap` entries.
     pub fn new(cap: usize) -> Ledger<E> {
         Ledger {
-            shards: (0..SHARDS).map(|_| Shard(Mutex::new(Table { slots: Vec::new(), len: 0, zero: None }))).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Shard {
+                    table: Mutex::new(Table { slots: Vec::new(), len: 0, zero: None }),
+                    slots_at: AtomicUsize::new(0),
+                    mask: AtomicUsize::new(0),
+                })
+                .collect(),
             per_shard_cap: cap.div_ceil(SHARDS).max(1),
             full: AtomicU64::new(0),
         }
     }
 
+    fn shard_of(&self, addr: u64) -> &Shard<E> {
+        &self.shards[(fmix64(addr) >> 58) as usize % SHARDS]
+    }
+
     fn shard(&self, addr: u64) -> &Mutex<Table<E>> {
-        &self.shards[(fmix64(addr) >> 58) as usize % SHARDS].0
+        &self.shard_of(addr).table
+    }
+
+    /// Starts loading the cache line where `addr`'s entry is or goes, so that the miss overlaps
+    /// the caller's work before its insert or remove (on churn that line is rarely cached).
+    pub fn prefetch(&self, addr: u64) {
+        let s = self.shard_of(addr);
+        let at = s.slots_at.load(Relaxed);
+        if at != 0 {
+            // A stale pair (the table grew meanwhile) only fetches a useless line.
+            crate::ffi::natives::prefetch(at + home(addr, s.mask.load(Relaxed)) * std::mem::size_of::<(u64, E)>());
+        }
     }
 
     pub fn insert(&self, addr: u64, e: E) -> Inserted<E> {
-        let mut t = self.shard(addr).lock();
+        let s = self.shard_of(addr);
+        let mut t = s.table.lock();
         if t.len() >= self.per_shard_cap && !t.contains(addr) {
             drop(t);
             self.full.fetch_add(1, Relaxed);
             return Inserted::Full;
         }
-        match t.insert(addr, e) {
+        let size = t.slots.len();
+        let replaced = t.insert(addr, e);
+        if t.slots.len() != size {
+            s.slots_at.store(t.slots.as_ptr() as usize, Relaxed);
+            s.mask.store(t.slots.len() - 1, Relaxed);
+        }
+        match replaced {
             None => Inserted::New,
             Some(old) => Inserted::Replaced(old),
         }
@@ -202,13 +234,13 @@ impl<E: Copy + Default> Ledger<E> {
     /// Visits every entry, one shard lock at a time (report thread).
     pub fn for_each(&self, mut f: impl FnMut(u64, &E)) {
         for s in self.shards.iter() {
-            s.0.lock().for_each(&mut f);
+            s.table.lock().for_each(&mut f);
         }
     }
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.0.lock().len()).sum()
+        self.shards.iter().map(|s| s.table.lock().len()).sum()
     }
 
     #[cfg(test)]
