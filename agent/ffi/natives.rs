@@ -243,6 +243,20 @@ pub fn restore_zlib(env: &Env) {
     }
 }
 
+/// Asks the CPU to start loading the cache line at `addr` (the ledgers' next slot, while the
+/// wrapper finds the event's site). Any address will do: a prefetch never faults.
+#[inline]
+pub fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86_64, and PREFETCHT0 does not access memory architecturally: it
+    // cannot fault, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
+
 // ---- The wrappers. Each has the C signature of the JDK native it replaces. ----
 
 type InflaterInitFn = unsafe extern "C" fn(*mut JNIEnv, jclass, jboolean) -> jlong;

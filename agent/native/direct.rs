@@ -75,7 +75,7 @@ pub struct Realloc {
     pub size: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Block {
     site: u32,
     born_ms: u32,
@@ -231,6 +231,7 @@ impl DirectLedger {
 
     /// `allocateMemory0` returned a block.
     pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64, size: u64) {
+        self.section.ledger.prefetch(addr);
         let site = self.site(stacks, jvmti, env, Slot::DirectAlloc);
         self.section.sites.counters(site).allocations.fetch_add(1, Relaxed);
         self.record(site, addr, size);
@@ -269,6 +270,7 @@ impl DirectLedger {
 
     /// `freeMemory0` is about to free a block.
     pub fn on_freeing(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64) {
+        self.section.ledger.prefetch(addr);
         let by_gc = stacks.on_cleanup_thread(jvmti, env);
         match self.section.ledger.remove(addr) {
             Some(b) => {

@@ -21,7 +21,7 @@ const REPORT_SITES: usize = 500;
 const TOP: usize = 10;
 
 /// A ledger entry: the site of its block and when the block was born.
-pub trait Dated: Copy {
+pub trait Dated: Copy + Default {
     fn site(&self) -> u32;
     fn born_ms(&self) -> u32;
 }

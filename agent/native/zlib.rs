@@ -94,7 +94,7 @@ impl SiteCounters for ZlibCounters {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Entry {
     site: u32,
     born_ms: u32,
@@ -181,6 +181,7 @@ impl ZlibLedger {
 
     /// `Inflater.init`/`Deflater.init` returned a new stream.
     pub fn on_created(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, stream: ZlibKind, addr: u64) {
+        self.section.ledger.prefetch(addr);
         let kind = tag(stream);
         let slot = match stream {
             ZlibKind::Inflater => Slot::Inflater,
@@ -205,6 +206,7 @@ impl ZlibLedger {
 
     /// `Inflater.end(long)`/`Deflater.end(long)` is about to free a stream.
     pub fn on_ending(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64) {
+        self.section.ledger.prefetch(addr);
         let by_gc = stacks.on_cleanup_thread(jvmti, env) && !self.end_method_on_stack(jvmti);
         match self.section.ledger.remove(addr) {
             Some(e) => {
