@@ -2,7 +2,9 @@
 # How much of RSS the memory section leaves `unexplained` (and puts under `other`), per harness
 # scenario and on the Kafka broker, from the report the agent writes at exit (default options).
 # Prints one row per run: scenario, JDK, GC, RSS, unexplained bytes and %, other %, the GC's
-# side tables, malloc in use, and the largest anonymous mappings no rule recognised (memory.unrecognised).
+# side tables, malloc in use, the unrecognised anonymous mappings' share of RSS (`anon %`: what
+# `unexplained` would be if glibc's unrecognised mmapped chunks took none of it), and the largest
+# of them (memory.unrecognised).
 #
 #   bench/rss_unexplained.sh [--java PATH]... [--gc G1|Z|...]... [--kafka] [SCENARIO...]
 #
@@ -22,7 +24,7 @@ while (($#)); do
     --java) javas+=("$(readlink -f "$2")"); shift 2 ;;
     --gc) gcs+=("$2"); shift 2 ;;
     --kafka) kafka=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) scenarios+=("$1"); shift ;;
   esac
@@ -50,12 +52,13 @@ row() {
     def pct: . * 1000 / $m.rss_bytes | round / 10;
     [$s, $v, $g, ($m.rss_bytes | mib), ($p.unexplained | mib), ($p.unexplained | pct), ($p.other | pct),
      (($p.gc_structures // 0) | mib), ($p.malloc_in_use | mib),
+     ($m.regions | map(select(.kind == "other_anonymous") | .rss_bytes) | add | pct),
      (($m.unrecognised // []) | map("\(.perms) \(.size_bytes / 1024 | floor)K rss \(.rss_bytes / 1024 | floor)K") | .[:3] | join("; "))]
-    | "\(.[0] | .+ " " * (22 - length)) \(.[1] | .+ " " * (4 - length)) \(.[2] | .+ " " * (8 - length)) \(.[3])\t\(.[4])\t\(.[5])%\t\(.[6])%\t\(.[7])\t\(.[8])\t\(.[9])"
+    | "\(.[0] | .+ " " * (22 - length)) \(.[1] | .+ " " * (4 - length)) \(.[2] | .+ " " * (8 - length)) \(.[3])\t\(.[4])\t\(.[5])%\t\(.[6])%\t\(.[7])\t\(.[8])\t\(.[9])%\t\(.[10])"
   ' "$last"
 }
 
-printf '%-22s %-4s %-8s %s\t%s\t%s\t%s\t%s\t%s\t%s\n' scenario jdk gc "RSS MiB" "unexpl MiB" "unexpl %" "other %" "gc MiB" "malloc_in_use MiB" "largest unrecognised anonymous mappings"
+printf '%-22s %-4s %-8s %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' scenario jdk gc "RSS MiB" "unexpl MiB" "unexpl %" "other %" "gc MiB" "malloc_in_use MiB" "anon %" "largest unrecognised anonymous mappings"
 for java in "${javas[@]}"; do
   v="$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)"
   for gc in "${gcs[@]}"; do

@@ -38,8 +38,9 @@ pub const METASPACE_NODE: u64 = 64 * MIB;
 const MAX_GUARD: u64 = 256 * 1024;
 /// Smallest read-write part taken for a thread stack.
 const MIN_STACK: u64 = 64 * 1024;
-/// Chunks walked in one mapping at most (each costs two reads).
-const MAX_CHUNKS_WALKED: u64 = 64;
+/// Chunks walked in one mapping at most (each costs two reads): direct-leak's 1 MiB buffers
+/// merged into a 54 MiB mapping.
+const MAX_CHUNKS_WALKED: u64 = 4096;
 /// Smallest span taken for GC side tables.
 const MIN_GC_TABLE: u64 = 256 * 1024;
 
@@ -509,9 +510,7 @@ fn gc_structures(c: &mut Classifier, max_heap: Option<u64>) {
 fn mmapped_chunks(c: &mut Classifier, read: fn(u64) -> Option<u64>) {
     const IS_MMAPPED: u64 = 2;
     const PAGE: u64 = 4096;
-    let m = c.maps;
-    for i in 0..m.len() {
-        let x = &m[i];
+    for (i, x) in c.maps.iter().enumerate() {
         if c.kind[i].is_some() || !x.anonymous() || !x.read_write() || x.flag("nr") || x.rss == 0 {
             continue;
         }
