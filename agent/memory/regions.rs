@@ -221,6 +221,32 @@ impl Classifier<'_> {
     }
 }
 
+impl Classifier<'_> {
+    /// A run of adjacent, unclassified, eligible mappings from a 1 MiB boundary, holding some
+    /// read-write memory, shorter than `target` but followed by a PROT_NONE mapping reaching
+    /// past it: a reservation whose unused end the kernel merged with the next reservation's
+    /// (JDK 21 without CDS puts the class space right after the heap). The PROT_NONE mapping is
+    /// taken whole: it holds no resident memory.
+    fn overhanging(&self, target: u64, eligible: impl Fn(&Mapping) -> bool) -> Option<(usize, usize)> {
+        let m = self.maps;
+        let free = |k: usize| self.kind[k].is_none() && eligible(&m[k]);
+        (0..m.len()).filter(|&i| free(i) && m[i].start.is_multiple_of(MIB)).find_map(|i| {
+            let mut j = i;
+            loop {
+                let (span, has_rw) = (m[j].end - m[i].start, m[i..=j].iter().any(Mapping::read_write));
+                let next = m.get(j + 1).filter(|n| n.start == m[j].end && free(j + 1))?;
+                if span >= target {
+                    return None;
+                }
+                if next.prot_none() && next.end - m[i].start > target && has_rw {
+                    return Some((i, j + 1));
+                }
+                j += 1;
+            }
+        })
+    }
+}
+
 /// A mapping that can be part of a HotSpot reservation: anonymous, and not a read-write
 /// MAP_NORESERVE mapping. HotSpot commits without MAP_NORESERVE, while glibc's arena heaps are
 /// MAP_NORESERVE even where read-write: sixteen adjacent 64 MiB arena heaps span exactly a 1 GiB
@@ -249,11 +275,12 @@ pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
         glibc_heaps(&mut c);
     }
     metaspace_nodes(&mut c, hints.metaspace_non_class_committed);
-    gc_structures(&mut c, hints.max_heap_size);
+    // Before the GC's tables: a 1 MiB Java thread stack or malloc chunk is H/512 of a 512 MiB heap.
     thread_stacks(&mut c);
     if let Some(read) = hints.read_word.filter(|_| hints.glibc_malloc) {
         mmapped_chunks(&mut c, read);
     }
+    gc_structures(&mut c, hints.max_heap_size);
     files_and_the_rest(&mut c);
     totals(&c)
 }
@@ -285,6 +312,9 @@ fn reservations(c: &mut Classifier, hints: &Hints) {
         if let Some(&(i, j)) = c.spans(&[size], 4096, eligible).first() {
             c.mark(i..=j, k);
             c.how(k, format!("the reservation spanning exactly {flag} ({size} bytes)"));
+        } else if let Some((i, j)) = c.overhanging(size, eligible) {
+            c.mark(i..=j, k);
+            c.how(k, format!("the reservation of {flag} ({size} bytes) whose PROT_NONE end the kernel merged with the next reservation's"));
         }
     }
     if c.groups[Kind::CodeCache as usize] == 0 {
