@@ -41,6 +41,8 @@ const MIN_STACK: u64 = 64 * 1024;
 /// Chunks walked in one mapping at most (each costs two reads): direct-leak's 1 MiB buffers
 /// merged into a 54 MiB mapping.
 const MAX_CHUNKS_WALKED: u64 = 4096;
+/// Where heaps with compressed oops end at the latest (zero-based oops).
+const COMPRESSED_OOPS_END: u64 = 32 << 30;
 /// Smallest span taken for GC side tables.
 const MIN_GC_TABLE: u64 = 256 * 1024;
 
@@ -222,27 +224,23 @@ impl Classifier<'_> {
 }
 
 impl Classifier<'_> {
-    /// A run of adjacent, unclassified, eligible mappings from a 1 MiB boundary, holding some
-    /// read-write memory, shorter than `target` but followed by a PROT_NONE mapping reaching
-    /// past it: a reservation whose unused end the kernel merged with the next reservation's
-    /// (JDK 21 without CDS puts the class space right after the heap). The PROT_NONE mapping is
-    /// taken whole: it holds no resident memory.
-    fn overhanging(&self, target: u64, eligible: impl Fn(&Mapping) -> bool) -> Option<(usize, usize)> {
+    /// The Java heap when no run spans exactly `MaxHeapSize`: a run of adjacent, unclassified,
+    /// eligible mappings from a 1 MiB boundary below 32 GiB (where compressed oops put heaps under
+    /// 32 GiB), holding read-write memory, whose last mapping reaches past `target`: the kernel
+    /// merged the heap's end with the next reservation's start (JDK 21 without a CDS archive
+    /// puts the class space right after the heap). That last mapping is taken whole.
+    fn heap_overhanging(&self, target: u64, eligible: impl Fn(&Mapping) -> bool) -> Option<(usize, usize)> {
         let m = self.maps;
         let free = |k: usize| self.kind[k].is_none() && eligible(&m[k]);
-        (0..m.len()).filter(|&i| free(i) && m[i].start.is_multiple_of(MIB)).find_map(|i| {
+        let first = |i: usize| free(i) && m[i].start.is_multiple_of(MIB) && m[i].start + target <= COMPRESSED_OOPS_END;
+        (0..m.len()).filter(|&i| first(i)).find_map(|i| {
             let mut j = i;
-            loop {
-                let (span, has_rw) = (m[j].end - m[i].start, m[i..=j].iter().any(Mapping::read_write));
-                let next = m.get(j + 1).filter(|n| n.start == m[j].end && free(j + 1))?;
-                if span >= target {
-                    return None;
-                }
-                if next.prot_none() && next.end - m[i].start > target && has_rw {
-                    return Some((i, j + 1));
-                }
+            while m[j].end - m[i].start < target {
+                m.get(j + 1).filter(|n| n.start == m[j].end && free(j + 1))?;
                 j += 1;
             }
+            let straddles = m[j].end - m[i].start > target && m[j].start - m[i].start < target;
+            (straddles && m[i..=j].iter().any(Mapping::read_write)).then_some((i, j))
         })
     }
 }
@@ -312,9 +310,9 @@ fn reservations(c: &mut Classifier, hints: &Hints) {
         if let Some(&(i, j)) = c.spans(&[size], 4096, eligible).first() {
             c.mark(i..=j, k);
             c.how(k, format!("the reservation spanning exactly {flag} ({size} bytes)"));
-        } else if let Some((i, j)) = c.overhanging(size, eligible) {
+        } else if let Some((i, j)) = c.heap_overhanging(size, eligible).filter(|_| k == Kind::JavaHeap) {
             c.mark(i..=j, k);
-            c.how(k, format!("the reservation of {flag} ({size} bytes) whose PROT_NONE end the kernel merged with the next reservation's"));
+            c.how(k, format!("a run below 32 GiB of {flag} ({size} bytes) whose end the kernel merged with the next reservation's start"));
         }
     }
     if c.groups[Kind::CodeCache as usize] == 0 {

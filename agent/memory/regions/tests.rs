@@ -253,23 +253,29 @@ fn reads_its_own_memory_without_faulting() {
 }
 
 /// JDK 21 without CDS, Kafka's -Xmx512m: the class space follows the heap, and the kernel merged
-/// the heap's PROT_NONE end with the class space's start. A 1 MiB Java thread stack (H/512) is a
+/// the heap's last committed region with the class space's start. A 1 MiB Java thread stack (H/512) is a
 /// stack, not a GC table.
 #[test]
 fn a_heap_whose_end_merged_with_the_next_reservation_is_found() {
     let h = 512 * MIB;
     let mut s = String::new();
-    s += &map(0xe000_0000, 265 * MIB, "rw-p", "", 187 * MIB, "rd wr mr mw me ac");
-    s += &map(0xe000_0000 + 265 * MIB, h - 265 * MIB + 4608 * K, "---p", "", 0, "mr mw me nr");
+    // As smaps showed it: G1's last region and the class space's first 256 KiB are one mapping.
+    s += &map(0xe000_0000, 276 * MIB, "rw-p", "", 181 * MIB, "rd wr mr mw me ac");
+    s += &map(0xf140_0000, 0xffe0_0000 - 0xf140_0000, "---p", "", 0, "mr mw me nr");
+    s += &map(0xffe0_0000, 2304 * K, "rw-p", "", 2292 * K, "rd wr mr mw me ac");
+    s += &map(0x1_0004_0000, 4160 * K, "---p", "", 0, "mr mw me nr");
     s += &map(0x1_0048_0000, 2176 * K, "rw-p", "", 2164 * K, "rd wr mr mw me ac");
+    // The same shape above 32 GiB is not taken for the heap.
+    s += &map(0x7e00_0000_0000, 276 * MIB, "rw-p", "", MIB, "rd wr mr mw me ac");
+    s += &map(0x7e00_0000_0000 + 276 * MIB, 300 * MIB, "---p", "", 0, "mr mw me nr");
     let t = 0x7f00_0000_0000u64;
     s += &map(t, 16 * K, "---p", "", 0, "mr mw me");
     s += &map(t + 16 * K, 1008 * K, "rw-p", "", 88 * K, "rd wr mr mw me ac nh");
     let maps = parse(&s);
     let c = classify(&maps, &Hints { max_heap_size: Some(h), ..Hints::default() });
-    assert_eq!(c.rss(Kind::JavaHeap), 187 * MIB);
+    assert_eq!(c.rss(Kind::JavaHeap), 181 * MIB + 2292 * K);
     assert!(c.get(Kind::JavaHeap).recognised_by.contains("merged"), "{:?}", c.get(Kind::JavaHeap));
     assert_eq!(c.rss(Kind::ThreadStacks), 88 * K);
     assert_eq!(c.get(Kind::GcStructures).count, 0);
-    assert_eq!(c.rss(Kind::OtherAnonymous), 2164 * K);
+    assert_eq!(c.rss(Kind::OtherAnonymous), 2164 * K + MIB);
 }
