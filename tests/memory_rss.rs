@@ -1,7 +1,8 @@
 //! The memory section on real JVMs: the RSS explanation of `arena-retention` under glibc, with
 //! MALLOC_ARENA_MAX=2, with trim=on, under preloaded jemalloc and tcmalloc; `healthy` without
 //! an allocator finding and with a bounded sampler; `springboot-scan` against its fixed twin;
-//! NMT's summary beside ours. Needs Debian's libjemalloc2 and libtcmalloc-minimal4.
+//! NMT's summary beside ours; unexplained RSS at most 5 % (G1, ZGC, a Kafka broker). Needs
+//! Debian's libjemalloc2 and libtcmalloc-minimal4.
 
 mod common;
 
@@ -323,4 +324,39 @@ fn late_attach_explains_a_running_jvms_retention() {
     assert!(!r.samples.is_empty(), "the sampler starts on attach too");
     let f = jvm.finish();
     assert_eq!(f.code, Some(0));
+}
+
+/// Unexplained RSS (issue 21): at most 5 % of RSS at exit, under G1 (whose side tables are
+/// `gc_structures`) and ZGC, and on a Kafka broker (JDK 21 when there is one). Before the GC's
+/// tables and malloc's mmapped chunks were recognised, zlib-waves left 7.6 % unexplained on
+/// JDK 17 with G1.
+#[test]
+fn unexplained_is_at_most_5_percent_of_rss() {
+    let k = harness_jar().parent().unwrap().join("kafka");
+    let cp = format!("{}:{}/*", k.join("kafka-harness.jar").display(), k.join("lib").display());
+    let data = temp_dir("rss-kafka-data").display().to_string();
+    // JDK 21 without a CDS archive puts the class space right after a 512 MiB heap, and the
+    // kernel merges their PROT_NONE parts: the heap was not recognised, 37 % unexplained.
+    let java = all_javas().into_iter().find(|j| java_feature_version(j) == 21).unwrap_or_else(main_java);
+    say(&format!("kafka on JDK {}", java_feature_version(&java)));
+    let runs = [
+        ("zlib-waves", Jvm::scenario("rss-zlib", "zlib-waves")),
+        ("native-cache", Jvm::scenario("rss-cache", "native-cache")),
+        ("zlib-waves ZGC", Jvm::scenario("rss-zlib-z", "zlib-waves").jvm_args(&["-XX:+UseZGC"])),
+        ("kafka", Jvm::program("rss-kafka", "kafka", &["-cp", &cp, "leakagent.kafka.Broker", &data, "2000"]).jvm_args(&["-Xmx512m"]).java(&java)),
+    ];
+    for (what, jvm) in runs {
+        let f = jvm.run();
+        assert_eq!(f.code, Some(0), "{what}: {}", f.stderr);
+        let r = f.death_report();
+        assert_explained(&r);
+        let (u, rss) = (part(&r, RssPart::Unexplained), r.memory.rss_bytes);
+        assert!(u * 20 <= rss, "{what}: {u} of {rss} unexplained: {}\n{:?}", show(&r), r.memory.unrecognised);
+        if what == "zlib-waves" {
+            // G1's mark bitmaps and card tables are found and resident.
+            assert!(region(&r, "gc_structures").count >= 1 && part(&r, RssPart::GcStructures) > MIB, "{}", show(&r));
+            assert!(r.memory.summary.contains("the GC's side tables"), "{}", r.memory.summary);
+            assert!(region(&r, "malloc_mmapped").count >= 1, "{:?}", region(&r, "malloc_mmapped"));
+        }
+    }
 }

@@ -4,11 +4,14 @@
 //! - `java_heap`, `metaspace`, `code_cache`, `thread_stacks`: the resident size of their
 //!   recognised mappings. A kind that was not recognised falls back to the JVM's committed size,
 //!   taken out of the unrecognised anonymous memory.
+//! - `gc_structures`: the resident size of the GC's side tables (mark bitmaps, card tables, block
+//!   offset table), recognised by their sizes relative to `MaxHeapSize`.
 //! - malloc (glibc): the arena heaps and the brk heap hold `uordblks` in use; the rest of their
 //!   resident size is memory freed but retained (`malloc_retained`). `mallinfo2`'s free bytes
 //!   are not used for this: glibc returns free pages with MADV_DONTNEED, and those are free but
-//!   not resident. Chunks malloc served with mmap (`hblkhd`) are in use and live among the
-//!   unrecognised anonymous mappings.
+//!   not resident. Chunks malloc served with mmap (`hblkhd`) are in use: the resident size of
+//!   those recognised by their headers, the rest of `hblkhd` out of the unrecognised anonymous
+//!   mappings.
 //! - malloc (jemalloc, tcmalloc): their mappings are not recognisable, so their own resident
 //!   figure is taken out of the unrecognised anonymous memory; allocated bytes are in use, the
 //!   rest is retained.
@@ -161,6 +164,7 @@ fn jvm_parts(c: &mut Carving, r: &Classified, j: &JvmMemory) {
         r.rss(Kind::ThreadStacks),
         format!("resident part of {} thread stacks (glibc keeps exited threads' stacks for reuse)", r.get(Kind::ThreadStacks).count),
     );
+    c.push(RssPart::GcStructures, r.rss(Kind::GcStructures), "resident part of the GC's mark bitmaps, card tables and block offset table");
 }
 
 /// How much the allocator holds in use and free, by its own statistics and the arena and brk
@@ -170,7 +174,10 @@ fn allocator(c: &mut Carving, r: &Classified, m: &Malloc) -> AllocatorShare {
     match m.allocator {
         Allocator::Glibc if m.arena_in_use_bytes.is_some() => {
             let in_arena = m.arena_in_use_bytes.unwrap_or(0).min(arena_pool);
-            let mmapped = c.take_anon(m.mmapped_bytes.unwrap_or(0));
+            // Chunks recognised by their headers count their resident bytes; the others (e.g.
+            // aligned ones) are taken from anonymous memory at their full size.
+            let found = r.get(Kind::MallocMmapped);
+            let mmapped = found.rss + c.take_anon(m.mmapped_bytes.unwrap_or(0).saturating_sub(found.size));
             AllocatorShare { in_use: in_arena + mmapped, retained: Some(arena_pool - in_arena), in_malloc: true, not_its_own: 0 }
         }
         Allocator::Jemalloc | Allocator::Tcmalloc if m.allocator_resident_bytes.is_some() => {
@@ -191,7 +198,7 @@ fn allocator(c: &mut Carving, r: &Classified, m: &Malloc) -> AllocatorShare {
                 "{} publishes no usable statistics: its known mappings (brk heap) are counted as in use and nothing as retained",
                 m.allocator
             ));
-            AllocatorShare { in_use: arena_pool, retained: None, in_malloc: false, not_its_own: 0 }
+            AllocatorShare { in_use: arena_pool + r.rss(Kind::MallocMmapped), retained: None, in_malloc: false, not_its_own: 0 }
         }
     }
 }
@@ -219,7 +226,7 @@ fn malloc_parts(c: &mut Carving, i: &Inputs, a: &AllocatorShare) {
     let direct = carve(c, direct_src);
     c.push(RssPart::Direct, direct, direct_note);
     let in_use_note = match m.allocator {
-        Allocator::Glibc => "glibc malloc in use (uordblks within the resident arenas, plus mmapped chunks), minus zlib and direct".into(),
+        Allocator::Glibc => "glibc malloc in use (uordblks within the resident arenas, plus the resident part of mmapped chunks), minus zlib and direct".into(),
         a_name if a.in_malloc => format!("{a_name} allocated bytes, minus zlib and direct"),
         a_name => format!("{a_name}: the brk heap, as the allocator gives no numbers"),
     };
@@ -238,7 +245,8 @@ fn malloc_parts(c: &mut Carving, i: &Inputs, a: &AllocatorShare) {
 /// Files, kernel pages and what NMT can name (`other`), then the anonymous memory left.
 fn rest_parts(c: &mut Carving, r: &Classified, nmt: Option<&Nmt>, not_malloc: u64) {
     let files = r.rss(Kind::Libraries) + r.rss(Kind::CdsArchive) + r.rss(Kind::MappedFiles) + r.rss(Kind::Kernel);
-    let nmt_named = nmt.map(|n| c.take_anon(nmt::internal_mmap_committed(n))).unwrap_or(0);
+    // NMT's GC category includes the side tables gc_structures already holds.
+    let nmt_named = nmt.map(|n| c.take_anon(nmt::internal_mmap_committed(n).saturating_sub(r.rss(Kind::GcStructures)))).unwrap_or(0);
     let mut other_note = format!(
         "libraries {}, CDS archive {}, other mapped files {}",
         mib(r.rss(Kind::Libraries)),
@@ -282,12 +290,16 @@ pub fn paragraph(e: &Explained, rss: u64, m: &Malloc, j: &JvmMemory, stacks: u64
         s.push(')');
     }
     s.push_str(&format!(
-        ", metaspace {}, the code cache {}, {} thread stacks {}. ",
+        ", metaspace {}, the code cache {}, {} thread stacks {}",
         mib(b(RssPart::Metaspace)),
         mib(b(RssPart::CodeCache)),
         stacks,
         mib(b(RssPart::ThreadStacks))
     ));
+    if b(RssPart::GcStructures) >= NOTEWORTHY {
+        s.push_str(&format!(", the GC's side tables {}", mib(b(RssPart::GcStructures))));
+    }
+    s.push_str(". ");
     let in_use = b(RssPart::MallocInUse) + b(RssPart::Zlib) + b(RssPart::Direct);
     let name = match m.allocator {
         Allocator::Glibc | Allocator::Jemalloc | Allocator::Tcmalloc => format!("{} malloc", m.allocator),
@@ -351,7 +363,7 @@ mod tests {
             t.count += 1;
             sum += b;
         }
-        Classified { totals, rss: sum, swap: 0, mappings: rss.len() }
+        Classified { totals, rss: sum, swap: 0, mappings: rss.len(), unrecognised: Vec::new() }
     }
 
     /// Arena-retention after GC under glibc, with the numbers of a real run (rounded).
@@ -470,6 +482,24 @@ mod tests {
         assert_eq!(e.bytes(RssPart::Zlib), 6 * M);
         assert_eq!(e.bytes(RssPart::Direct), 0);
         assert_eq!(sum(&e), r.rss);
+    }
+
+    #[test]
+    fn recognised_mmapped_chunks_count_their_resident_bytes_and_gc_tables_are_a_part() {
+        let (_, m, j) = arena_retention();
+        // hblkhd is 1 MiB; chunks of 3/4 MiB were recognised with 1/4 MiB resident.
+        let mut r = regions(&[(Kind::JavaHeap, 2 * M), (Kind::GcStructures, 7 * M), (Kind::MallocMmapped, M / 4), (Kind::OtherAnonymous, 6 * M)]);
+        r.totals[KINDS.iter().position(|k| *k == Kind::MallocMmapped).unwrap()].size = 3 * M / 4;
+        let e = explain(&Inputs { regions: &r, malloc: &m, jvm: &j, nmt: None, ledger: Ledger::default() });
+        assert_eq!(e.bytes(RssPart::GcStructures), 7 * M);
+        // In use: 1/4 resident in recognised chunks + the 1/4 of hblkhd not recognised (the
+        // arenas are absent); direct's 1/2 MiB takes all of it.
+        assert_eq!(e.bytes(RssPart::Direct), M / 2);
+        assert_eq!(e.bytes(RssPart::MallocInUse), 0);
+        assert_eq!(e.bytes(RssPart::Unexplained), 6 * M - M / 4);
+        assert_eq!(sum(&e), r.rss);
+        let p = paragraph(&e, r.rss, &m, &j, 0);
+        assert!(p.contains(", the GC's side tables 7.0 MiB."), "{p}");
     }
 
     #[test]

@@ -197,6 +197,7 @@ impl MemoryCollector {
             mappings: c.mappings as u64,
             malloc: m,
             regions: regions_of(&c),
+            unrecognised: c.unrecognised.clone(),
             explanation: e.parts,
             summary,
             jvm,
@@ -274,6 +275,7 @@ fn hints(flags: &BTreeMap<String, String>, jvm: &JvmMemory, m: &Malloc) -> Hints
         reserved_code_cache_size: flag_u64(flags, "ReservedCodeCacheSize"),
         metaspace_non_class_committed: jvm.metaspace_committed_bytes.map(|t| t.saturating_sub(jvm.class_space_committed_bytes.unwrap_or(0))),
         glibc_malloc: m.allocator == leakagent_report::model::Allocator::Glibc,
+        read_word: Some(smaps::read_own_word),
     }
 }
 

@@ -15,14 +15,19 @@
 //!   JVM's committed non-class metaspace.
 //! - `malloc_arena_heaps`: glibc's per-thread arena heaps: 64 MiB-aligned 64 MiB windows fully
 //!   covered by anonymous MAP_NORESERVE (`nr`) mappings, read-write at the start.
+//! - `gc_structures`: runs of anonymous reservations spanning a sum of GC side tables sized from
+//!   `MaxHeapSize`: mark bitmaps (H/64) and card-sized tables (H/512).
+//! - `malloc_mmapped`: glibc's mmapped chunks, read-write anonymous mappings that are a series of
+//!   chunk headers with the IS_MMAPPED bit (read from this process's memory).
 //! - `thread_stacks`: an anonymous read-write mapping right above a small PROT_NONE mapping (the
 //!   guard pages of glibc and HotSpot), plus the main thread's `[stack]`.
 //! - `brk_heap`: `[heap]`, glibc's main arena. `libraries`: files whose name has `.so`.
 //!   `cds_archive`: `*.jsa` files. `mapped_files`: other files. `kernel`: `[vdso]`, `[vvar]`, ...
-//! - `other_anonymous`: every other anonymous mapping (GC data structures, malloc's mmapped
+//! - `other_anonymous`: every other anonymous mapping (malloc's mmapped
 //!   chunks, a preloaded allocator's memory, JNI libraries' mmaps, ...).
 
 use super::smaps::{Mapping, MIB};
+use leakagent_report::model::Unrecognised;
 use std::collections::BTreeSet;
 
 /// glibc's HEAP_MAX_SIZE on 64-bit: 2 * DEFAULT_MMAP_THRESHOLD_MAX.
@@ -33,6 +38,13 @@ pub const METASPACE_NODE: u64 = 64 * MIB;
 const MAX_GUARD: u64 = 256 * 1024;
 /// Smallest read-write part taken for a thread stack.
 const MIN_STACK: u64 = 64 * 1024;
+/// Chunks walked in one mapping at most (each costs two reads): direct-leak's 1 MiB buffers
+/// merged into a 54 MiB mapping.
+const MAX_CHUNKS_WALKED: u64 = 4096;
+/// Where heaps with compressed oops end at the latest (zero-based oops).
+const COMPRESSED_OOPS_END: u64 = 32 << 30;
+/// Smallest span taken for GC side tables.
+const MIN_GC_TABLE: u64 = 256 * 1024;
 
 /// The classes of mappings, in report order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,7 +54,9 @@ pub enum Kind {
     Metaspace,
     CodeCache,
     ThreadStacks,
+    GcStructures,
     MallocArenaHeaps,
+    MallocMmapped,
     BrkHeap,
     CdsArchive,
     Libraries,
@@ -51,13 +65,15 @@ pub enum Kind {
     OtherAnonymous,
 }
 
-pub const KINDS: [Kind; 12] = [
+pub const KINDS: [Kind; 14] = [
     Kind::JavaHeap,
     Kind::ClassSpace,
     Kind::Metaspace,
     Kind::CodeCache,
     Kind::ThreadStacks,
+    Kind::GcStructures,
     Kind::MallocArenaHeaps,
+    Kind::MallocMmapped,
     Kind::BrkHeap,
     Kind::CdsArchive,
     Kind::Libraries,
@@ -74,7 +90,9 @@ impl Kind {
             Kind::Metaspace => "metaspace",
             Kind::CodeCache => "code_cache",
             Kind::ThreadStacks => "thread_stacks",
+            Kind::GcStructures => "gc_structures",
             Kind::MallocArenaHeaps => "malloc_arena_heaps",
+            Kind::MallocMmapped => "malloc_mmapped",
             Kind::BrkHeap => "brk_heap",
             Kind::CdsArchive => "cds_archive",
             Kind::Libraries => "libraries",
@@ -97,6 +115,9 @@ pub struct Hints {
     /// Whether glibc serves malloc: only then are 64 MiB MAP_NORESERVE windows its arena heaps
     /// (a preloaded jemalloc maps look-alikes).
     pub glibc_malloc: bool,
+    /// Reads a word of this process's memory without faulting (None: unreadable); finds
+    /// glibc's mmapped chunks by their headers. None: not looked for.
+    pub read_word: Option<fn(u64) -> Option<u64>>,
 }
 
 /// Totals of one kind.
@@ -121,7 +142,12 @@ pub struct Classified {
     pub rss: u64,
     pub swap: u64,
     pub mappings: usize,
+    /// The largest `other_anonymous` mappings by resident size.
+    pub unrecognised: Vec<Unrecognised>,
 }
+
+/// How many unrecognised mappings the report lists.
+const UNRECOGNISED_LISTED: usize = 5;
 
 impl Classified {
     pub fn get(&self, k: Kind) -> &KindTotal {
@@ -156,10 +182,11 @@ impl Classifier<'_> {
         }
     }
 
-    /// Runs of adjacent, unclassified, eligible mappings whose span is exactly `target`,
-    /// starting at a multiple of `align`.
-    fn spans(&self, target: u64, align: u64, eligible: impl Fn(&Mapping) -> bool) -> Vec<(usize, usize)> {
+    /// Runs of adjacent, unclassified, eligible mappings whose span is exactly one of `targets`
+    /// (the longest such run from each start), starting at a multiple of `align`.
+    fn spans(&self, targets: &[u64], align: u64, eligible: impl Fn(&Mapping) -> bool) -> Vec<(usize, usize)> {
         let m = self.maps;
+        let most = targets.iter().copied().max().unwrap_or(0);
         let mut out = Vec::new();
         let mut i = 0;
         while i < m.len() {
@@ -172,11 +199,10 @@ impl Classifier<'_> {
             let mut found = None;
             loop {
                 let span = m[j].end - m[i].start;
-                if span == target {
+                if targets.contains(&span) {
                     found = Some(j);
-                    break;
                 }
-                if span > target || j + 1 >= m.len() {
+                if span >= most || j + 1 >= m.len() {
                     break;
                 }
                 let n = &m[j + 1];
@@ -194,6 +220,28 @@ impl Classifier<'_> {
             }
         }
         out
+    }
+}
+
+impl Classifier<'_> {
+    /// The Java heap when no run spans exactly `MaxHeapSize`: a run of adjacent, unclassified,
+    /// eligible mappings from a 1 MiB boundary below 32 GiB (where compressed oops put heaps under
+    /// 32 GiB), holding read-write memory, whose last mapping reaches past `target`: the kernel
+    /// merged the heap's end with the next reservation's start (JDK 21 without a CDS archive
+    /// puts the class space right after the heap). That last mapping is taken whole.
+    fn heap_overhanging(&self, target: u64, eligible: impl Fn(&Mapping) -> bool) -> Option<(usize, usize)> {
+        let m = self.maps;
+        let free = |k: usize| self.kind[k].is_none() && eligible(&m[k]);
+        let first = |i: usize| free(i) && m[i].start.is_multiple_of(MIB) && m[i].start + target <= COMPRESSED_OOPS_END;
+        (0..m.len()).filter(|&i| first(i)).find_map(|i| {
+            let mut j = i;
+            while m[j].end - m[i].start < target {
+                m.get(j + 1).filter(|n| n.start == m[j].end && free(j + 1))?;
+                j += 1;
+            }
+            let straddles = m[j].end - m[i].start > target && m[j].start - m[i].start < target;
+            (straddles && m[i..=j].iter().any(Mapping::read_write)).then_some((i, j))
+        })
     }
 }
 
@@ -225,7 +273,12 @@ pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
         glibc_heaps(&mut c);
     }
     metaspace_nodes(&mut c, hints.metaspace_non_class_committed);
+    // Before the GC's tables: a 1 MiB Java thread stack or malloc chunk is H/512 of a 512 MiB heap.
     thread_stacks(&mut c);
+    if let Some(read) = hints.read_word.filter(|_| hints.glibc_malloc) {
+        mmapped_chunks(&mut c, read);
+    }
+    gc_structures(&mut c, hints.max_heap_size);
     files_and_the_rest(&mut c);
     totals(&c)
 }
@@ -254,9 +307,12 @@ fn reservations(c: &mut Classifier, hints: &Hints) {
     ];
     for (size, k, flag, eligible) in sized {
         let Some(size) = size.filter(|s| *s > 0) else { continue };
-        if let Some(&(i, j)) = c.spans(size, 4096, eligible).first() {
+        if let Some(&(i, j)) = c.spans(&[size], 4096, eligible).first() {
             c.mark(i..=j, k);
             c.how(k, format!("the reservation spanning exactly {flag} ({size} bytes)"));
+        } else if let Some((i, j)) = c.heap_overhanging(size, eligible).filter(|_| k == Kind::JavaHeap) {
+            c.mark(i..=j, k);
+            c.how(k, format!("a run below 32 GiB of {flag} ({size} bytes) whose end the kernel merged with the next reservation's start"));
         }
     }
     if c.groups[Kind::CodeCache as usize] == 0 {
@@ -326,6 +382,13 @@ fn totals(c: &Classifier) -> Classified {
         out.rss += m.rss;
         out.swap += m.swap;
     }
+    let mut anon: Vec<&Mapping> = c.maps.iter().zip(&c.kind).filter(|(m, k)| **k == Some(Kind::OtherAnonymous) && m.rss > 0).map(|(m, _)| m).collect();
+    anon.sort_by_key(|m| std::cmp::Reverse(m.rss));
+    out.unrecognised = anon
+        .iter()
+        .take(UNRECOGNISED_LISTED)
+        .map(|m| Unrecognised { address: format!("{:#x}", m.start), size_bytes: m.size(), rss_bytes: m.rss, perms: m.perms.clone() })
+        .collect();
     for t in totals.iter_mut() {
         if t.count == 0 && t.size == 0 {
             t.recognised_by.clear();
@@ -400,7 +463,7 @@ fn metaspace_nodes(c: &mut Classifier, committed: Option<u64>) {
     let m = c.maps;
     let eligible = |x: &Mapping| x.anonymous() && !x.executable() && (x.prot_none() || !x.flag("nr"));
     let cands: Vec<(usize, usize, u64)> = c
-        .spans(METASPACE_NODE, 4 * MIB, eligible)
+        .spans(&[METASPACE_NODE], 4 * MIB, eligible)
         .into_iter()
         .map(|(i, j)| (i, j, m[i..=j].iter().filter(|x| !x.prot_none()).map(Mapping::size).sum()))
         .filter(|&(_, _, rw)| rw > 0)
@@ -440,6 +503,62 @@ fn metaspace_nodes(c: &mut Classifier, committed: Option<u64>) {
         c.mark(i..=j, Kind::Metaspace);
     }
     c.how(Kind::Metaspace, "64 MiB anonymous reservations (metaspace nodes) whose committed size matches the JVM's committed metaspace");
+}
+
+/// HotSpot's side tables of the heap, reserved at start in proportion to `MaxHeapSize`: one mark
+/// bit per 8 heap bytes (G1's bitmaps, two before JDK 20; Parallel's begin/end bitmap), one byte
+/// per 512-byte card (the card table, G1's block offset table and, before JDK 20, its card
+/// counts). The JVM reserves them next to each other, so a run may hold several: any run of
+/// anonymous reserved mappings spanning a sum of up to two H/64 and three H/512 tables is taken.
+fn gc_structures(c: &mut Classifier, max_heap: Option<u64>) {
+    let Some(h) = max_heap.filter(|h| *h > 0) else { return };
+    let page = |x: u64| x.div_ceil(4096) * 4096;
+    let (bitmap, cards) = (page(h / 64), page(h / 512));
+    let mut targets = Vec::new();
+    for a in 0..=2 {
+        for b in 0..=3 {
+            let t = a * bitmap + b * cards;
+            // Tiny tables of a tiny heap would match unrelated mappings.
+            if t >= MIN_GC_TABLE {
+                targets.push(t);
+            }
+        }
+    }
+    let eligible = |m: &Mapping| jvm_reserved(m) && !m.executable();
+    for (i, j) in c.spans(&targets, 4096, eligible) {
+        c.mark(i..=j, Kind::GcStructures);
+    }
+    c.how(Kind::GcStructures, "anonymous reservations spanning sums of MaxHeapSize/64 (mark bitmaps) and MaxHeapSize/512 (card tables, block offset table); count = runs");
+}
+
+/// glibc's mmapped chunks (allocations above the mmap threshold): anonymous read-write
+/// mappings made of chunks whose headers say so: a zero `prev_size` word, then a page-multiple
+/// size with the IS_MMAPPED bit (2), each chunk followed by the next up to the mapping's end (the
+/// kernel merges adjacent ones). Only resident mappings are read, so no page is faulted in.
+fn mmapped_chunks(c: &mut Classifier, read: fn(u64) -> Option<u64>) {
+    const IS_MMAPPED: u64 = 2;
+    const PAGE: u64 = 4096;
+    for (i, x) in c.maps.iter().enumerate() {
+        if c.kind[i].is_some() || !x.anonymous() || !x.read_write() || x.flag("nr") || x.rss == 0 {
+            continue;
+        }
+        let mut at = x.start;
+        let mut chunks = 0;
+        while at < x.end && chunks < MAX_CHUNKS_WALKED {
+            let (Some(0), Some(size)) = (read(at), read(at + 8)) else { break };
+            let bytes = size & !7;
+            if size & IS_MMAPPED == 0 || bytes == 0 || !bytes.is_multiple_of(PAGE) || at + bytes > x.end {
+                break;
+            }
+            at += bytes;
+            chunks += 1;
+        }
+        if at == x.end && chunks > 0 {
+            c.kind[i] = Some(Kind::MallocMmapped);
+            c.groups[Kind::MallocMmapped as usize] += chunks;
+            c.how(Kind::MallocMmapped, "anonymous mappings made of glibc chunk headers with IS_MMAPPED; count = chunks");
+        }
+    }
 }
 
 /// Thread stacks: a small PROT_NONE guard mapping directly below a read-write mapping.

@@ -3,6 +3,17 @@
 
 pub const MIB: u64 = 1 << 20;
 
+/// Reads a word of this process's memory through /proc/self/mem, which fails with EIO where a
+/// plain read would fault (a mapping unmapped since smaps was read).
+pub fn read_own_word(addr: u64) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    static MEM: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    let f = MEM.get_or_init(|| std::fs::File::open("/proc/self/mem").ok()).as_ref()?;
+    let mut b = [0u8; 8];
+    f.read_exact_at(&mut b, addr).ok()?;
+    Some(u64::from_ne_bytes(b))
+}
+
 /// One line group of smaps.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mapping {

@@ -66,6 +66,7 @@ fn jdk17_hints() -> Hints {
         reserved_code_cache_size: Some(251_658_240),
         metaspace_non_class_committed: Some(768 * K),
         glibc_malloc: true,
+        read_word: None,
     }
 }
 
@@ -176,4 +177,105 @@ fn reads_this_process() {
     assert!(c.rss > 0);
     assert!(c.rss(Kind::Libraries) > 0);
     assert!(c.found(Kind::ThreadStacks));
+}
+
+/// G1's side tables of a 6 GiB heap, as JDK 17 reserved them in a real run of zlib-waves: two
+/// mark bitmaps (H/64) and two card-sized tables (H/512) next to each other, each committed at
+/// its start, and a third table elsewhere.
+#[test]
+fn g1_side_tables_are_gc_structures() {
+    let h = 6_320_816_128u64;
+    let (bitmap, cards) = (h / 64, (h / 512).div_ceil(4096) * 4096);
+    let mut s = String::new();
+    let g = 0x7fc3_e801_4000u64;
+    let mut at = g;
+    for (size, rw, rss) in [(bitmap, 6080 * K, 0), (bitmap, 6208 * K, 0), (cards, 888 * K, 0), (cards, 776 * K, 760 * K)] {
+        s += &map(at, rw, "rw-p", "", rss, "rd wr mr mw me ac");
+        s += &map(at + rw, size - rw, "---p", "", 0, "mr mw me nr");
+        at += size;
+    }
+    let third = 0x7fc4_1094_d000u64;
+    s += &map(third, 760 * K, "rw-p", "", 380 * K, "rd wr mr mw me ac");
+    s += &map(third + 760 * K, cards - 760 * K, "---p", "", 0, "mr mw me nr");
+    // A mapping of a table's size but executable is not one.
+    s += &map(0x7fc5_0000_0000, cards, "rwxp", "", 4 * K, "rd wr ex mr mw me ac");
+    let maps = parse(&s);
+    let c = classify(&maps, &Hints { max_heap_size: Some(h), ..Hints::default() });
+    assert_eq!(c.get(Kind::GcStructures).count, 2, "the run of four tables, and the third");
+    assert_eq!(c.rss(Kind::GcStructures), (760 + 380) * K);
+    assert_eq!(c.get(Kind::GcStructures).size, 2 * bitmap + 3 * cards);
+    assert_eq!(c.rss(Kind::CodeCache), 4 * K);
+    // Without MaxHeapSize nothing is taken for them.
+    let c = classify(&maps, &Hints::default());
+    assert_eq!(c.get(Kind::GcStructures).count, 0);
+    assert_eq!(c.rss(Kind::OtherAnonymous), (760 + 380) * K);
+}
+
+/// Chunk headers of a fake memory: (address, word).
+const WORDS: [(u64, u64); 6] = [
+    // Two adjacent mmapped chunks merged into one mapping.
+    (0x7000_0000_0000, 0),
+    (0x7000_0000_0008, 0x21000 | 2),
+    (0x7000_0002_1000, 0),
+    (0x7000_0002_1008, 0x40000 | 2),
+    // Not a chunk: a size without IS_MMAPPED.
+    (0x7000_1000_0000, 0),
+    (0x7000_1000_0008, 0x10000),
+];
+
+fn fake_word(addr: u64) -> Option<u64> {
+    WORDS.iter().find(|(a, _)| *a == addr).map(|(_, w)| *w).or(Some(0x5555))
+}
+
+#[test]
+fn glibc_mmapped_chunks_are_recognised_by_their_headers() {
+    let mut s = String::new();
+    s += &map(0x7000_0000_0000, 0x61000, "rw-p", "", 200 * K, "rd wr mr mw me ac");
+    s += &map(0x7000_1000_0000, 0x10000, "rw-p", "", 64 * K, "rd wr mr mw me ac");
+    let maps = parse(&s);
+    let hints = Hints { glibc_malloc: true, read_word: Some(fake_word), ..Hints::default() };
+    let c = classify(&maps, &hints);
+    assert_eq!(c.get(Kind::MallocMmapped).count, 2, "two chunks in one mapping");
+    assert_eq!(c.rss(Kind::MallocMmapped), 200 * K);
+    assert_eq!(c.rss(Kind::OtherAnonymous), 64 * K);
+    assert_eq!(c.unrecognised.len(), 1);
+    assert_eq!(c.unrecognised[0].address, "0x700010000000");
+    // Not looked for under another allocator.
+    let c = classify(&maps, &Hints { glibc_malloc: false, ..hints });
+    assert_eq!(c.get(Kind::MallocMmapped).count, 0);
+}
+
+#[test]
+fn reads_its_own_memory_without_faulting() {
+    let v: Box<u64> = Box::new(0x1234_5678);
+    assert_eq!(crate::memory::smaps::read_own_word(&*v as *const u64 as u64), Some(0x1234_5678));
+    assert_eq!(crate::memory::smaps::read_own_word(8), None, "page zero is never mapped");
+}
+
+/// JDK 21 without CDS, Kafka's -Xmx512m: the class space follows the heap, and the kernel merged
+/// the heap's last committed region with the class space's start. A 1 MiB Java thread stack (H/512) is a
+/// stack, not a GC table.
+#[test]
+fn a_heap_whose_end_merged_with_the_next_reservation_is_found() {
+    let h = 512 * MIB;
+    let mut s = String::new();
+    // As smaps showed it: G1's last region and the class space's first 256 KiB are one mapping.
+    s += &map(0xe000_0000, 276 * MIB, "rw-p", "", 181 * MIB, "rd wr mr mw me ac");
+    s += &map(0xf140_0000, 0xffe0_0000 - 0xf140_0000, "---p", "", 0, "mr mw me nr");
+    s += &map(0xffe0_0000, 2304 * K, "rw-p", "", 2292 * K, "rd wr mr mw me ac");
+    s += &map(0x1_0004_0000, 4160 * K, "---p", "", 0, "mr mw me nr");
+    s += &map(0x1_0048_0000, 2176 * K, "rw-p", "", 2164 * K, "rd wr mr mw me ac");
+    // The same shape above 32 GiB is not taken for the heap.
+    s += &map(0x7e00_0000_0000, 276 * MIB, "rw-p", "", MIB, "rd wr mr mw me ac");
+    s += &map(0x7e00_0000_0000 + 276 * MIB, 300 * MIB, "---p", "", 0, "mr mw me nr");
+    let t = 0x7f00_0000_0000u64;
+    s += &map(t, 16 * K, "---p", "", 0, "mr mw me");
+    s += &map(t + 16 * K, 1008 * K, "rw-p", "", 88 * K, "rd wr mr mw me ac nh");
+    let maps = parse(&s);
+    let c = classify(&maps, &Hints { max_heap_size: Some(h), ..Hints::default() });
+    assert_eq!(c.rss(Kind::JavaHeap), 181 * MIB + 2292 * K);
+    assert!(c.get(Kind::JavaHeap).recognised_by.contains("merged"), "{:?}", c.get(Kind::JavaHeap));
+    assert_eq!(c.rss(Kind::ThreadStacks), 88 * K);
+    assert_eq!(c.get(Kind::GcStructures).count, 0);
+    assert_eq!(c.rss(Kind::OtherAnonymous), 2164 * K + MIB);
 }

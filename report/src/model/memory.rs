@@ -33,8 +33,23 @@ pub struct Memory {
     /// sampling is off or the allocator gives no in-use figure).
     #[serde(default)]
     pub malloc_split: Option<MallocSplit>,
+    /// The largest anonymous mappings no rule recognised (`other_anonymous`), by resident size:
+    /// where to look when `unexplained` is large.
+    #[serde(default)]
+    pub unrecognised: Vec<Unrecognised>,
     /// How long building this section took (smaps, allocator, MXBeans, NMT, trim).
     pub build_ms: u64,
+}
+
+/// One anonymous mapping no rule recognised.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unrecognised {
+    /// Its start address, `0x...`.
+    pub address: String,
+    pub size_bytes: u64,
+    pub rss_bytes: u64,
+    /// `rw-p`, ...
+    pub perms: String,
 }
 
 /// Who serves `malloc` in the process (decided by the library defining the `malloc` symbol it
@@ -138,6 +153,7 @@ pub enum RssPart {
     Metaspace,
     CodeCache,
     ThreadStacks,
+    GcStructures,
     Zlib,
     Direct,
     MallocInUse,
@@ -152,6 +168,7 @@ json_names!(RssPart {
     Metaspace => "metaspace",
     CodeCache => "code_cache",
     ThreadStacks => "thread_stacks",
+    GcStructures => "gc_structures",
     Zlib => "zlib",
     Direct => "direct",
     MallocInUse => "malloc_in_use",

@@ -125,6 +125,11 @@ fn mappings(o: &mut String, m: &Memory) {
             g.recognised_by
         );
     }
+    if !m.unrecognised.is_empty() {
+        let list: Vec<String> =
+            m.unrecognised.iter().map(|u| format!("{} {} {} KiB rss {} KiB", u.address, u.perms, u.size_bytes >> 10, u.rss_bytes >> 10)).collect();
+        let _ = writeln!(o, "  largest unrecognised: {}", list.join("; "));
+    }
     let j = &m.jvm;
     let _ = writeln!(
         o,

@@ -214,6 +214,7 @@ mod tests {
                 ..Malloc::default()
             },
             regions: vec![Region { kind: "malloc_arena_heaps".into(), count: 9, size_bytes: 576 * M, rss_bytes: 390 * M, recognised_by: "windows".into(), ..Region::default() }],
+            unrecognised: vec![Unrecognised { address: "0x7f00c0000000".into(), size_bytes: 2 * M, rss_bytes: M, perms: "rw-p".into() }],
             trim: Some(Trim { performed: true, call: "malloc_trim(0)".into(), rss_before_bytes: 400 * M, rss_after_bytes: 60 * M, released_bytes: 340 * M, ..Trim::default() }),
             sampler: SamplerInfo { interval_ms: Some(1000), capacity: 600, taken: 3, ..SamplerInfo::default() },
             notes: vec!["a caveat".into()],
@@ -232,6 +233,7 @@ mod tests {
         assert!(t2.contains("Why: rss_limit crossed"), "{t2}");
         assert!(t.contains("trim: malloc_trim(0) released 340.0 MiB (RSS 400.0 -> 60.0 MiB"), "{t}");
         assert!(t.contains("malloc_arena_heaps        9        576.0      390.0  windows"), "{t}");
+        assert!(t.contains("largest unrecognised: 0x7f00c0000000 rw-p 2048 KiB rss 1024 KiB"), "{t}");
         assert!(t.contains("samples: 3 kept of 3 taken, every 1000 ms"), "{t}");
         assert!(t.contains("peak 700.0 MiB at 0.0 s, 100.0 MiB at 2.0 s"), "{t}");
         assert!(t.contains("note: a caveat"));
