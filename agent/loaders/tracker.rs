@@ -122,10 +122,6 @@ pub struct ClassTracker {
     /// the JVMTI and JNI calls that learn the loader's identity.
     register: Mutex<()>,
     next_id: AtomicU32,
-    /// Set once the classes loaded before ClassLoad events were seen are registered: from then
-    /// on a ClassLoad event's class is new, and tagging it needs no GetTag first (one lock of
-    /// HotSpot's tag map per class instead of three).
-    caught_up: AtomicBool,
     next_class: AtomicU64,
     loaded: AtomicU64,
     prepared: AtomicU64,
@@ -167,7 +163,6 @@ impl ClassTracker {
             dropped: Mutex::new(Dropped::default()),
             register: Mutex::new(()),
             next_id: AtomicU32::new(1),
-            caught_up: AtomicBool::new(false),
             next_class: AtomicU64::new(1),
             loaded: AtomicU64::new(0),
             prepared: AtomicU64::new(0),
@@ -282,9 +277,8 @@ impl ClassTracker {
     }
 
     /// Tags `klass` with its defining loader and counts it; returns false when it was known.
-    /// `new`: the caller knows the class was never tagged.
-    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass, new: bool) -> bool {
-        if !new && jvmti.tag(klass).map(|t| t != 0).unwrap_or(true) {
+    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> bool {
+        if jvmti.tag(klass).map(|t| t != 0).unwrap_or(true) {
             return false;
         }
         let Ok(loader) = jvmti.class_loader(klass) else { return false };
@@ -299,11 +293,9 @@ impl ClassTracker {
         true
     }
 
-    /// ClassLoad callback. Before the catch-up, the catch-up may have tagged the class already;
-    /// after it, only an event posted in the instant between a class becoming visible to the
-    /// catch-up's GetLoadedClasses and its ClassLoad could count a class twice.
+    /// ClassLoad callback.
     pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
-        if self.register_class(jvmti, env, klass, self.caught_up.load(Relaxed)) {
+        if self.register_class(jvmti, env, klass) {
             self.loaded.fetch_add(1, Relaxed);
         }
     }
@@ -320,14 +312,13 @@ impl ClassTracker {
             if let Ok(classes) = jvmti.loaded_classes() {
                 for k in classes.into_iter().map(|k| Local::new(env, k)) {
                     let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
-                    if !is_array && self.register_class(jvmti, env, k.raw(), false) {
+                    if !is_array && self.register_class(jvmti, env, k.raw()) {
                         n += 1;
                     }
                 }
             }
         });
         self.loaded.fetch_add(n as u64, Relaxed);
-        self.caught_up.store(true, Relaxed);
         n
     }
 
