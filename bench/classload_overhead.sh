@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Overhead of the agent on class-loading churn, measured with and without the agent in
+# alternating runs of one session, so that drift of the machine hits both.
+#
+#   bench/classload_overhead.sh [--pairs N] [--java PATH] [--options OPTS] [--rounds N]
+#                               [--warmup N] [JAR...]
+#
+#   --pairs N      runs with and without the agent (default 9); the order of each pair
+#                  alternates (without/with, with/without, ...)
+#   --java PATH    the java binary (default: /usr/lib/jvm/java-17-openjdk-amd64/bin/java)
+#   --options OPTS agent options besides file= (default: none, i.e. the defaults)
+#   --rounds N     measured rounds per run (default 3), after --warmup N rounds (default 1)
+#   JAR...         the libraries whose classes are loaded (default: Kafka's client with its
+#                  Jackson, slf4j and codec jars from java-harness/build/kafka/lib, and on JDK 17+
+#                  Spring Framework's core, beans, context, aop and expression jars from
+#                  java-harness/build/springboot/service/lib: about 16,000 classes a round)
+#   LEAKAGENT_LIB  environment: the agent library (default target/release/libleakagent.so)
+#
+# bench/ClassLoadBench.java: each round, on two threads at once, a fresh URLClassLoader over the
+# jars and a fresh in-memory loader (the same classes' bytes, read once at start) load and link
+# every class (no static initialiser runs), then both loaders are dropped and System.gc()
+# unloads their classes. The ratio is taken on the whole process's CPU time over the measured
+# rounds (loading threads, GC and the agent's own threads): on a shared machine another process
+# taking a core doubles wall time but not CPU time. Prints every pair, the medians, and the spread
+# of the per-pair ratios. Not a test: it asserts nothing.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$HERE")"
+# shellcheck source=pairs.sh
+source "$HERE/pairs.sh"
+PAIRS=9
+JAVA=/usr/lib/jvm/java-17-openjdk-amd64/bin/java
+OPTS=""
+ROUNDS=3
+WARMUP=1
+JARS=()
+while (( $# )); do
+  case "$1" in
+    --pairs) PAIRS="$2"; shift 2 ;;
+    --java) JAVA="$2"; shift 2 ;;
+    --options) OPTS="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --warmup) WARMUP="$2"; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -*) echo "classload_overhead.sh: unknown argument $1" >&2; exit 2 ;;
+    *) JARS+=("$1"); shift ;;
+  esac
+done
+
+bench_java
+bench_agent_lib
+if (( ${#JARS[@]} == 0 )); then
+  K="$ROOT/java-harness/build/kafka/lib"
+  S="$ROOT/java-harness/build/springboot/service/lib"
+  [[ -d "$K" && -d "$S" ]] || JAVA_HOME="$(dirname "$(dirname "$JAVA")")" bash "$ROOT/java-harness/build.sh"
+  JARS=("$K"/kafka-clients-*.jar "$K"/jackson-databind-*.jar "$K"/jackson-core-*.jar "$K"/jackson-annotations-*.jar
+    "$K"/slf4j-api-*.jar "$K"/lz4-java-*.jar "$K"/snappy-java-*.jar "$K"/zstd-jni-*.jar)
+  # Spring Framework 7 is built for Java 17.
+  if [[ "$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')" -ge 17 ]]; then
+    JARS+=("$S"/spring-core-*.jar "$S"/spring-beans-*.jar "$S"/spring-context-[0-9]*.jar "$S"/spring-aop-*.jar
+      "$S"/spring-expression-*.jar "$S"/commons-logging-*.jar)
+  fi
+fi
+for j in "${JARS[@]}"; do
+  [[ -f "$j" ]] || { echo "classload_overhead.sh: no jar $j" >&2; exit 1; }
+done
+WORK="$(mktemp -d /tmp/leakagent-clbench.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+"$JAVAC" --release 11 -nowarn -d "$WORK/classes" "$HERE/ClassLoadBench.java"
+
+AGENT="-agentpath:$LIB=file=$WORK/report-%p-%n${OPTS:+,$OPTS}"
+echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
+echo "agent:  $AGENT"
+echo "jars:   ${#JARS[@]} ($(basename -a "${JARS[@]}" | tr '\n' ' '))"
+echo "cpus:   $(nproc), pairs: $PAIRS, rounds: $WARMUP warm-up + $ROUNDS measured"
+
+# One run: prints "<cpu ms> <wall ms>".
+run() { # run <with|without>
+  local agent=() out
+  [[ "$1" == with ]] && agent=("$AGENT")
+  out="$("$JAVA" "${agent[@]}" -Xmx512m -cp "$WORK/classes" ClassLoadBench --warmup "$WARMUP" --rounds "$ROUNDS" "${JARS[@]}" 2>&1)"
+  bench_result "classload_overhead.sh: a run $1 the agent" "$out"
+}
+
+echo
+bench_pairs "$PAIRS" run
