@@ -357,8 +357,11 @@ impl ClassTracker {
     /// deleted meanwhile.
     pub fn alive_loaders<'e>(&self, env: &'e Env) -> Vec<(u32, Local<'e>)> {
         let weak = self.weak_refs();
-        // Loaders made since the caller sized its frame (from a snapshot) count too.
-        env.ensure_local_capacity(weak.len().min(i32::MAX as usize / 2) as i32);
+        // Loaders made since the caller sized its frame (from a snapshot) count too. 64 on top
+        // for the caller's own few references: -Xcheck:jni raises a frame's planned capacity only
+        // when asked for more than it already plans, and then warns at the first reference past
+        // it (seen on JDK 11 under churn, one over).
+        env.ensure_local_capacity(weak.len().saturating_add(64).min(i32::MAX as usize / 2) as i32);
         weak.into_iter().filter_map(|(id, w)| Some((id, w.upgrade(env)?))).collect()
     }
 
