@@ -80,8 +80,22 @@ pub fn sampled_label(s: &crate::model::SampledSite) -> String {
     };
     match &s.java_frame {
         Some(j) => format!("{place} from {j}"),
-        None => format!("{place} (no Java frames)"),
+        None => format!("{place}{} (no Java frames)", native_callers(s)),
     }
+}
+
+/// " ← AllocateHeap ← G1ConcurrentMark::G1ConcurrentMark": without a Java frame the allocating
+/// function alone (the JVM's `os::malloc`) would make its sites read alike; the next two native
+/// frames tell them apart (their library left out when it is the allocating one).
+fn native_callers(s: &crate::model::SampledSite) -> String {
+    let own = s.library.as_deref().map(|l| format!("{l}!"));
+    s.stack
+        .iter()
+        .skip(1)
+        .take_while(|f| f.contains('!') && !f.starts_with('<'))
+        .take(2)
+        .map(|f| format!(" ← {}", own.as_deref().and_then(|o| f.strip_prefix(o)).unwrap_or(f)))
+        .collect()
 }
 
 /// "one sample per 2048 KiB on average", and when the cap on samples a second raised the
@@ -192,6 +206,16 @@ mod tests {
         assert_eq!(super::metaspace_cell(&[&l], true), "~5.00");
         assert_eq!(super::metaspace_cell(&[&Loader { metaspace_bytes: Some(18432), ..Loader::default() }], false), "0.02");
         assert_eq!(super::metaspace_cell(&[&Loader::default()], true), "-");
+    }
+
+    #[test]
+    fn a_site_without_java_frames_names_its_native_callers() {
+        use crate::model::SampledSite;
+        let stack = ["libjvm.so!os::malloc", "libjvm.so!AllocateHeap", "libz.so!inflate", "libjvm.so!x", "<no Java frames: a JVM or native thread>"];
+        let s = SampledSite { library: Some("libjvm.so".into()), function: Some("os::malloc".into()), stack: stack.iter().map(|f| f.to_string()).collect(), ..SampledSite::default() };
+        assert_eq!(super::sampled_label(&s), "libjvm.so!os::malloc ← AllocateHeap ← libz.so!inflate (no Java frames)");
+        let j = SampledSite { java_frame: Some("A.b(A.java:1)".into()), ..s };
+        assert_eq!(super::sampled_label(&j), "libjvm.so!os::malloc from A.b(A.java:1)");
     }
 
     #[test]
