@@ -162,9 +162,18 @@ fn native(w: &mut Writer, r: &Report) {
             n.estimated_allocated_bytes as f64,
         );
         w.family("leakagent_native_sampled_site_live_bytes", Gauge, "Estimated live bytes of the largest sampled native allocation sites.");
+        // Sites that render alike (the native frames beyond the label differ) are one series:
+        // Prometheus refuses a family with two samples of the same labels.
+        let mut series: Vec<(String, u64)> = Vec::new();
         for s in n.sites.iter().take(10) {
             let label = crate::words::sampled_label(s);
-            w.sample("leakagent_native_sampled_site_live_bytes", &[("site", label.as_str())], s.estimated_live_bytes as f64);
+            match series.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, bytes)) => *bytes += s.estimated_live_bytes,
+                None => series.push((label, s.estimated_live_bytes)),
+            }
+        }
+        for (label, bytes) in &series {
+            w.sample("leakagent_native_sampled_site_live_bytes", &[("site", label.as_str())], *bytes as f64);
         }
     }
     w.family(
@@ -339,6 +348,25 @@ mod tests {
         }
         assert!(text.contains("leakagent_rss_part_bytes{pid=\"4242\",app=\"shop\",part=\"java_heap\"} 600\n"), "{text}");
         assert!(!text.contains("ignored"));
+    }
+
+    #[test]
+    fn sampled_sites_that_render_alike_are_one_series() {
+        use crate::model::{SampledSite, Tracking};
+        let mut r = test_report();
+        r.native_sampling.tracking = Tracking::Full;
+        let site = |second: &str, bytes| SampledSite {
+            library: Some("libjvm.so".into()),
+            function: Some("os::malloc".into()),
+            stack: vec!["libjvm.so!os::malloc".into(), "libjvm.so!AllocateHeap".into(), "libjvm.so!a".into(), second.into()],
+            estimated_live_bytes: bytes,
+            ..SampledSite::default()
+        };
+        r.native_sampling.sites = vec![site("libjvm.so!b", 100), site("libjvm.so!c", 20)];
+        let text = render(&r, &[]);
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("leakagent_native_sampled_site_live_bytes{")).collect();
+        assert_eq!(rows.len(), 1, "{text}");
+        assert!(rows[0].ends_with(" 120"), "{text}");
     }
 
     #[test]
