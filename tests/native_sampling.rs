@@ -108,10 +108,10 @@ fn a_rate_over_the_cap_raises_the_interval_and_keeps_the_estimate() {
     assert!(n.samples < 6000, "{} samples", n.samples);
 }
 
-/// Off by default: nothing patched, no site, no split.
+/// `native=off`: nothing patched, no site, no split.
 #[test]
 fn native_off_patches_nothing() {
-    let f = Jvm::scenario("ns-off", "native-cache").options("sample_interval=200ms").run();
+    let f = Jvm::scenario("ns-off", "native-cache").options("native=off,sample_interval=200ms").run();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     let r = f.death_report();
     assert_eq!(r.native_sampling.tracking, Tracking::Off);

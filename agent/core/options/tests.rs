@@ -399,7 +399,7 @@ fn random_strings_never_panic() {
 #[test]
 fn native_sampling_options() {
     let d = Options::default();
-    assert!(!d.native_sampling);
+    assert!(d.native_sampling);
     assert_eq!(d.native_interval, 2 << 20);
     let o = parse("native=on,native_interval=64k").unwrap();
     assert!(o.native_sampling);
