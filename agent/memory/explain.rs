@@ -263,7 +263,7 @@ fn rest_parts(c: &mut Carving, r: &Classified, nmt: Option<&Nmt>, not_malloc: u6
     let unexplained_note = if nmt.is_some() {
         "anonymous memory neither this agent nor NMT attributes (native libraries' own mmaps, ...)"
     } else {
-        "anonymous memory not attributed (GC data structures, native libraries' own mmaps, ...); NMT would name part of it"
+        "anonymous memory not attributed (native libraries' own mmaps, GC tables not recognised, ...; memory.unrecognised lists the largest); NMT would name part of it"
     };
     c.push(RssPart::Unexplained, c.anon, unexplained_note);
 }
