@@ -306,15 +306,10 @@ fn nmt_summary_sits_beside_ours_and_the_sampler_can_be_off() {
 /// Seed 000's situation: the JVM already holds the memory when somebody attaches.
 #[test]
 fn late_attach_explains_a_running_jvms_retention() {
-    let java = main_java();
-    let jcmd = java.with_file_name("jcmd");
     let mut jvm = Jvm::scenario("arena-attach", "arena-retention").without_agent().start();
     let opts = format!("\"file={}/late-%n,signal=RTMIN+3\"", jvm.dir.display());
-    let out = std::process::Command::new(&jcmd)
-        .args([&jvm.pid().to_string(), "JVMTI.agent_load", &agent_lib().display().to_string(), &opts])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("return code: 0"), "{}", String::from_utf8_lossy(&out.stdout));
+    let (ok, said) = jcmd(&main_java(), jvm.pid(), &["JVMTI.agent_load", &agent_lib().display().to_string(), &opts]);
+    assert!(ok, "jcmd: {said}");
     jvm.signal(rtmin(3));
     let r = jvm.wait_for_reports(1, Duration::from_secs(60)).remove(0);
     assert!(r.jvm.attached_late);

@@ -5,7 +5,6 @@
 
 mod common;
 use common::*;
-use std::process::Command;
 use std::time::Duration;
 
 const FUNCTION: &str = "Java_leakagent_harness_scenarios_NativeCache_put";
@@ -124,16 +123,10 @@ fn native_off_patches_nothing() {
 /// before the attach) and what comes after is sampled; the section says what it missed.
 #[test]
 fn a_late_attach_patches_what_is_loaded_and_says_what_it_missed() {
-    let java = main_java();
-    let jcmd = java.with_file_name("jcmd");
     let mut jvm = Jvm::scenario("ns-attach", "native-cache").without_agent().jvm_args(&["-Dnative-cache.after-go-file=true"]).start();
     let opts = format!("\"file={}/late-%n,{OPTS}\"", jvm.dir.display());
-    let out = Command::new(&jcmd)
-        .args([&jvm.pid().to_string(), "JVMTI.agent_load", &agent_lib().display().to_string(), &opts])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && said.contains("return code: 0"), "jcmd: {said}");
+    let (ok, said) = jcmd(&main_java(), jvm.pid(), &["JVMTI.agent_load", &agent_lib().display().to_string(), &opts]);
+    assert!(ok, "jcmd: {said}");
     std::fs::write(jvm.dir.join("go"), b"").unwrap();
     jvm.wait_for_line("HARNESS truth native_cache_done=1", Duration::from_secs(120));
     let f = jvm.finish();
