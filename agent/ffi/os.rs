@@ -203,11 +203,11 @@ pub fn coarse_monotonic_ms() -> u64 {
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
 
-/// The size of a memory page in bytes.
+/// The size of a memory page in bytes: a power of two, so callers may mask with it.
 pub fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n > 0 {
+    if n > 0 && (n as u64).is_power_of_two() {
         n as u64
     } else {
         4096

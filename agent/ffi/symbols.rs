@@ -118,7 +118,7 @@ fn symbols_of(path: &str, offsets: &[u64]) -> Result<Option<Vec<Option<String>>>
     // page; symbol values are addresses in the file's own numbering.
     let phdrs = header.program_headers(endian, data).map_err(|e| e.to_string())?;
     let first = phdrs.iter().find(|p| p.p_type(endian) == elf::PT_LOAD).map(|p| p.p_vaddr(endian)).unwrap_or(0);
-    let base = first & !(page_size() - 1);
+    let base = first & !(super::os::page_size() - 1);
     let addrs: Vec<u64> = offsets.iter().map(|o| o + base).collect();
     let sections = header.sections(endian, data).map_err(|e| e.to_string())?;
     if let Some(found) = lookup(&sections, endian, data, &addrs)? {
@@ -195,12 +195,6 @@ fn debug_files(path: &str, sections: &Sections<'_>, endian: Endianness, data: &R
         out.push(format!("{DEBUG_ROOT}{dir}/{name}"));
     }
     out
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf only reads a constant of the system.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n > 0 && (n as u64).is_power_of_two() { n as u64 } else { 4096 }
 }
 
 /// The qualified name of an Itanium-mangled C++ symbol without its parameter types
