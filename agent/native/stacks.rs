@@ -66,6 +66,7 @@ pub enum Slot {
 }
 
 const SLOTS: usize = Slot::DirectRealloc as usize + 1;
+type LastKeys = [(SiteKey, u32); SLOTS];
 
 /// Frames walked when a walk also learns a template: the root of the last compiled frame the
 /// template spans must be among them (HotSpot inlines at most 15 levels deep).
@@ -73,8 +74,11 @@ const LEARN_EXTRA_DEPTH: usize = 16;
 
 thread_local! {
     /// Per slot: the last key this thread interned and its site, to skip the shared table
-    /// when a thread repeats itself.
-    static LAST_KEY: RefCell<[(SiteKey, u32); SLOTS]> = const { RefCell::new([(SiteKey::NONE, 0); SLOTS]) };
+    /// when a thread repeats itself. On the heap (1 KiB, made at the thread's first intern):
+    /// in static TLS it would push the agent's TLS segment over glibc's optional static
+    /// surplus, and the malloc hooks' TLS descriptor would take the slow resolver
+    /// (ffi/malloc_hooks/tls.rs).
+    static LAST_KEY: RefCell<Option<Box<LastKeys>>> = const { RefCell::new(None) };
     static THREAD_KIND: Cell<u8> = const { Cell::new(THREAD_UNKNOWN) };
 }
 
@@ -359,11 +363,12 @@ impl Stacks {
     fn last_site(&self, slot: Slot, key: &SiteKey) -> Option<u32> {
         LAST_KEY.with(|l| {
             let l = l.borrow();
-            (l[slot as usize].0 == *key).then_some(l[slot as usize].1)
+            let (k, site) = &l.as_ref()?[slot as usize];
+            (k == key).then_some(*site)
         })
     }
 
     fn remember_site(&self, slot: Slot, key: &SiteKey, site: u32) {
-        LAST_KEY.with(|l| l.borrow_mut()[slot as usize] = (*key, site));
+        LAST_KEY.with(|l| l.borrow_mut().get_or_insert_with(|| Box::new([(SiteKey::NONE, 0); SLOTS]))[slot as usize] = (*key, site));
     }
 }

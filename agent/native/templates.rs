@@ -184,8 +184,25 @@ struct ThreadTemplates {
 }
 
 thread_local! {
-    static TEMPLATES: RefCell<ThreadTemplates> =
-        const { RefCell::new(ThreadTemplates { epoch: 0, list: Vec::new(), next: 0, backoff: 1, walks: 0 }) };
+    /// On the heap, made at the thread's first walk: in static TLS it would grow the agent's TLS
+    /// segment, which must stay in glibc's static surplus (ffi/malloc_hooks/tls.rs).
+    static TEMPLATES: RefCell<Option<Box<ThreadTemplates>>> = const { RefCell::new(None) };
+}
+
+/// `f` on this thread's templates; `make`: create them if the thread has none yet.
+fn with_templates<R>(make: bool, f: impl FnOnce(&mut ThreadTemplates) -> R) -> Option<R> {
+    TEMPLATES
+        .try_with(|t| {
+            let mut t = t.try_borrow_mut().ok()?;
+            let t = if make {
+                t.get_or_insert_with(|| Box::new(ThreadTemplates { epoch: 0, list: Vec::new(), next: 0, backoff: 1, walks: 0 }))
+            } else {
+                t.as_mut()?
+            };
+            Some(f(t))
+        })
+        .ok()
+        .flatten()
 }
 
 /// Bumped when code or classes are unloaded: every thread drops its templates.
@@ -226,28 +243,25 @@ pub fn settings(base: &StackSettings) -> StackSettings {
 #[inline]
 pub fn lookup(slot: Slot, env: &Env) -> Option<u32> {
     let a = hotspot::anchor(env)?;
-    TEMPLATES
-        .try_with(|t| {
-            let mut t = t.try_borrow_mut().ok()?;
-            let epoch = EPOCH.load(Relaxed);
-            if t.epoch != epoch {
-                t.list.clear();
-                t.epoch = epoch;
-            }
-            let found = t.list.iter_mut().find(|e| {
-                e.slot == slot && e.pc == a.pc && e.fp.is_none_or(|fp| fp == a.fp) && e.checks.hold(a.sp)
-            })?;
-            found.hits = found.hits.saturating_add(1);
-            let first_hit = found.hits == 1;
-            let site = found.site;
-            if first_hit {
-                // Learning pays off on this thread again.
-                t.backoff = (t.backoff / 2).max(1);
-            }
-            Some(site)
-        })
-        .ok()
-        .flatten()
+    with_templates(false, |t| {
+        let epoch = EPOCH.load(Relaxed);
+        if t.epoch != epoch {
+            t.list.clear();
+            t.epoch = epoch;
+        }
+        let found = t.list.iter_mut().find(|e| {
+            e.slot == slot && e.pc == a.pc && e.fp.is_none_or(|fp| fp == a.fp) && e.checks.hold(a.sp)
+        })?;
+        found.hits = found.hits.saturating_add(1);
+        let first_hit = found.hits == 1;
+        let site = found.site;
+        if first_hit {
+            // Learning pays off on this thread again.
+            t.backoff = (t.backoff / 2).max(1);
+        }
+        Some(site)
+    })
+    .flatten()
 }
 
 /// Whether this walk should also learn a template (not when learning keeps being wasted).
@@ -255,13 +269,11 @@ pub fn wants_to_learn() -> bool {
     if !hotspot::available() || OFF.get().is_some() {
         return false;
     }
-    TEMPLATES
-        .try_with(|t| {
-            let Ok(mut t) = t.try_borrow_mut() else { return false };
-            t.walks = t.walks.wrapping_add(1);
-            t.walks % t.backoff == 0
-        })
-        .unwrap_or(false)
+    with_templates(true, |t| {
+        t.walks = t.walks.wrapping_add(1);
+        t.walks % t.backoff == 0
+    })
+    .unwrap_or(false)
 }
 
 /// Learns the template of the current stack for `site`: `frames` are the AsyncGetCallTrace
@@ -270,8 +282,7 @@ pub fn learn_current(slot: Slot, env: &Env, frames: &[Frame], key_len: usize, si
     let Some(walk) = Walk::current(env) else { return };
     let anchor = walk.anchor();
     let sealed = learn(&walk, anchor, frames, key_len).ok().and_then(|l| walk.seal(l.words).map(|c| (c, l.check_fp)));
-    let _ = TEMPLATES.try_with(|t| {
-        let Ok(mut t) = t.try_borrow_mut() else { return };
+    let _ = with_templates(true, |t| {
         let epoch = EPOCH.load(Relaxed);
         if t.epoch != epoch {
             t.list.clear();

@@ -37,7 +37,7 @@ pub(super) struct Tls {
 }
 
 /// Bytes reserved in `.tbss`; `Tls` must fit (checked at compile time).
-const SIZE: usize = 64;
+const SIZE: usize = 48;
 const _: () = assert!(std::mem::size_of::<Tls>() <= SIZE && std::mem::align_of::<Tls>() <= 8);
 
 // The block: local to the agent (hidden), zero-initialised for every thread.
@@ -47,10 +47,11 @@ core::arch::global_asm!(
     ".globl leakagent_hook_tls",
     ".hidden leakagent_hook_tls",
     ".type leakagent_hook_tls,@object",
-    ".size leakagent_hook_tls,64",
+    ".size leakagent_hook_tls,{size}",
     "leakagent_hook_tls:",
-    ".zero 64",
+    ".zero {size}",
     ".popsection",
+    size = const SIZE,
 );
 
 /// The calling thread's block.
