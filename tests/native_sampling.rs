@@ -221,3 +221,30 @@ fn churned_loaders_classes_show_as_unnamed_frames() {
         n.sites
     );
 }
+
+/// The agent's TLS segment (its `thread_local!`s, std's and its crates', and the hooks' block)
+/// must stay well inside glibc's optional static TLS surplus (`glibc.rtld.optional_static_tls`,
+/// 512 B, shared by every library dlopen'ed with TLS descriptors): over it, glibc places the
+/// agent's TLS dynamically and every hooked malloc pays `_dl_tlsdesc_dynamic` instead of
+/// `_dl_tlsdesc_return` (docs/native-memory.md, "Overhead"). 1,424 B before the big
+/// thread-locals moved to the heap.
+#[test]
+fn the_agents_tls_segment_fits_in_glibcs_static_surplus() {
+    use object::elf::{FileHeader64, PT_TLS};
+    use object::read::elf::{FileHeader, ProgramHeader};
+    use object::Endianness;
+    const BUDGET: u64 = 320;
+    let lib = agent_lib();
+    let data = std::fs::read(&lib).unwrap();
+    let header = FileHeader64::<Endianness>::parse(&*data).unwrap();
+    let endian = header.endian().unwrap();
+    let tls: Vec<u64> = header
+        .program_headers(endian, &*data)
+        .unwrap()
+        .iter()
+        .filter(|p| p.p_type(endian) == PT_TLS)
+        .map(|p| p.p_memsz(endian) + p.p_align(endian))
+        .collect();
+    assert_eq!(tls.len(), 1, "{}: one PT_TLS segment", lib.display());
+    assert!(tls[0] <= BUDGET, "{}: TLS segment and its alignment take {} B, over {BUDGET} B", lib.display(), tls[0]);
+}

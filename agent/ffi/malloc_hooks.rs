@@ -101,11 +101,11 @@ mod frames;
 mod rate;
 mod tls;
 use frames::{java_frames, native_frames};
-use tls::{tls, Tls};
+use tls::{counted, tls, Tls};
 
 /// Exponentially distributed with mean `mean` (xorshift64*; the seed mixes the thread's
 /// block address, so threads draw apart).
-fn draw_mean(t: &Tls, mean: f64) -> i64 {
+fn draw_mean(t: &Tls, mean: f64) -> u64 {
     let mut x = t.rng.get();
     if x == 0 {
         x = (t as *const Tls as u64) ^ 0x2545_F491_4F6C_DD1D ^ HEAD.load(Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -116,21 +116,7 @@ fn draw_mean(t: &Tls, mean: f64) -> i64 {
     x ^= x >> 27;
     t.rng.set(x);
     let u = ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-    ((-u.ln()) * mean).clamp(1.0, mean * 64.0) as i64
-}
-
-/// The countdown's fast path: true when an allocation of `size` bytes is not sampled (the
-/// thread's countdown goes on): the descriptor call, a subtraction and a store. `ACTIVE` is
-/// checked where the countdown ends.
-#[inline(always)]
-fn counted(size: usize) -> bool {
-    let t = tls();
-    let left = t.left.get().saturating_sub(size.min(i64::MAX as usize) as i64);
-    if left > 0 {
-        t.left.set(left);
-        return true;
-    }
-    false
+    ((-u.ln()) * mean).clamp(1.0, mean * 64.0) as u64
 }
 
 /// Counts an allocation of `size` bytes down; when it is sampled, the mean interval its
@@ -151,7 +137,7 @@ fn countdown(size: usize) -> u64 {
 fn countdown_ended(t: &Tls, size: usize) -> u64 {
     if !ACTIVE.load(Relaxed) {
         // Stopped: forward, and look again after another interval's bytes.
-        t.left.set(rate::MEAN.load(Relaxed).clamp(1, i64::MAX as u64) as i64);
+        t.left.set(rate::MEAN.load(Relaxed).max(1));
         return 0;
     }
     let drawn = t.mean.get();
@@ -160,9 +146,8 @@ fn countdown_ended(t: &Tls, size: usize) -> u64 {
     let next = draw_mean(t, mean as f64);
     if drawn == 0 {
         // The thread's first allocation: it counts against its first draw.
-        let left = next.saturating_sub(size.min(i64::MAX as usize) as i64);
-        if left > 0 {
-            t.left.set(left);
+        if (size as u64) < next {
+            t.left.set(next - size as u64);
             return 0;
         }
         t.left.set(draw_mean(t, mean as f64));
@@ -315,8 +300,24 @@ unsafe extern "C" fn realloc_entry(_p: *mut c_void, _size: usize) -> *mut c_void
 }
 
 extern "C" fn realloc_body(old: *mut c_void, size: usize, entry_sp: usize, fp: usize) -> *mut c_void {
+    if !old.is_null() && maybe_live(old as usize) {
+        // Out of line, so that the usual realloc saves no registers around the table's probe.
+        return realloc_tracked(old, size, entry_sp, fp);
+    }
+    if size == 0 || counted(size) {
+        // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
+        return unsafe { real!(REAL_REALLOC, ReallocFn)(old, size) };
+    }
+    // SAFETY: as above.
+    ended(size, entry_sp, fp, move || unsafe { real!(REAL_REALLOC, ReallocFn)(old, size) })
+}
+
+/// A realloc of a block the filter says may be sampled.
+#[cold]
+#[inline(never)]
+extern "C" fn realloc_tracked(old: *mut c_void, size: usize, entry_sp: usize, fp: usize) -> *mut c_void {
     // Before the real call: once it returns, another thread may be handed the old address.
-    forget(old);
+    table_remove(old as usize);
     if size == 0 || counted(size) {
         // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
         return unsafe { real!(REAL_REALLOC, ReallocFn)(old, size) };
@@ -370,7 +371,19 @@ extern "C" fn memalign_body(align: usize, size: usize, entry_sp: usize, fp: usiz
 }
 
 extern "C" fn free_hook(p: *mut c_void) {
-    forget(p);
+    if !p.is_null() && maybe_live(p as usize) {
+        // Out of line: the usual free needs no frame, both ends are jumps.
+        return free_tracked(p);
+    }
+    // SAFETY: forwarding the caller's argument to the real function (see `real!`).
+    unsafe { real!(REAL_FREE, FreeFn)(p) }
+}
+
+/// A free of a block the filter says may be sampled.
+#[cold]
+#[inline(never)]
+extern "C" fn free_tracked(p: *mut c_void) {
+    table_remove(p as usize);
     // SAFETY: forwarding the caller's argument to the real function (see `real!`).
     unsafe { real!(REAL_FREE, FreeFn)(p) }
 }

@@ -15,8 +15,9 @@ pub(super) static KEYS: [Bucket; BUCKETS] = [EMPTY_BUCKET; BUCKETS];
 pub(super) static HASHES: [AtomicU64; BUCKETS * WAYS] = [const { AtomicU64::new(0) }; BUCKETS * WAYS];
 pub(super) static WEIGHTS: [AtomicU64; BUCKETS * WAYS] = [const { AtomicU64::new(0) }; BUCKETS * WAYS];
 
-/// The quick filter in front of the table: a 4-bit count of live sampled blocks per page (4 KiB
-/// of address space, hashed), 32768 counts in 16 KiB. Keyed by page, so that the frees of a
+/// The quick filter in front of the table: a count of live sampled blocks per page (4 KiB of
+/// address space, hashed), 32768 counts of a byte each (32 KiB; a byte, not a nibble, spares
+/// `free` the shift and mask that pick a nibble). Keyed by page, so that the frees of a
 /// thread, which hit the few pages its allocator is working in, read the same few filter lines
 /// (L1 hits); keyed by address hash, each free read a random line, an L1 miss (perf). A `free`
 /// of a block never sampled reads one byte, finds its count 0 (unless its page, or a page
@@ -25,7 +26,7 @@ pub(super) static WEIGHTS: [AtomicU64; BUCKETS * WAYS] = [const { AtomicU64::new
 /// block's count is never 0. The table's buckets are keyed by page too: a free that the filter
 /// lets through probes the bucket its page's frees keep hot.
 pub(super) const FILTER: usize = 1 << 15;
-pub(super) static COUNTS: [AtomicU8; FILTER / 2] = [const { AtomicU8::new(0) }; FILTER / 2];
+pub(super) static COUNTS: [AtomicU8; FILTER] = [const { AtomicU8::new(0) }; FILTER];
 /// A count that reached this stays (its addresses are always probed).
 const SATURATED: u8 = 15;
 
@@ -37,36 +38,29 @@ pub(super) fn bucket_of(addr: usize) -> usize {
     mixed(addr).wrapping_shr(64 - 14) as usize & (BUCKETS - 1)
 }
 
-/// The byte holding `addr`'s count, and the count's shift in it (0 or 4): the page number
-/// folded with the bits above 64 MiB (glibc's thread arenas are 64 MiB-aligned heaps, whose
-/// busiest pages would otherwise share counts); no multiplication on `free`'s path.
+/// `addr`'s count: the page number folded with the bits above 64 MiB (glibc's thread arenas
+/// are 64 MiB-aligned heaps, whose busiest pages would otherwise share counts); no
+/// multiplication on `free`'s path.
 #[inline(always)]
-pub(super) fn count_of(addr: usize) -> Option<(&'static AtomicU8, u32)> {
-    let i = ((addr >> 12) ^ (addr >> 26) ^ (addr >> 40)) & (FILTER - 1);
-    COUNTS.get(i / 2).map(|c| (c, (i as u32 & 1) * 4))
+pub(super) fn count_of(addr: usize) -> Option<&'static AtomicU8> {
+    COUNTS.get(((addr >> 12) ^ (addr >> 26) ^ (addr >> 40)) & (FILTER - 1))
 }
 
 /// Whether a sampled block may live at `addr` (never false for one that does).
 #[inline(always)]
 pub(super) fn maybe_live(addr: usize) -> bool {
-    count_of(addr).is_some_and(|(c, shift)| (c.load(Relaxed) >> shift) & 0xf != 0)
+    count_of(addr).is_some_and(|c| c.load(Relaxed) != 0)
 }
 
 pub(super) fn count_up(addr: usize) {
-    if let Some((c, shift)) = count_of(addr) {
-        let _ = c.fetch_update(Relaxed, Relaxed, |b| {
-            let n = (b >> shift) & 0xf;
-            (n < SATURATED).then(|| b + (1 << shift))
-        });
+    if let Some(c) = count_of(addr) {
+        let _ = c.fetch_update(Relaxed, Relaxed, |n| (n < SATURATED).then(|| n + 1));
     }
 }
 
 pub(super) fn count_down(addr: usize) {
-    if let Some((c, shift)) = count_of(addr) {
-        let _ = c.fetch_update(Relaxed, Relaxed, |b| {
-            let n = (b >> shift) & 0xf;
-            (n > 0 && n < SATURATED).then(|| b - (1 << shift))
-        });
+    if let Some(c) = count_of(addr) {
+        let _ = c.fetch_update(Relaxed, Relaxed, |n| (n > 0 && n < SATURATED).then(|| n - 1));
     }
 }
 
@@ -88,6 +82,9 @@ pub(super) fn table_insert(addr: usize, hash: u64, weight: u64) -> bool {
     false
 }
 
+/// Out of line: `free` inlines only the filter's test.
+#[cold]
+#[inline(never)]
 pub(super) fn table_remove(addr: usize) {
     let Some(bucket) = KEYS.get(bucket_of(addr)) else { return };
     for k in &bucket.keys {
@@ -96,12 +93,5 @@ pub(super) fn table_remove(addr: usize) {
             FREED.fetch_add(1, Relaxed);
             return;
         }
-    }
-}
-
-#[inline(always)]
-pub(super) fn forget(p: *mut c_void) {
-    if !p.is_null() && maybe_live(p as usize) {
-        table_remove(p as usize);
     }
 }

@@ -24,8 +24,9 @@ use std::cell::Cell;
 /// yet (`mean` 0), not busy, stack bounds unknown. No destructor, no initialiser.
 #[repr(C)]
 pub(super) struct Tls {
-    /// Bytes left before the next sample.
-    pub(super) left: Cell<i64>,
+    /// Bytes left before the next sample: an allocation of at least this many ends the
+    /// countdown. First, at offset 0: `counted` reaches it from the thread pointer.
+    pub(super) left: Cell<u64>,
     /// The mean interval `left` was drawn with (the weight of the sample that ends it); 0
     /// before the thread's first draw.
     pub(super) mean: Cell<u64>,
@@ -39,6 +40,7 @@ pub(super) struct Tls {
 /// Bytes reserved in `.tbss`; `Tls` must fit (checked at compile time).
 const SIZE: usize = 48;
 const _: () = assert!(std::mem::size_of::<Tls>() <= SIZE && std::mem::align_of::<Tls>() <= 8);
+const _: () = assert!(std::mem::offset_of!(Tls, left) == 0);
 
 // The block: local to the agent (hidden), zero-initialised for every thread.
 core::arch::global_asm!(
@@ -78,6 +80,43 @@ pub(super) fn tls() -> &'static Tls {
     unsafe { &*(addr as *const Tls) }
 }
 
+/// The countdown's fast path: counts an allocation of `size` bytes down and returns true when
+/// it is not sampled; false (nothing changed) when `size` ends the countdown, or the thread
+/// never drew one (`left` 0). Reaches `left` relative to the thread pointer (`fs:[offset]`):
+/// no load of the thread pointer itself, as `tls()`'s `add rax, fs:[0]` needs.
+#[inline(always)]
+pub(super) fn counted(size: usize) -> bool {
+    let offset: usize;
+    let left: u64;
+    // SAFETY: the descriptor call as in `tls()`; `fs:[offset]` is this thread's `Tls::left`
+    // (offset 0 of the block, 8-aligned), read as the Cell would.
+    unsafe {
+        core::arch::asm!(
+            "lea rax, [rip + leakagent_hook_tls@TLSDESC]",
+            "call qword ptr [rax + leakagent_hook_tls@TLSCALL]",
+            "mov {left}, qword ptr fs:[rax]",
+            left = lateout(reg) left,
+            out("rax") offset,
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _, out("xmm4") _, out("xmm5") _,
+            out("xmm6") _, out("xmm7") _, out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+        );
+    }
+    if (size as u64) < left {
+        // SAFETY: as above: the store the Cell's `set` would make, on this thread's block.
+        unsafe {
+            core::arch::asm!(
+                "mov qword ptr fs:[{offset}], {v}",
+                offset = in(reg) offset,
+                v = in(reg) left - size as u64,
+                options(nostack, preserves_flags),
+            );
+        }
+        return true;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +124,11 @@ mod tests {
     #[test]
     fn each_thread_has_its_own_zeroed_block() {
         let here = tls() as *const Tls as usize;
+        tls().left.set(42);
+        assert!(counted(41), "41 bytes of 42 go on counting");
+        assert_eq!(tls().left.get(), 1);
+        assert!(!counted(1), "the last byte ends the countdown");
+        assert_eq!(tls().left.get(), 1, "an ended countdown is left to be drawn anew");
         tls().left.set(42);
         assert_eq!(tls().left.get(), 42, "the same block on a second access");
         let (there, left, mean, busy) = std::thread::spawn(|| {
