@@ -12,10 +12,10 @@
 //! no `__tls_get_addr`, and a load can never fail for want of static TLS). Code it calls that
 //! may itself call malloc (AsyncGetCallTrace inside libjvm) runs under a per-thread reentrancy
 //! flag: a nested call goes straight to the real function. An allocation not sampled costs the
-//! descriptor call, a subtraction and a store, then a jump to the real function
+//! descriptor call, a compare, a subtraction and a store, then a jump to the real function
 //! (the hook decides before it allocates). `free` touches no per-thread state: one byte of a
-//! 16 KiB filter keyed by page (`table.rs`), and a probe of one 64-byte bucket only when the
-//! filter says a sampled block may live in that page.
+//! 32 KiB filter keyed by page (`table.rs`), and a probe of one 64-byte bucket only when the
+//! filter says a sampled block may live in that page. Neither has a frame.
 
 use super::asgct;
 use super::got::{self, Target};

@@ -9,7 +9,10 @@
 //! returns a constant offset (two instructions); otherwise it is `_dl_tlsdesc_dynamic`, which
 //! reads the thread's DTV without a PLT hop or a caller-saved spill. Unlike the initial-exec
 //! model, a descriptor can never make `dlopen` (or a late attach) fail: the loader falls back
-//! to dynamic TLS when the surplus is exhausted.
+//! to dynamic TLS when the surplus is exhausted. The surplus glibc keeps for descriptors is
+//! 512 B (`glibc.rtld.optional_static_tls`) and takes a library's whole TLS segment or none of
+//! it: the agent's thread-locals stay small (big ones live on the heap), and
+//! `tests/native_sampling.rs` bounds the segment.
 //!
 //! The resolver preserves every general register but `rax` (and the flags), so the hooks' own
 //! arguments stay in place and an unsampled allocation needs no frame. The asm still declares
