@@ -430,6 +430,7 @@ pub fn install(vm: *mut JavaVM, interval: u64, cap: u64) -> Result<usize, String
         cell.store(p, Relaxed);
     }
     rate::configure(interval, cap);
+    tls::find_static();
     VM.store(vm, Relaxed);
     ACTIVE.store(true, Release);
     let targets = [
@@ -454,6 +455,12 @@ pub fn uninstall() -> usize {
 
 pub fn active() -> bool {
     ACTIVE.load(Relaxed)
+}
+
+/// Whether glibc placed the agent's TLS in static TLS (known once installed): the hooks then
+/// reach their per-thread state without a call (docs/native-memory.md, "Overhead").
+pub fn static_tls() -> bool {
+    tls::is_static()
 }
 
 /// The interval in force now and the highest since start, and how often the cap on samples a

@@ -22,6 +22,7 @@
 //! are never patched).
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// The state of one thread. All zero is the state of a thread that never allocated: no draw
 /// yet (`mean` 0), not busy, stack bounds unknown. No destructor, no initialiser.
@@ -83,26 +84,90 @@ pub(super) fn tls() -> &'static Tls {
     unsafe { &*(addr as *const Tls) }
 }
 
-/// The countdown's fast path: counts an allocation of `size` bytes down and returns true when
-/// it is not sampled; false (nothing changed) when `size` ends the countdown, or the thread
-/// never drew one (`left` 0). Reaches `left` relative to the thread pointer (`fs:[offset]`):
-/// no load of the thread pointer itself, as `tls()`'s `add rax, fs:[0]` needs.
+/// The block's offset from the thread pointer once `find_static` saw glibc place the agent's
+/// TLS in static TLS (where the offset is the same in every thread and never changes); 0 until
+/// then, or when it is dynamic: each access then calls the descriptor.
+static STATIC_OFFSET: AtomicUsize = AtomicUsize::new(0);
+
+/// The calling thread's block's offset from the thread pointer, through the descriptor.
 #[inline(always)]
-pub(super) fn counted(size: usize) -> bool {
+fn described() -> usize {
     let offset: usize;
-    let left: u64;
-    // SAFETY: the descriptor call as in `tls()`; `fs:[offset]` is this thread's `Tls::left`
-    // (offset 0 of the block, 8-aligned), read as the Cell would.
+    // SAFETY: the descriptor sequence as in `tls()`.
     unsafe {
         core::arch::asm!(
             "lea rax, [rip + leakagent_hook_tls@TLSDESC]",
             "call qword ptr [rax + leakagent_hook_tls@TLSCALL]",
-            "mov {left}, qword ptr fs:[rax]",
-            left = lateout(reg) left,
             out("rax") offset,
             out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _, out("xmm4") _, out("xmm5") _,
             out("xmm6") _, out("xmm7") _, out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
             out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+        );
+    }
+    offset
+}
+
+/// Whether glibc placed the agent's TLS in static TLS; if so the hooks reach their block
+/// without calling the descriptor. A resolved descriptor is two words, the resolver and its
+/// argument; glibc's static resolver (`_dl_tlsdesc_return`) returns the argument, the block's
+/// fixed offset from the thread pointer, while the dynamic one's argument is a pointer to a
+/// heap record, never equal to the offset it returns. Called before the hooks are installed.
+pub(super) fn find_static() -> bool {
+    let offset: usize;
+    let desc: *const usize;
+    // SAFETY: the descriptor sequence as in `tls()`, keeping the descriptor's address (the
+    // resolver preserves every register but rax).
+    unsafe {
+        core::arch::asm!(
+            "lea rax, [rip + leakagent_hook_tls@TLSDESC]",
+            "mov {d}, rax",
+            "call qword ptr [rax + leakagent_hook_tls@TLSCALL]",
+            d = out(reg) desc,
+            out("rax") offset,
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _, out("xmm4") _, out("xmm5") _,
+            out("xmm6") _, out("xmm7") _, out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+        );
+    }
+    if desc as usize == offset {
+        // Linked into an executable: the linker made the sequence a constant (no descriptor).
+        return false;
+    }
+    // SAFETY: the descriptor is two words in the agent's GOT, resolved (the call above went
+    // through it) and readable for the life of the library.
+    let arg = unsafe { desc.add(1).read_volatile() };
+    if offset != 0 && arg == offset {
+        STATIC_OFFSET.store(offset, Relaxed);
+        return true;
+    }
+    false
+}
+
+/// Whether `find_static` found the agent's TLS in static TLS.
+pub(super) fn is_static() -> bool {
+    STATIC_OFFSET.load(Relaxed) != 0
+}
+
+/// The countdown's fast path: counts an allocation of `size` bytes down and returns true when
+/// it is not sampled; false (nothing changed) when `size` ends the countdown, or the thread
+/// never drew one (`left` 0). Reaches `left` relative to the thread pointer (`fs:[offset]`):
+/// no load of the thread pointer itself, as `tls()`'s `add rax, fs:[0]` needs, and in static
+/// TLS no descriptor call either.
+#[inline(always)]
+pub(super) fn counted(size: usize) -> bool {
+    let mut offset = STATIC_OFFSET.load(Relaxed);
+    if offset == 0 {
+        offset = described();
+    }
+    let left: u64;
+    // SAFETY: `fs:[offset]` is this thread's `Tls::left` (offset 0 of the block, 8-aligned),
+    // read as the Cell would.
+    unsafe {
+        core::arch::asm!(
+            "mov {left}, qword ptr fs:[{offset}]",
+            offset = in(reg) offset,
+            left = lateout(reg) left,
+            options(nostack, preserves_flags, readonly),
         );
     }
     if (size as u64) < left {

@@ -103,11 +103,12 @@ impl NativeSampler {
         let status = match hooks::install(vm, self.interval, self.rate) {
             Ok(n) if n > 0 => {
                 crate::core::log::info(&format!(
-                    "native allocations sampled every {} bytes on average (at most {} a second): {} import entries in {} libraries patched",
+                    "native allocations sampled every {} bytes on average (at most {} a second): {} import entries in {} libraries patched, per-thread state in {} TLS",
                     self.interval,
                     self.rate,
                     n,
-                    got::LIBRARIES.load(Relaxed)
+                    got::LIBRARIES.load(Relaxed),
+                    if hooks::static_tls() { "static" } else { "dynamic" }
                 ));
                 if self.since_attach {
                     (Tracking::SinceAttach, Some("loaded into a running JVM: allocations made before the attach are not tracked, and blocks allocated before it and freed after are not seen".into()))
