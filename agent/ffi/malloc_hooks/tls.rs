@@ -63,25 +63,15 @@ core::arch::global_asm!(
 /// The calling thread's block.
 #[inline(always)]
 pub(super) fn tls() -> &'static Tls {
-    let addr: usize;
-    // SAFETY: the TLS descriptor sequence the x86-64 TLSDESC ABI defines (lea of the
-    // descriptor, call through it, add the thread pointer); the resolver returns the block's
-    // offset from the thread pointer in rax. The stack is aligned for a call (no `nostack`).
+    let tp: usize;
+    // SAFETY: reads the thread pointer (the TCB's first word is its own address, x86-64 ABI).
     unsafe {
-        core::arch::asm!(
-            "lea rax, [rip + leakagent_hook_tls@TLSDESC]",
-            "call qword ptr [rax + leakagent_hook_tls@TLSCALL]",
-            "add rax, qword ptr fs:[0]",
-            out("rax") addr,
-            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _, out("xmm4") _, out("xmm5") _,
-            out("xmm6") _, out("xmm7") _, out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
-            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
-        );
+        core::arch::asm!("mov {tp}, qword ptr fs:[0]", tp = out(reg) tp, options(nostack, preserves_flags, readonly));
     }
-    // SAFETY: `addr` is this thread's copy of the block: 8-aligned, SIZE zero-initialised bytes
-    // that live as long as the thread, and are reached only by this thread (each hook takes
-    // the reference anew, none keeps it across a return), through `Cell`s.
-    unsafe { &*(addr as *const Tls) }
+    // SAFETY: this thread's copy of the block: 8-aligned, SIZE zero-initialised bytes that live
+    // as long as the thread, and are reached only by this thread (each hook takes the reference
+    // anew, none keeps it across a return), through `Cell`s.
+    unsafe { &*(tp.wrapping_add(offset()) as *const Tls) }
 }
 
 /// The block's offset from the thread pointer once `find_static` saw glibc place the agent's
@@ -89,11 +79,22 @@ pub(super) fn tls() -> &'static Tls {
 /// then, or when it is dynamic: each access then calls the descriptor.
 static STATIC_OFFSET: AtomicUsize = AtomicUsize::new(0);
 
+/// The block's offset from the thread pointer.
+#[inline(always)]
+fn offset() -> usize {
+    match STATIC_OFFSET.load(Relaxed) {
+        0 => described(),
+        offset => offset,
+    }
+}
+
 /// The calling thread's block's offset from the thread pointer, through the descriptor.
 #[inline(always)]
 fn described() -> usize {
     let offset: usize;
-    // SAFETY: the descriptor sequence as in `tls()`.
+    // SAFETY: the TLS descriptor sequence the x86-64 TLSDESC ABI defines (lea of the
+    // descriptor, call through it); the resolver returns the block's offset from the thread
+    // pointer in rax. The stack is aligned for a call (no `nostack`).
     unsafe {
         core::arch::asm!(
             "lea rax, [rip + leakagent_hook_tls@TLSDESC]",
@@ -115,8 +116,8 @@ fn described() -> usize {
 pub(super) fn find_static() -> bool {
     let offset: usize;
     let desc: *const usize;
-    // SAFETY: the descriptor sequence as in `tls()`, keeping the descriptor's address (the
-    // resolver preserves every register but rax).
+    // SAFETY: the descriptor sequence as in `described()`, keeping the descriptor's address
+    // (the resolver preserves every register but rax).
     unsafe {
         core::arch::asm!(
             "lea rax, [rip + leakagent_hook_tls@TLSDESC]",
@@ -151,14 +152,11 @@ pub(super) fn is_static() -> bool {
 /// The countdown's fast path: counts an allocation of `size` bytes down and returns true when
 /// it is not sampled; false (nothing changed) when `size` ends the countdown, or the thread
 /// never drew one (`left` 0). Reaches `left` relative to the thread pointer (`fs:[offset]`):
-/// no load of the thread pointer itself, as `tls()`'s `add rax, fs:[0]` needs, and in static
-/// TLS no descriptor call either.
+/// no load of the thread pointer itself, as `tls()` needs, and in static TLS no descriptor call
+/// either.
 #[inline(always)]
 pub(super) fn counted(size: usize) -> bool {
-    let mut offset = STATIC_OFFSET.load(Relaxed);
-    if offset == 0 {
-        offset = described();
-    }
+    let offset = offset();
     let left: u64;
     // SAFETY: `fs:[offset]` is this thread's `Tls::left` (offset 0 of the block, 8-aligned),
     // read as the Cell would.
