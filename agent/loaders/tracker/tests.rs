@@ -44,19 +44,3 @@ fn a_full_free_queue_keeps_the_counts() {
     assert!(t.on_object_free(class_tag(1, 0)), "room again after the drain");
     assert_eq!(t.lock_loaders()[&BOOTSTRAP].freed, FREED_QUEUE as u64 + 1);
 }
-
-#[test]
-fn class_load_skips_the_tag_check_only_two_prunes_after_the_catch_up() {
-    let t = ClassTracker::new(1000);
-    // No catch-up yet (before VMInit, or it never ran): every prune leaves the check on.
-    t.settle_catch_up();
-    t.settle_catch_up();
-    assert_eq!(t.catch_up.load(Relaxed), CATCHING_UP);
-    t.catch_up.store(CATCHING_UP + 1, Relaxed); // what register_loaded leaves
-    t.settle_catch_up();
-    assert_ne!(t.catch_up.load(Relaxed), SETTLED, "one prune is not enough for events in flight");
-    t.settle_catch_up();
-    assert_eq!(t.catch_up.load(Relaxed), SETTLED);
-    t.settle_catch_up();
-    assert_eq!(t.catch_up.load(Relaxed), SETTLED);
-}
