@@ -23,7 +23,7 @@ use jni::sys::{jclass, jlong, jobject};
 use crossbeam_queue::ArrayQueue;
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,13 +44,6 @@ impl ClassTracker {
 }
 
 const BOOTSTRAP: u32 = 0;
-
-/// `catch_up` states. GetLoadedClasses lists a class before its ClassLoad event is posted, so an
-/// event may still be on its way when the catch-up ends; two later calls of `prune_dead` (on the
-/// sampler and report threads, a sampler tick apart) let it arrive. From then on a ClassLoad
-/// event's class is new, and tagging it takes one trip through HotSpot's tag-map lock fewer.
-const CATCHING_UP: u8 = 0;
-const SETTLED: u8 = 3;
 
 #[derive(Default)]
 struct LoaderRec {
@@ -135,9 +128,6 @@ pub struct ClassTracker {
     freed: AtomicU64,
     unload_events: AtomicU64,
     unload_events_enabled: std::sync::atomic::AtomicBool,
-    /// How far the start-up catch-up is (`CATCHING_UP` .. `SETTLED`): until it has settled, a
-    /// ClassLoad event may come for a class the catch-up already tagged, so it asks first.
-    catch_up: AtomicU8,
     /// Alive loaders per growth group at the previous report after a GC (see leaks.rs).
     pub growth_seen: Mutex<HashMap<String, u64>>,
     /// Loaders a report while the JVM ran already found closed or stopped by their container.
@@ -179,7 +169,6 @@ impl ClassTracker {
             freed: AtomicU64::new(0),
             unload_events: AtomicU64::new(0),
             unload_events_enabled: std::sync::atomic::AtomicBool::new(false),
-            catch_up: AtomicU8::new(CATCHING_UP),
             growth_seen: Mutex::new(HashMap::new()),
             unloaded_reported: AtomicU64::new(0),
             stopped_earlier: Mutex::new(Default::default()),
@@ -288,10 +277,8 @@ impl ClassTracker {
     }
 
     /// Tags `klass` with its defining loader and counts it; returns false when it was known.
-    /// `fresh`: the class cannot have been tagged yet (its ClassLoad event, once the catch-up
-    /// has settled).
-    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass, fresh: bool) -> bool {
-        if !fresh && jvmti.tag(klass).map(|t| t != 0).unwrap_or(true) {
+    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> bool {
+        if jvmti.tag(klass).map(|t| t != 0).unwrap_or(true) {
             return false;
         }
         let Ok(loader) = jvmti.class_loader(klass) else { return false };
@@ -308,7 +295,7 @@ impl ClassTracker {
 
     /// ClassLoad callback.
     pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
-        if self.register_class(jvmti, env, klass, self.catch_up.load(Relaxed) == SETTLED) {
+        if self.register_class(jvmti, env, klass) {
             self.loaded.fetch_add(1, Relaxed);
         }
     }
@@ -325,20 +312,14 @@ impl ClassTracker {
             if let Ok(classes) = jvmti.loaded_classes() {
                 for k in classes.into_iter().map(|k| Local::new(env, k)) {
                     let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
-                    if !is_array && self.register_class(jvmti, env, k.raw(), false) {
+                    if !is_array && self.register_class(jvmti, env, k.raw()) {
                         n += 1;
                     }
                 }
             }
         });
         self.loaded.fetch_add(n as u64, Relaxed);
-        self.catch_up.store(CATCHING_UP + 1, Relaxed);
         n
-    }
-
-    /// Moves the catch-up one step towards `SETTLED` (see there); once per `prune_dead`.
-    fn settle_catch_up(&self) {
-        let _ = self.catch_up.fetch_update(Relaxed, Relaxed, |s| (s > CATCHING_UP && s < SETTLED).then_some(s + 1));
     }
 
     /// ObjectFree callback (no JNI allowed here), maybe inside a GC pause: atomics and a
@@ -388,7 +369,6 @@ impl ClassTracker {
     /// summarised by class, so reflection and script loaders that churn for weeks cost a bounded
     /// amount. Runs on the sampler and report threads.
     pub fn prune_dead(&self, env: &Env) {
-        self.settle_catch_up();
         if self.deaths_lost.swap(false, Relaxed) {
             // Some loader deaths did not fit in the queue: their weak references tell.
             let dead: Vec<u32> = self.weak_refs().into_iter().filter(|(_, w)| w.upgrade(env).is_none()).map(|(id, _)| id).collect();

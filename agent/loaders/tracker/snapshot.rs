@@ -92,7 +92,7 @@ impl ClassTracker {
             if sig.is_empty() || sig.starts_with('[') {
                 continue;
             }
-            if self.register_class(jvmti, env, k.raw(), false) {
+            if self.register_class(jvmti, env, k.raw()) {
                 late += 1;
             }
             let tag = jvmti.tag(k.raw()).unwrap_or(0);
