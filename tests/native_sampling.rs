@@ -221,3 +221,19 @@ fn churned_loaders_classes_show_as_unnamed_frames() {
         n.sites
     );
 }
+
+/// Other loaders' classes get jmethodIDs only once a sample meets a frame without one: 50
+/// ZipChurn loaders (no churn: under 100 die) each define ZipChurnWorker without ids, its zlib
+/// samples have an unnamed frame, and a sampler tick then sweeps the loaded classes, once.
+#[test]
+fn a_frame_without_an_id_makes_the_sampler_sweep_once() {
+    let mut jvm = Jvm::test_program("ns-sweep", "ZipChurn", &["50", "0"]).options("native=on,native_interval=64k,sample_interval=100ms").start();
+    jvm.wait_for_line("HARNESS ready", Duration::from_secs(180));
+    // A few ticks to drain the last samples.
+    std::thread::sleep(Duration::from_millis(600));
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert_eq!(f.stderr.matches("a sampled stack had a frame without a jmethodID").count(), 1, "{}", f.stderr);
+    let n = &f.death_report().native_sampling;
+    assert!(n.samples_with_unnamed_frames > 0, "{n:?}");
+}
