@@ -9,6 +9,9 @@
 #                  alternates (without/with, with/without, ...)
 #   --java PATH    the java binary (default: /usr/lib/jvm/java-17-openjdk-amd64/bin/java)
 #   --options OPTS agent options besides file= (default: none, i.e. the defaults)
+#   --also OPTS    a second set of agent options measured in the same session (e.g. native=off):
+#                  each pair then runs without the agent, with --options and with these, in an
+#                  order that rotates, and both ratios are printed
 #   --rounds N     measured rounds per run (default 3), after --warmup N rounds (default 1)
 #   JAR...         the libraries whose classes are loaded (default: Kafka's client with its
 #                  Jackson, slf4j and codec jars from java-harness/build/kafka/lib, and on JDK 17+
@@ -32,6 +35,7 @@ source "$HERE/pairs.sh"
 PAIRS=9
 JAVA=/usr/lib/jvm/java-17-openjdk-amd64/bin/java
 OPTS=""
+ALSO=""
 ROUNDS=3
 WARMUP=1
 JARS=()
@@ -40,9 +44,10 @@ while (( $# )); do
     --pairs) PAIRS="$2"; shift 2 ;;
     --java) JAVA="$2"; shift 2 ;;
     --options) OPTS="$2"; shift 2 ;;
+    --also) ALSO="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     -*) echo "classload_overhead.sh: unknown argument $1" >&2; exit 2 ;;
     *) JARS+=("$1"); shift ;;
   esac
@@ -70,18 +75,61 @@ trap 'rm -rf "$WORK"' EXIT
 "$JAVAC" --release 11 -nowarn -d "$WORK/classes" "$HERE/ClassLoadBench.java"
 
 AGENT="-agentpath:$LIB=file=$WORK/report-%p-%n${OPTS:+,$OPTS}"
+AGENT_ALSO="-agentpath:$LIB=file=$WORK/report-%p-%n,$ALSO"
 echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
+[[ -n "$ALSO" ]] && echo "also:   $AGENT_ALSO"
 echo "jars:   ${#JARS[@]} ($(basename -a "${JARS[@]}" | tr '\n' ' '))"
 echo "cpus:   $(nproc), pairs: $PAIRS, rounds: $WARMUP warm-up + $ROUNDS measured"
 
 # One run: prints "<cpu ms> <wall ms>".
-run() { # run <with|without>
+run() { # run <with|without|also>
   local agent=() out
   [[ "$1" == with ]] && agent=("$AGENT")
+  [[ "$1" == also ]] && agent=("$AGENT_ALSO")
   out="$("$JAVA" "${agent[@]}" -Xmx512m -cp "$WORK/classes" ClassLoadBench --warmup "$WARMUP" --rounds "$ROUNDS" "${JARS[@]}" 2>&1)"
   bench_result "classload_overhead.sh: a run $1 the agent" "$out"
 }
 
+# The per-pair ratios' spread, as bench_pairs prints it.
+spread() { # spread <label> <ratio>...
+  local label="$1"
+  shift
+  printf '%s\n' "$@" | sort -n | awk -v l="$label" '{v[NR]=$1} END {
+    printf "  %s per-pair cpu ratio spread: min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
+      l, v[1], v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
+}
+
+# Three runs a pair (without, with, also), the first of each pair one later than the last's, so
+# that each kind runs first, second and third equally often.
+bench_triples() {
+  local kinds=(without with also) i j k r c w cpu=() rw=() ra=()
+  declare -A got
+  for (( i = 0; i < PAIRS; i++ )); do
+    for (( j = 0; j < 3; j++ )); do
+      k="${kinds[$(( (i + j) % 3 ))]}"
+      read -r c w <<<"$(run "$k")"
+      got[$k]="$c"
+    done
+    rw+=("$(echo "${got[with]} / ${got[without]}" | bc -l)")
+    ra+=("$(echo "${got[also]} / ${got[without]}" | bc -l)")
+    cpu+=("${got[without]} ${got[with]} ${got[also]}")
+    printf '  pair %2d: cpu without %5d ms  with %5d ms (%.3f)  also %5d ms (%.3f)\n' "$(( i + 1 ))" \
+      "${got[without]}" "${got[with]}" "${rw[-1]}" "${got[also]}" "${ra[-1]}"
+  done
+  local mo mw ma
+  mo="$(printf '%s\n' "${cpu[@]}" | awk '{print $1}' | median)"
+  mw="$(printf '%s\n' "${cpu[@]}" | awk '{print $2}' | median)"
+  ma="$(printf '%s\n' "${cpu[@]}" | awk '{print $3}' | median)"
+  printf '  median cpu: without %s ms, with %s ms -> %.3f, also %s ms -> %.3f\n' "$mo" "$mw" \
+    "$(echo "$mw / $mo" | bc -l)" "$ma" "$(echo "$ma / $mo" | bc -l)"
+  spread "with" "${rw[@]}"
+  spread "also" "${ra[@]}"
+}
+
 echo
-bench_pairs "$PAIRS" run
+if [[ -n "$ALSO" ]]; then
+  bench_triples
+else
+  bench_pairs "$PAIRS" run
+fi

@@ -251,3 +251,19 @@ fn the_agents_tls_segment_fits_in_glibcs_static_surplus() {
     assert_eq!(tls.len(), 1, "{}: one PT_TLS segment", lib.display());
     assert!(tls[0] <= BUDGET, "{}: TLS segment and its alignment take {} B, over {BUDGET} B", lib.display(), tls[0]);
 }
+
+/// Other loaders' classes get jmethodIDs only once a sample meets a frame without one: 50
+/// ZipChurn loaders (no churn: under 100 die) each define ZipChurnWorker without ids, its zlib
+/// samples have an unnamed frame, and a sampler tick then sweeps the loaded classes, once.
+#[test]
+fn a_frame_without_an_id_makes_the_sampler_sweep_once() {
+    let mut jvm = Jvm::test_program("ns-sweep", "ZipChurn", &["50", "0"]).options("native=on,native_interval=64k,sample_interval=100ms").start();
+    jvm.wait_for_line("HARNESS ready", Duration::from_secs(180));
+    // A few ticks to drain the last samples.
+    std::thread::sleep(Duration::from_millis(600));
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert_eq!(f.stderr.matches("a sampled stack had a frame without a jmethodID").count(), 1, "{}", f.stderr);
+    let n = &f.death_report().native_sampling;
+    assert!(n.samples_with_unnamed_frames > 0, "{n:?}");
+}

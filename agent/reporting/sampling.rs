@@ -49,7 +49,10 @@ pub fn run(agent: &Agent, env: &Env) {
             return;
         }
         // Sampled native allocations: libraries loaded since, new samples, a point of each site's series.
-        guarded(Feature::Natives, (), || agent.sampled.tick(&agent.jvmti, env, &agent.stacks.methods));
+        guarded(Feature::Natives, (), || {
+            agent.sampled.tick(&agent.jvmti, env, &agent.stacks.methods);
+            agent.sampled.ids.sweep(&agent.jvmti, env, agent.classes.local_capacity());
+        });
         guarded(Feature::Sampler, (), || {
             let t0 = Instant::now();
             let s = agent.memory.sample(agent.memory_sources(), env, &beans, None);

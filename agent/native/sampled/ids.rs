@@ -1,14 +1,22 @@
 //! Which classes get jmethodIDs for the malloc hooks' Java stacks. AsyncGetCallTrace cannot
-//! create them, so they are made at ClassPrepare (GetClassMethods). HotSpot never frees a
-//! jmethodID, not even with its class (~100 B per loader, issue 17), so once the process churns
-//! loaders only the boot, platform and application loaders' classes get them: their code lives
-//! as long as the process. A frame of another loader's class prepared after that comes back
-//! without an id and shows as [`UNNAMED_FRAME`], counted in the report.
+//! create them, so they are made at ClassPrepare (GetClassMethods) or by a sweep of the loaded
+//! classes on the sampler thread. A frame whose class has none comes back without a method and
+//! shows as [`UNNAMED_FRAME`], counted in the report.
+//!
+//! - The boot, platform and application loaders' classes get them at ClassPrepare: their code
+//!   lives as long as the process and is on most stacks.
+//! - Other loaders' classes get them only once a sample has met a frame without one (`wanted`):
+//!   the next sampler tick sweeps the classes loaded so far, and from then on ClassPrepare makes
+//!   them. Until then a process that loads and drops many classes (a plugin host, a redeploy, a
+//!   script engine) does not pay for ids no stack needs: GetClassMethods and HotSpot's id table
+//!   growth at every class, and their clearing inside the GC pause that unloads it.
+//! - Once the process churns loaders, only the built-in loaders' classes get them: HotSpot never
+//!   frees a jmethodID, not even with its class (~100 B per loader, issue 17).
 
 use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::Jvmti;
 use jni::sys::jclass;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 /// A Java frame whose method has no jmethodID.
@@ -18,8 +26,35 @@ pub const UNNAMED_FRAME: &str = "<unnamed Java frame: its class has no jmethodID
 pub struct MethodIds {
     /// The application loader and its parent (platform, or extension on JDK 8), from VMInit on.
     builtin: OnceLock<Vec<WeakGlobal>>,
-    /// Classes prepared without ids.
+    /// Classes prepared without ids because the process churns loaders.
     skipped: AtomicU64,
+    /// Other loaders' classes prepared without ids while no sample needed one; the sweep gives
+    /// them theirs.
+    deferred: AtomicU64,
+    /// A sample met a frame without an id: every class gets ids at ClassPrepare from now on
+    /// (unless the process churns loaders).
+    wanted: AtomicBool,
+    /// `wanted` was just set: the sampler thread sweeps the classes deferred before.
+    sweep_due: AtomicBool,
+}
+
+/// What ClassPrepare does with a class.
+#[derive(Debug, PartialEq)]
+enum Decision {
+    Make,
+    /// No id: the process churns loaders.
+    Skip,
+    /// No id until a sample needs one.
+    Defer,
+}
+
+/// The rule above, for a class of a built-in loader or not.
+fn decide(builtin: bool, churn: bool, wanted: bool) -> Decision {
+    match (builtin, churn, wanted) {
+        (true, _, _) | (false, false, true) => Decision::Make,
+        (false, true, _) => Decision::Skip,
+        (false, false, false) => Decision::Defer,
+    }
 }
 
 impl MethodIds {
@@ -31,18 +66,53 @@ impl MethodIds {
         let _ = self.builtin.set(loaders);
     }
 
-    /// ClassPrepare (and the catch-up after an attach): makes `klass`'s jmethodIDs unless the
-    /// process churns loaders and `klass` is not a built-in loader's.
+    /// ClassPrepare (and the catch-up after an attach): makes `klass`'s jmethodIDs, or counts it
+    /// as skipped or deferred.
     pub fn on_class_prepare(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
-        if !crate::loaders::tracker::loaders_churn() || self.builtin_class(jvmti, env, klass) {
-            jvmti.create_method_ids(klass);
-        } else {
-            self.skipped.fetch_add(1, Relaxed);
+        let churn = crate::loaders::tracker::loaders_churn();
+        let wanted = self.wanted.load(Relaxed);
+        // Asking the loader costs a few JNI calls; when every class gets ids it is not needed.
+        let builtin = (!churn && wanted) || self.builtin_class(jvmti, env, klass);
+        match decide(builtin, churn, wanted) {
+            Decision::Make => jvmti.create_method_ids(klass),
+            Decision::Skip => {
+                self.skipped.fetch_add(1, Relaxed);
+            }
+            Decision::Defer => {
+                self.deferred.fetch_add(1, Relaxed);
+            }
         }
     }
 
+    /// The sampler met a stack with a frame without a jmethodID.
+    pub fn frame_without_id(&self) {
+        if !self.wanted.swap(true, Relaxed) {
+            self.sweep_due.store(true, Relaxed);
+        }
+    }
+
+    /// Sampler thread, after a tick that set `wanted`: gives every class loaded so far its ids
+    /// (unless the process churns loaders), once. `capacity`: local references GetLoadedClasses
+    /// may hand out (the class tracker's estimate).
+    pub fn sweep(&self, jvmti: &Jvmti, env: &Env, capacity: i32) {
+        if !self.sweep_due.swap(false, Relaxed) || crate::loaders::tracker::loaders_churn() {
+            return;
+        }
+        let deferred = self.deferred.swap(0, Relaxed);
+        let n = env.with_local_frame(capacity, || {
+            let classes = jvmti.loaded_classes().unwrap_or_default();
+            // A class not prepared yet is refused and gets its ids at ClassPrepare.
+            classes.iter().for_each(|&k| jvmti.create_method_ids(k));
+            classes.len()
+        });
+        crate::core::log::info(&format!(
+            "a sampled stack had a frame without a jmethodID: {n} loaded classes swept ({deferred} had been left without); every class prepared from now on gets them until the process churns loaders"
+        ));
+    }
+
+    /// Classes without ids: skipped under churn, or deferred while no sample needed them.
     pub fn classes_skipped(&self) -> u64 {
-        self.skipped.load(Relaxed)
+        self.skipped.load(Relaxed) + self.deferred.load(Relaxed)
     }
 
     /// Whether the boot, platform or application loader defined `klass`. Before VMInit only
@@ -55,5 +125,41 @@ impl MethodIds {
         }
         let Some(known) = self.builtin.get() else { return true };
         known.iter().any(|w| w.upgrade(env).is_some_and(|l| env.same_object(l.raw(), loader.raw())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_loaders_always_get_ids_others_once_wanted_and_never_under_churn() {
+        for churn in [false, true] {
+            for wanted in [false, true] {
+                assert_eq!(decide(true, churn, wanted), Decision::Make);
+            }
+        }
+        assert_eq!(decide(false, false, false), Decision::Defer);
+        assert_eq!(decide(false, false, true), Decision::Make);
+        assert_eq!(decide(false, true, false), Decision::Skip);
+        assert_eq!(decide(false, true, true), Decision::Skip);
+    }
+
+    #[test]
+    fn the_first_frame_without_an_id_asks_for_one_sweep() {
+        let ids = MethodIds::default();
+        assert!(!ids.sweep_due.load(Relaxed));
+        ids.frame_without_id();
+        assert!(ids.wanted.load(Relaxed) && ids.sweep_due.swap(false, Relaxed));
+        ids.frame_without_id();
+        assert!(!ids.sweep_due.load(Relaxed), "a second unnamed frame sweeps no more");
+    }
+
+    #[test]
+    fn deferred_and_skipped_classes_both_count_as_without_ids() {
+        let ids = MethodIds::default();
+        ids.deferred.store(3, Relaxed);
+        ids.skipped.store(2, Relaxed);
+        assert_eq!(ids.classes_skipped(), 5);
     }
 }

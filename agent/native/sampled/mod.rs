@@ -147,6 +147,9 @@ impl NativeSampler {
                     k.allocated += s.weight;
                 }
                 None if len < MAX_STACKS => {
+                    if s.java.iter().any(|f| f.method == 0) {
+                        self.ids.frame_without_id();
+                    }
                     st.stacks.insert(s.hash, Stack { java: s.java, native: s.native, samples: 1, allocated: s.weight, label: None });
                 }
                 None => st.overflow_allocated += s.weight,

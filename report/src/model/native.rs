@@ -278,7 +278,8 @@ pub struct NativeSampling {
     pub samples_lost: u64,
     pub samples_untracked: u64,
     /// Classes prepared without jmethodIDs (a churned loader's, once the process churns
-    /// loaders), and the samples whose Java stack has a frame without one (shown unnamed).
+    /// loaders; another than the built-in loaders', until a sample first meets a frame without
+    /// one), and the samples whose Java stack has a frame without one (shown unnamed).
     #[serde(default)]
     pub classes_without_method_ids: u64,
     #[serde(default)]
