@@ -68,3 +68,10 @@ bench_pairs() {
     printf "  per-pair cpu ratio spread: min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
       v[1], v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
 }
+
+# bench_spread: "min A, q1 B, median C, q3 D, max E" of the numbers on stdin (one a line).
+bench_spread() {
+  sort -g | awk '{v[NR]=$1} END {
+    printf "min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
+      v[1], v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
+}
