@@ -17,6 +17,9 @@
 #                  concurrent, 50000 sequential)
 #   --producers N  producer clients per producer JVM, sending at once (default 2)
 #   --records N    sequential: records timed per run (default 200000)
+#   --reports DIR  keep the agent's reports (the brokers' exit reports, with the agent's health
+#                  counters) in DIR
+#   --perf FILE    concurrent: `perf record -g` of round 1's broker with the agent over its window
 #   LEAKAGENT_LIB  environment: the agent library (default target/release/libleakagent.so)
 #
 # The broker is the harness's (java-harness/build/kafka, leakagent.kafka.Broker: a Kafka 4.1
@@ -64,6 +67,8 @@ OPTS=""
 RECORDS=200000
 WARMUP=""
 PRODUCERS=2
+REPORTS=""
+PERF=""
 while (( $# )); do
   case "$1" in
     --mode) MODE="$2"; shift 2 ;;
@@ -74,7 +79,9 @@ while (( $# )); do
     --records) RECORDS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --producers) PRODUCERS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,50p' "$0"; exit 0 ;;
+    --reports) REPORTS="$2"; shift 2 ;;
+    --perf) PERF="$2"; shift 2 ;;
+    -h|--help) sed -n '2,54p' "$0"; exit 0 ;;
     *) echo "kafka_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -98,6 +105,9 @@ declare -A PIDS=()
 cleanup() {
   local p
   for p in "${!PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [[ -n "$REPORTS" ]]; then
+    mkdir -p "$REPORTS" && find "$WORK" -maxdepth 1 -name 'report-*' -exec cp -t "$REPORTS" {} +
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -233,6 +243,11 @@ round() {
     (trap '' PIPE; echo "go $go" >&"$fd") 2>/dev/null || true
     exec {fd}>&-
   done
+  if [[ -n "$PERF" && "$n" == 1 ]]; then
+    sleep 1
+    perf record -q -g -o "$PERF" -p "${bpid[with]}" -- sleep "$WINDOW" >/dev/null 2>&1 ||
+      echo "kafka_overhead.sh: perf record failed" >&2
+  fi
   for role in "$2" "$3"; do
     wait "${fpid[$role]}" || true
     unset "PIDS[${fpid[$role]}]"
@@ -260,9 +275,14 @@ concurrent() {
   echo "  medians: records/s without $(awk '{ printf "%.0f\n", $5 * 1000 / $6 }' "$r" | median)," \
     "with $(awk '{ printf "%.0f\n", $1 * 1000 / $2 }' "$r" | median); broker cpu s without" \
     "$(awk '{ print $7 / 1000 }' "$r" | median), with $(awk '{ print $3 / 1000 }' "$r" | median)"
-  echo "  throughput ratio (with / without), per round:  $(awk '{ print ($1 / $2) / ($5 / $6) }' "$r" | bench_spread)"
-  echo "  broker cpu ratio (with / without), per round:  $(awk '{ print $3 / $7 }' "$r" | bench_spread)"
-  echo "  records per broker cpu-s ratio, per round:     $(awk '{ print ($1 / $3) / ($5 / $7) }' "$r" | bench_spread)"
+  local what expr
+  for what in "throughput ratio (with / without)|(\$1 / \$2) / (\$5 / \$6)" \
+              "broker cpu ratio (with / without)|\$3 / \$7" \
+              "records per broker cpu-s ratio|(\$1 / \$3) / (\$5 / \$7)"; do
+    expr="${what#*|}"
+    printf '  %-35s per round: %s; 95%% interval of the median %s\n' "${what%%|*}," \
+      "$(awk "{ print $expr }" "$r" | bench_spread)" "$(awk "{ print $expr }" "$r" | bench_median_ci)"
+  done
   echo "load:   $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S) UTC"
 }
 

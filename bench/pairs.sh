@@ -75,3 +75,13 @@ bench_spread() {
     printf "min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
       v[1], v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
 }
+
+# bench_median_ci: "A..B" of the numbers on stdin, the interval from order statistics that holds
+# their population's median with ≥ 95% probability (sign test; none under 6 numbers).
+bench_median_ci() {
+  sort -g | awk '{v[NR]=$1} END {
+    n = NR; p = 0.5 ^ n; cdf = p; k = 0
+    for (j = 0; j < n && cdf <= 0.025; j++) { k = j + 1; p = p * (n - j) / (j + 1); cdf += p }
+    if (k == 0) { print "none (under 6 rounds)"; exit }
+    printf "%.3f..%.3f\n", v[k], v[n + 1 - k] }'
+}
