@@ -180,12 +180,14 @@ fields() {
 
 # One sequential run: prints "<broker cpu ms> <wall ms>", appends "<with|without> <records/s>" to rates.
 run() { # run <with|without>
-  local bench
+  local out ms cpu
   start_broker "$WORK/run" "$1"
   "$JAVA" -Xmx256m -cp "$WORK/classes:$CP" KafkaBench "127.0.0.1:$BROKER_PORT" "$BROKER_PID" "$TICK" \
     "$WARMUP" "$RECORDS" "$PRODUCERS" >"$WORK/run/bench" 2>&1 || true
   stop_broker "$BROKER_PID" "$BROKER_FD"
-  read -r _ ms cpu _ <<<"$(fields "$1 the agent" "$WORK/run/bench")"
+  # An assignment, not `read <<<"$(...)"`, so that set -e stops the script when fields fails.
+  out="$(fields "$1 the agent" "$WORK/run/bench")"
+  read -r _ ms cpu _ <<<"$out"
   echo "$1 $(awk -v n="$RECORDS" -v w="$ms" 'BEGIN { printf "%.0f", n * 1000 / w }')" >>"$WORK/rates"
   echo "$cpu $ms"
 }
@@ -253,9 +255,11 @@ round() {
     unset "PIDS[${fpid[$role]}]"
   done
   for role in "$2" "$3"; do stop_broker "${bpid[$role]}" "${bfd[$role]}"; done
-  local rw mw cw pw ro mo co po
-  read -r rw mw cw pw <<<"$(fields "round $n, with the agent" "$WORK/with/bench")"
-  read -r ro mo co po <<<"$(fields "round $n, without the agent" "$WORK/without/bench")"
+  local rw mw cw pw ro mo co po with without
+  with="$(fields "round $n, with the agent" "$WORK/with/bench")"
+  without="$(fields "round $n, without the agent" "$WORK/without/bench")"
+  read -r rw mw cw pw <<<"$with"
+  read -r ro mo co po <<<"$without"
   echo "$rw $mw $cw $pw $ro $mo $co $po" >>"$WORK/rounds"
   awk -v n="$n" -v f="$2" -v l="$load" -v rw="$rw" -v ro="$ro" -v mw="$mw" -v mo="$mo" -v cw="$cw" \
       -v co="$co" -v pw="$pw" -v po="$po" 'BEGIN {
