@@ -15,7 +15,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /**
  * Gzip producers against a broker, for its throughput: THREADS producers (one KafkaProducer
  * each, as separate clients) send text records to the topic "events" with the harness producer's
- * settings (gzip, acks=all, linger 2 ms, 8 KiB batches).
+ * settings (gzip, acks=all, linger 2 ms, 8 KiB batches); -Dkafkabench.linger=MS sets another linger.
  *
  *   java KafkaBench BOOTSTRAP BROKER_PID CLK_TCK WARMUP_RECORDS RECORDS [THREADS]
  * Sends WARMUP_RECORDS (not timed), then RECORDS, and prints
@@ -61,7 +61,7 @@ public final class KafkaBench {
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "gzip");
         p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "2");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, Long.toString(Long.getLong("kafkabench.linger", 2)));
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, "8192");
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "60000");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());

@@ -16,6 +16,8 @@
 #   --warmup N     records each producer JVM sends before its timed part (default 300000
 #                  concurrent, 50000 sequential)
 #   --producers N  producer clients per producer JVM, sending at once (default 2)
+#   --linger MS    the producers' linger.ms (default 2, the harness producer's); a long linger
+#                  sends only full 8 KiB batches, so records per batch no longer follow the pace
 #   --records N    sequential: records timed per run (default 200000)
 #   --reports DIR  keep the agent's reports (the brokers' exit reports, with the agent's health
 #                  counters) in DIR
@@ -67,6 +69,7 @@ OPTS=""
 RECORDS=200000
 WARMUP=""
 PRODUCERS=2
+LINGER=2
 REPORTS=""
 PERF=""
 while (( $# )); do
@@ -79,9 +82,10 @@ while (( $# )); do
     --records) RECORDS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --producers) PRODUCERS="$2"; shift 2 ;;
+    --linger) LINGER="$2"; shift 2 ;;
     --reports) REPORTS="$2"; shift 2 ;;
     --perf) PERF="$2"; shift 2 ;;
-    -h|--help) sed -n '2,54p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,56p' "$0"; exit 0 ;;
     *) echo "kafka_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -90,7 +94,7 @@ case "$MODE" in
   sequential) WARMUP="${WARMUP:-50000}" ;;
   *) echo "kafka_overhead.sh: --mode is concurrent or sequential, not $MODE" >&2; exit 2 ;;
 esac
-for n in "$ROUNDS" "$WINDOW" "$RECORDS" "$WARMUP" "$PRODUCERS"; do
+for n in "$ROUNDS" "$WINDOW" "$RECORDS" "$WARMUP" "$PRODUCERS" "$LINGER"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "kafka_overhead.sh: $n is not a positive count" >&2; exit 2; }
 done
 
@@ -117,7 +121,7 @@ AGENT="-agentpath:$LIB=file=$WORK/report-%p-%n${OPTS:+,$OPTS}"
 TICK=$(getconf CLK_TCK)
 echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
-echo "cpus:   $(nproc), mode: $MODE, rounds: $ROUNDS, producers: $PRODUCERS a JVM, warm-up: $WARMUP records"
+echo "cpus:   $(nproc), mode: $MODE, rounds: $ROUNDS, producers: $PRODUCERS a JVM, linger: $LINGER ms, warm-up: $WARMUP records"
 echo "load:   $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S) UTC"
 
 # start_broker <dir> <with|without>: starts a broker, waits until it is ready; sets BROKER_PID,
@@ -182,7 +186,7 @@ fields() {
 run() { # run <with|without>
   local out ms cpu
   start_broker "$WORK/run" "$1"
-  "$JAVA" -Xmx256m -cp "$WORK/classes:$CP" KafkaBench "127.0.0.1:$BROKER_PORT" "$BROKER_PID" "$TICK" \
+  "$JAVA" -Xmx256m -Dkafkabench.linger="$LINGER" -cp "$WORK/classes:$CP" KafkaBench "127.0.0.1:$BROKER_PORT" "$BROKER_PID" "$TICK" \
     "$WARMUP" "$RECORDS" "$PRODUCERS" >"$WORK/run/bench" 2>&1 || true
   stop_broker "$BROKER_PID" "$BROKER_FD"
   # An assignment, not `read <<<"$(...)"`, so that set -e stops the script when fields fails.
@@ -207,7 +211,7 @@ sequential() {
 # feed <dir> <port> <broker pid>: a producer JVM in window mode, warming up; sets FEED_PID, FEED_FD.
 feed() {
   mkfifo "$1/go"
-  "$JAVA" -Xmx256m -cp "$WORK/classes:$CP" KafkaBench --window "$WINDOW" "127.0.0.1:$2" "$3" "$TICK" \
+  "$JAVA" -Xmx256m -Dkafkabench.linger="$LINGER" -cp "$WORK/classes:$CP" KafkaBench --window "$WINDOW" "127.0.0.1:$2" "$3" "$TICK" \
     "$WARMUP" "$PRODUCERS" <"$1/go" >"$1/bench" 2>&1 &
   FEED_PID=$!
   PIDS[$FEED_PID]=1
