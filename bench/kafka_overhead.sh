@@ -21,7 +21,8 @@
 #   --records N    sequential: records timed per run (default 200000)
 #   --reports DIR  keep the agent's reports (the brokers' exit reports, with the agent's health
 #                  counters) in DIR
-#   --perf FILE    concurrent: `perf record -g` of round 1's broker with the agent over its window
+#   --perf FILE    concurrent: `perf record -g` of round 1's brokers over the window, the one with
+#                  the agent into FILE.with, the other into FILE.without (that round's ratios suffer)
 #   LEAKAGENT_LIB  environment: the agent library (default target/release/libleakagent.so)
 #
 # The broker is the harness's (java-harness/build/kafka, leakagent.kafka.Broker: a Kafka 4.1
@@ -85,7 +86,7 @@ while (( $# )); do
     --linger) LINGER="$2"; shift 2 ;;
     --reports) REPORTS="$2"; shift 2 ;;
     --perf) PERF="$2"; shift 2 ;;
-    -h|--help) sed -n '2,56p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,57p' "$0"; exit 0 ;;
     *) echo "kafka_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -251,8 +252,12 @@ round() {
   done
   if [[ -n "$PERF" && "$n" == 1 ]]; then
     sleep 1
-    perf record -q -g -o "$PERF" -p "${bpid[with]}" -- sleep "$WINDOW" >/dev/null 2>&1 ||
-      echo "kafka_overhead.sh: perf record failed" >&2
+    local perfs=() p
+    for role in with without; do
+      perf record -q -g -o "$PERF.$role" -p "${bpid[$role]}" -- sleep "$WINDOW" >/dev/null 2>&1 &
+      perfs+=("$!")
+    done
+    for p in "${perfs[@]}"; do wait "$p" || echo "kafka_overhead.sh: perf record failed" >&2; done
   fi
   for role in "$2" "$3"; do
     wait "${fpid[$role]}" || true
