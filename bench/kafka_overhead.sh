@@ -180,7 +180,8 @@ fields() {
     tail -n 30 "$2" >&2
     exit 1
   fi
-  sed 's/^BENCH records=\([0-9]*\) ms=\([0-9]*\) cpu_ms=\([0-9]*\) producer_cpu_ms=\([0-9]*\).*/\1 \2 \3 \4/' <<<"$line"
+  [[ "$line" =~ ^BENCH\ records=([0-9]+)\ ms=([0-9]+)\ cpu_ms=([0-9]+)\ producer_cpu_ms=([0-9]+) ]]
+  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]} ${BASH_REMATCH[4]}"
 }
 
 # One sequential run: prints "<broker cpu ms> <wall ms>", appends "<with|without> <records/s>" to rates.

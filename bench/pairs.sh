@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the overhead benchmarks: finding java, the agent library, and the alternating pairs
 # of runs with and without the agent (CPU and wall medians, the spread of the per-pair ratios).
 # A runner prints "<cpu ms> <wall ms>" for `with` or `without`; `bench_result` reads the line
@@ -33,6 +34,7 @@ bench_result() {
     echo "$2" >&2
     exit 1
   fi
+  # shellcheck disable=SC2001  # a regex with a capture reads plainer in sed
   echo "$(sed 's/.* cpu_ms=\([0-9]*\).*/\1/' <<<"$line") $(sed 's/.* ms=\([0-9]*\) .*/\1/' <<<"$line")"
 }
 
