@@ -27,8 +27,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * Sends WARMUP_RECORDS (not timed), prints "WARM", reads a line "go EPOCH_MS" from stdin, and
  * from that wall-clock instant sends without pause for SECONDS, counting the records whose
  * acknowledgement arrives inside the window; prints the same BENCH line (records = those
- * acknowledged). Two of these given the same EPOCH_MS measure two brokers over one interval, so
- * the machine's load in it hits both (bench/kafka_overhead.sh, concurrent mode). The producers'
+ * acknowledged) and data_plane_cpu_ms, the CPU of the broker's data-plane threads. Two of these
+ * given the same EPOCH_MS measure two brokers over one interval, so the machine's load in it hits
+ * both (bench/kafka_overhead.sh, concurrent mode). The producers'
  * buffer is 4 MiB (not 32), so the queue left at the window's end drains quickly.
  */
 public final class KafkaBench {
@@ -163,6 +164,7 @@ public final class KafkaBench {
         Thread.sleep(Math.max(0, Long.parseLong(line.substring(3).trim()) - System.currentTimeMillis()));
         long cpu0 = cpuMs(brokerPid, tick);
         long own0 = cpuMs(ProcessHandle.current().pid(), tick);
+        long plane0 = dataPlaneCpuMs(brokerPid, tick);
         long t0 = System.nanoTime();
         end[0] = t0 + seconds * 1_000_000_000L;
         go.countDown();
@@ -173,6 +175,7 @@ public final class KafkaBench {
         long ms = (System.nanoTime() - t0) / 1_000_000;
         long cpuMs = cpuMs(brokerPid, tick) - cpu0;
         long ownMs = cpuMs(ProcessHandle.current().pid(), tick) - own0;
+        long planeMs = dataPlaneCpuMs(brokerPid, tick) - plane0;
         long records = acked.get();
         for (Thread t : ts) {
             t.join();
@@ -183,7 +186,32 @@ public final class KafkaBench {
         if (failed.get() > 0) {
             throw new IllegalStateException(failed.get() + " records failed");
         }
-        System.out.println("BENCH records=" + records + " ms=" + ms + " cpu_ms=" + cpuMs + " producer_cpu_ms=" + ownMs);
+        System.out.println("BENCH records=" + records + " ms=" + ms + " cpu_ms=" + cpuMs + " producer_cpu_ms=" + ownMs
+                + " data_plane_cpu_ms=" + planeMs);
+    }
+
+    /**
+     * CPU ms of the broker's request path: its threads named "data-plane-kafka-..." (network and
+     * request handler threads, alive for the broker's life), without the JIT's compiler threads,
+     * the GC and the agent's own thread.
+     */
+    static long dataPlaneCpuMs(long pid, long tick) throws Exception {
+        long sum = 0;
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
+                String stat;
+                try {
+                    stat = Files.readString(task.resolve("stat"));
+                } catch (java.io.IOException gone) {
+                    continue;
+                }
+                if (stat.substring(stat.indexOf('(') + 1).startsWith("data-plane-kafk")) {
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    sum += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                }
+            }
+        }
+        return sum * 1000 / tick;
     }
 
     /** An acknowledgement: a failure, or one more record acknowledged before STOP (nanoTime). */

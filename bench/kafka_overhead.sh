@@ -170,8 +170,8 @@ stop_broker() {
   unset "PIDS[$pid]"
 }
 
-# fields <what, for the message> <file>: "<records> <ms> <broker cpu ms> <producer cpu ms>"
-# from KafkaBench's BENCH line.
+# fields <what, for the message> <file>: "<records> <ms> <broker cpu ms> <producer cpu ms>
+# <data-plane cpu ms>" from KafkaBench's BENCH line (the last 0 in sequential mode).
 fields() {
   local line
   line="$(grep '^BENCH ' "$2" || true)"
@@ -180,8 +180,8 @@ fields() {
     tail -n 30 "$2" >&2
     exit 1
   fi
-  [[ "$line" =~ ^BENCH\ records=([0-9]+)\ ms=([0-9]+)\ cpu_ms=([0-9]+)\ producer_cpu_ms=([0-9]+) ]]
-  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]} ${BASH_REMATCH[4]}"
+  [[ "$line" =~ ^BENCH\ records=([0-9]+)\ ms=([0-9]+)\ cpu_ms=([0-9]+)\ producer_cpu_ms=([0-9]+)(\ data_plane_cpu_ms=([0-9]+))? ]]
+  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]} ${BASH_REMATCH[4]} ${BASH_REMATCH[6]:-0}"
 }
 
 # One sequential run: prints "<broker cpu ms> <wall ms>", appends "<with|without> <records/s>" to rates.
@@ -193,7 +193,7 @@ run() { # run <with|without>
   stop_broker "$BROKER_PID" "$BROKER_FD"
   # An assignment, not `read <<<"$(...)"`, so that set -e stops the script when fields fails.
   out="$(fields "$1 the agent" "$WORK/run/bench")"
-  read -r _ ms cpu _ <<<"$out"
+  read -r _ ms cpu _ _ <<<"$out"
   echo "$1 $(awk -v n="$RECORDS" -v w="$ms" 'BEGIN { printf "%.0f", n * 1000 / w }')" >>"$WORK/rates"
   echo "$cpu $ms"
 }
@@ -221,8 +221,8 @@ feed() {
 }
 
 # round <n> <first role> <second role>: both brokers, both producer JVMs, one window; appends
-# "<records> <window ms> <broker cpu ms> <producer cpu ms>", with the agent then without, to
-# $WORK/rounds and prints the round.
+# "<records> <window ms> <broker cpu ms> <producer cpu ms> <data-plane cpu ms>", with the agent
+# then without, to $WORK/rounds and prints the round.
 round() {
   local n="$1" role ready load fd
   local -A bpid bfd fpid ffd
@@ -265,17 +265,18 @@ round() {
     unset "PIDS[${fpid[$role]}]"
   done
   for role in "$2" "$3"; do stop_broker "${bpid[$role]}" "${bfd[$role]}"; done
-  local rw mw cw pw ro mo co po with without
+  local rw mw cw pw dpw ro mo co po dpo with without
   with="$(fields "round $n, with the agent" "$WORK/with/bench")"
   without="$(fields "round $n, without the agent" "$WORK/without/bench")"
-  read -r rw mw cw pw <<<"$with"
-  read -r ro mo co po <<<"$without"
-  echo "$rw $mw $cw $pw $ro $mo $co $po" >>"$WORK/rounds"
+  read -r rw mw cw pw dpw <<<"$with"
+  read -r ro mo co po dpo <<<"$without"
+  echo "$rw $mw $cw $pw $dpw $ro $mo $co $po $dpo" >>"$WORK/rounds"
   awk -v n="$n" -v f="$2" -v l="$load" -v rw="$rw" -v ro="$ro" -v mw="$mw" -v mo="$mo" -v cw="$cw" \
-      -v co="$co" -v pw="$pw" -v po="$po" 'BEGIN {
-    printf "  round %2d (%-7s first, load %5s): records/s without %6.0f with %6.0f -> %.3f | broker cpu s without %5.1f with %5.1f -> %.3f | records/cpu-s without %6.0f with %6.0f -> %.3f | producer cpu s %5.1f / %5.1f\n",
+      -v co="$co" -v pw="$pw" -v po="$po" -v dpw="$dpw" -v dpo="$dpo" 'BEGIN {
+    printf "  round %2d (%-7s first, load %5s): records/s without %6.0f with %6.0f -> %.3f | broker cpu s without %5.1f with %5.1f -> %.3f | records/cpu-s without %6.0f with %6.0f -> %.3f | data-plane cpu s %4.1f / %4.1f -> records/cpu-s %.3f | producer cpu s %5.1f / %5.1f\n",
       n, f, l, ro * 1000 / mo, rw * 1000 / mw, (rw / mw) / (ro / mo), co / 1000, cw / 1000, cw / co,
-      ro * 1000 / co, rw * 1000 / cw, (rw / cw) / (ro / co), po / 1000, pw / 1000 }'
+      ro * 1000 / co, rw * 1000 / cw, (rw / cw) / (ro / co), dpo / 1000, dpw / 1000, (rw / dpw) / (ro / dpo),
+      po / 1000, pw / 1000 }'
 }
 
 concurrent() {
@@ -286,13 +287,14 @@ concurrent() {
     if (( i % 2 )); then round "$i" with without; else round "$i" without with; fi
   done
   local r="$WORK/rounds"
-  echo "  medians: records/s without $(awk '{ printf "%.0f\n", $5 * 1000 / $6 }' "$r" | median)," \
+  echo "  medians: records/s without $(awk '{ printf "%.0f\n", $6 * 1000 / $7 }' "$r" | median)," \
     "with $(awk '{ printf "%.0f\n", $1 * 1000 / $2 }' "$r" | median); broker cpu s without" \
-    "$(awk '{ print $7 / 1000 }' "$r" | median), with $(awk '{ print $3 / 1000 }' "$r" | median)"
+    "$(awk '{ print $8 / 1000 }' "$r" | median), with $(awk '{ print $3 / 1000 }' "$r" | median)"
   local what expr
-  for what in "throughput ratio (with / without)|(\$1 / \$2) / (\$5 / \$6)" \
-              "broker cpu ratio (with / without)|\$3 / \$7" \
-              "records per broker cpu-s ratio|(\$1 / \$3) / (\$5 / \$7)"; do
+  for what in "throughput ratio (with / without)|(\$1 / \$2) / (\$6 / \$7)" \
+              "broker cpu ratio (with / without)|\$3 / \$8" \
+              "records per broker cpu-s ratio|(\$1 / \$3) / (\$6 / \$8)" \
+              "records per data-plane cpu-s ratio|(\$1 / \$5) / (\$6 / \$10)"; do
     expr="${what#*|}"
     printf '  %-35s per round: %s; 95%% interval of the median %s\n' "${what%%|*}," \
       "$(awk "{ print $expr }" "$r" | bench_spread)" "$(awk "{ print $expr }" "$r" | bench_median_ci)"
