@@ -31,7 +31,9 @@
 # its own without the agent (clients are not under test), sends gzip records (acks=all, linger
 # 2 ms, 8 KiB batches), so the broker inflates and validates every batch. Two figures per broker:
 #   throughput      records acknowledged per second of the timed window
-#   work per CPU    those records per second of the broker's CPU (utime + stime) in the window
+#   work per CPU    those records per second of the broker's CPU (utime + stime) in the window,
+#                   and per second of its data-plane threads' CPU (network and request handlers:
+#                   the JIT's compiler threads, a third of the broker's CPU here, left out)
 #
 # Why concurrent. On this machine the producers, the broker and other people's work share 2
 # cores, and their load moves by ±20% within minutes: runs one after the other measure mostly the
@@ -46,7 +48,7 @@
 # an equal share, so when the cores are saturated a broker that needs more CPU per record does
 # not get proportionally more CPU, and its producer waits; when they are not saturated it simply
 # takes more CPU and keeps pace. The throughput ratio therefore lies between 1 and the inverse of
-# the CPU-per-record ratio, and the producers' own gzip work (several times the broker's) damps
+# the CPU-per-record ratio, and the producers' own gzip work (twice the broker's CPU) damps
 # it further towards 1. Work per CPU is what the agent costs a CPU-bound broker, whose throughput
 # falls by exactly that ratio; the scheduler's fairness does not move it, so it is the stricter
 # figure of the two. Cache and memory-bandwidth contention between the brokers hit both sides.
@@ -86,7 +88,7 @@ while (( $# )); do
     --linger) LINGER="$2"; shift 2 ;;
     --reports) REPORTS="$2"; shift 2 ;;
     --perf) PERF="$2"; shift 2 ;;
-    -h|--help) sed -n '2,57p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "kafka_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
