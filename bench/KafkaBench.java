@@ -1,6 +1,10 @@
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -11,16 +15,31 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /**
  * Gzip producers against a broker, for its throughput: THREADS producers (one KafkaProducer
  * each, as separate clients) send text records to the topic "events" with the harness producer's
- * settings (gzip, acks=all, linger 2 ms, 8 KiB batches).
+ * settings (gzip, acks=all, linger 2 ms, 8 KiB batches); -Dkafkabench.linger=MS sets another linger.
+ *
  *   java KafkaBench BOOTSTRAP BROKER_PID CLK_TCK WARMUP_RECORDS RECORDS [THREADS]
  * Sends WARMUP_RECORDS (not timed), then RECORDS, and prints
- * "BENCH records=N ms=WALL cpu_ms=BROKER_CPU" for the latter: the wall time from the first send
- * to the last acknowledgement, and the broker process's CPU time (utime + stime from
- * /proc/BROKER_PID/stat) over the same window.
+ * "BENCH records=N ms=WALL cpu_ms=BROKER_CPU producer_cpu_ms=OWN_CPU" for the latter: the wall
+ * time from the first send to the last acknowledgement, and the broker process's CPU time (utime
+ * + stime from /proc/BROKER_PID/stat) over the same window.
+ *
+ *   java KafkaBench --window SECONDS BOOTSTRAP BROKER_PID CLK_TCK WARMUP_RECORDS [THREADS]
+ * Sends WARMUP_RECORDS (not timed), prints "WARM", reads a line "go EPOCH_MS" from stdin, and
+ * from that wall-clock instant sends without pause for SECONDS, counting the records whose
+ * acknowledgement arrives inside the window; prints the same BENCH line (records = those
+ * acknowledged) and data_plane_cpu_ms, the CPU of the broker's data-plane threads. Two of these
+ * given the same EPOCH_MS measure two brokers over one interval, so the machine's load in it hits
+ * both (bench/kafka_overhead.sh, concurrent mode). The producers'
+ * buffer is 4 MiB (not 32), so the queue left at the window's end drains quickly.
  */
 public final class KafkaBench {
 
     public static void main(String[] args) throws Exception {
+        if (args[0].equals("--window")) {
+            window(Long.parseLong(args[1]), args[2], Long.parseLong(args[3]), Long.parseLong(args[4]),
+                    Long.parseLong(args[5]), args.length > 6 ? Integer.parseInt(args[6]) : 2);
+            return;
+        }
         String bootstrap = args[0];
         long brokerPid = Long.parseLong(args[1]);
         long tick = Long.parseLong(args[2]);
@@ -28,25 +47,37 @@ public final class KafkaBench {
         long records = Long.parseLong(args[4]);
         int threads = args.length > 5 ? Integer.parseInt(args[5]) : 2;
         send(bootstrap, warmup, threads);
-        long cpu0 = brokerCpuMs(brokerPid, tick);
+        long cpu0 = cpuMs(brokerPid, tick);
+        long own0 = cpuMs(ProcessHandle.current().pid(), tick);
         long t0 = System.nanoTime();
         send(bootstrap, records, threads);
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        long cpuMs = brokerCpuMs(brokerPid, tick) - cpu0;
-        System.out.println("BENCH records=" + records + " ms=" + ms + " cpu_ms=" + cpuMs);
+        long cpuMs = cpuMs(brokerPid, tick) - cpu0;
+        long ownMs = cpuMs(ProcessHandle.current().pid(), tick) - own0;
+        System.out.println("BENCH records=" + records + " ms=" + ms + " cpu_ms=" + cpuMs + " producer_cpu_ms=" + ownMs);
     }
 
-    /** RECORDS records over THREADS producers, each flushed and closed. */
-    static void send(String bootstrap, long records, int threads) throws Exception {
+    static Properties config(String bootstrap) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "gzip");
         p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "2");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, Long.toString(Long.getLong("kafkabench.linger", 2)));
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, "8192");
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "60000");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        return p;
+    }
+
+    static ProducerRecord<String, String> record(long i) {
+        return new ProducerRecord<>("events", "k" + (i % 97),
+                "{\"event\":" + i + ",\"kind\":\"order-placed\",\"payload\":\"" + "x".repeat((int) (i % 200)) + "\"}");
+    }
+
+    /** RECORDS records over THREADS producers, each flushed and closed. */
+    static void send(String bootstrap, long records, int threads) throws Exception {
+        Properties p = config(bootstrap);
         AtomicLong failed = new AtomicLong();
         Thread[] ts = new Thread[threads];
         for (int t = 0; t < threads; t++) {
@@ -54,13 +85,11 @@ public final class KafkaBench {
             ts[t] = new Thread(() -> {
                 try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
                     for (long i = first; i < records; i += threads) {
-                        producer.send(new ProducerRecord<>("events", "k" + (i % 97),
-                                "{\"event\":" + i + ",\"kind\":\"order-placed\",\"payload\":\"" + "x".repeat((int) (i % 200)) + "\"}"),
-                                (meta, e) -> {
-                                    if (e != null) {
-                                        failed.incrementAndGet();
-                                    }
-                                });
+                        producer.send(record(i), (meta, e) -> {
+                            if (e != null) {
+                                failed.incrementAndGet();
+                            }
+                        });
                     }
                     producer.flush();
                 }
@@ -75,8 +104,127 @@ public final class KafkaBench {
         }
     }
 
+    /** The --window mode: warm-up, "WARM", wait for "go EPOCH_MS", SECONDS of sending. */
+    static void window(long seconds, String bootstrap, long brokerPid, long tick, long warmup, int threads)
+            throws Exception {
+        Properties p = config(bootstrap);
+        p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Long.toString(4L << 20));
+        @SuppressWarnings("unchecked")
+        KafkaProducer<String, String>[] producers = new KafkaProducer[threads];
+        for (int t = 0; t < threads; t++) {
+            producers[t] = new KafkaProducer<>(p);
+        }
+        AtomicLong failed = new AtomicLong();
+        AtomicLong acked = new AtomicLong();
+        long[] end = {Long.MAX_VALUE};
+        CountDownLatch warm = new CountDownLatch(threads);
+        CountDownLatch go = new CountDownLatch(1);
+        Thread[] ts = new Thread[threads];
+        for (int t = 0; t < threads; t++) {
+            final int first = t;
+            ts[t] = new Thread(() -> {
+                boolean warmed = false;
+                try {
+                    for (long i = first; i < warmup; i += threads) {
+                        producers[first].send(record(i), (meta, e) -> count(e, failed, null, 0));
+                    }
+                    producers[first].flush();
+                    warmed = true;
+                    warm.countDown();
+                    go.await();
+                    long stop = end[0];
+                    for (long i = warmup + first; System.nanoTime() < stop; i += threads) {
+                        producers[first].send(record(i), (meta, e) -> count(e, failed, acked, stop));
+                    }
+                    producers[first].flush();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (RuntimeException e) {
+                    failed.incrementAndGet();
+                    e.printStackTrace();
+                } finally {
+                    if (!warmed) {
+                        warm.countDown();
+                    }
+                }
+            }, "bench-producer-" + t);
+            ts[t].setDaemon(true);
+            ts[t].start();
+        }
+        warm.await();
+        if (failed.get() > 0) {
+            throw new IllegalStateException(failed.get() + " records failed in the warm-up");
+        }
+        System.out.println("WARM");
+        System.out.flush();
+        String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+        if (line == null || !line.startsWith("go ")) {
+            throw new IllegalStateException("expected \"go EPOCH_MS\" on stdin, got " + line);
+        }
+        Thread.sleep(Math.max(0, Long.parseLong(line.substring(3).trim()) - System.currentTimeMillis()));
+        long cpu0 = cpuMs(brokerPid, tick);
+        long own0 = cpuMs(ProcessHandle.current().pid(), tick);
+        long plane0 = dataPlaneCpuMs(brokerPid, tick);
+        long t0 = System.nanoTime();
+        end[0] = t0 + seconds * 1_000_000_000L;
+        go.countDown();
+        Thread.sleep(seconds * 1000);
+        while (System.nanoTime() < end[0]) {
+            Thread.onSpinWait();
+        }
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        long cpuMs = cpuMs(brokerPid, tick) - cpu0;
+        long ownMs = cpuMs(ProcessHandle.current().pid(), tick) - own0;
+        long planeMs = dataPlaneCpuMs(brokerPid, tick) - plane0;
+        long records = acked.get();
+        for (Thread t : ts) {
+            t.join();
+        }
+        for (KafkaProducer<String, String> producer : producers) {
+            producer.close();
+        }
+        if (failed.get() > 0) {
+            throw new IllegalStateException(failed.get() + " records failed");
+        }
+        System.out.println("BENCH records=" + records + " ms=" + ms + " cpu_ms=" + cpuMs + " producer_cpu_ms=" + ownMs
+                + " data_plane_cpu_ms=" + planeMs);
+    }
+
+    /**
+     * CPU ms of the broker's request path: its threads named "data-plane-kafka-..." (network and
+     * request handler threads, alive for the broker's life), without the JIT's compiler threads,
+     * the GC and the agent's own thread.
+     */
+    static long dataPlaneCpuMs(long pid, long tick) throws Exception {
+        long sum = 0;
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
+                String stat;
+                try {
+                    stat = Files.readString(task.resolve("stat"));
+                } catch (java.io.IOException gone) {
+                    continue;
+                }
+                if (stat.substring(stat.indexOf('(') + 1).startsWith("data-plane-kafk")) {
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    sum += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                }
+            }
+        }
+        return sum * 1000 / tick;
+    }
+
+    /** An acknowledgement: a failure, or one more record acknowledged before STOP (nanoTime). */
+    static void count(Exception e, AtomicLong failed, AtomicLong acked, long stop) {
+        if (e != null) {
+            failed.incrementAndGet();
+        } else if (acked != null && System.nanoTime() < stop) {
+            acked.incrementAndGet();
+        }
+    }
+
     /** utime + stime of a process in ms; the command name (field 2) may hold spaces. */
-    static long brokerCpuMs(long pid, long tick) throws Exception {
+    static long cpuMs(long pid, long tick) throws Exception {
         String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 1000 / tick;

@@ -1,51 +1,104 @@
 #!/usr/bin/env bash
-# Overhead of the agent on a Kafka broker under gzip producers: the broker's throughput and CPU
-# with and without the agent, in alternating runs of one session.
+# Overhead of the agent on a Kafka broker under gzip producers: the broker's throughput and its
+# CPU per record, with and without the agent.
 #
-#   bench/kafka_overhead.sh [--pairs N] [--java PATH] [--options OPTS] [--records N]
-#                           [--warmup N] [--producers N]
+#   bench/kafka_overhead.sh [--mode concurrent|sequential] [--rounds N] [--window S]
+#                           [--java PATH] [--options OPTS] [--warmup N] [--producers N]
+#                           [--records N]
 #
-#   --pairs N      runs with and without the agent (default 9); the order of each pair
-#                  alternates (without/with, with/without, ...)
+#   --mode M       concurrent (default): two brokers at once, one with the agent and one without,
+#                  each fed by its own producer JVM over the same wall-clock window; sequential:
+#                  alternating runs of one broker at a time (the older design)
+#   --rounds N     rounds (concurrent) or pairs (sequential) (default 9); --pairs is the same
+#   --window S     concurrent: seconds of the timed window (default 20)
 #   --java PATH    the java binary (default: /usr/lib/jvm/java-17-openjdk-amd64/bin/java)
 #   --options OPTS agent options for the broker besides file= (default: none, i.e. the defaults)
-#   --records N    records timed per run (default 200000), after --warmup N (default 50000)
-#   --producers N  producer clients sending at once (default 2)
+#   --warmup N     records each producer JVM sends before its timed part (default 300000
+#                  concurrent, 50000 sequential)
+#   --producers N  producer clients per producer JVM, sending at once (default 2)
+#   --linger MS    the producers' linger.ms (default 2, the harness producer's); a long linger
+#                  sends only full 8 KiB batches, so records per batch no longer follow the pace
+#   --records N    sequential: records timed per run (default 200000)
+#   --reports DIR  keep the agent's reports (the brokers' exit reports, with the agent's health
+#                  counters) in DIR
+#   --perf FILE    concurrent: `perf record -g` of round 1's brokers over the window, the one with
+#                  the agent into FILE.with, the other into FILE.without (that round's ratios suffer)
 #   LEAKAGENT_LIB  environment: the agent library (default target/release/libleakagent.so)
 #
-# Per run: the harness broker (java-harness/build/kafka, leakagent.kafka.Broker: a Kafka 4.1
-# KRaft broker and controller in one JVM, its ~100 jars on the class path) starts with or without
-# the agent and takes the harness producer's 2,000 records; then bench/KafkaBench.java, in a JVM
-# of its own without the agent (clients are not under test), sends the warm-up records and then
-# the timed ones, gzip-compressed (acks=all, linger 2 ms, 8 KiB batches), so the broker inflates
-# and validates every batch. Throughput is records / wall time from the first timed send to the
-# last acknowledgement; the broker's CPU is its utime + stime over that window. Prints every
-# pair, the medians and the spread of the per-pair ratios (CPU and throughput, with / without).
-# Producers and broker share the machine's cores, so throughput moves with other load more than
-# CPU does. Not a test: it asserts nothing.
+# The broker is the harness's (java-harness/build/kafka, leakagent.kafka.Broker: a Kafka 4.1
+# KRaft broker and controller in one JVM, its ~100 jars on the class path, -Xmx512m), which
+# starts, takes its own producer's 2,000 records and waits. bench/KafkaBench.java, in a JVM of
+# its own without the agent (clients are not under test), sends gzip records (acks=all, linger
+# 2 ms, 8 KiB batches), so the broker inflates and validates every batch. Two figures per broker:
+#   throughput      records acknowledged per second of the timed window
+#   work per CPU    those records per second of the broker's CPU (utime + stime) in the window,
+#                   and per second of its data-plane threads' CPU (network and request handlers:
+#                   the JIT's compiler threads, a third of the broker's CPU here, left out)
+#
+# Why concurrent. On this machine the producers, the broker and other people's work share 2
+# cores, and their load moves by ±20% within minutes: runs one after the other measure mostly the
+# load. In a round both brokers (separate data dirs, started one after the other so that the
+# harness's free-port probing cannot hand both the same port) are warmed up, then both producer
+# JVMs start their window at the same wall-clock instant ("go EPOCH_MS") and stop at the same
+# instant: whatever else runs on the machine in that window hits both alike, and the ratio of the
+# two brokers is taken within the round. Rounds alternate which broker starts first (and so which
+# gets the first port pair and which producer JVM starts first); the script prints every round,
+# the median of the per-round ratios and their spread (min, quartiles, max).
+# What it cannot cancel: the two pairs compete with each other. Under CFS each runnable thread gets
+# an equal share, so when the cores are saturated a broker that needs more CPU per record does
+# not get proportionally more CPU, and its producer waits; when they are not saturated it simply
+# takes more CPU and keeps pace. The throughput ratio therefore lies between 1 and the inverse of
+# the CPU-per-record ratio, and the producers' own gzip work (twice the broker's CPU) damps
+# it further towards 1. Work per CPU is what the agent costs a CPU-bound broker, whose throughput
+# falls by exactly that ratio; the scheduler's fairness does not move it, so it is the stricter
+# figure of the two. Cache and memory-bandwidth contention between the brokers hit both sides.
+# Pinning (taskset) does not help on 2 cores: one core per broker puts each side under whatever
+# else lands on its core, which differs between cores at any instant, and pinning producers
+# apart from brokers leaves one core to two JVMs; both brokers share both cores instead.
+# Sequential mode: per pair one broker with and one without, in alternating order, each fed
+# WARMUP then RECORDS timed records; throughput is records / wall time from the first timed send
+# to the last acknowledgement. Not a test: it asserts nothing.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 # shellcheck source=pairs.sh
 source "$HERE/pairs.sh"
-PAIRS=9
+MODE=concurrent
+ROUNDS=9
+WINDOW=20
 JAVA=/usr/lib/jvm/java-17-openjdk-amd64/bin/java
 OPTS=""
 RECORDS=200000
-WARMUP=50000
+WARMUP=""
 PRODUCERS=2
+LINGER=2
+REPORTS=""
+PERF=""
 while (( $# )); do
   case "$1" in
-    --pairs) PAIRS="$2"; shift 2 ;;
+    --mode) MODE="$2"; shift 2 ;;
+    --rounds|--pairs) ROUNDS="$2"; shift 2 ;;
+    --window) WINDOW="$2"; shift 2 ;;
     --java) JAVA="$2"; shift 2 ;;
     --options) OPTS="$2"; shift 2 ;;
     --records) RECORDS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --producers) PRODUCERS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --linger) LINGER="$2"; shift 2 ;;
+    --reports) REPORTS="$2"; shift 2 ;;
+    --perf) PERF="$2"; shift 2 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "kafka_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
+done
+case "$MODE" in
+  concurrent) WARMUP="${WARMUP:-300000}" ;;
+  sequential) WARMUP="${WARMUP:-50000}" ;;
+  *) echo "kafka_overhead.sh: --mode is concurrent or sequential, not $MODE" >&2; exit 2 ;;
+esac
+for n in "$ROUNDS" "$WINDOW" "$RECORDS" "$WARMUP" "$PRODUCERS" "$LINGER"; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "kafka_overhead.sh: $n is not a positive count" >&2; exit 2; }
 done
 
 bench_java
@@ -54,8 +107,16 @@ K="$ROOT/java-harness/build/kafka"
 [[ -f "$K/kafka-harness.jar" ]] || JAVA_HOME="$(dirname "$(dirname "$JAVA")")" bash "$ROOT/java-harness/build.sh"
 CP="$K/kafka-harness.jar:$K/lib/*"
 WORK="$(mktemp -d /tmp/leakagent-kafkabench.XXXXXX)"
-pid=""
-cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$WORK"; }
+# Every JVM this script started and has not yet waited for.
+declare -A PIDS=()
+cleanup() {
+  local p
+  for p in "${!PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [[ -n "$REPORTS" ]]; then
+    mkdir -p "$REPORTS" && find "$WORK" -maxdepth 1 -name 'report-*' -exec cp -t "$REPORTS" {} +
+  fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 "$JAVAC" --release 11 -nowarn -cp "$CP" -d "$WORK/classes" "$HERE/KafkaBench.java"
 
@@ -63,44 +124,184 @@ AGENT="-agentpath:$LIB=file=$WORK/report-%p-%n${OPTS:+,$OPTS}"
 TICK=$(getconf CLK_TCK)
 echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
-echo "cpus:   $(nproc), pairs: $PAIRS, producers: $PRODUCERS, records: $WARMUP warm-up + $RECORDS timed"
+echo "cpus:   $(nproc), mode: $MODE, rounds: $ROUNDS, producers: $PRODUCERS a JVM, linger: $LINGER ms, warm-up: $WARMUP records"
+echo "load:   $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S) UTC"
 
-# One run: prints "<broker cpu ms> <wall ms>" and appends "<with|without> <records/s>" to rates.
-run() { # run <with|without>
-  local agent=() dir="$WORK/run" out port="" bench
-  [[ "$1" == with ]] && agent=("$AGENT")
-  rm -rf "$dir"; mkdir -p "$dir"; mkfifo "$dir/in"
-  "$JAVA" "${agent[@]}" -Xmx512m -cp "$CP" leakagent.kafka.Broker "$dir/data" 2000 --await-stdin \
-    <"$dir/in" >"$dir/out" 2>"$dir/err" &
-  pid=$!
-  exec 3>"$dir/in"
-  for _ in $(seq 6000); do
-    grep -q '^HARNESS ready' "$dir/out" && break
+# start_broker <dir> <with|without>: starts a broker, waits until it is ready; sets BROKER_PID,
+# BROKER_PORT and BROKER_FD (its stdin; "exit" on it stops the broker). Tries twice, since the
+# harness probes for free ports and another process can take one before the broker binds it.
+start_broker() {
+  local dir="$1" agent=() try
+  [[ "$2" == with ]] && agent=("$AGENT")
+  for try in 1 2; do
+    rm -rf "$dir"; mkdir -p "$dir"; mkfifo "$dir/in"
+    "$JAVA" "${agent[@]}" -Xmx512m -cp "$CP" leakagent.kafka.Broker "$dir/data" 2000 --await-stdin \
+      <"$dir/in" >"$dir/out" 2>"$dir/err" &
+    BROKER_PID=$!
+    PIDS[$BROKER_PID]=1
+    exec {BROKER_FD}>"$dir/in"
+    for _ in $(seq 6000); do
+      grep -q '^HARNESS ready' "$dir/out" && break
+      kill -0 "$BROKER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    BROKER_PORT="$(sed -n 's/^HARNESS truth broker_port=//p' "$dir/out")"
+    [[ -n "$BROKER_PORT" ]] && grep -q '^HARNESS ready' "$dir/out" && return 0
+    tail -n 20 "$dir/err" "$dir/out" >&2
+    echo "kafka_overhead.sh: the broker did not start ($2 the agent, try $try)" >&2
+    stop_broker "$BROKER_PID" "$BROKER_FD"
+  done
+  exit 1
+}
+
+# stop_broker <pid> <fd>: asks the broker to exit; kills it if it has not within 120 s.
+stop_broker() {
+  local pid="$1" fd="$2"
+  # A subshell that ignores SIGPIPE: the broker may be gone already.
+  (trap '' PIPE; echo exit >&"$fd") 2>/dev/null || true
+  exec {fd}>&-
+  for _ in $(seq 1200); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  port="$(sed -n 's/^HARNESS truth broker_port=//p' "$dir/out")"
-  if [[ -z "$port" ]] || ! grep -q '^HARNESS ready' "$dir/out"; then
-    tail -n 20 "$dir/err" "$dir/out" >&2
-    echo "kafka_overhead.sh: the broker did not start ($1 the agent)" >&2
-    exit 1
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "kafka_overhead.sh: broker $pid did not exit within 120 s; killed" >&2
+    kill -9 "$pid" 2>/dev/null || true
   fi
-  bench="$("$JAVA" -Xmx256m -cp "$WORK/classes:$CP" KafkaBench "127.0.0.1:$port" "$pid" "$TICK" "$WARMUP" "$RECORDS" "$PRODUCERS" 2>&1)" || true
-  echo exit >&3; exec 3>&-
-  wait "$pid" || true; pid=""
-  local r
-  r="$(bench_result "kafka_overhead.sh: the producers ($1 the agent)" "$bench")"
-  echo "$1 $(awk -v n="$RECORDS" -v w="${r#* }" 'BEGIN { printf "%.0f", n * 1000 / w }')" >>"$WORK/rates"
-  echo "$r"
+  wait "$pid" 2>/dev/null || true
+  unset "PIDS[$pid]"
 }
 
-echo
-bench_pairs "$PAIRS" run
-# Throughput per pair: the n-th run with the agent against the n-th without.
-paste -d' ' <(awk '$1 == "without" { print $2 }' "$WORK/rates") <(awk '$1 == "with" { print $2 }' "$WORK/rates") >"$WORK/pairs"
-printf '  median throughput: without %s, with %s records/s -> ratio %.3f\n' \
-  "$(cut -d' ' -f1 "$WORK/pairs" | median)" "$(cut -d' ' -f2 "$WORK/pairs" | median)" \
-  "$(echo "$(cut -d' ' -f2 "$WORK/pairs" | median) / $(cut -d' ' -f1 "$WORK/pairs" | median)" | bc -l)"
-awk '{ printf "%.4f\n", $2 / $1 }' "$WORK/pairs" | sort -n | awk '{v[NR]=$1} END {
-  printf "  per-pair throughput ratio spread: min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
-    v[1], v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
+# fields <what, for the message> <file>: "<records> <ms> <broker cpu ms> <producer cpu ms>
+# <data-plane cpu ms>" from KafkaBench's BENCH line (the last 0 in sequential mode).
+fields() {
+  local line
+  line="$(grep '^BENCH ' "$2" || true)"
+  if [[ -z "$line" ]]; then
+    echo "kafka_overhead.sh: the producers ($1) failed:" >&2
+    tail -n 30 "$2" >&2
+    exit 1
+  fi
+  [[ "$line" =~ ^BENCH\ records=([0-9]+)\ ms=([0-9]+)\ cpu_ms=([0-9]+)\ producer_cpu_ms=([0-9]+)(\ data_plane_cpu_ms=([0-9]+))? ]]
+  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]} ${BASH_REMATCH[4]} ${BASH_REMATCH[6]:-0}"
+}
+
+# One sequential run: prints "<broker cpu ms> <wall ms>", appends "<with|without> <records/s>" to rates.
+run() { # run <with|without>
+  local out ms cpu
+  start_broker "$WORK/run" "$1"
+  "$JAVA" -Xmx256m -Dkafkabench.linger="$LINGER" -cp "$WORK/classes:$CP" KafkaBench "127.0.0.1:$BROKER_PORT" "$BROKER_PID" "$TICK" \
+    "$WARMUP" "$RECORDS" "$PRODUCERS" >"$WORK/run/bench" 2>&1 || true
+  stop_broker "$BROKER_PID" "$BROKER_FD"
+  # An assignment, not `read <<<"$(...)"`, so that set -e stops the script when fields fails.
+  out="$(fields "$1 the agent" "$WORK/run/bench")"
+  read -r _ ms cpu _ _ <<<"$out"
+  echo "$1 $(awk -v n="$RECORDS" -v w="$ms" 'BEGIN { printf "%.0f", n * 1000 / w }')" >>"$WORK/rates"
+  echo "$cpu $ms"
+}
+
+sequential() {
+  echo "records: $RECORDS timed a run"
+  echo
+  bench_pairs "$ROUNDS" run
+  # Throughput per pair: the n-th run with the agent against the n-th without.
+  paste -d' ' <(awk '$1 == "without" { print $2 }' "$WORK/rates") <(awk '$1 == "with" { print $2 }' "$WORK/rates") >"$WORK/pairs"
+  printf '  median throughput: without %s, with %s records/s -> ratio %.3f\n' \
+    "$(cut -d' ' -f1 "$WORK/pairs" | median)" "$(cut -d' ' -f2 "$WORK/pairs" | median)" \
+    "$(echo "$(cut -d' ' -f2 "$WORK/pairs" | median) / $(cut -d' ' -f1 "$WORK/pairs" | median)" | bc -l)"
+  echo "  per-pair throughput ratio spread: $(awk '{ printf "%.4f\n", $2 / $1 }' "$WORK/pairs" | bench_spread)"
+}
+
+# feed <dir> <port> <broker pid>: a producer JVM in window mode, warming up; sets FEED_PID, FEED_FD.
+feed() {
+  mkfifo "$1/go"
+  "$JAVA" -Xmx256m -Dkafkabench.linger="$LINGER" -cp "$WORK/classes:$CP" KafkaBench --window "$WINDOW" "127.0.0.1:$2" "$3" "$TICK" \
+    "$WARMUP" "$PRODUCERS" <"$1/go" >"$1/bench" 2>&1 &
+  FEED_PID=$!
+  PIDS[$FEED_PID]=1
+  exec {FEED_FD}>"$1/go"
+}
+
+# round <n> <first role> <second role>: both brokers, both producer JVMs, one window; appends
+# "<records> <window ms> <broker cpu ms> <producer cpu ms> <data-plane cpu ms>", with the agent
+# then without, to $WORK/rounds and prints the round.
+round() {
+  local n="$1" role ready load fd
+  local -A bpid bfd fpid ffd
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  for role in "$2" "$3"; do
+    start_broker "$WORK/$role" "$role"
+    bpid[$role]=$BROKER_PID; bfd[$role]=$BROKER_FD
+  done
+  for role in "$2" "$3"; do
+    feed "$WORK/$role" "$(sed -n 's/^HARNESS truth broker_port=//p' "$WORK/$role/out")" "${bpid[$role]}"
+    fpid[$role]=$FEED_PID; ffd[$role]=$FEED_FD
+  done
+  for _ in $(seq 6000); do
+    ready=0
+    for role in with without; do
+      grep -q '^WARM' "$WORK/$role/bench" && ready=$(( ready + 1 ))
+      kill -0 "${fpid[$role]}" 2>/dev/null || ready=9
+    done
+    (( ready >= 2 )) && break
+    sleep 0.1
+  done
+  # Both start their window at one wall-clock instant, a second from now.
+  local go=$(( $(date +%s%3N) + 1000 ))
+  for role in "$2" "$3"; do
+    fd=${ffd[$role]}
+    (trap '' PIPE; echo "go $go" >&"$fd") 2>/dev/null || true
+    exec {fd}>&-
+  done
+  if [[ -n "$PERF" && "$n" == 1 ]]; then
+    sleep 1
+    local perfs=() p
+    for role in with without; do
+      perf record -q -g -o "$PERF.$role" -p "${bpid[$role]}" -- sleep "$WINDOW" >/dev/null 2>&1 &
+      perfs+=("$!")
+    done
+    for p in "${perfs[@]}"; do wait "$p" || echo "kafka_overhead.sh: perf record failed" >&2; done
+  fi
+  for role in "$2" "$3"; do
+    wait "${fpid[$role]}" || true
+    unset "PIDS[${fpid[$role]}]"
+  done
+  for role in "$2" "$3"; do stop_broker "${bpid[$role]}" "${bfd[$role]}"; done
+  local rw mw cw pw dpw ro mo co po dpo with without
+  with="$(fields "round $n, with the agent" "$WORK/with/bench")"
+  without="$(fields "round $n, without the agent" "$WORK/without/bench")"
+  read -r rw mw cw pw dpw <<<"$with"
+  read -r ro mo co po dpo <<<"$without"
+  echo "$rw $mw $cw $pw $dpw $ro $mo $co $po $dpo" >>"$WORK/rounds"
+  awk -v n="$n" -v f="$2" -v l="$load" -v rw="$rw" -v ro="$ro" -v mw="$mw" -v mo="$mo" -v cw="$cw" \
+      -v co="$co" -v pw="$pw" -v po="$po" -v dpw="$dpw" -v dpo="$dpo" 'BEGIN {
+    printf "  round %2d (%-7s first, load %5s): records/s without %6.0f with %6.0f -> %.3f | broker cpu s without %5.1f with %5.1f -> %.3f | records/cpu-s without %6.0f with %6.0f -> %.3f | data-plane cpu s %4.1f / %4.1f -> records/cpu-s %.3f | producer cpu s %5.1f / %5.1f\n",
+      n, f, l, ro * 1000 / mo, rw * 1000 / mw, (rw / mw) / (ro / mo), co / 1000, cw / 1000, cw / co,
+      ro * 1000 / co, rw * 1000 / cw, (rw / cw) / (ro / co), dpo / 1000, dpw / 1000, (rw / dpw) / (ro / dpo),
+      po / 1000, pw / 1000 }'
+}
+
+concurrent() {
+  echo "window: $WINDOW s a round, both brokers at once"
+  echo
+  local i
+  for (( i = 1; i <= ROUNDS; i++ )); do
+    if (( i % 2 )); then round "$i" with without; else round "$i" without with; fi
+  done
+  local r="$WORK/rounds"
+  echo "  medians: records/s without $(awk '{ printf "%.0f\n", $6 * 1000 / $7 }' "$r" | median)," \
+    "with $(awk '{ printf "%.0f\n", $1 * 1000 / $2 }' "$r" | median); broker cpu s without" \
+    "$(awk '{ print $8 / 1000 }' "$r" | median), with $(awk '{ print $3 / 1000 }' "$r" | median)"
+  local what expr
+  for what in "throughput ratio (with / without)|(\$1 / \$2) / (\$6 / \$7)" \
+              "broker cpu ratio (with / without)|\$3 / \$8" \
+              "records per broker cpu-s ratio|(\$1 / \$3) / (\$6 / \$8)" \
+              "records per data-plane cpu-s ratio|(\$1 / \$5) / (\$6 / \$10)"; do
+    expr="${what#*|}"
+    printf '  %-35s per round: %s; 95%% interval of the median %s\n' "${what%%|*}," \
+      "$(awk "{ print $expr }" "$r" | bench_spread)" "$(awk "{ print $expr }" "$r" | bench_median_ci)"
+  done
+  echo "load:   $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S) UTC"
+}
+
+"$MODE"

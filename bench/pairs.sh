@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the overhead benchmarks: finding java, the agent library, and the alternating pairs
 # of runs with and without the agent (CPU and wall medians, the spread of the per-pair ratios).
 # A runner prints "<cpu ms> <wall ms>" for `with` or `without`; `bench_result` reads the line
@@ -33,6 +34,7 @@ bench_result() {
     echo "$2" >&2
     exit 1
   fi
+  # shellcheck disable=SC2001  # a regex with a capture reads plainer in sed
   echo "$(sed 's/.* cpu_ms=\([0-9]*\).*/\1/' <<<"$line") $(sed 's/.* ms=\([0-9]*\) .*/\1/' <<<"$line")"
 }
 
@@ -67,4 +69,21 @@ bench_pairs() {
   printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END {
     printf "  per-pair cpu ratio spread: min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
       v[1], v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
+}
+
+# bench_spread: "min A, q1 B, median C, q3 D, max E" of the numbers on stdin (one a line).
+bench_spread() {
+  sort -g | awk '{v[NR]=$1} END {
+    printf "min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
+      v[1], v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
+}
+
+# bench_median_ci: "A..B" of the numbers on stdin, the interval from order statistics that holds
+# their population's median with ≥ 95% probability (sign test; none under 6 numbers).
+bench_median_ci() {
+  sort -g | awk '{v[NR]=$1} END {
+    n = NR; p = 0.5 ^ n; cdf = p; k = 0
+    for (j = 0; j < n && cdf <= 0.025; j++) { k = j + 1; p = p * (n - j) / (j + 1); cdf += p }
+    if (k == 0) { print "none (under 6 rounds)"; exit }
+    printf "%.3f..%.3f\n", v[k], v[n + 1 - k] }'
 }
