@@ -107,13 +107,6 @@ run() { # run <variant>: prints "<cpu ms> <wall ms>"
     "$("$JAVA" "${agent[@]}" -cp "$WORK/classes" MallocBench "$WORK/libmallocbench.so" --allocations "$ALLOCS" $FILL 2>&1)"
 }
 
-# spread: the per-round ratios on stdin -> "min q1 median q3 max" (pairs.sh's quartiles).
-spread() {
-  sort -n | awk '{v[NR]=$1} END {
-    printf "min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f", v[1], v[int((NR+3)/4)],
-      v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
-}
-
 # Round r runs the variants from position r-1 (mod 4) on, so each takes each place in turn.
 declare -A CPU WALL RATIOS
 k=${#VARIANTS[@]}
@@ -140,7 +133,7 @@ printf '  %-14s median cpu %6s ms, wall %6s ms\n' none "$c0" "$(median_of "${WAL
 for v in "${VARIANTS[@]:1}"; do
   c="$(median_of "${CPU[$v]}")"
   printf '  %-14s median cpu %6s ms, wall %6s ms -> cpu ratio %.3f; per-round spread: %s\n' "$v" "$c" \
-    "$(median_of "${WALL[$v]}")" "$(echo "$c / $c0" | bc -l)" "$(tr ' ' '\n' <<<"${RATIOS[$v]}" | grep . | spread)"
+    "$(median_of "${WALL[$v]}")" "$(echo "$c / $c0" | bc -l)" "$(tr ' ' '\n' <<<"${RATIOS[$v]}" | grep . | bench_spread)"
 done
 
 echo "what each recorded (last run):"

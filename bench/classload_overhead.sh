@@ -95,9 +95,7 @@ run() { # run <with|without|also>
 spread() { # spread <label> <ratio>...
   local label="$1"
   shift
-  printf '%s\n' "$@" | sort -n | awk -v l="$label" '{v[NR]=$1} END {
-    printf "  %s per-pair cpu ratio spread: min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
-      l, v[1], v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
+  printf '  %s per-pair cpu ratio spread: %s\n' "$label" "$(printf '%s\n' "$@" | bench_spread)"
 }
 
 # Three runs a pair (without, with, also), the first of each pair one later than the last's, so

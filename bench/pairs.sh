@@ -66,9 +66,7 @@ bench_pairs() {
     "$(echo "$cw / $co" | bc -l)" "$(echo "($cw / $co - 1) * 100" | bc -l)"
   printf '  median wall: without %s ms, with %s ms -> ratio %.3f (overhead %+.1f%%)\n' "$wo" "$ww" \
     "$(echo "$ww / $wo" | bc -l)" "$(echo "($ww / $wo - 1) * 100" | bc -l)"
-  printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END {
-    printf "  per-pair cpu ratio spread: min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
-      v[1], v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
+  printf '  per-pair cpu ratio spread: %s\n' "$(printf '%s\n' "${ratios[@]}" | bench_spread)"
 }
 
 # bench_spread: "min A, q1 B, median C, q3 D, max E" of the numbers on stdin (one a line).
