@@ -304,12 +304,7 @@ extern "C" fn realloc_body(old: *mut c_void, size: usize, entry_sp: usize, fp: u
         // Out of line, so that the usual realloc saves no registers around the table's probe.
         return realloc_tracked(old, size, entry_sp, fp);
     }
-    if size == 0 || counted(size) {
-        // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
-        return unsafe { real!(REAL_REALLOC, ReallocFn)(old, size) };
-    }
-    // SAFETY: as above.
-    ended(size, entry_sp, fp, move || unsafe { real!(REAL_REALLOC, ReallocFn)(old, size) })
+    realloc_counted(old, size, entry_sp, fp)
 }
 
 /// A realloc of a block the filter says may be sampled.
@@ -318,6 +313,12 @@ extern "C" fn realloc_body(old: *mut c_void, size: usize, entry_sp: usize, fp: u
 extern "C" fn realloc_tracked(old: *mut c_void, size: usize, entry_sp: usize, fp: usize) -> *mut c_void {
     // Before the real call: once it returns, another thread may be handed the old address.
     table_remove(old as usize);
+    realloc_counted(old, size, entry_sp, fp)
+}
+
+/// The new size counted down, then the real realloc (recorded when the countdown ends).
+#[inline(always)]
+fn realloc_counted(old: *mut c_void, size: usize, entry_sp: usize, fp: usize) -> *mut c_void {
     if size == 0 || counted(size) {
         // SAFETY: forwarding the caller's arguments to the real function (see `real!`).
         return unsafe { real!(REAL_REALLOC, ReallocFn)(old, size) };

@@ -147,7 +147,7 @@ impl NativeSampler {
                     k.allocated += s.weight;
                 }
                 None if len < MAX_STACKS => {
-                    if s.java.iter().any(|f| f.method == 0) {
+                    if has_unnamed_frame(&s.java) {
                         self.ids.frame_without_id();
                     }
                     st.stacks.insert(s.hash, Stack { java: s.java, native: s.native, samples: 1, allocated: s.weight, label: None });
@@ -241,7 +241,7 @@ impl NativeSampler {
         out.classes_without_method_ids = self.ids.classes_skipped();
         let mut st = self.state.lock();
         out.samples_lost = st.lost;
-        out.samples_with_unnamed_frames = st.stacks.values().filter(|k| k.java.iter().any(|f| f.method == 0)).map(|k| k.samples).sum();
+        out.samples_with_unnamed_frames = st.stacks.values().filter(|k| has_unnamed_frame(&k.java)).map(|k| k.samples).sum();
         out.estimated_allocated_bytes = st.overflow_allocated;
         let mut sites: Vec<SampledSite> = Vec::new();
         for s in st.sites.iter_mut() {
@@ -294,6 +294,11 @@ pub fn growing(series: &[u64]) -> bool {
 
 /// A site's rendering: native frames as `library!symbol`, then the Java frames (a frame without
 /// a jmethodID as [`UNNAMED_FRAME`]).
+/// Whether a sampled stack has a Java frame whose class had no jmethodID (`ids.rs`).
+fn has_unnamed_frame(java: &[Frame]) -> bool {
+    java.iter().any(|f| f.method == 0)
+}
+
 fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, symbols: &Symbolizer, java: &[Frame], native: &[usize]) -> Site {
     let java_home = jvmti.system_property("java.home").unwrap_or_default();
     let mut site = Site::default();
