@@ -177,28 +177,7 @@ impl NativeSampler {
         });
         st.next_seq = next;
         st.lost += lost;
-        // Label new stacks (JVMTI for method names, the symbolizer for native frames, read for
-        // all of them at once).
-        let new: Vec<u64> = st.stacks.iter().filter(|(_, k)| k.label.is_none()).map(|(h, _)| *h).collect();
-        st.symbols.resolve(new.iter().filter_map(|h| st.stacks.get(h)).flat_map(|k| k.native.iter().copied()));
-        for &h in &new {
-            let Some(k) = st.stacks.get(&h) else { continue };
-            let site = render(jvmti, env, methods, &st.symbols, &k.java, &k.native);
-            let native_key = site.native_key;
-            let idx = match st.labels.get(&site.stack) {
-                Some(&i) => i,
-                None => {
-                    st.sites.push(Site { stride: 1, ..site });
-                    let i = st.sites.len() - 1;
-                    st.labels.insert(st.sites[i].stack.clone(), i);
-                    i
-                }
-            };
-            if let Some(k) = st.stacks.get_mut(&h) {
-                k.label = Some(idx);
-                k.native_key = native_key;
-            }
-        }
+        let new = label_new(st, jvmti, env, methods);
         // Stacks sampled before the jmethodID sweep take the site of their twin sampled after.
         st.renamer.add(&mut st.stacks, &new);
         for site in &mut st.sites {
@@ -304,6 +283,32 @@ impl NativeSampler {
     }
 }
 
+/// Labels the stacks drained since the last tick (JVMTI for method names, the symbolizer for
+/// native frames, read for all of them at once); returns their hashes.
+fn label_new(st: &mut State, jvmti: &Jvmti, env: &Env, methods: &MethodCache) -> Vec<u64> {
+    let new: Vec<u64> = st.stacks.iter().filter(|(_, k)| k.label.is_none()).map(|(h, _)| *h).collect();
+    st.symbols.resolve(new.iter().filter_map(|h| st.stacks.get(h)).flat_map(|k| k.native.iter().copied()));
+    for &h in &new {
+        let Some(k) = st.stacks.get(&h) else { continue };
+        let site = render(jvmti, env, methods, &st.symbols, &k.java, &k.native);
+        let native_key = site.native_key;
+        let idx = match st.labels.get(&site.stack) {
+            Some(&i) => i,
+            None => {
+                st.sites.push(Site { stride: 1, ..site });
+                let i = st.sites.len() - 1;
+                st.labels.insert(st.sites[i].stack.clone(), i);
+                i
+            }
+        };
+        if let Some(k) = st.stacks.get_mut(&h) {
+            k.label = Some(idx);
+            k.native_key = native_key;
+        }
+    }
+    new
+}
+
 /// Whether a live series grew: at least 4 points, the last well above the first, and no point
 /// more than a tenth below the highest before it (a cache that fills and is trimmed is not
 /// growth).
@@ -322,13 +327,13 @@ pub fn growing(series: &[u64]) -> bool {
     true
 }
 
-/// A site's rendering: native frames as `library!symbol`, then the Java frames (a frame without
-/// a jmethodID as [`UNNAMED_FRAME`]).
 /// Whether a sampled stack has a Java frame whose class had no jmethodID (`ids.rs`).
 fn has_unnamed_frame(java: &[Frame]) -> bool {
     java.iter().any(|f| f.method == 0)
 }
 
+/// A site's rendering: native frames as `library!symbol`, then the Java frames (a frame without
+/// a jmethodID as [`UNNAMED_FRAME`]).
 fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, symbols: &Symbolizer, java: &[Frame], native: &[usize]) -> Site {
     let java_home = jvmti.system_property("java.home").unwrap_or_default();
     let mut site = Site::default();
