@@ -384,9 +384,11 @@ fn verify_known(
         return;
     }
     // Sized now, not from the report's count: classes loaded since then (churn) and array
-    // classes are among the local references GetLoadedClasses makes.
+    // classes are among the local references GetLoadedClasses makes. Only the classes chains
+    // start from are kept while the chains are followed (`ClassIndex::new`).
+    let wanted: HashSet<&str> = remembered.iter().filter_map(|(_, p)| ClassIndex::wanted(p)).collect();
     env.with_local_frame(tracker.local_capacity(), || {
-        let classes = ClassIndex::new(jvmti);
+        let classes = ClassIndex::new(jvmti, env, &wanted);
         for (i, path) in &remembered {
             let Some(loader) = object_of(ids[*i]) else { continue };
             let ok = env.with_local_frame(64 + 8 * path.len() as i32, || verify::holds(jvmti, env, &classes, path, loader));
@@ -547,7 +549,7 @@ struct LiveThreads(HashMap<i64, String>);
 impl LiveThreads {
     fn read(jvmti: &Jvmti, env: &Env) -> LiveThreads {
         let mut map = HashMap::new();
-        env.with_local_frame(1024, || {
+        env.with_local_frame(verify::thread_capacity(jvmti, env), || {
             for t in jvmti.all_threads().unwrap_or_default().into_iter().map(|t| Local::new(env, t)) {
                 if let (Some(tid), Some(name)) = (env.long_field(t.raw(), c"tid"), jvmti.thread_name(t.raw())) {
                     map.insert(tid, name);

@@ -418,12 +418,18 @@ impl ClassTracker {
     }
 
     /// Local references GetLoadedClasses will hand out at once: every live class plus arrays.
-    /// Every caller of `loaded_classes` runs in a local frame at least this large.
+    /// Every caller of `loaded_classes` runs in a local frame at least this large. At most
+    /// HotSpot's MaxJNILocalCapacity (65536 by default): PushLocalFrame refuses more, and the
+    /// references would then land in the enclosing frame (the report's 256), which -Xcheck:jni
+    /// reports as `JNI local refs: 3151, exceeds capacity: 288`.
     pub fn local_capacity(&self) -> i32 {
         let live = self.loaded.load(Relaxed).saturating_sub(self.freed.load(Relaxed));
-        (live * 3 / 2 + 4096).min(i32::MAX as u64 / 2) as i32
+        (live * 3 / 2 + 4096).min(MAX_JNI_LOCAL_CAPACITY) as i32
     }
 }
+
+/// HotSpot's default -XX:MaxJNILocalCapacity (JDK 11, 17, 21, 25): the largest frame PushLocalFrame grants.
+const MAX_JNI_LOCAL_CAPACITY: u64 = 65536;
 
 /// The role of the JDK's own loaders, from their class (JDK 9+ and JDK 8 names).
 fn role_of(class: &str) -> LoaderRole {

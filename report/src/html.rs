@@ -221,7 +221,7 @@ fn native_sites(r: &Report, b: &mut String) {
             units::mib_value(n.estimated_live_bytes),
             units::mib_value(n.estimated_allocated_bytes),
             n.samples,
-            n.reason.as_ref().map(|x| format!(" <span class=small>{}</span>", esc(x))).unwrap_or_default()
+            n.reason.iter().chain(&n.tls_note).map(|x| format!(" <span class=small>{}</span>", esc(x))).collect::<String>()
         );
         b.push_str("<table class=sortable><tr><th>library</th><th>allocated at</th><th class=n>samples</th><th class=n>live samples</th><th class=n>alloc MiB</th><th class=n>growth MiB</th><th class=n>live MiB</th></tr>\n");
         for s in n.sites.iter().take(MAX_SITES) {

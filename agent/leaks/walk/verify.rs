@@ -6,27 +6,54 @@ use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use jni::sys::{jclass, jobject};
 use leakagent_report::model::{HopKind, PathHop};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// Loaded classes by name, built once per report and only when some chain needs it.
+/// The loaded classes chains start from, by name, built once per report and only when some
+/// chain needs it.
 pub struct ClassIndex {
     by_name: HashMap<String, Vec<jclass>>,
 }
 
 impl ClassIndex {
-    /// Local references to every loaded class; call inside a local frame big enough for them.
-    pub fn new(jvmti: &Jvmti) -> ClassIndex {
+    /// Local references to the loaded classes named `wanted`; call inside a local frame big
+    /// enough for every loaded class. The others are deleted at once: JDK 11's -Xcheck:jni
+    /// counts an enclosing frame's references against an event callback's 32 on this thread.
+    pub fn new(jvmti: &Jvmti, env: &Env, wanted: &HashSet<&str>) -> ClassIndex {
         let mut by_name: HashMap<String, Vec<jclass>> = HashMap::new();
         for k in jvmti.loaded_classes().unwrap_or_default() {
             let name = jvmti.class_signature(k).map(|s| signature_to_name(&s)).unwrap_or_default();
-            by_name.entry(name).or_default().push(k);
+            if wanted.contains(name.as_str()) {
+                by_name.entry(name).or_default().push(k);
+            } else {
+                drop(Local::new(env, k));
+            }
         }
         ClassIndex { by_name }
+    }
+
+    /// The classes `path`'s first hop starts from, for [`ClassIndex::new`].
+    pub fn wanted(path: &[PathHop]) -> Option<&str> {
+        let first = path.first()?;
+        match first.kind {
+            HopKind::StaticField => Some(&first.from),
+            HopKind::SystemClass => Some(first.to.strip_prefix("class ").unwrap_or(&first.to)),
+            _ => None,
+        }
     }
 
     fn named(&self, name: &str) -> &[jclass] {
         self.by_name.get(name).map(Vec::as_slice).unwrap_or(&[])
     }
+}
+
+/// A local frame for every live thread (`GetAllThreads`) and 64 more. Counted in a frame of its
+/// own first, which holds them only until it is popped: HotSpot 11's -Xcheck:jni checks a
+/// frame's references (its enclosing frames' included) at each JNI call, and nothing calls JNI
+/// in that frame; `EnsureLocalCapacity` after the fact would plan too little on JDK 11 when the
+/// enclosing frames hold references (it replans only past the current plan, which counts them).
+pub fn thread_capacity(jvmti: &Jvmti, env: &Env) -> i32 {
+    let n = env.with_local_frame(1, || jvmti.all_threads().map(|t| t.len()).unwrap_or(0));
+    (n.min(1 << 20) + 64) as i32
 }
 
 /// Whether `path` still leads from its root to `loader`. Hops that cannot be read without a heap
@@ -40,8 +67,11 @@ pub fn holds(jvmti: &Jvmti, env: &Env, classes: &ClassIndex, path: &[PathHop], l
         HopKind::SystemClass => Vec::new(),
         HopKind::Thread => {
             let name = first.from.strip_prefix("<thread \"").and_then(|s| s.strip_suffix("\">")).unwrap_or("");
-            let threads = jvmti.all_threads().unwrap_or_default().into_iter().map(|t| Local::new(env, t));
-            threads.filter(|t| jvmti.thread_name(t.raw()).as_deref() == Some(name)).collect()
+            return env.with_local_frame(thread_capacity(jvmti, env), || {
+                let threads = jvmti.all_threads().unwrap_or_default().into_iter().map(|t| Local::new(env, t));
+                let owned: Vec<Local> = threads.filter(|t| jvmti.thread_name(t.raw()).as_deref() == Some(name)).collect();
+                owned.iter().any(|o| describes(jvmti, env, o.raw(), &first.to) && follow(jvmti, env, o.raw(), &path[1..], loader))
+            });
         }
         _ => return false,
     };

@@ -44,3 +44,14 @@ fn a_full_free_queue_keeps_the_counts() {
     assert!(t.on_object_free(class_tag(1, 0)), "room again after the drain");
     assert_eq!(t.lock_loaders()[&BOOTSTRAP].freed, FREED_QUEUE as u64 + 1);
 }
+
+/// A frame for every loaded class is never larger than HotSpot grants: past 65536 PushLocalFrame
+/// fails and GetLoadedClasses' references went to the enclosing frame (over 40,000 live classes).
+#[test]
+fn the_class_frame_stays_within_maxjnilocalcapacity() {
+    let t = ClassTracker::new(1000);
+    t.loaded.store(1_000, Relaxed);
+    assert_eq!(t.local_capacity(), 1_500 + 4096);
+    t.loaded.store(50_000, Relaxed);
+    assert_eq!(t.local_capacity(), 65536);
+}

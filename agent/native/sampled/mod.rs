@@ -3,6 +3,7 @@
 
 mod finding;
 mod ids;
+mod rename;
 
 pub use finding::derive;
 pub use ids::{MethodIds, UNNAMED_FRAME};
@@ -14,7 +15,7 @@ use crate::ffi::malloc_hooks as hooks;
 use crate::ffi::got;
 use crate::ffi::symbols::Symbolizer;
 use jni::sys::JavaVM;
-use leakagent_report::model::{NativeSampling, SampledSite, Tracking};
+use leakagent_report::model::{NativeSampling, SampledSite, TlsPlacement, Tracking};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -25,6 +26,8 @@ const MAX_REPORTED: usize = 50;
 const MAX_STACKS: usize = 20_000;
 /// Points of each site's live series.
 const SERIES: usize = 16;
+/// The report's word on dynamic TLS (docs/native-memory.md, "Overhead").
+const DYNAMIC_TLS_NOTE: &str = "glibc had no static TLS left for the agent (a late attach after other libraries used glibc's static surplus, or glibc.rtld.optional_static_tls=0): every malloc and free calls a TLS descriptor, about 5% more CPU on a malloc-heavy workload than at start-up; load the agent at start-up (-agentpath) to avoid it";
 
 /// What was recorded for one stack hash.
 struct Stack {
@@ -34,6 +37,11 @@ struct Stack {
     allocated: u64,
     /// Rendered once (method names need JVMTI): the site's label.
     label: Option<usize>,
+    /// A Java frame without a jmethodID, not named since (`rename.rs`).
+    unnamed: bool,
+    /// The native frames as the site shows them (hashed): the same code reached from the
+    /// interpreter and from compiled code differs in the frames past the libraries'.
+    native_key: u64,
 }
 
 /// One site: stacks with the same rendering.
@@ -53,6 +61,8 @@ struct Site {
     stride: u32,
     skipped: u32,
     reported_live: u64,
+    /// Its native frames' rendering, hashed (`Stack::native_key`).
+    native_key: u64,
 }
 
 #[derive(Default)]
@@ -64,6 +74,7 @@ struct State {
     labels: HashMap<Vec<String>, usize>,
     overflow_allocated: u64,
     symbols: Symbolizer,
+    renamer: rename::Renamer,
 }
 
 pub struct NativeSampler {
@@ -72,6 +83,8 @@ pub struct NativeSampler {
     /// The cap on samples a second (`native_rate`).
     rate: u64,
     status: Mutex<(Tracking, Option<String>)>,
+    /// Where the hooks' per-thread state is, once installed.
+    tls: Mutex<Option<TlsPlacement>>,
     since_attach: bool,
     state: Mutex<State>,
     /// Which classes get the jmethodIDs the hooks' stacks need.
@@ -85,6 +98,7 @@ impl NativeSampler {
             interval,
             rate,
             status: Mutex::new((Tracking::Off, Some("native=off".into()))),
+            tls: Mutex::new(None),
             since_attach: late,
             state: Mutex::new(State::default()),
             ids: MethodIds::default(),
@@ -102,14 +116,19 @@ impl NativeSampler {
         }
         let status = match hooks::install(vm, self.interval, self.rate) {
             Ok(n) if n > 0 => {
+                let tls = if hooks::static_tls() { TlsPlacement::Static } else { TlsPlacement::Dynamic };
+                *self.tls.lock() = Some(tls);
                 crate::core::log::info(&format!(
                     "native allocations sampled every {} bytes on average (at most {} a second): {} import entries in {} libraries patched, per-thread state in {} TLS",
                     self.interval,
                     self.rate,
                     n,
                     got::LIBRARIES.load(Relaxed),
-                    if hooks::static_tls() { "static" } else { "dynamic" }
+                    if tls == TlsPlacement::Static { "static" } else { "dynamic" }
                 ));
+                if tls == TlsPlacement::Dynamic {
+                    crate::core::log::warn(DYNAMIC_TLS_NOTE);
+                }
                 if self.since_attach {
                     (Tracking::SinceAttach, Some("loaded into a running JVM: allocations made before the attach are not tracked, and blocks allocated before it and freed after are not seen".into()))
                 } else {
@@ -147,36 +166,20 @@ impl NativeSampler {
                     k.allocated += s.weight;
                 }
                 None if len < MAX_STACKS => {
-                    if has_unnamed_frame(&s.java) {
+                    let unnamed = has_unnamed_frame(&s.java);
+                    if unnamed {
                         self.ids.frame_without_id();
                     }
-                    st.stacks.insert(s.hash, Stack { java: s.java, native: s.native, samples: 1, allocated: s.weight, label: None });
+                    st.stacks.insert(s.hash, Stack { java: s.java, native: s.native, samples: 1, allocated: s.weight, label: None, unnamed, native_key: 0 });
                 }
                 None => st.overflow_allocated += s.weight,
             }
         });
         st.next_seq = next;
         st.lost += lost;
-        // Label new stacks (JVMTI for method names, the symbolizer for native frames, read for
-        // all of them at once).
-        let new: Vec<u64> = st.stacks.iter().filter(|(_, k)| k.label.is_none()).map(|(h, _)| *h).collect();
-        st.symbols.resolve(new.iter().filter_map(|h| st.stacks.get(h)).flat_map(|k| k.native.iter().copied()));
-        for h in new {
-            let Some(k) = st.stacks.get(&h) else { continue };
-            let site = render(jvmti, env, methods, &st.symbols, &k.java, &k.native);
-            let idx = match st.labels.get(&site.stack) {
-                Some(&i) => i,
-                None => {
-                    st.sites.push(Site { stride: 1, ..site });
-                    let i = st.sites.len() - 1;
-                    st.labels.insert(st.sites[i].stack.clone(), i);
-                    i
-                }
-            };
-            if let Some(k) = st.stacks.get_mut(&h) {
-                k.label = Some(idx);
-            }
-        }
+        let new = label_new(st, jvmti, env, methods);
+        // Stacks sampled before the jmethodID sweep take the site of their twin sampled after.
+        st.renamer.add(&mut st.stacks, &new);
         for site in &mut st.sites {
             site.samples = 0;
             site.allocated = 0;
@@ -224,6 +227,10 @@ impl NativeSampler {
             rate_cap_per_second: self.rate,
             ..NativeSampling::default()
         };
+        if hooks::active() {
+            out.tls = *self.tls.lock();
+            out.tls_note = (out.tls == Some(TlsPlacement::Dynamic)).then(|| DYNAMIC_TLS_NOTE.to_string());
+        }
         if !self.enabled {
             return out;
         }
@@ -241,10 +248,12 @@ impl NativeSampler {
         out.classes_without_method_ids = self.ids.classes_skipped();
         let mut st = self.state.lock();
         out.samples_lost = st.lost;
-        out.samples_with_unnamed_frames = st.stacks.values().filter(|k| has_unnamed_frame(&k.java)).map(|k| k.samples).sum();
+        out.samples_with_unnamed_frames = st.stacks.values().filter(|k| k.unnamed).map(|k| k.samples).sum();
+        out.samples_named_after_sweep = st.stacks.values().filter(|k| !k.unnamed && has_unnamed_frame(&k.java)).map(|k| k.samples).sum();
         out.estimated_allocated_bytes = st.overflow_allocated;
         let mut sites: Vec<SampledSite> = Vec::new();
-        for s in st.sites.iter_mut() {
+        // A site whose stacks were all named since (`rename.rs`) has nothing left.
+        for s in st.sites.iter_mut().filter(|s| s.samples > 0) {
             out.estimated_live_bytes += s.live;
             out.estimated_allocated_bytes += s.allocated;
             let growth = s.live as i64 - s.reported_live as i64;
@@ -274,6 +283,32 @@ impl NativeSampler {
     }
 }
 
+/// Labels the stacks drained since the last tick (JVMTI for method names, the symbolizer for
+/// native frames, read for all of them at once); returns their hashes.
+fn label_new(st: &mut State, jvmti: &Jvmti, env: &Env, methods: &MethodCache) -> Vec<u64> {
+    let new: Vec<u64> = st.stacks.iter().filter(|(_, k)| k.label.is_none()).map(|(h, _)| *h).collect();
+    st.symbols.resolve(new.iter().filter_map(|h| st.stacks.get(h)).flat_map(|k| k.native.iter().copied()));
+    for &h in &new {
+        let Some(k) = st.stacks.get(&h) else { continue };
+        let site = render(jvmti, env, methods, &st.symbols, &k.java, &k.native);
+        let native_key = site.native_key;
+        let idx = match st.labels.get(&site.stack) {
+            Some(&i) => i,
+            None => {
+                st.sites.push(Site { stride: 1, ..site });
+                let i = st.sites.len() - 1;
+                st.labels.insert(st.sites[i].stack.clone(), i);
+                i
+            }
+        };
+        if let Some(k) = st.stacks.get_mut(&h) {
+            k.label = Some(idx);
+            k.native_key = native_key;
+        }
+    }
+    new
+}
+
 /// Whether a live series grew: at least 4 points, the last well above the first, and no point
 /// more than a tenth below the highest before it (a cache that fills and is trimmed is not
 /// growth).
@@ -292,13 +327,13 @@ pub fn growing(series: &[u64]) -> bool {
     true
 }
 
-/// A site's rendering: native frames as `library!symbol`, then the Java frames (a frame without
-/// a jmethodID as [`UNNAMED_FRAME`]).
 /// Whether a sampled stack has a Java frame whose class had no jmethodID (`ids.rs`).
 fn has_unnamed_frame(java: &[Frame]) -> bool {
     java.iter().any(|f| f.method == 0)
 }
 
+/// A site's rendering: native frames as `library!symbol`, then the Java frames (a frame without
+/// a jmethodID as [`UNNAMED_FRAME`]).
 fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, symbols: &Symbolizer, java: &[Frame], native: &[usize]) -> Site {
     let java_home = jvmti.system_property("java.home").unwrap_or_default();
     let mut site = Site::default();
@@ -325,6 +360,11 @@ fn render(jvmti: &Jvmti, env: &Env, methods: &MethodCache, symbols: &Symbolizer,
         }
         stack.push(frame);
     }
+    site.native_key = {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&stack, &mut h);
+        std::hash::Hasher::finish(&h)
+    };
     let mut first_java = None;
     let mut first_app = None;
     for f in java {

@@ -269,6 +269,12 @@ pub struct NativeSampling {
     /// How often the cap raised the interval in force.
     #[serde(default)]
     pub interval_raises: u64,
+    /// Where glibc placed the hooks' per-thread state (absent when no hook is installed), and
+    /// with `dynamic` what that costs and how to avoid it.
+    #[serde(default)]
+    pub tls: Option<TlsPlacement>,
+    #[serde(default)]
+    pub tls_note: Option<String>,
     /// Libraries whose import entries point at the hooks, and those entries.
     pub libraries_patched: u64,
     pub entries_patched: u64,
@@ -284,6 +290,11 @@ pub struct NativeSampling {
     pub classes_without_method_ids: u64,
     #[serde(default)]
     pub samples_with_unnamed_frames: u64,
+    /// Samples taken with such a frame before the sweep gave its class ids, then put on the
+    /// site of the same stack sampled after it (same native frames, bytecode indexes and named
+    /// frames); not counted in `samples_with_unnamed_frames`.
+    #[serde(default)]
+    pub samples_named_after_sweep: u64,
     /// Sum over the sites: what is live now, and what was allocated since start, estimated
     /// (each sample stands for size / P(sampled) bytes).
     pub estimated_live_bytes: u64,
@@ -291,6 +302,16 @@ pub struct NativeSampling {
     /// The sites, by estimated live bytes (at most 50; the rest summed in `other_sites_live_bytes`).
     pub sites: Vec<SampledSite>,
     pub other_sites_live_bytes: u64,
+}
+
+/// Where the malloc hooks' per-thread state lives (docs/native-memory.md, "What the hooks may do").
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsPlacement {
+    /// In glibc's static TLS: the hooks read it at a fixed offset from the thread pointer.
+    Static,
+    /// Allocated by glibc per thread: every allocation and free calls the TLS descriptor.
+    Dynamic,
 }
 
 /// One allocation site: the same Java frames and allocating native code.

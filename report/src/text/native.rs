@@ -56,6 +56,9 @@ fn sampled_section(o: &mut String, n: &NativeSampling) {
         n.libraries_patched
     );
     tracking_line(o, n.tracking, &n.reason);
+    if let Some(note) = &n.tls_note {
+        let _ = writeln!(o, "  per-thread state in dynamic TLS: {note}");
+    }
     if n.sites.is_empty() {
         return;
     }
