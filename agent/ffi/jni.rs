@@ -5,7 +5,14 @@
 // that cannot be checked here; keeping the wrappers safe keeps `unsafe` inside ffi/.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+use crate::core::log;
 use jni::sys::{jobject, jweak, JNIEnv};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+/// Set once a local frame was refused, so the warning is logged once.
+static FRAME_REFUSED: AtomicBool = AtomicBool::new(false);
+/// The frame taken when a larger one is refused.
+const SMALL_FRAME: i32 = 16;
 
 macro_rules! jni_fn {
     ($env:expr, $f:ident) => {
@@ -157,7 +164,17 @@ impl Env {
     /// local references.
     pub fn with_local_frame<T>(&self, capacity: i32, f: impl FnOnce() -> T) -> T {
         // SAFETY: push/pop are paired on this thread.
-        let pushed = unsafe { jni_fn!(self, PushLocalFrame)(self.0, capacity) } == 0;
+        let push = |n: i32| unsafe { jni_fn!(self, PushLocalFrame)(self.0, n) } == 0;
+        // A refused frame leaves an OutOfMemoryError pending and would put the closure's
+        // references in the caller's frame: clear it and take a small frame (capacity is a
+        // plan, not a limit, outside checked JNI).
+        let pushed = push(capacity) || {
+            self.clear_exception();
+            if !FRAME_REFUSED.swap(true, Relaxed) {
+                log::warn(&format!("the JVM refused a local frame of {capacity} references; using a small one"));
+            }
+            push(SMALL_FRAME)
+        };
         let out = f();
         if pushed {
             unsafe { jni_fn!(self, PopLocalFrame)(self.0, std::ptr::null_mut()) };
