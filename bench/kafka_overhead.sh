@@ -16,8 +16,9 @@
 #   --warmup N     records each producer JVM sends before its timed part (default 300000
 #                  concurrent, 50000 sequential)
 #   --settle PCT   concurrent: after the warm-up records, the producers go on sending until both
-#                  brokers' JIT compiler threads took at most PCT % of their broker's CPU over the
-#                  last 10 s (default 3; 0 waits for nothing), then the window starts
+#                  brokers' JIT compiler threads took at most PCT % of their broker's CPU in each
+#                  of two 10 s intervals in a row (default 3; 0 waits for nothing), then the
+#                  window starts
 #   --settle-max S concurrent: the longest such wait in seconds (default 180); the round says when
 #                  it ran out
 #   --rounds-file F concurrent: append each round's figures to F and summarise every round in F,
@@ -240,38 +241,45 @@ feed() {
   exec {FEED_FD}>"$1/go"
 }
 
-# cpu_ticks <pid>: "<process ticks> <JIT compiler threads' ticks>" (utime + stime; after the
-# command name, which may hold spaces, utime and stime are the 12th and 13th fields).
-cpu_ticks() {
-  local jit
-  jit="$(cat /proc/"$1"/task/*/stat 2>/dev/null | awk '/^[0-9]+ \(C[12] CompilerThre/ { sub(/^.*\) /, ""); s += $12 + $13 } END { print s + 0 }')"
-  echo "$(sed 's/^.*) //' /proc/"$1"/stat | awk '{ print $12 + $13 }') $jit"
+# cpu_since <pid> <state file>: "<process ticks> <JIT compiler threads' ticks>" (utime + stime)
+# since the state file's figures, which it then replaces (from process start when the file is
+# missing). Compiler threads come and go (C2's are added under load and retire when idle): the
+# JIT's figure is summed per thread id, so that one retiring takes nothing off the sum. After
+# the command name, which may hold spaces, utime and stime are the 12th and 13th fields.
+cpu_since() {
+  local state="$2" now
+  now="$(sed 's/^.*) //' /proc/"$1"/stat | awk '{ print "process", $12 + $13 }'
+    cat /proc/"$1"/task/*/stat 2>/dev/null | awk '/^[0-9]+ \(C[12] CompilerThre/ { t = $1; sub(/^.*\) /, ""); print t, $12 + $13 }')"
+  touch "$state"
+  awk 'FILENAME == ARGV[1] { old[$1] = $2; next }
+       $1 == "process" { p = $2 - old[$1]; next }
+       { j += $2 - old[$1] }
+       END { print p + 0, j + 0 }' "$state" - <<<"$now"
+  echo "$now" >"$state"
 }
 
-# settle <pid> <pid>: waits, while the producers keep both brokers busy, until over the last 10 s
-# each broker's JIT compiler threads took at most SETTLE % of its CPU, or SETTLE_MAX seconds
-# passed; sets SETTLED to "<seconds waited>" (with "+" when it ran out) and JIT_SHARES to the
-# last shares. C2 took 35-39 % of a broker's CPU in a window right after the warm-up records,
-# and how much of it lands in a window decided most of the rounds' spread.
+# settle <pid> <pid>: waits, while the producers keep both brokers busy, until in each of the
+# last two 10 s intervals each broker's JIT compiler threads took at most SETTLE % of its CPU,
+# or SETTLE_MAX seconds passed; sets SETTLED to the seconds waited (with "+" when it ran out) and
+# JIT_SHARES to the last interval's shares. C2 took 35-39 % of a broker's CPU in a window right
+# after the warm-up records, and how much of it lands in a window set most of the rounds' spread.
 settle() {
-  local start=$SECONDS p a b i j
-  local -A before
+  local start=$SECONDS p c k calm=0 ok shares
   SETTLED=0 JIT_SHARES=""
   (( SETTLE > 0 )) || return 0
-  for p in "$@"; do before[$p]="$(cpu_ticks "$p")"; done
+  for p in "$@"; do rm -f "$WORK/jit.$p"; cpu_since "$p" "$WORK/jit.$p" >/dev/null; done
   while :; do
     sleep 10
-    local ok=1 shares=""
+    ok=1 shares=""
     for p in "$@"; do
-      read -r a b <<<"$(cpu_ticks "$p")"
-      read -r i j <<<"${before[$p]}"
-      before[$p]="$a $b"
-      shares+="$(awk -v c=$(( a - i )) -v k=$(( b - j )) 'BEGIN { printf "%.1f%% ", (c > 0 ? 100 * k / c : 0) }')"
-      awk -v c=$(( a - i )) -v k=$(( b - j )) -v s="$SETTLE" 'BEGIN { exit !(c > 0 && 100 * k <= s * c) }' || ok=0
+      read -r c k <<<"$(cpu_since "$p" "$WORK/jit.$p")"
+      shares+="$(awk -v c="$c" -v k="$k" 'BEGIN { printf "%.1f%% ", (c > 0 ? 100 * k / c : 0) }')"
+      awk -v c="$c" -v k="$k" -v s="$SETTLE" 'BEGIN { exit !(c > 0 && 100 * k <= s * c) }' || ok=0
     done
     JIT_SHARES="${shares% }"
     SETTLED=$(( SECONDS - start ))
-    (( ok )) && return 0
+    if (( ok )); then calm=$(( calm + 1 )); else calm=0; fi
+    (( calm >= 2 )) && return 0
     if (( SECONDS - start >= SETTLE_MAX )); then SETTLED+="+"; return 0; fi
   done
 }
