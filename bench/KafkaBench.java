@@ -27,8 +27,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * Sends WARMUP_RECORDS, prints "WARM" and goes on sending (not counted) until it reads a line
  * "go EPOCH_MS" from stdin; from that wall-clock instant it sends for SECONDS, counting the
  * records sent and acknowledged inside the window; prints the same BENCH line (records = those
- * acknowledged), data_plane_cpu_ms, the CPU of the broker's data-plane threads, and jit_cpu_ms,
- * that of its JIT compiler threads. Two of these
+ * acknowledged), data_plane_cpu_ms, the CPU of the broker's data-plane threads, jit_cpu_ms, that
+ * of its JIT compiler threads, gc_cpu_ms, its collector's and VM thread's, and agent_cpu_ms, the
+ * agent's own threads'. Two of these
  * given the same EPOCH_MS measure two brokers over one interval, so the machine's load in it hits
  * both (bench/kafka_overhead.sh, concurrent mode). The producers'
  * buffer is 4 MiB (not 32), so the queue left at the window's end drains quickly.
@@ -169,6 +170,8 @@ public final class KafkaBench {
         long own0 = cpuMs(ProcessHandle.current().pid(), tick);
         long plane0 = threadsCpuMs(brokerPid, tick, DATA_PLANE);
         long jit0 = threadsCpuMs(brokerPid, tick, COMPILERS);
+        long gc0 = threadsCpuMs(brokerPid, tick, GC);
+        long agent0 = threadsCpuMs(brokerPid, tick, AGENT);
         long t0 = System.nanoTime();
         end[0] = t0 + seconds * 1_000_000_000L;
         go.countDown();
@@ -181,6 +184,8 @@ public final class KafkaBench {
         long ownMs = cpuMs(ProcessHandle.current().pid(), tick) - own0;
         long planeMs = threadsCpuMs(brokerPid, tick, DATA_PLANE) - plane0;
         long jitMs = threadsCpuMs(brokerPid, tick, COMPILERS) - jit0;
+        long gcMs = threadsCpuMs(brokerPid, tick, GC) - gc0;
+        long agentMs = threadsCpuMs(brokerPid, tick, AGENT) - agent0;
         long records = acked.get();
         for (Thread t : ts) {
             t.join();
@@ -192,7 +197,8 @@ public final class KafkaBench {
             throw new IllegalStateException(failed.get() + " records failed");
         }
         System.out.println("BENCH records=" + records + " ms=" + ms + " cpu_ms=" + cpuMs + " producer_cpu_ms=" + ownMs
-                + " data_plane_cpu_ms=" + planeMs + " jit_cpu_ms=" + jitMs);
+                + " data_plane_cpu_ms=" + planeMs + " jit_cpu_ms=" + jitMs + " gc_cpu_ms=" + gcMs
+                + " agent_cpu_ms=" + agentMs);
     }
 
     /**
@@ -203,6 +209,10 @@ public final class KafkaBench {
     static final String[] DATA_PLANE = {"data-plane-kafk"};
     /** The JIT's compiler threads (C2's come and go: a window's figure misses those that exited). */
     static final String[] COMPILERS = {"C1 CompilerThre", "C2 CompilerThre"};
+    /** The collector's threads and the VM thread, which runs its pauses. */
+    static final String[] GC = {"GC Thread", "G1 ", "VM Thread"};
+    /** The agent's own threads (its sampler and report threads). */
+    static final String[] AGENT = {"leakagent"};
 
     /** CPU ms of a process's threads whose name starts with one of NAMES. */
     static long threadsCpuMs(long pid, long tick, String[] names) throws Exception {

@@ -191,8 +191,8 @@ stop_broker() {
 }
 
 # fields <what, for the message> <file>: "<records> <ms> <broker cpu ms> <producer cpu ms>
-# <data-plane cpu ms> <jit cpu ms>" from KafkaBench's BENCH line (the last two 0 in sequential
-# mode).
+# <data-plane cpu ms> <jit cpu ms> <gc cpu ms> <agent cpu ms>" from KafkaBench's BENCH line (the
+# last four 0 in sequential mode).
 fields() {
   local line
   line="$(grep '^BENCH ' "$2" || true)"
@@ -201,8 +201,8 @@ fields() {
     tail -n 30 "$2" >&2
     exit 1
   fi
-  [[ "$line" =~ ^BENCH\ records=([0-9]+)\ ms=([0-9]+)\ cpu_ms=([0-9]+)\ producer_cpu_ms=([0-9]+)(\ data_plane_cpu_ms=([0-9]+)\ jit_cpu_ms=([0-9]+))? ]]
-  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]} ${BASH_REMATCH[4]} ${BASH_REMATCH[6]:-0} ${BASH_REMATCH[7]:-0}"
+  [[ "$line" =~ ^BENCH\ records=([0-9]+)\ ms=([0-9]+)\ cpu_ms=([0-9]+)\ producer_cpu_ms=([0-9]+)(\ data_plane_cpu_ms=([0-9]+)\ jit_cpu_ms=([0-9]+)\ gc_cpu_ms=([0-9]+)\ agent_cpu_ms=([0-9]+))? ]]
+  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]} ${BASH_REMATCH[4]} ${BASH_REMATCH[6]:-0} ${BASH_REMATCH[7]:-0} ${BASH_REMATCH[8]:-0} ${BASH_REMATCH[9]:-0}"
 }
 
 # One sequential run: prints "<broker cpu ms> <wall ms>", appends "<with|without> <records/s>" to rates.
@@ -214,7 +214,7 @@ run() { # run <with|without>
   stop_broker "$BROKER_PID" "$BROKER_FD"
   # An assignment, not `read <<<"$(...)"`, so that set -e stops the script when fields fails.
   out="$(fields "$1 the agent" "$WORK/run/bench")"
-  read -r _ ms cpu _ _ _ <<<"$out"
+  read -r _ ms cpu _ _ _ _ _ <<<"$out"
   echo "$1 $(awk -v n="$RECORDS" -v w="$ms" 'BEGIN { printf "%.0f", n * 1000 / w }')" >>"$WORK/rates"
   echo "$cpu $ms"
 }
@@ -286,8 +286,8 @@ settle() {
 
 # round <n> <first role> <second role>: both brokers, both producer JVMs, one window; appends
 # "<records> <window ms> <broker cpu ms> <producer cpu ms> <data-plane cpu ms>", with the agent
-# then without, then "<jit cpu ms with> <jit cpu ms without> <settle s>" to $ROUNDS_FILE and
-# prints the round.
+# then without, then "<jit cpu ms with> <jit cpu ms without> <settle s> <gc cpu ms with>
+# <gc cpu ms without> <agent cpu ms>" to $ROUNDS_FILE and prints the round.
 round() {
   local n="$1" role ready load fd
   local -A bpid bfd fpid ffd
@@ -331,19 +331,19 @@ round() {
     unset "PIDS[${fpid[$role]}]"
   done
   for role in "$2" "$3"; do stop_broker "${bpid[$role]}" "${bfd[$role]}"; done
-  local rw mw cw pw dpw jw ro mo co po dpo jo with without
+  local rw mw cw pw dpw jw gcw aw ro mo co po dpo jo gco with without
   with="$(fields "round $n, with the agent" "$WORK/with/bench")"
   without="$(fields "round $n, without the agent" "$WORK/without/bench")"
-  read -r rw mw cw pw dpw jw <<<"$with"
-  read -r ro mo co po dpo jo <<<"$without"
-  echo "$rw $mw $cw $pw $dpw $ro $mo $co $po $dpo $jw $jo ${SETTLED%+}" >>"$ROUNDS_FILE"
+  read -r rw mw cw pw dpw jw gcw aw <<<"$with"
+  read -r ro mo co po dpo jo gco _ <<<"$without"
+  echo "$rw $mw $cw $pw $dpw $ro $mo $co $po $dpo $jw $jo ${SETTLED%+} $gcw $gco $aw" >>"$ROUNDS_FILE"
   awk -v n="$n" -v f="$2" -v l="$load" -v rw="$rw" -v ro="$ro" -v mw="$mw" -v mo="$mo" -v cw="$cw" \
       -v co="$co" -v pw="$pw" -v po="$po" -v dpw="$dpw" -v dpo="$dpo" -v jw="$jw" -v jo="$jo" \
-      -v st="$SETTLED" -v sh="$JIT_SHARES" 'BEGIN {
-    printf "  round %2d (%-7s first, load %5s, settled %4ss, jit %s): records/s without %6.0f with %6.0f -> %.3f | broker cpu s without %5.1f with %5.1f -> %.3f | records/cpu-s without %6.0f with %6.0f -> %.3f | data-plane cpu s %4.1f / %4.1f -> records/cpu-s %.3f | jit cpu s in the window %4.1f / %4.1f | producer cpu s %5.1f / %5.1f\n",
+      -v st="$SETTLED" -v sh="$JIT_SHARES" -v gw="$gcw" -v go="$gco" -v aw="$aw" 'BEGIN {
+    printf "  round %2d (%-7s first, load %5s, settled %4ss, jit %s): records/s without %6.0f with %6.0f -> %.3f | broker cpu s without %5.1f with %5.1f -> %.3f | records/cpu-s without %6.0f with %6.0f -> %.3f | data-plane cpu s %4.1f / %4.1f -> records/cpu-s %.3f | jit / gc cpu s %3.1f / %3.1f, %3.1f / %3.1f, agent threads %3.1f | producer cpu s %5.1f / %5.1f\n",
       n, f, l, st, sh, ro * 1000 / mo, rw * 1000 / mw, (rw / mw) / (ro / mo), co / 1000, cw / 1000, cw / co,
       ro * 1000 / co, rw * 1000 / cw, (rw / cw) / (ro / co), dpo / 1000, dpw / 1000, (rw / dpw) / (ro / dpo),
-      jo / 1000, jw / 1000, po / 1000, pw / 1000 }'
+      jo / 1000, jw / 1000, go / 1000, gw / 1000, aw / 1000, po / 1000, pw / 1000 }'
 }
 
 concurrent() {
@@ -365,6 +365,10 @@ concurrent() {
     "with $(awk '{ printf "%.0f\n", $1 * 1000 / $2 }' "$r" | median); broker cpu s without" \
     "$(awk '{ print $8 / 1000 }' "$r" | median), with $(awk '{ print $3 / 1000 }' "$r" | median);" \
     "jit cpu s in the window without $(awk '{ print $12 / 1000 }' "$r" | median), with $(awk '{ print $11 / 1000 }' "$r" | median)"
+  if awk 'NF < 16 { exit 1 }' "$r"; then
+    echo "  medians: gc cpu s without $(awk '{ print $15 / 1000 }' "$r" | median), with $(awk '{ print $14 / 1000 }' "$r" | median);" \
+      "the agent's threads $(awk '{ print $16 / 1000 }' "$r" | median)"
+  fi
   local what expr
   for what in "throughput ratio (with / without)|(\$1 / \$2) / (\$6 / \$7)" \
               "broker cpu ratio (with / without)|\$3 / \$8" \
