@@ -24,10 +24,12 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * + stime from /proc/BROKER_PID/stat) over the same window.
  *
  *   java KafkaBench --window SECONDS BOOTSTRAP BROKER_PID CLK_TCK WARMUP_RECORDS [THREADS]
- * Sends WARMUP_RECORDS (not timed), prints "WARM", reads a line "go EPOCH_MS" from stdin, and
- * from that wall-clock instant sends without pause for SECONDS, counting the records whose
- * acknowledgement arrives inside the window; prints the same BENCH line (records = those
- * acknowledged) and data_plane_cpu_ms, the CPU of the broker's data-plane threads. Two of these
+ * Sends WARMUP_RECORDS, prints "WARM" and goes on sending (not counted) until it reads a line
+ * "go EPOCH_MS" from stdin; from that wall-clock instant it sends for SECONDS, counting the
+ * records sent and acknowledged inside the window; prints the same BENCH line (records = those
+ * acknowledged), data_plane_cpu_ms, the CPU of the broker's data-plane threads, jit_cpu_ms, that
+ * of its JIT compiler threads, gc_cpu_ms, its collector's and VM thread's, and agent_cpu_ms, the
+ * agent's own threads'. Two of these
  * given the same EPOCH_MS measure two brokers over one interval, so the machine's load in it hits
  * both (bench/kafka_overhead.sh, concurrent mode). The producers'
  * buffer is 4 MiB (not 32), so the queue left at the window's end drains quickly.
@@ -131,14 +133,16 @@ public final class KafkaBench {
                     producers[first].flush();
                     warmed = true;
                     warm.countDown();
-                    go.await();
+                    // Keep the broker busy until the window: its JIT settles under load only.
+                    long i = warmup + first;
+                    for (; go.getCount() > 0; i += threads) {
+                        producers[first].send(record(i), (meta, e) -> count(e, failed, null, 0));
+                    }
                     long stop = end[0];
-                    for (long i = warmup + first; System.nanoTime() < stop; i += threads) {
+                    for (; System.nanoTime() < stop; i += threads) {
                         producers[first].send(record(i), (meta, e) -> count(e, failed, acked, stop));
                     }
                     producers[first].flush();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
                 } catch (RuntimeException e) {
                     failed.incrementAndGet();
                     e.printStackTrace();
@@ -164,7 +168,10 @@ public final class KafkaBench {
         Thread.sleep(Math.max(0, Long.parseLong(line.substring(3).trim()) - System.currentTimeMillis()));
         long cpu0 = cpuMs(brokerPid, tick);
         long own0 = cpuMs(ProcessHandle.current().pid(), tick);
-        long plane0 = dataPlaneCpuMs(brokerPid, tick);
+        long plane0 = threadsCpuMs(brokerPid, tick, DATA_PLANE);
+        long jit0 = threadsCpuMs(brokerPid, tick, COMPILERS);
+        long gc0 = threadsCpuMs(brokerPid, tick, GC);
+        long agent0 = threadsCpuMs(brokerPid, tick, AGENT);
         long t0 = System.nanoTime();
         end[0] = t0 + seconds * 1_000_000_000L;
         go.countDown();
@@ -175,7 +182,10 @@ public final class KafkaBench {
         long ms = (System.nanoTime() - t0) / 1_000_000;
         long cpuMs = cpuMs(brokerPid, tick) - cpu0;
         long ownMs = cpuMs(ProcessHandle.current().pid(), tick) - own0;
-        long planeMs = dataPlaneCpuMs(brokerPid, tick) - plane0;
+        long planeMs = threadsCpuMs(brokerPid, tick, DATA_PLANE) - plane0;
+        long jitMs = threadsCpuMs(brokerPid, tick, COMPILERS) - jit0;
+        long gcMs = threadsCpuMs(brokerPid, tick, GC) - gc0;
+        long agentMs = threadsCpuMs(brokerPid, tick, AGENT) - agent0;
         long records = acked.get();
         for (Thread t : ts) {
             t.join();
@@ -187,15 +197,25 @@ public final class KafkaBench {
             throw new IllegalStateException(failed.get() + " records failed");
         }
         System.out.println("BENCH records=" + records + " ms=" + ms + " cpu_ms=" + cpuMs + " producer_cpu_ms=" + ownMs
-                + " data_plane_cpu_ms=" + planeMs);
+                + " data_plane_cpu_ms=" + planeMs + " jit_cpu_ms=" + jitMs + " gc_cpu_ms=" + gcMs
+                + " agent_cpu_ms=" + agentMs);
     }
 
     /**
-     * CPU ms of the broker's request path: its threads named "data-plane-kafka-..." (network and
-     * request handler threads, alive for the broker's life), without the JIT's compiler threads,
-     * the GC and the agent's own thread.
+     * The broker's request path: its threads named "data-plane-kafka-..." (network and request
+     * handler threads, alive for the broker's life), without the JIT's compiler threads, the GC
+     * and the agent's own thread.
      */
-    static long dataPlaneCpuMs(long pid, long tick) throws Exception {
+    static final String[] DATA_PLANE = {"data-plane-kafk"};
+    /** The JIT's compiler threads (C2's come and go: a window's figure misses those that exited). */
+    static final String[] COMPILERS = {"C1 CompilerThre", "C2 CompilerThre"};
+    /** The collector's threads and the VM thread, which runs its pauses. */
+    static final String[] GC = {"GC Thread", "G1 ", "VM Thread"};
+    /** The agent's own threads (its sampler and report threads). */
+    static final String[] AGENT = {"leakagent"};
+
+    /** CPU ms of a process's threads whose name starts with one of NAMES. */
+    static long threadsCpuMs(long pid, long tick, String[] names) throws Exception {
         long sum = 0;
         try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
             for (Path task : (Iterable<Path>) tasks::iterator) {
@@ -205,7 +225,8 @@ public final class KafkaBench {
                 } catch (java.io.IOException gone) {
                     continue;
                 }
-                if (stat.substring(stat.indexOf('(') + 1).startsWith("data-plane-kafk")) {
+                String name = stat.substring(stat.indexOf('(') + 1);
+                if (java.util.Arrays.stream(names).anyMatch(name::startsWith)) {
                     String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
                     sum += Long.parseLong(f[11]) + Long.parseLong(f[12]);
                 }

@@ -15,13 +15,22 @@
 #   --options OPTS agent options for the broker besides file= (default: none, i.e. the defaults)
 #   --warmup N     records each producer JVM sends before its timed part (default 300000
 #                  concurrent, 50000 sequential)
+#   --settle PCT   concurrent: after the warm-up records, the producers go on sending until both
+#                  brokers' JIT compiler threads took at most PCT % of their broker's CPU in each
+#                  of two 10 s intervals in a row (default 3; 0 waits for nothing), then the
+#                  window starts
+#   --settle-max S concurrent: the longest such wait in seconds (default 180); the round says when
+#                  it ran out
+#   --rounds-file F concurrent: append each round's figures to F and summarise every round in F,
+#                  so that runs in several chunks (each under the bench lock) add up; one agent
+#                  library and one set of options per file
 #   --producers N  producer clients per producer JVM, sending at once (default 2)
 #   --linger MS    the producers' linger.ms (default 2, the harness producer's); a long linger
 #                  sends only full 8 KiB batches, so records per batch no longer follow the pace
 #   --records N    sequential: records timed per run (default 200000)
 #   --reports DIR  keep the agent's reports (the brokers' exit reports, with the agent's health
 #                  counters) in DIR
-#   --perf FILE    concurrent: `perf record -g` of round 1's brokers over the window, the one with
+#   --perf FILE    concurrent: `perf record -g` of the first round's brokers over the window, the one with
 #                  the agent into FILE.with, the other into FILE.without (that round's ratios suffer)
 #   LEAKAGENT_LIB  environment: the agent library (default target/release/libleakagent.so)
 #
@@ -75,6 +84,9 @@ PRODUCERS=2
 LINGER=2
 REPORTS=""
 PERF=""
+SETTLE=3
+SETTLE_MAX=180
+ROUNDS_FILE=""
 while (( $# )); do
   case "$1" in
     --mode) MODE="$2"; shift 2 ;;
@@ -88,6 +100,9 @@ while (( $# )); do
     --linger) LINGER="$2"; shift 2 ;;
     --reports) REPORTS="$2"; shift 2 ;;
     --perf) PERF="$2"; shift 2 ;;
+    --settle) SETTLE="$2"; shift 2 ;;
+    --settle-max) SETTLE_MAX="$2"; shift 2 ;;
+    --rounds-file) ROUNDS_FILE="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "kafka_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -99,6 +114,9 @@ case "$MODE" in
 esac
 for n in "$ROUNDS" "$WINDOW" "$RECORDS" "$WARMUP" "$PRODUCERS" "$LINGER"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "kafka_overhead.sh: $n is not a positive count" >&2; exit 2; }
+done
+for n in "$SETTLE" "$SETTLE_MAX"; do
+  [[ "$n" =~ ^[0-9]+$ ]] || { echo "kafka_overhead.sh: $n is not a count" >&2; exit 2; }
 done
 
 bench_java
@@ -173,7 +191,8 @@ stop_broker() {
 }
 
 # fields <what, for the message> <file>: "<records> <ms> <broker cpu ms> <producer cpu ms>
-# <data-plane cpu ms>" from KafkaBench's BENCH line (the last 0 in sequential mode).
+# <data-plane cpu ms> <jit cpu ms> <gc cpu ms> <agent cpu ms>" from KafkaBench's BENCH line (the
+# last four 0 in sequential mode).
 fields() {
   local line
   line="$(grep '^BENCH ' "$2" || true)"
@@ -182,8 +201,8 @@ fields() {
     tail -n 30 "$2" >&2
     exit 1
   fi
-  [[ "$line" =~ ^BENCH\ records=([0-9]+)\ ms=([0-9]+)\ cpu_ms=([0-9]+)\ producer_cpu_ms=([0-9]+)(\ data_plane_cpu_ms=([0-9]+))? ]]
-  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]} ${BASH_REMATCH[4]} ${BASH_REMATCH[6]:-0}"
+  [[ "$line" =~ ^BENCH\ records=([0-9]+)\ ms=([0-9]+)\ cpu_ms=([0-9]+)\ producer_cpu_ms=([0-9]+)(\ data_plane_cpu_ms=([0-9]+)\ jit_cpu_ms=([0-9]+)\ gc_cpu_ms=([0-9]+)\ agent_cpu_ms=([0-9]+))? ]]
+  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]} ${BASH_REMATCH[4]} ${BASH_REMATCH[6]:-0} ${BASH_REMATCH[7]:-0} ${BASH_REMATCH[8]:-0} ${BASH_REMATCH[9]:-0}"
 }
 
 # One sequential run: prints "<broker cpu ms> <wall ms>", appends "<with|without> <records/s>" to rates.
@@ -195,7 +214,7 @@ run() { # run <with|without>
   stop_broker "$BROKER_PID" "$BROKER_FD"
   # An assignment, not `read <<<"$(...)"`, so that set -e stops the script when fields fails.
   out="$(fields "$1 the agent" "$WORK/run/bench")"
-  read -r _ ms cpu _ _ <<<"$out"
+  read -r _ ms cpu _ _ _ _ _ <<<"$out"
   echo "$1 $(awk -v n="$RECORDS" -v w="$ms" 'BEGIN { printf "%.0f", n * 1000 / w }')" >>"$WORK/rates"
   echo "$cpu $ms"
 }
@@ -222,9 +241,53 @@ feed() {
   exec {FEED_FD}>"$1/go"
 }
 
+# cpu_since <pid> <state file>: "<process ticks> <JIT compiler threads' ticks>" (utime + stime)
+# since the state file's figures, which it then replaces (from process start when the file is
+# missing). Compiler threads come and go (C2's are added under load and retire when idle): the
+# JIT's figure is summed per thread id, so that one retiring takes nothing off the sum. After
+# the command name, which may hold spaces, utime and stime are the 12th and 13th fields.
+cpu_since() {
+  local state="$2" now
+  now="$(sed 's/^.*) //' /proc/"$1"/stat | awk '{ print "process", $12 + $13 }'
+    cat /proc/"$1"/task/*/stat 2>/dev/null | awk '/^[0-9]+ \(C[12] CompilerThre/ { t = $1; sub(/^.*\) /, ""); print t, $12 + $13 }')"
+  touch "$state"
+  awk 'FILENAME == ARGV[1] { old[$1] = $2; next }
+       $1 == "process" { p = $2 - old[$1]; next }
+       { j += $2 - old[$1] }
+       END { print p + 0, j + 0 }' "$state" - <<<"$now"
+  echo "$now" >"$state"
+}
+
+# settle <pid> <pid>: waits, while the producers keep both brokers busy, until in each of the
+# last two 10 s intervals each broker's JIT compiler threads took at most SETTLE % of its CPU,
+# or SETTLE_MAX seconds passed; sets SETTLED to the seconds waited (with "+" when it ran out) and
+# JIT_SHARES to the last interval's shares. C2 took 35-39 % of a broker's CPU in a window right
+# after the warm-up records, and how much of it lands in a window set most of the rounds' spread.
+settle() {
+  local start=$SECONDS p c k calm=0 ok shares
+  SETTLED=0 JIT_SHARES=""
+  (( SETTLE > 0 )) || return 0
+  for p in "$@"; do rm -f "$WORK/jit.$p"; cpu_since "$p" "$WORK/jit.$p" >/dev/null; done
+  while :; do
+    sleep 10
+    ok=1 shares=""
+    for p in "$@"; do
+      read -r c k <<<"$(cpu_since "$p" "$WORK/jit.$p")"
+      shares+="$(awk -v c="$c" -v k="$k" 'BEGIN { printf "%.1f%% ", (c > 0 ? 100 * k / c : 0) }')"
+      awk -v c="$c" -v k="$k" -v s="$SETTLE" 'BEGIN { exit !(c > 0 && 100 * k <= s * c) }' || ok=0
+    done
+    JIT_SHARES="${shares% }"
+    SETTLED=$(( SECONDS - start ))
+    if (( ok )); then calm=$(( calm + 1 )); else calm=0; fi
+    (( calm >= 2 )) && return 0
+    if (( SECONDS - start >= SETTLE_MAX )); then SETTLED+="+"; return 0; fi
+  done
+}
+
 # round <n> <first role> <second role>: both brokers, both producer JVMs, one window; appends
 # "<records> <window ms> <broker cpu ms> <producer cpu ms> <data-plane cpu ms>", with the agent
-# then without, to $WORK/rounds and prints the round.
+# then without, then "<jit cpu ms with> <jit cpu ms without> <settle s> <gc cpu ms with>
+# <gc cpu ms without> <agent cpu ms>" to $ROUNDS_FILE and prints the round.
 round() {
   local n="$1" role ready load fd
   local -A bpid bfd fpid ffd
@@ -246,6 +309,7 @@ round() {
     (( ready >= 2 )) && break
     sleep 0.1
   done
+  settle "${bpid[with]}" "${bpid[without]}"
   # Both start their window at one wall-clock instant, a second from now.
   local go=$(( $(date +%s%3N) + 1000 ))
   for role in "$2" "$3"; do
@@ -253,7 +317,7 @@ round() {
     (trap '' PIPE; echo "go $go" >&"$fd") 2>/dev/null || true
     exec {fd}>&-
   done
-  if [[ -n "$PERF" && "$n" == 1 ]]; then
+  if [[ -n "$PERF" && "$n" == "$FIRST" ]]; then
     sleep 1
     local perfs=() p
     for role in with without; do
@@ -267,31 +331,44 @@ round() {
     unset "PIDS[${fpid[$role]}]"
   done
   for role in "$2" "$3"; do stop_broker "${bpid[$role]}" "${bfd[$role]}"; done
-  local rw mw cw pw dpw ro mo co po dpo with without
+  local rw mw cw pw dpw jw gcw aw ro mo co po dpo jo gco with without
   with="$(fields "round $n, with the agent" "$WORK/with/bench")"
   without="$(fields "round $n, without the agent" "$WORK/without/bench")"
-  read -r rw mw cw pw dpw <<<"$with"
-  read -r ro mo co po dpo <<<"$without"
-  echo "$rw $mw $cw $pw $dpw $ro $mo $co $po $dpo" >>"$WORK/rounds"
+  read -r rw mw cw pw dpw jw gcw aw <<<"$with"
+  read -r ro mo co po dpo jo gco _ <<<"$without"
+  echo "$rw $mw $cw $pw $dpw $ro $mo $co $po $dpo $jw $jo ${SETTLED%+} $gcw $gco $aw" >>"$ROUNDS_FILE"
   awk -v n="$n" -v f="$2" -v l="$load" -v rw="$rw" -v ro="$ro" -v mw="$mw" -v mo="$mo" -v cw="$cw" \
-      -v co="$co" -v pw="$pw" -v po="$po" -v dpw="$dpw" -v dpo="$dpo" 'BEGIN {
-    printf "  round %2d (%-7s first, load %5s): records/s without %6.0f with %6.0f -> %.3f | broker cpu s without %5.1f with %5.1f -> %.3f | records/cpu-s without %6.0f with %6.0f -> %.3f | data-plane cpu s %4.1f / %4.1f -> records/cpu-s %.3f | producer cpu s %5.1f / %5.1f\n",
-      n, f, l, ro * 1000 / mo, rw * 1000 / mw, (rw / mw) / (ro / mo), co / 1000, cw / 1000, cw / co,
+      -v co="$co" -v pw="$pw" -v po="$po" -v dpw="$dpw" -v dpo="$dpo" -v jw="$jw" -v jo="$jo" \
+      -v st="$SETTLED" -v sh="$JIT_SHARES" -v gw="$gcw" -v go="$gco" -v aw="$aw" 'BEGIN {
+    printf "  round %2d (%-7s first, load %5s, settled %4ss, jit %s): records/s without %6.0f with %6.0f -> %.3f | broker cpu s without %5.1f with %5.1f -> %.3f | records/cpu-s without %6.0f with %6.0f -> %.3f | data-plane cpu s %4.1f / %4.1f -> records/cpu-s %.3f | jit / gc cpu s %3.1f / %3.1f, %3.1f / %3.1f, agent threads %3.1f | producer cpu s %5.1f / %5.1f\n",
+      n, f, l, st, sh, ro * 1000 / mo, rw * 1000 / mw, (rw / mw) / (ro / mo), co / 1000, cw / 1000, cw / co,
       ro * 1000 / co, rw * 1000 / cw, (rw / cw) / (ro / co), dpo / 1000, dpw / 1000, (rw / dpw) / (ro / dpo),
-      po / 1000, pw / 1000 }'
+      jo / 1000, jw / 1000, go / 1000, gw / 1000, aw / 1000, po / 1000, pw / 1000 }'
 }
 
 concurrent() {
-  echo "window: $WINDOW s a round, both brokers at once"
+  echo "window: $WINDOW s a round, both brokers at once; JIT settled at <= $SETTLE % of broker CPU (at most $SETTLE_MAX s)"
+  if [[ -n "$ROUNDS_FILE" && -s "$ROUNDS_FILE" ]]; then
+    echo "rounds: $(wc -l <"$ROUNDS_FILE") earlier in $ROUNDS_FILE, summarised with these"
+  fi
+  ROUNDS_FILE="${ROUNDS_FILE:-$WORK/rounds}"
   echo
+  # Numbered on from the earlier rounds, so that the start order keeps alternating across chunks.
   local i
-  for (( i = 1; i <= ROUNDS; i++ )); do
+  FIRST=1
+  [[ -f "$ROUNDS_FILE" ]] && FIRST=$(( $(wc -l <"$ROUNDS_FILE") + 1 ))
+  for (( i = FIRST; i < FIRST + ROUNDS; i++ )); do
     if (( i % 2 )); then round "$i" with without; else round "$i" without with; fi
   done
-  local r="$WORK/rounds"
+  local r="$ROUNDS_FILE"
   echo "  medians: records/s without $(awk '{ printf "%.0f\n", $6 * 1000 / $7 }' "$r" | median)," \
     "with $(awk '{ printf "%.0f\n", $1 * 1000 / $2 }' "$r" | median); broker cpu s without" \
-    "$(awk '{ print $8 / 1000 }' "$r" | median), with $(awk '{ print $3 / 1000 }' "$r" | median)"
+    "$(awk '{ print $8 / 1000 }' "$r" | median), with $(awk '{ print $3 / 1000 }' "$r" | median);" \
+    "jit cpu s in the window without $(awk '{ print $12 / 1000 }' "$r" | median), with $(awk '{ print $11 / 1000 }' "$r" | median)"
+  if awk 'NF < 16 { exit 1 }' "$r"; then
+    echo "  medians: gc cpu s without $(awk '{ print $15 / 1000 }' "$r" | median), with $(awk '{ print $14 / 1000 }' "$r" | median);" \
+      "the agent's threads $(awk '{ print $16 / 1000 }' "$r" | median)"
+  fi
   local what expr
   for what in "throughput ratio (with / without)|(\$1 / \$2) / (\$6 / \$7)" \
               "broker cpu ratio (with / without)|\$3 / \$8" \
