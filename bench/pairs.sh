@@ -69,11 +69,12 @@ bench_pairs() {
   printf '  per-pair cpu ratio spread: %s\n' "$(printf '%s\n' "${ratios[@]}" | bench_spread)"
 }
 
-# bench_spread: "min A, q1 B, median C, q3 D, max E" of the numbers on stdin (one a line).
+# bench_spread: "min A, q1 B, median C, q3 D, max E" of the numbers on stdin (one a line); an
+# even count's median is the mean of the middle two.
 bench_spread() {
   sort -g | awk '{v[NR]=$1} END {
     printf "min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
-      v[1], v[int((NR+3)/4)], v[int((NR+1)/2)], v[int((3*NR+1)/4)], v[NR] }'
+      v[1], v[int((NR+3)/4)], (v[int((NR+1)/2)] + v[int(NR/2)+1]) / 2, v[int((3*NR+1)/4)], v[NR] }'
 }
 
 # bench_median_ci: "A..B" of the numbers on stdin, the interval from order statistics that holds
