@@ -2,8 +2,8 @@
 # Overhead of the agent on class-loading churn, measured with and without the agent in
 # alternating runs of one session, so that drift of the machine hits both.
 #
-#   bench/classload_overhead.sh [--pairs N] [--java PATH] [--options OPTS] [--rounds N]
-#                               [--warmup N] [JAR...]
+#   bench/classload_overhead.sh [--pairs N] [--java PATH] [--options OPTS] [--also OPTS]
+#                               [--rounds N] [--warmup N] [--together] [JAR...]
 #
 #   --pairs N      runs with and without the agent (default 9); the order of each pair
 #                  alternates (without/with, with/without, ...)
@@ -28,8 +28,10 @@
 # every class (no static initialiser runs), then both loaders are dropped and System.gc()
 # unloads their classes. The ratio is taken on the whole process's CPU time over the measured
 # rounds (loading threads, GC and the agent's own threads): on a shared machine another process
-# taking a core doubles wall time but not CPU time. Prints every pair, the medians, and the spread
-# of the per-pair ratios. Not a test: it asserts nothing.
+# taking a core doubles wall time but not CPU time, though it still moves CPU time by ±10% between
+# runs minutes apart, which --together cancels (two runs without the agent side by side agreed
+# within 1.3% in half the cycles). Prints every pair, the medians, and the spread of the per-pair
+# ratios. Not a test: it asserts nothing.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -53,7 +55,7 @@ while (( $# )); do
     --rounds) ROUNDS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --together) TOGETHER=1; shift ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     -*) echo "classload_overhead.sh: unknown argument $1" >&2; exit 2 ;;
     *) JARS+=("$1"); shift ;;
   esac
