@@ -55,7 +55,7 @@ while (( $# )); do
     --rounds) ROUNDS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --together) TOGETHER=1; shift ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     -*) echo "classload_overhead.sh: unknown argument $1" >&2; exit 2 ;;
     *) JARS+=("$1"); shift ;;
   esac
