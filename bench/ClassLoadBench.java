@@ -20,7 +20,9 @@ import java.util.jar.JarFile;
  * every class in them (reading each from its jar), and a fresh in-memory loader defines and links
  * the same classes from bytes read once at start (only the JVM's definition work, no I/O). Then
  * both loaders are dropped and a System.gc() unloads their classes.
- *   java ClassLoadBench [--warmup N] [--rounds N] JAR...
+ *   java ClassLoadBench [--warmup N] [--rounds N] [--go FILE] JAR...
+ * With --go, it prints "READY" after the warm-up and starts the measured rounds once FILE exists,
+ * so that runs started together measure the same stretch of the machine's load.
  * Prints "BENCH classes=N ms=WALL cpu_ms=CPU" for the measured rounds; CPU is the whole
  * process's (user + system, every thread, GC included), since the agent's work lands on the
  * loading threads, the GC and its own threads.
@@ -49,11 +51,13 @@ public final class ClassLoadBench {
     public static void main(String[] args) throws Exception {
         int warmup = 2;
         int rounds = 8;
+        Path go = null;
         List<Path> jars = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--warmup": warmup = Integer.parseInt(args[++i]); break;
                 case "--rounds": rounds = Integer.parseInt(args[++i]); break;
+                case "--go": go = Paths.get(args[++i]); break;
                 default: jars.add(Paths.get(args[i]));
             }
         }
@@ -68,6 +72,13 @@ public final class ClassLoadBench {
         }
         for (int r = 0; r < warmup; r++) {
             round("warmup-" + r, urls, bytes, names);
+        }
+        if (go != null) {
+            System.out.println("READY");
+            System.out.flush();
+            while (!java.nio.file.Files.exists(go)) {
+                Thread.sleep(2);
+            }
         }
         com.sun.management.OperatingSystemMXBean os =
                 (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();

@@ -2,8 +2,8 @@
 # Overhead of the agent on class-loading churn, measured with and without the agent in
 # alternating runs of one session, so that drift of the machine hits both.
 #
-#   bench/classload_overhead.sh [--pairs N] [--java PATH] [--options OPTS] [--rounds N]
-#                               [--warmup N] [JAR...]
+#   bench/classload_overhead.sh [--pairs N] [--java PATH] [--options OPTS] [--also OPTS]
+#                               [--rounds N] [--warmup N] [--together] [JAR...]
 #
 #   --pairs N      runs with and without the agent (default 9); the order of each pair
 #                  alternates (without/with, with/without, ...)
@@ -13,6 +13,10 @@
 #                  each pair then runs without the agent, with --options and with these, in an
 #                  order that rotates, and both ratios are printed
 #   --rounds N     measured rounds per run (default 3), after --warmup N rounds (default 1)
+#   --together     the runs of a pair (or triple) run at the same time, each on the same stretch of
+#                  the machine's load (their measured rounds start together, after each one's
+#                  warm-up); they share the cores, in a start order that rotates. Without it they
+#                  run one after the other
 #   JAR...         the libraries whose classes are loaded (default: Kafka's client with its
 #                  Jackson, slf4j and codec jars from java-harness/build/kafka/lib, and on JDK 17+
 #                  Spring Framework's core, beans, context, aop and expression jars from
@@ -24,8 +28,10 @@
 # every class (no static initialiser runs), then both loaders are dropped and System.gc()
 # unloads their classes. The ratio is taken on the whole process's CPU time over the measured
 # rounds (loading threads, GC and the agent's own threads): on a shared machine another process
-# taking a core doubles wall time but not CPU time. Prints every pair, the medians, and the spread
-# of the per-pair ratios. Not a test: it asserts nothing.
+# taking a core doubles wall time but not CPU time, though it still moves CPU time by ±10% between
+# runs minutes apart, which --together cancels (two runs without the agent side by side agreed
+# within 1.3% in half the cycles). Prints every pair, the medians, and the spread of the per-pair
+# ratios. Not a test: it asserts nothing.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,6 +44,7 @@ OPTS=""
 ALSO=""
 ROUNDS=3
 WARMUP=1
+TOGETHER=0
 JARS=()
 while (( $# )); do
   case "$1" in
@@ -47,7 +54,8 @@ while (( $# )); do
     --also) ALSO="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    --together) TOGETHER=1; shift ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     -*) echo "classload_overhead.sh: unknown argument $1" >&2; exit 2 ;;
     *) JARS+=("$1"); shift ;;
   esac
@@ -80,15 +88,45 @@ echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
 [[ -n "$ALSO" ]] && echo "also:   $AGENT_ALSO"
 echo "jars:   ${#JARS[@]} ($(basename -a "${JARS[@]}" | tr '\n' ' '))"
-echo "cpus:   $(nproc), pairs: $PAIRS, rounds: $WARMUP warm-up + $ROUNDS measured"
+echo "cpus:   $(nproc), pairs: $PAIRS, rounds: $WARMUP warm-up + $ROUNDS measured$( ((TOGETHER)) && echo ", the runs of a pair at the same time")"
+
+# The agent arguments of a kind of run.
+agent_args() { # agent_args <with|without|also>
+  [[ "$1" == with ]] && echo "$AGENT"
+  [[ "$1" == also ]] && echo "$AGENT_ALSO"
+  return 0
+}
 
 # One run: prints "<cpu ms> <wall ms>".
 run() { # run <with|without|also>
   local agent=() out
-  [[ "$1" == with ]] && agent=("$AGENT")
-  [[ "$1" == also ]] && agent=("$AGENT_ALSO")
+  mapfile -t agent < <(agent_args "$1")
   out="$("$JAVA" "${agent[@]}" -Xmx512m -cp "$WORK/classes" ClassLoadBench --warmup "$WARMUP" --rounds "$ROUNDS" "${JARS[@]}" 2>&1)"
   bench_result "classload_overhead.sh: a run $1 the agent" "$out"
+}
+
+# Runs of the given kinds at the same time, started in that order, their measured rounds
+# released together once every one has warmed up: prints "<kind> <cpu ms> <wall ms>" per kind.
+GO=0
+run_together() { # run_together <kind>...
+  local k agent=() pids=() go="$WORK/go-$(( ++GO ))" waited=0
+  for k in "$@"; do
+    mapfile -t agent < <(agent_args "$k")
+    "$JAVA" "${agent[@]}" -Xmx512m -cp "$WORK/classes" ClassLoadBench --warmup "$WARMUP" --rounds "$ROUNDS" \
+      --go "$go" "${JARS[@]}" >"$WORK/out-$k" 2>&1 &
+    pids+=("$!")
+  done
+  for k in "$@"; do
+    until grep -q '^READY' "$WORK/out-$k"; do
+      sleep 0.05
+      (( ++waited < 12000 )) || { echo "classload_overhead.sh: a run $k the agent never warmed up:" >&2; cat "$WORK/out-$k" >&2; exit 1; }
+    done
+  done
+  touch "$go"
+  for k in "${pids[@]}"; do wait "$k" || true; done
+  for k in "$@"; do
+    echo "$k $(bench_result "classload_overhead.sh: a run $k the agent" "$(cat "$WORK/out-$k")")"
+  done
 }
 
 # The per-pair ratios' spread, as bench_pairs prints it.
@@ -98,36 +136,50 @@ spread() { # spread <label> <ratio>...
   printf '  %s per-pair cpu ratio spread: %s\n' "$label" "$(printf '%s\n' "$@" | bench_spread)"
 }
 
-# Three runs a pair (without, with, also), the first of each pair one later than the last's, so
-# that each kind runs first, second and third equally often.
-bench_triples() {
-  local kinds=(without with also) i j k r c w cpu=() rw=() ra=()
+# The kinds' runs of each pair (without, with[, also]), the first of each pair one later than the
+# last's, so that each kind runs (or starts, with --together) first, second and third equally
+# often. Prints each pair, the medians and the spread of the per-pair ratios.
+bench_rotating() { # bench_rotating <kind>...
+  local kinds=("$@") order i j k c line cpu=() rw=() ra=()
   declare -A got
   for (( i = 0; i < PAIRS; i++ )); do
-    for (( j = 0; j < 3; j++ )); do
-      k="${kinds[$(( (i + j) % 3 ))]}"
-      read -r c w <<<"$(run "$k")"
-      got[$k]="$c"
-    done
+    order=()
+    for (( j = 0; j < ${#kinds[@]}; j++ )); do order+=("${kinds[$(( (i + j) % ${#kinds[@]} ))]}"); done
+    if (( TOGETHER )); then
+      while read -r k c _; do got[$k]="$c"; done < <(run_together "${order[@]}")
+    else
+      for k in "${order[@]}"; do
+        read -r c _ <<<"$(run "$k")"
+        got[$k]="$c"
+      done
+    fi
     rw+=("$(echo "${got[with]} / ${got[without]}" | bc -l)")
-    ra+=("$(echo "${got[also]} / ${got[without]}" | bc -l)")
-    cpu+=("${got[without]} ${got[with]} ${got[also]}")
-    printf '  pair %2d: cpu without %5d ms  with %5d ms (%.3f)  also %5d ms (%.3f)\n' "$(( i + 1 ))" \
-      "${got[without]}" "${got[with]}" "${rw[-1]}" "${got[also]}" "${ra[-1]}"
+    line="$(printf '  pair %2d: cpu without %5d ms  with %5d ms (%.3f)' "$(( i + 1 ))" "${got[without]}" "${got[with]}" "${rw[-1]}")"
+    if [[ -n "$ALSO" ]]; then
+      ra+=("$(echo "${got[also]} / ${got[without]}" | bc -l)")
+      line+="$(printf '  also %5d ms (%.3f)' "${got[also]}" "${ra[-1]}")"
+    fi
+    echo "$line"
+    cpu+=("${got[without]} ${got[with]} ${got[also]:-0}")
   done
   local mo mw ma
   mo="$(printf '%s\n' "${cpu[@]}" | awk '{print $1}' | median)"
   mw="$(printf '%s\n' "${cpu[@]}" | awk '{print $2}' | median)"
-  ma="$(printf '%s\n' "${cpu[@]}" | awk '{print $3}' | median)"
-  printf '  median cpu: without %s ms, with %s ms -> %.3f, also %s ms -> %.3f\n' "$mo" "$mw" \
-    "$(echo "$mw / $mo" | bc -l)" "$ma" "$(echo "$ma / $mo" | bc -l)"
+  line="$(printf '  median cpu: without %s ms, with %s ms -> %.3f' "$mo" "$mw" "$(echo "$mw / $mo" | bc -l)")"
+  if [[ -n "$ALSO" ]]; then
+    ma="$(printf '%s\n' "${cpu[@]}" | awk '{print $3}' | median)"
+    line+="$(printf ', also %s ms -> %.3f' "$ma" "$(echo "$ma / $mo" | bc -l)")"
+  fi
+  echo "$line"
   spread "with" "${rw[@]}"
-  spread "also" "${ra[@]}"
+  [[ -z "$ALSO" ]] || spread "also" "${ra[@]}"
 }
 
 echo
 if [[ -n "$ALSO" ]]; then
-  bench_triples
+  bench_rotating without with also
+elif (( TOGETHER )); then
+  bench_rotating without with
 else
   bench_pairs "$PAIRS" run
 fi
