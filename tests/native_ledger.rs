@@ -485,3 +485,21 @@ fn a_line_reached_through_reflection_or_a_lambda_is_one_site() {
         assert!(found[0].summary.starts_with("200 of 200 Inflaters"), "{}", found[0].summary);
     }
 }
+
+/// Compiled code freed with its class reaches the stack templates on every JDK: HotSpot 17 and
+/// later post an nmethod's CompiledMethodUnload only when its CompiledMethodLoad was posted, so
+/// without the load events the templates would outlive the code they compare.
+#[test]
+fn compiled_code_freed_with_its_class_is_reported_on_every_jdk() {
+    let javas = every_java("compiled_code_freed_with_its_class_is_reported_on_every_jdk");
+    for java in &javas {
+        let v = java_feature_version(java);
+        let f = Jvm::test_program(&format!("code-unload-{v}"), "CodeUnload", &["12"]).java(java).run();
+        assert_eq!(f.code, Some(0), "JDK {v}: {}", f.stderr);
+        let r = f.death_report();
+        let h = &r.agent.health;
+        assert_eq!(r.zlib.settings.stack_templates, "on", "JDK {v}: {:?}", r.zlib.settings);
+        assert!(h.compiled_code_unloads > 0, "JDK {v}: no CompiledMethodUnload in 12 rounds: {h:?}");
+    }
+    ran_on("compiled_code_freed_with_its_class_is_reported_on_every_jdk", &javas);
+}

@@ -99,6 +99,8 @@ pub struct Counters {
     pub methods_cached: AtomicU64,
     /// Native ledger sites evicted: nothing live, every class of their stacks unloaded.
     pub sites_evicted: AtomicU64,
+    /// CompiledMethodUnload events: compiled code freed, every stack template dropped.
+    pub compiled_code_unloads: AtomicU64,
 }
 
 pub static COUNTERS: Counters = Counters {
@@ -120,6 +122,7 @@ pub static COUNTERS: Counters = Counters {
     methods_forgotten: AtomicU64::new(0),
     methods_cached: AtomicU64::new(0),
     sites_evicted: AtomicU64::new(0),
+    compiled_code_unloads: AtomicU64::new(0),
 };
 
 pub fn bump(c: &AtomicU64) {
@@ -152,6 +155,7 @@ pub fn snapshot(capabilities_missing: &[String], signals: (u64, u64)) -> Health 
         methods_forgotten: c.methods_forgotten.load(Relaxed),
         methods_cached: c.methods_cached.load(Relaxed),
         sites_evicted: c.sites_evicted.load(Relaxed),
+        compiled_code_unloads: c.compiled_code_unloads.load(Relaxed),
         heap_bytes: crate::ffi::counting::in_use(),
         disabled_features: disabled_features().into_iter().map(String::from).collect(),
         capabilities_missing: capabilities_missing.to_vec(),

@@ -105,7 +105,21 @@ pub(super) unsafe extern "C" fn on_class_unload(_jvmti: *mut jvmtiEnv, _jni: *mu
 
 pub(super) unsafe extern "C" fn on_compiled_method_unload(_jvmti: *mut jvmtiEnv, _method: jmethodID, _code: *const c_void) {
     health::bump(&COUNTERS.events);
+    health::bump(&COUNTERS.compiled_code_unloads);
     crate::native::templates::code_changed();
+}
+
+/// Enabled only so that HotSpot posts CompiledMethodUnload: from JDK 17 on (not 11) it posts the unload of
+/// an nmethod only when its load was posted (`nmethod::load_reported`).
+pub(super) unsafe extern "C" fn on_compiled_method_load(
+    _jvmti: *mut jvmtiEnv,
+    _method: jmethodID,
+    _code_size: jint,
+    _code: *const c_void,
+    _map_length: jint,
+    _map: *const jvmtiAddrLocationMap,
+    _compile_info: *const c_void,
+) {
 }
 
 /// OutOfMemoryError for the heap, metaspace or threads, on the throwing thread: records the

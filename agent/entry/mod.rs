@@ -103,6 +103,7 @@ fn deactivate(late: bool, env: Option<&Env>) {
         JVMTI_EVENT_OBJECT_FREE,
         JVMTI_EVENT_DATA_DUMP_REQUEST,
         JVMTI_EVENT_NATIVE_METHOD_BIND,
+        JVMTI_EVENT_COMPILED_METHOD_LOAD,
         JVMTI_EVENT_COMPILED_METHOD_UNLOAD,
     ] {
         let _ = j.set_event(false, e);
@@ -347,6 +348,7 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     cb.DataDumpRequest = Some(on_data_dump_request);
     cb.NativeMethodBind = Some(on_native_method_bind);
     cb.CompiledMethodUnload = Some(on_compiled_method_unload);
+    cb.CompiledMethodLoad = Some(on_compiled_method_load);
     cb.ResourceExhausted = Some(on_resource_exhausted);
     jvmti.set_event_callbacks(&cb)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_INIT)?;
@@ -372,7 +374,9 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
             agent.zlib.set_status(Tracking::Failed, Some(why.clone()));
             agent.direct.set_status(Tracking::Failed, Some(why));
         }
-        if let Err(e) = jvmti.set_event(true, JVMTI_EVENT_COMPILED_METHOD_UNLOAD) {
+        // HotSpot 17+ posts an nmethod's unload only if its load was posted.
+        let loads = jvmti.set_event(true, JVMTI_EVENT_COMPILED_METHOD_LOAD);
+        if let Err(e) = loads.and_then(|()| jvmti.set_event(true, JVMTI_EVENT_COMPILED_METHOD_UNLOAD)) {
             log::info(&format!("CompiledMethodUnload events unavailable ({e}): every zlib/direct event is walked"));
             // Templates would outlive the code they compare.
             native::templates::disable("this JVM does not report unloaded compiled code (CompiledMethodUnload)");
@@ -460,6 +464,15 @@ fn live_phase_prepare(agent: &Agent, env: &Env) {
                 }
             })
         });
+    }
+    let n = &agent.options.native;
+    if n.zlib || n.direct {
+        // Code compiled before the attach had no load posted, so HotSpot would not post its
+        // unload: posting the loads now lets stack templates hear of it.
+        if let Err(e) = agent.jvmti.generate_events(JVMTI_EVENT_COMPILED_METHOD_LOAD) {
+            log::info(&format!("GenerateEvents(CompiledMethodLoad) failed ({e}): every zlib/direct event is walked"));
+            native::templates::disable("this JVM cannot replay compiled code loaded before the attach (GenerateEvents)");
+        }
     }
     guarded(Feature::Natives, (), || native_ledgers_live(agent, env));
 }

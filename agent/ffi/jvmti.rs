@@ -170,6 +170,11 @@ impl Jvmti {
         call!(self, SetEventNotificationMode, mode, event, ptr::null_mut())
     }
 
+    /// Posts the given event for what already exists (GenerateEvents: compiled methods, dynamic code).
+    pub fn generate_events(&self, event: jvmtiEvent) -> JvmtiResult<()> {
+        call!(self, GenerateEvents, event)
+    }
+
     /// Finds an extension event by id and returns (index, parameter kinds as JVMTI types).
     pub fn find_extension_event(&self, id: &str) -> JvmtiResult<Option<(jint, Vec<jvmtiParamTypes>)>> {
         let mut count: jint = 0;

@@ -248,6 +248,9 @@ pub struct Health {
     /// Native ledger sites evicted: nothing live, every class of their stack unloaded.
     #[serde(default)]
     pub sites_evicted: u64,
+    /// CompiledMethodUnload events seen (compiled code freed; every stack template is dropped).
+    #[serde(default)]
+    pub compiled_code_unloads: u64,
     /// Bytes the agent's own code holds on the heap (malloc) when the report was built.
     #[serde(default)]
     pub heap_bytes: u64,
