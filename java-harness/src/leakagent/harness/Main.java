@@ -60,6 +60,7 @@ public final class Main {
         SCENARIOS.put("direct-leak", DirectLeak::new);
         SCENARIOS.put("direct-churn", DirectChurn::new);
         SCENARIOS.put("unsafe-leak", UnsafeLeak::new);
+        SCENARIOS.put("unsafe-mixed", UnsafeMixed::new);
         SCENARIOS.put("native-sites", NativeSites::new);
         SCENARIOS.put("arena-retention", ArenaRetention::new);
         SCENARIOS.put("native-growth", NativeGrowth::new);
