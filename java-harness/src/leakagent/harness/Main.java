@@ -35,6 +35,7 @@ import leakagent.harness.scenarios.ThreadLocalLeak;
 import leakagent.harness.scenarios.TomcatJsp;
 import leakagent.harness.scenarios.TomcatWebapp;
 import leakagent.harness.scenarios.UnsafeLeak;
+import leakagent.harness.scenarios.UnsafeMixed;
 
 /**
  * java [agent options] -jar harness.jar SCENARIO [--fixed] [--generations N] [--threads N]

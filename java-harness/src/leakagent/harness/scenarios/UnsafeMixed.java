@@ -13,7 +13,8 @@ import sun.misc.Unsafe;
  * unsafe-mixed: the ways a block can leave the direct ledger besides a free on its own thread.
  * 300 blocks allocated on the main thread (allocateShared), 200 of them freed on another thread
  * (freeElsewhere), 100 left live; a block grown 7 times with reallocateMemory (growChain) whose
- * bytes are checked after each move; a reallocateMemory from address 0; and memory malloc'd by
+ * bytes are checked after each move; a reallocateMemory from address 0 (the JDK calls
+ * allocateMemory0 for it); and memory malloc'd by
  * the JNI library of native-cache (libnativecache.so) that is freed (freeForeign) or reallocated
  * (reallocForeign) through Unsafe, which an agent must pass to the JDK untouched.
  */
