@@ -103,7 +103,7 @@ fn headers_on() -> bool {
 
 /// The user pointer of a block the original returned at `base`.
 fn user_of(base: u64) -> u64 {
-    if (base + HEADER) % PAGE == 0 {
+    if (base + HEADER).is_multiple_of(PAGE) {
         base + HEADER + 16
     } else {
         base + HEADER
@@ -129,7 +129,7 @@ unsafe fn write_header(base: u64, user: u64, size: u64, tag: Tag) {
 
 /// The header of `user` when it is a block of ours: (base, record).
 fn read_header(user: u64) -> Option<(u64, Block)> {
-    if user % 16 != 0 || user % PAGE == 0 {
+    if !user.is_multiple_of(16) || user.is_multiple_of(PAGE) {
         return None;
     }
     let h = (user - HEADER) as *const u64;
@@ -254,7 +254,7 @@ mod tests {
             // SAFETY: plain malloc/free of our own test blocks.
             let base = unsafe { libc::malloc(100 + ALLOC_EXTRA as usize) } as u64;
             let user = user_of(base);
-            assert!(user % 16 == 0 && user % PAGE != 0 && user + 100 <= base + 100 + ALLOC_EXTRA);
+            assert!(user.is_multiple_of(16) && !user.is_multiple_of(PAGE) && user + 100 <= base + 100 + ALLOC_EXTRA);
             // SAFETY: `base` holds 100 + ALLOC_EXTRA bytes.
             unsafe { write_header(base, user, 100, Tag { site: 77, slot: 5 }) };
             assert_eq!(read_header(user), Some((base, Block { size: 100, site: 77, slot: 5 })));
