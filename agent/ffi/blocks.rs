@@ -132,7 +132,9 @@ fn read_header(user: u64) -> Option<(u64, Block)> {
     if !user.is_multiple_of(16) || user.is_multiple_of(PAGE) {
         return None;
     }
-    let h = (user - HEADER) as *const u64;
+    // Wrapping: no panic in a wrapper, whatever the JVM passes (a pointer below 4 KiB is
+    // not in a mapped page and would fault in free() itself).
+    let h = user.wrapping_sub(HEADER) as *const u64;
     // SAFETY: `user - 8` is in the page of `user` (16-aligned, not page-aligned), which is
     // mapped: the caller hands us the start of a live block, as freeMemory0 requires.
     if unsafe { h.add(3).read() } != check(user) {
