@@ -38,19 +38,24 @@ fn kind_of(tag: u8) -> DirectKind {
 }
 
 /// Age slots: a block's header names the slot of the period it was born in (see `Ages`).
-const AGE_SLOTS: usize = 8;
+const AGE_SLOTS: usize = 7;
 
-/// One stripe of a site's counters. What an allocation and a free touch (the first four and
-/// the age slots) fill the first cache line; frees are what is not live any more.
+/// One stripe of a site's counters: two atomic additions per allocation (its first cache
+/// line), two per free (the second), three for a buffer freed by the GC. Everything else is
+/// derived: live blocks are born minus gone per slot, live bytes allocated minus gone bytes,
+/// allocations born minus the reallocations born, frees what was born and is neither live nor
+/// moved.
 #[repr(C)]
 #[derive(Default)]
 pub struct DirectCounters {
-    allocations: AtomicU64,
+    /// Blocks counted per age slot (allocations and reallocations).
+    born: [AtomicU64; AGE_SLOTS],
     allocated_bytes: AtomicU64,
-    live_bytes: AtomicU64,
+    /// Blocks that left per age slot (freed or moved), wrapping like `born`'s low half.
+    gone: [AtomicU32; AGE_SLOTS],
+    /// Bytes of the blocks that left.
+    gone_bytes: AtomicU64,
     freed_by_gc: AtomicU64,
-    /// Live blocks per age slot (wrapping: one stripe adds, another may subtract).
-    ages: [AtomicU32; AGE_SLOTS],
     reallocations: AtomicU64,
     moved: AtomicU64,
     /// Blocks counted but without a header (a reallocation of memory that was not ours).
@@ -60,17 +65,19 @@ pub struct DirectCounters {
 impl SiteCounters for DirectCounters {
     fn drain_into(&self, to: &Self) {
         for (f, t) in [
-            (&self.allocations, &to.allocations),
             (&self.reallocations, &to.reallocations),
             (&self.freed_by_gc, &to.freed_by_gc),
             (&self.moved, &to.moved),
             (&self.untracked, &to.untracked),
-            (&self.live_bytes, &to.live_bytes),
+            (&self.gone_bytes, &to.gone_bytes),
             (&self.allocated_bytes, &to.allocated_bytes),
         ] {
             drain(f, t);
         }
-        for (f, t) in self.ages.iter().zip(&to.ages) {
+        for (f, t) in self.born.iter().zip(&to.born) {
+            drain(f, t);
+        }
+        for (f, t) in self.gone.iter().zip(&to.gone) {
             t.fetch_add(f.swap(0, Relaxed), Relaxed);
         }
     }
@@ -216,16 +223,14 @@ impl DirectLedger {
     fn record(&self, site: u32, size: u64) -> Tag {
         let slot = self.slot.load(Relaxed);
         let c = self.section.sites.counters(site);
+        c.born[slot as usize].fetch_add(1, Relaxed);
         c.allocated_bytes.fetch_add(size, Relaxed);
-        c.live_bytes.fetch_add(size, Relaxed);
-        c.ages[slot as usize].fetch_add(1, Relaxed);
         Tag { site, slot }
     }
 
     /// `allocateMemory0` returned a block.
     pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, size: u64) -> Tag {
         let site = self.site(stacks, jvmti, env, Slot::DirectAlloc);
-        self.section.sites.counters(site).allocations.fetch_add(1, Relaxed);
         self.record(site, size)
     }
 
@@ -235,8 +240,8 @@ impl DirectLedger {
             return None;
         }
         let c = self.section.sites.counters(b.site);
-        c.live_bytes.fetch_sub(b.size, Relaxed);
-        c.ages[b.slot as usize].fetch_sub(1, Relaxed);
+        c.gone[b.slot as usize].fetch_add(1, Relaxed);
+        c.gone_bytes.fetch_add(b.size, Relaxed);
         Some(c)
     }
 
@@ -358,8 +363,8 @@ fn site_row(v: &SiteView<'_, DirectCounters>, totals: &mut DirectTotals) -> Opti
     let c = v.counters;
     let frees = frees(c);
     let moved = total(c, |x| &x.moved);
-    let allocations = total(c, |x| &x.allocations);
     let reallocations = total(c, |x| &x.reallocations);
+    let allocations = allocations(c);
     totals.untracked += total(c, |x| &x.untracked);
     if allocations == 0 && reallocations == 0 && frees == 0 && moved == 0 {
         return None;
@@ -400,9 +405,16 @@ fn site_row(v: &SiteView<'_, DirectCounters>, totals: &mut DirectTotals) -> Opti
     Some(s)
 }
 
+/// Blocks counted at a site (allocations and reallocations).
+fn born(c: &[Stripe<DirectCounters>]) -> u64 {
+    (0..AGE_SLOTS).map(|s| total(c, |x| &x.born[s])).fold(0, u64::wrapping_add)
+}
+
 /// Live blocks of age slot `s` (a torn negative read shows as 0).
 fn live_in(c: &[Stripe<DirectCounters>], s: usize) -> u64 {
-    let n = c.iter().fold(0u32, |acc, x| acc.wrapping_add(x.0.ages[s].load(Relaxed)));
+    // Gone is read first: a block counted in between makes the difference larger, not negative.
+    let gone = c.iter().fold(0u32, |acc, x| acc.wrapping_add(x.0.gone[s].load(Relaxed)));
+    let n = (total(c, |x| &x.born[s]) as u32).wrapping_sub(gone);
     if n > i32::MAX as u32 {
         0
     } else {
@@ -414,15 +426,22 @@ fn live_count(c: &[Stripe<DirectCounters>]) -> u64 {
     (0..AGE_SLOTS).map(|s| live_in(c, s)).sum()
 }
 
-/// Blocks freed: every block counted that is neither live, moved nor untracked.
+/// Blocks from allocateMemory: those born here but for reallocations (untracked reallocations
+/// were not born: they have no header).
+fn allocations(c: &[Stripe<DirectCounters>]) -> u64 {
+    let reallocations = total(c, |x| &x.reallocations);
+    born(c).saturating_sub(reallocations.saturating_sub(total(c, |x| &x.untracked)))
+}
+
+/// Blocks freed: every block born here that is neither live nor moved.
 fn frees(c: &[Stripe<DirectCounters>]) -> u64 {
-    let gone = total(c, |x| &x.moved) + total(c, |x| &x.untracked) + live_count(c);
-    (total(c, |x| &x.allocations) + total(c, |x| &x.reallocations)).saturating_sub(gone)
+    born(c).saturating_sub(total(c, |x| &x.moved) + live_count(c))
 }
 
 fn live_bytes(c: &[Stripe<DirectCounters>]) -> u64 {
     // Adds precede subtracts for each block, so a total above i64::MAX is only a torn read.
-    let b = total(c, |x| &x.live_bytes);
+    let gone = total(c, |x| &x.gone_bytes);
+    let b = total(c, |x| &x.allocated_bytes).wrapping_sub(gone);
     if b > i64::MAX as u64 {
         0
     } else {
@@ -480,23 +499,27 @@ mod tests {
     #[test]
     fn live_numbers_subtract_every_way_out() {
         let c: [Stripe<DirectCounters>; 2] = Default::default();
-        c[0].0.allocations.store(53, Relaxed);
-        c[1].0.reallocations.store(2, Relaxed);
-        c[1].0.moved.store(5, Relaxed);
+        // 55 blocks born: 45 in slot 2, 3 in slot 6 on one stripe, 7 in slot 2 on the other.
+        c[0].0.born[2].store(45, Relaxed);
+        c[0].0.born[6].store(3, Relaxed);
+        c[1].0.born[2].store(7, Relaxed);
+        // 3 reallocations, one of memory that was not ours (untracked: not born here).
+        c[1].0.reallocations.store(3, Relaxed);
         c[0].0.untracked.store(1, Relaxed);
-        // 39 live: 45 born in slot 2 on one stripe, 6 of them gone on the other; 3 in slot 7.
-        c[0].0.ages[2].store(45, Relaxed);
-        c[1].0.ages[2].store(0u32.wrapping_sub(9), Relaxed);
-        c[1].0.ages[7].store(3, Relaxed);
+        // 16 of slot 2 gone (on either stripe): 5 moved, 11 freed.
+        c[0].0.gone[2].store(4, Relaxed);
+        c[1].0.gone[2].store(12, Relaxed);
+        c[1].0.moved.store(5, Relaxed);
+        assert_eq!(born(&c), 55);
         assert_eq!(live_count(&c), 39);
-        assert_eq!(frees(&c), 55 - 5 - 1 - 39);
-        // Added on one stripe, subtracted on the other: the total is right.
-        c[0].0.live_bytes.store(100, Relaxed);
-        c[1].0.live_bytes.store(0u64.wrapping_sub(60), Relaxed);
+        assert_eq!(frees(&c), 11);
+        assert_eq!(allocations(&c), 53);
+        c[0].0.allocated_bytes.store(100, Relaxed);
+        c[1].0.gone_bytes.store(60, Relaxed);
         assert_eq!(live_bytes(&c), 40);
-        c[0].0.live_bytes.store(0, Relaxed);
+        c[1].0.gone_bytes.store(160, Relaxed);
         assert_eq!(live_bytes(&c), 0, "a torn negative read shows as 0");
-        c[0].0.ages[2].store(0, Relaxed);
+        c[1].0.gone[2].store(60, Relaxed);
         assert_eq!(live_in(&c, 2), 0, "a torn negative read shows as 0");
     }
 
