@@ -6,6 +6,7 @@
 #![allow(unsafe_code)]
 
 use super::*;
+use crate::ffi::blocks::{Block, Old, Tag};
 
 pub(super) unsafe extern "C" fn sampler_thread_main(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _arg: *mut c_void) {
     let Some(agent) = runtime::get() else { return };
@@ -218,31 +219,22 @@ impl natives::Hooks for NativeHooks {
         })
     }
 
-    fn memory_allocated(&self, env: &Env, addr: u64, size: u64) {
-        guarded(Feature::Direct, (), || {
-            if let Some(a) = runtime::get() {
-                a.direct.on_allocated(&a.stacks, &a.jvmti, env, addr, size);
-            }
+    fn memory_allocated(&self, env: &Env, size: u64) -> Tag {
+        guarded(Feature::Direct, Tag::UNCOUNTED, || {
+            runtime::get().map_or(Tag::UNCOUNTED, |a| a.direct.on_allocated(&a.stacks, &a.jvmti, env, size))
         })
     }
 
-    fn memory_reallocating(&self, _env: &Env, old: u64) -> Option<u128> {
-        guarded(Feature::Direct, None, || runtime::get().and_then(|a| a.direct.on_reallocating(old)))
-    }
-
-    fn memory_reallocated(&self, env: &Env, detached: Option<u128>, old: u64, new: u64, size: u64) {
-        guarded(Feature::Direct, (), || {
-            if let Some(a) = runtime::get() {
-                let r = crate::native::direct::Realloc { detached, old, new, size };
-                a.direct.on_reallocated(&a.stacks, &a.jvmti, env, r);
-            }
+    fn memory_reallocated(&self, env: &Env, old: Old, size: u64, header: bool) -> Tag {
+        guarded(Feature::Direct, Tag::UNCOUNTED, || {
+            runtime::get().map_or(Tag::UNCOUNTED, |a| a.direct.on_reallocated(&a.stacks, &a.jvmti, env, old, size, header))
         })
     }
 
-    fn memory_freeing(&self, env: &Env, addr: u64) {
+    fn memory_freeing(&self, env: &Env, block: Option<Block>) {
         guarded(Feature::Direct, (), || {
             if let Some(a) = runtime::get() {
-                a.direct.on_freeing(&a.stacks, &a.jvmti, env, addr);
+                a.direct.on_freeing(&a.stacks, &a.jvmti, env, block);
             }
         })
     }

@@ -4,6 +4,7 @@
 #![allow(unsafe_code)]
 
 pub mod asgct;
+pub mod blocks;
 pub mod counting;
 pub mod frame;
 pub mod got;

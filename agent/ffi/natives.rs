@@ -14,14 +14,16 @@
 //! wrapped after an attach.
 //!
 //! A wrapper calls the original exactly once, outside any guard, and tells the collectors through
-//! [`Hooks`], whose implementation runs guarded. A release is reported *before* the original
+//! [`Hooks`], whose implementation runs guarded. Unsafe's wrappers are in `blocks.rs`: they keep
+//! each block's record in a header in front of the block. A release is reported *before* the original
 //! frees the memory (another thread may get the same address from malloc right after), and a
 //! creation *after* the original returned it.
 
+use super::blocks::{self, Block, Old, Tag};
 use super::jni::{Env, Local};
 use super::jvmti::Jvmti;
 use leakagent_report::model::ZlibKind;
-use jni::sys::{jboolean, jclass, jint, jlong, jmethodID, jobject, JNIEnv};
+use jni::sys::{jboolean, jclass, jint, jlong, jmethodID, JNIEnv};
 use std::ffi::{c_void, CStr, CString};
 use std::sync::atomic::{AtomicUsize, Ordering::{Acquire, Release}};
 use std::sync::OnceLock;
@@ -92,9 +94,9 @@ impl Native {
             Native::DeflaterEnd => deflater_end as EndFn as usize,
             Native::InflaterReset => inflater_reset as EndFn as usize,
             Native::DeflaterReset => deflater_reset as EndFn as usize,
-            Native::AllocateMemory => allocate_memory as AllocFn as usize,
-            Native::ReallocateMemory => reallocate_memory as ReallocFn as usize,
-            Native::FreeMemory => free_memory as FreeFn as usize,
+            Native::AllocateMemory => blocks::allocate_memory as blocks::AllocFn as usize,
+            Native::ReallocateMemory => blocks::reallocate_memory as blocks::ReallocFn as usize,
+            Native::FreeMemory => blocks::free_memory as blocks::FreeFn as usize,
         }
     }
 }
@@ -106,18 +108,19 @@ pub trait Hooks: Sync {
     fn stream_ending(&self, env: &Env, kind: ZlibKind, addr: u64);
     /// A live stream was reset to be used again.
     fn stream_reset(&self, env: &Env, kind: ZlibKind, addr: u64);
-    fn memory_allocated(&self, env: &Env, addr: u64, size: u64);
-    /// Before a reallocation: takes the old block's record out of the ledger; the value comes
-    /// back to `memory_reallocated` whatever the outcome.
-    fn memory_reallocating(&self, env: &Env, old: u64) -> Option<u128>;
-    fn memory_reallocated(&self, env: &Env, detached: Option<u128>, old: u64, new: u64, size: u64);
-    fn memory_freeing(&self, env: &Env, addr: u64);
+    /// A block of `size` bytes was allocated: where its header files it.
+    fn memory_allocated(&self, env: &Env, size: u64) -> Tag;
+    /// A reallocation from `old` succeeded; `header` says whether the new block has one (not
+    /// when `old` was not ours). Where its header files it.
+    fn memory_reallocated(&self, env: &Env, old: Old, size: u64, header: bool) -> Tag;
+    /// A block is about to be freed: its header, None when it is not ours.
+    fn memory_freeing(&self, env: &Env, block: Option<Block>);
 }
 
 static HOOKS: OnceLock<&'static dyn Hooks> = OnceLock::new();
 
 /// The original function of each native (0 until known), indexed by `Native as usize`.
-static ORIGINALS: [AtomicUsize; ALL.len()] = [const { AtomicUsize::new(0) }; ALL.len()];
+pub(super) static ORIGINALS: [AtomicUsize; ALL.len()] = [const { AtomicUsize::new(0) }; ALL.len()];
 
 /// Sets the collectors' hooks (once).
 pub fn set_hooks(hooks: &'static dyn Hooks) {
@@ -158,13 +161,19 @@ pub unsafe fn on_bind(
         let (c, m, s, _) = n.spec();
         c == class && m.to_bytes() == name.as_bytes() && s.to_bytes() == sig.as_bytes()
     })?;
-    if !wanted(native) {
+    // Unsafe's three are wrapped all or none: a block with a header must meet the wrappers
+    // that strip it, so once one is wrapped the others are, whatever `wanted` says now.
+    let unsafe_started = !native.is_zlib() && ALL.iter().any(|n| !n.is_zlib() && wrapped(*n));
+    if !wanted(native) && !unsafe_started {
         return None;
     }
     let wrapper = native.wrapper();
     if address as usize == wrapper {
         // Our own RegisterNatives (late attach): already wrapped.
         return None;
+    }
+    if !native.is_zlib() {
+        blocks::init_key();
     }
     // Publish the original before the JVM can call the wrapper.
     ORIGINALS[native as usize].store(address as usize, Release);
@@ -262,9 +271,6 @@ pub fn prefetch(addr: usize) {
 type InflaterInitFn = unsafe extern "C" fn(*mut JNIEnv, jclass, jboolean) -> jlong;
 type DeflaterInitFn = unsafe extern "C" fn(*mut JNIEnv, jclass, jint, jint, jboolean) -> jlong;
 type EndFn = unsafe extern "C" fn(*mut JNIEnv, jclass, jlong);
-type AllocFn = unsafe extern "C" fn(*mut JNIEnv, jobject, jlong) -> jlong;
-type ReallocFn = unsafe extern "C" fn(*mut JNIEnv, jobject, jlong, jlong) -> jlong;
-type FreeFn = unsafe extern "C" fn(*mut JNIEnv, jobject, jlong);
 
 /// The original of `$n` as a function of type `$t`. A wrapper is handed out only after its
 /// original was stored, so it is always there; `Option` keeps a zero from being a function.
@@ -275,7 +281,7 @@ macro_rules! original {
     };
 }
 
-fn hooks() -> Option<&'static dyn Hooks> {
+pub(super) fn hooks() -> Option<&'static dyn Hooks> {
     HOOKS.get().copied()
 }
 
@@ -347,41 +353,6 @@ unsafe extern "C" fn deflater_reset(env: *mut JNIEnv, cls: jclass, addr: jlong) 
     }
     if let Some(h) = hooks() {
         h.stream_reset(&env_of(env), ZlibKind::Deflater, addr as u64);
-    }
-}
-
-unsafe extern "C" fn allocate_memory(env: *mut JNIEnv, unsafe_: jobject, size: jlong) -> jlong {
-    let Some(f) = original!(Native::AllocateMemory, AllocFn) else { return 0 };
-    // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
-    let addr = unsafe { f(env, unsafe_, size) };
-    if addr != 0 {
-        if let Some(h) = hooks() {
-            h.memory_allocated(&env_of(env), addr as u64, size as u64);
-        }
-    }
-    addr
-}
-
-unsafe extern "C" fn reallocate_memory(env: *mut JNIEnv, unsafe_: jobject, old: jlong, size: jlong) -> jlong {
-    let Some(f) = original!(Native::ReallocateMemory, ReallocFn) else { return 0 };
-    let h = hooks();
-    let e = env_of(env);
-    let detached = h.and_then(|h| h.memory_reallocating(&e, old as u64));
-    // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
-    let new = unsafe { f(env, unsafe_, old, size) };
-    if let Some(h) = h {
-        h.memory_reallocated(&e, detached, old as u64, new as u64, size as u64);
-    }
-    new
-}
-
-unsafe extern "C" fn free_memory(env: *mut JNIEnv, unsafe_: jobject, addr: jlong) {
-    if let Some(h) = hooks() {
-        h.memory_freeing(&env_of(env), addr as u64);
-    }
-    if let Some(f) = original!(Native::FreeMemory, FreeFn) {
-        // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
-        unsafe { f(env, unsafe_, addr); }
     }
 }
 

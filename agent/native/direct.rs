@@ -1,20 +1,22 @@
-//! The direct memory ledger: every block from `Unsafe.allocateMemory`/`reallocateMemory` by
-//! address, with its size and site, until `freeMemory`. DirectByteBuffers are the blocks whose
-//! stack holds `java.nio.DirectByteBuffer.<init>`; the rest is raw Unsafe use. A free on a GC
-//! cleanup thread (the Reference Handler runs DirectByteBuffer's Deallocator; Cleaner threads)
-//! counts as freed by GC. The JDK's own pool numbers (`java.nio.Bits`) are read for comparison.
+//! The direct memory ledger: every block from `Unsafe.allocateMemory`/`reallocateMemory`, with its
+//! size and site, until `freeMemory`. Each block's record is in a header in front of the block
+//! (`ffi/blocks.rs`), so the ledger itself is counters per site: exact live counts and bytes, and
+//! live counts per age slot. DirectByteBuffers are the blocks whose stack holds
+//! `java.nio.DirectByteBuffer.<init>`; the rest is raw Unsafe use. A free on a GC cleanup thread
+//! (the Reference Handler runs DirectByteBuffer's Deallocator; Cleaner threads) counts as freed
+//! by GC. The JDK's own pool numbers (`java.nio.Bits`) are read for comparison.
 
-use crate::native::ledger::Inserted;
+use crate::ffi::blocks::{Block, Old, Tag, UNCOUNTED};
 use crate::native::section::{Dated, Row, Section, SiteView};
 use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, Stripe};
 use crate::native::stacks::{Slot, Stacks};
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
-use crate::core::health::{self, COUNTERS};
 use crate::core::options::NativeOptions;
 use leakagent_report::model::{CrossCheck, Direct, DirectKind, DirectSite, DirectTotals, JdkPool, Tracking};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 /// Frames of a new site searched for `DirectByteBuffer.<init>` (it is the third).
 const KIND_SEARCH_DEPTH: usize = 6;
@@ -35,68 +37,70 @@ fn kind_of(tag: u8) -> DirectKind {
     }
 }
 
+/// Age slots: a block's header names the slot of the period it was born in (see `Ages`).
+const AGE_SLOTS: usize = 7;
+
+/// One stripe of a site's counters: two atomic additions per allocation (its first cache
+/// line), two per free (the second), three for a buffer freed by the GC. Everything else is
+/// derived: live blocks are born minus gone per slot, live bytes allocated minus gone bytes,
+/// allocations born minus the reallocations born, frees what was born and is neither live nor
+/// moved.
+#[repr(C)]
 #[derive(Default)]
 pub struct DirectCounters {
-    allocations: AtomicU64,
-    reallocations: AtomicU64,
-    frees: AtomicU64,
-    freed_by_gc: AtomicU64,
-    moved: AtomicU64,
-    stale: AtomicU64,
-    untracked: AtomicU64,
-    live_bytes: AtomicU64,
+    /// Blocks counted per age slot (allocations and reallocations).
+    born: [AtomicU64; AGE_SLOTS],
     allocated_bytes: AtomicU64,
+    /// Blocks that left per age slot (freed or moved), wrapping like `born`'s low half.
+    gone: [AtomicU32; AGE_SLOTS],
+    /// Bytes of the blocks that left.
+    gone_bytes: AtomicU64,
+    freed_by_gc: AtomicU64,
+    reallocations: AtomicU64,
+    moved: AtomicU64,
+    /// Blocks counted but without a header (a reallocation of memory that was not ours).
+    untracked: AtomicU64,
 }
 
 impl SiteCounters for DirectCounters {
     fn drain_into(&self, to: &Self) {
         for (f, t) in [
-            (&self.allocations, &to.allocations),
             (&self.reallocations, &to.reallocations),
-            (&self.frees, &to.frees),
             (&self.freed_by_gc, &to.freed_by_gc),
             (&self.moved, &to.moved),
-            (&self.stale, &to.stale),
             (&self.untracked, &to.untracked),
-            (&self.live_bytes, &to.live_bytes),
+            (&self.gone_bytes, &to.gone_bytes),
             (&self.allocated_bytes, &to.allocated_bytes),
         ] {
             drain(f, t);
         }
+        for (f, t) in self.born.iter().zip(&to.born) {
+            drain(f, t);
+        }
+        for (f, t) in self.gone.iter().zip(&to.gone) {
+            t.fetch_add(f.swap(0, Relaxed), Relaxed);
+        }
     }
 }
 
-/// One `reallocateMemory0`: the old block's record (from `on_reallocating`), the old and new
-/// addresses (new is 0 when it failed) and the new size.
-pub struct Realloc {
-    pub detached: Option<u128>,
-    pub old: u64,
-    pub new: u64,
-    pub size: u64,
+/// When each age slot's period began. The sampler (every 10 s) and each report start a new
+/// period in a slot no site has a live block in; when every slot holds some, the current one
+/// goes on (it keeps its start, so the oldest age stays right). Report and sampler threads.
+struct Ages {
+    start_ms: [u32; AGE_SLOTS],
+    free: [bool; AGE_SLOTS],
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Block {
-    site: u32,
-    born_ms: u32,
-    size: u64,
-}
+/// The section's ledger type: direct keeps its records in the blocks' headers, not by address.
+#[derive(Clone, Copy, Default)]
+struct InHeader;
 
-impl Block {
-    fn pack(self) -> u128 {
-        (self.site as u128) << 96 | (self.born_ms as u128) << 64 | self.size as u128
-    }
-    fn unpack(v: u128) -> Block {
-        Block { site: (v >> 96) as u32, born_ms: (v >> 64) as u32, size: v as u64 }
-    }
-}
-
-impl Dated for Block {
+impl Dated for InHeader {
     fn site(&self) -> u32 {
-        self.site
+        0
     }
     fn born_ms(&self) -> u32 {
-        self.born_ms
+        0
     }
 }
 
@@ -119,7 +123,10 @@ impl Row for DirectSite {
 }
 
 pub struct DirectLedger {
-    section: Section<DirectCounters, Block>,
+    section: Section<DirectCounters, InHeader>,
+    /// The age slot new blocks go to.
+    slot: AtomicU8,
+    ages: Mutex<Ages>,
     untracked_frees: AtomicU64,
     /// jmethodIDs of the DirectByteBuffer constructors seen so far (to file overflow events).
     buffer_ctors: [AtomicUsize; 4],
@@ -129,6 +136,8 @@ impl DirectLedger {
     pub fn new(o: &NativeOptions) -> DirectLedger {
         DirectLedger {
             section: Section::new(o, &[tag(DirectKind::DirectByteBuffer), tag(DirectKind::Unsafe)], "direct", o.direct),
+            slot: AtomicU8::new(0),
+            ages: Mutex::new(Ages { start_ms: [0; AGE_SLOTS], free: std::array::from_fn(|i| i != 0) }),
             untracked_frees: AtomicU64::new(0),
             buffer_ctors: [const { AtomicUsize::new(0) }; 4],
         }
@@ -210,74 +219,61 @@ impl DirectLedger {
         }
     }
 
-    fn record(&self, site: u32, addr: u64, size: u64) {
+    /// Counts a new live block of `size` at `site`; where its header files it.
+    fn record(&self, site: u32, size: u64) -> Tag {
+        let slot = self.slot.load(Relaxed);
         let c = self.section.sites.counters(site);
+        c.born[slot as usize].fetch_add(1, Relaxed);
         c.allocated_bytes.fetch_add(size, Relaxed);
-        c.live_bytes.fetch_add(size, Relaxed);
-        match self.section.ledger.insert(addr, Block { site, born_ms: self.section.now_ms(), size }) {
-            Inserted::New => {}
-            Inserted::Replaced(old) => {
-                let o = self.section.sites.counters(old.site);
-                o.stale.fetch_add(1, Relaxed);
-                o.live_bytes.fetch_sub(old.size, Relaxed);
-            }
-            Inserted::Full => {
-                c.untracked.fetch_add(1, Relaxed);
-                c.live_bytes.fetch_sub(size, Relaxed);
-                health::bump(&COUNTERS.dropped);
-            }
-        }
+        Tag { site, slot }
     }
 
     /// `allocateMemory0` returned a block.
-    pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64, size: u64) {
-        self.section.ledger.prefetch(addr);
+    pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, size: u64) -> Tag {
         let site = self.site(stacks, jvmti, env, Slot::DirectAlloc);
-        self.section.sites.counters(site).allocations.fetch_add(1, Relaxed);
-        self.record(site, addr, size);
+        self.record(site, size)
     }
 
-    /// Before `reallocateMemory0`: takes the old block out of the ledger.
-    pub fn on_reallocating(&self, old: u64) -> Option<u128> {
-        self.section.ledger.remove(old).map(Block::pack)
-    }
-
-    /// After `reallocateMemory0`: the new block belongs to this site; the old one moved away
-    /// (or, when the reallocation failed, goes back where it was).
-    pub fn on_reallocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, r: Realloc) {
-        let Realloc { detached, old, new, size } = r;
-        let detached = detached.map(Block::unpack);
-        if new == 0 {
-            if let Some(b) = detached {
-                let _ = self.section.ledger.insert(old, b);
-            }
-            return;
+    /// A block leaves its site (freed, or moved by a reallocation).
+    fn release(&self, b: Block) -> Option<&DirectCounters> {
+        if b.site == UNCOUNTED || b.slot as usize >= AGE_SLOTS {
+            return None;
         }
-        match detached {
-            Some(b) => {
-                let c = self.section.sites.counters(b.site);
-                c.moved.fetch_add(1, Relaxed);
-                c.live_bytes.fetch_sub(b.size, Relaxed);
+        let c = self.section.sites.counters(b.site);
+        c.gone[b.slot as usize].fetch_add(1, Relaxed);
+        c.gone_bytes.fetch_add(b.size, Relaxed);
+        Some(c)
+    }
+
+    /// `reallocateMemory0` succeeded: the new block belongs to this site, the old one moved
+    /// away. Without a `header` (the old block was not ours) the new one is counted untracked.
+    pub fn on_reallocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, old: Old, size: u64, header: bool) -> Tag {
+        match old {
+            Old::Ours(b) => {
+                if let Some(c) = self.release(b) {
+                    c.moved.fetch_add(1, Relaxed);
+                }
             }
-            None => {
+            Old::Foreign => {
                 self.untracked_frees.fetch_add(1, Relaxed);
             }
+            Old::Null => {}
         }
         let site = self.site(stacks, jvmti, env, Slot::DirectRealloc);
-        self.section.sites.counters(site).reallocations.fetch_add(1, Relaxed);
-        self.record(site, new, size);
+        let c = self.section.sites.counters(site);
+        c.reallocations.fetch_add(1, Relaxed);
+        if !header {
+            c.untracked.fetch_add(1, Relaxed);
+            return Tag::UNCOUNTED;
+        }
+        self.record(site, size)
     }
 
-    /// `freeMemory0` is about to free a block.
-    pub fn on_freeing(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64) {
-        self.section.ledger.prefetch(addr);
-        let by_gc = stacks.on_cleanup_thread(jvmti, env);
-        match self.section.ledger.remove(addr) {
-            Some(b) => {
-                let c = self.section.sites.counters(b.site);
-                c.live_bytes.fetch_sub(b.size, Relaxed);
-                c.frees.fetch_add(1, Relaxed);
-                if by_gc {
+    /// `freeMemory0` is about to free a block: its header, None when it is not ours.
+    pub fn on_freeing(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, block: Option<Block>) {
+        match block.and_then(|b| self.release(b)) {
+            Some(c) => {
+                if stacks.on_cleanup_thread(jvmti, env) {
                     c.freed_by_gc.fetch_add(1, Relaxed);
                 }
             }
@@ -287,8 +283,38 @@ impl DirectLedger {
         }
     }
 
+    /// Starts a new age period (see `Ages`). Report and sampler threads.
+    fn next_age(&self) {
+        let mut a = self.ages.lock();
+        let mut busy = [false; AGE_SLOTS];
+        for (_, _, c) in self.section.sites.iter() {
+            for (s, b) in busy.iter_mut().enumerate() {
+                *b |= live_in(c, s) > 0;
+            }
+        }
+        let current = self.slot.load(Relaxed) as usize;
+        busy[current] = true;
+        for (s, b) in busy.iter().enumerate() {
+            a.free[s] = !b;
+        }
+        // A free slot keeps its old start: a block counted there by a thread that read the
+        // slot just before it stopped being current is then dated right.
+        if let Some(s) = (1..AGE_SLOTS).map(|d| (current + d) % AGE_SLOTS).find(|&s| a.free[s]) {
+            a.start_ms[s] = self.section.now_ms();
+            a.free[s] = false;
+            self.slot.store(s as u8, Relaxed);
+        }
+    }
+
+    /// Age of a site's oldest live block: since the start of the oldest period it has one from.
+    fn oldest_live_ms(&self, c: &[Stripe<DirectCounters>], start_ms: &[u32; AGE_SLOTS], now: u32) -> Option<u64> {
+        (0..AGE_SLOTS).filter(|&s| live_in(c, s) > 0).map(|s| now.saturating_sub(start_ms[s]) as u64).max()
+    }
+
     /// Forgets the stacks of unloaded methods and evicts the sites they leave with nothing live.
+    /// Also starts a new age period: the sampler calls it every 10 s.
     pub fn forget_methods(&self, dead: &HashSet<usize>) -> u64 {
+        self.next_age();
         self.section.sites.forget(dead, |c| live_count(c) == 0 && live_bytes(c) == 0)
     }
 
@@ -305,11 +331,17 @@ impl DirectLedger {
             sites: self.section.sites.len(),
             ..DirectTotals::default()
         };
+        let start_ms = self.ages.lock().start_ms;
+        let now = self.section.now_ms();
         let l = self.section.snapshot(
-            |v| site_row(&v, &mut totals),
+            |mut v| {
+                v.oldest_live_ms = self.oldest_live_ms(v.counters, &start_ms, now);
+                site_row(&v, &mut totals)
+            },
             |a, b| (b.live_bytes, b.allocated_bytes, a.id).cmp(&(a.live_bytes, a.allocated_bytes, b.id)),
         );
         totals.growth_window_ms = l.growth_window_ms;
+        self.next_age();
         let cross_check = (l.tracking == Tracking::Full).then_some(()).and(jdk_pool.as_ref()).map(|p| cross_check(&totals, p));
         Direct {
             tracking: l.tracking,
@@ -329,10 +361,10 @@ impl DirectLedger {
 /// `totals` (whose `untracked` counts every site).
 fn site_row(v: &SiteView<'_, DirectCounters>, totals: &mut DirectTotals) -> Option<DirectSite> {
     let c = v.counters;
-    let frees = total(c, |x| &x.frees);
+    let frees = frees(c);
     let moved = total(c, |x| &x.moved);
-    let allocations = total(c, |x| &x.allocations);
     let reallocations = total(c, |x| &x.reallocations);
+    let allocations = allocations(c);
     totals.untracked += total(c, |x| &x.untracked);
     if allocations == 0 && reallocations == 0 && frees == 0 && moved == 0 {
         return None;
@@ -373,14 +405,43 @@ fn site_row(v: &SiteView<'_, DirectCounters>, totals: &mut DirectTotals) -> Opti
     Some(s)
 }
 
+/// Blocks counted at a site (allocations and reallocations).
+fn born(c: &[Stripe<DirectCounters>]) -> u64 {
+    (0..AGE_SLOTS).map(|s| total(c, |x| &x.born[s])).fold(0, u64::wrapping_add)
+}
+
+/// Live blocks of age slot `s` (a torn negative read shows as 0).
+fn live_in(c: &[Stripe<DirectCounters>], s: usize) -> u64 {
+    // Gone is read first: a block counted in between makes the difference larger, not negative.
+    let gone = c.iter().fold(0u32, |acc, x| acc.wrapping_add(x.0.gone[s].load(Relaxed)));
+    let n = (total(c, |x| &x.born[s]) as u32).wrapping_sub(gone);
+    if n > i32::MAX as u32 {
+        0
+    } else {
+        n as u64
+    }
+}
+
 fn live_count(c: &[Stripe<DirectCounters>]) -> u64 {
-    let gone = total(c, |x| &x.frees) + total(c, |x| &x.moved) + total(c, |x| &x.stale) + total(c, |x| &x.untracked);
-    (total(c, |x| &x.allocations) + total(c, |x| &x.reallocations)).saturating_sub(gone)
+    (0..AGE_SLOTS).map(|s| live_in(c, s)).sum()
+}
+
+/// Blocks from allocateMemory: those born here but for reallocations (untracked reallocations
+/// were not born: they have no header).
+fn allocations(c: &[Stripe<DirectCounters>]) -> u64 {
+    let reallocations = total(c, |x| &x.reallocations);
+    born(c).saturating_sub(reallocations.saturating_sub(total(c, |x| &x.untracked)))
+}
+
+/// Blocks freed: every block born here that is neither live nor moved.
+fn frees(c: &[Stripe<DirectCounters>]) -> u64 {
+    born(c).saturating_sub(total(c, |x| &x.moved) + live_count(c))
 }
 
 fn live_bytes(c: &[Stripe<DirectCounters>]) -> u64 {
     // Adds precede subtracts for each block, so a total above i64::MAX is only a torn read.
-    let b = total(c, |x| &x.live_bytes);
+    let gone = total(c, |x| &x.gone_bytes);
+    let b = total(c, |x| &x.allocated_bytes).wrapping_sub(gone);
     if b > i64::MAX as u64 {
         0
     } else {
@@ -436,25 +497,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_pack_losslessly() {
-        let b = Block { site: 4_000_000_000, born_ms: 123_456, size: u64::MAX - 7 };
-        assert_eq!(Block::unpack(b.pack()), b);
-    }
-
-    #[test]
     fn live_numbers_subtract_every_way_out() {
         let c: [Stripe<DirectCounters>; 2] = Default::default();
-        c[0].0.allocations.store(53, Relaxed);
-        c[1].0.reallocations.store(2, Relaxed);
+        // 55 blocks born: 45 in slot 2, 3 in slot 6 on one stripe, 7 in slot 2 on the other.
+        c[0].0.born[2].store(45, Relaxed);
+        c[0].0.born[6].store(3, Relaxed);
+        c[1].0.born[2].store(7, Relaxed);
+        // 3 reallocations, one of memory that was not ours (untracked: not born here).
+        c[1].0.reallocations.store(3, Relaxed);
+        c[0].0.untracked.store(1, Relaxed);
+        // 16 of slot 2 gone (on either stripe): 5 moved, 11 freed.
+        c[0].0.gone[2].store(4, Relaxed);
+        c[1].0.gone[2].store(12, Relaxed);
         c[1].0.moved.store(5, Relaxed);
-        c[0].0.frees.store(10, Relaxed);
-        assert_eq!(live_count(&c), 40);
-        // Added on one stripe, subtracted on the other: the total is right.
-        c[0].0.live_bytes.store(100, Relaxed);
-        c[1].0.live_bytes.store(0u64.wrapping_sub(60), Relaxed);
+        assert_eq!(born(&c), 55);
+        assert_eq!(live_count(&c), 39);
+        assert_eq!(frees(&c), 11);
+        assert_eq!(allocations(&c), 53);
+        c[0].0.allocated_bytes.store(100, Relaxed);
+        c[1].0.gone_bytes.store(60, Relaxed);
         assert_eq!(live_bytes(&c), 40);
-        c[0].0.live_bytes.store(0, Relaxed);
+        c[1].0.gone_bytes.store(160, Relaxed);
         assert_eq!(live_bytes(&c), 0, "a torn negative read shows as 0");
+        c[1].0.gone[2].store(60, Relaxed);
+        assert_eq!(live_in(&c, 2), 0, "a torn negative read shows as 0");
+    }
+
+    /// Periods move to free slots; a slot with a live block keeps its start, so the site's
+    /// oldest age is measured from the period its oldest block was born in.
+    #[test]
+    fn age_slots_keep_the_oldest_period() {
+        let l = DirectLedger::new(&NativeOptions { max_sites: 64, max_tracked: 64, ..NativeOptions::default() });
+        let site = l.section.sites.intern(&SiteKey::special(1, 99), || 1, || "x".into(), || {
+            SiteInfo { kind: 1, frames: vec![], methods: vec![], exact_frames: 0, special: None, first_thread: None }
+        });
+        let first = l.record(site, 10);
+        l.next_age();
+        let second = l.record(site, 20);
+        assert_ne!(first.slot, second.slot);
+        l.release(Block { size: 10, site, slot: first.slot });
+        l.next_age();
+        let third = l.record(site, 30);
+        assert_ne!(third.slot, second.slot, "the slot with a live block is not reused");
+        for _ in 0..AGE_SLOTS * 2 {
+            l.record(site, 1);
+            l.next_age();
+        }
+        let a = l.ages.lock();
+        assert!(!a.free[second.slot as usize]);
+        assert_eq!(a.free.iter().filter(|f| !**f).count(), AGE_SLOTS, "every slot holds a live block now");
     }
 
     #[test]

@@ -341,8 +341,8 @@ pub(super) const OPTIONS: &[Opt] = &[
     Opt {
         key: "max_tracked",
         default: Value("2000000"),
-        help: "live blocks/streams tracked by address per ledger (64..100000000, about 40 bytes each); \
-               beyond, events are counted in health.dropped",
+        help: "live zlib streams tracked by address (64..100000000, about 40 bytes each; direct blocks \
+               carry their record in a header); beyond, events are counted in health.dropped",
         set: |o, k, v| number_in(k, v, 64, 100_000_000).map(|n| o.native.max_tracked = n as usize),
     },
     Opt {

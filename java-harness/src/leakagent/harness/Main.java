@@ -35,6 +35,7 @@ import leakagent.harness.scenarios.ThreadLocalLeak;
 import leakagent.harness.scenarios.TomcatJsp;
 import leakagent.harness.scenarios.TomcatWebapp;
 import leakagent.harness.scenarios.UnsafeLeak;
+import leakagent.harness.scenarios.UnsafeMixed;
 
 /**
  * java [agent options] -jar harness.jar SCENARIO [--fixed] [--generations N] [--threads N]
@@ -60,6 +61,7 @@ public final class Main {
         SCENARIOS.put("direct-leak", DirectLeak::new);
         SCENARIOS.put("direct-churn", DirectChurn::new);
         SCENARIOS.put("unsafe-leak", UnsafeLeak::new);
+        SCENARIOS.put("unsafe-mixed", UnsafeMixed::new);
         SCENARIOS.put("native-sites", NativeSites::new);
         SCENARIOS.put("arena-retention", ArenaRetention::new);
         SCENARIOS.put("native-growth", NativeGrowth::new);
