@@ -17,8 +17,7 @@
 //! Once a header block is out, the three wrappers stay bound for the life of the process (the
 //! agent never restores Unsafe's natives): only the accounting in [`Hooks`] may stop.
 
-use super::jni::Env;
-use super::natives::{hooks, wrapped, Native, ORIGINALS};
+use super::natives::{env_of, hooks, original, wrapped, Native};
 use jni::sys::{jlong, jobject, JNIEnv};
 use std::sync::atomic::{AtomicU64, Ordering::{Acquire, Relaxed}};
 
@@ -155,19 +154,6 @@ fn clear_check(user: u64) {
 pub(super) type AllocFn = unsafe extern "C" fn(*mut JNIEnv, jobject, jlong) -> jlong;
 pub(super) type ReallocFn = unsafe extern "C" fn(*mut JNIEnv, jobject, jlong, jlong) -> jlong;
 pub(super) type FreeFn = unsafe extern "C" fn(*mut JNIEnv, jobject, jlong);
-
-/// The original of `$n` as a function of type `$t` (see natives.rs).
-macro_rules! original {
-    ($n:expr, $t:ty) => {
-        // SAFETY: the value is 0 or the address of the JDK function with the C signature `$t`.
-        unsafe { std::mem::transmute::<usize, Option<$t>>(ORIGINALS[$n as usize].load(Acquire)) }
-    };
-}
-
-fn env_of(env: *mut JNIEnv) -> Env {
-    // SAFETY: a native method is always called with the calling thread's JNIEnv.
-    unsafe { Env::new(env) }
-}
 
 pub(super) unsafe extern "C" fn allocate_memory(env: *mut JNIEnv, unsafe_: jobject, size: jlong) -> jlong {
     let Some(f) = original!(Native::AllocateMemory, AllocFn) else { return 0 };

@@ -277,16 +277,18 @@ type EndFn = unsafe extern "C" fn(*mut JNIEnv, jclass, jlong);
 macro_rules! original {
     ($n:expr, $t:ty) => {
         // SAFETY: the value is 0 or the address of the JDK function with the C signature `$t`.
-        unsafe { std::mem::transmute::<usize, Option<$t>>(ORIGINALS[$n as usize].load(Acquire)) }
+        unsafe { std::mem::transmute::<usize, Option<$t>>($crate::ffi::natives::ORIGINALS[$n as usize].load(Acquire)) }
     };
 }
+// Unsafe's wrappers in blocks.rs read their originals the same way.
+pub(super) use original;
 
 pub(super) fn hooks() -> Option<&'static dyn Hooks> {
     HOOKS.get().copied()
 }
 
 /// The wrapper's JNIEnv as an `Env`.
-fn env_of(env: *mut JNIEnv) -> Env {
+pub(super) fn env_of(env: *mut JNIEnv) -> Env {
     // SAFETY: a native method is always called with the calling thread's JNIEnv.
     unsafe { Env::new(env) }
 }
