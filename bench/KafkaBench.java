@@ -15,7 +15,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /**
  * Gzip producers against a broker, for its throughput: THREADS producers (one KafkaProducer
  * each, as separate clients) send text records to the topic "events" with the harness producer's
- * settings (gzip, acks=all, linger 2 ms, 8 KiB batches); -Dkafkabench.linger=MS sets another linger.
+ * settings (gzip, acks=all, linger 2 ms, 8 KiB batches); -Dkafkabench.linger=MS sets another linger,
+ * -Dkafkabench.compression=TYPE another codec (none, lz4, ...), -Dkafkabench.batch=BYTES another
+ * batch size.
  *
  *   java KafkaBench BOOTSTRAP BROKER_PID CLK_TCK WARMUP_RECORDS RECORDS [THREADS]
  * Sends WARMUP_RECORDS (not timed), then RECORDS, and prints
@@ -62,10 +64,10 @@ public final class KafkaBench {
     static Properties config(String bootstrap) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "gzip");
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, System.getProperty("kafkabench.compression", "gzip"));
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.LINGER_MS_CONFIG, Long.toString(Long.getLong("kafkabench.linger", 2)));
-        p.put(ProducerConfig.BATCH_SIZE_CONFIG, "8192");
+        p.put(ProducerConfig.BATCH_SIZE_CONFIG, Long.toString(Long.getLong("kafkabench.batch", 8192)));
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "60000");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());

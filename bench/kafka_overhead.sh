@@ -4,7 +4,8 @@
 #
 #   bench/kafka_overhead.sh [--mode concurrent|sequential] [--rounds N] [--window S]
 #                           [--java PATH] [--options OPTS] [--warmup N] [--producers N]
-#                           [--records N]
+#                           [--records N] [--broker-bound] [--compression C] [--batch BYTES]
+#                           [--broker-jvm OPTS] [--gc-log DIR]
 #
 #   --mode M       concurrent (default): two brokers at once, one with the agent and one without,
 #                  each fed by its own producer JVM over the same wall-clock window; sequential:
@@ -28,6 +29,22 @@
 #   --linger MS    the producers' linger.ms (default 2, the harness producer's); a long linger
 #                  sends only full 8 KiB batches, so records per batch no longer follow the pace
 #   --records N    sequential: records timed per run (default 200000)
+#   --compression C the producers' compression.type (default gzip)
+#   --batch BYTES  the producers' batch.size (default 8192)
+#   --broker-jvm OPTS the brokers' JVM options, split on spaces (default -Xmx512m)
+#   --broker-bound the same as --compression lz4 --batch 65536 --linger 5 --broker-jvm with
+#                  kafka-server-start.sh's own settings (-Xms1g -Xmx1g, G1 with
+#                  MaxGCPauseMillis=20, InitiatingHeapOccupancyPercent=35,
+#                  ExplicitGCInvokesConcurrent); later flags override. lz4 costs the producers far
+#                  less CPU per record than gzip, so the broker's request path (read, decompress to
+#                  validate, append, acknowledge) takes a much larger part of the machine, and
+#                  a fixed heap keeps G1's concurrent cycles from hanging on how far each
+#                  broker's heap happened to grow (docs/kafka-overhead.md)
+#   --gc-log DIR   both brokers log gc*, gc+heap=debug, gc+ihop=debug and safepoint into
+#                  DIR/gc-<with|without>-<round>.log (JVM unified logging, wall-clock and uptime
+#                  stamps); concurrent mode prints per round what each broker's GC did inside the
+#                  window (pauses, concurrent cycles and what started them, old regions gained,
+#                  safepoints by operation) and DIR/windows keeps "<round> <start epoch ms> <s>"
 #   --reports DIR  keep the agent's reports (the brokers' exit reports, with the agent's health
 #                  counters) in DIR
 #   --perf FILE    concurrent: `perf record -g` of the first round's brokers over the window, the one with
@@ -87,6 +104,12 @@ PERF=""
 SETTLE=3
 SETTLE_MAX=180
 ROUNDS_FILE=""
+COMPRESSION=gzip
+BATCH=8192
+GCLOG=""
+GC_TAG=""
+BROKER_JVM="-Xmx512m"
+KAFKA_JVM="-Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent"
 while (( $# )); do
   case "$1" in
     --mode) MODE="$2"; shift 2 ;;
@@ -103,6 +126,11 @@ while (( $# )); do
     --settle) SETTLE="$2"; shift 2 ;;
     --settle-max) SETTLE_MAX="$2"; shift 2 ;;
     --rounds-file) ROUNDS_FILE="$2"; shift 2 ;;
+    --compression) COMPRESSION="$2"; shift 2 ;;
+    --batch) BATCH="$2"; shift 2 ;;
+    --broker-bound) COMPRESSION=lz4 BATCH=65536 LINGER=5 BROKER_JVM="$KAFKA_JVM"; shift ;;
+    --broker-jvm) BROKER_JVM="$2"; shift 2 ;;
+    --gc-log) GCLOG="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "kafka_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -112,7 +140,8 @@ case "$MODE" in
   sequential) WARMUP="${WARMUP:-50000}" ;;
   *) echo "kafka_overhead.sh: --mode is concurrent or sequential, not $MODE" >&2; exit 2 ;;
 esac
-for n in "$ROUNDS" "$WINDOW" "$RECORDS" "$WARMUP" "$PRODUCERS" "$LINGER"; do
+[[ "$COMPRESSION" =~ ^(none|gzip|snappy|lz4|zstd)$ ]] || { echo "kafka_overhead.sh: --compression is none, gzip, snappy, lz4 or zstd, not $COMPRESSION" >&2; exit 2; }
+for n in "$ROUNDS" "$WINDOW" "$RECORDS" "$WARMUP" "$PRODUCERS" "$LINGER" "$BATCH"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "kafka_overhead.sh: $n is not a positive count" >&2; exit 2; }
 done
 for n in "$SETTLE" "$SETTLE_MAX"; do
@@ -121,6 +150,9 @@ done
 
 bench_java
 bench_agent_lib
+[[ -z "$GCLOG" ]] || { mkdir -p "$GCLOG" && GCLOG="$(cd "$GCLOG" && pwd)"; }
+# The producer JVMs' settings.
+FEED_PROPS=(-Xmx256m -Dkafkabench.linger="$LINGER" -Dkafkabench.compression="$COMPRESSION" -Dkafkabench.batch="$BATCH")
 K="$ROOT/java-harness/build/kafka"
 [[ -f "$K/kafka-harness.jar" ]] || JAVA_HOME="$(dirname "$(dirname "$JAVA")")" bash "$ROOT/java-harness/build.sh"
 CP="$K/kafka-harness.jar:$K/lib/*"
@@ -142,18 +174,21 @@ AGENT="-agentpath:$LIB=file=$WORK/report-%p-%n${OPTS:+,$OPTS}"
 TICK=$(getconf CLK_TCK)
 echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
-echo "cpus:   $(nproc), mode: $MODE, rounds: $ROUNDS, producers: $PRODUCERS a JVM, linger: $LINGER ms, warm-up: $WARMUP records"
+echo "broker: $BROKER_JVM"
+echo "cpus:   $(nproc), mode: $MODE, rounds: $ROUNDS, producers: $PRODUCERS a JVM, $COMPRESSION, batch $BATCH B, linger: $LINGER ms, warm-up: $WARMUP records"
 echo "load:   $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S) UTC"
 
 # start_broker <dir> <with|without>: starts a broker, waits until it is ready; sets BROKER_PID,
 # BROKER_PORT and BROKER_FD (its stdin; "exit" on it stops the broker). Tries twice, since the
 # harness probes for free ports and another process can take one before the broker binds it.
 start_broker() {
-  local dir="$1" agent=() try
+  local dir="$1" agent=() try jvm
+  read -r -a jvm <<<"$BROKER_JVM"
   [[ "$2" == with ]] && agent=("$AGENT")
+  [[ -z "$GCLOG" ]] || agent+=("-Xlog:gc*,gc+heap=debug,gc+ihop=debug,safepoint:file=$GCLOG/gc-$2-$GC_TAG.log:time,uptime,level,tags")
   for try in 1 2; do
     rm -rf "$dir"; mkdir -p "$dir"; mkfifo "$dir/in"
-    "$JAVA" "${agent[@]}" -Xmx512m -cp "$CP" leakagent.kafka.Broker "$dir/data" 2000 --await-stdin \
+    "$JAVA" "${agent[@]}" "${jvm[@]}" -cp "$CP" leakagent.kafka.Broker "$dir/data" 2000 --await-stdin \
       <"$dir/in" >"$dir/out" 2>"$dir/err" &
     BROKER_PID=$!
     PIDS[$BROKER_PID]=1
@@ -208,8 +243,9 @@ fields() {
 # One sequential run: prints "<broker cpu ms> <wall ms>", appends "<with|without> <records/s>" to rates.
 run() { # run <with|without>
   local out ms cpu
+  GC_TAG="seq-$(date +%H%M%S%N)"
   start_broker "$WORK/run" "$1"
-  "$JAVA" -Xmx256m -Dkafkabench.linger="$LINGER" -cp "$WORK/classes:$CP" KafkaBench "127.0.0.1:$BROKER_PORT" "$BROKER_PID" "$TICK" \
+  "$JAVA" "${FEED_PROPS[@]}" -cp "$WORK/classes:$CP" KafkaBench "127.0.0.1:$BROKER_PORT" "$BROKER_PID" "$TICK" \
     "$WARMUP" "$RECORDS" "$PRODUCERS" >"$WORK/run/bench" 2>&1 || true
   stop_broker "$BROKER_PID" "$BROKER_FD"
   # An assignment, not `read <<<"$(...)"`, so that set -e stops the script when fields fails.
@@ -234,7 +270,7 @@ sequential() {
 # feed <dir> <port> <broker pid>: a producer JVM in window mode, warming up; sets FEED_PID, FEED_FD.
 feed() {
   mkfifo "$1/go"
-  "$JAVA" -Xmx256m -Dkafkabench.linger="$LINGER" -cp "$WORK/classes:$CP" KafkaBench --window "$WINDOW" "127.0.0.1:$2" "$3" "$TICK" \
+  "$JAVA" "${FEED_PROPS[@]}" -cp "$WORK/classes:$CP" KafkaBench --window "$WINDOW" "127.0.0.1:$2" "$3" "$TICK" \
     "$WARMUP" "$PRODUCERS" <"$1/go" >"$1/bench" 2>&1 &
   FEED_PID=$!
   PIDS[$FEED_PID]=1
@@ -284,6 +320,36 @@ settle() {
   done
 }
 
+# gc_window <log> <window start, epoch ms>: what the collector did inside the window, from a
+# --gc-log file (time decorator, UTC): pauses, concurrent cycles started and by what, old
+# regions gained at young pauses (promotion), safepoints other than the collector's own.
+gc_window() {
+  awk -v go="$2" -v w="$WINDOW" '
+    BEGIN { s0 = (go / 1000) % 86400; s1 = s0 + w }
+    /^\[[0-9-]+T[0-9:.]+/ {
+      split(substr($0, 13, 12), a, ":"); s = a[1] * 3600 + a[2] * 60 + a[3]
+      if (s < s0 || s >= s1) next
+      if (/\]\[gc +\] GC\([0-9]+\) Pause /) {
+        ms += $NF + 0
+        if (/Pause Young/) young++
+        if (/Mixed\)/) mixed++
+        if (/Pause Remark/) remark++
+        if (/Pause Full/) full++
+        if (match($0, /\(Concurrent Start\) \([^)]*\)/)) { cs++; cause[substr($0, RSTART + 20, RLENGTH - 21)]++ }
+      } else if (/\] GC\([0-9]+\) Old regions: [0-9]+->[0-9]+/) {
+        split($NF, r, "->"); if (r[2] > r[1]) old += r[2] - r[1]
+      } else if (match($0, /Safepoint "[A-Za-z0-9]+"/)) {
+        n = substr($0, RSTART + 11, RLENGTH - 12); if (n !~ /^G1|^Cleanup$/) sp[n]++
+      }
+    }
+    END {
+      c = ""; for (k in cause) c = c (c == "" ? "" : ", ") cause[k] " " k
+      o = ""; for (k in sp) o = o " " k "x" sp[k]
+      printf "%d young (%d mixed), %d concurrent start%s, %d remark, %d full, pauses %.0f ms, old regions +%d, other safepoints:%s\n",
+        young, mixed, cs, (c == "" ? "" : " (" c ")"), remark, full, ms, old, (o == "" ? " none" : o)
+    }' "$1"
+}
+
 # round <n> <first role> <second role>: both brokers, both producer JVMs, one window; appends
 # "<records> <window ms> <broker cpu ms> <producer cpu ms> <data-plane cpu ms>", with the agent
 # then without, then "<jit cpu ms with> <jit cpu ms without> <settle s> <gc cpu ms with>
@@ -292,6 +358,7 @@ round() {
   local n="$1" role ready load fd
   local -A bpid bfd fpid ffd
   load="$(cut -d' ' -f1 /proc/loadavg)"
+  GC_TAG="$n"
   for role in "$2" "$3"; do
     start_broker "$WORK/$role" "$role"
     bpid[$role]=$BROKER_PID; bfd[$role]=$BROKER_FD
@@ -331,6 +398,12 @@ round() {
     unset "PIDS[${fpid[$role]}]"
   done
   for role in "$2" "$3"; do stop_broker "${bpid[$role]}" "${bfd[$role]}"; done
+  if [[ -n "$GCLOG" ]]; then
+    echo "$n $go $WINDOW" >>"$GCLOG/windows"
+    for role in with without; do
+      echo "    gc $role: $(gc_window "$GCLOG/gc-$role-$n.log" "$go")"
+    done
+  fi
   local rw mw cw pw dpw jw gcw aw ro mo co po dpo jo gco with without
   with="$(fields "round $n, with the agent" "$WORK/with/bench")"
   without="$(fields "round $n, without the agent" "$WORK/without/bench")"
