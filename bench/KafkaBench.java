@@ -7,9 +7,14 @@ import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
@@ -17,7 +22,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * each, as separate clients) send text records to the topic "events" with the harness producer's
  * settings (gzip, acks=all, linger 2 ms, 8 KiB batches); -Dkafkabench.linger=MS sets another linger,
  * -Dkafkabench.compression=TYPE another codec (none, lz4, ...), -Dkafkabench.batch=BYTES another
- * batch size.
+ * batch size, -Dkafkabench.topic.compression=TYPE sets the topic's compression.type first (the
+ * broker then recompresses every batch the producers send in another codec).
  *
  *   java KafkaBench BOOTSTRAP BROKER_PID CLK_TCK WARMUP_RECORDS RECORDS [THREADS]
  * Sends WARMUP_RECORDS (not timed), then RECORDS, and prints
@@ -39,6 +45,10 @@ import org.apache.kafka.common.serialization.StringSerializer;
 public final class KafkaBench {
 
     public static void main(String[] args) throws Exception {
+        String topicCodec = System.getProperty("kafkabench.topic.compression");
+        if (topicCodec != null) {
+            topicCompression(args[args[0].equals("--window") ? 2 : 0], topicCodec);
+        }
         if (args[0].equals("--window")) {
             window(Long.parseLong(args[1]), args[2], Long.parseLong(args[3]), Long.parseLong(args[4]),
                     Long.parseLong(args[5]), args.length > 6 ? Integer.parseInt(args[6]) : 2);
@@ -77,6 +87,17 @@ public final class KafkaBench {
     static ProducerRecord<String, String> record(long i) {
         return new ProducerRecord<>("events", "k" + (i % 97),
                 "{\"event\":" + i + ",\"kind\":\"order-placed\",\"payload\":\"" + "x".repeat((int) (i % 200)) + "\"}");
+    }
+
+    /** Sets the topic's compression.type, as an operator does with kafka-configs.sh. */
+    static void topicCompression(String bootstrap, String codec) throws Exception {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        try (Admin admin = Admin.create(p)) {
+            ConfigResource topic = new ConfigResource(ConfigResource.Type.TOPIC, "events");
+            AlterConfigOp set = new AlterConfigOp(new ConfigEntry("compression.type", codec), AlterConfigOp.OpType.SET);
+            admin.incrementalAlterConfigs(java.util.Map.of(topic, java.util.List.of(set))).all().get();
+        }
     }
 
     /** RECORDS records over THREADS producers, each flushed and closed. */

@@ -5,6 +5,7 @@
 #   bench/kafka_overhead.sh [--mode concurrent|sequential] [--rounds N] [--window S]
 #                           [--java PATH] [--options OPTS] [--warmup N] [--producers N]
 #                           [--records N] [--broker-bound] [--compression C] [--batch BYTES]
+#                           [--topic-compression C]
 #                           [--broker-jvm OPTS] [--gc-log DIR]
 #
 #   --mode M       concurrent (default): two brokers at once, one with the agent and one without,
@@ -31,15 +32,17 @@
 #   --records N    sequential: records timed per run (default 200000)
 #   --compression C the producers' compression.type (default gzip)
 #   --batch BYTES  the producers' batch.size (default 8192)
+#   --topic-compression C the topic's compression.type, set before the warm-up (default: the
+#                  broker's, "producer"); unlike the producers' codec, the broker recompresses
+#                  every batch into it
 #   --broker-jvm OPTS the brokers' JVM options, split on spaces (default -Xmx512m)
-#   --broker-bound the same as --compression lz4 --batch 65536 --linger 5 --broker-jvm with
-#                  kafka-server-start.sh's own settings (-Xms1g -Xmx1g, G1 with
-#                  MaxGCPauseMillis=20, InitiatingHeapOccupancyPercent=35,
-#                  ExplicitGCInvokesConcurrent); later flags override. lz4 costs the producers far
-#                  less CPU per record than gzip, so the broker's request path (read, decompress to
-#                  validate, append, acknowledge) takes a much larger part of the machine, and
-#                  a fixed heap keeps G1's concurrent cycles from hanging on how far each
-#                  broker's heap happened to grow (docs/kafka-overhead.md)
+#   --broker-bound the same as --compression none --batch 65536 --linger 5
+#                  --topic-compression gzip --broker-jvm with kafka-server-start.sh's own settings
+#                  (-Xms1g -Xmx1g, G1 with MaxGCPauseMillis=20, InitiatingHeapOccupancyPercent=35,
+#                  ExplicitGCInvokesConcurrent); later flags override. The producers only batch;
+#                  the broker compresses every batch (a topic whose compression.type is not the
+#                  producers'), so the broker takes most of the machine's CPU and sets the pace.
+#                  The fixed heap keeps G1 off the two-regime IHOP edge (docs/kafka-overhead.md)
 #   --gc-log DIR   both brokers log gc*, gc+heap=debug, gc+ihop=debug and safepoint into
 #                  DIR/gc-<with|without>-<round>.log (JVM unified logging, wall-clock and uptime
 #                  stamps); concurrent mode prints per round what each broker's GC did inside the
@@ -106,6 +109,7 @@ SETTLE_MAX=180
 ROUNDS_FILE=""
 COMPRESSION=gzip
 BATCH=8192
+TOPIC_CODEC=""
 GCLOG=""
 GC_TAG=""
 BROKER_JVM="-Xmx512m"
@@ -128,7 +132,8 @@ while (( $# )); do
     --rounds-file) ROUNDS_FILE="$2"; shift 2 ;;
     --compression) COMPRESSION="$2"; shift 2 ;;
     --batch) BATCH="$2"; shift 2 ;;
-    --broker-bound) COMPRESSION=lz4 BATCH=65536 LINGER=5 BROKER_JVM="$KAFKA_JVM"; shift ;;
+    --broker-bound) COMPRESSION=none BATCH=65536 LINGER=5 TOPIC_CODEC=gzip BROKER_JVM="$KAFKA_JVM"; shift ;;
+    --topic-compression) TOPIC_CODEC="$2"; shift 2 ;;
     --broker-jvm) BROKER_JVM="$2"; shift 2 ;;
     --gc-log) GCLOG="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
@@ -140,7 +145,9 @@ case "$MODE" in
   sequential) WARMUP="${WARMUP:-50000}" ;;
   *) echo "kafka_overhead.sh: --mode is concurrent or sequential, not $MODE" >&2; exit 2 ;;
 esac
-[[ "$COMPRESSION" =~ ^(none|gzip|snappy|lz4|zstd)$ ]] || { echo "kafka_overhead.sh: --compression is none, gzip, snappy, lz4 or zstd, not $COMPRESSION" >&2; exit 2; }
+for c in "$COMPRESSION" "${TOPIC_CODEC:-none}"; do
+  [[ "$c" =~ ^(none|gzip|snappy|lz4|zstd)$ ]] || { echo "kafka_overhead.sh: a codec is none, gzip, snappy, lz4 or zstd, not $c" >&2; exit 2; }
+done
 for n in "$ROUNDS" "$WINDOW" "$RECORDS" "$WARMUP" "$PRODUCERS" "$LINGER" "$BATCH"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "kafka_overhead.sh: $n is not a positive count" >&2; exit 2; }
 done
@@ -153,6 +160,7 @@ bench_agent_lib
 [[ -z "$GCLOG" ]] || { mkdir -p "$GCLOG" && GCLOG="$(cd "$GCLOG" && pwd)"; }
 # The producer JVMs' settings.
 FEED_PROPS=(-Xmx256m -Dkafkabench.linger="$LINGER" -Dkafkabench.compression="$COMPRESSION" -Dkafkabench.batch="$BATCH")
+[[ -z "$TOPIC_CODEC" ]] || FEED_PROPS+=(-Dkafkabench.topic.compression="$TOPIC_CODEC")
 K="$ROOT/java-harness/build/kafka"
 [[ -f "$K/kafka-harness.jar" ]] || JAVA_HOME="$(dirname "$(dirname "$JAVA")")" bash "$ROOT/java-harness/build.sh"
 CP="$K/kafka-harness.jar:$K/lib/*"
@@ -175,7 +183,7 @@ TICK=$(getconf CLK_TCK)
 echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
 echo "broker: $BROKER_JVM"
-echo "cpus:   $(nproc), mode: $MODE, rounds: $ROUNDS, producers: $PRODUCERS a JVM, $COMPRESSION, batch $BATCH B, linger: $LINGER ms, warm-up: $WARMUP records"
+echo "cpus:   $(nproc), mode: $MODE, rounds: $ROUNDS, producers: $PRODUCERS a JVM, $COMPRESSION${TOPIC_CODEC:+ (topic: $TOPIC_CODEC)}, batch $BATCH B, linger: $LINGER ms, warm-up: $WARMUP records"
 echo "load:   $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S) UTC"
 
 # start_broker <dir> <with|without>: starts a broker, waits until it is ready; sets BROKER_PID,
