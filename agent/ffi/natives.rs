@@ -20,6 +20,8 @@
 //! creation *after* the original returned it.
 
 use super::blocks::{self, Block, Old, Tag};
+use super::malloc_hooks;
+use crate::core::health::{self, Feature};
 use super::jni::{Env, Local};
 use super::jvmti::Jvmti;
 use leakagent_report::model::ZlibKind;
@@ -287,6 +289,12 @@ pub(super) fn hooks() -> Option<&'static dyn Hooks> {
     HOOKS.get().copied()
 }
 
+/// Whether the zlib ledger counts the stream being created: native sampling then skips its
+/// allocations (malloc_hooks/ledgered.rs).
+fn zlib_counted() -> bool {
+    hooks().is_some() && health::enabled(Feature::Zlib)
+}
+
 /// The wrapper's JNIEnv as an `Env`.
 pub(super) fn env_of(env: *mut JNIEnv) -> Env {
     // SAFETY: a native method is always called with the calling thread's JNIEnv.
@@ -295,9 +303,16 @@ pub(super) fn env_of(env: *mut JNIEnv) -> Env {
 
 unsafe extern "C" fn inflater_init(env: *mut JNIEnv, cls: jclass, nowrap: jboolean) -> jlong {
     let Some(f) = original!(Native::InflaterInit, InflaterInitFn) else { return 0 };
-    // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
-    let addr = unsafe { f(env, cls, nowrap) };
+    let call = || {
+        // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
+        unsafe { f(env, cls, nowrap) }
+    };
+    let counted = zlib_counted();
+    let addr = if counted { malloc_hooks::ledgered(call) } else { call() };
     if addr != 0 {
+        if counted {
+            malloc_hooks::quiet_inflater(addr as usize);
+        }
         if let Some(h) = hooks() {
             h.stream_created(&env_of(env), ZlibKind::Inflater, addr as u64);
         }
@@ -307,8 +322,11 @@ unsafe extern "C" fn inflater_init(env: *mut JNIEnv, cls: jclass, nowrap: jboole
 
 unsafe extern "C" fn deflater_init(env: *mut JNIEnv, cls: jclass, level: jint, strategy: jint, nowrap: jboolean) -> jlong {
     let Some(f) = original!(Native::DeflaterInit, DeflaterInitFn) else { return 0 };
-    // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
-    let addr = unsafe { f(env, cls, level, strategy, nowrap) };
+    let call = || {
+        // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
+        unsafe { f(env, cls, level, strategy, nowrap) }
+    };
+    let addr = if zlib_counted() { malloc_hooks::ledgered(call) } else { call() };
     if addr != 0 {
         if let Some(h) = hooks() {
             h.stream_created(&env_of(env), ZlibKind::Deflater, addr as u64);
