@@ -22,6 +22,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck disable=SC2034 # read by the sourced pairs.sh (bench_agent_lib)
 ROOT="$(dirname "$HERE")"
 # shellcheck source=pairs.sh
 source "$HERE/pairs.sh"

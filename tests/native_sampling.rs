@@ -214,7 +214,10 @@ fn libjvm_frames_are_named_from_its_symbol_table() {
 /// Once the process churns loaders, classes of a churned loader get no jmethodID (HotSpot would
 /// keep ~100 B per loader for good): their frames show unnamed and counted, the JDK's frames
 /// around them stay named. ZipChurn's loaders each define ZipChurnWorker, which deflates and
-/// inflates on a thread of its own; a full GC every 500 loaders frees the old ones.
+/// inflates on a thread of its own; a full GC every 500 loaders frees the old ones. zlib's own
+/// allocations are not sampled while the zlib ledger counts the streams: the samples under
+/// java.util.zip are -Xcheck:jni's array copies in Deflater.deflate (every test JVM has it).
+/// The ledger stays on: its stack walks give the first loaders' frames their names.
 #[test]
 fn churned_loaders_classes_show_as_unnamed_frames() {
     let mut jvm = Jvm::test_program("ns-churn", "ZipChurn", &["1500", "0"]).options("native=on,native_interval=64k").start();
@@ -271,10 +274,11 @@ fn the_agents_tls_segment_fits_in_glibcs_static_surplus() {
 
 /// Other loaders' classes get jmethodIDs only once a sample meets a frame without one: 50
 /// ZipChurn loaders (no churn: under 100 die) each define ZipChurnWorker without ids, its zlib
-/// samples have an unnamed frame, and a sampler tick then sweeps the loaded classes, once.
+/// samples (zlib ledger off) have an unnamed frame, and a sampler tick then sweeps the loaded
+/// classes, once.
 #[test]
 fn a_frame_without_an_id_makes_the_sampler_sweep_once() {
-    let mut jvm = Jvm::test_program("ns-sweep", "ZipChurn", &["50", "0"]).options("native=on,native_interval=64k,sample_interval=100ms").start();
+    let mut jvm = Jvm::test_program("ns-sweep", "ZipChurn", &["50", "0"]).options("native=on,native_interval=64k,sample_interval=100ms,zlib=off").start();
     jvm.wait_for_line("HARNESS ready", Duration::from_secs(180));
     // A few ticks to drain the last samples.
     std::thread::sleep(Duration::from_millis(600));
@@ -308,4 +312,41 @@ fn samples_taken_before_the_sweep_are_named_after_it() {
     // The blocks sampled before the sweep count on the named site too.
     let (live, leaked) = (put[0].estimated_live_bytes, f.truth("native_bytes_leaked"));
     assert!(live >= leaked / 2 && live <= leaked * 2, "estimated {live} live bytes, {leaked} leaked");
+}
+
+/// The allocations of a stream the zlib ledger counts are not sampled (the ledger has their
+/// bytes, and the stack walks cost): a Deflater's buffers and an Inflater's state (inside the
+/// wrapped init) and an Inflater's window (in inflate(), through the stream's own allocator).
+/// With the ledger off they are sampled as any allocation. ZipChurn makes 50 Deflaters and
+/// Inflaters; springboot-scan inflates a jar's entries, each through a new Inflater.
+#[test]
+fn zlib_streams_are_sampled_only_when_their_ledger_is_off() {
+    // zlib's allocations: made in libz (Debian's JDK) or the zlib inside libzip (other builds).
+    // Not -Xcheck:jni's array copies under Deflater.deflate, made in libjvm.
+    let zlib = |s: &&SampledSite| s.stack.first().is_some_and(|f| f.starts_with("libz.so") || f.starts_with("libzip.so!"));
+    let under = |sites: &[&SampledSite], frame: &str| sites.iter().any(|s| s.stack.iter().any(|f| f.starts_with(frame)));
+    for (zlib_opt, sampled) in [("", false), (",zlib=off", true)] {
+        let opts = format!("native=on,native_interval=16k{zlib_opt}");
+        let tag = if sampled { "off" } else { "ledger" };
+        let mut churn = Jvm::test_program(&format!("ns-zlib-churn-{tag}"), "ZipChurn", &["50", "0"]).options(&opts).start();
+        churn.wait_for_line("HARNESS ready", Duration::from_secs(180));
+        let churn = churn.finish();
+        let scan = Jvm::scenario(&format!("ns-zlib-scan-{tag}"), "springboot-scan").options(&opts).run();
+        for (what, f) in [("ZipChurn", &churn), ("springboot-scan", &scan)] {
+            assert_eq!(f.code, Some(0), "{what}{zlib_opt}: {}", f.stderr);
+            let r = f.death_report();
+            let n = &r.native_sampling;
+            assert!(n.samples > 0, "{what}{zlib_opt}: {n:?}");
+            let sites: Vec<&SampledSite> = n.sites.iter().filter(zlib).collect();
+            if !sampled {
+                assert!(sites.is_empty(), "{what}{zlib_opt}: {sites:#?}");
+                assert!(r.zlib.totals.created >= 100, "{what}{zlib_opt}: {:?}", r.zlib.totals);
+            } else if what == "ZipChurn" {
+                let inits = under(&sites, "java.util.zip.Deflater.init") && under(&sites, "java.util.zip.Inflater.init");
+                assert!(inits, "{what}{zlib_opt}: {sites:#?}");
+            } else {
+                assert!(under(&sites, "java.util.zip.Inflater.inflate"), "{what}{zlib_opt}: the window: {sites:#?}");
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! Heap callbacks run while the VM is at a safepoint: they may not call JNI or most of JVMTI, so
 //! the closures here only read and write tags and plain Rust data.
 
-use super::jvmti::{Jvmti, JvmtiResult};
+use super::jvmti::{Jvmti, JvmtiError, JvmtiResult};
 use super::sys::*;
 use jni::sys::{jint, jlong};
 use std::ffi::c_void;
@@ -124,11 +124,26 @@ struct TagWalk<'f> {
     failed: bool,
 }
 
-/// Error of a walk whose closure panicked (the walk was aborted).
-pub const WALK_PANICKED: &str = "heap walk callback panicked";
+/// Why a heap walk failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalkError {
+    /// The walk's closure panicked: the walk was aborted.
+    Panicked,
+    /// JVMTI refused or failed the walk.
+    Jvmti(JvmtiError),
+}
+
+impl std::fmt::Display for WalkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WalkError::Panicked => f.write_str("heap walk callback panicked"),
+            WalkError::Jvmti(e) => e.fmt(f),
+        }
+    }
+}
 
 /// Follows every reference reachable from the heap roots. `f` returns false to stop the walk.
-pub fn follow_references(jvmti: &Jvmti, f: &mut dyn FnMut(&mut RefEdge<'_>) -> bool) -> Result<(), String> {
+pub fn follow_references(jvmti: &Jvmti, f: &mut dyn FnMut(&mut RefEdge<'_>) -> bool) -> Result<(), WalkError> {
     let mut walk = Walk { f, failed: false };
     let callbacks = jvmtiHeapCallbacks { heap_reference_callback: Some(reference_cb), ..Default::default() };
     // SAFETY: the callback matches the JVMTI signature; `walk` outlives the call.
@@ -136,13 +151,13 @@ pub fn follow_references(jvmti: &Jvmti, f: &mut dyn FnMut(&mut RefEdge<'_>) -> b
         jvmti.follow_references(0, ptr::null_mut(), ptr::null_mut(), &callbacks, &mut walk as *mut Walk<'_> as *const c_void)
     };
     if walk.failed {
-        return Err(WALK_PANICKED.into());
+        return Err(WalkError::Panicked);
     }
-    r.map_err(|e| e.to_string())
+    r.map_err(WalkError::Jvmti)
 }
 
 /// Visits every tagged object's tag (e.g. to clear temporary tags); `f` returns false to stop.
-pub fn for_each_tagged(jvmti: &Jvmti, f: &mut dyn FnMut(&mut jlong) -> bool) -> Result<(), String> {
+pub fn for_each_tagged(jvmti: &Jvmti, f: &mut dyn FnMut(&mut jlong) -> bool) -> Result<(), WalkError> {
     let mut walk = TagWalk { f, failed: false };
     let callbacks = jvmtiHeapCallbacks { heap_iteration_callback: Some(iteration_cb), ..Default::default() };
     // SAFETY: as for `follow_references`.
@@ -155,7 +170,7 @@ pub fn for_each_tagged(jvmti: &Jvmti, f: &mut dyn FnMut(&mut jlong) -> bool) -> 
         )
     };
     if walk.failed {
-        return Err(WALK_PANICKED.into());
+        return Err(WalkError::Panicked);
     }
-    r.map_err(|e| e.to_string())
+    r.map_err(WalkError::Jvmti)
 }

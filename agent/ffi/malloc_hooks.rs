@@ -98,8 +98,10 @@ use table::*;
 // ---- Per-thread state (tls.rs) and the cap on samples a second (rate.rs). ----
 
 mod frames;
+mod ledgered;
 mod rate;
 mod tls;
+pub use ledgered::{ledgered, quiet_inflater};
 use frames::{java_frames, native_frames};
 use tls::{counted, tls, Tls};
 
@@ -151,10 +153,10 @@ fn countdown_ended(t: &Tls, size: usize) -> u64 {
             return 0;
         }
         t.left.set(draw_mean(t, mean as f64));
-        return if t.busy.get() { 0 } else { mean };
+        return if t.busy.get() || t.ledgered.get() { 0 } else { mean };
     }
     t.left.set(next);
-    if t.busy.get() {
+    if t.busy.get() || t.ledgered.get() {
         0
     } else {
         drawn

@@ -20,6 +20,8 @@
 //! creation *after* the original returned it.
 
 use super::blocks::{self, Block, Old, Tag};
+use super::malloc_hooks;
+use crate::core::health::{self, Feature};
 use super::jni::{Env, Local};
 use super::jvmti::Jvmti;
 use leakagent_report::model::ZlibKind;
@@ -182,10 +184,33 @@ pub unsafe fn on_bind(
     Some(native)
 }
 
+/// Why `rebind_zlib` could not wrap the zlib natives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebindError {
+    /// The path holds a NUL byte.
+    BadPath(String),
+    /// dlopen refused the library: dlerror's text.
+    Open { path: String, why: String },
+    NoSymbol { path: String, symbol: &'static CStr },
+    /// RegisterNatives failed for this class.
+    Register(&'static CStr),
+}
+
+impl std::fmt::Display for RebindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RebindError::BadPath(p) => write!(f, "bad path {p}"),
+            RebindError::Open { path, why } => write!(f, "cannot open {path}: {why}"),
+            RebindError::NoSymbol { path, symbol } => write!(f, "{path} has no symbol {}", symbol.to_string_lossy()),
+            RebindError::Register(class) => write!(f, "RegisterNatives failed for {}", class.to_string_lossy()),
+        }
+    }
+}
+
 /// Late attach: binds the zlib natives to the wrappers with `RegisterNatives`, taking the
 /// originals from `libzip` (the JDK's `lib/libzip.so`).
-pub fn rebind_zlib(env: &Env, libzip: &str) -> Result<(), String> {
-    let path = CString::new(libzip).map_err(|_| format!("bad path {libzip}"))?;
+pub fn rebind_zlib(env: &Env, libzip: &str) -> Result<(), RebindError> {
+    let path = CString::new(libzip).map_err(|_| RebindError::BadPath(libzip.into()))?;
     // SAFETY: dlopen/dlsym/dlerror with NUL-terminated strings; the handle is never closed, so
     // the symbols stay valid.
     let syms = unsafe {
@@ -196,14 +221,14 @@ pub fn rebind_zlib(env: &Env, libzip: &str) -> Result<(), String> {
         if handle.is_null() {
             let e = libc::dlerror();
             let why = if e.is_null() { "unknown error".into() } else { CStr::from_ptr(e).to_string_lossy().into_owned() };
-            return Err(format!("cannot open {libzip}: {why}"));
+            return Err(RebindError::Open { path: libzip.into(), why });
         }
         let mut syms = Vec::new();
         for n in ALL.into_iter().filter(|n| n.is_zlib()) {
             let symbol = n.spec().3.expect("zlib natives have a symbol");
             let f = libc::dlsym(handle, symbol.as_ptr());
             if f.is_null() {
-                return Err(format!("{libzip} has no symbol {}", symbol.to_string_lossy()));
+                return Err(RebindError::NoSymbol { path: libzip.into(), symbol });
             }
             syms.push((n, f as usize));
         }
@@ -226,7 +251,7 @@ pub fn rebind_zlib(env: &Env, libzip: &str) -> Result<(), String> {
             })
             .collect();
         if !env.register_natives(cls.raw(), &table) {
-            return Err(format!("RegisterNatives failed for {}", class.to_string_lossy()));
+            return Err(RebindError::Register(class));
         }
     }
     Ok(())
@@ -287,6 +312,12 @@ pub(super) fn hooks() -> Option<&'static dyn Hooks> {
     HOOKS.get().copied()
 }
 
+/// Whether the zlib ledger counts the stream being created: native sampling then skips its
+/// allocations (malloc_hooks/ledgered.rs).
+fn zlib_counted() -> bool {
+    hooks().is_some() && health::enabled(Feature::Zlib)
+}
+
 /// The wrapper's JNIEnv as an `Env`.
 pub(super) fn env_of(env: *mut JNIEnv) -> Env {
     // SAFETY: a native method is always called with the calling thread's JNIEnv.
@@ -295,9 +326,16 @@ pub(super) fn env_of(env: *mut JNIEnv) -> Env {
 
 unsafe extern "C" fn inflater_init(env: *mut JNIEnv, cls: jclass, nowrap: jboolean) -> jlong {
     let Some(f) = original!(Native::InflaterInit, InflaterInitFn) else { return 0 };
-    // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
-    let addr = unsafe { f(env, cls, nowrap) };
+    let call = || {
+        // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
+        unsafe { f(env, cls, nowrap) }
+    };
+    let counted = zlib_counted();
+    let addr = if counted { malloc_hooks::ledgered(call) } else { call() };
     if addr != 0 {
+        if counted {
+            malloc_hooks::quiet_inflater(addr as usize);
+        }
         if let Some(h) = hooks() {
             h.stream_created(&env_of(env), ZlibKind::Inflater, addr as u64);
         }
@@ -307,8 +345,11 @@ unsafe extern "C" fn inflater_init(env: *mut JNIEnv, cls: jclass, nowrap: jboole
 
 unsafe extern "C" fn deflater_init(env: *mut JNIEnv, cls: jclass, level: jint, strategy: jint, nowrap: jboolean) -> jlong {
     let Some(f) = original!(Native::DeflaterInit, DeflaterInitFn) else { return 0 };
-    // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
-    let addr = unsafe { f(env, cls, level, strategy, nowrap) };
+    let call = || {
+        // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
+        unsafe { f(env, cls, level, strategy, nowrap) }
+    };
+    let addr = if zlib_counted() { malloc_hooks::ledgered(call) } else { call() };
     if addr != 0 {
         if let Some(h) = hooks() {
             h.stream_created(&env_of(env), ZlibKind::Deflater, addr as u64);

@@ -409,7 +409,7 @@ fn dump_plan(opts: &LeakOptions) -> Result<take::Plan, String> {
         _ => opts
             .heap_used
             .ok_or_else(|| "the heap's size could not be read".to_string())
-            .and_then(|used| take::plan(opts.dump_dir.as_deref(), &opts.report_dir, opts.tmpdir.as_deref(), used))
+            .and_then(|used| take::plan(opts.dump_dir.as_deref(), &opts.report_dir, opts.tmpdir.as_deref(), used).map_err(|e| e.to_string()))
             .and_then(|p| {
                 if p.estimated_pause > limits.pause {
                     Err(format!(
@@ -474,8 +474,8 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
     let objects: Vec<jni::sys::jobject> = loader_objects.iter().map(|(_, o)| o.raw()).collect();
     let taken = match take::take(env, plan, &marker, &objects) {
         Err(e) => {
-            s.why_none = e.clone();
-            s.stats.limit_hit = Some(e);
+            s.why_none = e.to_string();
+            s.stats.limit_hit = Some(e.to_string());
             return;
         }
         Ok(taken) => taken,

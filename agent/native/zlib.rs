@@ -18,6 +18,7 @@ use crate::native::sites::{drain, total, SiteCounters, Stripe};
 use crate::native::stacks::{Slot, Stacks};
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
+use crate::ffi::natives::RebindError;
 use crate::core::health::{self, COUNTERS};
 use crate::core::options::NativeOptions;
 use leakagent_report::model::{
@@ -153,7 +154,7 @@ impl ZlibLedger {
     }
 
     /// After a late attach: the outcome of re-binding the zlib natives to the agent's wrappers.
-    pub fn rebound_after_attach(&self, result: Result<(), String>) {
+    pub fn rebound_after_attach(&self, result: Result<(), RebindError>) {
         match result {
             Ok(()) => self.set_status(
                 Tracking::SinceAttach,

@@ -18,6 +18,7 @@ use crate::target_fs::{self, Refusal};
 use crate::error::{refused, usage, Exit, Failure};
 use leakagent_report::model::Report;
 use leakagent_report::props::{REPORT_LAST, REPORT_SEQUENCE, SIGNAL, SIGNAL_NUMBER, VERSION};
+use leakagent_report::signals;
 use leakagent_report::text::escape_controls;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -142,11 +143,9 @@ fn report_signal(p: &mut Process, state: &HashMap<String, String>) -> Result<(i3
     Ok((signo, signal))
 }
 
-/// The signals the agent's `signal=` option allows (agent/core/options/values.rs), as numbers.
+/// The signals the agent's `signal=` option allows, as numbers in this process.
 fn agent_signals() -> Vec<i32> {
-    let mut s: Vec<i32> = (0..=8).map(|n| libc::SIGRTMIN() + n).collect();
-    s.push(libc::SIGUSR1);
-    s
+    signals::owned(libc::SIGRTMIN(), libc::SIGUSR1)
 }
 
 fn now_ms() -> u64 {

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod model;
 pub mod prom;
 pub mod props;
+pub mod signals;
 pub mod text;
 pub mod units;
 pub mod words;

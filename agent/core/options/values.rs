@@ -1,6 +1,7 @@
 //! Parsers for option values: each names the option, the value and what is allowed on failure.
 
 use super::{Formats, Level, Limit, OptionError, ReportSignal};
+use leakagent_report::signals;
 use std::time::Duration;
 
 pub(super) fn err(option: &str, value: &str, allowed: impl Into<String>) -> OptionError {
@@ -18,15 +19,16 @@ pub(super) fn bool_value(key: &str, value: &str) -> Result<bool, OptionError> {
 pub(super) fn signal(key: &str, value: &str) -> Result<ReportSignal, OptionError> {
     let upper = value.trim().to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let allowed = "allowed: RTMIN+N with N from 0 to 8, USR1, or off";
+    let allowed = signals::allowed();
+    if let Some((_, why)) = signals::HOTSPOT.iter().find(|(n, _)| *n == name) {
+        return Err(err(key, value, format!("{why}; {allowed}")));
+    }
     match name {
         "OFF" => Ok(ReportSignal::Off),
         "USR1" => Ok(ReportSignal::Usr1),
         "RTMIN" => Ok(ReportSignal::RtMin(0)),
-        "USR2" => Err(err(key, value, format!("HotSpot uses SIGUSR2 to suspend threads; {allowed}"))),
-        "QUIT" | "TERM" | "INT" | "HUP" => Err(err(key, value, format!("HotSpot handles SIG{name}; {allowed}"))),
         _ => match name.strip_prefix("RTMIN+").map(str::parse::<u8>) {
-            Some(Ok(n)) if n <= 8 => Ok(ReportSignal::RtMin(n)),
+            Some(Ok(n)) if n <= signals::RTMIN_MAX => Ok(ReportSignal::RtMin(n)),
             _ => Err(err(key, value, allowed)),
         },
     }
@@ -313,6 +315,29 @@ mod tests {
         assert!(signal("signal", "QUIT").unwrap_err().allowed.contains("HotSpot"));
         for bad in ["RTMIN+9", "RTMIN+-1", "12"] {
             assert!(signal("signal", bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Every signal the option accepts is one the command will send (signals::owned), and
+    /// every one the command would send is accepted.
+    #[test]
+    fn the_option_accepts_exactly_the_signals_the_command_sends() {
+        let owned = signals::owned(libc::SIGRTMIN(), libc::SIGUSR1);
+        let mut accepted: Vec<i32> = (0..=u8::MAX)
+            .filter_map(|n| signal("signal", &format!("RTMIN+{n}")).ok())
+            .chain(signal("signal", "USR1").ok())
+            .map(|s| match s {
+                ReportSignal::RtMin(n) => libc::SIGRTMIN() + n as i32,
+                ReportSignal::Usr1 => libc::SIGUSR1,
+                ReportSignal::Off => unreachable!("RTMIN+N and USR1 are signals"),
+            })
+            .collect();
+        accepted.sort_unstable();
+        let mut want = owned.clone();
+        want.sort_unstable();
+        assert_eq!(accepted, want);
+        for (name, _) in signals::HOTSPOT {
+            assert!(signal("signal", name).unwrap_err().allowed.contains("HotSpot"), "{name}");
         }
     }
 }

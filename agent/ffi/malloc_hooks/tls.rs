@@ -39,6 +39,9 @@ pub(super) struct Tls {
     pub(super) stack_hi: Cell<usize>,
     /// Inside the hooks' own work (a sample, a rescan): nested hook calls only forward.
     pub(super) busy: Cell<bool>,
+    /// Inside a JDK native whose allocations a native ledger counts (`ledgered.rs`): a
+    /// countdown that ends here draws anew but takes no sample.
+    pub(super) ledgered: Cell<bool>,
 }
 
 /// Bytes reserved in `.tbss`; `Tls` must fit (checked at compile time).

@@ -18,6 +18,7 @@
 
 use crate::core::hash::MixBuild;
 use crate::leaks::dump::hprof::{self, ClassDump, Dump, Root, Visitor, Want, TYPE_OBJECT};
+use crate::leaks::dump::DumpError;
 use std::collections::HashMap;
 
 /// Bytes of graph memory per object (id map, size, offsets, order, dominators, sums) and per
@@ -45,9 +46,9 @@ pub struct Budget<'a> {
 
 /// Per target loader (agent id, in order): the bytes it retains, or None when it is not
 /// reachable in the dump; Err when the whole computation could not be done, with why.
-pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Budget<'_>) -> Result<Vec<Option<u64>>, String> {
+pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Budget<'_>) -> Result<Vec<Option<u64>>, DumpError> {
     if dump.id_size != 8 {
-        return Err("the heap dump uses 4-byte identifiers".into());
+        return Err(DumpError::ShortIds);
     }
     let mut nodes = Nodes { memory: budget.memory, stop: Some(budget.stop), ..Nodes::default() };
     scan(dump, &mut nodes)?;
@@ -70,21 +71,21 @@ pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Bud
 pub fn for_suspects(dump: &mut Dump, objects: Option<&Objects>, ids: &[u32], budget: &Budget<'_>) -> (Vec<Option<u64>>, Option<String>) {
     let result = match objects {
         Some(o) => compute(dump, o, ids, budget),
-        None => Err("the chain search could not find the loaders in the heap dump".into()),
+        None => Err(DumpError::NoLoaders),
     };
     match result {
         Ok(v) => (v, None),
-        Err(why) => (vec![None; ids.len()], Some(why)),
+        Err(why) => (vec![None; ids.len()], Some(why.to_string())),
     }
 }
 
 /// Runs one pass of a visitor, turning its own reason to stop into the error.
-fn scan<V: Visitor + Stopped>(dump: &mut Dump, v: &mut V) -> Result<(), String> {
-    dump.scan(None, v).map_err(|e| format!("reading the heap dump: {e}"))?;
+fn scan<V: Visitor + Stopped>(dump: &mut Dump, v: &mut V) -> Result<(), DumpError> {
+    dump.scan(None, v).map_err(DumpError::Read)?;
     // The scan asks every few thousand records; a small dump may end before it asked once.
     v.stop();
     match v.stopped() {
-        Some(why) => Err(why),
+        Some(why) => Err(DumpError::Stopped(why)),
         None => Ok(()),
     }
 }
@@ -231,9 +232,9 @@ impl Edges<'_, '_> {
         }
     }
 
-    fn finish(mut self) -> Result<(Vec<u32>, Vec<u32>), String> {
+    fn finish(mut self) -> Result<(Vec<u32>, Vec<u32>), DumpError> {
         if let Some(e) = self.error {
-            return Err(e);
+            return Err(DumpError::Stopped(e));
         }
         while self.offs.len() <= self.nodes.sizes.len() {
             self.offs.push(self.succ.len() as u32);
@@ -366,7 +367,7 @@ impl Graph {
     }
 
     /// Each node's retained bytes (None for nodes no root reaches).
-    pub fn retained(&self, stop: &dyn Fn() -> Option<String>) -> Result<Vec<Option<u64>>, String> {
+    pub fn retained(&self, stop: &dyn Fn() -> Option<String>) -> Result<Vec<Option<u64>>, DumpError> {
         let (order, pos) = self.reverse_postorder();
         let idom = self.dominators(&order, &pos, stop)?;
         let mut sum: Vec<u64> = order.iter().map(|&n| if n == NONE { 0 } else { self.sizes[n as usize] }).collect();
@@ -380,7 +381,7 @@ impl Graph {
 
     /// Immediate dominator of each position in reverse postorder (position 0, the super-root,
     /// dominates itself), by Cooper, Harvey and Kennedy's iteration to a fixed point.
-    fn dominators(&self, order: &[u32], pos: &[u32], stop: &dyn Fn() -> Option<String>) -> Result<Vec<u32>, String> {
+    fn dominators(&self, order: &[u32], pos: &[u32], stop: &dyn Fn() -> Option<String>) -> Result<Vec<u32>, DumpError> {
         let m = order.len();
         // Predecessors by position; the roots' only predecessor is the super-root.
         let mut counts = vec![0u32; m + 1];
@@ -414,7 +415,7 @@ impl Graph {
         let mut changed = true;
         while changed {
             if let Some(why) = stop() {
-                return Err(why);
+                return Err(DumpError::Stopped(why));
             }
             changed = false;
             for b in 1..m {

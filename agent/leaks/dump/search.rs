@@ -11,6 +11,7 @@
 
 use crate::core::budget::Budget;
 use crate::leaks::dump::hprof::{self, Dump, Root, ScanEnd, Visitor, Want};
+use crate::leaks::dump::DumpError;
 use crate::leaks::dump::index::{id_at, layouts, IdMap, Index};
 use crate::leaks::dump::names::Names;
 use crate::leaks::walk::search::Limits;
@@ -200,8 +201,8 @@ impl Round<'_> {
     }
 
     /// Instances and arrays that point into the frontier, read from the dump.
-    fn pass(&mut self, dump: &mut Dump) -> Result<(), String> {
-        let end = dump.scan(self.index.heap_start, self).map_err(|e| format!("reading the heap dump: {e}"))?;
+    fn pass(&mut self, dump: &mut Dump) -> Result<(), DumpError> {
+        let end = dump.scan(self.index.heap_start, self).map_err(DumpError::Read)?;
         if end == ScanEnd::Stopped && self.stop.is_none() {
             self.stop = (self.deadline)();
         }
@@ -220,7 +221,7 @@ impl Round<'_> {
         while !self.frontier.is_empty() && self.stop.is_none() && !self.all_reached(&parent) {
             found.passes += 1;
             if let Err(e) = self.pass(dump) {
-                found.error = Some(e);
+                found.error = Some(e.to_string());
                 break;
             }
             self.peak = self.peak.max(self.memory());
@@ -310,14 +311,14 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
     let n = setup.targets.len();
     let mut found = Found { chains: vec![None; n], weakly_held: vec![false; n], ..Found::default() };
     if dump.id_size != 8 {
-        found.error = Some("the heap dump uses 4-byte identifiers (a 32-bit JVM); not supported".into());
+        found.error = Some(DumpError::ShortIds.to_string());
         return found;
     }
     let limits = setup.limits;
     let deadline = move || out_of_time(budget, started, limits);
     let mut index = Index { marker_len: setup.loader_ids.len() as u32 + 3, marker: setup.marker, ..Index::default() };
     if let Err(e) = dump.scan(None, &mut index) {
-        found.error = Some(format!("reading the heap dump: {e}"));
+        found.error = Some(DumpError::Read(e).to_string());
         return found;
     }
     found.passes = 1;

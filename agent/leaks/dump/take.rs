@@ -9,6 +9,7 @@
 //! ([`remove_dead`]). A memory-backed file system (tmpfs, often `/tmp` in containers) is
 //! never chosen unless named, because a dump there costs RAM against the container's limit.
 
+use super::{DumpError, Refused};
 use crate::ffi::jni::Env;
 use crate::ffi::os;
 use jni::objects::JValue;
@@ -36,7 +37,7 @@ pub struct Plan {
 /// Chooses the directory for a dump of a heap with `heap_used` bytes: `explicit` if given (any
 /// file system), else the reports' directory, else `java.io.tmpdir`, skipping memory-backed file
 /// systems and those without room for twice the estimate.
-pub fn plan(explicit: Option<&str>, report_dir: &Path, tmpdir: Option<&str>, heap_used: u64) -> Result<Plan, String> {
+pub fn plan(explicit: Option<&str>, report_dir: &Path, tmpdir: Option<&str>, heap_used: u64) -> Result<Plan, DumpError> {
     let estimated_bytes = heap_used + heap_used / 10 + (16 << 20);
     let rate = BYTES_PER_MS.load(Relaxed).max(1);
     let estimated_pause = Duration::from_millis(estimated_bytes / rate);
@@ -48,7 +49,7 @@ pub fn plan(explicit: Option<&str>, report_dir: &Path, tmpdir: Option<&str>, hea
     };
     for (dir, named) in candidates {
         if !named && os::is_memory_fs(&dir) {
-            refused.push(format!("{} is in memory (tmpfs)", dir.display()));
+            refused.push(Refused::InMemory(dir));
             continue;
         }
         match os::fs_free_bytes(&dir) {
@@ -56,11 +57,11 @@ pub fn plan(explicit: Option<&str>, report_dir: &Path, tmpdir: Option<&str>, hea
                 remove_dead(&dir);
                 return Ok(Plan { dir, estimated_bytes, estimated_pause });
             }
-            Ok(free) => refused.push(format!("{} has {} MiB free, a dump needs about {} MiB", dir.display(), free >> 20, need >> 20)),
-            Err(e) => refused.push(format!("{}: {e}", dir.display())),
+            Ok(free) => refused.push(Refused::NoRoom { dir, free, need }),
+            Err(err) => refused.push(Refused::Unusable { dir, err }),
         }
     }
-    Err(format!("no directory for a heap dump ({}); name one with chain_dump_dir", refused.join("; ")))
+    Err(DumpError::NoDirectory(refused))
 }
 
 /// Removes the dumps in `dir` whose process is gone, whatever their age: a run killed while
@@ -117,20 +118,20 @@ pub struct Taken {
 /// Writes the heap dump with `marker` in the heap: an `Object[]` of the marker `long[]`, the
 /// calling thread, `loaders` in order, and the marker again, held by this thread's local
 /// reference while HotSpot writes. No GC runs first (the report's own GC just ran).
-pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject]) -> Result<Taken, String> {
+pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject]) -> Result<Taken, DumpError> {
     let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
     let start = os::start_ticks("self").unwrap_or(0);
     let dir = plan.dir.join(format!("{DIR_PREFIX}{}-{start}-{stamp}", std::process::id()));
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        .map_err(|err| DumpError::CreateDir { dir: dir.clone(), err })?;
     let path = dir.join("heap.hprof");
     let result = env.with_local_frame(loaders.len() as i32 + 16, || {
         let long = env.long_array_of(marker);
         let me = env.call_static_object_method("java/lang/Thread", "currentThread", "()Ljava/lang/Thread;");
         if long.is_null() || me.is_null() {
-            return Err("cannot create the marker array".to_string());
+            return Err(DumpError::Marker);
         }
         let mut elements = Vec::with_capacity(loaders.len() + 3);
         elements.push(long.raw());
@@ -139,7 +140,7 @@ pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject]) -> R
         elements.push(long.raw());
         let array = env.object_array_of(&elements);
         if array.is_null() {
-            return Err("cannot create the marker array".to_string());
+            return Err(DumpError::Marker);
         }
         let t0 = Instant::now();
         let r = dump_heap(env, &path);
@@ -148,7 +149,7 @@ pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject]) -> R
         r.map(|()| pause)
     });
     let opened = result.and_then(|pause| {
-        let file = File::open(&path).map_err(|e| format!("cannot open the heap dump: {e}"))?;
+        let file = File::open(&path).map_err(DumpError::Open)?;
         let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(Taken { file, bytes, pause })
     });
@@ -164,8 +165,8 @@ pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject]) -> R
 }
 
 /// `HotSpotDiagnosticMXBean.dumpHeap(path, false)`: every object, no GC first.
-fn dump_heap(env: &Env, path: &Path) -> Result<(), String> {
-    let mut j = env.jni().ok_or("no JNIEnv")?;
+fn dump_heap(env: &Env, path: &Path) -> Result<(), DumpError> {
+    let mut j = env.jni().ok_or(DumpError::NoJniEnv)?;
     let r = (|| -> jni::errors::Result<()> {
         let class = j.find_class("com/sun/management/HotSpotDiagnosticMXBean")?;
         let bean = j
@@ -185,7 +186,7 @@ fn dump_heap(env: &Env, path: &Path) -> Result<(), String> {
     })();
     r.map_err(|e| {
         let detail = env.take_exception_text();
-        format!("HotSpotDiagnosticMXBean.dumpHeap failed: {}", detail.unwrap_or_else(|| e.to_string()))
+        DumpError::DumpHeap(detail.unwrap_or_else(|| e.to_string()))
     })
 }
 
@@ -209,10 +210,12 @@ mod tests {
         let named = plan(Some(tmp.to_str().unwrap()), Path::new("/nonexistent"), None, 1 << 20).unwrap();
         assert_eq!(named.dir, tmp);
         let huge = plan(Some(tmp.to_str().unwrap()), &tmp, None, u64::MAX / 8).unwrap_err();
-        assert!(huge.contains("MiB free"), "{huge}");
+        assert!(matches!(&huge, DumpError::NoDirectory(r) if matches!(r[..], [Refused::NoRoom { .. }])), "{huge:?}");
+        assert!(huge.to_string().contains("MiB free, a dump needs about"), "{huge}");
         if Path::new("/dev/shm").exists() && os::is_memory_fs(Path::new("/dev/shm")) {
             let e = plan(None, Path::new("/dev/shm"), Some("/dev/shm"), 1 << 20).unwrap_err();
-            assert!(e.contains("tmpfs"), "{e}");
+            assert!(matches!(&e, DumpError::NoDirectory(r) if matches!(r[..], [Refused::InMemory(_), Refused::InMemory(_)])), "{e:?}");
+            assert!(e.to_string().contains("is in memory (tmpfs)"), "{e}");
         }
     }
 

@@ -429,7 +429,7 @@ fn search_once(
         let memory = walk.nodes.len() as u64 * NODE_BYTES + (frontier.len() + walk.next_frontier.len()) as u64 * FRONTIER_BYTES;
         out.peak_memory_bytes = out.peak_memory_bytes.max(memory);
         if let Err(e) = result {
-            out.error = Some(e);
+            out.error = Some(e.to_string());
             break;
         }
         if walk.stop.is_some() {
