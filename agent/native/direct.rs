@@ -7,7 +7,7 @@
 //! by GC. The JDK's own pool numbers (`java.nio.Bits`) are read for comparison.
 
 use crate::ffi::blocks::{Block, Old, Tag, UNCOUNTED};
-use crate::native::section::{Dated, Row, Section, SiteView};
+use crate::native::section::{Row, Section, SiteView};
 use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, Stripe};
 use crate::native::stacks::{Slot, Stacks};
 use crate::ffi::jni::Env;
@@ -91,19 +91,6 @@ struct Ages {
     free: [bool; AGE_SLOTS],
 }
 
-/// The section's ledger type: direct keeps its records in the blocks' headers, not by address.
-#[derive(Clone, Copy, Default)]
-struct InHeader;
-
-impl Dated for InHeader {
-    fn site(&self) -> u32 {
-        0
-    }
-    fn born_ms(&self) -> u32 {
-        0
-    }
-}
-
 impl Row for DirectSite {
     fn id(&self) -> u32 {
         self.id
@@ -123,7 +110,7 @@ impl Row for DirectSite {
 }
 
 pub struct DirectLedger {
-    section: Section<DirectCounters, InHeader>,
+    section: Section<DirectCounters>,
     /// The age slot new blocks go to.
     slot: AtomicU8,
     ages: Mutex<Ages>,
