@@ -126,7 +126,7 @@ bench_kinds() {
   local pairs="$1" together="$2" runner="$3" i j k c w r line
   shift 3
   local kinds=("$@") order
-  declare -A cpu wall got_c got_w ratios
+  declare -A cpu wall got_c got_w per_pair
   for (( i = 0; i < pairs; i++ )); do
     order=()
     for (( j = 0; j < ${#kinds[@]}; j++ )); do order+=("${kinds[$(( (i + j) % ${#kinds[@]} ))]}"); done
@@ -143,7 +143,7 @@ bench_kinds() {
       cpu[$k]+="${got_c[$k]} "; wall[$k]+="${got_w[$k]} "
       [[ "$k" == "${kinds[0]}" ]] && continue
       r="$(echo "${got_c[$k]} / ${got_c[${kinds[0]}]}" | bc -l)"
-      ratios[$k]+="$r "
+      per_pair[$k]+="$r "
       line+="$(printf '  %s %5d ms (%.3f)' "$k" "${got_c[$k]}" "$r")"
     done
     echo "$line"
@@ -158,7 +158,7 @@ bench_kinds() {
     printf '  median %s: cpu %s ms -> ratio %.3f (%+.1f%%), wall %s ms -> %.3f\n' "$k" "$ck" \
       "$(echo "$ck / $c0" | bc -l)" "$(echo "($ck / $c0 - 1) * 100" | bc -l)" "$wk" "$(echo "$wk / $w0" | bc -l)"
     printf '    per-pair cpu ratio spread: %s; 95%% interval of its median: %s\n' \
-      "$(tr ' ' '\n' <<<"${ratios[$k]}" | grep . | bench_spread)" \
-      "$(tr ' ' '\n' <<<"${ratios[$k]}" | grep . | bench_median_ci)"
+      "$(tr ' ' '\n' <<<"${per_pair[$k]}" | grep . | bench_spread)" \
+      "$(tr ' ' '\n' <<<"${per_pair[$k]}" | grep . | bench_median_ci)"
   done
 }
