@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * ZlibBench.
  *
  *   java [-XX:MaxDirectMemorySize=64m] DirectBench [--threads 2] [--buffers 400000] [--depth 40]
- *                                                  [--go FILE]
+ *                                                  [--go FILE] [--sizes 64,1000,4096,16384,65536]
  * With --go, it prints "READY" after the warm-up and starts the timed pass once FILE exists, so
  * that several JVMs run it at the same time (bench/native_overhead.sh --together).
  * Prints "BENCH direct ms=<timed wall milliseconds> cpu_ms=<CPU milliseconds of the worker threads>
@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * path for them), and the GC's own threads.
  */
 public final class DirectBench {
-    static final int[] SIZES = {64, 1000, 4096, 16384, 65536};
+    static int[] SIZES = {64, 1000, 4096, 16384, 65536};
     static final AtomicLong CPU = new AtomicLong();
 
     public static void main(String[] args) throws Exception {
@@ -30,6 +30,9 @@ public final class DirectBench {
                 case "--buffers": buffers = Integer.parseInt(args[++i]); break;
                 case "--depth": depth = Integer.parseInt(args[++i]); break;
                 case "--go": go = java.nio.file.Paths.get(args[++i]); break;
+                case "--sizes":
+                    SIZES = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                    break;
                 default: throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
