@@ -5,11 +5,9 @@
 //! buffer, evicting everything else between two events). HotSpot's `-XX:NativeMemoryTracking`
 //! does the same to every `os::malloc` block, Unsafe's included.
 //!
-//! A block of ours is `[slack 0|16][size][tag][0][check]` + the user's bytes: the allocation
-//! wrapper asks the original for `size + HEADER` and returns `base + HEADER`; when that would be
-//! page-aligned (one block in 256) it allocates again with 16 bytes of slack and frees the first
-//! block. Asking for no more than the header keeps a request in glibc's thread cache whenever
-//! `size + 32` fits it (up to 1,032 bytes); a reallocation always asks for the slack. So a pointer of ours is 16-aligned and never page-aligned, and its
+//! A block of ours is `[slack 0|16][size][tag][0][check]` + the user's bytes: the wrapper asks the
+//! original for `size + ALLOC_EXTRA` and returns `base + HEADER` (or `+ HEADER + 16` when that
+//! would be page-aligned). So a pointer of ours is 16-aligned and never page-aligned, and its
 //! check word (`ptr - 8`) lies in the page of `ptr` itself, which is mapped since the block's
 //! first byte is there: reading it cannot fault, whatever pointer `freeMemory0` is handed. The
 //! check is a keyed hash of the pointer (a per-process random key): a pointer that is not ours
@@ -25,9 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering::{Acquire, Relaxed}};
 
 /// Bytes of the header in front of every block of ours (a multiple of 16: alignment is kept).
 pub const HEADER: u64 = 32;
-/// Extra bytes asked of the original per reallocated block (and per allocated block whose
-/// pointer would otherwise be page-aligned): the header and the slack that keeps the returned
-/// pointer off a page boundary.
+/// Extra bytes asked of the original per block: the header and the slack that keeps the
+/// returned pointer off a page boundary.
 pub const ALLOC_EXTRA: u64 = HEADER + 16;
 const PAGE: u64 = 4096;
 /// The header's tag when the accounting did not count the block (agent stopped, degraded).
@@ -115,8 +112,8 @@ fn user_of(base: u64) -> u64 {
 /// Writes the header of the block at `base` whose user pointer is `user`.
 ///
 /// # Safety
-/// `base` is a block from the original of at least `size + HEADER` bytes, and `size +
-/// ALLOC_EXTRA` when `base + HEADER` is page-aligned; `user` is `user_of(base)`.
+/// `base` is a block of at least `size + ALLOC_EXTRA` bytes from the original, `user` is
+/// `user_of(base)`.
 unsafe fn write_header(base: u64, user: u64, size: u64, tag: Tag) {
     let slack = user - base - HEADER;
     let h = (user - HEADER) as *mut u64;
@@ -165,31 +162,15 @@ pub(super) unsafe extern "C" fn allocate_memory(env: *mut JNIEnv, unsafe_: jobje
         return unsafe { f(env, unsafe_, size) };
     };
     // SAFETY: as above, asking for the header too (a size too large fails as it would have).
-    let mut base = unsafe { f(env, unsafe_, (extra - 16) as jlong) } as u64;
-    if base != 0 && (base + HEADER).is_multiple_of(PAGE) {
-        base = with_slack(env, unsafe_, f, base, extra);
-    }
+    let base = unsafe { f(env, unsafe_, extra as jlong) } as u64;
     if base == 0 {
         return 0;
     }
     let user = user_of(base);
     let tag = h.memory_allocated(&env_of(env), size as u64);
-    // SAFETY: `base` holds `size + HEADER` bytes, and the slack when user_of adds it.
+    // SAFETY: `base` holds `size + ALLOC_EXTRA` bytes.
     unsafe { write_header(base, user, size as u64, tag) };
     user as jlong
-}
-
-/// A block of `extra` bytes (the header and the slack) in place of `first`, whose pointer past
-/// the header would be page-aligned; 0 when the original fails (`first` is freed either way).
-#[cold]
-fn with_slack(env: *mut JNIEnv, unsafe_: jobject, alloc: AllocFn, first: u64, extra: u64) -> u64 {
-    // SAFETY: the JDK's own native; allocated before `first` is freed, so not at its address.
-    let base = unsafe { alloc(env, unsafe_, extra as jlong) } as u64;
-    if let Some(free) = original!(Native::FreeMemory, FreeFn) {
-        // SAFETY: `first` came from the original allocation and was never handed out.
-        unsafe { free(env, unsafe_, first as jlong) };
-    }
-    base
 }
 
 pub(super) unsafe extern "C" fn reallocate_memory(env: *mut JNIEnv, unsafe_: jobject, old: jlong, size: jlong) -> jlong {
