@@ -9,20 +9,30 @@ import java.util.concurrent.atomic.AtomicLong;
  * ZlibBench.
  *
  *   java [-XX:MaxDirectMemorySize=64m] DirectBench [--threads 2] [--buffers 400000] [--depth 40]
+ *                                                  [--go FILE] [--sizes 64,1000,4096,16384,65536]
+ * With --go, it prints "READY" after the warm-up and starts the timed pass once FILE exists, so
+ * that several JVMs run it at the same time (bench/native_overhead.sh --together).
  * Prints "BENCH direct ms=<timed wall milliseconds> cpu_ms=<CPU milliseconds of the worker threads>
- * buffers=<allocated>".
+ * proc_cpu_ms=<CPU milliseconds of the whole process> buffers=<allocated>". The process's time
+ * includes the Reference Handler, which frees the buffers the GC found (and runs the agent's free
+ * path for them), and the GC's own threads.
  */
 public final class DirectBench {
-    static final int[] SIZES = {64, 1000, 4096, 16384, 65536};
+    static int[] SIZES = {64, 1000, 4096, 16384, 65536};
     static final AtomicLong CPU = new AtomicLong();
 
     public static void main(String[] args) throws Exception {
         int threads = 2, buffers = 400_000, depth = 40;
+        java.nio.file.Path go = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--threads": threads = Integer.parseInt(args[++i]); break;
                 case "--buffers": buffers = Integer.parseInt(args[++i]); break;
                 case "--depth": depth = Integer.parseInt(args[++i]); break;
+                case "--go": go = java.nio.file.Paths.get(args[++i]); break;
+                case "--sizes":
+                    SIZES = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                    break;
                 default: throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
@@ -30,11 +40,23 @@ public final class DirectBench {
         f.setAccessible(true);
         sun.misc.Unsafe u = (sun.misc.Unsafe) f.get(null);
         run(u, threads, buffers / 10, depth); // warm-up
+        if (go != null) {
+            System.out.println("READY");
+            System.out.flush();
+            while (!java.nio.file.Files.exists(go)) {
+                Thread.sleep(2);
+            }
+        }
+        com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean();
         CPU.set(0);
+        long p0 = os.getProcessCpuTime();
         long t0 = System.nanoTime();
         long n = run(u, threads, buffers, depth);
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        System.out.println("BENCH direct ms=" + ms + " cpu_ms=" + CPU.get() / 1_000_000 + " buffers=" + n);
+        long proc = (os.getProcessCpuTime() - p0) / 1_000_000;
+        System.out.println("BENCH direct ms=" + ms + " cpu_ms=" + CPU.get() / 1_000_000 + " proc_cpu_ms=" + proc
+                + " buffers=" + n);
     }
 
     static long run(sun.misc.Unsafe u, int threads, int buffers, int depth) throws Exception {

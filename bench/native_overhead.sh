@@ -3,7 +3,8 @@
 # without the agent in alternating runs of one session, so that drift of the machine hits both.
 #
 #   bench/native_overhead.sh [--pairs N] [--java PATH] [--options OPTS] [--workload zlib|direct|both]
-#                            [--depth N]
+#                            [--depth N] [--buffers N] [--together] [--cpu workers|process]
+#                            [--also OPTS] [--also-lib PATH] [--aa]
 #
 #   --pairs N      runs with and without the agent per workload (default 15); the order of each
 #                  pair alternates (without/with, with/without, ...)
@@ -12,6 +13,17 @@
 #                  stacked with the default stack_depth/key_depth)
 #   --workload W   zlib, direct or both (default both)
 #   --depth N      Java frames below the workload's loop, as in a real application (default 40)
+#   --buffers N    direct: buffers of the timed pass (default 400000)
+#   --together     the runs of a pair (or triple) run at the same time, their timed phases released
+#                  together after each one's warm-up, in a start order that rotates: each sees the
+#                  same stretch of the machine's load. Without it they run one after the other
+#   --cpu WHAT     direct: the ratio's CPU time, of the worker threads (default) or the whole
+#                  process (which adds the Reference Handler, where the GC's half of the buffers is
+#                  freed through the agent, and the GC and JIT threads)
+#   --also OPTS    a third run per pair with the agent and these options (e.g. direct=off)
+#   --also-lib P   the third run's agent library (default the same); with --also-lib and no
+#                  --also, the third run has the --options of the second
+#   --aa           the second run is without the agent too (an A/A run: the bench's own noise)
 #   LEAKAGENT_LIB  environment: the agent library (default target/release/libleakagent.so)
 #
 # zlib:   bench/ZlibBench.java reads every DEFLATED entry of every jar in /usr/share/java 16 times
@@ -22,7 +34,8 @@
 # and the CPU milliseconds of its worker threads, where the agent's work lands. The ratio is taken
 # on CPU time: on a shared machine another process taking a core doubles wall time but not CPU
 # time. The script prints every run, the median of each side and the ratio of the medians (with
-# agent / without), for CPU and for wall time. Not a test: it asserts nothing.
+# agent / without), for CPU and for wall time, and the spread of the per-pair ratios. Not a test:
+# it asserts nothing.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,6 +47,12 @@ JAVA=""
 OPTS=""
 WORKLOAD=both
 DEPTH=40
+BUFFERS=400000
+TOGETHER=0
+CPU=workers
+ALSO=""
+ALSO_LIB=""
+AA=0
 while (( $# )); do
   case "$1" in
     --pairs) PAIRS="$2"; shift 2 ;;
@@ -41,40 +60,65 @@ while (( $# )); do
     --options) OPTS="$2"; shift 2 ;;
     --workload) WORKLOAD="$2"; shift 2 ;;
     --depth) DEPTH="$2"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --buffers) BUFFERS="$2"; shift 2 ;;
+    --together) TOGETHER=1; shift ;;
+    --cpu) CPU="$2"; shift 2 ;;
+    --also) ALSO="$2"; shift 2 ;;
+    --also-lib) ALSO_LIB="$2"; shift 2 ;;
+    --aa) AA=1; shift ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) echo "native_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
+(( TOGETHER )) && [[ "$WORKLOAD" != direct ]] && { echo "native_overhead.sh: --together needs --workload direct (ZlibBench has no --go)" >&2; exit 2; }
+[[ "$CPU" == workers || "$CPU" == process ]] || { echo "native_overhead.sh: --cpu must be workers or process" >&2; exit 2; }
 bench_java
 bench_agent_lib
 WORK="$(mktemp -d /tmp/leakagent-bench.XXXXXX)"
+BENCH_WORK="$WORK"
 trap 'rm -rf "$WORK"' EXIT
 "$JAVAC" --release 11 -nowarn -XDignore.symbol.file -d "$WORK/classes" \
   "$HERE/ZlibBench.java" "$HERE/DirectBench.java" 2>/dev/null
 
 AGENT="-agentpath:$LIB=file=$WORK/report-%p-%n${OPTS:+,$OPTS}"
+KINDS=(without with)
+(( AA )) && KINDS=(without again)
+if [[ -n "$ALSO" || -n "$ALSO_LIB" ]]; then
+  AGENT_ALSO="-agentpath:${ALSO_LIB:-$LIB}=file=$WORK/report-%p-%n"
+  [[ -n "${ALSO:-$OPTS}" ]] && AGENT_ALSO+=",${ALSO:-$OPTS}"
+  KINDS+=(also)
+fi
 echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
-echo "cpus:   $(nproc), pairs: $PAIRS, stack depth below the loops: $DEPTH"
+[[ -n "${AGENT_ALSO:-}" ]] && echo "also:   $AGENT_ALSO"
+(( AA )) && echo "a/a:    the second run of each pair is without the agent too"
+echo "cpus:   $(nproc), pairs: $PAIRS, stack depth below the loops: $DEPTH, direct buffers: $BUFFERS, CPU of the $CPU$( ((TOGETHER)) && echo ", the runs of a pair at the same time")"
 
-# One run: prints "<cpu ms> <wall ms>".
-run() { # run <with|without> <zlib|direct>
-  local agent=()
+# One run of the current workload: prints the benchmark's output.
+run() { # run <without|again|with|also> [go-file]
+  local agent=() go=()
   [[ "$1" == with ]] && agent=("$AGENT")
-  local out
-  case "$2" in
-    zlib) out="$("$JAVA" "${agent[@]}" -cp "$WORK/classes" ZlibBench --depth "$DEPTH" 2>&1)" ;;
-    direct) out="$("$JAVA" "${agent[@]}" -XX:MaxDirectMemorySize=64m -cp "$WORK/classes" DirectBench --depth "$DEPTH" 2>&1)" ;;
+  [[ "$1" == also ]] && agent=("$AGENT_ALSO")
+  [[ -n "${2:-}" ]] && go=(--go "$2")
+  case "$W" in
+    zlib) "$JAVA" "${agent[@]}" -cp "$WORK/classes" ZlibBench --depth "$DEPTH" "${go[@]}" 2>&1 ;;
+    direct)
+      # With --cpu process, the process's CPU in place of the workers' (bench_result reads
+      # cpu_ms); line by line, so that READY reaches bench_together at once.
+      local keep='s/^$//'
+      [[ "$CPU" == process ]] && keep='s/ cpu_ms=[0-9]* proc_cpu_ms=\([0-9]*\)/ cpu_ms=\1/'
+      "$JAVA" "${agent[@]}" -XX:MaxDirectMemorySize=64m -cp "$WORK/classes" DirectBench --depth "$DEPTH" \
+        --buffers "$BUFFERS" "${go[@]}" 2>&1 | sed -u "$keep" ;;
   esac
-  bench_result "native_overhead.sh: $2 run $1 the agent" "$out"
 }
 
 measure() { # measure <zlib|direct>
+  W="$1"
   local w="$1"
   echo
   echo "== $w"
-  bench_pairs "$PAIRS" run "$w"
+  bench_kinds "$PAIRS" "$TOGETHER" run "${KINDS[@]}"
   # What the agent saw in its last report of this workload.
   local last
   last="$(ls -t "$WORK"/report-*.json 2>/dev/null | head -1 || true)"

@@ -86,3 +86,79 @@ bench_median_ci() {
     if (k == 0) { print "none (under 6 rounds)"; exit }
     printf "%.3f..%.3f\n", v[k], v[n + 1 - k] }'
 }
+
+# Runs of several kinds (e.g. without the agent, with it, with other options) compared pair by
+# pair, the first kind the baseline. A runner `runner <kind> [go-file]` runs one JVM in the
+# foreground and prints its output; given a go-file, the benchmark prints READY after its warm-up
+# and starts its timed phase once that file exists. BENCH_WORK is a scratch directory.
+
+# bench_together <runner> <kind>...: the kinds' runs at the same time, started in that order,
+# their timed phases released together once every one has warmed up, so that each sees the same
+# stretch of the machine's load. Prints "<kind> <cpu ms> <wall ms>" per kind.
+BENCH_GO=0
+bench_together() {
+  local runner="$1" k pids=() go waited=0
+  shift
+  go="$BENCH_WORK/go-$(( ++BENCH_GO ))"
+  for k in "$@"; do
+    "$runner" "$k" "$go" >"$BENCH_WORK/out-$k" 2>&1 &
+    pids+=("$!")
+  done
+  for k in "$@"; do
+    until grep -q '^READY' "$BENCH_WORK/out-$k"; do
+      sleep 0.05
+      (( ++waited < 12000 )) || { echo "a run $k never warmed up:" >&2; cat "$BENCH_WORK/out-$k" >&2; exit 1; }
+    done
+  done
+  touch "$go"
+  for k in "${pids[@]}"; do wait "$k" || true; done
+  for k in "$@"; do
+    echo "$k $(bench_result "a run $k" "$(cat "$BENCH_WORK/out-$k")")"
+  done
+}
+
+# bench_kinds <pairs> <together 0|1> <runner> <kind>...: each pair runs every kind once (one
+# after the other, or with together=1 at the same time), the first of each pair one later than
+# the last's, so that each kind runs (or starts) first equally often. Prints each pair with every
+# kind's CPU and its ratio to the first kind, then per kind the median CPU and wall, the ratio of
+# the medians and the spread of the per-pair ratios.
+bench_kinds() {
+  local pairs="$1" together="$2" runner="$3" i j k c w r line
+  shift 3
+  local kinds=("$@") order
+  declare -A cpu wall got_c got_w per_pair
+  for (( i = 0; i < pairs; i++ )); do
+    order=()
+    for (( j = 0; j < ${#kinds[@]}; j++ )); do order+=("${kinds[$(( (i + j) % ${#kinds[@]} ))]}"); done
+    if (( together )); then
+      while read -r k c w; do got_c[$k]="$c"; got_w[$k]="$w"; done < <(bench_together "$runner" "${order[@]}")
+    else
+      for k in "${order[@]}"; do
+        read -r c w <<<"$(bench_result "a run $k" "$("$runner" "$k")")"
+        got_c[$k]="$c"; got_w[$k]="$w"
+      done
+    fi
+    line="$(printf '  pair %2d: %s %5d ms' "$(( i + 1 ))" "${kinds[0]}" "${got_c[${kinds[0]}]}")"
+    for k in "${kinds[@]}"; do
+      cpu[$k]+="${got_c[$k]} "; wall[$k]+="${got_w[$k]} "
+      [[ "$k" == "${kinds[0]}" ]] && continue
+      r="$(echo "${got_c[$k]} / ${got_c[${kinds[0]}]}" | bc -l)"
+      per_pair[$k]+="$r "
+      line+="$(printf '  %s %5d ms (%.3f)' "$k" "${got_c[$k]}" "$r")"
+    done
+    echo "$line"
+  done
+  local c0 w0 ck wk
+  c0="$(tr ' ' '\n' <<<"${cpu[${kinds[0]}]}" | grep . | median)"
+  w0="$(tr ' ' '\n' <<<"${wall[${kinds[0]}]}" | grep . | median)"
+  printf '  median %s: cpu %s ms, wall %s ms\n' "${kinds[0]}" "$c0" "$w0"
+  for k in "${kinds[@]:1}"; do
+    ck="$(tr ' ' '\n' <<<"${cpu[$k]}" | grep . | median)"
+    wk="$(tr ' ' '\n' <<<"${wall[$k]}" | grep . | median)"
+    printf '  median %s: cpu %s ms -> ratio %.3f (%+.1f%%), wall %s ms -> %.3f\n' "$k" "$ck" \
+      "$(echo "$ck / $c0" | bc -l)" "$(echo "($ck / $c0 - 1) * 100" | bc -l)" "$wk" "$(echo "$wk / $w0" | bc -l)"
+    printf '    per-pair cpu ratio spread: %s; 95%% interval of its median: %s\n' \
+      "$(tr ' ' '\n' <<<"${per_pair[$k]}" | grep . | bench_spread)" \
+      "$(tr ' ' '\n' <<<"${per_pair[$k]}" | grep . | bench_median_ci)"
+  done
+}

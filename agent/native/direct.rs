@@ -7,7 +7,7 @@
 //! by GC. The JDK's own pool numbers (`java.nio.Bits`) are read for comparison.
 
 use crate::ffi::blocks::{Block, Old, Tag, UNCOUNTED};
-use crate::native::section::{Dated, Row, Section, SiteView};
+use crate::native::section::{Row, Section, SiteView};
 use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, Stripe};
 use crate::native::stacks::{Slot, Stacks};
 use crate::ffi::jni::Env;
@@ -91,19 +91,6 @@ struct Ages {
     free: [bool; AGE_SLOTS],
 }
 
-/// The section's ledger type: direct keeps its records in the blocks' headers, not by address.
-#[derive(Clone, Copy, Default)]
-struct InHeader;
-
-impl Dated for InHeader {
-    fn site(&self) -> u32 {
-        0
-    }
-    fn born_ms(&self) -> u32 {
-        0
-    }
-}
-
 impl Row for DirectSite {
     fn id(&self) -> u32 {
         self.id
@@ -123,7 +110,7 @@ impl Row for DirectSite {
 }
 
 pub struct DirectLedger {
-    section: Section<DirectCounters, InHeader>,
+    section: Section<DirectCounters>,
     /// The age slot new blocks go to.
     slot: AtomicU8,
     ages: Mutex<Ages>,
@@ -219,10 +206,11 @@ impl DirectLedger {
         }
     }
 
-    /// Counts a new live block of `size` at `site`; where its header files it.
-    fn record(&self, site: u32, size: u64) -> Tag {
+    /// Counts a new live block of `size` at `site` on the thread of `env`; where its header
+    /// files it.
+    fn record(&self, env: usize, site: u32, size: u64) -> Tag {
         let slot = self.slot.load(Relaxed);
-        let c = self.section.sites.counters(site);
+        let c = self.section.sites.counters_for(site, env);
         c.born[slot as usize].fetch_add(1, Relaxed);
         c.allocated_bytes.fetch_add(size, Relaxed);
         Tag { site, slot }
@@ -231,15 +219,15 @@ impl DirectLedger {
     /// `allocateMemory0` returned a block.
     pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, size: u64) -> Tag {
         let site = self.site(stacks, jvmti, env, Slot::DirectAlloc);
-        self.record(site, size)
+        self.record(env.raw() as usize, site, size)
     }
 
-    /// A block leaves its site (freed, or moved by a reallocation).
-    fn release(&self, b: Block) -> Option<&DirectCounters> {
+    /// A block leaves its site (freed, or moved by a reallocation) on the thread of `env`.
+    fn release(&self, env: usize, b: Block) -> Option<&DirectCounters> {
         if b.site == UNCOUNTED || b.slot as usize >= AGE_SLOTS {
             return None;
         }
-        let c = self.section.sites.counters(b.site);
+        let c = self.section.sites.counters_for(b.site, env);
         c.gone[b.slot as usize].fetch_add(1, Relaxed);
         c.gone_bytes.fetch_add(b.size, Relaxed);
         Some(c)
@@ -250,7 +238,7 @@ impl DirectLedger {
     pub fn on_reallocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, old: Old, size: u64, header: bool) -> Tag {
         match old {
             Old::Ours(b) => {
-                if let Some(c) = self.release(b) {
+                if let Some(c) = self.release(env.raw() as usize, b) {
                     c.moved.fetch_add(1, Relaxed);
                 }
             }
@@ -260,18 +248,18 @@ impl DirectLedger {
             Old::Null => {}
         }
         let site = self.site(stacks, jvmti, env, Slot::DirectRealloc);
-        let c = self.section.sites.counters(site);
+        let c = self.section.sites.counters_for(site, env.raw() as usize);
         c.reallocations.fetch_add(1, Relaxed);
         if !header {
             c.untracked.fetch_add(1, Relaxed);
             return Tag::UNCOUNTED;
         }
-        self.record(site, size)
+        self.record(env.raw() as usize, site, size)
     }
 
     /// `freeMemory0` is about to free a block: its header, None when it is not ours.
     pub fn on_freeing(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, block: Option<Block>) {
-        match block.and_then(|b| self.release(b)) {
+        match block.and_then(|b| self.release(env.raw() as usize, b)) {
             Some(c) => {
                 if stacks.on_cleanup_thread(jvmti, env) {
                     c.freed_by_gc.fetch_add(1, Relaxed);
@@ -531,16 +519,16 @@ mod tests {
         let site = l.section.sites.intern(&SiteKey::special(1, 99), || 1, || "x".into(), || {
             SiteInfo { kind: 1, frames: vec![], methods: vec![], exact_frames: 0, special: None, first_thread: None }
         });
-        let first = l.record(site, 10);
+        let first = l.record(1, site, 10);
         l.next_age();
-        let second = l.record(site, 20);
+        let second = l.record(2, site, 20);
         assert_ne!(first.slot, second.slot);
-        l.release(Block { size: 10, site, slot: first.slot });
+        l.release(3, Block { size: 10, site, slot: first.slot });
         l.next_age();
-        let third = l.record(site, 30);
+        let third = l.record(4, site, 30);
         assert_ne!(third.slot, second.slot, "the slot with a live block is not reused");
         for _ in 0..AGE_SLOTS * 2 {
-            l.record(site, 1);
+            l.record(5, site, 1);
             l.next_age();
         }
         let a = l.ages.lock();

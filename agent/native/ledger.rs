@@ -1,10 +1,11 @@
-//! Live native blocks by address: a sharded map, each shard behind its own short lock (held for
-//! one insert or remove, never across a JVMTI call), with a bound on the entries it keeps.
+//! The zlib ledger's live streams by address: a sharded map, each shard behind its own short
+//! lock (held for one insert or remove, never across a JVMTI call), with a bound on the entries
+//! it keeps.
 //!
 //! Each shard is an open-addressing table whose slots hold the address beside its entry, so an
 //! insert or a remove reads and writes one or two cache lines: the ledger is touched on every
-//! direct buffer and zlib stream, between which the application streams through far more memory
-//! than the caches hold, so every line it touches is a likely miss (a `HashMap` keeps control
+//! zlib stream, between which the application streams through far more memory than the caches
+//! hold, so every line it touches is a likely miss (a `HashMap` keeps control
 //! bytes and buckets apart: two lines per insert). Shards sit on their own cache lines.
 
 use crate::core::hash::fmix64;

@@ -1,5 +1,6 @@
 //! Native memory the JDK hands out for Java code: zlib streams and direct/Unsafe memory, each a
-//! ledger of live blocks by Java allocation site (section.rs: what both report sections share);
+//! ledger of live blocks by Java allocation site (section.rs: what both report sections share;
+//! zlib's streams by address in ledger.rs, direct's records in the blocks' headers);
 //! `sampled/`: every other malloc, sampled by bytes through the malloc hooks
 //! (`ffi/malloc_hooks.rs`). Wiring: `Agent::{stacks,zlib,direct,sampled}` made in
 //! `entry::activate`, the native-method wrappers in `entry/callbacks.rs`, `reporter::build`,

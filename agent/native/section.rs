@@ -1,11 +1,11 @@
-//! What the zlib and direct ledgers share: a site table and a ledger of live blocks, the
-//! section's tracking status, the growth since the previous report, and the snapshot's shape
-//! (sites worst first, cut to `REPORT_SITES`, their stacks rendered, the `top_by_*` lists).
-//! Each ledger adds its own counters, rows and totals.
+//! What the zlib and direct ledgers share: a site table, the section's tracking status, the
+//! growth since the previous report, and the snapshot's shape (sites worst first, cut to
+//! `REPORT_SITES`, their stacks rendered, the `top_by_*` lists). Each ledger adds its own
+//! counters, rows, totals and ages: zlib keeps its streams by address (`ledger.rs`), direct its
+//! blocks' records in their headers (`ffi/blocks.rs`).
 
 use crate::core::options::NativeOptions;
 use crate::ffi::os;
-use crate::native::ledger::Ledger;
 use crate::native::methods::render_site;
 use crate::native::sites::{SiteCounters, SiteInfo, SiteTable, Stripe};
 use crate::native::templates;
@@ -19,12 +19,6 @@ use std::sync::Arc;
 const REPORT_SITES: usize = 500;
 /// Sites listed in a section's `top_by_*` lists.
 const TOP: usize = 10;
-
-/// A ledger entry: the site of its block and when the block was born.
-pub trait Dated: Copy + Default {
-    fn site(&self) -> u32;
-    fn born_ms(&self) -> u32;
-}
 
 /// A section's row for one site, as the ledger fills it from a [`SiteView`].
 pub trait Row {
@@ -42,7 +36,7 @@ pub struct SiteView<'a, C> {
     pub id: u32,
     pub info: &'a SiteInfo,
     pub counters: &'a [Stripe<C>],
-    /// Age of the site's oldest live block.
+    /// Age of the site's oldest live block: None from the section, each ledger knows its own.
     pub oldest_live_ms: Option<u64>,
     /// The site's `growth_base` at the previous report (0 before its first).
     pub growth_before: i64,
@@ -66,9 +60,8 @@ struct Growth {
     base: HashMap<u32, i64>,
 }
 
-pub struct Section<C, E> {
+pub struct Section<C> {
     pub sites: SiteTable<C>,
-    pub ledger: Ledger<E>,
     settings: StackSettings,
     epoch_ms: u64,
     growth: Mutex<Growth>,
@@ -76,15 +69,14 @@ pub struct Section<C, E> {
     status: Mutex<(Tracking, Option<String>)>,
 }
 
-impl<C: SiteCounters, E: Dated> Section<C, E> {
+impl<C: SiteCounters> Section<C> {
     /// A section with one overflow site per kind tag in `kinds`, tracking unless `option` is
     /// off.
-    pub fn new(o: &NativeOptions, kinds: &[u8], option: &str, on: bool) -> Section<C, E> {
+    pub fn new(o: &NativeOptions, kinds: &[u8], option: &str, on: bool) -> Section<C> {
         let overflow = format!("<other sites: more than {} distinct stacks (max_sites)>", o.max_sites);
         let overflow: Vec<(u8, String)> = kinds.iter().map(|&k| (k, overflow.clone())).collect();
         Section {
             sites: SiteTable::new(o.max_sites, &overflow),
-            ledger: Ledger::new(o.max_tracked),
             settings: settings(o),
             epoch_ms: os::coarse_monotonic_ms(),
             growth: Mutex::new(Growth { at_ms: 0, base: HashMap::new() }),
@@ -100,7 +92,7 @@ impl<C: SiteCounters, E: Dated> Section<C, E> {
         self.status.lock().0
     }
 
-    /// Milliseconds since the section was made, as a ledger entry keeps them.
+    /// Milliseconds since the section was made, as the ledgers date their blocks.
     pub fn now_ms(&self) -> u32 {
         os::coarse_monotonic_ms().saturating_sub(self.epoch_ms).min(u32::MAX as u64) as u32
     }
@@ -113,11 +105,6 @@ impl<C: SiteCounters, E: Dated> Section<C, E> {
         mut order: impl FnMut(&S, &S) -> Ordering,
     ) -> Listing<S> {
         let now = self.now_ms() as u64;
-        let mut oldest: HashMap<u32, u32> = HashMap::new();
-        self.ledger.for_each(|_, e| {
-            let o = oldest.entry(e.site()).or_insert(e.born_ms());
-            *o = (*o).min(e.born_ms());
-        });
         let mut growth = self.growth.lock();
         let growth_window_ms = now.saturating_sub(growth.at_ms);
         let mut sites: Vec<(S, Arc<SiteInfo>)> = Vec::new();
@@ -126,7 +113,7 @@ impl<C: SiteCounters, E: Dated> Section<C, E> {
                 id,
                 info: &info,
                 counters,
-                oldest_live_ms: oldest.get(&id).map(|&b| now.saturating_sub(b as u64)),
+                oldest_live_ms: None,
                 growth_before: growth.base.get(&id).copied().unwrap_or(0),
             };
             if let Some(s) = row(view) {

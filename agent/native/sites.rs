@@ -84,8 +84,10 @@ pub struct SiteInfo {
     pub first_thread: Option<String>,
 }
 
-/// Counter stripes per site: threads bumping the same site use different cache lines.
+/// Counter stripes per site: threads bumping the same site use different cache lines (a power
+/// of two: `counters_for` takes the top bits of a hash).
 pub const STRIPES: usize = 4;
+const _: () = assert!(STRIPES.is_power_of_two() && STRIPES > 1);
 
 /// One stripe of a site's counters, alone on its cache line(s).
 #[repr(align(64))]
@@ -336,6 +338,17 @@ impl<C: SiteCounters> SiteTable<C> {
     /// The current thread's stripe of a site's counters.
     pub fn counters(&self, id: u32) -> &C {
         &self.slot(id).stripes[my_stripe()].0
+    }
+
+    /// The stripe of a site's counters for the thread whose JNIEnv is at `env`. A JNIEnv lies
+    /// in its thread's JavaThread, so this picks one stripe per thread (threads may share one,
+    /// as with `counters`) without a thread-local read, which in a dlopen'ed library is a call
+    /// to `__tls_get_addr`: the direct ledger pays it on every buffer's allocation and free.
+    #[inline]
+    pub fn counters_for(&self, id: u32, env: usize) -> &C {
+        // The top bits of a multiplicative hash: JavaThreads are far apart and aligned alike.
+        let stripe = (env as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - STRIPES.trailing_zeros());
+        &self.slot(id).stripes[stripe as usize].0
     }
 
     /// Every site that has its info, with its id and counter stripes.

@@ -12,8 +12,8 @@
 //! nested-jar loader), reported as such and not as streams never ended. A reset on a cleanup
 //! thread (a stream left to the GC and returned to its cache by a Cleaner) is no reuse.
 
-use crate::native::ledger::Inserted;
-use crate::native::section::{Dated, Row, Section, SiteView};
+use crate::native::ledger::{Inserted, Ledger};
+use crate::native::section::{Row, Section, SiteView};
 use crate::native::sites::{drain, total, SiteCounters, Stripe};
 use crate::native::stacks::{Slot, Stacks};
 use crate::ffi::jni::Env;
@@ -101,15 +101,6 @@ struct Entry {
     born_ms: u32,
 }
 
-impl Dated for Entry {
-    fn site(&self) -> u32 {
-        self.site
-    }
-    fn born_ms(&self) -> u32 {
-        self.born_ms
-    }
-}
-
 impl Row for ZlibSite {
     fn id(&self) -> u32 {
         self.id
@@ -129,7 +120,9 @@ impl Row for ZlibSite {
 }
 
 pub struct ZlibLedger {
-    section: Section<ZlibCounters, Entry>,
+    section: Section<ZlibCounters>,
+    /// Every live stream by address (zlib hands the address to `end`, nothing else).
+    ledger: Ledger<Entry>,
     before_explicit: AtomicU64,
     before_gc: AtomicU64,
     /// jmethodIDs of `Inflater.end()` and `Deflater.end()`.
@@ -142,6 +135,7 @@ impl ZlibLedger {
     pub fn new(o: &NativeOptions) -> ZlibLedger {
         ZlibLedger {
             section: Section::new(o, &[tag(ZlibKind::Inflater), tag(ZlibKind::Deflater)], "zlib", o.zlib),
+            ledger: Ledger::new(o.max_tracked),
             before_explicit: AtomicU64::new(0),
             before_gc: AtomicU64::new(0),
             end_methods: [AtomicUsize::new(0), AtomicUsize::new(0)],
@@ -182,7 +176,7 @@ impl ZlibLedger {
 
     /// `Inflater.init`/`Deflater.init` returned a new stream.
     pub fn on_created(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, stream: ZlibKind, addr: u64) {
-        self.section.ledger.prefetch(addr);
+        self.ledger.prefetch(addr);
         let kind = tag(stream);
         let slot = match stream {
             ZlibKind::Inflater => Slot::Inflater,
@@ -193,7 +187,7 @@ impl ZlibLedger {
         });
         let c = self.section.sites.counters(site);
         c.created.fetch_add(1, Relaxed);
-        match self.section.ledger.insert(addr, Entry { site, born_ms: self.section.now_ms() }) {
+        match self.ledger.insert(addr, Entry { site, born_ms: self.section.now_ms() }) {
             Inserted::New => {}
             Inserted::Replaced(old) => {
                 self.section.sites.counters(old.site).stale.fetch_add(1, Relaxed);
@@ -207,9 +201,9 @@ impl ZlibLedger {
 
     /// `Inflater.end(long)`/`Deflater.end(long)` is about to free a stream.
     pub fn on_ending(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, addr: u64) {
-        self.section.ledger.prefetch(addr);
+        self.ledger.prefetch(addr);
         let by_gc = stacks.on_cleanup_thread(jvmti, env) && !self.end_method_on_stack(jvmti);
-        match self.section.ledger.remove(addr) {
+        match self.ledger.remove(addr) {
             Some(e) => {
                 let c = self.section.sites.counters(e.site);
                 if by_gc {
@@ -232,7 +226,7 @@ impl ZlibLedger {
         if stacks.on_cleanup_thread(jvmti, env) {
             return;
         }
-        if let Some(e) = self.section.ledger.get(addr) {
+        if let Some(e) = self.ledger.get(addr) {
             self.section.sites.counters(e.site).reused.fetch_add(1, Relaxed);
         }
     }
@@ -263,6 +257,16 @@ impl ZlibLedger {
         (live, bytes)
     }
 
+    /// Per site, when its oldest live stream was born.
+    fn oldest_born_ms(&self) -> HashMap<u32, u32> {
+        let mut oldest: HashMap<u32, u32> = HashMap::new();
+        self.ledger.for_each(|_, e| {
+            let o = oldest.entry(e.site).or_insert(e.born_ms);
+            *o = (*o).min(e.born_ms);
+        });
+        oldest
+    }
+
     /// The `zlib` section. Runs on the report thread.
     pub fn snapshot(&self) -> Zlib {
         let mut totals = ZlibTotals {
@@ -273,10 +277,13 @@ impl ZlibLedger {
             sites: self.section.sites.len(),
             ..ZlibTotals::default()
         };
+        let oldest = self.oldest_born_ms();
+        let now = self.section.now_ms();
         let mut high = self.high.lock();
         let mut high_now: HashMap<u32, u64> = HashMap::new();
         let l = self.section.snapshot(
-            |v| {
+            |mut v| {
+                v.oldest_live_ms = oldest.get(&v.id).map(|&b| now.saturating_sub(b) as u64);
                 let s = site_row(&v, high.get(&v.id).copied(), &mut totals)?;
                 high_now.insert(s.id, high.get(&s.id).copied().unwrap_or(0).max(s.live));
                 Some(s)
