@@ -39,6 +39,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck disable=SC2034 # read by the sourced pairs.sh (bench_agent_lib)
 ROOT="$(dirname "$HERE")"
 # shellcheck source=pairs.sh
 source "$HERE/pairs.sh"
@@ -76,6 +77,7 @@ done
 bench_java
 bench_agent_lib
 WORK="$(mktemp -d /tmp/leakagent-bench.XXXXXX)"
+# shellcheck disable=SC2034 # read by the sourced pairs.sh (bench_together)
 BENCH_WORK="$WORK"
 trap 'rm -rf "$WORK"' EXIT
 "$JAVAC" --release 11 -nowarn -XDignore.symbol.file -d "$WORK/classes" \
