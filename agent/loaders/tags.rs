@@ -37,9 +37,10 @@ pub fn class_tag(kind: jlong, seq: u64, loader: u32) -> jlong {
     kind | (((seq & 0x7f_ffff) as jlong) << 32) | loader as jlong
 }
 
-/// Whether a tag on a class says that the class was counted (tagged when it was).
+/// Whether a tag on a class says that the class was counted (tagged when it was). A search's tag
+/// left on a class loaded during a walk does not.
 pub fn counted(tag: jlong) -> bool {
-    tag != 0 && !(tag_kind(tag) == TAG_CLASS && tag & TAG_LAZY != 0)
+    tag_kind(tag) == TAG_CLASS && tag & TAG_LAZY == 0
 }
 
 #[cfg(test)]
@@ -52,7 +53,7 @@ mod tests {
         let eager = class_tag(TAG_CLASS, 5, 9);
         assert_eq!((tag_kind(lazy), tag_loader(lazy)), (TAG_CLASS, 9));
         assert_ne!(lazy, eager, "distinct tags");
-        assert!(counted(eager) && !counted(lazy) && !counted(0));
+        assert!(counted(eager) && !counted(lazy) && !counted(0) && !counted(TAG_SEARCH | 7));
         assert_eq!(class_tag(TAG_CLASS, u64::MAX, 1) & TAG_LAZY, 0, "the class number never sets the bit");
     }
 }
