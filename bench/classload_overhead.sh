@@ -3,7 +3,7 @@
 # alternating runs of one session, so that drift of the machine hits both.
 #
 #   bench/classload_overhead.sh [--pairs N] [--java PATH] [--options OPTS] [--also OPTS]
-#                               [--rounds N] [--warmup N] [--together] [JAR...]
+#                               [--also-lib PATH] [--rounds N] [--warmup N] [--together] [JAR...]
 #
 #   --pairs N      runs with and without the agent (default 9); the order of each pair
 #                  alternates (without/with, with/without, ...)
@@ -12,6 +12,8 @@
 #   --also OPTS    a second set of agent options measured in the same session (e.g. native=off):
 #                  each pair then runs without the agent, with --options and with these, in an
 #                  order that rotates, and both ratios are printed
+#   --also-lib PATH the agent library of the --also runs (default: the same as the others), to
+#                  compare two builds in one session; --also "" then runs it with --options
 #   --rounds N     measured rounds per run (default 3), after --warmup N rounds (default 1)
 #   --together     the runs of a pair (or triple) run at the same time, each on the same stretch of
 #                  the machine's load (their measured rounds start together, after each one's
@@ -42,6 +44,8 @@ PAIRS=9
 JAVA=/usr/lib/jvm/java-17-openjdk-amd64/bin/java
 OPTS=""
 ALSO=""
+ALSO_SET=0
+ALSO_LIB=""
 ROUNDS=3
 WARMUP=1
 TOGETHER=0
@@ -51,11 +55,12 @@ while (( $# )); do
     --pairs) PAIRS="$2"; shift 2 ;;
     --java) JAVA="$2"; shift 2 ;;
     --options) OPTS="$2"; shift 2 ;;
-    --also) ALSO="$2"; shift 2 ;;
+    --also) ALSO="$2"; ALSO_SET=1; shift 2 ;;
+    --also-lib) ALSO_LIB="$2"; ALSO_SET=1; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --together) TOGETHER=1; shift ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     -*) echo "classload_overhead.sh: unknown argument $1" >&2; exit 2 ;;
     *) JARS+=("$1"); shift ;;
   esac
@@ -83,10 +88,11 @@ trap 'rm -rf "$WORK"' EXIT
 "$JAVAC" --release 11 -nowarn -d "$WORK/classes" "$HERE/ClassLoadBench.java"
 
 AGENT="-agentpath:$LIB=file=$WORK/report-%p-%n${OPTS:+,$OPTS}"
-AGENT_ALSO="-agentpath:$LIB=file=$WORK/report-%p-%n,$ALSO"
+ALSO_OPTS="${ALSO:-$OPTS}"
+AGENT_ALSO="-agentpath:${ALSO_LIB:-$LIB}=file=$WORK/report-%p-%n${ALSO_OPTS:+,$ALSO_OPTS}"
 echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
-[[ -n "$ALSO" ]] && echo "also:   $AGENT_ALSO"
+(( ALSO_SET )) && echo "also:   $AGENT_ALSO"
 echo "jars:   ${#JARS[@]} ($(basename -a "${JARS[@]}" | tr '\n' ' '))"
 echo "cpus:   $(nproc), pairs: $PAIRS, rounds: $WARMUP warm-up + $ROUNDS measured$( ((TOGETHER)) && echo ", the runs of a pair at the same time")"
 
@@ -155,7 +161,7 @@ bench_rotating() { # bench_rotating <kind>...
     fi
     rw+=("$(echo "${got[with]} / ${got[without]}" | bc -l)")
     line="$(printf '  pair %2d: cpu without %5d ms  with %5d ms (%.3f)' "$(( i + 1 ))" "${got[without]}" "${got[with]}" "${rw[-1]}")"
-    if [[ -n "$ALSO" ]]; then
+    if (( ALSO_SET )); then
       ra+=("$(echo "${got[also]} / ${got[without]}" | bc -l)")
       line+="$(printf '  also %5d ms (%.3f)' "${got[also]}" "${ra[-1]}")"
     fi
@@ -166,17 +172,17 @@ bench_rotating() { # bench_rotating <kind>...
   mo="$(printf '%s\n' "${cpu[@]}" | awk '{print $1}' | median)"
   mw="$(printf '%s\n' "${cpu[@]}" | awk '{print $2}' | median)"
   line="$(printf '  median cpu: without %s ms, with %s ms -> %.3f' "$mo" "$mw" "$(echo "$mw / $mo" | bc -l)")"
-  if [[ -n "$ALSO" ]]; then
+  if (( ALSO_SET )); then
     ma="$(printf '%s\n' "${cpu[@]}" | awk '{print $3}' | median)"
     line+="$(printf ', also %s ms -> %.3f' "$ma" "$(echo "$ma / $mo" | bc -l)")"
   fi
   echo "$line"
   spread "with" "${rw[@]}"
-  [[ -z "$ALSO" ]] || spread "also" "${ra[@]}"
+  (( ! ALSO_SET )) || spread "also" "${ra[@]}"
 }
 
 echo
-if [[ -n "$ALSO" ]]; then
+if (( ALSO_SET )); then
   bench_rotating without with also
 elif (( TOGETHER )); then
   bench_rotating without with

@@ -103,7 +103,8 @@ impl<'a> Names<'a> {
         }
     }
 
-    /// Tags array classes so chains can name them, and returns, for every loaded subclass of
+    /// Tags the untagged classes (arrays, and classes loaded since the report's snapshot) so
+    /// chains can name them, and returns, for every loaded subclass of
     /// java.lang.ref.Reference, the heap-walk index of `referent`.
     pub fn prepare_classes(&mut self, tracker: &ClassTracker) -> HashMap<jlong, i32> {
         // GetLoadedClasses makes a local reference per class at once.
@@ -121,7 +122,9 @@ impl<'a> Names<'a> {
         for k in all.into_iter().map(|k| Local::new(self.env, k)) {
             let k = k.raw();
             if self.jvmti.tag(k) == Ok(0) {
-                let _ = tracker.tag_array_class(self.jvmti, self.env, k);
+                // Array classes, and classes loaded since the report's snapshot tagged the others.
+                let array = self.jvmti.class_signature(k).map(|s| s.starts_with('[')).unwrap_or(false);
+                let _ = tracker.tag_lazily(self.jvmti, self.env, k, array);
             }
             if self.env.is_assignable_from(k, reference.raw()) {
                 if let Ok(tag) = self.jvmti.tag(k) {
@@ -146,11 +149,25 @@ impl<'a> Names<'a> {
             .map(|k| {
                 let k = Local::new(self.env, k);
                 let n = self.jvmti.class_signature(k.raw()).map(|s| signature_to_name(&s)).unwrap_or_default();
-                let tag = self.jvmti.tag(k.raw()).unwrap_or(0);
-                (n, (tag_kind(tag) == TAG_CLASS).then(|| tag_loader(tag)))
+                (n, self.loader_of_class(k.raw()))
             })
             .unwrap_or_default();
         (format!("{class}.{name}"), loader)
+    }
+
+    /// The id of the loader that defined `klass`: from its tag, or (a class not tagged yet)
+    /// from its loader's tag; None for a loader the agent has not seen.
+    fn loader_of_class(&self, klass: jclass) -> Option<u32> {
+        let tag = self.jvmti.tag(klass).unwrap_or(0);
+        if tag_kind(tag) == TAG_CLASS {
+            return Some(tag_loader(tag));
+        }
+        let loader = Local::new(self.env, self.jvmti.class_loader(klass).ok()?);
+        if loader.is_null() {
+            return Some(0);
+        }
+        let tag = self.jvmti.tag(loader.raw()).ok()?;
+        (tag_kind(tag) == TAG_LOADER).then(|| tag_loader(tag))
     }
 
     /// The thread of a stack root, by its id: `thread "name", id N`.

@@ -1,7 +1,10 @@
 //! Every JVMTI tag kind the agent sets, in one place: tags carry their kind in the top byte so
 //! ObjectFree and the heap walks can tell classes, loaders, search nodes and the agent's own
-//! thread apart. A class tag is `kind | class number << 32 | defining loader id`: unique per
-//! class, so a heap walk's class tags name classes; a loader tag is `kind | loader id`.
+//! thread apart. A class tag is `kind | lazy bit | class number << 32 | defining loader id`:
+//! unique per class, so a heap walk's class tags name classes; a loader tag is `kind | loader id`.
+//! Classes are not tagged when they load (a tag costs HotSpot a tag-map insert and an ObjectFree
+//! per class): only those loaded before the agent caught up, and the others lazily, when a report
+//! or heap walk needs to name them (see tracker.rs).
 
 use jni::sys::jlong;
 
@@ -25,7 +28,32 @@ pub fn tag_kind(tag: jlong) -> jlong {
     tag & TAG_KIND_MASK
 }
 
+/// Set in a class tag given after the class was counted or could still be (a report's, a heap
+/// walk's): its ClassLoad, if still to come, counts it; a tag without it means counted.
+pub const TAG_LAZY: jlong = 1 << 55;
+
 /// A class's tag: its kind, its class number and its defining loader.
 pub fn class_tag(kind: jlong, seq: u64, loader: u32) -> jlong {
-    kind | (((seq & 0xff_ffff) as jlong) << 32) | loader as jlong
+    kind | (((seq & 0x7f_ffff) as jlong) << 32) | loader as jlong
+}
+
+/// Whether a tag on a class says that the class was counted (tagged when it was). A search's tag
+/// left on a class loaded during a walk does not.
+pub fn counted(tag: jlong) -> bool {
+    tag_kind(tag) == TAG_CLASS && tag & TAG_LAZY == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lazy_class_tag_keeps_the_layout_readers_use() {
+        let lazy = class_tag(TAG_CLASS, 5, 9) | TAG_LAZY;
+        let eager = class_tag(TAG_CLASS, 5, 9);
+        assert_eq!((tag_kind(lazy), tag_loader(lazy)), (TAG_CLASS, 9));
+        assert_ne!(lazy, eager, "distinct tags");
+        assert!(counted(eager) && !counted(lazy) && !counted(0) && !counted(TAG_SEARCH | 7));
+        assert_eq!(class_tag(TAG_CLASS, u64::MAX, 1) & TAG_LAZY, 0, "the class number never sets the bit");
+    }
 }

@@ -1,10 +1,15 @@
 //! Class lifecycle: every class load and prepare, every class and loader death, live loaders with
 //! their class, name, parent and number of classes, and class names defined by several loaders.
 //!
-//! Callbacks only record: they tag each `Class` with its loader's id and each loader with its own
-//! id, so that ObjectFree says which loader lost a class and when a loader died. Names, parents
-//! and per-loader counts are built on the report thread (`snapshot.rs`, the `class_loaders`
-//! section).
+//! Callbacks only record: ClassLoad counts the class for its defining loader, which it tags with
+//! its own id, so that ObjectFree says when a loader died, and with it all of its classes. A class
+//! is not tagged when it loads (a tag costs HotSpot a tag-map insert and an ObjectFree at unload,
+//! half of the agent's cost on class-loading churn): only the classes loaded before the agent
+//! caught up are (so that they are counted once), and every other class the first time a report
+//! or heap walk needs to name it (`tag_lazily`, with `TAG_LAZY`, so that a ClassLoad still to
+//! come counts it). A class dies with its loader; a hidden class that dies before its loader is
+//! missing from the live classes at the next report (defined minus alive). Names, parents and
+//! per-loader counts are built on the report thread (`snapshot.rs`, the `class_loaders` section).
 //!
 //! ObjectFree runs inside the GC pause on some JDKs (JDK 11 posts it from the VM thread at the
 //! safepoint), so it takes no lock: it pushes onto a lock-free queue that the sampler and report
@@ -15,7 +20,7 @@
 mod snapshot;
 
 use crate::loaders::labels::tomcat_context_path;
-use crate::loaders::tags::{self, tag_kind, tag_loader, TAG_ARRAY_CLASS, TAG_CLASS, TAG_KIND_MASK, TAG_LOADER};
+use crate::loaders::tags::{self, tag_kind, tag_loader, TAG_ARRAY_CLASS, TAG_CLASS, TAG_KIND_MASK, TAG_LAZY, TAG_LOADER};
 use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use leakagent_report::model::{DeadLoaderGroup, LoaderRole};
@@ -32,14 +37,20 @@ fn class_tag(seq: u64, loader: u32) -> jlong {
 }
 
 impl ClassTracker {
-    /// Tags an untagged array class (its loader is the element type's); returns its tag.
-    pub fn tag_array_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<jlong> {
-        let loader = Local::new(env, jvmti.class_loader(klass).ok()?);
-        let id = self.loader_id(jvmti, env, loader.raw());
+    /// Tags an untagged class where a report or heap walk needs to name it (an array class's
+    /// loader is its element type's); returns its tag. Agent threads only.
+    pub fn tag_lazily(&self, jvmti: &Jvmti, env: &Env, klass: jclass, array: bool) -> Option<jlong> {
+        let id = self.loader_of(jvmti, env, klass)?;
         let seq = self.next_class.fetch_add(1, Relaxed);
-        let tag = tags::class_tag(TAG_ARRAY_CLASS, seq, id?);
+        let tag = if array { tags::class_tag(TAG_ARRAY_CLASS, seq, id) } else { class_tag(seq, id) | TAG_LAZY };
         jvmti.set_tag(klass, tag).ok()?;
         Some(tag)
+    }
+
+    /// The id of the loader that defined `klass`, registering the loader on first sight.
+    fn loader_of(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<u32> {
+        let loader = Local::new(env, jvmti.class_loader(klass).ok()?);
+        self.loader_id(jvmti, env, loader.raw())
     }
 }
 
@@ -52,8 +63,8 @@ struct LoaderRec {
     weak: Option<Arc<WeakGlobal>>,
     first_seen_ms: u64,
     died_ms: Option<u64>,
+    /// Classes counted at their ClassLoad (or at the catch-up); all die with the loader.
     defined: u64,
-    freed: u64,
     /// Filled when first seen; these never change for a loader.
     resolved: Option<Resolved>,
     /// Learned on the report thread the first time the loader is seen alive there.
@@ -82,9 +93,8 @@ struct Resolved {
     role: LoaderRole,
 }
 
-/// ObjectFree events waiting for an agent thread (a full GC of a redeploy frees a few thousand).
-/// Past it an event only loses its loader: class counts are global atomics and per loader come
-/// from the live classes at a report; a loader death is found by its weak reference.
+/// Loader deaths (ObjectFree) waiting for an agent thread. Past it a death is found by the
+/// loader's weak reference at the next sample.
 const FREED_QUEUE: usize = 16 * 1024;
 
 /// Loaders the GC freed since start (their tag's ObjectFree). A static so the native ledgers'
@@ -123,8 +133,12 @@ pub struct ClassTracker {
     register: Mutex<()>,
     next_id: AtomicU32,
     next_class: AtomicU64,
+    /// Until the classes loaded before the agent could see ClassLoad are caught up, ClassLoad
+    /// tags each class it counts, so that the catch-up does not count it again.
+    tag_at_load: AtomicBool,
     loaded: AtomicU64,
     prepared: AtomicU64,
+    /// Classes of the loaders seen dead, counted when their death is applied.
     freed: AtomicU64,
     unload_events: AtomicU64,
     unload_events_enabled: std::sync::atomic::AtomicBool,
@@ -164,6 +178,7 @@ impl ClassTracker {
             register: Mutex::new(()),
             next_id: AtomicU32::new(1),
             next_class: AtomicU64::new(1),
+            tag_at_load: AtomicBool::new(true),
             loaded: AtomicU64::new(0),
             prepared: AtomicU64::new(0),
             freed: AtomicU64::new(0),
@@ -185,14 +200,18 @@ impl ClassTracker {
         let mut map = self.loaders.lock();
         while let Some((tag, ms)) = self.freed_queue.pop() {
             if let Some(rec) = map.get_mut(&tag_loader(tag)) {
-                if tag_kind(tag) == TAG_CLASS {
-                    rec.freed += 1;
-                } else {
-                    rec.died_ms.get_or_insert(ms);
-                }
+                self.mark_dead(rec, ms);
             }
         }
         map
+    }
+
+    /// Marks a loader dead at `ms`, once: its classes died with it.
+    fn mark_dead(&self, rec: &mut LoaderRec, ms: u64) {
+        if rec.died_ms.is_none() {
+            rec.died_ms = Some(ms);
+            self.freed.fetch_add(rec.defined, Relaxed);
+        }
     }
 
     /// Deletes weak references taken out of the map, each once no upgrade holds it (an upgrade
@@ -231,7 +250,7 @@ impl ClassTracker {
             for id in dead {
                 if let Some(rec) = map.get_mut(id) {
                     taken.extend(rec.weak.take());
-                    rec.died_ms.get_or_insert(now);
+                    self.mark_dead(rec, now);
                 }
             }
         }
@@ -276,15 +295,14 @@ impl ClassTracker {
         Some(id)
     }
 
-    /// Tags `klass` with its defining loader and counts it; returns false when it was known.
-    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> bool {
-        if jvmti.tag(klass).map(|t| t != 0).unwrap_or(true) {
+    /// Counts `klass` for its defining loader unless a tag says it was counted; with `tag_it`,
+    /// tags it so. Returns false when it was counted already.
+    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass, tag_it: bool) -> bool {
+        if jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
             return false;
         }
-        let Ok(loader) = jvmti.class_loader(klass) else { return false };
-        let id = self.loader_id(jvmti, env, Local::new(env, loader).raw());
-        let Some(id) = id else { return false };
-        if jvmti.set_tag(klass, class_tag(self.next_class.fetch_add(1, Relaxed), id)).is_err() {
+        let Some(id) = self.loader_of(jvmti, env, klass) else { return false };
+        if tag_it && jvmti.set_tag(klass, class_tag(self.next_class.fetch_add(1, Relaxed), id)).is_err() {
             return false;
         }
         if let Some(rec) = self.lock_loaders().get_mut(&id) {
@@ -293,9 +311,9 @@ impl ClassTracker {
         true
     }
 
-    /// ClassLoad callback.
+    /// ClassLoad callback: counts the class, tagging it only until the catch-up is done.
     pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
-        if self.register_class(jvmti, env, klass) {
+        if self.register_class(jvmti, env, klass, self.tag_at_load.load(Relaxed)) {
             self.loaded.fetch_add(1, Relaxed);
         }
     }
@@ -305,50 +323,59 @@ impl ClassTracker {
         self.prepared.fetch_add(1, Relaxed);
     }
 
-    /// Registers the classes loaded before the agent could see ClassLoad events (VMInit, attach).
+    /// Registers the classes loaded before the agent could see ClassLoad events (VMInit, attach),
+    /// tagging them counted; from then on ClassLoad tags nothing. A class that loads meanwhile
+    /// may be in the list before its ClassLoad is posted: whichever comes first tags it.
     pub fn register_loaded(&self, jvmti: &Jvmti, env: &Env) -> usize {
         let mut n = 0;
         env.with_local_frame(self.local_capacity(), || {
             if let Ok(classes) = jvmti.loaded_classes() {
                 for k in classes.into_iter().map(|k| Local::new(env, k)) {
                     let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
-                    if !is_array && self.register_class(jvmti, env, k.raw()) {
+                    if !is_array && self.register_class(jvmti, env, k.raw(), true) {
                         n += 1;
                     }
                 }
             }
         });
         self.loaded.fetch_add(n as u64, Relaxed);
+        self.tag_at_load.store(false, Relaxed);
         n
     }
 
     /// ObjectFree callback (no JNI allowed here), maybe inside a GC pause: atomics and a
-    /// lock-free push only. Returns false for tags of other collectors.
+    /// lock-free push only. Returns false for tags of other collectors. A class's own death
+    /// says nothing new (its loader's does, or the next report), so only a loader's is queued.
     pub fn on_object_free(&self, tag: jlong) -> bool {
-        let kind = tag_kind(tag);
-        if kind != TAG_CLASS && kind != TAG_LOADER {
-            return false;
+        match tag_kind(tag) {
+            TAG_CLASS => true,
+            TAG_LOADER => {
+                LOADERS_DIED.fetch_add(1, Relaxed);
+                if self.freed_queue.push((tag, self.now_ms())).is_err() {
+                    self.deaths_lost.store(true, Relaxed);
+                }
+                true
+            }
+            _ => false,
         }
-        if kind == TAG_CLASS {
-            self.freed.fetch_add(1, Relaxed);
-        } else {
-            LOADERS_DIED.fetch_add(1, Relaxed);
-        }
-        if self.freed_queue.push((tag, self.now_ms())).is_err() && kind == TAG_LOADER {
-            self.deaths_lost.store(true, Relaxed);
-        }
-        true
     }
 
-    /// Cheap counts for the sampler: (classes loaded, loaded minus freed, loaders alive).
+    /// Classes unloaded so far as the cheap counters see them: those of dead loaders, or
+    /// HotSpot's ClassUnload events when more (hidden classes die before their loader).
+    fn freed_estimate(&self) -> u64 {
+        self.freed.load(Relaxed).max(self.unload_events.load(Relaxed))
+    }
+
+    /// Cheap counts for the sampler: (classes loaded, loaded minus unloaded, loaders alive).
     pub fn counts(&self) -> (u64, u64, u64) {
-        let loaded = self.loaded.load(Relaxed);
-        let live = loaded.saturating_sub(self.freed.load(Relaxed));
+        // Counted first: taking the map applies the loader deaths queued so far.
         let alive = self
             .lock_loaders()
             .iter()
             .filter(|(id, r)| **id == BOOTSTRAP || (r.weak.is_some() && r.died_ms.is_none()))
             .count() as u64;
+        let loaded = self.loaded.load(Relaxed);
+        let live = loaded.saturating_sub(self.freed_estimate());
         (loaded, live, alive)
     }
 
@@ -399,7 +426,7 @@ impl ClassTracker {
             let Some(rec) = map.remove(&id) else { continue };
             taken.extend(rec.weak);
             let class = rec.resolved.map(|r| r.class).unwrap_or_else(|| "<unknown>".into());
-            let unloaded = rec.freed.max(rec.defined);
+            let unloaded = rec.defined;
             let g = dropped.by_class.entry(class.clone()).or_insert_with(|| DeadLoaderGroup { class, ..DeadLoaderGroup::default() });
             g.loaders += 1;
             g.classes_defined += rec.defined;
@@ -423,7 +450,7 @@ impl ClassTracker {
     /// references would then land in the enclosing frame (the report's 256), which -Xcheck:jni
     /// reports as `JNI local refs: 3151, exceeds capacity: 288`.
     pub fn local_capacity(&self) -> i32 {
-        let live = self.loaded.load(Relaxed).saturating_sub(self.freed.load(Relaxed));
+        let live = self.loaded.load(Relaxed).saturating_sub(self.freed_estimate());
         (live * 3 / 2 + 4096).min(MAX_JNI_LOCAL_CAPACITY) as i32
     }
 }

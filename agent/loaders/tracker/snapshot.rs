@@ -83,19 +83,19 @@ impl ClassTracker {
     }
 
     /// Walks the loaded classes: live classes per loader and which loaders define each name.
-    /// Classes loaded before their ClassLoad event could be seen are registered and counted.
+    /// Tags the classes not tagged yet (lazily: their ClassLoad counted them, or will), so that
+    /// the metaspace figures and the chain search after this snapshot can name them.
     fn live_classes(&self, jvmti: &Jvmti, env: &Env) -> LiveClasses {
         let mut c = LiveClasses::default();
-        let mut late = 0u64;
         for k in jvmti.loaded_classes().unwrap_or_default().into_iter().map(|k| Local::new(env, k)) {
             let sig = jvmti.class_signature(k.raw()).unwrap_or_default();
             if sig.is_empty() || sig.starts_with('[') {
                 continue;
             }
-            if self.register_class(jvmti, env, k.raw()) {
-                late += 1;
+            let mut tag = jvmti.tag(k.raw()).unwrap_or(0);
+            if tag == 0 {
+                tag = self.tag_lazily(jvmti, env, k.raw(), false).unwrap_or(0);
             }
-            let tag = jvmti.tag(k.raw()).unwrap_or(0);
             if tag & TAG_KIND_MASK != TAG_CLASS {
                 continue;
             }
@@ -110,7 +110,6 @@ impl ClassTracker {
                 ids.push(id);
             }
         }
-        self.loaded.fetch_add(late, Relaxed);
         c
     }
 
@@ -216,9 +215,9 @@ fn row(id: u32, rec: &LoaderRec, classes: u64, dynamic: Option<&DynamicFacts>) -
         parent: r.parent,
         classes,
         classes_defined: rec.defined,
-        // ObjectFree may still be in flight after a GC; a class missing from the live set is
-        // unloaded either way.
-        classes_unloaded: rec.freed.max(rec.defined.saturating_sub(classes)),
+        // Classes die with their loader (no class of a dead loader is alive); a hidden class
+        // may die before it: either way it is missing from the live classes.
+        classes_unloaded: rec.defined.saturating_sub(classes),
         alive,
         first_seen_ms: rec.first_seen_ms,
         died_ms: if alive { None } else { rec.died_ms },

@@ -20,29 +20,51 @@ fn object_free_returns_while_every_lock_is_held() {
         let seen = finished.recv_timeout(std::time::Duration::from_secs(30)).expect("ObjectFree waited for a lock");
         assert_eq!(seen, (true, true, false), "class and loader tags are ours, a search tag is not");
     }
-    // The events reach the map at its next reader.
+    // The loader's death reaches the map at its next reader; a class's own death queues nothing.
     let map = t.lock_loaders();
-    assert_eq!(map[&7].freed, 1);
     assert!(map[&7].died_ms.is_some());
     drop(map);
-    assert_eq!(t.freed.load(Relaxed), 1);
+    assert_eq!(t.freed_queue.len(), 0);
 }
 
-/// A full queue loses no count: classes are counted globally, and a loader death that did
-/// not fit makes the next sample look for dead loaders.
+/// A loader's classes are never tagged after the catch-up: its death alone says they died, once,
+/// whether ObjectFree told it or its weak reference did.
 #[test]
-fn a_full_free_queue_keeps_the_counts() {
+fn a_dead_loader_frees_its_untagged_classes_once() {
     let t = ClassTracker::new(1000);
-    for i in 0..FREED_QUEUE as u64 + 10 {
-        assert!(t.on_object_free(class_tag(i, 0)));
+    t.loaders.lock().insert(7, LoaderRec { defined: 40, ..LoaderRec::default() });
+    t.loaders.lock().insert(8, LoaderRec { defined: 5, ..LoaderRec::default() });
+    t.loaded.store(1000, Relaxed);
+    assert!(t.on_object_free(TAG_LOADER | 7));
+    assert!(t.on_object_free(TAG_LOADER | 7), "a second event for the same loader");
+    assert_eq!(t.counts().1, 960, "its 40 classes are no longer live");
+    {
+        let mut map = t.lock_loaders();
+        let rec = map.get_mut(&7).unwrap();
+        t.mark_dead(rec, 99);
+        assert_ne!(rec.died_ms, Some(99), "the first death stays");
     }
-    assert!(!t.deaths_lost.load(Relaxed), "only classes overflowed");
+    assert_eq!(t.freed.load(Relaxed), 40);
+    t.unload_events.store(50, Relaxed);
+    assert_eq!(t.counts().1, 950, "more ClassUnload events (hidden classes) count");
+}
+
+/// A full queue loses no loader death: the next sample looks for dead loaders.
+#[test]
+fn a_full_free_queue_keeps_the_deaths() {
+    let t = ClassTracker::new(1000);
+    for _ in 0..FREED_QUEUE as u64 + 10 {
+        assert!(t.on_object_free(class_tag(1, 0)), "class tags are ours");
+    }
+    assert!(!t.deaths_lost.load(Relaxed), "classes queue nothing");
+    for _ in 0..FREED_QUEUE {
+        assert!(t.on_object_free(TAG_LOADER | 3));
+    }
+    assert!(!t.deaths_lost.load(Relaxed));
     assert!(t.on_object_free(TAG_LOADER | 3));
     assert!(t.deaths_lost.load(Relaxed));
-    assert_eq!(t.freed.load(Relaxed), FREED_QUEUE as u64 + 10);
-    assert_eq!(t.lock_loaders()[&BOOTSTRAP].freed, FREED_QUEUE as u64, "the queued ones, drained");
-    assert!(t.on_object_free(class_tag(1, 0)), "room again after the drain");
-    assert_eq!(t.lock_loaders()[&BOOTSTRAP].freed, FREED_QUEUE as u64 + 1);
+    drop(t.lock_loaders());
+    assert!(t.on_object_free(TAG_LOADER | 3), "room again after the drain");
 }
 
 /// A frame for every loaded class is never larger than HotSpot grants: past 65536 PushLocalFrame

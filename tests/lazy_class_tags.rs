@@ -1,0 +1,59 @@
+//! Classes are counted at ClassLoad and tagged only when a report needs to name them, and a
+//! loader's classes die with it (agent/loaders/tracker.rs). Here the classes of live loaders are
+//! tagged by a first report, the loaders then die, and every later report still gives each of
+//! them its exact defined and unloaded classes: on every installed JDK.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+const LOADERS: u64 = 12;
+
+fn lives(r: &Report) -> Vec<&Loader> {
+    r.class_loaders.loaders.iter().filter(|l| l.name.as_deref().is_some_and(|n| n.starts_with("life-"))).collect()
+}
+
+#[test]
+fn loaders_tagged_by_a_report_then_dead_keep_exact_counts() {
+    let javas = every_java("lazy_class_tags");
+    for java in &javas {
+        let v = java_feature_version(java);
+        let app = app_jar("healthy").display().to_string();
+        let mut jvm = Jvm::test_program(&format!("lazy-tags-{v}"), "LoaderLifecycle", &[&LOADERS.to_string(), &app]).java(java).start();
+        jvm.wait_for_line("HARNESS ready", Duration::from_secs(120));
+        let per = truths(jvm.stdout_now())["classes_per_loader"].parse::<u64>().unwrap();
+        assert!(per >= 8, "JDK {v}: {per} classes in the app jar");
+
+        jvm.signal(rtmin(2));
+        let first = jvm.wait_for_reports(1, Duration::from_secs(120));
+        let alive = lives(&first[0]);
+        assert_eq!(alive.len() as u64, LOADERS, "JDK {v}: {alive:?}");
+        for l in &alive {
+            assert!(l.alive, "JDK {v}: {l:?}");
+            assert_eq!((l.classes, l.classes_defined, l.classes_unloaded), (per, per, 0), "JDK {v}: {l:?}");
+        }
+
+        jvm.send_line("drop");
+        jvm.wait_for_line("HARNESS dropped", Duration::from_secs(120));
+        jvm.signal(rtmin(2));
+        let second = jvm.wait_for_reports(2, Duration::from_secs(120));
+        jvm.send_line("exit");
+        let f = jvm.finish();
+        assert_eq!(f.code, Some(0), "JDK {v}: {}", f.stderr);
+        let death = f.death_report();
+        for r in [&second[1], &death] {
+            let dead = lives(r);
+            assert_eq!(dead.len() as u64, LOADERS, "JDK {v}: {dead:?}");
+            for l in &dead {
+                assert!(!l.alive && l.died_ms.is_some(), "JDK {v}: {l:?}");
+                assert_eq!((l.classes, l.classes_defined, l.classes_unloaded), (0, per, per), "JDK {v}: {l:?}");
+            }
+            let cl = &r.class_loaders;
+            assert!(cl.classes_unloaded >= LOADERS * per, "JDK {v}: {} unloaded", cl.classes_unloaded);
+            assert!(cl.classes_loaded >= cl.classes_live, "JDK {v}: {} loaded, {} live", cl.classes_loaded, cl.classes_live);
+        }
+        assert!(death.class_loaders.classes_unloaded >= second[1].class_loaders.classes_unloaded, "JDK {v}: monotonic");
+        say(&format!("lazy tags JDK {v}: {LOADERS} loaders x {per} classes, tagged by a report, dead: exact counts"));
+    }
+    ran_on("lazy_class_tags", &javas);
+}
