@@ -84,6 +84,8 @@ for j in "${JARS[@]}"; do
   [[ -f "$j" ]] || { echo "classload_overhead.sh: no jar $j" >&2; exit 1; }
 done
 WORK="$(mktemp -d /tmp/leakagent-clbench.XXXXXX)"
+# shellcheck disable=SC2034 # read by the sourced pairs.sh (bench_together)
+BENCH_WORK="$WORK"
 trap 'rm -rf "$WORK"' EXIT
 "$JAVAC" --release 11 -nowarn -d "$WORK/classes" "$HERE/ClassLoadBench.java"
 
@@ -111,28 +113,14 @@ run() { # run <with|without|also>
   bench_result "classload_overhead.sh: a run $1 the agent" "$out"
 }
 
-# Runs of the given kinds at the same time, started in that order, their measured rounds
-# released together once every one has warmed up: prints "<kind> <cpu ms> <wall ms>" per kind.
-GO=0
-run_together() { # run_together <kind>...
-  local k agent=() pids=() go="$WORK/go-$(( ++GO ))" waited=0
-  for k in "$@"; do
-    mapfile -t agent < <(agent_args "$k")
-    "$JAVA" "${agent[@]}" -Xmx512m -cp "$WORK/classes" ClassLoadBench --warmup "$WARMUP" --rounds "$ROUNDS" \
-      --go "$go" "${JARS[@]}" >"$WORK/out-$k" 2>&1 &
-    pids+=("$!")
-  done
-  for k in "$@"; do
-    until grep -q '^READY' "$WORK/out-$k"; do
-      sleep 0.05
-      (( ++waited < 12000 )) || { echo "classload_overhead.sh: a run $k the agent never warmed up:" >&2; cat "$WORK/out-$k" >&2; exit 1; }
-    done
-  done
-  touch "$go"
-  for k in "${pids[@]}"; do wait "$k" || true; done
-  for k in "$@"; do
-    echo "$k $(bench_result "classload_overhead.sh: a run $k the agent" "$(cat "$WORK/out-$k")")"
-  done
+# One run of a kind for pairs.sh's bench_together: prints its output; given a go-file, its
+# measured rounds start once the file exists (it prints READY after its warm-up).
+run_one() { # run_one <with|without|also> [go-file]
+  local agent=() go=()
+  mapfile -t agent < <(agent_args "$1")
+  [[ -n "${2:-}" ]] && go=(--go "$2")
+  "$JAVA" "${agent[@]}" -Xmx512m -cp "$WORK/classes" ClassLoadBench --warmup "$WARMUP" --rounds "$ROUNDS" \
+    "${go[@]}" "${JARS[@]}" 2>&1
 }
 
 # The per-pair ratios' spread, as bench_pairs prints it.
@@ -152,7 +140,7 @@ bench_rotating() { # bench_rotating <kind>...
     order=()
     for (( j = 0; j < ${#kinds[@]}; j++ )); do order+=("${kinds[$(( (i + j) % ${#kinds[@]} ))]}"); done
     if (( TOGETHER )); then
-      while read -r k c _; do got[$k]="$c"; done < <(run_together "${order[@]}")
+      while read -r k c _; do got[$k]="$c"; done < <(bench_together run_one "${order[@]}")
     else
       for k in "${order[@]}"; do
         read -r c _ <<<"$(run "$k")"
