@@ -75,7 +75,7 @@ pub fn run(agent: &Agent, env: &Env) {
                 working_set,
                 direct_reserved: s.direct_pool_bytes,
                 direct_max,
-                direct_released: (watcher.direct_full(s.direct_pool_bytes, direct_max) && agent.direct.tracking() == Tracking::Full)
+                direct_released: (agent.options.oom && direct_max.is_some() && agent.direct.tracking() == Tracking::Full)
                     .then(|| agent.direct.released_bytes()),
                 zlib_live: s.zlib_live,
                 loaders_alive: s.loaders_alive,

@@ -26,8 +26,7 @@ pub struct Values {
     /// The JDK's direct pool: reserved bytes and MaxDirectMemorySize.
     pub direct_reserved: Option<u64>,
     pub direct_max: Option<u64>,
-    /// Direct bytes the ledger saw released since start (a running total), None without it;
-    /// read only while the pool is full (`Watcher::direct_full`).
+    /// Direct bytes the ledger saw released since start (a running total), None without it.
     pub direct_released: Option<u64>,
     pub zlib_live: Option<u64>,
     pub loaders_alive: u64,
@@ -87,12 +86,6 @@ impl Watcher {
         self.watches.iter().any(|w| w.measure == Measure::WorkingSet)
     }
 
-    /// Whether the exhaustion check finds the direct pool full: only then does it read the
-    /// ledger's released total (`Values::direct_released`).
-    pub fn direct_full(&self, reserved: Option<u64>, max: Option<u64>) -> bool {
-        matches!((self.check_direct_oom, reserved, max), (true, Some(r), Some(max)) if r >= full_line(max))
-    }
-
     pub fn wants_direct_pool(&self) -> bool {
         self.check_direct_oom || self.watches.iter().any(|w| w.measure == Measure::DirectReserved)
     }
@@ -142,7 +135,7 @@ impl Watcher {
             }
         }
         if let (true, Some(r), Some(max)) = (self.check_direct_oom, v.direct_reserved, v.direct_max) {
-            let full = full_line(max);
+            let full = (max as u128 * DIRECT_FULL_PER_MILLE as u128 / 1000) as u64;
             let before = if r >= full { self.direct_full_before.replace(v.direct_released) } else { self.direct_full_before.take() };
             // Full now and at the previous sample, with less than what is left released between
             // them (without the ledger's total: full twice in a row).
@@ -171,11 +164,6 @@ impl Watcher {
         }
         found
     }
-}
-
-/// Reserved direct bytes from which the pool counts as full.
-fn full_line(max: u64) -> u64 {
-    (max as u128 * DIRECT_FULL_PER_MILLE as u128 / 1000) as u64
 }
 
 fn rearm(threshold: u64) -> u64 {
