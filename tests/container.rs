@@ -190,21 +190,6 @@ fn fixed_direct_memory_writes_neither() {
     assert!(with_trigger(&reports, Trigger::Threshold).is_empty() && with_trigger(&reports, Trigger::Oom).is_empty(), "{reports:#?}");
 }
 
-/// direct-churn's 65,537-byte buffers, dropped as they go, with room for 15 of them: every 16th
-/// allocateDirect finds the pool full and waits for the GC's Cleaner, and the run goes on.
-#[test]
-fn a_direct_pool_full_of_dropped_buffers_is_not_an_oom() {
-    let f = Jvm::scenario("direct-at-limit", "direct-churn")
-        .jvm_args(&["-XX:MaxDirectMemorySize=983055"])
-        .options("sample_interval=10ms")
-        .run();
-    assert_eq!(f.code, Some(0), "{}", f.stderr);
-    let reports = f.reports();
-    assert!(with_trigger(&reports, Trigger::Oom).is_empty(), "{reports:#?}");
-    let d = f.death_report();
-    assert!(d.findings.iter().all(|f| f.kind != "out_of_memory"), "{:?}", d.findings);
-}
-
 fn oom_run(scenario: &str, jvm_arg: &str, fixed: bool) -> Vec<Report> {
     let args: &[&str] = if fixed { &["--fixed"] } else { &[] };
     let f = Jvm::scenario(&format!("{scenario}{}", if fixed { "-fixed" } else { "" }), scenario)

@@ -311,12 +311,6 @@ impl DirectLedger {
         self.section.sites.iter().fold((0, 0), |(n, b), (_, _, c)| (n + live_count(c), b + live_bytes(c)))
     }
 
-    /// Bytes of blocks released (freed or moved) since start: a running total, as a site
-    /// evicted with nothing live hands its counters to its kind's overflow site.
-    pub fn released_bytes(&self) -> u64 {
-        self.section.sites.iter().map(|(_, _, c)| total(c, |x| &x.gone_bytes)).sum()
-    }
-
     /// The `direct` section. Runs on the report thread.
     pub fn snapshot(&self, env: &Env) -> Direct {
         let jdk_pool = jdk_pool(env);

@@ -8,7 +8,6 @@ use crate::core::guard::guarded;
 use crate::core::health::{self, Feature};
 use crate::core::runtime::Agent;
 use crate::reporting::thresholds::{Values, Watcher};
-use leakagent_report::model::Tracking;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -75,8 +74,6 @@ pub fn run(agent: &Agent, env: &Env) {
                 working_set,
                 direct_reserved: s.direct_pool_bytes,
                 direct_max,
-                direct_released: (agent.options.oom && direct_max.is_some() && agent.direct.tracking() == Tracking::Full)
-                    .then(|| agent.direct.released_bytes()),
                 zlib_live: s.zlib_live,
                 loaders_alive: s.loaders_alive,
             };

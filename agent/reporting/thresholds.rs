@@ -11,10 +11,7 @@ use leakagent_report::units::mib;
 /// Re-arm below 90% of the threshold.
 const REARM_PERCENT: u64 = 90;
 /// Direct buffer memory counts as exhausted when less than this share of MaxDirectMemorySize
-/// is left (per mille) at two samples in a row with less than that share released between
-/// them: then the next allocateDirect larger than what is left throws. A full pool that is
-/// being released (buffers dropped, freed by the GC's Cleaner, which `allocateDirect` itself
-/// waits for after a `System.gc()`) is an application running at its limit, not an OOM.
+/// is left (per mille): the next allocateDirect larger than what is left throws.
 const DIRECT_FULL_PER_MILLE: u64 = 990;
 
 /// What the sampler measured, for the checks.
@@ -26,8 +23,6 @@ pub struct Values {
     /// The JDK's direct pool: reserved bytes and MaxDirectMemorySize.
     pub direct_reserved: Option<u64>,
     pub direct_max: Option<u64>,
-    /// Direct bytes the ledger saw released since start (a running total), None without it.
-    pub direct_released: Option<u64>,
     pub zlib_live: Option<u64>,
     pub loaders_alive: u64,
 }
@@ -54,8 +49,6 @@ pub struct Watcher {
     watches: Vec<Watch>,
     direct_oom_armed: bool,
     check_direct_oom: bool,
-    /// The previous sample found the direct pool full: the ledger's released total then.
-    direct_full_before: Option<Option<u64>>,
 }
 
 /// What one check found.
@@ -79,7 +72,7 @@ impl Watcher {
         .into_iter()
         .filter_map(|(measure, l)| l.as_ref().map(|l| Watch { measure, limit: l.clone(), armed: true, unresolved_logged: false }))
         .collect();
-        Watcher { watches, direct_oom_armed: true, check_direct_oom, direct_full_before: None }
+        Watcher { watches, direct_oom_armed: true, check_direct_oom }
     }
 
     pub fn wants_working_set(&self) -> bool {
@@ -136,15 +129,7 @@ impl Watcher {
         }
         if let (true, Some(r), Some(max)) = (self.check_direct_oom, v.direct_reserved, v.direct_max) {
             let full = (max as u128 * DIRECT_FULL_PER_MILLE as u128 / 1000) as u64;
-            let before = if r >= full { self.direct_full_before.replace(v.direct_released) } else { self.direct_full_before.take() };
-            // Full now and at the previous sample, with less than what is left released between
-            // them (without the ledger's total: full twice in a row).
-            let stalled = match (before, v.direct_released) {
-                (Some(Some(b)), Some(now)) => now.saturating_sub(b) < max - full,
-                (Some(_), _) => true,
-                (None, _) => false,
-            };
-            if self.direct_oom_armed && r >= full && stalled {
+            if self.direct_oom_armed && r >= full {
                 self.direct_oom_armed = false;
                 found.direct_exhausted = Some(Oom {
                     kind: "direct".into(),
@@ -244,31 +229,10 @@ mod tests {
         assert!(f.direct_exhausted.is_none());
         let f = w.check(&at(max));
         assert!(f.crossings.is_empty(), "already reported");
-        assert!(f.direct_exhausted.is_none(), "full at one sample only");
-        assert_eq!(w.check(&at(max)).direct_exhausted.unwrap().kind, "direct");
+        assert_eq!(f.direct_exhausted.unwrap().kind, "direct");
         assert!(w.check(&at(max)).direct_exhausted.is_none(), "once until it falls back");
         w.check(&at(0));
-        w.check(&at(max));
         assert!(w.check(&at(max)).direct_exhausted.is_some());
         assert!(!watcher("").wants_working_set() && watcher("").wants_direct_pool());
-    }
-
-    #[test]
-    fn a_full_direct_pool_being_released_is_not_exhausted() {
-        let mut w = watcher("");
-        let max: u64 = 64 << 20;
-        let at = |r: u64, released: u64| Values { direct_reserved: Some(r), direct_max: Some(max), direct_released: Some(released), ..Values::default() };
-        // Buffers dropped and freed by the GC between every two samples, the pool full at each.
-        for i in 0..10 {
-            assert!(w.check(&at(max, i * (8 << 20))).direct_exhausted.is_none(), "sample {i}");
-        }
-        // Nothing released since the previous full sample: the next allocateDirect throws.
-        let f = w.check(&at(max, 9 * (8 << 20) + 1000));
-        assert_eq!(f.direct_exhausted.unwrap().kind, "direct");
-        // Full, then below, then full: not two full samples in a row.
-        let mut w = watcher("");
-        w.check(&at(max, 0));
-        w.check(&at(max / 2, 0));
-        assert!(w.check(&at(max, 0)).direct_exhausted.is_none());
     }
 }
