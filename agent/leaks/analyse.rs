@@ -7,7 +7,7 @@ use crate::loaders::tags::{TAG_LOADER, TAG_SELF_THREAD};
 use crate::loaders::tracker::ClassTracker;
 use crate::leaks::dump::retained;
 use crate::leaks::dump::search::{self as dump, Setup};
-use crate::leaks::dump::take;
+use crate::leaks::dump::{take, NoDump};
 use crate::leaks::hops::Names;
 use crate::leaks::growth::{growth, shape};
 use crate::leaks::mbeans;
@@ -330,8 +330,8 @@ fn search(
         ChainMethod::Auto => plan.is_ok(),
         ChainMethod::Dump => {
             if let Err(why) = &plan {
-                s.stats.skipped = Some(why.clone());
-                s.why_none = why.clone();
+                s.stats.skipped = Some(why.to_string());
+                s.why_none = why.to_string();
                 finish(&mut s.stats, t0);
                 return s;
             }
@@ -402,27 +402,17 @@ fn verify_known(
 
 /// Where a heap dump would go, or why none can be taken (`chain_method=walk`, no heap size, no
 /// place, or a pause longer than chain_pause).
-fn dump_plan(opts: &LeakOptions) -> Result<take::Plan, String> {
+fn dump_plan(opts: &LeakOptions) -> Result<take::Plan, NoDump> {
     let limits = opts.limits;
-    match opts.method {
-        ChainMethod::Walk => Err("chain_method=walk".to_string()),
-        _ => opts
-            .heap_used
-            .ok_or_else(|| "the heap's size could not be read".to_string())
-            .and_then(|used| take::plan(opts.dump_dir.as_deref(), &opts.report_dir, opts.tmpdir.as_deref(), used).map_err(|e| e.to_string()))
-            .and_then(|p| {
-                if p.estimated_pause > limits.pause {
-                    Err(format!(
-                        "a heap dump of about {} MiB would pause the application about {} ms, more than chain_pause ({} ms)",
-                        p.estimated_bytes >> 20,
-                        p.estimated_pause.as_millis(),
-                        limits.pause.as_millis()
-                    ))
-                } else {
-                    Ok(p)
-                }
-            }),
+    if opts.method == ChainMethod::Walk {
+        return Err(NoDump::Walk);
     }
+    let used = opts.heap_used.ok_or(NoDump::NoHeapSize)?;
+    let p = take::plan(opts.dump_dir.as_deref(), &opts.report_dir, opts.tmpdir.as_deref(), used).map_err(NoDump::Place)?;
+    if p.estimated_pause > limits.pause {
+        return Err(NoDump::Pause { bytes: p.estimated_bytes, ms: p.estimated_pause.as_millis(), limit_ms: limits.pause.as_millis() });
+    }
+    Ok(p)
 }
 
 /// The open suspects' chains by live heap walks.

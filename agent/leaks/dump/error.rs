@@ -36,6 +36,33 @@ pub enum DumpError {
     Stopped(String),
 }
 
+/// Why the chain search takes no heap dump (and walks instead, or stops under `chain_method=dump`).
+#[derive(Debug)]
+pub enum NoDump {
+    /// `chain_method=walk`.
+    Walk,
+    NoHeapSize,
+    /// No place for it.
+    Place(DumpError),
+    /// It would pause longer than `chain_pause`.
+    Pause { bytes: u64, ms: u128, limit_ms: u128 },
+}
+
+impl fmt::Display for NoDump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoDump::Walk => f.write_str("chain_method=walk"),
+            NoDump::NoHeapSize => f.write_str("the heap's size could not be read"),
+            NoDump::Place(e) => e.fmt(f),
+            NoDump::Pause { bytes, ms, limit_ms } => write!(
+                f,
+                "a heap dump of about {} MiB would pause the application about {ms} ms, more than chain_pause ({limit_ms} ms)",
+                bytes >> 20
+            ),
+        }
+    }
+}
+
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -8,6 +8,6 @@ mod names;
 pub mod retained;
 pub mod search;
 pub mod take;
-pub use error::{DumpError, Refused};
+pub use error::{DumpError, NoDump, Refused};
 #[cfg(test)]
 mod testdump;

@@ -2,4 +2,5 @@
 //! that a chain from the previous report still holds.
 
 pub mod search;
+pub mod stop;
 pub mod verify;

@@ -20,6 +20,7 @@
 use crate::loaders::tags::{TAG_KIND_MASK, TAG_SEARCH, TAG_SELF_THREAD};
 use crate::core::budget::Budget;
 use crate::ffi::heapwalk::{self, RefEdge};
+use crate::leaks::walk::stop::WalkStop;
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::Jvmti;
 use crate::ffi::sys::*;
@@ -173,7 +174,7 @@ struct Walk<'a> {
     passes: u32,
     /// The current pass: references seen, why it stopped, when it started, its frontier's bytes.
     visited: u64,
-    stop: Option<String>,
+    stop: Option<WalkStop>,
     pass_start: Instant,
     frontier_bytes: u64,
 }
@@ -282,19 +283,15 @@ impl<'a> Walk<'a> {
     }
 
     /// Why the walk must stop now for time (this pause, the budget, the whole search), if so.
-    fn out_of_time(&self) -> Option<String> {
+    fn out_of_time(&self) -> Option<WalkStop> {
         if self.pass_start.elapsed() > self.limits.pause {
-            return Some(format!(
-                "one heap walk would pause the application longer than chain_pause ({} ms); pass {} was stopped",
-                self.limits.pause.as_millis(),
-                self.passes
-            ));
+            return Some(WalkStop::Pause { ms: self.limits.pause.as_millis(), pass: self.passes });
         }
         if self.budget.stop_now() {
-            return Some(format!("{} after {} passes", self.budget.stop_reason(), self.passes));
+            return Some(WalkStop::Budget { reason: self.budget.stop_reason(), passes: self.passes });
         }
         if self.start.elapsed() > self.limits.time {
-            return Some(format!("chain_time limit of {} s reached after {} passes", self.limits.time.as_secs(), self.passes));
+            return Some(WalkStop::Time { secs: self.limits.time.as_secs(), passes: self.passes });
         }
         None
     }
@@ -324,25 +321,17 @@ impl<'a> Walk<'a> {
     }
 
     /// Tags an untagged referrer as a node of this search, within the object and memory limits.
-    fn tag_referrer(&mut self, rt: &mut jlong) -> Result<(), String> {
+    fn tag_referrer(&mut self, rt: &mut jlong) -> Result<(), WalkStop> {
         let memory = (self.nodes.len() as u64 + 1) * BYTES_PER_NODE + self.frontier_bytes + self.next_frontier.len() as u64 * FRONTIER_BYTES;
         if self.tagged >= self.limits.max_objects {
-            return Err(format!(
-                "object limit of {} tagged objects reached after {} passes (chain_objects)",
-                self.limits.max_objects, self.passes
-            ));
+            return Err(WalkStop::Objects { limit: self.limits.max_objects, passes: self.passes });
         }
         if self.tagged >= self.max_tagged || memory > self.limits.memory {
-            return Err(format!(
-                "memory limit reached after {} passes ({} objects tagged; chain_memory={} MiB)",
-                self.passes,
-                self.tagged,
-                self.limits.memory >> 20
-            ));
+            return Err(WalkStop::Memory { passes: self.passes, tagged: self.tagged, memory: self.limits.memory });
         }
         // Never abort the host for memory inside a paused heap walk.
         if self.nodes.try_reserve(1).is_err() || self.next_frontier.try_reserve(1).is_err() {
-            return Err("the agent could not allocate memory for the search".into());
+            return Err(WalkStop::NoMemory);
         }
         *rt = self.stamp | self.next_tag;
         self.next_tag += 1;
@@ -352,9 +341,9 @@ impl<'a> Walk<'a> {
 
     /// Records that node `from` leads through `edge` towards every wanted target not yet rooted,
     /// and puts it in the next frontier for them.
-    fn add_steps(&mut self, from: jlong, class_tag: jlong, edge: Step, wanted: &[u16]) -> Result<(), String> {
+    fn add_steps(&mut self, from: jlong, class_tag: jlong, edge: Step, wanted: &[u16]) -> Result<(), WalkStop> {
         if self.nodes.try_reserve(1).is_err() || self.next_frontier.try_reserve(1).is_err() {
-            return Err("the agent could not allocate memory for the search".into());
+            return Err(WalkStop::NoMemory);
         }
         let node = self.nodes.entry(from).or_insert_with(|| Node { class_tag, steps: Vec::new() });
         if node.class_tag == 0 {
@@ -364,7 +353,7 @@ impl<'a> Walk<'a> {
             if self.roots[t as usize].is_none() && !node.steps.iter().any(|s| s.target == t) {
                 let next = self.next_frontier.entry(from).or_default();
                 if node.steps.try_reserve(1).is_err() || next.try_reserve(1).is_err() {
-                    return Err("the agent could not allocate memory for the search".into());
+                    return Err(WalkStop::NoMemory);
                 }
                 node.steps.push(Step { target: t, ..edge });
                 next.push(t);
@@ -433,7 +422,7 @@ fn search_once(
             break;
         }
         if walk.stop.is_some() {
-            out.limit_hit = walk.stop.take();
+            out.limit_hit = walk.stop.take().map(|s| s.to_string());
             break;
         }
         frontier = std::mem::take(&mut walk.next_frontier);
