@@ -353,3 +353,39 @@ fn walk_and_dump_find_the_same_chains() {
         }
     }
 }
+
+/// Loaders pinned only through a `Class` in a static `ArrayList<Class<?>>` (the list's `Object[]`
+/// holds the class): odd generations pin a class they only loaded, never linked, whose `Class`
+/// object HotSpot's heap walk reports no reference out of (the live walk once took those loaders
+/// for "not strongly reachable", on every JDK); even ones an initialised class. Both the walk and
+/// the dump find every generation through the list, on every JDK; the fixed twin has none.
+#[test]
+fn class_list_pins_are_found_by_walk_and_dump_on_every_jdk() {
+    let javas = every_java("class_list_pins_are_found_by_walk_and_dump_on_every_jdk");
+    for java in &javas {
+        let v = java_feature_version(java);
+        for method in ["walk", "dump"] {
+            let (f, r) = signal_report(&format!("class-list-{v}-{method}"), "class-list", false, java, &format!("chain_method={method}"));
+            let s = suspects(&r);
+            let names: Vec<&str> = s.iter().map(|s| s.loader_name.as_deref().unwrap_or("")).collect();
+            assert_eq!(names.join(","), f.truths()["leaked_loader_names"], "JDK {v} {method}: {:#?}", r.class_loaders);
+            let pinned = format!("class {}", f.truths()["pinned_class"]);
+            for sus in s {
+                let p = &sus.path;
+                assert!(p.iter().any(|h| h.from == "leakagent.harness.scenarios.ClassList" && h.field == "CLASSES"), "JDK {v} {method}: {p:#?}");
+                let last = p.last().unwrap();
+                assert_eq!((last.from.as_str(), last.to_loader), (pinned.as_str(), Some(sus.loader_id)), "JDK {v} {method}: {p:#?}");
+                assert_eq!(p[sus.culprit_hop.unwrap()].to, pinned, "JDK {v} {method}: the culprit hop is the list's element");
+            }
+            let search = r.class_loaders.chain_search.as_ref().expect("chain_search");
+            assert_eq!((search.method.as_str(), search.chains_found as u64), (method, f.truth("leaked_generations")), "JDK {v}");
+            assert!(r.class_loaders.not_strongly_reachable.is_empty(), "JDK {v} {method}");
+        }
+    }
+    let (f, r) = signal_report("class-list-fixed", "class-list", true, &main_java(), "chain_method=walk");
+    assert_eq!(f.truth("leaked_generations"), 0);
+    assert!(suspects(&r).is_empty(), "{:#?}", r.class_loaders.leak_suspects);
+    let gens = r.class_loaders.loaders.iter().filter(|l| l.name.as_deref().is_some_and(|n| n.starts_with("app-gen-")));
+    assert!(gens.clone().count() as u64 == f.truth("generations") && gens.clone().all(|l| !l.alive), "{:#?}", r.class_loaders.loaders);
+    ran_on("class_list_pins_are_found_by_walk_and_dump_on_every_jdk", &javas);
+}

@@ -243,6 +243,13 @@ impl Jvmti {
         Ok(self.take_cstring(sig).unwrap_or_default())
     }
 
+    /// `klass`'s JVMTI status bits (`JVMTI_CLASS_STATUS_*`).
+    pub fn class_status(&self, klass: jclass) -> JvmtiResult<jint> {
+        let mut status: jint = 0;
+        call!(self, GetClassStatus, klass, &mut status)?;
+        Ok(status)
+    }
+
     /// Every loaded class as local references (arrays included, primitives not).
     pub fn loaded_classes(&self) -> JvmtiResult<Vec<jclass>> {
         let mut count: jint = 0;

@@ -430,9 +430,9 @@ fn walk_search(
 ) {
     tag_own_thread(jvmti, env);
     let mut names = Names::new(jvmti, env, &cl.loaders);
-    let referents = names.prepare_classes(tracker);
+    let classes = names.prepare_classes(tracker);
     let targets: Vec<jlong> = open.iter().map(|&i| TAG_LOADER | ids[i] as jlong).collect();
-    let o = walk::search(jvmti, env, &targets, &referents, limits, budget);
+    let o = walk::search(jvmti, env, &targets, &classes, limits, budget);
     s.stats.passes += o.passes;
     s.stats.references_visited += o.references_visited;
     s.stats.objects_tagged = o.objects_tagged;

@@ -11,6 +11,17 @@ use jni::sys::{jclass, jlong};
 use leakagent_report::model::{HopKind, Loader, PathHop};
 use std::collections::{HashMap, HashSet};
 
+/// What the heap walks need to know of the loaded classes (`Names::prepare_classes`).
+#[derive(Default)]
+pub struct Classes {
+    /// For every loaded subclass of java.lang.ref.Reference (by class tag), the heap-walk index
+    /// of `referent`.
+    pub referent_index: HashMap<jlong, i32>,
+    /// Tags of the classes loaded but not linked: HotSpot's heap walk reports no reference out
+    /// of their `Class` objects (not even to their loader), so the search adds that edge itself.
+    pub unlinked: HashSet<jlong>,
+}
+
 /// Resolves class tags, field indices and loaders to names, with caches for one report.
 pub struct Names<'a> {
     jvmti: &'a Jvmti,
@@ -104,16 +115,15 @@ impl<'a> Names<'a> {
     }
 
     /// Tags the untagged classes (arrays, and classes loaded since the report's snapshot) so
-    /// chains can name them, and returns, for every loaded subclass of
-    /// java.lang.ref.Reference, the heap-walk index of `referent`.
-    pub fn prepare_classes(&mut self, tracker: &ClassTracker) -> HashMap<jlong, i32> {
+    /// chains can name them, and returns what the heap walks need to know of the classes.
+    pub fn prepare_classes(&mut self, tracker: &ClassTracker) -> Classes {
         // GetLoadedClasses makes a local reference per class at once.
         let env = self.env;
         env.with_local_frame(tracker.local_capacity(), || self.prepare_classes_in_frame(tracker))
     }
 
-    fn prepare_classes_in_frame(&mut self, tracker: &ClassTracker) -> HashMap<jlong, i32> {
-        let mut out = HashMap::new();
+    fn prepare_classes_in_frame(&mut self, tracker: &ClassTracker) -> Classes {
+        let mut out = Classes::default();
         let reference = self.env.find_class(c"java/lang/ref/Reference");
         if reference.is_null() {
             return out;
@@ -126,12 +136,14 @@ impl<'a> Names<'a> {
                 let array = self.jvmti.class_signature(k).map(|s| s.starts_with('[')).unwrap_or(false);
                 let _ = tracker.tag_lazily(self.jvmti, self.env, k, array);
             }
-            if self.env.is_assignable_from(k, reference.raw()) {
-                if let Ok(tag) = self.jvmti.tag(k) {
-                    let (n, names) = field_table(self.jvmti, self.env, k);
-                    if let Some(pos) = names.iter().position(|f| f == "referent") {
-                        out.insert(tag, (n + pos) as i32);
-                    }
+            let tag = self.jvmti.tag(k).unwrap_or(0);
+            if tag_kind(tag) == TAG_CLASS && self.jvmti.class_status(k).is_ok_and(|s| s as u32 & JVMTI_CLASS_STATUS_PREPARED == 0) {
+                out.unlinked.insert(tag);
+            }
+            if tag != 0 && self.env.is_assignable_from(k, reference.raw()) {
+                let (n, names) = field_table(self.jvmti, self.env, k);
+                if let Some(pos) = names.iter().position(|f| f == "referent") {
+                    out.referent_index.insert(tag, (n + pos) as i32);
                 }
             }
         }

@@ -16,10 +16,16 @@
 //! targets at once, found from the roots forward after each pass. A shared "referrers of a node"
 //! trait would have to hide the tag stamping and the safepoint rules behind it. What they share:
 //! `Limits`, the hop kinds and the root namer (`hops::root_from`).
+//!
+//! HotSpot's heap walk reports nothing out of the `Class` object of a class that is loaded but not
+//! linked (`ClassLoader.loadClass` without a use), not even its loader, on every JDK: a loader
+//! held only through such a class (a `Class` in a static list) would look unreachable, so the walk
+//! adds that edge itself (`Walk::unlinked_class`); a heap dump has it.
 
-use crate::loaders::tags::{TAG_KIND_MASK, TAG_SEARCH, TAG_SELF_THREAD};
+use crate::loaders::tags::{tag_loader, TAG_KIND_MASK, TAG_LOADER, TAG_SEARCH, TAG_SELF_THREAD};
 use crate::core::budget::Budget;
 use crate::ffi::heapwalk::{self, RefEdge};
+use crate::leaks::hops::Classes;
 use crate::leaks::walk::stop::WalkStop;
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::Jvmti;
@@ -103,19 +109,20 @@ struct Node {
     steps: Vec<Step>,
 }
 
-/// `referent_index`: for each Reference subclass's class tag, the field index of `referent`.
+/// `classes`: each Reference subclass's `referent` field index, and the classes not linked yet
+/// (their edge to their loader is the search's own, `Walk::unlinked_class`).
 ///
 /// A first search ignores the edge from an object to its class when the class is not one of the
 /// suspects': a popular class would otherwise pull every one of its instances into the frontier
 /// (a million `Node`s because `Node`'s constant pool names the class holding the leak), while the
 /// class is reachable through its own loader anyway. Only if that search runs out of objects
 /// without finding every chain does a second search take those edges too.
-pub fn search(jvmti: &Jvmti, env: &Env, targets: &[jlong], referent_index: &HashMap<jlong, i32>, limits: Limits, budget: &Budget) -> Outcome {
+pub fn search(jvmti: &Jvmti, env: &Env, targets: &[jlong], classes: &Classes, limits: Limits, budget: &Budget) -> Outcome {
     let start = Instant::now();
-    let mut out = search_once(jvmti, env, targets, referent_index, limits, budget, false, start);
+    let mut out = search_once(jvmti, env, targets, classes, limits, budget, false, start);
     let exhausted = out.limit_hit.is_none() && out.error.is_none();
     if exhausted && out.chains.iter().any(Option::is_none) {
-        let again = search_once(jvmti, env, targets, referent_index, limits, budget, true, start);
+        let again = search_once(jvmti, env, targets, classes, limits, budget, true, start);
         let mut merged = again;
         merged.passes += out.passes;
         merged.references_visited += out.references_visited;
@@ -159,7 +166,7 @@ struct Walk<'a> {
     budget: &'a Budget,
     /// When the whole search (both of its runs) started.
     start: Instant,
-    referent_index: &'a HashMap<jlong, i32>,
+    classes: &'a Classes,
     all_class_edges: bool,
     suspect_loaders: Vec<u32>,
     /// `TAG_SEARCH` with this search's epoch: the tags it sets carry it.
@@ -183,7 +190,7 @@ impl<'a> Walk<'a> {
     /// The state before the first pass, and the first frontier (the targets themselves).
     fn new(
         targets: &[jlong],
-        referent_index: &'a HashMap<jlong, i32>,
+        classes: &'a Classes,
         limits: Limits,
         budget: &'a Budget,
         all_class_edges: bool,
@@ -194,7 +201,7 @@ impl<'a> Walk<'a> {
             limits,
             budget,
             start,
-            referent_index,
+            classes,
             all_class_edges,
             suspect_loaders: targets.iter().map(|t| (*t & 0xffff_ffff) as u32).collect(),
             stamp: TAG_SEARCH | (epoch << EPOCH_SHIFT),
@@ -253,8 +260,18 @@ impl<'a> Walk<'a> {
         if e.kind == JVMTI_HEAP_REFERENCE_CLASS && !self.all_class_edges && !self.suspect_loaders.contains(&((to & 0xffff_ffff) as u32)) {
             return true;
         }
-        let Some(wanted) = frontier.get(&to) else { return true };
-        if e.kind == JVMTI_HEAP_REFERENCE_FIELD && self.referent_index.get(&e.referrer_class_tag).is_some_and(|&i| i == e.index) {
+        let wanted = match frontier.get(&to) {
+            Some(w) => w,
+            None => match self.unlinked_class(frontier, to) {
+                Ok(Some(w)) => w,
+                Ok(None) => return true,
+                Err(why) => {
+                    self.stop = Some(why);
+                    return false;
+                }
+            },
+        };
+        if e.kind == JVMTI_HEAP_REFERENCE_FIELD && self.classes.referent_index.get(&e.referrer_class_tag).is_some_and(|&i| i == e.index) {
             return true; // Reference.referent: weak, soft, phantom or final, never strong.
         }
         let Some(rt) = e.referrer_tag.as_deref_mut() else {
@@ -280,6 +297,20 @@ impl<'a> Walk<'a> {
             return false;
         }
         true
+    }
+
+    /// A class loaded but not linked whose loader is in the frontier: the heap walk reports no
+    /// reference out of its `Class` object, so its edge to the loader is added here and the
+    /// class counts as part of the frontier (the loader's targets).
+    fn unlinked_class<'f>(&mut self, frontier: &'f HashMap<jlong, Vec<u16>>, to: jlong) -> Result<Option<&'f [u16]>, WalkStop> {
+        if !self.classes.unlinked.contains(&to) {
+            return Ok(None);
+        }
+        let loader = TAG_LOADER | tag_loader(to) as jlong;
+        let Some(wanted) = frontier.get(&loader) else { return Ok(None) };
+        let edge = Step { target: 0, next: loader, kind: JVMTI_HEAP_REFERENCE_CLASS_LOADER, index: 0 };
+        self.add_steps(to, 0, edge, wanted)?;
+        Ok(Some(wanted))
     }
 
     /// Why the walk must stop now for time (this pause, the budget, the whole search), if so.
@@ -401,13 +432,13 @@ fn search_once(
     jvmti: &Jvmti,
     env: &Env,
     targets: &[jlong],
-    referent_index: &HashMap<jlong, i32>,
+    classes: &Classes,
     limits: Limits,
     budget: &Budget,
     all_class_edges: bool,
     start: Instant,
 ) -> Outcome {
-    let (mut walk, mut frontier) = Walk::new(targets, referent_index, limits, budget, all_class_edges, start);
+    let (mut walk, mut frontier) = Walk::new(targets, classes, limits, budget, all_class_edges, start);
     let mut out = Outcome::default();
     while !frontier.is_empty() && walk.roots.iter().any(Option::is_none) {
         walk.begin_pass(&frontier);

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 import leakagent.harness.scenarios.ArenaRetention;
+import leakagent.harness.scenarios.ClassList;
 import leakagent.harness.scenarios.DirectOom;
 import leakagent.harness.scenarios.HeapOom;
 import leakagent.harness.scenarios.ThreadsOom;
@@ -54,6 +55,7 @@ public final class Main {
         SCENARIOS.put("threadlocal", ThreadLocalLeak::new);
         SCENARIOS.put("thread", ThreadLeak::new);
         SCENARIOS.put("enum-parent", EnumParent::new);
+        SCENARIOS.put("class-list", ClassList::new);
         SCENARIOS.put("tomcat-webapp", TomcatWebapp::new);
         SCENARIOS.put("tomcat-jsp", TomcatJsp::new);
         SCENARIOS.put("groovy-scripts", GroovyScripts::new);
