@@ -8,8 +8,11 @@
 # Pauses are HotSpot's own safepoint times (-Xlog:safepoint) while the report was built, the
 # report's GC excluded (it is listed apart); memory is the search's own bookkeeping as the
 # report gives it; dump_MB is the temporary heap dump (deleted before the report is written).
-# The walk JVM runs with chain_pause=60s so that its walks are not cut short.
-#   bench/chain_search.sh [N ...]        (default: 1000000 5000000 10000000)
+# The walk JVM runs with chain_pause=60s so that its walks are not cut short. The memory column
+# includes the retained-heap graph the dump search builds (issue 21); `retained` says whether the
+# suspects got their retained heap or why not. CHAIN_OPTS adds agent options to the auto JVM
+# (e.g. chain_memory=1g to see the whole graph's cost past the default 64m).
+#   [CHAIN_OPTS=...] bench/chain_search.sh [N ...]        (default: 1000000 5000000 10000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
@@ -55,8 +58,10 @@ assert s is not None and len(cl["leak_suspects"]) == 2 and s["chains_found"] == 
 ops = [(m.group(1), int(m.group(2)) / 1e6) for m in re.finditer(r'Safepoint "(\w+)".*Total: (\d+) ns', open(sys.argv[2]).read())]
 gc = sum(ms for op, ms in ops if "Collect" in op or op.startswith("G1"))
 search = [ms for op, ms in ops if not ("Collect" in op or op.startswith("G1"))]
+sus = cl["leak_suspects"]
+kept = "yes" if all(x.get("retained_heap_bytes") for x in sus) else (sus[0].get("retained_heap_note") or "-")
 print(f'{n:<10} {tag + " #" + k:<10} {s["method"]:<9} {s["passes"]:>6} {len(search):>7} {sum(search):>10.0f} {max(search, default=0):>9.0f} '
-      f'{(s["dump_bytes"] or 0) / 2**20:>8.0f} {s["memory_bytes"] / 2**10:>9.0f} {s["time_ms"]:>9} {gc:>7.0f}')
+      f'{(s["dump_bytes"] or 0) / 2**20:>8.0f} {s["memory_bytes"] / 2**10:>9.0f} {s["time_ms"]:>9} {gc:>7.0f}  {kept}')
 PY
   done
   if [[ "$jcmd" == dump ]]; then
@@ -81,9 +86,9 @@ PY
   wait "$pid" || true
 }
 
-printf '%-10s %-10s %-9s %6s %7s %10s %9s %8s %9s %9s %7s\n' \
-  objects report method passes pauses pause_ms longest dump_MB memory_KB search_ms gc_ms
+printf '%-10s %-10s %-9s %6s %7s %10s %9s %8s %9s %9s %7s  %s\n' \
+  objects report method passes pauses pause_ms longest dump_MB memory_KB search_ms gc_ms retained
 for n in "${sizes[@]}"; do
-  run "$n" "" 2 dump auto
+  run "$n" "${CHAIN_OPTS:-}" 2 dump auto
   run "$n" "chain_method=walk,chain_pause=60s" 1 none walk
 done

@@ -80,6 +80,32 @@ fn leaked_loaders_carry_their_metaspace_and_retained_heap() {
     assert!(html.contains("metaspace MiB") && html.contains("MiB retained heap"));
     let finding = r.findings.iter().find(|f| f.kind == "classloader_leak").expect("a class loader finding");
     assert!(finding.summary.contains("24 classes, ") && finding.summary.contains("MiB retained heap"), "{}", finding.summary);
+    // The search's memory counts the retained-heap graph: a JVM's heap is tens of thousands of
+    // objects at 12 bytes or more each in the graph, where the dump search here takes a few KiB.
+    let search = cl.chain_search.as_ref().unwrap();
+    assert!(search.memory_bytes > 1 << 20 && search.memory_bytes <= 64 << 20, "{search:?}");
+}
+
+/// Under a `chain_memory` the chains fit in but the retained-heap graph does not, the chains come
+/// out, the retained heap stops with the reason and what to raise, never a number, and the
+/// search's memory stays within the limit.
+#[test]
+fn a_small_chain_memory_stops_the_retained_heap_but_not_the_chains() {
+    let (f, r) = signal_report("cost-tight", &main_java(), 3, PAYLOAD, false, "chain_method=dump,chain_memory=1m");
+    let cl = &r.class_loaders;
+    let search = cl.chain_search.as_ref().expect("chain_search");
+    assert_eq!((search.method.as_str(), search.chains_found as u64), ("dump", f.truth("leaked_loaders")), "{search:?}");
+    assert!(search.limit_hit.is_none(), "{search:?}");
+    assert!(search.memory_bytes > 0 && search.memory_bytes <= 1 << 20, "{search:?}");
+    assert_eq!(cl.leak_suspects.len(), 3);
+    for s in &cl.leak_suspects {
+        assert!(!s.path.is_empty(), "{s:#?}");
+        assert_eq!(s.retained_heap_bytes, None, "{s:#?}");
+        let note = s.retained_heap_note.as_deref().unwrap_or_default();
+        assert!(note.contains("over chain_memory (1 MiB)") && note.ends_with("; raise chain_memory"), "{note}");
+    }
+    let text = leakagent_report::text::render(&r);
+    assert!(text.contains("raise chain_memory"), "{text}");
 }
 
 #[test]
@@ -99,8 +125,7 @@ fn metaspace_is_measured_on_every_jdk() {
     let others = other_javas("metaspace_is_measured_on_every_jdk");
     for java in &others {
         let v = java_feature_version(java);
-        // With a dump: JDK 25's live walk finds these loaders not strongly reachable (an issue
-        // of its own), and the retained heap needs the dump anyway.
+        // With a dump: the retained heap needs it.
         let (_, r) = signal_report(&format!("cost-jdk{v}"), java, 2, 1_000_003, false, "chain_method=dump");
         plausible_metaspace(&r, java);
         for s in &r.class_loaders.leak_suspects {

@@ -488,7 +488,9 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
                 (t0.elapsed() > limits.time).then(|| format!("chain_time limit of {} s reached", limits.time.as_secs()))
             });
             let b = retained::Budget { memory: limits.memory, stop: &stop };
-            (s.retained, s.retained_note) = retained::for_suspects(&mut dump, f.objects.as_ref(), ids, &b);
+            let (sizes, note, peak) = retained::for_suspects(&mut dump, f.objects.as_ref(), ids, &b);
+            (s.retained, s.retained_note) = (sizes, note.map(|why| advised(&why)));
+            s.stats.memory_bytes = s.stats.memory_bytes.max(peak);
             crate::ffi::os::drop_page_cache(dump.file());
             f
         }
@@ -524,6 +526,14 @@ fn raise(limit: &str) -> String {
         }
     }
     "the agent's log may say more".to_string()
+}
+
+/// Why the retained heap is missing, with what to raise when a limit says so.
+fn advised(why: &str) -> String {
+    match raise(why) {
+        advice if why.contains("chain_") || why.contains("exit_timeout") => format!("{why}; {advice}"),
+        _ => why.to_string(),
+    }
 }
 
 /// Totals of the pauses and the time (the loader references free themselves when dropped).

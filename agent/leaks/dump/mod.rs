@@ -4,6 +4,7 @@
 mod error;
 pub mod hprof;
 mod index;
+mod meter;
 mod names;
 pub mod retained;
 pub mod search;

@@ -7,9 +7,11 @@
 //! ("A Simple, Fast Dominance Algorithm") over the reverse postorder from a super-root that holds
 //! every GC root; retained sizes are summed up the dominator tree. Every reference counts, weak
 //! ones included, as in MAT; the roots the agent itself holds while the dump is written (its
-//! marker array, its own thread and that thread's locals) do not. The graph's memory is held to
-//! `chain_memory` and the time to what `chain_time` leaves: past either, nothing is reported
-//! rather than a wrong number.
+//! marker array, its own thread and that thread's locals) do not. The graph's memory is counted
+//! from its structures' real capacities (`Meter`) and checked before each of them grows, so it
+//! never exceeds `chain_memory`; the time is held to what `chain_time` leaves. Past either,
+//! nothing is reported rather than a wrong number, and the peak goes into the search's
+//! `memory_bytes`.
 //!
 //! Shallow sizes are read from the dump as MAT reads an HPROF file without layout hints: a 16-byte
 //! header plus the field values or elements as the dump stores them (references at the dump's
@@ -21,10 +23,7 @@ use crate::leaks::dump::hprof::{self, ClassDump, Dump, Root, Visitor, Want, TYPE
 use crate::leaks::dump::DumpError;
 use std::collections::HashMap;
 
-/// Bytes of graph memory per object (id map, size, offsets, order, dominators, sums) and per
-/// reference (successor and predecessor lists): checked against `chain_memory` as it grows.
-const PER_OBJECT: u64 = 64;
-const PER_EDGE: u64 = 8;
+use crate::leaks::dump::meter::{array_bytes, grown, map_bytes, map_grown, vec_bytes, Meter};
 
 /// What the chain search learned about the dump that this computation needs.
 #[derive(Debug, Default, Clone)]
@@ -45,38 +44,52 @@ pub struct Budget<'a> {
 }
 
 /// Per target loader (agent id, in order): the bytes it retains, or None when it is not
-/// reachable in the dump; Err when the whole computation could not be done, with why.
-pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Budget<'_>) -> Result<Vec<Option<u64>>, DumpError> {
+/// reachable in the dump; Err when the whole computation could not be done, with why. `peak`
+/// gets the graph's memory at its largest, done or not.
+pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Budget<'_>, peak: &mut u64) -> Result<Vec<Option<u64>>, DumpError> {
     if dump.id_size != 8 {
         return Err(DumpError::ShortIds);
     }
-    let mut nodes = Nodes { memory: budget.memory, stop: Some(budget.stop), ..Nodes::default() };
-    scan(dump, &mut nodes)?;
+    let mut nodes = Nodes { meter: Meter::new(budget.memory), stop: Some(budget.stop), ..Nodes::default() };
+    let scanned = scan(dump, &mut nodes);
+    *peak = nodes.meter.peak;
+    scanned?;
+    nodes.sizes.shrink_to_fit();
     let layouts = layouts(&nodes.classes);
     let roots = nodes.root_indices(objects);
-    let mut edges = Edges { nodes: &nodes, layouts: &layouts, offs: Vec::new(), succ: Vec::new(), error: None };
-    scan(dump, &mut edges)?;
-    let (offs, succ) = edges.finish()?;
+    let mut edges = Edges::new(&nodes, &layouts, roots.len());
+    let scanned = edges.reserve_offsets().and_then(|()| scan(dump, &mut edges));
+    *peak = (*peak).max(edges.meter.peak);
+    scanned?;
+    let (offs, succ, mut meter) = edges.finish()?;
     let target_nodes: Vec<Option<u32>> =
         targets.iter().map(|t| objects.loaders.get(t).and_then(|o| nodes.ids.get(o).copied())).collect();
     let sizes = std::mem::take(&mut nodes.sizes);
     drop(nodes);
     let g = Graph { offs, succ, sizes, roots };
-    let retained = g.retained(budget.stop)?;
-    Ok(target_nodes.iter().map(|n| n.and_then(|n| retained[n as usize])).collect())
+    meter.now = g.bytes();
+    let sums = g.sums(budget.stop, &mut meter);
+    *peak = (*peak).max(meter.peak);
+    let (pos, sum) = sums?;
+    Ok(target_nodes.iter().map(|n| n.and_then(|n| retained_at(&pos, &sum, n))).collect())
 }
 
 /// For the suspects (agent ids) of a report whose chain search read a dump: each one's retained
-/// bytes, and why there are none when the computation could not be done.
-pub fn for_suspects(dump: &mut Dump, objects: Option<&Objects>, ids: &[u32], budget: &Budget<'_>) -> (Vec<Option<u64>>, Option<String>) {
+/// bytes, why there are none when the computation could not be done, and the graph's peak memory.
+pub fn for_suspects(dump: &mut Dump, objects: Option<&Objects>, ids: &[u32], budget: &Budget<'_>) -> (Vec<Option<u64>>, Option<String>, u64) {
+    let mut peak = 0;
     let result = match objects {
-        Some(o) => compute(dump, o, ids, budget),
+        Some(o) => compute(dump, o, ids, budget, &mut peak),
         None => Err(DumpError::NoLoaders),
     };
     match result {
-        Ok(v) => (v, None),
-        Err(why) => (vec![None; ids.len()], Some(why.to_string())),
+        Ok(v) => (v, None, peak),
+        Err(why) => (vec![None; ids.len()], Some(why.to_string()), peak),
     }
+}
+
+fn over_limit(what: String, limit: u64) -> String {
+    format!("{what} in the heap dump, over chain_memory ({} MiB)", limit >> 20)
 }
 
 /// Runs one pass of a visitor, turning its own reason to stop into the error.
@@ -100,8 +113,10 @@ struct Nodes<'a> {
     ids: HashMap<u64, u32, MixBuild>,
     sizes: Vec<u64>,
     classes: HashMap<u64, ClassDump, MixBuild>,
+    /// The classes' field lists, which the map holds outside its table.
+    class_fields: u64,
     roots: Vec<Root>,
-    memory: u64,
+    meter: Meter,
     stop: Option<&'a dyn Fn() -> Option<String>>,
     why: Option<String>,
 }
@@ -111,8 +126,30 @@ fn align(bytes: u64) -> u64 {
 }
 
 impl Nodes<'_> {
+    fn bytes(&self) -> u64 {
+        map_bytes(&self.ids) + vec_bytes(&self.sizes) + map_bytes(&self.classes) + self.class_fields + vec_bytes(&self.roots)
+    }
+
+    /// Whether `extra` bytes more fit; if not, the pass stops with why.
+    fn room(&mut self, extra: u64) -> bool {
+        if self.why.is_none() && !self.meter.fits(self.bytes(), extra) {
+            self.why = Some(over_limit(format!("more than {} objects", self.sizes.len()), self.meter.limit));
+        }
+        self.why.is_none()
+    }
+
     fn add(&mut self, id: u64, size: u64) {
-        if id == 0 || self.ids.contains_key(&id) {
+        if id == 0 || self.why.is_some() || self.ids.contains_key(&id) {
+            return;
+        }
+        let mut extra = 0;
+        if self.ids.len() == self.ids.capacity() {
+            extra += map_grown(&self.ids);
+        }
+        if self.sizes.len() == self.sizes.capacity() {
+            extra += grown(&self.sizes) - vec_bytes(&self.sizes);
+        }
+        if extra > 0 && !self.room(extra) {
             return;
         }
         self.ids.insert(id, self.sizes.len() as u32);
@@ -145,25 +182,25 @@ impl Visitor for Nodes<'_> {
         Want { roots: true, classes: true, instances: true, object_arrays: true, ..Want::default() }
     }
     fn stop(&mut self) -> bool {
-        if self.why.is_none() {
-            if self.sizes.len() as u64 * PER_OBJECT > self.memory {
-                self.why = Some(format!(
-                    "more than {} objects in the heap dump, over chain_memory ({} MiB)",
-                    self.sizes.len(),
-                    self.memory >> 20
-                ));
-            } else {
-                self.why = self.stop.and_then(|s| s());
-            }
+        if self.room(0) {
+            self.why = self.stop.and_then(|s| s());
         }
         self.why.is_some()
     }
     fn root(&mut self, root: Root) {
-        self.roots.push(root);
+        if self.roots.len() < self.roots.capacity() || self.room(grown(&self.roots) - vec_bytes(&self.roots)) {
+            self.roots.push(root);
+        }
     }
     fn class(&mut self, class: ClassDump) {
         self.add(class.id, align(8 * class.static_refs.len() as u64));
-        self.classes.insert(class.id, ClassDump { static_refs: Vec::new(), ..class });
+        let fields = array_bytes::<(u64, u8)>(class.fields.len());
+        let grow = if self.classes.len() == self.classes.capacity() { map_grown(&self.classes) } else { 0 };
+        if self.room(grow + fields) {
+            self.class_fields += fields;
+            let fields = class.fields.into_boxed_slice().into_vec();
+            self.classes.insert(class.id, ClassDump { static_refs: Vec::new(), fields, ..class });
+        }
     }
     fn instance(&mut self, id: u64, _class_id: u64, fields: &[u8]) {
         self.add(id, align(fields.len() as u64));
@@ -209,14 +246,37 @@ struct Edges<'a, 'b> {
     layouts: &'a HashMap<u64, Vec<u32>, MixBuild>,
     offs: Vec<u32>,
     succ: Vec<u32>,
+    /// What pass 1 and the layouts hold meanwhile.
+    held: u64,
+    meter: Meter,
     error: Option<String>,
 }
 
-impl Edges<'_, '_> {
+impl<'a, 'b> Edges<'a, 'b> {
+    fn new(nodes: &'a Nodes<'b>, layouts: &'a HashMap<u64, Vec<u32>, MixBuild>, roots: usize) -> Self {
+        let layout_bytes: u64 = map_bytes(layouts) + layouts.values().map(vec_bytes).sum::<u64>();
+        let held = nodes.bytes() + layout_bytes + array_bytes::<u32>(roots);
+        Edges { nodes, layouts, offs: Vec::new(), succ: Vec::new(), held, meter: Meter::new(nodes.meter.limit), error: None }
+    }
+
+    fn bytes(&self) -> u64 {
+        self.held + vec_bytes(&self.offs) + vec_bytes(&self.succ)
+    }
+
+    /// The offsets are one per object and one more: allocated once, if they fit.
+    fn reserve_offsets(&mut self) -> Result<(), DumpError> {
+        let n = self.nodes.sizes.len() + 1;
+        if !self.meter.fits(self.bytes(), array_bytes::<u32>(n)) {
+            return Err(DumpError::Stopped(over_limit(format!("{} objects", n - 1), self.meter.limit)));
+        }
+        self.offs.reserve_exact(n);
+        Ok(())
+    }
+
     fn start(&mut self, id: u64) -> bool {
         let Some(&i) = self.nodes.ids.get(&id) else { return false };
         let i = i as usize;
-        if i + 1 < self.offs.len() {
+        if i + 1 < self.offs.len() || self.error.is_some() {
             // An object id seen again (a later chunk of the last array has i + 1 == len).
             return false;
         }
@@ -227,19 +287,27 @@ impl Edges<'_, '_> {
     }
 
     fn edge(&mut self, to: u64) {
-        if let Some(&j) = self.nodes.ids.get(&to) {
+        let Some(&j) = self.nodes.ids.get(&to) else { return };
+        if self.succ.len() == self.succ.capacity() && self.error.is_none() {
+            let extra = grown(&self.succ) - vec_bytes(&self.succ);
+            if !self.meter.fits(self.bytes(), extra) || self.succ.len() as u64 >= u32::MAX as u64 {
+                let what = format!("{} objects and more than {} references", self.nodes.sizes.len(), self.succ.len());
+                self.error = Some(over_limit(what, self.meter.limit));
+            }
+        }
+        if self.error.is_none() {
             self.succ.push(j);
         }
     }
 
-    fn finish(mut self) -> Result<(Vec<u32>, Vec<u32>), DumpError> {
+    fn finish(mut self) -> Result<(Vec<u32>, Vec<u32>, Meter), DumpError> {
         if let Some(e) = self.error {
             return Err(DumpError::Stopped(e));
         }
         while self.offs.len() <= self.nodes.sizes.len() {
             self.offs.push(self.succ.len() as u32);
         }
-        Ok((self.offs, self.succ))
+        Ok((self.offs, self.succ, self.meter))
     }
 }
 
@@ -255,17 +323,7 @@ impl Visitor for Edges<'_, '_> {
     }
     fn stop(&mut self) -> bool {
         if self.error.is_none() {
-            let bytes = self.nodes.sizes.len() as u64 * PER_OBJECT + self.succ.len() as u64 * PER_EDGE;
-            if bytes > self.nodes.memory || self.succ.len() as u64 >= u32::MAX as u64 {
-                self.error = Some(format!(
-                    "{} objects and more than {} references in the heap dump, over chain_memory ({} MiB)",
-                    self.nodes.sizes.len(),
-                    self.succ.len(),
-                    self.nodes.memory >> 20
-                ));
-            } else {
-                self.error = self.nodes.stop.and_then(|s| s());
-            }
+            self.error = self.nodes.stop.and_then(|s| s());
         }
         self.error.is_some()
     }
@@ -325,12 +383,19 @@ impl Graph {
         &self.succ[self.offs[n as usize] as usize..self.offs[n as usize + 1] as usize]
     }
 
+    fn bytes(&self) -> u64 {
+        vec_bytes(&self.offs) + vec_bytes(&self.succ) + vec_bytes(&self.sizes) + vec_bytes(&self.roots)
+    }
+
     /// Reverse postorder from the super-root (which precedes every node, as position 0): the
     /// node at each position (super-root as `NONE`), and each node's position.
-    fn reverse_postorder(&self) -> (Vec<u32>, Vec<u32>) {
+    fn reverse_postorder(&self, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u32>), DumpError> {
         let n = self.sizes.len();
+        // Positions, the seen bits, the postorder and the order; the stack is counted as it grows.
+        let fixed = array_bytes::<u32>(n) + array_bytes::<bool>(n) + array_bytes::<u32>(n) + array_bytes::<u32>(n + 1);
+        meter.take(fixed, "the depth-first order")?;
         let mut pos = vec![NONE; n];
-        let mut post: Vec<u32> = Vec::new();
+        let mut post: Vec<u32> = Vec::with_capacity(n);
         let mut seen = vec![false; n];
         // (node, next successor to look at); roots are the super-root's successors.
         let mut stack: Vec<(u32, u32)> = Vec::new();
@@ -347,6 +412,9 @@ impl Graph {
                         top.1 += 1;
                         if !seen[next as usize] {
                             seen[next as usize] = true;
+                            if stack.len() == stack.capacity() {
+                                meter.take(grown(&stack) - vec_bytes(&stack), "the depth-first stack")?;
+                            }
                             stack.push((next, 0));
                         }
                     }
@@ -363,27 +431,40 @@ impl Graph {
         for (p, &node) in order.iter().enumerate().skip(1) {
             pos[node as usize] = p as u32;
         }
-        (order, pos)
+        // The seen bits, the postorder and the stack go; the order shrinks to the reachable nodes.
+        meter.give(array_bytes::<bool>(n) + array_bytes::<u32>(n) + array_bytes::<u32>(n + 1 - order.len()) + vec_bytes(&stack));
+        Ok((order, pos))
     }
 
-    /// Each node's retained bytes (None for nodes no root reaches).
-    pub fn retained(&self, stop: &dyn Fn() -> Option<String>) -> Result<Vec<Option<u64>>, DumpError> {
-        let (order, pos) = self.reverse_postorder();
-        let idom = self.dominators(&order, &pos, stop)?;
+    /// Each node's retained bytes (None for nodes no root reaches), within `limit` bytes beside
+    /// the graph itself.
+    #[cfg(test)]
+    pub fn retained(&self, stop: &dyn Fn() -> Option<String>, limit: u64) -> Result<Vec<Option<u64>>, DumpError> {
+        let mut meter = Meter::new(limit);
+        let (pos, sum) = self.sums(stop, &mut meter)?;
+        Ok((0..pos.len() as u32).map(|n| retained_at(&pos, &sum, n)).collect())
+    }
+
+    /// Each node's position in reverse postorder, and the retained bytes at each position.
+    fn sums(&self, stop: &dyn Fn() -> Option<String>, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u64>), DumpError> {
+        let (order, pos) = self.reverse_postorder(meter)?;
+        let idom = self.dominators(&order, &pos, stop, meter)?;
+        meter.take(array_bytes::<u64>(order.len()), "the sums")?;
         let mut sum: Vec<u64> = order.iter().map(|&n| if n == NONE { 0 } else { self.sizes[n as usize] }).collect();
         // Immediate dominators precede their nodes in reverse postorder: one backward sweep sums
         // every subtree of the dominator tree.
         for p in (1..order.len()).rev() {
             sum[idom[p] as usize] += sum[p];
         }
-        Ok(pos.iter().map(|&p| (p != NONE).then(|| sum[p as usize])).collect())
+        Ok((pos, sum))
     }
 
     /// Immediate dominator of each position in reverse postorder (position 0, the super-root,
     /// dominates itself), by Cooper, Harvey and Kennedy's iteration to a fixed point.
-    fn dominators(&self, order: &[u32], pos: &[u32], stop: &dyn Fn() -> Option<String>) -> Result<Vec<u32>, DumpError> {
+    fn dominators(&self, order: &[u32], pos: &[u32], stop: &dyn Fn() -> Option<String>, meter: &mut Meter) -> Result<Vec<u32>, DumpError> {
         let m = order.len();
         // Predecessors by position; the roots' only predecessor is the super-root.
+        meter.take(2 * array_bytes::<u32>(m + 1) + array_bytes::<u32>(m), "the dominators")?;
         let mut counts = vec![0u32; m + 1];
         for &n in &order[1..] {
             for &s in self.successors(n) {
@@ -396,6 +477,7 @@ impl Graph {
         for i in 1..=m {
             counts[i] += counts[i - 1];
         }
+        meter.take(array_bytes::<u32>(counts[m] as usize), "the predecessor lists")?;
         let mut fill = counts.clone();
         let mut preds = vec![0u32; counts[m] as usize];
         let mut put = |to: u32, from: u32| {
@@ -432,8 +514,15 @@ impl Graph {
                 }
             }
         }
+        // The counts, the fill and the predecessors go; the dominators stay.
+        meter.give(2 * array_bytes::<u32>(m + 1) + array_bytes::<u32>(preds.len()));
         Ok(idom)
     }
+}
+
+/// A node's retained bytes from its position and the sums by position.
+fn retained_at(pos: &[u32], sum: &[u64], n: u32) -> Option<u64> {
+    pos.get(n as usize).filter(|&&p| p != NONE).map(|&p| sum[p as usize])
 }
 
 /// The nearest common dominator of two positions whose dominators are known.

@@ -45,7 +45,7 @@ fn a_diamond_retains_only_below_its_join() {
     // 0 -> 1, 0 -> 2, 1 -> 3, 2 -> 3, 3 -> 4, 4 -> 1 (a cycle back); 5 unreachable.
     let edges = [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (4, 1)];
     let sizes = [1, 10, 100, 1000, 10000, 7];
-    let r = graph(6, &edges, &[0], &sizes).retained(&never).unwrap();
+    let r = graph(6, &edges, &[0], &sizes).retained(&never, u64::MAX).unwrap();
     assert_eq!(r, vec![Some(11111), Some(10), Some(100), Some(11000), Some(10000), None]);
     assert_eq!(r, by_definition(6, &edges, &[0], &sizes));
 }
@@ -66,7 +66,7 @@ fn dominators_agree_with_the_definition_on_random_graphs() {
         roots.sort_unstable();
         roots.dedup();
         let sizes: Vec<u64> = (0..n).map(|_| 1 + next(100)).collect();
-        let got = graph(n, &edges, &roots, &sizes).retained(&never).unwrap();
+        let got = graph(n, &edges, &roots, &sizes).retained(&never, u64::MAX).unwrap();
         assert_eq!(got, by_definition(n, &edges, &roots, &sizes), "round {round}: {edges:?} roots {roots:?}");
     }
 }
@@ -74,7 +74,7 @@ fn dominators_agree_with_the_definition_on_random_graphs() {
 #[test]
 fn a_stop_reason_ends_the_computation_with_no_number() {
     let stop = || Some("chain_time limit of 1 s reached".to_string());
-    let r = graph(2, &[(0, 1)], &[0], &[1, 1]).retained(&stop);
+    let r = graph(2, &[(0, 1)], &[0], &[1, 1]).retained(&stop, u64::MAX);
     assert!(matches!(r, Err(DumpError::Stopped(ref why)) if why == "chain_time limit of 1 s reached"), "{r:?}");
 }
 
@@ -121,12 +121,19 @@ fn a_pinned_loader_retains_its_classes_and_their_statics_as_mat_counts_them() {
     let mut dump = Dump::open(world().write(&path, usize::MAX)).unwrap();
     let objects = Objects { loaders: [(7, 0x600), (8, 0x900)].into(), marker_array: 0xB00, own_thread: 0, own_serial: Some(9) };
     let budget = Budget { memory: 64 << 20, stop: &never };
-    let r = compute(&mut dump, &objects, &[7, 8, 3], &budget).unwrap();
+    let mut peak = 0;
+    let r = compute(&mut dump, &objects, &[7, 8, 3], &budget, &mut peak).unwrap();
     // Loader 32 (two references), Object[2] 32, class with one static 24, class 16, byte[1000] 1016.
     assert_eq!(r, vec![Some(32 + 32 + 24 + 16 + 1016), Some(24), None]);
     // Within a budget of a few objects, nothing is claimed.
-    let tight = Budget { memory: 3 * PER_OBJECT, stop: &never };
-    let err = compute(&mut dump, &objects, &[7], &tight).unwrap_err();
-    assert!(matches!(&err, DumpError::Stopped(why) if why.contains("chain_memory")), "{err:?}");
+    assert!(peak > 0 && peak < 4096, "{peak} bytes");
+    // Within less than that, nothing is claimed, and the graph never held more than allowed.
+    for memory in [64, peak / 2, peak - 1] {
+        let (tight, mut held) = (Budget { memory, stop: &never }, 0);
+        let err = compute(&mut dump, &objects, &[7], &tight, &mut held).unwrap_err();
+        assert!(matches!(&err, DumpError::Stopped(why) if why.contains("chain_memory")), "{err:?}");
+        assert!(held <= memory, "{held} bytes held within {memory}");
+    }
+    assert!(compute(&mut dump, &objects, &[7], &Budget { memory: peak, stop: &never }, &mut 0).is_ok());
     std::fs::remove_dir_all(&dir).ok();
 }
