@@ -8,7 +8,12 @@ fn graph(n: usize, edges: &[(u32, u32)], roots: &[u32], sizes: &[u64]) -> Graph 
         succ.extend(edges.iter().filter(|e| e.0 == i).map(|e| e.1));
         offs.push(succ.len() as u32);
     }
-    Graph { offs, succ, sizes: sizes.to_vec(), roots: roots.to_vec() }
+    Graph { offs, succ, sizes: sizes.iter().map(|&s| s as u32).collect(), roots: roots.to_vec() }
+}
+
+/// Sizes in words as bytes.
+fn words(v: Vec<Option<u64>>) -> Vec<Option<u64>> {
+    v.into_iter().map(|s| s.map(|s| 8 * s)).collect()
 }
 
 fn never() -> Option<String> {
@@ -46,8 +51,9 @@ fn a_diamond_retains_only_below_its_join() {
     let edges = [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (4, 1)];
     let sizes = [1, 10, 100, 1000, 10000, 7];
     let r = graph(6, &edges, &[0], &sizes).retained(&never, u64::MAX).unwrap();
-    assert_eq!(r, vec![Some(11111), Some(10), Some(100), Some(11000), Some(10000), None]);
-    assert_eq!(r, by_definition(6, &edges, &[0], &sizes));
+    // Sizes are in 8-byte words.
+    assert_eq!(r, vec![Some(11111), Some(10), Some(100), Some(11000), Some(10000), None].into_iter().map(|s| s.map(|s| 8 * s)).collect::<Vec<_>>());
+    assert_eq!(r, words(by_definition(6, &edges, &[0], &sizes)));
 }
 
 #[test]
@@ -67,7 +73,7 @@ fn dominators_agree_with_the_definition_on_random_graphs() {
         roots.dedup();
         let sizes: Vec<u64> = (0..n).map(|_| 1 + next(100)).collect();
         let got = graph(n, &edges, &roots, &sizes).retained(&never, u64::MAX).unwrap();
-        assert_eq!(got, by_definition(n, &edges, &roots, &sizes), "round {round}: {edges:?} roots {roots:?}");
+        assert_eq!(got, words(by_definition(n, &edges, &roots, &sizes)), "round {round}: {edges:?} roots {roots:?}");
     }
 }
 
@@ -136,4 +142,13 @@ fn a_pinned_loader_retains_its_classes_and_their_statics_as_mat_counts_them() {
     }
     assert!(compute(&mut dump, &objects, &[7], &Budget { memory: peak, stop: &never }, &mut 0).is_ok());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_object_index_finds_each_id_and_the_first_of_equal_ones() {
+    let mut ids = Ids { ids: vec![5, 3, 5, 9, u64::MAX], sorted: Vec::new() };
+    ids.index(0, &mut Meter::new(1 << 20)).unwrap();
+    let got: Vec<Option<u32>> = [5, 3, 9, u64::MAX, 4, 0, 10].iter().map(|&id| ids.get(id)).collect();
+    assert_eq!(got, [Some(0), Some(1), Some(3), Some(4), None, None, None]);
+    assert!(Ids { ids: vec![1; 1000], sorted: Vec::new() }.index(0, &mut Meter::new(100)).is_err(), "its 4 KB do not fit in 100 bytes");
 }
