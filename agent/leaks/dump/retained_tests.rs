@@ -152,3 +152,42 @@ fn the_object_index_finds_each_id_and_the_first_of_equal_ones() {
     assert_eq!(got, [Some(0), Some(1), Some(3), Some(4), None, None, None]);
     assert!(Ids { ids: vec![1; 1000], sorted: Vec::new() }.index(0, &mut Meter::new(100)).is_err(), "its 4 KB do not fit in 100 bytes");
 }
+
+/// What the graph costs per object on ChainBench's shape (bench/ChainBench.java: N objects in
+/// chains of 1,000 held from one array, each with a `next` and a null `payload`): run by hand,
+/// `cargo test --release -p leakagent --lib graph_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn graph_cost_per_object_on_a_million_objects() {
+    let n: u64 = 1_000_000;
+    let mut b = Builder::default();
+    // Type 10 is an int.
+    let node_class = ClassDump { id: 0x10, fields: vec![(1, TYPE_OBJECT), (2, TYPE_OBJECT), (3, 10)], ..ClassDump::default() };
+    b.class(&node_class);
+    b.class(&ClassDump { id: 0x20, ..ClassDump::default() });
+    let base = 0x1000_0000u64;
+    let heads: Vec<u64> = (0..n / 1000).map(|c| base + 16 * (c * 1000 + 999)).collect();
+    b.object_array(0x30, 0x20, &heads);
+    for i in 0..n {
+        let next = if i % 1000 == 0 { 0 } else { base + 16 * (i - 1) };
+        b.instance(base + 16 * i, 0x10, &fields(&[(TYPE_OBJECT, next), (TYPE_OBJECT, 0), (10, 7)]));
+    }
+    b.root(Root { kind: hprof::ROOT_STICKY_CLASS, id: 0x10, thread_serial: 0, frame: 0 });
+    b.root(Root { kind: hprof::ROOT_JNI_GLOBAL, id: 0x30, thread_serial: 0, frame: 0 });
+    let dir = std::env::temp_dir().join(format!("leakagent-graph-cost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut dump = Dump::open(b.write(&dir.join("cost.hprof"), 1 << 30)).unwrap();
+    let objects = Objects { loaders: [(1, 0x30)].into(), ..Objects::default() };
+    let (mut peak, t0) = (0, std::time::Instant::now());
+    let r = compute(&mut dump, &objects, &[1], &Budget { memory: 4 << 30, stop: &never }, &mut peak).unwrap();
+    let objects = n + 1003;
+    eprintln!(
+        "{objects} objects: graph peak {peak} bytes, {:.1} bytes an object, {} ms; the array retains {:?}",
+        peak as f64 / objects as f64,
+        t0.elapsed().as_millis(),
+        r[0]
+    );
+    // Each node 40 bytes, the array and its class (which only the array holds).
+    assert_eq!(r[0], Some(40 * n + align(8 * n / 1000) + align(0)));
+    std::fs::remove_dir_all(&dir).ok();
+}
