@@ -22,7 +22,7 @@
 //! held only through such a class (a `Class` in a static list) would look unreachable, so the walk
 //! adds that edge itself (`Walk::unlinked_class`); a heap dump has it.
 
-use crate::loaders::tags::{tag_loader, TAG_KIND_MASK, TAG_LOADER, TAG_SEARCH, TAG_SELF_THREAD};
+use crate::loaders::tags::{tag_loader, TAG_CLASS, TAG_KIND_MASK, TAG_LOADER, TAG_SEARCH, TAG_SELF_THREAD};
 use crate::core::budget::Budget;
 use crate::ffi::heapwalk::{self, RefEdge};
 use crate::leaks::hops::Classes;
@@ -303,7 +303,7 @@ impl<'a> Walk<'a> {
     /// reference out of its `Class` object, so its edge to the loader is added here and the
     /// class counts as part of the frontier (the loader's targets).
     fn unlinked_class<'f>(&mut self, frontier: &'f HashMap<jlong, Vec<u16>>, to: jlong) -> Result<Option<&'f [u16]>, WalkStop> {
-        if !self.classes.unlinked.contains(&to) {
+        if to & TAG_KIND_MASK != TAG_CLASS || !self.classes.unlinked.contains(&to) {
             return Ok(None);
         }
         let loader = TAG_LOADER | tag_loader(to) as jlong;
