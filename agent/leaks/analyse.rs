@@ -513,26 +513,28 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
 
 /// What to raise when a limit stopped the search: the limit it names, nothing else.
 fn raise(limit: &str) -> String {
-    for (option, advice) in [
+    advice(limit).unwrap_or("the agent's log may say more").to_string()
+}
+
+fn advice(limit: &str) -> Option<&'static str> {
+    [
         ("exit_timeout", "raise exit_timeout"),
         ("chain_time", "raise chain_time"),
         ("chain_memory", "raise chain_memory"),
         ("chain_objects", "raise chain_objects or chain_memory"),
         ("chain_pause", "raise chain_pause, or let a heap dump be taken (chain_method=dump)"),
         ("JVM began to exit", "the exit report searches again"),
-    ] {
-        if limit.contains(option) {
-            return advice.to_string();
-        }
-    }
-    "the agent's log may say more".to_string()
+    ]
+    .into_iter()
+    .find(|(option, _)| limit.contains(option))
+    .map(|(_, advice)| advice)
 }
 
 /// Why the retained heap is missing, with what to raise when a limit says so.
 fn advised(why: &str) -> String {
-    match raise(why) {
-        advice if why.contains("chain_") || why.contains("exit_timeout") => format!("{why}; {advice}"),
-        _ => why.to_string(),
+    match advice(why) {
+        Some(a) => format!("{why}; {a}"),
+        None => why.to_string(),
     }
 }
 

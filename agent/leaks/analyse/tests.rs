@@ -32,3 +32,13 @@ fn what_makes_a_suspect() {
     let app = Loader { role: LoaderRole::Application, closed: Some(true), ..base };
     assert!(reasons(&app, &[]).is_empty(), "the JDK's own loaders are never suspects");
 }
+
+/// A retained heap stopped by a limit says what to raise; any other reason stands alone.
+#[test]
+fn a_missing_retained_heap_names_the_limit_to_raise() {
+    let over = "more than 5 objects in the heap dump, over chain_memory (1 MiB)";
+    assert_eq!(advised(over), format!("{over}; raise chain_memory"));
+    assert_eq!(advised("chain_time limit of 9 s reached"), "chain_time limit of 9 s reached; raise chain_time");
+    assert_eq!(advised("reading the heap dump: early end"), "reading the heap dump: early end");
+    assert_eq!(raise("reading the heap dump: early end"), "the agent's log may say more");
+}
