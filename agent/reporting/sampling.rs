@@ -7,7 +7,8 @@ use crate::ffi::jni::Env;
 use crate::core::guard::guarded;
 use crate::core::health::{self, Feature};
 use crate::core::runtime::Agent;
-use crate::reporting::thresholds::{Values, Watcher};
+use crate::reporting::thresholds::{DirectMarks, Values, Watcher};
+use leakagent_report::model::Tracking;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -28,8 +29,10 @@ pub fn run(agent: &Agent, env: &Env) {
     let beans = guarded(Feature::Sampler, None, || Some(jvm_pools::SamplerBeans::new(env)));
     let Some(beans) = beans else { return };
     crate::reporting::trigger::mark_agent_thread();
-    let mut watcher = Watcher::new(&agent.options.limits, agent.options.oom);
+    let mut watcher = Watcher::new(&agent.options.limits, agent.options.oom, period);
     let mut direct_max: Option<u64> = None;
+    // The collectors' beans, looked up the first time the direct pool is full.
+    let mut gc_time: Option<jvm_pools::GcTime> = None;
     let start = Instant::now();
     let mut forgot = start;
     let mut tick: u32 = 0;
@@ -68,7 +71,7 @@ pub fn run(agent: &Agent, env: &Env) {
                 Some(c) => Some(c.working_set),
                 None => cgroup.filter(|_| watcher.wants_working_set()).and_then(|c| c.working_set()),
             };
-            let values = Values {
+            let mut values = Values {
                 rss: s.rss_bytes,
                 cgroup_limit: s.cgroup_limit_bytes,
                 working_set,
@@ -76,7 +79,17 @@ pub fn run(agent: &Agent, env: &Env) {
                 direct_max,
                 zlib_live: s.zlib_live,
                 loaders_alive: s.loaders_alive,
+                at: start.elapsed(),
+                direct_marks: None,
             };
+            if watcher.direct_full(&values) {
+                let gc = gc_time.get_or_insert_with(|| jvm_pools::GcTime::new(env));
+                values.direct_marks = Some(DirectMarks {
+                    released: (agent.direct.tracking() == Tracking::Full).then(|| agent.direct.buffer_bytes_released()),
+                    count: crate::native::direct::jdk_pool(env).map(|p| p.count),
+                    gc_ms: gc.read(env),
+                });
+            }
             let found = watcher.check(&values);
             for why in &found.unresolved {
                 crate::core::log::warn(why);
