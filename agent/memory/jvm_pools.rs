@@ -282,7 +282,9 @@ impl SamplerBeans {
 }
 
 /// The collectors' total collection time (`GarbageCollectorMXBean.getCollectionTime`, ms), with
-/// the beans looked up once: the direct exhaustion check's measure of GC pauses.
+/// the beans looked up once: the direct exhaustion check's measure of GC pauses. ZGC's and
+/// Shenandoah's "Cycles" beans time their concurrent cycles, while the application runs: left out
+/// (their "Pauses" beans count).
 pub struct GcTime {
     beans: Vec<GlobalRef>,
 }
@@ -293,8 +295,13 @@ impl GcTime {
             let Some(mut j) = env.jni() else { return Vec::new() };
             let j = &mut j;
             let list = mf(j, "getGarbageCollectorMXBeans", "()Ljava/util/List;");
-            let beans = list.map(|l| list_items(j, &l)).unwrap_or_default();
-            beans.into_iter().filter_map(|b| java(j, |j| j.new_global_ref(b))).collect()
+            let mut pauses = Vec::new();
+            for b in list.map(|l| list_items(j, &l)).unwrap_or_default() {
+                if !call_string(j, &b, "getName").is_some_and(|n| n.ends_with(" Cycles")) {
+                    pauses.extend(java(j, |j| j.new_global_ref(b)));
+                }
+            }
+            pauses
         });
         GcTime { beans }
     }
