@@ -31,23 +31,12 @@ pub fn run(agent: &Agent, env: &Env) {
     crate::reporting::trigger::mark_agent_thread();
     let mut watcher = Watcher::new(&agent.options.limits, agent.options.oom, period);
     let mut direct_max: Option<u64> = None;
-    // The collectors' beans, looked up the first time the direct pool is full.
     let mut gc_time: Option<jvm_pools::GcTime> = None;
     let start = Instant::now();
     let mut forgot = start;
     let mut tick: u32 = 0;
     loop {
-        tick = tick.saturating_add(1);
-        // Keep the cadence: sleep to the next multiple of the period.
-        let next = start + period.saturating_mul(tick);
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        } else {
-            // Fell behind (a long GC, a stopped JVM): skip the missed ticks.
-            tick = (now.duration_since(start).as_nanos() / period.as_nanos().max(1)) as u32;
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        tick = next_tick(start, period, tick);
         if STOP.load(Relaxed) || !health::enabled(Feature::Sampler) {
             return;
         }
@@ -83,12 +72,7 @@ pub fn run(agent: &Agent, env: &Env) {
                 direct_marks: None,
             };
             if watcher.direct_full(&values) {
-                let gc = gc_time.get_or_insert_with(|| jvm_pools::GcTime::new(env));
-                values.direct_marks = Some(DirectMarks {
-                    released: (agent.direct.tracking() == Tracking::Full).then(|| agent.direct.buffer_bytes_released()),
-                    count: crate::native::direct::jdk_pool(env).map(|p| p.count),
-                    gc_ms: gc.read(env),
-                });
+                values.direct_marks = Some(direct_marks(agent, env, &mut gc_time));
             }
             let found = watcher.check(&values);
             for why in &found.unresolved {
@@ -113,3 +97,29 @@ pub fn run(agent: &Agent, env: &Env) {
     }
 }
 
+/// Sleeps to the next multiple of the period after `tick` (the cadence kept); returns its number.
+fn next_tick(start: Instant, period: Duration, tick: u32) -> u32 {
+    let tick = tick.saturating_add(1);
+    let next = start + period.saturating_mul(tick);
+    let now = Instant::now();
+    if next > now {
+        std::thread::sleep(next - now);
+        tick
+    } else {
+        // Fell behind (a long GC, a stopped JVM): skip the missed ticks.
+        std::thread::sleep(Duration::from_millis(1));
+        (now.duration_since(start).as_nanos() / period.as_nanos().max(1)) as u32
+    }
+}
+
+/// What shows that a full direct pool is being released (thresholds.rs), read only while it is
+/// full: the ledger's released buffer bytes walk every site, the collectors' beans are looked up
+/// the first time.
+fn direct_marks(agent: &Agent, env: &Env, gc_time: &mut Option<jvm_pools::GcTime>) -> DirectMarks {
+    let gc = gc_time.get_or_insert_with(|| jvm_pools::GcTime::new(env));
+    DirectMarks {
+        released: (agent.direct.tracking() == Tracking::Full).then(|| agent.direct.buffer_bytes_released()),
+        count: crate::native::direct::jdk_pool(env).map(|p| p.count),
+        gc_ms: gc.read(env),
+    }
+}
