@@ -177,10 +177,10 @@ fn direct_memory_crosses_its_threshold_and_its_exhaustion_is_an_oom_report() {
     assert_eq!(oom.len(), 1, "{reports:#?}");
     let o = oom_of(oom[0]);
     assert_eq!(o.kind, "direct");
-    assert!(o.description.contains("64.0 MiB reserved of MaxDirectMemorySize 64.0 MiB"), "{o:?}");
+    assert!(o.description.contains("64.0 MiB reserved of MaxDirectMemorySize 64.0 MiB, nothing released for "), "{o:?}");
     // The finding names where the live direct memory was allocated.
     let f = oom[0].findings.iter().find(|f| f.kind == "out_of_memory").expect("an out_of_memory finding");
-    assert_eq!(f.subject.site.as_deref(), Some("leakagent.harness.scenarios.DirectOom.run(DirectOom.java:22)"), "{f:?}");
+    assert_eq!(f.subject.site.as_deref(), Some("leakagent.harness.scenarios.DirectOom.run(DirectOom.java:24)"), "{f:?}");
     assert!(f.summary.contains("direct buffer memory is exhausted") && f.summary.contains("MiB in"), "{}", f.summary);
 }
 
@@ -188,6 +188,61 @@ fn direct_memory_crosses_its_threshold_and_its_exhaustion_is_an_oom_report() {
 fn fixed_direct_memory_writes_neither() {
     let reports = direct_oom(true);
     assert!(with_trigger(&reports, Trigger::Threshold).is_empty() && with_trigger(&reports, Trigger::Oom).is_empty(), "{reports:#?}");
+}
+
+/// A real exhaustion, the ledger on or off, sampled every 10 ms: `allocateDirect` threw
+/// `Cannot reserve ... bytes of direct buffer memory` (after java.nio.Bits' ~0.5 s of retries)
+/// and the oom report is written while the buffers are still held, 3 s after the throw; the
+/// stall is timed from the pool's first full sample, so it comes ~0.5 s after the throw.
+#[test]
+fn a_real_direct_exhaustion_is_reported_while_the_pool_is_full() {
+    for opts in ["sample_interval=10ms", "sample_interval=10ms,direct=off"] {
+        let f = Jvm::scenario(&format!("direct-stall-{}", opts.len()), "direct-oom")
+            .jvm_args(&["-XX:MaxDirectMemorySize=64m"])
+            .options(opts)
+            .run();
+        assert_eq!(f.code, Some(0), "{opts}: {}", f.stderr);
+        let t = f.truths();
+        assert!(t["oom_message"].contains("Cannot reserve"), "{opts}: {t:?}");
+        let reports = f.reports();
+        let oom = with_trigger(&reports, Trigger::Oom);
+        assert_eq!(oom.len(), 1, "{opts}: {reports:#?}");
+        assert_eq!(oom_of(oom[0]).kind, "direct", "{opts}");
+        let dropped: u64 = t["dropped_uptime_ms"].parse().unwrap();
+        assert!(oom[0].uptime_ms < dropped, "{opts}: oom report at {} ms, buffers dropped at {dropped} ms: {t:?}", oom[0].uptime_ms);
+    }
+}
+
+/// Runs `scenario` under `-XX:MaxDirectMemorySize=max`, sampled every 10 ms with the ledger on
+/// and off: no oom report, no out_of_memory finding.
+fn no_oom_at_the_limit(scenario: &str, max: &str) {
+    for opts in ["sample_interval=10ms", "sample_interval=10ms,direct=off"] {
+        let f = Jvm::scenario(&format!("{scenario}-{}", opts.len()), scenario)
+            .jvm_args(&[&format!("-XX:MaxDirectMemorySize={max}")])
+            .options(opts)
+            .run();
+        assert_eq!(f.code, Some(0), "{opts}: {}", f.stderr);
+        let reports = f.reports();
+        assert!(with_trigger(&reports, Trigger::Oom).is_empty(), "{opts}: {reports:#?}");
+        let d = f.death_report();
+        assert!(d.findings.iter().all(|f| f.kind != "out_of_memory"), "{opts}: {:?}", d.findings);
+    }
+}
+
+/// direct-churn's 65,537-byte buffers, dropped as they go, with room for 15 of them: every 16th
+/// allocateDirect finds the pool full and waits for the GC's Cleaner, and the run goes on. A
+/// pool full of dropped buffers is not exhausted, with the ledger's released bytes (default) or
+/// the pool's own count (direct=off) as the evidence; a 10 ms sampler sees it full often.
+#[test]
+fn a_direct_pool_full_of_dropped_buffers_is_not_an_oom() {
+    no_oom_at_the_limit("direct-churn", "983055");
+}
+
+/// direct-at-limit: two threads at a 1 MiB pool for 6 s, never calling System.gc(): java.nio.Bits
+/// does, each time the pool is full of dropped buffers (DirectBench at 64m did the same).
+#[test]
+fn an_application_running_at_its_direct_limit_is_not_an_oom() {
+    no_oom_at_the_limit("direct-at-limit", "1m");
 }
 
 fn oom_run(scenario: &str, jvm_arg: &str, fixed: bool) -> Vec<Report> {

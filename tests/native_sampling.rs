@@ -212,15 +212,20 @@ fn libjvm_frames_are_named_from_its_symbol_table() {
 }
 
 /// Once the process churns loaders, classes of a churned loader get no jmethodID (HotSpot would
-/// keep ~100 B per loader for good): their frames show unnamed and counted, the JDK's frames
-/// around them stay named. ZipChurn's loaders each define ZipChurnWorker, which deflates and
-/// inflates on a thread of its own; a full GC every 500 loaders frees the old ones. zlib's own
-/// allocations are not sampled while the zlib ledger counts the streams: the samples under
-/// java.util.zip are -Xcheck:jni's array copies in Deflater.deflate (every test JVM has it).
-/// The ledger stays on: its stack walks give the first loaders' frames their names.
+/// keep ~100 B per loader for good): their frames show unnamed and counted, the frames around
+/// them stay named. ZipChurn's loaders each define ZipChurnWorker, which runs on a thread of its
+/// own and (-Dzipchurn.native) first mallocs and frees a 32 KiB block through the harness's JNI
+/// library (NativeCache$Blocks.accept, a class of the application loader); a full GC every 500
+/// loaders frees the old ones. The samples asserted on are those blocks' (not zlib's, nor
+/// -Xcheck:jni's array copies under Deflater.deflate). The zlib ledger is off: its stack walks
+/// (GetStackTrace) would make ids for every worker it sees. The first unnamed sample makes the
+/// next tick (100 ms) sweep; from then on the loaders get ids until the churn is seen.
 #[test]
 fn churned_loaders_classes_show_as_unnamed_frames() {
-    let mut jvm = Jvm::test_program("ns-churn", "ZipChurn", &["1500", "0"]).options("native=on,native_interval=64k").start();
+    let mut jvm = Jvm::test_program("ns-churn", "ZipChurn", &["1500", "0"])
+        .jvm_args(&["-Dzipchurn.native=true"])
+        .options("native=on,native_interval=64k,sample_interval=100ms,zlib=off")
+        .start();
     jvm.wait_for_line("HARNESS ready", Duration::from_secs(180));
     let f = jvm.finish();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
@@ -228,21 +233,22 @@ fn churned_loaders_classes_show_as_unnamed_frames() {
     let n = &r.native_sampling;
     assert!(n.classes_without_method_ids >= 500, "{} classes without ids", n.classes_without_method_ids);
     assert!(n.samples_with_unnamed_frames > 0, "{n:?}");
-    let unnamed = |s: &&SampledSite| s.stack.iter().any(|f| f.starts_with("<unnamed Java frame"));
-    let site = n
+    let has = |s: &SampledSite, frame: &str| s.stack.iter().any(|f| f.starts_with(frame));
+    let blocks: Vec<&SampledSite> = n
         .sites
         .iter()
-        .filter(unnamed)
-        .find(|s| s.stack.iter().any(|f| f.starts_with("java.util.zip.")))
-        .unwrap_or_else(|| panic!("no zlib site with an unnamed frame: {:#?}", n.sites));
-    // Below the unnamed worker frames, the thread's own frame is named again.
-    assert!(site.stack.iter().any(|f| f.starts_with("java.lang.Thread.run")), "{:?}", site.stack);
-    // The loaders before the churn was seen got ids: their samples are named as before.
-    assert!(
-        n.sites.iter().any(|s| s.stack.iter().any(|f| f.starts_with("ZipChurnWorker."))),
-        "no site names ZipChurnWorker: {:#?}",
-        n.sites
-    );
+        .filter(|s| s.function.as_deref() == Some("Java_leakagent_harness_scenarios_NativeCache_put"))
+        .filter(|s| has(s, "leakagent.harness.scenarios.NativeCache$Blocks.accept(NativeCache.java:"))
+        .collect();
+    let site = blocks
+        .iter()
+        .find(|s| has(s, "<unnamed Java frame"))
+        .unwrap_or_else(|| panic!("no site of the workers' blocks with an unnamed frame: {:#?}", n.sites));
+    // Below the unnamed worker frame, the thread's own frame is named again.
+    assert!(has(site, "java.lang.Thread.run"), "{:?}", site.stack);
+    // Samples of the loaders before the churn was seen are named: their classes got ids after the
+    // sweep, or the sample matched a named stack of the same shape (rename.rs).
+    assert!(blocks.iter().any(|s| has(s, "ZipChurnWorker.run(ZipChurnWorker.java:")), "no block site names ZipChurnWorker.run: {blocks:#?}");
 }
 
 /// The agent's TLS segment (its `thread_local!`s, std's and its crates', and the hooks' block)

@@ -280,3 +280,36 @@ impl SamplerBeans {
         })
     }
 }
+
+/// The collectors' total collection time (`GarbageCollectorMXBean.getCollectionTime`, ms), with
+/// the beans looked up once: the direct exhaustion check's measure of GC pauses. ZGC's and
+/// Shenandoah's "Cycles" beans time their concurrent cycles, while the application runs: left out
+/// (their "Pauses" beans count).
+pub struct GcTime {
+    beans: Vec<GlobalRef>,
+}
+
+impl GcTime {
+    pub fn new(env: &Env) -> GcTime {
+        let beans = env.with_local_frame(64, || {
+            let Some(mut j) = env.jni() else { return Vec::new() };
+            let j = &mut j;
+            let list = mf(j, "getGarbageCollectorMXBeans", "()Ljava/util/List;");
+            let mut pauses = Vec::new();
+            for b in list.map(|l| list_items(j, &l)).unwrap_or_default() {
+                if !call_string(j, &b, "getName").is_some_and(|n| n.ends_with(" Cycles")) {
+                    pauses.extend(java(j, |j| j.new_global_ref(b)));
+                }
+            }
+            pauses
+        });
+        GcTime { beans }
+    }
+
+    pub fn read(&self, env: &Env) -> Option<u64> {
+        env.with_local_frame(16, || {
+            let mut j = env.jni()?;
+            self.beans.iter().map(|b| long(&mut j, b, "getCollectionTime").map(|t| t.max(0) as u64)).sum()
+        })
+    }
+}

@@ -343,6 +343,13 @@ impl DirectLedger {
             cross_check,
         }
     }
+
+    /// Bytes of DirectByteBuffers released since start, a running total: the sampler's evidence
+    /// that a full pool is being freed. Walks every site: read only while the pool is full.
+    pub fn buffer_bytes_released(&self) -> u64 {
+        let buffers = tag(DirectKind::DirectByteBuffer);
+        self.section.sites.iter().filter(|(_, i, _)| i.kind == buffers).map(|(_, _, c)| total(c, |x| &x.gone_bytes)).sum()
+    }
 }
 
 /// The row of one site (none for a site with nothing allocated, freed or moved), added to

@@ -7,7 +7,8 @@ use crate::ffi::jni::Env;
 use crate::core::guard::guarded;
 use crate::core::health::{self, Feature};
 use crate::core::runtime::Agent;
-use crate::reporting::thresholds::{Values, Watcher};
+use crate::reporting::thresholds::{DirectMarks, Values, Watcher};
+use leakagent_report::model::Tracking;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -28,23 +29,14 @@ pub fn run(agent: &Agent, env: &Env) {
     let beans = guarded(Feature::Sampler, None, || Some(jvm_pools::SamplerBeans::new(env)));
     let Some(beans) = beans else { return };
     crate::reporting::trigger::mark_agent_thread();
-    let mut watcher = Watcher::new(&agent.options.limits, agent.options.oom);
+    let mut watcher = Watcher::new(&agent.options.limits, agent.options.oom, period);
     let mut direct_max: Option<u64> = None;
+    let mut gc_time: Option<jvm_pools::GcTime> = None;
     let start = Instant::now();
     let mut forgot = start;
     let mut tick: u32 = 0;
     loop {
-        tick = tick.saturating_add(1);
-        // Keep the cadence: sleep to the next multiple of the period.
-        let next = start + period.saturating_mul(tick);
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        } else {
-            // Fell behind (a long GC, a stopped JVM): skip the missed ticks.
-            tick = (now.duration_since(start).as_nanos() / period.as_nanos().max(1)) as u32;
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        tick = next_tick(start, period, tick);
         if STOP.load(Relaxed) || !health::enabled(Feature::Sampler) {
             return;
         }
@@ -68,7 +60,7 @@ pub fn run(agent: &Agent, env: &Env) {
                 Some(c) => Some(c.working_set),
                 None => cgroup.filter(|_| watcher.wants_working_set()).and_then(|c| c.working_set()),
             };
-            let values = Values {
+            let mut values = Values {
                 rss: s.rss_bytes,
                 cgroup_limit: s.cgroup_limit_bytes,
                 working_set,
@@ -76,7 +68,12 @@ pub fn run(agent: &Agent, env: &Env) {
                 direct_max,
                 zlib_live: s.zlib_live,
                 loaders_alive: s.loaders_alive,
+                at: start.elapsed(),
+                direct_marks: None,
             };
+            if watcher.direct_full(&values) {
+                values.direct_marks = Some(direct_marks(agent, env, &mut gc_time));
+            }
             let found = watcher.check(&values);
             for why in &found.unresolved {
                 crate::core::log::warn(why);
@@ -100,3 +97,29 @@ pub fn run(agent: &Agent, env: &Env) {
     }
 }
 
+/// Sleeps to the next multiple of the period after `tick` (the cadence kept); returns its number.
+fn next_tick(start: Instant, period: Duration, tick: u32) -> u32 {
+    let tick = tick.saturating_add(1);
+    let next = start + period.saturating_mul(tick);
+    let now = Instant::now();
+    if next > now {
+        std::thread::sleep(next - now);
+        tick
+    } else {
+        // Fell behind (a long GC, a stopped JVM): skip the missed ticks.
+        std::thread::sleep(Duration::from_millis(1));
+        (now.duration_since(start).as_nanos() / period.as_nanos().max(1)) as u32
+    }
+}
+
+/// What shows that a full direct pool is being released (thresholds.rs), read only while it is
+/// full: the ledger's released buffer bytes walk every site, the collectors' beans are looked up
+/// the first time.
+fn direct_marks(agent: &Agent, env: &Env, gc_time: &mut Option<jvm_pools::GcTime>) -> DirectMarks {
+    let gc = gc_time.get_or_insert_with(|| jvm_pools::GcTime::new(env));
+    DirectMarks {
+        released: (agent.direct.tracking() == Tracking::Full).then(|| agent.direct.buffer_bytes_released()),
+        count: crate::native::direct::jdk_pool(env).map(|p| p.count),
+        gc_ms: gc.read(env),
+    }
+}

@@ -2,6 +2,7 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.URL;
 import java.net.URLClassLoader;
+import java.util.function.IntConsumer;
 
 /**
  * Loader churn with zlib: creates class loaders one after another, each loading its own copy of
@@ -10,7 +11,8 @@ import java.net.URLClassLoader;
  * both ended), then dropping the loader. Every loader's copy of the same code reaches zlib
  * through its own jmethodIDs. Usage: ZipChurn LOADERS SECONDS (stops at whichever comes first;
  * 0 = no bound; one of them must be set). Speaks the harness protocol: truths, "HARNESS ready",
- * then waits for "exit" or EOF on stdin.
+ * then waits for "exit" or EOF on stdin. With -Dzipchurn.native=true (the harness jar on the class
+ * path) each worker also mallocs and frees a block through the harness's JNI library.
  */
 public final class ZipChurn {
     public static void main(String[] args) throws Exception {
@@ -18,11 +20,18 @@ public final class ZipChurn {
         long seconds = Long.parseLong(args[1]);
         URL here = ZipChurn.class.getProtectionDomain().getCodeSource().getLocation();
         ClassLoader parent = ClassLoader.getPlatformClassLoader();
+        // The workers' loaders cannot see the harness: they get its JNI library as an IntConsumer.
+        IntConsumer blocks = Boolean.getBoolean("zipchurn.native")
+                ? (IntConsumer) Class.forName("leakagent.harness.scenarios.NativeCache").getMethod("blocks").invoke(null)
+                : null;
         long end = seconds > 0 ? System.nanoTime() + seconds * 1_000_000_000L : Long.MAX_VALUE;
         long n = 0;
         while ((loaders == 0 || n < loaders) && System.nanoTime() < end) {
             try (URLClassLoader loader = new URLClassLoader(new URL[] {here}, parent)) {
-                Runnable work = (Runnable) loader.loadClass("ZipChurnWorker").getDeclaredConstructor().newInstance();
+                Class<?> worker = loader.loadClass("ZipChurnWorker");
+                Runnable work = (Runnable) (blocks == null
+                        ? worker.getDeclaredConstructor().newInstance()
+                        : worker.getDeclaredConstructor(IntConsumer.class).newInstance(blocks));
                 Thread t = new Thread(work, "churn-" + n);
                 t.start();
                 t.join();

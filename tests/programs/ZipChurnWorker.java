@@ -1,10 +1,28 @@
+import java.util.function.IntConsumer;
 import java.util.zip.DataFormatException;
 import java.util.zip.Deflater;
 import java.util.zip.Inflater;
 
-/** ZipChurn's unit of work, loaded by every churned loader: two zlib places, both ended. */
+/**
+ * ZipChurn's unit of work, loaded by every churned loader: two zlib places, both ended, and with
+ * {@code blocks} a native block malloc'd and freed below run() first.
+ */
 public final class ZipChurnWorker implements Runnable {
+    static final int NATIVE_BLOCK = 32_768;
+    private final IntConsumer blocks;
+
+    public ZipChurnWorker() {
+        this(null);
+    }
+
+    public ZipChurnWorker(IntConsumer blocks) {
+        this.blocks = blocks;
+    }
+
     public void run() {
+        if (blocks != null) {
+            blocks.accept(NATIVE_BLOCK);
+        }
         byte[] data = new byte[4096];
         for (int i = 0; i < data.length; i++) {
             data[i] = (byte) (i % 7);

@@ -20,6 +20,7 @@ import leakagent.harness.scenarios.NativeCache;
 import leakagent.harness.scenarios.NativeGrowth;
 import leakagent.harness.scenarios.ZlibWaves;
 import leakagent.harness.scenarios.CommonsLogging;
+import leakagent.harness.scenarios.DirectAtLimit;
 import leakagent.harness.scenarios.DirectChurn;
 import leakagent.harness.scenarios.DirectLeak;
 import leakagent.harness.scenarios.EnumParent;
@@ -62,6 +63,7 @@ public final class Main {
         SCENARIOS.put("springboot-scan", SpringBootScan::new);
         SCENARIOS.put("direct-leak", DirectLeak::new);
         SCENARIOS.put("direct-churn", DirectChurn::new);
+        SCENARIOS.put("direct-at-limit", DirectAtLimit::new);
         SCENARIOS.put("unsafe-leak", UnsafeLeak::new);
         SCENARIOS.put("unsafe-mixed", UnsafeMixed::new);
         SCENARIOS.put("native-sites", NativeSites::new);

@@ -2,6 +2,7 @@ package leakagent.harness.scenarios;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntConsumer;
 
 import leakagent.harness.Main;
 import leakagent.harness.Options;
@@ -17,6 +18,7 @@ import leakagent.harness.Scenario;
  * With -Dnative-cache.after-go-file=true (for a late attach): the scenario is ready at once and
  * the rounds run on a thread once a file named {@code go} exists in the working directory, then
  * print {@code HARNESS truth native_cache_done=1}.
+ * {@link #blocks} lends the library to programs outside the harness (tests/programs/ZipChurn).
  */
 public final class NativeCache implements Scenario {
     static final int ROUNDS = 61;
@@ -79,5 +81,22 @@ public final class NativeCache implements Scenario {
             round.add(a);
         }
         return round;
+    }
+
+    /**
+     * Loads the library and returns what mallocs and frees one block of the given size through
+     * it, for a program whose code cannot name this class (another loader, compiled without the
+     * harness): its calls reach {@link #put} from its own Java frames.
+     */
+    public static IntConsumer blocks() {
+        System.load(Main.buildDir().resolve("native").resolve("libnativecache.so").toAbsolutePath().toString());
+        return new Blocks();
+    }
+
+    static final class Blocks implements IntConsumer {
+        @Override
+        public void accept(int size) {
+            remove(put(size));
+        }
     }
 }
