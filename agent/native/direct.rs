@@ -324,10 +324,7 @@ impl DirectLedger {
         let start_ms = self.ages.lock().start_ms;
         let now = self.section.now_ms();
         let l = self.section.snapshot(
-            |mut v| {
-                v.oldest_live_ms = self.oldest_live_ms(v.counters, &start_ms, now);
-                site_row(&v, &mut totals)
-            },
+            |v| site_row(&v, self.oldest_live_ms(v.counters, &start_ms, now), &mut totals),
             |a, b| (b.live_bytes, b.allocated_bytes, a.id).cmp(&(a.live_bytes, a.allocated_bytes, b.id)),
         );
         totals.growth_window_ms = l.growth_window_ms;
@@ -348,8 +345,8 @@ impl DirectLedger {
 }
 
 /// The row of one site (none for a site with nothing allocated, freed or moved), added to
-/// `totals` (whose `untracked` counts every site).
-fn site_row(v: &SiteView<'_, DirectCounters>, totals: &mut DirectTotals) -> Option<DirectSite> {
+/// `totals` (whose `untracked` counts every site); `oldest_live_ms` from the site's age slots.
+fn site_row(v: &SiteView<'_, DirectCounters>, oldest_live_ms: Option<u64>, totals: &mut DirectTotals) -> Option<DirectSite> {
     let c = v.counters;
     let frees = frees(c);
     let moved = total(c, |x| &x.moved);
@@ -374,7 +371,7 @@ fn site_row(v: &SiteView<'_, DirectCounters>, totals: &mut DirectTotals) -> Opti
         live_bytes: bytes,
         allocated_bytes: total(c, |x| &x.allocated_bytes),
         growth_bytes: bytes as i64 - v.growth_before,
-        oldest_live_ms: v.oldest_live_ms,
+        oldest_live_ms,
         ..DirectSite::default()
     };
     totals.allocations += s.allocations;
