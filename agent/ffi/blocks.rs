@@ -6,21 +6,20 @@
 //! does the same to every `os::malloc` block, Unsafe's included.
 //!
 //! A block of ours is `[slack 0|16][size][tag][0][check]` + the user's bytes: the wrapper asks the
-//! original for `size + HEADER` and returns `base + HEADER`; in the rare case that this would be
-//! page-aligned (a base 32 bytes below a page) it asks again for `size + ALLOC_EXTRA` and returns
-//! `base + HEADER + 16` when needed. So nearly every block costs 32 extra bytes, not 48, which
-//! moved sizes such as 1000 out of glibc's per-thread cache (requests up to 1032 bytes) into its
-//! arena bins. A reallocation asks for `size + ALLOC_EXTRA` (rare on churn; it cannot retry). A
-//! pointer of ours is 16-aligned and never page-aligned, and its check word (`ptr - 8`) lies in
-//! the page of `ptr` itself, which is mapped since the block's first byte is there: reading it
-//! cannot fault, whatever pointer `freeMemory0` is handed. The check is a keyed hash of the pointer (a per-process random key): a pointer that is not ours
+//! original for `size + ALLOC_EXTRA` and returns `base + HEADER` (or `+ HEADER + 16` when that
+//! would be page-aligned). So a pointer of ours is 16-aligned and never page-aligned, and its
+//! check word (`ptr - 8`) lies in the page of `ptr` itself, which is mapped since the block's
+//! first byte is there: reading it cannot fault, whatever pointer `freeMemory0` is handed. The
+//! check is a keyed hash of the pointer (a per-process random key): a pointer that is not ours
 //! (memory from elsewhere freed through Unsafe, or allocated before the wrappers were bound)
 //! matches with probability 2^-64 and goes to the original unchanged.
 //!
 //! Once a header block is out, the three wrappers stay bound for the life of the process (the
 //! agent never restores Unsafe's natives): only the accounting in [`Hooks`] may stop.
 
+use super::malloc_hooks;
 use super::natives::{env_of, hooks, original, wrapped, Native};
+use crate::core::health::{self, Feature};
 use jni::sys::{jlong, jobject, JNIEnv};
 use std::sync::atomic::{AtomicU64, Ordering::{Acquire, Relaxed}};
 
@@ -103,17 +102,9 @@ fn headers_on() -> bool {
     wrapped(Native::FreeMemory) && wrapped(Native::ReallocateMemory) && wrapped(Native::AllocateMemory)
 }
 
-/// Bytes a block may need after its header to keep the user pointer off a page boundary.
-const SLACK: u64 = ALLOC_EXTRA - HEADER;
-
-fn is_page_aligned(p: u64) -> bool {
-    p.is_multiple_of(PAGE)
-}
-
-/// The user pointer of a block the original returned at `base` (`size + ALLOC_EXTRA` bytes, or
-/// `size + HEADER` when `base + HEADER` is not page-aligned).
+/// The user pointer of a block the original returned at `base`.
 fn user_of(base: u64) -> u64 {
-    if is_page_aligned(base + HEADER) {
+    if (base + HEADER).is_multiple_of(PAGE) {
         base + HEADER + 16
     } else {
         base + HEADER
@@ -123,8 +114,8 @@ fn user_of(base: u64) -> u64 {
 /// Writes the header of the block at `base` whose user pointer is `user`.
 ///
 /// # Safety
-/// `base` is a block from the original of at least `size + HEADER` bytes, `size + ALLOC_EXTRA`
-/// when `base + HEADER` is page-aligned; `user` is `user_of(base)`.
+/// `base` is a block of at least `size + ALLOC_EXTRA` bytes from the original, `user` is
+/// `user_of(base)`.
 unsafe fn write_header(base: u64, user: u64, size: u64, tag: Tag) {
     let slack = user - base - HEADER;
     let h = (user - HEADER) as *mut u64;
@@ -173,36 +164,17 @@ pub(super) unsafe extern "C" fn allocate_memory(env: *mut JNIEnv, unsafe_: jobje
         return unsafe { f(env, unsafe_, size) };
     };
     // SAFETY: as above, asking for the header too (a size too large fails as it would have).
-    let mut base = unsafe { f(env, unsafe_, (extra - SLACK) as jlong) } as u64;
+    let call = || unsafe { f(env, unsafe_, extra as jlong) } as u64;
+    // The ledger counts the block: native sampling skips its malloc (as zlib's streams').
+    let base = if health::enabled(Feature::Direct) { malloc_hooks::ledgered(call) } else { call() };
     if base == 0 {
         return 0;
     }
-    if is_page_aligned(base + HEADER) {
-        base = realign(env, unsafe_, f, base, extra);
-        if base == 0 {
-            return 0;
-        }
-    }
     let user = user_of(base);
     let tag = h.memory_allocated(&env_of(env), size as u64);
-    // SAFETY: `base` holds `size + HEADER` bytes, or `size + ALLOC_EXTRA` from `realign`.
+    // SAFETY: `base` holds `size + ALLOC_EXTRA` bytes.
     unsafe { write_header(base, user, size as u64, tag) };
     user as jlong
-}
-
-/// A block with room for the slack in place of `base`, whose user pointer would have been
-/// page-aligned: asked for while `base` is held (so it lies elsewhere), then `base` is freed.
-/// 0 when the original fails.
-#[cold]
-#[inline(never)]
-fn realign(env: *mut JNIEnv, unsafe_: jobject, f: AllocFn, base: u64, extra: u64) -> u64 {
-    // SAFETY: the JDK's own native, asking for the header and the slack.
-    let other = unsafe { f(env, unsafe_, extra as jlong) } as u64;
-    if let Some(free) = original!(Native::FreeMemory, FreeFn) {
-        // SAFETY: `base` is the block the original just gave us, never handed out.
-        unsafe { free(env, unsafe_, base as jlong) };
-    }
-    other
 }
 
 pub(super) unsafe extern "C" fn reallocate_memory(env: *mut JNIEnv, unsafe_: jobject, old: jlong, size: jlong) -> jlong {
@@ -224,7 +196,8 @@ pub(super) unsafe extern "C" fn reallocate_memory(env: *mut JNIEnv, unsafe_: job
     let Some(extra) = (size as u64).checked_add(ALLOC_EXTRA) else { return 0 };
     let old_base = old_block.map_or(0, |(base, _)| base);
     // SAFETY: the original, with the block the original gave us (or 0), asking for the header.
-    let base = unsafe { f(env, unsafe_, old_base as jlong, extra as jlong) } as u64;
+    let call = || unsafe { f(env, unsafe_, old_base as jlong, extra as jlong) } as u64;
+    let base = if health::enabled(Feature::Direct) { malloc_hooks::ledgered(call) } else { call() };
     if base == 0 {
         return 0; // the old block, and its header, are untouched
     }
@@ -293,9 +266,5 @@ mod tests {
         assert_eq!(user_of(PAGE * 9 - HEADER), PAGE * 9 + 16);
         assert_eq!(user_of(PAGE * 9 - HEADER - 16), PAGE * 9 - 16);
         assert_eq!(user_of(PAGE * 9), PAGE * 9 + HEADER);
-        // A block of `size + HEADER` holds its user bytes wherever it is not realigned.
-        for base in (PAGE * 9 - 256..PAGE * 9 + 256).step_by(16).filter(|b| !is_page_aligned(b + HEADER)) {
-            assert_eq!(user_of(base), base + HEADER);
-        }
     }
 }
