@@ -356,3 +356,27 @@ fn zlib_streams_are_sampled_only_when_their_ledger_is_off() {
         }
     }
 }
+
+/// The direct ledger counts every Unsafe block (its wrapper allocates under the flag zlib's
+/// `init` wrappers use), so native sampling skips their mallocs; with `direct=off` they are
+/// sampled as any other.
+#[test]
+fn direct_blocks_are_sampled_only_when_their_ledger_is_off() {
+    let direct = |s: &&SampledSite| s.stack.iter().any(|f| f.starts_with("java.nio.DirectByteBuffer.<init>"));
+    for (direct_opt, sampled) in [("", false), (",direct=off", true)] {
+        let opts = format!("native=on,native_interval=16k{direct_opt}");
+        let tag = if sampled { "off" } else { "ledger" };
+        let f = Jvm::test_program(&format!("ns-direct-{tag}"), "DirectThreads", &["3000"]).options(&opts).run();
+        assert_eq!(f.code, Some(0), "{direct_opt}: {}", f.stderr);
+        let r = f.death_report();
+        let n = &r.native_sampling;
+        assert!(n.samples > 0, "{direct_opt}: {n:?}");
+        let sites: Vec<&SampledSite> = n.sites.iter().filter(direct).collect();
+        if sampled {
+            assert!(sites.iter().map(|s| s.samples).sum::<u64>() >= 100, "{direct_opt}: 3,000 buffers of 64 KiB at a 16 KiB interval: {:#?}", n.sites);
+        } else {
+            assert!(sites.is_empty(), "{direct_opt}: {sites:#?}");
+            assert!(r.direct.totals.direct_byte_buffers.allocations >= 3000, "{:?}", r.direct.totals);
+        }
+    }
+}

@@ -17,7 +17,9 @@
 //! Once a header block is out, the three wrappers stay bound for the life of the process (the
 //! agent never restores Unsafe's natives): only the accounting in [`Hooks`] may stop.
 
+use super::malloc_hooks;
 use super::natives::{env_of, hooks, original, wrapped, Native};
+use crate::core::health::{self, Feature};
 use jni::sys::{jlong, jobject, JNIEnv};
 use std::sync::atomic::{AtomicU64, Ordering::{Acquire, Relaxed}};
 
@@ -162,7 +164,9 @@ pub(super) unsafe extern "C" fn allocate_memory(env: *mut JNIEnv, unsafe_: jobje
         return unsafe { f(env, unsafe_, size) };
     };
     // SAFETY: as above, asking for the header too (a size too large fails as it would have).
-    let base = unsafe { f(env, unsafe_, extra as jlong) } as u64;
+    let call = || unsafe { f(env, unsafe_, extra as jlong) } as u64;
+    // The ledger counts the block: native sampling skips its malloc (as zlib's streams').
+    let base = if health::enabled(Feature::Direct) { malloc_hooks::ledgered(call) } else { call() };
     if base == 0 {
         return 0;
     }
@@ -192,7 +196,8 @@ pub(super) unsafe extern "C" fn reallocate_memory(env: *mut JNIEnv, unsafe_: job
     let Some(extra) = (size as u64).checked_add(ALLOC_EXTRA) else { return 0 };
     let old_base = old_block.map_or(0, |(base, _)| base);
     // SAFETY: the original, with the block the original gave us (or 0), asking for the header.
-    let base = unsafe { f(env, unsafe_, old_base as jlong, extra as jlong) } as u64;
+    let call = || unsafe { f(env, unsafe_, old_base as jlong, extra as jlong) } as u64;
+    let base = if health::enabled(Feature::Direct) { malloc_hooks::ledgered(call) } else { call() };
     if base == 0 {
         return 0; // the old block, and its header, are untouched
     }

@@ -8,7 +8,7 @@
 
 use crate::ffi::blocks::{Block, Old, Tag, UNCOUNTED};
 use crate::native::section::{Row, Section, SiteView};
-use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, Stripe};
+use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, Stripe, Writer};
 use crate::native::stacks::{Slot, Stacks};
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
@@ -208,39 +208,43 @@ impl DirectLedger {
 
     /// Counts a new live block of `size` at `site` on the thread of `env`; where its header
     /// files it.
-    fn record(&self, env: usize, site: u32, size: u64) -> Tag {
+    fn record(&self, w: Writer, site: u32, size: u64) -> Tag {
         let slot = self.slot.load(Relaxed);
-        let c = self.section.sites.counters_for(site, env);
-        c.born[slot as usize].fetch_add(1, Relaxed);
-        c.allocated_bytes.fetch_add(size, Relaxed);
+        let c = self.section.sites.counters_of(site, w);
+        w.add(&c.born[slot as usize], 1);
+        w.add(&c.allocated_bytes, size);
         Tag { site, slot }
     }
 
     /// `allocateMemory0` returned a block.
     pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, size: u64) -> Tag {
         let site = self.site(stacks, jvmti, env, Slot::DirectAlloc);
-        self.record(env.raw() as usize, site, size)
+        self.record(self.section.sites.writer(env.raw() as usize), site, size)
     }
 
-    /// A block leaves its site (freed, or moved by a reallocation) on the thread of `env`.
-    fn release(&self, env: usize, b: Block) -> Option<&DirectCounters> {
+    /// A block leaves its site (freed, or moved by a reallocation) on the thread of `w`, and
+    /// `also` of its counters goes up by one. `gone` goes last: once nothing is live the site
+    /// may be evicted, its counters drained, and this thread must be done with them.
+    fn release(&self, w: Writer, b: Block, also: Option<fn(&DirectCounters) -> &AtomicU64>) -> bool {
         if b.site == UNCOUNTED || b.slot as usize >= AGE_SLOTS {
-            return None;
+            return false;
         }
-        let c = self.section.sites.counters_for(b.site, env);
-        c.gone[b.slot as usize].fetch_add(1, Relaxed);
-        c.gone_bytes.fetch_add(b.size, Relaxed);
-        Some(c)
+        let c = self.section.sites.counters_of(b.site, w);
+        if let Some(field) = also {
+            w.add(field(c), 1);
+        }
+        w.add(&c.gone_bytes, b.size);
+        w.add32(&c.gone[b.slot as usize], 1);
+        true
     }
 
     /// `reallocateMemory0` succeeded: the new block belongs to this site, the old one moved
     /// away. Without a `header` (the old block was not ours) the new one is counted untracked.
     pub fn on_reallocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, old: Old, size: u64, header: bool) -> Tag {
+        let w = self.section.sites.writer(env.raw() as usize);
         match old {
             Old::Ours(b) => {
-                if let Some(c) = self.release(env.raw() as usize, b) {
-                    c.moved.fetch_add(1, Relaxed);
-                }
+                self.release(w, b, Some(|c| &c.moved));
             }
             Old::Foreign => {
                 self.untracked_frees.fetch_add(1, Relaxed);
@@ -248,26 +252,24 @@ impl DirectLedger {
             Old::Null => {}
         }
         let site = self.site(stacks, jvmti, env, Slot::DirectRealloc);
-        let c = self.section.sites.counters_for(site, env.raw() as usize);
-        c.reallocations.fetch_add(1, Relaxed);
+        let c = self.section.sites.counters_of(site, w);
+        w.add(&c.reallocations, 1);
         if !header {
-            c.untracked.fetch_add(1, Relaxed);
+            w.add(&c.untracked, 1);
             return Tag::UNCOUNTED;
         }
-        self.record(env.raw() as usize, site, size)
+        self.record(w, site, size)
     }
 
     /// `freeMemory0` is about to free a block: its header, None when it is not ours.
     pub fn on_freeing(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, block: Option<Block>) {
-        match block.and_then(|b| self.release(env.raw() as usize, b)) {
-            Some(c) => {
-                if stacks.on_cleanup_thread(jvmti, env) {
-                    c.freed_by_gc.fetch_add(1, Relaxed);
-                }
-            }
-            None => {
-                self.untracked_frees.fetch_add(1, Relaxed);
-            }
+        let counted = block.is_some_and(|b| {
+            let w = self.section.sites.writer(env.raw() as usize);
+            let by_gc = stacks.on_cleanup_thread(jvmti, env);
+            self.release(w, b, by_gc.then_some(|c| &c.freed_by_gc))
+        });
+        if !counted {
+            self.untracked_frees.fetch_add(1, Relaxed);
         }
     }
 
@@ -322,10 +324,7 @@ impl DirectLedger {
         let start_ms = self.ages.lock().start_ms;
         let now = self.section.now_ms();
         let l = self.section.snapshot(
-            |mut v| {
-                v.oldest_live_ms = self.oldest_live_ms(v.counters, &start_ms, now);
-                site_row(&v, &mut totals)
-            },
+            |v| site_row(&v, self.oldest_live_ms(v.counters, &start_ms, now), &mut totals),
             |a, b| (b.live_bytes, b.allocated_bytes, a.id).cmp(&(a.live_bytes, a.allocated_bytes, b.id)),
         );
         totals.growth_window_ms = l.growth_window_ms;
@@ -353,8 +352,8 @@ impl DirectLedger {
 }
 
 /// The row of one site (none for a site with nothing allocated, freed or moved), added to
-/// `totals` (whose `untracked` counts every site).
-fn site_row(v: &SiteView<'_, DirectCounters>, totals: &mut DirectTotals) -> Option<DirectSite> {
+/// `totals` (whose `untracked` counts every site); `oldest_live_ms` from the site's age slots.
+fn site_row(v: &SiteView<'_, DirectCounters>, oldest_live_ms: Option<u64>, totals: &mut DirectTotals) -> Option<DirectSite> {
     let c = v.counters;
     let frees = frees(c);
     let moved = total(c, |x| &x.moved);
@@ -379,7 +378,7 @@ fn site_row(v: &SiteView<'_, DirectCounters>, totals: &mut DirectTotals) -> Opti
         live_bytes: bytes,
         allocated_bytes: total(c, |x| &x.allocated_bytes),
         growth_bytes: bytes as i64 - v.growth_before,
-        oldest_live_ms: v.oldest_live_ms,
+        oldest_live_ms,
         ..DirectSite::default()
     };
     totals.allocations += s.allocations;
@@ -526,16 +525,17 @@ mod tests {
         let site = l.section.sites.intern(&SiteKey::special(1, 99), || 1, || "x".into(), || {
             SiteInfo { kind: 1, frames: vec![], methods: vec![], exact_frames: 0, special: None, first_thread: None }
         });
-        let first = l.record(1, site, 10);
+        let w = |env| l.section.sites.writer(env);
+        let first = l.record(w(1), site, 10);
         l.next_age();
-        let second = l.record(2, site, 20);
+        let second = l.record(w(2), site, 20);
         assert_ne!(first.slot, second.slot);
-        l.release(3, Block { size: 10, site, slot: first.slot });
+        l.release(w(3), Block { size: 10, site, slot: first.slot }, None);
         l.next_age();
-        let third = l.record(4, site, 30);
+        let third = l.record(w(4), site, 30);
         assert_ne!(third.slot, second.slot, "the slot with a live block is not reused");
         for _ in 0..AGE_SLOTS * 2 {
-            l.record(5, site, 1);
+            l.record(w(5), site, 1);
             l.next_age();
         }
         let a = l.ages.lock();

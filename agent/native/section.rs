@@ -36,8 +36,6 @@ pub struct SiteView<'a, C> {
     pub id: u32,
     pub info: &'a SiteInfo,
     pub counters: &'a [Stripe<C>],
-    /// Age of the site's oldest live block: None from the section, each ledger knows its own.
-    pub oldest_live_ms: Option<u64>,
     /// The site's `growth_base` at the previous report (0 before its first).
     pub growth_before: i64,
 }
@@ -113,7 +111,6 @@ impl<C: SiteCounters> Section<C> {
                 id,
                 info: &info,
                 counters,
-                oldest_live_ms: None,
                 growth_before: growth.base.get(&id).copied().unwrap_or(0),
             };
             if let Some(s) = row(view) {

@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
@@ -84,9 +84,10 @@ pub struct SiteInfo {
     pub first_thread: Option<String>,
 }
 
-/// Counter stripes per site: threads bumping the same site use different cache lines (a power
-/// of two: `counters_for` takes the top bits of a hash).
-pub const STRIPES: usize = 4;
+/// Counter stripes per site: threads bumping the same site use different cache lines. For
+/// `writer`, the first `OWNED` are each written by one thread only, the last is shared.
+pub const STRIPES: usize = 8;
+const OWNED: usize = STRIPES - 1;
 const _: () = assert!(STRIPES.is_power_of_two() && STRIPES > 1);
 
 /// One stripe of a site's counters, alone on its cache line(s).
@@ -132,6 +133,39 @@ fn my_stripe() -> usize {
     })
 }
 
+/// Where one thread's counter updates go (`SiteTable::writer`): a stripe it alone writes, with
+/// a plain load and store (a `lock`-prefixed addition waits for the store buffer to drain, and an
+/// application that just zeroed a buffer has filled it), or the shared stripe, with atomic
+/// additions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Writer {
+    stripe: usize,
+}
+
+impl Writer {
+    fn owned(self) -> bool {
+        self.stripe < OWNED
+    }
+
+    #[inline]
+    pub fn add(self, c: &AtomicU64, v: u64) {
+        if self.owned() {
+            c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
+        } else {
+            c.fetch_add(v, Relaxed);
+        }
+    }
+
+    #[inline]
+    pub fn add32(self, c: &AtomicU32, v: u32) {
+        if self.owned() {
+            c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
+        } else {
+            c.fetch_add(v, Relaxed);
+        }
+    }
+}
+
 /// Sum of one counter over a site's stripes (wrapping: a stripe may go below zero when one
 /// thread adds and another subtracts).
 pub fn total<C>(stripes: &[Stripe<C>], field: impl Fn(&C) -> &AtomicU64) -> u64 {
@@ -156,6 +190,11 @@ struct Names {
 /// chunks up to a fixed capacity. The first `specials` ids are, per kind, the "<other sites>"
 /// sites used once the capacity is reached, then the "<sites evicted>" sites.
 pub struct SiteTable<C> {
+    /// The JNIEnv address of the thread that writes each owned stripe (0: none yet). A claim is
+    /// never given back: a thread that dies keeps its stripe, which a later thread whose
+    /// JavaThread (and so JNIEnv) lies at the same address inherits, since two live threads
+    /// never share one; threads beyond `OWNED` share the last stripe.
+    owners: Owners,
     shards: Box<[Mutex<HashMap<SiteKey, u32, MixBuild>>]>,
     names: Mutex<Names>,
     chunks: Box<[Chunk<C>]>,
@@ -165,6 +204,10 @@ pub struct SiteTable<C> {
     /// The kind of each overflow site, in id order.
     kinds: Vec<u8>,
 }
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Owners([AtomicUsize; OWNED]);
 
 /// Gives back a map's room when churn grew it far past what it holds: a map keeps its largest
 /// capacity otherwise, and under loader churn that is every copy seen between two forgettings.
@@ -186,6 +229,7 @@ impl<C: SiteCounters> SiteTable<C> {
         let specials = 2 * overflow.len();
         let total = capacity + specials;
         let t = SiteTable {
+            owners: Owners::default(),
             shards: (0..SITE_SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
             names: Mutex::new(Names::default()),
             chunks: (0..total.div_ceil(CHUNK)).map(|_| OnceLock::new()).collect(),
@@ -340,15 +384,31 @@ impl<C: SiteCounters> SiteTable<C> {
         &self.slot(id).stripes[my_stripe()].0
     }
 
-    /// The stripe of a site's counters for the thread whose JNIEnv is at `env`. A JNIEnv lies
-    /// in its thread's JavaThread, so this picks one stripe per thread (threads may share one,
-    /// as with `counters`) without a thread-local read, which in a dlopen'ed library is a call
-    /// to `__tls_get_addr`: the direct ledger pays it on every buffer's allocation and free.
+    /// The stripe the thread whose JNIEnv is at `env` writes: its own (claimed at its first
+    /// event) while there are free ones, else the shared one. Found from the JNIEnv's address,
+    /// which lies in the thread's JavaThread, without a thread-local read (in a dlopen'ed
+    /// library, a call to `__tls_get_addr`): one cache line, probed from a hash of the address.
     #[inline]
-    pub fn counters_for(&self, id: u32, env: usize) -> &C {
+    pub fn writer(&self, env: usize) -> Writer {
         // The top bits of a multiplicative hash: JavaThreads are far apart and aligned alike.
-        let stripe = (env as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - STRIPES.trailing_zeros());
-        &self.slot(id).stripes[stripe as usize].0
+        let h = ((env as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % OWNED;
+        for i in 0..OWNED {
+            let stripe = (h + i) % OWNED;
+            let o = &self.owners.0[stripe];
+            match o.load(Relaxed) {
+                v if v == env => return Writer { stripe },
+                // Claims are never given back, so a thread's stripe is found before any free one.
+                0 if env != 0 && o.compare_exchange(0, env, Relaxed, Relaxed).is_ok() => return Writer { stripe },
+                _ => {}
+            }
+        }
+        Writer { stripe: OWNED }
+    }
+
+    /// The stripe of a site's counters `w` writes.
+    #[inline]
+    pub fn counters_of(&self, id: u32, w: Writer) -> &C {
+        &self.slot(id).stripes[w.stripe].0
     }
 
     /// Every site that has its info, with its id and counter stripes.
@@ -419,6 +479,44 @@ mod tests {
         for (id, _, stripes) in t.iter().filter(|(id, _, _)| *id >= 2) {
             assert_eq!(total(stripes, |c| &c.0), if id == ids[7] { 0 } else { 24 }, "site {id}");
         }
+    }
+
+    /// Threads writing their own stripes with plain loads and stores, and the threads beyond the
+    /// owned stripes sharing one with atomic additions, lose no count; later threads whose
+    /// JNIEnv lies where a finished thread's did inherit its stripe.
+    #[test]
+    fn writers_keep_counts_exact_across_threads_and_thread_churn() {
+        let t: SiteTable<Count> = SiteTable::new(16, &[(0, "<other>".into())]);
+        let k = key(0, &[1]);
+        let id = t.intern(&k, || 0, || name(&k), || info(0));
+        const THREADS: usize = 12;
+        const ADDS: u64 = 200_000;
+        let owned = AtomicU64::new(0);
+        for round in 0..4 {
+            let start = std::sync::Barrier::new(THREADS);
+            std::thread::scope(|s| {
+                for i in 0..THREADS {
+                    let (t, owned, start) = (&t, &owned, &start);
+                    s.spawn(move || {
+                        start.wait();
+                        // Rounds 2 and 3: new threads at the addresses of rounds 0 and 1's.
+                        let env = 0x7f00_0000_0000 + ((round % 2) * THREADS + i) * 0x4000;
+                        let w = t.writer(env);
+                        assert_eq!(t.writer(env), w, "a thread keeps its stripe");
+                        owned.fetch_add(w.owned() as u64, Relaxed);
+                        for _ in 0..ADDS {
+                            w.add(&t.counters_of(id, w).0, 1);
+                        }
+                    });
+                }
+            });
+        }
+        let stripes = t.iter().find(|(i, _, _)| *i == id).unwrap().2;
+        assert_eq!(total(stripes, |c| &c.0), 4 * THREADS as u64 * ADDS);
+        // Round 0 claims every owned stripe, round 1 finds none free (their threads are gone but
+        // kept them), rounds 2 and 3 inherit rounds 0 and 1's.
+        assert_eq!(owned.load(Relaxed), 2 * OWNED as u64);
+        assert!(stripes.iter().all(|s| s.0 .0.load(Relaxed) > 0), "every stripe was written");
     }
 
     #[test]

@@ -282,9 +282,9 @@ impl ZlibLedger {
         let mut high = self.high.lock();
         let mut high_now: HashMap<u32, u64> = HashMap::new();
         let l = self.section.snapshot(
-            |mut v| {
-                v.oldest_live_ms = oldest.get(&v.id).map(|&b| now.saturating_sub(b) as u64);
-                let s = site_row(&v, high.get(&v.id).copied(), &mut totals)?;
+            |v| {
+                let oldest_live_ms = oldest.get(&v.id).map(|&b| now.saturating_sub(b) as u64);
+                let s = site_row(&v, oldest_live_ms, high.get(&v.id).copied(), &mut totals)?;
                 high_now.insert(s.id, high.get(&s.id).copied().unwrap_or(0).max(s.live));
                 Some(s)
             },
@@ -327,7 +327,7 @@ impl ZlibLedger {
 /// The row of one site (none for a site with nothing created or released), added to `totals`
 /// (whose `untracked` counts every site). `high_before` is the site's high-water mark of live
 /// streams at the previous report.
-fn site_row(v: &SiteView<'_, ZlibCounters>, high_before: Option<u64>, totals: &mut ZlibTotals) -> Option<ZlibSite> {
+fn site_row(v: &SiteView<'_, ZlibCounters>, oldest_live_ms: Option<u64>, high_before: Option<u64>, totals: &mut ZlibTotals) -> Option<ZlibSite> {
     let c = v.counters;
     let ended = total(c, |x| &x.ended_explicitly);
     let gc = total(c, |x| &x.released_by_gc);
@@ -355,7 +355,7 @@ fn site_row(v: &SiteView<'_, ZlibCounters>, high_before: Option<u64>, totals: &m
         live,
         live_bytes_estimate: bytes,
         growth_live: live as i64 - v.growth_before,
-        oldest_live_ms: v.oldest_live_ms,
+        oldest_live_ms,
         pool: pool_of(created, gc, live, total(c, |x| &x.reused), high_before),
         ..ZlibSite::default()
     })
