@@ -213,7 +213,7 @@ fn g1_side_tables_are_gc_structures() {
 }
 
 /// Chunk headers of a fake memory: (address, word).
-const WORDS: [(u64, u64); 6] = [
+const WORDS: [(u64, u64); 10] = [
     // Two adjacent mmapped chunks merged into one mapping.
     (0x7000_0000_0000, 0),
     (0x7000_0000_0008, 0x21000 | 2),
@@ -222,6 +222,11 @@ const WORDS: [(u64, u64); 6] = [
     // Not a chunk: a size without IS_MMAPPED.
     (0x7000_1000_0000, 0),
     (0x7000_1000_0008, 0x10000),
+    // Two 1 MiB chunks merged with a 32 MiB untouched mapping above them, then with a resident one.
+    (0x7000_2000_0000, 0),
+    (0x7000_2000_0008, 0x101000 | 2),
+    (0x7000_2010_1000, 0),
+    (0x7000_2010_1008, 0x101000 | 2),
 ];
 
 fn fake_word(addr: u64) -> Option<u64> {
@@ -329,5 +334,20 @@ fn jdk11_nodes_must_match_the_committed_metaspace() {
     for committed in [None, Some(64 * MIB)] {
         let h = Hints { metaspace_non_class_committed: committed, legacy_metaspace_first_node: Some(8 * MIB), ..Hints::default() };
         assert!(!classify(&maps, &h).found(Kind::Metaspace), "{committed:?}");
+    }
+}
+
+/// direct-leak at exit: its 1 MiB direct buffers' chunks merged by the kernel with G1's mark
+/// stack (committed whole, never touched) above them are malloc's; merged with a neighbour
+/// holding more than an eighth of the mapping's resident size, they are not.
+#[test]
+fn mmapped_chunks_merged_with_an_untouched_neighbour_are_recognised() {
+    let chunks = 2 * 0x101000;
+    for (neighbour_rss, taken) in [(0, true), (512 * K, true), (4 * MIB, false)] {
+        let s = map(0x7000_2000_0000, chunks + 32 * MIB, "rw-p", "", chunks + neighbour_rss, "rd wr mr mw me ac");
+        let hints = Hints { glibc_malloc: true, read_word: Some(fake_word), ..Hints::default() };
+        let c = classify(&parse(&s), &hints);
+        assert_eq!(c.found(Kind::MallocMmapped), taken, "{neighbour_rss}");
+        assert_eq!(c.get(Kind::MallocMmapped).count, if taken { 2 } else { 0 });
     }
 }
