@@ -57,3 +57,49 @@ fn loaders_tagged_by_a_report_then_dead_keep_exact_counts() {
     }
     ran_on("lazy_class_tags", &javas);
 }
+
+/// An agent attached while threads load classes counts every class once: the catch-up counts
+/// those loaded before, ClassLoad the others, and a class in between (listed by the catch-up,
+/// its ClassLoad still to come) once. In the fault build the catch-up waits before listing the
+/// classes and a ClassLoad posted meanwhile waits for the catch-up to end, so that loading
+/// threads have such classes. The application loader defined its classes before the attach;
+/// each new loader re-posts ClassLoad for the one they implement, which must not count again.
+#[test]
+fn a_late_attach_during_class_loading_counts_every_class_once() {
+    let javas = every_java("lazy_class_tags_attach");
+    // Built before the JVM starts loading, or the attach would land after.
+    let lib = fault_lib().display().to_string();
+    for java in &javas {
+        let v = java_feature_version(java);
+        let app = app_jar("healthy").display().to_string();
+        let mut jvm = Jvm::test_program(&format!("attach-loading-{v}"), "AttachLoading", &["3", &app, "2000"]).java(java)
+            .without_agent()
+            .env("LEAKAGENT_FAULT", "slow-class-load")
+            .start();
+        let per = truths(jvm.stdout_now())["classes_per_loader"].parse::<u64>().unwrap();
+        let opts = format!("\"file={}/late-%n,signal=RTMIN+3\"", jvm.dir.display());
+        let (ok, said) = jcmd(java, jvm.pid(), &["JVMTI.agent_load", &lib, &opts]);
+        assert!(ok, "JDK {v}: jcmd: {said}");
+        std::thread::sleep(Duration::from_millis(300));
+        jvm.send_line("stop");
+        jvm.wait_for_line("HARNESS stopped", Duration::from_secs(120));
+        let made = truths(jvm.stdout_now())["loaders"].parse::<u64>().unwrap();
+        jvm.signal(rtmin(3));
+        let r = jvm.wait_for_reports(1, Duration::from_secs(120));
+        jvm.send_line("exit");
+        let f = jvm.finish();
+        assert_eq!(f.code, Some(0), "JDK {v}: {}", f.stderr);
+        let ours: Vec<&Loader> =
+            r[0].class_loaders.loaders.iter().filter(|l| l.name.as_deref().is_some_and(|n| n.starts_with("attach-"))).collect();
+        assert_eq!(ours.len() as u64, made, "JDK {v}: every loader listed");
+        let app = r[0].class_loaders.loaders.iter().find(|l| l.role == LoaderRole::Application).expect("the application loader");
+        assert_eq!((app.classes_defined, app.classes_unloaded), (app.classes, 0), "JDK {v}: {app:?}");
+        let first_seen: Vec<u64> = ours.iter().map(|l| l.first_seen_ms).collect();
+        let wrong: Vec<&&Loader> = ours.iter().filter(|l| (l.classes, l.classes_defined, l.classes_unloaded) != (per, per, 0)).collect();
+        assert!(wrong.is_empty(), "JDK {v}: {} of {made} loaders miscounted, e.g. {:?}", wrong.len(), wrong.first());
+        // Loaders first seen by the catch-up and by ClassLoad: the attach landed mid-loading.
+        assert!(first_seen.iter().min() < first_seen.iter().max(), "JDK {v}: {made} loaders all seen at once");
+        say(&format!("attach during loading JDK {v}: {made} loaders x {per} classes, each counted once"));
+    }
+    ran_on("lazy_class_tags_attach", &javas);
+}

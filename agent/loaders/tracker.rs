@@ -28,7 +28,7 @@ use jni::sys::{jclass, jlong, jobject};
 use crossbeam_queue::ArrayQueue;
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -311,9 +311,21 @@ impl ClassTracker {
         true
     }
 
-    /// ClassLoad callback: counts the class, tagging it only until the catch-up is done.
+    /// ClassLoad callback: counts the class, tagging it only until the catch-up is done. The tag
+    /// check stays after the catch-up: HotSpot posts ClassLoad again each time another loader
+    /// becomes an initiating loader of the class (`SystemDictionary::load_instance_class`): every
+    /// new URLClassLoader re-posts java.lang.Object and the interfaces its classes implement.
     pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
-        if self.register_class(jvmti, env, klass, self.tag_at_load.load(Relaxed)) {
+        if crate::core::fault::injected("slow-class-load") {
+            // Tests only: the catch-up lists this class and ends meanwhile.
+            for _ in 0..5000 {
+                if !self.tag_at_load.load(Acquire) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        if self.register_class(jvmti, env, klass, self.tag_at_load.load(Acquire)) {
             self.loaded.fetch_add(1, Relaxed);
         }
     }
@@ -327,8 +339,15 @@ impl ClassTracker {
     /// tagging them counted; from then on ClassLoad tags nothing. A class that loads meanwhile
     /// may be in the list before its ClassLoad is posted: whichever comes first tags it.
     pub fn register_loaded(&self, jvmti: &Jvmti, env: &Env) -> usize {
+        if crate::core::fault::injected("slow-class-load") {
+            // Tests only: classes load, and their ClassLoad waits, before the list is taken.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let mut n = 0;
-        env.with_local_frame(self.local_capacity(), || {
+        // The most HotSpot grants (a frame's capacity is only planned, nothing is allocated):
+        // `local_capacity` counts the classes counted so far, a handful at a late attach into a
+        // JVM holding thousands (-Xcheck:jni: `JNI local refs: 5755, exceeds capacity: 4129`).
+        env.with_local_frame(MAX_JNI_LOCAL_CAPACITY as i32, || {
             if let Ok(classes) = jvmti.loaded_classes() {
                 for k in classes.into_iter().map(|k| Local::new(env, k)) {
                     let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
@@ -339,7 +358,7 @@ impl ClassTracker {
             }
         });
         self.loaded.fetch_add(n as u64, Relaxed);
-        self.tag_at_load.store(false, Relaxed);
+        self.tag_at_load.store(false, Release);
         n
     }
 

@@ -19,6 +19,8 @@ pub const FLAGS: &[&str] = &[
     "UseCompressedClassPointers",
     "ReservedCodeCacheSize",
     "MaxMetaspaceSize",
+    // Only up to JDK 15, whose metaspace nodes it sizes (regions/metaspace.rs).
+    "InitialBootClassLoaderMetaspaceSize",
     "MaxDirectMemorySize",
     "ThreadStackSize",
     "NativeMemoryTracking",

@@ -12,7 +12,8 @@
 //!   if none matches, anonymous executable mappings.
 //! - `metaspace`: runs of anonymous mappings spanning exactly 64 MiB (one metaspace node), whose
 //!   read-write parts are not MAP_NORESERVE, chosen so that their committed size matches the
-//!   JVM's committed non-class metaspace.
+//!   JVM's committed non-class metaspace. Up to JDK 15 (regions/metaspace.rs): nodes of twice
+//!   `InitialBootClassLoaderMetaspaceSize` (the first) and of 2 MiB, committed from their start.
 //! - `malloc_arena_heaps`: glibc's per-thread arena heaps: 64 MiB-aligned 64 MiB windows fully
 //!   covered by anonymous MAP_NORESERVE (`nr`) mappings, read-write at the start.
 //! - `gc_structures`: runs of anonymous reservations spanning a sum of GC side tables sized from
@@ -32,8 +33,6 @@ use std::collections::BTreeSet;
 
 /// glibc's HEAP_MAX_SIZE on 64-bit: 2 * DEFAULT_MMAP_THRESHOLD_MAX.
 pub const GLIBC_HEAP_SIZE: u64 = 64 * MIB;
-/// A HotSpot metaspace node (JDK 16+: 16 root chunks of 4 MiB).
-pub const METASPACE_NODE: u64 = 64 * MIB;
 /// Largest PROT_NONE mapping taken for a thread stack's guard pages.
 const MAX_GUARD: u64 = 256 * 1024;
 /// Smallest read-write part taken for a thread stack.
@@ -112,6 +111,9 @@ pub struct Hints {
     pub reserved_code_cache_size: Option<u64>,
     /// Committed metaspace outside the class space (Metaspace pool minus Compressed Class Space).
     pub metaspace_non_class_committed: Option<u64>,
+    /// Up to JDK 15 (the flag `InitialBootClassLoaderMetaspaceSize` exists): the size of the
+    /// first metaspace node, twice that flag; later nodes are 2 MiB. None: 64 MiB nodes.
+    pub legacy_metaspace_first_node: Option<u64>,
     /// Whether glibc serves malloc: only then are 64 MiB MAP_NORESERVE windows its arena heaps
     /// (a preloaded jemalloc maps look-alikes).
     pub glibc_malloc: bool,
@@ -272,7 +274,7 @@ pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
     if hints.glibc_malloc {
         glibc_heaps(&mut c);
     }
-    metaspace_nodes(&mut c, hints.metaspace_non_class_committed);
+    metaspace::nodes(&mut c, hints.metaspace_non_class_committed, hints.legacy_metaspace_first_node);
     // Before the GC's tables: a 1 MiB Java thread stack or malloc chunk is H/512 of a 512 MiB heap.
     thread_stacks(&mut c);
     if let Some(read) = hints.read_word.filter(|_| hints.glibc_malloc) {
@@ -456,55 +458,6 @@ fn glibc_heaps(c: &mut Classifier) {
     c.how(Kind::MallocArenaHeaps, "64 MiB-aligned 64 MiB windows of anonymous MAP_NORESERVE mappings (glibc arena heaps); count = heaps");
 }
 
-/// Metaspace nodes: 64 MiB runs whose read-write parts are committed normally (not `nr`),
-/// chosen so that their committed size best matches the JVM's committed non-class metaspace.
-fn metaspace_nodes(c: &mut Classifier, committed: Option<u64>) {
-    let Some(target) = committed else { return };
-    let m = c.maps;
-    let eligible = |x: &Mapping| x.anonymous() && !x.executable() && (x.prot_none() || !x.flag("nr"));
-    let cands: Vec<(usize, usize, u64)> = c
-        .spans(&[METASPACE_NODE], 4 * MIB, eligible)
-        .into_iter()
-        .map(|(i, j)| (i, j, m[i..=j].iter().filter(|x| !x.prot_none()).map(Mapping::size).sum()))
-        .filter(|&(_, _, rw)| rw > 0)
-        .collect();
-    if cands.is_empty() {
-        return;
-    }
-    // Best subset by committed size (there are few candidates; greedy beyond 12).
-    let tolerance = (target / 10).max(2 * MIB);
-    let chosen: Vec<usize> = if cands.len() <= 12 {
-        let mut best = (u64::MAX, 0u32);
-        for mask in 1u32..(1 << cands.len()) {
-            let sum: u64 = (0..cands.len()).filter(|b| mask & (1 << b) != 0).map(|b| cands[b].2).sum();
-            let d = sum.abs_diff(target);
-            if d < best.0 {
-                best = (d, mask);
-            }
-        }
-        if best.0 > tolerance {
-            return;
-        }
-        (0..cands.len()).filter(|b| best.1 & (1 << b) != 0).collect()
-    } else {
-        let mut sum = 0;
-        (0..cands.len())
-            .filter(|&b| {
-                let ok = sum + cands[b].2 <= target + tolerance;
-                if ok {
-                    sum += cands[b].2;
-                }
-                ok
-            })
-            .collect()
-    };
-    for b in chosen {
-        let (i, j, _) = cands[b];
-        c.mark(i..=j, Kind::Metaspace);
-    }
-    c.how(Kind::Metaspace, "64 MiB anonymous reservations (metaspace nodes) whose committed size matches the JVM's committed metaspace");
-}
-
 /// HotSpot's side tables of the heap, reserved at start in proportion to `MaxHeapSize`: one mark
 /// bit per 8 heap bytes (G1's bitmaps, two before JDK 20; Parallel's begin/end bitmap), one byte
 /// per 512-byte card (the card table, G1's block offset table and, before JDK 20, its card
@@ -533,8 +486,12 @@ fn gc_structures(c: &mut Classifier, max_heap: Option<u64>) {
 
 /// glibc's mmapped chunks (allocations above the mmap threshold): anonymous read-write
 /// mappings made of chunks whose headers say so: a zero `prev_size` word, then a page-multiple
-/// size with the IS_MMAPPED bit (2), each chunk followed by the next up to the mapping's end (the
-/// kernel merges adjacent ones). Only resident mappings are read, so no page is faulted in.
+/// size with the IS_MMAPPED bit (2), each chunk followed by the next (the kernel merges adjacent
+/// ones). The kernel also merges the highest chunk with an untouched mapping above it (G1's
+/// 32 MiB mark stack, committed whole: direct-leak's 22 chunks of 1 MiB and it made one 54 MiB
+/// mapping): the walk then ends inside the mapping, which is taken when at most an eighth of its
+/// resident size (1 MiB at least) can lie past the chunks. Only resident mappings are read, so
+/// no page is faulted in.
 fn mmapped_chunks(c: &mut Classifier, read: fn(u64) -> Option<u64>) {
     const IS_MMAPPED: u64 = 2;
     const PAGE: u64 = 4096;
@@ -553,10 +510,11 @@ fn mmapped_chunks(c: &mut Classifier, read: fn(u64) -> Option<u64>) {
             at += bytes;
             chunks += 1;
         }
-        if at == x.end && chunks > 0 {
+        let past = x.rss.saturating_sub(at - x.start);
+        if chunks > 0 && (at == x.end || past <= (x.rss / 8).max(MIB)) {
             c.kind[i] = Some(Kind::MallocMmapped);
             c.groups[Kind::MallocMmapped as usize] += chunks;
-            c.how(Kind::MallocMmapped, "anonymous mappings made of glibc chunk headers with IS_MMAPPED; count = chunks");
+            c.how(Kind::MallocMmapped, "anonymous mappings made of glibc chunk headers with IS_MMAPPED (and an untouched neighbour the kernel merged above them); count = chunks");
         }
     }
 }
@@ -583,5 +541,6 @@ fn thread_stacks(c: &mut Classifier) {
         "a read-write mapping right above small PROT_NONE guard pages, and [stack]; count = stacks".into();
 }
 
+mod metaspace;
 #[cfg(test)]
 mod tests;

@@ -65,6 +65,7 @@ fn jdk17_hints() -> Hints {
         compressed_class_space_size: Some(1 << 30),
         reserved_code_cache_size: Some(251_658_240),
         metaspace_non_class_committed: Some(768 * K),
+        legacy_metaspace_first_node: None,
         glibc_malloc: true,
         read_word: None,
     }
@@ -212,7 +213,7 @@ fn g1_side_tables_are_gc_structures() {
 }
 
 /// Chunk headers of a fake memory: (address, word).
-const WORDS: [(u64, u64); 6] = [
+const WORDS: [(u64, u64); 10] = [
     // Two adjacent mmapped chunks merged into one mapping.
     (0x7000_0000_0000, 0),
     (0x7000_0000_0008, 0x21000 | 2),
@@ -221,6 +222,11 @@ const WORDS: [(u64, u64); 6] = [
     // Not a chunk: a size without IS_MMAPPED.
     (0x7000_1000_0000, 0),
     (0x7000_1000_0008, 0x10000),
+    // Two 1 MiB chunks merged with a 32 MiB untouched mapping above them, then with a resident one.
+    (0x7000_2000_0000, 0),
+    (0x7000_2000_0008, 0x101000 | 2),
+    (0x7000_2010_1000, 0),
+    (0x7000_2010_1008, 0x101000 | 2),
 ];
 
 fn fake_word(addr: u64) -> Option<u64> {
@@ -278,4 +284,70 @@ fn a_heap_whose_end_merged_with_the_next_reservation_is_found() {
     assert_eq!(c.rss(Kind::ThreadStacks), 88 * K);
     assert_eq!(c.get(Kind::GcStructures).count, 0);
     assert_eq!(c.rss(Kind::OtherAnonymous), 2164 * K + MIB);
+}
+
+/// JDK 11's metaspace, reduced from a real run (LoaderLifecycle, G1): the boot loader's 8 MiB
+/// node partly committed, G1's 32 MiB mark stack committed whole right above it, two full 2 MiB
+/// nodes and a partial one next to each other, and two 1 MiB thread stacks spanning 2 MiB
+/// together.
+fn jdk11_layout() -> String {
+    let mut s = String::new();
+    let n = 0x7f18_3c40_0000u64;
+    s += &map(n, 6656 * K, "rw-p", "", 6524 * K, "rd wr mr mw me ac");
+    s += &map(n + 6656 * K, 8 * MIB - 6656 * K, "---p", "", 0, "mr mw me nr");
+    s += &map(n + 8 * MIB, 32 * MIB, "rw-p", "", 0, "rd wr mr mw me ac");
+    let t = 0x7f18_3c00_0000u64;
+    for k in 0..2 {
+        s += &map(t + k * MIB, 16 * K, "---p", "", 0, "mr mw me");
+        s += &map(t + k * MIB + 16 * K, MIB - 16 * K, "rw-p", "", 32 * K, "rd wr mr mw me ac nh");
+    }
+    let v = 0x7fc4_c640_0000u64;
+    s += &map(v, 2 * MIB, "rw-p", "", 2 * MIB, "rd wr mr mw me ac");
+    s += &map(v + 2 * MIB, 2 * MIB, "rw-p", "", 2 * MIB, "rd wr mr mw me ac");
+    s += &map(v + 4 * MIB, 768 * K, "rw-p", "", 700 * K, "rd wr mr mw me ac");
+    s += &map(v + 4 * MIB + 768 * K, 2 * MIB - 768 * K, "---p", "", 0, "mr mw me nr");
+    s
+}
+
+#[test]
+fn jdk11_metaspace_nodes_are_found_by_their_layout() {
+    let mut maps = parse(&jdk11_layout());
+    maps.sort_by_key(|m| m.start);
+    let committed = (6656 + 4096 + 768) * K;
+    let hints = |legacy| Hints { metaspace_non_class_committed: Some(committed), legacy_metaspace_first_node: legacy, ..Hints::default() };
+    let c = classify(&maps, &hints(Some(8 * MIB)));
+    assert_eq!(c.rss(Kind::Metaspace), (6524 + 4096 + 700) * K);
+    assert_eq!(c.get(Kind::Metaspace).committed, committed);
+    assert!(c.get(Kind::Metaspace).recognised_by.contains("InitialBootClassLoaderMetaspaceSize"));
+    assert_eq!((c.get(Kind::ThreadStacks).count, c.rss(Kind::ThreadStacks)), (2, 64 * K), "stacks are not nodes");
+    assert_eq!(c.get(Kind::OtherAnonymous).size, 32 * MIB, "the mark stack is not a node");
+    // The JDK 16+ rule (64 MiB nodes) finds none of them.
+    let newer = classify(&maps, &hints(None));
+    assert!(!newer.found(Kind::Metaspace));
+}
+
+/// Without the committed size to match, or far from it, no node is taken.
+#[test]
+fn jdk11_nodes_must_match_the_committed_metaspace() {
+    let mut maps = parse(&jdk11_layout());
+    maps.sort_by_key(|m| m.start);
+    for committed in [None, Some(64 * MIB)] {
+        let h = Hints { metaspace_non_class_committed: committed, legacy_metaspace_first_node: Some(8 * MIB), ..Hints::default() };
+        assert!(!classify(&maps, &h).found(Kind::Metaspace), "{committed:?}");
+    }
+}
+
+/// direct-leak at exit: its 1 MiB direct buffers' chunks merged by the kernel with G1's mark
+/// stack (committed whole, never touched) above them are malloc's; merged with a neighbour
+/// holding more than an eighth of the mapping's resident size, they are not.
+#[test]
+fn mmapped_chunks_merged_with_an_untouched_neighbour_are_recognised() {
+    let chunks = 2 * 0x101000;
+    for (neighbour_rss, taken) in [(0, true), (512 * K, true), (4 * MIB, false)] {
+        let s = map(0x7000_2000_0000, chunks + 32 * MIB, "rw-p", "", chunks + neighbour_rss, "rd wr mr mw me ac");
+        let hints = Hints { glibc_malloc: true, read_word: Some(fake_word), ..Hints::default() };
+        let c = classify(&parse(&s), &hints);
+        assert_eq!(c.found(Kind::MallocMmapped), taken, "{neighbour_rss}");
+        assert_eq!(c.get(Kind::MallocMmapped).count, if taken { 2 } else { 0 });
+    }
 }
