@@ -103,3 +103,38 @@ fn a_late_attach_during_class_loading_counts_every_class_once() {
     }
     ran_on("lazy_class_tags_attach", &javas);
 }
+
+/// With the agent from the start, classes loaded after VMInit's catch-up are counted at their
+/// ClassLoad; a child loader that delegates to their defining loader makes HotSpot post ClassLoad
+/// for them again, and that must not count again: the application loader, whose classes every
+/// `attach-*` loader reaches through delegation, keeps `classes_defined == classes` and nothing
+/// unloaded (it read 106 defined for 6 live when such classes were left untagged).
+#[test]
+fn classes_reposted_for_initiating_loaders_count_once() {
+    let javas = every_java("lazy_class_tags_repost");
+    for java in &javas {
+        let v = java_feature_version(java);
+        let app = app_jar("healthy").display().to_string();
+        let mut jvm = Jvm::test_program(&format!("repost-{v}"), "AttachLoading", &["2", &app, "40"]).java(java).start();
+        let per = truths(jvm.stdout_now())["classes_per_loader"].parse::<u64>().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        jvm.send_line("stop");
+        jvm.wait_for_line("HARNESS stopped", Duration::from_secs(120));
+        let made = truths(jvm.stdout_now())["loaders"].parse::<u64>().unwrap();
+        jvm.signal(rtmin(2));
+        let r = jvm.wait_for_reports(1, Duration::from_secs(120));
+        jvm.send_line("exit");
+        let f = jvm.finish();
+        assert_eq!(f.code, Some(0), "JDK {v}: {}", f.stderr);
+        assert!(made >= 2, "JDK {v}: {made} loaders");
+        let app = r[0].class_loaders.loaders.iter().find(|l| l.role == LoaderRole::Application).expect("the application loader");
+        assert_eq!((app.classes_defined, app.classes_unloaded), (app.classes, 0), "JDK {v}: {app:?}");
+        let ours: Vec<&Loader> =
+            r[0].class_loaders.loaders.iter().filter(|l| l.name.as_deref().is_some_and(|n| n.starts_with("attach-"))).collect();
+        assert_eq!(ours.len() as u64, made, "JDK {v}: every loader listed");
+        let wrong: Vec<&&Loader> = ours.iter().filter(|l| (l.classes, l.classes_defined, l.classes_unloaded) != (per, per, 0)).collect();
+        assert!(wrong.is_empty(), "JDK {v}: {} of {made} loaders miscounted, e.g. {:?}", wrong.len(), wrong.first());
+        say(&format!("re-posted ClassLoad JDK {v}: {made} loaders, application loader {} classes counted once", app.classes));
+    }
+    ran_on("lazy_class_tags_repost", &javas);
+}
