@@ -1,6 +1,8 @@
 package leakagent.harness;
 
 import java.io.PrintStream;
+import java.lang.ref.WeakReference;
+import java.util.List;
 
 /** The machine-readable protocol: every line on stdout starts with "HARNESS ". */
 public final class Out {
@@ -19,6 +21,11 @@ public final class Out {
 
     public static void selfcheck(String key, Object value) {
         line("selfcheck " + key + "=" + value);
+    }
+
+    /** A self-check of how many of the weakly held objects (a scenario's loaders) are still alive. */
+    public static void selfcheckAlive(String key, List<? extends WeakReference<?>> refs) {
+        selfcheck(key, refs.stream().filter(w -> w.get() != null).count());
     }
 
     /** Free-form diagnostics go to stderr, never to stdout. */

@@ -42,13 +42,7 @@ public final class ClassList implements Scenario {
         Out.truth("culprit", "leakagent.harness.scenarios.ClassList.CLASSES");
         Container.gc();
         if (o.selfcheck) {
-            int alive = 0;
-            for (WeakReference<ClassLoader> w : loaders) {
-                if (w.get() != null) {
-                    alive++;
-                }
-            }
-            Out.selfcheck("leaked_loaders", alive);
+            Out.selfcheckAlive("leaked_loaders", loaders);
         }
     }
 

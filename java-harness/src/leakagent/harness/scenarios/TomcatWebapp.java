@@ -52,13 +52,7 @@ public final class TomcatWebapp implements Scenario {
             Thread.sleep(20);
         }
         if (o.selfcheck) {
-            int alive = 0;
-            for (WeakReference<ClassLoader> w : loaders) {
-                if (w.get() != null) {
-                    alive++;
-                }
-            }
-            Out.selfcheck("leaked_loaders", alive);
+            Out.selfcheckAlive("leaked_loaders", loaders);
         }
     }
 
