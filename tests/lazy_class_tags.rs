@@ -1,7 +1,8 @@
-//! Classes are counted at ClassLoad and tagged only when a report needs to name them, and a
-//! loader's classes die with it (agent/loaders/tracker.rs). Here the classes of live loaders are
-//! tagged by a first report, the loaders then die, and every later report still gives each of
-//! them its exact defined and unloaded classes: on every installed JDK.
+//! Classes are counted once per class (ClassLoad, the catch-up of a late attach, or a report that
+//! meets a class before its ClassLoad), and a loader's classes die with it
+//! (agent/loaders/tracker.rs). Here loaders die after a first report, loaders delegate to the
+//! application loader, and an agent attaches mid-loading: every report still gives each loader
+//! its exact defined and unloaded classes, on every installed JDK.
 
 mod common;
 use common::*;

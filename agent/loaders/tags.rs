@@ -2,9 +2,8 @@
 //! ObjectFree and the heap walks can tell classes, loaders, search nodes and the agent's own
 //! thread apart. A class tag is `kind | lazy bit | class number << 32 | defining loader id`:
 //! unique per class, so a heap walk's class tags name classes; a loader tag is `kind | loader id`.
-//! Classes are not tagged when they load (a tag costs HotSpot a tag-map insert and an ObjectFree
-//! per class): only those loaded before the agent caught up, and the others lazily, when a report
-//! or heap walk needs to name them (see tracker.rs).
+//! Classes are tagged when ClassLoad counts them; one a report or heap walk meets first gets the
+//! lazy bit, so that its ClassLoad still counts it (see tracker.rs).
 
 use jni::sys::jlong;
 

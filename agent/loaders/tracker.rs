@@ -1,14 +1,13 @@
 //! Class lifecycle: every class load and prepare, every class and loader death, live loaders with
 //! their class, name, parent and number of classes, and class names defined by several loaders.
 //!
-//! Callbacks only record: ClassLoad counts the class for its defining loader, which it tags with
-//! its own id, so that ObjectFree says when a loader died, and with it all of its classes. A class
-//! is not tagged when it loads (a tag costs HotSpot a tag-map insert and an ObjectFree at unload,
-//! half of the agent's cost on class-loading churn): only the classes loaded before the agent
-//! caught up are (so that they are counted once), and every other class the first time a report
-//! or heap walk needs to name it (`tag_lazily`, with `TAG_LAZY`, so that a ClassLoad still to
-//! come counts it). A class dies with its loader; a hidden class that dies before its loader is
-//! missing from the live classes at the next report (defined minus alive). Names, parents and
+//! Callbacks only record: ClassLoad counts the class for its defining loader and tags the class
+//! (the tag tells a new class from the ClassLoad HotSpot posts again for each new initiating
+//! loader), and the loader with its own id, so that ObjectFree says when a loader died, and with
+//! it all of its classes. A class a report or heap walk finds without a tag (its ClassLoad still
+//! to come) is tagged there (`tag_lazily`, with `TAG_LAZY`, so that the ClassLoad counts it). A
+//! class dies with its loader; a hidden class that dies before its loader is missing from the
+//! live classes at the next report (defined minus alive). Names, parents and
 //! per-loader counts are built on the report thread (`snapshot.rs`, the `class_loaders` section).
 //!
 //! ObjectFree runs inside the GC pause on some JDKs (JDK 11 posts it from the VM thread at the

@@ -83,7 +83,7 @@ impl ClassTracker {
     }
 
     /// Walks the loaded classes: live classes per loader and which loaders define each name.
-    /// Tags the classes not tagged yet (lazily: their ClassLoad counted them, or will), so that
+    /// Tags the classes not tagged yet (lazily: their ClassLoad is still to come), so that
     /// the metaspace figures and the chain search after this snapshot can name them.
     fn live_classes(&self, jvmti: &Jvmti, env: &Env) -> LiveClasses {
         let mut c = LiveClasses::default();
