@@ -166,7 +166,7 @@ pub(super) unsafe extern "C" fn allocate_memory(env: *mut JNIEnv, unsafe_: jobje
     // SAFETY: as above, asking for the header too (a size too large fails as it would have).
     let call = || unsafe { f(env, unsafe_, extra as jlong) } as u64;
     // The ledger counts the block: native sampling skips its malloc (as zlib's streams').
-    let base = if health::enabled(Feature::Direct) { malloc_hooks::ledgered(call) } else { call() };
+    let base = malloc_hooks::ledgered(health::enabled(Feature::Direct), call);
     if base == 0 {
         return 0;
     }
@@ -197,7 +197,7 @@ pub(super) unsafe extern "C" fn reallocate_memory(env: *mut JNIEnv, unsafe_: job
     let old_base = old_block.map_or(0, |(base, _)| base);
     // SAFETY: the original, with the block the original gave us (or 0), asking for the header.
     let call = || unsafe { f(env, unsafe_, old_base as jlong, extra as jlong) } as u64;
-    let base = if health::enabled(Feature::Direct) { malloc_hooks::ledgered(call) } else { call() };
+    let base = malloc_hooks::ledgered(health::enabled(Feature::Direct), call);
     if base == 0 {
         return 0; // the old block, and its header, are untouched
     }

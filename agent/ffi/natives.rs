@@ -331,7 +331,7 @@ unsafe extern "C" fn inflater_init(env: *mut JNIEnv, cls: jclass, nowrap: jboole
         unsafe { f(env, cls, nowrap) }
     };
     let counted = zlib_counted();
-    let addr = if counted { malloc_hooks::ledgered(call) } else { call() };
+    let addr = malloc_hooks::ledgered(counted, call);
     if addr != 0 {
         if counted {
             malloc_hooks::quiet_inflater(addr as usize);
@@ -349,7 +349,7 @@ unsafe extern "C" fn deflater_init(env: *mut JNIEnv, cls: jclass, level: jint, s
         // SAFETY: the JDK's own native, called with the arguments the JVM passed to the wrapper.
         unsafe { f(env, cls, level, strategy, nowrap) }
     };
-    let addr = if zlib_counted() { malloc_hooks::ledgered(call) } else { call() };
+    let addr = malloc_hooks::ledgered(zlib_counted(), call);
     if addr != 0 {
         if let Some(h) = hooks() {
             h.stream_created(&env_of(env), ZlibKind::Deflater, addr as u64);

@@ -294,14 +294,14 @@ impl ClassTracker {
         Some(id)
     }
 
-    /// Counts `klass` for its defining loader unless a tag says it was counted; with `tag_it`,
-    /// tags it so. Returns false when it was counted already.
-    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass, tag_it: bool) -> bool {
+    /// Counts `klass` for its defining loader unless a tag says it was counted, and tags it so.
+    /// Returns false when it was counted already.
+    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> bool {
         if jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
             return false;
         }
         let Some(id) = self.loader_of(jvmti, env, klass) else { return false };
-        if tag_it && jvmti.set_tag(klass, class_tag(self.next_class.fetch_add(1, Relaxed), id)).is_err() {
+        if jvmti.set_tag(klass, class_tag(self.next_class.fetch_add(1, Relaxed), id)).is_err() {
             return false;
         }
         if let Some(rec) = self.lock_loaders().get_mut(&id) {
@@ -326,7 +326,7 @@ impl ClassTracker {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         }
-        if self.register_class(jvmti, env, klass, true) {
+        if self.register_class(jvmti, env, klass) {
             self.loaded.fetch_add(1, Relaxed);
         }
     }
@@ -352,7 +352,7 @@ impl ClassTracker {
             if let Ok(classes) = jvmti.loaded_classes() {
                 for k in classes.into_iter().map(|k| Local::new(env, k)) {
                     let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
-                    if !is_array && self.register_class(jvmti, env, k.raw(), true) {
+                    if !is_array && self.register_class(jvmti, env, k.raw()) {
                         n += 1;
                     }
                 }

@@ -17,10 +17,10 @@ use super::{free_hook, tls, MallocFn, ACTIVE, REAL_MALLOC};
 use std::ffi::c_void;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// Runs `f`, a JDK native creating a stream a ledger counts, with sampling skipped on this
-/// thread. Nests.
-pub fn ledgered<R>(f: impl FnOnce() -> R) -> R {
-    if !ACTIVE.load(Relaxed) {
+/// Runs `f`, a JDK native allocating what a ledger counts, with sampling skipped on this thread
+/// when `counted` (the ledger is on); else as any other code. Nests.
+pub fn ledgered<R>(counted: bool, f: impl FnOnce() -> R) -> R {
+    if !counted || !ACTIVE.load(Relaxed) {
         return f();
     }
     let t = tls();
