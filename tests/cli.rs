@@ -271,6 +271,25 @@ fn report_loads_the_agent_into_a_jvm_without_it() {
     assert_eq!(f.stderr.matches(&active).count(), 1, "{}", f.stderr);
 }
 
+/// A `file=` under a symlinked directory (`/opt/app -> /opt/app-1.2`, nothing planted): the
+/// command, which never follows a symlink in the JVM's file system, reads the report by the real
+/// path the agent publishes. Fails on an agent that publishes the path as given (ELOOP: refused).
+#[test]
+fn report_reads_a_file_path_through_a_symlinked_directory() {
+    let dir = temp_dir("cli-symlinked-dir");
+    let real = dir.join("app-1.2");
+    std::fs::create_dir_all(&real).unwrap();
+    std::os::unix::fs::symlink(&real, dir.join("app")).unwrap();
+    let jvm = Jvm::scenario("cli-symlinked", "healthy").raw_options(&format!("file={}/app/r-%n", dir.display())).start();
+    let out = leakagent(&["report", &jvm.pid().to_string(), "--wait", "60"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let json = reported_json(&out);
+    assert_eq!(json, std::fs::canonicalize(&real).unwrap().join("r-1.json"), "{}", out.stdout);
+    assert_eq!(read_report(&json).trigger, Trigger::Signal);
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+}
+
 /// On the main JDK and every other one (at least one, or LEAKAGENT_SKIP_OTHER_JDKS=1).
 #[test]
 fn report_loads_and_asks_on_every_jdk() {

@@ -35,9 +35,13 @@ pub fn publish_started(agent: &Agent, env: &Env) {
     set(env, props::FILE, &absolute(&o.file));
 }
 
-/// After a report was written: its JSON path (absolute) and sequence number.
+/// After a report was written: its JSON path and sequence number. The path is the file's real
+/// one (no symlink, no `..`): `leakagent report`, running as root, never follows a symlink in the
+/// JVM's file system, so a `file=` under a symlinked directory (`/data -> /mnt/data`) would
+/// otherwise be refused although nothing was planted.
 pub fn publish_report(env: &Env, json_path: &str, sequence: u64) {
-    set(env, props::REPORT_LAST, &absolute(json_path));
+    let real = std::fs::canonicalize(json_path).map(|p| p.display().to_string());
+    set(env, props::REPORT_LAST, &real.unwrap_or_else(|_| absolute(json_path)));
     set(env, props::REPORT_SEQUENCE, &sequence.to_string());
 }
 
