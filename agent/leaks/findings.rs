@@ -70,8 +70,23 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                 String::new(),
             ),
         };
+        // Alive in a report without a GC, with no chain, is no evidence: a loader stopped since the
+        // last collection is garbage not yet collected (a cleanly redeployed Tomcat under
+        // interval=10s was warned about). The next report with a GC decides.
+        let unproven = first.path.is_empty() && !cl.gc_before_report;
+        let lead = if unproven {
+            format!("{lead}, which only a GC can tell from garbage not yet collected (a signal report, the exit report or interval_gc=on has one)")
+        } else {
+            lead
+        };
         out.push(Finding {
-            severity: if first.path.is_empty() || growth_only { Severity::Warning } else { Severity::Critical },
+            severity: if unproven {
+                Severity::Info
+            } else if first.path.is_empty() || growth_only {
+                Severity::Warning
+            } else {
+                Severity::Critical
+            },
             kind: "classloader_leak".into(),
             summary: format!("{lead}: {}.{chain}", first.explanation),
             fix: format!("{}{fix_tail}{} [culprit: {}]", first.fix, same_for(&suspects), first.culprit.as_deref().unwrap_or("unknown")),
@@ -278,9 +293,23 @@ mod tests {
         let none: Vec<LeakSuspect> = (0..1500)
             .map(|i| LeakSuspect { path: vec![], culprit: None, culprit_hop: None, reasons: vec![SuspectReason::Growth], ..suspect(i, "x") })
             .collect();
-        let f = findings(&ClassLoaders { leak_suspects: none, growth: vec![g], ..ClassLoaders::default() });
+        // Growth is only measured after a GC (analyse.rs).
+        let f = findings(&ClassLoaders { leak_suspects: none, growth: vec![g], gc_before_report: true, ..ClassLoaders::default() });
         assert_eq!(f.len(), 1);
         assert!(!f[0].summary.contains("strongly held") && f[0].summary.contains("no strong chain"), "{}", f[0].summary);
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn alive_with_no_gc_and_no_chain_is_no_warning() {
+        let unchained = |i| LeakSuspect { path: vec![], culprit: None, culprit_hop: None, reasons: vec![SuspectReason::Closed], ..suspect(i, "x") };
+        let f = findings(&ClassLoaders { leak_suspects: vec![unchained(1)], ..ClassLoaders::default() });
+        assert_eq!(f[0].severity, Severity::Info, "{f:#?}");
+        assert!(f[0].summary.contains("with no GC before this report") && f[0].summary.contains("only a GC can tell"), "{}", f[0].summary);
+        // After a GC the same loader is a warning; a chain is evidence with or without a GC.
+        let f = findings(&ClassLoaders { leak_suspects: vec![unchained(1)], gc_before_report: true, ..ClassLoaders::default() });
+        assert_eq!(f[0].severity, Severity::Warning);
+        let f = findings(&ClassLoaders { leak_suspects: vec![suspect(1, "threadlocal")], ..ClassLoaders::default() });
+        assert_eq!(f[0].severity, Severity::Critical);
     }
 }
