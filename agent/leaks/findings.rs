@@ -2,13 +2,13 @@
 //! model only, so every rule can be tested on a fixed model.
 
 use crate::leaks::culprits::{chain_text, is_thread_culprit, root_thread};
-use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, LoaderGrowth, Report, Severity, Subject, SuspectReason};
+use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, LoaderGrowth, Report, Severity, Subject, SuspectReason, Trigger};
 use leakagent_report::text::{cause_key, numbers_as_one};
 use leakagent_report::words::group_cost;
 use std::collections::BTreeMap;
 
 pub fn derive(report: &Report, out: &mut Vec<Finding>) {
-    class_loader_leaks(&report.class_loaders, out);
+    class_loader_leaks(&report.class_loaders, report.trigger == Trigger::Interval, out);
 }
 
 fn loader_label(s: &LeakSuspect) -> String {
@@ -20,7 +20,8 @@ const MAX_NAMED: usize = 12;
 
 /// One finding per cause: suspects pinned by the same kind of thread (its stack, its object, its
 /// context loader), or with the same culprit and fix once numbers read as one, are one problem.
-fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
+/// `periodic`: an interval report, after which a report with a GC (signal, exit) decides.
+fn class_loader_leaks(cl: &ClassLoaders, periodic: bool, out: &mut Vec<Finding>) {
     let mut groups: BTreeMap<(String, String), Vec<&LeakSuspect>> = BTreeMap::new();
     for s in &cl.leak_suspects {
         let culprit = s.culprit.clone().unwrap_or_else(|| "unknown".into());
@@ -70,10 +71,11 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                 String::new(),
             ),
         };
-        // Alive in a report without a GC, with no chain, is no evidence: a loader stopped since the
-        // last collection is garbage not yet collected (a cleanly redeployed Tomcat under
-        // interval=10s was warned about). The next report with a GC decides.
-        let unproven = first.path.is_empty() && !cl.gc_before_report;
+        // Alive in an interval report without a GC, with no chain, is no evidence: a loader
+        // stopped since the last collection is garbage not yet collected (a cleanly redeployed
+        // Tomcat under interval=10s was warned about). The next report with a GC decides; with
+        // gc=off no report has one, and the warning stays, saying so.
+        let unproven = periodic && first.path.is_empty() && !cl.gc_before_report;
         let lead = if unproven {
             format!("{lead}, which only a GC can tell from garbage not yet collected (a signal report, the exit report or interval_gc=on has one)")
         } else {
@@ -172,7 +174,7 @@ mod tests {
 
     fn findings(cl: &ClassLoaders) -> Vec<Finding> {
         let mut f = Vec::new();
-        class_loader_leaks(cl, &mut f);
+        class_loader_leaks(cl, true, &mut f);
         f.sort_by_key(|f| std::cmp::Reverse(f.severity));
         f
     }
@@ -311,5 +313,9 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Warning);
         let f = findings(&ClassLoaders { leak_suspects: vec![suspect(1, "threadlocal")], ..ClassLoaders::default() });
         assert_eq!(f[0].severity, Severity::Critical);
+        // A report asked for with gc=off: no report will have a GC, the warning stays.
+        let mut f = Vec::new();
+        class_loader_leaks(&ClassLoaders { leak_suspects: vec![unchained(1)], ..ClassLoaders::default() }, false, &mut f);
+        assert_eq!(f[0].severity, Severity::Warning);
     }
 }
