@@ -389,3 +389,32 @@ fn class_list_pins_are_found_by_walk_and_dump_on_every_jdk() {
     assert!(gens.clone().count() as u64 == f.truth("generations") && gens.clone().all(|l| !l.alive), "{:#?}", r.class_loaders.loaders);
     ran_on("class_list_pins_are_found_by_walk_and_dump_on_every_jdk", &javas);
 }
+
+/// Web applications stopped cleanly whose loaders wait for the next collection (System.gc()
+/// disabled, as many services run): an interval report runs without a GC (interval_gc=off) and
+/// sees them alive with no chain. That is no evidence, so no warning (`leakagent check` passes);
+/// the exit report's GC finds them gone. A cleanly redeployed Tomcat under interval=10s failed
+/// `leakagent check` with such warnings before.
+#[test]
+fn stopped_loaders_seen_alive_with_no_gc_are_no_warning() {
+    let mut jvm = Jvm::scenario("nogc-stopped", "tomcat-webapp")
+        .jvm_args(&["-Xmx512m", "-XX:+DisableExplicitGC"])
+        .options("interval=1s")
+        .args(&["--fixed"])
+        .start();
+    let periodic = jvm.wait_for_reports(3, Duration::from_secs(120));
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(periodic.iter().all(|r| r.trigger == Trigger::Interval && !r.class_loaders.gc_before_report));
+    let seen: Vec<&Report> = periodic.iter().filter(|r| !suspects(r).is_empty()).collect();
+    assert!(!seen.is_empty(), "the stopped loaders are still alive when a report looks: {:#?}", periodic[0].class_loaders.loaders);
+    for r in seen {
+        let leak: Vec<&Finding> = r.findings.iter().filter(|x| x.kind == "classloader_leak").collect();
+        assert!(!leak.is_empty() && leak.iter().all(|x| x.severity == Severity::Info), "{leak:#?}");
+    }
+    let d = f.death_report();
+    assert!(d.class_loaders.gc_before_report && suspects(&d).is_empty(), "{:#?}", suspects(&d));
+    let files = report_files(&f.dir);
+    let check = std::process::Command::new(cli_bin()).arg("check").args(&files).output().unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
+}

@@ -179,3 +179,41 @@ fn kafka_broker_with_gzip_producers_is_quiet_and_class_loading_is_its_own_cause(
     };
     assert!(loading.iter().any(named), "{loading:#?}");
 }
+
+/// The JDK's jar cache gaining jars between reports, as a broker does when it first reads a jar
+/// late: one live Inflater more per jar, hundreds of reuses since. Kafka's broker under
+/// interval=10s flickered from a pool to a zlib_not_ended warning at the report after such a
+/// step (live 102 past the previous high-water mark of 101).
+#[test]
+fn a_jar_cache_that_gains_jars_between_reports_stays_a_pool() {
+    let jars = temp_dir("jar-cache-jars").display().to_string();
+    let mut jvm = Jvm::test_program("jar-cache", "JarCache", &[&jars, "110", "10"]).start();
+    jvm.wait_for_line("HARNESS open 110", Duration::from_secs(60));
+    jvm.signal(rtmin(2));
+    jvm.wait_for_reports(1, Duration::from_secs(120));
+    jvm.send_line("more");
+    jvm.wait_for_line("HARNESS open 120", Duration::from_secs(60));
+    jvm.signal(rtmin(2));
+    jvm.wait_for_reports(2, Duration::from_secs(120));
+    let dir = jvm.dir.clone();
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    let reports = reports_in(&dir);
+    assert_eq!(reports.len(), 3, "two signal reports and the exit report");
+    for (r, live) in reports.iter().zip([110, 120, 120]) {
+        let cache: Vec<&ZlibSite> = r
+            .zlib
+            .sites
+            .iter()
+            .filter(|s| s.stack.iter().any(|fr| fr.starts_with("JarCache.open(")))
+            .collect();
+        assert_eq!(cache.len(), 1, "{cache:#?}");
+        assert!(cache[0].stack.iter().any(|fr| fr.starts_with("java.util.zip.ZipFile$CleanableResource.getInflater(")), "{cache:#?}");
+        assert_eq!(cache[0].live, live, "{cache:#?}");
+        let pool = cache[0].pool.as_ref().unwrap_or_else(|| panic!("report {}: the jar cache is a pool: {cache:#?}", r.sequence));
+        assert_eq!((pool.size, pool.high_water), (live, live), "{pool:?}");
+        assert!(r.findings.iter().all(|x| x.kind != "zlib_not_ended"), "{:#?}", r.findings);
+    }
+    let (code, out) = check(&dir);
+    assert_eq!(code, 0, "{out}");
+}

@@ -2,13 +2,13 @@
 //! model only, so every rule can be tested on a fixed model.
 
 use crate::leaks::culprits::{chain_text, is_thread_culprit, root_thread};
-use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, LoaderGrowth, Report, Severity, Subject, SuspectReason};
+use leakagent_report::model::{ClassLoaders, Finding, LeakSuspect, LoaderGrowth, Report, Severity, Subject, SuspectReason, Trigger};
 use leakagent_report::text::{cause_key, numbers_as_one};
 use leakagent_report::words::group_cost;
 use std::collections::BTreeMap;
 
 pub fn derive(report: &Report, out: &mut Vec<Finding>) {
-    class_loader_leaks(&report.class_loaders, out);
+    class_loader_leaks(&report.class_loaders, report.trigger == Trigger::Interval, out);
 }
 
 fn loader_label(s: &LeakSuspect) -> String {
@@ -20,7 +20,8 @@ const MAX_NAMED: usize = 12;
 
 /// One finding per cause: suspects pinned by the same kind of thread (its stack, its object, its
 /// context loader), or with the same culprit and fix once numbers read as one, are one problem.
-fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
+/// `periodic`: an interval report, after which a report with a GC (signal, exit) decides.
+fn class_loader_leaks(cl: &ClassLoaders, periodic: bool, out: &mut Vec<Finding>) {
     let mut groups: BTreeMap<(String, String), Vec<&LeakSuspect>> = BTreeMap::new();
     for s in &cl.leak_suspects {
         let culprit = s.culprit.clone().unwrap_or_else(|| "unknown".into());
@@ -70,8 +71,24 @@ fn class_loader_leaks(cl: &ClassLoaders, out: &mut Vec<Finding>) {
                 String::new(),
             ),
         };
+        // Alive in an interval report without a GC, with no chain, is no evidence: a loader
+        // stopped since the last collection is garbage not yet collected (a cleanly redeployed
+        // Tomcat under interval=10s was warned about). The next report with a GC decides; with
+        // gc=off no report has one, and the warning stays, saying so.
+        let unproven = periodic && first.path.is_empty() && !cl.gc_before_report;
+        let lead = if unproven {
+            format!("{lead}, which only a GC can tell from garbage not yet collected (a signal report, the exit report or interval_gc=on has one)")
+        } else {
+            lead
+        };
         out.push(Finding {
-            severity: if first.path.is_empty() || growth_only { Severity::Warning } else { Severity::Critical },
+            severity: if unproven {
+                Severity::Info
+            } else if first.path.is_empty() || growth_only {
+                Severity::Warning
+            } else {
+                Severity::Critical
+            },
             kind: "classloader_leak".into(),
             summary: format!("{lead}: {}.{chain}", first.explanation),
             fix: format!("{}{fix_tail}{} [culprit: {}]", first.fix, same_for(&suspects), first.culprit.as_deref().unwrap_or("unknown")),
@@ -157,7 +174,7 @@ mod tests {
 
     fn findings(cl: &ClassLoaders) -> Vec<Finding> {
         let mut f = Vec::new();
-        class_loader_leaks(cl, &mut f);
+        class_loader_leaks(cl, true, &mut f);
         f.sort_by_key(|f| std::cmp::Reverse(f.severity));
         f
     }
@@ -278,9 +295,27 @@ mod tests {
         let none: Vec<LeakSuspect> = (0..1500)
             .map(|i| LeakSuspect { path: vec![], culprit: None, culprit_hop: None, reasons: vec![SuspectReason::Growth], ..suspect(i, "x") })
             .collect();
-        let f = findings(&ClassLoaders { leak_suspects: none, growth: vec![g], ..ClassLoaders::default() });
+        // Growth is only measured after a GC (analyse.rs).
+        let f = findings(&ClassLoaders { leak_suspects: none, growth: vec![g], gc_before_report: true, ..ClassLoaders::default() });
         assert_eq!(f.len(), 1);
         assert!(!f[0].summary.contains("strongly held") && f[0].summary.contains("no strong chain"), "{}", f[0].summary);
+        assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn alive_with_no_gc_and_no_chain_is_no_warning() {
+        let unchained = |i| LeakSuspect { path: vec![], culprit: None, culprit_hop: None, reasons: vec![SuspectReason::Closed], ..suspect(i, "x") };
+        let f = findings(&ClassLoaders { leak_suspects: vec![unchained(1)], ..ClassLoaders::default() });
+        assert_eq!(f[0].severity, Severity::Info, "{f:#?}");
+        assert!(f[0].summary.contains("with no GC before this report") && f[0].summary.contains("only a GC can tell"), "{}", f[0].summary);
+        // After a GC the same loader is a warning; a chain is evidence with or without a GC.
+        let f = findings(&ClassLoaders { leak_suspects: vec![unchained(1)], gc_before_report: true, ..ClassLoaders::default() });
+        assert_eq!(f[0].severity, Severity::Warning);
+        let f = findings(&ClassLoaders { leak_suspects: vec![suspect(1, "threadlocal")], ..ClassLoaders::default() });
+        assert_eq!(f[0].severity, Severity::Critical);
+        // A report asked for with gc=off: no report will have a GC, the warning stays.
+        let mut f = Vec::new();
+        class_loader_leaks(&ClassLoaders { leak_suspects: vec![unchained(1)], ..ClassLoaders::default() }, false, &mut f);
         assert_eq!(f[0].severity, Severity::Warning);
     }
 }

@@ -7,8 +7,8 @@
 //! is a GC release. `InflaterZStreamRef.run` is on both paths, so it decides nothing.
 //!
 //! Pools: a `reset` of a live stream on an application thread hands it out again. A site whose
-//! streams are reset and whose live count stays within the high-water mark of the previous
-//! report is a pool (a bounded set reused: the JDK's per-jar Inflater cache, Spring Boot's
+//! streams are reset, and whose live count stays within the high-water mark of the previous
+//! report or grew by fewer streams than it reused since, is a pool (a bounded set reused: the JDK's per-jar Inflater cache, Spring Boot's
 //! nested-jar loader), reported as such and not as streams never ended. A reset on a cleanup
 //! thread (a stream left to the GC and returned to its cache by a Cleaner) is no reuse.
 
@@ -127,8 +127,8 @@ pub struct ZlibLedger {
     before_gc: AtomicU64,
     /// jmethodIDs of `Inflater.end()` and `Deflater.end()`.
     end_methods: [AtomicUsize; 2],
-    /// Per site, the largest live count of any report so far.
-    high: Mutex<HashMap<u32, u64>>,
+    /// Per site, what the previous report saw.
+    high: Mutex<HashMap<u32, Before>>,
 }
 
 impl ZlibLedger {
@@ -280,12 +280,12 @@ impl ZlibLedger {
         let oldest = self.oldest_born_ms();
         let now = self.section.now_ms();
         let mut high = self.high.lock();
-        let mut high_now: HashMap<u32, u64> = HashMap::new();
+        let mut high_now: HashMap<u32, Before> = HashMap::new();
         let l = self.section.snapshot(
             |v| {
                 let oldest_live_ms = oldest.get(&v.id).map(|&b| now.saturating_sub(b) as u64);
-                let s = site_row(&v, oldest_live_ms, high.get(&v.id).copied(), &mut totals)?;
-                high_now.insert(s.id, high.get(&s.id).copied().unwrap_or(0).max(s.live));
+                let (s, now) = site_row(&v, oldest_live_ms, high.get(&v.id).copied(), &mut totals)?;
+                high_now.insert(s.id, now);
                 Some(s)
             },
             |a, b| {
@@ -325,9 +325,9 @@ impl ZlibLedger {
 }
 
 /// The row of one site (none for a site with nothing created or released), added to `totals`
-/// (whose `untracked` counts every site). `high_before` is the site's high-water mark of live
-/// streams at the previous report.
-fn site_row(v: &SiteView<'_, ZlibCounters>, oldest_live_ms: Option<u64>, high_before: Option<u64>, totals: &mut ZlibTotals) -> Option<ZlibSite> {
+/// (whose `untracked` counts every site). `before` is what the previous report saw of the site;
+/// the row comes with what this one saw.
+fn site_row(v: &SiteView<'_, ZlibCounters>, oldest_live_ms: Option<u64>, before: Option<Before>, totals: &mut ZlibTotals) -> Option<(ZlibSite, Before)> {
     let c = v.counters;
     let ended = total(c, |x| &x.ended_explicitly);
     let gc = total(c, |x| &x.released_by_gc);
@@ -344,7 +344,9 @@ fn site_row(v: &SiteView<'_, ZlibCounters>, oldest_live_ms: Option<u64>, high_be
         ZlibKind::Inflater => &mut totals.inflaters,
     };
     add_kind(k, created, ended, gc, live, bytes);
-    Some(ZlibSite {
+    let reuses = total(c, |x| &x.reused);
+    let now = Before { high: before.map_or(0, |b| b.high).max(live), created, reuses };
+    let row = ZlibSite {
         id: v.id,
         kind,
         exact_frames: v.info.exact_frames,
@@ -356,9 +358,19 @@ fn site_row(v: &SiteView<'_, ZlibCounters>, oldest_live_ms: Option<u64>, high_be
         live_bytes_estimate: bytes,
         growth_live: live as i64 - v.growth_before,
         oldest_live_ms,
-        pool: pool_of(created, gc, live, total(c, |x| &x.reused), high_before),
+        pool: pool_of(created, gc, live, reuses, before),
         ..ZlibSite::default()
-    })
+    };
+    Some((row, now))
+}
+
+/// What a report saw of a zlib site, for the next one.
+#[derive(Clone, Copy, Debug, Default)]
+struct Before {
+    /// The largest live count of any report so far.
+    high: u64,
+    created: u64,
+    reuses: u64,
 }
 
 fn live_of(c: &[Stripe<ZlibCounters>]) -> u64 {
@@ -371,12 +383,16 @@ fn live_of(c: &[Stripe<ZlibCounters>]) -> u64 {
 }
 
 /// The pool a site is, if its streams are reused (`reuses`), at most half of them were left to
-/// the GC, and its live count did not pass the high-water mark of the previous report
-/// (`high_before`; none at a site's first report: its reuse is the evidence then).
-fn pool_of(created: u64, gc: u64, live: u64, reuses: u64, high_before: Option<u64>) -> Option<ZlibPool> {
-    let grew = high_before.is_some_and(|h| live > h);
+/// the GC, and its live count did not grow past the high-water mark of the previous report
+/// (`before`; none at a site's first report: its reuse is the evidence then) by creating more
+/// streams than it reused since: a cache that gains a stream now and then while handing out the
+/// ones it has (the JDK's jar cache when one more jar is read: Kafka's broker flickered between
+/// pool and finding across its interval reports) is a pool; a site creating rather than reusing
+/// is growth.
+fn pool_of(created: u64, gc: u64, live: u64, reuses: u64, before: Option<Before>) -> Option<ZlibPool> {
+    let grew = before.is_some_and(|b| live > b.high && created.saturating_sub(b.created) >= reuses.saturating_sub(b.reuses));
     (reuses > 0 && live > 0 && gc * 2 <= created && !grew)
-        .then(|| ZlibPool { size: live, high_water: high_before.unwrap_or(0).max(live), reuses })
+        .then(|| ZlibPool { size: live, high_water: before.map_or(0, |b| b.high).max(live), reuses })
 }
 
 fn add_kind(k: &mut ZlibKindTotals, created: u64, ended: u64, gc: u64, live: u64, bytes: u64) {
@@ -406,9 +422,13 @@ mod tests {
 
     #[test]
     fn a_reused_bounded_site_is_a_pool_and_growth_or_gc_is_not() {
+        let before = |high, created, reuses| Some(Before { high, created, reuses });
         assert_eq!(pool_of(179, 0, 166, 5000, None), Some(ZlibPool { size: 166, high_water: 166, reuses: 5000 }));
-        assert_eq!(pool_of(179, 0, 150, 6000, Some(166)), Some(ZlibPool { size: 150, high_water: 166, reuses: 6000 }));
-        assert_eq!(pool_of(300, 0, 280, 6000, Some(166)), None, "grew past the previous high-water mark");
+        assert_eq!(pool_of(179, 0, 150, 6000, before(166, 179, 5000)), Some(ZlibPool { size: 150, high_water: 166, reuses: 6000 }));
+        assert_eq!(pool_of(300, 0, 280, 6000, before(166, 179, 5990)), None, "grew past the previous high-water mark, creating");
+        // One more jar read: one stream more, hundreds of reuses since (Kafka's jar cache).
+        assert_eq!(pool_of(105, 0, 102, 3000, before(101, 104, 2594)), Some(ZlibPool { size: 102, high_water: 102, reuses: 3000 }));
+        assert_eq!(pool_of(400, 0, 380, 2800, before(101, 104, 2594)), None, "more created than reused since: growth");
         assert_eq!(pool_of(179, 0, 166, 0, None), None, "never reused");
         assert_eq!(pool_of(1000, 900, 100, 50, None), None, "mostly left to the GC");
         assert_eq!(pool_of(10, 0, 0, 50, None), None, "nothing live");
