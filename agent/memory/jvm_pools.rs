@@ -21,6 +21,8 @@ pub const FLAGS: &[&str] = &[
     "MaxMetaspaceSize",
     // Only up to JDK 15, whose metaspace nodes it sizes (regions/metaspace.rs).
     "InitialBootClassLoaderMetaspaceSize",
+    // G1's global mark stack, which the first of those nodes merges with.
+    "MarkStackSize",
     "MaxDirectMemorySize",
     "ThreadStackSize",
     "NativeMemoryTracking",

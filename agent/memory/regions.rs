@@ -13,7 +13,8 @@
 //! - `metaspace`: runs of anonymous mappings spanning exactly 64 MiB (one metaspace node), whose
 //!   read-write parts are not MAP_NORESERVE, chosen so that their committed size matches the
 //!   JVM's committed non-class metaspace. Up to JDK 15 (regions/metaspace.rs): nodes of twice
-//!   `InitialBootClassLoaderMetaspaceSize` (the first) and of 2 MiB, committed from their start.
+//!   `InitialBootClassLoaderMetaspaceSize` (the first) and of 2 MiB, committed from their start;
+//!   the first, fully committed, merged with G1's mark stack above it.
 //! - `malloc_arena_heaps`: glibc's per-thread arena heaps: 64 MiB-aligned 64 MiB windows fully
 //!   covered by anonymous MAP_NORESERVE (`nr`) mappings, read-write at the start.
 //! - `gc_structures`: runs of anonymous reservations spanning a sum of GC side tables sized from
@@ -114,6 +115,10 @@ pub struct Hints {
     /// Up to JDK 15 (the flag `InitialBootClassLoaderMetaspaceSize` exists): the size of the
     /// first metaspace node, twice that flag; later nodes are 2 MiB. None: 64 MiB nodes.
     pub legacy_metaspace_first_node: Option<u64>,
+    /// With G1: its global mark stack's size (`MarkStackSize` entries of 8 bytes, in chunks of
+    /// 1024), one mapping committed whole at start, which the kernel merges with a fully
+    /// committed first metaspace node below it (JDK 11-15).
+    pub g1_mark_stack: Option<u64>,
     /// Whether glibc serves malloc: only then are 64 MiB MAP_NORESERVE windows its arena heaps
     /// (a preloaded jemalloc maps look-alikes).
     pub glibc_malloc: bool,
@@ -274,7 +279,7 @@ pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
     if hints.glibc_malloc {
         glibc_heaps(&mut c);
     }
-    metaspace::nodes(&mut c, hints.metaspace_non_class_committed, hints.legacy_metaspace_first_node);
+    metaspace::nodes(&mut c, hints.metaspace_non_class_committed, hints.legacy_metaspace_first_node, hints.g1_mark_stack);
     // Before the GC's tables: a 1 MiB Java thread stack or malloc chunk is H/512 of a 512 MiB heap.
     thread_stacks(&mut c);
     if let Some(read) = hints.read_word.filter(|_| hints.glibc_malloc) {

@@ -66,6 +66,7 @@ fn jdk17_hints() -> Hints {
         reserved_code_cache_size: Some(251_658_240),
         metaspace_non_class_committed: Some(768 * K),
         legacy_metaspace_first_node: None,
+        g1_mark_stack: None,
         glibc_malloc: true,
         read_word: None,
     }
@@ -324,6 +325,32 @@ fn jdk11_metaspace_nodes_are_found_by_their_layout() {
     // The JDK 16+ rule (64 MiB nodes) finds none of them.
     let newer = classify(&maps, &hints(None));
     assert!(!newer.found(Kind::Metaspace));
+}
+
+/// springboot-scan on JDK 11 (G1), recorded at exit: the boot loader's 8 MiB node fully
+/// committed and merged by the kernel with G1's 32 MiB mark stack above it, one 40 MiB mapping
+/// 8 MiB resident, plus a 2 MiB node. Without the mark stack's size the mapping is no
+/// candidate; with it, it is the first node (its committed size 8 MiB).
+#[test]
+fn jdk11_first_node_merged_with_the_mark_stack_is_metaspace() {
+    let n = 0x7f18_3c40_0000u64;
+    let mut s = map(n, 40 * MIB, "rw-p", "", 7972 * K, "rd wr mr mw me ac");
+    s += &map(0x7fc4_c640_0000, 2 * MIB, "rw-p", "", 2 * MIB, "rd wr mr mw me ac");
+    let maps = parse(&s);
+    let hints = |stack| Hints {
+        metaspace_non_class_committed: Some(10 * MIB),
+        legacy_metaspace_first_node: Some(8 * MIB),
+        g1_mark_stack: stack,
+        ..Hints::default()
+    };
+    let c = classify(&maps, &hints(Some(32 * MIB)));
+    assert_eq!(c.rss(Kind::Metaspace), 7972 * K + 2 * MIB);
+    assert_eq!(c.rss(Kind::OtherAnonymous), 0);
+    let before = classify(&maps, &hints(None));
+    assert!(!before.found(Kind::Metaspace), "no node without the mark stack's size");
+    // A 40 MiB mapping when the metaspace's committed size says the first node is not full.
+    let c = classify(&maps, &Hints { metaspace_non_class_committed: Some(34 * MIB), ..hints(Some(32 * MIB)) });
+    assert!(!c.found(Kind::Metaspace), "the committed size must match");
 }
 
 /// Without the committed size to match, or far from it, no node is taken.
