@@ -281,6 +281,7 @@ fn hints(flags: &BTreeMap<String, String>, jvm: &JvmMemory, m: &Malloc) -> Hints
             .map(|n| n.div_ceil(1024) * 1024 * 8),
         glibc_malloc: m.allocator == leakagent_report::model::Allocator::Glibc,
         read_word: Some(smaps::read_own_word),
+        pages: Some(smaps::own_pages),
     }
 }
 

@@ -125,6 +125,10 @@ pub struct Hints {
     /// Reads a word of this process's memory without faulting (None: unreadable); finds
     /// glibc's mmapped chunks by their headers. None: not looked for.
     pub read_word: Option<fn(u64) -> Option<u64>>,
+    /// The resident and swapped bytes of this process's pages in a range (smaps.rs
+    /// `own_pages`); splits a mapping the kernel merged from glibc's mmapped chunks and the
+    /// reservation above them. None: not split.
+    pub pages: Option<fn(u64, u64) -> Option<(u64, u64)>>,
 }
 
 /// Totals of one kind.
@@ -273,6 +277,14 @@ const NAMED: [NameRule; 5] = [
 /// Classifies every mapping; see the module documentation for the rules. Each step takes only
 /// mappings no earlier step took.
 pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
+    let split;
+    let maps = match (hints.read_word, hints.pages) {
+        (Some(read), Some(pages)) if hints.glibc_malloc => {
+            split = split_after_chunks(maps, read, pages);
+            &split[..]
+        }
+        _ => maps,
+    };
     let mut c = Classifier { maps, kind: vec![None; maps.len()], groups: vec![0; KINDS.len()], how: vec![String::new(); KINDS.len()] };
     named(&mut c);
     reservations(&mut c, hints);
@@ -498,23 +510,11 @@ fn gc_structures(c: &mut Classifier, max_heap: Option<u64>) {
 /// resident size (1 MiB at least) can lie past the chunks. Only resident mappings are read, so
 /// no page is faulted in.
 fn mmapped_chunks(c: &mut Classifier, read: fn(u64) -> Option<u64>) {
-    const IS_MMAPPED: u64 = 2;
-    const PAGE: u64 = 4096;
     for (i, x) in c.maps.iter().enumerate() {
-        if c.kind[i].is_some() || !x.anonymous() || !x.read_write() || x.flag("nr") || x.rss == 0 {
+        if c.kind[i].is_some() || !chunk_candidate(x) {
             continue;
         }
-        let mut at = x.start;
-        let mut chunks = 0;
-        while at < x.end && chunks < MAX_CHUNKS_WALKED {
-            let (Some(0), Some(size)) = (read(at), read(at + 8)) else { break };
-            let bytes = size & !7;
-            if size & IS_MMAPPED == 0 || bytes == 0 || !bytes.is_multiple_of(PAGE) || at + bytes > x.end {
-                break;
-            }
-            at += bytes;
-            chunks += 1;
-        }
+        let (at, chunks) = walk_chunks(x, read);
         let past = x.rss.saturating_sub(at - x.start);
         if chunks > 0 && (at == x.end || past <= (x.rss / 8).max(MIB)) {
             c.kind[i] = Some(Kind::MallocMmapped);
@@ -522,6 +522,53 @@ fn mmapped_chunks(c: &mut Classifier, read: fn(u64) -> Option<u64>) {
             c.how(Kind::MallocMmapped, "anonymous mappings made of glibc chunk headers with IS_MMAPPED (and an untouched neighbour the kernel merged above them); count = chunks");
         }
     }
+}
+
+/// A mapping that may hold glibc's mmapped chunks: resident, anonymous, read-write, not
+/// MAP_NORESERVE.
+fn chunk_candidate(x: &Mapping) -> bool {
+    x.anonymous() && x.read_write() && !x.flag("nr") && x.rss > 0
+}
+
+/// Walks glibc's mmapped chunks from the mapping's start: where the walk ended and how many
+/// chunks it passed.
+fn walk_chunks(x: &Mapping, read: fn(u64) -> Option<u64>) -> (u64, u64) {
+    const IS_MMAPPED: u64 = 2;
+    const PAGE: u64 = 4096;
+    let mut at = x.start;
+    let mut chunks = 0;
+    while at < x.end && chunks < MAX_CHUNKS_WALKED {
+        let (Some(0), Some(size)) = (read(at), read(at + 8)) else { break };
+        let bytes = size & !7;
+        if size & IS_MMAPPED == 0 || bytes == 0 || !bytes.is_multiple_of(PAGE) || at + bytes > x.end {
+            break;
+        }
+        at += bytes;
+        chunks += 1;
+    }
+    (at, chunks)
+}
+
+/// The kernel merges glibc's highest mmapped chunk with an anonymous read-write mapping right
+/// above it when their flags agree: JDK 11's boot metaspace node above a 2 MiB chunk (Parallel,
+/// Serial), G1's mark stack above direct buffers' chunks. Such a mapping is split where the
+/// chunk walk ends, each part's resident size read from pagemap, so that each is recognised on
+/// its own. Mappings the walk covers whole, or where it finds no chunk, stay as they are.
+fn split_after_chunks(maps: &[Mapping], read: fn(u64) -> Option<u64>, pages: fn(u64, u64) -> Option<(u64, u64)>) -> Vec<Mapping> {
+    let mut out = Vec::with_capacity(maps.len() + 4);
+    for x in maps {
+        if chunk_candidate(x) {
+            let (at, chunks) = walk_chunks(x, read);
+            if let Some((rss, swap)) = (chunks > 0 && at < x.end).then(|| pages(x.start, at)).flatten() {
+                let (rss, swap) = (rss.min(x.rss), swap.min(x.swap));
+                out.push(Mapping { end: at, rss, swap, ..x.clone() });
+                out.push(Mapping { start: at, rss: x.rss - rss, swap: x.swap - swap, ..x.clone() });
+                continue;
+            }
+        }
+        out.push(x.clone());
+    }
+    out
 }
 
 /// Thread stacks: a small PROT_NONE guard mapping directly below a read-write mapping.

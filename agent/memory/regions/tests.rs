@@ -69,6 +69,7 @@ fn jdk17_hints() -> Hints {
         g1_mark_stack: None,
         glibc_malloc: true,
         read_word: None,
+        pages: None,
     }
 }
 
@@ -214,7 +215,7 @@ fn g1_side_tables_are_gc_structures() {
 }
 
 /// Chunk headers of a fake memory: (address, word).
-const WORDS: [(u64, u64); 10] = [
+const WORDS: [(u64, u64); 12] = [
     // Two adjacent mmapped chunks merged into one mapping.
     (0x7000_0000_0000, 0),
     (0x7000_0000_0008, 0x21000 | 2),
@@ -228,6 +229,9 @@ const WORDS: [(u64, u64); 10] = [
     (0x7000_2000_0008, 0x101000 | 2),
     (0x7000_2010_1000, 0),
     (0x7000_2010_1008, 0x101000 | 2),
+    // A 2 MiB chunk merged with JDK 11's boot metaspace node above it.
+    (0x7000_3000_0000, 0),
+    (0x7000_3000_0008, 0x202000 | 2),
 ];
 
 fn fake_word(addr: u64) -> Option<u64> {
@@ -377,4 +381,37 @@ fn mmapped_chunks_merged_with_an_untouched_neighbour_are_recognised() {
         assert_eq!(c.found(Kind::MallocMmapped), taken, "{neighbour_rss}");
         assert_eq!(c.get(Kind::MallocMmapped).count, if taken { 2 } else { 0 });
     }
+}
+
+/// healthy on JDK 11 with Parallel, read at exit (NMT detail: nothing between a thread stack and
+/// the 8 MiB boot node, "reserved 8192KB for Class", at 0x..a200000): a 2056 KiB glibc chunk and
+/// the node's committed 6656 KiB, one 8712 KiB mapping 6492 KiB resident, then the node's
+/// PROT_NONE rest. Split where the chunks end, with pagemap's count of the chunk's resident
+/// pages, each part is recognised; without pagemap the mapping stays unrecognised.
+#[test]
+fn a_chunk_merged_with_the_boot_node_above_it_is_split() {
+    fn fake_pages(start: u64, end: u64) -> Option<(u64, u64)> {
+        assert_eq!((start, end), (0x7000_3000_0000, 0x7000_3020_2000));
+        Some((8 * K, 0))
+    }
+    let n = 0x7000_3000_0000u64;
+    let mut s = map(n, 8712 * K, "rw-p", "", 6492 * K, "rd wr mr mw me ac");
+    s += &map(n + 8712 * K, 8 * MIB + 2056 * K - 8712 * K, "---p", "", 0, "mr mw me nr");
+    let maps = parse(&s);
+    let hints = Hints {
+        glibc_malloc: true,
+        read_word: Some(fake_word),
+        pages: Some(fake_pages),
+        metaspace_non_class_committed: Some(6656 * K),
+        legacy_metaspace_first_node: Some(8 * MIB),
+        ..Hints::default()
+    };
+    let c = classify(&maps, &hints);
+    assert_eq!((c.get(Kind::MallocMmapped).count, c.rss(Kind::MallocMmapped)), (1, 8 * K));
+    assert_eq!(c.rss(Kind::Metaspace), 6484 * K);
+    assert_eq!(c.get(Kind::Metaspace).size, 8 * MIB);
+    assert_eq!(c.rss(Kind::OtherAnonymous), 0);
+    assert_eq!(c.rss, 6492 * K);
+    let unsplit = classify(&maps, &Hints { pages: None, ..hints });
+    assert_eq!(unsplit.rss(Kind::OtherAnonymous), 6492 * K);
 }
