@@ -103,6 +103,9 @@ impl Kind {
     }
 }
 
+/// Resident and swapped bytes of this process's pages in `[start, end)`.
+pub type PagesFn = fn(u64, u64) -> Option<(u64, u64)>;
+
 /// What the JVM told us that helps recognise its mappings. All optional: a missing hint only
 /// means the kind is not looked for by size.
 #[derive(Clone, Debug, Default)]
@@ -128,7 +131,7 @@ pub struct Hints {
     /// The resident and swapped bytes of this process's pages in a range (smaps.rs
     /// `own_pages`); splits a mapping the kernel merged from glibc's mmapped chunks and the
     /// reservation above them. None: not split.
-    pub pages: Option<fn(u64, u64) -> Option<(u64, u64)>>,
+    pub pages: Option<PagesFn>,
 }
 
 /// Totals of one kind.
@@ -554,7 +557,7 @@ fn walk_chunks(x: &Mapping, read: fn(u64) -> Option<u64>) -> (u64, u64) {
 /// Serial), G1's mark stack above direct buffers' chunks. Such a mapping is split where the
 /// chunk walk ends, each part's resident size read from pagemap, so that each is recognised on
 /// its own. Mappings the walk covers whole, or where it finds no chunk, stay as they are.
-fn split_after_chunks(maps: &[Mapping], read: fn(u64) -> Option<u64>, pages: fn(u64, u64) -> Option<(u64, u64)>) -> Vec<Mapping> {
+fn split_after_chunks(maps: &[Mapping], read: fn(u64) -> Option<u64>, pages: PagesFn) -> Vec<Mapping> {
     let mut out = Vec::with_capacity(maps.len() + 4);
     for x in maps {
         if chunk_candidate(x) {
