@@ -23,6 +23,9 @@ pub const FLAGS: &[&str] = &[
     "InitialBootClassLoaderMetaspaceSize",
     // G1's global mark stack, which the first of those nodes merges with.
     "MarkStackSize",
+    // ZGC's mark stack space: its reservation's size (JDK 15+), or that JDK 11-14 has a 1 TiB one.
+    "ZMarkStackSpaceLimit",
+    "ZMarkStacksMax",
     "MaxDirectMemorySize",
     "ThreadStackSize",
     "NativeMemoryTracking",

@@ -279,6 +279,9 @@ fn hints(flags: &BTreeMap<String, String>, jvm: &JvmMemory, m: &Malloc) -> Hints
             .then(|| flag_u64(flags, "MarkStackSize"))
             .flatten()
             .map(|n| n.div_ceil(1024) * 1024 * 8),
+        zgc_mark_stack_space: (flags.get("UseZGC").map(String::as_str) == Some("true"))
+            .then(|| flag_u64(flags, "ZMarkStackSpaceLimit").or(flags.contains_key("ZMarkStacksMax").then_some(1 << 40)))
+            .flatten(),
         glibc_malloc: m.allocator == leakagent_report::model::Allocator::Glibc,
         read_word: Some(smaps::read_own_word),
         pages: Some(smaps::own_pages),

@@ -122,6 +122,9 @@ pub struct Hints {
     /// 1024), one mapping committed whole at start, which the kernel merges with a fully
     /// committed first metaspace node below it (JDK 11-15).
     pub g1_mark_stack: Option<u64>,
+    /// With ZGC: the span of its mark stack space's reservation, `ZMarkStackSpaceLimit` (JDK 15+)
+    /// or 1 TiB at a fixed address (JDK 11-14), committed from its start 32 MiB at a time.
+    pub zgc_mark_stack_space: Option<u64>,
     /// Whether glibc serves malloc: only then are 64 MiB MAP_NORESERVE windows its arena heaps
     /// (a preloaded jemalloc maps look-alikes).
     pub glibc_malloc: bool,
@@ -301,6 +304,7 @@ pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
         mmapped_chunks(&mut c, read);
     }
     gc_structures(&mut c, hints.max_heap_size);
+    zgc_mark_stacks(&mut c, hints.zgc_mark_stack_space);
     files_and_the_rest(&mut c);
     totals(&c)
 }
@@ -500,8 +504,22 @@ fn gc_structures(c: &mut Classifier, max_heap: Option<u64>) {
     let eligible = |m: &Mapping| jvm_reserved(m) && !m.executable();
     for (i, j) in c.spans(&targets, 4096, eligible) {
         c.mark(i..=j, Kind::GcStructures);
+        c.how(Kind::GcStructures, "anonymous reservations spanning sums of MaxHeapSize/64 (mark bitmaps) and MaxHeapSize/512 (card tables, block offset table); count = runs");
     }
-    c.how(Kind::GcStructures, "anonymous reservations spanning sums of MaxHeapSize/64 (mark bitmaps) and MaxHeapSize/512 (card tables, block offset table); count = runs");
+}
+
+/// ZGC's mark stack space: the run of anonymous mappings spanning exactly its reservation,
+/// read-write from its start (committed, not MAP_NORESERVE), reserved (PROT_NONE,
+/// MAP_NORESERVE) above. JDK 11 writes it whole: healthy with ZGC left its 32 MiB resident and
+/// 35 % of RSS unrecognised.
+fn zgc_mark_stacks(c: &mut Classifier, space: Option<u64>) {
+    let Some(space) = space.filter(|s| *s > 0) else { return };
+    let eligible = |x: &Mapping| x.anonymous() && !x.executable() && if x.prot_none() { x.flag("nr") } else { x.read_write() && !x.flag("nr") };
+    let runs: Vec<_> = c.spans(&[space], 4096, eligible).into_iter().filter(|&(i, _)| c.maps[i].read_write()).collect();
+    for (i, j) in runs {
+        c.mark(i..=j, Kind::GcStructures);
+        c.how(Kind::GcStructures, "ZGC's mark stack space: the reservation spanning exactly ZMarkStackSpaceLimit (1 TiB on JDK 11-14), read-write from its start");
+    }
 }
 
 /// glibc's mmapped chunks (allocations above the mmap threshold): anonymous read-write

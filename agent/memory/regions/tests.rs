@@ -67,6 +67,7 @@ fn jdk17_hints() -> Hints {
         metaspace_non_class_committed: Some(768 * K),
         legacy_metaspace_first_node: None,
         g1_mark_stack: None,
+        zgc_mark_stack_space: None,
         glibc_malloc: true,
         read_word: None,
         pages: None,
@@ -414,4 +415,21 @@ fn a_chunk_merged_with_the_boot_node_above_it_is_split() {
     assert_eq!(c.rss, 6492 * K);
     let unsplit = classify(&maps, &Hints { pages: None, ..hints });
     assert_eq!(unsplit.rss(Kind::OtherAnonymous), 6492 * K);
+}
+
+/// healthy on JDK 11 with ZGC, at exit: the mark stack space at its fixed address, 1 TiB
+/// reserved, its first 32 MiB committed and resident. A 32 MiB mapping without the reservation
+/// above it is not taken.
+#[test]
+fn zgc_mark_stack_space_is_a_gc_structure() {
+    let z = 0x1500_0000_0000u64;
+    let mut s = map(z, 32 * MIB, "rw-p", "", 32 * MIB, "rd wr mr mw me ac");
+    s += &map(z + 32 * MIB, (1 << 40) - 32 * MIB, "---p", "", 0, "mr mw me nr");
+    s += &map(0x7000_0000_0000, 32 * MIB, "rw-p", "", 32 * MIB, "rd wr mr mw me ac");
+    let maps = parse(&s);
+    let c = classify(&maps, &Hints { zgc_mark_stack_space: Some(1 << 40), max_heap_size: Some(4 << 30), ..Hints::default() });
+    assert_eq!((c.get(Kind::GcStructures).count, c.rss(Kind::GcStructures)), (1, 32 * MIB));
+    assert!(c.get(Kind::GcStructures).recognised_by.contains("ZGC"), "{}", c.get(Kind::GcStructures).recognised_by);
+    assert_eq!(c.rss(Kind::OtherAnonymous), 32 * MIB);
+    assert!(!classify(&maps, &Hints::default()).found(Kind::GcStructures));
 }
