@@ -6,8 +6,10 @@
 # `unexplained` would be if glibc's unrecognised mmapped chunks took none of it), and the largest
 # of them (memory.unrecognised).
 #
-#   bench/rss_unexplained.sh [--java PATH]... [--gc G1|Z|...]... [--kafka] [SCENARIO...]
+#   bench/rss_unexplained.sh [--java PATH]... [--gc G1|Z|...]... [--kafka] [--keep DIR] [SCENARIO...]
 #
+# --gc ZGenerational is JDK 21's generational ZGC (-XX:+UseZGC -XX:+ZGenerational); experimental
+# collectors (ZGC on JDK 11) are unlocked. --keep DIR leaves each run's report and output there.
 # Without SCENARIO: every scenario `harness.jar --list` prints. Without --java: Debian's JDK 17.
 # Without --gc: the JDK's default (G1). --kafka adds the KRaft broker of tests/stock_apps.rs.
 # Nothing is timed: the rows are shares of RSS, so the machine's load does not matter.
@@ -18,13 +20,14 @@ bench_agent_lib
 JAR="$ROOT/java-harness/build/harness.jar"
 [[ -f "$JAR" ]] || { echo "no $JAR: run scripts/build.sh" >&2; exit 1; }
 
-javas=() gcs=() scenarios=() kafka=0
+javas=() gcs=() scenarios=() kafka=0 keep=
 while (($#)); do
   case "$1" in
     --java) javas+=("$(readlink -f "$2")"); shift 2 ;;
     --gc) gcs+=("$2"); shift 2 ;;
     --kafka) kafka=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --keep) keep="$2"; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) scenarios+=("$1"); shift ;;
   esac
@@ -35,8 +38,13 @@ if ((${#scenarios[@]} == 0)) && ((kafka == 0)); then
   mapfile -t scenarios < <("${javas[0]}" -jar "$JAR" --list)
 fi
 
-WORK="$(mktemp -d /tmp/rss_unexplained.XXXXXX)"
-trap 'rm -rf "$WORK"' EXIT
+if [[ -n "$keep" ]]; then
+  WORK="$keep"
+  mkdir -p "$WORK"
+else
+  WORK="$(mktemp -d /tmp/rss_unexplained.XXXXXX)"
+  trap 'rm -rf "$WORK"' EXIT
+fi
 
 # row <label> <jdk> <gc> <report dir>: one table row from the last report written there.
 row() {
@@ -63,7 +71,11 @@ for java in "${javas[@]}"; do
   v="$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)"
   for gc in "${gcs[@]}"; do
     gcargs=()
-    [[ "$gc" == default ]] || gcargs=("-XX:+Use${gc}GC")
+    case "$gc" in
+      default) ;;
+      ZGenerational) gcargs=(-XX:+UseZGC -XX:+ZGenerational) ;;
+      *) gcargs=(-XX:+UnlockExperimentalVMOptions "-XX:+Use${gc}GC") ;;
+    esac
     for s in "${scenarios[@]}"; do
       d="$WORK/$s-$v-$gc"
       mkdir -p "$d"

@@ -21,6 +21,11 @@ pub const FLAGS: &[&str] = &[
     "MaxMetaspaceSize",
     // Only up to JDK 15, whose metaspace nodes it sizes (regions/metaspace.rs).
     "InitialBootClassLoaderMetaspaceSize",
+    // G1's global mark stack, which the first of those nodes merges with.
+    "MarkStackSize",
+    // ZGC's mark stack space: its reservation's size (JDK 15+), or that JDK 11-14 has a 1 TiB one.
+    "ZMarkStackSpaceLimit",
+    "ZMarkStacksMax",
     "MaxDirectMemorySize",
     "ThreadStackSize",
     "NativeMemoryTracking",

@@ -275,8 +275,16 @@ fn hints(flags: &BTreeMap<String, String>, jvm: &JvmMemory, m: &Malloc) -> Hints
         reserved_code_cache_size: flag_u64(flags, "ReservedCodeCacheSize"),
         metaspace_non_class_committed: jvm.metaspace_committed_bytes.map(|t| t.saturating_sub(jvm.class_space_committed_bytes.unwrap_or(0))),
         legacy_metaspace_first_node: flag_u64(flags, "InitialBootClassLoaderMetaspaceSize").map(|s| (2 * s).div_ceil(4096) * 4096),
+        g1_mark_stack: (flags.get("UseG1GC").map(String::as_str) == Some("true"))
+            .then(|| flag_u64(flags, "MarkStackSize"))
+            .flatten()
+            .map(|n| n.div_ceil(1024) * 1024 * 8),
+        zgc_mark_stack_space: (flags.get("UseZGC").map(String::as_str) == Some("true"))
+            .then(|| flag_u64(flags, "ZMarkStackSpaceLimit").or(flags.contains_key("ZMarkStacksMax").then_some(1 << 40)))
+            .flatten(),
         glibc_malloc: m.allocator == leakagent_report::model::Allocator::Glibc,
         read_word: Some(smaps::read_own_word),
+        pages: Some(smaps::own_pages),
     }
 }
 

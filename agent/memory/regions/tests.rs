@@ -66,8 +66,11 @@ fn jdk17_hints() -> Hints {
         reserved_code_cache_size: Some(251_658_240),
         metaspace_non_class_committed: Some(768 * K),
         legacy_metaspace_first_node: None,
+        g1_mark_stack: None,
+        zgc_mark_stack_space: None,
         glibc_malloc: true,
         read_word: None,
+        pages: None,
     }
 }
 
@@ -213,7 +216,7 @@ fn g1_side_tables_are_gc_structures() {
 }
 
 /// Chunk headers of a fake memory: (address, word).
-const WORDS: [(u64, u64); 10] = [
+const WORDS: [(u64, u64); 12] = [
     // Two adjacent mmapped chunks merged into one mapping.
     (0x7000_0000_0000, 0),
     (0x7000_0000_0008, 0x21000 | 2),
@@ -227,6 +230,9 @@ const WORDS: [(u64, u64); 10] = [
     (0x7000_2000_0008, 0x101000 | 2),
     (0x7000_2010_1000, 0),
     (0x7000_2010_1008, 0x101000 | 2),
+    // A 2 MiB chunk merged with JDK 11's boot metaspace node above it.
+    (0x7000_3000_0000, 0),
+    (0x7000_3000_0008, 0x202000 | 2),
 ];
 
 fn fake_word(addr: u64) -> Option<u64> {
@@ -326,6 +332,32 @@ fn jdk11_metaspace_nodes_are_found_by_their_layout() {
     assert!(!newer.found(Kind::Metaspace));
 }
 
+/// springboot-scan on JDK 11 (G1), recorded at exit: the boot loader's 8 MiB node fully
+/// committed and merged by the kernel with G1's 32 MiB mark stack above it, one 40 MiB mapping
+/// 8 MiB resident, plus a 2 MiB node. Without the mark stack's size the mapping is no
+/// candidate; with it, it is the first node (its committed size 8 MiB).
+#[test]
+fn jdk11_first_node_merged_with_the_mark_stack_is_metaspace() {
+    let n = 0x7f18_3c40_0000u64;
+    let mut s = map(n, 40 * MIB, "rw-p", "", 7972 * K, "rd wr mr mw me ac");
+    s += &map(0x7fc4_c640_0000, 2 * MIB, "rw-p", "", 2 * MIB, "rd wr mr mw me ac");
+    let maps = parse(&s);
+    let hints = |stack| Hints {
+        metaspace_non_class_committed: Some(10 * MIB),
+        legacy_metaspace_first_node: Some(8 * MIB),
+        g1_mark_stack: stack,
+        ..Hints::default()
+    };
+    let c = classify(&maps, &hints(Some(32 * MIB)));
+    assert_eq!(c.rss(Kind::Metaspace), 7972 * K + 2 * MIB);
+    assert_eq!(c.rss(Kind::OtherAnonymous), 0);
+    let before = classify(&maps, &hints(None));
+    assert!(!before.found(Kind::Metaspace), "no node without the mark stack's size");
+    // A 40 MiB mapping when the metaspace's committed size says the first node is not full.
+    let c = classify(&maps, &Hints { metaspace_non_class_committed: Some(34 * MIB), ..hints(Some(32 * MIB)) });
+    assert!(!c.found(Kind::Metaspace), "the committed size must match");
+}
+
 /// Without the committed size to match, or far from it, no node is taken.
 #[test]
 fn jdk11_nodes_must_match_the_committed_metaspace() {
@@ -350,4 +382,54 @@ fn mmapped_chunks_merged_with_an_untouched_neighbour_are_recognised() {
         assert_eq!(c.found(Kind::MallocMmapped), taken, "{neighbour_rss}");
         assert_eq!(c.get(Kind::MallocMmapped).count, if taken { 2 } else { 0 });
     }
+}
+
+/// healthy on JDK 11 with Parallel, read at exit (NMT detail: nothing between a thread stack and
+/// the 8 MiB boot node, "reserved 8192KB for Class", at 0x..a200000): a 2056 KiB glibc chunk and
+/// the node's committed 6656 KiB, one 8712 KiB mapping 6492 KiB resident, then the node's
+/// PROT_NONE rest. Split where the chunks end, with pagemap's count of the chunk's resident
+/// pages, each part is recognised; without pagemap the mapping stays unrecognised.
+#[test]
+fn a_chunk_merged_with_the_boot_node_above_it_is_split() {
+    fn fake_pages(start: u64, end: u64) -> Option<(u64, u64)> {
+        assert_eq!((start, end), (0x7000_3000_0000, 0x7000_3020_2000));
+        Some((8 * K, 0))
+    }
+    let n = 0x7000_3000_0000u64;
+    let mut s = map(n, 8712 * K, "rw-p", "", 6492 * K, "rd wr mr mw me ac");
+    s += &map(n + 8712 * K, 8 * MIB + 2056 * K - 8712 * K, "---p", "", 0, "mr mw me nr");
+    let maps = parse(&s);
+    let hints = Hints {
+        glibc_malloc: true,
+        read_word: Some(fake_word),
+        pages: Some(fake_pages),
+        metaspace_non_class_committed: Some(6656 * K),
+        legacy_metaspace_first_node: Some(8 * MIB),
+        ..Hints::default()
+    };
+    let c = classify(&maps, &hints);
+    assert_eq!((c.get(Kind::MallocMmapped).count, c.rss(Kind::MallocMmapped)), (1, 8 * K));
+    assert_eq!(c.rss(Kind::Metaspace), 6484 * K);
+    assert_eq!(c.get(Kind::Metaspace).size, 8 * MIB);
+    assert_eq!(c.rss(Kind::OtherAnonymous), 0);
+    assert_eq!(c.rss, 6492 * K);
+    let unsplit = classify(&maps, &Hints { pages: None, ..hints });
+    assert_eq!(unsplit.rss(Kind::OtherAnonymous), 6492 * K);
+}
+
+/// healthy on JDK 11 with ZGC, at exit: the mark stack space at its fixed address, 1 TiB
+/// reserved, its first 32 MiB committed and resident. A 32 MiB mapping without the reservation
+/// above it is not taken.
+#[test]
+fn zgc_mark_stack_space_is_a_gc_structure() {
+    let z = 0x1500_0000_0000u64;
+    let mut s = map(z, 32 * MIB, "rw-p", "", 32 * MIB, "rd wr mr mw me ac");
+    s += &map(z + 32 * MIB, (1 << 40) - 32 * MIB, "---p", "", 0, "mr mw me nr");
+    s += &map(0x7000_0000_0000, 32 * MIB, "rw-p", "", 32 * MIB, "rd wr mr mw me ac");
+    let maps = parse(&s);
+    let c = classify(&maps, &Hints { zgc_mark_stack_space: Some(1 << 40), max_heap_size: Some(4 << 30), ..Hints::default() });
+    assert_eq!((c.get(Kind::GcStructures).count, c.rss(Kind::GcStructures)), (1, 32 * MIB));
+    assert!(c.get(Kind::GcStructures).recognised_by.contains("ZGC"), "{}", c.get(Kind::GcStructures).recognised_by);
+    assert_eq!(c.rss(Kind::OtherAnonymous), 32 * MIB);
+    assert!(!classify(&maps, &Hints::default()).found(Kind::GcStructures));
 }
