@@ -249,9 +249,15 @@ pub fn lookup(slot: Slot, env: &Env) -> Option<u32> {
             t.list.clear();
             t.epoch = epoch;
         }
-        let found = t.list.iter_mut().find(|e| {
+        let i = t.list.iter().position(|e| {
             e.slot == slot && e.pc == a.pc && e.fp.is_none_or(|fp| fp == a.fp) && e.checks.hold(a.sp)
         })?;
+        // The template that held goes first: a thread's churn repeats one stack, and each
+        // template passed over is a cache line the event's work (a buffer zeroed) evicted.
+        if i > 0 {
+            t.list.swap(0, i);
+        }
+        let found = &mut t.list[0];
         found.hits = found.hits.saturating_add(1);
         let first_hit = found.hits == 1;
         let site = found.site;
