@@ -291,19 +291,28 @@ pub fn classify(maps: &[Mapping], hints: &Hints) -> Classified {
         }
         _ => maps,
     };
+    let node_split;
+    let maps = match (hints.legacy_metaspace_first_node, hints.g1_mark_stack, hints.pages) {
+        (Some(first), Some(stack), Some(pages)) => {
+            node_split = split_node_from_mark_stack(maps, first, stack, hints.max_heap_size, pages);
+            &node_split[..]
+        }
+        _ => maps,
+    };
     let mut c = Classifier { maps, kind: vec![None; maps.len()], groups: vec![0; KINDS.len()], how: vec![String::new(); KINDS.len()] };
     named(&mut c);
     reservations(&mut c, hints);
     if hints.glibc_malloc {
         glibc_heaps(&mut c);
     }
-    metaspace::nodes(&mut c, hints.metaspace_non_class_committed, hints.legacy_metaspace_first_node, hints.g1_mark_stack);
+    metaspace::nodes(&mut c, hints.metaspace_non_class_committed, hints.legacy_metaspace_first_node);
     // Before the GC's tables: a 1 MiB Java thread stack or malloc chunk is H/512 of a 512 MiB heap.
     thread_stacks(&mut c);
     if let Some(read) = hints.read_word.filter(|_| hints.glibc_malloc) {
         mmapped_chunks(&mut c, read);
     }
     gc_structures(&mut c, hints.max_heap_size);
+    g1_mark_stack(&mut c, hints.g1_mark_stack);
     zgc_mark_stacks(&mut c, hints.zgc_mark_stack_space);
     files_and_the_rest(&mut c);
     totals(&c)
@@ -506,6 +515,42 @@ fn gc_structures(c: &mut Classifier, max_heap: Option<u64>) {
         c.mark(i..=j, Kind::GcStructures);
         c.how(Kind::GcStructures, "anonymous reservations spanning sums of MaxHeapSize/64 (mark bitmaps) and MaxHeapSize/512 (card tables, block offset table); count = runs");
     }
+}
+
+/// G1's global mark stack (`MarkStackSize`): one anonymous read-write mapping of exactly its
+/// size, committed whole at start (usually untouched: it holds only the marking's overflow).
+fn g1_mark_stack(c: &mut Classifier, size: Option<u64>) {
+    let Some(size) = size.filter(|s| *s > 0) else { return };
+    for (i, x) in c.maps.iter().enumerate() {
+        if c.kind[i].is_none() && x.anonymous() && !x.executable() && x.read_write() && !x.flag("nr") && x.size() == size {
+            c.mark(i..=i, Kind::GcStructures);
+            c.how(Kind::GcStructures, "G1's global mark stack: an anonymous read-write mapping of MarkStackSize");
+        }
+    }
+}
+
+/// JDK 11-15 with G1: the boot loader's metaspace node is reserved right below G1's mark stack,
+/// and once the node is fully committed the kernel merges the two into one mapping of both
+/// sizes (NMT detail: Class 8192KB, then GC G1CMMarkStack::resize 32768KB; springboot-scan,
+/// tomcat-jsp). Such a mapping is split where the node ends, each part's resident size read
+/// from pagemap, so that the node is metaspace and the stack the GC's. Not a mapping of the
+/// heap's size.
+fn split_node_from_mark_stack(maps: &[Mapping], first: u64, stack: u64, max_heap: Option<u64>, pages: PagesFn) -> Vec<Mapping> {
+    let mut out = Vec::with_capacity(maps.len() + 1);
+    for x in maps {
+        let shape = x.anonymous() && !x.executable() && x.read_write() && !x.flag("nr") && x.size() == first + stack;
+        if shape && max_heap != Some(x.size()) {
+            let at = x.start + first;
+            if let Some((rss, swap)) = pages(x.start, at) {
+                let (rss, swap) = (rss.min(x.rss), swap.min(x.swap));
+                out.push(Mapping { end: at, rss, swap, ..x.clone() });
+                out.push(Mapping { start: at, rss: x.rss - rss, swap: x.swap - swap, ..x.clone() });
+                continue;
+            }
+        }
+        out.push(x.clone());
+    }
+    out
 }
 
 /// ZGC's mark stack space: the run of anonymous mappings spanning exactly its reservation,

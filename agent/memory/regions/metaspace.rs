@@ -10,10 +10,8 @@
 //!   may stay merged by the kernel, so runs of up to a few nodes are candidates too. G1 commits
 //!   its 32 MiB global mark stack whole at start, and the boot loader's node is reserved right
 //!   below it: once that node is fully committed the kernel merges the two (springboot-scan,
-//!   tomcat-jsp: one 40 MiB mapping, 8 MiB resident). A run spanning the first node plus the
-//!   mark stack, whose top mapping holds the whole mark stack, is a candidate with the node's
-//!   size as its committed size; it is taken whole (the mark stack holds only the marking's
-//!   overflow, and is untouched in every run measured).
+//!   tomcat-jsp: one 40 MiB mapping, 8 MiB resident); `regions.rs` splits such a mapping
+//!   before this runs (`split_node_from_mark_stack`).
 
 use super::{Classifier, Kind, Mapping, MIB};
 
@@ -29,7 +27,7 @@ const LEGACY_MERGED: u64 = 8;
 const EXACT: usize = 12;
 
 /// Marks the metaspace nodes among the unclassified mappings.
-pub(super) fn nodes(c: &mut Classifier, committed: Option<u64>, legacy_first: Option<u64>, mark_stack: Option<u64>) {
+pub(super) fn nodes(c: &mut Classifier, committed: Option<u64>, legacy_first: Option<u64>) {
     let Some(target) = committed else { return };
     let m = c.maps;
     let (runs, how) = match legacy_first {
@@ -44,7 +42,6 @@ pub(super) fn nodes(c: &mut Classifier, committed: Option<u64>, legacy_first: Op
                 |x: &Mapping| x.anonymous() && !x.executable() && if x.prot_none() { x.flag("nr") } else { x.read_write() && !x.flag("nr") };
             let mut targets: Vec<u64> = (1..=LEGACY_MERGED).map(|n| n * LEGACY_NODE).collect();
             targets.push(first);
-            targets.extend(merged_with_mark_stack(first, mark_stack));
             let runs = c.spans(&targets, 4096, eligible).into_iter().filter(|&(i, _)| m[i].read_write()).collect();
             (runs, "anonymous reservations of 2 MiB and twice InitialBootClassLoaderMetaspaceSize committed from their start (JDK 11-15 metaspace nodes) whose committed size matches the JVM's committed metaspace")
         }
@@ -53,15 +50,7 @@ pub(super) fn nodes(c: &mut Classifier, committed: Option<u64>, legacy_first: Op
         .into_iter()
         .map(|(i, j)| {
             let live = m[i..=j].iter().filter(|x| !x.prot_none());
-            let mut committed: u64 = live.clone().map(Mapping::size).sum();
-            // The first node and the mark stack above it: only the node is metaspace's.
-            if let (Some(first), Some(stack)) = (legacy_first, mark_stack) {
-                let top = &m[j];
-                if Some(top.end - m[i].start) == merged_with_mark_stack(first, Some(stack)) && top.end - stack >= top.start && top.read_write() {
-                    committed -= stack;
-                }
-            }
-            Candidate { i, j, committed, rss: live.map(|x| x.rss).sum() }
+            Candidate { i, j, committed: live.clone().map(Mapping::size).sum(), rss: live.map(|x| x.rss).sum() }
         })
         .filter(|c| c.committed > 0)
         .collect();
@@ -70,14 +59,6 @@ pub(super) fn nodes(c: &mut Classifier, committed: Option<u64>, legacy_first: Op
         c.mark(cands[b].i..=cands[b].j, Kind::Metaspace);
     }
     c.how(Kind::Metaspace, how);
-}
-
-/// The span of the first legacy node merged with G1's mark stack, unless another candidate
-/// span already has that size (then the merged shape is not told apart).
-fn merged_with_mark_stack(first: u64, mark_stack: Option<u64>) -> Option<u64> {
-    let span = first + mark_stack?;
-    let other = span == first || (span.is_multiple_of(LEGACY_NODE) && span / LEGACY_NODE <= LEGACY_MERGED);
-    (!other).then_some(span)
 }
 
 struct Candidate {

@@ -334,28 +334,37 @@ fn jdk11_metaspace_nodes_are_found_by_their_layout() {
 
 /// springboot-scan on JDK 11 (G1), recorded at exit: the boot loader's 8 MiB node fully
 /// committed and merged by the kernel with G1's 32 MiB mark stack above it, one 40 MiB mapping
-/// 8 MiB resident, plus a 2 MiB node. Without the mark stack's size the mapping is no
-/// candidate; with it, it is the first node (its committed size 8 MiB).
+/// 8 MiB resident, plus a 2 MiB node. Split where the node ends (pagemap: all the resident pages
+/// are the node's), the node is metaspace, committed 8 MiB, and the stack the GC's; without the
+/// mark stack's size nothing is split and no node is found.
 #[test]
-fn jdk11_first_node_merged_with_the_mark_stack_is_metaspace() {
-    let n = 0x7f18_3c40_0000u64;
-    let mut s = map(n, 40 * MIB, "rw-p", "", 7972 * K, "rd wr mr mw me ac");
+fn jdk11_first_node_merged_with_the_mark_stack_is_split() {
+    const N: u64 = 0x7f18_3c40_0000;
+    fn fake_pages(start: u64, end: u64) -> Option<(u64, u64)> {
+        assert_eq!((start, end), (N, N + 8 * MIB));
+        Some((7972 * K, 0))
+    }
+    let mut s = map(N, 40 * MIB, "rw-p", "", 7972 * K, "rd wr mr mw me ac");
     s += &map(0x7fc4_c640_0000, 2 * MIB, "rw-p", "", 2 * MIB, "rd wr mr mw me ac");
     let maps = parse(&s);
     let hints = |stack| Hints {
         metaspace_non_class_committed: Some(10 * MIB),
         legacy_metaspace_first_node: Some(8 * MIB),
         g1_mark_stack: stack,
+        pages: Some(fake_pages),
         ..Hints::default()
     };
     let c = classify(&maps, &hints(Some(32 * MIB)));
     assert_eq!(c.rss(Kind::Metaspace), 7972 * K + 2 * MIB);
+    assert_eq!(c.get(Kind::Metaspace).committed, 10 * MIB, "the node only, not the stack");
+    assert_eq!((c.get(Kind::GcStructures).size, c.rss(Kind::GcStructures)), (32 * MIB, 0));
     assert_eq!(c.rss(Kind::OtherAnonymous), 0);
     let before = classify(&maps, &hints(None));
     assert!(!before.found(Kind::Metaspace), "no node without the mark stack's size");
-    // A 40 MiB mapping when the metaspace's committed size says the first node is not full.
-    let c = classify(&maps, &Hints { metaspace_non_class_committed: Some(34 * MIB), ..hints(Some(32 * MIB)) });
-    assert!(!c.found(Kind::Metaspace), "the committed size must match");
+    // The heap's size is never split.
+    let c = classify(&maps, &Hints { max_heap_size: Some(40 * MIB), ..hints(Some(32 * MIB)) });
+    assert_eq!(c.get(Kind::GcStructures).size, 0, "not split");
+    assert!(c.get(Kind::Metaspace).size < 40 * MIB);
 }
 
 /// Without the committed size to match, or far from it, no node is taken.
