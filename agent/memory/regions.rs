@@ -536,19 +536,24 @@ fn g1_mark_stack(c: &mut Classifier, size: Option<u64>) {
 /// from pagemap, so that the node is metaspace and the stack the GC's. Not a mapping of the
 /// heap's size.
 fn split_node_from_mark_stack(maps: &[Mapping], first: u64, stack: u64, max_heap: Option<u64>, pages: PagesFn) -> Vec<Mapping> {
-    let mut out = Vec::with_capacity(maps.len() + 1);
-    for x in maps {
+    split_where(maps, pages, |x| {
         let shape = x.anonymous() && !x.executable() && x.read_write() && !x.flag("nr") && x.size() == first + stack;
-        if shape && max_heap != Some(x.size()) {
-            let at = x.start + first;
-            if let Some((rss, swap)) = pages(x.start, at) {
-                let (rss, swap) = (rss.min(x.rss), swap.min(x.swap));
-                out.push(Mapping { end: at, rss, swap, ..x.clone() });
-                out.push(Mapping { start: at, rss: x.rss - rss, swap: x.swap - swap, ..x.clone() });
-                continue;
-            }
+        (shape && max_heap != Some(x.size())).then_some(x.start + first)
+    })
+}
+
+/// Each mapping split in two at the address `at` gives (if any), the lower part's resident and
+/// swapped bytes from pagemap, the upper part's the rest; unsplit where pagemap cannot tell.
+fn split_where(maps: &[Mapping], pages: PagesFn, at: impl Fn(&Mapping) -> Option<u64>) -> Vec<Mapping> {
+    let mut out = Vec::with_capacity(maps.len() + 4);
+    for x in maps {
+        if let Some((at, (rss, swap))) = at(x).and_then(|at| Some((at, pages(x.start, at)?))) {
+            let (rss, swap) = (rss.min(x.rss), swap.min(x.swap));
+            out.push(Mapping { end: at, rss, swap, ..x.clone() });
+            out.push(Mapping { start: at, rss: x.rss - rss, swap: x.swap - swap, ..x.clone() });
+        } else {
+            out.push(x.clone());
         }
-        out.push(x.clone());
     }
     out
 }
@@ -621,20 +626,10 @@ fn walk_chunks(x: &Mapping, read: fn(u64) -> Option<u64>) -> (u64, u64) {
 /// chunk walk ends, each part's resident size read from pagemap, so that each is recognised on
 /// its own. Mappings the walk covers whole, or where it finds no chunk, stay as they are.
 fn split_after_chunks(maps: &[Mapping], read: fn(u64) -> Option<u64>, pages: PagesFn) -> Vec<Mapping> {
-    let mut out = Vec::with_capacity(maps.len() + 4);
-    for x in maps {
-        if chunk_candidate(x) {
-            let (at, chunks) = walk_chunks(x, read);
-            if let Some((rss, swap)) = (chunks > 0 && at < x.end).then(|| pages(x.start, at)).flatten() {
-                let (rss, swap) = (rss.min(x.rss), swap.min(x.swap));
-                out.push(Mapping { end: at, rss, swap, ..x.clone() });
-                out.push(Mapping { start: at, rss: x.rss - rss, swap: x.swap - swap, ..x.clone() });
-                continue;
-            }
-        }
-        out.push(x.clone());
-    }
-    out
+    split_where(maps, pages, |x| {
+        let (at, chunks) = if chunk_candidate(x) { walk_chunks(x, read) } else { (x.end, 0) };
+        (chunks > 0 && at < x.end).then_some(at)
+    })
 }
 
 /// Thread stacks: a small PROT_NONE guard mapping directly below a read-write mapping.
