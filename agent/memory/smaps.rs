@@ -14,26 +14,34 @@ pub fn read_own_word(addr: u64) -> Option<u64> {
     Some(u64::from_ne_bytes(b))
 }
 
-/// One line group of smaps.
 /// The resident and swapped bytes of this process's pages in `[start, end)`, from
 /// /proc/self/pagemap (bit 63: present, bit 62: swapped; readable without privileges, the frame
-/// numbers are only hidden). Reading it faults nothing in.
+/// numbers are only hidden). Reading it faults nothing in. Read 64 KiB at a time: a merged
+/// mapping may span gigabytes, and this runs inside the application's process.
 pub fn own_pages(start: u64, end: u64) -> Option<(u64, u64)> {
     use std::os::unix::fs::FileExt;
     const PAGE: u64 = 4096;
+    const ENTRIES: u64 = 8192;
     static MAP: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
     let f = MAP.get_or_init(|| std::fs::File::open("/proc/self/pagemap").ok()).as_ref()?;
-    let pages = usize::try_from(end.checked_sub(start)? / PAGE).ok()?;
-    let mut b = vec![0u8; pages * 8];
-    f.read_exact_at(&mut b, start / PAGE * 8).ok()?;
+    let first = start / PAGE;
+    let last = first + end.checked_sub(start)? / PAGE;
+    let mut b = vec![0u8; (ENTRIES.min(last - first) * 8) as usize];
     let (mut rss, mut swap) = (0, 0);
-    for e in b.chunks_exact(8).map(|w| u64::from_ne_bytes(w.try_into().unwrap_or_default())) {
-        rss += (e >> 63) * PAGE;
-        swap += ((e >> 62) & 1) * PAGE;
+    let mut page = first;
+    while page < last {
+        let n = ENTRIES.min(last - page) as usize;
+        f.read_exact_at(&mut b[..n * 8], page * 8).ok()?;
+        for e in b[..n * 8].chunks_exact(8).map(|w| u64::from_ne_bytes(w.try_into().unwrap_or_default())) {
+            rss += (e >> 63) * PAGE;
+            swap += ((e >> 62) & 1) * PAGE;
+        }
+        page += n as u64;
     }
     Some((rss, swap))
 }
 
+/// One line group of smaps.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mapping {
     pub start: u64,
@@ -182,5 +190,9 @@ THPeligible:    0
         let (rss, swap) = own_pages(start, start + 32 * 4096).expect("pagemap is readable");
         assert_eq!((rss, swap), (32 * 4096, 0));
         assert_eq!(own_pages(start, start), Some((0, 0)));
+        // More pages than one read takes (8192).
+        let big = vec![1u8; 41 << 20];
+        let start = (big.as_ptr() as u64).div_ceil(4096) * 4096;
+        assert_eq!(own_pages(start, start + (40 << 20)), Some((40 << 20, 0)));
     }
 }
