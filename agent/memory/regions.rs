@@ -517,12 +517,27 @@ fn gc_structures(c: &mut Classifier, max_heap: Option<u64>) {
     }
 }
 
+/// Committed anonymous memory: read-write, not executable, not MAP_NORESERVE.
+fn committed_anonymous(x: &Mapping) -> bool {
+    x.anonymous() && !x.executable() && x.read_write() && !x.flag("nr")
+}
+
+/// A part of a reservation HotSpot commits from its start: committed, or reserved (PROT_NONE
+/// and MAP_NORESERVE; a thread stack's guard, PROT_NONE without `nr`, is not).
+pub(super) fn reservation_part(x: &Mapping) -> bool {
+    if x.prot_none() {
+        x.anonymous() && !x.executable() && x.flag("nr")
+    } else {
+        committed_anonymous(x)
+    }
+}
+
 /// G1's global mark stack (`MarkStackSize`): one anonymous read-write mapping of exactly its
 /// size, committed whole at start (usually untouched: it holds only the marking's overflow).
 fn g1_mark_stack(c: &mut Classifier, size: Option<u64>) {
     let Some(size) = size.filter(|s| *s > 0) else { return };
     for (i, x) in c.maps.iter().enumerate() {
-        if c.kind[i].is_none() && x.anonymous() && !x.executable() && x.read_write() && !x.flag("nr") && x.size() == size {
+        if c.kind[i].is_none() && committed_anonymous(x) && x.size() == size {
             c.mark(i..=i, Kind::GcStructures);
             c.how(Kind::GcStructures, "G1's global mark stack: an anonymous read-write mapping of MarkStackSize");
         }
@@ -537,8 +552,7 @@ fn g1_mark_stack(c: &mut Classifier, size: Option<u64>) {
 /// heap's size.
 fn split_node_from_mark_stack(maps: &[Mapping], first: u64, stack: u64, max_heap: Option<u64>, pages: PagesFn) -> Vec<Mapping> {
     split_where(maps, pages, |x| {
-        let shape = x.anonymous() && !x.executable() && x.read_write() && !x.flag("nr") && x.size() == first + stack;
-        (shape && max_heap != Some(x.size())).then_some(x.start + first)
+        (committed_anonymous(x) && x.size() == first + stack && max_heap != Some(x.size())).then_some(x.start + first)
     })
 }
 
@@ -564,8 +578,7 @@ fn split_where(maps: &[Mapping], pages: PagesFn, at: impl Fn(&Mapping) -> Option
 /// 35 % of RSS unrecognised.
 fn zgc_mark_stacks(c: &mut Classifier, space: Option<u64>) {
     let Some(space) = space.filter(|s| *s > 0) else { return };
-    let eligible = |x: &Mapping| x.anonymous() && !x.executable() && if x.prot_none() { x.flag("nr") } else { x.read_write() && !x.flag("nr") };
-    let runs: Vec<_> = c.spans(&[space], 4096, eligible).into_iter().filter(|&(i, _)| c.maps[i].read_write()).collect();
+    let runs: Vec<_> = c.spans(&[space], 4096, reservation_part).into_iter().filter(|&(i, _)| c.maps[i].read_write()).collect();
     for (i, j) in runs {
         c.mark(i..=j, Kind::GcStructures);
         c.how(Kind::GcStructures, "ZGC's mark stack space: the reservation spanning exactly ZMarkStackSpaceLimit (1 TiB on JDK 11-14), read-write from its start");

@@ -38,11 +38,9 @@ pub(super) fn nodes(c: &mut Classifier, committed: Option<u64>, legacy_first: Op
         Some(first) => {
             // Committed parts are never MAP_NORESERVE and reserved ones always are: a thread
             // stack's guard (PROT_NONE without `nr`) cannot start or join a node.
-            let eligible =
-                |x: &Mapping| x.anonymous() && !x.executable() && if x.prot_none() { x.flag("nr") } else { x.read_write() && !x.flag("nr") };
             let mut targets: Vec<u64> = (1..=LEGACY_MERGED).map(|n| n * LEGACY_NODE).collect();
             targets.push(first);
-            let runs = c.spans(&targets, 4096, eligible).into_iter().filter(|&(i, _)| m[i].read_write()).collect();
+            let runs = c.spans(&targets, 4096, super::reservation_part).into_iter().filter(|&(i, _)| m[i].read_write()).collect();
             (runs, "anonymous reservations of 2 MiB and twice InitialBootClassLoaderMetaspaceSize committed from their start (JDK 11-15 metaspace nodes) whose committed size matches the JVM's committed metaspace")
         }
     };
