@@ -52,7 +52,7 @@ pub fn detect(env: &Env) -> Option<Collector> {
     *DETECTED.get_or_init(|| {
         let names: Vec<&str> = FLAGS.iter().map(|(f, _)| *f).collect();
         let flags = jvm_pools::flags(env, &names);
-        FLAGS.iter().find(|(f, _)| flags.get(*f).map(String::as_str) == Some("true")).map(|(_, c)| *c)
+        FLAGS.iter().find(|(f, _)| super::flag_on(&flags, f)).map(|(_, c)| *c)
     })
 }
 

@@ -249,6 +249,11 @@ impl MemoryCollector {
     }
 }
 
+/// Whether a boolean flag is set.
+pub(crate) fn flag_on(flags: &BTreeMap<String, String>, k: &str) -> bool {
+    flags.get(k).map(String::as_str) == Some("true")
+}
+
 fn flag_u64(flags: &BTreeMap<String, String>, k: &str) -> Option<u64> {
     flags.get(k).and_then(|v| v.parse::<u64>().ok())
 }
@@ -275,13 +280,10 @@ fn hints(flags: &BTreeMap<String, String>, jvm: &JvmMemory, m: &Malloc) -> Hints
         reserved_code_cache_size: flag_u64(flags, "ReservedCodeCacheSize"),
         metaspace_non_class_committed: jvm.metaspace_committed_bytes.map(|t| t.saturating_sub(jvm.class_space_committed_bytes.unwrap_or(0))),
         legacy_metaspace_first_node: flag_u64(flags, "InitialBootClassLoaderMetaspaceSize").map(|s| (2 * s).div_ceil(4096) * 4096),
-        g1_mark_stack: (flags.get("UseG1GC").map(String::as_str) == Some("true"))
-            .then(|| flag_u64(flags, "MarkStackSize"))
-            .flatten()
-            .map(|n| n.div_ceil(1024) * 1024 * 8),
-        zgc_mark_stack_space: (flags.get("UseZGC").map(String::as_str) == Some("true"))
-            .then(|| flag_u64(flags, "ZMarkStackSpaceLimit").or(flags.contains_key("ZMarkStacksMax").then_some(1 << 40)))
-            .flatten(),
+        g1_mark_stack: flag_u64(flags, "MarkStackSize").filter(|_| flag_on(flags, "UseG1GC")).map(|n| n.div_ceil(1024) * 1024 * 8),
+        zgc_mark_stack_space: flag_u64(flags, "ZMarkStackSpaceLimit")
+            .or(flags.contains_key("ZMarkStacksMax").then_some(1 << 40))
+            .filter(|_| flag_on(flags, "UseZGC")),
         glibc_malloc: m.allocator == leakagent_report::model::Allocator::Glibc,
         read_word: Some(smaps::read_own_word),
         pages: Some(smaps::own_pages),
