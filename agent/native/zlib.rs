@@ -8,9 +8,10 @@
 //!
 //! Pools: a `reset` of a live stream on an application thread hands it out again. A site whose
 //! streams are reset, and whose live count stays within the high-water mark of the previous
-//! report or grew by fewer streams than it reused since, is a pool (a bounded set reused: the JDK's per-jar Inflater cache, Spring Boot's
-//! nested-jar loader), reported as such and not as streams never ended. A reset on a cleanup
-//! thread (a stream left to the GC and returned to its cache by a Cleaner) is no reuse.
+//! report or grew by fewer streams than it reused since, is a pool (a bounded set reused: the
+//! JDK's per-jar Inflater cache, Spring Boot's nested-jar loader), reported as such and not as
+//! streams never ended. A reset on a cleanup thread (a stream left to the GC and returned to its
+//! cache by a Cleaner) is no reuse.
 
 use crate::native::ledger::{Inserted, Ledger};
 use crate::native::section::{Row, Section, SiteView};
@@ -128,7 +129,7 @@ pub struct ZlibLedger {
     /// jmethodIDs of `Inflater.end()` and `Deflater.end()`.
     end_methods: [AtomicUsize; 2],
     /// Per site, what the previous report saw.
-    high: Mutex<HashMap<u32, Before>>,
+    seen: Mutex<HashMap<u32, Before>>,
 }
 
 impl ZlibLedger {
@@ -139,7 +140,7 @@ impl ZlibLedger {
             before_explicit: AtomicU64::new(0),
             before_gc: AtomicU64::new(0),
             end_methods: [AtomicUsize::new(0), AtomicUsize::new(0)],
-            high: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
         }
     }
 
@@ -279,13 +280,13 @@ impl ZlibLedger {
         };
         let oldest = self.oldest_born_ms();
         let now = self.section.now_ms();
-        let mut high = self.high.lock();
-        let mut high_now: HashMap<u32, Before> = HashMap::new();
+        let mut seen = self.seen.lock();
+        let mut seen_now: HashMap<u32, Before> = HashMap::new();
         let l = self.section.snapshot(
             |v| {
                 let oldest_live_ms = oldest.get(&v.id).map(|&b| now.saturating_sub(b) as u64);
-                let (s, now) = site_row(&v, oldest_live_ms, high.get(&v.id).copied(), &mut totals)?;
-                high_now.insert(s.id, now);
+                let (s, this) = site_row(&v, oldest_live_ms, seen.get(&v.id).copied(), &mut totals)?;
+                seen_now.insert(s.id, this);
                 Some(s)
             },
             |a, b| {
@@ -293,8 +294,8 @@ impl ZlibLedger {
                     .cmp(&(a.released_by_gc + a.live, a.live_bytes_estimate, a.created, b.id))
             },
         );
-        *high = high_now;
-        drop(high);
+        *seen = seen_now;
+        drop(seen);
         for k in [&totals.inflaters, &totals.deflaters] {
             totals.created += k.created;
             totals.ended_explicitly += k.ended_explicitly;
@@ -345,7 +346,7 @@ fn site_row(v: &SiteView<'_, ZlibCounters>, oldest_live_ms: Option<u64>, before:
     };
     add_kind(k, created, ended, gc, live, bytes);
     let reuses = total(c, |x| &x.reused);
-    let now = Before { high: before.map_or(0, |b| b.high).max(live), created, reuses };
+    let this = Before { high: before.map_or(0, |b| b.high).max(live), created, reuses };
     let row = ZlibSite {
         id: v.id,
         kind,
@@ -361,7 +362,7 @@ fn site_row(v: &SiteView<'_, ZlibCounters>, oldest_live_ms: Option<u64>, before:
         pool: pool_of(created, gc, live, reuses, before),
         ..ZlibSite::default()
     };
-    Some((row, now))
+    Some((row, this))
 }
 
 /// What a report saw of a zlib site, for the next one.
