@@ -50,6 +50,11 @@ fn distinct_rows(r: &Report) {
 }
 
 /// What a zlib site's stack says: streams made while a class (or resource) was being loaded.
+/// The report's zlib sites with a frame starting with `frame`.
+fn sites_at<'a>(r: &'a Report, frame: &str) -> Vec<&'a ZlibSite> {
+    r.zlib.sites.iter().filter(|s| s.stack.iter().any(|fr| fr.starts_with(frame))).collect()
+}
+
 fn in_class_loading(s: &ZlibSite) -> bool {
     s.stack.iter().any(|f| {
         f.starts_with("jdk.internal.loader.") || f.starts_with("java.lang.ClassLoader.loadClass(") || f.contains(".loadClass(")
@@ -106,12 +111,7 @@ fn spring_boot_4_webapp_fat_jar_is_quiet_and_its_inflater_pool_is_named() {
     assert_eq!(f.truths()["loader_class"], "org.springframework.boot.loader.launch.LaunchedClassLoader");
     assert_quiet(&f, &reports, &dir);
     let last = reports.last().unwrap();
-    let pooled: Vec<&ZlibSite> = last
-        .zlib
-        .sites
-        .iter()
-        .filter(|s| s.stack.iter().any(|fr| fr.starts_with("org.springframework.boot.loader.jar.NestedJarFileResources.getOrCreateInflater(")))
-        .collect();
+    let pooled = sites_at(last, "org.springframework.boot.loader.jar.NestedJarFileResources.getOrCreateInflater(");
     assert!(!pooled.is_empty(), "{:#?}", last.zlib.sites);
     let pool = pooled.iter().filter_map(|s| s.pool.as_ref()).collect::<Vec<_>>();
     assert!(!pool.is_empty(), "the loader's Inflaters are a pool: {pooled:#?}");
@@ -201,12 +201,7 @@ fn a_jar_cache_that_gains_jars_between_reports_stays_a_pool() {
     let reports = reports_in(&dir);
     assert_eq!(reports.len(), 3, "two signal reports and the exit report");
     for (r, live) in reports.iter().zip([110, 120, 120]) {
-        let cache: Vec<&ZlibSite> = r
-            .zlib
-            .sites
-            .iter()
-            .filter(|s| s.stack.iter().any(|fr| fr.starts_with("JarCache.open(")))
-            .collect();
+        let cache = sites_at(r, "JarCache.open(");
         assert_eq!(cache.len(), 1, "{cache:#?}");
         assert!(cache[0].stack.iter().any(|fr| fr.starts_with("java.util.zip.ZipFile$CleanableResource.getInflater(")), "{cache:#?}");
         assert_eq!(cache[0].live, live, "{cache:#?}");
