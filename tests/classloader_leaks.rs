@@ -418,3 +418,44 @@ fn stopped_loaders_seen_alive_with_no_gc_are_no_warning() {
     let check = std::process::Command::new(cli_bin()).arg("check").args(&files).output().unwrap();
     assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
 }
+
+/// The agent's own references never keep a loader alive through a report. The sampler's
+/// jmethodID sweep holds every loaded class as a JNI local (fault point `slow-sweep`: every tick,
+/// 1.5 s each); the fixed twin's generations, held by the harness (`--hold`) while a sweep lists
+/// their classes, become garbage (`release`) and a report is asked for at once. The report
+/// waits for the sweep to end before its GC and no sweep starts until its chain search is done,
+/// so every generation is dead and nothing is suspected. A report that does not wait kept them
+/// alive through "leakagent-sampler" (a chain from its JNI local was seen once on JDK 11).
+#[test]
+fn the_samplers_references_pin_no_loader_through_a_report() {
+    const HOLDING: &str = "slow-sweep: holding every loaded class";
+    let javas = every_java("the_samplers_references_pin_no_loader_through_a_report");
+    for java in &javas {
+        let v = java_feature_version(java);
+        let mut jvm = Jvm::scenario(&format!("sweep-quiet-{v}"), "level-redeploy")
+            .java(java)
+            .fault("slow-sweep")
+            .jvm_args(&["-Xmx512m"])
+            .args(&["--fixed", "--hold"])
+            .start();
+        // A sweep that began after the generations were deployed: it holds their classes.
+        let before = jvm.stderr_now().matches(HOLDING).count();
+        let start = std::time::Instant::now();
+        while jvm.stderr_now().matches(HOLDING).count() == before {
+            assert!(start.elapsed() < Duration::from_secs(60), "JDK {v}: no sweep: {}", jvm.stderr_now());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        jvm.send_line("release");
+        jvm.wait_for_line("HARNESS released", Duration::from_secs(30));
+        jvm.signal(rtmin(2));
+        let r = jvm.wait_for_reports(1, Duration::from_secs(120)).remove(0);
+        let f = jvm.finish();
+        assert_eq!(f.code, Some(0), "JDK {v}: {}", f.stderr);
+        assert!(r.class_loaders.gc_before_report, "JDK {v}");
+        assert!(suspects(&r).is_empty(), "JDK {v}: {:#?}", suspects(&r));
+        let gens: Vec<&Loader> = r.class_loaders.loaders.iter().filter(|l| l.name.as_deref().is_some_and(|n| n.starts_with("app-gen-"))).collect();
+        assert_eq!(gens.len() as u64, f.truth("generations"), "JDK {v}");
+        assert!(gens.iter().all(|l| !l.alive), "JDK {v}: a generation alive through the agent's own references: {gens:#?}");
+    }
+    ran_on("the_samplers_references_pin_no_loader_through_a_report", &javas);
+}
