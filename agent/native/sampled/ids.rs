@@ -100,6 +100,12 @@ impl MethodIds {
             // Tests only: every tick sweeps, as if each had met a frame without an id.
             self.sweep_due.store(true, Relaxed);
         }
+        if !self.sweep_due.load(Relaxed) {
+            return;
+        }
+        // Not while a report analyses: its GC would see every class alive through this thread
+        // (leaks/mod.rs). The next tick sweeps.
+        let Some(_quiet) = crate::leaks::hold_references() else { return };
         if !self.sweep_due.swap(false, Relaxed) || crate::loaders::tracker::loaders_churn() {
             return;
         }
