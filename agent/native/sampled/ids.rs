@@ -95,7 +95,8 @@ impl MethodIds {
     /// (unless the process churns loaders), once. `capacity`: local references GetLoadedClasses
     /// may hand out (the class tracker's estimate).
     pub fn sweep(&self, jvmti: &Jvmti, env: &Env, capacity: i32) {
-        let slow = crate::core::fault::injected("slow-sweep");
+        let unguarded = crate::core::fault::injected("slow-sweep-unguarded");
+        let slow = unguarded || crate::core::fault::injected("slow-sweep");
         if slow {
             // Tests only: every tick sweeps, as if each had met a frame without an id.
             self.sweep_due.store(true, Relaxed);
@@ -105,7 +106,11 @@ impl MethodIds {
         }
         // Not while a report analyses: its GC would see every class alive through this thread
         // (leaks/mod.rs). The next tick sweeps.
-        let Some(_quiet) = crate::leaks::hold_references() else { return };
+        let _quiet = match crate::leaks::hold_references() {
+            _ if unguarded => None,
+            None => return,
+            q => q,
+        };
         if !self.sweep_due.swap(false, Relaxed) || crate::loaders::tracker::loaders_churn() {
             return;
         }
