@@ -418,3 +418,89 @@ fn stopped_loaders_seen_alive_with_no_gc_are_no_warning() {
     let check = std::process::Command::new(cli_bin()).arg("check").args(&files).output().unwrap();
     assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
 }
+
+/// The agent's own references never keep a loader alive through a report. The sampler's
+/// jmethodID sweep holds every loaded class as a JNI local (fault point `slow-sweep`: every tick,
+/// 1.5 s each); the fixed twin's generations, held by the harness (`--hold`) while a sweep lists
+/// their classes, become garbage (`release`) and a report is asked for at once. The report
+/// waits for the sweep to end before its GC and no sweep starts until its chain search is done,
+/// so every generation is dead and nothing is suspected. A report that does not wait kept them
+/// alive through "leakagent-sampler" (a chain from its JNI local was seen once on JDK 11).
+#[test]
+fn the_samplers_references_pin_no_loader_through_a_report() {
+    const HOLDING: &str = "slow-sweep: holding every loaded class";
+    let javas = every_java("the_samplers_references_pin_no_loader_through_a_report");
+    for java in &javas {
+        let v = java_feature_version(java);
+        let mut jvm = Jvm::scenario(&format!("sweep-quiet-{v}"), "level-redeploy")
+            .java(java)
+            .fault("slow-sweep")
+            .jvm_args(&["-Xmx512m"])
+            .args(&["--fixed", "--hold"])
+            .start();
+        // A sweep that began after the generations were deployed: it holds their classes.
+        let before = jvm.stderr_now().matches(HOLDING).count();
+        let start = std::time::Instant::now();
+        while jvm.stderr_now().matches(HOLDING).count() == before {
+            assert!(start.elapsed() < Duration::from_secs(60), "JDK {v}: no sweep: {}", jvm.stderr_now());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        jvm.send_line("release");
+        jvm.wait_for_line("HARNESS released", Duration::from_secs(30));
+        jvm.signal(rtmin(2));
+        let r = jvm.wait_for_reports(1, Duration::from_secs(120)).remove(0);
+        let f = jvm.finish();
+        assert_eq!(f.code, Some(0), "JDK {v}: {}", f.stderr);
+        assert!(r.class_loaders.gc_before_report, "JDK {v}");
+        assert!(suspects(&r).is_empty(), "JDK {v}: {:#?}", suspects(&r));
+        let gens: Vec<&Loader> = r.class_loaders.loaders.iter().filter(|l| l.name.as_deref().is_some_and(|n| n.starts_with("app-gen-"))).collect();
+        assert_eq!(gens.len() as u64, f.truth("generations"), "JDK {v}");
+        assert!(gens.iter().all(|l| !l.alive), "JDK {v}: a generation alive through the agent's own references: {gens:#?}");
+    }
+    ran_on("the_samplers_references_pin_no_loader_through_a_report", &javas);
+}
+
+/// No chain starts at a reference of the agent's own threads, by walk or by dump: with the
+/// sampler sweeping (and holding every loaded class) while a report analyses too (fault point
+/// `slow-sweep-unguarded`), the fixed twin's generations may count as alive, but the search finds
+/// no root for them: no suspect, no hop from "leakagent-sampler". Before the agent's threads were
+/// tagged (and listed in the dump's marker array), each such generation was a suspect with a
+/// chain from the sampler's JNI local.
+#[test]
+fn no_chain_starts_at_the_agents_own_references() {
+    let javas = every_java("no_chain_starts_at_the_agents_own_references");
+    let mut kept_alive = 0;
+    for java in &javas {
+        let v = java_feature_version(java);
+        for method in ["walk", "dump"] {
+            let mut jvm = Jvm::scenario(&format!("own-roots-{v}-{method}"), "level-redeploy")
+                .java(java)
+                .fault("slow-sweep-unguarded")
+                .jvm_args(&["-Xmx512m"])
+                .options(&format!("chain_method={method}"))
+                .args(&["--fixed", "--hold"])
+                .start();
+            let before = jvm.stderr_now().matches("slow-sweep: holding every loaded class").count();
+            let start = std::time::Instant::now();
+            while jvm.stderr_now().matches("slow-sweep: holding every loaded class").count() == before {
+                assert!(start.elapsed() < Duration::from_secs(60), "JDK {v}: no sweep: {}", jvm.stderr_now());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            jvm.send_line("release");
+            jvm.wait_for_line("HARNESS released", Duration::from_secs(30));
+            jvm.signal(rtmin(2));
+            let r = jvm.wait_for_reports(1, Duration::from_secs(120)).remove(0);
+            let f = jvm.finish();
+            assert_eq!(f.code, Some(0), "JDK {v} {method}: {}", f.stderr);
+            let json = serde_json::to_string(&r).unwrap();
+            assert!(!json.contains("leakagent-sampler"), "JDK {v} {method}: the agent's thread in the report: {:#?}", r.class_loaders);
+            assert!(suspects(&r).is_empty(), "JDK {v} {method}: {:#?}", suspects(&r));
+            let alive = r.class_loaders.loaders.iter().filter(|l| l.alive && l.name.as_deref().is_some_and(|n| n.starts_with("app-gen-"))).count();
+            say(&format!("JDK {v} {method}: generations the sampler kept alive through the report's GC: {alive}"));
+            kept_alive += alive;
+        }
+    }
+    // The GC falls inside a sweep's hold in nearly every run; in none, the search was not tried.
+    assert!(kept_alive > 0, "no run had a generation kept alive by the sampler: the root filter went untested");
+    ran_on("no_chain_starts_at_the_agents_own_references", &javas);
+}

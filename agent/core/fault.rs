@@ -4,7 +4,12 @@
 //! `no-report-thread` (exit reports run inline), `stuck-exit-report` (the exit report never
 //! finishes, the JVM must exit at `exit_timeout`), `slow-class-load` (the catch-up waits
 //! 100 ms before listing the loaded classes, and a ClassLoad posted before it ends waits for its
-//! end (5 s at most): the catch-up lists and counts classes whose ClassLoad comes after it).
+//! end (5 s at most): the catch-up lists and counts classes whose ClassLoad comes after it),
+//! `slow-sweep` (every sampler tick sweeps the loaded classes for jmethodIDs and holds them as
+//! JNI locals 1.5 s, logging `slow-sweep: holding every loaded class`: a report asked for then
+//! must not see a loader kept alive, or a chain rooted, by the agent's own references),
+//! `slow-sweep-unguarded` (the same, sweeping while a report analyses too: the chain search
+//! must still start no chain at the sampler's references).
 //!
 //! Only a build with the `fault-injection` feature reads the variable (the tests build one into
 //! target/fault); in the library users load `injected` is always false and compiles away.

@@ -542,6 +542,9 @@ fn start_agent_thread(agent: &Agent, env: &Env, thread_name: &str, main: AgentTh
             env.clear_exception();
             e.to_string()
         })?;
+    // Tagged as the agent's own, so that a chain search never starts a chain at a reference
+    // this thread holds (leaks/walk/search.rs; a dump search knows it from the marker array).
+    let _ = agent.jvmti.set_tag(thread.as_raw(), crate::loaders::tags::TAG_SELF_THREAD);
     // SAFETY: `thread` is a fresh, unstarted java.lang.Thread.
     unsafe { agent.jvmti.run_agent_thread(thread.as_raw(), Some(main), ptr::null()) }
         .map_err(|e| e.to_string())

@@ -462,7 +462,17 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
     let nonce = t0.elapsed().as_nanos() as i64 ^ (std::process::id() as i64) << 32;
     let marker = [0x6c65_616b_6167_656e, nonce, loader_objects.len() as i64, 0x7463_6861_696e_7321];
     let objects: Vec<jni::sys::jobject> = loader_objects.iter().map(|(_, o)| o.raw()).collect();
-    let taken = match take::take(env, plan, &marker, &objects) {
+    let mut agent_threads = 0;
+    let taken = env.with_local_frame(verify::thread_capacity(jvmti, env), || {
+        // The agent's threads (tagged at their start) go in the marker array: no chain starts at
+        // what they hold.
+        let all: Vec<Local> = jvmti.all_threads().unwrap_or_default().into_iter().map(|t| Local::new(env, t)).collect();
+        let own: Vec<jni::sys::jobject> =
+            all.iter().filter(|t| jvmti.tag(t.raw()).is_ok_and(|tag| tag == TAG_SELF_THREAD)).map(|t| t.raw()).collect();
+        agent_threads = own.len();
+        take::take(env, plan, &marker, &objects, &own)
+    });
+    let taken = match taken {
         Err(e) => {
             s.why_none = e.to_string();
             s.stats.limit_hit = Some(e.to_string());
@@ -478,6 +488,7 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
         loader_ids: loader_objects.iter().map(|(id, _)| *id).collect(),
         loader_classes: loader_objects.iter().map(|(id, _)| classes_of.get(id).copied().unwrap_or("").to_string()).collect(),
         targets: open.iter().map(|&i| ids[i]).collect(),
+        agent_threads,
         limits: Limits { time: limits.time.saturating_sub(t0.elapsed()), ..limits },
     };
     let threads = LiveThreads::read(jvmti, env);

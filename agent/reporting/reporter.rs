@@ -133,6 +133,9 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let mut skipped: Vec<String> = Vec::new();
+    // Until the chain search is done, no agent thread holds a reference that keeps a loader
+    // alive through the GC or roots a chain (leaks/mod.rs); the exit report waits within its budget.
+    let quiet = crate::leaks::quiet_heap(budget.cap(crate::leaks::QUIET_WAIT));
     let gc = full_gc(agent, env, trigger, &budget, &mut skipped);
     let mut class_loaders = loaders_section(agent, env, gc);
     // Memory right after the GC and before the chain search, whose tags cost native memory.
@@ -144,6 +147,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     memory.malloc_split = crate::memory::explain::split_malloc(&memory, &native_sampling);
     let leak_opts = leak_options(agent, env, trigger, seq, &budget, memory.jvm.heap_used_bytes);
     leaks_section(agent, env, &mut class_loaders, &leak_opts, &budget, &mut skipped);
+    drop(quiet);
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         trigger,

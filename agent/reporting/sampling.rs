@@ -88,7 +88,11 @@ pub fn run(agent: &Agent, env: &Env) {
             if agent.options.formats.prom {
                 crate::reporting::reporter::update_prom(agent, &s, full);
             }
-            agent.classes.prune_dead(env);
+            // Its look-up of lost loader deaths holds every loader a moment: not while a
+            // report analyses (leaks/mod.rs); the next tick does it.
+            if let Some(_quiet) = crate::leaks::hold_references() {
+                agent.classes.prune_dead(env);
+            }
             if forgot.elapsed() >= FORGET_EVERY {
                 forgot = Instant::now();
                 agent.forget_unloaded();

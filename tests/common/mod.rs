@@ -28,11 +28,15 @@ pub fn agent_lib() -> PathBuf {
 
 /// The agent built with the `fault-injection` feature (LEAKAGENT_FAULT), into target/fault so
 /// that target/release keeps the library users load. Built (or found up to date) once per test
-/// binary: a stale copy would test old code.
+/// binary: a stale copy would test old code. LEAKAGENT_FAULT_LIB overrides it (to check that a
+/// test fails on an older fault-injection build).
 pub fn fault_lib() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(p) = std::env::var_os("LEAKAGENT_FAULT_LIB") {
+                return PathBuf::from(p);
+            }
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let out = Command::new(cargo)
                 .args(["build", "--release", "-p", "leakagent", "--features", "fault-injection", "--target-dir"])
@@ -615,6 +619,12 @@ impl Running {
             );
             std::thread::sleep(Duration::from_millis(25));
         }
+    }
+
+    /// What the JVM (and the agent's log) printed on standard error so far.
+    pub fn stderr_now(&mut self) -> &str {
+        self.pump();
+        &self.stderr
     }
 
     /// What the JVM printed on standard output so far.

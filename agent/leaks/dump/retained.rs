@@ -21,6 +21,7 @@
 use crate::core::hash::MixBuild;
 use crate::leaks::dump::hprof::{self, ClassDump, Dump, Root, Visitor, Want, TYPE_OBJECT};
 use crate::leaks::dump::DumpError;
+use crate::leaks::dump::search::OwnRoots;
 use std::collections::HashMap;
 
 use crate::leaks::dump::meter::{array_bytes, grown, map_bytes, map_grown, vec_bytes, Meter};
@@ -30,11 +31,8 @@ use crate::leaks::dump::meter::{array_bytes, grown, map_bytes, map_grown, vec_by
 pub struct Objects {
     /// Dump object id of each live loader, by agent loader id.
     pub loaders: HashMap<u32, u64>,
-    /// Roots to ignore: the marker array, the agent's own thread object, and (by thread serial)
-    /// that thread's stack and JNI locals.
-    pub marker_array: u64,
-    pub own_thread: u64,
-    pub own_serial: Option<u32>,
+    /// Roots to ignore: the agent's own.
+    pub own: OwnRoots,
 }
 
 /// Limits: graph memory in bytes and a check that says why to stop (time, exit).
@@ -196,13 +194,7 @@ impl Nodes<'_> {
 
     /// Indices of the GC roots, the agent's own left out.
     fn root_indices(&self, o: &Objects) -> Vec<u32> {
-        let own = |r: &Root| {
-            r.id == o.marker_array
-                || r.id == o.own_thread
-                || (o.own_serial.is_some_and(|s| s == r.thread_serial)
-                    && matches!(r.kind, hprof::ROOT_JNI_LOCAL | hprof::ROOT_JAVA_FRAME | hprof::ROOT_NATIVE_STACK | hprof::ROOT_THREAD_BLOCK))
-        };
-        let mut v: Vec<u32> = self.roots.iter().filter(|r| !own(r)).filter_map(|r| self.ids.get(r.id)).collect();
+        let mut v: Vec<u32> = self.roots.iter().filter(|r| !o.own.excludes(r)).filter_map(|r| self.ids.get(r.id)).collect();
         v.sort_unstable();
         v.dedup();
         v

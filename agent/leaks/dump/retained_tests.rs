@@ -125,7 +125,7 @@ fn a_pinned_loader_retains_its_classes_and_their_statics_as_mat_counts_them() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("world.hprof");
     let mut dump = Dump::open(world().write(&path, usize::MAX)).unwrap();
-    let objects = Objects { loaders: [(7, 0x600), (8, 0x900)].into(), marker_array: 0xB00, own_thread: 0, own_serial: Some(9) };
+    let objects = Objects { loaders: [(7, 0x600), (8, 0x900)].into(), own: OwnRoots { marker_array: 0xB00, threads: vec![], serials: vec![9] } };
     let budget = Budget { memory: 64 << 20, stop: &never };
     let mut peak = 0;
     let r = compute(&mut dump, &objects, &[7, 8, 3], &budget, &mut peak).unwrap();

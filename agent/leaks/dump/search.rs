@@ -5,9 +5,10 @@
 //!
 //! The dump names objects by address, the agent knows loaders by JVMTI tag. To tie the two, the
 //! agent holds, while the dump is written, one object array on its own thread: a `long[]` marker
-//! at both ends, its own `Thread`, then every live loader in a known order. The search finds the
-//! marker, reads the loaders' addresses from the array, and ignores the array and the agent's
-//! own thread as roots.
+//! at both ends, its own `Thread`, then every live loader in a known order, then the agent's
+//! other threads (the sampler). The search finds the marker, reads the loaders' addresses from
+//! the array, and ignores as roots the array, the agent's threads and their stacks' references
+//! ([`OwnRoots`]): no chain starts at a reference the agent holds.
 
 use crate::core::budget::Budget;
 use crate::leaks::dump::hprof::{self, Dump, Root, ScanEnd, Visitor, Want};
@@ -28,7 +29,32 @@ pub struct Setup {
     pub loader_classes: Vec<String>,
     /// The suspects: agent loader ids.
     pub targets: Vec<u32>,
+    /// The agent's threads besides the calling one, after the loaders in the marker array.
+    pub agent_threads: usize,
     pub limits: Limits,
+}
+
+/// The agent's own roots in the dump: never the start of a chain, never counted as holding
+/// anything. The marker array, the agent's threads' objects, and (by thread serial) their
+/// stacks' and JNI locals.
+#[derive(Debug, Default, Clone)]
+pub struct OwnRoots {
+    pub marker_array: u64,
+    pub threads: Vec<u64>,
+    pub serials: Vec<u32>,
+}
+
+impl OwnRoots {
+    /// From the marker array's thread elements and the dump's thread roots.
+    fn new(marker_array: u64, threads: Vec<u64>, roots: &[Root]) -> OwnRoots {
+        let serials = roots.iter().filter(|r| r.kind == hprof::ROOT_THREAD_OBJ && threads.contains(&r.id)).map(|r| r.thread_serial).collect();
+        OwnRoots { marker_array, threads, serials }
+    }
+
+    pub fn excludes(&self, r: &Root) -> bool {
+        let stack = matches!(r.kind, hprof::ROOT_JAVA_FRAME | hprof::ROOT_JNI_LOCAL | hprof::ROOT_NATIVE_STACK | hprof::ROOT_THREAD_BLOCK);
+        r.id == self.marker_array || self.threads.contains(&r.id) || (stack && self.serials.contains(&r.thread_serial))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -78,9 +104,7 @@ pub(super) struct Round<'a> {
     index: &'a Index,
     targets: Vec<u64>,
     suspects: Vec<u64>,
-    exclude_array: u64,
-    own_serial: Option<u32>,
-    own_thread: u64,
+    own: &'a OwnRoots,
     all_class_edges: bool,
     referents: bool,
     /// Every object found to lead to a target, with its class (0 while unknown).
@@ -159,16 +183,6 @@ impl Round<'_> {
             || self.index.classes.get(&class_id).is_some_and(|c| self.suspects.contains(&c.dump.loader_id))
     }
 
-    fn excluded(&self, r: &Root) -> bool {
-        match r.kind {
-            hprof::ROOT_JAVA_FRAME | hprof::ROOT_JNI_LOCAL | hprof::ROOT_NATIVE_STACK | hprof::ROOT_THREAD_BLOCK => {
-                Some(r.thread_serial) == self.own_serial
-            }
-            hprof::ROOT_THREAD_OBJ => r.id == self.own_thread,
-            _ => r.id == self.exclude_array,
-        }
-    }
-
     /// What memory holds, without reading the dump: the roots among the frontier, and the
     /// classes whose statics, loader, superclass, signers or domain point into it, again for
     /// what they add (a static holding a loader's list is found in the pass that found the
@@ -178,7 +192,7 @@ impl Round<'_> {
         let index = self.index;
         while !layer.is_empty() && self.stop.is_none() {
             for r in &index.roots {
-                if layer.contains_key(&r.id) && !self.excluded(r) && self.rooted.insert(r.id, ()).is_none() {
+                if layer.contains_key(&r.id) && !self.own.excludes(r) && self.rooted.insert(r.id, ()).is_none() {
                     self.roots.push(*r);
                 }
             }
@@ -265,7 +279,7 @@ impl Visitor for Round<'_> {
         }
     }
     fn object_array(&mut self, id: u64, class_id: u64, _length: u32, first: u32, elements: &[u8]) {
-        if id == self.exclude_array {
+        if id == self.own.marker_array {
             return;
         }
         for (i, c) in elements.chunks_exact(8).enumerate() {
@@ -316,7 +330,9 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
     }
     let limits = setup.limits;
     let deadline = move || out_of_time(budget, started, limits);
-    let mut index = Index { marker_len: setup.loader_ids.len() as u32 + 3, marker: setup.marker, ..Index::default() };
+    let n_loaders = setup.loader_ids.len();
+    let marker_len = (n_loaders + setup.agent_threads) as u32 + 3;
+    let mut index = Index { marker_len, marker: setup.marker, ..Index::default() };
     if let Err(e) = dump.scan(None, &mut index) {
         found.error = Some(DumpError::Read(e).to_string());
         return found;
@@ -326,13 +342,13 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
         found.error = Some("the heap dump does not hold the agent's marker array".into());
         return found;
     };
-    let own_thread = elements[1];
-    let loaders: HashMap<u64, u32> = elements[2..elements.len() - 1].iter().zip(&setup.loader_ids).map(|(&o, &id)| (o, id)).collect();
+    let loaders: HashMap<u64, u32> = elements[2..2 + n_loaders].iter().zip(&setup.loader_ids).map(|(&o, &id)| (o, id)).collect();
+    let threads = std::iter::once(elements[1]).chain(elements[2 + n_loaders..elements.len() - 1].iter().copied()).filter(|&t| t != 0).collect();
+    let own = OwnRoots::new(array_id, threads, &index.roots);
     let loader_classes: HashMap<u32, &str> = setup.loader_ids.iter().zip(&setup.loader_classes).map(|(&id, c)| (id, c.as_str())).collect();
     let by_agent: HashMap<u32, u64> = loaders.iter().map(|(&o, &id)| (id, o)).collect();
     let targets: Vec<u64> = setup.targets.iter().map(|t| by_agent.get(t).copied().unwrap_or(0)).collect();
-    let own_serial = index.roots.iter().find(|r| r.kind == hprof::ROOT_THREAD_OBJ && r.id == own_thread).map(|r| r.thread_serial);
-    found.objects = Some(crate::leaks::dump::retained::Objects { loaders: by_agent.clone(), marker_array: array_id, own_thread, own_serial });
+    found.objects = Some(crate::leaks::dump::retained::Objects { loaders: by_agent.clone(), own: own.clone() });
 
     // Round 1: strong edges, class edges only into suspect loaders; then all class edges for
     // what is left; then, for what is still left, weak edges too, to tell weakly held loaders
@@ -347,9 +363,7 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
             index: &index,
             targets: open.iter().map(|&i| targets[i]).collect(),
             suspects: targets.clone(),
-            exclude_array: array_id,
-            own_serial,
-            own_thread,
+            own: &own,
             all_class_edges,
             referents,
             nodes: IdMap::default(),

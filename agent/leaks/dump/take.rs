@@ -116,9 +116,10 @@ pub struct Taken {
 }
 
 /// Writes the heap dump with `marker` in the heap: an `Object[]` of the marker `long[]`, the
-/// calling thread, `loaders` in order, and the marker again, held by this thread's local
-/// reference while HotSpot writes. No GC runs first (the report's own GC just ran).
-pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject]) -> Result<Taken, DumpError> {
+/// calling thread, `loaders` in order, the agent's other `threads`, and the marker again, held
+/// by this thread's local reference while HotSpot writes. No GC runs first (the report's own GC
+/// just ran).
+pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject], threads: &[jobject]) -> Result<Taken, DumpError> {
     let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
     let start = os::start_ticks("self").unwrap_or(0);
     let dir = plan.dir.join(format!("{DIR_PREFIX}{}-{start}-{stamp}", std::process::id()));
@@ -133,10 +134,11 @@ pub fn take(env: &Env, plan: &Plan, marker: &[i64; 4], loaders: &[jobject]) -> R
         if long.is_null() || me.is_null() {
             return Err(DumpError::Marker);
         }
-        let mut elements = Vec::with_capacity(loaders.len() + 3);
+        let mut elements = Vec::with_capacity(loaders.len() + threads.len() + 3);
         elements.push(long.raw());
         elements.push(me.raw());
         elements.extend_from_slice(loaders);
+        elements.extend_from_slice(threads);
         elements.push(long.raw());
         let array = env.object_array_of(&elements);
         if array.is_null() {

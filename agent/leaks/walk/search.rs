@@ -4,8 +4,9 @@
 //! heap, and tags only the objects that refer to the current frontier (starting with the suspect
 //! loaders themselves). Memory therefore grows with the objects that lead to a suspect, not with
 //! the heap, and passes stop at the first root reached: the chain is the shortest. Edges out of
-//! `java.lang.ref.Reference.referent` are not strong and are skipped; the report thread's own
-//! references are not roots.
+//! `java.lang.ref.Reference.referent` are not strong and are skipped; the references of the
+//! agent's own threads (their `Thread` tagged `TAG_SELF_THREAD`: the report thread, the sampler,
+//! the thread writing an exit report) are not roots.
 //!
 //! The dump search (`dump/search.rs`) is the same reverse breadth-first search over another
 //! graph, but the two keep their own loops: here each pass is a JVMTI callback inside a
@@ -328,7 +329,7 @@ impl<'a> Walk<'a> {
     }
 
     /// A root refers to a frontier object: the root hop of every target that has none yet
-    /// (the report thread's own locals are not roots).
+    /// (the agent's threads' locals are not roots).
     fn root_hop(&mut self, e: &RefEdge<'_>, to: jlong, wanted: &[u16]) {
         let own_local = matches!(e.kind, JVMTI_HEAP_REFERENCE_STACK_LOCAL | JVMTI_HEAP_REFERENCE_JNI_LOCAL) && e.thread_tag == TAG_SELF_THREAD;
         if own_local {

@@ -95,6 +95,22 @@ impl MethodIds {
     /// (unless the process churns loaders), once. `capacity`: local references GetLoadedClasses
     /// may hand out (the class tracker's estimate).
     pub fn sweep(&self, jvmti: &Jvmti, env: &Env, capacity: i32) {
+        let unguarded = crate::core::fault::injected("slow-sweep-unguarded");
+        let slow = unguarded || crate::core::fault::injected("slow-sweep");
+        if slow {
+            // Tests only: every tick sweeps, as if each had met a frame without an id.
+            self.sweep_due.store(true, Relaxed);
+        }
+        if !self.sweep_due.load(Relaxed) {
+            return;
+        }
+        // Not while a report analyses: its GC would see every class alive through this thread
+        // (leaks/mod.rs). The next tick sweeps.
+        let _quiet = match crate::leaks::hold_references() {
+            _ if unguarded => None,
+            None => return,
+            q => q,
+        };
         if !self.sweep_due.swap(false, Relaxed) || crate::loaders::tracker::loaders_churn() {
             return;
         }
@@ -103,6 +119,11 @@ impl MethodIds {
             let classes = jvmti.loaded_classes().unwrap_or_default();
             // A class not prepared yet is refused and gets its ids at ClassPrepare.
             classes.iter().for_each(|&k| jvmti.create_method_ids(k));
+            if slow {
+                // Tests only: the references stay held while a test drops loaders and asks for a report.
+                crate::core::log::info("slow-sweep: holding every loaded class");
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+            }
             classes.len()
         });
         crate::core::log::info(&format!(

@@ -75,9 +75,15 @@ fn world() -> Builder {
 
 /// The marker array and the agent's own thread, which holds it.
 fn marker(b: &mut Builder, own_thread: u64, loaders: &[u64]) {
+    marker_with(b, own_thread, loaders, &[]);
+}
+
+/// The same, with the agent's other threads after the loaders.
+fn marker_with(b: &mut Builder, own_thread: u64, loaders: &[u64], others: &[u64]) {
     b.long_array(0xF100, &MARKER);
     let mut e = vec![0xF100, own_thread];
     e.extend_from_slice(loaders);
+    e.extend_from_slice(others);
     e.push(0xF100);
     b.object_array(0xF000, 0x600, &e);
     b.instance(own_thread, 0x900, &fields(&[(TYPE_LONG, 2), (TYPE_OBJECT, 0)]));
@@ -89,6 +95,10 @@ fn marker(b: &mut Builder, own_thread: u64, loaders: &[u64]) {
 
 
 fn run(b: &Builder, targets: &[u32]) -> Found {
+    run_with(b, targets, 0)
+}
+
+fn run_with(b: &Builder, targets: &[u32], agent_threads: usize) -> Found {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let k = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("leakagent-dumpsearch-{}-{k}", std::process::id()));
@@ -100,6 +110,7 @@ fn run(b: &Builder, targets: &[u32]) -> Found {
         loader_ids: vec![7, 8],
         loader_classes: vec!["java.net.URLClassLoader".into(), "java.net.URLClassLoader".into()],
         targets: targets.to_vec(),
+        agent_threads,
         limits: limits(),
     };
     let f = search(&mut d, &setup, &Budget::open(), &NoLive);
@@ -163,6 +174,35 @@ fn a_thread_context_loader_and_a_stack_local_are_roots_but_not_the_agents_own() 
 }
 
 #[test]
+fn no_chain_starts_at_a_reference_held_by_any_of_the_agents_threads() {
+    // The sampler (thread serial 11) holds a class of the suspect as a JNI local, the only
+    // reference to it, while the dump is written.
+    let world_with_sampler = |listed: bool| {
+        let mut b = world();
+        if listed {
+            marker_with(&mut b, 0xE000, &[0xA000, 0xB000], &[0xE100]);
+        } else {
+            marker(&mut b, 0xE000, &[0xA000, 0xB000]);
+        }
+        b.instance(0xA000, 0x400, &[]);
+        b.instance(0xB000, 0x400, &[]);
+        b.instance(0xE100, 0x900, &fields(&[(TYPE_LONG, 78), (TYPE_OBJECT, 0)]));
+        b.root(Root { kind: ROOT_THREAD_OBJ, id: 0xE100, thread_serial: 11, frame: 12 });
+        b.root(Root { kind: ROOT_JNI_LOCAL, id: 0x500, thread_serial: 11, frame: 0 });
+        b
+    };
+    // Not known as the agent's, its local is a root like any thread's.
+    let f = run(&world_with_sampler(false), &[7]);
+    assert_eq!(f.chains[0].as_ref().expect("a chain").0[0].kind, "jni_local");
+    // Listed in the marker array: no chain, and the loader is proven unreachable.
+    let f = run_with(&world_with_sampler(true), &[7], 1);
+    assert!(f.error.is_none(), "{f:?}");
+    assert!(f.chains[0].is_none() && !f.weakly_held[0] && f.complete, "{f:?}");
+    let own = &f.objects.as_ref().expect("objects").own;
+    assert_eq!((own.threads.as_slice(), own.serials.as_slice()), (&[0xE000, 0xE100][..], &[9, 11][..]));
+}
+
+#[test]
 fn a_loader_held_only_softly_is_weakly_held_and_an_unreachable_one_has_no_chain() {
     let mut b = world();
     marker(&mut b, 0xE000, &[0xA000, 0xB000]);
@@ -217,6 +257,7 @@ fn fifteen_hundred_suspects_are_served_by_one_search_of_a_few_passes() {
         loader_ids: (0..n as u32).map(|i| 1000 + i).collect(),
         loader_classes: vec!["groovy.lang.GroovyClassLoader$InnerLoader".into(); n as usize],
         targets: (0..n as u32).map(|i| 1000 + i).collect(),
+        agent_threads: 0,
         limits: limits(),
     };
     let f = search(&mut d, &setup, &Budget::open(), &NoLive);

@@ -82,6 +82,21 @@ public final class Container {
      */
     private static final List<ClassLoader> SHARED_LOADERS = new ArrayList<>();
 
+    /**
+     * --hold: every application loader stays strongly held from here, the harness's own
+     * static, until the stdin line `release` ({@link #release}); then only the scenario's
+     * leak (none in a fixed twin) keeps it. Lets a test have loaders die at a moment it picks.
+     */
+    public static boolean hold;
+    private static final List<ClassLoader> HELD = new ArrayList<>();
+
+    /** Drops the loaders --hold kept (the stdin line `release`). */
+    public static void release() {
+        synchronized (HELD) {
+            HELD.clear();
+        }
+    }
+
     /** Number of classes in the application's jar (all of them are loaded by every generation). */
     public int classesPerGeneration() throws Exception {
         Properties p = new Properties();
@@ -109,6 +124,11 @@ public final class Container {
         URLClassLoader loader = new URLClassLoader(name, appUrls, shared);
         loaders.add(new WeakReference<>(loader));
         loaderNames.add(name);
+        if (hold) {
+            synchronized (HELD) {
+                HELD.add(loader);
+            }
+        }
         Map<String, Object> ctx = new HashMap<>(services);
         ctx.put("fixed", fixed);
         ctx.put("generation", generation);

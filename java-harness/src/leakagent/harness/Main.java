@@ -41,7 +41,7 @@ import leakagent.harness.scenarios.UnsafeMixed;
 
 /**
  * java [agent options] -jar harness.jar SCENARIO [--fixed] [--generations N] [--threads N]
- *      [--await-stdin] [--selfcheck]
+ *      [--await-stdin] [--selfcheck] [--hold]
  */
 public final class Main {
     private static final Map<String, Supplier<Scenario>> SCENARIOS = new LinkedHashMap<>();
@@ -98,6 +98,7 @@ public final class Main {
         Out.truth("fixed", o.fixed);
         Out.truth("java_version", System.getProperty("java.version"));
         Out.truth("pid", ProcessHandle.current().pid());
+        Container.hold = o.hold;
         try {
             s.run(o);
         } catch (Throwable t) {
@@ -123,6 +124,10 @@ public final class Main {
             if (line.trim().equals("exit")) {
                 break;
             }
+            if (line.trim().equals("release")) {
+                Container.release();
+                Out.line("released");
+            }
         }
     }
 
@@ -140,6 +145,7 @@ public final class Main {
                 case "--fixed": o.fixed = true; break;
                 case "--await-stdin": o.awaitStdin = true; break;
                 case "--selfcheck": o.selfcheck = true; break;
+                case "--hold": o.hold = true; break;
                 case "--generations":
                 case "--threads": {
                     if (value == null) {
@@ -176,7 +182,7 @@ public final class Main {
 
     static String usage() {
         return "usage: java -jar harness.jar <scenario> [--fixed] [--generations N] [--threads N]"
-                + " [--await-stdin] [--selfcheck]\nscenarios: " + String.join(", ", SCENARIOS.keySet());
+                + " [--await-stdin] [--selfcheck] [--hold]\nscenarios: " + String.join(", ", SCENARIOS.keySet());
     }
 
     /** java-harness/build (the directory holding harness.jar), or -Dleakagent.harness.build. */

@@ -8,6 +8,8 @@ public final class Options {
     public int threads = -1; // -1: scenario default
     public boolean awaitStdin;
     public boolean selfcheck;
+    /** --hold: deployed loaders stay strongly held until the stdin line `release`. */
+    public boolean hold;
 
     public int threads(int dflt) {
         return threads > 0 ? threads : dflt;
