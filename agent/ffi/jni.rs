@@ -82,6 +82,14 @@ impl WeakGlobal {
         Local::new(env, unsafe { jni_fn!(env, NewLocalRef)(env.0, self.0 as jweak) }).non_null()
     }
 
+    /// Whether `obj` is this reference's object (false once it was collected): one JNI call,
+    /// where `upgrade` and a compare take three.
+    pub fn is(&self, env: &Env, obj: jobject) -> bool {
+        // SAFETY: `self` is alive (as for `upgrade`); IsSameObject takes weak references as they
+        // are, a collected one comparing equal to null only.
+        !obj.is_null() && unsafe { jni_fn!(env, IsSameObject)(env.0, self.0 as jweak, obj) != 0 }
+    }
+
     pub fn delete(self, env: &Env) {
         // SAFETY: as for `upgrade`; `self` is consumed, so this runs once per reference.
         unsafe { jni_fn!(env, DeleteWeakGlobalRef)(env.0, self.0 as jweak) }

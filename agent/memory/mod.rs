@@ -71,8 +71,8 @@ pub struct MemoryCollector {
     ring: Mutex<SampleRing>,
     /// HotSpot flags do not change: read once, at the first report.
     flags: OnceLock<BTreeMap<String, String>>,
-    /// When the sampler last read the allocator's statistics.
-    allocator_read: Mutex<Option<Instant>>,
+    /// When the sampler last read the allocator's statistics, and how long that took.
+    allocator_read: Mutex<Option<(Instant, Duration)>>,
     /// The memory cgroup, located once at start-up.
     pub cgroup: Option<cgroup::Location>,
 }
@@ -81,6 +81,15 @@ pub struct MemoryCollector {
 /// walks its free lists, which stalls allocating threads on the fragmented heaps this tool is
 /// for; once a minute (and at each report) is cheap enough to leave on.
 const ALLOCATOR_EVERY: Duration = Duration::from_secs(60);
+/// The walk grows with the free chunks: loader churn left 87 MB free in small chunks and a read
+/// of 55 to 118 ms (`bench/classload_overhead.sh`). The next read waits this many times the last
+/// one's time when that is longer than `ALLOCATOR_EVERY`: at most 0.1% of a core, and of stalls.
+const ALLOCATOR_COST_FACTOR: u32 = 1000;
+
+/// Whether the sampler reads the allocator now, given its last read (when, how long it took).
+fn allocator_due(last: Option<(Instant, Duration)>) -> bool {
+    last.is_none_or(|(at, took)| at.elapsed() >= ALLOCATOR_EVERY.max(took.saturating_mul(ALLOCATOR_COST_FACTOR)))
+}
 
 impl MemoryCollector {
     pub fn new(options: &Options) -> MemoryCollector {
@@ -101,7 +110,7 @@ impl MemoryCollector {
     }
 
     /// One sample. Runs on the sampler or report thread; `allocator` is the report's own reading
-    /// of the allocator, else the sampler reads it at most every `ALLOCATOR_EVERY`.
+    /// of the allocator, else the sampler reads it when `allocator_due`.
     pub fn sample(
         &self,
         from: Sources,
@@ -112,9 +121,11 @@ impl MemoryCollector {
         let (heap, direct_pool) = beans.read(env);
         let (in_use, free) = allocator.unwrap_or_else(|| {
             let mut last = self.allocator_read.lock();
-            if last.is_none_or(|t| t.elapsed() >= ALLOCATOR_EVERY) {
-                *last = Some(Instant::now());
-                malloc::quick()
+            if allocator_due(*last) {
+                let t0 = Instant::now();
+                let read = malloc::quick();
+                *last = Some((t0, t0.elapsed()));
+                read
             } else {
                 (None, None)
             }
@@ -356,6 +367,23 @@ fn parse_feature(v: &str) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::{allocator_due, ALLOCATOR_EVERY};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_slow_allocator_read_spaces_the_next_one() {
+        assert!(allocator_due(None), "the first sample reads the allocator");
+        let ago = |s: u64| Instant::now().checked_sub(Duration::from_secs(s)).unwrap();
+        let fast = Duration::from_millis(3);
+        assert!(!allocator_due(Some((ago(30), fast))));
+        assert!(allocator_due(Some((ago(ALLOCATOR_EVERY.as_secs()), fast))));
+        // 120 ms walking free lists: not again before 120 s.
+        let slow = Duration::from_millis(120);
+        assert!(!allocator_due(Some((ago(ALLOCATOR_EVERY.as_secs()), slow))));
+        assert!(!allocator_due(Some((ago(119), slow))));
+        assert!(allocator_due(Some((ago(120), slow))));
+    }
+
     #[test]
     fn feature_versions() {
         assert_eq!(super::parse_feature("17"), 17);

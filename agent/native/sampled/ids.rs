@@ -145,7 +145,8 @@ impl MethodIds {
             return true;
         }
         let Some(known) = self.builtin.get() else { return true };
-        known.iter().any(|w| w.upgrade(env).is_some_and(|l| env.same_object(l.raw(), loader.raw())))
+        // Compared as weak references: every class of a churning loader asks (issue 21).
+        known.iter().any(|w| w.is(env, loader.raw()))
     }
 }
 
