@@ -12,7 +12,8 @@ pub const TAG_CLASS: jlong = 1 << 56;
 pub const TAG_LOADER: jlong = 2 << 56;
 /// Objects the chain search marks; cleared when it ends.
 pub const TAG_SEARCH: jlong = 3 << 56;
-/// The report thread's own `Thread` object, so its locals are not taken as roots.
+/// The `Thread` objects of the agent's own threads (report, sampler), so their locals are not
+/// taken as roots.
 pub const TAG_SELF_THREAD: jlong = 4 << 56;
 /// Array classes get no ClassLoad event and are not counted; the chain search tags them with
 /// this kind (same layout as a class tag) so chains can name them.
