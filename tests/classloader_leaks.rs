@@ -419,6 +419,25 @@ fn stopped_loaders_seen_alive_with_no_gc_are_no_warning() {
     assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
 }
 
+/// Waits for a sweep that began after `level-redeploy --hold` deployed its generations (so it
+/// holds their classes, fault points `slow-sweep*`), lets the generations become garbage and asks
+/// for a report at once.
+fn release_during_a_sweep(mut jvm: Running, v: u32) -> (Report, Finished) {
+    const HOLDING: &str = "slow-sweep: holding every loaded class";
+    let before = jvm.stderr_now().matches(HOLDING).count();
+    let start = std::time::Instant::now();
+    while jvm.stderr_now().matches(HOLDING).count() == before {
+        assert!(start.elapsed() < Duration::from_secs(60), "JDK {v}: no sweep: {}", jvm.stderr_now());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    jvm.send_line("release");
+    jvm.wait_for_line("HARNESS released", Duration::from_secs(30));
+    jvm.signal(rtmin(2));
+    let r = jvm.wait_for_reports(1, Duration::from_secs(120)).remove(0);
+    (r, jvm.finish())
+}
+
+
 /// The agent's own references never keep a loader alive through a report. The sampler's
 /// jmethodID sweep holds every loaded class as a JNI local (fault point `slow-sweep`: every tick,
 /// 1.5 s each); the fixed twin's generations, held by the harness (`--hold`) while a sweep lists
@@ -428,28 +447,16 @@ fn stopped_loaders_seen_alive_with_no_gc_are_no_warning() {
 /// alive through "leakagent-sampler" (a chain from its JNI local was seen once on JDK 11).
 #[test]
 fn the_samplers_references_pin_no_loader_through_a_report() {
-    const HOLDING: &str = "slow-sweep: holding every loaded class";
     let javas = every_java("the_samplers_references_pin_no_loader_through_a_report");
     for java in &javas {
         let v = java_feature_version(java);
-        let mut jvm = Jvm::scenario(&format!("sweep-quiet-{v}"), "level-redeploy")
+        let jvm = Jvm::scenario(&format!("sweep-quiet-{v}"), "level-redeploy")
             .java(java)
             .fault("slow-sweep")
             .jvm_args(&["-Xmx512m"])
             .args(&["--fixed", "--hold"])
             .start();
-        // A sweep that began after the generations were deployed: it holds their classes.
-        let before = jvm.stderr_now().matches(HOLDING).count();
-        let start = std::time::Instant::now();
-        while jvm.stderr_now().matches(HOLDING).count() == before {
-            assert!(start.elapsed() < Duration::from_secs(60), "JDK {v}: no sweep: {}", jvm.stderr_now());
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        jvm.send_line("release");
-        jvm.wait_for_line("HARNESS released", Duration::from_secs(30));
-        jvm.signal(rtmin(2));
-        let r = jvm.wait_for_reports(1, Duration::from_secs(120)).remove(0);
-        let f = jvm.finish();
+        let (r, f) = release_during_a_sweep(jvm, v);
         assert_eq!(f.code, Some(0), "JDK {v}: {}", f.stderr);
         assert!(r.class_loaders.gc_before_report, "JDK {v}");
         assert!(suspects(&r).is_empty(), "JDK {v}: {:#?}", suspects(&r));
@@ -473,24 +480,14 @@ fn no_chain_starts_at_the_agents_own_references() {
     for java in &javas {
         let v = java_feature_version(java);
         for method in ["walk", "dump"] {
-            let mut jvm = Jvm::scenario(&format!("own-roots-{v}-{method}"), "level-redeploy")
+            let jvm = Jvm::scenario(&format!("own-roots-{v}-{method}"), "level-redeploy")
                 .java(java)
                 .fault("slow-sweep-unguarded")
                 .jvm_args(&["-Xmx512m"])
                 .options(&format!("chain_method={method}"))
                 .args(&["--fixed", "--hold"])
                 .start();
-            let before = jvm.stderr_now().matches("slow-sweep: holding every loaded class").count();
-            let start = std::time::Instant::now();
-            while jvm.stderr_now().matches("slow-sweep: holding every loaded class").count() == before {
-                assert!(start.elapsed() < Duration::from_secs(60), "JDK {v}: no sweep: {}", jvm.stderr_now());
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            jvm.send_line("release");
-            jvm.wait_for_line("HARNESS released", Duration::from_secs(30));
-            jvm.signal(rtmin(2));
-            let r = jvm.wait_for_reports(1, Duration::from_secs(120)).remove(0);
-            let f = jvm.finish();
+            let (r, f) = release_during_a_sweep(jvm, v);
             assert_eq!(f.code, Some(0), "JDK {v} {method}: {}", f.stderr);
             let json = serde_json::to_string(&r).unwrap();
             assert!(!json.contains("leakagent-sampler"), "JDK {v} {method}: the agent's thread in the report: {:#?}", r.class_loaders);
