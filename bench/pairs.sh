@@ -105,7 +105,8 @@ bench_together() {
     pids+=("$!")
   done
   for k in "$@"; do
-    until grep -q '^READY' "$BENCH_WORK/out-$k"; do
+    # The background run may not have opened its output yet.
+    until grep -qs '^READY' "$BENCH_WORK/out-$k"; do
       sleep 0.05
       (( ++waited < 12000 )) || { echo "a run $k never warmed up:" >&2; cat "$BENCH_WORK/out-$k" >&2; exit 1; }
     done
