@@ -172,27 +172,34 @@ impl Drop for Mounted {
 }
 
 /// A full disk at the exit report (a 64 KiB tmpfs, needs root): every file fails with "No space
-/// left on device" in the log, no temporary file is left, and the JSON lines file keeps only its
-/// whole lines (before, the part of the line that fit in its last page stayed, and every reader
-/// of the file choked on it).
+/// left on device" on standard error, no temporary file is left, and the JSON lines file and the
+/// log keep only their whole lines (before, the part of a line that fit in the file's last page
+/// stayed, and every reader of the file choked on it).
 #[test]
 fn a_full_disk_leaves_no_partial_file() {
     let full = temp_dir("full-disk");
     let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs"]).arg(&full).status().unwrap();
     assert!(ok.success(), "mount a tmpfs at {}", full.display());
     let _mounted = Mounted(full.clone());
-    // A whole line that leaves 96 bytes of its page free, then nothing else free.
-    let jsonl = full.join("reports.jsonl");
+    // Whole lines that leave 96 bytes of their page free, then nothing else free.
+    let (jsonl, log) = (full.join("reports.jsonl"), full.join("agent.log"));
     let first = format!("{{\"pad\":\"{}\"}}\n", "x".repeat(4000 - 11));
     assert_eq!(first.len(), 4000);
-    fs::write(&jsonl, &first).unwrap();
-    fs::set_permissions(&jsonl, fs::Permissions::from_mode(0o600)).unwrap();
+    for f in [&jsonl, &log] {
+        fs::write(f, &first).unwrap();
+        fs::set_permissions(f, fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let mut filler = fs::File::create(full.join("filler")).unwrap();
     while std::io::Write::write_all(&mut filler, &[0u8; 4096]).is_ok() {}
     drop(filler);
 
     let j = Jvm::scenario("full-disk", "healthy");
-    let opts = format!("file={0}/report-%n,format=json+txt+jsonl,jsonl_file={1},sample_interval=off", full.display(), jsonl.display());
+    let opts = format!(
+        "file={0}/report-%n,format=json+txt+jsonl,jsonl_file={1},log={2},sample_interval=off",
+        full.display(),
+        jsonl.display(),
+        log.display()
+    );
     let f = j.raw_options(&opts).run();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     assert!(f.stdout.contains("HARNESS done"), "{}", f.stdout);
@@ -200,11 +207,14 @@ fn a_full_disk_leaves_no_partial_file() {
     assert!(f.stderr.contains(&format!("cannot append report #1 to {}: {enospc}", jsonl.display())), "{}", f.stderr);
     assert!(f.stderr.contains(&format!("cannot write report #1 to {}/report-1.txt: {enospc}", full.display())), "{}", f.stderr);
     assert!(f.stderr.contains(&format!("cannot write report #1 (vm_death) to {}/report-1.json: {enospc}", full.display())), "{}", f.stderr);
-    let kept = fs::read_to_string(&jsonl).unwrap();
-    assert!(kept == first, "the JSON lines file holds whole lines only; after them: {:?}", kept.get(first.len()..));
+    // The lines that did not fit went to standard error instead (above); a short one may fit.
+    for f in [&jsonl, &log] {
+        let kept = fs::read_to_string(f).unwrap();
+        assert!(kept.starts_with(&first) && kept.ends_with('\n'), "{} holds whole lines only; after them: {:?}", f.display(), kept.get(first.len()..));
+    }
     let mut left: Vec<String> = fs::read_dir(&full).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     left.sort();
-    assert_eq!(left, ["filler", "reports.jsonl"], "no report, no temporary file");
+    assert_eq!(left, ["agent.log", "filler", "reports.jsonl"], "no report, no temporary file");
 }
 
 /// The start tick of a running process, as /proc/PID/stat has it.

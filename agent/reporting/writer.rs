@@ -61,30 +61,10 @@ pub fn json_path(expanded: &str) -> (PathBuf, String) {
 }
 
 /// Appends `line` and a newline with one `write` on an `O_APPEND` descriptor, so lines of
-/// concurrent writers never interleave; opened as `files::open_append` allows. A line the disk
-/// had room for only part of is cut off again: half a line breaks every reader of the file.
+/// concurrent writers never interleave; opened as `files::open_append` allows, and never left
+/// half written (`files::append_whole`).
 pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
-    let mut f = crate::core::files::open_append(path)?;
-    let before = f.metadata()?.len();
-    let bytes = format!("{line}\n");
-    let mut done = 0;
-    while done < bytes.len() {
-        match f.write(&bytes.as_bytes()[done..]) {
-            Ok(0) => return Err(cut_off(&f, before, done, io::ErrorKind::WriteZero.into())),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(cut_off(&f, before, done, e)),
-        }
-    }
-    Ok(())
-}
-
-/// Truncates the `done` bytes of a failed append, unless another writer appended since.
-fn cut_off(f: &fs::File, before: u64, done: usize, e: io::Error) -> io::Error {
-    if done > 0 && f.metadata().is_ok_and(|m| m.len() == before + done as u64) {
-        let _ = f.set_len(before);
-    }
-    e
+    crate::core::files::append_whole(&mut crate::core::files::open_append(path)?, format!("{line}\n").as_bytes())
 }
 
 /// Writes `bytes` to `path` atomically: readers see the old file or the whole new one. With
