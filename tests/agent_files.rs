@@ -2,7 +2,8 @@
 //! are never written through a symlink and are refused when someone else owns them or can write
 //! to them; a dangling link at a report's name loses no report; a report directory that cannot
 //! be written stops start-up (and refuses a late attach); heap dumps of runs that died are
-//! removed at the next start; fault injection exists only in the test build.
+//! removed at the next start; a full disk leaves no partial file; fault injection exists only in
+//! the test build.
 
 mod common;
 
@@ -159,6 +160,61 @@ fn an_unwritable_report_directory_is_refused_at_start() {
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     assert!(f.stdout.contains("HARNESS done"), "{}", f.stdout);
     assert!(f.stderr.contains("'/nonexistent/late'") && f.stderr.contains("the agent was not loaded"), "{}", f.stderr);
+}
+
+/// Unmounts a test's tmpfs when the test ends, however it ends.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full disk at the exit report (a 64 KiB tmpfs, needs root): every file fails with "No space
+/// left on device" on standard error, no temporary file is left, and the JSON lines file and the
+/// log keep only their whole lines (before, the part of a line that fit in the file's last page
+/// stayed, and every reader of the file choked on it).
+#[test]
+fn a_full_disk_leaves_no_partial_file() {
+    let full = temp_dir("full-disk");
+    let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs"]).arg(&full).status().unwrap();
+    assert!(ok.success(), "mount a tmpfs at {}", full.display());
+    let _mounted = Mounted(full.clone());
+    // Whole lines that leave 96 bytes of their page free, then nothing else free.
+    let (jsonl, log) = (full.join("reports.jsonl"), full.join("agent.log"));
+    let first = format!("{{\"pad\":\"{}\"}}\n", "x".repeat(4000 - 11));
+    assert_eq!(first.len(), 4000);
+    for f in [&jsonl, &log] {
+        fs::write(f, &first).unwrap();
+        fs::set_permissions(f, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut filler = fs::File::create(full.join("filler")).unwrap();
+    while std::io::Write::write_all(&mut filler, &[0u8; 4096]).is_ok() {}
+    drop(filler);
+
+    let j = Jvm::scenario("full-disk", "healthy");
+    let opts = format!(
+        "file={0}/report-%n,format=json+txt+jsonl,jsonl_file={1},log={2},sample_interval=off",
+        full.display(),
+        jsonl.display(),
+        log.display()
+    );
+    let f = j.raw_options(&opts).run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(f.stdout.contains("HARNESS done"), "{}", f.stdout);
+    let enospc = "No space left on device";
+    assert!(f.stderr.contains(&format!("cannot append report #1 to {}: {enospc}", jsonl.display())), "{}", f.stderr);
+    assert!(f.stderr.contains(&format!("cannot write report #1 to {}/report-1.txt: {enospc}", full.display())), "{}", f.stderr);
+    assert!(f.stderr.contains(&format!("cannot write report #1 (vm_death) to {}/report-1.json: {enospc}", full.display())), "{}", f.stderr);
+    // The lines that did not fit went to standard error instead (above); a short one may fit.
+    for f in [&jsonl, &log] {
+        let kept = fs::read_to_string(f).unwrap();
+        assert!(kept.starts_with(&first) && kept.ends_with('\n'), "{} holds whole lines only; after them: {:?}", f.display(), kept.get(first.len()..));
+    }
+    let mut left: Vec<String> = fs::read_dir(&full).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["agent.log", "filler", "reports.jsonl"], "no report, no temporary file");
 }
 
 /// The start tick of a running process, as /proc/PID/stat has it.

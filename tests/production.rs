@@ -138,27 +138,30 @@ fn a_failed_start_leaves_the_jvm_running() {
 
 /// A late attach that fails after installing its events, signal handler and zlib wrappers
 /// removes them all before HotSpot unloads the library: the signal has no handler, and zlib
-/// work afterwards runs through the JDK's own natives.
+/// work afterwards runs through the JDK's own natives. Failed by an error or by a panic (the
+/// panic's path must find the thread's JNIEnv itself to rebind the natives).
 #[test]
 fn a_failed_attach_removes_what_it_installed() {
     let java = main_java();
-    let mut jvm = Jvm::scenario("fault-attach", "healthy").without_agent().env("LEAKAGENT_FAULT", "attach").start();
-    let opts = format!("\"file={}/late-%n\"", jvm.dir.display());
-    let (ok, said) = jcmd(&java, jvm.pid(), &["JVMTI.agent_load", &fault_lib().display().to_string(), &opts]);
-    assert!(!ok, "the attach must fail: {said}");
-    let status = std::fs::read_to_string(format!("/proc/{}/status", jvm.pid())).unwrap();
-    let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).unwrap().trim();
-    let mask = u64::from_str_radix(caught, 16).unwrap();
-    assert_eq!(mask & (1 << (rtmin(2) - 1)), 0, "the report signal handler is gone: {caught}");
-    // Inflaters and Deflaters after the failed attach: the natives are the JDK's again.
-    let instrument = java.parent().unwrap().parent().unwrap().join("lib/libinstrument.so");
-    let (ok, said) = jcmd(&java, jvm.pid(), &["JVMTI.agent_load", &instrument.display().to_string(), &late_zlib_jar().display().to_string()]);
-    assert!(ok, "{said}");
-    jvm.wait_for_line("LATE done", Duration::from_secs(60));
-    let f = jvm.finish();
-    assert_eq!(f.code, Some(0), "{}", f.stderr);
-    assert!(f.stderr.contains("the agent is not active"), "{}", f.stderr);
-    assert!(f.reports().is_empty());
+    for point in ["attach", "attach-panic"] {
+        let mut jvm = Jvm::scenario(&format!("fault-{point}"), "healthy").without_agent().env("LEAKAGENT_FAULT", point).start();
+        let opts = format!("\"file={}/late-%n\"", jvm.dir.display());
+        let (ok, said) = jcmd(&java, jvm.pid(), &["JVMTI.agent_load", &fault_lib().display().to_string(), &opts]);
+        assert!(!ok, "{point}: the attach must fail: {said}");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", jvm.pid())).unwrap();
+        let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).unwrap().trim();
+        let mask = u64::from_str_radix(caught, 16).unwrap();
+        assert_eq!(mask & (1 << (rtmin(2) - 1)), 0, "{point}: the report signal handler is gone: {caught}");
+        // Inflaters and Deflaters after the failed attach: the natives are the JDK's again.
+        let instrument = java.parent().unwrap().parent().unwrap().join("lib/libinstrument.so");
+        let (ok, said) = jcmd(&java, jvm.pid(), &["JVMTI.agent_load", &instrument.display().to_string(), &late_zlib_jar().display().to_string()]);
+        assert!(ok, "{point}: {said}");
+        jvm.wait_for_line("LATE done", Duration::from_secs(60));
+        let f = jvm.finish();
+        assert_eq!(f.code, Some(0), "{point}: {}", f.stderr);
+        assert!(f.stderr.contains("not active"), "{point}: {}", f.stderr);
+        assert!(f.reports().is_empty(), "{point}");
+    }
 }
 
 /// The exit report keeps `exit_timeout`: a chain search that would take longer stops at the

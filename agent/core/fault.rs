@@ -1,6 +1,7 @@
 //! Faults the integration tests inject to check that the agent fails safely:
 //! `LEAKAGENT_FAULT=<point>` in the JVM's environment. Points: `pipe`, `events`, `panic` (start-up
 //! fails, the JVM must run on), `attach` (a late attach fails after installing everything),
+//! `attach-panic` (the same, by a panic),
 //! `no-report-thread` (exit reports run inline), `stuck-exit-report` (the exit report never
 //! finishes, the JVM must exit at `exit_timeout`), `slow-class-load` (the catch-up waits
 //! 100 ms before listing the loaded classes, and a ClassLoad posted before it ends waits for its

@@ -33,6 +33,31 @@ pub fn open_append(path: &Path) -> io::Result<File> {
     Ok(f)
 }
 
+/// Appends `bytes` to a file opened for appending. What a full disk had room for is cut off
+/// again (half a line breaks every reader of a log or JSON lines file), unless another writer
+/// appended since.
+pub fn append_whole(f: &mut File, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let before = f.metadata()?.len();
+    let mut done = 0;
+    while done < bytes.len() {
+        let e = match f.write(&bytes[done..]) {
+            Ok(0) => io::ErrorKind::WriteZero.into(),
+            Ok(n) => {
+                done += n;
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => e,
+        };
+        if done > 0 && f.metadata().is_ok_and(|m| m.len() == before + done as u64) {
+            let _ = f.set_len(before);
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// Whether what is at `path` now (if anything) may be replaced or appended to: the same rule as
 /// [`open_append`], without following a link.
 pub fn check_existing(path: &Path) -> io::Result<()> {

@@ -18,7 +18,7 @@ fn write(level: &str, msg: &str) {
     let line = format!("[leakagent] {} {level}: {msg}\n", rfc3339(now));
     let mut sink = SINK.lock();
     let ok = match sink.as_mut() {
-        Some(f) => f.write_all(line.as_bytes()).is_ok(),
+        Some(f) => crate::core::files::append_whole(f, line.as_bytes()).is_ok(),
         None => false,
     };
     if !ok {

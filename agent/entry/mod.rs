@@ -43,13 +43,13 @@ use std::time::Instant;
 #[no_mangle]
 pub extern "C" fn Agent_OnLoad(vm: *mut JavaVM, options: *mut c_char, _reserved: *mut c_void) -> jint {
     // SAFETY: the arguments are those the JVM passed to this entry point, on this thread.
-    entry_guard(false, || unsafe { start(vm, options, false) })
+    entry_guard(vm, false, || unsafe { start(vm, options, false) })
 }
 
 #[no_mangle]
 pub extern "C" fn Agent_OnAttach(vm: *mut JavaVM, options: *mut c_char, _reserved: *mut c_void) -> jint {
     // SAFETY: the arguments are those the JVM passed to this entry point, on this thread.
-    entry_guard(true, || unsafe { start(vm, options, true) })
+    entry_guard(vm, true, || unsafe { start(vm, options, true) })
 }
 
 #[no_mangle]
@@ -68,13 +68,19 @@ pub extern "C" fn Agent_OnUnload(_vm: *mut JavaVM) {
 
 /// A panic while starting leaves the JVM running without the agent: at start-up `Agent_OnLoad`
 /// still returns OK (an error would stop the JVM), after an attach everything installed is
-/// removed first (HotSpot unloads the library when `Agent_OnAttach` fails).
-fn entry_guard(late: bool, f: impl FnOnce() -> jint) -> jint {
+/// removed first (HotSpot unloads the library when `Agent_OnAttach` fails), the zlib natives
+/// too: bound to wrappers in an unloaded library, the next Inflater would crash the JVM.
+fn entry_guard(vm: *mut JavaVM, late: bool, f: impl FnOnce() -> jint) -> jint {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(code) => code,
         Err(_) => {
             health::bump(&COUNTERS.panics);
-            let _ = catch_unwind(|| deactivate(late, None));
+            let _ = catch_unwind(|| {
+                // SAFETY: `vm` is what the JVM passed to the running entry point, on this thread
+                // (attached: Agent_OnAttach runs on the attach listener).
+                let env = if late { unsafe { current_env(vm) }.ok() } else { None };
+                deactivate(late, env.as_ref())
+            });
             log::error("internal error while loading the agent; it is not active, the JVM continues");
             if late {
                 JNI_ERR
@@ -263,6 +269,9 @@ unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, started_
         live_phase_prepare(agent, &env);
         if fault::injected("attach") {
             return Err("late attach: injected fault after the events, the signal handler and the zlib wrappers".into());
+        }
+        if fault::injected("attach-panic") {
+            panic!("injected fault after the zlib wrappers");
         }
         start_threads(agent, &env);
     }

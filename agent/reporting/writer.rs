@@ -61,9 +61,10 @@ pub fn json_path(expanded: &str) -> (PathBuf, String) {
 }
 
 /// Appends `line` and a newline with one `write` on an `O_APPEND` descriptor, so lines of
-/// concurrent writers never interleave; opened as `files::open_append` allows.
+/// concurrent writers never interleave; opened as `files::open_append` allows, and never left
+/// half written (`files::append_whole`).
 pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
-    crate::core::files::open_append(path)?.write_all(format!("{line}\n").as_bytes())
+    crate::core::files::append_whole(&mut crate::core::files::open_append(path)?, format!("{line}\n").as_bytes())
 }
 
 /// Writes `bytes` to `path` atomically: readers see the old file or the whole new one. With

@@ -119,17 +119,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    // Past the open the temporary file is ours to remove on failure; before it, what is at its
+    // name (a killed run's, or planted) is not.
+    let result = f.write_all(bytes).and_then(|_| f.sync_all()).and_then(|_| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -145,6 +143,21 @@ mod tests {
         let p = std::env::temp_dir().join(format!("leakagent-io-{}-{name}.json", std::process::id()));
         std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
         p
+    }
+
+    #[test]
+    fn a_file_at_the_temporary_name_is_left_alone() {
+        let dir = std::env::temp_dir().join(format!("leakagent-io-{}-tmp", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let planted = dir.join(format!(".out.json.{}.tmp", std::process::id()));
+        std::fs::write(&planted, b"not ours").unwrap();
+        assert!(write_atomic(&dir.join("out.json"), b"{}", 0o600).is_err());
+        assert_eq!(std::fs::read(&planted).unwrap(), b"not ours", "a file this call did not create stays");
+        std::fs::remove_file(&planted).unwrap();
+        write_atomic(&dir.join("out.json"), b"{}", 0o600).unwrap();
+        assert_eq!(std::fs::read(dir.join("out.json")).unwrap(), b"{}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
