@@ -3,9 +3,9 @@
 //! as Eclipse MAT's "retained heap". Computed on the report thread while the application runs.
 //!
 //! Two streaming passes build the object graph in compact arrays (object ids become u32 indices
-//! in dump order); dominators come from the iterative algorithm of Cooper, Harvey and Kennedy
-//! ("A Simple, Fast Dominance Algorithm") over the reverse postorder from a super-root that holds
-//! every GC root; retained sizes are summed up the dominator tree. Every reference counts, weak
+//! in dump order); dominators come from the Semi-NCA algorithm (`semi_nca`) over the depth-first
+//! preorder from a super-root that holds every GC root; retained sizes are summed up the
+//! dominator tree. Every reference counts, weak
 //! ones included, as in MAT; the roots the agent itself holds while the dump is written (its
 //! marker array, its own thread and that thread's locals) do not. The graph's memory is counted
 //! from its structures' real capacities (`Meter`) and checked before each of them grows, so it
@@ -24,7 +24,7 @@ use crate::leaks::dump::DumpError;
 use crate::leaks::dump::search::OwnRoots;
 use std::collections::HashMap;
 
-use crate::leaks::dump::meter::{array_bytes, grown, map_bytes, map_grown, vec_bytes, Meter};
+use crate::leaks::dump::meter::{array_bytes, grow, grown, grown_by_quarter, map_bytes, map_grown, vec_bytes, Meter};
 
 /// What the chain search learned about the dump that this computation needs.
 #[derive(Debug, Default, Clone)]
@@ -72,10 +72,11 @@ pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Bud
     drop(nodes);
     let g = Graph { offs, succ, sizes, roots };
     meter.now = g.bytes();
-    let sums = g.sums(budget.stop, &mut meter);
+    let found: Vec<u32> = target_nodes.iter().flatten().copied().collect();
+    let sums = g.retained_of(&found, budget.stop, &mut meter);
     *peak = (*peak).max(meter.peak);
-    let (pos, sum) = sums?;
-    Ok(target_nodes.iter().map(|n| n.and_then(|n| retained_at(&pos, &sum, n))).collect())
+    let mut sums = sums?.into_iter();
+    Ok(target_nodes.iter().map(|n| n.and_then(|_| sums.next().flatten())).collect())
 }
 
 /// For the suspects (agent ids) of a report whose chain search read a dump: each one's retained
@@ -180,13 +181,21 @@ impl Nodes<'_> {
         }
         let mut extra = 0;
         if self.ids.ids.len() == self.ids.ids.capacity() {
-            extra += grown(&self.ids.ids) - vec_bytes(&self.ids.ids);
+            extra += grown_by_quarter(&self.ids.ids) - vec_bytes(&self.ids.ids);
         }
         if self.sizes.len() == self.sizes.capacity() {
-            extra += grown(&self.sizes) - vec_bytes(&self.sizes);
+            extra += grown_by_quarter(&self.sizes) - vec_bytes(&self.sizes);
         }
-        if extra > 0 && !self.room(extra) {
-            return;
+        if extra > 0 {
+            if !self.room(extra) {
+                return;
+            }
+            if self.ids.ids.len() == self.ids.ids.capacity() {
+                grow(&mut self.ids.ids);
+            }
+            if self.sizes.len() == self.sizes.capacity() {
+                grow(&mut self.sizes);
+            }
         }
         self.ids.ids.push(id);
         self.sizes.push((size / 8).min(u32::MAX as u64) as u32);
@@ -317,12 +326,18 @@ impl<'a, 'b> Edges<'a, 'b> {
     }
 
     fn edge(&mut self, to: u64) {
+        // Most references in a heap are null: no lookup for them.
+        if to == 0 {
+            return;
+        }
         let Some(j) = self.nodes.ids.get(to) else { return };
         if self.succ.len() == self.succ.capacity() && self.error.is_none() {
-            let extra = grown(&self.succ) - vec_bytes(&self.succ);
+            let extra = grown_by_quarter(&self.succ) - vec_bytes(&self.succ);
             if !self.meter.fits(self.bytes(), extra) || self.succ.len() as u64 >= u32::MAX as u64 {
                 let what = format!("{} objects and more than {} references", self.nodes.sizes.len(), self.succ.len());
                 self.error = Some(over_limit(what, self.meter.limit));
+            } else {
+                grow(&mut self.succ);
             }
         }
         if self.error.is_none() {
@@ -337,6 +352,8 @@ impl<'a, 'b> Edges<'a, 'b> {
         while self.offs.len() <= self.nodes.sizes.len() {
             self.offs.push(self.succ.len() as u32);
         }
+        // The growth's slack goes before the dominators need the room.
+        self.succ.shrink_to_fit();
         Ok((self.offs, self.succ, self.meter))
     }
 }
@@ -399,6 +416,7 @@ impl Visitor for Edges<'_, '_> {
 }
 
 /// The object graph: successors of node i are `succ[offs[i]..offs[i + 1]]`.
+#[cfg_attr(test, derive(Clone))]
 pub struct Graph {
     pub offs: Vec<u32>,
     pub succ: Vec<u32>,
@@ -409,6 +427,32 @@ pub struct Graph {
 
 const NONE: u32 = u32::MAX;
 
+/// Steps of a loop between two looks at the time (a look is a clock read).
+const STEPS: u32 = 1 << 16;
+
+/// Counts loop steps and asks `stop` every `STEPS` of them.
+struct Clock<'a> {
+    stop: &'a dyn Fn() -> Option<String>,
+    steps: u32,
+}
+
+impl Clock<'_> {
+    fn tick(&mut self) -> Result<(), DumpError> {
+        self.steps += 1;
+        if self.steps.is_multiple_of(STEPS) {
+            return self.check();
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), DumpError> {
+        match (self.stop)() {
+            Some(why) => Err(DumpError::Stopped(why)),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Graph {
     fn successors(&self, n: u32) -> &[u32] {
         &self.succ[self.offs[n as usize] as usize..self.offs[n as usize + 1] as usize]
@@ -418,53 +462,79 @@ impl Graph {
         vec_bytes(&self.offs) + vec_bytes(&self.succ) + vec_bytes(&self.sizes) + vec_bytes(&self.roots)
     }
 
-    /// Reverse postorder from the super-root (which precedes every node, as position 0): the
-    /// node at each position (super-root as `NONE`), and each node's position.
-    fn reverse_postorder(&self, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u32>), DumpError> {
+    /// Depth-first preorder from the super-root (position 0, whose successors are the roots):
+    /// each node's position (`NONE` where no root reaches it) and the depth-first tree's parent
+    /// of each position.
+    fn preorder(&self, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u32>), DumpError> {
         let n = self.sizes.len();
-        // Positions, the seen bits, the postorder and the order; the stack is counted as it grows.
-        let fixed = array_bytes::<u32>(n) + array_bytes::<bool>(n) + array_bytes::<u32>(n) + array_bytes::<u32>(n + 1);
-        meter.take(fixed, "depth-first order")?;
-        let mut pos = vec![NONE; n];
-        let mut post: Vec<u32> = Vec::with_capacity(n);
-        let mut seen = vec![false; n];
-        // (node, next successor to look at); roots are the super-root's successors.
+        meter.take(array_bytes::<u32>(n) + array_bytes::<u32>(n + 1), "depth-first order")?;
+        let mut pre = vec![NONE; n];
+        let mut parent: Vec<u32> = Vec::with_capacity(n + 1);
+        parent.push(0);
+        // (node, next successor to look at).
         let mut stack: Vec<(u32, u32)> = Vec::new();
-        for &r in self.roots.iter().rev() {
-            if seen[r as usize] {
+        for &r in &self.roots {
+            if pre[r as usize] != NONE {
                 continue;
             }
-            seen[r as usize] = true;
-            stack.push((r, 0));
+            visit(r, 0, &mut pre, &mut parent, &mut stack, clock, meter)?;
             while let Some(top) = stack.last_mut() {
                 let (node, k) = *top;
                 match self.successors(node).get(k as usize) {
                     Some(&next) => {
                         top.1 += 1;
-                        if !seen[next as usize] {
-                            seen[next as usize] = true;
-                            if stack.len() == stack.capacity() {
-                                meter.take(grown(&stack) - vec_bytes(&stack), "depth-first stack")?;
-                            }
-                            stack.push((next, 0));
+                        if pre[next as usize] == NONE {
+                            let from = pre[node as usize];
+                            visit(next, from, &mut pre, &mut parent, &mut stack, clock, meter)?;
                         }
                     }
                     None => {
-                        post.push(node);
                         stack.pop();
                     }
                 }
             }
         }
-        let mut order = Vec::with_capacity(post.len() + 1);
-        order.push(NONE);
-        order.extend(post.iter().rev());
-        for (p, &node) in order.iter().enumerate().skip(1) {
-            pos[node as usize] = p as u32;
+        meter.give(vec_bytes(&stack) + array_bytes::<u32>(n + 1 - parent.len()));
+        parent.shrink_to_fit();
+        Ok((pre, parent))
+    }
+
+    /// Predecessors by position, positions too (the roots' only one is the super-root, 0): those
+    /// of position w are `preds[starts[w]..starts[w + 1]]`.
+    fn predecessors(&self, pre: &[u32], m: usize, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u32>), DumpError> {
+        meter.take(array_bytes::<u32>(m + 1), "predecessor counts")?;
+        let mut starts = vec![0u32; m + 1];
+        let reached = || (0..pre.len() as u32).filter(|&v| pre[v as usize] != NONE);
+        for v in reached() {
+            for &s in self.successors(v) {
+                starts[pre[s as usize] as usize + 1] += 1;
+            }
         }
-        // The seen bits, the postorder and the stack go; the order shrinks to the reachable nodes.
-        meter.give(array_bytes::<bool>(n) + array_bytes::<u32>(n) + array_bytes::<u32>(n + 1 - order.len()) + vec_bytes(&stack));
-        Ok((order, pos))
+        for &r in &self.roots {
+            starts[pre[r as usize] as usize + 1] += 1;
+        }
+        for i in 1..=m {
+            starts[i] += starts[i - 1];
+        }
+        meter.take(array_bytes::<u32>(starts[m] as usize), "predecessor lists")?;
+        let mut preds = vec![0u32; starts[m] as usize];
+        // Each start serves as its list's cursor, which ends at the next list's start; then all
+        // move back one place.
+        let mut put = |to: u32, from: u32| {
+            preds[starts[to as usize] as usize] = from;
+            starts[to as usize] += 1;
+        };
+        for v in reached() {
+            for &s in self.successors(v) {
+                put(pre[s as usize], pre[v as usize]);
+            }
+        }
+        for &r in &self.roots {
+            put(pre[r as usize], 0);
+        }
+        starts.copy_within(0..m, 1);
+        starts[0] = 0;
+        Ok((starts, preds))
     }
 
     /// Each node's retained bytes (None for nodes no root reaches), within `limit` bytes beside
@@ -472,101 +542,128 @@ impl Graph {
     #[cfg(test)]
     pub fn retained(&self, stop: &dyn Fn() -> Option<String>, limit: u64) -> Result<Vec<Option<u64>>, DumpError> {
         let mut meter = Meter::new(limit);
-        let (pos, sum) = self.sums(stop, &mut meter)?;
-        Ok((0..pos.len() as u32).map(|n| retained_at(&pos, &sum, n)).collect())
+        let all: Vec<u32> = (0..self.sizes.len() as u32).collect();
+        self.clone().retained_of(&all, stop, &mut meter)
     }
 
-    /// Each node's position in reverse postorder, and the retained bytes at each position.
-    fn sums(&self, stop: &dyn Fn() -> Option<String>, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u64>), DumpError> {
-        let (order, pos) = self.reverse_postorder(meter)?;
-        let idom = self.dominators(&order, &pos, stop, meter)?;
-        meter.take(array_bytes::<u64>(order.len()), "sums")?;
-        let mut sum: Vec<u64> = order.iter().map(|&n| if n == NONE { 0 } else { 8 * self.sizes[n as usize] as u64 }).collect();
-        // Immediate dominators precede their nodes in reverse postorder: one backward sweep sums
-        // every subtree of the dominator tree.
-        for p in (1..order.len()).rev() {
+    /// The retained bytes of the given nodes (None for those no root reaches). The graph's edges
+    /// go once the predecessor lists are built, so the peak is the graph beside its
+    /// predecessor lists, or the dominator arrays beside the predecessor lists.
+    fn retained_of(mut self, nodes: &[u32], stop: &dyn Fn() -> Option<String>, meter: &mut Meter) -> Result<Vec<Option<u64>>, DumpError> {
+        let mut clock = Clock { stop, steps: 0 };
+        clock.check()?;
+        let (pre, parent) = self.preorder(&mut clock, meter)?;
+        let m = parent.len();
+        let at: Vec<u32> = nodes.iter().map(|&n| pre[n as usize]).collect();
+        // Sizes by position, in place of those by node.
+        meter.take(array_bytes::<u32>(m), "sizes by position")?;
+        let mut sizes = vec![0u32; m];
+        let by_node = std::mem::take(&mut self.sizes);
+        for (v, &p) in pre.iter().enumerate() {
+            if p != NONE {
+                sizes[p as usize] = by_node[v];
+            }
+        }
+        meter.give(vec_bytes(&by_node));
+        drop(by_node);
+        let (starts, preds) = self.predecessors(&pre, m, meter)?;
+        // The edges and the positions go.
+        meter.give(vec_bytes(&self.offs) + vec_bytes(&self.succ) + vec_bytes(&self.roots) + vec_bytes(&pre));
+        drop((self, pre));
+        let idom = semi_nca(parent, starts, preds, &mut clock, meter)?;
+        meter.take(array_bytes::<u64>(m), "sums")?;
+        let mut sum: Vec<u64> = sizes.iter().map(|&w| 8 * w as u64).collect();
+        meter.give(vec_bytes(&sizes));
+        drop(sizes);
+        // Immediate dominators precede their nodes in preorder: one backward sweep sums every
+        // subtree of the dominator tree.
+        for p in (1..m).rev() {
             sum[idom[p] as usize] += sum[p];
         }
-        Ok((pos, sum))
-    }
-
-    /// Immediate dominator of each position in reverse postorder (position 0, the super-root,
-    /// dominates itself), by Cooper, Harvey and Kennedy's iteration to a fixed point.
-    fn dominators(&self, order: &[u32], pos: &[u32], stop: &dyn Fn() -> Option<String>, meter: &mut Meter) -> Result<Vec<u32>, DumpError> {
-        let m = order.len();
-        // Predecessors by position; the roots' only predecessor is the super-root.
-        meter.take(2 * array_bytes::<u32>(m + 1) + array_bytes::<u32>(m), "dominators")?;
-        let mut counts = vec![0u32; m + 1];
-        for &n in &order[1..] {
-            for &s in self.successors(n) {
-                counts[pos[s as usize] as usize + 1] += 1;
-            }
-        }
-        for &r in &self.roots {
-            counts[pos[r as usize] as usize + 1] += 1;
-        }
-        for i in 1..=m {
-            counts[i] += counts[i - 1];
-        }
-        meter.take(array_bytes::<u32>(counts[m] as usize), "predecessor lists")?;
-        let mut fill = counts.clone();
-        let mut preds = vec![0u32; counts[m] as usize];
-        let mut put = |to: u32, from: u32| {
-            preds[fill[to as usize] as usize] = from;
-            fill[to as usize] += 1;
-        };
-        for (p, &n) in order.iter().enumerate().skip(1) {
-            for &s in self.successors(n) {
-                put(pos[s as usize], p as u32);
-            }
-        }
-        for &r in &self.roots {
-            put(pos[r as usize], 0);
-        }
-        let mut idom = vec![NONE; m];
-        idom[0] = 0;
-        let mut changed = true;
-        while changed {
-            if let Some(why) = stop() {
-                return Err(DumpError::Stopped(why));
-            }
-            changed = false;
-            for b in 1..m {
-                let mut new = NONE;
-                for &p in &preds[counts[b] as usize..counts[b + 1] as usize] {
-                    if idom[p as usize] == NONE {
-                        continue;
-                    }
-                    new = if new == NONE { p } else { intersect(&idom, p, new) };
-                }
-                if new != idom[b] {
-                    idom[b] = new;
-                    changed = true;
-                }
-            }
-        }
-        // The counts, the fill and the predecessors go; the dominators stay.
-        meter.give(2 * array_bytes::<u32>(m + 1) + array_bytes::<u32>(preds.len()));
-        Ok(idom)
+        Ok(at.iter().map(|&p| (p != NONE).then(|| sum[p as usize])).collect())
     }
 }
 
-/// A node's retained bytes from its position and the sums by position.
-fn retained_at(pos: &[u32], sum: &[u64], n: u32) -> Option<u64> {
-    pos.get(n as usize).filter(|&&p| p != NONE).map(|&p| sum[p as usize])
+/// Gives `node` the next position, its tree parent `from`, and puts it on the stack.
+fn visit(node: u32, from: u32, pre: &mut [u32], parent: &mut Vec<u32>, stack: &mut Vec<(u32, u32)>, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<(), DumpError> {
+    pre[node as usize] = parent.len() as u32;
+    parent.push(from);
+    if stack.len() == stack.capacity() {
+        meter.take(grown(stack) - vec_bytes(stack), "depth-first stack")?;
+    }
+    stack.push((node, 0));
+    clock.tick()
 }
 
-/// The nearest common dominator of two positions whose dominators are known.
-fn intersect(idom: &[u32], mut a: u32, mut b: u32) -> u32 {
-    while a != b {
-        while a > b {
-            a = idom[a as usize];
+/// Immediate dominator of each position in depth-first preorder (position 0, the super-root,
+/// dominates itself), by the Semi-NCA algorithm (Georgiadis, Tarjan and Werneck, "Finding
+/// Dominators in Practice", as LLVM implements it): semidominators from Lengauer and Tarjan's
+/// path-compressed forest, then each immediate dominator as the nearest ancestor in the
+/// dominator tree at or above the semidominator. Near-linear where the iterative algorithm of
+/// Cooper, Harvey and Kennedy (used before) walked deep dominator chains once per predecessor of
+/// a node that many objects reach (a class and its instances).
+fn semi_nca(parent: Vec<u32>, starts: Vec<u32>, preds: Vec<u32>, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<Vec<u32>, DumpError> {
+    let m = parent.len();
+    meter.take(3 * array_bytes::<u32>(m), "dominators")?;
+    // The forest's links, compressed as `eval` walks them; the tree parents start the dominators.
+    let mut anc = parent;
+    let mut idom = anc.clone();
+    let mut semi: Vec<u32> = (0..m as u32).collect();
+    let mut label = semi.clone();
+    let mut path: Vec<u32> = Vec::new();
+    for w in (1..m).rev() {
+        // The tree parent is a predecessor; the others can only lower it.
+        let mut s = idom[w];
+        for &v in &preds[starts[w] as usize..starts[w + 1] as usize] {
+            let u = eval(v, w as u32 + 1, &mut anc, &mut label, &semi, &mut path, meter)?;
+            s = s.min(semi[u as usize]);
         }
-        while b > a {
-            b = idom[b as usize];
+        semi[w] = s;
+        clock.tick()?;
+    }
+    meter.give(vec_bytes(&anc) + vec_bytes(&label) + vec_bytes(&path) + vec_bytes(&starts) + vec_bytes(&preds));
+    drop((anc, label, path, starts, preds));
+    for w in 1..m {
+        let mut c = idom[w];
+        while c > semi[w] {
+            c = idom[c as usize];
+        }
+        idom[w] = c;
+    }
+    meter.give(vec_bytes(&semi));
+    Ok(idom)
+}
+
+/// The label of least semidominator on the forest path from `v` up to (not including) its
+/// root, where positions from `linked` on are linked; compresses the path it walks.
+fn eval(v: u32, linked: u32, anc: &mut [u32], label: &mut [u32], semi: &[u32], path: &mut Vec<u32>, meter: &mut Meter) -> Result<u32, DumpError> {
+    if anc[v as usize] < linked {
+        return Ok(label[v as usize]);
+    }
+    path.clear();
+    let mut x = v;
+    loop {
+        if path.len() == path.capacity() {
+            meter.take(grown(path) - vec_bytes(path), "dominator path")?;
+        }
+        path.push(x);
+        x = anc[x as usize];
+        if anc[x as usize] < linked {
+            break;
         }
     }
-    a
+    let (mut p, mut p_label) = (x, label[x as usize]);
+    while let Some(y) = path.pop() {
+        let y_label = label[y as usize];
+        anc[y as usize] = anc[p as usize];
+        if semi[p_label as usize] < semi[y_label as usize] {
+            label[y as usize] = p_label;
+        } else {
+            p_label = y_label;
+        }
+        p = y;
+    }
+    Ok(label[p as usize])
 }
 
 #[cfg(test)]
