@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
-cargo build --release -q
+[[ -n "${LEAKAGENT_LIB:-}" ]] || cargo build --release -q
 lib="${LEAKAGENT_LIB:-$PWD/target/release/libleakagent.so}"
 bash java-harness/build.sh >/dev/null
 work=$(mktemp -d)
