@@ -499,44 +499,6 @@ impl Graph {
         Ok((pre, parent))
     }
 
-    /// Predecessors by position, positions too (the roots' only one is the super-root, 0): those
-    /// of position w are `preds[starts[w]..starts[w + 1]]`.
-    fn predecessors(&self, pre: &[u32], m: usize, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u32>), DumpError> {
-        meter.take(array_bytes::<u32>(m + 1), "predecessor counts")?;
-        let mut starts = vec![0u32; m + 1];
-        let reached = || (0..pre.len() as u32).filter(|&v| pre[v as usize] != NONE);
-        for v in reached() {
-            for &s in self.successors(v) {
-                starts[pre[s as usize] as usize + 1] += 1;
-            }
-        }
-        for &r in &self.roots {
-            starts[pre[r as usize] as usize + 1] += 1;
-        }
-        for i in 1..=m {
-            starts[i] += starts[i - 1];
-        }
-        meter.take(array_bytes::<u32>(starts[m] as usize), "predecessor lists")?;
-        let mut preds = vec![0u32; starts[m] as usize];
-        // Each start serves as its list's cursor, which ends at the next list's start; then all
-        // move back one place.
-        let mut put = |to: u32, from: u32| {
-            preds[starts[to as usize] as usize] = from;
-            starts[to as usize] += 1;
-        };
-        for v in reached() {
-            for &s in self.successors(v) {
-                put(pre[s as usize], pre[v as usize]);
-            }
-        }
-        for &r in &self.roots {
-            put(pre[r as usize], 0);
-        }
-        starts.copy_within(0..m, 1);
-        starts[0] = 0;
-        Ok((starts, preds))
-    }
-
     /// Each node's retained bytes (None for nodes no root reaches), within `limit` bytes beside
     /// the graph itself.
     #[cfg(test)]
@@ -546,9 +508,8 @@ impl Graph {
         self.clone().retained_of(&all, stop, &mut meter)
     }
 
-    /// The retained bytes of the given nodes (None for those no root reaches). The graph's edges
-    /// go once the predecessor lists are built, so the peak is the graph beside its
-    /// predecessor lists, or the dominator arrays beside the predecessor lists.
+    /// The retained bytes of the given nodes (None for those no root reaches). The successor
+    /// lists become the predecessor lists in place, so the edges are held once.
     fn retained_of(mut self, nodes: &[u32], stop: &dyn Fn() -> Option<String>, meter: &mut Meter) -> Result<Vec<Option<u64>>, DumpError> {
         let mut clock = Clock { stop, steps: 0 };
         clock.check()?;
@@ -566,10 +527,10 @@ impl Graph {
         }
         meter.give(vec_bytes(&by_node));
         drop(by_node);
-        let (starts, preds) = self.predecessors(&pre, m, meter)?;
-        // The edges and the positions go.
-        meter.give(vec_bytes(&self.offs) + vec_bytes(&self.succ) + vec_bytes(&self.roots) + vec_bytes(&pre));
-        drop((self, pre));
+        let Graph { offs, succ, roots, .. } = self;
+        let (starts, preds) = transpose(offs, succ, &roots, &pre, m, &mut clock, meter)?;
+        meter.give(vec_bytes(&roots) + vec_bytes(&pre));
+        drop((roots, pre));
         let idom = semi_nca(parent, starts, preds, &mut clock, meter)?;
         meter.take(array_bytes::<u64>(m), "sums")?;
         let mut sum: Vec<u64> = sizes.iter().map(|&w| 8 * w as u64).collect();
@@ -595,6 +556,72 @@ fn visit(node: u32, from: u32, pre: &mut [u32], parent: &mut Vec<u32>, stack: &m
     clock.tick()
 }
 
+/// Turns the successor lists into predecessor lists by position in the same array, the roots'
+/// edges from the super-root (position 0) added: those of position w are
+/// `preds[starts[w]..starts[w + 1]]`. Only the reached nodes' edges stay. In place, so the
+/// edges are never held twice: each entry is carried to its slot in its target's list,
+/// displacing the one there, until a cycle of moves closes; a bit an entry says which slots
+/// are done, and an entry's source is found by binary search in the offsets.
+fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32], m: usize, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u32>), DumpError> {
+    let n = pre.len();
+    // Targets become positions, and the rows of unreached nodes empty.
+    let mut k = 0;
+    for v in 0..n {
+        let (from, to) = (offs[v] as usize, offs[v + 1] as usize);
+        offs[v] = k as u32;
+        if pre[v] != NONE {
+            for i in from..to {
+                succ[k] = pre[succ[i] as usize];
+                k += 1;
+            }
+        }
+    }
+    offs[n] = k as u32;
+    succ.truncate(k);
+    meter.take(array_bytes::<u32>(roots.len()), "root edges")?;
+    succ.reserve_exact(roots.len());
+    succ.extend(roots.iter().map(|&r| pre[r as usize]));
+    let len = succ.len();
+    meter.take(array_bytes::<u32>(m + 1) + array_bytes::<u64>(len.div_ceil(64)), "predecessor lists")?;
+    let mut starts = vec![0u32; m + 1];
+    for &t in &succ {
+        starts[t as usize + 1] += 1;
+    }
+    for i in 1..=m {
+        starts[i] += starts[i - 1];
+    }
+    // The source's position of the entry first at slot i: its row's node, or the super-root.
+    let source = |i: usize| match offs.partition_point(|&o| o as usize <= i) {
+        p if p > n => 0,
+        p => pre[p - 1],
+    };
+    let mut done = vec![0u64; len.div_ceil(64)];
+    // Each start serves as its list's cursor, which ends at the next list's start.
+    for i in 0..len {
+        if done[i / 64] & (1 << (i % 64)) != 0 {
+            continue;
+        }
+        let (mut at, mut to) = (i, succ[i]);
+        loop {
+            let from = source(at);
+            let d = starts[to as usize] as usize;
+            starts[to as usize] += 1;
+            done[d / 64] |= 1 << (d % 64);
+            let next = succ[d];
+            succ[d] = from;
+            if d == i {
+                break;
+            }
+            (at, to) = (d, next);
+        }
+        clock.tick()?;
+    }
+    starts.copy_within(0..m, 1);
+    starts[0] = 0;
+    meter.give(vec_bytes(&offs) + vec_bytes(&done));
+    Ok((starts, succ))
+}
+
 /// Immediate dominator of each position in depth-first preorder (position 0, the super-root,
 /// dominates itself), by the Semi-NCA algorithm (Georgiadis, Tarjan and Werneck, "Finding
 /// Dominators in Practice", as LLVM implements it): semidominators from Lengauer and Tarjan's
@@ -602,43 +629,44 @@ fn visit(node: u32, from: u32, pre: &mut [u32], parent: &mut Vec<u32>, stack: &m
 /// dominator tree at or above the semidominator. Near-linear where the iterative algorithm of
 /// Cooper, Harvey and Kennedy (used before) walked deep dominator chains once per predecessor of
 /// a node that many objects reach (a class and its instances).
-fn semi_nca(parent: Vec<u32>, starts: Vec<u32>, preds: Vec<u32>, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<Vec<u32>, DumpError> {
+fn semi_nca(parent: Vec<u32>, mut starts: Vec<u32>, preds: Vec<u32>, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<Vec<u32>, DumpError> {
     let m = parent.len();
-    meter.take(3 * array_bytes::<u32>(m), "dominators")?;
+    meter.take(2 * array_bytes::<u32>(m), "dominators")?;
     // The forest's links, compressed as `eval` walks them; the tree parents start the dominators.
     let mut anc = parent;
     let mut idom = anc.clone();
-    let mut semi: Vec<u32> = (0..m as u32).collect();
-    let mut label = semi.clone();
+    // The least semidominator on each position's forest path (its own before it is linked).
+    let mut best: Vec<u32> = (0..m as u32).collect();
     let mut path: Vec<u32> = Vec::new();
     for w in (1..m).rev() {
         // The tree parent is a predecessor; the others can only lower it.
         let mut s = idom[w];
         for &v in &preds[starts[w] as usize..starts[w + 1] as usize] {
-            let u = eval(v, w as u32 + 1, &mut anc, &mut label, &semi, &mut path, meter)?;
-            s = s.min(semi[u as usize]);
+            s = s.min(eval(v, w as u32 + 1, &mut anc, &mut best, &mut path, meter)?);
         }
-        semi[w] = s;
+        best[w] = s;
+        // Nothing reads the end of w's list again: it keeps w's semidominator.
+        starts[w + 1] = s;
         clock.tick()?;
     }
-    meter.give(vec_bytes(&anc) + vec_bytes(&label) + vec_bytes(&path) + vec_bytes(&starts) + vec_bytes(&preds));
-    drop((anc, label, path, starts, preds));
+    meter.give(vec_bytes(&anc) + vec_bytes(&best) + vec_bytes(&path) + vec_bytes(&preds));
+    drop((anc, best, path, preds));
     for w in 1..m {
         let mut c = idom[w];
-        while c > semi[w] {
+        while c > starts[w + 1] {
             c = idom[c as usize];
         }
         idom[w] = c;
     }
-    meter.give(vec_bytes(&semi));
+    meter.give(vec_bytes(&starts));
     Ok(idom)
 }
 
-/// The label of least semidominator on the forest path from `v` up to (not including) its
-/// root, where positions from `linked` on are linked; compresses the path it walks.
-fn eval(v: u32, linked: u32, anc: &mut [u32], label: &mut [u32], semi: &[u32], path: &mut Vec<u32>, meter: &mut Meter) -> Result<u32, DumpError> {
+/// The least semidominator on the forest path from `v` up to (not including) its root, where
+/// positions from `linked` on are linked; compresses the path it walks.
+fn eval(v: u32, linked: u32, anc: &mut [u32], best: &mut [u32], path: &mut Vec<u32>, meter: &mut Meter) -> Result<u32, DumpError> {
     if anc[v as usize] < linked {
-        return Ok(label[v as usize]);
+        return Ok(best[v as usize]);
     }
     path.clear();
     let mut x = v;
@@ -652,18 +680,17 @@ fn eval(v: u32, linked: u32, anc: &mut [u32], label: &mut [u32], semi: &[u32], p
             break;
         }
     }
-    let (mut p, mut p_label) = (x, label[x as usize]);
+    let (mut p, mut p_best) = (x, best[x as usize]);
     while let Some(y) = path.pop() {
-        let y_label = label[y as usize];
         anc[y as usize] = anc[p as usize];
-        if semi[p_label as usize] < semi[y_label as usize] {
-            label[y as usize] = p_label;
+        if p_best < best[y as usize] {
+            best[y as usize] = p_best;
         } else {
-            p_label = y_label;
+            p_best = best[y as usize];
         }
         p = y;
     }
-    Ok(label[p as usize])
+    Ok(best[p as usize])
 }
 
 #[cfg(test)]

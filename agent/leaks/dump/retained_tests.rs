@@ -192,18 +192,18 @@ fn the_object_index_finds_each_id_and_the_first_of_equal_ones() {
     assert!(Ids { ids: vec![1; 1000], sorted: Vec::new() }.index(0, &mut Meter::new(100)).is_err(), "its 4 KB do not fit in 100 bytes");
 }
 
-/// ChainBench's shape (`chain_bench` below) at 200,000 objects: the graph's peak stays under 38
-/// bytes an object (44 with the iterative algorithm's reverse postorder and the doubling
-/// vectors it replaced), and the array retains every node.
+/// ChainBench's shape (`chain_bench` below) at 200,000 objects: the graph's peak stays under 32
+/// bytes an object (44.7 with the iterative algorithm, its separate predecessor lists and the
+/// doubling vectors it replaced), and the array retains every node.
 #[test]
-fn the_graph_peaks_under_38_bytes_an_object_on_chains() {
+fn the_graph_peaks_under_32_bytes_an_object_on_chains() {
     let n = 200_000;
     let (mut dump, objects, dir) = chain_bench(n, "peak");
     let mut peak = 0;
     let r = compute(&mut dump, &objects, &[1], &Budget { memory: 1 << 30, stop: &never }, &mut peak).unwrap();
     assert_eq!(r[0], Some(40 * n + align(8 * n / 1000) + align(0)));
     let per_object = peak as f64 / (n + 1003) as f64;
-    assert!(per_object < 38.0, "{per_object:.1} bytes an object");
+    assert!(per_object < 32.0, "{per_object:.1} bytes an object");
     std::fs::remove_dir_all(&dir).ok();
 }
 
