@@ -115,31 +115,62 @@ trait Stopped {
 /// Object ids in dump order (a node's index is its position) and, once pass 1 is done, the
 /// indices sorted by id for lookups by binary search: 12 bytes an object, where a hash map took
 /// 20 to 40. The first of equal ids is the one found (an id seen again gets an index nothing
-/// refers to).
+/// refers to). Buckets of the ids' range (one per 16 objects, half a byte an object) say where
+/// each bucket's ids start in the sorted index, so a search looks at a few of them, not at the
+/// twenty scattered ones a search of the whole index reads at a million objects.
 #[derive(Default)]
 struct Ids {
     ids: Vec<u64>,
     sorted: Vec<u32>,
+    min: u64,
+    shift: u32,
+    buckets: Vec<u32>,
 }
 
 impl Ids {
     fn bytes(&self) -> u64 {
-        vec_bytes(&self.ids) + vec_bytes(&self.sorted)
+        vec_bytes(&self.ids) + vec_bytes(&self.sorted) + vec_bytes(&self.buckets)
     }
 
     /// Sorts the index in place, once its memory fits beside `held` bytes.
     fn index(&mut self, held: u64, meter: &mut Meter) -> Result<(), DumpError> {
+        let n = self.ids.len();
+        let b = (n / 16).max(1).next_power_of_two();
         meter.now = held;
-        meter.take(array_bytes::<u32>(self.ids.len()), "object index")?;
-        self.sorted = (0..self.ids.len() as u32).collect();
+        meter.take(array_bytes::<u32>(n) + array_bytes::<u32>(b + 1), "object index")?;
+        self.sorted = (0..n as u32).collect();
         let ids = &self.ids;
         self.sorted.sort_unstable_by_key(|&i| (ids[i as usize], i));
+        let (Some(&first), Some(&last)) = (self.sorted.first(), self.sorted.last()) else { return Ok(()) };
+        (self.min, self.shift) = (ids[first as usize], 0);
+        let span = ids[last as usize] - self.min;
+        self.shift = (64 - span.leading_zeros()).saturating_sub(b.trailing_zeros()).min(63);
+        let mut buckets = Vec::with_capacity(b + 1);
+        let mut k = 0;
+        for j in 0..b {
+            while k < n && self.bucket(self.ids[self.sorted[k] as usize], b) < j {
+                k += 1;
+            }
+            buckets.push(k as u32);
+        }
+        buckets.push(n as u32);
+        self.buckets = buckets;
         Ok(())
     }
 
+    /// The bucket of an id not below the least one, of `b`.
+    fn bucket(&self, id: u64, b: usize) -> usize {
+        (((id - self.min) >> self.shift) as usize).min(b - 1)
+    }
+
     fn get(&self, id: u64) -> Option<u32> {
-        let k = self.sorted.partition_point(|&i| self.ids[i as usize] < id);
-        self.sorted.get(k).copied().filter(|&i| self.ids[i as usize] == id)
+        if id < self.min || self.buckets.len() < 2 {
+            return None;
+        }
+        let j = self.bucket(id, self.buckets.len() - 1);
+        let (lo, hi) = (self.buckets[j] as usize, self.buckets[j + 1] as usize);
+        let k = lo + self.sorted[lo..hi].partition_point(|&i| self.ids[i as usize] < id);
+        self.sorted[..hi].get(k).copied().filter(|&i| self.ids[i as usize] == id)
     }
 }
 

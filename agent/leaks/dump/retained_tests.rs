@@ -185,11 +185,20 @@ fn a_pinned_loader_retains_its_classes_and_their_statics_as_mat_counts_them() {
 
 #[test]
 fn the_object_index_finds_each_id_and_the_first_of_equal_ones() {
-    let mut ids = Ids { ids: vec![5, 3, 5, 9, u64::MAX], sorted: Vec::new() };
+    let mut ids = Ids { ids: vec![5, 3, 5, 9, u64::MAX], ..Ids::default() };
     ids.index(0, &mut Meter::new(1 << 20)).unwrap();
     let got: Vec<Option<u32>> = [5, 3, 9, u64::MAX, 4, 0, 10].iter().map(|&id| ids.get(id)).collect();
     assert_eq!(got, [Some(0), Some(1), Some(3), Some(4), None, None, None]);
-    assert!(Ids { ids: vec![1; 1000], sorted: Vec::new() }.index(0, &mut Meter::new(100)).is_err(), "its 4 KB do not fit in 100 bytes");
+    assert!(Ids { ids: vec![1; 1000], ..Ids::default() }.index(0, &mut Meter::new(100)).is_err(), "its 4 KB do not fit in 100 bytes");
+    // Many ids over a wide range, in buckets: each found, none between them.
+    let wide: Vec<u64> = (1..10_000u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 3).collect();
+    let mut ids = Ids { ids: wide.clone(), ..Ids::default() };
+    ids.index(0, &mut Meter::new(1 << 20)).unwrap();
+    for (i, &id) in wide.iter().enumerate() {
+        assert_eq!(ids.get(id), Some(i as u32));
+        assert_eq!(ids.get(id + 1), None);
+    }
+    assert_eq!(ids.get(0), None);
 }
 
 /// ChainBench's shape (`chain_bench` below) at 200,000 objects: the graph's peak stays under 32
