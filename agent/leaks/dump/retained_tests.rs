@@ -202,7 +202,7 @@ fn the_object_index_finds_each_id_and_the_first_of_equal_ones() {
 }
 
 /// ChainBench's shape (`chain_bench` below) at 200,000 objects: the graph's peak stays under 32
-/// bytes an object (44.7 with the iterative algorithm, its separate predecessor lists and the
+/// bytes an object (46.3 with the iterative algorithm, its separate predecessor lists and the
 /// doubling vectors it replaced), and the array retains every node.
 #[test]
 fn the_graph_peaks_under_32_bytes_an_object_on_chains() {
