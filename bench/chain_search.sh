@@ -12,11 +12,14 @@
 # includes the retained-heap graph the dump search builds (issue 21); `retained` says whether the
 # suspects got their retained heap or why not. CHAIN_OPTS adds agent options to the auto JVM
 # (e.g. chain_memory=1g to see the whole graph's cost past the default 64m).
-#   [CHAIN_OPTS=...] bench/chain_search.sh [N ...]        (default: 1000000 5000000 10000000)
+# LEAKAGENT_LIB runs another build of the agent (e.g. the previous one, built aside); WALK=off
+# leaves out the walk JVMs (to compare dump searches only).
+#   [CHAIN_OPTS=...] [LEAKAGENT_LIB=...] bench/chain_search.sh [N ...]   (default: 1000000 5000000 10000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
-cargo build --release -q
+[[ -n "${LEAKAGENT_LIB:-}" ]] || cargo build --release -q
+lib="${LEAKAGENT_LIB:-$PWD/target/release/libleakagent.so}"
 bash java-harness/build.sh >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -32,7 +35,7 @@ run() {
   mkdir -p "$dir"
   mkfifo "$dir/in"
   "$JAVA_HOME/bin/java" -Xmx4g -Xms4g "-Xlog:safepoint:file=$dir/safepoint.log" \
-    "-agentpath:$PWD/target/release/libleakagent.so=file=$dir/r-%n,log=$dir/agent.log,chain_time=600s,$opts" \
+    "-agentpath:$lib=file=$dir/r-%n,log=$dir/agent.log,chain_time=600s,$opts" \
     -cp "$work:java-harness/build/harness.jar" ChainBench "$n" java-harness/build/apps/healthy.jar <"$dir/in" >"$dir/out" 2>&1 &
   local pid=$!
   exec 3>"$dir/in"
@@ -90,5 +93,5 @@ printf '%-10s %-10s %-9s %6s %7s %10s %9s %8s %9s %9s %7s  %s\n' \
   objects report method passes pauses pause_ms longest dump_MB memory_KB search_ms gc_ms retained
 for n in "${sizes[@]}"; do
   run "$n" "${CHAIN_OPTS:-}" 2 dump auto
-  run "$n" "chain_method=walk,chain_pause=60s" 1 none walk
+  [[ "${WALK:-on}" == off ]] || run "$n" "chain_method=walk,chain_pause=60s" 1 none walk
 done

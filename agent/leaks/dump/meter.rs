@@ -61,6 +61,17 @@ pub fn grown<T>(v: &Vec<T>) -> u64 {
     array_bytes::<T>((v.capacity() * 2).max(4))
 }
 
+/// Bytes a vector takes after `grow` below: a quarter more (at least 64 elements), where
+/// std's doubling would leave up to half of a large array unused and counted.
+pub fn grown_by_quarter<T>(v: &Vec<T>) -> u64 {
+    array_bytes::<T>(v.capacity() + (v.capacity() / 4).max(64))
+}
+
+/// Grows a full vector as `grown_by_quarter` counts it.
+pub fn grow<T>(v: &mut Vec<T>) {
+    v.reserve_exact((v.capacity() / 4).max(64));
+}
+
 /// hashbrown's table for a map whose `capacity()` is `cap`: its buckets (a power of two, at most
 /// 7/8 full) of one entry and one control byte each, plus a group of control bytes.
 pub fn table_bytes(cap: usize, entry: usize) -> u64 {
