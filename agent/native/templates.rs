@@ -163,16 +163,23 @@ pub fn learn(stack: &impl Stack, anchor: Anchor, frames: &[Frame], key_len: usiz
 }
 
 /// One template of this thread: the ledger slot it belongs to, the anchor it was learned at,
-/// the words to compare and the site.
+/// the words to compare and the site. Line-aligned, with what the check reads first (slot, pc,
+/// fp, the anchor sp and the words' offsets) in its first line and the words' values after it:
+/// an event's check touches the fewest lines the words allow.
+#[repr(C, align(64))]
 struct Template {
-    slot: Slot,
     pc: usize,
-    fp: Option<usize>,
-    checks: Checks,
+    /// Compared when `check_fp` (the native was entered from the interpreter).
+    fp: usize,
     site: u32,
     hits: u32,
+    slot: Slot,
+    check_fp: bool,
+    checks: Checks,
 }
 
+/// `repr(C)`: the epoch and the list, which every lookup reads, first (see `HOT_END`).
+#[repr(C)]
 pub struct ThreadTemplates {
     epoch: u64,
     list: Vec<Template>,
@@ -184,6 +191,9 @@ pub struct ThreadTemplates {
 }
 
 impl ThreadTemplates {
+    /// Where the fields a lookup reads end.
+    pub const HOT_END: usize = std::mem::offset_of!(ThreadTemplates, list) + std::mem::size_of::<Vec<Template>>();
+
     pub const fn new() -> ThreadTemplates {
         ThreadTemplates { epoch: 0, list: Vec::new(), next: 0, backoff: 1, walks: 0 }
     }
@@ -240,7 +250,7 @@ pub fn lookup(slot: Slot, env: &Env) -> Option<u32> {
             t.epoch = epoch;
         }
         let i = t.list.iter().position(|e| {
-            e.slot == slot && e.pc == a.pc && e.fp.is_none_or(|fp| fp == a.fp) && e.checks.hold(a.sp)
+            e.slot == slot && e.pc == a.pc && (!e.check_fp || e.fp == a.fp) && e.checks.hold(a.sp)
         })?;
         // The template that held goes first: a thread's churn repeats one stack, and each
         // template passed over is a cache line the event's work (a buffer zeroed) evicted.
@@ -290,7 +300,7 @@ pub fn learn_current(slot: Slot, env: &Env, frames: &[Frame], key_len: usize, si
             return;
         };
         health::bump(&COUNTERS.stack_templates);
-        let template = Template { slot, pc: anchor.pc, fp: check_fp.then_some(anchor.fp), checks, site, hits: 0 };
+        let template = Template { pc: anchor.pc, fp: anchor.fp, site, hits: 0, slot, check_fp, checks };
         if t.list.len() < PER_THREAD {
             t.list.push(template);
         } else {
