@@ -139,12 +139,16 @@ fn my_stripe() -> usize {
 /// additions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Writer {
-    stripe: usize,
+    /// Fewer than 2^32 stripes: with a site id it fills one word of a thread's record.
+    stripe: u32,
 }
 
 impl Writer {
+    /// The shared stripe, written with atomic additions.
+    pub const SHARED: Writer = Writer { stripe: OWNED as u32 };
+
     fn owned(self) -> bool {
-        self.stripe < OWNED
+        (self.stripe as usize) < OWNED
     }
 
     #[inline]
@@ -396,19 +400,19 @@ impl<C: SiteCounters> SiteTable<C> {
             let stripe = (h + i) % OWNED;
             let o = &self.owners.0[stripe];
             match o.load(Relaxed) {
-                v if v == env => return Writer { stripe },
+                v if v == env => return Writer { stripe: stripe as u32 },
                 // Claims are never given back, so a thread's stripe is found before any free one.
-                0 if env != 0 && o.compare_exchange(0, env, Relaxed, Relaxed).is_ok() => return Writer { stripe },
+                0 if env != 0 && o.compare_exchange(0, env, Relaxed, Relaxed).is_ok() => return Writer { stripe: stripe as u32 },
                 _ => {}
             }
         }
-        Writer { stripe: OWNED }
+        Writer::SHARED
     }
 
     /// The stripe of a site's counters `w` writes.
     #[inline]
     pub fn counters_of(&self, id: u32, w: Writer) -> &C {
-        &self.slot(id).stripes[w.stripe].0
+        &self.slot(id).stripes[w.stripe as usize].0
     }
 
     /// Every site that has its info, with its id and counter stripes.
