@@ -4,39 +4,19 @@
 //! there (native/thread.rs).
 //!
 //! The record is owned by a `thread_local!` whose destructor clears the word before freeing it,
-//! so an event late in a thread's exit finds no record. The record's first word names its type
-//! by the address of the caller's `Key` static (a constant of the code, so checking it reads no
-//! other line) and holds the borrow flag in its low bit; the record is line-aligned, so its
-//! owner can keep what one event reads within the first line.
+//! so an event late in a thread's exit finds no record. The word names the record's type, so a
+//! second type asked for on the same thread gets None rather than the first type's memory.
 
 use super::malloc_hooks;
+use std::any::TypeId;
 use std::cell::RefCell;
 
-/// Names one record type: a static whose address tags the records made by its `make`. Distinct
-/// statics have distinct addresses, so an equal tag means the same key and the same `T`.
-pub struct Key<T> {
-    make: fn() -> T,
-}
-
-impl<T> Key<T> {
-    pub const fn new(make: fn() -> T) -> Key<T> {
-        Key { make }
-    }
-
-    /// The tag: the key's address (aligned, so its low bit is free for the borrow flag).
-    fn tag(&'static self) -> usize {
-        self as *const Key<T> as usize
-    }
-}
-
-/// Set in the tag word while the record is borrowed.
-const BUSY: usize = 1;
-const _: () = assert!(std::mem::align_of::<Key<u8>>() > BUSY);
-
-/// What the word points to: the tag word first, at an offset that does not depend on `T`.
-#[repr(C, align(64))]
+/// What the word points to: the type's id and the borrow flag first, at offsets that do not
+/// depend on `T`.
+#[repr(C)]
 struct Record<T> {
-    tag: usize,
+    type_id: TypeId,
+    busy: bool,
     value: T,
 }
 
@@ -65,36 +45,36 @@ thread_local! {
     static OWNER: RefCell<Option<Owner>> = const { RefCell::new(None) };
 }
 
-/// `f` on the calling thread's record of `key`, made by its `make` at the thread's first call;
+/// `f` on the calling thread's record of type `T`, made by `make` at the thread's first call;
 /// None while the thread exits, inside another `with` on this thread, or when the thread's
-/// record is of another key.
-// Always: the call of a non-inlined `with` measured as a symbol of its own on churn.
-#[inline(always)]
-pub fn with<T: 'static, R>(key: &'static Key<T>, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+/// record is of another type.
+#[inline]
+pub fn with<T: 'static, R>(make: fn() -> T, f: impl FnOnce(&mut T) -> R) -> Option<R> {
     let mut p = malloc_hooks::ledgers_word() as *mut Record<T>;
     if p.is_null() {
-        p = create(key)?;
+        p = create(make)?;
     }
     // SAFETY: the word points to this thread's live record (only this thread sets the word,
-    // and the record's owner clears it before freeing it); `tag` lies at offset 0 for every `T`.
-    let tag = unsafe { &raw mut (*p).tag };
-    // SAFETY: as above. Unequal: another key's record, or borrowed.
-    if unsafe { *tag } != key.tag() {
+    // and the record's owner clears it before freeing it); `type_id` and `busy` lie at the same
+    // offsets for every `T`.
+    let (id, busy) = unsafe { (&raw const (*p).type_id, &raw mut (*p).busy) };
+    // SAFETY: as above.
+    if unsafe { *id != TypeId::of::<T>() || *busy } {
         return None;
     }
-    // SAFETY: the record is a `Record<T>` (its key's) and not borrowed: this is its only
-    // reference until the flag is cleared below.
-    unsafe { *tag = key.tag() | BUSY };
+    // SAFETY: the record is a `Record<T>` and not borrowed (busy was false): this is its only
+    // reference until `busy` is cleared below.
+    unsafe { *busy = true };
     // SAFETY: as above.
     let out = f(unsafe { &mut (*p).value });
     // SAFETY: as above. A panic in `f` leaves the record busy: the thread's later events take
     // the slow path (the guard has switched the feature off by then anyway).
-    unsafe { *tag = key.tag() };
+    unsafe { *busy = false };
     Some(out)
 }
 
 #[cold]
-fn create<T: 'static>(key: &'static Key<T>) -> Option<*mut Record<T>> {
+fn create<T: 'static>(make: fn() -> T) -> Option<*mut Record<T>> {
     OWNER
         .try_with(|o| {
             let mut o = o.try_borrow_mut().ok()?;
@@ -102,7 +82,7 @@ fn create<T: 'static>(key: &'static Key<T>) -> Option<*mut Record<T>> {
                 // The word was cleared under a live owner: never, but not a second record.
                 return None;
             }
-            let p = Box::into_raw(Box::new(Record { tag: key.tag(), value: (key.make)() }));
+            let p = Box::into_raw(Box::new(Record { type_id: TypeId::of::<T>(), busy: false, value: make() }));
             *o = Some(Owner { record: p as *mut u8, free: free::<T> });
             malloc_hooks::set_ledgers_word(p as usize);
             Some(p)
@@ -115,24 +95,16 @@ fn create<T: 'static>(key: &'static Key<T>) -> Option<*mut Record<T>> {
 mod tests {
     use super::*;
 
-    static FIVE: Key<u32> = Key::new(|| 5);
-    static OTHER: Key<u32> = Key::new(|| 1);
-    static WIDE: Key<u64> = Key::new(|| 0);
-
     #[test]
-    fn one_record_per_thread_of_one_key_and_no_nested_borrow() {
+    fn one_record_per_thread_of_one_type_and_no_nested_borrow() {
         std::thread::spawn(|| {
-            assert_eq!(with(&FIVE, |v| { *v += 1; *v }), Some(6));
-            assert_eq!(with(&FIVE, |v| *v), Some(6), "the same record");
-            assert_eq!(with(&FIVE, |_| with(&FIVE, |v| *v)), Some(None), "no nested borrow");
-            assert_eq!(with(&FIVE, |v| *v), Some(6), "borrowable again after a refused nested borrow");
-            assert_eq!(with(&WIDE, |v| *v), None, "another type");
-            assert_eq!(with(&OTHER, |v| *v), None, "another key of the same type");
-            let p = malloc_hooks::ledgers_word();
-            assert_eq!(p % 64, 0, "line-aligned");
+            assert_eq!(with(|| 5u32, |v| { *v += 1; *v }), Some(6));
+            assert_eq!(with(|| 0u32, |v| *v), Some(6), "the same record");
+            assert_eq!(with(|| 0u32, |_| with(|| 0u32, |v| *v)), Some(None), "no nested borrow");
+            assert_eq!(with(|| 0u64, |v| *v), None, "another type");
         })
         .join()
         .unwrap();
-        std::thread::spawn(|| assert_eq!(with(&OTHER, |v| *v), Some(1), "a new thread's own record")).join().unwrap();
+        std::thread::spawn(|| assert_eq!(with(|| 1u32, |v| *v), Some(1), "a new thread's own record")).join().unwrap();
     }
 }

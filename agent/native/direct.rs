@@ -118,12 +118,7 @@ pub struct DirectLedger {
     untracked_frees: AtomicU64,
     /// jmethodIDs of the DirectByteBuffer constructors seen so far (to file overflow events).
     buffer_ctors: [AtomicUsize; 4],
-    /// Names this ledger in the threads' caches (never 0).
-    id: u32,
 }
-
-/// The next ledger's id.
-static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 impl DirectLedger {
     pub fn new(o: &NativeOptions) -> DirectLedger {
@@ -133,7 +128,6 @@ impl DirectLedger {
             ages: Mutex::new(Ages { start_ms: [0; AGE_SLOTS], free: std::array::from_fn(|i| i != 0) }),
             untracked_frees: AtomicU64::new(0),
             buffer_ctors: [const { AtomicUsize::new(0) }; 4],
-            id: NEXT_ID.fetch_add(1, Relaxed),
         }
     }
 
@@ -218,25 +212,26 @@ impl DirectLedger {
     #[inline]
     fn stripe(&'static self, env: &Env, site: u32) -> (Writer, &'static DirectCounters) {
         let sites = &self.section.sites;
+        let ledger = self as *const Self as usize;
         let find = || {
             let w = sites.writer(env.raw() as usize);
             (w, sites.counters_of(site, w))
         };
-        thread::with(|t| {
-            if t.direct.ledger != self.id {
-                let (w, c) = find();
-                t.direct_writer = w;
-                t.direct = DirectCache { ledger: self.id, site, counters: Some(c) };
-                return (w, c);
-            }
-            let w = t.direct_writer;
-            match t.direct.counters {
-                Some(c) if t.direct.site == site => (w, c),
-                _ => {
-                    let c = sites.counters_of(site, w);
-                    (t.direct.site, t.direct.counters) = (site, Some(c));
-                    (w, c)
+        thread::with(|t| match &mut t.direct {
+            Some(d) if d.ledger == ledger => {
+                match d.counters {
+                    Some(c) if d.site == site => (d.writer, c),
+                    _ => {
+                        let c = sites.counters_of(site, d.writer);
+                        (d.site, d.counters) = (site, Some(c));
+                        (d.writer, c)
+                    }
                 }
+            }
+            other => {
+                let (w, c) = find();
+                *other = Some(DirectCache { ledger, writer: w, site, counters: Some(c) });
+                (w, c)
             }
         })
         .unwrap_or_else(find)

@@ -139,16 +139,12 @@ fn my_stripe() -> usize {
 /// additions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Writer {
-    /// Fewer than 2^32 stripes: with a site id it fills one word of a thread's record.
-    stripe: u32,
+    stripe: usize,
 }
 
 impl Writer {
-    /// The shared stripe, written with atomic additions.
-    pub const SHARED: Writer = Writer { stripe: OWNED as u32 };
-
     fn owned(self) -> bool {
-        (self.stripe as usize) < OWNED
+        self.stripe < OWNED
     }
 
     #[inline]
@@ -400,19 +396,19 @@ impl<C: SiteCounters> SiteTable<C> {
             let stripe = (h + i) % OWNED;
             let o = &self.owners.0[stripe];
             match o.load(Relaxed) {
-                v if v == env => return Writer { stripe: stripe as u32 },
+                v if v == env => return Writer { stripe },
                 // Claims are never given back, so a thread's stripe is found before any free one.
-                0 if env != 0 && o.compare_exchange(0, env, Relaxed, Relaxed).is_ok() => return Writer { stripe: stripe as u32 },
+                0 if env != 0 && o.compare_exchange(0, env, Relaxed, Relaxed).is_ok() => return Writer { stripe },
                 _ => {}
             }
         }
-        Writer::SHARED
+        Writer { stripe: OWNED }
     }
 
     /// The stripe of a site's counters `w` writes.
     #[inline]
     pub fn counters_of(&self, id: u32, w: Writer) -> &C {
-        &self.slot(id).stripes[w.stripe as usize].0
+        &self.slot(id).stripes[w.stripe].0
     }
 
     /// Every site that has its info, with its id and counter stripes.

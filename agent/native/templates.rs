@@ -178,8 +178,6 @@ struct Template {
     checks: Checks,
 }
 
-/// `repr(C)`: the epoch and the list, which every lookup reads, first (see `HOT_END`).
-#[repr(C)]
 pub struct ThreadTemplates {
     epoch: u64,
     list: Vec<Template>,
@@ -191,9 +189,6 @@ pub struct ThreadTemplates {
 }
 
 impl ThreadTemplates {
-    /// Where the fields a lookup reads end.
-    pub const HOT_END: usize = std::mem::offset_of!(ThreadTemplates, list) + std::mem::size_of::<Vec<Template>>();
-
     pub const fn new() -> ThreadTemplates {
         ThreadTemplates { epoch: 0, list: Vec::new(), next: 0, backoff: 1, walks: 0 }
     }
