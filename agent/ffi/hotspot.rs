@@ -155,14 +155,42 @@ pub fn anchor(env: &Env) -> Option<Anchor> {
     }
 }
 
-/// Stack words a template compares: each address lies between the sp of the anchor the
-/// template was learned at and the base of the thread's stack. Only `Walk::seal` makes one.
+/// Stack words a template compares in one line-aligned block: each address lies between the sp
+/// of the anchor the template was learned at and the base of the thread's stack. Only
+/// `Walk::seal` makes one. Up to `INLINE_WORDS` words are kept in place, as offsets from sp
+/// and values: on churn every event finds the template's lines evicted (the application
+/// zeroed a buffer since the last one), and a pointer to the words would be one dependent miss
+/// more and the words' (address, value) pairs twice the lines.
+#[repr(C)]
 pub struct Checks {
     sp: usize,
-    words: Box<[(usize, usize)]>,
+    /// Words kept in place; `OUT_OF_LINE` when they are all in `more`.
+    len: u8,
+    offsets: [u16; INLINE_WORDS],
+    values: [usize; INLINE_WORDS],
+    more: Box<[(usize, usize)]>,
 }
 
+/// Words compared in place (an interpreted frame takes 4, a compiled one 1 or 2).
+pub const INLINE_WORDS: usize = 16;
+const OUT_OF_LINE: u8 = u8::MAX;
+
 impl Checks {
+    /// The checks of `words` against anchor sp `sp`, every address at or above `sp`.
+    fn new(sp: usize, words: Vec<(usize, usize)>) -> Checks {
+        let mut c = Checks { sp, len: 0, offsets: [0; INLINE_WORDS], values: [0; INLINE_WORDS], more: Box::default() };
+        let offset = |a: usize| u16::try_from((a - sp) / W).ok();
+        if words.len() <= INLINE_WORDS && words.iter().all(|&(a, _)| offset(a).is_some()) {
+            for (i, &(a, v)) in words.iter().enumerate() {
+                (c.offsets[i], c.values[i]) = (offset(a).unwrap_or(0), v);
+            }
+            c.len = words.len() as u8;
+        } else {
+            (c.len, c.more) = (OUT_OF_LINE, words.into_boxed_slice());
+        }
+        c
+    }
+
     /// Whether every word still holds its value. The caller has checked that the current
     /// thread's anchor sp equals the one the checks were made for, on the same thread: the
     /// words are then inside that thread's live stack.
@@ -173,7 +201,12 @@ impl Checks {
         }
         // SAFETY: every address is in [sp, stack base) of this thread's stack (checked by
         // `Walk::seal`), and the stack from the anchor's sp up is live, mapped memory.
-        self.words.iter().all(|&(addr, value)| unsafe { std::ptr::read_volatile(addr as *const usize) } == value)
+        let read = |addr: usize| unsafe { std::ptr::read_volatile(addr as *const usize) };
+        if self.len == OUT_OF_LINE {
+            return self.more.iter().all(|&(addr, value)| read(addr) == value);
+        }
+        let n = self.len as usize;
+        self.offsets[..n].iter().zip(&self.values[..n]).all(|(&o, &value)| read(self.sp + o as usize * W) == value)
     }
 }
 
@@ -221,7 +254,7 @@ impl Walk {
         words
             .iter()
             .all(|&(a, _)| a >= self.stack_low && a + W <= self.stack_high && a.is_multiple_of(W))
-            .then(|| Checks { sp: self.anchor.sp, words: words.into_boxed_slice() })
+            .then(|| Checks::new(self.anchor.sp, words))
     }
 
     /// What code `pc` belongs to.
@@ -596,4 +629,37 @@ fn env_offset(env: &Env, l: &Layout) -> Found<usize> {
         return Err(Unavailable::Inconsistent("the JavaThread's stack bounds do not contain this thread's stack"));
     }
     Ok(off)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks over a buffer standing for the stack above the anchor's sp.
+    fn checks_over(stack: &[usize], at: &[usize]) -> Checks {
+        let sp = stack.as_ptr() as usize;
+        Checks::new(sp, at.iter().map(|&i| (sp + i * W, stack[i])).collect())
+    }
+
+    #[test]
+    fn checks_hold_until_a_word_changes_in_place_and_out_of_line() {
+        let mut stack: Vec<usize> = (0..64).map(|i| 0x1000 + i).collect();
+        let sp = stack.as_ptr() as usize;
+        let few: Vec<usize> = vec![3, 0, 9, 2];
+        let many: Vec<usize> = (0..INLINE_WORDS + 3).map(|i| i * 3).collect();
+        for (at, in_place) in [(&few, true), (&many, false)] {
+            let c = checks_over(&stack, at);
+            assert_eq!(c.len != OUT_OF_LINE, in_place);
+            assert!(c.hold(sp));
+            assert!(!c.hold(sp + W), "another anchor sp");
+            let last = *at.last().unwrap();
+            stack[last] ^= 1;
+            assert!(!c.hold(sp), "the last word changed");
+            stack[last] ^= 1;
+            assert!(c.hold(sp));
+            stack[1] ^= 1; // a word no template reads
+            assert!(c.hold(sp));
+            stack[1] ^= 1;
+        }
+    }
 }

@@ -460,6 +460,16 @@ pub fn active() -> bool {
     ACTIVE.load(Relaxed)
 }
 
+/// The calling thread's word for the native ledgers' record (0 until set).
+#[inline]
+pub fn ledgers_word() -> usize {
+    tls().ledgers.get()
+}
+
+pub fn set_ledgers_word(v: usize) {
+    tls().ledgers.set(v);
+}
+
 /// Whether glibc placed the agent's TLS in static TLS (known once installed): the hooks then
 /// reach their per-thread state without a call (docs/native-memory.md, "Overhead").
 pub fn static_tls() -> bool {

@@ -19,4 +19,5 @@ pub mod malloc_hooks;
 pub mod natives;
 pub mod os;
 pub mod symbols;
+pub mod thread_record;
 pub mod sys;

@@ -10,6 +10,7 @@ use crate::ffi::blocks::{Block, Old, Tag, UNCOUNTED};
 use crate::native::section::{Row, Section, SiteView};
 use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, Stripe, Writer};
 use crate::native::stacks::{Slot, Stacks};
+use crate::native::thread::{self, DirectCache};
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::core::options::NativeOptions;
@@ -206,20 +207,56 @@ impl DirectLedger {
         }
     }
 
+    /// This thread's writer of the site table and its stripe of `site`'s counters, from the
+    /// thread's record when its last event was of the same site (the churn case).
+    #[inline]
+    fn stripe(&'static self, env: &Env, site: u32) -> (Writer, &'static DirectCounters) {
+        let sites = &self.section.sites;
+        let ledger = self as *const Self as usize;
+        let find = || {
+            let w = sites.writer(env.raw() as usize);
+            (w, sites.counters_of(site, w))
+        };
+        thread::with(|t| match &mut t.direct {
+            Some(d) if d.ledger == ledger => {
+                match d.counters {
+                    Some(c) if d.site == site => (d.writer, c),
+                    _ => {
+                        let c = sites.counters_of(site, d.writer);
+                        (d.site, d.counters) = (site, Some(c));
+                        (d.writer, c)
+                    }
+                }
+            }
+            other => {
+                let (w, c) = find();
+                *other = Some(DirectCache { ledger, writer: w, site, counters: Some(c) });
+                (w, c)
+            }
+        })
+        .unwrap_or_else(find)
+    }
+
     /// Counts a new live block of `size` at `site` on the thread of `env`; where its header
     /// files it.
     fn record(&self, w: Writer, site: u32, size: u64) -> Tag {
+        self.record_in(w, self.section.sites.counters_of(site, w), site, size)
+    }
+
+    /// `record` with the site's counters `c` already found.
+    #[inline]
+    fn record_in(&self, w: Writer, c: &DirectCounters, site: u32, size: u64) -> Tag {
         let slot = self.slot.load(Relaxed);
-        let c = self.section.sites.counters_of(site, w);
         w.add(&c.born[slot as usize], 1);
         w.add(&c.allocated_bytes, size);
         Tag { site, slot }
     }
 
     /// `allocateMemory0` returned a block.
-    pub fn on_allocated(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, size: u64) -> Tag {
+    pub fn on_allocated(&'static self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, size: u64) -> Tag {
         let site = self.site(stacks, jvmti, env, Slot::DirectAlloc);
-        self.record(self.section.sites.writer(env.raw() as usize), site, size)
+        let (w, c) = self.stripe(env, site);
+        self.record_in(w, c, site, size)
     }
 
     /// A block leaves its site (freed, or moved by a reallocation) on the thread of `w`, and
@@ -229,13 +266,18 @@ impl DirectLedger {
         if b.site == UNCOUNTED || b.slot as usize >= AGE_SLOTS {
             return false;
         }
-        let c = self.section.sites.counters_of(b.site, w);
+        self.release_in(w, self.section.sites.counters_of(b.site, w), b, also);
+        true
+    }
+
+    /// `release` with the block's site's counters `c` already found (the block is counted).
+    #[inline]
+    fn release_in(&self, w: Writer, c: &DirectCounters, b: Block, also: Option<fn(&DirectCounters) -> &AtomicU64>) {
         if let Some(field) = also {
             w.add(field(c), 1);
         }
         w.add(&c.gone_bytes, b.size);
         w.add32(&c.gone[b.slot as usize], 1);
-        true
     }
 
     /// `reallocateMemory0` succeeded: the new block belongs to this site, the old one moved
@@ -262,14 +304,16 @@ impl DirectLedger {
     }
 
     /// `freeMemory0` is about to free a block: its header, None when it is not ours.
-    pub fn on_freeing(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, block: Option<Block>) {
-        let counted = block.is_some_and(|b| {
-            let w = self.section.sites.writer(env.raw() as usize);
-            let by_gc = stacks.on_cleanup_thread(jvmti, env);
-            self.release(w, b, by_gc.then_some(|c| &c.freed_by_gc))
-        });
-        if !counted {
-            self.untracked_frees.fetch_add(1, Relaxed);
+    pub fn on_freeing(&'static self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, block: Option<Block>) {
+        match block.filter(|b| b.site != UNCOUNTED && (b.slot as usize) < AGE_SLOTS) {
+            Some(b) => {
+                let (w, c) = self.stripe(env, b.site);
+                let by_gc = stacks.on_cleanup_thread(jvmti, env);
+                self.release_in(w, c, b, by_gc.then_some(|c| &c.freed_by_gc));
+            }
+            None => {
+                self.untracked_frees.fetch_add(1, Relaxed);
+            }
         }
     }
 

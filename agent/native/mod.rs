@@ -14,5 +14,6 @@ pub mod section;
 pub mod sites;
 pub mod stacks;
 pub mod templates;
+pub mod thread;
 pub mod zlib;
 pub mod sampled;

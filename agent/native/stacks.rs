@@ -15,6 +15,7 @@ use crate::native::methods::{MethodCache, UNLOADED};
 use std::fmt::Write;
 use crate::native::sites::{SiteInfo, SiteKey, SPECIAL_EARLY, SPECIAL_NONE, SPECIAL_NO_STACK};
 use crate::native::templates;
+use crate::native::thread::{self, THREAD_APP, THREAD_CLEANUP};
 use crate::ffi::asgct;
 use crate::ffi::hotspot;
 use crate::ffi::jni::Env;
@@ -22,7 +23,6 @@ use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::ffi::named_stack::{self, Take};
 use crate::core::health::{self, COUNTERS};
 use crate::core::options::{NativeOptions, MAX_KEY_DEPTH, MAX_STACK_DEPTH};
-use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// Where a thread's oldest frames say it runs GC cleanup.
@@ -47,10 +47,6 @@ enum Named {
     Failed,
 }
 
-const THREAD_UNKNOWN: u8 = 0;
-const THREAD_APP: u8 = 1;
-const THREAD_CLEANUP: u8 = 2;
-
 /// Frames a key holding reflection accessors leaves out of its name: the most accessor frames
 /// one call has beyond another's (JDK 8-17: Native + Delegating accessor, 3 frames, against one
 /// GeneratedConstructorAccessorN).
@@ -66,21 +62,14 @@ pub enum Slot {
 }
 
 const SLOTS: usize = Slot::DirectRealloc as usize + 1;
-type LastKeys = [(SiteKey, u32); SLOTS];
+/// Per slot: the last key a thread interned and its site, to skip the shared table when a
+/// thread repeats itself (in the thread's record, native/thread.rs; on the heap, 1 KiB, made at
+/// the thread's first intern).
+pub type LastKeys = [(SiteKey, u32); SLOTS];
 
 /// Frames walked when a walk also learns a template: the root of the last compiled frame the
 /// template spans must be among them (HotSpot inlines at most 15 levels deep).
 const LEARN_EXTRA_DEPTH: usize = 16;
-
-thread_local! {
-    /// Per slot: the last key this thread interned and its site, to skip the shared table
-    /// when a thread repeats itself. On the heap (1 KiB, made at the thread's first intern):
-    /// in static TLS it would push the agent's TLS segment over glibc's optional static
-    /// surplus, and the malloc hooks' TLS descriptor would take the slow resolver
-    /// (ffi/malloc_hooks/tls.rs).
-    static LAST_KEY: RefCell<Option<Box<LastKeys>>> = const { RefCell::new(None) };
-    static THREAD_KIND: Cell<u8> = const { Cell::new(THREAD_UNKNOWN) };
-}
 
 /// Stack settings and shared caches of both ledgers.
 pub struct Stacks {
@@ -326,15 +315,18 @@ impl Stacks {
     /// Whether the current thread runs GC cleanup (Cleaner, Reference Handler, Finalizer),
     /// decided once per thread from its oldest frames.
     pub fn on_cleanup_thread(&self, jvmti: &Jvmti, env: &Env) -> bool {
-        match THREAD_KIND.with(Cell::get) {
-            THREAD_APP => false,
-            THREAD_CLEANUP => true,
-            _ => {
+        match thread::with(|t| t.kind) {
+            Some(THREAD_APP) => false,
+            Some(THREAD_CLEANUP) => true,
+            // Not decided yet, or no record (the thread is exiting): decided now.
+            record => {
                 if !self.is_live() {
                     return false;
                 }
                 let cleanup = self.oldest_frames_run_cleanup(jvmti, env);
-                THREAD_KIND.with(|k| k.set(if cleanup { THREAD_CLEANUP } else { THREAD_APP }));
+                if record.is_some() {
+                    thread::with(|t| t.kind = if cleanup { THREAD_CLEANUP } else { THREAD_APP });
+                }
                 cleanup
             }
         }
@@ -361,14 +353,14 @@ impl Stacks {
 
     /// The site of `key` if it is the last key this thread interned at `slot`.
     fn last_site(&self, slot: Slot, key: &SiteKey) -> Option<u32> {
-        LAST_KEY.with(|l| {
-            let l = l.borrow();
-            let (k, site) = &l.as_ref()?[slot as usize];
+        thread::with(|t| {
+            let (k, site) = &t.last_keys.as_ref()?[slot as usize];
             (k == key).then_some(*site)
         })
+        .flatten()
     }
 
     fn remember_site(&self, slot: Slot, key: &SiteKey, site: u32) {
-        LAST_KEY.with(|l| l.borrow_mut().get_or_insert_with(|| Box::new([(SiteKey::NONE, 0); SLOTS]))[slot as usize] = (*key, site));
+        thread::with(|t| t.last_keys.get_or_insert_with(|| Box::new([(SiteKey::NONE, 0); SLOTS]))[slot as usize] = (*key, site));
     }
 }

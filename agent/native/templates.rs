@@ -22,6 +22,7 @@
 //! HotSpot's ClassUnload event) drops every template (`code_changed`).
 
 use crate::native::stacks::Slot;
+use crate::native::thread;
 use crate::ffi::asgct;
 use crate::ffi::frame;
 use crate::ffi::hotspot::{self, Anchor, Checks, Code, MethodRef, Walk};
@@ -29,7 +30,6 @@ use crate::ffi::jni::Env;
 use crate::ffi::jvmti::Frame;
 use crate::core::health::{self, COUNTERS};
 use leakagent_report::model::StackSettings;
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
@@ -163,17 +163,22 @@ pub fn learn(stack: &impl Stack, anchor: Anchor, frames: &[Frame], key_len: usiz
 }
 
 /// One template of this thread: the ledger slot it belongs to, the anchor it was learned at,
-/// the words to compare and the site.
+/// the words to compare and the site. Line-aligned, with what the check reads first (slot, pc,
+/// fp, the anchor sp and the words' offsets) in its first line and the words' values after it:
+/// an event's check touches the fewest lines the words allow.
+#[repr(C, align(64))]
 struct Template {
-    slot: Slot,
     pc: usize,
-    fp: Option<usize>,
-    checks: Checks,
+    /// Compared when `check_fp` (the native was entered from the interpreter).
+    fp: usize,
     site: u32,
     hits: u32,
+    slot: Slot,
+    check_fp: bool,
+    checks: Checks,
 }
 
-struct ThreadTemplates {
+pub struct ThreadTemplates {
     epoch: u64,
     list: Vec<Template>,
     /// The slot the next template replaces when the list is full.
@@ -183,26 +188,16 @@ struct ThreadTemplates {
     walks: u32,
 }
 
-thread_local! {
-    /// On the heap, made at the thread's first walk: in static TLS it would grow the agent's TLS
-    /// segment, which must stay in glibc's static surplus (ffi/malloc_hooks/tls.rs).
-    static TEMPLATES: RefCell<Option<Box<ThreadTemplates>>> = const { RefCell::new(None) };
+impl ThreadTemplates {
+    pub const fn new() -> ThreadTemplates {
+        ThreadTemplates { epoch: 0, list: Vec::new(), next: 0, backoff: 1, walks: 0 }
+    }
 }
 
-/// `f` on this thread's templates; `make`: create them if the thread has none yet.
-fn with_templates<R>(make: bool, f: impl FnOnce(&mut ThreadTemplates) -> R) -> Option<R> {
-    TEMPLATES
-        .try_with(|t| {
-            let mut t = t.try_borrow_mut().ok()?;
-            let t = if make {
-                t.get_or_insert_with(|| Box::new(ThreadTemplates { epoch: 0, list: Vec::new(), next: 0, backoff: 1, walks: 0 }))
-            } else {
-                t.as_mut()?
-            };
-            Some(f(t))
-        })
-        .ok()
-        .flatten()
+/// `f` on this thread's templates (in its record: native/thread.rs).
+#[inline]
+fn with_templates<R>(f: impl FnOnce(&mut ThreadTemplates) -> R) -> Option<R> {
+    thread::with(|t| f(&mut t.templates))
 }
 
 /// Bumped when code or classes are unloaded: every thread drops its templates.
@@ -243,14 +238,14 @@ pub fn settings(base: &StackSettings) -> StackSettings {
 #[inline]
 pub fn lookup(slot: Slot, env: &Env) -> Option<u32> {
     let a = hotspot::anchor(env)?;
-    with_templates(false, |t| {
+    with_templates(|t| {
         let epoch = EPOCH.load(Relaxed);
         if t.epoch != epoch {
             t.list.clear();
             t.epoch = epoch;
         }
         let i = t.list.iter().position(|e| {
-            e.slot == slot && e.pc == a.pc && e.fp.is_none_or(|fp| fp == a.fp) && e.checks.hold(a.sp)
+            e.slot == slot && e.pc == a.pc && (!e.check_fp || e.fp == a.fp) && e.checks.hold(a.sp)
         })?;
         // The template that held goes first: a thread's churn repeats one stack, and each
         // template passed over is a cache line the event's work (a buffer zeroed) evicted.
@@ -275,7 +270,7 @@ pub fn wants_to_learn() -> bool {
     if !hotspot::available() || OFF.get().is_some() {
         return false;
     }
-    with_templates(true, |t| {
+    with_templates(|t| {
         t.walks = t.walks.wrapping_add(1);
         t.walks % t.backoff == 0
     })
@@ -288,7 +283,7 @@ pub fn learn_current(slot: Slot, env: &Env, frames: &[Frame], key_len: usize, si
     let Some(walk) = Walk::current(env) else { return };
     let anchor = walk.anchor();
     let sealed = learn(&walk, anchor, frames, key_len).ok().and_then(|l| walk.seal(l.words).map(|c| (c, l.check_fp)));
-    let _ = with_templates(true, |t| {
+    let _ = with_templates(|t| {
         let epoch = EPOCH.load(Relaxed);
         if t.epoch != epoch {
             t.list.clear();
@@ -300,7 +295,7 @@ pub fn learn_current(slot: Slot, env: &Env, frames: &[Frame], key_len: usize, si
             return;
         };
         health::bump(&COUNTERS.stack_templates);
-        let template = Template { slot, pc: anchor.pc, fp: check_fp.then_some(anchor.fp), checks, site, hits: 0 };
+        let template = Template { pc: anchor.pc, fp: anchor.fp, site, hits: 0, slot, check_fp, checks };
         if t.list.len() < PER_THREAD {
             t.list.push(template);
         } else {

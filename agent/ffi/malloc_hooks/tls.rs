@@ -42,10 +42,13 @@ pub(super) struct Tls {
     /// Inside a JDK native whose allocations a native ledger counts (`ledgered.rs`): a
     /// countdown that ends here draws anew but takes no sample.
     pub(super) ledgered: Cell<bool>,
+    /// The native ledgers' per-thread record (`native/thread.rs`), 0 until the thread's first
+    /// ledger event: here, the ledgers reach it without `__tls_get_addr`.
+    pub(super) ledgers: Cell<usize>,
 }
 
 /// Bytes reserved in `.tbss`; `Tls` must fit (checked at compile time).
-const SIZE: usize = 48;
+const SIZE: usize = 56;
 const _: () = assert!(std::mem::size_of::<Tls>() <= SIZE && std::mem::align_of::<Tls>() <= 8);
 const _: () = assert!(std::mem::offset_of!(Tls, left) == 0);
 
