@@ -56,15 +56,19 @@ fn a_diamond_retains_only_below_its_join() {
     assert_eq!(r, words(by_definition(6, &edges, &[0], &sizes)));
 }
 
-#[test]
-fn dominators_agree_with_the_definition_on_random_graphs() {
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = |m: u64| {
+/// A deterministic xorshift generator: `next(m)` is below `m`.
+fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |m| {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         seed % m
-    };
+    }
+}
+
+#[test]
+fn dominators_agree_with_the_definition_on_random_graphs() {
+    let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
     for round in 0..200 {
         let n = 2 + next(30) as usize;
         let edges: Vec<(u32, u32)> = (0..next(3 * n as u64) + 1).map(|_| (next(n as u64) as u32, next(n as u64) as u32)).collect();
@@ -82,13 +86,7 @@ fn dominators_agree_with_the_definition_on_random_graphs() {
 /// part no root reaches (itself a cycle pointing into the reachable part).
 #[test]
 fn dominators_agree_with_the_definition_on_chains_sharing_a_node_with_cycles_and_unreachable_parts() {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = |m: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % m
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
     for round in 0..100 {
         let (chains, len) = (1 + next(4) as u32, 2 + next(20) as u32);
         let class = chains * len;
