@@ -153,7 +153,7 @@ bench_rotating() { # bench_rotating <kind>...
       ra+=("$(echo "${got[also]} / ${got[without]}" | bc -l)")
       line+="$(printf '  also %5d ms (%.3f)' "${got[also]}" "${ra[-1]}")"
     fi
-    echo "$line"
+    echo "$line  load $(bench_load)"
     cpu+=("${got[without]} ${got[with]} ${got[also]:-0}")
   done
   local mo mw ma

@@ -71,6 +71,11 @@ bench_pairs() {
 
 # bench_spread: "min A, q1 B, median C, q3 D, max E" of the numbers on stdin (one a line); an
 # even count's median is the mean of the middle two.
+# The machine's 1-minute load average now (the agent's ratio grows with it).
+bench_load() {
+  cut -d' ' -f1 /proc/loadavg
+}
+
 bench_spread() {
   sort -g | awk '{v[NR]=$1} END {
     printf "min %.3f, q1 %.3f, median %.3f, q3 %.3f, max %.3f\n",
@@ -147,7 +152,8 @@ bench_kinds() {
       per_pair[$k]+="$r "
       line+="$(printf '  %s %5d ms (%.3f)' "$k" "${got_c[$k]}" "$r")"
     done
-    echo "$line"
+    # The agent's cost is mostly cache lines, dearer on a loaded machine: say how loaded it was.
+    echo "$line  load $(bench_load)"
   done
   local c0 w0 ck wk
   c0="$(tr ' ' '\n' <<<"${cpu[${kinds[0]}]}" | grep . | median)"
