@@ -56,8 +56,8 @@ bench_pairs() {
     cpu_without+=("$ca"); cpu_with+=("$cb"); wall_without+=("$wa"); wall_with+=("$wb")
     r="$(echo "$cb / $ca" | bc -l)"
     ratios+=("$r")
-    printf '  pair %2d: cpu without %5d ms  with %5d ms  ratio %.3f   | wall without %5d ms  with %5d ms\n' \
-      "$i" "$ca" "$cb" "$r" "$wa" "$wb"
+    printf '  pair %2d: cpu without %5d ms  with %5d ms  ratio %.3f   | wall without %5d ms  with %5d ms  load %s\n' \
+      "$i" "$ca" "$cb" "$r" "$wa" "$wb" "$(bench_load)"
   done
   local co cw wo ww
   co="$(printf '%s\n' "${cpu_without[@]}" | median)"; cw="$(printf '%s\n' "${cpu_with[@]}" | median)"
