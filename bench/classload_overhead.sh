@@ -32,7 +32,7 @@
 # rounds (loading threads, GC and the agent's own threads): on a shared machine another process
 # taking a core doubles wall time but not CPU time, though it still moves CPU time by ±10% between
 # runs minutes apart, which --together cancels (two runs without the agent side by side agreed
-# within 1.3% in half the cycles). Prints every pair, the medians, and the spread of the per-pair
+# within 1.3% in half the cycles). Prints every pair (with the 1-minute load average after it: the ratio grows with the load), the medians, and the spread of the per-pair
 # ratios. Not a test: it asserts nothing.
 set -euo pipefail
 

@@ -16,7 +16,10 @@
 #   --buffers N    direct: buffers of the timed pass (default 400000)
 #   --together     the runs of a pair (or triple) run at the same time, their timed phases released
 #                  together after each one's warm-up, in a start order that rotates: each sees the
-#                  same stretch of the machine's load. Without it they run one after the other
+#                  same stretch of the machine's load. Without it they run one after the other.
+#                  A triple is six worker threads on the cores at once, itself a load: the
+#                  agent's cost (cache lines) reads higher that way. Each pair's line ends
+#                  with the 1-minute load average after it
 #   --cpu WHAT     direct: the ratio's CPU time, of the worker threads (default) or the whole
 #                  process (which adds the Reference Handler, where the GC's half of the buffers is
 #                  freed through the agent, and the GC and JIT threads)
