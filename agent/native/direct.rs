@@ -263,7 +263,7 @@ impl DirectLedger {
     /// `also` of its counters goes up by one. `gone` goes last: once nothing is live the site
     /// may be evicted, its counters drained, and this thread must be done with them.
     fn release(&self, w: Writer, b: Block, also: Option<fn(&DirectCounters) -> &AtomicU64>) -> bool {
-        if b.site == UNCOUNTED || b.slot as usize >= AGE_SLOTS {
+        if !counted(&b) {
             return false;
         }
         self.release_in(w, self.section.sites.counters_of(b.site, w), b, also);
@@ -305,7 +305,7 @@ impl DirectLedger {
 
     /// `freeMemory0` is about to free a block: its header, None when it is not ours.
     pub fn on_freeing(&'static self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, block: Option<Block>) {
-        match block.filter(|b| b.site != UNCOUNTED && (b.slot as usize) < AGE_SLOTS) {
+        match block.filter(counted) {
             Some(b) => {
                 let (w, c) = self.stripe(env, b.site);
                 let by_gc = stacks.on_cleanup_thread(jvmti, env);
@@ -441,6 +441,11 @@ fn site_row(v: &SiteView<'_, DirectCounters>, oldest_live_ms: Option<u64>, total
     k.live_count += s.live_count;
     k.live_bytes += s.live_bytes;
     Some(s)
+}
+
+/// Whether a block's header files it under a site's counters (not untracked, a valid age slot).
+fn counted(b: &Block) -> bool {
+    b.site != UNCOUNTED && (b.slot as usize) < AGE_SLOTS
 }
 
 /// Blocks counted at a site (allocations and reallocations).
