@@ -36,7 +36,7 @@ pub fn open_append(path: &Path) -> io::Result<File> {
 /// Appends `bytes` to a file opened for appending. What a full disk had room for is cut off
 /// again (half a line breaks every reader of a log or JSON lines file), unless another writer
 /// appended since.
-pub fn append_whole(f: &mut File, bytes: &[u8]) -> io::Result<()> {
+pub fn append_whole(mut f: &File, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let before = f.metadata()?.len();
     let mut done = 0;
@@ -56,6 +56,15 @@ pub fn append_whole(f: &mut File, bytes: &[u8]) -> io::Result<()> {
         return Err(e);
     }
     Ok(())
+}
+
+/// Makes a rename in `dir` survive a crash of the machine, not only of the process: the new
+/// name lives in the directory, which `fsync` of the file does not write. Best effort: the file
+/// is already in place, and some file systems refuse `fsync` on a directory.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 /// Whether what is at `path` now (if anything) may be replaced or appended to: the same rule as

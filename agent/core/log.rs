@@ -1,24 +1,26 @@
 //! The agent's own log: one line per message, with its UTC time, to standard error or to
 //! `log=PATH`; and the UTC timestamp format reports share.
-//! Messages are rare (start-up, reports, first failure of a feature), so a mutex is fine here.
+//! Messages are rare (start-up, reports, first failure of a feature); the mutex is held only to
+//! take the file, never across the write, so a callback's message never waits on a slow disk.
 
 use parking_lot::Mutex;
 use std::fs::File;
 use std::io::Write;
+use std::sync::Arc;
 
-static SINK: Mutex<Option<File>> = Mutex::new(None);
+static SINK: Mutex<Option<Arc<File>>> = Mutex::new(None);
 
 /// Sends further log lines to `file` instead of standard error.
 pub fn set_file(file: File) {
-    *SINK.lock() = Some(file);
+    *SINK.lock() = Some(Arc::new(file));
 }
 
 fn write(level: &str, msg: &str) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let line = format!("[leakagent] {} {level}: {msg}\n", rfc3339(now));
-    let mut sink = SINK.lock();
-    let ok = match sink.as_mut() {
-        Some(f) => crate::core::files::append_whole(f, line.as_bytes()).is_ok(),
+    let sink = SINK.lock().clone();
+    let ok = match sink {
+        Some(f) => crate::core::files::append_whole(&f, line.as_bytes()).is_ok(),
         None => false,
     };
     if !ok {
