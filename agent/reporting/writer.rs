@@ -64,7 +64,7 @@ pub fn json_path(expanded: &str) -> (PathBuf, String) {
 /// concurrent writers never interleave; opened as `files::open_append` allows, and never left
 /// half written (`files::append_whole`).
 pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
-    crate::core::files::append_whole(&mut crate::core::files::open_append(path)?, format!("{line}\n").as_bytes())
+    crate::core::files::append_whole(&crate::core::files::open_append(path)?, format!("{line}\n").as_bytes())
 }
 
 /// Writes `bytes` to `path` atomically: readers see the old file or the whole new one. With
@@ -112,10 +112,14 @@ fn write_file(path: &Path, bytes: &[u8], replace: bool, durable: bool, mode: u32
         drop(f);
         if replace {
             // rename(2) replaces a symlink at the final name instead of following it.
-            fs::rename(&tmp, path)
+            fs::rename(&tmp, path)?;
         } else {
-            os::rename_noreplace(&tmp, path)
+            os::rename_noreplace(&tmp, path)?;
         }
+        if durable {
+            crate::core::files::sync_dir(&dir);
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

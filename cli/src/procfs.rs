@@ -7,6 +7,21 @@ use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+// What the CLI reads of another process is bounded here, not only by the kernel: a JVM with
+// very many mappings, or a planted environment, costs at most this much memory.
+const STATUS_LIMIT: u64 = 1 << 20;
+const MAPS_LIMIT: u64 = 64 << 20;
+const ARGS_LIMIT: u64 = 16 << 20;
+
+/// /proc/PID/NAME, at most `limit` bytes (an error beyond).
+fn read_proc(pid: u32, name: &str, limit: u64) -> std::io::Result<Vec<u8>> {
+    crate::io::read_checked(fs::File::open(format!("/proc/{pid}/{name}"))?, limit)
+}
+
+fn read_proc_text(pid: u32, name: &str, limit: u64) -> std::io::Result<String> {
+    read_proc(pid, name, limit).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
 pub struct Process {
     pub pid: u32,
     /// The pid inside the process's own (innermost) pid namespace: the attach files use it.
@@ -26,7 +41,7 @@ impl Process {
         // Opened first: if the pid is recycled after this, signals through it fail instead of
         // reaching the new process.
         let pidfd = pidfd_open(pid);
-        let status = fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| match e.kind() {
+        let status = read_proc_text(pid, "status", STATUS_LIMIT).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => refused(format!("no process {pid}")),
             _ => refused(format!("cannot read /proc/{pid}/status: {e}")),
         })?;
@@ -54,7 +69,7 @@ impl Process {
     /// The mapped libraries name libjvm.so (and not OpenJ9's libj9vm, whose attach differs).
     pub fn check_hotspot(&self) -> Result<(), Failure> {
         let pid = self.pid;
-        let maps = fs::read_to_string(format!("/proc/{pid}/maps"))
+        let maps = read_proc_text(pid, "maps", MAPS_LIMIT)
             .map_err(|e| refused(format!("cannot read /proc/{pid}/maps to check that {pid} is a JVM: {e}; run leakagent as the JVM's user or as root")))?;
         let libs = || maps.lines().filter_map(|l| l.split_whitespace().nth(5));
         if libs().any(|p| p.contains("/libj9vm")) {
@@ -123,14 +138,14 @@ impl Process {
     /// JDK_JAVA_OPTIONS (the launcher puts it before the command line), the command line
     /// (/proc/PID/cmdline), then _JAVA_OPTIONS.
     pub fn jvm_flags(&self) -> Vec<String> {
-        let env = fs::read(format!("/proc/{}/environ", self.pid)).unwrap_or_default();
+        let env = read_proc(self.pid, "environ", ARGS_LIMIT).unwrap_or_default();
         let var = |name: &str| -> Vec<String> {
             env.split(|&c| c == 0)
                 .filter_map(|v| v.strip_prefix(name.as_bytes()))
                 .flat_map(|v| String::from_utf8_lossy(v).split_whitespace().map(String::from).collect::<Vec<_>>())
                 .collect()
         };
-        let cmdline = fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
+        let cmdline = read_proc(self.pid, "cmdline", ARGS_LIMIT).unwrap_or_default();
         let mut flags = var("JAVA_TOOL_OPTIONS=");
         flags.extend(var("JDK_JAVA_OPTIONS="));
         flags.extend(cmdline.split(|&c| c == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()));
