@@ -112,48 +112,88 @@ trait Stopped {
     fn stopped(&mut self) -> Option<String>;
 }
 
-/// Object ids in dump order (a node's index is its position) and, once pass 1 is done, the
-/// indices sorted by id for lookups by binary search: 12 bytes an object, where a hash map took
-/// 20 to 40. The first of equal ids is the one found (an id seen again gets an index nothing
-/// refers to). Buckets of the ids' range (one per 16 objects, half a byte an object) say where
-/// each bucket's ids start in the sorted index, so a search looks at a few of them, not at the
-/// twenty scattered ones a search of the whole index reads at a million objects.
+/// Object ids, dump order giving each object its node index. Pass 1 collects them raw (8 bytes
+/// an object); `index` sorts them and keeps only a compressed copy (about 2.4 bytes an id) and
+/// the node index of each sorted id (4), so the raw ids go before pass 2 needs the room. The
+/// sorted ids are kept in blocks of `BLOCK`: a block's first id in full, the others as their
+/// distance from the one before in units of the ids' common alignment (HotSpot's are 8-byte
+/// addresses, a small object 3 units from the next) in two bytes, `FAR` where it does not fit
+/// and the id is in `far`. A lookup finds the block by its first id (buckets of the ids' range
+/// narrow the search to a few blocks) and adds up at most `BLOCK - 1` distances. Of equal ids
+/// only the first in dump order is kept (one seen again gets an index nothing refers to).
 #[derive(Default)]
 struct Ids {
+    /// In dump order, until `index`.
     ids: Vec<u64>,
+    /// Node index of each distinct id, in the ids' order.
     sorted: Vec<u32>,
+    heads: Vec<u64>,
+    steps: Vec<u16>,
+    /// (rank, id) of the ids too far from the one before for a step, by rank.
+    far: Vec<(u32, u64)>,
+    /// The steps' unit, as a shift.
+    unit: u32,
     min: u64,
     shift: u32,
+    /// Where each bucket's blocks start in `heads`.
     buckets: Vec<u32>,
 }
 
+const BLOCK: usize = 32;
+const FAR: u16 = u16::MAX;
+
 impl Ids {
     fn bytes(&self) -> u64 {
-        vec_bytes(&self.ids) + vec_bytes(&self.sorted) + vec_bytes(&self.buckets)
+        vec_bytes(&self.ids) + vec_bytes(&self.sorted) + vec_bytes(&self.heads) + vec_bytes(&self.steps) + vec_bytes(&self.far) + vec_bytes(&self.buckets)
     }
 
-    /// Sorts the index in place, once its memory fits beside `held` bytes.
+    /// Sorts and compresses the ids, once their memory fits beside `held` bytes, and frees the
+    /// raw ones.
     fn index(&mut self, held: u64, meter: &mut Meter) -> Result<(), DumpError> {
         let n = self.ids.len();
-        let b = (n / 16).max(1).next_power_of_two();
         meter.now = held;
-        meter.take(array_bytes::<u32>(n) + array_bytes::<u32>(b + 1), "object index")?;
-        self.sorted = (0..n as u32).collect();
+        meter.take(array_bytes::<u32>(n), "object index")?;
+        let mut sorted: Vec<u32> = (0..n as u32).collect();
         let ids = &self.ids;
-        self.sorted.sort_unstable_by_key(|&i| (ids[i as usize], i));
-        let (Some(&first), Some(&last)) = (self.sorted.first(), self.sorted.last()) else { return Ok(()) };
-        (self.min, self.shift) = (ids[first as usize], 0);
-        let span = ids[last as usize] - self.min;
-        self.shift = (64 - span.leading_zeros()).saturating_sub(b.trailing_zeros()).min(63);
+        sorted.sort_unstable_by_key(|&i| (ids[i as usize], i));
+        sorted.dedup_by_key(|i| ids[*i as usize]);
+        let id = |k: usize| ids[sorted[k] as usize];
+        // The common alignment of the distances, then how many do not fit in a step.
+        let all = (1..sorted.len()).fold(0u64, |acc, k| acc | (id(k) - id(k - 1)));
+        let unit = all.trailing_zeros().min(63);
+        let far = (1..sorted.len()).filter(|&k| k % BLOCK != 0 && (id(k) - id(k - 1)) >> unit >= FAR as u64).count();
+        let blocks = sorted.len().div_ceil(BLOCK);
+        let b = blocks.max(1).next_power_of_two();
+        let extra = array_bytes::<u16>(sorted.len()) + array_bytes::<u64>(blocks) + array_bytes::<(u32, u64)>(far) + array_bytes::<u32>(b + 1);
+        meter.take(extra, "object index")?;
+        let (mut heads, mut steps, mut far) = (Vec::with_capacity(blocks), Vec::with_capacity(sorted.len()), Vec::with_capacity(far));
+        for k in 0..sorted.len() {
+            if k % BLOCK == 0 {
+                heads.push(id(k));
+                steps.push(0);
+                continue;
+            }
+            let step = (id(k) - id(k - 1)) >> unit;
+            if step >= FAR as u64 {
+                far.push((k as u32, id(k)));
+            }
+            steps.push(step.min(FAR as u64) as u16);
+        }
+        sorted.shrink_to_fit();
+        meter.give(vec_bytes(&self.ids) + array_bytes::<u32>(n) - vec_bytes(&sorted));
+        (self.ids, self.sorted, self.heads, self.steps, self.far, self.unit) = (Vec::new(), sorted, heads, steps, far, unit);
+        let (Some(&first), Some(&last)) = (self.heads.first(), self.heads.last()) else { return Ok(()) };
+        self.min = first;
+        self.shift = (64 - (last - first).leading_zeros()).saturating_sub(b.trailing_zeros()).min(63);
         let mut buckets = Vec::with_capacity(b + 1);
         let mut k = 0;
         for j in 0..b {
-            while k < n && self.bucket(self.ids[self.sorted[k] as usize], b) < j {
+            while k < blocks && self.bucket(self.heads[k], b) < j {
                 k += 1;
             }
             buckets.push(k as u32);
         }
-        buckets.push(n as u32);
+        buckets.push(blocks as u32);
         self.buckets = buckets;
         Ok(())
     }
@@ -169,8 +209,22 @@ impl Ids {
         }
         let j = self.bucket(id, self.buckets.len() - 1);
         let (lo, hi) = (self.buckets[j] as usize, self.buckets[j + 1] as usize);
-        let k = lo + self.sorted[lo..hi].partition_point(|&i| self.ids[i as usize] < id);
-        self.sorted[..hi].get(k).copied().filter(|&i| self.ids[i as usize] == id)
+        // The last block that starts at or below the id: in this bucket, or the one before it.
+        let block = lo + self.heads[lo..hi].partition_point(|&h| h <= id) - 1;
+        let (start, end) = (block * BLOCK, (block * BLOCK + BLOCK).min(self.steps.len()));
+        let mut at = self.heads[block];
+        for k in start..end {
+            if k > start {
+                at = match self.steps[k] {
+                    FAR => self.far[self.far.partition_point(|f| (f.0 as usize) < k)].1,
+                    step => at + ((step as u64) << self.unit),
+                };
+            }
+            if at >= id {
+                return (at == id).then(|| self.sorted[k]);
+            }
+        }
+        None
     }
 }
 

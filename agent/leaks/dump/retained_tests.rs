@@ -199,6 +199,58 @@ fn the_object_index_finds_each_id_and_the_first_of_equal_ones() {
     assert_eq!(ids.get(0), None);
 }
 
+/// The compressed index on ids that stress it: blocks of `BLOCK` and their boundaries, steps of
+/// every size up to and past what two bytes hold (`far`), units other than 8, duplicates across
+/// a block's edge, the least and the greatest id.
+#[test]
+fn the_compressed_index_finds_every_id_and_no_other_at_block_edges_and_far_steps() {
+    let mut next = xorshift(0x1234_5678_9abc_def1);
+    for round in 0..40 {
+        let unit = [1u64, 8, 16, 24][round % 4];
+        let n = 1 + next(5 * BLOCK as u64) as usize;
+        let mut at = next(1 << 40) * unit;
+        let mut sorted = Vec::new();
+        for k in 0..n {
+            let step = match next(6) {
+                0 => 0,
+                1 => (FAR as u64 - 1 + next(3)) * unit,
+                2 => next(1 << 50) * unit,
+                _ => (1 + next(40)) * unit,
+            };
+            at = if k == 0 { at } else { at.saturating_add(step) };
+            sorted.push(at);
+        }
+        // Dump order: shuffled.
+        let mut dumped = sorted.clone();
+        for i in (1..dumped.len()).rev() {
+            dumped.swap(i, next(i as u64 + 1) as usize);
+        }
+        let mut ids = Ids { ids: dumped.clone(), ..Ids::default() };
+        ids.index(0, &mut Meter::new(1 << 20)).unwrap();
+        assert!(ids.ids.is_empty(), "the raw ids are freed");
+        for &id in &sorted {
+            let first = dumped.iter().position(|&d| d == id).unwrap() as u32;
+            assert_eq!(ids.get(id), Some(first), "round {round}: {id}");
+            for absent in [id.wrapping_sub(1), id.wrapping_add(1), id.wrapping_add(unit / 2)] {
+                if !sorted.contains(&absent) {
+                    assert_eq!(ids.get(absent), None, "round {round}: {absent} is not an id");
+                }
+            }
+        }
+        assert_eq!(ids.get(0).is_some(), sorted.contains(&0));
+        assert_eq!(ids.get(u64::MAX).is_some(), sorted.contains(&u64::MAX));
+    }
+    // The least and the greatest id, one block of one.
+    for one in [0, 1, u64::MAX] {
+        let mut ids = Ids { ids: vec![one], ..Ids::default() };
+        ids.index(0, &mut Meter::new(1 << 20)).unwrap();
+        assert_eq!(ids.get(one), Some(0));
+    }
+    let mut none = Ids::default();
+    none.index(0, &mut Meter::new(1 << 20)).unwrap();
+    assert_eq!(none.get(5), None);
+}
+
 /// ChainBench's shape (`chain_bench` below) at 200,000 objects: the graph's peak stays under 32
 /// bytes an object (46.3 with the iterative algorithm, its separate predecessor lists and the
 /// doubling vectors it replaced), and the array retains every node.
