@@ -48,6 +48,18 @@ pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Bud
     if dump.id_size != 8 {
         return Err(DumpError::ShortIds);
     }
+    // The chain search's first pass counted the objects: when even their ids, index and sizes
+    // cannot be held at once (as `Ids::index` holds them), say so before a pass.
+    if let Some(n) = dump.objects {
+        let least = n * (8 + 4 + 2);
+        if least > budget.memory {
+            return Err(DumpError::Stopped(format!(
+                "{n} objects in the heap dump need at least {} MiB for the retained heap's graph (14 bytes an object before their references), over chain_memory ({} MiB)",
+                least.div_ceil(1 << 20),
+                budget.memory >> 20
+            )));
+        }
+    }
     let mut nodes = Nodes { meter: Meter::new(budget.memory), stop: Some(budget.stop), ..Nodes::default() };
     let scanned = scan(dump, &mut nodes);
     *peak = nodes.meter.peak;

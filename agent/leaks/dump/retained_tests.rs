@@ -267,6 +267,31 @@ fn the_graph_peaks_under_32_bytes_an_object_on_chains() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Once a pass has counted the dump's objects, a `chain_memory` that cannot hold their ids,
+/// index and sizes stops the graph before it reads the dump again, with the numbers; one that
+/// can goes on.
+#[test]
+fn a_dump_too_large_for_chain_memory_is_refused_before_a_pass() {
+    let n = 20_000;
+    let (mut dump, objects, dir) = chain_bench(n, "early");
+    assert_eq!(dump.objects, None);
+    let mut peak = 0;
+    compute(&mut dump, &objects, &[1], &Budget { memory: 1 << 30, stop: &never }, &mut peak).unwrap();
+    // The nodes, their two classes and the array.
+    assert_eq!(dump.objects, Some(n + 3));
+    let least = 14 * (n + 3);
+    let (mut held, tight) = (0, Budget { memory: least - 1, stop: &never });
+    let err = compute(&mut dump, &objects, &[1], &tight, &mut held).unwrap_err();
+    let why = format!("{n_all} objects in the heap dump need at least 1 MiB for the retained heap's graph (14 bytes an object before their references), over chain_memory (0 MiB)", n_all = n + 3);
+    assert!(matches!(&err, DumpError::Stopped(w) if *w == why), "{err:?}");
+    assert_eq!(held, 0, "nothing was allocated");
+    // At exactly what the ids need, it gets to the references before stopping.
+    let err = compute(&mut dump, &objects, &[1], &Budget { memory: least, stop: &never }, &mut held).unwrap_err();
+    assert!(matches!(&err, DumpError::Stopped(w) if w.contains("over chain_memory") && !w.contains("at least")), "{err:?}");
+    assert!(held > 0 && held <= least, "{held}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// A dump of ChainBench's shape (bench/ChainBench.java: n objects in chains of 1,000 held from
 /// one array, each with a `next` and a null `payload`), and the array as loader 1.
 fn chain_bench(n: u64, tag: &str) -> (Dump, Objects, std::path::PathBuf) {
