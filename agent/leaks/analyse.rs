@@ -18,7 +18,7 @@ use crate::core::options::ChainMethod;
 use leakagent_report::glob::matches as glob;
 use parking_lot::Mutex;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use crate::ffi::jni::{Env, Local};
 use crate::ffi::jvmti::Jvmti;
 use leakagent_report::model::{ChainSearch, ClassLoaders, LeakSuspect, Loader, LoaderRole, PathHop, Pause, SuspectReason};
@@ -494,12 +494,17 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
     let threads = LiveThreads::read(jvmti, env);
     let found = match Dump::open(taken.file) {
         Ok(mut dump) => {
+            let searching = Instant::now();
             let f = dump::search(&mut dump, &setup, budget, &threads);
+            let slow = too_slow(searching.elapsed(), f.passes, limits.time.saturating_sub(t0.elapsed()), budget.remaining());
             let stop = || budget.stop_now().then(|| budget.stop_reason().to_string()).or_else(|| {
                 (t0.elapsed() > limits.time).then(|| format!("chain_time limit of {} s reached", limits.time.as_secs()))
             });
             let b = retained::Budget { memory: limits.memory, stop: &stop };
-            let (sizes, note, peak) = retained::for_suspects(&mut dump, f.objects.as_ref(), ids, &b);
+            let (sizes, note, peak) = match slow {
+                Some(why) => (vec![None; ids.len()], Some(why), 0),
+                None => retained::for_suspects(&mut dump, f.objects.as_ref(), ids, &b),
+            };
             (s.retained, s.retained_note) = (sizes, note.map(|why| advised(&why)));
             s.stats.memory_bytes = s.stats.memory_bytes.max(peak);
             crate::ffi::os::drop_page_cache(dump.file());
@@ -520,6 +525,26 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
         s.why_none = l.clone();
         s.stats.limit_hit = Some(format!("{l}; chains may be missing: {}", raise(&l)));
     }
+}
+
+/// Why the retained heap cannot be done in the time left (`chain_left` of chain_time,
+/// `exit_left` of exit_timeout in the exit report), when its two passes over the dump alone
+/// would take longer at the pace of the chain search's `passes` (which took `searched`; the
+/// first of them reads less of each record, so the pace is if anything too quick).
+fn too_slow(searched: Duration, passes: u32, chain_left: Duration, exit_left: Option<Duration>) -> Option<String> {
+    let need = 2 * searched / Some(passes).filter(|&p| p > 0)?;
+    let (left, option) = match exit_left {
+        Some(e) if e < chain_left => (e, "exit_timeout"),
+        _ => (chain_left, "chain_time"),
+    };
+    (need > left).then(|| {
+        format!(
+            "the retained heap's two passes over the heap dump would take about {:.1} s (the chain search's {passes} took {:.1} s), more than the {:.1} s left of {option}",
+            need.as_secs_f64(),
+            searched.as_secs_f64(),
+            left.as_secs_f64()
+        )
+    })
 }
 
 /// What to raise when a limit stopped the search: the limit it names, nothing else.

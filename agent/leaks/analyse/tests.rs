@@ -34,6 +34,24 @@ fn what_makes_a_suspect() {
 }
 
 /// A retained heap stopped by a limit says what to raise; any other reason stands alone.
+/// The retained heap is given up at once when its two passes would outlast the time left, at
+/// the chain search's pace, naming the option whose time is shorter.
+#[test]
+fn a_retained_heap_that_cannot_finish_in_time_is_given_up_with_the_numbers() {
+    let s = Duration::from_secs;
+    // 15 passes in 30 s: two more take 4 s.
+    assert_eq!(
+        too_slow(s(30), 15, s(3), None).as_deref(),
+        Some("the retained heap's two passes over the heap dump would take about 4.0 s (the chain search's 15 took 30.0 s), more than the 3.0 s left of chain_time")
+    );
+    assert_eq!(too_slow(s(30), 15, s(5), None), None);
+    let exit = too_slow(s(30), 15, s(60), Some(s(1))).unwrap();
+    assert!(exit.ends_with("more than the 1.0 s left of exit_timeout"), "{exit}");
+    assert_eq!(advised(&exit), format!("{exit}; raise exit_timeout"));
+    assert_eq!(too_slow(s(30), 15, s(60), Some(s(30))), None);
+    assert_eq!(too_slow(s(30), 0, s(0), None), None, "no pace without a pass");
+}
+
 #[test]
 fn a_missing_retained_heap_names_the_limit_to_raise() {
     let over = "more than 5 objects in the heap dump, over chain_memory (1 MiB)";

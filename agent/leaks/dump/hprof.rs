@@ -124,6 +124,9 @@ pub struct Dump {
     file: File,
     pub id_size: usize,
     records: u64,
+    /// The heap's objects (classes, instances, arrays; not an object array of no elements,
+    /// which no visitor hears of), once a scan read every heap record from the first.
+    pub objects: Option<u64>,
 }
 
 impl Dump {
@@ -141,7 +144,7 @@ impl Dump {
         if id_size != 4 && id_size != 8 {
             return Err(bad("HPROF identifier size is neither 4 nor 8"));
         }
-        Ok(Dump { file, id_size, records: (nul + 13) as u64 })
+        Ok(Dump { file, id_size, records: (nul + 13) as u64, objects: None })
     }
 
     pub fn file(&self) -> &File {
@@ -157,6 +160,8 @@ impl Dump {
         let want = v.want();
         let mut count: u32 = 0;
         let mut heap_seen = false;
+        let heap = want.roots || want.classes || want.instances || want.object_arrays || want.small_primitive_arrays > 0;
+        let (whole, mut objects) = (start == self.records && heap, 0u64);
         while r.fill(9)? {
             let tag = r.u1();
             let _time = r.u4();
@@ -177,21 +182,26 @@ impl Dump {
                         heap_seen = true;
                         v.heap_start(body - 9);
                     }
-                    if want.roots || want.classes || want.instances || want.object_arrays || want.small_primitive_arrays > 0 {
+                    if heap {
                         let end = body + len;
                         while r.offset() < end {
                             count = count.wrapping_add(1);
                             if count.is_multiple_of(4096) && v.stop() {
                                 return Ok(ScanEnd::Stopped);
                             }
-                            sub_record(&mut r, &want, v)?;
+                            objects += sub_record(&mut r, &want, v)? as u64;
                         }
                         if r.offset() != end {
                             return Err(bad("a heap dump record overruns its segment"));
                         }
                     }
                 }
-                HEAP_DUMP_END => return Ok(ScanEnd::Complete),
+                HEAP_DUMP_END => {
+                    if whole {
+                        self.objects = Some(objects);
+                    }
+                    return Ok(ScanEnd::Complete);
+                }
                 _ => {}
             }
             let done = r.offset() - body;
@@ -285,23 +295,27 @@ fn root_record(r: &mut Reader<'_>, tag: u8) -> io::Result<Root> {
     })
 }
 
-fn sub_record(r: &mut Reader<'_>, want: &Want, v: &mut dyn Visitor) -> io::Result<()> {
+/// Reads one heap sub-record; says whether it was an object (of a non-zero id).
+fn sub_record(r: &mut Reader<'_>, want: &Want, v: &mut dyn Visitor) -> io::Result<bool> {
     r.need(1)?;
     let tag = r.u1();
     let id = r.id;
-    match tag {
+    Ok(match tag {
         ROOT_UNKNOWN | ROOT_STICKY_CLASS | ROOT_MONITOR_USED | ROOT_JNI_GLOBAL | ROOT_JNI_LOCAL | ROOT_JAVA_FRAME
         | ROOT_THREAD_OBJ | ROOT_NATIVE_STACK | ROOT_THREAD_BLOCK => {
             let root = root_record(r, tag)?;
             if want.roots {
                 v.root(root);
             }
+            false
         }
         CLASS_DUMP => {
             let c = class_dump(r)?;
+            let object = c.id != 0;
             if want.classes {
                 v.class(c);
             }
+            object
         }
         INSTANCE_DUMP => {
             r.need(2 * id + 8)?;
@@ -315,6 +329,7 @@ fn sub_record(r: &mut Reader<'_>, want: &Want, v: &mut dyn Visitor) -> io::Resul
             } else {
                 r.skip(n as u64)?;
             }
+            o != 0 && n <= BUF - 16
         }
         OBJ_ARRAY_DUMP => {
             r.need(2 * id + 8)?;
@@ -335,6 +350,7 @@ fn sub_record(r: &mut Reader<'_>, want: &Want, v: &mut dyn Visitor) -> io::Resul
             } else {
                 r.skip(total)?;
             }
+            o != 0 && length > 0
         }
         PRIM_ARRAY_DUMP => {
             r.need(id + 9)?;
@@ -351,10 +367,10 @@ fn sub_record(r: &mut Reader<'_>, want: &Want, v: &mut dyn Visitor) -> io::Resul
                 r.skip(bytes)?;
                 v.primitive_array_skipped(o, elem_type, length);
             }
+            o != 0
         }
         _ => return Err(bad("unknown heap dump sub-record")),
-    }
-    Ok(())
+    })
 }
 
 fn class_dump(r: &mut Reader<'_>) -> io::Result<ClassDump> {

@@ -48,11 +48,23 @@ pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Bud
     if dump.id_size != 8 {
         return Err(DumpError::ShortIds);
     }
+    // The chain search's first pass counted the objects: when even their ids, index and sizes
+    // cannot be held at once (as `Ids::index` holds them), say so before a pass.
+    if let Some(n) = dump.objects {
+        let least = n * (8 + 4 + 2);
+        if least > budget.memory {
+            return Err(DumpError::Stopped(format!(
+                "{n} objects in the heap dump need at least {} MiB for the retained heap's graph (14 bytes an object before their references), over chain_memory ({} MiB)",
+                least.div_ceil(1 << 20),
+                budget.memory >> 20
+            )));
+        }
+    }
     let mut nodes = Nodes { meter: Meter::new(budget.memory), stop: Some(budget.stop), ..Nodes::default() };
     let scanned = scan(dump, &mut nodes);
     *peak = nodes.meter.peak;
     scanned?;
-    nodes.sizes.shrink_to_fit();
+    nodes.sizes.words.shrink_to_fit();
     nodes.ids.ids.shrink_to_fit();
     let mut meter = std::mem::take(&mut nodes.meter);
     let indexed = nodes.ids.index(nodes.bytes(), &mut meter);
@@ -112,48 +124,88 @@ trait Stopped {
     fn stopped(&mut self) -> Option<String>;
 }
 
-/// Object ids in dump order (a node's index is its position) and, once pass 1 is done, the
-/// indices sorted by id for lookups by binary search: 12 bytes an object, where a hash map took
-/// 20 to 40. The first of equal ids is the one found (an id seen again gets an index nothing
-/// refers to). Buckets of the ids' range (one per 16 objects, half a byte an object) say where
-/// each bucket's ids start in the sorted index, so a search looks at a few of them, not at the
-/// twenty scattered ones a search of the whole index reads at a million objects.
+/// Object ids, dump order giving each object its node index. Pass 1 collects them raw (8 bytes
+/// an object); `index` sorts them and keeps only a compressed copy (about 2.4 bytes an id) and
+/// the node index of each sorted id (4), so the raw ids go before pass 2 needs the room. The
+/// sorted ids are kept in blocks of `BLOCK`: a block's first id in full, the others as their
+/// distance from the one before in units of the ids' common alignment (HotSpot's are 8-byte
+/// addresses, a small object 3 units from the next) in two bytes, `FAR` where it does not fit
+/// and the id is in `far`. A lookup finds the block by its first id (buckets of the ids' range
+/// narrow the search to a few blocks) and adds up at most `BLOCK - 1` distances. Of equal ids
+/// only the first in dump order is kept (one seen again gets an index nothing refers to).
 #[derive(Default)]
 struct Ids {
+    /// In dump order, until `index`.
     ids: Vec<u64>,
+    /// Node index of each distinct id, in the ids' order.
     sorted: Vec<u32>,
+    heads: Vec<u64>,
+    steps: Vec<u16>,
+    /// (rank, id) of the ids too far from the one before for a step, by rank.
+    far: Vec<(u32, u64)>,
+    /// The steps' unit, as a shift.
+    unit: u32,
     min: u64,
     shift: u32,
+    /// Where each bucket's blocks start in `heads`.
     buckets: Vec<u32>,
 }
 
+const BLOCK: usize = 32;
+const FAR: u16 = u16::MAX;
+
 impl Ids {
     fn bytes(&self) -> u64 {
-        vec_bytes(&self.ids) + vec_bytes(&self.sorted) + vec_bytes(&self.buckets)
+        vec_bytes(&self.ids) + vec_bytes(&self.sorted) + vec_bytes(&self.heads) + vec_bytes(&self.steps) + vec_bytes(&self.far) + vec_bytes(&self.buckets)
     }
 
-    /// Sorts the index in place, once its memory fits beside `held` bytes.
+    /// Sorts and compresses the ids, once their memory fits beside `held` bytes, and frees the
+    /// raw ones.
     fn index(&mut self, held: u64, meter: &mut Meter) -> Result<(), DumpError> {
         let n = self.ids.len();
-        let b = (n / 16).max(1).next_power_of_two();
         meter.now = held;
-        meter.take(array_bytes::<u32>(n) + array_bytes::<u32>(b + 1), "object index")?;
-        self.sorted = (0..n as u32).collect();
+        meter.take(array_bytes::<u32>(n), "object index")?;
+        let mut sorted: Vec<u32> = (0..n as u32).collect();
         let ids = &self.ids;
-        self.sorted.sort_unstable_by_key(|&i| (ids[i as usize], i));
-        let (Some(&first), Some(&last)) = (self.sorted.first(), self.sorted.last()) else { return Ok(()) };
-        (self.min, self.shift) = (ids[first as usize], 0);
-        let span = ids[last as usize] - self.min;
-        self.shift = (64 - span.leading_zeros()).saturating_sub(b.trailing_zeros()).min(63);
+        sorted.sort_unstable_by_key(|&i| (ids[i as usize], i));
+        sorted.dedup_by_key(|i| ids[*i as usize]);
+        let id = |k: usize| ids[sorted[k] as usize];
+        // The common alignment of the distances, then how many do not fit in a step.
+        let all = (1..sorted.len()).fold(0u64, |acc, k| acc | (id(k) - id(k - 1)));
+        let unit = all.trailing_zeros().min(63);
+        let far = (1..sorted.len()).filter(|&k| k % BLOCK != 0 && (id(k) - id(k - 1)) >> unit >= FAR as u64).count();
+        let blocks = sorted.len().div_ceil(BLOCK);
+        let b = blocks.max(1).next_power_of_two();
+        let extra = array_bytes::<u16>(sorted.len()) + array_bytes::<u64>(blocks) + array_bytes::<(u32, u64)>(far) + array_bytes::<u32>(b + 1);
+        meter.take(extra, "object index")?;
+        let (mut heads, mut steps, mut far) = (Vec::with_capacity(blocks), Vec::with_capacity(sorted.len()), Vec::with_capacity(far));
+        for k in 0..sorted.len() {
+            if k % BLOCK == 0 {
+                heads.push(id(k));
+                steps.push(0);
+                continue;
+            }
+            let step = (id(k) - id(k - 1)) >> unit;
+            if step >= FAR as u64 {
+                far.push((k as u32, id(k)));
+            }
+            steps.push(step.min(FAR as u64) as u16);
+        }
+        sorted.shrink_to_fit();
+        meter.give(vec_bytes(&self.ids) + array_bytes::<u32>(n) - vec_bytes(&sorted));
+        (self.ids, self.sorted, self.heads, self.steps, self.far, self.unit) = (Vec::new(), sorted, heads, steps, far, unit);
+        let (Some(&first), Some(&last)) = (self.heads.first(), self.heads.last()) else { return Ok(()) };
+        self.min = first;
+        self.shift = (64 - (last - first).leading_zeros()).saturating_sub(b.trailing_zeros()).min(63);
         let mut buckets = Vec::with_capacity(b + 1);
         let mut k = 0;
         for j in 0..b {
-            while k < n && self.bucket(self.ids[self.sorted[k] as usize], b) < j {
+            while k < blocks && self.bucket(self.heads[k], b) < j {
                 k += 1;
             }
             buckets.push(k as u32);
         }
-        buckets.push(n as u32);
+        buckets.push(blocks as u32);
         self.buckets = buckets;
         Ok(())
     }
@@ -169,8 +221,22 @@ impl Ids {
         }
         let j = self.bucket(id, self.buckets.len() - 1);
         let (lo, hi) = (self.buckets[j] as usize, self.buckets[j + 1] as usize);
-        let k = lo + self.sorted[lo..hi].partition_point(|&i| self.ids[i as usize] < id);
-        self.sorted[..hi].get(k).copied().filter(|&i| self.ids[i as usize] == id)
+        // The last block that starts at or below the id: in this bucket, or the one before it.
+        let block = lo + self.heads[lo..hi].partition_point(|&h| h <= id) - 1;
+        let (start, end) = (block * BLOCK, (block * BLOCK + BLOCK).min(self.steps.len()));
+        let mut at = self.heads[block];
+        for k in start..end {
+            if k > start {
+                at = match self.steps[k] {
+                    FAR => self.far[self.far.partition_point(|f| (f.0 as usize) < k)].1,
+                    step => at + ((step as u64) << self.unit),
+                };
+            }
+            if at >= id {
+                return (at == id).then(|| self.sorted[k]);
+            }
+        }
+        None
     }
 }
 
@@ -178,8 +244,7 @@ impl Ids {
 #[derive(Default)]
 struct Nodes<'a> {
     ids: Ids,
-    /// Shallow sizes in 8-byte words.
-    sizes: Vec<u32>,
+    sizes: Sizes,
     classes: HashMap<u64, ClassDump, MixBuild>,
     /// The classes' field lists, which the map holds outside its table.
     class_fields: u64,
@@ -189,13 +254,69 @@ struct Nodes<'a> {
     why: Option<String>,
 }
 
+/// Shallow sizes in 8-byte words by node, two bytes each; the few objects of 512 KiB or more
+/// (`BIG` words) keep theirs in a map.
+#[derive(Default)]
+#[cfg_attr(test, derive(Clone))]
+pub struct Sizes {
+    words: Vec<u16>,
+    big: HashMap<u32, u64, MixBuild>,
+}
+
+const BIG: u16 = u16::MAX;
+
+impl Sizes {
+    #[cfg(test)]
+    pub fn of(words: &[u64]) -> Sizes {
+        let mut s = Sizes::default();
+        for (i, &w) in words.iter().enumerate() {
+            if w >= BIG as u64 {
+                s.big.insert(i as u32, w);
+            }
+            s.words.push(w.min(BIG as u64) as u16);
+        }
+        s
+    }
+
+    fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    fn bytes(&self) -> u64 {
+        vec_bytes(&self.words) + map_bytes(&self.big)
+    }
+
+    fn bytes_of(&self, i: usize) -> u64 {
+        8 * match self.words[i] {
+            BIG => self.big.get(&(i as u32)).copied().unwrap_or(0),
+            w => w as u64,
+        }
+    }
+
+    /// The sizes by depth-first position (`pre`, `m` positions) in place of those by node.
+    fn by_position(self, pre: &[u32], m: usize, meter: &mut Meter) -> Result<Sizes, DumpError> {
+        meter.take(array_bytes::<u16>(m) + map_bytes(&self.big), "sizes by position")?;
+        let mut out = Sizes { words: vec![0; m], big: HashMap::with_capacity_and_hasher(self.big.len(), MixBuild::default()) };
+        for (v, &p) in pre.iter().enumerate() {
+            if p != NONE {
+                out.words[p as usize] = self.words[v];
+                if let Some(&w) = self.big.get(&(v as u32)) {
+                    out.big.insert(p, w);
+                }
+            }
+        }
+        meter.give(self.bytes());
+        Ok(out)
+    }
+}
+
 fn align(bytes: u64) -> u64 {
     (16 + bytes).div_ceil(8) * 8
 }
 
 impl Nodes<'_> {
     fn bytes(&self) -> u64 {
-        self.ids.bytes() + vec_bytes(&self.sizes) + map_bytes(&self.classes) + self.class_fields + vec_bytes(&self.roots)
+        self.ids.bytes() + self.sizes.bytes() + map_bytes(&self.classes) + self.class_fields + vec_bytes(&self.roots)
     }
 
     /// Whether `extra` bytes more fit; if not, the pass stops with why.
@@ -214,8 +335,12 @@ impl Nodes<'_> {
         if self.ids.ids.len() == self.ids.ids.capacity() {
             extra += grown_by_quarter(&self.ids.ids) - vec_bytes(&self.ids.ids);
         }
-        if self.sizes.len() == self.sizes.capacity() {
-            extra += grown_by_quarter(&self.sizes) - vec_bytes(&self.sizes);
+        if self.sizes.words.len() == self.sizes.words.capacity() {
+            extra += grown_by_quarter(&self.sizes.words) - vec_bytes(&self.sizes.words);
+        }
+        let words = size / 8;
+        if words >= BIG as u64 && self.sizes.big.len() == self.sizes.big.capacity() {
+            extra += map_grown(&self.sizes.big);
         }
         if extra > 0 {
             if !self.room(extra) {
@@ -224,12 +349,15 @@ impl Nodes<'_> {
             if self.ids.ids.len() == self.ids.ids.capacity() {
                 grow(&mut self.ids.ids);
             }
-            if self.sizes.len() == self.sizes.capacity() {
-                grow(&mut self.sizes);
+            if self.sizes.words.len() == self.sizes.words.capacity() {
+                grow(&mut self.sizes.words);
             }
         }
+        if words >= BIG as u64 {
+            self.sizes.big.insert(self.sizes.len() as u32, words);
+        }
         self.ids.ids.push(id);
-        self.sizes.push((size / 8).min(u32::MAX as u64) as u32);
+        self.sizes.words.push(words.min(BIG as u64) as u16);
     }
 
     /// Indices of the GC roots, the agent's own left out.
@@ -451,12 +579,16 @@ impl Visitor for Edges<'_, '_> {
 pub struct Graph {
     pub offs: Vec<u32>,
     pub succ: Vec<u32>,
-    /// Shallow sizes in 8-byte words.
-    pub sizes: Vec<u32>,
+    pub sizes: Sizes,
     pub roots: Vec<u32>,
 }
 
 const NONE: u32 = u32::MAX;
+
+/// Marks the depth-first tree's edges among the references (the top bit of a node index or
+/// position, which stay below it): each node's tree parent is then found in its predecessor
+/// list, so no array of parents is held beside the edges.
+const TREE: u32 = 1 << 31;
 
 /// Steps of a loop between two looks at the time (a look is a clock read).
 const STEPS: u32 = 1 << 16;
@@ -485,49 +617,43 @@ impl Clock<'_> {
 }
 
 impl Graph {
-    fn successors(&self, n: u32) -> &[u32] {
-        &self.succ[self.offs[n as usize] as usize..self.offs[n as usize + 1] as usize]
-    }
-
     fn bytes(&self) -> u64 {
-        vec_bytes(&self.offs) + vec_bytes(&self.succ) + vec_bytes(&self.sizes) + vec_bytes(&self.roots)
+        vec_bytes(&self.offs) + vec_bytes(&self.succ) + self.sizes.bytes() + vec_bytes(&self.roots)
     }
 
     /// Depth-first preorder from the super-root (position 0, whose successors are the roots):
-    /// each node's position (`NONE` where no root reaches it) and the depth-first tree's parent
-    /// of each position.
-    fn preorder(&self, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u32>), DumpError> {
+    /// each node's position (`NONE` where no root reaches it) and how many positions; the edges
+    /// (and roots) the tree took are marked `TREE`.
+    fn preorder(&mut self, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<(Vec<u32>, usize), DumpError> {
         let n = self.sizes.len();
-        meter.take(array_bytes::<u32>(n) + array_bytes::<u32>(n + 1), "depth-first order")?;
+        meter.take(array_bytes::<u32>(n), "depth-first order")?;
         let mut pre = vec![NONE; n];
-        let mut parent: Vec<u32> = Vec::with_capacity(n + 1);
-        parent.push(0);
-        // (node, next successor to look at).
+        let mut m = 1;
+        // (node, its next reference in `succ`).
         let mut stack: Vec<(u32, u32)> = Vec::new();
-        for &r in &self.roots {
-            if pre[r as usize] != NONE {
+        for r in 0..self.roots.len() {
+            let root = self.roots[r];
+            if pre[root as usize] != NONE {
                 continue;
             }
-            visit(r, 0, &mut pre, &mut parent, &mut stack, clock, meter)?;
+            self.roots[r] |= TREE;
+            visit(root, &self.offs, &mut m, &mut pre, &mut stack, clock, meter)?;
             while let Some(top) = stack.last_mut() {
                 let (node, k) = *top;
-                match self.successors(node).get(k as usize) {
-                    Some(&next) => {
-                        top.1 += 1;
-                        if pre[next as usize] == NONE {
-                            let from = pre[node as usize];
-                            visit(next, from, &mut pre, &mut parent, &mut stack, clock, meter)?;
-                        }
+                if k < self.offs[node as usize + 1] {
+                    top.1 += 1;
+                    let next = self.succ[k as usize];
+                    if pre[next as usize] == NONE {
+                        self.succ[k as usize] |= TREE;
+                        visit(next, &self.offs, &mut m, &mut pre, &mut stack, clock, meter)?;
                     }
-                    None => {
-                        stack.pop();
-                    }
+                } else {
+                    stack.pop();
                 }
             }
         }
-        meter.give(vec_bytes(&stack) + array_bytes::<u32>(n + 1 - parent.len()));
-        parent.shrink_to_fit();
-        Ok((pre, parent))
+        meter.give(vec_bytes(&stack));
+        Ok((pre, m as usize))
     }
 
     /// Each node's retained bytes (None for nodes no root reaches), within `limit` bytes beside
@@ -544,57 +670,76 @@ impl Graph {
     fn retained_of(mut self, nodes: &[u32], stop: &dyn Fn() -> Option<String>, meter: &mut Meter) -> Result<Vec<Option<u64>>, DumpError> {
         let mut clock = Clock { stop, steps: 0 };
         clock.check()?;
-        let (pre, parent) = self.preorder(&mut clock, meter)?;
-        let m = parent.len();
-        let at: Vec<u32> = nodes.iter().map(|&n| pre[n as usize]).collect();
-        // Sizes by position, in place of those by node.
-        meter.take(array_bytes::<u32>(m), "sizes by position")?;
-        let mut sizes = vec![0u32; m];
-        let by_node = std::mem::take(&mut self.sizes);
-        for (v, &p) in pre.iter().enumerate() {
-            if p != NONE {
-                sizes[p as usize] = by_node[v];
-            }
+        if self.sizes.len() >= TREE as usize - 1 {
+            return Err(DumpError::Stopped(format!("{} objects in the heap dump, more than the retained heap's graph indexes", self.sizes.len())));
         }
-        meter.give(vec_bytes(&by_node));
-        drop(by_node);
+        let (pre, m) = self.preorder(&mut clock, meter)?;
+        let at: Vec<u32> = nodes.iter().map(|&n| pre[n as usize]).collect();
+        let sizes = std::mem::take(&mut self.sizes).by_position(&pre, m, meter)?;
         let Graph { offs, succ, roots, .. } = self;
-        let (starts, preds) = transpose(offs, succ, &roots, &pre, m, &mut clock, meter)?;
+        let (starts, preds, anc) = transpose(offs, succ, &roots, &pre, m, &mut clock, meter)?;
         meter.give(vec_bytes(&roots) + vec_bytes(&pre));
         drop((roots, pre));
-        let idom = semi_nca(parent, starts, preds, &mut clock, meter)?;
-        meter.take(array_bytes::<u64>(m), "sums")?;
-        let mut sum: Vec<u64> = sizes.iter().map(|&w| 8 * w as u64).collect();
-        meter.give(vec_bytes(&sizes));
-        drop(sizes);
-        // Immediate dominators precede their nodes in preorder: one backward sweep sums every
-        // subtree of the dominator tree.
-        for p in (1..m).rev() {
-            sum[idom[p] as usize] += sum[p];
-        }
-        Ok(at.iter().map(|&p| (p != NONE).then(|| sum[p as usize])).collect())
+        let idom = semi_nca(anc, starts, preds, &mut clock, meter)?;
+        sums(idom, &sizes, &at, meter)
     }
 }
 
-/// Gives `node` the next position, its tree parent `from`, and puts it on the stack.
-fn visit(node: u32, from: u32, pre: &mut [u32], parent: &mut Vec<u32>, stack: &mut Vec<(u32, u32)>, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<(), DumpError> {
-    pre[node as usize] = parent.len() as u32;
-    parent.push(from);
+/// The retained bytes of the nodes at positions `at` (NONE: not reached) from the immediate
+/// dominators: each position's nearest dominating target is found in one forward sweep (a
+/// dominator precedes its nodes in preorder), in place of the dominators; a target's sum holds
+/// its nodes' sizes and then the sums of the targets it dominates.
+fn sums(mut owner: Vec<u32>, sizes: &Sizes, at: &[u32], meter: &mut Meter) -> Result<Vec<Option<u64>>, DumpError> {
+    meter.take(array_bytes::<u32>(at.len()) + array_bytes::<(u64, u32)>(at.len()), "sums")?;
+    let mut targets: Vec<u32> = at.iter().copied().filter(|&p| p != NONE).collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let (mut sum, mut above) = (vec![0u64; targets.len()], vec![NONE; targets.len()]);
+    owner[0] = NONE;
+    for p in 1..owner.len() {
+        let up = owner[owner[p] as usize];
+        owner[p] = match targets.binary_search(&(p as u32)) {
+            Ok(k) => {
+                above[k] = up;
+                k as u32
+            }
+            Err(_) => up,
+        };
+        if owner[p] != NONE {
+            sum[owner[p] as usize] += sizes.bytes_of(p);
+        }
+    }
+    for k in (0..targets.len()).rev() {
+        if above[k] != NONE {
+            sum[above[k] as usize] += sum[k];
+        }
+    }
+    meter.give(vec_bytes(&owner));
+    Ok(at.iter().map(|&p| targets.binary_search(&p).ok().map(|k| sum[k])).collect())
+}
+
+/// Gives `node` the next position and puts it on the stack.
+fn visit(node: u32, offs: &[u32], m: &mut u32, pre: &mut [u32], stack: &mut Vec<(u32, u32)>, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<(), DumpError> {
+    pre[node as usize] = *m;
+    *m += 1;
     if stack.len() == stack.capacity() {
         meter.take(grown(stack) - vec_bytes(stack), "depth-first stack")?;
     }
-    stack.push((node, 0));
+    stack.push((node, offs[node as usize]));
     clock.tick()
 }
 
 /// Turns the successor lists into predecessor lists by position in the same array, the roots'
 /// edges from the super-root (position 0) added: those of position w are
-/// `preds[starts[w]..starts[w + 1]]`. Only the reached nodes' edges stay. In place, so the
-/// edges are never held twice: each entry is carried to its slot in its target's list,
-/// displacing the one there, until a cycle of moves closes; a bit an entry says which slots
-/// are done, and an entry's source is found by binary search in the offsets.
-fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32], m: usize, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u32>), DumpError> {
+/// `preds[starts[w]..starts[w + 1]]`, the tree parent first. Only the reached nodes' edges
+/// stay. In place, so the edges are never held twice: each entry is carried to its slot in its
+/// target's list, displacing the one there, until a cycle of moves closes; a bit an entry says
+/// which slots are done, and an entry's source is found by binary search in the offsets. Also
+/// the forest `semi_nca` compresses, which starts as the tree.
+#[allow(clippy::type_complexity)]
+fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32], m: usize, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u32>, Vec<u32>), DumpError> {
     let n = pre.len();
+    let position = |e: u32| pre[(e & !TREE) as usize] | (e & TREE);
     // Targets become positions, and the rows of unreached nodes empty.
     let mut k = 0;
     for v in 0..n {
@@ -602,7 +747,7 @@ fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32],
         offs[v] = k as u32;
         if pre[v] != NONE {
             for i in from..to {
-                succ[k] = pre[succ[i] as usize];
+                succ[k] = position(succ[i]);
                 k += 1;
             }
         }
@@ -611,12 +756,12 @@ fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32],
     succ.truncate(k);
     meter.take(array_bytes::<u32>(roots.len()), "root edges")?;
     succ.reserve_exact(roots.len());
-    succ.extend(roots.iter().map(|&r| pre[r as usize]));
+    succ.extend(roots.iter().map(|&r| position(r)));
     let len = succ.len();
     meter.take(array_bytes::<u32>(m + 1) + array_bytes::<u64>(len.div_ceil(64)), "predecessor lists")?;
     let mut starts = vec![0u32; m + 1];
     for &t in &succ {
-        starts[t as usize + 1] += 1;
+        starts[(t & !TREE) as usize + 1] += 1;
     }
     for i in 1..=m {
         starts[i] += starts[i - 1];
@@ -634,9 +779,9 @@ fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32],
         }
         let (mut at, mut to) = (i, succ[i]);
         loop {
-            let from = source(at);
-            let d = starts[to as usize] as usize;
-            starts[to as usize] += 1;
+            let from = source(at) | (to & TREE);
+            let d = starts[(to & !TREE) as usize] as usize;
+            starts[(to & !TREE) as usize] += 1;
             done[d / 64] |= 1 << (d % 64);
             let next = succ[d];
             succ[d] = from;
@@ -650,7 +795,18 @@ fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32],
     starts.copy_within(0..m, 1);
     starts[0] = 0;
     meter.give(vec_bytes(&offs) + vec_bytes(&done));
-    Ok((starts, succ))
+    drop((offs, done));
+    // Every reached position but the super-root has one tree edge in: to the front of its list.
+    meter.take(array_bytes::<u32>(m), "dominator forest")?;
+    let mut anc = vec![0u32; m];
+    for w in 1..m {
+        let (a, b) = (starts[w] as usize, starts[w + 1] as usize);
+        let parent = (a..b).find(|&j| succ[j] & TREE != 0).unwrap_or(a);
+        succ.swap(a, parent);
+        succ[a] &= !TREE;
+        anc[w] = succ[a];
+    }
+    Ok((starts, succ, anc))
 }
 
 /// Immediate dominator of each position in depth-first preorder (position 0, the super-root,
@@ -659,38 +815,43 @@ fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32],
 /// path-compressed forest, then each immediate dominator as the nearest ancestor in the
 /// dominator tree at or above the semidominator. Near-linear where the iterative algorithm of
 /// Cooper, Harvey and Kennedy (used before) walked deep dominator chains once per predecessor of
-/// a node that many objects reach (a class and its instances).
-fn semi_nca(parent: Vec<u32>, mut starts: Vec<u32>, preds: Vec<u32>, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<Vec<u32>, DumpError> {
-    let m = parent.len();
-    meter.take(2 * array_bytes::<u32>(m), "dominators")?;
-    // The forest's links, compressed as `eval` walks them; the tree parents start the dominators.
-    let mut anc = parent;
-    let mut idom = anc.clone();
+/// a node that many objects reach (a class and its instances). The forest `anc` starts as the
+/// tree (each position's parent, also first in its predecessor list).
+fn semi_nca(mut anc: Vec<u32>, mut starts: Vec<u32>, mut preds: Vec<u32>, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<Vec<u32>, DumpError> {
+    let m = anc.len();
+    meter.take(array_bytes::<u32>(m), "dominators")?;
     // The least semidominator on each position's forest path (its own before it is linked).
     let mut best: Vec<u32> = (0..m as u32).collect();
     let mut path: Vec<u32> = Vec::new();
     for w in (1..m).rev() {
+        let (a, b) = (starts[w] as usize, starts[w + 1] as usize);
         // The tree parent is a predecessor; the others can only lower it.
-        let mut s = idom[w];
-        for &v in &preds[starts[w] as usize..starts[w + 1] as usize] {
+        let mut s = preds[a];
+        for &v in &preds[a + 1..b] {
             s = s.min(eval(v, w as u32 + 1, &mut anc, &mut best, &mut path, meter)?);
         }
         best[w] = s;
-        // Nothing reads the end of w's list again: it keeps w's semidominator.
-        starts[w + 1] = s;
+        // Nothing reads w's list again: its last entry keeps w's semidominator (a list of one
+        // is its tree parent, which is then its semidominator too).
+        preds[b - 1] = s;
         clock.tick()?;
     }
-    meter.give(vec_bytes(&anc) + vec_bytes(&best) + vec_bytes(&path) + vec_bytes(&preds));
-    drop((anc, best, path, preds));
+    meter.give(vec_bytes(&anc) + vec_bytes(&best) + vec_bytes(&path));
+    drop((anc, best, path));
+    // The dominators in place of the list starts: w's start is read here last, and those of
+    // the positions before w already hold their dominators.
     for w in 1..m {
-        let mut c = idom[w];
-        while c > starts[w + 1] {
-            c = idom[c as usize];
+        let (a, b) = (starts[w] as usize, starts[w + 1] as usize);
+        let (mut c, semi) = (preds[a], preds[b - 1]);
+        while c > semi {
+            c = starts[c as usize];
         }
-        idom[w] = c;
+        starts[w] = c;
     }
-    meter.give(vec_bytes(&starts));
-    Ok(idom)
+    starts[0] = 0;
+    starts.truncate(m);
+    meter.give(vec_bytes(&preds));
+    Ok(starts)
 }
 
 /// The least semidominator on the forest path from `v` up to (not including) its root, where
