@@ -1,6 +1,8 @@
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicLong;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 
 /**
  * Direct-buffer churn for bench/native_overhead.sh: each thread allocates DirectByteBuffers of
@@ -20,16 +22,24 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class DirectBench {
     static int[] SIZES = {64, 1000, 4096, 16384, 65536};
     static final AtomicLong CPU = new AtomicLong();
+    /** Minor page faults of the worker threads in the timed pass (-1 where /proc has none). */
+    static final AtomicLong FAULTS = new AtomicLong();
+    /** Each worker's CPU over its steady phase: the median of its slices' CPU times the slices. */
+    static final AtomicLong STEADY = new AtomicLong();
+    /** Buffers per slice of a worker's pass (a multiple of the sizes' count and of 2). */
+    static final int SLICE = 20_000;
 
     public static void main(String[] args) throws Exception {
         int threads = 2, buffers = 400_000, depth = 40;
         java.nio.file.Path go = null;
+        boolean compiled = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--threads": threads = Integer.parseInt(args[++i]); break;
                 case "--buffers": buffers = Integer.parseInt(args[++i]); break;
                 case "--depth": depth = Integer.parseInt(args[++i]); break;
                 case "--go": go = java.nio.file.Paths.get(args[++i]); break;
+                case "--compiled": compiled = true; break;
                 case "--sizes":
                     SIZES = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                     break;
@@ -39,6 +49,11 @@ public final class DirectBench {
         Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
         f.setAccessible(true);
         sun.misc.Unsafe u = (sun.misc.Unsafe) f.get(null);
+        if (compiled) {
+            // The frames below the loop compiled too, as on a warm server's request path: descend
+            // called often enough that the JIT compiles it whole, not only the loop's OSR.
+            for (int i = 0; i < 30_000; i++) descend(u, depth, 1, null, null);
+        }
         run(u, threads, buffers / 10, depth); // warm-up
         if (go != null) {
             System.out.println("READY");
@@ -50,13 +65,17 @@ public final class DirectBench {
         com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
                 java.lang.management.ManagementFactory.getOperatingSystemMXBean();
         CPU.set(0);
+        FAULTS.set(0);
+        STEADY.set(0);
+        long g0 = gcCount(), gt0 = gcMillis();
         long p0 = os.getProcessCpuTime();
         long t0 = System.nanoTime();
         long n = run(u, threads, buffers, depth);
         long ms = (System.nanoTime() - t0) / 1_000_000;
         long proc = (os.getProcessCpuTime() - p0) / 1_000_000;
         System.out.println("BENCH direct ms=" + ms + " cpu_ms=" + CPU.get() / 1_000_000 + " proc_cpu_ms=" + proc
-                + " buffers=" + n);
+                + " steady_cpu_ms=" + STEADY.get() / 1_000_000 + " buffers=" + n + " faults=" + FAULTS.get() + " gcs=" + (gcCount() - g0)
+                + " gc_time=" + (gcMillis() - gt0));
     }
 
     static long run(sun.misc.Unsafe u, int threads, int buffers, int depth) throws Exception {
@@ -67,8 +86,12 @@ public final class DirectBench {
             ts[t] = new Thread(() -> {
                 java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
                 long c0 = mx.getCurrentThreadCpuTime();
-                total.addAndGet(descend(u, depth, per));
+                long f0 = minorFaults();
+                long[] marks = new long[per / SLICE + 1];
+                total.addAndGet(descend(u, depth, per, marks, mx));
                 CPU.addAndGet(mx.getCurrentThreadCpuTime() - c0);
+                FAULTS.addAndGet(minorFaults() - f0);
+                STEADY.addAndGet(steady(c0, marks, per % SLICE == 0 ? per / SLICE : 0));
             }, "direct-bench-" + t);
             ts[t].start();
         }
@@ -76,15 +99,49 @@ public final class DirectBench {
         return total.get();
     }
 
-    static long descend(sun.misc.Unsafe u, int depth, int n) {
-        if (depth > 0) return descend(u, depth - 1, n);
+    /** This thread's minor page faults (field 10 of /proc/thread-self/stat), 0 where unreadable. */
+    static long minorFaults() {
+        try {
+            String st = new String(java.nio.file.Files.readAllBytes(java.nio.file.Paths.get("/proc/thread-self/stat")));
+            return Long.parseLong(st.substring(st.lastIndexOf(')') + 2).split(" ")[7]);
+        } catch (Exception e) {
+            return 0;
+        }
+    }
+
+    /** The median of the slices' CPU (marks[k] is the thread's CPU at the end of slice k) times the slices. */
+    static long steady(long c0, long[] marks, int slices) {
+        if (slices == 0) return 0;
+        long[] d = new long[slices];
+        for (int k = 0; k < slices; k++) d[k] = marks[k] - (k == 0 ? c0 : marks[k - 1]);
+        java.util.Arrays.sort(d);
+        return (slices % 2 == 1 ? d[slices / 2] : (d[slices / 2 - 1] + d[slices / 2]) / 2) * slices;
+    }
+
+    static long gcCount() {
+        long n = 0;
+        for (GarbageCollectorMXBean g : ManagementFactory.getGarbageCollectorMXBeans()) n += Math.max(0, g.getCollectionCount());
+        return n;
+    }
+
+    static long gcMillis() {
+        long n = 0;
+        for (GarbageCollectorMXBean g : ManagementFactory.getGarbageCollectorMXBeans()) n += Math.max(0, g.getCollectionTime());
+        return n;
+    }
+
+    static long descend(sun.misc.Unsafe u, int depth, int n, long[] marks,
+                        java.lang.management.ThreadMXBean mx) {
+        if (depth > 0) return descend(u, depth - 1, n, marks, mx);
         long sum = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0, k = 0; i < n; i++) {
+            if (i > 0 && i % SLICE == 0 && marks != null) marks[k++] = mx.getCurrentThreadCpuTime();
             ByteBuffer b = ByteBuffer.allocateDirect(SIZES[i % SIZES.length]);
             b.put(0, (byte) i);
             sum += b.get(0);
             if ((i & 1) == 0) u.invokeCleaner(b);
         }
+        if (marks != null && n % SLICE == 0 && n > 0) marks[n / SLICE - 1] = mx.getCurrentThreadCpuTime();
         return n + (sum & 0);
     }
 }
