@@ -34,8 +34,9 @@
 #   --aa           the second run is without the agent too (an A/A run: the bench's own noise)
 #   --compiled     direct: the frames below the loop compiled too (DirectBench --compiled), as on
 #                  a warm server's request path; by default they stay interpreted
-#   --raw          direct: the JVM and glibc as configured by default, without the fixed set-up
-#                  below (with --cpu workers: the bench as it was before session 32)
+#   --raw          direct: without the fixed set-up below (new threads for the timed pass, glibc
+#                  and the JVM as configured by default); with --cpu workers, the bench as it
+#                  was before session 32
 #   LEAKAGENT_LIB  environment: the agent library (default target/release/libleakagent.so)
 #
 # zlib:   bench/ZlibBench.java reads every DEFLATED entry of every jar in /usr/share/java 16 times
@@ -43,14 +44,14 @@
 # direct: bench/DirectBench.java allocates 400,000 DirectByteBuffers of 64 B..64 KiB on 2 threads
 #         and drops them, half released explicitly, half by the GC (-XX:MaxDirectMemorySize=64m).
 #         Both sides run with a fixed set-up (not with --raw) that takes the bench's own noise
-#         out, found in session 32 (docs/native-ledger.md): glibc neither trims its arenas nor
-#         moves its mmap threshold (MALLOC_TRIM_THRESHOLD_=1G MALLOC_TOP_PAD_=64M
-#         MALLOC_MMAP_THRESHOLD_=1M: a 64 KiB buffer stays in the arenas, whose pages stay
-#         mapped), and the Java heap has a fixed size, touched at start (-Xms256m -Xmx256m
-#         -XX:+AlwaysPreTouch: the ~130 full GCs that Bits.reserveMemory's System.gc() asks for
-#         no longer shrink and regrow it). Without them the workers' page faults, and their
-#         zeroing of fresh pages, varied 3-fold from run to run (39k-126k per 1M buffers), with
-#         them 23k-29k. What the agent sees is the same: every buffer, its sizes and stacks.
+#         out, found in session 32 (docs/native-ledger.md): the timed pass runs on the warm-up's
+#         threads (before, on new threads, whose glibc arenas were fresh: ~25k-120k page faults
+#         and their zeroing in every run's first seconds, 3-fold apart from run to run, now
+#         ~3k-7k); glibc neither trims its arenas nor moves its mmap threshold
+#         (MALLOC_TRIM_THRESHOLD_=1G MALLOC_TOP_PAD_=64M MALLOC_MMAP_THRESHOLD_=1M); the Java
+#         heap has a fixed size, touched at start (-Xms256m -Xmx256m -XX:+AlwaysPreTouch: the ~130
+#         full GCs that Bits.reserveMemory's System.gc() asks for no longer shrink and regrow
+#         it). What the agent sees is the same: every buffer, its sizes, its 40-frame stack.
 # Each program times only its work phase (after a warm-up pass) and prints its wall milliseconds
 # and the CPU milliseconds of its worker threads, where the agent's work lands. The ratio is taken
 # on CPU time: on a shared machine another process taking a core doubles wall time but not CPU
@@ -92,7 +93,7 @@ while (( $# )); do
     --aa) AA=1; shift ;;
     --raw) RAW=1; shift ;;
     --compiled) COMPILED=(--compiled); shift ;;
-    -h|--help) sed -n '2,63p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,60p' "$0"; exit 0 ;;
     *) echo "native_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -124,9 +125,10 @@ echo "agent:  $AGENT"
 # The direct runs' fixed set-up (see the header), the same for every kind of run.
 DIRECT_ENV=(MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=67108864 MALLOC_MMAP_THRESHOLD_=1048576)
 DIRECT_JVM=(-Xms256m -Xmx256m -XX:+AlwaysPreTouch)
-(( RAW )) && DIRECT_ENV=() && DIRECT_JVM=()
-[[ "$WORKLOAD" != zlib ]] && echo "direct: ${DIRECT_ENV[*]:-(glibc defaults)} ${DIRECT_JVM[*]:-(JVM defaults)}"
-echo "cpus:   $(nproc), pairs: $PAIRS, stack depth below the loops: $DEPTH, direct buffers: $BUFFERS, CPU of the $CPU$( ((TOGETHER)) && echo ", the runs of a pair at the same time")"
+FRESH=()
+(( RAW )) && DIRECT_ENV=() && DIRECT_JVM=() && FRESH=(--fresh)
+[[ "$WORKLOAD" != zlib ]] && echo "direct: ${DIRECT_ENV[*]:-(glibc defaults)} ${DIRECT_JVM[*]:-(JVM defaults)} ${FRESH[*]:-(timed on the warm-up threads)}"
+echo "cpus:   $(nproc), pairs: $PAIRS, stack depth below the loops: $DEPTH, direct buffers: $BUFFERS, CPU: $CPU$( ((TOGETHER)) && echo ", the runs of a pair at the same time")"
 
 # One run of the current workload: prints the benchmark's output.
 run() { # run <without|again|with|also> [go-file]
@@ -143,7 +145,7 @@ run() { # run <without|again|with|also> [go-file]
       [[ "$CPU" == process ]] && keep='s/ cpu_ms=[0-9]* proc_cpu_ms=\([0-9]*\)/ cpu_ms=\1/'
       [[ "$CPU" == steady ]] && keep='s/ cpu_ms=[0-9]*\(.*\) steady_cpu_ms=\([0-9]*\)/ cpu_ms=\2\1/'
       env "${DIRECT_ENV[@]}" "$JAVA" "${agent[@]}" "${DIRECT_JVM[@]}" -XX:MaxDirectMemorySize=64m -cp "$WORK/classes" DirectBench --depth "$DEPTH" \
-        --buffers "$BUFFERS" "${COMPILED[@]}" "${go[@]}" 2>&1 | sed -u "$keep" ;;
+        --buffers "$BUFFERS" "${COMPILED[@]}" "${FRESH[@]}" "${go[@]}" 2>&1 | sed -u "$keep" ;;
   esac
 }
 
