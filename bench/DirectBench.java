@@ -58,7 +58,8 @@ public final class DirectBench {
         if (compiled) {
             // The frames below the loop compiled too, as on a warm server's request path: descend
             // called often enough that the JIT compiles it whole, not only the loop's OSR.
-            for (int i = 0; i < 30_000; i++) descend(u, depth, 1, null, null);
+            java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+            for (int i = 0; i < 30_000; i++) descend(u, depth, 1, new long[1], mx);
         }
         com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
                 java.lang.management.ManagementFactory.getOperatingSystemMXBean();
@@ -107,7 +108,9 @@ public final class DirectBench {
         for (int t = 0; t < threads; t++) {
             final int per = buffers / threads;
             ts[t] = new Thread(() -> {
-                if (warm > 0) descend(u, depth, warm / threads, null, null);
+                java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+                // Marks as in the timed pass, so that the JIT compiles the same paths.
+                if (warm > 0) descend(u, depth, warm / threads, new long[warm / threads / SLICE + 1], mx);
                 warmed.countDown();
                 try {
                     go.await();
@@ -115,7 +118,6 @@ public final class DirectBench {
                     throw new IllegalStateException(e);
                 }
                 if (per == 0) return;
-                java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
                 long c0 = mx.getCurrentThreadCpuTime();
                 long f0 = minorFaults();
                 long[] marks = new long[per / SLICE + 1];
@@ -169,13 +171,13 @@ public final class DirectBench {
         if (depth > 0) return descend(u, depth - 1, n, marks, mx);
         long sum = 0;
         for (int i = 0, k = 0; i < n; i++) {
-            if (i > 0 && i % SLICE == 0 && marks != null) marks[k++] = mx.getCurrentThreadCpuTime();
+            if (i > 0 && i % SLICE == 0) marks[k++] = mx.getCurrentThreadCpuTime();
             ByteBuffer b = ByteBuffer.allocateDirect(SIZES[i % SIZES.length]);
             b.put(0, (byte) i);
             sum += b.get(0);
             if ((i & 1) == 0) u.invokeCleaner(b);
         }
-        if (marks != null && n % SLICE == 0 && n > 0) marks[n / SLICE - 1] = mx.getCurrentThreadCpuTime();
+        if (n % SLICE == 0 && n > 0) marks[n / SLICE - 1] = mx.getCurrentThreadCpuTime();
         return n + (sum & 0);
     }
 }
