@@ -47,7 +47,7 @@
 #         out, found in session 32 (docs/native-ledger.md): the timed pass runs on the warm-up's
 #         threads (before, on new threads, whose glibc arenas were fresh: ~25k-120k page faults
 #         and their zeroing in every run's first seconds, 3-fold apart from run to run, now
-#         ~3k-7k); glibc neither trims its arenas nor moves its mmap threshold
+#         ~0.5k-7k); glibc neither trims its arenas nor moves its mmap threshold
 #         (MALLOC_TRIM_THRESHOLD_=1G MALLOC_TOP_PAD_=64M MALLOC_MMAP_THRESHOLD_=1M); the Java
 #         heap has a fixed size, touched at start (-Xms256m -Xmx256m -XX:+AlwaysPreTouch: the ~130
 #         full GCs that Bits.reserveMemory's System.gc() asks for no longer shrink and regrow
