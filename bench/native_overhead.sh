@@ -3,8 +3,8 @@
 # without the agent in alternating runs of one session, so that drift of the machine hits both.
 #
 #   bench/native_overhead.sh [--pairs N] [--java PATH] [--options OPTS] [--workload zlib|direct|both]
-#                            [--depth N] [--buffers N] [--together] [--cpu workers|process]
-#                            [--also OPTS] [--also-lib PATH] [--aa]
+#                            [--depth N] [--buffers N] [--together] [--cpu steady|workers|process]
+#                            [--also OPTS] [--also-lib PATH] [--aa] [--raw] [--compiled]
 #
 #   --pairs N      runs with and without the agent per workload (default 15); the order of each
 #                  pair alternates (without/with, with/without, ...)
@@ -20,19 +20,38 @@
 #                  A triple is six worker threads on the cores at once, itself a load: the
 #                  agent's cost (cache lines) reads higher that way. Each pair's line ends
 #                  with the 1-minute load average after it
-#   --cpu WHAT     direct: the ratio's CPU time, of the worker threads (default) or the whole
-#                  process (which adds the Reference Handler, where the GC's half of the buffers is
-#                  freed through the agent, and the GC and JIT threads)
+#   --cpu WHAT     direct: the ratio's CPU time: of the worker threads in their steady phase
+#                  (default: each worker's pass is cut in slices of 20,000 buffers, and the
+#                  median slice's CPU times the slices is taken, so that a slice where another
+#                  process's burst or a JIT event hit is left out; the agent's cost is in every
+#                  slice alike), of the worker threads over the whole pass (`workers`, the CPU
+#                  before session 32), or of the whole process (which adds the Reference Handler,
+#                  where the GC's half of the buffers is freed through the agent, and the GC and
+#                  JIT threads)
 #   --also OPTS    a third run per pair with the agent and these options (e.g. direct=off)
 #   --also-lib P   the third run's agent library (default the same); with --also-lib and no
 #                  --also, the third run has the --options of the second
 #   --aa           the second run is without the agent too (an A/A run: the bench's own noise)
+#   --compiled     direct: the frames below the loop compiled too (DirectBench --compiled), as on
+#                  a warm server's request path; by default they stay interpreted
+#   --raw          direct: without the fixed set-up below (new threads for the timed pass, glibc
+#                  and the JVM as configured by default); with --cpu workers, the bench as it
+#                  was before session 32
 #   LEAKAGENT_LIB  environment: the agent library (default target/release/libleakagent.so)
 #
 # zlib:   bench/ZlibBench.java reads every DEFLATED entry of every jar in /usr/share/java 16 times
 #         on 2 threads, each through its own Inflater (as a nested-jar class loader does).
 # direct: bench/DirectBench.java allocates 400,000 DirectByteBuffers of 64 B..64 KiB on 2 threads
 #         and drops them, half released explicitly, half by the GC (-XX:MaxDirectMemorySize=64m).
+#         Both sides run with a fixed set-up (not with --raw) that takes the bench's own noise
+#         out, found in session 32 (docs/native-ledger.md): the timed pass runs on the warm-up's
+#         threads (before, on new threads, whose glibc arenas were fresh: ~25k-120k page faults
+#         and their zeroing in every run's first seconds, 3-fold apart from run to run, now
+#         ~0.5k-7k); glibc neither trims its arenas nor moves its mmap threshold
+#         (MALLOC_TRIM_THRESHOLD_=1G MALLOC_TOP_PAD_=64M MALLOC_MMAP_THRESHOLD_=1M); the Java
+#         heap has a fixed size, touched at start (-Xms256m -Xmx256m -XX:+AlwaysPreTouch: the ~130
+#         full GCs that Bits.reserveMemory's System.gc() asks for no longer shrink and regrow
+#         it). What the agent sees is the same: every buffer, its sizes, its 40-frame stack.
 # Each program times only its work phase (after a warm-up pass) and prints its wall milliseconds
 # and the CPU milliseconds of its worker threads, where the agent's work lands. The ratio is taken
 # on CPU time: on a shared machine another process taking a core doubles wall time but not CPU
@@ -53,10 +72,12 @@ WORKLOAD=both
 DEPTH=40
 BUFFERS=400000
 TOGETHER=0
-CPU=workers
+CPU=steady
+COMPILED=()
 ALSO=""
 ALSO_LIB=""
 AA=0
+RAW=0
 while (( $# )); do
   case "$1" in
     --pairs) PAIRS="$2"; shift 2 ;;
@@ -70,13 +91,16 @@ while (( $# )); do
     --also) ALSO="$2"; shift 2 ;;
     --also-lib) ALSO_LIB="$2"; shift 2 ;;
     --aa) AA=1; shift ;;
-    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+    --raw) RAW=1; shift ;;
+    --compiled) COMPILED=(--compiled); shift ;;
+    -h|--help) sed -n '2,60p' "$0"; exit 0 ;;
     *) echo "native_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
 (( TOGETHER )) && [[ "$WORKLOAD" != direct ]] && { echo "native_overhead.sh: --together needs --workload direct (ZlibBench has no --go)" >&2; exit 2; }
-[[ "$CPU" == workers || "$CPU" == process ]] || { echo "native_overhead.sh: --cpu must be workers or process" >&2; exit 2; }
+[[ "$CPU" == steady || "$CPU" == workers || "$CPU" == process ]] || { echo "native_overhead.sh: --cpu must be steady, workers or process" >&2; exit 2; }
+[[ "$CPU" != steady || "$WORKLOAD" == zlib ]] || (( BUFFERS % 40000 == 0 )) || { echo "native_overhead.sh: --cpu steady needs --buffers a multiple of 40000 (slices of 20,000 per worker)" >&2; exit 2; }
 bench_java
 bench_agent_lib
 WORK="$(mktemp -d /tmp/leakagent-bench.XXXXXX)"
@@ -98,7 +122,13 @@ echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
 [[ -n "${AGENT_ALSO:-}" ]] && echo "also:   $AGENT_ALSO"
 (( AA )) && echo "a/a:    the second run of each pair is without the agent too"
-echo "cpus:   $(nproc), pairs: $PAIRS, stack depth below the loops: $DEPTH, direct buffers: $BUFFERS, CPU of the $CPU$( ((TOGETHER)) && echo ", the runs of a pair at the same time")"
+# The direct runs' fixed set-up (see the header), the same for every kind of run.
+DIRECT_ENV=(MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=67108864 MALLOC_MMAP_THRESHOLD_=1048576)
+DIRECT_JVM=(-Xms256m -Xmx256m -XX:+AlwaysPreTouch)
+FRESH=()
+(( RAW )) && DIRECT_ENV=() && DIRECT_JVM=() && FRESH=(--fresh)
+[[ "$WORKLOAD" != zlib ]] && echo "direct: ${DIRECT_ENV[*]:-(glibc defaults)} ${DIRECT_JVM[*]:-(JVM defaults)} ${FRESH[*]:-(timed on the warm-up threads)}"
+echo "cpus:   $(nproc), pairs: $PAIRS, stack depth below the loops: $DEPTH, direct buffers: $BUFFERS, CPU: $CPU$( ((TOGETHER)) && echo ", the runs of a pair at the same time")"
 
 # One run of the current workload: prints the benchmark's output.
 run() { # run <without|again|with|also> [go-file]
@@ -109,12 +139,13 @@ run() { # run <without|again|with|also> [go-file]
   case "$W" in
     zlib) "$JAVA" "${agent[@]}" -cp "$WORK/classes" ZlibBench --depth "$DEPTH" "${go[@]}" 2>&1 ;;
     direct)
-      # With --cpu process, the process's CPU in place of the workers' (bench_result reads
+      # The CPU the ratio takes in place of the workers' whole pass (bench_result reads
       # cpu_ms); line by line, so that READY reaches bench_together at once.
       local keep='s/^$//'
       [[ "$CPU" == process ]] && keep='s/ cpu_ms=[0-9]* proc_cpu_ms=\([0-9]*\)/ cpu_ms=\1/'
-      "$JAVA" "${agent[@]}" -XX:MaxDirectMemorySize=64m -cp "$WORK/classes" DirectBench --depth "$DEPTH" \
-        --buffers "$BUFFERS" "${go[@]}" 2>&1 | sed -u "$keep" ;;
+      [[ "$CPU" == steady ]] && keep='s/ cpu_ms=[0-9]*\(.*\) steady_cpu_ms=\([0-9]*\)/ cpu_ms=\2\1/'
+      env "${DIRECT_ENV[@]}" "$JAVA" "${agent[@]}" "${DIRECT_JVM[@]}" -XX:MaxDirectMemorySize=64m -cp "$WORK/classes" DirectBench --depth "$DEPTH" \
+        --buffers "$BUFFERS" "${COMPILED[@]}" "${FRESH[@]}" "${go[@]}" 2>&1 | sed -u "$keep" ;;
   esac
 }
 
