@@ -3,8 +3,8 @@
 //! fails, the JVM must run on), `attach` (a late attach fails after installing everything),
 //! `no-report-thread` (exit reports run inline), `stuck-exit-report` (the exit report never
 //! finishes, the JVM must exit at `exit_timeout`), `slow-class-load` (the catch-up waits
-//! 100 ms before listing the loaded classes, and a ClassLoad posted before it ends waits for its
-//! end (5 s at most): the catch-up lists and counts classes whose ClassLoad comes after it).
+//! 100 ms before listing the loaded classes, and a ClassPrepare posted before it ends waits for
+//! its end (5 s at most): the catch-up lists and counts classes whose ClassPrepare comes after it).
 //!
 //! Only a build with the `fault-injection` feature reads the variable (the tests build one into
 //! target/fault); in the library users load `injected` is always false and compiles away.
