@@ -77,11 +77,11 @@ fn loaders_tagged_by_a_report_then_dead_keep_exact_counts() {
 }
 
 /// An agent attached while threads load classes counts every class once: the catch-up counts
-/// those loaded before, ClassLoad the others, and a class in between (listed by the catch-up,
-/// its ClassLoad still to come) once. In the fault build the catch-up waits before listing the
-/// classes and a ClassLoad posted meanwhile waits for the catch-up to end, so that loading
-/// threads have such classes. The application loader defined its classes before the attach;
-/// each new loader re-posts ClassLoad for the one they implement, which must not count again.
+/// those prepared before, ClassPrepare the others, and a class in between (listed prepared by
+/// the catch-up, its ClassPrepare still to come) once. In the fault build the catch-up waits
+/// before listing the classes and a ClassPrepare posted meanwhile waits for the catch-up to end,
+/// so that loading threads have such classes. The application loader defined its classes before
+/// the attach; each new loader re-resolves the one they implement, which must not count again.
 #[test]
 fn a_late_attach_during_class_loading_counts_every_class_once() {
     let javas = every_java("lazy_class_tags_attach");
@@ -122,11 +122,11 @@ fn a_late_attach_during_class_loading_counts_every_class_once() {
     ran_on("lazy_class_tags_attach", &javas);
 }
 
-/// With the agent from the start, classes loaded after VMInit's catch-up are counted at their
-/// ClassLoad; a child loader that delegates to their defining loader makes HotSpot post ClassLoad
-/// for them again, and that must not count again: the application loader, whose classes every
-/// `attach-*` loader reaches through delegation, keeps `classes_defined == classes` and nothing
-/// unloaded (it read 106 defined for 6 live when such classes were left untagged).
+/// With the agent from the start, classes loaded after VMInit's catch-up are counted once; a
+/// child loader that delegates to their defining loader makes HotSpot post ClassLoad for them
+/// again, and that must not count again: the application loader, whose classes every `attach-*`
+/// loader reaches through delegation, keeps `classes_defined == classes` and nothing unloaded (it
+/// read 106 defined for 6 live when ClassLoad counted and such classes were left untagged).
 #[test]
 fn classes_reposted_for_initiating_loaders_count_once() {
     let javas = every_java("lazy_class_tags_repost");
