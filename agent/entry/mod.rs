@@ -98,6 +98,7 @@ fn deactivate(late: bool, env: Option<&Env>) {
     for e in [
         JVMTI_EVENT_VM_INIT,
         JVMTI_EVENT_VM_DEATH,
+        JVMTI_EVENT_CLASS_LOAD,
         JVMTI_EVENT_CLASS_PREPARE,
         JVMTI_EVENT_OBJECT_FREE,
         JVMTI_EVENT_DATA_DUMP_REQUEST,
@@ -341,6 +342,7 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     let jvmti = &agent.jvmti;
     let mut cb = jvmtiEventCallbacks { VMInit: Some(on_vm_init), ..Default::default() };
     cb.VMDeath = Some(on_vm_death);
+    cb.ClassLoad = Some(on_class_load);
     cb.ClassPrepare = Some(on_class_prepare);
     cb.ObjectFree = Some(on_object_free);
     cb.DataDumpRequest = Some(on_data_dump_request);
@@ -351,6 +353,7 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     jvmti.set_event_callbacks(&cb)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_INIT)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_DEATH)?;
+    jvmti.set_event(true, JVMTI_EVENT_CLASS_LOAD)?;
     jvmti.set_event(true, JVMTI_EVENT_CLASS_PREPARE)?;
     if let Err(e) = jvmti.set_event(true, JVMTI_EVENT_OBJECT_FREE) {
         log::warn(&format!("ObjectFree events unavailable ({e}): class unloading is seen only at report time"));

@@ -333,6 +333,17 @@ impl ClassTracker {
         self.loaded.fetch_add(1, Relaxed);
     }
 
+    /// ClassLoad callback: registers the class's defining loader on first sight, nothing else (no
+    /// count, no tag). Loader ids give generations their order (`generations.rs`): a loader
+    /// whose first classes are only loaded, not linked, would otherwise be first seen at a report,
+    /// after newer loaders (tests/classloader_leaks.rs `class_list_pins_...`: app-gen-2,3,1).
+    pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
+        if let Ok(loader) = jvmti.class_loader(klass) {
+            let loader = Local::new(env, loader);
+            self.loader_id(jvmti, env, loader.raw());
+        }
+    }
+
     /// ClassPrepare callback: counts the class for its defining loader. HotSpot posts it once per
     /// class, when linked (`InstanceKlass::link_class_impl`), where ClassLoad is posted again for
     /// each new initiating loader; so no tag is needed to dedupe, and none is set here. A class
