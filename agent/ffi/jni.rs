@@ -300,7 +300,7 @@ impl Env {
     }
 
     /// Reads `ClassLoader.name` and `ClassLoader.parent` straight from the fields: no Java code
-    /// runs, so this is safe inside a ClassPrepare callback. The parent is a local reference.
+    /// runs, so this is safe inside a ClassLoad or ClassPrepare callback. The parent is a local reference.
     pub fn loader_name_and_parent(&self, loader: jobject) -> (Option<String>, Local<'_>) {
         static FIELDS: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
         let ids = *FIELDS.get_or_init(|| {

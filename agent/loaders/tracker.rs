@@ -2,10 +2,11 @@
 //! their class, name, parent and number of classes, and class names defined by several loaders.
 //!
 //! Callbacks only record: ClassPrepare, posted once per class when it is linked, counts the class
-//! for its defining loader without tagging it, and tags the loader with its own id, so that
-//! ObjectFree says when a loader died, and with it all of its classes. ClassLoad is not enabled:
-//! HotSpot posts it again for each new initiating loader of a class, and only a tag set on every
-//! class could tell those apart (its posting and that tag were half the agent's cost per class).
+//! for its defining loader without tagging it; ClassLoad only registers the class's loader on
+//! first sight (ids order generations), tagging it with its own id, so that ObjectFree says when a
+//! loader died, and with it all of its classes. ClassLoad counts nothing: HotSpot posts it again
+//! for each new initiating loader of a class, and only a tag set on every class could tell those
+//! apart (that tag was about half the agent's cost per class).
 //! A class loaded and not linked gets no ClassPrepare (it may never be linked): the report's pass
 //! over the loaded classes counts it, tagged counted so that a ClassPrepare coming later skips it
 //! (`meet_class`); the catch-up at VMInit or attach counts the classes already prepared, tagged
