@@ -14,6 +14,10 @@ static FRAME_REFUSED: AtomicBool = AtomicBool::new(false);
 /// The frame taken when a larger one is refused.
 const SMALL_FRAME: i32 = 16;
 
+/// HotSpot's default -XX:MaxJNILocalCapacity (JDK 11, 17, 21, 25): the largest frame
+/// PushLocalFrame, and the most EnsureLocalCapacity, grants.
+pub const MAX_JNI_LOCAL_CAPACITY: usize = 65536;
+
 macro_rules! jni_fn {
     ($env:expr, $f:ident) => {
         // Used inside unsafe blocks only: `$env` is the current thread's JNIEnv (see `Env::new`).

@@ -25,8 +25,8 @@ mod snapshot;
 
 use crate::loaders::labels::tomcat_context_path;
 use crate::loaders::tags::{self, tag_kind, tag_loader, TAG_ARRAY_CLASS, TAG_CLASS, TAG_KIND_MASK, TAG_LAZY, TAG_LOADER};
-use crate::ffi::jni::{Env, Local, WeakGlobal};
-use crate::ffi::jvmti::{signature_to_name, Jvmti};
+use crate::ffi::jni::{Env, Local, WeakGlobal, MAX_JNI_LOCAL_CAPACITY};
+use crate::ffi::jvmti::{last_listed_classes, signature_to_name, Jvmti};
 use crate::ffi::sys::JVMTI_CLASS_STATUS_PREPARED;
 use leakagent_report::model::{DeadLoaderGroup, LoaderRole};
 use jni::sys::{jclass, jlong, jobject};
@@ -56,6 +56,13 @@ impl ClassTracker {
     fn loader_of(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<u32> {
         let loader = Local::new(env, jvmti.class_loader(klass).ok()?);
         self.loader_id(jvmti, env, loader.raw())
+    }
+
+    /// `loader_of` inside an event callback: the loader's reference is left to the event's own
+    /// local frame, which HotSpot releases when the callback returns (a DeleteLocalRef less per
+    /// class loaded and per class prepared).
+    fn event_loader_of(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<u32> {
+        self.loader_id(jvmti, env, jvmti.class_loader(klass).ok()?)
     }
 }
 
@@ -339,10 +346,7 @@ impl ClassTracker {
     /// whose first classes are only loaded, not linked, would otherwise be first seen at a report,
     /// after newer loaders (tests/classloader_leaks.rs `class_list_pins_...`: app-gen-2,3,1).
     pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
-        if let Ok(loader) = jvmti.class_loader(klass) {
-            let loader = Local::new(env, loader);
-            self.loader_id(jvmti, env, loader.raw());
-        }
+        self.event_loader_of(jvmti, env, klass);
     }
 
     /// ClassPrepare callback: counts the class for its defining loader. HotSpot posts it once per
@@ -370,7 +374,7 @@ impl ClassTracker {
         if self.tag_counted.load(Relaxed) && jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
             return;
         }
-        if let Some(id) = self.loader_of(jvmti, env, klass) {
+        if let Some(id) = self.event_loader_of(jvmti, env, klass) {
             self.count(id);
         }
     }
@@ -409,7 +413,7 @@ impl ClassTracker {
         // `local_capacity` counts the classes counted so far, a handful at a late attach into a
         // JVM holding thousands (-Xcheck:jni: `JNI local refs: 5755, exceeds capacity: 4129`).
         env.with_local_frame(MAX_JNI_LOCAL_CAPACITY as i32, || {
-            if let Ok(classes) = jvmti.loaded_classes() {
+            if let Ok(classes) = jvmti.loaded_classes_in(env) {
                 self.tag_counted.store(true, Relaxed);
                 for k in classes.into_iter().map(|k| Local::new(env, k)) {
                     let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
@@ -534,14 +538,15 @@ impl ClassTracker {
     /// HotSpot's MaxJNILocalCapacity (65536 by default): PushLocalFrame refuses more, and the
     /// references would then land in the enclosing frame (the report's 256), which -Xcheck:jni
     /// reports as `JNI local refs: 3151, exceeds capacity: 288`.
+    /// The counts lag classes loaded and not linked (counted at the next report, or never when
+    /// their loader dies first) and ClassUnload events include classes never counted, so the
+    /// last listing's own size bounds it from below too; `loaded_classes_in` declares the rest.
     pub fn local_capacity(&self) -> i32 {
-        let live = self.loaded.load(Relaxed).saturating_sub(self.freed_estimate());
-        (live * 3 / 2 + 4096).min(MAX_JNI_LOCAL_CAPACITY) as i32
+        let live = self.loaded.load(Relaxed).saturating_sub(self.freed_estimate()) as usize;
+        let n = live.max(last_listed_classes());
+        (n * 3 / 2 + 4096).min(MAX_JNI_LOCAL_CAPACITY) as i32
     }
 }
-
-/// HotSpot's default -XX:MaxJNILocalCapacity (JDK 11, 17, 21, 25): the largest frame PushLocalFrame grants.
-const MAX_JNI_LOCAL_CAPACITY: u64 = 65536;
 
 /// The role of the JDK's own loaders, from their class (JDK 9+ and JDK 8 names).
 fn role_of(class: &str) -> LoaderRole {

@@ -88,7 +88,7 @@ impl ClassTracker {
     /// this snapshot can name them.
     fn live_classes(&self, jvmti: &Jvmti, env: &Env) -> LiveClasses {
         let mut c = LiveClasses::default();
-        for k in jvmti.loaded_classes().unwrap_or_default().into_iter().map(|k| Local::new(env, k)) {
+        for k in jvmti.loaded_classes_in(env).unwrap_or_default().into_iter().map(|k| Local::new(env, k)) {
             let sig = jvmti.class_signature(k.raw()).unwrap_or_default();
             if sig.is_empty() || sig.starts_with('[') {
                 continue;
