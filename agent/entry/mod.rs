@@ -468,7 +468,7 @@ fn live_phase_prepare(agent: &Agent, env: &Env) {
             agent.sampled.ids.learn_builtin_loaders(env);
             // The class references live until the frame ends.
             env.with_local_frame(1 << 16, || {
-                for k in agent.jvmti.loaded_classes().unwrap_or_default() {
+                for k in agent.jvmti.loaded_classes_in(env).unwrap_or_default() {
                     agent.sampled.ids.on_class_prepare(&agent.jvmti, env, k);
                 }
             })

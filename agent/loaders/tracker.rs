@@ -1,13 +1,18 @@
 //! Class lifecycle: every class load and prepare, every class and loader death, live loaders with
 //! their class, name, parent and number of classes, and class names defined by several loaders.
 //!
-//! Callbacks only record: ClassLoad counts the class for its defining loader and tags the class
-//! (the tag tells a new class from the ClassLoad HotSpot posts again for each new initiating
-//! loader), and the loader with its own id, so that ObjectFree says when a loader died, and with
-//! it all of its classes. A class a report or heap walk finds without a tag (its ClassLoad still
-//! to come) is tagged there (`tag_lazily`, with `TAG_LAZY`, so that the ClassLoad counts it). A
-//! class dies with its loader; a hidden class that dies before its loader is missing from the
-//! live classes at the next report (defined minus alive). Names, parents and
+//! Callbacks only record: ClassPrepare, posted once per class when it is linked, counts the class
+//! for its defining loader without tagging it; ClassLoad only registers the class's loader on
+//! first sight (ids order generations), tagging it with its own id, so that ObjectFree says when a
+//! loader died, and with it all of its classes. ClassLoad counts nothing: HotSpot posts it again
+//! for each new initiating loader of a class, and only a tag set on every class could tell those
+//! apart (that tag was about half the agent's cost per class).
+//! A class loaded and not linked gets no ClassPrepare (it may never be linked): the report's pass
+//! over the loaded classes counts it, tagged counted so that a ClassPrepare coming later skips it
+//! (`meet_class`); the catch-up at VMInit or attach counts the classes already prepared, tagged
+//! the same way. Other classes a report or heap walk names get a lazy tag (`TAG_LAZY`: named, not
+//! counted by the tag). A class dies with its loader; a hidden class that dies before its loader
+//! is missing from the live classes at the next report (defined minus alive). Names, parents and
 //! per-loader counts are built on the report thread (`snapshot.rs`, the `class_loaders` section).
 //!
 //! ObjectFree runs inside the GC pause on some JDKs (JDK 11 posts it from the VM thread at the
@@ -20,12 +25,13 @@ mod snapshot;
 
 use crate::loaders::labels::tomcat_context_path;
 use crate::loaders::tags::{self, tag_kind, tag_loader, TAG_ARRAY_CLASS, TAG_CLASS, TAG_KIND_MASK, TAG_LAZY, TAG_LOADER};
-use crate::ffi::jni::{Env, Local, WeakGlobal};
-use crate::ffi::jvmti::{signature_to_name, Jvmti};
+use crate::ffi::jni::{Env, Local, WeakGlobal, MAX_JNI_LOCAL_CAPACITY};
+use crate::ffi::jvmti::{last_listed_classes, signature_to_name, Jvmti};
+use crate::ffi::sys::JVMTI_CLASS_STATUS_PREPARED;
 use leakagent_report::model::{DeadLoaderGroup, LoaderRole};
 use jni::sys::{jclass, jlong, jobject};
 use crossbeam_queue::ArrayQueue;
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
 use std::sync::Arc;
@@ -51,6 +57,13 @@ impl ClassTracker {
         let loader = Local::new(env, jvmti.class_loader(klass).ok()?);
         self.loader_id(jvmti, env, loader.raw())
     }
+
+    /// `loader_of` inside an event callback: the loader's reference is left to the event's own
+    /// local frame, which HotSpot releases when the callback returns (a DeleteLocalRef less per
+    /// class loaded and per class prepared).
+    fn event_loader_of(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<u32> {
+        self.loader_id(jvmti, env, jvmti.class_loader(klass).ok()?)
+    }
 }
 
 const BOOTSTRAP: u32 = 0;
@@ -62,7 +75,8 @@ struct LoaderRec {
     weak: Option<Arc<WeakGlobal>>,
     first_seen_ms: u64,
     died_ms: Option<u64>,
-    /// Classes counted at their ClassLoad (or at the catch-up); all die with the loader.
+    /// Classes counted at their ClassPrepare, the catch-up or a report (loaded, not linked); all
+    /// die with the loader.
     defined: u64,
     /// Filled when first seen; these never change for a loader.
     resolved: Option<Resolved>,
@@ -109,9 +123,10 @@ pub fn loaders_churn() -> bool {
     LOADERS_DIED.load(Relaxed) >= LOADER_CHURN
 }
 
-/// Lock order, outer first: `register` -> `loaders` -> `dropped`; `doomed` is taken alone.
-/// Only `register` is ever held across a JNI or JVMTI call, and only Java threads in ClassLoad
-/// and the agent's threads take it (a thread waiting for it is in native, safepoint-safe).
+/// Lock order, outer first: `claim` -> `register` -> `loaders` -> `dropped`; `doomed` is taken
+/// alone. Only `claim` and `register` are ever held across a JNI or JVMTI call, and only Java
+/// threads in ClassPrepare and the agent's threads take them (a thread waiting for one is in
+/// native, safepoint-safe).
 /// ObjectFree and ClassUnload, which may run inside a GC pause, take no lock of this tracker.
 pub struct ClassTracker {
     start: Instant,
@@ -130,10 +145,16 @@ pub struct ClassTracker {
     /// Serialises only the rare first sighting of a loader, so that it gets one id; held across
     /// the JVMTI and JNI calls that learn the loader's identity.
     register: Mutex<()>,
+    /// A report or the catch-up counting a class by its tag (write side, one class at a time)
+    /// against that class's ClassPrepare (read side, shared): either the event sees the tag, or
+    /// the count sees the class linked and leaves it to the event.
+    claim: RwLock<()>,
+    /// Some class was counted by a tag (catch-up, report): ClassPrepare reads the class's tag.
+    tag_counted: AtomicBool,
     next_id: AtomicU32,
     next_class: AtomicU64,
-    /// True until the classes loaded before the agent could see ClassLoad are caught up (the
-    /// `slow-class-load` fault point of tests waits on it).
+    /// True until the classes prepared before the agent could see ClassPrepare are caught up
+    /// (the `slow-class-load` fault point of tests waits on it).
     catching_up: AtomicBool,
     loaded: AtomicU64,
     prepared: AtomicU64,
@@ -175,6 +196,8 @@ impl ClassTracker {
             max_dead,
             dropped: Mutex::new(Dropped::default()),
             register: Mutex::new(()),
+            claim: RwLock::new(()),
+            tag_counted: AtomicBool::new(false),
             next_id: AtomicU32::new(1),
             next_class: AtomicU64::new(1),
             catching_up: AtomicBool::new(true),
@@ -294,29 +317,44 @@ impl ClassTracker {
         Some(id)
     }
 
-    /// Counts `klass` for its defining loader unless a tag says it was counted, and tags it so.
-    /// Returns false when it was counted already.
+    /// Counts `klass` for its defining loader unless a tag says it was counted, and tags it so
+    /// (a lazy tag keeps its number and loses the lazy bit). Returns false when it was counted
+    /// already. Callers hold `claim`.
     fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> bool {
-        if jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
+        let Ok(old) = jvmti.tag(klass) else { return false };
+        if tags::counted(old) {
             return false;
         }
         let Some(id) = self.loader_of(jvmti, env, klass) else { return false };
-        if jvmti.set_tag(klass, class_tag(self.next_class.fetch_add(1, Relaxed), id)).is_err() {
+        let tag = if tag_kind(old) == TAG_CLASS { old & !TAG_LAZY } else { class_tag(self.next_class.fetch_add(1, Relaxed), id) };
+        if jvmti.set_tag(klass, tag).is_err() {
             return false;
         }
-        if let Some(rec) = self.lock_loaders().get_mut(&id) {
-            rec.defined += 1;
-        }
+        self.count(id);
         true
     }
 
-    /// ClassLoad callback: counts the class and tags it. HotSpot posts ClassLoad again each time
-    /// another loader becomes an initiating loader of the class
-    /// (`SystemDictionary::load_instance_class`): every new URLClassLoader re-posts
-    /// java.lang.Object and the application classes it reaches by delegation, and only the tag
-    /// tells a re-post from a new class (left untagged, the application loader read 46 classes
-    /// defined for 6 live after 40 child loaders: tests/lazy_class_tags.rs).
+    fn count(&self, id: u32) {
+        if let Some(rec) = self.lock_loaders().get_mut(&id) {
+            rec.defined += 1;
+        }
+        self.loaded.fetch_add(1, Relaxed);
+    }
+
+    /// ClassLoad callback: registers the class's defining loader on first sight, nothing else (no
+    /// count, no tag). Loader ids give generations their order (`generations.rs`): a loader
+    /// whose first classes are only loaded, not linked, would otherwise be first seen at a report,
+    /// after newer loaders (tests/classloader_leaks.rs `class_list_pins_...`: app-gen-2,3,1).
     pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
+        self.event_loader_of(jvmti, env, klass);
+    }
+
+    /// ClassPrepare callback: counts the class for its defining loader. HotSpot posts it once per
+    /// class, when linked (`InstanceKlass::link_class_impl`), where ClassLoad is posted again for
+    /// each new initiating loader; so no tag is needed to dedupe, and none is set here. A class
+    /// the catch-up or a report counted (by a tag: prepared at the catch-up with this event
+    /// still to come, or loaded and not linked at a report) is skipped.
+    pub fn on_class_prepare(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
         if crate::core::fault::injected("slow-class-load") {
             // Tests only: the catch-up lists this class and ends meanwhile.
             for _ in 0..5000 {
@@ -326,22 +364,48 @@ impl ClassTracker {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         }
-        if self.register_class(jvmti, env, klass) {
-            self.loaded.fetch_add(1, Relaxed);
+        self.prepared.fetch_add(1, Relaxed);
+        let _claim = self.claim.read();
+        if self.catching_up.load(Acquire) {
+            // The catch-up may list this class prepared: the tag tells it this event counted it.
+            self.register_class(jvmti, env, klass);
+            return;
+        }
+        if self.tag_counted.load(Relaxed) && jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
+            return;
+        }
+        if let Some(id) = self.event_loader_of(jvmti, env, klass) {
+            self.count(id);
         }
     }
 
-    /// ClassPrepare callback.
-    pub fn on_class_prepare(&self) {
-        self.prepared.fetch_add(1, Relaxed);
+    /// A report met `klass` (not an array) untagged or tagged lazily: counts it if it is loaded
+    /// but not linked (it may never be, and then no ClassPrepare counts it), tagging it counted
+    /// so that its ClassPrepare, if it comes, does not count it again. Returns its tag, or 0.
+    fn meet_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass, tag: jlong) -> jlong {
+        let linked = |k| jvmti.class_status(k).is_ok_and(|s| s as u32 & JVMTI_CLASS_STATUS_PREPARED != 0);
+        if !linked(klass) {
+            // Read again under the claim: a ClassPrepare that already ran saw no tag and
+            // counted it, one to come waits and then sees the tag.
+            let _claim = self.claim.write();
+            self.tag_counted.store(true, Relaxed);
+            if !linked(klass) && self.register_class(jvmti, env, klass) {
+                return jvmti.tag(klass).unwrap_or(0);
+            }
+        }
+        if tag != 0 {
+            return tag;
+        }
+        self.tag_lazily(jvmti, env, klass, false).unwrap_or(0)
     }
 
-    /// Registers the classes loaded before the agent could see ClassLoad events (VMInit, attach),
-    /// tagging them counted, as ClassLoad does. A class that loads meanwhile
-    /// may be in the list before its ClassLoad is posted: whichever comes first tags it.
+    /// Counts the classes prepared before the agent could see ClassPrepare events (before the
+    /// start phase, or before a late attach), tagging them counted: one prepared meanwhile, its
+    /// ClassPrepare still to come, must not count again. Classes loaded and not linked yet are
+    /// left to their ClassPrepare, or to a report that finds them still unlinked.
     pub fn register_loaded(&self, jvmti: &Jvmti, env: &Env) -> usize {
         if crate::core::fault::injected("slow-class-load") {
-            // Tests only: classes load, and their ClassLoad waits, before the list is taken.
+            // Tests only: classes load, and their ClassPrepare waits, before the list is taken.
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         let mut n = 0;
@@ -349,16 +413,21 @@ impl ClassTracker {
         // `local_capacity` counts the classes counted so far, a handful at a late attach into a
         // JVM holding thousands (-Xcheck:jni: `JNI local refs: 5755, exceeds capacity: 4129`).
         env.with_local_frame(MAX_JNI_LOCAL_CAPACITY as i32, || {
-            if let Ok(classes) = jvmti.loaded_classes() {
+            if let Ok(classes) = jvmti.loaded_classes_in(env) {
+                self.tag_counted.store(true, Relaxed);
                 for k in classes.into_iter().map(|k| Local::new(env, k)) {
                     let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
-                    if !is_array && self.register_class(jvmti, env, k.raw()) {
+                    if is_array {
+                        continue;
+                    }
+                    let _claim = self.claim.write();
+                    let prepared = jvmti.class_status(k.raw()).is_ok_and(|s| s as u32 & JVMTI_CLASS_STATUS_PREPARED != 0);
+                    if prepared && self.register_class(jvmti, env, k.raw()) {
                         n += 1;
                     }
                 }
             }
         });
-        self.loaded.fetch_add(n as u64, Relaxed);
         self.catching_up.store(false, Release);
         n
     }
@@ -469,14 +538,18 @@ impl ClassTracker {
     /// HotSpot's MaxJNILocalCapacity (65536 by default): PushLocalFrame refuses more, and the
     /// references would then land in the enclosing frame (the report's 256), which -Xcheck:jni
     /// reports as `JNI local refs: 3151, exceeds capacity: 288`.
+    /// The counts lag classes loaded and not linked (counted at the next report, or never when
+    /// their loader dies first) and ClassUnload events include classes never counted, so the
+    /// last listing's own size bounds it from below too; `loaded_classes_in` declares the rest.
+    /// So do the loaders known: these frames also hold every live loader (`alive_loaders`), and
+    /// a loader whose only classes are unlinked has none counted (JDK 11 ZGC, `LoaderRing`:
+    /// 5,903 loaders alive in a frame planned for 5,502 references).
     pub fn local_capacity(&self) -> i32 {
-        let live = self.loaded.load(Relaxed).saturating_sub(self.freed_estimate());
-        (live * 3 / 2 + 4096).min(MAX_JNI_LOCAL_CAPACITY) as i32
+        let live = self.loaded.load(Relaxed).saturating_sub(self.freed_estimate()) as usize;
+        let n = live.max(last_listed_classes()).max(self.lock_loaders().len());
+        (n * 3 / 2 + 4096).min(MAX_JNI_LOCAL_CAPACITY) as i32
     }
 }
-
-/// HotSpot's default -XX:MaxJNILocalCapacity (JDK 11, 17, 21, 25): the largest frame PushLocalFrame grants.
-const MAX_JNI_LOCAL_CAPACITY: u64 = 65536;
 
 /// The role of the JDK's own loaders, from their class (JDK 9+ and JDK 8 names).
 fn role_of(class: &str) -> LoaderRole {

@@ -2,7 +2,7 @@
 //! what the live loaders say of themselves (JNI), then one row per loader from the tracker's map.
 //! JNI and JVMTI calls run with no tracker lock held; the map is read and written between them.
 
-use super::{tag_loader, ClassTracker, LoaderRec, Resolved, StaticFacts, BOOTSTRAP, TAG_CLASS, TAG_KIND_MASK};
+use super::{tag_loader, ClassTracker, LoaderRec, Resolved, StaticFacts, BOOTSTRAP, TAG_CLASS, TAG_KIND_MASK, TAG_LAZY};
 use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::loaders::generations::{generations, name_hash};
@@ -83,18 +83,19 @@ impl ClassTracker {
     }
 
     /// Walks the loaded classes: live classes per loader and which loaders define each name.
-    /// Tags the classes not tagged yet (lazily: their ClassLoad is still to come), so that
-    /// the metaspace figures and the chain search after this snapshot can name them.
+    /// Counts the classes loaded and not linked (no ClassPrepare counted them) and tags the
+    /// others not tagged yet lazily, so that the metaspace figures and the chain search after
+    /// this snapshot can name them.
     fn live_classes(&self, jvmti: &Jvmti, env: &Env) -> LiveClasses {
         let mut c = LiveClasses::default();
-        for k in jvmti.loaded_classes().unwrap_or_default().into_iter().map(|k| Local::new(env, k)) {
+        for k in jvmti.loaded_classes_in(env).unwrap_or_default().into_iter().map(|k| Local::new(env, k)) {
             let sig = jvmti.class_signature(k.raw()).unwrap_or_default();
             if sig.is_empty() || sig.starts_with('[') {
                 continue;
             }
             let mut tag = jvmti.tag(k.raw()).unwrap_or(0);
-            if tag == 0 {
-                tag = self.tag_lazily(jvmti, env, k.raw(), false).unwrap_or(0);
+            if tag == 0 || (tag & TAG_KIND_MASK == TAG_CLASS && tag & TAG_LAZY != 0) {
+                tag = self.meet_class(jvmti, env, k.raw(), tag);
             }
             if tag & TAG_KIND_MASK != TAG_CLASS {
                 continue;
