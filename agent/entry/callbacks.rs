@@ -78,10 +78,10 @@ pub(super) unsafe extern "C" fn on_class_prepare(jvmti: *mut jvmtiEnv, jni: *mut
     let jvmti = unsafe { Jvmti::from_raw(jvmti) };
     guarded(Feature::Classes, (), || {
         if let Some(agent) = runtime::get() {
-            agent.classes.on_class_prepare(&jvmti, &env, klass);
+            let loader = agent.classes.on_class_prepare(&jvmti, &env, klass);
             if agent.sampled.enabled() {
                 // The malloc hooks walk with AsyncGetCallTrace, which cannot create jmethodIDs.
-                agent.sampled.ids.on_class_prepare(&agent.jvmti, &env, klass);
+                agent.sampled.ids.on_class_prepare(&agent.jvmti, &env, klass, loader);
             }
         }
     });

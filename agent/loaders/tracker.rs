@@ -280,7 +280,7 @@ impl ClassTracker {
     }
 
     /// The id of `loader` (null: bootstrap), tagging and recording it on first sight.
-    fn loader_id(&self, jvmti: &Jvmti, env: &Env, loader: jobject) -> Option<u32> {
+    pub fn loader_id(&self, jvmti: &Jvmti, env: &Env, loader: jobject) -> Option<u32> {
         if loader.is_null() {
             return Some(BOOTSTRAP);
         }
@@ -353,8 +353,9 @@ impl ClassTracker {
     /// class, when linked (`InstanceKlass::link_class_impl`), where ClassLoad is posted again for
     /// each new initiating loader; so no tag is needed to dedupe, and none is set here. A class
     /// the catch-up or a report counted (by a tag: prepared at the catch-up with this event
-    /// still to come, or loaded and not linked at a report) is skipped.
-    pub fn on_class_prepare(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
+    /// still to come, or loaded and not linked at a report) is skipped. Returns the defining
+    /// loader's id when it read it (native sampling's jmethodIDs ask no further).
+    pub fn on_class_prepare(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<u32> {
         if crate::core::fault::injected("slow-class-load") {
             // Tests only: the catch-up lists this class and ends meanwhile.
             for _ in 0..5000 {
@@ -369,14 +370,14 @@ impl ClassTracker {
         if self.catching_up.load(Acquire) {
             // The catch-up may list this class prepared: the tag tells it this event counted it.
             self.register_class(jvmti, env, klass);
-            return;
+            return None;
         }
         if self.tag_counted.load(Relaxed) && jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
-            return;
+            return None;
         }
-        if let Some(id) = self.event_loader_of(jvmti, env, klass) {
-            self.count(id);
-        }
+        let id = self.event_loader_of(jvmti, env, klass)?;
+        self.count(id);
+        Some(id)
     }
 
     /// A report met `klass` (not an array) untagged or tagged lazily: counts it if it is loaded
