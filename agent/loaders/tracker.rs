@@ -24,6 +24,7 @@
 mod snapshot;
 
 use crate::loaders::labels::tomcat_context_path;
+use crate::native::thread;
 use crate::loaders::tags::{self, tag_kind, tag_loader, TAG_ARRAY_CLASS, TAG_CLASS, TAG_KIND_MASK, TAG_LAZY, TAG_LOADER};
 use crate::ffi::jni::{Env, Local, WeakGlobal, MAX_JNI_LOCAL_CAPACITY};
 use crate::ffi::jvmti::{last_listed_classes, signature_to_name, Jvmti};
@@ -58,12 +59,58 @@ impl ClassTracker {
         self.loader_id(jvmti, env, loader.raw())
     }
 
-    /// `loader_of` inside an event callback: the loader's reference is left to the event's own
-    /// local frame, which HotSpot releases when the callback returns (a DeleteLocalRef less per
-    /// class loaded and per class prepared).
-    fn event_loader_of(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<u32> {
-        self.loader_id(jvmti, env, jvmti.class_loader(klass).ok()?)
+    /// `loader_of` inside an event callback, counting the class for its loader when `count`.
+    /// The loader's reference is left to the event's own local frame, which HotSpot releases
+    /// when the callback returns (a DeleteLocalRef less per class loaded and per class
+    /// prepared). The thread's last loader (`ThreadLoader`) answers most events.
+    fn event_loader_of(&self, jvmti: &Jvmti, env: &Env, klass: jclass, count: bool) -> Option<u32> {
+        let loader = jvmti.class_loader(klass).ok()?;
+        if !loader.is_null() {
+            let hit = thread::with(|t| match &t.loader {
+                Some(c) if c.weak.is(env, loader) => {
+                    if count {
+                        c.defined.fetch_add(1, Relaxed);
+                    }
+                    Some(c.id)
+                }
+                _ => None,
+            });
+            if let Some(Some(id)) = hit {
+                if count {
+                    self.loaded.fetch_add(1, Relaxed);
+                }
+                return Some(id);
+            }
+        }
+        let id = self.loader_id(jvmti, env, loader)?;
+        if count {
+            self.count(id);
+        }
+        if id != BOOTSTRAP {
+            let fill = self.lock_loaders().get(&id).and_then(|r| {
+                let weak = r.weak.clone().filter(|_| r.died_ms.is_none())?;
+                Some(ThreadLoader { id, weak, defined: r.defined.clone() })
+            });
+            if let Some(fill) = fill {
+                // The one replaced is dropped after `with`: freeing in it is not for the record.
+                drop(thread::with(|t| t.loader.replace(fill)));
+            }
+        }
+        Some(id)
     }
+}
+
+/// The loader whose class this thread's last ClassLoad or ClassPrepare named, missed in the
+/// thread's previous event: most events are of the same loader (a loader defines and links its
+/// classes on the thread that asked for them), which IsSameObject against its weak reference
+/// then recognises without HotSpot's tag map (a lookup under its lock per event: ~0.3 % of the
+/// loading threads' CPU in bench/classload_overhead.sh) and counts without the `loaders` lock.
+/// Held in the thread's record (native/thread.rs); the weak reference is cloned from the map
+/// under the `loaders` lock, so `delete_weak` waits for the cache to let it go.
+pub struct ThreadLoader {
+    id: u32,
+    weak: Arc<WeakGlobal>,
+    defined: Arc<AtomicU64>,
 }
 
 const BOOTSTRAP: u32 = 0;
@@ -76,8 +123,8 @@ struct LoaderRec {
     first_seen_ms: u64,
     died_ms: Option<u64>,
     /// Classes counted at their ClassPrepare, the catch-up or a report (loaded, not linked); all
-    /// die with the loader.
-    defined: u64,
+    /// die with the loader. Shared with threads' `ThreadLoader`s, which count without the lock.
+    defined: Arc<AtomicU64>,
     /// Filled when first seen; these never change for a loader.
     resolved: Option<Resolved>,
     /// Learned on the report thread the first time the loader is seen alive there.
@@ -232,7 +279,8 @@ impl ClassTracker {
     fn mark_dead(&self, rec: &mut LoaderRec, ms: u64) {
         if rec.died_ms.is_none() {
             rec.died_ms = Some(ms);
-            self.freed.fetch_add(rec.defined, Relaxed);
+            // Its classes' events all came before it died (each held the loader alive).
+            self.freed.fetch_add(rec.defined.load(Relaxed), Relaxed);
         }
     }
 
@@ -336,7 +384,7 @@ impl ClassTracker {
 
     fn count(&self, id: u32) {
         if let Some(rec) = self.lock_loaders().get_mut(&id) {
-            rec.defined += 1;
+            rec.defined.fetch_add(1, Relaxed);
         }
         self.loaded.fetch_add(1, Relaxed);
     }
@@ -346,7 +394,7 @@ impl ClassTracker {
     /// whose first classes are only loaded, not linked, would otherwise be first seen at a report,
     /// after newer loaders (tests/classloader_leaks.rs `class_list_pins_...`: app-gen-2,3,1).
     pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
-        self.event_loader_of(jvmti, env, klass);
+        self.event_loader_of(jvmti, env, klass, false);
     }
 
     /// ClassPrepare callback: counts the class for its defining loader. HotSpot posts it once per
@@ -375,9 +423,7 @@ impl ClassTracker {
         if self.tag_counted.load(Relaxed) && jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
             return None;
         }
-        let id = self.event_loader_of(jvmti, env, klass)?;
-        self.count(id);
-        Some(id)
+        self.event_loader_of(jvmti, env, klass, true)
     }
 
     /// A report met `klass` (not an array) untagged or tagged lazily: counts it if it is loaded
@@ -516,10 +562,10 @@ impl ClassTracker {
             let Some(rec) = map.remove(&id) else { continue };
             taken.extend(rec.weak);
             let class = rec.resolved.map(|r| r.class).unwrap_or_else(|| "<unknown>".into());
-            let unloaded = rec.defined;
+            let unloaded = rec.defined.load(Relaxed);
             let g = dropped.by_class.entry(class.clone()).or_insert_with(|| DeadLoaderGroup { class, ..DeadLoaderGroup::default() });
             g.loaders += 1;
-            g.classes_defined += rec.defined;
+            g.classes_defined += rec.defined.load(Relaxed);
             dropped.loaders += 1;
             dropped.classes_unloaded += unloaded;
         }
