@@ -63,40 +63,58 @@ impl ClassTracker {
     /// The loader's reference is left to the event's own local frame, which HotSpot releases
     /// when the callback returns (a DeleteLocalRef less per class loaded and per class
     /// prepared). The thread's last loader (`ThreadLoader`) answers most events.
+    /// With `count` (ClassPrepare, `claim` held), a class of a loader some of whose classes were
+    /// counted by a tag is counted only if its own tag does not say so.
     fn event_loader_of(&self, jvmti: &Jvmti, env: &Env, klass: jclass, count: bool) -> Option<u32> {
         let loader = jvmti.class_loader(klass).ok()?;
         if !loader.is_null() {
             let hit = thread::with(|t| match &t.loader {
                 Some(c) if c.weak.is(env, loader) => {
-                    if count {
-                        c.defined.fetch_add(1, Relaxed);
+                    let check = c.counts.tag_counted.load(Relaxed);
+                    if count && !check {
+                        c.counts.defined.fetch_add(1, Relaxed);
                     }
-                    Some(c.id)
+                    Some((c.id, (count && check).then(|| c.counts.clone())))
                 }
                 _ => None,
             });
-            if let Some(Some(id)) = hit {
-                if count {
-                    self.loaded.fetch_add(1, Relaxed);
+            match hit {
+                Some(Some((id, None))) => {
+                    if count {
+                        self.loaded.fetch_add(1, Relaxed);
+                    }
+                    return Some(id);
                 }
-                return Some(id);
+                Some(Some((id, Some(counts)))) => {
+                    self.count_unless_tagged(jvmti, klass, &counts);
+                    return Some(id);
+                }
+                _ => {}
             }
         }
         let id = self.loader_id(jvmti, env, loader)?;
+        let Some((counts, weak)) = self.lock_loaders().get(&id).map(|r| (r.counts.clone(), r.weak.clone().filter(|_| r.died_ms.is_none())))
+        else {
+            return Some(id);
+        };
         if count {
-            self.count(id);
+            self.count_unless_tagged(jvmti, klass, &counts);
         }
-        if id != BOOTSTRAP {
-            let fill = self.lock_loaders().get(&id).and_then(|r| {
-                let weak = r.weak.clone().filter(|_| r.died_ms.is_none())?;
-                Some(ThreadLoader { id, weak, defined: r.defined.clone() })
-            });
-            if let Some(fill) = fill {
-                // The one replaced is dropped after `with`: freeing in it is not for the record.
-                drop(thread::with(|t| t.loader.replace(fill)));
-            }
+        if let Some(weak) = weak.filter(|_| id != BOOTSTRAP) {
+            // The one replaced is dropped after `with`: freeing in it is not for the record.
+            drop(thread::with(|t| t.loader.replace(ThreadLoader { id, weak, counts })));
         }
         Some(id)
+    }
+
+    /// Counts `klass` for the loader of `counts`, unless the loader has classes counted by a tag
+    /// and the class's tag says it is one. Callers hold `claim`.
+    fn count_unless_tagged(&self, jvmti: &Jvmti, klass: jclass, counts: &LoaderCounts) {
+        if counts.tag_counted.load(Relaxed) && jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
+            return;
+        }
+        counts.defined.fetch_add(1, Relaxed);
+        self.loaded.fetch_add(1, Relaxed);
     }
 }
 
@@ -110,7 +128,19 @@ impl ClassTracker {
 pub struct ThreadLoader {
     id: u32,
     weak: Arc<WeakGlobal>,
-    defined: Arc<AtomicU64>,
+    counts: Arc<LoaderCounts>,
+}
+
+/// A loader's class count, shared with threads' `ThreadLoader`s, which count without the lock.
+#[derive(Default)]
+struct LoaderCounts {
+    /// Classes counted at their ClassPrepare, the catch-up or a report (loaded, not linked); all
+    /// die with the loader.
+    defined: AtomicU64,
+    /// The catch-up or a report counted some of its classes by a tag (set under `claim`'s write
+    /// side before the tag): only then does ClassPrepare read the class's tag, so that a fresh
+    /// loader's classes cost no tag-map lookup.
+    tag_counted: AtomicBool,
 }
 
 const BOOTSTRAP: u32 = 0;
@@ -122,9 +152,7 @@ struct LoaderRec {
     weak: Option<Arc<WeakGlobal>>,
     first_seen_ms: u64,
     died_ms: Option<u64>,
-    /// Classes counted at their ClassPrepare, the catch-up or a report (loaded, not linked); all
-    /// die with the loader. Shared with threads' `ThreadLoader`s, which count without the lock.
-    defined: Arc<AtomicU64>,
+    counts: Arc<LoaderCounts>,
     /// Filled when first seen; these never change for a loader.
     resolved: Option<Resolved>,
     /// Learned on the report thread the first time the loader is seen alive there.
@@ -196,8 +224,6 @@ pub struct ClassTracker {
     /// against that class's ClassPrepare (read side, shared): either the event sees the tag, or
     /// the count sees the class linked and leaves it to the event.
     claim: RwLock<()>,
-    /// Some class was counted by a tag (catch-up, report): ClassPrepare reads the class's tag.
-    tag_counted: AtomicBool,
     next_id: AtomicU32,
     next_class: AtomicU64,
     /// True until the classes prepared before the agent could see ClassPrepare are caught up
@@ -244,7 +270,6 @@ impl ClassTracker {
             dropped: Mutex::new(Dropped::default()),
             register: Mutex::new(()),
             claim: RwLock::new(()),
-            tag_counted: AtomicBool::new(false),
             next_id: AtomicU32::new(1),
             next_class: AtomicU64::new(1),
             catching_up: AtomicBool::new(true),
@@ -280,7 +305,7 @@ impl ClassTracker {
         if rec.died_ms.is_none() {
             rec.died_ms = Some(ms);
             // Its classes' events all came before it died (each held the loader alive).
-            self.freed.fetch_add(rec.defined.load(Relaxed), Relaxed);
+            self.freed.fetch_add(rec.counts.defined.load(Relaxed), Relaxed);
         }
     }
 
@@ -367,13 +392,19 @@ impl ClassTracker {
 
     /// Counts `klass` for its defining loader unless a tag says it was counted, and tags it so
     /// (a lazy tag keeps its number and loses the lazy bit). Returns false when it was counted
-    /// already. Callers hold `claim`.
-    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> bool {
+    /// already. Callers hold `claim`, its write side when `flag` (the catch-up, a report): the
+    /// loader is then marked `tag_counted` before the tag is set, for its classes' ClassPrepare.
+    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass, flag: bool) -> bool {
         let Ok(old) = jvmti.tag(klass) else { return false };
         if tags::counted(old) {
             return false;
         }
         let Some(id) = self.loader_of(jvmti, env, klass) else { return false };
+        if flag {
+            if let Some(r) = self.lock_loaders().get(&id) {
+                r.counts.tag_counted.store(true, Relaxed);
+            }
+        }
         let tag = if tag_kind(old) == TAG_CLASS { old & !TAG_LAZY } else { class_tag(self.next_class.fetch_add(1, Relaxed), id) };
         if jvmti.set_tag(klass, tag).is_err() {
             return false;
@@ -384,7 +415,7 @@ impl ClassTracker {
 
     fn count(&self, id: u32) {
         if let Some(rec) = self.lock_loaders().get_mut(&id) {
-            rec.defined.fetch_add(1, Relaxed);
+            rec.counts.defined.fetch_add(1, Relaxed);
         }
         self.loaded.fetch_add(1, Relaxed);
     }
@@ -417,10 +448,7 @@ impl ClassTracker {
         let _claim = self.claim.read();
         if self.catching_up.load(Acquire) {
             // The catch-up may list this class prepared: the tag tells it this event counted it.
-            self.register_class(jvmti, env, klass);
-            return None;
-        }
-        if self.tag_counted.load(Relaxed) && jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
+            self.register_class(jvmti, env, klass, false);
             return None;
         }
         self.event_loader_of(jvmti, env, klass, true)
@@ -435,8 +463,7 @@ impl ClassTracker {
             // Read again under the claim: a ClassPrepare that already ran saw no tag and
             // counted it, one to come waits and then sees the tag.
             let _claim = self.claim.write();
-            self.tag_counted.store(true, Relaxed);
-            if !linked(klass) && self.register_class(jvmti, env, klass) {
+            if !linked(klass) && self.register_class(jvmti, env, klass, true) {
                 return jvmti.tag(klass).unwrap_or(0);
             }
         }
@@ -461,7 +488,6 @@ impl ClassTracker {
         // JVM holding thousands (-Xcheck:jni: `JNI local refs: 5755, exceeds capacity: 4129`).
         env.with_local_frame(MAX_JNI_LOCAL_CAPACITY as i32, || {
             if let Ok(classes) = jvmti.loaded_classes_in(env) {
-                self.tag_counted.store(true, Relaxed);
                 for k in classes.into_iter().map(|k| Local::new(env, k)) {
                     let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
                     if is_array {
@@ -469,7 +495,7 @@ impl ClassTracker {
                     }
                     let _claim = self.claim.write();
                     let prepared = jvmti.class_status(k.raw()).is_ok_and(|s| s as u32 & JVMTI_CLASS_STATUS_PREPARED != 0);
-                    if prepared && self.register_class(jvmti, env, k.raw()) {
+                    if prepared && self.register_class(jvmti, env, k.raw(), true) {
                         n += 1;
                     }
                 }
@@ -562,10 +588,10 @@ impl ClassTracker {
             let Some(rec) = map.remove(&id) else { continue };
             taken.extend(rec.weak);
             let class = rec.resolved.map(|r| r.class).unwrap_or_else(|| "<unknown>".into());
-            let unloaded = rec.defined.load(Relaxed);
+            let unloaded = rec.counts.defined.load(Relaxed);
             let g = dropped.by_class.entry(class.clone()).or_insert_with(|| DeadLoaderGroup { class, ..DeadLoaderGroup::default() });
             g.loaders += 1;
-            g.classes_defined += rec.defined.load(Relaxed);
+            g.classes_defined += rec.counts.defined.load(Relaxed);
             dropped.loaders += 1;
             dropped.classes_unloaded += unloaded;
         }

@@ -215,10 +215,10 @@ fn row(id: u32, rec: &LoaderRec, classes: u64, dynamic: Option<&DynamicFacts>) -
         role: r.role,
         parent: r.parent,
         classes,
-        classes_defined: rec.defined.load(Relaxed),
+        classes_defined: rec.counts.defined.load(Relaxed),
         // Classes die with their loader (no class of a dead loader is alive); a hidden class
         // may die before it: either way it is missing from the live classes.
-        classes_unloaded: rec.defined.load(Relaxed).saturating_sub(classes),
+        classes_unloaded: rec.counts.defined.load(Relaxed).saturating_sub(classes),
         alive,
         first_seen_ms: rec.first_seen_ms,
         died_ms: if alive { None } else { rec.died_ms },
