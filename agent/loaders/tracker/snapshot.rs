@@ -305,8 +305,8 @@ fn unload_note(events: Option<u64>, object_free: u64, unloaded: u64) -> Option<S
     } else {
         format!(
             "HotSpot delivered {events} ClassUnload events but the agent counts {unloaded} unloaded classes: the extra \
-             events are for classes the agent never saw loaded (array classes, hidden classes, classes loaded before \
-             the agent started watching)"
+             events are for classes the agent never counted (array classes, hidden classes, classes loaded before \
+             the agent started watching, classes loaded and never linked whose loader died before a report)"
         )
     })
 }
@@ -321,6 +321,6 @@ mod tests {
         assert_eq!(unload_note(None, 0, 1871), None, "no extension event: nothing to compare");
         let n = unload_note(Some(1), 0, 1871).unwrap();
         assert!(n.contains("1870 of the 1871") && n.contains("service thread"), "{n}");
-        assert!(unload_note(Some(50), 40, 40).unwrap().contains("never saw loaded"));
+        assert!(unload_note(Some(50), 40, 40).unwrap().contains("never counted"));
     }
 }
