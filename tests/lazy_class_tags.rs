@@ -1,8 +1,9 @@
-//! Classes are counted once per class (ClassLoad, the catch-up of a late attach, or a report that
-//! meets a class before its ClassLoad), and a loader's classes die with it
-//! (agent/loaders/tracker.rs). Here loaders die after a first report, loaders delegate to the
-//! application loader, and an agent attaches mid-loading: every report still gives each loader
-//! its exact defined and unloaded classes, on every installed JDK.
+//! Classes are counted once per class (ClassPrepare, the catch-up of a late attach, or a report
+//! that meets a class loaded and not linked), and a loader's classes die with it
+//! (agent/loaders/tracker.rs). Here loaders' classes are loaded unlinked, counted by a report,
+//! linked later and die after, loaders delegate to the application loader, and an agent attaches
+//! mid-loading: every report still gives each loader its exact defined and unloaded classes, on
+//! every installed JDK.
 
 mod common;
 use common::*;
@@ -14,6 +15,10 @@ fn lives(r: &Report) -> Vec<&Loader> {
     r.class_loaders.loaders.iter().filter(|l| l.name.as_deref().is_some_and(|n| n.starts_with("life-"))).collect()
 }
 
+/// The loaders' classes are loaded and not linked (no ClassPrepare): the first report counts
+/// them. Linked after it, their ClassPrepare must not count them again (a build counting at
+/// ClassPrepare alone read 0 defined at the first report; one that skips no class the report
+/// counted, twice as many at the second); then they die with their loaders.
 #[test]
 fn loaders_tagged_by_a_report_then_dead_keep_exact_counts() {
     let javas = every_java("lazy_class_tags");
@@ -34,15 +39,27 @@ fn loaders_tagged_by_a_report_then_dead_keep_exact_counts() {
             assert_eq!((l.classes, l.classes_defined, l.classes_unloaded), (per, per, 0), "JDK {v}: {l:?}");
         }
 
+        jvm.send_line("link");
+        jvm.wait_for_line("HARNESS linked", Duration::from_secs(120));
+        jvm.signal(rtmin(2));
+        let linked = jvm.wait_for_reports(2, Duration::from_secs(120));
+        let prepared = linked[1].class_loaders.classes_prepared - first[0].class_loaders.classes_prepared;
+        assert!(prepared >= LOADERS * per, "JDK {v}: only {prepared} classes prepared by the link");
+        let alive = lives(&linked[1]);
+        assert_eq!(alive.len() as u64, LOADERS, "JDK {v}: {alive:?}");
+        for l in &alive {
+            assert_eq!((l.classes, l.classes_defined, l.classes_unloaded), (per, per, 0), "JDK {v}: linked after the report: {l:?}");
+        }
+
         jvm.send_line("drop");
         jvm.wait_for_line("HARNESS dropped", Duration::from_secs(120));
         jvm.signal(rtmin(2));
-        let second = jvm.wait_for_reports(2, Duration::from_secs(120));
+        let third = jvm.wait_for_reports(3, Duration::from_secs(120));
         jvm.send_line("exit");
         let f = jvm.finish();
         assert_eq!(f.code, Some(0), "JDK {v}: {}", f.stderr);
         let death = f.death_report();
-        for r in [&second[1], &death] {
+        for r in [&third[2], &death] {
             let dead = lives(r);
             assert_eq!(dead.len() as u64, LOADERS, "JDK {v}: {dead:?}");
             for l in &dead {
@@ -53,18 +70,18 @@ fn loaders_tagged_by_a_report_then_dead_keep_exact_counts() {
             assert!(cl.classes_unloaded >= LOADERS * per, "JDK {v}: {} unloaded", cl.classes_unloaded);
             assert!(cl.classes_loaded >= cl.classes_live, "JDK {v}: {} loaded, {} live", cl.classes_loaded, cl.classes_live);
         }
-        assert!(death.class_loaders.classes_unloaded >= second[1].class_loaders.classes_unloaded, "JDK {v}: monotonic");
-        say(&format!("lazy tags JDK {v}: {LOADERS} loaders x {per} classes, tagged by a report, dead: exact counts"));
+        assert!(death.class_loaders.classes_unloaded >= third[2].class_loaders.classes_unloaded, "JDK {v}: monotonic");
+        say(&format!("lazy tags JDK {v}: {LOADERS} loaders x {per} classes, counted unlinked by a report, linked, dead: exact counts"));
     }
     ran_on("lazy_class_tags", &javas);
 }
 
 /// An agent attached while threads load classes counts every class once: the catch-up counts
-/// those loaded before, ClassLoad the others, and a class in between (listed by the catch-up,
-/// its ClassLoad still to come) once. In the fault build the catch-up waits before listing the
-/// classes and a ClassLoad posted meanwhile waits for the catch-up to end, so that loading
-/// threads have such classes. The application loader defined its classes before the attach;
-/// each new loader re-posts ClassLoad for the one they implement, which must not count again.
+/// those prepared before, ClassPrepare the others, and a class in between (listed prepared by
+/// the catch-up, its ClassPrepare still to come) once. In the fault build the catch-up waits
+/// before listing the classes and a ClassPrepare posted meanwhile waits for the catch-up to end,
+/// so that loading threads have such classes. The application loader defined its classes before
+/// the attach; each new loader re-resolves the one they implement, which must not count again.
 #[test]
 fn a_late_attach_during_class_loading_counts_every_class_once() {
     let javas = every_java("lazy_class_tags_attach");
@@ -105,11 +122,11 @@ fn a_late_attach_during_class_loading_counts_every_class_once() {
     ran_on("lazy_class_tags_attach", &javas);
 }
 
-/// With the agent from the start, classes loaded after VMInit's catch-up are counted at their
-/// ClassLoad; a child loader that delegates to their defining loader makes HotSpot post ClassLoad
-/// for them again, and that must not count again: the application loader, whose classes every
-/// `attach-*` loader reaches through delegation, keeps `classes_defined == classes` and nothing
-/// unloaded (it read 106 defined for 6 live when such classes were left untagged).
+/// With the agent from the start, classes loaded after VMInit's catch-up are counted once; a
+/// child loader that delegates to their defining loader makes HotSpot post ClassLoad for them
+/// again, and that must not count again: the application loader, whose classes every `attach-*`
+/// loader reaches through delegation, keeps `classes_defined == classes` and nothing unloaded (it
+/// read 106 defined for 6 live when ClassLoad counted and such classes were left untagged).
 #[test]
 fn classes_reposted_for_initiating_loaders_count_once() {
     let javas = every_java("lazy_class_tags_repost");

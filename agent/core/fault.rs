@@ -4,8 +4,8 @@
 //! `attach-panic` (the same, by a panic),
 //! `no-report-thread` (exit reports run inline), `stuck-exit-report` (the exit report never
 //! finishes, the JVM must exit at `exit_timeout`), `slow-class-load` (the catch-up waits
-//! 100 ms before listing the loaded classes, and a ClassLoad posted before it ends waits for its
-//! end (5 s at most): the catch-up lists and counts classes whose ClassLoad comes after it),
+//! 100 ms before listing the loaded classes, and a ClassPrepare posted before it ends waits for
+//! its end (5 s at most): the catch-up lists and counts classes whose ClassPrepare comes after it),
 //! `slow-sweep` (every sampler tick sweeps the loaded classes for jmethodIDs and holds them as
 //! JNI locals 1.5 s, logging `slow-sweep: holding every loaded class`: a report asked for then
 //! must not see a loader kept alive, or a chain rooted, by the agent's own references),

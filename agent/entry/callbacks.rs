@@ -70,16 +70,18 @@ pub(super) unsafe extern "C" fn on_class_load(jvmti: *mut jvmtiEnv, jni: *mut JN
     });
 }
 
-pub(super) unsafe extern "C" fn on_class_prepare(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread, klass: jclass) {
+pub(super) unsafe extern "C" fn on_class_prepare(jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread, klass: jclass) {
     health::bump(&COUNTERS.events);
+    // SAFETY: `jni` is the calling thread's JNIEnv, passed by the JVM; `env` stays on this thread.
+    let env = unsafe { Env::new(jni) };
+    // SAFETY: `jvmti` is the environment this event was posted to, valid for the call.
+    let jvmti = unsafe { Jvmti::from_raw(jvmti) };
     guarded(Feature::Classes, (), || {
         if let Some(agent) = runtime::get() {
-            agent.classes.on_class_prepare();
+            let loader = agent.classes.on_class_prepare(&jvmti, &env, klass);
             if agent.sampled.enabled() {
                 // The malloc hooks walk with AsyncGetCallTrace, which cannot create jmethodIDs.
-                // SAFETY: `jni` is the calling thread's JNIEnv, passed by the JVM.
-                let env = unsafe { Env::new(jni) };
-                agent.sampled.ids.on_class_prepare(&agent.jvmti, &env, klass);
+                agent.sampled.ids.on_class_prepare(&agent.jvmti, &env, klass, loader);
             }
         }
     });

@@ -465,11 +465,11 @@ fn live_phase_prepare(agent: &Agent, env: &Env) {
         // phase: ClassLoader, Thread, String...), get their jmethodIDs now (the malloc hooks'
         // walks cannot create them).
         guarded(Feature::Natives, (), || {
-            agent.sampled.ids.learn_builtin_loaders(env);
+            agent.sampled.ids.learn_builtin_loaders(env, |l| agent.classes.loader_id(&agent.jvmti, env, l));
             // The class references live until the frame ends.
             env.with_local_frame(1 << 16, || {
-                for k in agent.jvmti.loaded_classes().unwrap_or_default() {
-                    agent.sampled.ids.on_class_prepare(&agent.jvmti, env, k);
+                for k in agent.jvmti.loaded_classes_in(env).unwrap_or_default() {
+                    agent.sampled.ids.on_class_prepare(&agent.jvmti, env, k, None);
                 }
             })
         });

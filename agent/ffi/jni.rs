@@ -14,6 +14,10 @@ static FRAME_REFUSED: AtomicBool = AtomicBool::new(false);
 /// The frame taken when a larger one is refused.
 const SMALL_FRAME: i32 = 16;
 
+/// HotSpot's default -XX:MaxJNILocalCapacity (JDK 11, 17, 21, 25): the largest frame
+/// PushLocalFrame, and the most EnsureLocalCapacity, grants.
+pub const MAX_JNI_LOCAL_CAPACITY: usize = 65536;
+
 macro_rules! jni_fn {
     ($env:expr, $f:ident) => {
         // Used inside unsafe blocks only: `$env` is the current thread's JNIEnv (see `Env::new`).
@@ -308,7 +312,7 @@ impl Env {
     }
 
     /// Reads `ClassLoader.name` and `ClassLoader.parent` straight from the fields: no Java code
-    /// runs, so this is safe inside a ClassLoad callback. The parent is a local reference.
+    /// runs, so this is safe inside a ClassLoad or ClassPrepare callback. The parent is a local reference.
     pub fn loader_name_and_parent(&self, loader: jobject) -> (Option<String>, Local<'_>) {
         static FIELDS: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
         let ids = *FIELDS.get_or_init(|| {

@@ -11,6 +11,7 @@ use jni::sys::{jclass, jint, jlong, jmethodID, jobject, JavaVM};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
 use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// A JVMTI error code with its symbolic name.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,15 @@ impl fmt::Display for JvmtiError {
 }
 
 pub type JvmtiResult<T> = Result<T, JvmtiError>;
+
+/// How many classes the last GetLoadedClasses handed out (arrays included).
+static LISTED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many local references the last GetLoadedClasses made: what the next one will make, give
+/// or take the classes loaded and unloaded since. 0 before the first.
+pub fn last_listed_classes() -> usize {
+    LISTED.load(Relaxed)
+}
 
 fn check(code: jvmtiError) -> JvmtiResult<()> {
     if code == JVMTI_ERROR_NONE {
@@ -256,12 +266,25 @@ impl Jvmti {
         let mut classes: *mut jclass = ptr::null_mut();
         call!(self, GetLoadedClasses, &mut count, &mut classes)?;
         let _buf = JvmtiBuf { jvmti: self, ptr: classes as *mut u8 };
+        LISTED.store(count.max(0) as usize, Relaxed);
         let mut out = Vec::with_capacity(count.max(0) as usize);
         for i in 0..count.max(0) as usize {
             // SAFETY: JVMTI returned `count` entries.
             out.push(unsafe { *classes.add(i) });
         }
         Ok(out)
+    }
+
+    /// `loaded_classes`, then declared to `env`'s current frame: JVMTI makes the references
+    /// without asking JNI, and the frame was sized from an estimate, so -Xcheck:jni would count
+    /// them past its planned capacity (`JNI local refs: 10852, exceeds capacity: 9720` on JDK 11
+    /// under loader churn, classes loaded and not linked being counted late). HotSpot's checked
+    /// JNI checks the count when a JNI function returns, so declaring them right after is in time.
+    pub fn loaded_classes_in(&self, env: &super::jni::Env) -> JvmtiResult<Vec<jclass>> {
+        let classes = self.loaded_classes()?;
+        // The caller's own few references on top (the frame may hold some already).
+        env.ensure_local_capacity(classes.len().saturating_add(1024).min(super::jni::MAX_JNI_LOCAL_CAPACITY) as i32);
+        Ok(classes)
     }
 
     /// Makes sure every method of `klass` has a jmethodID (GetClassMethods creates them), so

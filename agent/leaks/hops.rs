@@ -128,7 +128,7 @@ impl<'a> Names<'a> {
         if reference.is_null() {
             return out;
         }
-        let Ok(all) = self.jvmti.loaded_classes() else { return out };
+        let Ok(all) = self.jvmti.loaded_classes_in(self.env) else { return out };
         for k in all.into_iter().map(|k| Local::new(self.env, k)) {
             let k = k.raw();
             if self.jvmti.tag(k) == Ok(0) {

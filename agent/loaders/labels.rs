@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 /// A Tomcat web application loader's context path (`/examples`; `/` for ROOT), read from its
 /// fields (`WebappClassLoaderBase.resources` -> `StandardRoot.context` -> `StandardContext.path`):
-/// no Java code runs, so this is safe inside a ClassLoad callback.
+/// no Java code runs, so this is safe inside a ClassLoad or ClassPrepare callback.
 pub fn tomcat_context_path(env: &Env, loader: jobject) -> Option<String> {
     let resources = env.object_field(loader, c"resources", c"Lorg/apache/catalina/WebResourceRoot;");
     if resources.is_null() {

@@ -125,7 +125,7 @@ fn by_classes(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker, alive: &[(u32, L
     let mut done: HashSet<u32> = HashSet::new();
     let mut clash: HashSet<u64> = HashSet::new();
     env.with_local_frame(tracker.local_capacity(), || {
-        let Ok(classes) = jvmti.loaded_classes() else { return };
+        let Ok(classes) = jvmti.loaded_classes_in(env) else { return };
         for k in classes.into_iter().map(|k| Local::new(env, k)) {
             let Ok(tag) = jvmti.tag(k.raw()) else { continue };
             let id = tag_loader(tag);

@@ -2,8 +2,9 @@
 //! ObjectFree and the heap walks can tell classes, loaders, search nodes and the agent's own
 //! thread apart. A class tag is `kind | lazy bit | class number << 32 | defining loader id`:
 //! unique per class, so a heap walk's class tags name classes; a loader tag is `kind | loader id`.
-//! Classes are tagged when ClassLoad counts them; one a report or heap walk meets first gets the
-//! lazy bit, so that its ClassLoad still counts it (see tracker.rs).
+//! ClassPrepare counts classes without tagging them; a class counted otherwise (by the catch-up,
+//! or by a report that found it loaded and not linked) is tagged counted, so that its
+//! ClassPrepare skips it; one a report or heap walk only names gets the lazy bit (see tracker.rs).
 
 use jni::sys::jlong;
 
@@ -15,7 +16,7 @@ pub const TAG_SEARCH: jlong = 3 << 56;
 /// The `Thread` objects of the agent's own threads (report, sampler), so their locals are not
 /// taken as roots.
 pub const TAG_SELF_THREAD: jlong = 4 << 56;
-/// Array classes get no ClassLoad event and are not counted; the chain search tags them with
+/// Array classes get no ClassPrepare event and are not counted; the chain search tags them with
 /// this kind (same layout as a class tag) so chains can name them.
 pub const TAG_ARRAY_CLASS: jlong = 5 << 56;
 
@@ -28,8 +29,8 @@ pub fn tag_kind(tag: jlong) -> jlong {
     tag & TAG_KIND_MASK
 }
 
-/// Set in a class tag given after the class was counted or could still be (a report's, a heap
-/// walk's): its ClassLoad, if still to come, counts it; a tag without it means counted.
+/// Set in a class tag a report or heap walk gave only to name the class: its ClassPrepare counts
+/// it (or did); a tag without it means counted by the tag (catch-up, unlinked at a report).
 pub const TAG_LAZY: jlong = 1 << 55;
 
 /// A class's tag: its kind, its class number and its defining loader.

@@ -1,13 +1,18 @@
 //! Class lifecycle: every class load and prepare, every class and loader death, live loaders with
 //! their class, name, parent and number of classes, and class names defined by several loaders.
 //!
-//! Callbacks only record: ClassLoad counts the class for its defining loader and tags the class
-//! (the tag tells a new class from the ClassLoad HotSpot posts again for each new initiating
-//! loader), and the loader with its own id, so that ObjectFree says when a loader died, and with
-//! it all of its classes. A class a report or heap walk finds without a tag (its ClassLoad still
-//! to come) is tagged there (`tag_lazily`, with `TAG_LAZY`, so that the ClassLoad counts it). A
-//! class dies with its loader; a hidden class that dies before its loader is missing from the
-//! live classes at the next report (defined minus alive). Names, parents and
+//! Callbacks only record: ClassPrepare, posted once per class when it is linked, counts the class
+//! for its defining loader without tagging it; ClassLoad only registers the class's loader on
+//! first sight (ids order generations), tagging it with its own id, so that ObjectFree says when a
+//! loader died, and with it all of its classes. ClassLoad counts nothing: HotSpot posts it again
+//! for each new initiating loader of a class, and only a tag set on every class could tell those
+//! apart (that tag was about half the agent's cost per class).
+//! A class loaded and not linked gets no ClassPrepare (it may never be linked): the report's pass
+//! over the loaded classes counts it, tagged counted so that a ClassPrepare coming later skips it
+//! (`meet_class`); the catch-up at VMInit or attach counts the classes already prepared, tagged
+//! the same way. Other classes a report or heap walk names get a lazy tag (`TAG_LAZY`: named, not
+//! counted by the tag). A class dies with its loader; a hidden class that dies before its loader
+//! is missing from the live classes at the next report (defined minus alive). Names, parents and
 //! per-loader counts are built on the report thread (`snapshot.rs`, the `class_loaders` section).
 //!
 //! ObjectFree runs inside the GC pause on some JDKs (JDK 11 posts it from the VM thread at the
@@ -19,13 +24,15 @@
 mod snapshot;
 
 use crate::loaders::labels::tomcat_context_path;
+use crate::native::thread;
 use crate::loaders::tags::{self, tag_kind, tag_loader, TAG_ARRAY_CLASS, TAG_CLASS, TAG_KIND_MASK, TAG_LAZY, TAG_LOADER};
-use crate::ffi::jni::{Env, Local, WeakGlobal};
-use crate::ffi::jvmti::{signature_to_name, Jvmti};
+use crate::ffi::jni::{Env, Local, WeakGlobal, MAX_JNI_LOCAL_CAPACITY};
+use crate::ffi::jvmti::{last_listed_classes, signature_to_name, Jvmti};
+use crate::ffi::sys::JVMTI_CLASS_STATUS_PREPARED;
 use leakagent_report::model::{DeadLoaderGroup, LoaderRole};
 use jni::sys::{jclass, jlong, jobject};
 use crossbeam_queue::ArrayQueue;
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
 use std::sync::Arc;
@@ -51,6 +58,89 @@ impl ClassTracker {
         let loader = Local::new(env, jvmti.class_loader(klass).ok()?);
         self.loader_id(jvmti, env, loader.raw())
     }
+
+    /// `loader_of` inside an event callback, counting the class for its loader when `count`.
+    /// The loader's reference is left to the event's own local frame, which HotSpot releases
+    /// when the callback returns (a DeleteLocalRef less per class loaded and per class
+    /// prepared). The thread's last loader (`ThreadLoader`) answers most events.
+    /// With `count` (ClassPrepare, `claim` held), a class of a loader some of whose classes were
+    /// counted by a tag is counted only if its own tag does not say so.
+    fn event_loader_of(&self, jvmti: &Jvmti, env: &Env, klass: jclass, count: bool) -> Option<u32> {
+        let loader = jvmti.class_loader(klass).ok()?;
+        if !loader.is_null() {
+            let hit = thread::with(|t| match &t.loader {
+                Some(c) if c.weak.is(env, loader) => {
+                    let check = c.counts.tag_counted.load(Relaxed);
+                    if count && !check {
+                        c.counts.defined.fetch_add(1, Relaxed);
+                    }
+                    Some((c.id, (count && check).then(|| c.counts.clone())))
+                }
+                _ => None,
+            });
+            match hit {
+                Some(Some((id, None))) => {
+                    if count {
+                        self.loaded.fetch_add(1, Relaxed);
+                    }
+                    return Some(id);
+                }
+                Some(Some((id, Some(counts)))) => {
+                    self.count_unless_tagged(jvmti, klass, &counts);
+                    return Some(id);
+                }
+                _ => {}
+            }
+        }
+        let id = self.loader_id(jvmti, env, loader)?;
+        let Some((counts, weak)) = self.lock_loaders().get(&id).map(|r| (r.counts.clone(), r.weak.clone().filter(|_| r.died_ms.is_none())))
+        else {
+            return Some(id);
+        };
+        if count {
+            self.count_unless_tagged(jvmti, klass, &counts);
+        }
+        if let Some(weak) = weak.filter(|_| id != BOOTSTRAP) {
+            // The one replaced is dropped after `with`: freeing in it is not for the record.
+            drop(thread::with(|t| t.loader.replace(ThreadLoader { id, weak, counts })));
+        }
+        Some(id)
+    }
+
+    /// Counts `klass` for the loader of `counts`, unless the loader has classes counted by a tag
+    /// and the class's tag says it is one. Callers hold `claim`.
+    fn count_unless_tagged(&self, jvmti: &Jvmti, klass: jclass, counts: &LoaderCounts) {
+        if counts.tag_counted.load(Relaxed) && jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
+            return;
+        }
+        counts.defined.fetch_add(1, Relaxed);
+        self.loaded.fetch_add(1, Relaxed);
+    }
+}
+
+/// The loader whose class this thread's last ClassLoad or ClassPrepare named, missed in the
+/// thread's previous event: most events are of the same loader (a loader defines and links its
+/// classes on the thread that asked for them), which IsSameObject against its weak reference
+/// then recognises without HotSpot's tag map (a lookup under its lock per event: ~0.3 % of the
+/// loading threads' CPU in bench/classload_overhead.sh) and counts without the `loaders` lock.
+/// Held in the thread's record (native/thread.rs); the weak reference is cloned from the map
+/// under the `loaders` lock, so `delete_weak` waits for the cache to let it go.
+pub struct ThreadLoader {
+    id: u32,
+    weak: Arc<WeakGlobal>,
+    counts: Arc<LoaderCounts>,
+}
+
+/// A loader's class count, shared with threads' `ThreadLoader`s, which count without the lock.
+#[derive(Default)]
+struct LoaderCounts {
+    /// Classes counted at their ClassPrepare, the catch-up or a report (loaded, not linked); all
+    /// die with the loader.
+    defined: AtomicU64,
+    /// The catch-up or a report counted some of its classes by a tag (set under `claim`'s write
+    /// side before the tag): only then does ClassPrepare read the class's tag, so that a fresh
+    /// loader's classes cost no tag-map lookup.
+    tag_counted: AtomicBool,
 }
 
 const BOOTSTRAP: u32 = 0;
@@ -62,8 +152,7 @@ struct LoaderRec {
     weak: Option<Arc<WeakGlobal>>,
     first_seen_ms: u64,
     died_ms: Option<u64>,
-    /// Classes counted at their ClassLoad (or at the catch-up); all die with the loader.
-    defined: u64,
+    counts: Arc<LoaderCounts>,
     /// Filled when first seen; these never change for a loader.
     resolved: Option<Resolved>,
     /// Learned on the report thread the first time the loader is seen alive there.
@@ -109,9 +198,10 @@ pub fn loaders_churn() -> bool {
     LOADERS_DIED.load(Relaxed) >= LOADER_CHURN
 }
 
-/// Lock order, outer first: `register` -> `loaders` -> `dropped`; `doomed` is taken alone.
-/// Only `register` is ever held across a JNI or JVMTI call, and only Java threads in ClassLoad
-/// and the agent's threads take it (a thread waiting for it is in native, safepoint-safe).
+/// Lock order, outer first: `claim` -> `register` -> `loaders` -> `dropped`; `doomed` is taken
+/// alone. Only `claim` and `register` are ever held across a JNI or JVMTI call, and only Java
+/// threads in ClassPrepare and the agent's threads take them (a thread waiting for one is in
+/// native, safepoint-safe).
 /// ObjectFree and ClassUnload, which may run inside a GC pause, take no lock of this tracker.
 pub struct ClassTracker {
     start: Instant,
@@ -130,10 +220,14 @@ pub struct ClassTracker {
     /// Serialises only the rare first sighting of a loader, so that it gets one id; held across
     /// the JVMTI and JNI calls that learn the loader's identity.
     register: Mutex<()>,
+    /// A report or the catch-up counting a class by its tag (write side, one class at a time)
+    /// against that class's ClassPrepare (read side, shared): either the event sees the tag, or
+    /// the count sees the class linked and leaves it to the event.
+    claim: RwLock<()>,
     next_id: AtomicU32,
     next_class: AtomicU64,
-    /// True until the classes loaded before the agent could see ClassLoad are caught up (the
-    /// `slow-class-load` fault point of tests waits on it).
+    /// True until the classes prepared before the agent could see ClassPrepare are caught up
+    /// (the `slow-class-load` fault point of tests waits on it).
     catching_up: AtomicBool,
     loaded: AtomicU64,
     prepared: AtomicU64,
@@ -175,6 +269,7 @@ impl ClassTracker {
             max_dead,
             dropped: Mutex::new(Dropped::default()),
             register: Mutex::new(()),
+            claim: RwLock::new(()),
             next_id: AtomicU32::new(1),
             next_class: AtomicU64::new(1),
             catching_up: AtomicBool::new(true),
@@ -209,7 +304,8 @@ impl ClassTracker {
     fn mark_dead(&self, rec: &mut LoaderRec, ms: u64) {
         if rec.died_ms.is_none() {
             rec.died_ms = Some(ms);
-            self.freed.fetch_add(rec.defined, Relaxed);
+            // Its classes' events all came before it died (each held the loader alive).
+            self.freed.fetch_add(rec.counts.defined.load(Relaxed), Relaxed);
         }
     }
 
@@ -257,7 +353,7 @@ impl ClassTracker {
     }
 
     /// The id of `loader` (null: bootstrap), tagging and recording it on first sight.
-    fn loader_id(&self, jvmti: &Jvmti, env: &Env, loader: jobject) -> Option<u32> {
+    pub fn loader_id(&self, jvmti: &Jvmti, env: &Env, loader: jobject) -> Option<u32> {
         if loader.is_null() {
             return Some(BOOTSTRAP);
         }
@@ -294,29 +390,51 @@ impl ClassTracker {
         Some(id)
     }
 
-    /// Counts `klass` for its defining loader unless a tag says it was counted, and tags it so.
-    /// Returns false when it was counted already.
-    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> bool {
-        if jvmti.tag(klass).map(tags::counted).unwrap_or(true) {
+    /// Counts `klass` for its defining loader unless a tag says it was counted, and tags it so
+    /// (a lazy tag keeps its number and loses the lazy bit). Returns false when it was counted
+    /// already. Callers hold `claim`, its write side when `flag` (the catch-up, a report): the
+    /// loader is then marked `tag_counted` before the tag is set, for its classes' ClassPrepare.
+    fn register_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass, flag: bool) -> bool {
+        let Ok(old) = jvmti.tag(klass) else { return false };
+        if tags::counted(old) {
             return false;
         }
         let Some(id) = self.loader_of(jvmti, env, klass) else { return false };
-        if jvmti.set_tag(klass, class_tag(self.next_class.fetch_add(1, Relaxed), id)).is_err() {
+        if flag {
+            if let Some(r) = self.lock_loaders().get(&id) {
+                r.counts.tag_counted.store(true, Relaxed);
+            }
+        }
+        let tag = if tag_kind(old) == TAG_CLASS { old & !TAG_LAZY } else { class_tag(self.next_class.fetch_add(1, Relaxed), id) };
+        if jvmti.set_tag(klass, tag).is_err() {
             return false;
         }
-        if let Some(rec) = self.lock_loaders().get_mut(&id) {
-            rec.defined += 1;
-        }
+        self.count(id);
         true
     }
 
-    /// ClassLoad callback: counts the class and tags it. HotSpot posts ClassLoad again each time
-    /// another loader becomes an initiating loader of the class
-    /// (`SystemDictionary::load_instance_class`): every new URLClassLoader re-posts
-    /// java.lang.Object and the application classes it reaches by delegation, and only the tag
-    /// tells a re-post from a new class (left untagged, the application loader read 46 classes
-    /// defined for 6 live after 40 child loaders: tests/lazy_class_tags.rs).
+    fn count(&self, id: u32) {
+        if let Some(rec) = self.lock_loaders().get_mut(&id) {
+            rec.counts.defined.fetch_add(1, Relaxed);
+        }
+        self.loaded.fetch_add(1, Relaxed);
+    }
+
+    /// ClassLoad callback: registers the class's defining loader on first sight, nothing else (no
+    /// count, no tag). Loader ids give generations their order (`generations.rs`): a loader
+    /// whose first classes are only loaded, not linked, would otherwise be first seen at a report,
+    /// after newer loaders (tests/classloader_leaks.rs `class_list_pins_...`: app-gen-2,3,1).
     pub fn on_class_load(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
+        self.event_loader_of(jvmti, env, klass, false);
+    }
+
+    /// ClassPrepare callback: counts the class for its defining loader. HotSpot posts it once per
+    /// class, when linked (`InstanceKlass::link_class_impl`), where ClassLoad is posted again for
+    /// each new initiating loader; so no tag is needed to dedupe, and none is set here. A class
+    /// the catch-up or a report counted (by a tag: prepared at the catch-up with this event
+    /// still to come, or loaded and not linked at a report) is skipped. Returns the defining
+    /// loader's id when it read it (native sampling's jmethodIDs ask no further).
+    pub fn on_class_prepare(&self, jvmti: &Jvmti, env: &Env, klass: jclass) -> Option<u32> {
         if crate::core::fault::injected("slow-class-load") {
             // Tests only: the catch-up lists this class and ends meanwhile.
             for _ in 0..5000 {
@@ -326,22 +444,42 @@ impl ClassTracker {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         }
-        if self.register_class(jvmti, env, klass) {
-            self.loaded.fetch_add(1, Relaxed);
-        }
-    }
-
-    /// ClassPrepare callback.
-    pub fn on_class_prepare(&self) {
         self.prepared.fetch_add(1, Relaxed);
+        let _claim = self.claim.read();
+        if self.catching_up.load(Acquire) {
+            // The catch-up may list this class prepared: the tag tells it this event counted it.
+            self.register_class(jvmti, env, klass, false);
+            return None;
+        }
+        self.event_loader_of(jvmti, env, klass, true)
     }
 
-    /// Registers the classes loaded before the agent could see ClassLoad events (VMInit, attach),
-    /// tagging them counted, as ClassLoad does. A class that loads meanwhile
-    /// may be in the list before its ClassLoad is posted: whichever comes first tags it.
+    /// A report met `klass` (not an array) untagged or tagged lazily: counts it if it is loaded
+    /// but not linked (it may never be, and then no ClassPrepare counts it), tagging it counted
+    /// so that its ClassPrepare, if it comes, does not count it again. Returns its tag, or 0.
+    fn meet_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass, tag: jlong) -> jlong {
+        let linked = |k| jvmti.class_status(k).is_ok_and(|s| s as u32 & JVMTI_CLASS_STATUS_PREPARED != 0);
+        if !linked(klass) {
+            // Read again under the claim: a ClassPrepare that already ran saw no tag and
+            // counted it, one to come waits and then sees the tag.
+            let _claim = self.claim.write();
+            if !linked(klass) && self.register_class(jvmti, env, klass, true) {
+                return jvmti.tag(klass).unwrap_or(0);
+            }
+        }
+        if tag != 0 {
+            return tag;
+        }
+        self.tag_lazily(jvmti, env, klass, false).unwrap_or(0)
+    }
+
+    /// Counts the classes prepared before the agent could see ClassPrepare events (before the
+    /// start phase, or before a late attach), tagging them counted: one prepared meanwhile, its
+    /// ClassPrepare still to come, must not count again. Classes loaded and not linked yet are
+    /// left to their ClassPrepare, or to a report that finds them still unlinked.
     pub fn register_loaded(&self, jvmti: &Jvmti, env: &Env) -> usize {
         if crate::core::fault::injected("slow-class-load") {
-            // Tests only: classes load, and their ClassLoad waits, before the list is taken.
+            // Tests only: classes load, and their ClassPrepare waits, before the list is taken.
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         let mut n = 0;
@@ -349,16 +487,20 @@ impl ClassTracker {
         // `local_capacity` counts the classes counted so far, a handful at a late attach into a
         // JVM holding thousands (-Xcheck:jni: `JNI local refs: 5755, exceeds capacity: 4129`).
         env.with_local_frame(MAX_JNI_LOCAL_CAPACITY as i32, || {
-            if let Ok(classes) = jvmti.loaded_classes() {
+            if let Ok(classes) = jvmti.loaded_classes_in(env) {
                 for k in classes.into_iter().map(|k| Local::new(env, k)) {
                     let is_array = jvmti.class_signature(k.raw()).map(|s| s.starts_with('[')).unwrap_or(true);
-                    if !is_array && self.register_class(jvmti, env, k.raw()) {
+                    if is_array {
+                        continue;
+                    }
+                    let _claim = self.claim.write();
+                    let prepared = jvmti.class_status(k.raw()).is_ok_and(|s| s as u32 & JVMTI_CLASS_STATUS_PREPARED != 0);
+                    if prepared && self.register_class(jvmti, env, k.raw(), true) {
                         n += 1;
                     }
                 }
             }
         });
-        self.loaded.fetch_add(n as u64, Relaxed);
         self.catching_up.store(false, Release);
         n
     }
@@ -446,10 +588,10 @@ impl ClassTracker {
             let Some(rec) = map.remove(&id) else { continue };
             taken.extend(rec.weak);
             let class = rec.resolved.map(|r| r.class).unwrap_or_else(|| "<unknown>".into());
-            let unloaded = rec.defined;
+            let unloaded = rec.counts.defined.load(Relaxed);
             let g = dropped.by_class.entry(class.clone()).or_insert_with(|| DeadLoaderGroup { class, ..DeadLoaderGroup::default() });
             g.loaders += 1;
-            g.classes_defined += rec.defined;
+            g.classes_defined += rec.counts.defined.load(Relaxed);
             dropped.loaders += 1;
             dropped.classes_unloaded += unloaded;
         }
@@ -469,14 +611,18 @@ impl ClassTracker {
     /// HotSpot's MaxJNILocalCapacity (65536 by default): PushLocalFrame refuses more, and the
     /// references would then land in the enclosing frame (the report's 256), which -Xcheck:jni
     /// reports as `JNI local refs: 3151, exceeds capacity: 288`.
+    /// The counts lag classes loaded and not linked (counted at the next report, or never when
+    /// their loader dies first) and ClassUnload events include classes never counted, so the
+    /// last listing's own size bounds it from below too; `loaded_classes_in` declares the rest.
+    /// So do the loaders known: these frames also hold every live loader (`alive_loaders`), and
+    /// a loader whose only classes are unlinked has none counted (JDK 11 ZGC, `LoaderRing`:
+    /// 5,903 loaders alive in a frame planned for 5,502 references).
     pub fn local_capacity(&self) -> i32 {
-        let live = self.loaded.load(Relaxed).saturating_sub(self.freed_estimate());
-        (live * 3 / 2 + 4096).min(MAX_JNI_LOCAL_CAPACITY) as i32
+        let live = self.loaded.load(Relaxed).saturating_sub(self.freed_estimate()) as usize;
+        let n = live.max(last_listed_classes()).max(self.lock_loaders().len());
+        (n * 3 / 2 + 4096).min(MAX_JNI_LOCAL_CAPACITY) as i32
     }
 }
-
-/// HotSpot's default -XX:MaxJNILocalCapacity (JDK 11, 17, 21, 25): the largest frame PushLocalFrame grants.
-const MAX_JNI_LOCAL_CAPACITY: u64 = 65536;
 
 /// The role of the JDK's own loaders, from their class (JDK 9+ and JDK 8 names).
 fn role_of(class: &str) -> LoaderRole {

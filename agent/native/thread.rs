@@ -6,6 +6,7 @@
 //! `__tls_get_addr`) and the probe of the stripe owners.
 
 use crate::ffi::thread_record;
+use crate::loaders::tracker::ThreadLoader;
 use crate::native::direct::DirectCounters;
 use crate::native::sites::Writer;
 use crate::native::stacks::LastKeys;
@@ -24,11 +25,13 @@ pub struct PerThread {
     pub direct: Option<DirectCache>,
     pub templates: ThreadTemplates,
     pub last_keys: Option<Box<LastKeys>>,
+    /// Not the ledgers': the class tracker's last loader on this thread (loaders/tracker.rs).
+    pub loader: Option<ThreadLoader>,
 }
 
 impl PerThread {
     fn new() -> PerThread {
-        PerThread { kind: THREAD_UNKNOWN, direct: None, templates: ThreadTemplates::new(), last_keys: None }
+        PerThread { kind: THREAD_UNKNOWN, direct: None, templates: ThreadTemplates::new(), last_keys: None, loader: None }
     }
 }
 

@@ -9,8 +9,9 @@ import java.util.jar.JarFile;
 
 /**
  * Loaders that live across a report and die before the next: N named loaders ("life-1"...) each
- * load every class of APP_JAR (Class.forName, no initialiser), then wait. On "drop" they are
- * dropped and collected ("HARNESS dropped"); on "exit" or EOF the program ends.
+ * load every class of APP_JAR (Class.forName, no initialiser: loaded, not linked), then wait. On
+ * "link" every class is linked (reflection links a class, no initialiser runs: "HARNESS linked");
+ * on "drop" they are dropped and collected ("HARNESS dropped"); on "exit" or EOF the program ends.
  * Usage: LoaderLifecycle N APP_JAR. Speaks the harness protocol.
  */
 public final class LoaderLifecycle {
@@ -38,6 +39,13 @@ public final class LoaderLifecycle {
         System.out.flush();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
         for (String line; (line = in.readLine()) != null && !line.trim().equals("exit"); ) {
+            if (line.trim().equals("link")) {
+                for (Class<?> c : classes) {
+                    c.getDeclaredMethods();
+                }
+                System.out.println("HARNESS linked");
+                System.out.flush();
+            }
             if (line.trim().equals("drop")) {
                 for (URLClassLoader l : loaders) {
                     l.close();

@@ -20,7 +20,7 @@ impl ClassIndex {
     /// counts an enclosing frame's references against an event callback's 32 on this thread.
     pub fn new(jvmti: &Jvmti, env: &Env, wanted: &HashSet<&str>) -> ClassIndex {
         let mut by_name: HashMap<String, Vec<jclass>> = HashMap::new();
-        for k in jvmti.loaded_classes().unwrap_or_default() {
+        for k in jvmti.loaded_classes_in(env).unwrap_or_default() {
             let name = jvmti.class_signature(k).map(|s| signature_to_name(&s)).unwrap_or_default();
             if wanted.contains(name.as_str()) {
                 by_name.entry(name).or_default().push(k);

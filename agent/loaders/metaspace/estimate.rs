@@ -60,7 +60,7 @@ fn pools(jvmti: &Jvmti, env: &Env, tracker: &ClassTracker) -> (HashMap<u32, (u64
     let mut out: HashMap<u32, (u64, u64)> = HashMap::new();
     let mut unread = 0;
     env.with_local_frame(tracker.local_capacity(), || {
-        let Ok(classes) = jvmti.loaded_classes() else { return };
+        let Ok(classes) = jvmti.loaded_classes_in(env) else { return };
         for k in classes.into_iter().map(|k| Local::new(env, k)) {
             let Ok(tag) = jvmti.tag(k.raw()) else { continue };
             if tag_kind(tag) != TAG_CLASS {

@@ -2,7 +2,7 @@
 //! what the live loaders say of themselves (JNI), then one row per loader from the tracker's map.
 //! JNI and JVMTI calls run with no tracker lock held; the map is read and written between them.
 
-use super::{tag_loader, ClassTracker, LoaderRec, Resolved, StaticFacts, BOOTSTRAP, TAG_CLASS, TAG_KIND_MASK};
+use super::{tag_loader, ClassTracker, LoaderRec, Resolved, StaticFacts, BOOTSTRAP, TAG_CLASS, TAG_KIND_MASK, TAG_LAZY};
 use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::loaders::generations::{generations, name_hash};
@@ -83,18 +83,19 @@ impl ClassTracker {
     }
 
     /// Walks the loaded classes: live classes per loader and which loaders define each name.
-    /// Tags the classes not tagged yet (lazily: their ClassLoad is still to come), so that
-    /// the metaspace figures and the chain search after this snapshot can name them.
+    /// Counts the classes loaded and not linked (no ClassPrepare counted them) and tags the
+    /// others not tagged yet lazily, so that the metaspace figures and the chain search after
+    /// this snapshot can name them.
     fn live_classes(&self, jvmti: &Jvmti, env: &Env) -> LiveClasses {
         let mut c = LiveClasses::default();
-        for k in jvmti.loaded_classes().unwrap_or_default().into_iter().map(|k| Local::new(env, k)) {
+        for k in jvmti.loaded_classes_in(env).unwrap_or_default().into_iter().map(|k| Local::new(env, k)) {
             let sig = jvmti.class_signature(k.raw()).unwrap_or_default();
             if sig.is_empty() || sig.starts_with('[') {
                 continue;
             }
             let mut tag = jvmti.tag(k.raw()).unwrap_or(0);
-            if tag == 0 {
-                tag = self.tag_lazily(jvmti, env, k.raw(), false).unwrap_or(0);
+            if tag == 0 || (tag & TAG_KIND_MASK == TAG_CLASS && tag & TAG_LAZY != 0) {
+                tag = self.meet_class(jvmti, env, k.raw(), tag);
             }
             if tag & TAG_KIND_MASK != TAG_CLASS {
                 continue;
@@ -214,10 +215,10 @@ fn row(id: u32, rec: &LoaderRec, classes: u64, dynamic: Option<&DynamicFacts>) -
         role: r.role,
         parent: r.parent,
         classes,
-        classes_defined: rec.defined,
+        classes_defined: rec.counts.defined.load(Relaxed),
         // Classes die with their loader (no class of a dead loader is alive); a hidden class
         // may die before it: either way it is missing from the live classes.
-        classes_unloaded: rec.defined.saturating_sub(classes),
+        classes_unloaded: rec.counts.defined.load(Relaxed).saturating_sub(classes),
         alive,
         first_seen_ms: rec.first_seen_ms,
         died_ms: if alive { None } else { rec.died_ms },
@@ -304,8 +305,8 @@ fn unload_note(events: Option<u64>, object_free: u64, unloaded: u64) -> Option<S
     } else {
         format!(
             "HotSpot delivered {events} ClassUnload events but the agent counts {unloaded} unloaded classes: the extra \
-             events are for classes the agent never saw loaded (array classes, hidden classes, classes loaded before \
-             the agent started watching)"
+             events are for classes the agent never counted (array classes, hidden classes, classes loaded before \
+             the agent started watching, classes loaded and never linked whose loader died before a report)"
         )
     })
 }
@@ -320,6 +321,6 @@ mod tests {
         assert_eq!(unload_note(None, 0, 1871), None, "no extension event: nothing to compare");
         let n = unload_note(Some(1), 0, 1871).unwrap();
         assert!(n.contains("1870 of the 1871") && n.contains("service thread"), "{n}");
-        assert!(unload_note(Some(50), 40, 40).unwrap().contains("never saw loaded"));
+        assert!(unload_note(Some(50), 40, 40).unwrap().contains("never counted"));
     }
 }

@@ -32,8 +32,8 @@ fn object_free_returns_while_every_lock_is_held() {
 #[test]
 fn a_dead_loader_frees_its_untagged_classes_once() {
     let t = ClassTracker::new(1000);
-    t.loaders.lock().insert(7, LoaderRec { defined: 40, ..LoaderRec::default() });
-    t.loaders.lock().insert(8, LoaderRec { defined: 5, ..LoaderRec::default() });
+    t.loaders.lock().insert(7, LoaderRec { counts: Arc::new(LoaderCounts { defined: AtomicU64::new(40), ..Default::default() }), ..LoaderRec::default() });
+    t.loaders.lock().insert(8, LoaderRec { counts: Arc::new(LoaderCounts { defined: AtomicU64::new(5), ..Default::default() }), ..LoaderRec::default() });
     t.loaded.store(1000, Relaxed);
     assert!(t.on_object_free(TAG_LOADER | 7));
     assert!(t.on_object_free(TAG_LOADER | 7), "a second event for the same loader");

@@ -15,7 +15,7 @@
 
 use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::Jvmti;
-use jni::sys::jclass;
+use jni::sys::{jclass, jobject};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
@@ -26,6 +26,9 @@ pub const UNNAMED_FRAME: &str = "<unnamed Java frame: its class has no jmethodID
 pub struct MethodIds {
     /// The application loader and its parent (platform, or extension on JDK 8), from VMInit on.
     builtin: OnceLock<Vec<WeakGlobal>>,
+    /// The same loaders by the class tracker's ids (the bootstrap loader's among them), which
+    /// ClassPrepare gets from the tracker without a call.
+    builtin_ids: OnceLock<Vec<u32>>,
     /// Classes prepared without ids because the process churns loaders.
     skipped: AtomicU64,
     /// Other loaders' classes prepared without ids while no sample needed one; the sweep gives
@@ -58,21 +61,32 @@ fn decide(builtin: bool, churn: bool, wanted: bool) -> Decision {
 }
 
 impl MethodIds {
-    /// At VMInit (or attach): remembers the built-in loaders to compare with.
-    pub fn learn_builtin_loaders(&self, env: &Env) {
+    /// At VMInit (or attach): remembers the built-in loaders to compare with, as weak
+    /// references and by the ids `id_of` (the class tracker) gives them.
+    pub fn learn_builtin_loaders(&self, env: &Env, id_of: impl Fn(jobject) -> Option<u32>) {
         let app = env.call_static_object_method("java/lang/ClassLoader", "getSystemClassLoader", "()Ljava/lang/ClassLoader;");
         let parent = env.call_object_method(app.raw(), "getParent", "()Ljava/lang/ClassLoader;");
         let loaders = [&app, &parent].iter().filter_map(|l| env.new_weak(l.raw())).collect();
         let _ = self.builtin.set(loaders);
+        let ids = [std::ptr::null_mut(), app.raw(), parent.raw()].into_iter().map(&id_of).collect::<Option<Vec<u32>>>();
+        if let Some(ids) = ids {
+            let _ = self.builtin_ids.set(ids);
+        }
     }
 
     /// ClassPrepare (and the catch-up after an attach): makes `klass`'s jmethodIDs, or counts it
-    /// as skipped or deferred.
-    pub fn on_class_prepare(&self, jvmti: &Jvmti, env: &Env, klass: jclass) {
+    /// as skipped or deferred. `loader`: the id of its defining loader, when the class tracker
+    /// has just read it.
+    pub fn on_class_prepare(&self, jvmti: &Jvmti, env: &Env, klass: jclass, loader: Option<u32>) {
         let churn = crate::loaders::tracker::loaders_churn();
         let wanted = self.wanted.load(Relaxed);
-        // Asking the loader costs a few JNI calls; when every class gets ids it is not needed.
-        let builtin = (!churn && wanted) || self.builtin_class(jvmti, env, klass);
+        // Asking the loader costs a few JNI calls; when every class gets ids it is not needed,
+        // and the tracker's id answers without any.
+        let builtin = (!churn && wanted)
+            || match (loader, self.builtin_ids.get()) {
+                (Some(id), Some(ids)) => ids.contains(&id),
+                _ => self.builtin_class(jvmti, env, klass),
+            };
         match decide(builtin, churn, wanted) {
             Decision::Make => jvmti.create_method_ids(klass),
             Decision::Skip => {
