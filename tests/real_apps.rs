@@ -294,8 +294,17 @@ fn build_tool(test: &str, program: &str, opts_var: &str, args: &[&str], setup: i
     assert_eq!(r.trigger, Trigger::VmDeath);
     assert_eq!(r.agent.health.panics, 0);
     let cl = &r.class_loaders;
-    if cl.class_unload_events.is_some_and(|e| e != cl.classes_unloaded) {
-        assert!(cl.unload_note.as_deref().is_some_and(|n| n.contains("service thread")), "counters differ without a word: {cl:#?}");
+    // Fewer events than unloaded classes: HotSpot had not delivered them yet (its service
+    // thread). More: classes the agent never counted, since classes are counted at ClassPrepare
+    // (Maven's short-lived loaders load hundreds of classes they never link before they die).
+    match cl.class_unload_events {
+        Some(e) if e < cl.classes_unloaded => {
+            assert!(cl.unload_note.as_deref().is_some_and(|n| n.contains("service thread")), "counters differ without a word: {cl:#?}")
+        }
+        Some(e) if e > cl.classes_unloaded => {
+            assert!(cl.unload_note.as_deref().is_some_and(|n| n.contains("never counted")), "counters differ without a word: {cl:#?}")
+        }
+        _ => {}
     }
     r
 }
