@@ -260,6 +260,11 @@ impl Jvmti {
         Ok(status)
     }
 
+    /// Whether `klass` is linked (JVMTI's PREPARED status bit: its ClassPrepare was posted).
+    pub fn class_prepared(&self, klass: jclass) -> JvmtiResult<bool> {
+        self.class_status(klass).map(|s| s as u32 & crate::ffi::sys::JVMTI_CLASS_STATUS_PREPARED != 0)
+    }
+
     /// Every loaded class as local references (arrays included, primitives not).
     pub fn loaded_classes(&self) -> JvmtiResult<Vec<jclass>> {
         let mut count: jint = 0;

@@ -137,7 +137,7 @@ impl<'a> Names<'a> {
                 let _ = tracker.tag_lazily(self.jvmti, self.env, k, array);
             }
             let tag = self.jvmti.tag(k).unwrap_or(0);
-            if tag_kind(tag) == TAG_CLASS && self.jvmti.class_status(k).is_ok_and(|s| s as u32 & JVMTI_CLASS_STATUS_PREPARED == 0) {
+            if tag_kind(tag) == TAG_CLASS && self.jvmti.class_prepared(k).is_ok_and(|p| !p) {
                 out.unlinked.insert(tag);
             }
             if tag != 0 && self.env.is_assignable_from(k, reference.raw()) {

@@ -28,7 +28,6 @@ use crate::native::thread;
 use crate::loaders::tags::{self, tag_kind, tag_loader, TAG_ARRAY_CLASS, TAG_CLASS, TAG_KIND_MASK, TAG_LAZY, TAG_LOADER};
 use crate::ffi::jni::{Env, Local, WeakGlobal, MAX_JNI_LOCAL_CAPACITY};
 use crate::ffi::jvmti::{last_listed_classes, signature_to_name, Jvmti};
-use crate::ffi::sys::JVMTI_CLASS_STATUS_PREPARED;
 use leakagent_report::model::{DeadLoaderGroup, LoaderRole};
 use jni::sys::{jclass, jlong, jobject};
 use crossbeam_queue::ArrayQueue;
@@ -458,7 +457,7 @@ impl ClassTracker {
     /// but not linked (it may never be, and then no ClassPrepare counts it), tagging it counted
     /// so that its ClassPrepare, if it comes, does not count it again. Returns its tag, or 0.
     fn meet_class(&self, jvmti: &Jvmti, env: &Env, klass: jclass, tag: jlong) -> jlong {
-        let linked = |k| jvmti.class_status(k).is_ok_and(|s| s as u32 & JVMTI_CLASS_STATUS_PREPARED != 0);
+        let linked = |k| jvmti.class_prepared(k).unwrap_or(false);
         if !linked(klass) {
             // Read again under the claim: a ClassPrepare that already ran saw no tag and
             // counted it, one to come waits and then sees the tag.
@@ -494,7 +493,7 @@ impl ClassTracker {
                         continue;
                     }
                     let _claim = self.claim.write();
-                    let prepared = jvmti.class_status(k.raw()).is_ok_and(|s| s as u32 & JVMTI_CLASS_STATUS_PREPARED != 0);
+                    let prepared = jvmti.class_prepared(k.raw()).unwrap_or(false);
                     if prepared && self.register_class(jvmti, env, k.raw(), true) {
                         n += 1;
                     }
