@@ -277,7 +277,8 @@ fn direct_findings(sites: &[DirectSite], pools: &[DirectPool], max_direct: Optio
         let mut at = format!("{at}{}", call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>()));
         if !exact {
             // The frame is below the key: the first block's caller, not necessarily every block's.
-            at = format!("{} (first seen from {at}; key_depth=16 tells callers apart)", place(&sites[0].app_frame, &sites[0].stack, 4));
+            let skip = if kind == DirectKind::DirectByteBuffer { 4 } else { 2 };
+            at = format!("{} (first seen from {at}; key_depth=16 tells callers apart)", place(&sites[0].app_frame, &sites[0].stack, skip));
         }
         let freed = if frees == 0 {
             "none was ever freed".to_string()
@@ -447,5 +448,36 @@ mod tests {
         assert_eq!(span(3_000_000), "50 min");
         assert_eq!((about_kb(zlib::DEFLATER_BYTES), about_kb(zlib::INFLATER_BYTES)), ("about 260 KB".into(), "about 40 KB".into()));
         assert_eq!(span(9_000_000), "2.5 h");
+    }
+
+    #[test]
+    fn a_netty_pool_is_a_finding_only_when_it_keeps_rising() {
+        let mut chunk = dsite(DirectKind::DirectByteBuffer, "io.netty.buffer.PoolArena$DirectArena.allocateDirect(PoolArena.java:718)", 10, 0, 10, 40 << 20);
+        chunk.id = 3;
+        chunk.stack.push("io.netty.buffer.PoolArena$DirectArena.newChunk(PoolArena.java:693)".into());
+        chunk.stack.push("x.LeakyHandler.channelRead(LeakyHandler.java:29)".into());
+        chunk.exact_frames = 8;
+        let mut pool = DirectPool { allocator: "netty".into(), sites: vec![3], chunks: 10, live_bytes: 40 << 20, high_water_bytes: 16 << 20, rising: None };
+        assert!(direct_findings(std::slice::from_ref(&chunk), std::slice::from_ref(&pool), None, 0).is_empty(), "a pool that holds still");
+        pool.rising = Some(Rising { reports: 1, bytes: 24 << 20 });
+        assert!(direct_findings(std::slice::from_ref(&chunk), std::slice::from_ref(&pool), None, 0).is_empty(), "one rise: no evidence yet");
+        pool.rising = Some(Rising { reports: 2, bytes: 32 << 20 });
+        let f = direct_findings(std::slice::from_ref(&chunk), std::slice::from_ref(&pool), None, 0);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, "direct_pool_grows");
+        assert!(f[0].summary.contains("10 chunks at io.netty.buffer.PoolArena$DirectArena.newChunk(PoolArena.java:693) hold 40.0 MiB, +32.0 MiB over the last 2 reports"), "{}", f[0].summary);
+        assert!(f[0].summary.ends_with("via x.LeakyHandler.channelRead(LeakyHandler.java:29)"), "{}", f[0].summary);
+        assert!(f[0].fix.contains("paranoid") && !f[0].fix.contains("MaxDirectMemorySize"), "{}", f[0].fix);
+    }
+
+    #[test]
+    fn a_site_that_frees_most_blocks_but_keeps_rising_is_a_finding() {
+        let mut s = dsite(DirectKind::DirectByteBuffer, "io.netty.buffer.UnpooledDirectByteBuf.allocateDirect(UnpooledDirectByteBuf.java:121)", 20_000, 17_000, 3_000, 24 << 20);
+        assert!(direct_findings(std::slice::from_ref(&s), &[], None, 0).is_empty(), "churn without a rise");
+        s.rising = Some(Rising { reports: 2, bytes: 20 << 20 });
+        let f = direct_findings(std::slice::from_ref(&s), &[], None, 0);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].summary.contains("keeps growing") && f[0].summary.contains("rose at each of the last 2 reports (+20.0 MiB)"), "{}", f[0].summary);
+        assert!(f[0].fix.contains("ReferenceCountUtil.release"), "{}", f[0].fix);
     }
 }
