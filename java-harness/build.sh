@@ -31,7 +31,7 @@ FORCE=0
 for a in "$@"; do
   case "$a" in
     --force|-f) FORCE=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
