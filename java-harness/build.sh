@@ -19,6 +19,8 @@
 #                                            fat jar and as extracted class path
 #   kafka/                 a Kafka 4.1.1 KRaft broker and gzip producer (mvn, from kafka/):
 #     kafka-harness.jar, lib/                the harness's main class and the broker's jars
+#   netty/                 a Netty 4.1.137 HTTP server with a load driver (mvn, from netty/):
+#     netty-harness.jar, lib/                leakagent.netty.NettyServer and netty-all's jars
 # Uses $JAVA_HOME/bin/javac when JAVA_HOME is set, else javac on PATH (JDK 17+ for Maven's part).
 set -euo pipefail
 
@@ -29,7 +31,7 @@ FORCE=0
 for a in "$@"; do
   case "$a" in
     --force|-f) FORCE=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -195,6 +197,18 @@ build_kafka() {
   echo "build.sh: done -> $out"
 }
 
+# The Netty server: java-harness/netty/, output copied to $B/netty (offline first, as above).
+build_netty() {
+  local n="$HERE/netty" out="$B/netty"
+  mvn_run "the Netty server harness" "$n/pom.xml" clean package
+  rm -rf "$out"
+  mkdir -p "$out"
+  cp "$n/target/netty-harness.jar" "$out/"
+  cp -r "$n/target/lib" "$out/"
+  touch "$out/.stamp"
+  echo "build.sh: done -> $out"
+}
+
 # The Jetty part: java-harness/jetty/ (embedded Jetty 12 from Maven Central, pinned in its pom):
 # mvn copies the jars (offline first), javac builds the driver and one web application directory
 # per context (the same code, each in its own directory as separate applications are).
@@ -238,6 +252,11 @@ if maven_part_current "$HERE/kafka" "$B/kafka/.stamp"; then
   echo "build.sh: Kafka broker up to date ($B/kafka)"
 else
   build_kafka
+fi
+if maven_part_current "$HERE/netty" "$B/netty/.stamp"; then
+  echo "build.sh: Netty server up to date ($B/netty)"
+else
+  build_netty
 fi
 if maven_part_current "$HERE/jetty" "$B/jetty/.stamp"; then
   echo "build.sh: Jetty up to date ($B/jetty)"

@@ -9,6 +9,7 @@
 use crate::ffi::blocks::{Block, Old, Tag, UNCOUNTED};
 use crate::native::section::{Row, Section, SiteView};
 use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, Stripe, Writer};
+use crate::native::pools::Rises;
 use crate::native::stacks::{Slot, Stacks};
 use crate::native::thread::{self, DirectCache};
 use crate::ffi::jni::Env;
@@ -118,6 +119,8 @@ pub struct DirectLedger {
     untracked_frees: AtomicU64,
     /// jmethodIDs of the DirectByteBuffer constructors seen so far (to file overflow events).
     buffer_ctors: [AtomicUsize; 4],
+    /// Live bytes per site and pool at earlier reports (report thread only).
+    rises: Mutex<Rises>,
 }
 
 impl DirectLedger {
@@ -128,6 +131,7 @@ impl DirectLedger {
             ages: Mutex::new(Ages { start_ms: [0; AGE_SLOTS], free: std::array::from_fn(|i| i != 0) }),
             untracked_frees: AtomicU64::new(0),
             buffer_ctors: [const { AtomicUsize::new(0) }; 4],
+            rises: Mutex::new(Rises::default()),
         }
     }
 
@@ -374,7 +378,7 @@ impl DirectLedger {
         totals.growth_window_ms = l.growth_window_ms;
         self.next_age();
         let cross_check = (l.tracking == Tracking::Full).then_some(()).and(jdk_pool.as_ref()).map(|p| cross_check(&totals, p));
-        Direct {
+        let mut direct = Direct {
             tracking: l.tracking,
             reason: l.reason,
             settings: l.settings,
@@ -384,7 +388,10 @@ impl DirectLedger {
             totals,
             jdk_pool,
             cross_check,
-        }
+            pools: Vec::new(),
+        };
+        self.rises.lock().judge(&mut direct);
+        direct
     }
 
     /// Bytes of DirectByteBuffers released since start, a running total: the sampler's evidence

@@ -1,8 +1,8 @@
 //! Findings about the native ledgers: zlib streams never ended, direct and Unsafe memory never
 //! freed. Read `report.zlib` and `report.direct` only.
 
-use crate::native::zlib;
-use leakagent_report::model::{DirectKind, DirectSite, Finding, Report, Severity, Subject, ZlibKind, ZlibSite};
+use crate::native::{pools, zlib};
+use leakagent_report::model::{DirectKind, DirectPool, DirectSite, Finding, Rising, Report, Severity, Subject, ZlibKind, ZlibSite};
 use leakagent_report::words::{self, site_labels};
 use leakagent_report::units::mib;
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ pub const DIRECT_CRITICAL_BYTES: u64 = 256 << 20;
 pub fn derive(report: &Report, out: &mut Vec<Finding>) {
     out.extend(zlib_findings(&report.zlib.sites));
     let max_direct = report.direct.jdk_pool.as_ref().and_then(|p| p.max_bytes);
-    out.extend(direct_findings(&report.direct.sites, max_direct, report.direct.totals.growth_window_ms));
+    out.extend(direct_findings(&report.direct.sites, &report.direct.pools, max_direct, report.direct.totals.growth_window_ms));
 }
 
 /// Where a site's memory comes from, in one frame: the first application frame, else the first
@@ -157,44 +157,166 @@ fn span(ms: u64) -> String {
     }
 }
 
-fn direct_findings(sites: &[DirectSite], max_direct: Option<u64>, window_ms: u64) -> Vec<Finding> {
+/// Where a direct site's memory comes from for its finding, and whether every block of the site
+/// shares that frame: the site's place, unless that is Netty's own code (its allocator, its
+/// codecs), then the first frame below Netty, the code that asked for the buffer.
+fn direct_place(s: &DirectSite) -> (String, bool) {
+    let skip = if s.kind == DirectKind::DirectByteBuffer { 4 } else { 2 };
+    let at = place(&s.app_frame, &s.stack, skip);
+    if !pools::is_netty(&at) {
+        return (at, true);
+    }
+    let from = s.stack.iter().position(|f| *f == at).unwrap_or(0);
+    let below = || s.stack.iter().enumerate().skip(from).find(|(_, f)| !pools::is_netty(f) && !f.starts_with("java.") && !f.starts_with("jdk."));
+    // Else Netty's own caller of its allocator (its socket reads, its encoders).
+    let allocator = s.stack.iter().rposition(|f| f.contains("netty.buffer.")).map_or(from, |i| i + 1);
+    match below().or_else(|| s.stack.get(allocator).filter(|_| allocator > from).map(|f| (allocator, f))) {
+        Some((i, f)) => (f.clone(), i < s.exact_frames),
+        None => (at, true),
+    }
+}
+
+/// Whether a site's blocks come from Netty's allocators (pooled or not).
+fn netty_site(s: &DirectSite) -> bool {
+    s.stack.iter().any(|f| pools::is_netty(f) && f.contains("netty.buffer."))
+}
+
+/// The fix for memory held by Netty ByteBufs never released.
+fn netty_fix(pooled: bool) -> String {
+    format!(
+        "Release every ByteBuf you allocate, retain or receive and do not pass on: ByteBuf.release() or \
+         ReferenceCountUtil.release(msg) in a finally block (SimpleChannelInboundHandler releases the message it hands \
+         you; a buffer kept in a list or map must be released when it is removed). Run with \
+         -Dio.netty.leakDetection.level=paranoid to have Netty log where each leaked ByteBuf was allocated and last \
+         accessed.{}",
+        if pooled {
+            " Chunks that level off are the pool working as designed: PooledByteBufAllocator keeps them for reuse; \
+             only a pool that keeps rising holds buffers nobody releases."
+        } else {
+            ""
+        }
+    )
+}
+
+/// A pool rises when it grew past its high-water mark at this many reports in a row...
+pub const POOL_MIN_RISING_REPORTS: u32 = 2;
+/// ...by at least this much over them (and the same for any site that frees some of its blocks).
+pub const POOL_MIN_RISE_BYTES: u64 = 8 << 20;
+
+fn rises(r: &Option<Rising>) -> bool {
+    r.is_some_and(|r| r.reports >= POOL_MIN_RISING_REPORTS && r.bytes >= POOL_MIN_RISE_BYTES)
+}
+
+fn verb(never_freed: bool) -> &'static str {
+    if never_freed {
+        "grows and is never freed"
+    } else {
+        "keeps growing"
+    }
+}
+
+fn pool_findings(pools: &[DirectPool], sites: &[DirectSite], max_direct: Option<u64>) -> Vec<Finding> {
     let mut out = Vec::new();
-    // A DirectByteBuffer's stack has two more JDK frames (its constructor and the factory).
-    let groups = group(sites, |s| (s.kind, place(&s.app_frame, &s.stack, if s.kind == DirectKind::DirectByteBuffer { 4 } else { 2 })));
+    for p in pools.iter().filter(|p| rises(&p.rising)) {
+        let rise = p.rising.unwrap_or_default();
+        let mut callers: Vec<String> = sites.iter().filter(|s| p.sites.contains(&s.id)).map(|s| direct_place(s).0).collect();
+        callers.sort();
+        callers.dedup();
+        let at = sites
+            .iter()
+            .filter(|s| p.sites.contains(&s.id))
+            .max_by_key(|s| s.live_bytes)
+            .and_then(|s| s.stack.iter().find(|f| pools::netty_chunks(std::slice::from_ref(f))).cloned())
+            .unwrap_or_else(|| "io.netty.buffer.PoolArena$DirectArena.newChunk".into());
+        let near_limit = max_direct.is_some_and(|m| p.live_bytes * 2 >= m);
+        let severity = if p.live_bytes >= DIRECT_CRITICAL_BYTES || near_limit { Severity::Critical } else { Severity::Warning };
+        let summary = format!(
+            "Netty's pooled allocator keeps growing: {} chunks at {at} hold {}, +{} over the last {} reports (a healthy pool \
+             levels off); ByteBufs that are never released keep their chunks. Chunks were requested via {}",
+            p.chunks,
+            mib(p.live_bytes),
+            mib(rise.bytes),
+            rise.reports,
+            callers.join("; ")
+        );
+        out.push(Finding {
+            severity,
+            kind: "direct_pool_grows".into(),
+            summary,
+            fix: netty_fix(true),
+            subject: Subject { site: Some(at), ..Subject::default() },
+        });
+    }
+    out
+}
+
+fn direct_findings(sites: &[DirectSite], pools: &[DirectPool], max_direct: Option<u64>, window_ms: u64) -> Vec<Finding> {
+    let mut out = pool_findings(pools, sites, max_direct);
+    // A pool's chunks are judged together, by their rise (pool_findings), never as blocks never freed.
+    let pooled: Vec<u32> = pools.iter().flat_map(|p| p.sites.iter().copied()).collect();
+    let own: Vec<&DirectSite> = sites.iter().filter(|s| !pooled.contains(&s.id)).collect();
+    let groups = group(&own, |s| (s.kind, direct_place(s).0));
     for ((kind, at), sites) in groups {
         let made: u64 = sites.iter().map(|s| s.allocations + s.reallocations).sum();
         let frees: u64 = sites.iter().map(|s| s.frees).sum();
         let live: u64 = sites.iter().map(|s| s.live_count).sum();
         let bytes: u64 = sites.iter().map(|s| s.live_bytes).sum();
         let growth: i64 = sites.iter().map(|s| s.growth_bytes).sum();
-        if bytes < DIRECT_MIN_LIVE_BYTES || frees as f64 > DIRECT_MAX_FREED_SHARE * made as f64 {
+        // Blocks never freed, or blocks freed at one place while others of it keep rising at
+        // every report (a leak beside churn: a Netty allocator's buffers, most released).
+        let rising: Vec<Rising> = sites.iter().filter_map(|s| s.rising.filter(|_| rises(&s.rising))).collect();
+        let never_freed = frees as f64 <= DIRECT_MAX_FREED_SHARE * made as f64;
+        if bytes < DIRECT_MIN_LIVE_BYTES || (!never_freed && rising.is_empty()) {
             continue;
         }
+        let exact = sites.iter().all(|s| direct_place(s).1);
+        let netty = sites.iter().any(|s| netty_site(s));
         let near_limit = kind == DirectKind::DirectByteBuffer && max_direct.is_some_and(|m| bytes * 2 >= m);
         let severity = if bytes >= DIRECT_CRITICAL_BYTES || near_limit { Severity::Critical } else { Severity::Warning };
         let grew = if growth > 0 { format!(", +{} in the last {}", mib(growth as u64), span(window_ms)) } else { String::new() };
-        let at = format!("{at}{}", call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>()));
-        let freed = if frees == 0 { "none was ever freed".to_string() } else { format!("only {frees} of {made} were freed") };
+        let mut at = format!("{at}{}", call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>()));
+        if !exact {
+            // The frame is below the key: the first block's caller, not necessarily every block's.
+            let skip = if kind == DirectKind::DirectByteBuffer { 4 } else { 2 };
+            at = format!("{} (first seen from {at}; key_depth=16 tells callers apart)", place(&sites[0].app_frame, &sites[0].stack, skip));
+        }
+        let freed = if frees == 0 {
+            "none was ever freed".to_string()
+        } else if never_freed {
+            format!("only {frees} of {made} were freed")
+        } else {
+            let r = rising.iter().max_by_key(|r| r.bytes).copied().unwrap_or_default();
+            format!("{frees} of {made} were freed, and the rest rose at each of the last {} reports (+{})", r.reports, mib(r.bytes))
+        };
         let (summary, fix) = if kind == DirectKind::DirectByteBuffer {
             (
-                format!("direct memory at {at} grows and is never freed: {live} DirectByteBuffers hold {}{grew}; {freed}", mib(bytes)),
-                format!(
-                    "Keep direct buffers in a bounded pool and reuse them, or drop every reference to them so the GC can free \
-                     them: a list, map or cache that only grows keeps them forever. -XX:MaxDirectMemorySize{} caps the total \
-                     and turns silent growth into OutOfMemoryError: Direct buffer memory.",
-                    max_direct.map(|m| format!(" (now {})", mib(m))).unwrap_or_default()
-                ),
+                format!("direct memory at {at} {}: {live} DirectByteBuffers hold {}{grew}; {freed}", verb(never_freed), mib(bytes)),
+                if netty {
+                    netty_fix(false)
+                } else {
+                    format!(
+                        "Keep direct buffers in a bounded pool and reuse them, or drop every reference to them so the GC can free \
+                         them: a list, map or cache that only grows keeps them forever. -XX:MaxDirectMemorySize{} caps the total \
+                         and turns silent growth into OutOfMemoryError: Direct buffer memory.",
+                        max_direct.map(|m| format!(" (now {})", mib(m))).unwrap_or_default()
+                    )
+                },
             )
         } else {
             (
                 format!(
-                    "memory from Unsafe.allocateMemory at {at} grows and is never freed: {live} blocks hold {}{grew}; {freed}",
+                    "memory from Unsafe.allocateMemory at {at} {}: {live} blocks hold {}{grew}; {freed}",
+                    verb(never_freed),
                     mib(bytes)
                 ),
-                "Free every block from Unsafe.allocateMemory with Unsafe.freeMemory (in a finally block, or from a Cleaner \
-                 registered on the object that owns the address). The GC never frees this memory, and \
-                 -XX:MaxDirectMemorySize does not limit it."
-                    .to_string(),
+                if netty {
+                    netty_fix(false)
+                } else {
+                    "Free every block from Unsafe.allocateMemory with Unsafe.freeMemory (in a finally block, or from a Cleaner \
+                     registered on the object that owns the address). The GC never frees this memory, and \
+                     -XX:MaxDirectMemorySize does not limit it."
+                        .to_string()
+                },
             )
         };
         let kind = match kind {
@@ -305,7 +427,7 @@ mod tests {
     #[test]
     fn direct_memory_never_freed_is_a_finding_and_churn_is_not() {
         let leak = dsite(DirectKind::DirectByteBuffer, "x.DirectLeak.allocateForever(DirectLeak.java:43)", 37, 0, 37, 38_797_312);
-        let f = direct_findings(std::slice::from_ref(&leak), Some(6_000_000_000), 4_200);
+        let f = direct_findings(std::slice::from_ref(&leak), &[], Some(6_000_000_000), 4_200);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, "direct_buffers_not_freed");
         assert_eq!(
@@ -314,17 +436,48 @@ mod tests {
              hold 37.0 MiB, +37.0 MiB in the last 4.2 s; none was ever freed"
         );
         assert!(f[0].fix.contains("MaxDirectMemorySize"));
-        assert_eq!(direct_findings(&[leak], Some(60_000_000), 0)[0].severity, Severity::Critical, "near the limit");
+        assert_eq!(direct_findings(&[leak], &[], Some(60_000_000), 0)[0].severity, Severity::Critical, "near the limit");
         let churn = dsite(DirectKind::DirectByteBuffer, "x.DirectChurn.allocateAndDrop(DirectChurn.java:48)", 2003, 2003, 0, 0);
-        assert!(direct_findings(&[churn], None, 0).is_empty());
+        assert!(direct_findings(&[churn], &[], None, 0).is_empty());
         let unsafe_ = dsite(DirectKind::Unsafe, "x.UnsafeLeak.allocateRaw(UnsafeLeak.java:66)", 53, 0, 48, 12_583_296);
-        let f = direct_findings(&[unsafe_], None, 0);
+        let f = direct_findings(&[unsafe_], &[], None, 0);
         assert_eq!(f[0].kind, "unsafe_memory_not_freed");
         assert!(f[0].summary.contains("48 blocks hold 12.0 MiB") && f[0].fix.contains("freeMemory"), "{}", f[0].summary);
         let small = dsite(DirectKind::Unsafe, "x.Y.z(Y.java:1)", 5, 0, 5, 2_621_560);
-        assert!(direct_findings(&[small], None, 0).is_empty());
+        assert!(direct_findings(&[small], &[], None, 0).is_empty());
         assert_eq!(span(3_000_000), "50 min");
         assert_eq!((about_kb(zlib::DEFLATER_BYTES), about_kb(zlib::INFLATER_BYTES)), ("about 260 KB".into(), "about 40 KB".into()));
         assert_eq!(span(9_000_000), "2.5 h");
+    }
+
+    #[test]
+    fn a_netty_pool_is_a_finding_only_when_it_keeps_rising() {
+        let mut chunk = dsite(DirectKind::DirectByteBuffer, "io.netty.buffer.PoolArena$DirectArena.allocateDirect(PoolArena.java:718)", 10, 0, 10, 40 << 20);
+        chunk.id = 3;
+        chunk.stack.push("io.netty.buffer.PoolArena$DirectArena.newChunk(PoolArena.java:693)".into());
+        chunk.stack.push("x.LeakyHandler.channelRead(LeakyHandler.java:29)".into());
+        chunk.exact_frames = 8;
+        let mut pool = DirectPool { allocator: "netty".into(), sites: vec![3], chunks: 10, live_bytes: 40 << 20, high_water_bytes: 16 << 20, rising: None };
+        assert!(direct_findings(std::slice::from_ref(&chunk), std::slice::from_ref(&pool), None, 0).is_empty(), "a pool that holds still");
+        pool.rising = Some(Rising { reports: 1, bytes: 24 << 20 });
+        assert!(direct_findings(std::slice::from_ref(&chunk), std::slice::from_ref(&pool), None, 0).is_empty(), "one rise: no evidence yet");
+        pool.rising = Some(Rising { reports: 2, bytes: 32 << 20 });
+        let f = direct_findings(std::slice::from_ref(&chunk), std::slice::from_ref(&pool), None, 0);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, "direct_pool_grows");
+        assert!(f[0].summary.contains("10 chunks at io.netty.buffer.PoolArena$DirectArena.newChunk(PoolArena.java:693) hold 40.0 MiB, +32.0 MiB over the last 2 reports"), "{}", f[0].summary);
+        assert!(f[0].summary.ends_with("via x.LeakyHandler.channelRead(LeakyHandler.java:29)"), "{}", f[0].summary);
+        assert!(f[0].fix.contains("paranoid") && !f[0].fix.contains("MaxDirectMemorySize"), "{}", f[0].fix);
+    }
+
+    #[test]
+    fn a_site_that_frees_most_blocks_but_keeps_rising_is_a_finding() {
+        let mut s = dsite(DirectKind::DirectByteBuffer, "io.netty.buffer.UnpooledDirectByteBuf.allocateDirect(UnpooledDirectByteBuf.java:121)", 20_000, 17_000, 3_000, 24 << 20);
+        assert!(direct_findings(std::slice::from_ref(&s), &[], None, 0).is_empty(), "churn without a rise");
+        s.rising = Some(Rising { reports: 2, bytes: 20 << 20 });
+        let f = direct_findings(std::slice::from_ref(&s), &[], None, 0);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].summary.contains("keeps growing") && f[0].summary.contains("rose at each of the last 2 reports (+20.0 MiB)"), "{}", f[0].summary);
+        assert!(f[0].fix.contains("ReferenceCountUtil.release"), "{}", f[0].fix);
     }
 }

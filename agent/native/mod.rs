@@ -10,6 +10,7 @@ pub mod direct;
 pub mod findings;
 pub mod ledger;
 pub mod methods;
+pub mod pools;
 pub mod section;
 pub mod sites;
 pub mod stacks;

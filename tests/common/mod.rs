@@ -581,6 +581,23 @@ impl Running {
         }
     }
 
+    /// Waits for a stdout line that starts with `prefix` (a progress line whose tail varies).
+    pub fn wait_for_prefix(&mut self, prefix: &str, limit: Duration) {
+        let start = Instant::now();
+        loop {
+            self.pump();
+            if self.stdout.lines().any(|l| l.starts_with(prefix) && l[prefix.len()..].starts_with(' ')) {
+                return;
+            }
+            if let Some(s) = self.child.try_wait().unwrap() {
+                self.pump();
+                panic!("JVM exited ({s}) before '{prefix}':\n{}\n{}", self.stdout, self.stderr);
+            }
+            assert!(start.elapsed() < limit, "no '{prefix}' within {limit:?}:\n{}\n{}", self.stdout, self.stderr);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn wait_for_line(&mut self, line: &str, limit: Duration) {
         let start = Instant::now();
         loop {

@@ -166,6 +166,33 @@ pub struct Direct {
     pub jdk_pool: Option<JdkPool>,
     /// The agent's live DirectByteBuffers against the JDK pool.
     pub cross_check: Option<CrossCheck>,
+    /// Allocators that keep their blocks for reuse (Netty's pooled arenas), recognised by their
+    /// frames; their sites are judged together, by growth across reports.
+    #[serde(default)]
+    pub pools: Vec<DirectPool>,
+}
+
+/// Live bytes that rose past every earlier report's at each of the last `reports` reports (the
+/// first report of a run has no earlier one and never counts), by `bytes` over them.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rising {
+    pub reports: u32,
+    pub bytes: u64,
+}
+
+/// A pooled allocator's blocks (chunks) in the direct ledger.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct DirectPool {
+    /// `netty`: io.netty.buffer.PooledByteBufAllocator's arenas (`PoolArena$DirectArena.newChunk`).
+    pub allocator: String,
+    /// The sites whose stacks allocate the pool's chunks.
+    pub sites: Vec<u32>,
+    pub chunks: u64,
+    pub live_bytes: u64,
+    /// The most live bytes of any earlier report of the run.
+    pub high_water_bytes: u64,
+    /// Null while the pool holds still (or shrinks): a pool that plateaus is no leak.
+    pub rising: Option<Rising>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -194,6 +221,9 @@ pub struct DirectSite {
     pub growth_bytes: i64,
     pub oldest_live_ms: Option<u64>,
     pub unwalked: u64,
+    /// Null unless `live_bytes` rose past every earlier report's at the last reports.
+    #[serde(default)]
+    pub rising: Option<Rising>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]

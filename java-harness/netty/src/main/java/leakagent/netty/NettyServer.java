@@ -1,0 +1,208 @@
+package leakagent.netty;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocatorMetric;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.internal.PlatformDependent;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A Netty HTTP server as servers use it (ServerBootstrap, NIO or epoll transport, the default
+ * allocator: PooledByteBufAllocator unless -Dio.netty.allocator.type says otherwise) and an
+ * in-process load driver (java.net.http, several connections) that posts request bodies of 4-36
+ * KiB and asks for responses from 2 KiB to 1 MiB, now and then 5 MiB (above the 4 MiB chunk:
+ * Netty's huge, unpooled allocations).
+ *
+ *   NettyServer MODE REQUESTS [CONNECTIONS] [nio|epoll] [--await-stdin]
+ *   MODE: healthy | leak (LeakyHandler copies some request bodies into direct buffers it never
+ *         releases) | fixed (the same handler releasing them)
+ *
+ * Serves REQUESTS requests (a count, not a time, so that a loaded machine leaks as much as an
+ * idle one). Prints "HARNESS netty t=N ..." each second (Netty's own counters: the pooled
+ * allocator's used direct memory and PlatformDependent's counter on the no-cleaner path),
+ * "HARNESS netty third=1" and "third=2" when a third and two thirds are served, and truths at
+ * the end.
+ * With --await-stdin (the tests' launcher) it prints "HARNESS ready" once serving and, after the
+ * load, waits for EOF or a line "exit" on stdin before it exits.
+ */
+public final class NettyServer {
+    static final AtomicLong REQUESTS = new AtomicLong();
+    static final AtomicLong LEAKED = new AtomicLong();
+    static final AtomicLong LEAKED_BYTES = new AtomicLong();
+
+    public static void main(String[] argv) throws Exception {
+        boolean awaitStdin = List.of(argv).contains("--await-stdin");
+        String[] args = Arrays.stream(argv).filter(a -> !a.equals("--await-stdin")).toArray(String[]::new);
+        String mode = args[0];
+        int requests = Integer.parseInt(args[1]);
+        int connections = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+        boolean epoll = args.length > 3 && args[3].equals("epoll");
+        if (!mode.equals("healthy") && !mode.equals("leak") && !mode.equals("fixed")) {
+            throw new IllegalArgumentException("mode: healthy, leak or fixed");
+        }
+        if (epoll && !Epoll.isAvailable()) {
+            throw new IllegalStateException("epoll unavailable", Epoll.unavailabilityCause());
+        }
+        EventLoopGroup boss = epoll ? new EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
+        EventLoopGroup workers = epoll ? new EpollEventLoopGroup(2) : new NioEventLoopGroup(2);
+        try {
+            ServerBootstrap b = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 20));
+                        if (!mode.equals("healthy")) {
+                            ch.pipeline().addLast(new LeakyHandler(mode.equals("fixed")));
+                        }
+                        ch.pipeline().addLast(new ResponseHandler());
+                    }
+                });
+            Channel server = b.bind("127.0.0.1", 0).sync().channel();
+            int port = ((InetSocketAddress) server.localAddress()).getPort();
+            ByteBufAllocator alloc = server.config().getAllocator();
+            System.out.println("HARNESS netty mode=" + mode + " port=" + port + " allocator=" + alloc.getClass().getSimpleName()
+                + " transport=" + (epoll ? "epoll" : "nio") + " no_cleaner=" + PlatformDependent.useDirectBufferNoCleaner()
+                + " netty=" + io.netty.util.Version.identify().getOrDefault("netty-buffer", null));
+            System.out.println("HARNESS ready");
+            System.out.flush();
+            drive(port, connections, requests, alloc);
+            server.close().sync();
+        } finally {
+            boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+        System.out.println("HARNESS netty done " + counters(ByteBufAllocator.DEFAULT));
+        System.out.println("HARNESS truth requests=" + REQUESTS.get());
+        System.out.println("HARNESS truth leaked_buffers=" + LEAKED.get());
+        System.out.println("HARNESS truth leaked_bytes=" + LEAKED_BYTES.get());
+        System.out.println("HARNESS truth pooled_used_direct=" + pooledUsedDirect(ByteBufAllocator.DEFAULT));
+        System.out.println("HARNESS truth netty_used_direct=" + PlatformDependent.usedDirectMemory());
+        System.out.println("HARNESS truth no_cleaner=" + (PlatformDependent.useDirectBufferNoCleaner() ? 1 : 0));
+        System.out.flush();
+        if (awaitStdin) {
+            BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+            for (String line; (line = in.readLine()) != null && !line.trim().equals("exit"); ) {
+            }
+        }
+    }
+
+    static long pooledUsedDirect(ByteBufAllocator alloc) {
+        return alloc instanceof PooledByteBufAllocator ? ((PooledByteBufAllocator) alloc).metric().usedDirectMemory() : -1;
+    }
+
+    static String counters(ByteBufAllocator alloc) {
+        String s = "requests=" + REQUESTS.get() + " leaked=" + LEAKED.get() + " pooled_used_direct=" + pooledUsedDirect(alloc)
+            + " netty_used_direct=" + PlatformDependent.usedDirectMemory();
+        if (alloc instanceof PooledByteBufAllocator) {
+            PooledByteBufAllocatorMetric m = ((PooledByteBufAllocator) alloc).metric();
+            s += " arenas=" + m.numDirectArenas() + " chunk=" + m.chunkSize();
+        }
+        return s;
+    }
+
+    /** CONNECTIONS threads, each one HTTP/1.1 connection's worth of sequential requests. */
+    static void drive(int port, int connections, int requests, ByteBufAllocator alloc) throws Exception {
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        AtomicLong sent = new AtomicLong();
+        CountDownLatch done = new CountDownLatch(connections);
+        for (int c = 0; c < connections; c++) {
+            final int id = c;
+            Thread t = new Thread(() -> {
+                Random rnd = new Random(id);
+                try {
+                    while (sent.incrementAndGet() <= requests) {
+                        int n = REQUESTS.get() % 97 == 0 ? 0 : 1;
+                        int size = n == 0 ? 5 << 20 : (2 << 10) << rnd.nextInt(10); // 2 KiB .. 1 MiB
+                        byte[] body = new byte[(4 << 10) + rnd.nextInt(32 << 10)];
+                        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/?size=" + size))
+                            .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
+                        HttpResponse<byte[]> resp = client.send(req, HttpResponse.BodyHandlers.ofByteArray());
+                        if (resp.statusCode() != 200 || resp.body().length != size) {
+                            throw new IllegalStateException("status " + resp.statusCode() + ", " + resp.body().length + " bytes");
+                        }
+                    }
+                } catch (Exception e) {
+                    e.printStackTrace();
+                    System.exit(3);
+                } finally {
+                    done.countDown();
+                }
+            }, "load-" + c);
+            t.start();
+        }
+        int third = 0;
+        for (int tick = 1; !done.await(100, TimeUnit.MILLISECONDS); tick++) {
+            if (third < 2 && REQUESTS.get() >= (third + 1) * (long) requests / 3) {
+                System.out.println("HARNESS netty third=" + ++third + " " + counters(alloc));
+            }
+            if (tick % 10 == 0) {
+                System.out.println("HARNESS netty t=" + tick / 10 + " " + counters(alloc));
+            }
+            System.out.flush();
+        }
+    }
+
+    /** Answers every request with SIZE bytes (?size=), written from the channel's allocator. */
+    static final class ResponseHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            int size = Integer.parseInt(new QueryStringDecoder(req.uri()).parameters().get("size").get(0));
+            ByteBuf content = ctx.alloc().directBuffer(size);
+            for (int i = 0; i < size; i += 8) {
+                content.writeLong(i);
+            }
+            content.writerIndex(size);
+            FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, content);
+            HttpUtil.setContentLength(resp, size);
+            boolean keepAlive = HttpUtil.isKeepAlive(req);
+            if (!keepAlive) {
+                resp.headers().set(HttpHeaderNames.CONNECTION, "close");
+            }
+            REQUESTS.incrementAndGet();
+            if (keepAlive) {
+                ctx.writeAndFlush(resp);
+            } else {
+                ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+    }
+}

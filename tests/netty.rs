@@ -1,0 +1,155 @@
+//! Netty 4.1.137 (java-harness/netty/: an HTTP server on ServerBootstrap, NIO, the default
+//! PooledByteBufAllocator, and an in-process load driver posting bodies of 4-36 KiB for
+//! responses of 2 KiB to 1 MiB, every 97th 5 MiB: Netty's huge, unpooled allocations). Netty
+//! keeps its pool's 4 MiB chunks for the life of the process by design: a healthy server is
+//! quiet on both of Netty's allocation paths (JDK 17's default: ByteBuffer.allocateDirect with a
+//! Cleaner; with java.nio opened: Unsafe.allocateMemory/freeMemory, no Cleaner), its chunks are
+//! reported as a pool whose bytes are Netty's own count; a ByteBuf never released (LeakyHandler)
+//! is a finding once the pool keeps rising across reports, or, unpooled, once the buffers'
+//! site keeps rising; the same handler releasing them (fixed) is quiet.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Netty's no-cleaner path: Unsafe.allocateMemory/freeMemory directly, Netty's own
+/// maxDirectMemory counter.
+const NO_CLEANER: [&str; 3] = ["--add-opens", "java.base/java.nio=ALL-UNNAMED", "-Dio.netty.tryReflectionSetAccessible=true"];
+
+fn check(dir: &Path) -> (i32, String) {
+    let bin = std::env::var_os("LEAKAGENT_BIN").map(PathBuf::from).unwrap_or_else(|| root().join("target/release/leakagent"));
+    let o = Command::new(bin).arg("check").args(report_files(dir)).stdin(Stdio::null()).output().expect("run leakagent check");
+    (o.status.code().expect("leakagent exited by a signal"), String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// The server in MODE for 1,800 requests with JVM_ARGS and agent OPTIONS: a report by signal
+/// after a third and two thirds of them, and the exit report (three, so that growth across
+/// reports can show; by requests, not time, so that a loaded machine leaks as much).
+fn serve(test: &str, mode: &str, jvm_args: &[&str], options: &str) -> (Finished, Vec<Report>, PathBuf) {
+    let n = harness_jar().parent().unwrap().join("netty");
+    let cp = format!("{}:{}/*", n.join("netty-harness.jar").display(), n.join("lib").display());
+    let mut args = vec!["-Xmx256m"];
+    args.extend_from_slice(jvm_args);
+    let mut jvm = Jvm::program(test, "netty", &["-cp", &cp, "leakagent.netty.NettyServer", mode, "1800"]).jvm_args(&args);
+    if !options.is_empty() {
+        jvm = jvm.options(options);
+    }
+    let mut running = jvm.start();
+    for (i, at) in ["HARNESS netty third=1", "HARNESS netty third=2"].iter().enumerate() {
+        running.wait_for_prefix(at, Duration::from_secs(120));
+        running.signal(rtmin(2));
+        running.wait_for_reports(i + 1, Duration::from_secs(60));
+    }
+    let dir = running.dir.clone();
+    let f = running.finish();
+    assert_eq!(f.code, Some(0), "{}\n{}", f.stdout, f.stderr);
+    let reports = reports_in(&dir);
+    assert_eq!(reports.len(), 3, "two signal reports and the exit report");
+    for r in &reports {
+        assert_eq!(r.agent.health.panics, 0, "{:?}", r.agent.health);
+        assert_eq!(r.direct.tracking, Tracking::Full, "{:?}", r.direct);
+    }
+    (f, reports, dir)
+}
+
+fn netty_findings(r: &Report) -> Vec<&Finding> {
+    r.findings.iter().filter(|f| f.kind.starts_with("direct_") || f.kind.starts_with("unsafe_")).collect()
+}
+
+/// Healthy, pooled, on both allocation paths: no finding, `leakagent check` passes, the pool's
+/// chunks are one pool in `direct.pools` (sites at `PoolArena$DirectArena.newChunk`) whose live
+/// bytes are what Netty's own `PooledByteBufAllocator.metric().usedDirectMemory()` says, and RSS
+/// is explained within 5 %.
+#[test]
+fn a_healthy_netty_server_is_quiet_and_its_pool_is_accounted_on_both_allocation_paths() {
+    for (what, jvm_args) in [("cleaner", &[][..]), ("no-cleaner", &NO_CLEANER[..])] {
+        let (f, reports, dir) = serve(&format!("netty-healthy-{what}"), "healthy", jvm_args, "");
+        assert_eq!(f.truth("no_cleaner"), (what == "no-cleaner") as u64, "{}", f.stdout);
+        assert_eq!(f.truth("requests"), 1800, "{}", f.stdout);
+        for r in &reports {
+            // Info (glibc keeping freed memory) is no warning; check passes with it.
+            let warned: Vec<&Finding> = r.findings.iter().filter(|x| x.severity != Severity::Info).collect();
+            assert!(warned.is_empty(), "{what}: a healthy Netty server has no warning: {warned:#?}");
+        }
+        let (code, out) = check(&dir);
+        assert_eq!(code, 0, "{what}: leakagent check fails a healthy server:\n{out}");
+        let last = reports.last().unwrap();
+        assert_eq!(last.direct.pools.len(), 1, "{what}: {:#?}", last.direct.pools);
+        let pool = &last.direct.pools[0];
+        assert_eq!(pool.allocator, "netty");
+        assert!(pool.rising.is_none(), "{what}: a healthy pool levels off: {pool:?}");
+        for id in &pool.sites {
+            let s = last.direct.sites.iter().find(|s| s.id == *id).expect("the pool's site is listed");
+            assert!(s.stack.iter().any(|fr| fr.starts_with("io.netty.buffer.PoolArena$DirectArena.newChunk(")), "{s:#?}");
+        }
+        // Netty's own count of the pool's memory, printed by the harness at exit.
+        assert_eq!(pool.live_bytes, f.truth("pooled_used_direct"), "{what}: {pool:?}\n{}", f.stdout);
+        assert!(pool.chunks >= 1 && pool.live_bytes == pool.chunks * (4 << 20), "{what}: 4 MiB chunks: {pool:?}");
+        // Huge buffers (5 MiB, above the chunk) are blocks of their own, freed with their ByteBuf.
+        let huge: Vec<&DirectSite> =
+            last.direct.sites.iter().filter(|s| s.stack.iter().any(|fr| fr.contains("PoolArena$DirectArena.newUnpooledChunk("))).collect();
+        assert!(huge.iter().map(|s| s.frees).sum::<u64>() >= 1 && huge.iter().all(|s| s.freed_by_gc == 0), "{what}: {huge:#?}");
+        let explained = last.memory.explanation.iter().find(|p| p.part == RssPart::Unexplained).map_or(0, |p| p.bytes);
+        assert!(explained * 20 <= last.memory.rss_bytes, "{what}: {explained} of {} unexplained", last.memory.rss_bytes);
+    }
+}
+
+/// A ByteBuf never released in a pooled allocator: the pool's chunks rise at every report, a
+/// `direct_pool_grows` finding names Netty's chunk allocation and its callers, and tells to
+/// release the ByteBuf and to find it with Netty's paranoid leak detection. Fixed: quiet.
+#[test]
+fn a_bytebuf_never_released_makes_the_netty_pool_rise_and_the_fixed_handler_is_quiet() {
+    for (what, jvm_args) in [("cleaner", &[][..]), ("no-cleaner", &NO_CLEANER[..])] {
+        let (f, reports, dir) = serve(&format!("netty-leak-{what}"), "leak", jvm_args, "");
+        assert!(f.truth("leaked_bytes") >= 32 << 20, "{what}: {}", f.stdout);
+        let last = reports.last().unwrap();
+        let found: Vec<&Finding> = last.findings.iter().filter(|x| x.kind == "direct_pool_grows").collect();
+        assert_eq!(found.len(), 1, "{what}: {:#?}", last.findings);
+        let s = &found[0].summary;
+        assert!(s.starts_with("Netty's pooled allocator keeps growing: ") && s.contains("io.netty.buffer.PoolArena$DirectArena.newChunk("), "{s}");
+        assert!(s.contains("over the last 2 reports"), "evidence across samples: {s}");
+        let fix = &found[0].fix;
+        assert!(fix.contains("ReferenceCountUtil.release") && fix.contains("-Dio.netty.leakDetection.level=paranoid"), "{fix}");
+        assert!(!fix.contains("bounded pool") && !fix.contains("MaxDirectMemorySize"), "advice that is wrong for a pool: {fix}");
+        let pool = &last.direct.pools[0];
+        assert!(pool.rising.is_some_and(|r| r.reports == 2) && pool.live_bytes > pool.high_water_bytes, "{pool:?}");
+        // The pool's chunks are no `direct_buffers_not_freed`: one finding, for the pool.
+        assert_eq!(netty_findings(last).len(), 1, "{what}: {:#?}", last.findings);
+        let (code, out) = check(&dir);
+        assert_eq!(code, 1, "{what}: {out}");
+    }
+    let (_, reports, dir) = serve("netty-fixed", "fixed", &[], "");
+    for r in &reports {
+        assert!(netty_findings(r).is_empty(), "fixed: {:#?}", r.findings);
+    }
+    assert_eq!(check(&dir).0, 0);
+}
+
+/// Unpooled (`-Dio.netty.allocator.type=unpooled`): each leaked ByteBuf is its own block, at the
+/// site of every other buffer of Netty's unpooled allocator (the top 8 frames are Netty's), most
+/// released: the site's rise at every report is the evidence, the finding says where the first
+/// block came from and that key_depth=16 tells callers apart. With key_depth=16 the leaked
+/// buffers have a site of their own, named by the handler that made them.
+#[test]
+fn an_unpooled_bytebuf_leak_rises_at_its_site_and_key_depth_16_names_the_handler() {
+    let unpooled = ["-Dio.netty.allocator.type=unpooled"];
+    let (_, reports, _) = serve("netty-unpooled", "leak", &unpooled, "");
+    let last = reports.last().unwrap();
+    let found = netty_findings(last);
+    assert_eq!(found.len(), 1, "{:#?}", last.findings);
+    assert_eq!(found[0].kind, "direct_buffers_not_freed");
+    let s = &found[0].summary;
+    assert!(s.contains("io.netty.buffer.UnpooledDirectByteBuf.allocateDirect(") && s.contains("keeps growing"), "{s}");
+    assert!(s.contains("rose at each of the last 2 reports"), "{s}");
+    assert!(found[0].fix.contains("ReferenceCountUtil.release") && found[0].fix.contains("paranoid"), "{}", found[0].fix);
+
+    let (_, reports, _) = serve("netty-unpooled-k16", "leak", &unpooled, "key_depth=16");
+    let last = reports.last().unwrap();
+    let found = netty_findings(last);
+    assert_eq!(found.len(), 1, "{:#?}", last.findings);
+    assert!(found[0].summary.starts_with("direct memory at leakagent.netty.LeakyHandler.channelRead(LeakyHandler.java:"), "{}", found[0].summary);
+    assert!(found[0].fix.contains("paranoid"), "{}", found[0].fix);
+}
