@@ -10,7 +10,9 @@ use crate::ffi::blocks::{Block, Old, Tag, UNCOUNTED};
 use crate::native::section::{Row, Section, SiteView};
 use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, Stripe, Writer};
 use crate::native::stacks::{Slot, Stacks};
-use crate::native::thread::{self, DirectCache};
+use crate::native::templates;
+use crate::native::thread::{self, DirectCache, PerThread, THREAD_APP, THREAD_CLEANUP, THREAD_UNKNOWN};
+use crate::ffi::hotspot;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::core::options::NativeOptions;
@@ -163,7 +165,12 @@ impl DirectLedger {
     }
 
     fn site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, slot: Slot) -> u32 {
-        stacks.site(slot, tag(DirectKind::Unsafe), jvmti, env, |key| {
+        templates::lookup(slot, env).unwrap_or_else(|| self.walked_site(stacks, jvmti, env, slot))
+    }
+
+    /// The site of an event no template of its thread holds for: from a walk.
+    fn walked_site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, slot: Slot) -> u32 {
+        stacks.walked_site(slot, tag(DirectKind::Unsafe), jvmti, env, |key| {
             self.section.sites.intern(
                 key,
                 || tag(self.overflow_kind(key)) as u32,
@@ -207,34 +214,34 @@ impl DirectLedger {
         }
     }
 
-    /// This thread's writer of the site table and its stripe of `site`'s counters, from the
-    /// thread's record when its last event was of the same site (the churn case).
-    #[inline]
+    /// This thread's writer of the site table and its stripe of `site`'s counters, found
+    /// without the thread's record.
     fn stripe(&'static self, env: &Env, site: u32) -> (Writer, &'static DirectCounters) {
+        let w = self.section.sites.writer(env.raw() as usize);
+        (w, self.section.sites.counters_of(site, w))
+    }
+
+    /// `stripe` from the thread's record `t` (which the caller holds), when the thread's last
+    /// event was of the same site (the churn case).
+    #[inline]
+    fn stripe_in(&'static self, t: &mut PerThread, env: &Env, site: u32) -> (Writer, &'static DirectCounters) {
         let sites = &self.section.sites;
         let ledger = self as *const Self as usize;
-        let find = || {
-            let w = sites.writer(env.raw() as usize);
-            (w, sites.counters_of(site, w))
-        };
-        thread::with(|t| match &mut t.direct {
-            Some(d) if d.ledger == ledger => {
-                match d.counters {
-                    Some(c) if d.site == site => (d.writer, c),
-                    _ => {
-                        let c = sites.counters_of(site, d.writer);
-                        (d.site, d.counters) = (site, Some(c));
-                        (d.writer, c)
-                    }
+        match &mut t.direct {
+            Some(d) if d.ledger == ledger => match d.counters {
+                Some(c) if d.site == site => (d.writer, c),
+                _ => {
+                    let c = sites.counters_of(site, d.writer);
+                    (d.site, d.counters) = (site, Some(c));
+                    (d.writer, c)
                 }
-            }
+            },
             other => {
-                let (w, c) = find();
+                let (w, c) = self.stripe(env, site);
                 *other = Some(DirectCache { ledger, writer: w, site, counters: Some(c) });
                 (w, c)
             }
-        })
-        .unwrap_or_else(find)
+        }
     }
 
     /// Counts a new live block of `size` at `site` on the thread of `env`; where its header
@@ -254,8 +261,20 @@ impl DirectLedger {
 
     /// `allocateMemory0` returned a block.
     pub fn on_allocated(&'static self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, size: u64) -> Tag {
-        let site = self.site(stacks, jvmti, env, Slot::DirectAlloc);
-        let (w, c) = self.stripe(env, site);
+        // The churn case: one visit of the thread's record finds the site by a template and
+        // the site's counters (each visit is a thread-pointer load and a line the application's
+        // zeroing evicted since the last event).
+        let found = hotspot::anchor(env).and_then(|a| {
+            thread::with(|t| {
+                let site = templates::lookup_in(&mut t.templates, Slot::DirectAlloc, &a)?;
+                Some((site, self.stripe_in(t, env, site)))
+            })
+            .flatten()
+        });
+        let (site, (w, c)) = found.unwrap_or_else(|| {
+            let site = self.walked_site(stacks, jvmti, env, Slot::DirectAlloc);
+            (site, thread::with(|t| self.stripe_in(t, env, site)).unwrap_or_else(|| self.stripe(env, site)))
+        });
         self.record_in(w, c, site, size)
     }
 
@@ -307,8 +326,20 @@ impl DirectLedger {
     pub fn on_freeing(&'static self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, block: Option<Block>) {
         match block.filter(counted) {
             Some(b) => {
-                let (w, c) = self.stripe(env, b.site);
-                let by_gc = stacks.on_cleanup_thread(jvmti, env);
+                // One visit of the thread's record: the stripe and the thread's kind.
+                let (w, c, kind) = thread::with(|t| {
+                    let (w, c) = self.stripe_in(t, env, b.site);
+                    (w, c, t.kind)
+                })
+                .unwrap_or_else(|| {
+                    let (w, c) = self.stripe(env, b.site);
+                    (w, c, THREAD_UNKNOWN)
+                });
+                let by_gc = match kind {
+                    THREAD_APP => false,
+                    THREAD_CLEANUP => true,
+                    _ => stacks.on_cleanup_thread(jvmti, env),
+                };
                 self.release_in(w, c, b, by_gc.then_some(|c| &c.freed_by_gc));
             }
             None => {
