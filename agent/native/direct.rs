@@ -216,15 +216,15 @@ impl DirectLedger {
 
     /// This thread's writer of the site table and its stripe of `site`'s counters, found
     /// without the thread's record.
-    fn stripe(&'static self, env: &Env, site: u32) -> (Writer, &'static DirectCounters) {
-        let w = self.section.sites.writer(env.raw() as usize);
+    fn stripe(&'static self, env: usize, site: u32) -> (Writer, &'static DirectCounters) {
+        let w = self.section.sites.writer(env);
         (w, self.section.sites.counters_of(site, w))
     }
 
     /// `stripe` from the thread's record `t` (which the caller holds), when the thread's last
-    /// event was of the same site (the churn case).
+    /// event was of the same site (the churn case); `env` is the thread's JNIEnv address.
     #[inline]
-    fn stripe_in(&'static self, t: &mut PerThread, env: &Env, site: u32) -> (Writer, &'static DirectCounters) {
+    fn stripe_in(&'static self, t: &mut PerThread, env: usize, site: u32) -> (Writer, &'static DirectCounters) {
         let sites = &self.section.sites;
         let ledger = self as *const Self as usize;
         match &mut t.direct {
@@ -264,16 +264,17 @@ impl DirectLedger {
         // The churn case: one visit of the thread's record finds the site by a template and
         // the site's counters (each visit is a thread-pointer load and a line the application's
         // zeroing evicted since the last event).
+        let e = env.raw() as usize;
         let found = hotspot::anchor(env).and_then(|a| {
             thread::with(|t| {
                 let site = templates::lookup_in(&mut t.templates, Slot::DirectAlloc, &a)?;
-                Some((site, self.stripe_in(t, env, site)))
+                Some((site, self.stripe_in(t, e, site)))
             })
             .flatten()
         });
         let (site, (w, c)) = found.unwrap_or_else(|| {
             let site = self.walked_site(stacks, jvmti, env, Slot::DirectAlloc);
-            (site, thread::with(|t| self.stripe_in(t, env, site)).unwrap_or_else(|| self.stripe(env, site)))
+            (site, thread::with(|t| self.stripe_in(t, e, site)).unwrap_or_else(|| self.stripe(e, site)))
         });
         self.record_in(w, c, site, size)
     }
@@ -328,11 +329,11 @@ impl DirectLedger {
             Some(b) => {
                 // One visit of the thread's record: the stripe and the thread's kind.
                 let (w, c, kind) = thread::with(|t| {
-                    let (w, c) = self.stripe_in(t, env, b.site);
+                    let (w, c) = self.stripe_in(t, env.raw() as usize, b.site);
                     (w, c, t.kind)
                 })
                 .unwrap_or_else(|| {
-                    let (w, c) = self.stripe(env, b.site);
+                    let (w, c) = self.stripe(env.raw() as usize, b.site);
                     (w, c, THREAD_UNKNOWN)
                 });
                 let by_gc = match kind {
@@ -621,6 +622,37 @@ mod tests {
         let a = l.ages.lock();
         assert!(!a.free[second.slot as usize]);
         assert_eq!(a.free.iter().filter(|f| !**f).count(), AGE_SLOTS, "every slot holds a live block now");
+    }
+
+    /// One thread counting events of two sites interleaved, and of a second ledger whose site
+    /// has the same id: each event lands on its own site's counters, never on the counters the
+    /// thread's record kept from its last event.
+    #[test]
+    fn a_threads_kept_counters_follow_the_site_and_the_ledger() {
+        let ledger = || -> &'static DirectLedger {
+            Box::leak(Box::new(DirectLedger::new(&NativeOptions { max_sites: 64, max_tracked: 64, ..NativeOptions::default() })))
+        };
+        let site = |l: &DirectLedger, n| {
+            l.section.sites.intern(&SiteKey::special(1, n), || 1, || format!("s{n}"), || {
+                SiteInfo { kind: 1, frames: vec![], methods: vec![], exact_frames: 0, special: None, first_thread: None }
+            })
+        };
+        let (l1, l2) = (ledger(), ledger());
+        let (a, b, c) = (site(l1, 90), site(l1, 91), site(l2, 90));
+        assert_eq!(a, c, "the second ledger's site has the first one's id");
+        let env = 0x7f00_0000_1000;
+        let mut t = PerThread::new();
+        let mut count = |l: &'static DirectLedger, s, size| {
+            let (w, k) = l.stripe_in(&mut t, env, s);
+            l.record_in(w, k, s, size);
+        };
+        for s in [a, a, b, a, b, b, a] {
+            count(l1, s, 8);
+        }
+        count(l2, c, 16);
+        count(l1, a, 8);
+        let born_at = |l: &DirectLedger, s| l.section.sites.iter().find(|(id, _, _)| *id == s).map_or(0, |(_, _, st)| born(st));
+        assert_eq!((born_at(l1, a), born_at(l1, b), born_at(l2, c)), (5, 3, 1));
     }
 
     #[test]
