@@ -467,6 +467,12 @@ pub fn ledgers_word() -> usize {
 }
 
 pub fn set_ledgers_word(v: usize) {
+    // A thread's first record: the ledgers reach the word through the thread pointer alone
+    // once the TLS is known to be static, also when sampling is off (`native=off`), where
+    // `install` never looked and every access called the TLS descriptor.
+    if v != 0 && !tls::is_static() {
+        tls::find_static();
+    }
     tls().ledgers.set(v);
 }
 

@@ -11,7 +11,9 @@ use crate::native::section::{Row, Section, SiteView};
 use crate::native::sites::{drain, total, SiteCounters, SiteInfo, SiteKey, Stripe, Writer};
 use crate::native::pools::Rises;
 use crate::native::stacks::{Slot, Stacks};
-use crate::native::thread::{self, DirectCache};
+use crate::native::templates;
+use crate::native::thread::{self, DirectCache, PerThread, THREAD_APP, THREAD_CLEANUP, THREAD_UNKNOWN};
+use crate::ffi::hotspot;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::core::options::NativeOptions;
@@ -167,7 +169,12 @@ impl DirectLedger {
     }
 
     fn site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, slot: Slot) -> u32 {
-        stacks.site(slot, tag(DirectKind::Unsafe), jvmti, env, |key| {
+        templates::lookup(slot, env).unwrap_or_else(|| self.walked_site(stacks, jvmti, env, slot))
+    }
+
+    /// The site of an event no template of its thread holds for: from a walk.
+    fn walked_site(&self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, slot: Slot) -> u32 {
+        stacks.walked_site(slot, tag(DirectKind::Unsafe), jvmti, env, |key| {
             self.section.sites.intern(
                 key,
                 || tag(self.overflow_kind(key)) as u32,
@@ -211,34 +218,34 @@ impl DirectLedger {
         }
     }
 
-    /// This thread's writer of the site table and its stripe of `site`'s counters, from the
-    /// thread's record when its last event was of the same site (the churn case).
+    /// This thread's writer of the site table and its stripe of `site`'s counters, found
+    /// without the thread's record.
+    fn stripe(&'static self, env: usize, site: u32) -> (Writer, &'static DirectCounters) {
+        let w = self.section.sites.writer(env);
+        (w, self.section.sites.counters_of(site, w))
+    }
+
+    /// `stripe` from the thread's record `t` (which the caller holds), when the thread's last
+    /// event was of the same site (the churn case); `env` is the thread's JNIEnv address.
     #[inline]
-    fn stripe(&'static self, env: &Env, site: u32) -> (Writer, &'static DirectCounters) {
+    fn stripe_in(&'static self, t: &mut PerThread, env: usize, site: u32) -> (Writer, &'static DirectCounters) {
         let sites = &self.section.sites;
         let ledger = self as *const Self as usize;
-        let find = || {
-            let w = sites.writer(env.raw() as usize);
-            (w, sites.counters_of(site, w))
-        };
-        thread::with(|t| match &mut t.direct {
-            Some(d) if d.ledger == ledger => {
-                match d.counters {
-                    Some(c) if d.site == site => (d.writer, c),
-                    _ => {
-                        let c = sites.counters_of(site, d.writer);
-                        (d.site, d.counters) = (site, Some(c));
-                        (d.writer, c)
-                    }
+        match &mut t.direct {
+            Some(d) if d.ledger == ledger => match d.counters {
+                Some(c) if d.site == site => (d.writer, c),
+                _ => {
+                    let c = sites.counters_of(site, d.writer);
+                    (d.site, d.counters) = (site, Some(c));
+                    (d.writer, c)
                 }
-            }
+            },
             other => {
-                let (w, c) = find();
+                let (w, c) = self.stripe(env, site);
                 *other = Some(DirectCache { ledger, writer: w, site, counters: Some(c) });
                 (w, c)
             }
-        })
-        .unwrap_or_else(find)
+        }
     }
 
     /// Counts a new live block of `size` at `site` on the thread of `env`; where its header
@@ -258,8 +265,21 @@ impl DirectLedger {
 
     /// `allocateMemory0` returned a block.
     pub fn on_allocated(&'static self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, size: u64) -> Tag {
-        let site = self.site(stacks, jvmti, env, Slot::DirectAlloc);
-        let (w, c) = self.stripe(env, site);
+        // The churn case: one visit of the thread's record finds the site by a template and
+        // the site's counters (each visit is a thread-pointer load and a line the application's
+        // zeroing evicted since the last event).
+        let e = env.raw() as usize;
+        let found = hotspot::anchor(env).and_then(|a| {
+            thread::with(|t| {
+                let site = templates::lookup_in(&mut t.templates, Slot::DirectAlloc, &a)?;
+                Some((site, self.stripe_in(t, e, site)))
+            })
+            .flatten()
+        });
+        let (site, (w, c)) = found.unwrap_or_else(|| {
+            let site = self.walked_site(stacks, jvmti, env, Slot::DirectAlloc);
+            (site, thread::with(|t| self.stripe_in(t, e, site)).unwrap_or_else(|| self.stripe(e, site)))
+        });
         self.record_in(w, c, site, size)
     }
 
@@ -311,8 +331,20 @@ impl DirectLedger {
     pub fn on_freeing(&'static self, stacks: &Stacks, jvmti: &Jvmti, env: &Env, block: Option<Block>) {
         match block.filter(counted) {
             Some(b) => {
-                let (w, c) = self.stripe(env, b.site);
-                let by_gc = stacks.on_cleanup_thread(jvmti, env);
+                // One visit of the thread's record: the stripe and the thread's kind.
+                let (w, c, kind) = thread::with(|t| {
+                    let (w, c) = self.stripe_in(t, env.raw() as usize, b.site);
+                    (w, c, t.kind)
+                })
+                .unwrap_or_else(|| {
+                    let (w, c) = self.stripe(env.raw() as usize, b.site);
+                    (w, c, THREAD_UNKNOWN)
+                });
+                let by_gc = match kind {
+                    THREAD_APP => false,
+                    THREAD_CLEANUP => true,
+                    _ => stacks.on_cleanup_thread(jvmti, env),
+                };
                 self.release_in(w, c, b, by_gc.then_some(|c| &c.freed_by_gc));
             }
             None => {
@@ -597,6 +629,37 @@ mod tests {
         let a = l.ages.lock();
         assert!(!a.free[second.slot as usize]);
         assert_eq!(a.free.iter().filter(|f| !**f).count(), AGE_SLOTS, "every slot holds a live block now");
+    }
+
+    /// One thread counting events of two sites interleaved, and of a second ledger whose site
+    /// has the same id: each event lands on its own site's counters, never on the counters the
+    /// thread's record kept from its last event.
+    #[test]
+    fn a_threads_kept_counters_follow_the_site_and_the_ledger() {
+        let ledger = || -> &'static DirectLedger {
+            Box::leak(Box::new(DirectLedger::new(&NativeOptions { max_sites: 64, max_tracked: 64, ..NativeOptions::default() })))
+        };
+        let site = |l: &DirectLedger, n| {
+            l.section.sites.intern(&SiteKey::special(1, n), || 1, || format!("s{n}"), || {
+                SiteInfo { kind: 1, frames: vec![], methods: vec![], exact_frames: 0, special: None, first_thread: None }
+            })
+        };
+        let (l1, l2) = (ledger(), ledger());
+        let (a, b, c) = (site(l1, 90), site(l1, 91), site(l2, 90));
+        assert_eq!(a, c, "the second ledger's site has the first one's id");
+        let env = 0x7f00_0000_1000;
+        let mut t = PerThread::new();
+        let mut count = |l: &'static DirectLedger, s, size| {
+            let (w, k) = l.stripe_in(&mut t, env, s);
+            l.record_in(w, k, s, size);
+        };
+        for s in [a, a, b, a, b, b, a] {
+            count(l1, s, 8);
+        }
+        count(l2, c, 16);
+        count(l1, a, 8);
+        let born_at = |l: &DirectLedger, s| l.section.sites.iter().find(|(id, _, _)| *id == s).map_or(0, |(_, _, st)| born(st));
+        assert_eq!((born_at(l1, a), born_at(l1, b), born_at(l2, c)), (5, 3, 1));
     }
 
     #[test]

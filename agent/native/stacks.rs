@@ -138,9 +138,14 @@ impl Stacks {
     /// thread when one holds, else from a walk, interning a new key with `intern`. Every event
     /// gets the site of its own top `key_depth` frames either way.
     pub fn site(&self, slot: Slot, kind: u8, jvmti: &Jvmti, env: &Env, intern: impl FnOnce(&SiteKey) -> u32) -> u32 {
-        if let Some(site) = templates::lookup(slot, env) {
-            return site;
+        match templates::lookup(slot, env) {
+            Some(site) => site,
+            None => self.walked_site(slot, kind, jvmti, env, intern),
         }
+    }
+
+    /// `site` when no template of this thread holds (the caller looked): from a walk.
+    pub fn walked_site(&self, slot: Slot, kind: u8, jvmti: &Jvmti, env: &Env, intern: impl FnOnce(&SiteKey) -> u32) -> u32 {
         health::bump(&COUNTERS.stack_walks);
         let learn = self.templates.load(Relaxed) && templates::wants_to_learn();
         let depth = if learn { (self.key_depth + LEARN_EXTRA_DEPTH).min(MAX_STACK_DEPTH) } else { self.key_depth };

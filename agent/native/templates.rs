@@ -238,31 +238,31 @@ pub fn settings(base: &StackSettings) -> StackSettings {
 #[inline]
 pub fn lookup(slot: Slot, env: &Env) -> Option<u32> {
     let a = hotspot::anchor(env)?;
-    with_templates(|t| {
-        let epoch = EPOCH.load(Relaxed);
-        if t.epoch != epoch {
-            t.list.clear();
-            t.epoch = epoch;
-        }
-        let i = t.list.iter().position(|e| {
-            e.slot == slot && e.pc == a.pc && (!e.check_fp || e.fp == a.fp) && e.checks.hold(a.sp)
-        })?;
-        // The template that held goes first: a thread's churn repeats one stack, and each
-        // template passed over is a cache line the event's work (a buffer zeroed) evicted.
-        if i > 0 {
-            t.list.swap(0, i);
-        }
-        let found = &mut t.list[0];
-        found.hits = found.hits.saturating_add(1);
-        let first_hit = found.hits == 1;
-        let site = found.site;
-        if first_hit {
-            // Learning pays off on this thread again.
-            t.backoff = (t.backoff / 2).max(1);
-        }
-        Some(site)
-    })
-    .flatten()
+    with_templates(|t| lookup_in(t, slot, &a)).flatten()
+}
+
+/// `lookup` on the thread's templates `t` (from its record, which the caller holds) with the
+/// thread's anchor `a`.
+#[inline]
+pub fn lookup_in(t: &mut ThreadTemplates, slot: Slot, a: &Anchor) -> Option<u32> {
+    let epoch = EPOCH.load(Relaxed);
+    if t.epoch != epoch {
+        t.list.clear();
+        t.epoch = epoch;
+    }
+    let i = t.list.iter().position(|e| e.slot == slot && e.pc == a.pc && (!e.check_fp || e.fp == a.fp) && e.checks.hold(a.sp))?;
+    // The template that held goes first: a thread's churn repeats one stack, and each
+    // template passed over is a cache line the event's work (a buffer zeroed) evicted.
+    if i > 0 {
+        t.list.swap(0, i);
+    }
+    let found = &mut t.list[0];
+    found.hits = found.hits.saturating_add(1);
+    if found.hits == 1 {
+        // Learning pays off on this thread again.
+        t.backoff = (t.backoff / 2).max(1);
+    }
+    Some(found.site)
 }
 
 /// Whether this walk should also learn a template (not when learning keeps being wasted).

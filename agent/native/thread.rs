@@ -30,7 +30,7 @@ pub struct PerThread {
 }
 
 impl PerThread {
-    fn new() -> PerThread {
+    pub(crate) fn new() -> PerThread {
         PerThread { kind: THREAD_UNKNOWN, direct: None, templates: ThreadTemplates::new(), last_keys: None, loader: None }
     }
 }
