@@ -324,6 +324,16 @@ fn search(
 
     // 2. How: a dump needs a place and must not pause longer than chain_pause.
     let plan = dump_plan(opts, budget);
+    // At exit with no time for a dump, live walks (a pause per hop, each under chain_pause) find
+    // no more in the same time: the search is given up and says which limit to raise.
+    if let Err(why @ NoDump::ExitTime { .. }) = &plan {
+        let why = why.to_string();
+        s.stats.limit_hit = Some(format!("{why}; chains may be missing: {}", raise(&why)));
+        s.stats.skipped = Some(why.clone());
+        s.why_none = why;
+        finish(&mut s.stats, t0);
+        return s;
+    }
     // A dump pauses once, where walks pause once per hop: `auto` takes it whenever it can.
     let dump_now = match opts.method {
         ChainMethod::Walk => false,
