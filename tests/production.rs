@@ -197,7 +197,54 @@ fn the_exit_report_keeps_its_deadline() {
     let f = Jvm::scenario("deadline-stuck", "healthy").options("exit_timeout=1s").fault("stuck-exit-report").run();
     assert_eq!(f.code, Some(0), "{}", f.stderr);
     assert!(f.stderr.contains("did not finish within exit_timeout (1 s)"), "{}", f.stderr);
+    // Where the time went, the only trace of a report the JVM exited without.
+    assert!(f.stderr.contains("; the JVM exits without it (it was in "), "{}", f.stderr);
     assert!(f.reports().is_empty());
+}
+
+/// A report asked for just as the JVM exits forces a GC that ZGC and Shenandoah never finish:
+/// HotSpot stops their threads before it posts VMDeath. The report thread then waits for good,
+/// and the JVM exited at exit_timeout without an exit report (session 33: churn_liveness on JDK 21
+/// and 25, "in full GC for 60107 ms"). VMDeath now sees the report thread stuck there and writes
+/// the exit report itself. `gc-as-jvm-exits` holds a report 3 s before its GC, so that the GC is
+/// asked for after the JVM began to exit.
+#[test]
+fn the_exit_report_is_written_when_a_report_is_stuck_in_a_gc_zgc_cannot_finish() {
+    let mut jvm = Jvm::scenario("deadline-gc-stuck", "healthy")
+        .jvm_args(&["-XX:+UseZGC"])
+        .options("exit_timeout=20s")
+        .fault("gc-as-jvm-exits")
+        .start();
+    jvm.wait_for_line("HARNESS ready", Duration::from_secs(120));
+    jvm.signal(rtmin(2));
+    std::thread::sleep(Duration::from_millis(500));
+    let f = jvm.finish();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(!f.stderr.contains("did not finish"), "{}", f.stderr);
+    assert!(f.stderr.contains("stuck in a full GC that ZGC cannot finish"), "{}", f.stderr);
+    let d = f.death_report();
+    assert_eq!(d.class_loaders.gc_skipped.as_deref().map(|g| g.contains("ZGC")), Some(true), "{:?}", d.class_loaders.gc_skipped);
+}
+
+/// Asking loaders first seen what they are costs Java calls (1,500 Groovy script loaders took
+/// 8 s of a 10 s exit_timeout under CI's load in session 33, and the JVM exited without a
+/// report): at exit that step gets half of what is left, gives up the rest, and says so.
+/// `slow-loader-facts` makes each question take 50 ms, 15 s for 300 loaders: without the limit
+/// the JVM exits at the deadline without a report.
+#[test]
+fn the_exit_report_gives_up_asking_loaders_to_keep_its_deadline() {
+    let f = Jvm::scenario("deadline-facts", "groovy-scripts")
+        .jvm_args(&["-Dleakagent.scripts=300", "-Dleakagent.pin=1"])
+        .options("exit_timeout=5s")
+        .fault("slow-loader-facts")
+        .run();
+    assert_eq!(f.code, Some(0), "{}", f.stderr);
+    assert!(!f.stderr.contains("did not finish"), "{}", f.stderr);
+    let d = f.death_report();
+    let gave_up = d.agent.skipped.iter().find(|s| s.contains("class loader(s) first seen at this report"));
+    let gave_up = gave_up.unwrap_or_else(|| panic!("{:#?}", d.agent.skipped));
+    assert!(gave_up.contains("exit_timeout reached") && gave_up.ends_with("raise exit_timeout"), "{gave_up}");
+    assert!(d.class_loaders.loaders_alive >= 300, "every loader still has its row: {}", d.class_loaders.loaders_alive);
 }
 
 /// Loaders that churn for weeks cost bounded memory: past `max_dead_loaders` dead loaders are

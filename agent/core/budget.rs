@@ -58,6 +58,13 @@ impl Budget {
         }
     }
 
+    /// This budget with its deadline moved to half of the time left: for a step of the exit
+    /// report whose work can stop midway, so that the steps after it keep time of their own.
+    pub fn half_left(&self) -> Budget {
+        let now = Instant::now();
+        Budget { deadline: self.deadline.map(|d| now + d.saturating_duration_since(now) / 2), ..*self }
+    }
+
     /// The smaller of `limit` and the time left.
     pub fn cap(&self, limit: Duration) -> Duration {
         self.remaining().map_or(limit, |r| r.min(limit))
@@ -86,7 +93,14 @@ mod tests {
         assert!(past.stop_now());
         assert_eq!(past.cap(Duration::from_secs(5)), Duration::ZERO);
         assert!(Budget::open().remaining().is_none());
+        let half = b.half_left().remaining().unwrap();
+        assert!(half <= Duration::from_secs(4) && half > Duration::from_millis(3500), "{half:?}");
+        assert!(half_left_of_open_is_open());
         assert_eq!(Budget::open().cap(Duration::from_secs(3)), Duration::from_secs(3));
+    }
+
+    fn half_left_of_open_is_open() -> bool {
+        Budget::open().half_left().deadline().is_none() && !Budget::open().half_left().stop_now()
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //! JNI locals 1.5 s, logging `slow-sweep: holding every loaded class`: a report asked for then
 //! must not see a loader kept alive, or a chain rooted, by the agent's own references),
 //! `slow-sweep-unguarded` (the same, sweeping while a report analyses too: the chain search
-//! must still start no chain at the sampler's references).
+//! must still start no chain at the sampler's references), `slow-loader-facts` (asking a loader
+//! first seen what it is takes 50 ms more: an exit report must give that up to keep its deadline),
+//! `gc-as-jvm-exits` (under ZGC or Shenandoah a report waits 3 s before its GC: asked for as the
+//! JVM exits, the GC never finishes, and VMDeath must write the exit report itself).
 //!
 //! Only a build with the `fault-injection` feature reads the variable (the tests build one into
 //! target/fault); in the library users load `injected` is always false and compiles away.

@@ -323,7 +323,17 @@ fn search(
     }
 
     // 2. How: a dump needs a place and must not pause longer than chain_pause.
-    let plan = dump_plan(opts);
+    let plan = dump_plan(opts, budget);
+    // At exit with no time for a dump, live walks (a pause per hop, each under chain_pause) find
+    // no more in the same time: the search is given up and says which limit to raise.
+    if let Err(why @ NoDump::ExitTime { .. }) = &plan {
+        let why = why.to_string();
+        s.stats.limit_hit = Some(format!("{why}; chains may be missing: {}", raise(&why)));
+        s.stats.skipped = Some(why.clone());
+        s.why_none = why;
+        finish(&mut s.stats, t0);
+        return s;
+    }
     // A dump pauses once, where walks pause once per hop: `auto` takes it whenever it can.
     let dump_now = match opts.method {
         ChainMethod::Walk => false,
@@ -402,7 +412,7 @@ fn verify_known(
 
 /// Where a heap dump would go, or why none can be taken (`chain_method=walk`, no heap size, no
 /// place, or a pause longer than chain_pause).
-fn dump_plan(opts: &LeakOptions) -> Result<take::Plan, NoDump> {
+fn dump_plan(opts: &LeakOptions, budget: &Budget) -> Result<take::Plan, NoDump> {
     let limits = opts.limits;
     if opts.method == ChainMethod::Walk {
         return Err(NoDump::Walk);
@@ -411,6 +421,14 @@ fn dump_plan(opts: &LeakOptions) -> Result<take::Plan, NoDump> {
     let p = take::plan(opts.dump_dir.as_deref(), &opts.report_dir, opts.tmpdir.as_deref(), used).map_err(NoDump::Place)?;
     if p.estimated_pause > limits.pause {
         return Err(NoDump::Pause { bytes: p.estimated_bytes, ms: p.estimated_pause.as_millis(), limit_ms: limits.pause.as_millis() });
+    }
+    // The dump cannot be stopped once begun, and its search reads it at least twice: at exit it
+    // needs four times its estimate, stretched by how much slower than its CPU time this report
+    // ran so far (session 33: 120 MB estimated at 0.4 s took 3.5 s at load 12, and the exit
+    // report missed exit_timeout).
+    let need = p.estimated_pause.mul_f64(4.0 * crate::reporting::progress::stretch());
+    if let Some(left) = budget.remaining().filter(|&left| left < need) {
+        return Err(NoDump::ExitTime { bytes: p.estimated_bytes, ms: need.as_millis() / 4, left_ms: left.as_millis() });
     }
     Ok(p)
 }
@@ -470,8 +488,10 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
         let own: Vec<jni::sys::jobject> =
             all.iter().filter(|t| jvmti.tag(t.raw()).is_ok_and(|tag| tag == TAG_SELF_THREAD)).map(|t| t.raw()).collect();
         agent_threads = own.len();
+        crate::reporting::progress::step("leak analysis: heap dump");
         take::take(env, plan, &marker, &objects, &own)
     });
+    crate::reporting::progress::step("leak analysis: chain search in the dump");
     let taken = match taken {
         Err(e) => {
             s.why_none = e.to_string();
@@ -496,14 +516,20 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
         Ok(mut dump) => {
             let searching = Instant::now();
             let f = dump::search(&mut dump, &setup, budget, &threads);
-            let slow = too_slow(searching.elapsed(), f.passes, limits.time.saturating_sub(t0.elapsed()), budget.remaining());
             let stop = || budget.stop_now().then(|| budget.stop_reason().to_string()).or_else(|| {
                 (t0.elapsed() > limits.time).then(|| format!("chain_time limit of {} s reached", limits.time.as_secs()))
+            });
+            // Not begun once the time is spent: its first pass does not look at the clock.
+            let slow = stop().or_else(|| {
+                too_slow(searching.elapsed(), f.passes, limits.time.saturating_sub(t0.elapsed()), budget.remaining())
             });
             let b = retained::Budget { memory: limits.memory, stop: &stop };
             let (sizes, note, peak) = match slow {
                 Some(why) => (vec![None; ids.len()], Some(why), 0),
-                None => retained::for_suspects(&mut dump, f.objects.as_ref(), ids, &b),
+                None => {
+                    crate::reporting::progress::step("leak analysis: retained sizes");
+                    retained::for_suspects(&mut dump, f.objects.as_ref(), ids, &b)
+                }
             };
             (s.retained, s.retained_note) = (sizes, note.map(|why| advised(&why)));
             s.stats.memory_bytes = s.stats.memory_bytes.max(peak);
@@ -533,9 +559,12 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
 /// first of them reads less of each record, so the pace is if anything too quick).
 fn too_slow(searched: Duration, passes: u32, chain_left: Duration, exit_left: Option<Duration>) -> Option<String> {
     let need = 2 * searched / Some(passes).filter(|&p| p > 0)?;
-    let (left, option) = match exit_left {
-        Some(e) if e < chain_left => (e, "exit_timeout"),
-        _ => (chain_left, "chain_time"),
+    let (left, option, need) = match exit_left {
+        // At exit, where overrunning loses the whole report, three times that: at load 10 the
+        // retained heap of 1,500 Groovy loaders took 3.5 s where its two passes' pace said 1.2 s
+        // (building its graph is not paced by reading the dump), and the report was lost.
+        Some(e) if e < chain_left => (e, "exit_timeout", 3 * need),
+        _ => (chain_left, "chain_time", need),
     };
     (need > left).then(|| {
         format!(

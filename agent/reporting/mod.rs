@@ -18,6 +18,7 @@
 
 pub mod findings;
 pub mod origin;
+pub mod progress;
 pub mod reporter;
 pub mod retention;
 pub mod sampling;

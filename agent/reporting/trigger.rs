@@ -151,6 +151,26 @@ pub fn on_data_dump() {
     }
 }
 
+/// How long a forced GC under ZGC or Shenandoah may still run once VMDeath is posted: HotSpot
+/// stopped their threads before, and a collection asked for after that never completes.
+const STUCK_GC_GRACE: Duration = Duration::from_secs(1);
+
+/// Set when VMDeath writes the exit report itself: the report thread, if its GC ever returns,
+/// writes none.
+static DEATH_TAKEN_OVER: AtomicBool = AtomicBool::new(false);
+
+/// The report thread waits in a forced GC that cannot finish (a report asked for just as the JVM
+/// began to exit, session 33's churn_liveness failures on ZGC and Shenandoah): the exit report
+/// is written here instead of never.
+fn write_beside_stuck_report(agent: &Agent, env: &Env, budget: Budget) {
+    DEATH_TAKEN_OVER.store(true, Relaxed);
+    log::warn(&format!(
+        "the report thread is stuck in a full GC that {} cannot finish once the JVM exits; the exit report is written without it",
+        crate::memory::gc::known().map_or("the collector", |c| c.name())
+    ));
+    reporter::write_exit_report_beside_stuck(agent, env, budget);
+}
+
 /// VMDeath callback: the final report is complete before this returns, or `exit_timeout`
 /// passed. Every path keeps the deadline: a report in flight is asked to wrap up, the exit
 /// report fits its work into what is left, and an inline report (no report thread) too.
@@ -169,12 +189,27 @@ pub fn on_vm_death(agent: &Agent, env: &Env) {
     }
     os::post(REQ_DEATH);
     let mut done = DEATH_DONE.lock();
+    let mut in_gc_since: Option<Instant> = None;
     while done.is_none() {
-        if DEATH_CV.wait_until(&mut done, deadline).timed_out() {
+        let now = Instant::now();
+        if now >= deadline {
             log::error(&format!(
-                "the exit report did not finish within exit_timeout ({} s); the JVM exits without it",
-                timeout.as_secs_f64()
+                "the exit report did not finish within exit_timeout ({} s); the JVM exits without it (it was {})",
+                timeout.as_secs_f64(),
+                crate::reporting::progress::describe()
             ));
+            return;
+        }
+        // Woken every 100 ms to see whether the report thread is stuck in a GC that cannot finish.
+        DEATH_CV.wait_until(&mut done, deadline.min(now + Duration::from_millis(100)));
+        if done.is_some() {
+            break;
+        }
+        if !reporter::in_gc_exit_cannot_finish() {
+            in_gc_since = None;
+        } else if in_gc_since.get_or_insert_with(Instant::now).elapsed() >= STUCK_GC_GRACE {
+            drop(done);
+            write_beside_stuck_report(agent, env, budget);
             return;
         }
     }
@@ -227,6 +262,9 @@ pub fn run_report_loop(agent: &Agent, env: &Env) {
             return;
         }
         if DEATH_REQUESTED.load(Relaxed) || buf.contains(&REQ_DEATH) {
+            if DEATH_TAKEN_OVER.load(Relaxed) {
+                return;
+            }
             reporter::write_report(agent, env, Trigger::VmDeath, death_budget());
             finish_death(true);
             return;

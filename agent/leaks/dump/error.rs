@@ -46,6 +46,8 @@ pub enum NoDump {
     Place(DumpError),
     /// It would pause longer than `chain_pause`.
     Pause { bytes: u64, ms: u128, limit_ms: u128 },
+    /// In the exit report: the dump and its search would not fit into what is left.
+    ExitTime { bytes: u64, ms: u128, left_ms: u128 },
 }
 
 impl fmt::Display for NoDump {
@@ -57,6 +59,12 @@ impl fmt::Display for NoDump {
             NoDump::Pause { bytes, ms, limit_ms } => write!(
                 f,
                 "a heap dump of about {} MiB would pause the application about {ms} ms, more than chain_pause ({limit_ms} ms)",
+                bytes >> 20
+            ),
+            NoDump::ExitTime { bytes, ms, left_ms } => write!(
+                f,
+                "a heap dump of about {} MiB would take about {ms} ms and its search longer, too much for the {left_ms} ms \
+                 left of exit_timeout",
                 bytes >> 20
             ),
         }

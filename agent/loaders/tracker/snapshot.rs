@@ -3,6 +3,7 @@
 //! JNI and JVMTI calls run with no tracker lock held; the map is read and written between them.
 
 use super::{tag_loader, ClassTracker, LoaderRec, Resolved, StaticFacts, BOOTSTRAP, TAG_CLASS, TAG_KIND_MASK, TAG_LAZY};
+use crate::core::budget::Budget;
 use crate::ffi::jni::{Env, Local, WeakGlobal};
 use crate::ffi::jvmti::{signature_to_name, Jvmti};
 use crate::loaders::generations::{generations, name_hash};
@@ -33,6 +34,8 @@ struct Sightings {
     /// Static facts learned for the first time, and Tomcat context paths newly known.
     learned: Vec<(u32, StaticFacts)>,
     labels: Vec<(u32, String)>,
+    /// Loaders first seen by this report whose facts were not asked for: no time was left.
+    not_asked: usize,
 }
 
 /// What can change about a live loader.
@@ -45,17 +48,31 @@ struct DynamicFacts {
 }
 
 impl ClassTracker {
-    /// Builds the `class_loaders` section. Runs on the report thread.
-    pub fn snapshot(&self, jvmti: &Jvmti, env: &Env) -> ClassLoaders {
-        env.with_local_frame(self.local_capacity(), || self.snapshot_inner(jvmti, env))
+    /// Builds the `class_loaders` section. Runs on the report thread. Asking loaders first seen
+    /// what they are (Java calls, ~1 ms each under load) stops when `budget` says so, and what
+    /// was left unasked is added to `skipped`.
+    pub fn snapshot(&self, jvmti: &Jvmti, env: &Env, budget: &Budget, skipped: &mut Vec<String>) -> ClassLoaders {
+        env.with_local_frame(self.local_capacity(), || self.snapshot_inner(jvmti, env, budget, skipped))
     }
 
-    fn snapshot_inner(&self, jvmti: &Jvmti, env: &Env) -> ClassLoaders {
+    fn snapshot_inner(&self, jvmti: &Jvmti, env: &Env, budget: &Budget, skipped: &mut Vec<String>) -> ClassLoaders {
+        crate::reporting::progress::step("class loaders: loaded classes");
         let classes = self.live_classes(jvmti, env);
-        let seen = self.look_at_loaders(jvmti, env);
+        crate::reporting::progress::step("class loaders: asking each loader");
+        let seen = self.look_at_loaders(jvmti, env, budget);
+        if seen.not_asked > 0 {
+            skipped.push(format!(
+                "what {} class loader(s) first seen at this report are (URLs, code source, container label): {}; \
+                 raise exit_timeout",
+                seen.not_asked,
+                budget.stop_reason()
+            ));
+        }
+        crate::reporting::progress::step("class loaders: the dead");
         self.remember(&classes, seen.learned, seen.labels);
         self.bury(env, &seen.dead);
         self.prune_dead(env);
+        crate::reporting::progress::step("class loaders: rows");
 
         let mut out = ClassLoaders {
             classes_loaded: self.loaded.load(Relaxed),
@@ -117,7 +134,7 @@ impl ClassTracker {
     /// Notices the loaders that died (ObjectFree may not have arrived yet) and asks the live ones
     /// what they are. What is known of each is read under the lock; the JNI calls (the upgrade,
     /// the facts) run without it.
-    fn look_at_loaders(&self, jvmti: &Jvmti, env: &Env) -> Sightings {
+    fn look_at_loaders(&self, jvmti: &Jvmti, env: &Env, budget: &Budget) -> Sightings {
         let known: Vec<(u32, Arc<WeakGlobal>, Option<StaticFacts>, bool)> = self
             .lock_loaders()
             .iter()
@@ -130,11 +147,22 @@ impl ClassTracker {
                 continue;
             };
             let obj = local.raw();
-            let facts = known.unwrap_or_else(|| {
-                let f = static_facts(jvmti, env, obj);
-                seen.learned.push((id, f.clone()));
-                f
-            });
+            let facts = match known {
+                Some(f) => f,
+                // Not remembered: the next report asks again.
+                None if budget.stop_now() => {
+                    seen.not_asked += 1;
+                    continue;
+                }
+                None => {
+                    if crate::core::fault::injected("slow-loader-facts") {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    let f = static_facts(jvmti, env, obj);
+                    seen.learned.push((id, f.clone()));
+                    f
+                }
+            };
             if facts.tomcat_loader && !labelled {
                 if let Some(path) = tomcat_context_path(env, obj) {
                     seen.labels.push((id, path));
