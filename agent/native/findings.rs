@@ -264,7 +264,11 @@ fn direct_findings(sites: &[DirectSite], pools: &[DirectPool], max_direct: Optio
         let growth: i64 = sites.iter().map(|s| s.growth_bytes).sum();
         // Blocks never freed, or blocks freed at one place while others of it keep rising at
         // every report (a leak beside churn: a Netty allocator's buffers, most released).
-        let rising: Vec<Rising> = sites.iter().filter_map(|s| s.rising.filter(|_| rises(&s.rising))).collect();
+        // Only where some live block predates the previous report (by its age slot, which starts
+        // at a report or a sampler tick; a second's margin for the two clocks): buffers in flight
+        // that merely peak higher at each report (a busy server's, a ramp-up's) are all younger.
+        let kept = |s: &DirectSite| s.oldest_live_ms.is_some_and(|age| age > window_ms.saturating_add(1_000));
+        let rising: Vec<Rising> = sites.iter().filter(|s| kept(s)).filter_map(|s| s.rising.filter(|_| rises(&s.rising))).collect();
         let never_freed = frees as f64 <= DIRECT_MAX_FREED_SHARE * made as f64;
         if bytes < DIRECT_MIN_LIVE_BYTES || (!never_freed && rising.is_empty()) {
             continue;
@@ -475,7 +479,10 @@ mod tests {
         let mut s = dsite(DirectKind::DirectByteBuffer, "io.netty.buffer.UnpooledDirectByteBuf.allocateDirect(UnpooledDirectByteBuf.java:121)", 20_000, 17_000, 3_000, 24 << 20);
         assert!(direct_findings(std::slice::from_ref(&s), &[], None, 0).is_empty(), "churn without a rise");
         s.rising = Some(Rising { reports: 2, bytes: 20 << 20 });
-        let f = direct_findings(std::slice::from_ref(&s), &[], None, 0);
+        s.oldest_live_ms = Some(4_000);
+        assert!(direct_findings(std::slice::from_ref(&s), &[], None, 30_000).is_empty(), "every live block younger than the previous report: in flight, not kept");
+        s.oldest_live_ms = Some(45_000);
+        let f = direct_findings(std::slice::from_ref(&s), &[], None, 30_000);
         assert_eq!(f.len(), 1);
         assert!(f[0].summary.contains("keeps growing") && f[0].summary.contains("rose at each of the last 2 reports (+20.0 MiB)"), "{}", f[0].summary);
         assert!(f[0].fix.contains("ReferenceCountUtil.release"), "{}", f[0].fix);
