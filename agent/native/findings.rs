@@ -157,12 +157,21 @@ fn span(ms: u64) -> String {
     }
 }
 
+/// The JDK's own allocation frames on top of a direct site's stack: a DirectByteBuffer's has two
+/// more than a raw Unsafe block's (its constructor and the factory).
+fn jdk_frames(kind: DirectKind) -> usize {
+    if kind == DirectKind::DirectByteBuffer {
+        4
+    } else {
+        2
+    }
+}
+
 /// Where a direct site's memory comes from for its finding, and whether every block of the site
 /// shares that frame: the site's place, unless that is Netty's own code (its allocator, its
 /// codecs), then the first frame below Netty, the code that asked for the buffer.
 fn direct_place(s: &DirectSite) -> (String, bool) {
-    let skip = if s.kind == DirectKind::DirectByteBuffer { 4 } else { 2 };
-    let at = place(&s.app_frame, &s.stack, skip);
+    let at = place(&s.app_frame, &s.stack, jdk_frames(s.kind));
     if !pools::is_netty(&at) {
         return (at, true);
     }
@@ -281,8 +290,7 @@ fn direct_findings(sites: &[DirectSite], pools: &[DirectPool], max_direct: Optio
         let mut at = format!("{at}{}", call_paths(&sites.iter().map(|s| (s.id, &s.app_frame, s.stack.as_slice())).collect::<Vec<_>>()));
         if !exact {
             // The frame is below the key: the first block's caller, not necessarily every block's.
-            let skip = if kind == DirectKind::DirectByteBuffer { 4 } else { 2 };
-            at = format!("{} (first seen from {at}; key_depth=16 tells callers apart)", place(&sites[0].app_frame, &sites[0].stack, skip));
+            at = format!("{} (first seen from {at}; key_depth=16 tells callers apart)", place(&sites[0].app_frame, &sites[0].stack, jdk_frames(kind)));
         }
         let freed = if frees == 0 {
             "none was ever freed".to_string()

@@ -583,33 +583,26 @@ impl Running {
 
     /// Waits for a stdout line that starts with `prefix` (a progress line whose tail varies).
     pub fn wait_for_prefix(&mut self, prefix: &str, limit: Duration) {
-        let start = Instant::now();
-        loop {
-            self.pump();
-            if self.stdout.lines().any(|l| l.starts_with(prefix) && l[prefix.len()..].starts_with(' ')) {
-                return;
-            }
-            if let Some(s) = self.child.try_wait().unwrap() {
-                self.pump();
-                panic!("JVM exited ({s}) before '{prefix}':\n{}\n{}", self.stdout, self.stderr);
-            }
-            assert!(start.elapsed() < limit, "no '{prefix}' within {limit:?}:\n{}\n{}", self.stdout, self.stderr);
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_for(prefix, limit, |l| l.starts_with(prefix) && l[prefix.len()..].starts_with(' '));
     }
 
     pub fn wait_for_line(&mut self, line: &str, limit: Duration) {
+        self.wait_for(line, limit, |l| l.trim() == line);
+    }
+
+    /// Waits for a stdout line that `matches` (`what` names it in a failure).
+    fn wait_for(&mut self, what: &str, limit: Duration, matches: impl Fn(&str) -> bool) {
         let start = Instant::now();
         loop {
             self.pump();
-            if self.stdout.lines().any(|l| l.trim() == line) {
+            if self.stdout.lines().any(&matches) {
                 return;
             }
             if let Some(s) = self.child.try_wait().unwrap() {
                 self.pump();
-                panic!("JVM exited ({s}) before '{line}':\n{}\n{}", self.stdout, self.stderr);
+                panic!("JVM exited ({s}) before '{what}':\n{}\n{}", self.stdout, self.stderr);
             }
-            assert!(start.elapsed() < limit, "no '{line}' within {limit:?}:\n{}\n{}", self.stdout, self.stderr);
+            assert!(start.elapsed() < limit, "no '{what}' within {limit:?}:\n{}\n{}", self.stdout, self.stderr);
             std::thread::sleep(Duration::from_millis(20));
         }
     }
