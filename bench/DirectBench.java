@@ -14,7 +14,10 @@ import java.lang.management.ManagementFactory;
  *
  *   java [-XX:MaxDirectMemorySize=64m] DirectBench [--threads 2] [--buffers 400000] [--depth 40]
  *                                                  [--go FILE] [--sizes 64,1000,4096,16384,65536]
- *                                                  [--fresh] [--compiled]
+ *                                                  [--fresh] [--compiled] [--prelude N]
+ * --prelude N: before the workers start, N short-lived threads each count a few direct buffers
+ * and exit, so that the workers come after them, as a server's request threads come after its
+ * start-up threads (the agent's owned counter stripes went to the first threads that counted).
  * With --go, it prints "READY" after the warm-up and starts the timed pass once FILE exists, so
  * that several JVMs run it at the same time (bench/native_overhead.sh --together).
  * Prints "BENCH direct ms=<timed wall milliseconds> cpu_ms=<CPU milliseconds of the worker threads>
@@ -38,6 +41,7 @@ public final class DirectBench {
         int threads = 2, buffers = 400_000, depth = 40;
         java.nio.file.Path go = null;
         boolean compiled = false, fresh = false;
+        int prelude = 0;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--threads": threads = Integer.parseInt(args[++i]); break;
@@ -46,6 +50,7 @@ public final class DirectBench {
                 case "--go": go = java.nio.file.Paths.get(args[++i]); break;
                 case "--compiled": compiled = true; break;
                 case "--fresh": fresh = true; break;
+                case "--prelude": prelude = Integer.parseInt(args[++i]); break;
                 case "--sizes":
                     SIZES = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                     break;
@@ -55,6 +60,14 @@ public final class DirectBench {
         Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
         f.setAccessible(true);
         sun.misc.Unsafe u = (sun.misc.Unsafe) f.get(null);
+        for (int p = 0; p < prelude; p++) {
+            // One at a time: each has ended before the next starts, as start-up threads have.
+            Thread t = new Thread(() -> {
+                for (int i = 0; i < 10; i++) u.invokeCleaner(ByteBuffer.allocateDirect(64));
+            }, "direct-bench-prelude-" + p);
+            t.start();
+            t.join();
+        }
         if (compiled) {
             // The frames below the loop compiled too, as on a warm server's request path: descend
             // called often enough that the JIT compiles it whole, not only the loop's OSR.

@@ -5,6 +5,7 @@
 #   bench/native_overhead.sh [--pairs N] [--java PATH] [--options OPTS] [--workload zlib|direct|both]
 #                            [--depth N] [--buffers N] [--together] [--cpu steady|workers|process]
 #                            [--also OPTS] [--also-lib PATH] [--aa] [--raw] [--compiled]
+#                            [--prelude N] [--also-prelude N]
 #
 #   --pairs N      runs with and without the agent per workload (default 15); the order of each
 #                  pair alternates (without/with, with/without, ...)
@@ -34,6 +35,11 @@
 #   --aa           the second run is without the agent too (an A/A run: the bench's own noise)
 #   --compiled     direct: the frames below the loop compiled too (DirectBench --compiled), as on
 #                  a warm server's request path; by default they stay interpreted
+#   --prelude N    direct: N short-lived threads count a few buffers each and exit before the
+#                  workers start (DirectBench --prelude), as a server's start-up threads do
+#                  before its request threads; every run
+#   --also-prelude N  direct: the third run's --prelude (e.g. main's library with and without
+#                  the prelude side by side: --also-lib LIB --also-prelude 16)
 #   --raw          direct: without the fixed set-up below (new threads for the timed pass, glibc
 #                  and the JVM as configured by default); with --cpu workers, the bench as it
 #                  was before session 32
@@ -78,6 +84,8 @@ ALSO=""
 ALSO_LIB=""
 AA=0
 RAW=0
+PRELUDE=0
+ALSO_PRELUDE=""
 while (( $# )); do
   case "$1" in
     --pairs) PAIRS="$2"; shift 2 ;;
@@ -93,6 +101,8 @@ while (( $# )); do
     --aa) AA=1; shift ;;
     --raw) RAW=1; shift ;;
     --compiled) COMPILED=(--compiled); shift ;;
+    --prelude) PRELUDE="$2"; shift 2 ;;
+    --also-prelude) ALSO_PRELUDE="$2"; shift 2 ;;
     -h|--help) sed -n '2,60p' "$0"; exit 0 ;;
     *) echo "native_overhead.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -113,14 +123,14 @@ trap 'rm -rf "$WORK"' EXIT
 AGENT="-agentpath:$LIB=file=$WORK/report-%p-%n${OPTS:+,$OPTS}"
 KINDS=(without with)
 (( AA )) && KINDS=(without again)
-if [[ -n "$ALSO" || -n "$ALSO_LIB" ]]; then
+if [[ -n "$ALSO" || -n "$ALSO_LIB" || -n "$ALSO_PRELUDE" ]]; then
   AGENT_ALSO="-agentpath:${ALSO_LIB:-$LIB}=file=$WORK/report-%p-%n"
   [[ -n "${ALSO:-$OPTS}" ]] && AGENT_ALSO+=",${ALSO:-$OPTS}"
   KINDS+=(also)
 fi
 echo "java:   $JAVA ($("$JAVA" -version 2>&1 | head -1))"
 echo "agent:  $AGENT"
-[[ -n "${AGENT_ALSO:-}" ]] && echo "also:   $AGENT_ALSO"
+[[ -n "${AGENT_ALSO:-}" ]] && echo "also:   $AGENT_ALSO${ALSO_PRELUDE:+ (prelude $ALSO_PRELUDE)}"
 (( AA )) && echo "a/a:    the second run of each pair is without the agent too"
 # The direct runs' fixed set-up (see the header), the same for every kind of run.
 DIRECT_ENV=(MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=67108864 MALLOC_MMAP_THRESHOLD_=1048576)
@@ -128,13 +138,13 @@ DIRECT_JVM=(-Xms256m -Xmx256m -XX:+AlwaysPreTouch)
 FRESH=()
 (( RAW )) && DIRECT_ENV=() && DIRECT_JVM=() && FRESH=(--fresh)
 [[ "$WORKLOAD" != zlib ]] && echo "direct: ${DIRECT_ENV[*]:-(glibc defaults)} ${DIRECT_JVM[*]:-(JVM defaults)} ${FRESH[*]:-(timed on the warm-up threads)}"
-echo "cpus:   $(nproc), pairs: $PAIRS, stack depth below the loops: $DEPTH, direct buffers: $BUFFERS, CPU: $CPU$( ((TOGETHER)) && echo ", the runs of a pair at the same time")"
+echo "cpus:   $(nproc), pairs: $PAIRS, stack depth below the loops: $DEPTH, direct buffers: $BUFFERS, prelude threads: $PRELUDE, CPU: $CPU$( ((TOGETHER)) && echo ", the runs of a pair at the same time")"
 
 # One run of the current workload: prints the benchmark's output.
 run() { # run <without|again|with|also> [go-file]
-  local agent=() go=()
+  local agent=() go=() prelude="$PRELUDE"
   [[ "$1" == with ]] && agent=("$AGENT")
-  [[ "$1" == also ]] && agent=("$AGENT_ALSO")
+  [[ "$1" == also ]] && agent=("$AGENT_ALSO") && prelude="${ALSO_PRELUDE:-$PRELUDE}"
   [[ -n "${2:-}" ]] && go=(--go "$2")
   case "$W" in
     zlib) "$JAVA" "${agent[@]}" -cp "$WORK/classes" ZlibBench --depth "$DEPTH" "${go[@]}" 2>&1 ;;
@@ -145,7 +155,7 @@ run() { # run <without|again|with|also> [go-file]
       [[ "$CPU" == process ]] && keep='s/ cpu_ms=[0-9]* proc_cpu_ms=\([0-9]*\)/ cpu_ms=\1/'
       [[ "$CPU" == steady ]] && keep='s/ cpu_ms=[0-9]*\(.*\) steady_cpu_ms=\([0-9]*\)/ cpu_ms=\2\1/'
       env "${DIRECT_ENV[@]}" "$JAVA" "${agent[@]}" "${DIRECT_JVM[@]}" -XX:MaxDirectMemorySize=64m -cp "$WORK/classes" DirectBench --depth "$DEPTH" \
-        --buffers "$BUFFERS" "${COMPILED[@]}" "${FRESH[@]}" "${go[@]}" 2>&1 | sed -u "$keep" ;;
+        --buffers "$BUFFERS" --prelude "$prelude" "${COMPILED[@]}" "${FRESH[@]}" "${go[@]}" 2>&1 | sed -u "$keep" ;;
   esac
 }
 
