@@ -101,6 +101,8 @@ pub struct Counters {
     pub sites_evicted: AtomicU64,
     /// CompiledMethodUnload events: compiled code freed, every stack template dropped.
     pub compiled_code_unloads: AtomicU64,
+    /// Direct-ledger counter stripes given back by threads as they ended.
+    pub direct_stripes_released: AtomicU64,
 }
 
 pub static COUNTERS: Counters = Counters {
@@ -123,6 +125,7 @@ pub static COUNTERS: Counters = Counters {
     methods_cached: AtomicU64::new(0),
     sites_evicted: AtomicU64::new(0),
     compiled_code_unloads: AtomicU64::new(0),
+    direct_stripes_released: AtomicU64::new(0),
 };
 
 pub fn bump(c: &AtomicU64) {
@@ -156,6 +159,7 @@ pub fn snapshot(capabilities_missing: &[String], signals: (u64, u64)) -> Health 
         methods_cached: c.methods_cached.load(Relaxed),
         sites_evicted: c.sites_evicted.load(Relaxed),
         compiled_code_unloads: c.compiled_code_unloads.load(Relaxed),
+        direct_stripes_released: c.direct_stripes_released.load(Relaxed),
         heap_bytes: crate::ffi::counting::in_use(),
         disabled_features: disabled_features().into_iter().map(String::from).collect(),
         capabilities_missing: capabilities_missing.to_vec(),

@@ -57,6 +57,14 @@ pub(super) unsafe extern "C" fn on_vm_death(_jvmti: *mut jvmtiEnv, jni: *mut JNI
     });
 }
 
+pub(super) unsafe extern "C" fn on_thread_end(_jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread) {
+    guarded(Feature::Direct, (), || {
+        if let Some(agent) = runtime::get() {
+            agent.direct.on_thread_end(jni as usize);
+        }
+    });
+}
+
 pub(super) unsafe extern "C" fn on_class_load(jvmti: *mut jvmtiEnv, jni: *mut JNIEnv, _thread: jthread, klass: jclass) {
     health::bump(&COUNTERS.events);
     // SAFETY: `jni` is the calling thread's JNIEnv, passed by the JVM; `env` stays on this thread.

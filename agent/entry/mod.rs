@@ -111,6 +111,7 @@ fn deactivate(late: bool, env: Option<&Env>) {
         JVMTI_EVENT_NATIVE_METHOD_BIND,
         JVMTI_EVENT_COMPILED_METHOD_LOAD,
         JVMTI_EVENT_COMPILED_METHOD_UNLOAD,
+        JVMTI_EVENT_THREAD_END,
     ] {
         let _ = j.set_event(false, e);
     }
@@ -359,6 +360,7 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
     cb.CompiledMethodUnload = Some(on_compiled_method_unload);
     cb.CompiledMethodLoad = Some(on_compiled_method_load);
     cb.ResourceExhausted = Some(on_resource_exhausted);
+    cb.ThreadEnd = Some(on_thread_end);
     jvmti.set_event_callbacks(&cb)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_INIT)?;
     jvmti.set_event(true, JVMTI_EVENT_VM_DEATH)?;
@@ -382,6 +384,12 @@ fn enable_events(agent: &Agent) -> Result<(), crate::ffi::jvmti::JvmtiError> {
             let why = format!("this JVM refused NativeMethodBind events ({e})");
             agent.zlib.set_status(Tracking::Failed, Some(why.clone()));
             agent.direct.set_status(Tracking::Failed, Some(why));
+        }
+        // A thread's direct counter stripe goes back as it ends, for the threads that come later.
+        if n.direct {
+            if let Err(e) = jvmti.set_event(true, JVMTI_EVENT_THREAD_END) {
+                log::info(&format!("ThreadEnd events unavailable ({e}): direct counter stripes stay with their first threads"));
+            }
         }
         // HotSpot 17+ posts an nmethod's unload only if its load was posted.
         let loads = jvmti.set_event(true, JVMTI_EVENT_COMPILED_METHOD_LOAD);

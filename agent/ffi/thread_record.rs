@@ -73,6 +73,11 @@ pub fn with<T: 'static, R>(make: fn() -> T, f: impl FnOnce(&mut T) -> R) -> Opti
     Some(out)
 }
 
+/// Whether the calling thread has a record (of any type).
+pub fn exists() -> bool {
+    malloc_hooks::ledgers_word() != 0
+}
+
 #[cold]
 fn create<T: 'static>(make: fn() -> T) -> Option<*mut Record<T>> {
     OWNER

@@ -17,6 +17,7 @@ use crate::ffi::hotspot;
 use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::core::options::NativeOptions;
+use crate::core::health::{self, COUNTERS};
 use leakagent_report::model::{CrossCheck, Direct, DirectKind, DirectSite, DirectTotals, JdkPool, Tracking};
 use std::collections::HashSet;
 use parking_lot::Mutex;
@@ -350,6 +351,14 @@ impl DirectLedger {
             None => {
                 self.untracked_frees.fetch_add(1, Relaxed);
             }
+        }
+    }
+
+    /// JVMTI ThreadEnd, on the ending thread (JNIEnv at `env`): its counter stripe goes to the
+    /// next thread that counts (no Java code, so no event of this ledger, runs on it after).
+    pub fn on_thread_end(&self, env: usize) {
+        if thread::drop_direct_writer() && self.section.sites.release(env) {
+            health::bump(&COUNTERS.direct_stripes_released);
         }
     }
 

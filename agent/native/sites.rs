@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::{Acquire, Relaxed, Release}};
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
@@ -190,10 +190,12 @@ struct Names {
 /// chunks up to a fixed capacity. The first `specials` ids are, per kind, the "<other sites>"
 /// sites used once the capacity is reached, then the "<sites evicted>" sites.
 pub struct SiteTable<C> {
-    /// The JNIEnv address of the thread that writes each owned stripe (0: none yet). A claim is
-    /// never given back: a thread that dies keeps its stripe, which a later thread whose
-    /// JavaThread (and so JNIEnv) lies at the same address inherits, since two live threads
-    /// never share one; threads beyond `OWNED` share the last stripe.
+    /// The JNIEnv address of the thread that writes each owned stripe (0: free). A thread gives
+    /// its stripe back as it ends (`release`, at JVMTI ThreadEnd), its counts staying in the
+    /// stripe, and the next thread to count claims it. A thread that ends unseen keeps its
+    /// stripe, which a later thread whose JavaThread (and so JNIEnv) lies at the same address
+    /// inherits, since two live threads never share one. Threads that find no free stripe
+    /// share the last one.
     owners: Owners,
     shards: Box<[Mutex<HashMap<SiteKey, u32, MixBuild>>]>,
     names: Mutex<Names>,
@@ -392,17 +394,47 @@ impl<C: SiteCounters> SiteTable<C> {
     pub fn writer(&self, env: usize) -> Writer {
         // The top bits of a multiplicative hash: JavaThreads are far apart and aligned alike.
         let h = ((env as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % OWNED;
-        for i in 0..OWNED {
+        if env != 0 && self.owners.0[h].load(Relaxed) == env {
+            return Writer { stripe: h };
+        }
+        self.find_or_claim(env, h)
+    }
+
+    /// `writer` past the first probe. Only a thread itself puts its address into an owner word
+    /// or takes it out, so one pass finds its stripe if it has one; only then does it claim a
+    /// free one: a stripe given back may lie before its own in the probe order, and claiming
+    /// that hole would give it two.
+    fn find_or_claim(&self, env: usize, h: usize) -> Writer {
+        let shared = Writer { stripe: OWNED };
+        if env == 0 {
+            return shared;
+        }
+        let mut free = false;
+        for i in 1..OWNED {
             let stripe = (h + i) % OWNED;
-            let o = &self.owners.0[stripe];
-            match o.load(Relaxed) {
+            match self.owners.0[stripe].load(Relaxed) {
                 v if v == env => return Writer { stripe },
-                // Claims are never given back, so a thread's stripe is found before any free one.
-                0 if env != 0 && o.compare_exchange(0, env, Relaxed, Relaxed).is_ok() => return Writer { stripe },
+                0 => free = true,
                 _ => {}
             }
         }
-        Writer { stripe: OWNED }
+        if !free && self.owners.0[h].load(Relaxed) != 0 {
+            return shared;
+        }
+        (0..OWNED)
+            .map(|i| (h + i) % OWNED)
+            // Acquire, with `release`'s Release: the new owner's plain loads see the last
+            // owner's stores.
+            .find(|&stripe| self.owners.0[stripe].compare_exchange(0, env, Acquire, Relaxed).is_ok())
+            .map_or(shared, |stripe| Writer { stripe })
+    }
+
+    /// Gives back the stripe of the thread whose JNIEnv is at `env`, which must be that thread
+    /// (as it ends) and must write through no `Writer` it holds afterwards: the stripe's counts
+    /// stay where they are, summed with every other stripe's, and the next thread to count
+    /// writes on from them. Returns whether it had one.
+    pub fn release(&self, env: usize) -> bool {
+        env != 0 && self.owners.0.iter().any(|o| o.compare_exchange(env, 0, Release, Relaxed).is_ok())
     }
 
     /// The stripe of a site's counters `w` writes.
@@ -517,6 +549,74 @@ mod tests {
         // kept them), rounds 2 and 3 inherit rounds 0 and 1's.
         assert_eq!(owned.load(Relaxed), 2 * OWNED as u64);
         assert!(stripes.iter().all(|s| s.0 .0.load(Relaxed) > 0), "every stripe was written");
+    }
+
+    /// Threads that give their stripe back as they end, while others still count: no two live
+    /// threads ever hold one owned stripe, a thread keeps its own, later threads get the
+    /// stripes back, and no count is lost when a stripe changes hands.
+    #[test]
+    fn stripes_given_back_at_thread_end_pass_on_with_their_counts() {
+        let t: SiteTable<Count> = SiteTable::new(16, &[(0, "<other>".into())]);
+        let k = key(0, &[1]);
+        let id = t.intern(&k, || 0, || name(&k), || info(0));
+        const THREADS: usize = 24;
+        const ROUNDS: usize = 6;
+        const ADDS: u64 = 50_000;
+        let holders: [AtomicU32; OWNED] = Default::default();
+        let owned = AtomicU64::new(0);
+        for round in 0..ROUNDS {
+            std::thread::scope(|s| {
+                for i in 0..THREADS {
+                    let (t, holders, owned) = (&t, &holders, &owned);
+                    s.spawn(move || {
+                        // A new address per thread: no thread inherits a stripe, all are given back.
+                        let env = 0x7f00_0000_0000 + (round * THREADS + i + 1) * 0x4000;
+                        let w = t.writer(env);
+                        if w.owned() {
+                            owned.fetch_add(1, Relaxed);
+                            assert_eq!(holders[w.stripe].fetch_add(1, Relaxed), 0, "stripe {} held twice", w.stripe);
+                        }
+                        for half in 0..2 {
+                            for _ in 0..ADDS / 2 {
+                                w.add(&t.counters_of(id, w).0, 1);
+                            }
+                            if half == 0 {
+                                assert_eq!(t.writer(env), w, "a thread keeps its stripe");
+                                std::thread::yield_now();
+                            }
+                        }
+                        if w.owned() {
+                            holders[w.stripe].fetch_sub(1, Relaxed);
+                        }
+                        assert_eq!(t.release(env), w.owned());
+                    });
+                }
+            });
+        }
+        let stripes = t.iter().find(|(i, _, _)| *i == id).unwrap().2;
+        assert_eq!(total(stripes, |c| &c.0), (ROUNDS * THREADS) as u64 * ADDS, "no count lost");
+        // Every round's first threads find the stripes the last round gave back.
+        assert!(owned.load(Relaxed) >= (ROUNDS * OWNED) as u64, "owned {}", owned.load(Relaxed));
+        assert!(t.owners.0.iter().all(|o| o.load(Relaxed) == 0), "every stripe was given back");
+    }
+
+    /// A stripe given back before a thread's own in its probe order is not claimed as a second
+    /// one: the thread finds its own.
+    #[test]
+    fn a_thread_finds_its_stripe_past_one_given_back() {
+        let t: SiteTable<Count> = SiteTable::new(16, &[(0, "<other>".into())]);
+        let h = |env: usize| ((env as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % OWNED;
+        let a = 0x7f00_0000_0000usize;
+        let b = (1..).map(|i| a + i * 0x4000).find(|&e| h(e) == h(a)).unwrap();
+        let (wa, wb) = (t.writer(a), t.writer(b));
+        assert_ne!(wa, wb);
+        assert!(t.release(a));
+        assert!(!t.release(a), "given back once");
+        assert_eq!(t.writer(b), wb, "b keeps its stripe, not the hole before it");
+        assert_eq!(t.owners.0.iter().filter(|o| o.load(Relaxed) == b).count(), 1);
+        let c = (1..).map(|i| b + i * 0x4000).find(|&e| h(e) == h(a)).unwrap();
+        assert_eq!(t.writer(c), wa, "the next thread claims the stripe given back");
+        assert_eq!(t.writer(0), Writer { stripe: OWNED }, "no thread: the shared stripe");
     }
 
     #[test]

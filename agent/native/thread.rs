@@ -53,3 +53,10 @@ pub struct DirectCache {
 pub fn with<R>(f: impl FnOnce(&mut PerThread) -> R) -> Option<R> {
     thread_record::with(PerThread::new, f)
 }
+
+/// At the thread's end: drops the direct ledger's writer the thread's record keeps, so that its
+/// stripe can be given back. False when the record is in use (its writer then stays, and so
+/// must the stripe).
+pub fn drop_direct_writer() -> bool {
+    !thread_record::exists() || with(|t| t.direct = None).is_some()
+}

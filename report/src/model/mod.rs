@@ -251,6 +251,10 @@ pub struct Health {
     /// CompiledMethodUnload events seen (compiled code freed; every stack template is dropped).
     #[serde(default)]
     pub compiled_code_unloads: u64,
+    /// Direct-ledger counter stripes given back by threads as they ended (JVMTI ThreadEnd), for
+    /// the next thread that counts (docs/native-ledger.md).
+    #[serde(default)]
+    pub direct_stripes_released: u64,
     /// Bytes the agent's own code holds on the heap (malloc) when the report was built.
     #[serde(default)]
     pub heap_bytes: u64,
