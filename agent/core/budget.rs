@@ -15,6 +15,9 @@ pub fn request_wrap_up() {
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {
     deadline: Option<Instant>,
+    /// The exit report's end (`exit_timeout`): the deadline plus the reserve the steps after
+    /// the chain search share.
+    end: Option<Instant>,
     /// The exit report itself ignores the wrap-up request meant for reports in flight.
     exit_report: bool,
 }
@@ -22,12 +25,17 @@ pub struct Budget {
 impl Budget {
     /// No deadline beyond each step's own limits.
     pub fn open() -> Budget {
-        Budget { deadline: None, exit_report: false }
+        Budget { deadline: None, end: None, exit_report: false }
     }
 
     /// The exit report: done by `deadline`, keeping `reserve` for rendering and writing files.
     pub fn exit(deadline: Instant, reserve: Duration) -> Budget {
-        Budget { deadline: Some(deadline.checked_sub(reserve).unwrap_or(deadline)), exit_report: true }
+        Budget { deadline: Some(deadline.checked_sub(reserve).unwrap_or(deadline)), end: Some(deadline), exit_report: true }
+    }
+
+    /// Time left to the exit report's end (its reserve included), None without a deadline.
+    pub fn until_end(&self) -> Option<Duration> {
+        self.end.map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     pub fn is_exit(&self) -> bool {
@@ -71,7 +79,8 @@ impl Budget {
     }
 }
 
-/// What the exit report keeps for rendering and writing: a fifth of the timeout, 0.5 s to 2 s.
+/// What the exit report keeps for the steps after the chain search (findings, rendering,
+/// writing): a fifth of the timeout, 0.5 s to 2 s.
 pub fn write_reserve(timeout: Duration) -> Duration {
     (timeout / 5).clamp(Duration::from_millis(500), Duration::from_secs(2))
 }
@@ -92,7 +101,8 @@ mod tests {
         let past = Budget::exit(now, Duration::from_secs(1));
         assert!(past.stop_now());
         assert_eq!(past.cap(Duration::from_secs(5)), Duration::ZERO);
-        assert!(Budget::open().remaining().is_none());
+        assert!(Budget::open().remaining().is_none() && Budget::open().until_end().is_none());
+        assert!(b.until_end().unwrap() > Duration::from_secs(9), "the end keeps the reserve");
         let half = b.half_left().remaining().unwrap();
         assert!(half <= Duration::from_secs(4) && half > Duration::from_millis(3500), "{half:?}");
         assert!(half_left_of_open_is_open());

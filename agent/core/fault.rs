@@ -13,7 +13,9 @@
 //! must still start no chain at the sampler's references), `slow-loader-facts` (asking a loader
 //! first seen what it is takes 50 ms more: an exit report must give that up to keep its deadline),
 //! `gc-as-jvm-exits` (under ZGC or Shenandoah a report waits 3 s before its GC: asked for as the
-//! JVM exits, the GC never finishes, and VMDeath must write the exit report itself).
+//! JVM exits, the GC never finishes, and VMDeath must write the exit report itself),
+//! `slow-findings-at-exit` (deriving the exit report's findings takes 60 s: the report must be
+//! written without them within `exit_timeout`).
 //!
 //! Only a build with the `fault-injection` feature reads the variable (the tests build one into
 //! target/fault); in the library users load `injected` is always false and compiles away.

@@ -1,9 +1,16 @@
 //! Turns the evidence in a report into plain-words verdicts with fixes, worst first. Each feature
 //! derives its own findings from the report model; this only merges and sorts them.
 
-use leakagent_report::model::{Finding, Report};
+use crate::core::budget::Budget;
+use crate::core::fault;
+use leakagent_report::model::{Finding, Report, Trigger};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 pub fn derive(report: &Report) -> Vec<Finding> {
+    if report.trigger == Trigger::VmDeath && fault::injected("slow-findings-at-exit") {
+        std::thread::sleep(Duration::from_secs(60));
+    }
     let mut out: Vec<Finding> = Vec::new();
     crate::leaks::findings::derive(report, &mut out);
     crate::memory::findings::derive(report, &mut out);
@@ -11,4 +18,45 @@ pub fn derive(report: &Report) -> Vec<Finding> {
     crate::native::sampled::derive(report, &mut out);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
+}
+
+/// Sets the report's findings. At exit they are derived on a helper thread given half the time
+/// left to `exit_timeout`'s end (rendering and writing need the rest): past it, the report is
+/// written without them and says so. The helper has only the report's data; if it is cut off it
+/// finishes, or not, while the JVM exits.
+pub fn derive_within(report: Report, budget: &Budget) -> Report {
+    let Some(left) = budget.until_end().filter(|_| budget.is_exit()) else {
+        let mut report = report;
+        report.findings = derive(&report);
+        return report;
+    };
+    let share = left / 2;
+    let shared = Arc::new(report);
+    let (tx, rx) = mpsc::sync_channel(1);
+    let theirs = Arc::clone(&shared);
+    let helper = std::thread::Builder::new().name("leakagent-findings".into()).spawn(move || {
+        let found = derive(&theirs);
+        // The report goes back with them: the caller then holds its only reference.
+        let _ = tx.send((found, theirs));
+    });
+    let got = match helper {
+        Ok(_) => rx.recv_timeout(share).ok(),
+        Err(_) => Some((derive(&shared), Arc::clone(&shared))),
+    };
+    match got {
+        Some((found, theirs)) => {
+            drop(theirs);
+            let mut report = Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
+            report.findings = found;
+            report
+        }
+        None => {
+            let mut report = (*shared).clone();
+            report.agent.skipped.push(format!(
+                "findings: not derived within {} ms, half of what was left of exit_timeout (the sections hold the evidence); raise exit_timeout",
+                share.as_millis()
+            ));
+            report
+        }
+    }
 }

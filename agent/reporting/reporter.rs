@@ -71,9 +71,9 @@ fn write_unlocked(agent: &Agent, env: &Env, trigger: Trigger, budget: Budget, de
     let seq = SEQUENCE.fetch_add(1, Relaxed) + 1;
     let t0 = Instant::now();
     progress::begin("waiting for the heap to be quiet");
-    let report = env.with_local_frame(256, || build(agent, env, trigger, detail, seq, t0, budget));
+    let mut report = env.with_local_frame(256, || build(agent, env, trigger, detail, seq, t0, budget));
     progress::step("rendering and writing");
-    let written = write_files(agent, &report);
+    let written = write_files(agent, &mut report, &budget);
     progress::step("done");
     if let (Some(path), false) = (&written, trigger == Trigger::VmDeath) {
         guarded(Feature::Startup, (), || crate::reporting::state::publish_report(env, path, seq));
@@ -176,7 +176,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
     progress::step("leak analysis");
     leaks_section(agent, env, &mut class_loaders, &leak_opts, &budget, &mut skipped);
     drop(quiet);
-    let mut report = Report {
+    let report = Report {
         schema_version: SCHEMA_VERSION,
         trigger,
         sequence: seq,
@@ -197,7 +197,7 @@ fn build(agent: &Agent, env: &Env, trigger: Trigger, detail: Option<TriggerDetai
         trigger_detail: detail,
     };
     progress::step("findings");
-    report.findings = findings::derive(&report);
+    let mut report = findings::derive_within(report, &budget);
     report.agent.report_build_ms = t0.elapsed().as_millis() as u64;
     report
 }
@@ -376,8 +376,9 @@ impl FailedSection for Direct {
 }
 
 /// Writes every rendering the options ask for; returns the JSON path when the JSON was written.
-/// The JSON comes last: when it appears, its siblings are complete.
-fn write_files(agent: &Agent, report: &Report) -> Option<String> {
+/// The JSON comes last: when it appears, its siblings are complete. At exit a sibling is given
+/// up when what is left of `exit_timeout` may not hold it and the JSON.
+fn write_files(agent: &Agent, report: &mut Report, budget: &Budget) -> Option<String> {
     let now_secs = (report.time_ms / 1000) as i64;
     let started = os::local_timestamp(agent.started_epoch_s);
     let expanded = writer::expand(&agent.options.file, report.pid, &started, &os::local_timestamp(now_secs), report.sequence);
@@ -386,10 +387,21 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
     let (json_path, stem) = writer::json_path(&expanded);
     let (json_path, stem) = if sequenced { writer::unused_name(json_path, stem) } else { (json_path, stem) };
     let json_display = json_path.display().to_string();
-    let (siblings, mut failed) = write_siblings(agent, report, &stem);
+    let rendering = Instant::now();
+    let mut json = json::render(report);
+    let (siblings, mut failed, given_up) = write_siblings(agent, report, &stem, budget, rendering.elapsed());
+    if !given_up.is_empty() {
+        report.agent.skipped.push(format!(
+            "the {} rendering(s): not written, {} ms left of exit_timeout were kept for the JSON; raise exit_timeout",
+            given_up.join(" and "),
+            budget.until_end().unwrap_or_default().as_millis()
+        ));
+        json = json::render(report);
+    }
+    let report = &*report;
     failed |= !append_jsonl(agent, report, &json_display);
     failed |= !write_series_textfile(agent, report);
-    match writer::write_atomic(&json_path, &json::render(report), !sequenced) {
+    match writer::write_atomic(&json_path, &json, !sequenced) {
         Ok(()) => {
             health::bump(&COUNTERS.reports_written);
             let files = std::iter::once(json_path).chain(siblings).collect();
@@ -419,19 +431,21 @@ fn write_files(agent: &Agent, report: &Report) -> Option<String> {
 }
 
 /// The text and HTML renderings beside the JSON (`<stem>.txt`, `<stem>.html`): the paths
-/// written, and whether one failed.
-fn write_siblings(agent: &Agent, report: &Report, stem: &str) -> (Vec<PathBuf>, bool) {
-    let mut renderings: Vec<(String, Vec<u8>)> = Vec::new();
-    if agent.options.formats.text {
-        renderings.push((format!("{stem}.txt"), text::render(report).into_bytes()));
-    }
-    if agent.options.formats.html {
-        renderings.push((format!("{stem}.html"), html::render(report).into_bytes()));
-    }
+/// written, whether one failed, and those given up at exit: each is rendered only while the time
+/// left holds three JSON renderings (`json_took`: this one, the JSON again, and the writes).
+fn write_siblings(agent: &Agent, report: &Report, stem: &str, budget: &Budget, json_took: std::time::Duration) -> (Vec<PathBuf>, bool, Vec<&'static str>) {
+    let formats: [(bool, &'static str, fn(&Report) -> String); 2] =
+        [(agent.options.formats.text, "text", text::render), (agent.options.formats.html, "html", html::render)];
     let mut written = Vec::new();
     let mut failed = false;
-    for (path, bytes) in renderings {
-        match writer::write_atomic(path.as_ref(), &bytes, true) {
+    let mut given_up = Vec::new();
+    for (name, render) in formats.into_iter().filter(|f| f.0).map(|f| (f.1, f.2)) {
+        if budget.is_exit() && budget.until_end().is_some_and(|left| left < 3 * json_took + std::time::Duration::from_millis(50)) {
+            given_up.push(name);
+            continue;
+        }
+        let path = format!("{stem}.{}", if name == "text" { "txt" } else { "html" });
+        match writer::write_atomic(path.as_ref(), render(report).as_bytes(), true) {
             Ok(()) => written.push(path.into()),
             Err(e) => {
                 log::error(&format!("cannot write report #{} to {path}: {e}", report.sequence));
@@ -439,7 +453,7 @@ fn write_siblings(agent: &Agent, report: &Report, stem: &str) -> (Vec<PathBuf>, 
             }
         }
     }
-    (written, failed)
+    (written, failed, given_up)
 }
 
 /// Appends the report's line to the JSON lines file (`format=...+jsonl`); false when that failed.
