@@ -421,6 +421,8 @@ fn direct_counts_stay_exact_past_max_tracked_across_threads_reallocations_and_fo
     assert_eq!(d.totals.untracked_frees, f.truth("foreign_frees") + 2 * f.truth("foreign_reallocs"));
     assert_eq!(r.agent.health.dropped, r.zlib.totals.untracked, "only zlib keeps blocks by address");
     assert_eq!(r.agent.health.panics, 0);
+    // The freeing thread counted on a stripe of its own and gave it back as it ended.
+    assert!(r.agent.health.direct_stripes_released >= 1, "{:?}", r.agent.health);
 }
 
 fn jcmd_ok(java: &Path, pid: i32, args: &[&str]) {
