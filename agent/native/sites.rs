@@ -571,24 +571,32 @@ mod tests {
                     s.spawn(move || {
                         // A new address per thread: no thread inherits a stripe, all are given back.
                         let env = 0x7f00_0000_0000 + (round * THREADS + i + 1) * 0x4000;
+                        let hold = |w: Writer| {
+                            if w.owned() {
+                                owned.fetch_add(1, Relaxed);
+                                assert_eq!(holders[w.stripe].fetch_add(1, Relaxed), 0, "stripe {} held twice", w.stripe);
+                            }
+                        };
                         let w = t.writer(env);
+                        hold(w);
+                        for _ in 0..ADDS / 2 {
+                            w.add(&t.counters_of(id, w).0, 1);
+                        }
+                        std::thread::yield_now();
+                        // A thread on the shared stripe claims one given back since.
+                        let w2 = t.writer(env);
                         if w.owned() {
-                            owned.fetch_add(1, Relaxed);
-                            assert_eq!(holders[w.stripe].fetch_add(1, Relaxed), 0, "stripe {} held twice", w.stripe);
+                            assert_eq!(w2, w, "a thread keeps its stripe");
+                        } else {
+                            hold(w2);
                         }
-                        for half in 0..2 {
-                            for _ in 0..ADDS / 2 {
-                                w.add(&t.counters_of(id, w).0, 1);
-                            }
-                            if half == 0 {
-                                assert_eq!(t.writer(env), w, "a thread keeps its stripe");
-                                std::thread::yield_now();
-                            }
+                        for _ in 0..ADDS / 2 {
+                            w2.add(&t.counters_of(id, w2).0, 1);
                         }
-                        if w.owned() {
-                            holders[w.stripe].fetch_sub(1, Relaxed);
+                        if w2.owned() {
+                            holders[w2.stripe].fetch_sub(1, Relaxed);
                         }
-                        assert_eq!(t.release(env), w.owned());
+                        assert_eq!(t.release(env), w2.owned());
                     });
                 }
             });
