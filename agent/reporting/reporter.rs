@@ -434,7 +434,8 @@ fn write_files(agent: &Agent, report: &mut Report, budget: &Budget) -> Option<St
 /// written, whether one failed, and those given up at exit: each is rendered only while the time
 /// left holds three JSON renderings (`json_took`: this one, the JSON again, and the writes).
 fn write_siblings(agent: &Agent, report: &Report, stem: &str, budget: &Budget, json_took: std::time::Duration) -> (Vec<PathBuf>, bool, Vec<&'static str>) {
-    let formats: [(bool, &'static str, fn(&Report) -> String); 2] =
+    type Render = fn(&Report) -> String;
+    let formats: [(bool, &'static str, Render); 2] =
         [(agent.options.formats.text, "text", text::render), (agent.options.formats.html, "html", html::render)];
     let mut written = Vec::new();
     let mut failed = false;
