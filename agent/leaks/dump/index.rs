@@ -47,6 +47,9 @@ pub(super) struct Index {
     pub(super) marker_ids: Vec<u64>,
     /// Object arrays of the marker array's length whose first and last elements agree.
     pub(super) candidates: Vec<(u64, Vec<u64>)>,
+    /// When the index pass must give up (the report's deadline, `chain_time`): it reads the
+    /// whole dump, seconds under load, and an exit report must keep its last steps' share.
+    pub(super) stop_at: Option<std::time::Instant>,
 }
 
 pub(super) fn id_at(b: &[u8], at: usize) -> u64 {
@@ -56,6 +59,9 @@ pub(super) fn id_at(b: &[u8], at: usize) -> u64 {
 impl Visitor for Index {
     fn want(&self) -> Want {
         Want { strings: true, meta: true, roots: true, classes: true, instances: false, object_arrays: true, small_primitive_arrays: 4 }
+    }
+    fn stop(&mut self) -> bool {
+        self.stop_at.is_some_and(|t| std::time::Instant::now() >= t)
     }
     fn utf8(&mut self, id: u64, text: &[u8]) {
         match WELL_KNOWN.iter().position(|w| *w == text) {
