@@ -3,6 +3,7 @@ package leakagent.netty;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocatorMetric;
 import io.netty.channel.Channel;
@@ -115,6 +116,8 @@ public final class NettyServer {
         System.out.println("HARNESS truth leaked_buffers=" + LEAKED.get());
         System.out.println("HARNESS truth leaked_bytes=" + LEAKED_BYTES.get());
         System.out.println("HARNESS truth pooled_used_direct=" + pooledUsedDirect(ByteBufAllocator.DEFAULT));
+        System.out.println("HARNESS truth allocator_used_direct=" + usedDirect(ByteBufAllocator.DEFAULT));
+        System.out.println("HARNESS truth allocator=" + ByteBufAllocator.DEFAULT.getClass().getSimpleName());
         System.out.println("HARNESS truth netty_used_direct=" + PlatformDependent.usedDirectMemory());
         System.out.println("HARNESS truth no_cleaner=" + (PlatformDependent.useDirectBufferNoCleaner() ? 1 : 0));
         System.out.flush();
@@ -129,8 +132,14 @@ public final class NettyServer {
         return alloc instanceof PooledByteBufAllocator ? ((PooledByteBufAllocator) alloc).metric().usedDirectMemory() : -1;
     }
 
+    /** The allocator's own count of its direct memory (Netty 4.2's adaptive allocator too). */
+    static long usedDirect(ByteBufAllocator alloc) {
+        return alloc instanceof ByteBufAllocatorMetricProvider ? ((ByteBufAllocatorMetricProvider) alloc).metric().usedDirectMemory() : -1;
+    }
+
     static String counters(ByteBufAllocator alloc) {
         String s = "requests=" + REQUESTS.get() + " leaked=" + LEAKED.get() + " pooled_used_direct=" + pooledUsedDirect(alloc)
+            + " allocator_used_direct=" + usedDirect(alloc)
             + " netty_used_direct=" + PlatformDependent.usedDirectMemory();
         if (alloc instanceof PooledByteBufAllocator) {
             PooledByteBufAllocatorMetric m = ((PooledByteBufAllocator) alloc).metric();
