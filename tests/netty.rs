@@ -35,17 +35,20 @@ const REQUESTS: u64 = 2400;
 /// after a third and two thirds of them, and the exit report (three, so that growth across
 /// reports can show; by requests, not time, so that a loaded machine leaks as much).
 fn serve(test: &str, mode: &str, jvm_args: &[&str], options: &str) -> (Finished, Vec<Report>, PathBuf) {
-    serve_on("netty", test, mode, jvm_args, options)
+    serve_on("netty", test, &[mode], jvm_args, options)
 }
 
-/// `serve` on the harness built against another Netty (`netty42`: 4.2.18).
-fn serve_on(netty: &str, test: &str, mode: &str, jvm_args: &[&str], options: &str) -> (Finished, Vec<Report>, PathBuf) {
+/// `serve` on the harness built against another Netty (`netty42`: 4.2.18), with the server's
+/// MODE and its arguments after the count of requests.
+fn serve_on(netty: &str, test: &str, mode: &[&str], jvm_args: &[&str], options: &str) -> (Finished, Vec<Report>, PathBuf) {
     let n = harness_jar().parent().unwrap().join(netty);
     let cp = format!("{}:{}/*", n.join("netty-harness.jar").display(), n.join("lib").display());
     let mut args = vec!["-Xmx256m"];
     args.extend_from_slice(jvm_args);
     let requests = REQUESTS.to_string();
-    let mut jvm = Jvm::program(test, "netty", &["-cp", &cp, "leakagent.netty.NettyServer", mode, &requests]).jvm_args(&args);
+    let mut launch = vec!["-cp", &cp, "leakagent.netty.NettyServer", mode[0], &requests];
+    launch.extend_from_slice(&mode[1..]);
+    let mut jvm = Jvm::program(test, "netty", &launch).jvm_args(&args);
     if !options.is_empty() {
         jvm = jvm.options(options);
     }
@@ -155,7 +158,8 @@ fn an_unpooled_bytebuf_leak_rises_at_its_site_and_key_depth_16_names_the_handler
     assert_eq!(found[0].kind, "direct_buffers_not_freed");
     let s = &found[0].summary;
     assert!(s.contains("io.netty.buffer.UnpooledDirectByteBuf.allocateDirect(") && s.contains("keeps growing"), "{s}");
-    assert!(s.contains("born in every period since are still live, and they piled up at each of the last 2 reports"), "{s}");
+    // At the exit report, or from the first when a sampler tick closed a period before it.
+    assert!(s.contains("born in every period since are still live, and they piled up at each of the last ") && !s.contains("last 1 report"), "{s}");
     // The evidence: kept blocks in every closed period, none of them a buffer in flight.
     let site = last.direct.sites.iter().find(|x| x.rising.is_some()).expect("the rising site");
     assert!(site.kept_by_age.len() >= 2 && site.kept_by_age.iter().all(|p| p.count > 0), "{site:#?}");
@@ -177,7 +181,7 @@ fn an_unpooled_bytebuf_leak_rises_at_its_site_and_key_depth_16_names_the_handler
 /// naming the allocator and the handler's frame; the fixed handler is quiet.
 #[test]
 fn netty_4_2s_adaptive_allocator_is_quiet_when_healthy_and_its_leak_is_found() {
-    let (f, reports, dir) = serve_on("netty42", "netty42-healthy", "healthy", &[], "");
+    let (f, reports, dir) = serve_on("netty42", "netty42-healthy", &["healthy"], &[], "");
     assert_eq!(f.truths().get("allocator").map(String::as_str), Some("AdaptiveByteBufAllocator"), "{}", f.stdout);
     for r in &reports {
         let warned: Vec<&Finding> = r.findings.iter().filter(|x| x.severity != Severity::Info).collect();
@@ -187,10 +191,11 @@ fn netty_4_2s_adaptive_allocator_is_quiet_when_healthy_and_its_leak_is_found() {
     assert_eq!(code, 0, "leakagent check fails a healthy Netty 4.2 server:\n{out}");
     let last = reports.last().unwrap();
     let pool = last.direct.pools.iter().find(|p| p.allocator == "netty-adaptive").expect("the adaptive pool");
-    // The chunks its magazines hold for reuse are kept too, a few MiB that level off.
-    assert!(pool.chunks >= 1 && pool.kept_bytes < 8 << 20 && pool.rising.is_none_or(|r| r.reports < 2), "{pool:?}");
+    // The chunks its magazines hold for reuse are kept too (and may still grow while the pool
+    // warms up): a few MiB, far from a finding's 8 MiB.
+    assert!(pool.chunks >= 1 && pool.kept_bytes < 4 << 20 && pool.rising.is_none_or(|r| r.bytes < 4 << 20), "{pool:?}");
 
-    let (f, reports, dir) = serve_on("netty42", "netty42-leak", "leak", &[], "");
+    let (f, reports, dir) = serve_on("netty42", "netty42-leak", &["leak"], &[], "");
     assert!(f.truth("leaked_bytes") >= 32 << 20, "{}", f.stdout);
     let last = reports.last().unwrap();
     let found = netty_findings(last);
@@ -203,9 +208,27 @@ fn netty_4_2s_adaptive_allocator_is_quiet_when_healthy_and_its_leak_is_found() {
     assert!(found[0].fix.contains("ReferenceCountUtil.release") && found[0].fix.contains("paranoid"), "{}", found[0].fix);
     assert_eq!(check(&dir).0, 1);
 
-    let (_, reports, dir) = serve_on("netty42", "netty42-fixed", "fixed", &[], "");
+    let (_, reports, dir) = serve_on("netty42", "netty42-fixed", &["fixed"], &[], "");
     for r in &reports {
         assert!(netty_findings(r).is_empty(), "fixed: {:#?}", r.findings);
     }
     assert_eq!(check(&dir).0, 0);
+}
+
+/// A warm-up ramp: 16 connections joining one by one over the first third of the requests, then
+/// steady: no warning, pooled or unpooled (whose buffers in flight swing with the traffic and are
+/// never kept). On 2 cores the pool's two arenas stay at 2 chunks (8 MiB) whatever the traffic, so
+/// this shows the ramp's swing quiet, not a pool that grows and levels off.
+#[test]
+fn a_netty_server_warming_up_with_traffic_that_levels_off_is_quiet() {
+    for (what, jvm_args) in [("pooled", &[][..]), ("unpooled", &["-Dio.netty.allocator.type=unpooled"][..])] {
+        let (_, reports, dir) = serve_on("netty", &format!("netty-ramp-{what}"), &["ramp", "16"], jvm_args, "");
+        for r in &reports {
+            let warned: Vec<&Finding> = r.findings.iter().filter(|x| x.severity != Severity::Info).collect();
+            assert!(warned.is_empty(), "{what}: a warm-up is no leak: {warned:#?}");
+        }
+        assert_eq!(check(&dir).0, 0, "{what}");
+        let live: Vec<u64> = reports.iter().map(|r| r.direct.totals.live_bytes).collect();
+        eprintln!("{what}: live direct bytes per report {live:?}, pools {:?}", reports.last().unwrap().direct.pools);
+    }
 }
