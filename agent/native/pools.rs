@@ -94,14 +94,16 @@ impl Rises {
         }
     }
 
-    /// The next report's kept blocks of `key`: they pile up when every closed period still
-    /// holds some and they rose past every earlier report's; that extends the streak, by the
-    /// blocks added at the kept blocks' mean size.
+    /// The next report's kept blocks of `key`: they pile up when every closed period since the
+    /// oldest that holds some (periods before the site's first blocks hold none) still holds some
+    /// and they rose past every earlier report's; that extends the streak, by the blocks added at
+    /// the kept blocks' mean size.
     /// With no period closed since the last report (every age slot holds live blocks, so the
     /// current period goes on) nothing new can be kept: the last verdict stands while the kept
     /// bytes hold. Anything else ends the streak.
     fn keep(&mut self, key: String, k: &Kept<'_>) -> Option<Rising> {
-        let piling = k.freed_explicitly && !k.by_age.is_empty() && k.by_age.iter().all(|&n| n > 0);
+        let since_first: Vec<u64> = k.by_age.iter().copied().skip_while(|&n| n == 0).collect();
+        let piling = k.freed_explicitly && !since_first.is_empty() && since_first.iter().all(|&n| n > 0);
         let l = self.levels.entry(key).or_insert(Level { high_water: 0, reports: 0, start: 0, periods: 0, last: None });
         let verdict = if piling && k.count > l.high_water {
             if l.reports == 0 {
@@ -250,6 +252,15 @@ mod tests {
             verdicts.push(d.sites[0].rising.map(|x| x.reports));
         }
         assert_eq!(verdicts, [None, Some(1), Some(2), Some(3)]);
+        // Periods closed before the site's first block (start-up) hold none of its blocks.
+        let mut r = Rises::default();
+        let mut verdicts = Vec::new();
+        for kept in [&[0][..], &[0, 300][..], &[0, 300, 571, 4][..]] {
+            let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", kept, 40)], ..Direct::default() };
+            r.judge(&mut d);
+            verdicts.push(d.sites[0].rising.map(|x| x.reports));
+        }
+        assert_eq!(verdicts, [None, Some(1), Some(2)]);
         // Every age slot busy: no period closed, the verdict stands while the kept bytes hold...
         let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[600, 600, 600], 60)], ..Direct::default() };
         r.judge(&mut d);
