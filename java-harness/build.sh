@@ -21,6 +21,7 @@
 #     kafka-harness.jar, lib/                the harness's main class and the broker's jars
 #   netty/                 a Netty 4.1.137 HTTP server with a load driver (mvn, from netty/):
 #     netty-harness.jar, lib/                leakagent.netty.NettyServer and netty-all's jars
+#   netty42/               the same server on Netty 4.2.18 (mvn, from netty42/: netty/'s sources)
 # Uses $JAVA_HOME/bin/javac when JAVA_HOME is set, else javac on PATH (JDK 17+ for Maven's part).
 set -euo pipefail
 
@@ -31,7 +32,7 @@ FORCE=0
 for a in "$@"; do
   case "$a" in
     --force|-f) FORCE=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -197,10 +198,11 @@ build_kafka() {
   echo "build.sh: done -> $out"
 }
 
-# The Netty server: java-harness/netty/, output copied to $B/netty (offline first, as above).
-build_netty() {
-  local n="$HERE/netty" out="$B/netty"
-  mvn_run "the Netty server harness" "$n/pom.xml" clean package
+# The Netty server: java-harness/netty/ (Netty 4.1) or netty42/ (the same sources on Netty 4.2),
+# output copied to $B/netty or $B/netty42 (offline first, as above).
+build_netty() { # DIR
+  local n="$HERE/$1" out="$B/$1"
+  mvn_run "the Netty server harness ($1)" "$n/pom.xml" clean package
   rm -rf "$out"
   mkdir -p "$out"
   cp "$n/target/netty-harness.jar" "$out/"
@@ -253,11 +255,14 @@ if maven_part_current "$HERE/kafka" "$B/kafka/.stamp"; then
 else
   build_kafka
 fi
-if maven_part_current "$HERE/netty" "$B/netty/.stamp"; then
-  echo "build.sh: Netty server up to date ($B/netty)"
-else
-  build_netty
-fi
+for n in netty netty42; do
+  # netty42 compiles netty's sources: either changing rebuilds it.
+  if maven_part_current "$HERE/$n" "$B/$n/.stamp" && maven_part_current "$HERE/netty" "$B/$n/.stamp"; then
+    echo "build.sh: Netty server up to date ($B/$n)"
+  else
+    build_netty "$n"
+  fi
+done
 if maven_part_current "$HERE/jetty" "$B/jetty/.stamp"; then
   echo "build.sh: Jetty up to date ($B/jetty)"
 else

@@ -18,7 +18,7 @@ use crate::ffi::jni::Env;
 use crate::ffi::jvmti::{Frame, Jvmti};
 use crate::core::options::NativeOptions;
 use crate::core::health::{self, COUNTERS};
-use leakagent_report::model::{CrossCheck, Direct, DirectKind, DirectSite, DirectTotals, JdkPool, Tracking};
+use leakagent_report::model::{CrossCheck, Direct, DirectKind, DirectSite, DirectTotals, JdkPool, KeptPeriod, Tracking};
 use std::collections::HashSet;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
@@ -44,6 +44,11 @@ fn kind_of(tag: u8) -> DirectKind {
 
 /// Age slots: a block's header names the slot of the period it was born in (see `Ages`).
 const AGE_SLOTS: usize = 7;
+
+/// A closed period's live blocks count as kept once it has been over this long: buffers in
+/// flight (a request's, a response's) live milliseconds; a second leaves room for a loaded
+/// machine.
+const KEPT_AFTER_MS: u32 = 1_000;
 
 /// One stripe of a site's counters: two atomic additions per allocation (its first cache
 /// line), two per free (the second), three for a buffer freed by the GC. Everything else is
@@ -91,9 +96,24 @@ impl SiteCounters for DirectCounters {
 /// When each age slot's period began. The sampler (every 10 s) and each report start a new
 /// period in a slot no site has a live block in; when every slot holds some, the current one
 /// goes on (it keeps its start, so the oldest age stays right). Report and sampler threads.
+#[derive(Clone, Copy)]
 struct Ages {
     start_ms: [u32; AGE_SLOTS],
+    /// When a slot's period ended (the next one began); none for the current period.
+    end_ms: [Option<u32>; AGE_SLOTS],
     free: [bool; AGE_SLOTS],
+}
+
+impl Ages {
+    /// The slots of closed periods over for `KEPT_AFTER_MS` and still holding some site's
+    /// blocks, oldest first: the columns of every site's `kept_by_age`.
+    fn kept_slots(&self, now: u32) -> Vec<usize> {
+        let mut s: Vec<usize> = (0..AGE_SLOTS)
+            .filter(|&s| !self.free[s] && self.end_ms[s].is_some_and(|e| now.saturating_sub(e) >= KEPT_AFTER_MS))
+            .collect();
+        s.sort_by_key(|&s| self.start_ms[s]);
+        s
+    }
 }
 
 impl Row for DirectSite {
@@ -131,7 +151,7 @@ impl DirectLedger {
         DirectLedger {
             section: Section::new(o, &[tag(DirectKind::DirectByteBuffer), tag(DirectKind::Unsafe)], "direct", o.direct),
             slot: AtomicU8::new(0),
-            ages: Mutex::new(Ages { start_ms: [0; AGE_SLOTS], free: std::array::from_fn(|i| i != 0) }),
+            ages: Mutex::new(Ages { start_ms: [0; AGE_SLOTS], end_ms: [None; AGE_SLOTS], free: std::array::from_fn(|i| i != 0) }),
             untracked_frees: AtomicU64::new(0),
             buffer_ctors: [const { AtomicUsize::new(0) }; 4],
             rises: Mutex::new(Rises::default()),
@@ -379,7 +399,10 @@ impl DirectLedger {
         // A free slot keeps its old start: a block counted there by a thread that read the
         // slot just before it stopped being current is then dated right.
         if let Some(s) = (1..AGE_SLOTS).map(|d| (current + d) % AGE_SLOTS).find(|&s| a.free[s]) {
-            a.start_ms[s] = self.section.now_ms();
+            let now = self.section.now_ms();
+            a.start_ms[s] = now;
+            a.end_ms[current] = Some(now);
+            a.end_ms[s] = None;
             a.free[s] = false;
             self.slot.store(s as u8, Relaxed);
         }
@@ -410,10 +433,15 @@ impl DirectLedger {
             sites: self.section.sites.len(),
             ..DirectTotals::default()
         };
-        let start_ms = self.ages.lock().start_ms;
+        let ages = *self.ages.lock();
         let now = self.section.now_ms();
+        let kept_slots = ages.kept_slots(now);
         let l = self.section.snapshot(
-            |v| site_row(&v, self.oldest_live_ms(v.counters, &start_ms, now), &mut totals),
+            |v| {
+                let mut s = site_row(&v, self.oldest_live_ms(v.counters, &ages.start_ms, now), &mut totals)?;
+                kept(&mut s, v.counters, &kept_slots, &ages.start_ms, now);
+                Some(s)
+            },
             |a, b| (b.live_bytes, b.allocated_bytes, a.id).cmp(&(a.live_bytes, a.allocated_bytes, b.id)),
         );
         totals.growth_window_ms = l.growth_window_ms;
@@ -489,6 +517,14 @@ fn site_row(v: &SiteView<'_, DirectCounters>, oldest_live_ms: Option<u64>, total
     k.live_count += s.live_count;
     k.live_bytes += s.live_bytes;
     Some(s)
+}
+
+/// A site's blocks from closed periods (`kept_slots`), and their bytes at the site's mean live
+/// block.
+fn kept(s: &mut DirectSite, c: &[Stripe<DirectCounters>], kept_slots: &[usize], start_ms: &[u32; AGE_SLOTS], now: u32) {
+    s.kept_by_age = kept_slots.iter().map(|&k| KeptPeriod { age_ms: now.saturating_sub(start_ms[k]) as u64, count: live_in(c, k) }).collect();
+    s.kept_count = s.kept_by_age.iter().map(|p| p.count).sum::<u64>().min(s.live_count);
+    s.kept_bytes = if s.live_count == 0 { 0 } else { (s.live_bytes as u128 * s.kept_count as u128 / s.live_count as u128) as u64 };
 }
 
 /// Whether a block's header files it under a site's counters (not untracked, a valid age slot).

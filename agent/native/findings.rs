@@ -207,9 +207,10 @@ fn netty_fix(pooled: bool) -> String {
     )
 }
 
-/// A pool rises when it grew past its high-water mark at this many reports in a row...
+/// A pool rises when it grew past its high-water mark at this many reports in a row (a site, or
+/// Netty's adaptive pool, when its kept bytes did)...
 pub const POOL_MIN_RISING_REPORTS: u32 = 2;
-/// ...by at least this much over them (and the same for any site that frees some of its blocks).
+/// ...by at least this much over them.
 pub const POOL_MIN_RISE_BYTES: u64 = 8 << 20;
 
 fn rises(r: &Option<Rising>) -> bool {
@@ -228,26 +229,52 @@ fn pool_findings(pools: &[DirectPool], sites: &[DirectSite], max_direct: Option<
     let mut out = Vec::new();
     for p in pools.iter().filter(|p| rises(&p.rising)) {
         let rise = p.rising.unwrap_or_default();
-        let mut callers: Vec<String> = sites.iter().filter(|s| p.sites.contains(&s.id)).map(|s| direct_place(s).0).collect();
+        let mut callers: Vec<String> = sites
+            .iter()
+            .filter(|s| p.sites.contains(&s.id))
+            .map(|s| direct_place(s).0)
+            .filter(|f| !pools::is_netty(f) && !f.starts_with("java.") && !f.starts_with("jdk."))
+            .collect();
         callers.sort();
         callers.dedup();
+        // Netty 4.2's adaptive allocator is ~20 frames deep: its callers are below the frames kept.
+        let callers = if callers.is_empty() {
+            "code below the frames kept (stack_depth=32 records the first caller of each site)".to_string()
+        } else {
+            callers.join("; ")
+        };
         let at = sites
             .iter()
             .filter(|s| p.sites.contains(&s.id))
             .max_by_key(|s| s.live_bytes)
-            .and_then(|s| s.stack.iter().find(|f| pools::netty_chunks(std::slice::from_ref(f))).cloned())
+            .and_then(|s| pools::chunk_frame(&s.stack).cloned())
             .unwrap_or_else(|| "io.netty.buffer.PoolArena$DirectArena.newChunk".into());
         let near_limit = max_direct.is_some_and(|m| p.live_bytes * 2 >= m);
         let severity = if p.live_bytes >= DIRECT_CRITICAL_BYTES || near_limit { Severity::Critical } else { Severity::Warning };
-        let summary = format!(
-            "Netty's pooled allocator keeps growing: {} chunks at {at} hold {}, +{} over the last {} reports (a healthy pool \
-             levels off); ByteBufs that are never released keep their chunks. Chunks were requested via {}",
-            p.chunks,
-            mib(p.live_bytes),
-            mib(rise.bytes),
-            rise.reports,
-            callers.join("; ")
-        );
+        let summary = if p.allocator == "netty" {
+            format!(
+                "Netty's pooled allocator keeps growing: {} chunks at {at} hold {}, +{} over the last {} reports (a healthy pool \
+                 levels off); ByteBufs that are never released keep their chunks. Chunks were requested via {}",
+                p.chunks,
+                mib(p.live_bytes),
+                mib(rise.bytes),
+                rise.reports,
+                callers
+            )
+        } else {
+            format!(
+                "Netty's adaptive allocator keeps chunks it should free: of {} chunks at {at} ({}), {} born in every period \
+                 since stay live (~{}), +{} over the last {} reports (a healthy allocator frees a chunk once its buffers are \
+                 released); ByteBufs that are never released keep their chunks. Chunks were requested via {}",
+                p.chunks,
+                mib(p.live_bytes),
+                p.kept_count,
+                mib(p.kept_bytes),
+                mib(rise.bytes),
+                rise.reports,
+                callers
+            )
+        };
         out.push(Finding {
             severity,
             kind: "direct_pool_grows".into(),
@@ -271,13 +298,11 @@ fn direct_findings(sites: &[DirectSite], pools: &[DirectPool], max_direct: Optio
         let live: u64 = sites.iter().map(|s| s.live_count).sum();
         let bytes: u64 = sites.iter().map(|s| s.live_bytes).sum();
         let growth: i64 = sites.iter().map(|s| s.growth_bytes).sum();
-        // Blocks never freed, or blocks freed at one place while others of it keep rising at
-        // every report (a leak beside churn: a Netty allocator's buffers, most released).
-        // Only where some live block predates the previous report (by its age slot, which starts
-        // at a report or a sampler tick; a second's margin for the two clocks): buffers in flight
-        // that merely peak higher at each report (a busy server's, a ramp-up's) are all younger.
-        let kept = |s: &DirectSite| s.oldest_live_ms.is_some_and(|age| age > window_ms.saturating_add(1_000));
-        let rising: Vec<Rising> = sites.iter().filter(|s| kept(s)).filter_map(|s| s.rising.filter(|_| rises(&s.rising))).collect();
+        // Blocks never freed, or blocks freed at one place while others of it pile up by age (a
+        // leak beside churn: a Netty allocator's buffers, most released): kept blocks, born in
+        // closed periods and still live, rising at every report. Buffers in flight that merely
+        // peak higher at each report (a busy server's, a ramp-up's) are never kept.
+        let rising: Vec<(Rising, u64)> = sites.iter().filter_map(|s| s.rising.filter(|_| rises(&s.rising)).map(|r| (r, s.kept_count))).collect();
         let never_freed = frees as f64 <= DIRECT_MAX_FREED_SHARE * made as f64;
         if bytes < DIRECT_MIN_LIVE_BYTES || (!never_freed && rising.is_empty()) {
             continue;
@@ -297,8 +322,13 @@ fn direct_findings(sites: &[DirectSite], pools: &[DirectPool], max_direct: Optio
         } else if never_freed {
             format!("only {frees} of {made} were freed")
         } else {
-            let r = rising.iter().max_by_key(|r| r.bytes).copied().unwrap_or_default();
-            format!("{frees} of {made} were freed, and the rest rose at each of the last {} reports (+{})", r.reports, mib(r.bytes))
+            let (r, kept) = rising.iter().max_by_key(|(r, _)| r.bytes).copied().unwrap_or_default();
+            format!(
+                "{frees} of {made} were freed, but {kept} born in every period since are still live, and they piled up at each of \
+                 the last {} reports (+{})",
+                r.reports,
+                mib(r.bytes)
+            )
         };
         let (summary, fix) = if kind == DirectKind::DirectByteBuffer {
             (
@@ -469,7 +499,7 @@ mod tests {
         chunk.stack.push("io.netty.buffer.PoolArena$DirectArena.newChunk(PoolArena.java:693)".into());
         chunk.stack.push("x.LeakyHandler.channelRead(LeakyHandler.java:29)".into());
         chunk.exact_frames = 8;
-        let mut pool = DirectPool { allocator: "netty".into(), sites: vec![3], chunks: 10, live_bytes: 40 << 20, high_water_bytes: 16 << 20, rising: None };
+        let mut pool = DirectPool { allocator: "netty".into(), sites: vec![3], chunks: 10, live_bytes: 40 << 20, high_water_bytes: 16 << 20, rising: None, ..DirectPool::default() };
         assert!(direct_findings(std::slice::from_ref(&chunk), std::slice::from_ref(&pool), None, 0).is_empty(), "a pool that holds still");
         pool.rising = Some(Rising { reports: 1, bytes: 24 << 20 });
         assert!(direct_findings(std::slice::from_ref(&chunk), std::slice::from_ref(&pool), None, 0).is_empty(), "one rise: no evidence yet");
@@ -483,16 +513,20 @@ mod tests {
     }
 
     #[test]
-    fn a_site_that_frees_most_blocks_but_keeps_rising_is_a_finding() {
+    fn a_site_that_frees_most_blocks_but_keeps_piling_up_is_a_finding() {
         let mut s = dsite(DirectKind::DirectByteBuffer, "io.netty.buffer.UnpooledDirectByteBuf.allocateDirect(UnpooledDirectByteBuf.java:121)", 20_000, 17_000, 3_000, 24 << 20);
-        assert!(direct_findings(std::slice::from_ref(&s), &[], None, 0).is_empty(), "churn without a rise");
-        s.rising = Some(Rising { reports: 2, bytes: 20 << 20 });
-        s.oldest_live_ms = Some(4_000);
-        assert!(direct_findings(std::slice::from_ref(&s), &[], None, 30_000).is_empty(), "every live block younger than the previous report: in flight, not kept");
-        s.oldest_live_ms = Some(45_000);
+        assert!(direct_findings(std::slice::from_ref(&s), &[], None, 0).is_empty(), "churn without kept blocks piling up");
+        s.rising = Some(Rising { reports: 1, bytes: 20 << 20 });
+        assert!(direct_findings(std::slice::from_ref(&s), &[], None, 30_000).is_empty(), "one report: no evidence yet");
+        (s.rising, s.kept_count) = (Some(Rising { reports: 2, bytes: 20 << 20 }), 2_500);
         let f = direct_findings(std::slice::from_ref(&s), &[], None, 30_000);
         assert_eq!(f.len(), 1);
-        assert!(f[0].summary.contains("keeps growing") && f[0].summary.contains("rose at each of the last 2 reports (+20.0 MiB)"), "{}", f[0].summary);
+        assert!(
+            f[0].summary.contains("keeps growing")
+                && f[0].summary.contains("17000 of 20000 were freed, but 2500 born in every period since are still live, and they piled up at each of the last 2 reports (+20.0 MiB)"),
+            "{}",
+            f[0].summary
+        );
         assert!(f[0].fix.contains("ReferenceCountUtil.release"), "{}", f[0].fix);
     }
 }

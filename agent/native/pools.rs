@@ -1,7 +1,10 @@
 //! Growth across reports, and the pooled allocators of the direct ledger. A pool (Netty's
 //! `PooledByteBufAllocator`: 4 MiB chunks per arena, kept for the allocator's life by design)
 //! looks like direct memory that is never freed; what tells a pool from a leak is whether its
-//! chunks keep rising from report to report. Report thread only; nothing here is on the hot path.
+//! chunks keep rising from report to report. A site that frees its blocks (and Netty 4.2's
+//! adaptive allocator, whose chunks are freed once their buffers are) is judged by its kept
+//! blocks instead: those born in closed age periods and still live, which buffers in flight
+//! never are, however high they swing. Report thread only; nothing here is on the hot path.
 
 use leakagent_report::model::{Direct, DirectPool, DirectSite, Rising};
 use std::collections::{HashMap, HashSet};
@@ -11,8 +14,27 @@ use std::collections::{HashMap, HashSet};
 /// freed with it: no pool.
 const NETTY_CHUNK: &str = "netty.buffer.PoolArena$DirectArena.newChunk(";
 
-pub fn netty_chunks(stack: &[String]) -> bool {
-    stack.iter().any(|f| f.contains(NETTY_CHUNK))
+/// Netty 4.2's AdaptiveByteBufAllocator (the default from 4.2 on, `io.netty.allocator.type`):
+/// every direct chunk, and every buffer above its largest chunk, comes from here; a chunk is
+/// freed once its buffers are released and it is not kept for reuse.
+const NETTY_ADAPTIVE_CHUNK: &str = "netty.buffer.AdaptiveByteBufAllocator$DirectChunkAllocator.allocate(";
+
+/// The pool whose chunks a stack allocates, if any.
+pub fn pool_of(stack: &[String]) -> Option<&'static str> {
+    stack.iter().find_map(|f| {
+        if f.contains(NETTY_CHUNK) {
+            Some("netty")
+        } else if f.contains(NETTY_ADAPTIVE_CHUNK) {
+            Some("netty-adaptive")
+        } else {
+            None
+        }
+    })
+}
+
+/// The frame of a stack that allocates a pool's chunk (named in findings).
+pub fn chunk_frame(stack: &[String]) -> Option<&String> {
+    stack.iter().find(|f| f.contains(NETTY_CHUNK) || f.contains(NETTY_ADAPTIVE_CHUNK))
 }
 
 /// Whether a frame is Netty's own code (also shaded): the place of a finding is the first frame
@@ -27,6 +49,21 @@ struct Level {
     high_water: u64,
     reports: u32,
     start: u64,
+    /// Closed periods at the last report, and its verdict (kept series only).
+    periods: usize,
+    last: Option<Rising>,
+}
+
+/// A series' kept blocks at one report: blocks (compared: the bytes are an estimate from the
+/// site's mean live block, which buffers in flight swing), bytes, and per closed period the
+/// blocks still live.
+struct Kept<'a> {
+    count: u64,
+    bytes: u64,
+    by_age: &'a [u64],
+    /// Whether the blocks are freed by their owner, not left to the GC: a buffer waiting for a
+    /// GC is live at any age and proves nothing.
+    freed_explicitly: bool,
 }
 
 /// Every series' level, from one report to the next.
@@ -40,7 +77,7 @@ impl Rises {
     /// anything else ends it. The first report of a series has no earlier one: no rise.
     fn rise(&mut self, key: String, live: u64) -> (Option<Rising>, u64) {
         let Some(l) = self.levels.get_mut(&key) else {
-            self.levels.insert(key, Level { high_water: live, reports: 0, start: live });
+            self.levels.insert(key, Level { high_water: live, reports: 0, start: live, periods: 0, last: None });
             return (None, 0);
         };
         let before = l.high_water;
@@ -57,6 +94,36 @@ impl Rises {
         }
     }
 
+    /// The next report's kept blocks of `key`: they pile up when every closed period since the
+    /// oldest that holds some (periods before the site's first blocks hold none) still holds some
+    /// and they rose past every earlier report's; that extends the streak, by the blocks added at
+    /// the kept blocks' mean size.
+    /// With no period closed since the last report (every age slot holds live blocks, so the
+    /// current period goes on) nothing new can be kept: the last verdict stands while the kept
+    /// bytes hold. Anything else ends the streak.
+    fn keep(&mut self, key: String, k: &Kept<'_>) -> Option<Rising> {
+        let since_first: Vec<u64> = k.by_age.iter().copied().skip_while(|&n| n == 0).collect();
+        let piling = k.freed_explicitly && !since_first.is_empty() && since_first.iter().all(|&n| n > 0);
+        let l = self.levels.entry(key).or_insert(Level { high_water: 0, reports: 0, start: 0, periods: 0, last: None });
+        let verdict = if piling && k.count > l.high_water {
+            if l.reports == 0 {
+                l.start = l.high_water;
+            }
+            l.reports += 1;
+            let added = (k.bytes as u128 * (k.count - l.start) as u128 / k.count as u128) as u64;
+            Some(Rising { reports: l.reports, bytes: added })
+        } else if piling && k.by_age.len() == l.periods && k.count >= l.high_water {
+            l.last
+        } else {
+            l.reports = 0;
+            None
+        };
+        l.high_water = l.high_water.max(k.count);
+        l.periods = k.by_age.len();
+        l.last = verdict;
+        verdict
+    }
+
     /// Sets `rising` on every site and fills `direct.pools`. Sites are keyed by id and stack
     /// (an evicted site's id may serve another place later).
     pub fn judge(&mut self, direct: &mut Direct) {
@@ -64,26 +131,56 @@ impl Rises {
         for s in &mut direct.sites {
             let key = site_key(s);
             seen.insert(key.clone());
-            s.rising = self.rise(key, s.live_bytes).0;
+            let by_age: Vec<u64> = s.kept_by_age.iter().map(|p| p.count).collect();
+            s.rising = self.keep(key, &Kept { count: s.kept_count, bytes: s.kept_bytes, by_age: &by_age, freed_explicitly: explicit(s.frees, s.freed_by_gc) });
         }
-        let chunks: Vec<&DirectSite> = direct.sites.iter().filter(|s| netty_chunks(&s.stack)).collect();
         direct.pools.clear();
-        if !chunks.is_empty() {
+        for allocator in ["netty", "netty-adaptive"] {
+            let chunks: Vec<&DirectSite> = direct.sites.iter().filter(|s| pool_of(&s.stack) == Some(allocator)).collect();
+            if chunks.is_empty() {
+                continue;
+            }
             let live_bytes = chunks.iter().map(|s| s.live_bytes).sum();
-            let key = "pool netty".to_string();
+            let kept_count = chunks.iter().map(|s| s.kept_count).sum();
+            let kept_bytes = chunks.iter().map(|s| s.kept_bytes).sum();
+            let key = format!("pool {allocator}");
             seen.insert(key.clone());
-            let (rising, high_water_bytes) = self.rise(key, live_bytes);
+            let (rising, high_water_bytes) = if allocator == "netty" {
+                // Chunks kept for the allocator's life: only a rise of all of them tells.
+                self.rise(key, live_bytes)
+            } else {
+                // Every site's kept blocks per closed period (the columns are the same periods).
+                let mut by_age = vec![0; chunks[0].kept_by_age.len()];
+                for s in &chunks {
+                    for (t, p) in by_age.iter_mut().zip(&s.kept_by_age) {
+                        *t += p.count;
+                    }
+                }
+                let (frees, gc) = chunks.iter().fold((0, 0), |(f, g), s| (f + s.frees, g + s.freed_by_gc));
+                let live_key = format!("{key} live");
+                seen.insert(live_key.clone());
+                let high_water = self.rise(live_key, live_bytes).1;
+                (self.keep(key, &Kept { count: kept_count, bytes: kept_bytes, by_age: &by_age, freed_explicitly: explicit(frees, gc) }), high_water)
+            };
             direct.pools.push(DirectPool {
-                allocator: "netty".into(),
+                allocator: allocator.into(),
                 sites: chunks.iter().map(|s| s.id).collect(),
                 chunks: chunks.iter().map(|s| s.live_count).sum(),
                 live_bytes,
                 high_water_bytes,
                 rising,
+                kept_count,
+                kept_bytes,
             });
         }
         self.levels.retain(|k, _| seen.contains(k));
     }
+}
+
+/// Whether a site's blocks are freed by their owner: at most a tenth of its frees ran on a GC
+/// cleanup thread.
+fn explicit(frees: u64, freed_by_gc: u64) -> bool {
+    freed_by_gc * 10 <= frees
 }
 
 fn site_key(s: &DirectSite) -> String {
@@ -93,6 +190,7 @@ fn site_key(s: &DirectSite) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use leakagent_report::model::KeptPeriod;
 
     fn site(id: u32, frame: &str, live: u64) -> DirectSite {
         DirectSite { id, stack: vec!["java.nio.ByteBuffer.allocateDirect(ByteBuffer.java:332)".into(), frame.into()], live_bytes: live, live_count: live >> 22, ..DirectSite::default() }
@@ -114,7 +212,7 @@ mod tests {
         d.sites[0].live_bytes = 20 << 20;
         r.judge(&mut d);
         assert_eq!(d.pools[0].rising, Some(Rising { reports: 2, bytes: 12 << 20 }));
-        assert_eq!(d.sites[0].rising, Some(Rising { reports: 2, bytes: 12 << 20 }));
+        assert_eq!(d.sites[0].rising, None, "a site rises by its kept blocks");
         assert_eq!(d.sites[1].rising, None);
         // Back under the high-water mark: the streak ends, and a later rise starts a new one.
         d.sites[0].live_bytes = 16 << 20;
@@ -125,10 +223,92 @@ mod tests {
         assert_eq!(d.pools[0].rising, Some(Rising { reports: 1, bytes: 4 << 20 }));
     }
 
+    /// A site with `kept` blocks per closed period (`live` in all) and `live` MiB.
+    fn kept_site(id: u32, frame: &str, kept: &[u64], live: u64) -> DirectSite {
+        let mut s = site(id, frame, live << 20);
+        s.kept_by_age = kept.iter().enumerate().map(|(i, &count)| KeptPeriod { age_ms: 10_000 * (kept.len() - i) as u64, count }).collect();
+        s.kept_count = kept.iter().sum();
+        s.live_count = s.kept_count.max(1) * 2;
+        s.kept_bytes = (live << 20) * s.kept_count / s.live_count;
+        (s.frees, s.allocations) = (10_000, 10_000 + s.live_count);
+        s
+    }
+
+    #[test]
+    fn kept_blocks_that_pile_up_by_age_rise_and_a_swing_in_flight_does_not() {
+        let mut r = Rises::default();
+        // Buffers in flight swinging 14 -> 41 -> 34 MiB: none outlives its period.
+        for live in [14, 41, 34, 60] {
+            let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[0, 0], live)], ..Direct::default() };
+            r.judge(&mut d);
+            assert_eq!(d.sites[0].rising, None, "{live} MiB in flight");
+        }
+        // Kept blocks in every closed period, more at each report, whatever the swing.
+        let mut r = Rises::default();
+        let mut verdicts = Vec::new();
+        for (kept, live) in [(&[][..], 14), (&[600][..], 41), (&[600, 600][..], 34), (&[600, 600, 600][..], 60)] {
+            let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", kept, live)], ..Direct::default() };
+            r.judge(&mut d);
+            verdicts.push(d.sites[0].rising.map(|x| x.reports));
+        }
+        assert_eq!(verdicts, [None, Some(1), Some(2), Some(3)]);
+        // Periods closed before the site's first block (start-up) hold none of its blocks.
+        let mut r = Rises::default();
+        let mut verdicts = Vec::new();
+        for kept in [&[0][..], &[0, 300][..], &[0, 300, 571, 4][..]] {
+            let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", kept, 40)], ..Direct::default() };
+            r.judge(&mut d);
+            verdicts.push(d.sites[0].rising.map(|x| x.reports));
+        }
+        assert_eq!(verdicts, [None, Some(1), Some(2)]);
+        // Every age slot busy: no period closed, the verdict stands while the kept bytes hold...
+        let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[600, 600, 600], 60)], ..Direct::default() };
+        r.judge(&mut d);
+        assert_eq!(d.sites[0].rising.map(|x| x.reports), Some(3));
+        // ...and a period of the site's without kept blocks (a warm-up that levelled off) ends it.
+        let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[600, 600, 600, 0], 60)], ..Direct::default() };
+        r.judge(&mut d);
+        assert_eq!(d.sites[0].rising, None);
+        // Buffers left to the GC are live at any age: no evidence.
+        let mut r = Rises::default();
+        for kept in [&[][..], &[600][..], &[600, 600][..]] {
+            let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", kept, 40)], ..Direct::default() };
+            d.sites[0].freed_by_gc = 5_000;
+            r.judge(&mut d);
+            assert_eq!(d.sites[0].rising, None);
+        }
+    }
+
+    const ADAPTIVE: &str = "io.netty.buffer.AdaptiveByteBufAllocator$DirectChunkAllocator.allocate(AdaptiveByteBufAllocator.java:114)";
+
+    #[test]
+    fn netty_4_2s_adaptive_chunks_are_a_pool_judged_by_its_kept_chunks() {
+        let mut r = Rises::default();
+        let mut verdicts = Vec::new();
+        for kept in [&[][..], &[100][..], &[100, 90][..]] {
+            let mut d = Direct { sites: vec![kept_site(1, ADAPTIVE, kept, 40), kept_site(2, "a.B.c(B.java:1)", &[0; 2][..kept.len()], 1)], ..Direct::default() };
+            r.judge(&mut d);
+            assert_eq!((d.pools.len(), d.pools[0].allocator.as_str(), &d.pools[0].sites), (1, "netty-adaptive", &vec![1]));
+            verdicts.push(d.pools[0].rising.map(|x| x.reports));
+        }
+        assert_eq!(verdicts, [None, Some(1), Some(2)]);
+        // A healthy allocator's chunks in use stay young, or few and level: no rise.
+        let mut r = Rises::default();
+        for kept in [&[][..], &[4][..], &[4, 0][..], &[4, 0, 0][..]] {
+            let mut d = Direct { sites: vec![kept_site(1, ADAPTIVE, kept, 16)], ..Direct::default() };
+            r.judge(&mut d);
+            assert!(d.pools[0].rising.is_none() || kept.len() == 1, "{kept:?}: {:?}", d.pools[0].rising);
+        }
+    }
+
     #[test]
     fn huge_buffers_and_shaded_netty() {
-        assert!(!netty_chunks(&["io.netty.buffer.PoolArena$DirectArena.newUnpooledChunk(PoolArena.java:707)".into()]));
-        assert!(netty_chunks(&["io.grpc.netty.shaded.io.netty.buffer.PoolArena$DirectArena.newChunk(PoolArena.java:1)".into()]));
+        assert_eq!(pool_of(&["io.netty.buffer.PoolArena$DirectArena.newUnpooledChunk(PoolArena.java:707)".into()]), None);
+        assert_eq!(pool_of(&["io.grpc.netty.shaded.io.netty.buffer.PoolArena$DirectArena.newChunk(PoolArena.java:1)".into()]), Some("netty"));
+        assert_eq!(
+            pool_of(&["io.grpc.netty.shaded.io.netty.buffer.AdaptiveByteBufAllocator$DirectChunkAllocator.allocate(AdaptiveByteBufAllocator.java:1)".into()]),
+            Some("netty-adaptive")
+        );
         assert!(is_netty("io.grpc.netty.shaded.io.netty.buffer.PoolArena.allocate(PoolArena.java:1)"));
         assert!(!is_netty("leakagent.netty.LeakyHandler.channelRead(LeakyHandler.java:30)"));
     }

@@ -172,18 +172,31 @@ pub struct Direct {
     pub pools: Vec<DirectPool>,
 }
 
-/// Live bytes that rose past every earlier report's at each of the last `reports` reports (the
-/// first report of a run has no earlier one and never counts), by `bytes` over them.
+/// Bytes that rose past every earlier report's at each of the last `reports` reports (the first
+/// report of a run has no earlier one and never counts), by `bytes` over them: a pool's live
+/// bytes, a site's kept bytes (`DirectSite::kept_bytes`).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rising {
     pub reports: u32,
     pub bytes: u64,
 }
 
+/// The live blocks of one closed age period of a site (a period ends at the next report or
+/// sampler tick, every 10 s), counted once the period has been over for a second: blocks that
+/// outlived the period and the second after it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeptPeriod {
+    /// Since the period began (its blocks are at most this old).
+    pub age_ms: u64,
+    pub count: u64,
+}
+
 /// A pooled allocator's blocks (chunks) in the direct ledger.
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct DirectPool {
-    /// `netty`: io.netty.buffer.PooledByteBufAllocator's arenas (`PoolArena$DirectArena.newChunk`).
+    /// `netty`: io.netty.buffer.PooledByteBufAllocator's arenas (`PoolArena$DirectArena.newChunk`);
+    /// `netty-adaptive`: Netty 4.2's AdaptiveByteBufAllocator
+    /// (`AdaptiveByteBufAllocator$DirectChunkAllocator.allocate`).
     pub allocator: String,
     /// The sites whose stacks allocate the pool's chunks.
     pub sites: Vec<u32>,
@@ -191,8 +204,14 @@ pub struct DirectPool {
     pub live_bytes: u64,
     /// The most live bytes of any earlier report of the run.
     pub high_water_bytes: u64,
-    /// Null while the pool holds still (or shrinks): a pool that plateaus is no leak.
+    /// Null while the pool holds still (or shrinks): a pool that plateaus is no leak. For
+    /// `netty-adaptive`, whose chunks are freed once their buffers are, the rise of its kept bytes.
     pub rising: Option<Rising>,
+    /// Chunks and bytes of the pool's sites born in closed periods (see `DirectSite::kept_count`).
+    #[serde(default)]
+    pub kept_count: u64,
+    #[serde(default)]
+    pub kept_bytes: u64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -221,9 +240,23 @@ pub struct DirectSite {
     pub growth_bytes: i64,
     pub oldest_live_ms: Option<u64>,
     pub unwalked: u64,
-    /// Null unless `live_bytes` rose past every earlier report's at the last reports.
+    /// Null unless this site's blocks pile up by age: `kept_bytes` rose past every earlier
+    /// report's at the last reports, every closed period still holding some of its blocks, at a
+    /// site that frees its blocks itself (not by GC).
     #[serde(default)]
     pub rising: Option<Rising>,
+    /// Live blocks born in age periods that ended at least a second before the report: buffers
+    /// in flight are gone by then, kept ones stay in their birth period for good.
+    #[serde(default)]
+    pub kept_count: u64,
+    /// `kept_count` times the site's mean live block (the ledger counts blocks per period, bytes
+    /// per site): an estimate.
+    #[serde(default)]
+    pub kept_bytes: u64,
+    /// `kept_count` per closed period, oldest first (periods with none of this site's blocks
+    /// show 0 while another site's blocks keep the period's slot).
+    #[serde(default)]
+    pub kept_by_age: Vec<KeptPeriod>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]

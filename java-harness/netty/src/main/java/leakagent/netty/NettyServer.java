@@ -3,6 +3,7 @@ package leakagent.netty;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocatorMetric;
 import io.netty.channel.Channel;
@@ -52,7 +53,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  *   NettyServer MODE REQUESTS [CONNECTIONS] [nio|epoll] [--await-stdin]
  *   MODE: healthy | leak (LeakyHandler copies some request bodies into direct buffers it never
- *         releases) | fixed (the same handler releasing them)
+ *         releases) | fixed (the same handler releasing them) | ramp (healthy, its connections
+ *         starting one by one over the first third of the requests: traffic that grows, then
+ *         levels off, as a server's after a deploy)
  *
  * Serves REQUESTS requests (a count, not a time, so that a loaded machine leaks as much as an
  * idle one). Prints "HARNESS netty t=N ..." each second (Netty's own counters: the pooled
@@ -74,8 +77,8 @@ public final class NettyServer {
         int requests = Integer.parseInt(args[1]);
         int connections = args.length > 2 ? Integer.parseInt(args[2]) : 4;
         boolean epoll = args.length > 3 && args[3].equals("epoll");
-        if (!mode.equals("healthy") && !mode.equals("leak") && !mode.equals("fixed")) {
-            throw new IllegalArgumentException("mode: healthy, leak or fixed");
+        if (!List.of("healthy", "leak", "fixed", "ramp").contains(mode)) {
+            throw new IllegalArgumentException("mode: healthy, leak, fixed or ramp");
         }
         if (epoll && !Epoll.isAvailable()) {
             throw new IllegalStateException("epoll unavailable", Epoll.unavailabilityCause());
@@ -90,7 +93,7 @@ public final class NettyServer {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 20));
-                        if (!mode.equals("healthy")) {
+                        if (mode.equals("leak") || mode.equals("fixed")) {
                             ch.pipeline().addLast(new LeakyHandler(mode.equals("fixed")));
                         }
                         ch.pipeline().addLast(new ResponseHandler());
@@ -104,7 +107,7 @@ public final class NettyServer {
                 + " netty=" + io.netty.util.Version.identify().getOrDefault("netty-buffer", null));
             System.out.println("HARNESS ready");
             System.out.flush();
-            drive(port, connections, requests, alloc);
+            drive(port, connections, requests, alloc, mode.equals("ramp"));
             server.close().sync();
         } finally {
             boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
@@ -115,6 +118,8 @@ public final class NettyServer {
         System.out.println("HARNESS truth leaked_buffers=" + LEAKED.get());
         System.out.println("HARNESS truth leaked_bytes=" + LEAKED_BYTES.get());
         System.out.println("HARNESS truth pooled_used_direct=" + pooledUsedDirect(ByteBufAllocator.DEFAULT));
+        System.out.println("HARNESS truth allocator_used_direct=" + usedDirect(ByteBufAllocator.DEFAULT));
+        System.out.println("HARNESS truth allocator=" + ByteBufAllocator.DEFAULT.getClass().getSimpleName());
         System.out.println("HARNESS truth netty_used_direct=" + PlatformDependent.usedDirectMemory());
         System.out.println("HARNESS truth no_cleaner=" + (PlatformDependent.useDirectBufferNoCleaner() ? 1 : 0));
         System.out.flush();
@@ -129,8 +134,14 @@ public final class NettyServer {
         return alloc instanceof PooledByteBufAllocator ? ((PooledByteBufAllocator) alloc).metric().usedDirectMemory() : -1;
     }
 
+    /** The allocator's own count of its direct memory (Netty 4.2's adaptive allocator too). */
+    static long usedDirect(ByteBufAllocator alloc) {
+        return alloc instanceof ByteBufAllocatorMetricProvider ? ((ByteBufAllocatorMetricProvider) alloc).metric().usedDirectMemory() : -1;
+    }
+
     static String counters(ByteBufAllocator alloc) {
         String s = "requests=" + REQUESTS.get() + " leaked=" + LEAKED.get() + " pooled_used_direct=" + pooledUsedDirect(alloc)
+            + " allocator_used_direct=" + usedDirect(alloc)
             + " netty_used_direct=" + PlatformDependent.usedDirectMemory();
         if (alloc instanceof PooledByteBufAllocator) {
             PooledByteBufAllocatorMetric m = ((PooledByteBufAllocator) alloc).metric();
@@ -140,7 +151,7 @@ public final class NettyServer {
     }
 
     /** CONNECTIONS threads, each one HTTP/1.1 connection's worth of sequential requests. */
-    static void drive(int port, int connections, int requests, ByteBufAllocator alloc) throws Exception {
+    static void drive(int port, int connections, int requests, ByteBufAllocator alloc, boolean ramp) throws Exception {
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         AtomicLong sent = new AtomicLong();
         CountDownLatch done = new CountDownLatch(connections);
@@ -149,6 +160,10 @@ public final class NettyServer {
             Thread t = new Thread(() -> {
                 Random rnd = new Random(id);
                 try {
+                    // Ramp: connection N joins once N/CONNECTIONS of the first third is served.
+                    while (ramp && REQUESTS.get() < (long) id * requests / (3L * connections)) {
+                        Thread.sleep(5);
+                    }
                     while (sent.incrementAndGet() <= requests) {
                         int n = REQUESTS.get() % 97 == 0 ? 0 : 1;
                         int size = n == 0 ? 5 << 20 : (2 << 10) << rnd.nextInt(10); // 2 KiB .. 1 MiB
