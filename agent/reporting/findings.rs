@@ -4,8 +4,8 @@
 use crate::core::budget::Budget;
 use crate::core::fault;
 use leakagent_report::model::{Finding, Report, Trigger};
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub fn derive(report: &Report) -> Vec<Finding> {
     if report.trigger == Trigger::VmDeath && fault::injected("slow-findings-at-exit") {
@@ -32,20 +32,23 @@ pub fn derive_within(report: Report, budget: &Budget) -> Report {
     };
     let share = left / 2;
     let shared = Arc::new(report);
-    let (tx, rx) = mpsc::sync_channel(1);
     let theirs = Arc::clone(&shared);
-    let helper = std::thread::Builder::new().name("leakagent-findings".into()).spawn(move || {
-        let found = derive(&theirs);
-        // The report goes back with them: the caller then holds its only reference.
-        let _ = tx.send((found, theirs));
-    });
+    // No channel: std's mpsc keeps a thread-local of its own, and the agent's TLS segment must
+    // fit glibc's static surplus (tests/native_sampling.rs). The helper is polled instead.
+    let helper = std::thread::Builder::new().name("leakagent-findings".into()).spawn(move || derive(&theirs));
     let got = match helper {
-        Ok(_) => rx.recv_timeout(share).ok(),
-        Err(_) => Some((derive(&shared), Arc::clone(&shared))),
+        Ok(h) => {
+            let until = Instant::now() + share;
+            while !h.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            // Joined only once finished; otherwise it is left to finish, or not, as the JVM exits.
+            h.is_finished().then(|| h.join().ok()).flatten()
+        }
+        Err(_) => Some(derive(&shared)),
     };
     match got {
-        Some((found, theirs)) => {
-            drop(theirs);
+        Some(found) => {
             let mut report = Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone());
             report.findings = found;
             report
