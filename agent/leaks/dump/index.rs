@@ -33,8 +33,7 @@ pub(super) struct Known {
 pub(super) const WELL_KNOWN: [&[u8]; 4] = [b"java/lang/ref/Reference", b"referent", b"java/lang/Thread", b"tid"];
 
 /// The index pass: classes, roots, stack traces and the marker.
-#[derive(Default)]
-pub(super) struct Index {
+pub(super) struct Index<'a> {
     pub(super) known: Known,
     pub(super) classes: IdMap<Class>,
     pub(super) class_by_serial: HashMap<u32, u64>,
@@ -47,21 +46,47 @@ pub(super) struct Index {
     pub(super) marker_ids: Vec<u64>,
     /// Object arrays of the marker array's length whose first and last elements agree.
     pub(super) candidates: Vec<(u64, Vec<u64>)>,
-    /// When the index pass must give up (the report's deadline, `chain_time`): it reads the
-    /// whole dump, seconds under load, and an exit report must keep its last steps' share.
-    pub(super) stop_at: Option<std::time::Instant>,
+    /// Why the index pass must give up now (the search's own check: the report's budget,
+    /// `chain_time`): it reads the whole dump, seconds under load, and an exit report must keep
+    /// its last steps' share.
+    deadline: &'a dyn Fn() -> Option<String>,
+    /// The reason it gave up, once it has.
+    pub(super) stop: Option<String>,
+}
+
+impl<'a> Index<'a> {
+    pub(super) fn new(marker_len: u32, marker: [i64; 4], deadline: &'a dyn Fn() -> Option<String>) -> Self {
+        Index {
+            known: Known::default(),
+            classes: IdMap::default(),
+            class_by_serial: HashMap::new(),
+            frames: IdMap::default(),
+            traces: HashMap::new(),
+            roots: Vec::new(),
+            heap_start: None,
+            marker_len,
+            marker,
+            marker_ids: Vec::new(),
+            candidates: Vec::new(),
+            deadline,
+            stop: None,
+        }
+    }
 }
 
 pub(super) fn id_at(b: &[u8], at: usize) -> u64 {
     b[at..at + 8].iter().fold(0u64, |acc, &x| acc << 8 | x as u64)
 }
 
-impl Visitor for Index {
+impl Visitor for Index<'_> {
     fn want(&self) -> Want {
         Want { strings: true, meta: true, roots: true, classes: true, instances: false, object_arrays: true, small_primitive_arrays: 4 }
     }
     fn stop(&mut self) -> bool {
-        self.stop_at.is_some_and(|t| std::time::Instant::now() >= t)
+        if self.stop.is_none() {
+            self.stop = (self.deadline)();
+        }
+        self.stop.is_some()
     }
     fn utf8(&mut self, id: u64, text: &[u8]) {
         match WELL_KNOWN.iter().position(|w| *w == text) {
@@ -118,7 +143,7 @@ pub(super) fn empty_class(id: u64) -> Class {
 }
 
 /// Builds the instance layouts once every class is known.
-pub(super) fn layouts(index: &mut Index) {
+pub(super) fn layouts(index: &mut Index<'_>) {
     let ids: Vec<u64> = index.classes.keys().copied().collect();
     let reference = index.classes.values().find(|c| c.name_id != 0 && c.name_id == index.known.reference).map(|c| c.dump.id);
     for id in ids {
@@ -150,7 +175,7 @@ pub(super) fn layouts(index: &mut Index) {
 }
 
 /// The thread object behind a thread or stack root.
-pub(super) fn thread_of(index: &Index, r: &Root) -> Option<u64> {
+pub(super) fn thread_of(index: &Index<'_>, r: &Root) -> Option<u64> {
     match r.kind {
         hprof::ROOT_THREAD_OBJ => Some(r.id),
         hprof::ROOT_JAVA_FRAME | hprof::ROOT_JNI_LOCAL => index
@@ -163,7 +188,7 @@ pub(super) fn thread_of(index: &Index, r: &Root) -> Option<u64> {
 }
 
 /// The frame of a stack root: (method name id, class serial).
-pub(super) fn frame_of(index: &Index, r: &Root) -> Option<(u64, u32)> {
+pub(super) fn frame_of(index: &Index<'_>, r: &Root) -> Option<(u64, u32)> {
     if !matches!(r.kind, hprof::ROOT_JAVA_FRAME | hprof::ROOT_JNI_LOCAL) {
         return None;
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 /// Names for the objects, classes and fields on the chains, read once from the dump.
 pub(super) struct Names<'a> {
-    index: &'a Index,
+    index: &'a Index<'a>,
     strings: IdMap<String>,
     /// Class of each object on a chain.
     class_of: IdMap<u64>,
@@ -46,7 +46,7 @@ impl Visitor for StringPass<'_> {
 
 /// Reads the `tid` of the threads that root a chain.
 struct ThreadPass<'a> {
-    index: &'a Index,
+    index: &'a Index<'a>,
     wanted: IdMap<()>,
     got: IdMap<i64>,
 }
@@ -82,7 +82,7 @@ impl Visitor for ThreadPass<'_> {
 impl<'a> Names<'a> {
     pub(super) fn read(
         dump: &mut Dump,
-        index: &'a Index,
+        index: &'a Index<'a>,
         round: &Round<'_>,
         chains: &[Option<RawChain>],
         loaders: &'a HashMap<u64, u32>,

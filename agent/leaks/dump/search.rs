@@ -101,7 +101,7 @@ const FRONTIER_BYTES: u64 = 24;
 /// every target it reaches. 1,500 suspects cost about what one does: no object carries a list
 /// of the targets it leads to.
 pub(super) struct Round<'a> {
-    index: &'a Index,
+    index: &'a Index<'a>,
     targets: Vec<u64>,
     suspects: Vec<u64>,
     own: &'a OwnRoots,
@@ -314,7 +314,7 @@ fn out_of_time(budget: &Budget, started: Instant, limits: Limits) -> Option<Stri
 
 /// Lays out the classes the index pass found, and finds the agent's marker array among the
 /// candidates: (array id, array elements).
-fn marker_array(index: &mut Index) -> Option<(u64, Vec<u64>)> {
+fn marker_array(index: &mut Index<'_>) -> Option<(u64, Vec<u64>)> {
     layouts(index);
     index.candidates.iter().find(|(_, e)| index.marker_ids.contains(&e[0])).cloned()
 }
@@ -335,8 +335,7 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
     // The index pass reads the whole dump (3.5 s under load for 120 MB; session 34: one began
     // 1.8 s before an exit report's deadline and took the JVM past exit_timeout): not begun
     // when the time is already spent, and stopped at the deadline.
-    let stop_at = [budget.deadline(), started.checked_add(limits.time)].into_iter().flatten().min();
-    let mut index = Index { marker_len, marker: setup.marker, stop_at, ..Index::default() };
+    let mut index = Index::new(marker_len, setup.marker, &deadline);
     if let Some(why) = deadline() {
         found.limit_hit = Some(why);
         return found;
@@ -347,7 +346,7 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
             return found;
         }
         Ok(ScanEnd::Stopped) => {
-            found.limit_hit = Some(deadline().unwrap_or_else(|| budget.stop_reason().into()));
+            found.limit_hit = index.stop.take();
             return found;
         }
         Ok(ScanEnd::Complete) => {}
