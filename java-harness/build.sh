@@ -233,6 +233,10 @@ build_jetty() {
 JDK_HOME="$(dirname "$BIN")"
 STAMP="$B/.stamp"
 mkdir -p "$B"
+# Test binaries started together each run this script (tests/common): one builds while the
+# others wait, then find the build up to date, instead of two javacs and mvns writing one tree.
+exec 9>"$B/.lock"
+flock 9
 if (( ! FORCE )) && [[ -f "$STAMP" && -f "$B/harness.jar" && -f "$B/fatjar/scan.jar" ]] \
    && [[ -f "$B/native/libnativecache.so" ]] \
    && [[ -z "$(find "$HERE/src" "$HERE/apps" "$HERE/shared" "$HERE/tomcat" "$HERE/native" "$HERE/build.sh" -newer "$STAMP" -print -quit)" ]]; then
