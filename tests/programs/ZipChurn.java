@@ -12,7 +12,8 @@ import java.util.function.IntConsumer;
  * through its own jmethodIDs. Usage: ZipChurn LOADERS SECONDS (stops at whichever comes first;
  * 0 = no bound; one of them must be set). Speaks the harness protocol: truths, "HARNESS ready",
  * then waits for "exit" or EOF on stdin. With -Dzipchurn.native=true (the harness jar on the class
- * path) each worker also mallocs and frees a block through the harness's JNI library.
+ * path) each worker also mallocs and frees a block through the harness's JNI library, and with
+ * -Dzipchurn.late=N the workers of loader N on do so through a frame of their own.
  */
 public final class ZipChurn {
     public static void main(String[] args) throws Exception {
@@ -24,6 +25,7 @@ public final class ZipChurn {
         IntConsumer blocks = Boolean.getBoolean("zipchurn.native")
                 ? (IntConsumer) Class.forName("leakagent.harness.scenarios.NativeCache").getMethod("blocks").invoke(null)
                 : null;
+        long late = Long.getLong("zipchurn.late", Long.MAX_VALUE);
         long end = seconds > 0 ? System.nanoTime() + seconds * 1_000_000_000L : Long.MAX_VALUE;
         long n = 0;
         while ((loaders == 0 || n < loaders) && System.nanoTime() < end) {
@@ -31,7 +33,7 @@ public final class ZipChurn {
                 Class<?> worker = loader.loadClass("ZipChurnWorker");
                 Runnable work = (Runnable) (blocks == null
                         ? worker.getDeclaredConstructor().newInstance()
-                        : worker.getDeclaredConstructor(IntConsumer.class).newInstance(blocks));
+                        : worker.getDeclaredConstructor(IntConsumer.class, boolean.class).newInstance(blocks, n >= late));
                 Thread t = new Thread(work, "churn-" + n);
                 t.start();
                 t.join();

@@ -5,22 +5,28 @@ import java.util.zip.Inflater;
 
 /**
  * ZipChurn's unit of work, loaded by every churned loader: two zlib places, both ended, and with
- * {@code blocks} a native block malloc'd and freed below run() first.
+ * {@code blocks} a native block malloc'd and freed below run() first (below lateBlock() when
+ * {@code late}).
  */
 public final class ZipChurnWorker implements Runnable {
     static final int NATIVE_BLOCK = 32_768;
     private final IntConsumer blocks;
+    /** The block from a frame of its own: a stack shape no earlier loader's worker sampled. */
+    private final boolean late;
 
     public ZipChurnWorker() {
-        this(null);
+        this(null, false);
     }
 
-    public ZipChurnWorker(IntConsumer blocks) {
+    public ZipChurnWorker(IntConsumer blocks, boolean late) {
         this.blocks = blocks;
+        this.late = late;
     }
 
     public void run() {
-        if (blocks != null) {
+        if (blocks != null && late) {
+            lateBlock();
+        } else if (blocks != null) {
             blocks.accept(NATIVE_BLOCK);
         }
         byte[] data = new byte[4096];
@@ -29,6 +35,10 @@ public final class ZipChurnWorker implements Runnable {
         }
         byte[] packed = deflate(data);
         inflate(packed, data.length);
+    }
+
+    void lateBlock() {
+        blocks.accept(NATIVE_BLOCK);
     }
 
     static byte[] deflate(byte[] data) {
