@@ -143,7 +143,8 @@ pub struct Writer {
 }
 
 impl Writer {
-    fn owned(self) -> bool {
+    /// Whether the writer's stripe is the thread's own (else the shared one).
+    pub fn owned(self) -> bool {
         self.stripe < OWNED
     }
 

@@ -45,6 +45,8 @@ pub struct DirectCache {
     pub writer: Writer,
     pub site: u32,
     pub counters: Option<&'static DirectCounters>,
+    /// Events counted through the shared stripe since the last try to claim an owned one.
+    pub shared_events: u32,
 }
 
 /// `f` on the calling thread's record, made at its first event; None while the thread exits
