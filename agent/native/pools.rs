@@ -98,9 +98,9 @@ impl Rises {
     /// oldest that holds some (periods before the site's first blocks hold none) still holds some
     /// and they rose past every earlier report's; that extends the streak, by the blocks added at
     /// the kept blocks' mean size.
-    /// With no period closed since the last report (every age slot holds live blocks, so the
-    /// current period goes on) nothing new can be kept: the last verdict stands while the kept
-    /// bytes hold. Anything else ends the streak.
+    /// With as many kept periods as at the last report (none kept since: reports less than a
+    /// second apart; or the two oldest merged, see `DirectLedger::merge_oldest`) the last
+    /// verdict stands while the kept blocks hold. Anything else ends the streak.
     fn keep(&mut self, key: String, k: &Kept<'_>) -> Option<Rising> {
         let since_first: Vec<u64> = k.by_age.iter().copied().skip_while(|&n| n == 0).collect();
         let piling = k.freed_explicitly && !since_first.is_empty() && since_first.iter().all(|&n| n > 0);
@@ -261,7 +261,7 @@ mod tests {
             verdicts.push(d.sites[0].rising.map(|x| x.reports));
         }
         assert_eq!(verdicts, [None, Some(1), Some(2)]);
-        // Every age slot busy: no period closed, the verdict stands while the kept bytes hold...
+        // No period kept since the last report: the verdict stands while the kept blocks hold...
         let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[600, 600, 600], 60)], ..Direct::default() };
         r.judge(&mut d);
         assert_eq!(d.sites[0].rising.map(|x| x.reports), Some(3));
