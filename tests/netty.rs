@@ -218,7 +218,7 @@ fn netty_4_2s_adaptive_allocator_is_quiet_when_healthy_and_its_leak_is_found() {
 
 /// The server in MODE (Netty 4.1 or 4.2) with a report every second (`interval=1s`) and at exit:
 /// a pool's warm-up spans several reports, and reports catch the first buffers in flight.
-fn serve_every_second(netty: &str, test: &str, mode: &[&str], jvm_args: &[&str]) -> (Vec<Report>, PathBuf) {
+fn serve_every_second(netty: &str, test: &str, mode: &[&str], jvm_args: &[&str]) -> Vec<Report> {
     let n = harness_jar().parent().unwrap().join(netty);
     let cp = format!("{}:{}/*", n.join("netty-harness.jar").display(), n.join("lib").display());
     let mut args = vec!["-Xmx256m"];
@@ -234,11 +234,16 @@ fn serve_every_second(netty: &str, test: &str, mode: &[&str], jvm_args: &[&str])
     assert!(reports.len() >= 3, "reports every second and at exit: {}", reports.len());
     for r in &reports {
         assert_eq!(r.agent.health.panics, 0, "{:?}", r.agent.health);
-        let warned: Vec<&Finding> = r.findings.iter().filter(|x| x.severity != Severity::Info).collect();
-        assert!(warned.is_empty(), "{test}: {warned:#?}");
     }
-    assert_eq!(check(&dir).0, 0, "{test}");
-    (reports, dir)
+    reports
+}
+
+/// No report has a finding on direct memory. (The ramp's 64 client threads may leave glibc
+/// holding freed memory in its arenas: `allocator_retention`, true, and no verdict on Netty.)
+fn assert_quiet(test: &str, reports: &[Report]) {
+    for r in reports {
+        assert!(netty_findings(r).is_empty(), "{test}: {:#?}", r.findings);
+    }
 }
 
 /// A warm-up ramp: 64 connections joining one by one over the first half of the requests, each
@@ -252,13 +257,30 @@ fn serve_every_second(netty: &str, test: &str, mode: &[&str], jvm_args: &[&str])
 #[test]
 fn a_netty_server_warming_up_with_traffic_that_levels_off_is_quiet() {
     let ramp = ["ramp", "64"];
-    let (reports, _) = serve_every_second("netty", "netty-ramp-pooled", &ramp, &[]);
+    let reports = serve_every_second("netty", "netty-ramp-pooled", &ramp, &[]);
+    assert_quiet("pooled", &reports);
     let pool: Vec<u64> = reports.iter().map(|r| r.direct.pools.iter().find(|p| p.allocator == "netty").map_or(0, |p| p.live_bytes)).collect();
     let top = pool.iter().position(|b| b == pool.iter().max().unwrap()).unwrap();
     let first = *pool.iter().find(|&&b| b > 0).unwrap();
     let rises = pool.windows(2).take(top).filter(|w| w[1] > w[0]).count();
     assert!(pool[top] >= first + (8 << 20) && rises >= 2, "the pool grows by 8 MiB or more over 2 reports or more: {pool:?}");
     assert!(pool[pool.len() - 1] <= pool[pool.len() - 2], "then levels off: {pool:?}");
-    serve_every_second("netty", "netty-ramp-unpooled", &ramp, &["-Dio.netty.allocator.type=unpooled"]);
-    serve_every_second("netty42", "netty42-ramp", &ramp, &[]);
+    let reports = serve_every_second("netty", "netty-ramp-unpooled", &ramp, &["-Dio.netty.allocator.type=unpooled"]);
+    assert_quiet("unpooled", &reports);
+    let reports = serve_every_second("netty42", "netty42-ramp", &ramp, &[]);
+    assert_quiet("4.2", &reports);
+}
+
+/// Netty 4.2's leak with a report every second: every age slot soon holds leaked chunks, so the
+/// two oldest periods merge (`direct_age_merges`) and the kept chunks go on following the leak
+/// to the end (they once stopped at the first 6 periods': 528 of 1,476 chunks).
+#[test]
+fn netty_4_2s_leak_reported_every_second_keeps_its_kept_chunks_counted() {
+    let reports = serve_every_second("netty42", "netty42-leak-every-second", &["leak"], &[]);
+    let last = reports.last().unwrap();
+    assert!(last.agent.health.direct_age_merges >= 1, "{:?}", last.agent.health);
+    let pool = last.direct.pools.iter().find(|p| p.allocator == "netty-adaptive").expect("the adaptive pool");
+    // All but the chunks of the last period (since the report before) are kept.
+    assert!(pool.kept_count * 3 >= pool.chunks * 2, "{pool:?}");
+    assert!(reports.iter().any(|r| r.findings.iter().any(|f| f.kind == "direct_pool_grows")), "the leak is found");
 }
