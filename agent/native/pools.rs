@@ -49,8 +49,7 @@ struct Level {
     high_water: u64,
     reports: u32,
     start: u64,
-    /// Closed periods at the last report, and its verdict (kept series only).
-    periods: usize,
+    /// The last report's verdict (kept series only).
     last: Option<Rising>,
 }
 
@@ -77,7 +76,7 @@ impl Rises {
     /// anything else ends it. The first report of a series has no earlier one: no rise.
     fn rise(&mut self, key: String, live: u64) -> (Option<Rising>, u64) {
         let Some(l) = self.levels.get_mut(&key) else {
-            self.levels.insert(key, Level { high_water: live, reports: 0, start: live, periods: 0, last: None });
+            self.levels.insert(key, Level { high_water: live, reports: 0, start: live, last: None });
             return (None, 0);
         };
         let before = l.high_water;
@@ -98,13 +97,14 @@ impl Rises {
     /// oldest that holds some (periods before the site's first blocks hold none) still holds some
     /// and they rose past every earlier report's; that extends the streak, by the blocks added at
     /// the kept blocks' mean size.
-    /// With as many kept periods as at the last report (none kept since: reports less than a
-    /// second apart; or the two oldest merged, see `DirectLedger::merge_oldest`) the last
-    /// verdict stands while the kept blocks hold. Anything else ends the streak.
+    /// When they hold (no period kept since the last report: reports a second apart or less,
+    /// a period being kept once it has been over a second) the last verdict stands: the number
+    /// of kept periods tells nothing, as the two oldest merge when every age slot is busy (see
+    /// `DirectLedger::merge_oldest`). Anything else ends the streak.
     fn keep(&mut self, key: String, k: &Kept<'_>) -> Option<Rising> {
         let since_first: Vec<u64> = k.by_age.iter().copied().skip_while(|&n| n == 0).collect();
         let piling = k.freed_explicitly && !since_first.is_empty() && since_first.iter().all(|&n| n > 0);
-        let l = self.levels.entry(key).or_insert(Level { high_water: 0, reports: 0, start: 0, periods: 0, last: None });
+        let l = self.levels.entry(key).or_insert(Level { high_water: 0, reports: 0, start: 0, last: None });
         let verdict = if piling && k.count > l.high_water {
             if l.reports == 0 {
                 l.start = l.high_water;
@@ -112,14 +112,13 @@ impl Rises {
             l.reports += 1;
             let added = (k.bytes as u128 * (k.count - l.start) as u128 / k.count as u128) as u64;
             Some(Rising { reports: l.reports, bytes: added })
-        } else if piling && k.by_age.len() == l.periods && k.count >= l.high_water {
+        } else if piling && k.count >= l.high_water {
             l.last
         } else {
             l.reports = 0;
             None
         };
         l.high_water = l.high_water.max(k.count);
-        l.periods = k.by_age.len();
         l.last = verdict;
         verdict
     }
@@ -288,6 +287,11 @@ mod tests {
         assert_eq!(verdicts, [None, Some(1), Some(2)]);
         // No period kept since the last report: the verdict stands while the kept blocks hold...
         let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[600, 600, 600], 60)], ..Direct::default() };
+        r.judge(&mut d);
+        assert_eq!(d.sites[0].rising.map(|x| x.reports), Some(3));
+        // ...also when the two oldest periods merged (every age slot busy) and the period the
+        // last report closed is not kept yet: fewer kept periods, the same blocks...
+        let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[1200, 600], 60)], ..Direct::default() };
         r.judge(&mut d);
         assert_eq!(d.sites[0].rising.map(|x| x.reports), Some(3));
         // ...and a period of the site's without kept blocks (a warm-up that levelled off) ends it.
