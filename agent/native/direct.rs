@@ -570,7 +570,11 @@ fn born(c: &[Stripe<DirectCounters>]) -> u64 {
 fn live_in(c: &[Stripe<DirectCounters>], s: usize) -> u64 {
     // Gone is read first: a block counted in between makes the difference larger, not negative.
     let gone = c.iter().fold(0u32, |acc, x| acc.wrapping_add(x.0.gone[s].load(Relaxed)));
-    let n = (total(c, |x| &x.born[s]) as u32).wrapping_sub(gone);
+    nonnegative((total(c, |x| &x.born[s]) as u32).wrapping_sub(gone))
+}
+
+/// A count from wrapping 32-bit differences: 0 when it went below zero.
+fn nonnegative(n: u32) -> u64 {
     if n > i32::MAX as u32 {
         0
     } else {
@@ -582,12 +586,7 @@ fn live_in(c: &[Stripe<DirectCounters>], s: usize) -> u64 {
 /// another one by `merge_oldest` may go below zero when one of them is freed.
 fn live_count(c: &[Stripe<DirectCounters>]) -> u64 {
     let gone = (0..AGE_SLOTS).fold(0u32, |acc, s| c.iter().fold(acc, |acc, x| acc.wrapping_add(x.0.gone[s].load(Relaxed))));
-    let n = (born(c) as u32).wrapping_sub(gone);
-    if n > i32::MAX as u32 {
-        0
-    } else {
-        n as u64
-    }
+    nonnegative((born(c) as u32).wrapping_sub(gone))
 }
 
 /// Blocks from allocateMemory: those born here but for reallocations (untracked reallocations
