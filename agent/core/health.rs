@@ -103,6 +103,8 @@ pub struct Counters {
     pub compiled_code_unloads: AtomicU64,
     /// Direct-ledger counter stripes given back by threads as they ended.
     pub direct_stripes_released: AtomicU64,
+    /// Direct-ledger age periods merged because every age slot held live blocks.
+    pub direct_age_merges: AtomicU64,
 }
 
 pub static COUNTERS: Counters = Counters {
@@ -126,6 +128,7 @@ pub static COUNTERS: Counters = Counters {
     sites_evicted: AtomicU64::new(0),
     compiled_code_unloads: AtomicU64::new(0),
     direct_stripes_released: AtomicU64::new(0),
+    direct_age_merges: AtomicU64::new(0),
 };
 
 pub fn bump(c: &AtomicU64) {
@@ -160,6 +163,7 @@ pub fn snapshot(capabilities_missing: &[String], signals: (u64, u64)) -> Health 
         sites_evicted: c.sites_evicted.load(Relaxed),
         compiled_code_unloads: c.compiled_code_unloads.load(Relaxed),
         direct_stripes_released: c.direct_stripes_released.load(Relaxed),
+        direct_age_merges: c.direct_age_merges.load(Relaxed),
         heap_bytes: crate::ffi::counting::in_use(),
         disabled_features: disabled_features().into_iter().map(String::from).collect(),
         capabilities_missing: capabilities_missing.to_vec(),

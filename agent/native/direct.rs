@@ -98,8 +98,8 @@ impl SiteCounters for DirectCounters {
 }
 
 /// When each age slot's period began. The sampler (every 10 s) and each report start a new
-/// period in a slot no site has a live block in; when every slot holds some, the current one
-/// goes on (it keeps its start, so the oldest age stays right). Report and sampler threads.
+/// period in a slot no site has a live block in; when every slot holds some, the two oldest
+/// periods become one first (`merge_oldest`). Report and sampler threads.
 #[derive(Clone, Copy)]
 struct Ages {
     start_ms: [u32; AGE_SLOTS],
@@ -416,7 +416,8 @@ impl DirectLedger {
         }
         // A free slot keeps its old start: a block counted there by a thread that read the
         // slot just before it stopped being current is then dated right.
-        if let Some(s) = (1..AGE_SLOTS).map(|d| (current + d) % AGE_SLOTS).find(|&s| a.free[s]) {
+        let free = (1..AGE_SLOTS).map(|d| (current + d) % AGE_SLOTS).find(|&s| a.free[s]);
+        if let Some(s) = free.or_else(|| self.merge_oldest(&mut a)) {
             let now = self.section.now_ms();
             a.start_ms[s] = now;
             a.end_ms[current] = Some(now);
@@ -424,6 +425,34 @@ impl DirectLedger {
             a.free[s] = false;
             self.slot.store(s as u8, Relaxed);
         }
+    }
+
+    /// Every slot holds live blocks (a leak keeps some in every period): the two oldest periods
+    /// become one, in the slot of the one with more live blocks, and the other slot is free for
+    /// the next period, so that kept counts go on following the leak. The freed slot's live
+    /// blocks are counted in the other one, on each site's shared stripe (the only one the
+    /// report thread may add to); their headers still name the freed slot, so one of them freed
+    /// later is taken off the new period's count instead of the merged one's: a site's total
+    /// stays exact (see `live_count`), and the blocks of the two oldest periods, which outlived
+    /// two periods already, are seldom freed.
+    fn merge_oldest(&self, a: &mut Ages) -> Option<usize> {
+        let mut closed: Vec<usize> = (0..AGE_SLOTS).filter(|&s| a.end_ms[s].is_some()).collect();
+        closed.sort_by_key(|&s| a.start_ms[s]);
+        let (&x, &y) = (closed.first()?, closed.get(1)?);
+        let live = |s| self.section.sites.iter().map(|(_, _, c)| live_in(c, s)).sum::<u64>();
+        let (keep, free) = if live(x) >= live(y) { (x, y) } else { (y, x) };
+        for (_, _, c) in self.section.sites.iter() {
+            let n = live_in(c, free);
+            if let (Some(shared), true) = (c.last(), n > 0) {
+                shared.0.born[keep].fetch_add(n, Relaxed);
+                shared.0.born[free].fetch_sub(n, Relaxed);
+            }
+        }
+        a.start_ms[keep] = a.start_ms[x];
+        a.end_ms[keep] = a.end_ms[y];
+        a.free[free] = true;
+        health::bump(&COUNTERS.direct_age_merges);
+        Some(free)
     }
 
     /// Age of a site's oldest live block: since the start of the oldest period it has one from.
@@ -559,7 +588,11 @@ fn born(c: &[Stripe<DirectCounters>]) -> u64 {
 fn live_in(c: &[Stripe<DirectCounters>], s: usize) -> u64 {
     // Gone is read first: a block counted in between makes the difference larger, not negative.
     let gone = c.iter().fold(0u32, |acc, x| acc.wrapping_add(x.0.gone[s].load(Relaxed)));
-    let n = (total(c, |x| &x.born[s]) as u32).wrapping_sub(gone);
+    nonnegative((total(c, |x| &x.born[s]) as u32).wrapping_sub(gone))
+}
+
+/// A count from wrapping 32-bit differences: 0 when it went below zero.
+fn nonnegative(n: u32) -> u64 {
     if n > i32::MAX as u32 {
         0
     } else {
@@ -567,8 +600,11 @@ fn live_in(c: &[Stripe<DirectCounters>], s: usize) -> u64 {
     }
 }
 
+/// Live blocks over every slot, summed before the clamp: a slot whose blocks were counted in
+/// another one by `merge_oldest` may go below zero when one of them is freed.
 fn live_count(c: &[Stripe<DirectCounters>]) -> u64 {
-    (0..AGE_SLOTS).map(|s| live_in(c, s)).sum()
+    let gone = (0..AGE_SLOTS).fold(0u32, |acc, s| c.iter().fold(acc, |acc, x| acc.wrapping_add(x.0.gone[s].load(Relaxed))));
+    nonnegative((born(c) as u32).wrapping_sub(gone))
 }
 
 /// Blocks from allocateMemory: those born here but for reallocations (untracked reallocations
@@ -692,6 +728,49 @@ mod tests {
         let a = l.ages.lock();
         assert!(!a.free[second.slot as usize]);
         assert_eq!(a.free.iter().filter(|f| !**f).count(), AGE_SLOTS, "every slot holds a live block now");
+    }
+
+    /// A leak keeps blocks in every period: once every slot holds some, the two oldest periods
+    /// become one and a period still closes at each call, so the kept blocks go on counting
+    /// every leaked block (they stopped at the 6 closed periods' before); a block freed later
+    /// from the slot that was given up keeps the site's live count exact.
+    #[test]
+    fn a_leak_in_every_period_merges_the_oldest_and_its_kept_blocks_keep_counting() {
+        let l = DirectLedger::new(&NativeOptions { max_sites: 64, max_tracked: 64, ..NativeOptions::default() });
+        let site = l.section.sites.intern(&SiteKey::special(1, 99), || 1, || "x".into(), || {
+            SiteInfo { kind: 1, frames: vec![], methods: vec![], exact_frames: 0, special: None, first_thread: None }
+        });
+        let w = |env| l.section.sites.writer(env);
+        let counters = || l.section.sites.iter().find(|(id, _, _)| *id == site).map(|(_, _, c)| c).unwrap();
+        let kept = || {
+            let a = *l.ages.lock();
+            a.kept_slots(u32::MAX).iter().map(|&s| live_in(counters(), s)).collect::<Vec<u64>>()
+        };
+        let mut tags = Vec::new();
+        for n in 1..=3 * AGE_SLOTS as u64 {
+            // Two blocks a period on two threads' stripes, one more in the first periods.
+            tags.push(l.record(w(n as usize), site, 8));
+            tags.push(l.record(w(1000 + n as usize), site, 8));
+            if n <= 2 {
+                l.record(w(7), site, 8);
+            }
+            l.next_age();
+            let k = kept();
+            assert_eq!(k.iter().sum::<u64>(), 2 * n + n.min(2), "period {n}: every closed period's blocks are kept: {k:?}");
+            assert!(k.len() < AGE_SLOTS && k.iter().all(|&c| c > 0), "{k:?}");
+        }
+        let merges = crate::core::health::COUNTERS.direct_age_merges.load(Relaxed);
+        assert!(merges >= 2 * AGE_SLOTS as u64, "{merges}");
+        // The second period's blocks were merged into the first's slot (it held more); their
+        // headers still name theirs, which serves later periods: the site's live count stays
+        // exact.
+        let second = tags[2];
+        assert!(tags[4..].iter().any(|t| t.slot == second.slot), "the second period's slot serves a later one");
+        let live = live_count(counters());
+        assert_eq!(live, 3 * AGE_SLOTS as u64 * 2 + 2);
+        l.release(w(3), Block { size: 8, site, slot: second.slot }, None);
+        assert_eq!(live_count(counters()), live - 1);
+        assert_eq!(frees(counters()), 1);
     }
 
     /// One thread counting events of two sites interleaved, and of a second ledger whose site

@@ -304,11 +304,15 @@ fn direct_findings(sites: &[DirectSite], pools: &[DirectPool], max_direct: Optio
         // peak higher at each report (a busy server's, a ramp-up's) are never kept.
         let rising: Vec<(Rising, u64)> = sites.iter().filter_map(|s| s.rising.filter(|_| rises(&s.rising)).map(|r| (r, s.kept_count))).collect();
         let never_freed = frees as f64 <= DIRECT_MAX_FREED_SHARE * made as f64;
-        if bytes < DIRECT_MIN_LIVE_BYTES || (!never_freed && rising.is_empty()) {
+        let netty = sites.iter().any(|s| netty_site(s));
+        // Netty frees its buffers as they are released: its first huge ones (5 MiB each), in
+        // flight before any was freed, are no evidence; blocks never freed from a closed period
+        // are (`kept_bytes`).
+        let held = if netty && never_freed { sites.iter().map(|s| s.kept_bytes).sum() } else { bytes };
+        if held < DIRECT_MIN_LIVE_BYTES || (!never_freed && rising.is_empty()) {
             continue;
         }
         let exact = sites.iter().all(|s| direct_place(s).1);
-        let netty = sites.iter().any(|s| netty_site(s));
         let near_limit = kind == DirectKind::DirectByteBuffer && max_direct.is_some_and(|m| bytes * 2 >= m);
         let severity = if bytes >= DIRECT_CRITICAL_BYTES || near_limit { Severity::Critical } else { Severity::Warning };
         let grew = if growth > 0 { format!(", +{} in the last {}", mib(growth as u64), span(window_ms)) } else { String::new() };
@@ -373,6 +377,7 @@ fn direct_findings(sites: &[DirectSite], pools: &[DirectPool], max_direct: Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use leakagent_report::model::KeptPeriod;
 
     fn zsite(id: u32, frame: &str, created: u64, ended: u64, gc: u64, live: u64) -> ZlibSite {
         ZlibSite {
@@ -510,6 +515,19 @@ mod tests {
         assert!(f[0].summary.contains("10 chunks at io.netty.buffer.PoolArena$DirectArena.newChunk(PoolArena.java:693) hold 40.0 MiB, +32.0 MiB over the last 2 reports"), "{}", f[0].summary);
         assert!(f[0].summary.ends_with("via x.LeakyHandler.channelRead(LeakyHandler.java:29)"), "{}", f[0].summary);
         assert!(f[0].fix.contains("paranoid") && !f[0].fix.contains("MaxDirectMemorySize"), "{}", f[0].fix);
+    }
+
+    /// Netty's huge buffers (above its chunk, a block each) in flight at a report before the
+    /// first was freed: never freed so far, yet no evidence until they outlive a period.
+    #[test]
+    fn netty_buffers_in_flight_before_any_was_freed_are_no_finding_until_kept() {
+        let mut huge = dsite(DirectKind::DirectByteBuffer, "io.netty.buffer.PoolArena$DirectArena.allocateDirect(PoolArena.java:718)", 2, 0, 2, 10 << 20);
+        huge.stack.push("io.netty.buffer.PoolArena$DirectArena.newUnpooledChunk(PoolArena.java:707)".into());
+        huge.kept_by_age = vec![KeptPeriod { age_ms: 3_000, count: 0 }, KeptPeriod { age_ms: 2_000, count: 0 }];
+        assert!(direct_findings(std::slice::from_ref(&huge), &[], None, 3_000).is_empty(), "in flight: {:#?}", huge);
+        (huge.kept_by_age[1].count, huge.kept_count, huge.kept_bytes) = (2, 2, 10 << 20);
+        let f = direct_findings(&[huge], &[], None, 3_000);
+        assert_eq!((f.len(), f[0].kind.as_str()), (1, "direct_buffers_not_freed"), "{f:#?}");
     }
 
     #[test]

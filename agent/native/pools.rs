@@ -49,8 +49,7 @@ struct Level {
     high_water: u64,
     reports: u32,
     start: u64,
-    /// Closed periods at the last report, and its verdict (kept series only).
-    periods: usize,
+    /// The last report's verdict (kept series only).
     last: Option<Rising>,
 }
 
@@ -77,7 +76,7 @@ impl Rises {
     /// anything else ends it. The first report of a series has no earlier one: no rise.
     fn rise(&mut self, key: String, live: u64) -> (Option<Rising>, u64) {
         let Some(l) = self.levels.get_mut(&key) else {
-            self.levels.insert(key, Level { high_water: live, reports: 0, start: live, periods: 0, last: None });
+            self.levels.insert(key, Level { high_water: live, reports: 0, start: live, last: None });
             return (None, 0);
         };
         let before = l.high_water;
@@ -98,13 +97,14 @@ impl Rises {
     /// oldest that holds some (periods before the site's first blocks hold none) still holds some
     /// and they rose past every earlier report's; that extends the streak, by the blocks added at
     /// the kept blocks' mean size.
-    /// With no period closed since the last report (every age slot holds live blocks, so the
-    /// current period goes on) nothing new can be kept: the last verdict stands while the kept
-    /// bytes hold. Anything else ends the streak.
+    /// When they hold (no period kept since the last report: reports a second apart or less,
+    /// a period being kept once it has been over a second) the last verdict stands: the number
+    /// of kept periods tells nothing, as the two oldest merge when every age slot is busy (see
+    /// `DirectLedger::merge_oldest`). Anything else ends the streak.
     fn keep(&mut self, key: String, k: &Kept<'_>) -> Option<Rising> {
         let since_first: Vec<u64> = k.by_age.iter().copied().skip_while(|&n| n == 0).collect();
         let piling = k.freed_explicitly && !since_first.is_empty() && since_first.iter().all(|&n| n > 0);
-        let l = self.levels.entry(key).or_insert(Level { high_water: 0, reports: 0, start: 0, periods: 0, last: None });
+        let l = self.levels.entry(key).or_insert(Level { high_water: 0, reports: 0, start: 0, last: None });
         let verdict = if piling && k.count > l.high_water {
             if l.reports == 0 {
                 l.start = l.high_water;
@@ -112,14 +112,13 @@ impl Rises {
             l.reports += 1;
             let added = (k.bytes as u128 * (k.count - l.start) as u128 / k.count as u128) as u64;
             Some(Rising { reports: l.reports, bytes: added })
-        } else if piling && k.by_age.len() == l.periods && k.count >= l.high_water {
+        } else if piling && k.count >= l.high_water {
             l.last
         } else {
             l.reports = 0;
             None
         };
         l.high_water = l.high_water.max(k.count);
-        l.periods = k.by_age.len();
         l.last = verdict;
         verdict
     }
@@ -146,8 +145,15 @@ impl Rises {
             let key = format!("pool {allocator}");
             seen.insert(key.clone());
             let (rising, high_water_bytes) = if allocator == "netty" {
-                // Chunks kept for the allocator's life: only a rise of all of them tells.
-                self.rise(key, live_bytes)
+                // Chunks kept for the allocator's life: only a rise of all of them tells, and a
+                // rise of its kept chunks with it. A warm-up's new chunks are young while they
+                // rise, and once they are kept the pool has levelled off: a leak's chunks age
+                // and rise at once.
+                let kept_key = format!("{key} kept");
+                seen.insert(kept_key.clone());
+                let kept = self.rise(kept_key, kept_count).0;
+                let (live, high_water) = self.rise(key, live_bytes);
+                (live.zip(kept).map(|(l, k)| Rising { reports: l.reports.min(k.reports), bytes: l.bytes }), high_water)
             } else {
                 // Every site's kept blocks per closed period (the columns are the same periods).
                 let mut by_age = vec![0; chunks[0].kept_by_age.len()];
@@ -205,11 +211,12 @@ mod tests {
         r.judge(&mut d);
         assert_eq!((d.pools.len(), d.pools[0].rising, d.pools[0].chunks), (1, None, 2), "the first report has nothing to rise past");
         assert_eq!(d.pools[0].sites, vec![1]);
-        d.sites[0].live_bytes = 12 << 20;
+        // A leak's chunks rise, and age: its kept chunks rise with them.
+        (d.sites[0].live_bytes, d.sites[0].kept_count) = (12 << 20, 1);
         r.judge(&mut d);
         assert_eq!(d.pools[0].rising, Some(Rising { reports: 1, bytes: 4 << 20 }));
         assert_eq!(d.pools[0].high_water_bytes, 8 << 20);
-        d.sites[0].live_bytes = 20 << 20;
+        (d.sites[0].live_bytes, d.sites[0].kept_count) = (20 << 20, 3);
         r.judge(&mut d);
         assert_eq!(d.pools[0].rising, Some(Rising { reports: 2, bytes: 12 << 20 }));
         assert_eq!(d.sites[0].rising, None, "a site rises by its kept blocks");
@@ -218,9 +225,26 @@ mod tests {
         d.sites[0].live_bytes = 16 << 20;
         r.judge(&mut d);
         assert_eq!(d.pools[0].rising, None);
-        d.sites[0].live_bytes = 24 << 20;
+        (d.sites[0].live_bytes, d.sites[0].kept_count) = (24 << 20, 5);
         r.judge(&mut d);
         assert_eq!(d.pools[0].rising, Some(Rising { reports: 1, bytes: 4 << 20 }));
+    }
+
+    /// A warm-up (the ramp of tests/netty.rs with a report every second: 32 then 64
+    /// connections whose responses wait 50 ms): the pool rose 8 -> 16 -> 24 MiB at 2 reports in a
+    /// row while its new chunks were young, and its kept chunks rose once they aged, while the
+    /// pool held still: never both at once, never a rise.
+    #[test]
+    fn a_pool_warming_up_rises_while_its_chunks_are_young_and_is_no_rise() {
+        let mut r = Rises::default();
+        let live = [4, 8, 8, 8, 8, 16, 24, 16, 16];
+        let kept = [0, 0, 2, 2, 2, 2, 2, 3, 4];
+        for (l, k) in live.into_iter().zip(kept) {
+            let mut d = Direct { sites: vec![site(1, CHUNK, l << 20)], ..Direct::default() };
+            d.sites[0].kept_count = k;
+            r.judge(&mut d);
+            assert_eq!(d.pools[0].rising, None, "{l} MiB, {k} kept");
+        }
     }
 
     /// A site with `kept` blocks per closed period (`live` in all) and `live` MiB.
@@ -261,8 +285,13 @@ mod tests {
             verdicts.push(d.sites[0].rising.map(|x| x.reports));
         }
         assert_eq!(verdicts, [None, Some(1), Some(2)]);
-        // Every age slot busy: no period closed, the verdict stands while the kept bytes hold...
+        // No period kept since the last report: the verdict stands while the kept blocks hold...
         let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[600, 600, 600], 60)], ..Direct::default() };
+        r.judge(&mut d);
+        assert_eq!(d.sites[0].rising.map(|x| x.reports), Some(3));
+        // ...also when the two oldest periods merged (every age slot busy) and the period the
+        // last report closed is not kept yet: fewer kept periods, the same blocks...
+        let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[1200, 600], 60)], ..Direct::default() };
         r.judge(&mut d);
         assert_eq!(d.sites[0].rising.map(|x| x.reports), Some(3));
         // ...and a period of the site's without kept blocks (a warm-up that levelled off) ends it.

@@ -255,6 +255,10 @@ pub struct Health {
     /// the next thread that counts (docs/native-ledger.md).
     #[serde(default)]
     pub direct_stripes_released: u64,
+    /// The direct ledger's two oldest age periods merged into one, because every age slot held
+    /// live blocks (docs/native-ledger.md, "Kept blocks").
+    #[serde(default)]
+    pub direct_age_merges: u64,
     /// Bytes the agent's own code holds on the heap (malloc) when the report was built.
     #[serde(default)]
     pub heap_bytes: u64,

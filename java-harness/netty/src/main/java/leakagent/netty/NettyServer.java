@@ -54,8 +54,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *   NettyServer MODE REQUESTS [CONNECTIONS] [nio|epoll] [--await-stdin]
  *   MODE: healthy | leak (LeakyHandler copies some request bodies into direct buffers it never
  *         releases) | fixed (the same handler releasing them) | ramp (healthy, its connections
- *         starting one by one over the first third of the requests: traffic that grows, then
- *         levels off, as a server's after a deploy)
+ *         starting one by one over the first half of the requests: traffic that grows, then
+ *         levels off, as a server's after a deploy; each response waits RAMP_DELAY_MS, a slow
+ *         backend, so that the buffers in flight, and the pool's chunks, grow with the
+ *         connections)
  *
  * Serves REQUESTS requests (a count, not a time, so that a loaded machine leaks as much as an
  * idle one). Prints "HARNESS netty t=N ..." each second (Netty's own counters: the pooled
@@ -69,6 +71,7 @@ public final class NettyServer {
     static final AtomicLong REQUESTS = new AtomicLong();
     static final AtomicLong LEAKED = new AtomicLong();
     static final AtomicLong LEAKED_BYTES = new AtomicLong();
+    static final long RAMP_DELAY_MS = 50;
 
     public static void main(String[] argv) throws Exception {
         boolean awaitStdin = List.of(argv).contains("--await-stdin");
@@ -96,7 +99,7 @@ public final class NettyServer {
                         if (mode.equals("leak") || mode.equals("fixed")) {
                             ch.pipeline().addLast(new LeakyHandler(mode.equals("fixed")));
                         }
-                        ch.pipeline().addLast(new ResponseHandler());
+                        ch.pipeline().addLast(new ResponseHandler(mode.equals("ramp") ? RAMP_DELAY_MS : 0));
                     }
                 });
             Channel server = b.bind("127.0.0.1", 0).sync().channel();
@@ -160,8 +163,8 @@ public final class NettyServer {
             Thread t = new Thread(() -> {
                 Random rnd = new Random(id);
                 try {
-                    // Ramp: connection N joins once N/CONNECTIONS of the first third is served.
-                    while (ramp && REQUESTS.get() < (long) id * requests / (3L * connections)) {
+                    // Ramp: connection N joins once N/CONNECTIONS of the first half is served.
+                    while (ramp && REQUESTS.get() < (long) id * requests / (2L * connections)) {
                         Thread.sleep(5);
                     }
                     while (sent.incrementAndGet() <= requests) {
@@ -198,6 +201,12 @@ public final class NettyServer {
 
     /** Answers every request with SIZE bytes (?size=), written from the channel's allocator. */
     static final class ResponseHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        final long delayMs;
+
+        ResponseHandler(long delayMs) {
+            this.delayMs = delayMs;
+        }
+
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
             int size = Integer.parseInt(new QueryStringDecoder(req.uri()).parameters().get("size").get(0));
@@ -212,6 +221,14 @@ public final class NettyServer {
             if (!keepAlive) {
                 resp.headers().set(HttpHeaderNames.CONNECTION, "close");
             }
+            if (delayMs > 0) {
+                ctx.executor().schedule(() -> respond(ctx, resp, keepAlive), delayMs, TimeUnit.MILLISECONDS);
+            } else {
+                respond(ctx, resp, keepAlive);
+            }
+        }
+
+        static void respond(ChannelHandlerContext ctx, FullHttpResponse resp, boolean keepAlive) {
             REQUESTS.incrementAndGet();
             if (keepAlive) {
                 ctx.writeAndFlush(resp);
