@@ -49,7 +49,8 @@ struct Level {
     high_water: u64,
     reports: u32,
     start: u64,
-    /// The last report's verdict (kept series only).
+    /// Kept periods at the last report, and its verdict (kept series only).
+    periods: usize,
     last: Option<Rising>,
 }
 
@@ -76,7 +77,7 @@ impl Rises {
     /// anything else ends it. The first report of a series has no earlier one: no rise.
     fn rise(&mut self, key: String, live: u64) -> (Option<Rising>, u64) {
         let Some(l) = self.levels.get_mut(&key) else {
-            self.levels.insert(key, Level { high_water: live, reports: 0, start: live, last: None });
+            self.levels.insert(key, Level { high_water: live, reports: 0, start: live, periods: 0, last: None });
             return (None, 0);
         };
         let before = l.high_water;
@@ -97,14 +98,15 @@ impl Rises {
     /// oldest that holds some (periods before the site's first blocks hold none) still holds some
     /// and they rose past every earlier report's; that extends the streak, by the blocks added at
     /// the kept blocks' mean size.
-    /// When they hold (no period kept since the last report: reports a second apart or less,
-    /// a period being kept once it has been over a second) the last verdict stands: the number
-    /// of kept periods tells nothing, as the two oldest merge when every age slot is busy (see
-    /// `DirectLedger::merge_oldest`). Anything else ends the streak.
+    /// When they hold and no period was kept since the last report (reports a second apart or
+    /// less, a period being kept once it has been over a second), the last verdict stands: the
+    /// number of kept periods did not grow (it shrinks when the two oldest merge, every age slot
+    /// busy: `DirectLedger::merge_oldest`). A period kept since with nothing added (a warm-up
+    /// that levelled off) ends the streak, as does anything else.
     fn keep(&mut self, key: String, k: &Kept<'_>) -> Option<Rising> {
         let since_first: Vec<u64> = k.by_age.iter().copied().skip_while(|&n| n == 0).collect();
         let piling = k.freed_explicitly && !since_first.is_empty() && since_first.iter().all(|&n| n > 0);
-        let l = self.levels.entry(key).or_insert(Level { high_water: 0, reports: 0, start: 0, last: None });
+        let l = self.levels.entry(key).or_insert(Level { high_water: 0, reports: 0, start: 0, periods: 0, last: None });
         let verdict = if piling && k.count > l.high_water {
             if l.reports == 0 {
                 l.start = l.high_water;
@@ -112,13 +114,14 @@ impl Rises {
             l.reports += 1;
             let added = (k.bytes as u128 * (k.count - l.start) as u128 / k.count as u128) as u64;
             Some(Rising { reports: l.reports, bytes: added })
-        } else if piling && k.count >= l.high_water {
+        } else if piling && k.by_age.len() <= l.periods && k.count >= l.high_water {
             l.last
         } else {
             l.reports = 0;
             None
         };
         l.high_water = l.high_water.max(k.count);
+        l.periods = k.by_age.len();
         l.last = verdict;
         verdict
     }
@@ -294,6 +297,11 @@ mod tests {
         let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[1200, 600], 60)], ..Direct::default() };
         r.judge(&mut d);
         assert_eq!(d.sites[0].rising.map(|x| x.reports), Some(3));
+        // ...but a period kept since, with no block added, ends it (a warm-up's step: its
+        // verdict must not carry over to the next rise)...
+        let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[1199, 600, 1], 60)], ..Direct::default() };
+        r.judge(&mut d);
+        assert_eq!(d.sites[0].rising, None);
         // ...and a period of the site's without kept blocks (a warm-up that levelled off) ends it.
         let mut d = Direct { sites: vec![kept_site(1, "a.B.c(B.java:1)", &[600, 600, 600, 0], 60)], ..Direct::default() };
         r.judge(&mut d);
