@@ -39,17 +39,22 @@ fn serve(test: &str, mode: &str, jvm_args: &[&str], options: &str) -> (Finished,
     serve_on("netty", test, &[mode], jvm_args, options)
 }
 
-/// `serve` on the harness built against another Netty (`netty42`: 4.2.18), with the server's
-/// MODE and its arguments after the count of requests.
-fn serve_on(netty: &str, test: &str, mode: &[&str], jvm_args: &[&str], options: &str) -> (Finished, Vec<Report>, PathBuf) {
+/// The Netty server (Netty 4.1 or 4.2's harness) in MODE serving `requests` requests, not started.
+fn server(netty: &str, test: &str, mode: &[&str], requests: u64, jvm_args: &[&str]) -> Jvm {
     let n = harness_jar().parent().unwrap().join(netty);
     let cp = format!("{}:{}/*", n.join("netty-harness.jar").display(), n.join("lib").display());
     let mut args = vec!["-Xmx256m"];
     args.extend_from_slice(jvm_args);
-    let requests = REQUESTS.to_string();
+    let requests = requests.to_string();
     let mut launch = vec!["-cp", &cp, "leakagent.netty.NettyServer", mode[0], &requests];
     launch.extend_from_slice(&mode[1..]);
-    let mut jvm = Jvm::program(test, "netty", &launch).jvm_args(&args);
+    Jvm::program(test, "netty", &launch).jvm_args(&args)
+}
+
+/// `serve` on the harness built against another Netty (`netty42`: 4.2.18), with the server's
+/// MODE and its arguments after the count of requests.
+fn serve_on(netty: &str, test: &str, mode: &[&str], jvm_args: &[&str], options: &str) -> (Finished, Vec<Report>, PathBuf) {
+    let mut jvm = server(netty, test, mode, REQUESTS, jvm_args);
     if !options.is_empty() {
         jvm = jvm.options(options);
     }
@@ -219,14 +224,7 @@ fn netty_4_2s_adaptive_allocator_is_quiet_when_healthy_and_its_leak_is_found() {
 /// The server in MODE (Netty 4.1 or 4.2) with a report every second (`interval=1s`) and at exit:
 /// a pool's warm-up spans several reports, and reports catch the first buffers in flight.
 fn serve_every_second(netty: &str, test: &str, mode: &[&str], requests: u64, jvm_args: &[&str]) -> Vec<Report> {
-    let n = harness_jar().parent().unwrap().join(netty);
-    let cp = format!("{}:{}/*", n.join("netty-harness.jar").display(), n.join("lib").display());
-    let mut args = vec!["-Xmx256m"];
-    args.extend_from_slice(jvm_args);
-    let requests = requests.to_string();
-    let mut launch = vec!["-cp", &cp, "leakagent.netty.NettyServer", mode[0], &requests];
-    launch.extend_from_slice(&mode[1..]);
-    let running = Jvm::program(test, "netty", &launch).jvm_args(&args).options("interval=1s").start();
+    let running = server(netty, test, mode, requests, jvm_args).options("interval=1s").start();
     let dir = running.dir.clone();
     let f = running.finish();
     assert_eq!(f.code, Some(0), "{}\n{}", f.stdout, f.stderr);

@@ -587,8 +587,13 @@ fn born(c: &[Stripe<DirectCounters>]) -> u64 {
 /// Live blocks of age slot `s` (a torn negative read shows as 0).
 fn live_in(c: &[Stripe<DirectCounters>], s: usize) -> u64 {
     // Gone is read first: a block counted in between makes the difference larger, not negative.
-    let gone = c.iter().fold(0u32, |acc, x| acc.wrapping_add(x.0.gone[s].load(Relaxed)));
+    let gone = gone_in(c, s);
     nonnegative((total(c, |x| &x.born[s]) as u32).wrapping_sub(gone))
+}
+
+/// Blocks of slot `s` gone, over the stripes (wrapping).
+fn gone_in(c: &[Stripe<DirectCounters>], s: usize) -> u32 {
+    c.iter().fold(0u32, |acc, x| acc.wrapping_add(x.0.gone[s].load(Relaxed)))
 }
 
 /// A count from wrapping 32-bit differences: 0 when it went below zero.
@@ -603,7 +608,7 @@ fn nonnegative(n: u32) -> u64 {
 /// Live blocks over every slot, summed before the clamp: a slot whose blocks were counted in
 /// another one by `merge_oldest` may go below zero when one of them is freed.
 fn live_count(c: &[Stripe<DirectCounters>]) -> u64 {
-    let gone = (0..AGE_SLOTS).fold(0u32, |acc, s| c.iter().fold(acc, |acc, x| acc.wrapping_add(x.0.gone[s].load(Relaxed))));
+    let gone = (0..AGE_SLOTS).fold(0u32, |acc, s| acc.wrapping_add(gone_in(c, s)));
     nonnegative((born(c) as u32).wrapping_sub(gone))
 }
 
@@ -704,14 +709,20 @@ mod tests {
         assert_eq!(live_in(&c, 2), 0, "a torn negative read shows as 0");
     }
 
-    /// Periods move to free slots; a slot with a live block keeps its start, so the site's
-    /// oldest age is measured from the period its oldest block was born in.
-    #[test]
-    fn age_slots_keep_the_oldest_period() {
+    /// A small ledger and one site in it.
+    fn ledger_with_site() -> (DirectLedger, u32) {
         let l = DirectLedger::new(&NativeOptions { max_sites: 64, max_tracked: 64, ..NativeOptions::default() });
         let site = l.section.sites.intern(&SiteKey::special(1, 99), || 1, || "x".into(), || {
             SiteInfo { kind: 1, frames: vec![], methods: vec![], exact_frames: 0, special: None, first_thread: None }
         });
+        (l, site)
+    }
+
+    /// Periods move to free slots; a slot with a live block keeps its start, so the site's
+    /// oldest age is measured from the period its oldest block was born in.
+    #[test]
+    fn age_slots_keep_the_oldest_period() {
+        let (l, site) = ledger_with_site();
         let w = |env| l.section.sites.writer(env);
         let first = l.record(w(1), site, 10);
         l.next_age();
@@ -736,10 +747,7 @@ mod tests {
     /// from the slot that was given up keeps the site's live count exact.
     #[test]
     fn a_leak_in_every_period_merges_the_oldest_and_its_kept_blocks_keep_counting() {
-        let l = DirectLedger::new(&NativeOptions { max_sites: 64, max_tracked: 64, ..NativeOptions::default() });
-        let site = l.section.sites.intern(&SiteKey::special(1, 99), || 1, || "x".into(), || {
-            SiteInfo { kind: 1, frames: vec![], methods: vec![], exact_frames: 0, special: None, first_thread: None }
-        });
+        let (l, site) = ledger_with_site();
         let w = |env| l.section.sites.writer(env);
         let counters = || l.section.sites.iter().find(|(id, _, _)| *id == site).map(|(_, _, c)| c).unwrap();
         let kept = || {
