@@ -65,7 +65,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * "HARNESS netty third=1" and "third=2" when a third and two thirds are served, and truths at
  * the end.
  * With --await-stdin (the tests' launcher) it prints "HARNESS ready" once serving and, after the
- * load, waits for EOF or a line "exit" on stdin before it exits.
+ * load, waits for EOF or a line "exit" on stdin before it exits. It also pauses at each third:
+ * the load driver sends no request past it, and the rest waits for a line "go" on stdin (after
+ * third=N is printed, so that a report taken then sees no request in flight and the test paces
+ * the reports); "exit" or EOF before that lifts every pause (a run that takes its reports by
+ * time, not by third).
  */
 public final class NettyServer {
     static final AtomicLong REQUESTS = new AtomicLong();
@@ -73,8 +77,19 @@ public final class NettyServer {
     static final AtomicLong LEAKED_BYTES = new AtomicLong();
     static final long RAMP_DELAY_MS = 50;
 
+    /** The pauses at the first and second thirds: open once stdin says "go" (or "exit"). */
+    static final CountDownLatch[] THIRDS = {new CountDownLatch(1), new CountDownLatch(1)};
+    /** Stdin said "exit" or ended. */
+    static final CountDownLatch EXIT = new CountDownLatch(1);
+
     public static void main(String[] argv) throws Exception {
         boolean awaitStdin = List.of(argv).contains("--await-stdin");
+        if (awaitStdin) {
+            readStdin();
+        } else {
+            EXIT.countDown();
+            openThirds();
+        }
         String[] args = Arrays.stream(argv).filter(a -> !a.equals("--await-stdin")).toArray(String[]::new);
         String mode = args[0];
         int requests = Integer.parseInt(args[1]);
@@ -126,10 +141,33 @@ public final class NettyServer {
         System.out.println("HARNESS truth netty_used_direct=" + PlatformDependent.usedDirectMemory());
         System.out.println("HARNESS truth no_cleaner=" + (PlatformDependent.useDirectBufferNoCleaner() ? 1 : 0));
         System.out.flush();
-        if (awaitStdin) {
+        EXIT.await();
+    }
+
+    /** Stdin, on a thread of its own: each "go" opens the next third; "exit" or EOF opens all. */
+    static void readStdin() {
+        Thread t = new Thread(() -> {
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-            for (String line; (line = in.readLine()) != null && !line.trim().equals("exit"); ) {
+            int opened = 0;
+            try {
+                for (String line; (line = in.readLine()) != null && !line.trim().equals("exit"); ) {
+                    if (line.trim().equals("go") && opened < THIRDS.length) {
+                        THIRDS[opened++].countDown();
+                    }
+                }
+            } catch (java.io.IOException e) {
+                // As EOF: nothing more will come.
             }
+            openThirds();
+            EXIT.countDown();
+        }, "stdin");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    static void openThirds() {
+        for (CountDownLatch l : THIRDS) {
+            l.countDown();
         }
     }
 
@@ -157,6 +195,8 @@ public final class NettyServer {
     static void drive(int port, int connections, int requests, ByteBufAllocator alloc, boolean ramp) throws Exception {
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         AtomicLong sent = new AtomicLong();
+        // Responses received: a third is over once its last response arrived, not when sent.
+        AtomicLong received = new AtomicLong();
         CountDownLatch done = new CountDownLatch(connections);
         for (int c = 0; c < connections; c++) {
             final int id = c;
@@ -167,7 +207,13 @@ public final class NettyServer {
                     while (ramp && REQUESTS.get() < (long) id * requests / (2L * connections)) {
                         Thread.sleep(5);
                     }
-                    while (sent.incrementAndGet() <= requests) {
+                    for (long k; (k = sent.incrementAndGet()) <= requests; ) {
+                        // Past a third: wait for its pause to end.
+                        for (int i = 0; i < THIRDS.length; i++) {
+                            if (k > (i + 1) * (long) requests / 3) {
+                                THIRDS[i].await();
+                            }
+                        }
                         int n = REQUESTS.get() % 97 == 0 ? 0 : 1;
                         int size = n == 0 ? 5 << 20 : (2 << 10) << rnd.nextInt(10); // 2 KiB .. 1 MiB
                         byte[] body = new byte[(4 << 10) + rnd.nextInt(32 << 10)];
@@ -177,6 +223,7 @@ public final class NettyServer {
                         if (resp.statusCode() != 200 || resp.body().length != size) {
                             throw new IllegalStateException("status " + resp.statusCode() + ", " + resp.body().length + " bytes");
                         }
+                        received.incrementAndGet();
                     }
                 } catch (Exception e) {
                     e.printStackTrace();
@@ -189,7 +236,7 @@ public final class NettyServer {
         }
         int third = 0;
         for (int tick = 1; !done.await(100, TimeUnit.MILLISECONDS); tick++) {
-            if (third < 2 && REQUESTS.get() >= (third + 1) * (long) requests / 3) {
+            if (third < 2 && received.get() >= (third + 1) * (long) requests / 3) {
                 System.out.println("HARNESS netty third=" + ++third + " " + counters(alloc));
             }
             if (tick % 10 == 0) {
