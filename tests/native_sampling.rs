@@ -384,10 +384,13 @@ fn zlib_streams_are_sampled_only_when_their_ledger_is_off() {
 /// live site and out of the report in a busy run: 1 run of 3 on JDK 11).
 #[test]
 fn direct_blocks_are_sampled_only_when_their_ledger_is_off() {
-    // The buffers' own mallocs: the JVM's under DirectByteBuffer.<init> (a MethodData when the
-    // constructor is profiled) are sampled either way.
+    // The buffers' own mallocs, live at exit: the JVM's under DirectByteBuffer.<init> (a
+    // MethodData when the constructor is profiled) are sampled either way, and so are the
+    // agent's inside the Unsafe wrapper while it names a new block's methods (MethodCache's
+    // JVMTI calls), freed at once: one such sample in 2 runs of 14 on JDK 17.
     let direct = |s: &&SampledSite| {
-        s.stack.iter().any(|f| f.starts_with("java.nio.DirectByteBuffer.<init>"))
+        s.live_samples > 0
+            && s.stack.iter().any(|f| f.starts_with("java.nio.DirectByteBuffer.<init>"))
             && s.stack.iter().any(|f| f.starts_with("jdk.internal.misc.Unsafe.allocateMemory0"))
     };
     for (direct_opt, sampled) in [("", false), (",direct=off", true)] {
@@ -405,7 +408,7 @@ fn direct_blocks_are_sampled_only_when_their_ledger_is_off() {
         let sites: Vec<&SampledSite> = n.sites.iter().filter(direct).collect();
         if sampled {
             assert_eq!(n.peak_interval_bytes, 16 << 10, "{direct_opt}: the mean never rose: {n:?}");
-            let samples: u64 = sites.iter().map(|s| s.samples).sum();
+            let samples: u64 = sites.iter().map(|s| s.live_samples).sum();
             assert!(samples >= 900, "{direct_opt}: 1,000 buffers of 64 KiB at a 16 KiB interval: {samples}: {:#?}", n.sites);
         } else {
             assert!(sites.is_empty(), "{direct_opt}: {sites:#?}");
