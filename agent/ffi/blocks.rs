@@ -152,8 +152,8 @@ fn user_of(base: u64) -> u64 {
 /// Writes the header of the block at `base` whose user pointer is `user`.
 ///
 /// # Safety
-/// `base` is a block of at least `size + ALLOC_EXTRA` bytes from the original, `user` is
-/// `user_of(base)`.
+/// `base` is a block of at least `size + ALLOC_EXTRA` bytes from the original (or from glibc
+/// when `raw`), `user` is `user_of(base)`.
 unsafe fn write_header(base: u64, user: u64, size: u64, tag: Tag, raw: bool) {
     let slack = user - base - HEADER;
     let h = (user - HEADER) as *mut u64;
