@@ -241,6 +241,23 @@ fn unsafe_leak_blocks_and_reallocations_are_live_at_their_sites() {
     assert!(found[0].fix.contains("freeMemory"));
 }
 
+/// With NMT on, Unsafe's blocks keep going through HotSpot's natives (`os::malloc`), so NMT
+/// counts them under "Other" and the ledger's counts stay exact; without NMT the wrappers call
+/// glibc themselves (docs/native-ledger.md, "Direct churn, session 36").
+#[test]
+fn unsafe_blocks_stay_in_nmt_when_it_is_on() {
+    let java = main_java();
+    let f = Jvm::scenario("unsafe-nmt", "unsafe-leak").java(&java).jvm_args(&["-XX:NativeMemoryTracking=summary"]).run();
+    let r = f.death_report();
+    assert_clean(&f, &r);
+    let (alloc, realloc) = unsafe_sites(&r);
+    assert_eq!(alloc.live_count + realloc.live_count, f.truth("unsafe_live_blocks"));
+    let nmt = r.memory.nmt.as_ref().expect("memory.nmt");
+    // NMT lists no "Other" when nothing was malloc'd under it.
+    let other = nmt.categories.iter().find(|c| c.name == "Other").map_or(0, |c| c.malloc_bytes);
+    assert!(other >= f.truth("unsafe_live_bytes"), "NMT Other malloc {other}, live {}: {nmt:?}", f.truth("unsafe_live_bytes"));
+}
+
 #[test]
 fn unsafe_leak_fixed_frees_every_block_and_has_no_finding() {
     let (f, r) = run("unsafe-fixed", "unsafe-leak", &["--fixed"], &main_java());

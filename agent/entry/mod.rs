@@ -254,6 +254,10 @@ unsafe fn activate(vm: *mut JavaVM, opts: options::Options, late: bool, started_
         options: opts,
     };
     let agent = runtime::install(agent).map_err(|_| "leakagent is already loaded in this JVM".to_string())?;
+    if !late {
+        // Before Unsafe's natives bind (after an attach they are never wrapped).
+        guarded(Feature::Natives, (), crate::ffi::blocks::choose_allocator);
+    }
     natives::set_hooks(&NATIVE_HOOKS);
     guarded(Feature::Natives, (), || agent.sampled.start(vm));
     enable_events(agent).map_err(|e| format!("cannot enable JVMTI events: {e}"))?;
