@@ -113,10 +113,10 @@ PY
 if [[ -n "${RUNS:-}" ]]; then
   for n in "${sizes[@]}"; do
     rm -f "$work/phases"
-    for k in $(seq "$RUNS"); do
-      run "$n" "${CHAIN_OPTS:-}" 1 none "phases$k" >/dev/null
-      phases_of "$work/phases$k-$n" >>"$work/phases"
-      rm -rf "$work/phases$k-$n"
+    for r in $(seq "$RUNS"); do
+      run "$n" "${CHAIN_OPTS:-}" 1 none "phases$r" >/dev/null
+      phases_of "$work/phases$r-$n" >>"$work/phases"
+      rm -rf "$work/phases$r-$n"
     done
     python3 - "$work/phases" "$n" "$RUNS" <<'PY'
 import statistics, sys
