@@ -390,3 +390,18 @@ fn graph_cost_per_object_on_a_million_objects() {
     assert_eq!(r[0], Some(40 * n + align(8 * n / 1000) + align(0)));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The retained heap's graph of a real heap dump (say the Groovy scenario's, `jcmd <pid>
+/// GC.heap_dump`), every object's dominator computed, timed three times: run by hand,
+/// `LEAKAGENT_HPROF=file.hprof cargo test --release -p leakagent --lib graph_time -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn graph_time_on_a_given_dump() {
+    let path = std::env::var("LEAKAGENT_HPROF").expect("LEAKAGENT_HPROF names a heap dump");
+    let mut dump = Dump::open(std::fs::File::open(path).unwrap()).unwrap();
+    for _ in 0..3 {
+        let (mut peak, t0) = (0, std::time::Instant::now());
+        compute(&mut dump, &Objects::default(), &[], &Budget { memory: 4 << 30, stop: &never }, &mut peak).unwrap();
+        eprintln!("graph of {:?} objects: {} ms, peak {peak} bytes", dump.objects, t0.elapsed().as_millis());
+    }
+}
