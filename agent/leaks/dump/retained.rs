@@ -71,7 +71,7 @@ pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Bud
     *peak = meter.peak;
     indexed?;
     nodes.meter = meter;
-    let layouts = layouts(&nodes.classes);
+    let layouts = layouts(&nodes.classes, &nodes.ids);
     let roots = nodes.root_indices(objects);
     let mut edges = Edges::new(&nodes, &layouts, roots.len());
     let scanned = edges.reserve_offsets().and_then(|()| scan(dump, &mut edges));
@@ -417,9 +417,11 @@ impl Visitor for Nodes<'_> {
     }
 }
 
-/// Byte offsets of the reference fields of each class's instances, its superclasses' included.
-fn layouts(classes: &HashMap<u64, ClassDump, MixBuild>) -> HashMap<u64, Vec<u32>, MixBuild> {
-    let mut out: HashMap<u64, Vec<u32>, MixBuild> = HashMap::default();
+/// Each class's node, and the byte offsets of the reference fields of its instances, its
+/// superclasses' included: an object's class is then found with its layout, one lookup among
+/// the compressed ids fewer an object in pass 2.
+fn layouts(classes: &HashMap<u64, ClassDump, MixBuild>, ids: &Ids) -> Layouts {
+    let mut out = Layouts::default();
     for &id in classes.keys() {
         let (mut refs, mut off, mut at, mut guard) = (Vec::new(), 0u32, id, 0);
         while let Some(c) = classes.get(&at).filter(|_| guard < 64) {
@@ -432,16 +434,18 @@ fn layouts(classes: &HashMap<u64, ClassDump, MixBuild>) -> HashMap<u64, Vec<u32>
             at = c.super_id;
             guard += 1;
         }
-        out.insert(id, refs);
+        out.insert(id, (ids.get(id), refs));
     }
     out
 }
+
+type Layouts = HashMap<u64, (Option<u32>, Vec<u32>), MixBuild>;
 
 /// Pass 2: each object's references, as successor lists in index order (the dump is read in
 /// the same order as in pass 1, so lists are appended, never inserted).
 struct Edges<'a, 'b> {
     nodes: &'a Nodes<'b>,
-    layouts: &'a HashMap<u64, Vec<u32>, MixBuild>,
+    layouts: &'a Layouts,
     offs: Vec<u32>,
     succ: Vec<u32>,
     /// What pass 1 and the layouts hold meanwhile.
@@ -451,8 +455,8 @@ struct Edges<'a, 'b> {
 }
 
 impl<'a, 'b> Edges<'a, 'b> {
-    fn new(nodes: &'a Nodes<'b>, layouts: &'a HashMap<u64, Vec<u32>, MixBuild>, roots: usize) -> Self {
-        let layout_bytes: u64 = map_bytes(layouts) + layouts.values().map(vec_bytes).sum::<u64>();
+    fn new(nodes: &'a Nodes<'b>, layouts: &'a Layouts, roots: usize) -> Self {
+        let layout_bytes: u64 = map_bytes(layouts) + layouts.values().map(|(_, refs)| vec_bytes(refs)).sum::<u64>();
         let held = nodes.bytes() + layout_bytes + array_bytes::<u32>(roots);
         Edges { nodes, layouts, offs: Vec::new(), succ: Vec::new(), held, meter: Meter::new(nodes.meter.limit), error: None }
     }
@@ -489,7 +493,29 @@ impl<'a, 'b> Edges<'a, 'b> {
         if to == 0 {
             return;
         }
-        let Some(j) = self.nodes.ids.get(to) else { return };
+        if let Some(j) = self.nodes.ids.get(to) {
+            self.push(j);
+        }
+    }
+
+    /// The edge to an object's class; its instances' reference offsets.
+    fn class_edge(&mut self, class_id: u64) -> &'a [u32] {
+        let layouts = self.layouts;
+        match layouts.get(&class_id) {
+            Some((class, refs)) => {
+                if let Some(j) = *class {
+                    self.push(j);
+                }
+                refs
+            }
+            None => {
+                self.edge(class_id);
+                &[]
+            }
+        }
+    }
+
+    fn push(&mut self, j: u32) {
         if self.succ.len() == self.succ.capacity() && self.error.is_none() {
             let extra = grown_by_quarter(&self.succ) - vec_bytes(&self.succ);
             if !self.meter.fits(self.bytes(), extra) || self.succ.len() as u64 >= u32::MAX as u64 {
@@ -547,9 +573,7 @@ impl Visitor for Edges<'_, '_> {
         if !self.start(id) {
             return;
         }
-        self.edge(class_id);
-        let layouts = self.layouts;
-        for &off in layouts.get(&class_id).map(Vec::as_slice).unwrap_or(&[]) {
+        for &off in self.class_edge(class_id) {
             if let Some(b) = fields.get(off as usize..off as usize + 8) {
                 self.edge(u64::from_be_bytes(b.try_into().unwrap_or_default()));
             }
@@ -560,7 +584,7 @@ impl Visitor for Edges<'_, '_> {
             return;
         }
         if first == 0 {
-            self.edge(class_id);
+            self.class_edge(class_id);
         }
         for b in elements.chunks_exact(8) {
             self.edge(u64::from_be_bytes(b.try_into().unwrap_or_default()));
