@@ -1,6 +1,7 @@
 //! Which step the report being built is in and how long each step before it took. When the exit
 //! report overruns `exit_timeout` the JVM exits without it, and the VMDeath wait's log line names
-//! these steps: the only trace of where the time went (session 33: a CI run under load).
+//! these steps: the only trace of where the time went (session 33: a CI run under load). A report
+//! written names them in its own log line.
 
 use parking_lot::Mutex;
 use std::fmt::Write;
