@@ -14,7 +14,11 @@
 # (e.g. chain_memory=1g to see the whole graph's cost past the default 64m).
 # LEAKAGENT_LIB runs another build of the agent (e.g. the previous one, built aside); WALK=off
 # leaves out the walk JVMs (to compare dump searches only).
-#   [CHAIN_OPTS=...] [LEAKAGENT_LIB=...] bench/chain_search.sh [N ...]   (default: 1000000 5000000 10000000)
+# RUNS=K instead times the dump search's phases: K JVMs of one report each per N, each phase's
+# median and range in ms from the steps the agent logs with each report (heap dump, the index
+# pass, the chain search's other passes, the retained sizes; `search` is `chain_search.time_ms`).
+# For the retained heap of a big heap, give it room: CHAIN_OPTS=chain_memory=1g.
+#   [CHAIN_OPTS=...] [LEAKAGENT_LIB=...] [WALK=off] [RUNS=K] bench/chain_search.sh [N ...]   (default: 1000000 5000000 10000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
@@ -88,6 +92,44 @@ PY
   exec 3>&-
   wait "$pid" || true
 }
+
+# The phases of one report (the first of the JVM's run in $work/$tag-$n), as "phase ms" lines.
+phases_of() {
+  python3 - "$1" <<'PY'
+import json, re, sys
+d = sys.argv[1]
+r = json.load(open(f"{d}/r-1.json")); s = r["class_loaders"]["chain_search"]
+line = next(l for l in open(f"{d}/agent.log") if "report #1 " in l and " written to " in l)
+steps = {m.group(1): int(m.group(2)) for m in re.finditer(r"(?:after |, )([^()]+?) \((\d+) ms\)", line)}
+kept = all(x.get("retained_heap_bytes") for x in r["class_loaders"]["leak_suspects"])
+for name, key in [("dump", "leak analysis: heap dump"), ("index", "leak analysis: index pass over the dump"),
+                  ("passes", "leak analysis: chain search passes"), ("retained", "leak analysis: retained sizes"),
+                  ("loaders", "class loaders: asking each loader")]:
+    print(name, steps.get(key, -1))
+print("search", s["time_ms"]); print("memory_KB", s["memory_bytes"] // 1024); print("kept", int(kept))
+PY
+}
+
+if [[ -n "${RUNS:-}" ]]; then
+  for n in "${sizes[@]}"; do
+    rm -f "$work/phases"
+    for r in $(seq "$RUNS"); do
+      run "$n" "${CHAIN_OPTS:-}" 1 none "phases$r" >/dev/null
+      phases_of "$work/phases$r-$n" >>"$work/phases"
+      rm -rf "$work/phases$r-$n"
+    done
+    python3 - "$work/phases" "$n" "$RUNS" <<'PY'
+import statistics, sys
+by = {}
+for l in open(sys.argv[1]):
+    k, v = l.split(); by.setdefault(k, []).append(int(v))
+print(f"objects {sys.argv[2]}, {sys.argv[3]} runs: phase median [min-max] (ms; memory_KB in KB; kept: runs with every retained heap)")
+for k, v in by.items():
+    print(f"  {k:<10} {sum(v) if k == 'kept' else statistics.median(v):>9} [{min(v)}-{max(v)}]  {' '.join(map(str, v))}")
+PY
+  done
+  exit 0
+fi
 
 printf '%-10s %-10s %-9s %6s %7s %10s %9s %8s %9s %9s %7s  %s\n' \
   objects report method passes pauses pause_ms longest dump_MB memory_KB search_ms gc_ms retained

@@ -491,7 +491,7 @@ fn dump_search(jvmti: &Jvmti, env: &Env, cl: &ClassLoaders, plan: &take::Plan, a
         crate::reporting::progress::step("leak analysis: heap dump");
         take::take(env, plan, &marker, &objects, &own)
     });
-    crate::reporting::progress::step("leak analysis: chain search in the dump");
+    crate::reporting::progress::step("leak analysis: index pass over the dump");
     let taken = match taken {
         Err(e) => {
             s.why_none = e.to_string();

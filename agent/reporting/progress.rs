@@ -1,12 +1,17 @@
 //! Which step the report being built is in and how long each step before it took. When the exit
 //! report overruns `exit_timeout` the JVM exits without it, and the VMDeath wait's log line names
-//! these steps: the only trace of where the time went (session 33: a CI run under load).
+//! these steps: the only trace of where the time went (session 33: a CI run under load). A report
+//! written names them in its own log line.
 
 use parking_lot::Mutex;
 use std::fmt::Write;
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 struct Progress {
+    /// The thread building the report: steps named on others (a report that resumes beside the
+    /// exit report written for it, a unit test) are not its steps.
+    thread: Option<ThreadId>,
     started: Option<Instant>,
     /// The report thread's CPU time when the report began.
     cpu_at_start: Option<Duration>,
@@ -17,14 +22,14 @@ struct Progress {
 
 /// Held only to record or read a step, never across a call into the JVM.
 static NOW: Mutex<Progress> =
-    Mutex::new(Progress { started: None, cpu_at_start: None, step: "", step_started: None, done: Vec::new() });
+    Mutex::new(Progress { thread: None, started: None, cpu_at_start: None, step: "", step_started: None, done: Vec::new() });
 
 /// A new report begins (its first step is `step`).
 pub fn begin(step: &'static str) {
     let now = Instant::now();
     let cpu_at_start = crate::ffi::os::thread_cpu_time();
     let mut p = NOW.lock();
-    *p = Progress { started: Some(now), cpu_at_start, step, step_started: Some(now), done: Vec::with_capacity(16) };
+    *p = Progress { thread: Some(std::thread::current().id()), started: Some(now), cpu_at_start, step, step_started: Some(now), done: Vec::with_capacity(16) };
 }
 
 /// How much slower than its CPU time the report's wall time ran so far (1 on an idle machine,
@@ -49,6 +54,9 @@ pub fn took(step: &str) -> Option<Duration> {
 pub fn step(step: &'static str) {
     let now = Instant::now();
     let mut p = NOW.lock();
+    if p.thread != Some(std::thread::current().id()) {
+        return;
+    }
     if let Some(since) = p.step_started {
         let took = now.saturating_duration_since(since).as_millis();
         let prev = p.step;
@@ -88,5 +96,7 @@ mod tests {
         assert!(d.contains("after full GC (") && d.contains("), class loaders ("), "{d}");
         assert!(took("class loaders").is_some() && took("chain search").is_none());
         assert!((1.0..=20.0).contains(&stretch()));
+        std::thread::spawn(|| step("another thread")).join().unwrap();
+        assert!(describe().starts_with("in chain search for "));
     }
 }

@@ -410,11 +410,13 @@ fn write_files(agent: &Agent, report: &mut Report, budget: &Budget) -> Option<St
             if failed {
                 health::bump(&COUNTERS.report_failures);
             }
+            // The steps' times say where a slow report's time went (bench/chain_search.sh reads them).
             log::info(&format!(
-                "report #{} ({}) written to {json_display}: {}",
+                "report #{} ({}) written to {json_display}: {}; {}",
                 report.sequence,
                 report.trigger.as_str(),
-                summary(report)
+                summary(report),
+                progress::describe()
             ));
             Some(json_display)
         }

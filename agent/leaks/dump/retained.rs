@@ -71,7 +71,7 @@ pub fn compute(dump: &mut Dump, objects: &Objects, targets: &[u32], budget: &Bud
     *peak = meter.peak;
     indexed?;
     nodes.meter = meter;
-    let layouts = layouts(&nodes.classes);
+    let layouts = layouts(&nodes.classes, &nodes.ids);
     let roots = nodes.root_indices(objects);
     let mut edges = Edges::new(&nodes, &layouts, roots.len());
     let scanned = edges.reserve_offsets().and_then(|()| scan(dump, &mut edges));
@@ -417,9 +417,11 @@ impl Visitor for Nodes<'_> {
     }
 }
 
-/// Byte offsets of the reference fields of each class's instances, its superclasses' included.
-fn layouts(classes: &HashMap<u64, ClassDump, MixBuild>) -> HashMap<u64, Vec<u32>, MixBuild> {
-    let mut out: HashMap<u64, Vec<u32>, MixBuild> = HashMap::default();
+/// Each class's node, and the byte offsets of the reference fields of its instances, its
+/// superclasses' included: an object's class is then found with its layout, one lookup among
+/// the compressed ids fewer an object in pass 2.
+fn layouts(classes: &HashMap<u64, ClassDump, MixBuild>, ids: &Ids) -> Layouts {
+    let mut out = Layouts::default();
     for &id in classes.keys() {
         let (mut refs, mut off, mut at, mut guard) = (Vec::new(), 0u32, id, 0);
         while let Some(c) = classes.get(&at).filter(|_| guard < 64) {
@@ -432,16 +434,18 @@ fn layouts(classes: &HashMap<u64, ClassDump, MixBuild>) -> HashMap<u64, Vec<u32>
             at = c.super_id;
             guard += 1;
         }
-        out.insert(id, refs);
+        out.insert(id, (ids.get(id), refs));
     }
     out
 }
+
+type Layouts = HashMap<u64, (Option<u32>, Vec<u32>), MixBuild>;
 
 /// Pass 2: each object's references, as successor lists in index order (the dump is read in
 /// the same order as in pass 1, so lists are appended, never inserted).
 struct Edges<'a, 'b> {
     nodes: &'a Nodes<'b>,
-    layouts: &'a HashMap<u64, Vec<u32>, MixBuild>,
+    layouts: &'a Layouts,
     offs: Vec<u32>,
     succ: Vec<u32>,
     /// What pass 1 and the layouts hold meanwhile.
@@ -451,8 +455,8 @@ struct Edges<'a, 'b> {
 }
 
 impl<'a, 'b> Edges<'a, 'b> {
-    fn new(nodes: &'a Nodes<'b>, layouts: &'a HashMap<u64, Vec<u32>, MixBuild>, roots: usize) -> Self {
-        let layout_bytes: u64 = map_bytes(layouts) + layouts.values().map(vec_bytes).sum::<u64>();
+    fn new(nodes: &'a Nodes<'b>, layouts: &'a Layouts, roots: usize) -> Self {
+        let layout_bytes: u64 = map_bytes(layouts) + layouts.values().map(|(_, refs)| vec_bytes(refs)).sum::<u64>();
         let held = nodes.bytes() + layout_bytes + array_bytes::<u32>(roots);
         Edges { nodes, layouts, offs: Vec::new(), succ: Vec::new(), held, meter: Meter::new(nodes.meter.limit), error: None }
     }
@@ -489,7 +493,29 @@ impl<'a, 'b> Edges<'a, 'b> {
         if to == 0 {
             return;
         }
-        let Some(j) = self.nodes.ids.get(to) else { return };
+        if let Some(j) = self.nodes.ids.get(to) {
+            self.push(j);
+        }
+    }
+
+    /// The edge to an object's class; its instances' reference offsets.
+    fn class_edge(&mut self, class_id: u64) -> &'a [u32] {
+        let layouts = self.layouts;
+        match layouts.get(&class_id) {
+            Some((class, refs)) => {
+                if let Some(j) = *class {
+                    self.push(j);
+                }
+                refs
+            }
+            None => {
+                self.edge(class_id);
+                &[]
+            }
+        }
+    }
+
+    fn push(&mut self, j: u32) {
         if self.succ.len() == self.succ.capacity() && self.error.is_none() {
             let extra = grown_by_quarter(&self.succ) - vec_bytes(&self.succ);
             if !self.meter.fits(self.bytes(), extra) || self.succ.len() as u64 >= u32::MAX as u64 {
@@ -547,9 +573,7 @@ impl Visitor for Edges<'_, '_> {
         if !self.start(id) {
             return;
         }
-        self.edge(class_id);
-        let layouts = self.layouts;
-        for &off in layouts.get(&class_id).map(Vec::as_slice).unwrap_or(&[]) {
+        for &off in self.class_edge(class_id) {
             if let Some(b) = fields.get(off as usize..off as usize + 8) {
                 self.edge(u64::from_be_bytes(b.try_into().unwrap_or_default()));
             }
@@ -560,7 +584,7 @@ impl Visitor for Edges<'_, '_> {
             return;
         }
         if first == 0 {
-            self.edge(class_id);
+            self.class_edge(class_id);
         }
         for b in elements.chunks_exact(8) {
             self.edge(u64::from_be_bytes(b.try_into().unwrap_or_default()));
@@ -734,7 +758,8 @@ fn visit(node: u32, offs: &[u32], m: &mut u32, pre: &mut [u32], stack: &mut Vec<
 /// `preds[starts[w]..starts[w + 1]]`, the tree parent first. Only the reached nodes' edges
 /// stay. In place, so the edges are never held twice: each entry is carried to its slot in its
 /// target's list, displacing the one there, until a cycle of moves closes; a bit an entry says
-/// which slots are done, and an entry's source is found by binary search in the offsets. Also
+/// which slots are done, and an entry's source is found by a binary search among the few rows
+/// its word of 64 slots spans. Also
 /// the forest `semi_nca` compresses, which starts as the tree.
 #[allow(clippy::type_complexity)]
 fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32], m: usize, clock: &mut Clock<'_>, meter: &mut Meter) -> Result<(Vec<u32>, Vec<u32>, Vec<u32>), DumpError> {
@@ -758,7 +783,8 @@ fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32],
     succ.reserve_exact(roots.len());
     succ.extend(roots.iter().map(|&r| position(r)));
     let len = succ.len();
-    meter.take(array_bytes::<u32>(m + 1) + array_bytes::<u64>(len.div_ceil(64)), "predecessor lists")?;
+    let words = len.div_ceil(64);
+    meter.take(array_bytes::<u32>(m + 1) + array_bytes::<u64>(words) + array_bytes::<u32>(words + 1), "predecessor lists")?;
     let mut starts = vec![0u32; m + 1];
     for &t in &succ {
         starts[(t & !TREE) as usize + 1] += 1;
@@ -766,12 +792,27 @@ fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32],
     for i in 1..=m {
         starts[i] += starts[i - 1];
     }
+    // The row (node, or n for the roots' edges) of slot 64 j, and n past the last: a slot's row
+    // lies between those of its word's first slot and the next word's, a few rows apart where
+    // a search of all the offsets took a third of the whole computation.
+    let mut rows = Vec::with_capacity(words + 1);
+    let mut v = 0;
+    for j in 0..words {
+        while v < n && offs[v + 1] as usize <= 64 * j {
+            v += 1;
+        }
+        rows.push(v as u32);
+    }
+    rows.push(n as u32);
     // The source's position of the entry first at slot i: its row's node, or the super-root.
-    let source = |i: usize| match offs.partition_point(|&o| o as usize <= i) {
-        p if p > n => 0,
-        p => pre[p - 1],
+    let source = |i: usize| {
+        let (lo, hi) = (rows[i / 64] as usize, rows[i / 64 + 1] as usize);
+        match lo + offs[lo + 1..=hi].partition_point(|&o| o as usize <= i) {
+            v if v == n => 0,
+            v => pre[v],
+        }
     };
-    let mut done = vec![0u64; len.div_ceil(64)];
+    let mut done = vec![0u64; words];
     // Each start serves as its list's cursor, which ends at the next list's start.
     for i in 0..len {
         if done[i / 64] & (1 << (i % 64)) != 0 {
@@ -794,8 +835,8 @@ fn transpose(mut offs: Vec<u32>, mut succ: Vec<u32>, roots: &[u32], pre: &[u32],
     }
     starts.copy_within(0..m, 1);
     starts[0] = 0;
-    meter.give(vec_bytes(&offs) + vec_bytes(&done));
-    drop((offs, done));
+    meter.give(vec_bytes(&offs) + vec_bytes(&done) + vec_bytes(&rows));
+    drop((offs, done, rows));
     // Every reached position but the super-root has one tree edge in: to the front of its list.
     meter.take(array_bytes::<u32>(m), "dominator forest")?;
     let mut anc = vec![0u32; m];

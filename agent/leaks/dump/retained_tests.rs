@@ -115,6 +115,59 @@ fn dominators_agree_with_the_definition_on_chains_sharing_a_node_with_cycles_and
     }
 }
 
+/// The predecessor lists `transpose` builds in place, against ones collected entry by entry, on
+/// random graphs large enough for rows that span words of 64 slots and for runs of empty rows
+/// (unreached nodes): per position the same tree parent first and the same other predecessors,
+/// and the forest starting as the tree.
+#[test]
+fn transpose_agrees_with_predecessors_collected_one_by_one() {
+    let mut next = xorshift(0x6a09_e667_f3bc_c908u64);
+    for round in 0..60 {
+        let n = 1 + next(3000) as usize;
+        // Most rows short, some of hundreds of references, some nodes with none.
+        let mut offs = vec![0u32];
+        let mut succ = Vec::new();
+        for _ in 0..n {
+            let k = match next(20) {
+                0 => next(300),
+                1..=4 => 0,
+                _ => next(5),
+            };
+            succ.extend((0..k).map(|_| next(n as u64) as u32));
+            offs.push(succ.len() as u32);
+        }
+        let roots: Vec<u32> = (0..1 + next(4)).map(|_| next(n as u64) as u32).collect();
+        let mut g = Graph { offs, succ, sizes: Sizes::of(&vec![1; n]), roots };
+        let mut clock = Clock { stop: &never, steps: 0 };
+        let mut meter = Meter::new(u64::MAX);
+        let (pre, m) = g.preorder(&mut clock, &mut meter).unwrap();
+        // Expected: per position, its predecessors' positions (0: the super-root), the tree edge's marked.
+        let mut want: Vec<Vec<u32>> = vec![Vec::new(); m];
+        for v in (0..n).filter(|&v| pre[v] != NONE) {
+            for &e in &g.succ[g.offs[v] as usize..g.offs[v + 1] as usize] {
+                want[pre[(e & !TREE) as usize] as usize].push(pre[v] | (e & TREE));
+            }
+        }
+        for &r in &g.roots {
+            want[pre[(r & !TREE) as usize] as usize].push(r & TREE);
+        }
+        let (starts, preds, anc) = transpose(g.offs.clone(), g.succ.clone(), &g.roots, &pre, m, &mut clock, &mut meter).unwrap();
+        assert_eq!((starts.len(), anc.len()), (m + 1, m), "round {round}");
+        for w in 1..m {
+            let got = &preds[starts[w] as usize..starts[w + 1] as usize];
+            let want = &mut want[w];
+            let parent = want.iter().position(|&p| p & TREE != 0).expect("a tree edge in");
+            let parent = want.swap_remove(parent) & !TREE;
+            assert_eq!((got[0], anc[w]), (parent, parent), "round {round}, position {w}");
+            let mut rest = got[1..].to_vec();
+            rest.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(&rest, want, "round {round}, position {w}");
+        }
+        assert_eq!(starts[m] as usize, preds.len(), "round {round}");
+    }
+}
+
 #[test]
 fn a_stop_reason_ends_the_computation_with_no_number() {
     let stop = || Some("chain_time limit of 1 s reached".to_string());
@@ -336,4 +389,19 @@ fn graph_cost_per_object_on_a_million_objects() {
     // Each node 40 bytes, the array and its class (which only the array holds).
     assert_eq!(r[0], Some(40 * n + align(8 * n / 1000) + align(0)));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The retained heap's graph of a real heap dump (say the Groovy scenario's, `jcmd <pid>
+/// GC.heap_dump`), every object's dominator computed, timed three times: run by hand,
+/// `LEAKAGENT_HPROF=file.hprof cargo test --release -p leakagent --lib graph_time -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn graph_time_on_a_given_dump() {
+    let path = std::env::var("LEAKAGENT_HPROF").expect("LEAKAGENT_HPROF names a heap dump");
+    let mut dump = Dump::open(std::fs::File::open(path).unwrap()).unwrap();
+    for _ in 0..3 {
+        let (mut peak, t0) = (0, std::time::Instant::now());
+        compute(&mut dump, &Objects::default(), &[], &Budget { memory: 4 << 30, stop: &never }, &mut peak).unwrap();
+        eprintln!("graph of {:?} objects: {} ms, peak {peak} bytes", dump.objects, t0.elapsed().as_millis());
+    }
 }

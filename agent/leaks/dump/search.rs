@@ -352,6 +352,7 @@ pub fn search(dump: &mut Dump, setup: &Setup, budget: &Budget, live: &dyn Live) 
         Ok(ScanEnd::Complete) => {}
     }
     found.passes = 1;
+    crate::reporting::progress::step("leak analysis: chain search passes");
     let Some((array_id, elements)) = marker_array(&mut index) else {
         found.error = Some("the heap dump does not hold the agent's marker array".into());
         return found;
