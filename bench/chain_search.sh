@@ -34,7 +34,7 @@ sizes=("$@")
 # Runs one JVM; for each report asked for prints a line of numbers; with $3=dump also times
 # jcmd GC.heap_dump.
 run() {
-  local n=$1 opts=$2 reports=$3 jcmd=$4 tag=$5
+  local n=$1 opts=$2 reports=$3 jcmd=$4 tag=$5 k
   local dir="$work/$tag-$n"
   mkdir -p "$dir"
   mkfifo "$dir/in"
